@@ -1,0 +1,91 @@
+# kt: build, test, benchmark and fuzz. `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# The go on PATH, else the one in /usr/local/go (Debian CI images do not put
+# it on PATH).
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# gofmt of the same toolchain; evaluated only by `lint`.
+GOFMT = $(shell $(GO) env GOROOT)/bin/gofmt
+
+MODULE  := github.com/kt-project/kt
+BINARY  := kt
+# Both fall back when git is missing, the tree is not a repository, or the
+# repository has no commits or no tags yet.
+VERSION := $(shell v=$$(git describe --tags --always --dirty 2>/dev/null) && [ -n "$$v" ] && echo "$$v" || echo dev)
+COMMIT  := $(shell c=$$(git rev-parse --verify --quiet --short HEAD 2>/dev/null) && [ -n "$$c" ] && echo "$$c" || echo unknown)
+LDFLAGS := -X $(MODULE)/commands.Version=$(VERSION) -X $(MODULE)/commands.Commit=$(COMMIT)
+
+# CI=true turns "skip: prerequisite missing" into failures in the tests that
+# check for keepalived and friends; export it so `make test CI=true` works too.
+CI ?=
+export CI
+# Extra flags for go test, e.g. make test TESTFLAGS='-run Parse -v'.
+TESTFLAGS ?=
+# How long each fuzz target runs under `make fuzz`.
+FUZZTIME ?= 30s
+# Extra flags for the Go benchmarks, e.g. BENCHFLAGS='-count 5'.
+BENCHFLAGS ?=
+
+DESTDIR ?=
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+
+.PHONY: build test bench fuzz lint clean install help
+
+## build: static ./kt (CGO_ENABLED=0) with version and commit
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BINARY) .
+
+## test: go vet, then every test with the race detector (CI=true: no skips for missing tools)
+test:
+	@echo "test: CI=$(if $(CI),$(CI),unset), $$($(GO) version)"
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 14m $(TESTFLAGS) ./...
+
+## bench: Go benchmarks, then every bench/*.sh (kt against keepalived and friends)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./...
+	@shopt -s nullglob; \
+	for s in bench/*.sh; do \
+		echo "==> $$s"; \
+		bash "$$s"; \
+	done
+
+## fuzz: every Fuzz* target in every package for FUZZTIME (default 30s) each
+fuzz:
+	@targets=$$($(GO) test -list '^Fuzz' ./... | \
+		awk '/^Fuzz/ { names = names " " $$1; next } \
+		     /^ok / { if (names != "") print $$2 names; names = "" }'); \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets found"; exit 0; fi; \
+	while read -r pkg names; do \
+		for name in $$names; do \
+			echo "==> $$pkg $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done <<< "$$targets"
+
+## lint: gofmt -l prints nothing, go vet, staticcheck when installed
+lint:
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './vendor/*'); \
+	bad=$$([ -z "$$files" ] || $(GOFMT) -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+	@sc=$$(command -v staticcheck || true); \
+	[ -n "$$sc" ] || { gp=$$($(GO) env GOPATH); [ -x "$$gp/bin/staticcheck" ] && sc="$$gp/bin/staticcheck" || true; }; \
+	if [ -n "$$sc" ]; then echo "$$sc ./..."; "$$sc" ./...; \
+	else echo "lint: staticcheck not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
+
+## clean: remove the binary
+clean:
+	rm -f $(BINARY)
+
+## install: build, then install ./kt as $(DESTDIR)$(SBINDIR)/kt (/usr/local/sbin/kt)
+install: build
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(SBINDIR)/$(BINARY)
+
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
