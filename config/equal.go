@@ -1,0 +1,62 @@
+package config
+
+import "reflect"
+
+// Equal reports whether two models say the same thing. Where things were
+// written (Pos fields) does not count, and an empty list or map equals a
+// missing one.
+func Equal(a, b *Config) bool {
+	return deepEqual(reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+func deepEqual(a, b reflect.Value) bool {
+	if a.Type() != b.Type() {
+		return false
+	}
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return deepEqual(a.Elem(), b.Elem())
+	case reflect.Struct:
+		if a.Type() == posType {
+			return true
+		}
+		t := a.Type()
+		for i := 0; i < t.NumField(); i++ {
+			if !t.Field(i).IsExported() {
+				// An opaque value such as netip.Addr: compare it whole.
+				return a.Interface() == b.Interface()
+			}
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if !deepEqual(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := 0; i < a.Len(); i++ {
+			if !deepEqual(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for _, k := range a.MapKeys() {
+			bv := b.MapIndex(k)
+			if !bv.IsValid() || !deepEqual(a.MapIndex(k), bv) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
+}

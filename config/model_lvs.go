@@ -1,0 +1,296 @@
+package config
+
+import (
+	"strconv"
+)
+
+// VSGroup is a virtual_server_group block. Each entry is kept as written:
+// "ADDR[-LAST] PORT" or "fwmark N".
+type VSGroup struct {
+	Pos      Pos      `toml:"-"`
+	Name     string   `toml:"-"`
+	Members  []Spec   `toml:"members,omitempty" ka:"-,body"`
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// VirtualServer is a virtual_server block, addressed in one of three ways:
+// ADDR PORT, fwmark N, or group NAME.
+type VirtualServer struct {
+	Pos Pos `toml:"-"`
+
+	Address *Endpoint `toml:"address,omitempty" ka:"-"`
+	FWMark  *int      `toml:"fwmark,omitempty" ka:"-"`
+	Group   string    `toml:"group,omitempty" ka:"-"`
+
+	IPFamily               string    `toml:"ip_family,omitempty"`
+	Retry                  *int      `toml:"retry,omitempty"`
+	DelayBeforeRetry       *Duration `toml:"delay_before_retry,omitempty"`
+	Warmup                 *Duration `toml:"warmup,omitempty"`
+	ConnectTimeout         *Duration `toml:"connect_timeout,omitempty"`
+	DelayLoop              *Duration `toml:"delay_loop,omitempty"`
+	InhibitOnFailure       bool      `toml:"inhibit_on_failure,omitempty"`
+	LBAlgo                 string    `toml:"lb_algo,omitempty"`
+	LVSSched               string    `toml:"lvs_sched,omitempty"` // synonym of lb_algo
+	Hashed                 bool      `toml:"hashed,omitempty"`
+	OPS                    bool      `toml:"ops,omitempty"`
+	Flag1                  bool      `toml:"flag-1,omitempty"`
+	Flag2                  bool      `toml:"flag-2,omitempty"`
+	Flag3                  bool      `toml:"flag-3,omitempty"`
+	SHPort                 bool      `toml:"sh-port,omitempty"`
+	SHFallback             bool      `toml:"sh-fallback,omitempty"`
+	MHPort                 bool      `toml:"mh-port,omitempty"`
+	MHFallback             bool      `toml:"mh-fallback,omitempty"`
+	LBKind                 Text      `toml:"lb_kind,omitempty"`    // NAT|DR|TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]
+	LVSMethod              Text      `toml:"lvs_method,omitempty"` // synonym of lb_kind
+	PersistenceEngine      string    `toml:"persistence_engine,omitempty"`
+	PersistenceTimeout     *Duration `toml:"persistence_timeout,omitempty" ka:",bare=360"` // whole seconds
+	PersistenceGranularity string    `toml:"persistence_granularity,omitempty"`
+	Protocol               string    `toml:"protocol,omitempty"`
+	HASuspend              bool      `toml:"ha_suspend,omitempty"`
+	SMTPAlert              *bool     `toml:"smtp_alert,omitempty"`
+	Virtualhost            string    `toml:"virtualhost,omitempty"`
+	SNMPName               string    `toml:"snmp_name,omitempty"`
+	Alpha                  bool      `toml:"alpha,omitempty"`
+	Omega                  bool      `toml:"omega,omitempty"`
+	QuorumUp               Script    `toml:"quorum_up,omitempty"`
+	QuorumDown             Script    `toml:"quorum_down,omitempty"`
+	Quorum                 *int      `toml:"quorum,omitempty"`
+	Hysteresis             *int      `toml:"hysteresis,omitempty"`
+	Weight                 *int      `toml:"weight,omitempty"`
+	SorryServer            Endpoint  `toml:"sorry_server,omitempty"`
+	SorryServerInhibit     bool      `toml:"sorry_server_inhibit,omitempty"`
+	SorryServerLVSMethod   Text      `toml:"sorry_server_lvs_method,omitempty"` // as lb_kind
+
+	RealServers []*RealServer `toml:"real_server,omitempty"`
+
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+func (vs *VirtualServer) parseHeader(w []string) error {
+	switch {
+	case len(w) == 2 && w[0] == "fwmark":
+		n, err := strconv.Atoi(w[1])
+		if err != nil {
+			return errorf("invalid fwmark %q", w[1])
+		}
+		vs.FWMark = &n
+	case len(w) == 2 && w[0] == "group":
+		vs.Group = w[1]
+	case len(w) == 2:
+		ep := &Endpoint{}
+		if err := ep.parseWords(w); err != nil {
+			return err
+		}
+		vs.Address = ep
+	default:
+		return errorf("want ADDRESS PORT, fwmark N or group NAME")
+	}
+	return nil
+}
+
+func (vs *VirtualServer) formatHeader() []string {
+	switch {
+	case vs.FWMark != nil:
+		return []string{"fwmark", strconv.Itoa(*vs.FWMark)}
+	case vs.Group != "":
+		return []string{"group", vs.Group}
+	case vs.Address != nil:
+		return []string{vs.Address.Host, strconv.Itoa(vs.Address.Port)}
+	}
+	return nil
+}
+
+// Describe names the virtual server the way keepalived's messages do:
+// "[192.0.2.1]:tcp:80", "FWM 1" or "group NAME".
+func (vs *VirtualServer) Describe() string {
+	switch {
+	case vs.FWMark != nil:
+		return "FWM " + strconv.Itoa(*vs.FWMark)
+	case vs.Group != "":
+		return "group " + vs.Group
+	case vs.Address != nil:
+		return "[" + vs.Address.Host + "]:" + protoName(vs.Protocol) + ":" + strconv.Itoa(vs.Address.Port)
+	}
+	return "virtual_server"
+}
+
+// RealServer is a real_server block inside a virtual server.
+type RealServer struct {
+	Pos     Pos      `toml:"-"`
+	Address Endpoint `toml:"address" ka:"-"`
+
+	Weight           *int      `toml:"weight,omitempty"`
+	LVSMethod        Text      `toml:"lvs_method,omitempty"` // as the virtual server's lb_kind
+	UThreshold       *int      `toml:"uthreshold,omitempty"`
+	LThreshold       *int      `toml:"lthreshold,omitempty"`
+	InhibitOnFailure *bool     `toml:"inhibit_on_failure,omitempty"`
+	NotifyUp         Script    `toml:"notify_up,omitempty"`
+	NotifyDown       Script    `toml:"notify_down,omitempty"`
+	Alpha            *bool     `toml:"alpha,omitempty"`
+	Retry            *int      `toml:"retry,omitempty"`
+	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`
+	Warmup           *Duration `toml:"warmup,omitempty"`
+	ConnectTimeout   *Duration `toml:"connect_timeout,omitempty"`
+	DelayLoop        *Duration `toml:"delay_loop,omitempty"`
+	SMTPAlert        *bool     `toml:"smtp_alert,omitempty"`
+	Virtualhost      string    `toml:"virtualhost,omitempty"`
+	SNMPName         string    `toml:"snmp_name,omitempty"`
+
+	HTTPGet   []*HTTPCheck `toml:"http_get,omitempty" ka:"HTTP_GET"`
+	SSLGet    []*HTTPCheck `toml:"ssl_get,omitempty" ka:"SSL_GET"`
+	TCPCheck  []*TCPCheck  `toml:"tcp_check,omitempty" ka:"TCP_CHECK"`
+	SMTPCheck []*SMTPCheck `toml:"smtp_check,omitempty" ka:"SMTP_CHECK"`
+	DNSCheck  []*DNSCheck  `toml:"dns_check,omitempty" ka:"DNS_CHECK"`
+	MiscCheck []*MiscCheck `toml:"misc_check,omitempty" ka:"MISC_CHECK"`
+	UDPCheck  []*UDPCheck  `toml:"udp_check,omitempty" ka:"UDP_CHECK"`
+	PingCheck []*PingCheck `toml:"ping_check,omitempty" ka:"PING_CHECK"`
+	FileCheck []*FileCheck `toml:"file_check,omitempty" ka:"FILE_CHECK"`
+	BFDCheck  []*BFDCheck  `toml:"bfd_check,omitempty" ka:"BFD_CHECK"`
+
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+func (rs *RealServer) parseHeader(w []string) error {
+	if len(w) == 0 {
+		return errorf("want ADDRESS [PORT]")
+	}
+	return rs.Address.parseWords(w)
+}
+
+func (rs *RealServer) formatHeader() []string { return rs.Address.formatWords() }
+
+// CheckCommon holds the keywords the checkers share. keepalived 2.2.7
+// accepts the connection keywords (connect_ip to fwmark) in every checker but
+// MISC_CHECK, and nb_get_retry only in HTTP_GET and SSL_GET; kt accepts them
+// in every checker that embeds CheckCommon and leaves that to Validate.
+type CheckCommon struct {
+	ConnectIP        string    `toml:"connect_ip,omitempty"`
+	ConnectPort      *int      `toml:"connect_port,omitempty"`
+	BindTo           string    `toml:"bindto,omitempty"`
+	BindPort         *int      `toml:"bind_port,omitempty"`
+	BindIf           string    `toml:"bind_if,omitempty"`
+	ConnectTimeout   *Duration `toml:"connect_timeout,omitempty"`
+	FWMark           *int      `toml:"fwmark,omitempty"`
+	Retry            *int      `toml:"retry,omitempty"`
+	NbGetRetry       *int      `toml:"nb_get_retry,omitempty"` // deprecated spelling of retry
+	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`
+	Warmup           *Duration `toml:"warmup,omitempty"`
+	DelayLoop        *Duration `toml:"delay_loop,omitempty"`
+	Alpha            *bool     `toml:"alpha,omitempty"`
+	LogAllFailures   *bool     `toml:"log_all_failures,omitempty"`
+}
+
+// HTTPCheck is an HTTP_GET or SSL_GET block.
+type HTTPCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Virtualhost  string      `toml:"virtualhost,omitempty"`
+	HTTPProtocol string      `toml:"http_protocol,omitempty"` // 1.0, 1.1 or 1.0C
+	EnableSNI    *bool       `toml:"enable_sni,omitempty"`
+	FastRecovery *bool       `toml:"fast_recovery,omitempty"`
+	URLs         []*URLCheck `toml:"url,omitempty"`
+	Unparsed     []string    `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// URLCheck is one url block of an HTTP check.
+type URLCheck struct {
+	Pos            Pos      `toml:"-"`
+	Path           string   `toml:"path,omitempty"`
+	Digest         string   `toml:"digest,omitempty"`
+	StatusCode     Args     `toml:"status_code,omitempty"` // codes and ranges: 200 301-303
+	Virtualhost    string   `toml:"virtualhost,omitempty"`
+	Regex          string   `toml:"regex,omitempty"`
+	RegexNoMatch   bool     `toml:"regex_no_match,omitempty"`
+	RegexOptions   Args     `toml:"regex_options,omitempty"` // PCRE2 option names
+	RegexMinOffset *int     `toml:"regex_min_offset,omitempty"`
+	RegexMaxOffset *int     `toml:"regex_max_offset,omitempty"`
+	RegexStack     Args     `toml:"regex_stack,omitempty"` // START MAX
+	Unparsed       []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// TCPCheck is a TCP_CHECK block: a connect succeeds.
+type TCPCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// SMTPCheck is an SMTP_CHECK block.
+type SMTPCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	HeloName string      `toml:"helo_name,omitempty"`
+	Hosts    []*SMTPHost `toml:"host,omitempty"`
+	Unparsed []string    `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// SMTPHost is a host block of an SMTP check: another address to try.
+type SMTPHost struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// DNSCheck is a DNS_CHECK block.
+type DNSCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Type      string   `toml:"type,omitempty"`
+	QueryName string   `toml:"name,omitempty"`
+	Unparsed  []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// MiscCheck is a MISC_CHECK block: a script decides.
+type MiscCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	MiscPath    Script    `toml:"misc_path,omitempty"`
+	MiscTimeout *Duration `toml:"misc_timeout,omitempty"` // whole seconds
+	MiscDynamic bool      `toml:"misc_dynamic,omitempty"`
+	User        Args      `toml:"user,omitempty"` // USER [GROUP]
+	Unparsed    []string  `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// UDPCheck is a UDP_CHECK block.
+type UDPCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Payload        Text     `toml:"payload,omitempty"`       // hex digits, spaces allowed
+	RequireReply   Args     `toml:"require_reply,omitempty"` // [HEX...], x for a wildcard digit
+	MinReplyLength *int     `toml:"min_reply_length,omitempty"`
+	MaxReplyLength *int     `toml:"max_reply_length,omitempty"`
+	Unparsed       []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// PingCheck is a PING_CHECK block: an ICMP echo is answered.
+type PingCheck struct {
+	Pos Pos `toml:"-"`
+	CheckCommon
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// FileCheck is a FILE_CHECK block: a file's contents set the weight.
+type FileCheck struct {
+	Pos       Pos      `toml:"-"`
+	TrackFile string   `toml:"track_file,omitempty"`
+	Weight    Weight   `toml:"weight,omitempty"`
+	Unparsed  []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// BFDCheck is a BFD_CHECK block: a BFD session is up.
+type BFDCheck struct {
+	Pos      Pos      `toml:"-"`
+	BFDName  string   `toml:"name,omitempty"`
+	Alpha    *bool    `toml:"alpha,omitempty"`
+	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+func protoName(p string) string {
+	switch p {
+	case "UDP", "udp":
+		return "udp"
+	case "SCTP", "sctp":
+		return "sctp"
+	}
+	return "tcp"
+}

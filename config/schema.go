@@ -1,0 +1,204 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+)
+
+// The model is plain structs. One tag drives both formats: `toml:"name"` is
+// the TOML key and, unless a `ka:"NAME"` tag spells it differently, also the
+// keepalived.conf keyword. A field's Go type says how its keyword is written:
+//
+//	string, *int..., *float64, *Duration, bool, *bool   kw ARG           (a scalar)
+//	a type implementing wordsValue                     kw ARGS...       (a value of several words)
+//	*T, T a struct                                     kw { ... }       (a block, merged if repeated)
+//	[]*T, T a struct (optionally a headerBlock)        kw [ARGS] { ... } (repeated blocks)
+//	map[string]*T                                      kw NAME { ... }  (named blocks)
+//	[]string, []T with T a wordsValue                  kw { LINE ... }  (a list of lines; []string takes every word)
+//
+// A field named Pos of type Pos receives where the block (or list entry) was
+// written; a field named Name receives a named block's name; a field tagged
+// `ka:",unparsed"` keeps keywords kt does not know, verbatim, so a conversion
+// never loses them. `ka:"-,body"` marks a list that takes every line of the
+// block (virtual_server_group members have no keyword). `ka:",bare=V"` gives
+// the value of a keyword written with none. `ka:",ms"` reads a Duration in milliseconds instead of
+// seconds, and `ka:",us"` in microseconds.
+
+// wordsValue is a value written as the words after its keyword.
+type wordsValue interface {
+	parseWords(words []string) error
+	formatWords() []string
+}
+
+// headerBlock is a block whose keyword line carries arguments, such as
+// `real_server 192.0.2.1 80 {`.
+type headerBlock interface {
+	parseHeader(words []string) error
+	formatHeader() []string
+}
+
+type fieldKind int
+
+const (
+	kindScalar fieldKind = iota
+	kindWords
+	kindBlock
+	kindBlockList
+	kindNamed
+	kindLines
+	kindUnparsed
+)
+
+type fieldInfo struct {
+	kw    string // keepalived keyword
+	key   string // TOML key
+	index []int  // path through embedded structs
+	kind  fieldKind
+	elem  reflect.Type // the struct type of blocks, or the entry type of lines
+	unit  string       // "", "ms" or "us" for Durations
+	bare  string       // the value a keyword written alone stands for
+}
+
+type blockSchema struct {
+	fields   []fieldInfo
+	byKW     map[string]*fieldInfo
+	byKey    map[string]*fieldInfo
+	pos      int // index of the Pos field, or -1
+	name     int // index of the Name field, or -1
+	unparsed int // index of the unparsed field, or -1
+	body     int // index into fields of the list that takes the whole body, or -1
+}
+
+var (
+	wordsValueType  = reflect.TypeOf((*wordsValue)(nil)).Elem()
+	headerBlockType = reflect.TypeOf((*headerBlock)(nil)).Elem()
+	posType         = reflect.TypeOf(Pos{})
+)
+
+// schemas caches the schema of each model type for one parse or write.
+type schemas map[reflect.Type]*blockSchema
+
+func (sc schemas) of(t reflect.Type) *blockSchema {
+	if s, ok := sc[t]; ok {
+		return s
+	}
+	s := &blockSchema{byKW: map[string]*fieldInfo{}, byKey: map[string]*fieldInfo{}, pos: -1, name: -1, unparsed: -1, body: -1}
+	sc[t] = s
+	for _, f := range reflect.VisibleFields(t) {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			continue // its fields are promoted and listed on their own
+		}
+		i := f.Index[0]
+		if f.Type == posType && f.Name == "Pos" {
+			if len(f.Index) == 1 {
+				s.pos = i
+			}
+			continue
+		}
+		tomlTag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		kaName, kaOpts, _ := strings.Cut(f.Tag.Get("ka"), ",")
+		if f.Name == "Name" && tomlTag == "-" {
+			s.name = i
+			continue
+		}
+		if kaOpts == "unparsed" {
+			s.unparsed = i
+			continue
+		}
+		if tomlTag == "-" || (kaName == "-" && !strings.Contains(kaOpts, "body")) || !f.IsExported() {
+			continue
+		}
+		fi := fieldInfo{key: tomlTag, kw: tomlTag, index: f.Index}
+		for _, o := range strings.Split(kaOpts, ",") {
+			switch {
+			case o == "ms" || o == "us":
+				fi.unit = o
+			case strings.HasPrefix(o, "bare="):
+				fi.bare = strings.TrimPrefix(o, "bare=")
+			case o == "body":
+				s.body = len(s.fields)
+			}
+		}
+		if kaName != "" {
+			fi.kw = kaName
+		}
+		fi.kind, fi.elem = classify(f.Type)
+		s.fields = append(s.fields, fi)
+	}
+	for i := range s.fields {
+		if i == s.body {
+			continue
+		}
+		s.byKW[s.fields[i].kw] = &s.fields[i]
+		s.byKey[s.fields[i].key] = &s.fields[i]
+	}
+	return s
+}
+
+// classify tells how a field of type t is written in keepalived.conf.
+func classify(t reflect.Type) (fieldKind, reflect.Type) {
+	if reflect.PointerTo(t).Implements(wordsValueType) {
+		return kindWords, t
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if t.Elem().Kind() == reflect.Struct && !reflect.PointerTo(t.Elem()).Implements(wordsValueType) && t.Elem() != durationType {
+			return kindBlock, t.Elem()
+		}
+		return kindScalar, t
+	case reflect.Slice:
+		e := t.Elem()
+		if e.Kind() == reflect.Pointer && e.Elem().Kind() == reflect.Struct {
+			return kindBlockList, e.Elem()
+		}
+		return kindLines, e
+	case reflect.Map:
+		return kindNamed, t.Elem().Elem()
+	}
+	return kindScalar, t
+}
+
+// nearest returns the block's keyword closest to kw when it is a likely
+// misspelling (at most two edits, or a different case), else "".
+func (s *blockSchema) nearest(kw string) string {
+	best, bestD := "", 3
+	for k := range s.byKW {
+		if strings.EqualFold(k, kw) {
+			return k
+		}
+		if d := editDistance(k, kw, 3); d < bestD || d == bestD && d < 3 && k < best {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, or max when it is at
+// least max.
+func editDistance(a, b string, max int) int {
+	if d := len(a) - len(b); d >= max || -d >= max {
+		return max
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= max {
+			return max
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], max)
+}

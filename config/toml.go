@@ -1,0 +1,301 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// flatTOMLError matches a decode error the TOML library returns as text.
+var flatTOMLError = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+
+// LoadTOML reads kt's native TOML configuration at path. Unknown keys and
+// values of the wrong type are errors naming the key and its line; the error
+// return is only for a file that cannot be read.
+func LoadTOML(path string) (*Config, Diagnostics, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	cfg, diags := ParseTOML(path, data)
+	return cfg, diags, nil
+}
+
+// ParseTOML reads TOML held in memory; name is used in diagnostics. On a
+// syntax or type error the returned Config is nil.
+func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
+	defer func() {
+		// The decoder should never panic; if it does on some input, that
+		// input is reported, not fatal.
+		if r := recover(); r != nil {
+			cfg = nil
+			diags = append(diags, Diagnostic{Pos: Pos{File: name, Line: 1}, Severity: Error, Msg: fmt.Sprintf("cannot decode TOML: %v", r)})
+		}
+	}()
+	cfg = &Config{}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		var pe toml.ParseError
+		var ppe *toml.ParseError
+		line := 1
+		msg := err.Error()
+		if errors.As(err, &ppe) && ppe != nil {
+			pe = *ppe
+		}
+		if pe.Message != "" || errors.As(err, &pe) {
+			line = pe.Position.Line
+			msg = pe.Message
+			if pe.LastKey != "" && !strings.Contains(msg, pe.LastKey) {
+				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+			}
+		}
+		if m := flatTOMLError.FindStringSubmatch(msg); m != nil {
+			// Some decode errors arrive flattened to text.
+			line, _ = strconv.Atoi(m[1])
+			msg = m[3]
+			if m[2] != "" {
+				msg = m[2] + ": " + msg
+			}
+		}
+		if line < 1 {
+			line = 1
+		}
+		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error, Msg: msg}}
+	}
+	ix := indexTOML(data)
+	for _, k := range md.Undecoded() {
+		key := k.String()
+		if md.Type(k...) == "Hash" || md.Type(k...) == "ArrayHash" {
+			// A table is only undecoded because a key inside it is; report
+			// that key rather than the table, unless the table itself is
+			// unknown (then every key in it is undecoded).
+			if hasUndecodedParent(md, k) {
+				continue
+			}
+		} else if hasUndecodedParent(md, k) {
+			continue
+		}
+		diags = append(diags, Diagnostic{Pos: Pos{File: name, Line: ix.lineOf(key)}, Severity: Error,
+			Msg: fmt.Sprintf("unknown key %q%s", k[len(k)-1], inTable(k))})
+	}
+	fillTOML(reflect.ValueOf(cfg).Elem(), "", name, ix, schemas{})
+	diags.Sort()
+	return cfg, diags
+}
+
+func inTable(k toml.Key) string {
+	if len(k) <= 1 {
+		return ""
+	}
+	return " in [" + toml.Key(k[:len(k)-1]).String() + "]"
+}
+
+// hasUndecodedParent reports whether a table containing k is itself unknown.
+func hasUndecodedParent(md toml.MetaData, k toml.Key) bool {
+	und := map[string]bool{}
+	for _, u := range md.Undecoded() {
+		und[u.String()] = true
+	}
+	for i := 1; i < len(k); i++ {
+		if und[toml.Key(k[:i]).String()] {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteTOML writes c as kt's native TOML.
+func WriteTOML(w io.Writer, c *Config) error {
+	var buf bytes.Buffer
+	enc := toml.NewEncoder(&buf)
+	enc.Indent = ""
+	if err := enc.Encode(c); err != nil {
+		return fmt.Errorf("config: encode TOML: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// tomlIndex knows the line of every table header and key in a TOML text.
+// Paths are dotted; elements of arrays of tables carry their index
+// ("virtual_server.0.real_server.1.weight"). plain maps the same paths with
+// the indexes left out to the first line they appear on.
+type tomlIndex struct {
+	lines map[string]int
+	plain map[string]int
+}
+
+func (ix tomlIndex) lineOf(plainPath string) int {
+	if l, ok := ix.plain[plainPath]; ok {
+		return l
+	}
+	return 1
+}
+
+func indexTOML(data []byte) tomlIndex {
+	ix := tomlIndex{lines: map[string]int{}, plain: map[string]int{}}
+	arrIdx := map[string]int{} // plain path of an array of tables -> current index
+	table, plainTable := "", ""
+	record := func(full, plain string, line int) {
+		if _, ok := ix.lines[full]; !ok {
+			ix.lines[full] = line
+		}
+		if _, ok := ix.plain[plain]; !ok {
+			ix.plain[plain] = line
+		}
+	}
+	for n, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			isArr := strings.HasPrefix(line, "[[")
+			end := strings.Index(line, "]")
+			if end < 0 {
+				continue
+			}
+			inner := strings.TrimLeft(line[:end], "[")
+			segs := splitKey(inner)
+			plain := strings.Join(segs, ".")
+			if isArr {
+				i, seen := arrIdx[plain]
+				if seen {
+					i++
+				}
+				arrIdx[plain] = i
+				for k := range arrIdx {
+					if strings.HasPrefix(k, plain+".") {
+						delete(arrIdx, k)
+					}
+				}
+			}
+			var full []string
+			for i := range segs {
+				full = append(full, segs[i])
+				if idx, ok := arrIdx[strings.Join(segs[:i+1], ".")]; ok {
+					full = append(full, strconv.Itoa(idx))
+				}
+			}
+			table, plainTable = strings.Join(full, "."), plain
+			record(table, plainTable, n+1)
+			continue
+		}
+		eq := strings.Index(line, "=")
+		if eq <= 0 {
+			continue
+		}
+		key := strings.Join(splitKey(line[:eq]), ".")
+		if table == "" {
+			record(key, key, n+1)
+		} else {
+			record(table+"."+key, plainTable+"."+key, n+1)
+		}
+	}
+	return ix
+}
+
+// splitKey splits a dotted TOML key, unquoting quoted parts.
+func splitKey(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else if c == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			} else {
+				cur.WriteByte(c)
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '.':
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		case c == ' ' || c == '\t':
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, strings.TrimSpace(cur.String()))
+}
+
+// fillTOML sets Name fields from map keys and Pos fields from the index, so
+// that diagnostics about a TOML file name its lines.
+func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
+	s := sc.of(v.Type())
+	if s.pos >= 0 {
+		p := Pos{File: file, Line: ix.lines[path]}
+		if path == "" {
+			p.Line = 1
+		}
+		prefix := path + "."
+		if path == "" {
+			prefix = ""
+		}
+		for i := range s.fields {
+			f := &s.fields[i]
+			if l, ok := ix.lines[prefix+f.key]; ok {
+				p.setKey(f.kw, l)
+			}
+		}
+		if p.Line == 0 {
+			p.Line = 1
+		}
+		v.Field(s.pos).Set(reflect.ValueOf(p))
+	}
+	join := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a + "." + b
+	}
+	for i := range s.fields {
+		f := &s.fields[i]
+		fv := v.FieldByIndex(f.index)
+		switch f.kind {
+		case kindBlock:
+			if !fv.IsNil() {
+				fillTOML(fv.Elem(), join(path, f.key), file, ix, sc)
+			}
+		case kindBlockList:
+			for j := 0; j < fv.Len(); j++ {
+				if !fv.Index(j).IsNil() {
+					fillTOML(fv.Index(j).Elem(), join(path, f.key)+"."+strconv.Itoa(j), file, ix, sc)
+				}
+			}
+		case kindNamed:
+			keys := fv.MapKeys()
+			sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
+			for _, k := range keys {
+				e := fv.MapIndex(k)
+				if e.IsNil() {
+					continue
+				}
+				if es := sc.of(f.elem); es.name >= 0 {
+					e.Elem().Field(es.name).SetString(k.String())
+				}
+				fillTOML(e.Elem(), join(path, f.key)+"."+k.String(), file, ix, sc)
+			}
+		case kindLines:
+			line := ix.lines[join(path, f.key)]
+			for j := 0; j < fv.Len(); j++ {
+				setPos(fv.Index(j), sc, Pos{File: file, Line: line})
+			}
+		}
+	}
+}

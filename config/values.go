@@ -1,0 +1,241 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a length of time. keepalived.conf writes it as (fractional)
+// seconds, TOML as a Go duration string such as "1s" or "50ms".
+type Duration time.Duration
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d in the largest unit that keeps it whole: "60s", "50ms", "1.5s".
+func (d Duration) String() string {
+	td := time.Duration(d)
+	switch {
+	case td == 0:
+		return "0s"
+	case td%time.Second == 0:
+		return strconv.FormatInt(int64(td/time.Second), 10) + "s"
+	case td%time.Millisecond == 0 && td < 10*time.Second:
+		return strconv.FormatInt(int64(td/time.Millisecond), 10) + "ms"
+	case td%time.Microsecond == 0 && td < time.Millisecond:
+		return strconv.FormatInt(int64(td/time.Microsecond), 10) + "us"
+	}
+	return strconv.FormatFloat(td.Seconds(), 'f', -1, 64) + "s"
+}
+
+// MarshalText writes d as a duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a duration string ("1s", "50ms", "1m30s").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. \"1s\" or \"50ms\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// unitOf returns the length of one unit written in keepalived.conf.
+func unitOf(unit string) time.Duration {
+	switch unit {
+	case "ms":
+		return time.Millisecond
+	case "us":
+		return time.Microsecond
+	}
+	return time.Second
+}
+
+// parseDuration reads a keepalived TIMER: a decimal number of units.
+func parseDuration(s, unit string) (Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xXpP_") {
+		return 0, fmt.Errorf("invalid time %q", s)
+	}
+	v := f * float64(unitOf(unit))
+	if math.Abs(v) > float64(math.MaxInt64) {
+		return 0, fmt.Errorf("time %q out of range", s)
+	}
+	return Duration(math.Round(v)), nil
+}
+
+func formatDuration(d Duration, unit string) string {
+	u := unitOf(unit)
+	if time.Duration(d)%u == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/u), 10)
+	}
+	return strconv.FormatFloat(float64(d)/float64(u), 'f', -1, 64)
+}
+
+// ParseBool reads keepalived's BOOL: on|off|true|false|yes|no.
+func ParseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes":
+		return true, nil
+	case "off", "false", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid boolean %q (want on/off, true/false or yes/no)", s)
+}
+
+var errNoValue = errors.New("missing value")
+
+// setScalar parses the words after a keyword into the scalar field v.
+func setScalar(v reflect.Value, words []string, unit string) error {
+	t := v.Type()
+	if t.Kind() == reflect.Bool {
+		// A flag: keepalived turns it on whatever follows it (the parser
+		// warns about words after a flag).
+		v.SetBool(true)
+		return nil
+	}
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Bool {
+		b := true
+		if len(words) > 0 {
+			var err error
+			if b, err = ParseBool(words[0]); err != nil {
+				return err
+			}
+		}
+		v.Set(reflect.ValueOf(&b))
+		return nil
+	}
+	if len(words) == 0 && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.String {
+		empty := ""
+		v.Set(reflect.ValueOf(&empty))
+		return nil
+	}
+	if len(words) == 0 {
+		return errNoValue
+	}
+	s := words[0]
+	if t.Kind() == reflect.String {
+		v.SetString(s)
+		return nil
+	}
+	if t.Kind() != reflect.Pointer {
+		return fmt.Errorf("kt: unsupported field type %s", t)
+	}
+	e := t.Elem()
+	p := reflect.New(e)
+	switch {
+	case e == durationType:
+		d, err := parseDuration(s, unit)
+		if err != nil {
+			return err
+		}
+		p.Elem().SetInt(int64(d))
+	case e.Kind() >= reflect.Int && e.Kind() <= reflect.Int64:
+		n, err := strconv.ParseInt(s, 0, e.Bits())
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		p.Elem().SetInt(n)
+	case e.Kind() >= reflect.Uint && e.Kind() <= reflect.Uint64:
+		n, err := strconv.ParseUint(s, 0, e.Bits())
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		p.Elem().SetUint(n)
+	case e.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		p.Elem().SetFloat(f)
+	case e.Kind() == reflect.String:
+		p.Elem().SetString(s)
+	default:
+		return fmt.Errorf("kt: unsupported field type %s", t)
+	}
+	v.Set(p)
+	return nil
+}
+
+// formatScalar returns the words of a set scalar, or ok=false when it is unset.
+func formatScalar(v reflect.Value, unit string) (words []string, ok bool) {
+	switch v.Kind() {
+	case reflect.Bool:
+		return nil, v.Bool()
+	case reflect.String:
+		if v.String() == "" {
+			return nil, false
+		}
+		return []string{v.String()}, true
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil, false
+		}
+		e := v.Elem()
+		switch {
+		case e.Type() == durationType:
+			return []string{formatDuration(Duration(e.Int()), unit)}, true
+		case e.Kind() == reflect.Bool:
+			if e.Bool() {
+				return nil, true // the bare keyword: every keepalived version reads it as true
+			}
+			return []string{"false"}, true
+		case e.Kind() >= reflect.Int && e.Kind() <= reflect.Int64:
+			return []string{strconv.FormatInt(e.Int(), 10)}, true
+		case e.Kind() >= reflect.Uint && e.Kind() <= reflect.Uint64:
+			return []string{strconv.FormatUint(e.Uint(), 10)}, true
+		case e.Kind() == reflect.Float64:
+			return []string{strconv.FormatFloat(e.Float(), 'f', -1, 64)}, true
+		case e.Kind() == reflect.String:
+			if e.String() == "" {
+				return nil, true
+			}
+			return []string{e.String()}, true
+		}
+	}
+	return nil, false
+}
+
+// quoteWord returns w as keepalived.conf must write it to read back the same
+// word: bare when it can be, otherwise in double quotes with escapes.
+func quoteWord(w string) string {
+	if w != "" && !strings.ContainsAny(w, " \t\"'#!{}\\\n\r\v\f") && w[0] != '@' && w[0] != '~' {
+		return w
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range w {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Int returns a pointer to n, for building models in code.
+func Int(n int) *int { return &n }
+
+// Dur returns a pointer to a Duration of d, for building models in code.
+func Dur(d time.Duration) *Duration { v := Duration(d); return &v }
+
+// Bool returns a pointer to b, for building models in code.
+func Bool(b bool) *bool { return &b }

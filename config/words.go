@@ -1,0 +1,614 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Values written as one keepalived.conf line of several words. In TOML each
+// is a string in the same syntax ("192.0.2.1/24 dev eth0 label eth0:1"),
+// except Script, which is a string or, with a user, an inline table.
+
+func textOf(v wordsValue) ([]byte, error) { return []byte(strings.Join(v.formatWords(), " ")), nil }
+func fromText(v wordsValue, b []byte) error {
+	return v.parseWords(strings.Fields(string(b)))
+}
+
+// Args keeps a keyword's words as written, for keywords kt passes through
+// without a richer type, including those that may stand alone, such as
+// `vrrp_iptables [IN [OUT]]` or `use_vmac [NAME]`. In TOML it is true when
+// written alone, else the list of its words.
+type Args struct {
+	Set  bool
+	Args []string
+}
+
+func (o *Args) parseWords(w []string) error {
+	*o = Args{Set: true, Args: append([]string(nil), w...)}
+	return nil
+}
+
+func (o *Args) formatWords() []string { return o.Args }
+
+// IsZero reports whether the keyword was not written.
+func (o Args) IsZero() bool { return !o.Set }
+
+// MarshalTOML writes true or the list of words.
+func (o Args) MarshalTOML() ([]byte, error) {
+	if len(o.Args) == 0 {
+		return []byte("true"), nil
+	}
+	q := make([]string, len(o.Args))
+	for i, a := range o.Args {
+		q[i] = strconv.Quote(a)
+	}
+	return []byte("[" + strings.Join(q, ", ") + "]"), nil
+}
+
+// UnmarshalTOML reads true or a list of strings.
+func (o *Args) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		if !v {
+			return fmt.Errorf("want true or a list of words; leave the key out to turn it off")
+		}
+		*o = Args{Set: true}
+		return nil
+	case []any:
+		*o = Args{Set: true}
+		for _, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("want a list of strings")
+			}
+			o.Args = append(o.Args, s)
+		}
+		return nil
+	}
+	return fmt.Errorf("want true or a list of words")
+}
+
+// Weight is a tracker's `weight N [reverse]` (FILE_CHECK also takes
+// `noreverse`, the default, which is not kept). In TOML it is the number, or
+// a string "N reverse".
+type Weight struct {
+	Value   int
+	Reverse bool
+	Set     bool
+}
+
+func (w *Weight) parseWords(ws []string) error {
+	if len(ws) == 0 {
+		return errNoValue
+	}
+	n, err := strconv.Atoi(ws[0])
+	if err != nil {
+		return errorf("invalid weight %q", ws[0])
+	}
+	*w = Weight{Value: n, Set: true}
+	for _, x := range ws[1:] {
+		switch x {
+		case "reverse":
+			w.Reverse = true
+		case "noreverse": // FILE_CHECK accepts it; it is the default
+			w.Reverse = false
+		default:
+			return errorf("unexpected %q after weight %d (want reverse or noreverse)", x, n)
+		}
+	}
+	return nil
+}
+
+func (w *Weight) formatWords() []string {
+	if w.Reverse {
+		return []string{strconv.Itoa(w.Value), "reverse"}
+	}
+	return []string{strconv.Itoa(w.Value)}
+}
+
+// MarshalTOML writes the number, or "N reverse".
+func (w Weight) MarshalTOML() ([]byte, error) {
+	if w.Reverse {
+		return []byte(strconv.Quote(strconv.Itoa(w.Value) + " reverse")), nil
+	}
+	return []byte(strconv.Itoa(w.Value)), nil
+}
+
+// UnmarshalTOML reads a number or "N reverse".
+func (w *Weight) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case int64:
+		*w = Weight{Value: int(v), Set: true}
+		return nil
+	case string:
+		return w.parseWords(strings.Fields(v))
+	}
+	return fmt.Errorf("weight: want a number or \"N reverse\"")
+}
+
+// Script is a command keepalived runs (notify, track and check scripts):
+// Cmd is split into arguments like a shell line with single quotes; User and
+// Group, when set, are who it runs as.
+type Script struct {
+	Cmd   string
+	User  string
+	Group string
+}
+
+func (s *Script) parseWords(w []string) error {
+	if len(w) == 0 || w[0] == "" {
+		return errorf("missing script")
+	}
+	if len(w) > 3 {
+		return errorf("too many words: want SCRIPT [USER [GROUP]] (quote a script that has arguments)")
+	}
+	*s = Script{Cmd: w[0]}
+	if len(w) > 1 {
+		s.User = w[1]
+	}
+	if len(w) > 2 {
+		s.Group = w[2]
+	}
+	return nil
+}
+
+func (s *Script) formatWords() []string {
+	w := []string{s.Cmd}
+	if s.User != "" {
+		w = append(w, s.User)
+		if s.Group != "" {
+			w = append(w, s.Group)
+		}
+	}
+	return w
+}
+
+// MarshalTOML writes a string, or an inline table when a user is set.
+func (s Script) MarshalTOML() ([]byte, error) {
+	if s.User == "" && s.Group == "" {
+		return []byte(strconv.Quote(s.Cmd)), nil
+	}
+	out := fmt.Sprintf("{ cmd = %s, user = %s", strconv.Quote(s.Cmd), strconv.Quote(s.User))
+	if s.Group != "" {
+		out += fmt.Sprintf(", group = %s", strconv.Quote(s.Group))
+	}
+	return []byte(out + " }"), nil
+}
+
+// UnmarshalTOML reads a string or a { cmd, user, group } table.
+func (s *Script) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*s = Script{Cmd: v}
+		return nil
+	case map[string]any:
+		*s = Script{}
+		for k, x := range v {
+			str, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("script %s: want a string", k)
+			}
+			switch k {
+			case "cmd":
+				s.Cmd = str
+			case "user":
+				s.User = str
+			case "group":
+				s.Group = str
+			default:
+				return fmt.Errorf("script: unknown key %q (want cmd, user, group)", k)
+			}
+		}
+		if s.Cmd == "" {
+			return fmt.Errorf("script: cmd is missing")
+		}
+		return nil
+	}
+	return fmt.Errorf("script: want a string or a table { cmd = \"...\", user = \"...\" }")
+}
+
+// Endpoint is a host (an address or, where keepalived allows it, a name) and
+// an optional port: "192.0.2.1:80", "[2001:db8::1]:80", "192.0.2.1".
+type Endpoint struct {
+	Host string
+	Port int // 0: none given
+}
+
+// Addr returns the host as an IP address, if it is one.
+func (e Endpoint) Addr() (netip.Addr, bool) {
+	a, err := netip.ParseAddr(e.Host)
+	return a, err == nil
+}
+
+func (e Endpoint) String() string {
+	if e.Port == 0 {
+		return e.Host
+	}
+	h := e.Host
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return h + ":" + strconv.Itoa(e.Port)
+}
+
+func (e *Endpoint) parseWords(w []string) error {
+	if len(w) == 0 {
+		return errorf("missing address")
+	}
+	if len(w) > 2 {
+		return errorf("too many words after %q: want ADDRESS [PORT]", w[0])
+	}
+	*e = Endpoint{Host: w[0]}
+	if len(w) == 2 {
+		p, err := strconv.Atoi(w[1])
+		if err != nil || p < 0 || p > 65535 {
+			return errorf("invalid port %q", w[1])
+		}
+		e.Port = p
+	}
+	return nil
+}
+
+func (e *Endpoint) formatWords() []string {
+	if e.Port == 0 {
+		return []string{e.Host}
+	}
+	return []string{e.Host, strconv.Itoa(e.Port)}
+}
+
+// MarshalText writes "host:port".
+func (e Endpoint) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText reads "host", "host:port" or "[v6]:port".
+func (e *Endpoint) UnmarshalText(b []byte) error {
+	s := string(b)
+	if _, err := netip.ParseAddr(s); err == nil || !strings.Contains(s, ":") {
+		*e = Endpoint{Host: s}
+		return nil
+	}
+	h, p, err := splitHostPort(s)
+	if err != nil {
+		return err
+	}
+	*e = Endpoint{Host: h, Port: p}
+	return nil
+}
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndexByte(s, ':')
+	h, ps := s[:i], s[i+1:]
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	p, err := strconv.Atoi(ps)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("invalid port in %q", s)
+	}
+	return h, p, nil
+}
+
+// VIP is one virtual (or static) address line:
+// ADDR[/LEN] [dev IF] [scope S] [brd B] [label L] [peer P] [home] [-nodad]
+// [mngtmpaddr] [noprefixroute] [autojoin] [no_track] [preferred_lft N|forever]
+// [use_vmac] [track_group G].
+type VIP struct {
+	Pos           Pos
+	Address       netip.Prefix
+	Dev           string
+	Scope         string
+	Broadcast     string
+	Label         string
+	Peer          string
+	Home          bool
+	NoDAD         bool
+	MngTmpAddr    bool
+	NoPrefixRoute bool
+	AutoJoin      bool
+	NoTrack       bool
+	UseVMAC       bool
+	PreferredLft  string
+	TrackGroup    string
+}
+
+// ParseAddressOrPrefix reads "192.0.2.1" (a host prefix) or "192.0.2.1/24".
+func ParseAddressOrPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (v *VIP) parseWords(w []string) error {
+	if len(w) == 0 {
+		return errorf("missing address")
+	}
+	a, err := ParseAddressOrPrefix(w[0])
+	if err != nil {
+		return err
+	}
+	*v = VIP{Address: a}
+	for i := 1; i < len(w); i++ {
+		opt := w[i]
+		str := map[string]*string{"dev": &v.Dev, "scope": &v.Scope, "brd": &v.Broadcast, "broadcast": &v.Broadcast,
+			"label": &v.Label, "peer": &v.Peer, "preferred_lft": &v.PreferredLft, "track_group": &v.TrackGroup}
+		flag := map[string]*bool{"home": &v.Home, "-nodad": &v.NoDAD, "mngtmpaddr": &v.MngTmpAddr,
+			"noprefixroute": &v.NoPrefixRoute, "autojoin": &v.AutoJoin, "no_track": &v.NoTrack, "use_vmac": &v.UseVMAC}
+		if p, ok := str[opt]; ok {
+			if i+1 >= len(w) {
+				return errorf("%s: %s needs a value", w[0], opt)
+			}
+			i++
+			*p = w[i]
+		} else if p, ok := flag[opt]; ok {
+			*p = true
+		} else {
+			return errorf("%s: unknown option %q", w[0], opt)
+		}
+	}
+	return nil
+}
+
+// formatPrefix writes a host prefix as a bare address, as keepalived users
+// write VIPs (and as keepalived's own messages then quote them).
+func formatPrefix(p netip.Prefix) string {
+	if p.IsValid() && p.Bits() == p.Addr().BitLen() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+func (v *VIP) formatWords() []string {
+	w := []string{formatPrefix(v.Address)}
+	for _, o := range []struct{ k, v string }{{"dev", v.Dev}, {"scope", v.Scope}, {"brd", v.Broadcast},
+		{"label", v.Label}, {"peer", v.Peer}, {"preferred_lft", v.PreferredLft}, {"track_group", v.TrackGroup}} {
+		if o.v != "" {
+			w = append(w, o.k, o.v)
+		}
+	}
+	for _, o := range []struct {
+		k string
+		v bool
+	}{{"home", v.Home}, {"-nodad", v.NoDAD}, {"mngtmpaddr", v.MngTmpAddr}, {"noprefixroute", v.NoPrefixRoute},
+		{"autojoin", v.AutoJoin}, {"no_track", v.NoTrack}, {"use_vmac", v.UseVMAC}} {
+		if o.v {
+			w = append(w, o.k)
+		}
+	}
+	return w
+}
+
+// MarshalText writes the VIP line.
+func (v VIP) MarshalText() ([]byte, error) { return textOf(&v) }
+
+// UnmarshalText reads a VIP line.
+func (v *VIP) UnmarshalText(b []byte) error { return fromText(v, b) }
+
+// Track is one entry of a track_script, track_interface, track_file,
+// track_process or track_bfd list: NAME [weight N [reverse]].
+type Track struct {
+	Pos     Pos
+	Name    string
+	Weight  *int
+	Reverse bool
+}
+
+func (t *Track) parseWords(w []string) error {
+	*t = Track{Name: w[0]}
+	for i := 1; i < len(w); i++ {
+		switch w[i] {
+		case "weight":
+			if i+1 >= len(w) {
+				return errorf("%s: weight needs a value", w[0])
+			}
+			i++
+			n, err := strconv.Atoi(w[i])
+			if err != nil {
+				return errorf("%s: invalid weight %q", w[0], w[i])
+			}
+			t.Weight = &n
+		case "reverse":
+			t.Reverse = true
+		case "noreverse": // track_file, track_process and track_bfd accept it; it is the default
+			t.Reverse = false
+		default:
+			return errorf("%s: unknown option %q (want weight N [reverse|noreverse])", w[0], w[i])
+		}
+	}
+	return nil
+}
+
+func (t *Track) formatWords() []string {
+	w := []string{t.Name}
+	if t.Weight != nil {
+		w = append(w, "weight", strconv.Itoa(*t.Weight))
+	}
+	if t.Reverse {
+		w = append(w, "reverse")
+	}
+	return w
+}
+
+// MarshalText writes "name [weight N] [reverse]".
+func (t Track) MarshalText() ([]byte, error) { return textOf(&t) }
+
+// UnmarshalText reads "name [weight N] [reverse]".
+func (t *Track) UnmarshalText(b []byte) error {
+	if len(strings.Fields(string(b))) == 0 {
+		return fmt.Errorf("empty track entry")
+	}
+	return fromText(t, b)
+}
+
+// Peer is a unicast peer: ADDR [min_ttl N] [max_ttl N].
+type Peer struct {
+	Pos     Pos
+	Address netip.Addr
+	MinTTL  *int
+	MaxTTL  *int
+}
+
+func (p *Peer) parseWords(w []string) error {
+	a, err := netip.ParseAddr(w[0])
+	if err != nil {
+		return errorf("invalid peer address %q", w[0])
+	}
+	*p = Peer{Address: a}
+	for i := 1; i < len(w); i++ {
+		var dst **int
+		switch w[i] {
+		case "min_ttl":
+			dst = &p.MinTTL
+		case "max_ttl":
+			dst = &p.MaxTTL
+		default:
+			return errorf("%s: unknown option %q (want min_ttl N, max_ttl N)", w[0], w[i])
+		}
+		if i+1 >= len(w) {
+			return errorf("%s: %s needs a value", w[0], w[i])
+		}
+		i++
+		n, err := strconv.Atoi(w[i])
+		if err != nil {
+			return errorf("%s: invalid ttl %q", w[0], w[i])
+		}
+		*dst = &n
+	}
+	return nil
+}
+
+func (p *Peer) formatWords() []string {
+	w := []string{p.Address.String()}
+	if p.MinTTL != nil {
+		w = append(w, "min_ttl", strconv.Itoa(*p.MinTTL))
+	}
+	if p.MaxTTL != nil {
+		w = append(w, "max_ttl", strconv.Itoa(*p.MaxTTL))
+	}
+	return w
+}
+
+// MarshalText writes the peer line.
+func (p Peer) MarshalText() ([]byte, error) { return textOf(&p) }
+
+// UnmarshalText reads the peer line.
+func (p *Peer) UnmarshalText(b []byte) error {
+	if len(strings.Fields(string(b))) == 0 {
+		return fmt.Errorf("empty peer")
+	}
+	return fromText(p, b)
+}
+
+// Spec is a line of a list block that kt keeps as written because its
+// syntax is another tool's or keepalived's own small language: routes and
+// rules are `ip route` / `ip rule` arguments, virtual server group members
+// are "ADDR[-LAST] PORT" or "fwmark N", linkbeat interfaces are "IFNAME
+// [MII|ETHTOOL|IOCTL]". The engines and Validate parse it when they use it.
+// In TOML it is the line as a string.
+type Spec struct {
+	Pos  Pos
+	Text string
+}
+
+func (s *Spec) parseWords(w []string) error {
+	if len(w) == 0 {
+		return errNoValue
+	}
+	*s = Spec{Text: strings.Join(w, " ")}
+	return nil
+}
+
+func (s *Spec) formatWords() []string { return strings.Fields(s.Text) }
+
+// Words returns the words of the line.
+func (s Spec) Words() []string { return strings.Fields(s.Text) }
+
+// MarshalText writes the line.
+func (s Spec) MarshalText() ([]byte, error) { return []byte(s.Text), nil }
+
+// UnmarshalText reads the line.
+func (s *Spec) UnmarshalText(b []byte) error {
+	if len(strings.Fields(string(b))) == 0 {
+		return fmt.Errorf("empty line")
+	}
+	*s = Spec{Text: strings.Join(strings.Fields(string(b)), " ")}
+	return nil
+}
+
+// Text is a keyword's value of one or more words that kt keeps as written,
+// joined by single spaces, for values whose words it does not interpret one
+// by one: a forwarding method "TUN type gue port 6080 csum", an umask "IWGRP |
+// IWOTH", a UDP payload in hex. The engines and Validate parse it when they
+// use it. In TOML it is a string.
+type Text string
+
+func (t *Text) parseWords(w []string) error {
+	if len(w) == 0 {
+		return errNoValue
+	}
+	*t = Text(strings.Join(w, " "))
+	return nil
+}
+
+func (t *Text) formatWords() []string { return strings.Fields(string(*t)) }
+
+// Words returns the words of the value.
+func (t Text) Words() []string { return strings.Fields(string(t)) }
+
+// OptScript is a script keyword that may also be written alone, such as
+// `notify_deleted [SCRIPT [USER [GROUP]]]`: Set says it was written, Script
+// is the script when one was given. In TOML it is true when written alone,
+// else a Script (a string or a { cmd, user, group } table).
+type OptScript struct {
+	Set    bool
+	Script Script
+}
+
+func (o *OptScript) parseWords(w []string) error {
+	if len(w) == 0 {
+		*o = OptScript{Set: true}
+		return nil
+	}
+	*o = OptScript{Set: true}
+	return o.Script.parseWords(w)
+}
+
+func (o *OptScript) formatWords() []string {
+	if o.Script.Cmd == "" {
+		return nil
+	}
+	return o.Script.formatWords()
+}
+
+// IsZero reports whether the keyword was not written.
+func (o OptScript) IsZero() bool { return !o.Set }
+
+// MarshalTOML writes true, or the script.
+func (o OptScript) MarshalTOML() ([]byte, error) {
+	if o.Script.Cmd == "" {
+		return []byte("true"), nil
+	}
+	return o.Script.MarshalTOML()
+}
+
+// UnmarshalTOML reads true, or a script.
+func (o *OptScript) UnmarshalTOML(v any) error {
+	if b, ok := v.(bool); ok {
+		if !b {
+			return fmt.Errorf("want true or a script; leave the key out to turn it off")
+		}
+		*o = OptScript{Set: true}
+		return nil
+	}
+	*o = OptScript{Set: true}
+	return o.Script.UnmarshalTOML(v)
+}

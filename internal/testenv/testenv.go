@@ -1,0 +1,56 @@
+// Package testenv lets tests ask for what they need from the machine (a
+// program, root) and skip with a clear reason when it is missing, except
+// under CI=true, where a missing prerequisite fails the test: CI installs
+// everything, so a skip there would hide a broken set-up.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true).
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// missing skips t, or fails it under CI.
+func missing(t testing.TB, reason string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("prerequisite missing under CI=true: %s", reason)
+	}
+	t.Skipf("skipped: %s (CI=true makes this a failure)", reason)
+}
+
+// LookPath returns the path of program, or skips/fails t when it is not
+// installed. hint says how to install it.
+func LookPath(t testing.TB, program, hint string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, serr := os.Stat(dir + "/" + program); serr == nil {
+				return dir + "/" + program
+			}
+		}
+		missing(t, program+" is not installed ("+hint+")")
+	}
+	return p
+}
+
+// Root skips/fails t unless it runs as root.
+func Root(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "needs root")
+	}
+}
+
+// File returns path if it exists, or skips/fails t.
+func File(t testing.TB, path, hint string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		missing(t, path+" does not exist ("+hint+")")
+	}
+	return path
+}
