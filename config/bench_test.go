@@ -1,0 +1,34 @@
+package config
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/kt-project/kt/internal/confgen"
+)
+
+// BenchmarkCheckLVS10k parses and validates a generated keepalived.conf of
+// 10,000 virtual servers with 4 real servers each, as kt convert --check
+// does (bench/convert.sh compares that with keepalived -t).
+func BenchmarkCheckLVS10k(b *testing.B) {
+	var buf bytes.Buffer
+	if err := confgen.LVS(&buf, 10000, 4); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, diags, err := ParseKeepalivedBytes("gen.conf", data, ParseOptions{ConfigID: "bench"})
+		if err != nil || diags.HasErrors() {
+			b.Fatal(err, diags.Errors())
+		}
+		if d := Validate(c); d.HasErrors() {
+			b.Fatal(d.Errors())
+		}
+		if len(c.VirtualServers) != 10000 {
+			b.Fatalf("parsed %d virtual servers", len(c.VirtualServers))
+		}
+	}
+}

@@ -1,0 +1,583 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks what a parsed configuration means: ranges, references
+// between blocks, and the traps keepalived warns about. It returns every
+// problem found, each with the file:line it concerns, most severe first
+// within a line. It never changes c.
+func Validate(c *Config) Diagnostics {
+	v := &validator{c: c}
+	v.global()
+	v.scripts()
+	v.instances()
+	v.syncGroups()
+	v.virtualServers()
+	v.scriptSecurity()
+	v.sink.list.Sort()
+	return v.sink.list
+}
+
+type validator struct {
+	c    *Config
+	sink diagSink
+}
+
+func (v *validator) errorf(p Pos, f string, a ...any) { v.sink.errorf(p, f, a...) }
+func (v *validator) warnf(p Pos, f string, a ...any)  { v.sink.warnf(p, f, a...) }
+
+// durRange reports a set duration outside [lo, hi].
+func (v *validator) durRange(p Pos, kw string, d *Duration, lo, hi time.Duration) {
+	if d == nil {
+		return
+	}
+	if x := d.D(); x < lo || x > hi {
+		v.errorf(p.Of(kw), "%s %s is out of range (%s to %s); it is ignored", kw, formatDuration(*d, ""), trimSec(lo), trimSec(hi))
+	}
+}
+
+func trimSec(d time.Duration) string { return formatDuration(Duration(d), "") + "s" }
+
+func (v *validator) intRange(p Pos, kw string, n *int, lo, hi int) {
+	if n != nil && (*n < lo || *n > hi) {
+		v.errorf(p.Of(kw), "%s %d is out of range (%d to %d)", kw, *n, lo, hi)
+	}
+}
+
+func (v *validator) global() {
+	g := v.c.Global
+	if g == nil {
+		return
+	}
+	p := g.Pos
+	const maxGarp = 4294967295 * time.Microsecond
+	v.durRange(p, "vrrp_garp_interval", g.VRRPGarpInterval, time.Microsecond, maxGarp)
+	v.durRange(p, "vrrp_gna_interval", g.VRRPGnaInterval, time.Microsecond, maxGarp)
+	if g.VRRPIPTables.Set || g.VRRPIPSets.Set {
+		kw := "vrrp_iptables"
+		if !g.VRRPIPTables.Set {
+			kw = "vrrp_ipsets"
+		}
+		v.warnf(p.Of(kw), "%s is not supported, nftables is used instead: replace vrrp_iptables and vrrp_ipsets with nftables", kw)
+	}
+	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
+		v.errorf(p.Of("vrrp_version"), "vrrp_version %d is invalid (want 2 or 3)", *g.VRRPVersion)
+	}
+	for _, kw := range []struct {
+		name, val string
+		v6        bool
+	}{{"vrrp_mcast_group4", g.VRRPMcastGroup4, false}, {"vrrp_mcast_group6", g.VRRPMcastGroup6, true}} {
+		if kw.val == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(kw.val)
+		if err != nil || !a.IsMulticast() || a.Is6() != kw.v6 {
+			fam := "IPv4"
+			if kw.v6 {
+				fam = "IPv6"
+			}
+			v.errorf(p.Of(kw.name), "%s %q is not an %s multicast address", kw.name, kw.val, fam)
+		}
+	}
+	if g.SMTPServer.Host != "" && g.SMTPServer.Port == 0 && strings.Contains(g.SMTPServer.Host, " ") {
+		v.errorf(p.Of("smtp_server"), "smtp_server %q is invalid", g.SMTPServer.Host)
+	}
+	for _, e := range g.NotificationEmail {
+		if !strings.Contains(e, "@") {
+			v.warnf(p.Of("notification_email"), "notification_email %q is not a mail address", e)
+		}
+	}
+	if g.LVSFlushOnstop.Set {
+		v.warnf(p.Of("lvs_flush_onstop"), "lvs_flush_onstop is deprecated; use lvs_flush_on_stop")
+	}
+}
+
+func (v *validator) scripts() {
+	for _, name := range sortedKeys(v.c.Scripts) {
+		s := v.c.Scripts[name]
+		if s.Script.Cmd == "" {
+			v.errorf(s.Pos, "vrrp_script %s has no script; it is removed", name)
+		}
+		if s.Weight.Set && (s.Weight.Value < -253 || s.Weight.Value > 253) {
+			v.errorf(s.Pos.Of("weight"), "vrrp_script %s: weight %d is out of range (-253 to 253)", name, s.Weight.Value)
+		}
+		if s.Rise != nil && *s.Rise < 1 {
+			v.errorf(s.Pos.Of("rise"), "vrrp_script %s: rise %d must be at least 1", name, *s.Rise)
+		}
+		if s.Fall != nil && *s.Fall < 1 {
+			v.errorf(s.Pos.Of("fall"), "vrrp_script %s: fall %d must be at least 1", name, *s.Fall)
+		}
+	}
+	if len(v.c.OldTrackFiles) > 0 {
+		for _, name := range sortedKeys(v.c.OldTrackFiles) {
+			v.warnf(v.c.OldTrackFiles[name].Pos, "vrrp_track_file is deprecated; use track_file")
+		}
+	}
+}
+
+// strict reports whether vrrp_strict applies to the instance.
+func (v *validator) strict(in *Instance) bool {
+	if in.StrictMode != nil {
+		return *in.StrictMode
+	}
+	return v.c.Global != nil && v.c.Global.VRRPStrict
+}
+
+func (v *validator) instances() {
+	type vridKey struct {
+		iface string
+		vrid  int
+		v6    bool
+	}
+	seen := map[vridKey]string{}
+	for _, name := range sortedKeys(v.c.Instances) {
+		in := v.c.Instances[name]
+		p := in.Pos
+		where := "(" + name + ")"
+		if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
+			v.errorf(p, "%s has no interface", where)
+		}
+		switch strings.ToUpper(in.State) {
+		case "", "MASTER", "BACKUP":
+		default:
+			v.errorf(p.Of("state"), "%s state %q is invalid (want MASTER or BACKUP)", where, in.State)
+		}
+		if in.VirtualRouterID == nil {
+			v.errorf(p, "%s has no virtual_router_id", where)
+		} else {
+			v.intRange(p, "virtual_router_id", in.VirtualRouterID, 1, 255)
+		}
+		version := 2
+		if v.c.Global != nil && v.c.Global.VRRPVersion != nil {
+			version = *v.c.Global.VRRPVersion
+		}
+		if in.Version != nil {
+			version = *in.Version
+			if version != 2 && version != 3 {
+				v.errorf(p.Of("version"), "%s version %d is invalid (want 2 or 3)", where, version)
+			}
+		}
+		if in.Priority != nil {
+			v.intRange(p, "priority", in.Priority, 1, 255)
+		}
+		if in.AdvertInt != nil {
+			d := in.AdvertInt.D()
+			if version == 3 {
+				if d < 10*time.Millisecond || d > 40950*time.Millisecond || d%(10*time.Millisecond) != 0 {
+					v.errorf(p.Of("advert_int"), "%s advert_int %s is invalid for VRRPv3 (0.01 to 40.95 seconds, in hundredths)", where, formatDuration(*in.AdvertInt, ""))
+				}
+			} else if d < time.Second || d > 255*time.Second || d%time.Second != 0 {
+				v.errorf(p.Of("advert_int"), "%s advert_int %s is invalid for VRRPv2 (whole seconds, 1 to 255)", where, formatDuration(*in.AdvertInt, ""))
+			}
+		}
+		v.durRange(p, "preempt_delay", in.PreemptDelay, 0, 1000*time.Second)
+		if in.NoPreempt && strings.EqualFold(in.State, "MASTER") {
+			v.warnf(p.Of("nopreempt"), "%s nopreempt has no effect with state MASTER; use state BACKUP", where)
+		}
+		if v.strict(in) {
+			if strings.EqualFold(in.State, "MASTER") && (in.Priority == nil || *in.Priority != 255) {
+				v.errorf(p.Of("state"), "%s state MASTER needs priority 255 (the address owner) under vrrp_strict; it starts as BACKUP", where)
+			}
+			if in.Authentication != nil {
+				v.errorf(p.Of("authentication"), "%s vrrp_strict does not allow authentication; it is ignored", where)
+			}
+			if len(in.UnicastPeer) > 0 {
+				v.errorf(p.Of("unicast_peer"), "%s vrrp_strict does not allow unicast peers", where)
+			}
+			if in.PreemptDelay != nil {
+				v.errorf(p.Of("preempt_delay"), "%s vrrp_strict does not allow preempt_delay; it is ignored", where)
+			}
+		}
+		if a := in.Authentication; a != nil {
+			switch strings.ToUpper(a.AuthType) {
+			case "PASS":
+				if a.AuthPass == "" {
+					v.errorf(a.Pos, "%s auth_type PASS needs auth_pass", where)
+				} else if len(a.AuthPass) > 8 {
+					v.warnf(a.Pos.Of("auth_pass"), "%s auth_pass is longer than 8 characters; only %q is used", where, a.AuthPass[:8])
+				}
+			case "AH":
+				if strings.EqualFold(in.State, "MASTER") {
+					v.errorf(p.Of("state"), "%s initial state MASTER cannot be used with AH authentication; it starts as BACKUP", where)
+				}
+			case "":
+				v.errorf(a.Pos, "%s authentication has no auth_type", where)
+			default:
+				v.errorf(a.Pos.Of("auth_type"), "%s auth_type %q is invalid (want PASS or AH)", where, a.AuthType)
+			}
+			if version == 3 && !v.strict(in) {
+				v.warnf(a.Pos, "%s VRRPv3 has no authentication (RFC 5798); keepalived and kt still send it", where)
+			}
+		}
+		// All VIPs of an instance share one address family.
+		var fam4, fam6 bool
+		for _, vip := range in.VirtualIPAddress {
+			a := vip.Address.Addr()
+			if a.Is4() {
+				fam4 = true
+			} else {
+				fam6 = true
+			}
+			if fam4 && fam6 {
+				v.errorf(vip.Pos, "%s virtual_ipaddress %s: IPv4 and IPv6 addresses cannot share an instance; move it to virtual_ipaddress_excluded or another instance", where, formatPrefix(vip.Address))
+				break
+			}
+		}
+		if in.VirtualRouterID != nil && in.Interface != "" {
+			k := vridKey{in.Interface, *in.VirtualRouterID, fam6}
+			if other, ok := seen[k]; ok {
+				v.errorf(p.Of("virtual_router_id"), "%s virtual_router_id %d is already used by %s on %s", where, k.vrid, other, k.iface)
+			} else {
+				seen[k] = name
+			}
+		}
+		for _, peer := range in.UnicastPeer {
+			if fam6 && peer.Address.Is4() || fam4 && peer.Address.Is6() {
+				v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", where, peer.Address)
+			}
+		}
+		if len(in.VirtualIPAddress) == 0 && len(in.UnicastPeer) == 0 {
+			v.warnf(p, "%s has no virtual_ipaddress", where)
+		}
+		v.trackRefs(p, where, in.TrackScript, in.TrackFile, in.TrackProcess, in.TrackBFD)
+		if in.LVSSyncDaemonInterface != "" {
+			v.warnf(p.Of("lvs_sync_daemon_interface"), "%s lvs_sync_daemon_interface in a vrrp_instance is deprecated; use lvs_sync_daemon in global_defs", where)
+		}
+		v.specs(in.VirtualRoutes, "virtual_routes", true)
+		v.specs(in.VirtualRules, "virtual_rules", false)
+	}
+	v.specs(v.c.StaticRoutes, "static_routes", true)
+	v.specs(v.c.StaticRules, "static_rules", false)
+}
+
+// trackRefs reports tracked scripts, files, processes and BFD sessions that
+// are not defined.
+func (v *validator) trackRefs(p Pos, where string, scripts, files, procs, bfds []Track) {
+	for _, t := range scripts {
+		if _, ok := v.c.Scripts[t.Name]; !ok {
+			v.errorf(t.Pos, "%s track_script %s is not defined; it is ignored", where, t.Name)
+		}
+	}
+	for _, t := range files {
+		_, ok := v.c.TrackFiles[t.Name]
+		_, old := v.c.OldTrackFiles[t.Name]
+		if !ok && !old {
+			v.errorf(t.Pos, "%s track_file %s is not defined; it is ignored", where, t.Name)
+		}
+	}
+	for _, t := range procs {
+		if _, ok := v.c.TrackProcesses[t.Name]; !ok {
+			v.errorf(t.Pos, "%s track_process %s is not defined; it is ignored", where, t.Name)
+		}
+	}
+	for _, t := range bfds {
+		if _, ok := v.c.BFDInstances[t.Name]; !ok {
+			v.errorf(t.Pos, "%s track_bfd %s is not defined; it is ignored", where, t.Name)
+		}
+	}
+	for _, list := range [][]Track{scripts, files, procs, bfds} {
+		for _, t := range list {
+			if t.Weight != nil && (*t.Weight < -254 || *t.Weight > 254) {
+				v.errorf(t.Pos, "%s %s: weight %d is out of range (-254 to 254)", where, t.Name, *t.Weight)
+			}
+		}
+	}
+}
+
+func (v *validator) syncGroups() {
+	member := map[string]string{}
+	for _, name := range sortedKeys(v.c.SyncGroups) {
+		g := v.c.SyncGroups[name]
+		var found []string
+		for _, in := range g.Group {
+			if _, ok := v.c.Instances[in]; !ok {
+				v.errorf(g.Pos.Of("group"), "vrrp_sync_group %s: vrrp_instance %s is not defined", name, in)
+				continue
+			}
+			if other, ok := member[in]; ok {
+				v.errorf(g.Pos.Of("group"), "vrrp_sync_group %s: vrrp_instance %s is already in sync group %s", name, in, other)
+				continue
+			}
+			member[in] = name
+			found = append(found, in)
+		}
+		switch {
+		case len(g.Group) == 0 || len(found) == 0 && len(g.Group) > 0:
+			v.errorf(g.Pos, "vrrp_sync_group %s has no vrrp_instance it can sync; it is removed", name)
+		case len(found) == 1:
+			v.warnf(g.Pos, "vrrp_sync_group %s has only one vrrp_instance (%s); a sync group needs two or more", name, found[0])
+		}
+		v.trackRefs(g.Pos, "vrrp_sync_group "+name, g.TrackScript, g.TrackFile, g.TrackProcess, g.TrackBFD)
+		if g.SyncGroupTrackingWeight {
+			continue
+		}
+		// Weights of an instance's trackers are ignored in a sync group.
+		for _, in := range found {
+			inst := v.c.Instances[in]
+			for _, t := range inst.TrackScript {
+				w := t.Weight
+				if w == nil {
+					if s, ok := v.c.Scripts[t.Name]; ok && s.Weight.Set {
+						w = &s.Weight.Value
+					}
+				}
+				if w != nil && *w != 0 {
+					v.warnf(t.Pos, "(%s) weight of tracked script %s is ignored because the instance is in sync group %s (set sync_group_tracking_weight to use it)", in, t.Name, name)
+				}
+			}
+			for _, t := range inst.TrackInterface {
+				if t.Weight != nil && *t.Weight != 0 {
+					v.warnf(t.Pos, "(%s) weight of tracked interface %s is ignored because the instance is in sync group %s (set sync_group_tracking_weight to use it)", in, t.Name, name)
+				}
+			}
+		}
+	}
+}
+
+// lbAlgos are the IPVS schedulers the kernel knows.
+var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
+	"dh": true, "sh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "mh": true, "twos": true}
+
+var digestRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
+func (v *validator) virtualServers() {
+	for _, vs := range v.c.VirtualServers {
+		p := vs.Pos
+		where := "virtual_server " + vs.Describe()
+		if vs.Group != "" {
+			if _, ok := v.c.VirtualServerGr[vs.Group]; !ok {
+				v.errorf(p, "%s: virtual_server_group %s is not defined", where, vs.Group)
+			}
+		}
+		if vs.Address != nil {
+			if _, ok := vs.Address.Addr(); !ok {
+				v.errorf(p, "%s: %q is not an IP address", where, vs.Address.Host)
+			}
+		}
+		if vs.FWMark != nil && vs.Protocol != "" {
+			v.warnf(p.Of("protocol"), "%s: protocol is ignored for a fwmark service", where)
+		}
+		for _, kw := range []struct{ name, val string }{{"lb_algo", vs.LBAlgo}, {"lvs_sched", vs.LVSSched}} {
+			if kw.val != "" && !lbAlgos[kw.val] {
+				v.errorf(p.Of(kw.name), "%s: %s %q is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)", where, kw.name, kw.val)
+			}
+		}
+		for _, kw := range []struct{ name, val string }{{"lb_kind", string(vs.LBKind)}, {"lvs_method", string(vs.LVSMethod)}} {
+			switch strings.ToUpper(kw.val) {
+			case "", "NAT", "DR", "TUN":
+			default:
+				v.errorf(p.Of(kw.name), "%s: %s %q is invalid (want NAT, DR or TUN)", where, kw.name, kw.val)
+			}
+		}
+		switch strings.ToUpper(vs.Protocol) {
+		case "", "TCP", "UDP", "SCTP":
+		default:
+			v.errorf(p.Of("protocol"), "%s: protocol %q is invalid (want TCP, UDP or SCTP)", where, vs.Protocol)
+		}
+		if vs.Quorum != nil && *vs.Quorum < 1 {
+			v.errorf(p.Of("quorum"), "%s: quorum %d must be at least 1", where, *vs.Quorum)
+		}
+		seen := map[Endpoint]bool{}
+		for _, rs := range vs.RealServers {
+			rwhere := fmt.Sprintf("%s: real_server %s", where, rs.Address.String())
+			if _, ok := rs.Address.Addr(); !ok {
+				v.errorf(rs.Pos, "%s: %q is not an IP address", rwhere, rs.Address.Host)
+			}
+			if seen[rs.Address] {
+				v.errorf(rs.Pos, "%s is duplicated; the second one is removed", rwhere)
+			}
+			seen[rs.Address] = true
+			if rs.Weight != nil && (*rs.Weight < 0 || *rs.Weight > 65535) {
+				v.errorf(rs.Pos.Of("weight"), "%s: weight %d is out of range (0 to 65535)", rwhere, *rs.Weight)
+			}
+			v.checkers(rs, rwhere)
+		}
+	}
+}
+
+func (v *validator) checkers(rs *RealServer, where string) {
+	common := func(p Pos, c *CheckCommon) {
+		if c.NbGetRetry != nil {
+			v.warnf(p.Of("nb_get_retry"), "nb_get_retry is deprecated; use retry")
+		}
+		if c.ConnectIP != "" {
+			if _, err := netip.ParseAddr(c.ConnectIP); err != nil {
+				v.errorf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address", where, c.ConnectIP)
+			}
+		}
+		if c.BindTo != "" {
+			if _, err := netip.ParseAddr(c.BindTo); err != nil {
+				v.errorf(p.Of("bindto"), "%s: bindto %q is not an IP address", where, c.BindTo)
+			}
+		}
+		for _, x := range []struct {
+			kw string
+			n  *int
+		}{{"connect_port", c.ConnectPort}, {"bind_port", c.BindPort}} {
+			v.intRange(p, x.kw, x.n, 1, 65535)
+		}
+	}
+	for _, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
+		for _, h := range list {
+			common(h.Pos, &h.CheckCommon)
+			if len(h.URLs) == 0 {
+				v.errorf(h.Pos, "%s: HTTP check has no url block", where)
+			}
+			for _, u := range h.URLs {
+				if u.Path == "" {
+					v.errorf(u.Pos, "%s: url has no path", where)
+				}
+				if u.Digest != "" && !digestRE.MatchString(u.Digest) {
+					v.errorf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits)", where, u.Digest)
+				}
+				for _, sc := range u.StatusCode.Args {
+					if !validStatus(sc) {
+						v.errorf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299)", where, sc)
+					}
+				}
+			}
+		}
+	}
+	for _, c := range rs.TCPCheck {
+		common(c.Pos, &c.CheckCommon)
+	}
+	for _, c := range rs.SMTPCheck {
+		common(c.Pos, &c.CheckCommon)
+	}
+	for _, c := range rs.DNSCheck {
+		common(c.Pos, &c.CheckCommon)
+		switch strings.ToUpper(c.Type) {
+		case "", "A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA":
+		default:
+			v.errorf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA)", where, c.Type)
+		}
+	}
+	for _, c := range rs.MiscCheck {
+		common(c.Pos, &c.CheckCommon)
+		if c.MiscPath.Cmd == "" {
+			v.errorf(c.Pos, "%s: MISC_CHECK has no misc_path", where)
+		}
+	}
+	for _, c := range rs.UDPCheck {
+		common(c.Pos, &c.CheckCommon)
+	}
+	for _, c := range rs.PingCheck {
+		common(c.Pos, &c.CheckCommon)
+	}
+}
+
+func validStatus(s string) bool {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil || a < 100 || a > 599 {
+		return false
+	}
+	if !isRange {
+		return true
+	}
+	b, err := strconv.Atoi(hi)
+	return err == nil && b >= a && b <= 599
+}
+
+// specs checks route and rule lines: addresses parse, deprecated words.
+func (v *validator) specs(list []Spec, kw string, route bool) {
+	for _, s := range list {
+		w := s.Words()
+		for j := 0; j < len(w); j++ {
+			switch w[j] {
+			case "gw":
+				if route {
+					v.warnf(s.Pos, "%s: \"gw\" is deprecated; use \"via\"", kw)
+				}
+			case "or":
+				if route {
+					v.warnf(s.Pos, "%s: \"or\" is deprecated; use \"nexthop\"", kw)
+				}
+			case "from", "to", "src", "via":
+				if j+1 < len(w) && w[j+1] != "all" && w[j+1] != "default" {
+					if _, err := ParseAddressOrPrefix(w[j+1]); err != nil {
+						v.errorf(s.Pos, "%s: %s %q is not an address; the line is ignored", kw, w[j], w[j+1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// scriptSecurity warns when scripts are configured but would run as root
+// unchecked, as keepalived does.
+func (v *validator) scriptSecurity() {
+	if v.c.Global != nil && v.c.Global.EnableScriptSecurity {
+		return
+	}
+	first := v.firstScript()
+	if first == nil {
+		return
+	}
+	v.warnf(*first, "scripts are configured but enable_script_security is off: they run as root even if a non-root user can change them")
+}
+
+// firstScript returns where the first configured script was written.
+func (v *validator) firstScript() *Pos {
+	var ps []Pos
+	add := func(p Pos, kw string, s Script) {
+		if s.Cmd != "" {
+			ps = append(ps, p.Of(kw))
+		}
+	}
+	for _, s := range v.c.Scripts {
+		add(s.Pos, "script", s.Script)
+	}
+	for _, g := range v.c.SyncGroups {
+		add(g.Pos, "notify_master", g.NotifyMaster)
+		add(g.Pos, "notify_backup", g.NotifyBackup)
+		add(g.Pos, "notify_fault", g.NotifyFault)
+		add(g.Pos, "notify_stop", g.NotifyStop)
+		add(g.Pos, "notify", g.Notify)
+	}
+	for _, in := range v.c.Instances {
+		for kw, s := range map[string]Script{"notify_master": in.NotifyMaster, "notify_backup": in.NotifyBackup,
+			"notify_fault": in.NotifyFault, "notify_stop": in.NotifyStop, "notify": in.Notify,
+			"notify_deleted": in.NotifyDeleted.Script, "notify_master_rx_lower_pri": in.NotifyMasterRxLowerPri} {
+			add(in.Pos, kw, s)
+		}
+	}
+	for _, vs := range v.c.VirtualServers {
+		add(vs.Pos, "quorum_up", vs.QuorumUp)
+		add(vs.Pos, "quorum_down", vs.QuorumDown)
+		for _, rs := range vs.RealServers {
+			add(rs.Pos, "notify_up", rs.NotifyUp)
+			add(rs.Pos, "notify_down", rs.NotifyDown)
+			for _, m := range rs.MiscCheck {
+				add(m.Pos, "misc_path", m.MiscPath)
+			}
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
+		return ps[i].Line < ps[j].Line
+	})
+	return &ps[0]
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
