@@ -1,0 +1,126 @@
+package commands
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/kt-project/kt/config"
+	"github.com/urfave/cli/v2"
+)
+
+func convertCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "convert",
+		Usage:     "convert a keepalived.conf to kt's TOML (or back), or check one",
+		ArgsUsage: "IN",
+		Description: `kt convert reads a keepalived.conf (with its includes, @ conditionals,
+$ macros and ~SEQ lines) or a kt TOML file and writes it as TOML, or as
+keepalived.conf with --to keepalived. Keywords kt does not know are kept
+and reported.
+
+With --check it writes nothing: it prints every problem with file:line,
+as keepalived -t does, and exits 1 if there is any.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
+			&cli.StringFlag{Name: "to", Value: "toml", Usage: "output format: toml or keepalived"},
+			&cli.StringFlag{Name: "from", Value: "auto", Usage: "input format: auto, keepalived or toml"},
+			&cli.BoolFlag{Name: "check", Usage: "only validate: print every problem with file:line, exit 1 if any"},
+			&cli.BoolFlag{Name: "strict", Usage: "unknown keywords are errors, not warnings"},
+			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "`ID` for @ID conditional lines (default: the short host name)"},
+		},
+		Action: convertAction,
+	}
+}
+
+func convertAction(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("kt convert: want one input file (kt convert IN [-o OUT])", exitUsage)
+	}
+	in := c.Args().First()
+	from, err := config.ParseFormat(c.String("from"))
+	if err != nil {
+		return cli.Exit("kt convert: --from: "+err.Error(), exitUsage)
+	}
+	to, err := config.ParseFormat(c.String("to"))
+	if err != nil || to == config.FormatAuto {
+		return cli.Exit(fmt.Sprintf("kt convert: --to %q: want toml or keepalived", c.String("to")), exitUsage)
+	}
+	opt := config.ParseOptions{ConfigID: c.String("config-id"), Strict: c.Bool("strict")}
+	cfg, diags, err := config.Load(in, from, opt)
+	if err != nil {
+		return cli.Exit("kt convert: "+err.Error(), exitProblem)
+	}
+	stderr := c.App.ErrWriter
+
+	if c.Bool("check") {
+		if cfg != nil {
+			diags = append(diags, config.Validate(cfg)...)
+		}
+		diags.Sort()
+		for _, d := range diags {
+			fmt.Fprintln(c.App.Writer, d)
+		}
+		if len(diags) > 0 {
+			return cli.Exit(summary(in, diags), exitProblem)
+		}
+		fmt.Fprintf(stderr, "%s: no problems found\n", in)
+		return nil
+	}
+
+	for _, d := range diags {
+		fmt.Fprintln(stderr, d)
+	}
+	if cfg == nil || diags.HasErrors() {
+		return cli.Exit(fmt.Sprintf("kt convert: %s: not converted: fix the errors above", in), exitProblem)
+	}
+	var out bytes.Buffer
+	if to == config.FormatKeepalived {
+		err = config.WriteKeepalived(&out, cfg)
+	} else {
+		err = config.WriteTOML(&out, cfg)
+	}
+	if err != nil {
+		return cli.Exit("kt convert: "+err.Error(), exitInternal)
+	}
+	if err := writeOutput(c.String("output"), c.App.Writer, out.Bytes()); err != nil {
+		return cli.Exit("kt convert: "+err.Error(), exitProblem)
+	}
+	return nil
+}
+
+// summary counts errors and warnings for the last line of a check.
+func summary(file string, ds config.Diagnostics) string {
+	e := len(ds.Errors())
+	return fmt.Sprintf("%s: %d error(s), %d warning(s)", file, e, len(ds)-e)
+}
+
+// writeOutput writes data to path atomically (a temporary file renamed into
+// place), or to w when path is empty or "-".
+func writeOutput(path string, w io.Writer, data []byte) error {
+	if path == "" || path == "-" {
+		_, err := w.Write(data)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

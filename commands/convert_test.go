@@ -1,0 +1,141 @@
+package commands
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kt-project/kt/config"
+)
+
+// kt runs the command line in-process and returns its exit code, stdout and
+// stderr.
+func kt(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"kt"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const seed = "../testdata/seed/keepalived.conf"
+
+func TestHelpListsCommands(t *testing.T) {
+	code, out, _ := kt(t, "--help")
+	if code != 0 {
+		t.Fatalf("kt --help exit %d", code)
+	}
+	for _, c := range []string{"run", "sniff", "probe", "ipvs", "convert", "lab"} {
+		if !strings.Contains(out, "\n   "+c+" ") {
+			t.Errorf("kt --help does not list %q:\n%s", c, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := kt(t, "--version")
+	if code != 0 || out != "kt "+Version+" (commit "+Commit+")\n" {
+		t.Fatalf("kt --version: exit %d, %q", code, out)
+	}
+}
+
+func TestPlaceholdersExit2(t *testing.T) {
+	for _, c := range []string{"run", "sniff", "probe", "ipvs", "lab"} {
+		code, _, errs := kt(t, c)
+		if code != 2 || !strings.Contains(errs, "not implemented yet") {
+			t.Errorf("kt %s: exit %d, stderr %q; want exit 2 saying it is not implemented yet", c, code, errs)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"convert"},
+		{"convert", "a", "b"},
+		{"convert", "--to", "yaml", seed},
+		{"convert", "--from", "json", seed},
+		{"convert", "--no-such-flag", seed},
+		{"no-such-command"},
+	} {
+		if code, _, _ := kt(t, args...); code != 2 {
+			t.Errorf("kt %v: exit %d, want 2 (usage)", args, code)
+		}
+	}
+}
+
+func TestConvertToTOMLAndBack(t *testing.T) {
+	dir := t.TempDir()
+	toml := filepath.Join(dir, "kt.toml")
+	if code, _, errs := kt(t, "convert", seed, "-o", toml); code != 0 {
+		t.Fatalf("convert to TOML: exit %d: %s", code, errs)
+	}
+	back := filepath.Join(dir, "keepalived.conf")
+	if code, _, errs := kt(t, "convert", "--to", "keepalived", toml, "-o", back); code != 0 {
+		t.Fatalf("convert TOML to keepalived: exit %d: %s", code, errs)
+	}
+	orig, _, err := config.ParseKeepalived(seed, config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTOML, d1, _ := config.LoadTOML(toml)
+	again, d2, _ := config.ParseKeepalived(back, config.ParseOptions{})
+	if len(d1) > 0 || len(d2) > 0 {
+		t.Fatalf("diagnostics reading kt's output: %v %v", d1, d2)
+	}
+	if !config.Equal(orig, fromTOML) || !config.Equal(orig, again) {
+		t.Fatal("keepalived.conf -> TOML -> keepalived.conf changed the model")
+	}
+	// Standard output when no -o is given.
+	code, out, _ := kt(t, "convert", seed)
+	want, _ := os.ReadFile(toml)
+	if code != 0 || out != string(want) {
+		t.Fatalf("convert to stdout: exit %d, output differs from -o output", code)
+	}
+}
+
+func TestConvertCheck(t *testing.T) {
+	code, out, errs := kt(t, "convert", "--check", "../testdata/seed/original.conf")
+	if code != 1 {
+		t.Fatalf("check of the seed: exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"original.conf:11: error: vrrp_garp_interval 0 is out of range",
+		"original.conf:89: warning: unknown keyword \"netify_backup\" in vrrp_sync_group VG_1 (did you mean \"notify_backup\"?)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "error(s)") {
+		t.Errorf("no summary on stderr: %q", errs)
+	}
+
+	clean := filepath.Join(t.TempDir(), "clean.conf")
+	os.WriteFile(clean, []byte("global_defs {\n    router_id r1\n}\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 7\n    virtual_ipaddress {\n        192.0.2.7\n    }\n}\n"), 0o644)
+	if code, out, errs := kt(t, "convert", "--check", clean); code != 0 || out != "" {
+		t.Fatalf("check of a clean config: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestConvertRefusesBrokenInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte("vrrp_instance VI_1 {\n    priority abc\n}\n"), 0o644)
+	out := filepath.Join(dir, "out.toml")
+	code, _, errs := kt(t, "convert", bad, "-o", out)
+	if code != 1 || !strings.Contains(errs, "bad.conf:2: error: priority: invalid number \"abc\"") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("kt wrote output for a broken input")
+	}
+	badTOML := filepath.Join(dir, "bad.toml")
+	os.WriteFile(badTOML, []byte("[vrrp_instance.VI_1]\npriority = 100\nprioity = 5\n"), 0o644)
+	if code, out, _ := kt(t, "convert", "--check", badTOML); code != 1 || !strings.Contains(out, "bad.toml:3: error: unknown key \"prioity\" in [vrrp_instance.VI_1]") {
+		t.Fatalf("unknown TOML key: exit %d:\n%s", code, out)
+	}
+	if code, _, _ := kt(t, "convert", filepath.Join(dir, "missing.conf")); code != 1 {
+		t.Fatalf("missing file: exit %d, want 1", code)
+	}
+}
