@@ -45,61 +45,113 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 }
 
 func parseLines(lines []Line, opt ParseOptions) (*Config, Diagnostics) {
+	done := false
+	return parseChunks(func() []Line {
+		if done {
+			return nil
+		}
+		done = true
+		return lines
+	}, opt)
+}
+
+// parseChunks parses lines that next hands over a chunk at a time (nil at
+// the end), so that parsing can start before lexing has finished.
+func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	p := &parser{sink: &diagSink{strict: opt.Strict}, sc: schemas{}}
-	p.flatten(lines)
+	p.next = next
 	cfg := &Config{}
 	p.body(reflect.ValueOf(cfg).Elem(), "top level", nil)
 	return cfg, p.sink.list
 }
 
-// tok is one word with the line it came from.
-type tok struct {
-	Word
-	line int // index into parser.lines, so words of one line share it
+// cursor walks the words of a stream of lines.
+type cursor struct {
+	chunk  []Line
+	li, wi int           // current line in chunk, current word in line
+	ln     int           // lines passed so far: words of one line share it
+	next   func() []Line // the next chunk, nil at the end
+	last   Pos           // the line of the last word taken
+}
+
+// more reports whether a word is left, moving to the next line or chunk as
+// needed.
+func (c *cursor) more() bool {
+	for {
+		if c.li < len(c.chunk) {
+			if c.wi < len(c.chunk[c.li].Words) {
+				return true
+			}
+			c.li++
+			c.wi = 0
+			c.ln++
+			continue
+		}
+		if c.next == nil {
+			return false
+		}
+		if c.chunk = c.next(); c.chunk == nil {
+			c.next = nil
+			return false
+		}
+		c.li, c.wi = 0, 0
+	}
+}
+
+// peek returns the current word and the number of its line; more must have
+// returned true.
+func (c *cursor) peek() (Word, int) { return c.chunk[c.li].Words[c.wi], c.ln }
+
+// pos returns where the current word was written.
+func (c *cursor) pos() Pos {
+	l := &c.chunk[c.li]
+	return Pos{File: l.Pos.File, Line: l.Pos.Line}
+}
+
+// take moves past the current word.
+func (c *cursor) take() {
+	c.last = c.pos()
+	c.wi++
+}
+
+// takeBrace takes the current word if it is the brace b.
+func (c *cursor) takeBrace(b string) bool {
+	if !c.more() {
+		return false
+	}
+	if w, _ := c.peek(); w.IsBrace(b) {
+		c.take()
+		return true
+	}
+	return false
 }
 
 type parser struct {
-	args  []string // reused for the words of each statement; values copy what they keep
-	toks  []tok
-	pos   []Pos // position of each line
-	i     int
+	cursor
+	args  []string    // reused for the words of each statement; values copy what they keep
+	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
+	arena []KeyLine   // where finished blocks' keyword lists are kept
 	sink  *diagSink
 	sc    schemas
 	depth int
 }
 
-func (p *parser) flatten(lines []Line) {
-	n := 0
-	for _, l := range lines {
-		n += len(l.Words)
-	}
-	p.toks = make([]tok, 0, n)
-	p.pos = make([]Pos, len(lines))
-	for li, l := range lines {
-		p.pos[li] = Pos{File: l.Pos.File, Line: l.Pos.Line}
-		for _, w := range l.Words {
-			p.toks = append(p.toks, tok{Word: w, line: li})
-		}
-	}
-}
-
-func (p *parser) at(i int) Pos { return p.pos[p.toks[i].line] }
-
 // statement reads a keyword and the words after it on its line, and whether a
 // block follows (on the same line or the next).
 func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
-	t := p.toks[p.i]
-	kw, pos = t.Text, p.pos[t.line]
-	p.i++
+	w, line := p.peek()
+	kw, pos = w.Text, p.pos()
+	p.take()
 	args = p.args[:0]
-	for p.i < len(p.toks) && p.toks[p.i].line == t.line && !p.toks[p.i].IsBrace("{") && !p.toks[p.i].IsBrace("}") {
-		args = append(args, p.toks[p.i].Text)
-		p.i++
+	for p.more() {
+		w, l := p.peek()
+		if l != line || w.IsBrace("{") || w.IsBrace("}") {
+			break
+		}
+		args = append(args, w.Text)
+		p.take()
 	}
-	if p.i < len(p.toks) && p.toks[p.i].IsBrace("{") {
-		p.i++
-		block = true
-	}
+	block = p.takeBrace("{")
 	p.args = args
 	return kw, args, pos, block
 }
@@ -117,12 +169,12 @@ func (p *parser) skipBlock() []string {
 			cur = cur[:0]
 		}
 	}
-	for p.i < len(p.toks) {
-		t := p.toks[p.i]
-		p.i++
-		if t.line != line {
+	for p.more() {
+		t, l := p.peek()
+		p.take()
+		if l != line {
 			flush()
-			line = t.line
+			line = l
 		}
 		switch {
 		case t.IsBrace("{"):
@@ -159,20 +211,27 @@ func (p *parser) body(v reflect.Value, where string, open *Pos) {
 	var pos *Pos
 	if s.pos >= 0 {
 		pos = v.Field(s.pos).Addr().Interface().(*Pos)
+		for len(p.keys) <= p.depth {
+			p.keys = append(p.keys, nil)
+		}
+		keys := p.keys[p.depth][:0]
+		defer func() { pos.Keys = p.keep(pos.Keys, p.keys[p.depth]) }()
+		p.keys[p.depth] = append(keys, pos.Keys...) // a block written twice merges
 	}
-	for p.i < len(p.toks) {
-		t := p.toks[p.i]
+	for p.more() {
+		t, _ := p.peek()
 		if t.IsBrace("}") {
-			p.i++
+			pos := p.pos()
+			p.take()
 			if nested {
 				return
 			}
-			p.sink.errorf(p.pos[t.line], "unexpected \"}\" with no block open")
+			p.sink.errorf(pos, "unexpected \"}\" with no block open")
 			continue
 		}
 		if t.IsBrace("{") {
-			p.i++
-			p.sink.errorf(p.pos[t.line], "unexpected \"{\" with no keyword before it")
+			p.sink.errorf(p.pos(), "unexpected \"{\" with no keyword before it")
+			p.take()
 			p.skipBlock()
 			continue
 		}
@@ -183,7 +242,7 @@ func (p *parser) body(v reflect.Value, where string, open *Pos) {
 			continue
 		}
 		if pos != nil {
-			pos.setKey(kw, kpos.Line)
+			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
 		}
 		p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
 	}
@@ -192,15 +251,35 @@ func (p *parser) body(v reflect.Value, where string, open *Pos) {
 	}
 }
 
-func (p *parser) notClosed(where string, open Pos) {
-	p.sink.errorf(p.endPos(), "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
+// addKey records the first line a keyword was written on.
+func addKey(keys []KeyLine, kw string, line int) []KeyLine {
+	for _, k := range keys {
+		if k.Key == kw {
+			return keys
+		}
+	}
+	return append(keys, KeyLine{kw, line})
 }
 
-func (p *parser) endPos() Pos {
-	if len(p.toks) == 0 {
-		return Pos{}
+// keep copies a block's keyword list into the arena; old is the list the
+// block had before (it is reused when the new one fits).
+func (p *parser) keep(old, keys []KeyLine) []KeyLine {
+	if len(keys) == 0 {
+		return nil
 	}
-	return p.at(len(p.toks) - 1)
+	if len(keys) <= cap(old) {
+		return append(old[:0], keys...)
+	}
+	if cap(p.arena)-len(p.arena) < len(keys) {
+		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, keys...)
+	return p.arena[n : n+len(keys) : n+len(keys)]
+}
+
+func (p *parser) notClosed(where string, open Pos) {
+	p.sink.errorf(p.last, "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
 }
 
 func (p *parser) unknown(v reflect.Value, s *blockSchema, kw string, args []string, pos Pos, block bool, where string) {
@@ -355,15 +434,15 @@ func (p *parser) nested(v reflect.Value, where string, open Pos) {
 
 // lines reads a block whose every line is one entry.
 func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
-	for p.i < len(p.toks) {
-		t := p.toks[p.i]
+	for p.more() {
+		t, _ := p.peek()
 		if t.IsBrace("}") {
-			p.i++
+			p.take()
 			return
 		}
 		if t.IsBrace("{") {
-			p.i++
-			p.sink.errorf(p.pos[t.line], "%s: unexpected block", kw)
+			p.sink.errorf(p.pos(), "%s: unexpected block", kw)
+			p.take()
 			p.skipBlock()
 			continue
 		}

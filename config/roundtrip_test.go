@@ -167,3 +167,32 @@ func TestSeedCheck(t *testing.T) {
 	}
 	golden(t, "../testdata/seed/original.check", b.Bytes())
 }
+
+// TestReadmeExample keeps the README's TOML example valid: it loads with no
+// problem, validates clean, and round-trips through keepalived.conf.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "\n```toml\n")
+	example, _, ok2 := strings.Cut(after, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no ```toml example")
+	}
+	c, diags := ParseTOML("README.md", []byte(example))
+	if c == nil || len(diags) > 0 {
+		t.Fatalf("README example does not load:\n%v", diags)
+	}
+	if d := Validate(c); len(d) > 0 {
+		t.Fatalf("README example has problems:\n%v", d)
+	}
+	var kb bytes.Buffer
+	if err := WriteKeepalived(&kb, c); err != nil {
+		t.Fatal(err)
+	}
+	c2, d2, err := ParseKeepalivedBytes("readme.conf", kb.Bytes(), ParseOptions{})
+	if err != nil || len(d2) > 0 || !Equal(c, c2) {
+		t.Fatalf("README example does not round-trip through keepalived.conf: %v %v\n%s", err, d2, kb.Bytes())
+	}
+}
