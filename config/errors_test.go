@@ -191,6 +191,15 @@ func TestMalformedConfigs(t *testing.T) {
 		{"typographic quotes", edit(t, "script /bin/true", "    script “/bin/true”"), []string{
 			`bad.conf:5: warning: typographic quote “ in "“/bin/true”": keepalived takes it as a literal character; use " or '`,
 		}},
+		{"v3 with authentication", edit(t, "priority 100", "    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }"),
+			[]string{`bad.conf:11: error: (VI_1) VRRPv3 has no authentication (RFC 5798); it is ignored`}},
+		{"nopreempt at 255", edit(t, "priority 100", "    priority 255\n    nopreempt"),
+			[]string{`bad.conf:11: error: (VI_1) nopreempt cannot be used with priority 255 (the address owner); it is ignored`}},
+		// Under vrrp_strict, state MASTER with no priority is the owner (255), as in keepalived.
+		{"strict MASTER derives 255", strings.Replace(edit(t, "priority 100", "    state MASTER"), "enable_script_security", "enable_script_security\n    vrrp_strict", 1), nil},
+		{"no vip", edit(t, "192.0.2.1/24", ""), []string{`bad.conf:7: warning: (VI_1) has no virtual_ipaddress`}},
+		{"v3 no vip", strings.Replace(edit(t, "priority 100", "    version 3"), "        192.0.2.1/24\n", "", 1),
+			[]string{`bad.conf:7: error: (VI_1) has no virtual_ipaddress; VRRPv3 and vrrp_strict need at least one`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

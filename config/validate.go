@@ -179,15 +179,26 @@ func (v *validator) instances() {
 			}
 		}
 		v.durRange(p, "preempt_delay", in.PreemptDelay, 0, 1000*time.Second)
-		if in.NoPreempt && strings.EqualFold(in.State, "MASTER") {
+		if in.NoPreempt && strings.EqualFold(in.State, "MASTER") && (in.Priority == nil || *in.Priority != 255) {
 			v.warnf(p.Of("nopreempt"), "%s nopreempt has no effect with state MASTER; use state BACKUP", where)
 		}
+		// keepalived derives a priority that was not written from the state.
+		master := strings.EqualFold(in.State, "MASTER")
+		prio := 100
+		if in.Priority != nil {
+			prio = *in.Priority
+		} else if master {
+			prio = 255
+		}
+		if prio == 255 && in.NoPreempt {
+			v.errorf(p.Of("nopreempt"), "%s nopreempt cannot be used with priority 255 (the address owner); it is ignored", where)
+		}
+		if prio == 255 && in.State != "" && !master {
+			v.warnf(p.Of("priority"), "%s priority 255 is for the address owner, which always starts as MASTER; state BACKUP is ignored", where)
+		}
 		if v.strict(in) {
-			if strings.EqualFold(in.State, "MASTER") && (in.Priority == nil || *in.Priority != 255) {
+			if master && prio != 255 {
 				v.errorf(p.Of("state"), "%s state MASTER needs priority 255 (the address owner) under vrrp_strict; it starts as BACKUP", where)
-			}
-			if in.Authentication != nil {
-				v.errorf(p.Of("authentication"), "%s vrrp_strict does not allow authentication; it is ignored", where)
 			}
 			if len(in.UnicastPeer) > 0 {
 				v.errorf(p.Of("unicast_peer"), "%s vrrp_strict does not allow unicast peers", where)
@@ -197,24 +208,38 @@ func (v *validator) instances() {
 			}
 		}
 		if a := in.Authentication; a != nil {
-			switch strings.ToUpper(a.AuthType) {
-			case "PASS":
-				if a.AuthPass == "" {
-					v.errorf(a.Pos, "%s auth_type PASS needs auth_pass", where)
-				} else if len(a.AuthPass) > 8 {
-					v.warnf(a.Pos.Of("auth_pass"), "%s auth_pass is longer than 8 characters; only %q is used", where, a.AuthPass[:8])
+			ipv6 := len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()
+			typ := strings.ToUpper(a.AuthType)
+			switch {
+			case typ != "PASS" && typ != "AH":
+				if a.AuthType == "" {
+					v.errorf(a.Pos, "%s authentication has no auth_type", where)
+				} else {
+					v.errorf(a.Pos.Of("auth_type"), "%s auth_type %q is invalid (want PASS or AH)", where, a.AuthType)
 				}
-			case "AH":
-				if strings.EqualFold(in.State, "MASTER") {
-					v.errorf(p.Of("state"), "%s initial state MASTER cannot be used with AH authentication; it starts as BACKUP", where)
-				}
-			case "":
-				v.errorf(a.Pos, "%s authentication has no auth_type", where)
-			default:
-				v.errorf(a.Pos.Of("auth_type"), "%s auth_type %q is invalid (want PASS or AH)", where, a.AuthType)
+			case v.strict(in):
+				v.errorf(p.Of("authentication"), "%s vrrp_strict does not allow authentication; it is ignored", where)
+			case version == 3:
+				v.errorf(p.Of("authentication"), "%s VRRPv3 has no authentication (RFC 5798); it is ignored", where)
+			case a.AuthPass == "":
+				v.errorf(a.Pos, "%s authentication has no auth_pass; it is ignored", where)
+			case typ == "AH" && ipv6:
+				v.errorf(a.Pos.Of("auth_type"), "%s AH authentication does not work with IPv6; it is ignored", where)
+			case typ == "AH" && master && prio != 255:
+				v.errorf(p.Of("state"), "%s initial state MASTER cannot be used with AH authentication; it starts as BACKUP", where)
+			case typ == "PASS" && len(a.AuthPass) > 8:
+				v.warnf(a.Pos.Of("auth_pass"), "%s auth_pass is longer than 8 characters; only %q is used", where, a.AuthPass[:8])
 			}
-			if version == 3 && !v.strict(in) {
-				v.warnf(a.Pos, "%s VRRPv3 has no authentication (RFC 5798); keepalived and kt still send it", where)
+		}
+		if prio == 255 {
+			for _, t := range in.TrackScript {
+				w := t.Weight
+				if s, ok := v.c.Scripts[t.Name]; ok && w == nil && s.Weight.Set {
+					w = &s.Weight.Value
+				}
+				if w != nil && *w != 0 {
+					v.errorf(t.Pos, "%s a weighted track_script (%s) cannot change priority 255; it is ignored", where, t.Name)
+				}
 			}
 		}
 		// All VIPs of an instance share one address family.
@@ -244,8 +269,12 @@ func (v *validator) instances() {
 				v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", where, peer.Address)
 			}
 		}
-		if len(in.VirtualIPAddress) == 0 && len(in.UnicastPeer) == 0 {
-			v.warnf(p, "%s has no virtual_ipaddress", where)
+		if len(in.VirtualIPAddress) == 0 {
+			if version == 3 || v.strict(in) {
+				v.errorf(p, "%s has no virtual_ipaddress; VRRPv3 and vrrp_strict need at least one", where)
+			} else {
+				v.warnf(p, "%s has no virtual_ipaddress", where)
+			}
 		}
 		v.trackRefs(p, where, in.TrackScript, in.TrackFile, in.TrackProcess, in.TrackBFD)
 		if in.LVSSyncDaemonInterface != "" {
