@@ -205,6 +205,9 @@ type lexer struct {
 	sbuf   []byte // scratch for substitute
 	pwds   map[string]string
 
+	perLine map[diagKey]lineDiags // keyed by file and line only
+	seen    map[diagKey]bool
+
 	steps   int
 	work    int
 	subs    int  // substitutions on the current line
@@ -214,7 +217,8 @@ type lexer struct {
 }
 
 func newLexer(opt LexOptions) *lexer {
-	lx := &lexer{read: opt.ReadFile, glob: opt.Glob, id: opt.ConfigID}
+	lx := &lexer{read: opt.ReadFile, glob: opt.Glob, id: opt.ConfigID,
+		perLine: make(map[diagKey]lineDiags), seen: make(map[diagKey]bool)}
 	if lx.read == nil {
 		lx.read = os.ReadFile
 		lx.realFS = true
@@ -239,10 +243,56 @@ func newLexer(opt LexOptions) *lexer {
 	return lx
 }
 
+// A ~SEQ can repeat a problem millions of times: kt reports at most
+// lexMaxDiagsPerLine different problems for a line and stops looking after
+// lexMaxTriesPerLine.
+const (
+	lexMaxDiagsPerLine = 100
+	lexMaxTriesPerLine = 1000
+)
+
+type lineDiags struct{ tries, shown int }
+
+type diagKey struct {
+	file string
+	line int
+	sev  Severity
+	msg  string
+}
+
+// quiet reports whether no more problems are reported for pos's line.
+func (lx *lexer) quiet(pos Pos) bool {
+	c := lx.perLine[diagKey{file: pos.File, line: pos.Line}]
+	return c.tries >= lexMaxTriesPerLine || c.shown > lexMaxDiagsPerLine
+}
+
+// add records a diagnostic unless the same one was already recorded.
+func (lx *lexer) add(sev Severity, pos Pos, format string, args []any) {
+	lk := diagKey{file: pos.File, line: pos.Line}
+	c := lx.perLine[lk]
+	if c.tries++; c.tries > lexMaxTriesPerLine || c.shown > lexMaxDiagsPerLine {
+		lx.perLine[lk] = c
+		return
+	}
+	k := diagKey{file: pos.File, line: pos.Line, sev: sev, msg: fmt.Sprintf(format, args...)}
+	if !lx.seen[k] {
+		lx.seen[k] = true
+		if c.shown++; c.shown > lexMaxDiagsPerLine {
+			k.sev, k.msg = Warning, "more problems on this line are not reported"
+		}
+		lx.list = append(lx.list, Diagnostic{Pos: Pos{File: pos.File, Line: pos.Line}, Severity: k.sev, Msg: k.msg})
+	}
+	lx.perLine[lk] = c
+}
+
+func (lx *lexer) warnf(pos Pos, format string, args ...any) { lx.add(Warning, pos, format, args) }
+
+func (lx *lexer) errorf(pos Pos, format string, args ...any) { lx.add(Error, pos, format, args) }
+
 // stop reports a fatal problem and ends lexing.
 func (lx *lexer) stop(pos Pos, format string, args ...any) {
 	if !lx.stopped {
-		lx.errorf(pos, format, args...)
+		lx.diagSink.errorf(pos, format, args...)
 		lx.stopped = true
 	}
 }
@@ -807,7 +857,9 @@ func (lx *lexer) addSeq(fr *frame, buf string, pos Pos) {
 		p++
 	}
 	bad := func(format string, args ...any) {
-		lx.errorf(pos, "invalid %s %q: %s", kw, buf, fmt.Sprintf(format, args...))
+		if !lx.quiet(pos) {
+			lx.errorf(pos, "invalid %s %q: "+format, append([]any{kw, buf}, args...)...)
+		}
 	}
 	p = skipBlanks(buf, p)
 	if byteAt(buf, p) != '(' {
@@ -912,7 +964,9 @@ func (lx *lexer) addSeq(fr *frame, buf string, pos Pos) {
 // addLst starts a ~LST(var, v1, v2, ...) or ~LST({v1, v2}, {a, b}, ...) line.
 func (lx *lexer) addLst(fr *frame, buf string, pos Pos) {
 	bad := func(format string, args ...any) {
-		lx.errorf(pos, "invalid ~LST %q: %s", buf, fmt.Sprintf(format, args...))
+		if !lx.quiet(pos) {
+			lx.errorf(pos, "invalid ~LST %q: "+format, append([]any{buf}, args...)...)
+		}
 	}
 	const stops = " \t,})"
 	p := skipBlanks(buf, 4)
@@ -1149,6 +1203,7 @@ func (lx *lexer) include(kind includeKind, pat string, pos Pos) {
 			sev(incR, "include %q: bad pattern %q", pat, alt)
 			continue
 		}
+		m = dotFilter(full, m)
 		if len(m) == 0 {
 			if d, isWild := globDir(full); isWild && (d == "" || lx.exists(d)) {
 				wild = true
@@ -1302,6 +1357,24 @@ func braceExpand(pat string, limit int, work *int, out *[]string) bool {
 	return true
 }
 
+// dotFilter drops the matches that glob(3) would not give: a name starting
+// with '.' is only matched by a pattern element that starts with '.' too.
+func dotFilter(pat string, matches []string) []string {
+	pe := strings.Split(pat, "/")
+	out := matches[:0]
+next:
+	for _, m := range matches {
+		me := strings.Split(m, "/")
+		for i, j := len(me)-1, len(pe)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+			if strings.HasPrefix(me[i], ".") && !strings.HasPrefix(pe[j], ".") {
+				continue next
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // hasBrace reports whether pat has an unescaped '{'.
 func hasBrace(pat string) bool {
 	for i := 0; i < len(pat); i++ {
@@ -1378,6 +1451,18 @@ func oddBackslashes(s string) bool {
 // or -1. The braces of a macro reference left as written, such as
 // ${UNDEFINED}, do not count (keepalived would split it into four words).
 func findBrace(s string) int {
+	// Fast path: the first brace with nothing before it that could quote,
+	// escape or hide it.
+	p := strings.IndexByte(s, '{')
+	if c := strings.IndexByte(s, '}'); c >= 0 && (p < 0 || c < p) {
+		p = c
+	}
+	if p < 0 {
+		return -1
+	}
+	if strings.IndexAny(s[:p], "\"'\\$") < 0 {
+		return p
+	}
 	var q byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]

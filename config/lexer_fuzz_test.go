@@ -9,6 +9,11 @@ import (
 // FuzzLex checks that no input makes the lexer panic or hang, and that every
 // line it returns has words and a real position. Includes match nothing.
 // The seed corpus is in testdata/fuzz/FuzzLex.
+//
+// It runs LexBytes with smaller expansion limits than the defaults: an
+// input that expands to the default 10 million lines takes several seconds,
+// and the fuzzing engine gives up on an input after 10. TestLexLimits and
+// TestLexLimitLinesDefault cover the limits themselves.
 func FuzzLex(f *testing.F) {
 	f.Add([]byte("vrrp_instance VI_1 {\n    state MASTER # comment\n    virtual_ipaddress { 10.0.0.1/24 }\n}\n"))
 	opt := LexOptions{
@@ -16,8 +21,10 @@ func FuzzLex(f *testing.F) {
 		ReadFile: func(string) ([]byte, error) { return nil, fs.ErrNotExist },
 		Glob:     func(string) ([]string, error) { return nil, nil },
 	}
+	lim := defaultLexLimits()
+	lim.lines, lim.work, lim.defLen = 200_000, 32<<20, 1<<20
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lines, _, err := LexBytes("fuzz.conf", data, opt)
+		lines, _, err := lexBytes("fuzz.conf", data, opt, lim)
 		if err != nil {
 			t.Fatalf("LexBytes: %v", err)
 		}

@@ -133,6 +133,9 @@ func TestLexBasics(t *testing.T) {
 		{name: "glued braces",
 			src:  "TCP_CHECK {connect_timeout 3}\na{b}c\n{\n}}",
 			want: []string{"1:TCP_CHECK|{|connect_timeout|3|}", "2:a|{|b|}|c", "3:{", "4:}|}"}},
+		{name: "undefined macros and escapes before braces",
+			src:  "x ${U} { y }\na\\{ {b\n'{' \"}\" {\n${U }{",
+			want: []string{"1:x|${U}|{|y|}", "2:a{|{|b", "3:{|}|{", "4:$|{|U|}|{"}},
 		{name: "braces in quotes are text",
 			src:  `x "{" '}' "a{b}c" \{`,
 			want: []string{"1:x|{|}|a{b}c|{"}},
@@ -429,6 +432,19 @@ func TestLexBuiltins(t *testing.T) {
 	})
 }
 
+func TestLexConfigIDDefault(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	short, _, _ := strings.Cut(host, ".")
+	lines, diags, err := LexBytes(lexName, []byte("@"+short+" yes\n@^"+short+" no\nid ${_INSTANCE}"), LexOptions{Glob: noFS(LexOptions{}).Glob})
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("err %v, diagnostics %v", err, diags)
+	}
+	equalStrings(t, "lines", render(lines, false), []string{"1:yes", "3:id|" + short})
+}
+
 func TestLexSeq(t *testing.T) {
 	runLexCases(t, []lexCase{
 		{name: "man page seq",
@@ -611,6 +627,21 @@ func TestLexLimits(t *testing.T) {
 	}
 }
 
+func TestLexRepeatedDiagnostics(t *testing.T) {
+	_, diags := lexString(t, "~SEQ(i,1,300) ${_RANDOM 9 3}", LexOptions{})
+	equalStrings(t, "diagnostics", renderDiags(diags), []string{
+		"k.conf:1: warning: ${_RANDOM 9 3}: minimum 9 is greater than maximum 3; using 3 to 9",
+	})
+	_, diags = lexString(t, "~SEQ(i,1,150) ~SEQ(j, x${i})\nok ~SEQ(", LexOptions{})
+	if len(diags) != 101 {
+		t.Fatalf("%d diagnostics", len(diags))
+	}
+	equalStrings(t, "diagnostics", renderDiags(diags[99:]), []string{
+		`k.conf:1: error: invalid ~SEQ "~SEQ(j, x${i})": "x100" is not a number`,
+		"k.conf:1: warning: more problems on this line are not reported",
+	})
+}
+
 func TestLexLimitLinesDefault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -650,6 +681,8 @@ func TestLexInclude(t *testing.T) {
 		"conf.d/b.conf":       "b1\nb2 ${_PWD}\n",
 		"conf.d/a.conf":       "a1\n",
 		"conf.d/c.txt":        "c1\n",
+		"conf.d/.hidden.conf": "hidden\n",
+		".dot/h.conf":         "dot dir\n",
 		"conf.d/sub/x.conf":   "x1\ninclude ../a.conf\ninclude ../../vs/*.conf\n",
 		"vs/1.conf":           "real_server 1 {\n}\n",
 		"vs/2.conf":           "real_server 2 {\n}\n",
@@ -700,6 +733,10 @@ func TestLexInclude(t *testing.T) {
 		{name: "glob sorted",
 			src:  "include conf.d/*.conf\nend",
 			want: []string{"ROOT/conf.d/a.conf:1:a1", "ROOT/conf.d/b.conf:1:b1", "ROOT/conf.d/b.conf:2:b2|ROOT/conf.d", "ROOT/keepalived.conf:2:end"}},
+		{name: "dot files need a dot in the pattern",
+			src:   "include conf.d/*\ninclude */h.conf\ninclude conf.d/.h*\ninclude .d*/h.conf",
+			want:  []string{"ROOT/conf.d/a.conf:1:a1", "ROOT/conf.d/b.conf:1:b1", "ROOT/conf.d/b.conf:2:b2|ROOT/conf.d", "ROOT/conf.d/c.txt:1:c1", "ROOT/conf.d/.hidden.conf:1:hidden", "ROOT/.dot/h.conf:1:dot|dir"},
+			diags: []string{`ROOT/keepalived.conf:1: warning: include "conf.d/*": "ROOT/conf.d/sub" is a directory`}},
 		{name: "braces in written order",
 			src: "include vs/{2,1}.conf\ninclude conf.d/{c.txt,*.conf}",
 			want: []string{"ROOT/vs/2.conf:1:real_server|2|{", "ROOT/vs/2.conf:2:}", "ROOT/vs/1.conf:1:real_server|1|{", "ROOT/vs/1.conf:2:}",

@@ -72,16 +72,16 @@ func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
 		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error, Msg: msg}}
 	}
 	ix := indexTOML(data)
-	for _, k := range md.Undecoded() {
+	undecoded := md.Undecoded()
+	unknown := make(map[string]bool, len(undecoded))
+	for _, k := range undecoded {
+		unknown[k.String()] = true
+	}
+	for _, k := range undecoded {
 		key := k.String()
-		if md.Type(k...) == "Hash" || md.Type(k...) == "ArrayHash" {
-			// A table is only undecoded because a key inside it is; report
-			// that key rather than the table, unless the table itself is
-			// unknown (then every key in it is undecoded).
-			if hasUndecodedParent(md, k) {
-				continue
-			}
-		} else if hasUndecodedParent(md, k) {
+		// Inside an unknown table every key is undecoded too: report the
+		// table only.
+		if hasUnknownParent(unknown, k) {
 			continue
 		}
 		diags = append(diags, Diagnostic{Pos: Pos{File: name, Line: ix.lineOf(key)}, Severity: Error,
@@ -99,14 +99,10 @@ func inTable(k toml.Key) string {
 	return " in [" + toml.Key(k[:len(k)-1]).String() + "]"
 }
 
-// hasUndecodedParent reports whether a table containing k is itself unknown.
-func hasUndecodedParent(md toml.MetaData, k toml.Key) bool {
-	und := map[string]bool{}
-	for _, u := range md.Undecoded() {
-		und[u.String()] = true
-	}
+// hasUnknownParent reports whether a table containing k is itself unknown.
+func hasUnknownParent(unknown map[string]bool, k toml.Key) bool {
 	for i := 1; i < len(k); i++ {
-		if und[toml.Key(k[:i]).String()] {
+		if unknown[toml.Key(k[:i]).String()] {
 			return true
 		}
 	}
