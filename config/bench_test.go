@@ -32,3 +32,27 @@ func BenchmarkCheckLVS10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseOnlyLVS10k measures the parser alone, on lines lexed once.
+func BenchmarkParseOnlyLVS10k(b *testing.B) {
+	var buf bytes.Buffer
+	if err := confgen.LVS(&buf, 10000, 4); err != nil {
+		b.Fatal(err)
+	}
+	lines, _, _ := LexBytes("gen.conf", buf.Bytes(), LexOptions{ConfigID: "bench"})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		done := false
+		c, _ := parseChunks(func() []Line {
+			if done {
+				return nil
+			}
+			done = true
+			return lines
+		}, ParseOptions{})
+		if len(c.VirtualServers) != 10000 {
+			b.Fatal("parse failed")
+		}
+	}
+}

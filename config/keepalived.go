@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // ParseOptions controls ParseKeepalived.
@@ -26,33 +29,35 @@ func (o ParseOptions) lex() LexOptions {
 // the error is only for a file that cannot be read. Semantic checks are
 // Validate's job.
 func ParseKeepalived(path string, opt ParseOptions) (*Config, Diagnostics, error) {
-	lines, diags, err := Lex(path, opt.lex())
-	if err != nil {
-		return nil, diags, err
+	read := opt.ReadFile
+	if read == nil {
+		read = os.ReadFile
 	}
-	cfg, more := parseLines(lines, opt)
-	return cfg, append(diags, more...), nil
+	data, err := read(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	return ParseKeepalivedBytes(path, data, opt)
 }
 
-// ParseKeepalivedBytes is ParseKeepalived for a file held in memory.
+// ParseKeepalivedBytes is ParseKeepalived for a file held in memory (its
+// includes are still read from disk, relative to name). Its error is always
+// nil.
+//
+// The lexer runs in a goroutine of its own and hands lines over a chunk at a
+// time, so that a large configuration is lexed and parsed at once on two
+// cores, and the whole list of lines never has to be held.
 func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, Diagnostics, error) {
-	lines, diags, err := LexBytes(name, data, opt.lex())
-	if err != nil {
-		return nil, diags, err
-	}
-	cfg, more := parseLines(lines, opt)
-	return cfg, append(diags, more...), nil
-}
-
-func parseLines(lines []Line, opt ParseOptions) (*Config, Diagnostics) {
-	done := false
-	return parseChunks(func() []Line {
-		if done {
-			return nil
-		}
-		done = true
-		return lines
-	}, opt)
+	chunks := make(chan []Line, 16)
+	var lexDiags Diagnostics
+	go func() {
+		defer close(chunks)
+		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line) { chunks <- c })
+	}()
+	// The parser reads to the end of its input, so the lexer always finishes
+	// and closes the channel; its diagnostics are set before that.
+	cfg, parseDiags := parseChunks(func() []Line { return <-chunks }, opt)
+	return cfg, append(lexDiags, parseDiags...), nil
 }
 
 // parseChunks parses lines that next hands over a chunk at a time (nil at
@@ -61,7 +66,8 @@ func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	p := &parser{sink: &diagSink{strict: opt.Strict}, sc: schemas{}}
 	p.next = next
 	cfg := &Config{}
-	p.body(reflect.ValueOf(cfg).Elem(), "top level", nil)
+	v := reflect.ValueOf(cfg).Elem()
+	p.body(v, p.sc.of(v.Type()), "top level", nil)
 	return cfg, p.sink.list
 }
 
@@ -126,8 +132,23 @@ func (c *cursor) takeBrace(b string) bool {
 	return false
 }
 
+// slab hands out pointers to values allocated a chunk at a time: a large
+// configuration has hundreds of thousands of optional numbers and durations.
+type slab[T any] struct{ buf []T }
+
+func (s *slab[T]) new(v T) *T {
+	if len(s.buf) == cap(s.buf) {
+		s.buf = make([]T, 0, 512)
+	}
+	s.buf = append(s.buf, v)
+	return &s.buf[len(s.buf)-1]
+}
+
 type parser struct {
 	cursor
+	ints  slab[int]
+	durs  slab[Duration]
+	bools slab[bool]
 	args  []string    // reused for the words of each statement; values copy what they keep
 	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
 	arena []KeyLine   // where finished blocks' keyword lists are kept
@@ -200,9 +221,8 @@ const maxDepth = 64
 
 // body parses statements into the struct v until the closing brace of the
 // block opened at open, or the end of input at the top level (open nil).
-func (p *parser) body(v reflect.Value, where string, open *Pos) {
+func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) {
 	nested := open != nil
-	s := p.sc.of(v.Type())
 	if s.body >= 0 && nested {
 		f := &s.fields[s.body]
 		p.lines(v.FieldByIndex(f.index), f, where, *open)
@@ -210,14 +230,21 @@ func (p *parser) body(v reflect.Value, where string, open *Pos) {
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = v.Field(s.pos).Addr().Interface().(*Pos)
+		pos = (*Pos)(v.Field(s.pos).Addr().UnsafePointer())
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 		}
-		keys := p.keys[p.depth][:0]
-		defer func() { pos.Keys = p.keep(pos.Keys, p.keys[p.depth]) }()
-		p.keys[p.depth] = append(keys, pos.Keys...) // a block written twice merges
+		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys...) // a block written twice merges
 	}
+	p.statements(v, s, where, open, pos)
+	if pos != nil {
+		pos.Keys = p.keep(pos.Keys, p.keys[p.depth])
+	}
+}
+
+// statements parses the statements of a block (see body).
+func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open, pos *Pos) {
+	nested := open != nil
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
@@ -339,7 +366,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			case fv.Kind() != reflect.Bool && !(fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool) && len(args) > 1:
 				p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 			}
-			err = setScalar(fv, args, f.unit)
+			err = p.scalar(fv, f, args)
 		}
 		if err != nil {
 			p.sink.errorf(pos, "%s: %v", kw, err)
@@ -349,14 +376,16 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 			return
 		}
+		sub := p.sub(f)
 		if fv.IsNil() {
 			fv.Set(reflect.New(f.elem))
-			setPos(fv.Elem(), p.sc, pos)
+			setPos(fv.Elem(), sub, pos)
 		}
-		p.nested(fv.Elem(), kw, pos)
+		p.nested(fv.Elem(), sub, kw, pos)
 	case kindBlockList:
+		sub := p.sub(f)
 		nv := reflect.New(f.elem)
-		setPos(nv.Elem(), p.sc, pos)
+		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
 			if err := hb.parseHeader(args); err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
@@ -369,12 +398,16 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
 		}
 		if block {
-			p.nested(nv.Elem(), kw, pos)
+			p.nested(nv.Elem(), sub, kw, pos)
 		} else if _, ok := nv.Interface().(headerBlock); !ok {
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 			return
 		}
-		fv.Set(reflect.Append(fv, nv))
+		// fv is a []*T: append the pointer without reflect.Append, which
+		// allocates a slice header on every call. A []*T is laid out as a
+		// []unsafe.Pointer, and stores through it have write barriers.
+		list := (*[]unsafe.Pointer)(fv.Addr().UnsafePointer())
+		*list = append(*list, nv.UnsafePointer())
 	case kindNamed:
 		if len(args) == 0 {
 			p.sink.errorf(pos, "%s needs a name", kw)
@@ -399,12 +432,13 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.skipBlock()
 			return
 		}
+		sub := p.sub(f)
 		nv := reflect.New(f.elem)
-		setPos(nv.Elem(), p.sc, pos)
-		if s := p.sc.of(f.elem); s.name >= 0 {
-			nv.Elem().Field(s.name).SetString(name)
+		setPos(nv.Elem(), sub, pos)
+		if sub.name >= 0 {
+			nv.Elem().Field(sub.name).SetString(name)
 		}
-		p.nested(nv.Elem(), kw+" "+name, pos)
+		p.nested(nv.Elem(), sub, kw+" "+name, pos)
 		fv.SetMapIndex(reflect.ValueOf(name), nv)
 	case kindLines:
 		if !block {
@@ -421,13 +455,13 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 	}
 }
 
-func (p *parser) nested(v reflect.Value, where string, open Pos) {
+func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos) {
 	p.depth++
 	if p.depth > maxDepth {
 		p.sink.errorf(open, "blocks nested more than %d deep", maxDepth)
 		p.skipBlock()
 	} else {
-		p.body(v, where, &open)
+		p.body(v, s, where, &open)
 	}
 	p.depth--
 }
@@ -458,7 +492,7 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
 }
 
 func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []string, pos Pos) {
-	if f.elem.Kind() == reflect.String && !reflect.PointerTo(f.elem).Implements(wordsValueType) {
+	if f.plain {
 		for _, w := range words {
 			fv.Set(reflect.Append(fv, reflect.ValueOf(w).Convert(f.elem)))
 		}
@@ -469,17 +503,69 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 		p.sink.errorf(pos, "%s: %v", kw, err)
 		return
 	}
-	setPos(nv.Elem(), p.sc, pos)
+	if f.elem.Kind() == reflect.Struct {
+		setPos(nv.Elem(), p.sub(f), pos)
+	}
 	fv.Set(reflect.Append(fv, nv.Elem()))
 }
 
-// setPos stores pos in v's Pos field if it has one.
-func setPos(v reflect.Value, sc schemas, pos Pos) {
-	if v.Kind() != reflect.Struct {
-		return
+// scalar sets a scalar field from its words: the common types directly,
+// the rest through setScalar.
+func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
+	at := fv.Addr().UnsafePointer()
+	switch f.scalar {
+	case scFlag:
+		*(*bool)(at) = true
+	case scString:
+		if len(args) == 0 {
+			return errNoValue
+		}
+		*(*string)(at) = args[0]
+	case scBool:
+		b := true
+		if len(args) > 0 {
+			var err error
+			if b, err = ParseBool(args[0]); err != nil {
+				return err
+			}
+		}
+		*(**bool)(at) = p.bools.new(b)
+	case scInt:
+		if len(args) == 0 {
+			return errNoValue
+		}
+		n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
+		if err != nil {
+			return fmt.Errorf("invalid number %q", args[0])
+		}
+		*(**int)(at) = p.ints.new(n)
+	case scDuration:
+		if len(args) == 0 {
+			return errNoValue
+		}
+		d, err := parseDuration(args[0], f.unit)
+		if err != nil {
+			return err
+		}
+		*(**Duration)(at) = p.durs.new(d)
+	default:
+		return setScalar(fv, args, f.unit)
 	}
-	if s := sc.of(v.Type()); s.pos >= 0 {
-		v.Field(s.pos).Set(reflect.ValueOf(Pos{File: pos.File, Line: pos.Line}))
+	return nil
+}
+
+// sub returns the schema of a block field's (or list entry's) type.
+func (p *parser) sub(f *fieldInfo) *blockSchema {
+	if f.sub == nil {
+		f.sub = p.sc.of(f.elem)
+	}
+	return f.sub
+}
+
+// setPos stores pos in the Pos field of v (whose schema is s), if it has one.
+func setPos(v reflect.Value, s *blockSchema, pos Pos) {
+	if v.Kind() == reflect.Struct && s.pos >= 0 {
+		*(*Pos)(v.Field(s.pos).Addr().UnsafePointer()) = Pos{File: pos.File, Line: pos.Line}
 	}
 }
 

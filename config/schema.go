@@ -57,6 +57,44 @@ type fieldInfo struct {
 	elem  reflect.Type // the struct type of blocks, or the entry type of lines
 	unit  string       // "", "ms" or "us" for Durations
 	bare  string       // the value a keyword written alone stands for
+
+	plain  bool         // for kindLines: entries are plain strings, one per word
+	scalar scalarKind   // for kindScalar: which fast path sets it
+	sub    *blockSchema // for blocks: the schema of elem, filled on first use
+}
+
+// scalarKind names the scalar types the parser sets without going through
+// reflection's general path.
+type scalarKind uint8
+
+const (
+	scOther     scalarKind = iota
+	scFlag                 // bool: a keyword written alone
+	scBool                 // *bool
+	scString               // string
+	scOptString            // *string: a value that may be left out
+	scInt                  // *int
+	scDuration             // *Duration
+)
+
+func scalarKindOf(t reflect.Type) scalarKind {
+	switch {
+	case t.Kind() == reflect.Bool:
+		return scFlag
+	case t.Kind() == reflect.String:
+		return scString
+	case t.Kind() != reflect.Pointer:
+		return scOther
+	case t.Elem() == durationType:
+		return scDuration
+	case t.Elem().Kind() == reflect.Bool:
+		return scBool
+	case t.Elem().Kind() == reflect.Int:
+		return scInt
+	case t.Elem().Kind() == reflect.String && t.Elem().Name() == "string":
+		return scOptString
+	}
+	return scOther
 }
 
 type blockSchema struct {
@@ -123,6 +161,12 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 			fi.kw = kaName
 		}
 		fi.kind, fi.elem = classify(f.Type)
+		if fi.kind == kindScalar {
+			fi.scalar = scalarKindOf(f.Type)
+		}
+		if fi.kind == kindLines {
+			fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
+		}
 		s.fields = append(s.fields, fi)
 	}
 	for i := range s.fields {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -377,10 +376,26 @@ var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, 
 
 var digestRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 
+// lvsPlace names a virtual or real server in messages. It is a Stringer so
+// that the name is only formatted when there is a problem to report.
+type lvsPlace struct {
+	vs *VirtualServer
+	rs *RealServer
+}
+
+func (pl lvsPlace) String() string {
+	s := "virtual_server " + pl.vs.Describe()
+	if pl.rs != nil {
+		s += ": real_server " + pl.rs.Address.String()
+	}
+	return s
+}
+
 func (v *validator) virtualServers() {
+	seen := map[Endpoint]bool{}
 	for _, vs := range v.c.VirtualServers {
 		p := vs.Pos
-		where := "virtual_server " + vs.Describe()
+		where := lvsPlace{vs: vs}
 		if vs.Group != "" {
 			if _, ok := v.c.VirtualServerGr[vs.Group]; !ok {
 				v.errorf(p, "%s: virtual_server_group %s is not defined", where, vs.Group)
@@ -414,9 +429,9 @@ func (v *validator) virtualServers() {
 		if vs.Quorum != nil && *vs.Quorum < 1 {
 			v.errorf(p.Of("quorum"), "%s: quorum %d must be at least 1", where, *vs.Quorum)
 		}
-		seen := map[Endpoint]bool{}
+		clear(seen)
 		for _, rs := range vs.RealServers {
-			rwhere := fmt.Sprintf("%s: real_server %s", where, rs.Address.String())
+			rwhere := lvsPlace{vs: vs, rs: rs}
 			if _, ok := rs.Address.Addr(); !ok {
 				v.errorf(rs.Pos, "%s: %q is not an IP address", rwhere, rs.Address.Host)
 			}
@@ -432,7 +447,7 @@ func (v *validator) virtualServers() {
 	}
 }
 
-func (v *validator) checkers(rs *RealServer, where string) {
+func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	common := func(p Pos, c *CheckCommon) {
 		if c.NbGetRetry != nil {
 			v.warnf(p.Of("nb_get_retry"), "nb_get_retry is deprecated; use retry")

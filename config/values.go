@@ -139,13 +139,13 @@ func setScalar(v reflect.Value, words []string, unit string) error {
 		}
 		p.Elem().SetInt(int64(d))
 	case e.Kind() >= reflect.Int && e.Kind() <= reflect.Int64:
-		n, err := strconv.ParseInt(s, 0, e.Bits())
+		n, err := strconv.ParseInt(s, 10, e.Bits()) // keepalived reads base 10: 010 is ten
 		if err != nil {
 			return fmt.Errorf("invalid number %q", s)
 		}
 		p.Elem().SetInt(n)
 	case e.Kind() >= reflect.Uint && e.Kind() <= reflect.Uint64:
-		n, err := strconv.ParseUint(s, 0, e.Bits())
+		n, err := strconv.ParseUint(s, 10, e.Bits())
 		if err != nil {
 			return fmt.Errorf("invalid number %q", s)
 		}
