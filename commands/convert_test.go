@@ -139,3 +139,17 @@ func TestConvertRefusesBrokenInput(t *testing.T) {
 		t.Fatalf("missing file: exit %d, want 1", code)
 	}
 }
+
+func TestConvertConfigID(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "cond.conf")
+	os.WriteFile(in, []byte("vrrp_instance VI_0 {\n@high priority 170\n@low priority 85\n}\n"), 0o644)
+	for id, want := range map[string]string{"high": "priority = 170", "low": "priority = 85"} {
+		code, out, errs := kt(t, "convert", "--config-id", id, in)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--config-id %s: exit %d, want %q in:\n%s%s", id, code, want, out, errs)
+		}
+	}
+	if code, out, _ := kt(t, "convert", "-i", "neither", in); code != 0 || strings.Contains(out, "priority") {
+		t.Errorf("-i neither: exit %d, output:\n%s", code, out)
+	}
+}
