@@ -288,9 +288,13 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				fillTOML(e.Elem(), join(path, f.key)+"."+k.String(), file, ix, sc)
 			}
 		case kindLines:
+			if f.elem.Kind() != reflect.Struct {
+				continue
+			}
 			line := ix.lines[join(path, f.key)]
+			es := sc.of(f.elem)
 			for j := 0; j < fv.Len(); j++ {
-				setPos(fv.Index(j), sc, Pos{File: file, Line: line})
+				setPos(fv.Index(j), es, Pos{File: file, Line: line})
 			}
 		}
 	}
