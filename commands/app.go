@@ -24,7 +24,6 @@ const (
 	exitOK       = 0
 	exitProblem  = 1 // the input has problems, or a check failed
 	exitUsage    = 2 // bad flags or arguments, or a command not built yet
-	exitInternal = 3
 )
 
 // App returns kt's command-line application, writing to stdout and stderr.

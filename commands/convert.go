@@ -83,7 +83,9 @@ func convertAction(c *cli.Context) error {
 		err = config.WriteTOML(&out, cfg)
 	}
 	if err != nil {
-		return cli.Exit("kt convert: "+err.Error(), exitInternal)
+		// The model holds something the output format cannot (such as bytes
+		// that are not UTF-8 in TOML): a problem with this input.
+		return cli.Exit("kt convert: "+err.Error(), exitProblem)
 	}
 	if err := writeOutput(c.String("output"), c.App.Writer, out.Bytes()); err != nil {
 		return cli.Exit("kt convert: "+err.Error(), exitProblem)

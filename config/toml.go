@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -117,8 +118,38 @@ func WriteTOML(w io.Writer, c *Config) error {
 	if err := enc.Encode(c); err != nil {
 		return fmt.Errorf("config: encode TOML: %w", err)
 	}
+	if err := checkUTF8(buf.Bytes()); err != nil {
+		return err
+	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// checkUTF8 reports the first line of TOML output that is not valid UTF-8:
+// keepalived.conf may hold any bytes, TOML strings may not.
+func checkUTF8(out []byte) error {
+	if utf8.Valid(out) {
+		return nil
+	}
+	table := ""
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("[")) {
+			table = string(line)
+		}
+		if !utf8.Valid(line) {
+			key, _, _ := bytes.Cut(line, []byte("="))
+			return fmt.Errorf("config: cannot write TOML: the value of %q%s is not valid UTF-8, which TOML cannot hold (keep this configuration as keepalived.conf, or fix its encoding)",
+				strings.TrimSpace(string(bytes.ToValidUTF8(key, []byte("?")))), inTableText(table))
+		}
+	}
+	return fmt.Errorf("config: cannot write TOML: output is not valid UTF-8")
+}
+
+func inTableText(header string) string {
+	if header == "" {
+		return ""
+	}
+	return " in " + header
 }
 
 // tomlIndex knows the line of every table header and key in a TOML text.
