@@ -178,8 +178,9 @@ func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
 }
 
 // skipBlock consumes a block's contents up to and including its closing
-// brace and returns them as keepalived.conf text, one line each.
-func (p *parser) skipBlock() []string {
+// brace and returns them as keepalived.conf text, one line each. what and
+// open name the block for the error if it is not closed.
+func (p *parser) skipBlock(what string, open Pos) []string {
 	var out []string
 	depth := 1
 	var cur []string
@@ -214,6 +215,7 @@ func (p *parser) skipBlock() []string {
 		}
 	}
 	flush()
+	p.notClosed(what, open)
 	return out
 }
 
@@ -257,9 +259,10 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			continue
 		}
 		if t.IsBrace("{") {
-			p.sink.errorf(p.pos(), "unexpected \"{\" with no keyword before it")
+			open := p.pos()
+			p.sink.errorf(open, "unexpected \"{\" with no keyword before it")
 			p.take()
-			p.skipBlock()
+			p.skipBlock("block", open)
 			continue
 		}
 		kw, args, kpos, block := p.statement()
@@ -321,7 +324,7 @@ func (p *parser) unknown(v reflect.Value, s *blockSchema, kw string, args []stri
 	}
 	text := quoteWords(append([]string{kw}, args...))
 	if block {
-		inner := p.skipBlock()
+		inner := p.skipBlock(kw, pos)
 		text += " {"
 		for _, l := range inner {
 			text += "\n    " + l
@@ -350,7 +353,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 	case kindScalar, kindWords:
 		if block {
 			p.sink.errorf(pos, "%s takes a value, not a block", kw)
-			p.skipBlock()
+			p.skipBlock(kw, pos)
 			return
 		}
 		var err error
@@ -390,7 +393,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			if err := hb.parseHeader(args); err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
 				if block {
-					p.skipBlock()
+					p.skipBlock(kw, pos)
 				}
 				return
 			}
@@ -412,7 +415,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		if len(args) == 0 {
 			p.sink.errorf(pos, "%s needs a name", kw)
 			if block {
-				p.skipBlock()
+				p.skipBlock(kw, pos)
 			}
 			return
 		}
@@ -429,7 +432,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		if fv.MapIndex(reflect.ValueOf(name)).IsValid() {
 			p.sink.errorf(pos, "%s %s defined twice", kw, name)
-			p.skipBlock()
+			p.skipBlock(kw+" "+name, pos)
 			return
 		}
 		sub := p.sub(f)
@@ -459,7 +462,7 @@ func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos)
 	p.depth++
 	if p.depth > maxDepth {
 		p.sink.errorf(open, "blocks nested more than %d deep", maxDepth)
-		p.skipBlock()
+		p.skipBlock(where, open)
 	} else {
 		p.body(v, s, where, &open)
 	}
@@ -475,15 +478,16 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
 			return
 		}
 		if t.IsBrace("{") {
-			p.sink.errorf(p.pos(), "%s: unexpected block", kw)
+			open := p.pos()
+			p.sink.errorf(open, "%s: unexpected block", kw)
 			p.take()
-			p.skipBlock()
+			p.skipBlock("block", open)
 			continue
 		}
 		first, rest, pos, block := p.statement()
 		if block {
 			p.sink.errorf(pos, "%s: unexpected block after %q", kw, first)
-			p.skipBlock()
+			p.skipBlock(first, pos)
 			continue
 		}
 		p.lineEntry(fv, f, kw, append([]string{first}, rest...), pos)
