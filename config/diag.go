@@ -133,14 +133,28 @@ func (ds Diagnostics) Error() string {
 
 // diagSink collects diagnostics while a parser or validator runs.
 type diagSink struct {
-	list   Diagnostics
-	strict bool // unknown keywords are errors
+	list    Diagnostics
+	strict  bool // unknown keywords are errors
+	limit   int  // at most this many diagnostics (0: no limit)
+	dropped int  // diagnostics left out past the limit
+	worst   Severity
 }
 
-func (s *diagSink) warnf(p Pos, format string, args ...any) {
-	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: Warning, Msg: fmt.Sprintf(format, args...)})
+func (s *diagSink) add(p Pos, sev Severity, format string, args []any) {
+	if s.limit > 0 && len(s.list) >= s.limit {
+		s.dropped++
+		s.worst = max(s.worst, sev)
+		return
+	}
+	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: sev, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (s *diagSink) errorf(p Pos, format string, args ...any) {
-	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: Error, Msg: fmt.Sprintf(format, args...)})
+func (s *diagSink) warnf(p Pos, format string, args ...any)  { s.add(p, Warning, format, args) }
+func (s *diagSink) errorf(p Pos, format string, args ...any) { s.add(p, Error, format, args) }
+
+// summarizeDropped adds one diagnostic saying how many were left out.
+func (s *diagSink) summarizeDropped() {
+	if s.dropped > 0 {
+		s.list = append(s.list, Diagnostic{Severity: s.worst, Msg: fmt.Sprintf("%d more problems not shown", s.dropped)})
+	}
 }

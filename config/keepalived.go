@@ -18,11 +18,18 @@ type ParseOptions struct {
 	// ReadFile and Glob replace the file system for tests; nil means the OS.
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
+
+	maxLines int // lowers the lexer's limit on lines (fuzzing)
 }
 
 func (o ParseOptions) lex() LexOptions {
-	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob}
+	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines}
 }
+
+// maxDiags is how many problems one parse reports; past it, one more line
+// says how many were left out. A generated file of garbage could otherwise
+// hold millions.
+const maxDiags = 10000
 
 // ParseKeepalived reads the keepalived.conf at path (and what it includes)
 // into the model. The diagnostics hold every syntax problem with file:line;
@@ -63,11 +70,12 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 // parseChunks parses lines that next hands over a chunk at a time (nil at
 // the end), so that parsing can start before lexing has finished.
 func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
-	p := &parser{sink: &diagSink{strict: opt.Strict}, sc: schemas{}}
+	p := &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}}
 	p.next = next
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
 	p.body(v, p.sc.of(v.Type()), "top level", nil)
+	p.sink.summarizeDropped()
 	return cfg, p.sink.list
 }
 

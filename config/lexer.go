@@ -19,9 +19,14 @@ package config
 // Sequence and multi-line macro expansions are generated before the next
 // physical line is read. Each included file gets its own frame of pending
 // expansions, so an include inside an expansion is read where it is written.
+//
+// Most lines of a configuration are plain: words, braces and comments,
+// nothing to substitute, unquote or include. plainLines lexes those in one
+// pass over their bytes, doing what all of the above comes to for them.
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -47,6 +52,8 @@ type LexOptions struct {
 	// Glob expands include patterns after kt has expanded {a,b} braces
 	// itself; nil means filepath.Glob.
 	Glob func(pattern string) ([]string, error)
+
+	maxLines int // lowers the limit on lines read or generated (fuzzing)
 }
 
 // lexLimits keep hostile or broken input from hanging kt or exhausting
@@ -91,7 +98,8 @@ func Lex(path string, opt LexOptions) ([]Line, Diagnostics, error) {
 }
 
 // LexBytes is Lex for an in-memory file named name (includes still resolve
-// relative to name's directory). Its error is always nil.
+// relative to name's directory). Its error is always nil. The lines do not
+// refer to data: the caller may change it afterwards.
 func LexBytes(name string, data []byte, opt LexOptions) ([]Line, Diagnostics, error) {
 	return lexBytes(name, data, opt, defaultLexLimits())
 }
@@ -99,13 +107,44 @@ func LexBytes(name string, data []byte, opt LexOptions) ([]Line, Diagnostics, er
 func lexBytes(name string, data []byte, opt LexOptions, lim lexLimits) ([]Line, Diagnostics, error) {
 	lx := newLexer(opt)
 	lx.lim = lim
-	src := string(data)
+	return lx.lexAll(name, data)
+}
+
+// lexAll lexes the file name holding data and returns all its lines.
+func (lx *lexer) lexAll(name string, data []byte) ([]Line, Diagnostics, error) {
 	// Most lines of a configuration give one Line; sizing the result up
 	// front saves copying a large slice of pointers while it grows.
-	lx.out = make([]Line, 0, strings.Count(src, "\n")+1)
-	lx.frames = append(lx.frames, &frame{file: name, clean: filepath.Clean(name), data: src, open: true})
+	lx.out = make([]Line, 0, bytes.Count(data, []byte("\n"))+1)
+	lx.frames = append(lx.frames, &frame{file: name, clean: filepath.Clean(name), data: data, open: true})
 	lx.run()
 	return lx.lines(), lx.list, nil
+}
+
+// lexChunk is how many lines lexChunks hands over at a time.
+const lexChunk = 1024
+
+// lexChunks lexes like LexBytes but hands the lines to sink a chunk at a
+// time as they are made, so that a parser can work on them meanwhile. Chunks
+// are never reused after sink has them.
+func lexChunks(name string, data []byte, opt LexOptions, sink func([]Line)) Diagnostics {
+	lx := newLexer(opt)
+	lx.lim = defaultLexLimits()
+	if opt.maxLines > 0 {
+		lx.lim.lines = opt.maxLines
+	}
+	return lx.lexChunks(name, data, sink)
+}
+
+// lexChunks lexes the file name holding data for lexChunks.
+func (lx *lexer) lexChunks(name string, data []byte, sink func([]Line)) Diagnostics {
+	lx.sink = sink
+	lx.out = make([]Line, 0, lexChunk)
+	lx.frames = append(lx.frames, &frame{file: name, clean: filepath.Clean(name), data: data, open: true})
+	lx.run()
+	if len(lx.out) > 0 {
+		sink(lx.out)
+	}
+	return lx.list
 }
 
 // includeKind is the set of include_check tests an include line asks for.
@@ -172,10 +211,13 @@ type frame struct {
 
 	file  string
 	clean string
-	data  string
-	off   int
-	line  int
-	open  bool
+	// data is the file's content. The lexer does not modify it, nor keep
+	// any reference into it: lines and words are copied out of it (see str
+	// and intern).
+	data []byte
+	off  int
+	line int
+	open bool
 
 	seqs       []*seqState
 	ml         *mlExp
@@ -196,14 +238,20 @@ type lexer struct {
 	defBuf strings.Builder
 
 	frames []*frame
-	out    []Line   // the lines being filled
-	full   [][]Line // earlier, full, slices of lines
-	nfull  int      // lines in full
+	sink   func([]Line) // when set, full chunks of out go here (lexChunks)
+	out    []Line       // the lines being filled
+	full   [][]Line     // earlier, full, slices of lines
+	nfull  int          // lines in full
 	slab   []Word
 	words  []Word
 	tmp    []byte // scratch for tokenize
 	sbuf   []byte // scratch for substitute
 	pwds   map[string]string
+
+	noFast bool       // lex every line the general way (for tests)
+	rnd    *rand.Rand // for ${_RANDOM}; nil means globalRand (for tests)
+	arena  strings.Builder
+	cache  [1 << internBits]internEntry
 
 	perLine map[diagKey]lineDiags // keyed by file and line only
 	seen    map[diagKey]bool
@@ -308,6 +356,7 @@ func (lx *lexer) spend(pos Pos, n int) bool {
 
 func (lx *lexer) run() {
 	for !lx.stopped {
+		lx.plainLines()
 		fr, text, pos, raw, ok := lx.next()
 		if !ok {
 			break
@@ -349,23 +398,22 @@ func (lx *lexer) next() (fr *frame, text string, pos Pos, raw, ok bool) {
 			return fr, line, m.pos, false, true
 		}
 		if fr.open && fr.off < len(fr.data) {
-			data := fr.data[fr.off:]
-			if i := strings.IndexByte(data, '\n'); i >= 0 {
-				text = data[:i]
+			line := fr.data[fr.off:]
+			if i := bytes.IndexByte(line, '\n'); i >= 0 {
+				line = line[:i]
 				fr.off += i + 1
 			} else {
-				text = data
 				fr.off = len(fr.data)
 			}
 			fr.line++
-			for len(text) > 0 && text[len(text)-1] == '\r' {
-				text = text[:len(text)-1]
+			for len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
 			}
-			return fr, text, Pos{File: fr.file, Line: fr.line}, true, true
+			return fr, lx.str(line), Pos{File: fr.file, Line: fr.line}, true, true
 		}
 		if fr.open {
 			fr.open = false
-			fr.data = ""
+			fr.data = nil
 			if lx.def != nil {
 				// kt does not let a definition run on into the next file.
 				lx.endDef()
@@ -464,21 +512,246 @@ func (lx *lexer) emit(pos Pos, words []Word) {
 		return
 	}
 	if cap(lx.slab)-len(lx.slab) < n {
-		lx.slab = make([]Word, 0, max(n, 4096))
+		lx.slab = make([]Word, 0, max(n, slabSize))
 	}
 	k := len(lx.slab)
 	lx.slab = append(lx.slab, words...)
-	if len(lx.out) == cap(lx.out) {
-		// Growing one large slice of pointers costs more than filling
-		// chunks and joining them once at the end.
-		if len(lx.out) > 0 {
-			lx.full = append(lx.full, lx.out)
-			lx.nfull += len(lx.out)
-		}
-		lx.out = make([]Line, 0, min(max(4096, lx.nfull/2), 1<<20))
-	}
-	lx.out = append(lx.out, Line{Pos: Pos{File: pos.File, Line: pos.Line}, Words: lx.slab[k : k+n : k+n]})
+	lx.addLine(pos.File, pos.Line, lx.slab[k:k+n:k+n])
 }
+
+// slabSize is how many words the slices of words that lines share hold.
+const slabSize = 4096
+
+// addLine appends a line to the output. Its words must not be modified
+// afterwards: they are a part of a slab of their own.
+func (lx *lexer) addLine(file string, line int, words []Word) {
+	if len(lx.out) == cap(lx.out) {
+		lx.newChunk()
+	}
+	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line}, Words: words})
+}
+
+// newChunk hands the full chunk of lines to the sink, or keeps it, and
+// starts the next one.
+func (lx *lexer) newChunk() {
+	if lx.sink != nil {
+		lx.sink(lx.out)
+		lx.out = make([]Line, 0, lexChunk)
+		return
+	}
+	// Growing one large slice of pointers costs more than filling chunks
+	// and joining them once at the end.
+	if len(lx.out) > 0 {
+		lx.full = append(lx.full, lx.out)
+		lx.nfull += len(lx.out)
+	}
+	lx.out = make([]Line, 0, min(max(4096, lx.nfull/2), 1<<20))
+}
+
+// plainLines lexes the lines of the file being read for as long as they are
+// plain: words, braces, white space and maybe a comment, and nothing else.
+// It stops at the first line that is not, or when lines of an expansion are
+// due, and leaves the rest to next and process. Most lines of most
+// configurations are plain, and plainLines does in one pass over their
+// bytes what next, process and emit do in many; noFast turns it off, to
+// test that it does the same.
+func (lx *lexer) plainLines() {
+	if lx.def != nil || lx.noFast || len(lx.frames) == 0 {
+		return
+	}
+	fr := lx.frames[len(lx.frames)-1]
+	if !fr.open || fr.ml != nil || len(fr.seqs) > fr.mlSeqDepth {
+		return // next has to give something else first
+	}
+	data, off := fr.data, fr.off
+	for off < len(data) && lx.steps < lx.lim.lines {
+		end, k, ok := lx.plainLine(data, off)
+		if !ok {
+			break
+		}
+		// What run and next do for a line.
+		lx.steps++
+		fr.line++
+		off = end + 1
+		if n := len(lx.slab) - k; n > 0 {
+			lx.addLine(fr.file, fr.line, lx.slab[k:k+n:k+n])
+		}
+	}
+	fr.off = min(off, len(data))
+}
+
+// plainLine lexes the line that starts at data[off] if it is plain, which it
+// reports. It returns the offset of the line's end (its '\n', or len(data))
+// and appends its words to lx.slab from index k on. A line that is not plain
+// is left alone, to be lexed the general way.
+//
+// For a plain line, next and process do the following, which is what
+// plainLine does:
+//
+//   - next: the line ends at '\n'; the '\r's it drops from the end are white
+//     space anyway.
+//   - process: with no definition being collected, nothing happens for an
+//     empty line, nor for one with only white space and a comment.
+//   - decomment: the comment starts at the first '#' or '!', as there are no
+//     quotes or backslashes to hide it. decomment keeps the line's final
+//     backslash when the comment hides it: such a line is not plain.
+//   - expand: there is no '@', '$' or '~', so no conditional, definition,
+//     sequence or macro use.
+//   - isInclude: no piece of the line (its start, or what follows a brace)
+//     starts with "include". (A line with a longer word such as "includes"
+//     there is not plain either, to keep this simple.)
+//   - findBrace and tokenize: with no quote, backslash or '$', every '{' and
+//     '}' is a brace, and the words between white space and braces are the
+//     line's bytes, not Quoted.
+//   - checkTypo: typographic quotes have a 0xE2 byte, which is not plain.
+//   - emit: the words go straight into the slab, with no copy on the way.
+func (lx *lexer) plainLine(data []byte, off int) (end, k int, ok bool) {
+	slab := lx.slab
+	k = len(slab)
+	piece := true // at the start of a piece, white space aside
+	i := off
+line:
+	for i < len(data) {
+		var w Word
+		switch plainClass[data[i]] {
+		case plainSpace:
+			// Indentation makes up much of a file: skip spaces 8 at a time.
+			i++
+			for i+8 <= len(data) && binary.LittleEndian.Uint64(data[i:]) == 0x2020202020202020 {
+				i += 8
+			}
+			for i < len(data) && data[i] == ' ' {
+				i++
+			}
+			continue
+		case plainEnd:
+			break line
+		case plainWord:
+			if piece && data[i] == 'i' && bytes.HasPrefix(data[i:], includeBytes) {
+				return 0, 0, false
+			}
+			s := i
+			var last uint64 // the word's last 8 bytes, for intern
+			for ; i < len(data) && plainClass[data[i]] == plainWord; i++ {
+				last = last<<8 | uint64(data[i])
+			}
+			w = Word{Text: lx.intern(data[s:i], last)}
+			piece = false
+		case plainOpen:
+			w = Word{Text: "{"}
+			piece = true
+			i++
+		case plainClose:
+			w = Word{Text: "}"}
+			piece = true
+			i++
+		case plainComment:
+			e := bytes.IndexByte(data[i:], '\n')
+			if e < 0 {
+				e = len(data)
+			} else {
+				e += i
+			}
+			t := e // the end of the line without its '\r's; data[i] is not one
+			for data[t-1] == '\r' {
+				t--
+			}
+			if data[t-1] == '\\' {
+				return 0, 0, false
+			}
+			i = e
+			break line
+		default:
+			return 0, 0, false
+		}
+		if len(slab) == cap(slab) {
+			// Start a new slab, taking along the words of the line so far.
+			n := len(slab) - k
+			ns := make([]Word, n, max(2*n, slabSize))
+			copy(ns, slab[k:])
+			slab, k = ns, 0
+		}
+		slab = append(slab, w)
+	}
+	lx.slab = slab
+	return i, k, true
+}
+
+var includeBytes = []byte("include")
+
+// str returns a copy of b. The copies share blocks of memory, as substrings
+// of a copy of the whole file would.
+func (lx *lexer) str(b []byte) string {
+	if lx.arena.Cap()-lx.arena.Len() < len(b) {
+		if len(b) > arenaBlock/8 {
+			return string(b)
+		}
+		// A strings.Builder never changes what it has given out.
+		lx.arena = strings.Builder{}
+		lx.arena.Grow(arenaBlock)
+	}
+	n := lx.arena.Len()
+	lx.arena.Write(b)
+	return lx.arena.String()[n:]
+}
+
+const arenaBlock = 64 << 10
+
+// intern is str for a word: w, whose last 8 bytes (or all, if fewer) are
+// last, in big-endian order. Keywords and many values come again and again,
+// and a word found in the cache of recent words is not copied again.
+func (lx *lexer) intern(w []byte, last uint64) string {
+	var first uint64
+	if len(w) > 8 {
+		first = binary.LittleEndian.Uint64(w)
+	}
+	c := &lx.cache[(first^last^uint64(len(w)))*0x9E3779B97F4A7C15>>(64-internBits)]
+	// A word of up to 8 bytes is all in last, one of up to 16 all in first
+	// and last: only longer words need comparing.
+	if len(c.s) == len(w) && c.last == last && c.first == first && (len(w) <= 16 || c.s == string(w)) {
+		return c.s
+	}
+	*c = internEntry{s: lx.str(w), first: first, last: last}
+	return c.s
+}
+
+const internBits = 10
+
+type internEntry struct {
+	s           string
+	first, last uint64 // as intern has them for s
+}
+
+// Byte classes for plainLine.
+const (
+	plainWord    = iota // part of a word
+	plainSpace          // white space, as isWS has it, but '\n'
+	plainEnd            // '\n'
+	plainOpen           // '{'
+	plainClose          // '}'
+	plainComment        // '#', '!'
+	plainNot            // the line is not plain: quotes, '\\', '$', '@', '~', 0xE2
+)
+
+var plainClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c == '\n':
+			t[c] = plainEnd
+		case isWS(byte(c)):
+			t[c] = plainSpace
+		case c == '{':
+			t[c] = plainOpen
+		case c == '}':
+			t[c] = plainClose
+		case c == '#' || c == '!':
+			t[c] = plainComment
+		case strings.IndexByte("\"'\\$@~\xE2", byte(c)) >= 0:
+			t[c] = plainNot
+		}
+	}
+	return t
+}()
 
 // lines returns all the lines emitted.
 func (lx *lexer) lines() []Line {
@@ -804,14 +1077,25 @@ func (lx *lexer) random(params string, pos Pos) string {
 		lx.warnf(pos, "${_RANDOM %s}: minimum %d is greater than maximum %d; using %d to %d", params, lo, hi, hi, lo)
 		lo, hi = hi, lo
 	}
+	r := lx.rnd
+	if r == nil {
+		r = globalRand
+	}
 	var v uint64
 	if n := hi - lo + 1; n == 0 {
-		v = rand.Uint64()
+		v = r.Uint64()
 	} else {
-		v = lo + rand.Uint64N(n)
+		v = lo + r.Uint64N(n)
 	}
 	return strconv.FormatUint(v, 10)
 }
+
+// globalRand draws from math/rand/v2's global source.
+var globalRand = rand.New(globalSource{})
+
+type globalSource struct{}
+
+func (globalSource) Uint64() uint64 { return rand.Uint64() }
 
 func parseUintSat(s string) uint64 {
 	v, err := strconv.ParseUint(s, 10, 64)
@@ -1285,7 +1569,7 @@ outer:
 			}
 			continue
 		}
-		fr.file, fr.clean, fr.data, fr.off, fr.line, fr.open = name, clean, string(b), 0, 0, true
+		fr.file, fr.clean, fr.data, fr.off, fr.line, fr.open = name, clean, b, 0, 0, true
 		return true
 	}
 	return false

@@ -1,16 +1,22 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kt-project/kt/internal/confgen"
 )
 
 // lexName is the file name the string tests lex under.
@@ -1094,4 +1100,232 @@ vrrp_instance vrrp4.${IF}.${NUM}.${ID} { \
 			b.Fatalf("%d lines", len(lines))
 		}
 	}
+}
+
+// BenchmarkLexChunksLVS lexes, the way ParseKeepalivedBytes does, the
+// configuration of BenchmarkCheckLVS10k: 10,000 virtual servers of 4 real
+// servers each (510,000 lines, 9.7 MB).
+func BenchmarkLexChunksLVS(b *testing.B) {
+	var buf bytes.Buffer
+	if err := confgen.LVS(&buf, 10000, 4); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		diags := lexChunks("gen.conf", data, LexOptions{ConfigID: "x"}, func(c []Line) { n += len(c) })
+		if n == 0 || len(diags) > 0 {
+			b.Fatalf("%d lines, %v", n, diags)
+		}
+	}
+}
+
+// lexBothWays lexes data with plainLines and without it, and also through
+// lexChunks, and fails unless every result is the same: lines, positions,
+// words, Quoted, the capacity of Words, and diagnostics.
+func lexBothWays(t testing.TB, data []byte, opt LexOptions, lim lexLimits) {
+	t.Helper()
+	type result struct {
+		lines []Line
+		diags Diagnostics
+	}
+	lexWith := func(noFast bool) result {
+		lx := newLexer(opt)
+		lx.lim, lx.noFast = lim, noFast
+		lx.rnd = rand.New(rand.NewPCG(1, 2))
+		lines, diags, _ := lx.lexAll(lexName, data)
+		for _, l := range lines {
+			if cap(l.Words) != len(l.Words) {
+				t.Fatalf("line %v: %d words, capacity %d", l.Pos, len(l.Words), cap(l.Words))
+			}
+		}
+		return result{lines, diags}
+	}
+	fast, slow := lexWith(false), lexWith(true)
+	lx := newLexer(opt)
+	lx.lim = lim
+	lx.rnd = rand.New(rand.NewPCG(1, 2))
+	var chunked result
+	chunked.diags = lx.lexChunks(lexName, data, func(c []Line) { chunked.lines = append(chunked.lines, c...) })
+	for _, r := range []struct {
+		name string
+		res  result
+	}{{"with plainLines", fast}, {"with lexChunks", chunked}} {
+		if len(r.res.lines)+len(slow.lines) > 0 && !reflect.DeepEqual(r.res.lines, slow.lines) ||
+			len(r.res.diags)+len(slow.diags) > 0 && !reflect.DeepEqual(r.res.diags, slow.diags) {
+			t.Fatalf("input %q: lexing %s differs from lexing without:\n%s\nwithout:\n%s", data, r.name, dumpLex(r.res.lines, r.res.diags), dumpLex(slow.lines, slow.diags))
+		}
+	}
+}
+
+func dumpLex(lines []Line, diags Diagnostics) string {
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "\t%s:%d:", l.Pos.File, l.Pos.Line)
+		for _, w := range l.Words {
+			fmt.Fprintf(&b, " %q", w.Text)
+			if w.Quoted {
+				b.WriteString("(quoted)")
+			}
+		}
+		b.WriteByte('\n')
+	}
+	for _, d := range diags {
+		fmt.Fprintf(&b, "\t%s\n", d)
+	}
+	return b.String()
+}
+
+// plainLines are lines that plainLine takes.
+var plainLines = []string{
+	"", " ", "\t", "\r", "\r\r", " \r", "\v\f", "a", "a\r", "a\r\r", "a\rb", "  a  b\t c  ",
+	"a{b}c", "{", "}", "{}", "}{", "a {", "a { b } c", "{ {", "a{", "}a", " } } ",
+	"a#b", "a!b", "# c", "! c", "#", "!", "a # c", "a{#}", "a # c \\ d", "a # c \r",
+	"a # \"c\" 'd' $e @f ~g \\ “", "\x00 \x01\x7f", "x\xff\xfe\xe1", "é ü ß", "a\tb\vc\fd",
+	"xinclude", "a include", "incl", "inc{lude", "in clude", "includ", "a\tinclude",
+	"a include b {", "a{b include", "   d",
+	"vrrp_instance VI_1 {", "    real_server 192.0.2.10 8080 {", "        weight 1",
+	"                path /health", "            192.0.2.1/24 dev eth0 label eth0:1",
+	"12345678", "123456789", "1234567890123456", "12345678901234567", "aaaaaaaaXaaaaaaaa",
+	"aaaaaaaaYaaaaaaaa", "aaaaaaaaXaaaaaaa", "aaaaaaaXaaaaaaaa", "abcdefghabcdefgh abcdefghabcdefgh",
+	strings.Repeat(" ", 17) + "x" + strings.Repeat(" ", 9) + "y",
+	strings.Repeat("        ", 3) + "\tz" + strings.Repeat("\t ", 5),
+	strings.Repeat("w ", 5000), strings.Repeat("{", 5000), strings.Repeat("long", 20000),
+}
+
+// notPlainLines are lines that plainLine leaves to the general way, most of
+// them nearly plain, some changing how the next lines are lexed.
+var notPlainLines = []string{
+	"include", "include x", "includer x", "includea", "include\tx", "includex", "a { include x",
+	"a {include x", "{include", "} include", "{ }include x", "  include x", "\tincludeb",
+	"a\\", "a \\", "a\\ b", "a\\#b", "a \\# b", "a\\ include", "\"a\"", "'a b'", "a\"b c\"d",
+	"\"a\" include", "\"unterminated", "a # c \\", "a # c \\\\", "a # c \\\r", "a!\\",
+	"a # \"c\" 'd' $e \\", "$X", "a $X b", "${X}", "a${X}b", "$", "a$", "$X=1", "$X=x { y } z",
+	"$X={", "$Y=$X", "@main a", "@^main a", "@other a", "@", "a@b", "@main", "~SEQ(i,1,3) a $i",
+	"~LST(i,x,y) b $i {", "~", "a ~b", "~x", "“a”", "a ‘b’ c", "it’s", "${_HASH} ${_BANG}",
+	"${_RANDOM}",
+	// multi-line definitions, and their uses
+	"$M=a \\", "$M= \\", "  b { \\", "c } \\", "$M", "x $M", "$M y",
+}
+
+func TestLexPlainLinesSame(t *testing.T) {
+	opt := noFS(LexOptions{})
+	lim := defaultLexLimits()
+	lim.lines, lim.work = 100_000, 16<<20
+	corpus := append(slices.Clip(plainLines), notPlainLines...)
+	for _, l := range corpus {
+		for _, data := range []string{l, l + "\n", l + "\r\n", "\n" + l + "\nx\n", l + "\n" + l} {
+			lexBothWays(t, []byte(data), opt, lim)
+		}
+	}
+	lexBothWays(t, []byte(strings.Join(corpus, "\n")), opt, lim)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 3000 {
+		var b strings.Builder
+		for n := rnd.IntN(12); n >= 0; n-- {
+			b.WriteString(corpus[rnd.IntN(len(corpus))])
+			b.WriteString([]string{"\n", "\n", "\n", "\r\n", " "}[rnd.IntN(5)])
+		}
+		lexBothWays(t, []byte(b.String()), opt, lim)
+	}
+	// Few lines: where lexing stops must not depend on plainLines.
+	lim.lines = 5
+	lexBothWays(t, []byte("a\nb\n\nc {\n}\nd\ne\nf\n"), opt, lim)
+	lexBothWays(t, []byte("~SEQ(i,1,2) x\na\nb\nc\nd\n"), opt, lim)
+}
+
+// TestLexPlainLinesIncludes has plainLines read included files.
+func TestLexPlainLinesIncludes(t *testing.T) {
+	m := mapFS{
+		"k.d/a.conf": "a {\n  b 1\n}\ninclude b.conf\nlast\n",
+		"k.d/b.conf": "b\n$M= \\\n x \\\n y\nz $M\n~SEQ(i,1,2) s { $i }\nc{d}\n",
+	}
+	opt := LexOptions{ConfigID: "main", ReadFile: m.readFile, Glob: m.glob}
+	lim := defaultLexLimits()
+	lexBothWays(t, []byte("top {\ninclude k.d/*.conf\n}\n$M=include k.d/b.conf\n@main $M\nend\n"), opt, lim)
+}
+
+// TestLexPlainLinesTaken checks that plainLine takes the lines it should
+// and leaves the others.
+func TestLexPlainLinesTaken(t *testing.T) {
+	lx := newLexer(noFS(LexOptions{}))
+	for _, c := range []struct {
+		lines []string
+		want  bool
+	}{{plainLines, true}, {notPlainLines, false}} {
+		for _, l := range c.lines {
+			if _, _, got := lx.plainLine([]byte(l), 0); got != c.want {
+				t.Errorf("plainLine(%q) = %v, want %v", l, got, c.want)
+			}
+		}
+	}
+	// All of a generated configuration is plain.
+	var buf bytes.Buffer
+	if err := confgen.LVS(&buf, 10, 4); err != nil {
+		t.Fatal(err)
+	}
+	lx.lim = defaultLexLimits()
+	fr := &frame{file: lexName, data: buf.Bytes(), open: true}
+	lx.frames = []*frame{fr}
+	lx.plainLines()
+	if fr.off != buf.Len() {
+		t.Errorf("plainLines stopped at line %d", fr.line+1)
+	}
+}
+
+// TestLexIntern checks that intern gives back the words it is given, also
+// when many words of the same length compete for the cache.
+func TestLexIntern(t *testing.T) {
+	lx := newLexer(noFS(LexOptions{}))
+	var words []string
+	for n := 1; n <= 40; n++ {
+		for i := range 200 {
+			w := []byte(strings.Repeat("ab", n)[:n])
+			w[n/2] = byte(i)
+			w[0] = byte(i / 7)
+			words = append(words, string(w))
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 5 {
+		for _, i := range rnd.Perm(len(words)) {
+			w := []byte(words[i])
+			var last uint64
+			for _, c := range w {
+				last = last<<8 | uint64(c)
+			}
+			if got := lx.intern(w, last); got != words[i] {
+				t.Fatalf("intern(%q) = %q", words[i], got)
+			}
+		}
+	}
+}
+
+// FuzzLexPlain checks that plainLines makes no difference. Its seeds are
+// those of FuzzLex.
+func FuzzLexPlain(f *testing.F) {
+	files, _ := filepath.Glob("testdata/fuzz/FuzzLex/*")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, lit, _ := strings.Cut(string(b), "\n[]byte(")
+		s, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lit), ")")))
+		if err != nil {
+			f.Fatalf("%s: %v", name, err)
+		}
+		f.Add([]byte(s))
+	}
+	if len(files) == 0 {
+		f.Fatal("no seeds in testdata/fuzz/FuzzLex")
+	}
+	opt := noFS(LexOptions{})
+	lim := defaultLexLimits()
+	lim.lines, lim.work, lim.defLen = 200_000, 32<<20, 1<<20
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lexBothWays(t, data, opt, lim)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Values written as one keepalived.conf line of several words. In TOML each
@@ -42,7 +43,10 @@ func (o Args) MarshalTOML() ([]byte, error) {
 	}
 	q := make([]string, len(o.Args))
 	for i, a := range o.Args {
-		q[i] = strconv.Quote(a)
+		var err error
+		if q[i], err = tomlQuote(a); err != nil {
+			return nil, err
+		}
 	}
 	return []byte("[" + strings.Join(q, ", ") + "]"), nil
 }
@@ -111,7 +115,7 @@ func (w *Weight) formatWords() []string {
 // MarshalTOML writes the number, or "N reverse".
 func (w Weight) MarshalTOML() ([]byte, error) {
 	if w.Reverse {
-		return []byte(strconv.Quote(strconv.Itoa(w.Value) + " reverse")), nil
+		return []byte(`"` + strconv.Itoa(w.Value) + ` reverse"`), nil
 	}
 	return []byte(strconv.Itoa(w.Value)), nil
 }
@@ -168,13 +172,21 @@ func (s *Script) formatWords() []string {
 // MarshalTOML writes a string, or an inline table when a user is set.
 func (s Script) MarshalTOML() ([]byte, error) {
 	if s.User == "" && s.Group == "" {
-		return []byte(strconv.Quote(s.Cmd)), nil
+		q, err := tomlQuote(s.Cmd)
+		return []byte(q), err
 	}
-	out := fmt.Sprintf("{ cmd = %s, user = %s", strconv.Quote(s.Cmd), strconv.Quote(s.User))
-	if s.Group != "" {
-		out += fmt.Sprintf(", group = %s", strconv.Quote(s.Group))
+	var parts []string
+	for _, kv := range [][2]string{{"cmd", s.Cmd}, {"user", s.User}, {"group", s.Group}} {
+		if kv[1] == "" && kv[0] == "group" {
+			continue
+		}
+		q, err := tomlQuote(kv[1])
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, kv[0]+" = "+q)
 	}
-	return []byte(out + " }"), nil
+	return []byte("{ " + strings.Join(parts, ", ") + " }"), nil
 }
 
 // UnmarshalTOML reads a string or a { cmd, user, group } table.
@@ -611,4 +623,33 @@ func (o *OptScript) UnmarshalTOML(v any) error {
 	}
 	*o = OptScript{Set: true}
 	return o.Script.UnmarshalTOML(v)
+}
+
+// tomlQuote writes s as a TOML basic string. TOML strings are UTF-8: other
+// bytes cannot be written, and are an error.
+func tomlQuote(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%q is not valid UTF-8, which TOML cannot hold", s)
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String(), nil
 }
