@@ -56,14 +56,35 @@ func ParseKeepalived(path string, opt ParseOptions) (*Config, Diagnostics, error
 // cores, and the whole list of lines never has to be held.
 func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, Diagnostics, error) {
 	chunks := make(chan []Line, 16)
+	// Chunks the parser is done with go back to the lexer to be filled again:
+	// the parser keeps nothing of a chunk's lines but the strings it copies.
+	done := make(chan []Line, 16)
 	var lexDiags Diagnostics
 	go func() {
 		defer close(chunks)
-		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line) { chunks <- c })
+		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line) { chunks <- c }, func() []Line {
+			select {
+			case c := <-done:
+				return c
+			default:
+				return nil
+			}
+		})
 	}()
 	// The parser reads to the end of its input, so the lexer always finishes
 	// and closes the channel; its diagnostics are set before that.
-	cfg, parseDiags := parseChunks(func() []Line { return <-chunks }, opt)
+	var current []Line
+	cfg, parseDiags := parseChunks(func() []Line {
+		if current != nil {
+			clear(current) // drop the references to words and files
+			select {
+			case done <- current:
+			default:
+			}
+		}
+		current = <-chunks
+		return current
+	}, opt)
 	return cfg, append(lexDiags, parseDiags...), nil
 }
 
@@ -240,7 +261,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = (*Pos)(v.Field(s.pos).Addr().UnsafePointer())
+		pos = (*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr()))
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 		}
@@ -417,7 +438,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		// fv is a []*T: append the pointer without reflect.Append, which
 		// allocates a slice header on every call. A []*T is laid out as a
 		// []unsafe.Pointer, and stores through it have write barriers.
-		list := (*[]unsafe.Pointer)(fv.Addr().UnsafePointer())
+		list := (*[]unsafe.Pointer)(unsafe.Pointer(fv.UnsafeAddr()))
 		*list = append(*list, nv.UnsafePointer())
 	case kindNamed:
 		if len(args) == 0 {
@@ -524,7 +545,7 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 // scalar sets a scalar field from its words: the common types directly,
 // the rest through setScalar.
 func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
-	at := fv.Addr().UnsafePointer()
+	at := unsafe.Pointer(fv.UnsafeAddr())
 	switch f.scalar {
 	case scFlag:
 		*(*bool)(at) = true
@@ -577,7 +598,7 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*(*Pos)(v.Field(s.pos).Addr().UnsafePointer()) = Pos{File: pos.File, Line: pos.Line}
+		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
 	}
 }
 

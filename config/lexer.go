@@ -124,10 +124,13 @@ func (lx *lexer) lexAll(name string, data []byte) ([]Line, Diagnostics, error) {
 const lexChunk = 1024
 
 // lexChunks lexes like LexBytes but hands the lines to sink a chunk at a
-// time as they are made, so that a parser can work on them meanwhile. Chunks
-// are never reused after sink has them.
-func lexChunks(name string, data []byte, opt LexOptions, sink func([]Line)) Diagnostics {
+// time as they are made, so that a parser can work on them meanwhile. When
+// reuse is not nil, it may return a chunk the consumer has finished with, to
+// be filled again (its Words are not reused, only the slice of lines); else
+// it returns nil.
+func lexChunks(name string, data []byte, opt LexOptions, sink func([]Line), reuse func() []Line) Diagnostics {
 	lx := newLexer(opt)
+	lx.reuse = reuse
 	lx.lim = defaultLexLimits()
 	if opt.maxLines > 0 {
 		lx.lim.lines = opt.maxLines
@@ -239,6 +242,7 @@ type lexer struct {
 
 	frames []*frame
 	sink   func([]Line) // when set, full chunks of out go here (lexChunks)
+	reuse  func() []Line // a chunk the sink's consumer is done with, or nil
 	out    []Line       // the lines being filled
 	full   [][]Line     // earlier, full, slices of lines
 	nfull  int          // lines in full
@@ -536,6 +540,12 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 func (lx *lexer) newChunk() {
 	if lx.sink != nil {
 		lx.sink(lx.out)
+		if lx.reuse != nil {
+			if c := lx.reuse(); cap(c) >= lexChunk {
+				lx.out = c[:0]
+				return
+			}
+		}
 		lx.out = make([]Line, 0, lexChunk)
 		return
 	}

@@ -1115,7 +1115,7 @@ func BenchmarkLexChunksLVS(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		diags := lexChunks("gen.conf", data, LexOptions{ConfigID: "x"}, func(c []Line) { n += len(c) })
+		diags := lexChunks("gen.conf", data, LexOptions{ConfigID: "x"}, func(c []Line) { n += len(c) }, nil)
 		if n == 0 || len(diags) > 0 {
 			b.Fatalf("%d lines, %v", n, diags)
 		}
