@@ -21,9 +21,9 @@ var (
 
 // Exit codes shared by every command.
 const (
-	exitOK       = 0
-	exitProblem  = 1 // the input has problems, or a check failed
-	exitUsage    = 2 // bad flags or arguments, or a command not built yet
+	exitOK      = 0
+	exitProblem = 1 // the input has problems, or a check failed
+	exitUsage   = 2 // bad flags or arguments, or a command not built yet
 )
 
 // App returns kt's command-line application, writing to stdout and stderr.

@@ -241,11 +241,11 @@ type lexer struct {
 	defBuf strings.Builder
 
 	frames []*frame
-	sink   func([]Line) // when set, full chunks of out go here (lexChunks)
+	sink   func([]Line)  // when set, full chunks of out go here (lexChunks)
 	reuse  func() []Line // a chunk the sink's consumer is done with, or nil
-	out    []Line       // the lines being filled
-	full   [][]Line     // earlier, full, slices of lines
-	nfull  int          // lines in full
+	out    []Line        // the lines being filled
+	full   [][]Line      // earlier, full, slices of lines
+	nfull  int           // lines in full
 	slab   []Word
 	words  []Word
 	tmp    []byte // scratch for tokenize
