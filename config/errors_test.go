@@ -84,11 +84,13 @@ func TestMalformedConfigs(t *testing.T) {
 		want []string
 	}{
 		{"stray closing brace", edit(t, "lb_kind NAT", "    lb_kind NAT\n}"), []string{
+			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
 			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
 			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
 			`bad.conf:28: error: unexpected "}" with no block open`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
+			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
 			`bad.conf:20: error: lb_kind takes a value, not a block`,
 		}},
 		{"block not closed", strings.TrimSuffix(strings.TrimSpace(base), "}"), []string{

@@ -2,6 +2,7 @@ package config
 
 import (
 	"strconv"
+	"strings"
 )
 
 // VSGroup is a virtual_server_group block. Each entry is kept as written:
@@ -109,7 +110,7 @@ func (vs *VirtualServer) Describe() string {
 	case vs.Group != "":
 		return "group " + vs.Group
 	case vs.Address != nil:
-		return "[" + vs.Address.Host + "]:" + protoName(vs.Protocol) + ":" + strconv.Itoa(vs.Address.Port)
+		return "[" + vs.Address.Host + "]:" + strings.ToLower(vs.EffectiveProtocol()) + ":" + strconv.Itoa(vs.Address.Port)
 	}
 	return "virtual_server"
 }
@@ -283,14 +284,4 @@ type BFDCheck struct {
 	BFDName  string   `toml:"name,omitempty"`
 	Alpha    *bool    `toml:"alpha,omitempty"`
 	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
-}
-
-func protoName(p string) string {
-	switch p {
-	case "UDP", "udp":
-		return "udp"
-	case "SCTP", "sctp":
-		return "sctp"
-	}
-	return "tcp"
 }

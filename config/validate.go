@@ -421,6 +421,12 @@ func (v *validator) virtualServers() {
 				v.errorf(p.Of(kw.name), "%s: %s %q is invalid (want NAT, DR or TUN)", where, kw.name, kw.val)
 			}
 		}
+		if vs.FWMark == nil && vs.Protocol == "" {
+			v.warnf(p, "%s: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service", where)
+		}
+		if vs.LBAlgo == "" && vs.LVSSched == "" {
+			v.warnf(p, "%s: no lb_algo; the scheduler is wlc (keepalived does the same)", where)
+		}
 		switch strings.ToUpper(vs.Protocol) {
 		case "", "TCP", "UDP", "SCTP":
 		default:

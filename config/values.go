@@ -210,13 +210,15 @@ func quoteWord(w string) string {
 	if w != "" && !strings.ContainsAny(w, " \t\"'#!{}\\\n\r\v\f") && w[0] != '@' && w[0] != '~' {
 		return w
 	}
+	// Bytes, not runes: keepalived.conf may hold bytes that are not UTF-8,
+	// and they must come back as they were.
 	var b strings.Builder
 	b.WriteByte('"')
-	for _, r := range w {
-		switch r {
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; c {
 		case '"', '\\':
 			b.WriteByte('\\')
-			b.WriteRune(r)
+			b.WriteByte(c)
 		case '\n':
 			b.WriteString(`\n`)
 		case '\t':
@@ -224,7 +226,7 @@ func quoteWord(w string) string {
 		case '\r':
 			b.WriteString(`\r`)
 		default:
-			b.WriteRune(r)
+			b.WriteByte(c)
 		}
 	}
 	b.WriteByte('"')

@@ -1,0 +1,284 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// The model records what a configuration says; these give what it means
+// where it says nothing, with keepalived 2.2.7's defaults (each names the
+// place in keepalived's source it comes from). Engines read configuration
+// through them, so a default lives in one place.
+
+// Defaults that several blocks share.
+const (
+	DefaultPriority        = 100              // VRRP_PRIO_DFL, include/vrrp.h
+	OwnerPriority          = 255              // VRRP_PRIO_OWNER
+	DefaultAdvertInt       = time.Second      // VRRP_ADVER_DFL
+	DefaultGarpMasterDelay = 5 * time.Second  // VRRP_GARP_DELAY
+	DefaultGarpMasterRep   = 5                // VRRP_GARP_REP
+	DefaultDelayLoop       = 60 * time.Second // KEEPALIVED_DEFAULT_DELAY, include/check_data.h
+	DefaultConnectTimeout  = 5 * time.Second  // alloc_vs, check/check_data.c
+	DefaultLBAlgo          = "wlc"            // IPVS_DEF_SCHED, include/ipvswrapper.h
+	DefaultMcastGroup4     = "224.0.0.18"     // RFC 5798
+	DefaultMcastGroup6     = "ff02::12"       // RFC 5798
+	DefaultSMTPTimeout     = 30 * time.Second // global_data.c
+)
+
+func durOr(d *Duration, def time.Duration) time.Duration {
+	if d != nil {
+		return d.D()
+	}
+	return def
+}
+
+func intOr(n *int, def int) int {
+	if n != nil {
+		return *n
+	}
+	return def
+}
+
+// EffectiveVersion is the instance's VRRP version: its own, else the global
+// vrrp_version, else 2.
+func (c *Config) EffectiveVersion(in *Instance) int {
+	switch {
+	case in.Version != nil:
+		return *in.Version
+	case c.Global != nil && c.Global.VRRPVersion != nil:
+		return *c.Global.VRRPVersion
+	}
+	return 2
+}
+
+// EffectivePriority is the instance's base priority: as written, else 255
+// for state MASTER (keepalived takes that as the address owner) and 100
+// otherwise.
+func (in *Instance) EffectivePriority() int {
+	if in.Priority != nil {
+		return *in.Priority
+	}
+	if strings.EqualFold(in.State, "MASTER") {
+		return OwnerPriority
+	}
+	return DefaultPriority
+}
+
+// EffectiveAdvertInt is the instance's advertisement interval (1 s).
+func (in *Instance) EffectiveAdvertInt() time.Duration {
+	return durOr(in.AdvertInt, DefaultAdvertInt)
+}
+
+// EffectiveGarpMasterDelay is the delay before the second batch of
+// gratuitous ARPs after becoming master: the instance's, the global
+// vrrp_garp_master_delay, else 5 s.
+func (c *Config) EffectiveGarpMasterDelay(in *Instance) time.Duration {
+	if in.GarpMasterDelay != nil {
+		return in.GarpMasterDelay.D()
+	}
+	if c.Global != nil {
+		return durOr(c.Global.VRRPGarpMasterDelay, DefaultGarpMasterDelay)
+	}
+	return DefaultGarpMasterDelay
+}
+
+// EffectiveGarpMasterRepeat is how many gratuitous ARPs each batch sends:
+// the instance's, the global vrrp_garp_master_repeat, else 5.
+func (c *Config) EffectiveGarpMasterRepeat(in *Instance) int {
+	if in.GarpMasterRepeat != nil {
+		return *in.GarpMasterRepeat
+	}
+	if c.Global != nil {
+		return intOr(c.Global.VRRPGarpMasterRepeat, DefaultGarpMasterRep)
+	}
+	return DefaultGarpMasterRep
+}
+
+// EffectiveMcastGroup is the multicast group adverts go to for the family.
+func (c *Config) EffectiveMcastGroup(ipv6 bool) string {
+	if c.Global != nil {
+		if ipv6 && c.Global.VRRPMcastGroup6 != "" {
+			return c.Global.VRRPMcastGroup6
+		}
+		if !ipv6 && c.Global.VRRPMcastGroup4 != "" {
+			return c.Global.VRRPMcastGroup4
+		}
+	}
+	if ipv6 {
+		return DefaultMcastGroup6
+	}
+	return DefaultMcastGroup4
+}
+
+// EffectiveInterval is how often a vrrp_script runs (1 s; keepalived_parser
+// vrrp_script_interval_handler).
+func (s *VRRPScript) EffectiveInterval() time.Duration { return durOr(s.Interval, time.Second) }
+
+// EffectiveTimeout is how long a vrrp_script may run: as written, else its
+// interval, as keepalived does.
+func (s *VRRPScript) EffectiveTimeout() time.Duration { return durOr(s.Timeout, s.EffectiveInterval()) }
+
+// EffectiveRise is how many successes turn the script OK (1).
+func (s *VRRPScript) EffectiveRise() int { return intOr(s.Rise, 1) }
+
+// EffectiveFall is how many failures turn the script failed (1).
+func (s *VRRPScript) EffectiveFall() int { return intOr(s.Fall, 1) }
+
+// EffectiveLBAlgo is the IPVS scheduler: lb_algo, its synonym lvs_sched,
+// else wlc.
+func (vs *VirtualServer) EffectiveLBAlgo() string {
+	switch {
+	case vs.LBAlgo != "":
+		return vs.LBAlgo
+	case vs.LVSSched != "":
+		return vs.LVSSched
+	}
+	return DefaultLBAlgo
+}
+
+// EffectiveLBKind is the forwarding method: lb_kind, its synonym
+// lvs_method, else NAT. Only its first word counts (TUN may be followed by
+// encapsulation options).
+func (vs *VirtualServer) EffectiveLBKind() string {
+	k := string(vs.LBKind)
+	if k == "" {
+		k = string(vs.LVSMethod)
+	}
+	if f := strings.Fields(k); len(f) > 0 {
+		return strings.ToUpper(f[0])
+	}
+	return "NAT"
+}
+
+// EffectiveProtocol is TCP, UDP or SCTP. A service addressed by IP and port
+// with no protocol is UDP, because that is what the kernel does with
+// protocol 0 and what keepalived then sets ("no protocol set - defaulting
+// to UDP"). A fwmark service has no protocol; this returns "".
+func (vs *VirtualServer) EffectiveProtocol() string {
+	if vs.Protocol != "" {
+		return strings.ToUpper(vs.Protocol)
+	}
+	if vs.FWMark != nil {
+		return ""
+	}
+	return "UDP"
+}
+
+// EffectiveDelayLoop is how often the virtual server's checkers run (60 s).
+func (vs *VirtualServer) EffectiveDelayLoop() time.Duration {
+	return durOr(vs.DelayLoop, DefaultDelayLoop)
+}
+
+// EffectiveQuorum is the weight of up real servers the service needs (1).
+func (vs *VirtualServer) EffectiveQuorum() int { return intOr(vs.Quorum, 1) }
+
+// EffectiveHysteresis is the margin around the quorum (0).
+func (vs *VirtualServer) EffectiveHysteresis() int { return intOr(vs.Hysteresis, 0) }
+
+// EffectivePersistence is the persistence timeout, 0 when the service is
+// not persistent (persistence_timeout written alone is 360 s, set by the
+// parser).
+func (vs *VirtualServer) EffectivePersistence() time.Duration { return durOr(vs.PersistenceTimeout, 0) }
+
+// EffectiveWeight is the real server's weight (1).
+func (rs *RealServer) EffectiveWeight() int { return intOr(rs.Weight, 1) }
+
+// CheckKind names a checker type for defaults that differ between them.
+type CheckKind int
+
+// The checker types, for EffectiveRetry and EffectiveDelayBeforeRetry.
+const (
+	CheckHTTP CheckKind = iota // HTTP_GET and SSL_GET
+	CheckTCP
+	CheckSMTP
+	CheckDNS
+	CheckMisc
+	CheckUDP
+	CheckPing
+)
+
+// EffectiveConnectTimeout is a checker's connect timeout: its own, the real
+// server's, the virtual server's, else 5 s (values on a virtual server are
+// defaults for its real servers, theirs for their checkers).
+func EffectiveConnectTimeout(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.Duration {
+	switch {
+	case c != nil && c.ConnectTimeout != nil:
+		return c.ConnectTimeout.D()
+	case rs != nil && rs.ConnectTimeout != nil:
+		return rs.ConnectTimeout.D()
+	}
+	return durOr(vs.ConnectTimeout, DefaultConnectTimeout)
+}
+
+// EffectiveRetry is how many times a checker retries before it fails:
+// its own (retry, or the deprecated nb_get_retry), the real server's, the
+// virtual server's, else 1 (DNS 3, MISC 0).
+func EffectiveRetry(kind CheckKind, vs *VirtualServer, rs *RealServer, c *CheckCommon) int {
+	switch {
+	case c != nil && c.Retry != nil:
+		return *c.Retry
+	case c != nil && c.NbGetRetry != nil:
+		return *c.NbGetRetry
+	case rs != nil && rs.Retry != nil:
+		return *rs.Retry
+	case vs.Retry != nil:
+		return *vs.Retry
+	case kind == CheckDNS:
+		return 3
+	case kind == CheckMisc:
+		return 0
+	}
+	return 1
+}
+
+// EffectiveDelayBeforeRetry is the pause between a checker's retries: its
+// own, the real server's, the virtual server's, else 3 s for HTTP/SSL, the
+// delay loop for DNS and 1 s for the others.
+func EffectiveDelayBeforeRetry(kind CheckKind, vs *VirtualServer, rs *RealServer, c *CheckCommon) time.Duration {
+	switch {
+	case c != nil && c.DelayBeforeRetry != nil:
+		return c.DelayBeforeRetry.D()
+	case rs != nil && rs.DelayBeforeRetry != nil:
+		return rs.DelayBeforeRetry.D()
+	case vs.DelayBeforeRetry != nil:
+		return vs.DelayBeforeRetry.D()
+	case kind == CheckHTTP:
+		return 3 * time.Second
+	case kind == CheckDNS:
+		return EffectiveDelayLoop(vs, rs, c)
+	}
+	return time.Second
+}
+
+// EffectiveDelayLoop is how often a checker runs: its own, the real
+// server's, the virtual server's, else 60 s.
+func EffectiveDelayLoop(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.Duration {
+	switch {
+	case c != nil && c.DelayLoop != nil:
+		return c.DelayLoop.D()
+	case rs != nil && rs.DelayLoop != nil:
+		return rs.DelayLoop.D()
+	}
+	return vs.EffectiveDelayLoop()
+}
+
+// EffectiveStatusCodes are the HTTP status codes a url accepts, as written
+// ("200", "301-303"), else 200-299.
+func (u *URLCheck) EffectiveStatusCodes() []string {
+	if len(u.StatusCode.Args) > 0 {
+		return u.StatusCode.Args
+	}
+	return []string{"200-299"}
+}
+
+// EffectiveQuery is the DNS check's query: type (SOA) and name (the root).
+func (d *DNSCheck) EffectiveQuery() (qtype, name string) {
+	qtype, name = strings.ToUpper(d.Type), d.QueryName
+	if qtype == "" {
+		qtype = "SOA"
+	}
+	if name == "" {
+		name = "."
+	}
+	return qtype, name
+}
