@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -36,13 +35,9 @@ const maxDiags = 10000
 // the error is only for a file that cannot be read. Semantic checks are
 // Validate's job.
 func ParseKeepalived(path string, opt ParseOptions) (*Config, Diagnostics, error) {
-	read := opt.ReadFile
-	if read == nil {
-		read = os.ReadFile
-	}
-	data, err := read(path)
+	data, err := opt.lex().readTop(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
+		return nil, nil, err
 	}
 	return ParseKeepalivedBytes(path, data, opt)
 }

@@ -3,17 +3,16 @@ package config
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 const (
@@ -634,46 +633,19 @@ func TestAllKeywordsFile(t *testing.T) {
 	}
 }
 
-// kaLineRE matches keepalived's "(FILE: Line N) " and "(Line N) ".
-var kaLineRE = regexp.MustCompile(`\((?:[^()]*: )?Line \d+\) ?`)
-
 // kaTestMessages runs `keepalived -t -f path` and returns its messages with
-// file names and line numbers taken out, sorted (its processes may report in
-// any order), and its exit status last.
+// file names and line numbers taken out, sorted, and its exit status last.
 func kaTestMessages(t *testing.T, ka, path string) []string {
 	t.Helper()
-	cmd := exec.Command(ka, "-t", "-f", path)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var msgs []string
-	for _, l := range strings.Split(out.String(), "\n") {
-		l = strings.TrimSpace(kaLineRE.ReplaceAllString(l, ""))
-		if l != "" {
-			msgs = append(msgs, l)
-		}
-	}
-	sort.Strings(msgs)
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		msgs = append(msgs, fmt.Sprintf("exit status %d", ee.ExitCode()))
-	case err != nil:
-		t.Fatalf("keepalived -t: %v", err)
-	default:
-		msgs = append(msgs, "exit status 0")
-	}
-	return msgs
+	code, msgs := keepalivedCheck(t, ka, path)
+	return append(msgs, fmt.Sprintf("exit status %d", code))
 }
 
 // TestKeepalivedReadsWrittenFormAlike runs keepalived -t, when it is
 // installed, on all-keywords.conf and on kt's rewrite of it: keepalived must
 // say the same about both.
 func TestKeepalivedReadsWrittenFormAlike(t *testing.T) {
-	ka, err := exec.LookPath("keepalived")
-	if err != nil || testing.Short() {
-		t.Skip("keepalived not installed, or -short")
-	}
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
 	c, diags, err := ParseKeepalived(allKeywordsFile, ParseOptions{})
 	if err != nil || len(diags) > 0 {
 		t.Fatalf("parse %s: %v %v", allKeywordsFile, err, diags)

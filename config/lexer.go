@@ -86,15 +86,24 @@ const (
 // A word is marked Quoted when any part of it was quoted or written with a
 // backslash escape, so "{" and \{ are text, not braces.
 func Lex(path string, opt LexOptions) ([]Line, Diagnostics, error) {
+	data, err := opt.readTop(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return LexBytes(path, data, opt)
+}
+
+// readTop reads the top-level configuration file.
+func (opt LexOptions) readTop(path string) ([]byte, error) {
 	read := opt.ReadFile
 	if read == nil {
 		read = os.ReadFile
 	}
 	data, err := read(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	return LexBytes(path, data, opt)
+	return data, nil
 }
 
 // LexBytes is Lex for an in-memory file named name (includes still resolve

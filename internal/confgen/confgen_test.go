@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 func generate(t *testing.T, iface string, vs, rs int) []byte {
@@ -180,20 +182,6 @@ func defaultRouteInterface() string {
 	return names[0]
 }
 
-// findKeepalived looks on PATH and in /usr/sbin, which is not on every
-// user's PATH.
-func findKeepalived() string {
-	if p, err := exec.LookPath("keepalived"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/keepalived", "/usr/local/sbin/keepalived", "/sbin/keepalived"} {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
-
 // machineProblems are keepalived -t messages caused by the machine rather
 // than by the file: they appear only when no usable VRRP interface exists.
 var machineProblems = []string{
@@ -207,13 +195,7 @@ var machineProblems = []string{
 // skips when keepalived is not installed, except under CI=true, where a
 // missing keepalived is a failure.
 func TestKeepalivedAcceptsGeneratedConfig(t *testing.T) {
-	bin := findKeepalived()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("keepalived is not installed but CI=true: install the Debian package keepalived")
-		}
-		t.Skip("skip: keepalived not installed (apt-get install keepalived); set CI=true to make this a failure")
-	}
+	bin := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
 	iface := defaultRouteInterface()
 	onlyMachine := false
 	if iface == "" {
