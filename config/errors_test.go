@@ -202,6 +202,17 @@ func TestMalformedConfigs(t *testing.T) {
 		{"no vip", edit(t, "192.0.2.1/24", ""), []string{`bad.conf:7: warning: (VI_1) has no virtual_ipaddress`}},
 		{"v3 no vip", strings.Replace(edit(t, "priority 100", "    version 3"), "        192.0.2.1/24\n", "", 1),
 			[]string{`bad.conf:7: error: (VI_1) has no virtual_ipaddress; VRRPv3 and vrrp_strict need at least one`}},
+		{"strict drops traffic to the VIP", strings.Replace(base, "enable_script_security", "enable_script_security\n    vrrp_strict", 1),
+			[]string{`bad.conf:8: warning: (VI_1) under vrrp_strict, as master this router drops traffic sent to its virtual addresses (it does not own them and accept is off): pings and connections to the VIP fail; use version 3 with accept, or leave vrrp_strict off`}},
+		{"strict v2 with accept", strings.Replace(edit(t, "priority 100", "    accept"), "enable_script_security", "enable_script_security\n    vrrp_strict", 1),
+			[]string{`bad.conf:8: warning: (VI_1) under vrrp_strict, as master this router drops traffic sent to its virtual addresses (it does not own them and accept is off): pings and connections to the VIP fail; use version 3 with accept, or leave vrrp_strict off`,
+				`bad.conf:11: error: (VI_1) accept does not comply with VRRPv2 (RFC 3768) under vrrp_strict; it is ignored`}},
+		{"strict v3 with accept is fine", strings.Replace(edit(t, "priority 100", "    version 3\n    accept"), "enable_script_security", "enable_script_security\n    vrrp_strict", 1), nil},
+		{"unicast slips", edit(t, "priority 100", "    unicast_src_ip 192.0.2.10\n    unicast_peer {\n        192.0.2.10\n        192.0.2.11\n        192.0.2.11\n    }"),
+			[]string{`bad.conf:12: warning: (VI_1) unicast_peer 192.0.2.10 is this router's own unicast_src_ip`,
+				`bad.conf:14: warning: (VI_1) unicast_peer 192.0.2.11 is listed twice`}},
+		{"unicast source without peers", edit(t, "priority 100", "    unicast_src_ip 192.0.2.10"),
+			[]string{`bad.conf:10: warning: (VI_1) unicast_src_ip is set but there is no unicast_peer: adverts are multicast`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -195,6 +195,30 @@ func (v *validator) instances() {
 		if prio == 255 && in.State != "" && !master {
 			v.warnf(p.Of("priority"), "%s priority 255 is for the address owner, which always starts as MASTER; state BACKUP is ignored", where)
 		}
+		if v.strict(in) && prio != 255 {
+			switch {
+			case in.Accept && version == 2:
+				v.errorf(p.Of("accept"), "%s accept does not comply with VRRPv2 (RFC 3768) under vrrp_strict; it is ignored", where)
+				fallthrough
+			case !in.Accept:
+				// keepalived's users trip over this one (its shipped sample
+				// turns vrrp_strict on): the VIP stops answering.
+				v.warnf(p, "%s under vrrp_strict, as master this router drops traffic sent to its virtual addresses (it does not own them and accept is off): pings and connections to the VIP fail; use version 3 with accept, or leave vrrp_strict off", where)
+			}
+		}
+		if in.UnicastSrcIP != "" && len(in.UnicastPeer) == 0 {
+			v.warnf(p.Of("unicast_src_ip"), "%s unicast_src_ip is set but there is no unicast_peer: adverts are multicast", where)
+		}
+		seenPeer := map[netip.Addr]bool{}
+		for _, peer := range in.UnicastPeer {
+			if peer.Address.String() == in.UnicastSrcIP {
+				v.warnf(peer.Pos, "%s unicast_peer %s is this router's own unicast_src_ip", where, peer.Address)
+			}
+			if seenPeer[peer.Address] {
+				v.warnf(peer.Pos, "%s unicast_peer %s is listed twice", where, peer.Address)
+			}
+			seenPeer[peer.Address] = true
+		}
 		if v.strict(in) {
 			if master && prio != 255 {
 				v.errorf(p.Of("state"), "%s state MASTER needs priority 255 (the address owner) under vrrp_strict; it starts as BACKUP", where)
