@@ -102,6 +102,7 @@ type cursor struct {
 	ln     int           // lines passed so far: words of one line share it
 	next   func() []Line // the next chunk, nil at the end
 	last   Pos           // the line of the last word taken
+	seen   int           // ln+1 of last (0: none), so it is set once a line
 }
 
 // more reports whether a word is left, moving to the next line or chunk as
@@ -140,8 +141,15 @@ func (c *cursor) pos() Pos {
 
 // take moves past the current word.
 func (c *cursor) take() {
-	c.last = c.pos()
+	c.setLast()
 	c.wi++
+}
+
+// setLast records the current line as the last one read from.
+func (c *cursor) setLast() {
+	if c.seen != c.ln+1 {
+		c.last, c.seen = c.pos(), c.ln+1
+	}
 }
 
 // takeBrace takes the current word if it is the brace b.
@@ -184,18 +192,17 @@ type parser struct {
 // statement reads a keyword and the words after it on its line, and whether a
 // block follows (on the same line or the next).
 func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
-	w, line := p.peek()
-	kw, pos = w.Text, p.pos()
-	p.take()
+	// The keyword and its words are on the current line: read them from it
+	// directly, up to its end or a brace.
+	ws := p.chunk[p.li].Words
+	kw, pos = ws[p.wi].Text, p.pos()
+	p.setLast()
 	args = p.args[:0]
-	for p.more() {
-		w, l := p.peek()
-		if l != line || w.IsBrace("{") || w.IsBrace("}") {
-			break
-		}
-		args = append(args, w.Text)
-		p.take()
+	i := p.wi + 1
+	for ; i < len(ws) && !ws[i].IsBrace("{") && !ws[i].IsBrace("}"); i++ {
+		args = append(args, ws[i].Text)
 	}
+	p.wi = i
 	block = p.takeBrace("{")
 	p.args = args
 	return kw, args, pos, block

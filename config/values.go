@@ -61,6 +61,11 @@ func unitOf(unit string) time.Duration {
 
 // parseDuration reads a keepalived TIMER: a decimal number of units.
 func parseDuration(s, unit string) (Duration, error) {
+	if len(s) > 0 && len(s) <= 9 && allDigits(s) {
+		// Whole numbers, the usual case, without going through floats.
+		n, _ := strconv.Atoi(s)
+		return Duration(time.Duration(n) * unitOf(unit)), nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xXpP_") {
 		return 0, fmt.Errorf("invalid time %q", s)
@@ -70,6 +75,15 @@ func parseDuration(s, unit string) (Duration, error) {
 		return 0, fmt.Errorf("time %q out of range", s)
 	}
 	return Duration(math.Round(v)), nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func formatDuration(d Duration, unit string) string {
