@@ -235,11 +235,14 @@ func (e Endpoint) Addr() (netip.Addr, bool) {
 }
 
 func (e Endpoint) String() string {
-	if e.Port == 0 {
+	_, isIP := e.Addr()
+	if e.Port == 0 && (isIP || !strings.Contains(e.Host, ":")) {
 		return e.Host
 	}
 	h := e.Host
 	if strings.Contains(h, ":") {
+		// An IPv6 address, or a host that is no address but has a colon:
+		// in brackets, with the port (0 for none), it reads back the same.
 		h = "[" + h + "]"
 	}
 	return h + ":" + strconv.Itoa(e.Port)
