@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -95,4 +97,63 @@ func FuzzParseTOML(f *testing.F) {
 			t.Fatalf("TOML written by kt does not read back the same: %v\ninput:\n%q\noutput:\n%s", d2, data, tb.Bytes())
 		}
 	})
+}
+
+// sameParse requires that parsing data in parallel, in chunks of one line
+// cut between top-level statements, gives what one sequential parse of the
+// whole input gives: the same model and the same diagnostics.
+func sameParse(t *testing.T, data []byte, opt ParseOptions) {
+	t.Helper()
+	opt.chunkLines = 1
+	c1, d1, _ := ParseKeepalivedBytes("p.conf", data, opt)
+	lines, lexDiags, _ := LexBytes("p.conf", data, opt.lex())
+	done := false
+	c2, d2 := parseChunks(func() []Line {
+		if done {
+			return nil
+		}
+		done = true
+		return lines
+	}, opt)
+	d2 = append(lexDiags, d2...)
+	if !Equal(c1, c2) {
+		t.Fatalf("parallel and sequential parses differ for:\n%s", data)
+	}
+	s1, s2 := diagStrings(d1), diagStrings(d2)
+	if strings.Join(s1, "\n") != strings.Join(s2, "\n") {
+		t.Fatalf("parallel and sequential diagnostics differ for:\n%s\nparallel:\n%s\nsequential:\n%s", data, strings.Join(s1, "\n"), strings.Join(s2, "\n"))
+	}
+}
+
+func diagStrings(ds Diagnostics) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FuzzParallelParse: parsing chunks of top-level statements on several
+// workers and merging them gives what one sequential parse gives.
+func FuzzParallelParse(f *testing.F) {
+	addSeeds(f, "../testdata/seed/*.conf", filepath.Join(samplesDir, "keepalived.conf.*"), "testdata/keywords/all-keywords.conf")
+	f.Add([]byte("global_defs {\n router_id a\n}\nglobal_defs {\n router_id b\n vrrp_strict\n}\n"))
+	f.Add([]byte("vrrp_instance A {\n priority 1\n}\nvrrp_instance A {\n bogus\n}\nvrrp_instance B\n{\n}\n}\n"))
+	f.Add([]byte("net_namespace x\nnet_namespace y\nunknown_top 1\nvirtual_server 192.0.2.1 80 {\n}\nvirtual_server fwmark 1 {\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sameParse(t, data, noFiles)
+	})
+}
+
+func TestParallelParseOnSamples(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(samplesDir, "keepalived.conf.*"))
+	files = append(files, "../testdata/seed/keepalived.conf", "../testdata/seed/original.conf", "testdata/keywords/all-keywords.conf")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameParse(t, data, ParseOptions{ConfigID: "x"})
+	}
 }

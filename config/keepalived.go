@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -18,11 +19,12 @@ type ParseOptions struct {
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
 
-	maxLines int // lowers the lexer's limit on lines (fuzzing)
+	maxLines   int // lowers the lexer's limit on lines (fuzzing)
+	chunkLines int // lines per chunk handed to the parsers (tests)
 }
 
 func (o ParseOptions) lex() LexOptions {
-	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines}
+	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, chunkLines: o.chunkLines}
 }
 
 // maxDiags is how many problems one parse reports; past it, one more line
@@ -44,20 +46,27 @@ func ParseKeepalived(path string, opt ParseOptions) (*Config, Diagnostics, error
 
 // ParseKeepalivedBytes is ParseKeepalived for a file held in memory (its
 // includes are still read from disk, relative to name). Its error is always
-// nil.
+// nil. Diagnostics come sorted by file and line.
 //
 // The lexer runs in a goroutine of its own and hands lines over a chunk at a
-// time, so that a large configuration is lexed and parsed at once on two
-// cores, and the whole list of lines never has to be held.
+// time, each chunk ending between two top-level statements. Two workers
+// parse chunks into partial models, which are merged in order as they come
+// (merge.go): a large configuration is lexed and parsed on every core, and
+// the whole list of lines is never held. parseChunks is the one-goroutine
+// parse this is tested against.
 func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, Diagnostics, error) {
-	chunks := make(chan []Line, 16)
-	// Chunks the parser is done with go back to the lexer to be filled again:
-	// the parser keeps nothing of a chunk's lines but the strings it copies.
+	type chunk struct {
+		lines []Line
+		top   bool // starts a top-level statement
+	}
+	chunks := make(chan chunk, 16)
+	// Chunks the parsers are done with go back to the lexer to be filled
+	// again: a parser keeps nothing of a chunk's lines but the strings.
 	done := make(chan []Line, 16)
 	var lexDiags Diagnostics
 	go func() {
 		defer close(chunks)
-		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line) { chunks <- c }, func() []Line {
+		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line, top bool) { chunks <- chunk{c, top} }, func() []Line {
 			select {
 			case c := <-done:
 				return c
@@ -66,27 +75,112 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 			}
 		})
 	}()
-	// The parser reads to the end of its input, so the lexer always finishes
-	// and closes the channel; its diagnostics are set before that.
-	var current []Line
-	cfg, parseDiags := parseChunks(func() []Line {
-		if current != nil {
-			clear(current) // drop the references to words and files
-			select {
-			case done <- current:
-			default:
+
+	// A segment is a run of chunks from one that starts a top-level
+	// statement to the next such: it parses on its own. Its chunks stream to
+	// the worker parsing it, so a huge block never has to be held whole.
+	type job struct {
+		i      int
+		chunks chan []Line
+	}
+	jobs := make(chan job, parseWorkers)
+	results := make(chan segment, parseWorkers)
+	var wg sync.WaitGroup
+	for range parseWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newParser(opt) // schemas and slabs are reused from segment to segment
+			for j := range jobs {
+				var current []Line
+				seg := p.parseSegment(func() []Line {
+					if current != nil {
+						clear(current) // drop the references to words and files
+						select {
+						case done <- current:
+						default:
+						}
+					}
+					current = <-j.chunks // nil once the segment's channel is closed
+					return current
+				})
+				seg.i = j.i
+				results <- seg
 			}
+		}()
+	}
+	go func() {
+		var cur chan []Line
+		i := 0
+		for c := range chunks {
+			if cur == nil || c.top {
+				if cur != nil {
+					close(cur)
+				}
+				cur = make(chan []Line, 4)
+				jobs <- job{i, cur}
+				i++
+			}
+			cur <- c.lines
 		}
-		current = <-chunks
-		return current
-	}, opt)
-	return cfg, append(lexDiags, parseDiags...), nil
+		if cur != nil {
+			close(cur)
+		}
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+
+	m := newMerger(opt)
+	pending := map[int]segment{}
+	for seg := range results {
+		pending[seg.i] = seg
+		for {
+			next, ok := pending[m.next]
+			if !ok {
+				break
+			}
+			delete(pending, m.next)
+			m.add(next)
+		}
+	}
+	// results is closed after the lexer has finished, so lexDiags is set.
+	cfg, diags := m.finish(lexDiags)
+	return cfg, diags, nil
 }
 
-// parseChunks parses lines that next hands over a chunk at a time (nil at
-// the end), so that parsing can start before lexing has finished.
+// parseWorkers is how many segments are parsed at once.
+const parseWorkers = 2
+
+// segment is the model parsed from a run of whole top-level statements.
+type segment struct {
+	i       int
+	cfg     *Config
+	diags   Diagnostics
+	dropped int // diagnostics past the limit
+	worst   Severity
+}
+
+func newParser(opt ParseOptions) *parser {
+	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}}
+}
+
+// parseSegment parses a segment, whose chunks next hands over (nil at its
+// end), on its own.
+func (p *parser) parseSegment(next func() []Line) segment {
+	p.cursor = cursor{next: next}
+	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
+	cfg := &Config{}
+	v := reflect.ValueOf(cfg).Elem()
+	p.body(v, p.sc.of(v.Type()), "top level", nil)
+	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst}
+}
+
+// parseChunks parses, in one goroutine, lines that next hands over a chunk
+// at a time (nil at the end). It is the reference the parallel parse is
+// tested against.
 func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
-	p := &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}}
+	p := newParser(opt)
 	p.next = next
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
@@ -461,12 +555,15 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		if fv.IsNil() {
 			fv.Set(reflect.MakeMap(fv.Type()))
 		}
+		sub := p.sub(f)
 		if fv.MapIndex(reflect.ValueOf(name)).IsValid() {
+			// The first definition stands. The second is still parsed, into
+			// nothing, so that its own problems are reported too (and the
+			// parallel parse, which sees it on its own, says the same).
 			p.sink.errorf(pos, "%s %s defined twice", kw, name)
-			p.skipBlock(kw+" "+name, pos)
+			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 			return
 		}
-		sub := p.sub(f)
 		nv := reflect.New(f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if sub.name >= 0 {

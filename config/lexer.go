@@ -53,7 +53,8 @@ type LexOptions struct {
 	// itself; nil means filepath.Glob.
 	Glob func(pattern string) ([]string, error)
 
-	maxLines int // lowers the limit on lines read or generated (fuzzing)
+	maxLines   int // lowers the limit on lines read or generated (fuzzing)
+	chunkLines int // lines per chunk for lexChunks' sink (tests); 0: lexChunk
 }
 
 // lexLimits keep hostile or broken input from hanging kt or exhausting
@@ -137,9 +138,10 @@ const lexChunk = 1024
 // reuse is not nil, it may return a chunk the consumer has finished with, to
 // be filled again (its Words are not reused, only the slice of lines); else
 // it returns nil.
-func lexChunks(name string, data []byte, opt LexOptions, sink func([]Line), reuse func() []Line) Diagnostics {
+func lexChunks(name string, data []byte, opt LexOptions, sink func(lines []Line, top bool), reuse func() []Line) Diagnostics {
 	lx := newLexer(opt)
 	lx.reuse = reuse
+	lx.chunkLines = opt.chunkLines
 	lx.lim = defaultLexLimits()
 	if opt.maxLines > 0 {
 		lx.lim.lines = opt.maxLines
@@ -148,13 +150,17 @@ func lexChunks(name string, data []byte, opt LexOptions, sink func([]Line), reus
 }
 
 // lexChunks lexes the file name holding data for lexChunks.
-func (lx *lexer) lexChunks(name string, data []byte, sink func([]Line)) Diagnostics {
+func (lx *lexer) lexChunks(name string, data []byte, sink func(lines []Line, top bool)) Diagnostics {
 	lx.sink = sink
+	lx.outTop = true
+	if lx.chunkLines <= 0 {
+		lx.chunkLines = lexChunk
+	}
 	lx.out = make([]Line, 0, lexChunk)
 	lx.frames = append(lx.frames, &frame{file: name, clean: filepath.Clean(name), data: data, open: true})
 	lx.run()
 	if len(lx.out) > 0 {
-		sink(lx.out)
+		sink(lx.out, lx.outTop)
 	}
 	return lx.list
 }
@@ -250,16 +256,20 @@ type lexer struct {
 	defBuf strings.Builder
 
 	frames []*frame
-	sink   func([]Line)  // when set, full chunks of out go here (lexChunks)
-	reuse  func() []Line // a chunk the sink's consumer is done with, or nil
-	out    []Line        // the lines being filled
-	full   [][]Line      // earlier, full, slices of lines
-	nfull  int           // lines in full
-	slab   []Word
-	words  []Word
-	tmp    []byte // scratch for tokenize
-	sbuf   []byte // scratch for substitute
-	pwds   map[string]string
+	sink   func([]Line, bool) // when set, full chunks of out go here (lexChunks)
+	outTop bool               // out starts a top-level statement (only with a sink)
+	reuse  func() []Line      // a chunk the sink's consumer is done with, or nil
+	depth  int                // braces open after the lines emitted (only with a sink)
+
+	chunkLines int      // lines per chunk for the sink
+	out        []Line   // the lines being filled
+	full       [][]Line // earlier, full, slices of lines
+	nfull      int      // lines in full
+	slab       []Word
+	words      []Word
+	tmp        []byte // scratch for tokenize
+	sbuf       []byte // scratch for substitute
+	pwds       map[string]string
 
 	noFast bool       // lex every line the general way (for tests)
 	rnd    *rand.Rand // for ${_RANDOM}; nil means globalRand (for tests)
@@ -538,17 +548,37 @@ const slabSize = 4096
 // addLine appends a line to the output. Its words must not be modified
 // afterwards: they are a part of a slab of their own.
 func (lx *lexer) addLine(file string, line int, words []Word) {
-	if len(lx.out) == cap(lx.out) {
+	switch {
+	case lx.sink == nil:
+		if len(lx.out) == cap(lx.out) {
+			lx.newChunk()
+		}
+	case len(lx.out) >= lx.chunkLines:
 		lx.newChunk()
+		// Whether the new chunk starts a top-level statement: no block is
+		// open and this line does not open the block of the last statement.
+		// Such a chunk, with those after it up to the next such chunk, parses
+		// on its own.
+		lx.outTop = lx.depth == 0 && !words[0].IsBrace("{")
 	}
 	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line}, Words: words})
+	if lx.sink != nil {
+		for _, w := range words {
+			switch {
+			case w.IsBrace("{"):
+				lx.depth++
+			case w.IsBrace("}") && lx.depth > 0: // a stray "}" leaves the parser at the top level
+				lx.depth--
+			}
+		}
+	}
 }
 
 // newChunk hands the full chunk of lines to the sink, or keeps it, and
 // starts the next one.
 func (lx *lexer) newChunk() {
 	if lx.sink != nil {
-		lx.sink(lx.out)
+		lx.sink(lx.out, lx.outTop)
 		if lx.reuse != nil {
 			if c := lx.reuse(); cap(c) >= lexChunk {
 				lx.out = c[:0]

@@ -1115,7 +1115,7 @@ func BenchmarkLexChunksLVS(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		diags := lexChunks("gen.conf", data, LexOptions{ConfigID: "x"}, func(c []Line) { n += len(c) }, nil)
+		diags := lexChunks("gen.conf", data, LexOptions{ConfigID: "x"}, func(c []Line, _ bool) { n += len(c) }, nil)
 		if n == 0 || len(diags) > 0 {
 			b.Fatalf("%d lines, %v", n, diags)
 		}
@@ -1148,7 +1148,7 @@ func lexBothWays(t testing.TB, data []byte, opt LexOptions, lim lexLimits) {
 	lx.lim = lim
 	lx.rnd = rand.New(rand.NewPCG(1, 2))
 	var chunked result
-	chunked.diags = lx.lexChunks(lexName, data, func(c []Line) { chunked.lines = append(chunked.lines, c...) })
+	chunked.diags = lx.lexChunks(lexName, data, func(c []Line, _ bool) { chunked.lines = append(chunked.lines, c...) })
 	for _, r := range []struct {
 		name string
 		res  result
