@@ -1106,11 +1106,7 @@ vrrp_instance vrrp4.${IF}.${NUM}.${ID} { \
 // configuration of BenchmarkCheckLVS10k: 10,000 virtual servers of 4 real
 // servers each (510,000 lines, 9.7 MB).
 func BenchmarkLexChunksLVS(b *testing.B) {
-	var buf bytes.Buffer
-	if err := confgen.LVS(&buf, 10000, 4); err != nil {
-		b.Fatal(err)
-	}
-	data := buf.Bytes()
+	data := lvs10k(b)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
