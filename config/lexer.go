@@ -1793,7 +1793,7 @@ func findBrace(s string) int {
 	if p < 0 {
 		return -1
 	}
-	if strings.IndexAny(s[:p], "\"'\\$") < 0 {
+	if !strings.ContainsAny(s[:p], "\"'\\$") {
 		return p
 	}
 	var q byte

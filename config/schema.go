@@ -108,9 +108,8 @@ type blockSchema struct {
 }
 
 var (
-	wordsValueType  = reflect.TypeOf((*wordsValue)(nil)).Elem()
-	headerBlockType = reflect.TypeOf((*headerBlock)(nil)).Elem()
-	posType         = reflect.TypeOf(Pos{})
+	wordsValueType = reflect.TypeOf((*wordsValue)(nil)).Elem()
+	posType        = reflect.TypeOf(Pos{})
 )
 
 // schemas caches the schema of each model type for one parse or write.
