@@ -1,0 +1,606 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// State is a VRRP instance's state.
+type State int
+
+// The states of RFC 5798 plus keepalived's FAULT and STOP.
+const (
+	StateInit State = iota
+	StateBackup
+	StateMaster
+	StateFault
+	StateStop
+)
+
+func (s State) String() string {
+	switch s {
+	case StateInit:
+		return "INIT"
+	case StateBackup:
+		return "BACKUP"
+	case StateMaster:
+		return "MASTER"
+	case StateFault:
+		return "FAULT"
+	case StateStop:
+		return "STOP"
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// Config is what the state machine needs to know about its instance. It is
+// built from the config model by the router; the machine itself reads no
+// configuration files.
+type Config struct {
+	Name    string
+	VRID    uint8
+	Version int // 2 or 3
+	// Priority is the configured (base) priority, 1-255; 255 makes this
+	// router the address owner.
+	Priority uint8
+	// Interval is this router's advertisement interval.
+	Interval time.Duration
+	// InitialMaster is keepalived's `state MASTER`.
+	InitialMaster bool
+	Nopreempt     bool
+	PreemptDelay  time.Duration
+	// Addr is the source address adverts are sent from: the tie-breaker
+	// between equal priorities.
+	Addr netip.Addr
+	// VIPs are the advertised virtual addresses.
+	VIPs []netip.Addr
+	// AuthType and AuthKey are v2's authentication (PASS or AH).
+	AuthType AuthType
+	AuthKey  [AuthLen]byte
+	// Unicast: adverts go to Peers instead of the multicast group.
+	Unicast bool
+	Peers   []netip.Addr
+	// CheckUnicastSrc drops unicast adverts from addresses not in Peers.
+	CheckUnicastSrc bool
+	// SkipCheckAdvAddr skips checking the address list of adverts from the
+	// master already known (vrrp_skip_check_adv_addr).
+	SkipCheckAdvAddr bool
+	// LowerPrioNoAdvert: a master does not answer a lower priority advert
+	// with one of its own.
+	LowerPrioNoAdvert bool
+	// DownTimerAdverts is how many adverts may be missed (default 3).
+	DownTimerAdverts int
+	// GARP: how many gratuitous ARPs / NAs on becoming master, a second
+	// batch after GARPDelay, and a refresh every GARPRefresh.
+	GARPRepeat        int
+	GARPDelay         time.Duration
+	GARPRefresh       time.Duration
+	GARPRefreshRepeat int
+}
+
+// Advert is a received advertisement with what the socket layer saw of it.
+type Advert struct {
+	Src, Dst netip.Addr
+	// TTL is the IPv4 TTL or IPv6 hop limit, -1 when not known.
+	TTL int
+	// Multicast is true when the destination was a multicast group.
+	Multicast bool
+	// AH is true when the packet came inside an authentication header whose
+	// ICV the socket layer has verified with this instance's key; AHSeq is
+	// its sequence number.
+	AH    bool
+	AHSeq uint32
+	*Packet
+}
+
+// ActionKind says what the shell must do.
+type ActionKind int
+
+// The actions a machine asks for.
+const (
+	// ActSend: send an advertisement with Priority.
+	ActSend ActionKind = iota + 1
+	// ActAddVIPs: add the virtual addresses (and routes) to the host.
+	ActAddVIPs
+	// ActRemoveVIPs: remove them.
+	ActRemoveVIPs
+	// ActGARP: send Count gratuitous ARPs / unsolicited NAs per VIP.
+	ActGARP
+	// ActTransition: the state changed From -> To for Reason (log, notify).
+	ActTransition
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case ActSend:
+		return "send"
+	case ActAddVIPs:
+		return "add-vips"
+	case ActRemoveVIPs:
+		return "remove-vips"
+	case ActGARP:
+		return "garp"
+	case ActTransition:
+		return "transition"
+	}
+	return fmt.Sprintf("action(%d)", int(k))
+}
+
+// Action is one thing for the shell to do, in order.
+type Action struct {
+	Kind     ActionKind
+	Priority uint8 // ActSend: the advertised priority; ActTransition: ours
+	Count    int   // ActGARP
+	From, To State // ActTransition
+	Reason   string
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case ActSend:
+		return fmt.Sprintf("send(prio %d)", a.Priority)
+	case ActGARP:
+		return fmt.Sprintf("garp(%d)", a.Count)
+	case ActTransition:
+		return fmt.Sprintf("%s -> %s (priority %d, reason: %s)", a.From, a.To, a.Priority, a.Reason)
+	}
+	return a.Kind.String()
+}
+
+// Stats counts what an instance sent, received and dropped, like
+// keepalived's /tmp/keepalived.stats.
+type Stats struct {
+	AdvertsRx      uint64
+	AdvertsTx      uint64
+	BecameMaster   uint64
+	ReleasedMaster uint64
+	PriZeroRx      uint64
+	PriZeroTx      uint64
+	Dropped        [numDropReasons]uint64
+}
+
+// DroppedTotal is the number of dropped adverts, all reasons together.
+func (s *Stats) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range s.Dropped {
+		n += v
+	}
+	return n
+}
+
+// Machine is one VRRP instance's state machine. It is pure: it never reads
+// a clock, sleeps or touches the network. The caller passes the time in,
+// carries out the returned actions in order, and calls Tick at Deadline.
+// A Machine is not safe for concurrent use.
+type Machine struct {
+	cfg   Config
+	state State
+	// prio is the effective priority; masterInt the interval the current
+	// master advertises (v3 learns it, v2 uses its own).
+	prio      uint8
+	masterInt time.Duration
+
+	downAt    time.Time // BACKUP: master down deadline
+	advertAt  time.Time // MASTER: next advert
+	garpAt    time.Time // MASTER: delayed GARP batch
+	refreshAt time.Time // MASTER: GARP refresh
+	preemptAt time.Time // BACKUP: preempt_delay running until
+
+	downReason string
+	masterAddr netip.Addr
+	masterPrio uint8
+	// ahSeq is keepalived's one AH counter per instance: the highest
+	// sequence number received or sent.
+	ahSeq uint32
+
+	fault bool
+	stats Stats
+}
+
+// NewMachine checks cfg and returns a machine in INIT; call Start.
+func NewMachine(cfg Config) (*Machine, error) {
+	if cfg.Version != 2 && cfg.Version != 3 {
+		return nil, fmt.Errorf("vrrp %s: version %d is not 2 or 3", cfg.Name, cfg.Version)
+	}
+	if cfg.Priority == 0 {
+		return nil, fmt.Errorf("vrrp %s: priority 0 is reserved", cfg.Name)
+	}
+	if cfg.VRID == 0 {
+		return nil, fmt.Errorf("vrrp %s: virtual_router_id 0 is not allowed", cfg.Name)
+	}
+	if err := (&Packet{Version: cfg.Version, Type: TypeAdvert, Interval: cfg.Interval}).validate(cfg.Addr.Is6()); err != nil {
+		return nil, fmt.Errorf("vrrp %s: advert_int: %w", cfg.Name, err)
+	}
+	if cfg.DownTimerAdverts == 0 {
+		cfg.DownTimerAdverts = 3
+	}
+	if cfg.GARPRefreshRepeat == 0 {
+		cfg.GARPRefreshRepeat = 1
+	}
+	cfg.VIPs = slices.Clone(cfg.VIPs)
+	cfg.Peers = slices.Clone(cfg.Peers)
+	return &Machine{cfg: cfg, prio: cfg.Priority, masterInt: cfg.Interval}, nil
+}
+
+// Config returns the machine's configuration.
+func (m *Machine) Config() Config { return m.cfg }
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority returns the effective priority.
+func (m *Machine) Priority() uint8 { return m.prio }
+
+// Master returns the address and priority of the master last heard from
+// (zero when none), or our own while we are master.
+func (m *Machine) Master() (netip.Addr, uint8) {
+	if m.state == StateMaster {
+		return m.cfg.Addr, m.prio
+	}
+	return m.masterAddr, m.masterPrio
+}
+
+// Stats returns the counters.
+func (m *Machine) Stats() Stats { return m.stats }
+
+// CountDrop counts an advert the socket layer dropped before the machine
+// could see it (decode errors, bad AH).
+func (m *Machine) CountDrop(r DropReason) {
+	if r > DropNone && r < numDropReasons {
+		m.stats.Dropped[r]++
+	}
+}
+
+// MasterInterval returns the interval the master advertises (learned in v3).
+func (m *Machine) MasterInterval() time.Duration { return m.masterInt }
+
+// Skew returns Skew_Time for priority p: (256 - p) / 256 of the master's
+// interval in v3, of one second in v2.
+func (m *Machine) Skew(p uint8) time.Duration {
+	base := time.Second
+	if m.cfg.Version == 3 {
+		base = m.masterInt
+	}
+	return time.Duration(256-int(p)) * base / 256
+}
+
+// MasterDown returns Master_Down_Interval: DownTimerAdverts (3) times the
+// master's interval plus Skew_Time.
+func (m *Machine) MasterDown() time.Duration {
+	return time.Duration(m.cfg.DownTimerAdverts)*m.masterInt + m.Skew(m.prio)
+}
+
+// Deadline returns when Tick must next be called; zero when no timer runs.
+func (m *Machine) Deadline() time.Time {
+	switch m.state {
+	case StateBackup:
+		return m.downAt
+	case StateMaster:
+		d := m.advertAt
+		for _, t := range []time.Time{m.garpAt, m.refreshAt} {
+			if !t.IsZero() && t.Before(d) {
+				d = t
+			}
+		}
+		return d
+	}
+	return time.Time{}
+}
+
+// Start leaves INIT: the address owner becomes master at once, `state
+// MASTER` waits one interval plus the minimum skew for another master, and
+// `state BACKUP` waits Master_Down_Interval (keepalived's vrrp_init_state).
+func (m *Machine) Start(now time.Time) []Action {
+	if m.state != StateInit {
+		return nil
+	}
+	if m.fault {
+		return m.transition(nil, StateFault, "fault at start")
+	}
+	if m.cfg.Priority == PriorityOwner {
+		return m.becomeMaster(now, nil, "address owner (priority 255)")
+	}
+	acts := m.transition(nil, StateBackup, "init")
+	if m.cfg.InitialMaster {
+		m.downAt = now.Add(m.masterInt + m.Skew(255))
+		m.downReason = "no master seen (state MASTER)"
+	} else {
+		m.downAt = now.Add(m.MasterDown())
+		m.downReason = "master down"
+	}
+	return acts
+}
+
+// Tick fires the timers that are due at now.
+func (m *Machine) Tick(now time.Time) []Action {
+	var acts []Action
+	switch m.state {
+	case StateBackup:
+		if !m.downAt.IsZero() && !now.Before(m.downAt) {
+			acts = m.becomeMaster(now, acts, m.downReason)
+		}
+	case StateMaster:
+		if !now.Before(m.advertAt) {
+			acts = m.send(acts, m.prio)
+			m.advertAt = now.Add(m.cfg.Interval)
+		}
+		if !m.garpAt.IsZero() && !now.Before(m.garpAt) {
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRepeat})
+			m.garpAt = time.Time{}
+		}
+		if !m.refreshAt.IsZero() && !now.Before(m.refreshAt) {
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRefreshRepeat})
+			m.refreshAt = now.Add(m.cfg.GARPRefresh)
+		}
+	}
+	return acts
+}
+
+// Receive handles an advert for this instance's VRID, checks it the way
+// keepalived does (vrrp_check_packet), and counts it or its drop reason.
+func (m *Machine) Receive(now time.Time, a Advert) []Action {
+	if m.state != StateBackup && m.state != StateMaster {
+		return nil
+	}
+	checkAddrs := m.state == StateMaster || !m.cfg.SkipCheckAdvAddr || a.Src != m.masterAddr
+	if r := m.check(a, checkAddrs); r != DropNone {
+		m.stats.Dropped[r]++
+		return nil
+	}
+	m.stats.AdvertsRx++
+	if a.Priority == PriorityStop {
+		m.stats.PriZeroRx++
+	}
+	if m.state == StateBackup {
+		return m.backupRx(now, a)
+	}
+	return m.masterRx(now, a)
+}
+
+func (m *Machine) check(a Advert, checkAddrs bool) DropReason {
+	if a.Packet == nil {
+		return DropShort
+	}
+	if a.Src.Is6() != m.cfg.Addr.Is6() {
+		return DropFamily
+	}
+	if a.Src == m.cfg.Addr {
+		return DropOwnAdvert
+	}
+	if a.Src.Is4() && a.AH != (m.cfg.AuthType == AuthAH) {
+		return DropAuthType
+	}
+	if !m.cfg.Unicast && a.TTL != -1 && a.TTL != TTL {
+		return DropTTL
+	}
+	if a.Version != m.cfg.Version {
+		return DropVersion
+	}
+	if a.Version == 2 && a.Src.Is4() {
+		if a.AuthType > AuthAH || a.AuthType != m.cfg.AuthType {
+			return DropAuthType
+		}
+		if m.cfg.AuthType == AuthPass && a.Auth != m.cfg.AuthKey {
+			return DropAuth
+		}
+		if m.cfg.AuthType == AuthAH {
+			if a.AHSeq <= m.ahSeq {
+				return DropAuth
+			}
+			m.ahSeq = a.AHSeq
+		}
+		if a.Interval != m.cfg.Interval {
+			return DropInterval
+		}
+	}
+	if a.Type != TypeAdvert {
+		return DropType
+	}
+	if checkAddrs && len(a.Addrs) != len(m.cfg.VIPs) {
+		return DropAddrCount
+	}
+	if a.Multicast == m.cfg.Unicast {
+		return DropCast
+	}
+	if checkAddrs {
+		for _, v := range m.cfg.VIPs {
+			if !slices.Contains(a.Addrs, v) {
+				return DropAddrList
+			}
+		}
+		if m.cfg.Unicast && m.cfg.CheckUnicastSrc && !slices.Contains(m.cfg.Peers, a.Src) {
+			return DropPeer
+		}
+	}
+	return DropNone
+}
+
+func (m *Machine) backupRx(now time.Time, a Advert) []Action {
+	switch {
+	case a.Priority == PriorityStop:
+		m.downAt = now.Add(m.Skew(m.prio))
+		m.downReason = fmt.Sprintf("master %v stopped (priority 0)", a.Src)
+	case m.cfg.Nopreempt || a.Priority >= m.prio ||
+		(m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || m.preemptAt.After(now))):
+		if m.cfg.Version == 3 && a.Interval > 0 {
+			m.masterInt = a.Interval
+		}
+		m.masterAddr, m.masterPrio = a.Src, a.Priority
+		m.downAt = now.Add(m.MasterDown())
+		m.downReason = fmt.Sprintf("master %v down", a.Src)
+		if m.cfg.PreemptDelay > 0 {
+			if a.Priority >= m.prio {
+				m.preemptAt = time.Time{}
+			} else if m.preemptAt.IsZero() {
+				m.preemptAt = now.Add(m.cfg.PreemptDelay)
+			}
+		}
+	default:
+		// A lower priority master: ignore its adverts and let the down
+		// timer run out, then preempt.
+		m.masterAddr, m.masterPrio = a.Src, a.Priority
+		m.downReason = fmt.Sprintf("preempting lower priority master %v (priority %d)", a.Src, a.Priority)
+	}
+	return nil
+}
+
+func (m *Machine) masterRx(now time.Time, a Advert) []Action {
+	var acts []Action
+	cmp := a.Src.Compare(m.cfg.Addr)
+	if a.Priority == PriorityStop {
+		return m.send(acts, m.prio)
+	}
+	if a.Priority < m.prio || (a.Priority == m.prio && cmp < 0) {
+		// "Received advert with lower priority, forcing new election."
+		if !m.cfg.LowerPrioNoAdvert {
+			acts = m.send(acts, m.prio)
+		}
+		return acts
+	}
+	if a.Priority == m.prio && cmp == 0 {
+		return nil
+	}
+	// Higher priority, or equal priority from a higher address.
+	if m.cfg.Version == 3 && a.Interval > 0 {
+		m.masterInt = a.Interval
+	}
+	m.masterAddr, m.masterPrio = a.Src, a.Priority
+	reason := fmt.Sprintf("higher priority advert from %v (priority %d)", a.Src, a.Priority)
+	if a.Priority == m.prio {
+		reason = fmt.Sprintf("equal priority advert from higher address %v", a.Src)
+	}
+	acts = m.leaveMaster(acts, StateBackup, reason, false)
+	m.downAt = now.Add(m.MasterDown())
+	m.downReason = fmt.Sprintf("master %v down", a.Src)
+	return acts
+}
+
+// SetPriority sets the effective priority (base plus tracking weights, see
+// the tracking code). A master advertises the change at once. The owner's
+// 255 never changes.
+func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
+	if m.cfg.Priority == PriorityOwner || p == m.prio {
+		return nil
+	}
+	if p == 0 {
+		p = 1
+	}
+	m.prio = p
+	if m.state == StateMaster {
+		acts := m.send(nil, m.prio)
+		m.advertAt = now.Add(m.cfg.Interval)
+		return acts
+	}
+	return nil
+}
+
+// SetFault puts the instance in FAULT (an interface down, a tracked object
+// failing) or takes it out again. Leaving FAULT goes to BACKUP and waits
+// Master_Down_Interval (the owner waits one interval plus skew).
+func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
+	m.fault = fault
+	switch {
+	case fault && (m.state == StateBackup || m.state == StateMaster):
+		if m.state == StateMaster {
+			return m.leaveMaster(nil, StateFault, reason, true)
+		}
+		return m.transition(nil, StateFault, reason)
+	case !fault && m.state == StateFault:
+		m.masterInt = m.cfg.Interval
+		acts := m.transition(nil, StateBackup, reason)
+		if m.cfg.Priority == PriorityOwner {
+			m.downAt = now.Add(m.masterInt + m.Skew(m.prio))
+			m.downReason = "address owner (priority 255)"
+		} else {
+			m.downAt = now.Add(m.MasterDown())
+			m.downReason = "master down"
+		}
+		return acts
+	}
+	return nil
+}
+
+// Stop ends the instance: a master sends a priority-0 advert so that a
+// backup takes over after Skew_Time, and removes its addresses.
+func (m *Machine) Stop(now time.Time) []Action {
+	switch m.state {
+	case StateStop:
+		return nil
+	case StateMaster:
+		return m.leaveMaster(nil, StateStop, "shutdown", true)
+	}
+	return m.transition(nil, StateStop, "shutdown")
+}
+
+func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Action {
+	m.masterInt = m.cfg.Interval
+	m.preemptAt = time.Time{}
+	// The advert goes first so that the old master drops the addresses
+	// before our gratuitous ARPs (keepalived's vrrp_state_master_tx).
+	acts = m.send(acts, m.prio)
+	acts = m.transition(acts, StateMaster, reason)
+	acts = append(acts, Action{Kind: ActAddVIPs})
+	if m.cfg.GARPRepeat > 0 {
+		acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRepeat})
+	}
+	m.stats.BecameMaster++
+	m.advertAt = now.Add(m.cfg.Interval)
+	m.garpAt, m.refreshAt = time.Time{}, time.Time{}
+	if m.cfg.GARPDelay > 0 && m.cfg.GARPRepeat > 0 {
+		m.garpAt = now.Add(m.cfg.GARPDelay)
+	}
+	if m.cfg.GARPRefresh > 0 {
+		m.refreshAt = now.Add(m.cfg.GARPRefresh)
+	}
+	m.downAt = time.Time{}
+	return acts
+}
+
+func (m *Machine) leaveMaster(acts []Action, to State, reason string, sendZero bool) []Action {
+	if sendZero {
+		acts = m.send(acts, PriorityStop)
+	}
+	acts = append(acts, Action{Kind: ActRemoveVIPs})
+	m.stats.ReleasedMaster++
+	m.advertAt, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}
+	return m.transition(acts, to, reason)
+}
+
+func (m *Machine) transition(acts []Action, to State, reason string) []Action {
+	from := m.state
+	m.state = to
+	if to != StateBackup {
+		m.downAt = time.Time{}
+	}
+	return append(acts, Action{Kind: ActTransition, From: from, To: to, Priority: m.prio, Reason: reason})
+}
+
+func (m *Machine) send(acts []Action, prio uint8) []Action {
+	m.stats.AdvertsTx++
+	if prio == PriorityStop {
+		m.stats.PriZeroTx++
+	}
+	return append(acts, Action{Kind: ActSend, Priority: prio})
+}
+
+// Advert returns the packet this instance advertises with priority prio.
+func (m *Machine) Advert(prio uint8) *Packet {
+	p := &Packet{Version: m.cfg.Version, Type: TypeAdvert, VRID: m.cfg.VRID, Priority: prio,
+		Interval: m.cfg.Interval, Addrs: m.cfg.VIPs}
+	if m.cfg.Version == 2 && m.cfg.Addr.Is4() {
+		p.AuthType = m.cfg.AuthType
+		if m.cfg.AuthType == AuthPass {
+			p.Auth = m.cfg.AuthKey
+		}
+	}
+	return p
+}
+
+// NextAHSeq returns the sequence number for the next AH-protected advert:
+// one more than any received or sent, as keepalived counts.
+func (m *Machine) NextAHSeq() uint32 {
+	m.ahSeq++
+	return m.ahSeq
+}

@@ -1,0 +1,303 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func baseCfg() Config {
+	return Config{Name: "VI_1", VRID: 51, Version: 2, Priority: 100, Interval: time.Second,
+		Addr: r1, VIPs: addrs("192.0.2.100"), GARPRepeat: 5, GARPDelay: 5 * time.Second}
+}
+
+func newM(t *testing.T, mod func(*Config)) *Machine {
+	t.Helper()
+	c := baseCfg()
+	if mod != nil {
+		mod(&c)
+	}
+	m, err := NewMachine(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func kinds(acts []Action) string {
+	var s []string
+	for _, a := range acts {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, "; ")
+}
+
+// advert from r2 with the machine's settings and priority p.
+func advertFrom(m *Machine, src netip.Addr, p uint8) Advert {
+	pk := m.Advert(p)
+	return Advert{Src: src, Dst: Group4, TTL: 255, Multicast: true, Packet: pk}
+}
+
+func TestStart(t *testing.T) {
+	tests := []struct {
+		name      string
+		mod       func(*Config)
+		wantState State
+		wantDown  time.Duration // BACKUP: time to the down timer
+		wantActs  string
+	}{
+		{"owner is master at once", func(c *Config) { c.Priority = 255 }, StateMaster, 0,
+			"send(prio 255); INIT -> MASTER (priority 255, reason: address owner (priority 255)); add-vips; garp(5)"},
+		{"state BACKUP waits Master_Down_Interval", nil, StateBackup, 3*time.Second + 156*time.Second/256,
+			"INIT -> BACKUP (priority 100, reason: init)"},
+		{"state MASTER waits one interval and the minimum skew", func(c *Config) { c.InitialMaster = true }, StateBackup, time.Second + time.Second/256,
+			"INIT -> BACKUP (priority 100, reason: init)"},
+		{"v3 skew scales with the interval", func(c *Config) { c.Version = 3; c.Interval = 100 * time.Millisecond; c.Priority = 200 },
+			StateBackup, 300*time.Millisecond + 56*100*time.Millisecond/256, "INIT -> BACKUP (priority 200, reason: init)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newM(t, tt.mod)
+			acts := m.Start(t0)
+			if got := kinds(acts); got != tt.wantActs {
+				t.Errorf("actions %q, want %q", got, tt.wantActs)
+			}
+			if m.State() != tt.wantState {
+				t.Fatalf("state %v, want %v", m.State(), tt.wantState)
+			}
+			if tt.wantState == StateBackup {
+				if d := m.Deadline().Sub(t0); d != tt.wantDown {
+					t.Errorf("down timer %v, want %v", d, tt.wantDown)
+				}
+				// Nothing happens a nanosecond early; master exactly then.
+				if acts := m.Tick(m.Deadline().Add(-1)); len(acts) != 0 {
+					t.Errorf("early tick: %s", kinds(acts))
+				}
+				acts := m.Tick(m.Deadline())
+				if m.State() != StateMaster || !strings.HasPrefix(kinds(acts), "send(prio") {
+					t.Errorf("after the down timer: %v, %s", m.State(), kinds(acts))
+				}
+			}
+		})
+	}
+}
+
+func TestBackupFollowsMaster(t *testing.T) {
+	m := newM(t, func(c *Config) { c.Version = 3; c.Interval = time.Second; c.Priority = 100 })
+	m.Start(t0)
+	// The master advertises every 200 ms: a v3 backup adopts that.
+	a := advertFrom(m, r2, 150)
+	a.Interval = 200 * time.Millisecond
+	now := t0.Add(time.Second)
+	m.Receive(now, a)
+	if got, want := m.Deadline().Sub(now), 600*time.Millisecond+156*200*time.Millisecond/256; got != want {
+		t.Fatalf("down timer after a v3 advert: %v, want %v", got, want)
+	}
+	if addr, p := m.Master(); addr != r2 || p != 150 {
+		t.Errorf("Master() = %v %d", addr, p)
+	}
+	// Priority 0: take over after Skew_Time.
+	m.Receive(now, advertFrom(m, r2, 0))
+	if got, want := m.Deadline().Sub(now), 156*200*time.Millisecond/256; got != want {
+		t.Fatalf("down timer after priority 0: %v, want %v", got, want)
+	}
+	acts := m.Tick(m.Deadline())
+	if !strings.Contains(kinds(acts), "BACKUP -> MASTER (priority 100, reason: master 192.0.2.2 stopped (priority 0))") {
+		t.Fatalf("actions: %s", kinds(acts))
+	}
+	// As master it advertises its own interval again.
+	if m.MasterInterval() != time.Second {
+		t.Errorf("master interval %v", m.MasterInterval())
+	}
+	s := m.Stats()
+	if s.AdvertsRx != 2 || s.PriZeroRx != 1 || s.BecameMaster != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPreemption(t *testing.T) {
+	lower := func(m *Machine, now time.Time) { m.Receive(now, advertFrom(m, r2, 50)) }
+	t.Run("preempt: lower master ignored, down timer runs out", func(t *testing.T) {
+		m := newM(t, nil)
+		m.Start(t0)
+		deadline := m.Deadline()
+		lower(m, t0.Add(time.Second))
+		if !m.Deadline().Equal(deadline) {
+			t.Fatalf("a lower advert moved the down timer")
+		}
+		acts := m.Tick(deadline)
+		if !strings.Contains(kinds(acts), "preempting lower priority master 192.0.2.2 (priority 50)") {
+			t.Fatalf("actions %s", kinds(acts))
+		}
+	})
+	t.Run("nopreempt: lower master followed", func(t *testing.T) {
+		m := newM(t, func(c *Config) { c.Nopreempt = true })
+		m.Start(t0)
+		for i := 1; i < 20; i++ {
+			lower(m, t0.Add(time.Duration(i)*time.Second))
+			if acts := m.Tick(t0.Add(time.Duration(i) * time.Second)); len(acts) != 0 {
+				t.Fatalf("nopreempt took over: %s", kinds(acts))
+			}
+		}
+	})
+	t.Run("preempt_delay: follow for the delay, then preempt", func(t *testing.T) {
+		m := newM(t, func(c *Config) { c.PreemptDelay = 10 * time.Second })
+		m.Start(t0)
+		var became time.Time
+		for i := 1; i < 30 && became.IsZero(); i++ {
+			now := t0.Add(time.Duration(i) * time.Second)
+			lower(m, now)
+			for !m.Deadline().After(now.Add(time.Second)) && m.State() == StateBackup {
+				m.Tick(m.Deadline())
+				if m.State() == StateMaster {
+					became = m.Deadline()
+				}
+			}
+		}
+		if became.IsZero() {
+			t.Fatal("never preempted")
+		}
+		// First lower advert at 1 s starts the 10 s delay; adverts after 11 s
+		// are ignored and the down timer (3.6 s) runs out.
+		if d := m.Stats().BecameMaster; d != 1 {
+			t.Fatalf("became master %d times", d)
+		}
+	})
+}
+
+func TestMasterReceives(t *testing.T) {
+	master := func(t *testing.T) *Machine {
+		m := newM(t, func(c *Config) { c.Priority = 100; c.InitialMaster = true })
+		m.Start(t0)
+		m.Tick(m.Deadline())
+		if m.State() != StateMaster {
+			t.Fatal("not master")
+		}
+		return m
+	}
+	now := t0.Add(10 * time.Second)
+	tests := []struct {
+		name string
+		src  netip.Addr
+		prio uint8
+		want string
+	}{
+		{"lower priority forces a new election", r2, 50, "send(prio 100)"},
+		{"priority 0 answered at once", r2, 0, "send(prio 100)"},
+		{"equal priority from a lower address", netip.MustParseAddr("192.0.2.0"), 100, "send(prio 100)"},
+		{"equal priority from a higher address", r2, 100, "remove-vips; MASTER -> BACKUP (priority 100, reason: equal priority advert from higher address 192.0.2.2)"},
+		{"higher priority", r2, 101, "remove-vips; MASTER -> BACKUP (priority 100, reason: higher priority advert from 192.0.2.2 (priority 101))"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := master(t)
+			acts := m.Receive(now, advertFrom(m, tt.src, tt.prio))
+			if got := kinds(acts); got != tt.want {
+				t.Fatalf("actions %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReceiveDrops(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		adv  func(a *Advert)
+		want DropReason
+	}{
+		{"ttl 254", nil, func(a *Advert) { a.TTL = 254 }, DropTTL},
+		{"ttl ignored for unicast", func(c *Config) { c.Unicast = true }, func(a *Advert) { a.TTL = 64; a.Multicast = false }, DropNone},
+		{"version 3 to a v2 instance", nil, func(a *Advert) { a.Version = 3 }, DropVersion},
+		{"wrong password", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.Auth = PassKey("Secret") }, DropAuth},
+		{"password expected, none sent", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.AuthType = AuthNone }, DropAuthType},
+		{"AH expected, plain received", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH = false }, DropAuthType},
+		{"AH replayed sequence", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH, a.AHSeq = true, 0 }, DropAuth},
+		{"v2 interval mismatch", nil, func(a *Advert) { a.Interval = 2 * time.Second }, DropInterval},
+		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") }, DropAddrCount},
+		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.99") }, DropAddrList},
+		{"address list skipped for the known master", func(c *Config) { c.SkipCheckAdvAddr = true }, func(a *Advert) { a.Addrs = addrs("192.0.2.99", "192.0.2.98") }, DropNone},
+		{"unicast expected", func(c *Config) { c.Unicast = true }, nil, DropCast},
+		{"multicast expected", nil, func(a *Advert) { a.Multicast = false }, DropCast},
+		{"unicast source not a peer", func(c *Config) { c.Unicast, c.CheckUnicastSrc, c.Peers = true, true, addrs("192.0.2.3") }, func(a *Advert) { a.Multicast = false }, DropPeer},
+		{"our own advert", nil, func(a *Advert) { a.Src = r1 }, DropOwnAdvert},
+		{"IPv6 source to an IPv4 instance", nil, func(a *Advert) { a.Src = ll1 }, DropFamily},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newM(t, tt.mod)
+			m.Start(t0)
+			if tt.want == DropNone && tt.name == "address list skipped for the known master" {
+				m.Receive(t0, advertFrom(m, r2, 150)) // r2 becomes the known master
+			}
+			a := advertFrom(m, r2, 150)
+			p := *a.Packet
+			a.Packet = &p
+			a.AH = m.Config().AuthType == AuthAH
+			a.AHSeq = 1
+			if tt.adv != nil {
+				tt.adv(&a)
+			}
+			before := m.Stats()
+			m.Receive(t0, a)
+			s := m.Stats()
+			if tt.want == DropNone {
+				if s.DroppedTotal() != before.DroppedTotal() || s.AdvertsRx != before.AdvertsRx+1 {
+					t.Fatalf("dropped: %v", s.Dropped)
+				}
+				return
+			}
+			if s.Dropped[tt.want] != 1 || s.DroppedTotal() != 1 || s.AdvertsRx != 0 {
+				t.Fatalf("drops %v, want one %v", s.Dropped, tt.want)
+			}
+		})
+	}
+}
+
+func TestPriorityFaultStop(t *testing.T) {
+	m := newM(t, func(c *Config) { c.Priority = 255; c.GARPRefresh = 30 * time.Second })
+	m.Start(t0)
+	if acts := m.SetPriority(t0, 10); len(acts) != 0 {
+		t.Errorf("owner priority changed: %s", kinds(acts))
+	}
+	m2 := newM(t, func(c *Config) { c.InitialMaster = true; c.GARPRefresh = 30 * time.Second })
+	m2.Start(t0)
+	m2.Tick(m2.Deadline())
+	now := m2.Deadline()
+	if got := kinds(m2.SetPriority(now, 120)); got != "send(prio 120)" {
+		t.Errorf("priority change as master: %q", got)
+	}
+	// GARP: the delayed batch at 5 s and a refresh every 30 s.
+	var garps []string
+	for i := 0; i < 70; i++ {
+		tick := t0.Add(time.Duration(i) * time.Second)
+		for _, a := range m2.Tick(tick) {
+			if a.Kind == ActGARP {
+				garps = append(garps, fmt.Sprintf("%v:%d", tick.Sub(t0).Round(time.Second), a.Count))
+			}
+		}
+	}
+	if got := strings.Join(garps, " "); got != "7s:5 32s:1 1m2s:1" {
+		t.Errorf("GARP batches %q, want the delayed one after garp_master_delay and refreshes", got)
+	}
+	if got := kinds(m2.SetFault(now, true, "eth0 down")); got != "send(prio 0); remove-vips; MASTER -> FAULT (priority 120, reason: eth0 down)" {
+		t.Errorf("fault: %q", got)
+	}
+	if acts := m2.Receive(now, advertFrom(m2, r2, 200)); len(acts) != 0 || m2.Stats().AdvertsRx != 0 {
+		t.Errorf("FAULT processed an advert")
+	}
+	if got := kinds(m2.SetFault(now, false, "eth0 up")); got != "FAULT -> BACKUP (priority 120, reason: eth0 up)" {
+		t.Errorf("fault cleared: %q", got)
+	}
+	m2.Tick(m2.Deadline())
+	if got := kinds(m2.Stop(now)); got != "send(prio 0); remove-vips; MASTER -> STOP (priority 120, reason: shutdown)" {
+		t.Errorf("stop: %q", got)
+	}
+	if s := m2.Stats(); s.PriZeroTx != 2 || s.ReleasedMaster != 2 {
+		t.Errorf("stats %+v", s)
+	}
+}
