@@ -103,6 +103,9 @@ type Options struct {
 
 	Clock  Clock        // default SystemClock()
 	Logger *slog.Logger // default: discard
+	// Dial opens the TCP connection (default: a net.Dialer with
+	// ConnectTimeout), e.g. to dial from inside a network namespace.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Enabled reports whether these options send mail at all: keepalived mails
@@ -173,6 +176,22 @@ func optionsFromConfig(cfg *config.Config, hostname, username string) (Options, 
 	o.Password = g.SMTPPassword
 	o.NoStartTLS = g.SMTPNoStartTLS
 	return o, nil
+}
+
+// NewFromConfig is OptionsFromConfig then New, logging to log: what the
+// daemon calls. The Alerter is disabled (Enqueue discards) when cfg sets no
+// smtp_server or no notification_email.
+func NewFromConfig(cfg *config.Config, log *slog.Logger) (*Alerter, error) {
+	o, err := OptionsFromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("smtp alerts: %w", err)
+	}
+	o.Logger = log
+	a, err := New(o)
+	if err != nil {
+		return nil, fmt.Errorf("smtp alerts: %w", err)
+	}
+	return a, nil
 }
 
 // Alerter queues alert mails and sends them from one goroutine (Run).
@@ -467,8 +486,15 @@ func (a *Alerter) attempt(ctx context.Context, m Message) (d Delivery, err error
 	deadline := time.Now().Add(a.o.AttemptTimeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	dialer := net.Dialer{Timeout: a.o.ConnectTimeout}
-	conn, err := dialer.DialContext(dctx, "tcp", a.o.Server)
+	dial := a.o.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: a.o.ConnectTimeout}).DialContext
+	} else {
+		var cancelConnect context.CancelFunc
+		dctx, cancelConnect = context.WithTimeout(dctx, a.o.ConnectTimeout)
+		defer cancelConnect()
+	}
+	conn, err := dial(dctx, "tcp", a.o.Server)
 	if err != nil {
 		return d, fmt.Errorf("smtp connect %s: %w", a.o.Server, err)
 	}

@@ -6,12 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
 	netsmtp "net/smtp"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,9 +114,9 @@ func TestMailsArrive(t *testing.T) {
 			wantTLS: true, wantMech: "LOGIN",
 		},
 		{
-			name:   "AUTH PLAIN without TLS on loopback",
-			server: serverConfig{users: map[string]string{user: pass}},
-			opts:   func(o *Options, ts *testServer) { o.User, o.Password = user, pass },
+			name:     "AUTH PLAIN without TLS on loopback",
+			server:   serverConfig{users: map[string]string{user: pass}},
+			opts:     func(o *Options, ts *testServer) { o.User, o.Password = user, pass },
 			wantMech: "PLAIN",
 		},
 	}
@@ -220,7 +225,9 @@ func checkMail(t *testing.T, raw, subject string, at time.Time, body []string) {
 	}
 	// Compare with runs of spaces squeezed: the column the values start
 	// in is layout, not content.
-	squeeze := func(s string) string { return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ") }
+	squeeze := func(s string) string {
+		return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+	}
 	got := squeeze(b.String())
 	for _, line := range body {
 		if !strings.Contains(got, squeeze(line)+"\r\n") {
@@ -317,21 +324,28 @@ func TestQueueBounded(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	queued := 0
-	for i := range flood {
-		st := StateMaster
-		if i%2 == 1 {
-			st = StateBackup
-		}
-		if a.Enqueue(InstanceMessage("lb1", "VI_1", st, 100+i%50, eventTime)) {
-			queued++
-		}
+	// Four VRRP/checker goroutines flood at once.
+	var queued atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range flood / 4 {
+				st := StateMaster
+				if i%2 == 1 {
+					st = StateBackup
+				}
+				if a.Enqueue(InstanceMessage("lb1", fmt.Sprintf("VI_%d", w), st, 100+i%50, eventTime)) {
+					queued.Add(1)
+				}
+			}
+		})
 	}
+	wg.Wait()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 
-	if queued != size || a.Len() != size {
-		t.Errorf("queued %d, Len %d; want the bound %d", queued, a.Len(), size)
+	if queued.Load() != size || a.Len() != size {
+		t.Errorf("queued %d, Len %d; want the bound %d", queued.Load(), a.Len(), size)
 	}
 	if a.Dropped() != flood-size {
 		t.Errorf("Dropped() = %d, want %d", a.Dropped(), flood-size)
@@ -515,5 +529,40 @@ func TestLoginAuthRefusesClearText(t *testing.T) {
 				t.Errorf("Start: %v", err)
 			}
 		})
+	}
+}
+
+// NewFromConfig reads global_defs, and the Dial hook carries the
+// connection (as the daemon may dial from inside a network namespace).
+func TestNewFromConfigAndDial(t *testing.T) {
+	ts := startServer(t, serverConfig{})
+	host, port, _ := net.SplitHostPort(ts.addr)
+	path := filepath.Join(t.TempDir(), "keepalived.conf")
+	conf := "global_defs {\n router_id lb1\n notification_email {\n ops@example.org\n }\n" +
+		" notification_email_from kt@lb1.example.org\n smtp_server " + host + " " + port + "\n}\n"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path, config.FormatAuto, config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewFromConfig(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Enabled() || a.RouterID() != "lb1" || a.Server() != ts.addr {
+		t.Fatalf("enabled %v router %q server %q", a.Enabled(), a.RouterID(), a.Server())
+	}
+	var dials atomic.Int32
+	a.o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	run(t, a)
+	a.Enqueue(InstanceMessage(a.RouterID(), "VI_1", StateMaster, 100, eventTime))
+	r := ts.next(t)
+	if !strings.Contains(r.Data, "Subject: [lb1] VRRP Instance VI_1 - Entering MASTER state\r\n") || dials.Load() != 1 {
+		t.Errorf("dials %d, mail:\n%s", dials.Load(), r.Data)
 	}
 }
