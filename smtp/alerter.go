@@ -507,9 +507,15 @@ func (a *Alerter) attempt(ctx context.Context, m Message) (d Delivery, err error
 
 	step := "greeting"
 	defer func() {
-		if err != nil && ctx.Err() != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
 			err = fmt.Errorf("smtp %s %s: %w (%w)", a.o.Server, step, ctx.Err(), err)
-		} else if err != nil {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("smtp %s %s: no answer within the attempt's %v: %w", a.o.Server, step, a.o.AttemptTimeout, err)
+		case step == "STARTTLS":
+			err = fmt.Errorf("smtp %s %s (smtp_no_starttls turns it off): %w", a.o.Server, step, err)
+		default:
 			err = fmt.Errorf("smtp %s %s: %w", a.o.Server, step, err)
 		}
 	}()
