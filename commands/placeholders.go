@@ -5,18 +5,6 @@ import "github.com/urfave/cli/v2"
 // The commands below are filled in by later work; until then each says so
 // and exits 2.
 
-func runCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "run",
-		Usage:     "run the daemon: VRRP instances, virtual IPs, health checkers and IPVS (not implemented yet)",
-		ArgsUsage: "-f FILE",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Usage: "configuration `FILE` (keepalived.conf or TOML)"},
-		},
-		Action: notYet("kt run"),
-	}
-}
-
 func sniffCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "sniff",

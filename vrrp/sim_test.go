@@ -108,12 +108,12 @@ type scenario struct {
 	drop     float64
 	// side[i] is router i's side of a partition; adverts cross only between
 	// routers on the same side.
-	side   []int
+	side []int
 	// linkLast is the latest delivery time on each (from, to) link.
 	linkLast map[[2]int]time.Time
-	trace  bool
-	log    strings.Builder
-	events int
+	trace    bool
+	log      strings.Builder
+	events   int
 
 	crashes, stops int
 	// lastMasterAt is when a router first entered MASTER since it was last

@@ -1,0 +1,118 @@
+package commands
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/vrrp"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run the daemon: VRRP instances with their virtual IPs and gratuitous ARP",
+		ArgsUsage: "-f FILE",
+		Description: "Runs every vrrp_instance of FILE (keepalived.conf or kt's TOML) in one process and logs each\n" +
+			"state change. SIGTERM or SIGINT: masters send a priority-0 advert so a backup takes over at once,\n" +
+			"the virtual addresses are removed, and kt exits 0.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Value: "/etc/keepalived/keepalived.conf", Usage: "configuration `FILE` (keepalived.conf or TOML)"},
+			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "select `ID`'s @ID lines (default: the short host name)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "pid-file", Aliases: []string{"p"}, Usage: "write the process ID to `FILE`"},
+			&cli.BoolFlag{Name: "test-mail", Usage: "send one test mail with the configured SMTP settings and exit"},
+		},
+		Action: runAction,
+	}
+}
+
+func runAction(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return cli.Exit("kt run: unexpected arguments "+strings.Join(c.Args().Slice(), " ")+" (the config file goes after -f)", exitUsage)
+	}
+	log, err := newLogger(c)
+	if err != nil {
+		return cli.Exit("kt run: "+err.Error(), exitUsage)
+	}
+	path := c.String("config")
+	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: c.String("config-id")})
+	if err != nil {
+		return cli.Exit("kt run: "+err.Error(), exitProblem)
+	}
+	if cfg != nil {
+		diags = append(diags, config.Validate(cfg)...)
+	}
+	diags.Sort()
+	for _, d := range diags {
+		fmt.Fprintln(c.App.ErrWriter, d)
+	}
+	if cfg == nil || diags.HasErrors() {
+		return cli.Exit(fmt.Sprintf("kt run: %s: not started: fix the errors above", path), exitProblem)
+	}
+	if c.Bool("test-mail") {
+		if err := runTestMail(c.Context, cfg, c.App.Writer, log); err != nil {
+			return cli.Exit("kt run --test-mail: "+err.Error(), exitProblem)
+		}
+		return nil
+	}
+	ics, err := vrrp.Instances(cfg)
+	if err != nil {
+		return cli.Exit("kt run: "+err.Error(), exitProblem)
+	}
+	if len(ics) == 0 {
+		return cli.Exit("kt run: "+path+": no vrrp_instance to run", exitProblem)
+	}
+	router, err := vrrp.NewRouter(ics, vrrp.RouterOptions{Log: log})
+	if err != nil {
+		return cli.Exit("kt run: "+err.Error(), exitProblem)
+	}
+	if pf := c.String("pid-file"); pf != "" {
+		if err := os.WriteFile(pf, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return cli.Exit("kt run: pid file: "+err.Error(), exitProblem)
+		}
+		defer os.Remove(pf)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// SIGHUP (reload) comes with the VRRP operations work; until then it
+	// must not kill the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Warn("kt run: SIGHUP: reload is not supported yet; the running configuration stays")
+		}
+	}()
+	log.Info("kt run: starting", "config", path, "instances", len(ics), "version", Version)
+	if err := router.Run(ctx); err != nil {
+		return cli.Exit("kt run: "+err.Error(), exitProblem)
+	}
+	log.Info("kt run: stopped")
+	return nil
+}
+
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	o := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		return slog.New(slog.NewTextHandler(c.App.ErrWriter, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
+}
+

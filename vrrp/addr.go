@@ -1,0 +1,196 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// VIP is a virtual address as the host gets it.
+type VIP struct {
+	Prefix    netip.Prefix
+	Dev       string // interface; the instance's when empty
+	Label     string
+	Scope     string // global, site, link, host, nowhere
+	Broadcast netip.Addr
+	NoDAD     bool
+}
+
+func (v VIP) String() string {
+	s := v.Prefix.String()
+	if v.Dev != "" {
+		s += " dev " + v.Dev
+	}
+	return s
+}
+
+// AddrManager adds and removes virtual addresses and announces them. The
+// real one is Netlink; tests may use others.
+type AddrManager interface {
+	Add(v VIP) error
+	Remove(v VIP) error
+	// Announce sends count gratuitous ARPs (IPv4) or unsolicited neighbour
+	// advertisements (IPv6) for v.
+	Announce(v VIP, count int) error
+}
+
+// Netlink manages addresses through rtnetlink and announces them with
+// gratuitous ARP (mdlayher/arp) and unsolicited NA (AF_PACKET).
+type Netlink struct {
+	mu   sync.Mutex
+	arps map[string]*arp.Client
+	raws map[string]*packet.Conn
+}
+
+// NewNetlink returns a manager for the current network namespace.
+func NewNetlink() *Netlink {
+	return &Netlink{arps: map[string]*arp.Client{}, raws: map[string]*packet.Conn{}}
+}
+
+var scopes = map[string]netlink.Scope{
+	"": netlink.SCOPE_UNIVERSE, "global": netlink.SCOPE_UNIVERSE, "site": netlink.SCOPE_SITE,
+	"link": netlink.SCOPE_LINK, "host": netlink.SCOPE_HOST, "nowhere": netlink.SCOPE_NOWHERE,
+}
+
+func (n *Netlink) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
+	link, err := netlink.LinkByName(v.Dev)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vrrp: VIP %v: interface %s: %w", v.Prefix, v.Dev, err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: v.Prefix.Addr().AsSlice(), Mask: net.CIDRMask(v.Prefix.Bits(), v.Prefix.Addr().BitLen())}}
+	if v.Label != "" {
+		a.Label = v.Label
+	}
+	sc, ok := scopes[strings.ToLower(v.Scope)]
+	if !ok {
+		return nil, nil, fmt.Errorf("vrrp: VIP %v: unknown scope %q", v.Prefix, v.Scope)
+	}
+	a.Scope = int(sc)
+	if v.Broadcast.IsValid() {
+		a.Broadcast = v.Broadcast.AsSlice()
+	}
+	if v.Prefix.Addr().Is6() {
+		// keepalived adds IPv6 VIPs without duplicate address detection
+		// when asked; a VIP that moves between routers would otherwise sit
+		// tentative for a second after every takeover.
+		a.Flags |= unix.IFA_F_NODAD
+	}
+	return link, a, nil
+}
+
+// Add adds v; an address already present is not an error.
+func (n *Netlink) Add(v VIP) error {
+	link, a, err := n.addr(v)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrAdd(link, a); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("vrrp: add %v: %w", v, err)
+	}
+	return nil
+}
+
+// Remove removes v; an address already gone is not an error.
+func (n *Netlink) Remove(v VIP) error {
+	link, a, err := n.addr(v)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("vrrp: remove %v: %w", v, err)
+	}
+	return nil
+}
+
+// Announce sends count gratuitous ARP requests (sender and target the VIP,
+// to the broadcast address, as keepalived) or unsolicited NAs for v.
+func (n *Netlink) Announce(v VIP, count int) error {
+	ifi, err := net.InterfaceByName(v.Dev)
+	if err != nil {
+		return fmt.Errorf("vrrp: announce %v: %w", v, err)
+	}
+	addr := v.Prefix.Addr()
+	if addr.Is4() {
+		c, err := n.arpClient(ifi)
+		if err != nil {
+			return err
+		}
+		p, err := arp.NewPacket(arp.OperationRequest, ifi.HardwareAddr, addr, ethernet.Broadcast, addr)
+		if err != nil {
+			return fmt.Errorf("vrrp: gratuitous ARP for %v: %w", v, err)
+		}
+		for i := 0; i < count; i++ {
+			if err := c.WriteTo(p, ethernet.Broadcast); err != nil {
+				return fmt.Errorf("vrrp: gratuitous ARP for %v: %w", v, err)
+			}
+		}
+		return nil
+	}
+	c, err := n.rawConn(ifi)
+	if err != nil {
+		return err
+	}
+	frame, err := MarshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < count; i++ {
+		if _, err := c.WriteTo(frame[14:], &packet.Addr{HardwareAddr: frame[:6]}); err != nil {
+			return fmt.Errorf("vrrp: neighbour advertisement for %v: %w", v, err)
+		}
+	}
+	return nil
+}
+
+func (n *Netlink) arpClient(ifi *net.Interface) (*arp.Client, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.arps[ifi.Name]; ok {
+		return c, nil
+	}
+	c, err := arp.Dial(ifi)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: ARP socket on %s: %w", ifi.Name, err)
+	}
+	n.arps[ifi.Name] = c
+	return c, nil
+}
+
+func (n *Netlink) rawConn(ifi *net.Interface) (*packet.Conn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.raws[ifi.Name]; ok {
+		return c, nil
+	}
+	c, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_IPV6, nil)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: packet socket on %s: %w", ifi.Name, err)
+	}
+	n.raws[ifi.Name] = c
+	return c, nil
+}
+
+// Close closes the announcement sockets.
+func (n *Netlink) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var errs []error
+	for k, c := range n.arps {
+		errs = append(errs, c.Close())
+		delete(n.arps, k)
+	}
+	for k, c := range n.raws {
+		errs = append(errs, c.Close())
+		delete(n.raws, k)
+	}
+	return errors.Join(errs...)
+}

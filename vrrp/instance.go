@@ -1,0 +1,231 @@
+package vrrp
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kt-project/kt/config"
+)
+
+// InstanceConfig is one vrrp_instance as the router runs it: the machine's
+// settings plus what the shell needs (interface, VIPs, where to send).
+type InstanceConfig struct {
+	Machine   Config
+	Interface string
+	IPv6      bool
+	// Src is the address adverts are sent from; empty means the
+	// interface's primary IPv4 address or IPv6 link-local address, looked
+	// up when the router starts.
+	Src netip.Addr
+	// Group is the multicast destination (unused for unicast).
+	Group netip.Addr
+	// VIPs are added on becoming master: the advertised ones first, then
+	// virtual_ipaddress_excluded.
+	VIPs []VIP
+	// GARPInterval spaces gratuitous ARPs / NAs (vrrp_garp_interval).
+	GARPInterval time.Duration
+	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
+	ChecksumAsV2 bool
+}
+
+// Instances builds the router's instances from the config model, sorted by
+// where they appear in the file. Errors name the instance and the line.
+func Instances(cfg *config.Config) ([]InstanceConfig, error) {
+	names := make([]string, 0, len(cfg.Instances))
+	for n := range cfg.Instances {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		pa, pb := cfg.Instances[a].Pos, cfg.Instances[b].Pos
+		if c := strings.Compare(pa.File, pb.File); c != 0 {
+			return c
+		}
+		if pa.Line != pb.Line {
+			return pa.Line - pb.Line
+		}
+		return strings.Compare(a, b)
+	})
+	var out []InstanceConfig
+	for _, n := range names {
+		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		if err != nil {
+			where := cfg.Instances[n].Pos.String()
+			if where != "" {
+				return nil, fmt.Errorf("%s: vrrp_instance %s: %w", where, n, err)
+			}
+			return nil, fmt.Errorf("vrrp_instance %s: %w", n, err)
+		}
+		out = append(out, ic)
+	}
+	return out, nil
+}
+
+func instanceConfig(cfg *config.Config, name string, in *config.Instance) (InstanceConfig, error) {
+	g := cfg.Global
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
+	ic := InstanceConfig{Interface: in.Interface}
+	if ic.Interface == "" {
+		return ic, fmt.Errorf("no interface")
+	}
+	if in.VirtualRouterID == nil {
+		return ic, fmt.Errorf("no virtual_router_id")
+	}
+	vrid := *in.VirtualRouterID
+	if vrid < 1 || vrid > 255 {
+		return ic, fmt.Errorf("virtual_router_id %d is not 1-255", vrid)
+	}
+	for _, list := range [][]config.VIP{in.VirtualIPAddress, in.VirtualIPAddressExcluded} {
+		for _, v := range list {
+			vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
+			if vip.Dev == "" {
+				vip.Dev = in.Interface
+			}
+			if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
+				b, err := netip.ParseAddr(v.Broadcast)
+				if err != nil {
+					return ic, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
+				}
+				vip.Broadcast = b
+			}
+			ic.VIPs = append(ic.VIPs, vip)
+		}
+	}
+	// The family is the first advertised VIP's (keepalived), else IPv4.
+	if len(in.VirtualIPAddress) > 0 {
+		ic.IPv6 = in.VirtualIPAddress[0].Address.Addr().Is6()
+	}
+	var adv []netip.Addr
+	for _, v := range in.VirtualIPAddress {
+		if v.Address.Addr().Is6() != ic.IPv6 {
+			return ic, fmt.Errorf("VIP %v is not of the instance's address family; put it in virtual_ipaddress_excluded", v.Address)
+		}
+		adv = append(adv, v.Address.Addr())
+	}
+	version := cfg.EffectiveVersion(in)
+	if ic.IPv6 && version == 2 {
+		version = 3 // keepalived: VRRPv2 has no IPv6
+	}
+	interval := in.EffectiveAdvertInt()
+	if version == 2 {
+		// VRRPv2 advertises whole seconds.
+		if interval < time.Second {
+			interval = time.Second
+		}
+		interval = interval.Round(time.Second)
+	} else {
+		interval = interval.Round(10 * time.Millisecond)
+	}
+	prio := in.EffectivePriority()
+	if prio < 1 || prio > 255 {
+		return ic, fmt.Errorf("priority %d is not 1-255", prio)
+	}
+	m := Config{
+		Name: name, VRID: uint8(vrid), Version: version, Priority: uint8(prio), Interval: interval,
+		InitialMaster: strings.EqualFold(in.State, "MASTER"), Nopreempt: in.NoPreempt,
+		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
+		CheckUnicastSrc:   in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
+		SkipCheckAdvAddr:  in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
+		LowerPrioNoAdvert: boolOr(in.LowerPrioNoAdvert, boolOr(g.VRRPLowerPrioNoAdvert, false)),
+	}
+	if in.PreemptDelay != nil {
+		m.PreemptDelay = in.PreemptDelay.D()
+	}
+	if in.DownTimerAdverts != nil {
+		m.DownTimerAdverts = *in.DownTimerAdverts
+	}
+	switch {
+	case in.GarpMasterRefresh != nil:
+		m.GARPRefresh = in.GarpMasterRefresh.D()
+	case g.VRRPGarpMasterRefresh != nil:
+		m.GARPRefresh = g.VRRPGarpMasterRefresh.D()
+	}
+	switch {
+	case in.GarpMasterRefreshRepeat != nil:
+		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
+	case g.VRRPGarpMasterRefreshRep != nil:
+		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
+	}
+	if g.VRRPGarpInterval != nil {
+		ic.GARPInterval = g.VRRPGarpInterval.D()
+	}
+	if a := in.Authentication; a != nil && a.AuthType != "" {
+		switch strings.ToUpper(a.AuthType) {
+		case "PASS":
+			m.AuthType = AuthPass
+		case "AH":
+			m.AuthType = AuthAH
+		default:
+			return ic, fmt.Errorf("auth_type %q is not PASS or AH", a.AuthType)
+		}
+		if version != 2 || ic.IPv6 {
+			return ic, fmt.Errorf("authentication needs VRRP version 2 over IPv4")
+		}
+		m.AuthKey = PassKey(a.AuthPass)
+	}
+	for _, p := range in.UnicastPeer {
+		m.Peers = append(m.Peers, p.Address)
+	}
+	m.Unicast = len(m.Peers) > 0
+	srcText := in.McastSrcIP
+	if m.Unicast && in.UnicastSrcIP != "" {
+		srcText = in.UnicastSrcIP
+	}
+	if srcText != "" {
+		a, err := netip.ParseAddr(srcText)
+		if err != nil {
+			return ic, fmt.Errorf("source address %q: %w", srcText, err)
+		}
+		ic.Src = a
+	}
+	group, err := netip.ParseAddr(cfg.EffectiveMcastGroup(ic.IPv6))
+	if err != nil {
+		return ic, fmt.Errorf("multicast group: %w", err)
+	}
+	ic.Group = group
+	ic.Machine = m
+	return ic, nil
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p != nil {
+		return *p
+	}
+	return def
+}
+
+// primaryAddr returns the interface's first IPv4 address, or its IPv6
+// link-local address: keepalived's default advert source.
+func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if !v6 && ip.Is4() {
+			return ip, nil
+		}
+		if v6 && ip.Is6() && ip.IsLinkLocalUnicast() {
+			return ip, nil
+		}
+	}
+	fam := "IPv4"
+	if v6 {
+		fam = "IPv6 link-local"
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no %s address", ifi.Name, fam)
+}

@@ -1,0 +1,523 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Transition is a state change of one instance, for logs, notify scripts
+// and mail.
+type Transition struct {
+	Instance string
+	From, To State
+	Priority uint8
+	Reason   string
+	At       time.Time
+}
+
+// RouterOptions wire a Router to the host. Zero values use the real
+// sockets, netlink and clock.
+type RouterOptions struct {
+	Log *slog.Logger
+	// Listen opens the packet conn for an interface and family.
+	Listen func(ConnOptions) (PacketConn, error)
+	// Addrs adds, removes and announces VIPs.
+	Addrs AddrManager
+	// OnTransition is called from the router's loop for every state change;
+	// it must not block.
+	OnTransition func(Transition)
+	// WatchLinks follows interface state through netlink: an instance
+	// whose interface goes down enters FAULT. On by default.
+	NoLinkWatch bool
+}
+
+// Router runs every VRRP instance of a configuration in one loop: it feeds
+// received adverts, timers and link events to the pure machines and carries
+// out their actions.
+type Router struct {
+	opts      RouterOptions
+	log       *slog.Logger
+	instances []*instance
+	conns     map[connKey]*connState
+
+	mu        sync.Mutex
+	snapshot  []InstanceStatus
+	unknownRx uint64 // adverts no instance wanted
+	garps     sync.WaitGroup
+}
+
+type connKey struct {
+	iface string
+	v6    bool
+}
+
+type connState struct {
+	key  connKey
+	conn PacketConn
+	// byVRID finds the instance an advert is for.
+	byVRID map[uint8]*instance
+}
+
+type instance struct {
+	cfg   InstanceConfig
+	m     *Machine
+	conn  *connState
+	src   netip.Addr
+	ipID  uint16
+	log   *slog.Logger
+	ifidx int
+
+	lastChange time.Time
+	lastReason string
+}
+
+// InstanceStatus is a snapshot of one instance.
+type InstanceStatus struct {
+	Name       string
+	Interface  string
+	VRID       uint8
+	State      State
+	Priority   uint8
+	Master     netip.Addr
+	LastChange time.Time
+	Reason     string
+	Stats      Stats
+}
+
+// NewRouter prepares a router for the instances; Run starts it.
+func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Listen == nil {
+		opts.Listen = func(o ConnOptions) (PacketConn, error) { return ListenConn(o) }
+	}
+	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}}
+	for _, ic := range ics {
+		m, err := NewMachine(ic.Machine)
+		if err != nil {
+			return nil, err
+		}
+		r.instances = append(r.instances, &instance{cfg: ic, m: m, log: r.log.With("instance", ic.Machine.Name)})
+	}
+	return r, nil
+}
+
+type rx struct {
+	cs  *connState
+	r   Received
+	err error
+}
+
+type linkEvent struct {
+	name string
+	up   bool
+}
+
+// Run opens the sockets, starts every instance and runs until ctx ends;
+// then every master sends a priority-0 advert and drops its addresses, and
+// Run returns nil. An error opening the sockets is returned at once.
+func (r *Router) Run(ctx context.Context) error {
+	addrs := r.opts.Addrs
+	if addrs == nil {
+		nl := NewNetlink()
+		defer nl.Close()
+		addrs = nl
+		r.opts.Addrs = nl
+	}
+	if err := r.open(); err != nil {
+		r.closeConns()
+		return err
+	}
+	defer r.closeConns()
+
+	loopCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rxc := make(chan rx, 256)
+	for _, cs := range r.conns {
+		go func(cs *connState) {
+			for {
+				got, err := cs.conn.Recv(loopCtx)
+				select {
+				case rxc <- rx{cs, got, err}:
+				case <-loopCtx.Done():
+					return
+				}
+				if err != nil && (errors.Is(err, net.ErrClosed) || loopCtx.Err() != nil) {
+					return
+				}
+			}
+		}(cs)
+	}
+	links := make(chan linkEvent, 16)
+	if !r.opts.NoLinkWatch {
+		r.watchLinks(loopCtx, links)
+	}
+
+	now := time.Now()
+	for _, in := range r.instances {
+		if up, ok := linkUp(in.cfg.Interface); ok && !up {
+			r.exec(ctx, in, now, in.m.SetFault(now, true, "interface "+in.cfg.Interface+" down"))
+		}
+		r.exec(ctx, in, now, in.m.Start(now))
+	}
+	r.publish(now)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := time.Time{}
+		for _, in := range r.instances {
+			if d := in.m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+				next = d
+			}
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		timer.Reset(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			now := time.Now()
+			for _, in := range r.instances {
+				r.exec(context.Background(), in, now, in.m.Stop(now))
+			}
+			r.publish(now)
+			cancel()
+			r.garps.Wait()
+			return nil
+		case got := <-rxc:
+			now := time.Now()
+			if got.err != nil {
+				if !errors.Is(got.err, net.ErrClosed) {
+					r.log.Warn("vrrp: receive", "interface", got.cs.key.iface, "err", got.err)
+				}
+				continue
+			}
+			r.receive(ctx, got.cs, got.r, now)
+			r.publish(now)
+		case ev := <-links:
+			now := time.Now()
+			for _, in := range r.instances {
+				if in.cfg.Interface == ev.name {
+					reason := "interface " + ev.name + " up"
+					if !ev.up {
+						reason = "interface " + ev.name + " down"
+					}
+					r.exec(ctx, in, now, in.m.SetFault(now, !ev.up, reason))
+				}
+			}
+			r.publish(now)
+		case <-timer.C:
+			now := time.Now()
+			for _, in := range r.instances {
+				if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
+					r.exec(ctx, in, now, in.m.Tick(now))
+				}
+			}
+			r.publish(now)
+		}
+	}
+}
+
+func (r *Router) open() error {
+	for _, in := range r.instances {
+		key := connKey{in.cfg.Interface, in.cfg.IPv6}
+		cs, ok := r.conns[key]
+		if !ok {
+			cs = &connState{key: key, byVRID: map[uint8]*instance{}}
+			r.conns[key] = cs
+		}
+		if other, dup := cs.byVRID[in.cfg.Machine.VRID]; dup {
+			return fmt.Errorf("vrrp: instances %s and %s both use VRID %d on %s", other.cfg.Machine.Name, in.cfg.Machine.Name, in.cfg.Machine.VRID, in.cfg.Interface)
+		}
+		cs.byVRID[in.cfg.Machine.VRID] = in
+		in.conn = cs
+	}
+	for key, cs := range r.conns {
+		o := ConnOptions{Interface: key.iface, IPv6: key.v6}
+		groups := map[netip.Addr]bool{}
+		for _, in := range cs.byVRID {
+			if !in.cfg.Machine.Unicast && !groups[in.cfg.Group] {
+				groups[in.cfg.Group] = true
+				o.Groups = append(o.Groups, in.cfg.Group)
+			}
+			if in.cfg.Machine.AuthType == AuthAH {
+				o.AH = true
+			}
+		}
+		c, err := r.opts.Listen(o)
+		if err != nil {
+			return err
+		}
+		cs.conn = c
+		ifi, err := net.InterfaceByName(key.iface)
+		for _, in := range cs.byVRID {
+			if err == nil {
+				in.ifidx = ifi.Index
+			}
+			in.src = in.cfg.Src
+			if !in.src.IsValid() {
+				if err != nil {
+					return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
+				}
+				a, aerr := primaryAddr(ifi, key.v6)
+				if aerr != nil {
+					return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, aerr)
+				}
+				in.src = a
+			}
+			// The machine breaks priority ties on the source address.
+			mc := in.cfg.Machine
+			mc.Addr = in.src
+			m, merr := NewMachine(mc)
+			if merr != nil {
+				return merr
+			}
+			in.m = m
+		}
+	}
+	return nil
+}
+
+func (r *Router) closeConns() {
+	for _, cs := range r.conns {
+		if cs.conn != nil {
+			cs.conn.Close()
+		}
+	}
+}
+
+// receive decodes a datagram, finds its instance and hands it over.
+func (r *Router) receive(ctx context.Context, cs *connState, got Received, now time.Time) {
+	var (
+		pkt   *Packet
+		err   error
+		ahSeq uint32
+		ah    bool
+		vrid  = -1
+	)
+	if cs.key.v6 {
+		if len(got.Raw) > 1 {
+			vrid = int(got.Raw[1])
+		}
+		// The kernel checked the checksum (IPV6_CHECKSUM).
+		pkt, err = DecodeOptions{SkipChecksum: true}.Unmarshal(got.Raw, got.Src, got.Dst)
+	} else {
+		if len(got.Raw) >= IPv4HeaderLen {
+			off := int(got.Raw[0]&0x0f) * 4
+			if got.Raw[9] == IPProtoAH {
+				off += AHLen
+			}
+			if len(got.Raw) > off+1 {
+				vrid = int(got.Raw[off+1])
+			}
+		}
+		var d *Datagram4
+		d, err = ParseIPv4(got.Raw, DecodeOptions{})
+		if err == nil {
+			pkt = d.VRRP
+			if d.AH != nil {
+				ah, ahSeq = true, d.AH.Seq
+			}
+		}
+	}
+	in := cs.byVRID[uint8(vrid)]
+	if vrid < 0 || in == nil {
+		r.mu.Lock()
+		r.unknownRx++
+		r.mu.Unlock()
+		return
+	}
+	if err != nil {
+		in.m.CountDrop(ReasonOf(err))
+		in.log.Debug("vrrp: advert dropped", "from", got.Src, "err", err)
+		return
+	}
+	if ah && in.cfg.Machine.AuthType == AuthAH {
+		if verr := VerifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
+			in.m.CountDrop(ReasonOf(verr))
+			in.log.Info("vrrp: advert dropped", "from", got.Src, "err", verr)
+			return
+		}
+	}
+	adv := Advert{Src: got.Src, Dst: got.Dst, TTL: got.TTL, Multicast: got.Dst.IsMulticast(), AH: ah, AHSeq: ahSeq, Packet: pkt}
+	before := in.m.Stats().Dropped
+	acts := in.m.Receive(now, adv)
+	after := in.m.Stats().Dropped
+	for _, reason := range DropReasons() {
+		if after[reason] != before[reason] {
+			in.log.Debug("vrrp: advert dropped", "from", got.Src, "priority", pkt.Priority, "reason", reason.String())
+		}
+	}
+	r.exec(ctx, in, now, acts)
+}
+
+// exec carries out a machine's actions in order.
+func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSend:
+			r.send(in, a.Priority)
+		case ActAddVIPs:
+			for _, v := range in.cfg.VIPs {
+				if err := r.opts.Addrs.Add(v); err != nil {
+					in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
+				}
+			}
+		case ActRemoveVIPs:
+			for _, v := range in.cfg.VIPs {
+				if err := r.opts.Addrs.Remove(v); err != nil {
+					in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
+				}
+			}
+		case ActGARP:
+			r.announce(ctx, in, a.Count)
+		case ActTransition:
+			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
+			if r.opts.OnTransition != nil {
+				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
+			}
+			in.lastChange, in.lastReason = now, a.Reason
+		}
+	}
+}
+
+func (r *Router) send(in *instance, prio uint8) {
+	p := in.m.Advert(prio)
+	dsts := []netip.Addr{in.cfg.Group}
+	if in.cfg.Machine.Unicast {
+		dsts = in.cfg.Machine.Peers
+	}
+	for _, dst := range dsts {
+		var b []byte
+		var err error
+		if in.cfg.IPv6 {
+			b, err = p.Marshal(in.src, dst)
+		} else {
+			in.ipID++
+			if in.ipID == 0 {
+				in.ipID = 1 // the kernel would fill in an ID of 0 and break AH
+			}
+			o := IPv4Options{Src: in.src, Dst: dst, ID: in.ipID, Unicast: in.cfg.Machine.Unicast, AsV2: in.cfg.ChecksumAsV2}
+			if in.cfg.Machine.AuthType == AuthAH {
+				o.AH, o.Key, o.Seq = true, in.cfg.Machine.AuthKey, in.m.NextAHSeq()
+			}
+			b, err = MarshalIPv4(p, o)
+		}
+		if err == nil {
+			err = in.conn.conn.Send(b, in.src, dst)
+		}
+		if err != nil && !(prio == PriorityStop && errors.Is(err, unix.ENETUNREACH)) {
+			in.log.Warn("vrrp: send advert", "to", dst, "err", err)
+		}
+	}
+}
+
+// announce sends count rounds of gratuitous ARP / NA for every VIP in the
+// background, spaced by vrrp_garp_interval, so that a slow interface never
+// delays an advert.
+func (r *Router) announce(ctx context.Context, in *instance, count int) {
+	vips := in.cfg.VIPs
+	gap := in.cfg.GARPInterval
+	addrs := r.opts.Addrs
+	log := in.log
+	r.garps.Add(1)
+	go func() {
+		defer r.garps.Done()
+		for i := 0; i < count; i++ {
+			for _, v := range vips {
+				if err := addrs.Announce(v, 1); err != nil {
+					log.Warn("vrrp: announce", "vip", v.String(), "err", err)
+					return
+				}
+				if gap > 0 {
+					select {
+					case <-time.After(gap):
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}
+	}()
+}
+
+func (r *Router) publish(now time.Time) {
+	st := make([]InstanceStatus, 0, len(r.instances))
+	for _, in := range r.instances {
+		master, _ := in.m.Master()
+		st = append(st, InstanceStatus{Name: in.cfg.Machine.Name, Interface: in.cfg.Interface, VRID: in.cfg.Machine.VRID,
+			State: in.m.State(), Priority: in.m.Priority(), Master: master, LastChange: in.lastChange,
+			Reason: in.lastReason, Stats: in.m.Stats()})
+	}
+	r.mu.Lock()
+	r.snapshot = st
+	r.mu.Unlock()
+}
+
+// Status returns a snapshot of every instance, safe from any goroutine.
+func (r *Router) Status() []InstanceStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]InstanceStatus(nil), r.snapshot...)
+}
+
+// UnknownAdverts counts adverts for VRIDs no instance has.
+func (r *Router) UnknownAdverts() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unknownRx
+}
+
+func linkUp(name string) (up, ok bool) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return false, false
+	}
+	a := l.Attrs()
+	return a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown, true
+}
+
+func (r *Router) watchLinks(ctx context.Context, out chan<- linkEvent) {
+	updates := make(chan netlink.LinkUpdate, 16)
+	done := make(chan struct{})
+	if err := netlink.LinkSubscribe(updates, done); err != nil {
+		r.log.Warn("vrrp: cannot follow interface state", "err", err)
+		return
+	}
+	state := map[string]bool{}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				a := u.Attrs()
+				up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
+				if prev, seen := state[a.Name]; seen && prev == up {
+					continue
+				}
+				state[a.Name] = up
+				select {
+				case out <- linkEvent{a.Name, up}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+}
