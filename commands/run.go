@@ -115,4 +115,3 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
 }
-
