@@ -339,3 +339,21 @@ func (l *Lab) Capture(h *Host, file, filter string) (*Proc, error) {
 	}
 	return p, nil
 }
+
+// Pids returns the ids of every process running inside h's namespace (ip
+// netns pids), whoever started it.
+func (h *Host) Pids() ([]int, error) {
+	out, err := h.lab.ipCmd("netns", "pids", h.NS)
+	if err != nil {
+		return nil, fmt.Errorf("netlab: %w", err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(out) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("netlab: ip netns pids %s: %q is no pid", h.NS, f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}

@@ -292,20 +292,31 @@ func (l *Lab) addHost(h *Host) error {
 	if _, err := l.ipNS(l.SwitchNS, "link", "set", h.SwitchPort, "master", Bridge, "up"); err != nil {
 		return err
 	}
-	addrs, err := h.addrs()
-	if err != nil {
-		return err
-	}
-	for _, a := range addrs {
-		if a.Addr.Is6() && a.Addr.IsLinkLocalUnicast() {
-			if a.Tentative {
-				return fmt.Errorf("link-local %s is tentative despite accept_dad=0", a.Addr)
-			}
-			h.LinkLocal = a.Addr
+	// The kernel makes the link-local address when eth0 gets carrier
+	// (the port coming up) and clears its tentative flag from a work
+	// queue a moment later even without DAD: wait for both.
+	var last error
+	ready := WaitFor(5*time.Second, 5*time.Millisecond, func() bool {
+		addrs, err := h.addrs()
+		if err != nil {
+			last = err
+			return false
 		}
-	}
-	if !h.LinkLocal.IsValid() {
-		return fmt.Errorf("%s has no IPv6 link-local address", Iface)
+		last = fmt.Errorf("%s has no IPv6 link-local address", Iface)
+		for _, a := range addrs {
+			if a.Addr.Is6() && a.Addr.IsLinkLocalUnicast() {
+				if a.Tentative {
+					last = fmt.Errorf("link-local %s is still tentative", a.Addr)
+					return false
+				}
+				h.LinkLocal = a.Addr
+				return true
+			}
+		}
+		return false
+	})
+	if !ready {
+		return fmt.Errorf("after 5s: %w", last)
 	}
 	return nil
 }

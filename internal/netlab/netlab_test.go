@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -239,6 +240,9 @@ func TestProcs(t *testing.T) {
 	if err := term.Wait(5 * time.Second); err == nil || !strings.Contains(err.Error(), "terminated") {
 		t.Errorf("after SIGTERM Wait = %v, want signal: terminated", err)
 	}
+	if pids, err := a.Pids(); err != nil || len(pids) != 0 {
+		t.Errorf("Pids of an idle host = %v, %v; want none", pids, err)
+	}
 	parent, err := a.Start("sh", "-c", "sleep 1000 & echo child $!; wait")
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +257,9 @@ func TestProcs(t *testing.T) {
 	}) {
 		t.Fatalf("no child pid in %q", parent.Log())
 	}
+	if pids, err := a.Pids(); err != nil || !slices.Contains(pids, child) || !slices.Contains(pids, parent.Pid()) {
+		t.Errorf("Pids = %v, %v; want the shell %d and its child %d", pids, err, parent.Pid(), child)
+	}
 	if err := parent.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +268,9 @@ func TestProcs(t *testing.T) {
 	}
 	if !WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return !alive(child) }) {
 		t.Errorf("child %d of a killed process still runs", child)
+	}
+	if pids, err := a.Pids(); err != nil || len(pids) != 0 {
+		t.Errorf("Pids after Kill = %v, %v; want none", pids, err)
 	}
 	if err := parent.Kill(); err != nil || parent.Signal(syscall.SIGTERM) != nil {
 		t.Errorf("Kill/Signal after exit: %v", err)
