@@ -302,7 +302,9 @@ func (m *Machine) Start(now time.Time) []Action {
 	if m.cfg.Priority == PriorityOwner {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
-	acts := m.transition(nil, StateBackup, "init")
+	// Drop addresses a crashed predecessor may have left behind: a backup
+	// must not answer for the VIPs.
+	acts := m.transition([]Action{{Kind: ActRemoveVIPs}}, StateBackup, "init")
 	if m.cfg.InitialMaster {
 		m.downAt = now.Add(m.masterInt + m.Skew(255))
 		m.downReason = "no master seen (state MASTER)"

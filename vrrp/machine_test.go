@@ -53,11 +53,11 @@ func TestStart(t *testing.T) {
 		{"owner is master at once", func(c *Config) { c.Priority = 255 }, StateMaster, 0,
 			"send(prio 255); INIT -> MASTER (priority 255, reason: address owner (priority 255)); add-vips; garp(5)"},
 		{"state BACKUP waits Master_Down_Interval", nil, StateBackup, 3*time.Second + 156*time.Second/256,
-			"INIT -> BACKUP (priority 100, reason: init)"},
+			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
 		{"state MASTER waits one interval and the minimum skew", func(c *Config) { c.InitialMaster = true }, StateBackup, time.Second + time.Second/256,
-			"INIT -> BACKUP (priority 100, reason: init)"},
+			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
 		{"v3 skew scales with the interval", func(c *Config) { c.Version = 3; c.Interval = 100 * time.Millisecond; c.Priority = 200 },
-			StateBackup, 300*time.Millisecond + 56*100*time.Millisecond/256, "INIT -> BACKUP (priority 200, reason: init)"},
+			StateBackup, 300*time.Millisecond + 56*100*time.Millisecond/256, "remove-vips; INIT -> BACKUP (priority 200, reason: init)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

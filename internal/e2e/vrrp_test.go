@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/netlab"
+)
+
+// Master_Down_Interval and Skew_Time for VRRPv2 at advert_int 1.
+func masterDownV2(prio int) time.Duration {
+	return 3*time.Second + skewV2(prio)
+}
+
+func skewV2(prio int) time.Duration { return time.Duration(256-prio) * time.Second / 256 }
+
+// TestThreeKtRouters: the right router becomes master and alone holds the
+// VIP, the client's ARP entry points at it; kill -9 of the master hands over
+// within Master_Down_Interval + 10% and the ARP entry moves; SIGTERM hands
+// over within Skew_Time + 10%; the first router preempts when it returns.
+func TestThreeKtRouters(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "r3", "client"}})
+	r1h, r2h, r3h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("r3"), lab.Host("client")
+	routers := []*netlab.Host{r1h, r2h, r3h}
+	vip := netip.MustParseAddr("192.0.2.100")
+	extra := "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100/24\n    }"
+	cap, err := lab.Capture(client, "three.pcap", "ip proto 112 or arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(51, 150, extra))
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(51, 120, extra))
+	r3 := startRouter(t, lab, "kt", r3h, vrrpConf(51, 100, extra))
+	all := []*router{r1, r2, r3}
+	waitHolder(t, routers, vip, r1h, 15*time.Second, all...)
+	// Stable: still only r1 a few intervals later.
+	time.Sleep(2 * time.Second)
+	waitHolder(t, routers, vip, r1h, time.Second, all...)
+
+	if err := client.Ping(vip, 2*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP: %v", err)
+	}
+	checkNeigh(t, client, vip, r1h)
+
+	// kill -9 the master: r2 (120) takes over. The dead router's namespace
+	// keeps its addresses (nothing removed them), as a crashed host would
+	// until it restarts: watch the live ones.
+	killAt := time.Now()
+	r1.kill()
+	live := []*netlab.Host{r2h, r3h}
+	waitHolder(t, live, vip, r2h, 10*time.Second, all...)
+	time.Sleep(1500 * time.Millisecond) // GARPs reach the client
+	ws := readCapture(t, lab.Dir+"/three.pcap")
+	last, ok := lastBefore(ws, r1h.IPv4, killAt.Add(50*time.Millisecond))
+	if !ok {
+		t.Fatal("no advert from r1 in the capture")
+	}
+	first, ok := firstAfter(ws, r2h.IPv4, last.At, false)
+	if !ok {
+		t.Fatal("no advert from r2 after r1 died")
+	}
+	detect := first.At.Sub(last.At)
+	bound := masterDownV2(120) * 11 / 10
+	t.Logf("kill -9: r1's last advert -> r2's first advert: %v (Master_Down_Interval %v)", detect, masterDownV2(120))
+	if detect > bound || detect < masterDownV2(120)*9/10 {
+		t.Errorf("takeover after %v, want Master_Down_Interval %v within 10%%", detect, masterDownV2(120))
+	}
+	if g, ok := firstAfter(ws, vip, first.At, true); !ok || g.MAC.String() != r2h.MAC.String() {
+		t.Errorf("no gratuitous ARP for the VIP from r2's MAC after the takeover: %+v", g)
+	}
+	checkNeigh(t, client, vip, r2h)
+
+	// SIGTERM the new master: r3 takes over after Skew_Time.
+	r2.stop()
+	waitHolder(t, live, vip, r3h, 10*time.Second, all...)
+	time.Sleep(300 * time.Millisecond)
+	ws = readCapture(t, lab.Dir+"/three.pcap")
+	var zero wire
+	for _, w := range ws {
+		if w.Src == r2h.IPv4 && !w.GARP && w.Priority == 0 {
+			zero = w
+		}
+	}
+	if zero.At.IsZero() {
+		t.Fatal("r2 sent no priority-0 advert on SIGTERM")
+	}
+	first, ok = firstAfter(ws, r3h.IPv4, zero.At, false)
+	if !ok {
+		t.Fatal("no advert from r3 after r2 stopped")
+	}
+	took := first.At.Sub(zero.At)
+	t.Logf("SIGTERM: r2's priority 0 -> r3's first advert: %v (Skew_Time %v)", took, skewV2(100))
+	if took > skewV2(100)*11/10 {
+		t.Errorf("takeover after priority 0 took %v, want Skew_Time %v + 10%%", took, skewV2(100))
+	}
+	if r2h.HasAddr(vip) {
+		t.Error("r2 kept the VIP after SIGTERM")
+	}
+
+	// r1 returns (dropping the VIP its crash left behind) and preempts r3.
+	r1.start(lab)
+	waitHolder(t, routers, vip, r1h, 10*time.Second, all...)
+	cap.Signal(interruptSignal)
+}
+
+func checkNeigh(t *testing.T, client *netlab.Host, vip netip.Addr, want *netlab.Host) {
+	t.Helper()
+	var mac, state string
+	ok := netlab.WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
+		mac, state, _ = client.Neigh(vip)
+		return mac == want.MAC.String()
+	})
+	if !ok {
+		t.Fatalf("client's neighbour entry for %v is %q (%s), want %s's MAC %s", vip, mac, state, want.Name, want.MAC)
+	}
+}
+
+// TestNopreempt: with nopreempt (and state BACKUP everywhere), a returning
+// higher-priority router does not take the VIP back.
+func TestNopreempt(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2"}})
+	r1h, r2h := lab.Host("r1"), lab.Host("r2")
+	hosts := []*netlab.Host{r1h, r2h}
+	vip := netip.MustParseAddr("192.0.2.100")
+	extra := "    nopreempt\n    version 3\n    advert_int 0.1\n    virtual_ipaddress {\n        192.0.2.100\n    }"
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(52, 150, extra))
+	time.Sleep(time.Second)
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(52, 100, extra))
+	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
+	r1.kill()
+	waitHolder(t, []*netlab.Host{r2h}, vip, r2h, 10*time.Second, r1, r2)
+	r1.start(lab)
+	// Ten Master_Down_Intervals: r2 keeps the VIP.
+	time.Sleep(4 * time.Second)
+	waitHolder(t, hosts, vip, r2h, time.Second, r1, r2)
+}
+
+// TestFastFailoverV3: VRRPv3 at advert_int 0.05 detects a dead master in
+// under 200 ms.
+func TestFastFailoverV3(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "obs"}})
+	r1h, r2h, obs := lab.Host("r1"), lab.Host("r2"), lab.Host("obs")
+	vip := netip.MustParseAddr("192.0.2.100")
+	extra := "    version 3\n    advert_int 0.05\n    virtual_ipaddress {\n        192.0.2.100\n    }"
+	cap, err := lab.Capture(obs, "fast.pcap", "ip proto 112")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(53, 254, extra))
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(53, 253, extra))
+	waitHolder(t, []*netlab.Host{r1h, r2h}, vip, r1h, 10*time.Second, r1, r2)
+	time.Sleep(500 * time.Millisecond)
+	killAt := time.Now()
+	r1.kill()
+	waitHolder(t, []*netlab.Host{r2h}, vip, r2h, 5*time.Second, r1, r2)
+	time.Sleep(200 * time.Millisecond)
+	cap.Signal(interruptSignal)
+	ws := readCapture(t, lab.Dir+"/fast.pcap")
+	last, ok := lastBefore(ws, r1h.IPv4, killAt.Add(20*time.Millisecond))
+	if !ok {
+		t.Fatal("no advert from r1")
+	}
+	first, ok := firstAfter(ws, r2h.IPv4, last.At, false)
+	if !ok {
+		t.Fatal("no advert from r2")
+	}
+	d := first.At.Sub(last.At)
+	t.Logf("v3 advert_int 0.05: failover detected in %v (Master_Down_Interval %v)", d, 150*time.Millisecond+3*50*time.Millisecond/256)
+	if d >= 200*time.Millisecond {
+		t.Errorf("failover took %v, want under 200 ms", d)
+	}
+}
+
+// TestInteropKeepalived runs kt and keepalived 2.2.7 on one bridge, each
+// way round, for every advert flavour: one master, the right one, and
+// failover both ways.
+func TestInteropKeepalived(t *testing.T) {
+	modes := []struct {
+		name  string
+		vip   string
+		extra string
+	}{
+		{"v2 PASS", "192.0.2.100", "    advert_int 1\n    authentication {\n        auth_type PASS\n        auth_pass secret12345\n    }\n    virtual_ipaddress {\n        192.0.2.100\n    }"},
+		{"v2 AH", "192.0.2.101", "    advert_int 1\n    authentication {\n        auth_type AH\n        auth_pass ahsecret\n    }\n    virtual_ipaddress {\n        192.0.2.101\n    }"},
+		{"v3 IPv4", "192.0.2.102", "    version 3\n    advert_int 0.2\n    virtual_ipaddress {\n        192.0.2.102\n        192.0.2.103/24\n    }"},
+		{"v3 IPv6", "2001:db8::100", "    version 3\n    advert_int 0.2\n    virtual_ipaddress {\n        2001:db8::100\n    }"},
+		{"unicast", "192.0.2.104", "    advert_int 1\n    unicast_src_ip @SRC@\n    unicast_peer {\n        @PEER@\n    }\n    virtual_ipaddress {\n        192.0.2.104\n    }"},
+	}
+	for i, mode := range modes {
+		for _, ktHigh := range []bool{true, false} {
+			name := fmt.Sprintf("%s/kt master", mode.name)
+			if !ktHigh {
+				name = fmt.Sprintf("%s/keepalived master", mode.name)
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				interop(t, 60+i, mode.vip, mode.extra, ktHigh)
+			})
+		}
+	}
+}
+
+func interop(t *testing.T, vrid int, vipText, extra string, ktHigh bool) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"a", "b"}})
+	ah, bh := lab.Host("a"), lab.Host("b")
+	hosts := []*netlab.Host{ah, bh}
+	vip := netip.MustParseAddr(vipText)
+	conf := func(self, peer *netlab.Host, prio int) string {
+		s := vrrpConf(vrid, prio, extra)
+		for _, kv := range [][2]string{{"@SRC@", self.IPv4.String()}, {"@PEER@", peer.IPv4.String()}} {
+			s = replaceAll(s, kv[0], kv[1])
+		}
+		return s
+	}
+	// a runs the higher priority (150) and b the lower (100).
+	implA, implB := "kt", "keepalived"
+	if !ktHigh {
+		implA, implB = "keepalived", "kt"
+	}
+	b := startRouter(t, lab, implB, bh, conf(bh, ah, 100))
+	a := startRouter(t, lab, implA, ah, conf(ah, bh, 150))
+	waitHolder(t, hosts, vip, ah, 20*time.Second, a, b)
+	time.Sleep(1500 * time.Millisecond)
+	waitHolder(t, hosts, vip, ah, time.Second, a, b)
+	// The high one goes (SIGTERM: priority 0): the low one takes over.
+	a.stop()
+	waitHolder(t, hosts, vip, bh, 10*time.Second, a, b)
+	// It comes back and preempts.
+	a.start(lab)
+	waitHolder(t, hosts, vip, ah, 20*time.Second, a, b)
+	// And the other way: kill -9 the master, the other takes over after
+	// Master_Down_Interval.
+	a.kill()
+	waitHolder(t, []*netlab.Host{bh}, vip, bh, 20*time.Second, a, b)
+}
+
+func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
