@@ -1,0 +1,42 @@
+package commands
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunRefusesBadConfigs: kt run never starts on a config it cannot run,
+// and says where the problem is.
+func TestRunRefusesBadConfigs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, file string
+		args       []string
+		code       int
+		want       string
+	}{
+		{"missing file", filepath.Join(dir, "nope.conf"), nil, 1, "nope.conf"},
+		{"syntax error", write("bad.conf", "vrrp_instance VI_1 {\n    priority many\n}\n"), nil, 1, "bad.conf:2:"},
+		{"no instances", write("empty.conf", "global_defs {\n    router_id x\n}\n"), nil, 1, "no vrrp_instance"},
+		{"no interface", write("noif.conf", "vrrp_instance VI_1 {\n    virtual_router_id 5\n}\n"), nil, 1, "noif.conf:1: error: (VI_1) has no interface"},
+		{"bad log level", write("ok.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--log-level", "loud"}, 2, "--log-level"},
+		{"stray argument", write("ok2.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"extra"}, 2, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := kt(t, append([]string{"run", "-f", tt.file}, tt.args...)...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d mentioning %q", code, errs, tt.code, tt.want)
+			}
+		})
+	}
+}
