@@ -247,3 +247,5 @@ vrrp_instance VI_1 {
 }
 
 var interruptSignal = os.Interrupt
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
