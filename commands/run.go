@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kt-project/kt/config"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/daemon"
 )
 
 func runCommand() *cli.Command {
@@ -64,16 +64,9 @@ func runAction(c *cli.Context) error {
 		}
 		return nil
 	}
-	ics, err := vrrp.Instances(cfg)
+	d, err := daemon.New(cfg, daemon.Options{Log: log})
 	if err != nil {
-		return cli.Exit("kt run: "+err.Error(), exitProblem)
-	}
-	if len(ics) == 0 {
-		return cli.Exit("kt run: "+path+": no vrrp_instance to run", exitProblem)
-	}
-	router, err := vrrp.NewRouter(ics, vrrp.RouterOptions{Log: log})
-	if err != nil {
-		return cli.Exit("kt run: "+err.Error(), exitProblem)
+		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
 	if pf := c.String("pid-file"); pf != "" {
 		if err := os.WriteFile(pf, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
@@ -93,8 +86,8 @@ func runAction(c *cli.Context) error {
 			log.Warn("kt run: SIGHUP: reload is not supported yet; the running configuration stays")
 		}
 	}()
-	log.Info("kt run: starting", "config", path, "instances", len(ics), "version", Version)
-	if err := router.Run(ctx); err != nil {
+	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "version", Version)
+	if err := d.Run(ctx); err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitProblem)
 	}
 	log.Info("kt run: stopped")

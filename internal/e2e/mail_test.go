@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/vishvananda/netns"
+
+	"github.com/kt-project/kt/internal/netlab"
+)
+
+// mailbox is a real SMTP server (go-smtp) listening inside a lab host.
+type mailbox struct {
+	mails chan string // each mail's data
+}
+
+func (m *mailbox) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &mailSession{m: m}, nil }
+
+type mailSession struct{ m *mailbox }
+
+func (s *mailSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (s *mailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.m.mails <- string(b)
+	return nil
+}
+func (s *mailSession) Reset()        {}
+func (s *mailSession) Logout() error { return nil }
+
+// listenIn opens a TCP listener inside h's network namespace: the socket
+// stays there while this process serves it from any goroutine.
+func listenIn(t *testing.T, h *netlab.Host, addr string) net.Listener {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(h.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	l, lerr := net.Listen("tcp", addr)
+	if err := netns.Set(orig); err != nil {
+		t.Fatalf("cannot return to the test's namespace: %v", err)
+	}
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	return l
+}
+
+// TestFailoverMail: a kt router fails over and the alert mail for it
+// reaches a real SMTP server on the LAN.
+func TestFailoverMail(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "mail"}})
+	r1h, r2h, mh := lab.Host("r1"), lab.Host("r2"), lab.Host("mail")
+	box := &mailbox{mails: make(chan string, 32)}
+	srv := gosmtp.NewServer(box)
+	srv.Domain = "mail.test"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	l := listenIn(t, mh, mh.IPv4.String()+":2525")
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	conf := func(id string, prio int) string {
+		return fmt.Sprintf(`global_defs {
+    router_id %s
+    notification_email {
+        ops@example.com
+    }
+    notification_email_from kt-%s@example.com
+    smtp_server %s 2525
+    smtp_connect_timeout 5
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 80
+    priority %d
+    version 3
+    advert_int 0.1
+    smtp_alert
+    virtual_ipaddress {
+        192.0.2.100
+    }
+}
+`, id, id, mh.IPv4, prio)
+	}
+	r1 := startRouter(t, lab, "kt", r1h, conf("lb1", 150))
+	r2 := startRouter(t, lab, "kt", r2h, conf("lb2", 100))
+	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, 10*time.Second, r1, r2)
+	waitMail(t, box, "Subject: [lb1] VRRP Instance VI_1 - Entering MASTER state", r1, r2)
+	r1.kill()
+	waitHolder(t, []*netlab.Host{r2h}, mustAddr("192.0.2.100"), r2h, 10*time.Second, r1, r2)
+	m := waitMail(t, box, "Subject: [lb2] VRRP Instance VI_1 - Entering MASTER state", r1, r2)
+	for _, want := range []string{"From: <kt-lb2@example.com>", "To: <ops@example.com>", "Message-ID: <"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("failover mail lacks %q:\n%s", want, m)
+		}
+	}
+}
+
+func waitMail(t *testing.T, box *mailbox, subject string, logs ...*router) string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	var seen []string
+	for {
+		select {
+		case m := <-box.mails:
+			if strings.Contains(m, subject) {
+				return m
+			}
+			for _, line := range strings.Split(m, "\r\n") {
+				if strings.HasPrefix(line, "Subject:") {
+					seen = append(seen, line)
+				}
+			}
+		case <-deadline:
+			var b strings.Builder
+			for _, r := range logs {
+				fmt.Fprintf(&b, "\n--- %s:\n%s", r.h.Name, tail(r.proc.Log(), 15))
+			}
+			t.Fatalf("no mail %q; got %q%s", subject, seen, b.String())
+		}
+	}
+}
