@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -143,6 +144,11 @@ func (b *bench) trial(im *impl, s setting, n int) (res result, err error) {
 	case !b.r1.HasAddr(VIP):
 		return res, fmt.Errorf("r1 lost the VIP after r2 started; logs %s %s", r1.LogPath, r2.LogPath)
 	}
+
+	// Kill at a random phase of r1's advert cycle: otherwise the fixed
+	// waits above put every kill at about the same time after an advert
+	// and kill→advert would sample one point of [MDI - advert_int, MDI].
+	time.Sleep(rand.N(s.Interval))
 
 	// time.Now is CLOCK_REALTIME, like the pcap timestamps; Round(0)
 	// drops the monotonic reading so that Sub compares wall clocks.
