@@ -131,8 +131,11 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
 		CheckUnicastSrc:   in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
 		SkipCheckAdvAddr:  in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
-		LowerPrioNoAdvert: boolOr(in.LowerPrioNoAdvert, boolOr(g.VRRPLowerPrioNoAdvert, false)),
 	}
+	strict := boolOr(in.StrictMode, g.VRRPStrict)
+	// vrrp_strict: a master does not answer lower priority adverts
+	// (keepalived's default under strict mode).
+	m.LowerPrioNoAdvert = boolOr(in.LowerPrioNoAdvert, boolOr(g.VRRPLowerPrioNoAdvert, strict))
 	if in.PreemptDelay != nil {
 		m.PreemptDelay = in.PreemptDelay.D()
 	}

@@ -238,3 +238,31 @@ func interop(t *testing.T, vrid int, vipText, extra string, ktHigh bool) {
 }
 
 func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
+
+// TestInterfaceDownFault: the master's link goes down, it enters FAULT and
+// drops the VIP, the backup takes over; the link comes back and the first
+// router preempts again.
+func TestInterfaceDownFault(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2"}})
+	r1h, r2h := lab.Host("r1"), lab.Host("r2")
+	hosts := []*netlab.Host{r1h, r2h}
+	vip := netip.MustParseAddr("192.0.2.100")
+	extra := "    version 3\n    advert_int 0.1\n    virtual_ipaddress {\n        192.0.2.100\n    }"
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(54, 150, extra))
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(54, 100, extra))
+	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
+	if err := lab.LinkDown(r1h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.proc.WaitLog("MASTER -> FAULT", 5*time.Second); err != nil {
+		t.Fatalf("r1 did not enter FAULT: %v\n%s", err, r1.proc.Log())
+	}
+	waitHolder(t, hosts, vip, r2h, 10*time.Second, r1, r2)
+	if err := lab.LinkUp(r1h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.proc.WaitLog("FAULT -> BACKUP", 5*time.Second); err != nil {
+		t.Fatalf("r1 did not leave FAULT: %v\n%s", err, r1.proc.Log())
+	}
+	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
+}
