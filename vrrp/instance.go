@@ -129,8 +129,8 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 		Name: name, VRID: uint8(vrid), Version: version, Priority: uint8(prio), Interval: interval,
 		InitialMaster: strings.EqualFold(in.State, "MASTER"), Nopreempt: in.NoPreempt,
 		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
-		CheckUnicastSrc:   in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
-		SkipCheckAdvAddr:  in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
+		CheckUnicastSrc:  in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
+		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}
 	strict := boolOr(in.StrictMode, g.VRRPStrict)
 	// vrrp_strict: a master does not answer lower priority adverts

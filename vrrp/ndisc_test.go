@@ -3,7 +3,6 @@ package vrrp
 import (
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
+	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
 )
 
@@ -61,18 +60,9 @@ func TestTsharkChecksNA(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "na.pcap")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapfile.Write(path, time.Unix(1, 0), [][]byte{b}); err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(1, 0), CaptureLength: len(b), Length: len(b)}, b); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	out, err := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "icmpv6.checksum.status", "-e", "icmpv6.nd.na.target_address", "-e", "icmpv6.nd.na.flag.o", "-o", "icmpv6.checksum:TRUE").Output()
 	if err != nil {
 		out, err = exec.Command(tshark, "-r", path, "-T", "fields", "-e", "icmpv6.checksum.status", "-e", "icmpv6.nd.na.target_address", "-e", "icmpv6.nd.na.flag.o").Output()

@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
+	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
 )
 
@@ -175,22 +175,13 @@ type captured struct {
 // readPcap decodes every VRRP packet of a pcap with kt's codec.
 func readPcap(t *testing.T, path string) []captured {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	frames, err := pcapfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []captured
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		gp := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	for _, fr := range frames {
+		gp := fr.Packet
 		var c captured
 		if l := gp.Layer(layers.LayerTypeIPv4); l != nil {
 			ip := l.(*layers.IPv4)
@@ -411,21 +402,9 @@ func TestTsharkDecodesKtAdverts(t *testing.T) {
 	wants = append(wants, want{"13", "100", "1", "100"})
 
 	path := filepath.Join(t.TempDir(), "kt.pcap")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapfile.Write(path, time.Unix(1000, 0), frames); err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	for i, fr := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(int64(1000+i), 0), CaptureLength: len(fr), Length: len(fr)}
-		if err := w.WritePacket(ci, fr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
 	out, err := exec.Command(tshark, "-r", path, "-T", "ek", "-o", "vrrp.v3_checksum_as_v2:FALSE").Output()
 	if err != nil {
 		// Older tsharks lack the preference; retry without it.

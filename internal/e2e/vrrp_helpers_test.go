@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -161,28 +160,19 @@ type wire struct {
 // readCapture decodes the adverts (kt's codec) and gratuitous ARPs of a pcap.
 func readCapture(t *testing.T, path string) []wire {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	frames, err := pcapfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []wire
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			return out
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	for _, fr := range frames {
+		ci, p := fr, fr.Packet
 		if l := p.Layer(layers.LayerTypeARP); l != nil {
 			a := l.(*layers.ARP)
 			spa, _ := netip.AddrFromSlice(a.SourceProtAddress)
 			tpa, _ := netip.AddrFromSlice(a.DstProtAddress)
 			if spa == tpa {
-				out = append(out, wire{At: ci.Timestamp, Src: spa, GARP: true, MAC: net.HardwareAddr(a.SourceHwAddress)})
+				out = append(out, wire{At: ci.At, Src: spa, GARP: true, MAC: net.HardwareAddr(a.SourceHwAddress)})
 			}
 			continue
 		}
@@ -190,7 +180,7 @@ func readCapture(t *testing.T, path string) []wire {
 			ip := l.(*layers.IPv4)
 			d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
 			if err == nil {
-				out = append(out, wire{At: ci.Timestamp, Src: d.IP.Src, Priority: int(d.VRRP.Priority)})
+				out = append(out, wire{At: ci.At, Src: d.IP.Src, Priority: int(d.VRRP.Priority)})
 			}
 			continue
 		}
@@ -202,10 +192,11 @@ func readCapture(t *testing.T, path string) []wire {
 			src, _ := netip.AddrFromSlice(ip.SrcIP)
 			dst, _ := netip.AddrFromSlice(ip.DstIP)
 			if pk, err := vrrp.Unmarshal(ip.Payload, src, dst); err == nil {
-				out = append(out, wire{At: ci.Timestamp, Src: src, Priority: int(pk.Priority)})
+				out = append(out, wire{At: ci.At, Src: src, Priority: int(pk.Priority)})
 			}
 		}
 	}
+	return out
 }
 
 // firstAfter returns the first advert (or GARP) from src at or after t.
