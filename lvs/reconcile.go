@@ -1,0 +1,458 @@
+package lvs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"github.com/moby/ipvs"
+)
+
+// Handle is the part of github.com/moby/ipvs's *ipvs.Handle the lvs
+// package uses: the kernel's IPVS table over generic netlink.
+type Handle interface {
+	GetServices() ([]*ipvs.Service, error)
+	GetDestinations(s *ipvs.Service) ([]*ipvs.Destination, error)
+	NewService(s *ipvs.Service) error
+	UpdateService(s *ipvs.Service) error
+	DelService(s *ipvs.Service) error
+	NewDestination(s *ipvs.Service, d *ipvs.Destination) error
+	UpdateDestination(s *ipvs.Service, d *ipvs.Destination) error
+	DelDestination(s *ipvs.Service, d *ipvs.Destination) error
+}
+
+var _ Handle = (*ipvs.Handle)(nil)
+
+// OpenHandle opens the IPVS table of the current network namespace (path
+// "") or of the namespace at path (/var/run/netns/NAME).
+func OpenHandle(path string) (*ipvs.Handle, error) {
+	h, err := ipvs.New(path)
+	if err != nil {
+		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
+	}
+	return h, nil
+}
+
+// OpKind is a change to the kernel's table.
+type OpKind int
+
+// The changes, in the order Diff returns them.
+const (
+	AddService OpKind = iota + 1
+	UpdateService
+	DelDest
+	AddDest
+	UpdateDest
+	DelService
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case AddService:
+		return "add service"
+	case UpdateService:
+		return "update service"
+	case DelService:
+		return "delete service"
+	case AddDest:
+		return "add real server"
+	case UpdateDest:
+		return "update real server"
+	case DelDest:
+		return "delete real server"
+	}
+	return fmt.Sprintf("op %d", int(k))
+}
+
+// Op is one change: a service, or a destination of a service.
+type Op struct {
+	Kind    OpKind
+	Service Service
+	Dest    Dest // for the destination kinds
+}
+
+// String names the change and its entry: "add real server 192.0.2.10:80
+// weight 1 to TCP  192.0.2.1:80".
+func (o Op) String() string {
+	switch o.Kind {
+	case AddDest, UpdateDest, DelDest:
+		return fmt.Sprintf("%s %s weight %d %s of %s", o.Kind, o.Dest.Key, o.Dest.Weight, FwdName(o.Dest.Fwd), o.Service.Key)
+	}
+	return fmt.Sprintf("%s %s %s", o.Kind, o.Service.Key, o.Service.Sched)
+}
+
+// Owned is what kt owns in the kernel's table: the services and
+// destinations of its configuration, now or before a reload. Diff never
+// touches anything else.
+type Owned struct {
+	Services map[ServiceKey]bool
+	Dests    map[ServiceKey]map[DestKey]bool
+}
+
+// NewOwned returns an empty Owned.
+func NewOwned() Owned {
+	return Owned{Services: map[ServiceKey]bool{}, Dests: map[ServiceKey]map[DestKey]bool{}}
+}
+
+func (o Owned) ownsDest(s ServiceKey, d DestKey) bool { return o.Dests[s][d] }
+
+func (o Owned) addDest(s ServiceKey, d DestKey) {
+	m := o.Dests[s]
+	if m == nil {
+		m = map[DestKey]bool{}
+		o.Dests[s] = m
+	}
+	m[d] = true
+}
+
+// sameService reports whether a and b have the same settings.
+func sameService(a, b Service) bool {
+	return a.Sched == b.Sched && a.Flags&^FlagHashed == b.Flags&^FlagHashed && a.Timeout == b.Timeout &&
+		a.Netmask == b.Netmask && a.PEName == b.PEName
+}
+
+// Diff lists the changes that turn current (the kernel's table, or the
+// part of it that matters: the services in desired or owned) into desired,
+// touching only what kt owns: services in desired, or owned; their
+// destinations in desired, or owned. A destination someone else added to
+// a desired service stays. A service that exists and differs only in its
+// settings is updated, never deleted and re-added, so its connections
+// survive. The order is services first, then destinations (deletions
+// first), then services that go.
+func Diff(current, desired Table, owned Owned) []Op {
+	var ops, dests, gone []Op
+	for _, k := range desired.Keys() {
+		want := desired[k]
+		have := current[k]
+		if have == nil {
+			ops = append(ops, Op{Kind: AddService, Service: want.Service})
+			for _, d := range want.SortedDests() {
+				dests = append(dests, Op{Kind: AddDest, Service: want.Service, Dest: d})
+			}
+			continue
+		}
+		if !sameService(want.Service, have.Service) {
+			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
+		}
+		for _, d := range have.SortedDests() {
+			if _, ok := want.Dests[d.Key]; !ok && owned.ownsDest(k, d.Key) {
+				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
+			}
+		}
+		for _, d := range want.SortedDests() {
+			h, ok := have.Dests[d.Key]
+			switch {
+			case !ok:
+				dests = append(dests, Op{Kind: AddDest, Service: want.Service, Dest: d})
+			case h.Weight != d.Weight || h.Fwd != d.Fwd || h.UThreshold != d.UThreshold || h.LThreshold != d.LThreshold:
+				dests = append(dests, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
+			}
+		}
+	}
+	for _, k := range current.Keys() {
+		if _, ok := desired[k]; !ok && owned.Services[k] {
+			gone = append(gone, Op{Kind: DelService, Service: current[k].Service})
+		}
+	}
+	ops = append(ops, dests...)
+	return append(ops, gone...)
+}
+
+// Reconciler brings the kernel's table to a desired one through a Handle,
+// remembering what kt owns and what it last applied, so that a change of
+// one real server costs one netlink request. Not safe for concurrent use;
+// Manager serialises it.
+type Reconciler struct {
+	h     Handle
+	log   *slog.Logger
+	owned Owned
+	// applied is the kernel's table as far as kt knows it (the services in
+	// desired or owned); nil when it must be read again (at start, after
+	// an error).
+	applied Table
+	// covered are the services applied speaks for (present or absent).
+	covered map[ServiceKey]bool
+}
+
+// NewReconciler returns a Reconciler over h that owns nothing yet. log may
+// be nil.
+func NewReconciler(h Handle, log *slog.Logger) *Reconciler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{h: h, log: log, owned: NewOwned()}
+}
+
+// Owned returns what the reconciler owns (a copy).
+func (r *Reconciler) Owned() Owned {
+	o := NewOwned()
+	for k := range r.owned.Services {
+		o.Services[k] = true
+	}
+	for k, m := range r.owned.Dests {
+		for d := range m {
+			o.addDest(k, d)
+		}
+	}
+	return o
+}
+
+// Invalidate makes the next Reconcile read the kernel's table again
+// instead of trusting what it applied (someone else may have changed it).
+func (r *Reconciler) Invalidate() { r.applied = nil }
+
+// Read returns the kernel's table (services and destinations) for the
+// services in want or owned; want nil means all services.
+func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
+	svcs, err := h.GetServices()
+	if err != nil {
+		return nil, fmt.Errorf("lvs: list services: %w", err)
+	}
+	t := Table{}
+	for _, s := range svcs {
+		svc, ok := fromIPVSService(s)
+		if !ok || (want != nil && !want(svc.Key)) {
+			continue
+		}
+		ds, err := h.GetDestinations(s)
+		if err != nil {
+			return nil, fmt.Errorf("lvs: list real servers of %s: %w", svc.Key, err)
+		}
+		e := t.add(svc)
+		for _, d := range ds {
+			if dd, ok := fromIPVSDest(d); ok {
+				e.Dests[dd.Key] = dd
+			}
+		}
+	}
+	return t, nil
+}
+
+// Reconcile changes the kernel's table so that the services kt owns match
+// desired, and records desired's entries as owned. Each failed change is
+// logged and returned (joined) with its entry; the others are still
+// applied, and the next Reconcile reads the kernel again and retries.
+func (r *Reconciler) Reconcile(desired Table) error {
+	for k, e := range desired {
+		r.owned.Services[k] = true
+		for d := range e.Dests {
+			r.owned.addDest(k, d)
+		}
+	}
+	stale := r.applied == nil
+	for k := range desired {
+		if stale {
+			break
+		}
+		stale = !r.covered[k]
+	}
+	if stale {
+		want := func(k ServiceKey) bool { return desired[k] != nil || r.owned.Services[k] }
+		cur, err := Read(r.h, want)
+		if err != nil {
+			return err
+		}
+		r.applied = cur
+		r.covered = map[ServiceKey]bool{}
+		for k := range desired {
+			r.covered[k] = true
+		}
+		for k := range r.owned.Services {
+			r.covered[k] = true
+		}
+	}
+	ops := Diff(r.applied, desired, r.owned)
+	errs := r.apply(ops)
+	// Forget what kt deleted; keep owning only what is desired.
+	for k := range r.owned.Services {
+		if desired[k] == nil {
+			delete(r.owned.Services, k)
+			delete(r.owned.Dests, k)
+			continue
+		}
+		for d := range r.owned.Dests[k] {
+			if _, ok := desired[k].Dests[d]; !ok {
+				delete(r.owned.Dests[k], d)
+			}
+		}
+	}
+	if errs != nil {
+		// Keep owning what was to go, so that the retry deletes what
+		// failed to (what did go is not in the kernel to find again).
+		for _, op := range ops {
+			switch op.Kind {
+			case DelService:
+				r.owned.Services[op.Service.Key] = true
+			case DelDest:
+				r.owned.addDest(op.Service.Key, op.Dest.Key)
+			}
+		}
+		r.applied = nil
+	}
+	return errs
+}
+
+// apply carries out ops, updating r.applied, and returns their errors.
+func (r *Reconciler) apply(ops []Op) error {
+	var errs []error
+	for _, op := range ops {
+		if err := r.do(op); err != nil {
+			err = fmt.Errorf("lvs: %s: %w", op, err)
+			r.log.Error("ipvs change failed, will retry", "op", op.String(), "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		r.log.Debug("ipvs", "op", op.String())
+		switch op.Kind {
+		case AddService, UpdateService:
+			r.applied.add(op.Service)
+		case DelService:
+			delete(r.applied, op.Service.Key)
+		case AddDest, UpdateDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				e.Dests[op.Dest.Key] = op.Dest
+			}
+		case DelDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				delete(e.Dests, op.Dest.Key)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) do(op Op) error {
+	s := toIPVSService(op.Service)
+	switch op.Kind {
+	case AddService:
+		err := r.h.NewService(s)
+		if errors.Is(err, syscall.EEXIST) {
+			err = r.h.UpdateService(s)
+		}
+		return err
+	case UpdateService:
+		return r.h.UpdateService(s)
+	case DelService:
+		err := r.h.DelService(s)
+		if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
+			err = nil
+		}
+		return err
+	case AddDest:
+		d := toIPVSDest(op.Dest)
+		err := r.h.NewDestination(s, d)
+		if errors.Is(err, syscall.EEXIST) {
+			err = r.h.UpdateDestination(s, d)
+		}
+		return err
+	case UpdateDest:
+		return r.h.UpdateDestination(s, toIPVSDest(op.Dest))
+	case DelDest:
+		err := r.h.DelDestination(s, toIPVSDest(op.Dest))
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
+			err = nil
+		}
+		return err
+	}
+	return fmt.Errorf("unknown op %d", op.Kind)
+}
+
+// Release removes from the kernel everything kt owns (on stop; keepalived
+// without --dont-release-ipvs): its services, and its destinations of
+// services it does not own. Errors are joined; what could not be removed
+// stays owned.
+func (r *Reconciler) Release() error {
+	cur, err := Read(r.h, func(k ServiceKey) bool { return r.owned.Services[k] || len(r.owned.Dests[k]) > 0 })
+	if err != nil {
+		return err
+	}
+	var ops []Op
+	for _, k := range cur.Keys() {
+		e := cur[k]
+		if r.owned.Services[k] {
+			ops = append(ops, Op{Kind: DelService, Service: e.Service})
+			continue
+		}
+		for _, d := range e.SortedDests() {
+			if r.owned.ownsDest(k, d.Key) {
+				ops = append(ops, Op{Kind: DelDest, Service: e.Service, Dest: d})
+			}
+		}
+	}
+	r.applied = cur
+	errs := r.apply(ops)
+	if errs == nil {
+		r.owned = NewOwned()
+	}
+	r.applied = nil
+	return errs
+}
+
+func ipOf(a netip.Addr) net.IP {
+	if !a.IsValid() {
+		return nil
+	}
+	return net.IP(a.AsSlice())
+}
+
+func toIPVSService(s Service) *ipvs.Service {
+	out := &ipvs.Service{
+		AddressFamily: s.Key.Family,
+		Protocol:      s.Key.Protocol,
+		Address:       ipOf(s.Key.Addr),
+		Port:          s.Key.Port,
+		FWMark:        s.Key.FWMark,
+		SchedName:     s.Sched,
+		Flags:         s.Flags,
+		Timeout:       s.Timeout,
+		Netmask:       s.Netmask,
+		PEName:        s.PEName,
+	}
+	return out
+}
+
+func toIPVSDest(d Dest) *ipvs.Destination {
+	return &ipvs.Destination{
+		Address:         ipOf(d.Key.Addr),
+		Port:            d.Key.Port,
+		Weight:          d.Weight,
+		ConnectionFlags: d.Fwd,
+		AddressFamily:   family(d.Key.Addr),
+		UpperThreshold:  d.UThreshold,
+		LowerThreshold:  d.LThreshold,
+	}
+}
+
+func addrOf(ip net.IP) (netip.Addr, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func fromIPVSService(s *ipvs.Service) (Service, bool) {
+	out := Service{Sched: s.SchedName, Flags: s.Flags &^ FlagHashed, Timeout: s.Timeout, Netmask: s.Netmask, PEName: s.PEName}
+	if s.FWMark != 0 {
+		out.Key = ServiceKey{Family: s.AddressFamily, FWMark: s.FWMark}
+		return out, true
+	}
+	a, ok := addrOf(s.Address)
+	if !ok {
+		return out, false
+	}
+	out.Key = ServiceKey{Family: s.AddressFamily, Protocol: s.Protocol, Addr: a, Port: s.Port}
+	return out, true
+}
+
+func fromIPVSDest(d *ipvs.Destination) (Dest, bool) {
+	a, ok := addrOf(d.Address)
+	if !ok {
+		return Dest{}, false
+	}
+	return Dest{Key: DestKey{Addr: a, Port: d.Port}, Weight: d.Weight, Fwd: d.ConnectionFlags & 7,
+		UThreshold: d.UpperThreshold, LThreshold: d.LowerThreshold}, true
+}
