@@ -76,6 +76,17 @@ func Dump(h Handle) ([]DumpService, error) {
 		}
 		out = append(out, ds)
 	}
+	idx := map[ServiceKey]int{}
+	for i, s := range out {
+		idx[s.Key] = i
+	}
+	if err := fillPENames(h, func(k ServiceKey, pe string) {
+		if i, ok := idx[k]; ok {
+			out[i].PEName = pe
+		}
+	}); err != nil {
+		return nil, err
+	}
 	SortDump(out)
 	return out, nil
 }

@@ -26,16 +26,6 @@ type Handle interface {
 
 var _ Handle = (*ipvs.Handle)(nil)
 
-// OpenHandle opens the IPVS table of the current network namespace (path
-// "") or of the namespace at path (/var/run/netns/NAME).
-func OpenHandle(path string) (*ipvs.Handle, error) {
-	h, err := ipvs.New(path)
-	if err != nil {
-		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
-	}
-	return h, nil
-}
-
 // OpKind is a change to the kernel's table.
 type OpKind int
 
@@ -228,7 +218,12 @@ func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
 			}
 		}
 	}
-	return t, nil
+	err = fillPENames(h, func(k ServiceKey, pe string) {
+		if e := t[k]; e != nil {
+			e.Service.PEName = pe
+		}
+	})
+	return t, err
 }
 
 // Reconcile changes the kernel's table so that the services kt owns match

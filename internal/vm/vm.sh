@@ -227,7 +227,7 @@ run() {
 			v=${!name}
 			echo "export $name=$(quote "$v")"
 		done
-		echo "export KT_IN_VM=1 TMPDIR=/run/tmp"
+		echo "export KT_IN_VM=1 TMPDIR=/run/tmp MODPROBE_OPTIONS=$(quote "-d $kdir")"
 		echo "cd $(quote "$PWD") || exit 126"
 		echo "exec $(quote "$@")"
 	} >"$rundir/run.sh"
