@@ -23,6 +23,12 @@ var _ Handle = (*KernelHandle)(nil)
 // OpenHandle opens the IPVS table of the current network namespace (path
 // "") or of the namespace at path (/var/run/netns/NAME).
 func OpenHandle(path string) (*KernelHandle, error) {
+	if path == "" {
+		// Ask first: moby/ipvs would log its own warnings.
+		if _, err := netlink.GenlFamilyGet("IPVS"); err != nil {
+			return nil, fmt.Errorf("lvs: this kernel has no IPVS (modprobe ip_vs): %w", err)
+		}
+	}
 	h, err := ipvs.New(path)
 	if err != nil {
 		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
