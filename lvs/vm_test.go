@@ -401,22 +401,31 @@ FWM  7 wlc persistent 60
 		t.Fatalf("back up: answers %v, want both", got)
 	}
 
-	// kt ipvs's listing against ipvsadm's, plain and with counters.
+	// kt ipvs's listing against ipvsadm's, plain and with counters. The
+	// counters settle within the kernel's 2 s summing period after the
+	// traffic: until then the two reads may differ.
 	for _, f := range []struct {
 		format ListFormat
 		flag   []string
 	}{{ListPlain, nil}, {ListStats, []string{"--stats"}}} {
-		svcs, err := Dump(raw)
-		if err != nil {
-			t.Fatal(err)
+		var got, want string
+		for try := 0; try < 20; try++ {
+			svcs, err := Dump(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			if err := WriteList(&b, VersionLine(), svcs, f.format); err != nil {
+				t.Fatal(err)
+			}
+			got, want = b.String(), run(t, append([]string{"ipvsadm", "-Ln"}, f.flag...)...)
+			if got == want {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
 		}
-		var b strings.Builder
-		if err := WriteList(&b, VersionLine(), svcs, f.format); err != nil {
-			t.Fatal(err)
-		}
-		want := run(t, append([]string{"ipvsadm", "-Ln"}, f.flag...)...)
-		if b.String() != want {
-			t.Errorf("listing %v:\n%q\nipvsadm -Ln %v:\n%q", f.format, b.String(), f.flag, want)
+		if got != want {
+			t.Errorf("listing %v:\n%q\nipvsadm -Ln %v:\n%q", f.format, got, f.flag, want)
 		}
 	}
 
