@@ -112,7 +112,7 @@ func resolve(cfg *config.Config, h HealthView) ([]*vsState, []error) {
 }
 
 func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsState, error) {
-	st := &vsState{name: VSName(vs), cfg: vs}
+	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers))}
 	fwd, err := parseFwd(vs.EffectiveLBKind())
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsS
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: KeyOf(vs, rs), cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, weight: rs.EffectiveWeight()}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, weight: rs.EffectiveWeight()}
 		if rs.LVSMethod != "" {
 			if r.fwd, err = parseFwd(string(rs.LVSMethod)); err != nil {
 				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
@@ -410,7 +410,12 @@ func (r *rsState) dest(s Service, weight int) Dest {
 func (v *vsState) fill(t Table, quorumUp bool) {
 	sorryMode := !quorumUp && v.sorry != nil
 	for _, s := range v.services {
-		e := t.add(s)
+		e := t[s.Key]
+		if e == nil {
+			e = &Entry{Dests: make(map[DestKey]Dest, len(v.rs)+1)}
+			t[s.Key] = e
+		}
+		e.Service = s
 		for i := range v.rs {
 			r := &v.rs[i]
 			switch {
@@ -465,7 +470,7 @@ func Desired(cfg *config.Config, health HealthView, quorumUp map[string]bool) (T
 		health = HealthMap(nil)
 	}
 	vss, errs := resolve(cfg, health)
-	t := Table{}
+	t := make(Table, len(vss))
 	for _, v := range vss {
 		up, ok := quorumUp[v.name]
 		if !ok {
@@ -547,7 +552,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		health = HealthMap(nil)
 	}
 	vss, errs := resolve(cfg, health)
-	t := Table{}
+	t := make(Table, len(vss))
 	var evs []Event
 	seen := make(map[string]bool, len(vss))
 	for _, v := range vss {

@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"fmt"
+	"sync"
 	"syscall"
 
 	"github.com/moby/ipvs"
@@ -12,6 +13,7 @@ import (
 // requests it got. Tests of the diff logic use it; the real kernel is
 // tested in the VM.
 type memHandle struct {
+	mu    sync.Mutex // Manager tests call it from Run's goroutine
 	t     Table
 	calls []string
 	fail  map[string]error // by call description
@@ -31,6 +33,8 @@ func (m *memHandle) record(kind string, s *ipvs.Service, d *ipvs.Destination) er
 }
 
 func (m *memHandle) GetServices() ([]*ipvs.Service, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var out []*ipvs.Service
 	for _, k := range m.t.Keys() {
 		s := toIPVSService(m.t[k].Service)
@@ -41,6 +45,8 @@ func (m *memHandle) GetServices() ([]*ipvs.Service, error) {
 }
 
 func (m *memHandle) GetDestinations(s *ipvs.Service) ([]*ipvs.Destination, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	svc, _ := fromIPVSService(s)
 	e := m.t[svc.Key]
 	if e == nil {
@@ -54,6 +60,8 @@ func (m *memHandle) GetDestinations(s *ipvs.Service) ([]*ipvs.Destination, error
 }
 
 func (m *memHandle) NewService(s *ipvs.Service) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.record("NewService", s, nil); err != nil {
 		return err
 	}
@@ -66,6 +74,8 @@ func (m *memHandle) NewService(s *ipvs.Service) error {
 }
 
 func (m *memHandle) UpdateService(s *ipvs.Service) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.record("UpdateService", s, nil); err != nil {
 		return err
 	}
@@ -78,6 +88,8 @@ func (m *memHandle) UpdateService(s *ipvs.Service) error {
 }
 
 func (m *memHandle) DelService(s *ipvs.Service) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.record("DelService", s, nil); err != nil {
 		return err
 	}
@@ -90,6 +102,8 @@ func (m *memHandle) DelService(s *ipvs.Service) error {
 }
 
 func (m *memHandle) destOp(kind string, s *ipvs.Service, d *ipvs.Destination, f func(e *Entry, dd Dest) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.record(kind, s, d); err != nil {
 		return err
 	}
@@ -133,4 +147,24 @@ func (m *memHandle) DelDestination(s *ipvs.Service, d *ipvs.Destination) error {
 		delete(e.Dests, dd.Key)
 		return nil
 	})
+}
+
+// snapshot returns a copy of the table and the calls so far, and clears
+// the calls.
+func (m *memHandle) snapshot() (Table, []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = nil
+	return m.t.Clone(), c
+}
+
+func (m *memHandle) setFail(call string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		delete(m.fail, call)
+		return
+	}
+	m.fail[call] = err
 }

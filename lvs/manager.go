@@ -25,6 +25,9 @@ type ManagerOptions struct {
 	KeepOnStop bool
 	// After is the clock's timer (default time.After); tests pass a fake.
 	After func(time.Duration) <-chan time.Time
+	// OnSync, if set, is called after every reconcile pass with its
+	// error (for metrics and tests).
+	OnSync func(error)
 }
 
 // Manager keeps the kernel's IPVS table matching a configuration and the
@@ -126,6 +129,9 @@ func (m *Manager) Sync() error {
 		}
 	}
 	m.lastErr = m.rec.Reconcile(t)
+	if m.opts.OnSync != nil {
+		m.opts.OnSync(m.lastErr)
+	}
 	return m.lastErr
 }
 

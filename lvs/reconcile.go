@@ -1,11 +1,13 @@
 package lvs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 
 	"github.com/moby/ipvs"
@@ -113,42 +115,64 @@ func sameService(a, b Service) bool {
 // survive. The order is services first, then destinations (deletions
 // first), then services that go.
 func Diff(current, desired Table, owned Owned) []Op {
-	var ops, dests, gone []Op
-	for _, k := range desired.Keys() {
-		want := desired[k]
+	var ops []Op
+	for k, want := range desired {
 		have := current[k]
 		if have == nil {
 			ops = append(ops, Op{Kind: AddService, Service: want.Service})
-			for _, d := range want.SortedDests() {
-				dests = append(dests, Op{Kind: AddDest, Service: want.Service, Dest: d})
+			for _, d := range want.Dests {
+				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
 			}
 			continue
 		}
 		if !sameService(want.Service, have.Service) {
 			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
 		}
-		for _, d := range have.SortedDests() {
-			if _, ok := want.Dests[d.Key]; !ok && owned.ownsDest(k, d.Key) {
+		for dk, d := range have.Dests {
+			if _, ok := want.Dests[dk]; !ok && owned.ownsDest(k, dk) {
 				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
 			}
 		}
-		for _, d := range want.SortedDests() {
-			h, ok := have.Dests[d.Key]
+		for dk, d := range want.Dests {
+			h, ok := have.Dests[dk]
 			switch {
 			case !ok:
-				dests = append(dests, Op{Kind: AddDest, Service: want.Service, Dest: d})
+				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
 			case h.Weight != d.Weight || h.Fwd != d.Fwd || h.UThreshold != d.UThreshold || h.LThreshold != d.LThreshold:
-				dests = append(dests, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
+				ops = append(ops, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
 			}
 		}
 	}
-	for _, k := range current.Keys() {
+	for k, e := range current {
 		if _, ok := desired[k]; !ok && owned.Services[k] {
-			gone = append(gone, Op{Kind: DelService, Service: current[k].Service})
+			ops = append(ops, Op{Kind: DelService, Service: e.Service})
 		}
 	}
-	ops = append(ops, dests...)
-	return append(ops, gone...)
+	sortOps(ops)
+	return ops
+}
+
+// sortOps orders ops by kind (the order of the OpKind constants), then
+// service, then destination.
+func sortOps(ops []Op) {
+	slices.SortFunc(ops, func(a, b Op) int {
+		if a.Kind != b.Kind {
+			return cmp.Compare(a.Kind, b.Kind)
+		}
+		if a.Service.Key != b.Service.Key {
+			if keyLess(a.Service.Key, b.Service.Key) {
+				return -1
+			}
+			return 1
+		}
+		if destLess(a.Dest.Key, b.Dest.Key) {
+			return -1
+		}
+		if destLess(b.Dest.Key, a.Dest.Key) {
+			return 1
+		}
+		return 0
+	})
 }
 
 // Reconciler brings the kernel's table to a desired one through a Handle,
