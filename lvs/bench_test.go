@@ -65,3 +65,32 @@ func BenchmarkReconcileChange10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHealthChange10k: what one checker verdict costs the daemon on
+// 10,000 x 4: plan (only the touched virtual server is rebuilt), diff and
+// one change, against the in-memory handle.
+func BenchmarkHealthChange10k(b *testing.B) {
+	cfg := benchConfig(b, 10000, 4, 1)
+	h := newMemHandle()
+	r := NewReconciler(h, nil)
+	p := NewPlanner()
+	health := HealthMap{}
+	t0, _, _ := p.Plan(cfg, health)
+	if err := r.Reconcile(t0); err != nil {
+		b.Fatal(err)
+	}
+	key := KeyOf(cfg.VirtualServers[5000], cfg.VirtualServers[5000].RealServers[2])
+	i := 0
+	for b.Loop() {
+		i++
+		health[key] = Health{Up: i%2 == 0}
+		want, _, _ := p.Plan(cfg, health)
+		h.calls = h.calls[:0]
+		if err := r.Reconcile(want); err != nil {
+			b.Fatal(err)
+		}
+		if len(h.calls) != 1 {
+			b.Fatalf("%d changes, want 1", len(h.calls))
+		}
+	}
+}

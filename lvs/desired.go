@@ -65,14 +65,16 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 
 // rsState is one real server, resolved.
 type rsState struct {
-	key     RSKey
-	cfg     *config.RealServer
-	alive   bool
-	inhibit bool
-	weight  int    // effective weight while alive
-	fwd     uint32 // forwarding method
-	port    int    // configured port (0: the service's)
-	addr    netip.Addr
+	key        RSKey
+	cfg        *config.RealServer
+	startAlive bool // without a verdict: no checkers, or no alpha
+	baseWeight int  // configured weight
+	alive      bool
+	inhibit    bool
+	weight     int    // effective weight while alive
+	fwd        uint32 // forwarding method
+	port       int    // configured port (0: the service's)
+	addr       netip.Addr
 }
 
 // vsState is one virtual server, resolved.
@@ -83,15 +85,21 @@ type vsState struct {
 	rs        []rsState
 	sorry     *rsState
 	weightSum int
+
+	// The entries last built for the Planner, and the quorum state they
+	// were built with; nil: build again.
+	entries  []*Entry
+	builtFor bool
 }
 
 // Threshold-related accessors.
 func (v *vsState) quorum() int     { return v.cfg.EffectiveQuorum() }
 func (v *vsState) hysteresis() int { return v.cfg.EffectiveHysteresis() }
 
-// resolve reads every virtual server of cfg with the checkers' verdicts.
-// A virtual server that cannot be programmed is left out with an error.
-func resolve(cfg *config.Config, h HealthView) ([]*vsState, []error) {
+// resolve reads every virtual server of cfg, without the checkers'
+// verdicts (applyHealth adds them). A virtual server that cannot be
+// programmed is left out with an error.
+func resolve(cfg *config.Config) ([]*vsState, []error) {
 	var out []*vsState
 	var errs []error
 	if cfg == nil {
@@ -101,7 +109,7 @@ func resolve(cfg *config.Config, h HealthView) ([]*vsState, []error) {
 		if vs == nil {
 			continue
 		}
-		st, err := resolveVS(cfg, vs, h)
+		st, err := resolveVS(cfg, vs)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lvs: virtual_server %s (%s): %w", VSName(vs), vs.Pos, err))
 			continue
@@ -111,7 +119,7 @@ func resolve(cfg *config.Config, h HealthView) ([]*vsState, []error) {
 	return out, errs
 }
 
-func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsState, error) {
+func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers))}
 	fwd, err := parseFwd(vs.EffectiveLBKind())
 	if err != nil {
@@ -125,7 +133,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsS
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, weight: rs.EffectiveWeight()}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: rs.EffectiveWeight()}
 		if rs.LVSMethod != "" {
 			if r.fwd, err = parseFwd(string(rs.LVSMethod)); err != nil {
 				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
@@ -139,16 +147,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsS
 		if rs.Alpha != nil {
 			alpha = *rs.Alpha
 		}
-		r.alive = !(alpha && hasCheckers(rs))
-		if v, ok := h.RealServerHealth(r.key); ok {
-			r.alive = v.Up
-			if v.WeightSet {
-				r.weight = max(v.Weight, 0)
-			}
-		}
-		if r.alive {
-			st.weightSum += r.weight
-		}
+		r.startAlive = !(alpha && hasCheckers(rs))
 		st.rs = append(st.rs, r)
 	}
 	if vs.SorryServer.Host != "" {
@@ -170,6 +169,31 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, h HealthView) (*vsS
 		return nil, err
 	}
 	return st, nil
+}
+
+// applyHealth sets the real servers' state from the checkers' verdicts
+// and reports whether any changed since the last call.
+func (v *vsState) applyHealth(h HealthView) bool {
+	changed := false
+	v.weightSum = 0
+	for i := range v.rs {
+		r := &v.rs[i]
+		alive, weight := r.startAlive, r.baseWeight
+		if hv, ok := h.RealServerHealth(r.key); ok {
+			alive = hv.Up
+			if hv.WeightSet {
+				weight = max(hv.Weight, 0)
+			}
+		}
+		if alive != r.alive || weight != r.weight {
+			changed = true
+			r.alive, r.weight = alive, weight
+		}
+		if alive {
+			v.weightSum += weight
+		}
+	}
+	return changed
 }
 
 func hasCheckers(rs *config.RealServer) bool {
@@ -405,17 +429,13 @@ func (r *rsState) dest(s Service, weight int) Dest {
 	return d
 }
 
-// fill adds v's services to t with the destinations they have while the
+// build returns v's services with the destinations they have while the
 // quorum is up or down.
-func (v *vsState) fill(t Table, quorumUp bool) {
+func (v *vsState) build(quorumUp bool) []*Entry {
 	sorryMode := !quorumUp && v.sorry != nil
+	out := make([]*Entry, 0, len(v.services))
 	for _, s := range v.services {
-		e := t[s.Key]
-		if e == nil {
-			e = &Entry{Dests: make(map[DestKey]Dest, len(v.rs)+1)}
-			t[s.Key] = e
-		}
-		e.Service = s
+		e := &Entry{Service: s, Dests: make(map[DestKey]Dest, len(v.rs)+1)}
 		for i := range v.rs {
 			r := &v.rs[i]
 			switch {
@@ -439,6 +459,28 @@ func (v *vsState) fill(t Table, quorumUp bool) {
 				}
 			}
 		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// put adds entries to t; a service two virtual servers share gets the
+// destinations of both.
+func put(t Table, entries []*Entry) {
+	for _, e := range entries {
+		old := t[e.Service.Key]
+		if old == nil {
+			t[e.Service.Key] = e
+			continue
+		}
+		merged := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(old.Dests)+len(e.Dests))}
+		for k, d := range old.Dests {
+			merged.Dests[k] = d
+		}
+		for k, d := range e.Dests {
+			merged.Dests[k] = d
+		}
+		t[e.Service.Key] = merged
 	}
 }
 
@@ -469,14 +511,15 @@ func Desired(cfg *config.Config, health HealthView, quorumUp map[string]bool) (T
 	if health == nil {
 		health = HealthMap(nil)
 	}
-	vss, errs := resolve(cfg, health)
+	vss, errs := resolve(cfg)
 	t := make(Table, len(vss))
 	for _, v := range vss {
+		v.applyHealth(health)
 		up, ok := quorumUp[v.name]
 		if !ok {
 			up = v.initialQuorum()
 		}
-		v.fill(t, up)
+		put(t, v.build(up))
 	}
 	return t, errs
 }
@@ -529,6 +572,11 @@ func (e Event) String() string {
 // reports quorum changes as events. Not safe for concurrent use.
 type Planner struct {
 	quorum map[string]bool
+	// The config last planned, resolved once: a health change rebuilds
+	// only the virtual servers it touches.
+	cfg  *config.Config
+	vss  []*vsState
+	errs []error
 }
 
 // NewPlanner returns a Planner that has seen no state yet.
@@ -542,20 +590,26 @@ func (p *Planner) QuorumUp(vs string) (up, known bool) {
 }
 
 // Plan returns the table cfg asks for now, the quorum events since the
-// last call (a virtual server seen for the first time reports its starting
-// state once, like keepalived; one that keeps its state reports nothing),
+// last call (a virtual server seen for the first time reports nothing,
+// unless it starts below quorum with a sorry_server: keepalived's
+// "Starting with quorum down"; one that keeps its state reports nothing),
 // and the virtual servers that cannot be programmed. A config reload is a
 // Plan with the new cfg: virtual servers keep their quorum state by name,
-// and those gone are forgotten.
+// and those gone are forgotten. The Planner keeps cfg resolved between
+// calls, so cfg must not change once planned: a reload passes a new one.
 func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, []error) {
 	if health == nil {
 		health = HealthMap(nil)
 	}
-	vss, errs := resolve(cfg, health)
-	t := make(Table, len(vss))
+	if cfg != p.cfg || p.vss == nil && p.errs == nil {
+		p.cfg = cfg
+		p.vss, p.errs = resolve(cfg)
+	}
+	t := make(Table, len(p.vss))
 	var evs []Event
-	seen := make(map[string]bool, len(vss))
-	for _, v := range vss {
+	seen := make(map[string]bool, len(p.vss))
+	for _, v := range p.vss {
+		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]
 		var next bool
@@ -566,17 +620,22 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 			next, threshold = v.nextQuorum(cur)
 		}
 		p.quorum[v.name] = next
-		if !known || next != cur {
+		// keepalived (update_quorum_state with init set) reports the
+		// starting state only when it starts down with a sorry server.
+		if (known && next != cur) || (!known && !next && v.sorry != nil) {
 			evs = append(evs, v.event(next, !known, false, threshold))
 		}
-		v.fill(t, next)
+		if changed || v.entries == nil || v.builtFor != next {
+			v.entries, v.builtFor = v.build(next), next
+		}
+		put(t, v.entries)
 	}
 	for name := range p.quorum {
 		if !seen[name] {
 			delete(p.quorum, name)
 		}
 	}
-	return t, evs, errs
+	return t, evs, p.errs
 }
 
 func (v *vsState) event(up, init, stopping bool, threshold int) Event {
@@ -592,7 +651,7 @@ func (v *vsState) event(up, init, stopping bool, threshold int) Event {
 // virtual server with omega whose quorum is up (keepalived runs the down
 // notifiers on the way out only with omega).
 func (p *Planner) Stop(cfg *config.Config) []Event {
-	vss, _ := resolve(cfg, HealthMap(nil))
+	vss, _ := resolve(cfg)
 	var evs []Event
 	for _, v := range vss {
 		if up := p.quorum[v.name]; up && v.cfg.Omega {

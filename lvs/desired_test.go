@@ -207,19 +207,21 @@ TCP 192.0.2.1:81 rr`, errs: 2},
 }
 
 func TestPlannerQuorumHysteresis(t *testing.T) {
-	cfg := parse(t, `virtual_server 192.0.2.1 80 {
+	const text = `virtual_server 192.0.2.1 80 {
 	protocol TCP
 	quorum 3
 	hysteresis 1
 	quorum_up "/bin/up"
 	quorum_down "/bin/down"
+	sorry_server 192.0.2.99 80
 	omega
 	real_server 192.0.2.11 80 { TCP_CHECK { } }
 	real_server 192.0.2.12 80 { TCP_CHECK { } }
 	real_server 192.0.2.13 80 { TCP_CHECK { } }
 	real_server 192.0.2.14 80 { TCP_CHECK { } }
 	real_server 192.0.2.15 80 { TCP_CHECK { } }
-}`)
+}`
+	cfg := parse(t, text)
 	vs := "[192.0.2.1]:tcp:80"
 	health := func(up int) HealthMap {
 		h := HealthMap{}
@@ -235,7 +237,7 @@ func TestPlannerQuorumHysteresis(t *testing.T) {
 		up   int
 		want string
 	}{
-		{5, "up init"}, {4, ""}, {3, ""}, {2, ""}, {1, "down"}, {2, ""}, {3, ""}, {4, "up"}, {2, ""}, {0, "down"}, {0, ""}, {5, "up"},
+		{5, ""}, {4, ""}, {3, ""}, {2, ""}, {1, "down"}, {2, ""}, {3, ""}, {4, "up"}, {2, ""}, {0, "down"}, {0, ""}, {5, "up"},
 	}
 	for i, s := range steps {
 		_, evs, errs := p.Plan(cfg, health(s.up))
@@ -265,9 +267,14 @@ func TestPlannerQuorumHysteresis(t *testing.T) {
 	if _, evs, _ := p.Plan(cfg, health(5)); len(evs) != 0 {
 		t.Errorf("same state after reload: events %v", evs)
 	}
-	// A start with quorum down reports it once.
+	// A start with quorum down (and a sorry server) reports it once.
 	p2 := NewPlanner()
 	if _, evs, _ := p2.Plan(cfg, health(1)); len(evs) != 1 || evs[0].Kind != QuorumDown || !evs[0].Init {
 		t.Errorf("start below quorum: %v", evs)
+	}
+	// Without a sorry server keepalived starts quietly.
+	noSorry := parse(t, strings.Replace(text, "sorry_server 192.0.2.99 80", "", 1))
+	if _, evs, _ := NewPlanner().Plan(noSorry, health(1)); len(evs) != 0 {
+		t.Errorf("start below quorum without a sorry server: %v, want none", evs)
 	}
 }

@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -16,6 +17,7 @@ import (
 type KernelHandle struct {
 	*ipvs.Handle
 	currentNS bool
+	batch     *batchSocket // nil: one request at a time through moby
 }
 
 var _ Handle = (*KernelHandle)(nil)
@@ -23,17 +25,51 @@ var _ Handle = (*KernelHandle)(nil)
 // OpenHandle opens the IPVS table of the current network namespace (path
 // "") or of the namespace at path (/var/run/netns/NAME).
 func OpenHandle(path string) (*KernelHandle, error) {
+	var batch *batchSocket
 	if path == "" {
 		// Ask first: moby/ipvs would log its own warnings.
-		if _, err := netlink.GenlFamilyGet("IPVS"); err != nil {
+		fam, err := netlink.GenlFamilyGet("IPVS")
+		if err != nil {
 			return nil, fmt.Errorf("lvs: this kernel has no IPVS (modprobe ip_vs): %w", err)
+		}
+		if batch, err = newBatchSocket(fam.ID); err != nil {
+			return nil, err
 		}
 	}
 	h, err := ipvs.New(path)
 	if err != nil {
+		if batch != nil {
+			batch.close()
+		}
 		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
 	}
-	return &KernelHandle{Handle: h, currentNS: path == ""}, nil
+	return &KernelHandle{Handle: h, currentNS: path == "", batch: batch}, nil
+}
+
+// Close releases the handle's sockets.
+func (k *KernelHandle) Close() {
+	if k.batch != nil {
+		k.batch.close()
+	}
+	k.Handle.Close()
+}
+
+// ApplyOps carries out many changes with few system calls (the current
+// namespace only; elsewhere it reports ErrNoBatch). It returns each
+// change's error, in order.
+func (k *KernelHandle) ApplyOps(ops []Op) ([]error, error) {
+	if k.batch == nil {
+		return nil, ErrNoBatch
+	}
+	return k.batch.apply(ops)
+}
+
+// ErrNoBatch says a handle cannot apply changes in batches.
+var ErrNoBatch = errors.New("lvs: batched changes not available on this handle")
+
+// batcher is a Handle that applies many changes at once.
+type batcher interface {
+	ApplyOps(ops []Op) ([]error, error)
 }
 
 // peNamer is a Handle that can tell the services' persistence engines.

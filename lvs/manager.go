@@ -44,6 +44,8 @@ type Manager struct {
 	planner *Planner
 	rec     *Reconciler
 	lastErr error
+	// reported is set once the current config's problems were logged.
+	reported bool
 }
 
 // NewManager returns a Manager that programs cfg through h.
@@ -93,8 +95,13 @@ func (m *Manager) SetHealth(k RSKey, h Health) {
 func (m *Manager) SetConfig(cfg *config.Config) {
 	m.mu.Lock()
 	m.cfg = cfg
+	m.reported = false
 	keep := map[RSKey]bool{}
-	for _, vs := range cfg.VirtualServers {
+	var vss []*config.VirtualServer
+	if cfg != nil {
+		vss = cfg.VirtualServers
+	}
+	for _, vs := range vss {
 		if vs == nil {
 			continue
 		}
@@ -119,8 +126,11 @@ func (m *Manager) Sync() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, evs, errs := m.planner.Plan(m.cfg, m.health)
-	for _, err := range errs {
-		m.log.Error("virtual server skipped", "err", err)
+	if !m.reported {
+		for _, err := range errs {
+			m.log.Error("virtual server skipped", "err", err)
+		}
+		m.reported = true
 	}
 	for _, e := range evs {
 		m.log.Info("quorum", "vs", e.VS, "state", e.Kind.String(), "weight", e.WeightSum, "threshold", e.Threshold, "init", e.Init)

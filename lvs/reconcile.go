@@ -76,9 +76,15 @@ func (o Op) String() string {
 	return fmt.Sprintf("%s %s %s", o.Kind, o.Service.Key, o.Service.Sched)
 }
 
-// Owned is what kt owns in the kernel's table: the services and
-// destinations of its configuration, now or before a reload. Diff never
-// touches anything else.
+// Ownership says what kt owns in the kernel's table: Diff deletes
+// nothing else.
+type Ownership interface {
+	OwnsService(k ServiceKey) bool
+	OwnsDest(k ServiceKey, d DestKey) bool
+}
+
+// Owned is an Ownership held in maps: services, and destinations by
+// service.
 type Owned struct {
 	Services map[ServiceKey]bool
 	Dests    map[ServiceKey]map[DestKey]bool
@@ -89,7 +95,11 @@ func NewOwned() Owned {
 	return Owned{Services: map[ServiceKey]bool{}, Dests: map[ServiceKey]map[DestKey]bool{}}
 }
 
-func (o Owned) ownsDest(s ServiceKey, d DestKey) bool { return o.Dests[s][d] }
+// OwnsService implements Ownership.
+func (o Owned) OwnsService(k ServiceKey) bool { return o.Services[k] }
+
+// OwnsDest implements Ownership.
+func (o Owned) OwnsDest(k ServiceKey, d DestKey) bool { return o.Dests[k][d] }
 
 func (o Owned) addDest(s ServiceKey, d DestKey) {
 	m := o.Dests[s]
@@ -98,6 +108,24 @@ func (o Owned) addDest(s ServiceKey, d DestKey) {
 		o.Dests[s] = m
 	}
 	m[d] = true
+}
+
+// owner is what a Reconciler owns: the last desired table, and what it
+// failed to delete before.
+type owner struct {
+	prev  Table
+	extra Owned
+}
+
+func (o owner) OwnsService(k ServiceKey) bool { return o.prev[k] != nil || o.extra.Services[k] }
+
+func (o owner) OwnsDest(k ServiceKey, d DestKey) bool {
+	if e := o.prev[k]; e != nil {
+		if _, ok := e.Dests[d]; ok {
+			return true
+		}
+	}
+	return o.extra.OwnsDest(k, d)
 }
 
 // sameService reports whether a and b have the same settings.
@@ -114,9 +142,18 @@ func sameService(a, b Service) bool {
 // settings is updated, never deleted and re-added, so its connections
 // survive. The order is services first, then destinations (deletions
 // first), then services that go.
-func Diff(current, desired Table, owned Owned) []Op {
+func Diff(current, desired Table, owned Ownership) []Op {
+	return diff(current, desired, owned, nil)
+}
+
+// diff is Diff that skips the desired services for which same is true
+// (known to match the kernel already).
+func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
 	var ops []Op
 	for k, want := range desired {
+		if same != nil && same(k, want) {
+			continue
+		}
 		have := current[k]
 		if have == nil {
 			ops = append(ops, Op{Kind: AddService, Service: want.Service})
@@ -129,7 +166,7 @@ func Diff(current, desired Table, owned Owned) []Op {
 			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
 		}
 		for dk, d := range have.Dests {
-			if _, ok := want.Dests[dk]; !ok && owned.ownsDest(k, dk) {
+			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
 				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
 			}
 		}
@@ -144,7 +181,7 @@ func Diff(current, desired Table, owned Owned) []Op {
 		}
 	}
 	for k, e := range current {
-		if _, ok := desired[k]; !ok && owned.Services[k] {
+		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
 			ops = append(ops, Op{Kind: DelService, Service: e.Service})
 		}
 	}
@@ -180,9 +217,12 @@ func sortOps(ops []Op) {
 // one real server costs one netlink request. Not safe for concurrent use;
 // Manager serialises it.
 type Reconciler struct {
-	h     Handle
-	log   *slog.Logger
-	owned Owned
+	h   Handle
+	log *slog.Logger
+	// prev is the last desired table (kt owns its entries); extra what kt
+	// owns besides: entries it failed to delete.
+	prev  Table
+	extra Owned
 	// applied is the kernel's table as far as kt knows it (the services in
 	// desired or owned); nil when it must be read again (at start, after
 	// an error).
@@ -197,16 +237,24 @@ func NewReconciler(h Handle, log *slog.Logger) *Reconciler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reconciler{h: h, log: log, owned: NewOwned()}
+	return &Reconciler{h: h, log: log, extra: NewOwned()}
 }
+
+func (r *Reconciler) owner() owner { return owner{prev: r.prev, extra: r.extra} }
 
 // Owned returns what the reconciler owns (a copy).
 func (r *Reconciler) Owned() Owned {
 	o := NewOwned()
-	for k := range r.owned.Services {
+	for k, e := range r.prev {
+		o.Services[k] = true
+		for d := range e.Dests {
+			o.addDest(k, d)
+		}
+	}
+	for k := range r.extra.Services {
 		o.Services[k] = true
 	}
-	for k, m := range r.owned.Dests {
+	for k, m := range r.extra.Dests {
 		for d := range m {
 			o.addDest(k, d)
 		}
@@ -251,16 +299,12 @@ func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
 }
 
 // Reconcile changes the kernel's table so that the services kt owns match
-// desired, and records desired's entries as owned. Each failed change is
-// logged and returned (joined) with its entry; the others are still
-// applied, and the next Reconcile reads the kernel again and retries.
+// desired, and from then on owns desired's entries (the caller must not
+// change desired afterwards). Each failed change is logged and returned
+// (joined) with its entry; the others are still applied, and the next
+// Reconcile reads the kernel again and retries.
 func (r *Reconciler) Reconcile(desired Table) error {
-	for k, e := range desired {
-		r.owned.Services[k] = true
-		for d := range e.Dests {
-			r.owned.addDest(k, d)
-		}
-	}
+	own := r.owner()
 	stale := r.applied == nil
 	for k := range desired {
 		if stale {
@@ -269,56 +313,88 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		stale = !r.covered[k]
 	}
 	if stale {
-		want := func(k ServiceKey) bool { return desired[k] != nil || r.owned.Services[k] }
+		want := func(k ServiceKey) bool { return desired[k] != nil || own.OwnsService(k) }
 		cur, err := Read(r.h, want)
 		if err != nil {
 			return err
 		}
 		r.applied = cur
-		r.covered = map[ServiceKey]bool{}
+		r.covered = make(map[ServiceKey]bool, len(desired))
 		for k := range desired {
 			r.covered[k] = true
 		}
-		for k := range r.owned.Services {
+		for k := range r.prev {
+			r.covered[k] = true
+		}
+		for k := range r.extra.Services {
 			r.covered[k] = true
 		}
 	}
-	ops := Diff(r.applied, desired, r.owned)
+	// An entry the Planner reused from the last pass, which that pass
+	// applied without error, matches the kernel still (as far as kt can
+	// know without reading it again).
+	var same func(ServiceKey, *Entry) bool
+	if !stale && r.prev != nil {
+		same = func(k ServiceKey, e *Entry) bool { return r.prev[k] == e }
+	}
+	ops := diff(r.applied, desired, own, same)
 	errs := r.apply(ops)
-	// Forget what kt deleted; keep owning only what is desired.
-	for k := range r.owned.Services {
-		if desired[k] == nil {
-			delete(r.owned.Services, k)
-			delete(r.owned.Dests, k)
-			continue
-		}
-		for d := range r.owned.Dests[k] {
-			if _, ok := desired[k].Dests[d]; !ok {
-				delete(r.owned.Dests[k], d)
+	// Keep owning what was to go and is still there (the deletion
+	// failed), so that the next pass deletes it.
+	extra := NewOwned()
+	for _, op := range ops {
+		switch op.Kind {
+		case DelService:
+			if r.applied[op.Service.Key] != nil {
+				extra.Services[op.Service.Key] = true
+			}
+		case DelDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				if _, ok := e.Dests[op.Dest.Key]; ok {
+					extra.addDest(op.Service.Key, op.Dest.Key)
+				}
 			}
 		}
 	}
-	if errs != nil {
-		// Keep owning what was to go, so that the retry deletes what
-		// failed to (what did go is not in the kernel to find again).
-		for _, op := range ops {
-			switch op.Kind {
-			case DelService:
-				r.owned.Services[op.Service.Key] = true
-			case DelDest:
-				r.owned.addDest(op.Service.Key, op.Dest.Key)
-			}
+	for k := range r.extra.Services {
+		if desired[k] == nil && r.applied[k] != nil && !extra.Services[k] {
+			extra.Services[k] = true
 		}
+	}
+	r.prev, r.extra = desired, extra
+	if errs != nil {
 		r.applied = nil
 	}
 	return errs
 }
 
 // apply carries out ops, updating r.applied, and returns their errors.
+// A handle that takes batches gets them all at once; the changes that fail
+// there for a reason one request can fix (exists, already gone) go again
+// one at a time.
 func (r *Reconciler) apply(ops []Op) error {
 	var errs []error
-	for _, op := range ops {
-		if err := r.do(op); err != nil {
+	var batchErrs []error
+	if b, ok := r.h.(batcher); ok && len(ops) > 1 {
+		var err error
+		if batchErrs, err = b.ApplyOps(ops); err != nil {
+			if !errors.Is(err, ErrNoBatch) {
+				return err
+			}
+			batchErrs = nil
+		}
+	}
+	for i, op := range ops {
+		var err error
+		if batchErrs != nil {
+			err = batchErrs[i]
+			if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
+				err = r.do(op)
+			}
+		} else {
+			err = r.do(op)
+		}
+		if err != nil {
 			err = fmt.Errorf("lvs: %s: %w", op, err)
 			r.log.Error("ipvs change failed, will retry", "op", op.String(), "err", err)
 			errs = append(errs, err)
@@ -384,19 +460,20 @@ func (r *Reconciler) do(op Op) error {
 // services it does not own. Errors are joined; what could not be removed
 // stays owned.
 func (r *Reconciler) Release() error {
-	cur, err := Read(r.h, func(k ServiceKey) bool { return r.owned.Services[k] || len(r.owned.Dests[k]) > 0 })
+	own := r.owner()
+	cur, err := Read(r.h, func(k ServiceKey) bool { return own.OwnsService(k) || len(r.extra.Dests[k]) > 0 })
 	if err != nil {
 		return err
 	}
 	var ops []Op
 	for _, k := range cur.Keys() {
 		e := cur[k]
-		if r.owned.Services[k] {
+		if own.OwnsService(k) {
 			ops = append(ops, Op{Kind: DelService, Service: e.Service})
 			continue
 		}
 		for _, d := range e.SortedDests() {
-			if r.owned.ownsDest(k, d.Key) {
+			if own.OwnsDest(k, d.Key) {
 				ops = append(ops, Op{Kind: DelDest, Service: e.Service, Dest: d})
 			}
 		}
@@ -404,7 +481,7 @@ func (r *Reconciler) Release() error {
 	r.applied = cur
 	errs := r.apply(ops)
 	if errs == nil {
-		r.owned = NewOwned()
+		r.prev, r.extra = nil, NewOwned()
 	}
 	r.applied = nil
 	return errs

@@ -20,7 +20,8 @@
 #
 # Environment: KT_VM_CACHE (cache dir; default /var/cache/kt-vm when
 # writable, else ~/.cache/kt-vm), KT_VM_TIMEOUT (seconds, default 900),
-# KT_VM_MEM (MiB, default 768), KT_VM_SMP (CPUs, default 1), KT_VM_CONSOLE
+# KT_VM_MEM (MiB, default 768), KT_VM_SMP (CPUs, default 1), KT_VM_PARALLEL
+# (1: do not wait for other VMs on this machine to finish), KT_VM_CONSOLE
 # (a file that receives the VM console; default: a temp file printed to
 # stderr only when the VM fails).
 #
@@ -233,6 +234,12 @@ run() {
 	} >"$rundir/run.sh"
 	console=${KT_VM_CONSOLE:-$rundir/console}
 	timeout=${KT_VM_TIMEOUT:-900}
+	# One VM at a time per machine (KT_VM_PARALLEL=1 lifts this): TCG
+	# wants a whole core, and go test starts packages in parallel.
+	if [ "${KT_VM_PARALLEL:-0}" != 1 ]; then
+		exec 8>"$CACHE/.run.lock"
+		flock -w "$timeout" 8 || die "waited ${timeout}s for another VM to finish"
+	fi
 	set +e
 	timeout --foreground -k 10 "$timeout" "$qemu" -accel tcg -cpu max -m "${KT_VM_MEM:-768}" -smp "${KT_VM_SMP:-1}" \
 		-nographic -no-reboot -nodefaults -serial stdio -display none -monitor none \
