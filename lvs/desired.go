@@ -241,11 +241,8 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 		case "inet":
 			return FamilyIPv4
 		}
-		for _, r := range st.rs {
-			if r.addr.Is6() {
-				return FamilyIPv6
-			}
-			return FamilyIPv4
+		if len(st.rs) > 0 && st.rs[0].addr.Is6() {
+			return FamilyIPv6 // keepalived takes the real servers' family
 		}
 		return FamilyIPv4
 	}

@@ -34,8 +34,6 @@ func listing(t *testing.T, tab Table) string {
 	return strings.Join(lines, "\n")
 }
 
-func down(vs, rs string) (RSKey, Health) { return RSKey{VS: vs, RS: rs}, Health{Up: false} }
-
 func TestDesired(t *testing.T) {
 	const web = `
 virtual_server 192.0.2.1 80 {

@@ -75,7 +75,7 @@ func TestManagerRun(t *testing.T) {
 			if err := recv(t, synced, "health change"); err != nil {
 				t.Fatal(err)
 			}
-			tab, calls := h.snapshot()
+			_, calls := h.snapshot()
 			if strings.Join(calls, "; ") != "DelDestination TCP  192.0.2.1:80 -> 192.0.2.10:80" {
 				t.Errorf("health change made %v", calls)
 			}

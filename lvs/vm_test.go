@@ -117,12 +117,11 @@ func inNS(t *testing.T, name string, f func() error) error {
 // lab is a director (the VM's root namespace) with a client namespace and
 // two real-server namespaces running HTTP servers.
 type lab struct {
-	client    string
-	rs        [2]string
-	rsAddr    [2]string
-	healthy   [2]atomic.Bool
-	vip       string
-	foreignIf string
+	client  string
+	rs      [2]string
+	rsAddr  [2]string
+	healthy [2]atomic.Bool
+	vip     string
 }
 
 func newLab(t *testing.T) *lab {

@@ -31,7 +31,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -187,9 +186,10 @@ func RunGoTests(t *testing.T, pattern string) {
 		defer cancel()
 	}
 	bin := filepath.Join(t.TempDir(), "pkg.test")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = testenv.LookPath(t, "go", "install Go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		// make test's CI image keeps Go off PATH.
+		gobin = testenv.File(t, "/usr/local/go/bin/go", "install Go")
 	}
 	build := exec.CommandContext(ctx, gobin, "test", "-c", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
