@@ -222,7 +222,9 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 	if vs.Hashed {
 		tmpl.Flags |= FlagHashed
 	}
-	if vs.OPS {
+	if vs.OPS && proto == ProtoUDP {
+		// One-packet scheduling is for UDP only (ipvsadm refuses it
+		// elsewhere; keepalived ignores it).
 		tmpl.Flags |= FlagOnePacket
 	}
 	if vs.Flag1 || (tmpl.Sched == "sh" && vs.SHFallback) || (tmpl.Sched == "mh" && vs.MHFallback) {

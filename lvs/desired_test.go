@@ -145,6 +145,7 @@ virtual_server 192.0.2.2 53 { lb_algo sh
 virtual_server 192.0.2.3 443 { protocol TCP
 	lb_algo mh
 	mh-port
+	ops
 }
 virtual_server 192.0.2.4 9 { protocol SCTP
 	lb_algo nq
