@@ -23,14 +23,6 @@ func probeCommand() *cli.Command {
 	}
 }
 
-func ipvsCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "ipvs",
-		Usage:  "show the kernel's IPVS table like ipvsadm -Ln (not implemented yet)",
-		Action: notYet("kt ipvs"),
-	}
-}
-
 func labCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "lab",

@@ -1,0 +1,159 @@
+// Command ipvs is the kt side of bench/ipvs.sh, which runs it inside the
+// IPVS test VM:
+//
+//	ipvs gen -vs 10000 -rs 4 -dir DIR   write DIR/{full,changed}.conf (keepalived.conf)
+//	                                    and DIR/{full,change}.rules (ipvsadm-restore)
+//	ipvs kt -dir DIR                    program full.conf into an empty table,
+//	                                    then apply changed.conf; print the times
+//
+// The configuration is VS TCP virtual servers (round robin, NAT) with RS
+// real servers each, weight 1, no checkers (so that keepalived and kt
+// program every real server at once); the change sets the weight of the
+// first real server of 1% of the virtual servers to 2.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/lvs"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	vs := fs.Int("vs", 10000, "virtual servers")
+	rs := fs.Int("rs", 4, "real servers of each")
+	dir := fs.String("dir", ".", "directory of the files")
+	fs.Parse(os.Args[2:])
+	var err error
+	switch os.Args[1] {
+	case "gen":
+		err = gen(*dir, *vs, *rs)
+	case "kt":
+		err = runKT(*dir)
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ipvs:", err)
+		os.Exit(1)
+	}
+}
+
+func vsAddr(n int) (string, int) { return fmt.Sprintf("198.51.100.%d", 1+n%254), 1024 + n/254 }
+func rsAddr(n, j int) (string, int) {
+	return fmt.Sprintf("192.0.2.%d", 10+(n+j)%240), 8080 + j
+}
+
+// changed reports whether virtual server n is in the 1% that changes.
+func changed(n, vs int) bool {
+	step := 100
+	if vs < 100 {
+		step = vs
+	}
+	return n%step == 0
+}
+
+func gen(dir string, vs, rs int) error {
+	files := map[string]*bufio.Writer{}
+	var closers []*os.File
+	for _, name := range []string{"full.conf", "changed.conf", "full.rules", "change.rules"} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		closers = append(closers, f)
+		files[name] = bufio.NewWriterSize(f, 1<<16)
+	}
+	for n := 0; n < vs; n++ {
+		va, vp := vsAddr(n)
+		for _, name := range []string{"full.conf", "changed.conf"} {
+			w := files[name]
+			fmt.Fprintf(w, "virtual_server %s %d {\n\tprotocol TCP\n\tlb_algo rr\n\tlb_kind NAT\n", va, vp)
+			for j := 0; j < rs; j++ {
+				ra, rp := rsAddr(n, j)
+				weight := 1
+				if name == "changed.conf" && j == 0 && changed(n, vs) {
+					weight = 2
+				}
+				fmt.Fprintf(w, "\treal_server %s %d {\n\t\tweight %d\n\t}\n", ra, rp, weight)
+			}
+			fmt.Fprintf(w, "}\n")
+		}
+		fmt.Fprintf(files["full.rules"], "-A -t %s:%d -s rr\n", va, vp)
+		for j := 0; j < rs; j++ {
+			ra, rp := rsAddr(n, j)
+			fmt.Fprintf(files["full.rules"], "-a -t %s:%d -r %s:%d -m -w 1\n", va, vp, ra, rp)
+			if j == 0 && changed(n, vs) {
+				fmt.Fprintf(files["change.rules"], "-e -t %s:%d -r %s:%d -m -w 2\n", va, vp, ra, rp)
+			}
+		}
+	}
+	for i, name := range []string{"full.conf", "changed.conf", "full.rules", "change.rules"} {
+		if err := files[name].Flush(); err != nil {
+			return err
+		}
+		if err := closers[i].Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func load(path string) (*config.Config, error) {
+	cfg, _, err := config.ParseKeepalived(path, config.ParseOptions{})
+	return cfg, err
+}
+
+func runKT(dir string) error {
+	h, err := lvs.OpenHandle("")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	r := lvs.NewReconciler(h, nil)
+
+	t0 := time.Now()
+	cfg, err := load(filepath.Join(dir, "full.conf"))
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	want, errs := lvs.Desired(cfg, nil, nil)
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	t2 := time.Now()
+	if err := r.Reconcile(want); err != nil {
+		return err
+	}
+	t3 := time.Now()
+	cfg2, err := load(filepath.Join(dir, "changed.conf"))
+	if err != nil {
+		return err
+	}
+	t4 := time.Now()
+	want2, errs := lvs.Desired(cfg2, nil, nil)
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	if err := r.Reconcile(want2); err != nil {
+		return err
+	}
+	t5 := time.Now()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	fmt.Printf("kt_full_parse_ms %.1f\nkt_full_desired_ms %.1f\nkt_full_apply_ms %.1f\nkt_full_total_ms %.1f\n",
+		ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), ms(t3.Sub(t0)))
+	fmt.Printf("kt_change_parse_ms %.1f\nkt_change_apply_ms %.1f\nkt_change_total_ms %.1f\n",
+		ms(t4.Sub(t3)), ms(t5.Sub(t4)), ms(t5.Sub(t3)))
+	return nil
+}

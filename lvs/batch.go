@@ -1,0 +1,222 @@
+package lvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchSize is how many changes go into one sendmsg: their acks (36 bytes
+// each with NETLINK_CAP_ACK) fit the socket's receive buffer many times.
+const batchSize = 256
+
+// Generic netlink commands and attributes of IPVS (include/uapi/linux/ip_vs.h).
+const (
+	ipvsCmdNewService = 1
+	ipvsCmdSetService = 2
+	ipvsCmdDelService = 3
+	ipvsCmdNewDest    = 5
+	ipvsCmdSetDest    = 6
+	ipvsCmdDelDest    = 7
+	ipvsCmdAttrDest   = 2
+
+	ipvsSvcAttrSched   = 6
+	ipvsSvcAttrFlags   = 7
+	ipvsSvcAttrTimeout = 8
+	ipvsSvcAttrNetmask = 9
+
+	ipvsDestAttrAddr    = 1
+	ipvsDestAttrPort    = 2
+	ipvsDestAttrFwd     = 3
+	ipvsDestAttrWeight  = 4
+	ipvsDestAttrUThresh = 5
+	ipvsDestAttrLThresh = 6
+	ipvsDestAttrAF      = 11
+)
+
+// batchSocket sends many IPVS changes per system call: one generic
+// netlink message per change, each acknowledged with its sequence number.
+type batchSocket struct {
+	mu     sync.Mutex
+	fd     int
+	family uint16
+	seq    uint32
+	buf    []byte
+	rbuf   []byte
+}
+
+func newBatchSocket(family uint16) (*batchSocket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+	if err != nil {
+		return nil, fmt.Errorf("lvs: netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lvs: netlink bind: %w", err)
+	}
+	// Error acks without a copy of the request.
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	tv := unix.Timeval{Sec: 30}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return &batchSocket{fd: fd, family: family, rbuf: make([]byte, 1<<16)}, nil
+}
+
+func (b *batchSocket) close() { unix.Close(b.fd) }
+
+func appendAttr(buf []byte, typ uint16, data []byte) []byte {
+	l := 4 + len(data)
+	buf = binary.NativeEndian.AppendUint16(buf, uint16(l))
+	buf = binary.NativeEndian.AppendUint16(buf, typ)
+	buf = append(buf, data...)
+	for l%4 != 0 {
+		buf = append(buf, 0)
+		l++
+	}
+	return buf
+}
+
+func u16(v uint16) []byte { return binary.NativeEndian.AppendUint16(nil, v) }
+func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+func be16(v uint16) []byte {
+	return binary.BigEndian.AppendUint16(nil, v)
+}
+
+// nest appends a nested attribute whose body f appends.
+func nest(buf []byte, typ uint16, f func([]byte) []byte) []byte {
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0)
+	buf = f(buf)
+	binary.NativeEndian.PutUint16(buf[start:], uint16(len(buf)-start))
+	binary.NativeEndian.PutUint16(buf[start+2:], typ|unix.NLA_F_NESTED)
+	return buf
+}
+
+func appendServiceAttrs(buf []byte, s Service, full bool) []byte {
+	return nest(buf, ipvsCmdAttrService, func(b []byte) []byte {
+		b = appendAttr(b, ipvsSvcAttrAF, u16(s.Key.Family))
+		if s.Key.FWMark != 0 {
+			b = appendAttr(b, ipvsSvcAttrFWMark, u32(s.Key.FWMark))
+		} else {
+			b = appendAttr(b, ipvsSvcAttrProto, u16(s.Key.Protocol))
+			b = appendAttr(b, ipvsSvcAttrAddr, s.Key.Addr.AsSlice())
+			b = appendAttr(b, ipvsSvcAttrPort, be16(s.Key.Port))
+		}
+		if full {
+			b = appendAttr(b, ipvsSvcAttrSched, append([]byte(s.Sched), 0))
+			fl := binary.NativeEndian.AppendUint32(nil, s.Flags&^FlagHashed)
+			fl = binary.NativeEndian.AppendUint32(fl, 0xffffffff)
+			b = appendAttr(b, ipvsSvcAttrFlags, fl)
+			b = appendAttr(b, ipvsSvcAttrTimeout, u32(s.Timeout))
+			b = appendAttr(b, ipvsSvcAttrNetmask, u32(s.Netmask))
+			if s.PEName != "" {
+				b = appendAttr(b, ipvsSvcAttrPEName, append([]byte(s.PEName), 0))
+			}
+		}
+		return b
+	})
+}
+
+func appendDestAttrs(buf []byte, s Service, d Dest, full bool) []byte {
+	return nest(buf, ipvsCmdAttrDest, func(b []byte) []byte {
+		b = appendAttr(b, ipvsDestAttrAddr, d.Key.Addr.AsSlice())
+		b = appendAttr(b, ipvsDestAttrPort, be16(d.Key.Port))
+		if full {
+			b = appendAttr(b, ipvsDestAttrFwd, u32(d.Fwd&7))
+			b = appendAttr(b, ipvsDestAttrWeight, u32(uint32(d.Weight)))
+			b = appendAttr(b, ipvsDestAttrUThresh, u32(d.UThreshold))
+			b = appendAttr(b, ipvsDestAttrLThresh, u32(d.LThreshold))
+		}
+		if f := family(d.Key.Addr); f != s.Key.Family {
+			b = appendAttr(b, ipvsDestAttrAF, u16(f))
+		}
+		return b
+	})
+}
+
+// appendOp appends the netlink message of op with sequence number seq.
+func (b *batchSocket) appendOp(buf []byte, op Op, seq uint32) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, unix.SizeofNlMsghdr)...)
+	var cmd uint8
+	switch op.Kind {
+	case AddService:
+		cmd = ipvsCmdNewService
+	case UpdateService:
+		cmd = ipvsCmdSetService
+	case DelService:
+		cmd = ipvsCmdDelService
+	case AddDest:
+		cmd = ipvsCmdNewDest
+	case UpdateDest:
+		cmd = ipvsCmdSetDest
+	case DelDest:
+		cmd = ipvsCmdDelDest
+	}
+	buf = append(buf, cmd, ipvsGenlVersion, 0, 0)
+	switch op.Kind {
+	case AddService, UpdateService:
+		buf = appendServiceAttrs(buf, op.Service, true)
+	case DelService:
+		buf = appendServiceAttrs(buf, op.Service, false)
+	default:
+		buf = appendServiceAttrs(buf, op.Service, false)
+		buf = appendDestAttrs(buf, op.Service, op.Dest, op.Kind != DelDest)
+	}
+	h := buf[start:]
+	binary.NativeEndian.PutUint32(h[0:], uint32(len(buf)-start))
+	binary.NativeEndian.PutUint16(h[4:], b.family)
+	binary.NativeEndian.PutUint16(h[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint32(h[8:], seq)
+	binary.NativeEndian.PutUint32(h[12:], 0)
+	return buf
+}
+
+// apply sends ops in batches and returns each one's error (nil: done).
+func (b *batchSocket) apply(ops []Op) ([]error, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	errs := make([]error, len(ops))
+	for lo := 0; lo < len(ops); lo += batchSize {
+		hi := min(lo+batchSize, len(ops))
+		first := b.seq + 1
+		buf := b.buf[:0]
+		for i := lo; i < hi; i++ {
+			b.seq++
+			buf = b.appendOp(buf, ops[i], b.seq)
+		}
+		b.buf = buf
+		if err := unix.Sendto(b.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return nil, fmt.Errorf("lvs: netlink send: %w", err)
+		}
+		pending := hi - lo
+		for pending > 0 {
+			n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
+			if err != nil {
+				if errors.Is(err, unix.EINTR) {
+					continue
+				}
+				return nil, fmt.Errorf("lvs: netlink receive (%d acks missing): %w", pending, err)
+			}
+			msgs, err := syscall.ParseNetlinkMessage(b.rbuf[:n])
+			if err != nil {
+				return nil, fmt.Errorf("lvs: netlink parse: %w", err)
+			}
+			for _, m := range msgs {
+				if m.Header.Type != unix.NLMSG_ERROR || m.Header.Seq < first || m.Header.Seq > b.seq || len(m.Data) < 4 {
+					continue
+				}
+				i := lo + int(m.Header.Seq-first)
+				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+					errs[i] = syscall.Errno(-code)
+				}
+				pending--
+			}
+		}
+	}
+	return errs, nil
+}

@@ -1,0 +1,662 @@
+package lvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/kt-project/kt/config"
+)
+
+// RSKey names a real server of a virtual server, the way the checkers and
+// the lvs package agree on it: VS is VSName of the virtual server, RS the
+// real server's configured address ("192.0.2.10:80").
+type RSKey struct {
+	VS string
+	RS string
+}
+
+// String is "192.0.2.10:80 of [192.0.2.1]:tcp:80".
+func (k RSKey) String() string { return k.RS + " of " + k.VS }
+
+// VSName names a virtual server: config's Describe ("[192.0.2.1]:tcp:80",
+// "FWM 7", "group NAME"), with the protocol added to fwmark and group
+// services that set one, so that two services of one group differ.
+func VSName(vs *config.VirtualServer) string {
+	d := vs.Describe()
+	if (vs.FWMark != nil || vs.Group != "") && vs.Protocol != "" {
+		d += ":" + strings.ToLower(vs.Protocol)
+	}
+	return d
+}
+
+// KeyOf is the RSKey of rs in vs.
+func KeyOf(vs *config.VirtualServer, rs *config.RealServer) RSKey {
+	return RSKey{VS: VSName(vs), RS: rs.Address.String()}
+}
+
+// Health is what the checkers say about a real server: all its checkers
+// up, or not. Weight, when WeightSet, replaces the configured weight
+// (MISC_CHECK with misc_dynamic: exit status − 2; FILE_CHECK).
+type Health struct {
+	Up        bool
+	Weight    int
+	WeightSet bool
+}
+
+// HealthView gives the checkers' verdict on a real server; ok is false
+// while there is none yet (then the real server is up, unless it has
+// checkers and alpha is set).
+type HealthView interface {
+	RealServerHealth(k RSKey) (h Health, ok bool)
+}
+
+// HealthMap is a HealthView held in a map.
+type HealthMap map[RSKey]Health
+
+// RealServerHealth implements HealthView.
+func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
+	h, ok := m[k]
+	return h, ok
+}
+
+// rsState is one real server, resolved.
+type rsState struct {
+	key        RSKey
+	cfg        *config.RealServer
+	startAlive bool // without a verdict: no checkers, or no alpha
+	baseWeight int  // configured weight
+	alive      bool
+	inhibit    bool
+	weight     int    // effective weight while alive
+	fwd        uint32 // forwarding method
+	port       int    // configured port (0: the service's)
+	addr       netip.Addr
+}
+
+// vsState is one virtual server, resolved.
+type vsState struct {
+	name      string
+	cfg       *config.VirtualServer
+	services  []Service
+	rs        []rsState
+	sorry     *rsState
+	weightSum int
+
+	// The entries last built for the Planner, and the quorum state they
+	// were built with; nil: build again.
+	entries  []*Entry
+	builtFor bool
+}
+
+// Threshold-related accessors.
+func (v *vsState) quorum() int     { return v.cfg.EffectiveQuorum() }
+func (v *vsState) hysteresis() int { return v.cfg.EffectiveHysteresis() }
+
+// resolve reads every virtual server of cfg, without the checkers'
+// verdicts (applyHealth adds them). A virtual server that cannot be
+// programmed is left out with an error.
+func resolve(cfg *config.Config) ([]*vsState, []error) {
+	var out []*vsState
+	var errs []error
+	if cfg == nil {
+		return nil, nil
+	}
+	for _, vs := range cfg.VirtualServers {
+		if vs == nil {
+			continue
+		}
+		st, err := resolveVS(cfg, vs)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lvs: virtual_server %s (%s): %w", VSName(vs), vs.Pos, err))
+			continue
+		}
+		out = append(out, st)
+	}
+	return out, errs
+}
+
+func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
+	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers))}
+	fwd, err := parseFwd(vs.EffectiveLBKind())
+	if err != nil {
+		return nil, err
+	}
+	for _, rs := range vs.RealServers {
+		if rs == nil {
+			continue
+		}
+		a, ok := rs.Address.Addr()
+		if !ok {
+			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
+		}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: rs.EffectiveWeight()}
+		if rs.LVSMethod != "" {
+			if r.fwd, err = parseFwd(string(rs.LVSMethod)); err != nil {
+				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
+			}
+		}
+		r.inhibit = vs.InhibitOnFailure
+		if rs.InhibitOnFailure != nil {
+			r.inhibit = *rs.InhibitOnFailure
+		}
+		alpha := vs.Alpha
+		if rs.Alpha != nil {
+			alpha = *rs.Alpha
+		}
+		r.startAlive = !(alpha && hasCheckers(rs))
+		st.rs = append(st.rs, r)
+	}
+	if vs.SorryServer.Host != "" {
+		a, ok := vs.SorryServer.Addr()
+		if !ok {
+			return nil, fmt.Errorf("sorry_server %q: not an IP address", vs.SorryServer.Host)
+		}
+		s := rsState{key: RSKey{VS: st.name, RS: vs.SorryServer.String()}, addr: a.Unmap(), port: vs.SorryServer.Port,
+			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true}
+		if vs.SorryServerLVSMethod != "" {
+			if s.fwd, err = parseFwd(string(vs.SorryServerLVSMethod)); err != nil {
+				return nil, fmt.Errorf("sorry_server: %w", err)
+			}
+		}
+		st.sorry = &s
+	}
+	st.services, err = services(cfg, vs, st)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// applyHealth sets the real servers' state from the checkers' verdicts
+// and reports whether any changed since the last call.
+func (v *vsState) applyHealth(h HealthView) bool {
+	changed := false
+	v.weightSum = 0
+	for i := range v.rs {
+		r := &v.rs[i]
+		alive, weight := r.startAlive, r.baseWeight
+		if hv, ok := h.RealServerHealth(r.key); ok {
+			alive = hv.Up
+			if hv.WeightSet {
+				weight = max(hv.Weight, 0)
+			}
+		}
+		if alive != r.alive || weight != r.weight {
+			changed = true
+			r.alive, r.weight = alive, weight
+		}
+		if alive {
+			v.weightSum += weight
+		}
+	}
+	return changed
+}
+
+func hasCheckers(rs *config.RealServer) bool {
+	return len(rs.HTTPGet)+len(rs.SSLGet)+len(rs.TCPCheck)+len(rs.SMTPCheck)+len(rs.DNSCheck)+
+		len(rs.MiscCheck)+len(rs.UDPCheck)+len(rs.PingCheck)+len(rs.FileCheck)+len(rs.BFDCheck) > 0
+}
+
+// services lists the kernel services a virtual server stands for: one, or
+// one per address (range) and fwmark of its group.
+func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Service, error) {
+	tmpl := Service{Sched: strings.ToLower(vs.EffectiveLBAlgo()), PEName: vs.PersistenceEngine}
+	if err := checkSched(tmpl.Sched); err != nil {
+		return nil, err
+	}
+	proto, err := parseProto(vs.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if p := vs.EffectivePersistence(); p > 0 {
+		tmpl.Flags |= FlagPersistent
+		tmpl.Timeout = uint32(p.Seconds())
+		if tmpl.Timeout == 0 {
+			tmpl.Timeout = 1
+		}
+	}
+	if vs.Hashed {
+		tmpl.Flags |= FlagHashed
+	}
+	if vs.OPS && proto == ProtoUDP {
+		// One-packet scheduling is for UDP only (ipvsadm refuses it
+		// elsewhere; keepalived ignores it).
+		tmpl.Flags |= FlagOnePacket
+	}
+	if vs.Flag1 || (tmpl.Sched == "sh" && vs.SHFallback) || (tmpl.Sched == "mh" && vs.MHFallback) {
+		tmpl.Flags |= FlagSched1
+	}
+	if vs.Flag2 || (tmpl.Sched == "sh" && vs.SHPort) || (tmpl.Sched == "mh" && vs.MHPort) {
+		tmpl.Flags |= FlagSched2
+	}
+	if vs.Flag3 {
+		tmpl.Flags |= FlagSched3
+	}
+	fwmarkFamily := func() uint16 {
+		switch strings.ToLower(vs.IPFamily) {
+		case "inet6":
+			return FamilyIPv6
+		case "inet":
+			return FamilyIPv4
+		}
+		if len(st.rs) > 0 && st.rs[0].addr.Is6() {
+			return FamilyIPv6 // keepalived takes the real servers' family
+		}
+		return FamilyIPv4
+	}
+	mk := func(k ServiceKey) (Service, error) {
+		s := tmpl
+		s.Key = k
+		nm, err := netmask(k.Family, vs.PersistenceGranularity)
+		if err != nil {
+			return s, err
+		}
+		s.Netmask = nm
+		return s, nil
+	}
+	var keys []ServiceKey
+	switch {
+	case vs.FWMark != nil:
+		if *vs.FWMark <= 0 || int64(*vs.FWMark) > 1<<32-1 {
+			return nil, fmt.Errorf("fwmark %d out of range", *vs.FWMark)
+		}
+		keys = append(keys, ServiceKey{Family: fwmarkFamily(), FWMark: uint32(*vs.FWMark)})
+	case vs.Group != "":
+		g := cfg.VirtualServerGr[vs.Group]
+		if g == nil {
+			return nil, fmt.Errorf("virtual_server_group %q not defined", vs.Group)
+		}
+		for _, m := range g.Members {
+			ks, err := groupMember(m.Text, proto, fwmarkFamily)
+			if err != nil {
+				return nil, fmt.Errorf("virtual_server_group %s: %w", vs.Group, err)
+			}
+			keys = append(keys, ks...)
+		}
+	case vs.Address != nil:
+		a, ok := vs.Address.Addr()
+		if !ok {
+			return nil, fmt.Errorf("%q: not an IP address", vs.Address.Host)
+		}
+		if vs.Address.Port < 0 || vs.Address.Port > 65535 {
+			return nil, fmt.Errorf("port %d out of range", vs.Address.Port)
+		}
+		keys = append(keys, ServiceKey{Family: family(a.Unmap()), Protocol: proto, Addr: a.Unmap(), Port: uint16(vs.Address.Port)})
+	default:
+		return nil, errors.New("no address, fwmark or group")
+	}
+	out := make([]Service, 0, len(keys))
+	for _, k := range keys {
+		s, err := mk(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// schedulers are the IPVS schedulers of Linux (lb_algo).
+var schedulers = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
+	"dh": true, "sh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "mh": true, "twos": true}
+
+func checkSched(s string) error {
+	if !schedulers[s] {
+		return fmt.Errorf("unknown lb_algo %q", s)
+	}
+	return nil
+}
+
+func family(a netip.Addr) uint16 {
+	if a.Is4() {
+		return FamilyIPv4
+	}
+	return FamilyIPv6
+}
+
+// netmask is persistence_granularity as the kernel takes it: for IPv4 the
+// mask's four bytes in network order read as a native integer (default
+// 255.255.255.255), for IPv6 a prefix length (default 128).
+func netmask(fam uint16, gran string) (uint32, error) {
+	if fam == FamilyIPv6 {
+		if gran == "" {
+			return 128, nil
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(gran, "/"))
+		if err != nil || n < 1 || n > 128 {
+			return 0, fmt.Errorf("persistence_granularity %q: want a prefix length 1-128", gran)
+		}
+		return uint32(n), nil
+	}
+	if gran == "" {
+		return 0xffffffff, nil
+	}
+	var b [4]byte
+	if a, err := netip.ParseAddr(gran); err == nil && a.Is4() {
+		b = a.As4()
+	} else if n, err := strconv.Atoi(strings.TrimPrefix(gran, "/")); err == nil && n >= 1 && n <= 32 {
+		binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-n))
+	} else {
+		return 0, fmt.Errorf("persistence_granularity %q: want a netmask or prefix length", gran)
+	}
+	return binary.NativeEndian.Uint32(b[:]), nil
+}
+
+// groupMember expands one virtual_server_group line: "ADDR PORT",
+// "ADDR-LAST PORT" (LAST replaces the last byte of an IPv4 address, the
+// last group of an IPv6 one) or "fwmark N".
+func groupMember(text string, proto uint16, fwfam func() uint16) ([]ServiceKey, error) {
+	f := strings.Fields(text)
+	if len(f) >= 2 && f[0] == "fwmark" {
+		n, err := strconv.ParseUint(f[1], 10, 32)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("bad fwmark %q", f[1])
+		}
+		fam := fwfam()
+		if len(f) >= 3 && f[2] == "inet6" {
+			fam = FamilyIPv6
+		}
+		return []ServiceKey{{Family: fam, FWMark: uint32(n)}}, nil
+	}
+	if len(f) < 1 {
+		return nil, errors.New("empty member")
+	}
+	port := 0
+	if len(f) >= 2 {
+		p, err := strconv.Atoi(f[1])
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("bad port %q", f[1])
+		}
+		port = p
+	}
+	first, last, isRange := strings.Cut(f[0], "-")
+	a, err := netip.ParseAddr(first)
+	if err != nil {
+		return nil, fmt.Errorf("bad address %q", first)
+	}
+	a = a.Unmap()
+	if !isRange {
+		return []ServiceKey{{Family: family(a), Protocol: proto, Addr: a, Port: uint16(port)}}, nil
+	}
+	var out []ServiceKey
+	if a.Is4() {
+		end, err := strconv.Atoi(last)
+		b := a.As4()
+		if err != nil || end < int(b[3]) || end > 255 {
+			return nil, fmt.Errorf("bad range %q", f[0])
+		}
+		for i := int(b[3]); i <= end; i++ {
+			b[3] = byte(i)
+			out = append(out, ServiceKey{Family: FamilyIPv4, Protocol: proto, Addr: netip.AddrFrom4(b), Port: uint16(port)})
+		}
+		return out, nil
+	}
+	end, err := strconv.ParseUint(last, 16, 16)
+	b := a.As16()
+	start := uint64(b[14])<<8 | uint64(b[15])
+	if err != nil || end < start {
+		return nil, fmt.Errorf("bad range %q", f[0])
+	}
+	for i := start; i <= end; i++ {
+		b[14], b[15] = byte(i>>8), byte(i)
+		out = append(out, ServiceKey{Family: FamilyIPv6, Protocol: proto, Addr: netip.AddrFrom16(b), Port: uint16(port)})
+	}
+	return out, nil
+}
+
+// dest is the destination of r in service s with the weight given.
+func (r *rsState) dest(s Service, weight int) Dest {
+	port := r.port
+	if s.Key.FWMark == 0 && (port == 0 || r.fwd != FwdMasq) {
+		// DR and TUN cannot change the port: the real server gets the
+		// service's (ipvsadm does the same).
+		port = int(s.Key.Port)
+	}
+	d := Dest{Key: DestKey{Addr: r.addr, Port: uint16(port)}, Weight: weight, Fwd: r.fwd}
+	if r.cfg != nil {
+		if r.cfg.UThreshold != nil && *r.cfg.UThreshold > 0 {
+			d.UThreshold = uint32(*r.cfg.UThreshold)
+		}
+		if r.cfg.LThreshold != nil && *r.cfg.LThreshold > 0 {
+			d.LThreshold = uint32(*r.cfg.LThreshold)
+		}
+	}
+	return d
+}
+
+// build returns v's services with the destinations they have while the
+// quorum is up or down.
+func (v *vsState) build(quorumUp bool) []*Entry {
+	sorryMode := !quorumUp && v.sorry != nil
+	out := make([]*Entry, 0, len(v.services))
+	for _, s := range v.services {
+		e := &Entry{Service: s, Dests: make(map[DestKey]Dest, len(v.rs)+1)}
+		for i := range v.rs {
+			r := &v.rs[i]
+			switch {
+			case r.alive && !sorryMode:
+				d := r.dest(s, r.weight)
+				e.Dests[d.Key] = d
+			case r.inhibit:
+				d := r.dest(s, 0)
+				e.Dests[d.Key] = d
+			}
+		}
+		if v.sorry != nil {
+			switch {
+			case sorryMode:
+				d := v.sorry.dest(s, v.sorry.weight)
+				e.Dests[d.Key] = d
+			case v.sorry.inhibit:
+				d := v.sorry.dest(s, 0)
+				if _, taken := e.Dests[d.Key]; !taken {
+					e.Dests[d.Key] = d
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// put adds entries to t; a service two virtual servers share gets the
+// destinations of both.
+func put(t Table, entries []*Entry) {
+	for _, e := range entries {
+		old := t[e.Service.Key]
+		if old == nil {
+			t[e.Service.Key] = e
+			continue
+		}
+		merged := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(old.Dests)+len(e.Dests))}
+		for k, d := range old.Dests {
+			merged.Dests[k] = d
+		}
+		for k, d := range e.Dests {
+			merged.Dests[k] = d
+		}
+		t[e.Service.Key] = merged
+	}
+}
+
+// initialQuorum is the quorum state a virtual server starts with:
+// up when its live weight reaches quorum + hysteresis.
+func (v *vsState) initialQuorum() bool { return v.weightSum >= v.quorum()+v.hysteresis() }
+
+// nextQuorum is the quorum state after a change: keepalived's
+// update_quorum_state, whose threshold moves by the hysteresis away from
+// the current state.
+func (v *vsState) nextQuorum(up bool) (next bool, threshold int) {
+	if up {
+		threshold = v.quorum() - v.hysteresis()
+		if v.weightSum == 0 || v.weightSum < threshold {
+			return false, threshold
+		}
+		return true, threshold
+	}
+	threshold = v.quorum() + v.hysteresis()
+	return v.weightSum >= threshold, threshold
+}
+
+// Desired is the IPVS table cfg asks for, given the checkers' verdicts and
+// each virtual server's quorum state (by VSName; a virtual server missing
+// from quorumUp is judged from its live weight alone). Virtual servers that
+// cannot be programmed are left out and reported. Pure: it only reads.
+func Desired(cfg *config.Config, health HealthView, quorumUp map[string]bool) (Table, []error) {
+	if health == nil {
+		health = HealthMap(nil)
+	}
+	vss, errs := resolve(cfg)
+	t := make(Table, len(vss))
+	for _, v := range vss {
+		v.applyHealth(health)
+		up, ok := quorumUp[v.name]
+		if !ok {
+			up = v.initialQuorum()
+		}
+		put(t, v.build(up))
+	}
+	return t, errs
+}
+
+// EventKind says what happened to a virtual server's quorum.
+type EventKind int
+
+// The quorum events.
+const (
+	QuorumUp   EventKind = iota + 1 // run quorum_up
+	QuorumDown                      // run quorum_down
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case QuorumUp:
+		return "quorum up"
+	case QuorumDown:
+		return "quorum down"
+	}
+	return "event " + strconv.Itoa(int(k))
+}
+
+// Event is a quorum change of a virtual server, for the daemon to log,
+// mail and run the script of (Script.Cmd is empty when none is set).
+type Event struct {
+	Kind      EventKind
+	VS        string        // VSName
+	Script    config.Script // quorum_up or quorum_down
+	Init      bool          // the state the service starts with ("Starting with quorum down")
+	Stopping  bool          // sent on stop because of omega
+	WeightSum int           // live weight of the real servers
+	Threshold int           // the weight the decision was taken against
+}
+
+// String is a log line: "[192.0.2.1]:tcp:80: quorum down (weight 0 < 1)".
+func (e Event) String() string {
+	s := e.VS + ": " + e.Kind.String()
+	switch {
+	case e.Stopping:
+		s += " (stopping)"
+	case e.Init:
+		s += " (starting)"
+	}
+	return s + fmt.Sprintf(" (live weight %d, threshold %d)", e.WeightSum, e.Threshold)
+}
+
+// Planner computes the desired table over time: it keeps each virtual
+// server's quorum state between calls, so that hysteresis works, and
+// reports quorum changes as events. Not safe for concurrent use.
+type Planner struct {
+	quorum map[string]bool
+	// The config last planned, resolved once: a health change rebuilds
+	// only the virtual servers it touches.
+	cfg  *config.Config
+	vss  []*vsState
+	errs []error
+}
+
+// NewPlanner returns a Planner that has seen no state yet.
+func NewPlanner() *Planner { return &Planner{quorum: map[string]bool{}} }
+
+// QuorumUp reports the quorum state of the virtual server named vs
+// (VSName) and whether the planner knows it.
+func (p *Planner) QuorumUp(vs string) (up, known bool) {
+	up, known = p.quorum[vs]
+	return up, known
+}
+
+// Plan returns the table cfg asks for now, the quorum events since the
+// last call (a virtual server seen for the first time reports nothing,
+// unless it starts below quorum with a sorry_server: keepalived's
+// "Starting with quorum down"; one that keeps its state reports nothing),
+// and the virtual servers that cannot be programmed. A config reload is a
+// Plan with the new cfg: virtual servers keep their quorum state by name,
+// and those gone are forgotten. The Planner keeps cfg resolved between
+// calls, so cfg must not change once planned: a reload passes a new one.
+func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, []error) {
+	if health == nil {
+		health = HealthMap(nil)
+	}
+	if cfg != p.cfg || p.vss == nil && p.errs == nil {
+		p.cfg = cfg
+		p.vss, p.errs = resolve(cfg)
+	}
+	t := make(Table, len(p.vss))
+	var evs []Event
+	seen := make(map[string]bool, len(p.vss))
+	for _, v := range p.vss {
+		changed := v.applyHealth(health)
+		seen[v.name] = true
+		cur, known := p.quorum[v.name]
+		var next bool
+		var threshold int
+		if !known {
+			next, threshold = v.initialQuorum(), v.quorum()+v.hysteresis()
+		} else {
+			next, threshold = v.nextQuorum(cur)
+		}
+		p.quorum[v.name] = next
+		// keepalived (update_quorum_state with init set) reports the
+		// starting state only when it starts down with a sorry server.
+		if (known && next != cur) || (!known && !next && v.sorry != nil) {
+			evs = append(evs, v.event(next, !known, false, threshold))
+		}
+		if changed || v.entries == nil || v.builtFor != next {
+			v.entries, v.builtFor = v.build(next), next
+		}
+		put(t, v.entries)
+	}
+	for name := range p.quorum {
+		if !seen[name] {
+			delete(p.quorum, name)
+		}
+	}
+	return t, evs, p.errs
+}
+
+func (v *vsState) event(up, init, stopping bool, threshold int) Event {
+	e := Event{Kind: QuorumDown, VS: v.name, Script: v.cfg.QuorumDown, Init: init, Stopping: stopping,
+		WeightSum: v.weightSum, Threshold: threshold}
+	if up {
+		e.Kind, e.Script = QuorumUp, v.cfg.QuorumUp
+	}
+	return e
+}
+
+// Stop returns the events of shutting down: a quorum_down for every
+// virtual server with omega whose quorum is up (keepalived runs the down
+// notifiers on the way out only with omega).
+func (p *Planner) Stop(cfg *config.Config) []Event {
+	vss, _ := resolve(cfg)
+	var evs []Event
+	for _, v := range vss {
+		if up := p.quorum[v.name]; up && v.cfg.Omega {
+			v.weightSum = 0
+			evs = append(evs, v.event(false, false, true, v.quorum()-v.hysteresis()))
+		}
+	}
+	return evs
+}

@@ -1,0 +1,193 @@
+package lvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/moby/ipvs"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// KernelHandle is the kernel's IPVS table: moby/ipvs's handle, plus the
+// persistence engine names moby does not read back.
+type KernelHandle struct {
+	*ipvs.Handle
+	currentNS bool
+	batch     *batchSocket // nil: one request at a time through moby
+}
+
+var _ Handle = (*KernelHandle)(nil)
+
+// OpenHandle opens the IPVS table of the current network namespace (path
+// "") or of the namespace at path (/var/run/netns/NAME).
+func OpenHandle(path string) (*KernelHandle, error) {
+	var batch *batchSocket
+	if path == "" {
+		// Ask first: moby/ipvs would log its own warnings.
+		fam, err := netlink.GenlFamilyGet("IPVS")
+		if err != nil {
+			return nil, fmt.Errorf("lvs: this kernel has no IPVS (modprobe ip_vs): %w", err)
+		}
+		if batch, err = newBatchSocket(fam.ID); err != nil {
+			return nil, err
+		}
+	}
+	h, err := ipvs.New(path)
+	if err != nil {
+		if batch != nil {
+			batch.close()
+		}
+		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
+	}
+	return &KernelHandle{Handle: h, currentNS: path == "", batch: batch}, nil
+}
+
+// Close releases the handle's sockets.
+func (k *KernelHandle) Close() {
+	if k.batch != nil {
+		k.batch.close()
+	}
+	k.Handle.Close()
+}
+
+// ApplyOps carries out many changes with few system calls (the current
+// namespace only; elsewhere it reports ErrNoBatch). It returns each
+// change's error, in order.
+func (k *KernelHandle) ApplyOps(ops []Op) ([]error, error) {
+	if k.batch == nil {
+		return nil, ErrNoBatch
+	}
+	return k.batch.apply(ops)
+}
+
+// ErrNoBatch says a handle cannot apply changes in batches.
+var ErrNoBatch = errors.New("lvs: batched changes not available on this handle")
+
+// batcher is a Handle that applies many changes at once.
+type batcher interface {
+	ApplyOps(ops []Op) ([]error, error)
+}
+
+// peNamer is a Handle that can tell the services' persistence engines.
+type peNamer interface {
+	PENames() (map[ServiceKey]string, error)
+}
+
+// Generic netlink numbers of IPVS (include/uapi/linux/ip_vs.h).
+const (
+	ipvsCmdGetService  = 4
+	ipvsCmdAttrService = 1
+	ipvsSvcAttrAF      = 1
+	ipvsSvcAttrProto   = 2
+	ipvsSvcAttrAddr    = 3
+	ipvsSvcAttrPort    = 4
+	ipvsSvcAttrFWMark  = 5
+	ipvsSvcAttrPEName  = 11
+	ipvsGenlVersion    = 1
+)
+
+// PENames returns the persistence engine of every service that has one.
+// Only for the current network namespace (a handle opened on another
+// returns nothing).
+func (k *KernelHandle) PENames() (map[ServiceKey]string, error) {
+	if !k.currentNS {
+		return nil, nil
+	}
+	fam, err := netlink.GenlFamilyGet("IPVS")
+	if err != nil {
+		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", err)
+	}
+	req := nl.NewNetlinkRequest(int(fam.ID), unix.NLM_F_DUMP)
+	req.AddData(&nl.Genlmsg{Command: ipvsCmdGetService, Version: ipvsGenlVersion})
+	req.AddData(nl.NewRtAttr(ipvsCmdAttrService, nil))
+	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lvs: dump services: %w", err)
+	}
+	out := map[ServiceKey]string{}
+	for _, m := range msgs {
+		if len(m) < 4 {
+			continue
+		}
+		attrs, err := nl.ParseRouteAttr(m[4:])
+		if err != nil {
+			continue
+		}
+		for _, a := range attrs {
+			if a.Attr.Type&nl.NLA_TYPE_MASK != ipvsCmdAttrService {
+				continue
+			}
+			key, pe := parseServiceAttrs(a.Value)
+			if pe != "" {
+				out[key] = pe
+			}
+		}
+	}
+	return out, nil
+}
+
+func parseServiceAttrs(b []byte) (ServiceKey, string) {
+	var k ServiceKey
+	var pe string
+	var raw []byte
+	attrs, err := nl.ParseRouteAttr(b)
+	if err != nil {
+		return k, ""
+	}
+	for _, a := range attrs {
+		v := a.Value
+		switch a.Attr.Type & nl.NLA_TYPE_MASK {
+		case ipvsSvcAttrAF:
+			if len(v) >= 2 {
+				k.Family = binary.NativeEndian.Uint16(v)
+			}
+		case ipvsSvcAttrProto:
+			if len(v) >= 2 {
+				k.Protocol = binary.NativeEndian.Uint16(v)
+			}
+		case ipvsSvcAttrAddr:
+			raw = v
+		case ipvsSvcAttrPort:
+			if len(v) >= 2 {
+				k.Port = binary.BigEndian.Uint16(v)
+			}
+		case ipvsSvcAttrFWMark:
+			if len(v) >= 4 {
+				k.FWMark = binary.NativeEndian.Uint32(v)
+			}
+		case ipvsSvcAttrPEName:
+			pe = nl.BytesToString(v)
+		}
+	}
+	if k.FWMark != 0 {
+		return ServiceKey{Family: k.Family, FWMark: k.FWMark}, pe
+	}
+	switch {
+	case k.Family == FamilyIPv4 && len(raw) >= 4:
+		k.Addr = netip.AddrFrom4([4]byte(raw[:4]))
+	case k.Family == FamilyIPv6 && len(raw) >= 16:
+		k.Addr = netip.AddrFrom16([16]byte(raw[:16]))
+	}
+	return k, pe
+}
+
+// fillPENames sets the persistence engines of t's services when h can
+// read them.
+func fillPENames(h Handle, set func(ServiceKey, string)) error {
+	p, ok := h.(peNamer)
+	if !ok {
+		return nil
+	}
+	names, err := p.PENames()
+	if err != nil {
+		return err
+	}
+	for k, n := range names {
+		set(k, n)
+	}
+	return nil
+}

@@ -1,0 +1,554 @@
+package lvs
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"syscall"
+
+	"github.com/moby/ipvs"
+)
+
+// Handle is the part of github.com/moby/ipvs's *ipvs.Handle the lvs
+// package uses: the kernel's IPVS table over generic netlink.
+type Handle interface {
+	GetServices() ([]*ipvs.Service, error)
+	GetDestinations(s *ipvs.Service) ([]*ipvs.Destination, error)
+	NewService(s *ipvs.Service) error
+	UpdateService(s *ipvs.Service) error
+	DelService(s *ipvs.Service) error
+	NewDestination(s *ipvs.Service, d *ipvs.Destination) error
+	UpdateDestination(s *ipvs.Service, d *ipvs.Destination) error
+	DelDestination(s *ipvs.Service, d *ipvs.Destination) error
+}
+
+var _ Handle = (*ipvs.Handle)(nil)
+
+// OpKind is a change to the kernel's table.
+type OpKind int
+
+// The changes, in the order Diff returns them.
+const (
+	AddService OpKind = iota + 1
+	UpdateService
+	DelDest
+	AddDest
+	UpdateDest
+	DelService
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case AddService:
+		return "add service"
+	case UpdateService:
+		return "update service"
+	case DelService:
+		return "delete service"
+	case AddDest:
+		return "add real server"
+	case UpdateDest:
+		return "update real server"
+	case DelDest:
+		return "delete real server"
+	}
+	return fmt.Sprintf("op %d", int(k))
+}
+
+// Op is one change: a service, or a destination of a service.
+type Op struct {
+	Kind    OpKind
+	Service Service
+	Dest    Dest // for the destination kinds
+}
+
+// String names the change and its entry: "add real server 192.0.2.10:80
+// weight 1 to TCP  192.0.2.1:80".
+func (o Op) String() string {
+	switch o.Kind {
+	case AddDest, UpdateDest, DelDest:
+		return fmt.Sprintf("%s %s weight %d %s of %s", o.Kind, o.Dest.Key, o.Dest.Weight, FwdName(o.Dest.Fwd), o.Service.Key)
+	}
+	return fmt.Sprintf("%s %s %s", o.Kind, o.Service.Key, o.Service.Sched)
+}
+
+// Ownership says what kt owns in the kernel's table: Diff deletes
+// nothing else.
+type Ownership interface {
+	OwnsService(k ServiceKey) bool
+	OwnsDest(k ServiceKey, d DestKey) bool
+}
+
+// Owned is an Ownership held in maps: services, and destinations by
+// service.
+type Owned struct {
+	Services map[ServiceKey]bool
+	Dests    map[ServiceKey]map[DestKey]bool
+}
+
+// NewOwned returns an empty Owned.
+func NewOwned() Owned {
+	return Owned{Services: map[ServiceKey]bool{}, Dests: map[ServiceKey]map[DestKey]bool{}}
+}
+
+// OwnsService implements Ownership.
+func (o Owned) OwnsService(k ServiceKey) bool { return o.Services[k] }
+
+// OwnsDest implements Ownership.
+func (o Owned) OwnsDest(k ServiceKey, d DestKey) bool { return o.Dests[k][d] }
+
+func (o Owned) addDest(s ServiceKey, d DestKey) {
+	m := o.Dests[s]
+	if m == nil {
+		m = map[DestKey]bool{}
+		o.Dests[s] = m
+	}
+	m[d] = true
+}
+
+// owner is what a Reconciler owns: the last desired table, and what it
+// failed to delete before.
+type owner struct {
+	prev  Table
+	extra Owned
+}
+
+func (o owner) OwnsService(k ServiceKey) bool { return o.prev[k] != nil || o.extra.Services[k] }
+
+func (o owner) OwnsDest(k ServiceKey, d DestKey) bool {
+	if e := o.prev[k]; e != nil {
+		if _, ok := e.Dests[d]; ok {
+			return true
+		}
+	}
+	return o.extra.OwnsDest(k, d)
+}
+
+// sameService reports whether a and b have the same settings.
+func sameService(a, b Service) bool {
+	return a.Sched == b.Sched && a.Flags&^FlagHashed == b.Flags&^FlagHashed && a.Timeout == b.Timeout &&
+		a.Netmask == b.Netmask && a.PEName == b.PEName
+}
+
+// Diff lists the changes that turn current (the kernel's table, or the
+// part of it that matters: the services in desired or owned) into desired,
+// touching only what kt owns: services in desired, or owned; their
+// destinations in desired, or owned. A destination someone else added to
+// a desired service stays. A service that exists and differs only in its
+// settings is updated, never deleted and re-added, so its connections
+// survive. The order is services first, then destinations (deletions
+// first), then services that go.
+func Diff(current, desired Table, owned Ownership) []Op {
+	return diff(current, desired, owned, nil)
+}
+
+// diff is Diff that skips the desired services for which same is true
+// (known to match the kernel already).
+func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
+	var ops []Op
+	for k, want := range desired {
+		if same != nil && same(k, want) {
+			continue
+		}
+		have := current[k]
+		if have == nil {
+			ops = append(ops, Op{Kind: AddService, Service: want.Service})
+			for _, d := range want.Dests {
+				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
+			}
+			continue
+		}
+		if !sameService(want.Service, have.Service) {
+			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
+		}
+		for dk, d := range have.Dests {
+			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
+				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
+			}
+		}
+		for dk, d := range want.Dests {
+			h, ok := have.Dests[dk]
+			switch {
+			case !ok:
+				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
+			case h.Weight != d.Weight || h.Fwd != d.Fwd || h.UThreshold != d.UThreshold || h.LThreshold != d.LThreshold:
+				ops = append(ops, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
+			}
+		}
+	}
+	for k, e := range current {
+		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
+			ops = append(ops, Op{Kind: DelService, Service: e.Service})
+		}
+	}
+	sortOps(ops)
+	return ops
+}
+
+// sortOps orders ops by kind (the order of the OpKind constants), then
+// service, then destination.
+func sortOps(ops []Op) {
+	slices.SortFunc(ops, func(a, b Op) int {
+		if a.Kind != b.Kind {
+			return cmp.Compare(a.Kind, b.Kind)
+		}
+		if a.Service.Key != b.Service.Key {
+			if keyLess(a.Service.Key, b.Service.Key) {
+				return -1
+			}
+			return 1
+		}
+		if destLess(a.Dest.Key, b.Dest.Key) {
+			return -1
+		}
+		if destLess(b.Dest.Key, a.Dest.Key) {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Reconciler brings the kernel's table to a desired one through a Handle,
+// remembering what kt owns and what it last applied, so that a change of
+// one real server costs one netlink request. Not safe for concurrent use;
+// Manager serialises it.
+type Reconciler struct {
+	h   Handle
+	log *slog.Logger
+	// prev is the last desired table (kt owns its entries); extra what kt
+	// owns besides: entries it failed to delete.
+	prev  Table
+	extra Owned
+	// applied is the kernel's table as far as kt knows it (the services in
+	// desired or owned); nil when it must be read again (at start, after
+	// an error).
+	applied Table
+	// covered are the services applied speaks for (present or absent).
+	covered map[ServiceKey]bool
+}
+
+// NewReconciler returns a Reconciler over h that owns nothing yet. log may
+// be nil.
+func NewReconciler(h Handle, log *slog.Logger) *Reconciler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{h: h, log: log, extra: NewOwned()}
+}
+
+func (r *Reconciler) owner() owner { return owner{prev: r.prev, extra: r.extra} }
+
+// Owned returns what the reconciler owns (a copy).
+func (r *Reconciler) Owned() Owned {
+	o := NewOwned()
+	for k, e := range r.prev {
+		o.Services[k] = true
+		for d := range e.Dests {
+			o.addDest(k, d)
+		}
+	}
+	for k := range r.extra.Services {
+		o.Services[k] = true
+	}
+	for k, m := range r.extra.Dests {
+		for d := range m {
+			o.addDest(k, d)
+		}
+	}
+	return o
+}
+
+// Invalidate makes the next Reconcile read the kernel's table again
+// instead of trusting what it applied (someone else may have changed it).
+func (r *Reconciler) Invalidate() { r.applied = nil }
+
+// Read returns the kernel's table (services and destinations) for the
+// services in want or owned; want nil means all services.
+func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
+	svcs, err := h.GetServices()
+	if err != nil {
+		return nil, fmt.Errorf("lvs: list services: %w", err)
+	}
+	t := Table{}
+	for _, s := range svcs {
+		svc, ok := fromIPVSService(s)
+		if !ok || (want != nil && !want(svc.Key)) {
+			continue
+		}
+		ds, err := h.GetDestinations(s)
+		if err != nil {
+			return nil, fmt.Errorf("lvs: list real servers of %s: %w", svc.Key, err)
+		}
+		e := t.add(svc)
+		for _, d := range ds {
+			if dd, ok := fromIPVSDest(d); ok {
+				e.Dests[dd.Key] = dd
+			}
+		}
+	}
+	err = fillPENames(h, func(k ServiceKey, pe string) {
+		if e := t[k]; e != nil {
+			e.Service.PEName = pe
+		}
+	})
+	return t, err
+}
+
+// Reconcile changes the kernel's table so that the services kt owns match
+// desired, and from then on owns desired's entries (the caller must not
+// change desired afterwards). Each failed change is logged and returned
+// (joined) with its entry; the others are still applied, and the next
+// Reconcile reads the kernel again and retries.
+func (r *Reconciler) Reconcile(desired Table) error {
+	own := r.owner()
+	stale := r.applied == nil
+	for k := range desired {
+		if stale {
+			break
+		}
+		stale = !r.covered[k]
+	}
+	if stale {
+		want := func(k ServiceKey) bool { return desired[k] != nil || own.OwnsService(k) }
+		cur, err := Read(r.h, want)
+		if err != nil {
+			return err
+		}
+		r.applied = cur
+		r.covered = make(map[ServiceKey]bool, len(desired))
+		for k := range desired {
+			r.covered[k] = true
+		}
+		for k := range r.prev {
+			r.covered[k] = true
+		}
+		for k := range r.extra.Services {
+			r.covered[k] = true
+		}
+	}
+	// An entry the Planner reused from the last pass, which that pass
+	// applied without error, matches the kernel still (as far as kt can
+	// know without reading it again).
+	var same func(ServiceKey, *Entry) bool
+	if !stale && r.prev != nil {
+		same = func(k ServiceKey, e *Entry) bool { return r.prev[k] == e }
+	}
+	ops := diff(r.applied, desired, own, same)
+	errs := r.apply(ops)
+	// Keep owning what was to go and is still there (the deletion
+	// failed), so that the next pass deletes it.
+	extra := NewOwned()
+	for _, op := range ops {
+		switch op.Kind {
+		case DelService:
+			if r.applied[op.Service.Key] != nil {
+				extra.Services[op.Service.Key] = true
+			}
+		case DelDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				if _, ok := e.Dests[op.Dest.Key]; ok {
+					extra.addDest(op.Service.Key, op.Dest.Key)
+				}
+			}
+		}
+	}
+	for k := range r.extra.Services {
+		if desired[k] == nil && r.applied[k] != nil && !extra.Services[k] {
+			extra.Services[k] = true
+		}
+	}
+	r.prev, r.extra = desired, extra
+	if errs != nil {
+		r.applied = nil
+	}
+	return errs
+}
+
+// apply carries out ops, updating r.applied, and returns their errors.
+// A handle that takes batches gets them all at once; the changes that fail
+// there for a reason one request can fix (exists, already gone) go again
+// one at a time.
+func (r *Reconciler) apply(ops []Op) error {
+	var errs []error
+	var batchErrs []error
+	if b, ok := r.h.(batcher); ok && len(ops) > 1 {
+		var err error
+		if batchErrs, err = b.ApplyOps(ops); err != nil {
+			if !errors.Is(err, ErrNoBatch) {
+				return err
+			}
+			batchErrs = nil
+		}
+	}
+	for i, op := range ops {
+		var err error
+		if batchErrs != nil {
+			err = batchErrs[i]
+			if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
+				err = r.do(op)
+			}
+		} else {
+			err = r.do(op)
+		}
+		if err != nil {
+			err = fmt.Errorf("lvs: %s: %w", op, err)
+			r.log.Error("ipvs change failed, will retry", "op", op.String(), "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		r.log.Debug("ipvs", "op", op.String())
+		switch op.Kind {
+		case AddService, UpdateService:
+			r.applied.add(op.Service)
+		case DelService:
+			delete(r.applied, op.Service.Key)
+		case AddDest, UpdateDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				e.Dests[op.Dest.Key] = op.Dest
+			}
+		case DelDest:
+			if e := r.applied[op.Service.Key]; e != nil {
+				delete(e.Dests, op.Dest.Key)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) do(op Op) error {
+	s := toIPVSService(op.Service)
+	switch op.Kind {
+	case AddService:
+		err := r.h.NewService(s)
+		if errors.Is(err, syscall.EEXIST) {
+			err = r.h.UpdateService(s)
+		}
+		return err
+	case UpdateService:
+		return r.h.UpdateService(s)
+	case DelService:
+		err := r.h.DelService(s)
+		if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
+			err = nil
+		}
+		return err
+	case AddDest:
+		d := toIPVSDest(op.Dest)
+		err := r.h.NewDestination(s, d)
+		if errors.Is(err, syscall.EEXIST) {
+			err = r.h.UpdateDestination(s, d)
+		}
+		return err
+	case UpdateDest:
+		return r.h.UpdateDestination(s, toIPVSDest(op.Dest))
+	case DelDest:
+		err := r.h.DelDestination(s, toIPVSDest(op.Dest))
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
+			err = nil
+		}
+		return err
+	}
+	return fmt.Errorf("unknown op %d", op.Kind)
+}
+
+// Release removes from the kernel everything kt owns (on stop; keepalived
+// without --dont-release-ipvs): its services, and its destinations of
+// services it does not own. Errors are joined; what could not be removed
+// stays owned.
+func (r *Reconciler) Release() error {
+	own := r.owner()
+	cur, err := Read(r.h, func(k ServiceKey) bool { return own.OwnsService(k) || len(r.extra.Dests[k]) > 0 })
+	if err != nil {
+		return err
+	}
+	var ops []Op
+	for _, k := range cur.Keys() {
+		e := cur[k]
+		if own.OwnsService(k) {
+			ops = append(ops, Op{Kind: DelService, Service: e.Service})
+			continue
+		}
+		for _, d := range e.SortedDests() {
+			if own.OwnsDest(k, d.Key) {
+				ops = append(ops, Op{Kind: DelDest, Service: e.Service, Dest: d})
+			}
+		}
+	}
+	r.applied = cur
+	errs := r.apply(ops)
+	if errs == nil {
+		r.prev, r.extra = nil, NewOwned()
+	}
+	r.applied = nil
+	return errs
+}
+
+func ipOf(a netip.Addr) net.IP {
+	if !a.IsValid() {
+		return nil
+	}
+	return net.IP(a.AsSlice())
+}
+
+func toIPVSService(s Service) *ipvs.Service {
+	out := &ipvs.Service{
+		AddressFamily: s.Key.Family,
+		Protocol:      s.Key.Protocol,
+		Address:       ipOf(s.Key.Addr),
+		Port:          s.Key.Port,
+		FWMark:        s.Key.FWMark,
+		SchedName:     s.Sched,
+		Flags:         s.Flags,
+		Timeout:       s.Timeout,
+		Netmask:       s.Netmask,
+		PEName:        s.PEName,
+	}
+	return out
+}
+
+func toIPVSDest(d Dest) *ipvs.Destination {
+	return &ipvs.Destination{
+		Address:         ipOf(d.Key.Addr),
+		Port:            d.Key.Port,
+		Weight:          d.Weight,
+		ConnectionFlags: d.Fwd,
+		AddressFamily:   family(d.Key.Addr),
+		UpperThreshold:  d.UThreshold,
+		LowerThreshold:  d.LThreshold,
+	}
+}
+
+func addrOf(ip net.IP) (netip.Addr, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func fromIPVSService(s *ipvs.Service) (Service, bool) {
+	out := Service{Sched: s.SchedName, Flags: s.Flags &^ FlagHashed, Timeout: s.Timeout, Netmask: s.Netmask, PEName: s.PEName}
+	if s.FWMark != 0 {
+		out.Key = ServiceKey{Family: s.AddressFamily, FWMark: s.FWMark}
+		return out, true
+	}
+	a, ok := addrOf(s.Address)
+	if !ok {
+		return out, false
+	}
+	out.Key = ServiceKey{Family: s.AddressFamily, Protocol: s.Protocol, Addr: a, Port: s.Port}
+	return out, true
+}
+
+func fromIPVSDest(d *ipvs.Destination) (Dest, bool) {
+	a, ok := addrOf(d.Address)
+	if !ok {
+		return Dest{}, false
+	}
+	return Dest{Key: DestKey{Addr: a, Port: d.Port}, Weight: d.Weight, Fwd: d.ConnectionFlags & 7,
+		UThreshold: d.UpperThreshold, LThreshold: d.LowerThreshold}, true
+}

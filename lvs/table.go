@@ -1,0 +1,247 @@
+// Package lvs turns the virtual_server blocks of a configuration, together
+// with what the health checkers say about each real server, into the IPVS
+// table the kernel should have (Desired, Planner), brings the kernel's table
+// to it by changing only what differs (Reconciler, Manager), and reads the
+// kernel's table back for `kt ipvs` (Dump, WriteList).
+//
+// Everything kernel-facing goes through Handle, a small interface that
+// github.com/moby/ipvs's *ipvs.Handle satisfies, so that the diff logic is
+// tested without a kernel and the real thing is tested in the test VM
+// (internal/vm).
+package lvs
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Address families, as the kernel numbers them.
+const (
+	FamilyIPv4 = syscall.AF_INET
+	FamilyIPv6 = syscall.AF_INET6
+)
+
+// IP protocols of IPVS services.
+const (
+	ProtoTCP  = syscall.IPPROTO_TCP
+	ProtoUDP  = syscall.IPPROTO_UDP
+	ProtoSCTP = 132
+)
+
+// Service flags (IP_VS_SVC_F_*, include/uapi/linux/ip_vs.h).
+const (
+	FlagPersistent = 0x0001
+	FlagHashed     = 0x0002
+	FlagOnePacket  = 0x0004
+	FlagSched1     = 0x0008 // sh-fallback, mh-fallback, flag-1
+	FlagSched2     = 0x0010 // sh-port, mh-port, flag-2
+	FlagSched3     = 0x0020 // flag-3
+)
+
+// Forwarding methods of a destination (IP_VS_CONN_F_*).
+const (
+	FwdMasq   = 0 // NAT
+	FwdLocal  = 1
+	FwdTunnel = 2 // TUN
+	FwdRoute  = 3 // DR
+)
+
+// ServiceKey identifies a virtual service in the kernel: a fwmark (with
+// its family), or protocol, address and port.
+type ServiceKey struct {
+	Family   uint16
+	Protocol uint16 // 0 for a fwmark service
+	Addr     netip.Addr
+	Port     uint16
+	FWMark   uint32
+}
+
+// String is the service the way ipvsadm -Ln names it: "TCP  192.0.2.1:80"
+// or "FWM  7".
+func (k ServiceKey) String() string {
+	if k.FWMark != 0 {
+		s := "FWM  " + strconv.FormatUint(uint64(k.FWMark), 10)
+		if k.Family == FamilyIPv6 {
+			s += " IPv6"
+		}
+		return s
+	}
+	return ProtoName(k.Protocol) + "  " + hostPort(k.Addr, k.Port)
+}
+
+// Service is a virtual service's settings.
+type Service struct {
+	Key     ServiceKey
+	Sched   string // lb_algo
+	Flags   uint32 // Flag*
+	Timeout uint32 // persistence timeout, seconds
+	Netmask uint32 // persistence granularity as the kernel takes it
+	PEName  string // persistence engine
+}
+
+// DestKey identifies a real server within a service.
+type DestKey struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+// String is "192.0.2.10:80" or "[2001:db8::1]:80".
+func (k DestKey) String() string { return hostPort(k.Addr, k.Port) }
+
+// Dest is a real server (destination) of a service.
+type Dest struct {
+	Key        DestKey
+	Weight     int
+	Fwd        uint32 // Fwd*
+	UThreshold uint32
+	LThreshold uint32
+}
+
+// Entry is one service with its destinations.
+type Entry struct {
+	Service Service
+	Dests   map[DestKey]Dest
+}
+
+// Table is a set of services with their destinations.
+type Table map[ServiceKey]*Entry
+
+// Keys returns the table's service keys in a stable order.
+func (t Table) Keys() []ServiceKey {
+	keys := make([]ServiceKey, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	return keys
+}
+
+// add puts a service in t, keeping its destinations if it is there.
+func (t Table) add(s Service) *Entry {
+	e := t[s.Key]
+	if e == nil {
+		e = &Entry{Dests: map[DestKey]Dest{}}
+		t[s.Key] = e
+	}
+	e.Service = s
+	return e
+}
+
+// Clone returns a deep copy of t.
+func (t Table) Clone() Table {
+	c := make(Table, len(t))
+	for k, e := range t {
+		d := make(map[DestKey]Dest, len(e.Dests))
+		for dk, dv := range e.Dests {
+			d[dk] = dv
+		}
+		c[k] = &Entry{Service: e.Service, Dests: d}
+	}
+	return c
+}
+
+func keyLess(a, b ServiceKey) bool {
+	if (a.FWMark != 0) != (b.FWMark != 0) {
+		return a.FWMark == 0
+	}
+	if a.FWMark != b.FWMark {
+		return a.FWMark < b.FWMark
+	}
+	if a.Family != b.Family {
+		return a.Family < b.Family
+	}
+	if a.Protocol != b.Protocol {
+		return a.Protocol < b.Protocol
+	}
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c < 0
+	}
+	return a.Port < b.Port
+}
+
+func destLess(a, b DestKey) bool {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c < 0
+	}
+	return a.Port < b.Port
+}
+
+// SortedDests returns e's destinations in address order.
+func (e *Entry) SortedDests() []Dest {
+	ds := make([]Dest, 0, len(e.Dests))
+	for _, d := range e.Dests {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return destLess(ds[i].Key, ds[j].Key) })
+	return ds
+}
+
+func hostPort(a netip.Addr, port uint16) string {
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]:" + strconv.Itoa(int(port))
+	}
+	return a.String() + ":" + strconv.Itoa(int(port))
+}
+
+// ProtoName is "TCP", "UDP", "SCTP" or the number.
+func ProtoName(p uint16) string {
+	switch p {
+	case ProtoTCP:
+		return "TCP"
+	case ProtoUDP:
+		return "UDP"
+	case ProtoSCTP:
+		return "SCTP"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// parseProto maps a configured protocol to its number.
+func parseProto(p string) (uint16, error) {
+	switch strings.ToUpper(p) {
+	case "TCP":
+		return ProtoTCP, nil
+	case "UDP", "":
+		return ProtoUDP, nil
+	case "SCTP":
+		return ProtoSCTP, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q", p)
+}
+
+// FwdName is the forwarding method as ipvsadm prints it.
+func FwdName(fwd uint32) string {
+	switch fwd & 7 {
+	case FwdMasq:
+		return "Masq"
+	case FwdLocal:
+		return "Local"
+	case FwdTunnel:
+		return "Tunnel"
+	case FwdRoute:
+		return "Route"
+	}
+	return "Unknown"
+}
+
+// parseFwd maps lb_kind (NAT, DR, TUN; only the first word counts) to a
+// forwarding method.
+func parseFwd(kind string) (uint32, error) {
+	f := strings.Fields(kind)
+	if len(f) == 0 {
+		return FwdMasq, nil
+	}
+	switch strings.ToUpper(f[0]) {
+	case "NAT":
+		return FwdMasq, nil
+	case "DR":
+		return FwdRoute, nil
+	case "TUN":
+		return FwdTunnel, nil
+	}
+	return 0, fmt.Errorf("unknown lb_kind %q", kind)
+}
