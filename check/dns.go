@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -100,6 +101,9 @@ func (d *DNS) Check(ctx context.Context) Result {
 	for {
 		n, err := c.Read(buf)
 		if err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return fail(start, "port unreachable")
+			}
 			return fail(start, "%s", describe(err, timeout))
 		}
 		var p dnsmessage.Parser

@@ -68,7 +68,7 @@ func (f *File) Check(_ context.Context) Result {
 	if w > math.MaxInt32 {
 		w = math.MaxInt32
 	}
-	return Result{OK: true, Reason: fmt.Sprintf("%s holds %d: weight %+d", f.opt.Path, n, w),
+	return Result{OK: true, Reason: fmt.Sprintf("%s holds %d", f.opt.Path, n),
 		Duration: time.Since(start), WeightKind: WeightOffset, Weight: int(w)}
 }
 

@@ -228,8 +228,13 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 	defer stop()
 
 	if h.opt.TLS {
+		name := h.opt.ServerName
+		if name == "" && h.opt.Verify {
+			// Verify against the address connected to (an IP SAN).
+			name, _, _ = net.SplitHostPort(h.opt.Addr)
+		}
 		tc := tls.Client(conn, &tls.Config{
-			ServerName:         h.opt.ServerName,
+			ServerName:         name,
 			InsecureSkipVerify: !h.opt.Verify, //nolint:gosec // keepalived's SSL_GET does not verify; Verify turns it on
 			RootCAs:            h.opt.RootCAs,
 			Certificates:       h.opt.Certificates,

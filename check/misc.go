@@ -164,7 +164,7 @@ func (m *Misc) Check(ctx context.Context) Result {
 	case status == 0:
 		return Result{OK: true, Reason: "exit status 0", Duration: d}
 	case m.opt.Dynamic && status >= 2:
-		return Result{OK: true, Reason: fmt.Sprintf("exit status %d: weight %d", status, status-2),
+		return Result{OK: true, Reason: fmt.Sprintf("exit status %d", status),
 			Duration: d, WeightKind: WeightAbsolute, Weight: status - 2}
 	}
 	return Result{Reason: withOutput("exit status "+strconv.Itoa(status), tail), Duration: d}

@@ -288,6 +288,13 @@ func TestDNS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("port unreachable", func(t *testing.T) {
+		c, err := NewDNS(DNSOptions{Dial: Dial{Addr: closedUDP(t), Timeout: 2 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantResult(t, run(t, c), false, "port unreachable")
+	})
 	if _, err := NewDNS(DNSOptions{Dial: Dial{Addr: addr}, Type: "PTRX"}); err == nil {
 		t.Error("unknown type accepted")
 	}

@@ -26,15 +26,6 @@ func sniffCommand() *cli.Command {
 	}
 }
 
-func probeCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "probe",
-		Usage:     "run one health check as the daemon would: http, https, tcp, smtp, dns, udp, ping, misc (not implemented yet)",
-		ArgsUsage: "KIND TARGET",
-		Action:    notYet("kt probe"),
-	}
-}
-
 func ipvsCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "ipvs",
