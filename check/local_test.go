@@ -39,6 +39,7 @@ func TestMisc(t *testing.T) {
 		{name: "dynamic 2 is weight 0", body: "exit 2", dynamic: true, ok: true, want: "exit status 2", kind: WeightAbsolute},
 		{name: "dynamic 12 is weight 10", body: "exit 12", dynamic: true, ok: true, want: "exit status 12", kind: WeightAbsolute, weight: 10},
 		{name: "dynamic 255", body: "exit 255", dynamic: true, ok: true, want: "exit status 255", kind: WeightAbsolute, weight: 253},
+		{name: "background child left running", body: "sleep 2 & exit 0", timeout: 10 * time.Second, ok: true, want: "exit status 0"},
 		{name: "signal", body: "kill -KILL $$", want: "killed by signal killed"},
 		{name: "timeout", body: "sleep 30", timeout: 300 * time.Millisecond, want: "timed out after 300ms"},
 		{name: "timeout ignoring TERM", body: "trap '' TERM; sleep 30 & wait; sleep 30", timeout: 200 * time.Millisecond, want: "timed out after 200ms"},

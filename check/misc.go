@@ -111,6 +111,9 @@ func (m *Misc) Check(ctx context.Context) Result {
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: m.cred}
+	// A program that exits but leaves a child holding its output is done:
+	// do not wait for the child.
+	cmd.WaitDelay = 500 * time.Millisecond
 	if err := cmd.Start(); err != nil {
 		return fail(start, "cannot run %s: %v", m.opt.Command[0], err)
 	}
@@ -132,10 +135,10 @@ func (m *Misc) Check(ctx context.Context) Result {
 		pgid := -cmd.Process.Pid
 		_ = syscall.Kill(pgid, syscall.SIGTERM)
 		select {
-		case err = <-done:
+		case <-done:
 		case <-time.After(m.opt.KillGrace):
 			_ = syscall.Kill(pgid, syscall.SIGKILL)
-			err = <-done
+			<-done
 		}
 		// Children the program left behind go too.
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
@@ -146,18 +149,17 @@ func (m *Misc) Check(ctx context.Context) Result {
 	}
 	d := time.Since(start)
 	tail := lastLine(out.String())
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	ps := cmd.ProcessState
+	if ps == nil {
 		return Result{Reason: "wait: " + err.Error(), Duration: d}
 	}
-	status := 0
-	if ee != nil {
-		ws, _ := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			return Result{Reason: withOutput("killed by signal "+ws.Signal().String(), tail), Duration: d}
-		}
-		status = ws.ExitStatus()
+	// err may also be exec.ErrWaitDelay: the program exited but a child
+	// kept its output open. Its exit status is what counts.
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return Result{Reason: withOutput("killed by signal "+ws.Signal().String(), tail), Duration: d}
 	}
+	status := ws.ExitStatus()
 	switch {
 	case status == 0 && m.opt.Dynamic:
 		return Result{OK: true, Reason: "exit status 0", Duration: d, WeightKind: WeightOffset, Weight: 0}
