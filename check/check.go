@@ -172,6 +172,15 @@ func (d Dial) dial(ctx context.Context, network string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		// A connect ends within the timeout anyway. Dialing under ctx
+		// would hang a timer context off it for each of thousands of
+		// checks a second; a cancelled ctx then waits for the connect.
+		ctx = context.Background()
+	}
 	return nd.DialContext(ctx, network, d.Addr)
 }
 

@@ -250,12 +250,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Each worker's attempts derive their contexts from the
+			// worker's own, so that the many short-lived children do not
+			// all lock Run's context.
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
 			for {
 				select {
-				case <-ctx.Done():
+				case <-wctx.Done():
 					return
 				case js := <-s.ready:
-					s.attempt(ctx, js)
+					s.attempt(wctx, js)
 				}
 			}
 		}()
