@@ -9,7 +9,10 @@
 #   kt         bench/checkers run -f CONF  (check.FromConfig + check.Scheduler)
 #   keepalived keepalived -C -n -l -f CONF (its checker process)
 # and prints CPU seconds (user+system, with children) and peak RSS of each,
-# the checks the server answered, CPU per 1,000 checks, and the ratios.
+# the checks the server answered, CPU milliseconds per check, and the
+# ratios. kt-1p is kt with GOMAXPROCS=1: one P, so the Go scheduler does not
+# wake idle threads to look for work after each network event, which costs
+# much under the VM's emulation.
 #
 # keepalived -C needs IPVS in the kernel. When this kernel has none
 # (/proc/net/ip_vs missing), kt is measured on this host with N real servers,
@@ -57,6 +60,7 @@ if [ "${1:-}" = "--inner" ]; then
 				cmd=(env GOMAXPROCS="$KT_GOMAXPROCS" "${cmd[@]}")
 			fi
 			;;
+		kt-1p) cmd=(env GOMAXPROCS=1 "$bin" run -f "$conf") ;;
 		keepalived)
 			tmp=${TMPDIR:-/tmp}
 			cmd=(keepalived -C -n -l -f "$conf" -p "$tmp/kt-bench-ka.pid" -c "$tmp/kt-bench-kc.pid")
@@ -84,29 +88,31 @@ table() {
 	awk -v d="${DURATION}" '
 	/^RESULT/ {
 		side[$2] = 1; cpu[$2] = $3; rss[$2] = $4; checks[$2] = $5
-		printf "| %-10s | %8.2f | %8.1f | %9d | %7.0f | %10.3f |\n", $2, $3, $4 / 1024, $5, $5 / d, ($5 > 0 ? 1000 * $3 / $5 : 0)
+		printf "| %-10s | %8.2f | %8.1f | %9d | %7.0f | %12.3f |\n", $2, $3, $4 / 1024, $5, $5 / d, ($5 > 0 ? 1000 * $3 / $5 : 0)
 	}
 	END {
-		if (side["kt"] && side["keepalived"] && cpu["keepalived"] > 0 && rss["keepalived"] > 0) {
-			printf "kt/keepalived: CPU %.2f, peak RSS %.2f, CPU per check %.2f\n", cpu["kt"] / cpu["keepalived"], rss["kt"] / rss["keepalived"],
-				(checks["kt"] > 0 && checks["keepalived"] > 0 ? (cpu["kt"] / checks["kt"]) / (cpu["keepalived"] / checks["keepalived"]) : 0)
+		if (!side["keepalived"] || cpu["keepalived"] <= 0 || rss["keepalived"] <= 0) exit
+		for (s in side) {
+			if (s == "keepalived") continue
+			printf "%s/keepalived: CPU %.2f, peak RSS %.2f, CPU per check %.2f\n", s, cpu[s] / cpu["keepalived"], rss[s] / rss["keepalived"],
+				(checks[s] > 0 && checks["keepalived"] > 0 ? (cpu[s] / checks[s]) / (cpu["keepalived"] / checks["keepalived"]) : 0)
 		}
 	}'
 }
 header() {
-	echo "| side       | CPU s    | RSS MiB  | checks    | per s   | CPU ms/1k  |"
-	echo "|------------|----------|----------|-----------|---------|------------|"
+	echo "| side       | CPU s    | RSS MiB  | checks    | per s   | CPU ms/check |"
+	echo "|------------|----------|----------|-----------|---------|--------------|"
 }
 
 echo
 echo "== on this host ($(nproc) CPUs)"
-sides=(kt)
+sides=(kt kt-1p)
 if [ -e /proc/net/ip_vs ] && command -v keepalived >/dev/null; then
 	sides+=(keepalived)
 fi
 header
 bash "$0" --inner "$work/checkers" "$work/keepalived.conf" "${sides[@]}" | table
-if [ "${#sides[@]}" -eq 2 ]; then
+if [ "${#sides[@]}" -eq 3 ]; then
 	exit 0
 fi
 
@@ -124,5 +130,5 @@ VM_DURATION=${VM_DURATION:-$DURATION}
 export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION N"
 echo "== both sides in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs), $VM_N real servers, ${VM_DURATION} s each"
 header
-N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" kt keepalived |
+N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" kt kt-1p keepalived |
 	DURATION=$VM_DURATION N=$VM_N table
