@@ -14,15 +14,6 @@ func sniffCommand() *cli.Command {
 	}
 }
 
-func probeCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "probe",
-		Usage:     "run one health check as the daemon would: http, https, tcp, smtp, dns, udp, ping, misc (not implemented yet)",
-		ArgsUsage: "KIND TARGET",
-		Action:    notYet("kt probe"),
-	}
-}
-
 func labCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "lab",

@@ -1,0 +1,190 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/config"
+)
+
+func loadConf(t *testing.T, text string) *config.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags, err := config.Load(p, config.FormatKeepalived, config.ParseOptions{ConfigID: "test"})
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("load: %v %v", err, diags)
+	}
+	return cfg
+}
+
+func TestFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	weightFile := filepath.Join(dir, "w")
+	os.WriteFile(weightFile, []byte("2"), 0o644)
+	cfg := loadConf(t, `
+track_file tf {
+    file `+weightFile+`
+    weight 3
+}
+virtual_server 192.0.2.1 80 {
+    delay_loop 10
+    protocol TCP
+    real_server 10.0.0.2 8080 {
+        weight 4
+        HTTP_GET {
+            url {
+                path /health
+                digest 5d41402abc4b2a76b9719d911017c592
+                status_code 200 301-303
+            }
+            virtualhost www.example.test
+            connect_timeout 3
+        }
+        TCP_CHECK {
+            connect_ip 10.0.0.9
+            connect_port 9000
+            retry 4
+            delay_before_retry 2
+            warmup 0
+            alpha
+        }
+        DNS_CHECK {
+            type A
+            name www.example.test
+        }
+        MISC_CHECK {
+            misc_path "/bin/check 'a b'"
+            misc_dynamic
+        }
+        SMTP_CHECK {
+            helo_name lb.example.test
+        }
+        UDP_CHECK {
+            payload 01 02
+            require_reply 0x 02
+        }
+        PING_CHECK {
+        }
+        FILE_CHECK {
+            track_file tf
+        }
+    }
+}
+`)
+	jobs, errs := FromConfig(cfg)
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	var got []string
+	for _, j := range jobs {
+		got = append(got, fmt.Sprintf("%s|%s|loop=%s retry=%d dbr=%s warmup=%s alpha=%v", j.Server.Key, j.Checker, j.DelayLoop, j.Retry, j.DelayBeforeRetry, j.Warmup, j.Alpha))
+	}
+	key := "[192.0.2.1]:tcp:80 10.0.0.2:8080"
+	want := []string{
+		key + "|HTTP_GET 10.0.0.2:8080|loop=10s retry=1 dbr=3s warmup=10s alpha=false",
+		key + "|TCP_CHECK 10.0.0.9:9000|loop=10s retry=4 dbr=2s warmup=0s alpha=true",
+		key + "|SMTP_CHECK 10.0.0.2:8080|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
+		key + "|DNS_CHECK 10.0.0.2:8080 A www.example.test|loop=10s retry=3 dbr=10s warmup=10s alpha=false",
+		key + "|MISC_CHECK /bin/check a b|loop=10s retry=0 dbr=1s warmup=10s alpha=false",
+		key + "|UDP_CHECK 10.0.0.2:8080|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
+		key + "|PING_CHECK 10.0.0.2|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
+		key + "|FILE_CHECK " + weightFile + "|loop=10s retry=0 dbr=1s warmup=0s alpha=false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("jobs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if jobs[0].Server.Weight != 4 || jobs[0].Server.Name != "10.0.0.2:8080" || jobs[0].Server.RealServer == nil {
+		t.Errorf("server %+v", jobs[0].Server)
+	}
+	h := jobs[0].Checker.(*HTTP).opt
+	if h.Virtualhost != "www.example.test" || h.Timeout != 3*time.Second || len(h.URLs) != 1 ||
+		h.URLs[0].Status.String() != "200 301-303" || h.URLs[0].Digest != "5d41402abc4b2a76b9719d911017c592" {
+		t.Errorf("http options %+v", h)
+	}
+	m := jobs[4].Checker.(*Misc).opt
+	if !m.Dynamic || m.Timeout != 10*time.Second || len(m.Command) != 2 || m.Command[1] != "a b" {
+		t.Errorf("misc options %+v", m)
+	}
+	u := jobs[5].Checker.(*UDP).opt
+	if fmt.Sprintf("%x %x %x", u.Payload, u.Reply, u.ReplyMask) != "0102 0002 0f00" || !u.RequireReply {
+		t.Errorf("udp options %+v", u)
+	}
+	if r := jobs[7].Checker.Check(context.Background()); !r.OK || r.Weight != 6 {
+		t.Errorf("file check %+v, want weight 2*3", r)
+	}
+}
+
+func TestFromConfigErrors(t *testing.T) {
+	cfg := loadConf(t, `
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    real_server 10.0.0.2 80 {
+        HTTP_GET {
+            url {
+                path /
+                digest nothex
+            }
+        }
+        FILE_CHECK {
+            track_file missing
+        }
+        TCP_CHECK {
+        }
+    }
+}
+`)
+	jobs, errs := FromConfig(cfg)
+	if len(jobs) != 1 || jobs[0].Checker.String() != "TCP_CHECK 10.0.0.2:80" {
+		t.Errorf("jobs %v, want only the TCP check", jobs)
+	}
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `digest "nothex"`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
+		!strings.Contains(errs[0].Error(), "keepalived.conf:") {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+// TestFromConfigRuns runs a configuration's HTTP check through the
+// scheduler against a real server.
+func TestFromConfigRuns(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(web.Close)
+	host, port, _ := strings.Cut(web.Listener.Addr().String(), ":")
+	cfg := loadConf(t, fmt.Sprintf(`
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    delay_loop 5
+    real_server %s %s {
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            retry 0
+            warmup 0
+        }
+    }
+}
+`, host, port))
+	jobs, errs := FromConfig(cfg)
+	if len(errs) != 0 || len(jobs) != 1 {
+		t.Fatalf("%v %v", jobs, errs)
+	}
+	h := startHarness(t, jobs, Options{})
+	h.runUntil(0)
+	want := fmt.Sprintf("0s real server %s:%s DOWN: HTTP status 503 (want 200)", host, port)
+	if got := h.transitions(); len(got) != 1 || got[0] != want {
+		t.Errorf("transitions %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,387 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HTTPOptions configure an HTTP_GET or SSL_GET check.
+type HTTPOptions struct {
+	Dial
+	// TLS makes it SSL_GET: a TLS handshake before the request.
+	TLS bool
+	// ServerName is sent as TLS SNI (keepalived's enable_sni sends the
+	// virtual host) and used to verify the certificate. Empty: no SNI.
+	ServerName string
+	// Verify checks the server's certificate chain and name against
+	// RootCAs (nil: the system roots). keepalived does not verify, and
+	// neither does kt unless asked.
+	Verify  bool
+	RootCAs *x509.CertPool
+	// Certificates are client certificates to present (keepalived's SSL
+	// block).
+	Certificates []tls.Certificate
+	// Protocol is keepalived's http_protocol: "1.0" (the default, no
+	// Connection header), "1.0C" (1.0 with Connection: close) or "1.1"
+	// (with Connection: close).
+	Protocol string
+	// Virtualhost is the Host header for URLs that name none. Empty: the
+	// connect address and port, as keepalived sends.
+	Virtualhost string
+	// URLs are fetched in order, each on its own connection; all must
+	// pass. None: the check passes without connecting, as in keepalived.
+	URLs []URL
+}
+
+// URL is one url block of an HTTP check.
+type URL struct {
+	Path string
+	// Digest is the MD5 the body must have, hex; empty: not checked.
+	Digest string
+	// Status are the status codes accepted; empty: 200-299.
+	Status StatusCodes
+	// Virtualhost overrides the check's Host header for this URL.
+	Virtualhost string
+}
+
+// StatusCodes is a set of HTTP status codes, as keepalived's status_code
+// writes them: single codes and ranges ("200", "301-303").
+type StatusCodes []StatusRange
+
+// StatusRange is the codes From..To, inclusive.
+type StatusRange struct{ From, To int }
+
+// DefaultStatusCodes is keepalived's default: 200-299.
+var DefaultStatusCodes = StatusCodes{{200, 299}}
+
+// ParseStatusCodes reads codes and ranges such as "200", "301-303"; a word
+// may hold several separated by commas. Codes must be within 100-599.
+func ParseStatusCodes(words []string) (StatusCodes, error) {
+	var s StatusCodes
+	for _, w := range words {
+		for _, part := range strings.Split(w, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(part, "-")
+			from, err := strconv.Atoi(lo)
+			if err != nil || from < 100 || from > 599 {
+				return nil, fmt.Errorf("status code %q: want a code or range within 100-599", part)
+			}
+			to := from
+			if isRange {
+				to, err = strconv.Atoi(hi)
+				if err != nil || to < from || to > 599 {
+					return nil, fmt.Errorf("status code %q: want a code or range within 100-599", part)
+				}
+			}
+			s = append(s, StatusRange{from, to})
+		}
+	}
+	return s, nil
+}
+
+// Contains reports whether code is in the set (the default set when s is
+// empty).
+func (s StatusCodes) Contains(code int) bool {
+	if len(s) == 0 {
+		s = DefaultStatusCodes
+	}
+	for _, r := range s {
+		if code >= r.From && code <= r.To {
+			return true
+		}
+	}
+	return false
+}
+
+// String writes the set as it is configured: "200-299", "200 301-303".
+func (s StatusCodes) String() string {
+	if len(s) == 0 {
+		s = DefaultStatusCodes
+	}
+	parts := make([]string, len(s))
+	for i, r := range s {
+		if r.From == r.To {
+			parts[i] = strconv.Itoa(r.From)
+		} else {
+			parts[i] = strconv.Itoa(r.From) + "-" + strconv.Itoa(r.To)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// HTTP is an HTTP_GET or SSL_GET checker.
+type HTTP struct {
+	opt HTTPOptions
+}
+
+// NewHTTP builds an HTTP checker. It checks the options: digests must be
+// 32 hex digits and the protocol one of keepalived's.
+func NewHTTP(opt HTTPOptions) (*HTTP, error) {
+	switch opt.Protocol {
+	case "", "1.0", "1.0C", "1.0c", "1.1":
+	default:
+		return nil, fmt.Errorf("http_protocol %q: want 1.0, 1.0C or 1.1", opt.Protocol)
+	}
+	if opt.Addr == "" {
+		return nil, errors.New("http check: no address to connect to")
+	}
+	urls := make([]URL, len(opt.URLs))
+	for i, u := range opt.URLs {
+		if u.Path == "" {
+			return nil, fmt.Errorf("http check %s: url has no path", opt.Addr)
+		}
+		if u.Digest != "" {
+			d, err := hex.DecodeString(u.Digest)
+			if err != nil || len(d) != md5.Size {
+				return nil, fmt.Errorf("http check %s url %s: digest %q: want 32 hex digits (an MD5)", opt.Addr, u.Path, u.Digest)
+			}
+			u.Digest = strings.ToLower(u.Digest)
+		}
+		urls[i] = u
+	}
+	opt.URLs = urls
+	return &HTTP{opt: opt}, nil
+}
+
+// String names the check: "HTTP_GET 192.0.2.10:80".
+func (h *HTTP) String() string {
+	if h.opt.TLS {
+		return "SSL_GET " + h.opt.Addr
+	}
+	return "HTTP_GET " + h.opt.Addr
+}
+
+// Check fetches every URL in order and fails at the first that does not
+// pass: a connection or TLS failure, no response, a status code outside
+// the URL's set or a body whose MD5 differs from its digest.
+func (h *HTTP) Check(ctx context.Context) Result {
+	start := time.Now()
+	res := Result{OK: true, Reason: "no url to check"}
+	for i := range h.opt.URLs {
+		u := &h.opt.URLs[i]
+		r := h.fetch(ctx, u)
+		r.Duration = time.Since(start)
+		if !r.OK {
+			if len(h.opt.URLs) > 1 {
+				r.Reason = "url " + u.Path + ": " + r.Reason
+			}
+			return r
+		}
+		res = r
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// request is the GET keepalived sends (check_http.c request_template).
+func (h *HTTP) request(u *URL) string {
+	minor, conn := 0, ""
+	switch h.opt.Protocol {
+	case "1.1":
+		minor, conn = 1, "Connection: close\r\n"
+	case "1.0C", "1.0c":
+		conn = "Connection: close\r\n"
+	}
+	host := u.Virtualhost
+	if host == "" {
+		host = h.opt.Virtualhost
+	}
+	if host == "" {
+		// The connect address and port; an IPv6 address in brackets.
+		host = h.opt.Addr
+		if ap, err := netip.ParseAddrPort(h.opt.Addr); err == nil {
+			host = HostPort(ap.Addr().String(), int(ap.Port()))
+		}
+	}
+	return "GET " + u.Path + " HTTP/1." + strconv.Itoa(minor) + "\r\n" +
+		"User-Agent: KeepAliveClient\r\n" + conn + "Host: " + host + "\r\n\r\n"
+}
+
+// maxHeader bounds the response header kt reads before it gives up.
+const maxHeader = 64 << 10
+
+func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
+	start := time.Now()
+	timeout := h.opt.timeout()
+	conn, err := h.opt.dial(ctx, "tcp")
+	if err != nil {
+		return fail(start, "%s", describe(err, timeout))
+	}
+	defer conn.Close()
+	stop := watch(ctx, conn)
+	defer stop()
+
+	if h.opt.TLS {
+		name := h.opt.ServerName
+		if name == "" && h.opt.Verify {
+			// Verify against the address connected to (an IP SAN).
+			name, _, _ = net.SplitHostPort(h.opt.Addr)
+		}
+		tc := tls.Client(conn, &tls.Config{
+			ServerName:         name,
+			InsecureSkipVerify: !h.opt.Verify, //nolint:gosec // keepalived's SSL_GET does not verify; Verify turns it on
+			RootCAs:            h.opt.RootCAs,
+			Certificates:       h.opt.Certificates,
+		})
+		deadline(ctx, conn, timeout)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(start, "TLS handshake: %s", describeTLS(err, timeout))
+		}
+		conn = tc
+	}
+
+	deadline(ctx, conn, timeout)
+	if _, err := io.WriteString(conn, h.request(u)); err != nil {
+		return fail(start, "send request: %s", describe(err, timeout))
+	}
+
+	var (
+		buf     = make([]byte, 4096)
+		head    []byte // the header, while it is incomplete
+		hdrDone bool
+		status  int
+		clen    = int64(-1)
+		size    int64
+		md      hash.Hash = md5.New()
+	)
+	body := func(p []byte) {
+		if clen >= 0 && size+int64(len(p)) > clen {
+			p = p[:clen-size]
+		}
+		md.Write(p)
+		size += int64(len(p))
+	}
+	for {
+		if hdrDone && clen >= 0 && size >= clen {
+			break // all of the body: no need to wait for the server to close
+		}
+		deadline(ctx, conn, timeout)
+		n, rerr := conn.Read(buf)
+		if n > 0 {
+			if hdrDone {
+				body(buf[:n])
+			} else {
+				head = append(head, buf[:n]...)
+				if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+					hdrDone = true
+					status, clen = parseHeader(head[:i])
+					body(head[i+4:])
+					head = nil
+				} else if len(head) > maxHeader {
+					return fail(start, "HTTP header longer than %d bytes", maxHeader)
+				}
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			// A TLS peer that closes without close_notify ends the body too.
+			if hdrDone && h.opt.TLS && errors.Is(rerr, io.ErrUnexpectedEOF) {
+				break
+			}
+			if !hdrDone {
+				return fail(start, "read response: %s", describe(rerr, timeout))
+			}
+			return Result{Reason: "read body: " + describe(rerr, timeout), Duration: time.Since(start),
+				HTTP: &HTTPResult{URL: u.Path, Status: status, BodySize: size}}
+		}
+	}
+	if !hdrDone {
+		if len(head) == 0 {
+			return fail(start, "no data received")
+		}
+		return fail(start, "incomplete HTTP header (%d bytes, connection closed)", len(head))
+	}
+	hr := &HTTPResult{URL: u.Path, Status: status, BodySize: size, Digest: hex.EncodeToString(md.Sum(nil))}
+	res := Result{Duration: time.Since(start), HTTP: hr}
+	if !u.Status.Contains(status) {
+		if status == 0 {
+			res.Reason = "no HTTP status line"
+		} else {
+			res.Reason = fmt.Sprintf("HTTP status %d (want %s)", status, u.Status)
+		}
+		return res
+	}
+	if u.Digest != "" && u.Digest != hr.Digest {
+		res.Reason = fmt.Sprintf("MD5 digest %s (want %s)", hr.Digest, u.Digest)
+		return res
+	}
+	res.OK = true
+	res.Reason = "HTTP status " + strconv.Itoa(status)
+	if u.Digest != "" {
+		res.Reason += ", digest matches"
+	}
+	return res
+}
+
+// parseHeader reads the status code from the status line ("HTTP/1.1 200
+// OK") and the Content-Length (-1 when there is none or it is not a
+// number), as keepalived's extract_status_code and extract_content_length
+// do.
+func parseHeader(h []byte) (status int, clen int64) {
+	clen = -1
+	lines := strings.Split(string(h), "\r\n")
+	if f := strings.SplitN(lines[0], " ", 3); len(f) >= 2 && len(f[1]) == 3 {
+		if n, err := strconv.Atoi(f[1]); err == nil {
+			status = n
+		}
+	}
+	for _, l := range lines[1:] {
+		name, val, ok := strings.Cut(l, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64); err == nil && n >= 0 {
+			clen = n
+		}
+		break
+	}
+	return status, clen
+}
+
+// describeTLS shortens TLS errors: a peer that is not speaking TLS, an
+// unknown authority, a name mismatch.
+func describeTLS(err error, timeout time.Duration) string {
+	var (
+		rh  tls.RecordHeaderError
+		ua  x509.UnknownAuthorityError
+		hn  x509.HostnameError
+		cie x509.CertificateInvalidError
+		ae  tls.AlertError
+		ne  net.Error
+	)
+	switch {
+	case errors.As(err, &rh):
+		return "server does not speak TLS"
+	case errors.As(err, &ua):
+		return "certificate signed by unknown authority"
+	case errors.As(err, &hn):
+		return hn.Error()
+	case errors.As(err, &cie):
+		return cie.Error()
+	case errors.As(err, &ae):
+		return "alert: " + ae.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout after " + timeout.String()
+	case errors.Is(err, io.EOF):
+		return "connection closed during handshake"
+	}
+	return describe(err, timeout)
+}

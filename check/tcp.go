@@ -1,0 +1,37 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// TCPOptions configure a TCP_CHECK: the connection opens.
+type TCPOptions struct {
+	Dial
+}
+
+// TCP is a TCP_CHECK checker.
+type TCP struct{ opt TCPOptions }
+
+// NewTCP builds a TCP checker.
+func NewTCP(opt TCPOptions) (*TCP, error) {
+	if opt.Addr == "" {
+		return nil, errors.New("tcp check: no address to connect to")
+	}
+	return &TCP{opt: opt}, nil
+}
+
+// String names the check: "TCP_CHECK 192.0.2.10:80".
+func (t *TCP) String() string { return "TCP_CHECK " + t.opt.Addr }
+
+// Check connects and closes the connection at once.
+func (t *TCP) Check(ctx context.Context) Result {
+	start := time.Now()
+	c, err := t.opt.dial(ctx, "tcp")
+	if err != nil {
+		return fail(start, "%s", describe(err, t.opt.timeout()))
+	}
+	_ = c.Close()
+	return Result{OK: true, Reason: "connected", Duration: time.Since(start)}
+}
