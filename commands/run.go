@@ -18,11 +18,12 @@ import (
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
-		Usage:     "run the daemon: VRRP instances with their virtual IPs and gratuitous ARP",
+		Usage:     "run the daemon: VRRP instances, virtual IPs, health checkers and IPVS",
 		ArgsUsage: "-f FILE",
 		Description: "Runs every vrrp_instance of FILE (keepalived.conf or kt's TOML) in one process and logs each\n" +
-			"state change. SIGTERM or SIGINT: masters send a priority-0 advert so a backup takes over at once,\n" +
-			"the virtual addresses are removed, and kt exits 0.",
+			"state change, and keeps the kernel's IPVS table matching its virtual_server blocks and the health\n" +
+			"checks of their real servers. SIGTERM or SIGINT: masters send a priority-0 advert so a backup takes\n" +
+			"over at once, the virtual addresses and kt's IPVS entries are removed, and kt exits 0.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Value: "/etc/keepalived/keepalived.conf", Usage: "configuration `FILE` (keepalived.conf or TOML)"},
 			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "select `ID`'s @ID lines (default: the short host name)"},
@@ -30,6 +31,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "pid-file", Aliases: []string{"p"}, Usage: "write the process ID to `FILE`"},
 			&cli.BoolFlag{Name: "test-mail", Usage: "send one test mail with the configured SMTP settings and exit"},
+			&cli.BoolFlag{Name: "dont-release-ipvs", Aliases: []string{"I"}, Usage: "leave kt's IPVS entries in the kernel on stop"},
 		},
 		Action: runAction,
 	}
@@ -64,7 +66,7 @@ func runAction(c *cli.Context) error {
 		}
 		return nil
 	}
-	d, err := daemon.New(cfg, daemon.Options{Log: log})
+	d, err := daemon.New(cfg, daemon.Options{Log: log, KeepIPVS: c.Bool("dont-release-ipvs")})
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
@@ -86,7 +88,7 @@ func runAction(c *cli.Context) error {
 			log.Warn("kt run: SIGHUP: reload is not supported yet; the running configuration stays")
 		}
 	}()
-	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "version", Version)
+	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
 	if err := d.Run(ctx); err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitProblem)
 	}

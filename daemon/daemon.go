@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/smtp"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -23,6 +24,11 @@ type Options struct {
 	Router vrrp.RouterOptions
 	// MailFlush bounds how long Run waits on stop for queued mail.
 	MailFlush time.Duration
+	// KeepIPVS leaves kt's IPVS entries in the kernel on stop
+	// (keepalived's --dont-release-ipvs).
+	KeepIPVS bool
+	// OpenIPVS opens the IPVS table (tests); nil opens the kernel's.
+	OpenIPVS func() (lvs.Handle, func() error, error)
 }
 
 // Daemon runs one configuration.
@@ -33,6 +39,9 @@ type Daemon struct {
 	mail   *smtp.Alerter
 	opts   Options
 	n      int
+
+	lvs     *lvsPart
+	scripts sync.WaitGroup
 
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
@@ -51,8 +60,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ics) == 0 {
-		return nil, fmt.Errorf("no vrrp_instance to run")
+	if len(ics) == 0 && len(cfg.VirtualServers) == 0 {
+		return nil, fmt.Errorf("no vrrp_instance or virtual_server to run")
 	}
 	d.n = len(ics)
 	mail, err := smtp.NewFromConfig(cfg, opts.Log)
@@ -60,6 +69,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	d.mail = mail
+	if err := d.setupLVS(); err != nil {
+		if len(ics) == 0 {
+			return nil, err
+		}
+		// keepalived's VRRP process keeps running when its checker
+		// process cannot: so does kt.
+		opts.Log.Error("virtual servers not run", "err", err)
+	}
 	ro := opts.Router
 	ro.Log = opts.Log
 	user := ro.OnTransition
@@ -69,11 +86,21 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			user(tr)
 		}
 	}
-	d.router, err = vrrp.NewRouter(ics, ro)
-	if err != nil {
-		return nil, err
+	if len(ics) > 0 {
+		d.router, err = vrrp.NewRouter(ics, ro)
+		if err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
+}
+
+// VirtualServers is how many virtual servers the daemon keeps in IPVS.
+func (d *Daemon) VirtualServers() int {
+	if d.lvs == nil {
+		return 0
+	}
+	return len(d.lvs.vs)
 }
 
 // Instances is how many VRRP instances the daemon runs.
@@ -91,12 +118,52 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(mailDone)
 		_ = d.mail.Run(mailCtx)
 	}()
-	err := d.router.Run(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	stopSched, stopMgr := func() {}, func() {}
+	if d.lvs != nil {
+		var schedCtx, mgrCtx context.Context
+		schedCtx, stopSched = context.WithCancel(context.Background())
+		mgrCtx, stopMgr = context.WithCancel(context.Background())
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
+				errs <- fmt.Errorf("ipvs: %w", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_ = d.lvs.sched.Run(schedCtx)
+		}()
+	}
+	var err error
+	if d.router != nil {
+		err = d.router.Run(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	// Stop the checkers before the manager, which then removes kt's
+	// entries (unless KeepIPVS); then scripts and mail get to finish.
+	stopSched()
+	stopMgr()
+	wg.Wait()
+	if d.lvs != nil && d.lvs.close != nil {
+		_ = d.lvs.close()
+	}
+	d.scripts.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), d.opts.MailFlush)
 	_ = d.mail.Flush(fctx)
 	cancel()
 	stopMail()
 	<-mailDone
+	select {
+	case e := <-errs:
+		if err == nil {
+			err = e
+		}
+	default:
+	}
 	return err
 }
 

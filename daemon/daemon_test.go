@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/ipvs"
+
+	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -65,5 +69,67 @@ vrrp_instance VI_2 {
 	}
 	if d.Instances() != 2 {
 		t.Errorf("Instances() = %d", d.Instances())
+	}
+}
+
+// nullIPVS is an IPVS table that is always empty and takes every change:
+// enough to build the daemon's LVS half without a kernel.
+type nullIPVS struct{}
+
+func (nullIPVS) GetServices() ([]*ipvs.Service, error)                      { return nil, nil }
+func (nullIPVS) GetDestinations(*ipvs.Service) ([]*ipvs.Destination, error) { return nil, nil }
+func (nullIPVS) NewService(*ipvs.Service) error                             { return nil }
+func (nullIPVS) UpdateService(*ipvs.Service) error                          { return nil }
+func (nullIPVS) DelService(*ipvs.Service) error                             { return nil }
+func (nullIPVS) NewDestination(*ipvs.Service, *ipvs.Destination) error      { return nil }
+func (nullIPVS) UpdateDestination(*ipvs.Service, *ipvs.Destination) error   { return nil }
+func (nullIPVS) DelDestination(*ipvs.Service, *ipvs.Destination) error      { return nil }
+
+// TestCheckerMail: a real server going down or up is mailed once per
+// change of its state, not for a weight change.
+func TestCheckerMail(t *testing.T) {
+	text := `global_defs {
+    router_id lb1
+    notification_email {
+        ops@example.com
+    }
+    smtp_server 127.0.0.1 2525
+}
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    real_server 192.0.2.10 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`
+	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
+	if err != nil || diags.HasErrors() {
+		t.Fatal(err, diags)
+	}
+	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenIPVS: func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.VirtualServers() != 1 || d.Instances() != 0 {
+		t.Fatalf("virtual servers %d, instances %d", d.VirtualServers(), d.Instances())
+	}
+	st := d.lvs.sched.States()
+	if len(st) != 1 {
+		t.Fatalf("%d servers scheduled", len(st))
+	}
+	srv := st[0].Server
+	for i, tr := range []check.Transition{
+		{Server: srv, Up: false, WasUp: true, Reason: "connection refused", Check: "TCP_CHECK 192.0.2.10:80"},
+		{Server: srv, Up: true, WasUp: false, Weight: 1, Reason: "connected", Check: "TCP_CHECK 192.0.2.10:80"},
+		{Server: srv, Up: true, WasUp: true, Weight: 3, Reason: "weight", Check: "MISC_CHECK"},
+	} {
+		d.checkerTransition(tr)
+		want := []int{1, 2, 2}[i]
+		if got := d.mail.Len(); got != want {
+			t.Fatalf("after transition %d: %d mails queued, want %d", i, got, want)
+		}
 	}
 }

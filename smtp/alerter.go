@@ -154,20 +154,22 @@ func optionsFromConfig(cfg *config.Config, hostname, username string) (Options, 
 	if o.HeloName == "" {
 		o.HeloName = hostname
 	}
-	o.From = g.NotificationEmailFrom
-	if o.From == "" && hostname != "" {
-		o.From = username + "@" + hostname
-	}
-	if o.From != "" {
-		if _, err := mail.ParseAddress(o.From); err != nil {
-			return o, fmt.Errorf("notification_email_from %q: %w", o.From, err)
-		}
-	}
 	for _, to := range g.NotificationEmail {
 		if _, err := mail.ParseAddress(to); err != nil {
 			return o, fmt.Errorf("notification_email %q: %w", to, err)
 		}
 		o.To = append(o.To, to)
+	}
+	o.From = g.NotificationEmailFrom
+	if o.From == "" && hostname != "" {
+		o.From = username + "@" + hostname
+	}
+	// The default sender is made from the host name, which need not be a
+	// valid mail domain ("(none)"): it only matters when mail is on.
+	if o.From != "" && (g.NotificationEmailFrom != "" || o.Enabled()) {
+		if _, err := mail.ParseAddress(o.From); err != nil {
+			return o, fmt.Errorf("notification_email_from %q: %w", o.From, err)
+		}
 	}
 	if o.Enabled() && o.From == "" {
 		return o, errors.New("notification_email_from is not set and the host has no name to make one from")

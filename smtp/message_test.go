@@ -278,3 +278,22 @@ smtp_no_starttls = true
 		})
 	}
 }
+
+// TestOptionsFromConfigOddHostname: a host name that makes no mail address
+// ("(none)" in a VM) is no error while mail is off, and a clear one when on.
+func TestOptionsFromConfigOddHostname(t *testing.T) {
+	off, _, err := config.ParseKeepalivedBytes("t.conf", []byte("global_defs {\n    router_id x\n}\n"), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := optionsFromConfig(off, "(none)", "root"); err != nil {
+		t.Fatalf("mail off: %v", err)
+	}
+	on, _, err := config.ParseKeepalivedBytes("t.conf", []byte("global_defs {\n    smtp_server 192.0.2.1\n    notification_email {\n        a@example.com\n    }\n}\n"), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := optionsFromConfig(on, "(none)", "root"); err == nil || !strings.Contains(err.Error(), "notification_email_from") {
+		t.Fatalf("mail on: %v, want an error naming notification_email_from", err)
+	}
+}
