@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kt-project/kt/internal/vm"
 	"github.com/kt-project/kt/lvs"
@@ -84,12 +85,23 @@ func TestVMIPVS(t *testing.T) {
 	c.Close()
 
 	for _, f := range [][]string{nil, {"-n"}, {"--stats"}, {"--rate"}} {
-		code, out, errs := kt(t, append([]string{"ipvs"}, f...)...)
 		adm := []string{"ipvsadm", "-Ln"}
 		if len(f) > 0 && f[0] != "-n" {
 			adm = append(adm, f...)
 		}
-		want := sh(t, adm...)
+		// The kernel's rate estimator moves every two seconds, so a rate
+		// can change between kt's read and ipvsadm's: try a few times
+		// for one pair of reads that falls between two updates.
+		var code int
+		var out, errs, want string
+		for try := 0; try < 10; try++ {
+			code, out, errs = kt(t, append([]string{"ipvs"}, f...)...)
+			want = sh(t, adm...)
+			if code != 0 || out == want || len(f) == 0 || f[0] != "--rate" {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
 		if code != 0 || out != want {
 			t.Errorf("kt ipvs %v: exit %d, stderr %q\n%s\nipvsadm -Ln %v:\n%s", f, code, errs, out, f, want)
 		}
