@@ -141,3 +141,64 @@ func waitMail(t *testing.T, box *mailbox, subject string, logs ...*router) strin
 		}
 	}
 }
+
+// TestSilentMailServerDelaysNothing: the mail server accepts connections
+// and never answers; failover still happens in VRRP's time, and kt stops
+// within its bounded mail flush.
+func TestSilentMailServerDelaysNothing(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "mail"}})
+	r1h, r2h, mh := lab.Host("r1"), lab.Host("r2"), lab.Host("mail")
+	l := listenIn(t, mh, mh.IPv4.String()+":2525")
+	t.Cleanup(func() { l.Close() })
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // accept, never answer
+		}
+	}()
+	conf := func(prio int) string {
+		return fmt.Sprintf(`global_defs {
+    notification_email {
+        ops@example.com
+    }
+    notification_email_from kt@example.com
+    smtp_server %s 2525
+    smtp_connect_timeout 30
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 81
+    priority %d
+    version 3
+    advert_int 0.1
+    smtp_alert
+    virtual_ipaddress {
+        192.0.2.100
+    }
+}
+`, mh.IPv4, prio)
+	}
+	hosts := []*netlab.Host{r1h, r2h}
+	r1 := startRouter(t, lab, "kt", r1h, conf(150))
+	r2 := startRouter(t, lab, "kt", r2h, conf(100))
+	waitHolder(t, hosts, mustAddr("192.0.2.100"), r1h, 10*time.Second, r1, r2)
+	// Mail for both routers' transitions is now stuck on the silent
+	// server. Stop the master: the backup must take over after Skew_Time
+	// (about 40 ms here), not after any mail timeout.
+	stopAt := time.Now()
+	if err := r1.proc.Signal(interruptSignal); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, []*netlab.Host{r2h}, mustAddr("192.0.2.100"), r2h, 2*time.Second, r1, r2)
+	t.Logf("takeover %v after SIGTERM with the mail server silent", time.Since(stopAt).Round(time.Millisecond))
+	if err := r1.proc.Wait(15 * time.Second); err != nil {
+		t.Fatalf("kt did not stop within its mail flush bound: %v\n%s", err, r1.proc.Log())
+	}
+	if r1h.HasAddr(mustAddr("192.0.2.100")) {
+		t.Error("r1 kept the VIP")
+	}
+}
