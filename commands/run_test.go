@@ -29,6 +29,7 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 		{"no instances", write("empty.conf", "global_defs {\n    router_id x\n}\n"), nil, 1, "no vrrp_instance"},
 		{"no interface", write("noif.conf", "vrrp_instance VI_1 {\n    virtual_router_id 5\n}\n"), nil, 1, "noif.conf:1: error: (VI_1) has no interface"},
 		{"bad log level", write("ok.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--log-level", "loud"}, 2, "--log-level"},
+		{"test mail without mail settings", write("nomail.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--test-mail"}, 1, "kt run --test-mail:"},
 		{"stray argument", write("ok2.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"extra"}, 2, "unexpected arguments"},
 	}
 	for _, tt := range tests {
