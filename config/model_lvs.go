@@ -110,7 +110,21 @@ func (vs *VirtualServer) Describe() string {
 	case vs.Group != "":
 		return "group " + vs.Group
 	case vs.Address != nil:
-		return "[" + vs.Address.Host + "]:" + strings.ToLower(vs.EffectiveProtocol()) + ":" + strconv.Itoa(vs.Address.Port)
+		var buf [96]byte
+		b := append(buf[:0], '[')
+		b = append(b, vs.Address.Host...)
+		b = append(b, "]:"...)
+		switch p := vs.EffectiveProtocol(); p {
+		case "TCP":
+			b = append(b, "tcp"...)
+		case "UDP":
+			b = append(b, "udp"...)
+		default:
+			b = append(b, strings.ToLower(p)...)
+		}
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(vs.Address.Port), 10)
+		return string(b)
 	}
 	return "virtual_server"
 }

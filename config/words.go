@@ -235,17 +235,27 @@ func (e Endpoint) Addr() (netip.Addr, bool) {
 }
 
 func (e Endpoint) String() string {
-	_, isIP := e.Addr()
-	if e.Port == 0 && (isIP || !strings.Contains(e.Host, ":")) {
-		return e.Host
+	colon := strings.Contains(e.Host, ":")
+	if e.Port == 0 {
+		if _, isIP := e.Addr(); isIP || !colon {
+			return e.Host
+		}
 	}
-	h := e.Host
-	if strings.Contains(h, ":") {
+	// One allocation: the lvs planner names every real server this way.
+	var buf [80]byte
+	b := buf[:0]
+	if colon {
 		// An IPv6 address, or a host that is no address but has a colon:
 		// in brackets, with the port (0 for none), it reads back the same.
-		h = "[" + h + "]"
+		b = append(b, '[')
 	}
-	return h + ":" + strconv.Itoa(e.Port)
+	b = append(b, e.Host...)
+	if colon {
+		b = append(b, ']')
+	}
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(e.Port), 10)
+	return string(b)
 }
 
 func (e *Endpoint) parseWords(w []string) error {
