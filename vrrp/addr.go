@@ -25,6 +25,7 @@ type VIP struct {
 	NoDAD     bool
 }
 
+// String is the VIP as logs show it: "192.0.2.100/32 dev eth0".
 func (v VIP) String() string {
 	s := v.Prefix.String()
 	if v.Dev != "" {

@@ -77,6 +77,7 @@ type Error struct {
 	Detail string
 }
 
+// Error returns "vrrp: REASON: DETAIL".
 func (e *Error) Error() string {
 	if e.Detail == "" {
 		return "vrrp: " + e.Reason.String()

@@ -19,6 +19,7 @@ const (
 	StateStop
 )
 
+// String returns the state as keepalived logs it: "MASTER", "BACKUP", ...
 func (s State) String() string {
 	switch s {
 	case StateInit:
@@ -112,6 +113,7 @@ const (
 	ActTransition
 )
 
+// String names the action kind for logs and tests.
 func (k ActionKind) String() string {
 	switch k {
 	case ActSend:
@@ -137,6 +139,7 @@ type Action struct {
 	Reason   string
 }
 
+// String describes the action, as the tests compare them.
 func (a Action) String() string {
 	switch a.Kind {
 	case ActSend:

@@ -49,6 +49,7 @@ const (
 	AuthAH   AuthType = 2
 )
 
+// String returns keepalived's name of the auth type.
 func (a AuthType) String() string {
 	switch a {
 	case AuthNone:
