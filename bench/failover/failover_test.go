@@ -14,6 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/vrrp"
 )
 
 func TestMasterDown(t *testing.T) {
@@ -78,9 +79,13 @@ func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
 func advert(t *testing.T, h *netlab.Host, priority byte) []byte {
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: h.MAC, DstMAC: net.HardwareAddr{1, 0, 0x5e, 0, 0, 18}, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, TTL: 255, Protocol: 112, SrcIP: h.IPv4.AsSlice(), DstIP: net.IP{224, 0, 0, 18}}
-	vrrp := gopacket.Payload{0x21, 51, priority, 1, 0, 1, 0, 0, 192, 0, 2, 100}
-	return frame(t, eth, ip, vrrp)
+	p := &vrrp.Packet{Version: 2, Type: vrrp.TypeAdvert, VRID: 51, Priority: priority, Interval: time.Second,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+	datagram, err := vrrp.MarshalIPv4(p, vrrp.IPv4Options{Src: h.IPv4, Dst: vrrp.Group4, ID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frame(t, eth, gopacket.Payload(datagram))
 }
 
 func garp(t *testing.T, h *netlab.Host, addr netip.Addr) []byte {

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -13,11 +12,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/pcapfile"
+	"github.com/kt-project/kt/vrrp"
 )
 
 // bench holds the lab shared by every trial.
@@ -211,26 +210,16 @@ const inFlight = 10 * time.Millisecond
 // is the VIP, sent from r2's MAC.
 func readCapture(file string, kill time.Time, r1, r2 *netlab.Host) (events, error) {
 	var ev events
-	f, err := os.Open(file)
+	// A capture still running may end in a partial record: pcapfile
+	// returns the frames before it.
+	frames, err := pcapfile.Read(file)
 	if err != nil {
 		return ev, err
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return ev, fmt.Errorf("read %s: %w", file, err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			break // a capture still running may end in a partial record
-		}
-		if err != nil {
-			return ev, fmt.Errorf("read %s: %w", file, err)
-		}
-		ts := ci.Timestamp
+	for _, fr := range frames {
+		ts := fr.At
 		after := ts.After(kill)
-		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+		pkt := fr.Packet
 		if arp, ok := pkt.Layer(layers.LayerTypeARP).(*layers.ARP); ok {
 			if after && ev.FirstGARP.IsZero() &&
 				net.IP(arp.SourceProtAddress).Equal(net.IP(VIP.AsSlice())) &&
@@ -240,7 +229,11 @@ func readCapture(file string, kill time.Time, r1, r2 *netlab.Host) (events, erro
 			continue
 		}
 		ip, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		if !ok || ip.Protocol != 112 || len(ip.Payload) < 8 || ip.Payload[2] == 0 {
+		if !ok {
+			continue
+		}
+		d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
+		if err != nil || d.VRRP.Priority == 0 {
 			continue // not an advert, or a priority-0 one
 		}
 		switch src := ip.SrcIP.String(); {

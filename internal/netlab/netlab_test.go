@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
+	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
 )
 
@@ -415,25 +414,16 @@ func TestCapture(t *testing.T) {
 	if err := p.Wait(5 * time.Second); err != nil {
 		t.Fatalf("tcpdump: %v\n%s", err, p.Log())
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	frames, err := pcapfile.Read(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var request, reply bool
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	for _, fr := range frames {
+		if fr.At.Before(before) || fr.At.After(time.Now()) {
+			t.Errorf("packet time %v outside the test's [%v, now]", fr.At, before)
 		}
-		if ci.Timestamp.Before(before) || ci.Timestamp.After(time.Now()) {
-			t.Errorf("packet time %v outside the test's [%v, now]", ci.Timestamp, before)
-		}
-		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		pkt := fr.Packet
 		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		icmp, _ := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
 		if ip == nil || icmp == nil {
