@@ -20,8 +20,7 @@ type Received struct {
 	Raw      []byte
 	Src, Dst netip.Addr
 	// TTL is the IPv4 TTL or IPv6 hop limit, -1 when unknown.
-	TTL     int
-	IfIndex int
+	TTL int
 }
 
 // PacketConn is what the router needs from the network: send a VRRP
@@ -97,7 +96,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err := p.SetChecksum(true, 6); err != nil {
 			return fail(fmt.Errorf("IPV6_CHECKSUM: %w", err))
 		}
-		if err := p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true); err != nil {
+		if err := p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true); err != nil {
 			return fail(fmt.Errorf("control messages: %w", err))
 		}
 		for _, g := range o.Groups {
@@ -155,9 +154,6 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 	}
 	return c, nil
 }
-
-// Interface returns the interface the Conn is bound to.
-func (c *Conn) Interface() *net.Interface { return c.ifi }
 
 func listenIP(network, dev string) (*net.IPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -219,7 +215,7 @@ func (c *Conn) read(pc *net.IPConn) (Received, error) {
 			r.Src, _ = netip.AddrFromSlice(ip.IP)
 		}
 		if cm != nil {
-			r.TTL, r.IfIndex = cm.HopLimit, cm.IfIndex
+			r.TTL = cm.HopLimit
 			r.Dst, _ = netip.AddrFromSlice(cm.Dst)
 		}
 		return r, nil
@@ -242,7 +238,7 @@ func (c *Conn) read(pc *net.IPConn) (Received, error) {
 	if rerr != nil {
 		return Received{}, rerr
 	}
-	r := Received{Raw: buf[:n], TTL: -1, IfIndex: c.ifi.Index}
+	r := Received{Raw: buf[:n], TTL: -1}
 	if n >= IPv4HeaderLen {
 		r.TTL = int(buf[8])
 		r.Src = netip.AddrFrom4([4]byte(buf[12:16]))

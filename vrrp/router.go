@@ -68,13 +68,12 @@ type connState struct {
 }
 
 type instance struct {
-	cfg   InstanceConfig
-	m     *Machine
-	conn  *connState
-	src   netip.Addr
-	ipID  uint16
-	log   *slog.Logger
-	ifidx int
+	cfg  InstanceConfig
+	m    *Machine
+	conn *connState
+	src  netip.Addr
+	ipID uint16
+	log  *slog.Logger
 
 	lastChange time.Time
 	lastReason string
@@ -103,11 +102,12 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	}
 	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}}
 	for _, ic := range ics {
-		m, err := NewMachine(ic.Machine)
-		if err != nil {
+		// Check the settings now; Run builds the machine once it knows
+		// the source address.
+		if _, err := NewMachine(ic.Machine); err != nil {
 			return nil, err
 		}
-		r.instances = append(r.instances, &instance{cfg: ic, m: m, log: r.log.With("instance", ic.Machine.Name)})
+		r.instances = append(r.instances, &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name)})
 	}
 	return r, nil
 }
@@ -260,33 +260,34 @@ func (r *Router) open() error {
 			return err
 		}
 		cs.conn = c
-		ifi, err := net.InterfaceByName(key.iface)
 		for _, in := range cs.byVRID {
-			if err == nil {
-				in.ifidx = ifi.Index
-			}
-			in.src = in.cfg.Src
-			if !in.src.IsValid() {
-				if err != nil {
-					return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
-				}
-				a, aerr := primaryAddr(ifi, key.v6)
-				if aerr != nil {
-					return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, aerr)
-				}
-				in.src = a
+			src, err := sourceAddr(in.cfg)
+			if err != nil {
+				return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
 			}
 			// The machine breaks priority ties on the source address.
 			mc := in.cfg.Machine
-			mc.Addr = in.src
-			m, merr := NewMachine(mc)
-			if merr != nil {
-				return merr
+			mc.Addr = src
+			if in.m, err = NewMachine(mc); err != nil {
+				return err
 			}
-			in.m = m
+			in.src = src
 		}
 	}
 	return nil
+}
+
+// sourceAddr is the configured source address, else the interface's
+// primary IPv4 or link-local IPv6 address.
+func sourceAddr(ic InstanceConfig) (netip.Addr, error) {
+	if ic.Src.IsValid() {
+		return ic.Src, nil
+	}
+	ifi, err := net.InterfaceByName(ic.Interface)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return primaryAddr(ifi, ic.IPv6)
 }
 
 func (r *Router) closeConns() {
@@ -351,6 +352,11 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		}
 	}
 	adv := Advert{Src: got.Src, Dst: got.Dst, TTL: got.TTL, Multicast: got.Dst.IsMulticast(), AH: ah, AHSeq: ahSeq, Packet: pkt}
+	if !in.log.Enabled(ctx, slog.LevelDebug) {
+		r.exec(ctx, in, now, in.m.Receive(now, adv))
+		return
+	}
+	// Debug only: say why an advert was dropped.
 	before := in.m.Stats().Dropped
 	acts := in.m.Receive(now, adv)
 	after := in.m.Stats().Dropped

@@ -211,7 +211,7 @@ func interop(t *testing.T, vrid int, vipText, extra string, ktHigh bool) {
 	conf := func(self, peer *netlab.Host, prio int) string {
 		s := vrrpConf(vrid, prio, extra)
 		for _, kv := range [][2]string{{"@SRC@", self.IPv4.String()}, {"@PEER@", peer.IPv4.String()}} {
-			s = replaceAll(s, kv[0], kv[1])
+			s = strings.ReplaceAll(s, kv[0], kv[1])
 		}
 		return s
 	}
@@ -236,8 +236,6 @@ func interop(t *testing.T, vrid int, vipText, extra string, ktHigh bool) {
 	a.kill()
 	waitHolder(t, []*netlab.Host{bh}, vip, bh, 20*time.Second, a, b)
 }
-
-func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
 
 // TestInterfaceDownFault: the master's link goes down, it enters FAULT and
 // drops the VIP, the backup takes over; the link comes back and the first
