@@ -69,14 +69,6 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	d.mail = mail
-	if err := d.setupLVS(); err != nil {
-		if len(ics) == 0 {
-			return nil, err
-		}
-		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt.
-		opts.Log.Error("virtual servers not run", "err", err)
-	}
 	ro := opts.Router
 	ro.Log = opts.Log
 	user := ro.OnTransition
@@ -92,6 +84,15 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	// Last, as it opens the IPVS table.
+	if err := d.setupLVS(); err != nil {
+		if len(ics) == 0 {
+			return nil, err
+		}
+		// keepalived's VRRP process keeps running when its checker
+		// process cannot: so does kt.
+		opts.Log.Error("virtual servers not run", "err", err)
+	}
 	return d, nil
 }
 
@@ -105,9 +106,6 @@ func (d *Daemon) VirtualServers() int {
 
 // Instances is how many VRRP instances the daemon runs.
 func (d *Daemon) Instances() int { return d.n }
-
-// Router returns the VRRP router (for status).
-func (d *Daemon) Router() *vrrp.Router { return d.router }
 
 // Run runs until ctx ends, then stops the engines cleanly: masters send
 // priority 0 and drop their addresses, queued mail gets MailFlush to leave.
