@@ -221,6 +221,22 @@ func lastBefore(ws []wire, src netip.Addr, t time.Time) (wire, bool) {
 	return last, ok
 }
 
+// takeover finds in a capture the old master's last advert before killed
+// and the new master's first advert after it, and returns that advert and
+// the gap between the two: the failover time seen on the wire.
+func takeover(t *testing.T, ws []wire, old, new *netlab.Host, killed time.Time) (wire, time.Duration) {
+	t.Helper()
+	last, ok := lastBefore(ws, old.IPv4, killed)
+	if !ok {
+		t.Fatalf("no advert from %s in the capture", old.Name)
+	}
+	first, ok := firstAfter(ws, new.IPv4, last.At, false)
+	if !ok {
+		t.Fatalf("no advert from %s after %s died", new.Name, old.Name)
+	}
+	return first, first.At.Sub(last.At)
+}
+
 // vrrpConf is one vrrp_instance in keepalived.conf syntax.
 func vrrpConf(vrid, prio int, extra string) string {
 	return fmt.Sprintf(`global_defs {
