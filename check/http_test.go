@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/internal/testnet"
 )
 
 func md5hex(s string) string {
@@ -129,9 +131,9 @@ func TestHTTPConnectionFailures(t *testing.T) {
 		name, addr, reason string
 		tls                bool
 	}{
-		{name: "refused", addr: refusedAddr(t), reason: "connection refused"},
-		{name: "no answer", addr: silentServer(t), reason: "read response: timeout after 200ms"},
-		{name: "tls no answer", addr: silentServer(t), tls: true, reason: "TLS handshake: timeout after 200ms"},
+		{name: "refused", addr: testnet.UnusedTCP(t), reason: "connection refused"},
+		{name: "no answer", addr: testnet.SilentTCP(t), reason: "read response: timeout after 200ms"},
+		{name: "tls no answer", addr: testnet.SilentTCP(t), tls: true, reason: "TLS handshake: timeout after 200ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

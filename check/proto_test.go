@@ -12,6 +12,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/kt-project/kt/internal/testnet"
 )
 
 func TestTCP(t *testing.T) {
@@ -37,7 +39,7 @@ func TestTCP(t *testing.T) {
 	}{
 		{"open", TCPOptions{Dial{Addr: l.Addr().String()}}, true, "connected"},
 		{"bound source", TCPOptions{Dial{Addr: l.Addr().String(), BindTo: "127.0.0.1"}}, true, "connected"},
-		{"refused", TCPOptions{Dial{Addr: refusedAddr(t)}}, false, "connection refused"},
+		{"refused", TCPOptions{Dial{Addr: testnet.UnusedTCP(t)}}, false, "connection refused"},
 		{"bind not local", TCPOptions{Dial{Addr: l.Addr().String(), BindTo: "198.51.100.77"}}, false, "cannot bind: address not available"},
 	}
 	for _, tc := range tests {
@@ -126,9 +128,9 @@ func TestSMTP(t *testing.T) {
 			want: `banner "554 5.3.2 no service here" (want 220)`},
 		{name: "multi-line banner then close", opt: SMTPOptions{Dial: Dial{Addr: bannerServer(t, "220-mx\r\n220 ready\r\n")}},
 			want: "HELO: connection closed"},
-		{name: "no banner", opt: SMTPOptions{Dial: Dial{Addr: silentServer(t), Timeout: 200 * time.Millisecond}},
+		{name: "no banner", opt: SMTPOptions{Dial: Dial{Addr: testnet.SilentTCP(t), Timeout: 200 * time.Millisecond}},
 			want: "banner: timeout after 200ms"},
-		{name: "refused", opt: SMTPOptions{Dial: Dial{Addr: refusedAddr(t)}}, want: "connection refused"},
+		{name: "refused", opt: SMTPOptions{Dial: Dial{Addr: testnet.UnusedTCP(t)}}, want: "connection refused"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,7 +291,7 @@ func TestDNS(t *testing.T) {
 		})
 	}
 	t.Run("port unreachable", func(t *testing.T) {
-		c, err := NewDNS(DNSOptions{Dial: Dial{Addr: closedUDP(t), Timeout: 2 * time.Second}})
+		c, err := NewDNS(DNSOptions{Dial: Dial{Addr: testnet.UnusedUDP(t), Timeout: 2 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,45 +302,9 @@ func TestDNS(t *testing.T) {
 	}
 }
 
-// udpEcho echoes datagrams, prefixed with prefix; it answers only
-// datagrams that do not start with "quiet".
-func udpEcho(t *testing.T, prefix string) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if strings.HasPrefix(string(buf[:n]), "quiet") {
-				continue
-			}
-			pc.WriteTo(append([]byte(prefix), buf[:n]...), from)
-		}
-	}()
-	return pc.LocalAddr().String()
-}
-
-func closedUDP(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := pc.LocalAddr().String()
-	pc.Close()
-	return a
-}
-
 func TestUDP(t *testing.T) {
-	echo := udpEcho(t, "")
-	pref := udpEcho(t, "OK:")
+	echo := testnet.UDPEcho(t, "")
+	pref := testnet.UDPEcho(t, "OK:")
 	hexBytes := func(s string) []byte {
 		b, _, err := ParseHex(s, false)
 		if err != nil {
@@ -356,7 +322,7 @@ func TestUDP(t *testing.T) {
 		{name: "echo, no reply needed", opt: UDPOptions{Dial: Dial{Addr: echo}}, ok: true, want: "reply of 32 bytes"},
 		{name: "silence is fine without require_reply", opt: UDPOptions{Dial: Dial{Addr: echo, Timeout: short}, Payload: []byte("quiet please")},
 			ok: true, want: "no reply and no ICMP error within 200ms"},
-		{name: "port unreachable", opt: UDPOptions{Dial: Dial{Addr: closedUDP(t), Timeout: 2 * time.Second}}, want: "port unreachable"},
+		{name: "port unreachable", opt: UDPOptions{Dial: Dial{Addr: testnet.UnusedUDP(t), Timeout: 2 * time.Second}}, want: "port unreachable"},
 		{name: "require reply, none", opt: UDPOptions{Dial: Dial{Addr: echo, Timeout: short}, Payload: []byte("quiet"), RequireReply: true},
 			want: "no reply within 200ms"},
 		{name: "reply matches", opt: UDPOptions{Dial: Dial{Addr: pref}, Payload: hexBytes("de ad be ef"), Reply: []byte("OK:")},

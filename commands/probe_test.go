@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/kt-project/kt/internal/testenv"
+	"github.com/kt-project/kt/internal/testnet"
 )
 
 // probePages serves the pages the probe tests fetch.
@@ -131,37 +132,6 @@ func smtpLike(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func udpEchoServer(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
-	return pc.LocalAddr().String()
-}
-
-func freeTCP(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := l.Addr().String()
-	l.Close()
-	return a
-}
-
 func TestProbe(t *testing.T) {
 	srv := httptest.NewServer(probePages())
 	t.Cleanup(srv.Close)
@@ -179,9 +149,9 @@ func TestProbe(t *testing.T) {
 	os.WriteFile(weightFile, []byte("4\n"), 0o644)
 	caFile := filepath.Join(dir, "ca.pem")
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o644)
-	refused := freeTCP(t)
+	refused := testnet.UnusedTCP(t)
 	smtpAddr := smtpLike(t)
-	echo := udpEchoServer(t)
+	echo := testnet.UDPEcho(t, "")
 
 	tests := []struct {
 		name string
