@@ -3,15 +3,8 @@ package commands
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"io"
-	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/mail"
 	"os"
@@ -20,75 +13,23 @@ import (
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/testnet"
 )
 
-// mailSink is a real SMTP server (emersion/go-smtp) on loopback that keeps
-// what it is sent.
-type mailSink struct {
-	addr   string
-	mails  chan string
-	refuse map[string]bool // recipients refused with 550
-}
-
-func startMailSink(t *testing.T, withTLS bool, refuse ...string) *mailSink {
+// startMailSink runs a real SMTP server on loopback until the test ends.
+func startMailSink(t *testing.T, withTLS bool, refuse ...string) *testnet.MailSink {
 	t.Helper()
-	s := &mailSink{mails: make(chan string, 10), refuse: map[string]bool{}}
-	for _, r := range refuse {
-		s.refuse[r] = true
-	}
-	srv := gosmtp.NewServer(s)
-	srv.Domain = "mx.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	if withTLS {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSignedCert(t)}}
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return s
-}
-
-func (s *mailSink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &sinkSession{s: s}, nil }
-
-type sinkSession struct{ s *mailSink }
-
-func (*sinkSession) Mail(string, *gosmtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	if ss.s.refuse[to] {
-		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	var tc *tls.Config
+	if withTLS {
+		cert, _ := testnet.SelfSigned(t)
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err == nil {
-		ss.s.mails <- string(b)
-	}
-	return err
-}
-func (*sinkSession) Reset()        {}
-func (*sinkSession) Logout() error { return nil }
-
-func selfSignedCert(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return testnet.ServeSMTP(t, l, tc, refuse...)
 }
 
 func loadConfig(t *testing.T, name, text string) *config.Config {
@@ -173,14 +114,14 @@ func TestRunTestMail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := startMailSink(t, tt.tls, tt.refuse...)
-			file, text := tt.conf(sink.addr)
+			file, text := tt.conf(sink.Addr)
 			cfg := loadConfig(t, file, text)
 			var out bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := runTestMail(ctx, cfg, &out, slog.New(slog.DiscardHandler))
 			for _, w := range tt.wantOut {
-				if w = strings.ReplaceAll(w, "ADDR", sink.addr); !strings.Contains(out.String(), w) {
+				if w = strings.ReplaceAll(w, "ADDR", sink.Addr); !strings.Contains(out.String(), w) {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
 				}
 			}
@@ -194,7 +135,7 @@ func TestRunTestMail(t *testing.T) {
 				t.Fatalf("runTestMail: %v\n%s", err, out.String())
 			}
 			select {
-			case raw := <-sink.mails:
+			case raw := <-sink.Mails:
 				msg, err := mail.ReadMessage(strings.NewReader(raw))
 				if err != nil {
 					t.Fatal(err)

@@ -2,41 +2,17 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/vishvananda/netns"
 
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testnet"
 )
-
-// mailbox is a real SMTP server (go-smtp) listening inside a lab host.
-type mailbox struct {
-	mails chan string // each mail's data
-}
-
-func (m *mailbox) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &mailSession{m: m}, nil }
-
-type mailSession struct{ m *mailbox }
-
-func (s *mailSession) Mail(string, *gosmtp.MailOptions) error { return nil }
-func (s *mailSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.m.mails <- string(b)
-	return nil
-}
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
 
 // listenIn opens a TCP listener inside h's network namespace: the socket
 // stays there while this process serves it from any goroutine.
@@ -72,13 +48,7 @@ func listenIn(t *testing.T, h *netlab.Host, addr string) net.Listener {
 func TestFailoverMail(t *testing.T) {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "mail"}})
 	r1h, r2h, mh := lab.Host("r1"), lab.Host("r2"), lab.Host("mail")
-	box := &mailbox{mails: make(chan string, 32)}
-	srv := gosmtp.NewServer(box)
-	srv.Domain = "mail.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	l := listenIn(t, mh, mh.IPv4.String()+":2525")
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	box := testnet.ServeSMTP(t, listenIn(t, mh, mh.IPv4.String()+":2525"), nil)
 
 	conf := func(id string, prio int) string {
 		return fmt.Sprintf(`global_defs {
@@ -117,13 +87,13 @@ vrrp_instance VI_1 {
 	}
 }
 
-func waitMail(t *testing.T, box *mailbox, subject string, logs ...*router) string {
+func waitMail(t *testing.T, box *testnet.MailSink, subject string, logs ...*router) string {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	var seen []string
 	for {
 		select {
-		case m := <-box.mails:
+		case m := <-box.Mails:
 			if strings.Contains(m, subject) {
 				return m
 			}
