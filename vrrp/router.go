@@ -49,6 +49,11 @@ type Router struct {
 	instances []*instance
 	conns     map[connKey]*connState
 
+	byName map[string]*instance
+	// inject runs functions in the loop for the trackers and other
+	// goroutines that must change an instance; see do.
+	inject chan func(ctx context.Context, now time.Time)
+
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
@@ -77,6 +82,14 @@ type instance struct {
 
 	lastChange time.Time
 	lastReason string
+
+	// faults holds every reason the instance is in FAULT, by source
+	// ("link", a tracked object's name, ...); the machine is in FAULT while
+	// it is not empty.
+	faults map[string]string
+	// weights holds every tracking weight by source; the effective priority
+	// is the configured one plus their sum, clamped to 1-254.
+	weights map[string]int
 }
 
 // InstanceStatus is a snapshot of one instance.
@@ -100,14 +113,17 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	if opts.Listen == nil {
 		opts.Listen = func(o ConnOptions) (PacketConn, error) { return ListenConn(o) }
 	}
-	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}}
+	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}, byName: map[string]*instance{},
+		inject: make(chan func(context.Context, time.Time), 64)}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
 		if _, err := NewMachine(ic.Machine); err != nil {
 			return nil, err
 		}
-		r.instances = append(r.instances, &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name)})
+		in := &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{}}
+		r.instances = append(r.instances, in)
+		r.byName[ic.Machine.Name] = in
 	}
 	return r, nil
 }
@@ -166,7 +182,7 @@ func (r *Router) Run(ctx context.Context) error {
 	now := time.Now()
 	for _, in := range r.instances {
 		if up, ok := linkUp(in.cfg.Interface); ok && !up {
-			r.exec(ctx, in, now, in.m.SetFault(now, true, "interface "+in.cfg.Interface+" down"))
+			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
@@ -213,9 +229,13 @@ func (r *Router) Run(ctx context.Context) error {
 					if !ev.up {
 						reason = "interface " + ev.name + " down"
 					}
-					r.exec(ctx, in, now, in.m.SetFault(now, !ev.up, reason))
+					r.setFault(ctx, in, now, "link", reason, !ev.up)
 				}
 			}
+			r.publish(now)
+		case f := <-r.inject:
+			now := time.Now()
+			f(ctx, now)
 			r.publish(now)
 		case <-timer.C:
 			now := time.Now()
@@ -227,6 +247,58 @@ func (r *Router) Run(ctx context.Context) error {
 			r.publish(now)
 		}
 	}
+}
+
+// do runs f in the router's loop, where it may change instances; it
+// blocks until the loop takes f or ctx ends.
+func (r *Router) do(ctx context.Context, f func(ctx context.Context, now time.Time)) {
+	select {
+	case r.inject <- f:
+	case <-ctx.Done():
+	}
+}
+
+// setFault records that source puts the instance in FAULT (fault true) or
+// no longer does; the machine leaves FAULT when no source holds it.
+func (r *Router) setFault(ctx context.Context, in *instance, now time.Time, source, reason string, fault bool) {
+	_, had := in.faults[source]
+	if fault == had {
+		return
+	}
+	if fault {
+		in.faults[source] = reason
+	} else {
+		delete(in.faults, source)
+	}
+	if fault && len(in.faults) == 1 {
+		r.exec(ctx, in, now, in.m.SetFault(now, true, reason))
+	} else if !fault && len(in.faults) == 0 {
+		r.exec(ctx, in, now, in.m.SetFault(now, false, reason))
+	}
+}
+
+// setWeight records source's tracking weight and gives the machine the new
+// effective priority: the configured priority plus every weight, clamped to
+// 1-254 as keepalived does. The address owner (255) never changes.
+func (r *Router) setWeight(ctx context.Context, in *instance, now time.Time, source string, w int) {
+	if w == 0 {
+		delete(in.weights, source)
+	} else {
+		in.weights[source] = w
+	}
+	r.exec(ctx, in, now, in.m.SetPriority(now, effectivePriority(in.cfg.Machine.Priority, in.weights)))
+}
+
+// effectivePriority is base plus the weights, clamped to 1-254; 255 stays.
+func effectivePriority(base uint8, weights map[string]int) uint8 {
+	if base == PriorityOwner {
+		return base
+	}
+	p := int(base)
+	for _, w := range weights {
+		p += w
+	}
+	return uint8(min(max(p, 1), PriorityOwner-1))
 }
 
 func (r *Router) open() error {
