@@ -78,6 +78,13 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			user(tr)
 		}
 	}
+	userGroup := ro.OnGroupTransition
+	ro.OnGroupTransition = func(tr vrrp.GroupTransition) {
+		d.mailGroupTransition(tr)
+		if userGroup != nil {
+			userGroup(tr)
+		}
+	}
 	if len(ics) > 0 {
 		d.router, err = vrrp.NewRouter(ics, ro)
 		if err != nil {
@@ -205,4 +212,33 @@ func (d *Daemon) mailTransition(tr vrrp.Transition) {
 	d.lastMail[tr.Instance] = st
 	d.mu.Unlock()
 	d.mail.Enqueue(smtp.InstanceMessage(d.mail.RouterID(), tr.Instance, st, int(tr.Priority), tr.At))
+}
+
+// mailGroupTransition queues keepalived's mail for a sync group's state
+// change when the group's smtp_alert (or the global default) asks for it,
+// never the same state twice in a row.
+func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
+	if !d.mail.Enabled() {
+		return
+	}
+	st, ok := mailState(tr.To)
+	if !ok {
+		return
+	}
+	var own *bool
+	if g := d.cfg.SyncGroups[tr.Group]; g != nil {
+		own = g.SMTPAlert
+	}
+	if !smtp.WantVRRPState(d.cfg.Global, own, st) {
+		return
+	}
+	key := "group " + tr.Group
+	d.mu.Lock()
+	if prev, seen := d.lastMail[key]; seen && prev == st {
+		d.mu.Unlock()
+		return
+	}
+	d.lastMail[key] = st
+	d.mu.Unlock()
+	d.mail.Enqueue(smtp.GroupMessage(d.mail.RouterID(), tr.Group, st, tr.Members, tr.At))
 }

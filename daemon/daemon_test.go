@@ -38,6 +38,13 @@ vrrp_instance VI_2 {
         192.0.2.101
     }
 }
+vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+    smtp_alert
+}
 `
 	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
 	if err != nil || diags.HasErrors() {
@@ -65,6 +72,13 @@ vrrp_instance VI_2 {
 		d.mailTransition(vrrp.Transition{Instance: s.inst, To: s.to, Priority: 100, At: now})
 		if got := d.mail.Len(); got != s.wantLen {
 			t.Fatalf("step %d (%s -> %v): %d mails queued, want %d", i, s.inst, s.to, got, s.wantLen)
+		}
+	}
+	// The sync group mails its own changes, once per state.
+	for i, to := range []vrrp.State{vrrp.StateMaster, vrrp.StateMaster, vrrp.StateBackup} {
+		d.mailGroupTransition(vrrp.GroupTransition{Group: "G1", To: to, Members: []string{"VI_1", "VI_2"}, At: now})
+		if got, want := d.mail.Len(), []int{4, 4, 5}[i]; got != want {
+			t.Fatalf("group step %d (%v): %d mails queued, want %d", i, to, got, want)
 		}
 	}
 	if d.Instances() != 2 {

@@ -30,6 +30,8 @@ type InstanceConfig struct {
 	GARPInterval time.Duration
 	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
 	ChecksumAsV2 bool
+	// SyncGroup names the vrrp_sync_group the instance belongs to, or "".
+	SyncGroup string
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -192,6 +194,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	}
 	ic.Group = group
 	ic.Machine = m
+	ic.SyncGroup = syncGroupOf(cfg, name)
 	return ic, nil
 }
 

@@ -199,7 +199,12 @@ type Machine struct {
 	ahSeq uint32
 
 	fault bool
-	stats Stats
+	// hold is set for a member of a sync group that is not MASTER: when
+	// its down timer expires it only marks wantMaster and waits for the
+	// rest of the group (keepalived's vrrp_sync_can_goto_master).
+	hold       bool
+	wantMaster bool
+	stats      Stats
 }
 
 // NewMachine checks cfg and returns a machine in INIT; call Start.
@@ -302,13 +307,13 @@ func (m *Machine) Start(now time.Time) []Action {
 	if m.fault {
 		return m.transition(nil, StateFault, "fault at start")
 	}
-	if m.cfg.Priority == PriorityOwner {
+	if m.cfg.Priority == PriorityOwner && !m.hold {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
 	acts := m.transition([]Action{{Kind: ActRemoveVIPs}}, StateBackup, "init")
-	if m.cfg.InitialMaster {
+	if m.cfg.InitialMaster || m.cfg.Priority == PriorityOwner {
 		m.downAt = now.Add(m.masterInt + m.Skew(255))
 		m.downReason = "no master seen (state MASTER)"
 	} else {
@@ -324,6 +329,13 @@ func (m *Machine) Tick(now time.Time) []Action {
 	switch m.state {
 	case StateBackup:
 		if !m.downAt.IsZero() && !now.Before(m.downAt) {
+			if m.hold {
+				// Wait for the sync group; keep timing so that a master
+				// that shows up meanwhile cancels the wish.
+				m.wantMaster = true
+				m.downAt = now.Add(m.MasterDown())
+				return nil
+			}
 			acts = m.becomeMaster(now, acts, m.downReason)
 		}
 	case StateMaster:
@@ -435,6 +447,7 @@ func (m *Machine) backupRx(now time.Time, a Advert) []Action {
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
 		m.downAt = now.Add(m.MasterDown())
 		m.downReason = fmt.Sprintf("master %v down", a.Src)
+		m.wantMaster = false
 		if m.cfg.PreemptDelay > 0 {
 			if a.Priority >= m.prio {
 				m.preemptAt = time.Time{}
@@ -539,7 +552,45 @@ func (m *Machine) Stop(now time.Time) []Action {
 	return m.transition(nil, StateStop, "shutdown")
 }
 
+// SetHold makes the machine wait for its sync group before becoming
+// master (see WantsMaster and ForceMaster); the router sets it for members
+// of a group that is not MASTER.
+func (m *Machine) SetHold(hold bool) {
+	m.hold = hold
+	if !hold {
+		m.wantMaster = false
+	}
+}
+
+// WantsMaster reports whether a held BACKUP's down timer has expired with
+// no master heard since: it would be master if its group let it.
+func (m *Machine) WantsMaster() bool { return m.state == StateBackup && m.wantMaster }
+
+// ForceMaster moves a BACKUP to MASTER because its sync group does.
+func (m *Machine) ForceMaster(now time.Time, reason string) []Action {
+	if m.state != StateBackup {
+		return nil
+	}
+	m.wantMaster = false
+	return m.becomeMaster(now, nil, reason)
+}
+
+// ForceBackup moves a MASTER to BACKUP because its sync group does; it
+// drops its addresses without a priority-0 advert (keepalived's
+// vrrp_sync_backup) and waits Master_Down_Interval.
+func (m *Machine) ForceBackup(now time.Time, reason string) []Action {
+	if m.state != StateMaster {
+		return nil
+	}
+	acts := m.leaveMaster(nil, StateBackup, reason, false)
+	m.masterInt = m.cfg.Interval
+	m.downAt = now.Add(m.MasterDown())
+	m.downReason = "master down"
+	return acts
+}
+
 func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Action {
+	m.wantMaster = false
 	m.masterInt = m.cfg.Interval
 	m.preemptAt = time.Time{}
 	// The advert goes first so that the old master drops the addresses

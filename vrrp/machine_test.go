@@ -301,3 +301,40 @@ func TestPriorityFaultStop(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestHoldForGroup: a held backup whose timer expires only wants to be
+// master; an advert cancels the wish; ForceMaster and ForceBackup move it
+// for its sync group.
+func TestHoldForGroup(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	m := newM(t, nil)
+	m.SetHold(true)
+	m.Start(t0)
+	if acts := m.Tick(m.Deadline()); len(acts) != 0 || !m.WantsMaster() || m.State() != StateBackup {
+		t.Fatalf("held expiry: acts %q, wants %v, state %v", kinds(acts), m.WantsMaster(), m.State())
+	}
+	now := m.Deadline().Add(-time.Second)
+	m.Receive(now, advertFrom(m, r2, 120))
+	if m.WantsMaster() {
+		t.Fatal("an advert from a master did not cancel the wish")
+	}
+	m.Tick(m.Deadline())
+	now = m.Deadline()
+	acts := m.ForceMaster(now, "group")
+	if m.State() != StateMaster || kinds(acts) != "send(prio 100); BACKUP -> MASTER (priority 100, reason: group); add-vips; garp(5)" {
+		t.Fatalf("ForceMaster: state %v, acts %q", m.State(), kinds(acts))
+	}
+	acts = m.ForceBackup(now, "group backup")
+	if m.State() != StateBackup || kinds(acts) != "remove-vips; MASTER -> BACKUP (priority 100, reason: group backup)" {
+		t.Fatalf("ForceBackup: state %v, acts %q", m.State(), kinds(acts))
+	}
+	if d := m.Deadline().Sub(now); d != m.MasterDown() {
+		t.Errorf("after ForceBackup the down timer is %v, want %v", d, m.MasterDown())
+	}
+	// Held owners start as backups and wait one interval plus skew.
+	o := newM(t, func(c *Config) { c.Priority = 255 })
+	o.SetHold(true)
+	if acts := o.Start(t0); o.State() != StateBackup || len(acts) != 2 {
+		t.Fatalf("held owner start: %v %q", o.State(), kinds(acts))
+	}
+}

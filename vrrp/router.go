@@ -35,6 +35,9 @@ type RouterOptions struct {
 	// OnTransition is called from the router's loop for every state change;
 	// it must not block.
 	OnTransition func(Transition)
+	// OnGroupTransition is called from the router's loop for every sync
+	// group state change; it must not block.
+	OnGroupTransition func(GroupTransition)
 	// WatchLinks follows interface state through netlink: an instance
 	// whose interface goes down enters FAULT. On by default.
 	NoLinkWatch bool
@@ -50,6 +53,7 @@ type Router struct {
 	conns     map[connKey]*connState
 
 	byName map[string]*instance
+	groups map[string]*syncGroup
 	// inject runs functions in the loop for the trackers and other
 	// goroutines that must change an instance; see do.
 	inject chan func(ctx context.Context, now time.Time)
@@ -90,6 +94,8 @@ type instance struct {
 	// weights holds every tracking weight by source; the effective priority
 	// is the configured one plus their sum, clamped to 1-254.
 	weights map[string]int
+	// group is the instance's vrrp_sync_group, nil if none.
+	group *syncGroup
 }
 
 // InstanceStatus is a snapshot of one instance.
@@ -125,6 +131,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 		r.instances = append(r.instances, in)
 		r.byName[ic.Machine.Name] = in
 	}
+	r.buildGroups()
 	return r, nil
 }
 
@@ -242,6 +249,9 @@ func (r *Router) Run(ctx context.Context) error {
 			for _, in := range r.instances {
 				if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
 					r.exec(ctx, in, now, in.m.Tick(now))
+					if in.group != nil {
+						r.groupWantsMaster(ctx, in.group, now)
+					}
 				}
 			}
 			r.publish(now)
@@ -274,6 +284,9 @@ func (r *Router) setFault(ctx context.Context, in *instance, now time.Time, sour
 		r.exec(ctx, in, now, in.m.SetFault(now, true, reason))
 	} else if !fault && len(in.faults) == 0 {
 		r.exec(ctx, in, now, in.m.SetFault(now, false, reason))
+	}
+	if in.group != nil {
+		r.groupFault(ctx, in.group, now)
 	}
 }
 
@@ -345,6 +358,9 @@ func (r *Router) open() error {
 			}
 			in.src = src
 		}
+	}
+	for _, g := range r.groups {
+		g.hold()
 	}
 	return nil
 }
@@ -466,6 +482,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
 			}
 			in.lastChange, in.lastReason = now, a.Reason
+			r.groupTransition(ctx, in, now, a.From, a.To)
 		}
 	}
 }

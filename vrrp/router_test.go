@@ -18,6 +18,8 @@ import (
 type hub struct {
 	mu      sync.Mutex
 	members []*hubConn
+	// muted drops everything this source sends, as a one-way partition.
+	muted netip.Addr
 }
 
 type hubConn struct {
@@ -42,6 +44,9 @@ func (c *hubConn) Send(b []byte, src, dst netip.Addr) error {
 	}
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
+	if src == c.h.muted {
+		return nil
+	}
 	for _, m := range c.h.members {
 		if m == c {
 			continue
