@@ -206,8 +206,12 @@ type Addr struct {
 }
 
 // addrs lists eth0's addresses.
-func (h *Host) addrs() ([]Addr, error) {
-	out, err := h.lab.ipNS(h.NS, "-j", "addr", "show", "dev", Iface)
+func (h *Host) addrs() ([]Addr, error) { return h.addrsOf("dev", Iface) }
+
+// addrsOf lists the addresses ip addr show selects with args (none: every
+// interface's).
+func (h *Host) addrsOf(args ...string) ([]Addr, error) {
+	out, err := h.lab.ipNS(h.NS, append([]string{"-j", "addr", "show"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -243,10 +247,11 @@ func (h *Host) Addrs() ([]Addr, error) {
 	return as, nil
 }
 
-// HasAddr reports whether addr (zone ignored) is on h's eth0. It is false
-// when the addresses cannot be read.
+// HasAddr reports whether addr (zone ignored) is on any of h's interfaces
+// (eth0, eth1, a virtual MAC interface...). It is false when the addresses
+// cannot be read.
 func (h *Host) HasAddr(addr netip.Addr) bool {
-	as, err := h.addrs()
+	as, err := h.addrsOf()
 	if err != nil {
 		return false
 	}

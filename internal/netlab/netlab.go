@@ -118,6 +118,8 @@ type Host struct {
 	// SwitchPort is the name of the veth peer of eth0 in the switch
 	// namespace (a port of br0).
 	SwitchPort string
+	// LAN2 is the host's place on the second LAN, nil until AddLAN2.
+	LAN2 *LAN2
 
 	lab *Lab
 }
