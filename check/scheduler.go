@@ -137,6 +137,10 @@ type Options struct {
 	Rand *rand.Rand
 	// Logger receives one line per transition (nil: none).
 	Logger *slog.Logger
+	// Known, when set, gives the state a server had before (by
+	// Server.Key) so that a reload neither takes a healthy server down
+	// nor brings a failed one up: its jobs start in that state.
+	Known func(key string) (up, known bool)
 }
 
 // Scheduler runs jobs: each job's checker every delay loop, retries after
@@ -216,6 +220,11 @@ func NewScheduler(jobs []Job, opt Options) *Scheduler {
 			s.servers[j.Server] = ss
 		}
 		js := &jobState{job: j, server: ss, up: !j.Alpha}
+		if opt.Known != nil {
+			if up, known := opt.Known(j.Server.Key); known {
+				js.up = up
+			}
+		}
 		ss.jobs = append(ss.jobs, js)
 		s.jobs = append(s.jobs, js)
 	}

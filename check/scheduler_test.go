@@ -220,6 +220,27 @@ func TestSchedulerStates(t *testing.T) {
 	}
 }
 
+// TestSchedulerKnownStates: after a reload a server starts in the state it
+// had, whatever Alpha says; unknown servers start as configured.
+func TestSchedulerKnownStates(t *testing.T) {
+	a := &Server{Key: "a", Name: "192.0.2.1:80", Weight: 1}
+	b := &Server{Key: "b", Name: "192.0.2.2:80", Weight: 1}
+	c := &Server{Key: "c", Name: "192.0.2.3:80", Weight: 1}
+	known := map[string]bool{"a": false, "b": true}
+	s := NewScheduler([]Job{
+		{Server: a, Checker: &scripted{name: "x", plan: results("+")}},
+		{Server: b, Checker: &scripted{name: "y", plan: results("+")}, Alpha: true},
+		{Server: c, Checker: &scripted{name: "z", plan: results("+")}, Alpha: true},
+	}, Options{Clock: newFakeClock(), Known: func(k string) (bool, bool) { up, ok := known[k]; return up, ok }})
+	var got []bool
+	for _, st := range s.States() {
+		got = append(got, st.Up)
+	}
+	if fmt.Sprint(got) != "[false true false]" {
+		t.Errorf("start states %v, want [false true false]", got)
+	}
+}
+
 // TestSchedulerOneTransitionPerChange: a server with two checkers goes
 // down once when both fail and comes up once when both pass again.
 func TestSchedulerOneTransitionPerChange(t *testing.T) {

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,19 +47,26 @@ func runAction(c *cli.Context) error {
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
 	path := c.String("config")
-	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: c.String("config-id")})
-	if err != nil {
-		return cli.Exit("kt run: "+err.Error(), exitProblem)
+	load := func() (*config.Config, config.Diagnostics, error) {
+		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: c.String("config-id")})
+		if err != nil {
+			return nil, diags, err
+		}
+		if cfg != nil {
+			diags = append(diags, config.Validate(cfg)...)
+		}
+		diags.Sort()
+		if cfg == nil || diags.HasErrors() {
+			return nil, diags, fmt.Errorf("%s: fix the errors above", path)
+		}
+		return cfg, diags, nil
 	}
-	if cfg != nil {
-		diags = append(diags, config.Validate(cfg)...)
-	}
-	diags.Sort()
+	cfg, diags, err := load()
 	for _, d := range diags {
 		fmt.Fprintln(c.App.ErrWriter, d)
 	}
-	if cfg == nil || diags.HasErrors() {
-		return cli.Exit(fmt.Sprintf("kt run: %s: not started: fix the errors above", path), exitProblem)
+	if err != nil {
+		return cli.Exit("kt run: not started: "+err.Error(), exitProblem)
 	}
 	if c.Bool("test-mail") {
 		if err := runTestMail(c.Context, cfg, c.App.Writer, log); err != nil {
@@ -78,14 +86,14 @@ func runAction(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// SIGHUP (reload) comes with the VRRP operations work; until then it
-	// must not kill the daemon.
+	// SIGHUP re-reads the file; a file that does not load or validate is
+	// reported line by line and the running configuration stays.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Warn("kt run: SIGHUP: reload is not supported yet; the running configuration stays")
+			reload(ctx, log, d, path, load)
 		}
 	}()
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
@@ -109,4 +117,25 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
+}
+
+// reload applies the configuration file again after SIGHUP.
+func reload(ctx context.Context, log *slog.Logger, d *daemon.Daemon, path string, load func() (*config.Config, config.Diagnostics, error)) {
+	log.Info("kt run: SIGHUP: reloading", "config", path)
+	cfg, diags, err := load()
+	for _, dg := range diags {
+		if dg.Severity == config.Error {
+			log.Error("kt run: reload: " + dg.String())
+		} else {
+			log.Warn("kt run: reload: " + dg.String())
+		}
+	}
+	if err == nil {
+		err = d.Reload(ctx, cfg)
+	}
+	if err != nil {
+		log.Error("kt run: reload failed; the running configuration stays", "err", err)
+		return
+	}
+	log.Info("kt run: reloaded", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers())
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -42,6 +43,11 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+
+	// reloading serialises Reload; cfgMu guards cfg and n, which a reload
+	// replaces while the engines' callbacks read them.
+	reloading sync.Mutex
+	cfgMu     sync.RWMutex
 
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
@@ -85,11 +91,11 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			userGroup(tr)
 		}
 	}
-	if len(ics) > 0 {
-		d.router, err = vrrp.NewRouter(ics, ro)
-		if err != nil {
-			return nil, err
-		}
+	// The router runs even without instances so that a reload can add
+	// some.
+	d.router, err = vrrp.NewRouter(ics, ro)
+	if err != nil {
+		return nil, err
 	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
@@ -108,11 +114,24 @@ func (d *Daemon) VirtualServers() int {
 	if d.lvs == nil {
 		return 0
 	}
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
 	return len(d.lvs.vs)
 }
 
 // Instances is how many VRRP instances the daemon runs.
-func (d *Daemon) Instances() int { return d.n }
+func (d *Daemon) Instances() int {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.n
+}
+
+// config is the configuration in force.
+func (d *Daemon) config() *config.Config {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.cfg
+}
 
 // Run runs until ctx ends, then stops the engines cleanly: masters send
 // priority 0 and drop their addresses, queued mail gets MailFlush to leave.
@@ -125,32 +144,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
-	stopSched, stopMgr := func() {}, func() {}
+	stopMgr := func() {}
 	if d.lvs != nil {
-		var schedCtx, mgrCtx context.Context
-		schedCtx, stopSched = context.WithCancel(context.Background())
+		var mgrCtx context.Context
 		mgrCtx, stopMgr = context.WithCancel(context.Background())
-		wg.Add(2)
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
 				errs <- fmt.Errorf("ipvs: %w", err)
 			}
 		}()
-		go func() {
-			defer wg.Done()
-			_ = d.lvs.sched.Run(schedCtx)
-		}()
+		d.lvs.startSched()
 	}
-	var err error
-	if d.router != nil {
-		err = d.router.Run(ctx)
-	} else {
-		<-ctx.Done()
-	}
+	err := d.router.Run(ctx)
 	// Stop the checkers before the manager, which then removes kt's
 	// entries (unless KeepIPVS); then scripts and mail get to finish.
-	stopSched()
+	d.reloading.Lock() // no reload half-way through the stop
+	defer d.reloading.Unlock()
+	if d.lvs != nil {
+		d.lvs.stopSched()
+	}
 	stopMgr()
 	wg.Wait()
 	if d.lvs != nil && d.lvs.close != nil {
@@ -196,12 +210,13 @@ func (d *Daemon) mailTransition(tr vrrp.Transition) {
 	if !ok {
 		return
 	}
-	in := d.cfg.Instances[tr.Instance]
+	cfg := d.config()
+	in := cfg.Instances[tr.Instance]
 	var own *bool
 	if in != nil {
 		own = in.SMTPAlert
 	}
-	if !smtp.WantVRRPState(d.cfg.Global, own, st) {
+	if !smtp.WantVRRPState(cfg.Global, own, st) {
 		return
 	}
 	d.mu.Lock()
@@ -226,10 +241,11 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 		return
 	}
 	var own *bool
-	if g := d.cfg.SyncGroups[tr.Group]; g != nil {
+	cfg := d.config()
+	if g := cfg.SyncGroups[tr.Group]; g != nil {
 		own = g.SMTPAlert
 	}
-	if !smtp.WantVRRPState(d.cfg.Global, own, st) {
+	if !smtp.WantVRRPState(cfg.Global, own, st) {
 		return
 	}
 	key := "group " + tr.Group
@@ -241,4 +257,52 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 	d.lastMail[key] = st
 	d.mu.Unlock()
 	d.mail.Enqueue(smtp.GroupMessage(d.mail.RouterID(), tr.Group, st, tr.Members, tr.At))
+}
+
+// Reload applies a new configuration (SIGHUP) without disturbing what did
+// not change: VRRP instances with the same settings keep their state and
+// addresses, real servers keep the state their checks gave them and IPVS
+// entries that did not change stay in the kernel. A configuration that
+// cannot be applied returns an error and the running one stays.
+//
+// The SMTP settings and a load balancer added to a configuration that had
+// none take effect at the next start; Reload logs that.
+func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
+	d.reloading.Lock()
+	defer d.reloading.Unlock()
+	ics, err := vrrp.Instances(cfg)
+	if err != nil {
+		return err
+	}
+	if len(ics) == 0 && len(cfg.VirtualServers) == 0 {
+		return fmt.Errorf("no vrrp_instance or virtual_server to run")
+	}
+	if _, err := d.router.Reload(ctx, ics); err != nil {
+		return err
+	}
+	old := d.config()
+	d.cfgMu.Lock()
+	d.cfg, d.n = cfg, len(ics)
+	d.cfgMu.Unlock()
+	switch {
+	case d.lvs != nil:
+		d.reloadLVS(cfg)
+	case len(cfg.VirtualServers) > 0:
+		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
+	}
+	if !smtpEqual(old, cfg) {
+		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")
+	}
+	return nil
+}
+
+// smtpEqual reports whether a and b send mail the same way.
+func smtpEqual(a, b *config.Config) bool {
+	ga, gb := a.Global, b.Global
+	if ga == nil || gb == nil {
+		return ga == gb
+	}
+	return reflect.DeepEqual(
+		[]any{ga.SMTPServer, ga.SMTPHeloName, ga.SMTPConnectTimeout, ga.NotificationEmail, ga.NotificationEmailFrom, ga.RouterID, ga.SMTPUser, ga.SMTPPassword, ga.SMTPNoStartTLS},
+		[]any{gb.SMTPServer, gb.SMTPHeloName, gb.SMTPConnectTimeout, gb.NotificationEmail, gb.NotificationEmailFrom, gb.RouterID, gb.SMTPUser, gb.SMTPPassword, gb.SMTPNoStartTLS})
 }

@@ -17,8 +17,63 @@ import (
 type lvsPart struct {
 	mgr   *lvs.Manager
 	sched *check.Scheduler
-	vs    map[string]*config.VirtualServer // by lvs.VSName
+	vs    map[string]*config.VirtualServer // by lvs.VSName; guarded by Daemon.cfgMu
 	close func() error
+
+	stopRun func() // stops sched.Run and waits for it
+}
+
+// startSched runs the checkers until stopSched.
+func (p *lvsPart) startSched() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	sched := p.sched
+	go func() {
+		defer close(done)
+		_ = sched.Run(ctx)
+	}()
+	p.stopRun = func() { cancel(); <-done }
+}
+
+// stopSched stops the checkers and waits for the attempts under way.
+func (p *lvsPart) stopSched() {
+	if p.stopRun != nil {
+		p.stopRun()
+		p.stopRun = nil
+	}
+}
+
+// reloadLVS replaces the checkers and the IPVS configuration with cfg's.
+// Real servers that stay keep the state their checks gave them, and IPVS
+// entries that did not change are not touched.
+func (d *Daemon) reloadLVS(cfg *config.Config) {
+	p := d.lvs
+	known := map[string]bool{}
+	for _, st := range p.sched.States() {
+		known[st.Server.Key] = st.Up
+	}
+	jobs, errs := check.FromConfig(cfg)
+	for _, err := range errs {
+		d.log.Warn("checker not run", "err", err)
+	}
+	sched := check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition,
+		Known: func(k string) (bool, bool) { up, ok := known[k]; return up, ok }})
+	p.stopSched()
+	vs := map[string]*config.VirtualServer{}
+	for _, v := range cfg.VirtualServers {
+		vs[lvs.VSName(v)] = v
+	}
+	d.cfgMu.Lock()
+	p.vs = vs
+	d.cfgMu.Unlock()
+	p.mgr.SetConfig(cfg)
+	p.sched = sched
+	for _, st := range sched.States() {
+		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
+			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
+		}
+	}
+	p.startSched()
 }
 
 // setupLVS prepares the checkers and the IPVS manager when the config has
@@ -72,7 +127,7 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
 	}
-	if smtp.WantChecker(d.cfg.Global, s.RealServer.SMTPAlert, true) {
+	if smtp.WantChecker(d.config().Global, s.RealServer.SMTPAlert, true) {
 		vs := s.VirtualServer.Describe()
 		d.mail.Enqueue(smtp.CheckerMessage(d.mail.RouterID(), smtp.DescribeRealServer(s.VirtualServer, s.RealServer), vs,
 			tr.Up, "=> "+tr.Check+": "+tr.Reason+" <=", tr.At))
@@ -86,8 +141,10 @@ func (d *Daemon) quorumEvent(e lvs.Event) {
 	if e.Script.Cmd != "" {
 		d.runScript(e.Script.Cmd)
 	}
+	d.cfgMu.RLock()
 	vs := d.lvs.vs[e.VS]
-	if vs == nil || !d.mail.Enabled() || !smtp.WantVirtualServer(d.cfg.Global, vs.SMTPAlert) {
+	d.cfgMu.RUnlock()
+	if vs == nil || !d.mail.Enabled() || !smtp.WantVirtualServer(d.config().Global, vs.SMTPAlert) {
 		return
 	}
 	q := smtp.Quorum{Up: e.Kind == lvs.QuorumUp, Starting: e.Init, Stopping: e.Stopping,

@@ -552,6 +552,17 @@ func (m *Machine) Stop(now time.Time) []Action {
 	return m.transition(nil, StateStop, "shutdown")
 }
 
+// SetVIPs replaces the addresses the machine advertises (a reload).
+func (m *Machine) SetVIPs(vips []netip.Addr) { m.cfg.VIPs = slices.Clone(vips) }
+
+// SetBasePriority replaces the configured priority (a reload); the caller
+// then sets the effective priority with SetPriority.
+func (m *Machine) SetBasePriority(p uint8) {
+	if p != 0 {
+		m.cfg.Priority = p
+	}
+}
+
 // SetHold makes the machine wait for its sync group before becoming
 // master (see WantsMaster and ForceMaster); the router sets it for members
 // of a group that is not MASTER.

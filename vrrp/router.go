@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +59,12 @@ type Router struct {
 	// goroutines that must change an instance; see do.
 	inject chan func(ctx context.Context, now time.Time)
 
+	// stopped is closed when Run returns.
+	stopped chan struct{}
+	// loopCtx and rxc belong to the running loop (set by Run).
+	loopCtx context.Context
+	rxc     chan rx
+
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
@@ -71,6 +78,7 @@ type connKey struct {
 
 type connState struct {
 	key  connKey
+	opts ConnOptions
 	conn PacketConn
 	// byVRID finds the instance an advert is for.
 	byVRID map[uint8]*instance
@@ -120,14 +128,14 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 		opts.Listen = func(o ConnOptions) (PacketConn, error) { return ListenConn(o) }
 	}
 	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}, byName: map[string]*instance{},
-		inject: make(chan func(context.Context, time.Time), 64)}
+		inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{})}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
 		if _, err := NewMachine(ic.Machine); err != nil {
 			return nil, err
 		}
-		in := &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{}}
+		in := newInstance(r, ic)
 		r.instances = append(r.instances, in)
 		r.byName[ic.Machine.Name] = in
 	}
@@ -150,6 +158,7 @@ type linkEvent struct {
 // then every master sends a priority-0 advert and drops its addresses, and
 // Run returns nil. An error opening the sockets is returned at once.
 func (r *Router) Run(ctx context.Context) error {
+	defer close(r.stopped)
 	addrs := r.opts.Addrs
 	if addrs == nil {
 		nl := NewNetlink()
@@ -165,21 +174,11 @@ func (r *Router) Run(ctx context.Context) error {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rxc := make(chan rx, 256)
+	r.loopCtx = loopCtx
+	r.rxc = make(chan rx, 256)
+	rxc := r.rxc
 	for _, cs := range r.conns {
-		go func(cs *connState) {
-			for {
-				got, err := cs.conn.Recv(loopCtx)
-				select {
-				case rxc <- rx{cs, got, err}:
-				case <-loopCtx.Done():
-					return
-				}
-				if err != nil && (errors.Is(err, net.ErrClosed) || loopCtx.Err() != nil) {
-					return
-				}
-			}
-		}(cs)
+		r.startRecv(cs)
 	}
 	links := make(chan linkEvent, 16)
 	if !r.opts.NoLinkWatch {
@@ -314,49 +313,101 @@ func effectivePriority(base uint8, weights map[string]int) uint8 {
 	return uint8(min(max(p, 1), PriorityOwner-1))
 }
 
-func (r *Router) open() error {
-	for _, in := range r.instances {
+// startRecv reads cs in its own goroutine into the loop until cs closes or
+// the loop ends.
+func (r *Router) startRecv(cs *connState) {
+	ctx, rxc := r.loopCtx, r.rxc
+	go func() {
+		for {
+			got, err := cs.conn.Recv(ctx)
+			select {
+			case rxc <- rx{cs, got, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil && (errors.Is(err, net.ErrClosed) || ctx.Err() != nil) {
+				return
+			}
+		}
+	}()
+}
+
+// planConns maps every instance to the conn of its interface and family;
+// it fails on two instances with the same VRID on one interface.
+func planConns(instances []*instance) (map[connKey]*connState, error) {
+	plan := map[connKey]*connState{}
+	for _, in := range instances {
 		key := connKey{in.cfg.Interface, in.cfg.IPv6}
-		cs, ok := r.conns[key]
+		cs, ok := plan[key]
 		if !ok {
 			cs = &connState{key: key, byVRID: map[uint8]*instance{}}
-			r.conns[key] = cs
+			plan[key] = cs
 		}
 		if other, dup := cs.byVRID[in.cfg.Machine.VRID]; dup {
-			return fmt.Errorf("vrrp: instances %s and %s both use VRID %d on %s", other.cfg.Machine.Name, in.cfg.Machine.Name, in.cfg.Machine.VRID, in.cfg.Interface)
+			return nil, fmt.Errorf("vrrp: instances %s and %s both use VRID %d on %s", other.cfg.Machine.Name, in.cfg.Machine.Name, in.cfg.Machine.VRID, in.cfg.Interface)
 		}
 		cs.byVRID[in.cfg.Machine.VRID] = in
-		in.conn = cs
 	}
-	for key, cs := range r.conns {
-		o := ConnOptions{Interface: key.iface, IPv6: key.v6}
-		groups := map[netip.Addr]bool{}
-		for _, in := range cs.byVRID {
-			if !in.cfg.Machine.Unicast && !groups[in.cfg.Group] {
-				groups[in.cfg.Group] = true
-				o.Groups = append(o.Groups, in.cfg.Group)
-			}
-			if in.cfg.Machine.AuthType == AuthAH {
-				o.AH = true
-			}
+	return plan, nil
+}
+
+// connOptions is what the socket for cs must do: join every multicast
+// group its instances use, accept AH if one uses it.
+func connOptions(cs *connState) ConnOptions {
+	o := ConnOptions{Interface: cs.key.iface, IPv6: cs.key.v6}
+	groups := map[netip.Addr]bool{}
+	vrids := make([]int, 0, len(cs.byVRID))
+	for v := range cs.byVRID {
+		vrids = append(vrids, int(v))
+	}
+	slices.Sort(vrids)
+	for _, v := range vrids {
+		in := cs.byVRID[uint8(v)]
+		if !in.cfg.Machine.Unicast && !groups[in.cfg.Group] {
+			groups[in.cfg.Group] = true
+			o.Groups = append(o.Groups, in.cfg.Group)
 		}
-		c, err := r.opts.Listen(o)
+		if in.cfg.Machine.AuthType == AuthAH {
+			o.AH = true
+		}
+	}
+	return o
+}
+
+// newMachine builds in's machine once its source address is known.
+func newMachine(in *instance) error {
+	src, err := sourceAddr(in.cfg)
+	if err != nil {
+		return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
+	}
+	// The machine breaks priority ties on the source address.
+	mc := in.cfg.Machine
+	mc.Addr = src
+	if in.m, err = NewMachine(mc); err != nil {
+		return err
+	}
+	in.src = src
+	return nil
+}
+
+func (r *Router) open() error {
+	plan, err := planConns(r.instances)
+	if err != nil {
+		return err
+	}
+	r.conns = plan
+	for _, cs := range r.conns {
+		cs.opts = connOptions(cs)
+		c, err := r.opts.Listen(cs.opts)
 		if err != nil {
 			return err
 		}
 		cs.conn = c
 		for _, in := range cs.byVRID {
-			src, err := sourceAddr(in.cfg)
-			if err != nil {
-				return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
-			}
-			// The machine breaks priority ties on the source address.
-			mc := in.cfg.Machine
-			mc.Addr = src
-			if in.m, err = NewMachine(mc); err != nil {
+			in.conn = cs
+			if err := newMachine(in); err != nil {
 				return err
 			}
-			in.src = src
 		}
 	}
 	for _, g := range r.groups {
@@ -522,7 +573,11 @@ func (r *Router) send(in *instance, prio uint8) {
 // background, spaced by vrrp_garp_interval, so that a slow interface never
 // delays an advert.
 func (r *Router) announce(ctx context.Context, in *instance, count int) {
-	vips := in.cfg.VIPs
+	r.announceVIPs(ctx, in, in.cfg.VIPs, count)
+}
+
+// announceVIPs announces vips count times in the background.
+func (r *Router) announceVIPs(ctx context.Context, in *instance, vips []VIP, count int) {
 	gap := in.cfg.GARPInterval
 	addrs := r.opts.Addrs
 	log := in.log

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+const reloadVI1 = `vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 71
+    priority %PRIO%
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.100
+    }
+}
+`
+
+const reloadVI2 = `vrrp_instance VI_2 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 72
+    priority 150
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.101
+    }
+}
+`
+
+// TestReloadKeepsRunning: while a client pings the VIP 50 times a second,
+// SIGHUP with the same config, with an added instance and with a broken
+// config loses no ping and changes no state of the running instance; the
+// broken config is reported with file:line and the old one keeps running.
+func TestReloadKeepsRunning(t *testing.T) {
+	testenv.LookPath(t, "ping", "apt-get install iputils-ping")
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "client"}})
+	r1h, r2h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("client")
+	hosts := []*netlab.Host{r1h, r2h}
+	vip, vip2 := mustAddr("192.0.2.100"), mustAddr("192.0.2.101")
+	conf := func(prio string) string { return strings.ReplaceAll(reloadVI1, "%PRIO%", prio) }
+	r1 := startRouter(t, lab, "kt", r1h, conf("150"))
+	r2 := startRouter(t, lab, "kt", r2h, conf("100"))
+	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
+	// The client's first ping may go out while ARP settles.
+	if !netlab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool { return client.Ping(vip, time.Second) == nil }) {
+		t.Fatalf("the client cannot ping %v", vip)
+	}
+
+	ping, err := client.Start("ping", "-n", "-i", "0.02", "-c", "400", vip.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup := func(text, wantLog string, n int) {
+		t.Helper()
+		if err := os.WriteFile(r1.conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r1.proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		ok := netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Count(r1.proc.Log(), wantLog) >= n })
+		if !ok {
+			t.Fatalf("no %q after SIGHUP:\n%s", wantLog, tail(r1.proc.Log(), 30))
+		}
+	}
+	time.Sleep(time.Second)
+	hup(conf("150"), "kt run: reloaded", 1)
+	time.Sleep(time.Second)
+	hup(conf("150")+reloadVI2, "kt run: reloaded", 2)
+	waitHolder(t, hosts, vip2, r1h, 10*time.Second, r1, r2)
+	time.Sleep(time.Second)
+	hup(conf("150")+reloadVI2+"vrrp_instance VI_3 {\n    interface eth0\n    virtual_router_id 300\n}\n", "reload failed", 1)
+
+	if err := ping.Wait(30 * time.Second); err != nil {
+		t.Fatalf("ping: %v\n%s", err, ping.Log())
+	}
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(ping.Log())
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s", ping.Log())
+	}
+	sent, _ := strconv.Atoi(m[1])
+	got, _ := strconv.Atoi(m[2])
+	if sent < 390 || got != sent {
+		t.Errorf("ping: %d sent, %d received: want none lost across the reloads", sent, got)
+	}
+
+	log := r1.proc.Log()
+	// The broken file is named with its line, and the old config stays.
+	if !regexp.MustCompile(`r1-kt\.conf:\d+:`).MatchString(log) {
+		t.Errorf("the broken config's error has no file:line:\n%s", tail(log, 20))
+	}
+	_, afterHUP, _ := strings.Cut(log, "SIGHUP")
+	if strings.Contains(afterHUP, "VI_1: ") {
+		t.Errorf("VI_1 changed state across the reloads:\n%s", log)
+	}
+	if !r1h.HasAddr(vip) || !r1h.HasAddr(vip2) {
+		t.Errorf("after the broken reload r1 holds %v: %v, %v: %v", vip, r1h.HasAddr(vip), vip2, r1h.HasAddr(vip2))
+	}
+}

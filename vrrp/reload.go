@@ -1,0 +1,236 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// ReloadResult says what a reload did, by instance name.
+type ReloadResult struct {
+	Unchanged, Updated, Started, Stopped []string
+}
+
+// ErrNotRunning is returned by Reload when the router's loop is not running.
+var ErrNotRunning = errors.New("vrrp: router not running")
+
+// Reload replaces the running configuration with ics, keeping what did not
+// change: an instance whose settings are the same keeps its state, socket
+// and addresses untouched; one whose virtual addresses or priority changed
+// is updated in place (a master adds and removes only the addresses that
+// changed); any other change restarts the instance; new instances start
+// and removed ones stop as on shutdown (priority 0, addresses removed).
+// When the new configuration cannot be applied (two instances with one
+// VRID, a socket that cannot be opened, an interface without an address),
+// nothing changes and the error is returned.
+func (r *Router) Reload(ctx context.Context, ics []InstanceConfig) (ReloadResult, error) {
+	type answer struct {
+		res ReloadResult
+		err error
+	}
+	done := make(chan answer, 1)
+	f := func(ctx context.Context, now time.Time) {
+		res, err := r.reload(ctx, now, ics)
+		done <- answer{res, err}
+	}
+	select {
+	case r.inject <- f:
+	case <-ctx.Done():
+		return ReloadResult{}, ctx.Err()
+	case <-r.stopped:
+		return ReloadResult{}, ErrNotRunning
+	}
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-ctx.Done():
+		return ReloadResult{}, ctx.Err()
+	}
+}
+
+func newInstance(r *Router, ic InstanceConfig) *instance {
+	return &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{}}
+}
+
+// softChange reports whether b differs from a only in what an instance
+// can take without restarting: its virtual addresses and its priority
+// (not to or from 255, the address owner's).
+func softChange(a, b InstanceConfig) bool {
+	if (a.Machine.Priority == PriorityOwner) != (b.Machine.Priority == PriorityOwner) {
+		return false
+	}
+	b.VIPs, b.Machine.VIPs, b.Machine.Priority = a.VIPs, a.Machine.VIPs, a.Machine.Priority
+	return reflect.DeepEqual(a, b)
+}
+
+func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig) (ReloadResult, error) {
+	var (
+		res      ReloadResult
+		next     []*instance
+		fresh    []*instance
+		updates  []*instance
+		stopping []*instance
+		newCfg   = map[*instance]InstanceConfig{}
+		names    = map[string]bool{}
+	)
+	for _, ic := range ics {
+		name := ic.Machine.Name
+		if names[name] {
+			return res, fmt.Errorf("vrrp: instance %s given twice", name)
+		}
+		names[name] = true
+		old := r.byName[name]
+		switch {
+		case old != nil && reflect.DeepEqual(old.cfg, ic):
+			next = append(next, old)
+			res.Unchanged = append(res.Unchanged, name)
+		case old != nil && softChange(old.cfg, ic):
+			next = append(next, old)
+			updates = append(updates, old)
+			newCfg[old] = ic
+			res.Updated = append(res.Updated, name)
+		default:
+			if _, err := NewMachine(ic.Machine); err != nil {
+				return ReloadResult{}, err
+			}
+			if old != nil {
+				stopping = append(stopping, old)
+			}
+			in := newInstance(r, ic)
+			next = append(next, in)
+			fresh = append(fresh, in)
+			res.Started = append(res.Started, name)
+		}
+	}
+	for _, in := range r.instances {
+		if !names[in.cfg.Machine.Name] {
+			stopping = append(stopping, in)
+		}
+	}
+	for _, in := range stopping {
+		res.Stopped = append(res.Stopped, in.cfg.Machine.Name)
+	}
+
+	// Everything that can fail comes first, while nothing has changed.
+	// (Updates change nothing planConns and connOptions read.)
+	plan, err := planConns(next)
+	if err != nil {
+		return ReloadResult{}, err
+	}
+	for _, in := range fresh {
+		if err := newMachine(in); err != nil {
+			return ReloadResult{}, err
+		}
+	}
+	var opened []*connState
+	for key, cs := range plan {
+		cs.opts = connOptions(cs)
+		if old := r.conns[key]; old != nil && reflect.DeepEqual(old.opts, cs.opts) {
+			continue
+		}
+		c, err := r.opts.Listen(cs.opts)
+		if err != nil {
+			for _, o := range opened {
+				o.conn.Close()
+			}
+			return ReloadResult{}, err
+		}
+		cs.conn = c
+		opened = append(opened, cs)
+	}
+
+	// Stop what goes away while its socket still works.
+	for _, in := range stopping {
+		r.exec(ctx, in, now, in.m.Stop(now))
+		in.log.Info("vrrp: " + in.cfg.Machine.Name + ": stopped by reload")
+	}
+	for _, in := range updates {
+		r.update(ctx, in, now, newCfg[in])
+	}
+
+	// Swap the sockets: a socket whose options did not change keeps its
+	// connState (its reader goroutine holds it) with the new instances.
+	old := r.conns
+	r.conns = map[connKey]*connState{}
+	for key, cs := range plan {
+		if o := old[key]; o != nil && cs.conn == nil {
+			o.byVRID = cs.byVRID
+			cs = o
+		} else {
+			r.startRecv(cs)
+		}
+		r.conns[key] = cs
+		for _, in := range cs.byVRID {
+			in.conn = cs
+		}
+	}
+	for key, o := range old {
+		if r.conns[key] != o {
+			o.conn.Close()
+		}
+	}
+
+	// Sync groups: a group whose members all stayed keeps its state.
+	oldGroups := map[string]*syncGroup{}
+	for name, g := range r.groups {
+		oldGroups[name] = g
+	}
+	r.instances = next
+	r.byName = map[string]*instance{}
+	for _, in := range next {
+		r.byName[in.cfg.Machine.Name] = in
+	}
+	r.buildGroups()
+	for name, g := range r.groups {
+		if og := oldGroups[name]; og != nil && slices.Equal(og.members, g.members) {
+			g.state = og.state
+		}
+		g.hold()
+	}
+
+	for _, in := range fresh {
+		if up, ok := linkUp(in.cfg.Interface); ok && !up {
+			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
+		}
+		r.exec(ctx, in, now, in.m.Start(now))
+	}
+	r.log.Info("vrrp: reloaded", "unchanged", len(res.Unchanged), "updated", res.Updated, "started", res.Started, "stopped", res.Stopped)
+	return res, nil
+}
+
+// update gives a running instance new virtual addresses or priority
+// without a state change: a master adds the new addresses (with gratuitous
+// ARP / NA) and removes the dropped ones; the priority is advertised at once.
+func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic InstanceConfig) {
+	prev := in.cfg.VIPs
+	in.cfg = ic
+	in.m.SetVIPs(ic.Machine.VIPs)
+	in.m.SetBasePriority(ic.Machine.Priority)
+	r.exec(ctx, in, now, in.m.SetPriority(now, effectivePriority(ic.Machine.Priority, in.weights)))
+	in.log.Info("vrrp: " + ic.Machine.Name + ": updated by reload")
+	if in.m.State() != StateMaster {
+		return
+	}
+	for _, v := range prev {
+		if !slices.Contains(ic.VIPs, v) {
+			if err := r.opts.Addrs.Remove(v); err != nil {
+				in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
+			}
+		}
+	}
+	var added []VIP
+	for _, v := range ic.VIPs {
+		if !slices.Contains(prev, v) {
+			if err := r.opts.Addrs.Add(v); err != nil {
+				in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
+			}
+			added = append(added, v)
+		}
+	}
+	if len(added) > 0 {
+		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
+	}
+}

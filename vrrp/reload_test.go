@@ -1,0 +1,115 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestReload: a reload keeps unchanged instances as they are (no
+// transition, VIP held throughout), updates addresses in place, starts new
+// instances, stops removed ones, and refuses a bad set without changing
+// anything.
+func TestReload(t *testing.T) {
+	h := &hub{}
+	book := &addrBook{held: map[netip.Prefix]bool{}}
+	var mu sync.Mutex
+	var trs []string
+	inst := func(name string, vrid uint8, vips ...string) InstanceConfig {
+		mc := Config{Name: name, VRID: vrid, Version: 3, Priority: 150, Interval: 20 * time.Millisecond}
+		ic := InstanceConfig{Interface: "lo", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4}
+		for _, v := range vips {
+			p := netip.MustParsePrefix(v + "/32")
+			mc.VIPs = append(mc.VIPs, p.Addr())
+			ic.VIPs = append(ic.VIPs, VIP{Prefix: p, Dev: "lo"})
+		}
+		ic.Machine = mc
+		return ic
+	}
+	r, err := NewRouter([]InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, RouterOptions{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Listen: h.listen, Addrs: book, NoLinkWatch: true,
+		OnTransition: func(tr Transition) {
+			mu.Lock()
+			trs = append(trs, fmt.Sprintf("%s %v", tr.Instance, tr.To))
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	state := func(name string) State {
+		for _, st := range r.Status() {
+			if st.Name == name {
+				return st.State
+			}
+		}
+		return StateInit
+	}
+	waitFor(t, "VI_1 master", func() bool { return state("VI_1") == StateMaster })
+	transitions := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(trs)
+	}
+	before := transitions()
+	vip := func(s string) netip.Prefix { return netip.MustParsePrefix(s + "/32") }
+
+	steps := []struct {
+		name    string
+		ics     []InstanceConfig
+		want    string // ReloadResult
+		wantErr bool
+	}{
+		{"same config", []InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, "{[VI_1] [] [] []}", false},
+		{"add an instance", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), inst("VI_2", 2, "192.0.2.101")}, "{[VI_1] [] [VI_2] []}", false},
+		{"duplicate VRID", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), inst("VI_3", 1, "192.0.2.102")}, "", true},
+		{"change VI_1's address", []InstanceConfig{inst("VI_1", 1, "192.0.2.110"), inst("VI_2", 2, "192.0.2.101")}, "{[VI_2] [VI_1] [] []}", false},
+		{"remove VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.110")}, "{[VI_1] [] [] [VI_2]}", false},
+	}
+	for _, s := range steps {
+		res, err := r.Reload(ctx, s.ics)
+		if (err != nil) != s.wantErr {
+			t.Fatalf("%s: err %v", s.name, err)
+		}
+		if err == nil {
+			if got := fmt.Sprint(res); got != s.want {
+				t.Fatalf("%s: result %s, want %s", s.name, got, s.want)
+			}
+		}
+		if state("VI_1") != StateMaster || !book.holds(vip(s.ics[0].VIPs[0].Prefix.Addr().String())) && !s.wantErr {
+			t.Fatalf("%s: VI_1 %v, holds %v", s.name, state("VI_1"), book.held)
+		}
+		if s.name == "add an instance" {
+			waitFor(t, "VI_2 master", func() bool { return state("VI_2") == StateMaster && book.holds(vip("192.0.2.101")) })
+		}
+	}
+	if book.holds(vip("192.0.2.100")) || book.holds(vip("192.0.2.101")) || !book.holds(vip("192.0.2.110")) {
+		t.Errorf("addresses after the reloads: %v", book.held)
+	}
+	var vi1 []string
+	for _, tr := range transitions()[len(before):] {
+		if tr[:4] == "VI_1" {
+			vi1 = append(vi1, tr)
+		}
+	}
+	if len(vi1) != 0 {
+		t.Errorf("VI_1 changed state during reloads: %v", vi1)
+	}
+	if st := state("VI_2"); st != StateInit {
+		t.Errorf("VI_2 still listed as %v after removal", st)
+	}
+}
