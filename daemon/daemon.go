@@ -79,6 +79,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}
 	if len(ics) > 0 {
+		// Track and notify scripts, notify FIFOs.
+		vrrp.ConfigureScripts(cfg, opts.Log, &ro)
 		d.router, err = vrrp.NewRouter(ics, ro)
 		if err != nil {
 			return nil, err

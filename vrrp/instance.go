@@ -30,6 +30,12 @@ type InstanceConfig struct {
 	GARPInterval time.Duration
 	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
 	ChecksumAsV2 bool
+	// Track is what the instance tracks (its own track_* and its sync
+	// group's); TrackWarnings are keepalived's config warnings about them.
+	Track         []TrackRef
+	TrackWarnings []string
+	// Notify is its notify scripts and notify_priority_changes.
+	Notify NotifyConfig
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -50,8 +56,13 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 		return strings.Compare(a, b)
 	})
 	var out []InstanceConfig
+	tb := newTrackBuilder(cfg)
 	for _, n := range names {
 		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		if err == nil {
+			ic.Track = tb.instanceRefs(n, cfg.Instances[n], int(ic.Machine.Priority), func(w string) { ic.TrackWarnings = append(ic.TrackWarnings, w) })
+			ic.Notify = instanceNotifyConfig(cfg, n, cfg.Instances[n])
+		}
 		if err != nil {
 			where := cfg.Instances[n].Pos.String()
 			if where != "" {

@@ -38,6 +38,12 @@ type RouterOptions struct {
 	// WatchLinks follows interface state through netlink: an instance
 	// whose interface goes down enters FAULT. On by default.
 	NoLinkWatch bool
+	// Scripts is how track and notify scripts run (script_user,
+	// enable_script_security); nil: keepalived's defaults.
+	Scripts *ScriptPolicy
+	// Notifier runs notify scripts and writes the notify FIFO; nil: one
+	// without FIFOs. The router closes it when it stops.
+	Notifier *Notifier
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -58,6 +64,8 @@ type Router struct {
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
 	garps     sync.WaitGroup
+
+	track *tracking // track.go
 }
 
 type connKey struct {
@@ -90,6 +98,8 @@ type instance struct {
 	// weights holds every tracking weight by source; the effective priority
 	// is the configured one plus their sum, clamped to 1-254.
 	weights map[string]int
+	// notify is its notify scripts (notify.go).
+	notify *NotifyScripts
 }
 
 // InstanceStatus is a snapshot of one instance.
@@ -125,6 +135,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 		r.instances = append(r.instances, in)
 		r.byName[ic.Machine.Name] = in
 	}
+	r.setupTracking()
 	return r, nil
 }
 
@@ -180,12 +191,14 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 
 	now := time.Now()
+	r.track.init(ctx, now)
 	for _, in := range r.instances {
 		if up, ok := linkUp(in.cfg.Interface); ok && !up {
 			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
+	r.track.start(loopCtx)
 	r.publish(now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -209,6 +222,7 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 			r.publish(now)
 			cancel()
+			r.closeNotifier()
 			r.garps.Wait()
 			return nil
 		case got := <-rxc:
@@ -232,6 +246,7 @@ func (r *Router) Run(ctx context.Context) error {
 					r.setFault(ctx, in, now, "link", reason, !ev.up)
 				}
 			}
+			r.track.link(ctx, now, ev.name, ev.up)
 			r.publish(now)
 		case f := <-r.inject:
 			now := time.Now()
@@ -462,6 +477,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
+			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
 				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
 			}
