@@ -423,6 +423,7 @@ const killGrace = 2 * time.Second
 // /bin/sh, as keepalived's system() fallback does.
 func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string) ScriptResult {
 	args := append(append([]string(nil), s.Args...), extra...)
+	closeOnExecAll()
 	cmd := s.command(args)
 	err := cmd.Start()
 	if err != nil && errors.Is(err, syscall.ENOEXEC) {
@@ -476,6 +477,21 @@ func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string
 		}
 	}
 	return res
+}
+
+// closeOnExecAll marks every descriptor above stderr close-on-exec. Go
+// opens its own that way, but kt may have inherited others from its parent
+// (or a library may have opened one without the flag): no script gets them.
+func closeOnExecAll() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 func (s *Script) command(args []string) *exec.Cmd {
