@@ -798,6 +798,7 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 			last = res.Status
 		}
 		ok := res.OK()
+		t.r.log.Debug(fmt.Sprintf("vrrp: VRRP_Script(%s) run: %s", d.Name, res.String()))
 		if c.Observe(ok) {
 			what := res.String()
 			if res.TimedOut {
