@@ -196,6 +196,9 @@ func (r *Router) Run(ctx context.Context) error {
 		if up, ok := linkUp(in.cfg.Interface); ok && !up {
 			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 		}
+		if r.track.holding(in) {
+			continue // started when its weight-0 scripts first report
+		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
 	r.track.start(loopCtx)

@@ -381,6 +381,14 @@ func (b *trackBuilder) script(name string) *ScriptDef {
 	}
 	d := &ScriptDef{Name: name, Cmd: s.Script, Interval: s.EffectiveInterval(), Timeout: s.EffectiveTimeout(),
 		Rise: s.EffectiveRise(), Fall: s.EffectiveFall(), InitFail: s.InitFail}
+	// vrrp_script's own `user USER [GROUP]` line.
+	if s.User.Set && len(s.User.Args) > 0 {
+		d.Cmd.User = s.User.Args[0]
+		d.Cmd.Group = ""
+		if len(s.User.Args) > 1 {
+			d.Cmd.Group = s.User.Args[1]
+		}
+	}
 	b.scripts[name] = d
 	return d
 }
@@ -613,11 +621,19 @@ func initTrackFiles(cfg *config.Config, log *slog.Logger) {
 // that run scripts, read files and scan /proc, and hand results to the
 // router loop, where they become weights and faults of instances.
 type tracking struct {
-	r       *Router
+	r *Router
+	// held counts, per instance, the weight-0 scripts that have not
+	// reported yet: keepalived keeps such an instance in INIT until they
+	// have, and so does kt.
+	held    map[*instance]int
 	scripts map[*ScriptDef]*trackedScript
 	files   map[*FileDef][]instRef
 	procs   map[*ProcessDef][]instRef
 	ifaces  map[string][]instRef
+	// The state init found, which the polling goroutines start from (a
+	// change between init and their first poll must not be missed).
+	fileVals map[*FileDef]int64
+	quorums  map[*ProcessDef]*Quorum
 }
 
 type instRef struct {
@@ -632,7 +648,7 @@ type trackedScript struct {
 }
 
 func newTracking(r *Router) *tracking {
-	t := &tracking{r: r, scripts: map[*ScriptDef]*trackedScript{}, files: map[*FileDef][]instRef{},
+	t := &tracking{r: r, held: map[*instance]int{}, fileVals: map[*FileDef]int64{}, quorums: map[*ProcessDef]*Quorum{}, scripts: map[*ScriptDef]*trackedScript{}, files: map[*FileDef][]instRef{},
 		procs: map[*ProcessDef][]instRef{}, ifaces: map[string][]instRef{}}
 	policy := r.opts.Scripts
 	if policy == nil {
@@ -664,6 +680,9 @@ func newTracking(r *Router) *tracking {
 					t.scripts[ref.Script] = ts
 				}
 				ts.refs = append(ts.refs, ir)
+				if ref.Weight == 0 && !ref.Script.InitFail {
+					t.held[in]++
+				}
 			case TrackInterface:
 				t.ifaces[ref.Name] = append(t.ifaces[ref.Name], ir)
 			case TrackFile:
@@ -720,13 +739,16 @@ func (t *tracking) init(ctx context.Context, now time.Time) {
 			t.r.log.Warn("vrrp: invalid number read from track file - ignoring", "track_file", def.Name, "path", def.Path)
 			v = 0
 		}
+		t.fileVals[def] = v
 		t.applyFile(ctx, now, refs, v)
 	}
 	if len(t.procs) > 0 {
 		counts := countProcesses(t.procDefs())
 		for def, refs := range t.procs {
-			have := counts[def] >= def.Quorum && counts[def] <= def.QuorumMax
-			t.applyOK(ctx, now, refs, have, fmt.Sprintf("quorum %v (%d running)", have, counts[def]))
+			q := NewQuorum(def)
+			q.Observe(now, counts[def])
+			t.quorums[def] = q
+			t.applyOK(ctx, now, refs, q.Have(), fmt.Sprintf("quorum %v (%d running)", q.Have(), counts[def]))
 		}
 	}
 	for _, ts := range t.scripts {
@@ -762,6 +784,25 @@ func (t *tracking) link(ctx context.Context, now time.Time, name string, up bool
 	}
 }
 
+// holding reports whether an instance waits in INIT for the first result
+// of a weight-0 script; the router does not start it yet.
+func (t *tracking) holding(in *instance) bool { return t.held[in] > 0 }
+
+// reported counts a script's first result and starts the instances that
+// waited for it.
+func (t *tracking) reported(ctx context.Context, now time.Time, ts *trackedScript) {
+	for _, ir := range ts.refs {
+		if ir.ref.Weight != 0 || t.held[ir.in] == 0 {
+			continue
+		}
+		t.held[ir.in]--
+		if t.held[ir.in] == 0 {
+			ir.in.log.Info(fmt.Sprintf("(%s) tracked scripts have reported; leaving INIT", ir.in.cfg.Machine.Name))
+			t.r.exec(ctx, ir.in, now, ir.in.m.Start(now))
+		}
+	}
+}
+
 // start runs the goroutines until ctx ends.
 func (t *tracking) start(ctx context.Context) {
 	for _, ts := range t.scripts {
@@ -781,6 +822,7 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 	d := ts.def
 	c := NewScriptCounter(d.Rise, d.Fall, d.InitFail)
 	last := -2
+	reported := d.InitFail // init_fail scripts hold no instance
 	tick := time.NewTicker(d.Interval)
 	defer tick.Stop()
 	for {
@@ -805,9 +847,13 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 				what = "timed_out"
 			}
 			t.r.log.Info(fmt.Sprintf("vrrp: VRRP_Script(%s) %s", d.Name, what))
-			now := c.OK()
+			now, first := c.OK(), !reported
+			reported = true
 			t.r.do(ctx, func(ctx context.Context, at time.Time) {
 				t.applyOK(ctx, at, ts.refs, now, what)
+				if first {
+					t.reported(ctx, at, ts)
+				}
 			})
 		}
 		select {
@@ -822,10 +868,7 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 const filePollInterval = 500 * time.Millisecond
 
 func (t *tracking) pollFiles(ctx context.Context) {
-	last := map[*FileDef]int64{}
-	for def := range t.files {
-		last[def], _ = ReadTrackFile(def.Path)
-	}
+	last := t.fileVals
 	tick := time.NewTicker(filePollInterval)
 	defer tick.Stop()
 	for {
@@ -857,13 +900,8 @@ const procScanInterval = time.Second
 
 func (t *tracking) scanProcesses(ctx context.Context) {
 	defs := t.procDefs()
-	qs := map[*ProcessDef]*Quorum{}
-	now := time.Now()
-	counts := countProcesses(defs)
-	for _, d := range defs {
-		qs[d] = NewQuorum(d)
-		qs[d].Observe(now, counts[d])
-	}
+	qs := t.quorums
+	var now time.Time
 	tick := time.NewTicker(min(procScanInterval, minDelay(defs)))
 	defer tick.Stop()
 	for {

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -387,4 +389,86 @@ func TestRouterTracking(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// runRouter runs one instance over the in-memory LAN and returns a stop
+// function.
+func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*Router, func()) {
+	t.Helper()
+	h := &hub{}
+	opts.Listen, opts.Addrs, opts.NoLinkWatch = h.listen, &addrBook{held: map[netip.Prefix]bool{}}, true
+	if opts.Log == nil {
+		opts.Log = quietLog()
+	}
+	if opts.Scripts == nil {
+		opts.Scripts = &ScriptPolicy{lookup: lookupCred}
+	}
+	r, err := NewRouter([]InstanceConfig{ic}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	return r, func() { cancel(); <-done }
+}
+
+func testInstance(track ...TrackRef) InstanceConfig {
+	vip := netip.MustParsePrefix("192.0.2.100/32")
+	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond, VIPs: []netip.Addr{vip.Addr()}}
+	return InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4,
+		VIPs: []VIP{{Prefix: vip, Dev: "lo"}}, Track: track}
+}
+
+// TestRouterHoldsInit: as keepalived, an instance tracking a weight-0
+// script stays in INIT until the script first reports; failing, it goes
+// straight to FAULT (no BACKUP, so no backup notification first).
+func TestRouterHoldsInit(t *testing.T) {
+	sdef := &ScriptDef{Name: "chk", Cmd: config.Script{Cmd: "/bin/sh -c 'sleep 0.3; exit 1'"}, Interval: time.Second,
+		Timeout: 5 * time.Second, Rise: 1, Fall: 1}
+	var mu sync.Mutex
+	var trs []string
+	r, stop := runRouter(t, testInstance(TrackRef{Kind: TrackScript, Name: "chk", Script: sdef}), RouterOptions{
+		OnTransition: func(tr Transition) {
+			mu.Lock()
+			trs = append(trs, tr.From.String()+">"+tr.To.String())
+			mu.Unlock()
+		}})
+	defer stop()
+	waitFor(t, "FAULT", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateFault })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(trs, []string{"INIT>FAULT"}) {
+		t.Errorf("transitions %q, want INIT>FAULT only", trs)
+	}
+}
+
+// TestRouterTrackProcess: a tracked process (a sleep with a unique
+// argument, matched on its full command line) counted from /proc; when it
+// ends, the instance loses the weight.
+func TestRouterTrackProcess(t *testing.T) {
+	arg := "4242." + strconv.Itoa(os.Getpid())
+	cmd := exec.Command("sleep", arg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// argv[0] is "sleep" as exec.Command was given it; keepalived also
+	// compares the command line's first word as it is.
+	pdef := &ProcessDef{Name: "tp", Path: "sleep", Params: []string{arg}, Match: ParamExact, FullCommand: true, Quorum: 1, QuorumMax: 65535}
+	r, stop := runRouter(t, testInstance(TrackRef{Kind: TrackProcess, Name: "tp", Weight: 20, Process: pdef}), RouterOptions{})
+	defer stop()
+	prio := func() uint8 {
+		if s := r.Status(); len(s) == 1 {
+			return s[0].Priority
+		}
+		return 0
+	}
+	waitFor(t, "priority 120 with the process running", func() bool { return prio() == 120 })
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	waitFor(t, "priority 100 once it is gone", func() bool { return prio() == 100 })
 }
