@@ -725,7 +725,10 @@ func (t *tracking) init(ctx context.Context, now time.Time) {
 	for name, refs := range t.ifaces {
 		up, ok := linkUp(name)
 		if !ok {
-			t.r.log.Warn("vrrp: tracked interface " + name + " doesn't exist")
+			// keepalived (without dynamic_interfaces) drops the entry.
+			t.r.log.Warn("vrrp: tracked interface " + name + " doesn't exist; ignoring it")
+			delete(t.ifaces, name)
+			continue
 		}
 		what := "up"
 		if !up {

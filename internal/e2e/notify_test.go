@@ -36,7 +36,7 @@ func fileLines(path string) []string {
 // drives it through start (BACKUP, then MASTER alone), a higher-priority
 // peer (BACKUP), its link going down (FAULT) and up (BACKUP), and SIGTERM
 // (STOP).
-func notifySequence(t *testing.T, impl string, vrid int) notifyRecord {
+func notifySequence(t *testing.T, impl string, vrid int, scenario string) notifyRecord {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r", "peer"}})
 	rh, peerh := lab.Host("r"), lab.Host("peer")
 	dir := lab.Dir
@@ -54,7 +54,12 @@ func notifySequence(t *testing.T, impl string, vrid int) notifyRecord {
 	writeFile(t, filepath.Join(dir, "spec.sh"), "#!/bin/sh\necho \"$*\" >> "+spec+"\n", 0o755)
 	writeFile(t, filepath.Join(dir, "generic.sh"), "#!/bin/sh\necho \"$*\" >> "+generic+"\n", 0o755)
 	writeFile(t, filepath.Join(dir, "fifo.sh"), "#!/bin/sh\nwhile read -r line; do echo \"$line\" >> "+fifoOut+"; done < \"$1\"\n", 0o755)
-	conf := fmt.Sprintf(`global_defs {
+	flag := filepath.Join(dir, "flag")
+	script := ""
+	if scenario == "script" {
+		script = fmt.Sprintf("vrrp_script chk {\n    script \"/usr/bin/test -f %s\"\n    interval 1\n}\n", flag)
+	}
+	conf := script + fmt.Sprintf(`global_defs {
     notify_fifo %[1]s/ext
     vrrp_notify_fifo %[1]s/fifo
     vrrp_notify_fifo_script %[1]s/fifo.sh
@@ -71,11 +76,11 @@ vrrp_instance VI_1 {
     notify_fault "%[1]s/spec.sh 'fault with space'"
     notify_stop "%[1]s/spec.sh stop"
     notify %[1]s/generic.sh
-    virtual_ipaddress {
+%[3]s    virtual_ipaddress {
         192.0.2.100
     }
 }
-`, dir, vrid)
+`, dir, vrid, map[bool]string{true: "    track_script {\n        chk\n    }\n"}[scenario == "script"])
 	waitLines := func(r *router, n int, what string) {
 		t.Helper()
 		if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return len(fileLines(generic)) >= n }) {
@@ -83,6 +88,21 @@ vrrp_instance VI_1 {
 		}
 	}
 	r := startRouter(t, lab, impl, rh, conf)
+	if scenario == "script" {
+		// The weight-0 script fails from the start: FAULT; it succeeds:
+		// BACKUP, then MASTER alone; SIGTERM: STOP.
+		waitLines(r, 1, "FAULT at start")
+		time.Sleep(1500 * time.Millisecond) // a few more failing runs
+		writeFile(t, flag, "", 0o644)
+		waitLines(r, 3, "MASTER once the script succeeds")
+		r.stop()
+		waitLines(r, 4, "STOP")
+		netlab.WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
+			return len(fileLines(spec)) >= 4 && len(fileLines(extOut)) >= 4 && reader.Exited()
+		})
+		time.Sleep(300 * time.Millisecond)
+		return notifyRecord{spec: fileLines(spec), generic: fileLines(generic), fifo: fileLines(extOut), fifoScript: fileLines(fifoOut)}
+	}
 	waitLines(r, 2, "MASTER alone")
 	peer := startRouter(t, lab, "kt", peerh, vrrpConf(vrid, 200, "    version 3\n    advert_int 0.2\n    virtual_ipaddress {\n        192.0.2.100\n    }"))
 	waitLines(r, 3, "BACKUP under a higher priority")
@@ -111,13 +131,31 @@ vrrp_instance VI_1 {
 // lines in the same order.
 func TestNotifyLikeKeepalived(t *testing.T) {
 	testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	for i, sc := range []struct {
+		name string
+		want []string
+	}{
+		{"events", []string{"INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100", "INSTANCE VI_1 BACKUP 100",
+			"INSTANCE VI_1 FAULT 100", "INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 STOP 100"}},
+		{"script", []string{"INSTANCE VI_1 FAULT 100", "INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100", "INSTANCE VI_1 STOP 100"}},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			compareNotify(t, sc.name, 80+2*i, sc.want)
+		})
+	}
+}
+
+// compareNotify runs the scenario under kt and keepalived at once (two
+// labs) and compares what their scripts and FIFO readers saw.
+func compareNotify(t *testing.T, scenario string, vrid int, wantGeneric []string) {
 	var mu sync.Mutex
 	got := map[string]notifyRecord{}
 	t.Run("run", func(t *testing.T) {
 		for i, impl := range []string{"kt", "keepalived"} {
 			t.Run(impl, func(t *testing.T) {
 				t.Parallel()
-				rec := notifySequence(t, impl, 80+i)
+				rec := notifySequence(t, impl, vrid+i, scenario)
 				mu.Lock()
 				got[impl] = rec
 				mu.Unlock()
@@ -128,8 +166,6 @@ func TestNotifyLikeKeepalived(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatal("a run failed")
 	}
-	wantGeneric := []string{"INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100", "INSTANCE VI_1 BACKUP 100",
-		"INSTANCE VI_1 FAULT 100", "INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 STOP 100"}
 	for _, c := range []struct {
 		name   string
 		kt, ka []string
