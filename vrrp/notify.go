@@ -119,10 +119,9 @@ type Notifier struct {
 }
 
 type notifyJob struct {
-	script  *Script
-	extra   []string
-	stop    bool
-	inGroup bool
+	script *Script
+	extra  []string
+	stop   bool
 }
 
 type notifyFIFO struct {
