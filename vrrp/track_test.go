@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -471,4 +472,63 @@ func TestRouterTrackProcess(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	waitFor(t, "priority 100 once it is gone", func() bool { return prio() == 100 })
+}
+
+func TestInitTrackFiles(t *testing.T) {
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists")
+	if err := os.WriteFile(exists, []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	overwrite := filepath.Join(dir, "overwrite")
+	if err := os.WriteFile(overwrite, []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{TrackFiles: map[string]*config.TrackFile{
+		"new":       {File: filepath.Join(dir, "new"), InitFile: config.Args{Set: true}},
+		"newval":    {File: filepath.Join(dir, "newval"), InitFile: config.Args{Set: true, Args: []string{"5"}}},
+		"exists":    {File: exists, InitFile: config.Args{Set: true, Args: []string{"5"}}},
+		"overwrite": {File: overwrite, InitFile: config.Args{Set: true, Args: []string{"5", "overwrite"}}},
+		"noinit":    {File: filepath.Join(dir, "noinit")},
+	}}
+	initTrackFiles(cfg, quietLog())
+	for name, want := range map[string]string{"new": "0\n", "newval": "5\n", "exists": "7\n", "overwrite": "5\n", "noinit": ""} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		if string(b) != want {
+			t.Errorf("%s: %q, want %q", name, b, want)
+		}
+	}
+}
+
+// TestPriorityChangeFIFO: with notify_priority_changes a tracking change of
+// the effective priority writes MASTER_PRIORITY to the notify FIFO.
+func TestPriorityChangeFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	n := NewNotifier(quietLog(), NotifierOptions{FIFOs: []FIFOConfig{{Path: fifo}}})
+	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	file := filepath.Join(dir, "value")
+	ic := testInstance(TrackRef{Kind: TrackFile, Name: "tf", Weight: -10, File: &FileDef{Name: "tf", Path: file}})
+	ic.Notify.PriorityChanges = true
+	r, stop := runRouter(t, ic, RouterOptions{Notifier: n})
+	defer stop()
+	waitFor(t, "master", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateMaster })
+	if err := os.WriteFile(file, []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	buf := make([]byte, 512)
+	waitFor(t, "MASTER_PRIORITY line", func() bool {
+		if k, _ := rd.Read(buf); k > 0 {
+			got.Write(buf[:k])
+		}
+		return strings.Contains(got.String(), `INSTANCE "VI_1" MASTER_PRIORITY 80`)
+	})
+	if want := "INSTANCE \"VI_1\" BACKUP 100\nINSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_1\" MASTER_PRIORITY 80\n"; got.String() != want {
+		t.Errorf("FIFO %q, want %q", got.String(), want)
+	}
 }
