@@ -83,6 +83,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		vrrp.ConfigureScripts(cfg, opts.Log, &ro)
 		d.router, err = vrrp.NewRouter(ics, ro)
 		if err != nil {
+			ro.Notifier.Close(context.Background())
 			return nil, err
 		}
 	}

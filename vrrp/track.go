@@ -531,6 +531,9 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 		b.refs(TrackInterface, in.TrackInterface, "", warn),
 		b.refs(TrackFile, in.TrackFile, "", warn),
 		b.refs(TrackProcess, in.TrackProcess, "", warn))
+	if len(in.TrackBFD) > 0 {
+		warn("track_bfd is not supported by kt; ignored")
+	}
 	owner := prio == int(PriorityOwner)
 	syncNoWeight := sg != nil && !(sg.SyncGroupTrackingWeight || sg.GlobalTracking)
 	var out []TrackRef
