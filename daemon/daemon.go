@@ -42,6 +42,8 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+	// notifier runs the VRRP notify scripts; closed when Run ends.
+	notifier *vrrp.Notifier
 
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
@@ -86,6 +88,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			ro.Notifier.Close(context.Background())
 			return nil, err
 		}
+		d.notifier = ro.Notifier
 	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
@@ -141,6 +144,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var err error
 	if d.router != nil {
 		err = d.router.Run(ctx)
+		// The last notify scripts (notify_stop) finish; FIFOs close.
+		vrrp.CloseNotifier(d.notifier)
 	} else {
 		<-ctx.Done()
 	}

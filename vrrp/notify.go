@@ -415,6 +415,7 @@ func (r *Router) setupTracking() {
 	}
 	if r.opts.Notifier == nil {
 		r.opts.Notifier = NewNotifier(r.log, NotifierOptions{Policy: r.opts.Scripts})
+		r.ownNotifier = true
 	}
 	for _, in := range r.instances {
 		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
@@ -431,11 +432,21 @@ func (r *Router) notifyTransition(in *instance, a Action) {
 }
 
 // closeNotifier waits (a bounded time) for the last notify scripts, the
-// notify_stop ones among them, and closes the FIFOs.
+// notify_stop ones among them, and closes the FIFOs, when the router made
+// its notifier; one passed in RouterOptions is closed by its owner (see
+// CloseNotifier).
 func (r *Router) closeNotifier() {
+	if r.ownNotifier {
+		CloseNotifier(r.opts.Notifier)
+	}
+}
+
+// CloseNotifier closes n, waiting up to 10 s for its queued scripts (the
+// notify_stop scripts are killed after 1 s anyway).
+func CloseNotifier(n *Notifier) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r.opts.Notifier.Close(ctx)
+	n.Close(ctx)
 }
 
 // ConfigureScripts fills the router options that come from global_defs:

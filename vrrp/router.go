@@ -65,7 +65,8 @@ type Router struct {
 	unknownRx uint64 // adverts no instance wanted
 	garps     sync.WaitGroup
 
-	track *tracking // track.go
+	track       *tracking // track.go
+	ownNotifier bool      // notify.go
 }
 
 type connKey struct {

@@ -506,6 +506,7 @@ func TestPriorityChangeFIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
 	n := NewNotifier(quietLog(), NotifierOptions{FIFOs: []FIFOConfig{{Path: fifo}}})
+	defer n.Close(context.Background())
 	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
