@@ -41,8 +41,9 @@ type RouterOptions struct {
 	// Scripts is how track and notify scripts run (script_user,
 	// enable_script_security); nil: keepalived's defaults.
 	Scripts *ScriptPolicy
-	// Notifier runs notify scripts and writes the notify FIFO; nil: one
-	// without FIFOs. The router closes it when it stops.
+	// Notifier runs notify scripts and writes the notify FIFO; its owner
+	// closes it after Run (CloseNotifier). nil: the router makes one
+	// without FIFOs and closes it itself.
 	Notifier *Notifier
 }
 
