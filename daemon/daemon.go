@@ -43,6 +43,8 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+	// notifier runs the VRRP notify scripts; closed when Run ends.
+	notifier *vrrp.Notifier
 
 	// reloading serialises Reload; cfgMu guards cfg and n, which a reload
 	// replaces while the engines' callbacks read them.
@@ -91,12 +93,16 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			userGroup(tr)
 		}
 	}
+	// Track and notify scripts, notify FIFOs.
+	vrrp.ConfigureScripts(cfg, opts.Log, &ro)
 	// The router runs even without instances so that a reload can add
 	// some.
 	d.router, err = vrrp.NewRouter(ics, ro)
 	if err != nil {
+		ro.Notifier.Close(context.Background())
 		return nil, err
 	}
+	d.notifier = ro.Notifier
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
 		if len(ics) == 0 {
@@ -158,6 +164,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.lvs.startSched()
 	}
 	err := d.router.Run(ctx)
+	// The last notify scripts (notify_stop) finish; FIFOs close.
+	vrrp.CloseNotifier(d.notifier)
 	// Stop the checkers before the manager, which then removes kt's
 	// entries (unless KeepIPVS); then scripts and mail get to finish.
 	d.reloading.Lock() // no reload half-way through the stop

@@ -32,6 +32,8 @@ type syncGroup struct {
 	state   State
 	// busy stops a forced member's transition from syncing the group again.
 	busy bool
+	// notify is the group's notify scripts.
+	notify *NotifyScripts
 }
 
 // syncGroupOf names the vrrp_sync_group that lists instance, or "". An
@@ -73,7 +75,8 @@ func (r *Router) buildGroups() {
 		}
 		g := r.groups[in.cfg.SyncGroup]
 		if g == nil {
-			g = &syncGroup{name: in.cfg.SyncGroup, state: StateBackup}
+			g = &syncGroup{name: in.cfg.SyncGroup, state: StateBackup,
+				notify: PrepareNotify(r.opts.Scripts, r.log, "vrrp_sync_group "+in.cfg.SyncGroup, in.cfg.SyncGroupNotify)}
 			r.groups[g.name] = g
 		}
 		g.members = append(g.members, in)
@@ -108,14 +111,21 @@ func (g *syncGroup) memberNames() []string {
 	return names
 }
 
-// setGroupState records the group's new state and reports it.
-func (r *Router) setGroupState(g *syncGroup, now time.Time, to State, reason string) {
+// setGroupState records the group's new state and returns a func that
+// reports it; the caller moves the members first and reports after, as
+// keepalived sends the group's notifications after its members'.
+func (r *Router) setGroupState(g *syncGroup, now time.Time, to State, reason string) (report func()) {
 	from := g.state
 	g.state = to
 	g.hold()
-	r.log.Info("vrrp: sync group "+g.name+": "+from.String()+" -> "+to.String(), "group", g.name, "reason", reason)
-	if r.opts.OnGroupTransition != nil {
-		r.opts.OnGroupTransition(GroupTransition{Group: g.name, From: from, To: to, Members: g.memberNames(), Reason: reason, At: now})
+	return func() {
+		r.log.Info("vrrp: sync group "+g.name+": "+from.String()+" -> "+to.String(), "group", g.name, "reason", reason)
+		if r.opts.Notifier != nil {
+			r.opts.Notifier.Notify(NotifyGroup, g.name, g.notify, to, 0)
+		}
+		if r.opts.OnGroupTransition != nil {
+			r.opts.OnGroupTransition(GroupTransition{Group: g.name, From: from, To: to, Members: g.memberNames(), Reason: reason, At: now})
+		}
 	}
 }
 
@@ -133,19 +143,21 @@ func (r *Router) groupTransition(ctx context.Context, in *instance, now time.Tim
 	name := in.cfg.Machine.Name
 	switch {
 	case to == StateMaster && g.state != StateMaster:
-		r.setGroupState(g, now, StateMaster, name+" became master")
+		report := r.setGroupState(g, now, StateMaster, name+" became master")
 		for _, o := range g.members {
 			if o != in {
 				r.exec(ctx, o, now, o.m.ForceMaster(now, "sync group "+g.name+" is master ("+name+")"))
 			}
 		}
+		report()
 	case from == StateMaster && to == StateBackup && g.state == StateMaster:
-		r.setGroupState(g, now, StateBackup, name+" became backup")
+		report := r.setGroupState(g, now, StateBackup, name+" became backup")
 		for _, o := range g.members {
 			if o != in {
 				r.exec(ctx, o, now, o.m.ForceBackup(now, "sync group "+g.name+" is backup ("+name+")"))
 			}
 		}
+		report()
 	}
 }
 
@@ -195,14 +207,13 @@ func (r *Router) groupFault(ctx context.Context, g *syncGroup, now time.Time) {
 	g.busy = true
 	defer func() { g.busy = false }()
 	slices.Sort(why)
-	reason := "sync group " + g.name + " fault cleared"
+	reason, to := "sync group "+g.name+" fault cleared", StateBackup
 	if fault {
-		reason = "sync group " + g.name + " fault (" + strings.Join(why, "; ") + ")"
-		r.setGroupState(g, now, StateFault, reason)
-	} else {
-		r.setGroupState(g, now, StateBackup, reason)
+		reason, to = "sync group "+g.name+" fault ("+strings.Join(why, "; ")+")", StateFault
 	}
+	report := r.setGroupState(g, now, to, reason)
 	for _, in := range g.members {
 		r.setFault(ctx, in, now, groupSource, reason, fault)
 	}
+	report()
 }

@@ -32,6 +32,15 @@ type InstanceConfig struct {
 	ChecksumAsV2 bool
 	// SyncGroup names the vrrp_sync_group the instance belongs to, or "".
 	SyncGroup string
+	// SyncGroupNotify is the group's notify scripts (the same in every
+	// member).
+	SyncGroupNotify NotifyConfig
+	// Track is what the instance tracks (its own track_* and its sync
+	// group's); TrackWarnings are keepalived's config warnings about them.
+	Track         []TrackRef
+	TrackWarnings []string
+	// Notify is its notify scripts and notify_priority_changes.
+	Notify NotifyConfig
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -52,8 +61,13 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 		return strings.Compare(a, b)
 	})
 	var out []InstanceConfig
+	tb := newTrackBuilder(cfg)
 	for _, n := range names {
 		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		if err == nil {
+			ic.Track = tb.instanceRefs(n, cfg.Instances[n], int(ic.Machine.Priority), func(w string) { ic.TrackWarnings = append(ic.TrackWarnings, w) })
+			ic.Notify = instanceNotifyConfig(cfg, n, cfg.Instances[n])
+		}
 		if err != nil {
 			where := cfg.Instances[n].Pos.String()
 			if where != "" {
@@ -195,6 +209,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	ic.Group = group
 	ic.Machine = m
 	ic.SyncGroup = syncGroupOf(cfg, name)
+	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
+		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
+	}
 	return ic, nil
 }
 

@@ -191,12 +191,27 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		g.hold()
 	}
 
+	// Tracking starts over for the new set: objects report again (an
+	// unchanged result changes nothing) and new instances wait for their
+	// weight-0 scripts as at start.
+	for _, in := range fresh {
+		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
+	}
+	if r.stopTrack != nil {
+		r.stopTrack()
+	}
+	r.track = newTracking(r)
+	r.track.init(ctx, now)
 	for _, in := range fresh {
 		if up, ok := linkUp(in.cfg.Interface); ok && !up {
 			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 		}
+		if r.track.holding(in) {
+			continue
+		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
+	r.startTracking(r.loopCtx)
 	r.log.Info("vrrp: reloaded", "unchanged", len(res.Unchanged), "updated", res.Updated, "started", res.Started, "stopped", res.Stopped)
 	return res, nil
 }
@@ -233,4 +248,11 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	if len(added) > 0 {
 		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
 	}
+}
+
+// startTracking runs the tracking goroutines until the loop ends or a
+// reload replaces them.
+func (r *Router) startTracking(ctx context.Context) {
+	ctx, r.stopTrack = context.WithCancel(ctx)
+	r.track.start(ctx)
 }

@@ -42,6 +42,13 @@ type RouterOptions struct {
 	// WatchLinks follows interface state through netlink: an instance
 	// whose interface goes down enters FAULT. On by default.
 	NoLinkWatch bool
+	// Scripts is how track and notify scripts run (script_user,
+	// enable_script_security); nil: keepalived's defaults.
+	Scripts *ScriptPolicy
+	// Notifier runs notify scripts and writes the notify FIFO; its owner
+	// closes it after Run (CloseNotifier). nil: the router makes one
+	// without FIFOs and closes it itself.
+	Notifier *Notifier
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -69,6 +76,10 @@ type Router struct {
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
 	garps     sync.WaitGroup
+
+	track       *tracking // track.go
+	stopTrack   context.CancelFunc
+	ownNotifier bool      // notify.go
 }
 
 type connKey struct {
@@ -104,6 +115,8 @@ type instance struct {
 	weights map[string]int
 	// group is the instance's vrrp_sync_group, nil if none.
 	group *syncGroup
+	// notify is its notify scripts (notify.go).
+	notify *NotifyScripts
 }
 
 // InstanceStatus is a snapshot of one instance.
@@ -139,6 +152,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 		r.instances = append(r.instances, in)
 		r.byName[ic.Machine.Name] = in
 	}
+	r.setupTracking()
 	r.buildGroups()
 	return r, nil
 }
@@ -186,12 +200,17 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 
 	now := time.Now()
+	r.track.init(ctx, now)
 	for _, in := range r.instances {
 		if up, ok := linkUp(in.cfg.Interface); ok && !up {
 			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 		}
+		if r.track.holding(in) {
+			continue // started when its weight-0 scripts first report
+		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
+	r.startTracking(loopCtx)
 	r.publish(now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -215,6 +234,7 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 			r.publish(now)
 			cancel()
+			r.closeNotifier()
 			r.garps.Wait()
 			return nil
 		case got := <-rxc:
@@ -238,6 +258,7 @@ func (r *Router) Run(ctx context.Context) error {
 					r.setFault(ctx, in, now, "link", reason, !ev.up)
 				}
 			}
+			r.track.link(ctx, now, ev.name, ev.up)
 			r.publish(now)
 		case f := <-r.inject:
 			now := time.Now()
@@ -529,6 +550,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
+			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
 				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
 			}

@@ -1,0 +1,212 @@
+package vrrp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/config"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// appender is a script that appends its name and arguments to out.
+func appender(t *testing.T, out, tag string) *Script {
+	t.Helper()
+	return &Script{Args: []string{"/bin/sh", "-c", `echo "` + tag + ` $*" >> ` + out, "sh"}}
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return lines
+}
+
+// TestNotifyOrder: the state's script, then the generic one with
+// keepalived's arguments, transition after transition, per instance.
+func TestNotifyOrder(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	n := NewNotifier(quietLog(), NotifierOptions{})
+	s := &NotifyScripts{
+		Master:  appender(t, out, "master"),
+		Backup:  appender(t, out, "backup"),
+		Fault:   appender(t, out, "fault"),
+		Stop:    appender(t, out, "stop"),
+		Generic: appender(t, out, "notify"),
+	}
+	n.Notify(NotifyInstance, "VI_1", s, StateBackup, 100)
+	n.Notify(NotifyInstance, "VI_1", s, StateMaster, 100)
+	n.Notify(NotifyInstance, "VI_1", s, StateFault, 90)
+	n.Notify(NotifyInstance, "VI_1", s, StateStop, 90)
+	n.Notify(NotifyGroup, "G", &NotifyScripts{Generic: appender(t, out, "group")}, StateMaster, 0)
+	n.Close(context.Background())
+	got := readLines(t, out)
+	wantVI := []string{
+		"backup", "notify INSTANCE VI_1 BACKUP 100",
+		"master", "notify INSTANCE VI_1 MASTER 100",
+		"fault", "notify INSTANCE VI_1 FAULT 90",
+		"stop", "notify INSTANCE VI_1 STOP 90",
+	}
+	var vi []string
+	for _, l := range got {
+		if !strings.HasPrefix(l, "group") {
+			vi = append(vi, l)
+		}
+	}
+	if !slices.Equal(vi, wantVI) {
+		t.Errorf("instance lines\n%q\nwant\n%q", vi, wantVI)
+	}
+	if !slices.Contains(got, "group GROUP G MASTER 0") {
+		t.Errorf("no group line in %q", got)
+	}
+}
+
+// TestNotifySlowScript: a script that blocks delays neither the caller nor
+// another instance; its own instance's next script waits for it (up to
+// Wait).
+func TestNotifySlowScript(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	gate := filepath.Join(dir, "gate")
+	n := NewNotifier(quietLog(), NotifierOptions{})
+	n.Wait = time.Minute
+	slow := &NotifyScripts{
+		Master: &Script{Args: []string{"/bin/sh", "-c", "while [ ! -e " + gate + " ]; do sleep 0.02; done; echo slow-master >> " + out}},
+		Backup: appender(t, out, "slow-backup"),
+	}
+	fast := &NotifyScripts{Master: appender(t, out, "fast-master")}
+	n.Notify(NotifyInstance, "SLOW", slow, StateMaster, 100)
+	n.Notify(NotifyInstance, "SLOW", slow, StateBackup, 100)
+	// Notify returned although the script blocks; the other instance's
+	// script runs.
+	n.Notify(NotifyInstance, "FAST", fast, StateMaster, 100)
+	waitFor(t, "fast-master", func() bool { return slices.Contains(readLines(t, out), "fast-master") })
+	if l := readLines(t, out); slices.Contains(l, "slow-backup") {
+		t.Fatalf("SLOW's backup script ran before its master script finished: %q", l)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.Close(context.Background())
+	got := readLines(t, out)
+	i, j := slices.Index(got, "slow-master"), slices.Index(got, "slow-backup")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("lines %q: want slow-master before slow-backup", got)
+	}
+}
+
+// TestNotifyStopKilled: a notify_stop script is killed after StopTimeout
+// (keepalived: 1 s), so that shutdown is bounded.
+func TestNotifyStopKilled(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	n := NewNotifier(quietLog(), NotifierOptions{})
+	n.StopTimeout = 100 * time.Millisecond
+	s := &NotifyScripts{Stop: &Script{Args: []string{"/bin/sh", "-c", "echo started >> " + out + "; sleep 60; echo finished >> " + out}}}
+	n.Notify(NotifyInstance, "VI_1", s, StateStop, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n.Close(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Close waited for the whole stop script")
+	}
+	if got := readLines(t, out); !slices.Equal(got, []string{"started"}) {
+		t.Errorf("lines %q, want only started", got)
+	}
+}
+
+// TestNotifyFIFO: kt creates the FIFO, starts the FIFO script with the
+// FIFO's path as its last argument, and writes keepalived's lines.
+func TestNotifyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	out := filepath.Join(dir, "out")
+	reader := filepath.Join(dir, "reader.sh")
+	if err := os.WriteFile(reader, []byte("#!/bin/sh\nwhile read -r line; do echo \"$line\" >> "+out+"; done < \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNotifier(quietLog(), NotifierOptions{Policy: &ScriptPolicy{lookup: lookupCred},
+		FIFOs: []FIFOConfig{{Path: fifo, Script: config.Script{Cmd: reader}}}})
+	var st syscall.Stat_t
+	if err := syscall.Stat(fifo, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+		t.Fatalf("no FIFO at %s: %v", fifo, err)
+	}
+	n.Notify(NotifyInstance, "VI_1", nil, StateMaster, 100)
+	n.NotifyPriority("VI_1", StateMaster, 90)
+	n.Notify(NotifyGroup, "G", nil, StateBackup, 0)
+	want := []string{`INSTANCE "VI_1" MASTER 100`, `INSTANCE "VI_1" MASTER_PRIORITY 90`, `GROUP "G" BACKUP 0`}
+	waitFor(t, "three FIFO lines", func() bool { return len(readLines(t, out)) == 3 })
+	n.Close(context.Background())
+	if got := readLines(t, out); !slices.Equal(got, want) {
+		t.Errorf("FIFO lines %q, want %q", got, want)
+	}
+	if _, err := os.Stat(fifo); !os.IsNotExist(err) {
+		t.Errorf("the FIFO kt created is still there: %v", err)
+	}
+}
+
+func TestFIFOLine(t *testing.T) {
+	if got := FIFOLine(NotifyInstance, "VI_1", "MASTER", 100); got != "INSTANCE \"VI_1\" MASTER 100\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestPrepareNotifyFromConfig: the notify settings of a parsed config,
+// with a quoted script and its arguments.
+func TestPrepareNotifyFromConfig(t *testing.T) {
+	cfg := parseConf(t, `
+global_defs {
+    vrrp_notify_priority_changes true
+}
+vrrp_sync_group G {
+    group {
+        VI_1
+    }
+    notify "/bin/echo group"
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    notify_master "/bin/echo 'to master' x"
+    notify /bin/true
+}
+`)
+	ics, err := Instances(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := ics[0].Notify
+	if !nc.PriorityChanges {
+		t.Error("vrrp_notify_priority_changes not applied")
+	}
+	s := PrepareNotify(&ScriptPolicy{lookup: lookupCred}, quietLog(), "vrrp_instance VI_1", nc)
+	if s.Master == nil || !slices.Equal(s.Master.Args, []string{"/bin/echo", "to master", "x"}) {
+		t.Errorf("notify_master %+v", s.Master)
+	}
+	if s.Generic == nil || s.Backup != nil {
+		t.Errorf("generic %v backup %v", s.Generic, s.Backup)
+	}
+	g := PrepareNotify(&ScriptPolicy{lookup: lookupCred}, quietLog(), "vrrp_sync_group G", GroupNotifyConfig(cfg, cfg.SyncGroups["G"]))
+	if g.Generic == nil || !slices.Equal(g.Generic.Args, []string{"/bin/echo", "group"}) {
+		t.Errorf("group notify %+v", g.Generic)
+	}
+}
