@@ -79,7 +79,7 @@ type Router struct {
 
 	track       *tracking // track.go
 	stopTrack   context.CancelFunc
-	ownNotifier bool      // notify.go
+	ownNotifier bool // notify.go
 }
 
 type connKey struct {

@@ -83,7 +83,11 @@ vrrp_instance VI_1 {
 `, dir, vrid, map[bool]string{true: "    track_script {\n        chk\n    }\n"}[scenario == "script"])
 	waitLines := func(r *router, n int, what string) {
 		t.Helper()
-		if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return len(fileLines(generic)) >= n }) {
+		// Both the generic script and the state's own script must have
+		// written before the next event: keepalived starts scripts
+		// without waiting for them, so events too close together
+		// reorder its lines.
+		if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return len(fileLines(generic)) >= n && len(fileLines(spec)) >= n }) {
 			t.Fatalf("%s: waiting for %s: generic notify lines %q\n%s", impl, what, fileLines(generic), tail(r.proc.Log(), 30))
 		}
 	}
