@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"net/netip"
 	"testing"
 	"time"
@@ -9,13 +13,15 @@ import (
 	"github.com/kt-project/kt/internal/netlab"
 )
 
-// groupConf is a sync group of two instances, one on each LAN.
-func groupConf(prio int) string {
+// groupConf is a sync group of two instances, one on each LAN; the group
+// and the instances call notify.
+func groupConf(prio int, notify string) string {
 	return fmt.Sprintf(`vrrp_sync_group G {
     group {
         VI_A
         VI_B
     }
+    notify %[2]s
 }
 vrrp_instance VI_A {
     state BACKUP
@@ -24,6 +30,7 @@ vrrp_instance VI_A {
     priority %[1]d
     version 3
     advert_int 0.1
+    notify %[2]s
     virtual_ipaddress {
         192.0.2.100
     }
@@ -35,11 +42,12 @@ vrrp_instance VI_B {
     priority %[1]d
     version 3
     advert_int 0.1
+    notify %[2]s
     virtual_ipaddress {
         198.51.100.100
     }
 }
-`, prio)
+`, prio, notify)
 }
 
 // TestSyncGroupLinkDown: a sync group of two instances on two interfaces
@@ -52,8 +60,18 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	r1h, r2h := lab.Host("r1"), lab.Host("r2")
 	hosts := []*netlab.Host{r1h, r2h}
 	vipA, vipB := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("198.51.100.100")
-	r1 := startRouter(t, lab, "kt", r1h, groupConf(150))
-	r2 := startRouter(t, lab, "kt", r2h, groupConf(100))
+	script := func(h *netlab.Host) (path, out string) {
+		path = filepath.Join(lab.Dir, h.Name+"-notify.sh")
+		out = filepath.Join(lab.Dir, h.Name+"-notify.out")
+		if err := os.WriteFile(path, []byte("#!/bin/sh\necho \"$@\" >> "+out+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path, out
+	}
+	n1, _ := script(r1h)
+	n2, out2 := script(r2h)
+	r1 := startRouter(t, lab, "kt", r1h, groupConf(150, n1))
+	r2 := startRouter(t, lab, "kt", r2h, groupConf(100, n2))
 	waitHolder(t, hosts, vipA, r1h, 10*time.Second, r1, r2)
 	waitHolder(t, hosts, vipB, r1h, 10*time.Second, r1, r2)
 
@@ -70,6 +88,17 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	}
 	if err := r2.proc.WaitLog("sync group G: BACKUP -> MASTER", 5*time.Second); err != nil {
 		t.Fatalf("r2: %v\n%s", err, tail(r2.proc.Log(), 30))
+	}
+	// The group's notify comes after its members', as in keepalived.
+	want := []string{"INSTANCE VI_A MASTER 100", "INSTANCE VI_B MASTER 100", "GROUP G MASTER 0"}
+	var lines []string
+	netlab.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
+		b, _ := os.ReadFile(out2)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		return len(lines) >= 5
+	})
+	if len(lines) < 5 || !slices.Equal(lines[2:5], want) {
+		t.Errorf("r2's notify lines %q, want two BACKUP lines then %q", lines, want)
 	}
 
 	if err := lab.LinkUp2(r1h); err != nil {
