@@ -505,7 +505,13 @@ func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
 	if p == 0 {
 		p = 1
 	}
+	before := m.MasterDown()
 	m.prio = p
+	if m.state == StateBackup && !m.downAt.IsZero() {
+		// keepalived moves the running down timer by the change of
+		// Master_Down_Interval (the skew depends on the priority).
+		m.downAt = m.downAt.Add(m.MasterDown() - before)
+	}
 	if m.state == StateMaster {
 		acts := m.send(nil, m.prio)
 		m.advertAt = now.Add(m.cfg.Interval)

@@ -338,3 +338,17 @@ func TestHoldForGroup(t *testing.T) {
 		t.Fatalf("held owner start: %v %q", o.State(), kinds(acts))
 	}
 }
+
+// TestPriorityMovesDownTimer: a backup's running down timer moves by the
+// change of Master_Down_Interval when its priority changes, as keepalived's
+// vrrp_set_effective_priority does.
+func TestPriorityMovesDownTimer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	m := newM(t, nil)
+	m.Start(t0)
+	d0 := m.Deadline()
+	m.SetPriority(t0, 200)
+	if got, want := m.Deadline().Sub(d0), -100*time.Second/256; got != want {
+		t.Errorf("down timer moved by %v, want %v", got, want)
+	}
+}
