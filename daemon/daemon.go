@@ -90,15 +90,15 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			return nil, err
 		}
 		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt.
-		opts.Log.Error("virtual servers not run", "err", err)
+		// process cannot: so does kt, and its checkers still run.
+		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}
 	return d, nil
 }
 
 // VirtualServers is how many virtual servers the daemon keeps in IPVS.
 func (d *Daemon) VirtualServers() int {
-	if d.lvs == nil {
+	if d.lvs == nil || d.lvs.mgr == nil {
 		return 0
 	}
 	return len(d.lvs.vs)
@@ -123,13 +123,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		var schedCtx, mgrCtx context.Context
 		schedCtx, stopSched = context.WithCancel(context.Background())
 		mgrCtx, stopMgr = context.WithCancel(context.Background())
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
-				errs <- fmt.Errorf("ipvs: %w", err)
-			}
-		}()
+		if d.lvs.mgr != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := d.lvs.mgr.Run(mgrCtx); err != nil {
+					errs <- fmt.Errorf("ipvs: %w", err)
+				}
+			}()
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_ = d.lvs.sched.Run(schedCtx)

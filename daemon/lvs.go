@@ -43,16 +43,20 @@ func (d *Daemon) setupLVS() error {
 			return h, func() error { h.Close(); return nil }, nil
 		}
 	}
-	h, closeH, err := open()
-	if err != nil {
-		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
-	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}, close: closeH}
+	p := &lvsPart{vs: map[string]*config.VirtualServer{}}
 	for _, vs := range cfg.VirtualServers {
 		p.vs[lvs.VSName(vs)] = vs
 	}
-	p.mgr = lvs.NewManager(h, cfg, lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS})
 	p.sched = check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})
+	h, closeH, err := open()
+	if err != nil {
+		// Without IPVS the checkers still run and log their
+		// transitions; nothing is put in the kernel (p.mgr is nil).
+		d.lvs = p
+		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
+	}
+	p.close = closeH
+	p.mgr = lvs.NewManager(h, cfg, lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS})
 	for _, st := range p.sched.States() {
 		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
 			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
@@ -68,7 +72,9 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if s.VirtualServer == nil || s.RealServer == nil {
 		return
 	}
-	d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
+	if d.lvs.mgr != nil {
+		d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
+	}
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
 	}
