@@ -170,7 +170,7 @@ func TestLab(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Step 5 of 5",
-		"VI_1: BACKUP -> MASTER (priority 150",                           // r1 at the start
+		"VI_1: BACKUP -> MASTER (priority 150", // r1 at the start
 		"VI_1: BACKUP -> MASTER (priority 100, reason: master 192.0.2.1", // r2 takes over
 		"its ARP table now says r2",
 		"preempting lower priority master 192.0.2.2",
