@@ -1,0 +1,112 @@
+package lab
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/config"
+)
+
+// TestConfig: the embedded config is valid for both routers and gives each
+// the role the narration describes.
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		id       string
+		state    string
+		priority int
+	}{
+		{"r1", "MASTER", masterPrio},
+		{"r2", "BACKUP", backupPrio},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			cfg, diags, err := config.ParseKeepalivedBytes("lab.conf", Config(), config.ParseOptions{ConfigID: tc.id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			diags = append(diags, config.Validate(cfg)...)
+			if len(diags) > 0 {
+				t.Fatalf("diagnostics: %v", diags)
+			}
+			if cfg.Global == nil || cfg.Global.RouterID != tc.id {
+				t.Errorf("router_id: %+v, want %s", cfg.Global, tc.id)
+			}
+			in := cfg.Instances["VI_1"]
+			if in == nil {
+				t.Fatal("no VI_1")
+			}
+			if in.State != tc.state || in.Priority == nil || *in.Priority != tc.priority ||
+				in.VirtualRouterID == nil || *in.VirtualRouterID != vrid || in.Interface != "eth0" {
+				t.Errorf("VI_1: state %s, priority %v, vrid %v, interface %s; want %s, %d, %d, eth0",
+					in.State, in.Priority, in.VirtualRouterID, in.Interface, tc.state, tc.priority, vrid)
+			}
+			if len(cfg.VirtualServers) != 1 || len(cfg.VirtualServers[0].RealServers) != 2 {
+				t.Fatalf("want one virtual server with two real servers, got %d", len(cfg.VirtualServers))
+			}
+		})
+	}
+}
+
+func TestParseLogLine(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		msg   string
+		level string
+		attrs map[string]string
+		time  bool
+	}{
+		{`time=2026-11-26T04:26:15.220Z level=INFO msg="VI_1: BACKUP -> MASTER (priority 100, reason: master 192.0.2.1 down)" instance=VI_1`,
+			"VI_1: BACKUP -> MASTER (priority 100, reason: master 192.0.2.1 down)", "INFO", map[string]string{"instance": "VI_1"}, true},
+		{`time=2026-11-26T04:26:09.594Z level=ERROR msg="virtual servers not run; health checks still run" err="IPVS: \"quoted\" thing"`,
+			"virtual servers not run; health checks still run", "ERROR", map[string]string{"err": `IPVS: "quoted" thing`}, true},
+		{`level=INFO msg=bare k=v`, "bare", "INFO", map[string]string{"k": "v"}, false},
+		{`panic: something broke`, "panic: something broke", "", map[string]string{}, false},
+		{`msg="unterminated`, `msg="unterminated`, "", map[string]string{}, false},
+		{`=x`, `=x`, "", map[string]string{}, false},
+	} {
+		got := parseLogLine(tc.line)
+		if got.Msg != tc.msg || got.Level != tc.level || got.Time.IsZero() == tc.time || len(got.Attrs) != len(tc.attrs) {
+			t.Errorf("parseLogLine(%q) = %+v; want msg %q level %q attrs %v time %v", tc.line, got, tc.msg, tc.level, tc.attrs, tc.time)
+			continue
+		}
+		for k, v := range tc.attrs {
+			if got.Attrs[k] != v {
+				t.Errorf("parseLogLine(%q): %s=%q, want %q", tc.line, k, got.Attrs[k], v)
+			}
+		}
+	}
+	if n := len(parseLog("a=1\n\n  \nb=2\n")); n != 2 {
+		t.Errorf("parseLog: %d lines, want 2", n)
+	}
+}
+
+// TestEnterPause: a line continues at once; once input ends, steps are
+// paced by a sleep that ctx cuts short.
+func TestEnterPause(t *testing.T) {
+	pr, pw := io.Pipe()
+	var prompt strings.Builder
+	pause := EnterPause(pr, &prompt)
+	ctx := context.Background()
+	errc := make(chan error, 1)
+	go func() { errc <- pause(ctx) }()
+	if _, err := pw.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("pause after Enter: %v", err)
+	}
+	pw.Close()
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := pause(cctx); err == nil {
+		t.Fatal("pause at end of input returned before the pacing sleep or ctx's end")
+	}
+	if err := pause(cctx); err == nil {
+		t.Fatal("pause with ctx done returned nil")
+	}
+	if !strings.Contains(prompt.String(), "press Enter") {
+		t.Errorf("no prompt printed: %q", prompt.String())
+	}
+}
