@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/internal/testenv"
+	"github.com/kt-project/kt/internal/vm"
 )
 
 // labPrefix finds the namespace prefix kt lab prints when it builds the lab.
@@ -28,7 +29,11 @@ func labBinary(t *testing.T) string {
 	testenv.Root(t)
 	testenv.LookPath(t, "ip", "apt-get install iproute2")
 	testenv.LookPath(t, "bridge", "apt-get install iproute2")
-	src := ktBinary(t)
+	return copyBinary(t, ktBinary(t))
+}
+
+func copyBinary(t *testing.T, src string) string {
+	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +240,47 @@ func TestLabInterrupt(t *testing.T) {
 		t.Errorf("kt lab left behind:\n%s", strings.Join(left, "\n"))
 	}
 	t.Logf("kt lab's output:\n%s", text)
+}
+
+// TestVMLab runs kt lab inside the IPVS test VM (TestInVM starts it), where
+// the load-balancing half is real: the client's requests through the VIP
+// alternate between web1 and web2, all go to web2 once web1 fails its
+// check, and both again when it is back.
+func TestVMLab(t *testing.T) {
+	vm.Inside(t)
+	src := os.Getenv("KT_BIN")
+	if src == "" {
+		t.Fatal("KT_BIN is not set (TestInVM sets it)")
+	}
+	exe := copyBinary(t, src)
+	linksBefore := rootLinks(t)
+	_, out, _, done := startLab(t, exe, "", "--non-interactive", "--sniff-duration", "6s")
+	err := <-done
+	text := out.String()
+	if err != nil {
+		t.Fatalf("kt lab --non-interactive: %v\n%s", err, text)
+	}
+	t.Logf("kt lab's output:\n%s", text)
+	for _, want := range []string{
+		"IPVS on r1 (kt ipvs):",
+		"192.0.2.100:80",
+		"r1 removed web1 from IPVS",
+		"4 times: hello from web2, hello from web2, hello from web2, hello from web2.",
+		"web1 is back in IPVS",
+		"Done: nothing of the lab is left.",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("kt lab's output lacks %q", want)
+		}
+	}
+	if n := strings.Count(text, "hello from web1"); n < 2 {
+		t.Errorf("web1 answered %d requests through the VIP, want some before it failed and after it came back", n)
+	}
+	m := labPrefix.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("kt lab did not print its namespace prefix")
+	}
+	if left := labLeftovers(t, m[1], exe, linksBefore); len(left) > 0 {
+		t.Errorf("kt lab left behind:\n%s", strings.Join(left, "\n"))
+	}
 }
