@@ -429,17 +429,32 @@ func (d *demo) vipAnswers(ctx context.Context) error {
 		d.say("(On a kernel with the ip_vs module, this step fetches pages from web1 and web2 through %s.)", vip)
 		return nil
 	}
-	if err := d.showTable("r1"); err != nil {
+	both := func(t string) bool {
+		return strings.Contains(t, d.hosts["web1"].IPv4.String()+":80") && strings.Contains(t, d.hosts["web2"].IPv4.String()+":80")
+	}
+	if err := d.showTable(ctx, "r1", both); err != nil {
 		return err
 	}
 	return d.fetch(ctx, 4)
 }
 
-// showTable prints kt ipvs on a router.
-func (d *demo) showTable(name string) error {
-	out, err := d.hosts[name].Run(d.opts.Exe, "ipvs")
+// showTable prints kt ipvs on a router once cond holds for its output (nil:
+// at once); kt run changes IPVS a moment after it logs a checker's verdict.
+func (d *demo) showTable(ctx context.Context, name string, cond func(table string) bool) error {
+	var out string
+	var err error
+	ok := wait(ctx, waitState, 100*time.Millisecond, func() bool {
+		out, err = d.hosts[name].Run(d.opts.Exe, "ipvs")
+		return err == nil && (cond == nil || cond(out))
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return fmt.Errorf("IPVS on %s did not change as expected within %v:\n%s", name, waitState, out)
 	}
 	d.say("IPVS on %s (kt ipvs):", name)
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
@@ -620,7 +635,7 @@ func (d *demo) webFails(ctx context.Context) error {
 	}
 	if d.ipvs {
 		d.say("r1 removed web1 from IPVS, so every request now goes to web2:")
-		if err := d.showTable("r1"); err != nil {
+		if err := d.showTable(ctx, "r1", func(t string) bool { return !strings.Contains(t, rs) }); err != nil {
 			return err
 		}
 		if err := d.fetch(ctx, 4); err != nil {
@@ -641,7 +656,7 @@ func (d *demo) webFails(ctx context.Context) error {
 	d.showEvents("r1")
 	if _, ok := d.logMatch(r1, from, "real server "+rs+" UP"); ok && d.ipvs {
 		d.say("web1 is back in IPVS:")
-		if err := d.showTable("r1"); err != nil {
+		if err := d.showTable(ctx, "r1", func(t string) bool { return strings.Contains(t, rs) }); err != nil {
 			return err
 		}
 		if err := d.fetch(ctx, 4); err != nil {
