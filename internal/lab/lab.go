@@ -467,7 +467,7 @@ func (d *demo) showTable(ctx context.Context, name string, cond func(table strin
 func (d *demo) fetch(ctx context.Context, n int) error {
 	var got []string
 	for range n {
-		body, err := d.cli.get(ctx, "http://"+vip.String()+"/", 3*time.Second)
+		body, err := d.cli.get(ctx, netip.AddrPortFrom(vip, 80), 3*time.Second)
 		if err != nil {
 			return fmt.Errorf("client: GET http://%s/: %w", vip, err)
 		}

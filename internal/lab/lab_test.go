@@ -3,11 +3,14 @@ package lab
 import (
 	"context"
 	"io"
+	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/netlab"
 )
 
 // TestConfig: the embedded config is valid for both routers and gives each
@@ -108,5 +111,46 @@ func TestEnterPause(t *testing.T) {
 	}
 	if !strings.Contains(prompt.String(), "press Enter") {
 		t.Errorf("no prompt printed: %q", prompt.String())
+	}
+}
+
+// TestWebAndClient: a web server started in one namespace answers the
+// client in another over HTTP and ping; stopped, it refuses connections.
+func TestWebAndClient(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"web", "client"}})
+	web, cl := lab.Host("web"), client{ns: lab.Host("client").NS}
+	w, err := startWeb("web", web.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	addr := netip.AddrPortFrom(web.IPv4, 80)
+	got, err := cl.get(ctx, addr, 5*time.Second)
+	if err != nil || got != "hello from web" {
+		t.Fatalf("GET http://%s/: %q, %v; want \"hello from web\"", addr, got, err)
+	}
+	if r := cl.ping(ctx, web.IPv4, 5*time.Second); !r.OK {
+		t.Errorf("ping %s from the client: %s", web.IPv4, r.Reason)
+	}
+	// The client's namespace has no web server: its own address refuses.
+	if _, err := cl.get(ctx, netip.AddrPortFrom(lab.Host("client").IPv4, 80), 5*time.Second); err == nil {
+		t.Error("GET to the client's own address answered; the sockets are not in the client's namespace")
+	}
+	// Every thread came back: the lab's Close (which kills whatever ip
+	// netns pids lists) must not see this process in its namespaces.
+	for _, h := range lab.Hosts {
+		pids, err := h.Pids()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range pids {
+			if pid == os.Getpid() {
+				t.Fatalf("this process is listed in %s's namespace", h.Name)
+			}
+		}
+	}
+	w.stop()
+	if got, err := cl.get(ctx, addr, 5*time.Second); err == nil {
+		t.Errorf("GET after stop answered %q", got)
 	}
 }
