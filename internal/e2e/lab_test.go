@@ -242,6 +242,44 @@ func TestLabInterrupt(t *testing.T) {
 	t.Logf("kt lab's output:\n%s", text)
 }
 
+// TestLabKeep: with --keep the lab stays up after the last step (its
+// namespaces and kt run are there) until Ctrl-C, which ends kt lab with
+// status 0 and removes everything.
+func TestLabKeep(t *testing.T) {
+	exe := labBinary(t)
+	linksBefore := rootLinks(t)
+	cmd, out, seen, done := startLab(t, exe, "Press Ctrl-C to remove the lab", "--non-interactive", "--keep", "--sniff-duration", "2s")
+	select {
+	case <-seen:
+	case err := <-done:
+		t.Fatalf("kt lab --keep ended (%v) before the end of the demo:\n%s", err, out.String())
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("kt lab --keep did not finish the demo:\n%s", out.String())
+	}
+	m := labPrefix.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("kt lab did not print its namespace prefix:\n%s", out.String())
+	}
+	kept := strings.Join(labLeftovers(t, m[1], exe, linksBefore), "\n")
+	for _, want := range []string{"namespace " + m[1] + "-r1", "namespace " + m[1] + "-client", "running " + exe} {
+		if !strings.Contains(kept, want) {
+			t.Errorf("with --keep the lab lacks %q after the demo; there is:\n%s", want, kept)
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("kt lab --keep after Ctrl-C: %v, want exit 0\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Done: nothing of the lab is left.") {
+		t.Errorf("kt lab --keep did not clean up:\n%s", out.String())
+	}
+	if left := labLeftovers(t, m[1], exe, linksBefore); len(left) > 0 {
+		t.Errorf("kt lab --keep left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
 // TestVMLab runs kt lab inside the IPVS test VM (TestInVM starts it), where
 // the load-balancing half is real: the client's requests through the VIP
 // alternate between web1 and web2, all go to web2 once web1 fails its

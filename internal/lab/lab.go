@@ -144,8 +144,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	d := &demo{opts: opts, out: opts.Out, hosts: map[string]*netlab.Host{},
 		routers: map[string]*router{}, webs: map[string]*webServer{}}
+	kept := false // the demo ran to the end and waited in --keep
 	defer func() {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !kept {
 			d.say("\nInterrupted.")
 			err = ErrInterrupted
 		} else if err != nil {
@@ -194,6 +195,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		d.say("  ip netns exec %s %s ipvs", d.hosts["r1"].NS, opts.Exe)
 		d.say("  ip netns exec %s %s sniff eth0", d.hosts["client"].NS, opts.Exe)
 		d.say("Logs and the config are in %s. Press Ctrl-C to remove the lab.", d.lab.Dir)
+		kept = true
 		<-ctx.Done()
 		return nil
 	}
