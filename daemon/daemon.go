@@ -98,7 +98,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 
 // VirtualServers is how many virtual servers the daemon keeps in IPVS.
 func (d *Daemon) VirtualServers() int {
-	if d.lvs == nil || d.lvs.mgr == nil {
+	if d.lvs == nil {
 		return 0
 	}
 	return len(d.lvs.vs)
@@ -123,16 +123,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		var schedCtx, mgrCtx context.Context
 		schedCtx, stopSched = context.WithCancel(context.Background())
 		mgrCtx, stopMgr = context.WithCancel(context.Background())
-		if d.lvs.mgr != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := d.lvs.mgr.Run(mgrCtx); err != nil {
-					errs <- fmt.Errorf("ipvs: %w", err)
-				}
-			}()
-		}
-		wg.Add(1)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if d.lvs.mgr == nil { // no IPVS: the checkers run alone
+				return
+			}
+			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
+				errs <- fmt.Errorf("ipvs: %w", err)
+			}
+		}()
 		go func() {
 			defer wg.Done()
 			_ = d.lvs.sched.Run(schedCtx)

@@ -43,20 +43,19 @@ func (d *Daemon) setupLVS() error {
 			return h, func() error { h.Close(); return nil }, nil
 		}
 	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}}
-	for _, vs := range cfg.VirtualServers {
-		p.vs[lvs.VSName(vs)] = vs
-	}
-	p.sched = check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})
 	h, closeH, err := open()
 	if err != nil {
 		// Without IPVS the checkers still run and log their
-		// transitions; nothing is put in the kernel (p.mgr is nil).
-		d.lvs = p
+		// transitions; nothing goes into the kernel (no manager).
+		d.lvs = &lvsPart{sched: check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})}
 		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
 	}
-	p.close = closeH
+	p := &lvsPart{vs: map[string]*config.VirtualServer{}, close: closeH}
+	for _, vs := range cfg.VirtualServers {
+		p.vs[lvs.VSName(vs)] = vs
+	}
 	p.mgr = lvs.NewManager(h, cfg, lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS})
+	p.sched = check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})
 	for _, st := range p.sched.States() {
 		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
 			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
