@@ -297,11 +297,17 @@ func (d *demo) detectIPVS(ctx context.Context) error {
 	if err := d.waitLog(ctx, r, "kt run: starting", waitState); err != nil {
 		return err
 	}
-	d.ipvs = true
+	// kt ipvs on the router says whether its namespace has IPVS; kt
+	// run's log says why not.
+	out, err := r.h.Run(d.opts.Exe, "ipvs")
+	d.ipvs = err == nil
+	if !d.ipvs {
+		d.ipvsErr = strings.TrimSpace(out)
+	}
 	for _, l := range parseLog(r.proc.Log()) {
 		if strings.HasPrefix(l.Msg, "virtual servers not run") {
 			d.ipvs = false
-			d.ipvsErr = l.Attrs["err"]
+			d.ipvsErr = "kt run on r1 logged: " + l.Attrs["err"]
 		}
 	}
 	return nil
@@ -426,7 +432,7 @@ func (d *demo) vipAnswers(ctx context.Context) error {
 	}
 	d.say("The client pings %s: %s; its ARP table says %s is at %s.", vip, r.Reason, vip, d.owner())
 	if !d.ipvs {
-		d.say("This kernel has no IPVS (kt run on r1 logged: %s).", d.ipvsErr)
+		d.say("This kernel has no IPVS (%s).", d.ipvsErr)
 		d.say("So nothing balances HTTP on %s here; kt run still runs VRRP and the health checks, as the next steps show.", vip)
 		d.say("(On a kernel with the ip_vs module, this step fetches pages from web1 and web2 through %s.)", vip)
 		return nil
