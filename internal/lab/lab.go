@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -523,8 +524,14 @@ func (d *demo) showSniff(ctx context.Context) error {
 	if err != nil {
 		d.say("(kt sniff ended with: %v)", err)
 	}
+	if m := advertGap.FindStringSubmatch(out); m != nil {
+		d.results = append(d.results, "on the wire (kt sniff): "+m[1]+" from r1's last advert to r2's first as master")
+	}
 	return nil
 }
+
+// advertGap finds the failover gap in kt sniff's new-master event.
+var advertGap = regexp.MustCompile(`new_master 192\.0\.2\.2 .*advert gap ([0-9.]+m?s)`)
 
 // pingUntil pings the VIP from the client until a reply comes or timeout,
 // and returns when the first reply arrived.
