@@ -67,9 +67,6 @@ type Options struct {
 	// SniffDuration is how long kt sniff watches the election around the
 	// takeover; 0 means 10 s.
 	SniffDuration time.Duration
-	// Started, when not nil, is called with the lab's namespace prefix
-	// once the namespaces exist.
-	Started func(prefix string)
 }
 
 // ErrInterrupted is returned by Run when ctx ended before the demo did.
@@ -151,7 +148,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			d.say("\nInterrupted.")
 			err = ErrInterrupted
 		} else if err != nil {
-			d.say("\nThe demo stopped: %v", err)
+			d.say("\nThe demo stopped (the reason follows the clean-up); the routers' logs end with:")
 			d.dumpLogs()
 		}
 		if cerr := d.cleanup(); cerr != nil {
@@ -220,9 +217,6 @@ func (d *demo) build(ctx context.Context) error {
 		d.hosts[h.Name] = h
 	}
 	d.cli = client{ns: d.hosts["client"].NS}
-	if d.opts.Started != nil {
-		d.opts.Started(lab.Prefix)
-	}
 	d.say("Five network namespaces on one Ethernet bridge (names start with %s; the bridge is in %s):", lab.Prefix, lab.SwitchNS)
 	roles := map[string]string{
 		"r1":     fmt.Sprintf("router: kt run, VRRP priority %d (state MASTER)", masterPrio),
@@ -327,12 +321,16 @@ func (d *demo) holders() []string {
 
 // waitHolder waits until name, and only name, holds the VIP.
 func (d *demo) waitHolder(ctx context.Context, name string, timeout time.Duration) error {
+	p := d.routers[name].proc
 	ok := wait(ctx, timeout, 20*time.Millisecond, func() bool {
 		hs := d.holders()
-		return len(hs) == 1 && hs[0] == name
+		return len(hs) == 1 && hs[0] == name || p.Exited()
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if p.Exited() {
+		return fmt.Errorf("kt run on %s exited (%v)", name, p.Wait(0))
 	}
 	if !ok {
 		return fmt.Errorf("%s did not become the only holder of %s within %v (holders: %v)", name, vip, timeout, d.holders())

@@ -5,12 +5,15 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // TestConfig: the embedded config is valid for both routers and gives each
@@ -152,5 +155,41 @@ func TestWebAndClient(t *testing.T) {
 	w.stop()
 	if got, err := cl.get(ctx, addr, 5*time.Second); err == nil {
 		t.Errorf("GET after stop answered %q", got)
+	}
+}
+
+// TestRunFailsCleanly: when kt run cannot start on the routers (here the
+// "kt binary" is a program that exits 1 at once) Run says so, shows the
+// routers' logs, and removes the lab all the same.
+func TestRunFailsCleanly(t *testing.T) {
+	testenv.Root(t)
+	testenv.LookPath(t, "ip", "apt-get install iproute2")
+	testenv.LookPath(t, "bridge", "apt-get install iproute2")
+	bad := filepath.Join(t.TempDir(), "not-kt")
+	if err := os.WriteFile(bad, []byte("#!/bin/sh\necho \"not kt: $*\"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err := Run(context.Background(), Options{Exe: bad, Out: &out})
+	if err == nil || !strings.Contains(err.Error(), "kt run on r1 exited") {
+		t.Fatalf("Run with a failing kt: %v, want kt run on r1 exited\n%s", err, out.String())
+	}
+	for _, want := range []string{"not kt: run -f", "Done: nothing of the lab is left."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	m := regexp.MustCompile(`names start with (ktl[0-9a-f]{5})`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no namespace prefix in the output:\n%s", out.String())
+	}
+	ents, err := os.ReadDir(netnsDir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), m[1]) {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
 	}
 }
