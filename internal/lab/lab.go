@@ -252,7 +252,8 @@ func (d *demo) build(ctx context.Context) error {
 	if err := os.WriteFile(d.conf, demoConf, 0o644); err != nil {
 		return fmt.Errorf("write the demo config: %w", err)
 	}
-	d.say("\nBoth routers run the same keepalived.conf (embedded in kt; `kt run -i r1` picks its @r1 lines):")
+	d.say("\nBoth routers run the same keepalived.conf (embedded in kt, `kt lab --print-config` prints it; `-i r1`")
+	d.say("picks its @r1 lines):")
 	d.say("  %s -f %s -i r1     (in namespace %s)", filepath.Base(d.opts.Exe)+" run", d.conf, d.hosts["r1"].NS)
 	for _, name := range []string{"r1", "r2"} {
 		if err := d.startRouter(name); err != nil {
