@@ -564,10 +564,13 @@ func (d *demo) killMaster(ctx context.Context) error {
 	d.say("r1 crashes: kt run on r1 is killed with SIGKILL (it cannot even send its goodbye advert) and r1 drops")
 	d.say("off the LAN. r2 waits for Master_Down_Interval = 3 x %v + skew (256-%d)/256 s = %v without adverts, then", advertInt, backupPrio, mdi.Round(time.Millisecond))
 	d.say("takes the address and announces it with gratuitous ARP. The client pings %s all along.", vip)
-	killed := time.Now()
+	// Cut first: a killed kt leaves the address on r1, whose kernel
+	// would keep answering the client until the cut. The outage starts
+	// when the cut is done (the bridge command returns).
 	if err := d.lab.Cut(d.hosts["r1"]); err != nil {
 		return err
 	}
+	killed := time.Now()
 	if err := r1.proc.Kill(); err != nil {
 		return err
 	}
