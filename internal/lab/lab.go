@@ -93,6 +93,7 @@ type demo struct {
 	ipvsErr string
 	sniff   *netlab.Proc
 	results []string
+	runHelp string // kt run --help, once read
 }
 
 // Check reports what this machine lacks to run the lab: root, and the ip
@@ -192,6 +193,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		d.say("  ip netns exec %s ping -c1 %s", d.hosts["client"].NS, vip)
 		d.say("  ip netns exec %s %s ipvs", d.hosts["r1"].NS, opts.Exe)
 		d.say("  ip netns exec %s %s sniff eth0", d.hosts["client"].NS, opts.Exe)
+		if sock := d.controlSocket("r1"); sock != "" {
+			d.say("  %s status --control-socket %s", opts.Exe, sock)
+		}
 		d.say("Logs and the config are in %s. Press Ctrl-C to remove the lab.", d.lab.Dir)
 		kept = true
 		<-ctx.Done()
@@ -277,9 +281,33 @@ func (d *demo) startWeb(name string) error {
 	return nil
 }
 
+// runHas reports whether kt run has a flag (kt run --help lists it), so the
+// lab uses flags newer builds add without failing on older ones.
+func (d *demo) runHas(flag string) bool {
+	if d.runHelp == "" {
+		out, _ := exec.Command(d.opts.Exe, "run", "--help").CombinedOutput()
+		d.runHelp = string(out) + " "
+	}
+	return strings.Contains(d.runHelp, flag+" ")
+}
+
+// controlSocket is where kt run on router name listens for kt status: one
+// per router in the lab's directory (the default path is shared by every
+// namespace on the machine). "" when kt run has no control socket.
+func (d *demo) controlSocket(name string) string {
+	if !d.runHas("--control-socket") {
+		return ""
+	}
+	return filepath.Join(d.lab.Dir, name+".sock")
+}
+
 func (d *demo) startRouter(name string) error {
 	h := d.hosts[name]
-	p, err := h.Start(d.opts.Exe, "run", "-f", d.conf, "-i", name, "--log-level", "info")
+	args := []string{"run", "-f", d.conf, "-i", name, "--log-level", "info"}
+	if sock := d.controlSocket(name); sock != "" {
+		args = append(args, "--control-socket", sock)
+	}
+	p, err := h.Start(d.opts.Exe, args...)
 	if err != nil {
 		return err
 	}

@@ -193,3 +193,27 @@ func TestRunFailsCleanly(t *testing.T) {
 		}
 	}
 }
+
+// TestControlSocket: each router gets its own control socket in the lab's
+// directory when kt run has --control-socket, and none when it has not.
+func TestControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		help string
+		want string
+	}{
+		{"   --control-socket PATH  unix socket PATH for kt status\n", filepath.Join(dir, "r1.sock")},
+		{"   --pid-file FILE, -p FILE  write the process ID to FILE\n", ""},
+		{"   --control-socket-dir DIR\n", ""},
+	} {
+		exe := filepath.Join(t.TempDir(), "kt")
+		script := "#!/bin/sh\ncat <<'END'\n" + tc.help + "END\n"
+		if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		d := &demo{opts: Options{Exe: exe}, lab: &netlab.Lab{Dir: dir}}
+		if got := d.controlSocket("r1"); got != tc.want {
+			t.Errorf("kt run --help %q: control socket %q, want %q", tc.help, got, tc.want)
+		}
+	}
+}
