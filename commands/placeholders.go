@@ -13,11 +13,3 @@ func sniffCommand() *cli.Command {
 		Action:    notYet("kt sniff"),
 	}
 }
-
-func labCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "lab",
-		Usage:  "build a lab of network namespaces and show failover working (not implemented yet)",
-		Action: notYet("kt lab"),
-	}
-}

@@ -109,8 +109,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			return nil, err
 		}
 		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt.
-		opts.Log.Error("virtual servers not run", "err", err)
+		// process cannot: so does kt, and its checkers still run.
+		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}
 	return d, nil
 }
@@ -157,6 +157,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if d.lvs.mgr == nil { // no IPVS: the checkers run alone
+				return
+			}
 			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
 				errs <- fmt.Errorf("ipvs: %w", err)
 			}

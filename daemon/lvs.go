@@ -100,6 +100,9 @@ func (d *Daemon) setupLVS() error {
 	}
 	h, closeH, err := open()
 	if err != nil {
+		// Without IPVS the checkers still run and log their
+		// transitions; nothing goes into the kernel (no manager).
+		d.lvs = &lvsPart{sched: check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})}
 		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
 	}
 	p := &lvsPart{vs: map[string]*config.VirtualServer{}, close: closeH}
@@ -123,7 +126,9 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if s.VirtualServer == nil || s.RealServer == nil {
 		return
 	}
-	d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
+	if d.lvs.mgr != nil {
+		d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
+	}
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
 	}
