@@ -66,11 +66,13 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 	d.cfgMu.Lock()
 	p.vs = vs
 	d.cfgMu.Unlock()
-	p.mgr.SetConfig(cfg)
 	p.sched = sched
-	for _, st := range sched.States() {
-		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
-			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
+	if p.mgr != nil { // nil without IPVS: the checkers run alone
+		p.mgr.SetConfig(cfg)
+		for _, st := range sched.States() {
+			if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
+				p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
+			}
 		}
 	}
 	p.startSched()
