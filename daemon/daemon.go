@@ -71,6 +71,13 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	d.mail = mail
 	ro := opts.Router
 	ro.Log = opts.Log
+	if ro.Static == nil {
+		st, err := vrrp.Statics(cfg)
+		if err != nil {
+			return nil, err
+		}
+		ro.Static = &st
+	}
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.mailTransition(tr)

@@ -30,6 +30,15 @@ type InstanceConfig struct {
 	GARPInterval time.Duration
 	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
 	ChecksumAsV2 bool
+	// VMAC is use_vmac; nil without.
+	VMAC *VMAC
+	// Routes and Rules are virtual_routes and virtual_rules: added after
+	// the VIPs on becoming master, removed on leaving it.
+	Routes []Route
+	Rules  []Rule
+	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
+	// without accept): a master drops packets addressed to its VIPs.
+	NoAccept bool
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -192,6 +201,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	}
 	ic.Group = group
 	ic.Machine = m
+	if err := addrConfig(&ic, cfg, in, strict); err != nil {
+		return ic, err
+	}
 	return ic, nil
 }
 

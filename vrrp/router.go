@@ -38,6 +38,8 @@ type RouterOptions struct {
 	// WatchLinks follows interface state through netlink: an instance
 	// whose interface goes down enters FAULT. On by default.
 	NoLinkWatch bool
+	// Static holds static_ipaddress/routes/rules, set while Run runs.
+	Static *StaticConfig
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -58,6 +60,7 @@ type Router struct {
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
 	garps     sync.WaitGroup
+	host      hostState // VMACs, statics, firewall: see hostsetup.go
 }
 
 type connKey struct {
@@ -149,6 +152,10 @@ func (r *Router) Run(ctx context.Context) error {
 		defer nl.Close()
 		addrs = nl
 		r.opts.Addrs = nl
+	}
+	defer r.teardownHost()
+	if err := r.setupHost(ctx); err != nil {
+		return err
 	}
 	if err := r.open(); err != nil {
 		r.closeConns()
@@ -303,7 +310,7 @@ func effectivePriority(base uint8, weights map[string]int) uint8 {
 
 func (r *Router) open() error {
 	for _, in := range r.instances {
-		key := connKey{in.cfg.Interface, in.cfg.IPv6}
+		key := connKey{in.cfg.listenInterface(), in.cfg.IPv6}
 		cs, ok := r.conns[key]
 		if !ok {
 			cs = &connState{key: key, byVRID: map[uint8]*instance{}}
@@ -452,7 +459,9 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 					in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
 				}
 			}
+			r.addMasterExtras(in)
 		case ActRemoveVIPs:
+			r.removeMasterExtras(in)
 			for _, v := range in.cfg.VIPs {
 				if err := r.opts.Addrs.Remove(v); err != nil {
 					in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)

@@ -1,0 +1,306 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/kt-project/kt/config"
+)
+
+// StaticConfig is global static_ipaddress, static_routes and static_rules:
+// set when the router starts, removed when it stops (keepalived 2.2.7
+// does both, vrrp_daemon.c).
+type StaticConfig struct {
+	Addrs  []VIP
+	Routes []Route
+	Rules  []Rule
+	// FirewallTable is global nftables' table for the no_accept rules
+	// (keepalived's default "keepalived" when empty).
+	FirewallTable string
+}
+
+// Statics reads the static addresses, routes and rules of cfg. Errors name
+// the line.
+func Statics(cfg *config.Config) (StaticConfig, error) {
+	var s StaticConfig
+	for _, v := range cfg.StaticIPAddress {
+		vip, err := vipOf(v, "")
+		if err != nil {
+			return s, fmt.Errorf("%s: static_ipaddress: %w", v.Pos, err)
+		}
+		if vip.Dev == "" {
+			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
+		}
+		s.Addrs = append(s.Addrs, vip)
+	}
+	if g := cfg.Global; g != nil && len(g.NFTables.Args) > 0 {
+		s.FirewallTable = g.NFTables.Args[0]
+	}
+	var err error
+	if s.Routes, err = routes(cfg.StaticRoutes, "static_routes"); err != nil {
+		return s, err
+	}
+	s.Rules, err = rules(cfg.StaticRules, "static_rules")
+	return s, err
+}
+
+func routes(specs []config.Spec, kw string) ([]Route, error) {
+	var out []Route
+	for _, sp := range specs {
+		r, err := ParseRoute(sp.Words())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func rules(specs []config.Spec, kw string) ([]Rule, error) {
+	var out []Rule
+	for _, sp := range specs {
+		r, err := ParseRule(sp.Words())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// vipOf turns a configured address into a VIP on dev when it names none.
+func vipOf(v config.VIP, dev string) (VIP, error) {
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD}
+	if vip.Dev == "" {
+		vip.Dev = dev
+	}
+	if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
+		b, err := netip.ParseAddr(v.Broadcast)
+		if err != nil {
+			return vip, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
+		}
+		vip.Broadcast = b
+	}
+	return vip, nil
+}
+
+// addrConfig reads an instance's use_vmac, virtual_routes, virtual_rules
+// and accept mode into ic (whose VIPs are already read).
+func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, strict bool) error {
+	var err error
+	if ic.Routes, err = routes(in.VirtualRoutes, "virtual_routes"); err != nil {
+		return err
+	}
+	if ic.Rules, err = rules(in.VirtualRules, "virtual_rules"); err != nil {
+		return err
+	}
+	// Accept_Mode: keepalived 2.2.7 accepts unless no_accept, or
+	// vrrp_strict without accept; the address owner always accepts; strict
+	// VRRPv2 never does (RFC 3768 has no accept mode).
+	accept := !strict
+	switch {
+	case in.NoAccept:
+		accept = false
+	case in.Accept:
+		accept = !(strict && ic.Machine.Version == 2)
+	}
+	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
+	if !in.UseVMAC.Set {
+		// vmac_xmit_base alone means nothing in keepalived either.
+		return nil
+	}
+	v, err := parseVMAC(in.UseVMAC.Args, ic.Machine.VRID, ic.IPv6, in.VMACXmitBase)
+	if err != nil {
+		return err
+	}
+	if g := cfg.Global; g != nil && g.VMACPrefix != "" && !vmacNamed(in.UseVMAC.Args, ic.Machine.VRID) {
+		v.Name = g.VMACPrefix + "." + strconv.Itoa(int(ic.Machine.VRID))
+	}
+	if ic.Machine.Unicast && !v.XmitBase {
+		return fmt.Errorf("use_vmac with unicast peers needs vmac_xmit_base")
+	}
+	ic.VMAC = v
+	// The VIPs that name no interface (or the instance's) live on the VMAC.
+	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
+	for i := range ic.VIPs {
+		if i < len(all) && (all[i].Dev == "" || all[i].Dev == in.Interface) {
+			ic.VIPs[i].Dev = v.Name
+		}
+	}
+	return nil
+}
+
+func vmacNamed(args []string, vrid uint8) bool {
+	for _, a := range args {
+		if _, ok := parseVMACAddr(a, vrid); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// listenInterface is where the instance's adverts are sent and received:
+// its VMAC unless vmac_xmit_base, else its interface.
+func (ic InstanceConfig) listenInterface() string {
+	if ic.VMAC != nil && !ic.VMAC.XmitBase {
+		return ic.VMAC.Name
+	}
+	return ic.Interface
+}
+
+// hostState is what the router set up on the host besides VIPs, to undo
+// when it stops.
+type hostState struct {
+	vmacs   []*vmacState
+	statics bool
+	fw      *nftFirewall
+}
+
+// setupHost runs before the sockets open: static addresses, routes and
+// rules, the VMACs, and the firewall table for no_accept instances.
+func (r *Router) setupHost(ctx context.Context) error {
+	st := r.opts.Static
+	if st != nil {
+		r.host.statics = true
+		for _, v := range st.Addrs {
+			if err := r.opts.Addrs.Add(v); err != nil {
+				r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
+			}
+		}
+		if rm, ok := r.opts.Addrs.(RouteManager); ok {
+			for _, rt := range st.Routes {
+				if err := rm.AddRoute(rt); err != nil {
+					r.log.Error("vrrp: static_routes", "err", err)
+				}
+			}
+			for _, ru := range st.Rules {
+				if err := rm.AddRule(ru); err != nil {
+					r.log.Error("vrrp: static_rules", "err", err)
+				}
+			}
+		}
+	}
+	for _, in := range r.instances {
+		if in.cfg.VMAC == nil {
+			continue
+		}
+		vs, err := addVMAC(in.cfg)
+		if vs != nil {
+			r.host.vmacs = append(r.host.vmacs, vs)
+		}
+		if err != nil {
+			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
+		}
+		in.log.Info("vrrp: VMAC up", "vmac", in.cfg.VMAC.Name, "mac", in.cfg.VMAC.MAC.String(), "base", in.cfg.Interface)
+	}
+	table := ""
+	if st != nil {
+		table = st.FirewallTable
+	}
+	for _, in := range r.instances {
+		if in.cfg.NoAccept {
+			fw, err := newNFTFirewall(ctx, table)
+			if err != nil {
+				return fmt.Errorf("vrrp: no_accept: %w", err)
+			}
+			r.host.fw = fw
+			break
+		}
+	}
+	return nil
+}
+
+// teardownHost undoes setupHost after the instances stopped.
+func (r *Router) teardownHost() {
+	if r.host.fw != nil {
+		if err := r.host.fw.close(); err != nil {
+			r.log.Warn("vrrp: remove firewall table", "err", err)
+		}
+	}
+	for i := len(r.host.vmacs) - 1; i >= 0; i-- {
+		if err := r.host.vmacs[i].remove(); err != nil {
+			r.log.Warn("vrrp: remove VMAC", "err", err)
+		}
+	}
+	if st := r.opts.Static; st != nil && r.host.statics {
+		if rm, ok := r.opts.Addrs.(RouteManager); ok {
+			for i := len(st.Rules) - 1; i >= 0; i-- {
+				if err := rm.RemoveRule(st.Rules[i]); err != nil {
+					r.log.Warn("vrrp: static_rules", "err", err)
+				}
+			}
+			for i := len(st.Routes) - 1; i >= 0; i-- {
+				if err := rm.RemoveRoute(st.Routes[i]); err != nil {
+					r.log.Warn("vrrp: static_routes", "err", err)
+				}
+			}
+		}
+		for _, v := range st.Addrs {
+			if err := r.opts.Addrs.Remove(v); err != nil {
+				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
+			}
+		}
+	}
+}
+
+// addMasterExtras runs after the VIPs are added on becoming master:
+// virtual_routes, then virtual_rules, then the no_accept drop rules.
+func (r *Router) addMasterExtras(in *instance) {
+	if rm, ok := r.opts.Addrs.(RouteManager); ok {
+		for _, rt := range in.cfg.Routes {
+			if err := rm.AddRoute(rt); err != nil {
+				in.log.Error("vrrp: add virtual route", "err", err)
+			}
+		}
+		for _, ru := range in.cfg.Rules {
+			if err := rm.AddRule(ru); err != nil {
+				in.log.Error("vrrp: add virtual rule", "err", err)
+			}
+		}
+	}
+	if in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
+	}
+}
+
+// removeMasterExtras runs before the VIPs are removed on leaving master.
+func (r *Router) removeMasterExtras(in *instance) {
+	if in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), false); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
+	}
+	if rm, ok := r.opts.Addrs.(RouteManager); ok {
+		for i := len(in.cfg.Rules) - 1; i >= 0; i-- {
+			if err := rm.RemoveRule(in.cfg.Rules[i]); err != nil {
+				in.log.Error("vrrp: remove virtual rule", "err", err)
+			}
+		}
+		for i := len(in.cfg.Routes) - 1; i >= 0; i-- {
+			if err := rm.RemoveRoute(in.cfg.Routes[i]); err != nil {
+				in.log.Error("vrrp: remove virtual route", "err", err)
+			}
+		}
+	}
+}
+
+func vipAddrs(vips []VIP) []netip.Addr {
+	out := make([]netip.Addr, 0, len(vips))
+	for _, v := range vips {
+		out = append(out, v.Prefix.Addr())
+	}
+	return out
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
