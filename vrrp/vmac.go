@@ -56,7 +56,7 @@ func parseVMAC(args []string, vrid uint8, v6, xmitBase bool) (*VMAC, error) {
 
 func parseVMACAddr(s string, vrid uint8) (net.HardwareAddr, bool) {
 	if strings.Count(s, ":") == 4 {
-		s += ":" + strconv.FormatUint(uint64(vrid), 16)
+		s += fmt.Sprintf(":%02x", vrid)
 	}
 	if strings.Count(s, ":") != 5 {
 		return nil, false
