@@ -1,0 +1,344 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/pcapfile"
+	"github.com/kt-project/kt/internal/testenv"
+	"github.com/kt-project/kt/vrrp"
+)
+
+// devAddrs lists the addresses on h's dev ("" when dev does not exist).
+func devAddrs(t *testing.T, h *netlab.Host, dev string) []netip.Addr {
+	t.Helper()
+	out, err := h.Run("ip", "-j", "addr", "show", "dev", dev)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	var links []struct {
+		AddrInfo []struct {
+			Local string `json:"local"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal([]byte(out), &links); err != nil {
+		t.Fatalf("ip -j addr: %v", err)
+	}
+	var as []netip.Addr
+	for _, l := range links {
+		for _, ai := range l.AddrInfo {
+			if a, err := netip.ParseAddr(ai.Local); err == nil {
+				as = append(as, a)
+			}
+		}
+	}
+	return as
+}
+
+func hasOn(t *testing.T, h *netlab.Host, dev string, a netip.Addr) bool {
+	t.Helper()
+	for _, x := range devAddrs(t, h, dev) {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// hostHas runs `ip ARGS` on h and reports whether the output contains want;
+// "proto 18" in want also matches the name iproute2 gives it, "keepalived".
+func hostHas(t *testing.T, h *netlab.Host, want string, args ...string) bool {
+	t.Helper()
+	out, err := h.Run(append([]string{"ip"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(out, want) || strings.Contains(out, strings.ReplaceAll(want, "proto 18", "proto keepalived"))
+}
+
+func waitTrue(t *testing.T, what string, timeout time.Duration, cond func() bool, logs ...*router) {
+	t.Helper()
+	if netlab.WaitFor(timeout, 50*time.Millisecond, cond) {
+		return
+	}
+	var b strings.Builder
+	for _, r := range logs {
+		fmt.Fprintf(&b, "\n--- %s on %s:\n%s", r.impl, r.h.Name, tail(r.proc.Log(), 30))
+	}
+	t.Fatalf("timed out waiting for %s%s", what, b.String())
+}
+
+func sysctl(t *testing.T, h *netlab.Host, key string) string {
+	t.Helper()
+	out, err := h.Run("cat", "/proc/sys/"+strings.ReplaceAll(key, ".", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// advertAddrs decodes the VRRP adverts of a capture with kt's codec and
+// returns the address lists seen, and the senders' MACs of the gratuitous
+// ARPs by announced address.
+func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs map[string]bool, garps map[netip.Addr]map[string]bool) {
+	t.Helper()
+	frames, err := pcapfile.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advertMACs = map[string]bool{}
+	garps = map[netip.Addr]map[string]bool{}
+	for _, fr := range frames {
+		p := fr.Packet
+		if l := p.Layer(layers.LayerTypeARP); l != nil {
+			a := l.(*layers.ARP)
+			spa, _ := netip.AddrFromSlice(a.SourceProtAddress)
+			tpa, _ := netip.AddrFromSlice(a.DstProtAddress)
+			if spa == tpa {
+				if garps[spa] == nil {
+					garps[spa] = map[string]bool{}
+				}
+				garps[spa][net.HardwareAddr(a.SourceHwAddress).String()] = true
+			}
+			continue
+		}
+		l := p.Layer(layers.LayerTypeIPv4)
+		if l == nil {
+			continue
+		}
+		ip := l.(*layers.IPv4)
+		d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
+		if err != nil || d.VRRP.Priority == 0 {
+			continue
+		}
+		adverts = append(adverts, d.VRRP.Addrs)
+		if eth := p.Layer(layers.LayerTypeEthernet); eth != nil {
+			advertMACs[eth.(*layers.Ethernet).SrcMAC.String()] = true
+		}
+	}
+	return adverts, advertMACs, garps
+}
+
+// TestVMACRoutesFailover: with use_vmac the VIP and the excluded VIP live on
+// vrrp.51 of the master only, adverts leave from 00:00:5e:00:01:33 and carry
+// the VIP but not the excluded one, both are announced by gratuitous ARP
+// from the virtual MAC; the virtual routes and rule exist on the master
+// only. When the master dies the backup takes all of it over and the
+// client's ARP entry keeps the virtual MAC. A clean stop removes the VMAC,
+// the routes and the rule and restores the base interface's sysctls.
+func TestVMACRoutesFailover(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "client"}})
+	r1h, r2h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("client")
+	// The VIPs are in a subnet of their own, served by the VMAC only: with
+	// a VIP in the base interface's subnet, replies leave by the base
+	// interface and its ARP requests (sender: the VIP) rewrite the
+	// client's entry to the base MAC, with keepalived 2.2.7 as with kt.
+	vip, excl := netip.MustParseAddr("198.51.100.100"), netip.MustParseAddr("198.51.100.101")
+	const vmac, mac = "vrrp.51", "00:00:5e:00:01:33"
+	extra := `    use_vmac
+    virtual_ipaddress {
+        198.51.100.100/24
+    }
+    virtual_ipaddress_excluded {
+        198.51.100.101/24
+    }
+    virtual_routes {
+        192.0.2.128/28 via 192.0.2.254
+        blackhole 192.0.2.144/28
+    }
+    virtual_rules {
+        from 198.51.100.100 table 100 priority 1000
+    }`
+	if out, err := client.Run("ip", "addr", "add", "198.51.100.3/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	baseArpIgnore := sysctl(t, r2h, "net.ipv4.conf.eth0.arp_ignore")
+	capt, err := lab.Capture(client, "vmac.pcap", "ip proto 112 or arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(51, 150, extra))
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(51, 100, extra))
+	all := []*router{r1, r2}
+
+	masterHas := func(m, b *netlab.Host) func() bool {
+		return func() bool {
+			return hasOn(t, m, vmac, vip) && hasOn(t, m, vmac, excl) && !hasOn(t, b, vmac, vip) && !hasOn(t, b, vmac, excl) &&
+				!m.HasAddr(vip) && !b.HasAddr(vip)
+		}
+	}
+	waitTrue(t, "r1 to hold both VIPs on its VMAC, r2 none", 15*time.Second, masterHas(r1h, r2h), all...)
+	for _, h := range []*netlab.Host{r1h, r2h} {
+		if !hostHas(t, h, mac, "link", "show", "dev", vmac) || !hostHas(t, h, "macvlan mode private", "-d", "link", "show", "dev", vmac) {
+			out, _ := h.Run("ip", "-d", "link", "show", "dev", vmac)
+			t.Fatalf("%s: %s is not a private macvlan with MAC %s:\n%s", h.Name, vmac, mac, out)
+		}
+		if got := sysctl(t, h, "net.ipv4.conf.eth0.arp_ignore"); got != "1" {
+			t.Errorf("%s: eth0 arp_ignore %s, want 1 while the VMAC is up", h.Name, got)
+		}
+	}
+	routesOn := func(h *netlab.Host) bool {
+		return hostHas(t, h, "192.0.2.128/28 via 192.0.2.254 dev eth0 proto 18", "route", "show") &&
+			hostHas(t, h, "blackhole 192.0.2.144/28 proto 18", "route", "show") &&
+			hostHas(t, h, "1000:\tfrom 198.51.100.100 lookup 100 proto 18", "rule", "show")
+	}
+	routesOff := func(h *netlab.Host) bool {
+		return !hostHas(t, h, "192.0.2.128/28", "route", "show") && !hostHas(t, h, "192.0.2.144/28", "route", "show") &&
+			!hostHas(t, h, "lookup 100", "rule", "show")
+	}
+	waitTrue(t, "the virtual routes and rule on r1 only", 5*time.Second, func() bool { return routesOn(r1h) && routesOff(r2h) }, all...)
+
+	for _, a := range []netip.Addr{vip, excl} {
+		if err := client.Ping(a, 3*time.Second); err != nil {
+			t.Fatalf("client cannot reach %v: %v", a, err)
+		}
+		if got, _, _ := client.Neigh(a); got != mac {
+			t.Errorf("client's ARP entry for %v is %q, want the virtual MAC %s", a, got, mac)
+		}
+	}
+
+	// kill -9 r1 and take it off the LAN as a crashed host: r2 takes over
+	// the VIPs, routes and rule; the client still uses the virtual MAC.
+	r1.kill()
+	if err := lab.Cut(r1h); err != nil {
+		t.Fatal(err)
+	}
+	waitTrue(t, "r2 to hold both VIPs on its VMAC", 10*time.Second, func() bool {
+		return hasOn(t, r2h, vmac, vip) && hasOn(t, r2h, vmac, excl)
+	}, all...)
+	waitTrue(t, "the virtual routes and rule on r2", 5*time.Second, func() bool { return routesOn(r2h) }, all...)
+	time.Sleep(1500 * time.Millisecond) // gratuitous ARPs reach the client
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP after failover: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Errorf("after failover the client's ARP entry for %v is %q, want %s", vip, got, mac)
+	}
+
+	capt.Signal(interruptSignal)
+	_ = capt.Wait(5 * time.Second)
+	adverts, advMACs, garps := advertAddrs(t, lab.Dir+"/vmac.pcap")
+	if len(adverts) == 0 {
+		t.Fatal("no adverts captured")
+	}
+	for _, as := range adverts {
+		if len(as) != 1 || as[0] != vip {
+			t.Fatalf("an advert carries %v, want only %v (the excluded VIP is not advertised)", as, vip)
+		}
+	}
+	if len(advMACs) != 1 || !advMACs[mac] {
+		t.Errorf("adverts sent from MACs %v, want only the virtual MAC %s", advMACs, mac)
+	}
+	for _, a := range []netip.Addr{vip, excl} {
+		if len(garps[a]) != 1 || !garps[a][mac] {
+			t.Errorf("gratuitous ARPs for %v from %v, want only from %s", a, garps[a], mac)
+		}
+	}
+
+	// A clean stop removes everything kt added and restores the base.
+	r2.stop()
+	if devAddrs(t, r2h, vmac) != nil || hostHas(t, r2h, vmac, "link", "show") {
+		t.Errorf("r2 kept %s after stopping", vmac)
+	}
+	if !routesOff(r2h) {
+		out, _ := r2h.Run("ip", "route", "show")
+		t.Errorf("r2 kept virtual routes or rules after stopping:\n%s", out)
+	}
+	if got := sysctl(t, r2h, "net.ipv4.conf.eth0.arp_ignore"); got != baseArpIgnore {
+		t.Errorf("r2's eth0 arp_ignore is %s after stop, want the original %s", got, baseArpIgnore)
+	}
+}
+
+// TestStaticAndNoAccept: static_ipaddress, static_routes and static_rules
+// are set at start on a backup as on a master and removed on stop; a
+// no_accept master holds its VIP and answers ARP for it but drops traffic
+// addressed to it (nftables table "keepalived"), while an accept master
+// answers pings; the table goes when kt stops.
+func TestStaticAndNoAccept(t *testing.T) {
+	testenv.LookPath(t, "nft", "apt-get install nftables")
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "client"}})
+	r1h, client := lab.Host("r1"), lab.Host("client")
+	vip, static := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.60")
+	conf := func(accept string) string {
+		return `global_defs {
+    vrrp_garp_master_delay 1
+}
+static_ipaddress {
+    192.0.2.60/24 dev eth0
+}
+static_routes {
+    198.51.100.64/26 via 192.0.2.254 dev eth0
+}
+static_rules {
+    from 192.0.2.60 table 102 priority 1002
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 53
+    priority 100
+    version 3
+    advert_int 0.1
+    ` + accept + `
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+}
+`
+	}
+	staticsOn := func() bool {
+		return r1h.HasAddr(static) && hostHas(t, r1h, "198.51.100.64/26 via 192.0.2.254 dev eth0 proto 18", "route", "show") &&
+			hostHas(t, r1h, "1002:\tfrom 192.0.2.60 lookup 102 proto 18", "rule", "show")
+	}
+	staticsOff := func() bool {
+		return !r1h.HasAddr(static) && !hostHas(t, r1h, "198.51.100.64", "route", "show") && !hostHas(t, r1h, "lookup 102", "rule", "show")
+	}
+	for _, tc := range []struct {
+		accept string
+		drops  bool
+	}{{"accept", false}, {"no_accept", true}} {
+		t.Run(tc.accept, func(t *testing.T) {
+			r := startRouter(t, lab, "kt", r1h, conf(tc.accept))
+			waitTrue(t, "static address, route and rule", 10*time.Second, staticsOn, r)
+			waitHolder(t, []*netlab.Host{r1h}, vip, r1h, 10*time.Second, r)
+			if err := client.Ping(static, 3*time.Second); err != nil {
+				t.Fatalf("client cannot reach the static address: %v", err)
+			}
+			err := client.Ping(vip, 2*time.Second)
+			switch {
+			case tc.drops && err == nil:
+				t.Errorf("with no_accept the master answered a ping to its VIP")
+			case !tc.drops && err != nil:
+				t.Errorf("with accept the master does not answer a ping to its VIP: %v", err)
+			}
+			if got, _, _ := client.Neigh(vip); got != r1h.MAC.String() {
+				t.Errorf("client's ARP entry for the VIP is %q, want r1's %s (ARP still works)", got, r1h.MAC)
+			}
+			table, _ := r1h.Run("nft", "list", "tables")
+			if strings.Contains(table, "inet keepalived") != tc.drops {
+				t.Errorf("nft tables %q with %s", table, tc.accept)
+			}
+			r.stop()
+			if !staticsOff() {
+				t.Error("static address, route or rule left after stop")
+			}
+			if table, _ := r1h.Run("nft", "list", "tables"); strings.Contains(table, "keepalived") {
+				t.Errorf("nft table left after stop: %q", table)
+			}
+			if out, err := client.Run("ip", "neigh", "flush", "dev", "eth0"); err != nil {
+				t.Fatalf("%v %s", err, out)
+			}
+		})
+	}
+}
