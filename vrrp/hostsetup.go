@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
-	"strings"
 
 	"github.com/kt-project/kt/config"
 )
@@ -17,9 +17,12 @@ type StaticConfig struct {
 	Addrs  []VIP
 	Routes []Route
 	Rules  []Rule
-	// FirewallTable is global nftables' table for the no_accept rules
-	// (keepalived's default "keepalived" when empty).
+	// FirewallTable is global nftables' table for the no_accept and VMAC
+	// rules (keepalived's default "keepalived" when empty).
 	FirewallTable string
+	// DisableLocalIGMP is global disable_local_igmp: with VMACs, turn
+	// igmp_link_local_mcast_reports off instead of moving the reports.
+	DisableLocalIGMP bool
 }
 
 // Statics reads the static addresses, routes and rules of cfg. Errors name
@@ -36,8 +39,11 @@ func Statics(cfg *config.Config) (StaticConfig, error) {
 		}
 		s.Addrs = append(s.Addrs, vip)
 	}
-	if g := cfg.Global; g != nil && len(g.NFTables.Args) > 0 {
-		s.FirewallTable = g.NFTables.Args[0]
+	if g := cfg.Global; g != nil {
+		if len(g.NFTables.Args) > 0 {
+			s.FirewallTable = g.NFTables.Args[0]
+		}
+		s.DisableLocalIGMP = g.DisableLocalIGMP
 	}
 	var err error
 	if s.Routes, err = routes(cfg.StaticRoutes, "static_routes"); err != nil {
@@ -122,6 +128,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	if ic.Machine.Unicast && !v.XmitBase {
 		return fmt.Errorf("use_vmac with unicast peers needs vmac_xmit_base")
 	}
+	v.UseVMACAddr = in.UseVMACAddr
 	ic.VMAC = v
 	// The VIPs that name no interface (or the instance's) live on the VMAC.
 	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
@@ -157,6 +164,7 @@ type hostState struct {
 	vmacs   []*vmacState
 	statics bool
 	fw      *nftFirewall
+	sysctls []sysctlKV // namespace-wide values to restore
 }
 
 // setupHost runs before the sockets open: static addresses, routes and
@@ -183,6 +191,39 @@ func (r *Router) setupHost(ctx context.Context) error {
 			}
 		}
 	}
+	// The firewall: no_accept drop rules, and the VMACs' IGMP/MLD moved
+	// to their base interface (unless disable_local_igmp, which turns the
+	// kernel's link-local IGMP reports off instead).
+	needFW, vmacs := false, false
+	for _, in := range r.instances {
+		needFW = needFW || in.cfg.NoAccept
+		vmacs = vmacs || in.cfg.VMAC != nil
+	}
+	igmpOff := st != nil && st.DisableLocalIGMP
+	if vmacs && igmpOff {
+		if kv, err := setSysctl("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
+			r.log.Warn("vrrp: disable_local_igmp", "err", err)
+		} else {
+			r.host.sysctls = append(r.host.sysctls, kv)
+		}
+	}
+	if needFW || (vmacs && !igmpOff) {
+		table := ""
+		if st != nil {
+			table = st.FirewallTable
+		}
+		fw, err := newNFTFirewall(ctx, table)
+		switch {
+		case err != nil && needFW:
+			// VRRP still runs; the operator must see that Accept_Mode is
+			// not enforced.
+			r.log.Error("vrrp: no_accept is NOT enforced: cannot set up nftables", "err", err)
+		case err != nil:
+			r.log.Warn("vrrp: VMAC IGMP/MLD reports stay on the VMACs: cannot set up nftables", "err", err)
+		default:
+			r.host.fw = fw
+		}
+	}
 	for _, in := range r.instances {
 		if in.cfg.VMAC == nil {
 			continue
@@ -195,19 +236,13 @@ func (r *Router) setupHost(ctx context.Context) error {
 			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
 		}
 		in.log.Info("vrrp: VMAC up", "vmac", in.cfg.VMAC.Name, "mac", in.cfg.VMAC.MAC.String(), "base", in.cfg.Interface)
-	}
-	table := ""
-	if st != nil {
-		table = st.FirewallTable
-	}
-	for _, in := range r.instances {
-		if in.cfg.NoAccept {
-			fw, err := newNFTFirewall(ctx, table)
-			if err != nil {
-				return fmt.Errorf("vrrp: no_accept: %w", err)
+		if in.cfg.VMAC.UseVMACAddr {
+			in.log.Warn("vrrp: use_vmac_addr is not supported by kt: VIPs on other interfaces stay there, without a VMAC")
+		}
+		if r.host.fw != nil && !igmpOff {
+			if err := r.host.fw.addVMAC(in.cfg.VMAC.Name, in.cfg.Interface); err != nil {
+				in.log.Warn("vrrp: VMAC IGMP/MLD rules", "err", err)
 			}
-			r.host.fw = fw
-			break
 		}
 	}
 	return nil
@@ -223,6 +258,11 @@ func (r *Router) teardownHost() {
 	for i := len(r.host.vmacs) - 1; i >= 0; i-- {
 		if err := r.host.vmacs[i].remove(); err != nil {
 			r.log.Warn("vrrp: remove VMAC", "err", err)
+		}
+	}
+	for _, kv := range r.host.sysctls {
+		if err := os.WriteFile(kv.path, []byte(kv.old), 0o644); err != nil {
+			r.log.Warn("vrrp: restore sysctl", "err", err)
 		}
 	}
 	if st := r.opts.Static; st != nil && r.host.statics {
@@ -295,12 +335,4 @@ func vipAddrs(vips []VIP) []netip.Addr {
 		out = append(out, v.Prefix.Addr())
 	}
 	return out
-}
-
-func joinAddrs(as []netip.Addr) string {
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = a.String()
-	}
-	return strings.Join(s, ", ")
 }

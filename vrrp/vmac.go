@@ -21,6 +21,8 @@ type VMAC struct {
 	// XmitBase is vmac_xmit_base: adverts are sent and received on the
 	// base interface.
 	XmitBase bool
+	// UseVMACAddr is use_vmac_addr, which kt does not do yet (logged).
+	UseVMACAddr bool
 }
 
 // VirtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID

@@ -91,13 +91,13 @@ func sysctl(t *testing.T, h *netlab.Host, key string) string {
 // advertAddrs decodes the VRRP adverts of a capture with kt's codec and
 // returns the address lists seen, and the senders' MACs of the gratuitous
 // ARPs by announced address.
-func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs map[string]bool, garps map[netip.Addr]map[string]bool) {
+func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs, igmpMACs map[string]bool, garps map[netip.Addr]map[string]bool) {
 	t.Helper()
 	frames, err := pcapfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	advertMACs = map[string]bool{}
+	advertMACs, igmpMACs = map[string]bool{}, map[string]bool{}
 	garps = map[netip.Addr]map[string]bool{}
 	for _, fr := range frames {
 		p := fr.Packet
@@ -118,6 +118,12 @@ func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs 
 			continue
 		}
 		ip := l.(*layers.IPv4)
+		if ip.Protocol == layers.IPProtocolIGMP {
+			if eth := p.Layer(layers.LayerTypeEthernet); eth != nil {
+				igmpMACs[eth.(*layers.Ethernet).SrcMAC.String()] = true
+			}
+			continue
+		}
 		d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
 		if err != nil || d.VRRP.Priority == 0 {
 			continue
@@ -127,7 +133,7 @@ func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs 
 			advertMACs[eth.(*layers.Ethernet).SrcMAC.String()] = true
 		}
 	}
-	return adverts, advertMACs, garps
+	return adverts, advertMACs, igmpMACs, garps
 }
 
 // TestVMACRoutesFailover: with use_vmac the VIP and the excluded VIP live on
@@ -136,7 +142,8 @@ func advertAddrs(t *testing.T, path string) (adverts [][]netip.Addr, advertMACs 
 // from the virtual MAC; the virtual routes and rule exist on the master
 // only. When the master dies the backup takes all of it over and the
 // client's ARP entry keeps the virtual MAC. A clean stop removes the VMAC,
-// the routes and the rule and restores the base interface's sysctls.
+// the routes and the rule and restores the base interface's sysctls. IGMP
+// reports for the VMACs leave from the base interfaces.
 func TestVMACRoutesFailover(t *testing.T) {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "client"}})
 	r1h, r2h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("client")
@@ -164,7 +171,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 	baseArpIgnore := sysctl(t, r2h, "net.ipv4.conf.eth0.arp_ignore")
-	capt, err := lab.Capture(client, "vmac.pcap", "ip proto 112 or arp")
+	capt, err := lab.Capture(client, "vmac.pcap", "ip proto 112 or arp or igmp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +235,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 
 	capt.Signal(interruptSignal)
 	_ = capt.Wait(5 * time.Second)
-	adverts, advMACs, garps := advertAddrs(t, lab.Dir+"/vmac.pcap")
+	adverts, advMACs, igmpMACs, garps := advertAddrs(t, lab.Dir+"/vmac.pcap")
 	if len(adverts) == 0 {
 		t.Fatal("no adverts captured")
 	}
@@ -239,6 +246,12 @@ func TestVMACRoutesFailover(t *testing.T) {
 	}
 	if len(advMACs) != 1 || !advMACs[mac] {
 		t.Errorf("adverts sent from MACs %v, want only the virtual MAC %s", advMACs, mac)
+	}
+	// Joining 224.0.0.18 on the VMACs makes IGMP reports: kt's nftables
+	// rules send them from the base interfaces, so that the backup's VMAC
+	// never draws the virtual MAC's traffic.
+	if igmpMACs[mac] || !igmpMACs[r2h.MAC.String()] {
+		t.Errorf("IGMP reports sent from %v, want r2's base MAC %s and never the virtual MAC", igmpMACs, r2h.MAC)
 	}
 	for _, a := range []netip.Addr{vip, excl} {
 		if len(garps[a]) != 1 || !garps[a][mac] {
@@ -326,7 +339,7 @@ vrrp_instance VI_1 {
 				t.Errorf("client's ARP entry for the VIP is %q, want r1's %s (ARP still works)", got, r1h.MAC)
 			}
 			table, _ := r1h.Run("nft", "list", "tables")
-			if strings.Contains(table, "inet keepalived") != tc.drops {
+			if strings.Contains(table, "ip keepalived") != tc.drops {
 				t.Errorf("nft tables %q with %s", table, tc.accept)
 			}
 			r.stop()
