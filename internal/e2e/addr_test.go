@@ -355,3 +355,73 @@ vrrp_instance VI_1 {
 		})
 	}
 }
+
+// TestVMACIPv6: an IPv6 instance's VMAC carries 00:00:5e:00:02:VRID and the
+// base interface's link-local address; adverts leave from the VMAC with
+// that source, the client's neighbour entry for the VIP is the virtual MAC
+// and stays so when the backup takes over.
+func TestVMACIPv6(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "client"}})
+	r1h, r2h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("client")
+	vip := netip.MustParseAddr("2001:db8:1::100")
+	const vmac, mac = "vrrp.54", "00:00:5e:00:02:36"
+	extra := "    use_vmac\n    version 3\n    advert_int 0.2\n    virtual_ipaddress {\n        2001:db8:1::100/64\n    }"
+	if out, err := client.Run("ip", "addr", "add", "2001:db8:1::3/64", "dev", "eth0", "nodad"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	capt, err := lab.Capture(client, "vmac6.pcap", "ip6 proto 112")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(54, 150, extra))
+	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(54, 100, extra))
+	all := []*router{r1, r2}
+	waitTrue(t, "r1 to hold the VIP on its VMAC, r2 not", 15*time.Second, func() bool {
+		return hasOn(t, r1h, vmac, vip) && !hasOn(t, r2h, vmac, vip)
+	}, all...)
+	for _, h := range []*netlab.Host{r1h, r2h} {
+		if !hostHas(t, h, mac, "link", "show", "dev", vmac) || !hasOn(t, h, vmac, h.LinkLocal) {
+			out, _ := h.Run("ip", "addr", "show", "dev", vmac)
+			t.Fatalf("%s: %s lacks the virtual MAC %s or eth0's link-local %v:\n%s", h.Name, vmac, mac, h.LinkLocal, out)
+		}
+	}
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Errorf("client's neighbour entry for %v is %q, want %s", vip, got, mac)
+	}
+	r1.kill()
+	if err := lab.Cut(r1h); err != nil {
+		t.Fatal(err)
+	}
+	waitTrue(t, "r2 to hold the VIP on its VMAC", 10*time.Second, func() bool { return hasOn(t, r2h, vmac, vip) }, all...)
+	time.Sleep(time.Second)
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP after failover: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Errorf("after failover the client's neighbour entry for %v is %q, want %s", vip, got, mac)
+	}
+	capt.Signal(interruptSignal)
+	_ = capt.Wait(5 * time.Second)
+	frames, err := pcapfile.Read(lab.Dir + "/vmac6.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]bool{}
+	n := 0
+	for _, fr := range frames {
+		eth, ip := fr.Packet.Layer(layers.LayerTypeEthernet), fr.Packet.Layer(layers.LayerTypeIPv6)
+		if eth == nil || ip == nil {
+			continue
+		}
+		n++
+		srcs[eth.(*layers.Ethernet).SrcMAC.String()+" "+ip.(*layers.IPv6).SrcIP.String()] = true
+	}
+	want := map[string]bool{mac + " " + r1h.LinkLocal.String(): true, mac + " " + r2h.LinkLocal.String(): true}
+	if n == 0 || fmt.Sprint(srcs) != fmt.Sprint(want) {
+		t.Errorf("adverts (%d) sent from %v, want %v", n, srcs, want)
+	}
+	r2.stop()
+}
