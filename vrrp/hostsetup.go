@@ -125,8 +125,13 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	if g := cfg.Global; g != nil && g.VMACPrefix != "" && !vmacNamed(in.UseVMAC.Args, ic.Machine.VRID) {
 		v.Name = g.VMACPrefix + "." + strconv.Itoa(int(ic.Machine.VRID))
 	}
-	if ic.Machine.Unicast && !v.XmitBase {
-		return fmt.Errorf("use_vmac with unicast peers needs vmac_xmit_base")
+	// As keepalived 2.2.7: strict mode clears vmac_xmit_base, unicast
+	// peers set it (both logged by keepalived as config errors).
+	if strict {
+		v.XmitBase = false
+	}
+	if ic.Machine.Unicast {
+		v.XmitBase = true
 	}
 	v.UseVMACAddr = in.UseVMACAddr
 	ic.VMAC = v
@@ -235,7 +240,8 @@ func (r *Router) setupHost(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
 		}
-		in.log.Info("vrrp: VMAC up", "vmac", in.cfg.VMAC.Name, "mac", in.cfg.VMAC.MAC.String(), "base", in.cfg.Interface)
+		in.log.Info("vrrp: VMAC up", "vmac", in.cfg.VMAC.Name, "mac", in.cfg.VMAC.MAC.String(), "base", in.cfg.Interface,
+			"adverts_on", in.cfg.listenInterface())
 		if in.cfg.VMAC.UseVMACAddr {
 			in.log.Warn("vrrp: use_vmac_addr is not supported by kt: VIPs on other interfaces stay there, without a VMAC")
 		}

@@ -50,7 +50,18 @@ func TestAddrConfig(t *testing.T) {
 					t.Fatalf("vmac %+v", ic.VMAC)
 				}
 			}},
-		{name: "vmac unicast needs xmit base", conf: instanceText("use_vmac\nunicast_peer {\n192.0.2.2\n}\nvirtual_ipaddress {\n192.0.2.100\n}"), err: "vmac_xmit_base"},
+		{name: "vmac unicast sets xmit base", conf: instanceText("use_vmac\nunicast_peer {\n192.0.2.2\n}\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if !ic.VMAC.XmitBase || ic.listenInterface() != "eth0" {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
+		{name: "vmac strict clears xmit base", conf: "global_defs {\nvrrp_strict\n}\n" + instanceText("use_vmac\nvmac_xmit_base\nversion 3\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC.XmitBase {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
 		{name: "vmac name too long", conf: instanceText("use_vmac abcdefghijklmnopq\nvirtual_ipaddress {\n192.0.2.100\n}"), err: "not a valid interface name"},
 		{name: "accept by default", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}"),
 			check: func(t *testing.T, ic InstanceConfig) {

@@ -425,3 +425,40 @@ func TestVMACIPv6(t *testing.T) {
 	}
 	r2.stop()
 }
+
+// TestVMACXmitBase: with vmac_xmit_base the VIP still lives on the VMAC
+// and is announced from the virtual MAC, but adverts leave from the base
+// interface's MAC.
+func TestVMACXmitBase(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "client"}})
+	r1h, client := lab.Host("r1"), lab.Host("client")
+	vip := netip.MustParseAddr("198.51.100.100")
+	const vmac, mac = "vrrp.55", "00:00:5e:00:01:37"
+	if out, err := client.Run("ip", "addr", "add", "198.51.100.3/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	capt, err := lab.Capture(client, "xmit.pcap", "ip proto 112 or arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := "    use_vmac\n    vmac_xmit_base\n    virtual_ipaddress {\n        198.51.100.100/24\n    }"
+	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(55, 150, extra))
+	waitTrue(t, "r1 to hold the VIP on its VMAC", 15*time.Second, func() bool { return hasOn(t, r1h, vmac, vip) }, r1)
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Errorf("client's ARP entry for %v is %q, want %s", vip, got, mac)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	capt.Signal(interruptSignal)
+	_ = capt.Wait(5 * time.Second)
+	adverts, advMACs, _, garps := advertAddrs(t, lab.Dir+"/xmit.pcap")
+	if len(adverts) == 0 || len(advMACs) != 1 || !advMACs[r1h.MAC.String()] {
+		t.Errorf("%d adverts from MACs %v, want only the base MAC %s", len(adverts), advMACs, r1h.MAC)
+	}
+	if len(garps[vip]) != 1 || !garps[vip][mac] {
+		t.Errorf("gratuitous ARPs for the VIP from %v, want only %s", garps[vip], mac)
+	}
+	r1.stop()
+}
