@@ -462,3 +462,74 @@ func TestVMACXmitBase(t *testing.T) {
 	}
 	r1.stop()
 }
+
+// TestVMACWithKeepalived: keepalived 2.2.7 and kt run the same use_vmac
+// config side by side: keepalived's master and kt's backup advertise the
+// same address list (the excluded VIP in neither), and when keepalived dies
+// kt takes the VIPs, routes and the client's traffic over on the same
+// virtual MAC.
+func TestVMACWithKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "client"}})
+	r1h, r2h, client := lab.Host("r1"), lab.Host("r2"), lab.Host("client")
+	vip, excl := netip.MustParseAddr("198.51.100.100"), netip.MustParseAddr("198.51.100.101")
+	const vmac, mac = "vrrp.56", "00:00:5e:00:01:38"
+	extra := `    use_vmac
+    virtual_ipaddress {
+        198.51.100.100/24
+    }
+    virtual_ipaddress_excluded {
+        198.51.100.101/24
+    }
+    virtual_routes {
+        192.0.2.128/28 via 192.0.2.254 dev eth0
+    }`
+	if out, err := client.Run("ip", "addr", "add", "198.51.100.3/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	capt, err := lab.Capture(client, "ka.pcap", "ip proto 112")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := startRouter(t, lab, "keepalived", r1h, vrrpConf(56, 150, extra))
+	kt := startRouter(t, lab, "kt", r2h, vrrpConf(56, 100, extra))
+	all := []*router{ka, kt}
+	waitTrue(t, "keepalived to hold both VIPs on its VMAC, kt none", 15*time.Second, func() bool {
+		return hasOn(t, r1h, vmac, vip) && hasOn(t, r1h, vmac, excl) && !hasOn(t, r2h, vmac, vip) && !hasOn(t, r2h, vmac, excl)
+	}, all...)
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach keepalived's VIP: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Fatalf("client's ARP entry for %v is %q, want %s", vip, got, mac)
+	}
+	ka.kill()
+	if err := lab.Cut(r1h); err != nil {
+		t.Fatal(err)
+	}
+	waitTrue(t, "kt to hold both VIPs and the route", 10*time.Second, func() bool {
+		return hasOn(t, r2h, vmac, vip) && hasOn(t, r2h, vmac, excl) &&
+			hostHas(t, r2h, "192.0.2.128/28 via 192.0.2.254 dev eth0 proto 18", "route", "show")
+	}, all...)
+	time.Sleep(1500 * time.Millisecond)
+	if err := client.Ping(vip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the VIP on kt: %v", err)
+	}
+	if got, _, _ := client.Neigh(vip); got != mac {
+		t.Errorf("after failover to kt the client's ARP entry for %v is %q, want %s", vip, got, mac)
+	}
+	capt.Signal(interruptSignal)
+	_ = capt.Wait(5 * time.Second)
+	adverts, advMACs, _, _ := advertAddrs(t, lab.Dir+"/ka.pcap")
+	if len(adverts) == 0 {
+		t.Fatal("no adverts captured")
+	}
+	for _, as := range adverts {
+		if len(as) != 1 || as[0] != vip {
+			t.Fatalf("an advert carries %v, want only %v", as, vip)
+		}
+	}
+	if len(advMACs) != 1 || !advMACs[mac] {
+		t.Errorf("adverts from MACs %v, want keepalived's and kt's from the virtual MAC %s only", advMACs, mac)
+	}
+	kt.stop()
+}
