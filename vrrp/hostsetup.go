@@ -114,6 +114,12 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 		accept = !(strict && ic.Machine.Version == 2)
 	}
 	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
+	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
+	for i := range ic.VIPs {
+		if i < len(all) {
+			ic.VIPs[i].NoTrack = all[i].NoTrack
+		}
+	}
 	if !in.UseVMAC.Set {
 		// vmac_xmit_base alone means nothing in keepalived either.
 		return nil
@@ -136,7 +142,6 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	v.UseVMACAddr = in.UseVMACAddr
 	ic.VMAC = v
 	// The VIPs that name no interface (or the instance's) live on the VMAC.
-	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
 	for i := range ic.VIPs {
 		if i < len(all) && (all[i].Dev == "" || all[i].Dev == in.Interface) {
 			ic.VIPs[i].Dev = v.Name
@@ -251,6 +256,7 @@ func (r *Router) setupHost(ctx context.Context) error {
 			}
 		}
 	}
+	r.watchAddrs(ctx)
 	return nil
 }
 

@@ -26,6 +26,10 @@ type Route struct {
 	Dev   string
 	// NextHopDevs are the interfaces of Route.MultiPath, by index.
 	NextHopDevs []string
+	// NoTrack: deleting the route behind kt's back does not make a master
+	// step down (no_track, or no dev: keepalived tracks only routes with
+	// an interface).
+	NoTrack bool
 }
 
 // String is the line as written.
@@ -181,6 +185,9 @@ func ParseRoute(line []string) (Route, error) {
 		var err error
 		switch kw {
 		case "inet", "inet6", "no_track", "add", "prepend", "append":
+			if kw == "no_track" {
+				r.NoTrack = true
+			}
 			if kw == "inet" || kw == "inet6" {
 				f := map[string]int{"inet": 4, "inet6": 6}[kw]
 				if fam != 0 && fam != f {
@@ -305,6 +312,9 @@ func ParseRoute(line []string) (Route, error) {
 	}
 	if !haveDst {
 		return fail(errors.New("no destination"))
+	}
+	if r.Dev == "" {
+		r.NoTrack = true
 	}
 	if fam == 0 {
 		fam = 4

@@ -158,3 +158,18 @@ func TestParseRule(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteTracking: keepalived tracks a route only when it names an
+// interface and is not no_track.
+func TestRouteTracking(t *testing.T) {
+	for line, noTrack := range map[string]bool{
+		"198.51.100.0/24 via 192.0.2.1":                   true,
+		"198.51.100.0/24 via 192.0.2.1 dev eth0":          false,
+		"198.51.100.0/24 via 192.0.2.1 dev eth0 no_track": true,
+	} {
+		r, err := ParseRoute(strings.Fields(line))
+		if err != nil || r.NoTrack != noTrack {
+			t.Errorf("%q: NoTrack %v (err %v), want %v", line, r.NoTrack, err, noTrack)
+		}
+	}
+}

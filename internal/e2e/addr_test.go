@@ -533,3 +533,71 @@ func TestVMACWithKeepalived(t *testing.T) {
 	}
 	kt.stop()
 }
+
+// TestDeletedBehindKtsBack: as keepalived, a master whose VIP or virtual
+// route is deleted by someone else steps down (priority 0, BACKUP) and,
+// alone on the LAN, takes over again after Skew_Time with everything back;
+// a deleted static address is put back; a no_track VIP is left alone.
+func TestDeletedBehindKtsBack(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	r1h := lab.Host("r1")
+	vip, untracked, static := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.102"), netip.MustParseAddr("192.0.2.60")
+	conf := `static_ipaddress {
+    192.0.2.60/24 dev eth0
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 57
+    priority 100
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.100/24
+        192.0.2.102/24 no_track
+    }
+    virtual_routes {
+        192.0.2.128/28 via 192.0.2.254 dev eth0
+    }
+}
+`
+	r := startRouter(t, lab, "kt", r1h, conf)
+	route := func() bool { return hostHas(t, r1h, "192.0.2.128/28 via 192.0.2.254", "route", "show") }
+	waitTrue(t, "r1 master with VIPs and route", 10*time.Second, func() bool {
+		return r1h.HasAddr(vip) && r1h.HasAddr(untracked) && r1h.HasAddr(static) && route()
+	}, r)
+	steps := func() int { return strings.Count(r.proc.Log(), "MASTER -> BACKUP") }
+
+	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.102/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.60/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitTrue(t, "the static address put back", 5*time.Second, func() bool { return r1h.HasAddr(static) }, r)
+	time.Sleep(500 * time.Millisecond)
+	if steps() != 0 || r1h.HasAddr(untracked) {
+		t.Fatalf("deleting a no_track VIP: %d step-downs, re-added %v\n%s", steps(), r1h.HasAddr(untracked), tail(r.proc.Log(), 20))
+	}
+
+	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.100/24", "dev", "eth0"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitTrue(t, "a step-down and the VIP back", 10*time.Second, func() bool {
+		return steps() == 1 && r1h.HasAddr(vip) && r1h.HasAddr(untracked) && route()
+	}, r)
+	if !strings.Contains(r.proc.Log(), "VIP 192.0.2.100/24 dev eth0 deleted") {
+		t.Errorf("no reason logged:\n%s", tail(r.proc.Log(), 10))
+	}
+
+	if out, err := r1h.Run("ip", "route", "del", "192.0.2.128/28"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitTrue(t, "a second step-down and the route back", 10*time.Second, func() bool {
+		return steps() == 2 && r1h.HasAddr(vip) && route()
+	}, r)
+	r.stop()
+	if r1h.HasAddr(static) || r1h.HasAddr(vip) {
+		t.Error("addresses left after stop (the watcher must not put them back)")
+	}
+}
