@@ -175,6 +175,8 @@ type hostState struct {
 	statics bool
 	fw      *nftFirewall
 	sysctls []sysctlKV // namespace-wide values to restore
+	// stopWatch ends watchAddrs before anything is torn down.
+	stopWatch context.CancelFunc
 }
 
 // setupHost runs before the sockets open: static addresses, routes and
@@ -256,12 +258,17 @@ func (r *Router) setupHost(ctx context.Context) error {
 			}
 		}
 	}
-	r.watchAddrs(ctx)
+	wctx, stop := context.WithCancel(ctx)
+	r.host.stopWatch = stop
+	r.watchAddrs(wctx)
 	return nil
 }
 
 // teardownHost undoes setupHost after the instances stopped.
 func (r *Router) teardownHost() {
+	if r.host.stopWatch != nil {
+		r.host.stopWatch()
+	}
 	if r.host.fw != nil {
 		if err := r.host.fw.close(); err != nil {
 			r.log.Warn("vrrp: remove firewall table", "err", err)
