@@ -211,6 +211,12 @@ func (r *Router) setupHost(ctx context.Context) error {
 		needFW = needFW || in.cfg.NoAccept
 		vmacs = vmacs || in.cfg.VMAC != nil
 	}
+	for _, in := range r.instances {
+		if in.cfg.VMAC != nil && !in.cfg.IPv6 {
+			r.host.sysctls = append(r.host.sysctls, relaxRPFilter("/proc/sys/net/ipv4/conf")...)
+			break
+		}
+	}
 	igmpOff := st != nil && st.DisableLocalIGMP
 	if vmacs && igmpOff {
 		if kv, err := setSysctl("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
@@ -279,7 +285,8 @@ func (r *Router) teardownHost() {
 			r.log.Warn("vrrp: remove VMAC", "err", err)
 		}
 	}
-	for _, kv := range r.host.sysctls {
+	for i := len(r.host.sysctls) - 1; i >= 0; i-- {
+		kv := r.host.sysctls[i]
 		if err := os.WriteFile(kv.path, []byte(kv.old), 0o644); err != nil {
 			r.log.Warn("vrrp: restore sysctl", "err", err)
 		}

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -142,5 +143,41 @@ static_rules {
 	}
 	if _, err := Statics(parse(t, "static_ipaddress {\n192.0.2.50/24\n}\n")); err == nil || !strings.Contains(err.Error(), "no dev") {
 		t.Errorf("static address without dev: %v", err)
+	}
+}
+
+func TestRelaxRPFilter(t *testing.T) {
+	dir := t.TempDir()
+	vals := map[string]string{"all": "2", "default": "1", "eth0": "0", "eth1": "2", "lo": "1"}
+	for k, v := range vals {
+		if err := os.MkdirAll(dir+"/"+k, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/"+k+"/rp_filter", []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(k string) string {
+		b, err := os.ReadFile(dir + "/" + k + "/rp_filter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	changed := relaxRPFilter(dir)
+	for k, want := range map[string]string{"all": "0", "default": "2", "eth0": "2", "eth1": "2", "lo": "2"} {
+		if got := read(k); got != want {
+			t.Errorf("%s rp_filter %s, want %s", k, got, want)
+		}
+	}
+	for i := len(changed) - 1; i >= 0; i-- {
+		if err := os.WriteFile(changed[i].path, []byte(changed[i].old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, want := range vals {
+		if got := read(k); got != want {
+			t.Errorf("restored %s rp_filter %s, want %s", k, got, want)
+		}
 	}
 }

@@ -198,3 +198,43 @@ func (st *vmacState) remove() error {
 	}
 	return errors.Join(errs...)
 }
+
+// relaxRPFilter does what keepalived 2.2.7 does for IPv4 VMACs when
+// net.ipv4.conf.all.rp_filter is set (the kernel uses the greater of "all"
+// and an interface's value, so the VMAC's 0 would not count): every
+// interface and "default" get the greater of their value and all's, then
+// all is set to 0. It returns what to restore, in order.
+func relaxRPFilter(conf string) []sysctlKV {
+	b, err := os.ReadFile(conf + "/all/rp_filter")
+	if err != nil {
+		return nil
+	}
+	all, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || all == 0 {
+		return nil
+	}
+	var changed []sysctlKV
+	ents, err := os.ReadDir(conf)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Name() == "all" {
+			continue
+		}
+		p := conf + "/" + e.Name() + "/rp_filter"
+		cur, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(cur))); err == nil && n < all {
+			if kv, err := setSysctl(p, strconv.Itoa(all)); err == nil {
+				changed = append(changed, kv)
+			}
+		}
+	}
+	if kv, err := setSysctl(conf+"/all/rp_filter", "0"); err == nil {
+		changed = append(changed, kv)
+	}
+	return changed
+}
