@@ -7,6 +7,9 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
 	"github.com/kt-project/kt/config"
 )
 
@@ -120,34 +123,119 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 			ic.VIPs[i].NoTrack = all[i].NoTrack
 		}
 	}
-	if !in.UseVMAC.Set {
-		// vmac_xmit_base alone means nothing in keepalived either.
-		return nil
+	if in.UseVMAC.Set {
+		v, err := parseVMAC(in.UseVMAC.Args, ic.Machine.VRID, ic.IPv6, in.VMACXmitBase)
+		if err != nil {
+			return err
+		}
+		if g := cfg.Global; g != nil && g.VMACPrefix != "" && !vmacNamed(in.UseVMAC.Args, ic.Machine.VRID) {
+			v.Name = g.VMACPrefix + "." + strconv.Itoa(int(ic.Machine.VRID))
+		}
+		// As keepalived 2.2.7: strict mode clears vmac_xmit_base, unicast
+		// peers set it (both logged by keepalived as config errors).
+		if strict {
+			v.XmitBase = false
+		}
+		if ic.Machine.Unicast {
+			v.XmitBase = true
+		}
+		v.Base = in.Interface
+		ic.VMAC = v
 	}
-	v, err := parseVMAC(in.UseVMAC.Args, ic.Machine.VRID, ic.IPv6, in.VMACXmitBase)
-	if err != nil {
-		return err
-	}
-	if g := cfg.Global; g != nil && g.VMACPrefix != "" && !vmacNamed(in.UseVMAC.Args, ic.Machine.VRID) {
-		v.Name = g.VMACPrefix + "." + strconv.Itoa(int(ic.Machine.VRID))
-	}
-	// As keepalived 2.2.7: strict mode clears vmac_xmit_base, unicast
-	// peers set it (both logged by keepalived as config errors).
-	if strict {
-		v.XmitBase = false
-	}
-	if ic.Machine.Unicast {
-		v.XmitBase = true
-	}
-	v.UseVMACAddr = in.UseVMACAddr
-	ic.VMAC = v
-	// The VIPs that name no interface (or the instance's) live on the VMAC.
+	// Where each VIP lives (vrrp.c vrrp_complete_instance): one of the
+	// instance's family on its interface goes on its VMAC; one with
+	// use_vmac, or, under use_vmac_addr, one on another interface or of
+	// the other family gets a VMAC of its own on its interface.
 	for i := range ic.VIPs {
-		if i < len(all) && (all[i].Dev == "" || all[i].Dev == in.Interface) {
-			ic.VIPs[i].Dev = v.Name
+		if i >= len(all) {
+			break
+		}
+		c := all[i]
+		onBase := c.Dev == "" || c.Dev == in.Interface
+		v6 := c.Address.Addr().Is6()
+		switch {
+		case ic.VMAC != nil && onBase && v6 == ic.IPv6:
+			ic.VIPs[i].Dev = ic.VMAC.Name
+		case c.UseVMAC || (in.UseVMACAddr && (!onBase || v6 != ic.IPv6)):
+			ic.addrVMAC(i, v6)
 		}
 	}
 	return nil
+}
+
+// addrVMAC puts VIP i on the address VMAC of its interface and family,
+// made on first use; nameAddrVMACs names it.
+func (ic *InstanceConfig) addrVMAC(i int, v6 bool) {
+	base := ic.VIPs[i].Dev
+	for _, av := range ic.AddrVMACs {
+		if av.Base == base && av.IPv6 == v6 {
+			av.vips = append(av.vips, i)
+			return
+		}
+	}
+	mac := VirtualMAC(ic.Machine.VRID, v6)
+	if ic.VMAC != nil && ic.VMAC.MAC.String() != VirtualMAC(ic.Machine.VRID, ic.IPv6).String() {
+		mac = ic.VMAC.MAC // a MAC given to use_vmac serves them all
+	}
+	ic.AddrVMACs = append(ic.AddrVMACs, &VMAC{Base: base, IPv6: v6, MAC: mac, XmitBase: true, vips: []int{i}})
+}
+
+// nameAddrVMACs names the address VMACs as keepalived's create_vmac_name:
+// PREFIX.VRID, else PREFIX1.VRID, PREFIX2.VRID... (IPv6 tries PREFIX6.VRID
+// first), skipping names other VMACs take and interfaces that exist and
+// are not that VMAC. PREFIX is vmac_addr_prefix, vmac_prefix or "vrrp".
+func nameAddrVMACs(ics []InstanceConfig, prefix string, free func(name string, v *VMAC) bool) {
+	used := map[string]bool{}
+	for _, ic := range ics {
+		if ic.VMAC != nil {
+			used[ic.VMAC.Name] = true
+		}
+	}
+	for k := range ics {
+		ic := &ics[k]
+		vrid := strconv.Itoa(int(ic.Machine.VRID))
+		for _, av := range ic.AddrVMACs {
+			nums := []string{""}
+			if av.IPv6 {
+				nums = append(nums, "6")
+			}
+			for n := 1; len(nums) < 100; n++ {
+				if !(av.IPv6 && n == 6) {
+					nums = append(nums, strconv.Itoa(n))
+				}
+			}
+			for _, n := range nums {
+				p := prefix
+				if over := len(p) + len(n) + 1 + len(vrid) - (unix.IFNAMSIZ - 1); over > 0 {
+					p = p[:max(len(p)-over, 0)]
+				}
+				name := p + n + "." + vrid
+				if !used[name] && free(name, av) {
+					av.Name = name
+					break
+				}
+			}
+			used[av.Name] = true
+			for _, i := range av.vips {
+				ic.VIPs[i].Dev = av.Name
+			}
+		}
+	}
+}
+
+// hostIfaceFree reports whether name can be v: no such interface, or a
+// macvlan already on v's base with v's MAC (left by an earlier run).
+func hostIfaceFree(name string, v *VMAC) bool {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return true
+	}
+	mv, ok := l.(*netlink.Macvlan)
+	if !ok || mv.HardwareAddr.String() != v.MAC.String() {
+		return false
+	}
+	base, err := netlink.LinkByName(v.Base)
+	return err == nil && mv.ParentIndex == base.Attrs().Index
 }
 
 func vmacNamed(args []string, vrid uint8) bool {
@@ -209,10 +297,14 @@ func (r *Router) setupHost(ctx context.Context) error {
 	needFW, vmacs := false, false
 	for _, in := range r.instances {
 		needFW = needFW || in.cfg.NoAccept
-		vmacs = vmacs || in.cfg.VMAC != nil
+		vmacs = vmacs || in.cfg.VMAC != nil || len(in.cfg.AddrVMACs) > 0
 	}
 	for _, in := range r.instances {
-		if in.cfg.VMAC != nil && !in.cfg.IPv6 {
+		v4 := in.cfg.VMAC != nil && !in.cfg.IPv6
+		for _, av := range in.cfg.AddrVMACs {
+			v4 = v4 || !av.IPv6
+		}
+		if v4 {
 			r.host.sysctls = append(r.host.sysctls, relaxRPFilter("/proc/sys/net/ipv4/conf")...)
 			break
 		}
@@ -243,24 +335,31 @@ func (r *Router) setupHost(ctx context.Context) error {
 		}
 	}
 	for _, in := range r.instances {
-		if in.cfg.VMAC == nil {
-			continue
+		var list []*VMAC
+		if in.cfg.VMAC != nil {
+			list = append(list, in.cfg.VMAC)
 		}
-		vs, err := addVMAC(in.cfg)
-		if vs != nil {
-			r.host.vmacs = append(r.host.vmacs, vs)
-		}
-		if err != nil {
-			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
-		}
-		in.log.Info("vrrp: VMAC up", "vmac", in.cfg.VMAC.Name, "mac", in.cfg.VMAC.MAC.String(), "base", in.cfg.Interface,
-			"adverts_on", in.cfg.listenInterface())
-		if in.cfg.VMAC.UseVMACAddr {
-			in.log.Warn("vrrp: use_vmac_addr is not supported by kt: VIPs on other interfaces stay there, without a VMAC")
-		}
-		if r.host.fw != nil && !igmpOff {
-			if err := r.host.fw.addVMAC(in.cfg.VMAC.Name, in.cfg.Interface); err != nil {
-				in.log.Warn("vrrp: VMAC IGMP/MLD rules", "err", err)
+		list = append(list, in.cfg.AddrVMACs...)
+		for _, v := range list {
+			// IPv6 on it when it carries IPv6 addresses; the base's
+			// link-local when an IPv6 instance sends adverts from it.
+			v6 := false
+			for _, vip := range in.cfg.VIPs {
+				v6 = v6 || (vip.Dev == v.Name && vip.Prefix.Addr().Is6())
+			}
+			linkLocal := v == in.cfg.VMAC && in.cfg.IPv6 && !v.XmitBase
+			vs, err := addVMAC(v, v6 || linkLocal, linkLocal)
+			if vs != nil {
+				r.host.vmacs = append(r.host.vmacs, vs)
+			}
+			if err != nil {
+				return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
+			}
+			in.log.Info("vrrp: VMAC up", "vmac", v.Name, "mac", v.MAC.String(), "base", v.Base, "adverts", v == in.cfg.VMAC && !v.XmitBase)
+			if r.host.fw != nil && !igmpOff {
+				if err := r.host.fw.addVMAC(v.Name, v.Base); err != nil {
+					in.log.Warn("vrrp: VMAC IGMP/MLD rules", "err", err)
+				}
 			}
 		}
 	}

@@ -33,6 +33,29 @@ func TestAddrConfig(t *testing.T) {
 					t.Errorf("advertised %v: the excluded VIP is not advertised", ic.Machine.VIPs)
 				}
 			}},
+		{name: "vmac other family stays on the base", conf: instanceText("use_vmac\nvirtual_ipaddress {\n192.0.2.100/24\n}\nvirtual_ipaddress_excluded {\n2001:db8::100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VIPs[0].Dev != "vrrp.7" || ic.VIPs[1].Dev != "eth0" || len(ic.AddrVMACs) != 0 {
+					t.Fatalf("VIPs %v address VMACs %v", ic.VIPs, ic.AddrVMACs)
+				}
+			}},
+		{name: "use_vmac_addr", conf: instanceText("use_vmac\nuse_vmac_addr\nvirtual_ipaddress {\n192.0.2.100/24\n192.0.2.101/24 dev eth1\n192.0.2.102/24 dev eth1\n}\nvirtual_ipaddress_excluded {\n2001:db8::100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				devs := []string{ic.VIPs[0].Dev, ic.VIPs[1].Dev, ic.VIPs[2].Dev, ic.VIPs[3].Dev}
+				if strings.Join(devs, ",") != "vrrp.7,vrrp1.7,vrrp1.7,vrrp6.7" || len(ic.AddrVMACs) != 2 {
+					t.Fatalf("VIP devices %v, address VMACs %d", devs, len(ic.AddrVMACs))
+				}
+				a, b := ic.AddrVMACs[0], ic.AddrVMACs[1]
+				if a.Base != "eth1" || a.MAC.String() != "00:00:5e:00:01:07" || b.Base != "eth0" || b.MAC.String() != "00:00:5e:00:02:07" || !b.IPv6 {
+					t.Fatalf("address VMACs %+v %+v", a, b)
+				}
+			}},
+		{name: "per-VIP use_vmac", conf: instanceText("virtual_ipaddress {\n192.0.2.100/24\n192.0.2.101/24 dev eth1 use_vmac\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC != nil || ic.VIPs[0].Dev != "eth0" || ic.VIPs[1].Dev != "vrrp.7" || len(ic.AddrVMACs) != 1 || ic.AddrVMACs[0].Base != "eth1" {
+					t.Fatalf("VIPs %v address VMACs %v", ic.VIPs, ic.AddrVMACs)
+				}
+			}},
 		{name: "vmac ipv6 named xmit base", conf: instanceText("use_vmac vm7\nvmac_xmit_base\nvirtual_ipaddress {\n2001:db8::7\n}"),
 			check: func(t *testing.T, ic InstanceConfig) {
 				if ic.VMAC.Name != "vm7" || ic.VMAC.MAC.String() != "00:00:5e:00:02:07" || !ic.VMAC.XmitBase || ic.listenInterface() != "eth0" {

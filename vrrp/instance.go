@@ -32,6 +32,9 @@ type InstanceConfig struct {
 	ChecksumAsV2 bool
 	// VMAC is use_vmac; nil without.
 	VMAC *VMAC
+	// AddrVMACs are the VMACs of VIPs on other interfaces or of the other
+	// family (per-VIP use_vmac, use_vmac_addr); no adverts use them.
+	AddrVMACs []*VMAC
 	// Routes and Rules are virtual_routes and virtual_rules: added after
 	// the VIPs on becoming master, removed on leaving it.
 	Routes []Route
@@ -70,6 +73,13 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 		}
 		out = append(out, ic)
 	}
+	prefix := "vrrp"
+	if g := cfg.Global; g != nil && g.VMACAddrPrefix != "" {
+		prefix = g.VMACAddrPrefix
+	} else if g != nil && g.VMACPrefix != "" {
+		prefix = g.VMACPrefix
+	}
+	nameAddrVMACs(out, prefix, hostIfaceFree)
 	return out, nil
 }
 

@@ -21,8 +21,13 @@ type VMAC struct {
 	// XmitBase is vmac_xmit_base: adverts are sent and received on the
 	// base interface.
 	XmitBase bool
-	// UseVMACAddr is use_vmac_addr, which kt does not do yet (logged).
-	UseVMACAddr bool
+	// Base is the interface the macvlan sits on.
+	Base string
+	// IPv6 is the family of the addresses on it (its MAC's fifth octet).
+	IPv6 bool
+	// vips are the indexes in InstanceConfig.VIPs of an address VMAC's
+	// addresses, until it is named.
+	vips []int
 }
 
 // VirtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID
@@ -38,7 +43,7 @@ func VirtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 // parseVMAC reads use_vmac's optional words: [NAME] [MAC], either or both.
 // A MAC of five octets gets the VRID as the sixth, as keepalived.
 func parseVMAC(args []string, vrid uint8, v6, xmitBase bool) (*VMAC, error) {
-	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: VirtualMAC(vrid, v6), XmitBase: xmitBase}
+	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: VirtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
 	named := false
 	for _, a := range args {
 		if mac, ok := parseVMACAddr(a, vrid); ok {
@@ -93,18 +98,18 @@ type vmacState struct {
 	sysctls []sysctlKV
 }
 
-// addVMAC creates (or fixes) the macvlan of ic on its base interface,
-// with the sysctls keepalived sets (vrrp_if_config.c): on the VMAC
+// addVMAC creates (or fixes) the macvlan v on its base interface, with
+// the sysctls keepalived sets (vrrp_if_config.c): on an IPv4 VMAC
 // arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1; on the
 // base arp_ignore 1 and arp_filter 1, so that only the VMAC answers ARP for
-// the VIPs. An IPv4 instance's VMAC has IPv6 off; an IPv6 one has no
-// generated link-local address but gets the base's (adverts are sent from
-// it). The link is brought up.
-func addVMAC(ic InstanceConfig) (*vmacState, error) {
-	v := ic.VMAC
-	base, err := netlink.LinkByName(ic.Interface)
+// the VIPs. IPv6 is off on a VMAC unless v6 (IPv6 addresses on it); it never
+// generates a link-local address from the virtual MAC (RFC 5798 7.4), but
+// gets the base's when linkLocal (an IPv6 instance sending from it). The
+// link is brought up.
+func addVMAC(v *VMAC, v6, linkLocal bool) (*vmacState, error) {
+	base, err := netlink.LinkByName(v.Base)
 	if err != nil {
-		return nil, fmt.Errorf("use_vmac: interface %s: %w", ic.Interface, err)
+		return nil, fmt.Errorf("use_vmac: interface %s: %w", v.Base, err)
 	}
 	st := &vmacState{name: v.Name}
 	link, err := netlink.LinkByName(v.Name)
@@ -128,45 +133,34 @@ func addVMAC(ic InstanceConfig) (*vmacState, error) {
 		mv := &netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: v.Name, ParentIndex: base.Attrs().Index, HardwareAddr: v.MAC},
 			Mode: netlink.MACVLAN_MODE_PRIVATE}
 		if err := netlink.LinkAdd(mv); err != nil {
-			return nil, fmt.Errorf("use_vmac: create %s on %s: %w", v.Name, ic.Interface, err)
+			return nil, fmt.Errorf("use_vmac: create %s on %s: %w", v.Name, v.Base, err)
 		}
 		st.created = true
 		if link, err = netlink.LinkByName(v.Name); err != nil {
 			return st, fmt.Errorf("use_vmac: %s: %w", v.Name, err)
 		}
 	}
-	set := func(path, val string) {
-		kv, err := setSysctl(path, val)
-		if err == nil {
-			st.sysctls = append(st.sysctls, kv)
-		}
-	}
 	conf4 := "/proc/sys/net/ipv4/conf/"
-	if !ic.IPv6 {
+	if !v.IPv6 {
 		for k, val := range map[string]string{"arp_ignore": "1", "accept_local": "1", "rp_filter": "0", "promote_secondaries": "1"} {
 			// The VMAC's own values go with it; nothing to restore.
 			_ = os.WriteFile(conf4+v.Name+"/"+k, []byte(val), 0o644)
 		}
-		set(conf4+ic.Interface+"/arp_ignore", "1")
-		set(conf4+ic.Interface+"/arp_filter", "1")
-	}
-	// No address generated from the VMAC's MAC (RFC 5798 7.4), and no
-	// IPv6 at all on an IPv4 instance's VMAC unless it carries IPv6 VIPs.
-	_ = netlink.LinkSetIP6AddrGenMode(link, 1) // IN6_ADDR_GEN_MODE_NONE
-	v6 := ic.IPv6
-	for _, vip := range ic.VIPs {
-		if vip.Dev == v.Name && vip.Prefix.Addr().Is6() {
-			v6 = true
+		for _, k := range []string{"arp_ignore", "arp_filter"} {
+			if kv, err := setSysctl(conf4+v.Base+"/"+k, "1"); err == nil {
+				st.sysctls = append(st.sysctls, kv)
+			}
 		}
 	}
+	_ = netlink.LinkSetIP6AddrGenMode(link, 1) // IN6_ADDR_GEN_MODE_NONE
 	if !v6 {
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+v.Name+"/disable_ipv6", []byte("1"), 0o644)
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return st, fmt.Errorf("use_vmac: set %s up: %w", v.Name, err)
 	}
-	if ic.IPv6 && !v.XmitBase {
-		ifi, err := net.InterfaceByName(ic.Interface)
+	if linkLocal {
+		ifi, err := net.InterfaceByName(v.Base)
 		if err != nil {
 			return st, fmt.Errorf("use_vmac: %w", err)
 		}

@@ -601,3 +601,42 @@ vrrp_instance VI_1 {
 		t.Error("addresses left after stop (the watcher must not put them back)")
 	}
 }
+
+// TestVMACAddr: with use_vmac_addr an IPv6 excluded VIP of an IPv4 instance
+// gets a VMAC of its own (vrrp6.VRID, 00:00:5e:00:02:VRID) and the client
+// reaches it through that MAC; both VMACs go on stop.
+func TestVMACAddr(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "client"}})
+	r1h, client := lab.Host("r1"), lab.Host("client")
+	vip, evip := netip.MustParseAddr("198.51.100.100"), netip.MustParseAddr("2001:db8:1::100")
+	if out, err := client.Run("ip", "addr", "add", "2001:db8:1::3/64", "dev", "eth0", "nodad"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	extra := `    use_vmac
+    use_vmac_addr
+    virtual_ipaddress {
+        198.51.100.100/24
+    }
+    virtual_ipaddress_excluded {
+        2001:db8:1::100/64
+    }`
+	r := startRouter(t, lab, "kt", r1h, vrrpConf(58, 150, extra))
+	waitTrue(t, "the VIPs on their VMACs", 15*time.Second, func() bool {
+		return hasOn(t, r1h, "vrrp.58", vip) && hasOn(t, r1h, "vrrp6.58", evip)
+	}, r)
+	if !hostHas(t, r1h, "00:00:5e:00:02:3a", "link", "show", "dev", "vrrp6.58") {
+		out, _ := r1h.Run("ip", "-d", "link", "show", "dev", "vrrp6.58")
+		t.Fatalf("vrrp6.58 lacks the IPv6 virtual MAC:\n%s", out)
+	}
+	if err := client.Ping(evip, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach the IPv6 excluded VIP: %v", err)
+	}
+	if got, _, _ := client.Neigh(evip); got != "00:00:5e:00:02:3a" {
+		t.Errorf("client's neighbour entry for %v is %q, want 00:00:5e:00:02:3a", evip, got)
+	}
+	r.stop()
+	if hostHas(t, r1h, "vrrp", "link", "show") {
+		out, _ := r1h.Run("ip", "link", "show")
+		t.Errorf("VMACs left after stop:\n%s", out)
+	}
+}
