@@ -2,10 +2,13 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,6 +35,10 @@ func (r *Router) watchAddrs(ctx context.Context) {
 	if err := netlink.RouteSubscribe(routes, done); err != nil {
 		r.log.Warn("vrrp: cannot follow route deletions", "err", err)
 	}
+	rules := make(chan struct{}, 1)
+	if err := subscribeRuleDeletions(ctx, rules); err != nil {
+		r.log.Warn("vrrp: cannot follow rule deletions", "err", err)
+	}
 	go func() {
 		defer close(done)
 		for {
@@ -50,6 +57,8 @@ func (r *Router) watchAddrs(ctx context.Context) {
 					continue
 				}
 				deleted = u.Type == unix.RTM_DELROUTE
+			case <-rules:
+				deleted = true
 			}
 			if !deleted {
 				continue
@@ -61,6 +70,7 @@ func (r *Router) watchAddrs(ctx context.Context) {
 				select {
 				case <-addrs:
 				case <-routes:
+				case <-rules:
 				case <-timer.C:
 					break drain
 				case <-ctx.Done():
@@ -75,11 +85,11 @@ func (r *Router) watchAddrs(ctx context.Context) {
 
 // tracksAddrs reports whether anything needs watching.
 func (r *Router) tracksAddrs() bool {
-	if st := r.opts.Static; st != nil && (len(st.Addrs) > 0 || len(st.Routes) > 0) {
+	if st := r.opts.Static; st != nil && (len(st.Addrs) > 0 || len(st.Routes) > 0 || len(st.Rules) > 0) {
 		return true
 	}
 	for _, in := range r.instances {
-		if len(in.cfg.VIPs) > 0 || len(in.cfg.Routes) > 0 {
+		if len(in.cfg.VIPs) > 0 || len(in.cfg.Routes) > 0 || len(in.cfg.Rules) > 0 {
 			return true
 		}
 	}
@@ -106,6 +116,14 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 					}
 				}
 			}
+			for _, ru := range st.Rules {
+				if !ru.NoTrack && !rulePresent(ru) {
+					r.log.Warn("vrrp: static rule deleted, putting it back", "rule", ru.String())
+					if err := rm.AddRule(ru); err != nil {
+						r.log.Error("vrrp: static_rules", "err", err)
+					}
+				}
+			}
 		}
 	}
 	for _, in := range r.instances {
@@ -123,6 +141,14 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 			for _, rt := range in.cfg.Routes {
 				if !rt.NoTrack && !routePresent(rt) {
 					reason = "virtual route " + rt.String() + " deleted"
+					break
+				}
+			}
+		}
+		if reason == "" {
+			for _, ru := range in.cfg.Rules {
+				if !ru.NoTrack && !rulePresent(ru) {
+					reason = "virtual rule " + ru.String() + " deleted"
 					break
 				}
 			}
@@ -177,6 +203,70 @@ func routePresent(rt Route) bool {
 			dst = &net.IPNet{IP: make(net.IP, bits/8), Mask: net.CIDRMask(0, bits)}
 		}
 		if dst.String() == want && g.Type == rt.Route.Type {
+			return true
+		}
+	}
+	return false
+}
+
+// subscribeRuleDeletions signals out (without blocking) on every RTM_DELRULE
+// until ctx ends; the netlink package has no rule subscription.
+func subscribeRuleDeletions(ctx context.Context, out chan<- struct{}) error {
+	s, err := nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		s.Close()
+	}()
+	go func() {
+		for {
+			msgs, _, err := s.Receive()
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				// ENOBUFS: messages were lost; assume a deletion.
+				if !errors.Is(err, unix.ENOBUFS) {
+					return
+				}
+				msgs = []syscall.NetlinkMessage{{Header: syscall.NlMsghdr{Type: unix.RTM_DELRULE}}}
+			}
+			for _, m := range msgs {
+				if m.Header.Type == unix.RTM_DELRULE {
+					select {
+					case out <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// rulePresent reports whether a rule like ru is there; true when that
+// cannot be told.
+func rulePresent(ru Rule) bool {
+	got, err := netlink.RuleList(ru.Rule.Family)
+	if err != nil {
+		return true
+	}
+	w := ru.Rule
+	str := func(n *net.IPNet) string {
+		if n == nil {
+			return ""
+		}
+		if ones, _ := n.Mask.Size(); ones == 0 {
+			return ""
+		}
+		return n.String()
+	}
+	for _, g := range got {
+		if (w.Priority < 0 || g.Priority == w.Priority) && g.Table == w.Table && str(g.Src) == str(w.Src) &&
+			str(g.Dst) == str(w.Dst) && g.Mark == w.Mark && g.IifName == w.IifName && g.OifName == w.OifName &&
+			g.Invert == w.Invert && g.Tos == w.Tos {
 			return true
 		}
 	}

@@ -538,7 +538,7 @@ func (m *Machine) Resign(now time.Time, reason string) []Action {
 	}
 	acts := m.leaveMaster(nil, StateBackup, reason, true)
 	m.downAt = now.Add(m.Skew(m.prio))
-	m.downReason = "resigned: " + reason
+	m.downReason = "no master after stepping down (" + reason + ")"
 	return acts
 }
 

@@ -39,6 +39,9 @@ func (r Route) String() string { return r.Text }
 type Rule struct {
 	Text string
 	Rule netlink.Rule
+	// NoTrack is no_track: deleting the rule behind kt's back does not
+	// make a master step down.
+	NoTrack bool
 }
 
 // String is the line as written.
@@ -572,6 +575,7 @@ func ParseRule(line []string) (Rule, error) {
 	if action != unix.FR_ACT_GOTO {
 		ru.Type = uint8(action)
 	}
+	r.NoTrack = noTrack
 	if !noTrack && ru.Protocol == 0 {
 		ru.Protocol = RouteProtoKeepalived
 	}

@@ -537,13 +537,17 @@ func TestVMACWithKeepalived(t *testing.T) {
 // TestDeletedBehindKtsBack: as keepalived, a master whose VIP or virtual
 // route is deleted by someone else steps down (priority 0, BACKUP) and,
 // alone on the LAN, takes over again after Skew_Time with everything back;
-// a deleted static address is put back; a no_track VIP is left alone.
+// the same for a virtual rule; a deleted static address or rule is put back;
+// a no_track VIP is left alone.
 func TestDeletedBehindKtsBack(t *testing.T) {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
 	r1h := lab.Host("r1")
 	vip, untracked, static := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.102"), netip.MustParseAddr("192.0.2.60")
 	conf := `static_ipaddress {
     192.0.2.60/24 dev eth0
+}
+static_rules {
+    from 192.0.2.60 table 102 priority 1002
 }
 vrrp_instance VI_1 {
     state BACKUP
@@ -559,9 +563,13 @@ vrrp_instance VI_1 {
     virtual_routes {
         192.0.2.128/28 via 192.0.2.254 dev eth0
     }
+    virtual_rules {
+        from 192.0.2.100 table 100 priority 1000
+    }
 }
 `
 	r := startRouter(t, lab, "kt", r1h, conf)
+	rule := func(s string) bool { return hostHas(t, r1h, s, "rule", "show") }
 	route := func() bool { return hostHas(t, r1h, "192.0.2.128/28 via 192.0.2.254", "route", "show") }
 	waitTrue(t, "r1 master with VIPs and route", 10*time.Second, func() bool {
 		return r1h.HasAddr(vip) && r1h.HasAddr(untracked) && r1h.HasAddr(static) && route()
@@ -574,7 +582,12 @@ vrrp_instance VI_1 {
 	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.60/24", "dev", "eth0"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	waitTrue(t, "the static address put back", 5*time.Second, func() bool { return r1h.HasAddr(static) }, r)
+	if out, err := r1h.Run("ip", "rule", "del", "priority", "1002"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitTrue(t, "the static address and rule put back", 5*time.Second, func() bool {
+		return r1h.HasAddr(static) && rule("1002:\tfrom 192.0.2.60 lookup 102")
+	}, r)
 	time.Sleep(500 * time.Millisecond)
 	if steps() != 0 || r1h.HasAddr(untracked) {
 		t.Fatalf("deleting a no_track VIP: %d step-downs, re-added %v\n%s", steps(), r1h.HasAddr(untracked), tail(r.proc.Log(), 20))
@@ -595,6 +608,13 @@ vrrp_instance VI_1 {
 	}
 	waitTrue(t, "a second step-down and the route back", 10*time.Second, func() bool {
 		return steps() == 2 && r1h.HasAddr(vip) && route()
+	}, r)
+
+	if out, err := r1h.Run("ip", "rule", "del", "priority", "1000"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitTrue(t, "a third step-down and the rule back", 10*time.Second, func() bool {
+		return steps() == 3 && r1h.HasAddr(vip) && rule("1000:\tfrom 192.0.2.100 lookup 100")
 	}, r)
 	r.stop()
 	if r1h.HasAddr(static) || r1h.HasAddr(vip) {
