@@ -660,3 +660,25 @@ func TestVMACAddr(t *testing.T) {
 		t.Errorf("VMACs left after stop:\n%s", out)
 	}
 }
+
+// TestNoAcceptIPv6: an IPv6 no_accept master still answers neighbour
+// solicitations for its VIP (the client resolves it) but drops pings to it.
+func TestNoAcceptIPv6(t *testing.T) {
+	testenv.LookPath(t, "nft", "apt-get install nftables")
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "client"}})
+	r1h, client := lab.Host("r1"), lab.Host("client")
+	vip := netip.MustParseAddr("2001:db8::100")
+	extra := "    no_accept\n    version 3\n    advert_int 0.1\n    virtual_ipaddress {\n        2001:db8::100/64\n    }"
+	r := startRouter(t, lab, "kt", r1h, vrrpConf(59, 150, extra))
+	waitHolder(t, []*netlab.Host{r1h}, vip, r1h, 10*time.Second, r)
+	if err := client.Ping(r1h.IPv6, 3*time.Second); err != nil {
+		t.Fatalf("client cannot reach r1's own address: %v", err)
+	}
+	if err := client.Ping(vip, 2*time.Second); err == nil {
+		t.Error("with no_accept the master answered a ping to its IPv6 VIP")
+	}
+	if got, _, _ := client.Neigh(vip); got != r1h.MAC.String() {
+		t.Errorf("client's neighbour entry for the VIP is %q, want r1's %s (neighbour discovery still works)", got, r1h.MAC)
+	}
+	r.stop()
+}
