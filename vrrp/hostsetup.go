@@ -82,7 +82,7 @@ func rules(specs []config.Spec, kw string) ([]Rule, error) {
 
 // vipOf turns a configured address into a VIP on dev when it names none.
 func vipOf(v config.VIP, dev string) (VIP, error) {
-	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD}
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD, NoTrack: v.NoTrack}
 	if vip.Dev == "" {
 		vip.Dev = dev
 	}
