@@ -43,6 +43,8 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+	// statics is the static_* configuration set at start.
+	statics vrrp.StaticConfig
 	// notifier runs the VRRP notify scripts; closed when Run ends.
 	notifier *vrrp.Notifier
 
@@ -79,6 +81,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	d.mail = mail
 	ro := opts.Router
 	ro.Log = opts.Log
+	if ro.Static == nil {
+		st, err := vrrp.Statics(cfg)
+		if err != nil {
+			return nil, err
+		}
+		ro.Static = &st
+		d.statics = st
+	}
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.mailTransition(tr)
@@ -300,6 +310,9 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		d.reloadLVS(cfg)
 	case len(cfg.VirtualServers) > 0:
 		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
+	}
+	if st, err := vrrp.Statics(cfg); err != nil || !reflect.DeepEqual(st, d.statics) {
+		d.log.Warn("reload: static_ipaddress, static_routes, static_rules and nftables settings take effect at the next start")
 	}
 	if !smtpEqual(old, cfg) {
 		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")

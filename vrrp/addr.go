@@ -23,6 +23,9 @@ type VIP struct {
 	Scope     string // global, site, link, host, nowhere
 	Broadcast netip.Addr
 	NoDAD     bool
+	// NoTrack is no_track: deleting the address behind kt's back does not
+	// make a master step down.
+	NoTrack bool
 }
 
 // String is the VIP as logs show it: "192.0.2.100/32 dev eth0".

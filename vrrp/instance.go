@@ -41,6 +41,18 @@ type InstanceConfig struct {
 	TrackWarnings []string
 	// Notify is its notify scripts and notify_priority_changes.
 	Notify NotifyConfig
+	// VMAC is use_vmac; nil without.
+	VMAC *VMAC
+	// AddrVMACs are the VMACs of VIPs on other interfaces or of the other
+	// family (per-VIP use_vmac, use_vmac_addr); no adverts use them.
+	AddrVMACs []*VMAC
+	// Routes and Rules are virtual_routes and virtual_rules: added after
+	// the VIPs on becoming master, removed on leaving it.
+	Routes []Route
+	Rules  []Rule
+	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
+	// without accept): a master drops packets addressed to its VIPs.
+	NoAccept bool
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -77,6 +89,13 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 		}
 		out = append(out, ic)
 	}
+	prefix := "vrrp"
+	if g := cfg.Global; g != nil && g.VMACAddrPrefix != "" {
+		prefix = g.VMACAddrPrefix
+	} else if g != nil && g.VMACPrefix != "" {
+		prefix = g.VMACPrefix
+	}
+	nameAddrVMACs(out, prefix, hostIfaceFree)
 	return out, nil
 }
 
@@ -211,6 +230,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	ic.SyncGroup = syncGroupOf(cfg, name)
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
 		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
+	}
+	if err := addrConfig(&ic, cfg, in, strict); err != nil {
+		return ic, err
 	}
 	return ic, nil
 }

@@ -546,6 +546,21 @@ func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 	return nil
 }
 
+// Resign makes a master step down as keepalived 2.2.7 does when one of
+// its VIPs or tracked routes is deleted behind its back: a priority-0
+// advert, the addresses removed, BACKUP with a master-down timer of
+// Skew_Time, so that it takes over again (re-adding everything) unless
+// another router does first.
+func (m *Machine) Resign(now time.Time, reason string) []Action {
+	if m.state != StateMaster {
+		return nil
+	}
+	acts := m.leaveMaster(nil, StateBackup, reason, true)
+	m.downAt = now.Add(m.Skew(m.prio))
+	m.downReason = "no master after stepping down (" + reason + ")"
+	return acts
+}
+
 // Stop ends the instance: a master sends a priority-0 advert so that a
 // backup takes over after Skew_Time, and removes its addresses.
 func (m *Machine) Stop(now time.Time) []Action {

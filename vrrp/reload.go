@@ -120,9 +120,19 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 	if err != nil {
 		return ReloadResult{}, err
 	}
+	// New instances' VMACs exist before their sockets open on them; on
+	// failure the ones no running instance uses go again.
 	for _, in := range fresh {
-		if err := newMachine(in); err != nil {
+		if err := r.setupVMACs(in); err != nil {
+			r.removeUnusedVMACs()
 			return ReloadResult{}, err
+		}
+		if err := newMachine(in); err != nil {
+			r.removeUnusedVMACs()
+			return ReloadResult{}, err
+		}
+		if in.cfg.NoAccept && r.host.fw == nil {
+			in.log.Warn("vrrp: " + in.cfg.Machine.Name + ": no_accept is NOT enforced until kt restarts (no firewall table was set up at start)")
 		}
 	}
 	var opened []*connState
@@ -136,6 +146,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 			for _, o := range opened {
 				o.conn.Close()
 			}
+			r.removeUnusedVMACs()
 			return ReloadResult{}, err
 		}
 		cs.conn = c
@@ -184,6 +195,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		r.byName[in.cfg.Machine.Name] = in
 	}
 	r.buildGroups()
+	r.removeUnusedVMACs()
 	for name, g := range r.groups {
 		if og := oldGroups[name]; og != nil && slices.Equal(og.members, g.members) {
 			g.state = og.state
@@ -221,6 +233,12 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 // ARP / NA) and removes the dropped ones; the priority is advertised at once.
 func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic InstanceConfig) {
 	prev := in.cfg.VIPs
+	master := in.m.State() == StateMaster
+	if master && in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(prev), false); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
+	}
 	in.cfg = ic
 	in.m.SetVIPs(ic.Machine.VIPs)
 	in.m.SetBasePriority(ic.Machine.Priority)
@@ -247,6 +265,11 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	}
 	if len(added) > 0 {
 		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
+	}
+	if in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
 	}
 }
 

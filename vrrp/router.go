@@ -49,6 +49,8 @@ type RouterOptions struct {
 	// closes it after Run (CloseNotifier). nil: the router makes one
 	// without FIFOs and closes it itself.
 	Notifier *Notifier
+	// Static holds static_ipaddress/routes/rules, set while Run runs.
+	Static *StaticConfig
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -80,6 +82,7 @@ type Router struct {
 	track       *tracking // track.go
 	stopTrack   context.CancelFunc
 	ownNotifier bool // notify.go
+	host      hostState // VMACs, statics, firewall: see hostsetup.go
 }
 
 type connKey struct {
@@ -179,6 +182,10 @@ func (r *Router) Run(ctx context.Context) error {
 		defer nl.Close()
 		addrs = nl
 		r.opts.Addrs = nl
+	}
+	defer r.teardownHost()
+	if err := r.setupHost(ctx); err != nil {
+		return err
 	}
 	if err := r.open(); err != nil {
 		r.closeConns()
@@ -358,7 +365,7 @@ func (r *Router) startRecv(cs *connState) {
 func planConns(instances []*instance) (map[connKey]*connState, error) {
 	plan := map[connKey]*connState{}
 	for _, in := range instances {
-		key := connKey{in.cfg.Interface, in.cfg.IPv6}
+		key := connKey{in.cfg.listenInterface(), in.cfg.IPv6}
 		cs, ok := plan[key]
 		if !ok {
 			cs = &connState{key: key, byVRID: map[uint8]*instance{}}
@@ -540,7 +547,9 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 					in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
 				}
 			}
+			r.addMasterExtras(in)
 		case ActRemoveVIPs:
+			r.removeMasterExtras(in)
 			for _, v := range in.cfg.VIPs {
 				if err := r.opts.Addrs.Remove(v); err != nil {
 					in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)

@@ -1,0 +1,509 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/kt-project/kt/config"
+)
+
+// StaticConfig is global static_ipaddress, static_routes and static_rules:
+// set when the router starts, removed when it stops (keepalived 2.2.7
+// does both, vrrp_daemon.c).
+type StaticConfig struct {
+	Addrs  []VIP
+	Routes []Route
+	Rules  []Rule
+	// FirewallTable is global nftables' table for the no_accept and VMAC
+	// rules (keepalived's default "keepalived" when empty).
+	FirewallTable string
+	// DisableLocalIGMP is global disable_local_igmp: with VMACs, turn
+	// igmp_link_local_mcast_reports off instead of moving the reports.
+	DisableLocalIGMP bool
+}
+
+// Statics reads the static addresses, routes and rules of cfg. Errors name
+// the line.
+func Statics(cfg *config.Config) (StaticConfig, error) {
+	var s StaticConfig
+	for _, v := range cfg.StaticIPAddress {
+		vip, err := vipOf(v, "")
+		if err != nil {
+			return s, fmt.Errorf("%s: static_ipaddress: %w", v.Pos, err)
+		}
+		if vip.Dev == "" {
+			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
+		}
+		s.Addrs = append(s.Addrs, vip)
+	}
+	if g := cfg.Global; g != nil {
+		if len(g.NFTables.Args) > 0 {
+			s.FirewallTable = g.NFTables.Args[0]
+		}
+		s.DisableLocalIGMP = g.DisableLocalIGMP
+	}
+	var err error
+	if s.Routes, err = routes(cfg.StaticRoutes, "static_routes"); err != nil {
+		return s, err
+	}
+	s.Rules, err = rules(cfg.StaticRules, "static_rules")
+	return s, err
+}
+
+func routes(specs []config.Spec, kw string) ([]Route, error) {
+	var out []Route
+	for _, sp := range specs {
+		r, err := ParseRoute(sp.Words())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func rules(specs []config.Spec, kw string) ([]Rule, error) {
+	var out []Rule
+	for _, sp := range specs {
+		r, err := ParseRule(sp.Words())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// vipOf turns a configured address into a VIP on dev when it names none.
+func vipOf(v config.VIP, dev string) (VIP, error) {
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD, NoTrack: v.NoTrack}
+	if vip.Dev == "" {
+		vip.Dev = dev
+	}
+	if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
+		b, err := netip.ParseAddr(v.Broadcast)
+		if err != nil {
+			return vip, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
+		}
+		vip.Broadcast = b
+	}
+	return vip, nil
+}
+
+// addrConfig reads an instance's use_vmac, virtual_routes, virtual_rules
+// and accept mode into ic (whose VIPs are already read).
+func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, strict bool) error {
+	var err error
+	if ic.Routes, err = routes(in.VirtualRoutes, "virtual_routes"); err != nil {
+		return err
+	}
+	if ic.Rules, err = rules(in.VirtualRules, "virtual_rules"); err != nil {
+		return err
+	}
+	// Accept_Mode: keepalived 2.2.7 accepts unless no_accept, or
+	// vrrp_strict without accept; the address owner always accepts; strict
+	// VRRPv2 never does (RFC 3768 has no accept mode).
+	accept := !strict
+	switch {
+	case in.NoAccept:
+		accept = false
+	case in.Accept:
+		accept = !(strict && ic.Machine.Version == 2)
+	}
+	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
+	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
+	for i := range ic.VIPs {
+		if i < len(all) {
+			ic.VIPs[i].NoTrack = all[i].NoTrack
+		}
+	}
+	if in.UseVMAC.Set {
+		v, err := parseVMAC(in.UseVMAC.Args, ic.Machine.VRID, ic.IPv6, in.VMACXmitBase)
+		if err != nil {
+			return err
+		}
+		if g := cfg.Global; g != nil && g.VMACPrefix != "" && !vmacNamed(in.UseVMAC.Args, ic.Machine.VRID) {
+			v.Name = g.VMACPrefix + "." + strconv.Itoa(int(ic.Machine.VRID))
+		}
+		// As keepalived 2.2.7: strict mode clears vmac_xmit_base, unicast
+		// peers set it (both logged by keepalived as config errors).
+		if strict {
+			v.XmitBase = false
+		}
+		if ic.Machine.Unicast {
+			v.XmitBase = true
+		}
+		v.Base = in.Interface
+		ic.VMAC = v
+	}
+	// Where each VIP lives (vrrp.c vrrp_complete_instance): one of the
+	// instance's family on its interface goes on its VMAC; one with
+	// use_vmac, or, under use_vmac_addr, one on another interface or of
+	// the other family gets a VMAC of its own on its interface.
+	for i := range ic.VIPs {
+		if i >= len(all) {
+			break
+		}
+		c := all[i]
+		onBase := c.Dev == "" || c.Dev == in.Interface
+		v6 := c.Address.Addr().Is6()
+		switch {
+		case ic.VMAC != nil && onBase && v6 == ic.IPv6:
+			ic.VIPs[i].Dev = ic.VMAC.Name
+		case c.UseVMAC || (in.UseVMACAddr && (!onBase || v6 != ic.IPv6)):
+			ic.addrVMAC(i, v6)
+		}
+	}
+	return nil
+}
+
+// addrVMAC puts VIP i on the address VMAC of its interface and family,
+// made on first use; nameAddrVMACs names it.
+func (ic *InstanceConfig) addrVMAC(i int, v6 bool) {
+	base := ic.VIPs[i].Dev
+	for _, av := range ic.AddrVMACs {
+		if av.Base == base && av.IPv6 == v6 {
+			av.vips = append(av.vips, i)
+			return
+		}
+	}
+	mac := VirtualMAC(ic.Machine.VRID, v6)
+	if ic.VMAC != nil && ic.VMAC.MAC.String() != VirtualMAC(ic.Machine.VRID, ic.IPv6).String() {
+		mac = ic.VMAC.MAC // a MAC given to use_vmac serves them all
+	}
+	ic.AddrVMACs = append(ic.AddrVMACs, &VMAC{Base: base, IPv6: v6, MAC: mac, XmitBase: true, vips: []int{i}})
+}
+
+// nameAddrVMACs names the address VMACs as keepalived's create_vmac_name:
+// PREFIX.VRID, else PREFIX1.VRID, PREFIX2.VRID... (IPv6 tries PREFIX6.VRID
+// first), skipping names other VMACs take and interfaces that exist and
+// are not that VMAC. PREFIX is vmac_addr_prefix, vmac_prefix or "vrrp".
+func nameAddrVMACs(ics []InstanceConfig, prefix string, free func(name string, v *VMAC) bool) {
+	used := map[string]bool{}
+	for _, ic := range ics {
+		if ic.VMAC != nil {
+			used[ic.VMAC.Name] = true
+		}
+	}
+	for k := range ics {
+		ic := &ics[k]
+		vrid := strconv.Itoa(int(ic.Machine.VRID))
+		for _, av := range ic.AddrVMACs {
+			nums := []string{""}
+			if av.IPv6 {
+				nums = append(nums, "6")
+			}
+			for n := 1; len(nums) < 100; n++ {
+				if !(av.IPv6 && n == 6) {
+					nums = append(nums, strconv.Itoa(n))
+				}
+			}
+			for _, n := range nums {
+				p := prefix
+				if over := len(p) + len(n) + 1 + len(vrid) - (unix.IFNAMSIZ - 1); over > 0 {
+					p = p[:max(len(p)-over, 0)]
+				}
+				name := p + n + "." + vrid
+				if !used[name] && free(name, av) {
+					av.Name = name
+					break
+				}
+			}
+			used[av.Name] = true
+			for _, i := range av.vips {
+				ic.VIPs[i].Dev = av.Name
+			}
+		}
+	}
+}
+
+// hostIfaceFree reports whether name can be v: no such interface, or a
+// macvlan already on v's base with v's MAC (left by an earlier run).
+func hostIfaceFree(name string, v *VMAC) bool {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return true
+	}
+	mv, ok := l.(*netlink.Macvlan)
+	if !ok || mv.HardwareAddr.String() != v.MAC.String() {
+		return false
+	}
+	base, err := netlink.LinkByName(v.Base)
+	return err == nil && mv.ParentIndex == base.Attrs().Index
+}
+
+func vmacNamed(args []string, vrid uint8) bool {
+	for _, a := range args {
+		if _, ok := parseVMACAddr(a, vrid); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// listenInterface is where the instance's adverts are sent and received:
+// its VMAC unless vmac_xmit_base, else its interface.
+func (ic InstanceConfig) listenInterface() string {
+	if ic.VMAC != nil && !ic.VMAC.XmitBase {
+		return ic.VMAC.Name
+	}
+	return ic.Interface
+}
+
+// hostState is what the router set up on the host besides VIPs, to undo
+// when it stops.
+type hostState struct {
+	vmacs   []*vmacState
+	statics bool
+	fw      *nftFirewall
+	sysctls []sysctlKV // namespace-wide values to restore
+	// stopWatch ends watchAddrs before anything is torn down.
+	stopWatch context.CancelFunc
+}
+
+// setupHost runs before the sockets open: static addresses, routes and
+// rules, the VMACs, and the firewall table for no_accept instances.
+func (r *Router) setupHost(ctx context.Context) error {
+	st := r.opts.Static
+	if st != nil {
+		r.host.statics = true
+		for _, v := range st.Addrs {
+			if err := r.opts.Addrs.Add(v); err != nil {
+				r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
+			}
+		}
+		if rm, ok := r.opts.Addrs.(RouteManager); ok {
+			for _, rt := range st.Routes {
+				if err := rm.AddRoute(rt); err != nil {
+					r.log.Error("vrrp: static_routes", "err", err)
+				}
+			}
+			for _, ru := range st.Rules {
+				if err := rm.AddRule(ru); err != nil {
+					r.log.Error("vrrp: static_rules", "err", err)
+				}
+			}
+		}
+	}
+	// The firewall: no_accept drop rules, and the VMACs' IGMP/MLD moved
+	// to their base interface (unless disable_local_igmp, which turns the
+	// kernel's link-local IGMP reports off instead).
+	needFW, vmacs := false, false
+	for _, in := range r.instances {
+		needFW = needFW || in.cfg.NoAccept
+		vmacs = vmacs || in.cfg.VMAC != nil || len(in.cfg.AddrVMACs) > 0
+	}
+	for _, in := range r.instances {
+		v4 := in.cfg.VMAC != nil && !in.cfg.IPv6
+		for _, av := range in.cfg.AddrVMACs {
+			v4 = v4 || !av.IPv6
+		}
+		if v4 {
+			r.host.sysctls = append(r.host.sysctls, relaxRPFilter("/proc/sys/net/ipv4/conf")...)
+			break
+		}
+	}
+	igmpOff := st != nil && st.DisableLocalIGMP
+	if vmacs && igmpOff {
+		if kv, err := setSysctl("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
+			r.log.Warn("vrrp: disable_local_igmp", "err", err)
+		} else {
+			r.host.sysctls = append(r.host.sysctls, kv)
+		}
+	}
+	if needFW || (vmacs && !igmpOff) {
+		table := ""
+		if st != nil {
+			table = st.FirewallTable
+		}
+		fw, err := newNFTFirewall(ctx, table)
+		switch {
+		case err != nil && needFW:
+			// VRRP still runs; the operator must see that Accept_Mode is
+			// not enforced.
+			r.log.Error("vrrp: no_accept is NOT enforced: cannot set up nftables", "err", err)
+		case err != nil:
+			r.log.Warn("vrrp: VMAC IGMP/MLD reports stay on the VMACs: cannot set up nftables", "err", err)
+		default:
+			r.host.fw = fw
+		}
+	}
+	for _, in := range r.instances {
+		if err := r.setupVMACs(in); err != nil {
+			return err
+		}
+	}
+	wctx, stop := context.WithCancel(ctx)
+	r.host.stopWatch = stop
+	r.watchAddrs(wctx)
+	return nil
+}
+
+// setupVMACs creates the instance's VMACs (use_vmac, per-VIP use_vmac,
+// use_vmac_addr); an existing macvlan with the right MAC and base is
+// reused, so a reload or a restart does not disturb it.
+func (r *Router) setupVMACs(in *instance) error {
+	igmpOff := r.opts.Static != nil && r.opts.Static.DisableLocalIGMP
+	var list []*VMAC
+	if in.cfg.VMAC != nil {
+		list = append(list, in.cfg.VMAC)
+	}
+	list = append(list, in.cfg.AddrVMACs...)
+	for _, v := range list {
+		// IPv6 on it when it carries IPv6 addresses; the base's
+		// link-local when an IPv6 instance sends adverts from it.
+		v6 := false
+		for _, vip := range in.cfg.VIPs {
+			v6 = v6 || (vip.Dev == v.Name && vip.Prefix.Addr().Is6())
+		}
+		linkLocal := v == in.cfg.VMAC && in.cfg.IPv6 && !v.XmitBase
+		if slices.ContainsFunc(r.host.vmacs, func(st *vmacState) bool { return st.name == v.Name }) {
+			continue // kept across a reload
+		}
+		vs, err := addVMAC(v, v6 || linkLocal, linkLocal)
+		if vs != nil {
+			r.host.vmacs = append(r.host.vmacs, vs)
+		}
+		if err != nil {
+			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
+		}
+		in.log.Info("vrrp: VMAC up", "vmac", v.Name, "mac", v.MAC.String(), "base", v.Base, "adverts", v == in.cfg.VMAC && !v.XmitBase)
+		if r.host.fw != nil && !igmpOff {
+			if err := r.host.fw.addVMAC(v.Name, v.Base); err != nil {
+				in.log.Warn("vrrp: VMAC IGMP/MLD rules", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// vmacNames lists the VMAC interfaces instances use.
+func vmacNames(instances []*instance) map[string]bool {
+	names := map[string]bool{}
+	for _, in := range instances {
+		if in.cfg.VMAC != nil {
+			names[in.cfg.VMAC.Name] = true
+		}
+		for _, v := range in.cfg.AddrVMACs {
+			names[v.Name] = true
+		}
+	}
+	return names
+}
+
+// removeUnusedVMACs removes the VMACs no instance uses any more (after a
+// reload stopped their instances).
+func (r *Router) removeUnusedVMACs() {
+	used := vmacNames(r.instances)
+	kept := r.host.vmacs[:0]
+	for _, st := range r.host.vmacs {
+		if used[st.name] {
+			kept = append(kept, st)
+			continue
+		}
+		if err := st.remove(); err != nil {
+			r.log.Warn("vrrp: remove VMAC", "err", err)
+		}
+	}
+	r.host.vmacs = kept
+}
+
+// teardownHost undoes setupHost after the instances stopped.
+func (r *Router) teardownHost() {
+	if r.host.stopWatch != nil {
+		r.host.stopWatch()
+	}
+	if r.host.fw != nil {
+		if err := r.host.fw.close(); err != nil {
+			r.log.Warn("vrrp: remove firewall table", "err", err)
+		}
+	}
+	for i := len(r.host.vmacs) - 1; i >= 0; i-- {
+		if err := r.host.vmacs[i].remove(); err != nil {
+			r.log.Warn("vrrp: remove VMAC", "err", err)
+		}
+	}
+	for i := len(r.host.sysctls) - 1; i >= 0; i-- {
+		kv := r.host.sysctls[i]
+		if err := os.WriteFile(kv.path, []byte(kv.old), 0o644); err != nil {
+			r.log.Warn("vrrp: restore sysctl", "err", err)
+		}
+	}
+	if st := r.opts.Static; st != nil && r.host.statics {
+		if rm, ok := r.opts.Addrs.(RouteManager); ok {
+			for i := len(st.Rules) - 1; i >= 0; i-- {
+				if err := rm.RemoveRule(st.Rules[i]); err != nil {
+					r.log.Warn("vrrp: static_rules", "err", err)
+				}
+			}
+			for i := len(st.Routes) - 1; i >= 0; i-- {
+				if err := rm.RemoveRoute(st.Routes[i]); err != nil {
+					r.log.Warn("vrrp: static_routes", "err", err)
+				}
+			}
+		}
+		for _, v := range st.Addrs {
+			if err := r.opts.Addrs.Remove(v); err != nil {
+				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
+			}
+		}
+	}
+}
+
+// addMasterExtras runs after the VIPs are added on becoming master:
+// virtual_routes, then virtual_rules, then the no_accept drop rules.
+func (r *Router) addMasterExtras(in *instance) {
+	if rm, ok := r.opts.Addrs.(RouteManager); ok {
+		for _, rt := range in.cfg.Routes {
+			if err := rm.AddRoute(rt); err != nil {
+				in.log.Error("vrrp: add virtual route", "err", err)
+			}
+		}
+		for _, ru := range in.cfg.Rules {
+			if err := rm.AddRule(ru); err != nil {
+				in.log.Error("vrrp: add virtual rule", "err", err)
+			}
+		}
+	}
+	if in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
+	}
+}
+
+// removeMasterExtras runs before the VIPs are removed on leaving master.
+func (r *Router) removeMasterExtras(in *instance) {
+	if in.cfg.NoAccept && r.host.fw != nil {
+		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), false); err != nil {
+			in.log.Error("vrrp: no_accept drop rules", "err", err)
+		}
+	}
+	if rm, ok := r.opts.Addrs.(RouteManager); ok {
+		for i := len(in.cfg.Rules) - 1; i >= 0; i-- {
+			if err := rm.RemoveRule(in.cfg.Rules[i]); err != nil {
+				in.log.Error("vrrp: remove virtual rule", "err", err)
+			}
+		}
+		for i := len(in.cfg.Routes) - 1; i >= 0; i-- {
+			if err := rm.RemoveRoute(in.cfg.Routes[i]); err != nil {
+				in.log.Error("vrrp: remove virtual route", "err", err)
+			}
+		}
+	}
+}
+
+func vipAddrs(vips []VIP) []netip.Addr {
+	out := make([]netip.Addr, 0, len(vips))
+	for _, v := range vips {
+		out = append(out, v.Prefix.Addr())
+	}
+	return out
+}

@@ -1,0 +1,206 @@
+package vrrp
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func instanceText(body string) string {
+	return "vrrp_instance V {\n    interface eth0\n    virtual_router_id 7\n" + body + "\n}\n"
+}
+
+func TestAddrConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		conf  string
+		check func(t *testing.T, ic InstanceConfig)
+		err   string
+	}{
+		{name: "vmac default", conf: instanceText("use_vmac\nvirtual_ipaddress {\n192.0.2.100/24\n192.0.2.101/24 dev eth1\n}\nvirtual_ipaddress_excluded {\n192.0.2.102/24\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC == nil || ic.VMAC.Name != "vrrp.7" || ic.VMAC.MAC.String() != "00:00:5e:00:01:07" || ic.VMAC.XmitBase {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+				devs := []string{ic.VIPs[0].Dev, ic.VIPs[1].Dev, ic.VIPs[2].Dev}
+				if strings.Join(devs, ",") != "vrrp.7,eth1,vrrp.7" {
+					t.Errorf("VIP devices %v", devs)
+				}
+				if ic.listenInterface() != "vrrp.7" {
+					t.Errorf("adverts on %s", ic.listenInterface())
+				}
+				if len(ic.Machine.VIPs) != 2 {
+					t.Errorf("advertised %v: the excluded VIP is not advertised", ic.Machine.VIPs)
+				}
+			}},
+		{name: "vmac other family stays on the base", conf: instanceText("use_vmac\nvirtual_ipaddress {\n192.0.2.100/24\n}\nvirtual_ipaddress_excluded {\n2001:db8::100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VIPs[0].Dev != "vrrp.7" || ic.VIPs[1].Dev != "eth0" || len(ic.AddrVMACs) != 0 {
+					t.Fatalf("VIPs %v address VMACs %v", ic.VIPs, ic.AddrVMACs)
+				}
+			}},
+		{name: "use_vmac_addr", conf: instanceText("use_vmac\nuse_vmac_addr\nvirtual_ipaddress {\n192.0.2.100/24\n192.0.2.101/24 dev eth1\n192.0.2.102/24 dev eth1\n}\nvirtual_ipaddress_excluded {\n2001:db8::100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				devs := []string{ic.VIPs[0].Dev, ic.VIPs[1].Dev, ic.VIPs[2].Dev, ic.VIPs[3].Dev}
+				if strings.Join(devs, ",") != "vrrp.7,vrrp1.7,vrrp1.7,vrrp6.7" || len(ic.AddrVMACs) != 2 {
+					t.Fatalf("VIP devices %v, address VMACs %d", devs, len(ic.AddrVMACs))
+				}
+				a, b := ic.AddrVMACs[0], ic.AddrVMACs[1]
+				if a.Base != "eth1" || a.MAC.String() != "00:00:5e:00:01:07" || b.Base != "eth0" || b.MAC.String() != "00:00:5e:00:02:07" || !b.IPv6 {
+					t.Fatalf("address VMACs %+v %+v", a, b)
+				}
+			}},
+		{name: "per-VIP use_vmac", conf: instanceText("virtual_ipaddress {\n192.0.2.100/24\n192.0.2.101/24 dev eth1 use_vmac\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC != nil || ic.VIPs[0].Dev != "eth0" || ic.VIPs[1].Dev != "vrrp.7" || len(ic.AddrVMACs) != 1 || ic.AddrVMACs[0].Base != "eth1" {
+					t.Fatalf("VIPs %v address VMACs %v", ic.VIPs, ic.AddrVMACs)
+				}
+			}},
+		{name: "vmac ipv6 named xmit base", conf: instanceText("use_vmac vm7\nvmac_xmit_base\nvirtual_ipaddress {\n2001:db8::7\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC.Name != "vm7" || ic.VMAC.MAC.String() != "00:00:5e:00:02:07" || !ic.VMAC.XmitBase || ic.listenInterface() != "eth0" {
+					t.Fatalf("vmac %+v listen %s", ic.VMAC, ic.listenInterface())
+				}
+			}},
+		{name: "vmac five octet mac", conf: instanceText("use_vmac 02:00:00:00:aa\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC.Name != "vrrp.7" || ic.VMAC.MAC.String() != "02:00:00:00:aa:07" {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
+		{name: "vmac prefix", conf: "global_defs {\nvmac_prefix vm\n}\n" + instanceText("use_vmac\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC.Name != "vm.7" {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
+		{name: "vmac unicast sets xmit base", conf: instanceText("use_vmac\nunicast_peer {\n192.0.2.2\n}\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if !ic.VMAC.XmitBase || ic.listenInterface() != "eth0" {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
+		{name: "vmac strict clears xmit base", conf: "global_defs {\nvrrp_strict\n}\n" + instanceText("use_vmac\nvmac_xmit_base\nversion 3\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC.XmitBase {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
+		{name: "vmac name too long", conf: instanceText("use_vmac abcdefghijklmnopq\nvirtual_ipaddress {\n192.0.2.100\n}"), err: "not a valid interface name"},
+		{name: "accept by default", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.NoAccept || ic.VMAC != nil {
+					t.Fatalf("%+v", ic)
+				}
+			}},
+		{name: "no_accept", conf: instanceText("no_accept\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if !ic.NoAccept {
+					t.Fatal("no_accept not set")
+				}
+			}},
+		{name: "owner always accepts", conf: instanceText("no_accept\npriority 255\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.NoAccept {
+					t.Fatal("the address owner must accept")
+				}
+			}},
+		{name: "strict drops by default", conf: "global_defs {\nvrrp_strict\n}\n" + instanceText("version 3\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if !ic.NoAccept {
+					t.Fatal("vrrp_strict without accept must drop")
+				}
+			}},
+		{name: "strict accept v3", conf: "global_defs {\nvrrp_strict\n}\n" + instanceText("version 3\naccept\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.NoAccept {
+					t.Fatal("accept given")
+				}
+			}},
+		{name: "routes and rules", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}\nvirtual_routes {\n198.51.100.0/24 via 192.0.2.254\nblackhole 198.51.100.128/25\n}\nvirtual_rules {\nfrom 192.0.2.100 table 100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if len(ic.Routes) != 2 || len(ic.Rules) != 1 || ic.Routes[1].Text != "blackhole 198.51.100.128/25" || ic.Rules[0].Rule.Table != 100 {
+					t.Fatalf("routes %v rules %v", ic.Routes, ic.Rules)
+				}
+			}},
+		{name: "bad route names the line", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}\nvirtual_routes {\n198.51.100.0/24 table mytable\n}"), err: "test.conf:8: virtual_routes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ics, err := Instances(parse(t, tt.conf))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, ics[0])
+		})
+	}
+}
+
+func TestStatics(t *testing.T) {
+	cfg := parse(t, `
+global_defs {
+    nftables kt_test
+}
+static_ipaddress {
+    192.0.2.50/24 dev eth0 label eth0:s
+}
+static_routes {
+    198.51.100.0/24 via 192.0.2.254 dev eth0
+}
+static_rules {
+    from 192.0.2.50 table 101
+}
+`)
+	st, err := Statics(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Addrs) != 1 || st.Addrs[0].Dev != "eth0" || st.Addrs[0].Label != "eth0:s" || len(st.Routes) != 1 || len(st.Rules) != 1 || st.FirewallTable != "kt_test" {
+		t.Fatalf("%+v", st)
+	}
+	if _, err := Statics(parse(t, "static_ipaddress {\n192.0.2.50/24\n}\n")); err == nil || !strings.Contains(err.Error(), "no dev") {
+		t.Errorf("static address without dev: %v", err)
+	}
+}
+
+func TestRelaxRPFilter(t *testing.T) {
+	dir := t.TempDir()
+	vals := map[string]string{"all": "2", "default": "1", "eth0": "0", "eth1": "2", "lo": "1"}
+	for k, v := range vals {
+		if err := os.MkdirAll(dir+"/"+k, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/"+k+"/rp_filter", []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(k string) string {
+		b, err := os.ReadFile(dir + "/" + k + "/rp_filter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	changed := relaxRPFilter(dir)
+	for k, want := range map[string]string{"all": "0", "default": "2", "eth0": "2", "eth1": "2", "lo": "2"} {
+		if got := read(k); got != want {
+			t.Errorf("%s rp_filter %s, want %s", k, got, want)
+		}
+	}
+	for i := len(changed) - 1; i >= 0; i-- {
+		if err := os.WriteFile(changed[i].path, []byte(changed[i].old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, want := range vals {
+		if got := read(k); got != want {
+			t.Errorf("restored %s rp_filter %s, want %s", k, got, want)
+		}
+	}
+}
