@@ -81,8 +81,8 @@ type Router struct {
 
 	track       *tracking // track.go
 	stopTrack   context.CancelFunc
-	ownNotifier bool // notify.go
-	host      hostState // VMACs, statics, firewall: see hostsetup.go
+	ownNotifier bool      // notify.go
+	host        hostState // VMACs, statics, firewall: see hostsetup.go
 }
 
 type connKey struct {

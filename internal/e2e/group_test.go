@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"net/netip"
 	"testing"
 	"time"
 
