@@ -182,7 +182,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 	masterHas := func(m, b *netlab.Host) func() bool {
 		return func() bool {
 			return hasOn(t, m, vmac, vip) && hasOn(t, m, vmac, excl) && !hasOn(t, b, vmac, vip) && !hasOn(t, b, vmac, excl) &&
-				!m.HasAddr(vip) && !b.HasAddr(vip)
+				!hasOn(t, m, "eth0", vip) && !hasOn(t, b, "eth0", vip)
 		}
 	}
 	waitTrue(t, "r1 to hold both VIPs on its VMAC, r2 none", 15*time.Second, masterHas(r1h, r2h), all...)
