@@ -234,6 +234,14 @@ func (o DecodeOptions) Unmarshal(b []byte, src, dst netip.Addr) (*Packet, error)
 	return p, nil
 }
 
+// DecodeInto is Unmarshal into a Packet the caller owns, for decoding many
+// packets without allocating: p.Addrs is reused when it has the capacity.
+// When the only fault is the checksum, p is filled in and the error is
+// ErrChecksum, so a sniffer can still show the packet.
+func (o DecodeOptions) DecodeInto(p *Packet, b []byte, src, dst netip.Addr) error {
+	return o.decode(p, b, src, dst)
+}
+
 func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 	if len(b) < HeaderLen {
 		return errorf(DropShort, "%d bytes, the header alone is %d", len(b), HeaderLen)
@@ -248,6 +256,7 @@ func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 		return errorf(DropType, "type %d, want %d (advertisement)", p.Type, TypeAdvert)
 	}
 	p.VRID, p.Priority = b[1], b[2]
+	p.AuthType, p.Reserved, p.Auth = AuthNone, 0, [AuthLen]byte{}
 	count := int(b[3])
 	if p.Version == 2 {
 		p.AuthType = AuthType(b[4])
@@ -271,7 +280,11 @@ func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 	if len(b) > want {
 		return errorf(DropLength, "%d bytes, %d addresses need %d", len(b), count, want)
 	}
-	p.Addrs = make([]netip.Addr, count)
+	if p.Addrs == nil || cap(p.Addrs) < count {
+		p.Addrs = make([]netip.Addr, count)
+	} else {
+		p.Addrs = p.Addrs[:count]
+	}
 	off := HeaderLen
 	for i := range p.Addrs {
 		if v6 {

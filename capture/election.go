@@ -1,0 +1,363 @@
+package capture
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/kt-project/kt/vrrp"
+)
+
+// EventKind names an election event.
+type EventKind string
+
+// The events the election view reports.
+const (
+	// EventMaster: Source is the new master of the virtual router, after
+	// Prev (invalid for the first master seen); Gap is the time between
+	// Prev's last advert and Source's first one, the observed failover time.
+	EventMaster EventKind = "new_master"
+	// EventPriority: the master changed its advertised priority from
+	// PrevPriority to Priority.
+	EventPriority EventKind = "priority_change"
+	// EventStop: Source advertised priority 0, giving mastership up
+	// (keepalived's graceful stop).
+	EventStop EventKind = "priority_zero"
+	// EventSplitBrain: Source and Prev have both been advertising for
+	// longer than one advert interval (Gap: how long so far).
+	EventSplitBrain EventKind = "split_brain"
+	// EventSplitBrainEnd: only Source is advertising again (seen when the
+	// other has been silent for two intervals); Gap is how long both
+	// advertised.
+	EventSplitBrainEnd EventKind = "split_brain_end"
+	// EventGARP: a gratuitous ARP for a VIP (Addr) pointing at MAC.
+	EventGARP EventKind = "garp"
+	// EventNA: an unsolicited neighbour advertisement for a VIP (Addr)
+	// pointing at MAC.
+	EventNA EventKind = "unsolicited_na"
+)
+
+// Key identifies a virtual router: the interface, the VRID and the family.
+type Key struct {
+	Iface string
+	VRID  uint8
+	V6    bool
+}
+
+// Event is one change in an election.
+type Event struct {
+	Time         time.Time
+	Key          Key
+	Kind         EventKind
+	Source       netip.Addr
+	Prev         netip.Addr
+	Priority     uint8
+	PrevPriority uint8
+	Gap          time.Duration
+	Addr         netip.Addr
+	MAC          [6]byte
+	// MasterMAC says whether MAC is the Ethernet source of the current
+	// master's adverts (GARP/NA events).
+	MasterMAC bool
+}
+
+// Speaker is one source that advertised for a virtual router.
+type Speaker struct {
+	Addr      netip.Addr
+	MAC       [6]byte
+	Priority  uint8
+	Interval  time.Duration
+	First     time.Time
+	Last      time.Time
+	Count     int
+	Stopped   bool      // its last advert had priority 0
+	runStart  time.Time // first advert of its current unbroken run
+}
+
+// VR is the election view of one virtual router.
+type VR struct {
+	Key Key
+	// Master is the current master's address (invalid until one is seen).
+	Master netip.Addr
+	// Count is the number of adverts seen, from every source.
+	Count int
+	// Addrs are the master's advertised addresses.
+	Addrs []netip.Addr
+	// Speakers are all sources seen, in order of first advert.
+	Speakers []*Speaker
+	// Problems seen in any advert of this virtual router.
+	Problems Problems
+	// interval statistics of the master's adverts (Welford).
+	n          int
+	mean, m2   float64
+	splitSince time.Time
+	splitPair  [2]*Speaker
+}
+
+// Speaker returns the speaker with address a, or nil.
+func (v *VR) Speaker(a netip.Addr) *Speaker {
+	for _, s := range v.Speakers {
+		if s.Addr == a {
+			return s
+		}
+	}
+	return nil
+}
+
+// MasterSpeaker returns the current master's Speaker, or nil.
+func (v *VR) MasterSpeaker() *Speaker {
+	if !v.Master.IsValid() {
+		return nil
+	}
+	return v.Speaker(v.Master)
+}
+
+// Measured returns the mean interval between the master's consecutive
+// adverts and its standard deviation (the jitter); zeros before two.
+func (v *VR) Measured() (mean, jitter time.Duration) {
+	if v.n == 0 {
+		return 0, 0
+	}
+	sd := 0.0
+	if v.n > 1 {
+		sd = math.Sqrt(v.m2 / float64(v.n-1))
+	}
+	return time.Duration(v.mean), time.Duration(sd)
+}
+
+// Backups returns the sources other than the master.
+func (v *VR) Backups() []*Speaker {
+	var out []*Speaker
+	for _, s := range v.Speakers {
+		if s.Addr != v.Master {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Election follows every virtual router seen. It is driven only by the
+// packets' own timestamps, so a pcap replays exactly as it happened.
+type Election struct {
+	vrs   map[Key]*VR
+	order []*VR
+	// garp de-duplication: the last event time per (key, addr, mac).
+	lastGARP map[garpKey]time.Time
+}
+
+type garpKey struct {
+	key  Key
+	addr netip.Addr
+	mac  [6]byte
+}
+
+// NewElection returns an empty election view.
+func NewElection() *Election {
+	return &Election{vrs: map[Key]*VR{}, lastGARP: map[garpKey]time.Time{}}
+}
+
+// VRs returns the virtual routers in order of first sight.
+func (e *Election) VRs() []*VR { return e.order }
+
+// Lookup returns the virtual router with key k, or nil.
+func (e *Election) Lookup(k Key) *VR { return e.vrs[k] }
+
+// alive is how long after its last advert a source still counts as
+// advertising: two intervals.
+func alive(s *Speaker, t time.Time) bool {
+	return !s.Stopped && t.Sub(s.Last) <= 2*s.Interval
+}
+
+// beats reports whether a wins an election against b (RFC 5798 6.4.3:
+// higher priority, then higher primary address).
+func beats(aPrio uint8, a netip.Addr, bPrio uint8, b netip.Addr) bool {
+	if aPrio != bPrio {
+		return aPrio > bPrio
+	}
+	return a.Compare(b) > 0
+}
+
+// Advert feeds one decoded advert (rec.Kind == KindVRRP) and appends the
+// events it causes to evs.
+func (e *Election) Advert(rec *Record, evs []Event) []Event {
+	k := Key{Iface: rec.Iface, VRID: rec.VRRP.VRID, V6: rec.V6()}
+	v := e.vrs[k]
+	if v == nil {
+		v = &VR{Key: k}
+		e.vrs[k] = v
+		e.order = append(e.order, v)
+	}
+	t := rec.Time
+	p := &rec.VRRP
+	v.Count++
+	s := v.Speaker(rec.Src)
+	if s == nil {
+		s = &Speaker{Addr: rec.Src, First: t}
+		v.Speakers = append(v.Speakers, s)
+	}
+	gapSelf := time.Duration(-1)
+	if s.Count > 0 {
+		gapSelf = t.Sub(s.Last)
+	}
+	wasStopped := s.Stopped
+	prevPrio := s.Priority
+	if s.Count == 0 || wasStopped || gapSelf > 2*s.Interval {
+		s.runStart = t
+	}
+	s.Count++
+	s.MAC = rec.SrcMAC
+	s.Interval = p.Interval
+	if s.Interval <= 0 {
+		s.Interval = time.Second
+	}
+	ev := Event{Time: t, Key: k, Source: rec.Src, Priority: p.Priority}
+	if m := v.MasterSpeaker(); m != nil && m != s && !rec.Problems.Has(ProblemAddrCount) &&
+		len(p.Addrs) != len(v.Addrs) {
+		rec.Problems |= Problems(ProblemAddrCount)
+	}
+	v.Problems |= rec.Problems
+
+	if p.Priority == vrrp.PriorityStop {
+		s.Last = t
+		s.Priority = 0
+		s.Stopped = true
+		ev.Kind, ev.PrevPriority = EventStop, prevPrio
+		evs = append(evs, ev)
+		return e.endSplit(v, t, evs)
+	}
+	s.Stopped = false
+	old := v.MasterSpeaker()
+	switch {
+	case old == nil:
+		v.Master = s.Addr
+		ev.Kind = EventMaster
+		evs = append(evs, ev)
+		v.resetStats()
+	case old == s:
+		if wasStopped {
+			ev.Kind, ev.Prev, ev.Gap = EventMaster, s.Addr, gapSelf
+			evs = append(evs, ev)
+			v.resetStats()
+		} else {
+			if prevPrio != p.Priority {
+				ev.Kind, ev.PrevPriority = EventPriority, prevPrio
+				evs = append(evs, ev)
+			}
+			if gapSelf >= 0 && gapSelf <= 2*s.Interval {
+				v.addGap(gapSelf)
+			}
+		}
+	case !alive(old, t) || beats(p.Priority, s.Addr, old.Priority, old.Addr):
+		v.Master = s.Addr
+		ev.Kind, ev.Prev, ev.PrevPriority, ev.Gap = EventMaster, old.Addr, old.Priority, t.Sub(old.Last)
+		evs = append(evs, ev)
+		v.resetStats()
+	}
+	s.Priority = p.Priority
+	s.Last = t
+	if v.Master == s.Addr {
+		v.Addrs = append(v.Addrs[:0], p.Addrs...)
+	}
+	return e.checkSplit(v, s, t, evs)
+}
+
+// checkSplit looks for another source advertising at the same time as s
+// for longer than one interval.
+func (e *Election) checkSplit(v *VR, s *Speaker, t time.Time, evs []Event) []Event {
+	var other *Speaker
+	for _, o := range v.Speakers {
+		if o == s || !alive(o, t) {
+			continue
+		}
+		start := o.runStart
+		if s.runStart.After(start) {
+			start = s.runStart
+		}
+		if o.Last.Before(start) {
+			continue
+		}
+		if t.Sub(start) > max(s.Interval, o.Interval) {
+			other = o
+			if v.splitSince.IsZero() {
+				v.splitSince = start
+				v.splitPair = [2]*Speaker{s, o}
+				evs = append(evs, Event{Time: t, Key: v.Key, Kind: EventSplitBrain, Source: s.Addr,
+					Priority: s.Priority, Prev: o.Addr, PrevPriority: o.Priority, Gap: t.Sub(start)})
+			}
+			break
+		}
+	}
+	if other == nil {
+		return e.endSplit(v, t, evs)
+	}
+	return evs
+}
+
+// endSplit reports the end of a split brain when at most one source is
+// still advertising.
+func (e *Election) endSplit(v *VR, t time.Time, evs []Event) []Event {
+	if v.splitSince.IsZero() {
+		return evs
+	}
+	n := 0
+	var last *Speaker
+	for _, o := range v.Speakers {
+		if alive(o, t) {
+			n++
+			last = o
+		}
+	}
+	if n > 1 {
+		return evs
+	}
+	// It lasted until the earlier of the pair's last adverts.
+	end := v.splitPair[0].Last
+	if l := v.splitPair[1].Last; l.Before(end) {
+		end = l
+	}
+	ev := Event{Time: t, Key: v.Key, Kind: EventSplitBrainEnd, Gap: end.Sub(v.splitSince)}
+	if last != nil {
+		ev.Source, ev.Priority = last.Addr, last.Priority
+	}
+	v.splitSince = time.Time{}
+	return append(evs, ev)
+}
+
+func (v *VR) resetStats() { v.n, v.mean, v.m2 = 0, 0, 0 }
+
+func (v *VR) addGap(d time.Duration) {
+	x := float64(d)
+	v.n++
+	delta := x - v.mean
+	v.mean += delta / float64(v.n)
+	v.m2 += delta * (x - v.mean)
+}
+
+// Announce feeds a gratuitous ARP or unsolicited NA (rec.Kind KindGARP or
+// KindNA). It becomes an event when the address is a VIP of a virtual
+// router seen on the same interface; repeats of the same address and MAC
+// within 5 s are folded into the first.
+func (e *Election) Announce(rec *Record, evs []Event) []Event {
+	kind := EventGARP
+	if rec.Kind == KindNA {
+		kind = EventNA
+	}
+	for _, v := range e.order {
+		if v.Key.Iface != rec.Iface || v.Key.V6 != rec.Target.Is6() || !slices.Contains(v.Addrs, rec.Target) {
+			continue
+		}
+		gk := garpKey{key: v.Key, addr: rec.Target, mac: rec.TargetMAC}
+		if last, ok := e.lastGARP[gk]; ok && rec.Time.Sub(last) < 5*time.Second && !rec.Time.Before(last) {
+			continue
+		}
+		e.lastGARP[gk] = rec.Time
+		ev := Event{Time: rec.Time, Key: v.Key, Kind: kind, Addr: rec.Target, MAC: rec.TargetMAC}
+		if m := v.MasterSpeaker(); m != nil {
+			ev.Source, ev.Priority = m.Addr, m.Priority
+			ev.MasterMAC = m.MAC == rec.TargetMAC
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
