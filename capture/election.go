@@ -64,15 +64,15 @@ type Event struct {
 
 // Speaker is one source that advertised for a virtual router.
 type Speaker struct {
-	Addr      netip.Addr
-	MAC       [6]byte
-	Priority  uint8
-	Interval  time.Duration
-	First     time.Time
-	Last      time.Time
-	Count     int
-	Stopped   bool      // its last advert had priority 0
-	runStart  time.Time // first advert of its current unbroken run
+	Addr     netip.Addr
+	MAC      [6]byte
+	Priority uint8
+	Interval time.Duration
+	First    time.Time
+	Last     time.Time
+	Count    int
+	Stopped  bool      // its last advert had priority 0
+	runStart time.Time // first advert of its current unbroken run
 }
 
 // VR is the election view of one virtual router.
