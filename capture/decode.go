@@ -148,7 +148,9 @@ func (d *Decoder) Decode(data []byte, rec *Record) bool {
 		copy(rec.SrcMAC[:], d.eth.SrcMAC)
 		next, data = d.eth.NextLayerType(), d.eth.Payload
 	case layers.LinkTypeLinuxSLL:
-		if d.sll.DecodeFromBytes(data, &d.df) != nil {
+		// gopacket's LinuxSLL slices the address without checking its
+		// length against the header's 8 bytes.
+		if len(data) < 16 || data[4] != 0 || data[5] > 8 || d.sll.DecodeFromBytes(data, &d.df) != nil {
 			return false
 		}
 		copy(rec.SrcMAC[:], d.sll.Addr)
@@ -292,7 +294,9 @@ func (d *Decoder) bad(rec *Record, err error) bool {
 }
 
 func (d *Decoder) decodeARP(data []byte, rec *Record) bool {
-	if d.arp.DecodeFromBytes(data, &d.df) != nil {
+	// Only Ethernet/IPv4 ARP (28 bytes); gopacket's ARP decoder trusts
+	// the header's address lengths.
+	if len(data) < 28 || data[4] != 6 || data[5] != 4 || d.arp.DecodeFromBytes(data, &d.df) != nil {
 		return false
 	}
 	a := &d.arp

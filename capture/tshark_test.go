@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
+	"github.com/kt-project/kt/vrrp"
 )
 
 // tsharkPacket is one packet of tshark -T json --no-duplicate-keys: layer
@@ -160,5 +163,47 @@ func compareTshark(t *testing.T, i int, ls map[string]map[string]any, r *Record)
 		if w, err := netip.ParseAddr(want[j]); err != nil || w != a {
 			t.Errorf("packet %d %s[%d]: kt %v, tshark %s", i, name, j, a, want[j])
 		}
+	}
+}
+
+// TestAgainstTsharkProblems has tshark judge adverts with faults: a wrong
+// checksum (v2 over IPv4, v3 over IPv6) and a TTL of 64; kt's fields and
+// checksum verdicts must equal tshark's.
+func TestAgainstTsharkProblems(t *testing.T) {
+	tshark := testenv.LookPath(t, "tshark", "apt-get install tshark")
+	flip := func(b []byte, off int) []byte { b = slices.Clone(b); b[off] ^= 0x5a; return b }
+	frames := [][]byte{
+		v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{}),
+		flip(v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{}), 14+20+7),
+		v2Frame(t, 90, vrrp.AuthNone, "", vrrp.IPv4Options{TTL: 64}),
+		v2Frame(t, 80, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true, Seq: 3}),
+		v3Frame6(t, 200, 255),
+		flip(v3Frame6(t, 200, 255), 14+40+6),
+	}
+	path := filepath.Join(t.TempDir(), "problems.pcap")
+	if err := pcapfile.Write(path, time.Unix(1e9, 0), frames); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tshark, "-r", path, "-Y", "vrrp", "-T", "json", "--no-duplicate-keys").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var pkts []tsharkPacket
+	if err := json.Unmarshal(out, &pkts); err != nil {
+		t.Fatal(err)
+	}
+	recs := decodeAll(t, path)
+	if len(recs) != len(frames) || len(pkts) != len(frames) {
+		t.Fatalf("kt %d, tshark %d packets, want %d", len(recs), len(pkts), len(frames))
+	}
+	bad := 0
+	for i, p := range pkts {
+		compareTshark(t, i, p.Source.Layers, &recs[i])
+		if !recs[i].ChecksumOK {
+			bad++
+		}
+	}
+	if bad != 2 {
+		t.Errorf("%d packets with a bad checksum, want 2", bad)
 	}
 }
