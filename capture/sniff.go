@@ -203,6 +203,10 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 		}
 		s.events = append(s.events, s.evs...)
 		if s.live {
+			// Live output goes out packet by packet.
+			if err := s.out.Flush(); err != nil {
+				return err
+			}
 			if err := s.redraw(false); err != nil {
 				return err
 			}
@@ -241,9 +245,6 @@ func (s *session) emit(line []byte) error {
 		return nil
 	}
 	_, err := s.out.Write(line)
-	if s.live && err == nil {
-		err = s.out.Flush()
-	}
 	return err
 }
 
