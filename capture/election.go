@@ -72,7 +72,9 @@ type Speaker struct {
 	Last     time.Time
 	Count    int
 	Stopped  bool      // its last advert had priority 0
-	runStart time.Time // first advert of its current unbroken run
+	// last and runStart (the first advert of its current unbroken run)
+	// in Unix nanoseconds: the hot path does integer arithmetic.
+	last, runStart int64
 }
 
 // VR is the election view of one virtual router.
@@ -91,7 +93,8 @@ type VR struct {
 	// interval statistics of the master's adverts (Welford).
 	n          int
 	mean, m2   float64
-	splitSince time.Time
+	splitOn    bool
+	splitSince int64
 	splitPair  [2]*Speaker
 }
 
@@ -140,7 +143,12 @@ func (v *VR) Backups() []*Speaker {
 // Election follows every virtual router seen. It is driven only by the
 // packets' own timestamps, so a pcap replays exactly as it happened.
 type Election struct {
-	vrs   map[Key]*VR
+	vrs map[Key]*VR
+	// table indexes the VRs of the last interface seen by VRID and
+	// family, sparing the map on the hot path.
+	tableIface string
+	table      *[512]*VR
+	tables     map[string]*[512]*VR
 	order []*VR
 	// garp de-duplication: the last event time per (key, addr, mac).
 	lastGARP map[garpKey]time.Time
@@ -154,19 +162,43 @@ type garpKey struct {
 
 // NewElection returns an empty election view.
 func NewElection() *Election {
-	return &Election{vrs: map[Key]*VR{}, lastGARP: map[garpKey]time.Time{}}
+	return &Election{vrs: map[Key]*VR{}, lastGARP: map[garpKey]time.Time{}, tables: map[string]*[512]*VR{}}
 }
 
 // VRs returns the virtual routers in order of first sight.
 func (e *Election) VRs() []*VR { return e.order }
+
+// lookup returns the VR of k, making it on first sight.
+func (e *Election) lookup(k Key) *VR {
+	if e.table == nil || e.tableIface != k.Iface {
+		t := e.tables[k.Iface]
+		if t == nil {
+			t = new([512]*VR)
+			e.tables[k.Iface] = t
+		}
+		e.table, e.tableIface = t, k.Iface
+	}
+	i := int(k.VRID)
+	if k.V6 {
+		i += 256
+	}
+	v := e.table[i]
+	if v == nil {
+		v = &VR{Key: k}
+		e.table[i] = v
+		e.vrs[k] = v
+		e.order = append(e.order, v)
+	}
+	return v
+}
 
 // Lookup returns the virtual router with key k, or nil.
 func (e *Election) Lookup(k Key) *VR { return e.vrs[k] }
 
 // alive is how long after its last advert a source still counts as
 // advertising: two intervals.
-func alive(s *Speaker, t time.Time) bool {
-	return !s.Stopped && t.Sub(s.Last) <= 2*s.Interval
+func alive(s *Speaker, t int64) bool {
+	return !s.Stopped && time.Duration(t-s.last) <= 2*s.Interval
 }
 
 // beats reports whether a wins an election against b (RFC 5798 6.4.3:
@@ -182,13 +214,9 @@ func beats(aPrio uint8, a netip.Addr, bPrio uint8, b netip.Addr) bool {
 // events it causes to evs.
 func (e *Election) Advert(rec *Record, evs []Event) []Event {
 	k := Key{Iface: rec.Iface, VRID: rec.VRRP.VRID, V6: rec.V6()}
-	v := e.vrs[k]
-	if v == nil {
-		v = &VR{Key: k}
-		e.vrs[k] = v
-		e.order = append(e.order, v)
-	}
+	v := e.lookup(k)
 	t := rec.Time
+	tn := t.UnixNano()
 	p := &rec.VRRP
 	v.Count++
 	s := v.Speaker(rec.Src)
@@ -198,12 +226,12 @@ func (e *Election) Advert(rec *Record, evs []Event) []Event {
 	}
 	gapSelf := time.Duration(-1)
 	if s.Count > 0 {
-		gapSelf = t.Sub(s.Last)
+		gapSelf = time.Duration(tn - s.last)
 	}
 	wasStopped := s.Stopped
 	prevPrio := s.Priority
 	if s.Count == 0 || wasStopped || gapSelf > 2*s.Interval {
-		s.runStart = t
+		s.runStart = tn
 	}
 	s.Count++
 	s.MAC = rec.SrcMAC
@@ -219,12 +247,12 @@ func (e *Election) Advert(rec *Record, evs []Event) []Event {
 	v.Problems |= rec.Problems
 
 	if p.Priority == vrrp.PriorityStop {
-		s.Last = t
+		s.Last, s.last = t, tn
 		s.Priority = 0
 		s.Stopped = true
 		ev.Kind, ev.PrevPriority = EventStop, prevPrio
 		evs = append(evs, ev)
-		return e.endSplit(v, t, evs)
+		return e.endSplit(v, t, tn, evs)
 	}
 	s.Stopped = false
 	old := v.MasterSpeaker()
@@ -248,62 +276,59 @@ func (e *Election) Advert(rec *Record, evs []Event) []Event {
 				v.addGap(gapSelf)
 			}
 		}
-	case !alive(old, t) || beats(p.Priority, s.Addr, old.Priority, old.Addr):
+	case !alive(old, tn) || beats(p.Priority, s.Addr, old.Priority, old.Addr):
 		v.Master = s.Addr
-		ev.Kind, ev.Prev, ev.PrevPriority, ev.Gap = EventMaster, old.Addr, old.Priority, t.Sub(old.Last)
+		ev.Kind, ev.Prev, ev.PrevPriority, ev.Gap = EventMaster, old.Addr, old.Priority, time.Duration(tn-old.last)
 		evs = append(evs, ev)
 		v.resetStats()
 	}
 	s.Priority = p.Priority
-	s.Last = t
+	s.Last, s.last = t, tn
 	if v.Master == s.Addr {
 		v.Addrs = append(v.Addrs[:0], p.Addrs...)
 	}
-	return e.checkSplit(v, s, t, evs)
+	return e.checkSplit(v, s, t, tn, evs)
 }
 
 // checkSplit looks for another source advertising at the same time as s
 // for longer than one interval.
-func (e *Election) checkSplit(v *VR, s *Speaker, t time.Time, evs []Event) []Event {
+func (e *Election) checkSplit(v *VR, s *Speaker, t time.Time, tn int64, evs []Event) []Event {
 	var other *Speaker
 	for _, o := range v.Speakers {
-		if o == s || !alive(o, t) {
+		if o == s || !alive(o, tn) {
 			continue
 		}
-		start := o.runStart
-		if s.runStart.After(start) {
-			start = s.runStart
-		}
-		if o.Last.Before(start) {
+		start := max(o.runStart, s.runStart)
+		if o.last < start {
 			continue
 		}
-		if t.Sub(start) > max(s.Interval, o.Interval) {
+		if time.Duration(tn-start) > max(s.Interval, o.Interval) {
 			other = o
-			if v.splitSince.IsZero() {
-				v.splitSince = start
+			if !v.splitOn {
+				v.splitOn, v.splitSince = true, start
 				v.splitPair = [2]*Speaker{s, o}
 				evs = append(evs, Event{Time: t, Key: v.Key, Kind: EventSplitBrain, Source: s.Addr,
-					Priority: s.Priority, Prev: o.Addr, PrevPriority: o.Priority, Gap: t.Sub(start)})
+					Priority: s.Priority, Prev: o.Addr, PrevPriority: o.Priority, Gap: time.Duration(tn - start)})
 			}
 			break
 		}
 	}
 	if other == nil {
-		return e.endSplit(v, t, evs)
+		return e.endSplit(v, t, tn, evs)
 	}
 	return evs
 }
 
 // endSplit reports the end of a split brain when at most one source is
 // still advertising.
-func (e *Election) endSplit(v *VR, t time.Time, evs []Event) []Event {
-	if v.splitSince.IsZero() {
+func (e *Election) endSplit(v *VR, t time.Time, tn int64, evs []Event) []Event {
+	if !v.splitOn {
 		return evs
 	}
 	n := 0
 	var last *Speaker
 	for _, o := range v.Speakers {
-		if alive(o, t) {
+		if alive(o, tn) {
 			n++
 			last = o
 		}
@@ -312,15 +337,12 @@ func (e *Election) endSplit(v *VR, t time.Time, evs []Event) []Event {
 		return evs
 	}
 	// It lasted until the earlier of the pair's last adverts.
-	end := v.splitPair[0].Last
-	if l := v.splitPair[1].Last; l.Before(end) {
-		end = l
-	}
-	ev := Event{Time: t, Key: v.Key, Kind: EventSplitBrainEnd, Gap: end.Sub(v.splitSince)}
+	end := min(v.splitPair[0].last, v.splitPair[1].last)
+	ev := Event{Time: t, Key: v.Key, Kind: EventSplitBrainEnd, Gap: time.Duration(end - v.splitSince)}
 	if last != nil {
 		ev.Source, ev.Priority = last.Addr, last.Priority
 	}
-	v.splitSince = time.Time{}
+	v.splitOn, v.splitSince = false, 0
 	return append(evs, ev)
 }
 
