@@ -71,7 +71,7 @@ type Speaker struct {
 	First    time.Time
 	Last     time.Time
 	Count    int
-	Stopped  bool      // its last advert had priority 0
+	Stopped  bool // its last advert had priority 0
 	// last and runStart (the first advert of its current unbroken run)
 	// in Unix nanoseconds: the hot path does integer arithmetic.
 	last, runStart int64
@@ -149,7 +149,7 @@ type Election struct {
 	tableIface string
 	table      *[512]*VR
 	tables     map[string]*[512]*VR
-	order []*VR
+	order      []*VR
 	// garp de-duplication: the last event time per (key, addr, mac).
 	lastGARP map[garpKey]time.Time
 }
