@@ -34,28 +34,34 @@ if [ "$got" != "$N" ]; then
 	exit 1
 fi
 
-# secs CMD...: wall-clock seconds of one run, output to /dev/null.
-secs() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" >/dev/null 2>&1
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l
+# measure NAME CMD...: wall-clock and CPU (user+sys) seconds of one run,
+# output to /dev/null. The machine may be shared: CPU time is the steadier
+# figure, wall time what a user waits.
+declare -A W C
+measure() {
+	local name=$1 out
+	shift
+	out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
+	read -r w u s <<<"$out"
+	W[$name]=$w
+	C[$name]=$(echo "$u + $s" | bc -l)
 }
-declare -A T
-T[kt]=$(secs ./kt sniff -r "$pcap" --summary)
-T[ktlines]=$(secs ./kt sniff -r "$pcap")
-T[tshark]=$(secs tshark -r "$pcap")
-T[tcpdump]=$(secs tcpdump -r "$pcap" -nn)
+measure kt ./kt sniff -r "$pcap" --summary
+measure ktlines ./kt sniff -r "$pcap"
+measure tshark tshark -r "$pcap"
+measure tcpdump tcpdump -r "$pcap" -nn
 
-printf '\n%-28s %10s %14s %14s\n' tool seconds packets/s "time / kt"
+printf '\n%-24s %8s %12s %8s %12s %10s %10s\n' tool "wall s" "packets/s" "CPU s" "packets/CPU s" "wall/kt" "CPU/kt"
 row() {
-	printf '%-28s %10.2f %14.0f %13.1fx\n' "$1" "${T[$2]}" "$(echo "$N / ${T[$2]}" | bc -l)" "$(echo "${T[$2]} / ${T[kt]}" | bc -l)"
+	printf '%-24s %8.2f %12.0f %8.2f %12.0f %9.1fx %9.1fx\n' "$1" "${W[$2]}" "$(echo "$N / ${W[$2]}" | bc -l)" \
+		"${C[$2]}" "$(echo "$N / ${C[$2]}" | bc -l)" "$(echo "${W[$2]} / ${W[kt]}" | bc -l)" "$(echo "${C[$2]} / ${C[kt]}" | bc -l)"
 }
 row "kt sniff -r --summary" kt
 row "kt sniff -r (lines)" ktlines
 row "tshark -r" tshark
 row "tcpdump -r -nn" tcpdump
 echo
-printf 'kt --summary vs tshark: %.1fx faster (goal >= 20x)\n' "$(echo "${T[tshark]} / ${T[kt]}" | bc -l)"
-printf 'kt --summary vs tcpdump: %.1fx faster (goal > 1x)\n' "$(echo "${T[tcpdump]} / ${T[kt]}" | bc -l)"
+printf 'kt --summary vs tshark:  %5.1fx faster wall, %5.1fx less CPU (goal >= 20x)\n' \
+	"$(echo "${W[tshark]} / ${W[kt]}" | bc -l)" "$(echo "${C[tshark]} / ${C[kt]}" | bc -l)"
+printf 'kt --summary vs tcpdump: %5.1fx faster wall, %5.1fx less CPU (goal > 1x)\n' \
+	"$(echo "${W[tcpdump]} / ${W[kt]}" | bc -l)" "$(echo "${C[tcpdump]} / ${C[kt]}" | bc -l)"

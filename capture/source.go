@@ -64,7 +64,7 @@ func OpenFile(path string) (Source, error) {
 	if bytes.Equal(magic, pcapngMagic) {
 		r, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
 	} else {
-		r, err = pcapgo.NewReader(br)
+		r, err = newPcapReader(br)
 	}
 	if err != nil {
 		f.Close()
