@@ -1,6 +1,9 @@
 package capture
 
 import (
+	"bufio"
+	"bytes"
+	"os"
 	"testing"
 	"time"
 
@@ -70,3 +73,31 @@ func FuzzDecode(f *testing.F) {
 type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// FuzzReadFile feeds arbitrary bytes to the pcap and pcapng readers and
+// decodes what they return: no panic, and no endless loop.
+func FuzzReadFile(f *testing.F) {
+	for _, pc := range keepalivedPcaps {
+		b, err := os.ReadFile(pc.path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, file []byte) {
+		r, err := newReader(bufio.NewReaderSize(bytes.NewReader(file), 1<<16))
+		if err != nil {
+			return
+		}
+		d := NewDecoder(r.LinkType(), "")
+		var rec Record
+		for i := 0; i < len(file); i++ {
+			data, ci, err := r.ZeroCopyReadPacketData()
+			if err != nil {
+				return
+			}
+			rec.Time = ci.Timestamp
+			d.Decode(data, &rec)
+		}
+	})
+}

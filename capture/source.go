@@ -54,23 +54,24 @@ func OpenFile(path string) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	magic, err := br.Peek(4)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("capture: %s: not a pcap file: %w", path, err)
-	}
-	var r zeroCopyReader
-	if bytes.Equal(magic, pcapngMagic) {
-		r, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-	} else {
-		r, err = newPcapReader(br)
-	}
+	r, err := newReader(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s: %w", path, err)
 	}
 	return &fileSource{f: f, r: r}, nil
+}
+
+// newReader reads pcapng or classic pcap, told apart by the magic.
+func newReader(br *bufio.Reader) (zeroCopyReader, error) {
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("not a pcap file: %w", err)
+	}
+	if bytes.Equal(magic, pcapngMagic) {
+		return pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	}
+	return newPcapReader(br)
 }
 
 func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
