@@ -60,18 +60,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if (o.Iface == "") == (o.File == "") {
 		return nil, errors.New("capture: give an interface or a file, not both or neither")
 	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
-	if o.Location == nil {
-		o.Location = time.Local
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.RefreshEvery <= 0 {
-		o.RefreshEvery = time.Second
-	}
 	var (
 		src Source
 		err error
@@ -91,6 +79,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer src.Close()
+	return run(ctx, o, src, live)
+}
+
+// run is Run on an opened source; live says it is an interface.
+func run(ctx context.Context, o Options, src Source, live bool) (*Result, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RefreshEvery <= 0 {
+		o.RefreshEvery = time.Second
+	}
+	var err error
 	var pw *pcapWriter
 	if o.Write != "" {
 		if pw, err = createPcap(o.Write, src.LinkType()); err != nil {
