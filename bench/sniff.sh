@@ -14,7 +14,7 @@ set -euo pipefail
 N=${N:-1000000}
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-for p in tshark tcpdump go; do
+for p in tshark tcpdump go bc; do
 	if ! command -v "$p" >/dev/null; then
 		echo "skip: bench/sniff.sh needs $p"
 		exit 0
