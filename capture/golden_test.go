@@ -17,7 +17,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // keepalivedPcaps are captures of keepalived 2.2.7 in namespace labs: five
 // made by vrrp/testdata/pcap/capture.sh (r1 priority 150 preempts r2,
 // then stops gracefully with priority 0; the capture runs on r2), two by
-// capture/testdata/pcap/capture.sh (seen from a third host).
+// capture/testdata/pcap/capture.sh (seen from a third host, with ARP and
+// neighbour advertisements).
 var keepalivedPcaps = []struct {
 	name, path, auth string
 }{
@@ -28,6 +29,7 @@ var keepalivedPcaps = []struct {
 	{"unicast", "../vrrp/testdata/pcap/unicast.pcap", ""},
 	{"failover", "testdata/pcap/failover.pcap", ""},
 	{"splitbrain", "testdata/pcap/splitbrain.pcap", ""},
+	{"failover-v6", "testdata/pcap/failover-v6.pcap", ""},
 }
 
 func runFile(t *testing.T, path string, o Options) (*Result, string) {
@@ -111,6 +113,15 @@ func TestEvents(t *testing.T) {
 			{EventMaster, r2, r1, 3 * time.Second, 4500 * time.Millisecond},
 			{EventGARP, "", "", 0, 0},
 			{EventStop, r2, "", 0, 0},
+		},
+		"failover-v6": {
+			{EventMaster, l2, "", 0, 0},
+			{EventNA, "", "", 0, 0},
+			{EventMaster, l1, l2, 0, 1500 * time.Millisecond},
+			{EventNA, "", "", 0, 0},
+			{EventMaster, l2, l1, 3 * time.Second, 4500 * time.Millisecond},
+			{EventNA, "", "", 0, 0},
+			{EventStop, l2, "", 0, 0},
 		},
 		"splitbrain": {
 			{EventMaster, r2, "", 0, 0},

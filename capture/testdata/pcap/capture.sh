@@ -10,6 +10,8 @@
 #   splitbrain: the bridge stops forwarding between r1's and r2's ports
 #               (port isolation; the observer still hears both), so both are
 #               master at once for 4 s; then the ports are joined again.
+#   failover-v6: the failover scenario with VRRPv3 over IPv6 (the new
+#               master's unsolicited neighbour advertisements for the VIP).
 #   usage: sudo capture/testdata/pcap/capture.sh [scenario...]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -48,7 +50,15 @@ done
 sleep 1
 
 conf() { # scenario router priority
-	local dir=$work/$1/$2
+	local dir=$work/$1/$2 body="    advert_int 1
+    virtual_ipaddress {
+        192.0.2.110
+    }"
+	[ "$1" = failover-v6 ] && body="    version 3
+    advert_int 1
+    virtual_ipaddress {
+        2001:db8::110
+    }"
 	mkdir -p "$dir"
 	cat >"$dir/keepalived.conf" <<CONF
 global_defs {
@@ -60,10 +70,7 @@ vrrp_instance VI_$1 {
     interface eth0
     priority $3
     virtual_router_id 60
-    advert_int 1
-    virtual_ipaddress {
-        192.0.2.110
-    }
+$body
 }
 CONF
 }
@@ -102,15 +109,16 @@ finish() { # scenario
 want=("$@")
 pick() { [ ${#want[@]} -eq 0 ] || [[ " ${want[*]} " == *" $1 "* ]]; }
 
-if pick failover; then
-	echo "== failover"
-	start failover
+for sc in failover failover-v6; do
+	pick $sc || continue
+	echo "== $sc"
+	start $sc
 	# keepalived -n forks a VRRP child; kill the whole namespace's keepalived.
 	for p in $(ip netns pids ${tag}r1); do kill -9 "$p" 2>/dev/null || true; done
-	rm -f "$work/failover/r1/run.pid"
+	rm -f "$work/$sc/r1/run.pid"
 	sleep 6
-	finish failover
-fi
+	finish $sc
+done
 if pick splitbrain; then
 	echo "== splitbrain"
 	start splitbrain
