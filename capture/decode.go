@@ -2,7 +2,6 @@ package capture
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -72,17 +71,16 @@ type Record struct {
 	TOS      uint8
 	IPID     uint16 // IPv4 identification
 	// HasAH says the advert came inside an authentication header.
-	HasAH         bool
-	AHSPI, AHSeq  uint32
-	VRRP          vrrp.Packet
-	ChecksumOK    bool
-	Problems      Problems
-	Err           error
-	Length        int // bytes of the VRRP message
-	Target        netip.Addr
-	TargetMAC     [6]byte // GARP sender / NA target link-layer address
-	HasTargetMAC  bool
-	checksumKnown bool
+	HasAH        bool
+	AHSPI, AHSeq uint32
+	VRRP         vrrp.Packet
+	ChecksumOK   bool
+	Problems     Problems
+	Err          error
+	Length       int // bytes of the VRRP message
+	Target       netip.Addr
+	TargetMAC    [6]byte // GARP sender / NA target link-layer address
+	HasTargetMAC bool
 }
 
 // V6 reports whether the advert came over IPv6.
@@ -125,9 +123,6 @@ func NewDecoder(lt layers.LinkType, auth string) *Decoder {
 	d.vrrp.Addrs = make([]netip.Addr, 0, 16)
 	return d
 }
-
-// errSkip is returned for frames that are none of the kinds of interest.
-var errSkip = errors.New("not VRRP, ARP or NA")
 
 // Decode decodes one frame into rec (reusing rec's storage). It returns
 // false for frames that are not of interest (rec.Kind is KindOther).

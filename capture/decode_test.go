@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"golang.org/x/net/bpf"
 
@@ -169,5 +170,38 @@ func TestFilter(t *testing.T) {
 				t.Errorf("%s frame %d: filter returned %d, %v", pc.name, i+1, n, err)
 			}
 		}
+	}
+}
+
+// TestLayersInDecodingLayerParser: the VRRP and AH layers plug into
+// gopacket's own DecodingLayerParser after its Ethernet and IP layers.
+func TestLayersInDecodingLayerParser(t *testing.T) {
+	var (
+		eth layers.Ethernet
+		ip4 layers.IPv4
+		ip6 layers.IPv6
+		ah  AH
+		v   VRRP
+	)
+	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &ah, &v)
+	var decoded []gopacket.LayerType
+	if err := p.DecodeLayers(v2Frame(t, 120, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true, Seq: 4}), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	want := []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeIPSecAH, layers.LayerTypeVRRP}
+	if !slices.Equal(decoded, want) {
+		t.Fatalf("decoded %v, want %v", decoded, want)
+	}
+	if ah.Seq != 4 || ah.SPI != 0xc0000201 || v.Version != 2 || v.Priority != 120 || v.AuthType != vrrp.AuthAH ||
+		!slices.Equal(v.Addrs, []netip.Addr{vip4}) || v.ChecksumChecked {
+		t.Fatalf("AH %+v VRRP %+v", ah, v.Packet)
+	}
+	// With the addresses set, the v3 IPv6 checksum is checked.
+	v.Src, v.Dst = src6, vrrp.Group6
+	if err := p.DecodeLayers(v3Frame6(t, 200, 255), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != 3 || v.Priority != 200 || !v.ChecksumChecked || !v.ChecksumOK {
+		t.Fatalf("v3: %+v checked %v ok %v", v.Packet, v.ChecksumChecked, v.ChecksumOK)
 	}
 }
