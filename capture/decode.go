@@ -276,6 +276,9 @@ func (d *Decoder) decodeVRRP(proto layers.IPProtocol, payload, dgram []byte, rec
 			if vrrp.VerifyAH(dgram, d.authKey, unicast) != nil {
 				rec.Problems |= Problems(ProblemAuth)
 			}
+		case rec.VRRP.AuthType == vrrp.AuthNone && !rec.HasAH:
+			// --auth given, the advert carries none.
+			rec.Problems |= Problems(ProblemAuth)
 		}
 	}
 	return true

@@ -28,6 +28,7 @@ func TestDecodeProblems(t *testing.T) {
 		{"good PASS", good, "secret", KindVRRP, nil},
 		{"good PASS, no --auth", good, "", KindVRRP, nil},
 		{"wrong password", good, "other", KindVRRP, []string{"auth"}},
+		{"no auth, --auth given", v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{}), "secret", KindVRRP, []string{"auth"}},
 		{"bad checksum", flip(good, 14+20+6), "", KindVRRP, []string{"checksum"}},
 		{"TTL 64", v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{TTL: 64}), "", KindVRRP, []string{"ttl"}},
 		{"good AH", ah, "ahkey", KindVRRP, nil},
