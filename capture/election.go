@@ -90,9 +90,11 @@ type VR struct {
 	Speakers []*Speaker
 	// Problems seen in any advert of this virtual router.
 	Problems Problems
-	// interval statistics of the master's adverts (Welford).
+	// interval statistics: count, and the sum and sum of squares of the
+	// gaps minus the first one (shifted, so the squares stay small).
 	n          int
-	mean, m2   float64
+	shift, sum int64
+	sumSq      float64
 	splitOn    bool
 	splitSince int64
 	splitPair  [2]*Speaker
@@ -122,11 +124,12 @@ func (v *VR) Measured() (mean, jitter time.Duration) {
 	if v.n == 0 {
 		return 0, 0
 	}
+	n, sum := float64(v.n), float64(v.sum)
 	sd := 0.0
 	if v.n > 1 {
-		sd = math.Sqrt(v.m2 / float64(v.n-1))
+		sd = math.Sqrt(max(0, (v.sumSq-sum*sum/n)/(n-1)))
 	}
-	return time.Duration(v.mean), time.Duration(sd)
+	return time.Duration(v.shift + int64(math.Round(sum/n))), time.Duration(sd)
 }
 
 // Backups returns the sources other than the master.
@@ -346,14 +349,16 @@ func (e *Election) endSplit(v *VR, t time.Time, tn int64, evs []Event) []Event {
 	return append(evs, ev)
 }
 
-func (v *VR) resetStats() { v.n, v.mean, v.m2 = 0, 0, 0 }
+func (v *VR) resetStats() { v.n, v.shift, v.sum, v.sumSq = 0, 0, 0, 0 }
 
 func (v *VR) addGap(d time.Duration) {
-	x := float64(d)
+	if v.n == 0 {
+		v.shift = int64(d)
+	}
+	x := int64(d) - v.shift
 	v.n++
-	delta := x - v.mean
-	v.mean += delta / float64(v.n)
-	v.m2 += delta * (x - v.mean)
+	v.sum += x
+	v.sumSq += float64(x) * float64(x)
 }
 
 // Announce feeds a gratuitous ARP or unsolicited NA (rec.Kind KindGARP or

@@ -12,18 +12,19 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// pcapReader reads classic pcap files straight out of a bufio.Reader's
-// buffer: the frame is a slice of that buffer, valid until the next call,
-// so no byte is copied. pcapgo's Reader copies every header and frame
+// pcapReader reads classic pcap files through a large buffer of its own:
+// each frame is a slice of that buffer, valid until the next call, so no
+// byte is copied twice. pcapgo's Reader copies every header and frame
 // through io.ReadFull, which was a quarter of the time of decoding a
 // million adverts. pcapng files still go through pcapgo's NgReader.
 type pcapReader struct {
-	br       *bufio.Reader
+	src      io.Reader
+	buf      []byte
+	r, w     int // unread bytes are buf[r:w]
+	eof      bool
 	order    binary.ByteOrder
 	nanos    bool
 	linkType layers.LinkType
-	snaplen  uint32
-	pending  int // bytes of the previous frame still to discard
 }
 
 // Magic numbers of classic pcap (microsecond and nanosecond timestamps).
@@ -32,12 +33,15 @@ const (
 	pcapMagicNanos  = 0xa1b23c4d
 )
 
+// maxFrame bounds a record's captured length (pcapgo's bound too).
+const maxFrame = 262144
+
 func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
-	h, err := br.Peek(24)
+	r := &pcapReader{src: br, buf: make([]byte, 1<<20)}
+	h, err := r.need(24)
 	if err != nil {
 		return nil, fmt.Errorf("pcap header: %w", err)
 	}
-	r := &pcapReader{br: br}
 	switch {
 	case binary.LittleEndian.Uint32(h) == pcapMagicMicros:
 		r.order = binary.LittleEndian
@@ -50,53 +54,61 @@ func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
 	default:
 		return nil, fmt.Errorf("not a pcap or pcapng file (magic %#08x)", binary.BigEndian.Uint32(h))
 	}
-	r.snaplen = r.order.Uint32(h[16:])
 	r.linkType = layers.LinkType(r.order.Uint32(h[20:]) & 0x0fffffff)
-	if _, err := br.Discard(24); err != nil {
-		return nil, err
-	}
+	r.r += 24
 	return r, nil
 }
 
-// maxFrame bounds a record's captured length (pcapgo uses the same bound
-// for files whose snaplen says 0 or more).
-const maxFrame = 262144
+// need returns the next n unread bytes without consuming them, reading
+// more when the buffer holds fewer. It returns io.EOF when nothing is
+// left and io.ErrUnexpectedEOF when fewer than n bytes are.
+func (r *pcapReader) need(n int) ([]byte, error) {
+	for r.w-r.r < n {
+		if r.eof {
+			if r.w == r.r {
+				return nil, io.EOF
+			}
+			return nil, io.ErrUnexpectedEOF
+		}
+		if r.r > 0 { // move the unread tail to the front
+			r.w = copy(r.buf, r.buf[r.r:r.w])
+			r.r = 0
+		}
+		m, err := r.src.Read(r.buf[r.w:])
+		r.w += m
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			r.eof = true
+		}
+	}
+	return r.buf[r.r : r.r+n], nil
+}
 
 func (r *pcapReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
-	if r.pending > 0 {
-		if _, err := r.br.Discard(r.pending); err != nil {
-			return nil, gopacket.CaptureInfo{}, err
-		}
-		r.pending = 0
-	}
-	h, err := r.br.Peek(16)
+	h, err := r.need(16)
 	if err != nil {
-		if errors.Is(err, io.EOF) && len(h) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
 		return nil, gopacket.CaptureInfo{}, err
 	}
 	sec, frac := int64(r.order.Uint32(h)), int64(r.order.Uint32(h[4:]))
-	capLen, origLen := int(r.order.Uint32(h[8:])), int(r.order.Uint32(h[12:]))
-	if capLen > maxFrame || capLen < 0 {
+	capLen, origLen := r.order.Uint32(h[8:]), int(r.order.Uint32(h[12:]))
+	if capLen > maxFrame {
 		return nil, gopacket.CaptureInfo{}, fmt.Errorf("pcap record of %d bytes", capLen)
 	}
 	if !r.nanos {
 		frac *= 1000
 	}
-	n := 16 + capLen
-	if n > r.br.Size() {
-		return nil, gopacket.CaptureInfo{}, fmt.Errorf("pcap record of %d bytes exceeds the read buffer", capLen)
-	}
-	b, err := r.br.Peek(n)
+	n := 16 + int(capLen)
+	b, err := r.need(n)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, gopacket.CaptureInfo{}, err
 	}
-	r.pending = n
-	ci := gopacket.CaptureInfo{Timestamp: time.Unix(sec, frac), CaptureLength: capLen, Length: origLen}
+	r.r += n
+	ci := gopacket.CaptureInfo{Timestamp: time.Unix(sec, frac), CaptureLength: int(capLen), Length: origLen}
 	return b[16:], ci, nil
 }
 

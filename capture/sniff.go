@@ -143,16 +143,16 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 			return nil
 		}
 		data, ci, err := src.Next()
-		if errors.Is(err, errIdle) {
-			if err := s.redraw(false); err != nil {
-				return err
-			}
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		if err != nil {
+			if errors.Is(err, errIdle) {
+				if err := s.redraw(false); err != nil {
+					return err
+				}
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
 			return err
 		}
 		s.frames++

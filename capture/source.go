@@ -41,8 +41,9 @@ type zeroCopyReader interface {
 }
 
 type fileSource struct {
-	f *os.File
-	r zeroCopyReader
+	f  *os.File
+	r  zeroCopyReader
+	pr *pcapReader // r when it is classic pcap: called directly
 }
 
 // pcapngMagic is the block type of a pcapng section header.
@@ -59,7 +60,8 @@ func OpenFile(path string) (Source, error) {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s: %w", path, err)
 	}
-	return &fileSource{f: f, r: r}, nil
+	pr, _ := r.(*pcapReader)
+	return &fileSource{f: f, r: r, pr: pr}, nil
 }
 
 // newReader reads pcapng or classic pcap, told apart by the magic.
@@ -75,8 +77,17 @@ func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 }
 
 func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	var (
+		data []byte
+		ci   gopacket.CaptureInfo
+		err  error
+	)
+	if s.pr != nil {
+		data, ci, err = s.pr.ZeroCopyReadPacketData()
+	} else {
+		data, ci, err = s.r.ZeroCopyReadPacketData()
+	}
+	if err != nil && errors.Is(err, io.ErrUnexpectedEOF) {
 		// A capture cut short (still being written) ends at the cut.
 		err = io.EOF
 	}
