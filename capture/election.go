@@ -82,6 +82,7 @@ type VR struct {
 	Key Key
 	// Master is the current master's address (invalid until one is seen).
 	Master netip.Addr
+	master *Speaker
 	// Count is the number of adverts seen, from every source.
 	Count int
 	// Addrs are the master's advertised addresses.
@@ -111,12 +112,7 @@ func (v *VR) Speaker(a netip.Addr) *Speaker {
 }
 
 // MasterSpeaker returns the current master's Speaker, or nil.
-func (v *VR) MasterSpeaker() *Speaker {
-	if !v.Master.IsValid() {
-		return nil
-	}
-	return v.Speaker(v.Master)
-}
+func (v *VR) MasterSpeaker() *Speaker { return v.master }
 
 // Measured returns the mean interval between the master's consecutive
 // adverts and its standard deviation (the jitter); zeros before two.
@@ -242,52 +238,50 @@ func (e *Election) Advert(rec *Record, evs []Event) []Event {
 	if s.Interval <= 0 {
 		s.Interval = time.Second
 	}
-	ev := Event{Time: t, Key: k, Source: rec.Src, Priority: p.Priority}
-	if m := v.MasterSpeaker(); m != nil && m != s && !rec.Problems.Has(ProblemAddrCount) &&
-		len(p.Addrs) != len(v.Addrs) {
+	old := v.master
+	if old != nil && old != s && !rec.Problems.Has(ProblemAddrCount) && len(p.Addrs) != len(v.Addrs) {
 		rec.Problems |= Problems(ProblemAddrCount)
 	}
 	v.Problems |= rec.Problems
+	// Events are built only when one happens: this runs for every advert.
+	event := func(kind EventKind) *Event {
+		evs = append(evs, Event{Time: t, Key: k, Kind: kind, Source: rec.Src, Priority: p.Priority})
+		return &evs[len(evs)-1]
+	}
 
 	if p.Priority == vrrp.PriorityStop {
 		s.Last, s.last = t, tn
 		s.Priority = 0
 		s.Stopped = true
-		ev.Kind, ev.PrevPriority = EventStop, prevPrio
-		evs = append(evs, ev)
+		event(EventStop).PrevPriority = prevPrio
 		return e.endSplit(v, t, tn, evs)
 	}
 	s.Stopped = false
-	old := v.MasterSpeaker()
 	switch {
 	case old == nil:
-		v.Master = s.Addr
-		ev.Kind = EventMaster
-		evs = append(evs, ev)
-		v.resetStats()
+		v.setMaster(s)
+		event(EventMaster)
 	case old == s:
 		if wasStopped {
-			ev.Kind, ev.Prev, ev.Gap = EventMaster, s.Addr, gapSelf
-			evs = append(evs, ev)
+			ev := event(EventMaster)
+			ev.Prev, ev.Gap = s.Addr, gapSelf
 			v.resetStats()
 		} else {
 			if prevPrio != p.Priority {
-				ev.Kind, ev.PrevPriority = EventPriority, prevPrio
-				evs = append(evs, ev)
+				event(EventPriority).PrevPriority = prevPrio
 			}
 			if gapSelf >= 0 && gapSelf <= 2*s.Interval {
 				v.addGap(gapSelf)
 			}
 		}
 	case !alive(old, tn) || beats(p.Priority, s.Addr, old.Priority, old.Addr):
-		v.Master = s.Addr
-		ev.Kind, ev.Prev, ev.PrevPriority, ev.Gap = EventMaster, old.Addr, old.Priority, time.Duration(tn-old.last)
-		evs = append(evs, ev)
-		v.resetStats()
+		v.setMaster(s)
+		ev := event(EventMaster)
+		ev.Prev, ev.PrevPriority, ev.Gap = old.Addr, old.Priority, time.Duration(tn-old.last)
 	}
 	s.Priority = p.Priority
 	s.Last, s.last = t, tn
-	if v.Master == s.Addr {
+	if v.master == s {
 		v.Addrs = append(v.Addrs[:0], p.Addrs...)
 	}
 	return e.checkSplit(v, s, t, tn, evs)
@@ -347,6 +341,12 @@ func (e *Election) endSplit(v *VR, t time.Time, tn int64, evs []Event) []Event {
 	}
 	v.splitOn, v.splitSince = false, 0
 	return append(evs, ev)
+}
+
+// setMaster makes s the master and starts its interval statistics afresh.
+func (v *VR) setMaster(s *Speaker) {
+	v.Master, v.master = s.Addr, s
+	v.resetStats()
 }
 
 func (v *VR) resetStats() { v.n, v.shift, v.sum, v.sumSq = 0, 0, 0, 0 }

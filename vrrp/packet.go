@@ -192,18 +192,27 @@ func pseudoSum(version int, src, dst netip.Addr, length int, asV2 bool) uint32 {
 	return sum
 }
 
-// checksum is the Internet checksum of b on top of a partial sum.
+// checksum is the Internet checksum of b on top of a partial sum. It adds
+// 32-bit words into a 64-bit sum (folding the carries at the end gives the
+// same ones' complement sum as adding 16-bit words), which halves the work
+// for a sniffer checking a million adverts.
 func checksum(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	s := uint64(sum)
+	for len(b) >= 8 {
+		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
+		b = b[8:]
 	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
+	for len(b) >= 2 {
+		s += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
 	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
+	if len(b) == 1 {
+		s += uint64(b[0]) << 8
 	}
-	return ^uint16(sum)
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
 }
 
 // DecodeOptions change how Unmarshal checks a packet.
