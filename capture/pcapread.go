@@ -37,7 +37,15 @@ const (
 const maxFrame = 262144
 
 func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
-	r := &pcapReader{src: br, buf: make([]byte, 1<<20)}
+	return newPcapReaderFrom(&pcapReader{src: br, buf: make([]byte, 1<<20)})
+}
+
+// newPcapReaderMem reads a pcap file held in memory (mapped).
+func newPcapReaderMem(data []byte) (*pcapReader, error) {
+	return newPcapReaderFrom(&pcapReader{buf: data, w: len(data), eof: true})
+}
+
+func newPcapReaderFrom(r *pcapReader) (*pcapReader, error) {
 	h, err := r.need(24)
 	if err != nil {
 		return nil, fmt.Errorf("pcap header: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 )
 
@@ -107,7 +108,7 @@ func run(ctx context.Context, o Options, src Source, live bool) (*Result, error)
 	s := &session{o: o, dec: NewDecoder(src.LinkType(), o.Auth), el: NewElection(), live: live}
 	s.rec.Iface = o.Iface
 	s.out = bufio.NewWriterSize(o.Out, 1<<16)
-	err = s.loop(ctx, src, pw)
+	err = s.loopGuarded(ctx, src, pw)
 	if pw != nil {
 		if cerr := pw.close(); err == nil && cerr != nil {
 			err = fmt.Errorf("capture: %s: %w", o.Write, cerr)
@@ -134,6 +135,25 @@ type session struct {
 	// refresh mode: the latest lines under the table.
 	recent    [][]byte
 	lastDrawn time.Time
+}
+
+// loopGuarded runs loop; for a mapped file, a memory fault (the file was
+// truncated while being read) becomes an error instead of a crash.
+func (s *session) loopGuarded(ctx context.Context, src Source, pw *pcapWriter) (err error) {
+	if fs, ok := src.(*fileSource); ok && fs.mapped != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = fmt.Errorf("capture: %s: %v (did the file shrink while being read?)", s.o.File, r)
+		}()
+	}
+	return s.loop(ctx, src, pw)
 }
 
 func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/kt-project/kt/internal/pcapfile"
+	"github.com/kt-project/kt/vrrp"
 )
 
 // toPcapng rewrites a pcap as pcapng with gopacket's writer.
@@ -129,4 +130,35 @@ func TestOptions(t *testing.T) {
 			t.Fatal("neither interface nor file")
 		}
 	})
+}
+
+// TestMappedFileTruncated: a pcap that shrinks while kt reads it (mapped)
+// gives an error, not a crash.
+func TestMappedFileTruncated(t *testing.T) {
+	frames := make([][]byte, 50000)
+	for i := range frames {
+		frames[i] = v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{})
+	}
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	if err := pcapfile.Write(path, time.Unix(1e9, 0), frames); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if src.(*fileSource).mapped == nil {
+		t.Fatal("file not mapped")
+	}
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run(t.Context(), Options{File: path, Summary: true}, src, false)
+	if err == nil || !strings.Contains(err.Error(), "shrink") {
+		t.Fatalf("Run on a truncated mapped file: %v", err)
+	}
+	if res.Packets == 0 || res.Packets >= len(frames) {
+		t.Errorf("%d packets before the fault", res.Packets)
+	}
 }

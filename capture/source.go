@@ -41,19 +41,54 @@ type zeroCopyReader interface {
 }
 
 type fileSource struct {
-	f  *os.File
-	r  zeroCopyReader
-	pr *pcapReader // r when it is classic pcap: called directly
+	f      *os.File
+	r      zeroCopyReader
+	pr     *pcapReader // r when it is classic pcap: called directly
+	mapped []byte      // the file's contents when mapped
+}
+
+// mapFile maps a regular, non-empty file read-only, or returns nil (then
+// the file is read instead).
+func mapFile(f *os.File) []byte {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() < 4 || st.Size() > 1<<40 {
+		return nil
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil
+	}
+	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	return data
 }
 
 // pcapngMagic is the block type of a pcapng section header.
 var pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 
 // OpenFile opens a pcap or pcapng file (told apart by their magic).
+//
+// A regular file is mapped into memory rather than read: frames are then
+// slices of the page cache, with no read system call or copy. (Should the
+// file shrink while mapped, the fault becomes an error, see Run.)
 func OpenFile(path string) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if data := mapFile(f); data != nil {
+		var r zeroCopyReader
+		if bytes.HasPrefix(data, pcapngMagic) {
+			r, err = pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+		} else {
+			r, err = newPcapReaderMem(data)
+		}
+		if err != nil {
+			unix.Munmap(data)
+			f.Close()
+			return nil, fmt.Errorf("capture: %s: %w", path, err)
+		}
+		pr, _ := r.(*pcapReader)
+		return &fileSource{f: f, r: r, pr: pr, mapped: data}, nil
 	}
 	r, err := newReader(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
@@ -95,7 +130,16 @@ func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 }
 
 func (s *fileSource) LinkType() layers.LinkType { return s.r.LinkType() }
-func (s *fileSource) Close() error              { return s.f.Close() }
+func (s *fileSource) Close() error {
+	if s.mapped != nil {
+		if err := unix.Munmap(s.mapped); err != nil {
+			s.f.Close()
+			return fmt.Errorf("capture: unmap: %w", err)
+		}
+		s.mapped = nil
+	}
+	return s.f.Close()
+}
 
 // liveSource reads an interface through an AF_PACKET socket (pure Go, no
 // libpcap) with Filter attached in the kernel before the socket is bound,
