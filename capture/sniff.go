@@ -52,7 +52,9 @@ type Result struct {
 	Packets  int // VRRP packets shown (good and malformed)
 	Frames   int // frames read
 	Election *Election
-	Events   []Event
+	// Events are every event of a file (live captures print theirs but
+	// do not keep them).
+	Events []Event
 }
 
 // Run captures or reads, decodes and prints until the file ends, Count or
@@ -227,7 +229,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 				return err
 			}
 		}
-		s.events = append(s.events, s.evs...)
+		if !s.live { // a live capture may run for weeks: its events are printed, not kept
+			s.events = append(s.events, s.evs...)
+		}
 		if s.live {
 			// Live output goes out packet by packet.
 			if err := s.out.Flush(); err != nil {
