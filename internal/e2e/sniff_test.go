@@ -110,7 +110,8 @@ func TestSniffLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Also the way kt lab runs it: a summary after a fixed duration.
-	summary, err := obs.Start(kt, "sniff", "eth0", "--duration", "4s", "--summary")
+	saved := lab.Dir + "/sniff-w.pcap"
+	summary, err := obs.Start(kt, "sniff", "eth0", "--duration", "4s", "--summary", "-w", saved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +134,11 @@ func TestSniffLive(t *testing.T) {
 	}
 	if out := summary.Log(); !strings.Contains(out, "MASTER") || !strings.Contains(out, "192.0.2.1 ") {
 		t.Errorf("kt sniff --summary table does not show r1 as master:\n%s", out)
+	}
+	// -w saved what it captured: adverts that kt sniff -r reads back.
+	out, err := exec.Command(kt, "sniff", "-r", saved).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "192.0.2.1 > 224.0.0.18 vrid 61 v2 prio 150") {
+		t.Errorf("kt sniff -r of the -w file: %v\n%s", err, out)
 	}
 
 	// kill -9: r2 takes over after the master-down interval.
