@@ -124,10 +124,3 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	return out
 }
-
-// notYet is the action of a command whose issue has not landed.
-func notYet(what string) cli.ActionFunc {
-	return func(*cli.Context) error {
-		return cli.Exit("kt: "+what+" is not implemented yet", exitUsage)
-	}
-}

@@ -40,15 +40,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestPlaceholdersExit2(t *testing.T) {
-	for _, c := range []string{"sniff"} {
-		code, _, errs := kt(t, c)
-		if code != 2 || !strings.Contains(errs, "not implemented yet") {
-			t.Errorf("kt %s: exit %d, stderr %q; want exit 2 saying it is not implemented yet", c, code, errs)
-		}
-	}
-}
-
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"convert"},

@@ -192,18 +192,27 @@ func pseudoSum(version int, src, dst netip.Addr, length int, asV2 bool) uint32 {
 	return sum
 }
 
-// checksum is the Internet checksum of b on top of a partial sum.
+// checksum is the Internet checksum of b on top of a partial sum. It adds
+// 32-bit words into a 64-bit sum (folding the carries at the end gives the
+// same ones' complement sum as adding 16-bit words), which halves the work
+// for a sniffer checking a million adverts.
 func checksum(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	s := uint64(sum)
+	for len(b) >= 8 {
+		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:]))
+		b = b[8:]
 	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
+	for len(b) >= 2 {
+		s += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
 	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
+	if len(b) == 1 {
+		s += uint64(b[0]) << 8
 	}
-	return ^uint16(sum)
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
 }
 
 // DecodeOptions change how Unmarshal checks a packet.
@@ -234,6 +243,14 @@ func (o DecodeOptions) Unmarshal(b []byte, src, dst netip.Addr) (*Packet, error)
 	return p, nil
 }
 
+// DecodeInto is Unmarshal into a Packet the caller owns, for decoding many
+// packets without allocating: p.Addrs is reused when it has the capacity.
+// When the only fault is the checksum, p is filled in and the error is
+// ErrChecksum, so a sniffer can still show the packet.
+func (o DecodeOptions) DecodeInto(p *Packet, b []byte, src, dst netip.Addr) error {
+	return o.decode(p, b, src, dst)
+}
+
 func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 	if len(b) < HeaderLen {
 		return errorf(DropShort, "%d bytes, the header alone is %d", len(b), HeaderLen)
@@ -248,6 +265,7 @@ func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 		return errorf(DropType, "type %d, want %d (advertisement)", p.Type, TypeAdvert)
 	}
 	p.VRID, p.Priority = b[1], b[2]
+	p.AuthType, p.Reserved, p.Auth = AuthNone, 0, [AuthLen]byte{}
 	count := int(b[3])
 	if p.Version == 2 {
 		p.AuthType = AuthType(b[4])
@@ -271,7 +289,11 @@ func (o DecodeOptions) decode(p *Packet, b []byte, src, dst netip.Addr) error {
 	if len(b) > want {
 		return errorf(DropLength, "%d bytes, %d addresses need %d", len(b), count, want)
 	}
-	p.Addrs = make([]netip.Addr, count)
+	if p.Addrs == nil || cap(p.Addrs) < count {
+		p.Addrs = make([]netip.Addr, count)
+	} else {
+		p.Addrs = p.Addrs[:count]
+	}
 	off := HeaderLen
 	for i := range p.Addrs {
 		if v6 {

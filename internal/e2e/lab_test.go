@@ -213,10 +213,8 @@ func TestLab(t *testing.T) {
 			t.Errorf("kt lab's output lacks %q", want)
 		}
 	}
-	// Until kt sniff lands kt lab says so; once it has, the takeover must
-	// be in its view.
-	if !strings.Contains(text, "kt sniff is not implemented in this build yet") &&
-		!strings.Contains(text, "on the wire (kt sniff): ") {
+	// The takeover is in kt sniff's view.
+	if !strings.Contains(text, "on the wire (kt sniff): ") {
 		t.Errorf("kt lab shows no failover gap from kt sniff")
 	}
 	if left := labLeftovers(t, m[1], exe, linksBefore); len(left) > 0 {

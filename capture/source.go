@@ -1,0 +1,250 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
+)
+
+// Source yields captured frames.
+type Source interface {
+	// Next returns the next frame, valid until the following call. It
+	// returns io.EOF at the end of a file, and errIdle when a live
+	// capture saw nothing for a while (so the caller can look at its
+	// context and refresh the screen).
+	Next() ([]byte, gopacket.CaptureInfo, error)
+	// LinkType is the frames' link type.
+	LinkType() layers.LinkType
+	// Close releases the file or socket.
+	Close() error
+}
+
+// errIdle is returned by a live Source when no frame came within its poll
+// interval.
+var errIdle = errors.New("capture: idle")
+
+// zeroCopyReader is what pcapgo's pcap and pcapng readers have in common.
+type zeroCopyReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+type fileSource struct {
+	f      *os.File
+	r      zeroCopyReader
+	pr     *pcapReader // r when it is classic pcap: called directly
+	mapped []byte      // the file's contents when mapped
+}
+
+// mapFile maps a regular, non-empty file read-only, or returns nil (then
+// the file is read instead).
+func mapFile(f *os.File) []byte {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() < 4 || st.Size() > 1<<40 {
+		return nil
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil
+	}
+	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	return data
+}
+
+// pcapngMagic is the block type of a pcapng section header.
+var pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+
+// OpenFile opens a pcap or pcapng file (told apart by their magic).
+//
+// A regular file is mapped into memory rather than read: frames are then
+// slices of the page cache, with no read system call or copy. (Should the
+// file shrink while mapped, the fault becomes an error, see Run.)
+func OpenFile(path string) (Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if data := mapFile(f); data != nil {
+		var r zeroCopyReader
+		if bytes.HasPrefix(data, pcapngMagic) {
+			r, err = pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+		} else {
+			r, err = newPcapReaderMem(data)
+		}
+		if err != nil {
+			unix.Munmap(data)
+			f.Close()
+			return nil, fmt.Errorf("capture: %s: %w", path, err)
+		}
+		pr, _ := r.(*pcapReader)
+		return &fileSource{f: f, r: r, pr: pr, mapped: data}, nil
+	}
+	r, err := newReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: %w", path, err)
+	}
+	pr, _ := r.(*pcapReader)
+	return &fileSource{f: f, r: r, pr: pr}, nil
+}
+
+// newReader reads pcapng or classic pcap, told apart by the magic.
+func newReader(br *bufio.Reader) (zeroCopyReader, error) {
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("not a pcap file: %w", err)
+	}
+	if bytes.Equal(magic, pcapngMagic) {
+		return pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	}
+	return newPcapReader(br)
+}
+
+func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
+	var (
+		data []byte
+		ci   gopacket.CaptureInfo
+		err  error
+	)
+	if s.pr != nil {
+		data, ci, err = s.pr.ZeroCopyReadPacketData()
+	} else {
+		data, ci, err = s.r.ZeroCopyReadPacketData()
+	}
+	if err != nil && errors.Is(err, io.ErrUnexpectedEOF) {
+		// A capture cut short (still being written) ends at the cut.
+		err = io.EOF
+	}
+	return data, ci, err
+}
+
+func (s *fileSource) LinkType() layers.LinkType { return s.r.LinkType() }
+func (s *fileSource) Close() error {
+	if s.mapped != nil {
+		if err := unix.Munmap(s.mapped); err != nil {
+			s.f.Close()
+			return fmt.Errorf("capture: unmap: %w", err)
+		}
+		s.mapped = nil
+	}
+	return s.f.Close()
+}
+
+// liveSource reads an interface through an AF_PACKET socket (pure Go, no
+// libpcap) with Filter attached in the kernel before the socket is bound,
+// so no other frame reaches it. mdlayher/packet is used rather than pcapgo's
+// EthernetHandle because its reads honour deadlines: a capture with nothing
+// to read still stops at once on Ctrl-C or at --duration.
+type liveSource struct {
+	conn *packet.Conn
+	buf  []byte
+	poll time.Duration
+}
+
+// ethPAll is ETH_P_ALL: every protocol.
+const ethPAll = 0x0003
+
+// OpenLive starts capturing on the named interface, in promiscuous mode
+// when promisc is set (to see unicast adverts between other hosts).
+func OpenLive(iface string, promisc bool) (Source, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("capture: interface %s: %w", iface, err)
+	}
+	filter, err := Filter()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := packet.Listen(ifi, packet.Raw, ethPAll, &packet.Config{Filter: filter})
+	if err != nil {
+		return nil, fmt.Errorf("capture: listen on %s: %w", iface, err)
+	}
+	if promisc {
+		if err := conn.SetPromiscuous(true); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("capture: promiscuous mode on %s: %w", iface, err)
+		}
+	}
+	return &liveSource{conn: conn, buf: make([]byte, 1<<16), poll: 200 * time.Millisecond}, nil
+}
+
+func (s *liveSource) Next() ([]byte, gopacket.CaptureInfo, error) {
+	if err := s.conn.SetReadDeadline(time.Now().Add(s.poll)); err != nil {
+		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: %w", err)
+	}
+	n, _, err := s.conn.ReadFrom(s.buf)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, gopacket.CaptureInfo{}, errIdle
+		}
+		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: read: %w", err)
+	}
+	now := time.Now()
+	return s.buf[:n], gopacket.CaptureInfo{Timestamp: now, CaptureLength: n, Length: n}, nil
+}
+
+func (s *liveSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
+func (s *liveSource) Close() error              { return s.conn.Close() }
+
+// pcapWriter saves frames for -w.
+type pcapWriter struct {
+	f  *os.File
+	bw *bufio.Writer
+	w  *pcapgo.Writer
+}
+
+func createPcap(path string, lt layers.LinkType) (*pcapWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	w := pcapgo.NewWriterNanos(bw)
+	if err := w.WriteFileHeader(1<<16, lt); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: %w", path, err)
+	}
+	return &pcapWriter{f: f, bw: bw, w: w}, nil
+}
+
+func (p *pcapWriter) write(ci gopacket.CaptureInfo, data []byte) error {
+	ci.CaptureLength = len(data)
+	if ci.Length < len(data) {
+		ci.Length = len(data)
+	}
+	return p.w.WritePacket(ci, data)
+}
+
+// flush pushes buffered frames to the file (live captures flush after each
+// packet so the file can be read while the capture runs).
+func (p *pcapWriter) flush() error { return p.bw.Flush() }
+
+func (p *pcapWriter) close() error {
+	err := p.bw.Flush()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// IsTerminal reports whether w is a terminal (live mode then redraws the
+// table instead of printing lines).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
