@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,27 @@ type Options struct {
 	KeepIPVS bool
 	// OpenIPVS opens the IPVS table (tests); nil opens the kernel's.
 	OpenIPVS func() (lvs.Handle, func() error, error)
+
+	// VRRPOnly runs only the VRRP half, CheckOnly only the checkers and
+	// IPVS (keepalived's -P and -C).
+	VRRPOnly, CheckOnly bool
+	// Watchdog tunes the engine watchdog.
+	Watchdog WatchdogOptions
+	// Systemd is where to send sd_notify messages; nil reads the
+	// environment (SystemdFromEnv).
+	Systemd *Systemd
+	// ControlSocket is the unix socket `kt status` asks; empty: none.
+	ControlSocket string
+	// MetricsListen is the address Prometheus metrics are served on
+	// (/metrics); empty: none.
+	MetricsListen string
+	// HandleSignals makes Run answer SIGUSR1, SIGUSR2 and SIGHUP.
+	HandleSignals bool
+	// DataFile, JSONFile and StatsFile are where the dumps go; empty:
+	// DefaultDataFile, DefaultJSONFile, DefaultStatsFile.
+	DataFile, JSONFile, StatsFile string
+	// Version and ConfigPath are shown in the status.
+	Version, ConfigPath string
 }
 
 // Daemon runs one configuration.
@@ -43,6 +65,12 @@ type Daemon struct {
 	lvs     *lvsPart
 	scripts sync.WaitGroup
 
+	ics     map[string]vrrp.InstanceConfig
+	wd      *watchdog
+	sd      Systemd
+	metrics *metrics
+	started time.Time
+
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
 }
@@ -55,15 +83,42 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.MailFlush == 0 {
 		opts.MailFlush = 5 * time.Second
 	}
-	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}}
-	ics, err := vrrp.Instances(cfg)
-	if err != nil {
-		return nil, err
+	if opts.VRRPOnly && opts.CheckOnly {
+		return nil, fmt.Errorf("run the VRRP half only or the checkers only, not both")
 	}
-	if len(ics) == 0 && len(cfg.VirtualServers) == 0 {
+	opts.DataFile = cmp.Or(opts.DataFile, DefaultDataFile)
+	opts.JSONFile = cmp.Or(opts.JSONFile, DefaultJSONFile)
+	opts.StatsFile = cmp.Or(opts.StatsFile, DefaultStatsFile)
+	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}, ics: map[string]vrrp.InstanceConfig{}}
+	if opts.Systemd != nil {
+		d.sd = *opts.Systemd
+	} else {
+		d.sd = SystemdFromEnv()
+	}
+	d.wd = newWatchdog(opts.Log, opts.Watchdog, d.sd)
+	if opts.MetricsListen != "" {
+		d.metrics = newMetrics(d)
+	}
+	var ics []vrrp.InstanceConfig
+	if !opts.CheckOnly {
+		var err error
+		if ics, err = vrrp.Instances(cfg); err != nil {
+			return nil, err
+		}
+	}
+	hasVS := len(cfg.VirtualServers) > 0 && !opts.VRRPOnly
+	switch {
+	case len(ics) == 0 && !hasVS && opts.VRRPOnly:
+		return nil, fmt.Errorf("--vrrp: no vrrp_instance to run")
+	case len(ics) == 0 && !hasVS && opts.CheckOnly:
+		return nil, fmt.Errorf("--check: no virtual_server to run")
+	case len(ics) == 0 && !hasVS:
 		return nil, fmt.Errorf("no vrrp_instance or virtual_server to run")
 	}
 	d.n = len(ics)
+	for _, ic := range ics {
+		d.ics[ic.Machine.Name] = ic
+	}
 	mail, err := smtp.NewFromConfig(cfg, opts.Log)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
@@ -74,15 +129,30 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.mailTransition(tr)
+		if d.metrics != nil {
+			d.metrics.transition(tr)
+		}
 		if user != nil {
 			user(tr)
 		}
 	}
 	if len(ics) > 0 {
+		vl := d.wd.add("vrrp", nil, nil)
+		userBeat := ro.Heartbeat
+		ro.Heartbeat = func(t time.Time) {
+			vl.beat(t)
+			if userBeat != nil {
+				userBeat(t)
+			}
+		}
 		d.router, err = vrrp.NewRouter(ics, ro)
 		if err != nil {
 			return nil, err
 		}
+		vl.poke = d.router.Poke
+	}
+	if !hasVS {
+		return d, nil
 	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
@@ -110,6 +180,35 @@ func (d *Daemon) Instances() int { return d.n }
 // Run runs until ctx ends, then stops the engines cleanly: masters send
 // priority 0 and drop their addresses, queued mail gets MailFlush to leave.
 func (d *Daemon) Run(ctx context.Context) error {
+	d.started = time.Now()
+	auxCtx, stopAux := context.WithCancel(context.Background())
+	defer stopAux()
+	if d.opts.ControlSocket != "" {
+		// Without its control socket kt still does its main job: say so
+		// and go on (another kt in a test lab may hold the default path).
+		if l, err := listenControl(d.opts.ControlSocket); err != nil {
+			d.log.Error("kt status will not answer", "err", err)
+		} else {
+			go d.serveControl(auxCtx, l)
+		}
+	}
+	if d.metrics != nil {
+		stop, err := d.metrics.serve(auxCtx, d.opts.MetricsListen, d.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if d.opts.HandleSignals {
+		go d.handleSignals(auxCtx)
+	}
+	d.wd.status = fmt.Sprintf("%d VRRP instances, %d virtual servers", d.Instances(), d.VirtualServers())
+	wdDone := make(chan struct{})
+	go func() {
+		defer close(wdDone)
+		d.wd.run(auxCtx)
+	}()
+	defer func() { stopAux(); <-wdDone }()
 	mailCtx, stopMail := context.WithCancel(context.Background())
 	mailDone := make(chan struct{})
 	go func() {
@@ -140,6 +239,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = d.router.Run(ctx)
 	} else {
 		<-ctx.Done()
+	}
+	if nerr := d.sd.notify("STOPPING=1"); nerr != nil {
+		d.log.Warn("cannot tell systemd kt is stopping", "err", nerr)
 	}
 	// Stop the checkers before the manager, which then removes kt's
 	// entries (unless KeepIPVS); then scripts and mail get to finish.

@@ -51,8 +51,16 @@ func (d *Daemon) setupLVS() error {
 	for _, vs := range cfg.VirtualServers {
 		p.vs[lvs.VSName(vs)] = vs
 	}
-	p.mgr = lvs.NewManager(h, cfg, lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS})
-	p.sched = check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})
+	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
+	so := check.Options{Logger: d.log, OnTransition: d.checkerTransition}
+	if d.metrics != nil {
+		mo.OnReconcile = d.metrics.reconciled
+		so.OnResult = d.metrics.checkResult
+	}
+	p.mgr = lvs.NewManager(h, cfg, mo)
+	p.sched = check.NewScheduler(jobs, so)
+	d.wd.add("ipvs", nil, p.mgr.Probe)
+	d.wd.add("checkers", nil, p.sched.Probe)
 	for _, st := range p.sched.States() {
 		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
 			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})

@@ -38,6 +38,9 @@ type RouterOptions struct {
 	// WatchLinks follows interface state through netlink: an instance
 	// whose interface goes down enters FAULT. On by default.
 	NoLinkWatch bool
+	// Heartbeat, if set, is called from the loop at each iteration, for
+	// the daemon's watchdog; it must not block. See Poke.
+	Heartbeat func(time.Time)
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -190,6 +193,7 @@ func (r *Router) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		r.heartbeat()
 		next := time.Time{}
 		for _, in := range r.instances {
 			if d := in.m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
