@@ -89,7 +89,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	opts.DataFile = cmp.Or(opts.DataFile, DefaultDataFile)
 	opts.JSONFile = cmp.Or(opts.JSONFile, DefaultJSONFile)
 	opts.StatsFile = cmp.Or(opts.StatsFile, DefaultStatsFile)
-	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}, ics: map[string]vrrp.InstanceConfig{}}
+	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}, ics: map[string]vrrp.InstanceConfig{},
+		started: time.Now()}
 	if opts.Systemd != nil {
 		d.sd = *opts.Systemd
 	} else {
@@ -180,7 +181,6 @@ func (d *Daemon) Instances() int { return d.n }
 // Run runs until ctx ends, then stops the engines cleanly: masters send
 // priority 0 and drop their addresses, queued mail gets MailFlush to leave.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.started = time.Now()
 	auxCtx, stopAux := context.WithCancel(context.Background())
 	defer stopAux()
 	if d.opts.ControlSocket != "" {

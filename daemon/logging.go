@@ -30,6 +30,9 @@ type LogOptions struct {
 	// JournalSocket is journald's native socket (tests); empty:
 	// /run/systemd/journal/socket.
 	JournalSocket string
+	// SyslogSocket is the syslog daemon's unix datagram socket (tests);
+	// empty: the system's (/dev/log).
+	SyslogSocket string
 }
 
 // NewLogger builds the logger LogOptions describe; close releases the
@@ -48,7 +51,12 @@ func NewLogger(o LogOptions) (log *slog.Logger, close func() error, err error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("syslog facility %q: want daemon or local0 to local7", o.Facility)
 		}
-		w, err := syslog.New(fac|syslog.LOG_INFO, "kt")
+		var w *syslog.Writer
+		if o.SyslogSocket != "" {
+			w, err = syslog.Dial("unixgram", o.SyslogSocket, fac|syslog.LOG_INFO, "kt")
+		} else {
+			w, err = syslog.New(fac|syslog.LOG_INFO, "kt")
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("syslog: %w", err)
 		}

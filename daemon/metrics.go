@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,19 @@ type metrics struct {
 	checkTime   *prometheus.HistogramVec
 	reconcile   prometheus.Histogram
 	reconErrs   prometheus.Counter
+	// addr is where the metrics are served, once they are.
+	addr atomic.Value
+}
+
+// MetricsAddr is the address the metrics are served on ("" before Run
+// opened it, or without Options.MetricsListen): with port 0 it tells
+// the port chosen.
+func (d *Daemon) MetricsAddr() string {
+	if d.metrics == nil {
+		return ""
+	}
+	s, _ := d.metrics.addr.Load().(string)
+	return s
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -82,6 +96,7 @@ func (m *metrics) serve(ctx context.Context, addr string, log interface{ Error(s
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	m.addr.Store(l.Addr().String())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
