@@ -12,7 +12,7 @@
 // VIPs held and the IPVS services and real servers in the kernel, stops CMD
 // with SIGTERM and prints one line:
 //
-//	procs=3 rss_kb=N pss_kb=N vips=50 services=100 dests=400 exit=0
+//	procs=3 rss_kb=N pss_kb=N anon_kb=N vips=50 services=100 dests=400 exit=0
 package main
 
 import (
@@ -236,13 +236,14 @@ func measure(args []string) error {
 		return fmt.Errorf("%s exited early: %v", argv[0], err)
 	case <-time.After(*after):
 	}
-	var rss, pss int64
+	var rss, pss, anon int64
 	pids := descendants(cmd.Process.Pid)
 	for _, p := range pids {
-		// Both from one read of smaps_rollup, so that they agree.
+		// From one read of smaps_rollup, so that they agree.
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
 		rss += field(string(b), "Rss")
 		pss += field(string(b), "Pss")
+		anon += field(string(b), "Anonymous")
 	}
 	svc, dst := ipvs()
 	nv := vips(*iface)
@@ -258,6 +259,6 @@ func measure(args []string) error {
 		<-done
 		code = -1
 	}
-	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d vips=%d services=%d dests=%d exit=%d\n", len(pids), rss, pss, nv, svc, dst, code)
+	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d vips=%d services=%d dests=%d exit=%d\n", len(pids), rss, pss, anon, nv, svc, dst, code)
 	return nil
 }
