@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,5 +151,60 @@ func TestCtlCheckHalfNeedsVirtualServers(t *testing.T) {
 	out, err := exec.Command(ktBinary(t), "run", "-C", "-f", conf, "--control-socket", "").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--check: no virtual_server to run") {
 		t.Errorf("kt run -C: %v\n%s", err, out)
+	}
+}
+
+// TestCtlSystemdNotify runs kt run as systemd would run a Type=notify
+// unit with WatchdogSec: NOTIFY_SOCKET (a socket the test owns) and
+// WATCHDOG_USEC in its environment. kt says READY=1 once its loops run,
+// pings WATCHDOG=1, and says STOPPING=1 on SIGTERM.
+func TestCtlSystemdNotify(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	sockPath := filepath.Join(lab.Dir, "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sockPath)
+	t.Setenv("WATCHDOG_USEC", "1000000")
+	extra := "    advert_int 0.5\n    version 3\n    virtual_ipaddress {\n        192.0.2.100/24\n    }"
+	r := startCtl(t, lab, lab.Host("r1"), vrrpConf(51, 150, extra))
+	want := []string{"READY=1", "WATCHDOG=1", "WATCHDOG=1", "STOPPING=1"}
+	var got []string
+	timeout := time.After(30 * time.Second)
+	for len(want) > 0 {
+		select {
+		case m := <-msgs:
+			got = append(got, m)
+			if strings.HasPrefix(m, want[0]) {
+				want = want[1:]
+				if len(want) == 1 {
+					if err := r.proc.Signal(syscall.SIGTERM); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		case <-timeout:
+			t.Fatalf("notifications %q, still waiting for %v\n%s", got, want, tail(r.proc.Log(), 20))
+		}
+	}
+	if err := r.proc.Wait(10 * time.Second); err != nil {
+		t.Fatalf("kt did not stop: %v", err)
+	}
+	if !strings.Contains(got[0], "STATUS=1 VRRP instances, 0 virtual servers") {
+		t.Errorf("READY message %q", got[0])
 	}
 }
