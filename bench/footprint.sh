@@ -8,8 +8,9 @@
 # 192.0.2.10-13 (on lo), ports 10000-10099; the VRRP instances run on a
 # dummy interface kt0 (192.0.2.1/24) where each becomes master of its VIP
 # (192.0.2.101-150). Printed for each side: the processes, the sum of their
-# RSS (VmRSS; what the issue asks) and of their PSS (shared pages split
-# between keepalived's forked processes, so not counted three times), the
+# RSS (what the issue asks) and of their PSS (shared pages split between
+# keepalived's forked processes, so not counted three times) and anonymous
+# memory (heap and stacks, without the mapped program and libraries), the
 # VIPs held and the IPVS services and real servers in the kernel at the
 # time of the measurement (a check that both did the whole job), and the
 # TCP checks the real servers answered.
@@ -60,7 +61,7 @@ if [ "${1:-}" = "--inner" ]; then
 		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
-		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before))"
+		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb)"
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
 		sleep 2
 	done
@@ -81,12 +82,12 @@ fi
 table() {
 	awk '
 	BEGIN {
-		print "| side       | procs | RSS MiB | PSS MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
-		print "|------------|-------|---------|---------|------|---------------|-------------------|-----------------|"
+		print "| side       | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
 	}
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
-		printf "| %-10s | %5d | %7.1f | %7.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $6, $7, $8, $9
+		printf "| %-10s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
 	}
 	END {
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
