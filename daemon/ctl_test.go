@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/ipvs"
+
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/vrrp"
@@ -524,4 +526,56 @@ func TestHalves(t *testing.T) {
 		!strings.Contains(err.Error(), "no virtual_server") {
 		t.Errorf("-C without virtual servers: %v", err)
 	}
+}
+
+// blockingIPVS is an empty IPVS table whose reads hang while armed, as a
+// kernel call that never returns would.
+type blockingIPVS struct {
+	nullIPVS
+	armed   *atomic.Bool
+	release chan struct{}
+}
+
+func (b blockingIPVS) UpdateDestination(*ipvs.Service, *ipvs.Destination) error {
+	if b.armed.Load() {
+		<-b.release
+	}
+	return nil
+}
+
+// TestWatchdogStuckIPVS: a reconcile pass that hangs in a kernel call is
+// the IPVS loop stuck, after its longer allowance; it is logged, and the
+// loop is back once the call returns.
+func TestWatchdogStuckIPVS(t *testing.T) {
+	var armed atomic.Bool
+	release := make(chan struct{})
+	h := blockingIPVS{armed: &armed, release: release}
+	var once sync.Once
+	unblock := func() { once.Do(func() { armed.Store(false); close(release) }) }
+	conf := "virtual_server 198.51.100.1 80 {\n    real_server 198.51.100.10 80 {\n        weight %d\n    }\n}\n"
+	cfg := parseConf(t, fmt.Sprintf(conf, 1))
+	r := start(t, cfg, Options{CheckOnly: true, Watchdog: WatchdogOptions{Interval: 50 * time.Millisecond, Misses: 2},
+		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil }})
+	t.Cleanup(unblock) // runs before start's cleanup stops the daemon
+	waitFor(t, "a first reconcile", 10*time.Second, func() bool {
+		for _, l := range r.d.Status().Loops {
+			if l.Name == "ipvs" && !l.LastProgress.IsZero() {
+				return true
+			}
+		}
+		return false
+	}, r.log)
+	armed.Store(true)
+	// A new weight: the manager's next pass hangs changing it.
+	r.d.lvs.mgr.SetConfig(parseConf(t, fmt.Sprintf(conf, 2)))
+	waitFor(t, "the stuck IPVS loop", 10*time.Second, func() bool {
+		return strings.Contains(r.log.String(), `msg="watchdog: engine loop stuck" loop=ipvs`)
+	}, r.log)
+	if strings.Contains(r.log.String(), "loop=checkers") {
+		t.Errorf("the checkers were called stuck too:\n%s", r.log)
+	}
+	unblock()
+	waitFor(t, "the IPVS loop going again", 10*time.Second, func() bool {
+		return strings.Contains(r.log.String(), `msg="watchdog: engine loop going again" loop=ipvs`)
+	}, r.log)
 }

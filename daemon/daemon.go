@@ -138,7 +138,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}
 	if len(ics) > 0 {
-		vl := d.wd.add("vrrp", nil, nil)
+		vl := d.wd.add("vrrp", 1, nil, nil)
 		userBeat := ro.Heartbeat
 		ro.Heartbeat = func(t time.Time) {
 			vl.beat(t)

@@ -59,8 +59,8 @@ func (d *Daemon) setupLVS() error {
 	}
 	p.mgr = lvs.NewManager(h, cfg, mo)
 	p.sched = check.NewScheduler(jobs, so)
-	d.wd.add("ipvs", nil, p.mgr.Probe)
-	d.wd.add("checkers", nil, p.sched.Probe)
+	d.wd.add("ipvs", 6, nil, p.mgr.Probe)
+	d.wd.add("checkers", 6, nil, p.sched.Probe)
 	for _, st := range p.sched.States() {
 		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
 			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})

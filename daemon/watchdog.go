@@ -9,7 +9,8 @@ import (
 )
 
 // WatchdogOptions tune the engine watchdog. Zero values: check every
-// second, a loop is stuck after 5 s without progress.
+// second, the VRRP loop is stuck after 5 s without progress, the IPVS
+// manager and the checkers after 30 s.
 type WatchdogOptions struct {
 	// Interval is how often the watchdog looks at (and pokes) the loops.
 	Interval time.Duration
@@ -27,6 +28,8 @@ type loop struct {
 	// progress too; probe, if set, reports progress when it returns true.
 	poke  func()
 	probe func() bool
+	// slack multiplies Misses for this loop.
+	slack int
 	stuck atomic.Bool
 }
 
@@ -64,9 +67,12 @@ func newWatchdog(log *slog.Logger, opts WatchdogOptions, sd Systemd) *watchdog {
 	return &watchdog{log: log, opts: opts, sd: sd}
 }
 
-// add follows a loop; call before run.
-func (w *watchdog) add(name string, poke func(), probe func() bool) *loop {
-	l := &loop{name: name, poke: poke, probe: probe}
+// add follows a loop; call before run. The loop is stuck after slack
+// times Misses intervals without progress: the IPVS manager and the
+// checkers get more, as one reconcile of a large table or a slow check
+// round can take seconds where the VRRP loop never should.
+func (w *watchdog) add(name string, slack int, poke func(), probe func() bool) *loop {
+	l := &loop{name: name, poke: poke, probe: probe, slack: max(slack, 1)}
 	w.loops = append(w.loops, l)
 	return l
 }
@@ -105,8 +111,8 @@ func (w *watchdog) run(ctx context.Context) {
 			}
 		}
 		ready, healthy := true, true
-		limit := time.Duration(w.opts.Misses) * w.opts.Interval
 		for _, l := range w.loops {
+			limit := time.Duration(w.opts.Misses*l.slack) * w.opts.Interval
 			n := l.last.Load()
 			if n == 0 {
 				ready = false
