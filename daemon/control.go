@@ -45,12 +45,23 @@ func listenControl(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// serveControl answers on l until ctx ends, then closes l (which removes
-// the socket file).
+// closeControl closes l and removes its socket file mine, unless another
+// kt that started at the same time replaced the file with its own.
+func closeControl(l *net.UnixListener, path string, mine os.FileInfo) {
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if now, err := os.Stat(path); err == nil && mine != nil && os.SameFile(mine, now) {
+		_ = os.Remove(path)
+	}
+}
+
+// serveControl answers on l until ctx ends, then closes l and removes
+// the socket file.
 func (d *Daemon) serveControl(ctx context.Context, l *net.UnixListener) {
+	mine, _ := os.Stat(d.opts.ControlSocket)
 	go func() {
 		<-ctx.Done()
-		l.Close()
+		closeControl(l, d.opts.ControlSocket, mine)
 	}()
 	for {
 		c, err := l.Accept()
