@@ -32,6 +32,8 @@ BENCHFLAGS ?=
 DESTDIR ?=
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+# Where the systemd unit goes (under DESTDIR too).
+UNITDIR ?= /lib/systemd/system
 
 .PHONY: build test bench fuzz lint clean install help
 
@@ -82,9 +84,13 @@ lint:
 clean:
 	rm -f $(BINARY)
 
-## install: build, then install ./kt as $(DESTDIR)$(SBINDIR)/kt (/usr/local/sbin/kt)
+## install: build, then install ./kt as $(DESTDIR)$(SBINDIR)/kt (/usr/local/sbin/kt) and contrib/kt.service in $(DESTDIR)$(UNITDIR)
 install: build
 	install -D -m 0755 $(BINARY) $(DESTDIR)$(SBINDIR)/$(BINARY)
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/sbin/kt|$(SBINDIR)/$(BINARY)|' contrib/kt.service > $(DESTDIR)$(UNITDIR)/kt.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/kt.service
+	@echo "installed $(DESTDIR)$(SBINDIR)/$(BINARY) and $(DESTDIR)$(UNITDIR)/kt.service (systemctl daemon-reload; systemctl enable --now kt)"
 
 ## help: this list
 help:

@@ -255,25 +255,41 @@ func (s *Scheduler) States() []ServerState {
 // attempts under way (they see ctx cancelled). A Scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range min(s.opt.Workers, max(len(s.jobs), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each worker's attempts derive their contexts from the
-			// worker's own, so that the many short-lived children do not
-			// all lock Run's context.
-			wctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			for {
-				select {
-				case <-wctx.Done():
-					return
-				case js := <-s.ready:
-					s.attempt(wctx, js)
-				}
-			}
-		}()
+	// Attempts run in goroutines started when they are due, at most
+	// Workers at a time: between checks no goroutine (and no stack grown
+	// by a dial) is held, which keeps an idle kt small. Attempts derive
+	// their contexts from a few shards of Run's, so that many short-lived
+	// children do not all lock one parent context.
+	shards := make([]context.Context, 16)
+	for i := range shards {
+		var cancel context.CancelFunc
+		shards[i], cancel = context.WithCancel(ctx)
+		defer cancel()
 	}
+	sem := make(chan struct{}, s.opt.Workers)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			var js *jobState
+			select {
+			case <-ctx.Done():
+				return
+			case js = <-s.ready:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case sem <- struct{}{}:
+			}
+			wg.Add(1)
+			go func(actx context.Context) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				s.attempt(actx, js)
+			}(shards[n%len(shards)])
+		}
+	}()
 	s.mu.Lock()
 	for _, js := range s.jobs {
 		var d time.Duration

@@ -38,6 +38,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 			probeCommand(),
 			ipvsCommand(),
 			convertCommand(),
+			statusCommand(),
 			labCommand(),
 		},
 		Writer:          stdout,

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,7 +23,10 @@ func runCommand() *cli.Command {
 		Description: "Runs every vrrp_instance of FILE (keepalived.conf or kt's TOML) in one process and logs each\n" +
 			"state change, and keeps the kernel's IPVS table matching its virtual_server blocks and the health\n" +
 			"checks of their real servers. SIGTERM or SIGINT: masters send a priority-0 advert so a backup takes\n" +
-			"over at once, the virtual addresses and kt's IPVS entries are removed, and kt exits 0.",
+			"over at once, the virtual addresses and kt's IPVS entries are removed, and kt exits 0.\n" +
+			"SIGUSR1 writes the state to --dump-file and --json-file, SIGUSR2 the advert statistics to --stats-file;\n" +
+			"kt status asks the control socket. Under systemd (Type=notify) kt reports ready and pings the watchdog\n" +
+			"while its engine loops make progress.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Value: "/etc/keepalived/keepalived.conf", Usage: "configuration `FILE` (keepalived.conf or TOML)"},
 			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "select `ID`'s @ID lines (default: the short host name)"},
@@ -33,6 +35,15 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "pid-file", Aliases: []string{"p"}, Usage: "write the process ID to `FILE`"},
 			&cli.BoolFlag{Name: "test-mail", Usage: "send one test mail with the configured SMTP settings and exit"},
 			&cli.BoolFlag{Name: "dont-release-ipvs", Aliases: []string{"I"}, Usage: "leave kt's IPVS entries in the kernel on stop"},
+			&cli.BoolFlag{Name: "vrrp", Aliases: []string{"P"}, Usage: "run the VRRP instances only, no checkers or IPVS"},
+			&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "run the checkers and IPVS only, no VRRP"},
+			&cli.StringFlag{Name: "log-target", Value: "stderr", Usage: "stderr, syslog or journald"},
+			&cli.StringFlag{Name: "log-facility", Aliases: []string{"S"}, Value: "daemon", Usage: "syslog facility: daemon or local0-local7"},
+			&cli.StringFlag{Name: "control-socket", Value: daemon.DefaultControlSocket, Usage: "unix socket `PATH` for kt status (\"\": none)"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650)"},
+			&cli.StringFlag{Name: "dump-file", Value: daemon.DefaultDataFile, Usage: "SIGUSR1's text state dump `FILE`"},
+			&cli.StringFlag{Name: "json-file", Value: daemon.DefaultJSONFile, Usage: "SIGUSR1's JSON state dump `FILE`"},
+			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
 		},
 		Action: runAction,
 	}
@@ -42,10 +53,11 @@ func runAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return cli.Exit("kt run: unexpected arguments "+strings.Join(c.Args().Slice(), " ")+" (the config file goes after -f)", exitUsage)
 	}
-	log, err := newLogger(c)
+	log, closeLog, err := newLogger(c)
 	if err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
+	defer closeLog()
 	path := c.String("config")
 	load := func() (*config.Config, config.Diagnostics, error) {
 		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: c.String("config-id")})
@@ -74,7 +86,10 @@ func runAction(c *cli.Context) error {
 		}
 		return nil
 	}
-	d, err := daemon.New(cfg, daemon.Options{Log: log, KeepIPVS: c.Bool("dont-release-ipvs")})
+	d, err := daemon.New(cfg, daemon.Options{Log: log, KeepIPVS: c.Bool("dont-release-ipvs"),
+		VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
+		MetricsListen: c.String("metrics-listen"), HandleSignals: true, DataFile: c.String("dump-file"),
+		JSONFile: c.String("json-file"), StatsFile: c.String("stats-file"), Version: Version, ConfigPath: path, Load: load})
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
@@ -86,16 +101,8 @@ func runAction(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// SIGHUP re-reads the file; a file that does not load or validate is
-	// reported line by line and the running configuration stays.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			reload(ctx, log, d, path, load)
-		}
-	}()
+	// SIGHUP (reload with load), SIGUSR1 and SIGUSR2 are the daemon's
+	// (daemon/signals.go).
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
 	if err := d.Run(ctx); err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitProblem)
@@ -104,38 +111,11 @@ func runAction(c *cli.Context) error {
 	return nil
 }
 
-func newLogger(c *cli.Context) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
-	}
-	o := &slog.HandlerOptions{Level: level}
-	switch c.String("log-format") {
-	case "text":
-		return slog.New(slog.NewTextHandler(c.App.ErrWriter, o)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, o)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
-}
-
-// reload applies the configuration file again after SIGHUP.
-func reload(ctx context.Context, log *slog.Logger, d *daemon.Daemon, path string, load func() (*config.Config, config.Diagnostics, error)) {
-	log.Info("kt run: SIGHUP: reloading", "config", path)
-	cfg, diags, err := load()
-	for _, dg := range diags {
-		if dg.Severity == config.Error {
-			log.Error("kt run: reload: " + dg.String())
-		} else {
-			log.Warn("kt run: reload: " + dg.String())
-		}
-	}
-	if err == nil {
-		err = d.Reload(ctx, cfg)
-	}
+func newLogger(c *cli.Context) (*slog.Logger, func() error, error) {
+	level, err := daemon.ParseLevel(c.String("log-level"))
 	if err != nil {
-		log.Error("kt run: reload failed; the running configuration stays", "err", err)
-		return
+		return nil, nil, fmt.Errorf("--log-level: %w", err)
 	}
-	log.Info("kt run: reloaded", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers())
+	return daemon.NewLogger(daemon.LogOptions{Level: level, Format: c.String("log-format"), Target: c.String("log-target"),
+		Facility: c.String("log-facility"), Writer: c.App.ErrWriter})
 }

@@ -30,6 +30,8 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 		{"no interface", write("noif.conf", "vrrp_instance VI_1 {\n    virtual_router_id 5\n}\n"), nil, 1, "noif.conf:1: error: (VI_1) has no interface"},
 		{"bad log level", write("ok.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--log-level", "loud"}, 2, "--log-level"},
 		{"test mail without mail settings", write("nomail.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--test-mail"}, 1, "kt run --test-mail:"},
+		{"bad log target", write("ok3.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--log-target", "file"}, 2, "log target"},
+		{"both halves", write("ok4.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"-P", "-C"}, 1, "not both"},
 		{"stray argument", write("ok2.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"extra"}, 2, "unexpected arguments"},
 	}
 	for _, tt := range tests {

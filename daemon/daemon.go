@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,30 @@ type Options struct {
 	KeepIPVS bool
 	// OpenIPVS opens the IPVS table (tests); nil opens the kernel's.
 	OpenIPVS func() (lvs.Handle, func() error, error)
+
+	// VRRPOnly runs only the VRRP half, CheckOnly only the checkers and
+	// IPVS (keepalived's -P and -C).
+	VRRPOnly, CheckOnly bool
+	// Watchdog tunes the engine watchdog.
+	Watchdog WatchdogOptions
+	// Systemd is where to send sd_notify messages; nil reads the
+	// environment (SystemdFromEnv).
+	Systemd *Systemd
+	// ControlSocket is the unix socket `kt status` asks; empty: none.
+	ControlSocket string
+	// MetricsListen is the address Prometheus metrics are served on
+	// (/metrics); empty: none.
+	MetricsListen string
+	// HandleSignals makes Run answer SIGUSR1, SIGUSR2 and SIGHUP.
+	HandleSignals bool
+	// DataFile, JSONFile and StatsFile are where the dumps go; empty:
+	// DefaultDataFile, DefaultJSONFile, DefaultStatsFile.
+	DataFile, JSONFile, StatsFile string
+	// Version and ConfigPath are shown in the status.
+	Version, ConfigPath string
+	// Load reads and validates the configuration again for a reload
+	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
+	Load func() (*config.Config, config.Diagnostics, error)
 }
 
 // Daemon runs one configuration.
@@ -53,6 +78,12 @@ type Daemon struct {
 	reloading sync.Mutex
 	cfgMu     sync.RWMutex
 
+	ics     map[string]vrrp.InstanceConfig
+	wd      *watchdog
+	sd      Systemd
+	metrics *metrics
+	started time.Time
+
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
 }
@@ -65,15 +96,43 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.MailFlush == 0 {
 		opts.MailFlush = 5 * time.Second
 	}
-	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}}
-	ics, err := vrrp.Instances(cfg)
-	if err != nil {
-		return nil, err
+	if opts.VRRPOnly && opts.CheckOnly {
+		return nil, fmt.Errorf("run the VRRP half only or the checkers only, not both")
 	}
-	if len(ics) == 0 && len(cfg.VirtualServers) == 0 {
+	opts.DataFile = cmp.Or(opts.DataFile, DefaultDataFile)
+	opts.JSONFile = cmp.Or(opts.JSONFile, DefaultJSONFile)
+	opts.StatsFile = cmp.Or(opts.StatsFile, DefaultStatsFile)
+	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}, ics: map[string]vrrp.InstanceConfig{},
+		started: time.Now()}
+	if opts.Systemd != nil {
+		d.sd = *opts.Systemd
+	} else {
+		d.sd = SystemdFromEnv()
+	}
+	d.wd = newWatchdog(opts.Log, opts.Watchdog, d.sd)
+	if opts.MetricsListen != "" {
+		d.metrics = newMetrics(d)
+	}
+	var ics []vrrp.InstanceConfig
+	if !opts.CheckOnly {
+		var err error
+		if ics, err = vrrp.Instances(cfg); err != nil {
+			return nil, err
+		}
+	}
+	hasVS := len(cfg.VirtualServers) > 0 && !opts.VRRPOnly
+	switch {
+	case len(ics) == 0 && !hasVS && opts.VRRPOnly:
+		return nil, fmt.Errorf("--vrrp: no vrrp_instance to run")
+	case len(ics) == 0 && !hasVS && opts.CheckOnly:
+		return nil, fmt.Errorf("--check: no virtual_server to run")
+	case len(ics) == 0 && !hasVS:
 		return nil, fmt.Errorf("no vrrp_instance or virtual_server to run")
 	}
 	d.n = len(ics)
+	for _, ic := range ics {
+		d.ics[ic.Machine.Name] = ic
+	}
 	mail, err := smtp.NewFromConfig(cfg, opts.Log)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
@@ -92,6 +151,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.mailTransition(tr)
+		if d.metrics != nil {
+			d.metrics.transition(tr)
+		}
 		if user != nil {
 			user(tr)
 		}
@@ -103,16 +165,30 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			userGroup(tr)
 		}
 	}
-	// Track and notify scripts, notify FIFOs.
-	vrrp.ConfigureScripts(cfg, opts.Log, &ro)
-	// The router runs even without instances so that a reload can add
-	// some.
-	d.router, err = vrrp.NewRouter(ics, ro)
-	if err != nil {
-		ro.Notifier.Close(context.Background())
-		return nil, err
+	if !opts.CheckOnly {
+		vl := d.wd.add("vrrp", 1, nil, nil)
+		userBeat := ro.Heartbeat
+		ro.Heartbeat = func(t time.Time) {
+			vl.beat(t)
+			if userBeat != nil {
+				userBeat(t)
+			}
+		}
+		// Track and notify scripts, notify FIFOs.
+		vrrp.ConfigureScripts(cfg, opts.Log, &ro)
+		// The router runs even without instances so that a reload can
+		// add some.
+		d.router, err = vrrp.NewRouter(ics, ro)
+		if err != nil {
+			ro.Notifier.Close(context.Background())
+			return nil, err
+		}
+		d.notifier = ro.Notifier
+		vl.poke = d.router.Poke
 	}
-	d.notifier = ro.Notifier
+	if !hasVS {
+		return d, nil
+	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
 		if len(ics) == 0 {
@@ -152,6 +228,34 @@ func (d *Daemon) config() *config.Config {
 // Run runs until ctx ends, then stops the engines cleanly: masters send
 // priority 0 and drop their addresses, queued mail gets MailFlush to leave.
 func (d *Daemon) Run(ctx context.Context) error {
+	auxCtx, stopAux := context.WithCancel(context.Background())
+	defer stopAux()
+	if d.opts.ControlSocket != "" {
+		// Without its control socket kt still does its main job: say so
+		// and go on (another kt in a test lab may hold the default path).
+		if l, err := listenControl(d.opts.ControlSocket); err != nil {
+			d.log.Error("kt status will not answer", "err", err)
+		} else {
+			go d.serveControl(auxCtx, l)
+		}
+	}
+	if d.metrics != nil {
+		stop, err := d.metrics.serve(auxCtx, d.opts.MetricsListen, d.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if d.opts.HandleSignals {
+		go d.handleSignals(auxCtx)
+	}
+	d.wd.status = fmt.Sprintf("%d VRRP instances, %d virtual servers", d.Instances(), d.VirtualServers())
+	wdDone := make(chan struct{})
+	go func() {
+		defer close(wdDone)
+		d.wd.run(auxCtx)
+	}()
+	defer func() { stopAux(); <-wdDone }()
 	mailCtx, stopMail := context.WithCancel(context.Background())
 	mailDone := make(chan struct{})
 	go func() {
@@ -176,9 +280,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 		d.lvs.startSched()
 	}
-	err := d.router.Run(ctx)
-	// The last notify scripts (notify_stop) finish; FIFOs close.
-	vrrp.CloseNotifier(d.notifier)
+	var err error
+	if d.router != nil {
+		err = d.router.Run(ctx)
+		// The last notify scripts (notify_stop) finish; FIFOs close.
+		vrrp.CloseNotifier(d.notifier)
+	} else {
+		<-ctx.Done()
+	}
+	if nerr := d.sd.notify("STOPPING=1"); nerr != nil {
+		d.log.Warn("cannot tell systemd kt is stopping", "err", nerr)
+	}
 	// Stop the checkers before the manager, which then removes kt's
 	// entries (unless KeepIPVS); then scripts and mail get to finish.
 	d.reloading.Lock() // no reload half-way through the stop
@@ -291,21 +403,34 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	d.reloading.Lock()
 	defer d.reloading.Unlock()
-	ics, err := vrrp.Instances(cfg)
-	if err != nil {
-		return err
+	var ics []vrrp.InstanceConfig
+	if d.router != nil {
+		var err error
+		if ics, err = vrrp.Instances(cfg); err != nil {
+			return err
+		}
 	}
-	if len(ics) == 0 && len(cfg.VirtualServers) == 0 {
-		return fmt.Errorf("no vrrp_instance or virtual_server to run")
+	hasVS := len(cfg.VirtualServers) > 0 && !d.opts.VRRPOnly
+	if len(ics) == 0 && !hasVS {
+		return fmt.Errorf("nothing to run: no vrrp_instance or virtual_server for this half")
 	}
-	if _, err := d.router.Reload(ctx, ics); err != nil {
-		return err
+	if d.router != nil {
+		if _, err := d.router.Reload(ctx, ics); err != nil {
+			return err
+		}
 	}
 	old := d.config()
+	byName := map[string]vrrp.InstanceConfig{}
+	for _, ic := range ics {
+		byName[ic.Machine.Name] = ic
+	}
 	d.cfgMu.Lock()
-	d.cfg, d.n = cfg, len(ics)
+	d.cfg, d.n, d.ics = cfg, len(ics), byName
 	d.cfgMu.Unlock()
 	switch {
+	case !hasVS && d.lvs != nil:
+		d.reloadLVS(cfg) // every virtual server removed
+	case !hasVS:
 	case d.lvs != nil:
 		d.reloadLVS(cfg)
 	case len(cfg.VirtualServers) > 0:
@@ -329,4 +454,32 @@ func smtpEqual(a, b *config.Config) bool {
 	return reflect.DeepEqual(
 		[]any{ga.SMTPServer, ga.SMTPHeloName, ga.SMTPConnectTimeout, ga.NotificationEmail, ga.NotificationEmailFrom, ga.RouterID, ga.SMTPUser, ga.SMTPPassword, ga.SMTPNoStartTLS},
 		[]any{gb.SMTPServer, gb.SMTPHeloName, gb.SMTPConnectTimeout, gb.NotificationEmail, gb.NotificationEmailFrom, gb.RouterID, gb.SMTPUser, gb.SMTPPassword, gb.SMTPNoStartTLS})
+}
+
+// ReloadFile re-reads the configuration with Options.Load and applies it
+// (SIGHUP). Every problem is logged with its file:line; on any error the
+// running configuration stays.
+func (d *Daemon) ReloadFile(ctx context.Context) {
+	path := d.opts.ConfigPath
+	if d.opts.Load == nil {
+		d.log.Warn("SIGHUP: no way to read the configuration again; the running configuration stays")
+		return
+	}
+	d.log.Info("kt run: SIGHUP: reloading", "config", path)
+	cfg, diags, err := d.opts.Load()
+	for _, dg := range diags {
+		if dg.Severity == config.Error {
+			d.log.Error("kt run: reload: " + dg.String())
+		} else {
+			d.log.Warn("kt run: reload: " + dg.String())
+		}
+	}
+	if err == nil {
+		err = d.Reload(ctx, cfg)
+	}
+	if err != nil {
+		d.log.Error("kt run: reload failed; the running configuration stays", "err", err)
+		return
+	}
+	d.log.Info("kt run: reloaded", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers())
 }

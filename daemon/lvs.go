@@ -21,6 +21,23 @@ type lvsPart struct {
 	close func() error
 
 	stopRun func() // stops sched.Run and waits for it
+	// schedOpts are the scheduler's options, for the one a reload makes.
+	schedOpts check.Options
+}
+
+// quorumUp is the virtual server's quorum state; unknown without IPVS.
+func (p *lvsPart) quorumUp(vs string) (up, known bool) {
+	if p.mgr == nil {
+		return false, false
+	}
+	return p.mgr.QuorumUp(vs)
+}
+
+// scheduler is the checkers' scheduler in force (a reload replaces it).
+func (d *Daemon) scheduler() *check.Scheduler {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.lvs.sched
 }
 
 // startSched runs the checkers until stopSched.
@@ -56,17 +73,17 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 	for _, err := range errs {
 		d.log.Warn("checker not run", "err", err)
 	}
-	sched := check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition,
-		Known: func(k string) (bool, bool) { up, ok := known[k]; return up, ok }})
+	so := p.schedOpts
+	so.Known = func(k string) (bool, bool) { up, ok := known[k]; return up, ok }
+	sched := check.NewScheduler(jobs, so)
 	p.stopSched()
 	vs := map[string]*config.VirtualServer{}
 	for _, v := range cfg.VirtualServers {
 		vs[lvs.VSName(v)] = v
 	}
 	d.cfgMu.Lock()
-	p.vs = vs
+	p.vs, p.sched = vs, sched
 	d.cfgMu.Unlock()
-	p.sched = sched
 	if p.mgr != nil { // nil without IPVS: the checkers run alone
 		p.mgr.SetConfig(cfg)
 		for _, st := range sched.States() {
@@ -100,19 +117,29 @@ func (d *Daemon) setupLVS() error {
 			return h, func() error { h.Close(); return nil }, nil
 		}
 	}
+	so := check.Options{Logger: d.log, OnTransition: d.checkerTransition}
+	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
+	if d.metrics != nil {
+		mo.OnReconcile = d.metrics.reconciled
+		so.OnResult = d.metrics.checkResult
+	}
+	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so}
+	for _, vs := range cfg.VirtualServers {
+		p.vs[lvs.VSName(vs)] = vs
+	}
+	p.sched = check.NewScheduler(jobs, so)
+	// The probe follows the scheduler a reload puts in place.
+	d.wd.add("checkers", 6, nil, func() bool { return d.scheduler().Probe() })
 	h, closeH, err := open()
 	if err != nil {
 		// Without IPVS the checkers still run and log their
 		// transitions; nothing goes into the kernel (no manager).
-		d.lvs = &lvsPart{sched: check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})}
+		d.lvs = p
 		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
 	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}, close: closeH}
-	for _, vs := range cfg.VirtualServers {
-		p.vs[lvs.VSName(vs)] = vs
-	}
-	p.mgr = lvs.NewManager(h, cfg, lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS})
-	p.sched = check.NewScheduler(jobs, check.Options{Logger: d.log, OnTransition: d.checkerTransition})
+	p.close = closeH
+	p.mgr = lvs.NewManager(h, cfg, mo)
+	d.wd.add("ipvs", 6, nil, p.mgr.Probe)
 	for _, st := range p.sched.States() {
 		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
 			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})

@@ -28,6 +28,9 @@ type ManagerOptions struct {
 	// OnSync, if set, is called after every reconcile pass with its
 	// error (for metrics and tests).
 	OnSync func(error)
+	// OnReconcile, if set, is called after every reconcile pass with how
+	// long it took and its error (for metrics).
+	OnReconcile func(time.Duration, error)
 }
 
 // Manager keeps the kernel's IPVS table matching a configuration and the
@@ -138,7 +141,11 @@ func (m *Manager) Sync() error {
 			m.opts.OnEvent(e)
 		}
 	}
+	start := time.Now()
 	m.lastErr = m.rec.Reconcile(t)
+	if m.opts.OnReconcile != nil {
+		m.opts.OnReconcile(time.Since(start), m.lastErr)
+	}
 	if m.opts.OnSync != nil {
 		m.opts.OnSync(m.lastErr)
 	}

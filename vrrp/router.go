@@ -51,6 +51,9 @@ type RouterOptions struct {
 	Notifier *Notifier
 	// Static holds static_ipaddress/routes/rules, set while Run runs.
 	Static *StaticConfig
+	// Heartbeat, if set, is called from the loop at each iteration, for
+	// the daemon's watchdog; it must not block. See Poke.
+	Heartbeat func(time.Time)
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -222,6 +225,7 @@ func (r *Router) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		r.heartbeat()
 		next := time.Time{}
 		for _, in := range r.instances {
 			if d := in.m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {

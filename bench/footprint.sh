@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench/footprint.sh: memory of `kt run` against keepalived (its parent, VRRP
+# and checker processes together) on the same configuration: 50 VRRP
+# instances and 100 virtual servers x 4 real servers with TCP checks, after
+# DURATION seconds (default 60) of each, one after the other, in one run.
+#
+# The real servers are real TCP listeners (bench/footprint serve) on
+# 192.0.2.10-13 (on lo), ports 10000-10099; the VRRP instances run on a
+# dummy interface kt0 (192.0.2.1/24) where each becomes master of its VIP
+# (192.0.2.101-150). Printed for each side: the processes, the sum of their
+# RSS (what the issue asks) and of their PSS (shared pages split between
+# keepalived's forked processes, so not counted three times) and anonymous
+# memory (heap and stacks, without the mapped program and libraries), the
+# VIPs held and the IPVS services and real servers in the kernel at the
+# time of the measurement (a check that both did the whole job), and the
+# TCP checks the real servers answered.
+#
+# keepalived's checker process needs IPVS. When this kernel has none
+# (/proc/net/ip_vs missing), both sides run inside the IPVS test VM through
+# bench/vmrun.sh (qemu TCG: slow CPU, but memory is what is measured).
+#
+# Environment: DURATION (default 60), VRRP (50), VS (100), RS (4),
+# DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
+# 1024 MiB), VMRUN (default bench/vmrun.sh).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-60}
+VRRP=${VRRP:-50}
+VS=${VS:-100}
+RS=${RS:-4}
+DELAY_LOOP=${DELAY_LOOP:-5}
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+# inner runs where IPVS is: set up the interfaces and the real servers,
+# then measure each side; one line "RESULT side procs rss_kb pss_kb vips
+# services dests checks" per side.
+if [ "${1:-}" = "--inner" ]; then
+	shift
+	work=$1 kt=$2 fp=$3
+	cleanup() {
+		[ -n "${srv:-}" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+		ip link del kt0 2>/dev/null || true
+		for ((j = 0; j < RS; j++)); do ip addr del "192.0.2.$((10 + j))/32" dev lo 2>/dev/null || true; done
+	}
+	trap cleanup EXIT
+	ip link set lo up
+	ip link add kt0 type dummy
+	ip link set kt0 multicast on up
+	ip addr add 192.0.2.1/24 dev kt0
+	for ((j = 0; j < RS; j++)); do ip addr add "192.0.2.$((10 + j))/32" dev lo; done
+	"$fp" serve -vs "$VS" -rs "$RS" -count "$work/accepted" &
+	srv=$!
+	for _ in $(seq 100); do [ -s "$work/accepted" ] && break; sleep 0.2; done
+	for side in kt keepalived; do
+		case $side in
+		kt) cmd=("$kt" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		esac
+		before=$(cat "$work/accepted")
+		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
+		after=$(cat "$work/accepted")
+		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
+		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb)"
+		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
+		sleep 2
+	done
+	exit 0
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
+CGO_ENABLED=0 go build -trimpath -o "$work/kt" .
+go build -o "$work/footprint" ./bench/footprint
+"$work/footprint" genconf -vrrp "$VRRP" -vs "$VS" -rs "$RS" -delay-loop "$DELAY_LOOP" >"$work/footprint.conf"
+if ! command -v keepalived >/dev/null; then
+	echo "keepalived: SKIPPED: not installed (apt-get install keepalived). Nothing measured."
+	exit 0
+fi
+
+table() {
+	awk '
+	BEGIN {
+		print "| side       | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
+	}
+	/^RESULT/ {
+		rss[$2] = $4; pss[$2] = $5
+		printf "| %-10s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
+	}
+	END {
+		if (rss["kt"] > 0 && rss["keepalived"] > 0)
+			printf "kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
+	}'
+}
+
+if [ -e /proc/net/ip_vs ]; then
+	echo "== on this host ($(nproc) CPUs)"
+	DURATION=$DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
+	exit 0
+fi
+VMRUN=${VMRUN:-bench/vmrun.sh}
+if [ ! -f "$VMRUN" ]; then
+	echo "SKIPPED: this kernel has no IPVS (no /proc/net/ip_vs) and $VMRUN (the IPVS test VM) is not there."
+	exit 0
+fi
+export KT_VM_SMP=${KT_VM_SMP:-2} KT_VM_MEM=${KT_VM_MEM:-1024}
+export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP VS RS"
+export DURATION VRRP VS RS
+echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
+bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table

@@ -1,0 +1,264 @@
+// Command footprint is the harness of bench/footprint.sh: it writes the
+// configuration, serves the real servers, and measures the memory of a
+// daemon and all its child processes after it ran for a while.
+//
+//	footprint genconf -vrrp 50 -vs 100 -rs 4 -iface kt0
+//	footprint serve   -vs 100 -rs 4 -count FILE   (until SIGTERM)
+//	footprint measure -after 60s -- CMD [ARG...]
+//
+// measure starts CMD, waits, then sums over CMD and every descendant
+// process the resident set (Rss) and the proportional set (Pss, which
+// splits pages shared between keepalived's forked processes), counts the
+// VIPs held and the IPVS services and real servers in the kernel, stops CMD
+// with SIGTERM and prints one line:
+//
+//	procs=3 rss_kb=N pss_kb=N anon_kb=N vips=50 services=100 dests=400 exit=0
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: footprint genconf|serve|measure [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "genconf":
+		err = genconf(os.Args[2:])
+	case "serve":
+		err = serve(os.Args[2:])
+	case "measure":
+		err = measure(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "footprint:", err)
+		os.Exit(1)
+	}
+}
+
+// The addresses: VRRP on IFACE (192.0.2.1/24), VIPs 192.0.2.101-..., virtual
+// servers 198.51.100.1:PORT, real servers 192.0.2.10+j:PORT on lo, where
+// PORT is 10000 + the virtual server's index.
+const firstPort = 10000
+
+func rsAddr(j int) string { return fmt.Sprintf("192.0.2.%d", 10+j) }
+
+func genconf(args []string) error {
+	fs := flag.NewFlagSet("genconf", flag.ExitOnError)
+	nv := fs.Int("vrrp", 50, "VRRP instances")
+	nvs := fs.Int("vs", 100, "virtual servers")
+	nrs := fs.Int("rs", 4, "real servers per virtual server")
+	iface := fs.String("iface", "kt0", "VRRP interface")
+	delay := fs.Int("delay-loop", 5, "delay_loop, seconds")
+	fs.Parse(args)
+	if *nv < 0 || *nv > 100 || *nrs < 1 || *nrs > 40 || *nvs < 0 || *nvs > 50000 {
+		return fmt.Errorf("bad sizes")
+	}
+	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintf(w, "! bench/footprint: %d VRRP instances, %d virtual servers x %d real servers, TCP_CHECK\n", *nv, *nvs, *nrs)
+	fmt.Fprintf(w, "global_defs {\n    router_id kt_bench_footprint\n}\n")
+	for i := 1; i <= *nv; i++ {
+		fmt.Fprintf(w, "vrrp_instance VI_%d {\n    state BACKUP\n    interface %s\n    virtual_router_id %d\n", i, *iface, i)
+		fmt.Fprintf(w, "    priority 100\n    advert_int 1\n    virtual_ipaddress {\n        192.0.2.%d/24\n    }\n}\n", 100+i)
+	}
+	for v := 0; v < *nvs; v++ {
+		fmt.Fprintf(w, "virtual_server 198.51.100.1 %d {\n    delay_loop %d\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n", firstPort+v, *delay)
+		for j := 0; j < *nrs; j++ {
+			fmt.Fprintf(w, "    real_server %s %d {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 3\n", rsAddr(j), firstPort+v)
+			fmt.Fprintf(w, "            retry 1\n            delay_before_retry 1\n        }\n    }\n")
+		}
+		fmt.Fprintf(w, "}\n")
+	}
+	return w.Flush()
+}
+
+// serve listens on every real server's address and port, accepts and
+// closes, and keeps the number of connections accepted in the count file.
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	nvs := fs.Int("vs", 100, "virtual servers")
+	nrs := fs.Int("rs", 4, "real servers per virtual server")
+	count := fs.String("count", "", "file that receives the number of connections accepted")
+	fs.Parse(args)
+	var n atomic.Int64
+	for v := 0; v < *nvs; v++ {
+		for j := 0; j < *nrs; j++ {
+			l, err := net.Listen("tcp", net.JoinHostPort(rsAddr(j), strconv.Itoa(firstPort+v)))
+			if err != nil {
+				return err
+			}
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					n.Add(1)
+					c.Close()
+				}
+			}()
+		}
+	}
+	fmt.Fprintf(os.Stderr, "footprint: %d real servers listening\n", *nvs**nrs)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if *count != "" {
+			_ = os.WriteFile(*count+".tmp", []byte(strconv.FormatInt(n.Load(), 10)+"\n"), 0o644)
+			_ = os.Rename(*count+".tmp", *count)
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// descendants is pid and every process below it.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		for p, pp := range parent {
+			if pp == out[i] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// field reads "Key:   N kB" from the text of a /proc file.
+func field(text, key string) int64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// ipvs counts the services and real servers in /proc/net/ip_vs.
+func ipvs() (services, dests int) {
+	b, err := os.ReadFile("/proc/net/ip_vs")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "TCP") || strings.HasPrefix(line, "UDP") || strings.HasPrefix(line, "FWM"):
+			services++
+		case strings.HasPrefix(strings.TrimSpace(line), "->") && !strings.Contains(line, "RemoteAddress"):
+			dests++
+		}
+	}
+	return services, dests
+}
+
+// vips counts the IPv4 addresses on the interface but its own first one.
+func vips(iface string) int {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return 0
+	}
+	as, err := ifi.Addrs()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, a := range as {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			n++
+		}
+	}
+	return max(n-1, 0)
+}
+
+func measure(args []string) error {
+	fs := flag.NewFlagSet("measure", flag.ExitOnError)
+	after := fs.Duration("after", 60*time.Second, "how long to let the command run before measuring")
+	iface := fs.String("iface", "kt0", "VRRP interface, to count the VIPs")
+	fs.Parse(args)
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return fmt.Errorf("measure: no command")
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("%s exited early: %v", argv[0], err)
+	case <-time.After(*after):
+	}
+	var rss, pss, anon int64
+	pids := descendants(cmd.Process.Pid)
+	for _, p := range pids {
+		// From one read of smaps_rollup, so that they agree.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		rss += field(string(b), "Rss")
+		pss += field(string(b), "Pss")
+		anon += field(string(b), "Anonymous")
+	}
+	svc, dst := ipvs()
+	nv := vips(*iface)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	code := 0
+	select {
+	case err := <-done:
+		if err != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		code = -1
+	}
+	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d vips=%d services=%d dests=%d exit=%d\n", len(pids), rss, pss, anon, nv, svc, dst, code)
+	return nil
+}

@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultControlSocket is where `kt run` listens for `kt status`.
+const DefaultControlSocket = "/run/kt/kt.sock"
+
+// The control protocol: the client sends one line, "status", and reads
+// the Status as one JSON document; the server then closes the connection.
+// Anything else gets {"error": "..."}.
+
+// listenControl opens the control socket: a unix stream socket only its
+// owner (root) may use, in a directory created 0700 when missing. A stale
+// socket left by a killed kt is replaced; one that still answers is not.
+func listenControl(path string) (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another kt is listening there", path)
+	}
+	_ = os.Remove(path)
+	// The umask makes the socket 0600 from the start; the chmod is for
+	// umasks that clear less.
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// closeControl closes l and removes its socket file mine, unless another
+// kt that started at the same time replaced the file with its own.
+func closeControl(l *net.UnixListener, path string, mine os.FileInfo) {
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if now, err := os.Stat(path); err == nil && mine != nil && os.SameFile(mine, now) {
+		_ = os.Remove(path)
+	}
+}
+
+// serveControl answers on l until ctx ends, then closes l and removes
+// the socket file.
+func (d *Daemon) serveControl(ctx context.Context, l *net.UnixListener) {
+	mine, _ := os.Stat(d.opts.ControlSocket)
+	go func() {
+		<-ctx.Done()
+		closeControl(l, d.opts.ControlSocket, mine)
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				d.log.Warn("control socket: accept", "err", err)
+				continue
+			}
+			return
+		}
+		go d.answer(c)
+	}
+}
+
+func (d *Daemon) answer(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(&limitReader{c, 256}).ReadString('\n')
+	if err != nil && line == "" {
+		return
+	}
+	enc := json.NewEncoder(c)
+	switch cmd := strings.TrimSpace(line); cmd {
+	case "status":
+		_ = enc.Encode(d.Status())
+	default:
+		_ = enc.Encode(map[string]string{"error": fmt.Sprintf("unknown command %q", cmd)})
+	}
+}
+
+// limitReader reads at most n bytes: a client cannot make kt buffer more.
+type limitReader struct {
+	c net.Conn
+	n int
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("request too long")
+	}
+	if len(p) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.Read(p)
+	l.n -= n
+	return n, err
+}
+
+// QueryStatus asks the kt listening on the control socket at path for its
+// Status.
+func QueryStatus(ctx context.Context, path string) (*Status, error) {
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w (is kt run running, and are you root?)", path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := c.Write([]byte("status\n")); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	var raw json.RawMessage
+	if err := json.NewDecoder(c).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("control socket %s: reading the answer: %w", path, err)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		return nil, fmt.Errorf("control socket %s: %s", path, e.Error)
+	}
+	var st Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return &st, nil
+}

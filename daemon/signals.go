@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+// The files SIGUSR1 and SIGUSR2 write unless Options say otherwise, after
+// keepalived's /tmp/keepalived.data, /tmp/keepalived.json and
+// /tmp/keepalived.stats.
+const (
+	DefaultDataFile  = "/tmp/kt.data"
+	DefaultJSONFile  = "/tmp/kt.json"
+	DefaultStatsFile = "/tmp/kt.stats"
+)
+
+// WriteDump writes the state dump: the text one (Options.DataFile) and
+// the JSON one (Options.JSONFile), as SIGUSR1 does.
+func (d *Daemon) WriteDump() error {
+	st := d.Status()
+	var text bytes.Buffer
+	_ = WriteText(&text, st)
+	if err := writeFileAtomic(d.opts.DataFile, text.Bytes()); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("state dump: %w", err)
+	}
+	return writeFileAtomic(d.opts.JSONFile, append(js, '\n'))
+}
+
+// WriteStatsFile writes the advert statistics (Options.StatsFile), as
+// SIGUSR2 does.
+func (d *Daemon) WriteStatsFile() error {
+	var b bytes.Buffer
+	_ = WriteStats(&b, d.Status())
+	return writeFileAtomic(d.opts.StatsFile, b.Bytes())
+}
+
+// writeFileAtomic replaces path with data through a new file in the same
+// directory: a reader never sees half a dump, and a symlink planted at
+// path (in /tmp) is replaced, not followed.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// handleSignals answers SIGUSR1 (state dump), SIGUSR2 (statistics) and
+// SIGHUP until ctx ends. SIGTERM and SIGINT end ctx (commands/run.go).
+func (d *Daemon) handleSignals(ctx context.Context) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGUSR1:
+				if err := d.WriteDump(); err != nil {
+					d.log.Error("SIGUSR1: state dump", "err", err)
+				} else {
+					d.log.Info("SIGUSR1: state dumped", "text", d.opts.DataFile, "json", d.opts.JSONFile)
+				}
+			case syscall.SIGUSR2:
+				if err := d.WriteStatsFile(); err != nil {
+					d.log.Error("SIGUSR2: statistics", "err", err)
+				} else {
+					d.log.Info("SIGUSR2: statistics written", "file", d.opts.StatsFile)
+				}
+			case syscall.SIGHUP:
+				d.ReloadFile(ctx)
+			}
+		}
+	}
+}

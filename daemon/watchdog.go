@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// WatchdogOptions tune the engine watchdog. Zero values: check every
+// second, the VRRP loop is stuck after 5 s without progress, the IPVS
+// manager and the checkers after 30 s.
+type WatchdogOptions struct {
+	// Interval is how often the watchdog looks at (and pokes) the loops.
+	Interval time.Duration
+	// Misses is how many intervals without progress make a loop stuck.
+	Misses int
+}
+
+// loop is one engine loop the watchdog follows.
+type loop struct {
+	name string
+	// last is the time of the last progress, in Unix nanoseconds; zero
+	// before the loop started.
+	last atomic.Int64
+	// poke, if set, makes the loop go round so that an idle loop reports
+	// progress too; probe, if set, reports progress when it returns true.
+	poke  func()
+	probe func() bool
+	// slack multiplies Misses for this loop.
+	slack int
+	stuck atomic.Bool
+}
+
+func (l *loop) beat(t time.Time) { l.last.Store(t.UnixNano()) }
+
+// LoopStatus is what the watchdog knows of one engine loop.
+type LoopStatus struct {
+	Name         string    `json:"name"`
+	LastProgress time.Time `json:"last_progress"`
+	Stuck        bool      `json:"stuck"`
+}
+
+// watchdog follows kt's engine loops (the VRRP router, the IPVS manager,
+// the checkers' scheduler) in place of keepalived's parent process that
+// restarts a dead child: a loop without progress for Misses intervals is
+// logged as stuck, and under systemd the watchdog pings stop so that
+// systemd restarts kt.
+type watchdog struct {
+	log   *slog.Logger
+	opts  WatchdogOptions
+	sd    Systemd
+	loops []*loop
+
+	readyOnce sync.Once
+	status    string // systemd STATUS= sent with READY=1
+}
+
+func newWatchdog(log *slog.Logger, opts WatchdogOptions, sd Systemd) *watchdog {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Misses <= 0 {
+		opts.Misses = 5
+	}
+	return &watchdog{log: log, opts: opts, sd: sd}
+}
+
+// add follows a loop; call before run. The loop is stuck after slack
+// times Misses intervals without progress: the IPVS manager and the
+// checkers get more, as one reconcile of a large table or a slow check
+// round can take seconds where the VRRP loop never should.
+func (w *watchdog) add(name string, slack int, poke func(), probe func() bool) *loop {
+	l := &loop{name: name, poke: poke, probe: probe, slack: max(slack, 1)}
+	w.loops = append(w.loops, l)
+	return l
+}
+
+// statuses is a snapshot of the loops.
+func (w *watchdog) statuses() []LoopStatus {
+	out := make([]LoopStatus, 0, len(w.loops))
+	for _, l := range w.loops {
+		var at time.Time
+		if n := l.last.Load(); n != 0 {
+			at = time.Unix(0, n)
+		}
+		out = append(out, LoopStatus{Name: l.name, LastProgress: at, Stuck: l.stuck.Load()})
+	}
+	return out
+}
+
+// run watches until ctx ends. It sends READY=1 once every loop made
+// progress, then WATCHDOG=1 every half WatchdogInterval while no loop is
+// stuck.
+func (w *watchdog) run(ctx context.Context) {
+	pingEvery := w.sd.WatchdogInterval / 2
+	tick := w.opts.Interval
+	if pingEvery > 0 && pingEvery < tick {
+		tick = pingEvery
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var lastPing time.Time
+	silent := false
+	for {
+		now := time.Now()
+		for _, l := range w.loops {
+			if l.probe != nil && l.probe() {
+				l.beat(now)
+			}
+		}
+		ready, healthy := true, true
+		for _, l := range w.loops {
+			limit := time.Duration(w.opts.Misses*l.slack) * w.opts.Interval
+			n := l.last.Load()
+			if n == 0 {
+				ready = false
+				continue
+			}
+			age := now.Sub(time.Unix(0, n))
+			switch stuck := age > limit; {
+			case stuck && !l.stuck.Load():
+				l.stuck.Store(true)
+				w.log.Error("watchdog: engine loop stuck", "loop", l.name, "no_progress_for", age.Round(time.Millisecond).String())
+			case !stuck && l.stuck.Load():
+				l.stuck.Store(false)
+				w.log.Warn("watchdog: engine loop going again", "loop", l.name)
+			}
+			if l.stuck.Load() {
+				healthy = false
+			}
+		}
+		if ready {
+			w.readyOnce.Do(func() {
+				if err := w.sd.notify("READY=1\nSTATUS=" + w.status); err != nil {
+					w.log.Warn("watchdog: cannot tell systemd kt is ready", "err", err)
+				}
+			})
+		}
+		if pingEvery > 0 && ready {
+			switch {
+			case healthy && now.Sub(lastPing) >= pingEvery:
+				if err := w.sd.notify("WATCHDOG=1"); err != nil {
+					w.log.Warn("watchdog: ping", "err", err)
+				}
+				lastPing = now
+				silent = false
+			case !healthy && !silent:
+				silent = true
+				w.log.Error("watchdog: no more pings to systemd's watchdog: systemd will restart kt")
+			}
+		}
+		for _, l := range w.loops {
+			if l.poke != nil {
+				l.poke()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
