@@ -203,7 +203,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 
 // VirtualServers is how many virtual servers the daemon keeps in IPVS.
 func (d *Daemon) VirtualServers() int {
-	if d.lvs == nil {
+	if d.lvs == nil || d.lvs.mgr == nil {
 		return 0
 	}
 	d.cfgMu.RLock()
