@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -293,6 +294,37 @@ func TestLabKeep(t *testing.T) {
 	for _, want := range []string{"namespace " + m[1] + "-r1", "namespace " + m[1] + "-client", "running " + exe} {
 		if !strings.Contains(kept, want) {
 			t.Errorf("with --keep the lab lacks %q after the demo; there is:\n%s", want, kept)
+		}
+	}
+	// kt status --json on the kept lab's routers: r1 is master again (it
+	// preempted), r2 backup, both checking the two web servers.
+	socks := regexp.MustCompile(`status --control-socket (\S+/(r[12])\.sock)`).FindAllStringSubmatch(out.String(), -1)
+	if len(socks) != 2 {
+		t.Fatalf("kt lab --keep printed %d kt status commands, want 2:\n%s", len(socks), out.String())
+	}
+	for _, sm := range socks {
+		js, err := exec.Command(exe, "status", "--json", "--control-socket", sm[1]).Output()
+		if err != nil {
+			t.Fatalf("kt status --json for %s: %v", sm[2], err)
+		}
+		var st struct {
+			Instances []struct {
+				Name, State string
+				VIPs        []string `json:"vips"`
+			} `json:"instances"`
+			VirtualServers []struct {
+				RealServers []struct{ Up bool } `json:"real_servers"`
+			} `json:"virtual_servers"`
+		}
+		if err := json.Unmarshal(js, &st); err != nil {
+			t.Fatalf("kt status --json for %s: %v\n%s", sm[2], err, js)
+		}
+		want := map[string]string{"r1": "MASTER", "r2": "BACKUP"}[sm[2]]
+		if len(st.Instances) != 1 || st.Instances[0].State != want || len(st.Instances[0].VIPs) == 0 {
+			t.Errorf("kt status --json on %s: instances %+v, want one %s with its VIP\n%s", sm[2], st.Instances, want, js)
+		}
+		if len(st.VirtualServers) != 1 || len(st.VirtualServers[0].RealServers) != 2 {
+			t.Errorf("kt status --json on %s: virtual servers %+v, want one with two real servers", sm[2], st.VirtualServers)
 		}
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

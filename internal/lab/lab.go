@@ -193,8 +193,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		d.say("  ip netns exec %s ping -c1 %s", d.hosts["client"].NS, vip)
 		d.say("  ip netns exec %s %s ipvs", d.hosts["r1"].NS, opts.Exe)
 		d.say("  ip netns exec %s %s sniff eth0", d.hosts["client"].NS, opts.Exe)
-		if sock := d.controlSocket("r1"); sock != "" {
-			d.say("  %s status --control-socket %s", opts.Exe, sock)
+		for _, r := range []string{"r1", "r2"} {
+			if sock := d.controlSocket(r); sock != "" {
+				d.say("  %s status --control-socket %s", opts.Exe, sock)
+			}
 		}
 		d.say("Logs and the config are in %s. Press Ctrl-C to remove the lab.", d.lab.Dir)
 		kept = true
