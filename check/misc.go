@@ -50,7 +50,7 @@ func NewMisc(opt MiscOptions) (*Misc, error) {
 	}
 	m := &Misc{opt: opt}
 	if opt.User != "" {
-		cred, err := credential(opt.User, opt.Group)
+		cred, err := Credential(opt.User, opt.Group)
 		if err != nil {
 			return nil, fmt.Errorf("misc check %s: %w", opt.Command[0], err)
 		}
@@ -59,10 +59,12 @@ func NewMisc(opt MiscOptions) (*Misc, error) {
 	return m, nil
 }
 
-func credential(name, group string) (*syscall.Credential, error) {
+// Credential is the uid and gid a script runs as: user name's, with the
+// group's gid when group is given (keepalived's `user USER [GROUP]`).
+func Credential(name, group string) (*syscall.Credential, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("user %s: %w", name, err)
+		return nil, fmt.Errorf("user %s does not exist", name)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
@@ -72,7 +74,7 @@ func credential(name, group string) (*syscall.Credential, error) {
 	if group != "" {
 		g, err := user.LookupGroup(group)
 		if err != nil {
-			return nil, fmt.Errorf("group %s: %w", group, err)
+			return nil, fmt.Errorf("group %s does not exist", group)
 		}
 		gidS = g.Gid
 	}
@@ -80,7 +82,8 @@ func credential(name, group string) (*syscall.Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group %q: gid %q", group, gidS)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	// The group is its only one: no supplementary group of kt's.
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{uint32(gid)}}, nil
 }
 
 // String names the check: "MISC_CHECK /usr/local/bin/check.sh".

@@ -17,30 +17,17 @@ import (
 )
 
 func TestTCP(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	addr := testnet.AcceptTCP(t)
 	tests := []struct {
 		name string
 		opt  TCPOptions
 		ok   bool
 		want string
 	}{
-		{"open", TCPOptions{Dial{Addr: l.Addr().String()}}, true, "connected"},
-		{"bound source", TCPOptions{Dial{Addr: l.Addr().String(), BindTo: "127.0.0.1"}}, true, "connected"},
+		{"open", TCPOptions{Dial{Addr: addr}}, true, "connected"},
+		{"bound source", TCPOptions{Dial{Addr: addr, BindTo: "127.0.0.1"}}, true, "connected"},
 		{"refused", TCPOptions{Dial{Addr: testnet.UnusedTCP(t)}}, false, "connection refused"},
-		{"bind not local", TCPOptions{Dial{Addr: l.Addr().String(), BindTo: "198.51.100.77"}}, false, "cannot bind: address not available"},
+		{"bind not local", TCPOptions{Dial{Addr: addr, BindTo: "198.51.100.77"}}, false, "cannot bind: address not available"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/testnet"
+
 	"github.com/moby/ipvs"
 
 	"github.com/kt-project/kt/config"
@@ -304,38 +306,6 @@ func TestWatchdogFrozenLoop(t *testing.T) {
 	waitFor(t, "STOPPING=1", 10*time.Second, func() bool { return n.count("STOPPING=1") == 1 }, n)
 }
 
-// tcpServer is a real TCP listener on loopback that accepts and closes.
-func tcpServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// closedPort is a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := l.Addr().String()
-	l.Close()
-	return a
-}
-
 func scrape(t *testing.T, addr string) string {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
@@ -367,7 +337,7 @@ func metricValue(text, series string) string {
 // metrics show that; when the second, higher-priority daemon starts, the
 // first goes back to BACKUP and the transition counters say so.
 func TestStatusDumpsAndMetrics(t *testing.T) {
-	up, down := tcpServer(t), closedPort(t)
+	up, down := testnet.AcceptTCP(t), testnet.UnusedTCP(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl", "kt.sock")
 	net := &lan{}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/testnet"
+
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -25,7 +27,7 @@ func realServers(d *Daemon) map[string]bool {
 // not come back up for a moment, the healthy one does not go down), adds
 // the new real server, and a config that cannot run changes nothing.
 func TestReload(t *testing.T) {
-	up, down, added := tcpServer(t), closedPort(t), tcpServer(t)
+	up, down, added := testnet.AcceptTCP(t), testnet.UnusedTCP(t), testnet.AcceptTCP(t)
 	net := &lan{}
 	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up, down)), Options{Router: ro})

@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kt-project/kt/check"
 
 	"github.com/kt-project/kt/config"
 )
@@ -200,28 +201,9 @@ func ownCred(c *syscall.Credential) *syscall.Credential {
 	return c
 }
 
+// lookupCred resolves a script's user and group.
 func lookupCred(name, group string) (*syscall.Credential, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("user %s does not exist", name)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %s: uid %q", name, u.Uid)
-	}
-	gidS := u.Gid
-	if group != "" {
-		g, err := user.LookupGroup(group)
-		if err != nil {
-			return nil, fmt.Errorf("group %s does not exist", group)
-		}
-		gidS = g.Gid
-	}
-	gid, err := strconv.ParseUint(gidS, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("group %q: gid %q", group, gidS)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{uint32(gid)}}, nil
+	return check.Credential(name, group)
 }
 
 // Script is a command ready to run: split, its user resolved and its file

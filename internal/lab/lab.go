@@ -103,7 +103,7 @@ func Check() error {
 		return errors.New("kt lab needs root to make network namespaces (try: sudo ./kt lab)")
 	}
 	for _, p := range []string{"ip", "bridge"} {
-		if _, err := lookPath(p); err != nil {
+		if _, err := netlab.LookPath(p); err != nil {
 			return fmt.Errorf("kt lab needs the %s command (apt-get install iproute2)", p)
 		}
 	}
@@ -111,19 +111,6 @@ func Check() error {
 		return fmt.Errorf("kt lab needs network namespaces: %w", err)
 	}
 	return nil
-}
-
-func lookPath(program string) (string, error) {
-	if p, err := exec.LookPath(program); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"} {
-		p := filepath.Join(dir, program)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found", program)
 }
 
 // Run builds the lab, runs every step and removes the lab. It returns

@@ -326,7 +326,7 @@ func (l *Lab) Capture(h *Host, file, filter string) (*Proc, error) {
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(l.Dir, file)
 	}
-	tcpdump, err := lookPath("tcpdump")
+	tcpdump, err := LookPath("tcpdump")
 	if err != nil {
 		return nil, fmt.Errorf("netlab: capture on %s: %w", h.Name, err)
 	}

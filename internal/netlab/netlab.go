@@ -144,7 +144,7 @@ func New(opts Options) (*Lab, error) {
 		}
 		seen[n] = true
 	}
-	ipPath, err := lookPath("ip")
+	ipPath, err := LookPath("ip")
 	if err != nil {
 		return nil, fmt.Errorf("netlab: %w", err)
 	}
@@ -193,9 +193,9 @@ func NewT(t testing.TB, opts Options) *Lab {
 	return l
 }
 
-// lookPath finds program on PATH or in /usr/sbin, /sbin (not always on a
+// LookPath finds program on PATH or in /usr/sbin, /sbin (not always on a
 // non-login root PATH).
-func lookPath(program string) (string, error) {
+func LookPath(program string) (string, error) {
 	if p, err := exec.LookPath(program); err == nil {
 		return p, nil
 	}
@@ -389,7 +389,7 @@ func (l *Lab) Join(h *Host) error {
 // portState sets the STP state of h's switch port with the bridge command
 // (ip link set type bridge_slave state is ignored by some kernels).
 func (l *Lab) portState(h *Host, state string) error {
-	bridge, err := lookPath("bridge")
+	bridge, err := LookPath("bridge")
 	if err != nil {
 		return err
 	}

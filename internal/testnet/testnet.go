@@ -90,3 +90,25 @@ func SilentTCP(t testing.TB) string {
 	})
 	return l.Addr().String()
 }
+
+// AcceptTCP is a loopback TCP server that accepts every connection and
+// closes it at once (what a TCP_CHECK needs); it stops when the test ends.
+// It returns its address.
+func AcceptTCP(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
