@@ -59,10 +59,14 @@ func closeControl(l *net.UnixListener, path string, mine os.FileInfo) {
 // the socket file.
 func (d *Daemon) serveControl(ctx context.Context, l *net.UnixListener) {
 	mine, _ := os.Stat(d.opts.ControlSocket)
+	closed := make(chan struct{})
 	go func() {
+		defer close(closed)
 		<-ctx.Done()
 		closeControl(l, d.opts.ControlSocket, mine)
 	}()
+	// Return only once the socket file is gone: kt may exit right after.
+	defer func() { <-closed }()
 	for {
 		c, err := l.Accept()
 		if err != nil {

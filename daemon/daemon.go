@@ -236,7 +236,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if l, err := listenControl(d.opts.ControlSocket); err != nil {
 			d.log.Error("kt status will not answer", "err", err)
 		} else {
-			go d.serveControl(auxCtx, l)
+			ctlDone := make(chan struct{})
+			go func() {
+				defer close(ctlDone)
+				d.serveControl(auxCtx, l)
+			}()
+			// The socket file is removed before Run returns.
+			defer func() { stopAux(); <-ctlDone }()
 		}
 	}
 	if d.metrics != nil {
