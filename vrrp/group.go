@@ -2,6 +2,8 @@ package vrrp
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -216,4 +218,30 @@ func (r *Router) groupFault(ctx context.Context, g *syncGroup, now time.Time) {
 		r.setFault(ctx, in, now, groupSource, reason, fault)
 	}
 	report()
+}
+
+// dropUnknownInterfaces removes, before anything starts, the instances
+// whose interface does not exist: keepalived 2.2.7 reports "(VI_1) Unknown
+// interface!" and runs the rest of the configuration without them
+// (chk_min_cfg), and so does kt. A reload that names an existing interface
+// starts them.
+func (r *Router) dropUnknownInterfaces() {
+	if !r.realSockets {
+		return // a Listen of the caller's (tests) may use any name
+	}
+	kept := r.instances[:0]
+	for _, in := range r.instances {
+		if _, err := net.InterfaceByName(in.cfg.Interface); err != nil {
+			in.log.Error(fmt.Sprintf("vrrp: (%s) Unknown interface %s! The instance is not run (as keepalived does); fix the config and reload", in.cfg.Machine.Name, in.cfg.Interface))
+			delete(r.byName, in.cfg.Machine.Name)
+			continue
+		}
+		kept = append(kept, in)
+	}
+	if len(kept) == len(r.instances) {
+		return
+	}
+	r.instances = kept
+	r.setupTracking()
+	r.buildGroups()
 }

@@ -71,6 +71,9 @@ type Router struct {
 	// goroutines that must change an instance; see do.
 	inject chan func(ctx context.Context, now time.Time)
 
+	// realSockets: the instances use the host's interfaces (no Listen
+	// of the caller's).
+	realSockets bool
 	// stopped is closed when Run returns.
 	stopped chan struct{}
 	// loopCtx and rxc belong to the running loop (set by Run).
@@ -143,11 +146,12 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	if opts.Listen == nil {
+	real := opts.Listen == nil
+	if real {
 		opts.Listen = func(o ConnOptions) (PacketConn, error) { return ListenConn(o) }
 	}
 	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}, byName: map[string]*instance{},
-		inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{})}
+		inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}), realSockets: real}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
@@ -186,6 +190,7 @@ func (r *Router) Run(ctx context.Context) error {
 		addrs = nl
 		r.opts.Addrs = nl
 	}
+	r.dropUnknownInterfaces()
 	defer r.teardownHost()
 	if err := r.setupHost(ctx); err != nil {
 		return err

@@ -88,3 +88,35 @@ vrrp_instance VI_1 {
 		t.Fatalf("after replacing VI_1 by VI_2:\n%s\n%s", out, tail(r.proc.Log(), 20))
 	}
 }
+
+// TestUnknownInterface: an instance on an interface that does not exist is
+// reported and left out, as keepalived does, while the rest runs; a reload
+// with the interface fixed starts it.
+func TestUnknownInterface(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	inst := func(name, iface string, vrid int, vip string) string {
+		return fmt.Sprintf("vrrp_instance %s {\n    interface %s\n    virtual_router_id %d\n    version 3\n    advert_int 0.1\n"+
+			"    virtual_ipaddress {\n        %s\n    }\n}\n", name, iface, vrid, vip)
+	}
+	conf := inst("VI_1", "eth0", 75, "192.0.2.100") + inst("VI_2", "nosuch0", 76, "192.0.2.101")
+	r := startRouter(t, lab, "kt", h, conf)
+	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(mustAddr("192.0.2.100")) }) {
+		t.Fatalf("VI_1 did not run beside the broken VI_2:\n%s", tail(r.proc.Log(), 20))
+	}
+	if err := r.proc.WaitLog("(VI_2) Unknown interface nosuch0!", time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tail(r.proc.Log(), 20))
+	}
+	if err := os.WriteFile(r.conf, []byte(inst("VI_1", "eth0", 75, "192.0.2.100")+inst("VI_2", "eth0", 76, "192.0.2.101")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(mustAddr("192.0.2.101")) }) {
+		t.Fatalf("the reload did not start VI_2:\n%s", tail(r.proc.Log(), 20))
+	}
+	if strings.Contains(r.proc.Log(), "VI_1: MASTER ->") {
+		t.Errorf("VI_1 left MASTER:\n%s", r.proc.Log())
+	}
+}
