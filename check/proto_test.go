@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -66,7 +67,10 @@ func (smtpSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (smtpSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (smtpSession) Data(io.Reader) error                 { return nil }
 
-// bannerServer answers every connection with line and closes it.
+// bannerServer answers every connection with line, reads the client's
+// next line (or its end) and closes it: closing with the client's HELO
+// unread would make the kernel reset the connection instead, and the
+// test would race between the two.
 func bannerServer(t *testing.T, line string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,6 +85,8 @@ func bannerServer(t *testing.T, line string) string {
 				return
 			}
 			io.WriteString(c, line)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			bufio.NewReader(c).ReadString('\n')
 			c.Close()
 		}
 	}()
