@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/testenv"
 	"github.com/kt-project/kt/internal/testnet"
 )
 
@@ -163,7 +165,7 @@ func TestHTTPRequest(t *testing.T) {
 			}
 			l, err := net.Listen(network, host)
 			if err != nil {
-				t.Skipf("no %s loopback: %v", network, err)
+				testenv.Missing(t, fmt.Sprintf("a %s loopback: %v", network, err))
 			}
 			defer l.Close()
 			got := make(chan string, 1)

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func secureDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if bad, why := unsafePath(d + "/x"); bad && !strings.Contains(why, "no such file") {
-		t.Skipf("temporary directory %s is not a secure path (%s)", d, why)
+		testenv.Missing(t, fmt.Sprintf("temporary directory %s is not a secure path (%s)", d, why))
 	}
 	return d
 }
@@ -212,7 +213,7 @@ func TestScriptUser(t *testing.T) {
 	testenv.Root(t)
 	c, err := lookupCred("nobody", "")
 	if err != nil {
-		t.Skip("no user nobody")
+		testenv.Missing(t, "no user nobody")
 	}
 	dir, err := os.MkdirTemp("", "kt-vrrp-user")
 	if err != nil {
@@ -241,7 +242,7 @@ func TestNewScriptPolicy(t *testing.T) {
 	// keepalived_script does not exist on test machines; script_user
 	// root always does.
 	if _, err := lookupCred("keepalived_script", ""); err == nil {
-		t.Skip("this machine has a keepalived_script user")
+		testenv.Missing(t, "a machine without a keepalived_script user")
 	}
 	tests := []struct {
 		name   string

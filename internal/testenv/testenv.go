@@ -13,8 +13,9 @@ import (
 // InCI reports whether the tests run under CI (CI=true).
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// missing skips t, or fails it under CI.
-func missing(t testing.TB, reason string) {
+// Missing skips t because the machine lacks what it needs (reason), or
+// fails it under CI, where every prerequisite must be there.
+func Missing(t testing.TB, reason string) {
 	t.Helper()
 	if InCI() {
 		t.Fatalf("prerequisite missing under CI=true: %s", reason)
@@ -33,7 +34,7 @@ func LookPath(t testing.TB, program, hint string) string {
 				return dir + "/" + program
 			}
 		}
-		missing(t, program+" is not installed ("+hint+")")
+		Missing(t, program+" is not installed ("+hint+")")
 	}
 	return p
 }
@@ -42,7 +43,7 @@ func LookPath(t testing.TB, program, hint string) string {
 func Root(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "needs root")
+		Missing(t, "needs root")
 	}
 }
 
@@ -50,7 +51,7 @@ func Root(t testing.TB) {
 func File(t testing.TB, path, hint string) string {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		missing(t, path+" does not exist ("+hint+")")
+		Missing(t, path+" does not exist ("+hint+")")
 	}
 	return path
 }
