@@ -73,24 +73,11 @@ func (smtpSession) Data(io.Reader) error                 { return nil }
 // test would race between the two.
 func bannerServer(t *testing.T, line string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, line)
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			bufio.NewReader(c).ReadString('\n')
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
+	return testnet.ServeTCP(t, func(c net.Conn) {
+		io.WriteString(c, line)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		bufio.NewReader(c).ReadString('\n')
+	})
 }
 
 func TestSMTP(t *testing.T) {

@@ -96,40 +96,25 @@ func TestProbeDigestMatchesGenhash(t *testing.T) {
 // 221 to QUIT.
 func smtpLike(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return testnet.ServeTCP(t, func(c net.Conn) {
+		fmt.Fprint(c, "220 mx.example.test ESMTP\r\n")
+		r := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				fmt.Fprint(c, "220 mx.example.test ESMTP\r\n")
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch {
-					case strings.HasPrefix(line, "HELO probe.example.test"):
-						fmt.Fprint(c, "250 mx.example.test\r\n")
-					case strings.HasPrefix(line, "QUIT"):
-						fmt.Fprint(c, "221 bye\r\n")
-						return
-					default:
-						fmt.Fprint(c, "500 what?\r\n")
-					}
-				}
-			}()
+			switch {
+			case strings.HasPrefix(line, "HELO probe.example.test"):
+				fmt.Fprint(c, "250 mx.example.test\r\n")
+			case strings.HasPrefix(line, "QUIT"):
+				fmt.Fprint(c, "221 bye\r\n")
+				return
+			default:
+				fmt.Fprint(c, "500 what?\r\n")
+			}
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 func TestProbe(t *testing.T) {

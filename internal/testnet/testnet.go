@@ -91,10 +91,10 @@ func SilentTCP(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// AcceptTCP is a loopback TCP server that accepts every connection and
-// closes it at once (what a TCP_CHECK needs); it stops when the test ends.
-// It returns its address.
-func AcceptTCP(t testing.TB) string {
+// ServeTCP is a loopback TCP server that runs handle for every
+// connection in its own goroutine and closes the connection after it; it
+// stops when the test ends. It returns its address.
+func ServeTCP(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,8 +107,18 @@ func AcceptTCP(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
 		}
 	}()
 	return l.Addr().String()
+}
+
+// AcceptTCP is a loopback TCP server that accepts every connection and
+// closes it at once (what a TCP_CHECK needs). It returns its address.
+func AcceptTCP(t testing.TB) string {
+	t.Helper()
+	return ServeTCP(t, func(net.Conn) {})
 }
