@@ -64,7 +64,6 @@ type Daemon struct {
 	router *vrrp.Router
 	mail   *smtp.Alerter
 	opts   Options
-	n      int
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
@@ -129,7 +128,6 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	case len(ics) == 0 && !hasVS:
 		return nil, fmt.Errorf("no vrrp_instance or virtual_server to run")
 	}
-	d.n = len(ics)
 	for _, ic := range ics {
 		d.ics[ic.Machine.Name] = ic
 	}
@@ -215,7 +213,7 @@ func (d *Daemon) VirtualServers() int {
 func (d *Daemon) Instances() int {
 	d.cfgMu.RLock()
 	defer d.cfgMu.RUnlock()
-	return d.n
+	return len(d.ics)
 }
 
 // config is the configuration in force.
@@ -431,7 +429,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		byName[ic.Machine.Name] = ic
 	}
 	d.cfgMu.Lock()
-	d.cfg, d.n, d.ics = cfg, len(ics), byName
+	d.cfg, d.ics = cfg, byName
 	d.cfgMu.Unlock()
 	switch {
 	case !hasVS && d.lvs != nil:
