@@ -60,10 +60,14 @@ func (m Message) String() string {
 	return fmt.Sprintf("%s:%d: %s", m.File, m.Line, m.Text)
 }
 
-var kaLine = regexp.MustCompile(`^\((.+): Line (\d+)\) (.*)$`)
+var (
+	kaLine     = regexp.MustCompile(`^\((.+): Line (\d+)\) (.*)$`)
+	kaLineOnly = regexp.MustCompile(`^\(Line (\d+)\) (.*)$`) // some messages name no file: the top-level one
+)
 
 // ParseKeepalived splits keepalived -t output into messages. A message
-// without "(FILE: Line N)" belongs to file (the top-level configuration).
+// without "(FILE: Line N)" belongs to file (the top-level configuration),
+// at line N when it starts with "(Line N)", else at no line.
 // rel turns the file names keepalived printed into the names the caller
 // uses (for example relative to the corpus directory).
 func ParseKeepalived(out, file string, rel func(string) string) []Message {
@@ -78,6 +82,11 @@ func ParseKeepalived(out, file string, rel func(string) string) []Message {
 		if m := kaLine.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			ms = append(ms, Message{File: rel(m[1]), Line: n, Text: m[3]})
+			continue
+		}
+		if m := kaLineOnly.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			ms = append(ms, Message{File: file, Line: n, Text: m[2]})
 			continue
 		}
 		ms = append(ms, Message{File: file, Text: l})

@@ -17,12 +17,14 @@ func TestParseKeepalived(t *testing.T) {
 	out := "(/c/k.conf: Line 3) number '300' outside range [1, 255]\n" +
 		"\n" +
 		"(X) the virtual router id must be set\n" +
+		"(Line 7) Error setting global script uid/gid\n" +
 		"(/c/inc/a.conf: Line 12) Unknown keyword 'foo'\n"
 	rel := func(p string) string { return strings.TrimPrefix(p, "/c/") }
 	got := ParseKeepalived(out, "k.conf", rel)
 	want := []Message{
 		{File: "k.conf", Line: 3, Text: "number '300' outside range [1, 255]"},
 		{File: "k.conf", Text: "(X) the virtual router id must be set"},
+		{File: "k.conf", Line: 7, Text: "Error setting global script uid/gid"},
 		{File: "inc/a.conf", Line: 12, Text: "Unknown keyword 'foo'"},
 	}
 	if !reflect.DeepEqual(got, want) {
