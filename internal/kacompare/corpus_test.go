@@ -246,7 +246,15 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 	default:
 		return nil, fmt.Errorf("keepalived -t: %v\n%s", err, out.String())
 	}
-	r.KA = ParseKeepalived(out.String(), e.rel, rel)
+	// keepalived names an included file as its include line wrote it:
+	// relative to the directory of the top-level file.
+	kaRel := func(p string) string {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(e.abs), p)
+		}
+		return rel(p)
+	}
+	r.KA = ParseKeepalived(out.String(), e.rel, kaRel)
 
 	if KeepalivedRuns(r.KACode) && !r.KTErrors() {
 		var extra []string
