@@ -277,8 +277,9 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 	return r, nil
 }
 
-// tryRun starts kt run in the namespace, checks it is still running after
-// runWait, and stops it with SIGTERM.
+// tryRun starts kt run in the namespace, waits until it says it is
+// starting (its signal handlers are in place by then), checks it is still
+// running runWait later, and stops it with SIGTERM.
 func tryRun(ip, ns, kt, conf string, extra ...string) (RunOutcome, string, error) {
 	dir, err := os.MkdirTemp("", "kacompare-run")
 	if err != nil {
@@ -290,8 +291,8 @@ func tryRun(ip, ns, kt, conf string, extra ...string) (RunOutcome, string, error
 		"--dump-file", filepath.Join(dir, "kt.data"), "--json-file", filepath.Join(dir, "kt.json"),
 		"--stats-file", filepath.Join(dir, "kt.stats"))
 	cmd.Args = append(cmd.Args, extra...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newWatchWriter("kt run: starting")
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -299,9 +300,22 @@ func tryRun(ip, ns, kt, conf string, extra ...string) (RunOutcome, string, error
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	kill := func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	// The deadline only guards against a kt that hangs before starting.
 	select {
 	case err := <-done:
-		return RunExited, fmt.Sprintf("exited (%v) within %v:\n%s", err, runWait, tail(out.String())), nil
+		return RunExited, fmt.Sprintf("exited (%v) before starting:\n%s", err, tail(out.String())), nil
+	case <-out.seen:
+	case <-time.After(60 * time.Second):
+		kill()
+		return RunExited, "not started 60 s after launch, killed:\n" + tail(out.String()), nil
+	}
+	select {
+	case err := <-done:
+		return RunExited, fmt.Sprintf("exited (%v) within %v of starting:\n%s", err, runWait, tail(out.String())), nil
 	case <-time.After(runWait):
 	}
 	// ip netns exec execs kt, so the pid is kt's.
@@ -313,10 +327,39 @@ func tryRun(ip, ns, kt, conf string, extra ...string) (RunOutcome, string, error
 		}
 		return RunOK, "", nil
 	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		kill()
 		return RunBadStop, "still running 30 s after SIGTERM, killed:\n" + tail(out.String()), nil
 	}
+}
+
+// watchWriter collects output and closes seen once it contains a marker.
+type watchWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	seen   chan struct{}
+	closed bool
+}
+
+func newWatchWriter(marker string) *watchWriter {
+	return &watchWriter{marker: marker, seen: make(chan struct{})}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.closed && bytes.Contains(w.buf.Bytes(), []byte(w.marker)) {
+		w.closed = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func tail(s string) string {

@@ -499,7 +499,7 @@ func Interfaces(cfg *config.Config, lines []config.Line) []string {
 		}
 		for i, w := range ws {
 			switch w.Text {
-			case "interface", "dev", "lvs_sync_daemon_interface", "lvs_sync_daemon", "default_interface", "mcast_src_ip_interface":
+			case "interface", "dev", "iif", "oif", "lvs_sync_daemon_interface", "lvs_sync_daemon", "default_interface", "mcast_src_ip_interface":
 				if i+1 < len(ws) && ws[i+1].Text != "{" {
 					addIf(ws[i+1].Text)
 				}
@@ -533,10 +533,15 @@ func Interfaces(cfg *config.Config, lines []config.Line) []string {
 	return out
 }
 
-var ifName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.@-]{0,14}$`)
+var ifName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
 
 // ValidIfName reports whether s can be a Linux interface name a test
-// creates (not lo, not a macro left unexpanded, at most 15 bytes).
+// creates: at most 15 bytes of letters, digits, '_', '.' and '-', not lo,
+// "." or "..". Linux allows more (it refuses only '/', ':' and white
+// space), but a name with '$', '<' or quotes is a placeholder left in a
+// template, not an interface. A name that looks like an address
+// ("interface 192.168.200.10", a mistake seen in the corpus) is created
+// too: keepalived then finds it, as kt does not look.
 func ValidIfName(s string) bool {
-	return s != "lo" && ifName.MatchString(s) && !strings.Contains(s, "@")
+	return s != "lo" && s != "." && s != ".." && ifName.MatchString(s)
 }

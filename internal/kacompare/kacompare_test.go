@@ -115,7 +115,7 @@ func TestInterfaces(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Interfaces = %q, want %q", got, want)
 	}
-	for s, want := range map[string]bool{"eth0": true, "lo": false, "$IF": false, "eth0.100": true, "averyveryverylongname": false, "<if>": false} {
+	for s, want := range map[string]bool{"eth0": true, "lo": false, "$IF": false, "eth0.100": true, "averyveryverylongname": false, "<if>": false, "192.168.200.10": true, "..": false, "${IF}": false} {
 		if ValidIfName(s) != want {
 			t.Errorf("ValidIfName(%q) = %v", s, !want)
 		}
