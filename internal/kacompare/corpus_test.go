@@ -41,8 +41,9 @@ Kinds: missing (keepalived printed a message at LINE, kt has no diagnostic there
 missing-in-block (keepalived printed a message without a line about the block at LINE, kt has
 no diagnostic inside that block), missing-unlocated:MESSAGE (no line, no block, kt silent on
 the whole file), kt-refuses (kt reports an error at LINE, keepalived would run the file),
-kt-accepts (keepalived -t refuses the file, kt reports no error), run-exited (kt run was not
-running after 2 s), run-bad-stop (kt run did not exit 0 on SIGTERM).
+kt-accepts (keepalived -t refuses the file, kt reports no error), run-exited (kt run exited
+before, or within 2 s of, logging "kt run: starting"), run-bad-stop (kt run did not exit 0 on
+SIGTERM).
 TestCorpus fails on a difference not listed here and on a listed one that no longer happens:
 fix kt, then delete the line (or run go test ./internal/kacompare -run TestCorpus -update).`
 
