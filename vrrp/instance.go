@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -244,9 +245,19 @@ func boolOr(p *bool, def bool) bool {
 	return def
 }
 
+// errNoSource: the interface has no address an instance could send
+// adverts from.
+var errNoSource = errors.New("no address to send adverts from")
+
 // primaryAddr returns the interface's first IPv4 address, or its IPv6
 // link-local address: keepalived's default advert source.
 func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+	return sourceOf(ifi, v6, nil)
+}
+
+// sourceOf returns the interface's first IPv4 address, or its first IPv6
+// link-local address, that is not in skip.
+func sourceOf(ifi *net.Interface, v6 bool, skip map[netip.Addr]bool) (netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.Addr{}, err
@@ -261,6 +272,9 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 			continue
 		}
 		ip = ip.Unmap()
+		if skip[ip] {
+			continue
+		}
 		if !v6 && ip.Is4() {
 			return ip, nil
 		}
@@ -272,5 +286,8 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 	if v6 {
 		fam = "IPv6 link-local"
 	}
-	return netip.Addr{}, fmt.Errorf("interface %s has no %s address", ifi.Name, fam)
+	if len(skip) > 0 {
+		return netip.Addr{}, fmt.Errorf("interface %s has no %s address that is not a VIP: %w", ifi.Name, fam, errNoSource)
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no %s address: %w", ifi.Name, fam, errNoSource)
 }

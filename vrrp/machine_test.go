@@ -54,8 +54,12 @@ func TestStart(t *testing.T) {
 			"send(prio 255); INIT -> MASTER (priority 255, reason: address owner (priority 255)); add-vips; garp(5)"},
 		{"state BACKUP waits Master_Down_Interval", nil, StateBackup, 3*time.Second + 156*time.Second/256,
 			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
-		{"state MASTER waits one interval and the minimum skew", func(c *Config) { c.InitialMaster = true }, StateBackup, time.Second + time.Second/256,
+		// keepalived 2.2.7's vrrp_init_state: outside a sync group a
+		// non-owner's `state MASTER` changes nothing at start.
+		{"state MASTER waits Master_Down_Interval too", func(c *Config) { c.InitialMaster = true }, StateBackup, 3*time.Second + 156*time.Second/256,
 			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
+		{"owner with state BACKUP waits Master_Down_Interval", func(c *Config) { c.Priority = 255; c.InitialBackup = true }, StateBackup, 3*time.Second + time.Second/256,
+			"remove-vips; INIT -> BACKUP (priority 255, reason: init)"},
 		{"v3 skew scales with the interval", func(c *Config) { c.Version = 3; c.Interval = 100 * time.Millisecond; c.Priority = 200 },
 			StateBackup, 300*time.Millisecond + 56*100*time.Millisecond/256, "remove-vips; INIT -> BACKUP (priority 200, reason: init)"},
 	}
@@ -281,7 +285,8 @@ func TestPriorityFaultStop(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(garps, " "); got != "7s:5 32s:1 1m2s:1" {
+	// Master at 3.6 s (state MASTER waits Master_Down_Interval).
+	if got := strings.Join(garps, " "); got != "9s:5 34s:1 1m4s:1" {
 		t.Errorf("GARP batches %q, want the delayed one after garp_master_delay and refreshes", got)
 	}
 	if got := kinds(m2.SetFault(now, true, "eth0 down")); got != "send(prio 0); remove-vips; MASTER -> FAULT (priority 120, reason: eth0 down)" {
@@ -331,11 +336,45 @@ func TestHoldForGroup(t *testing.T) {
 	if d := m.Deadline().Sub(now); d != m.MasterDown() {
 		t.Errorf("after ForceBackup the down timer is %v, want %v", d, m.MasterDown())
 	}
-	// Held owners start as backups and wait one interval plus skew.
-	o := newM(t, func(c *Config) { c.Priority = 255 })
-	o.SetHold(true)
-	if acts := o.Start(t0); o.State() != StateBackup || len(acts) != 2 {
-		t.Fatalf("held owner start: %v %q", o.State(), kinds(acts))
+	// Held owners and held `state MASTER` members start as backups and
+	// wait one interval plus the minimum skew (vrrp_init_state with the
+	// group in BACKUP); a held plain backup waits Master_Down_Interval.
+	for _, tt := range []struct {
+		name string
+		mod  func(*Config)
+		down time.Duration
+	}{
+		{"owner", func(c *Config) { c.Priority = 255 }, time.Second + time.Second/256},
+		{"state MASTER", func(c *Config) { c.InitialMaster = true }, time.Second + time.Second/256},
+		{"state BACKUP", nil, 3*time.Second + 156*time.Second/256},
+	} {
+		o := newM(t, tt.mod)
+		o.SetHold(true)
+		if acts := o.Start(t0); o.State() != StateBackup || len(acts) != 2 {
+			t.Fatalf("held %s start: %v %q", tt.name, o.State(), kinds(acts))
+		}
+		if d := o.Deadline().Sub(t0); d != tt.down {
+			t.Errorf("held %s: down timer %v, want %v", tt.name, d, tt.down)
+		}
+	}
+}
+
+// TestOwnerLeavesFault: the address owner back from FAULT is a backup for
+// Master_Down_Interval, as keepalived 2.2.7's try_up_instance makes it
+// (its wanted state is FAULT by then), not master after one interval.
+func TestOwnerLeavesFault(t *testing.T) {
+	m := newM(t, func(c *Config) { c.Priority = 255 })
+	m.Start(t0)
+	m.SetFault(t0, true, "eth0 down")
+	now := t0.Add(time.Minute)
+	if got := kinds(m.SetFault(now, false, "eth0 up")); got != "FAULT -> BACKUP (priority 255, reason: eth0 up)" {
+		t.Fatalf("leaving FAULT: %q", got)
+	}
+	if d := m.Deadline().Sub(now); d != 3*time.Second+time.Second/256 {
+		t.Errorf("down timer %v, want Master_Down_Interval 3.004s", d)
+	}
+	if acts := m.Tick(m.Deadline()); m.State() != StateMaster {
+		t.Errorf("not master when the timer ran out: %q", kinds(acts))
 	}
 }
 
