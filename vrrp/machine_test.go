@@ -391,3 +391,55 @@ func TestPriorityMovesDownTimer(t *testing.T) {
 		t.Errorf("down timer moved by %v, want %v", got, want)
 	}
 }
+
+// TestEventWords: every mismatch is reported with keepalived 2.2.7's words
+// (vrrp_check_packet) and both values, and the drop is counted.
+func TestEventWords(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		adv  func(a *Advert)
+		want Event
+	}{
+		{"interval", func(c *Config) { c.Interval = 2 * time.Second }, func(a *Advert) { a.Interval = time.Second },
+			Event{DropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
+		{"password", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.Auth = PassKey("theirs") },
+			Event{DropAuth, "auth", "received an invalid passwd!"}},
+		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.AuthType, a.Auth = AuthNone, [AuthLen]byte{} },
+			Event{DropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
+		{"AH missing", func(c *Config) { c.AuthType = AuthAH }, nil,
+			Event{DropAuthType, "auth_type", "No AH header but auth type is AH"}},
+		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") },
+			Event{DropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
+		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.101") },
+			Event{DropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
+		{"TTL", nil, func(a *Advert) { a.TTL = 64 },
+			Event{DropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
+		{"version", nil, func(a *Advert) { a.Version = 3 },
+			Event{DropVersion, "version", "wrong version. Received 3 and expect 2"}},
+		{"unicast on a multicast instance", nil, func(a *Advert) { a.Multicast = false },
+			Event{DropCast, "cast", "Expected multicast packet but received unicast packet"}},
+		{"lower priority (accepted, ignored)", nil, func(a *Advert) { a.Priority = 50 },
+			Event{DropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
+		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *Advert) { a.Interval = 2 * time.Second },
+			Event{DropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newM(t, tt.mod)
+			m.Start(t0)
+			a := advertFrom(m, r2, 150)
+			a.Packet = m.Advert(150)
+			if tt.adv != nil {
+				tt.adv(&a)
+			}
+			_, evs := m.Handle(t0.Add(time.Second), a)
+			if len(evs) != 1 || evs[0] != tt.want {
+				t.Fatalf("events %+v, want %+v", evs, tt.want)
+			}
+			if tt.want.Drop != DropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
+				t.Errorf("drop not counted: %v", m.Stats().Dropped)
+			}
+		})
+	}
+}
