@@ -163,8 +163,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	}
 	m := Config{
 		Name: name, VRID: uint8(vrid), Version: version, Priority: uint8(prio), Interval: interval,
-		InitialMaster: strings.EqualFold(in.State, "MASTER"), Nopreempt: in.NoPreempt,
-		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
+		InitialMaster: strings.EqualFold(in.State, "MASTER"), InitialBackup: strings.EqualFold(in.State, "BACKUP"),
+		Nopreempt: in.NoPreempt,
+		VIPs:      adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
 		CheckUnicastSrc:  in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
 		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}

@@ -668,7 +668,11 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 		case ActGARP:
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
-			in.log.Info(transitionLine(in.cfg.Machine.Name, a), "change", a.From.String()+" -> "+a.To.String(), "priority", a.Priority, "reason", a.Reason)
+			// keepalived's line, then kt's with the reason.
+			if line := transitionLine(in.cfg.Machine.Name, a); line != "" {
+				in.log.Info(line)
+			}
+			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
 			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
 				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
@@ -680,8 +684,8 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 }
 
 // transitionLine is keepalived's log line for a state change: "(VI_1)
-// Entering MASTER STATE", "(VI_1) Entering BACKUP STATE (init)"; kt's
-// details (from, priority, reason) go beside it.
+// Entering MASTER STATE", "(VI_1) Entering BACKUP STATE (init)"; "" for a
+// change keepalived does not log (STOP).
 func transitionLine(name string, a Action) string {
 	switch a.To {
 	case StateMaster, StateBackup, StateFault:
@@ -691,7 +695,7 @@ func transitionLine(name string, a Action) string {
 		}
 		return line
 	}
-	return fmt.Sprintf("(%s) %s -> %s", name, a.From, a.To)
+	return ""
 }
 
 // addVIPs adds vips to the host and remembers the ones this run added;

@@ -133,6 +133,44 @@ func TestFidelityStateMasterStart(t *testing.T) {
 	}
 }
 
+// TestFidelityOwnerStateBackup: the address owner with an explicit `state
+// BACKUP` starts as a backup and waits Master_Down_Interval
+// (vrrp_init_state takes the owner's shortcut only when the wanted state
+// is MASTER); without `state` it is master at once.
+func TestFidelityOwnerStateBackup(t *testing.T) {
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+			r1h, obs := lab.Host("r1"), lab.Host("obs")
+			cap, err := lab.Capture(obs, "owner.pcap", "ip proto 112")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ktBinary(t)
+			started := time.Now()
+			r := startRouter(t, lab, impl, r1h, vrrpConf(76, 255, "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100\n    }"))
+			if err := r.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			cap.Signal(interruptSignal)
+			_ = cap.Wait(5 * time.Second)
+			first := firstAdvertAfter(readCapture(t, lab.Dir+"/owner.pcap"), r1h.IPv4, started)
+			if first.IsZero() {
+				t.Fatalf("no advert from r1 in the capture\n%s", r.proc.Log())
+			}
+			took := first.Sub(started)
+			t.Logf("%s: start -> first advert %v", impl, took)
+			if took < 3*time.Second {
+				t.Errorf("%s (owner, state BACKUP) became master %v after start, before Master_Down_Interval", impl, took)
+			}
+			if !inOrder(r.proc.Log(), "(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s did not log keepalived's lines in order:\n%s", impl, r.proc.Log())
+			}
+		})
+	}
+}
+
 // TestFidelityOwnerBackFromFault: the address owner whose link comes back
 // from FAULT is a backup for Master_Down_Interval (keepalived's
 // try_up_instance) before it preempts the lower priority master; kt used
