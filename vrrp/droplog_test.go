@@ -3,6 +3,7 @@ package vrrp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -198,5 +199,76 @@ func TestEventLogWindows(t *testing.T) {
 	l.flush(log, "VI_1", t0.Add(time.Second), false)
 	if !strings.Contains(logs.String(), "more from many sources") {
 		t.Errorf("no shared summary:\n%s", logs)
+	}
+}
+
+// creatorBook is an addrBook that tells whether Add created the address,
+// as Netlink does.
+type creatorBook struct{ *addrBook }
+
+func (c creatorBook) Create(v VIP) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	had := c.held[v.Prefix]
+	c.held[v.Prefix] = true
+	return !had, nil
+}
+
+// TestRouterRemovesOnlyWhatItAdded: an address that was on the host
+// before the instance became master (the router's own, a VIP configured
+// by hand) stays when it stops being master; the VIPs it added go.
+func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
+	own := netip.MustParsePrefix("192.0.2.1/24")
+	vip := netip.MustParsePrefix("192.0.2.100/32")
+	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: 255, Interval: 100 * time.Millisecond,
+		VIPs: []netip.Addr{own.Addr(), vip.Addr()}}
+	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.50"), Group: Group4,
+		VIPs: []VIP{{Prefix: own, Dev: "lo"}, {Prefix: vip, Dev: "lo"}}}
+	book := creatorBook{&addrBook{held: map[netip.Prefix]bool{own: true}}}
+	logs := &syncBuffer{}
+	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Addrs: book, NoLinkWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "master", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateMaster })
+	if !book.holds(vip) {
+		t.Fatal("the VIP was not added")
+	}
+	cancel()
+	<-done
+	if !book.holds(own) {
+		t.Errorf("the address that was there before was removed:\n%s", logs)
+	}
+	if book.holds(vip) {
+		t.Error("the VIP kt added is still there")
+	}
+	if !strings.Contains(logs.String(), "VIP 192.0.2.1/24 dev lo was on the host already") {
+		t.Errorf("no word about keeping the address:\n%s", logs)
+	}
+}
+
+// TestSourceSkipsVIPs: the advert source is never one of the VIPs; an
+// interface with no other address has none (and the instance goes to
+// FAULT, see startFaults).
+func TestSourceSkipsVIPs(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatalf("no loopback interface: %v", err)
+	}
+	loop := netip.MustParseAddr("127.0.0.1")
+	if a, err := sourceOf(lo, false, nil); err != nil || a != loop {
+		t.Fatalf("source %v, %v; want 127.0.0.1", a, err)
+	}
+	if a, err := sourceOf(lo, false, map[netip.Addr]bool{loop: true}); !errors.Is(err, errNoSource) {
+		t.Fatalf("source %v, %v; want errNoSource", a, err)
 	}
 }
