@@ -640,6 +640,10 @@ func (m *Machine) Stop(now time.Time) []Action {
 	return m.transition(nil, StateStop, "shutdown")
 }
 
+// SetAddr sets the address adverts are sent from, once an instance that
+// had none finds one.
+func (m *Machine) SetAddr(a netip.Addr) { m.cfg.Addr = a }
+
 // SetVIPs replaces the addresses the machine advertises (a reload).
 func (m *Machine) SetVIPs(vips []netip.Addr) { m.cfg.VIPs = slices.Clone(vips) }
 

@@ -238,6 +238,7 @@ func (r *Router) Run(ctx context.Context) error {
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
 	r.startTracking(loopCtx)
+	r.watchSources(loopCtx)
 	r.publish(now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -471,6 +472,64 @@ func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
 		}
 		in.log.Info("("+in.cfg.Machine.Name+") entering FAULT state (no IPv"+fam+" address for interface)", "err", in.noSource)
 		r.setFault(ctx, in, now, "saddr", "no IPv"+fam+" address for interface "+in.cfg.Interface, true)
+	}
+}
+
+// watchSources follows address additions while an instance has no
+// address to send from, as keepalived's netlink handler does: the first
+// suitable address becomes its source and the instance leaves FAULT
+// (try_up_instance), as a backup waiting Master_Down_Interval.
+func (r *Router) watchSources(ctx context.Context) {
+	if _, real := r.opts.Addrs.(*Netlink); !real {
+		return
+	}
+	need := false
+	for _, in := range r.instances {
+		need = need || in.noSource != ""
+	}
+	if !need {
+		return
+	}
+	updates := make(chan netlink.AddrUpdate, 16)
+	done := make(chan struct{})
+	if err := netlink.AddrSubscribe(updates, done); err != nil {
+		r.log.Warn("vrrp: cannot follow new addresses", "err", err)
+		close(done)
+		return
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				if u.NewAddr {
+					r.do(ctx, r.retrySources)
+				}
+			}
+		}
+	}()
+}
+
+// retrySources looks again for a source address for the instances that
+// had none.
+func (r *Router) retrySources(ctx context.Context, now time.Time) {
+	for _, in := range r.instances {
+		if in.noSource == "" {
+			continue
+		}
+		src, err := sourceAddr(in.cfg, vipAddrsOn(r.instances, in.cfg.Interface))
+		if err != nil {
+			continue
+		}
+		in.noSource, in.src = "", src
+		in.m.SetAddr(src)
+		in.log.Info("Assigned address " + src.String() + " for interface " + in.cfg.Interface)
+		r.setFault(ctx, in, now, "saddr", "address "+src.String()+" for interface "+in.cfg.Interface, false)
 	}
 }
 
