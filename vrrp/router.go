@@ -637,6 +637,10 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		r.mu.Unlock()
 		return
 	}
+	if st := in.m.State(); st != StateBackup && st != StateMaster {
+		// keepalived ignores adverts in FAULT and INIT before any check.
+		return
+	}
 	name := in.cfg.Machine.Name
 	if err != nil {
 		r.dropped(in, now, got, err)
