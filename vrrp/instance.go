@@ -191,6 +191,31 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	case g.VRRPGarpMasterRefreshRep != nil:
 		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
 	}
+	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
+	// else the global vrrp_garp_master_repeat/delay; none in strict mode
+	// (keepalived's vrrp_complete_instance).
+	m.GARPLowerPrioRepeat = config.DefaultGarpMasterRep
+	if g.VRRPGarpMasterRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpMasterRepeat
+	}
+	if g.VRRPGarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
+	}
+	if in.GarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *in.GarpLowerPrioRepeat
+	}
+	if strict {
+		m.GARPLowerPrioRepeat = 0
+	}
+	m.GARPLowerPrioDelay = config.DefaultGarpMasterDelay
+	switch {
+	case in.GarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
+	case g.VRRPGarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
+	case g.VRRPGarpMasterDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpMasterDelay.D()
+	}
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()
 	}

@@ -85,6 +85,12 @@ type Config struct {
 	GARPDelay         time.Duration
 	GARPRefresh       time.Duration
 	GARPRefreshRepeat int
+	// GARPLowerPrioRepeat: a master that hears a lower priority advert
+	// sends this many gratuitous ARPs / NAs at once and again after
+	// GARPLowerPrioDelay (garp_lower_prio_repeat/delay), so that hosts
+	// the other router's announcements misled come back.
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
 }
 
 // Advert is a received advertisement with what the socket layer saw of it.
@@ -202,6 +208,7 @@ type Machine struct {
 	advertAt  time.Time // MASTER: next advert
 	garpAt    time.Time // MASTER: delayed GARP batch
 	refreshAt time.Time // MASTER: GARP refresh
+	lowerAt   time.Time // MASTER: delayed GARP batch after a lower priority advert
 	preemptAt time.Time // BACKUP: preempt_delay running until
 
 	downReason string
@@ -300,7 +307,7 @@ func (m *Machine) Deadline() time.Time {
 		return m.downAt
 	case StateMaster:
 		d := m.advertAt
-		for _, t := range []time.Time{m.garpAt, m.refreshAt} {
+		for _, t := range []time.Time{m.garpAt, m.refreshAt, m.lowerAt} {
 			if !t.IsZero() && t.Before(d) {
 				d = t
 			}
@@ -369,6 +376,10 @@ func (m *Machine) Tick(now time.Time) []Action {
 		if !m.refreshAt.IsZero() && !now.Before(m.refreshAt) {
 			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRefreshRepeat})
 			m.refreshAt = now.Add(m.cfg.GARPRefresh)
+		}
+		if !m.lowerAt.IsZero() && !now.Before(m.lowerAt) {
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			m.lowerAt = time.Time{}
 		}
 	}
 	return acts
@@ -543,6 +554,14 @@ func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 			text += ", forcing new election"
 			acts = m.send(acts, m.prio)
 		}
+		if m.cfg.GARPLowerPrioRepeat > 0 {
+			// keepalived's vrrp_state_master_rx: the lower priority
+			// router may have announced the VIPs as its own.
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			if m.cfg.GARPLowerPrioDelay > 0 && m.lowerAt.IsZero() {
+				m.lowerAt = now.Add(m.cfg.GARPLowerPrioDelay)
+			}
+		}
 		return acts, []Event{{Kind: "lower_priority", Text: text}}
 	}
 	if a.Priority == m.prio && cmp == 0 {
@@ -706,7 +725,7 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Ac
 	}
 	m.stats.BecameMaster++
 	m.advertAt = now.Add(m.cfg.Interval)
-	m.garpAt, m.refreshAt = time.Time{}, time.Time{}
+	m.garpAt, m.refreshAt, m.lowerAt = time.Time{}, time.Time{}, time.Time{}
 	if m.cfg.GARPDelay > 0 && m.cfg.GARPRepeat > 0 {
 		m.garpAt = now.Add(m.cfg.GARPDelay)
 	}
@@ -723,7 +742,7 @@ func (m *Machine) leaveMaster(acts []Action, to State, reason string, sendZero b
 	}
 	acts = append(acts, Action{Kind: ActRemoveVIPs})
 	m.stats.ReleasedMaster++
-	m.advertAt, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}
+	m.advertAt, m.garpAt, m.refreshAt, m.lowerAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return m.transition(acts, to, reason)
 }
 

@@ -443,3 +443,34 @@ func TestEventWords(t *testing.T) {
 		})
 	}
 }
+
+// TestLowerPriorityGARP: a master that hears a lower priority advert
+// answers with an advert and a batch of gratuitous ARPs, and another batch
+// garp_lower_prio_delay later (keepalived's vrrp_state_master_rx), so that
+// hosts the lower router's announcements misled come back.
+func TestLowerPriorityGARP(t *testing.T) {
+	m := newM(t, func(c *Config) {
+		c.Priority = 255
+		c.GARPLowerPrioRepeat = 3
+		c.GARPLowerPrioDelay = 5 * time.Second
+		c.GARPDelay = 0
+	})
+	m.Start(t0)
+	now := t0.Add(10 * time.Second)
+	m.Tick(now)
+	if got := kinds(m.Receive(now, advertFrom(m, r2, 100))); got != "send(prio 255); garp(3)" {
+		t.Fatalf("lower priority advert: %q", got)
+	}
+	var later []string
+	for i := 1; i <= 6; i++ {
+		tick := now.Add(time.Duration(i) * time.Second)
+		for _, a := range m.Tick(tick) {
+			if a.Kind == ActGARP {
+				later = append(later, fmt.Sprintf("%v:%d", tick.Sub(now), a.Count))
+			}
+		}
+	}
+	if got := strings.Join(later, " "); got != "5s:3" {
+		t.Errorf("delayed batches %q, want one after 5s", got)
+	}
+}
