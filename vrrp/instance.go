@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -162,8 +163,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	}
 	m := Config{
 		Name: name, VRID: uint8(vrid), Version: version, Priority: uint8(prio), Interval: interval,
-		InitialMaster: strings.EqualFold(in.State, "MASTER"), Nopreempt: in.NoPreempt,
-		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
+		InitialMaster: strings.EqualFold(in.State, "MASTER"), InitialBackup: strings.EqualFold(in.State, "BACKUP"),
+		Nopreempt: in.NoPreempt,
+		VIPs:      adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
 		CheckUnicastSrc:  in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
 		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}
@@ -188,6 +190,31 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
 	case g.VRRPGarpMasterRefreshRep != nil:
 		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
+	}
+	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
+	// else the global vrrp_garp_master_repeat/delay; none in strict mode
+	// (keepalived's vrrp_complete_instance).
+	m.GARPLowerPrioRepeat = config.DefaultGarpMasterRep
+	if g.VRRPGarpMasterRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpMasterRepeat
+	}
+	if g.VRRPGarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
+	}
+	if in.GarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *in.GarpLowerPrioRepeat
+	}
+	if strict {
+		m.GARPLowerPrioRepeat = 0
+	}
+	m.GARPLowerPrioDelay = config.DefaultGarpMasterDelay
+	switch {
+	case in.GarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
+	case g.VRRPGarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
+	case g.VRRPGarpMasterDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpMasterDelay.D()
 	}
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()
@@ -244,9 +271,19 @@ func boolOr(p *bool, def bool) bool {
 	return def
 }
 
+// errNoSource: the interface has no address an instance could send
+// adverts from.
+var errNoSource = errors.New("no address to send adverts from")
+
 // primaryAddr returns the interface's first IPv4 address, or its IPv6
 // link-local address: keepalived's default advert source.
 func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+	return sourceOf(ifi, v6, nil)
+}
+
+// sourceOf returns the interface's first IPv4 address, or its first IPv6
+// link-local address, that is not in skip.
+func sourceOf(ifi *net.Interface, v6 bool, skip map[netip.Addr]bool) (netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.Addr{}, err
@@ -261,6 +298,9 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 			continue
 		}
 		ip = ip.Unmap()
+		if skip[ip] {
+			continue
+		}
 		if !v6 && ip.Is4() {
 			return ip, nil
 		}
@@ -272,5 +312,8 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 	if v6 {
 		fam = "IPv6 link-local"
 	}
-	return netip.Addr{}, fmt.Errorf("interface %s has no %s address", ifi.Name, fam)
+	if len(skip) > 0 {
+		return netip.Addr{}, fmt.Errorf("interface %s has no %s address that is not a VIP: %w", ifi.Name, fam, errNoSource)
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no %s address: %w", ifi.Name, fam, errNoSource)
 }
