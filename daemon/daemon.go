@@ -15,6 +15,7 @@ import (
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
+	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/smtp"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -67,6 +68,11 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+	// runner prepares and runs every script (track, notify, MISC_CHECK,
+	// quorum, real-server notify); closed last in Run, so that nothing a
+	// script started outlives kt.
+	runner     *script.Runner
+	runnerOnce sync.Once
 	// statics is the static_* configuration set at start.
 	statics vrrp.StaticConfig
 	// notifier runs the VRRP notify scripts; closed when Run ends.
@@ -173,7 +179,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			}
 		}
 		// Track and notify scripts, notify FIFOs.
-		vrrp.ConfigureScripts(cfg, opts.Log, &ro)
+		vrrp.ConfigureScripts(cfg, opts.Log, &ro, d.scriptRunner())
 		// The router runs even without instances so that a reload can
 		// add some.
 		d.router, err = vrrp.NewRouter(ics, ro)
@@ -301,6 +307,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.reloading.Unlock()
 	if d.lvs != nil {
 		d.lvs.stopSched()
+		d.stopRSNotifies()
 	}
 	stopMgr()
 	wg.Wait()
@@ -308,6 +315,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.lvs.close()
 	}
 	d.scripts.Wait()
+	// What scripts left running in their process groups goes now.
+	d.scriptRunner().Close(0, d.log)
 	fctx, cancel := context.WithTimeout(context.Background(), d.opts.MailFlush)
 	_ = d.mail.Flush(fctx)
 	cancel()
