@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/config"
+)
+
+func lines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// liveGroup lists the live (not zombie) processes of a process group.
+func liveGroup(t *testing.T, pgid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if f[2] == strconv.Itoa(pgid) {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestRealServerAndQuorumScripts runs the checkers against a real TCP port
+// on loopback that closes and opens: the real server's notify_down and
+// notify_up run (with no arguments of kt's, as keepalived's do_rs_notifies
+// runs them), and so do the virtual server's quorum_down and quorum_up,
+// through the script runner. With omega, kt's stop runs notify_down for the
+// real server that is up and quorum_down. A notify_up script that leaves a
+// child holding its stdout does not outlive the stop.
+func TestRealServerAndQuorumScripts(t *testing.T) {
+	dir := t.TempDir()
+	out, pidFile := filepath.Join(dir, "out"), filepath.Join(dir, "pid")
+	sh := filepath.Join(dir, "note.sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// notify_up also leaves a child running that holds its stdout.
+	up := filepath.Join(dir, "up.sh")
+	if err := os.WriteFile(up, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nsleep 1000 &\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // the check fails until the port listens again
+	text := fmt.Sprintf(`virtual_server 192.0.2.100 80 {
+    delay_loop 1
+    protocol TCP
+    omega
+    quorum_up "%[1]s 'quorum up'"
+    quorum_down "%[1]s 'quorum down'"
+    real_server 127.0.0.1 %[3]d {
+        notify_up "%[2]s rs up"
+        notify_down "%[1]s 'rs down'"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+`, sh, up, port)
+	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
+	if err != nil || diags.HasErrors() {
+		t.Fatal(err, diags)
+	}
+	r := start(t, cfg, Options{CheckOnly: true})
+	waitFor(t, "notify_down and quorum_down", 30*time.Second, func() bool {
+		got := lines(out)
+		return slices.Contains(got, "rs down") && slices.Contains(got, "quorum down")
+	}, r.log)
+	l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	waitFor(t, "notify_up and quorum_up", 30*time.Second, func() bool {
+		got := lines(out)
+		return slices.Contains(got, "rs up") && slices.Contains(got, "quorum up")
+	}, r.log)
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if len(liveGroup(t, pgid)) == 0 {
+		t.Fatal("notify_up's child is not running")
+	}
+	before := len(lines(out))
+	r.stop()
+	select {
+	case err := <-r.done:
+		r.done <- err // for start's cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	// Omega: the stop runs notify_down for the real server that is up,
+	// and quorum_down.
+	stopLines := lines(out)[before:]
+	if !slices.Contains(stopLines, "rs down") || !slices.Contains(stopLines, "quorum down") {
+		t.Errorf("lines at stop %q, want rs down and quorum down\n%s", stopLines, r.log)
+	}
+	if m := liveGroup(t, pgid); len(m) > 0 {
+		t.Errorf("processes %v of notify_up's group %d outlived kt's stop", m, pgid)
+	}
+	if strings.Contains(r.log.String(), "script not run") {
+		t.Errorf("a script did not run:\n%s", r.log)
+	}
+}
