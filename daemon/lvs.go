@@ -46,7 +46,7 @@ func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 		if cs.Cmd == "" {
 			return
 		}
-		s, err := d.scriptRunner().Prepare(cs)
+		s, err := d.scriptRunner().PrepareNotify(cs)
 		if err != nil {
 			d.log.Error(what + " " + err.Error())
 			return

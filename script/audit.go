@@ -14,6 +14,9 @@ type Ref struct {
 	Pos    config.Pos
 	What   string
 	Script config.Script
+	// Notify: a notify-style script (all but vrrp_script and MISC_CHECK),
+	// prepared with PrepareNotify.
+	Notify bool
 }
 
 // WithUser applies a block's `user USER [GROUP]` line to a script.
@@ -32,7 +35,8 @@ func Refs(cfg *config.Config) []Ref {
 	var refs []Ref
 	add := func(p config.Pos, kw, what string, s config.Script) {
 		if s.Cmd != "" {
-			refs = append(refs, Ref{Pos: p.Of(kw), What: what + " " + kw, Script: s})
+			refs = append(refs, Ref{Pos: p.Of(kw), What: what + " " + kw, Script: s,
+				Notify: kw != "script" && kw != "misc_path"})
 		}
 	}
 	if g := cfg.Global; g != nil {
@@ -106,7 +110,11 @@ type Finding struct {
 func Audit(cfg *config.Config, r *Runner) []Finding {
 	var fs []Finding
 	for _, ref := range Refs(cfg) {
-		s, err := r.Prepare(ref.Script)
+		prepare := r.Prepare
+		if ref.Notify {
+			prepare = r.PrepareNotify
+		}
+		s, err := prepare(ref.Script)
 		if err != nil {
 			msg := err.Error()
 			if errors.Is(err, ErrDisabled) {

@@ -163,6 +163,10 @@ type Script struct {
 	Insecure bool
 	// Warnings are what Prepare found wrong with a script that still runs.
 	Warnings []string
+	// Shell: the script is a redirection such as `</dev/tcp/127.0.0.1/80`,
+	// which keepalived hands to system(): it runs as `/bin/sh -c LINE`,
+	// LINE being the words with all but the first in single quotes.
+	Shell bool
 
 	r *Runner
 }
@@ -209,10 +213,50 @@ func (r *Runner) Prepare(cs config.Script) (*Script, error) {
 		}
 		s.Cred = r.Default
 	}
+	if isRedirection(s.Args[0]) {
+		// keepalived's SC_SYSTEM: nothing to check, run through sh.
+		s.Shell = true
+		return s, nil
+	}
 	if err := r.check(s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// PrepareNotify is Prepare for a notify script (notify_*, quorum_*,
+// notify_up/notify_down, the FIFO scripts): keepalived runs a redirection
+// such as `</dev/tcp/...` only as a track script or a MISC_CHECK, and
+// disables it as a notify script.
+func (r *Runner) PrepareNotify(cs config.Script) (*Script, error) {
+	s, err := r.Prepare(cs)
+	if err == nil && s.Shell {
+		return nil, fmt.Errorf("%w: %s is a shell redirection, which keepalived runs only as a track script or MISC_CHECK", ErrDisabled, s.Args[0])
+	}
+	return s, err
+}
+
+// isRedirection is keepalived's test for a script that only opens a file
+// ("<", blanks, then "/").
+func isRedirection(a string) bool {
+	return strings.HasPrefix(a, "<") && strings.HasPrefix(strings.TrimLeft(a[1:], " \t"), "/")
+}
+
+// shellLine is keepalived's cmd_str: the words joined by spaces, each in
+// single quotes, but a first word that starts with < or > as it is.
+func shellLine(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if i == 0 && (strings.HasPrefix(a, "<") || strings.HasPrefix(a, ">")) {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteString("'" + a + "'")
+	}
+	return b.String()
 }
 
 // uidGid is who the script runs as.
@@ -515,6 +559,9 @@ func (s *Script) RunOutput(ctx context.Context, timeout time.Duration, out io.Wr
 		return Result{Status: -1, Err: errors.New("kt is stopping")}
 	}
 	args := append(append([]string(nil), s.Args...), extra...)
+	if s.Shell {
+		args = []string{"/bin/sh", "-c", shellLine(args)}
+	}
 	closeOnExecAll()
 	cmd := s.command(args, out)
 	err := cmd.Start()
@@ -569,6 +616,11 @@ func (s *Script) RunOutput(ctx context.Context, timeout time.Duration, out io.Wr
 		case ws.Signaled():
 			res.Signal = ws.Signal()
 		}
+	}
+	if s.Shell && (res.Status == 126 || res.Status == 127) {
+		// keepalived's system() path: "couldn't find/execute
+		// command" is not the script's failure (exit 0).
+		res.Status = 0
 	}
 	return res
 }

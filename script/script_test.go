@@ -560,3 +560,41 @@ vrrp_instance VI_1 {
 		t.Errorf("Audit with Strict: %q, want %q", got, want)
 	}
 }
+
+// TestRedirection: a script that is only a redirection (`</dev/tcp/...`,
+// keepalived's SC_SYSTEM) runs through /bin/sh as a track script or
+// MISC_CHECK, and is disabled as a notify script, as keepalived does.
+func TestRedirection(t *testing.T) {
+	r := &Runner{Security: true}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		cmd string
+		ok  bool
+	}{
+		{"</dev/null", true},
+		// One word: blanks after < are allowed.
+		{"'< /dev/null'", true},
+		{"<" + dir + "/missing", false},
+	} {
+		s, err := r.Prepare(config.Script{Cmd: tt.cmd})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.cmd, err)
+		}
+		if !s.Shell {
+			t.Errorf("%s: not run through the shell", tt.cmd)
+		}
+		if res := s.Run(context.Background(), 5*time.Second); res.OK() != tt.ok {
+			t.Errorf("%s: %v, want ok %v", tt.cmd, res, tt.ok)
+		}
+		if _, err := r.PrepareNotify(config.Script{Cmd: tt.cmd}); !errors.Is(err, ErrDisabled) {
+			t.Errorf("%s as a notify script: %v, want disabled", tt.cmd, err)
+		}
+	}
+	// Two words: "<" is looked up in PATH, as keepalived does.
+	if _, err := r.Prepare(config.Script{Cmd: "< /dev/null"}); !errors.Is(err, ErrDisabled) {
+		t.Errorf("< /dev/null (two words): %v, want disabled", err)
+	}
+	if got := shellLine([]string{"</dev/tcp/x", "a b"}); got != "</dev/tcp/x 'a b'" {
+		t.Errorf("shellLine = %q", got)
+	}
+}

@@ -57,11 +57,11 @@ func (n *NotifyScripts) For(st State) *Script {
 // logs: "vrrp_instance VI_1" or "vrrp_sync_group G".
 func PrepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
 	return &NotifyScripts{
-		Master:  prepareLogged(p, log, what+" notify_master", nc.Master),
-		Backup:  prepareLogged(p, log, what+" notify_backup", nc.Backup),
-		Fault:   prepareLogged(p, log, what+" notify_fault", nc.Fault),
-		Stop:    prepareLogged(p, log, what+" notify_stop", nc.Stop),
-		Generic: prepareLogged(p, log, what+" notify", nc.Generic),
+		Master:  prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
+		Backup:  prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
+		Fault:   prepareNotifyLogged(p, log, what+" notify_fault", nc.Fault),
+		Stop:    prepareNotifyLogged(p, log, what+" notify_stop", nc.Stop),
+		Generic: prepareNotifyLogged(p, log, what+" notify", nc.Generic),
 	}
 }
 
@@ -234,7 +234,7 @@ func openFIFO(log *slog.Logger, p *ScriptPolicy, fc FIFOConfig) (*notifyFIFO, er
 		return nil, fmt.Errorf("unable to create notify fifo %s: %w", fc.Path, err)
 	}
 	if fc.Script.Cmd != "" {
-		if s := prepareLogged(p, log, "notify fifo script", fc.Script); s != nil {
+		if s := prepareNotifyLogged(p, log, "notify fifo script", fc.Script); s != nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			nf.cancel, nf.done = cancel, make(chan struct{})
 			go func() {

@@ -27,10 +27,20 @@ func NewScriptPolicy(g *config.GlobalDefs) *ScriptPolicy { return script.NewRunn
 // or what is unsafe about one that runs; it returns nil for a disabled
 // script.
 func prepareLogged(p *ScriptPolicy, log *slog.Logger, what string, cs config.Script) *Script {
+	return prepareWith(p.Prepare, log, what, cs)
+}
+
+// prepareNotifyLogged is prepareLogged for a notify script (see
+// script.Runner.PrepareNotify).
+func prepareNotifyLogged(p *ScriptPolicy, log *slog.Logger, what string, cs config.Script) *Script {
+	return prepareWith(p.PrepareNotify, log, what, cs)
+}
+
+func prepareWith(prepare func(config.Script) (*Script, error), log *slog.Logger, what string, cs config.Script) *Script {
 	if cs.Cmd == "" {
 		return nil
 	}
-	s, err := p.Prepare(cs)
+	s, err := prepare(cs)
 	if err != nil {
 		log.Error("vrrp: " + what + " " + err.Error())
 		return nil
