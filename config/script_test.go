@@ -1,8 +1,17 @@
 package config
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // TestSplitScript: keepalived 2.2.7's alloc_strvec_quoted_escaped rules
@@ -74,4 +83,63 @@ func FuzzSplitScript(f *testing.F) {
 			t.Fatalf("%q -> %q -> %q -> %q (%v)", s, words, line, again, err)
 		}
 	})
+}
+
+// TestScriptSplitErrorsLikeKeepalived: a script word that cannot be split
+// (a missing closing quote inside it, a backslash at its end) is an error
+// at the line keepalived 2.2.7's `keepalived -t` names, and the script is
+// left out; a good one next to it is kept.
+func TestScriptSplitErrorsLikeKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	text := `vrrp_script chk {
+    script "/bin/true 'open"
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        192.0.2.1
+    }
+    notify_master "/bin/true \"open"
+    notify_backup "/bin/true 'fine words'"
+    notify_fault '/bin/true "open'
+}
+`
+	path := filepath.Join(t.TempDir(), "k.conf")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command(ka, "-t", "-l", "-f", path).CombinedOutput()
+	re := regexp.MustCompile(`\((?:[^()]*: )?Line (\d+)\) String '.*': missing terminating`)
+	var kaLines []int
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.Atoi(m[1])
+		if !slices.Contains(kaLines, n) {
+			kaLines = append(kaLines, n)
+		}
+	}
+	sort.Ints(kaLines)
+	cfg, diags, err := Load(path, FormatKeepalived, ParseOptions{ConfigID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ktLines []int
+	for _, d := range diags {
+		if d.Severity == Error && strings.Contains(d.Msg, "cannot be split into words") {
+			ktLines = append(ktLines, d.Pos.Line)
+		}
+	}
+	sort.Ints(ktLines)
+	t.Logf("keepalived -t:\n%s", out)
+	if len(kaLines) == 0 || !slices.Equal(ktLines, kaLines) {
+		t.Errorf("kt reports unsplittable scripts at lines %v, keepalived at %v", ktLines, kaLines)
+	}
+	in := cfg.Instances["VI_1"]
+	if in.NotifyMaster.Cmd != "" || in.NotifyFault.Cmd != "" || cfg.Scripts["chk"].Script.Cmd != "" {
+		t.Errorf("a script that cannot be split is kept: %+v %+v %+v", in.NotifyMaster, in.NotifyFault, cfg.Scripts["chk"].Script)
+	}
+	if !slices.Equal(in.NotifyBackup.Args, []string{"/bin/true", "fine words"}) {
+		t.Errorf("notify_backup words %q", in.NotifyBackup.Args)
+	}
 }
