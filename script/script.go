@@ -75,7 +75,7 @@ type Runner struct {
 	KillGrace time.Duration
 
 	mu     sync.Mutex
-	groups map[int]struct{} // process groups started and maybe alive
+	groups map[int]*group // process groups started and maybe alive
 	closed bool
 }
 
@@ -668,6 +668,16 @@ func (r *Runner) isClosed() bool {
 	return r.closed
 }
 
+// group is a process group the runner started. While its leader runs, the
+// number is the runner's. Once the leader is reaped, the processes left in
+// the group are recorded with their start times: the group is still the
+// same one (a group number is not given out again while a process is in
+// the group) only while one of them lives.
+type group struct {
+	running bool
+	left    map[int]uint64 // pid -> start time, once the leader is gone
+}
+
 // track remembers a process group the runner started.
 func (r *Runner) track(pgid int) {
 	if r == nil {
@@ -676,15 +686,15 @@ func (r *Runner) track(pgid int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.groups == nil {
-		r.groups = map[int]struct{}{}
+		r.groups = map[int]*group{}
 	}
-	// Forget groups that have emptied since: their number may be reused.
-	for g := range r.groups {
-		if !groupAlive(g) {
+	// Forget leftover groups that have emptied since.
+	for g, st := range r.groups {
+		if !st.running && !st.alive() {
 			delete(r.groups, g)
 		}
 	}
-	r.groups[pgid] = struct{}{}
+	r.groups[pgid] = &group{running: true}
 }
 
 // untrack forgets a group whose leader was reaped, unless processes of it
@@ -693,17 +703,80 @@ func (r *Runner) untrack(pgid int) {
 	if r == nil {
 		return
 	}
+	var left map[int]uint64
+	if syscall.Kill(-pgid, 0) == nil { // something is left, maybe a zombie
+		left = groupProcs(pgid)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !groupAlive(pgid) {
+	if len(left) == 0 {
 		delete(r.groups, pgid)
+		return
 	}
+	r.groups[pgid] = &group{left: left}
 }
 
-// groupAlive reports whether a process group has a member. While it has,
-// its number cannot be given to another process.
-func groupAlive(pgid int) bool {
-	return syscall.Kill(-pgid, 0) == nil
+// alive reports whether a leftover group is still the one recorded.
+func (g *group) alive() bool {
+	if g.running {
+		return true
+	}
+	for pid, start := range g.left {
+		if st, ok := procStart(pid); ok && st == start {
+			return true
+		}
+	}
+	return false
+}
+
+// groupProcs lists the live (not zombie) processes of a process group with
+// their start times, from /proc.
+func groupProcs(pgid int) map[int]uint64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	m := map[int]uint64{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pg, start, ok := procStat(pid); ok && pg == pgid {
+			m[pid] = start
+		}
+	}
+	return m
+}
+
+// procStart is a live process's start time.
+func procStart(pid int) (uint64, bool) {
+	_, start, ok := procStat(pid)
+	return start, ok
+}
+
+// procStat reads a live (not zombie) process's group and start time.
+func procStat(pid int) (pgid int, start uint64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// pid (comm) state ppid pgrp ... starttime (field 22): comm may
+	// hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, 0, false
+	}
+	pgid, err1 := strconv.Atoi(f[2])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return pgid, start, true
 }
 
 // Groups are the process groups of scripts the runner started that still
@@ -712,12 +785,22 @@ func (r *Runner) Groups() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var gs []int
-	for g := range r.groups {
-		if groupAlive(g) {
-			gs = append(gs, g)
+	for pg, g := range r.groups {
+		if g.running && syscall.Kill(-pg, 0) == nil || !g.running && g.alive() {
+			gs = append(gs, pg)
 		}
 	}
 	return gs
+}
+
+// anyLive reports whether a process (not a zombie) of the groups runs.
+func (r *Runner) anyLive(gs []int) bool {
+	for _, g := range gs {
+		if len(groupProcs(g)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops every script the runner started and what they left running
@@ -746,7 +829,7 @@ func (r *Runner) Close(grace time.Duration, log *slog.Logger) {
 		_ = syscall.Kill(-g, syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) && len(r.Groups()) > 0 {
+	for time.Now().Before(deadline) && r.anyLive(gs) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, g := range r.Groups() {

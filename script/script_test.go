@@ -598,3 +598,26 @@ func TestRedirection(t *testing.T) {
 		t.Errorf("shellLine = %q", got)
 	}
 }
+
+// TestLeftoverForgotten: a group whose leftover processes have all exited
+// is no longer the runner's (its number may be given to another process
+// group), so Close does not signal it.
+func TestLeftoverForgotten(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	r := &Runner{}
+	s := r.Command("/bin/sh", "-c", "echo $$ > "+pidFile+"; sleep 0.3 & exit 0")
+	if res := s.Run(context.Background(), time.Minute); !res.OK() {
+		t.Fatalf("run: %v", res)
+	}
+	pgid := readPid(t, pidFile)
+	if !slices.Contains(r.Groups(), pgid) {
+		t.Fatalf("groups %v lack the leftover %d", r.Groups(), pgid)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for slices.Contains(r.Groups(), pgid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("group %d still listed after its last process exited", pgid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
