@@ -53,6 +53,10 @@ type Options struct {
 	DataFile, JSONFile, StatsFile string
 	// Version and ConfigPath are shown in the status.
 	Version, ConfigPath string
+	// StrictScripts refuses a script run as root when one of its arguments
+	// names a file a non-root user can change (kt run --strict; see
+	// script.Runner.Strict); without it that is a warning.
+	StrictScripts bool
 	// Load reads and validates the configuration again for a reload
 	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
 	Load func() (*config.Config, config.Diagnostics, error)

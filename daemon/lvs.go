@@ -75,6 +75,7 @@ func (d *Daemon) scriptRunner() *script.Runner {
 	d.runnerOnce.Do(func() {
 		if d.runner == nil {
 			d.runner = script.NewRunner(d.cfg.Global)
+			d.runner.Strict = d.opts.StrictScripts
 		}
 	})
 	return d.runner
