@@ -292,7 +292,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 				errs <- fmt.Errorf("ipvs: %w", err)
 			}
 		}()
+		// Under the reload lock: a SIGHUP reload may already be
+		// replacing the scheduler.
+		d.reloading.Lock()
 		d.lvs.startSched()
+		d.reloading.Unlock()
 	}
 	var err error
 	if d.router != nil {

@@ -97,15 +97,20 @@ func (d *Daemon) scheduler() *check.Scheduler {
 }
 
 // startSched runs the checkers until stopSched.
+// Callers hold Daemon.reloading (a reload stops and starts them too); it
+// does nothing when they already run.
 func (p *lvsPart) startSched() {
+	if p.stopRun != nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	sched := p.sched
+	p.stopRun = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		_ = sched.Run(ctx)
 	}()
-	p.stopRun = func() { cancel(); <-done }
 }
 
 // stopSched stops the checkers and waits for the attempts under way.
@@ -139,8 +144,21 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 		vs[lvs.VSName(v)] = v
 	}
 	d.cfgMu.Lock()
+	oldScripts := p.scripts
 	p.vs, p.sched, p.scripts = vs, sched, scripts
 	d.cfgMu.Unlock()
+	// A real server that was up and is gone from the configuration is
+	// removed: its (old) notify_down runs, as keepalived's clear_diff_rs
+	// runs it ("service ... no longer exist").
+	kept := map[string]bool{}
+	for _, st := range sched.States() {
+		kept[st.Server.Key] = true
+	}
+	for key, up := range known {
+		if up && !kept[key] {
+			d.rsNotify(oldScripts, key, false, false)
+		}
+	}
 	if p.mgr != nil { // nil without IPVS: the checkers run alone
 		p.mgr.SetConfig(cfg)
 		for _, st := range sched.States() {

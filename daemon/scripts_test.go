@@ -148,3 +148,70 @@ func TestRealServerAndQuorumScripts(t *testing.T) {
 		t.Errorf("a script did not run:\n%s", r.log)
 	}
 }
+
+// TestRealServerRemovedOnReload: with rs_init_notifies the real servers
+// that start up get notify_up; one that is up and is gone from the
+// configuration a reload brings gets its notify_down, as keepalived's
+// clear_diff_rs runs it; one that stays gets none.
+func TestRealServerRemovedOnReload(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := filepath.Join(dir, "note.sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// ports[0] listens; ports[1] is closed: its check fails once Run
+	// has started the checkers.
+	var ports []int
+	for i := range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if i == 1 {
+			l.Close()
+			continue
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+	conf := func(ports ...int) *config.Config {
+		text := "virtual_server 192.0.2.100 80 {\n    delay_loop 1\n    protocol TCP\n"
+		for _, p := range ports {
+			text += fmt.Sprintf("    real_server 127.0.0.1 %[1]d {\n        notify_up \"%[2]s 'up %[1]d'\"\n        notify_down \"%[2]s 'down %[1]d'\"\n"+
+				"        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n", p, sh)
+		}
+		cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text+"}\n"), config.ParseOptions{})
+		if err != nil || diags.HasErrors() {
+			t.Fatal(err, diags)
+		}
+		return cfg
+	}
+	cfg := conf(ports...)
+	cfg.Global = &config.GlobalDefs{RSInitNotifies: config.Bool(true)}
+	r := start(t, cfg, Options{CheckOnly: true})
+	// rs_init_notifies: both start up.
+	waitFor(t, "notify_up at start (rs_init_notifies), then notify_down of the closed port", 20*time.Second, func() bool {
+		got := lines(out)
+		return slices.Contains(got, fmt.Sprintf("up %d", ports[0])) && slices.Contains(got, fmt.Sprintf("up %d", ports[1])) &&
+			slices.Contains(got, fmt.Sprintf("down %d", ports[1]))
+	}, r.log)
+	if err := r.d.Reload(t.Context(), conf(ports[1])); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "notify_down of the removed real server", 20*time.Second, func() bool {
+		return slices.Contains(lines(out), fmt.Sprintf("down %d", ports[0]))
+	}, r.log)
+	if n := len(slices.DeleteFunc(lines(out), func(l string) bool { return l != fmt.Sprintf("down %d", ports[1]) })); n != 1 {
+		t.Errorf("the real server that stays (down) got %d notify_down, want 1: %q", n, lines(out))
+	}
+}
