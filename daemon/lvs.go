@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/kt-project/kt/check"
@@ -68,6 +70,17 @@ func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 		}
 	}
 	return ls
+}
+
+// hasLVSScripts reports whether the virtual servers configure a script
+// (keepalived's checker process warns about them without script security).
+func hasLVSScripts(cfg *config.Config) bool {
+	for _, ref := range script.Refs(cfg) {
+		if strings.HasPrefix(ref.What, "virtual_server ") {
+			return true
+		}
+	}
+	return false
 }
 
 // scriptRunner is the daemon's script runner, made on first use.
@@ -197,6 +210,9 @@ func (d *Daemon) setupLVS() error {
 	if d.metrics != nil {
 		mo.OnReconcile = d.metrics.reconciled
 		so.OnResult = d.metrics.checkResult
+	}
+	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
+		d.log.Warn("SECURITY VIOLATION - check scripts are being executed but script_security not enabled")
 	}
 	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so, scripts: d.prepareLVSScripts(cfg)}
 	for _, vs := range cfg.VirtualServers {
