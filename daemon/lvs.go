@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kt-project/kt/check"
@@ -81,6 +82,27 @@ func hasLVSScripts(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+// alphaFirst remembers which jobs have had a result.
+type alphaFirst struct {
+	mu   sync.Mutex
+	seen map[*check.Job]bool
+}
+
+// failed reports whether r is the first result of an alpha job and a
+// failure.
+func (a *alphaFirst) failed(j *check.Job, r check.Result) bool {
+	if !j.Alpha || j.Server == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen[j] {
+		return false
+	}
+	a.seen[j] = true
+	return !r.OK
 }
 
 // scriptRunner is the daemon's script runner, made on first use.
@@ -209,7 +231,21 @@ func (d *Daemon) setupLVS() error {
 	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
 	if d.metrics != nil {
 		mo.OnReconcile = d.metrics.reconciled
-		so.OnResult = d.metrics.checkResult
+	}
+	first := &alphaFirst{seen: map[*check.Job]bool{}}
+	so.OnResult = func(j *check.Job, r check.Result) {
+		if d.metrics != nil {
+			d.metrics.checkResult(j, r)
+		}
+		if first.failed(j, r) {
+			// keepalived's update_svr_checker_state: an alpha
+			// checker's first result, a failure, changes no state
+			// but runs the real server's notify_down.
+			d.cfgMu.RLock()
+			scripts := d.lvs.scripts
+			d.cfgMu.RUnlock()
+			d.rsNotify(scripts, j.Server.Key, false, false)
+		}
 	}
 	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
 		d.log.Warn("SECURITY VIOLATION - check scripts are being executed but script_security not enabled")

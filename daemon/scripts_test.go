@@ -215,3 +215,46 @@ func TestRealServerRemovedOnReload(t *testing.T) {
 		t.Errorf("the real server that stays (down) got %d notify_down, want 1: %q", n, lines(out))
 	}
 }
+
+// TestAlphaFirstFailureNotifies: an alpha checker starts down, so its first
+// failure is no transition; keepalived still runs the real server's
+// notify_down then (update_svr_checker_state), once.
+func TestAlphaFirstFailureNotifies(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := filepath.Join(dir, "note.sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	text := fmt.Sprintf(`virtual_server 192.0.2.100 80 {
+    delay_loop 1
+    protocol TCP
+    real_server 127.0.0.1 %d {
+        notify_down "%s down"
+        TCP_CHECK {
+            connect_timeout 1
+            alpha
+        }
+    }
+}
+`, port, sh)
+	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
+	if err != nil || diags.HasErrors() {
+		t.Fatal(err, diags)
+	}
+	r := start(t, cfg, Options{CheckOnly: true})
+	waitFor(t, "notify_down after the alpha checker's first failure", 20*time.Second, func() bool {
+		return slices.Contains(lines(out), "down")
+	}, r.log)
+	// Later failures are no news.
+	time.Sleep(2500 * time.Millisecond)
+	if got := lines(out); len(got) != 1 {
+		t.Errorf("notify lines %q, want one down", got)
+	}
+}
