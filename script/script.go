@@ -292,6 +292,13 @@ func (r *Runner) check(s *Script) error {
 	if err != nil {
 		return fmt.Errorf("%w: script %s cannot be accessed: %v", ErrDisabled, name, errors.Unwrap(err))
 	}
+	if s.Cred != nil {
+		// keepalived resolves the path as the script's user: a
+		// directory that user cannot search hides the script.
+		if dir, ok := searchable(filepath.Dir(real), uid, gid); !ok {
+			return fmt.Errorf("%w: script %s cannot be accessed by uid:gid %d:%d (%s cannot be searched)", ErrDisabled, name, uid, gid, dir)
+		}
+	}
 	runPath, realFile := resolvedPaths(name, real)
 	// keepalived runs runPath, by that name. When even its file name
 	// differs from the one written (/bin/pidof is /usr/sbin/killall5,
@@ -405,6 +412,26 @@ func findPath(name string, uid, gid uint32) (string, error) {
 		return "", errors.New("permission denied")
 	}
 	return "", errors.New("not found")
+}
+
+// searchable reports whether uid:gid (with no other group) may search
+// every directory from / to dir; else it names the first it may not.
+func searchable(dir string, uid, gid uint32) (string, bool) {
+	if uid == 0 {
+		return "", true
+	}
+	cur := "/"
+	for _, part := range append([]string{""}, strings.Split(strings.TrimPrefix(filepath.Clean(dir), "/"), "/")...) {
+		cur = filepath.Join(cur, part)
+		var st syscall.Stat_t
+		if err := syscall.Stat(cur, &st); err != nil {
+			return cur, false
+		}
+		if !isExecutable(&st, uid, gid) {
+			return cur, false
+		}
+	}
+	return "", true
 }
 
 // isExecutable is keepalived's is_executable for uid:gid.

@@ -621,3 +621,26 @@ func TestLeftoverForgotten(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestPrepareUnreachable: a script in a directory its user cannot search is
+// disabled at once (keepalived resolves the path as that user), not left
+// to fail on every run.
+func TestPrepareUnreachable(t *testing.T) {
+	testenv.Root(t)
+	if _, err := LookupUser("nobody", ""); err != nil {
+		testenv.Missing(t, "no user nobody")
+	}
+	root := secureDir(t)
+	closed := filepath.Join(root, "closed")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := writeScript(t, closed, "s.sh", "#!/bin/sh\nexit 0\n", 0o755)
+	r := &Runner{}
+	if _, err := r.Prepare(config.Script{Cmd: p, User: "nobody"}); !errors.Is(err, ErrDisabled) || !strings.Contains(err.Error(), "cannot be searched") {
+		t.Errorf("Prepare as nobody: %v, want disabled", err)
+	}
+	if _, err := r.Prepare(config.Script{Cmd: p}); err != nil {
+		t.Errorf("Prepare as root: %v", err)
+	}
+}
