@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/check"
+	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 	"github.com/urfave/cli/v2"
 )
 
@@ -237,11 +239,11 @@ func buildProbe(c *cli.Context, kind string, args []string) (check.Checker, stri
 		chk, err := check.NewPing(check.PingOptions{Dial: dial})
 		return chk, target, err
 	case "misc":
-		cmd, err := check.SplitCommand(target)
+		cmd, err := config.SplitScript(target)
 		if err != nil {
 			return nil, "", err
 		}
-		chk, err := check.NewMisc(check.MiscOptions{Command: cmd, Timeout: c.Duration("timeout"), Dynamic: c.Bool("dynamic")})
+		chk, err := check.NewMisc(check.MiscOptions{Script: script.New(cmd...), Timeout: c.Duration("timeout"), Dynamic: c.Bool("dynamic")})
 		return chk, target, err
 	case "file":
 		chk, err := check.NewFile(check.FileOptions{Path: target, Weight: c.Int("weight"), Reverse: c.Bool("reverse")})

@@ -596,7 +596,7 @@ func (v *validator) scriptSecurity() {
 	if first == nil {
 		return
 	}
-	v.warnf(*first, "scripts are configured but enable_script_security is off: they run as root even if a non-root user can change them")
+	v.warnf(*first, "scripts are configured but enable_script_security is off (keepalived: SECURITY VIOLATION - scripts are being executed but script_security not enabled): a script run as root (the default, unless script_user or a keepalived_script user) still runs when a non-root user can change it or a directory above it")
 }
 
 // firstScript returns where the first configured script was written.
@@ -609,6 +609,11 @@ func (v *validator) firstScript() *Pos {
 	}
 	for _, s := range v.c.Scripts {
 		add(s.Pos, "script", s.Script)
+	}
+	if g := v.c.Global; g != nil {
+		add(g.Pos, "notify_fifo_script", g.NotifyFIFOScript)
+		add(g.Pos, "vrrp_notify_fifo_script", g.VRRPNotifyFIFOScript)
+		add(g.Pos, "lvs_notify_fifo_script", g.LVSNotifyFIFOScript)
 	}
 	for _, g := range v.c.SyncGroups {
 		add(g.Pos, "notify_master", g.NotifyMaster)

@@ -132,13 +132,26 @@ func (w *Weight) UnmarshalTOML(v any) error {
 	return fmt.Errorf("weight: want a number or \"N reverse\"")
 }
 
-// Script is a command keepalived runs (notify, track and check scripts):
-// Cmd is split into arguments like a shell line with single quotes; User and
-// Group, when set, are who it runs as.
+// Script is a command keepalived runs (notify, track and check scripts).
+// Cmd is the command line as written; Args is it split into the command and
+// its arguments by SplitScript when the configuration is read (engines run
+// Args and never split Cmd themselves); User and Group, when set, are who it
+// runs as (resolved when it is prepared to run: the user may be created
+// later).
 type Script struct {
 	Cmd   string
+	Args  []string
 	User  string
 	Group string
+}
+
+// NewScript is a Script for cmd, split as keepalived splits it.
+func NewScript(cmd, user, group string) (Script, error) {
+	args, err := SplitScript(cmd)
+	if err != nil {
+		return Script{}, fmt.Errorf("script %q: %w", cmd, err)
+	}
+	return Script{Cmd: cmd, Args: args, User: user, Group: group}, nil
 }
 
 func (s *Script) parseWords(w []string) error {
@@ -148,7 +161,11 @@ func (s *Script) parseWords(w []string) error {
 	if len(w) > 3 {
 		return errorf("too many words: want SCRIPT [USER [GROUP]] (quote a script that has arguments)")
 	}
-	*s = Script{Cmd: w[0]}
+	args, err := SplitScript(w[0])
+	if err != nil {
+		return errorf("script %q cannot be split into words (%v); it is ignored", w[0], err)
+	}
+	*s = Script{Cmd: w[0], Args: args}
 	if len(w) > 1 {
 		s.User = w[1]
 	}
@@ -193,7 +210,11 @@ func (s Script) MarshalTOML() ([]byte, error) {
 func (s *Script) UnmarshalTOML(v any) error {
 	switch v := v.(type) {
 	case string:
-		*s = Script{Cmd: v}
+		args, err := SplitScript(v)
+		if err != nil {
+			return fmt.Errorf("script %q: %w", v, err)
+		}
+		*s = Script{Cmd: v, Args: args}
 		return nil
 	case map[string]any:
 		*s = Script{}
@@ -216,6 +237,11 @@ func (s *Script) UnmarshalTOML(v any) error {
 		if s.Cmd == "" {
 			return fmt.Errorf("script: cmd is missing")
 		}
+		args, err := SplitScript(s.Cmd)
+		if err != nil {
+			return fmt.Errorf("script %q: %w", s.Cmd, err)
+		}
+		s.Args = args
 		return nil
 	}
 	return fmt.Errorf("script: want a string or a table { cmd = \"...\", user = \"...\" }")
