@@ -20,6 +20,7 @@ func Validate(c *Config) Diagnostics {
 	v.instances()
 	v.syncGroups()
 	v.virtualServers()
+	v.lineVerdicts()
 	v.scriptSecurity()
 	v.sink.list.Sort()
 	return v.sink.list
@@ -303,11 +304,7 @@ func (v *validator) instances() {
 		if in.LVSSyncDaemonInterface != "" {
 			v.warnf(p.Of("lvs_sync_daemon_interface"), "%s lvs_sync_daemon_interface in a vrrp_instance is deprecated; use lvs_sync_daemon in global_defs", where)
 		}
-		v.specs(in.VirtualRoutes, "virtual_routes", true)
-		v.specs(in.VirtualRules, "virtual_rules", false)
 	}
-	v.specs(v.c.StaticRoutes, "static_routes", true)
-	v.specs(v.c.StaticRules, "static_rules", false)
 }
 
 // trackRefs reports tracked scripts, files, processes and BFD sessions that
@@ -559,31 +556,6 @@ func validStatus(s string) bool {
 	}
 	b, err := strconv.Atoi(hi)
 	return err == nil && b >= a && b <= 599
-}
-
-// specs checks route and rule lines: addresses parse, deprecated words.
-func (v *validator) specs(list []Spec, kw string, route bool) {
-	for _, s := range list {
-		w := s.Words()
-		for j := 0; j < len(w); j++ {
-			switch w[j] {
-			case "gw":
-				if route {
-					v.warnf(s.Pos, "%s: \"gw\" is deprecated; use \"via\"", kw)
-				}
-			case "or":
-				if route {
-					v.warnf(s.Pos, "%s: \"or\" is deprecated; use \"nexthop\"", kw)
-				}
-			case "from", "to", "src", "via":
-				if j+1 < len(w) && w[j+1] != "all" && w[j+1] != "default" {
-					if _, err := ParseAddressOrPrefix(w[j+1]); err != nil {
-						v.errorf(s.Pos, "%s: %s %q is not an address; the line is ignored", kw, w[j], w[j+1])
-					}
-				}
-			}
-		}
-	}
 }
 
 // scriptSecurity warns when scripts are configured but would run as root

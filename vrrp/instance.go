@@ -74,8 +74,9 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	})
 	var out []InstanceConfig
 	tb := newTrackBuilder(cfg)
+	prios := config.DefaultRulePriorities(cfg)
 	for _, n := range names {
-		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		ic, err := instanceConfig(cfg, n, cfg.Instances[n], prios)
 		if err == nil {
 			ic.Track = tb.instanceRefs(n, cfg.Instances[n], int(ic.Machine.Priority), func(w string) { ic.TrackWarnings = append(ic.TrackWarnings, w) })
 			ic.Notify = instanceNotifyConfig(cfg, n, cfg.Instances[n])
@@ -99,7 +100,7 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	return out, nil
 }
 
-func instanceConfig(cfg *config.Config, name string, in *config.Instance) (InstanceConfig, error) {
+func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios map[*config.Rule]uint32) (InstanceConfig, error) {
 	g := cfg.Global
 	if g == nil {
 		g = &config.GlobalDefs{}
@@ -231,7 +232,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
 		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
 	}
-	if err := addrConfig(&ic, cfg, in, strict); err != nil {
+	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err
 	}
 	return ic, nil
