@@ -91,7 +91,7 @@ func joinWords(w []string) string { return strings.Join(w, " ") }
 
 // lineVerdicts reports the verdicts of the lines parsed into typed values:
 // static and virtual routes and rules (with the preferences keepalived
-// assigns to rules written without one).
+// assigns to rules written without one), virtual_server_group members.
 func (v *validator) lineVerdicts() {
 	prios := DefaultRulePriorities(v.c)
 	routes := func(kw string, list []Route) {
@@ -114,5 +114,14 @@ func (v *validator) lineVerdicts() {
 		in := v.c.Instances[name]
 		routes("virtual_routes", in.VirtualRoutes)
 		rules("virtual_rules", in.VirtualRules)
+	}
+	for _, name := range sortedKeys(v.c.VirtualServerGr) {
+		g := v.c.VirtualServerGr[name]
+		for _, m := range g.Members {
+			m.Verdict.report(&v.sink, m.Pos, "virtual_server_group "+name, m.String())
+		}
+		if why := g.Removed(); why != "" {
+			v.warnf(g.Pos, "virtual server group %s %s (keepalived 2.2.7 does the same)", name, why)
+		}
 	}
 }
