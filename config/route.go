@@ -385,7 +385,7 @@ func ParseRoute(words []string) Route {
 					break
 				}
 				r.TrackGroup = s
-				v.unsupported("track_group on a route is not supported by kt")
+				v.warn("kt does not support track_group; it is ignored")
 			}
 		case "as", "encap", "expires", "realms", "rtt", "rttvar", "rto_min", "pref", "ttl-propagate", "vrf":
 			v.unsupported("route option %q is not supported by kt", kw)

@@ -285,7 +285,7 @@ func ParseRule(words []string) Rule {
 					break
 				}
 				r.TrackGroup = s
-				v.unsupported("track_group on a rule is not supported by kt")
+				v.warn("kt does not support track_group; it is ignored")
 			}
 		default:
 			if kw == "type" {

@@ -232,7 +232,7 @@ func (v *validator) instances() {
 			}
 		}
 		if a := in.Authentication; a != nil {
-			ipv6 := len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()
+			ipv6 := len(in.AdvertisedVIPs()) > 0 && in.AdvertisedVIPs()[0].Address.Addr().Is6()
 			typ := strings.ToUpper(a.AuthType)
 			switch {
 			case typ != "PASS" && typ != "AH":
@@ -268,7 +268,7 @@ func (v *validator) instances() {
 		}
 		// All VIPs of an instance share one address family.
 		var fam4, fam6 bool
-		for _, vip := range in.VirtualIPAddress {
+		for _, vip := range in.AdvertisedVIPs() {
 			a := vip.Address.Addr()
 			if a.Is4() {
 				fam4 = true
@@ -293,7 +293,7 @@ func (v *validator) instances() {
 				v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", where, peer.Address)
 			}
 		}
-		if len(in.VirtualIPAddress) == 0 {
+		if len(in.AdvertisedVIPs()) == 0 {
 			if version == 3 || v.strict(in) {
 				v.errorf(p, "%s has no virtual_ipaddress; VRRPv3 and vrrp_strict need at least one", where)
 			} else {

@@ -43,14 +43,14 @@ func (v *LineVerdict) unsupported(f string, a ...any) {
 	}
 }
 
-// report adds the verdict's diagnostics at p; kw names the block and what
-// the line is ("virtual_routes", "route 192.0.2.0/24 ...").
-func (v LineVerdict) report(s *diagSink, p Pos, kw, line string) {
+// report adds the verdict's diagnostics at p; kw names the block
+// ("virtual_routes").
+func (v LineVerdict) report(s *diagSink, p Pos, kw string) {
 	for _, w := range v.Warnings {
 		s.warnf(p, "%s: %s", kw, w)
 	}
 	if v.Skip != "" {
-		s.warnf(p, "%s: %s - %q is skipped (keepalived 2.2.7 does the same)", kw, v.Skip, line)
+		s.warnf(p, "%s: %s; the line is skipped, as keepalived 2.2.7 does", kw, v.Skip)
 	}
 	if v.Unsupported != "" {
 		s.errorf(p, "%s: %s", kw, v.Unsupported)
@@ -90,35 +90,48 @@ func parseUint(s string, max uint64) (uint64, bool) {
 func joinWords(w []string) string { return strings.Join(w, " ") }
 
 // lineVerdicts reports the verdicts of the lines parsed into typed values:
-// static and virtual routes and rules (with the preferences keepalived
+// addresses, static and virtual routes and rules (with the preferences keepalived
 // assigns to rules written without one), virtual_server_group members.
 func (v *validator) lineVerdicts() {
 	prios := DefaultRulePriorities(v.c)
 	routes := func(kw string, list []Route) {
 		for _, r := range list {
-			r.Verdict.report(&v.sink, r.Pos, kw, r.String())
+			r.Verdict.report(&v.sink, r.Pos, kw)
 		}
 	}
 	rules := func(kw string, list []Rule) {
 		for i := range list {
 			r := &list[i]
-			r.Verdict.report(&v.sink, r.Pos, kw, r.String())
+			r.Verdict.report(&v.sink, r.Pos, kw)
 			if p, ok := prios[r]; ok {
 				v.warnf(r.Pos, "%s: Rule has no preference specified - setting to %d. This is probably not what you want.", kw, p)
 			}
+		}
+	}
+	vips := func(kw string, list []VIP) {
+		for _, a := range list {
+			a.Verdict.report(&v.sink, a.Pos, kw)
+		}
+	}
+	vips("static_ipaddress", v.c.StaticIPAddress)
+	for _, a := range KeptVIPs(v.c.StaticIPAddress) {
+		if a.Dev == "" {
+			v.errorf(a.Pos, "static_ipaddress: %s has no dev (kt does not pick a default interface)", a.String())
 		}
 	}
 	routes("static_routes", v.c.StaticRoutes)
 	rules("static_rules", v.c.StaticRules)
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
+		vips("virtual_ipaddress", in.VirtualIPAddress)
+		vips("virtual_ipaddress_excluded", in.VirtualIPAddressExcluded)
 		routes("virtual_routes", in.VirtualRoutes)
 		rules("virtual_rules", in.VirtualRules)
 	}
 	for _, name := range sortedKeys(v.c.VirtualServerGr) {
 		g := v.c.VirtualServerGr[name]
 		for _, m := range g.Members {
-			m.Verdict.report(&v.sink, m.Pos, "virtual_server_group "+name, m.String())
+			m.Verdict.report(&v.sink, m.Pos, "virtual_server_group "+name)
 		}
 		if why := g.Removed(); why != "" {
 			v.warnf(g.Pos, "virtual server group %s %s (keepalived 2.2.7 does the same)", name, why)

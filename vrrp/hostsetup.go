@@ -33,11 +33,8 @@ type StaticConfig struct {
 // the line.
 func Statics(cfg *config.Config) (StaticConfig, error) {
 	var s StaticConfig
-	for _, v := range cfg.StaticIPAddress {
-		vip, err := vipOf(v, "")
-		if err != nil {
-			return s, fmt.Errorf("%s: static_ipaddress: %w", v.Pos, err)
-		}
+	for _, v := range config.KeptVIPs(cfg.StaticIPAddress) {
+		vip := vipOf(v, "")
 		if vip.Dev == "" {
 			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
 		}
@@ -79,19 +76,19 @@ func rules(list []config.Rule, prios map[*config.Rule]uint32) []Rule {
 }
 
 // vipOf turns a configured address into a VIP on dev when it names none.
-func vipOf(v config.VIP, dev string) (VIP, error) {
-	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD, NoTrack: v.NoTrack}
+func vipOf(v config.VIP, dev string) VIP {
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.EffectiveLabel(), Scope: v.ScopeName(), NoDAD: v.NoDAD,
+		NoTrack: v.NoTrack, Broadcast: v.BroadcastAddr}
 	if vip.Dev == "" {
 		vip.Dev = dev
 	}
-	if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
-		b, err := netip.ParseAddr(v.Broadcast)
-		if err != nil {
-			return vip, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
-		}
-		vip.Broadcast = b
-	}
-	return vip, nil
+	return vip
+}
+
+// allVIPs is the instance's kept addresses, advertised then excluded: the
+// order of InstanceConfig.VIPs.
+func allVIPs(in *config.Instance) []config.VIP {
+	return append(config.KeptVIPs(in.VirtualIPAddress), config.KeptVIPs(in.VirtualIPAddressExcluded)...)
 }
 
 // addrConfig reads an instance's use_vmac, virtual_routes, virtual_rules
@@ -110,7 +107,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 		accept = !(strict && ic.Machine.Version == 2)
 	}
 	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
-	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
+	all := allVIPs(in)
 	for i := range ic.VIPs {
 		if i < len(all) {
 			ic.VIPs[i].NoTrack = all[i].NoTrack

@@ -116,28 +116,18 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if vrid < 1 || vrid > 255 {
 		return ic, fmt.Errorf("virtual_router_id %d is not 1-255", vrid)
 	}
-	for _, list := range [][]config.VIP{in.VirtualIPAddress, in.VirtualIPAddressExcluded} {
-		for _, v := range list {
-			vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
-			if vip.Dev == "" {
-				vip.Dev = in.Interface
-			}
-			if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
-				b, err := netip.ParseAddr(v.Broadcast)
-				if err != nil {
-					return ic, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
-				}
-				vip.Broadcast = b
-			}
-			ic.VIPs = append(ic.VIPs, vip)
-		}
+	advertised := in.AdvertisedVIPs()
+	for _, v := range allVIPs(in) {
+		vip := vipOf(v, in.Interface)
+		vip.NoTrack, vip.NoDAD = false, false // addrConfig sets NoTrack
+		ic.VIPs = append(ic.VIPs, vip)
 	}
 	// The family is the first advertised VIP's (keepalived), else IPv4.
-	if len(in.VirtualIPAddress) > 0 {
-		ic.IPv6 = in.VirtualIPAddress[0].Address.Addr().Is6()
+	if len(advertised) > 0 {
+		ic.IPv6 = advertised[0].Address.Addr().Is6()
 	}
 	var adv []netip.Addr
-	for _, v := range in.VirtualIPAddress {
+	for _, v := range advertised {
 		if v.Address.Addr().Is6() != ic.IPv6 {
 			return ic, fmt.Errorf("VIP %v is not of the instance's address family; put it in virtual_ipaddress_excluded", v.Address)
 		}
