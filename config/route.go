@@ -183,6 +183,10 @@ func ParseRoute(words []string) Route {
 		switch kw {
 		case "inet", "inet6":
 			setFam(map[string]int{"inet": 4, "inet6": 6}[kw], " ("+kw+")")
+			if next, ok := w.next(); ok {
+				// keepalived 2.2.7 steps over the word after inet/inet6.
+				v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
+			}
 		case "src":
 			s, ok := value(kw)
 			if !ok {

@@ -125,6 +125,10 @@ func ParseRule(words []string) Rule {
 				v.skip("%s specified for IPv%d rule", kw, fam)
 			}
 			fam = f
+			if next, ok := w.next(); ok {
+				// keepalived 2.2.7 steps over the word after inet/inet6.
+				v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
+			}
 		case "from":
 			r.From = addr(kw)
 		case "to":
