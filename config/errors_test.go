@@ -119,7 +119,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"bad vip", edit(t, "192.0.2.1/24", "        192.0.2.300"), []string{
 			`bad.conf:7: warning: (VI_1) has no virtual_ipaddress`,
-			`bad.conf:12: warning: virtual_ipaddress: VRRP parsed invalid IP 192.0.2.300; the line is skipped, as keepalived 2.2.7 does`,
+			`bad.conf:12: warning: VRRP parsed invalid IP 192.0.2.300. skipping IP...`,
 		}},
 		{"mixed vip families", edit(t, "192.0.2.1/24", "        192.0.2.1/24\n        2001:db8::1"), []string{
 			`bad.conf:13: error: (VI_1) virtual_ipaddress 2001:db8::1: IPv4 and IPv6 addresses cannot share an instance; move it to virtual_ipaddress_excluded or another instance`,

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// groupTag starts a member's message that keepalived begins with the
+// group's name, "(G1): "; Validate puts the name in.
+const groupTag = "(\x00group): "
+
 // MaxGroupRange is the most addresses kt expands one virtual_server_group
 // entry into (one IPVS service each, as keepalived programs them).
 const MaxGroupRange = 65536
@@ -72,9 +76,10 @@ func ParseGroupMember(words []string) GroupMember {
 		if len(words) > 1 {
 			s = words[1]
 		}
-		n, ok := parseUint10(s, 1<<32-1)
-		if !ok {
-			v.skip("fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
+		n, msg := readUnsigned(s, 10, 0, 1<<32-1)
+		if msg != "" {
+			v.fail("%s", msg)
+			v.skip(groupTag+"fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
 			return m
 		}
 		if len(words) > 2 {
@@ -84,7 +89,7 @@ func ParseGroupMember(words []string) GroupMember {
 			case "inet6":
 				m.FWMarkFamily = 6
 			default:
-				v.skip("fwmark '%d' family %s unknown - ignoring", n, words[2])
+				v.skip(groupTag+"fwmark '%d' family %s unknown - ignoring", n, words[2])
 				return m
 			}
 		}
@@ -102,15 +107,16 @@ func ParseGroupMember(words []string) GroupMember {
 	}
 	bad := func() GroupMember {
 		if port != "" {
-			v.skip("Invalid virtual server group IP address %s /port/%s", spec, port)
+			v.skip("Invalid virtual server group IP address %s /port/%s - skipping", spec, port)
 		} else {
-			v.skip("Invalid virtual server group IP address %s", spec)
+			v.skip("Invalid virtual server group IP address %s  - skipping", spec)
 		}
 		return m
 	}
 	if port != "" {
-		n, ok := parseUint10(port, 65535)
-		if !ok || n == 0 {
+		n, msg := readUnsigned(port, 10, 1, 65535)
+		if msg != "" {
+			v.fail("%s", msg)
 			return bad()
 		}
 		m.Port = uint16(n)
@@ -129,12 +135,12 @@ func ParseGroupMember(words []string) GroupMember {
 	case cut >= 0 && spec[cut] == '/':
 		n, ok := parseUint10(spec[cut+1:], uint64(a.BitLen()))
 		if !ok || n == 0 {
-			v.skip("Invalid netmask - %s", spec)
+			v.skip("Invalid netmask - %s - skipping", spec)
 			return m
 		}
 		p := netip.PrefixFrom(a, int(n))
 		if p.Masked().Addr() != a {
-			v.skip("Address mask bits not empty - %s", spec)
+			v.skip("Address mask bits not empty - %s - skipping", spec)
 			return m
 		}
 		m.Last = lastOf(p)
@@ -144,11 +150,11 @@ func ParseGroupMember(words []string) GroupMember {
 			b, err := netip.ParseAddr(end)
 			switch {
 			case err != nil || b.Zone() != "":
-				v.skip("Invalid range end %s", spec)
+				v.skip("Invalid range end %s - skipping", spec)
 			case b.Is4() != a.Is4():
-				v.skip("Range address families do not match %s", spec)
+				v.skip("Range address families do not match %s - skipping", spec)
 			case b.Less(a):
-				v.skip("Address range end is less than address range start - %s", spec)
+				v.skip("Address range end is less than address range start - %s - skipping", spec)
 			default:
 				m.Last = b
 			}
@@ -158,15 +164,16 @@ func ParseGroupMember(words []string) GroupMember {
 		if a.Is6() {
 			base, max = 16, 0xffff
 		}
-		n, err := strconv.ParseUint(end, base, 64)
+		digits := len(end) - len(strings.TrimLeft(end, "0123456789abcdefABCDEF"[:map[int]int{10: 10, 16: 22}[base]]))
+		n, err := strconv.ParseUint(end[:digits], base, 64)
+		if digits < len(end) {
+			// keepalived -t skips it; keepalived 2.2.7 running keeps
+			// what it read up to the bad characters. kt skips it.
+			v.skip("Virtual server group range '%s' has extra characters at end '%s'", spec, end[digits:])
+			break
+		}
 		if err != nil || n > max {
-			if err != nil && end != "" && !strings.HasPrefix(end, "-") && !strings.HasPrefix(end, "+") {
-				// keepalived -t skips it; keepalived 2.2.7 running
-				// keeps what it read up to the bad characters.
-				v.skip("Virtual server group range '%s' has extra characters at end", spec)
-			} else {
-				v.skip("Virtual server group range '%s' end '%s' too large", spec, end)
-			}
+			v.skip("Virtual server group range '%s' end '%s' too large", spec, end)
 			break
 		}
 		var start uint64
@@ -182,10 +189,10 @@ func ParseGroupMember(words []string) GroupMember {
 			m.Last = netip.AddrFrom16(b)
 		}
 		if start >= n {
-			v.skip("Address range end is not greater than address range start - %s", spec)
+			v.skip("Address range end is not greater than address range start - %s - skipping", spec)
 		}
 	}
-	if v.Skip == "" && rangeSize(m.First, m.Last) > MaxGroupRange {
+	if !v.Skip && rangeSize(m.First, m.Last) > MaxGroupRange {
 		v.unsupported("%s has more than %d addresses, which kt does not expand into IPVS services", spec, MaxGroupRange)
 	}
 	return m
@@ -235,7 +242,7 @@ func (g *VSGroup) Removed() string {
 	var n int
 	var v4, v6, noFam bool
 	for _, m := range g.Members {
-		if m.Verdict.Skip != "" {
+		if m.Verdict.Skip {
 			continue
 		}
 		n++

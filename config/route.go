@@ -143,7 +143,7 @@ func ParseRoute(words []string) Route {
 		case fam == 0:
 			fam = f
 		case fam != f:
-			v.skip("cannot mix IPv4 and IPv6 addresses for route%s", what)
+			v.skip("Cannot mix IPv4 and IPv6 addresses for route%s", what)
 			return false
 		}
 		return true
@@ -155,6 +155,8 @@ func ParseRoute(words []string) Route {
 		}
 		return s, ok
 	}
+	// num reads a number as keepalived's get_u32/get_u8 do (decimal);
+	// what is keepalived's message for a bad one.
 	num := func(kw string, max uint64, what string) (uint64, bool) {
 		s, ok := value(kw)
 		if !ok {
@@ -170,19 +172,20 @@ func ParseRoute(words []string) Route {
 				return 0, false
 			}
 		}
-		n, ok := parseUint(s, max)
-		if !ok {
-			v.skip("invalid %s %s specified for route", what, s)
-		}
-		return n, ok
+		return v.number(s, 10, max, what)
 	}
 	haveScope, haveProto, haveDev := false, false, false
 	var dest string
-	for ; w.i < len(w.w) && v.Skip == ""; w.i++ {
+	for ; w.i < len(w.w) && !v.Skip; w.i++ {
 		kw := w.w[w.i]
 		switch kw {
 		case "inet", "inet6":
-			setFam(map[string]int{"inet": 4, "inet6": 6}[kw], " ("+kw+")")
+			if f := map[string]int{"inet": 4, "inet6": 6}[kw]; fam != 0 && fam != f {
+				v.skip("%s specified for IPv%d route", kw, fam)
+				break
+			} else {
+				fam = f
+			}
 			if next, ok := w.next(); ok {
 				// keepalived 2.2.7 steps over the word after inet/inet6.
 				v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
@@ -237,8 +240,12 @@ func ParseRoute(words []string) Route {
 				r.Via = a
 			}
 		case "tos", "dsfield":
-			if n, ok := num(kw, 255, "TOS value"); ok {
-				r.TOS = uint8(n)
+			if s, ok := value(kw); ok {
+				if n, msg := readUnsigned(s, 0, 0, 255); msg != "" {
+					v.skip("TOS value %s is invalid", s)
+				} else {
+					r.TOS = uint8(n)
+				}
 			}
 		case "table":
 			s, ok := value(kw)
@@ -247,7 +254,7 @@ func ParseRoute(words []string) Route {
 			}
 			n, ok := named(s, tableNames, 1<<32-1)
 			if !ok {
-				v.skip("routing table %s not found for route (kt knows main, local, default and numbers; it does not read rt_tables)", s)
+				v.skip("Routing table %s not found for route", s)
 				break
 			}
 			r.Table = uint32(n)
@@ -255,6 +262,7 @@ func ParseRoute(words []string) Route {
 			if kw == "proto" {
 				// keepalived 2.2.7 knows only "protocol"; "proto" reads as
 				// a destination there.
+				v.fail("VRRP parsed invalid IP %s. skipping IP...", kw)
 				v.skip("unknown route keyword %s", kw)
 				break
 			}
@@ -264,7 +272,7 @@ func ParseRoute(words []string) Route {
 			}
 			n, ok := named(s, routeProtoNames, 255)
 			if !ok {
-				v.skip("protocol %s not found or invalid for route", s)
+				v.skip("Protocol %s not found or invalid for route", s)
 				break
 			}
 			r.Protocol, haveProto = uint8(n), true
@@ -275,12 +283,12 @@ func ParseRoute(words []string) Route {
 			}
 			n, ok := named(s, scopeNames, 255)
 			if !ok {
-				v.skip("scope %s not found or invalid for route", s)
+				v.skip("Scope %s not found or invalid for route", s)
 				break
 			}
 			r.Scope, haveScope = uint8(n), true
 		case "metric", "priority", "preference":
-			if n, ok := num(kw, 1<<32-1, "metric"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid metric %s specified for route"); ok {
 				r.Metric = uint32(n)
 			}
 		case "dev", "oif":
@@ -290,43 +298,43 @@ func ParseRoute(words []string) Route {
 		case "onlink":
 			r.OnLink = true
 		case "mtu":
-			if n, ok := num(kw, 1<<32-1, "MTU"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid MTU %s specified for route"); ok {
 				r.MTU = uint32(n)
 			}
 		case "hoplimit":
-			if n, ok := num(kw, 255, "hoplimit"); ok {
+			if n, ok := num(kw, 255, "Invalid hoplimit %s specified for route"); ok {
 				r.Hoplimit = uint8(n)
 			}
 		case "advmss":
-			if n, ok := num(kw, 1<<32-1, "advmss"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid advmss %s specified for route"); ok {
 				r.AdvMSS = uint32(n)
 			}
 		case "initcwnd":
-			if n, ok := num(kw, 1<<32-1, "initcwnd value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid initcwnd value %s specified for route"); ok {
 				r.InitCwnd = uint32(n)
 			}
 		case "initrwnd":
-			if n, ok := num(kw, 1<<32-1, "initrwnd value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid initrwnd value %s specified for route"); ok {
 				r.InitRwnd = uint32(n)
 			}
 		case "window":
-			if n, ok := num(kw, 1<<32-1, "window value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid window value %s specified for route"); ok {
 				r.Window = uint32(n)
 			}
 		case "cwnd":
-			if n, ok := num(kw, 1<<32-1, "cwnd value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid cwnd value %s specified for route"); ok {
 				r.Cwnd = uint32(n)
 			}
 		case "ssthresh":
-			if n, ok := num(kw, 1<<32-1, "ssthresh value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid ssthresh value %s specified for route"); ok {
 				r.Ssthresh = uint32(n)
 			}
 		case "reordering":
-			if n, ok := num(kw, 1<<32-1, "reordering value"); ok {
+			if n, ok := num(kw, 1<<32-1, "Invalid reordering value %s specified for route"); ok {
 				r.Reorder = uint32(n)
 			}
 		case "quickack", "fastopen_no_cookie":
-			if n, ok := num(kw, 1, kw+" value"); ok {
+			if n, ok := num(kw, 1, "Invalid "+kw+" value %s specified for route"); ok {
 				b := uint8(n)
 				if kw == "quickack" {
 					r.QuickACK = &b
@@ -348,7 +356,7 @@ func ParseRoute(words []string) Route {
 				if s == "ecn" {
 					r.ECN = true
 				} else {
-					v.warn("feature %s not supported", s)
+					v.fail("feature %s not supported", s)
 				}
 			}
 		case "add", "prepend", "append":
@@ -357,7 +365,7 @@ func ParseRoute(words []string) Route {
 		case "or":
 			v.warn(`"or" for routes is deprecated. Please use "nexthop"`)
 			if len(r.NextHops) > 0 {
-				v.warn(`"or" route already specified - ignoring subsequent`)
+				v.fail(`"or" route already specified - ignoring subsequent`)
 				w.i++
 				break
 			}
@@ -367,14 +375,14 @@ func ParseRoute(words []string) Route {
 			}
 			a, ok := parseIPAddress(s, v)
 			if !ok {
-				v.skip(`invalid "or" address %s`, s)
+				v.skip(`Invalid "or" address %s`, s)
 				break
 			}
 			r.NextHops = []NextHop{{Via: r.Via}, {Via: a}}
 			r.Via = netip.Addr{}
 		case "nexthop":
 			if len(r.NextHops) > 0 {
-				v.warn(`cannot specify nexthops with "or" route`)
+				v.fail(`Cannot specify nexthops with "or" route`)
 				w.i = len(w.w)
 				break
 			}
@@ -384,7 +392,7 @@ func ParseRoute(words []string) Route {
 		case "track_group":
 			if s, ok := value(kw); ok {
 				if r.TrackGroup != "" {
-					v.warn("track_group %s is a duplicate", s)
+					v.fail("track_group %s is a duplicate", s)
 					w.i = len(w.w)
 					break
 				}
@@ -421,16 +429,16 @@ func ParseRoute(words []string) Route {
 			}
 		}
 	}
-	if v.Skip != "" || v.Unsupported != "" {
+	if v.Skip || v.Unsupported != "" {
 		return r
 	}
 	if dest == "" {
-		v.skip("route must have a destination")
+		v.skip("Route must have a destination")
 		return r
 	}
 	if !r.NoTrack {
 		if haveProto && r.Protocol != ProtoKeepalived {
-			v.warn("route cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
+			v.fail("Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
 		}
 		r.Protocol = ProtoKeepalived
 		if !haveDev {
@@ -439,7 +447,7 @@ func ParseRoute(words []string) Route {
 		}
 	}
 	if r.TrackGroup != "" && !haveDev {
-		v.warn("static route cannot have track group if no oif specified")
+		v.fail("Static route cannot have track group if no oif specified")
 	}
 	r.IPv6 = fam == 6
 	if !r.Dst.IsValid() {
@@ -483,7 +491,7 @@ func (r *Route) nexthops(w *wordReader, fam *int) {
 					s, ok = w.next()
 				}
 				if f != 0 && *fam != 0 && *fam != f {
-					v.warn("IPv4/6 mismatch for nexthop")
+					v.fail("IPv4/6 mismatch for nexthop")
 					bad = true
 					break hop
 				}
@@ -492,12 +500,12 @@ func (r *Route) nexthops(w *wordReader, fam *int) {
 					a, aok = parseIPAddress(s, v)
 				}
 				if !aok {
-					v.warn("invalid nexthop address %s", s)
+					v.fail("invalid nexthop address %s", s)
 					bad = true
 					break hop
 				}
 				if *fam != 0 && famOf(a) != *fam {
-					v.warn("address family mismatch for next hop")
+					v.fail("Address family mismatch for next hop")
 					bad = true
 					break hop
 				}
@@ -513,9 +521,12 @@ func (r *Route) nexthops(w *wordReader, fam *int) {
 				nh.Dev = s
 			case "weight":
 				s, _ := w.next()
-				n, ok := parseUint(s, 256)
-				if !ok || n == 0 {
-					v.warn("invalid weight %s specified for route", s)
+				n, msg := readUnsigned(s, 10, 0, 256)
+				if msg != "" || n == 0 {
+					if msg != "" {
+						v.fail("%s", msg)
+					}
+					v.fail("Invalid weight %s specified for route", s)
 					bad = true
 					break hop
 				}
@@ -536,7 +547,7 @@ func (r *Route) nexthops(w *wordReader, fam *int) {
 		r.NextHops = append(r.NextHops, nh)
 	}
 	if w.i < len(w.w) {
-		v.warn("route has trailing nonsense after nexthops - %s", w.w[w.i])
+		v.fail("Route has trailing nonsense after nexthops - %s", w.w[w.i])
 		w.i = len(w.w)
 	}
 }
@@ -554,7 +565,7 @@ func famOf(a netip.Addr) int {
 func parseIPAddress(s string, v *LineVerdict) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" || (strings.Contains(s, ":") != a.Is6()) {
-		v.warn("VRRP parsed invalid IP %s. skipping IP...", s)
+		v.fail("VRRP parsed invalid IP %s. skipping IP...", s)
 		return netip.Addr{}, false
 	}
 	return a, true
@@ -576,7 +587,7 @@ func parseRoutePrefix(s string, v *LineVerdict) (netip.Prefix, int, bool) {
 	var probe LineVerdict
 	a, ok := parseIPAddress(addr, &probe)
 	if !ok {
-		v.warn("VRRP parsed invalid IP %s. skipping IP...", s)
+		v.fail("VRRP parsed invalid IP %s. skipping IP...", s)
 		return netip.Prefix{}, 0, false
 	}
 	n := uint64(a.BitLen())
@@ -584,7 +595,10 @@ func parseRoutePrefix(s string, v *LineVerdict) (netip.Prefix, int, bool) {
 		if l, ok := parseUint10(bits, n); ok {
 			n = l
 		} else {
-			v.warn("invalid address prefix len %s for address %s - using %d", bits, s, a.BitLen())
+			if _, msg := readUnsigned(bits, 10, 0, uint64(a.BitLen())); msg != "" {
+				v.fail("%s", msg)
+			}
+			v.fail("Invalid address prefix len %s for address %s - using %d", bits, s, a.BitLen())
 		}
 	}
 	return netip.PrefixFrom(a, int(n)).Masked(), famOf(a), true

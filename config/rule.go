@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -90,13 +91,15 @@ func ParseRule(words []string) Rule {
 		}
 		return s, ok
 	}
-	setAction := func(a uint8) {
+	setAction := func(a uint8, what string) {
 		if r.Action != 0 {
-			v.skip("cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable for rule")
+			v.skip("Cannot specify more than one of %s for rule", what)
 			return
 		}
 		r.Action = a
 	}
+	const tableActions = "table/nop/goto/blackhole/prohibit/unreachable"
+	const actions = tableActions + "/l3mdev"
 	addr := func(kw string) netip.Prefix {
 		s, ok := value(kw)
 		if !ok {
@@ -104,7 +107,7 @@ func ParseRule(words []string) Rule {
 		}
 		p, f, ok := parseRoutePrefix(s, v)
 		if !ok {
-			v.skip("invalid rule %s address %s", kw, s)
+			v.skip("Invalid rule %s address %s", kw, s)
 			return netip.Prefix{}
 		}
 		switch {
@@ -116,7 +119,7 @@ func ParseRule(words []string) Rule {
 		}
 		return p
 	}
-	for ; w.i < len(w.w) && v.Skip == "" && v.Unsupported == ""; w.i++ {
+	for ; w.i < len(w.w) && !v.Skip && v.Unsupported == ""; w.i++ {
 		kw := w.w[w.i]
 		switch kw {
 		case "inet", "inet6":
@@ -141,12 +144,12 @@ func ParseRule(words []string) Rule {
 			n, ok := named(s, tableNames, 1<<32-1)
 			switch {
 			case !ok:
-				v.skip("routing table %s not found for rule (kt knows main, local, default and numbers; it does not read rt_tables)", s)
+				v.skip("Routing table %s not found for rule", s)
 			case n == 0:
-				v.skip("table 0 is not valid")
+				v.skip("Table 0 is not valid")
 			default:
 				r.Table = uint32(n)
-				setAction(RuleToTable)
+				setAction(RuleToTable, tableActions)
 			}
 		case "not":
 			r.Invert = true
@@ -155,9 +158,8 @@ func ParseRule(words []string) Rule {
 			if !ok {
 				break
 			}
-			n, ok := parseUint(s, 1<<32-1)
+			n, ok := v.number(s, 0, 1<<32-1, "Invalid rule preference "+kw+" specified%.0s")
 			if !ok {
-				v.skip("invalid rule preference %s specified", s)
 				break
 			}
 			r.Priority, r.PrioritySet = uint32(n), true
@@ -166,8 +168,8 @@ func ParseRule(words []string) Rule {
 			if !ok {
 				break
 			}
-			n, ok := parseUint(s, 255)
-			if !ok {
+			n, msg := readUnsigned(s, 0, 0, 255)
+			if msg != "" {
 				v.skip("TOS value %s is invalid", s)
 				break
 			}
@@ -181,7 +183,7 @@ func ParseRule(words []string) Rule {
 			m, ok1 := parseUint(mark, 1<<32-1)
 			k, ok2 := parseUint(mask, 1<<32-1)
 			if !ok1 || hasMask && !ok2 {
-				v.skip("invalid rule fwmark %s specified", s)
+				v.skip("Invalid rule fwmark %s specified", s)
 				break
 			}
 			m32 := uint32(m)
@@ -197,9 +199,8 @@ func ParseRule(words []string) Rule {
 			if !ok {
 				break
 			}
-			n, ok := parseUint10(s, 1<<31-1)
+			n, ok := v.number(s, 10, 1<<31-1, "Invalid suppress_prefixlength "+kw+" specified%.0s")
 			if !ok {
-				v.skip("invalid suppress_prefixlength %s specified", s)
 				break
 			}
 			r.SuppressPrefixLen = int32(n)
@@ -209,8 +210,8 @@ func ParseRule(words []string) Rule {
 			if !ok {
 				break
 			}
-			n, ok := parseUint(s, 1<<32-1)
-			if !ok {
+			n, msg := readUnsigned(s, 0, 0, 1<<32-1)
+			if msg != "" {
 				v.skip("suppress_group %s is invalid", s)
 				break
 			}
@@ -226,9 +227,9 @@ func ParseRule(words []string) Rule {
 			if !ok {
 				break
 			}
-			n, ok := parseUint(s, 1<<64-1)
-			if !ok {
-				v.skip("invalid tunnel-id %s specified", s)
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				v.skip("Invalid tunnel-id %s specified", kw)
 				break
 			}
 			r.TunnelID = n
@@ -241,18 +242,19 @@ func ParseRule(words []string) Rule {
 			a, ok1 := parseUint10(lo, 1<<32-1)
 			b, ok2 := parseUint10(hi, 1<<32-1)
 			if !dash || !ok1 || !ok2 {
-				v.skip("invalid uidrange %s specified", s)
+				v.skip("Invalid uidrange %s specified", kw)
 				break
 			}
 			r.UIDRange = &[2]uint32{uint32(a), uint32(b)}
 		case "protocol":
 			// keepalived logs a bad value and carries on without it.
 			s, _ := w.next()
-			if n, ok := parseUint10(s, 255); ok {
+			if n, msg := readUnsigned(s, 10, 0, 255); msg == "" {
 				p := uint8(n)
 				r.Protocol = &p
 			} else {
-				v.warn("invalid protocol %s", s)
+				v.fail("%s", msg)
+				v.fail("Invalid protocol %s", s)
 			}
 		case "ipproto":
 			s, _ := w.next()
@@ -260,7 +262,7 @@ func ParseRule(words []string) Rule {
 				p := uint8(n)
 				r.IPProto = &p
 			} else {
-				v.warn("invalid ipproto %s", s)
+				v.fail("Invalid ipproto %s", s)
 			}
 		case "sport", "dport":
 			s, _ := w.next()
@@ -270,7 +272,7 @@ func ParseRule(words []string) Rule {
 			// keepalived 2.2.7 reads only a range: a single port is
 			// logged as invalid and left out.
 			if !dash || !ok1 || !ok2 {
-				v.warn("invalid %s range %s", kw, s)
+				v.fail("invalid %s range %s", kw, s)
 				break
 			}
 			pr := &[2]uint16{uint16(a), uint16(b)}
@@ -284,7 +286,7 @@ func ParseRule(words []string) Rule {
 		case "track_group":
 			if s, ok := value(kw); ok {
 				if r.TrackGroup != "" {
-					v.warn("track_group %s is a duplicate", s)
+					v.fail("track_group %s is a duplicate", s)
 					w.i = len(w.w)
 					break
 				}
@@ -305,55 +307,54 @@ func ParseRule(words []string) Rule {
 				if !ok {
 					break
 				}
-				n, ok := parseUint10(s, 1<<32-1)
+				n, ok := v.number(s, 10, 1<<32-1, "Invalid target "+kw+" specified%.0s")
 				if !ok {
-					v.skip("invalid target %s specified", s)
 					break
 				}
 				r.Goto = uint32(n)
-				setAction(RuleGoto)
+				setAction(RuleGoto, actions)
 			case "nop":
-				setAction(RuleNop)
+				setAction(RuleNop, actions)
 			case "blackhole":
-				setAction(RuleBlackhole)
+				setAction(RuleBlackhole, actions)
 			case "unreachable":
-				setAction(RuleUnreachable)
+				setAction(RuleUnreachable, actions)
 			case "prohibit":
-				setAction(RuleProhibit)
+				setAction(RuleProhibit, actions)
 			default:
 				if _, ok := routeTypeNames[kw]; ok {
-					v.skip("invalid rule action %s", kw)
+					v.skip("Invalid rule action %s", kw)
 				} else {
-					v.skip("unknown rule option %s", kw)
+					v.skip("Unknown rule option %s", kw)
 				}
 			}
 		}
 	}
-	if v.Skip != "" || v.Unsupported != "" {
+	if v.Skip || v.Unsupported != "" {
 		return r
 	}
 	switch {
 	case r.Action == RuleGoto && !r.PrioritySet:
-		v.skip("invalid rule - goto target %d specified without preference", r.Goto)
+		v.skip("Invalid rule - goto target %d specified without preference", r.Goto)
 	case r.Action == RuleGoto && r.Priority >= r.Goto:
-		v.skip("invalid rule - preference %d >= goto target %d", r.Priority, r.Goto)
+		v.skip("Invalid rule - preference %d >= goto target %d", r.Priority, r.Goto)
 	case r.Action == 0:
-		v.skip("no action specified for rule - ignoring")
+		v.skip("No action specified for rule - ignoring")
 	case r.Action != RuleToTable && tableOption:
 		v.skip("suppressor/realm specified for non table action - skipping")
 	}
-	if v.Skip != "" {
+	if v.Skip {
 		return r
 	}
 	if !r.NoTrack {
 		if r.Protocol != nil && *r.Protocol != ProtoKeepalived {
-			v.warn("rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
+			v.fail("Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
 		}
 		p := uint8(ProtoKeepalived)
 		r.Protocol = &p
 	}
 	if r.TrackGroup != "" && r.Iif == "" {
-		v.warn("static rule cannot have track_group if dev/iif not specified")
+		v.fail("Static rule cannot have track_group if dev/iif not specified")
 	}
 	r.IPv6 = fam == 6
 	return r

@@ -77,7 +77,7 @@ func ParseVIP(w []string) VIP {
 	addr, bits, hasLen := strings.Cut(w[0], "/")
 	a, ok := parseIPAddress(addr, &LineVerdict{})
 	if !ok {
-		vd.skip("VRRP parsed invalid IP %s", w[0])
+		vd.skip("VRRP parsed invalid IP %s. skipping IP...", w[0])
 		return v
 	}
 	n := uint64(a.BitLen())
@@ -85,13 +85,16 @@ func ParseVIP(w []string) VIP {
 		if l, ok := parseUint10(bits, n); ok {
 			n = l
 		} else {
-			vd.warn("Invalid address prefix len %s for address %s - using %d", bits, w[0], a.BitLen())
+			if _, msg := readUnsigned(bits, 10, 0, uint64(a.BitLen())); msg != "" {
+				vd.fail("%s", msg)
+			}
+			vd.fail("Invalid address prefix len %s for address %s - using %d", bits, w[0], a.BitLen())
 		}
 	}
 	v.Address = netip.PrefixFrom(a, int(n))
 	brdLen := 0 // -1: +, -2: -
 	peerSet := false
-	for i := 1; i < len(w) && vd.Skip == ""; i++ {
+	for i := 1; i < len(w) && !vd.Skip; i++ {
 		opt := w[i]
 		hasParam := i+1 < len(w)
 		switch opt {
@@ -104,7 +107,7 @@ func ParseVIP(w []string) VIP {
 			switch opt {
 			case "dev":
 				if v.Dev != "" {
-					vd.skip("cannot specify ipaddress device more than once for %s", w[0])
+					vd.skip("Cannot specify ipaddress device more than once for %s", w[0])
 				}
 				v.Dev = p
 			case "scope":
@@ -114,11 +117,11 @@ func ParseVIP(w []string) VIP {
 						vd.unsupported("scope %s is not supported by kt (global, site, link, host or nowhere, or their numbers)", p)
 					}
 				} else {
-					vd.warn("Invalid scope '%s' specified for %s - ignoring", p, w[0])
+					vd.fail("Invalid scope '%s' specified for %s - ignoring", p, w[0])
 				}
 			case "broadcast", "brd":
 				if a.Is6() {
-					vd.skip("VRRP is trying to assign a broadcast %s to the IPv6 address %s", opt, w[0])
+					vd.skip("VRRP is trying to assign a broadcast %s to the IPv6 address %s !!?? WTF... skipping VIP...", opt, w[0])
 					break
 				}
 				v.Broadcast = p
@@ -130,7 +133,7 @@ func ParseVIP(w []string) VIP {
 				default:
 					b, err := netip.ParseAddr(p)
 					if err != nil || !b.Is4() {
-						vd.skip("VRRP is trying to assign invalid broadcast %s", p)
+						vd.skip("VRRP is trying to assign invalid broadcast %s. skipping VIP...", p)
 						break
 					}
 					v.BroadcastAddr = b
@@ -142,30 +145,31 @@ func ParseVIP(w []string) VIP {
 				v.Label = p
 			case "peer":
 				if v.Peer != "" {
-					vd.warn("Peer %s - another peer has already been specified", p)
+					vd.fail("Peer %s - another peer has already been specified", p)
 					break
 				}
 				pa, ok := parseIPAddress(p, vd)
 				switch {
 				case !ok:
-					vd.warn("Invalid peer address %s", p)
+					vd.fail("Invalid peer address %s", p)
 				case pa.Is6() != a.Is6():
-					vd.warn("Peer address %s does not match address family", p)
+					vd.fail("Peer address %s does not match address family", p)
 				default:
 					if int(n) != a.BitLen() {
-						vd.warn("Cannot specify address prefix when specifying peer address - ignoring")
+						vd.fail("Cannot specify address prefix when specifying peer address - ignoring")
 					}
 					v.Peer, peerSet = p, true
 				}
 			case "preferred_lft":
-				if _, ok := parseUint10(p, 1<<32-1); ok || p == "forever" {
+				if _, msg := readUnsigned(p, 10, 0, 1<<32-1); msg == "" || p == "forever" {
 					v.PreferredLft = p
 				} else {
-					vd.warn("preferred_lft %s is invalid", p)
+					vd.fail("%s", msg)
+					vd.fail("preferred_lft %s is invalid", p)
 				}
 			case "track_group":
 				if v.TrackGroup != "" {
-					vd.warn("track_group %s is a duplicate", p)
+					vd.fail("track_group %s is a duplicate", p)
 					i = len(w)
 					break
 				}
@@ -187,20 +191,20 @@ func ParseVIP(w []string) VIP {
 		case "use_vmac":
 			v.UseVMAC = true
 		default:
-			vd.warn("Unknown configuration entry '%s' for ip address - ignoring", opt)
+			vd.fail("Unknown configuration entry '%s' for ip address - ignoring", opt)
 			continue
 		}
 	}
 	// A keyword at the end of the line with no value.
-	if last := w[len(w)-1]; vd.Skip == "" && len(w) > 1 && missingParam(w) {
+	if last := w[len(w)-1]; !vd.Skip && len(w) > 1 && missingParam(w) {
 		vd.skip("No %s parameter specified for %s", last, w[0])
 	}
-	if vd.Skip != "" {
+	if vd.Skip {
 		return v
 	}
 	switch {
 	case v.Broadcast != "" && peerSet:
-		vd.warn("Cannot specify broadcast and peer addresses - ignoring broadcast address")
+		vd.fail("Cannot specify broadcast and peer addresses - ignoring broadcast address")
 		v.BroadcastAddr = netip.Addr{}
 	case brdLen < 0 && n <= 30:
 		base := a.As4()
@@ -216,20 +220,20 @@ func ParseVIP(w []string) VIP {
 		}
 		v.BroadcastAddr = netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
 	case brdLen < 0:
-		vd.warn("Address prefix length %d too long for broadcast", n)
+		vd.fail("Address prefix length %d too long for broadcast", n)
 	}
 	if a.Is6() {
 		if v.ScopeNum != 0 {
-			vd.warn("Cannot specify scope for IPv6 addresses (%s) - ignoring scope", w[0])
+			vd.fail("Cannot specify scope for IPv6 addresses (%s) - ignoring scope", w[0])
 			v.ScopeNum = 0
 		}
 		if v.Label != "" {
-			vd.warn("Cannot specify label for IPv6 addresses (%s) - ignoring label", w[0])
+			vd.fail("Cannot specify label for IPv6 addresses (%s) - ignoring label", w[0])
 		}
 	}
 	if v.TrackGroup != "" {
 		if v.Dev == "" {
-			vd.warn("Static route cannot have track_group if interface not specified")
+			vd.fail("Static route cannot have track_group if interface not specified")
 		} else {
 			vd.warn("kt does not support track_group; it is ignored")
 		}
