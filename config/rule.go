@@ -381,8 +381,8 @@ func (r *Rule) UnmarshalText(b []byte) error { return fromText(r, b) }
 // assigns it ("Rule has no preference specified - setting to 16384"):
 // 16384, then 16383 and down, counted separately for IPv4 and IPv6, in the
 // order keepalived reads them. That order is the file's: static_rules and
-// the vrrp_instance blocks by where they were written (file, then line),
-// each block's rules in turn. The engines and Validate both take the
+// the vrrp_instance blocks by where their rules were written (file, then
+// line; across included files, by file name), each block's rules in turn. The engines and Validate both take the
 // preferences from here.
 func DefaultRulePriorities(c *Config) map[*Rule]uint32 {
 	type block struct {
@@ -391,12 +391,13 @@ func DefaultRulePriorities(c *Config) map[*Rule]uint32 {
 		rules []Rule
 	}
 	var blocks []block
+	// A block's place in the file is its first rule's.
 	if len(c.StaticRules) > 0 {
-		blocks = append(blocks, block{pos: c.Pos.Of("static_rules"), rules: c.StaticRules})
+		blocks = append(blocks, block{pos: c.StaticRules[0].Pos, rules: c.StaticRules})
 	}
 	for name, in := range c.Instances {
 		if in != nil && len(in.VirtualRules) > 0 {
-			blocks = append(blocks, block{pos: in.Pos, name: name, rules: in.VirtualRules})
+			blocks = append(blocks, block{pos: in.VirtualRules[0].Pos, name: name, rules: in.VirtualRules})
 		}
 	}
 	slices.SortFunc(blocks, func(a, b block) int {
