@@ -43,3 +43,43 @@ func FuzzParseRouteRule(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAddressGroup: no address or virtual_server_group line panics;
+// a kept address has a valid prefix, a kept group entry a fwmark or an
+// ordered range of one family; each reads back the same from its words.
+func FuzzParseAddressGroup(f *testing.F) {
+	for _, s := range []string{
+		"192.0.2.1/24 dev eth0 brd + label eth0:1", "2001:db8::1/64 scope link label x", "192.0.2.1/40 peer 192.0.2.2 brd -",
+		"192.0.2.20/31 8000", "192.0.2.1-10 80", "2001:db8::1-1f 80", "192.0.2.5-192.0.2.9", "fwmark 7 inet6", "192.0.2.1-1x 80",
+		"192.0.2.0/0 80", "::/0", "0.0.0.0/1 1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		w := strings.Fields(s)
+		if len(w) == 0 {
+			return
+		}
+		v := ParseVIP(w)
+		if !v.Verdict.Skipped() && !v.Address.IsValid() {
+			t.Fatalf("address %q kept with no address: %+v", s, v)
+		}
+		var vb VIP
+		if err := vb.UnmarshalText([]byte(s)); err != nil || !sameValue(v, vb) {
+			t.Fatalf("address %q reads back as %+v (%v)", s, vb, err)
+		}
+		m := ParseGroupMember(w)
+		if !m.Verdict.Skipped() && m.FWMark == nil {
+			if !m.First.IsValid() || m.Last.Less(m.First) || m.First.Is4() != m.Last.Is4() {
+				t.Fatalf("group entry %q kept as %v-%v", s, m.First, m.Last)
+			}
+			if n := len(m.Addrs()); n < 1 || n > MaxGroupRange {
+				t.Fatalf("group entry %q expands to %d addresses", s, n)
+			}
+		}
+		var mb GroupMember
+		if err := mb.UnmarshalText([]byte(s)); err != nil || !sameValue(m, mb) {
+			t.Fatalf("group entry %q reads back as %+v (%v)", s, mb, err)
+		}
+	})
+}
