@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -21,10 +22,24 @@ const DefaultControlSocket = "/run/kt/kt.sock"
 // Anything else gets {"error": "..."}.
 
 // listenControl opens the control socket: a unix stream socket only its
-// owner (root) may use, in a directory created 0700 when missing. A stale
-// socket left by a killed kt is replaced; one that still answers is not.
+// owner (root) may use, in a directory created 0700 when missing. That
+// directory must be kt's own: not a symlink, owned by root, writable by no
+// one else, and its ancestors likewise (checkSecureDir); otherwise another
+// user could replace the socket and have kt status show what they like.
+// The socket is created 0600 by the umask around bind: a chmod by name
+// afterwards would follow a symlink. A stale socket left by a killed kt is
+// replaced; one that still answers is not.
 func listenControl(path string) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(dir); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	} else if fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("control socket %s: %s is a symlink: kt wants a directory of its own", path, dir)
+	}
+	if err := checkSecureDir(dir, false); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -32,14 +47,17 @@ func listenControl(path string) (*net.UnixListener, error) {
 		return nil, fmt.Errorf("control socket %s: another kt is listening there", path)
 	}
 	_ = os.Remove(path)
-	// The umask makes the socket 0600 from the start; the chmod is for
-	// umasks that clear less.
+	old := syscall.Umask(0o177)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm()&0o077 != 0 {
 		l.Close()
+		if err == nil {
+			err = fmt.Errorf("not a socket of mode 0600 after bind (%v)", fi.Mode())
+		}
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return l, nil
