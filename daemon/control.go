@@ -132,6 +132,35 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// checkPeer refuses an answer from a process that runs as neither root nor
+// this user: another user who put a socket at the path (kt run refuses a
+// directory they could do that in, but kt status may be pointed anywhere)
+// must not be able to show kt status forged state.
+func checkPeer(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return fmt.Errorf("peer credentials: %w", cerr)
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
+		return fmt.Errorf("the process listening there (pid %d) runs as uid %d, not root: not kt's", cred.Pid, cred.Uid)
+	}
+	return nil
+}
+
 // QueryStatus asks the kt listening on the control socket at path for its
 // Status.
 func QueryStatus(ctx context.Context, path string) (*Status, error) {
@@ -141,6 +170,9 @@ func QueryStatus(ctx context.Context, path string) (*Status, error) {
 		return nil, fmt.Errorf("control socket %s: %w (is kt run running, and are you root?)", path, err)
 	}
 	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}

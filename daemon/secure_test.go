@@ -1,13 +1,17 @@
 package daemon
 
 import (
+	"bufio"
+	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kt-project/kt/internal/testenv"
 )
@@ -216,4 +220,53 @@ func TestControlSocketDir(t *testing.T) {
 		}
 		c.Close()
 	})
+}
+
+// TestQueryStatusRefusesForeignServer: a socket another user listens on
+// (here python3 running as nobody, answering with forged state) is not
+// believed by kt status.
+func TestQueryStatusRefusesForeignServer(t *testing.T) {
+	testenv.Root(t)
+	// /usr/bin/python3: nobody cannot run a python3 under /root.
+	py := testenv.File(t, "/usr/bin/python3", "apt-get install python3")
+	base, err := os.MkdirTemp("", "kt-foreign-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil { // nobody must reach its directory
+		t.Fatal(err)
+	}
+	dir := mkdir(t, filepath.Join(base, "theirs"), 0o755, nobody)
+	sock := filepath.Join(dir, "kt.sock")
+	cmd := exec.Command(py, "-c", `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(64)
+    c.sendall(b'{"instances": [{"name": "VI_1", "state": "MASTER"}]}\n')
+    c.close()
+`, sock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("forged server: %q %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := QueryStatus(ctx, sock)
+	if err == nil || !strings.Contains(err.Error(), "runs as uid 65534, not root") {
+		t.Fatalf("QueryStatus = %+v, %v; want the foreign server refused", st, err)
+	}
 }
