@@ -60,6 +60,20 @@ func TestConfigBombs(t *testing.T) {
 			t.Fatalf("unparsed %d blocks, want the block with its 80000 lines", n)
 		}
 	})
+	t.Run("includes multiplying a 1 MiB file", func(t *testing.T) {
+		big := []byte(strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 1024))
+		o := opt
+		o.ReadFile = func(name string) ([]byte, error) { return big, nil }
+		o.Glob = func(p string) ([]string, error) { return []string{p}, nil }
+		_, diags, err := ParseKeepalivedBytes("k.conf", []byte(strings.Repeat("include big.conf\n", 300)), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "k.conf:256: error: big.conf: the configuration and its includes are more than 256 MiB; giving up"
+		if len(diags) != 1 || diags[0].String() != want {
+			t.Fatalf("diagnostics %v, want %q", first(diags, 5), want)
+		}
+	})
 	t.Run("8000-deep TOML inline tables", func(t *testing.T) {
 		src := "a = " + strings.Repeat("{b = ", 8000) + "1" + strings.Repeat("}", 8000) + "\n"
 		_, diags := ParseTOML("k.toml", []byte(src))
