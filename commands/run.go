@@ -3,9 +3,7 @@ package commands
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -94,10 +92,14 @@ func runAction(c *cli.Context) error {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
 	if pf := c.String("pid-file"); pf != "" {
-		if err := os.WriteFile(pf, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			return cli.Exit("kt run: pid file: "+err.Error(), exitProblem)
+		// Written by create-and-rename in a directory no other user can
+		// write to (or a sticky one): never through a symlink or into a
+		// file someone else put there. Removed on stop only if still ours.
+		pidFile, err := daemon.WritePIDFile(pf)
+		if err != nil {
+			return cli.Exit("kt run: "+err.Error(), exitProblem)
 		}
-		defer os.Remove(pf)
+		defer pidFile.Remove()
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
