@@ -92,6 +92,11 @@ func runAction(c *cli.Context) error {
 // runDaemon loads the configuration, starts the daemon and runs it until
 // SIGTERM or SIGINT (or ctx) ends it.
 func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) error {
+	// SIGTERM and SIGINT are caught before anything else, so a stop that
+	// comes while the configuration loads ends kt cleanly, not by the
+	// signal's default action.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	o.Log.Writer = stderr
 	log, closeLog, err := daemon.NewLogger(o.Log)
 	if err != nil {
@@ -141,8 +146,10 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		}
 		defer os.Remove(pf)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	if ctx.Err() != nil {
+		log.Info("kt run: stopped before it started")
+		return nil
+	}
 	// SIGHUP (reload with load), SIGUSR1 and SIGUSR2 are the daemon's
 	// (daemon/signals.go).
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
