@@ -146,10 +146,6 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		}
 		defer os.Remove(pf)
 	}
-	if ctx.Err() != nil {
-		log.Info("kt run: stopped before it started")
-		return nil
-	}
 	// SIGHUP (reload with load), SIGUSR1 and SIGUSR2 are the daemon's
 	// (daemon/signals.go).
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
