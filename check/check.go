@@ -67,7 +67,25 @@ type Result struct {
 	Weight     int
 	// HTTP is set by the HTTP checker once a response was read.
 	HTTP *HTTPResult
+	// Stage is how far a failed HTTP attempt got, and Timeout whether it
+	// failed by running out of time there (genhash words its messages by
+	// them); StageNone for other checkers and for successes.
+	Stage   Stage
+	Timeout bool
 }
+
+// Stage is a step of an HTTP attempt.
+type Stage int
+
+// The steps of an HTTP attempt, in order.
+const (
+	StageNone     Stage = iota
+	StageConnect        // TCP connect
+	StageTLS            // TLS handshake
+	StageSend           // sending the request
+	StageResponse       // reading the response header
+	StageBody           // reading the body
+)
 
 // HTTPResult is what an HTTP or HTTPS attempt read from the last URL it
 // fetched.

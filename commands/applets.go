@@ -22,7 +22,8 @@ type applet struct {
 // applets lists the programs kt answers to.
 func applets() []applet {
 	return []applet{
-		{name: "keepalived", about: "keepalived 2.2.7's command line: the daemon (kt run), -t config test, --signum", main: keepalivedMain},
+		{name: "keepalived", about: "keepalived 2.2.7's command line: the daemon (kt run), -t config test, --signum, -T genhash", main: keepalivedMain},
+		{name: "genhash", about: "keepalived's genhash: the MD5 digest of a page as HTTP_GET/SSL_GET compute it", main: genhashMain},
 	}
 }
 

@@ -114,9 +114,8 @@ type keepalivedRun struct {
 func keepalivedMain(args []string, stdout, stderr io.Writer) int {
 	prog := args[0]
 	opts, rest := getoptLong(args[1:], keepalivedOptions)
-	if len(opts) > 0 && opts[0].err == nil && opts[0].spec.short == 'T' {
-		fmt.Fprintln(stderr, "keepalived: genhash mode (-T) is not built into kt yet: use kt probe http --digest")
-		return kaExitFatal
+	if len(args) > 1 && (args[1] == "-T" || args[1] == "--genhash") {
+		return genhash(prog, args[2:], false, stdout, stderr)
 	}
 	r := keepalivedRun{configFile: kaDefaultConfig, pidFiles: map[string]string{}}
 	bad := false
@@ -160,8 +159,7 @@ func keepalivedMain(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case "genhash":
 			fmt.Fprintf(stderr, "Warning -- `%s` not used as first option, previous options ignored\n", name)
-			fmt.Fprintln(stderr, "keepalived: genhash mode (-T) is not built into kt yet: use kt probe http --digest")
-			return kaExitFatal
+			return genhash(prog, genhashArgs(args[1:]), false, stdout, stderr)
 		case "use-file":
 			r.configFile = o.value
 		case "vrrp":
@@ -240,6 +238,20 @@ func keepalivedMain(args []string, stdout, stderr io.Writer) int {
 		return keepalivedFork(args, stderr)
 	}
 	return keepalivedDaemon(r, stdout, stderr)
+}
+
+// genhashArgs is what follows -T (or --genhash, or a unique prefix of it)
+// in args: the genhash command line.
+func genhashArgs(args []string) []string {
+	for i, a := range args {
+		if a == "-T" || (len(a) > 3 && strings.HasPrefix("--genhash", a)) {
+			return args[i+1:]
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "T") {
+			return args[i+1:]
+		}
+	}
+	return nil
 }
 
 // keepalivedFacility maps -S's value (0-7, local0-7, user, daemon) to the
