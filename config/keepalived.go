@@ -352,7 +352,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	nested := open != nil
 	if s.body >= 0 && nested {
 		f := &s.fields[s.body]
-		p.lines(v.FieldByIndex(f.index), f, where, *open)
+		p.lines(v.FieldByIndex(f.index), f, where, where, *open)
 		return
 	}
 	var pos *Pos
@@ -375,11 +375,15 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
-			pos := p.pos()
+			bpos := p.pos()
 			p.take()
 			if nested {
+				if pos != nil {
+					pos.End = bpos.Line
+				}
 				return
 			}
+			pos := bpos
 			p.sink.errorf(pos, "unexpected \"}\" with no block open")
 			continue
 		}
@@ -481,6 +485,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.skipBlock(kw, pos)
 			return
 		}
+		if p.scriptAgain(fv, kw, args, pos, where) {
+			return
+		}
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
@@ -497,7 +504,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			err = p.scalar(fv, f, args)
 		}
 		if err != nil {
-			p.sink.errorf(pos, "%s: %v", kw, err)
+			// keepalived logs a value it cannot read and carries on
+			// without the keyword; so does kt.
+			p.sink.carryf(pos, "%s: %v", kw, err)
 		}
 	case kindBlock:
 		if !block {
@@ -572,6 +581,18 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		p.nested(nv.Elem(), sub, kw+" "+name, pos)
 		fv.SetMapIndex(reflect.ValueOf(name), nv)
 	case kindLines:
+		if valueBlocks[kw] && len(args) > 0 {
+			// keepalived's alloc_value_block: words after the keyword are
+			// ignored, and without a "{" the lines that follow are the
+			// block's entries up to one ending in "}".
+			p.sink.carryf(pos, "Block %s has extra parameters %s ...", kw, args[0])
+			if block {
+				p.lines(fv, f, kw, where, pos)
+			} else {
+				p.valueLines(fv, f, kw, pos)
+			}
+			return
+		}
 		if !block {
 			// The inline form: the words on the keyword's line are one entry
 			// ([]string: each word an entry).
@@ -582,7 +603,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.lineEntry(fv, f, kw, args, pos)
 			return
 		}
-		p.lines(fv, f, kw, pos)
+		p.lines(fv, f, kw, where, pos)
 	}
 }
 
@@ -597,12 +618,107 @@ func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos)
 	p.depth--
 }
 
+// valueBlocks are the keywords keepalived reads with alloc_value_block
+// (lib/parser.c): a block of entries, one a line, that takes no words after
+// the keyword.
+var valueBlocks = map[string]bool{
+	"track_interface": true, "track_script": true, "track_file": true, "track_process": true, "track_bfd": true,
+	"unicast_peer": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true,
+	"virtual_routes": true, "virtual_rules": true, "static_ipaddress": true, "static_routes": true,
+	"static_rules": true, "linkbeat_interfaces": true, "interface_up_down_delays": true,
+}
+
+// emptyBlockMsg is what keepalived says of an empty block read with
+// read_value_block.
+func emptyBlockMsg(kw, where string) string {
+	switch {
+	case kw == "notification_email":
+		return "Warning - empty notification_email block"
+	case kw == "group" && strings.HasPrefix(where, "vrrp_sync_group "):
+		return "Warning - sync group " + strings.TrimPrefix(where, "vrrp_sync_group ") + " has empty group block"
+	case kw == "group" && strings.HasPrefix(where, "track_group "):
+		return "Warning - track group " + strings.TrimPrefix(where, "track_group ") + " has empty group block"
+	}
+	return ""
+}
+
+// valueLines reads the entries of a value block whose "{" is missing, as
+// keepalived does: every line up to and including one that ends in "}" is
+// an entry (with a "}" at its end taken off).
+func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
+	var words []string
+	line := -1
+	var lpos Pos
+	flush := func() {
+		if len(words) > 0 {
+			p.lineEntry(fv, f, kw, words, lpos)
+			words = nil
+		}
+	}
+	for p.more() {
+		t, l := p.peek()
+		if l != line {
+			flush()
+			line, lpos = l, p.pos()
+		}
+		p.take()
+		if t.IsBrace("}") {
+			// Only a "}" that ends its line ends the block.
+			if !p.more() {
+				flush()
+				return
+			}
+			if _, nl := p.peek(); nl != l {
+				flush()
+				return
+			}
+		}
+		words = append(words, t.Text)
+	}
+	flush()
+	p.notClosed(kw, open)
+}
+
+// scriptAgain reports (and skips) a notify script written a second time in
+// one block: keepalived keeps the first and ignores the rest.
+func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
+	if fv.Type() != scriptType || fv.IsZero() {
+		return false
+	}
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	name, isInst := strings.CutPrefix(where, "vrrp_instance ")
+	group, isGroup := strings.CutPrefix(where, "vrrp_sync_group ")
+	switch {
+	case isInst && strings.HasPrefix(kw, "notify"):
+		p.sink.carryf(pos, "(%s) %s script already specified - ignoring %s", name, kw, arg)
+	case isGroup && strings.HasPrefix(kw, "notify"):
+		p.sink.carryf(pos, "vrrp group %s: %s script already specified - ignoring %s", group, kw, arg)
+	case kw == "startup_script" || kw == "shutdown_script":
+		p.sink.carryf(pos, "%s script already specified", strings.TrimSuffix(kw, "_script"))
+	default:
+		return false
+	}
+	return true
+}
+
+var scriptType = reflect.TypeOf(Script{})
+
 // lines reads a block whose every line is one entry.
-func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
+func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
+	n := fv.Len()
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
+			end := p.pos()
 			p.take()
+			if fv.Len() == n {
+				if msg := emptyBlockMsg(kw, where); msg != "" {
+					p.sink.carryf(end, "%s", msg)
+				}
+			}
 			return
 		}
 		if t.IsBrace("{") {

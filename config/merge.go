@@ -115,6 +115,9 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 		if dp.File == "" && dp.Line == 0 {
 			dp.File, dp.Line = sp.File, sp.Line
 		}
+		if sp.End > 0 {
+			dp.End = sp.End
+		}
 		for _, k := range sp.Keys {
 			dp.setKey(k.Key, k.Line)
 		}

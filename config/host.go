@@ -1,0 +1,176 @@
+package config
+
+import (
+	"net"
+	"os"
+	"os/user"
+	"strings"
+)
+
+// Host answers what keepalived -t asks of the machine a configuration is
+// checked on. kt convert --check asks the local host (LocalHost) unless
+// --no-host says the configuration is meant for another machine.
+type Host interface {
+	// Interface reports whether the network interface exists.
+	Interface(name string) bool
+	// User reports whether the user exists.
+	User(name string) bool
+	// Group reports whether the group exists.
+	Group(name string) bool
+	// Executable reports whether path is a file someone may execute.
+	Executable(path string) bool
+}
+
+// LocalHost is the machine kt runs on.
+type LocalHost struct{}
+
+// Interface implements Host.
+func (LocalHost) Interface(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+// User implements Host.
+func (LocalHost) User(name string) bool {
+	_, err := user.Lookup(name)
+	if err != nil {
+		_, err = user.LookupId(name)
+	}
+	return err == nil
+}
+
+// Group implements Host.
+func (LocalHost) Group(name string) bool {
+	_, err := user.LookupGroup(name)
+	if err != nil {
+		_, err = user.LookupGroupId(name)
+	}
+	return err == nil
+}
+
+// Executable implements Host.
+func (LocalHost) Executable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// scriptUsers removes each vrrp_script whose user or group does not exist,
+// as keepalived does when it reads the user line.
+func (v *validator) scriptUsers() {
+	for _, name := range sortedKeys(v.c.Scripts) {
+		s := v.c.Scripts[name]
+		if !s.User.Set || len(s.User.Args) == 0 {
+			continue
+		}
+		ok := v.host.User(s.User.Args[0])
+		if ok && len(s.User.Args) > 1 {
+			ok = v.host.Group(s.User.Args[1])
+		}
+		if !ok {
+			v.carryf(s.Pos.Of("user"), "Unable to set uid/gid for script %s", cmdStr(s.Script.Cmd))
+			delete(v.c.Scripts, name)
+		}
+	}
+}
+
+// scriptFiles disables each vrrp_script whose program is missing or not
+// executable, and the tracking of it, as keepalived does once the
+// configuration is read (check_vrrp_script_security).
+func (v *validator) scriptFiles() {
+	for _, name := range sortedKeys(v.c.Scripts) {
+		s := v.c.Scripts[name]
+		words := splitCmd(s.Script.Cmd)
+		if len(words) == 0 || !strings.HasPrefix(words[0], "/") || v.host.Executable(words[0]) {
+			// A relative name is looked up on PATH when it runs.
+			continue
+		}
+		v.carryf(s.Pos.Of("script"), "Disabling track script %s since not found/accessible", name)
+		delete(v.c.Scripts, name)
+		drop := func(list []Track) []Track {
+			kept := list[:0]
+			for _, t := range list {
+				if t.Name != name {
+					kept = append(kept, t)
+				}
+			}
+			if len(kept) == 0 {
+				return nil
+			}
+			return kept
+		}
+		for _, in := range v.c.Instances {
+			in.TrackScript = drop(in.TrackScript)
+		}
+		for _, g := range v.c.SyncGroups {
+			g.TrackScript = drop(g.TrackScript)
+		}
+	}
+}
+
+// interfaces reports interfaces that do not exist: an instance's (which is
+// left out while the rest runs) and tracked ones (no longer tracked).
+func (v *validator) interfaces() {
+	if g := v.c.Global; g != nil && g.DynamicInterfaces.Set {
+		return // keepalived waits for them to appear
+	}
+	for _, name := range sortedKeys(v.c.Instances) {
+		in := v.c.Instances[name]
+		if in.Interface != "" && !v.host.Interface(in.Interface) {
+			v.carryf(in.Pos.Of("interface"), "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, name)
+		}
+		kept := in.TrackInterface[:0]
+		for _, t := range in.TrackInterface {
+			if !v.host.Interface(t.Name) {
+				v.carryf(t.Pos, "(%s) tracked interface %s doesn't exist", name, t.Name)
+				continue
+			}
+			kept = append(kept, t)
+		}
+		if len(kept) == 0 {
+			kept = nil
+		}
+		in.TrackInterface = kept
+	}
+}
+
+// splitCmd splits a command line into words, honouring quotes.
+func splitCmd(cmd string) []string {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	in := false
+	for _, r := range cmd {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// cmdStr formats a command as keepalived's cmd_str does: each word quoted.
+func cmdStr(cmd string) string {
+	w := splitCmd(cmd)
+	for i := range w {
+		w[i] = "'" + w[i] + "'"
+	}
+	return strings.Join(w, " ")
+}
