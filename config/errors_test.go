@@ -176,7 +176,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:18: error: virtual_server: want ADDRESS PORT, fwmark N or group NAME`,
 		}},
 		{"named block without name", edit(t, "vrrp_script chk {", "vrrp_script {"), []string{
-			`bad.conf:4: error: vrrp_script needs a name`,
+			"bad.conf:4: error: *** Configuration line starting `vrrp_script` is missing a parameter after keyword `vrrp_script` at word position 2",
 			`bad.conf:15: error: (VI_1) track script chk not found, ignoring...`,
 		}},
 		{"same vrid twice", base + "vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.2\n    }\n}\n", []string{

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -503,7 +504,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			}
 			err = p.scalar(fv, f, args)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errNoValue):
+			// keepalived exits when a keyword's value is missing
+			// (null_strvec, lib/parser.c).
+			p.missingParam(pos, kw)
+		case err != nil:
 			// keepalived logs a value it cannot read and carries on
 			// without the keyword; so does kt.
 			p.sink.carryf(pos, "%s: %v", kw, err)
@@ -547,7 +553,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		*list = append(*list, nv.UnsafePointer())
 	case kindNamed:
 		if len(args) == 0 {
-			p.sink.errorf(pos, "%s needs a name", kw)
+			p.missingParam(pos, kw)
 			if block {
 				p.skipBlock(kw, pos)
 			}
@@ -748,7 +754,9 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 	}
 	nv := reflect.New(f.elem)
 	if err := nv.Interface().(wordsValue).parseWords(words); err != nil {
-		p.sink.errorf(pos, "%s: %v", kw, err)
+		// keepalived skips an entry it cannot read ("VRRP parsed invalid
+		// IP ... skipping IP...") and carries on.
+		p.sink.carryf(pos, "%s: %v", kw, err)
 		return
 	}
 	if f.elem.Kind() == reflect.Struct {
@@ -815,6 +823,12 @@ func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
 		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
 	}
+}
+
+// missingParam reports a keyword written without the value it needs, with
+// keepalived's message: keepalived refuses to start (it exits at once).
+func (p *parser) missingParam(pos Pos, kw string) {
+	p.sink.errorf(pos, "*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position 2", kw, kw)
 }
 
 // errorf is a helper for wordsValue parsers.
