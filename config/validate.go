@@ -151,7 +151,9 @@ func (v *validator) instances() {
 			in.State = "BACKUP"
 		}
 		if in.VirtualRouterID != nil && (*in.VirtualRouterID < 1 || *in.VirtualRouterID > 255) {
-			v.errorf(p.Of("virtual_router_id"), "%s: VRID '%d' not valid - must be between 1 & 255", where, *in.VirtualRouterID)
+			// Left unset, which keepalived then refuses (below).
+			v.carryf(p.Of("virtual_router_id"), "number '%d' outside range [1, 255]", *in.VirtualRouterID)
+			v.carryf(p.Of("virtual_router_id"), "%s: VRID '%d' not valid - must be between 1 & 255", where, *in.VirtualRouterID)
 			in.VirtualRouterID = nil
 		}
 		if in.Version != nil && *in.Version != 2 && *in.Version != 3 {
@@ -159,11 +161,17 @@ func (v *validator) instances() {
 			in.Version = nil
 		}
 		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) {
+			v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
 			v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
 			in.Priority = new(int)
 			*in.Priority = DefaultPriority
 		}
 		v.durRange(p, "preempt_delay", &in.PreemptDelay, 0, 1000*time.Second)
+		if d := in.AdvertInt; d != nil && (d.D() < 10*time.Millisecond || d.D() > 255*time.Second) {
+			v.carryf(p.Of("advert_int"), "number '%s' outside range [0.010000, 255.000000]", formatDuration(*d, ""))
+			v.carryf(p.Of("advert_int"), "%s Advert interval (%s) not valid! Must be > 0 - ignoring", where, formatDuration(*d, ""))
+			in.AdvertInt = nil
+		}
 		if a := in.Authentication; a != nil && len(a.AuthPass) > 8 {
 			v.carryf(a.Pos.Of("auth_pass"), "Truncating auth_pass to 8 characters")
 			a.AuthPass = a.AuthPass[:8]
@@ -409,6 +417,17 @@ func (v *validator) completeInstances() {
 			}
 		}
 		v.advertInt(in, where, version)
+		if in.Interface != "" {
+			kept := in.TrackInterface[:0]
+			for _, t := range in.TrackInterface {
+				if t.Name == in.Interface {
+					v.carryf(t.Pos, "%s Ignoring track_interface %s since own interface", where, t.Name)
+					continue
+				}
+				kept = append(kept, t)
+			}
+			in.TrackInterface = kept
+		}
 		// Tracker weights: an address owner cannot change its priority,
 		// and a sync group member's weights are ignored unless the group
 		// sets sync_group_tracking_weight.

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// effectiveOf parses a verdicts input and returns the parsed and the
+// effective model (no host checks).
+func effectiveOf(t *testing.T, name string) (*Config, *Config, Diagnostics) {
+	t.Helper()
+	c, pd, err := ParseKeepalived(filepath.Join(verdictDir, name), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, vd := Effective(c, EffectiveOptions{})
+	return c, e, append(pd, vd...)
+}
+
+// TestEffectiveFixups: the effective model holds keepalived's fix-ups, and
+// the parsed model (what the file says, for kt convert) is left as written.
+func TestEffectiveFixups(t *testing.T) {
+	c, e, _ := effectiveOf(t, "ah.conf")
+	if got := e.Instances["VI_1"]; got.State != "BACKUP" || got.Authentication.AuthPass != "12345678" {
+		t.Errorf("AH with state MASTER: effective state %q pass %q, want BACKUP 12345678", got.State, got.Authentication.AuthPass)
+	}
+	if c.Instances["VI_1"].State != "MASTER" || c.Instances["VI_1"].Authentication.AuthPass != "123456789012" {
+		t.Errorf("Effective changed the parsed model: %+v", c.Instances["VI_1"])
+	}
+
+	_, e, _ = effectiveOf(t, "slave.conf")
+	if got := e.Instances["VI_1"].State; got != "BACKUP" {
+		t.Errorf("state SLAVE: effective %q, want BACKUP", got)
+	}
+
+	_, e, _ = effectiveOf(t, "notify3.conf")
+	if in := e.Instances["VI_1"]; in.NotifyMaster.Cmd != "/bin/true" || in.NotifyBackup.Cmd != "/bin/true" || in.Notify.Cmd != "/bin/true" {
+		t.Errorf("repeated notify scripts: keepalived keeps the first, kt has %q %q %q", in.NotifyMaster.Cmd, in.NotifyBackup.Cmd, in.Notify.Cmd)
+	}
+
+	_, e, _ = effectiveOf(t, "script-user.conf")
+	if _, ok := e.Scripts["chk2"]; ok {
+		t.Error("vrrp_script with no script is still in the effective model")
+	}
+	for _, tr := range e.Instances["VI_1"].TrackScript {
+		if tr.Name == "chk2" {
+			t.Error("track_script of a removed vrrp_script is still tracked")
+		}
+	}
+
+	_, e, _ = effectiveOf(t, "syncgroups.conf")
+	if _, ok := e.SyncGroups["G2"]; ok {
+		t.Error("sync group left with no member is still in the effective model")
+	}
+	if _, ok := e.SyncGroups["G3"]; ok {
+		t.Error("sync group with no group block is still in the effective model")
+	}
+	if g := e.SyncGroups["G1"]; g == nil || len(g.Group) != 1 || g.Group[0] != "VI_1" {
+		t.Errorf("sync group G1: %+v, want VI_1 only", g)
+	}
+	if in := e.Instances["VI_1"]; in.NoPreempt || in.Authentication != nil {
+		t.Errorf("owner VI_1: nopreempt %v, authentication %+v, want both cleared", in.NoPreempt, in.Authentication)
+	}
+
+	_, e, _ = effectiveOf(t, "uni.conf")
+	if e.Instances["VI_1"].UnicastTTL != nil {
+		t.Error("unicast_ttl without peers not reset")
+	}
+
+	_, e, _ = effectiveOf(t, "advert.conf")
+	for name, want := range map[string]string{"VI_1": "1s", "VI_2": "20ms"} {
+		if got := e.Instances[name].EffectiveAdvertInt().String(); got != want {
+			t.Errorf("%s advert_int %s, want %s", name, got, want)
+		}
+	}
+	if e.Instances["VI_3"].AdvertInt != nil {
+		t.Error("advert_int 300 not dropped")
+	}
+
+	_, e, _ = effectiveOf(t, "owner-weights.conf")
+	if n := len(e.Instances["VI_1"].TrackScript); n != 1 || e.Instances["VI_1"].TrackScript[0].Name != "chk0" {
+		t.Errorf("owner: weighted track_script kept: %+v", e.Instances["VI_1"].TrackScript)
+	}
+	if n := len(e.Instances["VI_2"].TrackScript) + len(e.Instances["VI_2"].TrackInterface); n != 0 {
+		t.Errorf("sync group member: weighted tracker or own interface kept: %+v %+v", e.Instances["VI_2"].TrackScript, e.Instances["VI_2"].TrackInterface)
+	}
+
+	_, e, _ = effectiveOf(t, "trackif-inline.conf")
+	if n := len(e.Instances["VI_1"].TrackInterface); n != 0 {
+		t.Errorf("track_interface eth0 { }: keepalived tracks nothing, kt %+v", e.Instances["VI_1"].TrackInterface)
+	}
+}
+
+// TestEffectiveIsACopy: changing the effective model leaves the parsed one
+// as it was, down to nested lists.
+func TestEffectiveIsACopy(t *testing.T) {
+	c, e, _ := effectiveOf(t, "owner-weights.conf")
+	e.Instances["VI_3"].VirtualIPAddress[0].Dev = "changed"
+	e.Scripts["chk"].Script.Cmd = "changed"
+	e.Instances["VI_3"].Pos.Keys[0].Line = -1
+	if c.Instances["VI_3"].VirtualIPAddress[0].Dev == "changed" || c.Scripts["chk"].Script.Cmd == "changed" || c.Instances["VI_3"].Pos.Keys[0].Line == -1 {
+		t.Fatal("the effective model shares memory with the parsed one")
+	}
+	if !Equal(deepCopy(c), c) {
+		t.Fatal("deepCopy changed the model")
+	}
+}
+
+// TestValueBlockWithoutBrace: "track_interface eth0" followed by lines and
+// no "{" reads the lines up to one ending in "}" as the block's entries, as
+// keepalived's alloc_value_block does, and ignores eth0.
+func TestValueBlockWithoutBrace(t *testing.T) {
+	text := "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    track_interface eth0\n    eth1\n    eth2 weight 5 }\n    virtual_ipaddress {\n        192.0.2.10\n    }\n}\n"
+	c, diags, err := ParseKeepalivedBytes("t.conf", []byte(text), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 || diags[0].Pos.Line != 4 || diags[0].Msg != "Block track_interface has extra parameters eth0 ..." || !diags[0].CarryOn {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	in := c.Instances["VI_1"]
+	if len(in.TrackInterface) != 2 || in.TrackInterface[0].Name != "eth1" || in.TrackInterface[1].Name != "eth2" || len(in.VirtualIPAddress) != 1 {
+		t.Fatalf("track_interface %+v, VIPs %+v", in.TrackInterface, in.VirtualIPAddress)
+	}
+}
