@@ -32,6 +32,10 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 		{"test mail without mail settings", write("nomail.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--test-mail"}, 1, "kt run --test-mail:"},
 		{"bad log target", write("ok3.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--log-target", "file"}, 2, "log target"},
 		{"both halves", write("ok4.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"-P", "-C"}, 1, "not both"},
+		// keepalived carries on from an unknown state (BACKUP); kt run
+		// too, so it gets as far as --test-mail. --strict refuses it.
+		{"carried-on error starts", write("slave.conf", "vrrp_instance VI_1 {\n    state SLAVE\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--test-mail"}, 1, "kt run --test-mail:"},
+		{"strict refuses a carried-on error", write("slave2.conf", "vrrp_instance VI_1 {\n    state SLAVE\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"--strict"}, 1, "slave2.conf:2: error: (VI_1) unknown state 'SLAVE', defaulting to BACKUP"},
 		{"stray argument", write("ok2.conf", "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n}\n"), []string{"extra"}, 2, "unexpected arguments"},
 	}
 	for _, tt := range tests {
