@@ -91,7 +91,7 @@ func TestConvertCheck(t *testing.T) {
 		t.Fatalf("check of the seed: exit %d, want 1", code)
 	}
 	for _, want := range []string{
-		"original.conf:11: error: vrrp_garp_interval 0 is out of range",
+		"original.conf:11: error: vrrp_garp_interval '0' is invalid",
 		"original.conf:89: warning: unknown keyword \"netify_backup\" in vrrp_sync_group VG_1 (did you mean \"notify_backup\"?)",
 	} {
 		if !strings.Contains(out, want) {

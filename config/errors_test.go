@@ -100,10 +100,12 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:10: error: priority: invalid number "abc"`,
 		}},
 		{"priority out of range", edit(t, "priority 100", "    priority 300"), []string{
+			`bad.conf:10: error: number '300' outside range [1, 255]`,
 			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"vrid zero", edit(t, "virtual_router_id 51", "    virtual_router_id 0"), []string{
 			`bad.conf:7: error: (VI_1) the virtual router id must be set`,
+			`bad.conf:9: error: number '0' outside range [1, 255]`,
 			`bad.conf:9: error: (VI_1): VRID '0' not valid - must be between 1 & 255`,
 		}},
 		{"vrid missing", edit(t, "virtual_router_id 51", ""), []string{
@@ -164,7 +166,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:6: error: vrrp_script chk: weight 300 is out of range (-253 to 253)`,
 		}},
 		{"garp interval zero", edit(t, "enable_script_security", "    enable_script_security\n    vrrp_garp_interval 0"), []string{
-			`bad.conf:3: error: vrrp_garp_interval 0 is out of range (0.000001s to 4294.967295s); it is ignored`,
+			`bad.conf:3: error: number '0' outside range [0.000001, 4294.967295]`,
+			`bad.conf:3: error: vrrp_garp_interval '0' is invalid`,
 		}},
 		{"delay_loop not a time", edit(t, "lb_algo rr", "    lb_algo rr\n    delay_loop soon"), []string{
 			`bad.conf:20: error: delay_loop: invalid time "soon"`,

@@ -30,6 +30,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	v.global()
 	v.scripts()
 	if v.host != nil {
+		v.globalHost()
 		v.scriptUsers()
 		v.interfaces()
 	}

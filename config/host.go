@@ -1,10 +1,13 @@
 package config
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Host answers what keepalived -t asks of the machine a configuration is
@@ -19,6 +22,8 @@ type Host interface {
 	Group(name string) bool
 	// Executable reports whether path is a file someone may execute.
 	Executable(path string) bool
+	// Resolve reports whether a host name resolves to an address.
+	Resolve(name string) bool
 }
 
 // LocalHost is the machine kt runs on.
@@ -52,6 +57,45 @@ func (LocalHost) Group(name string) bool {
 func (LocalHost) Executable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// Resolve implements Host.
+func (LocalHost) Resolve(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	return err == nil && len(addrs) > 0
+}
+
+// globalHost checks what global_defs names on the host: the SMTP server
+// (keepalived resolves a name when it reads it, and without an address
+// sends no mail) and the default script user.
+func (v *validator) globalHost() {
+	g := v.c.Global
+	if g == nil {
+		return
+	}
+	if h := g.SMTPServer.Host; h != "" {
+		if _, isIP := g.SMTPServer.Addr(); !isIP && !v.host.Resolve(h) {
+			port := "25"
+			if g.SMTPServer.Port != 0 {
+				port = strconv.Itoa(g.SMTPServer.Port)
+			}
+			v.carryf(g.Pos.Of("smtp_server"), "Invalid smtp server %s %s", h, port)
+			g.SMTPServer = Endpoint{}
+		}
+	}
+	if u := g.ScriptUser; u.Set && len(u.Args) > 0 {
+		ok := v.host.User(u.Args[0])
+		if ok && len(u.Args) > 1 {
+			ok = v.host.Group(u.Args[1])
+		}
+		if !ok {
+			// keepalived carries on without a default script user; it
+			// then removes the scripts it cannot run (script security).
+			v.carryf(g.Pos.Of("script_user"), "Error setting global script uid/gid")
+		}
+	}
 }
 
 // scriptUsers removes each vrrp_script whose user or group does not exist,
@@ -113,15 +157,23 @@ func (v *validator) interfaces() {
 	if g := v.c.Global; g != nil && g.DynamicInterfaces.Set {
 		return // keepalived waits for them to appear
 	}
+	missing := false
+	defer func() {
+		if missing {
+			v.carryf(Pos{}, "Non-existent interface specified in configuration")
+		}
+	}()
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
 		if in.Interface != "" && !v.host.Interface(in.Interface) {
 			v.carryf(in.Pos.Of("interface"), "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, name)
+			missing = true
 		}
 		kept := in.TrackInterface[:0]
 		for _, t := range in.TrackInterface {
 			if !v.host.Interface(t.Name) {
 				v.carryf(t.Pos, "(%s) tracked interface %s doesn't exist", name, t.Name)
+				missing = true
 				continue
 			}
 			kept = append(kept, t)

@@ -60,14 +60,23 @@ func (v *validator) global() {
 	}
 	p := g.Pos
 	const maxGarp = 4294967295 * time.Microsecond
-	v.durRange(p, "vrrp_garp_interval", &g.VRRPGarpInterval, time.Microsecond, maxGarp)
-	v.durRange(p, "vrrp_gna_interval", &g.VRRPGnaInterval, time.Microsecond, maxGarp)
-	if g.VRRPIPTables.Set || g.VRRPIPSets.Set {
-		kw := "vrrp_iptables"
-		if !g.VRRPIPTables.Set {
-			kw = "vrrp_ipsets"
+	for _, kw := range []struct {
+		name string
+		d    **Duration
+	}{{"vrrp_garp_interval", &g.VRRPGarpInterval}, {"vrrp_gna_interval", &g.VRRPGnaInterval}} {
+		if d := *kw.d; d != nil && (d.D() < time.Microsecond || d.D() > maxGarp) {
+			v.carryf(p.Of(kw.name), "number '%s' outside range [0.000001, 4294.967295]", formatDuration(*d, ""))
+			v.carryf(p.Of(kw.name), "%s '%s' is invalid", kw.name, formatDuration(*d, ""))
+			*kw.d = nil
 		}
-		v.warnf(p.Of(kw), "%s is not supported, nftables is used instead: replace vrrp_iptables and vrrp_ipsets with nftables", kw)
+	}
+	// keepalived 2.2.7 as Debian builds it has no iptables: it takes
+	// vrrp_iptables as nftables, and does not know vrrp_ipsets.
+	if g.VRRPIPTables.Set {
+		v.carryf(p.Of("vrrp_iptables"), "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option")
+	}
+	if g.VRRPIPSets.Set {
+		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
 	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
 		v.carryf(p.Of("vrrp_version"), "vrrp_version %d is invalid (want 2 or 3); version 2 is used", *g.VRRPVersion)
@@ -221,7 +230,7 @@ func (v *validator) instances() {
 		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
 		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
 		if in.LVSSyncDaemonInterface != "" {
-			v.warnf(p.Of("lvs_sync_daemon_interface"), "%s lvs_sync_daemon_interface in a vrrp_instance is deprecated; use lvs_sync_daemon in global_defs", where)
+			v.warnf(p.Of("lvs_sync_daemon_interface"), "%s Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", where)
 		}
 		v.specs(in.VirtualRoutes, "virtual_routes", true)
 		v.specs(in.VirtualRules, "virtual_rules", false)
