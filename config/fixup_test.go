@@ -1,7 +1,10 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -121,5 +124,99 @@ func TestValueBlockWithoutBrace(t *testing.T) {
 	in := c.Instances["VI_1"]
 	if len(in.TrackInterface) != 2 || in.TrackInterface[0].Name != "eth1" || in.TrackInterface[1].Name != "eth2" || len(in.VirtualIPAddress) != 1 {
 		t.Fatalf("track_interface %+v, VIPs %+v", in.TrackInterface, in.VirtualIPAddress)
+	}
+}
+
+// fakeHost is a machine with the interfaces, users and programs listed.
+type fakeHost struct {
+	ifaces map[string][]netip.Addr
+	users  map[string]bool
+	progs  map[string]bool
+}
+
+func (h fakeHost) Interface(n string) bool         { _, ok := h.ifaces[n]; return ok }
+func (h fakeHost) User(n string) bool              { return h.users[n] }
+func (h fakeHost) Group(n string) bool             { return h.users[n] }
+func (h fakeHost) Executable(p string) bool        { return h.progs[p] }
+func (h fakeHost) Resolve(n string) bool           { return n == "mail.example.org" }
+func (h fakeHost) Addrs(iface string) []netip.Addr { return h.ifaces[iface] }
+
+// TestHostChecks: what keepalived -t checks on the host, asked of a fake
+// one, with keepalived's messages and fix-ups.
+func TestHostChecks(t *testing.T) {
+	text := `global_defs {
+    smtp_server smtp.example.invalid
+    script_user nobody-here
+}
+vrrp_script gone {
+    script "/opt/gone.sh arg"
+}
+vrrp_script baduser {
+    script /bin/true
+    user nobody-here
+}
+vrrp_script ok {
+    script /bin/true
+    user alice
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    track_interface {
+        eth9
+    }
+    track_script {
+        gone
+        ok
+    }
+    virtual_ipaddress {
+        192.0.2.2/24
+    }
+}
+`
+	c, _, err := ParseKeepalivedBytes("h.conf", []byte(text), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fakeHost{ifaces: map[string][]netip.Addr{"eth0": {netip.MustParseAddr("192.0.2.2")}},
+		users: map[string]bool{"alice": true}, progs: map[string]bool{"/bin/true": true}}
+	e, diags := Effective(c, EffectiveOptions{Host: h})
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"error: Non-existent interface specified in configuration",
+		"h.conf:2: error: Invalid smtp server smtp.example.invalid 25",
+		"h.conf:3: error: Error setting global script uid/gid",
+		"h.conf:6: error: Disabling track script gone since not found/accessible",
+		"h.conf:10: error: Unable to set uid/gid for script '/bin/true'",
+		"h.conf:20: error: (VI_1) tracked interface eth9 doesn't exist",
+		"h.conf:27: warning: (VI_1) virtual_ipaddress 192.0.2.2 is already an address of eth0: a VIP is removed from the interface when the router is not master and when it stops, and this one would take eth0's own address with it",
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	if e.Global.SMTPServer.Host != "" {
+		t.Error("smtp_server that does not resolve is still set")
+	}
+	if _, ok := e.Scripts["gone"]; ok {
+		t.Error("script whose program is missing is still defined")
+	}
+	if _, ok := e.Scripts["baduser"]; ok {
+		t.Error("script whose user is missing is still defined")
+	}
+	if tr := e.Instances["VI_1"].TrackScript; len(tr) != 1 || tr[0].Name != "ok" {
+		t.Errorf("track_script %+v, want ok only", tr)
+	}
+	if len(e.Instances["VI_1"].TrackInterface) != 0 {
+		t.Error("missing tracked interface still tracked")
+	}
+	// Without a host none of this is checked.
+	_, diags = Effective(c, EffectiveOptions{})
+	if len(diags) != 1 || !strings.Contains(diags[0].Msg, "enable_script_security") {
+		t.Errorf("no host: %v", diags)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"strconv"
@@ -24,6 +25,8 @@ type Host interface {
 	Executable(path string) bool
 	// Resolve reports whether a host name resolves to an address.
 	Resolve(name string) bool
+	// Addrs returns the addresses the interface has now.
+	Addrs(iface string) []netip.Addr
 }
 
 // LocalHost is the machine kt runs on.
@@ -57,6 +60,25 @@ func (LocalHost) Group(name string) bool {
 func (LocalHost) Executable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// Addrs implements Host.
+func (LocalHost) Addrs(iface string) []netip.Addr {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil
+	}
+	as, err := ifi.Addrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
 }
 
 // Resolve implements Host.
@@ -168,6 +190,23 @@ func (v *validator) interfaces() {
 		if in.Interface != "" && !v.host.Interface(in.Interface) {
 			v.carryf(in.Pos.Of("interface"), "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, name)
 			missing = true
+		}
+		// keepalived -t says nothing of a VIP the interface already has
+		// (measured), but the VIP is removed whenever the router is not
+		// master and when it stops, taking the host's own address with it.
+		for _, vip := range in.VirtualIPAddress {
+			dev := vip.Dev
+			if dev == "" {
+				dev = in.Interface
+			}
+			if dev == "" {
+				continue
+			}
+			for _, a := range v.host.Addrs(dev) {
+				if a == vip.Address.Addr() {
+					v.warnf(vip.Pos, "(%s) virtual_ipaddress %s is already an address of %s: a VIP is removed from the interface when the router is not master and when it stops, and this one would take %s's own address with it", name, a, dev, dev)
+				}
+			}
 		}
 		kept := in.TrackInterface[:0]
 		for _, t := range in.TrackInterface {
