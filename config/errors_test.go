@@ -87,7 +87,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
 			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
 			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
-			`bad.conf:28: error: unexpected "}" with no block open`,
+			`bad.conf:28: error: Extra '}' found`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
 			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
@@ -135,7 +135,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:29: error: Virtual router VI_9 specified in sync group G doesn't exist - ignoring`,
 		}},
 		{"instance defined twice", base + "vrrp_instance VI_1 {\n}\n", []string{
-			`bad.conf:28: error: vrrp_instance VI_1 defined twice`,
+			`bad.conf:28: error: vrrp instance VI_1 already defined`,
 		}},
 		{"misspelt keyword", edit(t, "priority 100", "    prioity 100"), []string{
 			`bad.conf:10: warning: unknown keyword "prioity" in vrrp_instance VI_1 (did you mean "priority"?)`,

@@ -384,8 +384,8 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 				}
 				return
 			}
-			pos := bpos
-			p.sink.errorf(pos, "unexpected \"}\" with no block open")
+			// keepalived ignores it and carries on.
+			p.sink.carryf(bpos, "Extra '}' found")
 			continue
 		}
 		if t.IsBrace("{") {
@@ -575,7 +575,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			// The first definition stands. The second is still parsed, into
 			// nothing, so that its own problems are reported too (and the
 			// parallel parse, which sees it on its own, says the same).
-			p.sink.errorf(pos, "%s %s defined twice", kw, name)
+			dupNamed(p.sink, pos, kw, name)
 			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 			return
 		}
@@ -822,6 +822,25 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
 		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
+	}
+}
+
+// dupNamed reports a named block defined a second time; the first stands.
+// keepalived skips a second vrrp_instance, vrrp_sync_group or track_group
+// with its own message; a second vrrp_script it keeps, silently, behind
+// the first, which is the one tracking finds.
+func dupNamed(sink *diagSink, pos Pos, kw, name string) {
+	switch kw {
+	case "vrrp_instance":
+		sink.carryf(pos, "vrrp instance %s already defined", name)
+	case "vrrp_sync_group":
+		sink.carryf(pos, "vrrp sync group %s already defined", name)
+	case "track_group":
+		sink.carryf(pos, "track_group %s already defined", name)
+	case "vrrp_script":
+		sink.warnf(pos, "vrrp_script %s defined twice: the first one is used (keepalived says nothing)", name)
+	default:
+		sink.errorf(pos, "%s %s defined twice", kw, name)
 	}
 }
 

@@ -96,7 +96,7 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 					if es.pos >= 0 {
 						pos = sf.MapIndex(k).Elem().Field(es.pos).Interface().(Pos)
 					}
-					m.sink.errorf(pos, "%s %s defined twice", f.kw, k.String())
+					dupNamed(&m.sink, pos, f.kw, k.String())
 					continue
 				}
 				df.SetMapIndex(k, sf.MapIndex(k))
