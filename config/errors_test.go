@@ -88,6 +88,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
 			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
 			`bad.conf:28: error: Extra '}' found`,
+			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
 			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,

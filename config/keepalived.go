@@ -386,6 +386,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			}
 			// keepalived ignores it and carries on.
 			p.sink.carryf(bpos, "Extra '}' found")
+			p.sink.warnf(bpos, "Unknown keyword '}'")
 			continue
 		}
 		if t.IsBrace("{") {
