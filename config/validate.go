@@ -79,7 +79,8 @@ func (v *validator) global() {
 		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
 	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
-		v.carryf(p.Of("vrrp_version"), "vrrp_version %d is invalid (want 2 or 3); version 2 is used", *g.VRRPVersion)
+		v.carryf(p.Of("vrrp_version"), "number '%d' outside range [2, 3]", *g.VRRPVersion)
+		v.carryf(p.Of("vrrp_version"), "VRRP Error: Version must be either 2 or 3")
 		g.VRRPVersion = nil
 	}
 	for _, kw := range []struct {
@@ -90,15 +91,22 @@ func (v *validator) global() {
 		if *kw.val == "" {
 			continue
 		}
+		at := p.Of(kw.name)
 		a, err := netip.ParseAddr(*kw.val)
-		if err != nil || !a.IsMulticast() || a.Is6() != kw.v6 {
-			fam := "IPv4"
-			if kw.v6 {
-				fam = "IPv6"
+		switch {
+		case err != nil:
+			v.carryf(at, "Can't parse %s [%s]. Skipping", kw.name, *kw.val)
+		case a.Is6() != kw.v6:
+			v.carryf(at, "%s [%s] is not IPv%d. Skipping", kw.name, *kw.val, map[bool]int{false: 4, true: 6}[kw.v6])
+		case !a.IsMulticast():
+			v.carryf(at, "%s [%s] is not multicast. Skipping", kw.name, *kw.val)
+		default:
+			if kw.v6 && !a.IsLinkLocalMulticast() {
+				v.warnf(at, "%s [%s] should be link-local multicast.", kw.name, *kw.val)
 			}
-			v.carryf(p.Of(kw.name), "%s %q is not an %s multicast address; the default group is used", kw.name, *kw.val, fam)
-			*kw.val = ""
+			continue
 		}
+		*kw.val = ""
 	}
 	if g.SMTPServer.Host != "" && g.SMTPServer.Port == 0 && strings.Contains(g.SMTPServer.Host, " ") {
 		v.errorf(p.Of("smtp_server"), "smtp_server %q is invalid", g.SMTPServer.Host)
@@ -166,7 +174,8 @@ func (v *validator) instances() {
 			in.VirtualRouterID = nil
 		}
 		if in.Version != nil && *in.Version != 2 && *in.Version != 3 {
-			v.carryf(p.Of("version"), "%s: Version %d not valid - must be 2 or 3; the global version is used", where, *in.Version)
+			v.carryf(p.Of("version"), "number '%d' outside range [2, 3]", *in.Version)
+			v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
 			in.Version = nil
 		}
 		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) {
