@@ -150,6 +150,7 @@ func TestHostChecks(t *testing.T) {
 }
 vrrp_script gone {
     script "/opt/gone.sh arg"
+    user alice
 }
 vrrp_script baduser {
     script /bin/true
@@ -190,9 +191,9 @@ vrrp_instance VI_1 {
 		"h.conf:2: error: Invalid smtp server smtp.example.invalid 25",
 		"h.conf:3: error: Error setting global script uid/gid",
 		"h.conf:6: error: Disabling track script gone since not found/accessible",
-		"h.conf:10: error: Unable to set uid/gid for script '/bin/true'",
-		"h.conf:20: error: (VI_1) tracked interface eth9 doesn't exist",
-		"h.conf:27: warning: (VI_1) virtual_ipaddress 192.0.2.2 is already an address of eth0: a VIP is removed from the interface when the router is not master and when it stops, and this one would take eth0's own address with it",
+		"h.conf:11: error: Unable to set uid/gid for script '/bin/true'",
+		"h.conf:21: error: (VI_1) tracked interface eth9 doesn't exist",
+		"h.conf:28: warning: (VI_1) virtual_ipaddress 192.0.2.2 is already an address of eth0: a VIP is removed from the interface when the router is not master and when it stops, and this one would take eth0's own address with it",
 	}
 	for _, w := range want {
 		if !slices.Contains(got, w) {
@@ -218,5 +219,34 @@ vrrp_instance VI_1 {
 	_, diags = Effective(c, EffectiveOptions{})
 	if len(diags) != 1 || !strings.Contains(diags[0].Msg, "enable_script_security") {
 		t.Errorf("no host: %v", diags)
+	}
+}
+
+// TestDefaultScriptUser: with enable_script_security and no
+// keepalived_script user, a vrrp_script with no user of its own is removed
+// (keepalived -t on such a file is killed by SIGTERM on this host, so this
+// is read from keepalived's get_default_script_user, not measured).
+func TestDefaultScriptUser(t *testing.T) {
+	text := "global_defs {\n    enable_script_security\n}\nvrrp_script a {\n    script /bin/true\n}\nvrrp_script b {\n    script /bin/true\n    user alice\n}\n"
+	c, _, err := ParseKeepalivedBytes("u.conf", []byte(text), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fakeHost{users: map[string]bool{"alice": true}, progs: map[string]bool{"/bin/true": true}}
+	e, diags := Effective(c, EffectiveOptions{Host: h})
+	want := "u.conf:6: error: Unable to set default user keepalived_script for script\nu.conf:6: error: Unable to set default user for vrrp script a - removing"
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.String())
+	}
+	if strings.Join(got, "\n") != want {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+	if _, ok := e.Scripts["a"]; ok || e.Scripts["b"] == nil {
+		t.Errorf("scripts left: %v", e.Scripts)
+	}
+	h.users["keepalived_script"] = true
+	if e, _ := Effective(c, EffectiveOptions{Host: h}); e.Scripts["a"] == nil {
+		t.Error("with keepalived_script present the script is removed all the same")
 	}
 }

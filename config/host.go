@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -122,10 +123,42 @@ func (v *validator) globalHost() {
 
 // scriptUsers removes each vrrp_script whose user or group does not exist,
 // as keepalived does when it reads the user line.
+//
+// A vrrp_script with no user of its own runs as the default script user:
+// global_defs' script_user, else keepalived_script if that user exists,
+// else root. keepalived removes it when there is none to be had: the
+// script_user named does not exist, or keepalived_script does not and
+// enable_script_security is on (checked when the block ends).
 func (v *validator) scriptUsers() {
-	for _, name := range sortedKeys(v.c.Scripts) {
+	g := v.c.Global
+	if g == nil {
+		g = &GlobalDefs{}
+	}
+	globalFail := false
+	if u := g.ScriptUser; u.Set && len(u.Args) > 0 {
+		globalFail = !v.host.User(u.Args[0]) || len(u.Args) > 1 && !v.host.Group(u.Args[1])
+	}
+	defaultFail := globalFail || !g.ScriptUser.Set && g.EnableScriptSecurity && !v.host.User("keepalived_script")
+	said := globalFail // keepalived says why only when it looks for keepalived_script
+	names := sortedKeys(v.c.Scripts)
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := v.c.Scripts[names[i]].Pos, v.c.Scripts[names[j]].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	for _, name := range names {
 		s := v.c.Scripts[name]
 		if !s.User.Set || len(s.User.Args) == 0 {
+			if defaultFail {
+				if !said {
+					v.carryf(s.Pos.EndPos(), "Unable to set default user keepalived_script for script")
+					said = true
+				}
+				v.carryf(s.Pos.EndPos(), "Unable to set default user for vrrp script %s - removing", name)
+				delete(v.c.Scripts, name)
+			}
 			continue
 		}
 		ok := v.host.User(s.User.Args[0])
