@@ -689,6 +689,9 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 // scriptAgain reports (and skips) a notify script written a second time in
 // one block: keepalived keeps the first and ignores the rest.
 func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
+	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
+		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
+	}
 	if fv.Type() != scriptType || fv.IsZero() {
 		return false
 	}
@@ -711,7 +714,45 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 	return true
 }
 
-var scriptType = reflect.TypeOf(Script{})
+var (
+	scriptType = reflect.TypeOf(Script{})
+	argsType   = reflect.TypeOf(Args{})
+)
+
+// argsAgain reports (and skips) a global_defs keyword keepalived takes only
+// once, written again.
+func (p *parser) argsAgain(first Args, kw string, args []string, pos Pos) bool {
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	switch kw {
+	case "lvs_sync_daemon":
+		ifname, inst := "", ""
+		if len(first.Args) > 0 {
+			ifname = first.Args[0]
+		}
+		for i := 1; i < len(first.Args); i++ {
+			if first.Args[i] == "inst" && i+1 < len(first.Args) {
+				inst = first.Args[i+1]
+				break
+			}
+			if i == 1 && !lvsSyncOption[first.Args[i]] {
+				inst = first.Args[i] // the old form: IFNAME INSTANCE [SYNCID]
+				break
+			}
+		}
+		p.sink.carryf(pos, "lvs_sync_daemon has already been specified as %s %s - ignoring", ifname, inst)
+	case "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo":
+		p.sink.carryf(pos, "%snotify_fifo already specified - ignoring %s", strings.TrimSuffix(kw, "notify_fifo"), arg)
+	default:
+		return false
+	}
+	return true
+}
+
+// lvsSyncOption are the option words of lvs_sync_daemon's new form.
+var lvsSyncOption = map[string]bool{"inst": true, "id": true, "maxlen": true, "port": true, "ttl": true, "group": true}
 
 // lines reads a block whose every line is one entry.
 func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
