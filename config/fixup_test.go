@@ -140,6 +140,7 @@ func (h fakeHost) Group(n string) bool             { return h.users[n] }
 func (h fakeHost) Executable(p string) bool        { return h.progs[p] }
 func (h fakeHost) Resolve(n string) bool           { return n == "mail.example.org" }
 func (h fakeHost) Addrs(iface string) []netip.Addr { return h.ifaces[iface] }
+func (h fakeHost) Loopback(iface string) bool      { return iface == "lo" }
 
 // TestHostChecks: what keepalived -t checks on the host, asked of a fake
 // one, with keepalived's messages and fix-ups.

@@ -28,6 +28,8 @@ type Host interface {
 	Resolve(name string) bool
 	// Addrs returns the addresses the interface has now.
 	Addrs(iface string) []netip.Addr
+	// Loopback reports whether the interface is a loopback interface.
+	Loopback(iface string) bool
 }
 
 // LocalHost is the machine kt runs on.
@@ -61,6 +63,12 @@ func (LocalHost) Group(name string) bool {
 func (LocalHost) Executable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// Loopback implements Host.
+func (LocalHost) Loopback(iface string) bool {
+	ifi, err := net.InterfaceByName(iface)
+	return err == nil && ifi.Flags&net.FlagLoopback != 0
 }
 
 // Addrs implements Host.
@@ -223,6 +231,11 @@ func (v *validator) interfaces() {
 		if in.Interface != "" && !v.host.Interface(in.Interface) {
 			v.carryf(in.Pos.Of("interface"), "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, name)
 			missing = true
+		}
+		if in.Interface != "" && v.host.Loopback(in.Interface) {
+			// Without an interface, only a unicast instance can run.
+			v.carryf(in.Pos.Of("interface"), "(%s) cannot use a loopback interface (%s) for vrrp - ignoring", name, in.Interface)
+			in.Interface = ""
 		}
 		// keepalived -t says nothing of a VIP the interface already has
 		// (measured), but the VIP is removed whenever the router is not

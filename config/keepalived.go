@@ -692,6 +692,11 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
 		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
 	}
+	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
+		name, _ := strings.CutPrefix(where, "vrrp_instance ")
+		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
+		return true
+	}
 	if fv.Type() != scriptType || fv.IsZero() {
 		return false
 	}

@@ -161,7 +161,7 @@ func (v *validator) instances() {
 		in := v.c.Instances[name]
 		p := in.Pos
 		where := "(" + name + ")"
-		switch strings.ToUpper(in.State) {
+		switch in.State { // keepalived compares case and all
 		case "", "MASTER", "BACKUP":
 		default:
 			v.carryf(p.Of("state"), "%s unknown state '%s', defaulting to BACKUP", where, in.State)
