@@ -394,7 +394,7 @@ func (v *validator) completeInstances() {
 		}
 		// A priority that was not written derives from the state; a
 		// state that was not written, from the priority.
-		master := strings.EqualFold(in.State, "MASTER")
+		master := in.State == "MASTER"
 		prio := in.EffectivePriority()
 		if in.State == "" {
 			master = prio == OwnerPriority
