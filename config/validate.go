@@ -130,13 +130,46 @@ func (v *validator) scripts() {
 			continue
 		}
 		if s.Weight.Set && (s.Weight.Value < -253 || s.Weight.Value > 253) {
-			v.errorf(s.Pos.Of("weight"), "vrrp_script %s: weight %d is out of range (-253 to 253)", name, s.Weight.Value)
+			// keepalived says so and keeps the weight all the same; the
+			// priority it moves is kept within 1 to 254.
+			v.carryf(s.Pos.Of("weight"), "number '%d' outside range [-253, 253]", s.Weight.Value)
+			v.carryf(s.Pos.Of("weight"), "vrrp_script %s weight %d must be in [-253, 253]", name, s.Weight.Value)
 		}
-		if s.Rise != nil && *s.Rise < 1 {
-			v.errorf(s.Pos.Of("rise"), "vrrp_script %s: rise %d must be at least 1", name, *s.Rise)
+		for _, kw := range []struct {
+			name string
+			n    **int
+		}{{"rise", &s.Rise}, {"fall", &s.Fall}} {
+			if n := *kw.n; n != nil && *n < 1 {
+				v.carryf(s.Pos.Of(kw.name), "number '%d' outside range [1, 2147483647]", *n)
+				v.carryf(s.Pos.Of(kw.name), "(%s): vrrp script %s value '%d' invalid, defaulting to 1", name, kw.name, *n)
+				*kw.n = nil
+			}
 		}
-		if s.Fall != nil && *s.Fall < 1 {
-			v.errorf(s.Pos.Of("fall"), "vrrp_script %s: fall %d must be at least 1", name, *s.Fall)
+		for _, kw := range []struct {
+			name string
+			d    **Duration
+		}{{"interval", &s.Interval}, {"timeout", &s.Timeout}} {
+			d := *kw.d
+			if d == nil {
+				continue
+			}
+			at := s.Pos.Of(kw.name)
+			text := formatDuration(*d, "")
+			switch {
+			case d.D()%time.Second != 0 || d.D() < 0:
+				// keepalived reads whole seconds only.
+				v.carryf(at, "invalid number '%s'", text)
+				if kw.name == "interval" {
+					v.carryf(at, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring", name, text)
+				} else {
+					v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
+				}
+				*kw.d = nil
+			case d.D() == 0:
+				v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
+				one := Duration(time.Second)
+				*kw.d = &one
+			}
 		}
 	}
 	if len(v.c.OldTrackFiles) > 0 {
