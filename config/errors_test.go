@@ -164,7 +164,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:27: error: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: status_code "99" is invalid (want codes or ranges like 200 or 200-299)`,
 		}},
 		{"script weight out of range", edit(t, "script /bin/true", "    script /bin/true\n    weight 300"), []string{
-			`bad.conf:6: error: vrrp_script chk: weight 300 is out of range (-253 to 253)`,
+			`bad.conf:6: error: number '300' outside range [-253, 253]`,
+			`bad.conf:6: error: vrrp_script chk weight 300 must be in [-253, 253]`,
 		}},
 		{"garp interval zero", edit(t, "enable_script_security", "    enable_script_security\n    vrrp_garp_interval 0"), []string{
 			`bad.conf:3: error: number '0' outside range [0.000001, 4294.967295]`,
