@@ -33,20 +33,6 @@ func (v *validator) warnf(p Pos, f string, a ...any)  { v.sink.warnf(p, f, a...)
 // the fix-up the message names.
 func (v *validator) carryf(p Pos, f string, a ...any) { v.sink.carryf(p, f, a...) }
 
-// durRange reports a set duration outside [lo, hi] and drops it, as
-// keepalived ignores a value it will not take.
-func (v *validator) durRange(p Pos, kw string, d **Duration, lo, hi time.Duration) {
-	if *d == nil {
-		return
-	}
-	if x := (*d).D(); x < lo || x > hi {
-		v.carryf(p.Of(kw), "%s %s is out of range (%s to %s); it is ignored", kw, formatDuration(**d, ""), trimSec(lo), trimSec(hi))
-		*d = nil
-	}
-}
-
-func trimSec(d time.Duration) string { return formatDuration(Duration(d), "") + "s" }
-
 func (v *validator) intRange(p Pos, kw string, n *int, lo, hi int) {
 	if n != nil && (*n < lo || *n > hi) {
 		v.errorf(p.Of(kw), "%s %d is out of range (%d to %d)", kw, *n, lo, hi)
@@ -217,7 +203,20 @@ func (v *validator) instances() {
 			in.Priority = new(int)
 			*in.Priority = DefaultPriority
 		}
-		v.durRange(p, "preempt_delay", &in.PreemptDelay, 0, 1000*time.Second)
+		if d := in.PreemptDelay; d != nil && (d.D() < 0 || d.D() > 1000*time.Second) {
+			v.carryf(p.Of("preempt_delay"), "number '%s' outside range [0.000000, 1000.000000]", formatDuration(*d, ""))
+			v.carryf(p.Of("preempt_delay"), "%s Preempt_delay not valid! must be between 0-1000", where)
+			in.PreemptDelay = nil
+		}
+		if t := in.UnicastTTL; t != nil && (*t < 0 || *t > 255) {
+			v.carryf(p.Of("unicast_ttl"), "number '%d' outside range [0, 255]", *t)
+			v.carryf(p.Of("unicast_ttl"), "%s: TTL '%d' not valid - must be between 0 & 255", where, *t)
+			in.UnicastTTL = nil
+		}
+		// preempt clears nopreempt: the one written last counts.
+		if in.Preempt && in.NoPreempt && p.Of("preempt").Line > p.Of("nopreempt").Line {
+			in.NoPreempt = false
+		}
 		if d := in.AdvertInt; d != nil && (d.D() < 10*time.Millisecond || d.D() > 255*time.Second) {
 			v.carryf(p.Of("advert_int"), "number '%s' outside range [0.010000, 255.000000]", formatDuration(*d, ""))
 			v.carryf(p.Of("advert_int"), "%s Advert interval (%s) not valid! Must be > 0 - ignoring", where, formatDuration(*d, ""))
