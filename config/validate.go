@@ -413,10 +413,19 @@ func (v *validator) completeInstances() {
 		}
 		strict := v.strict(in)
 		fam6 := len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()
-		version := v.c.EffectiveVersion(in)
-		if in.Version == nil && fam6 {
-			version = 3 // keepalived: IPv6 is always VRRPv3
+		if fam6 {
+			// keepalived runs IPv6 as VRRPv3 unless version 2 is written,
+			// and not even then under vrrp_strict.
+			switch {
+			case in.Version == nil:
+				three := 3
+				in.Version = &three
+			case *in.Version == 2 && strict:
+				v.carryf(p.Of("version"), "%s cannot use IPv6 with VRRP version 2; setting version 3", where)
+				*in.Version = 3
+			}
 		}
+		version := v.c.EffectiveVersion(in)
 		if len(in.VirtualIPAddress) == 0 {
 			if version == 3 || strict {
 				v.errorf(p, "%s No VIP specified; at least one is required", where)
