@@ -23,7 +23,7 @@ type EffectiveOptions struct {
 // is checked is what runs. The diagnostics say which problems keepalived
 // refuses to start with (Diagnostics.Refusals).
 func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
-	e := deepCopy(c)
+	e := effectiveCopy(c)
 	v := &validator{c: e, host: opt.Host}
 	// In keepalived's order: what its parser checks as it reads, then what
 	// vrrp_complete_init checks, each seeing the fix-ups before it.
@@ -57,6 +57,41 @@ func deepCopy(c *Config) *Config {
 	copyValue(out, reflect.ValueOf(*c))
 	cp := out.Interface().(Config)
 	return &cp
+}
+
+// effectiveCopy is the copy Effective works on: every block copied deeply
+// but the virtual servers, which a large configuration has by the ten
+// thousand (copying them would double the time of a check). Their list is
+// a new slice of the same pointers: a fix-up may drop or reorder virtual
+// servers, and one that changes a virtual server must first take its own
+// copy with ownVirtualServer.
+func effectiveCopy(c *Config) *Config {
+	if c == nil {
+		return nil
+	}
+	vs, vsg := c.VirtualServers, c.VirtualServerGr
+	rest := *c // c itself is never written: others may be reading it
+	rest.VirtualServers, rest.VirtualServerGr = nil, nil
+	cp := deepCopy(&rest)
+	cp.VirtualServers = append([]*VirtualServer(nil), vs...)
+	if vsg != nil {
+		cp.VirtualServerGr = make(map[string]*VSGroup, len(vsg))
+		for k, g := range vsg {
+			cp.VirtualServerGr[k] = g
+		}
+	}
+	return cp
+}
+
+// ownVirtualServer replaces the effective model's i-th virtual server with
+// a deep copy of it, which a fix-up may then change, and returns it.
+func (v *validator) ownVirtualServer(i int) *VirtualServer {
+	src := v.c.VirtualServers[i]
+	dst := reflect.New(reflect.TypeOf(*src)).Elem()
+	copyValue(dst, reflect.ValueOf(*src))
+	vs := dst.Addr().Interface().(*VirtualServer)
+	v.c.VirtualServers[i] = vs
+	return vs
 }
 
 func copyValue(dst, src reflect.Value) {

@@ -251,3 +251,22 @@ func TestDefaultScriptUser(t *testing.T) {
 		t.Error("with keepalived_script present the script is removed all the same")
 	}
 }
+
+// TestOwnVirtualServer: the effective model shares the parsed model's
+// virtual servers until a fix-up takes its own copy of one.
+func TestOwnVirtualServer(t *testing.T) {
+	c, _, err := ParseKeepalivedBytes("t.conf", []byte(base), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := effectiveCopy(c)
+	if e.VirtualServers[0] != c.VirtualServers[0] {
+		t.Fatal("virtual servers copied up front")
+	}
+	v := &validator{c: e}
+	vs := v.ownVirtualServer(0)
+	vs.RealServers[0].Weight = new(int)
+	if c.VirtualServers[0].RealServers[0].Weight != nil || e.VirtualServers[0] != vs {
+		t.Fatal("ownVirtualServer does not give the effective model a copy of its own")
+	}
+}
