@@ -266,6 +266,7 @@ func (v *validator) instances() {
 			}
 			in.VirtualIPAddress = kept
 		}
+		in.TrackInterface = v.trackRefs(where, "interface", in.TrackInterface, nil)
 		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
 		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileDefined)
 		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
@@ -323,13 +324,37 @@ func (v *validator) trackFileDefined(n string) bool {
 // track_* line, and returns the list that is left.
 func (v *validator) trackRefs(where, what string, list []Track, defined func(string) bool) []Track {
 	kept := list[:0]
+	seen := map[string]bool{}
 	for _, t := range list {
-		if !defined(t.Name) {
+		if what != "interface" && !defined(t.Name) {
 			v.carryf(t.Pos, "%s track %s %s not found, ignoring...", where, what, t.Name)
 			continue
 		}
-		if t.Weight != nil && (*t.Weight < -254 || *t.Weight > 254) {
-			v.errorf(t.Pos, "%s %s: weight %d is out of range (-254 to 254)", where, t.Name, *t.Weight)
+		if seen[t.Name] && what != "file" {
+			v.carryf(t.Pos, "%s duplicate track_%s %s - ignoring", where, what, t.Name)
+			continue
+		}
+		seen[t.Name] = true
+		if w := t.Weight; w != nil {
+			switch {
+			case *w < -254 || *w > 254:
+				v.carryf(t.Pos, "number '%d' outside range [-254, 254]", *w)
+				if what == "interface" {
+					v.carryf(t.Pos, "%s weight %d for %s must be between [-253..253] inclusive. Ignoring...", where, *w, t.Name)
+					zero := 0
+					t.Weight = &zero
+				} else {
+					v.carryf(t.Pos, "%s track %s %s: weight must be between [-253..253] inclusive, ignoring...", where, what, t.Name)
+					t.Weight = nil // the tracked object's own weight
+				}
+			case *w == 254 || *w == -254:
+				v.carryf(t.Pos, "%s weight for %s cannot be +/-254. Setting to +/-253", where, t.Name)
+				w253 := 253
+				if *w < 0 {
+					w253 = -253
+				}
+				t.Weight = &w253
+			}
 		}
 		kept = append(kept, t)
 	}
@@ -345,7 +370,8 @@ func (v *validator) syncGroups() {
 	member := map[string]string{}
 	for _, name := range sortedKeys(v.c.SyncGroups) {
 		g := v.c.SyncGroups[name]
-		where := "vrrp_sync_group " + name
+		where := "(" + name + ")"
+		g.TrackInterface = v.trackRefs(where, "interface", g.TrackInterface, nil)
 		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
 		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileDefined)
 		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
