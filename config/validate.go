@@ -434,7 +434,9 @@ func (v *validator) completeInstances() {
 		if in.VirtualRouterID == nil {
 			v.errorf(p, "%s the virtual router id must be set", where)
 		}
-		if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") && len(in.UnicastPeer) == 0 {
+		// keepalived 2.2.7 checks this before it knows the instance is
+		// unicast (chk_min_cfg), so unicast peers do not help (measured).
+		if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
 			v.errorf(p, "%s Unknown interface!", where)
 		}
 		strict := v.strict(in)

@@ -40,6 +40,7 @@ var refusedByKeepalived = map[string]bool{
 	"noid.conf":          true,
 	"novip.conf":         true,
 	"prio.conf":          true,
+	"unicast-noif.conf":  true,
 }
 
 // othersOwn are keepalived messages about parts of the configuration this
