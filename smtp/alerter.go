@@ -67,7 +67,8 @@ type Options struct {
 	// HeloName is the name said in EHLO/HELO (default: "localhost").
 	HeloName string
 	// From is notification_email_from; To is notification_email. Each may
-	// be a bare address or "Name <address>". No To: mail is off.
+	// be a bare address, "Name <address>", or, as keepalived takes them,
+	// a name without a domain ("root"), sent as written. No To: mail is off.
 	From string
 	To   []string
 	// User and Password turn on AUTH. kt refuses to send them over a
