@@ -282,6 +282,10 @@ type parser struct {
 	sink  *diagSink
 	sc    schemas
 	depth int
+	// closed is set when a statement consumed the "}" that ends the block
+	// it is in (a value block written without "{", as keepalived reads
+	// it), with the line of that brace.
+	closed int
 }
 
 // statement reads a keyword and the words after it on its line, and whether a
@@ -406,6 +410,16 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
 		}
 		p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
+		if p.closed > 0 {
+			line := p.closed
+			p.closed = 0
+			if nested {
+				if pos != nil {
+					pos.End = line
+				}
+				return
+			}
+		}
 	}
 	if nested {
 		p.notClosed(where, *open)
@@ -588,7 +602,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		p.nested(nv.Elem(), sub, kw+" "+name, pos)
 		fv.SetMapIndex(reflect.ValueOf(name), nv)
 	case kindLines:
-		if valueBlocks[kw] && len(args) > 0 {
+		if isValueBlock(kw, where) && len(args) > 0 {
 			// keepalived's alloc_value_block: words after the keyword are
 			// ignored, and without a "{" the lines that follow are the
 			// block's entries up to one ending in "}".
@@ -635,6 +649,18 @@ var valueBlocks = map[string]bool{
 	"static_rules": true, "linkbeat_interfaces": true, "interface_up_down_delays": true,
 }
 
+// isValueBlock reports whether keepalived reads kw in where as a value
+// block (alloc_value_block, or read_value_block, which uses it).
+func isValueBlock(kw, where string) bool {
+	switch kw {
+	case "notification_email":
+		return where == "global_defs"
+	case "group":
+		return strings.HasPrefix(where, "vrrp_sync_group ") || strings.HasPrefix(where, "track_group ")
+	}
+	return valueBlocks[kw]
+}
+
 // emptyBlockMsg is what keepalived says of an empty block read with
 // read_value_block.
 func emptyBlockMsg(kw, where string) string {
@@ -651,7 +677,9 @@ func emptyBlockMsg(kw, where string) string {
 
 // valueLines reads the entries of a value block whose "{" is missing, as
 // keepalived does: every line up to and including one that ends in "}" is
-// an entry (with a "}" at its end taken off).
+// an entry (with a "}" at its end taken off). That "}" closes the block the
+// keyword is in as well (measured: keepalived reads what follows as the
+// enclosing block's parent's), which p.closed passes on.
 func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
 	var words []string
 	line := -1
@@ -671,12 +699,14 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 		p.take()
 		if t.IsBrace("}") {
 			// Only a "}" that ends its line ends the block.
-			if !p.more() {
-				flush()
-				return
+			end := !p.more()
+			if !end {
+				_, nl := p.peek()
+				end = nl != l
 			}
-			if _, nl := p.peek(); nl != l {
+			if end {
 				flush()
+				p.closed = lpos.Line
 				return
 			}
 		}
