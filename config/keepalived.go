@@ -614,6 +614,10 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			}
 			return
 		}
+		if isValueBlock(kw, where) && !block {
+			p.valueLines(fv, f, kw, pos) // no "{" at all: read as keepalived reads it
+			return
+		}
 		if !block {
 			// The inline form: the words on the keyword's line are one entry
 			// ([]string: each word an entry).
