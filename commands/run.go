@@ -29,6 +29,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Value: "/etc/keepalived/keepalived.conf", Usage: "configuration `FILE` (keepalived.conf or TOML)"},
 			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "select `ID`'s @ID lines (default: the short host name)"},
+			&cli.BoolFlag{Name: "strict", Usage: "refuse to start on any configuration error, even one keepalived carries on from with a fix-up"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "pid-file", Aliases: []string{"p"}, Usage: "write the process ID to `FILE`"},
@@ -53,6 +54,9 @@ func runCommand() *cli.Command {
 type runOptions struct {
 	ConfigPath string
 	ConfigID   string
+	// Strict refuses to start on any configuration error, even one
+	// keepalived carries on from.
+	Strict bool
 	Log        daemon.LogOptions
 	PIDFiles   []string
 	TestMail   bool
@@ -76,6 +80,7 @@ func runAction(c *cli.Context) error {
 	return runDaemon(c.Context, c.App.Writer, c.App.ErrWriter, runOptions{
 		ConfigPath: c.String("config"),
 		ConfigID:   c.String("config-id"),
+		Strict:     c.Bool("strict"),
 		Log: daemon.LogOptions{Level: level, Format: c.String("log-format"), Target: c.String("log-target"),
 			Facility: c.String("log-facility")},
 		PIDFiles: pidFiles,
@@ -106,18 +111,26 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	}
 	path := o.ConfigPath
 	load := func() (*config.Config, config.Diagnostics, error) {
-		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID})
+		strict := o.Strict
+		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID, Strict: strict})
 		if err != nil {
 			return nil, diags, err
 		}
+		// kt runs the effective configuration, with keepalived's fix-ups
+		// applied, as kt convert --check and --effective show it. It
+		// refuses only what keepalived refuses (or, with --strict, any
+		// error).
+		var eff *config.Config
 		if cfg != nil {
-			diags = append(diags, config.Validate(cfg)...)
+			var vd config.Diagnostics
+			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}})
+			diags = append(diags, vd...)
 		}
 		diags.Sort()
-		if cfg == nil || diags.HasErrors() {
+		if cfg == nil || len(diags.Refusals(strict)) > 0 {
 			return nil, diags, fmt.Errorf("%s: fix the errors above", path)
 		}
-		return cfg, diags, nil
+		return eff, diags, nil
 	}
 	cfg, diags, err := load()
 	for _, d := range diags {

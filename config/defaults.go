@@ -58,7 +58,7 @@ func (in *Instance) EffectivePriority() int {
 	if in.Priority != nil {
 		return *in.Priority
 	}
-	if strings.EqualFold(in.State, "MASTER") {
+	if in.State == "MASTER" {
 		return OwnerPriority
 	}
 	return DefaultPriority

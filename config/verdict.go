@@ -62,7 +62,7 @@ func (v *LineVerdict) unsupported(f string, a ...any) {
 // below becomes s.carryf: an error with CarryOn.)
 func (v LineVerdict) report(s *diagSink, p Pos) {
 	for _, e := range v.Errors {
-		s.warnf(p, "%s", e) // carried on: see above
+		s.carryf(p, "%s", e) // keepalived carries on: see above
 	}
 	for _, w := range v.Warnings {
 		s.warnf(p, "%s", w)
