@@ -1,0 +1,181 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// kaLine matches keepalived's "(FILE: Line N) message".
+var kaLine = regexp.MustCompile(`^\(([^():]+): Line (\d+)\) (.*)$`)
+
+// TestLVSFixupsKeepalived keeps (input, keepalived 2.2.7 output) pairs under
+// testdata/lvsfix: FILE.conf is a small virtual_server config, FILE.ka what
+// `keepalived -t -l -f FILE.conf` printed for it, FILE.check what kt reports.
+// Every line keepalived reports a problem at, kt reports one at too (kt
+// says more in places: those are kt's extras, pinned by FILE.check). When
+// keepalived is installed the recorded .ka is checked against a fresh run,
+// so the pairs cannot go stale (-update rewrites both files).
+func TestLVSFixupsKeepalived(t *testing.T) {
+	files, _ := filepath.Glob("testdata/lvsfix/*.conf")
+	if len(files) == 0 {
+		t.Fatal("no testdata/lvsfix/*.conf")
+	}
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".conf"), func(t *testing.T) {
+			kaFile := strings.TrimSuffix(f, ".conf") + ".ka"
+			fresh := keepalivedTest(t, ka, f)
+			golden(t, kaFile, fresh)
+
+			c, diags, err := ParseKeepalived(f, ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			diags = append(diags, Validate(c)...)
+			diags.Sort()
+			var b bytes.Buffer
+			ktLines := map[int]bool{}
+			for _, d := range diags {
+				b.WriteString(d.String() + "\n")
+				ktLines[d.Pos.Line] = true
+				if d.Severity == Error {
+					t.Errorf("kt refuses what keepalived runs: %s", d)
+				}
+			}
+			golden(t, strings.TrimSuffix(f, ".conf")+".check", b.Bytes())
+
+			kaLines := 0
+			for _, l := range strings.Split(string(fresh), "\n") {
+				m := kaLine.FindStringSubmatch(l)
+				if m == nil {
+					continue
+				}
+				kaLines++
+				n, _ := strconv.Atoi(m[2])
+				if !ktLines[n] {
+					t.Errorf("keepalived reports %q at %s:%d; kt reports nothing there", m[3], name, n)
+				}
+			}
+			if len(bytes.TrimSpace(fresh)) == 0 {
+				t.Errorf("keepalived reported no problem in %s: the test data does not test anything", name)
+			}
+			// keepalived's end-of-config checks carry no line; each of them
+			// is a kt diagnostic as well (at the block or keyword line).
+			if got, want := len(diags), len(strings.Split(strings.TrimSpace(string(fresh)), "\n"))-kaLines/2; got < want {
+				t.Errorf("kt reports %d problems, keepalived %d (not counting its 'number outside range' lines)", got, want)
+			}
+		})
+	}
+}
+
+// keepalivedTest runs keepalived -t -l on path in its directory and returns
+// its messages.
+func keepalivedTest(t *testing.T, ka, path string) []byte {
+	t.Helper()
+	cmd := exec.Command(ka, "-t", "-l", "-f", filepath.Base(path))
+	cmd.Dir = filepath.Dir(path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("keepalived -t: %v", err)
+	}
+	return out.Bytes()
+}
+
+// TestLVSEffective pins the settings keepalived applies to the test data
+// above: what the model's Effective methods give is what keepalived
+// programs (the IPVS VM test compares the kernel tables).
+func TestLVSEffective(t *testing.T) {
+	load := func(name string) *Config {
+		t.Helper()
+		c, _, err := ParseKeepalived(filepath.Join("testdata/lvsfix", name), ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	lb := load("lbkind.conf")
+	vs := lb.VirtualServers
+	tests := []struct {
+		what      string
+		got, want any
+	}{
+		{"lb_kind dr", vs[0].EffectiveLBKind(), "NAT"},
+		{"lvs_method Tun", vs[0].EffectiveRSKind(vs[0].RealServers[1]), "NAT"},
+		{"rs lvs_method DR", vs[1].EffectiveRSKind(vs[1].RealServers[0]), "DR"},
+		{"sorry_server_lvs_method nat", vs[2].EffectiveSorryKind(), "NAT"},
+		{"lvs_method TUN", vs[3].EffectiveLBKind(), "TUN"},
+	}
+	ps := load("persist.conf").VirtualServers
+	tests = append(tests, []struct {
+		what      string
+		got, want any
+	}{
+		{"persistence_timeout 0", ps[0].EffectivePersistence(), time.Duration(0)},
+		{"persistence_timeout 3000000", ps[1].EffectivePersistence(), time.Duration(0)},
+		{"port 0", ps[2].EffectivePersistence(), 360 * time.Second},
+		{"granularity then timeout 0", ps[3].EffectivePersistence(), 360 * time.Second},
+		{"granularity alone", ps[4].EffectivePersistence(), 360 * time.Second},
+	}...)
+	pt := load("ports.conf").VirtualServers
+	port := func(vs *VirtualServer, i int) int {
+		rs := vs.RealServers[i]
+		svc := 0
+		if vs.Address != nil {
+			svc = vs.Address.Port
+		}
+		return EffectiveRealPort(vs.EffectiveRSKind(rs), rs.Address.Port, svc, vs.FWMark != nil)
+	}
+	tests = append(tests, []struct {
+		what      string
+		got, want any
+	}{
+		{"fwmark DR port cleared", port(pt[0], 0), 0},
+		{"fwmark NAT port kept", port(pt[0], 1), 8080},
+		{"TUN port reset", port(pt[1], 0), 80},
+		{"fwmark protocol", pt[0].EffectiveProtocol(), ""},
+	}...)
+	sc := load("sched.conf").VirtualServers
+	tests = append(tests, []struct {
+		what      string
+		got, want any
+	}{
+		{"lb_algo RR", sc[0].EffectiveLBAlgo(), "wlc"},
+		{"sh-port before lb_algo sh, sh-fallback after", sc[1].EffectiveSchedFlags(), SchedFlags{Sched1: true}},
+		{"mh-port with rr, ops with TCP", sc[2].EffectiveSchedFlags(), SchedFlags{}},
+		{"protocol tcpx", sc[3].EffectiveProtocol(), "UDP"},
+		{"mh-port after lb_algo mh, ops", sc[3].EffectiveSchedFlags(), SchedFlags{Sched2: true}},
+	}...)
+	q := load("quorum.conf").VirtualServers
+	tests = append(tests, []struct {
+		what      string
+		got, want any
+	}{
+		{"quorum 0", q[0].EffectiveQuorum(), 1},
+		{"hysteresis 2 >= quorum 1", q[0].EffectiveHysteresis(), 0},
+		{"quorum 10 > weights 5", q[1].EffectiveQuorum(), 5},
+		{"vs weight 3 is the default", q[1].EffectiveWeightOf(q[1].RealServers[0]), 3},
+		{"no real servers", q[2].Ignored(), true},
+		{"vs weight 0 ignored", q[3].EffectiveWeightOf(q[3].RealServers[0]), 1},
+		{"retry 0 on vs and rs ignored; 0 on the checker kept", EffectiveRetry(CheckTCP, q[3], q[3].RealServers[0], &q[3].RealServers[0].TCPCheck[0].CheckCommon), 0},
+		{"connect_timeout 0 ignored", EffectiveConnectTimeout(q[3], q[3].RealServers[0], &q[3].RealServers[0].TCPCheck[0].CheckCommon), 5 * time.Second},
+		{"delay_loop 0 ignored", EffectiveDelayLoop(q[3], q[3].RealServers[0], &q[3].RealServers[0].TCPCheck[0].CheckCommon), 60 * time.Second},
+	}...)
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.what, tt.got, tt.want)
+		}
+	}
+}
