@@ -65,16 +65,17 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 
 // rsState is one real server, resolved.
 type rsState struct {
-	key        RSKey
-	cfg        *config.RealServer
-	startAlive bool // without a verdict: no checkers, or no alpha
-	baseWeight int  // configured weight
-	alive      bool
-	inhibit    bool
-	weight     int    // effective weight while alive
-	fwd        uint32 // forwarding method
-	port       int    // configured port (0: the service's)
-	addr       netip.Addr
+	key         RSKey
+	cfg         *config.RealServer
+	startAlive  bool // without a verdict: no checkers, or no alpha
+	baseWeight  int  // configured weight
+	alive       bool
+	inhibit     bool
+	weight      int    // effective weight while alive
+	fwd         uint32 // forwarding method
+	port        int    // configured port (0: the service's)
+	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
+	addr        netip.Addr
 }
 
 // vsState is one virtual server, resolved.
@@ -106,7 +107,8 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 		return nil, nil
 	}
 	for _, vs := range cfg.VirtualServers {
-		if vs == nil {
+		if vs == nil || vs.Ignored() {
+			// keepalived drops a virtual server with no real server.
 			continue
 		}
 		st, err := resolveVS(cfg, vs)
@@ -125,20 +127,21 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 	if err != nil {
 		return nil, err
 	}
+	seen := make(map[config.Endpoint]bool, len(vs.RealServers))
 	for _, rs := range vs.RealServers {
-		if rs == nil {
-			continue
+		if rs == nil || seen[rs.Address] {
+			continue // keepalived removes a duplicate
 		}
+		seen[rs.Address] = true
 		a, ok := rs.Address.Addr()
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: rs.EffectiveWeight()}
-		if rs.LVSMethod != "" {
-			if r.fwd, err = parseFwd(string(rs.LVSMethod)); err != nil {
-				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
-			}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
+		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
+			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
+		r.plainFWMark = vs.FWMark != nil
 		r.inhibit = vs.InhibitOnFailure
 		if rs.InhibitOnFailure != nil {
 			r.inhibit = *rs.InhibitOnFailure
@@ -156,11 +159,9 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 			return nil, fmt.Errorf("sorry_server %q: not an IP address", vs.SorryServer.Host)
 		}
 		s := rsState{key: RSKey{VS: st.name, RS: vs.SorryServer.String()}, addr: a.Unmap(), port: vs.SorryServer.Port,
-			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true}
-		if vs.SorryServerLVSMethod != "" {
-			if s.fwd, err = parseFwd(string(vs.SorryServerLVSMethod)); err != nil {
-				return nil, fmt.Errorf("sorry_server: %w", err)
-			}
+			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true, plainFWMark: vs.FWMark != nil}
+		if s.fwd, err = parseFwd(vs.EffectiveSorryKind()); err != nil {
+			return nil, fmt.Errorf("sorry_server: %w", err)
 		}
 		st.sorry = &s
 	}
@@ -208,7 +209,7 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 	if err := checkSched(tmpl.Sched); err != nil {
 		return nil, err
 	}
-	proto, err := parseProto(vs.Protocol)
+	proto, err := parseProto(vs.EffectiveProtocol())
 	if err != nil {
 		return nil, err
 	}
@@ -219,21 +220,19 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 			tmpl.Timeout = 1
 		}
 	}
-	if vs.Hashed {
-		tmpl.Flags |= FlagHashed
-	}
-	if vs.OPS && proto == ProtoUDP {
-		// One-packet scheduling is for UDP only (ipvsadm refuses it
-		// elsewhere; keepalived ignores it).
+	// The flags keepalived sets: hashed never, sh-/mh- flags only after
+	// their lb_algo, one-packet scheduling only for UDP and fwmarks.
+	fl := vs.EffectiveSchedFlags()
+	if fl.OnePacket {
 		tmpl.Flags |= FlagOnePacket
 	}
-	if vs.Flag1 || (tmpl.Sched == "sh" && vs.SHFallback) || (tmpl.Sched == "mh" && vs.MHFallback) {
+	if fl.Sched1 {
 		tmpl.Flags |= FlagSched1
 	}
-	if vs.Flag2 || (tmpl.Sched == "sh" && vs.SHPort) || (tmpl.Sched == "mh" && vs.MHPort) {
+	if fl.Sched2 {
 		tmpl.Flags |= FlagSched2
 	}
-	if vs.Flag3 {
+	if fl.Sched3 {
 		tmpl.Flags |= FlagSched3
 	}
 	fwmarkFamily := func() uint16 {
@@ -411,10 +410,15 @@ func groupMember(text string, proto uint16, fwfam func() uint16) ([]ServiceKey, 
 // dest is the destination of r in service s with the weight given.
 func (r *rsState) dest(s Service, weight int) Dest {
 	port := r.port
-	if s.Key.FWMark == 0 && (port == 0 || r.fwd != FwdMasq) {
+	switch {
+	case s.Key.FWMark == 0 && (port == 0 || r.fwd != FwdMasq):
 		// DR and TUN cannot change the port: the real server gets the
-		// service's (ipvsadm does the same).
+		// service's (ipvsadm and keepalived do the same).
 		port = int(s.Key.Port)
+	case s.Key.FWMark != 0 && r.fwd != FwdMasq && r.plainFWMark:
+		// keepalived clears it under a fwmark virtual server ("has port
+		// specified - clearing"); a group's fwmark keeps it.
+		port = 0
 	}
 	d := Dest{Key: DestKey{Addr: r.addr, Port: uint16(port)}, Weight: weight, Fwd: r.fwd}
 	if r.cfg != nil {

@@ -361,8 +361,8 @@ UDP  192.0.2.5:53 sh (sh-port)
 UDP  192.0.2.6:53 sh (sh-port)
   -> 192.0.2.30:53                Masq    1      0          0
 FWM  7 wlc persistent 60
-  -> 192.0.2.20:80                Route   2      0          0
-  -> 192.0.2.21:80                Route   1      0          0
+  -> 192.0.2.20:0                 Route   2      0          0
+  -> 192.0.2.21:0                 Route   1      0          0
 `)
 	if got := takeEvents(); got != "" {
 		t.Errorf("start with quorum up: events %q, want none (as keepalived)", got)
@@ -385,8 +385,8 @@ UDP  192.0.2.5:53 sh (sh-port)
 UDP  192.0.2.6:53 sh (sh-port)
   -> 192.0.2.30:53                Masq    1      0          0
 FWM  7 wlc persistent 60
-  -> 192.0.2.20:80                Route   2      0          0
-  -> 192.0.2.21:80                Route   1      0          0
+  -> 192.0.2.20:0                 Route   2      0          0
+  -> 192.0.2.21:0                 Route   1      0          0
 `)
 	if got := l.requests(t, 10); got["rs2"] != 10 {
 		t.Fatalf("rs1 failing: answers %v, want all from rs2", got)
@@ -469,7 +469,7 @@ FWM  7 wlc persistent 60
 			t.Errorf("reload reset %s: in packets %d -> %d", k, n, ca[k])
 		}
 	}
-	if got := tableNow(t); !strings.Contains(got, "-> 192.0.2.21:80 Route 5") {
+	if got := tableNow(t); !strings.Contains(got, "-> 192.0.2.21:0 Route 5") {
 		t.Errorf("reload: weight 5 missing:\n%s", got)
 	}
 
