@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,8 +24,26 @@ import (
 )
 
 // TestInVM runs the TestVM* tests below in the test VM, whose kernel has
-// IPVS (this machine's has not).
-func TestInVM(t *testing.T) { vm.RunGoTests(t, "^TestVM") }
+// IPVS (this machine's has not), in one boot. It builds kt first for
+// TestVMKeepalivedCompare (KT_* variables reach the VM).
+func TestInVM(t *testing.T) {
+	if vm.InVM() {
+		t.Skip("already inside the VM")
+	}
+	vm.Require(t)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	bin := filepath.Join(t.TempDir(), "kt")
+	build := exec.Command(gobin, "build", "-o", bin, "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build kt: %v\n%s", err, out)
+	}
+	t.Setenv(envKT, bin)
+	vm.RunGoTests(t, "^TestVM")
+}
 
 func run(t *testing.T, args ...string) string {
 	t.Helper()
