@@ -38,16 +38,18 @@ func FromConfig(cfg *config.Config) ([]Job, []error) {
 			srv := &Server{
 				Key:           vs.Describe() + " " + rs.Address.String(),
 				Name:          rs.Address.String(),
-				Weight:        rs.EffectiveWeight(),
+				Weight:        vs.EffectiveWeightOf(rs),
 				VirtualServer: vs,
 				RealServer:    rs,
 			}
 			b := builder{vs: vs, rs: rs, srv: srv, certs: certs, roots: roots}
 			for _, c := range rs.HTTPGet {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, false) })
+				b.httpRecovery(jobs, c)
 			}
 			for _, c := range rs.SSLGet {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, true) })
+				b.httpRecovery(jobs, c)
 			}
 			for _, c := range rs.TCPCheck {
 				b.add(&jobs, &errs, c.Pos, config.CheckTCP, &c.CheckCommon, func() (Checker, error) {
@@ -141,6 +143,15 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 	})
 }
 
+// httpRecovery gives the job just added for c, if any, keepalived's
+// HTTP_GET/SSL_GET recovery rule and c's fast_recovery.
+func (b *builder) httpRecovery(jobs []Job, c *config.HTTPCheck) {
+	if n := len(jobs); n > 0 && jobs[n-1].Server == b.srv {
+		jobs[n-1].ConfirmRecovery = true
+		jobs[n-1].FastRecovery = c.FastRecovery != nil && *c.FastRecovery
+	}
+}
+
 // host is the address a checker connects to: connect_ip, else the real
 // server's address.
 func (b *builder) host(cc *config.CheckCommon) string {
@@ -154,7 +165,16 @@ func (b *builder) host(cc *config.CheckCommon) string {
 // over the real server's address and port (defPort when both are
 // missing), with its bind options and timeout.
 func (b *builder) dial(cc *config.CheckCommon, defPort int) Dial {
+	// The real server's port as keepalived programs it (DR and TUN take
+	// the service's), which is also the one its checkers connect to.
+	svcPort := 0
+	if b.vs.Address != nil {
+		svcPort = b.vs.Address.Port
+	}
 	port := b.rs.Address.Port
+	if b.vs.Group == "" {
+		port = config.EffectiveRealPort(b.vs.EffectiveRSKind(b.rs), port, svcPort, b.vs.FWMark != nil)
+	}
 	if cc.ConnectPort != nil {
 		port = *cc.ConnectPort
 	}
