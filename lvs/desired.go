@@ -574,6 +574,12 @@ func (e Event) String() string {
 // server's quorum state between calls, so that hysteresis works, and
 // reports quorum changes as events. Not safe for concurrent use.
 type Planner struct {
+	// OnAction, when set, receives one line per IPVS action in
+	// keepalived 2.2.7's words (check/ipwrapper.c): "Removing service
+	// [192.0.2.10]:tcp:80 from VS [192.0.2.1]:tcp:80", "Lost quorum
+	// 2-0=2 > 1 for VS ...", "Adding sorry server ... to VS ...".
+	OnAction func(msg string)
+
 	quorum map[string]bool
 	// The config last planned, resolved once: a health change rebuilds
 	// only the virtual servers it touches.
@@ -612,6 +618,10 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	var evs []Event
 	seen := make(map[string]bool, len(p.vss))
 	for _, v := range p.vss {
+		var before []rsState
+		if p.OnAction != nil {
+			before = append(before[:0:0], v.rs...)
+		}
 		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]
@@ -627,6 +637,9 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		// starting state only when it starts down with a sorry server.
 		if (known && next != cur) || (!known && !next && v.sorry != nil) {
 			evs = append(evs, v.event(next, !known, false, threshold))
+		}
+		if p.OnAction != nil {
+			v.actions(p.OnAction, before, known, cur, next, threshold)
 		}
 		if changed || v.entries == nil || v.builtFor != next {
 			v.entries, v.builtFor = v.build(next), next
@@ -663,4 +676,117 @@ func (p *Planner) Stop(cfg *config.Config) []Event {
 		}
 	}
 	return evs
+}
+
+// fmtVS names a virtual server as keepalived's logs do (format_vs):
+// "[192.0.2.1]:tcp:80", "FWM 5", "[GROUP]:0".
+func fmtVS(vs *config.VirtualServer) string {
+	if vs.Group != "" {
+		return "[" + vs.Group + "]:0"
+	}
+	return vs.Describe()
+}
+
+// fmtRS names a real (or sorry) server as keepalived's logs do
+// (format_rs): "[192.0.2.10]:tcp:80", with the virtual server's protocol
+// ("none" for a fwmark) and the port as programmed.
+func (v *vsState) fmtRS(r *rsState) string {
+	proto := strings.ToLower(v.cfg.EffectiveProtocol())
+	if proto == "" {
+		proto = "none"
+	}
+	port := r.port
+	if v.cfg.Group == "" {
+		svc := 0
+		if v.cfg.Address != nil {
+			svc = v.cfg.Address.Port
+		}
+		kind := "NAT"
+		switch r.fwd {
+		case FwdRoute:
+			kind = "DR"
+		case FwdTunnel:
+			kind = "TUN"
+		}
+		port = config.EffectiveRealPort(kind, r.port, svc, v.cfg.FWMark != nil)
+	}
+	return "[" + r.addr.String() + "]:" + proto + ":" + strconv.Itoa(port)
+}
+
+// actions reports what changed in v since before, in the order and words
+// of keepalived's perform_svr_state and update_quorum_state: each real
+// server that came or went (or whose weight changed), then the quorum and
+// the sorry server.
+func (v *vsState) actions(log func(string), before []rsState, known, cur, next bool, threshold int) {
+	vsName := fmtVS(v.cfg)
+	if known && len(before) == len(v.rs) {
+		for i := range v.rs {
+			r, b := &v.rs[i], &before[i]
+			switch {
+			case r.alive != b.alive:
+				verb, prep := "Remov", "from"
+				if r.alive {
+					verb, prep = "Add", "to"
+				}
+				if r.inhibit {
+					verb, prep = "Disabl", "of"
+					if r.alive {
+						verb = "Enabl"
+					}
+				}
+				log(fmt.Sprintf("%sing service %s %s VS %s", verb, v.fmtRS(r), prep, vsName))
+			case r.alive && r.weight != b.weight:
+				log(fmt.Sprintf("Changing weight from %d to %d for active service %s of VS %s", b.weight, r.weight, v.fmtRS(r), vsName))
+			}
+		}
+	}
+	q, h := v.quorum(), v.hysteresis()
+	switch {
+	case !known && next:
+		// keepalived's start (init_service_vs, update_quorum_state with
+		// init): a service that starts with its quorum logs it.
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+	case known && !cur && next:
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+		if v.sorry != nil {
+			verb := "Removing"
+			if v.sorry.inhibit {
+				verb = "Disabling"
+			}
+			log(fmt.Sprintf("%s sorry server %s from VS %s", verb, v.fmtRS(v.sorry), vsName))
+			log("Adding alive servers to the pool for VS " + vsName)
+		}
+	case (known && cur && !next) || (!known && !next && v.sorry != nil):
+		what := "Lost quorum"
+		if !known {
+			what = "Starting with quorum down"
+		}
+		log(fmt.Sprintf("%s %d-%d=%d > %d for VS %s", what, q, h, threshold, v.weightSum, vsName))
+		if v.sorry != nil {
+			verb := "Adding"
+			if v.sorry.inhibit {
+				verb = "Enabling"
+			}
+			log(fmt.Sprintf("%s sorry server %s to VS %s", verb, v.fmtRS(v.sorry), vsName))
+			log("Removing alive servers from the pool for VS " + vsName)
+		}
+	}
+}
+
+// StopActions reports, in keepalived's words, the real servers of every
+// virtual server when kt stops ("Shutting down service ... from VS ...":
+// keepalived's clear_service_rs names each one, in the kernel or not).
+func (p *Planner) StopActions() []string {
+	var out []string
+	for _, v := range p.vss {
+		for i := range v.rs {
+			r := &v.rs[i]
+			inh := ""
+			if r.inhibit && !r.alive {
+				inh = "(inhibited) "
+			}
+			out = append(out, fmt.Sprintf("Shutting down %sservice %s from VS %s", inh, v.fmtRS(r), fmtVS(v.cfg)))
+		}
+	}
+	return out
 }

@@ -300,3 +300,74 @@ func TestPlannerQuorumHysteresis(t *testing.T) {
 		t.Errorf("start below quorum without a sorry server: %v, want none", evs)
 	}
 }
+
+// TestPlannerActions pins the IPVS action lines, in keepalived 2.2.7's
+// words (check/ipwrapper.c: perform_svr_state, update_quorum_state,
+// clear_service_rs); the IPVS VM test compares them with keepalived's log.
+func TestPlannerActions(t *testing.T) {
+	cfg := parse(t, `virtual_server 192.0.2.1 80 {
+	protocol TCP
+	quorum 2
+	sorry_server 192.0.2.99 80
+	real_server 192.0.2.11 80 { TCP_CHECK { } }
+	real_server 192.0.2.12 8080 { inhibit_on_failure
+		TCP_CHECK { }
+	}
+}
+virtual_server fwmark 5 {
+	lb_kind DR
+	real_server 192.0.2.13 80 { TCP_CHECK { } }
+}`)
+	vs, fw := "[192.0.2.1]:tcp:80", "FWM 5"
+	var got []string
+	p := NewPlanner()
+	p.OnAction = func(msg string) { got = append(got, msg) }
+	steps := []struct {
+		health HealthMap
+		want   []string
+	}{
+		{HealthMap{}, []string{
+			"Gained quorum 2+0=2 <= 2 for VS [192.0.2.1]:tcp:80",
+			"Gained quorum 1+0=1 <= 1 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {}, {VS: fw, RS: "192.0.2.13:80"}: {}}, []string{
+			"Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.1]:tcp:80",
+			"Lost quorum 2-0=2 > 1 for VS [192.0.2.1]:tcp:80",
+			"Adding sorry server [192.0.2.99]:tcp:80 to VS [192.0.2.1]:tcp:80",
+			"Removing alive servers from the pool for VS [192.0.2.1]:tcp:80",
+			"Removing service [192.0.2.13]:none:0 from VS FWM 5",
+			"Lost quorum 1-0=1 > 0 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {}, {VS: vs, RS: "192.0.2.12:8080"}: {}}, []string{
+			"Disabling service [192.0.2.12]:tcp:8080 of VS [192.0.2.1]:tcp:80",
+			"Adding service [192.0.2.13]:none:0 to VS FWM 5",
+			"Gained quorum 1+0=1 <= 1 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.12:8080"}: {}}, []string{
+			"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.1]:tcp:80",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {Up: true, Weight: 3, WeightSet: true}}, []string{
+			"Changing weight from 1 to 3 for active service [192.0.2.11]:tcp:80 of VS [192.0.2.1]:tcp:80",
+			"Enabling service [192.0.2.12]:tcp:8080 of VS [192.0.2.1]:tcp:80",
+			"Gained quorum 2+0=2 <= 4 for VS [192.0.2.1]:tcp:80",
+			"Removing sorry server [192.0.2.99]:tcp:80 from VS [192.0.2.1]:tcp:80",
+			"Adding alive servers to the pool for VS [192.0.2.1]:tcp:80",
+		}},
+	}
+	for i, s := range steps {
+		got = nil
+		p.Plan(cfg, s.health)
+		if strings.Join(got, "\n") != strings.Join(s.want, "\n") {
+			t.Errorf("step %d:\n%s\nwant:\n%s", i, strings.Join(got, "\n"), strings.Join(s.want, "\n"))
+		}
+	}
+	stop := p.StopActions()
+	want := []string{
+		"Shutting down service [192.0.2.11]:tcp:80 from VS [192.0.2.1]:tcp:80",
+		"Shutting down service [192.0.2.12]:tcp:8080 from VS [192.0.2.1]:tcp:80",
+		"Shutting down service [192.0.2.13]:none:0 from VS FWM 5",
+	}
+	if strings.Join(stop, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stop:\n%s\nwant:\n%s", strings.Join(stop, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -444,6 +446,40 @@ func TestVMKeepalivedCompare(t *testing.T) {
 	} else {
 		t.Logf("keepalived and kt programmed the same %d lines:\n%s", strings.Count(kaTable, "\n")+1, kaTable)
 	}
+	// The IPVS actions each logged, in keepalived's words.
+	kaActs, ktActs := actionLines(kaLog), actionLines(ktLog)
+	if kaActs == "" {
+		t.Errorf("no IPVS action lines in keepalived's log:\n%s", kaLog)
+	}
+	if kaActs != ktActs {
+		t.Errorf("IPVS action log lines differ (- keepalived 2.2.7, + kt):\n%s\nkeepalived's:\n%s\nkt's:\n%s", lineDiff(kaActs, ktActs), kaActs, ktActs)
+	} else {
+		t.Logf("keepalived and kt logged the same %d IPVS actions:\n%s", strings.Count(kaActs, "\n")+1, kaActs)
+	}
+}
+
+var (
+	// actionRE matches keepalived's IPVS action messages (ipwrapper.c).
+	actionRE = regexp.MustCompile(`((?:Removing|Adding|Enabling|Disabling|Shutting down) (?:\(inhibited\) )?(?:service|sorry server) \S+ (?:from|to|of) VS .*|(?:Adding alive servers to|Removing alive servers from) the pool for VS .*|(?:Lost quorum|Gained quorum|Starting with quorum down) .* for VS .*|Changing weight from .*)$`)
+	// slogMsg is the message of a log/slog text line.
+	slogMsg = regexp.MustCompile(`msg=("(?:[^"\\]|\\.)*")`)
+)
+
+// actionLines are the IPVS action messages of a daemon's log, sorted.
+func actionLines(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if m := slogMsg.FindStringSubmatch(l); m != nil {
+			if u, err := strconv.Unquote(m[1]); err == nil {
+				l = u
+			}
+		}
+		if m := actionRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }
 
 // saveTable is `ipvsadm -S -n`, its lines sorted (the order of services in
