@@ -45,7 +45,7 @@ func cmpHTTP() string {
                 path /
                 status_code 200
             }
-            connect_timeout 1
+            connect_timeout 5
             retry 1
             delay_before_retry 1
         }`
@@ -53,7 +53,7 @@ func cmpHTTP() string {
 
 func cmpTCP() string {
 	return `TCP_CHECK {
-            connect_timeout 1
+            connect_timeout 5
             retry 1
             delay_before_retry 1
         }`
