@@ -155,8 +155,8 @@ func (b *builder) httpRecovery(jobs []Job, c *config.HTTPCheck) {
 // host is the address a checker connects to: connect_ip, else the real
 // server's address.
 func (b *builder) host(cc *config.CheckCommon) string {
-	if cc.ConnectIP != "" {
-		return cc.ConnectIP
+	if ip := cc.EffectiveConnectIP(); ip != "" {
+		return ip
 	}
 	return b.rs.Address.Host
 }
@@ -175,20 +175,20 @@ func (b *builder) dial(cc *config.CheckCommon, defPort int) Dial {
 	if b.vs.Group == "" {
 		port = config.EffectiveRealPort(b.vs.EffectiveRSKind(b.rs), port, svcPort, b.vs.FWMark != nil)
 	}
-	if cc.ConnectPort != nil {
-		port = *cc.ConnectPort
+	if p, ok := cc.EffectiveConnectPort(); ok {
+		port = p
 	}
 	if port == 0 {
 		port = defPort
 	}
 	d := Dial{
 		Addr:    HostPort(b.host(cc), port),
-		BindTo:  cc.BindTo,
+		BindTo:  cc.EffectiveBindTo(),
 		BindIf:  cc.BindIf,
 		Timeout: config.EffectiveConnectTimeout(b.vs, b.rs, cc),
 	}
-	if cc.BindPort != nil {
-		d.BindPort = *cc.BindPort
+	if p, ok := cc.EffectiveBindPort(); ok {
+		d.BindPort = p
 	}
 	if cc.FWMark != nil {
 		d.FWMark = *cc.FWMark
@@ -221,7 +221,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 	if ssl && c.EnableSNI != nil && *c.EnableSNI {
 		opt.ServerName = vhost
 	}
-	for _, u := range c.URLs {
+	for _, u := range c.EffectiveURLs() {
 		if u.Regex != "" {
 			return nil, fmt.Errorf("url %s: regex checks are not supported by kt", u.Path)
 		}
@@ -229,7 +229,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("url %s: %w", u.Path, err)
 		}
-		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.Digest, Status: codes, Virtualhost: u.Virtualhost})
+		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost})
 		if opt.ServerName == "" && ssl && c.EnableSNI != nil && *c.EnableSNI && u.Virtualhost != "" {
 			opt.ServerName = u.Virtualhost
 		}

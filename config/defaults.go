@@ -300,8 +300,14 @@ func EffectiveDelayLoop(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.
 // EffectiveStatusCodes are the HTTP status codes a url accepts, as written
 // ("200", "301-303"), else 200-299.
 func (u *URLCheck) EffectiveStatusCodes() []string {
-	if len(u.StatusCode.Args) > 0 {
-		return u.StatusCode.Args
+	var out []string
+	for _, sc := range u.StatusCode.Args {
+		if validStatus(sc) { // keepalived reports and skips the others
+			out = append(out, sc)
+		}
+	}
+	if len(out) > 0 {
+		return out
 	}
 	return []string{"200-299"}
 }
@@ -309,6 +315,9 @@ func (u *URLCheck) EffectiveStatusCodes() []string {
 // EffectiveQuery is the DNS check's query: type (SOA) and name (the root).
 func (d *DNSCheck) EffectiveQuery() (qtype, name string) {
 	qtype, name = strings.ToUpper(d.Type), d.QueryName
+	if !dnsTypes[qtype] { // unset, or unknown: keepalived reports and ignores it
+		qtype = "SOA"
+	}
 	if qtype == "" {
 		qtype = "SOA"
 	}

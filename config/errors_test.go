@@ -160,8 +160,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:24: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80 is duplicated; the second one is removed (keepalived does the same)`,
 		}},
 		{"bad digest", edit(t, "TCP_CHECK {", "        HTTP_GET {\n            url {\n                path /\n                digest 1234\n                status_code 99\n            }\n        }\n        TCP_CHECK {"), []string{
-			`bad.conf:26: error: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: digest "1234" is not an MD5 digest (32 hex digits)`,
-			`bad.conf:27: error: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: status_code "99" is invalid (want codes or ranges like 200 or 200-299)`,
+			`bad.conf:26: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: digest "1234" is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)`,
+			`bad.conf:27: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: status_code "99" is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)`,
 		}},
 		{"script weight out of range", edit(t, "script /bin/true", "    script /bin/true\n    weight 300"), []string{
 			`bad.conf:6: error: vrrp_script chk: weight 300 is out of range (-253 to 253)`,

@@ -281,3 +281,61 @@ func timerOK(d *Duration, max time.Duration) bool {
 	x := d.D()
 	return x >= time.Microsecond && (max == 0 || x <= max)
 }
+
+// Checker values keepalived 2.2.7 reports and ignores (check_api.c,
+// check_http.c, check_dns.c): the checker runs without them.
+
+// EffectiveConnectPort is connect_port when it is 1-65535.
+func (c *CheckCommon) EffectiveConnectPort() (int, bool) {
+	if c.ConnectPort == nil || *c.ConnectPort < 1 || *c.ConnectPort > 65535 {
+		return 0, false
+	}
+	return *c.ConnectPort, true
+}
+
+// EffectiveBindPort is bind_port when it is 1-65535.
+func (c *CheckCommon) EffectiveBindPort() (int, bool) {
+	if c.BindPort == nil || *c.BindPort < 1 || *c.BindPort > 65535 {
+		return 0, false
+	}
+	return *c.BindPort, true
+}
+
+// EffectiveConnectIP is connect_ip when it is an IP address, else "".
+func (c *CheckCommon) EffectiveConnectIP() string {
+	if _, err := netip.ParseAddr(c.ConnectIP); err != nil {
+		return ""
+	}
+	return c.ConnectIP
+}
+
+// EffectiveBindTo is bindto when it is an IP address, else "".
+func (c *CheckCommon) EffectiveBindTo() string {
+	if _, err := netip.ParseAddr(c.BindTo); err != nil {
+		return ""
+	}
+	return c.BindTo
+}
+
+// EffectiveURLs are the url blocks keepalived keeps: those with a path.
+func (h *HTTPCheck) EffectiveURLs() []*URLCheck {
+	out := make([]*URLCheck, 0, len(h.URLs))
+	for _, u := range h.URLs {
+		if u.Path != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// EffectiveDigest is the url's digest when it is 32 hex digits, else ""
+// (keepalived reports a bad one and checks without it).
+func (u *URLCheck) EffectiveDigest() string {
+	if digestRE.MatchString(u.Digest) {
+		return u.Digest
+	}
+	return ""
+}
+
+// dnsTypes are the DNS_CHECK types keepalived knows.
+var dnsTypes = map[string]bool{"A": true, "NS": true, "CNAME": true, "SOA": true, "MX": true, "TXT": true, "AAAA": true}

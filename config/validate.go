@@ -615,21 +615,19 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 		if c.NbGetRetry != nil {
 			v.warnf(p.Of("nb_get_retry"), "nb_get_retry is deprecated; use retry")
 		}
-		if c.ConnectIP != "" {
-			if _, err := netip.ParseAddr(c.ConnectIP); err != nil {
-				v.errorf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address", where, c.ConnectIP)
-			}
+		// keepalived reports these, ignores the value and runs the
+		// checker without it; so does kt (the Effective methods).
+		if c.ConnectIP != "" && c.EffectiveConnectIP() == "" {
+			v.warnf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address; it is ignored (keepalived does the same)", where, c.ConnectIP)
 		}
-		if c.BindTo != "" {
-			if _, err := netip.ParseAddr(c.BindTo); err != nil {
-				v.errorf(p.Of("bindto"), "%s: bindto %q is not an IP address", where, c.BindTo)
-			}
+		if c.BindTo != "" && c.EffectiveBindTo() == "" {
+			v.warnf(p.Of("bindto"), "%s: bindto %q is not an IP address; it is ignored (keepalived does the same)", where, c.BindTo)
 		}
-		for _, x := range []struct {
-			kw string
-			n  *int
-		}{{"connect_port", c.ConnectPort}, {"bind_port", c.BindPort}} {
-			v.intRange(p, x.kw, x.n, 1, 65535)
+		if _, ok := c.EffectiveConnectPort(); c.ConnectPort != nil && !ok {
+			v.warnf(p.Of("connect_port"), "%s: connect_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.ConnectPort)
+		}
+		if _, ok := c.EffectiveBindPort(); c.BindPort != nil && !ok {
+			v.warnf(p.Of("bind_port"), "%s: bind_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.BindPort)
 		}
 		for _, t := range []struct {
 			kw  string
@@ -645,19 +643,20 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	for _, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
 		for _, h := range list {
 			common(h.Pos, &h.CheckCommon)
-			if len(h.URLs) == 0 {
-				v.errorf(h.Pos, "%s: HTTP check has no url block", where)
+			if len(h.EffectiveURLs()) == 0 {
+				// keepalived 2.2.7 crashes on this (keepalived -t: SIGSEGV).
+				v.errorf(h.Pos, "%s: HTTP check has no url block with a path", where)
 			}
 			for _, u := range h.URLs {
 				if u.Path == "" {
-					v.errorf(u.Pos, "%s: url has no path", where)
+					v.warnf(u.Pos, "%s: url has no path; it is ignored (keepalived does the same)", where)
 				}
-				if u.Digest != "" && !digestRE.MatchString(u.Digest) {
-					v.errorf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits)", where, u.Digest)
+				if u.Digest != "" && u.EffectiveDigest() == "" {
+					v.warnf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)", where, u.Digest)
 				}
 				for _, sc := range u.StatusCode.Args {
 					if !validStatus(sc) {
-						v.errorf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299)", where, sc)
+						v.warnf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)", where, sc)
 					}
 				}
 			}
@@ -671,16 +670,14 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	}
 	for _, c := range rs.DNSCheck {
 		common(c.Pos, &c.CheckCommon)
-		switch strings.ToUpper(c.Type) {
-		case "", "A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA":
-		default:
-			v.errorf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA)", where, c.Type)
+		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
+			v.warnf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA); SOA is used (keepalived does the same)", where, c.Type)
 		}
 	}
 	for _, c := range rs.MiscCheck {
 		common(c.Pos, &c.CheckCommon)
 		if c.MiscPath.Cmd == "" {
-			v.errorf(c.Pos, "%s: MISC_CHECK has no misc_path", where)
+			v.warnf(c.Pos, "%s: MISC_CHECK has no misc_path; the checker is skipped (keepalived does the same)", where)
 		}
 	}
 	for _, c := range rs.UDPCheck {
