@@ -339,3 +339,32 @@ func (u *URLCheck) EffectiveDigest() string {
 
 // dnsTypes are the DNS_CHECK types keepalived knows.
 var dnsTypes = map[string]bool{"A": true, "NS": true, "CNAME": true, "SOA": true, "MX": true, "TXT": true, "AAAA": true}
+
+// groupZeroPort reports a group with an address member of port 0 (or
+// none), which keepalived makes persistent like an ADDR 0 service.
+func (c *Config) groupZeroPort(vs *VirtualServer) bool {
+	g := c.VirtualServerGr[vs.Group]
+	if vs.Group == "" || g == nil {
+		return false
+	}
+	for _, m := range g.Members {
+		f := strings.Fields(m.Text)
+		if len(f) == 0 || f[0] == "fwmark" {
+			continue
+		}
+		if len(f) < 2 || f[1] == "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// EffectivePersistenceOf is vs.EffectivePersistence, with keepalived's
+// rule for groups: a group with an address member of port 0 makes the
+// service persistent for 360 s unless a valid timeout is set.
+func (c *Config) EffectivePersistenceOf(vs *VirtualServer) time.Duration {
+	if d := vs.EffectivePersistence(); d > 0 || !c.groupZeroPort(vs) {
+		return d
+	}
+	return bareOrZeroPortPT
+}

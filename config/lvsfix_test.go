@@ -186,6 +186,11 @@ func TestLVSEffective(t *testing.T) {
 		{"connect_timeout 0 ignored", EffectiveConnectTimeout(q[3], q[3].RealServers[0], &q[3].RealServers[0].TCPCheck[0].CheckCommon), 5 * time.Second},
 		{"delay_loop 0 ignored", EffectiveDelayLoop(q[3], q[3].RealServers[0], &q[3].RealServers[0].TCPCheck[0].CheckCommon), 60 * time.Second},
 	}...)
+	g := load("group.conf")
+	tests = append(tests, struct {
+		what      string
+		got, want any
+	}{"group member with port 0", g.EffectivePersistenceOf(g.VirtualServers[0]), 360 * time.Second})
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.what, tt.got, tt.want)

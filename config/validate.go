@@ -500,7 +500,7 @@ func (v *validator) virtualServers() {
 		if vs.PersistenceGranularity != "" && !vs.granularityValid() {
 			v.warnf(p.Of("persistence_granularity"), "%s: persistence_granularity %q is invalid (an IPv4 netmask, or an IPv6 prefix length 1-128); it is ignored", where, vs.PersistenceGranularity)
 		}
-		if _, ok := vs.persistenceSet(); vs.zeroPort() && !ok && !vs.granularityValid() {
+		if _, ok := vs.persistenceSet(); (vs.zeroPort() || v.c.groupZeroPort(vs)) && !ok && !vs.granularityValid() {
 			v.warnf(p, "%s: port 0 is only valid for a persistent service; persistence_timeout 360 is set (keepalived does the same)", where)
 		}
 		for _, t := range []struct {

@@ -213,7 +213,7 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 	if err != nil {
 		return nil, err
 	}
-	if p := vs.EffectivePersistence(); p > 0 {
+	if p := cfg.EffectivePersistenceOf(vs); p > 0 {
 		tmpl.Flags |= FlagPersistent
 		tmpl.Timeout = uint32(p.Seconds())
 		if tmpl.Timeout == 0 {
