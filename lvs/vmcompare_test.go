@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ const (
 	rsSick  = "203.0.113.11"
 	rsDead  = "203.0.113.12"
 	rsSorry = "203.0.113.13"
+	rsFlap  = "203.0.113.14"
 	rsUp6   = "2001:db8::10"
 	rsDead6 = "2001:db8::12"
 )
@@ -341,6 +343,24 @@ virtual_server 198.51.100.36 80 {
         ` + tc + `
     }
 }`},
+		{"HTTP_GET recovery: sick for two checks, then healthy (see rsFlap below)", `
+virtual_server 198.51.100.50 80 {
+    delay_loop 2
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsFlap + ` 80 {
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 5
+            retry 0
+            delay_before_retry 1
+        }
+    }
+}`},
 		{"virtual server weight, real server weight 0, thresholds", `
 virtual_server 198.51.100.37 80 {
     lb_algo wrr
@@ -387,7 +407,7 @@ func TestVMKeepalivedCompare(t *testing.T) {
 	run(t, "ipvsadm", "-C")
 	run(t, "ip", "link", "add", "ktrs0", "type", "dummy")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", "ktrs0").Run() })
-	for _, a := range []string{rsUp, rsSick, rsDead, rsSorry} {
+	for _, a := range []string{rsUp, rsSick, rsDead, rsSorry, rsFlap} {
 		run(t, "ip", "addr", "add", a+"/32", "dev", "ktrs0")
 	}
 	for _, a := range []string{rsUp6, rsDead6} {
@@ -411,6 +431,72 @@ func TestVMKeepalivedCompare(t *testing.T) {
 		serve(net.JoinHostPort(rsUp6, p), 200)
 	}
 	serve(rsSick+":80", 500)
+	// rsFlap answers 500 to its first two checks (the first takes it out,
+	// the second finds it out), then 200; at each 200 it looks whether the
+	// real server is back in IPVS, so that it counts how many successful
+	// checks each daemon needs before it adds the real server back,
+	// whatever the timing (the VM is slow and loaded).
+	raw, err := OpenHandle("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	flapKey := "TCP  198.51.100.50:80 -> " + rsFlap + ":80"
+	var flap struct {
+		mu     sync.Mutex
+		n      int // checks answered
+		seenAt int // the 200 answer (1, 2...) at which it was back; 0: not yet
+		err    error
+	}
+	{
+		ln, err := net.Listen("tcp", rsFlap+":80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			flap.mu.Lock()
+			defer flap.mu.Unlock()
+			flap.n++
+			if flap.n <= 2 {
+				w.WriteHeader(500)
+				return
+			}
+			if flap.seenAt == 0 {
+				svcs, err := Dump(raw)
+				if err != nil {
+					flap.err = err
+				}
+				if _, back := counters(svcs)[flapKey]; back {
+					flap.seenAt = flap.n - 2
+				}
+			}
+			io.WriteString(w, "ok\n")
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	// flapPoll starts the count for one daemon; settle goes on until the
+	// daemon has put the real server back and checked it once more.
+	flapPoll := func() func(time.Duration, string) bool {
+		flap.mu.Lock()
+		flap.n, flap.seenAt = 0, 0
+		flap.mu.Unlock()
+		return func(time.Duration, string) bool {
+			flap.mu.Lock()
+			defer flap.mu.Unlock()
+			return flap.seenAt > 0
+		}
+	}
+	// checksBeforeReadd is the number of successful checks before the
+	// real server went back (-1: it never did).
+	checksBeforeReadd := func() int {
+		flap.mu.Lock()
+		defer flap.mu.Unlock()
+		if flap.err != nil {
+			t.Errorf("reading IPVS from the flapping server: %v", flap.err)
+		}
+		return flap.seenAt - 1
+	}
 	serve(rsSorry+":80", 200)
 	serve(rsSorry+":8080", 200)
 
@@ -426,13 +512,22 @@ func TestVMKeepalivedCompare(t *testing.T) {
 	}
 
 	kaTable, kaLog := settle(t, "keepalived", exec.Command(ka, "-n", "-l", "-D", "-C", "-f", path,
-		"-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-check.pid")))
+		"-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-check.pid")), flapPoll())
+	kaFlap := checksBeforeReadd()
 	if left := saveTable(t); left != "" {
 		t.Errorf("keepalived left entries behind on stop:\n%s", left)
 		run(t, "ipvsadm", "-C")
 	}
 	ktTable, ktLog := settle(t, "kt", exec.Command(ktBin, "run", "-C", "-f", path, "--control-socket", "",
-		"--pid-file", filepath.Join(dir, "kt.pid")))
+		"--pid-file", filepath.Join(dir, "kt.pid")), flapPoll())
+	ktFlap := checksBeforeReadd()
+	// keepalived's HTTP_GET (check_http.c epilog) clears the failure on
+	// the first success and adds the server back on the second.
+	if kaFlap != 2 || ktFlap != kaFlap {
+		t.Errorf("HTTP_GET recovery: keepalived put the real server back after %d successful checks, kt after %d (-1: never); want 2 for both", kaFlap, ktFlap)
+	} else {
+		t.Logf("HTTP_GET recovery: both put the real server back after %d successful checks", kaFlap)
+	}
 	if left := saveTable(t); left != "" {
 		t.Errorf("kt left entries behind on stop:\n%s", left)
 		run(t, "ipvsadm", "-C")
@@ -498,10 +593,11 @@ func saveTable(t *testing.T) string {
 	return strings.Join(keep, "\n")
 }
 
-// settle starts cmd (a daemon in the foreground), waits until the IPVS
-// table has not changed for 6 s (at least 10 s after the start, at most 60
-// s), stops it with SIGTERM and returns the table and the daemon's output.
-func settle(t *testing.T, name string, cmd *exec.Cmd) (string, string) {
+// settle starts cmd (a daemon in the foreground), waits until onPoll
+// (called with each table it reads) says ready and the IPVS table has not
+// changed for 6 s (at least 10 s after the start, at most 90 s), stops it
+// with SIGTERM and returns the table and the daemon's output.
+func settle(t *testing.T, name string, cmd *exec.Cmd, onPoll func(time.Duration, string) bool) (string, string) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -520,14 +616,15 @@ func settle(t *testing.T, name string, cmd *exec.Cmd) (string, string) {
 		case <-time.After(500 * time.Millisecond):
 		}
 		table = saveTable(t)
+		ready := onPoll(time.Since(start), table)
 		if table != last {
 			last, since = table, time.Now()
 		}
-		if time.Since(start) > 10*time.Second && time.Since(since) >= 6*time.Second {
+		if ready && time.Since(start) > 10*time.Second && time.Since(since) >= 6*time.Second {
 			break
 		}
-		if time.Since(start) > 60*time.Second {
-			t.Errorf("%s: the IPVS table did not settle in 60 s", name)
+		if time.Since(start) > 90*time.Second {
+			t.Errorf("%s: the IPVS table did not settle in 90 s", name)
 			break
 		}
 	}
