@@ -76,12 +76,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			defer cancel()
 		}
 	} else {
-		src, err = OpenFile(o.File)
+		src, err = openFile(ctx, o.File)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
+	if fs, ok := src.(*fileSource); ok {
+		// A FIFO's read waiting for data ends with ctx (a regular file has
+		// no deadlines, and its reads do not wait).
+		stop := context.AfterFunc(ctx, func() { _ = fs.f.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 	return run(ctx, o, src, live)
 }
 
@@ -166,6 +172,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 		}
 		data, ci, err := src.Next()
 		if err != nil {
+			if !s.live && ctx.Err() != nil {
+				return nil // SIGINT or SIGTERM while a FIFO's read waited
+			}
 			if errors.Is(err, errIdle) {
 				if err := s.redraw(false); err != nil {
 					return err

@@ -3,11 +3,13 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/google/gopacket"
@@ -71,14 +73,20 @@ var pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 // slices of the page cache, with no read system call or copy. (Should the
 // file shrink while mapped, the fault becomes an error, see Run.)
 func OpenFile(path string) (Source, error) {
-	f, err := os.Open(path)
+	return openFile(context.Background(), path)
+}
+
+// openFile is OpenFile that gives up when ctx ends: opening a FIFO waits
+// for a writer, and reading one for data, for as long as ctx lasts.
+func openFile(ctx context.Context, path string) (Source, error) {
+	f, err := openCtx(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	if data := mapFile(f); data != nil {
 		var r zeroCopyReader
 		if bytes.HasPrefix(data, pcapngMagic) {
-			r, err = pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+			r, err = newSafeNg(bytes.NewReader(data))
 		} else {
 			r, err = newPcapReaderMem(data)
 		}
@@ -99,6 +107,49 @@ func OpenFile(path string) (Source, error) {
 	return &fileSource{f: f, r: r, pr: pr}, nil
 }
 
+// openCtx opens path for reading. A FIFO's open blocks until a writer
+// comes: it runs in a goroutine, and when ctx ends first, kt opens the FIFO
+// for writing itself (without blocking) so the open returns, and closes
+// both. Once open, a FIFO is read through the poller, so a read deadline
+// set when ctx ends (Run) ends a read that waits for data.
+func openCtx(ctx context.Context, path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return os.Open(path)
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path)
+		done <- result{f, err}
+	}()
+	select {
+	case r := <-done:
+		return r.f, r.err
+	case <-ctx.Done():
+	}
+	// The writer's open fails while the reader's has not begun: try again
+	// until it has returned.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		select {
+		case r := <-done:
+			if r.f != nil {
+				r.f.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // newReader reads pcapng or classic pcap, told apart by the magic.
 func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 	magic, err := br.Peek(4)
@@ -106,7 +157,7 @@ func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 		return nil, fmt.Errorf("not a pcap file: %w", err)
 	}
 	if bytes.Equal(magic, pcapngMagic) {
-		return pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		return newSafeNg(br)
 	}
 	return newPcapReader(br)
 }
@@ -123,8 +174,9 @@ func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		data, ci, err = s.r.ZeroCopyReadPacketData()
 	}
 	if err != nil && errors.Is(err, io.ErrUnexpectedEOF) {
-		// A capture cut short (still being written) ends at the cut.
-		err = io.EOF
+		// A capture cut short ends at the cut, with an error: what was read
+		// is shown, and the exit status says the file was not whole.
+		err = fmt.Errorf("%s: %w", s.f.Name(), errTruncated)
 	}
 	return data, ci, err
 }

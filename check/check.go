@@ -98,8 +98,9 @@ type Dial struct {
 	BindIf string
 	// FWMark sets SO_MARK on the socket when not 0.
 	FWMark int
-	// Timeout is keepalived's connect_timeout: it bounds the connect and
-	// each read or write after it. 0 means 5 s.
+	// Timeout is keepalived's connect_timeout: it bounds the whole
+	// attempt, the connect and every read and write after it (attemptEnd).
+	// 0 means 5 s.
 	Timeout time.Duration
 }
 
@@ -215,16 +216,6 @@ func describe(err error, timeout time.Duration) string {
 		return oe.Err.Error()
 	}
 	return err.Error()
-}
-
-// deadline sets c's deadline to timeout from now, or to ctx's deadline when
-// that is sooner.
-func deadline(ctx context.Context, c net.Conn, timeout time.Duration) {
-	t := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(t) {
-		t = d
-	}
-	_ = c.SetDeadline(t)
 }
 
 // watch closes c when ctx is done, so a blocked read returns. The returned

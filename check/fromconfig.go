@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 )
 
 // FromConfig builds one Job per checker of every real server in cfg, with
@@ -20,6 +21,18 @@ import (
 // other checkers still run. BFD_CHECK is not a health check kt runs and
 // is skipped.
 func FromConfig(cfg *config.Config) ([]Job, []error) {
+	return FromConfigRunner(cfg, script.NewRunner(cfg.Global))
+}
+
+// ServerKey is Server.Key for a real server of a virtual server.
+func ServerKey(vs *config.VirtualServer, rs *config.RealServer) string {
+	return vs.Describe() + " " + rs.Address.String()
+}
+
+// FromConfigRunner is FromConfig with the MISC_CHECK scripts prepared and
+// run by r, the daemon's script runner (users, script security, and the
+// process groups it stops when kt stops).
+func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 	var (
 		jobs []Job
 		errs []error
@@ -36,13 +49,13 @@ func FromConfig(cfg *config.Config) ([]Job, []error) {
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {
 			srv := &Server{
-				Key:           vs.Describe() + " " + rs.Address.String(),
+				Key:           ServerKey(vs, rs),
 				Name:          rs.Address.String(),
 				Weight:        vs.EffectiveWeightOf(rs),
 				VirtualServer: vs,
 				RealServer:    rs,
 			}
-			b := builder{vs: vs, rs: rs, srv: srv, certs: certs, roots: roots}
+			b := builder{vs: vs, rs: rs, srv: srv, certs: certs, roots: roots, scripts: r}
 			for _, c := range rs.HTTPGet {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, false) })
 				b.httpRecovery(jobs, c)
@@ -107,6 +120,8 @@ type builder struct {
 	srv   *Server
 	certs []tls.Certificate
 	roots *x509.CertPool
+	// scripts prepares MISC_CHECK scripts.
+	scripts *script.Runner
 }
 
 func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.CheckKind, cc *config.CheckCommon, mk func() (Checker, error)) {
@@ -241,7 +256,9 @@ func (b *builder) misc(c *config.MiscCheck) (Checker, error) {
 	if c.MiscPath.Cmd == "" {
 		return nil, errors.New("MISC_CHECK has no misc_path")
 	}
-	cmd, err := SplitCommand(c.MiscPath.Cmd)
+	// misc_path's own user, else the block's `user` line (keepalived
+	// 2.2.7), else the runner's default user.
+	s, err := b.scripts.Prepare(script.WithUser(c.MiscPath, c.User))
 	if err != nil {
 		return nil, err
 	}
@@ -249,14 +266,7 @@ func (b *builder) misc(c *config.MiscCheck) (Checker, error) {
 	if c.MiscTimeout != nil && c.MiscTimeout.D() > 0 {
 		timeout = c.MiscTimeout.D()
 	}
-	usr, grp := c.MiscPath.User, c.MiscPath.Group
-	if len(c.User.Args) > 0 {
-		usr = c.User.Args[0]
-		if len(c.User.Args) > 1 {
-			grp = c.User.Args[1]
-		}
-	}
-	return NewMisc(MiscOptions{Command: cmd, Timeout: timeout, Dynamic: c.MiscDynamic, User: usr, Group: grp})
+	return NewMisc(MiscOptions{Script: s, Timeout: timeout, Dynamic: c.MiscDynamic})
 }
 
 func (b *builder) udp(c *config.UDPCheck) (Checker, error) {

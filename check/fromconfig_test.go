@@ -31,6 +31,10 @@ func TestFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	weightFile := filepath.Join(dir, "w")
 	os.WriteFile(weightFile, []byte("2"), 0o644)
+	// MISC_CHECK's script must exist: the runner checks it as keepalived
+	// does and leaves out one it cannot run.
+	check := filepath.Join(dir, "check")
+	os.WriteFile(check, []byte("#!/bin/sh\nexit 0\n"), 0o755)
 	cfg := loadConf(t, `
 track_file tf {
     file `+weightFile+`
@@ -63,7 +67,7 @@ virtual_server 192.0.2.1 80 {
             name www.example.test
         }
         MISC_CHECK {
-            misc_path "/bin/check 'a b'"
+            misc_path "`+check+` 'a b'"
             misc_dynamic
         }
         SMTP_CHECK {
@@ -95,7 +99,7 @@ virtual_server 192.0.2.1 80 {
 		key + "|TCP_CHECK 10.0.0.9:9000|loop=10s retry=4 dbr=2s warmup=0s alpha=true",
 		key + "|SMTP_CHECK 10.0.0.2:8080|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
 		key + "|DNS_CHECK 10.0.0.2:8080 A www.example.test|loop=10s retry=3 dbr=10s warmup=10s alpha=false",
-		key + "|MISC_CHECK /bin/check a b|loop=10s retry=0 dbr=1s warmup=10s alpha=false",
+		key + "|MISC_CHECK " + check + " a b|loop=10s retry=0 dbr=1s warmup=10s alpha=false",
 		key + "|UDP_CHECK 10.0.0.2:8080|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
 		key + "|PING_CHECK 10.0.0.2|loop=10s retry=1 dbr=1s warmup=10s alpha=false",
 		key + "|FILE_CHECK " + weightFile + "|loop=10s retry=0 dbr=1s warmup=0s alpha=false",
@@ -112,7 +116,7 @@ virtual_server 192.0.2.1 80 {
 		t.Errorf("http options %+v", h)
 	}
 	m := jobs[4].Checker.(*Misc).opt
-	if !m.Dynamic || m.Timeout != 10*time.Second || len(m.Command) != 2 || m.Command[1] != "a b" {
+	if !m.Dynamic || m.Timeout != 10*time.Second || len(m.Script.Args) != 2 || m.Script.Args[1] != "a b" {
 		t.Errorf("misc options %+v", m)
 	}
 	u := jobs[5].Checker.(*UDP).opt

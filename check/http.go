@@ -216,6 +216,11 @@ func (h *HTTP) request(u *URL) string {
 // maxHeader bounds the response header kt reads before it gives up.
 const maxHeader = 64 << 10
 
+// maxBody bounds the body kt reads (and digests): an endless response is a
+// failed check, not minutes of MD5 at full speed. Health-check pages are
+// small; genhash's users digest pages, not images.
+const maxBody = 16 << 20
+
 func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 	start := time.Now()
 	timeout := h.opt.timeout()
@@ -224,6 +229,10 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 		return fail(start, "%s", describe(err, timeout))
 	}
 	defer conn.Close()
+	// One deadline for the whole exchange: connect_timeout bounds the
+	// attempt, so a server that trickles a byte a second or sends without
+	// end fails it instead of holding it (and the real server UP) forever.
+	_ = conn.SetDeadline(attemptEnd(ctx, start, timeout))
 	stop := watch(ctx, conn)
 	defer stop()
 
@@ -239,14 +248,12 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 			RootCAs:            h.opt.RootCAs,
 			Certificates:       h.opt.Certificates,
 		})
-		deadline(ctx, conn, timeout)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(start, "TLS handshake: %s", describeTLS(err, timeout))
 		}
 		conn = tc
 	}
 
-	deadline(ctx, conn, timeout)
 	if _, err := io.WriteString(conn, h.request(u)); err != nil {
 		return fail(start, "send request: %s", describe(err, timeout))
 	}
@@ -271,11 +278,14 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 		if hdrDone && clen >= 0 && size >= clen {
 			break // all of the body: no need to wait for the server to close
 		}
-		deadline(ctx, conn, timeout)
 		n, rerr := conn.Read(buf)
 		if n > 0 {
 			if hdrDone {
 				body(buf[:n])
+				if size > maxBody {
+					return Result{Reason: fmt.Sprintf("body longer than %d bytes", maxBody), Duration: time.Since(start),
+						HTTP: &HTTPResult{URL: u.Path, Status: status, BodySize: size}}
+				}
 			} else {
 				head = append(head, buf[:n]...)
 				if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/script"
 )
 
-// script writes an executable shell script and returns its path.
-func script(t *testing.T, body string) string {
+// shScript writes an executable shell script and returns its path.
+func shScript(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "check.sh")
 	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
@@ -46,8 +48,9 @@ func TestMisc(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := NewMisc(MiscOptions{Command: append([]string{script(t, tc.body)}, tc.args...), Dynamic: tc.dynamic,
-				Timeout: tc.timeout, KillGrace: 300 * time.Millisecond})
+			sr := &script.Runner{KillGrace: 300 * time.Millisecond}
+			c, err := NewMisc(MiscOptions{Script: sr.Command(append([]string{shScript(t, tc.body)}, tc.args...)...), Dynamic: tc.dynamic,
+				Timeout: tc.timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +62,7 @@ func TestMisc(t *testing.T) {
 		})
 	}
 	t.Run("missing program", func(t *testing.T) {
-		c, err := NewMisc(MiscOptions{Command: []string{filepath.Join(t.TempDir(), "nope")}})
+		c, err := NewMisc(MiscOptions{Script: script.New(filepath.Join(t.TempDir(), "nope"))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,33 +71,6 @@ func TestMisc(t *testing.T) {
 			t.Errorf("got %+v", r)
 		}
 	})
-}
-
-func TestSplitCommand(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		err  bool
-	}{
-		{in: "/bin/check", want: []string{"/bin/check"}},
-		{in: "  /bin/check  -p 80 ", want: []string{"/bin/check", "-p", "80"}},
-		{in: `/bin/check 'a b' "c d" e\ f`, want: []string{"/bin/check", "a b", "c d", "e f"}},
-		{in: `/bin/check ''`, want: []string{"/bin/check", ""}},
-		{in: `/bin/check 'open`, err: true},
-		{in: "   ", err: true},
-	}
-	for _, tc := range tests {
-		got, err := SplitCommand(tc.in)
-		if tc.err {
-			if err == nil {
-				t.Errorf("%q: no error", tc.in)
-			}
-			continue
-		}
-		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-			t.Errorf("%q: got %q %v, want %q", tc.in, got, err, tc.want)
-		}
-	}
 }
 
 func TestFile(t *testing.T) {

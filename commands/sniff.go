@@ -35,7 +35,7 @@ Exit status: 0 done, 1 capture or file error, 2 usage error.`,
 			&cli.StringFlag{Name: "read", Aliases: []string{"r"}, Usage: "read a pcap or pcapng `FILE` instead of capturing"},
 			&cli.StringFlag{Name: "write", Aliases: []string{"w"}, Usage: "save the captured VRRP/ARP/NA frames to `FILE` (pcap)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` VRRP packets"},
-			&cli.DurationFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after this long (a file: this much capture time)"},
+			durationFlag("duration", []string{"d"}, 0, "stop after this long, seconds or a duration (a file: this much capture time)"),
 			&cli.IntFlag{Name: "vrid", Usage: "only virtual router `N` (1-255)"},
 			&cli.StringFlag{Name: "auth", Usage: "PASS password or AH secret the adverts must carry"},
 			&cli.BoolFlag{Name: "summary", Usage: "no packet lines: events, then the election table at the end (or on Ctrl-C)"},
@@ -62,7 +62,7 @@ func sniffAction(c *cli.Context) error {
 	if c.IsSet("vrid") && (vrid < 1 || vrid > 255) {
 		return cli.Exit(fmt.Sprintf("kt sniff: --vrid %d is not 1-255", vrid), exitUsage)
 	}
-	if c.Int("count") < 0 || c.Duration("duration") < 0 {
+	if c.Int("count") < 0 || flagDuration(c, "duration") < 0 {
 		return cli.Exit("kt sniff: --count and --duration must not be negative", exitUsage)
 	}
 	out := c.App.Writer
@@ -74,7 +74,7 @@ func sniffAction(c *cli.Context) error {
 		Promisc:  !c.Bool("no-promisc"),
 		Write:    c.String("write"),
 		Count:    c.Int("count"),
-		Duration: c.Duration("duration"),
+		Duration: flagDuration(c, "duration"),
 		VRID:     vrid,
 		Auth:     c.String("auth"),
 		Summary:  c.Bool("summary"),

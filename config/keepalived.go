@@ -19,12 +19,13 @@ type ParseOptions struct {
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
 
-	maxLines   int // lowers the lexer's limit on lines (fuzzing)
-	chunkLines int // lines per chunk handed to the parsers (tests)
+	maxLines   int    // lowers the lexer's limit on lines (fuzzing)
+	maxMem     uint64 // lowers the lexer's limit on heap growth (tests, fuzzing)
+	chunkLines int    // lines per chunk handed to the parsers (tests)
 }
 
 func (o ParseOptions) lex() LexOptions {
-	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, chunkLines: o.chunkLines}
+	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, maxMem: o.maxMem, chunkLines: o.chunkLines}
 }
 
 // maxDiags is how many problems one parse reports; past it, one more line
@@ -305,37 +306,58 @@ func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
 // skipBlock consumes a block's contents up to and including its closing
 // brace and returns them as keepalived.conf text, one line each. what and
 // open name the block for the error if it is not closed.
+//
+// Hostile input meets limits here, each an error at the line where it is
+// passed, after which the block is still consumed, in linear time, but no
+// longer kept: blocks nested deeper than maxDepth (keepalived's parser
+// recurses into unknown blocks, kt's text would grow with the square of the
+// depth) and more than maxSkipped bytes of text in one block.
 func (p *parser) skipBlock(what string, open Pos) []string {
 	var out []string
-	depth := 1
+	depth, size := 1, 0
+	keep := true
 	var cur []string
+	var curPos Pos // where cur's line was written
 	line := -1
 	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, strings.Repeat("    ", depth-1)+strings.Join(cur, " "))
-			cur = cur[:0]
+		if len(cur) > 0 && keep {
+			l := strings.Repeat("    ", depth-1) + strings.Join(cur, " ")
+			size += len(l) + 1
+			if size > maxSkipped {
+				p.sink.errorf(curPos, "%s opened on line %d holds more than %d bytes; the rest of it is skipped", what, open.Line, maxSkipped)
+				keep, out = false, nil
+			} else {
+				out = append(out, l)
+			}
 		}
+		cur = cur[:0]
 	}
 	for p.more() {
 		t, l := p.peek()
 		p.take()
 		if l != line {
 			flush()
-			line = l
+			line, curPos = l, p.last
 		}
 		switch {
 		case t.IsBrace("{"):
 			cur = append(cur, "{")
 			flush()
 			depth++
+			if depth > maxDepth && keep {
+				p.sink.errorf(p.last, "blocks nested more than %d deep (in %s opened on line %d); the rest of it is skipped", maxDepth, what, open.Line)
+				keep, out = false, nil
+			}
 		case t.IsBrace("}"):
 			flush()
 			depth--
 			if depth == 0 {
 				return out
 			}
-			out = append(out, strings.Repeat("    ", depth-1)+"}")
-		default:
+			if keep {
+				out = append(out, strings.Repeat("    ", depth-1)+"}")
+			}
+		case keep:
 			cur = append(cur, quoteWord(t.Text))
 		}
 	}
@@ -343,6 +365,9 @@ func (p *parser) skipBlock(what string, open Pos) []string {
 	p.notClosed(what, open)
 	return out
 }
+
+// maxSkipped bounds the text kt keeps of one unknown block.
+const maxSkipped = 4 << 20
 
 const maxDepth = 64
 
@@ -450,11 +475,20 @@ func (p *parser) unknown(v reflect.Value, s *blockSchema, kw string, args []stri
 	text := quoteWords(append([]string{kw}, args...))
 	if block {
 		inner := p.skipBlock(kw, pos)
-		text += " {"
+		var b strings.Builder
+		n := len(text) + 4
 		for _, l := range inner {
-			text += "\n    " + l
+			n += len(l) + 5
 		}
-		text += "\n}"
+		b.Grow(n)
+		b.WriteString(text)
+		b.WriteString(" {")
+		for _, l := range inner {
+			b.WriteString("\n    ")
+			b.WriteString(l)
+		}
+		b.WriteString("\n}")
+		text = b.String()
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)

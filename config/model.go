@@ -28,8 +28,8 @@ type Config struct {
 	InterfaceUpDownDelays []Args                 `toml:"interface_up_down_delays,omitempty"` // IFNAME DOWN_DELAY [UP_DELAY]
 	TrackGroups           map[string]*TrackGroup `toml:"track_group,omitempty"`
 	StaticIPAddress       []VIP                  `toml:"static_ipaddress,omitempty"`
-	StaticRoutes          []Spec                 `toml:"static_routes,omitempty"`
-	StaticRules           []Spec                 `toml:"static_rules,omitempty"`
+	StaticRoutes          []Route                `toml:"static_routes,omitempty"`
+	StaticRules           []Rule                 `toml:"static_rules,omitempty"`
 
 	Scripts         map[string]*VRRPScript   `toml:"vrrp_script,omitempty"`
 	TrackFiles      map[string]*TrackFile    `toml:"track_file,omitempty"`

@@ -20,6 +20,7 @@ func Validate(c *Config) Diagnostics {
 	v.instances()
 	v.syncGroups()
 	v.virtualServers()
+	v.lineVerdicts()
 	v.scriptSecurity()
 	v.sink.list.Sort()
 	return v.sink.list
@@ -231,7 +232,7 @@ func (v *validator) instances() {
 			}
 		}
 		if a := in.Authentication; a != nil {
-			ipv6 := len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()
+			ipv6 := len(in.AdvertisedVIPs()) > 0 && in.AdvertisedVIPs()[0].Address.Addr().Is6()
 			typ := strings.ToUpper(a.AuthType)
 			switch {
 			case typ != "PASS" && typ != "AH":
@@ -267,7 +268,7 @@ func (v *validator) instances() {
 		}
 		// All VIPs of an instance share one address family.
 		var fam4, fam6 bool
-		for _, vip := range in.VirtualIPAddress {
+		for _, vip := range in.AdvertisedVIPs() {
 			a := vip.Address.Addr()
 			if a.Is4() {
 				fam4 = true
@@ -292,7 +293,7 @@ func (v *validator) instances() {
 				v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", where, peer.Address)
 			}
 		}
-		if len(in.VirtualIPAddress) == 0 {
+		if len(in.AdvertisedVIPs()) == 0 {
 			if version == 3 || v.strict(in) {
 				v.errorf(p, "%s has no virtual_ipaddress; VRRPv3 and vrrp_strict need at least one", where)
 			} else {
@@ -303,11 +304,7 @@ func (v *validator) instances() {
 		if in.LVSSyncDaemonInterface != "" {
 			v.warnf(p.Of("lvs_sync_daemon_interface"), "%s lvs_sync_daemon_interface in a vrrp_instance is deprecated; use lvs_sync_daemon in global_defs", where)
 		}
-		v.specs(in.VirtualRoutes, "virtual_routes", true)
-		v.specs(in.VirtualRules, "virtual_rules", false)
 	}
-	v.specs(v.c.StaticRoutes, "static_routes", true)
-	v.specs(v.c.StaticRules, "static_rules", false)
 }
 
 // trackRefs reports tracked scripts, files, processes and BFD sessions that
@@ -701,31 +698,6 @@ func validStatus(s string) bool {
 	return err == nil && b >= a && b <= 599
 }
 
-// specs checks route and rule lines: addresses parse, deprecated words.
-func (v *validator) specs(list []Spec, kw string, route bool) {
-	for _, s := range list {
-		w := s.Words()
-		for j := 0; j < len(w); j++ {
-			switch w[j] {
-			case "gw":
-				if route {
-					v.warnf(s.Pos, "%s: \"gw\" is deprecated; use \"via\"", kw)
-				}
-			case "or":
-				if route {
-					v.warnf(s.Pos, "%s: \"or\" is deprecated; use \"nexthop\"", kw)
-				}
-			case "from", "to", "src", "via":
-				if j+1 < len(w) && w[j+1] != "all" && w[j+1] != "default" {
-					if _, err := ParseAddressOrPrefix(w[j+1]); err != nil {
-						v.errorf(s.Pos, "%s: %s %q is not an address; the line is ignored", kw, w[j], w[j+1])
-					}
-				}
-			}
-		}
-	}
-}
-
 // scriptSecurity warns when scripts are configured but would run as root
 // unchecked, as keepalived does.
 func (v *validator) scriptSecurity() {
@@ -736,7 +708,7 @@ func (v *validator) scriptSecurity() {
 	if first == nil {
 		return
 	}
-	v.warnf(*first, "scripts are configured but enable_script_security is off: they run as root even if a non-root user can change them")
+	v.warnf(*first, "scripts are configured but enable_script_security is off (keepalived: SECURITY VIOLATION - scripts are being executed but script_security not enabled): a script run as root (the default, unless script_user or a keepalived_script user) still runs when a non-root user can change it or a directory above it")
 }
 
 // firstScript returns where the first configured script was written.
@@ -749,6 +721,11 @@ func (v *validator) firstScript() *Pos {
 	}
 	for _, s := range v.c.Scripts {
 		add(s.Pos, "script", s.Script)
+	}
+	if g := v.c.Global; g != nil {
+		add(g.Pos, "notify_fifo_script", g.NotifyFIFOScript)
+		add(g.Pos, "vrrp_notify_fifo_script", g.VRRPNotifyFIFOScript)
+		add(g.Pos, "lvs_notify_fifo_script", g.LVSNotifyFIFOScript)
 	}
 	for _, g := range v.c.SyncGroups {
 		add(g.Pos, "notify_master", g.NotifyMaster)

@@ -255,3 +255,65 @@ func Dur(d time.Duration) *Duration { v := Duration(d); return &v }
 
 // Bool returns a pointer to b, for building models in code.
 func Bool(b bool) *bool { return &b }
+
+// SplitScript splits a script line into its command and arguments as
+// keepalived 2.2.7 does (set_script_params_array, which runs
+// alloc_strvec_quoted_escaped over the script word once more): words are
+// separated by blanks (" \t\n\v\f\r"); "..." and '...' group words and may
+// start or end inside a word (a"b c"d is one word); a backslash escapes the
+// next character inside and outside quotes, with C escapes (\n \t \a \b \E
+// \f \r \v, \xHH..., \NNN octal, \cX control characters), any other
+// character standing for itself. "" is an empty argument. A missing closing
+// quote or a backslash at the end is an error: keepalived ignores such a
+// script.
+func SplitScript(s string) ([]string, error) {
+	var words []string
+	var cur []byte
+	i := 0
+	for {
+		for i < len(s) && isWS(s[i]) {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		cur = cur[:0]
+		var quote byte
+	word:
+		for i < len(s) {
+			c := s[i]
+			switch {
+			case c == '\\':
+				if i+1 >= len(s) {
+					return nil, fmt.Errorf("missing escaped character at the end of %q", s)
+				}
+				var b byte
+				b, i = unescape(s, i)
+				cur = append(cur, b)
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				} else {
+					cur = append(cur, c)
+				}
+				i++
+			case c == '"' || c == '\'':
+				quote = c
+				i++
+			case isWS(c):
+				break word
+			default:
+				cur = append(cur, c)
+				i++
+			}
+		}
+		if quote != 0 {
+			return nil, fmt.Errorf("missing terminating %c in %q", quote, s)
+		}
+		words = append(words, string(cur))
+	}
+	if len(words) == 0 {
+		return nil, errors.New("empty script")
+	}
+	return words, nil
+}

@@ -132,13 +132,26 @@ func (w *Weight) UnmarshalTOML(v any) error {
 	return fmt.Errorf("weight: want a number or \"N reverse\"")
 }
 
-// Script is a command keepalived runs (notify, track and check scripts):
-// Cmd is split into arguments like a shell line with single quotes; User and
-// Group, when set, are who it runs as.
+// Script is a command keepalived runs (notify, track and check scripts).
+// Cmd is the command line as written; Args is it split into the command and
+// its arguments by SplitScript when the configuration is read (engines run
+// Args and never split Cmd themselves); User and Group, when set, are who it
+// runs as (resolved when it is prepared to run: the user may be created
+// later).
 type Script struct {
 	Cmd   string
+	Args  []string
 	User  string
 	Group string
+}
+
+// NewScript is a Script for cmd, split as keepalived splits it.
+func NewScript(cmd, user, group string) (Script, error) {
+	args, err := SplitScript(cmd)
+	if err != nil {
+		return Script{}, fmt.Errorf("script %q: %w", cmd, err)
+	}
+	return Script{Cmd: cmd, Args: args, User: user, Group: group}, nil
 }
 
 func (s *Script) parseWords(w []string) error {
@@ -148,7 +161,11 @@ func (s *Script) parseWords(w []string) error {
 	if len(w) > 3 {
 		return errorf("too many words: want SCRIPT [USER [GROUP]] (quote a script that has arguments)")
 	}
-	*s = Script{Cmd: w[0]}
+	args, err := SplitScript(w[0])
+	if err != nil {
+		return errorf("script %q cannot be split into words (%v); it is ignored", w[0], err)
+	}
+	*s = Script{Cmd: w[0], Args: args}
 	if len(w) > 1 {
 		s.User = w[1]
 	}
@@ -193,7 +210,11 @@ func (s Script) MarshalTOML() ([]byte, error) {
 func (s *Script) UnmarshalTOML(v any) error {
 	switch v := v.(type) {
 	case string:
-		*s = Script{Cmd: v}
+		args, err := SplitScript(v)
+		if err != nil {
+			return fmt.Errorf("script %q: %w", v, err)
+		}
+		*s = Script{Cmd: v, Args: args}
 		return nil
 	case map[string]any:
 		*s = Script{}
@@ -216,6 +237,11 @@ func (s *Script) UnmarshalTOML(v any) error {
 		if s.Cmd == "" {
 			return fmt.Errorf("script: cmd is missing")
 		}
+		args, err := SplitScript(s.Cmd)
+		if err != nil {
+			return fmt.Errorf("script %q: %w", s.Cmd, err)
+		}
+		s.Args = args
 		return nil
 	}
 	return fmt.Errorf("script: want a string or a table { cmd = \"...\", user = \"...\" }")
@@ -313,110 +339,6 @@ func splitHostPort(s string) (string, int, error) {
 	}
 	return h, p, nil
 }
-
-// VIP is one virtual (or static) address line:
-// ADDR[/LEN] [dev IF] [scope S] [brd B] [label L] [peer P] [home] [-nodad]
-// [mngtmpaddr] [noprefixroute] [autojoin] [no_track] [preferred_lft N|forever]
-// [use_vmac] [track_group G].
-type VIP struct {
-	Pos           Pos
-	Address       netip.Prefix
-	Dev           string
-	Scope         string
-	Broadcast     string
-	Label         string
-	Peer          string
-	Home          bool
-	NoDAD         bool
-	MngTmpAddr    bool
-	NoPrefixRoute bool
-	AutoJoin      bool
-	NoTrack       bool
-	UseVMAC       bool
-	PreferredLft  string
-	TrackGroup    string
-}
-
-// ParseAddressOrPrefix reads "192.0.2.1" (a host prefix) or "192.0.2.1/24".
-func ParseAddressOrPrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-func (v *VIP) parseWords(w []string) error {
-	if len(w) == 0 {
-		return errorf("missing address")
-	}
-	a, err := ParseAddressOrPrefix(w[0])
-	if err != nil {
-		return err
-	}
-	*v = VIP{Address: a}
-	for i := 1; i < len(w); i++ {
-		opt := w[i]
-		str := map[string]*string{"dev": &v.Dev, "scope": &v.Scope, "brd": &v.Broadcast, "broadcast": &v.Broadcast,
-			"label": &v.Label, "peer": &v.Peer, "preferred_lft": &v.PreferredLft, "track_group": &v.TrackGroup}
-		flag := map[string]*bool{"home": &v.Home, "-nodad": &v.NoDAD, "mngtmpaddr": &v.MngTmpAddr,
-			"noprefixroute": &v.NoPrefixRoute, "autojoin": &v.AutoJoin, "no_track": &v.NoTrack, "use_vmac": &v.UseVMAC}
-		if p, ok := str[opt]; ok {
-			if i+1 >= len(w) {
-				return errorf("%s: %s needs a value", w[0], opt)
-			}
-			i++
-			*p = w[i]
-		} else if p, ok := flag[opt]; ok {
-			*p = true
-		} else {
-			return errorf("%s: unknown option %q", w[0], opt)
-		}
-	}
-	return nil
-}
-
-// formatPrefix writes a host prefix as a bare address, as keepalived users
-// write VIPs (and as keepalived's own messages then quote them).
-func formatPrefix(p netip.Prefix) string {
-	if p.IsValid() && p.Bits() == p.Addr().BitLen() {
-		return p.Addr().String()
-	}
-	return p.String()
-}
-
-func (v *VIP) formatWords() []string {
-	w := []string{formatPrefix(v.Address)}
-	for _, o := range []struct{ k, v string }{{"dev", v.Dev}, {"scope", v.Scope}, {"brd", v.Broadcast},
-		{"label", v.Label}, {"peer", v.Peer}, {"preferred_lft", v.PreferredLft}, {"track_group", v.TrackGroup}} {
-		if o.v != "" {
-			w = append(w, o.k, o.v)
-		}
-	}
-	for _, o := range []struct {
-		k string
-		v bool
-	}{{"home", v.Home}, {"-nodad", v.NoDAD}, {"mngtmpaddr", v.MngTmpAddr}, {"noprefixroute", v.NoPrefixRoute},
-		{"autojoin", v.AutoJoin}, {"no_track", v.NoTrack}, {"use_vmac", v.UseVMAC}} {
-		if o.v {
-			w = append(w, o.k)
-		}
-	}
-	return w
-}
-
-// MarshalText writes the VIP line.
-func (v VIP) MarshalText() ([]byte, error) { return textOf(&v) }
-
-// UnmarshalText reads a VIP line.
-func (v *VIP) UnmarshalText(b []byte) error { return fromText(v, b) }
 
 // Track is one entry of a track_script, track_interface, track_file,
 // track_process or track_bfd list: NAME [weight N [reverse]].

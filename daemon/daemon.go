@@ -15,6 +15,7 @@ import (
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
+	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/smtp"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -52,6 +53,10 @@ type Options struct {
 	DataFile, JSONFile, StatsFile string
 	// Version and ConfigPath are shown in the status.
 	Version, ConfigPath string
+	// StrictScripts refuses a script run as root when one of its arguments
+	// names a file a non-root user can change (kt run --strict; see
+	// script.Runner.Strict); without it that is a warning.
+	StrictScripts bool
 	// Load reads and validates the configuration again for a reload
 	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
 	Load func() (*config.Config, config.Diagnostics, error)
@@ -67,6 +72,11 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	scripts sync.WaitGroup
+	// runner prepares and runs every script (track, notify, MISC_CHECK,
+	// quorum, real-server notify); closed last in Run, so that nothing a
+	// script started outlives kt.
+	runner     *script.Runner
+	runnerOnce sync.Once
 	// statics is the static_* configuration set at start.
 	statics vrrp.StaticConfig
 	// notifier runs the VRRP notify scripts; closed when Run ends.
@@ -173,7 +183,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			}
 		}
 		// Track and notify scripts, notify FIFOs.
-		vrrp.ConfigureScripts(cfg, opts.Log, &ro)
+		vrrp.ConfigureScripts(cfg, opts.Log, &ro, d.scriptRunner())
 		// The router runs even without instances so that a reload can
 		// add some.
 		d.router, err = vrrp.NewRouter(ics, ro)
@@ -282,7 +292,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 				errs <- fmt.Errorf("ipvs: %w", err)
 			}
 		}()
+		// Under the reload lock: a SIGHUP reload may already be
+		// replacing the scheduler.
+		d.reloading.Lock()
 		d.lvs.startSched()
+		d.reloading.Unlock()
 	}
 	var err error
 	if d.router != nil {
@@ -301,6 +315,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.reloading.Unlock()
 	if d.lvs != nil {
 		d.lvs.stopSched()
+		d.stopRSNotifies()
 	}
 	stopMgr()
 	wg.Wait()
@@ -308,6 +323,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.lvs.close()
 	}
 	d.scripts.Wait()
+	// What scripts left running in their process groups goes now.
+	d.scriptRunner().Close(0, d.log)
 	fctx, cancel := context.WithTimeout(context.Background(), d.opts.MailFlush)
 	_ = d.mail.Flush(fctx)
 	cancel()

@@ -3,12 +3,15 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"os/exec"
+	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
+	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/smtp"
 )
 
@@ -23,6 +26,94 @@ type lvsPart struct {
 	stopRun func() // stops sched.Run and waits for it
 	// schedOpts are the scheduler's options, for the one a reload makes.
 	schedOpts check.Options
+	// scripts are the prepared quorum and real-server notify scripts of
+	// the configuration in force; guarded by Daemon.cfgMu.
+	scripts lvsScripts
+}
+
+// lvsScripts are a configuration's quorum_up/quorum_down (by VSName) and
+// real servers' notify_up/notify_down (by check.Server.Key), prepared
+// once; a script that cannot run is logged then and is nil here.
+type lvsScripts struct {
+	quorumUp, quorumDown map[string]*script.Script
+	rsUp, rsDown         map[string]*script.Script
+}
+
+// prepareLVSScripts prepares the quorum and notify_up/notify_down scripts
+// of cfg with the daemon's runner, logging those that cannot run, as
+// keepalived does at start (check_script_secure).
+func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
+	ls := lvsScripts{quorumUp: map[string]*script.Script{}, quorumDown: map[string]*script.Script{},
+		rsUp: map[string]*script.Script{}, rsDown: map[string]*script.Script{}}
+	prep := func(m map[string]*script.Script, key, what string, cs config.Script) {
+		if cs.Cmd == "" {
+			return
+		}
+		s, err := d.scriptRunner().PrepareNotify(cs)
+		if err != nil {
+			d.log.Error(what + " " + err.Error())
+			return
+		}
+		for _, w := range s.Warnings {
+			d.log.Warn(what + ": " + w)
+		}
+		m[key] = s
+	}
+	for _, vs := range cfg.VirtualServers {
+		name := lvs.VSName(vs)
+		prep(ls.quorumUp, name, "virtual_server "+vs.Describe()+" quorum_up", vs.QuorumUp)
+		prep(ls.quorumDown, name, "virtual_server "+vs.Describe()+" quorum_down", vs.QuorumDown)
+		for _, rs := range vs.RealServers {
+			key := check.ServerKey(vs, rs)
+			what := "virtual_server " + vs.Describe() + " real_server " + rs.Address.String()
+			prep(ls.rsUp, key, what+" notify_up", rs.NotifyUp)
+			prep(ls.rsDown, key, what+" notify_down", rs.NotifyDown)
+		}
+	}
+	return ls
+}
+
+// hasLVSScripts reports whether the virtual servers configure a script
+// (keepalived's checker process warns about them without script security).
+func hasLVSScripts(cfg *config.Config) bool {
+	for _, ref := range script.Refs(cfg) {
+		if strings.HasPrefix(ref.What, "virtual_server ") {
+			return true
+		}
+	}
+	return false
+}
+
+// alphaFirst remembers which jobs have had a result.
+type alphaFirst struct {
+	mu   sync.Mutex
+	seen map[*check.Job]bool
+}
+
+// failed reports whether r is the first result of an alpha job and a
+// failure.
+func (a *alphaFirst) failed(j *check.Job, r check.Result) bool {
+	if !j.Alpha || j.Server == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen[j] {
+		return false
+	}
+	a.seen[j] = true
+	return !r.OK
+}
+
+// scriptRunner is the daemon's script runner, made on first use.
+func (d *Daemon) scriptRunner() *script.Runner {
+	d.runnerOnce.Do(func() {
+		if d.runner == nil {
+			d.runner = script.NewRunner(d.cfg.Global)
+			d.runner.Strict = d.opts.StrictScripts
+		}
+	})
+	return d.runner
 }
 
 // quorumUp is the virtual server's quorum state; unknown without IPVS.
@@ -41,15 +132,20 @@ func (d *Daemon) scheduler() *check.Scheduler {
 }
 
 // startSched runs the checkers until stopSched.
+// Callers hold Daemon.reloading (a reload stops and starts them too); it
+// does nothing when they already run.
 func (p *lvsPart) startSched() {
+	if p.stopRun != nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	sched := p.sched
+	p.stopRun = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		_ = sched.Run(ctx)
 	}()
-	p.stopRun = func() { cancel(); <-done }
 }
 
 // stopSched stops the checkers and waits for the attempts under way.
@@ -69,10 +165,11 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 	for _, st := range p.sched.States() {
 		known[st.Server.Key] = st.Up
 	}
-	jobs, errs := check.FromConfig(cfg)
+	jobs, errs := check.FromConfigRunner(cfg, d.scriptRunner())
 	for _, err := range errs {
 		d.log.Warn("checker not run", "err", err)
 	}
+	scripts := d.prepareLVSScripts(cfg)
 	so := p.schedOpts
 	so.Known = func(k string) (bool, bool) { up, ok := known[k]; return up, ok }
 	sched := check.NewScheduler(jobs, so)
@@ -82,8 +179,21 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 		vs[lvs.VSName(v)] = v
 	}
 	d.cfgMu.Lock()
-	p.vs, p.sched = vs, sched
+	oldScripts := p.scripts
+	p.vs, p.sched, p.scripts = vs, sched, scripts
 	d.cfgMu.Unlock()
+	// A real server that was up and is gone from the configuration is
+	// removed: its (old) notify_down runs, as keepalived's clear_diff_rs
+	// runs it ("service ... no longer exist").
+	kept := map[string]bool{}
+	for _, st := range sched.States() {
+		kept[st.Server.Key] = true
+	}
+	for key, up := range known {
+		if up && !kept[key] {
+			d.rsNotify(oldScripts, key, false, false)
+		}
+	}
 	if p.mgr != nil { // nil without IPVS: the checkers run alone
 		p.mgr.SetConfig(cfg)
 		for _, st := range sched.States() {
@@ -103,7 +213,7 @@ func (d *Daemon) setupLVS() error {
 	if len(cfg.VirtualServers) == 0 {
 		return nil
 	}
-	jobs, errs := check.FromConfig(cfg)
+	jobs, errs := check.FromConfigRunner(cfg, d.scriptRunner())
 	for _, err := range errs {
 		d.log.Warn("checker not run", "err", err)
 	}
@@ -121,13 +231,39 @@ func (d *Daemon) setupLVS() error {
 	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
 	if d.metrics != nil {
 		mo.OnReconcile = d.metrics.reconciled
-		so.OnResult = d.metrics.checkResult
 	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so}
+	first := &alphaFirst{seen: map[*check.Job]bool{}}
+	so.OnResult = func(j *check.Job, r check.Result) {
+		if d.metrics != nil {
+			d.metrics.checkResult(j, r)
+		}
+		if first.failed(j, r) {
+			// keepalived's update_svr_checker_state: an alpha
+			// checker's first result, a failure, changes no state
+			// but runs the real server's notify_down.
+			d.cfgMu.RLock()
+			scripts := d.lvs.scripts
+			d.cfgMu.RUnlock()
+			d.rsNotify(scripts, j.Server.Key, false, false)
+		}
+	}
+	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
+		d.log.Warn("SECURITY VIOLATION - check scripts are being executed but script_security not enabled")
+	}
+	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so, scripts: d.prepareLVSScripts(cfg)}
 	for _, vs := range cfg.VirtualServers {
 		p.vs[lvs.VSName(vs)] = vs
 	}
 	p.sched = check.NewScheduler(jobs, so)
+	if cfg.Global != nil && cfg.Global.RSInitNotifies != nil && *cfg.Global.RSInitNotifies {
+		// rs_init_notifies: notify_up for the real servers that start
+		// up (all but alpha's), as keepalived's init_service_rs does.
+		for _, st := range p.sched.States() {
+			if st.Up {
+				d.rsNotify(p.scripts, st.Server.Key, true, false)
+			}
+		}
+	}
 	// The probe follows the scheduler a reload puts in place.
 	d.wd.add("checkers", 6, nil, func() bool { return d.scheduler().Probe() })
 	h, closeH, err := open()
@@ -158,6 +294,15 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if d.lvs.mgr != nil {
 		d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
 	}
+	if tr.Up != tr.WasUp {
+		// notify_up / notify_down, with no arguments of kt's, as
+		// keepalived's do_rs_notifies runs them when a real server is
+		// added to or removed from its pool.
+		d.cfgMu.RLock()
+		scripts := d.lvs.scripts
+		d.cfgMu.RUnlock()
+		d.rsNotify(scripts, s.Key, tr.Up, false)
+	}
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
 	}
@@ -172,12 +317,17 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 // quorum_down script and mails it.
 func (d *Daemon) quorumEvent(e lvs.Event) {
 	d.log.Info("virtual server " + e.String())
-	if e.Script.Cmd != "" {
-		d.runScript(e.Script.Cmd)
-	}
 	d.cfgMu.RLock()
 	vs := d.lvs.vs[e.VS]
+	scripts := d.lvs.scripts
 	d.cfgMu.RUnlock()
+	m := scripts.quorumDown
+	if e.Kind == lvs.QuorumUp {
+		m = scripts.quorumUp
+	}
+	if s := m[e.VS]; s != nil {
+		d.runScript(s, "virtual server "+e.VS+" "+e.Kind.String(), e.Stopping)
+	}
 	if vs == nil || !d.mail.Enabled() || !smtp.WantVirtualServer(d.config().Global, vs.SMTPAlert) {
 		return
 	}
@@ -187,24 +337,60 @@ func (d *Daemon) quorumEvent(e lvs.Event) {
 	d.mail.Enqueue(smtp.QuorumMessage(d.mail.RouterID(), vs.Describe(), q, time.Now()))
 }
 
-// runScript runs a notify-style script in the background with a timeout;
-// it never blocks the caller. Its arguments are split as keepalived does.
-func (d *Daemon) runScript(cmdline string) {
-	argv, err := check.SplitCommand(cmdline)
-	if err != nil || len(argv) == 0 {
-		d.log.Warn("script not run", "script", cmdline, "err", err)
+// rsNotify runs a real server's notify_up (up) or notify_down script.
+func (d *Daemon) rsNotify(scripts lvsScripts, key string, up, stopping bool) {
+	s, what := scripts.rsDown[key], "real server "+key+" notify_down"
+	if up {
+		s, what = scripts.rsUp[key], "real server "+key+" notify_up"
+	}
+	if s != nil {
+		d.runScript(s, what, stopping)
+	}
+}
+
+// stopRSNotifies runs, as kt stops, notify_down for the real servers that
+// are up in virtual servers with omega set (keepalived's clear_service_rs
+// while stopping); like keepalived, each gets a second. Call it after the
+// checkers stopped.
+func (d *Daemon) stopRSNotifies() {
+	d.cfgMu.RLock()
+	p := d.lvs
+	scripts := p.scripts
+	sched := p.sched
+	d.cfgMu.RUnlock()
+	if sched == nil {
 		return
+	}
+	for _, st := range sched.States() {
+		if s := st.Server; st.Up && s.VirtualServer != nil && s.VirtualServer.Omega {
+			d.rsNotify(scripts, s.Key, false, true)
+		}
+	}
+}
+
+// runScript runs a quorum or real-server notify script in the background
+// through the daemon's script runner: its own process group, its user, no
+// descriptor of kt's; killed with its group after script.NotifyTimeout
+// (script.StopTimeout while kt stops, as keepalived gives those a second).
+// It never blocks the caller; Run waits for it before it ends.
+func (d *Daemon) runScript(s *script.Script, what string, stopping bool) {
+	timeout := script.NotifyTimeout
+	if stopping {
+		timeout = script.StopTimeout
 	}
 	d.scripts.Add(1)
 	go func() {
 		defer d.scripts.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-		if err != nil {
-			d.log.Warn("script failed", "script", cmdline, "err", err, "output", string(out))
-			return
+		res := s.Run(context.Background(), timeout)
+		switch {
+		case res.Err != nil:
+			d.log.Warn("script not run", "for", what, "script", s.String(), "err", res.Err)
+		case res.TimedOut:
+			d.log.Warn(fmt.Sprintf("script %s killed after %v with its process group", s.String(), timeout), "for", what)
+		case !res.OK():
+			d.log.Warn("script "+res.String(), "for", what, "script", s.String())
+		default:
+			d.log.Debug("script ran", "for", what, "script", s.String())
 		}
-		d.log.Debug("script ran", "script", cmdline)
 	}()
 }

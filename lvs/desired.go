@@ -269,12 +269,11 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 		if g == nil {
 			return nil, fmt.Errorf("virtual_server_group %q not defined", vs.Group)
 		}
+		if why := g.Removed(); why != "" {
+			return nil, fmt.Errorf("virtual_server_group %s %s", vs.Group, why)
+		}
 		for _, m := range g.Members {
-			ks, err := groupMember(m.Text, proto, fwmarkFamily)
-			if err != nil {
-				return nil, fmt.Errorf("virtual_server_group %s: %w", vs.Group, err)
-			}
-			keys = append(keys, ks...)
+			keys = append(keys, groupMember(m, proto, fwmarkFamily)...)
 		}
 	case vs.Address != nil:
 		a, ok := vs.Address.Addr()
@@ -345,66 +344,30 @@ func netmask(fam uint16, gran string) (uint32, error) {
 	return binary.NativeEndian.Uint32(b[:]), nil
 }
 
-// groupMember expands one virtual_server_group line: "ADDR PORT",
-// "ADDR-LAST PORT" (LAST replaces the last byte of an IPv4 address, the
-// last group of an IPv6 one) or "fwmark N".
-func groupMember(text string, proto uint16, fwfam func() uint16) ([]ServiceKey, error) {
-	f := strings.Fields(text)
-	if len(f) >= 2 && f[0] == "fwmark" {
-		n, err := strconv.ParseUint(f[1], 10, 32)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("bad fwmark %q", f[1])
-		}
+// groupMember expands one virtual_server_group entry, read and judged in
+// config: a fwmark, or a service per address of its address or range. An
+// entry keepalived skips gives none.
+func groupMember(m config.GroupMember, proto uint16, fwfam func() uint16) []ServiceKey {
+	if m.Verdict.Skipped() {
+		return nil
+	}
+	if m.FWMark != nil {
 		fam := fwfam()
-		if len(f) >= 3 && f[2] == "inet6" {
+		switch m.FWMarkFamily {
+		case 4:
+			fam = FamilyIPv4
+		case 6:
 			fam = FamilyIPv6
 		}
-		return []ServiceKey{{Family: fam, FWMark: uint32(n)}}, nil
+		return []ServiceKey{{Family: fam, FWMark: *m.FWMark}}
 	}
-	if len(f) < 1 {
-		return nil, errors.New("empty member")
+	addrs := m.Addrs()
+	out := make([]ServiceKey, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		out = append(out, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: m.Port})
 	}
-	port := 0
-	if len(f) >= 2 {
-		p, err := strconv.Atoi(f[1])
-		if err != nil || p < 0 || p > 65535 {
-			return nil, fmt.Errorf("bad port %q", f[1])
-		}
-		port = p
-	}
-	first, last, isRange := strings.Cut(f[0], "-")
-	a, err := netip.ParseAddr(first)
-	if err != nil {
-		return nil, fmt.Errorf("bad address %q", first)
-	}
-	a = a.Unmap()
-	if !isRange {
-		return []ServiceKey{{Family: family(a), Protocol: proto, Addr: a, Port: uint16(port)}}, nil
-	}
-	var out []ServiceKey
-	if a.Is4() {
-		end, err := strconv.Atoi(last)
-		b := a.As4()
-		if err != nil || end < int(b[3]) || end > 255 {
-			return nil, fmt.Errorf("bad range %q", f[0])
-		}
-		for i := int(b[3]); i <= end; i++ {
-			b[3] = byte(i)
-			out = append(out, ServiceKey{Family: FamilyIPv4, Protocol: proto, Addr: netip.AddrFrom4(b), Port: uint16(port)})
-		}
-		return out, nil
-	}
-	end, err := strconv.ParseUint(last, 16, 16)
-	b := a.As16()
-	start := uint64(b[14])<<8 | uint64(b[15])
-	if err != nil || end < start {
-		return nil, fmt.Errorf("bad range %q", f[0])
-	}
-	for i := start; i <= end; i++ {
-		b[14], b[15] = byte(i>>8), byte(i)
-		out = append(out, ServiceKey{Family: FamilyIPv6, Protocol: proto, Addr: netip.AddrFrom16(b), Port: uint16(port)})
-	}
-	return out, nil
+	return out
 }
 
 // dest is the destination of r in service s with the weight given.

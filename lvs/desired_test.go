@@ -134,6 +134,33 @@ TCP 192.0.2.3:80 lc
 -> 192.0.2.30:80 Masq 2 0 0
 FWM 9 lc
 -> 192.0.2.30:80 Masq 2 0 0`},
+		// keepalived's man page forms: a prefix, and a range of full
+		// addresses. A line keepalived skips is left out; the group runs.
+		{name: "group: prefix, full range, a bad line skipped", conf: `virtual_server_group G {
+	192.0.2.20/31 8000
+	192.0.2.300 80
+	192.0.2.40-192.0.2.41 80
+}
+virtual_server group G {
+	protocol TCP
+	lb_algo rr
+	real_server 192.0.2.30 80 { }
+}`, want: `
+TCP 192.0.2.20:8000 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.21:8000 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.40:80 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.41:80 rr
+-> 192.0.2.30:80 Masq 1 0 0`},
+		{name: "group with no entries left is removed", conf: `virtual_server_group G {
+	192.0.2.300 80
+}
+virtual_server group G {
+	protocol TCP
+	real_server 192.0.2.30 80 { }
+}`, want: ``, errs: 1},
 		{name: "scheduler flags, ops, granularity, SCTP", conf: `
 virtual_server 192.0.2.2 53 { lb_algo sh
 	sh-port

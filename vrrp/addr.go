@@ -47,6 +47,13 @@ type AddrManager interface {
 	Announce(v VIP, count int) error
 }
 
+// AddrCreator is an AddrManager that tells whether Add created the
+// address or found it there already; the router removes only the
+// addresses it created.
+type AddrCreator interface {
+	Create(v VIP) (created bool, err error)
+}
+
 // Netlink manages addresses through rtnetlink and announces them with
 // gratuitous ARP (mdlayher/arp) and unsolicited NA (AF_PACKET).
 type Netlink struct {
@@ -93,14 +100,23 @@ func (n *Netlink) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
 
 // Add adds v; an address already present is not an error.
 func (n *Netlink) Add(v VIP) error {
+	_, err := n.Create(v)
+	return err
+}
+
+// Create adds v and reports whether it was not there before.
+func (n *Netlink) Create(v VIP) (bool, error) {
 	link, a, err := n.addr(v)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := netlink.AddrAdd(link, a); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("vrrp: add %v: %w", v, err)
+	if err := netlink.AddrAdd(link, a); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return false, nil
+		}
+		return false, fmt.Errorf("vrrp: add %v: %w", v, err)
 	}
-	return nil
+	return true, nil
 }
 
 // Remove removes v; an address already gone is not an error.

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -74,8 +75,9 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	})
 	var out []InstanceConfig
 	tb := newTrackBuilder(cfg)
+	prios := config.DefaultRulePriorities(cfg)
 	for _, n := range names {
-		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		ic, err := instanceConfig(cfg, n, cfg.Instances[n], prios)
 		if err == nil {
 			ic.Track = tb.instanceRefs(n, cfg.Instances[n], int(ic.Machine.Priority), func(w string) { ic.TrackWarnings = append(ic.TrackWarnings, w) })
 			ic.Notify = instanceNotifyConfig(cfg, n, cfg.Instances[n])
@@ -99,7 +101,7 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	return out, nil
 }
 
-func instanceConfig(cfg *config.Config, name string, in *config.Instance) (InstanceConfig, error) {
+func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios map[*config.Rule]uint32) (InstanceConfig, error) {
 	g := cfg.Global
 	if g == nil {
 		g = &config.GlobalDefs{}
@@ -115,28 +117,18 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	if vrid < 1 || vrid > 255 {
 		return ic, fmt.Errorf("virtual_router_id %d is not 1-255", vrid)
 	}
-	for _, list := range [][]config.VIP{in.VirtualIPAddress, in.VirtualIPAddressExcluded} {
-		for _, v := range list {
-			vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
-			if vip.Dev == "" {
-				vip.Dev = in.Interface
-			}
-			if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
-				b, err := netip.ParseAddr(v.Broadcast)
-				if err != nil {
-					return ic, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
-				}
-				vip.Broadcast = b
-			}
-			ic.VIPs = append(ic.VIPs, vip)
-		}
+	advertised := in.AdvertisedVIPs()
+	for _, v := range allVIPs(in) {
+		vip := vipOf(v, in.Interface)
+		vip.NoTrack, vip.NoDAD = false, false // addrConfig sets NoTrack
+		ic.VIPs = append(ic.VIPs, vip)
 	}
 	// The family is the first advertised VIP's (keepalived), else IPv4.
-	if len(in.VirtualIPAddress) > 0 {
-		ic.IPv6 = in.VirtualIPAddress[0].Address.Addr().Is6()
+	if len(advertised) > 0 {
+		ic.IPv6 = advertised[0].Address.Addr().Is6()
 	}
 	var adv []netip.Addr
-	for _, v := range in.VirtualIPAddress {
+	for _, v := range advertised {
 		if v.Address.Addr().Is6() != ic.IPv6 {
 			return ic, fmt.Errorf("VIP %v is not of the instance's address family; put it in virtual_ipaddress_excluded", v.Address)
 		}
@@ -162,8 +154,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	}
 	m := Config{
 		Name: name, VRID: uint8(vrid), Version: version, Priority: uint8(prio), Interval: interval,
-		InitialMaster: strings.EqualFold(in.State, "MASTER"), Nopreempt: in.NoPreempt,
-		VIPs: adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
+		InitialMaster: strings.EqualFold(in.State, "MASTER"), InitialBackup: strings.EqualFold(in.State, "BACKUP"),
+		Nopreempt: in.NoPreempt,
+		VIPs:      adv, GARPRepeat: cfg.EffectiveGarpMasterRepeat(in), GARPDelay: cfg.EffectiveGarpMasterDelay(in),
 		CheckUnicastSrc:  in.CheckUnicastSrc || g.VRRPCheckUnicastSrc,
 		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}
@@ -188,6 +181,31 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
 	case g.VRRPGarpMasterRefreshRep != nil:
 		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
+	}
+	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
+	// else the global vrrp_garp_master_repeat/delay; none in strict mode
+	// (keepalived's vrrp_complete_instance).
+	m.GARPLowerPrioRepeat = config.DefaultGarpMasterRep
+	if g.VRRPGarpMasterRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpMasterRepeat
+	}
+	if g.VRRPGarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
+	}
+	if in.GarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *in.GarpLowerPrioRepeat
+	}
+	if strict {
+		m.GARPLowerPrioRepeat = 0
+	}
+	m.GARPLowerPrioDelay = config.DefaultGarpMasterDelay
+	switch {
+	case in.GarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
+	case g.VRRPGarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
+	case g.VRRPGarpMasterDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpMasterDelay.D()
 	}
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()
@@ -231,7 +249,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
 		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
 	}
-	if err := addrConfig(&ic, cfg, in, strict); err != nil {
+	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err
 	}
 	return ic, nil
@@ -244,9 +262,19 @@ func boolOr(p *bool, def bool) bool {
 	return def
 }
 
+// errNoSource: the interface has no address an instance could send
+// adverts from.
+var errNoSource = errors.New("no address to send adverts from")
+
 // primaryAddr returns the interface's first IPv4 address, or its IPv6
 // link-local address: keepalived's default advert source.
 func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
+	return sourceOf(ifi, v6, nil)
+}
+
+// sourceOf returns the interface's first IPv4 address, or its first IPv6
+// link-local address, that is not in skip.
+func sourceOf(ifi *net.Interface, v6 bool, skip map[netip.Addr]bool) (netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.Addr{}, err
@@ -261,6 +289,9 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 			continue
 		}
 		ip = ip.Unmap()
+		if skip[ip] {
+			continue
+		}
 		if !v6 && ip.Is4() {
 			return ip, nil
 		}
@@ -272,5 +303,8 @@ func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
 	if v6 {
 		fam = "IPv6 link-local"
 	}
-	return netip.Addr{}, fmt.Errorf("interface %s has no %s address", ifi.Name, fam)
+	if len(skip) > 0 {
+		return netip.Addr{}, fmt.Errorf("interface %s has no %s address that is not a VIP: %w", ifi.Name, fam, errNoSource)
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no %s address: %w", ifi.Name, fam, errNoSource)
 }

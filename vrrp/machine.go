@@ -48,8 +48,14 @@ type Config struct {
 	Priority uint8
 	// Interval is this router's advertisement interval.
 	Interval time.Duration
-	// InitialMaster is keepalived's `state MASTER`.
+	// InitialMaster is keepalived's `state MASTER`. Outside a sync group a
+	// non-owner with it starts as a backup all the same and waits
+	// Master_Down_Interval (keepalived's vrrp_init_state); in a sync group
+	// that is not MASTER it waits one interval plus the minimum skew.
 	InitialMaster bool
+	// InitialBackup is an explicit `state BACKUP`: it makes even the
+	// address owner start as a backup that waits Master_Down_Interval.
+	InitialBackup bool
 	Nopreempt     bool
 	PreemptDelay  time.Duration
 	// Addr is the source address adverts are sent from: the tie-breaker
@@ -79,6 +85,12 @@ type Config struct {
 	GARPDelay         time.Duration
 	GARPRefresh       time.Duration
 	GARPRefreshRepeat int
+	// GARPLowerPrioRepeat: a master that hears a lower priority advert
+	// sends this many gratuitous ARPs / NAs at once and again after
+	// GARPLowerPrioDelay (garp_lower_prio_repeat/delay), so that hosts
+	// the other router's announcements misled come back.
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
 }
 
 // Advert is a received advertisement with what the socket layer saw of it.
@@ -136,8 +148,15 @@ type Action struct {
 	Priority uint8 // ActSend: the advertised priority; ActTransition: ours
 	Count    int   // ActGARP
 	From, To State // ActTransition
-	Reason   string
+	// Reason: ActTransition's why; on ActRemoveVIPs, ReasonLeftover marks
+	// the removal at start of what a predecessor may have left behind.
+	Reason string
 }
+
+// ReasonLeftover is the Reason of the ActRemoveVIPs a backup asks for at
+// start: remove the VIPs even if this run did not add them, as keepalived
+// does ("removing VIPs") for addresses a crashed predecessor left.
+const ReasonLeftover = "leftover"
 
 // String describes the action, as the tests compare them.
 func (a Action) String() string {
@@ -189,6 +208,7 @@ type Machine struct {
 	advertAt  time.Time // MASTER: next advert
 	garpAt    time.Time // MASTER: delayed GARP batch
 	refreshAt time.Time // MASTER: GARP refresh
+	lowerAt   time.Time // MASTER: delayed GARP batch after a lower priority advert
 	preemptAt time.Time // BACKUP: preempt_delay running until
 
 	downReason string
@@ -287,7 +307,7 @@ func (m *Machine) Deadline() time.Time {
 		return m.downAt
 	case StateMaster:
 		d := m.advertAt
-		for _, t := range []time.Time{m.garpAt, m.refreshAt} {
+		for _, t := range []time.Time{m.garpAt, m.refreshAt, m.lowerAt} {
 			if !t.IsZero() && t.Before(d) {
 				d = t
 			}
@@ -297,9 +317,11 @@ func (m *Machine) Deadline() time.Time {
 	return time.Time{}
 }
 
-// Start leaves INIT: the address owner becomes master at once, `state
-// MASTER` waits one interval plus the minimum skew for another master, and
-// `state BACKUP` waits Master_Down_Interval (keepalived's vrrp_init_state).
+// Start leaves INIT as keepalived's vrrp_init_state does: the address
+// owner (unless `state BACKUP`) becomes master at once; everything else
+// enters BACKUP and waits Master_Down_Interval, `state MASTER` included; a
+// `state MASTER` member of a sync group that is not MASTER waits one
+// interval plus the minimum skew.
 func (m *Machine) Start(now time.Time) []Action {
 	if m.state != StateInit {
 		return nil
@@ -307,18 +329,22 @@ func (m *Machine) Start(now time.Time) []Action {
 	if m.fault {
 		return m.transition(nil, StateFault, "fault at start")
 	}
-	if m.cfg.Priority == PriorityOwner && !m.hold {
+	owner := m.cfg.Priority == PriorityOwner && !m.cfg.InitialBackup
+	if owner && !m.hold {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
-	acts := m.transition([]Action{{Kind: ActRemoveVIPs}}, StateBackup, "init")
-	if m.cfg.InitialMaster || m.cfg.Priority == PriorityOwner {
+	acts := m.transition([]Action{{Kind: ActRemoveVIPs, Reason: ReasonLeftover}}, StateBackup, "init")
+	if m.hold && (m.cfg.InitialMaster || owner) {
 		m.downAt = now.Add(m.masterInt + m.Skew(255))
-		m.downReason = "no master seen (state MASTER)"
+		m.downReason = "no master seen (state MASTER, sync group)"
 	} else {
 		m.downAt = now.Add(m.MasterDown())
 		m.downReason = "master down"
+		if m.cfg.InitialMaster {
+			m.downReason = "no master seen (state MASTER)"
+		}
 	}
 	return acts
 }
@@ -351,20 +377,44 @@ func (m *Machine) Tick(now time.Time) []Action {
 			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRefreshRepeat})
 			m.refreshAt = now.Add(m.cfg.GARPRefresh)
 		}
+		if !m.lowerAt.IsZero() && !now.Before(m.lowerAt) {
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			m.lowerAt = time.Time{}
+		}
 	}
 	return acts
+}
+
+// Event is something an instance has to say about an advert it received,
+// in keepalived's words: why it dropped it, or what it made of it. The
+// router logs events (rate-limited per instance, kind and source).
+type Event struct {
+	// Drop is why the advert was dropped, DropNone for one accepted.
+	Drop DropReason
+	// Kind names what happened for rate limiting and logs: the drop
+	// reason's name, or "lower_priority", "higher_priority", "interval".
+	Kind string
+	// Text is keepalived's log line without the "(VI_1) " in front.
+	Text string
 }
 
 // Receive handles an advert for this instance's VRID, checks it the way
 // keepalived does (vrrp_check_packet), and counts it or its drop reason.
 func (m *Machine) Receive(now time.Time, a Advert) []Action {
+	acts, _ := m.Handle(now, a)
+	return acts
+}
+
+// Handle is Receive that also returns what keepalived would log about the
+// advert.
+func (m *Machine) Handle(now time.Time, a Advert) ([]Action, []Event) {
 	if m.state != StateBackup && m.state != StateMaster {
-		return nil
+		return nil, nil
 	}
 	checkAddrs := m.state == StateMaster || !m.cfg.SkipCheckAdvAddr || a.Src != m.masterAddr
-	if r := m.check(a, checkAddrs); r != DropNone {
+	if r, text := m.check(a, checkAddrs); r != DropNone {
 		m.stats.Dropped[r]++
-		return nil
+		return nil, []Event{{Drop: r, Kind: r.String(), Text: text}}
 	}
 	m.stats.AdvertsRx++
 	if a.Priority == PriorityStop {
@@ -376,74 +426,101 @@ func (m *Machine) Receive(now time.Time, a Advert) []Action {
 	return m.masterRx(now, a)
 }
 
-func (m *Machine) check(a Advert, checkAddrs bool) DropReason {
+func castName(unicast bool) string {
+	if unicast {
+		return "un"
+	}
+	return "mult"
+}
+
+// check returns why a is dropped and keepalived's words for it (the
+// messages of vrrp_check_packet and vrrp_in_chk_ipsecah in 2.2.7).
+func (m *Machine) check(a Advert, checkAddrs bool) (DropReason, string) {
 	if a.Packet == nil {
-		return DropShort
+		return DropShort, "vrrp packet too short"
 	}
 	if a.Src.Is6() != m.cfg.Addr.Is6() {
-		return DropFamily
+		return DropFamily, fmt.Sprintf("advert from %v is not of the instance's address family", a.Src)
 	}
 	if a.Src == m.cfg.Addr {
-		return DropOwnAdvert
+		return DropOwnAdvert, ""
 	}
 	if a.Src.Is4() && a.AH != (m.cfg.AuthType == AuthAH) {
-		return DropAuthType
+		if a.AH {
+			return DropAuthType, "Received AH header but auth type not AH"
+		}
+		return DropAuthType, "No AH header but auth type is AH"
 	}
 	if !m.cfg.Unicast && a.TTL != -1 && a.TTL != TTL {
-		return DropTTL
+		return DropTTL, fmt.Sprintf("invalid TTL/HL. Received %d and expect %d", a.TTL, TTL)
 	}
 	if a.Version != m.cfg.Version {
-		return DropVersion
+		return DropVersion, fmt.Sprintf("wrong version. Received %d and expect %d", a.Version, m.cfg.Version)
 	}
 	if a.Version == 2 && a.Src.Is4() {
-		if a.AuthType > AuthAH || a.AuthType != m.cfg.AuthType {
-			return DropAuthType
+		if a.AuthType > AuthAH {
+			return DropAuthType, fmt.Sprintf("Invalid auth type: %d", a.AuthType)
+		}
+		if a.AuthType != m.cfg.AuthType {
+			return DropAuthType, fmt.Sprintf("received a %d auth, expecting %d!", a.AuthType, m.cfg.AuthType)
 		}
 		if m.cfg.AuthType == AuthPass && a.Auth != m.cfg.AuthKey {
-			return DropAuth
+			return DropAuth, "received an invalid passwd!"
 		}
 		if m.cfg.AuthType == AuthAH {
 			if a.AHSeq <= m.ahSeq {
-				return DropAuth
+				return DropAuth, fmt.Sprintf("IPSEC-AH : sequence number %d already processed. Packet dropped. Local(%d)", a.AHSeq, m.ahSeq)
 			}
 			m.ahSeq = a.AHSeq
 		}
 		if a.Interval != m.cfg.Interval {
-			return DropInterval
+			return DropInterval, fmt.Sprintf("advertisement interval mismatch mine=%d sec rcv'd=%d sec",
+				int(m.cfg.Interval/time.Second), int(a.Interval/time.Second))
 		}
 	}
 	if a.Type != TypeAdvert {
-		return DropType
+		return DropType, fmt.Sprintf("Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
 	}
 	if checkAddrs && len(a.Addrs) != len(m.cfg.VIPs) {
-		return DropAddrCount
+		return DropAddrCount, fmt.Sprintf("received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(m.cfg.VIPs))
 	}
 	if a.Multicast == m.cfg.Unicast {
-		return DropCast
+		return DropCast, fmt.Sprintf("Expected %sicast packet but received %sicast packet", castName(m.cfg.Unicast), castName(!a.Multicast))
 	}
 	if checkAddrs {
 		for _, v := range m.cfg.VIPs {
 			if !slices.Contains(a.Addrs, v) {
-				return DropAddrList
+				return DropAddrList, fmt.Sprintf("ip address associated with VRID %d not present in MASTER advert: %v", m.cfg.VRID, v)
 			}
 		}
 		if m.cfg.Unicast && m.cfg.CheckUnicastSrc && !slices.Contains(m.cfg.Peers, a.Src) {
-			return DropPeer
+			return DropPeer, fmt.Sprintf("unicast source address %v not a unicast peer", a.Src)
 		}
 	}
-	return DropNone
+	return DropNone, ""
 }
 
-func (m *Machine) backupRx(now time.Time, a Advert) []Action {
+// adoptInterval makes a v3 backup take the master's advert interval, as
+// RFC 5798 says; the event is keepalived's line for it.
+func (m *Machine) adoptInterval(a Advert, evs []Event) []Event {
+	if m.cfg.Version != 3 || a.Interval <= 0 || a.Interval == m.masterInt {
+		return evs
+	}
+	evs = append(evs, Event{Kind: "interval", Text: fmt.Sprintf("advertisement interval updated from %dms to %dms by master",
+		m.masterInt.Milliseconds(), a.Interval.Milliseconds())})
+	m.masterInt = a.Interval
+	return evs
+}
+
+func (m *Machine) backupRx(now time.Time, a Advert) ([]Action, []Event) {
+	var evs []Event
 	switch {
 	case a.Priority == PriorityStop:
 		m.downAt = now.Add(m.Skew(m.prio))
 		m.downReason = fmt.Sprintf("master %v stopped (priority 0)", a.Src)
 	case m.cfg.Nopreempt || a.Priority >= m.prio ||
 		(m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || m.preemptAt.After(now))):
-		if m.cfg.Version == 3 && a.Interval > 0 {
-			m.masterInt = a.Interval
-		}
+		evs = m.adoptInterval(a, evs)
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
 		m.downAt = now.Add(m.MasterDown())
 		m.downReason = fmt.Sprintf("master %v down", a.Src)
@@ -460,39 +537,51 @@ func (m *Machine) backupRx(now time.Time, a Advert) []Action {
 		// timer run out, then preempt.
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
 		m.downReason = fmt.Sprintf("preempting lower priority master %v (priority %d)", a.Src, a.Priority)
+		evs = append(evs, Event{Kind: "lower_priority", Text: fmt.Sprintf("received lower priority (%d) advert from %v - discarding", a.Priority, a.Src)})
 	}
-	return nil
+	return nil, evs
 }
 
-func (m *Machine) masterRx(now time.Time, a Advert) []Action {
+func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 	var acts []Action
 	cmp := a.Src.Compare(m.cfg.Addr)
 	if a.Priority == PriorityStop {
-		return m.send(acts, m.prio)
+		return m.send(acts, m.prio), nil
 	}
 	if a.Priority < m.prio || (a.Priority == m.prio && cmp < 0) {
-		// "Received advert with lower priority, forcing new election."
+		text := fmt.Sprintf("Received advert from %v with lower priority %d, ours %d", a.Src, a.Priority, m.prio)
 		if !m.cfg.LowerPrioNoAdvert {
+			text += ", forcing new election"
 			acts = m.send(acts, m.prio)
 		}
-		return acts
+		if m.cfg.GARPLowerPrioRepeat > 0 {
+			// keepalived's vrrp_state_master_rx: the lower priority
+			// router may have announced the VIPs as its own.
+			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			if m.cfg.GARPLowerPrioDelay > 0 && m.lowerAt.IsZero() {
+				m.lowerAt = now.Add(m.cfg.GARPLowerPrioDelay)
+			}
+		}
+		return acts, []Event{{Kind: "lower_priority", Text: text}}
 	}
 	if a.Priority == m.prio && cmp == 0 {
-		return nil
+		return nil, nil
 	}
 	// Higher priority, or equal priority from a higher address.
-	if m.cfg.Version == 3 && a.Interval > 0 {
-		m.masterInt = a.Interval
-	}
-	m.masterAddr, m.masterPrio = a.Src, a.Priority
+	var evs []Event
 	reason := fmt.Sprintf("higher priority advert from %v (priority %d)", a.Src, a.Priority)
+	text := fmt.Sprintf("Master received advert from %v with higher priority %d, ours %d", a.Src, a.Priority, m.prio)
 	if a.Priority == m.prio {
 		reason = fmt.Sprintf("equal priority advert from higher address %v", a.Src)
+		text = fmt.Sprintf("Master received advert from %v with same priority %d but higher IP address than ours", a.Src, a.Priority)
 	}
+	evs = append(evs, Event{Kind: "higher_priority", Text: text})
+	evs = m.adoptInterval(a, evs)
+	m.masterAddr, m.masterPrio = a.Src, a.Priority
 	acts = m.leaveMaster(acts, StateBackup, reason, false)
 	m.downAt = now.Add(m.MasterDown())
 	m.downReason = fmt.Sprintf("master %v down", a.Src)
-	return acts
+	return acts, evs
 }
 
 // SetPriority sets the effective priority (base plus tracking weights, see
@@ -522,7 +611,8 @@ func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
 
 // SetFault puts the instance in FAULT (an interface down, a tracked object
 // failing) or takes it out again. Leaving FAULT goes to BACKUP and waits
-// Master_Down_Interval (the owner waits one interval plus skew).
+// Master_Down_Interval, the address owner too (keepalived's
+// try_up_instance: the wanted state is FAULT by then, not MASTER).
 func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 	m.fault = fault
 	switch {
@@ -533,14 +623,10 @@ func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 		return m.transition(nil, StateFault, reason)
 	case !fault && m.state == StateFault:
 		m.masterInt = m.cfg.Interval
+		m.preemptAt = time.Time{}
 		acts := m.transition(nil, StateBackup, reason)
-		if m.cfg.Priority == PriorityOwner {
-			m.downAt = now.Add(m.masterInt + m.Skew(m.prio))
-			m.downReason = "address owner (priority 255)"
-		} else {
-			m.downAt = now.Add(m.MasterDown())
-			m.downReason = "master down"
-		}
+		m.downAt = now.Add(m.MasterDown())
+		m.downReason = "master down"
 		return acts
 	}
 	return nil
@@ -572,6 +658,10 @@ func (m *Machine) Stop(now time.Time) []Action {
 	}
 	return m.transition(nil, StateStop, "shutdown")
 }
+
+// SetAddr sets the address adverts are sent from, once an instance that
+// had none finds one.
+func (m *Machine) SetAddr(a netip.Addr) { m.cfg.Addr = a }
 
 // SetVIPs replaces the addresses the machine advertises (a reload).
 func (m *Machine) SetVIPs(vips []netip.Addr) { m.cfg.VIPs = slices.Clone(vips) }
@@ -635,7 +725,7 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Ac
 	}
 	m.stats.BecameMaster++
 	m.advertAt = now.Add(m.cfg.Interval)
-	m.garpAt, m.refreshAt = time.Time{}, time.Time{}
+	m.garpAt, m.refreshAt, m.lowerAt = time.Time{}, time.Time{}, time.Time{}
 	if m.cfg.GARPDelay > 0 && m.cfg.GARPRepeat > 0 {
 		m.garpAt = now.Add(m.cfg.GARPDelay)
 	}
@@ -652,7 +742,7 @@ func (m *Machine) leaveMaster(acts []Action, to State, reason string, sendZero b
 	}
 	acts = append(acts, Action{Kind: ActRemoveVIPs})
 	m.stats.ReleasedMaster++
-	m.advertAt, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}
+	m.advertAt, m.garpAt, m.refreshAt, m.lowerAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return m.transition(acts, to, reason)
 }
 

@@ -54,8 +54,12 @@ func TestStart(t *testing.T) {
 			"send(prio 255); INIT -> MASTER (priority 255, reason: address owner (priority 255)); add-vips; garp(5)"},
 		{"state BACKUP waits Master_Down_Interval", nil, StateBackup, 3*time.Second + 156*time.Second/256,
 			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
-		{"state MASTER waits one interval and the minimum skew", func(c *Config) { c.InitialMaster = true }, StateBackup, time.Second + time.Second/256,
+		// keepalived 2.2.7's vrrp_init_state: outside a sync group a
+		// non-owner's `state MASTER` changes nothing at start.
+		{"state MASTER waits Master_Down_Interval too", func(c *Config) { c.InitialMaster = true }, StateBackup, 3*time.Second + 156*time.Second/256,
 			"remove-vips; INIT -> BACKUP (priority 100, reason: init)"},
+		{"owner with state BACKUP waits Master_Down_Interval", func(c *Config) { c.Priority = 255; c.InitialBackup = true }, StateBackup, 3*time.Second + time.Second/256,
+			"remove-vips; INIT -> BACKUP (priority 255, reason: init)"},
 		{"v3 skew scales with the interval", func(c *Config) { c.Version = 3; c.Interval = 100 * time.Millisecond; c.Priority = 200 },
 			StateBackup, 300*time.Millisecond + 56*100*time.Millisecond/256, "remove-vips; INIT -> BACKUP (priority 200, reason: init)"},
 	}
@@ -281,7 +285,8 @@ func TestPriorityFaultStop(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(garps, " "); got != "7s:5 32s:1 1m2s:1" {
+	// Master at 3.6 s (state MASTER waits Master_Down_Interval).
+	if got := strings.Join(garps, " "); got != "9s:5 34s:1 1m4s:1" {
 		t.Errorf("GARP batches %q, want the delayed one after garp_master_delay and refreshes", got)
 	}
 	if got := kinds(m2.SetFault(now, true, "eth0 down")); got != "send(prio 0); remove-vips; MASTER -> FAULT (priority 120, reason: eth0 down)" {
@@ -331,11 +336,45 @@ func TestHoldForGroup(t *testing.T) {
 	if d := m.Deadline().Sub(now); d != m.MasterDown() {
 		t.Errorf("after ForceBackup the down timer is %v, want %v", d, m.MasterDown())
 	}
-	// Held owners start as backups and wait one interval plus skew.
-	o := newM(t, func(c *Config) { c.Priority = 255 })
-	o.SetHold(true)
-	if acts := o.Start(t0); o.State() != StateBackup || len(acts) != 2 {
-		t.Fatalf("held owner start: %v %q", o.State(), kinds(acts))
+	// Held owners and held `state MASTER` members start as backups and
+	// wait one interval plus the minimum skew (vrrp_init_state with the
+	// group in BACKUP); a held plain backup waits Master_Down_Interval.
+	for _, tt := range []struct {
+		name string
+		mod  func(*Config)
+		down time.Duration
+	}{
+		{"owner", func(c *Config) { c.Priority = 255 }, time.Second + time.Second/256},
+		{"state MASTER", func(c *Config) { c.InitialMaster = true }, time.Second + time.Second/256},
+		{"state BACKUP", nil, 3*time.Second + 156*time.Second/256},
+	} {
+		o := newM(t, tt.mod)
+		o.SetHold(true)
+		if acts := o.Start(t0); o.State() != StateBackup || len(acts) != 2 {
+			t.Fatalf("held %s start: %v %q", tt.name, o.State(), kinds(acts))
+		}
+		if d := o.Deadline().Sub(t0); d != tt.down {
+			t.Errorf("held %s: down timer %v, want %v", tt.name, d, tt.down)
+		}
+	}
+}
+
+// TestOwnerLeavesFault: the address owner back from FAULT is a backup for
+// Master_Down_Interval, as keepalived 2.2.7's try_up_instance makes it
+// (its wanted state is FAULT by then), not master after one interval.
+func TestOwnerLeavesFault(t *testing.T) {
+	m := newM(t, func(c *Config) { c.Priority = 255 })
+	m.Start(t0)
+	m.SetFault(t0, true, "eth0 down")
+	now := t0.Add(time.Minute)
+	if got := kinds(m.SetFault(now, false, "eth0 up")); got != "FAULT -> BACKUP (priority 255, reason: eth0 up)" {
+		t.Fatalf("leaving FAULT: %q", got)
+	}
+	if d := m.Deadline().Sub(now); d != 3*time.Second+time.Second/256 {
+		t.Errorf("down timer %v, want Master_Down_Interval 3.004s", d)
+	}
+	if acts := m.Tick(m.Deadline()); m.State() != StateMaster {
+		t.Errorf("not master when the timer ran out: %q", kinds(acts))
 	}
 }
 
@@ -350,5 +389,88 @@ func TestPriorityMovesDownTimer(t *testing.T) {
 	m.SetPriority(t0, 200)
 	if got, want := m.Deadline().Sub(d0), -100*time.Second/256; got != want {
 		t.Errorf("down timer moved by %v, want %v", got, want)
+	}
+}
+
+// TestEventWords: every mismatch is reported with keepalived 2.2.7's words
+// (vrrp_check_packet) and both values, and the drop is counted.
+func TestEventWords(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		adv  func(a *Advert)
+		want Event
+	}{
+		{"interval", func(c *Config) { c.Interval = 2 * time.Second }, func(a *Advert) { a.Interval = time.Second },
+			Event{DropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
+		{"password", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.Auth = PassKey("theirs") },
+			Event{DropAuth, "auth", "received an invalid passwd!"}},
+		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.AuthType, a.Auth = AuthNone, [AuthLen]byte{} },
+			Event{DropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
+		{"AH missing", func(c *Config) { c.AuthType = AuthAH }, nil,
+			Event{DropAuthType, "auth_type", "No AH header but auth type is AH"}},
+		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") },
+			Event{DropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
+		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.101") },
+			Event{DropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
+		{"TTL", nil, func(a *Advert) { a.TTL = 64 },
+			Event{DropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
+		{"version", nil, func(a *Advert) { a.Version = 3 },
+			Event{DropVersion, "version", "wrong version. Received 3 and expect 2"}},
+		{"unicast on a multicast instance", nil, func(a *Advert) { a.Multicast = false },
+			Event{DropCast, "cast", "Expected multicast packet but received unicast packet"}},
+		{"lower priority (accepted, ignored)", nil, func(a *Advert) { a.Priority = 50 },
+			Event{DropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
+		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *Advert) { a.Interval = 2 * time.Second },
+			Event{DropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newM(t, tt.mod)
+			m.Start(t0)
+			a := advertFrom(m, r2, 150)
+			a.Packet = m.Advert(150)
+			if tt.adv != nil {
+				tt.adv(&a)
+			}
+			_, evs := m.Handle(t0.Add(time.Second), a)
+			if len(evs) != 1 || evs[0] != tt.want {
+				t.Fatalf("events %+v, want %+v", evs, tt.want)
+			}
+			if tt.want.Drop != DropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
+				t.Errorf("drop not counted: %v", m.Stats().Dropped)
+			}
+		})
+	}
+}
+
+// TestLowerPriorityGARP: a master that hears a lower priority advert
+// answers with an advert and a batch of gratuitous ARPs, and another batch
+// garp_lower_prio_delay later (keepalived's vrrp_state_master_rx), so that
+// hosts the lower router's announcements misled come back.
+func TestLowerPriorityGARP(t *testing.T) {
+	m := newM(t, func(c *Config) {
+		c.Priority = 255
+		c.GARPLowerPrioRepeat = 3
+		c.GARPLowerPrioDelay = 5 * time.Second
+		c.GARPDelay = 0
+	})
+	m.Start(t0)
+	now := t0.Add(10 * time.Second)
+	m.Tick(now)
+	if got := kinds(m.Receive(now, advertFrom(m, r2, 100))); got != "send(prio 255); garp(3)" {
+		t.Fatalf("lower priority advert: %q", got)
+	}
+	var later []string
+	for i := 1; i <= 6; i++ {
+		tick := now.Add(time.Duration(i) * time.Second)
+		for _, a := range m.Tick(tick) {
+			if a.Kind == ActGARP {
+				later = append(later, fmt.Sprintf("%v:%d", tick.Sub(now), a.Count))
+			}
+		}
+	}
+	if got := strings.Join(later, " "); got != "5s:3" {
+		t.Errorf("delayed batches %q, want one after 5s", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 )
 
 // NotifyConfig is the notify settings of an instance (or a sync group) as
@@ -56,11 +57,11 @@ func (n *NotifyScripts) For(st State) *Script {
 // logs: "vrrp_instance VI_1" or "vrrp_sync_group G".
 func PrepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
 	return &NotifyScripts{
-		Master:  prepareLogged(p, log, what+" notify_master", nc.Master),
-		Backup:  prepareLogged(p, log, what+" notify_backup", nc.Backup),
-		Fault:   prepareLogged(p, log, what+" notify_fault", nc.Fault),
-		Stop:    prepareLogged(p, log, what+" notify_stop", nc.Stop),
-		Generic: prepareLogged(p, log, what+" notify", nc.Generic),
+		Master:  prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
+		Backup:  prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
+		Fault:   prepareNotifyLogged(p, log, what+" notify_fault", nc.Fault),
+		Stop:    prepareNotifyLogged(p, log, what+" notify_stop", nc.Stop),
+		Generic: prepareNotifyLogged(p, log, what+" notify", nc.Generic),
 	}
 }
 
@@ -107,15 +108,29 @@ type Notifier struct {
 	log *slog.Logger
 	// Wait is how long a queue waits for one script to exit before it
 	// starts the next one and leaves the slow one running (keepalived
-	// waits for none). Stop scripts are killed after StopTimeout.
-	Wait        time.Duration
+	// waits for none).
+	Wait time.Duration
+	// Timeout is how long a notify script may run: then its process
+	// group is killed (SIGTERM, then SIGKILL), so hung scripts do not
+	// pile up. Stop scripts are killed after StopTimeout (keepalived:
+	// 1 s).
+	Timeout     time.Duration
 	StopTimeout time.Duration
 
-	mu     sync.Mutex
-	queues map[string]chan notifyJob
-	closed bool
-	wg     sync.WaitGroup
-	fifos  []*notifyFIFO
+	// ctx ends when Close gives up waiting: the scripts still running are
+	// killed with their process groups.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	queues  map[string]chan notifyJob
+	closed  bool
+	wg      sync.WaitGroup // queues
+	running sync.WaitGroup // scripts, also those a queue stopped waiting for
+	fifos   []*notifyFIFO
+
+	policy    *ScriptPolicy
+	ownPolicy bool
 }
 
 type notifyJob struct {
@@ -183,9 +198,14 @@ func NewNotifier(log *slog.Logger, o NotifierOptions) *Notifier {
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Notifier{log: log, Wait: 5 * time.Second, StopTimeout: time.Second, queues: map[string]chan notifyJob{}}
-	if o.Policy == nil {
-		o.Policy = NewScriptPolicy(nil)
+	n := &Notifier{log: log, Wait: 5 * time.Second, Timeout: script.NotifyTimeout, StopTimeout: script.StopTimeout,
+		queues: map[string]chan notifyJob{}}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.policy = o.Policy
+	if n.policy == nil {
+		// Its own runner, closed with it.
+		n.policy, n.ownPolicy = NewScriptPolicy(nil), true
+		o.Policy = n.policy
 	}
 	for _, fc := range o.FIFOs {
 		nf, err := openFIFO(log, o.Policy, fc)
@@ -214,7 +234,7 @@ func openFIFO(log *slog.Logger, p *ScriptPolicy, fc FIFOConfig) (*notifyFIFO, er
 		return nil, fmt.Errorf("unable to create notify fifo %s: %w", fc.Path, err)
 	}
 	if fc.Script.Cmd != "" {
-		if s := prepareLogged(p, log, "notify fifo script", fc.Script); s != nil {
+		if s := prepareNotifyLogged(p, log, "notify fifo script", fc.Script); s != nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			nf.cancel, nf.done = cancel, make(chan struct{})
 			go func() {
@@ -337,34 +357,41 @@ func (n *Notifier) runQueue(key string, q chan notifyJob) {
 	}
 }
 
-// run starts one script and waits for it: stop scripts are killed after
-// StopTimeout (keepalived: 1 s); others get Wait, then run on unwatched.
+// run starts one script and waits for it up to Wait; one that runs longer
+// goes on unwatched by the queue, and is killed with its process group
+// after Timeout (StopTimeout for stop scripts) or when Close gives up.
 func (n *Notifier) run(key string, j notifyJob) {
-	ctx, cancel := context.WithCancel(context.Background())
-	timeout := time.Duration(0)
+	timeout := n.Timeout
 	if j.stop {
 		timeout = n.StopTimeout
 	}
 	done := make(chan ScriptResult, 1)
+	n.running.Add(1)
 	go func() {
-		defer cancel()
-		done <- j.script.Run(ctx, timeout, j.extra...)
+		defer n.running.Done()
+		res := j.script.Run(n.ctx, timeout, j.extra...)
+		done <- res
+		switch {
+		case res.Err != nil:
+			n.log.Error("vrrp: notify script", "for", key, "script", j.script.String(), "err", res.Err)
+		case res.TimedOut:
+			n.log.Warn(fmt.Sprintf("vrrp: notify script %s killed after %v with its process group", j.script.String(), timeout), "for", key)
+		default:
+			n.log.Debug("vrrp: notify script done", "for", key, "script", j.script.String(), "args", j.extra, "result", res.String())
+		}
 	}()
 	t := time.NewTimer(n.Wait)
 	defer t.Stop()
 	select {
-	case res := <-done:
-		n.log.Debug("vrrp: notify script done", "for", key, "script", j.script.String(), "args", j.extra, "result", res.String())
-		if res.Err != nil {
-			n.log.Error("vrrp: notify script", "for", key, "script", j.script.String(), "err", res.Err)
-		}
+	case <-done:
 	case <-t.C:
 		n.log.Warn(fmt.Sprintf("vrrp: notify script %s still running after %v; starting the next one", j.script.String(), n.Wait), "for", key)
 	}
 }
 
-// Close waits for the queued scripts (up to ctx), then closes the FIFOs,
-// removing the ones it created, and stops their scripts.
+// Close waits for the queued scripts (up to ctx), kills the ones still
+// running with their process groups, then closes the FIFOs, removing the
+// ones it created, and stops their scripts. Nothing it started runs on.
 func (n *Notifier) Close(ctx context.Context) {
 	if n == nil {
 		return
@@ -382,13 +409,16 @@ func (n *Notifier) Close(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		n.wg.Wait()
+		n.running.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		n.log.Warn("vrrp: notify scripts still running at exit")
+		n.log.Warn("vrrp: notify scripts still running at exit; killing them")
 	}
+	n.cancel()
+	<-done
 	for _, f := range n.fifos {
 		f.f.Close()
 		if f.created {
@@ -405,17 +435,22 @@ func (n *Notifier) Close(ctx context.Context) {
 			<-f.done
 		}
 	}
+	if n.ownPolicy {
+		// What the scripts left running in their process groups.
+		n.policy.Close(0, n.log)
+	}
 }
 
 // setupTracking prepares the notify scripts and the tracked objects of
 // every instance (called by NewRouter).
 func (r *Router) setupTracking() {
-	if r.opts.Scripts == nil {
-		r.opts.Scripts = NewScriptPolicy(nil)
-	}
 	if r.opts.Notifier == nil {
+		// nil Scripts: the notifier makes a runner and closes it.
 		r.opts.Notifier = NewNotifier(r.log, NotifierOptions{Policy: r.opts.Scripts})
 		r.ownNotifier = true
+	}
+	if r.opts.Scripts == nil {
+		r.opts.Scripts = r.opts.Notifier.policy
 	}
 	for _, in := range r.instances {
 		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
@@ -450,14 +485,19 @@ func CloseNotifier(n *Notifier) {
 }
 
 // ConfigureScripts fills the router options that come from global_defs:
-// the script policy (script_user, enable_script_security) and the notifier
-// with its FIFOs; it also writes track_file init_file values. Call it once
-// before NewRouter for a configuration that has instances.
-func ConfigureScripts(cfg *config.Config, log *slog.Logger, ro *RouterOptions) {
+// the script runner (script_user, enable_script_security; runner, when not
+// nil, is the daemon's, shared with the checkers, else one is made from
+// cfg) and the notifier with its FIFOs; it also writes track_file
+// init_file values. Call it once before NewRouter for a configuration that
+// has instances.
+func ConfigureScripts(cfg *config.Config, log *slog.Logger, ro *RouterOptions, runner *ScriptPolicy) {
 	if log == nil {
 		log = slog.Default()
 	}
-	ro.Scripts = NewScriptPolicy(cfg.Global)
+	if runner == nil {
+		runner = NewScriptPolicy(cfg.Global)
+	}
+	ro.Scripts = runner
 	if !ro.Scripts.Security && os.Getuid() == 0 && hasScripts(cfg) {
 		log.Warn("vrrp: SECURITY VIOLATION - scripts are being executed but script_security not enabled")
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,7 +145,7 @@ func TestNotifyFIFO(t *testing.T) {
 	if err := os.WriteFile(reader, []byte("#!/bin/sh\nwhile read -r line; do echo \"$line\" >> "+out+"; done < \"$1\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n := NewNotifier(quietLog(), NotifierOptions{Policy: &ScriptPolicy{lookup: lookupCred},
+	n := NewNotifier(quietLog(), NotifierOptions{Policy: &ScriptPolicy{},
 		FIFOs: []FIFOConfig{{Path: fifo, Script: config.Script{Cmd: reader}}}})
 	var st syscall.Stat_t
 	if err := syscall.Stat(fifo, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
@@ -198,15 +199,102 @@ vrrp_instance VI_1 {
 	if !nc.PriorityChanges {
 		t.Error("vrrp_notify_priority_changes not applied")
 	}
-	s := PrepareNotify(&ScriptPolicy{lookup: lookupCred}, quietLog(), "vrrp_instance VI_1", nc)
-	if s.Master == nil || !slices.Equal(s.Master.Args, []string{"/bin/echo", "to master", "x"}) {
+	// The runner resolves /bin/echo as keepalived does (to /usr/bin/echo
+	// on a merged-/usr system).
+	echo, err := filepath.EvalSymlinks("/bin/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := PrepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_instance VI_1", nc)
+	if s.Master == nil || !slices.Equal(s.Master.Args, []string{echo, "to master", "x"}) {
 		t.Errorf("notify_master %+v", s.Master)
 	}
 	if s.Generic == nil || s.Backup != nil {
 		t.Errorf("generic %v backup %v", s.Generic, s.Backup)
 	}
-	g := PrepareNotify(&ScriptPolicy{lookup: lookupCred}, quietLog(), "vrrp_sync_group G", GroupNotifyConfig(cfg, cfg.SyncGroups["G"]))
-	if g.Generic == nil || !slices.Equal(g.Generic.Args, []string{"/bin/echo", "group"}) {
+	g := PrepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_sync_group G", GroupNotifyConfig(cfg, cfg.SyncGroups["G"]))
+	if g.Generic == nil || !slices.Equal(g.Generic.Args, []string{echo, "group"}) {
 		t.Errorf("group notify %+v", g.Generic)
+	}
+}
+
+// procGroup lists the live (not zombie) processes of a process group.
+func procGroup(t *testing.T, pgid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if f[2] == strconv.Itoa(pgid) {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func pidIn(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, "pid file "+path, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	return pid
+}
+
+// TestNotifyHungKilled: a notify script that hangs is killed after the
+// notifier's Timeout with its whole process group (here a child holding
+// its stdout), and the next script of its instance runs.
+func TestNotifyHungKilled(t *testing.T) {
+	dir := t.TempDir()
+	out, pidFile := filepath.Join(dir, "out"), filepath.Join(dir, "pid")
+	r := &ScriptPolicy{KillGrace: 200 * time.Millisecond}
+	n := NewNotifier(quietLog(), NotifierOptions{Policy: r})
+	n.Wait, n.Timeout = 100*time.Millisecond, 300*time.Millisecond
+	hung := &NotifyScripts{
+		Master: r.Command("/bin/sh", "-c", "echo $$ > "+pidFile+"; sleep 1000 & sleep 1000"),
+		Backup: appender(t, out, "backup"),
+	}
+	n.Notify(NotifyInstance, "VI_1", hung, StateMaster, 100)
+	n.Notify(NotifyInstance, "VI_1", hung, StateBackup, 100)
+	pgid := pidIn(t, pidFile)
+	waitFor(t, "the hung script's group to be killed", func() bool { return len(procGroup(t, pgid)) == 0 })
+	waitFor(t, "the next script", func() bool { return slices.Contains(readLines(t, out), "backup") })
+	n.Close(context.Background())
+	r.Close(0, nil)
+}
+
+// TestNotifyLeftoverKilledOnClose: a notify script that exits at once but
+// leaves a child running (holding its stdout) does not outlive the
+// notifier's Close (its own runner) — nothing kt started outlives its stop.
+func TestNotifyLeftoverKilledOnClose(t *testing.T) {
+	dir := t.TempDir()
+	out, pidFile := filepath.Join(dir, "out"), filepath.Join(dir, "pid")
+	n := NewNotifier(quietLog(), NotifierOptions{})
+	s := &NotifyScripts{Master: n.policy.Command("/bin/sh", "-c", "echo $$ > "+pidFile+"; sleep 1000 & echo started >> "+out)}
+	n.Notify(NotifyInstance, "VI_1", s, StateMaster, 100)
+	pgid := pidIn(t, pidFile)
+	waitFor(t, "the script", func() bool { return slices.Contains(readLines(t, out), "started") })
+	if len(procGroup(t, pgid)) == 0 {
+		t.Fatal("the script's child is not running")
+	}
+	n.Close(context.Background())
+	if m := procGroup(t, pgid); len(m) > 0 {
+		t.Errorf("processes %v of the script's group %d outlived Close", m, pgid)
 	}
 }

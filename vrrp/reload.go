@@ -52,7 +52,8 @@ func (r *Router) Reload(ctx context.Context, ics []InstanceConfig) (ReloadResult
 }
 
 func newInstance(r *Router, ic InstanceConfig) *instance {
-	return &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{}}
+	return &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{},
+		events: newEventLog(r.opts.EventLogInterval), added: map[VIP]bool{}}
 }
 
 // softChange reports whether b differs from a only in what an instance
@@ -127,7 +128,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 			r.removeUnusedVMACs()
 			return ReloadResult{}, err
 		}
-		if err := newMachine(in); err != nil {
+		if err := newMachine(in, next); err != nil {
 			r.removeUnusedVMACs()
 			return ReloadResult{}, err
 		}
@@ -215,9 +216,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 	r.track = newTracking(r)
 	r.track.init(ctx, now)
 	for _, in := range fresh {
-		if up, ok := linkUp(in.cfg.Interface); ok && !up {
-			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
-		}
+		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue
 		}
@@ -247,22 +246,19 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	if in.m.State() != StateMaster {
 		return
 	}
+	var gone, added []VIP
 	for _, v := range prev {
 		if !slices.Contains(ic.VIPs, v) {
-			if err := r.opts.Addrs.Remove(v); err != nil {
-				in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
-			}
+			gone = append(gone, v)
 		}
 	}
-	var added []VIP
+	r.removeVIPs(in, gone, false)
 	for _, v := range ic.VIPs {
 		if !slices.Contains(prev, v) {
-			if err := r.opts.Addrs.Add(v); err != nil {
-				in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
-			}
 			added = append(added, v)
 		}
 	}
+	r.addVIPs(in, added)
 	if len(added) > 0 {
 		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
 	}

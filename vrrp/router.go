@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,10 @@ type RouterOptions struct {
 	// Heartbeat, if set, is called from the loop at each iteration, for
 	// the daemon's watchdog; it must not block. See Poke.
 	Heartbeat func(time.Time)
+	// EventLogInterval spaces the log lines about dropped (and other
+	// noteworthy) adverts of one kind from one source; 0 means
+	// DefaultEventLogInterval.
+	EventLogInterval time.Duration
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -126,6 +131,15 @@ type instance struct {
 	group *syncGroup
 	// notify is its notify scripts (notify.go).
 	notify *NotifyScripts
+	// events logs what the instance makes of received adverts.
+	events *eventLog
+	// noSource says why the interface has no address to send from; the
+	// instance stays in FAULT.
+	noSource string
+	// added holds the VIPs this run added to the host; only those are
+	// removed on leaving MASTER (keepalived's ip_addr->set): an address
+	// that was there already is the host's, not kt's.
+	added map[VIP]bool
 }
 
 // InstanceStatus is a snapshot of one instance.
@@ -217,15 +231,14 @@ func (r *Router) Run(ctx context.Context) error {
 	now := time.Now()
 	r.track.init(ctx, now)
 	for _, in := range r.instances {
-		if up, ok := linkUp(in.cfg.Interface); ok && !up {
-			r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
-		}
+		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue // started when its weight-0 scripts first report
 		}
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
 	r.startTracking(loopCtx)
+	r.watchSources(loopCtx)
 	r.publish(now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -233,8 +246,10 @@ func (r *Router) Run(ctx context.Context) error {
 		r.heartbeat()
 		next := time.Time{}
 		for _, in := range r.instances {
-			if d := in.m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
-				next = d
+			for _, d := range []time.Time{in.m.Deadline(), in.events.deadline()} {
+				if !d.IsZero() && (next.IsZero() || d.Before(next)) {
+					next = d
+				}
 			}
 		}
 		wait := time.Hour
@@ -247,6 +262,7 @@ func (r *Router) Run(ctx context.Context) error {
 			now := time.Now()
 			for _, in := range r.instances {
 				r.exec(context.Background(), in, now, in.m.Stop(now))
+				in.events.flush(in.log, in.cfg.Machine.Name, now, true)
 			}
 			r.publish(now)
 			cancel()
@@ -283,7 +299,13 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-timer.C:
 			now := time.Now()
 			for _, in := range r.instances {
+				if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
+					in.events.flush(in.log, in.cfg.Machine.Name, now, false)
+				}
 				if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
+					if in.m.State() == StateBackup {
+						in.log.Info("(" + in.cfg.Machine.Name + ") Receive advertisement timeout")
+					}
 					r.exec(ctx, in, now, in.m.Tick(now))
 					if in.group != nil {
 						r.groupWantsMaster(ctx, in.group, now)
@@ -411,20 +433,118 @@ func connOptions(cs *connState) ConnOptions {
 	return o
 }
 
-// newMachine builds in's machine once its source address is known.
-func newMachine(in *instance) error {
-	src, err := sourceAddr(in.cfg)
+// newMachine builds in's machine once its source address is known; all
+// are the instances that will run (their VIPs are never a source).
+func newMachine(in *instance, all []*instance) error {
+	src, err := sourceAddr(in.cfg, vipAddrsOn(all, in.cfg.Interface))
+	in.noSource = ""
+	if errors.Is(err, errNoSource) {
+		// keepalived runs the instance in FAULT until the interface
+		// gets an address (see startFaults).
+		in.noSource, err = err.Error(), nil
+	}
 	if err != nil {
 		return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
 	}
 	// The machine breaks priority ties on the source address.
 	mc := in.cfg.Machine
 	mc.Addr = src
+	if !src.IsValid() && in.cfg.IPv6 {
+		mc.Addr = netip.IPv6Unspecified()
+	}
 	if in.m, err = NewMachine(mc); err != nil {
 		return err
 	}
 	in.src = src
 	return nil
+}
+
+// startFaults puts a starting instance in FAULT for what keepalived checks
+// before it starts one: its interface down, no address to send from.
+func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
+	if up, ok := linkUp(in.cfg.Interface); ok && !up {
+		r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
+	}
+	if in.noSource != "" {
+		fam := "4"
+		if in.cfg.IPv6 {
+			fam = "6"
+		}
+		in.log.Info("("+in.cfg.Machine.Name+") entering FAULT state (no IPv"+fam+" address for interface)", "err", in.noSource)
+		r.setFault(ctx, in, now, "saddr", "no IPv"+fam+" address for interface "+in.cfg.Interface, true)
+	}
+}
+
+// watchSources follows address additions while an instance has no
+// address to send from, as keepalived's netlink handler does: the first
+// suitable address becomes its source and the instance leaves FAULT
+// (try_up_instance), as a backup waiting Master_Down_Interval.
+func (r *Router) watchSources(ctx context.Context) {
+	if _, real := r.opts.Addrs.(*Netlink); !real {
+		return
+	}
+	need := false
+	for _, in := range r.instances {
+		need = need || in.noSource != ""
+	}
+	if !need {
+		return
+	}
+	updates := make(chan netlink.AddrUpdate, 16)
+	done := make(chan struct{})
+	if err := netlink.AddrSubscribe(updates, done); err != nil {
+		r.log.Warn("vrrp: cannot follow new addresses", "err", err)
+		close(done)
+		return
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				if u.NewAddr {
+					r.do(ctx, r.retrySources)
+				}
+			}
+		}
+	}()
+}
+
+// retrySources looks again for a source address for the instances that
+// had none.
+func (r *Router) retrySources(ctx context.Context, now time.Time) {
+	for _, in := range r.instances {
+		if in.noSource == "" {
+			continue
+		}
+		src, err := sourceAddr(in.cfg, vipAddrsOn(r.instances, in.cfg.Interface))
+		if err != nil {
+			continue
+		}
+		in.noSource, in.src = "", src
+		in.m.SetAddr(src)
+		in.log.Info("Assigned address " + src.String() + " for interface " + in.cfg.Interface)
+		r.setFault(ctx, in, now, "saddr", "address "+src.String()+" for interface "+in.cfg.Interface, false)
+	}
+}
+
+// vipAddrsOn lists the addresses the instances put on iface: keepalived
+// never sends adverts from one of them.
+func vipAddrsOn(all []*instance, iface string) map[netip.Addr]bool {
+	m := map[netip.Addr]bool{}
+	for _, in := range all {
+		for _, v := range in.cfg.VIPs {
+			if v.Dev == iface || v.Dev == "" && in.cfg.Interface == iface {
+				m[v.Prefix.Addr()] = true
+			}
+		}
+	}
+	return m
 }
 
 func (r *Router) open() error {
@@ -442,7 +562,7 @@ func (r *Router) open() error {
 		cs.conn = c
 		for _, in := range cs.byVRID {
 			in.conn = cs
-			if err := newMachine(in); err != nil {
+			if err := newMachine(in, r.instances); err != nil {
 				return err
 			}
 		}
@@ -454,8 +574,10 @@ func (r *Router) open() error {
 }
 
 // sourceAddr is the configured source address, else the interface's
-// primary IPv4 or link-local IPv6 address.
-func sourceAddr(ic InstanceConfig) (netip.Addr, error) {
+// primary IPv4 or link-local IPv6 address that is not one of vips
+// (keepalived skips its own VIPs, so that a stale VIP left on the interface
+// is never an advert's source).
+func sourceAddr(ic InstanceConfig, vips map[netip.Addr]bool) (netip.Addr, error) {
 	if ic.Src.IsValid() {
 		return ic.Src, nil
 	}
@@ -463,7 +585,7 @@ func sourceAddr(ic InstanceConfig) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	return primaryAddr(ifi, ic.IPv6)
+	return sourceOf(ifi, ic.IPv6, vips)
 }
 
 func (r *Router) closeConns() {
@@ -515,33 +637,83 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		r.mu.Unlock()
 		return
 	}
+	if st := in.m.State(); st != StateBackup && st != StateMaster {
+		// keepalived ignores adverts in FAULT and INIT before any check.
+		return
+	}
+	name := in.cfg.Machine.Name
 	if err != nil {
-		in.m.CountDrop(ReasonOf(err))
-		in.log.Debug("vrrp: advert dropped", "from", got.Src, "err", err)
+		r.dropped(in, now, got, err)
 		return
 	}
 	if ah && in.cfg.Machine.AuthType == AuthAH {
 		if verr := VerifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
-			in.m.CountDrop(ReasonOf(verr))
-			in.log.Info("vrrp: advert dropped", "from", got.Src, "err", verr)
+			r.dropped(in, now, got, verr)
 			return
 		}
 	}
 	adv := Advert{Src: got.Src, Dst: got.Dst, TTL: got.TTL, Multicast: got.Dst.IsMulticast(), AH: ah, AHSeq: ahSeq, Packet: pkt}
-	if !in.log.Enabled(ctx, slog.LevelDebug) {
-		r.exec(ctx, in, now, in.m.Receive(now, adv))
-		return
-	}
-	// Debug only: say why an advert was dropped.
-	before := in.m.Stats().Dropped
-	acts := in.m.Receive(now, adv)
-	after := in.m.Stats().Dropped
-	for _, reason := range DropReasons() {
-		if after[reason] != before[reason] {
-			in.log.Debug("vrrp: advert dropped", "from", got.Src, "priority", pkt.Priority, "reason", reason.String())
+	acts, evs := in.m.Handle(now, adv)
+	for _, ev := range evs {
+		in.events.add(in.log, name, now, got.Src, ev, "")
+		if ev.Drop == DropOwnAdvert {
+			in.log.Debug("vrrp: own advert looped back", "from", got.Src)
 		}
 	}
 	r.exec(ctx, in, now, acts)
+}
+
+// dropped counts and logs an advert that failed to decode or to
+// authenticate before its instance could see it, in keepalived's words
+// where it has some, with kt's reason beside them.
+func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
+	reason := ReasonOf(err)
+	in.m.CountDrop(reason)
+	in.events.add(in.log, in.cfg.Machine.Name, now, got.Src, Event{Drop: reason, Kind: reason.String(), Text: keepalivedDropText(in.cfg.Machine, got, err)}, err.Error())
+}
+
+// keepalivedDropText is what keepalived 2.2.7 logs for a datagram dropped
+// before its checks of the advert itself (vrrp_check_packet's length and
+// checksum messages, vrrp_in_chk_ipsecah's).
+func keepalivedDropText(c Config, got Received, err error) string {
+	switch reason := ReasonOf(err); {
+	case errors.Is(err, ErrChecksum):
+		return fmt.Sprintf("Invalid VRRPv%d checksum", c.Version)
+	case reason == DropShort:
+		return "vrrp packet too short"
+	case reason == DropLength:
+		return "vrrp packet too long"
+	case reason == DropVersion:
+		return fmt.Sprintf("wrong version. Received %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b >> 4) }), c.Version)
+	case reason == DropType:
+		return fmt.Sprintf("Invalid packet type. %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b & 0x0f) }), TypeAdvert)
+	case reason == DropAuthType:
+		return "No AH header but auth type is AH"
+	case reason == DropAuth && strings.Contains(err.Error(), "SPI"):
+		return "IPSEC AH : invalid IPSEC SPI value"
+	case reason == DropAuth:
+		return "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
+	}
+	return "advert dropped: " + err.Error()
+}
+
+// vrrpField reads the VRRP version/type byte of a received datagram.
+func vrrpField(got Received, c Config, f func(byte) int) string {
+	b := got.Raw
+	if !c.Addr.Is6() && len(b) >= IPv4HeaderLen {
+		off := int(b[0]&0x0f) * 4
+		if b[9] == IPProtoAH {
+			off += AHLen
+		}
+		if len(b) <= off {
+			return "?"
+		}
+		b = b[off:]
+	}
+	if len(b) == 0 {
+		return "?"
+	}
+	return fmt.Sprint(f(b[0]))
 }
 
 // exec carries out a machine's actions in order.
@@ -551,22 +723,18 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 		case ActSend:
 			r.send(in, a.Priority)
 		case ActAddVIPs:
-			for _, v := range in.cfg.VIPs {
-				if err := r.opts.Addrs.Add(v); err != nil {
-					in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
-				}
-			}
+			r.addVIPs(in, in.cfg.VIPs)
 			r.addMasterExtras(in)
 		case ActRemoveVIPs:
 			r.removeMasterExtras(in)
-			for _, v := range in.cfg.VIPs {
-				if err := r.opts.Addrs.Remove(v); err != nil {
-					in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
-				}
-			}
+			r.removeVIPs(in, in.cfg.VIPs, a.Reason == ReasonLeftover)
 		case ActGARP:
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
+			// keepalived's line, then kt's with the reason.
+			if line := transitionLine(in.cfg.Machine.Name, a); line != "" {
+				in.log.Info(line)
+			}
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
 			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
@@ -575,6 +743,62 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 			in.lastChange, in.lastReason = now, a.Reason
 			r.groupTransition(ctx, in, now, a.From, a.To)
 		}
+	}
+}
+
+// transitionLine is keepalived's log line for a state change: "(VI_1)
+// Entering MASTER STATE", "(VI_1) Entering BACKUP STATE (init)"; "" for a
+// change keepalived does not log (STOP).
+func transitionLine(name string, a Action) string {
+	switch a.To {
+	case StateMaster, StateBackup, StateFault:
+		line := "(" + name + ") Entering " + a.To.String() + " STATE"
+		if a.From == StateInit {
+			line += " (init)"
+		}
+		return line
+	}
+	return ""
+}
+
+// addVIPs adds vips to the host and remembers the ones this run added;
+// one that was there already is left alone when the instance leaves
+// MASTER, as keepalived leaves it.
+func (r *Router) addVIPs(in *instance, vips []VIP) {
+	cr, canTell := r.opts.Addrs.(AddrCreator)
+	for _, v := range vips {
+		var err error
+		created := true
+		if canTell {
+			created, err = cr.Create(v)
+		} else {
+			err = r.opts.Addrs.Add(v)
+		}
+		switch {
+		case err != nil:
+			in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
+		case created:
+			in.added[v] = true
+		case !in.added[v]:
+			in.log.Info("("+in.cfg.Machine.Name+") VIP "+v.String()+" was on the host already; kt leaves it there when it stops being master", "vip", v.String())
+		}
+	}
+}
+
+// removeVIPs removes the vips this run added; leftover (at start) removes
+// them whoever added them, as keepalived removes what a crashed
+// predecessor left, but never an address the instance's own adverts come
+// from.
+func (r *Router) removeVIPs(in *instance, vips []VIP, leftover bool) {
+	for _, v := range vips {
+		if !in.added[v] && !(leftover && v.Prefix.Addr() != in.src) {
+			continue
+		}
+		if err := r.opts.Addrs.Remove(v); err != nil {
+			in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
+			continue
+		}
+		delete(in.added, v)
 	}
 }
 

@@ -996,3 +996,7 @@ func parseStat(b []byte) (comm string, state byte, ok bool) {
 	}
 	return string(b[i+1 : j]), b[j+2], true
 }
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

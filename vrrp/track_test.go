@@ -348,7 +348,7 @@ func TestRouterTracking(t *testing.T) {
 	h := &hub{}
 	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Listen: h.listen, Addrs: &addrBook{held: map[netip.Prefix]bool{}}, NoLinkWatch: true,
-		Scripts: &ScriptPolicy{lookup: lookupCred}})
+		Scripts: &ScriptPolicy{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*Router, fu
 		opts.Log = quietLog()
 	}
 	if opts.Scripts == nil {
-		opts.Scripts = &ScriptPolicy{lookup: lookupCred}
+		opts.Scripts = &ScriptPolicy{}
 	}
 	r, err := NewRouter([]InstanceConfig{ic}, opts)
 	if err != nil {
