@@ -348,11 +348,7 @@ func (c *Config) groupZeroPort(vs *VirtualServer) bool {
 		return false
 	}
 	for _, m := range g.Members {
-		f := strings.Fields(m.Text)
-		if len(f) == 0 || f[0] == "fwmark" {
-			continue
-		}
-		if len(f) < 2 || f[1] == "0" {
+		if m.FWMark == nil && m.First.IsValid() && !m.Verdict.Skipped() && m.Port == 0 {
 			return true
 		}
 	}

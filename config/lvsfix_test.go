@@ -14,8 +14,8 @@ import (
 	"github.com/kt-project/kt/internal/testenv"
 )
 
-// kaLine matches keepalived's "(FILE: Line N) message".
-var kaLine = regexp.MustCompile(`^\(([^():]+): Line (\d+)\) (.*)$`)
+// lvsKALine matches keepalived's "(FILE: Line N) message".
+var lvsKALine = regexp.MustCompile(`^\(([^():]+): Line (\d+)\) (.*)$`)
 
 // blockEnd matches keepalived's messages about a block, which it gives at
 // the block's closing line.
@@ -60,7 +60,7 @@ func TestLVSFixupsKeepalived(t *testing.T) {
 
 			kaLines := 0
 			for _, l := range strings.Split(string(fresh), "\n") {
-				m := kaLine.FindStringSubmatch(l)
+				m := lvsKALine.FindStringSubmatch(l)
 				if m == nil {
 					continue
 				}
@@ -88,7 +88,7 @@ func TestLVSFixupsKeepalived(t *testing.T) {
 			// range" only introduces keepalived's next message).
 			want := 0
 			for _, l := range strings.Split(strings.TrimSpace(string(fresh)), "\n") {
-				if m := kaLine.FindStringSubmatch(l); m != nil {
+				if m := lvsKALine.FindStringSubmatch(l); m != nil {
 					l = m[3]
 				}
 				if !strings.HasPrefix(l, "number '") {
