@@ -364,3 +364,66 @@ func (c *Config) EffectivePersistenceOf(vs *VirtualServer) time.Duration {
 	}
 	return bareOrZeroPortPT
 }
+
+// GroupFamilyProblem is why keepalived 2.2.7's checker leaves out a
+// virtual server of a virtual_server_group whose address families do not
+// fit it (check/ipwrapper.c, set_vsg): "" when they fit. The virtual
+// server's family is its ip_family, else that of its first real or sorry
+// server that is not tunnelled; a group with both IPv4 and IPv6 members
+// fits only a virtual server whose family is not known. keepalived -t
+// does not report this; keepalived logs it when it starts.
+func (c *Config) GroupFamilyProblem(vs *VirtualServer) string {
+	g := c.VirtualServerGr[vs.Group]
+	if vs.Group == "" || g == nil {
+		return ""
+	}
+	var has4, has6 bool
+	for _, m := range g.Members {
+		if m.Verdict.Skipped() {
+			continue
+		}
+		switch {
+		case m.FWMark != nil && m.FWMarkFamily == 4, m.FWMark == nil && m.First.IsValid() && m.First.Unmap().Is4():
+			has4 = true
+		case m.FWMark != nil && m.FWMarkFamily == 6, m.FWMark == nil && m.First.IsValid():
+			has6 = true
+		}
+	}
+	af := 0
+	switch vs.IPFamily {
+	case "inet":
+		af = 4
+	case "inet6":
+		af = 6
+	}
+	family := func(e Endpoint) int {
+		if a, ok := e.Addr(); ok {
+			if a.Unmap().Is4() {
+				return 4
+			}
+			return 6
+		}
+		return 0
+	}
+	for _, rs := range vs.liveRealServers() {
+		if af == 0 && vs.EffectiveRSKind(rs) != "TUN" {
+			af = family(rs.Address)
+		}
+	}
+	if af == 0 && vs.SorryServer.Host != "" && vs.EffectiveSorryKind() != "TUN" {
+		af = family(vs.SorryServer)
+	}
+	switch {
+	case has4 && has6 && af != 0:
+		return "virtual server group with IPv4 & IPv6 doesn't match virtual server"
+	case has4 && af == 6, has6 && af == 4:
+		return "address family doesn't match virtual server"
+	}
+	return ""
+}
+
+// VSIgnored reports a virtual server keepalived does not program: one with
+// no real server, or whose group's address families do not fit it.
+func (c *Config) VSIgnored(vs *VirtualServer) bool {
+	return vs.Ignored() || c.GroupFamilyProblem(vs) != ""
+}

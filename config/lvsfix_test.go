@@ -202,6 +202,43 @@ func TestLVSEffective(t *testing.T) {
 		what      string
 		got, want any
 	}{"group member with port 0", g.EffectivePersistenceOf(g.VirtualServers[0]), 360 * time.Second})
+	mixed, _, err := ParseKeepalivedBytes("mixed.conf", []byte(`virtual_server_group G1 {
+    192.0.2.1 80
+    2001:db8::1 80
+}
+virtual_server group G1 {
+    real_server 192.0.2.10 80 {
+    }
+}
+virtual_server_group G2 {
+    2001:db8::1 80
+}
+virtual_server group G2 {
+    real_server 192.0.2.10 80 {
+    }
+}
+virtual_server group G2 {
+    real_server 2001:db8::10 80 {
+    }
+}
+virtual_server group G1 {
+    real_server 192.0.2.10 80 {
+        lvs_method TUN
+    }
+}`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv := mixed.VirtualServers
+	tests = append(tests, []struct {
+		what      string
+		got, want any
+	}{
+		{"group with IPv4 and IPv6, IPv4 real server", mixed.VSIgnored(mv[0]), true},
+		{"IPv6 group, IPv4 real server", mixed.VSIgnored(mv[1]), true},
+		{"IPv6 group, IPv6 real server", mixed.VSIgnored(mv[2]), false},
+		{"group with IPv4 and IPv6, tunnelled real server", mixed.VSIgnored(mv[3]), false},
+	}...)
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.what, tt.got, tt.want)

@@ -431,6 +431,10 @@ func (v *validator) virtualServers() {
 			v.warnf(p, "%s has no real servers; it is ignored (keepalived does the same)", where)
 			continue
 		}
+		if why := v.c.GroupFamilyProblem(vs); why != "" {
+			v.warnf(p, "%s is left out: %s (keepalived 2.2.7 leaves it out too and logs this when it starts; keepalived -t says nothing)", where, why)
+			continue
+		}
 		if vs.FWMark != nil && vs.Protocol != "" {
 			v.warnf(p.Of("protocol"), "%s: protocol is ignored for a fwmark service", where)
 		}

@@ -107,8 +107,9 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 		return nil, nil
 	}
 	for _, vs := range cfg.VirtualServers {
-		if vs == nil || vs.Ignored() {
-			// keepalived drops a virtual server with no real server.
+		if vs == nil || cfg.VSIgnored(vs) {
+			// keepalived drops a virtual server with no real server, or
+			// whose group's address families do not fit it.
 			continue
 		}
 		st, err := resolveVS(cfg, vs)

@@ -63,8 +63,7 @@ func cmpTCP() string {
 
 // compareCases are the virtual servers both daemons run, one concern each.
 // The case name is a comment in the config. Not covered: the twos
-// scheduler (not in the VM's 6.1 kernel) and CIDR members of a
-// virtual_server_group (not parsed by kt yet).
+// scheduler (not in the VM's 6.1 kernel).
 func compareCases() []struct{ name, conf string } {
 	h, tc := cmpHTTP(), cmpTCP()
 	cases := []struct{ name, conf string }{
@@ -198,6 +197,60 @@ virtual_server group G1 {
     }
     real_server ` + rsDead + ` 80 {
         ` + tc + `
+    }
+}`},
+		{"group: CIDR members, a full-address range, a port-0 member (persistent)", `
+virtual_server_group G2 {
+    198.51.100.64/30 80
+    198.51.100.70-198.51.100.71 81
+}
+virtual_server group G2 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp + ` 80 {
+    }
+}
+virtual_server_group G3 {
+    198.51.100.80 0
+}
+virtual_server group G3 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp + ` 80 {
+    }
+}`},
+		{"groups: IPv6 CIDR; IPv4 and IPv6 members (left out); IPv6 members, IPv4 real server (left out)", `
+virtual_server_group G5 {
+    2001:db8:2::/127 80
+}
+virtual_server group G5 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp6 + ` 80 {
+    }
+}
+virtual_server_group G6 {
+    198.51.100.90 80
+    2001:db8:3::1 80
+}
+virtual_server group G6 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp + ` 80 {
+    }
+}
+virtual_server_group G7 {
+    2001:db8:4::1 80
+}
+virtual_server group G7 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp + ` 80 {
     }
 }`},
 		{"fwmark: DR real server's port cleared, NAT's kept", `
