@@ -672,10 +672,6 @@ func (v *validator) advertInt(in *Instance, where string, version int) {
 	}
 }
 
-// lbAlgos are the IPVS schedulers the kernel knows.
-var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
-	"dh": true, "sh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "mh": true, "twos": true}
-
 var digestRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 
 // lvsPlace names a virtual or real server in messages. It is a Stringer so
@@ -708,34 +704,121 @@ func (v *validator) virtualServers() {
 				v.errorf(p, "%s: %q is not an IP address", where, vs.Address.Host)
 			}
 		}
+		// What follows are keepalived 2.2.7's fix-ups: it logs the
+		// problem, applies a default and carries on, and so does kt (the
+		// Effective* methods apply the same settings), so they are
+		// warnings.
+		if vs.Ignored() {
+			v.warnf(p, "%s has no real servers; it is ignored (keepalived does the same)", where)
+			continue
+		}
+		if why := v.c.GroupFamilyProblem(vs); why != "" {
+			v.warnf(p, "%s is left out: %s (keepalived 2.2.7 leaves it out too and logs this when it starts; keepalived -t says nothing)", where, why)
+			continue
+		}
 		if vs.FWMark != nil && vs.Protocol != "" {
 			v.warnf(p.Of("protocol"), "%s: protocol is ignored for a fwmark service", where)
 		}
 		for _, kw := range []struct{ name, val string }{{"lb_algo", vs.LBAlgo}, {"lvs_sched", vs.LVSSched}} {
-			if kw.val != "" && !lbAlgos[kw.val] {
-				v.errorf(p.Of(kw.name), "%s: %s %q is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)", where, kw.name, kw.val)
+			if kw.val != "" && !lvsSchedulers[kw.val] {
+				v.warnf(p.Of(kw.name), "%s: %s %q is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case); it is ignored", where, kw.name, kw.val)
 			}
 		}
-		for _, kw := range []struct{ name, val string }{{"lb_kind", string(vs.LBKind)}, {"lvs_method", string(vs.LVSMethod)}} {
-			switch strings.ToUpper(kw.val) {
-			case "", "NAT", "DR", "TUN":
-			default:
-				v.errorf(p.Of(kw.name), "%s: %s %q is invalid (want NAT, DR or TUN)", where, kw.name, kw.val)
-			}
-		}
-		if vs.FWMark == nil && vs.Protocol == "" {
-			v.warnf(p, "%s: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service", where)
-		}
-		if vs.LBAlgo == "" && vs.LVSSched == "" {
+		if !lvsSchedulers[vs.LBAlgo] && !lvsSchedulers[vs.LVSSched] {
 			v.warnf(p, "%s: no lb_algo; the scheduler is wlc (keepalived does the same)", where)
 		}
-		switch strings.ToUpper(vs.Protocol) {
-		case "", "TCP", "UDP", "SCTP":
-		default:
-			v.errorf(p.Of("protocol"), "%s: protocol %q is invalid (want TCP, UDP or SCTP)", where, vs.Protocol)
+		for _, fl := range []struct {
+			name string
+			set  bool
+		}{{"sh-port", vs.SHPort}, {"sh-fallback", vs.SHFallback}, {"mh-port", vs.MHPort}, {"mh-fallback", vs.MHFallback}} {
+			if fl.set && !vs.schedFlag(fl.name) {
+				sched := fl.name[:2]
+				v.warnf(p.Of(fl.name), "%s: %s only applies to the %s scheduler set by an lb_algo line before it; it is ignored (keepalived does the same)", where, fl.name, sched)
+			}
+		}
+		if vs.Hashed {
+			v.warnf(p.Of("hashed"), "%s: hashed has no effect (keepalived 2.2.7 ignores it); it is ignored", where)
+		}
+		for _, kw := range []struct {
+			name string
+			val  Text
+		}{{"lb_kind", vs.LBKind}, {"lvs_method", vs.LVSMethod}} {
+			if kw.val != "" {
+				if _, ok := fwdMethod(kw.val); !ok {
+					v.warnf(p.Of(kw.name), "%s: %s %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", where, kw.name, string(kw.val))
+				}
+			}
+		}
+		if _, ok := vs.lbKindSet(); !ok {
+			needs := false
+			for _, rs := range vs.liveRealServers() {
+				if _, own := fwdMethod(rs.LVSMethod); !own {
+					needs = true
+				}
+			}
+			if _, own := fwdMethod(vs.SorryServerLVSMethod); vs.SorryServer.Host != "" && !own {
+				needs = true
+			}
+			if needs {
+				v.warnf(p, "%s: no lb_kind; the forwarding method is NAT (keepalived does the same)", where)
+			}
+		}
+		if vs.Protocol != "" {
+			if _, ok := validProtocol(vs.Protocol); !ok {
+				v.warnf(p.Of("protocol"), "%s: protocol %q is invalid (want TCP, UDP or SCTP); it is ignored", where, vs.Protocol)
+			}
+		}
+		if _, ok := validProtocol(vs.Protocol); vs.FWMark == nil && !ok {
+			v.warnf(p, "%s: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service", where)
+		}
+		if vs.OPS && vs.FWMark == nil && vs.EffectiveProtocol() != "UDP" {
+			v.warnf(p.Of("ops"), "%s: ops (one-packet scheduling) needs protocol UDP; it is ignored (keepalived does the same)", where)
+		}
+		if vs.PersistenceTimeout != nil {
+			if _, ok := vs.persistenceSet(); !ok {
+				v.warnf(p.Of("persistence_timeout"), "%s: persistence_timeout %s is out of range (1 to 2678400 whole seconds); it is ignored (keepalived does the same)", where, formatDuration(*vs.PersistenceTimeout, ""))
+			}
+		}
+		if vs.PersistenceGranularity != "" && !vs.granularityValid() {
+			v.warnf(p.Of("persistence_granularity"), "%s: persistence_granularity %q is invalid (an IPv4 netmask, or an IPv6 prefix length 1-128); it is ignored", where, vs.PersistenceGranularity)
+		}
+		if _, ok := vs.persistenceSet(); (vs.zeroPort() || v.c.groupZeroPort(vs)) && !ok && !vs.granularityValid() {
+			v.warnf(p, "%s: port 0 is only valid for a persistent service; persistence_timeout 360 is set (keepalived does the same)", where)
+		}
+		for _, t := range []struct {
+			kw  string
+			d   *Duration
+			max time.Duration
+		}{{"connect_timeout", vs.ConnectTimeout, maxConnectTimeout}, {"delay_loop", vs.DelayLoop, 0}, {"delay_before_retry", vs.DelayBeforeRetry, -1}, {"warmup", vs.Warmup, -1}} {
+			v.timer(p, where, t.kw, t.d, t.max)
+		}
+		if vs.Retry != nil && *vs.Retry < 1 {
+			v.warnf(p.Of("retry"), "%s: retry %d is out of range (at least 1); it is ignored (keepalived does the same)", where, *vs.Retry)
+		}
+		if vs.Weight != nil && (*vs.Weight < 1 || *vs.Weight > maxIPVSWeight) {
+			v.warnf(p.Of("weight"), "%s: weight %d is out of range (1 to %d); it is ignored (keepalived does the same)", where, *vs.Weight, maxIPVSWeight)
 		}
 		if vs.Quorum != nil && *vs.Quorum < 1 {
-			v.errorf(p.Of("quorum"), "%s: quorum %d must be at least 1", where, *vs.Quorum)
+			v.warnf(p.Of("quorum"), "%s: quorum %d must be at least 1; it is set to 1 (keepalived does the same)", where, *vs.Quorum)
+		}
+		if q, sum := vs.quorumSet(), vs.weightSum(); q > sum {
+			v.warnf(p.Of("quorum"), "%s: quorum %d exceeds the total weight of the real servers %d; it is lowered to %d (keepalived does the same)", where, q, sum, sum)
+		}
+		if vs.Hysteresis != nil && *vs.Hysteresis < 0 {
+			v.warnf(p.Of("hysteresis"), "%s: hysteresis %d must be at least 0; it is ignored", where, *vs.Hysteresis)
+		}
+		if h, q := max(intOr(vs.Hysteresis, 0), 0), vs.EffectiveQuorum(); vs.Hysteresis != nil && h >= q {
+			v.warnf(p.Of("hysteresis"), "%s: hysteresis %d >= quorum %d; it is set to %d (keepalived does the same)", where, h, q, vs.EffectiveHysteresis())
+		}
+		if vs.SorryServer.Host != "" {
+			if k := vs.SorryServerLVSMethod; k != "" {
+				if _, ok := fwdMethod(k); !ok {
+					v.warnf(p.Of("sorry_server_lvs_method"), "%s: sorry_server_lvs_method %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", where, string(k))
+				}
+			}
+			v.rsPort(p.Of("sorry_server"), where, "sorry_server", vs, vs.EffectiveSorryKind(), vs.SorryServer.Port)
+		} else if vs.SorryServerInhibit {
+			v.warnf(p.Of("sorry_server_inhibit"), "%s: sorry_server_inhibit without sorry_server; it is ignored (keepalived does the same)", where)
 		}
 		clear(seen)
 		for _, rs := range vs.RealServers {
@@ -744,14 +827,68 @@ func (v *validator) virtualServers() {
 				v.errorf(rs.Pos, "%s: %q is not an IP address", rwhere, rs.Address.Host)
 			}
 			if seen[rs.Address] {
-				v.errorf(rs.Pos, "%s is duplicated; the second one is removed", rwhere)
+				v.warnf(rs.Pos, "%s is duplicated; the second one is removed (keepalived does the same)", rwhere)
+				continue
 			}
 			seen[rs.Address] = true
-			if rs.Weight != nil && (*rs.Weight < 0 || *rs.Weight > 65535) {
-				v.errorf(rs.Pos.Of("weight"), "%s: weight %d is out of range (0 to 65535)", rwhere, *rs.Weight)
+			if rs.Weight != nil {
+				if _, ok := rsWeightSet(rs); !ok {
+					v.warnf(rs.Pos.Of("weight"), "%s: weight %d is out of range (0 to %d); it is ignored (keepalived does the same)", rwhere, *rs.Weight, maxIPVSWeight)
+				}
 			}
+			if rs.LVSMethod != "" {
+				if _, ok := fwdMethod(rs.LVSMethod); !ok {
+					v.warnf(rs.Pos.Of("lvs_method"), "%s: lvs_method %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", rwhere, string(rs.LVSMethod))
+				}
+			}
+			if rs.Retry != nil && *rs.Retry < 1 {
+				v.warnf(rs.Pos.Of("retry"), "%s: retry %d is out of range (at least 1); it is ignored (keepalived does the same)", rwhere, *rs.Retry)
+			}
+			for _, t := range []struct {
+				kw  string
+				d   *Duration
+				max time.Duration
+			}{{"connect_timeout", rs.ConnectTimeout, maxConnectTimeout}, {"delay_loop", rs.DelayLoop, 0}, {"delay_before_retry", rs.DelayBeforeRetry, -1}, {"warmup", rs.Warmup, -1}} {
+				v.timer(rs.Pos, rwhere, t.kw, t.d, t.max)
+			}
+			v.rsPort(rs.Pos, rwhere, "real server", vs, vs.EffectiveRSKind(rs), rs.Address.Port)
 			v.checkers(rs, rwhere)
 		}
+	}
+}
+
+// timer reports a timer keepalived rejects and ignores: below 1 µs (0 is
+// allowed where max is -1: delay_before_retry, warmup) or above max.
+func (v *validator) timer(p Pos, where lvsPlace, kw string, d *Duration, max time.Duration) {
+	if d == nil {
+		return
+	}
+	x := d.D()
+	if max < 0 {
+		if x < 0 {
+			v.warnf(p.Of(kw), "%s: %s %s is invalid; it is ignored (keepalived does the same)", where, kw, formatDuration(*d, ""))
+		}
+		return
+	}
+	if !timerOK(d, max) {
+		v.warnf(p.Of(kw), "%s: %s %s is out of range (at least 0.000001s); it is ignored (keepalived does the same)", where, kw, formatDuration(*d, ""))
+	}
+}
+
+// rsPort reports a real or sorry server port keepalived changes: DR and
+// TUN cannot change the port, so a fwmark service's get port 0 and an
+// address service's get the service's port.
+func (v *validator) rsPort(p Pos, where lvsPlace, what string, vs *VirtualServer, kind string, port int) {
+	if kind == "NAT" || port == 0 {
+		return
+	}
+	switch {
+	case vs.FWMark != nil:
+		v.warnf(p, "%s: fwmark service with %s forwarding: the %s's port %d is cleared to 0 (keepalived does the same)", where, kind, what, port)
+	case vs.Address != nil && vs.Address.Port != port:
+		v.warnf(p, "%s: %s forwarding: the %s's port %d does not match the service's %d; it is reset to %d (keepalived does the same)", where, kind, what, port, vs.Address.Port, vs.Address.Port)
+	case vs.Group != "":
+		v.warnf(p, "%s: %s forwarding: the %s's port %d is ignored, each service of the group gives its own (keepalived warns the same)", where, kind, what, port)
 	}
 }
 
@@ -760,39 +897,48 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 		if c.NbGetRetry != nil {
 			v.warnf(p.Of("nb_get_retry"), "nb_get_retry is deprecated; use retry")
 		}
-		if c.ConnectIP != "" {
-			if _, err := netip.ParseAddr(c.ConnectIP); err != nil {
-				v.errorf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address", where, c.ConnectIP)
-			}
+		// keepalived reports these, ignores the value and runs the
+		// checker without it; so does kt (the Effective methods).
+		if c.ConnectIP != "" && c.EffectiveConnectIP() == "" {
+			v.warnf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address; it is ignored (keepalived does the same)", where, c.ConnectIP)
 		}
-		if c.BindTo != "" {
-			if _, err := netip.ParseAddr(c.BindTo); err != nil {
-				v.errorf(p.Of("bindto"), "%s: bindto %q is not an IP address", where, c.BindTo)
-			}
+		if c.BindTo != "" && c.EffectiveBindTo() == "" {
+			v.warnf(p.Of("bindto"), "%s: bindto %q is not an IP address; it is ignored (keepalived does the same)", where, c.BindTo)
 		}
-		for _, x := range []struct {
-			kw string
-			n  *int
-		}{{"connect_port", c.ConnectPort}, {"bind_port", c.BindPort}} {
-			v.intRange(p, x.kw, x.n, 1, 65535)
+		if _, ok := c.EffectiveConnectPort(); c.ConnectPort != nil && !ok {
+			v.warnf(p.Of("connect_port"), "%s: connect_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.ConnectPort)
+		}
+		if _, ok := c.EffectiveBindPort(); c.BindPort != nil && !ok {
+			v.warnf(p.Of("bind_port"), "%s: bind_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.BindPort)
+		}
+		for _, t := range []struct {
+			kw  string
+			d   *Duration
+			max time.Duration
+		}{{"connect_timeout", c.ConnectTimeout, maxConnectTimeout}, {"delay_loop", c.DelayLoop, 0}, {"delay_before_retry", c.DelayBeforeRetry, -1}, {"warmup", c.Warmup, -1}} {
+			v.timer(p, where, t.kw, t.d, t.max)
+		}
+		if c.Retry != nil && *c.Retry < 0 {
+			v.warnf(p.Of("retry"), "%s: retry %d is invalid; it is ignored (keepalived does the same)", where, *c.Retry)
 		}
 	}
 	for _, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
 		for _, h := range list {
 			common(h.Pos, &h.CheckCommon)
-			if len(h.URLs) == 0 {
-				v.errorf(h.Pos, "%s: HTTP check has no url block", where)
+			if len(h.EffectiveURLs()) == 0 {
+				// keepalived 2.2.7 crashes on this (keepalived -t: SIGSEGV).
+				v.errorf(h.Pos, "%s: HTTP check has no url block with a path", where)
 			}
 			for _, u := range h.URLs {
 				if u.Path == "" {
-					v.errorf(u.Pos, "%s: url has no path", where)
+					v.warnf(u.Pos, "%s: url has no path; it is ignored (keepalived does the same)", where)
 				}
-				if u.Digest != "" && !digestRE.MatchString(u.Digest) {
-					v.errorf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits)", where, u.Digest)
+				if u.Digest != "" && u.EffectiveDigest() == "" {
+					v.warnf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)", where, u.Digest)
 				}
 				for _, sc := range u.StatusCode.Args {
 					if !validStatus(sc) {
-						v.errorf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299)", where, sc)
+						v.warnf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)", where, sc)
 					}
 				}
 			}
@@ -806,16 +952,14 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	}
 	for _, c := range rs.DNSCheck {
 		common(c.Pos, &c.CheckCommon)
-		switch strings.ToUpper(c.Type) {
-		case "", "A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA":
-		default:
-			v.errorf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA)", where, c.Type)
+		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
+			v.warnf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA); SOA is used (keepalived does the same)", where, c.Type)
 		}
 	}
 	for _, c := range rs.MiscCheck {
 		common(c.Pos, &c.CheckCommon)
 		if c.MiscPath.Cmd == "" {
-			v.errorf(c.Pos, "%s: MISC_CHECK has no misc_path", where)
+			v.warnf(c.Pos, "%s: MISC_CHECK has no misc_path; the checker is skipped (keepalived does the same)", where)
 		}
 	}
 	for _, c := range rs.UDPCheck {
