@@ -332,7 +332,8 @@ func packetText(rec *capture.Record) string {
 	return sb.String()
 }
 
-// Seconds formats d the way the plot labels gaps: "3.61 s", "0.5 s", "12 s".
+// Seconds formats d the way the plot labels gaps: "3.61 s", "0.045 s",
+// "12.3 s".
 func Seconds(d time.Duration) string {
 	s := d.Seconds()
 	var out string
@@ -341,8 +342,10 @@ func Seconds(d time.Duration) string {
 		out = strconv.FormatFloat(s, 'f', 0, 64)
 	case s >= 10:
 		out = strconv.FormatFloat(s, 'f', 1, 64)
-	default:
+	case s >= 1:
 		out = strconv.FormatFloat(s, 'f', 2, 64)
+	default:
+		out = strconv.FormatFloat(s, 'f', 3, 64)
 	}
 	if strings.Contains(out, ".") {
 		out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
