@@ -3,16 +3,21 @@ package daemon
 import (
 	"encoding/json"
 	"io"
+	stdnet "net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/moby/ipvs"
 
 	"github.com/kt-project/kt/internal/browser"
 	"github.com/kt-project/kt/internal/testnet"
+	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -162,5 +167,43 @@ func TestStatusPageBrowser(t *testing.T) {
 	}
 	if errs := br.Errors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
+	}
+}
+
+// statsIPVS is a kernel table with one service and counters on its real
+// servers.
+type statsIPVS struct {
+	nullIPVS
+	dests []*ipvs.Destination
+}
+
+func (s statsIPVS) GetServices() ([]*ipvs.Service, error) {
+	return []*ipvs.Service{{AddressFamily: syscall.AF_INET, Protocol: syscall.IPPROTO_TCP, Address: stdnet.ParseIP("198.51.100.1"),
+		Port: 80, SchedName: "wlc", Netmask: 0xffffffff}}, nil
+}
+
+func (s statsIPVS) GetDestinations(*ipvs.Service) ([]*ipvs.Destination, error) { return s.dests, nil }
+
+// TestStatusPageIPVSCounters: the page shows each real server's
+// connections and rates as the kernel's table reports them.
+func TestStatusPageIPVSCounters(t *testing.T) {
+	up := testnet.AcceptTCP(t)
+	ap := netip.MustParseAddrPort(up)
+	h := statsIPVS{dests: []*ipvs.Destination{{AddressFamily: syscall.AF_INET, Address: stdnet.IP(ap.Addr().AsSlice()), Port: ap.Port(),
+		Weight: 1, ActiveConnections: 3, InactiveConnections: 4,
+		Stats: ipvs.DstStats{Connections: 42, CPS: 5, PPSIn: 6, PPSOut: 7, BPSIn: 800, BPSOut: 900}}}}
+	lan := &lan{}
+	ro := vrrp.RouterOptions{Listen: lan.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up)), Options{Router: ro, MetricsListen: "127.0.0.1:0",
+		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil }})
+	waitFor(t, "the check to report", 15*time.Second, func() bool { return len(a.d.page().Checks) == 1 }, a.log)
+	_, body := get(t, "GET", "http://"+a.d.MetricsAddr()+"/page.json")
+	var pg Page
+	if err := json.Unmarshal([]byte(body), &pg); err != nil {
+		t.Fatal(err)
+	}
+	want := RealServerIPVS{ActiveConns: 3, InactiveConns: 4, Conns: 42, CPS: 5, InPPS: 6, OutPPS: 7, InBPS: 800, OutBPS: 900}
+	if got := pg.IPVS["[198.51.100.1]:tcp:80|"+up]; got != want || pg.IPVSError != "" {
+		t.Errorf("IPVS counters %+v (error %q), want %+v; all: %+v", got, pg.IPVSError, want, pg.IPVS)
 	}
 }
