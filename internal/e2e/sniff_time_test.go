@@ -24,7 +24,8 @@ func TestSniffKernelTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	saved := lab.Dir + "/kt.pcap"
-	sniff, err := obs.Start(kt, "sniff", "eth0", "--summary", "-w", saved)
+	plot := lab.Dir + "/live.svg"
+	sniff, err := obs.Start(kt, "sniff", "eth0", "--summary", "-w", saved, "--plot", plot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +47,16 @@ func TestSniffKernelTimestamps(t *testing.T) {
 	}
 	_ = wire.Signal(os.Interrupt)
 	_ = wire.Wait(5 * time.Second)
+
+	// On Ctrl-C, --plot drew what the live capture saw.
+	svg, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatalf("kt sniff --plot on SIGINT: %v", err)
+	}
+	if !bytes.Contains(svg, []byte(`class="band" data-source="192.0.2.1" data-priority="150"`)) ||
+		!bytes.Contains(svg, []byte(`eth0 VRID 62 ipv4`)) || !bytes.Contains(svg, []byte(`class="mark stop"`)) {
+		t.Errorf("live plot lacks r1's master band on eth0 or its priority-0 stop:\n%s", svg)
+	}
 
 	ktFrames, err := pcapfile.Read(saved)
 	if err != nil {
