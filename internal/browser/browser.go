@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,24 @@ type Browser struct {
 // whole test's use of the browser (a hung page fails instead of hanging).
 func New(t *testing.T, timeout time.Duration) *Browser {
 	t.Helper()
+	return NewIn(t, timeout, "")
+}
+
+// NewIn is New with chromium running inside the network namespace netns
+// (ip netns exec), so it reaches a lab host's addresses; "" is New.
+func NewIn(t *testing.T, timeout time.Duration, netns string) *Browser {
+	t.Helper()
 	path := testenv.LookPath(t, "chromium", "apt-get install chromium")
+	if netns != "" {
+		ip := testenv.LookPath(t, "ip", "apt-get install iproute2")
+		// chromedp talks to chromium over inherited pipes: exec keeps them.
+		wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
+		script := "#!/bin/sh\nexec " + ip + " netns exec " + netns + " " + path + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path = wrapper
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
