@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	stdnet "net"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 	"github.com/kt-project/kt/vrrp"
 )
 
-var updatePictures = os.Getenv("KT_UPDATE_PICTURES") != ""
+var updatePictures = flag.Bool("update", false, "rewrite doc/status.png, the README's picture")
 
 func get(t *testing.T, method, url string) (*http.Response, string) {
 	t.Helper()
@@ -120,7 +121,7 @@ func TestPageEventRing(t *testing.T) {
 // TestStatusPageBrowser opens the backup's status page in headless
 // chromium: no console errors; it shows BACKUP with the master's address;
 // when the master stops, the page shows MASTER by its own polling (no
-// reload). KT_UPDATE_PICTURES=1 saves doc/status.png for the README.
+// reload). With -update it saves doc/status.png for the README.
 func TestStatusPageBrowser(t *testing.T) {
 	up, down := testnet.AcceptTCP(t), testnet.UnusedTCP(t)
 	net := &lan{}
@@ -147,7 +148,7 @@ func TestStatusPageBrowser(t *testing.T) {
 			t.Errorf("virtual servers lack %q:\n%s", want, vss)
 		}
 	}
-	if updatePictures {
+	if *updatePictures {
 		if err := os.WriteFile("../doc/status.png", browser.Screenshot(t, br, "body"), 0o644); err != nil {
 			t.Fatal(err)
 		}
