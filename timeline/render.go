@@ -174,18 +174,23 @@ var steps = []time.Duration{
 func (b *Builder) axis(w *bufio.Writer, sc scale, h int) {
 	total := sc.t1.Sub(sc.t0)
 	step := steps[len(steps)-1]
+	layout := "15:04:05"
 	for _, s := range steps {
-		if total/s <= 12 {
-			step = s
+		l := "15:04:05"
+		if s < time.Second {
+			l = "15:04:05.000"
+		}
+		// As many labels as fit with room between them.
+		if total/s <= time.Duration(plotW/(float64(len(l))*7+24)) {
+			step, layout = s, l
 			break
 		}
 	}
-	layout := "15:04:05"
-	if step < time.Second {
-		layout = "15:04:05.000"
-	}
 	fmt.Fprintf(w, `<text x="4" y="14" font-weight="600">%s UTC</text>`+"\n", sc.t0.UTC().Format("2006-01-02"))
-	for t := sc.t0.Truncate(step); !t.After(sc.t1); t = t.Add(step) {
+	if total/step > 40 { // a span longer than the steps go (days): even spacing
+		step = total / 12
+	}
+	for i, t := 0, sc.t0.Truncate(step); !t.After(sc.t1) && i < 50; i, t = i+1, t.Add(step) {
 		if t.Before(sc.t0) {
 			continue
 		}

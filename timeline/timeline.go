@@ -25,8 +25,8 @@ import (
 // is summarised (bands, gaps and events only).
 const DefaultMaxTicks = 2000
 
-// maxMarks bounds the gaps and event markers kept per lane; more are
-// counted, not drawn.
+// maxMarks bounds the gaps, event markers and master bands kept per
+// lane (a live capture may run for weeks); more are counted, not drawn.
 const maxMarks = 2000
 
 // lateFactor: an advert gap longer than the advertised interval times this
@@ -121,6 +121,7 @@ type Lane struct {
 	Sources []netip.Addr
 
 	first, last time.Time
+	bandsFull   bool
 	stopped     map[netip.Addr]bool
 	interval    map[netip.Addr]time.Duration
 	lastAdvert  map[netip.Addr]time.Time
@@ -234,7 +235,7 @@ func (l *Lane) advert(rec *capture.Record, evs []capture.Event, maxTicks int) {
 		}
 	}
 	var cur *Band
-	if n := len(l.Bands); n > 0 {
+	if n := len(l.Bands); n > 0 && !l.bandsFull {
 		cur = &l.Bands[n-1]
 	}
 	// A late advert from the current master, before any change it causes.
@@ -273,14 +274,12 @@ func (l *Lane) advert(rec *capture.Record, evs []capture.Event, maxTicks int) {
 					l.Dropped++
 				}
 			}
-			l.Bands = append(l.Bands, Band{Source: ev.Source, Priority: ev.Priority, Interval: iv, Start: t, End: t})
-			cur = &l.Bands[len(l.Bands)-1]
+			cur = l.newBand(Band{Source: ev.Source, Priority: ev.Priority, Interval: iv, Start: t, End: t})
 		case capture.EventPriority:
 			l.mark(Mark{Time: t, Kind: ev.Kind, Source: ev.Source,
 				Text: fmt.Sprintf("%s %v priority %d → %d", stamp(t), ev.Source, ev.PrevPriority, ev.Priority)})
 			if cur != nil {
-				l.Bands = append(l.Bands, Band{Source: ev.Source, Priority: ev.Priority, Interval: iv, Start: t, End: t})
-				cur = &l.Bands[len(l.Bands)-1]
+				cur = l.newBand(Band{Source: ev.Source, Priority: ev.Priority, Interval: iv, Start: t, End: t})
 			}
 		case capture.EventStop:
 			l.mark(Mark{Time: t, Kind: ev.Kind, Source: ev.Source,
@@ -309,6 +308,18 @@ func (l *Lane) advert(rec *capture.Record, evs []capture.Event, maxTicks int) {
 	l.stopped[rec.Src] = p.Priority == vrrp.PriorityStop
 	l.interval[rec.Src] = iv
 	l.lastAdvert[rec.Src] = t
+}
+
+// newBand starts a band and returns it, or nil when the lane has as many
+// as it keeps (then nothing more is drawn for its masters).
+func (l *Lane) newBand(b Band) *Band {
+	if len(l.Bands) >= maxMarks {
+		l.Dropped++
+		l.bandsFull = true
+		return nil
+	}
+	l.Bands = append(l.Bands, b)
+	return &l.Bands[len(l.Bands)-1]
 }
 
 func packetText(rec *capture.Record) string {

@@ -259,3 +259,32 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestFlappingBounded: a router flapping for a long time keeps a bounded
+// number of bands; those not kept are counted.
+func TestFlappingBounded(t *testing.T) {
+	b := New()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	el := capture.NewElection()
+	r := &capture.Record{Kind: capture.KindVRRP}
+	r.VRRP = vrrp.Packet{Version: 3, Type: 1, VRID: 1, Interval: time.Second, Addrs: []netip.Addr{addr("198.51.100.1")}}
+	var evs []capture.Event
+	for i := range 3 * maxMarks {
+		// r1 and r2 take turns, each after the other's silence.
+		r.Time = start.Add(time.Duration(i) * 5 * time.Second)
+		r.Src, r.VRRP.Priority = addr("192.0.2.1"), 100
+		if i%2 == 1 {
+			r.Src = addr("192.0.2.2")
+		}
+		evs = el.Advert(r, evs[:0])
+		b.Observe(r, evs)
+	}
+	l := b.Lanes()[0]
+	if len(l.Bands) != maxMarks || len(l.Takeovers) != maxMarks || l.Dropped == 0 {
+		t.Errorf("%d bands, %d takeovers, %d dropped", len(l.Bands), len(l.Takeovers), l.Dropped)
+	}
+	last := l.Bands[len(l.Bands)-1]
+	if last.End.Sub(last.Start) > 5*time.Second {
+		t.Errorf("the last band kept was stretched after the cap: %v – %v", last.Start, last.End)
+	}
+}
