@@ -45,6 +45,11 @@ type Options struct {
 	Location *time.Location
 	// Now is the wall clock, for live captures (nil: time.Now).
 	Now func() time.Time
+	// Observe, when set, sees every VRRP, malformed and announce record
+	// kept (after VRID) with the events it caused, in capture order (the
+	// timeline plot is built from it). Both are reused after it returns:
+	// it must copy what it keeps.
+	Observe func(rec *Record, evs []Event)
 }
 
 // Result is what Run saw.
@@ -224,6 +229,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 					return fmt.Errorf("capture: %s: %w", s.o.Write, err)
 				}
 			}
+		}
+		if s.o.Observe != nil {
+			s.o.Observe(rec, s.evs)
 		}
 		if rec.Kind == KindVRRP || rec.Kind == KindBad {
 			s.packets++

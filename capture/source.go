@@ -11,6 +11,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -200,7 +201,9 @@ func (s *fileSource) Close() error {
 // to read still stops at once on Ctrl-C or at --duration.
 type liveSource struct {
 	conn *packet.Conn
+	raw  syscall.RawConn
 	buf  []byte
+	oob  []byte
 	poll time.Duration
 }
 
@@ -228,22 +231,76 @@ func OpenLive(iface string, promisc bool) (Source, error) {
 			return nil, fmt.Errorf("capture: promiscuous mode on %s: %w", iface, err)
 		}
 	}
-	return &liveSource{conn: conn, buf: make([]byte, 1<<16), poll: 200 * time.Millisecond}, nil
+	// Each frame's time is the kernel's, taken when it arrived (as
+	// tcpdump's), not when kt gets round to reading it.
+	raw, err := conn.SyscallConn()
+	if err == nil {
+		err = setTimestamping(raw)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("capture: kernel timestamps on %s: %w", iface, err)
+	}
+	return &liveSource{conn: conn, raw: raw, buf: make([]byte, 1<<16), oob: make([]byte, 128), poll: 200 * time.Millisecond}, nil
+}
+
+// setTimestamping asks the kernel for each frame's receive time
+// (SO_TIMESTAMPNS: a timespec control message on every recvmsg).
+func setTimestamping(raw syscall.RawConn) error {
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 func (s *liveSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	if err := s.conn.SetReadDeadline(time.Now().Add(s.poll)); err != nil {
 		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: %w", err)
 	}
-	n, _, err := s.conn.ReadFrom(s.buf)
+	var (
+		n, oobn, flags int
+		rerr           error
+	)
+	// RawConn.Read waits in the runtime's poller, so the read deadline
+	// holds as it does for ReadFrom.
+	err := s.raw.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+		return rerr != unix.EAGAIN && rerr != unix.EWOULDBLOCK
+	})
+	if err == nil {
+		err = rerr
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, gopacket.CaptureInfo{}, errIdle
 		}
 		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: read: %w", err)
 	}
-	now := time.Now()
-	return s.buf[:n], gopacket.CaptureInfo{Timestamp: now, CaptureLength: n, Length: n}, nil
+	ts, ok := kernelTime(s.oob[:oobn])
+	if !ok || flags&unix.MSG_CTRUNC != 0 {
+		ts = time.Now() // no timestamp came with the frame: the next best
+	}
+	return s.buf[:n], gopacket.CaptureInfo{Timestamp: ts, CaptureLength: n, Length: n}, nil
+}
+
+// kernelTime finds the SCM_TIMESTAMPNS receive time in a recvmsg's
+// control messages.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			var ts unix.Timespec
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts)), m.Data)
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (s *liveSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }

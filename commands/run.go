@@ -40,7 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-target", Value: "stderr", Usage: "stderr, syslog or journald"},
 			&cli.StringFlag{Name: "log-facility", Aliases: []string{"S"}, Value: "daemon", Usage: "syslog facility: daemon or local0-local7"},
 			&cli.StringFlag{Name: "control-socket", Value: daemon.DefaultControlSocket, Usage: "unix socket `PATH` for kt status (\"\": none)"},
-			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650)"},
+			&cli.StringFlag{Name: "http-listen", Aliases: []string{"metrics-listen"}, Usage: "serve Prometheus /metrics and a read-only status page (/, /status.json) on `ADDR` only (e.g. 127.0.0.1:9650); off by default"},
 			&cli.StringFlag{Name: "dump-file", Value: daemon.DefaultDataFile, Usage: "SIGUSR1's text state dump `FILE`"},
 			&cli.StringFlag{Name: "json-file", Value: daemon.DefaultJSONFile, Usage: "SIGUSR1's JSON state dump `FILE`"},
 			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
@@ -87,7 +87,7 @@ func runAction(c *cli.Context) error {
 		TestMail: c.Bool("test-mail"),
 		Daemon: daemon.Options{KeepIPVS: c.Bool("dont-release-ipvs"),
 			VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
-			MetricsListen: c.String("metrics-listen"), DataFile: c.String("dump-file"),
+			MetricsListen: c.String("http-listen"), DataFile: c.String("dump-file"),
 			JSONFile: c.String("json-file"), StatsFile: c.String("stats-file")},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/kt-project/kt/capture"
+	"github.com/kt-project/kt/timeline"
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,6 +30,7 @@ password/AH mismatch (with --auth), address count.
   kt sniff eth0 --duration 30s --summary
   kt sniff -r failover.pcap --json
   kt sniff eth0 -w vrrp.pcap --vrid 51 --auth secret
+  kt sniff -r failover.pcap --plot timeline.html   (or .svg)
 
 Exit status: 0 done, 1 capture or file error, 2 usage error.`,
 		Flags: []cli.Flag{
@@ -42,6 +44,7 @@ Exit status: 0 done, 1 capture or file error, 2 usage error.`,
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per packet and per event (and the summary)"},
 			&cli.BoolFlag{Name: "no-promisc", Usage: "do not put the interface in promiscuous mode"},
 			&cli.BoolFlag{Name: "lines", Usage: "print plain lines even on a terminal"},
+			&cli.StringFlag{Name: "plot", Usage: "at the end (or on Ctrl-C) draw the elections as a timeline in `FILE` (.svg: SVG, else self-contained HTML)"},
 		},
 		Action: sniffAction,
 	}
@@ -66,6 +69,12 @@ func sniffAction(c *cli.Context) error {
 		return cli.Exit("kt sniff: --count and --duration must not be negative", exitUsage)
 	}
 	out := c.App.Writer
+	var plot *timeline.Builder
+	var observe func(*capture.Record, []capture.Event)
+	if c.String("plot") != "" {
+		plot = timeline.New()
+		observe = plot.Observe
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	_, err := capture.Run(ctx, capture.Options{
@@ -81,7 +90,13 @@ func sniffAction(c *cli.Context) error {
 		JSON:     c.Bool("json"),
 		Refresh:  !c.Bool("lines") && capture.IsTerminal(out),
 		Out:      out,
+		Observe:  observe,
 	})
+	if plot != nil {
+		if perr := plot.WriteFile(c.String("plot")); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if err != nil {
 		return cli.Exit("kt sniff: "+err.Error(), exitProblem)
 	}
