@@ -237,6 +237,20 @@ func (v *validator) instances() {
 				in.Authentication = nil
 			}
 		}
+		// mcast_src_ip and unicast_src_ip share keepalived's handler: an
+		// address it cannot read is skipped (vrrp_srcip_handler).
+		for _, src := range []struct {
+			kw  string
+			val *string
+		}{{"mcast_src_ip", &in.McastSrcIP}, {"unicast_src_ip", &in.UnicastSrcIP}} {
+			if *src.val == "" {
+				continue
+			}
+			if _, err := netip.ParseAddr(*src.val); err != nil {
+				v.carryf(p.Of(src.kw), "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, *src.val)
+				*src.val = ""
+			}
+		}
 		// keepalived checks unicast_ttl when the block ends.
 		if in.UnicastTTL != nil && len(in.UnicastPeer) == 0 {
 			v.carryf(p.EndPos(), "%s: Cannot use unicast_ttl without unicast peers - resetting", where)

@@ -57,9 +57,9 @@ func (v *LineVerdict) unsupported(f string, a ...any) {
 
 // report adds the verdict's diagnostics at p. keepalived's errors about a
 // line are ones it carries on from: kt runs the line fixed up or without
-// it, as keepalived does, so they must not stop kt run. They are reported
-// as warnings here. (With h-verdicts' Diagnostic.CarryOn, the one line
-// below becomes s.carryf: an error with CarryOn.)
+// it, as keepalived does, so they must not stop kt run. They are reported as
+// errors with CarryOn. What kt cannot do (Unsupported) is left out and
+// carried on from too.
 func (v LineVerdict) report(s *diagSink, p Pos) {
 	for _, e := range v.Errors {
 		s.carryf(p, "%s", e) // keepalived carries on: see above
@@ -68,7 +68,8 @@ func (v LineVerdict) report(s *diagSink, p Pos) {
 		s.warnf(p, "%s", w)
 	}
 	if v.Unsupported != "" {
-		s.errorf(p, "%s", v.Unsupported)
+		// keepalived runs the line; kt runs the rest without it.
+		s.carryf(p, "%s; kt leaves this line out", v.Unsupported)
 	}
 }
 

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/internal/testenv"
@@ -216,21 +219,27 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 	if err != nil {
 		r.KTLoadErr = err.Error()
 	}
+	r.Interfaces = Interfaces(cfg, lines)
+	ns, err := newNamespace(ip, r.Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.close()
 	if cfg != nil {
-		diags = append(diags, config.Validate(cfg)...)
+		// kt convert --check's verdict: the effective configuration, with
+		// the host checks made inside the namespace that has the file's
+		// interfaces.
+		var vd config.Diagnostics
+		if err := ns.do(func() { _, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}}) }); err != nil {
+			return nil, err
+		}
+		diags = append(diags, vd...)
 	}
 	diags.Sort()
 	r.KT = FromConfig(diags, rel)
 	if lexErr == nil {
 		r.Blocks = Blocks(lines, rel)
 	}
-	r.Interfaces = Interfaces(cfg, lines)
-
-	ns, err := newNamespace(ip, r.Interfaces)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -423,6 +432,34 @@ func (ns *namespace) run(args ...string) error {
 }
 
 func (ns *namespace) close() { _ = ns.run("netns", "del", ns.name) }
+
+// do runs fn on a thread inside the namespace, then moves the thread back.
+func (ns *namespace) do(fn func()) error {
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer self.Close()
+	target, err := os.Open("/run/netns/" + ns.name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", ns.name, err)
+	}
+	fn()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked and ends with this goroutine's caller.
+		return fmt.Errorf("setns back: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return nil
+}
 
 var (
 	buildOnce sync.Once

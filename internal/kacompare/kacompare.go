@@ -100,7 +100,10 @@ type Diag struct {
 	File  string
 	Line  int
 	Error bool
-	Text  string
+	// Refuses is an error keepalived does not carry on from: kt run
+	// refuses the file for it (config.Diagnostics.Refusals).
+	Refuses bool
+	Text    string
 }
 
 func (d Diag) String() string {
@@ -115,7 +118,8 @@ func (d Diag) String() string {
 func FromConfig(ds config.Diagnostics, rel func(string) string) []Diag {
 	out := make([]Diag, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, Diag{File: rel(d.Pos.File), Line: d.Pos.Line, Error: d.Severity == config.Error, Text: d.Msg})
+		out = append(out, Diag{File: rel(d.Pos.File), Line: d.Pos.Line, Error: d.Severity == config.Error,
+			Refuses: d.Severity == config.Error && !d.CarryOn, Text: d.Msg})
 	}
 	return out
 }
@@ -298,7 +302,7 @@ func (r *Result) KTErrors() bool {
 		return true
 	}
 	for _, d := range r.KT {
-		if d.Error {
+		if d.Refuses {
 			return true
 		}
 	}
@@ -364,7 +368,7 @@ func (r *Result) Differences() []Difference {
 			add(Difference{File: r.File, Kind: KindKTError, Detail: "kt: " + r.KTLoadErr})
 		}
 		for _, d := range r.KT {
-			if d.Error {
+			if d.Refuses {
 				add(Difference{File: d.File, Line: d.Line, Kind: KindKTError, Detail: "kt: " + d.String() + kaAt(r.KA, d.File, d.Line)})
 			}
 		}
