@@ -1,0 +1,189 @@
+package config
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// notRunReasons are the keywords kt reads (and writes back on conversion)
+// but does not act on, by block, with why. --check names each one a
+// configuration sets, so that nothing keepalived would do is dropped
+// without a word. Keywords with a message of their own elsewhere
+// (vrrp_iptables, track_group, track_bfd) are not listed.
+var notRunReasons = map[reflect.Type]map[string]string{
+	reflect.TypeOf(Config{}): {
+		"net_namespace":            "run kt under ip netns exec instead",
+		"net_namespace_ipvs":       "not implemented",
+		"namespace_with_ipsets":    "kt uses no ipsets",
+		"use_pid_dir":              "kt's pid files are given on its command line",
+		"child_wait_time":          "kt is one process",
+		"linkbeat_use_polling":     "kt follows links through netlink",
+		"linkbeat_interfaces":      "kt follows links through netlink",
+		"interface_up_down_delays": "not implemented",
+		"bfd_instance":             "kt has no BFD yet",
+		"garp_group":               "not implemented",
+	},
+	reflect.TypeOf(GlobalDefs{}): {
+		"process_names":                       "kt is one process",
+		"process_name":                        "kt is one process",
+		"vrrp_process_name":                   "kt is one process",
+		"checker_process_name":                "kt is one process",
+		"lvs_process_name":                    "kt is one process",
+		"bfd_process_name":                    "kt is one process",
+		"startup_script":                      "not implemented",
+		"startup_script_timeout":              "not implemented",
+		"shutdown_script":                     "not implemented",
+		"shutdown_script_timeout":             "not implemented",
+		"max_auto_priority":                   "kt sets no real-time priority",
+		"min_auto_priority_delay":             "kt sets no real-time priority",
+		"checker_log_all_failures":            "not implemented: kt logs state changes",
+		"dynamic_interfaces":                  "not implemented",
+		"default_interface":                   "not implemented",
+		"lvs_timeouts":                        "not implemented",
+		"lvs_flush":                           "not implemented: kt changes only its own IPVS entries",
+		"lvs_flush_on_stop":                   "not implemented: kt removes its own IPVS entries on stop",
+		"lvs_flush_onstop":                    "not implemented: kt removes its own IPVS entries on stop",
+		"lvs_sync_daemon":                     "IPVS connection sync is not implemented",
+		"vrrp_down_timer_adverts":             "not implemented: Master_Down_Interval is 3 adverts",
+		"vrrp_gna_interval":                   "not implemented",
+		"vrrp_min_garp":                       "not implemented",
+		"vrrp_garp_extra_if":                  "not implemented",
+		"vrrp_vmac_garp_intvl":                "not implemented",
+		"vrrp_higher_prio_send_advert":        "not implemented",
+		"nftables_priority":                   "not implemented",
+		"nftables_ifindex":                    "not implemented",
+		"nftables_ipvs":                       "not implemented",
+		"nftables_ipvs_priority":              "not implemented",
+		"nftables_ipvs_start_fwmark":          "not implemented",
+		"nftables_counters":                   "not implemented",
+		"vrrp_startup_delay":                  "not implemented",
+		"vrrp_rx_bufs_policy":                 "kt sizes its own buffers",
+		"vrrp_rx_bufs_multiplier":             "kt sizes its own buffers",
+		"log_unknown_vrids":                   "not implemented",
+		"vrrp_priority":                       "kt sets no process priority",
+		"vrrp_no_swap":                        "kt does not lock its memory",
+		"vrrp_rt_priority":                    "kt sets no real-time priority",
+		"vrrp_cpu_affinity":                   "kt sets no CPU affinity",
+		"vrrp_rlimit_rttime":                  "kt sets no real-time priority",
+		"vrrp_rlimit_rtime":                   "kt sets no real-time priority",
+		"checker_priority":                    "kt sets no process priority",
+		"checker_no_swap":                     "kt does not lock its memory",
+		"checker_rt_priority":                 "kt sets no real-time priority",
+		"checker_cpu_affinity":                "kt sets no CPU affinity",
+		"checker_rlimit_rttime":               "kt sets no real-time priority",
+		"checker_rlimit_rtime":                "kt sets no real-time priority",
+		"bfd_priority":                        "kt has no BFD",
+		"bfd_no_swap":                         "kt has no BFD",
+		"bfd_rt_priority":                     "kt has no BFD",
+		"bfd_cpu_affinity":                    "kt has no BFD",
+		"bfd_rlimit_rttime":                   "kt has no BFD",
+		"bfd_rlimit_rtime":                    "kt has no BFD",
+		"lvs_notify_fifo":                     "not implemented: no VS/RS lines on a FIFO",
+		"fifo_write_vrrp_states_on_reload":    "not implemented",
+		"snmp_socket":                         "no SNMP: kt status --json and the metrics listener",
+		"enable_traps":                        "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_vrrp":                    "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_keepalived":              "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_rfc":                     "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_rfcv2":                   "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_rfcv3":                   "no SNMP: kt status --json and the metrics listener",
+		"enable_snmp_checker":                 "no SNMP: kt status --json and the metrics listener",
+		"enable_dbus":                         "no D-Bus: the control socket and kt status",
+		"dbus_service_name":                   "no D-Bus: the control socket and kt status",
+		"vrrp_netlink_cmd_rcv_bufs":           "kt sizes its own buffers",
+		"vrrp_netlink_cmd_rcv_bufs_force":     "kt sizes its own buffers",
+		"vrrp_netlink_monitor_rcv_bufs":       "kt sizes its own buffers",
+		"vrrp_netlink_monitor_rcv_bufs_force": "kt sizes its own buffers",
+		"process_monitor_rcv_bufs":            "kt sizes its own buffers",
+		"process_monitor_rcv_bufs_force":      "kt sizes its own buffers",
+		"lvs_netlink_cmd_rcv_bufs":            "kt sizes its own buffers",
+		"lvs_netlink_cmd_rcv_bufs_force":      "kt sizes its own buffers",
+		"lvs_netlink_monitor_rcv_bufs":        "kt sizes its own buffers",
+		"lvs_netlink_monitor_rcv_bufs_force":  "kt sizes its own buffers",
+		"random_seed":                         "not implemented",
+		"reload_check_config":                 "kt always checks a configuration before a reload uses it",
+		"reload_time_file":                    "not implemented",
+		"reload_repeat":                       "not implemented",
+		"include_check":                       "not implemented",
+		"config_save_dir":                     "not implemented",
+		"tmp_config_directory":                "not implemented",
+		"data_use_instance":                   "not implemented",
+	},
+	reflect.TypeOf(Instance{}): {
+		"vrf":                       "not implemented",
+		"use_ipvlan":                "not implemented",
+		"native_ipv6":               "not implemented",
+		"dont_track_primary":        "not implemented: kt always tracks the instance's interface",
+		"linkbeat_use_polling":      "kt follows links through netlink",
+		"mcast_dst_ip":              "not implemented",
+		"track_src_ip":              "not implemented",
+		"unicast_fault_no_peer":     "not implemented",
+		"old_unicast_checksum":      "not implemented",
+		"promote_secondaries":       "not implemented",
+		"lvs_sync_daemon_interface": "IPVS connection sync is not implemented",
+		"garp_extra_if":             "not implemented",
+		"vmac_garp_intvl":           "not implemented",
+		"higher_prio_send_advert":   "not implemented",
+		"kernel_rx_buf_size":        "kt sizes its own buffers",
+	},
+	reflect.TypeOf(VirtualServer{}): {
+		"ha_suspend": "not implemented",
+		"snmp_name":  "no SNMP",
+	},
+	reflect.TypeOf(RealServer{}): {
+		"snmp_name": "no SNMP",
+	},
+	reflect.TypeOf(URLCheck{}): {
+		"regex":            "not implemented: a checker with a regex url is not run",
+		"regex_no_match":   "not implemented: a checker with a regex url is not run",
+		"regex_options":    "not implemented: a checker with a regex url is not run",
+		"regex_min_offset": "not implemented: a checker with a regex url is not run",
+		"regex_max_offset": "not implemented: a checker with a regex url is not run",
+		"regex_stack":      "not implemented: a checker with a regex url is not run",
+	},
+}
+
+// notRun warns about every keyword set in the configuration that kt does
+// not act on (notRunReasons), at its line.
+func (v *validator) notRun() {
+	v.notRunIn(reflect.ValueOf(v.c).Elem(), v.c.Pos)
+	if g := v.c.Global; g != nil {
+		v.notRunIn(reflect.ValueOf(g).Elem(), g.Pos)
+	}
+	for _, name := range sortedKeys(v.c.Instances) {
+		in := v.c.Instances[name]
+		v.notRunIn(reflect.ValueOf(in).Elem(), in.Pos)
+	}
+	for _, vs := range v.c.VirtualServers {
+		v.notRunIn(reflect.ValueOf(vs).Elem(), vs.Pos)
+		for _, rs := range vs.RealServers {
+			v.notRunIn(reflect.ValueOf(rs).Elem(), rs.Pos)
+			for _, h := range append(append([]*HTTPCheck{}, rs.HTTPGet...), rs.SSLGet...) {
+				for _, u := range h.URLs {
+					v.notRunIn(reflect.ValueOf(u).Elem(), u.Pos)
+				}
+			}
+		}
+	}
+}
+
+// notRunIn warns about the fields of the struct sv that are set and listed
+// for its type.
+func (v *validator) notRunIn(sv reflect.Value, p Pos) {
+	reasons := notRunReasons[sv.Type()]
+	if len(reasons) == 0 {
+		return
+	}
+	var keys []string
+	for i := 0; i < sv.NumField(); i++ {
+		key, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("toml"), ",")
+		if _, ok := reasons[key]; ok && !sv.Field(i).IsZero() {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		v.warnf(p.Of(key), "%s: kt does not do this (%s); it is ignored", key, reasons[key])
+	}
+}
