@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ngBlock is one little-endian pcapng block of type typ around body
@@ -154,6 +156,22 @@ func TestSniffFIFOHonoursContext(t *testing.T) {
 				}
 				if _, err := w.Write(pcapData[:24]); err != nil {
 					t.Fatal(err)
+				}
+				// Cancel only once the reader has taken the header out of
+				// the pipe: it is then waiting for data, not still opening.
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the reader never read the header")
+					}
+					time.Sleep(5 * time.Millisecond)
 				}
 			}
 			cancel()

@@ -86,9 +86,12 @@ func TestConvertToTOMLAndBack(t *testing.T) {
 }
 
 func TestConvertCheck(t *testing.T) {
+	// keepalived 2.2.7 -t exits 6 (script security) on the seed and runs
+	// it, carrying on from its errors: kt run would start it too, so
+	// --check exits 0 and prints every problem.
 	code, out, errs := kt(t, "convert", "--check", "../testdata/seed/original.conf")
-	if code != 1 {
-		t.Fatalf("check of the seed: exit %d, want 1", code)
+	if code != 0 {
+		t.Fatalf("check of the seed: exit %d, want 0", code)
 	}
 	for _, want := range []string{
 		"original.conf:11: error: vrrp_garp_interval '0' is invalid",
