@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -38,6 +39,11 @@ type PacketConn interface {
 // protocol 112 (and 51 for AH over IPv4), the VRRP multicast group joined on
 // the interface, TTL / hop limit 255, multicast loop off, bound to the
 // device so that instances on other interfaces never see its traffic.
+//
+// Receive sockets carry a BPF filter that accepts only the VRIDs in
+// ConnOptions.VRIDs, so a flood of adverts for other VRIDs is dropped in the
+// kernel; they are read in batches (recvmmsg). The IPv4 send socket has a
+// filter that drops everything, so nothing is ever queued on it.
 type Conn struct {
 	ifi    *net.Interface
 	v6     bool
@@ -46,10 +52,16 @@ type Conn struct {
 	p6     *ipv6.PacketConn
 	out    chan recvResult
 	closed chan struct{}
+	// pending is what Recv has still to return of the last batch.
+	pending []Received
+	wg      sync.WaitGroup
 }
 
+// recvBatch is how many datagrams one read may return.
+const recvBatch = 64
+
 type recvResult struct {
-	r   Received
+	rs  []Received
 	err error
 }
 
@@ -62,6 +74,9 @@ type ConnOptions struct {
 	Groups []netip.Addr
 	// AH also opens a socket for IP protocol 51 (IPv4 only).
 	AH bool
+	// VRIDs are the only VRIDs the kernel lets through to the sockets;
+	// none lets every advert through.
+	VRIDs []uint8
 }
 
 // ListenConn opens the sockets for one interface and family.
@@ -70,7 +85,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %s: %w", o.Interface, err)
 	}
-	c := &Conn{ifi: ifi, v6: o.IPv6, out: make(chan recvResult, 64), closed: make(chan struct{})}
+	c := &Conn{ifi: ifi, v6: o.IPv6, out: make(chan recvResult, 16), closed: make(chan struct{})}
 	fail := func(err error) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: %s: %w", o.Interface, err)
@@ -90,6 +105,28 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 			return fail(err)
 		}
 		c.recv = append(c.recv, ah)
+	}
+	if len(o.VRIDs) > 0 {
+		prog, err := recvFilter(o.IPv6, o.AH && !o.IPv6, o.VRIDs)
+		if err != nil {
+			return fail(err)
+		}
+		for _, r := range c.recv {
+			if err := control(r, func(fd int) error { return attachFilter(fd, prog) }); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	for _, r := range c.recv {
+		// Only the groups joined on this socket, as keepalived
+		// (IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off; best effort, as
+		// older kernels lack the IPv6 one).
+		_ = control(r, func(fd int) error {
+			if o.IPv6 {
+				return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
+			}
+			return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
+		})
 	}
 	if o.IPv6 {
 		p := ipv6.NewPacketConn(rc)
@@ -145,11 +182,19 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err := control(sc, func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1) }); err != nil {
 			return fail(fmt.Errorf("IP_HDRINCL: %w", err))
 		}
-		// The send socket must not read: a zero receive buffer would still
-		// queue; shut its read side.
-		_ = control(sc, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RD) })
+		// The send socket never reads: a filter that drops everything
+		// keeps its queue empty (keepalived's if_setsockopt_no_receive),
+		// where a zero receive buffer or a shut read side would still let
+		// a flood fill it and count as drops.
+		if err := control(sc, func(fd int) error {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)
+			return attachFilter(fd, dropAll())
+		}); err != nil {
+			return fail(err)
+		}
 	}
 	for _, r := range c.recv {
+		c.wg.Add(1)
 		go c.reader(r)
 	}
 	return c, nil
@@ -190,10 +235,26 @@ func control(c *net.IPConn, f func(fd int) error) error {
 }
 
 func (c *Conn) reader(pc *net.IPConn) {
+	defer c.wg.Done()
+	var rd batchReader
+	if c.v6 {
+		rd = ipv6.NewPacketConn(pc)
+	} else {
+		rd = ipv4.NewPacketConn(pc)
+	}
+	ms := make([]ipv4.Message, recvBatch)
+	slab := make([]byte, recvBatch*1500)
+	oob := make([]byte, recvBatch*128)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{slab[i*1500 : (i+1)*1500]}
+		if c.v6 {
+			ms[i].OOB = oob[i*128 : (i+1)*128]
+		}
+	}
 	for {
-		r, err := c.read(pc)
+		rs, err := c.readBatch(rd, ms)
 		select {
-		case c.out <- recvResult{r, err}:
+		case c.out <- recvResult{rs, err}:
 		case <-c.closed:
 			return
 		}
@@ -203,59 +264,83 @@ func (c *Conn) reader(pc *net.IPConn) {
 	}
 }
 
-func (c *Conn) read(pc *net.IPConn) (Received, error) {
-	buf := make([]byte, 1500)
-	if c.v6 {
-		n, cm, src, err := c.p6.ReadFrom(buf)
+// batchReader is what ipv4.PacketConn and ipv6.PacketConn share.
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// readBatch reads up to len(ms) datagrams, blocking for the first, and
+// copies them out of the reader's buffers.
+func (c *Conn) readBatch(rd batchReader, ms []ipv4.Message) ([]Received, error) {
+	n, err := rd.ReadBatch(ms, 0)
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, m := range ms[:n] {
+		total += m.N
+	}
+	data := make([]byte, 0, total)
+	rs := make([]Received, 0, n)
+	for _, m := range ms[:n] {
+		off := len(data)
+		data = append(data, m.Buffers[0][:m.N]...)
+		r := Received{Raw: data[off:len(data):len(data)], TTL: -1}
+		if c.v6 {
+			if ip, ok := m.Addr.(*net.IPAddr); ok {
+				r.Src, _ = netip.AddrFromSlice(ip.IP)
+			}
+			var cm ipv6.ControlMessage
+			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
+				r.TTL = cm.HopLimit
+				r.Dst, _ = netip.AddrFromSlice(cm.Dst)
+			}
+		} else if m.N >= IPv4HeaderLen {
+			// IPv4 raw sockets deliver the IP header too.
+			b := r.Raw
+			r.TTL = int(b[8])
+			r.Src = netip.AddrFrom4([4]byte(b[12:16]))
+			r.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// Recv returns the next datagram from any of the Conn's sockets. It is
+// not safe to call from two goroutines, nor beside RecvBatch.
+func (c *Conn) Recv(ctx context.Context) (Received, error) {
+	for len(c.pending) == 0 {
+		rs, err := c.RecvBatch(ctx)
 		if err != nil {
 			return Received{}, err
 		}
-		r := Received{Raw: buf[:n], TTL: -1}
-		if ip, ok := src.(*net.IPAddr); ok {
-			r.Src, _ = netip.AddrFromSlice(ip.IP)
-		}
-		if cm != nil {
-			r.TTL = cm.HopLimit
-			r.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
-		return r, nil
+		c.pending = rs
 	}
-	// IPv4 raw sockets deliver the IP header too: read with recvfrom so
-	// that nothing is stripped.
-	rc, err := pc.SyscallConn()
-	if err != nil {
-		return Received{}, err
-	}
-	var n int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-		return rerr != unix.EAGAIN
-	})
-	if err != nil {
-		return Received{}, err
-	}
-	if rerr != nil {
-		return Received{}, rerr
-	}
-	r := Received{Raw: buf[:n], TTL: -1}
-	if n >= IPv4HeaderLen {
-		r.TTL = int(buf[8])
-		r.Src = netip.AddrFrom4([4]byte(buf[12:16]))
-		r.Dst = netip.AddrFrom4([4]byte(buf[16:20]))
-	}
+	r := c.pending[0]
+	c.pending = c.pending[1:]
 	return r, nil
 }
 
-// Recv returns the next datagram from any of the Conn's sockets.
-func (c *Conn) Recv(ctx context.Context) (Received, error) {
-	select {
-	case r := <-c.out:
-		return r.r, r.err
-	case <-ctx.Done():
-		return Received{}, ctx.Err()
-	case <-c.closed:
-		return Received{}, net.ErrClosed
+// RecvBatch returns the datagrams one read of any of the Conn's sockets
+// got, at least one.
+func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
+	if len(c.pending) > 0 {
+		rs := c.pending
+		c.pending = nil
+		return rs, nil
+	}
+	for {
+		select {
+		case r := <-c.out:
+			if r.err != nil || len(r.rs) > 0 {
+				return r.rs, r.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.closed:
+			return nil, net.ErrClosed
+		}
 	}
 }
 
@@ -293,5 +378,6 @@ func (c *Conn) Close() error {
 	if c.send != nil && !c.v6 {
 		errs = append(errs, c.send.Close())
 	}
+	c.wg.Wait()
 	return errors.Join(errs...)
 }
