@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -54,11 +55,25 @@ type Conn struct {
 	closed chan struct{}
 	// pending is what Recv has still to return of the last batch.
 	pending []Received
-	wg      sync.WaitGroup
+	// direct reads the only receive socket in RecvBatch itself; with two
+	// (AH), a goroutine per socket reads into out.
+	direct *sockReader
+	wg     sync.WaitGroup
 }
 
-// recvBatch is how many datagrams one read may return.
-const recvBatch = 64
+const (
+	// recvBatch is how many datagrams one read may return.
+	recvBatch = 128
+	// floodBatch is a read that size or more (and not full): the socket
+	// is flooded, and the next read waits floodPause first so that it
+	// gets a batch that is worth a wake-up. A full batch is followed at
+	// once by the next read, so the queue never grows for the pause.
+	floodBatch = 16
+	floodPause = time.Millisecond
+	// recvBuffer is the receive buffer asked for (SO_RCVBUFFORCE, as
+	// root), to absorb a flood while kt waits for the CPU on a busy host.
+	recvBuffer = 1 << 20
+)
 
 type recvResult struct {
 	rs  []Received
@@ -161,10 +176,14 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		c.p6 = p
 		c.send = rc
 	} else {
-		p := ipv4.NewPacketConn(rc)
-		for _, g := range o.Groups {
-			if err := p.JoinGroup(ifi, &net.IPAddr{IP: g.AsSlice()}); err != nil {
-				return fail(fmt.Errorf("join %v: %w", g, err))
+		// Every receive socket joins the groups: with IP_MULTICAST_ALL
+		// off, the AH socket would not get multicast otherwise.
+		for _, r := range c.recv {
+			p := ipv4.NewPacketConn(r)
+			for _, g := range o.Groups {
+				if err := p.JoinGroup(ifi, &net.IPAddr{IP: g.AsSlice()}); err != nil {
+					return fail(fmt.Errorf("join %v: %w", g, err))
+				}
 			}
 		}
 		sc, err := listenIP("ip4:112", ifi.Name)
@@ -194,8 +213,15 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		}
 	}
 	for _, r := range c.recv {
+		_ = control(r, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) })
+	}
+	if len(c.recv) == 1 {
+		c.direct = c.newSockReader(c.recv[0])
+		return c, nil
+	}
+	for _, r := range c.recv {
 		c.wg.Add(1)
-		go c.reader(r)
+		go c.reader(c.newSockReader(r))
 	}
 	return c, nil
 }
@@ -234,25 +260,47 @@ func control(c *net.IPConn, f func(fd int) error) error {
 	return ferr
 }
 
-func (c *Conn) reader(pc *net.IPConn) {
-	defer c.wg.Done()
-	var rd batchReader
+// sockReader reads one receive socket in batches.
+type sockReader struct {
+	pc   *net.IPConn
+	rd   batchReader
+	ms   []ipv4.Message
+	last int // datagrams in the last batch
+}
+
+func (c *Conn) newSockReader(pc *net.IPConn) *sockReader {
+	sr := &sockReader{pc: pc}
 	if c.v6 {
-		rd = ipv6.NewPacketConn(pc)
+		sr.rd = ipv6.NewPacketConn(pc)
 	} else {
-		rd = ipv4.NewPacketConn(pc)
+		sr.rd = ipv4.NewPacketConn(pc)
 	}
-	ms := make([]ipv4.Message, recvBatch)
+	sr.ms = make([]ipv4.Message, recvBatch)
 	slab := make([]byte, recvBatch*1500)
 	oob := make([]byte, recvBatch*128)
-	for i := range ms {
-		ms[i].Buffers = [][]byte{slab[i*1500 : (i+1)*1500]}
+	for i := range sr.ms {
+		sr.ms[i].Buffers = [][]byte{slab[i*1500 : (i+1)*1500]}
 		if c.v6 {
-			ms[i].OOB = oob[i*128 : (i+1)*128]
+			sr.ms[i].OOB = oob[i*128 : (i+1)*128]
 		}
 	}
+	return sr
+}
+
+// read waits for the next batch, pausing first under a flood.
+func (c *Conn) read(sr *sockReader) ([]Received, error) {
+	if sr.last >= floodBatch && sr.last < recvBatch {
+		time.Sleep(floodPause)
+	}
+	rs, err := c.readBatch(sr.rd, sr.ms)
+	sr.last = len(rs)
+	return rs, err
+}
+
+func (c *Conn) reader(sr *sockReader) {
+	defer c.wg.Done()
 	for {
-		rs, err := c.readBatch(rd, ms)
+		rs, err := c.read(sr)
 		select {
 		case c.out <- recvResult{rs, err}:
 		case <-c.closed:
@@ -330,6 +378,9 @@ func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
 		c.pending = nil
 		return rs, nil
 	}
+	if c.direct != nil {
+		return c.readDirect(ctx)
+	}
 	for {
 		select {
 		case r := <-c.out:
@@ -342,6 +393,27 @@ func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
 			return nil, net.ErrClosed
 		}
 	}
+}
+
+// readDirect reads the only socket in the caller's goroutine: one hand-over
+// fewer per batch than a reader goroutine. ctx ending sets a read deadline
+// in the past to wake the read.
+func (c *Conn) readDirect(ctx context.Context) ([]Received, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.direct.pc.SetReadDeadline(time.Unix(1, 0)) })
+	rs, err := c.read(c.direct)
+	if !stop() {
+		_ = c.direct.pc.SetReadDeadline(time.Time{})
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	if len(rs) == 0 && err == nil {
+		return c.readDirect(ctx)
+	}
+	return rs, err
 }
 
 // Send transmits b to dst. For IPv4, b is a whole datagram and src is in
