@@ -35,7 +35,7 @@ SBINDIR ?= $(PREFIX)/sbin
 # Where the systemd unit goes (under DESTDIR too).
 UNITDIR ?= /lib/systemd/system
 
-.PHONY: build test bench fuzz lint clean install help
+.PHONY: build test bench fuzz lint clean install help soak
 
 ## build: static ./kt (CGO_ENABLED=0) with version and commit
 build:
@@ -52,9 +52,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./...
 	@shopt -s nullglob; \
 	for s in bench/*.sh; do \
+		[ "$$s" = bench/soak.sh ] && continue; \
 		echo "==> $$s"; \
 		bash "$$s"; \
 	done
+
+## soak: the namespace failover tests N times (default 100) with every core busy; failures and flaps (bench/soak.sh)
+soak:
+	N=$(if $(N),$(N),100) bash bench/soak.sh
 
 ## fuzz: every Fuzz* target in every package for FUZZTIME (default 30s) each
 fuzz:
