@@ -63,7 +63,7 @@ type Conn struct {
 
 const (
 	// recvBatch is how many datagrams one read may return.
-	recvBatch = 128
+	recvBatch = 256
 	// floodBatch is a read that size or more (and not full): the socket
 	// is flooded, and the next read waits floodPause first so that it
 	// gets a batch that is worth a wake-up. A full batch is followed at

@@ -57,7 +57,13 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "flood length")
 	kinds := flag.String("kinds", "foreign,badpass,badah", "kinds of flood")
 	only := flag.String("only", "", "run only this implementation (kt or keepalived)")
+	ktEnv := flag.String("kt-env", "", "NAME=VALUE for kt's environment (e.g. GOMAXPROCS=1)")
 	flag.Parse()
+	if k, v, ok := strings.Cut(*ktEnv, "="); ok {
+		// Set after this program's runtime started: only the daemons
+		// it starts see it (keepalived ignores Go's variables).
+		os.Setenv(k, v)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if os.Geteuid() != 0 {
 		fmt.Println("skip: bench/flood needs root (network namespaces)")
@@ -351,7 +357,7 @@ func paceSend(fd int, pkts [][]byte, rate int, dur time.Duration) int {
 			time.Sleep(200 * time.Microsecond)
 			continue
 		}
-		for ; sent < due; sent++ {
+		for ; sent < due && (sent%256 != 0 || time.Since(began) < dur); sent++ {
 			if err := unix.Sendto(fd, pkts[sent%len(pkts)], 0, to); err != nil && !errors.Is(err, unix.ENOBUFS) {
 				fmt.Fprintln(os.Stderr, "flood: send:", err)
 				return sent
