@@ -35,7 +35,12 @@ SBINDIR ?= $(PREFIX)/sbin
 # Where the systemd unit goes (under DESTDIR too).
 UNITDIR ?= /lib/systemd/system
 
-.PHONY: build test bench fuzz lint clean install help soak
+# The programs kt answers to when called by their name (kt --list-applets).
+APPLETS ?= keepalived genhash
+# install-links replaces a real program of the same name only with FORCE=1.
+FORCE ?=
+
+.PHONY: build test bench fuzz lint clean install install-links help soak
 
 ## build: static ./kt (CGO_ENABLED=0) with version and commit
 build:
@@ -96,6 +101,17 @@ install: build
 	sed 's|/usr/local/sbin/kt|$(SBINDIR)/$(BINARY)|' contrib/kt.service > $(DESTDIR)$(UNITDIR)/kt.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kt.service
 	@echo "installed $(DESTDIR)$(SBINDIR)/$(BINARY) and $(DESTDIR)$(UNITDIR)/kt.service (systemctl daemon-reload; systemctl enable --now kt)"
+
+## install-links: after install, link $(SBINDIR)/keepalived and genhash (APPLETS) to kt; an existing program is kept unless FORCE=1
+install-links:
+	@install -d -m 0755 $(DESTDIR)$(SBINDIR); \
+	for a in $(APPLETS); do \
+		l=$(DESTDIR)$(SBINDIR)/$$a; \
+		if [ -e "$$l" ] && [ "$$(readlink "$$l")" != "$(BINARY)" ] && [ -z "$(FORCE)" ]; then \
+			echo "install-links: $$l exists and is not kt: left alone (FORCE=1 replaces it)"; continue; \
+		fi; \
+		ln -sfn $(BINARY) "$$l" && echo "linked $$l -> $(BINARY)"; \
+	done
 
 ## help: this list
 help:

@@ -45,6 +45,11 @@ type Options struct {
 	Location *time.Location
 	// Now is the wall clock, for live captures (nil: time.Now).
 	Now func() time.Time
+	// Observe, when set, sees every VRRP, malformed and announce record
+	// kept (after VRID) with the events it caused, in capture order (the
+	// timeline plot is built from it). Both are reused after it returns:
+	// it must copy what it keeps.
+	Observe func(rec *Record, evs []Event)
 }
 
 // Result is what Run saw.
@@ -76,12 +81,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			defer cancel()
 		}
 	} else {
-		src, err = OpenFile(o.File)
+		src, err = openFile(ctx, o.File)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
+	if fs, ok := src.(*fileSource); ok {
+		// A FIFO's read waiting for data ends with ctx (a regular file has
+		// no deadlines, and its reads do not wait).
+		stop := context.AfterFunc(ctx, func() { _ = fs.f.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 	return run(ctx, o, src, live)
 }
 
@@ -166,6 +177,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 		}
 		data, ci, err := src.Next()
 		if err != nil {
+			if !s.live && ctx.Err() != nil {
+				return nil // SIGINT or SIGTERM while a FIFO's read waited
+			}
 			if errors.Is(err, errIdle) {
 				if err := s.redraw(false); err != nil {
 					return err
@@ -215,6 +229,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 					return fmt.Errorf("capture: %s: %w", s.o.Write, err)
 				}
 			}
+		}
+		if s.o.Observe != nil {
+			s.o.Observe(rec, s.evs)
 		}
 		if rec.Kind == KindVRRP || rec.Kind == KindBad {
 			s.packets++

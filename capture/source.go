@@ -3,12 +3,15 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -71,14 +74,20 @@ var pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 // slices of the page cache, with no read system call or copy. (Should the
 // file shrink while mapped, the fault becomes an error, see Run.)
 func OpenFile(path string) (Source, error) {
-	f, err := os.Open(path)
+	return openFile(context.Background(), path)
+}
+
+// openFile is OpenFile that gives up when ctx ends: opening a FIFO waits
+// for a writer, and reading one for data, for as long as ctx lasts.
+func openFile(ctx context.Context, path string) (Source, error) {
+	f, err := openCtx(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	if data := mapFile(f); data != nil {
 		var r zeroCopyReader
 		if bytes.HasPrefix(data, pcapngMagic) {
-			r, err = pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
+			r, err = newSafeNg(bytes.NewReader(data))
 		} else {
 			r, err = newPcapReaderMem(data)
 		}
@@ -99,6 +108,49 @@ func OpenFile(path string) (Source, error) {
 	return &fileSource{f: f, r: r, pr: pr}, nil
 }
 
+// openCtx opens path for reading. A FIFO's open blocks until a writer
+// comes: it runs in a goroutine, and when ctx ends first, kt opens the FIFO
+// for writing itself (without blocking) so the open returns, and closes
+// both. Once open, a FIFO is read through the poller, so a read deadline
+// set when ctx ends (Run) ends a read that waits for data.
+func openCtx(ctx context.Context, path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return os.Open(path)
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path)
+		done <- result{f, err}
+	}()
+	select {
+	case r := <-done:
+		return r.f, r.err
+	case <-ctx.Done():
+	}
+	// The writer's open fails while the reader's has not begun: try again
+	// until it has returned.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		select {
+		case r := <-done:
+			if r.f != nil {
+				r.f.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // newReader reads pcapng or classic pcap, told apart by the magic.
 func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 	magic, err := br.Peek(4)
@@ -106,7 +158,7 @@ func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 		return nil, fmt.Errorf("not a pcap file: %w", err)
 	}
 	if bytes.Equal(magic, pcapngMagic) {
-		return pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		return newSafeNg(br)
 	}
 	return newPcapReader(br)
 }
@@ -123,8 +175,9 @@ func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		data, ci, err = s.r.ZeroCopyReadPacketData()
 	}
 	if err != nil && errors.Is(err, io.ErrUnexpectedEOF) {
-		// A capture cut short (still being written) ends at the cut.
-		err = io.EOF
+		// A capture cut short ends at the cut, with an error: what was read
+		// is shown, and the exit status says the file was not whole.
+		err = fmt.Errorf("%s: %w", s.f.Name(), errTruncated)
 	}
 	return data, ci, err
 }
@@ -148,7 +201,9 @@ func (s *fileSource) Close() error {
 // to read still stops at once on Ctrl-C or at --duration.
 type liveSource struct {
 	conn *packet.Conn
+	raw  syscall.RawConn
 	buf  []byte
+	oob  []byte
 	poll time.Duration
 }
 
@@ -176,22 +231,76 @@ func OpenLive(iface string, promisc bool) (Source, error) {
 			return nil, fmt.Errorf("capture: promiscuous mode on %s: %w", iface, err)
 		}
 	}
-	return &liveSource{conn: conn, buf: make([]byte, 1<<16), poll: 200 * time.Millisecond}, nil
+	// Each frame's time is the kernel's, taken when it arrived (as
+	// tcpdump's), not when kt gets round to reading it.
+	raw, err := conn.SyscallConn()
+	if err == nil {
+		err = setTimestamping(raw)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("capture: kernel timestamps on %s: %w", iface, err)
+	}
+	return &liveSource{conn: conn, raw: raw, buf: make([]byte, 1<<16), oob: make([]byte, 128), poll: 200 * time.Millisecond}, nil
+}
+
+// setTimestamping asks the kernel for each frame's receive time
+// (SO_TIMESTAMPNS: a timespec control message on every recvmsg).
+func setTimestamping(raw syscall.RawConn) error {
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 func (s *liveSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	if err := s.conn.SetReadDeadline(time.Now().Add(s.poll)); err != nil {
 		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: %w", err)
 	}
-	n, _, err := s.conn.ReadFrom(s.buf)
+	var (
+		n, oobn, flags int
+		rerr           error
+	)
+	// RawConn.Read waits in the runtime's poller, so the read deadline
+	// holds as it does for ReadFrom.
+	err := s.raw.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+		return rerr != unix.EAGAIN && rerr != unix.EWOULDBLOCK
+	})
+	if err == nil {
+		err = rerr
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, gopacket.CaptureInfo{}, errIdle
 		}
 		return nil, gopacket.CaptureInfo{}, fmt.Errorf("capture: read: %w", err)
 	}
-	now := time.Now()
-	return s.buf[:n], gopacket.CaptureInfo{Timestamp: now, CaptureLength: n, Length: n}, nil
+	ts, ok := kernelTime(s.oob[:oobn])
+	if !ok || flags&unix.MSG_CTRUNC != 0 {
+		ts = time.Now() // no timestamp came with the frame: the next best
+	}
+	return s.buf[:n], gopacket.CaptureInfo{Timestamp: ts, CaptureLength: n, Length: n}, nil
+}
+
+// kernelTime finds the SCM_TIMESTAMPNS receive time in a recvmsg's
+// control messages.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			var ts unix.Timespec
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts)), m.Data)
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (s *liveSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }

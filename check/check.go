@@ -67,7 +67,25 @@ type Result struct {
 	Weight     int
 	// HTTP is set by the HTTP checker once a response was read.
 	HTTP *HTTPResult
+	// Stage is how far a failed HTTP attempt got, and Timeout whether it
+	// failed by running out of time there (genhash words its messages by
+	// them); StageNone for other checkers and for successes.
+	Stage   Stage
+	Timeout bool
 }
+
+// Stage is a step of an HTTP attempt.
+type Stage int
+
+// The steps of an HTTP attempt, in order.
+const (
+	StageNone     Stage = iota
+	StageConnect        // TCP connect
+	StageTLS            // TLS handshake
+	StageSend           // sending the request
+	StageResponse       // reading the response header
+	StageBody           // reading the body
+)
 
 // HTTPResult is what an HTTP or HTTPS attempt read from the last URL it
 // fetched.
@@ -98,8 +116,9 @@ type Dial struct {
 	BindIf string
 	// FWMark sets SO_MARK on the socket when not 0.
 	FWMark int
-	// Timeout is keepalived's connect_timeout: it bounds the connect and
-	// each read or write after it. 0 means 5 s.
+	// Timeout is keepalived's connect_timeout: it bounds the whole
+	// attempt, the connect and every read and write after it (attemptEnd).
+	// 0 means 5 s.
 	Timeout time.Duration
 }
 
@@ -215,16 +234,6 @@ func describe(err error, timeout time.Duration) string {
 		return oe.Err.Error()
 	}
 	return err.Error()
-}
-
-// deadline sets c's deadline to timeout from now, or to ctx's deadline when
-// that is sooner.
-func deadline(ctx context.Context, c net.Conn, timeout time.Duration) {
-	t := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(t) {
-		t = d
-	}
-	_ = c.SetDeadline(t)
 }
 
 // watch closes c when ctx is done, so a blocked read returns. The returned

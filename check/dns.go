@@ -91,9 +91,9 @@ func (d *DNS) Check(ctx context.Context) Result {
 		return fail(start, "%s", describe(err, timeout))
 	}
 	defer c.Close()
+	_ = c.SetDeadline(attemptEnd(ctx, start, timeout))
 	stop := watch(ctx, c)
 	defer stop()
-	deadline(ctx, c, timeout)
 	if _, err := c.Write(q); err != nil {
 		return fail(start, "send query: %s", describe(err, timeout))
 	}

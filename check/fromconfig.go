@@ -51,16 +51,18 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 			srv := &Server{
 				Key:           ServerKey(vs, rs),
 				Name:          rs.Address.String(),
-				Weight:        rs.EffectiveWeight(),
+				Weight:        vs.EffectiveWeightOf(rs),
 				VirtualServer: vs,
 				RealServer:    rs,
 			}
 			b := builder{vs: vs, rs: rs, srv: srv, certs: certs, roots: roots, scripts: r}
 			for _, c := range rs.HTTPGet {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, false) })
+				b.httpRecovery(jobs, c)
 			}
 			for _, c := range rs.SSLGet {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, true) })
+				b.httpRecovery(jobs, c)
 			}
 			for _, c := range rs.TCPCheck {
 				b.add(&jobs, &errs, c.Pos, config.CheckTCP, &c.CheckCommon, func() (Checker, error) {
@@ -156,11 +158,20 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 	})
 }
 
+// httpRecovery gives the job just added for c, if any, keepalived's
+// HTTP_GET/SSL_GET recovery rule and c's fast_recovery.
+func (b *builder) httpRecovery(jobs []Job, c *config.HTTPCheck) {
+	if n := len(jobs); n > 0 && jobs[n-1].Server == b.srv {
+		jobs[n-1].ConfirmRecovery = true
+		jobs[n-1].FastRecovery = c.FastRecovery != nil && *c.FastRecovery
+	}
+}
+
 // host is the address a checker connects to: connect_ip, else the real
 // server's address.
 func (b *builder) host(cc *config.CheckCommon) string {
-	if cc.ConnectIP != "" {
-		return cc.ConnectIP
+	if ip := cc.EffectiveConnectIP(); ip != "" {
+		return ip
 	}
 	return b.rs.Address.Host
 }
@@ -169,21 +180,30 @@ func (b *builder) host(cc *config.CheckCommon) string {
 // over the real server's address and port (defPort when both are
 // missing), with its bind options and timeout.
 func (b *builder) dial(cc *config.CheckCommon, defPort int) Dial {
+	// The real server's port as keepalived programs it (DR and TUN take
+	// the service's), which is also the one its checkers connect to.
+	svcPort := 0
+	if b.vs.Address != nil {
+		svcPort = b.vs.Address.Port
+	}
 	port := b.rs.Address.Port
-	if cc.ConnectPort != nil {
-		port = *cc.ConnectPort
+	if b.vs.Group == "" {
+		port = config.EffectiveRealPort(b.vs.EffectiveRSKind(b.rs), port, svcPort, b.vs.FWMark != nil)
+	}
+	if p, ok := cc.EffectiveConnectPort(); ok {
+		port = p
 	}
 	if port == 0 {
 		port = defPort
 	}
 	d := Dial{
 		Addr:    HostPort(b.host(cc), port),
-		BindTo:  cc.BindTo,
+		BindTo:  cc.EffectiveBindTo(),
 		BindIf:  cc.BindIf,
 		Timeout: config.EffectiveConnectTimeout(b.vs, b.rs, cc),
 	}
-	if cc.BindPort != nil {
-		d.BindPort = *cc.BindPort
+	if p, ok := cc.EffectiveBindPort(); ok {
+		d.BindPort = p
 	}
 	if cc.FWMark != nil {
 		d.FWMark = *cc.FWMark
@@ -216,7 +236,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 	if ssl && c.EnableSNI != nil && *c.EnableSNI {
 		opt.ServerName = vhost
 	}
-	for _, u := range c.URLs {
+	for _, u := range c.EffectiveURLs() {
 		if u.Regex != "" {
 			return nil, fmt.Errorf("url %s: regex checks are not supported by kt", u.Path)
 		}
@@ -224,7 +244,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("url %s: %w", u.Path, err)
 		}
-		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.Digest, Status: codes, Virtualhost: u.Virtualhost})
+		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost})
 		if opt.ServerName == "" && ssl && c.EnableSNI != nil && *c.EnableSNI && u.Virtualhost != "" {
 			opt.ServerName = u.Virtualhost
 		}

@@ -136,7 +136,7 @@ virtual_server 192.0.2.1 80 {
         HTTP_GET {
             url {
                 path /
-                digest nothex
+                regex ok
             }
         }
         FILE_CHECK {
@@ -151,10 +151,57 @@ virtual_server 192.0.2.1 80 {
 	if len(jobs) != 1 || jobs[0].Checker.String() != "TCP_CHECK 10.0.0.2:80" {
 		t.Errorf("jobs %v, want only the TCP check", jobs)
 	}
-	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `digest "nothex"`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `regex`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
 		!strings.Contains(errs[0].Error(), "keepalived.conf:") {
 		t.Errorf("errors %v", errs)
 	}
+}
+
+// TestFromConfigIgnoresWhatKeepalivedIgnores: a digest that is no MD5, a
+// url with no path, an invalid status code, connect_port 0 and a bindto
+// that is no address are reported by keepalived 2.2.7 and left out; the
+// checker runs without them.
+func TestFromConfigIgnoresWhatKeepalivedIgnores(t *testing.T) {
+	cfg := loadConf(t, `
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    real_server 10.0.0.2 80 {
+        HTTP_GET {
+            url {
+                path /
+                digest nothex
+                status_code 99 201
+            }
+            url {
+                status_code 200
+            }
+            connect_port 0
+            bindto foo
+        }
+    }
+}
+`)
+	jobs, errs := FromConfig(cfg)
+	if len(errs) != 0 || len(jobs) != 1 {
+		t.Fatalf("jobs %v errors %v, want the HTTP check", jobs, errs)
+	}
+	o := jobs[0].Checker.(*HTTP).opt
+	if len(o.URLs) != 1 || o.URLs[0].Digest != "" || fmt.Sprint(o.URLs[0].Status) != fmt.Sprint(mustCodes(t, "201")) ||
+		o.Dial.Addr != "10.0.0.2:80" || o.Dial.BindTo != "" {
+		t.Errorf("options %+v", o)
+	}
+	if !jobs[0].ConfirmRecovery || jobs[0].FastRecovery {
+		t.Errorf("HTTP_GET job: ConfirmRecovery %v FastRecovery %v, want true false", jobs[0].ConfirmRecovery, jobs[0].FastRecovery)
+	}
+}
+
+func mustCodes(t *testing.T, s ...string) any {
+	t.Helper()
+	c, err := ParseStatusCodes(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestFromConfigRuns runs a configuration's HTTP check through the

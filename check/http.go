@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,21 @@ type HTTPOptions struct {
 	// URLs are fetched in order, each on its own connection; all must
 	// pass. None: the check passes without connecting, as in keepalived.
 	URLs []URL
+	// Trace, when set, sees each attempt's reads (genhash -v prints them).
+	Trace *HTTPTrace
+}
+
+// HTTPTrace follows the reads of an HTTP attempt. Each function may be nil.
+type HTTPTrace struct {
+	// HeaderRead is called for each read made while the header is still
+	// incomplete (including the read that completes it).
+	HeaderRead func()
+	// Header is called once with the whole header, its blank line included.
+	Header func(h []byte)
+	// Body is called with the part of each read that goes into the digest:
+	// after the header, and up to Content-Length when there is one;
+	// withHeader is true for the bytes that came in the header's read.
+	Body func(p []byte, withHeader bool)
 }
 
 // URL is one url block of an HTTP check.
@@ -216,14 +232,35 @@ func (h *HTTP) request(u *URL) string {
 // maxHeader bounds the response header kt reads before it gives up.
 const maxHeader = 64 << 10
 
+// maxBody bounds the body kt reads (and digests): an endless response is a
+// failed check, not minutes of MD5 at full speed. Health-check pages are
+// small; genhash's users digest pages, not images.
+const maxBody = 16 << 20
+
 func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 	start := time.Now()
 	timeout := h.opt.timeout()
+	tr := h.opt.Trace
+	if tr == nil {
+		tr = &HTTPTrace{}
+	}
+	failAt := func(stage Stage, err error, format string, args ...any) Result {
+		r := fail(start, format, args...)
+		r.Stage = stage
+		var ne net.Error
+		r.Timeout = errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+			errors.As(err, &ne) && ne.Timeout()
+		return r
+	}
 	conn, err := h.opt.dial(ctx, "tcp")
 	if err != nil {
-		return fail(start, "%s", describe(err, timeout))
+		return failAt(StageConnect, err, "%s", describe(err, timeout))
 	}
 	defer conn.Close()
+	// One deadline for the whole exchange: connect_timeout bounds the
+	// attempt, so a server that trickles a byte a second or sends without
+	// end fails it instead of holding it (and the real server UP) forever.
+	_ = conn.SetDeadline(attemptEnd(ctx, start, timeout))
 	stop := watch(ctx, conn)
 	defer stop()
 
@@ -239,16 +276,14 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 			RootCAs:            h.opt.RootCAs,
 			Certificates:       h.opt.Certificates,
 		})
-		deadline(ctx, conn, timeout)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(start, "TLS handshake: %s", describeTLS(err, timeout))
+			return failAt(StageTLS, err, "TLS handshake: %s", describeTLS(err, timeout))
 		}
 		conn = tc
 	}
 
-	deadline(ctx, conn, timeout)
 	if _, err := io.WriteString(conn, h.request(u)); err != nil {
-		return fail(start, "send request: %s", describe(err, timeout))
+		return failAt(StageSend, err, "send request: %s", describe(err, timeout))
 	}
 
 	var (
@@ -260,28 +295,40 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 		size    int64
 		md      hash.Hash = md5.New()
 	)
-	body := func(p []byte) {
+	body := func(p []byte, withHeader bool) {
 		if clen >= 0 && size+int64(len(p)) > clen {
 			p = p[:clen-size]
 		}
 		md.Write(p)
 		size += int64(len(p))
+		if tr.Body != nil && len(p) > 0 {
+			tr.Body(p, withHeader)
+		}
 	}
 	for {
 		if hdrDone && clen >= 0 && size >= clen {
 			break // all of the body: no need to wait for the server to close
 		}
-		deadline(ctx, conn, timeout)
 		n, rerr := conn.Read(buf)
 		if n > 0 {
 			if hdrDone {
-				body(buf[:n])
+				body(buf[:n], false)
+				if size > maxBody {
+					return Result{Reason: fmt.Sprintf("body longer than %d bytes", maxBody), Duration: time.Since(start),
+						HTTP: &HTTPResult{URL: u.Path, Status: status, BodySize: size}}
+				}
 			} else {
 				head = append(head, buf[:n]...)
+				if tr.HeaderRead != nil {
+					tr.HeaderRead()
+				}
 				if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
 					hdrDone = true
 					status, clen = parseHeader(head[:i])
-					body(head[i+4:])
+					if tr.Header != nil {
+						tr.Header(head[:i+4])
+					}
+					body(head[i+4:], true)
 					head = nil
 				} else if len(head) > maxHeader {
 					return fail(start, "HTTP header longer than %d bytes", maxHeader)
@@ -297,17 +344,18 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 				break
 			}
 			if !hdrDone {
-				return fail(start, "read response: %s", describe(rerr, timeout))
+				return failAt(StageResponse, rerr, "read response: %s", describe(rerr, timeout))
 			}
-			return Result{Reason: "read body: " + describe(rerr, timeout), Duration: time.Since(start),
-				HTTP: &HTTPResult{URL: u.Path, Status: status, BodySize: size}}
+			r := failAt(StageBody, rerr, "read body: %s", describe(rerr, timeout))
+			r.HTTP = &HTTPResult{URL: u.Path, Status: status, BodySize: size}
+			return r
 		}
 	}
 	if !hdrDone {
 		if len(head) == 0 {
-			return fail(start, "no data received")
+			return failAt(StageResponse, nil, "no data received")
 		}
-		return fail(start, "incomplete HTTP header (%d bytes, connection closed)", len(head))
+		return failAt(StageResponse, nil, "incomplete HTTP header (%d bytes, connection closed)", len(head))
 	}
 	hr := &HTTPResult{URL: u.Path, Status: status, BodySize: size, Digest: hex.EncodeToString(md.Sum(nil))}
 	res := Result{Duration: time.Since(start), HTTP: hr}

@@ -61,7 +61,10 @@ type Job struct {
 	// Retry is how many more failed attempts, DelayBeforeRetry apart,
 	// take an up server down after the first failure (keepalived's retry:
 	// down after Retry+1 failures in a row). A server that is down is not
-	// retried: it is checked again after DelayLoop.
+	// retried: it is checked again after DelayLoop. Until a job's first
+	// success, one failure is enough, as in keepalived (validate_check_config
+	// starts every checker with its retries used up), unless Options.Known
+	// gave its state (a reload).
 	Retry            int
 	DelayBeforeRetry time.Duration
 	// Warmup is the longest random delay before the first check; the
@@ -74,6 +77,15 @@ type Job struct {
 	// Alpha starts the job down: the server is up only after a success.
 	// Without it a job starts up, as keepalived's checkers do.
 	Alpha bool
+	// ConfirmRecovery is keepalived's HTTP_GET/SSL_GET rule
+	// (check_http.c, epilog): once failing attempts took the job down,
+	// the first success only clears the failure and a second one, a
+	// DelayLoop later, brings it up; and a down job that failed is
+	// checked again after the longer of DelayLoop and DelayBeforeRetry.
+	ConfirmRecovery bool
+	// FastRecovery (HTTP_GET/SSL_GET fast_recovery) runs that confirming
+	// attempt at once instead of a DelayLoop later.
+	FastRecovery bool
 }
 
 // Transition reports a real server going up or down, or changing weight
@@ -167,8 +179,12 @@ type jobState struct {
 	server *serverState
 	// Guarded by Scheduler.mu.
 	up     bool
-	fails  int // failed attempts in a row while up
-	oks    int // successes in a row while down
+	fails  int  // failed attempts in a row while up
+	oks    int  // successes in a row while down
+	hasRun bool // an attempt has been recorded
+	// failed: a ConfirmRecovery job went down on failures and has not
+	// succeeded since (keepalived's failed_url).
+	failed bool
 	wkind  WeightKind
 	weight int
 	reason string
@@ -219,10 +235,12 @@ func NewScheduler(jobs []Job, opt Options) *Scheduler {
 			ss = &serverState{s: j.Server, weight: j.Server.Weight}
 			s.servers[j.Server] = ss
 		}
-		js := &jobState{job: j, server: ss, up: !j.Alpha}
+		// Until the first success one failure is enough (keepalived sets
+		// retry_it = retry at start, not on reload).
+		js := &jobState{job: j, server: ss, up: !j.Alpha, fails: j.Retry}
 		if opt.Known != nil {
 			if up, known := opt.Known(j.Server.Key); known {
-				js.up = up
+				js.up, js.fails = up, 0
 			}
 		}
 		ss.jobs = append(ss.jobs, js)
@@ -360,10 +378,22 @@ func (s *Scheduler) recordLocked(js *jobState, r Result) (time.Duration, Transit
 	j := &js.job
 	next := j.DelayLoop
 	js.reason = r.Reason
+	failedNext := max(j.DelayLoop, j.DelayBeforeRetry)
 	if r.OK {
 		js.fails = 0
 		js.wkind, js.weight = r.WeightKind, r.Weight
-		if !js.up {
+		switch {
+		case js.up:
+		case j.ConfirmRecovery && js.failed:
+			// The failed check passes: keepalived clears the failure
+			// and checks everything again before it brings the server up.
+			js.failed = false
+			if j.FastRecovery {
+				next = 0
+			}
+		case j.ConfirmRecovery:
+			js.up = true
+		default:
 			js.oks++
 			if js.oks >= j.Rise {
 				js.up, js.oks = true, 0
@@ -371,16 +401,38 @@ func (s *Scheduler) recordLocked(js *jobState, r Result) (time.Duration, Transit
 		}
 	} else {
 		js.oks = 0
-		if js.up {
+		switch {
+		case js.up:
 			js.fails++
 			if js.fails > j.Retry {
 				js.up, js.fails = false, 0
 				js.wkind, js.weight = NoWeight, 0
+				if j.ConfirmRecovery {
+					js.failed, next = true, failedNext
+				}
 			} else {
 				next = j.DelayBeforeRetry
 			}
+		case j.ConfirmRecovery && !js.hasRun:
+			// Down from the start (alpha, or a reload that knew it
+			// down): the retries count as for an up server, and using
+			// them up marks the failure.
+			js.fails++
+			if js.fails > j.Retry {
+				js.failed, js.fails, next = true, 0, failedNext
+			} else {
+				next = j.DelayBeforeRetry
+			}
+		case j.ConfirmRecovery && js.failed:
+			next = failedNext
+		case j.ConfirmRecovery:
+			// Down, the failure cleared by a success, failing again:
+			// keepalived retries after delay_before_retry (with
+			// fast_recovery at once, in a loop; kt keeps the delay).
+			next = j.DelayBeforeRetry
 		}
 	}
+	js.hasRun = true
 	ss := js.server
 	wasUp, oldWeight := ss.up, ss.weight
 	ss.up, ss.weight = ss.eval()

@@ -161,8 +161,76 @@ func TestSchedulerTiming(t *testing.T) {
 		{
 			name: "a success between failures resets the count",
 			job:  Job{DelayLoop: 10 * time.Second, Retry: 1, DelayBeforeRetry: 2 * time.Second},
-			plan: "-+-+", until: 40,
-			calls: durs(0, 2, 12, 14, 24, 34),
+			plan: "+-+-+", until: 40,
+			calls: durs(0, 10, 12, 22, 24, 34),
+		},
+		{
+			// keepalived starts every checker with its retries used up
+			// (validate_check_config: retry_it = retry).
+			name: "before the first success one failure is enough",
+			job:  Job{DelayLoop: 10 * time.Second, Retry: 2, DelayBeforeRetry: 3 * time.Second},
+			plan: "-", until: 20,
+			calls: durs(0, 10, 20),
+			trs:   []string{"0s real server 10.0.0.2:80 DOWN: HTTP status 503 (want 200)"},
+		},
+		{
+			// check_http.c epilog: the failed URL's success clears
+			// failed_url; the next full pass, a delay_loop later, brings
+			// the server up.
+			name: "HTTP: down after its retries, up after two successes",
+			job:  Job{DelayLoop: 10 * time.Second, Retry: 1, DelayBeforeRetry: 3 * time.Second, ConfirmRecovery: true},
+			plan: "+--+++", until: 43,
+			calls: durs(0, 10, 13, 23, 33, 43),
+			trs: []string{
+				"13s real server 10.0.0.2:80 DOWN: HTTP status 503 (want 200)",
+				"33s real server 10.0.0.2:80 UP: HTTP status 200",
+			},
+		},
+		{
+			name: "HTTP fast_recovery: the confirming check runs at once",
+			job:  Job{DelayLoop: 10 * time.Second, Retry: 1, DelayBeforeRetry: 3 * time.Second, ConfirmRecovery: true, FastRecovery: true},
+			plan: "+--+++", until: 33,
+			calls: durs(0, 10, 13, 23, 23, 33),
+			trs: []string{
+				"13s real server 10.0.0.2:80 DOWN: HTTP status 503 (want 200)",
+				"23s real server 10.0.0.2:80 UP: HTTP status 200",
+			},
+		},
+		{
+			name: "HTTP: a failed server waits the longer of delay_loop and delay_before_retry",
+			job:  Job{DelayLoop: 5 * time.Second, Retry: 0, DelayBeforeRetry: 8 * time.Second, ConfirmRecovery: true},
+			plan: "+--++", until: 26,
+			calls: durs(0, 5, 13, 21, 26),
+			trs: []string{
+				"5s real server 10.0.0.2:80 DOWN: HTTP status 503 (want 200)",
+				"26s real server 10.0.0.2:80 UP: HTTP status 200",
+			},
+		},
+		{
+			name: "HTTP a success between failures while down does not bring it up",
+			job:  Job{DelayLoop: 10 * time.Second, Retry: 0, DelayBeforeRetry: 2 * time.Second, ConfirmRecovery: true},
+			plan: "+-+-+", until: 34,
+			// 10 down; 20 ok clears the failure; 30 fail (retried after
+			// delay_before_retry); 32 ok: up.
+			calls: durs(0, 10, 20, 30, 32),
+			trs: []string{
+				"10s real server 10.0.0.2:80 DOWN: HTTP status 503 (want 200)",
+				"32s real server 10.0.0.2:80 UP: HTTP status 200",
+			},
+		},
+		{
+			name: "HTTP alpha: up at the first success",
+			job:  Job{DelayLoop: 5 * time.Second, Retry: 1, Alpha: true, ConfirmRecovery: true},
+			plan: "+", until: 5,
+			calls: durs(0, 5),
+			trs:   []string{"0s real server 10.0.0.2:80 UP: HTTP status 200"},
+		},
+		{
+			name: "HTTP alpha: a failure first, then two successes",
+			job:  Job{DelayLoop: 5 * time.Second, Retry: 1, DelayBeforeRetry: 2 * time.Second, Alpha: true, ConfirmRecovery: true},
+			plan: "-++", until: 10,
+			calls: durs(0, 5, 10),
+			trs:   []string{"10s real server 10.0.0.2:80 UP: HTTP status 200"},
 		},
 		{
 			name: "retry 0: the first failure takes it down",

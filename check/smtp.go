@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +42,11 @@ func NewSMTP(opt SMTPOptions) (*SMTP, error) {
 // String names the check: "SMTP_CHECK 192.0.2.10:25".
 func (s *SMTP) String() string { return "SMTP_CHECK " + s.opt.Addr }
 
-// maxSMTPLine bounds one reply line.
-const maxSMTPLine = 4096
+// maxSMTPLine bounds one reply line, maxSMTPLines the lines of one reply.
+const (
+	maxSMTPLine  = 4096
+	maxSMTPLines = 1000
+)
 
 // Check reads the banner (want 220), sends HELO (want 250) and QUIT.
 func (s *SMTP) Check(ctx context.Context) Result {
@@ -55,41 +57,44 @@ func (s *SMTP) Check(ctx context.Context) Result {
 		return fail(start, "%s", describe(err, timeout))
 	}
 	defer c.Close()
+	// connect_timeout bounds the whole exchange: a server that trickles
+	// its banner or sends "250-" lines without end fails the check.
+	_ = c.SetDeadline(attemptEnd(ctx, start, timeout))
 	stop := watch(ctx, c)
 	defer stop()
 	r := bufio.NewReaderSize(c, maxSMTPLine)
 
-	code, line, err := s.reply(ctx, c, r)
+	code, line, err := s.reply(r)
 	if err != nil {
 		return fail(start, "banner: %s", describe(err, timeout))
 	}
 	if code != 220 {
 		return fail(start, "banner %q (want 220)", line)
 	}
-	deadline(ctx, c, timeout)
 	if _, err := io.WriteString(c, "HELO "+s.opt.HeloName+"\r\n"); err != nil {
 		return fail(start, "send HELO: %s", describe(err, timeout))
 	}
-	code, line, err = s.reply(ctx, c, r)
+	code, line, err = s.reply(r)
 	if err != nil {
 		return fail(start, "HELO: %s", describe(err, timeout))
 	}
 	if code != 250 {
 		return fail(start, "HELO answered %q (want 250)", line)
 	}
-	deadline(ctx, c, timeout)
 	if _, err := io.WriteString(c, "QUIT\r\n"); err == nil {
 		// keepalived waits for the answer to QUIT but does not judge it.
-		_, _, _ = s.reply(ctx, c, r)
+		_, _, _ = s.reply(r)
 	}
 	return Result{OK: true, Reason: "banner 220, HELO 250", Duration: time.Since(start)}
 }
 
 // reply reads one SMTP reply, following "250-" continuation lines, and
 // returns its code and last line.
-func (s *SMTP) reply(ctx context.Context, c net.Conn, r *bufio.Reader) (int, string, error) {
-	for {
-		deadline(ctx, c, s.opt.timeout())
+func (s *SMTP) reply(r *bufio.Reader) (int, string, error) {
+	for lines := 0; ; lines++ {
+		if lines == maxSMTPLines {
+			return 0, "", fmt.Errorf("reply longer than %d lines", maxSMTPLines)
+		}
 		l, err := r.ReadSlice('\n')
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {

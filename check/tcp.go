@@ -35,3 +35,18 @@ func (t *TCP) Check(ctx context.Context) Result {
 	_ = c.Close()
 	return Result{OK: true, Reason: "connected", Duration: time.Since(start)}
 }
+
+// attemptEnd is when an attempt that started at start must be over: its
+// connect_timeout later, or at ctx's deadline when that is sooner. Each
+// checker sets it once as its connection's deadline, so the timeout bounds
+// the attempt as a whole (connect, TLS handshake, request, every read), not
+// each read: keepalived re-arms connect_timeout for every read, so a server
+// that trickles a byte within each timeout holds its check for ever; kt
+// does not follow it there.
+func attemptEnd(ctx context.Context, start time.Time, timeout time.Duration) time.Time {
+	t := start.Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		t = d
+	}
+	return t
+}

@@ -131,9 +131,9 @@ func (u *UDP) Check(ctx context.Context) Result {
 		return fail(start, "%s", describe(err, timeout))
 	}
 	defer c.Close()
+	_ = c.SetDeadline(attemptEnd(ctx, start, timeout))
 	stop := watch(ctx, c)
 	defer stop()
-	deadline(ctx, c, timeout)
 	if _, err := c.Write(u.opt.Payload); err != nil {
 		return fail(start, "send: %s", describe(err, timeout))
 	}

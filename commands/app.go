@@ -61,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintf(c.App.Writer, "kt %s (commit %s)\n", Version, Commit)
 	}
+	if code, ok := dispatchApplet(args, stdout, stderr); ok {
+		return code
+	}
 	app := App(stdout, stderr)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(stderr, "kt: no command %q (kt --help lists them)\n", args[1])

@@ -23,13 +23,25 @@ keepalived.conf with --to keepalived. Keywords kt does not know are kept
 and reported.
 
 With --check it writes nothing: it prints every problem with file:line,
-as keepalived -t does, and exits 1 if there is any.`,
+as keepalived -t does (keepalived's message at keepalived's line where
+keepalived reports it), and checks the host as keepalived -t does (the
+interfaces, script users and script files exist) unless --no-host says the
+configuration is meant for another machine. Most of keepalived's errors do
+not stop it: it logs them and carries on with a fix-up (an unknown state is
+BACKUP, AH with state MASTER starts as BACKUP, a vrrp_script with no script
+is removed); kt does the same. --check exits 1 when kt run would refuse to
+start (what keepalived refuses), or with --strict on any error; else 0.
+
+With --effective it writes the configuration kt run would run: the model
+after keepalived's fix-ups, as TOML (or keepalived.conf with --to).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 			&cli.StringFlag{Name: "to", Value: "toml", Usage: "output format: toml or keepalived"},
 			&cli.StringFlag{Name: "from", Value: "auto", Usage: "input format: auto, keepalived or toml"},
 			&cli.BoolFlag{Name: "check", Usage: "only validate: print every problem with file:line, exit 1 if any"},
-			&cli.BoolFlag{Name: "strict", Usage: "unknown keywords are errors, not warnings"},
+			&cli.BoolFlag{Name: "strict", Usage: "unknown keywords are errors, and --check fails on any error, even one keepalived carries on from"},
+			&cli.BoolFlag{Name: "no-host", Usage: "do not check this host's interfaces, users and script files (a config for another machine)"},
+			&cli.BoolFlag{Name: "effective", Usage: "write the effective configuration: the model after keepalived's fix-ups"},
 			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "`ID` for @ID conditional lines (default: the short host name)"},
 		},
 		Action: convertAction,
@@ -61,26 +73,48 @@ func convertAction(c *cli.Context) error {
 	}
 	stderr := c.App.ErrWriter
 
-	if c.Bool("check") {
+	strict := c.Bool("strict")
+	if c.Bool("check") || c.Bool("effective") {
+		var eff *config.Config
 		if cfg != nil {
-			diags = append(diags, config.Validate(cfg)...)
+			opt := config.EffectiveOptions{}
+			if !c.Bool("no-host") {
+				opt.Host = config.LocalHost{}
+			}
+			var vd config.Diagnostics
+			eff, vd = config.Effective(cfg, opt)
+			diags = append(diags, vd...)
 		}
 		diags.Sort()
+		refused := cfg == nil || len(diags.Refusals(strict)) > 0
+		if c.Bool("check") {
+			for _, d := range diags {
+				fmt.Fprintln(c.App.Writer, d)
+			}
+			switch {
+			case refused:
+				return cli.Exit(summary(in, diags)+": kt run would not start", exitProblem)
+			case len(diags) > 0:
+				fmt.Fprintln(stderr, summary(in, diags)+": kt run would start (keepalived carries on from these)")
+			default:
+				fmt.Fprintf(stderr, "%s: no problems found\n", in)
+			}
+			return nil
+		}
 		for _, d := range diags {
-			fmt.Fprintln(c.App.Writer, d)
+			fmt.Fprintln(stderr, d)
 		}
-		if len(diags) > 0 {
-			return cli.Exit(summary(in, diags), exitProblem)
+		if refused {
+			return cli.Exit(fmt.Sprintf("kt convert: %s: kt run would not start: fix the errors above", in), exitProblem)
 		}
-		fmt.Fprintf(stderr, "%s: no problems found\n", in)
-		return nil
-	}
-
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
-	if cfg == nil || diags.HasErrors() {
-		return cli.Exit(fmt.Sprintf("kt convert: %s: not converted: fix the errors above", in), exitProblem)
+		cfg = eff
+	} else {
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d)
+		}
+		if cfg == nil || diags.HasErrors() {
+			return cli.Exit(fmt.Sprintf("kt convert: %s: not converted: fix the errors above", in), exitProblem)
+		}
 	}
 	var out bytes.Buffer
 	if to == config.FormatKeepalived {

@@ -91,7 +91,7 @@ func TestConvertCheck(t *testing.T) {
 		t.Fatalf("check of the seed: exit %d, want 1", code)
 	}
 	for _, want := range []string{
-		"original.conf:11: error: vrrp_garp_interval 0 is out of range",
+		"original.conf:11: error: vrrp_garp_interval '0' is invalid",
 		"original.conf:89: warning: unknown keyword \"netify_backup\" in vrrp_sync_group VG_1 (did you mean \"notify_backup\"?)",
 	} {
 		if !strings.Contains(out, want) {
@@ -104,7 +104,7 @@ func TestConvertCheck(t *testing.T) {
 
 	clean := filepath.Join(t.TempDir(), "clean.conf")
 	os.WriteFile(clean, []byte("global_defs {\n    router_id r1\n}\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 7\n    virtual_ipaddress {\n        192.0.2.7\n    }\n}\n"), 0o644)
-	if code, out, errs := kt(t, "convert", "--check", clean); code != 0 || out != "" {
+	if code, out, errs := kt(t, "convert", "--check", "--no-host", clean); code != 0 || out != "" {
 		t.Fatalf("check of a clean config: exit %d\n%s%s", code, out, errs)
 	}
 }
@@ -142,5 +142,50 @@ func TestConvertConfigID(t *testing.T) {
 	}
 	if code, out, _ := kt(t, "convert", "-i", "neither", in); code != 0 || strings.Contains(out, "priority") {
 		t.Errorf("-i neither: exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestConvertCheckCarriesOn: an error keepalived carries on from (with a
+// fix-up) is reported but does not fail --check, as kt run starts with it;
+// --strict fails on it; an error keepalived refuses fails --check.
+// --effective writes the model with the fix-up applied; --no-host leaves
+// out the checks of this host.
+func TestConvertCheckCarriesOn(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	slave := write("slave.conf", "vrrp_instance VI_1 {\n    state SLAVE\n    interface kt-no-such-if0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.10\n    }\n}\n")
+	const fixup = "slave.conf:2: error: (VI_1) unknown state 'SLAVE', defaulting to BACKUP"
+	const noIf = "slave.conf:3: error: WARNING - interface kt-no-such-if0 for vrrp_instance VI_1 doesn't exist"
+
+	code, out, errs := kt(t, "convert", "--check", slave)
+	if code != 0 || !strings.Contains(out, fixup) || !strings.Contains(out, noIf) || !strings.Contains(errs, "kt run would start") {
+		t.Errorf("--check: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := kt(t, "convert", "--check", "--no-host", slave); code != 0 || !strings.Contains(out, fixup) || strings.Contains(out, "kt-no-such-if0") {
+		t.Errorf("--check --no-host: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := kt(t, "convert", "--check", "--strict", "--no-host", slave); code != 1 || !strings.Contains(out, fixup) || !strings.Contains(errs, "would not start") {
+		t.Errorf("--check --strict: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = kt(t, "convert", "--effective", "--no-host", slave)
+	if code != 0 || !strings.Contains(out, `state = "BACKUP"`) || !strings.Contains(errs, fixup) {
+		t.Errorf("--effective: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := kt(t, "convert", slave); code != 0 || !strings.Contains(out, `state = "SLAVE"`) {
+		t.Errorf("plain convert keeps what the file says: exit %d\n%s", code, out)
+	}
+
+	noid := write("noid.conf", "vrrp_instance VI_1 {\n    interface eth0\n    virtual_ipaddress {\n        192.0.2.10\n    }\n}\n")
+	if code, out, errs := kt(t, "convert", "--check", "--no-host", noid); code != 1 || !strings.Contains(out, "noid.conf:1: error: (VI_1) the virtual router id must be set") {
+		t.Errorf("--check of a config keepalived refuses: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := kt(t, "convert", "--effective", "--no-host", noid); code != 1 || !strings.Contains(errs, "would not start") {
+		t.Errorf("--effective of a config keepalived refuses: exit %d\n%s", code, errs)
 	}
 }

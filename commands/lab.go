@@ -28,7 +28,7 @@ func labCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "non-interactive", Aliases: []string{"y"}, Usage: "run straight through, without waiting for Enter between steps"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the lab running after the last step, until Ctrl-C"},
-			&cli.DurationFlag{Name: "sniff-duration", Value: 10 * time.Second, Usage: "how long kt sniff watches the election around the takeover"},
+			durationFlag("sniff-duration", nil, 10*time.Second, "how long kt sniff watches the election around the takeover, seconds or a duration"),
 			&cli.BoolFlag{Name: "print-config", Usage: "print the embedded demo keepalived.conf and exit"},
 		},
 		Action: labAction,
@@ -52,7 +52,7 @@ func labAction(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := lab.Options{Exe: exe, Out: c.App.Writer, Keep: c.Bool("keep"), SniffDuration: c.Duration("sniff-duration")}
+	opts := lab.Options{Exe: exe, Out: c.App.Writer, Keep: c.Bool("keep"), SniffDuration: flagDuration(c, "sniff-duration")}
 	if !c.Bool("non-interactive") {
 		opts.Pause = lab.EnterPause(os.Stdin, c.App.Writer)
 	}

@@ -42,9 +42,9 @@ keepalived's genhash computes it, ready to paste into a url block.
 
 Exit status: 0 healthy, 1 unhealthy, 2 usage error.`,
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "timeout", Aliases: []string{"t"}, Value: check.DefaultTimeout, Usage: "connect_timeout: the connect and each read or write (misc: the script's run time)"},
+			durationFlag("timeout", []string{"t"}, check.DefaultTimeout, "connect_timeout, seconds or a duration: bounds the whole attempt (misc: the script's run time)"),
 			&cli.IntFlag{Name: "retry", Usage: "attempts after a failure before giving up"},
-			&cli.DurationFlag{Name: "delay-before-retry", Value: time.Second, Usage: "pause between attempts"},
+			durationFlag("delay-before-retry", nil, time.Second, "pause between attempts, seconds or a duration"),
 			&cli.StringFlag{Name: "bind", Usage: "source `IP` (bindto)"},
 			&cli.IntFlag{Name: "bind-port", Usage: "source `PORT` (bind_port)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
@@ -114,7 +114,7 @@ func probeAction(c *cli.Context) error {
 		}
 		return usageErr("%s: want one TARGET, got %d arguments (quote a misc command that has arguments)", kind, len(args)-1)
 	}
-	if c.Duration("timeout") <= 0 {
+	if flagDuration(c, "timeout") <= 0 {
 		return usageErr("--timeout must be positive")
 	}
 	if c.Int("retry") < 0 {
@@ -136,7 +136,7 @@ func probeAction(c *cli.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(c.Duration("delay-before-retry")):
+		case <-time.After(flagDuration(c, "delay-before-retry")):
 		}
 	}
 	out := c.App.Writer
@@ -166,7 +166,7 @@ func contains(list []string, s string) bool {
 // buildProbe makes the checker for kind from the arguments and flags; it
 // returns the target as the user wrote it.
 func buildProbe(c *cli.Context, kind string, args []string) (check.Checker, string, error) {
-	dial := check.Dial{Timeout: c.Duration("timeout"), BindTo: c.String("bind"), BindPort: c.Int("bind-port")}
+	dial := check.Dial{Timeout: flagDuration(c, "timeout"), BindTo: c.String("bind"), BindPort: c.Int("bind-port")}
 	if dial.BindTo != "" {
 		if _, err := netip.ParseAddr(dial.BindTo); err != nil {
 			return nil, "", fmt.Errorf("--bind %q: not an IP address", dial.BindTo)
@@ -243,7 +243,7 @@ func buildProbe(c *cli.Context, kind string, args []string) (check.Checker, stri
 		if err != nil {
 			return nil, "", err
 		}
-		chk, err := check.NewMisc(check.MiscOptions{Script: script.New(cmd...), Timeout: c.Duration("timeout"), Dynamic: c.Bool("dynamic")})
+		chk, err := check.NewMisc(check.MiscOptions{Script: script.New(cmd...), Timeout: flagDuration(c, "timeout"), Dynamic: c.Bool("dynamic")})
 		return chk, target, err
 	case "file":
 		chk, err := check.NewFile(check.FileOptions{Path: target, Weight: c.Int("weight"), Reverse: c.Bool("reverse")})

@@ -1,11 +1,10 @@
 package commands
 
 import (
+	"context"
 	"fmt"
-	"log/slog"
-	"os"
+	"io"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -30,6 +29,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"f"}, Value: "/etc/keepalived/keepalived.conf", Usage: "configuration `FILE` (keepalived.conf or TOML)"},
 			&cli.StringFlag{Name: "config-id", Aliases: []string{"i"}, Usage: "select `ID`'s @ID lines (default: the short host name)"},
+			&cli.BoolFlag{Name: "strict", Usage: "refuse to start on any configuration error, even one keepalived carries on from with a fix-up"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "pid-file", Aliases: []string{"p"}, Usage: "write the process ID to `FILE`"},
@@ -40,7 +40,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-target", Value: "stderr", Usage: "stderr, syslog or journald"},
 			&cli.StringFlag{Name: "log-facility", Aliases: []string{"S"}, Value: "daemon", Usage: "syslog facility: daemon or local0-local7"},
 			&cli.StringFlag{Name: "control-socket", Value: daemon.DefaultControlSocket, Usage: "unix socket `PATH` for kt status (\"\": none)"},
-			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650)"},
+			&cli.StringFlag{Name: "http-listen", Aliases: []string{"metrics-listen"}, Usage: "serve Prometheus /metrics and a read-only status page (/, /status.json) on `ADDR` only (e.g. 127.0.0.1:9650); off by default"},
 			&cli.StringFlag{Name: "dump-file", Value: daemon.DefaultDataFile, Usage: "SIGUSR1's text state dump `FILE`"},
 			&cli.StringFlag{Name: "json-file", Value: daemon.DefaultJSONFile, Usage: "SIGUSR1's JSON state dump `FILE`"},
 			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
@@ -49,58 +49,118 @@ func runCommand() *cli.Command {
 	}
 }
 
+// runOptions is what kt run is asked to do: its flags, or what the
+// keepalived applet made of keepalived's command line.
+type runOptions struct {
+	ConfigPath string
+	ConfigID   string
+	// Strict refuses to start on any configuration error, even one
+	// keepalived carries on from.
+	Strict bool
+	Log        daemon.LogOptions
+	PIDFiles   []string
+	TestMail   bool
+	Daemon     daemon.Options
+	// Notes are logged once at start (options accepted but without effect).
+	Notes []string
+}
+
 func runAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return cli.Exit("kt run: unexpected arguments "+strings.Join(c.Args().Slice(), " ")+" (the config file goes after -f)", exitUsage)
 	}
-	log, closeLog, err := newLogger(c)
+	level, err := daemon.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return cli.Exit("kt run: --log-level: "+err.Error(), exitUsage)
+	}
+	var pidFiles []string
+	if pf := c.String("pid-file"); pf != "" {
+		pidFiles = append(pidFiles, pf)
+	}
+	return runDaemon(c.Context, c.App.Writer, c.App.ErrWriter, runOptions{
+		ConfigPath: c.String("config"),
+		ConfigID:   c.String("config-id"),
+		Strict:     c.Bool("strict"),
+		Log: daemon.LogOptions{Level: level, Format: c.String("log-format"), Target: c.String("log-target"),
+			Facility: c.String("log-facility")},
+		PIDFiles: pidFiles,
+		TestMail: c.Bool("test-mail"),
+		Daemon: daemon.Options{KeepIPVS: c.Bool("dont-release-ipvs"),
+			VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
+			MetricsListen: c.String("http-listen"), DataFile: c.String("dump-file"),
+			JSONFile: c.String("json-file"), StatsFile: c.String("stats-file")},
+	})
+}
+
+// runDaemon loads the configuration, starts the daemon and runs it until
+// SIGTERM or SIGINT (or ctx) ends it.
+func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) error {
+	// SIGTERM and SIGINT are caught before anything else, so a stop that
+	// comes while the configuration loads ends kt cleanly, not by the
+	// signal's default action.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	o.Log.Writer = stderr
+	log, closeLog, err := daemon.NewLogger(o.Log)
 	if err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
 	defer closeLog()
-	path := c.String("config")
+	for _, n := range o.Notes {
+		log.Info(n)
+	}
+	path := o.ConfigPath
 	load := func() (*config.Config, config.Diagnostics, error) {
-		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: c.String("config-id")})
+		strict := o.Strict
+		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID, Strict: strict})
 		if err != nil {
 			return nil, diags, err
 		}
+		// kt runs the effective configuration, with keepalived's fix-ups
+		// applied, as kt convert --check and --effective show it. It
+		// refuses only what keepalived refuses (or, with --strict, any
+		// error).
+		var eff *config.Config
 		if cfg != nil {
-			diags = append(diags, config.Validate(cfg)...)
+			var vd config.Diagnostics
+			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}})
+			diags = append(diags, vd...)
 		}
 		diags.Sort()
-		if cfg == nil || diags.HasErrors() {
+		if cfg == nil || len(diags.Refusals(strict)) > 0 {
 			return nil, diags, fmt.Errorf("%s: fix the errors above", path)
 		}
-		return cfg, diags, nil
+		return eff, diags, nil
 	}
 	cfg, diags, err := load()
 	for _, d := range diags {
-		fmt.Fprintln(c.App.ErrWriter, d)
+		fmt.Fprintln(stderr, d)
 	}
 	if err != nil {
 		return cli.Exit("kt run: not started: "+err.Error(), exitProblem)
 	}
-	if c.Bool("test-mail") {
-		if err := runTestMail(c.Context, cfg, c.App.Writer, log); err != nil {
+	if o.TestMail {
+		if err := runTestMail(ctx, cfg, stdout, log); err != nil {
 			return cli.Exit("kt run --test-mail: "+err.Error(), exitProblem)
 		}
 		return nil
 	}
-	d, err := daemon.New(cfg, daemon.Options{Log: log, KeepIPVS: c.Bool("dont-release-ipvs"),
-		VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
-		MetricsListen: c.String("metrics-listen"), HandleSignals: true, DataFile: c.String("dump-file"),
-		JSONFile: c.String("json-file"), StatsFile: c.String("stats-file"), Version: Version, ConfigPath: path, Load: load})
+	dopts := o.Daemon
+	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
+	d, err := daemon.New(cfg, dopts)
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
-	if pf := c.String("pid-file"); pf != "" {
-		if err := os.WriteFile(pf, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			return cli.Exit("kt run: pid file: "+err.Error(), exitProblem)
+	for _, pf := range o.PIDFiles {
+		// Written by create-and-rename in a directory no other user can
+		// write to (or a sticky one): never through a symlink or into a
+		// file someone else put there. Removed on stop only if still ours.
+		pidFile, err := daemon.WritePIDFile(pf)
+		if err != nil {
+			return cli.Exit("kt run: "+err.Error(), exitProblem)
 		}
-		defer os.Remove(pf)
+		defer pidFile.Remove()
 	}
-	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	// SIGHUP (reload with load), SIGUSR1 and SIGUSR2 are the daemon's
 	// (daemon/signals.go).
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
@@ -109,13 +169,4 @@ func runAction(c *cli.Context) error {
 	}
 	log.Info("kt run: stopped")
 	return nil
-}
-
-func newLogger(c *cli.Context) (*slog.Logger, func() error, error) {
-	level, err := daemon.ParseLevel(c.String("log-level"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return daemon.NewLogger(daemon.LogOptions{Level: level, Format: c.String("log-format"), Target: c.String("log-target"),
-		Facility: c.String("log-facility"), Writer: c.App.ErrWriter})
 }

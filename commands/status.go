@@ -19,7 +19,7 @@ func statusCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "control-socket", Value: daemon.DefaultControlSocket, Usage: "kt run's control socket `PATH`"},
 			&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"},
-			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "give up after `DURATION`"},
+			durationFlag("timeout", nil, 5*time.Second, "give up after this long, seconds or a duration"),
 		},
 		Action: statusAction,
 	}
@@ -29,7 +29,7 @@ func statusAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return cli.Exit("kt status: unexpected arguments", exitUsage)
 	}
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	ctx, cancel := context.WithTimeout(c.Context, flagDuration(c, "timeout"))
 	defer cancel()
 	st, err := daemon.QueryStatus(ctx, c.String("control-socket"))
 	if err != nil {

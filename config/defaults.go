@@ -58,7 +58,7 @@ func (in *Instance) EffectivePriority() int {
 	if in.Priority != nil {
 		return *in.Priority
 	}
-	if strings.EqualFold(in.State, "MASTER") {
+	if in.State == "MASTER" {
 		return OwnerPriority
 	}
 	return DefaultPriority
@@ -125,12 +125,13 @@ func (s *VRRPScript) EffectiveRise() int { return intOr(s.Rise, 1) }
 func (s *VRRPScript) EffectiveFall() int { return intOr(s.Fall, 1) }
 
 // EffectiveLBAlgo is the IPVS scheduler: lb_algo, its synonym lvs_sched,
-// else wlc.
+// else wlc. A name keepalived does not know (it compares in lower case
+// only) is ignored, as keepalived does ("Invalid lvs_scheduler").
 func (vs *VirtualServer) EffectiveLBAlgo() string {
 	switch {
-	case vs.LBAlgo != "":
+	case lvsSchedulers[vs.LBAlgo]:
 		return vs.LBAlgo
-	case vs.LVSSched != "":
+	case lvsSchedulers[vs.LVSSched]:
 		return vs.LVSSched
 	}
 	return DefaultLBAlgo
@@ -138,50 +139,82 @@ func (vs *VirtualServer) EffectiveLBAlgo() string {
 
 // EffectiveLBKind is the forwarding method: lb_kind, its synonym
 // lvs_method, else NAT. Only its first word counts (TUN may be followed by
-// encapsulation options).
+// encapsulation options), and only NAT, DR and TUN in upper case: keepalived
+// 2.2.7 reports any other spelling ("unknown [dr] routing method") and
+// falls back to NAT.
 func (vs *VirtualServer) EffectiveLBKind() string {
-	k := string(vs.LBKind)
-	if k == "" {
-		k = string(vs.LVSMethod)
-	}
-	if f := strings.Fields(k); len(f) > 0 {
-		return strings.ToUpper(f[0])
+	if k, ok := vs.lbKindSet(); ok {
+		return k
 	}
 	return "NAT"
 }
 
 // EffectiveProtocol is TCP, UDP or SCTP. A service addressed by IP and port
-// with no protocol is UDP, because that is what the kernel does with
-// protocol 0 and what keepalived then sets ("no protocol set - defaulting
-// to UDP"). A fwmark service has no protocol; this returns "".
+// with no protocol (or one keepalived does not know, which it ignores) is
+// UDP, because that is what the kernel does with protocol 0 and what
+// keepalived then sets ("no protocol set - defaulting to UDP"). A fwmark
+// service has no protocol; this returns "".
 func (vs *VirtualServer) EffectiveProtocol() string {
-	if vs.Protocol != "" {
-		return strings.ToUpper(vs.Protocol)
-	}
 	if vs.FWMark != nil {
 		return ""
+	}
+	if p, ok := validProtocol(vs.Protocol); ok {
+		return p
 	}
 	return "UDP"
 }
 
 // EffectiveDelayLoop is how often the virtual server's checkers run (60 s).
 func (vs *VirtualServer) EffectiveDelayLoop() time.Duration {
-	return durOr(vs.DelayLoop, DefaultDelayLoop)
+	if timerOK(vs.DelayLoop, 0) {
+		return vs.DelayLoop.D()
+	}
+	return DefaultDelayLoop
 }
 
-// EffectiveQuorum is the weight of up real servers the service needs (1).
-func (vs *VirtualServer) EffectiveQuorum() int { return intOr(vs.Quorum, 1) }
+// EffectiveQuorum is the weight of up real servers the service needs:
+// quorum (below 1 it is 1), lowered to the total weight of the real
+// servers when it exceeds it, as keepalived does ("exceeds total weight
+// of real servers").
+func (vs *VirtualServer) EffectiveQuorum() int {
+	return min(vs.quorumSet(), vs.weightSum())
+}
 
-// EffectiveHysteresis is the margin around the quorum (0).
-func (vs *VirtualServer) EffectiveHysteresis() int { return intOr(vs.Hysteresis, 0) }
+// EffectiveHysteresis is the margin around the quorum (0); keepalived
+// lowers one that reaches the quorum to quorum - 1.
+func (vs *VirtualServer) EffectiveHysteresis() int {
+	h := max(intOr(vs.Hysteresis, 0), 0)
+	if q := vs.EffectiveQuorum(); h >= q {
+		h = max(q-1, 0)
+	}
+	return h
+}
 
 // EffectivePersistence is the persistence timeout, 0 when the service is
-// not persistent (persistence_timeout written alone is 360 s, set by the
-// parser).
-func (vs *VirtualServer) EffectivePersistence() time.Duration { return durOr(vs.PersistenceTimeout, 0) }
+// not persistent. persistence_timeout written alone is 360 s (set by the
+// parser); one keepalived rejects (0, or over 31 days) is ignored. A
+// service with persistence_granularity, or addressed with port 0, is
+// persistent for 360 s unless a valid timeout is set (pgr_handler and
+// validate_check_config do the same).
+func (vs *VirtualServer) EffectivePersistence() time.Duration {
+	if d, ok := vs.persistenceSet(); ok {
+		return d
+	}
+	if vs.granularityValid() || vs.zeroPort() {
+		return bareOrZeroPortPT
+	}
+	return 0
+}
 
-// EffectiveWeight is the real server's weight (1).
-func (rs *RealServer) EffectiveWeight() int { return intOr(rs.Weight, 1) }
+// EffectiveWeight is the real server's own weight, else 1; the weight a
+// virtual server gives its real servers is in
+// VirtualServer.EffectiveWeightOf.
+func (rs *RealServer) EffectiveWeight() int {
+	if w, ok := rsWeightSet(rs); ok {
+		return w
+	}
+	return 1
+}
 
 // CheckKind names a checker type for defaults that differ between them.
 type CheckKind int
@@ -202,12 +235,14 @@ const (
 // defaults for its real servers, theirs for their checkers).
 func EffectiveConnectTimeout(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.Duration {
 	switch {
-	case c != nil && c.ConnectTimeout != nil:
+	case c != nil && timerOK(c.ConnectTimeout, maxConnectTimeout):
 		return c.ConnectTimeout.D()
-	case rs != nil && rs.ConnectTimeout != nil:
+	case rs != nil && timerOK(rs.ConnectTimeout, maxConnectTimeout):
 		return rs.ConnectTimeout.D()
+	case timerOK(vs.ConnectTimeout, maxConnectTimeout):
+		return vs.ConnectTimeout.D()
 	}
-	return durOr(vs.ConnectTimeout, DefaultConnectTimeout)
+	return DefaultConnectTimeout
 }
 
 // EffectiveRetry is how many times a checker retries before it fails:
@@ -215,13 +250,13 @@ func EffectiveConnectTimeout(vs *VirtualServer, rs *RealServer, c *CheckCommon) 
 // virtual server's, else 1 (DNS 3, MISC 0).
 func EffectiveRetry(kind CheckKind, vs *VirtualServer, rs *RealServer, c *CheckCommon) int {
 	switch {
-	case c != nil && c.Retry != nil:
+	case c != nil && c.Retry != nil && *c.Retry >= 0:
 		return *c.Retry
 	case c != nil && c.NbGetRetry != nil:
 		return *c.NbGetRetry
-	case rs != nil && rs.Retry != nil:
+	case rs != nil && rs.Retry != nil && *rs.Retry >= 1:
 		return *rs.Retry
-	case vs.Retry != nil:
+	case vs.Retry != nil && *vs.Retry >= 1:
 		return *vs.Retry
 	case kind == CheckDNS:
 		return 3
@@ -254,9 +289,9 @@ func EffectiveDelayBeforeRetry(kind CheckKind, vs *VirtualServer, rs *RealServer
 // server's, the virtual server's, else 60 s.
 func EffectiveDelayLoop(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.Duration {
 	switch {
-	case c != nil && c.DelayLoop != nil:
+	case c != nil && timerOK(c.DelayLoop, 0):
 		return c.DelayLoop.D()
-	case rs != nil && rs.DelayLoop != nil:
+	case rs != nil && timerOK(rs.DelayLoop, 0):
 		return rs.DelayLoop.D()
 	}
 	return vs.EffectiveDelayLoop()
@@ -265,8 +300,14 @@ func EffectiveDelayLoop(vs *VirtualServer, rs *RealServer, c *CheckCommon) time.
 // EffectiveStatusCodes are the HTTP status codes a url accepts, as written
 // ("200", "301-303"), else 200-299.
 func (u *URLCheck) EffectiveStatusCodes() []string {
-	if len(u.StatusCode.Args) > 0 {
-		return u.StatusCode.Args
+	var out []string
+	for _, sc := range u.StatusCode.Args {
+		if validStatus(sc) { // keepalived reports and skips the others
+			out = append(out, sc)
+		}
+	}
+	if len(out) > 0 {
+		return out
 	}
 	return []string{"200-299"}
 }
@@ -274,6 +315,9 @@ func (u *URLCheck) EffectiveStatusCodes() []string {
 // EffectiveQuery is the DNS check's query: type (SOA) and name (the root).
 func (d *DNSCheck) EffectiveQuery() (qtype, name string) {
 	qtype, name = strings.ToUpper(d.Type), d.QueryName
+	if !dnsTypes[qtype] { // unset, or unknown: keepalived reports and ignores it
+		qtype = "SOA"
+	}
 	if qtype == "" {
 		qtype = "SOA"
 	}

@@ -12,9 +12,20 @@ import (
 type Pos struct {
 	File string
 	Line int
+	// End is the line of the block's closing brace (0 if unknown): where
+	// keepalived reports what it checks when a block ends.
+	End int
 	// Keys lists the keywords written in the block with their lines, the
 	// first time each was written.
 	Keys []KeyLine
+}
+
+// EndPos returns where the block ends: its closing brace, else its start.
+func (p Pos) EndPos() Pos {
+	if p.End > 0 {
+		return Pos{File: p.File, Line: p.End}
+	}
+	return Pos{File: p.File, Line: p.Line}
 }
 
 // KeyLine is where a keyword was written inside its block.
@@ -68,10 +79,22 @@ func (s Severity) String() string {
 }
 
 // Diagnostic is one problem found in a configuration.
+//
+// Severity follows keepalived's: an Error is what keepalived -t reports as
+// an error (CONFIG_GENERAL_ERROR and worse), a Warning what it reports as a
+// warning or deprecation. Most of keepalived's errors do not stop it: it
+// logs them, applies a fix-up or default and carries on. Such a diagnostic
+// has CarryOn set, and Effective applies the same fix-up, so the effective
+// model is what keepalived would run. An Error without CarryOn is one that
+// keepalived (or kt) refuses to start with; see Diagnostics.Refusals.
 type Diagnostic struct {
 	Pos      Pos
 	Severity Severity
 	Msg      string
+	// CarryOn marks an Error that does not stop kt run (nor keepalived):
+	// the configuration runs with the fix-up the message names. kt run
+	// --strict refuses it all the same.
+	CarryOn bool
 }
 
 // String formats the diagnostic as "file:line: severity: message"; a
@@ -94,6 +117,18 @@ func (ds Diagnostics) HasErrors() bool {
 		}
 	}
 	return false
+}
+
+// Refusals returns the errors kt run refuses to start with: those that are
+// not carried on with a fix-up (every Error when strict).
+func (ds Diagnostics) Refusals(strict bool) Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if d.Severity == Error && (strict || !d.CarryOn) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Errors returns only the diagnostics of Error severity.
@@ -141,16 +176,26 @@ type diagSink struct {
 }
 
 func (s *diagSink) add(p Pos, sev Severity, format string, args []any) {
+	s.addDiag(p, sev, false, format, args)
+}
+
+func (s *diagSink) addDiag(p Pos, sev Severity, carryOn bool, format string, args []any) {
 	if s.limit > 0 && len(s.list) >= s.limit {
 		s.dropped++
 		s.worst = max(s.worst, sev)
 		return
 	}
-	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: sev, Msg: fmt.Sprintf(format, args...)})
+	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: sev, Msg: fmt.Sprintf(format, args...), CarryOn: carryOn})
 }
 
 func (s *diagSink) warnf(p Pos, format string, args ...any)  { s.add(p, Warning, format, args) }
 func (s *diagSink) errorf(p Pos, format string, args ...any) { s.add(p, Error, format, args) }
+
+// carryf reports an error that keepalived logs and carries on from, with
+// the fix-up the message names applied (see Diagnostic.CarryOn).
+func (s *diagSink) carryf(p Pos, format string, args ...any) {
+	s.addDiag(p, Error, true, format, args)
+}
 
 // summarizeDropped adds one diagnostic saying how many were left out.
 func (s *diagSink) summarizeDropped() {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -19,12 +20,13 @@ type ParseOptions struct {
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
 
-	maxLines   int // lowers the lexer's limit on lines (fuzzing)
-	chunkLines int // lines per chunk handed to the parsers (tests)
+	maxLines   int    // lowers the lexer's limit on lines (fuzzing)
+	maxMem     uint64 // lowers the lexer's limit on heap growth (tests, fuzzing)
+	chunkLines int    // lines per chunk handed to the parsers (tests)
 }
 
 func (o ParseOptions) lex() LexOptions {
-	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, chunkLines: o.chunkLines}
+	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, maxMem: o.maxMem, chunkLines: o.chunkLines}
 }
 
 // maxDiags is how many problems one parse reports; past it, one more line
@@ -281,6 +283,10 @@ type parser struct {
 	sink  *diagSink
 	sc    schemas
 	depth int
+	// closed is set when a statement consumed the "}" that ends the block
+	// it is in (a value block written without "{", as keepalived reads
+	// it), with the line of that brace.
+	closed int
 }
 
 // statement reads a keyword and the words after it on its line, and whether a
@@ -305,37 +311,58 @@ func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
 // skipBlock consumes a block's contents up to and including its closing
 // brace and returns them as keepalived.conf text, one line each. what and
 // open name the block for the error if it is not closed.
+//
+// Hostile input meets limits here, each an error at the line where it is
+// passed, after which the block is still consumed, in linear time, but no
+// longer kept: blocks nested deeper than maxDepth (keepalived's parser
+// recurses into unknown blocks, kt's text would grow with the square of the
+// depth) and more than maxSkipped bytes of text in one block.
 func (p *parser) skipBlock(what string, open Pos) []string {
 	var out []string
-	depth := 1
+	depth, size := 1, 0
+	keep := true
 	var cur []string
+	var curPos Pos // where cur's line was written
 	line := -1
 	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, strings.Repeat("    ", depth-1)+strings.Join(cur, " "))
-			cur = cur[:0]
+		if len(cur) > 0 && keep {
+			l := strings.Repeat("    ", depth-1) + strings.Join(cur, " ")
+			size += len(l) + 1
+			if size > maxSkipped {
+				p.sink.errorf(curPos, "%s opened on line %d holds more than %d bytes; the rest of it is skipped", what, open.Line, maxSkipped)
+				keep, out = false, nil
+			} else {
+				out = append(out, l)
+			}
 		}
+		cur = cur[:0]
 	}
 	for p.more() {
 		t, l := p.peek()
 		p.take()
 		if l != line {
 			flush()
-			line = l
+			line, curPos = l, p.last
 		}
 		switch {
 		case t.IsBrace("{"):
 			cur = append(cur, "{")
 			flush()
 			depth++
+			if depth > maxDepth && keep {
+				p.sink.errorf(p.last, "blocks nested more than %d deep (in %s opened on line %d); the rest of it is skipped", maxDepth, what, open.Line)
+				keep, out = false, nil
+			}
 		case t.IsBrace("}"):
 			flush()
 			depth--
 			if depth == 0 {
 				return out
 			}
-			out = append(out, strings.Repeat("    ", depth-1)+"}")
-		default:
+			if keep {
+				out = append(out, strings.Repeat("    ", depth-1)+"}")
+			}
+		case keep:
 			cur = append(cur, quoteWord(t.Text))
 		}
 	}
@@ -343,6 +370,9 @@ func (p *parser) skipBlock(what string, open Pos) []string {
 	p.notClosed(what, open)
 	return out
 }
+
+// maxSkipped bounds the text kt keeps of one unknown block.
+const maxSkipped = 4 << 20
 
 const maxDepth = 64
 
@@ -352,7 +382,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	nested := open != nil
 	if s.body >= 0 && nested {
 		f := &s.fields[s.body]
-		p.lines(v.FieldByIndex(f.index), f, where, *open)
+		p.lines(v.FieldByIndex(f.index), f, where, where, *open)
 		return
 	}
 	var pos *Pos
@@ -375,12 +405,17 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
-			pos := p.pos()
+			bpos := p.pos()
 			p.take()
 			if nested {
+				if pos != nil {
+					pos.End = bpos.Line
+				}
 				return
 			}
-			p.sink.errorf(pos, "unexpected \"}\" with no block open")
+			// keepalived ignores it and carries on.
+			p.sink.carryf(bpos, "Extra '}' found")
+			p.sink.warnf(bpos, "Unknown keyword '}'")
 			continue
 		}
 		if t.IsBrace("{") {
@@ -400,6 +435,16 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
 		}
 		p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
+		if p.closed > 0 {
+			line := p.closed
+			p.closed = 0
+			if nested {
+				if pos != nil {
+					pos.End = line
+				}
+				return
+			}
+		}
 	}
 	if nested {
 		p.notClosed(where, *open)
@@ -450,11 +495,20 @@ func (p *parser) unknown(v reflect.Value, s *blockSchema, kw string, args []stri
 	text := quoteWords(append([]string{kw}, args...))
 	if block {
 		inner := p.skipBlock(kw, pos)
-		text += " {"
+		var b strings.Builder
+		n := len(text) + 4
 		for _, l := range inner {
-			text += "\n    " + l
+			n += len(l) + 5
 		}
-		text += "\n}"
+		b.Grow(n)
+		b.WriteString(text)
+		b.WriteString(" {")
+		for _, l := range inner {
+			b.WriteString("\n    ")
+			b.WriteString(l)
+		}
+		b.WriteString("\n}")
+		text = b.String()
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)
@@ -481,6 +535,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.skipBlock(kw, pos)
 			return
 		}
+		if p.scriptAgain(fv, kw, args, pos, where) {
+			return
+		}
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
@@ -496,8 +553,15 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			}
 			err = p.scalar(fv, f, args)
 		}
-		if err != nil {
-			p.sink.errorf(pos, "%s: %v", kw, err)
+		switch {
+		case errors.Is(err, errNoValue):
+			// keepalived exits when a keyword's value is missing
+			// (null_strvec, lib/parser.c).
+			p.missingParam(pos, kw)
+		case err != nil:
+			// keepalived logs a value it cannot read and carries on
+			// without the keyword; so does kt.
+			p.sink.carryf(pos, "%s: %v", kw, err)
 		}
 	case kindBlock:
 		if !block {
@@ -538,7 +602,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		*list = append(*list, nv.UnsafePointer())
 	case kindNamed:
 		if len(args) == 0 {
-			p.sink.errorf(pos, "%s needs a name", kw)
+			p.missingParam(pos, kw)
 			if block {
 				p.skipBlock(kw, pos)
 			}
@@ -560,7 +624,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			// The first definition stands. The second is still parsed, into
 			// nothing, so that its own problems are reported too (and the
 			// parallel parse, which sees it on its own, says the same).
-			p.sink.errorf(pos, "%s %s defined twice", kw, name)
+			dupNamed(p.sink, pos, kw, name)
 			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 			return
 		}
@@ -572,6 +636,22 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		p.nested(nv.Elem(), sub, kw+" "+name, pos)
 		fv.SetMapIndex(reflect.ValueOf(name), nv)
 	case kindLines:
+		if isValueBlock(kw, where) && len(args) > 0 {
+			// keepalived's alloc_value_block: words after the keyword are
+			// ignored, and without a "{" the lines that follow are the
+			// block's entries up to one ending in "}".
+			p.sink.carryf(pos, "Block %s has extra parameters %s ...", kw, args[0])
+			if block {
+				p.lines(fv, f, kw, where, pos)
+			} else {
+				p.valueLines(fv, f, kw, pos)
+			}
+			return
+		}
+		if isValueBlock(kw, where) && !block {
+			p.valueLines(fv, f, kw, pos) // no "{" at all: read as keepalived reads it
+			return
+		}
 		if !block {
 			// The inline form: the words on the keyword's line are one entry
 			// ([]string: each word an entry).
@@ -582,7 +662,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.lineEntry(fv, f, kw, args, pos)
 			return
 		}
-		p.lines(fv, f, kw, pos)
+		p.lines(fv, f, kw, where, pos)
 	}
 }
 
@@ -597,12 +677,169 @@ func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos)
 	p.depth--
 }
 
+// valueBlocks are the keywords keepalived reads with alloc_value_block
+// (lib/parser.c): a block of entries, one a line, that takes no words after
+// the keyword.
+var valueBlocks = map[string]bool{
+	"track_interface": true, "track_script": true, "track_file": true, "track_process": true, "track_bfd": true,
+	"unicast_peer": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true,
+	"virtual_routes": true, "virtual_rules": true, "static_ipaddress": true, "static_routes": true,
+	"static_rules": true, "linkbeat_interfaces": true, "interface_up_down_delays": true,
+}
+
+// isValueBlock reports whether keepalived reads kw in where as a value
+// block (alloc_value_block, or read_value_block, which uses it).
+func isValueBlock(kw, where string) bool {
+	switch kw {
+	case "notification_email":
+		return where == "global_defs"
+	case "group":
+		return strings.HasPrefix(where, "vrrp_sync_group ") || strings.HasPrefix(where, "track_group ")
+	}
+	return valueBlocks[kw]
+}
+
+// emptyBlockMsg is what keepalived says of an empty block read with
+// read_value_block.
+func emptyBlockMsg(kw, where string) string {
+	switch {
+	case kw == "notification_email":
+		return "Warning - empty notification_email block"
+	case kw == "group" && strings.HasPrefix(where, "vrrp_sync_group "):
+		return "Warning - sync group " + strings.TrimPrefix(where, "vrrp_sync_group ") + " has empty group block"
+	case kw == "group" && strings.HasPrefix(where, "track_group "):
+		return "Warning - track group " + strings.TrimPrefix(where, "track_group ") + " has empty group block"
+	}
+	return ""
+}
+
+// valueLines reads the entries of a value block whose "{" is missing, as
+// keepalived does: every line up to and including one that ends in "}" is
+// an entry (with a "}" at its end taken off). That "}" closes the block the
+// keyword is in as well (measured: keepalived reads what follows as the
+// enclosing block's parent's), which p.closed passes on.
+func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
+	var words []string
+	line := -1
+	var lpos Pos
+	flush := func() {
+		if len(words) > 0 {
+			p.lineEntry(fv, f, kw, words, lpos)
+			words = nil
+		}
+	}
+	for p.more() {
+		t, l := p.peek()
+		if l != line {
+			flush()
+			line, lpos = l, p.pos()
+		}
+		p.take()
+		if t.IsBrace("}") {
+			// Only a "}" that ends its line ends the block.
+			end := !p.more()
+			if !end {
+				_, nl := p.peek()
+				end = nl != l
+			}
+			if end {
+				flush()
+				p.closed = lpos.Line
+				return
+			}
+		}
+		words = append(words, t.Text)
+	}
+	flush()
+	p.notClosed(kw, open)
+}
+
+// scriptAgain reports (and skips) a notify script written a second time in
+// one block: keepalived keeps the first and ignores the rest.
+func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
+	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
+		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
+	}
+	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
+		name, _ := strings.CutPrefix(where, "vrrp_instance ")
+		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
+		return true
+	}
+	if fv.Type() != scriptType || fv.IsZero() {
+		return false
+	}
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	name, isInst := strings.CutPrefix(where, "vrrp_instance ")
+	group, isGroup := strings.CutPrefix(where, "vrrp_sync_group ")
+	switch {
+	case isInst && strings.HasPrefix(kw, "notify"):
+		p.sink.carryf(pos, "(%s) %s script already specified - ignoring %s", name, kw, arg)
+	case isGroup && strings.HasPrefix(kw, "notify"):
+		p.sink.carryf(pos, "vrrp group %s: %s script already specified - ignoring %s", group, kw, arg)
+	case kw == "startup_script" || kw == "shutdown_script":
+		p.sink.carryf(pos, "%s script already specified", strings.TrimSuffix(kw, "_script"))
+	default:
+		return false
+	}
+	return true
+}
+
+var (
+	scriptType = reflect.TypeOf(Script{})
+	argsType   = reflect.TypeOf(Args{})
+)
+
+// argsAgain reports (and skips) a global_defs keyword keepalived takes only
+// once, written again.
+func (p *parser) argsAgain(first Args, kw string, args []string, pos Pos) bool {
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	switch kw {
+	case "lvs_sync_daemon":
+		ifname, inst := "", ""
+		if len(first.Args) > 0 {
+			ifname = first.Args[0]
+		}
+		for i := 1; i < len(first.Args); i++ {
+			if first.Args[i] == "inst" && i+1 < len(first.Args) {
+				inst = first.Args[i+1]
+				break
+			}
+			if i == 1 && !lvsSyncOption[first.Args[i]] {
+				inst = first.Args[i] // the old form: IFNAME INSTANCE [SYNCID]
+				break
+			}
+		}
+		p.sink.carryf(pos, "lvs_sync_daemon has already been specified as %s %s - ignoring", ifname, inst)
+	case "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo":
+		p.sink.carryf(pos, "%snotify_fifo already specified - ignoring %s", strings.TrimSuffix(kw, "notify_fifo"), arg)
+	default:
+		return false
+	}
+	return true
+}
+
+// lvsSyncOption are the option words of lvs_sync_daemon's new form.
+var lvsSyncOption = map[string]bool{"inst": true, "id": true, "maxlen": true, "port": true, "ttl": true, "group": true}
+
 // lines reads a block whose every line is one entry.
-func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
+func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
+	n := fv.Len()
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
+			end := p.pos()
 			p.take()
+			if fv.Len() == n {
+				if msg := emptyBlockMsg(kw, where); msg != "" {
+					p.sink.carryf(end, "%s", msg)
+				}
+			}
 			return
 		}
 		if t.IsBrace("{") {
@@ -632,7 +869,9 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 	}
 	nv := reflect.New(f.elem)
 	if err := nv.Interface().(wordsValue).parseWords(words); err != nil {
-		p.sink.errorf(pos, "%s: %v", kw, err)
+		// keepalived skips an entry it cannot read ("VRRP parsed invalid
+		// IP ... skipping IP...") and carries on.
+		p.sink.carryf(pos, "%s: %v", kw, err)
 		return
 	}
 	if f.elem.Kind() == reflect.Struct {
@@ -699,6 +938,31 @@ func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
 		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
 	}
+}
+
+// dupNamed reports a named block defined a second time; the first stands.
+// keepalived skips a second vrrp_instance, vrrp_sync_group or track_group
+// with its own message; a second vrrp_script it keeps, silently, behind
+// the first, which is the one tracking finds.
+func dupNamed(sink *diagSink, pos Pos, kw, name string) {
+	switch kw {
+	case "vrrp_instance":
+		sink.carryf(pos, "vrrp instance %s already defined", name)
+	case "vrrp_sync_group":
+		sink.carryf(pos, "vrrp sync group %s already defined", name)
+	case "track_group":
+		sink.carryf(pos, "track_group %s already defined", name)
+	case "vrrp_script":
+		sink.warnf(pos, "vrrp_script %s defined twice: the first one is used (keepalived says nothing)", name)
+	default:
+		sink.errorf(pos, "%s %s defined twice", kw, name)
+	}
+}
+
+// missingParam reports a keyword written without the value it needs, with
+// keepalived's message: keepalived refuses to start (it exits at once).
+func (p *parser) missingParam(pos Pos, kw string) {
+	p.sink.errorf(pos, "*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position 2", kw, kw)
 }
 
 // errorf is a helper for wordsValue parsers.

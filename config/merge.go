@@ -96,7 +96,7 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 					if es.pos >= 0 {
 						pos = sf.MapIndex(k).Elem().Field(es.pos).Interface().(Pos)
 					}
-					m.sink.errorf(pos, "%s %s defined twice", f.kw, k.String())
+					dupNamed(&m.sink, pos, f.kw, k.String())
 					continue
 				}
 				df.SetMapIndex(k, sf.MapIndex(k))
@@ -114,6 +114,9 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 		sp := src.Field(s.pos).Interface().(Pos)
 		if dp.File == "" && dp.Line == 0 {
 			dp.File, dp.Line = sp.File, sp.Line
+		}
+		if sp.End > 0 {
+			dp.End = sp.End
 		}
 		for _, k := range sp.Keys {
 			dp.setKey(k.Key, k.Line)

@@ -7,6 +7,17 @@
 // an option that was not written stays unset (nil, "" or false), so that a
 // conversion writes back exactly what it read. The Effective* helpers in
 // defaults.go give the values the engines run with.
+//
+// Effective returns the configuration keepalived 2.2.7 would run: a copy of
+// the model with keepalived's fix-ups applied, each with its diagnostic at
+// the file:line keepalived reports it. kt run, kt convert --check and kt
+// convert --effective all use it, so what is checked is what runs. A
+// Diagnostic's Severity is keepalived's (Error for what keepalived -t
+// reports as an error, Warning for its warnings and deprecations). An Error
+// keepalived logs and carries on from has CarryOn set and its fix-up in the
+// effective model; it does not stop kt run, except under --strict. An Error
+// without CarryOn is one keepalived refuses to start with
+// (Diagnostics.Refusals).
 package config
 
 // Config is one whole configuration.
@@ -28,8 +39,8 @@ type Config struct {
 	InterfaceUpDownDelays []Args                 `toml:"interface_up_down_delays,omitempty"` // IFNAME DOWN_DELAY [UP_DELAY]
 	TrackGroups           map[string]*TrackGroup `toml:"track_group,omitempty"`
 	StaticIPAddress       []VIP                  `toml:"static_ipaddress,omitempty"`
-	StaticRoutes          []Spec                 `toml:"static_routes,omitempty"`
-	StaticRules           []Spec                 `toml:"static_rules,omitempty"`
+	StaticRoutes          []Route                `toml:"static_routes,omitempty"`
+	StaticRules           []Rule                 `toml:"static_rules,omitempty"`
 
 	Scripts         map[string]*VRRPScript   `toml:"vrrp_script,omitempty"`
 	TrackFiles      map[string]*TrackFile    `toml:"track_file,omitempty"`

@@ -5,13 +5,13 @@ import (
 	"strings"
 )
 
-// VSGroup is a virtual_server_group block. Each entry is kept as written:
-// "ADDR[-LAST] PORT" or "fwmark N".
+// VSGroup is a virtual_server_group block: addresses, address ranges and
+// fwmarks (GroupMember), each read once and kept with its words.
 type VSGroup struct {
-	Pos      Pos      `toml:"-"`
-	Name     string   `toml:"-"`
-	Members  []Spec   `toml:"members,omitempty" ka:"-,body"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Pos      Pos           `toml:"-"`
+	Name     string        `toml:"-"`
+	Members  []GroupMember `toml:"members,omitempty" ka:"-,body"`
+	Unparsed []string      `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // VirtualServer is a virtual_server block, addressed in one of three ways:

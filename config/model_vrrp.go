@@ -132,11 +132,11 @@ type Instance struct {
 
 	Authentication *Auth `toml:"authentication,omitempty"`
 
-	VirtualIPAddress         []VIP  `toml:"virtual_ipaddress,omitempty"`
-	VirtualIPAddressExcluded []VIP  `toml:"virtual_ipaddress_excluded,omitempty"`
-	PromoteSecondaries       bool   `toml:"promote_secondaries,omitempty"`
-	VirtualRoutes            []Spec `toml:"virtual_routes,omitempty"`
-	VirtualRules             []Spec `toml:"virtual_rules,omitempty"`
+	VirtualIPAddress         []VIP   `toml:"virtual_ipaddress,omitempty"`
+	VirtualIPAddressExcluded []VIP   `toml:"virtual_ipaddress_excluded,omitempty"`
+	PromoteSecondaries       bool    `toml:"promote_secondaries,omitempty"`
+	VirtualRoutes            []Route `toml:"virtual_routes,omitempty"`
+	VirtualRules             []Rule  `toml:"virtual_rules,omitempty"`
 
 	TrackInterface []Track `toml:"track_interface,omitempty"`
 	TrackScript    []Track `toml:"track_script,omitempty"`

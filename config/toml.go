@@ -19,6 +19,69 @@ import (
 // flatTOMLError matches a decode error the TOML library returns as text.
 var flatTOMLError = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
 
+// maxTOMLSize bounds the TOML file kt decodes, as the keepalived.conf
+// lexer bounds what it reads.
+const maxTOMLSize = 256 << 20
+
+// tomlDepthOK scans TOML text for arrays and inline tables nested more than
+// maxDepth deep, skipping strings and comments, and returns the line where
+// that depth is passed. The TOML library decodes nesting recursively, in
+// time and memory that grow faster than the depth (8000 nested inline
+// tables: seconds and gigabytes), so kt refuses such text before decoding.
+// Unbalanced or otherwise broken text is left to the decoder.
+func tomlDepthOK(data []byte) (line int, ok bool) {
+	line, depth := 1, 0
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '\n':
+			line++
+		case '#':
+			for i+1 < len(data) && data[i+1] != '\n' {
+				i++
+			}
+		case '"', '\'':
+			delim := []byte{c}
+			if i+2 < len(data) && data[i+1] == c && data[i+2] == c {
+				delim = []byte{c, c, c}
+			}
+			i += len(delim)
+			for ; i < len(data); i++ {
+				if data[i] == '\n' {
+					line++
+					if len(delim) == 1 {
+						break // a one-line string does not run on
+					}
+				}
+				if c == '"' && data[i] == '\\' {
+					if i+1 < len(data) && data[i+1] == '\n' {
+						line++
+					}
+					i++
+					continue
+				}
+				if bytes.HasPrefix(data[i:], delim) {
+					i += len(delim) - 1
+					// A multi-line string may end in up to two more quotes.
+					for len(delim) == 3 && i+1 < len(data) && data[i+1] == c {
+						i++
+					}
+					break
+				}
+			}
+		case '[', '{':
+			depth++
+			if depth > maxDepth {
+				return line, false
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return line, true
+}
+
 // LoadTOML reads kt's native TOML configuration at path. Unknown keys and
 // values of the wrong type are errors naming the key and its line; the error
 // return is only for a file that cannot be read.
@@ -42,6 +105,14 @@ func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
 			diags = append(diags, Diagnostic{Pos: Pos{File: name, Line: 1}, Severity: Error, Msg: fmt.Sprintf("cannot decode TOML: %v", r)})
 		}
 	}()
+	if len(data) > maxTOMLSize {
+		return nil, Diagnostics{{Pos: Pos{File: name, Line: 1}, Severity: Error,
+			Msg: fmt.Sprintf("file is %d bytes, more than the %d MiB kt reads", len(data), maxTOMLSize>>20)}}
+	}
+	if line, ok := tomlDepthOK(data); !ok {
+		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error,
+			Msg: fmt.Sprintf("arrays or inline tables nested more than %d deep", maxDepth)}}
+	}
 	cfg = &Config{}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {

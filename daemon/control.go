@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -21,10 +22,24 @@ const DefaultControlSocket = "/run/kt/kt.sock"
 // Anything else gets {"error": "..."}.
 
 // listenControl opens the control socket: a unix stream socket only its
-// owner (root) may use, in a directory created 0700 when missing. A stale
-// socket left by a killed kt is replaced; one that still answers is not.
+// owner (root) may use, in a directory created 0700 when missing. That
+// directory must be kt's own: not a symlink, owned by root, writable by no
+// one else, and its ancestors likewise (checkSecureDir); otherwise another
+// user could replace the socket and have kt status show what they like.
+// The socket is created 0600 by the umask around bind: a chmod by name
+// afterwards would follow a symlink. A stale socket left by a killed kt is
+// replaced; one that still answers is not.
 func listenControl(path string) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(dir); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	} else if fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("control socket %s: %s is a symlink: kt wants a directory of its own", path, dir)
+	}
+	if err := checkSecureDir(dir, false); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -32,14 +47,17 @@ func listenControl(path string) (*net.UnixListener, error) {
 		return nil, fmt.Errorf("control socket %s: another kt is listening there", path)
 	}
 	_ = os.Remove(path)
-	// The umask makes the socket 0600 from the start; the chmod is for
-	// umasks that clear less.
+	old := syscall.Umask(0o177)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm()&0o077 != 0 {
 		l.Close()
+		if err == nil {
+			err = fmt.Errorf("not a socket of mode 0600 after bind (%v)", fi.Mode())
+		}
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return l, nil
@@ -114,6 +132,35 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// checkPeer refuses an answer from a process that runs as neither root nor
+// this user: another user who put a socket at the path (kt run refuses a
+// directory they could do that in, but kt status may be pointed anywhere)
+// must not be able to show kt status forged state.
+func checkPeer(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return fmt.Errorf("peer credentials: %w", cerr)
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Geteuid() {
+		return fmt.Errorf("the process listening there (pid %d) runs as uid %d, not root: not kt's", cred.Pid, cred.Uid)
+	}
+	return nil
+}
+
 // QueryStatus asks the kt listening on the control socket at path for its
 // Status.
 func QueryStatus(ctx context.Context, path string) (*Status, error) {
@@ -123,6 +170,9 @@ func QueryStatus(ctx context.Context, path string) (*Status, error) {
 		return nil, fmt.Errorf("control socket %s: %w (is kt run running, and are you root?)", path, err)
 	}
 	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}

@@ -22,6 +22,9 @@ type lvsPart struct {
 	sched *check.Scheduler
 	vs    map[string]*config.VirtualServer // by lvs.VSName; guarded by Daemon.cfgMu
 	close func() error
+	// open opens another IPVS handle (the status page reads the
+	// kernel's counters through its own).
+	open func() (lvs.Handle, func() error, error)
 
 	stopRun func() // stops sched.Run and waits for it
 	// schedOpts are the scheduler's options, for the one a reload makes.
@@ -250,7 +253,7 @@ func (d *Daemon) setupLVS() error {
 	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
 		d.log.Warn("SECURITY VIOLATION - check scripts are being executed but script_security not enabled")
 	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so, scripts: d.prepareLVSScripts(cfg)}
+	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so, scripts: d.prepareLVSScripts(cfg), open: open}
 	for _, vs := range cfg.VirtualServers {
 		p.vs[lvs.VSName(vs)] = vs
 	}

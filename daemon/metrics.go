@@ -30,6 +30,10 @@ type metrics struct {
 	reconErrs   prometheus.Counter
 	// addr is where the metrics are served, once they are.
 	addr atomic.Value
+	// page is the status page's event list and last check results; d
+	// serves the page.
+	page *pageState
+	d    *Daemon
 }
 
 // MetricsAddr is the address the metrics are served on ("" before Run
@@ -45,7 +49,9 @@ func (d *Daemon) MetricsAddr() string {
 
 func newMetrics(d *Daemon) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		d:    d,
+		page: newPageState(),
+		reg:  prometheus.NewRegistry(),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kt_vrrp_transitions_total",
 			Help: "VRRP state changes by instance, old and new state."}, []string{"instance", "from", "to"}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kt_check_results_total",
@@ -67,6 +73,7 @@ func newMetrics(d *Daemon) *metrics {
 
 func (m *metrics) transition(tr vrrp.Transition) {
 	m.transitions.WithLabelValues(tr.Instance, tr.From.String(), tr.To.String()).Inc()
+	m.page.transition(tr)
 }
 
 func (m *metrics) checkResult(j *check.Job, r check.Result) {
@@ -80,6 +87,7 @@ func (m *metrics) checkResult(j *check.Job, r check.Result) {
 	}
 	m.checks.WithLabelValues(vs, rs, res).Inc()
 	m.checkTime.WithLabelValues(vs).Observe(r.Duration.Seconds())
+	m.page.checkResult(j, r)
 }
 
 func (m *metrics) reconciled(d time.Duration, err error) {
@@ -89,7 +97,8 @@ func (m *metrics) reconciled(d time.Duration, err error) {
 	}
 }
 
-// serveMetrics serves /metrics on addr until ctx ends. The listener is
+// serve serves /metrics and the read-only status page (/, /status.json,
+// /page.json) on addr until ctx ends. The listener is
 // opened before it returns, so a bad address fails the start.
 func (m *metrics) serve(ctx context.Context, addr string, log interface{ Error(string, ...any) }) (func(), error) {
 	l, err := net.Listen("tcp", addr)
@@ -99,6 +108,7 @@ func (m *metrics) serve(ctx context.Context, addr string, log interface{ Error(s
 	m.addr.Store(l.Addr().String())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	m.d.statusHandlers(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -29,11 +29,7 @@ func (d *Daemon) WriteDump() error {
 	if err := writeFileAtomic(d.opts.DataFile, text.Bytes()); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("state dump: %w", err)
-	}
-	return writeFileAtomic(d.opts.JSONFile, append(js, '\n'))
+	return d.WriteJSONDump()
 }
 
 // WriteStatsFile writes the advert statistics (Options.StatsFile), as
@@ -70,11 +66,31 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// handleSignals answers SIGUSR1 (state dump), SIGUSR2 (statistics) and
-// SIGHUP until ctx ends. SIGTERM and SIGINT end ctx (commands/run.go).
+// keepalived's real-time signals (lib/signals.c, `keepalived --signum`):
+// SIGJSON (SIGRTMIN+2 with glibc's SIGRTMIN of 34) writes the JSON dump and
+// SIGSTATS_CLEAR writes the statistics and clears them. Their default
+// action would end the process, so kt catches them too.
+const (
+	SigJSON       = syscall.Signal(36)
+	SigStatsClear = syscall.Signal(63)
+)
+
+// WriteJSONDump writes only the JSON state dump (Options.JSONFile), as
+// keepalived's SIGJSON does.
+func (d *Daemon) WriteJSONDump() error {
+	js, err := json.MarshalIndent(d.Status(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("state dump: %w", err)
+	}
+	return writeFileAtomic(d.opts.JSONFile, append(js, '\n'))
+}
+
+// handleSignals answers SIGUSR1 (state dump), SIGUSR2 (statistics),
+// keepalived's SIGJSON and SIGSTATS_CLEAR, and SIGHUP until ctx ends.
+// SIGTERM and SIGINT end ctx (commands/run.go).
 func (d *Daemon) handleSignals(ctx context.Context) {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, SigJSON, SigStatsClear)
 	defer signal.Stop(sigs)
 	for {
 		select {
@@ -93,6 +109,20 @@ func (d *Daemon) handleSignals(ctx context.Context) {
 					d.log.Error("SIGUSR2: statistics", "err", err)
 				} else {
 					d.log.Info("SIGUSR2: statistics written", "file", d.opts.StatsFile)
+				}
+			case SigJSON:
+				if err := d.WriteJSONDump(); err != nil {
+					d.log.Error("SIGJSON: state dump", "err", err)
+				} else {
+					d.log.Info("SIGJSON: state dumped", "json", d.opts.JSONFile)
+				}
+			case SigStatsClear:
+				// kt's counters are not cleared (they feed the metrics, which
+				// must only grow); the statistics are written as SIGUSR2 does.
+				if err := d.WriteStatsFile(); err != nil {
+					d.log.Error("SIGSTATS_CLEAR: statistics", "err", err)
+				} else {
+					d.log.Info("SIGSTATS_CLEAR: statistics written; kt does not clear its counters", "file", d.opts.StatsFile)
 				}
 			case syscall.SIGHUP:
 				d.ReloadFile(ctx)

@@ -65,16 +65,17 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 
 // rsState is one real server, resolved.
 type rsState struct {
-	key        RSKey
-	cfg        *config.RealServer
-	startAlive bool // without a verdict: no checkers, or no alpha
-	baseWeight int  // configured weight
-	alive      bool
-	inhibit    bool
-	weight     int    // effective weight while alive
-	fwd        uint32 // forwarding method
-	port       int    // configured port (0: the service's)
-	addr       netip.Addr
+	key         RSKey
+	cfg         *config.RealServer
+	startAlive  bool // without a verdict: no checkers, or no alpha
+	baseWeight  int  // configured weight
+	alive       bool
+	inhibit     bool
+	weight      int    // effective weight while alive
+	fwd         uint32 // forwarding method
+	port        int    // configured port (0: the service's)
+	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
+	addr        netip.Addr
 }
 
 // vsState is one virtual server, resolved.
@@ -106,7 +107,9 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 		return nil, nil
 	}
 	for _, vs := range cfg.VirtualServers {
-		if vs == nil {
+		if vs == nil || cfg.VSIgnored(vs) {
+			// keepalived drops a virtual server with no real server, or
+			// whose group's address families do not fit it.
 			continue
 		}
 		st, err := resolveVS(cfg, vs)
@@ -125,20 +128,21 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 	if err != nil {
 		return nil, err
 	}
+	seen := make(map[config.Endpoint]bool, len(vs.RealServers))
 	for _, rs := range vs.RealServers {
-		if rs == nil {
-			continue
+		if rs == nil || seen[rs.Address] {
+			continue // keepalived removes a duplicate
 		}
+		seen[rs.Address] = true
 		a, ok := rs.Address.Addr()
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: rs.EffectiveWeight()}
-		if rs.LVSMethod != "" {
-			if r.fwd, err = parseFwd(string(rs.LVSMethod)); err != nil {
-				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
-			}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
+		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
+			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
+		r.plainFWMark = vs.FWMark != nil
 		r.inhibit = vs.InhibitOnFailure
 		if rs.InhibitOnFailure != nil {
 			r.inhibit = *rs.InhibitOnFailure
@@ -156,11 +160,9 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 			return nil, fmt.Errorf("sorry_server %q: not an IP address", vs.SorryServer.Host)
 		}
 		s := rsState{key: RSKey{VS: st.name, RS: vs.SorryServer.String()}, addr: a.Unmap(), port: vs.SorryServer.Port,
-			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true}
-		if vs.SorryServerLVSMethod != "" {
-			if s.fwd, err = parseFwd(string(vs.SorryServerLVSMethod)); err != nil {
-				return nil, fmt.Errorf("sorry_server: %w", err)
-			}
+			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true, plainFWMark: vs.FWMark != nil}
+		if s.fwd, err = parseFwd(vs.EffectiveSorryKind()); err != nil {
+			return nil, fmt.Errorf("sorry_server: %w", err)
 		}
 		st.sorry = &s
 	}
@@ -208,32 +210,30 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 	if err := checkSched(tmpl.Sched); err != nil {
 		return nil, err
 	}
-	proto, err := parseProto(vs.Protocol)
+	proto, err := parseProto(vs.EffectiveProtocol())
 	if err != nil {
 		return nil, err
 	}
-	if p := vs.EffectivePersistence(); p > 0 {
+	if p := cfg.EffectivePersistenceOf(vs); p > 0 {
 		tmpl.Flags |= FlagPersistent
 		tmpl.Timeout = uint32(p.Seconds())
 		if tmpl.Timeout == 0 {
 			tmpl.Timeout = 1
 		}
 	}
-	if vs.Hashed {
-		tmpl.Flags |= FlagHashed
-	}
-	if vs.OPS && proto == ProtoUDP {
-		// One-packet scheduling is for UDP only (ipvsadm refuses it
-		// elsewhere; keepalived ignores it).
+	// The flags keepalived sets: hashed never, sh-/mh- flags only after
+	// their lb_algo, one-packet scheduling only for UDP and fwmarks.
+	fl := vs.EffectiveSchedFlags()
+	if fl.OnePacket {
 		tmpl.Flags |= FlagOnePacket
 	}
-	if vs.Flag1 || (tmpl.Sched == "sh" && vs.SHFallback) || (tmpl.Sched == "mh" && vs.MHFallback) {
+	if fl.Sched1 {
 		tmpl.Flags |= FlagSched1
 	}
-	if vs.Flag2 || (tmpl.Sched == "sh" && vs.SHPort) || (tmpl.Sched == "mh" && vs.MHPort) {
+	if fl.Sched2 {
 		tmpl.Flags |= FlagSched2
 	}
-	if vs.Flag3 {
+	if fl.Sched3 {
 		tmpl.Flags |= FlagSched3
 	}
 	fwmarkFamily := func() uint16 {
@@ -270,12 +270,11 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 		if g == nil {
 			return nil, fmt.Errorf("virtual_server_group %q not defined", vs.Group)
 		}
+		if why := g.Removed(); why != "" {
+			return nil, fmt.Errorf("virtual_server_group %s %s", vs.Group, why)
+		}
 		for _, m := range g.Members {
-			ks, err := groupMember(m.Text, proto, fwmarkFamily)
-			if err != nil {
-				return nil, fmt.Errorf("virtual_server_group %s: %w", vs.Group, err)
-			}
-			keys = append(keys, ks...)
+			keys = append(keys, groupMember(m, proto, fwmarkFamily)...)
 		}
 	case vs.Address != nil:
 		a, ok := vs.Address.Addr()
@@ -346,75 +345,44 @@ func netmask(fam uint16, gran string) (uint32, error) {
 	return binary.NativeEndian.Uint32(b[:]), nil
 }
 
-// groupMember expands one virtual_server_group line: "ADDR PORT",
-// "ADDR-LAST PORT" (LAST replaces the last byte of an IPv4 address, the
-// last group of an IPv6 one) or "fwmark N".
-func groupMember(text string, proto uint16, fwfam func() uint16) ([]ServiceKey, error) {
-	f := strings.Fields(text)
-	if len(f) >= 2 && f[0] == "fwmark" {
-		n, err := strconv.ParseUint(f[1], 10, 32)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("bad fwmark %q", f[1])
-		}
+// groupMember expands one virtual_server_group entry, read and judged in
+// config: a fwmark, or a service per address of its address or range. An
+// entry keepalived skips gives none.
+func groupMember(m config.GroupMember, proto uint16, fwfam func() uint16) []ServiceKey {
+	if m.Verdict.Skipped() {
+		return nil
+	}
+	if m.FWMark != nil {
 		fam := fwfam()
-		if len(f) >= 3 && f[2] == "inet6" {
+		switch m.FWMarkFamily {
+		case 4:
+			fam = FamilyIPv4
+		case 6:
 			fam = FamilyIPv6
 		}
-		return []ServiceKey{{Family: fam, FWMark: uint32(n)}}, nil
+		return []ServiceKey{{Family: fam, FWMark: *m.FWMark}}
 	}
-	if len(f) < 1 {
-		return nil, errors.New("empty member")
+	addrs := m.Addrs()
+	out := make([]ServiceKey, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		out = append(out, ServiceKey{Family: family(a), Protocol: proto, Addr: a, Port: m.Port})
 	}
-	port := 0
-	if len(f) >= 2 {
-		p, err := strconv.Atoi(f[1])
-		if err != nil || p < 0 || p > 65535 {
-			return nil, fmt.Errorf("bad port %q", f[1])
-		}
-		port = p
-	}
-	first, last, isRange := strings.Cut(f[0], "-")
-	a, err := netip.ParseAddr(first)
-	if err != nil {
-		return nil, fmt.Errorf("bad address %q", first)
-	}
-	a = a.Unmap()
-	if !isRange {
-		return []ServiceKey{{Family: family(a), Protocol: proto, Addr: a, Port: uint16(port)}}, nil
-	}
-	var out []ServiceKey
-	if a.Is4() {
-		end, err := strconv.Atoi(last)
-		b := a.As4()
-		if err != nil || end < int(b[3]) || end > 255 {
-			return nil, fmt.Errorf("bad range %q", f[0])
-		}
-		for i := int(b[3]); i <= end; i++ {
-			b[3] = byte(i)
-			out = append(out, ServiceKey{Family: FamilyIPv4, Protocol: proto, Addr: netip.AddrFrom4(b), Port: uint16(port)})
-		}
-		return out, nil
-	}
-	end, err := strconv.ParseUint(last, 16, 16)
-	b := a.As16()
-	start := uint64(b[14])<<8 | uint64(b[15])
-	if err != nil || end < start {
-		return nil, fmt.Errorf("bad range %q", f[0])
-	}
-	for i := start; i <= end; i++ {
-		b[14], b[15] = byte(i>>8), byte(i)
-		out = append(out, ServiceKey{Family: FamilyIPv6, Protocol: proto, Addr: netip.AddrFrom16(b), Port: uint16(port)})
-	}
-	return out, nil
+	return out
 }
 
 // dest is the destination of r in service s with the weight given.
 func (r *rsState) dest(s Service, weight int) Dest {
 	port := r.port
-	if s.Key.FWMark == 0 && (port == 0 || r.fwd != FwdMasq) {
+	switch {
+	case s.Key.FWMark == 0 && (port == 0 || r.fwd != FwdMasq):
 		// DR and TUN cannot change the port: the real server gets the
-		// service's (ipvsadm does the same).
+		// service's (ipvsadm and keepalived do the same).
 		port = int(s.Key.Port)
+	case s.Key.FWMark != 0 && r.fwd != FwdMasq && r.plainFWMark:
+		// keepalived clears it under a fwmark virtual server ("has port
+		// specified - clearing"); a group's fwmark keeps it.
+		port = 0
 	}
 	d := Dest{Key: DestKey{Addr: r.addr, Port: uint16(port)}, Weight: weight, Fwd: r.fwd}
 	if r.cfg != nil {
@@ -570,6 +538,12 @@ func (e Event) String() string {
 // server's quorum state between calls, so that hysteresis works, and
 // reports quorum changes as events. Not safe for concurrent use.
 type Planner struct {
+	// OnAction, when set, receives one line per IPVS action in
+	// keepalived 2.2.7's words (check/ipwrapper.c): "Removing service
+	// [192.0.2.10]:tcp:80 from VS [192.0.2.1]:tcp:80", "Lost quorum
+	// 2-0=2 > 1 for VS ...", "Adding sorry server ... to VS ...".
+	OnAction func(msg string)
+
 	quorum map[string]bool
 	// The config last planned, resolved once: a health change rebuilds
 	// only the virtual servers it touches.
@@ -608,6 +582,10 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	var evs []Event
 	seen := make(map[string]bool, len(p.vss))
 	for _, v := range p.vss {
+		var before []rsState
+		if p.OnAction != nil {
+			before = append(before[:0:0], v.rs...)
+		}
 		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]
@@ -623,6 +601,9 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		// starting state only when it starts down with a sorry server.
 		if (known && next != cur) || (!known && !next && v.sorry != nil) {
 			evs = append(evs, v.event(next, !known, false, threshold))
+		}
+		if p.OnAction != nil {
+			v.actions(p.OnAction, before, known, cur, next, threshold)
 		}
 		if changed || v.entries == nil || v.builtFor != next {
 			v.entries, v.builtFor = v.build(next), next
@@ -659,4 +640,117 @@ func (p *Planner) Stop(cfg *config.Config) []Event {
 		}
 	}
 	return evs
+}
+
+// fmtVS names a virtual server as keepalived's logs do (format_vs):
+// "[192.0.2.1]:tcp:80", "FWM 5", "[GROUP]:0".
+func fmtVS(vs *config.VirtualServer) string {
+	if vs.Group != "" {
+		return "[" + vs.Group + "]:0"
+	}
+	return vs.Describe()
+}
+
+// fmtRS names a real (or sorry) server as keepalived's logs do
+// (format_rs): "[192.0.2.10]:tcp:80", with the virtual server's protocol
+// ("none" for a fwmark) and the port as programmed.
+func (v *vsState) fmtRS(r *rsState) string {
+	proto := strings.ToLower(v.cfg.EffectiveProtocol())
+	if proto == "" {
+		proto = "none"
+	}
+	port := r.port
+	if v.cfg.Group == "" {
+		svc := 0
+		if v.cfg.Address != nil {
+			svc = v.cfg.Address.Port
+		}
+		kind := "NAT"
+		switch r.fwd {
+		case FwdRoute:
+			kind = "DR"
+		case FwdTunnel:
+			kind = "TUN"
+		}
+		port = config.EffectiveRealPort(kind, r.port, svc, v.cfg.FWMark != nil)
+	}
+	return "[" + r.addr.String() + "]:" + proto + ":" + strconv.Itoa(port)
+}
+
+// actions reports what changed in v since before, in the order and words
+// of keepalived's perform_svr_state and update_quorum_state: each real
+// server that came or went (or whose weight changed), then the quorum and
+// the sorry server.
+func (v *vsState) actions(log func(string), before []rsState, known, cur, next bool, threshold int) {
+	vsName := fmtVS(v.cfg)
+	if known && len(before) == len(v.rs) {
+		for i := range v.rs {
+			r, b := &v.rs[i], &before[i]
+			switch {
+			case r.alive != b.alive:
+				verb, prep := "Remov", "from"
+				if r.alive {
+					verb, prep = "Add", "to"
+				}
+				if r.inhibit {
+					verb, prep = "Disabl", "of"
+					if r.alive {
+						verb = "Enabl"
+					}
+				}
+				log(fmt.Sprintf("%sing service %s %s VS %s", verb, v.fmtRS(r), prep, vsName))
+			case r.alive && r.weight != b.weight:
+				log(fmt.Sprintf("Changing weight from %d to %d for active service %s of VS %s", b.weight, r.weight, v.fmtRS(r), vsName))
+			}
+		}
+	}
+	q, h := v.quorum(), v.hysteresis()
+	switch {
+	case !known && next:
+		// keepalived's start (init_service_vs, update_quorum_state with
+		// init): a service that starts with its quorum logs it.
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+	case known && !cur && next:
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+		if v.sorry != nil {
+			verb := "Removing"
+			if v.sorry.inhibit {
+				verb = "Disabling"
+			}
+			log(fmt.Sprintf("%s sorry server %s from VS %s", verb, v.fmtRS(v.sorry), vsName))
+			log("Adding alive servers to the pool for VS " + vsName)
+		}
+	case (known && cur && !next) || (!known && !next && v.sorry != nil):
+		what := "Lost quorum"
+		if !known {
+			what = "Starting with quorum down"
+		}
+		log(fmt.Sprintf("%s %d-%d=%d > %d for VS %s", what, q, h, threshold, v.weightSum, vsName))
+		if v.sorry != nil {
+			verb := "Adding"
+			if v.sorry.inhibit {
+				verb = "Enabling"
+			}
+			log(fmt.Sprintf("%s sorry server %s to VS %s", verb, v.fmtRS(v.sorry), vsName))
+			log("Removing alive servers from the pool for VS " + vsName)
+		}
+	}
+}
+
+// StopActions reports, in keepalived's words, the real servers of every
+// virtual server when kt stops ("Shutting down service ... from VS ...":
+// keepalived's clear_service_rs names each one, in the kernel or not).
+func (p *Planner) StopActions() []string {
+	var out []string
+	for _, v := range p.vss {
+		for i := range v.rs {
+			r := &v.rs[i]
+			inh := ""
+			if r.inhibit && !r.alive {
+				inh = "(inhibited) "
+			}
+			out = append(out, fmt.Sprintf("Shutting down %sservice %s from VS %s", inh, v.fmtRS(r), fmtVS(v.cfg)))
+		}
+	}
+	return out
 }

@@ -111,7 +111,7 @@ TCP 192.0.2.1:80 rr
 }`, want: `
 FWM 7 wlc persistent 360
 -> 192.0.2.20:0 Route 1 0 0
--> 192.0.2.21:80 Tunnel 1 0 0`},
+-> 192.0.2.21:0 Tunnel 1 0 0`},
 		{name: "DR uses the service's port", conf: `virtual_server 192.0.2.1 80 { protocol TCP
 lb_kind DR
 real_server 192.0.2.20 8080 { } }`, want: `
@@ -134,6 +134,33 @@ TCP 192.0.2.3:80 lc
 -> 192.0.2.30:80 Masq 2 0 0
 FWM 9 lc
 -> 192.0.2.30:80 Masq 2 0 0`},
+		// keepalived's man page forms: a prefix, and a range of full
+		// addresses. A line keepalived skips is left out; the group runs.
+		{name: "group: prefix, full range, a bad line skipped", conf: `virtual_server_group G {
+	192.0.2.20/31 8000
+	192.0.2.300 80
+	192.0.2.40-192.0.2.41 80
+}
+virtual_server group G {
+	protocol TCP
+	lb_algo rr
+	real_server 192.0.2.30 80 { }
+}`, want: `
+TCP 192.0.2.20:8000 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.21:8000 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.40:80 rr
+-> 192.0.2.30:80 Masq 1 0 0
+TCP 192.0.2.41:80 rr
+-> 192.0.2.30:80 Masq 1 0 0`},
+		{name: "group with no entries left is removed", conf: `virtual_server_group G {
+	192.0.2.300 80
+}
+virtual_server group G {
+	protocol TCP
+	real_server 192.0.2.30 80 { }
+}`, want: ``, errs: 1},
 		{name: "scheduler flags, ops, granularity, SCTP", conf: `
 virtual_server 192.0.2.2 53 { lb_algo sh
 	sh-port
@@ -141,18 +168,24 @@ virtual_server 192.0.2.2 53 { lb_algo sh
 	ops
 	persistence_timeout 300
 	persistence_granularity 255.255.255.0
+	real_server 192.0.2.30 { }
 }
 virtual_server 192.0.2.3 443 { protocol TCP
 	lb_algo mh
 	mh-port
 	ops
+	real_server 192.0.2.30 { }
 }
 virtual_server 192.0.2.4 9 { protocol SCTP
 	lb_algo nq
+	real_server 192.0.2.30 { }
 }`, want: `
 TCP 192.0.2.3:443 mh (mh-port)
+-> 192.0.2.30:443 Masq 1 0 0
 UDP 192.0.2.2:53 sh (sh-fallback,sh-port) persistent 300 mask 255.255.255.0 ops
-SCTP 192.0.2.4:9 nq`},
+-> 192.0.2.30:53 Masq 1 0 0
+SCTP 192.0.2.4:9 nq
+-> 192.0.2.30:9 Masq 1 0 0`},
 		{name: "IPv6", conf: `virtual_server 2001:db8::1 80 { protocol TCP
 	lb_algo wrr
 	persistence_timeout 100
@@ -164,32 +197,49 @@ TCP [2001:db8::1]:80 wrr persistent 100 mask 64
 		{name: "every scheduler", conf: func() string {
 			var b strings.Builder
 			for i, s := range []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"} {
-				b.WriteString("virtual_server 192.0.2.1 " + string(rune('1'+i%9)) + strings.Repeat("0", 1+i/9) + " { protocol TCP\nlb_algo " + s + "\n}\n")
+				b.WriteString("virtual_server 192.0.2.1 " + string(rune('1'+i%9)) + strings.Repeat("0", 1+i/9) + " { protocol TCP\nlb_algo " + s + "\nreal_server 192.0.2.30 { }\n}\n")
 			}
 			return b.String()
 		}(), want: `
 TCP 192.0.2.1:10 rr
+-> 192.0.2.30:10 Masq 1 0 0
 TCP 192.0.2.1:20 wrr
+-> 192.0.2.30:20 Masq 1 0 0
 TCP 192.0.2.1:30 lc
+-> 192.0.2.30:30 Masq 1 0 0
 TCP 192.0.2.1:40 wlc
+-> 192.0.2.30:40 Masq 1 0 0
 TCP 192.0.2.1:50 lblc
+-> 192.0.2.30:50 Masq 1 0 0
 TCP 192.0.2.1:60 lblcr
+-> 192.0.2.30:60 Masq 1 0 0
 TCP 192.0.2.1:70 dh
+-> 192.0.2.30:70 Masq 1 0 0
 TCP 192.0.2.1:80 sh
+-> 192.0.2.30:80 Masq 1 0 0
 TCP 192.0.2.1:90 sed
+-> 192.0.2.30:90 Masq 1 0 0
 TCP 192.0.2.1:100 nq
+-> 192.0.2.30:100 Masq 1 0 0
 TCP 192.0.2.1:200 fo
+-> 192.0.2.30:200 Masq 1 0 0
 TCP 192.0.2.1:300 ovf
-TCP 192.0.2.1:400 mh`},
+-> 192.0.2.30:300 Masq 1 0 0
+TCP 192.0.2.1:400 mh
+-> 192.0.2.30:400 Masq 1 0 0`},
 		{name: "bad virtual servers are reported, good ones kept", conf: `
-virtual_server group NOPE { protocol TCP }
+virtual_server group NOPE { protocol TCP
+	real_server 192.0.2.30 80 { }
+}
 virtual_server 192.0.2.1 80 { protocol TCP
 	lb_algo bogus
 }
 virtual_server 192.0.2.1 81 { protocol TCP
-	lb_algo rr
+	lb_algo bogus
+	real_server 192.0.2.30 { }
 }`, want: `
-TCP 192.0.2.1:81 rr`, errs: 2},
+TCP 192.0.2.1:81 wlc
+-> 192.0.2.30:81 Masq 1 0 0`, errs: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,5 +325,76 @@ func TestPlannerQuorumHysteresis(t *testing.T) {
 	noSorry := parse(t, strings.Replace(text, "sorry_server 192.0.2.99 80", "", 1))
 	if _, evs, _ := NewPlanner().Plan(noSorry, health(1)); len(evs) != 0 {
 		t.Errorf("start below quorum without a sorry server: %v, want none", evs)
+	}
+}
+
+// TestPlannerActions pins the IPVS action lines, in keepalived 2.2.7's
+// words (check/ipwrapper.c: perform_svr_state, update_quorum_state,
+// clear_service_rs); the IPVS VM test compares them with keepalived's log.
+func TestPlannerActions(t *testing.T) {
+	cfg := parse(t, `virtual_server 192.0.2.1 80 {
+	protocol TCP
+	quorum 2
+	sorry_server 192.0.2.99 80
+	real_server 192.0.2.11 80 { TCP_CHECK { } }
+	real_server 192.0.2.12 8080 { inhibit_on_failure
+		TCP_CHECK { }
+	}
+}
+virtual_server fwmark 5 {
+	lb_kind DR
+	real_server 192.0.2.13 80 { TCP_CHECK { } }
+}`)
+	vs, fw := "[192.0.2.1]:tcp:80", "FWM 5"
+	var got []string
+	p := NewPlanner()
+	p.OnAction = func(msg string) { got = append(got, msg) }
+	steps := []struct {
+		health HealthMap
+		want   []string
+	}{
+		{HealthMap{}, []string{
+			"Gained quorum 2+0=2 <= 2 for VS [192.0.2.1]:tcp:80",
+			"Gained quorum 1+0=1 <= 1 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {}, {VS: fw, RS: "192.0.2.13:80"}: {}}, []string{
+			"Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.1]:tcp:80",
+			"Lost quorum 2-0=2 > 1 for VS [192.0.2.1]:tcp:80",
+			"Adding sorry server [192.0.2.99]:tcp:80 to VS [192.0.2.1]:tcp:80",
+			"Removing alive servers from the pool for VS [192.0.2.1]:tcp:80",
+			"Removing service [192.0.2.13]:none:0 from VS FWM 5",
+			"Lost quorum 1-0=1 > 0 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {}, {VS: vs, RS: "192.0.2.12:8080"}: {}}, []string{
+			"Disabling service [192.0.2.12]:tcp:8080 of VS [192.0.2.1]:tcp:80",
+			"Adding service [192.0.2.13]:none:0 to VS FWM 5",
+			"Gained quorum 1+0=1 <= 1 for VS FWM 5",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.12:8080"}: {}}, []string{
+			"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.1]:tcp:80",
+		}},
+		{HealthMap{{VS: vs, RS: "192.0.2.11:80"}: {Up: true, Weight: 3, WeightSet: true}}, []string{
+			"Changing weight from 1 to 3 for active service [192.0.2.11]:tcp:80 of VS [192.0.2.1]:tcp:80",
+			"Enabling service [192.0.2.12]:tcp:8080 of VS [192.0.2.1]:tcp:80",
+			"Gained quorum 2+0=2 <= 4 for VS [192.0.2.1]:tcp:80",
+			"Removing sorry server [192.0.2.99]:tcp:80 from VS [192.0.2.1]:tcp:80",
+			"Adding alive servers to the pool for VS [192.0.2.1]:tcp:80",
+		}},
+	}
+	for i, s := range steps {
+		got = nil
+		p.Plan(cfg, s.health)
+		if strings.Join(got, "\n") != strings.Join(s.want, "\n") {
+			t.Errorf("step %d:\n%s\nwant:\n%s", i, strings.Join(got, "\n"), strings.Join(s.want, "\n"))
+		}
+	}
+	stop := p.StopActions()
+	want := []string{
+		"Shutting down service [192.0.2.11]:tcp:80 from VS [192.0.2.1]:tcp:80",
+		"Shutting down service [192.0.2.12]:tcp:8080 from VS [192.0.2.1]:tcp:80",
+		"Shutting down service [192.0.2.13]:none:0 from VS FWM 5",
+	}
+	if strings.Join(stop, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stop:\n%s\nwant:\n%s", strings.Join(stop, "\n"), strings.Join(want, "\n"))
 	}
 }

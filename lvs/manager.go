@@ -62,7 +62,7 @@ func NewManager(h Handle, cfg *config.Config, opts ManagerOptions) *Manager {
 	if opts.After == nil {
 		opts.After = time.After
 	}
-	return &Manager{
+	m := &Manager{
 		opts:    opts,
 		log:     opts.Logger,
 		cfg:     cfg,
@@ -71,6 +71,10 @@ func NewManager(h Handle, cfg *config.Config, opts ManagerOptions) *Manager {
 		planner: NewPlanner(),
 		rec:     NewReconciler(h, opts.Logger),
 	}
+	// Each IPVS action is logged in keepalived's words; kt's own lines
+	// (the quorum event, the reconciler's) come on top.
+	m.planner.OnAction = func(msg string) { m.log.Info(msg) }
+	return m
 }
 
 func (m *Manager) poke() {
@@ -190,6 +194,9 @@ func (m *Manager) stop() error {
 	}
 	if m.opts.KeepOnStop {
 		return nil
+	}
+	for _, msg := range m.planner.StopActions() {
+		m.log.Info(msg)
 	}
 	var err error
 	for i := 0; i < 3; i++ {

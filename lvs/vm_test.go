@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,8 +24,26 @@ import (
 )
 
 // TestInVM runs the TestVM* tests below in the test VM, whose kernel has
-// IPVS (this machine's has not).
-func TestInVM(t *testing.T) { vm.RunGoTests(t, "^TestVM") }
+// IPVS (this machine's has not), in one boot. It builds kt first for
+// TestVMKeepalivedCompare (KT_* variables reach the VM).
+func TestInVM(t *testing.T) {
+	if vm.InVM() {
+		t.Skip("already inside the VM")
+	}
+	vm.Require(t)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	bin := filepath.Join(t.TempDir(), "kt")
+	build := exec.Command(gobin, "build", "-o", bin, "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build kt: %v\n%s", err, out)
+	}
+	t.Setenv(envKT, bin)
+	vm.RunGoTests(t, "^TestVM")
+}
 
 func run(t *testing.T, args ...string) string {
 	t.Helper()
@@ -361,8 +380,8 @@ UDP  192.0.2.5:53 sh (sh-port)
 UDP  192.0.2.6:53 sh (sh-port)
   -> 192.0.2.30:53                Masq    1      0          0
 FWM  7 wlc persistent 60
-  -> 192.0.2.20:80                Route   2      0          0
-  -> 192.0.2.21:80                Route   1      0          0
+  -> 192.0.2.20:0                 Route   2      0          0
+  -> 192.0.2.21:0                 Route   1      0          0
 `)
 	if got := takeEvents(); got != "" {
 		t.Errorf("start with quorum up: events %q, want none (as keepalived)", got)
@@ -385,8 +404,8 @@ UDP  192.0.2.5:53 sh (sh-port)
 UDP  192.0.2.6:53 sh (sh-port)
   -> 192.0.2.30:53                Masq    1      0          0
 FWM  7 wlc persistent 60
-  -> 192.0.2.20:80                Route   2      0          0
-  -> 192.0.2.21:80                Route   1      0          0
+  -> 192.0.2.20:0                 Route   2      0          0
+  -> 192.0.2.21:0                 Route   1      0          0
 `)
 	if got := l.requests(t, 10); got["rs2"] != 10 {
 		t.Fatalf("rs1 failing: answers %v, want all from rs2", got)
@@ -469,7 +488,7 @@ FWM  7 wlc persistent 60
 			t.Errorf("reload reset %s: in packets %d -> %d", k, n, ca[k])
 		}
 	}
-	if got := tableNow(t); !strings.Contains(got, "-> 192.0.2.21:80 Route 5") {
+	if got := tableNow(t); !strings.Contains(got, "-> 192.0.2.21:0 Route 5") {
 		t.Errorf("reload: weight 5 missing:\n%s", got)
 	}
 

@@ -67,7 +67,8 @@ type Options struct {
 	// HeloName is the name said in EHLO/HELO (default: "localhost").
 	HeloName string
 	// From is notification_email_from; To is notification_email. Each may
-	// be a bare address or "Name <address>". No To: mail is off.
+	// be a bare address, "Name <address>", or, as keepalived takes them,
+	// a name without a domain ("root"), sent as written. No To: mail is off.
 	From string
 	To   []string
 	// User and Password turn on AUTH. kt refuses to send them over a
@@ -155,7 +156,7 @@ func optionsFromConfig(cfg *config.Config, hostname, username string) (Options, 
 		o.HeloName = hostname
 	}
 	for _, to := range g.NotificationEmail {
-		if _, err := mail.ParseAddress(to); err != nil {
+		if _, err := parseAddr(to); err != nil {
 			return o, fmt.Errorf("notification_email %q: %w", to, err)
 		}
 		o.To = append(o.To, to)
@@ -167,7 +168,11 @@ func optionsFromConfig(cfg *config.Config, hostname, username string) (Options, 
 	// The default sender is made from the host name, which need not be a
 	// valid mail domain ("(none)"): it only matters when mail is on.
 	if o.From != "" && (g.NotificationEmailFrom != "" || o.Enabled()) {
-		if _, err := mail.ParseAddress(o.From); err != nil {
+		parse := parseAddr // as written, as keepalived takes it
+		if g.NotificationEmailFrom == "" {
+			parse = mail.ParseAddress // made by kt: it must be a real address
+		}
+		if _, err := parse(o.From); err != nil {
 			return o, fmt.Errorf("notification_email_from %q: %w", o.From, err)
 		}
 	}
@@ -261,17 +266,45 @@ func New(o Options) (*Alerter, error) {
 	if err := validLine(o.HeloName); err != nil {
 		return nil, fmt.Errorf("smtp helo name %q: %w", o.HeloName, err)
 	}
-	if a.from, err = mail.ParseAddress(o.From); err != nil {
+	if a.from, err = parseAddr(o.From); err != nil {
 		return nil, fmt.Errorf("smtp sender %q: %w", o.From, err)
 	}
 	for _, s := range o.To {
-		to, err := mail.ParseAddress(s)
+		to, err := parseAddr(s)
 		if err != nil {
 			return nil, fmt.Errorf("smtp recipient %q: %w", s, err)
 		}
 		a.to = append(a.to, to)
 	}
 	return a, nil
+}
+
+// parseAddr reads a notification_email or notification_email_from value:
+// a mail address, "Name <address>", or, as keepalived takes it, anything
+// else as written ("acassen", "root"): keepalived puts the words it was
+// given into MAIL FROM and RCPT TO and leaves it to the server (which may
+// add its own domain) to accept them or not. Only what cannot go on an SMTP
+// command line is refused.
+func parseAddr(s string) (*mail.Address, error) {
+	if err := validLine(s); err != nil {
+		return nil, err
+	}
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a, nil
+	}
+	if strings.TrimSpace(s) == "" || strings.ContainsAny(s, "<> \t") {
+		return nil, errors.New("not an address")
+	}
+	return &mail.Address{Address: s}, nil
+}
+
+// headerAddr formats an address for a From or To header; one without a
+// domain is written as given, in angle brackets.
+func headerAddr(a *mail.Address) string {
+	if !strings.Contains(a.Address, "@") {
+		return "<" + a.Address + ">"
+	}
+	return a.String()
 }
 
 func validLine(s string) error {
@@ -629,10 +662,10 @@ func (a *Alerter) render(m Message) []byte {
 		b.WriteString("\r\n")
 	}
 	hdr("Date", at.Format(time.RFC1123Z))
-	hdr("From", a.from.String())
+	hdr("From", headerAddr(a.from))
 	tos := make([]string, len(a.to))
 	for i, t := range a.to {
-		tos[i] = t.String()
+		tos[i] = headerAddr(t)
 	}
 	hdr("To", strings.Join(tos, ", "))
 	hdr("Subject", mime.QEncoding.Encode("utf-8", oneLine(m.Subject)))

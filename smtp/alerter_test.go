@@ -602,3 +602,31 @@ func BenchmarkEnqueue(b *testing.B) {
 		}
 	})
 }
+
+// TestBareAddressesAsWritten: keepalived takes notification_email and
+// notification_email_from as written, with or without a domain (its own
+// samples say "acassen"; many configs say "root"), and so does kt: they go
+// into MAIL FROM and RCPT TO as given. (The test SMTP server, go-smtp,
+// insists on a domain, so the envelope is checked on the Alerter.)
+func TestBareAddressesAsWritten(t *testing.T) {
+	conf := "global_defs {\n router_id lb1\n notification_email {\n acassen\n failover@firewall.loc\n }\n" +
+		" notification_email_from root\n smtp_server 192.0.2.25\n}\n"
+	cfg, _, err := config.ParseKeepalivedBytes("keepalived.conf", []byte(conf), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewFromConfig(cfg, nil)
+	if err != nil {
+		t.Fatalf("NewFromConfig refused keepalived's own sample addresses: %v", err)
+	}
+	var to []string
+	for _, r := range a.to {
+		to = append(to, r.Address)
+	}
+	if a.from.Address != "root" || !slices.Equal(to, []string{"acassen", "failover@firewall.loc"}) {
+		t.Errorf("envelope from %q to %v, want root to [acassen failover@firewall.loc]", a.from.Address, to)
+	}
+	if got := headerAddr(a.from); got != "<root>" {
+		t.Errorf("From header %q, want <root>", got)
+	}
+}

@@ -237,7 +237,7 @@ smtp_no_starttls = true
 		},
 		{
 			name: "bad recipient", file: "keepalived.conf",
-			text:    "global_defs {\n notification_email {\n not-an-address\n }\n smtp_server 192.0.2.25\n}\n",
+			text:    "global_defs {\n notification_email {\n <broken\n }\n smtp_server 192.0.2.25\n}\n",
 			wantErr: "notification_email",
 		},
 		{

@@ -33,11 +33,8 @@ type StaticConfig struct {
 // the line.
 func Statics(cfg *config.Config) (StaticConfig, error) {
 	var s StaticConfig
-	for _, v := range cfg.StaticIPAddress {
-		vip, err := vipOf(v, "")
-		if err != nil {
-			return s, fmt.Errorf("%s: static_ipaddress: %w", v.Pos, err)
-		}
+	for _, v := range config.KeptVIPs(cfg.StaticIPAddress) {
+		vip := vipOf(v, "")
 		if vip.Dev == "" {
 			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
 		}
@@ -49,64 +46,56 @@ func Statics(cfg *config.Config) (StaticConfig, error) {
 		}
 		s.DisableLocalIGMP = g.DisableLocalIGMP
 	}
-	var err error
-	if s.Routes, err = routes(cfg.StaticRoutes, "static_routes"); err != nil {
-		return s, err
-	}
-	s.Rules, err = rules(cfg.StaticRules, "static_rules")
-	return s, err
+	s.Routes = routes(cfg.StaticRoutes)
+	s.Rules = rules(cfg.StaticRules, config.DefaultRulePriorities(cfg))
+	return s, nil
 }
 
-func routes(specs []config.Spec, kw string) ([]Route, error) {
+// routes translates the routes keepalived keeps (a skipped line was
+// reported when the configuration was validated).
+func routes(list []config.Route) []Route {
 	var out []Route
-	for _, sp := range specs {
-		r, err := ParseRoute(sp.Words())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+	for _, r := range list {
+		if !r.Verdict.Skipped() {
+			out = append(out, routeOf(r))
 		}
-		out = append(out, r)
 	}
-	return out, nil
+	return out
 }
 
-func rules(specs []config.Spec, kw string) ([]Rule, error) {
+// rules translates the rules keepalived keeps, with the preferences it
+// gives those written without one (prios, from config.DefaultRulePriorities).
+func rules(list []config.Rule, prios map[*config.Rule]uint32) []Rule {
 	var out []Rule
-	for _, sp := range specs {
-		r, err := ParseRule(sp.Words())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", sp.Pos, kw, err)
+	for i := range list {
+		if r := &list[i]; !r.Verdict.Skipped() {
+			out = append(out, ruleOf(*r, prios[r]))
 		}
-		out = append(out, r)
 	}
-	return out, nil
+	return out
 }
 
 // vipOf turns a configured address into a VIP on dev when it names none.
-func vipOf(v config.VIP, dev string) (VIP, error) {
-	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope, NoDAD: v.NoDAD, NoTrack: v.NoTrack}
+func vipOf(v config.VIP, dev string) VIP {
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.EffectiveLabel(), Scope: v.ScopeName(), NoDAD: v.NoDAD,
+		NoTrack: v.NoTrack, Broadcast: v.BroadcastAddr}
 	if vip.Dev == "" {
 		vip.Dev = dev
 	}
-	if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
-		b, err := netip.ParseAddr(v.Broadcast)
-		if err != nil {
-			return vip, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
-		}
-		vip.Broadcast = b
-	}
-	return vip, nil
+	return vip
+}
+
+// allVIPs is the instance's kept addresses, advertised then excluded: the
+// order of InstanceConfig.VIPs.
+func allVIPs(in *config.Instance) []config.VIP {
+	return append(config.KeptVIPs(in.VirtualIPAddress), config.KeptVIPs(in.VirtualIPAddressExcluded)...)
 }
 
 // addrConfig reads an instance's use_vmac, virtual_routes, virtual_rules
 // and accept mode into ic (whose VIPs are already read).
-func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, strict bool) error {
-	var err error
-	if ic.Routes, err = routes(in.VirtualRoutes, "virtual_routes"); err != nil {
-		return err
-	}
-	if ic.Rules, err = rules(in.VirtualRules, "virtual_rules"); err != nil {
-		return err
-	}
+func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, strict bool, prios map[*config.Rule]uint32) error {
+	ic.Routes = routes(in.VirtualRoutes)
+	ic.Rules = rules(in.VirtualRules, prios)
 	// Accept_Mode: keepalived 2.2.7 accepts unless no_accept, or
 	// vrrp_strict without accept; the address owner always accepts; strict
 	// VRRPv2 never does (RFC 3768 has no accept mode).
@@ -118,7 +107,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 		accept = !(strict && ic.Machine.Version == 2)
 	}
 	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
-	all := append(append([]config.VIP(nil), in.VirtualIPAddress...), in.VirtualIPAddressExcluded...)
+	all := allVIPs(in)
 	for i := range ic.VIPs {
 		if i < len(all) {
 			ic.VIPs[i].NoTrack = all[i].NoTrack

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/config"
 )
 
 // journal is an AddrManager and RouteManager that records what it is asked
@@ -42,22 +44,10 @@ func (j *journal) String() string {
 // TestRouterAddsExtras: statics first; on becoming master the VIPs, then
 // the virtual routes, then the rules; on stop the reverse, statics last.
 func TestRouterAddsExtras(t *testing.T) {
-	route, err := ParseRoute(strings.Fields("198.51.100.0/24 via 192.0.2.254"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule, err := ParseRule(strings.Fields("from 192.0.2.100 table 100"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sroute, err := ParseRoute(strings.Fields("198.51.100.64/26 via 192.0.2.254 dev lo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srule, err := ParseRule(strings.Fields("from 192.0.2.60 table 102"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	route := routeOf(config.ParseRoute(strings.Fields("198.51.100.0/24 via 192.0.2.254")))
+	rule := ruleOf(config.ParseRule(strings.Fields("from 192.0.2.100 table 100")), 16384)
+	sroute := routeOf(config.ParseRoute(strings.Fields("198.51.100.64/26 via 192.0.2.254 dev lo")))
+	srule := ruleOf(config.ParseRule(strings.Fields("from 192.0.2.60 table 102")), 16383)
 	vip := netip.MustParsePrefix("192.0.2.100/32")
 	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: PriorityOwner, Interval: 50 * time.Millisecond,
 		VIPs: []netip.Addr{vip.Addr()}}

@@ -123,7 +123,21 @@ func TestAddrConfig(t *testing.T) {
 					t.Fatalf("routes %v rules %v", ic.Routes, ic.Rules)
 				}
 			}},
-		{name: "bad route names the line", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}\nvirtual_routes {\n198.51.100.0/24 table mytable\n}"), err: "test.conf:8: virtual_routes"},
+		// keepalived skips a route it cannot read and runs the rest (config
+		// reports the line); kt runs without it too.
+		{name: "bad route is left out", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}\nvirtual_routes {\n198.51.100.0/24 table mytable\n198.51.100.0/25 dev eth0\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if len(ic.Routes) != 1 || ic.Routes[0].Text != "198.51.100.0/25 dev eth0" {
+					t.Fatalf("routes %v", ic.Routes)
+				}
+			}},
+		{name: "bad address is left out", conf: instanceText("virtual_ipaddress {\n192.0.2.300\n192.0.2.100\n}\nvirtual_ipaddress_excluded {\nbanana\n192.0.2.101 no_track\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if len(ic.VIPs) != 2 || ic.VIPs[0].Prefix.String() != "192.0.2.100/32" || ic.VIPs[1].Prefix.String() != "192.0.2.101/32" ||
+					!ic.VIPs[1].NoTrack || len(ic.Machine.VIPs) != 1 {
+					t.Fatalf("VIPs %v, advertised %v", ic.VIPs, ic.Machine.VIPs)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,8 +75,9 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	})
 	var out []InstanceConfig
 	tb := newTrackBuilder(cfg)
+	prios := config.DefaultRulePriorities(cfg)
 	for _, n := range names {
-		ic, err := instanceConfig(cfg, n, cfg.Instances[n])
+		ic, err := instanceConfig(cfg, n, cfg.Instances[n], prios)
 		if err == nil {
 			ic.Track = tb.instanceRefs(n, cfg.Instances[n], int(ic.Machine.Priority), func(w string) { ic.TrackWarnings = append(ic.TrackWarnings, w) })
 			ic.Notify = instanceNotifyConfig(cfg, n, cfg.Instances[n])
@@ -100,7 +101,7 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	return out, nil
 }
 
-func instanceConfig(cfg *config.Config, name string, in *config.Instance) (InstanceConfig, error) {
+func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios map[*config.Rule]uint32) (InstanceConfig, error) {
 	g := cfg.Global
 	if g == nil {
 		g = &config.GlobalDefs{}
@@ -116,28 +117,18 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	if vrid < 1 || vrid > 255 {
 		return ic, fmt.Errorf("virtual_router_id %d is not 1-255", vrid)
 	}
-	for _, list := range [][]config.VIP{in.VirtualIPAddress, in.VirtualIPAddressExcluded} {
-		for _, v := range list {
-			vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
-			if vip.Dev == "" {
-				vip.Dev = in.Interface
-			}
-			if v.Broadcast != "" && v.Broadcast != "-" && v.Broadcast != "+" {
-				b, err := netip.ParseAddr(v.Broadcast)
-				if err != nil {
-					return ic, fmt.Errorf("VIP %v: brd %q: %w", v.Address, v.Broadcast, err)
-				}
-				vip.Broadcast = b
-			}
-			ic.VIPs = append(ic.VIPs, vip)
-		}
+	advertised := in.AdvertisedVIPs()
+	for _, v := range allVIPs(in) {
+		vip := vipOf(v, in.Interface)
+		vip.NoTrack, vip.NoDAD = false, false // addrConfig sets NoTrack
+		ic.VIPs = append(ic.VIPs, vip)
 	}
 	// The family is the first advertised VIP's (keepalived), else IPv4.
-	if len(in.VirtualIPAddress) > 0 {
-		ic.IPv6 = in.VirtualIPAddress[0].Address.Addr().Is6()
+	if len(advertised) > 0 {
+		ic.IPv6 = advertised[0].Address.Addr().Is6()
 	}
 	var adv []netip.Addr
-	for _, v := range in.VirtualIPAddress {
+	for _, v := range advertised {
 		if v.Address.Addr().Is6() != ic.IPv6 {
 			return ic, fmt.Errorf("VIP %v is not of the instance's address family; put it in virtual_ipaddress_excluded", v.Address)
 		}
@@ -258,7 +249,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance) (Insta
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
 		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
 	}
-	if err := addrConfig(&ic, cfg, in, strict); err != nil {
+	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err
 	}
 	return ic, nil

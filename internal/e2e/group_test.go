@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,16 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	r2 := startRouter(t, lab, "kt", r2h, groupConf(100, n2))
 	waitHolder(t, hosts, vipA, r1h, 10*time.Second, r1, r2)
 	waitHolder(t, hosts, vipB, r1h, 10*time.Second, r1, r2)
+	// Both routers start within milliseconds: both may time out as backup
+	// and become master, the lower one yielding when it hears the other, a
+	// double master at start-up that VRRP allows (r2's notify lines then
+	// start GROUP G MASTER ... GROUP G BACKUP). Cut the link only once r2
+	// has settled as a backup, as its notify script last said, and count
+	// the lines the cut brings from there.
+	before := waitNotify(t, out2, "BACKUP", r2)
+	if slices.ContainsFunc(before, func(l string) bool { return strings.Contains(l, " MASTER ") }) {
+		t.Logf("a double master at start-up, settled before the cut: r2's notify lines %q", before)
+	}
 
 	// Only eth1 loses carrier; VI_A's link is fine but it follows VI_B.
 	if err := lab.LinkDown2(r1h); err != nil {
@@ -89,21 +100,15 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	if err := r2.proc.WaitLog("sync group G: BACKUP -> MASTER", 5*time.Second); err != nil {
 		t.Fatalf("r2: %v\n%s", err, tail(r2.proc.Log(), 30))
 	}
-	// Both members and the group notify MASTER. Each runs in its own
-	// queue, so their scripts may finish in any order (keepalived starts
-	// them without waiting either); compare them sorted.
+	// Both members and the group notify MASTER, once each. Each runs in
+	// its own queue, so their scripts may finish in any order (keepalived
+	// starts them without waiting either); compare them sorted.
 	want := []string{"GROUP G MASTER 0", "INSTANCE VI_A MASTER 100", "INSTANCE VI_B MASTER 100"}
-	var lines []string
-	netlab.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
-		b, _ := os.ReadFile(out2)
-		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
-		return len(lines) >= 5
-	})
-	if len(lines) >= 5 {
-		slices.Sort(lines[2:5])
-	}
-	if len(lines) < 5 || !slices.Equal(lines[2:5], want) {
-		t.Errorf("r2's notify lines %q, want two BACKUP lines then %q", lines, want)
+	lines := waitNotify(t, out2, "MASTER", r2)
+	after := slices.Clone(lines[len(before):])
+	slices.Sort(after)
+	if !slices.Equal(after, want) {
+		t.Errorf("r2's notify lines after the cut %q, want %q (all lines %q)", lines[len(before):], want, lines)
 	}
 
 	if err := lab.LinkUp2(r1h); err != nil {
@@ -114,4 +119,46 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	if err := r2.proc.WaitLog("sync group G: MASTER -> BACKUP", 5*time.Second); err != nil {
 		t.Fatalf("r2: %v\n%s", err, tail(r2.proc.Log(), 30))
 	}
+}
+
+// transitions matches kt's log lines for state changes of the instances
+// and the group: "VI_A: BACKUP -> MASTER", "sync group G: MASTER -> FAULT".
+var transitions = regexp.MustCompile(`(VI_A|VI_B|sync group G): [A-Z]+ -> ([A-Z]+)`)
+
+// waitNotify waits until r's log says the group G and both of its
+// instances are in state (the group may say nothing when it starts as a
+// backup) and the notify script's output in out has not changed for half a
+// second, and returns the script's lines. The log, not the script's output,
+// tells the state: the scripts of two transitions milliseconds apart may
+// finish in either order.
+func waitNotify(t *testing.T, out, state string, r *router) []string {
+	t.Helper()
+	var lines []string
+	var since time.Time
+	prev := -1
+	settled := func() bool {
+		last := map[string]string{}
+		for _, m := range transitions.FindAllStringSubmatch(r.proc.Log(), -1) {
+			last[m[1]] = m[2]
+		}
+		g, ok := last["sync group G"]
+		return last["VI_A"] == state && last["VI_B"] == state && (g == state || !ok && state == "BACKUP")
+	}
+	ok := netlab.WaitFor(15*time.Second, 20*time.Millisecond, func() bool {
+		if !settled() {
+			prev = -1
+			return false
+		}
+		b, _ := os.ReadFile(out)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != prev {
+			prev, since = len(lines), time.Now()
+			return false
+		}
+		return time.Since(since) >= 500*time.Millisecond
+	})
+	if !ok {
+		t.Fatalf("%s never settled as %s; notify lines %q\n%s", r.h.Name, state, lines, tail(r.proc.Log(), 30))
+	}
+	return lines
 }

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"reflect"
+)
+
+// EffectiveOptions controls Effective.
+type EffectiveOptions struct {
+	// Host, when set, is asked about the machine the configuration runs
+	// on (interfaces, users, script files), as keepalived -t checks the
+	// host it runs on. nil leaves those checks out (kt convert --no-host,
+	// a configuration meant for another machine).
+	Host Host
+}
+
+// Effective returns the configuration keepalived 2.2.7 would run: a copy of
+// c with keepalived's fix-ups applied (an unknown state read as BACKUP, AH
+// with state MASTER started as BACKUP, a vrrp_script with no script removed
+// and the track_script lines naming it dropped, ...), with every problem
+// found, each at the file:line keepalived reports it. c is not changed.
+//
+// kt run, kt convert --check and kt convert --effective all call it, so what
+// is checked is what runs. The diagnostics say which problems keepalived
+// refuses to start with (Diagnostics.Refusals).
+func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
+	e := effectiveCopy(c)
+	v := &validator{c: e, host: opt.Host}
+	// In keepalived's order: what its parser checks as it reads, then what
+	// vrrp_complete_init checks, each seeing the fix-ups before it.
+	v.global()
+	v.scripts()
+	// Address, route, rule and group lines are judged as keepalived's
+	// parser reads them, before the instances are completed.
+	v.lineVerdicts()
+	if v.host != nil {
+		v.globalHost()
+		v.scriptUsers()
+		v.interfaces()
+	}
+	v.instances()
+	v.syncGroups()
+	if v.host != nil {
+		v.scriptFiles()
+	}
+	v.completeInstances()
+	v.virtualServers()
+	v.scriptSecurity()
+	v.sink.list.Sort()
+	return e, v.sink.list
+}
+
+// deepCopy copies a model so that changing the copy leaves the original as
+// it was. Values with unexported fields (netip.Addr and the like) are
+// immutable and are copied whole.
+func deepCopy(c *Config) *Config {
+	if c == nil {
+		return nil
+	}
+	out := reflect.New(reflect.TypeOf(*c)).Elem()
+	copyValue(out, reflect.ValueOf(*c))
+	cp := out.Interface().(Config)
+	return &cp
+}
+
+// effectiveCopy is the copy Effective works on: every block copied deeply
+// but the virtual servers, which a large configuration has by the ten
+// thousand (copying them would double the time of a check). Their list is
+// a new slice of the same pointers: a fix-up may drop or reorder virtual
+// servers, and one that changes a virtual server must first take its own
+// copy with ownVirtualServer.
+func effectiveCopy(c *Config) *Config {
+	if c == nil {
+		return nil
+	}
+	vs, vsg := c.VirtualServers, c.VirtualServerGr
+	rest := *c // c itself is never written: others may be reading it
+	rest.VirtualServers, rest.VirtualServerGr = nil, nil
+	cp := deepCopy(&rest)
+	cp.VirtualServers = append([]*VirtualServer(nil), vs...)
+	if vsg != nil {
+		cp.VirtualServerGr = make(map[string]*VSGroup, len(vsg))
+		for k, g := range vsg {
+			cp.VirtualServerGr[k] = g
+		}
+	}
+	return cp
+}
+
+// ownVirtualServer replaces the effective model's i-th virtual server with
+// a deep copy of it, which a fix-up may then change, and returns it.
+func (v *validator) ownVirtualServer(i int) *VirtualServer {
+	src := v.c.VirtualServers[i]
+	dst := reflect.New(reflect.TypeOf(*src)).Elem()
+	copyValue(dst, reflect.ValueOf(*src))
+	vs := dst.Addr().Interface().(*VirtualServer)
+	v.c.VirtualServers[i] = vs
+	return vs
+}
+
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		n := reflect.New(src.Type().Elem())
+		copyValue(n.Elem(), src.Elem())
+		dst.Set(n)
+	case reflect.Struct:
+		dst.Set(src)
+		t := src.Type()
+		for i := 0; i < t.NumField(); i++ {
+			if !t.Field(i).IsExported() {
+				continue
+			}
+			if needsCopy(t.Field(i).Type) {
+				copyValue(dst.Field(i), src.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		n := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		deep := needsCopy(src.Type().Elem())
+		for i := 0; i < src.Len(); i++ {
+			if deep {
+				copyValue(n.Index(i), src.Index(i))
+			} else {
+				n.Index(i).Set(src.Index(i))
+			}
+		}
+		dst.Set(n)
+	case reflect.Map:
+		if src.IsNil() {
+			return
+		}
+		n := reflect.MakeMapWithSize(src.Type(), src.Len())
+		it := src.MapRange()
+		for it.Next() {
+			v := reflect.New(src.Type().Elem()).Elem()
+			copyValue(v, it.Value())
+			n.SetMapIndex(it.Key(), v)
+		}
+		dst.Set(n)
+	default:
+		dst.Set(src)
+	}
+}
+
+// needsCopy reports whether values of t hold pointers, slices or maps that
+// a copy must not share.
+func needsCopy(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		return true
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() && needsCopy(t.Field(i).Type) {
+				return true
+			}
+		}
+	case reflect.Array:
+		return needsCopy(t.Elem())
+	}
+	return false
+}

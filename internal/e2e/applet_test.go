@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// debianUnit is what the test takes from Debian's keepalived.service.
+type debianUnit struct {
+	execStart, execReload []string
+	envFile               string // "" when none
+	envOptional           bool   // EnvironmentFile=-FILE
+	notify                bool   // Type=notify
+}
+
+// readDebianUnit reads the [Service] lines the test follows.
+func readDebianUnit(t *testing.T, path string) debianUnit {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var u debianUnit
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ExecStart":
+			u.execStart = strings.Fields(v)
+		case "ExecReload":
+			u.execReload = strings.Fields(v)
+		case "EnvironmentFile":
+			u.envOptional = strings.HasPrefix(v, "-")
+			u.envFile = strings.TrimPrefix(v, "-")
+		case "Type":
+			u.notify = v == "notify"
+		}
+	}
+	if len(u.execStart) == 0 || len(u.execReload) == 0 {
+		t.Fatalf("%s: no ExecStart or ExecReload", path)
+	}
+	return u
+}
+
+// expandUnit substitutes $VAR words as systemd does for a word that is a
+// variable alone: an empty variable is dropped, a set one is split on
+// white space.
+func expandUnit(words []string, env map[string]string) []string {
+	var out []string
+	for _, w := range words {
+		if strings.HasPrefix(w, "$") {
+			out = append(out, strings.Fields(env[strings.Trim(w[1:], "{}")])...)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// readEnvFile reads NAME=VALUE lines, dropping quotes and comments.
+func readEnvFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return env, nil
+}
+
+// TestKeepalivedAppletDebianUnit runs kt, linked as keepalived, the way
+// Debian's keepalived.service runs keepalived: its ExecStart with the
+// EnvironmentFile's DAEMON_ARGS and NOTIFY_SOCKET (Type=notify), its
+// ExecReload, then systemd's stop (SIGTERM to the main pid). The test runs
+// it in a namespace with a private /run and /etc/keepalived, so the unit's
+// default paths are used unchanged: /etc/keepalived/keepalived.conf and
+// /run/keepalived.pid.
+func TestKeepalivedAppletDebianUnit(t *testing.T) {
+	testenv.Root(t)
+	unitPath := testenv.File(t, "/lib/systemd/system/keepalived.service", "apt-get install keepalived")
+	testenv.LookPath(t, "unshare", "apt-get install util-linux")
+	if fi, err := os.Stat("/etc/keepalived"); err != nil || !fi.IsDir() {
+		testenv.Missing(t, "/etc/keepalived does not exist (apt-get install keepalived)")
+	}
+	u := readDebianUnit(t, unitPath)
+	if !u.notify {
+		t.Fatalf("%s: want Type=notify, the unit changed", unitPath)
+	}
+	env := map[string]string{}
+	if u.envFile != "" {
+		e, err := readEnvFile(u.envFile)
+		switch {
+		case err == nil:
+			env = e
+		case !u.envOptional:
+			t.Fatal(err)
+		}
+	}
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+
+	// What the unit's ExecStart names (/usr/sbin/keepalived) becomes a
+	// link to kt in the private mount namespace.
+	start := expandUnit(u.execStart, env)
+	if filepath.Base(start[0]) != "keepalived" {
+		t.Fatalf("ExecStart %q does not run keepalived", start)
+	}
+	linkDir := filepath.Join(lab.Dir, "sbin")
+	if err := os.Mkdir(linkDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ktBinary(t), filepath.Join(linkDir, "keepalived")); err != nil {
+		t.Fatal(err)
+	}
+	etc := filepath.Join(lab.Dir, "etc-keepalived")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(prio int) {
+		t.Helper()
+		c := vrrpConf(51, prio, "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100/24\n    }")
+		if err := os.WriteFile(filepath.Join(etc, "keepalived.conf"), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf(150)
+
+	sockPath := filepath.Join(lab.Dir, "notify.sock")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		defer close(msgs)
+		buf := make([]byte, 4096)
+		for {
+			n, err := nc.Read(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sockPath)
+
+	// unshare -m without --fork execs the shell, which execs the unit's
+	// command: the pid the test started is the main pid systemd would see.
+	script := `set -e
+mount -t tmpfs tmpfs /run
+mount --bind "$1" /etc/keepalived
+mount --bind "$2" /usr/sbin
+shift 2
+exec "$@"`
+	argv := append([]string{"-m", "sh", "-c", script, "sh", etc, linkDir}, start...)
+	p, err := h.Start("unshare", argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	mainPID := p.Pid()
+
+	waitMsg := func(prefix string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatalf("notify socket closed waiting for %s", prefix)
+				}
+				if strings.HasPrefix(m, prefix) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s from kt as keepalived\n%s", prefix, tail(p.Log(), 30))
+			}
+		}
+	}
+	waitMsg("READY=1")
+
+	// The pid file is in the private /run, seen through the process's root.
+	pidFile := filepath.Join("/proc", strconv.Itoa(mainPID), "root/run/keepalived.pid")
+	for _, f := range []string{pidFile, strings.Replace(pidFile, "keepalived.pid", "keepalived_vrrp.pid", 1)} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("pid file: %v\n%s", err, tail(p.Log(), 30))
+		}
+		if got := strings.TrimSpace(string(data)); got != strconv.Itoa(mainPID) {
+			t.Errorf("%s holds %q, want the main pid %d", f, got, mainPID)
+		}
+	}
+	vip := netip.MustParseAddr("192.0.2.100")
+	if !netlab.WaitFor(15*time.Second, 100*time.Millisecond, func() bool { return h.HasAddr(vip) }) {
+		t.Fatalf("kt as keepalived never became master\n%s", tail(p.Log(), 30))
+	}
+
+	// ExecReload with $MAINPID, after a change of priority.
+	conf(120)
+	reload := expandUnit(u.execReload, map[string]string{"MAINPID": strconv.Itoa(mainPID)})
+	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%q: %v\n%s", reload, err, out)
+	}
+	if err := p.WaitLog("reloaded", 15*time.Second); err != nil {
+		t.Fatalf("no reload after ExecReload: %v\n%s", err, tail(p.Log(), 30))
+	}
+	if p.Exited() {
+		t.Fatalf("kt exited on reload\n%s", tail(p.Log(), 30))
+	}
+
+	// systemctl stop: SIGTERM to the main pid; STOPPING=1, exit 0, VIP gone.
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitMsg("STOPPING=1")
+	if err := p.Wait(15 * time.Second); err != nil {
+		t.Fatalf("stop: %v\n%s", err, tail(p.Log(), 30))
+	}
+	if h.HasAddr(vip) {
+		t.Errorf("the VIP is still on r1 after the stop")
+	}
+}
+
+// TestKeepalivedAppletCommandLine compares kt's keepalived applet with
+// keepalived 2.2.7 on command lines that end before a daemon starts:
+// bad options, --signum, and -t on a clean and a missing file, run in a
+// namespace that has the interface the file names. Output (stdout and
+// stderr) and exit code must be the same.
+func TestKeepalivedAppletCommandLine(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	dir := t.TempDir()
+	link := filepath.Join(dir, "keepalived")
+	if err := os.Symlink(ktBinary(t), link); err != nil {
+		t.Fatal(err)
+	}
+	clean := filepath.Join(dir, "clean.conf")
+	if err := os.WriteFile(clean, []byte(vrrpConf(51, 100, "    virtual_ipaddress {\n        192.0.2.100/24\n    }")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-z"},
+		{"--foo"},
+		{"-f"},
+		{"--use-file="},
+		{"-nlz"},
+		{"--d"},
+		{"--dont-fork=yes"},
+		{"-g"},
+		{"-S", "foo", "-z"},
+		{"--log-facility=local9", "-z"},
+		{"--signum=RELOAD"},
+		{"--signum", "STOP"},
+		{"--sig=JSON"},
+		{"--signum=DATA"},
+		{"--signum=STATS"},
+		{"--signum=STATS_CLEAR"},
+		{"--signum=FOO"},
+		{"-t", "-f", filepath.Join(dir, "missing.conf")},
+		{"-t", "-f", clean, "-i", "r1"},
+	} {
+		run := func(prog string) (string, int) {
+			cmd := h.Command(t.Context(), prog, args...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			return string(out), code
+		}
+		wantOut, wantCode := run(ka)
+		gotOut, gotCode := run(link)
+		if gotOut != wantOut || gotCode != wantCode {
+			t.Errorf("keepalived %q:\n kt:         exit %d, %q\n keepalived: exit %d, %q", args, gotCode, gotOut, wantCode, wantOut)
+		}
+	}
+}
