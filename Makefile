@@ -40,7 +40,7 @@ APPLETS ?= keepalived genhash
 # install-links replaces a real program of the same name only with FORCE=1.
 FORCE ?=
 
-.PHONY: build test bench fuzz lint clean install install-links help
+.PHONY: build test bench fuzz lint clean install install-links help soak
 
 ## build: static ./kt (CGO_ENABLED=0) with version and commit
 build:
@@ -57,9 +57,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./...
 	@shopt -s nullglob; \
 	for s in bench/*.sh; do \
+		[ "$$s" = bench/soak.sh ] && continue; \
 		echo "==> $$s"; \
 		bash "$$s"; \
 	done
+
+## soak: the namespace failover tests N times (default 100) with every core busy; failures and flaps (bench/soak.sh)
+soak:
+	N=$(if $(N),$(N),100) bash bench/soak.sh
 
 ## fuzz: every Fuzz* target in every package for FUZZTIME (default 30s) each
 fuzz:

@@ -183,8 +183,14 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 
 type rx struct {
 	cs  *connState
-	r   Received
+	rs  []Received
 	err error
+}
+
+// batchConn is a PacketConn that can return several datagrams at once
+// (Conn does): the loop then takes a flood's datagrams a batch at a time.
+type batchConn interface {
+	RecvBatch(ctx context.Context) ([]Received, error)
 }
 
 type linkEvent struct {
@@ -277,7 +283,9 @@ func (r *Router) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			r.receive(ctx, got.cs, got.r, now)
+			for _, one := range got.rs {
+				r.receive(ctx, got.cs, one, now)
+			}
 			r.publish(now)
 		case ev := <-links:
 			now := time.Now()
@@ -377,10 +385,19 @@ func effectivePriority(base uint8, weights map[string]int) uint8 {
 func (r *Router) startRecv(cs *connState) {
 	ctx, rxc := r.loopCtx, r.rxc
 	go func() {
+		bc, batched := cs.conn.(batchConn)
 		for {
-			got, err := cs.conn.Recv(ctx)
+			var rs []Received
+			var err error
+			if batched {
+				rs, err = bc.RecvBatch(ctx)
+			} else {
+				var one Received
+				one, err = cs.conn.Recv(ctx)
+				rs = []Received{one}
+			}
 			select {
-			case rxc <- rx{cs, got, err}:
+			case rxc <- rx{cs, rs, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -414,6 +431,10 @@ func planConns(instances []*instance) (map[connKey]*connState, error) {
 // group its instances use, accept AH if one uses it.
 func connOptions(cs *connState) ConnOptions {
 	o := ConnOptions{Interface: cs.key.iface, IPv6: cs.key.v6}
+	for v := range cs.byVRID {
+		o.VRIDs = append(o.VRIDs, v)
+	}
+	slices.Sort(o.VRIDs)
 	groups := map[netip.Addr]bool{}
 	vrids := make([]int, 0, len(cs.byVRID))
 	for v := range cs.byVRID {
@@ -886,7 +907,9 @@ func (r *Router) Status() []InstanceStatus {
 	return append([]InstanceStatus(nil), r.snapshot...)
 }
 
-// UnknownAdverts counts adverts for VRIDs no instance has.
+// UnknownAdverts counts adverts for VRIDs no instance has that reached the
+// router (the kernel filter of a Conn drops them before; other
+// PacketConns may not).
 func (r *Router) UnknownAdverts() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

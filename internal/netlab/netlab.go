@@ -189,8 +189,34 @@ func NewT(t testing.TB, opts Options) *Lab {
 		if err := l.Close(); err != nil {
 			t.Error(err)
 		}
+		keepLogs(t, l.Dir)
 	})
 	return l
+}
+
+// keepLogs copies the *.log files of a test's lab to
+// $KT_NETLAB_LOGS/TEST-NAME/ when that variable is set (bench/soak.sh
+// reads the daemons' logs there after the test removed its own dir).
+func keepLogs(t testing.TB, dir string) {
+	to := os.Getenv("KT_NETLAB_LOGS")
+	if to == "" {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	dst := filepath.Join(to, unsafeChars.ReplaceAllString(t.Name(), "_"))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Logf("netlab: keep logs: %v", err)
+		return
+	}
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			t.Logf("netlab: keep logs: %v", err)
+		}
+	}
 }
 
 // LookPath finds program on PATH or in /usr/sbin, /sbin (not always on a
