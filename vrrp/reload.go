@@ -34,6 +34,9 @@ func (r *Router) Reload(ctx context.Context, ics []InstanceConfig) (ReloadResult
 	done := make(chan answer, 1)
 	f := func(ctx context.Context, now time.Time) {
 		res, err := r.reload(ctx, now, ics)
+		// Status reflects the reload by the time Reload returns (kt status
+		// right after a SIGHUP must not list a removed instance).
+		r.publish(now)
 		done <- answer{res, err}
 	}
 	select {
