@@ -71,16 +71,7 @@ func genhash(prog string, args []string, asGenhash bool, stdout, stderr io.Write
 	for _, o := range opts {
 		if e := o.err; e != nil {
 			bad = true
-			switch {
-			case e.missing && e.short != 0:
-				fmt.Fprintf(stderr, "Missing parameter for option -%c\n", e.short)
-			case e.missing:
-				fmt.Fprintf(stderr, "Missing parameter for option --%s\n", e.long)
-			case e.short != 0:
-				fmt.Fprintf(stderr, "Unknown option -%c\n", e.short)
-			default:
-				fmt.Fprintf(stderr, "Unknown option %s\n", e.long)
-			}
+			fmt.Fprintln(stderr, e.message())
 			continue
 		}
 		switch o.spec.short {

@@ -1,6 +1,9 @@
 package commands
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // argKind says whether an option takes an argument, as getopt_long's
 // no_argument, required_argument and optional_argument do.
@@ -34,6 +37,20 @@ type optError struct {
 	missing bool   // a required argument is missing (else: unknown option)
 	short   byte   // the short option concerned, 0 for a long one
 	long    string // the long option's full name (missing) or the word as written (unknown)
+}
+
+// message words e as keepalived and genhash do after getopt_long returns
+// '?' or ':'.
+func (e *optError) message() string {
+	switch {
+	case e.missing && e.short != 0:
+		return fmt.Sprintf("Missing parameter for option -%c", e.short)
+	case e.missing:
+		return "Missing parameter for option --" + e.long
+	case e.short != 0:
+		return fmt.Sprintf("Unknown option -%c", e.short)
+	}
+	return "Unknown option " + e.long
 }
 
 // getoptLong reads args (without the program name) the way glibc's

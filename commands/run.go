@@ -56,11 +56,11 @@ type runOptions struct {
 	ConfigID   string
 	// Strict refuses to start on any configuration error, even one
 	// keepalived carries on from.
-	Strict bool
-	Log        daemon.LogOptions
-	PIDFiles   []string
-	TestMail   bool
-	Daemon     daemon.Options
+	Strict   bool
+	Log      daemon.LogOptions
+	PIDFiles []string
+	TestMail bool
+	Daemon   daemon.Options
 	// Notes are logged once at start (options accepted but without effect).
 	Notes []string
 }
