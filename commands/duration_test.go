@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/testenv"
 	"github.com/kt-project/kt/internal/testnet"
 )
 
@@ -62,12 +63,7 @@ func buildKT(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "kt")
-	cmd := exec.Command("go", "build", "-o", bin, "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.KT(t)
 }
 
 // waitExit waits for cmd after it was signalled and checks that kt

@@ -8,10 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,34 +21,8 @@ import (
 	"github.com/kt-project/kt/vrrp"
 )
 
-var (
-	buildOnce sync.Once
-	ktPath    string
-	buildErr  error
-)
-
-// ktBinary builds kt once per test run.
-func ktBinary(t *testing.T) string {
-	t.Helper()
-	gobin := testenv.LookPath(t, "go", "install Go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kt-e2e")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ktPath = filepath.Join(dir, "kt")
-		cmd := exec.Command(gobin, "build", "-o", ktPath, "github.com/kt-project/kt")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return ktPath
-}
+// ktBinary is the kt binary the e2e tests run.
+func ktBinary(t *testing.T) string { return testenv.KT(t) }
 
 // router is kt or keepalived running one config on a lab host.
 type router struct {

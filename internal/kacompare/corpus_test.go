@@ -108,7 +108,7 @@ func TestCorpus(t *testing.T) {
 	if out, err := exec.Command(ka, "-v").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("v2.2.7")) {
 		testenv.Missing(t, fmt.Sprintf("keepalived 2.2.7 is needed, %s -v says %q (%v)", ka, firstLine(out), err))
 	}
-	kt := buildKT(t)
+	kt := testenv.KT(t)
 	// Without IPVS in the kernel (no /proc/net/ip_vs), kt run -P tries the
 	// VRRP half of files with virtual servers; under CI the kernel may have
 	// it, and then the whole file runs.
@@ -459,36 +459,6 @@ func (ns *namespace) do(fn func()) error {
 	}
 	runtime.UnlockOSThread()
 	return nil
-}
-
-var (
-	buildOnce sync.Once
-	ktPath    string
-	buildErr  error
-)
-
-// buildKT builds kt once per test run.
-func buildKT(t *testing.T) string {
-	t.Helper()
-	gobin := testenv.LookPath(t, "go", "install Go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kacompare-kt")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ktPath = filepath.Join(dir, "kt")
-		cmd := exec.Command(gobin, "build", "-o", ktPath, "github.com/kt-project/kt")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(ktPath)) })
-	return ktPath
 }
 
 func firstLine(b []byte) string {

@@ -5,8 +5,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -54,4 +57,36 @@ func File(t testing.TB, path, hint string) string {
 		Missing(t, path+" does not exist ("+hint+")")
 	}
 	return path
+}
+
+// The kt binary KT builds, once per test process.
+var (
+	ktOnce sync.Once
+	ktPath string
+	ktErr  error
+)
+
+// KT returns the path of a kt binary built from this module (static, as
+// `make build` makes it), building it the first time a test of the
+// process asks. A missing go toolchain skips or fails t like LookPath.
+func KT(t testing.TB) string {
+	t.Helper()
+	gobin := LookPath(t, "go", "install Go")
+	ktOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kt-test-bin")
+		if err != nil {
+			ktErr = err
+			return
+		}
+		ktPath = filepath.Join(dir, "kt")
+		cmd := exec.Command(gobin, "build", "-o", ktPath, "github.com/kt-project/kt")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ktErr = fmt.Errorf("go build kt: %v\n%s", err, out)
+		}
+	})
+	if ktErr != nil {
+		t.Fatal(ktErr)
+	}
+	return ktPath
 }
