@@ -84,15 +84,15 @@ func TestMalformedConfigs(t *testing.T) {
 		want []string
 	}{
 		{"stray closing brace", edit(t, "lb_kind NAT", "    lb_kind NAT\n}"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80 has no real servers; it is ignored (keepalived does the same)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80 has no real servers - ignoring`,
 			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
 			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
 			`bad.conf:28: error: Extra '}' found`,
 			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no lb_kind; the forwarding method is NAT (keepalived does the same)`,
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80: no protocol set - defaulting to UDP`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:udp:80: no forwarding method set, setting default NAT`,
 			`bad.conf:20: error: lb_kind takes a value, not a block`,
 		}},
 		{"block not closed", strings.TrimSuffix(strings.TrimSpace(base), "}"), []string{
@@ -146,26 +146,27 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:11: error: (VI_1) unknown authentication type 'MD5'`,
 		}},
 		{"bad lb_algo", edit(t, "lb_algo rr", "    lb_algo roundrobin"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80: no lb_algo; the scheduler is wlc (keepalived does the same)`,
-			`bad.conf:19: warning: virtual_server [192.0.2.1]:tcp:80: lb_algo "roundrobin" is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case); it is ignored`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80: no scheduler set, setting default 'wlc'`,
+			`bad.conf:19: error: Invalid lvs_scheduler 'roundrobin' - ignoring (the schedulers are rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case)`,
 		}},
 		{"bad lb_kind", edit(t, "lb_kind NAT", "    lb_kind MASQ"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80: no lb_kind; the forwarding method is NAT (keepalived does the same)`,
-			`bad.conf:20: warning: virtual_server [192.0.2.1]:tcp:80: lb_kind "MASQ" is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80: no forwarding method set, setting default NAT`,
+			`bad.conf:20: error: PARSER : unknown [MASQ] routing method for virtual server.`,
 		}},
 		{"real server not an address", edit(t, "real_server 198.51.100.1 80 {", "    real_server web1 80 {"), []string{
-			`bad.conf:22: error: virtual_server [192.0.2.1]:tcp:80: real_server web1:80: "web1" is not an IP address`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80 has no real servers - ignoring`,
+			`bad.conf:22: error: Invalid real server ip address/port web1/80 - skipping`,
 		}},
 		{"real server bad port", edit(t, "real_server 198.51.100.1 80 {", "    real_server 198.51.100.1 http {"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80 has no real servers; it is ignored (keepalived does the same)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80 has no real servers - ignoring`,
 			`bad.conf:22: error: real_server: invalid port "http"`,
 		}},
 		{"duplicate real server", edit(t, "protocol TCP", "    protocol TCP\n    real_server 198.51.100.1 80 {\n    }"), []string{
-			`bad.conf:24: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80 is duplicated; the second one is removed (keepalived does the same)`,
+			`bad.conf:24: error: VS [192.0.2.1]:tcp:80: real server [198.51.100.1]:tcp:80 is duplicated - removing second rs`,
 		}},
 		{"bad digest", edit(t, "TCP_CHECK {", "        HTTP_GET {\n            url {\n                path /\n                digest 1234\n                status_code 99\n            }\n        }\n        TCP_CHECK {"), []string{
-			`bad.conf:26: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: digest "1234" is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)`,
-			`bad.conf:27: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: status_code "99" is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)`,
+			`bad.conf:26: error: digest '1234' character length should be 32 rather than 4`,
+			`bad.conf:27: error: Invalid HTTP_GET status code '99'`,
 		}},
 		{"script weight out of range", edit(t, "script /bin/true", "    script /bin/true\n    weight 300"), []string{
 			`bad.conf:6: error: number '300' outside range [-253, 253]`,
