@@ -190,7 +190,10 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:20: error: smtp_alert: invalid boolean "maybe" (want on/off, true/false or yes/no)`,
 		}},
 		{"virtual server header", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server 192.0.2.1 80 tcp {"), []string{
-			`bad.conf:18: error: virtual_server: want ADDRESS PORT, fwmark N or group NAME`,
+			`bad.conf:18: warning: virtual_server: extra words "tcp" ignored (keepalived ignores them too)`,
+		}},
+		{"virtual server header without words", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server fwmark {"), []string{
+			`bad.conf:18: error: virtual_server: want ADDRESS [PORT], fwmark N or group NAME`,
 		}},
 		{"named block without name", edit(t, "vrrp_script chk {", "vrrp_script {"), []string{
 			"bad.conf:4: error: *** Configuration line starting `vrrp_script` is missing a parameter after keyword `vrrp_script` at word position 2",

@@ -551,8 +551,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
-			if err = nv.Interface().(wordsValue).parseWords(args); err == nil {
+			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
+			}
+			if isExtraWords(err) {
+				p.sink.warnf(pos, "%s: %v", kw, err)
+				err = nil
 			}
 		} else {
 			switch {
@@ -589,7 +593,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		nv := reflect.New(f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
-			if err := hb.parseHeader(args); err != nil {
+			if err := hb.parseHeader(args); isExtraWords(err) {
+				p.sink.warnf(pos, "%s: %v", kw, err)
+			} else if err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
 				if block {
 					p.skipBlock(kw, pos)
