@@ -236,7 +236,7 @@ func (c *cursor) peek() (Word, int) { return c.chunk[c.li].Words[c.wi], c.ln }
 // pos returns where the current word was written.
 func (c *cursor) pos() Pos {
 	l := &c.chunk[c.li]
-	return Pos{File: l.Pos.File, Line: l.Pos.Line}
+	return Pos{File: l.Pos.File, Line: l.Pos.Line, Seq: l.Pos.Seq}
 }
 
 // take moves past the current word.
@@ -952,7 +952,7 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
+		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 
