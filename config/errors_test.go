@@ -162,7 +162,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:20: warning: virtual_server [192.0.2.1]:tcp:80: lb_kind "MASQ" is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)`,
 		}},
 		{"real server not an address", edit(t, "real_server 198.51.100.1 80 {", "    real_server web1 80 {"), []string{
-			`bad.conf:22: error: virtual_server [192.0.2.1]:tcp:80: real_server web1:80: "web1" is not an IP address`,
+			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80 has no real servers; it is ignored (keepalived does the same)`,
+			`bad.conf:22: error: Invalid real server ip address/port web1/80 - skipping`,
 		}},
 		{"real server bad port", edit(t, "real_server 198.51.100.1 80 {", "    real_server 198.51.100.1 http {"), []string{
 			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80 has no real servers; it is ignored (keepalived does the same)`,

@@ -749,11 +749,6 @@ func (v *validator) virtualServers() {
 				v.errorf(p, "%s: virtual_server_group %s is not defined", where, vs.Group)
 			}
 		}
-		if vs.Address != nil {
-			if _, ok := vs.Address.Addr(); !ok {
-				v.errorf(p, "%s: %q is not an IP address", where, vs.Address.Host)
-			}
-		}
 		// What follows are keepalived 2.2.7's fix-ups: it logs the
 		// problem, applies a default and carries on, and so does kt (the
 		// Effective* methods apply the same settings), so they are
@@ -873,9 +868,6 @@ func (v *validator) virtualServers() {
 		clear(seen)
 		for _, rs := range vs.RealServers {
 			rwhere := lvsPlace{vs: vs, rs: rs}
-			if _, ok := rs.Address.Addr(); !ok {
-				v.errorf(rs.Pos, "%s: %q is not an IP address", rwhere, rs.Address.Host)
-			}
 			if seen[rs.Address] {
 				v.warnf(rs.Pos, "%s is duplicated; the second one is removed (keepalived does the same)", rwhere)
 				continue
