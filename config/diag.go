@@ -18,7 +18,14 @@ type Pos struct {
 	// Keys lists the keywords written in the block with their lines, the
 	// first time each was written.
 	Keys []KeyLine
+	// Seq is the line's place among all lines read, across included files
+	// (1 for the first); 0 where that is unknown (TOML).
+	Seq int
 }
+
+// Before reports whether p was read before q; where either's place is
+// unknown, it reports true.
+func (p Pos) Before(q Pos) bool { return p.Seq == 0 || q.Seq == 0 || p.Seq < q.Seq }
 
 // EndPos returns where the block ends: its closing brace, else its start.
 func (p Pos) EndPos() Pos {

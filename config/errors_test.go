@@ -85,8 +85,16 @@ func TestMalformedConfigs(t *testing.T) {
 	}{
 		{"stray closing brace", edit(t, "lb_kind NAT", "    lb_kind NAT\n}"), []string{
 			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80 has no real servers - ignoring`,
-			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
-			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
+			// keepalived's parser, too, reads what follows the stray "}"
+			// at the top level, and its "}"s as unknown keywords there.
+			`bad.conf:22: warning: Unknown keyword 'protocol' (in the top level)`,
+			`bad.conf:23: warning: Unknown keyword 'real_server' (in the top level)`,
+			`bad.conf:23: warning: Unexpected '{' - ignoring`,
+			`bad.conf:24: warning: Unknown keyword 'TCP_CHECK' (in the top level)`,
+			`bad.conf:24: warning: Unexpected '{' - ignoring`,
+			`bad.conf:25: warning: Unknown keyword 'connect_timeout' (in the top level)`,
+			`bad.conf:26: warning: Unknown keyword '}'`,
+			`bad.conf:27: warning: Unknown keyword '}'`,
 			`bad.conf:28: error: Extra '}' found`,
 			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
@@ -140,7 +148,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:28: error: vrrp instance VI_1 already defined`,
 		}},
 		{"misspelt keyword", edit(t, "priority 100", "    prioity 100"), []string{
-			`bad.conf:10: warning: unknown keyword "prioity" in vrrp_instance VI_1 (did you mean "priority"?)`,
+			`bad.conf:10: warning: Unknown keyword 'prioity' (in vrrp_instance VI_1; did you mean "priority"?)`,
 		}},
 		{"bad auth_type", edit(t, "priority 100", "    authentication {\n        auth_type MD5\n    }"), []string{
 			`bad.conf:11: error: (VI_1) unknown authentication type 'MD5'`,
@@ -183,7 +191,10 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:20: error: smtp_alert: invalid boolean "maybe" (want on/off, true/false or yes/no)`,
 		}},
 		{"virtual server header", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server 192.0.2.1 80 tcp {"), []string{
-			`bad.conf:18: error: virtual_server: want ADDRESS PORT, fwmark N or group NAME`,
+			`bad.conf:18: warning: virtual_server: extra words "tcp" ignored (keepalived ignores them too)`,
+		}},
+		{"virtual server header without words", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server fwmark {"), []string{
+			`bad.conf:18: error: virtual_server: want ADDRESS [PORT], fwmark N or group NAME`,
 		}},
 		{"named block without name", edit(t, "vrrp_script chk {", "vrrp_script {"), []string{
 			"bad.conf:4: error: *** Configuration line starting `vrrp_script` is missing a parameter after keyword `vrrp_script` at word position 2",

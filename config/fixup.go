@@ -35,6 +35,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	if v.host != nil {
 		v.globalHost()
 		v.scriptUsers()
+		v.miscUsers()
 		v.interfaces()
 	}
 	v.instances()

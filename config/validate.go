@@ -285,12 +285,19 @@ func (v *validator) instances() {
 			in.VirtualIPAddress = kept
 		}
 		in.TrackInterface = v.trackRefs(where, "interface", in.TrackInterface, nil)
-		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
-		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileDefined)
-		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, v.scriptAt)
+		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileAt)
+		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
+		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, v.bfdAt)
 	}
 	v.lvsSyncInterfaces()
+}
+
+// readBefore reports whether the object t tracks was defined before the
+// line that tracks it.
+func readBefore(defined func(string) (Pos, bool), t Track) bool {
+	at, ok := defined(t.Name)
+	return ok && at.Before(t.Pos)
 }
 
 // lvsSyncInterfaces reports lvs_sync_daemon_interface in vrrp_instances as
@@ -327,20 +334,49 @@ func (v *validator) lvsSyncInterfaces() {
 	}
 }
 
-func (v *validator) trackFileDefined(n string) bool {
-	_, ok := v.c.TrackFiles[n]
-	_, old := v.c.OldTrackFiles[n]
-	return ok || old
+// scriptAt, trackFileAt, processAt and bfdAt return where the tracked
+// object of that name was defined, if it was.
+func (v *validator) scriptAt(n string) (Pos, bool) {
+	if s := v.c.Scripts[n]; s != nil {
+		return s.Pos, true
+	}
+	return Pos{}, false
+}
+
+func (v *validator) trackFileAt(n string) (Pos, bool) {
+	if f := v.c.TrackFiles[n]; f != nil {
+		return f.Pos, true
+	}
+	if f := v.c.OldTrackFiles[n]; f != nil {
+		return f.Pos, true
+	}
+	return Pos{}, false
+}
+
+func (v *validator) processAt(n string) (Pos, bool) {
+	if p := v.c.TrackProcesses[n]; p != nil {
+		return p.Pos, true
+	}
+	return Pos{}, false
+}
+
+func (v *validator) bfdAt(n string) (Pos, bool) {
+	if b := v.c.BFDInstances[n]; b != nil {
+		return b.Pos, true
+	}
+	return Pos{}, false
 }
 
 // trackRefs drops tracked scripts, files, processes and BFD sessions that
 // are not defined (or were removed), as keepalived does when it reads the
-// track_* line, and returns the list that is left.
-func (v *validator) trackRefs(where, what string, list []Track, defined func(string) bool) []Track {
+// track_* line, and returns the list that is left. keepalived looks the
+// object up as it reads that line, so one defined further down the file
+// is "not found" too.
+func (v *validator) trackRefs(where, what string, list []Track, defined func(string) (Pos, bool)) []Track {
 	kept := list[:0]
 	seen := map[string]bool{}
 	for _, t := range list {
-		if what != "interface" && !defined(t.Name) {
+		if what != "interface" && !readBefore(defined, t) {
 			v.carryf(t.Pos, "%s track %s %s not found, ignoring...", where, what, t.Name)
 			continue
 		}
@@ -386,10 +422,10 @@ func (v *validator) syncGroups() {
 		g := v.c.SyncGroups[name]
 		where := "(" + name + ")"
 		g.TrackInterface = v.trackRefs(where, "interface", g.TrackInterface, nil)
-		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
-		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileDefined)
-		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		g.TrackBFD = v.trackRefs(where, "bfd", g.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, v.scriptAt)
+		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileAt)
+		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, v.processAt)
+		g.TrackBFD = v.trackRefs(where, "bfd", g.TrackBFD, v.bfdAt)
 		if len(g.Group) == 0 {
 			v.carryf(g.Pos, "Sync group %s has no virtual router(s). removing", name)
 			delete(v.c.SyncGroups, name)

@@ -175,10 +175,8 @@ func TestVerdicts(t *testing.T) {
 					}
 				}
 				for i, d := range diags {
-					// kt may add its own explanation after keepalived's
-					// words, in parentheses.
-					same := d.Msg == k.msg || strings.HasPrefix(d.Msg, k.msg+" (")
-					if same && (k.line == 0 || d.Pos.Line == k.line) {
+					// kt may add its own explanation after keepalived's words.
+					if (d.Msg == k.msg || strings.HasPrefix(d.Msg, k.msg+" (")) && (k.line == 0 || d.Pos.Line == k.line) {
 						matched[i] = true
 						continue next
 					}

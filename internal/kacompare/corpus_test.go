@@ -211,8 +211,17 @@ func TestCorpus(t *testing.T) {
 }
 
 // measure runs everything on one file in its own namespace.
+// keepalivedCrashes lists the files keepalived 2.2.7's -t passes but whose
+// daemon crashes, measured by running it (keepalived -n -l -D in a namespace
+// with the file's interfaces): kt may refuse them.
+var keepalivedCrashes = map[string]string{
+	// Its VRRP process exits on SIGSEGV a second after start (2026-12-05);
+	// the instances have VRID 0 and placeholder addresses (xxx.xxx.xxx.xxx).
+	"pqarmitage/1715.conf": "the VRRP child exits on SIGSEGV",
+}
+
 func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) string) (*Result, error) {
-	r := &Result{File: e.rel}
+	r := &Result{File: e.rel, KACrashes: keepalivedCrashes[e.rel]}
 	opt := config.ParseOptions{ConfigID: configID}
 	lines, _, lexErr := config.Lex(e.abs, config.LexOptions{ConfigID: configID})
 	cfg, diags, err := config.Load(e.abs, config.FormatKeepalived, opt)
@@ -266,7 +275,7 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 	}
 	r.KA = ParseKeepalived(out.String(), e.rel, kaRel)
 
-	if KeepalivedRuns(r.KACode) && !r.KTErrors() {
+	if r.KeepalivedRuns() && !r.KTErrors() {
 		var extra []string
 		if cfg != nil && len(cfg.VirtualServers) > 0 && !ipvs {
 			// This kernel has no IPVS: run the VRRP half only, as
@@ -472,10 +481,10 @@ func logSummary(t *testing.T, results []*Result, diffs []Difference) {
 	var msgs, located, matched, kaRefuses, ktRefuses, runTried, runOK, runVRRP, runSkipped int
 	for _, r := range results {
 		msgs += len(r.KA)
-		if !KeepalivedRuns(r.KACode) {
+		if !r.KeepalivedRuns() {
 			kaRefuses++
 		}
-		if r.KTErrors() && KeepalivedRuns(r.KACode) {
+		if r.KTErrors() && r.KeepalivedRuns() {
 			ktRefuses++
 		}
 		if r.Run != RunNotTried {

@@ -284,8 +284,11 @@ const (
 
 // Result is everything measured on one file.
 type Result struct {
-	File       string // as named in differences (relative to the corpus)
-	KACode     int
+	File   string // as named in differences (relative to the corpus)
+	KACode int
+	// KACrashes says why keepalived does not run the file although its -t
+	// finds nothing fatal: its daemon was seen to crash on it.
+	KACrashes  string
 	KA         []Message
 	KT         []Diag
 	KTLoadErr  string // config.Load's error: kt could not read the file at all
@@ -295,6 +298,10 @@ type Result struct {
 	RunSkipped string // why kt run was not tried, or was tried with --vrrp
 	Interfaces []string
 }
+
+// KeepalivedRuns reports whether keepalived runs the file: its -t finds
+// nothing fatal and its daemon was not seen to crash on it.
+func (r *Result) KeepalivedRuns() bool { return KeepalivedRuns(r.KACode) && r.KACrashes == "" }
 
 // KTErrors reports whether kt refuses the file.
 func (r *Result) KTErrors() bool {
@@ -362,8 +369,7 @@ func (r *Result) Differences() []Difference {
 			add(Difference{File: m.File, Kind: KindMissingUnlocated, Unlocated: normalizeKey(m.Text), Detail: "keepalived: " + m.Text})
 		}
 	}
-	kaRuns := KeepalivedRuns(r.KACode)
-	if kaRuns {
+	if r.KeepalivedRuns() {
 		if r.KTLoadErr != "" {
 			add(Difference{File: r.File, Kind: KindKTError, Detail: "kt: " + r.KTLoadErr})
 		}
@@ -372,7 +378,7 @@ func (r *Result) Differences() []Difference {
 				add(Difference{File: d.File, Line: d.Line, Kind: KindKTError, Detail: "kt: " + d.String() + kaAt(r.KA, d.File, d.Line)})
 			}
 		}
-	} else if !r.KTErrors() {
+	} else if !r.KTErrors() && r.KACrashes == "" {
 		add(Difference{File: r.File, Kind: KindKTAccepts, Detail: fmt.Sprintf("keepalived -t exit %d", r.KACode)})
 	}
 	switch r.Run {
