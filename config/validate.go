@@ -1070,9 +1070,37 @@ func (v *validator) ports(vs *VirtualServer, name, proto string) {
 }
 
 func (v *validator) checkers(rs *RealServer, where lvsPlace) {
-	common := func(p Pos, c *CheckCommon) {
-		if c.NbGetRetry != nil {
-			v.carryf(p.Of("nb_get_retry"), "nb_get_retry is deprecated - please use 'retry'")
+	common := func(p Pos, c *CheckCommon, kind string) {
+		// kt reads every checker's keywords into CheckCommon; keepalived
+		// knows nb_get_retry only in HTTP_GET and SSL_GET, and the
+		// connection keywords in every checker but MISC_CHECK. Elsewhere
+		// they are unknown keywords, which it ignores.
+		unknown := func(kw string, set bool, clear func()) {
+			if !set {
+				return
+			}
+			why := "keepalived reads the connection keywords in every checker but MISC_CHECK"
+			if kw == "nb_get_retry" {
+				why = "keepalived reads nb_get_retry only in HTTP_GET and SSL_GET"
+			}
+			v.warnf(p.Of(kw), "Unknown keyword '%s' (in %s: %s, and ignores it here)", kw, kind, why)
+			clear()
+		}
+		if kind == "MISC_CHECK" {
+			unknown("connect_ip", c.ConnectIP != "", func() { c.ConnectIP = "" })
+			unknown("connect_port", c.ConnectPort != nil, func() { c.ConnectPort = nil })
+			unknown("bindto", c.BindTo != "", func() { c.BindTo = "" })
+			unknown("bind_port", c.BindPort != nil, func() { c.BindPort = nil })
+			unknown("bind_if", c.BindIf != "", func() { c.BindIf = "" })
+			unknown("connect_timeout", c.ConnectTimeout != nil, func() { c.ConnectTimeout = nil })
+			unknown("fwmark", c.FWMark != nil, func() { c.FWMark = nil })
+		}
+		if kind == "HTTP_GET" || kind == "SSL_GET" {
+			if c.NbGetRetry != nil {
+				v.carryf(p.Of("nb_get_retry"), "nb_get_retry is deprecated - please use 'retry'")
+			}
+		} else {
+			unknown("nb_get_retry", c.NbGetRetry != nil, func() { c.NbGetRetry = nil })
 		}
 		// keepalived reports these, ignores the value and runs the
 		// checker without it; so does kt (the Effective methods).
@@ -1099,9 +1127,9 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 			v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
 		}
 	}
-	for _, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
+	for i, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
 		for _, h := range list {
-			common(h.Pos, &h.CheckCommon)
+			common(h.Pos, &h.CheckCommon, [2]string{"HTTP_GET", "SSL_GET"}[i])
 			for _, u := range h.URLs {
 				if u.Digest != "" && u.EffectiveDigest() == "" {
 					v.carryf(u.Pos.Of("digest"), "%s", kaDigestProblem(u.Digest))
@@ -1124,29 +1152,51 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 		}
 	}
 	for _, c := range rs.TCPCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "TCP_CHECK")
 	}
 	for _, c := range rs.SMTPCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "SMTP_CHECK")
 	}
 	for _, c := range rs.DNSCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "DNS_CHECK")
 		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
 			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring", c.Type)
 		}
 	}
+	misc := rs.MiscCheck[:0]
 	for _, c := range rs.MiscCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "MISC_CHECK")
 		if c.MiscPath.Cmd == "" {
-			// misc_end_handler, at the block's end.
+			// misc_end_handler, at the block's end: the checker is removed.
 			v.carryf(c.Pos.EndPos(), "No script path has been specified for MISC_CHECKER - skipping")
+			continue
 		}
+		misc = append(misc, c)
 	}
+	rs.MiscCheck = misc
+	files := rs.FileCheck[:0]
+	for _, c := range rs.FileCheck {
+		// track_file_handler looks the file up as it reads the line, so
+		// one defined further down is not found; file_end_handler then
+		// removes the checker.
+		if c.TrackFile != "" {
+			if at, ok := v.trackFileAt(c.TrackFile); !ok || !at.Before(c.Pos) {
+				v.carryf(c.Pos.Of("track_file"), "track_file %s not found", c.TrackFile)
+				c.TrackFile = ""
+			}
+		}
+		if c.TrackFile == "" {
+			v.carryf(c.Pos.EndPos(), "FILE_CHECK has no track_file specified - ignoring")
+			continue
+		}
+		files = append(files, c)
+	}
+	rs.FileCheck = files
 	for _, c := range rs.UDPCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "UDP_CHECK")
 	}
 	for _, c := range rs.PingCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "PING_CHECK")
 	}
 }
 
