@@ -75,6 +75,28 @@ func TestLVSEffectiveFixups(t *testing.T) {
 					t.Errorf("inhibit %v kind %s; want true, DR", vs.SorryServerInhibit, vs.EffectiveSorryKind())
 				}
 			}},
+		{"servers of the other family are dropped", "virtual_server 192.0.2.10 80 {\n protocol TCP\n sorry_server 2001:db8::9 80\n real_server 2001:db8::2 80 {\n }\n" + rs + " }\n}\n",
+			func(t *testing.T, c *Config) {
+				vs := c.VirtualServers[0]
+				if len(vs.RealServers) != 1 || vs.RealServers[0].Address.Host != "198.51.100.2" || vs.SorryServer.Host != "" {
+					t.Errorf("real servers %v, sorry server %v; want only 198.51.100.2 and none", vs.RealServers, vs.SorryServer)
+				}
+			}},
+		{"link-local checker without bind_if is removed; bindto of the other family dropped", head + rs +
+			"  TCP_CHECK {\n   connect_ip fe80::1\n  }\n  TCP_CHECK {\n   bindto 2001:db8::1\n  }\n }\n}\n",
+			func(t *testing.T, c *Config) {
+				r := c.VirtualServers[0].RealServers[0]
+				if len(r.TCPCheck) != 1 || r.TCPCheck[0].BindTo != "" {
+					t.Errorf("TCP_CHECKs %+v; want one, without bindto", r.TCPCheck)
+				}
+			}},
+		{"ha_suspend is cleared for a fwmark service; the sorry server takes the real server's inhibit", "virtual_server fwmark 5 {\n ha_suspend\n lb_kind TUN\n sorry_server 198.51.100.2 80\n" + rs + "  inhibit_on_failure\n }\n}\n",
+			func(t *testing.T, c *Config) {
+				vs := c.VirtualServers[0]
+				if vs.HASuspend || !vs.SorryServerInhibit {
+					t.Errorf("ha_suspend %v, sorry inhibit %v; want false, true", vs.HASuspend, vs.SorryServerInhibit)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -795,6 +795,7 @@ func (v *validator) virtualServers() {
 		for _, rs := range vs.RealServers {
 			v.rsKeywords(rs, lvsPlace{vs: vs, rs: rs})
 		}
+		v.families(vs)
 		// link_vsg_to_vs, before validate_check_config: keepalived logs
 		// these when it starts; keepalived -t says nothing.
 		if v.c.groupMissing(vs) {
@@ -812,6 +813,10 @@ func (v *validator) virtualServers() {
 		}
 		proto := v.c.checkedProto(vs)
 		name := kaVS(vs, proto)
+		if _, fwmarks := v.c.groupKinds(vs); vs.HASuspend && (vs.FWMark != nil || fwmarks) {
+			v.carryf(p.Of("ha_suspend"), "Virtual server %s: cannot use ha_suspend with fwmarks - clearing ha_suspend", name)
+			vs.HASuspend = false
+		}
 		if v.c.byAddress(vs) {
 			if vs.writtenProto() == "" {
 				v.carryf(p, "Virtual server %s: no protocol set - defaulting to UDP", kaVS(vs, ""))
@@ -849,6 +854,7 @@ func (v *validator) virtualServers() {
 				v.carryf(p, "Virtual server %s: no forwarding method set, setting default NAT", name)
 			}
 		}
+		v.sorryMatchesRS(vs, name, proto)
 		if q, sum := vs.quorumSet(), vs.weightSum(); q > sum {
 			v.carryf(p.Of("quorum"), "Warning - quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", q, name, sum, sum)
 		}
@@ -963,6 +969,110 @@ func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
 	}
 }
 
+// families drops the real and sorry servers whose address family is not
+// the virtual server's, as keepalived does when each real_server block
+// ends (rs_end_handler) and when the virtual_server block ends
+// (vs_end_handler); a tunnelled server may be of either family. The
+// family is the virtual server's address's, else ip_family, else that of
+// the first server read.
+func (v *validator) families(vs *VirtualServer) {
+	p := vs.Pos
+	af := 0
+	if vs.Address != nil {
+		af = familyOf(vs.Address.Host)
+	}
+	type event struct {
+		line int
+		rs   *RealServer // nil: the ip_family line
+	}
+	var evs []event
+	if vs.IPFamily != "" {
+		evs = append(evs, event{line: p.Of("ip_family").Line})
+	}
+	for _, rs := range vs.RealServers {
+		evs = append(evs, event{line: rs.Pos.EndPos().Line, rs: rs})
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].line < evs[j].line })
+	drop := map[*RealServer]bool{}
+	for _, e := range evs {
+		if e.rs == nil {
+			f := map[string]int{"inet": 4, "inet6": 6}[vs.IPFamily]
+			switch {
+			case f == 0:
+				v.carryf(p.Of("ip_family"), "unknown address family %s", vs.IPFamily)
+			case af != 0 && af != f:
+				v.carryf(p.Of("ip_family"), "Virtual server specified family %s conflicts with server family", vs.IPFamily)
+			default:
+				af = f
+			}
+			continue
+		}
+		if vs.EffectiveRSKind(e.rs) == "TUN" {
+			continue
+		}
+		switch f := familyOf(e.rs.Address.Host); {
+		case af == 0:
+			af = f
+		case f != af:
+			a, _ := e.rs.Address.Addr()
+			v.carryf(e.rs.Pos.EndPos(), "Address family of virtual server and real server %s don't match - skipping real server.", a)
+			drop[e.rs] = true
+		}
+	}
+	if len(drop) > 0 {
+		kept := vs.RealServers[:0]
+		for _, rs := range vs.RealServers {
+			if !drop[rs] {
+				kept = append(kept, rs)
+			}
+		}
+		vs.RealServers = kept
+	}
+	if vs.SorryServer.Host != "" && vs.EffectiveSorryKind() != "TUN" {
+		if f := familyOf(vs.SorryServer.Host); af != 0 && f != af {
+			a, _ := vs.SorryServer.Addr()
+			v.carryf(p.EndPos(), "Address family of virtual server and sorry server %s don't match - skipping sorry server.", a)
+			vs.SorryServer = Endpoint{}
+		}
+	}
+}
+
+// familyOf is 4 or 6 for an address, 0 for anything else.
+func familyOf(host string) int {
+	a, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return 0
+	case a.Unmap().Is4():
+		return 4
+	}
+	return 6
+}
+
+// sorryMatchesRS: a sorry server that is also a real server takes that
+// real server's inhibit_on_failure (validate_check_config).
+func (v *validator) sorryMatchesRS(vs *VirtualServer, name, proto string) {
+	if vs.SorryServer.Host == "" {
+		return
+	}
+	sa, _ := vs.SorryServer.Addr()
+	for _, rs := range vs.liveRealServers() {
+		ra, _ := rs.Address.Addr()
+		if ra != sa || rs.Address.Port != vs.SorryServer.Port {
+			continue
+		}
+		inhibit := vs.InhibitOnFailure
+		if rs.InhibitOnFailure != nil {
+			inhibit = *rs.InhibitOnFailure
+		}
+		if inhibit != vs.SorryServerInhibit {
+			how := map[bool]string{true: "sett", false: "clear"}[inhibit]
+			v.carryf(vs.Pos.Of("sorry_server"), "Virtual server %s: real server %s matches sorry server, but inhibit setting differs, %sing on sorry server", name, kaTrio(rs.Address.Host, proto, rs.Address.Port), how)
+			vs.SorryServerInhibit = inhibit
+		}
+	}
+}
+
 // fwdKeyword reports a forwarding method keepalived does not know
 // (svr_forwarding_handler); what is "virtual", "real" or "sorry".
 func (v *validator) fwdKeyword(at Pos, val Text, what string) {
@@ -989,6 +1099,16 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 		}
 	}
 	v.fwdKeyword(p.Of("lvs_method"), rs.LVSMethod, "real")
+	for _, kw := range []struct {
+		name string
+		n    **int
+	}{{"uthreshold", &rs.UThreshold}, {"lthreshold", &rs.LThreshold}} {
+		if n := *kw.n; n != nil && *n < 0 {
+			v.carryf(p.Of(kw.name), "%s", kaUnsigned(*n, 0, 1<<32-1))
+			v.carryf(p.Of(kw.name), "Invalid real_server %s '%d' - ignoring", kw.name, *n)
+			*kw.n = nil
+		}
+	}
 	if rs.Retry != nil && *rs.Retry < 1 {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*rs.Retry, 1, 1<<32-1))
 		v.carryf(p.Of("retry"), "retry value invalid - %d", *rs.Retry)
@@ -1126,9 +1246,43 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 			v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
 			v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
 		}
+		// The destination (the real server, until connect_ip) and bindto
+		// must be of one family: the line that breaks that is dropped
+		// (co_ip_handler, co_srcip_handler).
+		if bt := c.EffectiveBindTo(); bt != "" {
+			ci := c.EffectiveConnectIP()
+			ciFirst := ci != "" && p.Of("connect_ip").Line < p.Of("bindto").Line
+			dst := rs.Address.Host
+			if ciFirst {
+				dst = ci
+			}
+			switch {
+			case familyOf(dst) != 0 && familyOf(dst) != familyOf(bt):
+				v.carryf(p.Of("bindto"), "bindto address %s does not match address family of connect_ip - skipping", bt)
+				c.BindTo = ""
+			case ci != "" && !ciFirst && familyOf(ci) != familyOf(bt):
+				v.carryf(p.Of("connect_ip"), "connect_ip address %s does not match address family of bindto - skipping", ci)
+				c.ConnectIP = ""
+			}
+		}
 	}
-	for i, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
-		for _, h := range list {
+	// linkLocalOK is check_conn_opts, when a checker block ends: a
+	// link-local IPv6 destination (connect_ip, else the real server)
+	// needs a bind_if, or keepalived removes the checker.
+	linkLocalOK := func(p Pos, c *CheckCommon) bool {
+		dst := c.EffectiveConnectIP()
+		if dst == "" {
+			dst = rs.Address.Host
+		}
+		if a, err := netip.ParseAddr(dst); err == nil && a.Is6() && a.IsLinkLocalUnicast() && c.BindIf == "" {
+			v.carryf(p.EndPos(), "Checker link local address %s requires a bind_if", a.WithZone(""))
+			return false
+		}
+		return true
+	}
+	for i, list := range []*[]*HTTPCheck{&rs.HTTPGet, &rs.SSLGet} {
+		kept := (*list)[:0]
+		for _, h := range *list {
 			common(h.Pos, &h.CheckCommon, [2]string{"HTTP_GET", "SSL_GET"}[i])
 			for _, u := range h.URLs {
 				if u.Digest != "" && u.EffectiveDigest() == "" {
@@ -1149,20 +1303,39 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 				// (keepalived -t: SIGSEGV), so kt refuses it.
 				v.errorf(h.Pos.EndPos(), "HTTP/SSL_GET checker has no urls specified - ignoring (%s: keepalived 2.2.7 crashes on an HTTP check with no url block with a path, so kt does not run it)", where)
 			}
+			if linkLocalOK(h.Pos, &h.CheckCommon) {
+				kept = append(kept, h)
+			}
 		}
+		*list = kept
 	}
+	keptTCPCheck := rs.TCPCheck[:0]
 	for _, c := range rs.TCPCheck {
 		common(c.Pos, &c.CheckCommon, "TCP_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptTCPCheck = append(keptTCPCheck, c)
+		}
 	}
+	rs.TCPCheck = keptTCPCheck
+	keptSMTPCheck := rs.SMTPCheck[:0]
 	for _, c := range rs.SMTPCheck {
 		common(c.Pos, &c.CheckCommon, "SMTP_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptSMTPCheck = append(keptSMTPCheck, c)
+		}
 	}
+	rs.SMTPCheck = keptSMTPCheck
+	keptDNSCheck := rs.DNSCheck[:0]
 	for _, c := range rs.DNSCheck {
 		common(c.Pos, &c.CheckCommon, "DNS_CHECK")
 		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
 			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring", c.Type)
 		}
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptDNSCheck = append(keptDNSCheck, c)
+		}
 	}
+	rs.DNSCheck = keptDNSCheck
 	misc := rs.MiscCheck[:0]
 	for _, c := range rs.MiscCheck {
 		common(c.Pos, &c.CheckCommon, "MISC_CHECK")
@@ -1192,12 +1365,22 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 		files = append(files, c)
 	}
 	rs.FileCheck = files
+	keptUDPCheck := rs.UDPCheck[:0]
 	for _, c := range rs.UDPCheck {
 		common(c.Pos, &c.CheckCommon, "UDP_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptUDPCheck = append(keptUDPCheck, c)
+		}
 	}
+	rs.UDPCheck = keptUDPCheck
+	keptPingCheck := rs.PingCheck[:0]
 	for _, c := range rs.PingCheck {
 		common(c.Pos, &c.CheckCommon, "PING_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptPingCheck = append(keptPingCheck, c)
+		}
 	}
+	rs.PingCheck = keptPingCheck
 }
 
 func validStatus(s string) bool {
