@@ -97,6 +97,15 @@ func TestLVSEffectiveFixups(t *testing.T) {
 					t.Errorf("ha_suspend %v, sorry inhibit %v; want false, true", vs.HASuspend, vs.SorryServerInhibit)
 				}
 			}},
+		{"invalid checker values are ignored", head + rs + "  UDP_CHECK {\n   min_reply_length 70000\n  }\n  DNS_CHECK {\n   name a..b\n  }\n" +
+			"  HTTP_GET {\n   http_protocol 2.0\n   url {\n    path /\n   }\n  }\n }\n}\n",
+			func(t *testing.T, c *Config) {
+				r := c.VirtualServers[0].RealServers[0]
+				if r.UDPCheck[0].MinReplyLength != nil || r.DNSCheck[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol != "" {
+					t.Errorf("min_reply_length %v, DNS name %q, http_protocol %q; want all unset",
+						r.UDPCheck[0].MinReplyLength, r.DNSCheck[0].QueryName, r.HTTPGet[0].HTTPProtocol)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

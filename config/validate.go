@@ -1303,6 +1303,12 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 				// (keepalived -t: SIGSEGV), so kt refuses it.
 				v.errorf(h.Pos.EndPos(), "HTTP/SSL_GET checker has no urls specified - ignoring (%s: keepalived 2.2.7 crashes on an HTTP check with no url block with a path, so kt does not run it)", where)
 			}
+			switch h.HTTPProtocol {
+			case "", "1.0", "1.1", "1.0C", "1.0c":
+			default:
+				v.carryf(h.Pos.Of("http_protocol"), "Invalid http_protocol version %s", h.HTTPProtocol)
+				h.HTTPProtocol = ""
+			}
 			if linkLocalOK(h.Pos, &h.CheckCommon) {
 				kept = append(kept, h)
 			}
@@ -1330,6 +1336,12 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 		common(c.Pos, &c.CheckCommon, "DNS_CHECK")
 		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
 			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring", c.Type)
+		}
+		// dns_name_handler: a name starting with "." (other than ".")
+		// or holding ".." has an empty label.
+		if n := c.QueryName; n != "" && (strings.HasPrefix(n, ".") && n != "." || strings.Contains(n, "..")) {
+			v.carryf(c.Pos.Of("name"), "DNS_CHECK name '%s' has empty label - ignoring", n)
+			c.QueryName = ""
 		}
 		if linkLocalOK(c.Pos, &c.CheckCommon) {
 			keptDNSCheck = append(keptDNSCheck, c)
@@ -1368,6 +1380,19 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	keptUDPCheck := rs.UDPCheck[:0]
 	for _, c := range rs.UDPCheck {
 		common(c.Pos, &c.CheckCommon, "UDP_CHECK")
+		for _, kw := range []struct {
+			name, what string
+			n          **int
+		}{{"min_reply_length", "min", &c.MinReplyLength}, {"max_reply_length", "max", &c.MaxReplyLength}} {
+			if n := *kw.n; n != nil && (*n < 0 || *n > 65535) {
+				v.carryf(c.Pos.Of(kw.name), "%s", kaUnsigned(*n, 0, 65535))
+				v.carryf(c.Pos.Of(kw.name), "UDP_CHECK %s length %d not valid - must be between 0 & 65535", kw.what, *n)
+				*kw.n = nil
+			}
+		}
+		if lo, hi := c.MinReplyLength, c.MaxReplyLength; lo != nil && hi != nil && *lo > *hi {
+			v.carryf(c.Pos.EndPos(), "UDP_CHECK min_reply length %d > max_reply_length %d - will always fail", *lo, *hi)
+		}
 		if linkLocalOK(c.Pos, &c.CheckCommon) {
 			keptUDPCheck = append(keptUDPCheck, c)
 		}
