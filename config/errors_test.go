@@ -99,7 +99,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
-			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80: no protocol set - defaulting to UDP`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80: no protocol set - defaulting to UDP (add protocol TCP for a TCP service)`,
 			`bad.conf:18: error: Virtual server [192.0.2.1]:udp:80: no forwarding method set, setting default NAT`,
 			`bad.conf:20: error: lb_kind takes a value, not a block`,
 		}},
@@ -159,7 +159,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"bad lb_kind", edit(t, "lb_kind NAT", "    lb_kind MASQ"), []string{
 			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80: no forwarding method set, setting default NAT`,
-			`bad.conf:20: error: PARSER : unknown [MASQ] routing method for virtual server.`,
+			`bad.conf:20: error: PARSER : unknown [MASQ] routing method for virtual server. (want NAT, DR or TUN, in upper case)`,
 		}},
 		{"real server not an address", edit(t, "real_server 198.51.100.1 80 {", "    real_server web1 80 {"), []string{
 			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80 has no real servers - ignoring`,
@@ -174,7 +174,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"bad digest", edit(t, "TCP_CHECK {", "        HTTP_GET {\n            url {\n                path /\n                digest 1234\n                status_code 99\n            }\n        }\n        TCP_CHECK {"), []string{
 			`bad.conf:26: error: digest '1234' character length should be 32 rather than 4`,
-			`bad.conf:27: error: Invalid HTTP_GET status code '99'`,
+			`bad.conf:27: error: Invalid HTTP_GET status code '99' (want codes or ranges from 100 to 599, like 200 or 200-299)`,
 		}},
 		{"script weight out of range", edit(t, "script /bin/true", "    script /bin/true\n    weight 300"), []string{
 			`bad.conf:6: error: number '300' outside range [-253, 253]`,

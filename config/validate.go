@@ -819,7 +819,7 @@ func (v *validator) virtualServers() {
 		}
 		if v.c.byAddress(vs) {
 			if vs.writtenProto() == "" {
-				v.carryf(p, "Virtual server %s: no protocol set - defaulting to UDP", kaVS(vs, ""))
+				v.carryf(p, "Virtual server %s: no protocol set - defaulting to UDP (add protocol TCP for a TCP service)", kaVS(vs, ""))
 			}
 			if vs.OPS && proto != "UDP" {
 				v.carryf(p.Of("ops"), "Virtual server %s: one packet scheduling requires UDP - resetting", name)
@@ -915,7 +915,7 @@ func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
 			default:
 				v.carryf(p.Of("persistence_timeout"), "%s", kaUnsigned(int(d.D()/time.Second), 1, uint64(maxPersistence/time.Second)))
 			}
-			v.carryf(p.Of("persistence_timeout"), "persistence_timeout invalid")
+			v.carryf(p.Of("persistence_timeout"), "persistence_timeout invalid (want 1 to 2678400 whole seconds)")
 		}
 	}
 	if g := vs.PersistenceGranularity; g != "" && !vs.granularityValid() {
@@ -926,9 +926,9 @@ func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
 			} else {
 				v.carryf(at, "invalid number '%s'", g)
 			}
-			v.carryf(at, "Invalid IPv6 persistence_granularity specified - %s", g)
+			v.carryf(at, "Invalid IPv6 persistence_granularity specified - %s (want a prefix length 1-128)", g)
 		} else {
-			v.carryf(at, "Invalid IPv4 persistence_granularity specified - %s", g)
+			v.carryf(at, "Invalid IPv4 persistence_granularity specified - %s (want a netmask)", g)
 		}
 	}
 	v.timer(p, "connect_timeout", vs.ConnectTimeout, false, maxConnectTimeout, "virtual server connect_timeout %s invalid - ignoring")
@@ -1084,7 +1084,7 @@ func (v *validator) fwdKeyword(at Pos, val Text, what string) {
 		if f := strings.Fields(string(val)); len(f) > 0 {
 			first = f[0]
 		}
-		v.carryf(at, "PARSER : unknown [%s] routing method for %s server.", first, what)
+		v.carryf(at, "PARSER : unknown [%s] routing method for %s server. (want NAT, DR or TUN, in upper case)", first, what)
 	}
 }
 
@@ -1290,7 +1290,7 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 				}
 				for _, sc := range u.StatusCode.Args {
 					if !validStatus(sc) {
-						v.carryf(u.Pos.Of("status_code"), "Invalid HTTP_GET status code '%s'", sc)
+						v.carryf(u.Pos.Of("status_code"), "Invalid HTTP_GET status code '%s' (want codes or ranges from 100 to 599, like 200 or 200-299)", sc)
 					}
 				}
 				if u.Path == "" {
@@ -1335,7 +1335,7 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	for _, c := range rs.DNSCheck {
 		common(c.Pos, &c.CheckCommon, "DNS_CHECK")
 		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
-			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring", c.Type)
+			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring (want A, NS, CNAME, SOA, MX, TXT or AAAA)", c.Type)
 		}
 		// dns_name_handler: a name starting with "." (other than ".")
 		// or holding ".." has an empty label.
