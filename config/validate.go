@@ -380,7 +380,7 @@ func (v *validator) trackRefs(where, what string, list []Track, defined func(str
 			v.carryf(t.Pos, "%s track %s %s not found, ignoring...", where, what, t.Name)
 			continue
 		}
-		if seen[t.Name] && what != "file" {
+		if seen[t.Name] {
 			v.carryf(t.Pos, "%s duplicate track_%s %s - ignoring", where, what, t.Name)
 			continue
 		}
@@ -630,6 +630,23 @@ func (v *validator) completeInstances() {
 				ks = append(ks, t)
 			}
 			in.TrackScript = ks
+			// A tracked file's weight of 1 is its default: keepalived
+			// makes it 0 (the file then only says up or FAULT); any
+			// other weight stops the tracking.
+			kf := in.TrackFile[:0]
+			for _, t := range in.TrackFile {
+				switch w := v.fileWeight(t); {
+				case w == 1:
+					v.carryf(t.Pos, "%s ignoring weight from tracked file %s due to %s. specify weight 0", where, t.Name, why)
+					zero := 0
+					t.Weight = &zero
+				case w != 0:
+					v.carryf(t.Pos, "%s ignoring tracked file %s with weight %d due to %s", where, t.Name, w, why)
+					continue
+				}
+				kf = append(kf, t)
+			}
+			in.TrackFile = kf
 			kb := in.TrackBFD[:0]
 			for _, t := range in.TrackBFD {
 				if t.Weight != nil && *t.Weight != 0 {
@@ -681,6 +698,22 @@ func (v *validator) scriptWeight(t Track) int {
 		return s.Weight.Value
 	}
 	return 0
+}
+
+// fileWeight is the weight a track_file line gives: its own, else the
+// track_file block's, else 1.
+func (v *validator) fileWeight(t Track) int {
+	if t.Weight != nil {
+		return *t.Weight
+	}
+	f := v.c.TrackFiles[t.Name]
+	if f == nil {
+		f = v.c.OldTrackFiles[t.Name]
+	}
+	if f != nil && f.Weight.Set {
+		return f.Weight.Value
+	}
+	return 1
 }
 
 // advertInt brings advert_int into the range and step of the instance's
