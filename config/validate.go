@@ -548,7 +548,9 @@ func (v *validator) completeInstances() {
 		if strict && len(in.UnicastPeer) > 0 {
 			v.errorf(p.Of("unicast_peer"), "%s Unicast peers are not supported in strict mode", where)
 		}
-		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set) {
+		// A unicast_peer block with no peers in it counts as a unicast
+		// keyword too (vrrp_unicast_peer_handler sets the flag).
+		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
 			v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", where)
 		}
 		if prio == OwnerPriority && in.NoPreempt {
