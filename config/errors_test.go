@@ -204,6 +204,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:30: error: VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0`,
 		}},
 		{"bad unicast peer", edit(t, "priority 100", "    priority 100\n    unicast_peer {\n        192.0.2.\n    }"), []string{
+			// With no peer left, keepalived defaults to multicast.
+			`bad.conf:7: warning: (VI_1) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`,
 			`bad.conf:12: error: unicast_peer: invalid peer address "192.0.2."`,
 		}},
 		{"block for a value", edit(t, "priority 100", "    priority {\n    }"), []string{
