@@ -108,6 +108,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"priority not a number", edit(t, "priority 100", "    priority abc"), []string{
 			`bad.conf:10: error: priority: invalid number "abc"`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"priority out of range", edit(t, "priority 100", "    priority 300"), []string{
 			`bad.conf:10: error: number '300' outside range [1, 255]`,
@@ -210,6 +211,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"block for a value", edit(t, "priority 100", "    priority {\n    }"), []string{
 			`bad.conf:10: error: priority takes a value, not a block`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"unterminated quote", edit(t, "script /bin/true", "    script \"/bin/true"), []string{
 			`bad.conf:5: warning: missing closing " in "/bin/true"`,

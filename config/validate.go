@@ -197,8 +197,13 @@ func (v *validator) instances() {
 			v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
 			in.Version = nil
 		}
-		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) {
-			v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) || in.Priority == nil && p.Has("priority") {
+			// Out of range, or not a number at all (the parser said so
+			// and left it unset): keepalived uses 100, even with state
+			// MASTER, which would otherwise make it 255.
+			if in.Priority != nil {
+				v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+			}
 			v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
 			in.Priority = new(int)
 			*in.Priority = DefaultPriority

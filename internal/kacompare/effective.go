@@ -110,7 +110,12 @@ func KTSettings(c *config.Config) (map[string]Settings, error) {
 		var vips []string
 		if in := c.Instances[m.Name]; in != nil {
 			for _, v := range config.KeptVIPs(in.VirtualIPAddress) {
-				vips = append(vips, v.Address.String())
+				// keepalived leaves out a host prefix's length.
+				a := v.Address.String()
+				if v.Address.IsSingleIP() {
+					a = v.Address.Addr().String()
+				}
+				vips = append(vips, a)
 			}
 		}
 		if len(vips) > 0 {
