@@ -539,9 +539,13 @@ func firstLine(b []byte) string {
 // logSummary prints the numbers of the comparison.
 func logSummary(t *testing.T, results []*Result, diffs []Difference) {
 	t.Helper()
-	var msgs, located, matched, kaRefuses, ktRefuses, runTried, runOK, runVRRP, runSkipped int
+	var msgs, located, matched, kaRefuses, ktRefuses, runTried, runOK, runVRRP, runSkipped, dumped, instances int
 	for _, r := range results {
 		msgs += len(r.KA)
+		if r.KASettings != nil {
+			dumped++
+			instances += len(r.KASettings)
+		}
 		if !r.KeepalivedRuns() {
 			kaRefuses++
 		}
@@ -582,6 +586,7 @@ func logSummary(t *testing.T, results []*Result, diffs []Difference) {
 		len(results), msgs, located, matched, located-matched, kaRefuses)
 	t.Logf("kt: refuses %d file(s) keepalived would run; kt run tried on %d (%d of them with --vrrp for want of IPVS; %d more not tried: no IPVS, no vrrp_instance), started and stopped cleanly %d",
 		ktRefuses, runTried, runVRRP, runSkipped, runOK)
+	t.Logf("effective settings: %d file(s) compared with keepalived's configuration dump, %d VRRP instance(s)", dumped, instances)
 	var ks []string
 	for k, n := range kinds {
 		ks = append(ks, fmt.Sprintf("%s %d", k, n))
