@@ -60,6 +60,16 @@ func (p Pos) Of(key string) Pos {
 	return Pos{File: p.File, Line: p.Line}
 }
 
+// Has reports whether keyword key was written in the block.
+func (p Pos) Has(key string) bool {
+	for _, k := range p.Keys {
+		if k.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Pos) setKey(key string, line int) {
 	for _, k := range p.Keys {
 		if k.Key == key {

@@ -108,6 +108,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"priority not a number", edit(t, "priority 100", "    priority abc"), []string{
 			`bad.conf:10: error: priority: invalid number "abc"`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"priority out of range", edit(t, "priority 100", "    priority 300"), []string{
 			`bad.conf:10: error: number '300' outside range [1, 255]`,
@@ -204,10 +205,13 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:30: error: VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0`,
 		}},
 		{"bad unicast peer", edit(t, "priority 100", "    priority 100\n    unicast_peer {\n        192.0.2.\n    }"), []string{
+			// With no peer left, keepalived defaults to multicast.
+			`bad.conf:7: warning: (VI_1) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`,
 			`bad.conf:12: error: unicast_peer: invalid peer address "192.0.2."`,
 		}},
 		{"block for a value", edit(t, "priority 100", "    priority {\n    }"), []string{
 			`bad.conf:10: error: priority takes a value, not a block`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"unterminated quote", edit(t, "script /bin/true", "    script \"/bin/true"), []string{
 			`bad.conf:5: warning: missing closing " in "/bin/true"`,

@@ -958,8 +958,9 @@ func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 
 // dupNamed reports a named block defined a second time; the first stands.
 // keepalived skips a second vrrp_instance, vrrp_sync_group or track_group
-// with its own message; a second vrrp_script it keeps, silently, behind
-// the first, which is the one tracking finds.
+// with its own message; a second vrrp_script, virtual_server_group,
+// track_file, vrrp_track_process or bfd_instance it keeps, silently,
+// behind the first, which is the one its lookups by name find.
 func dupNamed(sink *diagSink, pos Pos, kw, name string) {
 	switch kw {
 	case "vrrp_instance":
@@ -968,10 +969,8 @@ func dupNamed(sink *diagSink, pos Pos, kw, name string) {
 		sink.carryf(pos, "vrrp sync group %s already defined", name)
 	case "track_group":
 		sink.carryf(pos, "track_group %s already defined", name)
-	case "vrrp_script":
-		sink.warnf(pos, "vrrp_script %s defined twice: the first one is used (keepalived says nothing)", name)
 	default:
-		sink.errorf(pos, "%s %s defined twice", kw, name)
+		sink.warnf(pos, "%s %s defined twice: the first one is used (keepalived says nothing)", kw, name)
 	}
 }
 

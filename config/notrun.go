@@ -79,7 +79,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"bfd_cpu_affinity":                    "kt has no BFD",
 		"bfd_rlimit_rttime":                   "kt has no BFD",
 		"bfd_rlimit_rtime":                    "kt has no BFD",
-		"lvs_notify_fifo":                     "not implemented: no VS/RS lines on a FIFO",
 		"fifo_write_vrrp_states_on_reload":    "not implemented",
 		"snmp_socket":                         "no SNMP: kt status --json and the metrics listener",
 		"enable_traps":                        "no SNMP: kt status --json and the metrics listener",

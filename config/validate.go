@@ -197,8 +197,13 @@ func (v *validator) instances() {
 			v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
 			in.Version = nil
 		}
-		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) {
-			v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) || in.Priority == nil && p.Has("priority") {
+			// Out of range, or not a number at all (the parser said so
+			// and left it unset): keepalived uses 100, even with state
+			// MASTER, which would otherwise make it 255.
+			if in.Priority != nil {
+				v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+			}
 			v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
 			in.Priority = new(int)
 			*in.Priority = DefaultPriority
@@ -380,7 +385,7 @@ func (v *validator) trackRefs(where, what string, list []Track, defined func(str
 			v.carryf(t.Pos, "%s track %s %s not found, ignoring...", where, what, t.Name)
 			continue
 		}
-		if seen[t.Name] && what != "file" {
+		if seen[t.Name] {
 			v.carryf(t.Pos, "%s duplicate track_%s %s - ignoring", where, what, t.Name)
 			continue
 		}
@@ -548,7 +553,9 @@ func (v *validator) completeInstances() {
 		if strict && len(in.UnicastPeer) > 0 {
 			v.errorf(p.Of("unicast_peer"), "%s Unicast peers are not supported in strict mode", where)
 		}
-		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set) {
+		// A unicast_peer block with no peers in it counts as a unicast
+		// keyword too (vrrp_unicast_peer_handler sets the flag).
+		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
 			v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", where)
 		}
 		if prio == OwnerPriority && in.NoPreempt {
@@ -630,6 +637,23 @@ func (v *validator) completeInstances() {
 				ks = append(ks, t)
 			}
 			in.TrackScript = ks
+			// A tracked file's weight of 1 is its default: keepalived
+			// makes it 0 (the file then only says up or FAULT); any
+			// other weight stops the tracking.
+			kf := in.TrackFile[:0]
+			for _, t := range in.TrackFile {
+				switch w := v.fileWeight(t); {
+				case w == 1:
+					v.carryf(t.Pos, "%s ignoring weight from tracked file %s due to %s. specify weight 0", where, t.Name, why)
+					zero := 0
+					t.Weight = &zero
+				case w != 0:
+					v.carryf(t.Pos, "%s ignoring tracked file %s with weight %d due to %s", where, t.Name, w, why)
+					continue
+				}
+				kf = append(kf, t)
+			}
+			in.TrackFile = kf
 			kb := in.TrackBFD[:0]
 			for _, t := range in.TrackBFD {
 				if t.Weight != nil && *t.Weight != 0 {
@@ -681,6 +705,22 @@ func (v *validator) scriptWeight(t Track) int {
 		return s.Weight.Value
 	}
 	return 0
+}
+
+// fileWeight is the weight a track_file line gives: its own, else the
+// track_file block's, else 1.
+func (v *validator) fileWeight(t Track) int {
+	if t.Weight != nil {
+		return *t.Weight
+	}
+	f := v.c.TrackFiles[t.Name]
+	if f == nil {
+		f = v.c.OldTrackFiles[t.Name]
+	}
+	if f != nil && f.Weight.Set {
+		return f.Weight.Value
+	}
+	return 1
 }
 
 // advertInt brings advert_int into the range and step of the instance's

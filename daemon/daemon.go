@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -197,6 +198,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if !hasVS {
 		return d, nil
 	}
+	if d.notifier == nil && vrrp.HasLVSFIFOs(cfg) {
+		// Checkers only (-C): notify_fifo and lvs_notify_fifo take the
+		// virtual and real servers' lines; vrrp_notify_fifo is the VRRP
+		// process's and stays closed.
+		no := vrrp.NotifierOptionsFromConfig(cfg, d.scriptRunner())
+		no.FIFOs = slices.DeleteFunc(no.FIFOs, func(f vrrp.FIFOConfig) bool { return f.Scope == vrrp.FIFOVRRP })
+		d.notifier = vrrp.NewNotifier(opts.Log, no)
+	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
 		if len(ics) == 0 {
@@ -301,8 +310,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var err error
 	if d.router != nil {
 		err = d.router.Run(ctx)
-		// The last notify scripts (notify_stop) finish; FIFOs close.
-		vrrp.CloseNotifier(d.notifier)
 	} else {
 		<-ctx.Done()
 	}
@@ -322,6 +329,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.lvs != nil && d.lvs.close != nil {
 		_ = d.lvs.close()
 	}
+	// The last notify scripts (notify_stop) finish; the FIFOs close after
+	// the real servers' last lines.
+	vrrp.CloseNotifier(d.notifier)
 	d.scripts.Wait()
 	// What scripts left running in their process groups goes now.
 	d.scriptRunner().Close(0, d.log)

@@ -246,6 +246,11 @@ const (
 	KindRunExited = "run-exited"
 	// KindRunStop: kt run did not exit 0 after SIGTERM.
 	KindRunStop = "run-bad-stop"
+	// KindEffective: a setting of a VRRP instance differs between
+	// keepalived's configuration dump (keepalived -d) and what kt runs, or
+	// only one of them runs the instance; the instance and the setting are
+	// part of the key.
+	KindEffective = "effective"
 )
 
 // Difference is one way kt differs from keepalived on a file.
@@ -297,6 +302,11 @@ type Result struct {
 	RunLog     string // the tail of kt run's output when it failed
 	RunSkipped string // why kt run was not tried, or was tried with --vrrp
 	Interfaces []string
+	// KASettings and KTSettings are the VRRP instances' settings in
+	// keepalived's configuration dump and in what kt runs (nil: not
+	// compared); InstanceLine gives each instance's line.
+	KASettings, KTSettings map[string]Settings
+	InstanceLine           map[string]int
 }
 
 // KeepalivedRuns reports whether keepalived runs the file: its -t finds
@@ -380,6 +390,11 @@ func (r *Result) Differences() []Difference {
 		}
 	} else if !r.KTErrors() && r.KACrashes == "" {
 		add(Difference{File: r.File, Kind: KindKTAccepts, Detail: fmt.Sprintf("keepalived -t exit %d", r.KACode)})
+	}
+	if r.KASettings != nil && r.KTSettings != nil {
+		for _, d := range CompareSettings(r.File, func(n string) int { return r.InstanceLine[n] }, r.KASettings, r.KTSettings) {
+			add(d)
+		}
 	}
 	switch r.Run {
 	case RunExited:
