@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLVSEffectiveFixups pins the settings keepalived 2.2.7 applies where
@@ -104,6 +105,14 @@ func TestLVSEffectiveFixups(t *testing.T) {
 				if r.UDPCheck[0].MinReplyLength != nil || r.DNSCheck[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol != "" {
 					t.Errorf("min_reply_length %v, DNS name %q, http_protocol %q; want all unset",
 						r.UDPCheck[0].MinReplyLength, r.DNSCheck[0].QueryName, r.HTTPGet[0].HTTPProtocol)
+				}
+			}},
+		{"a negative delay_before_retry is ignored", head + " delay_before_retry 4\n" + rs + "  delay_before_retry -1\n  TCP_CHECK {\n   delay_before_retry -1\n  }\n }\n}\n",
+			func(t *testing.T, c *Config) {
+				vs := c.VirtualServers[0]
+				r := vs.RealServers[0]
+				if got := EffectiveDelayBeforeRetry(CheckTCP, vs, r, &r.TCPCheck[0].CheckCommon); got != 4*time.Second {
+					t.Errorf("delay_before_retry = %v, want the virtual server's 4s", got)
 				}
 			}},
 	}

@@ -971,10 +971,10 @@ func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
 			v.carryf(at, "Invalid IPv4 persistence_granularity specified - %s (want a netmask)", g)
 		}
 	}
-	v.timer(p, "connect_timeout", vs.ConnectTimeout, false, maxConnectTimeout, "virtual server connect_timeout %s invalid - ignoring")
-	v.timer(p, "delay_loop", vs.DelayLoop, false, 0, "virtual server delay loop '%s' invalid - ignoring")
-	v.timer(p, "delay_before_retry", vs.DelayBeforeRetry, true, 0, "virtual server delay before retry '%s' invalid - ignoring")
-	v.timer(p, "warmup", vs.Warmup, true, 0, "virtual server warmup '%s' invalid - ignoring")
+	v.timer(p, "connect_timeout", &vs.ConnectTimeout, false, maxConnectTimeout, "virtual server connect_timeout %s invalid - ignoring")
+	v.timer(p, "delay_loop", &vs.DelayLoop, false, 0, "virtual server delay loop '%s' invalid - ignoring")
+	v.timer(p, "delay_before_retry", &vs.DelayBeforeRetry, true, 0, "virtual server delay before retry '%s' invalid - ignoring")
+	v.timer(p, "warmup", &vs.Warmup, true, 0, "virtual server warmup '%s' invalid - ignoring")
 	if vs.Retry != nil && *vs.Retry < 1 {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*vs.Retry, 1, 1<<32-1))
 		v.carryf(p.Of("retry"), "retry value invalid - %d", *vs.Retry)
@@ -1153,23 +1153,25 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*rs.Retry, 1, 1<<32-1))
 		v.carryf(p.Of("retry"), "retry value invalid - %d", *rs.Retry)
 	}
-	v.timer(p, "connect_timeout", rs.ConnectTimeout, false, maxConnectTimeout, "real server connect_timeout %s invalid - ignoring")
-	v.timer(p, "delay_loop", rs.DelayLoop, false, 0, "real server delay_loop '%s' invalid - ignoring")
-	v.timer(p, "delay_before_retry", rs.DelayBeforeRetry, true, 0, "real server delay_before_retry '%s' invalid - ignoring")
-	v.timer(p, "warmup", rs.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
+	v.timer(p, "connect_timeout", &rs.ConnectTimeout, false, maxConnectTimeout, "real server connect_timeout %s invalid - ignoring")
+	v.timer(p, "delay_loop", &rs.DelayLoop, false, 0, "real server delay_loop '%s' invalid - ignoring")
+	v.timer(p, "delay_before_retry", &rs.DelayBeforeRetry, true, 0, "real server delay_before_retry '%s' invalid - ignoring")
+	v.timer(p, "warmup", &rs.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
 	v.checkers(rs, where)
 }
 
 // timer reports a timer keepalived's read_timer rejects (below 1 µs, or
 // below 0 when zeroOK; above max when max > 0) in keepalived's two lines:
 // read_timer's, then the keyword's own (msg, given the value as written).
-func (v *validator) timer(p Pos, kw string, d *Duration, zeroOK bool, max time.Duration, msg string) {
+func (v *validator) timer(p Pos, kw string, dp **Duration, zeroOK bool, max time.Duration, msg string) {
+	d := *dp
 	if d == nil {
 		return
 	}
 	if r := kaTimerRange(*d, zeroOK, max); r != "" {
 		v.carryf(p.Of(kw), "%s", r)
 		v.carryf(p.Of(kw), msg, formatDuration(*d, ""))
+		*dp = nil // keepalived keeps the value it had: the default, or the one from above
 	}
 }
 
@@ -1278,10 +1280,10 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 			v.carryf(p.Of("bind_port"), "%s", kaUnsigned(*c.BindPort, 1, 65535))
 			v.carryf(p.Of("bind_port"), "Invalid checker bind_port '%d'", *c.BindPort)
 		}
-		v.timer(p, "connect_timeout", c.ConnectTimeout, false, maxConnectTimeout, "connect_timeout %s invalid - ignoring")
-		v.timer(p, "delay_loop", c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
-		v.timer(p, "delay_before_retry", c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
-		v.timer(p, "warmup", c.Warmup, true, 0, "Invalid warmup connection value '%s'")
+		v.timer(p, "connect_timeout", &c.ConnectTimeout, false, maxConnectTimeout, "connect_timeout %s invalid - ignoring")
+		v.timer(p, "delay_loop", &c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
+		v.timer(p, "delay_before_retry", &c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
+		v.timer(p, "warmup", &c.Warmup, true, 0, "Invalid warmup connection value '%s'")
 		if c.Retry != nil && *c.Retry < 0 {
 			v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
 			v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
