@@ -44,6 +44,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	}
 	v.completeInstances()
 	v.virtualServers()
+	v.bgp()
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()
