@@ -418,3 +418,22 @@ func (v *validator) bgpAnnounce(a *BGPAnnounce) {
 		v.errorf(p, "%s: unknown keyword %s", where, u)
 	}
 }
+
+// refuseBadBGP turns the carry-on errors of the parse (a value that cannot
+// be read, dropped as keepalived drops it) that fall inside the bgp block
+// into refusals: keepalived has no bgp block whose habit kt should
+// follow, and a BGP session or announcement run without the value written
+// (a community, a hold time, a next hop) is worse than not starting.
+func refuseBadBGP(c *Config, diags Diagnostics) Diagnostics {
+	if c == nil || c.BGP == nil {
+		return diags
+	}
+	p := c.BGP.Pos
+	for i := range diags {
+		d := &diags[i]
+		if d.CarryOn && d.Pos.File == p.File && d.Pos.Line >= p.Line && (p.End == 0 || d.Pos.Line <= p.End) {
+			d.CarryOn = false
+		}
+	}
+	return diags
+}
