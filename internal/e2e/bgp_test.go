@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,6 +172,64 @@ func flows(t *testing.T, client *netlab.Host, n int) map[string]int {
 		}
 	})
 	return got
+}
+
+// prober connects from the client to the VIP every few milliseconds and
+// records when a flow last failed or reached a given director: how long
+// flows take to move off a failed director (bench/bgp.sh prints it; the
+// test asserts nothing on it).
+type prober struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	last time.Time // the last bad flow
+	n    int
+}
+
+func startProber(t *testing.T, client *netlab.Host, bad string) *prober {
+	p := &prober{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		inNS(t, client.NS, func() {
+			d := net.Dialer{Timeout: 100 * time.Millisecond}
+			for {
+				select {
+				case <-p.stop:
+					return
+				default:
+				}
+				ok := false
+				if c, err := d.Dial("tcp4", bgpVIP+":80"); err == nil {
+					_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+					line, err := bufio.NewReader(c).ReadString('\n')
+					c.Close()
+					ok = err == nil && strings.TrimSpace(line) != bad
+				}
+				p.mu.Lock()
+				p.n++
+				if !ok {
+					p.last = time.Now()
+				}
+				p.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}()
+	return p
+}
+
+// moved stops the prober and returns how long after t0 the last bad flow
+// was seen (0: none).
+func (p *prober) moved(t0 time.Time) (time.Duration, int) {
+	time.Sleep(300 * time.Millisecond) // flows after the route change
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last.Before(t0) {
+		return 0, p.n
+	}
+	return p.last.Sub(t0), p.n
 }
 
 func vtysh(t *testing.T, r1 *netlab.Host, dir, cmd string) string {
@@ -356,10 +415,14 @@ func TestBGPAnycastFRR(t *testing.T) {
 	t.Run("director lost: gone after the hold time", func(t *testing.T) {
 		// d2's host drops off the LAN (a crash, a cable): nothing
 		// closes its session, and FRR's hold timer (3 s) removes it.
+		pr := startProber(t, client, "d2")
+		t0 := time.Now()
 		if err := lab.Cut(ds[1]); err != nil {
 			t.Fatal(err)
 		}
 		waitHops(addrs[0], addrs[2])
+		took, n := pr.moved(t0)
+		t.Logf("BENCH bgp hold_time=3s director lost: last flow moved after %v (%d probes)", took.Round(time.Millisecond), n)
 		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[1]+" json")
 		if !strings.Contains(out, "Hold Timer Expired") {
 			t.Errorf("FRR's last reset of d2 is not the hold timer:\n%s", out)
@@ -368,35 +431,39 @@ func TestBGPAnycastFRR(t *testing.T) {
 		_ = d2.proc.Kill()
 	})
 
-	t.Run("SIGKILL: the kernel closes the session", func(t *testing.T) {
-		// A killed kt's sockets are closed by its kernel: FRR sees the
-		// connection end and drops the routes at once, without waiting
-		// for the hold time.
-		if err := d3.proc.Kill(); err != nil {
+	t.Run("SIGTERM: withdrawn at once", func(t *testing.T) {
+		pr := startProber(t, client, "d3")
+		t0 := time.Now()
+		if err := d3.proc.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		waitHops(addrs[0])
+		took, n := pr.moved(t0)
+		t.Logf("BENCH bgp SIGTERM: last flow moved after %v (%d probes)", took.Round(time.Millisecond), n)
+		if err := d3.proc.Wait(10 * time.Second); err != nil {
+			t.Logf("d3 exit: %v", err)
+		}
 		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[2]+" json")
-		if !strings.Contains(out, "Peer closed the session") {
-			t.Errorf("FRR's last reset of d3 is not the closed connection:\n%s", out)
+		if strings.Contains(out, "Hold Timer Expired") || !strings.Contains(out, "Cease") {
+			t.Errorf("FRR's last reset of d3 is not kt's Cease:\n%s", out)
+		}
+		if log := d3.proc.Log(); !strings.Contains(log, "bgp: withdrawn") || !strings.Contains(log, "kt is stopping") {
+			t.Errorf("d3's log does not show the withdrawal on stop:\n%s", tail(log, 30))
 		}
 		spread("d1")
 	})
 
-	t.Run("SIGTERM: withdrawn at once", func(t *testing.T) {
-		if err := d1.proc.Signal(syscall.SIGTERM); err != nil {
+	t.Run("SIGKILL: the kernel closes the session", func(t *testing.T) {
+		// A killed kt's sockets are closed by its kernel: FRR sees the
+		// connection end and drops the routes at once, without waiting
+		// for the hold time.
+		if err := d1.proc.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		waitHops()
-		if err := d1.proc.Wait(10 * time.Second); err != nil {
-			t.Logf("d1 exit: %v", err)
-		}
 		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[0]+" json")
-		if strings.Contains(out, "Hold Timer Expired") || !strings.Contains(out, "Cease") {
-			t.Errorf("FRR's last reset of d1 is not kt's Cease:\n%s", out)
-		}
-		if !strings.Contains(d1.proc.Log(), "bgp: withdrawn") || !strings.Contains(d1.proc.Log(), "kt is stopping") {
-			t.Errorf("d1's log does not show the withdrawal on stop:\n%s", tail(d1.proc.Log(), 30))
+		if !strings.Contains(out, "Peer closed the session") {
+			t.Errorf("FRR's last reset of d1 is not the closed connection:\n%s", out)
 		}
 	})
 }
