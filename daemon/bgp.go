@@ -47,9 +47,6 @@ type bgpScript struct {
 	def *config.VRRPScript
 }
 
-// speakerFor builds the BGP speaker; tests may replace it.
-var newSpeaker = func(log *slog.Logger) bgp.Speaker { return bgp.NewGoBGP(log) }
-
 // setupBGP prepares the BGP part when cfg has a bgp block.
 func (d *Daemon) setupBGP(cfg *config.Config) error {
 	s, ok := bgp.FromConfig(cfg, lvs.VSName)
@@ -57,6 +54,10 @@ func (d *Daemon) setupBGP(cfg *config.Config) error {
 		return nil
 	}
 	p := &bgpPart{log: d.log, cfg: cfg, planner: lvs.NewPlanner(), health: lvs.HealthMap{}, scripts: map[string]*bgpScript{}}
+	newSpeaker := d.opts.BGPSpeaker
+	if newSpeaker == nil {
+		newSpeaker = func(log *slog.Logger) bgp.Speaker { return bgp.NewGoBGP(log) }
+	}
 	p.mgr = bgp.NewManager(s, newSpeaker(d.log), bgp.ManagerOptions{Log: d.log})
 	seen := map[bgp.Track]bool{}
 	for _, a := range s.Announces {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/script"
@@ -57,6 +58,9 @@ type Options struct {
 	// names a file a non-root user can change (kt run --strict; see
 	// script.Runner.Strict); without it that is a warning.
 	StrictScripts bool
+	// BGPSpeaker builds the BGP speaker (tests inject a fake); nil:
+	// embedded GoBGP. Used only with a bgp block.
+	BGPSpeaker func(*slog.Logger) bgp.Speaker
 	// Load reads and validates the configuration again for a reload
 	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
 	Load func() (*config.Config, config.Diagnostics, error)
