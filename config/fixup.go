@@ -46,6 +46,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	v.completeInstances()
 	v.syncGroupStates()
 	v.virtualServers()
+	v.bgp()
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()

@@ -148,6 +148,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	}
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
+	diags = refuseBadBGP(cfg, diags)
 	return cfg, diags, nil
 }
 
@@ -188,7 +189,7 @@ func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	v := reflect.ValueOf(cfg).Elem()
 	p.body(v, p.sc.of(v.Type()), "the top level", nil)
 	p.sink.summarizeDropped()
-	return cfg, p.sink.list
+	return cfg, refuseBadBGP(cfg, p.sink.list)
 }
 
 // cursor walks the words of a stream of lines.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/script"
@@ -58,6 +59,9 @@ type Options struct {
 	// names a file a non-root user can change (kt run --strict; see
 	// script.Runner.Strict); without it that is a warning.
 	StrictScripts bool
+	// BGPSpeaker builds the BGP speaker (tests inject a fake); nil:
+	// embedded GoBGP. Used only with a bgp block.
+	BGPSpeaker func(*slog.Logger) bgp.Speaker
 	// Load reads and validates the configuration again for a reload
 	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
 	Load func() (*config.Config, config.Diagnostics, error)
@@ -72,6 +76,7 @@ type Daemon struct {
 	opts   Options
 
 	lvs     *lvsPart
+	bgp     *bgpPart // nil without a bgp block (bgp.go)
 	scripts sync.WaitGroup
 	// runner prepares and runs every script (track, notify, MISC_CHECK,
 	// quorum, real-server notify); closed last in Run, so that nothing a
@@ -147,6 +152,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	d.mail = mail
+	if err := d.setupBGP(cfg); err != nil {
+		return nil, err
+	}
 	ro := opts.Router
 	ro.Log = opts.Log
 	if ro.Static == nil {
@@ -160,6 +168,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.mailTransition(tr)
+		if d.bgp != nil {
+			d.bgp.vrrpTransition(tr)
+		}
 		if d.metrics != nil {
 			d.metrics.transition(tr)
 		}
@@ -208,11 +219,12 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
-		if len(ics) == 0 {
+		if len(ics) == 0 && d.bgp == nil {
 			return nil, err
 		}
 		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt, and its checkers still run.
+		// process cannot: so does kt, and its checkers still run (and
+		// decide the BGP announcements).
 		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}
 	return d, nil
@@ -307,6 +319,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.lvs.startSched()
 		d.reloading.Unlock()
 	}
+	// BGP stops with ctx, at once: its routes are withdrawn while VRRP
+	// steps down.
+	waitBGP := d.startBGP(ctx)
 	var err error
 	if d.router != nil {
 		err = d.router.Run(ctx)
@@ -326,6 +341,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stopMgr()
 	wg.Wait()
+	if berr := waitBGP(); berr != nil {
+		d.log.Error("bgp", "err", berr)
+	}
 	if d.lvs != nil && d.lvs.close != nil {
 		_ = d.lvs.close()
 	}
@@ -467,6 +485,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	case len(cfg.VirtualServers) > 0:
 		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
 	}
+	d.reloadBGP(old, cfg)
 	if st, err := vrrp.Statics(cfg); err != nil || !reflect.DeepEqual(st, d.statics) {
 		d.log.Warn("reload: static_ipaddress, static_routes, static_rules and nftables settings take effect at the next start")
 	}

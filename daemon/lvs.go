@@ -301,6 +301,9 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if s.VirtualServer == nil || s.RealServer == nil {
 		return
 	}
+	if d.bgp != nil {
+		d.bgp.checker(tr)
+	}
 	if d.lvs.mgr != nil {
 		d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
 	}

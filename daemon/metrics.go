@@ -67,7 +67,7 @@ func newMetrics(d *Daemon) *metrics {
 			Help: "IPVS reconcile passes that failed to apply every change."}),
 	}
 	m.reg.MustRegister(m.transitions, m.checks, m.checkTime, m.reconcile, m.reconErrs,
-		&statusCollector{d: d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		&statusCollector{d: d}, &bgpCollector{d: d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
@@ -26,6 +27,8 @@ type Status struct {
 	// IPVSError is the error of the last IPVS reconcile pass, if any.
 	IPVSError string       `json:"ipvs_error,omitempty"`
 	Loops     []LoopStatus `json:"watchdog"`
+	// BGP is the sessions and announcements (nil without a bgp block).
+	BGP *bgp.Status `json:"bgp,omitempty"`
 }
 
 // InstanceStatus is one VRRP instance.
@@ -148,6 +151,7 @@ func (d *Daemon) Status() Status {
 	if d.wd != nil {
 		st.Loops = d.wd.statuses()
 	}
+	st.BGP = d.bgpStatus()
 	return st
 }
 
@@ -228,6 +232,7 @@ func WriteText(w io.Writer, st Status) error {
 			b.WriteString("\n")
 		}
 	}
+	writeBGPText(&b, st.BGP)
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}
