@@ -410,7 +410,7 @@ func (v *validator) bgpAnnounce(a *BGPAnnounce) {
 		}
 	}
 	for _, t := range a.TrackFile {
-		if !v.trackFileDefined(t.Name) {
+		if _, ok := v.trackFileAt(t.Name); !ok {
 			v.errorf(p.Of("track_files"), "%s: track_files %s: no track_file %s", where, t.Name, t.Name)
 		}
 	}
