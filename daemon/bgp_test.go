@@ -61,6 +61,8 @@ func (r *recSpeaker) has(p string) bool {
 const bgpDaemonConf = `
 virtual_server 192.0.2.100 80 {
     protocol TCP
+    lb_algo rr
+    lb_kind NAT
     real_server 192.0.2.10 80 {
         TCP_CHECK {
             connect_timeout 1
