@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// TestLightDependencies: the kt binary links neither gopacket/layers nor
+// client_golang and protobuf. Their package initialisation runs in every
+// kt process, kt run included, whatever the command: about 7 MiB of
+// memory for gopacket/layers' tables and 3.4 MiB for client_golang. capture
+// decodes with layers of its own (capture/layers.go) and reads pcapng
+// itself; the daemon writes the Prometheus text format itself
+// (daemon/promtext.go). Tests may still use them.
+func TestLightDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		testenv.Missing(t, "go list -deps: "+err.Error())
+	}
+	deps := strings.Fields(string(out))
+	for _, heavy := range []string{
+		"github.com/google/gopacket/layers",
+		"github.com/google/gopacket/pcapgo",
+		"github.com/prometheus/client_golang/prometheus",
+		"github.com/prometheus/common/expfmt",
+		"google.golang.org/protobuf/proto",
+	} {
+		if slices.Contains(deps, heavy) {
+			t.Errorf("kt links %s", heavy)
+		}
+	}
+}
