@@ -17,6 +17,10 @@ BINARY  := kt
 VERSION := $(shell v=$$(git describe --tags --always --dirty 2>/dev/null) && [ -n "$$v" ] && echo "$$v" || echo dev)
 COMMIT  := $(shell c=$$(git rev-parse --verify --quiet --short HEAD 2>/dev/null) && [ -n "$$c" ] && echo "$$c" || echo unknown)
 LDFLAGS := -X $(MODULE)/commands.Version=$(VERSION) -X $(MODULE)/commands.Commit=$(COMMIT)
+# urfave_cli_no_docs leaves out urfave/cli's man page and markdown
+# generators (kt uses neither) and blackfriday with them: their package
+# initialisation cost every kt process, kt run included, 0.5 MiB of RSS.
+TAGS    := urfave_cli_no_docs
 
 # CI=true turns "skip: prerequisite missing" into failures in the tests that
 # check for keepalived and friends; export it so `make test CI=true` works too.
@@ -44,7 +48,7 @@ FORCE ?=
 
 ## build: static ./kt (CGO_ENABLED=0) with version and commit
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BINARY) .
+	CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BINARY) .
 
 ## test: go vet, then every test with the race detector (CI=true: no skips for missing tools)
 test:
