@@ -76,7 +76,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
-CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -o "$work/kt" . # as make build
+make -s build BINARY="$work/kt" # the binary make install installs
 ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
 go build -o "$work/footprint" ./bench/footprint
 "$work/footprint" genconf -vrrp "$VRRP" -vs "$VS" -rs "$RS" -delay-loop "$DELAY_LOOP" >"$work/footprint.conf"
