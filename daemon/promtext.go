@@ -104,8 +104,27 @@ func appendFloat(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// labelKey joins label values into a map key.
-func labelKey(values []string) string { return strings.Join(values, "\xff") }
+// appendKey appends the label values, in the sorted order perm gives,
+// joined into a map key. Looking a series up by string(key) does not
+// allocate; only a new series does.
+func appendKey(b []byte, perm []int, values []string) []byte {
+	for i, j := range perm {
+		if i > 0 {
+			b = append(b, 0xff)
+		}
+		b = append(b, values[j]...)
+	}
+	return b
+}
+
+// sortedValues returns values in the sorted order perm gives.
+func sortedValues(perm []int, values []string) []string {
+	sv := make([]string, len(values))
+	for i, j := range perm {
+		sv[i] = values[j]
+	}
+	return sv
+}
 
 // sortedLabels returns names sorted and a function that orders values
 // (given in the order of names) the same way.
@@ -143,16 +162,13 @@ func newCounterVec(name, help string, labels ...string) *counterVec {
 
 // add adds d to the series of these label values (in declaration order).
 func (c *counterVec) add(d float64, values ...string) {
-	sv := make([]string, len(values))
-	for i, j := range c.perm {
-		sv[i] = values[j]
-	}
-	k := labelKey(sv)
+	var kb [128]byte
+	k := appendKey(kb[:0], c.perm, values)
 	c.mu.Lock()
-	s := c.series[k]
+	s := c.series[string(k)]
 	if s == nil {
-		s = &counterSeries{values: sv}
-		c.series[k] = s
+		s = &counterSeries{values: sortedValues(c.perm, values)}
+		c.series[string(k)] = s
 	}
 	s.v += d
 	c.mu.Unlock()
@@ -216,16 +232,13 @@ func newHistogramVec(name, help string, buckets []float64, labels ...string) *hi
 }
 
 func (h *histogramVec) observe(v float64, values ...string) {
-	sv := make([]string, len(values))
-	for i, j := range h.perm {
-		sv[i] = values[j]
-	}
-	k := labelKey(sv)
+	var kb [128]byte
+	k := appendKey(kb[:0], h.perm, values)
 	h.mu.Lock()
-	s := h.series[k]
+	s := h.series[string(k)]
 	if s == nil {
-		s = &histSeries{values: sv, counts: make([]uint64, len(h.buckets))}
-		h.series[k] = s
+		s = &histSeries{values: sortedValues(h.perm, values), counts: make([]uint64, len(h.buckets))}
+		h.series[string(k)] = s
 	}
 	if i, _ := slices.BinarySearch(h.buckets, v); i < len(h.buckets) {
 		s.counts[i]++

@@ -146,3 +146,18 @@ func familyOrder(text string) []string {
 	}
 	return out
 }
+
+// TestCountersDoNotAllocate: counting into an existing series allocates
+// nothing (a check result is counted at every attempt).
+func TestCountersDoNotAllocate(t *testing.T) {
+	c := newCounterVec("x_total", "x", "virtual_server", "real_server", "result")
+	h := newHistogramVec("x_seconds", "x", []float64{.1, 1}, "virtual_server")
+	c.add(1, "[198.51.100.1]:tcp:80", "192.0.2.10:80", "ok")
+	h.observe(0.5, "[198.51.100.1]:tcp:80")
+	if n := testing.AllocsPerRun(100, func() {
+		c.add(1, "[198.51.100.1]:tcp:80", "192.0.2.10:80", "ok")
+		h.observe(0.5, "[198.51.100.1]:tcp:80")
+	}); n != 0 {
+		t.Errorf("%v allocations per count", n)
+	}
+}
