@@ -26,11 +26,11 @@ TAGS    := urfave_cli_no_docs
 # - disablethp=1, no transparent huge pages for the Go heap. Where THP is
 #   "always" (Debian's kernels), each 2 MiB of heap the runtime touched
 #   became a huge page: kt run with one VRRP instance held 4 MiB of
-#   AnonHugePages, 16.1 MiB RSS against 13.3 MiB without (IPVS test VM).
+#   AnonHugePages, 15.7 MiB RSS against 12.9 MiB without (IPVS test VM).
 # - adaptivestackstart=0: new goroutines start with the minimum stack
 #   rather than the average in use, which start-up (the configuration's
 #   parse) makes large; with checks started on demand, goroutine stacks held
-#   1.2-1.3 MiB instead of 1.8-2.5 (50 VRRP instances, 400 TCP checks).
+#   1.2-1.3 MB instead of 1.8-2.5 MB (50 VRRP instances, 400 TCP checks).
 # These cannot be set by //go:debug lines (the go command accepts only its
 # compatibility settings there), so they go where the go command puts
 # those, runtime.godebugDefault. The GODEBUG variable still overrides them.

@@ -12,7 +12,7 @@ import (
 // TestLightDependencies: the kt binary links neither gopacket/layers nor
 // client_golang and protobuf. Their package initialisation runs in every
 // kt process, kt run included, whatever the command: about 7 MiB of
-// memory for gopacket/layers' tables and 3.4 MiB for client_golang. capture
+// memory for gopacket/layers' tables and 2 MiB for client_golang. capture
 // decodes with layers of its own (capture/layers.go) and reads pcapng
 // itself; the daemon writes the Prometheus text format itself
 // (daemon/promtext.go). Tests may still use them. With the Makefile's
