@@ -16,7 +16,6 @@ import (
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/vrrp"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // bgpPart announces the configuration's prefixes over BGP (config's bgp
@@ -273,44 +272,35 @@ func writeBGPText(b *strings.Builder, st *bgp.Status) {
 	}
 }
 
-// bgpCollector gives the BGP metrics at each scrape.
-type bgpCollector struct{ d *Daemon }
-
-var (
-	descBGPState     = prometheus.NewDesc("kt_bgp_session_established", "1 while the BGP session is established.", []string{"neighbor"}, nil)
-	descBGPUptime    = prometheus.NewDesc("kt_bgp_session_uptime_seconds", "How long the BGP session has been established (0 if it is not).", []string{"neighbor"}, nil)
-	descBGPSent      = prometheus.NewDesc("kt_bgp_prefixes_sent", "Prefixes announced to the neighbor.", []string{"neighbor"}, nil)
-	descBGPReceived  = prometheus.NewDesc("kt_bgp_prefixes_received", "Prefixes received from the neighbor.", []string{"neighbor"}, nil)
-	descBGPAnnounced = prometheus.NewDesc("kt_bgp_announced", "1 while the announce block's prefixes are announced; reason says why not.", []string{"announce", "reason"}, nil)
-)
-
-// Describe implements prometheus.Collector.
-func (c *bgpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBGPState, descBGPUptime, descBGPSent, descBGPReceived, descBGPAnnounced} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *bgpCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.d.bgpStatus()
+// bgpFamilies gives the BGP metrics at each scrape.
+func (m *metrics) bgpFamilies() []promFamily {
+	st := m.d.bgpStatus()
 	if st == nil {
-		return
+		return nil
 	}
-	g := prometheus.GaugeValue
+	var state, uptime, sent, received, announced []statusSeries
 	for _, p := range st.Peers {
-		n := p.Address.String()
+		n := []string{p.Address.String()}
 		up := 0.0
 		if !p.Since.IsZero() {
 			up = time.Since(p.Since).Seconds()
 		}
-		ch <- prometheus.MustNewConstMetric(descBGPState, g, b2f(p.State == "established"), n)
-		ch <- prometheus.MustNewConstMetric(descBGPUptime, g, up, n)
-		ch <- prometheus.MustNewConstMetric(descBGPSent, g, float64(p.Sent), n)
-		ch <- prometheus.MustNewConstMetric(descBGPReceived, g, float64(p.Received), n)
+		state = append(state, statusSeries{n, b2f(p.State == "established")})
+		uptime = append(uptime, statusSeries{n, up})
+		sent = append(sent, statusSeries{n, float64(p.Sent)})
+		received = append(received, statusSeries{n, float64(p.Received)})
 	}
 	for _, a := range st.Announcements {
-		ch <- prometheus.MustNewConstMetric(descBGPAnnounced, g, b2f(a.Announced), a.Name, a.Reason)
+		announced = append(announced, statusSeries{[]string{a.Name, a.Reason}, b2f(a.Announced)})
+	}
+	nb := []string{"neighbor"}
+	const g = "gauge"
+	return []promFamily{
+		statusFamily("kt_bgp_session_established", "1 while the BGP session is established.", g, nb, state),
+		statusFamily("kt_bgp_session_uptime_seconds", "How long the BGP session has been established (0 if it is not).", g, nb, uptime),
+		statusFamily("kt_bgp_prefixes_sent", "Prefixes announced to the neighbor.", g, nb, sent),
+		statusFamily("kt_bgp_prefixes_received", "Prefixes received from the neighbor.", g, nb, received),
+		statusFamily("kt_bgp_announced", "1 while the announce block's prefixes are announced; reason says why not.", g, []string{"announce", "reason"}, announced),
 	}
 }
 

@@ -1,4 +1,4 @@
-package vrrp
+package wire
 
 import (
 	"errors"
@@ -29,7 +29,9 @@ const (
 	DropPeer                 // unicast source is not a configured peer
 	DropFamily               // address family differs from the instance's
 	DropOwnAdvert            // our own advert looped back
-	numDropReasons
+	// NumDropReasons is the number of reasons, DropNone included (the
+	// size of a per-reason counter array).
+	NumDropReasons
 )
 
 var dropNames = [...]string{
@@ -62,8 +64,8 @@ func (r DropReason) String() string {
 
 // DropReasons lists every reason but DropNone, in order.
 func DropReasons() []DropReason {
-	rs := make([]DropReason, 0, numDropReasons-1)
-	for r := DropShort; r < numDropReasons; r++ {
+	rs := make([]DropReason, 0, NumDropReasons-1)
+	for r := DropShort; r < NumDropReasons; r++ {
 		rs = append(rs, r)
 	}
 	return rs

@@ -4,7 +4,7 @@
 # scenario runs two keepalived routers (r1 priority 150, r2 priority 100) in
 # network namespaces on one bridge for a few seconds, then stops r1 with
 # SIGTERM so the capture ends with its priority-0 advert.
-#   usage: sudo vrrp/testdata/pcap/capture.sh [scenario...]
+#   usage: sudo vrrp/wire/testdata/pcap/capture.sh [scenario...]
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(pwd)

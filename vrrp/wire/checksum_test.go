@@ -1,4 +1,4 @@
-package vrrp
+package wire
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package vrrp
+package wire
 
 import (
 	"bytes"
@@ -228,7 +228,7 @@ func readPcap(t *testing.T, path string) []captured {
 	return out
 }
 
-// pcapCases are the captures vrrp/testdata/pcap/capture.sh records from
+// pcapCases are the captures vrrp/wire/testdata/pcap/capture.sh records from
 // keepalived 2.2.7, with the settings their configs use.
 var pcapCases = []struct {
 	name    string

@@ -1,9 +1,12 @@
-// Package vrrp implements VRRP version 2 (RFC 3768) and version 3
-// (RFC 5798) over IPv4 and IPv6 the way keepalived 2.2.7 speaks it: the
-// packet codec (this file, pure), the per-instance state machine
-// (machine.go, pure and clock-driven), and the thin socket and netlink shell
-// around them (conn.go, addr.go, router.go).
-package vrrp
+// Package wire is VRRP's wire format, version 2 (RFC 3768) and version 3
+// (RFC 5798) over IPv4 and IPv6, the way keepalived 2.2.7 speaks it: the
+// advertisement codec and its checksums (packet.go), IPv4 framing with the
+// authentication header keepalived uses (ipv4.go), the unsolicited
+// neighbour advertisement sent for IPv6 VIPs (ndisc.go), and the reasons a
+// received advert is dropped (errors.go). It is pure (byte slices in and
+// out, no sockets) and small, so that packages that only read VRRP, such as
+// capture, import it without the engine in package vrrp.
+package wire
 
 import (
 	"encoding/binary"
@@ -118,7 +121,7 @@ func (p *Packet) Marshal(src, dst netip.Addr) ([]byte, error) {
 // without the pseudo-header (keepalived's v3_checksum_as_v2).
 func (p *Packet) Append(b []byte, src, dst netip.Addr, asV2 bool) ([]byte, error) {
 	v6 := src.Is6() && !src.Is4In6()
-	if err := p.validate(v6); err != nil {
+	if err := p.Validate(v6); err != nil {
 		return b, err
 	}
 	start := len(b)
@@ -140,7 +143,9 @@ func (p *Packet) Append(b []byte, src, dst netip.Addr, asV2 bool) ([]byte, error
 	return b, nil
 }
 
-func (p *Packet) validate(v6 bool) error {
+// Validate checks what Marshal refuses: the interval's range for the
+// version, at most 255 addresses, all of the packet's family (IPv6 when v6).
+func (p *Packet) Validate(v6 bool) error {
 	switch p.Version {
 	case 2:
 		if p.Interval < time.Second || p.Interval > 255*time.Second || p.Interval%time.Second != 0 {
