@@ -37,6 +37,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 		v.scriptUsers()
 		v.interfaces()
 	}
+	v.bfdInstances()
 	v.instances()
 	v.syncGroups()
 	if v.host != nil {

@@ -288,7 +288,7 @@ func (v *validator) instances() {
 		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
 		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileDefined)
 		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
 	}
 	v.lvsSyncInterfaces()
 }
@@ -389,7 +389,7 @@ func (v *validator) syncGroups() {
 		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
 		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileDefined)
 		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		g.TrackBFD = v.trackRefs(where, "bfd", g.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		g.TrackBFD = v.trackBFDRefs(where, g.TrackBFD)
 		if len(g.Group) == 0 {
 			v.carryf(g.Pos, "Sync group %s has no virtual router(s). removing", name)
 			delete(v.c.SyncGroups, name)
@@ -596,8 +596,8 @@ func (v *validator) completeInstances() {
 			in.TrackScript = ks
 			kb := in.TrackBFD[:0]
 			for _, t := range in.TrackBFD {
-				if t.Weight != nil && *t.Weight != 0 {
-					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, *t.Weight, why)
+				if w := v.bfdTrackWeight(t); w != 0 {
+					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, w, why)
 					continue
 				}
 				kb = append(kb, t)
