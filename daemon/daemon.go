@@ -71,6 +71,7 @@ type Daemon struct {
 	opts   Options
 
 	lvs     *lvsPart
+	bfd     *bfdPart // bfd.go
 	scripts sync.WaitGroup
 	// runner prepares and runs every script (track, notify, MISC_CHECK,
 	// quorum, real-server notify); closed last in Run, so that nothing a
@@ -184,6 +185,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 		// Track and notify scripts, notify FIFOs.
 		vrrp.ConfigureScripts(cfg, opts.Log, &ro, d.scriptRunner())
+		if err := d.setupBFD(cfg, &ro); err != nil {
+			return nil, err
+		}
 		// The router runs even without instances so that a reload can
 		// add some.
 		d.router, err = vrrp.NewRouter(ics, ro)
@@ -299,6 +303,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.reloading.Unlock()
 	}
 	var err error
+	stopBFD := d.startBFD()
 	if d.router != nil {
 		err = d.router.Run(ctx)
 		// The last notify scripts (notify_stop) finish; FIFOs close.
@@ -306,6 +311,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else {
 		<-ctx.Done()
 	}
+	stopBFD()
 	if nerr := d.sd.notify("STOPPING=1"); nerr != nil {
 		d.log.Warn("cannot tell systemd kt is stopping", "err", nerr)
 	}
