@@ -1,0 +1,360 @@
+package bfd_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// The interop lab: kt (192.0.2.1) runs one BFD session to keepalived
+// 2.2.7's BFD process (192.0.2.2) and one to FRR's bfdd (192.0.2.3), each
+// peer one back; kt's VRRP instance tracks both. Timers differ per peer so
+// that the negotiated values show which side's count:
+//
+//	kt <-> ka:  both min_rx 50 min_tx 50 multiplier 3: detection 150 ms
+//	kt <-> frr: kt min_rx 60 min_tx 40 mult 4, frr rx 30 tx 70 mult 5:
+//	            kt detects after 5 x max(60, 70) = 350 ms,
+//	            frr after 4 x max(30, 40) = 160 ms.
+const (
+	ktConf = `bfd_instance ka {
+    neighbor_ip 192.0.2.2
+    source_ip 192.0.2.1
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
+bfd_instance frr {
+    neighbor_ip 192.0.2.3
+    min_rx 60
+    min_tx 40
+    multiplier 4
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+    track_bfd {
+        ka
+        frr weight -10
+    }
+}
+`
+	kaConf = `bfd_instance kt {
+    neighbor_ip 192.0.2.1
+    source_ip 192.0.2.2
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
+`
+	frrConf = `bfd
+ peer 192.0.2.1 local-address 192.0.2.3
+  receive-interval 30
+  transmit-interval 70
+  detect-multiplier 5
+ !
+!
+`
+)
+
+// logCount counts the log lines of p holding every one of substrs.
+func logCount(p *netlab.Proc, substrs ...string) int {
+	n := 0
+next:
+	for _, l := range strings.Split(p.Log(), "\n") {
+		for _, s := range substrs {
+			if !strings.Contains(l, s) {
+				continue next
+			}
+		}
+		n++
+	}
+	return n
+}
+
+func waitLogCount(t *testing.T, p *netlab.Proc, n int, timeout time.Duration, substrs ...string) {
+	t.Helper()
+	if !netlab.WaitFor(timeout, 10*time.Millisecond, func() bool { return logCount(p, substrs...) >= n }) {
+		t.Fatalf("%s: no %d lines with %q after %v; log:\n%s", p, n, substrs, timeout, p.Log())
+	}
+}
+
+var expiredRE = regexp.MustCompile(`\((\w+)\) Expired after (\d+) ms`)
+
+// lastExpired is the "Expired after N ms" of session name in p's log.
+func lastExpired(t *testing.T, p *netlab.Proc, name string) time.Duration {
+	t.Helper()
+	var ms int
+	for _, m := range expiredRE.FindAllStringSubmatch(p.Log(), -1) {
+		if m[1] == name {
+			ms, _ = strconv.Atoi(m[2])
+		}
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// frrPeer is one peer of bfdd's `show bfd peers json`.
+type frrPeer struct {
+	Peer        string `json:"peer"`
+	Status      string `json:"status"`
+	RemoteRx    int    `json:"remote-receive-interval"`
+	RemoteTx    int    `json:"remote-transmit-interval"`
+	RemoteMult  int    `json:"remote-detect-multiplier"`
+	Diagnostic  string `json:"diagnostic"`
+	RemoteDiscr uint32 `json:"remote-id"`
+}
+
+type frr struct {
+	t           *testing.T
+	h           *netlab.Host
+	dir         string
+	zebra, bfdd *netlab.Proc
+}
+
+func (f *frr) start() {
+	f.t.Helper()
+	args := func(d string) []string {
+		return []string{"-N", "bfdlab", "--vty_socket", f.dir, "-i", filepath.Join(f.dir, d+".pid"), "-z", filepath.Join(f.dir, "zserv.api"),
+			"-u", "frr", "-g", "frr"}
+	}
+	var err error
+	if f.zebra == nil || f.zebra.Exited() {
+		if f.zebra, err = f.h.Start("/usr/lib/frr/zebra", args("zebra")...); err != nil {
+			f.t.Fatal(err)
+		}
+		netlab.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
+			_, err := os.Stat(filepath.Join(f.dir, "zserv.api"))
+			return err == nil
+		})
+	}
+	if f.bfdd, err = f.h.Start("/usr/lib/frr/bfdd", append(args("bfdd"), "-f", filepath.Join(f.dir, "frr.conf"))...); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *frr) peer() frrPeer {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "vtysh", "--vty_socket", f.dir, "-c", "show bfd peers json").Output()
+	if err != nil {
+		return frrPeer{}
+	}
+	var ps []frrPeer
+	if json.Unmarshal(out, &ps) != nil || len(ps) == 0 {
+		return frrPeer{}
+	}
+	return ps[0]
+}
+
+func (f *frr) waitStatus(t *testing.T, status string, timeout time.Duration) {
+	t.Helper()
+	if !netlab.WaitFor(timeout, 20*time.Millisecond, func() bool { return f.peer().Status == status }) {
+		t.Fatalf("bfdd: peer not %s after %v: %+v\nbfdd log:\n%s", status, timeout, f.peer(), f.bfdd.Log())
+	}
+}
+
+// TestInterop runs kt's BFD against keepalived 2.2.7's and FRR's bfdd in
+// one lab: sessions come Up both ways with the negotiated intervals, a cut
+// link or a killed peer takes them Down within the detection time on both
+// sides, and they recover.
+func TestInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lab test")
+	}
+	testenv.Root(t)
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	testenv.File(t, "/usr/lib/frr/bfdd", "apt-get install frr")
+	testenv.LookPath(t, "vtysh", "apt-get install frr")
+	kt := testenv.KT(t)
+	l := netlab.NewT(t, netlab.Options{Hosts: []string{"kt", "ka", "frr"}})
+	hKT, hKA, hFRR := l.Hosts[0], l.Hosts[1], l.Hosts[2]
+	write := func(name, body string) string {
+		p := filepath.Join(l.Dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ktPath, kaPath := write("kt.conf", ktConf), write("ka.conf", kaConf)
+	// bfdd runs as frr, which cannot enter the test's 0700 directories.
+	frrDir, err := os.MkdirTemp("", "kt-bfd-frr-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(frrDir) })
+	if err := os.Chmod(frrDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(frrDir, "frr.conf"), []byte(frrConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup("frr")
+	if err != nil {
+		testenv.Missing(t, "no frr user (apt-get install frr)")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	for _, p := range []string{frrDir, filepath.Join(frrDir, "frr.conf")} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startKA := func() *netlab.Proc {
+		for _, n := range []string{"ka.pid", "ka-vrrp.pid", "ka-check.pid", "ka-bfd.pid"} {
+			os.Remove(filepath.Join(l.Dir, n))
+		}
+		p, err := hKA.Start(ka, "-n", "-l", "-D", "-f", kaPath, "-p", filepath.Join(l.Dir, "ka.pid"), "-r", filepath.Join(l.Dir, "ka-vrrp.pid"),
+			"-c", filepath.Join(l.Dir, "ka-check.pid"), "-b", filepath.Join(l.Dir, "ka-bfd.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	startKT := func() *netlab.Proc {
+		p, err := hKT.Start(kt, "run", "-f", ktPath, "--control-socket", "", "-p", filepath.Join(l.Dir, "kt.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The BFD traffic of the whole run: go test -run TestInterop with
+	// KT_BFD_SAVE_PCAP=FILE keeps it (capture/testdata/pcap/bfd.pcap
+	// was made so, for kt sniff's tests).
+	capture, err := l.Capture(hKT, "bfd.pcap", "udp port 3784 or udp port 4784")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = capture.Signal(os.Interrupt)
+		_ = capture.Wait(5 * time.Second)
+		if out := os.Getenv("KT_BFD_SAVE_PCAP"); out != "" {
+			if b, err := os.ReadFile(filepath.Join(l.Dir, "bfd.pcap")); err == nil {
+				_ = os.WriteFile(out, b, 0o644)
+			}
+		}
+	}()
+	f := &frr{t: t, h: hFRR, dir: frrDir}
+	kaP := startKA()
+	f.start()
+	ktP := startKT()
+
+	const up = 10 * time.Second
+	failed := false
+	step := func(name string, f func(t *testing.T)) {
+		if failed {
+			return
+		}
+		failed = !t.Run(name, f)
+	}
+	step("up", func(t *testing.T) {
+		f.waitStatus(t, "up", up)
+		waitLogCount(t, ktP, 1, up, "(ka) Entering Up state")
+		waitLogCount(t, ktP, 1, up, "(frr) Entering Up state")
+		waitLogCount(t, kaP, 1, up, "(kt) Entering Up state")
+		f.waitStatus(t, "up", up)
+		waitLogCount(t, ktP, 1, up, "VRRP_Instance(VI_1) Tracked BFD instance ka is UP")
+	})
+	step("intervals", func(t *testing.T) {
+		// Detection times as each side computes them from the other's
+		// values: equal on both ends with keepalived.
+		waitLogCount(t, ktP, 1, 3*time.Second, "Detection time is 150000 us", "bfd_instance=ka")
+		waitLogCount(t, kaP, 1, 3*time.Second, "Detection time is 150000 us")
+		waitLogCount(t, ktP, 1, 3*time.Second, "Detection time is 350000 us", "bfd_instance=frr")
+		if !netlab.WaitFor(3*time.Second, 20*time.Millisecond, func() bool {
+			p := f.peer()
+			return p.RemoteRx == 60 && p.RemoteTx == 40 && p.RemoteMult == 4
+		}) {
+			t.Fatalf("bfdd sees kt's timers as %+v, want rx 60 tx 40 mult 4", f.peer())
+		}
+	})
+	// within is the detection time plus what a loaded machine adds to a
+	// timer and to the logging (the test asserts detection, not speed).
+	within := func(t *testing.T, what string, got, detect time.Duration) {
+		t.Helper()
+		if got < detect || got > detect+detect/2+250*time.Millisecond {
+			t.Errorf("%s expired after %v, detection time %v", what, got, detect)
+		}
+	}
+	step("keepalived cut link", func(t *testing.T) {
+		if err := l.Cut(hKA); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ktP, 1, 3*time.Second, "(ka) Expired after")
+		waitLogCount(t, kaP, 1, 3*time.Second, "(kt) Expired after")
+		within(t, "kt's session to keepalived", lastExpired(t, ktP, "ka"), 150*time.Millisecond)
+		within(t, "keepalived's session to kt", lastExpired(t, kaP, "kt"), 150*time.Millisecond)
+		waitLogCount(t, ktP, 1, 3*time.Second, "VRRP_Instance(VI_1) Tracked BFD instance ka is DOWN")
+		if err := l.Join(hKA); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ktP, 2, up, "(ka) Entering Up state")
+		waitLogCount(t, kaP, 2, up, "(kt) Entering Up state")
+	})
+	step("keepalived killed", func(t *testing.T) {
+		if err := kaP.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = kaP.Wait(5 * time.Second)
+		waitLogCount(t, ktP, 2, 3*time.Second, "(ka) Expired after")
+		within(t, "kt's session to a killed keepalived", lastExpired(t, ktP, "ka"), 150*time.Millisecond)
+		kaP = startKA()
+		waitLogCount(t, ktP, 3, up, "(ka) Entering Up state")
+		waitLogCount(t, kaP, 1, up, "(kt) Entering Up state")
+	})
+	step("frr cut link", func(t *testing.T) {
+		if err := l.Cut(hFRR); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ktP, 1, 3*time.Second, "(frr) Expired after")
+		within(t, "kt's session to bfdd", lastExpired(t, ktP, "frr"), 350*time.Millisecond)
+		f.waitStatus(t, "down", 3*time.Second)
+		if d := f.peer().Diagnostic; d != "control detection time expired" {
+			t.Errorf("bfdd's diagnostic %q", d)
+		}
+		if err := l.Join(hFRR); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ktP, 2, up, "(frr) Entering Up state")
+		f.waitStatus(t, "up", up)
+	})
+	step("frr killed", func(t *testing.T) {
+		if err := f.bfdd.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.bfdd.Wait(5 * time.Second)
+		waitLogCount(t, ktP, 2, 3*time.Second, "(frr) Expired after")
+		within(t, "kt's session to a killed bfdd", lastExpired(t, ktP, "frr"), 350*time.Millisecond)
+		f.start()
+		waitLogCount(t, ktP, 3, up, "(frr) Entering Up state")
+		f.waitStatus(t, "up", up)
+	})
+	step("kt killed", func(t *testing.T) {
+		if err := ktP.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = ktP.Wait(5 * time.Second)
+		waitLogCount(t, kaP, 1, 3*time.Second, "(kt) Expired after")
+		within(t, "keepalived's session to a killed kt", lastExpired(t, kaP, "kt"), 150*time.Millisecond)
+		f.waitStatus(t, "down", 3*time.Second)
+		ktP = startKT()
+		waitLogCount(t, ktP, 1, up, "(ka) Entering Up state")
+		waitLogCount(t, ktP, 1, up, "(frr) Entering Up state")
+		waitLogCount(t, kaP, 2, up, "(kt) Entering Up state")
+		f.waitStatus(t, "up", up)
+	})
+}
