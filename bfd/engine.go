@@ -88,6 +88,7 @@ type engSession struct {
 	s          *Session
 	tx         Sender
 	lastDial   time.Time
+	dialErr    string // the last dial error logged, not repeated
 	sendErr    bool
 	lastChange time.Time
 	detect     time.Duration
@@ -218,18 +219,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			e.receive(m.r, now)
 			// Take what else is queued before the timers.
-			for drained := false; !drained; {
-				select {
-				case m := <-rxc:
-					if m.err == nil {
-						e.receive(m.r, time.Now())
-					}
-				default:
-					drained = true
-				}
-			}
+			e.drain(rxc)
 			e.maybePublish(time.Now())
 		case <-timer.C:
+			// Packets that arrived before the deadline but wait in the
+			// queue (the loop was busy, or select chose the timer) count
+			// before any session is expired.
+			e.drain(rxc)
 			now := time.Now()
 			for _, es := range e.sessions {
 				if d := es.s.Deadline(); !d.IsZero() && !now.Before(d) {
@@ -237,6 +233,20 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 			e.maybePublish(now)
+		}
+	}
+}
+
+// drain runs every packet already queued.
+func (e *Engine) drain(rxc <-chan rxMsg) {
+	for {
+		select {
+		case m := <-rxc:
+			if m.err == nil {
+				e.receive(m.r, time.Now())
+			}
+		default:
+			return
 		}
 	}
 }
@@ -249,8 +259,15 @@ func (e *Engine) dial(es *engSession, now time.Time) {
 	es.lastDial = now
 	tx, err := e.opts.Net.Dial(es.cfg.Local, es.cfg.Peer, es.cfg.Multihop, es.cfg.TTL)
 	if err != nil {
-		e.log.Error(fmt.Sprintf("(%s) cannot open the send socket", es.cfg.Name), "err", err)
+		if err.Error() != es.dialErr {
+			e.log.Error(fmt.Sprintf("(%s) cannot open the send socket; retrying every second", es.cfg.Name), "err", err)
+			es.dialErr = err.Error()
+		}
 		return
+	}
+	if es.dialErr != "" {
+		e.log.Info(fmt.Sprintf("(%s) send socket open", es.cfg.Name))
+		es.dialErr = ""
 	}
 	es.tx = tx
 }

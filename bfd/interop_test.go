@@ -34,6 +34,13 @@ const (
     min_tx 50
     multiplier 3
 }
+bfd_instance ka6 {
+    neighbor_ip 2001:db8::2
+    source_ip 2001:db8::1
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
 bfd_instance frr {
     neighbor_ip 192.0.2.3
     min_rx 60
@@ -57,6 +64,13 @@ vrrp_instance VI_1 {
 	kaConf = `bfd_instance kt {
     neighbor_ip 192.0.2.1
     source_ip 192.0.2.2
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
+bfd_instance kt6 {
+    neighbor_ip 2001:db8::1
+    source_ip 2001:db8::2
     min_rx 50
     min_tx 50
     multiplier 3
@@ -226,7 +240,7 @@ func TestInterop(t *testing.T) {
 		return p
 	}
 	startKT := func() *netlab.Proc {
-		p, err := hKT.Start(kt, "run", "-f", ktPath, "--control-socket", "", "-p", filepath.Join(l.Dir, "kt.pid"))
+		p, err := hKT.Start(kt, "run", "-f", ktPath, "--control-socket", filepath.Join(l.Dir, "kt.sock"), "-p", filepath.Join(l.Dir, "kt.pid"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,6 +280,9 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, ktP, 1, up, "(ka) Entering Up state")
 		waitLogCount(t, ktP, 1, up, "(frr) Entering Up state")
 		waitLogCount(t, kaP, 1, up, "(kt) Entering Up state")
+		// IPv6, hop limit 64 both ways (keepalived's default for IPv6).
+		waitLogCount(t, ktP, 1, up, "(ka6) Entering Up state")
+		waitLogCount(t, kaP, 1, up, "(kt6) Entering Up state")
 		f.waitStatus(t, "up", up)
 		waitLogCount(t, ktP, 1, up, "VRRP_Instance(VI_1) Tracked BFD instance ka is UP")
 	})
@@ -280,6 +297,31 @@ func TestInterop(t *testing.T) {
 			return p.RemoteRx == 60 && p.RemoteTx == 40 && p.RemoteMult == 4
 		}) {
 			t.Fatalf("bfdd sees kt's timers as %+v, want rx 60 tx 40 mult 4", f.peer())
+		}
+		// kt status shows the sessions with what they negotiated.
+		out, err := exec.Command(kt, "status", "--control-socket", filepath.Join(l.Dir, "kt.sock"), "--json").Output()
+		if err != nil {
+			t.Fatalf("kt status: %v", err)
+		}
+		var st struct {
+			BFD []struct {
+				Name     string `json:"name"`
+				State    string `json:"state"`
+				TxUS     int64  `json:"tx_interval_us"`
+				DetectUS int64  `json:"detect_time_us"`
+			} `json:"bfd"`
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][2]int64{"ka": {50000, 150000}, "ka6": {50000, 150000}, "frr": {40000, 350000}}
+		if len(st.BFD) != 3 {
+			t.Fatalf("kt status: %s", out)
+		}
+		for _, b := range st.BFD {
+			if b.State != "Up" || b.TxUS != want[b.Name][0] || b.DetectUS != want[b.Name][1] {
+				t.Errorf("kt status: %+v, want Up, tx %d us, detect %d us", b, want[b.Name][0], want[b.Name][1])
+			}
 		}
 	})
 	// within is the detection time plus what a loaded machine adds to a

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/kt-project/kt/bfd"
 	"github.com/kt-project/kt/config"
@@ -73,4 +76,55 @@ func (d *Daemon) BFDSessions() []bfd.SessionStatus {
 		return nil
 	}
 	return d.bfd.eng.Status()
+}
+
+// BFDSessionStatus is one BFD session in kt status and the JSON dump.
+type BFDSessionStatus struct {
+	Name        string `json:"name"`
+	Peer        string `json:"peer"`
+	Local       string `json:"local,omitempty"`
+	SrcPort     uint16 `json:"src_port,omitempty"`
+	State       string `json:"state"`
+	RemoteState string `json:"remote_state"`
+	Diag        string `json:"diag"`
+	// Intervals in microseconds: the transmit interval in use and the
+	// detection time, as negotiated.
+	TxIntervalUS int64     `json:"tx_interval_us"`
+	DetectUS     int64     `json:"detect_time_us"`
+	LocalDiscr   uint32    `json:"local_discr"`
+	RemoteDiscr  uint32    `json:"remote_discr"`
+	Sent         uint64    `json:"sent"`
+	Received     uint64    `json:"received"`
+	Dropped      uint64    `json:"dropped"`
+	Ups          uint64    `json:"ups"`
+	Downs        uint64    `json:"downs"`
+	LastChange   time.Time `json:"last_change,omitzero"`
+}
+
+func (d *Daemon) bfdStatus() []BFDSessionStatus {
+	var out []BFDSessionStatus
+	for _, s := range d.BFDSessions() {
+		b := BFDSessionStatus{Name: s.Name, Peer: s.Peer.String(), SrcPort: s.SrcPort, State: s.State.String(),
+			RemoteState: s.RemoteState.String(), Diag: s.LocalDiag.String(), TxIntervalUS: s.Timers.TxInterval.Microseconds(),
+			DetectUS: s.Timers.DetectTime.Microseconds(), LocalDiscr: s.LocalDiscr, RemoteDiscr: s.RemoteDiscr,
+			Sent: s.Stats.Sent, Received: s.Stats.Received, Dropped: s.Stats.Dropped, Ups: s.Stats.Ups, Downs: s.Stats.Downs,
+			LastChange: s.LastChange}
+		if s.Local.IsValid() {
+			b.Local = s.Local.String()
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// writeBFDText is the BFD part of kt status's text.
+func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
+	if len(ss) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nBFD sessions (%d):\n", len(ss))
+	for _, s := range ss {
+		fmt.Fprintf(b, " %s: %s, peer %s %s, diagnostic %s, tx %v, detect %v, %d up / %d down\n", s.Name, s.State, s.Peer, s.RemoteState,
+			s.Diag, time.Duration(s.TxIntervalUS)*time.Microsecond, time.Duration(s.DetectUS)*time.Microsecond, s.Ups, s.Downs)
+	}
 }

@@ -26,6 +26,8 @@ type Status struct {
 	// IPVSError is the error of the last IPVS reconcile pass, if any.
 	IPVSError string       `json:"ipvs_error,omitempty"`
 	Loops     []LoopStatus `json:"watchdog"`
+	// BFD are the bfd_instance sessions (bfd.go).
+	BFD []BFDSessionStatus `json:"bfd,omitempty"`
 }
 
 // InstanceStatus is one VRRP instance.
@@ -103,6 +105,7 @@ func (d *Daemon) Status() Status {
 			st.Instances = append(st.Instances, is)
 		}
 	}
+	st.BFD = d.bfdStatus()
 	if p := d.lvs; p != nil {
 		if p.mgr == nil {
 			st.IPVSError = "no IPVS in this kernel: the checkers run alone"
@@ -228,6 +231,7 @@ func WriteText(w io.Writer, st Status) error {
 			b.WriteString("\n")
 		}
 	}
+	writeBFDText(&b, st.BFD)
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}
