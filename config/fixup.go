@@ -45,6 +45,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	}
 	v.completeInstances()
 	v.virtualServers()
+	v.bfdChecks()
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()
