@@ -3,16 +3,24 @@ package bfd_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
+
+	"github.com/kt-project/kt/bfd"
 	"github.com/kt-project/kt/internal/netlab"
 	"github.com/kt-project/kt/internal/testenv"
 )
@@ -82,6 +90,11 @@ bfd_instance kt6 {
   transmit-interval 70
   detect-multiplier 5
  !
+ peer 192.0.2.1 multihop local-address 192.0.2.3
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
 !
 `
 )
@@ -130,6 +143,7 @@ type frrPeer struct {
 	RemoteTx    int    `json:"remote-transmit-interval"`
 	RemoteMult  int    `json:"remote-detect-multiplier"`
 	Diagnostic  string `json:"diagnostic"`
+	Multihop    bool   `json:"multihop"`
 	RemoteDiscr uint32 `json:"remote-id"`
 }
 
@@ -161,7 +175,9 @@ func (f *frr) start() {
 	}
 }
 
-func (f *frr) peer() frrPeer {
+func (f *frr) peer() frrPeer { return f.peerOf(false) }
+
+func (f *frr) peerOf(multihop bool) frrPeer {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "vtysh", "--vty_socket", f.dir, "-c", "show bfd peers json").Output()
@@ -169,10 +185,15 @@ func (f *frr) peer() frrPeer {
 		return frrPeer{}
 	}
 	var ps []frrPeer
-	if json.Unmarshal(out, &ps) != nil || len(ps) == 0 {
+	if json.Unmarshal(out, &ps) != nil {
 		return frrPeer{}
 	}
-	return ps[0]
+	for _, p := range ps {
+		if p.Multihop == multihop {
+			return p
+		}
+	}
+	return frrPeer{}
 }
 
 func (f *frr) waitStatus(t *testing.T, status string, timeout time.Duration) {
@@ -385,6 +406,46 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, ktP, 3, up, "(frr) Entering Up state")
 		f.waitStatus(t, "up", up)
 	})
+	step("multihop", func(t *testing.T) {
+		// No keepalived keyword selects multihop: the engine runs in this
+		// test process, its sockets opened inside kt's namespace, with
+		// one multihop session (UDP 4784, RFC 5883) to bfdd.
+		ns, err := netns.GetFromName(hKT.NS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ns.Close()
+		var mu sync.Mutex
+		var events []bfd.Event
+		e, err := bfd.New([]bfd.SessionConfig{{Name: "mh", Peer: hFRR.IPv4, Local: hKT.IPv4, MinRx: 100 * time.Millisecond,
+			MinTx: 100 * time.Millisecond, IdleTx: time.Second, Mult: 3, TTL: 255, MaxHops: 255, Multihop: true}},
+			bfd.Options{Net: nsNet{ns}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OnEvent: func(ev bfd.Event) {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		if !netlab.WaitFor(up, 20*time.Millisecond, func() bool { p := f.peerOf(true); return p.Status == "up" && p.RemoteRx == 100 }) {
+			t.Fatalf("bfdd's multihop peer: %+v", f.peerOf(true))
+		}
+		if !netlab.WaitFor(3*time.Second, 20*time.Millisecond, func() bool {
+			s := e.Status()
+			return len(s) == 1 && s[0].State == bfd.Up && s[0].Timers.DetectTime == 300*time.Millisecond
+		}) {
+			t.Fatalf("kt's multihop session: %+v", e.Status())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) == 0 || !events[len(events)-1].Up {
+			t.Fatalf("events %+v", events)
+		}
+	})
 	step("kt killed", func(t *testing.T) {
 		if err := ktP.Kill(); err != nil {
 			t.Fatal(err)
@@ -399,4 +460,34 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, kaP, 2, up, "(kt) Entering Up state")
 		f.waitStatus(t, "up", up)
 	})
+}
+
+// nsNet opens the engine's sockets inside a network namespace: each on a
+// locked OS thread switched into it (a socket stays in the namespace it
+// was made in).
+type nsNet struct{ ns netns.NsHandle }
+
+func (n nsNet) in(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is left locked: it dies with the goroutine rather
+		// than going back to the pool in the other namespace.
+		if err := netns.Set(n.ns); err != nil {
+			errc <- err
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+func (n nsNet) Listen(v6, multihop bool) (l bfd.Listener, err error) {
+	err = n.in(func() error { l, err = bfd.Host{}.Listen(v6, multihop); return err })
+	return l, err
+}
+
+func (n nsNet) Dial(local, peer netip.Addr, multihop bool, ttl int) (s bfd.Sender, err error) {
+	err = n.in(func() error { s, err = bfd.Host{}.Dial(local, peer, multihop, ttl); return err })
+	return s, err
 }

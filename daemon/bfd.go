@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -126,5 +127,14 @@ func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
 	for _, s := range ss {
 		fmt.Fprintf(b, " %s: %s, peer %s %s, diagnostic %s, tx %v, detect %v, %d up / %d down\n", s.Name, s.State, s.Peer, s.RemoteState,
 			s.Diag, time.Duration(s.TxIntervalUS)*time.Microsecond, time.Duration(s.DetectUS)*time.Microsecond, s.Ups, s.Downs)
+	}
+}
+
+// reloadBFD: the BFD sessions keep running through a reload, with their
+// states (keepalived's VRRP process keeps the tracked states the same
+// way); changed bfd_instance blocks take effect at the next start.
+func (d *Daemon) reloadBFD(old, cfg *config.Config) {
+	if !reflect.DeepEqual(bfd.FromConfig(old), bfd.FromConfig(cfg)) {
+		d.log.Warn("reload: bfd_instance changes take effect at the next start; the running sessions go on as they were")
 	}
 }

@@ -469,6 +469,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	if !smtpEqual(old, cfg) {
 		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")
 	}
+	d.reloadBFD(old, cfg)
 	return nil
 }
 
