@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -137,6 +138,10 @@ func (l *udpListener) Recv() (Received, error) {
 }
 
 func (l *udpListener) Close() error { return l.c.Close() }
+
+// SetDeadline bounds the next Recv (the engine's loop reads with its next
+// timer as the deadline).
+func (l *udpListener) SetDeadline(t time.Time) error { return l.c.SetReadDeadline(t) }
 
 type udpSender struct {
 	c    *net.UDPConn

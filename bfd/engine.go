@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -153,6 +154,19 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 		listeners = append(listeners, l)
+	}
+	// One socket (the usual case: one family, one port): the loop reads
+	// it itself, with the next timer as its read deadline, so a packet
+	// already in the socket is always taken before a session expires and
+	// no goroutine hand-off sits between the kernel and the machine.
+	var direct deadlineListener
+	if len(listeners) == 1 {
+		direct, _ = listeners[0].(deadlineListener)
+	}
+	for _, l := range listeners {
+		if direct != nil {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -193,15 +207,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.dial(es, now)
 		e.event(es, false, now)
 	}
+	if direct != nil {
+		return e.runDirect(ctx, direct)
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		next := time.Time{}
-		for _, es := range e.sessions {
-			if d := es.s.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
-				next = d
-			}
-		}
+		next := e.nextDeadline()
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = time.Until(next)
@@ -227,12 +239,70 @@ func (e *Engine) Run(ctx context.Context) error {
 			// before any session is expired.
 			e.drain(rxc)
 			now := time.Now()
-			for _, es := range e.sessions {
-				if d := es.s.Deadline(); !d.IsZero() && !now.Before(d) {
-					e.exec(es, now, es.s.Tick(now))
-				}
-			}
+			e.tick(now)
 			e.maybePublish(now)
+		}
+	}
+}
+
+// deadlineListener is a Listener whose Recv can be given a deadline
+// (the host's UDP sockets).
+type deadlineListener interface {
+	Listener
+	SetDeadline(time.Time) error
+}
+
+// runDirect is Run's loop on one socket, read by the loop itself.
+func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
+	stop := context.AfterFunc(ctx, func() { _ = l.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for {
+		next := e.nextDeadline()
+		if next.IsZero() {
+			next = time.Now().Add(time.Hour)
+		}
+		if err := l.SetDeadline(next); err != nil {
+			return fmt.Errorf("bfd: read deadline: %w", err)
+		}
+		if ctx.Err() != nil { // the cancel may have come before the deadline above
+			e.publish()
+			return nil
+		}
+		r, err := l.Recv()
+		now := time.Now()
+		switch {
+		case err == nil:
+			e.receive(r, now)
+		case ctx.Err() != nil:
+			e.publish()
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, net.ErrClosed):
+			return nil
+		default:
+			e.log.Warn("bfd: receive", "err", err)
+		}
+		e.tick(now)
+		e.maybePublish(now)
+	}
+}
+
+// nextDeadline is the earliest of the sessions' deadlines (zero: none).
+func (e *Engine) nextDeadline() time.Time {
+	var next time.Time
+	for _, es := range e.sessions {
+		if d := es.s.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	return next
+}
+
+// tick runs the sessions whose deadline has come.
+func (e *Engine) tick(now time.Time) {
+	for _, es := range e.sessions {
+		if d := es.s.Deadline(); !d.IsZero() && !now.Before(d) {
+			e.exec(es, now, es.s.Tick(now))
 		}
 	}
 }

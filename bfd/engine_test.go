@@ -160,10 +160,12 @@ func TestEngine(t *testing.T) {
 	if first, _ := la.last("to_b"); first.Name == "" {
 		t.Fatal("no events")
 	}
-	st := ea.Status()
-	if len(st) != 1 || st[0].State != Up || st[0].Timers.DetectTime != 60*time.Millisecond {
-		t.Fatalf("status %+v", st)
-	}
+	// The detection time follows once the peer's Up packet (and the poll
+	// sequence) has come.
+	waitFor(t, 2*time.Second, "negotiated detection time", func() bool {
+		st := ea.Status()
+		return len(st) == 1 && st[0].State == Up && st[0].Timers.DetectTime == 60*time.Millisecond
+	})
 
 	cut := time.Now()
 	n.setCut(a.addr, true)

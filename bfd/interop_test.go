@@ -135,6 +135,28 @@ func lastExpired(t *testing.T, p *netlab.Proc, name string) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
+// ktSessionUp reports whether kt status shows session name Up.
+func ktSessionUp(kt, sock, name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kt, "status", "--control-socket", sock, "--json").Output()
+	if err != nil {
+		return false
+	}
+	var st struct {
+		BFD []map[string]any `json:"bfd"`
+	}
+	if json.Unmarshal(out, &st) != nil {
+		return false
+	}
+	for _, b := range st.BFD {
+		if b["name"] == name {
+			return b["state"] == "Up" && b["remote_state"] == "Up"
+		}
+	}
+	return false
+}
+
 // frrPeer is one peer of bfdd's `show bfd peers json`.
 type frrPeer struct {
 	Peer        string `json:"peer"`
@@ -353,7 +375,14 @@ func TestInterop(t *testing.T) {
 			t.Errorf("%s expired after %v, detection time %v", what, got, detect)
 		}
 	}
+	steady := func(t *testing.T, name string) {
+		t.Helper()
+		if !netlab.WaitFor(up, 20*time.Millisecond, func() bool { return ktSessionUp(kt, filepath.Join(l.Dir, "kt.sock"), name) }) {
+			t.Fatalf("kt's session %s is not Up on both ends", name)
+		}
+	}
 	step("keepalived cut link", func(t *testing.T) {
+		steady(t, "ka")
 		if err := l.Cut(hKA); err != nil {
 			t.Fatal(err)
 		}
@@ -369,6 +398,7 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, kaP, 2, up, "(kt) Entering Up state")
 	})
 	step("keepalived killed", func(t *testing.T) {
+		steady(t, "ka")
 		if err := kaP.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -380,6 +410,7 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, kaP, 1, up, "(kt) Entering Up state")
 	})
 	step("frr cut link", func(t *testing.T) {
+		steady(t, "frr")
 		if err := l.Cut(hFRR); err != nil {
 			t.Fatal(err)
 		}
@@ -396,6 +427,7 @@ func TestInterop(t *testing.T) {
 		f.waitStatus(t, "up", up)
 	})
 	step("frr killed", func(t *testing.T) {
+		steady(t, "frr")
 		if err := f.bfdd.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -447,6 +479,8 @@ func TestInterop(t *testing.T) {
 		}
 	})
 	step("kt killed", func(t *testing.T) {
+		steady(t, "ka")
+		steady(t, "frr")
 		if err := ktP.Kill(); err != nil {
 			t.Fatal(err)
 		}
