@@ -38,6 +38,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 		v.miscUsers()
 		v.interfaces()
 	}
+	v.bfdInstances()
 	v.instances()
 	v.syncGroups()
 	if v.host != nil {
@@ -47,6 +48,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	v.syncGroupStates()
 	v.virtualServers()
 	v.bgp()
+	v.bfdChecks()
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()

@@ -872,6 +872,9 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 			p.skipBlock(first, pos)
 			continue
 		}
+		if kw == "track_bfd" && p.trackBFDEntry(fv, where, append([]string{first}, rest...), pos) {
+			continue
+		}
 		p.lineEntry(fv, f, kw, append([]string{first}, rest...), pos)
 	}
 	p.notClosed(kw, open)
@@ -970,6 +973,10 @@ func dupNamed(sink *diagSink, pos Pos, kw, name string) {
 		sink.carryf(pos, "vrrp sync group %s already defined", name)
 	case "track_group":
 		sink.carryf(pos, "track_group %s already defined", name)
+	case "bfd_instance":
+		for _, m := range bfdDupMessages(name) {
+			sink.carryf(pos, "%s", m)
+		}
 	default:
 		sink.warnf(pos, "%s %s defined twice: the first one is used (keepalived says nothing)", kw, name)
 	}

@@ -293,7 +293,7 @@ func (v *validator) instances() {
 		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, v.scriptAt)
 		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileAt)
 		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
-		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, v.bfdAt)
+		in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
 	}
 	v.lvsSyncInterfaces()
 }
@@ -339,7 +339,7 @@ func (v *validator) lvsSyncInterfaces() {
 	}
 }
 
-// scriptAt, trackFileAt, processAt and bfdAt return where the tracked
+// scriptAt, trackFileAt and processAt return where the tracked
 // object of that name was defined, if it was.
 func (v *validator) scriptAt(n string) (Pos, bool) {
 	if s := v.c.Scripts[n]; s != nil {
@@ -361,13 +361,6 @@ func (v *validator) trackFileAt(n string) (Pos, bool) {
 func (v *validator) processAt(n string) (Pos, bool) {
 	if p := v.c.TrackProcesses[n]; p != nil {
 		return p.Pos, true
-	}
-	return Pos{}, false
-}
-
-func (v *validator) bfdAt(n string) (Pos, bool) {
-	if b := v.c.BFDInstances[n]; b != nil {
-		return b.Pos, true
 	}
 	return Pos{}, false
 }
@@ -430,7 +423,7 @@ func (v *validator) syncGroups() {
 		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, v.scriptAt)
 		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileAt)
 		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, v.processAt)
-		g.TrackBFD = v.trackRefs(where, "bfd", g.TrackBFD, v.bfdAt)
+		g.TrackBFD = v.trackBFDRefs(where, g.TrackBFD)
 		if len(g.Group) == 0 {
 			v.carryf(g.Pos, "Sync group %s has no virtual router(s). removing", name)
 			delete(v.c.SyncGroups, name)
@@ -656,8 +649,8 @@ func (v *validator) completeInstances() {
 			in.TrackFile = kf
 			kb := in.TrackBFD[:0]
 			for _, t := range in.TrackBFD {
-				if t.Weight != nil && *t.Weight != 0 {
-					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, *t.Weight, why)
+				if w := v.bfdTrackWeight(t); w != 0 {
+					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, w, why)
 					continue
 				}
 				kb = append(kb, t)

@@ -77,6 +77,7 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	bgp     *bgpPart // nil without a bgp block (bgp.go)
+	bfd     *bfdPart // bfd.go
 	scripts sync.WaitGroup
 	// runner prepares and runs every script (track, notify, MISC_CHECK,
 	// quorum, real-server notify); closed last in Run, so that nothing a
@@ -196,6 +197,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 		// Track and notify scripts, notify FIFOs.
 		vrrp.ConfigureScripts(cfg, opts.Log, &ro, d.scriptRunner())
+		if err := d.setupBFD(cfg, &ro); err != nil {
+			return nil, err
+		}
 		// The router runs even without instances so that a reload can
 		// add some.
 		d.router, err = vrrp.NewRouter(ics, ro)
@@ -323,11 +327,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// steps down.
 	waitBGP := d.startBGP(ctx)
 	var err error
+	stopBFD := d.startBFD()
 	if d.router != nil {
 		err = d.router.Run(ctx)
 	} else {
 		<-ctx.Done()
 	}
+	stopBFD()
 	if nerr := d.sd.notify("STOPPING=1"); nerr != nil {
 		d.log.Warn("cannot tell systemd kt is stopping", "err", nerr)
 	}
@@ -492,6 +498,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	if !smtpEqual(old, cfg) {
 		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")
 	}
+	d.reloadBFD(old, cfg)
 	return nil
 }
 

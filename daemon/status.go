@@ -29,6 +29,8 @@ type Status struct {
 	Loops     []LoopStatus `json:"watchdog"`
 	// BGP is the sessions and announcements (nil without a bgp block).
 	BGP *bgp.Status `json:"bgp,omitempty"`
+	// BFD are the bfd_instance sessions (bfd.go).
+	BFD []BFDSessionStatus `json:"bfd,omitempty"`
 }
 
 // InstanceStatus is one VRRP instance.
@@ -106,6 +108,7 @@ func (d *Daemon) Status() Status {
 			st.Instances = append(st.Instances, is)
 		}
 	}
+	st.BFD = d.bfdStatus()
 	if p := d.lvs; p != nil {
 		if p.mgr == nil {
 			st.IPVSError = "no IPVS in this kernel: the checkers run alone"
@@ -233,6 +236,7 @@ func WriteText(w io.Writer, st Status) error {
 		}
 	}
 	writeBGPText(&b, st.BGP)
+	writeBFDText(&b, st.BFD)
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}
