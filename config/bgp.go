@@ -70,6 +70,11 @@ type BGPNeighbor struct {
 	Passive       bool      `toml:"passive,omitempty"`
 	SourceAddress IPAddr    `toml:"source_address,omitempty"`
 	Port          *int      `toml:"port,omitempty"`
+	// BFD names a bfd_instance that watches the neighbor: when its
+	// session goes Down kt takes the BGP session down at once (the router
+	// drops kt's routes without waiting for the hold time), and lets it
+	// come back when the BFD session is Up again.
+	BFD string `toml:"bfd,omitempty"`
 
 	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
 }
@@ -317,6 +322,13 @@ func (v *validator) bgp() {
 			v.errorf(np, "%s is defined twice", where)
 		}
 		seen[n.Address.Addr] = true
+		if n.BFD != "" {
+			if b := v.c.BFDInstances[n.BFD]; b == nil {
+				v.errorf(np.Of("bfd"), "%s: bfd %s: no bfd_instance %s", where, n.BFD, n.BFD)
+			} else if b.Disabled != "" {
+				v.errorf(np.Of("bfd"), "%s: bfd %s: the bfd_instance is disabled (%s)", where, n.BFD, b.Disabled)
+			}
+		}
 		if n.RemoteAS == nil {
 			v.errorf(np, "%s: remote_as is missing", where)
 		} else {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ type bfdPart struct {
 	// (the `vrrp` keyword, or neither `vrrp` nor `checker`).
 	toVRRP  chan vrrp.BFDState
 	forVRRP map[string]bool
+	// forBGP lists, by bfd_instance, the BGP neighbors that require it.
+	forBGP map[string][]netip.Addr
 }
 
 // bfdEventQueue is how many events may wait for the VRRP loop; far more
@@ -36,15 +39,18 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	if len(sessions) == 0 {
 		return nil
 	}
-	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue), forVRRP: map[string]bool{}}
+	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue), forVRRP: map[string]bool{}, forBGP: map[string][]netip.Addr{}}
 	for name, b := range cfg.BFDInstances {
 		p.forVRRP[name] = b.ForVRRP()
 	}
-	eng, err := bfd.New(sessions, bfd.Options{Log: d.log.With("proc", "bfd"), OnEvent: func(ev bfd.Event) {
-		if p.forVRRP[ev.Name] {
-			p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
+	if cfg.BGP != nil {
+		for _, n := range cfg.BGP.Neighbors {
+			if n.BFD != "" {
+				p.forBGP[n.BFD] = append(p.forBGP[n.BFD], n.Address.Addr)
+			}
 		}
-	}})
+	}
+	eng, err := bfd.New(sessions, bfd.Options{Log: d.log.With("proc", "bfd"), OnEvent: func(ev bfd.Event) { d.bfdEvent(p, ev) }})
 	if err != nil {
 		return err
 	}
@@ -52,6 +58,18 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	ro.BFD = p.toVRRP
 	d.bfd = p
 	return nil
+}
+
+// bfdEvent hands a session's Up or Down to VRRP (track_bfd) and to the BGP
+// neighbors that name the session (bgp neighbor ... { bfd NAME }): Down
+// takes their sessions down at once. It never blocks on BGP.
+func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
+	if p.forVRRP[ev.Name] {
+		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
+	}
+	for _, addr := range p.forBGP[ev.Name] {
+		d.SetBGPPeerLiveness(addr, ev.Up, "BFD session "+ev.Name+" is down")
+	}
 }
 
 // startBFD runs the engine until the returned stop is called.

@@ -3,17 +3,22 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/bfd"
 	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/testenv"
 	"github.com/kt-project/kt/lvs"
 )
 
@@ -48,6 +53,7 @@ func (r *recSpeaker) Withdraw(ctx context.Context, rt bgp.Route) error {
 	return nil
 }
 func (r *recSpeaker) SetPeerDown(ctx context.Context, a netip.Addr, down bool, why string) error {
+	r.add(fmt.Sprintf("peer %s down=%v (%s)", a, down, why))
 	return nil
 }
 func (r *recSpeaker) Peers(ctx context.Context) ([]bgp.PeerStatus, error) { return nil, nil }
@@ -167,4 +173,73 @@ func TestNoBGPNoSpeaker(t *testing.T) {
 	if d.bgp != nil || built || d.Status().BGP != nil {
 		t.Error("a bgp part without a bgp block")
 	}
+}
+
+// TestBFDTakesBGPPeerDown: a BGP neighbor that names a bfd_instance has
+// its session taken down when that BFD session goes Down (the router
+// withdraws kt's routes at once instead of after the hold time), and let
+// back when it is Up again. The BFD engine runs on loopback; its events
+// are fed in directly.
+func TestBFDTakesBGPPeerDown(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "BFD sockets need root")
+	}
+	text := `bfd_instance up1 {
+    neighbor_ip 127.0.0.2
+    source_ip 127.0.0.1
+}
+bgp {
+    local_as 65001
+    router_id 192.0.2.11
+    neighbor 127.0.0.2 {
+        remote_as 65000
+        bfd up1
+    }
+    announce vip {
+        anycast 192.0.2.100
+    }
+}
+`
+	cfg := parseBGPConf(t, strings.Split(bgpDaemonConf, "bgp {")[0]+text)
+	sp := &recSpeaker{routes: map[netip.Prefix]bool{}}
+	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenIPVS:   func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil },
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.bfd == nil {
+		t.Fatal("no BFD engine for the bfd_instance")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	logged := func(line string) bool {
+		sp.mu.Lock()
+		defer sp.mu.Unlock()
+		return slices.Contains(sp.log, line)
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out: %s (speaker: %v)", what, sp.log)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait("started", func() bool { return logged("start") })
+	d.bfdEvent(d.bfd, bfd.Event{Name: "up1", Up: false})
+	wait("BGP session taken down", func() bool {
+		return logged("peer 127.0.0.2 down=true (BFD session up1 is down)")
+	})
+	d.bfdEvent(d.bfd, bfd.Event{Name: "up1", Up: true})
+	wait("BGP session let back", func() bool { return logged("peer 127.0.0.2 down=false ()") })
 }
