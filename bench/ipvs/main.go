@@ -121,6 +121,9 @@ func runKT(dir string) error {
 	}
 	defer h.Close()
 	r := lvs.NewReconciler(h, nil)
+	// As kt run does: one Planner across the load and the reload, so that
+	// the reload rebuilds only the virtual servers that changed.
+	p := lvs.NewPlanner()
 
 	t0 := time.Now()
 	cfg, err := load(filepath.Join(dir, "full.conf"))
@@ -128,7 +131,7 @@ func runKT(dir string) error {
 		return err
 	}
 	t1 := time.Now()
-	want, errs := lvs.Desired(cfg, nil, nil)
+	want, _, errs := p.Plan(cfg, nil)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -142,7 +145,7 @@ func runKT(dir string) error {
 		return err
 	}
 	t4 := time.Now()
-	want2, errs := lvs.Desired(cfg2, nil, nil)
+	want2, _, errs := p.Plan(cfg2, nil)
 	if len(errs) > 0 {
 		return errs[0]
 	}
