@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# bench/convert.sh: times `kt convert --check FILE` against `keepalived -t -f FILE`
-# on a generated keepalived.conf of VS virtual servers x RS real servers, in one run.
+# bench/convert.sh: measures `kt convert --check FILE` against `keepalived -t -f FILE`
+# on a generated keepalived.conf of VS virtual servers x RS real servers, in one run:
+# CPU time (user + sys, the fair figure on a shared machine: both do the same work),
+# peak RSS, wall-clock time, and the ratios kt/keepalived of median CPU time and of
+# peak RSS (goals: CPU <= 1/3, RSS <= 1).
 #
-# Environment: N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
+# CPU time and peak RSS come from GNU time (/usr/bin/time) when it is installed,
+# else from the shell's own accounting of its children (`times`: CPU only).
+#
+# Environment: NO_GNU_TIME (set: do not use GNU time), N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
 # interface written in the file; default: the default route's interface, since
 # keepalived rejects lo and interfaces that do not exist).
 #
@@ -70,30 +76,50 @@ printf 'config: %d virtual servers x %d real servers, interface %s, %s bytes (%.
 	"$VS" "$RS" "$IFACE" "$size" "$(awk -v s="$size" 'BEGIN { print s / 1048576 }')" \
 	"$(wc -l <"$conf")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 
-# GNU time gives the maximum RSS; without it, only wall-clock time is measured.
+# GNU time gives CPU time and the maximum RSS; without it, bash's `times`
+# (the CPU time of waited-for children) gives CPU time alone.
 GNUTIME=
-if [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
+if [ -z "${NO_GNU_TIME:-}" ] && [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
 	GNUTIME=/usr/bin/time
 fi
 
-# measure NAME CMD...: one run, appending "seconds rss_kb exit" to $tmp/NAME.runs
-# and keeping the command's output in $tmp/NAME.out.
+# children_cpu FILE prints the user + system seconds of this shell's
+# finished children from FILE, the output of `times` (run in this shell, not
+# in a $(...) subshell, which has children of its own).
+children_cpu() {
+	awk 'NR == 2 {
+		n = split($1 " " $2, f, " ")
+		s = 0
+		for (i = 1; i <= n; i++) { split(f[i], p, "m"); sub("s", "", p[2]); s += p[1] * 60 + p[2] }
+		printf "%.3f", s
+	}' "$1"
+}
+
+# measure NAME CMD...: one run, appending "wall_s rss_kb exit cpu_s" to
+# $tmp/NAME.runs and keeping the command's output in $tmp/NAME.out.
 measure() {
-	local name=$1 start end rc rss=-
+	local name=$1 start end rc rss=- cpu c0 c1
 	shift
+	times >"$tmp/times0"
 	start=$(now)
 	set +e
 	if [ -n "$GNUTIME" ]; then
-		"$GNUTIME" -f '%M' -o "$tmp/$name.rss" "$@" >"$tmp/$name.out" 2>&1
+		"$GNUTIME" -f '%M %U %S' -o "$tmp/$name.rss" "$@" >"$tmp/$name.out" 2>&1
 	else
 		"$@" >"$tmp/$name.out" 2>&1
 	fi
 	rc=$?
 	set -e
 	end=$(now)
-	# GNU time writes "Command exited with non-zero status N" before the format.
-	[ -z "$GNUTIME" ] || rss=$(tail -n1 "$tmp/$name.rss")
-	echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }') $rss $rc" >>"$tmp/$name.runs"
+	if [ -n "$GNUTIME" ]; then
+		# GNU time writes "Command exited with non-zero status N" before the format.
+		read -r rss u s < <(tail -n1 "$tmp/$name.rss")
+		cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+	else
+		times >"$tmp/times1"
+		cpu=$(awk -v a="$(children_cpu "$tmp/times0")" -v b="$(children_cpu "$tmp/times1")" 'BEGIN { printf "%.3f", b - a }')
+	fi
+	echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }') $rss $rc $cpu" >>"$tmp/$name.runs"
 	return 0
 }
 
@@ -113,33 +139,40 @@ for _ in $(seq "$N"); do
 	measure keepalived "$KEEPALIVED" -t -f "$conf"
 done
 
-# median NAME: the median wall-clock seconds of NAME's runs.
+# median NAME [COL]: the median of column COL (default 1: wall seconds) of NAME's runs.
 median() {
-	sort -g "$tmp/$1.runs" | awk '{ t[NR] = $1 }
+	awk -v c="${2:-1}" '{ print $c }' "$tmp/$1.runs" | sort -g | awk '{ t[NR] = $1 }
 		END { printf "%.6f\n", (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2 }'
 }
 
-# row NAME LABEL: prints NAME's table row: runs, median, min, max RSS, exit codes.
+# maxrss NAME: the largest peak RSS of NAME's runs in KiB, or "-".
+maxrss() {
+	awk '$2 != "-" && $2 + 0 > m + 0 { m = $2 } END { print (m == "") ? "-" : m }' "$tmp/$1.runs"
+}
+
+# row NAME LABEL: NAME's table row: runs, median and min CPU, median wall, max RSS, exit codes.
 row() {
-	sort -g "$tmp/$1.runs" | awk -v label="$2" -v med="$(median "$1")" '
-		{ t[NR] = $1; if ($2 != "-" && $2 + 0 > rss + 0) rss = $2; if (!($3 in seen)) { seen[$3] = 1; ex = ex (ex == "" ? "" : ",") $3 } }
+	awk -v label="$2" -v cpu="$(median "$1" 4)" -v wall="$(median "$1")" -v rss="$(maxrss "$1")" '
+		NR == 1 || $4 + 0 < mincpu { mincpu = $4 + 0 }
+		{ if (!($3 in seen)) { seen[$3] = 1; ex = ex (ex == "" ? "" : ",") $3 } }
 		END {
-			rs = (rss == "") ? "-" : sprintf("%.1f MiB", rss / 1024)
-			printf "%-22s %4d %9.3f %9.3f %10s  %s\n", label, NR, med, t[1], rs, ex
-		}'
+			rs = (rss == "-") ? "-" : sprintf("%.1f MiB", rss / 1024)
+			printf "%-22s %4d %10.3f %10.3f %10.3f %10s  %s\n", label, NR, cpu, mincpu, wall, rs, ex
+		}' "$tmp/$1.runs"
 }
 
 echo
-printf '%-22s %4s %9s %9s %10s  %s\n' tool runs "median s" "min s" "max RSS" exit
+printf '%-22s %4s %10s %10s %10s %10s  %s\n' tool runs "CPU s med" "CPU s min" "wall s med" "max RSS" exit
 row kt "kt convert --check"
 row keepalived "keepalived -t"
-kt_med=$(median kt)
-ka_med=$(median keepalived)
-awk -v k="$kt_med" -v a="$ka_med" 'BEGIN {
-	if (k > 0) printf "\nratio keepalived/kt (median wall clock): %.2fx\n", a / k
-	else print "\nratio keepalived/kt: n/a (kt median is 0)"
+awk -v k="$(median kt 4)" -v a="$(median keepalived 4)" -v kr="$(maxrss kt)" -v ar="$(maxrss keepalived)" 'BEGIN {
+	if (a > 0) printf "\nCPU time (user+sys), kt/keepalived (medians): %.2f (goal <= 0.33: %s)\n", k / a, (k / a <= 1 / 3) ? "reached" : "not reached"
+	else print "\nCPU time ratio: n/a (keepalived median is 0)"
+	if (kr != "-" && ar != "-" && ar > 0) printf "peak RSS, kt/keepalived: %.2f (goal <= 1: %s)\n", kr / ar, (kr <= ar) ? "reached" : "not reached"
 }'
-[ -n "$GNUTIME" ] || echo "(max RSS not measured: GNU time is not installed at /usr/bin/time)"
+awk -v k="$(median kt)" -v a="$(median keepalived)" 'BEGIN { if (k > 0) printf "wall clock, keepalived/kt (medians; skewed on a loaded machine): %.2fx\n", a / k }'
+[ -n "$GNUTIME" ] || echo "(max RSS not measured: GNU time is not installed at /usr/bin/time; CPU time from the shell)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Say why a tool disliked the file, without failing the benchmark.
 for name in kt keepalived; do

@@ -5,6 +5,10 @@
 # IPVS table and to apply a 1% change (the weight of one real server in 1%
 # of the services), for kt, for keepalived (same config, started with -C,
 # change by SIGHUP) and for ipvsadm-restore of the same table, in one run.
+# Then the daemons' reloads: kt run -C and keepalived -C each load the
+# table, take the 1% change by SIGHUP, then a SIGHUP that changes one real
+# server; for that last one, the time until the kernel has it and the RSS
+# (summed over each daemon's processes) before and at its peak during it.
 #
 # Environment: VS (default 10000), RS (4).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
@@ -21,6 +25,8 @@ done
 tmp=$(mktemp -d /tmp/kt-benchipvs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
+CGO_ENABLED=0 go build -o "$tmp/kt" .
+export KT_BIN="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
 out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
@@ -31,3 +37,14 @@ printf '%-16s %14s %14s\n' kt "$(get kt_full_total_ms)" "$(get kt_change_total_m
 printf '%-16s %14s %14s\n' "  (apply only)" "$(get kt_full_apply_ms)" "$(get kt_change_apply_ms)"
 printf '%-16s %14s %14s\n' ipvsadm-restore "$(get ipvsadm_full_total_ms)" "$(get ipvsadm_change_total_ms)"
 printf '%-16s %14s %14s\n' keepalived "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)"
+printf '\nratios: 1%% change, kt apply / ipvsadm-restore %s (goal <= 1); full load, ipvsadm-restore / kt %s (goal >= 10)\n' \
+	"$(awk -v k="$(get kt_change_apply_ms)" -v i="$(get ipvsadm_change_total_ms)" 'BEGIN { if (i > 0) printf "%.2f", k / i; else print "n/a" }')" \
+	"$(awk -v k="$(get kt_full_total_ms)" -v i="$(get ipvsadm_full_total_ms)" 'BEGIN { if (k > 0) printf "%.1f", i / k; else print "n/a" }')"
+
+printf '\nDaemons in the VM: start, SIGHUP with the 1%% change, SIGHUP with one real server changed\n'
+printf '%-12s %14s %14s %16s %14s %16s\n' daemon "load ms" "1% reload ms" "1-RS reload ms" "RSS before" "peak RSS reload"
+mib() { awk -v k="$1" 'BEGIN { if (k ~ /^[0-9]+$/) printf "%.1f MiB", k / 1024; else print "-" }'; }
+printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms)" "$(get ktrun_change_reload_ms)" \
+	"$(get ktrun_one_reload_ms)" "$(mib "$(get ktrun_one_rss_before_kb)")" "$(mib "$(get ktrun_one_reload_peak_rss_kb)")"
+printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
+	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"

@@ -189,6 +189,14 @@ func (d Dial) dialer(network string) (*net.Dialer, error) {
 
 // dial connects to d.Addr over network within d's timeout and ctx.
 func (d Dial) dial(ctx context.Context, network string) (net.Conn, error) {
+	if network == "tcp" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if c, ok, err := dialTCP(ctx, d); ok {
+			return c, err
+		}
+	}
 	nd, err := d.dialer(network)
 	if err != nil {
 		return nil, err

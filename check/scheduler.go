@@ -162,9 +162,9 @@ type Options struct {
 // state (every server up unless one of its jobs has Alpha); go s.Run(ctx);
 // then OnTransition tells each change.
 type Scheduler struct {
-	opt   Options
-	jobs  []*jobState
-	ready chan *jobState
+	opt  Options
+	jobs []*jobState
+	run  *runState // set by Run
 
 	mu      sync.Mutex
 	servers map[*Server]*serverState
@@ -249,8 +249,6 @@ func NewScheduler(jobs []Job, opt Options) *Scheduler {
 	for _, ss := range s.servers {
 		ss.up, ss.weight = ss.eval()
 	}
-	// Each job is in the queue at most once, so sends never block.
-	s.ready = make(chan *jobState, len(s.jobs))
 	return s
 }
 
@@ -272,43 +270,23 @@ func (s *Scheduler) States() []ServerState {
 // Run checks until ctx is done, then stops the timers and waits for the
 // attempts under way (they see ctx cancelled). A Scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	// Attempts run in goroutines started when they are due, at most
-	// Workers at a time: between checks no goroutine (and no stack grown
-	// by a dial) is held, which keeps an idle kt small. Attempts derive
-	// their contexts from a few shards of Run's, so that many short-lived
-	// children do not all lock one parent context.
+	// Attempts run when they are due, at most Workers at a time: with the
+	// wall clock in the timer's own goroutine, otherwise in one started
+	// then. No dispatcher goroutine or queue sits between a timer and its
+	// attempt (a hop that woke another thread for every check), and
+	// between checks no goroutine (and no stack grown by a dial) is held,
+	// which keeps an idle kt small. Attempts derive their contexts from a
+	// few shards of Run's, so that many short-lived children do not all
+	// lock one parent context.
 	shards := make([]context.Context, 16)
 	for i := range shards {
 		var cancel context.CancelFunc
 		shards[i], cancel = context.WithCancel(ctx)
 		defer cancel()
 	}
-	sem := make(chan struct{}, s.opt.Workers)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for n := 0; ; n++ {
-			var js *jobState
-			select {
-			case <-ctx.Done():
-				return
-			case js = <-s.ready:
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case sem <- struct{}{}:
-			}
-			wg.Add(1)
-			go func(actx context.Context) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				s.attempt(actx, js)
-			}(shards[n%len(shards)])
-		}
-	}()
+	_, inline := s.opt.Clock.(realClock)
 	s.mu.Lock()
+	s.run = &runState{ctx: ctx, shards: shards, sem: make(chan struct{}, s.opt.Workers), inline: inline}
 	for _, js := range s.jobs {
 		var d time.Duration
 		if js.job.Warmup > 0 {
@@ -326,23 +304,57 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	clear(s.timers)
 	s.mu.Unlock()
-	wg.Wait()
+	// Every wg.Add happened under mu before stopped was set.
+	s.run.wg.Wait()
 	return nil
+}
+
+// runState is what a running Scheduler's timers need to start attempts.
+type runState struct {
+	ctx    context.Context
+	shards []context.Context
+	sem    chan struct{} // one token per attempt under way
+	inline bool          // timer callbacks run in their own goroutine: attempt there
+	n      int           // attempts started, for the shards; guarded by Scheduler.mu
+	wg     sync.WaitGroup
 }
 
 func (s *Scheduler) scheduleLocked(js *jobState, d time.Duration) {
 	if s.stopped {
 		return
 	}
-	s.timers[js] = s.opt.Clock.AfterFunc(d, func() {
-		s.mu.Lock()
-		delete(s.timers, js)
-		stopped := s.stopped
+	s.timers[js] = s.opt.Clock.AfterFunc(d, func() { s.due(js) })
+}
+
+// due runs js's attempt, once a worker is free, unless the Scheduler has
+// stopped.
+func (s *Scheduler) due(js *jobState) {
+	s.mu.Lock()
+	delete(s.timers, js)
+	if s.stopped {
 		s.mu.Unlock()
-		if !stopped {
-			s.ready <- js
+		return
+	}
+	r := s.run
+	r.wg.Add(1)
+	actx := r.shards[r.n%len(r.shards)]
+	r.n++
+	s.mu.Unlock()
+	run := func() {
+		defer r.wg.Done()
+		select {
+		case <-r.ctx.Done():
+			return
+		case r.sem <- struct{}{}:
 		}
-	})
+		defer func() { <-r.sem }()
+		s.attempt(actx, js)
+	}
+	if r.inline {
+		run()
+	} else {
+		go run()
+	}
 }
 
 func (s *Scheduler) attempt(ctx context.Context, js *jobState) {

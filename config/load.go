@@ -36,7 +36,9 @@ func DetectFormat(name string, data []byte) Format {
 	if strings.HasSuffix(strings.ToLower(name), ".toml") {
 		return FormatTOML
 	}
-	for _, line := range bytes.Split(data, []byte("\n")) {
+	// Line by line, up to the first significant one: splitting the whole
+	// file first cost a 10,000-virtual-server check 4% of its CPU time.
+	for line := range bytes.Lines(data) {
 		l := strings.TrimSpace(string(line))
 		if l == "" || l[0] == '#' || l[0] == '!' {
 			continue

@@ -146,43 +146,68 @@ var notRunReasons = map[reflect.Type]map[string]string{
 // notRun warns about every keyword set in the configuration that kt does
 // not act on (notRunReasons), at its line.
 func (v *validator) notRun() {
-	v.notRunIn(reflect.ValueOf(v.c).Elem(), v.c.Pos)
+	// The listed fields of each type are found once per check, not once
+	// per block: reading struct tags for each of 40,000 real servers was a
+	// third of a large check's CPU time.
+	nr := notRunFields{}
+	nr.warn(v, reflect.ValueOf(v.c).Elem(), v.c.Pos)
 	if g := v.c.Global; g != nil {
-		v.notRunIn(reflect.ValueOf(g).Elem(), g.Pos)
+		nr.warn(v, reflect.ValueOf(g).Elem(), g.Pos)
 	}
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
-		v.notRunIn(reflect.ValueOf(in).Elem(), in.Pos)
+		nr.warn(v, reflect.ValueOf(in).Elem(), in.Pos)
 	}
 	for _, vs := range v.c.VirtualServers {
-		v.notRunIn(reflect.ValueOf(vs).Elem(), vs.Pos)
+		nr.warn(v, reflect.ValueOf(vs).Elem(), vs.Pos)
 		for _, rs := range vs.RealServers {
-			v.notRunIn(reflect.ValueOf(rs).Elem(), rs.Pos)
-			for _, h := range append(append([]*HTTPCheck{}, rs.HTTPGet...), rs.SSLGet...) {
-				for _, u := range h.URLs {
-					v.notRunIn(reflect.ValueOf(u).Elem(), u.Pos)
+			nr.warn(v, reflect.ValueOf(rs).Elem(), rs.Pos)
+			for _, hs := range [2][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
+				for _, h := range hs {
+					for _, u := range h.URLs {
+						nr.warn(v, reflect.ValueOf(u).Elem(), u.Pos)
+					}
 				}
 			}
 		}
 	}
 }
 
-// notRunIn warns about the fields of the struct sv that are set and listed
-// for its type.
-func (v *validator) notRunIn(sv reflect.Value, p Pos) {
-	reasons := notRunReasons[sv.Type()]
-	if len(reasons) == 0 {
-		return
+// notRunField is a field of a struct type that notRunReasons lists.
+type notRunField struct {
+	index       int
+	key, reason string
+}
+
+// notRunFields holds, by struct type, its listed fields sorted by keyword.
+type notRunFields map[reflect.Type][]notRunField
+
+// of returns t's listed fields, finding them on first use.
+func (nr notRunFields) of(t reflect.Type) []notRunField {
+	if fs, ok := nr[t]; ok {
+		return fs
 	}
-	var keys []string
-	for i := 0; i < sv.NumField(); i++ {
-		key, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("toml"), ",")
-		if _, ok := reasons[key]; ok && !sv.Field(i).IsZero() {
-			keys = append(keys, key)
+	reasons := notRunReasons[t]
+	var fs []notRunField
+	if len(reasons) > 0 {
+		for i := 0; i < t.NumField(); i++ {
+			key, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+			if r, ok := reasons[key]; ok {
+				fs = append(fs, notRunField{i, key, r})
+			}
 		}
+		sort.Slice(fs, func(a, b int) bool { return fs[a].key < fs[b].key })
 	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		v.warnf(p.Of(key), "%s: kt does not do this (%s); it is ignored", key, reasons[key])
+	nr[t] = fs
+	return fs
+}
+
+// warn warns about the fields of the struct sv that are set and listed for
+// its type, in keyword order.
+func (nr notRunFields) warn(v *validator, sv reflect.Value, p Pos) {
+	for _, f := range nr.of(sv.Type()) {
+		if !sv.Field(f.index).IsZero() {
+			v.warnf(p.Of(f.key), "%s: kt does not do this (%s); it is ignored", f.key, f.reason)
+		}
 	}
 }

@@ -206,11 +206,7 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 	}
 	if p.mgr != nil { // nil without IPVS: the checkers run alone
 		p.mgr.SetConfig(cfg)
-		for _, st := range sched.States() {
-			if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
-				p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
-			}
-		}
+		p.mgr.SetHealths(startHealth(sched))
 	}
 	p.startSched()
 }
@@ -286,13 +282,22 @@ func (d *Daemon) setupLVS() error {
 	p.close = closeH
 	p.mgr = lvs.NewManager(h, cfg, mo)
 	d.wd.add("ipvs", 6, nil, p.mgr.Probe)
-	for _, st := range p.sched.States() {
-		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
-			p.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true})
-		}
-	}
+	p.mgr.SetHealths(startHealth(p.sched))
 	d.lvs = p
 	return nil
+}
+
+// startHealth is the scheduler's state of every real server, for the IPVS
+// manager in one call (one plan, not one per real server).
+func startHealth(sched *check.Scheduler) map[lvs.RSKey]lvs.Health {
+	states := sched.States()
+	hs := make(map[lvs.RSKey]lvs.Health, len(states))
+	for _, st := range states {
+		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
+			hs[lvs.KeyOf(s.VirtualServer, s.RealServer)] = lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true}
+		}
+	}
+	return hs
 }
 
 // checkerTransition hands a real server's new state to IPVS and mails it.

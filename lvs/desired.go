@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,15 +88,21 @@ type vsState struct {
 	sorry     *rsState
 	weightSum int
 
+	// The configured quorum and hysteresis, read once: each walks the
+	// real servers.
+	q, h int
+
 	// The entries last built for the Planner, and the quorum state they
 	// were built with; nil: build again.
 	entries  []*Entry
 	builtFor bool
+	// fresh: resolved from a config the Planner has not planned yet.
+	fresh bool
 }
 
 // Threshold-related accessors.
-func (v *vsState) quorum() int     { return v.cfg.EffectiveQuorum() }
-func (v *vsState) hysteresis() int { return v.cfg.EffectiveHysteresis() }
+func (v *vsState) quorum() int     { return v.q }
+func (v *vsState) hysteresis() int { return v.h }
 
 // resolve reads every virtual server of cfg, without the checkers'
 // verdicts (applyHealth adds them). A virtual server that cannot be
@@ -123,17 +130,20 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 }
 
 func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
-	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers))}
+	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers)), fresh: true,
+		q: vs.EffectiveQuorum(), h: vs.EffectiveHysteresis()}
 	fwd, err := parseFwd(vs.EffectiveLBKind())
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[config.Endpoint]bool, len(vs.RealServers))
-	for _, rs := range vs.RealServers {
-		if rs == nil || seen[rs.Address] {
+	var seen map[config.Endpoint]bool // only for many real servers: a scan is cheaper for a few
+	if len(vs.RealServers) > dupScan {
+		seen = make(map[config.Endpoint]bool, len(vs.RealServers))
+	}
+	for i, rs := range vs.RealServers {
+		if rs == nil || seenBefore(vs.RealServers[:i], rs.Address, seen) {
 			continue // keepalived removes a duplicate
 		}
-		seen[rs.Address] = true
 		a, ok := rs.Address.Addr()
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
@@ -171,6 +181,99 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// dupScan is how many real servers a virtual server may have for
+// resolveVS to find duplicates by scanning rather than with a map.
+const dupScan = 16
+
+// seenBefore reports whether a real server at a is among earlier (the
+// real servers before it), through seen when that is not nil (then it also
+// records a).
+func seenBefore(earlier []*config.RealServer, a config.Endpoint, seen map[config.Endpoint]bool) bool {
+	if seen != nil {
+		if seen[a] {
+			return true
+		}
+		seen[a] = true
+		return false
+	}
+	for _, rs := range earlier {
+		if rs != nil && rs.Address == a {
+			return true
+		}
+	}
+	return false
+}
+
+// sameAs reports whether v, resolved from a new config, programs what old
+// does: the same services, and real and sorry servers that give the same
+// destinations for the same verdicts. carryOver then lets v keep old's
+// entries instead of building them again.
+func (v *vsState) sameAs(old *vsState) bool {
+	if v.name != old.name || v.q != old.q || v.h != old.h || !slices.Equal(v.services, old.services) ||
+		len(v.rs) != len(old.rs) || (v.sorry == nil) != (old.sorry == nil) {
+		return false
+	}
+	for i := range v.rs {
+		if !v.rs[i].sameAs(&old.rs[i]) {
+			return false
+		}
+	}
+	return v.sorry == nil || (v.sorry.sameAs(old.sorry) && v.sorry.weight == old.sorry.weight && v.sorry.alive == old.sorry.alive)
+}
+
+// sameAs reports whether r and old have the same configuration as far as
+// their destinations go (their verdicts aside).
+func (r *rsState) sameAs(old *rsState) bool {
+	return r.key == old.key && r.startAlive == old.startAlive && r.baseWeight == old.baseWeight &&
+		r.inhibit == old.inhibit && r.fwd == old.fwd && r.port == old.port && r.plainFWMark == old.plainFWMark &&
+		r.addr == old.addr && threshold(r.cfg, true) == threshold(old.cfg, true) &&
+		threshold(r.cfg, false) == threshold(old.cfg, false)
+}
+
+// threshold is rs's uthreshold (upper) or lthreshold as dest programs it.
+func threshold(rs *config.RealServer, upper bool) uint32 {
+	if rs == nil {
+		return 0
+	}
+	t := rs.LThreshold
+	if upper {
+		t = rs.UThreshold
+	}
+	if t != nil && *t > 0 {
+		return uint32(*t)
+	}
+	return 0
+}
+
+// carryOver gives each virtual server of vss (just resolved from a new
+// config) whose namesake in old programs the same (sameAs) old's verdicts
+// and built entries, so that a reload that changes one real server
+// rebuilds, and hands the Reconciler as changed, only its virtual server:
+// the Reconciler skips an entry it applied last time.
+func carryOver(old, vss []*vsState) {
+	if len(old) == 0 {
+		return
+	}
+	byName := make(map[string]*vsState, len(old))
+	for _, o := range old {
+		if _, dup := byName[o.name]; dup {
+			byName[o.name] = nil // two of one name: match neither
+			continue
+		}
+		byName[o.name] = o
+	}
+	for _, v := range vss {
+		o := byName[v.name]
+		if o == nil || o.entries == nil || !v.sameAs(o) {
+			continue
+		}
+		for i := range v.rs {
+			v.rs[i].alive, v.rs[i].weight = o.rs[i].alive, o.rs[i].weight
+		}
+		v.weightSum, v.entries, v.builtFor = o.weightSum, o.entries, o.builtFor
+	}
 }
 
 // applyHealth sets the real servers' state from the checkers' verdicts
@@ -575,8 +678,10 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		health = HealthMap(nil)
 	}
 	if cfg != p.cfg || p.vss == nil && p.errs == nil {
+		old := p.vss
 		p.cfg = cfg
 		p.vss, p.errs = resolve(cfg)
+		carryOver(old, p.vss)
 	}
 	t := make(Table, len(p.vss))
 	var evs []Event
@@ -585,7 +690,15 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		var before []rsState
 		if p.OnAction != nil {
 			before = append(before[:0:0], v.rs...)
+			if v.fresh {
+				// A new config's real servers have had no verdict yet,
+				// even those that carried their state over.
+				for i := range before {
+					before[i].alive, before[i].weight = false, 0
+				}
+			}
 		}
+		v.fresh = false
 		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]

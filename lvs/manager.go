@@ -96,6 +96,26 @@ func (m *Manager) SetHealth(k RSKey, h Health) {
 	}
 }
 
+// SetHealths records many verdicts at once, such as a checker scheduler's
+// starting states, and wakes Run once: a SetHealth per real server woke it
+// for each, and a plan and reconcile of the whole table could start
+// between any two (67 of them for the 40,000 real servers of bench/ipvs.sh's
+// file, 11 s on the host).
+func (m *Manager) SetHealths(hs map[RSKey]Health) {
+	changed := false
+	m.mu.Lock()
+	for k, h := range hs {
+		if old, ok := m.health[k]; !ok || old != h {
+			changed = true
+		}
+		m.health[k] = h
+	}
+	m.mu.Unlock()
+	if changed {
+		m.poke()
+	}
+}
+
 // SetConfig replaces the configuration (a reload) and wakes Run. Entries
 // that stay the same are left alone in the kernel; verdicts of real
 // servers that are gone are forgotten.

@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -384,6 +385,7 @@ func (r *Reconciler) apply(ops []Op) error {
 			batchErrs = nil
 		}
 	}
+	debug := r.log.Enabled(context.Background(), slog.LevelDebug)
 	for i, op := range ops {
 		var err error
 		if batchErrs != nil {
@@ -400,7 +402,9 @@ func (r *Reconciler) apply(ops []Op) error {
 			errs = append(errs, err)
 			continue
 		}
-		r.log.Debug("ipvs", "op", op.String())
+		if debug {
+			r.log.Debug("ipvs", "op", op.String())
+		}
 		switch op.Kind {
 		case AddService, UpdateService:
 			r.applied.add(op.Service)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 )
 
 // Address families, as the kernel numbers them.
@@ -231,16 +232,21 @@ func FwdName(fwd uint32) string {
 // parseFwd maps lb_kind (NAT, DR, TUN; only the first word counts) to a
 // forwarding method.
 func parseFwd(kind string) (uint32, error) {
-	f := strings.Fields(kind)
-	if len(f) == 0 {
+	// The first word, without strings.Fields' allocation: this runs for
+	// every real server of every reload.
+	first := strings.TrimLeftFunc(kind, unicode.IsSpace)
+	if first == "" {
 		return FwdMasq, nil
 	}
-	switch strings.ToUpper(f[0]) {
-	case "NAT":
+	if i := strings.IndexFunc(first, unicode.IsSpace); i >= 0 {
+		first = first[:i]
+	}
+	switch {
+	case strings.EqualFold(first, "NAT"):
 		return FwdMasq, nil
-	case "DR":
+	case strings.EqualFold(first, "DR"):
 		return FwdRoute, nil
-	case "TUN":
+	case strings.EqualFold(first, "TUN"):
 		return FwdTunnel, nil
 	}
 	return 0, fmt.Errorf("unknown lb_kind %q", kind)

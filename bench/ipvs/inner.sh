@@ -33,8 +33,64 @@ t2=$(now_ms)
 [ "$(count_dests)" = "$rs" ] && [ "$(count_dests 2)" = "$changes" ] || { echo "ipvsadm-restore: table incomplete" >&2; exit 1; }
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "ipvsadm_full_total_ms %.1f\nipvsadm_change_total_ms %.1f\n", b - a, c - b }'
 
+# rss_kb PID...: the summed VmRSS of the processes and their children, in KiB.
+rss_kb() {
+	local pids="$*" p
+	for p in $*; do pids="$pids $(pgrep -P "$p" 2>/dev/null || true)"; done
+	for p in $pids; do cat "/proc/$p/status" 2>/dev/null; done | awk '$1 == "VmRSS:" { s += $2 } END { print s + 0 }'
+}
+# await_reload NAME PID WEIGHT N: after a SIGHUP to PID, polls every 20 ms
+# until N real servers have weight WEIGHT, sampling the RSS of PID and its
+# children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
+# NAME_reload_peak_rss_kb.
+await_reload() {
+	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
+	before=$(rss_kb "$pid")
+	peak=$before
+	t0=$(now_ms)
+	kill -HUP "$pid"
+	until [ "$(count_dests "$w")" = "$n" ]; do
+		r=$(rss_kb "$pid")
+		[ "$r" -le "$peak" ] || peak=$r
+		kill -0 "$pid" 2>/dev/null || { echo "$name died during the reload" >&2; exit 1; }
+		sleep 0.02
+	done
+	t1=$(now_ms)
+	r=$(rss_kb "$pid")
+	[ "$r" -le "$peak" ] || peak=$r
+	awk -v a="$t0" -v b="$t1" -v n="$name" 'BEGIN { printf "%s_reload_ms %.1f\n", n, b - a }'
+	echo "${name}_rss_before_kb $before"
+	echo "${name}_reload_peak_rss_kb $peak"
+}
+
+# kt run -C (checkers and IPVS, as keepalived -C): time from start until
+# the kernel has the table, from SIGHUP until the 1% change is applied,
+# then a SIGHUP that changes one real server (one.conf), with memory.
+if [ -x "${KT_BIN:-}" ]; then
+	ipvsadm -C
+	cp "$dir/full.conf" /run/kt-bench.conf
+	t0=$(now_ms)
+	"$KT_BIN" run -C -f /run/kt-bench.conf --control-socket "" --log-level warn -p /run/kt-bench.pid >/run/kt-bench.log 2>&1 &
+	tpid=$!
+	until [ "$(count_dests)" = "$rs" ]; do
+		sleep 0.02
+		kill -0 "$tpid" 2>/dev/null || { echo "kt run died:" >&2; cat /run/kt-bench.log >&2; exit 1; }
+	done
+	t1=$(now_ms)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "ktrun_full_total_ms %.1f\n", b - a }'
+	cp "$dir/changed.conf" /run/kt-bench.conf
+	await_reload ktrun_change "$tpid" 2 "$changes"
+	cp "$dir/one.conf" /run/kt-bench.conf
+	await_reload ktrun_one "$tpid" 3 1
+	kill -TERM "$tpid"
+	wait "$tpid" || true
+else
+	echo "ktrun_full_total_ms skip"
+fi
+
 # keepalived: time from start (and from SIGHUP) until the kernel has the
-# table, polling /proc/net/ip_vs every 20 ms.
+# table, polling /proc/net/ip_vs every 20 ms; then the same one-real-server
+# reload as kt's.
 if command -v keepalived >/dev/null; then
 	ipvsadm -C
 	cp "$dir/full.conf" /run/kb.conf
@@ -51,9 +107,11 @@ if command -v keepalived >/dev/null; then
 	kill -HUP "$kpid"
 	until [ "$(count_dests 2)" = "$changes" ]; do sleep 0.02; done
 	t3=$(now_ms)
+	awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "keepalived_full_total_ms %.1f\nkeepalived_change_total_ms %.1f\n", b - a, d - c }'
+	cp "$dir/one.conf" /run/kb.conf
+	await_reload keepalived_one "$kpid" 3 1
 	kill -TERM "$kpid"
 	wait "$kpid" || true
-	awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "keepalived_full_total_ms %.1f\nkeepalived_change_total_ms %.1f\n", b - a, d - c }'
 else
 	echo "keepalived_full_total_ms skip"
 	echo "keepalived_change_total_ms skip"

@@ -1,7 +1,8 @@
 // Command ipvs is the kt side of bench/ipvs.sh, which runs it inside the
 // IPVS test VM:
 //
-//	ipvs gen -vs 10000 -rs 4 -dir DIR   write DIR/{full,changed}.conf (keepalived.conf)
+//	ipvs gen -vs 10000 -rs 4 -dir DIR   write DIR/{full,changed,one}.conf (keepalived.conf;
+//	                                    one.conf: changed.conf with one more real server changed)
 //	                                    and DIR/{full,change}.rules (ipvsadm-restore)
 //	ipvs kt -dir DIR                    program full.conf into an empty table,
 //	                                    then apply changed.conf; print the times
@@ -63,10 +64,20 @@ func changed(n, vs int) bool {
 	return n%step == 0
 }
 
+// oneChanged is the virtual server whose first real server one.conf
+// changes: one not in the 1%.
+func oneChanged(vs int) int {
+	n := vs / 2
+	if changed(n, vs) {
+		n++
+	}
+	return min(n, vs-1)
+}
+
 func gen(dir string, vs, rs int) error {
 	files := map[string]*bufio.Writer{}
 	var closers []*os.File
-	for _, name := range []string{"full.conf", "changed.conf", "full.rules", "change.rules"} {
+	for _, name := range []string{"full.conf", "changed.conf", "one.conf", "full.rules", "change.rules"} {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
 			return err
@@ -76,14 +87,17 @@ func gen(dir string, vs, rs int) error {
 	}
 	for n := 0; n < vs; n++ {
 		va, vp := vsAddr(n)
-		for _, name := range []string{"full.conf", "changed.conf"} {
+		for _, name := range []string{"full.conf", "changed.conf", "one.conf"} {
 			w := files[name]
 			fmt.Fprintf(w, "virtual_server %s %d {\n\tprotocol TCP\n\tlb_algo rr\n\tlb_kind NAT\n", va, vp)
 			for j := 0; j < rs; j++ {
 				ra, rp := rsAddr(n, j)
 				weight := 1
-				if name == "changed.conf" && j == 0 && changed(n, vs) {
+				if name != "full.conf" && j == 0 && changed(n, vs) {
 					weight = 2
+				}
+				if name == "one.conf" && j == 0 && n == oneChanged(vs) {
+					weight = 3 // one.conf is changed.conf with this one real server changed
 				}
 				fmt.Fprintf(w, "\treal_server %s %d {\n\t\tweight %d\n\t}\n", ra, rp, weight)
 			}
@@ -98,7 +112,7 @@ func gen(dir string, vs, rs int) error {
 			}
 		}
 	}
-	for i, name := range []string{"full.conf", "changed.conf", "full.rules", "change.rules"} {
+	for i, name := range []string{"full.conf", "changed.conf", "one.conf", "full.rules", "change.rules"} {
 		if err := files[name].Flush(); err != nil {
 			return err
 		}
@@ -121,6 +135,9 @@ func runKT(dir string) error {
 	}
 	defer h.Close()
 	r := lvs.NewReconciler(h, nil)
+	// As kt run does: one Planner across the load and the reload, so that
+	// the reload rebuilds only the virtual servers that changed.
+	p := lvs.NewPlanner()
 
 	t0 := time.Now()
 	cfg, err := load(filepath.Join(dir, "full.conf"))
@@ -128,7 +145,7 @@ func runKT(dir string) error {
 		return err
 	}
 	t1 := time.Now()
-	want, errs := lvs.Desired(cfg, nil, nil)
+	want, _, errs := p.Plan(cfg, nil)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -142,7 +159,7 @@ func runKT(dir string) error {
 		return err
 	}
 	t4 := time.Now()
-	want2, errs := lvs.Desired(cfg2, nil, nil)
+	want2, _, errs := p.Plan(cfg2, nil)
 	if len(errs) > 0 {
 		return errs[0]
 	}
