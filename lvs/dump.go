@@ -32,6 +32,7 @@ type DumpDest struct {
 	Dest
 	ActiveConns   int   `json:"active_conns"`
 	InactiveConns int   `json:"inactive_conns"`
+	PersistConns  int   `json:"persist_conns"`
 	Stats         Stats `json:"stats"`
 }
 
