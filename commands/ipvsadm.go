@@ -321,6 +321,13 @@ type iaKernelHandle struct {
 
 // ipvsadmMain is the ipvsadm applet.
 func ipvsadmMain(args []string, stdout, stderr io.Writer) int {
+	return Ipvsadm(args, os.Stdin, stdout, stderr)
+}
+
+// Ipvsadm runs the ipvsadm applet with args (args[0] the program name)
+// and the streams given, on the current network namespace's IPVS table,
+// and returns its exit code. ipvsadm -R reads stdin.
+func Ipvsadm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	k, err := lvs.OpenAdmin()
 	if err != nil {
 		// ipvsadm loads the module itself, then tries again.
@@ -343,7 +350,7 @@ func ipvsadmMain(args []string, stdout, stderr io.Writer) int {
 		return iaExitBadCmdLine
 	}
 	defer sh.Close()
-	return runIpvsadm(args, os.Stdin, stdout, stderr, iaKernelHandle{Admin: k, SyncHandle: sh}, newSystemNames())
+	return runIpvsadm(args, stdin, stdout, stderr, iaKernelHandle{Admin: k, SyncHandle: sh}, newSystemNames())
 }
 
 func unix2errno(err error) syscall.Errno {
