@@ -360,7 +360,7 @@ func parseAdminService(v []byte) DumpService {
 		case ipvsSvcAttrFWMark:
 			s.Key.FWMark = nu32(x)
 		case ipvsSvcAttrSched:
-			s.Sched = nl.BytesToString(x)
+			s.Sched = cString(x)
 		case ipvsSvcAttrFlags:
 			s.Flags = nu32(x) &^ FlagHashed
 		case ipvsSvcAttrTimeout:
@@ -368,7 +368,7 @@ func parseAdminService(v []byte) DumpService {
 		case ipvsSvcAttrNetmask:
 			s.Netmask = nu32(x)
 		case ipvsSvcAttrPEName:
-			s.PEName = nl.BytesToString(x)
+			s.PEName = cString(x)
 		case ipvsSvcAttrStats:
 			st = x
 		case ipvsSvcAttrStats64:
