@@ -40,3 +40,14 @@ func FuzzParseAdminAttrs(f *testing.F) {
 		forAttrs(b, func(uint16, []byte) {})
 	})
 }
+
+// TestLargeNum: kt ipvs --stats scales numbers as ipvsadm's print_largenum
+// (1,234,567,890 is 1234M, not 1234567K).
+func TestLargeNum(t *testing.T) {
+	for n, want := range map[uint64]string{0: "       0", 99999999: "99999999", 100000000: " 100000K",
+		1234567890: "   1234M", 99999999999: "  99999M", 123456789012345: "    123T"} {
+		if got := largeNum(n); got != want {
+			t.Errorf("largeNum(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
