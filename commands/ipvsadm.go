@@ -726,8 +726,10 @@ func (a *ipvsadm) parse(args []string, ce *iaEntry) bool {
 			a.fail(iaExitBadCmdLine, "illegal start_daemon specified")
 		}
 	case "h":
+		a.flushPending()
 		a.usage(0)
 	case "v":
+		a.flushPending()
 		fmt.Fprintln(a.out, iaVersion)
 		panic(iaExit{0})
 	default:
