@@ -6,9 +6,10 @@
 # kt's ipvsadm applet doing what ipvsadm-restore does (`ipvsadm -C`, then
 # `ipvsadm -R`, which kt sends in batches), and to apply a 1% change
 # (`ipvsadm -R` of one -e line for 1% of the services) with each, in one run.
-# Two rounds; the best of each is printed with the ratio ipvsadm / kt.
+# ROUNDS rounds (default 1, each a full load and a change per tool); the best
+# of each is printed with the ratio ipvsadm / kt.
 #
-# Environment: VS (default 10000), RS (4).
+# Environment: VS (default 10000), RS (4), ROUNDS (1).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -26,7 +27,7 @@ trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
 CGO_ENABLED=0 go build -o "$tmp/kt" .
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
-out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 printf '\nipvsadm -R in the VM: %s services x %s real servers; change: %s lines\n' "$VS" "$RS" "$(get changes)"

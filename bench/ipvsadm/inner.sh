@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/ipvsadm/inner.sh DIR KT: the part of bench/ipvsadm.sh that runs inside
+# bench/ipvsadm/inner.sh DIR KT [ROUNDS]: the part of bench/ipvsadm.sh that runs inside
 # the IPVS test VM. Prints "name value" lines (milliseconds, CPU seconds).
 set -euo pipefail
-dir=$1 kt=$2
+dir=$1 kt=$2 rounds=${3:-1}
 export PATH="$PATH:/usr/sbin:/sbin"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
@@ -40,7 +40,7 @@ check() {
 	[ "$(count_dests 2)" = "$2" ] || { echo "$1: $(count_dests 2) real servers of weight 2, want $2" >&2; exit 1; }
 }
 
-for round in 1 2; do
+for round in $(seq "$rounds"); do
 	ipvsadm -C
 	timed "ipvsadm_full_$round" ipvsadm-restore <"$dir/full.rules"
 	check ipvsadm-restore 0
