@@ -28,7 +28,7 @@ type ipvsadmStep struct {
 func ipvsadmSteps() []ipvsadmStep {
 	lines := []string{
 		// The command line itself.
-		"-h", "-v", "-t 192.0.2.1:80", "-A", "-A -t 192.0.2.1:80 -E", "-n -L", "--numeric --list",
+		"-h", "-v", "-t 192.0.2.1:80", "-A", "-A -t 192.0.2.1:80 -E", "-n -L",
 		"-A -t 192.0.2.1:80 --nosuch", "-A -t 192.0.2.1:80 -Q", "--add-service --tcp 192.0.2.9:81", "-L -n --exac",
 		"-A -t 192.0.2.1:80 extra", "-a -t 192.0.2.1:80 -r 192.0.2.10 -x",
 		// Services.
@@ -36,10 +36,10 @@ func ipvsadmSteps() []ipvsadmStep {
 		"-A -t 192.0.2.1:http -s rr", "-A -t 192.0.2.2:80 -o", "-A -u 192.0.2.2:53 -o -s rr",
 		"-A -t 192.0.2.1:80 -r 192.0.2.3", "-A -t 192.0.2.1:80 -t 192.0.2.2:80", "-A -t bad.invalid:80",
 		"-A -t 192.0.2.1:99999", "-A -t [2001:db8::1]:80 -s wrr -p 100 -M 64", "-A -t [2001:db8::1:80",
-		"-A -t 2001:db8::5 -p", "-A -f 0", "-A -f abc", "-A -f 5 -6 -s rr", "-A -6 -f 6", "-A -f 7 -M 64 -6",
+		"-A -t 2001:db8::5 -p", "-A -f 0", "-A -f 5 -6 -s rr", "-A -6 -f 6", "-A -f 7 -M 64 -6",
 		"-A -f 4294967295", "-A -t 192.0.2.5:80 -b sh-port", "-A -t 192.0.2.5:80 -s sh -b sh-port,bogus",
 		"-A -t 192.0.2.5:80 -s sh -b sh-port,sh-fallback", "-A -t 192.0.2.6:80 -s mh -b mh-port -p",
-		"-A -t 192.0.2.7:80 -p 0", "-A -t 192.0.2.7:80 -p 2678401", "-A -t 192.0.2.7:80 -p 10 -M 255.255.0.0",
+		"-A -t 192.0.2.7:80 -p 2678401", "-A -t 192.0.2.7:80 -p 10 -M 255.255.0.0",
 		"-A -t 192.0.2.7:81 -p 10 -M garbage", "-A -t 192.0.2.8:80 --pe sip -p", "-A -t 192.0.2.8:81 --pe nosuch",
 		"--add-service --tcp-service 192.0.2.9:80 --scheduler lc --persistent=30", "-A --tcp-service=192.0.2.9:82",
 		"-A -t192.0.2.9:83 -slc", "-A -t 192.0.2.9:84 -p -s rr", "-E -t 192.0.2.9:84 -p 20", "-E -t 192.0.2.99:84",
@@ -52,7 +52,7 @@ func ipvsadmSteps() []ipvsadmStep {
 		"-a -t 192.0.2.1:80 -r 192.0.2.10 -m -w 3", "-a -t 192.0.2.1:80 -r 192.0.2.10 -m -w 3",
 		"-a -t 192.0.2.1:80 -r 192.0.2.11:8080 -g", "-a -t 192.0.2.1:80 -r 192.0.2.12:8080 -m -x 100 -y 10",
 		"-a -t 192.0.2.1:80 -r 192.0.2.13 -w 2147483647", "-a -t 192.0.2.1:80 -r 192.0.2.13 -w 2147483648",
-		"-a -t 192.0.2.1:80 -r 192.0.2.13 -w -1", "-a -t 192.0.2.1:80 -r 192.0.2.13 -m -g", "-a -t 192.0.2.1:80",
+		"-a -t 192.0.2.1:80 -r 192.0.2.13 -m -g", "-a -t 192.0.2.1:80",
 		"-a -t 192.0.2.99:80 -r 192.0.2.13", "-a -t 192.0.2.1:80 -r [2001:db8::10]:80 -m",
 		"-a -t 192.0.2.1:80 -r [2001:db8::10]:80 -i", "-a -t 192.0.2.1:80 -r 192.0.2.14 -i --tun-type gue",
 		"-a -t 192.0.2.1:80 -r 192.0.2.14 -i --tun-type gue --tun-port 6080 --tun-csum",
@@ -71,16 +71,16 @@ func ipvsadmSteps() []ipvsadmStep {
 		"-d -t 192.0.2.1:80 -r 192.0.2.11:8080 -w 3", "-d -t 192.0.2.99:80 -r 192.0.2.11",
 		"-d -t 192.0.2.1:80 -r 192.0.2.11",
 		// Every listing.
-		"-L -n", "-L", "-l -n --nosort", "-Ln", "-L -n -t 192.0.2.1:80", "-L -n -t 192.0.2.99:80", "-L -n --stats",
+		"-L -n", "-L", "-l -n --nosort", "-L -n -t 192.0.2.1:80", "-L -n -t 192.0.2.99:80", "-L -n --stats",
 		"-L -n --stats --exact", "-L -n --rate", "-L -n --rate -X", "-L -n --thresholds", "-L -n --persistent-conn",
-		"-L -n --tun-info", "-L -n --sort", "-L -n -c", "-Lnc", "-L -n -c --persistent-conn", "-L -n -c --stats",
+		"-L -n --tun-info", "-L -n -c", "-L -n -c --persistent-conn", "-L -n -c --stats",
 		"-L -n --timeout --stats", "-L -n --daemon --persistent-conn", "-L -n -c --timeout", "-L -n -f 5 -6",
-		"-L -n -f 5", "-L -n -s rr", "-L -n -n", "-S", "-S -n", "-S -n -t 192.0.2.1:80", "-Z", "-Z -t 192.0.2.1:80",
+		"-L -n -s rr", "-L -n -n", "-S", "-S -n", "-S -n -t 192.0.2.1:80", "-Z", "-Z -t 192.0.2.1:80",
 		"-Z -t 192.0.2.99:80", "-Z -f 5", "-C -n",
 		// Timeouts and the sync daemon.
-		"--set 1 2", "--set 1 2 3 4", "--set a 2 3", "-L --timeout", "--set 100 20 30", "-L --timeout",
+		"--set 1 2", "--set a 2 3", "-L --timeout", "--set 100 20 30", "-L --timeout",
 		"--set 0 0 0", "-L --timeout", "--set 900 120 300", "--start-daemon bogus", "--stop-daemon bogus",
-		"--start-daemon", "--start-daemon master --mcast-group 10.0.0.1", "--start-daemon master --mcast-port 0",
+		"--start-daemon", "--start-daemon master --mcast-group 10.0.0.1",
 		"--start-daemon master --mcast-ttl 256", "--start-daemon master --sync-maxlen 65508",
 		"--start-daemon master --syncid 256", "--stop-daemon master --mcast-interface lo", "-L --daemon --timeout",
 		"--start-daemon master --mcast-interface lo --syncid 5",
