@@ -40,11 +40,11 @@ check() {
 	[ "$(count_dests 2)" = "$2" ] || { echo "$1: $(count_dests 2) real servers of weight 2, want $2" >&2; exit 1; }
 }
 
-# The kernel keeps deleted real servers in a trash list for a minute or two
+# The kernel keeps deleted real servers in a trash list for up to four minutes
 # and scans it on every add (ip_vs_trash_get_dest): a load right after
 # another's -C pays for the 40,000 entries the first left there. Each full
 # load starts after the trash has emptied.
-empty_trash() { ipvsadm -C; sleep 130; }
+empty_trash() { ipvsadm -C; sleep 250; }
 for round in $(seq "$rounds"); do
 	[ "$round" = 1 ] || empty_trash
 	ipvsadm -C
