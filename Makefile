@@ -56,7 +56,7 @@ SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /lib/systemd/system
 
 # The programs kt answers to when called by their name (kt --list-applets).
-APPLETS ?= keepalived genhash
+APPLETS ?= keepalived genhash ipvsadm
 # install-links replaces a real program of the same name only with FORCE=1.
 FORCE ?=
 
@@ -122,7 +122,7 @@ install: build
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kt.service
 	@echo "installed $(DESTDIR)$(SBINDIR)/$(BINARY) and $(DESTDIR)$(UNITDIR)/kt.service (systemctl daemon-reload; systemctl enable --now kt)"
 
-## install-links: after install, link $(SBINDIR)/keepalived and genhash (APPLETS) to kt; an existing program is kept unless FORCE=1
+## install-links: after install, link $(SBINDIR)/keepalived, genhash and ipvsadm (APPLETS) to kt; an existing program is kept unless FORCE=1
 install-links:
 	@install -d -m 0755 $(DESTDIR)$(SBINDIR); \
 	for a in $(APPLETS); do \

@@ -24,6 +24,7 @@ func applets() []applet {
 	return []applet{
 		{name: "keepalived", about: "keepalived 2.2.7's command line: the daemon (kt run), -t config test, --signum, -T genhash", main: keepalivedMain},
 		{name: "genhash", about: "keepalived's genhash: the MD5 digest of a page as HTTP_GET/SSL_GET compute it", main: genhashMain},
+		{name: "ipvsadm", about: "ipvsadm 1.31's command line: list, save, restore and change the kernel's IPVS table", main: ipvsadmMain},
 	}
 }
 

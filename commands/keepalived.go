@@ -285,7 +285,10 @@ func keepalivedConfigTest(r keepalivedRun, stderr io.Writer) int {
 	}
 	cfg, diags, err := config.Load(r.configFile, config.FormatKeepalived, config.ParseOptions{ConfigID: r.configID})
 	if cfg != nil {
-		diags = append(diags, config.Validate(cfg)...)
+		// The verdicts of kt convert --check: keepalived's checks of the
+		// host (interfaces, users, scripts) included.
+		_, vd := config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}})
+		diags = append(diags, vd...)
 	}
 	diags.Sort()
 	for _, d := range diags {
@@ -298,11 +301,59 @@ func keepalivedConfigTest(r keepalivedRun, stderr io.Writer) int {
 	return configTestCode(diags)
 }
 
-// configTestCode is keepalived -t's exit code for kt's verdict: 0 when
-// nothing is wrong, 5 when something is.
+// Messages whose keepalived counterparts carry their own config_err_t.
+const (
+	kaMsgBadInterface   = "Non-existent interface specified in configuration"
+	kaMsgScriptSecurity = "scripts are configured but enable_script_security is off"
+	kaMsgUnknownKeyword = "unknown keyword"
+)
+
+// configTestCode is keepalived -t's exit code for kt's verdicts.
+// keepalived 2.2.7 keeps the highest config_err_t of the problems it
+// reports (lib/parser.c: the enum runs from the fatal ones to warnings,
+// then script security) and config_test_exit (core/main.c) maps it: script
+// security (CONFIG_SECURITY_ERROR) 6; any error, warning or unknown keyword
+// 5; only a non-existent interface or a fatal error (a static address
+// without an interface) 4; nothing 0. A strict include that matches no
+// file ends keepalived before the test, with 6 (KEEPALIVED_EXIT_NO_CONFIG). A non-existent interface stops keepalived's VRRP checks before
+// the script security check, so it hides a VRRP script security violation.
+// kt's own advice (a warning keepalived has no counterpart for) counts for
+// nothing.
 func configTestCode(diags config.Diagnostics) int {
-	if diags.HasErrors() {
+	const (
+		none = iota
+		fatal
+		general
+		security
+	)
+	level, badIf, insecure := none, false, false
+	for _, d := range diags {
+		switch {
+		case d.Severity == config.Error && strings.HasPrefix(d.Msg, "include ") && strings.Contains(d.Msg, "matched no file"):
+			// A strict include (includew, includea...) that matches
+			// nothing is a config file error: keepalived stops before
+			// its test with KEEPALIVED_EXIT_NO_CONFIG.
+			return kaExitNoConfig
+		case d.Msg == kaMsgBadInterface,
+			strings.HasPrefix(d.Msg, "static_ipaddress: ") && strings.Contains(d.Msg, " has no dev"):
+			badIf = true
+			level = max(level, fatal)
+		case strings.HasPrefix(d.Msg, kaMsgScriptSecurity):
+			insecure = true
+		case d.Severity == config.Error, strings.HasPrefix(d.Msg, kaMsgUnknownKeyword):
+			level = max(level, general)
+		}
+	}
+	if insecure && !badIf {
+		level = security
+	}
+	switch level {
+	case security:
+		return kaTestSecurity
+	case general:
 		return kaTestError
+	case fatal:
+		return kaTestConfig
 	}
 	return exitOK
 }

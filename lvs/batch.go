@@ -130,6 +130,11 @@ func appendDestAttrs(buf []byte, s Service, d Dest, full bool) []byte {
 			b = appendAttr(b, ipvsDestAttrWeight, u32(uint32(d.Weight)))
 			b = appendAttr(b, ipvsDestAttrUThresh, u32(d.UThreshold))
 			b = appendAttr(b, ipvsDestAttrLThresh, u32(d.LThreshold))
+			if d.TunType != 0 || d.TunPort != 0 || d.TunFlags != 0 {
+				b = appendAttr(b, ipvsDestAttrTunType, []byte{d.TunType})
+				b = appendAttr(b, ipvsDestAttrTunPort, be16(d.TunPort))
+				b = appendAttr(b, ipvsDestAttrTunFlags, u16(d.TunFlags))
+			}
 		}
 		if f := family(d.Key.Addr); f != s.Key.Family {
 			b = appendAttr(b, ipvsDestAttrAF, u16(f))

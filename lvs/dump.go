@@ -32,6 +32,7 @@ type DumpDest struct {
 	Dest
 	ActiveConns   int   `json:"active_conns"`
 	InactiveConns int   `json:"inactive_conns"`
+	PersistConns  int   `json:"persist_conns"`
 	Stats         Stats `json:"stats"`
 }
 
@@ -243,20 +244,22 @@ func numbers(s Stats, f ListFormat) string {
 	return b.String()
 }
 
-// largeNum prints n in 8 columns, scaled to K, M, G or T when it has more
-// than 8 digits, as ipvsadm does without --exact.
+// largeNum prints n in 8 columns as ipvsadm's print_largenum does without
+// --exact: below 100 million as is, then in thousands (K) below a billion,
+// millions (M) below 100 billion, billions (G) below 100 trillion, else
+// trillions (T).
 func largeNum(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	if len(s) <= 8 {
-		return fmt.Sprintf("%8s", s)
+	switch {
+	case n < 100000000:
+		return fmt.Sprintf("%8d", n)
+	case n < 1000000000:
+		return fmt.Sprintf("%7dK", n/1000)
+	case n < 100000000000:
+		return fmt.Sprintf("%7dM", n/1000000)
+	case n < 100000000000000:
+		return fmt.Sprintf("%7dG", n/1000000000)
 	}
-	for _, u := range "KMGT" {
-		n /= 1000
-		if s = strconv.FormatUint(n, 10); len(s) <= 7 {
-			return fmt.Sprintf("%7s%c", s, u)
-		}
-	}
-	return s
+	return fmt.Sprintf("%7dT", n/1000000000000)
 }
 
 // jsonService is the --json form of a service.

@@ -100,6 +100,9 @@ type Dest struct {
 	Fwd        uint32 // Fwd*
 	UThreshold uint32
 	LThreshold uint32
+	TunType    uint8  // Tun*, for Fwd == FwdTunnel
+	TunPort    uint16 // GUE's destination port
+	TunFlags   uint16 // TunNoCsum, TunCsum or TunRemCsum
 }
 
 // Entry is one service with its destinations.

@@ -302,4 +302,59 @@ func TestKeepalivedAppletCommandLine(t *testing.T) {
 			t.Errorf("keepalived %q:\n kt:         exit %d, %q\n keepalived: exit %d, %q", args, gotCode, gotOut, wantCode, wantOut)
 		}
 	}
+
+	// keepalived -t's exit codes (config_test_exit): each verdict class
+	// on a file of its own, kt's code against keepalived's, and both
+	// against the code the class should give (so that a test where both
+	// fail alike cannot pass).
+	inst := func(iface, extra string) string {
+		return "vrrp_instance VI_1 {\n    state BACKUP\n    interface " + iface +
+			"\n    virtual_router_id 51\n    priority 100\n    virtual_ipaddress {\n        192.0.2.100/24\n    }\n" + extra + "}\n"
+	}
+	script := "vrrp_script chk {\n    script \"/bin/true\"\n}\n"
+	track := "    track_script {\n        chk\n    }\n"
+	// A namespace with nothing but lo, for a file that must find no
+	// default interface (keepalived's is eth0, which r1 has).
+	bare := "ktipvsadmbare"
+	if out, err := exec.Command("ip", "netns", "add", bare).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", bare).Run() })
+	for _, c := range []struct {
+		name, conf string
+		code       int
+		bare       bool
+	}{
+		{"ok", inst("eth0", ""), 0, false},
+		{"unknown keyword", "global_defs {\n    bogus_keyword 1\n}\n" + inst("eth0", ""), 5, false},
+		{"loopback interface", inst("lo", ""), 5, false},
+		{"non-existent interface", inst("nosuch0", ""), 5, false},
+		{"scripts without script security", script + inst("eth0", track), 6, false},
+		{"script security hidden by a non-existent interface", script + inst("nosuch0", track), 5, false},
+		{"static address without an interface (fatal)", "static_ipaddress {\n    192.0.2.5/24\n}\n", 4, true},
+		{"strict include matching nothing", "includew " + filepath.Join(dir, "nothing*.conf") + "\n" + inst("eth0", ""), 6, false},
+		{"lenient include matching nothing", "include " + filepath.Join(dir, "nothing*.conf") + "\n" + inst("eth0", ""), 0, false},
+	} {
+		f := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".conf")
+		if err := os.WriteFile(f, []byte(c.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code := func(prog string) int {
+			cmd := h.Command(t.Context(), prog, "-t", "-f", f)
+			if c.bare {
+				cmd = exec.CommandContext(t.Context(), "ip", "netns", "exec", bare, prog, "-t", "-f", f)
+			}
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); ok {
+				return ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			return 0
+		}
+		want, got := code(ka), code(link)
+		if got != want || want != c.code {
+			t.Errorf("keepalived -t, %s: kt exits %d, keepalived %d (expected %d)\n%s", c.name, got, want, c.code, c.conf)
+		}
+	}
 }

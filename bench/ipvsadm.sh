@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/ipvsadm.sh: in the IPVS test VM (internal/vm; Debian's kernel under
+# qemu TCG, so every figure is slower than on hardware, alike for both), the
+# time to restore VS virtual services x RS real servers into the IPVS table
+# with `ipvsadm-restore` (ipvsadm 1.31: one netlink request per line) and with
+# kt's ipvsadm applet doing what ipvsadm-restore does (`ipvsadm -C`, then
+# `ipvsadm -R`, which kt sends in batches), and to apply a 1% change
+# (`ipvsadm -R` of one -e line for 1% of the services) with each, in one run.
+# ROUNDS rounds (default 1, each a full load and a change per tool); the best
+# of each is printed with the ratio ipvsadm / kt.
+#
+# Environment: VS (default 10000), RS (4), ROUNDS (1).
+# Exits 0 after printing "skip: ..." when the VM cannot run here.
+set -euo pipefail
+VS=${VS:-10000}
+RS=${RS:-4}
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+for p in qemu-system-x86_64 go; do
+	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 0; }
+done
+command -v ipvsadm-restore >/dev/null || { echo "skip: ipvsadm not installed"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 0; }
+
+tmp=$(mktemp -d /tmp/kt-benchipvsadm.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
+CGO_ENABLED=0 go build -o "$tmp/kt" .
+"$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+echo "$out" | sed 's/^/  /'
+get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
+printf '\nipvsadm -R in the VM: %s services x %s real servers; change: %s lines\n' "$VS" "$RS" "$(get changes)"
+printf '%-26s %12s %10s %12s %10s\n' tool "full ms" "full cpu s" "change ms" "change cpu"
+for t in ipvsadm kt; do
+	name=$t
+	[ $t = ipvsadm ] && name="ipvsadm-restore (1.31)"
+	[ $t = kt ] && name="kt ipvsadm -C; -R"
+	fm=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_full_[0-9]+_ms$" { if (m == "" || $2 < m) m = $2 } END { print m }')
+	fc=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_full_[0-9]+_cpu$" { if (m == "" || $2 < m) m = $2 } END { print m }')
+	cm=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_change_[0-9]+_ms$" { if (m == "" || $2 < m) m = $2 } END { print m }')
+	cc=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_change_[0-9]+_cpu$" { if (m == "" || $2 < m) m = $2 } END { print m }')
+	printf '%-26s %12s %10s %12s %10s\n' "$name" "$fm" "$fc" "$cm" "$cc"
+	eval "${t}_fm=$fm ${t}_cm=$cm"
+done
+awk -v a="$ipvsadm_fm" -v b="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
+	printf "ratio ipvsadm/kt: full load %.1fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",
+		a / b, (a / b >= 10 ? "reached" : "NOT reached"), c / d, (c / d >= 1 ? "reached" : "NOT reached") }'
