@@ -26,6 +26,10 @@ type Status struct {
 	// IPVSError is the error of the last IPVS reconcile pass, if any.
 	IPVSError string       `json:"ipvs_error,omitempty"`
 	Loops     []LoopStatus `json:"watchdog"`
+
+	// Sync is the IPVS connection sync daemon (lvs_sync_daemon, syncd.go);
+	// nil when kt runs none.
+	Sync *SyncStatus `json:"sync_daemon,omitempty"`
 }
 
 // InstanceStatus is one VRRP instance.
@@ -145,6 +149,7 @@ func (d *Daemon) Status() Status {
 			st.VirtualServers = append(st.VirtualServers, vst)
 		}
 	}
+	st.Sync = d.syncStatus()
 	if d.wd != nil {
 		st.Loops = d.wd.statuses()
 	}
@@ -231,6 +236,7 @@ func WriteText(w io.Writer, st Status) error {
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}
+	writeSyncText(&b, st.Sync)
 	for _, l := range st.Loops {
 		if l.Stuck {
 			fmt.Fprintf(&b, "\nwatchdog: %s loop STUCK since %s\n", l.Name, timeText(l.LastProgress))
