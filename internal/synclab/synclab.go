@@ -160,7 +160,34 @@ func Start(ctx context.Context, o Options) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
+	// Both directors program the virtual server (B must have it for the
+	// connections it learns to reach the real server).
+	for _, role := range []string{"A", "B"} {
+		if err := l.waitService(ctx, role, 60*time.Second); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// waitService waits until role's IPVS table has the virtual server and
+// its real server.
+func (l *Lab) waitService(ctx context.Context, role string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		out, _ := exec.Command("ip", "netns", "exec", l.ns[role], "ipvsadm", "-Ln").CombinedOutput()
+		if strings.Contains(string(out), fmt.Sprintf("%s:%d", VIP, vipPort)) && strings.Contains(string(out), fmt.Sprintf("%s:%d", addrR, vipPort)) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("director %s did not program the virtual server in %v: ipvsadm -Ln:\n%s\nits log:\n%s", role, limit, out, l.Log(role))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (l *Lab) build() error {
