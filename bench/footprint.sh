@@ -3,6 +3,9 @@
 # and checker processes together) on the same configuration: 50 VRRP
 # instances and 100 virtual servers x 4 real servers with TCP checks, after
 # DURATION seconds (default 60) of each, one after the other, in one run.
+# Then the same for an idle daemon with one VRRP instance and nothing else
+# (sides kt-vrrp1 and keepalived-vrrp1): `kt run` against `keepalived -P`
+# (VRRP only: its parent and VRRP processes).
 #
 # The real servers are real TCP listeners (bench/footprint serve) on
 # 192.0.2.10-13 (on lo), ports 10000-10099; the VRRP instances run on a
@@ -52,10 +55,12 @@ if [ "${1:-}" = "--inner" ]; then
 	"$fp" serve -vs "$VS" -rs "$RS" -count "$work/accepted" &
 	srv=$!
 	for _ in $(seq 100); do [ -s "$work/accepted" ] && break; sleep 0.2; done
-	for side in kt keepalived; do
+	for side in kt keepalived kt-vrrp1 keepalived-vrrp1; do
 		case $side in
 		kt) cmd=("$kt" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		kt-vrrp1) cmd=("$kt" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
+		keepalived-vrrp1) cmd=(keepalived -P -n -l -f "$work/vrrp1.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
 		esac
 		before=$(cat "$work/accepted")
 		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
@@ -71,9 +76,11 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
-CGO_ENABLED=0 go build -trimpath -o "$work/kt" .
+make -s build BINARY="$work/kt" # the binary make install installs
+ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
 go build -o "$work/footprint" ./bench/footprint
 "$work/footprint" genconf -vrrp "$VRRP" -vs "$VS" -rs "$RS" -delay-loop "$DELAY_LOOP" >"$work/footprint.conf"
+"$work/footprint" genconf -vrrp 1 -vs 0 >"$work/vrrp1.conf"
 if ! command -v keepalived >/dev/null; then
 	echo "keepalived: SKIPPED: not installed (apt-get install keepalived). Nothing measured."
 	exit 0
@@ -82,16 +89,18 @@ fi
 table() {
 	awk '
 	BEGIN {
-		print "| side       | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
-		print "|------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
+		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
 	}
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
-		printf "| %-10s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
+		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
 	}
 	END {
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
-			printf "kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
+			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
+		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-vrrp1"] / pss["keepalived-vrrp1"]
 	}'
 }
 

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/layers"
-
 	"github.com/kt-project/kt/internal/pcapfile"
 )
 
@@ -25,7 +23,7 @@ func BenchmarkDecode(b *testing.B) {
 			frames = append(frames, f.Data)
 		}
 	}
-	d := NewDecoder(layers.LinkTypeEthernet, "")
+	d := NewDecoder(LinkTypeEthernet, "")
 	e := NewElection()
 	var r Record
 	var evs []Event

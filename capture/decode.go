@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // Kind says what a decoded frame is.
@@ -73,7 +72,7 @@ type Record struct {
 	// HasAH says the advert came inside an authentication header.
 	HasAH        bool
 	AHSPI, AHSeq uint32
-	VRRP         vrrp.Packet
+	VRRP         wire.Packet
 	ChecksumOK   bool
 	Problems     Problems
 	Err          error
@@ -97,29 +96,29 @@ func (f *feedback) SetTruncated() { f.truncated = true }
 // VRRP layer for its checksum.
 type Decoder struct {
 	// LinkType of the frames: Ethernet, Linux cooked (SLL) or raw IP.
-	LinkType layers.LinkType
+	LinkType LinkType
 	// Auth, when set, is the PASS password or AH secret adverts must carry
 	// (--auth).
 	Auth    string
-	authKey [vrrp.AuthLen]byte
+	authKey [wire.AuthLen]byte
 
-	eth   layers.Ethernet
-	sll   layers.LinuxSLL
-	dot1q layers.Dot1Q
-	ip4   layers.IPv4
-	ip6   layers.IPv6
+	eth   Ethernet
+	sll   LinuxSLL
+	dot1q Dot1Q
+	ip4   IPv4
+	ip6   IPv6
 	ah    AH
 	vrrp  VRRP
-	arp   layers.ARP
-	icmp6 layers.ICMPv6
-	na    layers.ICMPv6NeighborAdvertisement
+	arp   ARP
+	icmp6 ICMPv6
+	na    NA
 	df    feedback
 }
 
 // NewDecoder returns a decoder for frames of the given link type.
-func NewDecoder(lt layers.LinkType, auth string) *Decoder {
+func NewDecoder(lt LinkType, auth string) *Decoder {
 	d := &Decoder{LinkType: lt, Auth: auth}
-	d.authKey = vrrp.PassKey(auth)
+	d.authKey = wire.PassKey(auth)
 	d.vrrp.Addrs = make([]netip.Addr, 0, 16)
 	return d
 }
@@ -136,58 +135,55 @@ func (d *Decoder) Decode(data []byte, rec *Record) bool {
 	d.df.truncated = false
 	var next gopacket.LayerType
 	switch d.LinkType {
-	case layers.LinkTypeEthernet:
+	case LinkTypeEthernet:
 		if d.eth.DecodeFromBytes(data, &d.df) != nil {
 			return false
 		}
-		copy(rec.SrcMAC[:], d.eth.SrcMAC)
+		rec.SrcMAC = d.eth.SrcMAC
 		next, data = d.eth.NextLayerType(), d.eth.Payload
-	case layers.LinkTypeLinuxSLL:
-		// gopacket's LinuxSLL slices the address without checking its
-		// length against the header's 8 bytes.
-		if len(data) < 16 || data[4] != 0 || data[5] > 8 || d.sll.DecodeFromBytes(data, &d.df) != nil {
+	case LinkTypeLinuxSLL:
+		if d.sll.DecodeFromBytes(data, &d.df) != nil {
 			return false
 		}
 		copy(rec.SrcMAC[:], d.sll.Addr)
 		next, data = d.sll.NextLayerType(), d.sll.Payload
-	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+	case LinkTypeRaw, LinkTypeIPv4, LinkTypeIPv6:
 		if len(data) == 0 {
 			return false
 		}
-		next = layers.LayerTypeIPv4
+		next = LayerTypeIPv4
 		if data[0]>>4 == 6 {
-			next = layers.LayerTypeIPv6
+			next = LayerTypeIPv6
 		}
 	default:
 		return false
 	}
-	for i := 0; i < 2 && next == layers.LayerTypeDot1Q; i++ {
+	for i := 0; i < 2 && next == LayerTypeDot1Q; i++ {
 		if d.dot1q.DecodeFromBytes(data, &d.df) != nil {
 			return false
 		}
 		next, data = d.dot1q.NextLayerType(), d.dot1q.Payload
 	}
 	switch next {
-	case layers.LayerTypeIPv4:
+	case LayerTypeIPv4:
 		return d.decodeIPv4(data, rec)
-	case layers.LayerTypeIPv6:
+	case LayerTypeIPv6:
 		return d.decodeIPv6(data, rec)
-	case layers.LayerTypeARP:
+	case LayerTypeARP:
 		return d.decodeARP(data, rec)
 	}
 	return false
 }
 
 func (d *Decoder) decodeIPv4(data []byte, rec *Record) bool {
-	if len(data) < 20 || (data[9] != vrrp.IPProto && data[9] != vrrp.IPProtoAH) {
+	if len(data) < 20 || (data[9] != wire.IPProto && data[9] != wire.IPProtoAH) {
 		return false
 	}
 	if err := d.ip4.DecodeFromBytes(data, &d.df); err != nil {
 		return d.bad(rec, fmt.Errorf("IPv4: %w", err))
 	}
-	rec.Src = netip.AddrFrom4([4]byte(d.ip4.SrcIP))
-	rec.Dst = netip.AddrFrom4([4]byte(d.ip4.DstIP))
-	rec.TTL, rec.TOS, rec.IPID = d.ip4.TTL, d.ip4.TOS, d.ip4.Id
+	rec.Src, rec.Dst = d.ip4.SrcIP, d.ip4.DstIP
+	rec.TTL, rec.TOS, rec.IPID = d.ip4.TTL, d.ip4.TOS, d.ip4.ID
 	dgram := data
 	if int(d.ip4.Length) <= len(dgram) {
 		dgram = dgram[:d.ip4.Length]
@@ -203,19 +199,18 @@ func (d *Decoder) decodeIPv6(data []byte, rec *Record) bool {
 		return false
 	}
 	nh := data[6]
-	if nh != vrrp.IPProto && nh != vrrp.IPProtoAH && nh != uint8(layers.IPProtocolICMPv6) {
+	if nh != wire.IPProto && nh != wire.IPProtoAH && nh != IPProtocolICMPv6 {
 		return false
 	}
 	if err := d.ip6.DecodeFromBytes(data, &d.df); err != nil {
-		if nh == uint8(layers.IPProtocolICMPv6) {
+		if nh == IPProtocolICMPv6 {
 			return false
 		}
 		return d.bad(rec, fmt.Errorf("IPv6: %w", err))
 	}
-	rec.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP))
-	rec.Dst = netip.AddrFrom16([16]byte(d.ip6.DstIP))
+	rec.Src, rec.Dst = d.ip6.SrcIP, d.ip6.DstIP
 	rec.TTL, rec.TOS, rec.IPID = d.ip6.HopLimit, d.ip6.TrafficClass, 0
-	if d.ip6.NextHeader == layers.IPProtocolICMPv6 {
+	if d.ip6.NextHeader == IPProtocolICMPv6 {
 		return d.decodeNA(d.ip6.Payload, rec)
 	}
 	if d.df.truncated {
@@ -226,12 +221,12 @@ func (d *Decoder) decodeIPv6(data []byte, rec *Record) bool {
 
 // decodeVRRP decodes what follows the IP header; dgram is the whole IPv4
 // datagram (for the AH check).
-func (d *Decoder) decodeVRRP(proto layers.IPProtocol, payload, dgram []byte, rec *Record) bool {
-	if proto == vrrp.IPProtoAH {
+func (d *Decoder) decodeVRRP(proto uint8, payload, dgram []byte, rec *Record) bool {
+	if proto == wire.IPProtoAH {
 		if err := d.ah.DecodeFromBytes(payload, &d.df); err != nil {
 			return d.bad(rec, err)
 		}
-		if d.ah.NextHeader != vrrp.IPProto {
+		if d.ah.NextHeader != wire.IPProto {
 			return false
 		}
 		rec.HasAH, rec.AHSPI, rec.AHSeq = true, d.ah.SPI, d.ah.Seq
@@ -252,14 +247,14 @@ func (d *Decoder) decodeVRRP(proto layers.IPProtocol, payload, dgram []byte, rec
 	if !d.vrrp.ChecksumOK {
 		rec.Problems |= Problems(ProblemChecksum)
 	}
-	if rec.TTL != vrrp.TTL {
+	if rec.TTL != wire.TTL {
 		rec.Problems |= Problems(ProblemTTL)
 	}
 	if len(rec.VRRP.Addrs) == 0 {
 		rec.Problems |= Problems(ProblemAddrCount)
 	}
 	v2 := rec.VRRP.Version == 2
-	if v2 && (rec.VRRP.AuthType == vrrp.AuthAH) != rec.HasAH {
+	if v2 && (rec.VRRP.AuthType == wire.AuthAH) != rec.HasAH {
 		rec.Problems |= Problems(ProblemAH)
 	}
 	if !v2 && rec.HasAH {
@@ -267,16 +262,16 @@ func (d *Decoder) decodeVRRP(proto layers.IPProtocol, payload, dgram []byte, rec
 	}
 	if d.Auth != "" && v2 {
 		switch {
-		case rec.VRRP.AuthType == vrrp.AuthPass && !rec.V6():
+		case rec.VRRP.AuthType == wire.AuthPass && !rec.V6():
 			if subtle.ConstantTimeCompare(rec.VRRP.Auth[:], d.authKey[:]) != 1 {
 				rec.Problems |= Problems(ProblemAuth)
 			}
 		case rec.HasAH && dgram != nil:
 			unicast := !rec.Dst.IsMulticast()
-			if vrrp.VerifyAH(dgram, d.authKey, unicast) != nil {
+			if wire.VerifyAH(dgram, d.authKey, unicast) != nil {
 				rec.Problems |= Problems(ProblemAuth)
 			}
-		case rec.VRRP.AuthType == vrrp.AuthNone && !rec.HasAH:
+		case rec.VRRP.AuthType == wire.AuthNone && !rec.HasAH:
 			// --auth given, the advert carries none.
 			rec.Problems |= Problems(ProblemAuth)
 		}
@@ -292,13 +287,12 @@ func (d *Decoder) bad(rec *Record, err error) bool {
 }
 
 func (d *Decoder) decodeARP(data []byte, rec *Record) bool {
-	// Only Ethernet/IPv4 ARP (28 bytes); gopacket's ARP decoder trusts
-	// the header's address lengths.
+	// Only Ethernet/IPv4 ARP (28 bytes).
 	if len(data) < 28 || data[4] != 6 || data[5] != 4 || d.arp.DecodeFromBytes(data, &d.df) != nil {
 		return false
 	}
 	a := &d.arp
-	if a.AddrType != layers.LinkTypeEthernet || a.Protocol != layers.EthernetTypeIPv4 ||
+	if a.AddrType != uint16(LinkTypeEthernet) || a.Protocol != EtherTypeIPv4 ||
 		len(a.SourceProtAddress) != 4 || len(a.DstProtAddress) != 4 || len(a.SourceHwAddress) != 6 {
 		return false
 	}
@@ -314,19 +308,19 @@ func (d *Decoder) decodeARP(data []byte, rec *Record) bool {
 }
 
 func (d *Decoder) decodeNA(data []byte, rec *Record) bool {
-	if len(data) < 4 || data[0] != layers.ICMPv6TypeNeighborAdvertisement {
+	if len(data) < 4 || data[0] != ICMPv6TypeNA {
 		return false
 	}
 	if d.icmp6.DecodeFromBytes(data, &d.df) != nil || d.na.DecodeFromBytes(d.icmp6.Payload, &d.df) != nil {
 		return false
 	}
-	if d.na.Solicited() || len(d.na.TargetAddress) != 16 {
+	if d.na.Solicited() {
 		return false
 	}
 	rec.Kind = KindNA
-	rec.Target = netip.AddrFrom16([16]byte(d.na.TargetAddress))
+	rec.Target = d.na.TargetAddress
 	for _, o := range d.na.Options {
-		if o.Type == layers.ICMPv6OptTargetAddress && len(o.Data) >= 6 {
+		if o.Type == ICMPv6OptTargetLinkAddr && len(o.Data) >= 6 {
 			copy(rec.TargetMAC[:], o.Data[:6])
 			rec.HasTargetMAC = true
 		}

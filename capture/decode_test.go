@@ -7,17 +7,16 @@ import (
 	"testing"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"golang.org/x/net/bpf"
 
 	"github.com/kt-project/kt/internal/pcapfile"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 func TestDecodeProblems(t *testing.T) {
 	flip := func(b []byte, off int) []byte { b = slices.Clone(b); b[off] ^= 0xff; return b }
-	good := v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{})
-	ah := v2Frame(t, 100, vrrp.AuthAH, "ahkey", vrrp.IPv4Options{AH: true, Seq: 7})
+	good := v2Frame(t, 100, wire.AuthPass, "secret", wire.IPv4Options{})
+	ah := v2Frame(t, 100, wire.AuthAH, "ahkey", wire.IPv4Options{AH: true, Seq: 7})
 	tests := []struct {
 		name  string
 		frame []byte
@@ -28,13 +27,13 @@ func TestDecodeProblems(t *testing.T) {
 		{"good PASS", good, "secret", KindVRRP, nil},
 		{"good PASS, no --auth", good, "", KindVRRP, nil},
 		{"wrong password", good, "other", KindVRRP, []string{"auth"}},
-		{"no auth, --auth given", v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{}), "secret", KindVRRP, []string{"auth"}},
+		{"no auth, --auth given", v2Frame(t, 100, wire.AuthNone, "", wire.IPv4Options{}), "secret", KindVRRP, []string{"auth"}},
 		{"bad checksum", flip(good, 14+20+6), "", KindVRRP, []string{"checksum"}},
-		{"TTL 64", v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{TTL: 64}), "", KindVRRP, []string{"ttl"}},
+		{"TTL 64", v2Frame(t, 100, wire.AuthNone, "", wire.IPv4Options{TTL: 64}), "", KindVRRP, []string{"ttl"}},
 		{"good AH", ah, "ahkey", KindVRRP, nil},
 		{"AH, wrong key", ah, "nokey", KindVRRP, []string{"auth"}},
-		{"auth type AH without AH header", v2Frame(t, 100, vrrp.AuthAH, "", vrrp.IPv4Options{}), "", KindVRRP, []string{"ah_mismatch"}},
-		{"AH around auth type none", v2Frame(t, 100, vrrp.AuthNone, "k", vrrp.IPv4Options{AH: true}), "", KindVRRP, []string{"ah_mismatch"}},
+		{"auth type AH without AH header", v2Frame(t, 100, wire.AuthAH, "", wire.IPv4Options{}), "", KindVRRP, []string{"ah_mismatch"}},
+		{"AH around auth type none", v2Frame(t, 100, wire.AuthNone, "k", wire.IPv4Options{AH: true}), "", KindVRRP, []string{"ah_mismatch"}},
 		{"v3 IPv6", v3Frame6(t, 200, 255), "", KindVRRP, nil},
 		{"v3 IPv6 hop limit 1", v3Frame6(t, 200, 1), "", KindVRRP, []string{"ttl"}},
 		{"v3 IPv6 bad checksum", flip(v3Frame6(t, 200, 255), 14+40+7), "", KindVRRP, []string{"checksum"}},
@@ -47,7 +46,7 @@ func TestDecodeProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewDecoder(layers.LinkTypeEthernet, tt.auth)
+			d := NewDecoder(LinkTypeEthernet, tt.auth)
 			var r Record
 			ok := d.Decode(tt.frame, &r)
 			if ok != (tt.kind != KindOther) || r.Kind != tt.kind {
@@ -61,12 +60,12 @@ func TestDecodeProblems(t *testing.T) {
 }
 
 func TestDecodeFields(t *testing.T) {
-	d := NewDecoder(layers.LinkTypeEthernet, "")
+	d := NewDecoder(LinkTypeEthernet, "")
 	var r Record
-	if !d.Decode(v2Frame(t, 120, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true, Seq: 9, ID: 77}), &r) {
+	if !d.Decode(v2Frame(t, 120, wire.AuthAH, "k", wire.IPv4Options{AH: true, Seq: 9, ID: 77}), &r) {
 		t.Fatal("not decoded")
 	}
-	if r.Src != src4 || r.Dst != vrrp.Group4 || r.TTL != 255 || r.IPID != 77 || !r.HasAH || r.AHSeq != 9 ||
+	if r.Src != src4 || r.Dst != wire.Group4 || r.TTL != 255 || r.IPID != 77 || !r.HasAH || r.AHSeq != 9 ||
 		r.AHSPI != 0xc0000201 || r.VRRP.Priority != 120 || r.VRRP.VRID != 51 || !r.ChecksumOK ||
 		!slices.Equal(r.VRRP.Addrs, []netip.Addr{vip4}) || r.SrcMAC != macR1 {
 		t.Fatalf("decoded %+v", r)
@@ -92,19 +91,19 @@ func TestVRRPLayerReportsCodecErrors(t *testing.T) {
 	var v VRRP
 	var df feedback
 	err := v.DecodeFromBytes([]byte{0x21, 1, 100}, &df)
-	if !errors.Is(err, vrrp.ErrShort) || !df.truncated {
+	if !errors.Is(err, wire.ErrShort) || !df.truncated {
 		t.Fatalf("short: %v truncated %v", err, df.truncated)
 	}
 	// Without IP addresses the checksum is not checked.
-	if err := v.DecodeFromBytes(make([]byte, 16), &df); !errors.Is(err, vrrp.ErrVersion) {
+	if err := v.DecodeFromBytes(make([]byte, 16), &df); !errors.Is(err, wire.ErrVersion) {
 		t.Fatalf("version 0: %v", err)
 	}
 }
 
 func TestDecodeAllocations(t *testing.T) {
-	frames := [][]byte{v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{}), v3Frame6(t, 200, 255),
-		v2Frame(t, 100, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true})}
-	d := NewDecoder(layers.LinkTypeEthernet, "")
+	frames := [][]byte{v2Frame(t, 100, wire.AuthPass, "secret", wire.IPv4Options{}), v3Frame6(t, 200, 255),
+		v2Frame(t, 100, wire.AuthAH, "k", wire.IPv4Options{AH: true})}
+	d := NewDecoder(LinkTypeEthernet, "")
 	e := NewElection()
 	var r Record
 	var evs []Event
@@ -141,8 +140,8 @@ func TestFilter(t *testing.T) {
 		frame []byte
 		keep  bool
 	}{
-		{"v2", v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{}), true},
-		{"v2 AH", v2Frame(t, 100, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true}), true},
+		{"v2", v2Frame(t, 100, wire.AuthNone, "", wire.IPv4Options{}), true},
+		{"v2 AH", v2Frame(t, 100, wire.AuthAH, "k", wire.IPv4Options{AH: true}), true},
 		{"v3 IPv6", v3Frame6(t, 100, 255), true},
 		{"GARP", garpFrame(vip4, macR1), true},
 		{"NA", naFrame(vip6, macR1), true},
@@ -174,31 +173,31 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-// TestLayersInDecodingLayerParser: the VRRP and AH layers plug into
-// gopacket's own DecodingLayerParser after its Ethernet and IP layers.
+// TestLayersInDecodingLayerParser: kt's layers, VRRP and AH among them,
+// plug into gopacket's DecodingLayerParser.
 func TestLayersInDecodingLayerParser(t *testing.T) {
 	var (
-		eth layers.Ethernet
-		ip4 layers.IPv4
-		ip6 layers.IPv6
+		eth Ethernet
+		ip4 IPv4
+		ip6 IPv6
 		ah  AH
 		v   VRRP
 	)
-	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &ah, &v)
+	p := gopacket.NewDecodingLayerParser(LayerTypeEthernet, &eth, &ip4, &ip6, &ah, &v)
 	var decoded []gopacket.LayerType
-	if err := p.DecodeLayers(v2Frame(t, 120, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true, Seq: 4}), &decoded); err != nil {
+	if err := p.DecodeLayers(v2Frame(t, 120, wire.AuthAH, "k", wire.IPv4Options{AH: true, Seq: 4}), &decoded); err != nil {
 		t.Fatal(err)
 	}
-	want := []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeIPSecAH, layers.LayerTypeVRRP}
+	want := []gopacket.LayerType{LayerTypeEthernet, LayerTypeIPv4, LayerTypeAH, LayerTypeVRRP}
 	if !slices.Equal(decoded, want) {
 		t.Fatalf("decoded %v, want %v", decoded, want)
 	}
-	if ah.Seq != 4 || ah.SPI != 0xc0000201 || v.Version != 2 || v.Priority != 120 || v.AuthType != vrrp.AuthAH ||
+	if ah.Seq != 4 || ah.SPI != 0xc0000201 || v.Version != 2 || v.Priority != 120 || v.AuthType != wire.AuthAH ||
 		!slices.Equal(v.Addrs, []netip.Addr{vip4}) || v.ChecksumChecked {
 		t.Fatalf("AH %+v VRRP %+v", ah, v.Packet)
 	}
 	// With the addresses set, the v3 IPv6 checksum is checked.
-	v.Src, v.Dst = src6, vrrp.Group6
+	v.Src, v.Dst = src6, wire.Group6
 	if err := p.DecodeLayers(v3Frame6(t, 200, 255), &decoded); err != nil {
 		t.Fatal(err)
 	}

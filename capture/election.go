@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // EventKind names an election event.
@@ -249,7 +249,7 @@ func (e *Election) Advert(rec *Record, evs []Event) []Event {
 		return &evs[len(evs)-1]
 	}
 
-	if p.Priority == vrrp.PriorityStop {
+	if p.Priority == wire.PriorityStop {
 		s.Last, s.last = t, tn
 		s.Priority = 0
 		s.Stopped = true

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // advert is a synthetic advert at a time offset, for the election tests.
@@ -35,7 +35,7 @@ func feed(e *Election, as []advert) []Event {
 		if n == 0 {
 			n = 1
 		}
-		r.VRRP = vrrp.Packet{Version: 2, Type: 1, VRID: 7, Priority: a.prio, Interval: time.Second}
+		r.VRRP = wire.Packet{Version: 2, Type: 1, VRID: 7, Priority: a.prio, Interval: time.Second}
 		for i := range n {
 			r.VRRP.Addrs = append(r.VRRP.Addrs, netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}))
 		}

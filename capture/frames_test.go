@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // Frame builders for the decoder, filter and fuzz tests.
@@ -26,21 +26,21 @@ func ether(dst, src [6]byte, typ uint16, payload []byte) []byte {
 }
 
 // v2Frame is a keepalived-like v2 advert over IPv4, optionally in AH.
-func v2Frame(t testing.TB, prio uint8, auth vrrp.AuthType, pass string, o vrrp.IPv4Options) []byte {
+func v2Frame(t testing.TB, prio uint8, auth wire.AuthType, pass string, o wire.IPv4Options) []byte {
 	t.Helper()
-	p := &vrrp.Packet{Version: 2, Type: 1, VRID: 51, Priority: prio, AuthType: auth, Interval: time.Second,
+	p := &wire.Packet{Version: 2, Type: 1, VRID: 51, Priority: prio, AuthType: auth, Interval: time.Second,
 		Addrs: []netip.Addr{vip4}}
-	if auth == vrrp.AuthPass {
-		p.Auth = vrrp.PassKey(pass)
+	if auth == wire.AuthPass {
+		p.Auth = wire.PassKey(pass)
 	}
 	if o.Src == (netip.Addr{}) {
 		o.Src = src4
 	}
 	if o.Dst == (netip.Addr{}) {
-		o.Dst = vrrp.Group4
+		o.Dst = wire.Group4
 	}
-	o.Key = vrrp.PassKey(pass)
-	b, err := vrrp.MarshalIPv4(p, o)
+	o.Key = wire.PassKey(pass)
+	b, err := wire.MarshalIPv4(p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,17 +50,17 @@ func v2Frame(t testing.TB, prio uint8, auth vrrp.AuthType, pass string, o vrrp.I
 // v3Frame6 is a v3 advert over IPv6.
 func v3Frame6(t testing.TB, prio uint8, hlim uint8) []byte {
 	t.Helper()
-	p := &vrrp.Packet{Version: 3, Type: 1, VRID: 54, Priority: prio, Interval: 100 * time.Millisecond,
+	p := &wire.Packet{Version: 3, Type: 1, VRID: 54, Priority: prio, Interval: 100 * time.Millisecond,
 		Addrs: []netip.Addr{vip6}}
-	msg, err := p.Marshal(src6, vrrp.Group6)
+	msg, err := p.Marshal(src6, wire.Group6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ip := make([]byte, 40)
 	ip[0] = 0x60
 	binary.BigEndian.PutUint16(ip[4:], uint16(len(msg)))
-	ip[6], ip[7] = vrrp.IPProto, hlim
-	s, d := src6.As16(), vrrp.Group6.As16()
+	ip[6], ip[7] = wire.IPProto, hlim
+	s, d := src6.As16(), wire.Group6.As16()
 	copy(ip[8:], s[:])
 	copy(ip[24:], d[:])
 	return ether([6]byte{0x33, 0x33, 0, 0, 0, 0x12}, macR1, 0x86dd, append(ip, msg...))

@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/layers"
-
 	"github.com/kt-project/kt/internal/pcapfile"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // FuzzDecode feeds arbitrary frames through the whole decode path: the
@@ -28,14 +26,14 @@ func FuzzDecode(f *testing.F) {
 			f.Add(fr.Data)
 		}
 	}
-	f.Add(v2Frame(f, 100, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true}))
+	f.Add(v2Frame(f, 100, wire.AuthAH, "k", wire.IPv4Options{AH: true}))
 	f.Add(v3Frame6(f, 100, 255))
 	f.Add(garpFrame(vip4, macR1))
 	f.Add(naFrame(vip6, macR1))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		e := NewElection()
 		var evs []Event
-		for _, lt := range []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeRaw} {
+		for _, lt := range []LinkType{LinkTypeEthernet, LinkTypeLinuxSLL, LinkTypeRaw} {
 			d := NewDecoder(lt, "secret")
 			var r Record
 			r.Time = time.Unix(1, 0)

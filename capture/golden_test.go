@@ -15,18 +15,18 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // keepalivedPcaps are captures of keepalived 2.2.7 in namespace labs: five
-// made by vrrp/testdata/pcap/capture.sh (r1 priority 150 preempts r2,
+// made by vrrp/wire/testdata/pcap/capture.sh (r1 priority 150 preempts r2,
 // then stops gracefully with priority 0; the capture runs on r2), two by
 // capture/testdata/pcap/capture.sh (seen from a third host, with ARP and
 // neighbour advertisements).
 var keepalivedPcaps = []struct {
 	name, path, auth string
 }{
-	{"v2-pass", "../vrrp/testdata/pcap/v2-pass.pcap", "secret12345"},
-	{"v2-ah", "../vrrp/testdata/pcap/v2-ah.pcap", "ahsecret"},
-	{"v3-ipv4", "../vrrp/testdata/pcap/v3-ipv4.pcap", ""},
-	{"v3-ipv6", "../vrrp/testdata/pcap/v3-ipv6.pcap", ""},
-	{"unicast", "../vrrp/testdata/pcap/unicast.pcap", ""},
+	{"v2-pass", "../vrrp/wire/testdata/pcap/v2-pass.pcap", "secret12345"},
+	{"v2-ah", "../vrrp/wire/testdata/pcap/v2-ah.pcap", "ahsecret"},
+	{"v3-ipv4", "../vrrp/wire/testdata/pcap/v3-ipv4.pcap", ""},
+	{"v3-ipv6", "../vrrp/wire/testdata/pcap/v3-ipv6.pcap", ""},
+	{"unicast", "../vrrp/wire/testdata/pcap/unicast.pcap", ""},
 	{"failover", "testdata/pcap/failover.pcap", ""},
 	{"splitbrain", "testdata/pcap/splitbrain.pcap", ""},
 	{"failover-v6", "testdata/pcap/failover-v6.pcap", ""},

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 
 	"github.com/kt-project/kt/internal/pcapfile"
 )
@@ -39,8 +38,8 @@ func (s *scriptedSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	return f.Data, gopacket.CaptureInfo{Timestamp: f.At, CaptureLength: len(f.Data), Length: len(f.Data)}, nil
 }
 
-func (s *scriptedSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
-func (s *scriptedSource) Close() error              { return nil }
+func (s *scriptedSource) LinkType() LinkType { return LinkTypeEthernet }
+func (s *scriptedSource) Close() error       { return nil }
 
 func playLive(t *testing.T, o Options) (string, *Result) {
 	t.Helper()

@@ -6,20 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
-// pcapng files are read by gopacket's NgReader, which trusts what it reads:
-// a block length under 12 wraps around and skips the rest of the file as if
-// it had ended, a file cut in the middle of a block ends without a word, and
-// an interface's if_tsresol of 2^-64 or 10^-20 and beyond divides by zero.
-// ngChecker sits between the file and the NgReader and checks every block's
-// frame first (and an interface block's if_tsresol), so that the NgReader
-// only ever sees well-framed blocks; what gets past it still cannot crash
-// kt (safeNg recovers).
+// pcapng files are read by ngReader (pcapng.go) through an ngChecker, which
+// checks every block's frame first (and an interface block's if_tsresol),
+// so that the reader only ever sees well-framed blocks. (It was written for
+// gopacket's NgReader, which trusts what it reads: a block length under 12
+// wrapped around and skipped the rest of the file as if it had ended, a
+// file cut in the middle of a block ended without a word, and an
+// interface's if_tsresol of 2^-64 or 10^-20 and beyond divided by zero.)
 type ngChecker struct {
 	br        *bufio.Reader
 	left      int // bytes of the current block not yet passed on
@@ -132,46 +127,3 @@ func (c *ngChecker) checkIDB(b []byte) error {
 	}
 	return nil
 }
-
-// safeNg is an NgReader reading through an ngChecker, with any panic of the
-// NgReader turned into an error.
-type safeNg struct {
-	ng *pcapgo.NgReader
-	ck *ngChecker
-}
-
-func newSafeNg(r io.Reader) (ng *safeNg, err error) {
-	br, ok := r.(*bufio.Reader)
-	if !ok || br.Size() < maxNgBlock {
-		br = bufio.NewReaderSize(r, 2*maxNgBlock)
-	}
-	ck := &ngChecker{br: br}
-	defer func() {
-		if p := recover(); p != nil {
-			ng, err = nil, fmt.Errorf("pcapng: malformed file (%v)", p)
-		}
-	}()
-	r2, err := pcapgo.NewNgReader(ck, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		if ck.truncated {
-			return nil, errTruncated
-		}
-		return nil, err
-	}
-	return &safeNg{ng: r2, ck: ck}, nil
-}
-
-func (s *safeNg) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureInfo, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			data, err = nil, fmt.Errorf("pcapng: malformed record near byte %d (%v)", s.ck.offset, p)
-		}
-	}()
-	data, ci, err = s.ng.ZeroCopyReadPacketData()
-	if err != nil && s.ck.truncated {
-		err = io.ErrUnexpectedEOF
-	}
-	return data, ci, err
-}
-
-func (s *safeNg) LinkType() layers.LinkType { return s.ng.LinkType() }

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 )
 
 // pcapReader reads classic pcap files through a large buffer of its own:
 // each frame is a slice of that buffer, valid until the next call, so no
 // byte is copied twice. pcapgo's Reader copies every header and frame
 // through io.ReadFull, which was a quarter of the time of decoding a
-// million adverts. pcapng files still go through pcapgo's NgReader.
+// million adverts. pcapng files are read by ngReader (pcapng.go).
 type pcapReader struct {
 	src      io.Reader
 	buf      []byte
@@ -24,7 +23,7 @@ type pcapReader struct {
 	eof      bool
 	order    binary.ByteOrder
 	nanos    bool
-	linkType layers.LinkType
+	linkType LinkType
 }
 
 // Magic numbers of classic pcap (microsecond and nanosecond timestamps).
@@ -62,7 +61,7 @@ func newPcapReaderFrom(r *pcapReader) (*pcapReader, error) {
 	default:
 		return nil, fmt.Errorf("not a pcap or pcapng file (magic %#08x)", binary.BigEndian.Uint32(h))
 	}
-	r.linkType = layers.LinkType(r.order.Uint32(h[20:]) & 0x0fffffff)
+	r.linkType = LinkType(r.order.Uint32(h[20:]) & 0x0fffffff)
 	r.r += 24
 	return r, nil
 }
@@ -120,4 +119,4 @@ func (r *pcapReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	return b[16:], ci, nil
 }
 
-func (r *pcapReader) LinkType() layers.LinkType { return r.linkType }
+func (r *pcapReader) LinkType() LinkType { return r.linkType }

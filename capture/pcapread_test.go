@@ -13,7 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // swapPcap rewrites a little-endian pcap as big-endian.
@@ -40,7 +40,7 @@ func swapPcap(b []byte) []byte {
 // TestPcapReader reads pcaps written by gopacket's writers (microsecond and
 // nanosecond, both byte orders, cut short) and compares with pcapgo's reader.
 func TestPcapReader(t *testing.T) {
-	frames := [][]byte{v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{}), v3Frame6(t, 200, 255), garpFrame(vip4, macR1)}
+	frames := [][]byte{v2Frame(t, 100, wire.AuthNone, "", wire.IPv4Options{}), v3Frame6(t, 200, 255), garpFrame(vip4, macR1)}
 	write := func(nanos bool) []byte {
 		var buf bytes.Buffer
 		w := pcapgo.NewWriter(&buf)
@@ -77,7 +77,7 @@ func TestPcapReader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.LinkType() != layers.LinkTypeEthernet {
+			if r.LinkType() != LinkTypeEthernet {
 				t.Fatalf("link type %v", r.LinkType())
 			}
 			for i := 0; ; i++ {

@@ -57,6 +57,8 @@ type Result struct {
 	Packets  int // VRRP packets shown (good and malformed)
 	Frames   int // frames read
 	Election *Election
+	// BFD holds the BFD sessions seen (bfdsniff.go).
+	BFD *BFDTable
 	// Events are every event of a file (live captures print theirs but
 	// do not keep them).
 	Events []Event
@@ -118,7 +120,8 @@ func run(ctx context.Context, o Options, src Source, live bool) (*Result, error)
 		}
 		defer pw.close()
 	}
-	s := &session{o: o, dec: NewDecoder(src.LinkType(), o.Auth), el: NewElection(), live: live}
+	s := &session{o: o, dec: NewDecoder(src.LinkType(), o.Auth), el: NewElection(), live: live,
+		bfd: &bfdSniff{dec: NewBFDDecoder(src.LinkType()), table: NewBFDTable()}}
 	s.rec.Iface = o.Iface
 	s.out = bufio.NewWriterSize(o.Out, 1<<16)
 	err = s.loopGuarded(ctx, src, pw)
@@ -130,7 +133,7 @@ func run(ctx context.Context, o Options, src Source, live bool) (*Result, error)
 	if ferr := s.finish(); err == nil {
 		err = ferr
 	}
-	return &Result{Packets: s.packets, Frames: s.frames, Election: s.el, Events: s.events}, err
+	return &Result{Packets: s.packets, Frames: s.frames, Election: s.el, Events: s.events, BFD: s.bfd.table}, err
 }
 
 type session struct {
@@ -148,6 +151,7 @@ type session struct {
 	// refresh mode: the latest lines under the table.
 	recent    [][]byte
 	lastDrawn time.Time
+	bfd       *bfdSniff
 }
 
 // loopGuarded runs loop; for a mapped file, a memory fault (the file was
@@ -198,6 +202,9 @@ func (s *session) loop(ctx context.Context, src Source, pw *pcapWriter) error {
 		rec := &s.rec
 		rec.Time = ci.Timestamp
 		if !s.dec.Decode(data, rec) {
+			if _, err := s.bfdHandle(data, ci, pw); err != nil {
+				return err
+			}
 			continue
 		}
 		if !s.live && s.o.Duration > 0 {
@@ -339,6 +346,9 @@ func (s *session) finish() error {
 			if err := writeTable(s.out, s.el, s.o.Location, now); err != nil {
 				return err
 			}
+		}
+		if err := s.bfdSummary(); err != nil {
+			return err
 		}
 	}
 	return s.out.Flush()

@@ -14,7 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/kt-project/kt/internal/pcapfile"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // toPcapng rewrites a pcap as pcapng with gopacket's writer.
@@ -137,7 +137,7 @@ func TestOptions(t *testing.T) {
 func TestMappedFileTruncated(t *testing.T) {
 	frames := make([][]byte, 50000)
 	for i := range frames {
-		frames[i] = v2Frame(t, 100, vrrp.AuthNone, "", vrrp.IPv4Options{})
+		frames[i] = v2Frame(t, 100, wire.AuthNone, "", wire.IPv4Options{})
 	}
 	path := filepath.Join(t.TempDir(), "big.pcap")
 	if err := pcapfile.Write(path, time.Unix(1e9, 0), frames); err != nil {

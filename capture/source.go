@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +27,7 @@ type Source interface {
 	// context and refresh the screen).
 	Next() ([]byte, gopacket.CaptureInfo, error)
 	// LinkType is the frames' link type.
-	LinkType() layers.LinkType
+	LinkType() LinkType
 	// Close releases the file or socket.
 	Close() error
 }
@@ -37,10 +36,11 @@ type Source interface {
 // interval.
 var errIdle = errors.New("capture: idle")
 
-// zeroCopyReader is what pcapgo's pcap and pcapng readers have in common.
+// zeroCopyReader is what the pcap and pcapng readers have in common (the
+// methods of gopacket's ZeroCopyPacketDataSource and pcapgo's readers).
 type zeroCopyReader interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	LinkType() layers.LinkType
+	LinkType() LinkType
 }
 
 type fileSource struct {
@@ -87,7 +87,7 @@ func openFile(ctx context.Context, path string) (Source, error) {
 	if data := mapFile(f); data != nil {
 		var r zeroCopyReader
 		if bytes.HasPrefix(data, pcapngMagic) {
-			r, err = newSafeNg(bytes.NewReader(data))
+			r, err = newNgReader(bytes.NewReader(data))
 		} else {
 			r, err = newPcapReaderMem(data)
 		}
@@ -158,7 +158,7 @@ func newReader(br *bufio.Reader) (zeroCopyReader, error) {
 		return nil, fmt.Errorf("not a pcap file: %w", err)
 	}
 	if bytes.Equal(magic, pcapngMagic) {
-		return newSafeNg(br)
+		return newNgReader(br)
 	}
 	return newPcapReader(br)
 }
@@ -182,7 +182,7 @@ func (s *fileSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	return data, ci, err
 }
 
-func (s *fileSource) LinkType() layers.LinkType { return s.r.LinkType() }
+func (s *fileSource) LinkType() LinkType { return s.r.LinkType() }
 func (s *fileSource) Close() error {
 	if s.mapped != nil {
 		if err := unix.Munmap(s.mapped); err != nil {
@@ -303,36 +303,47 @@ func kernelTime(oob []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (s *liveSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
-func (s *liveSource) Close() error              { return s.conn.Close() }
+func (s *liveSource) LinkType() LinkType { return LinkTypeEthernet }
+func (s *liveSource) Close() error       { return s.conn.Close() }
 
-// pcapWriter saves frames for -w.
+// pcapWriter saves frames for -w: classic pcap with nanosecond
+// timestamps, in this machine's byte order (as pcapgo's Writer writes it).
 type pcapWriter struct {
-	f  *os.File
-	bw *bufio.Writer
-	w  *pcapgo.Writer
+	f   *os.File
+	bw  *bufio.Writer
+	hdr [16]byte
 }
 
-func createPcap(path string, lt layers.LinkType) (*pcapWriter, error) {
+func createPcap(path string, lt LinkType) (*pcapWriter, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<16)
-	w := pcapgo.NewWriterNanos(bw)
-	if err := w.WriteFileHeader(1<<16, lt); err != nil {
+	var h [24]byte
+	binary.NativeEndian.PutUint32(h[0:], pcapMagicNanos)
+	binary.NativeEndian.PutUint16(h[4:], 2) // version 2.4
+	binary.NativeEndian.PutUint16(h[6:], 4)
+	binary.NativeEndian.PutUint32(h[16:], 1<<16) // snap length
+	binary.NativeEndian.PutUint32(h[20:], uint32(lt))
+	if _, err := bw.Write(h[:]); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("capture: %s: %w", path, err)
 	}
-	return &pcapWriter{f: f, bw: bw, w: w}, nil
+	return &pcapWriter{f: f, bw: bw}, nil
 }
 
 func (p *pcapWriter) write(ci gopacket.CaptureInfo, data []byte) error {
-	ci.CaptureLength = len(data)
-	if ci.Length < len(data) {
-		ci.Length = len(data)
+	n := max(ci.Length, len(data))
+	binary.NativeEndian.PutUint32(p.hdr[0:], uint32(ci.Timestamp.Unix()))
+	binary.NativeEndian.PutUint32(p.hdr[4:], uint32(ci.Timestamp.Nanosecond()))
+	binary.NativeEndian.PutUint32(p.hdr[8:], uint32(len(data)))
+	binary.NativeEndian.PutUint32(p.hdr[12:], uint32(n))
+	if _, err := p.bw.Write(p.hdr[:]); err != nil {
+		return err
 	}
-	return p.w.WritePacket(ci, data)
+	_, err := p.bw.Write(data)
+	return err
 }
 
 // flush pushes buffered frames to the file (live captures flush after each

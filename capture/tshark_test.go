@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/layers"
-
 	"github.com/kt-project/kt/internal/pcapfile"
 	"github.com/kt-project/kt/internal/testenv"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // tsharkPacket is one packet of tshark -T json --no-duplicate-keys: layer
@@ -59,7 +57,7 @@ func decodeAll(t *testing.T, path string) []Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDecoder(layers.LinkTypeEthernet, "")
+	d := NewDecoder(LinkTypeEthernet, "")
 	var out []Record
 	for _, f := range frames {
 		var r Record
@@ -173,10 +171,10 @@ func TestAgainstTsharkProblems(t *testing.T) {
 	tshark := testenv.LookPath(t, "tshark", "apt-get install tshark")
 	flip := func(b []byte, off int) []byte { b = slices.Clone(b); b[off] ^= 0x5a; return b }
 	frames := [][]byte{
-		v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{}),
-		flip(v2Frame(t, 100, vrrp.AuthPass, "secret", vrrp.IPv4Options{}), 14+20+7),
-		v2Frame(t, 90, vrrp.AuthNone, "", vrrp.IPv4Options{TTL: 64}),
-		v2Frame(t, 80, vrrp.AuthAH, "k", vrrp.IPv4Options{AH: true, Seq: 3}),
+		v2Frame(t, 100, wire.AuthPass, "secret", wire.IPv4Options{}),
+		flip(v2Frame(t, 100, wire.AuthPass, "secret", wire.IPv4Options{}), 14+20+7),
+		v2Frame(t, 90, wire.AuthNone, "", wire.IPv4Options{TTL: 64}),
+		v2Frame(t, 80, wire.AuthAH, "k", wire.IPv4Options{AH: true, Seq: 3}),
 		v3Frame6(t, 200, 255),
 		flip(v3Frame6(t, 200, 255), 14+40+6),
 	}

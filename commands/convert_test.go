@@ -95,7 +95,7 @@ func TestConvertCheck(t *testing.T) {
 	}
 	for _, want := range []string{
 		"original.conf:11: error: vrrp_garp_interval '0' is invalid",
-		"original.conf:89: warning: unknown keyword \"netify_backup\" in vrrp_sync_group VG_1 (did you mean \"notify_backup\"?)",
+		"original.conf:89: warning: Unknown keyword 'netify_backup' (in vrrp_sync_group VG_1; did you mean \"notify_backup\"?)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)

@@ -191,7 +191,7 @@ func keepalivedMain(args []string, stdout, stderr io.Writer) int {
 		case "all":
 			note(name, "kt runs VRRP and the checkers in one process")
 		case "no_bfd":
-			note(name, "kt has no BFD")
+			note(name, "not supported: kt runs the configured bfd_instance sessions in its one process")
 		case "log-detail":
 			note(name, "kt's log lines always carry their details")
 		case "dont-respawn":
@@ -392,7 +392,7 @@ func keepalivedDaemon(r keepalivedRun, stdout, stderr io.Writer) int {
 		pidFiles = append(pidFiles, pid("checkers_pid", kaDefaultCheckPID))
 	}
 	if p, ok := r.pidFiles["bfd_pid"]; ok {
-		r.notes = append(r.notes, "keepalived option -b: kt has no BFD process; "+p+" is not written")
+		r.notes = append(r.notes, "keepalived option -b: kt's BFD runs in its one process; "+p+" is not written")
 	}
 	err := runDaemon(context.Background(), stdout, stderr, runOptions{
 		ConfigPath: r.configFile,
@@ -430,7 +430,7 @@ func keepalivedUsage(w io.Writer, prog string) {
   -f, --use-file=FILE          configuration file (default /etc/keepalived/keepalived.conf)
   -P, --vrrp                   run the VRRP instances only
   -C, --check                  run the checkers and IPVS only
-  -B, --no_bfd                 accepted (kt has no BFD)
+  -B, --no_bfd                 accepted, no effect (bfd_instance sessions run in kt's one process)
       --all                    accepted (one process runs everything configured)
   -l, --log-console            log to stderr
   -D, --log-detail             accepted (kt's log lines always carry details)
@@ -449,7 +449,7 @@ func keepalivedUsage(w io.Writer, prog string) {
   -T, --genhash                genhash mode (first option only)
   -c, --checkers_pid=FILE      third pid file, holding the same pid (default /run/keepalived_checkers.pid)
   -a, --address-monitoring     accepted, no effect
-  -b, --bfd_pid=FILE           accepted (no BFD process)
+  -b, --bfd_pid=FILE           accepted (BFD runs in kt's one process; not written)
   -x, --snmp                   accepted (no SNMP: kt status --json and metrics instead)
   -A, --snmp-agent-socket=FILE accepted, no effect
   -s, --namespace=NAME         accepted, no effect (use ip netns exec NAME)

@@ -17,14 +17,17 @@ func sniffCommand() *cli.Command {
 		Usage:     "capture and decode VRRP, live or from a pcap; show the election as it happens",
 		ArgsUsage: "IFACE | -r FILE",
 		Description: `kt sniff decodes VRRP v2 and v3 adverts (IPv4 and IPv6, plain or inside AH)
-live from an interface (a kernel BPF filter keeps only VRRP, AH, ARP and
-neighbour advertisements) or from a pcap/pcapng file, and follows each
+live from an interface (a kernel BPF filter keeps only VRRP, AH, ARP,
+neighbour advertisements and BFD) or from a pcap/pcapng file, and follows each
 virtual router: its master, priority, advertised and measured interval,
 jitter, and the events: new master (with the advert gap before it, the
 observed failover time), priority change, priority 0, split brain (two
 sources advertising for longer than one interval), gratuitous ARP/NA for
 the VIPs. Problems are flagged on each packet: checksum, TTL not 255,
-password/AH mismatch (with --auth), address count.
+password/AH mismatch (with --auth), address count. BFD control packets
+(UDP 3784/4784) are decoded too: a line each, state changes as events,
+and with --summary a table of the sessions (state, intervals, detection
+time, missed packets).
 
   kt sniff eth0                       live; on a terminal the table redraws
   kt sniff eth0 --duration 30s --summary

@@ -18,7 +18,14 @@ type Pos struct {
 	// Keys lists the keywords written in the block with their lines, the
 	// first time each was written.
 	Keys []KeyLine
+	// Seq is the line's place among all lines read, across included files
+	// (1 for the first); 0 where that is unknown (TOML).
+	Seq int
 }
+
+// Before reports whether p was read before q; where either's place is
+// unknown, it reports true.
+func (p Pos) Before(q Pos) bool { return p.Seq == 0 || q.Seq == 0 || p.Seq < q.Seq }
 
 // EndPos returns where the block ends: its closing brace, else its start.
 func (p Pos) EndPos() Pos {
@@ -51,6 +58,16 @@ func (p Pos) Of(key string) Pos {
 		}
 	}
 	return Pos{File: p.File, Line: p.Line}
+}
+
+// Has reports whether keyword key was written in the block.
+func (p Pos) Has(key string) bool {
+	for _, k := range p.Keys {
+		if k.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pos) setKey(key string, line int) {

@@ -84,15 +84,23 @@ func TestMalformedConfigs(t *testing.T) {
 		want []string
 	}{
 		{"stray closing brace", edit(t, "lb_kind NAT", "    lb_kind NAT\n}"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80 has no real servers; it is ignored (keepalived does the same)`,
-			`bad.conf:22: warning: unknown keyword "protocol" in top level`,
-			`bad.conf:23: warning: unknown keyword "real_server" in top level`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80 has no real servers - ignoring`,
+			// keepalived's parser, too, reads what follows the stray "}"
+			// at the top level, and its "}"s as unknown keywords there.
+			`bad.conf:22: warning: Unknown keyword 'protocol' (in the top level)`,
+			`bad.conf:23: warning: Unknown keyword 'real_server' (in the top level)`,
+			`bad.conf:23: warning: Unexpected '{' - ignoring`,
+			`bad.conf:24: warning: Unknown keyword 'TCP_CHECK' (in the top level)`,
+			`bad.conf:24: warning: Unexpected '{' - ignoring`,
+			`bad.conf:25: warning: Unknown keyword 'connect_timeout' (in the top level)`,
+			`bad.conf:26: warning: Unknown keyword '}'`,
+			`bad.conf:27: warning: Unknown keyword '}'`,
 			`bad.conf:28: error: Extra '}' found`,
 			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no lb_kind; the forwarding method is NAT (keepalived does the same)`,
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:udp:80: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80: no protocol set - defaulting to UDP (add protocol TCP for a TCP service)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:udp:80: no forwarding method set, setting default NAT`,
 			`bad.conf:20: error: lb_kind takes a value, not a block`,
 		}},
 		{"block not closed", strings.TrimSuffix(strings.TrimSpace(base), "}"), []string{
@@ -100,6 +108,7 @@ func TestMalformedConfigs(t *testing.T) {
 		}},
 		{"priority not a number", edit(t, "priority 100", "    priority abc"), []string{
 			`bad.conf:10: error: priority: invalid number "abc"`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"priority out of range", edit(t, "priority 100", "    priority 300"), []string{
 			`bad.conf:10: error: number '300' outside range [1, 255]`,
@@ -140,32 +149,33 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:28: error: vrrp instance VI_1 already defined`,
 		}},
 		{"misspelt keyword", edit(t, "priority 100", "    prioity 100"), []string{
-			`bad.conf:10: warning: unknown keyword "prioity" in vrrp_instance VI_1 (did you mean "priority"?)`,
+			`bad.conf:10: warning: Unknown keyword 'prioity' (in vrrp_instance VI_1; did you mean "priority"?)`,
 		}},
 		{"bad auth_type", edit(t, "priority 100", "    authentication {\n        auth_type MD5\n    }"), []string{
 			`bad.conf:11: error: (VI_1) unknown authentication type 'MD5'`,
 		}},
 		{"bad lb_algo", edit(t, "lb_algo rr", "    lb_algo roundrobin"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80: no lb_algo; the scheduler is wlc (keepalived does the same)`,
-			`bad.conf:19: warning: virtual_server [192.0.2.1]:tcp:80: lb_algo "roundrobin" is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case); it is ignored`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80: no scheduler set, setting default 'wlc'`,
+			`bad.conf:19: error: Invalid lvs_scheduler 'roundrobin' - ignoring (the schedulers are rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case)`,
 		}},
 		{"bad lb_kind", edit(t, "lb_kind NAT", "    lb_kind MASQ"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80: no lb_kind; the forwarding method is NAT (keepalived does the same)`,
-			`bad.conf:20: warning: virtual_server [192.0.2.1]:tcp:80: lb_kind "MASQ" is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80: no forwarding method set, setting default NAT`,
+			`bad.conf:20: error: PARSER : unknown [MASQ] routing method for virtual server. (want NAT, DR or TUN, in upper case)`,
 		}},
 		{"real server not an address", edit(t, "real_server 198.51.100.1 80 {", "    real_server web1 80 {"), []string{
-			`bad.conf:22: error: virtual_server [192.0.2.1]:tcp:80: real_server web1:80: "web1" is not an IP address`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80 has no real servers - ignoring`,
+			`bad.conf:22: error: Invalid real server ip address/port web1/80 - skipping`,
 		}},
 		{"real server bad port", edit(t, "real_server 198.51.100.1 80 {", "    real_server 198.51.100.1 http {"), []string{
-			`bad.conf:18: warning: virtual_server [192.0.2.1]:tcp:80 has no real servers; it is ignored (keepalived does the same)`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:tcp:80 has no real servers - ignoring`,
 			`bad.conf:22: error: real_server: invalid port "http"`,
 		}},
 		{"duplicate real server", edit(t, "protocol TCP", "    protocol TCP\n    real_server 198.51.100.1 80 {\n    }"), []string{
-			`bad.conf:24: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80 is duplicated; the second one is removed (keepalived does the same)`,
+			`bad.conf:24: error: VS [192.0.2.1]:tcp:80: real server [198.51.100.1]:tcp:80 is duplicated - removing second rs`,
 		}},
 		{"bad digest", edit(t, "TCP_CHECK {", "        HTTP_GET {\n            url {\n                path /\n                digest 1234\n                status_code 99\n            }\n        }\n        TCP_CHECK {"), []string{
-			`bad.conf:26: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: digest "1234" is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)`,
-			`bad.conf:27: warning: virtual_server [192.0.2.1]:tcp:80: real_server 198.51.100.1:80: status_code "99" is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)`,
+			`bad.conf:26: error: digest '1234' character length should be 32 rather than 4`,
+			`bad.conf:27: error: Invalid HTTP_GET status code '99' (want codes or ranges from 100 to 599, like 200 or 200-299)`,
 		}},
 		{"script weight out of range", edit(t, "script /bin/true", "    script /bin/true\n    weight 300"), []string{
 			`bad.conf:6: error: number '300' outside range [-253, 253]`,
@@ -182,7 +192,10 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:20: error: smtp_alert: invalid boolean "maybe" (want on/off, true/false or yes/no)`,
 		}},
 		{"virtual server header", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server 192.0.2.1 80 tcp {"), []string{
-			`bad.conf:18: error: virtual_server: want ADDRESS PORT, fwmark N or group NAME`,
+			`bad.conf:18: warning: virtual_server: extra words "tcp" ignored (keepalived ignores them too)`,
+		}},
+		{"virtual server header without words", edit(t, "virtual_server 192.0.2.1 80 {", "virtual_server fwmark {"), []string{
+			`bad.conf:18: error: virtual_server: want ADDRESS [PORT], fwmark N or group NAME`,
 		}},
 		{"named block without name", edit(t, "vrrp_script chk {", "vrrp_script {"), []string{
 			"bad.conf:4: error: *** Configuration line starting `vrrp_script` is missing a parameter after keyword `vrrp_script` at word position 2",
@@ -192,10 +205,13 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:30: error: VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0`,
 		}},
 		{"bad unicast peer", edit(t, "priority 100", "    priority 100\n    unicast_peer {\n        192.0.2.\n    }"), []string{
+			// With no peer left, keepalived defaults to multicast.
+			`bad.conf:7: warning: (VI_1) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`,
 			`bad.conf:12: error: unicast_peer: invalid peer address "192.0.2."`,
 		}},
 		{"block for a value", edit(t, "priority 100", "    priority {\n    }"), []string{
 			`bad.conf:10: error: priority takes a value, not a block`,
+			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"unterminated quote", edit(t, "script /bin/true", "    script \"/bin/true"), []string{
 			`bad.conf:5: warning: missing closing " in "/bin/true"`,

@@ -35,15 +35,20 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	if v.host != nil {
 		v.globalHost()
 		v.scriptUsers()
+		v.miscUsers()
 		v.interfaces()
 	}
+	v.bfdInstances()
 	v.instances()
 	v.syncGroups()
 	if v.host != nil {
 		v.scriptFiles()
 	}
 	v.completeInstances()
+	v.syncGroupStates()
 	v.virtualServers()
+	v.bgp()
+	v.bfdChecks()
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()
@@ -165,4 +170,46 @@ func needsCopy(t reflect.Type) bool {
 		return needsCopy(t.Elem())
 	}
 	return false
+}
+
+// syncGroupStates applies vrrp_complete_init's rule for sync groups: when
+// one member would start as backup or is not the address owner, and one
+// would start as master, every member that would start as master starts as
+// backup instead (keepalived says nothing). A priority that came from
+// `state MASTER` stays 255.
+func (v *validator) syncGroupStates() {
+	for _, name := range sortedKeys(v.c.SyncGroups) {
+		g := v.c.SyncGroups[name]
+		haveBackup, haveMaster := false, false
+		for _, n := range g.Group {
+			in := v.c.Instances[n]
+			if in == nil {
+				continue
+			}
+			master := wantsMaster(in)
+			haveBackup = haveBackup || !master || in.EffectivePriority() != OwnerPriority
+			haveMaster = haveMaster || master
+		}
+		if !haveBackup || !haveMaster {
+			continue
+		}
+		for _, n := range g.Group {
+			if in := v.c.Instances[n]; in != nil && wantsMaster(in) {
+				if in.Priority == nil {
+					p := in.EffectivePriority()
+					in.Priority = &p
+				}
+				in.State = "BACKUP"
+			}
+		}
+	}
+}
+
+// wantsMaster reports whether the instance would start as master
+// (keepalived's wantstate): state MASTER, or no state and priority 255.
+func wantsMaster(in *Instance) bool {
+	if in.State == "" {
+		return in.EffectivePriority() == OwnerPriority
+	}
+	return in.State == "MASTER"
 }

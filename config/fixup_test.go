@@ -126,7 +126,7 @@ func TestValueBlockWithoutBrace(t *testing.T) {
 	}
 	want := []string{
 		"t.conf:4: error: Block track_interface has extra parameters eth0 ...",
-		`t.conf:7: warning: unknown keyword "priority" in top level`,
+		`t.conf:7: warning: Unknown keyword 'priority' (in the top level)`,
 		"t.conf:8: error: Extra '}' found",
 		"t.conf:8: warning: Unknown keyword '}'",
 	}

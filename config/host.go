@@ -142,11 +142,7 @@ func (v *validator) scriptUsers() {
 	if g == nil {
 		g = &GlobalDefs{}
 	}
-	globalFail := false
-	if u := g.ScriptUser; u.Set && len(u.Args) > 0 {
-		globalFail = !v.host.User(u.Args[0]) || len(u.Args) > 1 && !v.host.Group(u.Args[1])
-	}
-	defaultFail := globalFail || !g.ScriptUser.Set && g.EnableScriptSecurity && !v.host.User("keepalived_script")
+	globalFail, defaultFail := v.defaultUser()
 	said := globalFail // keepalived says why only when it looks for keepalived_script
 	names := sortedKeys(v.c.Scripts)
 	sort.SliceStable(names, func(i, j int) bool {
@@ -176,6 +172,58 @@ func (v *validator) scriptUsers() {
 		if !ok {
 			v.carryf(s.Pos.Of("user"), "Unable to set uid/gid for script %s", cmdStr(s.Script.Cmd))
 			delete(v.c.Scripts, name)
+		}
+	}
+}
+
+// defaultUser reports whether global_defs' script_user names a user or
+// group the host has not got, and whether scripts without a user of their
+// own have no default user to run as: that, or keepalived_script missing
+// under enable_script_security (get_default_script_user).
+func (v *validator) defaultUser() (globalFail, defaultFail bool) {
+	g := v.c.Global
+	if g == nil {
+		g = &GlobalDefs{}
+	}
+	if u := g.ScriptUser; u.Set && len(u.Args) > 0 {
+		globalFail = !v.host.User(u.Args[0]) || len(u.Args) > 1 && !v.host.Group(u.Args[1])
+	}
+	return globalFail, globalFail || !g.ScriptUser.Set && g.EnableScriptSecurity && !v.host.User("keepalived_script")
+}
+
+// miscUsers removes each MISC_CHECK whose user or group does not exist
+// (keepalived: when it reads the user line) or, with no user of its own,
+// that has no default user to run as (when the block ends), as
+// check_misc.c does. keepalived's checker process reads the configuration
+// on its own, so it says why there is no default user once more.
+func (v *validator) miscUsers() {
+	globalFail, defaultFail := v.defaultUser()
+	said := globalFail
+	for _, vs := range v.c.VirtualServers {
+		for _, rs := range vs.RealServers {
+			kept := rs.MiscCheck[:0]
+			for _, mc := range rs.MiscCheck {
+				if mc.MiscPath.Cmd == "" {
+					kept = append(kept, mc) // "No script path", in virtualServers
+					continue
+				}
+				cmd := cmdStr(mc.MiscPath.Cmd)
+				if u := mc.User; len(u.Args) > 0 {
+					if !v.host.User(u.Args[0]) || len(u.Args) > 1 && !v.host.Group(u.Args[1]) {
+						v.carryf(mc.Pos.Of("user"), "Failed to set uid/gid for misc checker script %s - removing", cmd)
+						continue
+					}
+				} else if defaultFail {
+					if !said {
+						v.carryf(mc.Pos.EndPos(), "Unable to set default user keepalived_script for script")
+						said = true
+					}
+					v.carryf(mc.Pos.EndPos(), "Unable to set default user for misc script %s - removing", cmd)
+					continue
+				}
+				kept = append(kept, mc)
+			}
+			rs.MiscCheck = kept
 		}
 	}
 }

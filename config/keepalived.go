@@ -148,6 +148,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	}
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
+	diags = refuseBadBGP(cfg, diags)
 	return cfg, diags, nil
 }
 
@@ -174,7 +175,7 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
-	p.body(v, p.sc.of(v.Type()), "top level", nil)
+	p.body(v, p.sc.of(v.Type()), "the top level", nil)
 	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst}
 }
 
@@ -186,9 +187,9 @@ func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	p.next = next
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
-	p.body(v, p.sc.of(v.Type()), "top level", nil)
+	p.body(v, p.sc.of(v.Type()), "the top level", nil)
 	p.sink.summarizeDropped()
-	return cfg, p.sink.list
+	return cfg, refuseBadBGP(cfg, p.sink.list)
 }
 
 // cursor walks the words of a stream of lines.
@@ -199,6 +200,10 @@ type cursor struct {
 	next   func() []Line // the next chunk, nil at the end
 	last   Pos           // the line of the last word taken
 	seen   int           // ln+1 of last (0: none), so it is set once a line
+	// braces is the number of "{" taken less the number of "}": keepalived
+	// counts braces as text, apart from what its parser makes of them, and
+	// reports "Extra '}' found" when a "}" takes that count below zero.
+	braces int
 }
 
 // more reports whether a word is left, moving to the next line or chunk as
@@ -232,12 +237,20 @@ func (c *cursor) peek() (Word, int) { return c.chunk[c.li].Words[c.wi], c.ln }
 // pos returns where the current word was written.
 func (c *cursor) pos() Pos {
 	l := &c.chunk[c.li]
-	return Pos{File: l.Pos.File, Line: l.Pos.Line}
+	return Pos{File: l.Pos.File, Line: l.Pos.Line, Seq: l.Pos.Seq}
 }
 
 // take moves past the current word.
 func (c *cursor) take() {
 	c.setLast()
+	if w := &c.chunk[c.li].Words[c.wi]; !w.Quoted && len(w.Text) == 1 {
+		switch w.Text[0] {
+		case '{':
+			c.braces++
+		case '}':
+			c.braces--
+		}
+	}
 	c.wi++
 }
 
@@ -413,16 +426,22 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 				}
 				return
 			}
-			// keepalived ignores it and carries on.
-			p.sink.carryf(bpos, "Extra '}' found")
+			// keepalived ignores it and carries on; it is "extra" only
+			// if the braces written so far do not balance (a "}" can
+			// also end, at the top level, a block whose keyword the
+			// parser did not know: see unknown).
+			if p.braces < 0 {
+				p.sink.carryf(bpos, "Extra '}' found")
+				p.braces = 0
+			}
 			p.sink.warnf(bpos, "Unknown keyword '}'")
 			continue
 		}
 		if t.IsBrace("{") {
-			open := p.pos()
-			p.sink.errorf(open, "unexpected \"{\" with no keyword before it")
+			// keepalived's parser ignores a "{" that opens no block, and
+			// reads what follows as statements of the block it is in.
+			p.sink.warnf(p.pos(), "Unexpected '{' - ignoring")
 			p.take()
-			p.skipBlock("block", open)
 			continue
 		}
 		kw, args, kpos, block := p.statement()
@@ -482,37 +501,29 @@ func (p *parser) notClosed(where string, open Pos) {
 	p.sink.errorf(p.last, "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
 }
 
+// unknown reports a keyword that the block has not got, and keeps its line
+// as text for conversions. A "{" after it opens no block: keepalived's
+// parser reports the brace and reads the lines after it as statements of
+// the block it is in, so that the "}" meant to close the unknown block
+// closes that block instead, and whatever followed it is read one level
+// up. kt reads them the same way, so that the configuration it runs is
+// the one keepalived runs.
 func (p *parser) unknown(v reflect.Value, s *blockSchema, kw string, args []string, pos Pos, block bool, where string) {
 	hint := ""
 	if near := s.nearest(kw); near != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", near)
+		hint = fmt.Sprintf("; did you mean %q?", near)
 	}
 	if p.sink.strict {
-		p.sink.errorf(pos, "unknown keyword %q in %s%s", kw, where, hint)
+		p.sink.errorf(pos, "Unknown keyword '%s' (in %s%s)", kw, where, hint)
 	} else {
-		p.sink.warnf(pos, "unknown keyword %q in %s%s", kw, where, hint)
+		p.sink.warnf(pos, "Unknown keyword '%s' (in %s%s)", kw, where, hint)
 	}
-	text := quoteWords(append([]string{kw}, args...))
 	if block {
-		inner := p.skipBlock(kw, pos)
-		var b strings.Builder
-		n := len(text) + 4
-		for _, l := range inner {
-			n += len(l) + 5
-		}
-		b.Grow(n)
-		b.WriteString(text)
-		b.WriteString(" {")
-		for _, l := range inner {
-			b.WriteString("\n    ")
-			b.WriteString(l)
-		}
-		b.WriteString("\n}")
-		text = b.String()
+		p.sink.warnf(p.last, "Unexpected '{' - ignoring")
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)
-		u.Set(reflect.Append(u, reflect.ValueOf(text)))
+		u.Set(reflect.Append(u, reflect.ValueOf(quoteWords(append([]string{kw}, args...)))))
 	}
 }
 
@@ -541,8 +552,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
-			if err = nv.Interface().(wordsValue).parseWords(args); err == nil {
+			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
+			}
+			if isExtraWords(err) {
+				p.sink.warnf(pos, "%s: %v", kw, err)
+				err = nil
 			}
 		} else {
 			switch {
@@ -579,7 +594,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		nv := reflect.New(f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
-			if err := hb.parseHeader(args); err != nil {
+			if err := hb.parseHeader(args); isExtraWords(err) {
+				p.sink.warnf(pos, "%s: %v", kw, err)
+			} else if err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
 				if block {
 					p.skipBlock(kw, pos)
@@ -839,6 +856,9 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 			p.skipBlock(first, pos)
 			continue
 		}
+		if kw == "track_bfd" && p.trackBFDEntry(fv, where, append([]string{first}, rest...), pos) {
+			continue
+		}
 		p.lineEntry(fv, f, kw, append([]string{first}, rest...), pos)
 	}
 	p.notClosed(kw, open)
@@ -920,14 +940,15 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line}
+		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 
 // dupNamed reports a named block defined a second time; the first stands.
 // keepalived skips a second vrrp_instance, vrrp_sync_group or track_group
-// with its own message; a second vrrp_script it keeps, silently, behind
-// the first, which is the one tracking finds.
+// with its own message; a second vrrp_script, virtual_server_group,
+// track_file, vrrp_track_process or bfd_instance it keeps, silently,
+// behind the first, which is the one its lookups by name find.
 func dupNamed(sink *diagSink, pos Pos, kw, name string) {
 	switch kw {
 	case "vrrp_instance":
@@ -936,10 +957,12 @@ func dupNamed(sink *diagSink, pos Pos, kw, name string) {
 		sink.carryf(pos, "vrrp sync group %s already defined", name)
 	case "track_group":
 		sink.carryf(pos, "track_group %s already defined", name)
-	case "vrrp_script":
-		sink.warnf(pos, "vrrp_script %s defined twice: the first one is used (keepalived says nothing)", name)
+	case "bfd_instance":
+		for _, m := range bfdDupMessages(name) {
+			sink.carryf(pos, "%s", m)
+		}
 	default:
-		sink.errorf(pos, "%s %s defined twice", kw, name)
+		sink.warnf(pos, "%s %s defined twice: the first one is used (keepalived says nothing)", kw, name)
 	}
 }
 

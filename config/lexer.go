@@ -288,6 +288,7 @@ type lexer struct {
 
 	chunkLines int      // lines per chunk for the sink
 	out        []Line   // the lines being filled
+	seq        int      // lines emitted so far: the Seq of the last one
 	full       [][]Line // earlier, full, slices of lines
 	nfull      int      // lines in full
 	slab       []Word
@@ -333,10 +334,11 @@ func newLexer(opt LexOptions) *lexer {
 		"_PWD":      {builtin: bPWD},
 		"_INSTANCE": {builtin: bInstance},
 		"_RANDOM":   {builtin: bRandom},
-		// Escaped, so that the character never starts a comment: the
-		// tokenizer turns \# and \! into # and !.
-		"_HASH": {value: `\#`},
-		"_BANG": {value: `\!`},
+		// Not escaped: keepalived 2.2.7 decomments a line again after
+		// substituting, so that $X=${_HASH} makes "$X line" a comment
+		// (keepalived's own test configurations use that).
+		"_HASH": {value: "#"},
+		"_BANG": {value: "!"},
 	}
 	return lx
 }
@@ -633,7 +635,8 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 		// on its own.
 		lx.outTop = lx.depth == 0 && !words[0].IsBrace("{")
 	}
-	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line}, Words: words})
+	lx.seq++
+	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line, Seq: lx.seq}, Words: words})
 	if lx.sink != nil {
 		for _, w := range words {
 			switch {

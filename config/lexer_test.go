@@ -399,13 +399,13 @@ $VS
 
 func TestLexBuiltins(t *testing.T) {
 	lines, diags, err := LexBytes("/etc/keepalived/keepalived.conf", []byte(
-		"p ${_PWD} $_PWD\ni ${_INSTANCE}\nh a${_HASH}b ${_BANG} \"${_HASH}\" '${_BANG}'\n$_HASH=x\nh2 ${_HASH}\nx ${_PWD 1} ${_ENV HOME}"),
+		"p ${_PWD} $_PWD\ni ${_INSTANCE}\nh \"${_HASH}\" a${_HASH}b ${_BANG} '${_BANG}'\n$_HASH=x\nh2 ${_HASH}\nx ${_PWD 1} ${_ENV HOME}"),
 		noFS(LexOptions{ConfigID: "lb1"}))
 	if err != nil || len(diags) > 0 {
 		t.Fatalf("err %v, diagnostics %v", err, diags)
 	}
 	equalStrings(t, "lines", render(lines, false), []string{
-		"1:p|/etc/keepalived|/etc/keepalived", "2:i|lb1", "3:h|a#b|!|#|!", "5:h2|x", "6:x|$|{|_PWD|1|}|$|{|_ENV|HOME|}",
+		"1:p|/etc/keepalived|/etc/keepalived", "2:i|lb1", "3:h|#|a", "5:h2|x", "6:x|$|{|_PWD|1|}|$|{|_ENV|HOME|}",
 	})
 
 	// ${_RANDOM}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -99,7 +101,22 @@ func (vs *VirtualServer) granularityValid() bool {
 	if g == "" {
 		return false
 	}
-	v6 := !strings.Contains(g, ".")
+	if vs.granularityV6() {
+		n, ok := atoiRange(g, 1, 128)
+		return ok && n > 0
+	}
+	if _, ok := atoiRange(g, 0, 1<<31); ok {
+		return true // inet_aton reads a bare number as an address; kt reads it as a prefix length
+	}
+	a, err := netip.ParseAddr(g)
+	return err == nil && a.Is4()
+}
+
+// granularityV6 tells how keepalived reads persistence_granularity: as
+// an IPv6 prefix length for an IPv6 service, else as an IPv4 netmask (for
+// a service of no known family, a value with a dot is IPv4).
+func (vs *VirtualServer) granularityV6() bool {
+	v6 := !strings.Contains(vs.PersistenceGranularity, ".")
 	if vs.Address != nil {
 		if a, ok := vs.Address.Addr(); ok {
 			v6 = a.Unmap().Is6()
@@ -109,15 +126,7 @@ func (vs *VirtualServer) granularityValid() bool {
 	} else if vs.IPFamily == "inet" {
 		v6 = false
 	}
-	if v6 {
-		n, ok := atoiRange(g, 1, 128)
-		return ok && n > 0
-	}
-	if _, ok := atoiRange(g, 0, 1<<31); ok {
-		return true // inet_aton reads a bare number as an address; kt reads it as a prefix length
-	}
-	a, err := netip.ParseAddr(g)
-	return err == nil && a.Is4()
+	return v6
 }
 
 func atoiRange(s string, lo, hi int) (int, bool) {
@@ -422,8 +431,167 @@ func (c *Config) GroupFamilyProblem(vs *VirtualServer) string {
 	return ""
 }
 
+// groupMissing reports a virtual server of a virtual_server_group that is
+// not defined, which keepalived 2.2.7 leaves out (link_vsg_to_vs: "Virtual
+// server group %s specified but not configured - ignoring virtual server").
+func (c *Config) groupMissing(vs *VirtualServer) bool {
+	if vs.Group == "" {
+		return false
+	}
+	_, ok := c.VirtualServerGr[vs.Group]
+	return !ok
+}
+
 // VSIgnored reports a virtual server keepalived does not program: one with
-// no real server, or whose group's address families do not fit it.
+// no real server, of a group that is not defined, or whose group's address
+// families do not fit it.
 func (c *Config) VSIgnored(vs *VirtualServer) bool {
-	return vs.Ignored() || c.GroupFamilyProblem(vs) != ""
+	return c.groupMissing(vs) || vs.Ignored() || c.GroupFamilyProblem(vs) != ""
+}
+
+// keepalived's names for services and servers in its messages.
+
+// kaTrio is inet_sockaddrtotrio: "[ADDR]:PROTO:PORT" with the protocol in
+// lower case, "none" when the service has none (yet).
+func kaTrio(host, proto string, port int) string {
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.String()
+	}
+	if proto == "" {
+		proto = "none"
+	}
+	return "[" + host + "]:" + strings.ToLower(proto) + ":" + strconv.Itoa(port)
+}
+
+// kaVS is FMT_VS: a group "[NAME]:0" (keepalived numbers the services of
+// a group only after it has checked them), a fwmark "FWM N", an address
+// kaTrio with proto, the service's protocol at the time of the message.
+func kaVS(vs *VirtualServer, proto string) string {
+	switch {
+	case vs.Group != "":
+		return "[" + vs.Group + "]:0"
+	case vs.FWMark != nil:
+		return "FWM " + strconv.Itoa(*vs.FWMark)
+	case vs.Address != nil:
+		return kaTrio(vs.Address.Host, proto, vs.Address.Port)
+	}
+	return "[]"
+}
+
+// writtenProto is the protocol as keepalived's parser leaves it: a valid
+// protocol line, else none.
+func (vs *VirtualServer) writtenProto() string {
+	p, _ := validProtocol(vs.Protocol)
+	return p
+}
+
+// groupKinds tells what members vs's group has: addresses, fwmarks.
+func (c *Config) groupKinds(vs *VirtualServer) (addrs, fwmarks bool) {
+	g := c.VirtualServerGr[vs.Group]
+	if vs.Group == "" || g == nil {
+		return false, false
+	}
+	for _, m := range g.Members {
+		switch {
+		case m.Verdict.Skipped():
+		case m.FWMark != nil:
+			fwmarks = true
+		case m.First.IsValid():
+			addrs = true
+		}
+	}
+	return addrs, fwmarks
+}
+
+// byAddress reports a service keepalived addresses by IP rather than by
+// fwmark: an address, or a group with an address member.
+func (c *Config) byAddress(vs *VirtualServer) bool {
+	if vs.Group != "" {
+		addrs, _ := c.groupKinds(vs)
+		return addrs
+	}
+	return vs.FWMark == nil
+}
+
+// fwmarkOnly reports a service whose protocol keepalived ignores: a
+// fwmark, or a group of fwmarks only.
+func (c *Config) fwmarkOnly(vs *VirtualServer) bool {
+	if vs.Group != "" {
+		addrs, fwmarks := c.groupKinds(vs)
+		return fwmarks && !addrs
+	}
+	return vs.FWMark != nil
+}
+
+// checkedProto is the service's protocol once validate_check_config has
+// set its default (UDP for a service by address) and cleared it for a
+// fwmark service.
+func (c *Config) checkedProto(vs *VirtualServer) string {
+	p := vs.writtenProto()
+	if c.byAddress(vs) && p == "" {
+		p = "UDP"
+	}
+	if p != "" && c.fwmarkOnly(vs) {
+		p = ""
+	}
+	return p
+}
+
+// kaUnsigned is what keepalived's read_unsigned prints for n when it is
+// outside [lo, hi].
+func kaUnsigned(n int, lo, hi uint64) string {
+	switch {
+	case n < 0:
+		return fmt.Sprintf("negative number '%d'", n)
+	case uint64(n) > 1<<32-1:
+		return fmt.Sprintf("number '%d' outside unsigned integer range", n)
+	}
+	return fmt.Sprintf("number '%d' outside range [%d, %d]", n, lo, hi)
+}
+
+// kaTimerRange is what keepalived's read_timer prints for a timer below
+// its minimum (1 µs, or 0 when zeroOK) or above max (0: no maximum but
+// ULONG_MAX µs); "" when the timer is in range.
+func kaTimerRange(d Duration, zeroOK bool, max time.Duration) string {
+	x := d.D()
+	s := formatDuration(d, "")
+	switch {
+	case x < 0:
+		return fmt.Sprintf("negative number '%s'", s)
+	case zeroOK && max <= 0:
+		return ""
+	case x < time.Microsecond || max > 0 && x > max:
+		hi := "18446744073709.551614"
+		if max > 0 {
+			hi = strconv.FormatFloat(max.Seconds(), 'f', 6, 64)
+		}
+		return fmt.Sprintf("number '%s' outside range [0.000001, %s]", s, hi)
+	}
+	return ""
+}
+
+// kaDigestProblem is what keepalived's digest_handler says of a digest
+// that is not 32 hex digits: it reads the pairs from the last to the first
+// and names the first pair it cannot read, printing the digest cut after
+// that pair.
+func kaDigestProblem(d string) string {
+	if len(d) != 32 {
+		return fmt.Sprintf("digest '%s' character length should be 32 rather than %d", d, len(d))
+	}
+	hex := func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+	for i := 15; i >= 0; i-- {
+		if !hex(d[2*i]) || !hex(d[2*i+1]) {
+			return fmt.Sprintf("Unable to interpret hex digit in '%s' at offset %d/%d", d[:2*i+2], 2*i, 2*i+1)
+		}
+	}
+	return ""
+}
+
+// kaMember is format_vsge: "ADDR,PORT" or "FIRST-LAST,PORT" for an
+// address member of a group.
+func kaMember(m GroupMember) string {
+	if m.Last.IsValid() && m.Last != m.First {
+		return m.First.String() + "-" + m.Last.String() + "," + strconv.Itoa(int(m.Port))
+	}
+	return m.First.String() + "," + strconv.Itoa(int(m.Port))
 }

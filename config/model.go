@@ -54,6 +54,9 @@ type Config struct {
 	VirtualServerGr map[string]*VSGroup      `toml:"virtual_server_group,omitempty"`
 	VirtualServers  []*VirtualServer         `toml:"virtual_server,omitempty"`
 
+	// BGP is kt's own bgp block (config/bgp.go); keepalived has none.
+	BGP *BGP `toml:"bgp,omitempty"`
+
 	// Unparsed keeps keywords kt does not know, as written.
 	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
 }

@@ -68,25 +68,32 @@ type VirtualServer struct {
 }
 
 func (vs *VirtualServer) parseHeader(w []string) error {
+	// keepalived reads the first two words (alloc_vs) and ignores the
+	// rest; the port may be left out (port 0, as keepalived has allowed
+	// since 2.0.7).
+	var extra error
+	if len(w) > 2 {
+		extra, w = extraWords(w[2:]), w[:2]
+	}
 	switch {
-	case len(w) == 2 && w[0] == "fwmark":
+	case len(w) == 0 || (len(w) == 1 && (w[0] == "fwmark" || w[0] == "group")):
+		return errorf("want ADDRESS [PORT], fwmark N or group NAME")
+	case w[0] == "fwmark":
 		n, err := strconv.Atoi(w[1])
 		if err != nil {
 			return errorf("invalid fwmark %q", w[1])
 		}
 		vs.FWMark = &n
-	case len(w) == 2 && w[0] == "group":
+	case w[0] == "group":
 		vs.Group = w[1]
-	case len(w) == 2:
+	default:
 		ep := &Endpoint{}
 		if err := ep.parseWords(w); err != nil {
 			return err
 		}
 		vs.Address = ep
-	default:
-		return errorf("want ADDRESS PORT, fwmark N or group NAME")
 	}
-	return nil
+	return extra
 }
 
 func (vs *VirtualServer) formatHeader() []string {

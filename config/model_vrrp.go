@@ -65,6 +65,9 @@ type BFDInstance struct {
 	VRRP     bool     `toml:"vrrp,omitempty"`
 	Checker  bool     `toml:"checker,omitempty"`
 	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	// Disabled says why validation took the instance out of the BFD
+	// engine (keepalived's "disabling instance"); trackers still know it.
+	Disabled string `toml:"-"`
 }
 
 // SyncGroup is a vrrp_sync_group block: instances that change state together.

@@ -10,7 +10,7 @@ import (
 // but does not act on, by block, with why. --check names each one a
 // configuration sets, so that nothing keepalived would do is dropped
 // without a word. Keywords with a message of their own elsewhere
-// (vrrp_iptables, track_group, track_bfd) are not listed.
+// (vrrp_iptables, track_group) are not listed.
 var notRunReasons = map[reflect.Type]map[string]string{
 	reflect.TypeOf(Config{}): {
 		"net_namespace":            "run kt under ip netns exec instead",
@@ -21,7 +21,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"linkbeat_use_polling":     "kt follows links through netlink",
 		"linkbeat_interfaces":      "kt follows links through netlink",
 		"interface_up_down_delays": "not implemented",
-		"bfd_instance":             "kt has no BFD yet",
 		"garp_group":               "not implemented",
 	},
 	reflect.TypeOf(GlobalDefs{}): {
@@ -72,13 +71,12 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"checker_cpu_affinity":                "kt sets no CPU affinity",
 		"checker_rlimit_rttime":               "kt sets no real-time priority",
 		"checker_rlimit_rtime":                "kt sets no real-time priority",
-		"bfd_priority":                        "kt has no BFD",
-		"bfd_no_swap":                         "kt has no BFD",
-		"bfd_rt_priority":                     "kt has no BFD",
-		"bfd_cpu_affinity":                    "kt has no BFD",
-		"bfd_rlimit_rttime":                   "kt has no BFD",
-		"bfd_rlimit_rtime":                    "kt has no BFD",
-		"lvs_notify_fifo":                     "not implemented: no VS/RS lines on a FIFO",
+		"bfd_priority":                        "kt sets no process priority",
+		"bfd_no_swap":                         "kt does not lock its memory",
+		"bfd_rt_priority":                     "kt sets no real-time priority",
+		"bfd_cpu_affinity":                    "kt sets no CPU affinity",
+		"bfd_rlimit_rttime":                   "kt sets no real-time priority",
+		"bfd_rlimit_rtime":                    "kt sets no real-time priority",
 		"fifo_write_vrrp_states_on_reload":    "not implemented",
 		"snmp_socket":                         "no SNMP: kt status --json and the metrics listener",
 		"enable_traps":                        "no SNMP: kt status --json and the metrics listener",
@@ -131,6 +129,7 @@ var notRunReasons = map[reflect.Type]map[string]string{
 	},
 	reflect.TypeOf(RealServer{}): {
 		"snmp_name": "no SNMP",
+		"bfd_check": "not implemented: the real server does not follow the BFD session",
 	},
 	reflect.TypeOf(URLCheck{}): {
 		"regex":            "not implemented: a checker with a regex url is not run",

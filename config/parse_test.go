@@ -58,14 +58,22 @@ func TestParseSemantics(t *testing.T) {
 		{"later values win",
 			"vrrp_instance VI_1 {\n    priority 10\n    priority 20\n}\n",
 			func(c *Config) bool { return *c.Instances["VI_1"].Priority == 20 }, nil},
+		// An unknown keyword opens no block, as in keepalived's parser: the
+		// "}" meant to close it closes the instance, and the last "}" is
+		// an unknown keyword at the top level.
 		{"unknown keywords are kept",
-			"vrrp_instance VI_1 {\n    frobnicate 1 2\n    weird {\n        x y\n    }\n}\n",
+			"vrrp_instance VI_1 {\n    frobnicate 1 2\n    weird {\n        x y\n    }\n    priority 50\n}\n",
 			func(c *Config) bool {
 				u := c.Instances["VI_1"].Unparsed
-				return len(u) == 2 && u[0] == "frobnicate 1 2" && strings.HasPrefix(u[1], "weird {")
+				return len(u) == 3 && u[0] == "frobnicate 1 2" && u[1] == "weird" && u[2] == "x y" &&
+					c.Instances["VI_1"].Priority == nil && len(c.Unparsed) == 1 && c.Unparsed[0] == "priority 50"
 			},
-			[]string{`t.conf:2: warning: unknown keyword "frobnicate" in vrrp_instance VI_1`,
-				`t.conf:3: warning: unknown keyword "weird" in vrrp_instance VI_1`}},
+			[]string{`t.conf:2: warning: Unknown keyword 'frobnicate' (in vrrp_instance VI_1)`,
+				`t.conf:3: warning: Unknown keyword 'weird' (in vrrp_instance VI_1)`,
+				`t.conf:3: warning: Unexpected '{' - ignoring`,
+				`t.conf:4: warning: Unknown keyword 'x' (in vrrp_instance VI_1)`,
+				`t.conf:6: warning: Unknown keyword 'priority' (in the top level)`,
+				`t.conf:7: warning: Unknown keyword '}'`}},
 		{"conditional lines follow the config id",
 			"vrrp_instance VI_1 {\n@test priority 30\n@other priority 40\n@^test priority 50\n}\n",
 			func(c *Config) bool { return *c.Instances["VI_1"].Priority == 30 }, nil},

@@ -197,8 +197,13 @@ func (v *validator) instances() {
 			v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
 			in.Version = nil
 		}
-		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) {
-			v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) || in.Priority == nil && p.Has("priority") {
+			// Out of range, or not a number at all (the parser said so
+			// and left it unset): keepalived uses 100, even with state
+			// MASTER, which would otherwise make it 255.
+			if in.Priority != nil {
+				v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+			}
 			v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
 			in.Priority = new(int)
 			*in.Priority = DefaultPriority
@@ -285,32 +290,61 @@ func (v *validator) instances() {
 			in.VirtualIPAddress = kept
 		}
 		in.TrackInterface = v.trackRefs(where, "interface", in.TrackInterface, nil)
-		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
-		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileDefined)
-		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		in.TrackBFD = v.trackRefs(where, "bfd", in.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, v.scriptAt)
+		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileAt)
+		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
+		in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
 	}
 	v.lvsSyncDaemon() // syncd.go
 }
 
-func (v *validator) trackFileDefined(n string) bool {
-	_, ok := v.c.TrackFiles[n]
-	_, old := v.c.OldTrackFiles[n]
-	return ok || old
+// readBefore reports whether the object t tracks was defined before the
+// line that tracks it.
+func readBefore(defined func(string) (Pos, bool), t Track) bool {
+	at, ok := defined(t.Name)
+	return ok && at.Before(t.Pos)
+}
+
+// scriptAt, trackFileAt and processAt return where the tracked
+// object of that name was defined, if it was.
+func (v *validator) scriptAt(n string) (Pos, bool) {
+	if s := v.c.Scripts[n]; s != nil {
+		return s.Pos, true
+	}
+	return Pos{}, false
+}
+
+func (v *validator) trackFileAt(n string) (Pos, bool) {
+	if f := v.c.TrackFiles[n]; f != nil {
+		return f.Pos, true
+	}
+	if f := v.c.OldTrackFiles[n]; f != nil {
+		return f.Pos, true
+	}
+	return Pos{}, false
+}
+
+func (v *validator) processAt(n string) (Pos, bool) {
+	if p := v.c.TrackProcesses[n]; p != nil {
+		return p.Pos, true
+	}
+	return Pos{}, false
 }
 
 // trackRefs drops tracked scripts, files, processes and BFD sessions that
 // are not defined (or were removed), as keepalived does when it reads the
-// track_* line, and returns the list that is left.
-func (v *validator) trackRefs(where, what string, list []Track, defined func(string) bool) []Track {
+// track_* line, and returns the list that is left. keepalived looks the
+// object up as it reads that line, so one defined further down the file
+// is "not found" too.
+func (v *validator) trackRefs(where, what string, list []Track, defined func(string) (Pos, bool)) []Track {
 	kept := list[:0]
 	seen := map[string]bool{}
 	for _, t := range list {
-		if what != "interface" && !defined(t.Name) {
+		if what != "interface" && !readBefore(defined, t) {
 			v.carryf(t.Pos, "%s track %s %s not found, ignoring...", where, what, t.Name)
 			continue
 		}
-		if seen[t.Name] && what != "file" {
+		if seen[t.Name] {
 			v.carryf(t.Pos, "%s duplicate track_%s %s - ignoring", where, what, t.Name)
 			continue
 		}
@@ -352,10 +386,10 @@ func (v *validator) syncGroups() {
 		g := v.c.SyncGroups[name]
 		where := "(" + name + ")"
 		g.TrackInterface = v.trackRefs(where, "interface", g.TrackInterface, nil)
-		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, func(n string) bool { _, ok := v.c.Scripts[n]; return ok })
-		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileDefined)
-		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, func(n string) bool { _, ok := v.c.TrackProcesses[n]; return ok })
-		g.TrackBFD = v.trackRefs(where, "bfd", g.TrackBFD, func(n string) bool { _, ok := v.c.BFDInstances[n]; return ok })
+		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, v.scriptAt)
+		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileAt)
+		g.TrackProcess = v.trackRefs(where, "process", g.TrackProcess, v.processAt)
+		g.TrackBFD = v.trackBFDRefs(where, g.TrackBFD)
 		if len(g.Group) == 0 {
 			v.carryf(g.Pos, "Sync group %s has no virtual router(s). removing", name)
 			delete(v.c.SyncGroups, name)
@@ -478,7 +512,9 @@ func (v *validator) completeInstances() {
 		if strict && len(in.UnicastPeer) > 0 {
 			v.errorf(p.Of("unicast_peer"), "%s Unicast peers are not supported in strict mode", where)
 		}
-		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set) {
+		// A unicast_peer block with no peers in it counts as a unicast
+		// keyword too (vrrp_unicast_peer_handler sets the flag).
+		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
 			v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", where)
 		}
 		if prio == OwnerPriority && in.NoPreempt {
@@ -560,10 +596,27 @@ func (v *validator) completeInstances() {
 				ks = append(ks, t)
 			}
 			in.TrackScript = ks
+			// A tracked file's weight of 1 is its default: keepalived
+			// makes it 0 (the file then only says up or FAULT); any
+			// other weight stops the tracking.
+			kf := in.TrackFile[:0]
+			for _, t := range in.TrackFile {
+				switch w := v.fileWeight(t); {
+				case w == 1:
+					v.carryf(t.Pos, "%s ignoring weight from tracked file %s due to %s. specify weight 0", where, t.Name, why)
+					zero := 0
+					t.Weight = &zero
+				case w != 0:
+					v.carryf(t.Pos, "%s ignoring tracked file %s with weight %d due to %s", where, t.Name, w, why)
+					continue
+				}
+				kf = append(kf, t)
+			}
+			in.TrackFile = kf
 			kb := in.TrackBFD[:0]
 			for _, t := range in.TrackBFD {
-				if t.Weight != nil && *t.Weight != 0 {
-					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, *t.Weight, why)
+				if w := v.bfdTrackWeight(t); w != 0 {
+					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, w, why)
 					continue
 				}
 				kb = append(kb, t)
@@ -611,6 +664,22 @@ func (v *validator) scriptWeight(t Track) int {
 		return s.Weight.Value
 	}
 	return 0
+}
+
+// fileWeight is the weight a track_file line gives: its own, else the
+// track_file block's, else 1.
+func (v *validator) fileWeight(t Track) int {
+	if t.Weight != nil {
+		return *t.Weight
+	}
+	f := v.c.TrackFiles[t.Name]
+	if f == nil {
+		f = v.c.OldTrackFiles[t.Name]
+	}
+	if f != nil && f.Weight.Set {
+		return f.Weight.Value
+	}
+	return 1
 }
 
 // advertInt brings advert_int into the range and step of the instance's
@@ -669,285 +738,675 @@ func (pl lvsPlace) String() string {
 	return s
 }
 
+// virtualServers reports what keepalived 2.2.7's checker reports of the
+// virtual servers, in its words: what its parser says as it reads a
+// keyword (at the keyword's line), what it says when a block ends (at the
+// closing brace), and what validate_check_config says once the whole file
+// is read (keepalived gives no line; kt gives the block's). Each of these
+// is an error keepalived carries on from with a fix-up, which the
+// Effective* methods (lvs_fixup.go) apply the same way.
 func (v *validator) virtualServers() {
 	seen := map[Endpoint]bool{}
+	kept := v.c.VirtualServers[:0]
 	for _, vs := range v.c.VirtualServers {
 		p := vs.Pos
 		where := lvsPlace{vs: vs}
-		if vs.Group != "" {
-			if _, ok := v.c.VirtualServerGr[vs.Group]; !ok {
-				v.errorf(p, "%s: virtual_server_group %s is not defined", where, vs.Group)
-			}
-		}
 		if vs.Address != nil {
 			if _, ok := vs.Address.Addr(); !ok {
-				v.errorf(p, "%s: %q is not an IP address", where, vs.Address.Host)
+				// alloc_vs skips the whole block.
+				if vs.Address.Port != 0 {
+					v.carryf(p, "Invalid virtual server IP address/port %s/%d - skipping", vs.Address.Host, vs.Address.Port)
+				} else {
+					v.carryf(p, "Invalid virtual server IP address %s - skipping", vs.Address.Host)
+				}
+				continue
 			}
 		}
-		// What follows are keepalived 2.2.7's fix-ups: it logs the
-		// problem, applies a default and carries on, and so does kt (the
-		// Effective* methods apply the same settings), so they are
-		// warnings.
-		if vs.Ignored() {
-			v.warnf(p, "%s has no real servers; it is ignored (keepalived does the same)", where)
+		if m := vs.FWMark; m != nil && (*m < 0 || *m > 1<<32-1) {
+			// alloc_vs skips the whole block.
+			v.carryf(p, "%s", kaUnsigned(*m, 0, 1<<32-1))
+			v.carryf(p, "virtual server fwmark '%d' must be in [0, 4294967295] - ignoring", *m)
+			continue
+		}
+		kept = append(kept, vs)
+		if h := vs.SorryServer.Host; h != "" {
+			if _, ok := vs.SorryServer.Addr(); !ok {
+				v.carryf(p.Of("sorry_server"), "Invalid sorry server IP address %s - skipping", h)
+				vs.SorryServer = Endpoint{}
+			}
+		}
+		rss := vs.RealServers[:0]
+		for _, rs := range vs.RealServers {
+			if _, ok := rs.Address.Addr(); !ok {
+				// alloc_rs skips the whole block; with no port it
+				// prints C's "(null)".
+				port := "(null)"
+				if rs.Address.Port != 0 {
+					port = strconv.Itoa(rs.Address.Port)
+				}
+				v.carryf(rs.Pos, "Invalid real server ip address/port %s/%s - skipping", rs.Address.Host, port)
+				continue
+			}
+			rss = append(rss, rs)
+		}
+		vs.RealServers = rss
+		v.vsKeywords(vs, where)
+		for _, rs := range vs.RealServers {
+			v.rsKeywords(rs, lvsPlace{vs: vs, rs: rs})
+		}
+		v.families(vs)
+		// link_vsg_to_vs, before validate_check_config: keepalived logs
+		// these when it starts; keepalived -t says nothing.
+		if v.c.groupMissing(vs) {
+			v.warnf(p, "Virtual server group %s specified but not configured - ignoring virtual server %s (keepalived -t does not report this; keepalived logs it when it starts)", vs.Group, kaVS(vs, ""))
 			continue
 		}
 		if why := v.c.GroupFamilyProblem(vs); why != "" {
-			v.warnf(p, "%s is left out: %s (keepalived 2.2.7 leaves it out too and logs this when it starts; keepalived -t says nothing)", where, why)
+			v.warnf(p, "%s: %s %s - ignoring (keepalived -t does not report this; keepalived logs it when it starts)", vs.Group, why, kaVS(vs, ""))
 			continue
 		}
-		if vs.FWMark != nil && vs.Protocol != "" {
-			v.warnf(p.Of("protocol"), "%s: protocol is ignored for a fwmark service", where)
+		// validate_check_config.
+		if vs.Ignored() {
+			v.carryf(p, "Virtual server %s has no real servers - ignoring", kaVS(vs, vs.writtenProto()))
+			continue
 		}
-		for _, kw := range []struct{ name, val string }{{"lb_algo", vs.LBAlgo}, {"lvs_sched", vs.LVSSched}} {
-			if kw.val != "" && !lvsSchedulers[kw.val] {
-				v.warnf(p.Of(kw.name), "%s: %s %q is not an IPVS scheduler (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case); it is ignored", where, kw.name, kw.val)
+		proto := v.c.checkedProto(vs)
+		name := kaVS(vs, proto)
+		if _, fwmarks := v.c.groupKinds(vs); vs.HASuspend && (vs.FWMark != nil || fwmarks) {
+			v.carryf(p.Of("ha_suspend"), "Virtual server %s: cannot use ha_suspend with fwmarks - clearing ha_suspend", name)
+			vs.HASuspend = false
+		}
+		if v.c.byAddress(vs) {
+			if vs.writtenProto() == "" {
+				v.carryf(p, "Virtual server %s: no protocol set - defaulting to UDP (add protocol TCP for a TCP service)", kaVS(vs, ""))
 			}
-		}
-		if !lvsSchedulers[vs.LBAlgo] && !lvsSchedulers[vs.LVSSched] {
-			v.warnf(p, "%s: no lb_algo; the scheduler is wlc (keepalived does the same)", where)
-		}
-		for _, fl := range []struct {
-			name string
-			set  bool
-		}{{"sh-port", vs.SHPort}, {"sh-fallback", vs.SHFallback}, {"mh-port", vs.MHPort}, {"mh-fallback", vs.MHFallback}} {
-			if fl.set && !vs.schedFlag(fl.name) {
-				sched := fl.name[:2]
-				v.warnf(p.Of(fl.name), "%s: %s only applies to the %s scheduler set by an lb_algo line before it; it is ignored (keepalived does the same)", where, fl.name, sched)
+			if vs.OPS && proto != "UDP" {
+				v.carryf(p.Of("ops"), "Virtual server %s: one packet scheduling requires UDP - resetting", name)
 			}
-		}
-		if vs.Hashed {
-			v.warnf(p.Of("hashed"), "%s: hashed has no effect (keepalived 2.2.7 ignores it); it is ignored", where)
-		}
-		for _, kw := range []struct {
-			name string
-			val  Text
-		}{{"lb_kind", vs.LBKind}, {"lvs_method", vs.LVSMethod}} {
-			if kw.val != "" {
-				if _, ok := fwdMethod(kw.val); !ok {
-					v.warnf(p.Of(kw.name), "%s: %s %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", where, kw.name, string(kw.val))
-				}
-			}
-		}
-		if _, ok := vs.lbKindSet(); !ok {
-			needs := false
-			for _, rs := range vs.liveRealServers() {
-				if _, own := fwdMethod(rs.LVSMethod); !own {
-					needs = true
-				}
-			}
-			if _, own := fwdMethod(vs.SorryServerLVSMethod); vs.SorryServer.Host != "" && !own {
-				needs = true
-			}
-			if needs {
-				v.warnf(p, "%s: no lb_kind; the forwarding method is NAT (keepalived does the same)", where)
-			}
-		}
-		if vs.Protocol != "" {
-			if _, ok := validProtocol(vs.Protocol); !ok {
-				v.warnf(p.Of("protocol"), "%s: protocol %q is invalid (want TCP, UDP or SCTP); it is ignored", where, vs.Protocol)
-			}
-		}
-		if _, ok := validProtocol(vs.Protocol); vs.FWMark == nil && !ok {
-			v.warnf(p, "%s: no protocol; UDP is used (keepalived does the same), add protocol TCP for a TCP service", where)
-		}
-		if vs.OPS && vs.FWMark == nil && vs.EffectiveProtocol() != "UDP" {
-			v.warnf(p.Of("ops"), "%s: ops (one-packet scheduling) needs protocol UDP; it is ignored (keepalived does the same)", where)
-		}
-		if vs.PersistenceTimeout != nil {
-			if _, ok := vs.persistenceSet(); !ok {
-				v.warnf(p.Of("persistence_timeout"), "%s: persistence_timeout %s is out of range (1 to 2678400 whole seconds); it is ignored (keepalived does the same)", where, formatDuration(*vs.PersistenceTimeout, ""))
-			}
-		}
-		if vs.PersistenceGranularity != "" && !vs.granularityValid() {
-			v.warnf(p.Of("persistence_granularity"), "%s: persistence_granularity %q is invalid (an IPv4 netmask, or an IPv6 prefix length 1-128); it is ignored", where, vs.PersistenceGranularity)
 		}
 		if _, ok := vs.persistenceSet(); (vs.zeroPort() || v.c.groupZeroPort(vs)) && !ok && !vs.granularityValid() {
-			v.warnf(p, "%s: port 0 is only valid for a persistent service; persistence_timeout 360 is set (keepalived does the same)", where)
+			v.carryf(p, "Virtual server %s: zero port only valid for persistent services - setting", name)
 		}
-		for _, t := range []struct {
-			kw  string
-			d   *Duration
-			max time.Duration
-		}{{"connect_timeout", vs.ConnectTimeout, maxConnectTimeout}, {"delay_loop", vs.DelayLoop, 0}, {"delay_before_retry", vs.DelayBeforeRetry, -1}, {"warmup", vs.Warmup, -1}} {
-			v.timer(p, where, t.kw, t.d, t.max)
+		if vs.writtenProto() != "" && v.c.fwmarkOnly(vs) {
+			v.carryf(p.Of("protocol"), "Warning: Virtual server %s: protocol specified for fwmark - protocol will be ignored", name)
 		}
-		if vs.Retry != nil && *vs.Retry < 1 {
-			v.warnf(p.Of("retry"), "%s: retry %d is out of range (at least 1); it is ignored (keepalived does the same)", where, *vs.Retry)
-		}
-		if vs.Weight != nil && (*vs.Weight < 1 || *vs.Weight > maxIPVSWeight) {
-			v.warnf(p.Of("weight"), "%s: weight %d is out of range (1 to %d); it is ignored (keepalived does the same)", where, *vs.Weight, maxIPVSWeight)
-		}
-		if vs.Quorum != nil && *vs.Quorum < 1 {
-			v.warnf(p.Of("quorum"), "%s: quorum %d must be at least 1; it is set to 1 (keepalived does the same)", where, *vs.Quorum)
-		}
-		if q, sum := vs.quorumSet(), vs.weightSum(); q > sum {
-			v.warnf(p.Of("quorum"), "%s: quorum %d exceeds the total weight of the real servers %d; it is lowered to %d (keepalived does the same)", where, q, sum, sum)
-		}
-		if vs.Hysteresis != nil && *vs.Hysteresis < 0 {
-			v.warnf(p.Of("hysteresis"), "%s: hysteresis %d must be at least 0; it is ignored", where, *vs.Hysteresis)
-		}
-		if h, q := max(intOr(vs.Hysteresis, 0), 0), vs.EffectiveQuorum(); vs.Hysteresis != nil && h >= q {
-			v.warnf(p.Of("hysteresis"), "%s: hysteresis %d >= quorum %d; it is set to %d (keepalived does the same)", where, h, q, vs.EffectiveHysteresis())
-		}
-		if vs.SorryServer.Host != "" {
-			if k := vs.SorryServerLVSMethod; k != "" {
-				if _, ok := fwdMethod(k); !ok {
-					v.warnf(p.Of("sorry_server_lvs_method"), "%s: sorry_server_lvs_method %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", where, string(k))
-				}
-			}
-			v.rsPort(p.Of("sorry_server"), where, "sorry_server", vs, vs.EffectiveSorryKind(), vs.SorryServer.Port)
-		} else if vs.SorryServerInhibit {
-			v.warnf(p.Of("sorry_server_inhibit"), "%s: sorry_server_inhibit without sorry_server; it is ignored (keepalived does the same)", where)
+		if !lvsSchedulers[vs.LBAlgo] && !lvsSchedulers[vs.LVSSched] {
+			v.carryf(p, "Virtual server %s: no scheduler set, setting default 'wlc'", name)
 		}
 		clear(seen)
+		noKind := false
 		for _, rs := range vs.RealServers {
-			rwhere := lvsPlace{vs: vs, rs: rs}
-			if _, ok := rs.Address.Addr(); !ok {
-				v.errorf(rs.Pos, "%s: %q is not an IP address", rwhere, rs.Address.Host)
-			}
 			if seen[rs.Address] {
-				v.warnf(rs.Pos, "%s is duplicated; the second one is removed (keepalived does the same)", rwhere)
+				v.carryf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", name, kaTrio(rs.Address.Host, proto, rs.Address.Port))
 				continue
 			}
 			seen[rs.Address] = true
-			if rs.Weight != nil {
-				if _, ok := rsWeightSet(rs); !ok {
-					v.warnf(rs.Pos.Of("weight"), "%s: weight %d is out of range (0 to %d); it is ignored (keepalived does the same)", rwhere, *rs.Weight, maxIPVSWeight)
+			if _, own := fwdMethod(rs.LVSMethod); !own {
+				if _, ok := vs.lbKindSet(); !ok && !noKind {
+					v.carryf(p, "Virtual server %s: no forwarding method set, setting default NAT", name)
+					noKind = true
 				}
 			}
-			if rs.LVSMethod != "" {
-				if _, ok := fwdMethod(rs.LVSMethod); !ok {
-					v.warnf(rs.Pos.Of("lvs_method"), "%s: lvs_method %q is not a forwarding method (NAT, DR or TUN, in upper case); it is ignored (keepalived does the same)", rwhere, string(rs.LVSMethod))
-				}
+		}
+		if _, own := fwdMethod(vs.SorryServerLVSMethod); vs.SorryServer.Host != "" && !own {
+			if _, ok := vs.lbKindSet(); !ok && !noKind {
+				v.carryf(p, "Virtual server %s: no forwarding method set, setting default NAT", name)
 			}
-			if rs.Retry != nil && *rs.Retry < 1 {
-				v.warnf(rs.Pos.Of("retry"), "%s: retry %d is out of range (at least 1); it is ignored (keepalived does the same)", rwhere, *rs.Retry)
+		}
+		v.sorryMatchesRS(vs, name, proto)
+		if q, sum := vs.quorumSet(), vs.weightSum(); q > sum {
+			v.carryf(p.Of("quorum"), "Warning - quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", q, name, sum, sum)
+		}
+		if h, q := max(intOr(vs.Hysteresis, 0), 0), vs.EffectiveQuorum(); h >= q {
+			v.carryf(p.Of("hysteresis"), "Virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", name, h, q, uint32(q-1))
+		}
+		v.ports(vs, name, proto)
+	}
+	clear(v.c.VirtualServers[len(kept):])
+	v.c.VirtualServers = kept
+}
+
+// vsKeywords reports the virtual server keywords keepalived's parser
+// rejects as it reads them (check_parser.c), at their lines.
+func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
+	p := vs.Pos
+	for _, kw := range []struct{ name, val string }{{"lb_algo", vs.LBAlgo}, {"lvs_sched", vs.LVSSched}} {
+		if kw.val != "" && !lvsSchedulers[kw.val] {
+			v.carryf(p.Of(kw.name), "Invalid lvs_scheduler '%s' - ignoring (the schedulers are rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos, in lower case)", kw.val)
+		}
+	}
+	for _, fl := range []struct {
+		name string
+		set  bool
+	}{{"sh-port", vs.SHPort}, {"sh-fallback", vs.SHFallback}, {"mh-port", vs.MHPort}, {"mh-fallback", vs.MHFallback}, {"hashed", vs.Hashed}} {
+		if !fl.set || vs.schedFlag(fl.name) {
+			continue
+		}
+		// lbflags_handler: with sh or mh set, the other scheduler's flags
+		// (and hashed) are ignored without a word; with any other
+		// scheduler keepalived reports them.
+		switch sched := vs.schedAt(p.Of(fl.name).Line); sched {
+		case "sh", "mh":
+			v.warnf(p.Of(fl.name), "%s: %s has no effect with the %s scheduler; it is ignored (keepalived ignores it without a message)", where, fl.name, sched)
+		default:
+			v.carryf(p.Of(fl.name), "%s only applies to sh scheduler - ignoring", fl.name)
+		}
+	}
+	for _, kw := range []struct {
+		name string
+		val  Text
+	}{{"lb_kind", vs.LBKind}, {"lvs_method", vs.LVSMethod}} {
+		v.fwdKeyword(p.Of(kw.name), kw.val, "virtual")
+	}
+	if vs.Protocol != "" {
+		if _, ok := validProtocol(vs.Protocol); !ok {
+			v.carryf(p.Of("protocol"), "Unknown protocol %s - ignoring", vs.Protocol)
+		}
+	}
+	if d := vs.PersistenceTimeout; d != nil {
+		if _, ok := vs.persistenceSet(); !ok {
+			s := formatDuration(*d, "")
+			switch {
+			case d.D() < 0:
+				v.carryf(p.Of("persistence_timeout"), "negative number '%s'", s)
+			case d.D()%time.Second != 0:
+				v.carryf(p.Of("persistence_timeout"), "invalid number '%s'", s)
+			default:
+				v.carryf(p.Of("persistence_timeout"), "%s", kaUnsigned(int(d.D()/time.Second), 1, uint64(maxPersistence/time.Second)))
 			}
-			for _, t := range []struct {
-				kw  string
-				d   *Duration
-				max time.Duration
-			}{{"connect_timeout", rs.ConnectTimeout, maxConnectTimeout}, {"delay_loop", rs.DelayLoop, 0}, {"delay_before_retry", rs.DelayBeforeRetry, -1}, {"warmup", rs.Warmup, -1}} {
-				v.timer(rs.Pos, rwhere, t.kw, t.d, t.max)
+			v.carryf(p.Of("persistence_timeout"), "persistence_timeout invalid (want 1 to 2678400 whole seconds)")
+		}
+	}
+	if g := vs.PersistenceGranularity; g != "" && !vs.granularityValid() {
+		at := p.Of("persistence_granularity")
+		if v6 := vs.granularityV6(); v6 {
+			if n, err := strconv.Atoi(g); err == nil {
+				v.carryf(at, "%s", kaUnsigned(n, 1, 128))
+			} else {
+				v.carryf(at, "invalid number '%s'", g)
 			}
-			v.rsPort(rs.Pos, rwhere, "real server", vs, vs.EffectiveRSKind(rs), rs.Address.Port)
-			v.checkers(rs, rwhere)
+			v.carryf(at, "Invalid IPv6 persistence_granularity specified - %s (want a prefix length 1-128)", g)
+		} else {
+			v.carryf(at, "Invalid IPv4 persistence_granularity specified - %s (want a netmask)", g)
+		}
+	}
+	v.timer(p, "connect_timeout", &vs.ConnectTimeout, false, maxConnectTimeout, "virtual server connect_timeout %s invalid - ignoring")
+	v.timer(p, "delay_loop", &vs.DelayLoop, false, 0, "virtual server delay loop '%s' invalid - ignoring")
+	v.timer(p, "delay_before_retry", &vs.DelayBeforeRetry, true, 0, "virtual server delay before retry '%s' invalid - ignoring")
+	v.timer(p, "warmup", &vs.Warmup, true, 0, "virtual server warmup '%s' invalid - ignoring")
+	if vs.Retry != nil && *vs.Retry < 1 {
+		v.carryf(p.Of("retry"), "%s", kaUnsigned(*vs.Retry, 1, 1<<32-1))
+		v.carryf(p.Of("retry"), "retry value invalid - %d", *vs.Retry)
+	}
+	if vs.Weight != nil && (*vs.Weight < 1 || *vs.Weight > maxIPVSWeight) {
+		v.carryf(p.Of("weight"), "%s", kaUnsigned(*vs.Weight, 1, maxIPVSWeight))
+		v.carryf(p.Of("weight"), "Virtual server weight %d is outside range 1-%d", *vs.Weight, maxIPVSWeight)
+	}
+	if vs.Quorum != nil && *vs.Quorum < 1 {
+		v.carryf(p.Of("quorum"), "%s", kaUnsigned(*vs.Quorum, 1, 1<<32-1))
+		v.carryf(p.Of("quorum"), "Quorum %d must be in [1, 4294967295]. Setting to 1.", *vs.Quorum)
+	}
+	if vs.Hysteresis != nil && *vs.Hysteresis < 0 {
+		v.carryf(p.Of("hysteresis"), "%s", kaUnsigned(*vs.Hysteresis, 0, 1<<32-1))
+		v.carryf(p.Of("hysteresis"), "Hysteresis %d must be in [0, 4294967295] - ignoring", *vs.Hysteresis)
+	}
+	// sorry_server_inhibit and sorry_server_lvs_method apply to a
+	// sorry_server written before them; keepalived ignores them otherwise.
+	ss := p.Of("sorry_server").Line
+	before := func(kw string) bool { return vs.SorryServer.Host == "" || p.Of(kw).Line < ss }
+	if vs.SorryServerInhibit && before("sorry_server_inhibit") {
+		v.carryf(p.Of("sorry_server_inhibit"), "Ignoring sorry_server inhibit used before or without sorry_server")
+		vs.SorryServerInhibit = false
+	}
+	if vs.SorryServerLVSMethod != "" {
+		if before("sorry_server_lvs_method") {
+			v.carryf(p.Of("sorry_server_lvs_method"), "sorry_server forwarding used without sorry_server")
+			vs.SorryServerLVSMethod = ""
+		} else {
+			v.fwdKeyword(p.Of("sorry_server_lvs_method"), vs.SorryServerLVSMethod, "sorry")
 		}
 	}
 }
 
-// timer reports a timer keepalived rejects and ignores: below 1 µs (0 is
-// allowed where max is -1: delay_before_retry, warmup) or above max.
-func (v *validator) timer(p Pos, where lvsPlace, kw string, d *Duration, max time.Duration) {
+// families drops the real and sorry servers whose address family is not
+// the virtual server's, as keepalived does when each real_server block
+// ends (rs_end_handler) and when the virtual_server block ends
+// (vs_end_handler); a tunnelled server may be of either family. The
+// family is the virtual server's address's, else ip_family, else that of
+// the first server read.
+func (v *validator) families(vs *VirtualServer) {
+	p := vs.Pos
+	af := 0
+	if vs.Address != nil {
+		af = familyOf(vs.Address.Host)
+	}
+	type event struct {
+		line int
+		rs   *RealServer // nil: the ip_family line
+	}
+	var evs []event
+	if vs.IPFamily != "" {
+		evs = append(evs, event{line: p.Of("ip_family").Line})
+	}
+	for _, rs := range vs.RealServers {
+		evs = append(evs, event{line: rs.Pos.EndPos().Line, rs: rs})
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].line < evs[j].line })
+	drop := map[*RealServer]bool{}
+	for _, e := range evs {
+		if e.rs == nil {
+			f := map[string]int{"inet": 4, "inet6": 6}[vs.IPFamily]
+			switch {
+			case f == 0:
+				v.carryf(p.Of("ip_family"), "unknown address family %s", vs.IPFamily)
+			case af != 0 && af != f:
+				v.carryf(p.Of("ip_family"), "Virtual server specified family %s conflicts with server family", vs.IPFamily)
+			default:
+				af = f
+			}
+			continue
+		}
+		if vs.EffectiveRSKind(e.rs) == "TUN" {
+			continue
+		}
+		switch f := familyOf(e.rs.Address.Host); {
+		case af == 0:
+			af = f
+		case f != af:
+			a, _ := e.rs.Address.Addr()
+			v.carryf(e.rs.Pos.EndPos(), "Address family of virtual server and real server %s don't match - skipping real server.", a)
+			drop[e.rs] = true
+		}
+	}
+	if len(drop) > 0 {
+		kept := vs.RealServers[:0]
+		for _, rs := range vs.RealServers {
+			if !drop[rs] {
+				kept = append(kept, rs)
+			}
+		}
+		vs.RealServers = kept
+	}
+	if vs.SorryServer.Host != "" && vs.EffectiveSorryKind() != "TUN" {
+		if f := familyOf(vs.SorryServer.Host); af != 0 && f != af {
+			a, _ := vs.SorryServer.Addr()
+			v.carryf(p.EndPos(), "Address family of virtual server and sorry server %s don't match - skipping sorry server.", a)
+			vs.SorryServer = Endpoint{}
+		}
+	}
+}
+
+// familyOf is 4 or 6 for an address, 0 for anything else.
+func familyOf(host string) int {
+	a, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return 0
+	case a.Unmap().Is4():
+		return 4
+	}
+	return 6
+}
+
+// sorryMatchesRS: a sorry server that is also a real server takes that
+// real server's inhibit_on_failure (validate_check_config).
+func (v *validator) sorryMatchesRS(vs *VirtualServer, name, proto string) {
+	if vs.SorryServer.Host == "" {
+		return
+	}
+	sa, _ := vs.SorryServer.Addr()
+	for _, rs := range vs.liveRealServers() {
+		ra, _ := rs.Address.Addr()
+		if ra != sa || rs.Address.Port != vs.SorryServer.Port {
+			continue
+		}
+		inhibit := vs.InhibitOnFailure
+		if rs.InhibitOnFailure != nil {
+			inhibit = *rs.InhibitOnFailure
+		}
+		if inhibit != vs.SorryServerInhibit {
+			how := map[bool]string{true: "sett", false: "clear"}[inhibit]
+			v.carryf(vs.Pos.Of("sorry_server"), "Virtual server %s: real server %s matches sorry server, but inhibit setting differs, %sing on sorry server", name, kaTrio(rs.Address.Host, proto, rs.Address.Port), how)
+			vs.SorryServerInhibit = inhibit
+		}
+	}
+}
+
+// fwdKeyword reports a forwarding method keepalived does not know
+// (svr_forwarding_handler); what is "virtual", "real" or "sorry".
+func (v *validator) fwdKeyword(at Pos, val Text, what string) {
+	if val == "" {
+		return
+	}
+	if _, ok := fwdMethod(val); !ok {
+		first := ""
+		if f := strings.Fields(string(val)); len(f) > 0 {
+			first = f[0]
+		}
+		v.carryf(at, "PARSER : unknown [%s] routing method for %s server. (want NAT, DR or TUN, in upper case)", first, what)
+	}
+}
+
+// rsKeywords reports the real server keywords keepalived's parser
+// rejects, at their lines.
+func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
+	p := rs.Pos
+	if rs.Weight != nil {
+		if _, ok := rsWeightSet(rs); !ok {
+			v.carryf(p.Of("weight"), "%s", kaUnsigned(*rs.Weight, 0, maxIPVSWeight))
+			v.carryf(p.Of("weight"), "Real server weight %d is outside range 0-%d", *rs.Weight, maxIPVSWeight)
+		}
+	}
+	v.fwdKeyword(p.Of("lvs_method"), rs.LVSMethod, "real")
+	for _, kw := range []struct {
+		name string
+		n    **int
+	}{{"uthreshold", &rs.UThreshold}, {"lthreshold", &rs.LThreshold}} {
+		if n := *kw.n; n != nil && *n < 0 {
+			v.carryf(p.Of(kw.name), "%s", kaUnsigned(*n, 0, 1<<32-1))
+			v.carryf(p.Of(kw.name), "Invalid real_server %s '%d' - ignoring", kw.name, *n)
+			*kw.n = nil
+		}
+	}
+	if rs.Retry != nil && *rs.Retry < 1 {
+		v.carryf(p.Of("retry"), "%s", kaUnsigned(*rs.Retry, 1, 1<<32-1))
+		v.carryf(p.Of("retry"), "retry value invalid - %d", *rs.Retry)
+	}
+	v.timer(p, "connect_timeout", &rs.ConnectTimeout, false, maxConnectTimeout, "real server connect_timeout %s invalid - ignoring")
+	v.timer(p, "delay_loop", &rs.DelayLoop, false, 0, "real server delay_loop '%s' invalid - ignoring")
+	v.timer(p, "delay_before_retry", &rs.DelayBeforeRetry, true, 0, "real server delay_before_retry '%s' invalid - ignoring")
+	v.timer(p, "warmup", &rs.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
+	v.checkers(rs, where)
+}
+
+// timer reports a timer keepalived's read_timer rejects (below 1 µs, or
+// below 0 when zeroOK; above max when max > 0) in keepalived's two lines:
+// read_timer's, then the keyword's own (msg, given the value as written).
+func (v *validator) timer(p Pos, kw string, dp **Duration, zeroOK bool, max time.Duration, msg string) {
+	d := *dp
 	if d == nil {
 		return
 	}
-	x := d.D()
-	if max < 0 {
-		if x < 0 {
-			v.warnf(p.Of(kw), "%s: %s %s is invalid; it is ignored (keepalived does the same)", where, kw, formatDuration(*d, ""))
-		}
-		return
-	}
-	if !timerOK(d, max) {
-		v.warnf(p.Of(kw), "%s: %s %s is out of range (at least 0.000001s); it is ignored (keepalived does the same)", where, kw, formatDuration(*d, ""))
+	if r := kaTimerRange(*d, zeroOK, max); r != "" {
+		v.carryf(p.Of(kw), "%s", r)
+		v.carryf(p.Of(kw), msg, formatDuration(*d, ""))
+		*dp = nil // keepalived keeps the value it had: the default, or the one from above
 	}
 }
 
-// rsPort reports a real or sorry server port keepalived changes: DR and
-// TUN cannot change the port, so a fwmark service's get port 0 and an
-// address service's get the service's port.
-func (v *validator) rsPort(p Pos, where lvsPlace, what string, vs *VirtualServer, kind string, port int) {
-	if kind == "NAT" || port == 0 {
+// ports reports the real and sorry server ports keepalived changes or
+// warns about (the end of validate_check_config): DR and TUN cannot change
+// the port, so a fwmark service's real servers get port 0 and an address
+// service's get the service's port; in a group, each service gives its
+// own port and keepalived only warns.
+func (v *validator) ports(vs *VirtualServer, name, proto string) {
+	rss := vs.liveRealServers()
+	sorryPort := vs.SorryServer.Host != "" && vs.EffectiveSorryKind() != "NAT" && vs.SorryServer.Port != 0
+	if vs.Group != "" {
+		g := v.c.VirtualServerGr[vs.Group]
+		if _, fwmarks := v.c.groupKinds(vs); fwmarks {
+			for _, rs := range rss {
+				if vs.EffectiveRSKind(rs) != "NAT" && rs.Address.Port != 0 {
+					v.carryf(rs.Pos, "WARNING - fwmark virtual server %s, real server %s has port specified - port will be ignored", name, kaTrio(rs.Address.Host, proto, rs.Address.Port))
+				}
+			}
+			if sorryPort {
+				v.carryf(vs.Pos.Of("sorry_server"), "WARNING - fwmark virtual server %s, sorry server has port specified - port will be ignored", name)
+			}
+		}
+		for _, m := range g.Members {
+			if m.FWMark != nil || !m.First.IsValid() || m.Verdict.Skipped() {
+				continue
+			}
+			for _, rs := range rss {
+				if vs.EffectiveRSKind(rs) != "NAT" && rs.Address.Port != 0 && rs.Address.Port != int(m.Port) {
+					v.carryf(rs.Pos, "virtual server %s:[%s] and real server %s ports don't match", name, kaMember(m), kaTrio(rs.Address.Host, proto, rs.Address.Port))
+				}
+			}
+			if sorryPort && vs.SorryServer.Port != int(m.Port) {
+				v.carryf(vs.Pos.Of("sorry_server"), "WARNING - virtual server %s, sorry server has port specified - port will be ignored", name)
+			}
+		}
 		return
 	}
-	switch {
-	case vs.FWMark != nil:
-		v.warnf(p, "%s: fwmark service with %s forwarding: the %s's port %d is cleared to 0 (keepalived does the same)", where, kind, what, port)
-	case vs.Address != nil && vs.Address.Port != port:
-		v.warnf(p, "%s: %s forwarding: the %s's port %d does not match the service's %d; it is reset to %d (keepalived does the same)", where, kind, what, port, vs.Address.Port, vs.Address.Port)
-	case vs.Group != "":
-		v.warnf(p, "%s: %s forwarding: the %s's port %d is ignored, each service of the group gives its own (keepalived warns the same)", where, kind, what, port)
+	for _, rs := range rss {
+		if vs.EffectiveRSKind(rs) == "NAT" || rs.Address.Port == 0 {
+			continue
+		}
+		switch {
+		case vs.FWMark != nil:
+			v.carryf(rs.Pos, "WARNING - fwmark virtual server %s, real server %s has port specified - clearing", name, kaTrio(rs.Address.Host, proto, rs.Address.Port))
+		case vs.Address != nil && vs.Address.Port != rs.Address.Port:
+			v.carryf(rs.Pos, "WARNING - virtual server %s and real server %s ports don't match - resetting", name, kaTrio(rs.Address.Host, proto, rs.Address.Port))
+		}
+	}
+	if sorryPort {
+		switch {
+		case vs.FWMark != nil:
+			v.carryf(vs.Pos.Of("sorry_server"), "WARNING - virtual server %s, sorry server has port specified - clearing", name)
+		case vs.Address != nil && vs.Address.Port != vs.SorryServer.Port:
+			v.carryf(vs.Pos.Of("sorry_server"), "WARNING - virtual server %s and sorry server ports don't match - resetting", name)
+		}
 	}
 }
 
 func (v *validator) checkers(rs *RealServer, where lvsPlace) {
-	common := func(p Pos, c *CheckCommon) {
-		if c.NbGetRetry != nil {
-			v.warnf(p.Of("nb_get_retry"), "nb_get_retry is deprecated; use retry")
+	common := func(p Pos, c *CheckCommon, kind string) {
+		// kt reads every checker's keywords into CheckCommon; keepalived
+		// knows nb_get_retry only in HTTP_GET and SSL_GET, and the
+		// connection keywords in every checker but MISC_CHECK. Elsewhere
+		// they are unknown keywords, which it ignores.
+		unknown := func(kw string, set bool, clear func()) {
+			if !set {
+				return
+			}
+			why := "keepalived reads the connection keywords in every checker but MISC_CHECK"
+			if kw == "nb_get_retry" {
+				why = "keepalived reads nb_get_retry only in HTTP_GET and SSL_GET"
+			}
+			v.warnf(p.Of(kw), "Unknown keyword '%s' (in %s: %s, and ignores it here)", kw, kind, why)
+			clear()
+		}
+		if kind == "MISC_CHECK" {
+			unknown("connect_ip", c.ConnectIP != "", func() { c.ConnectIP = "" })
+			unknown("connect_port", c.ConnectPort != nil, func() { c.ConnectPort = nil })
+			unknown("bindto", c.BindTo != "", func() { c.BindTo = "" })
+			unknown("bind_port", c.BindPort != nil, func() { c.BindPort = nil })
+			unknown("bind_if", c.BindIf != "", func() { c.BindIf = "" })
+			unknown("connect_timeout", c.ConnectTimeout != nil, func() { c.ConnectTimeout = nil })
+			unknown("fwmark", c.FWMark != nil, func() { c.FWMark = nil })
+		}
+		if kind == "HTTP_GET" || kind == "SSL_GET" {
+			if c.NbGetRetry != nil {
+				v.carryf(p.Of("nb_get_retry"), "nb_get_retry is deprecated - please use 'retry'")
+			}
+		} else {
+			unknown("nb_get_retry", c.NbGetRetry != nil, func() { c.NbGetRetry = nil })
 		}
 		// keepalived reports these, ignores the value and runs the
 		// checker without it; so does kt (the Effective methods).
 		if c.ConnectIP != "" && c.EffectiveConnectIP() == "" {
-			v.warnf(p.Of("connect_ip"), "%s: connect_ip %q is not an IP address; it is ignored (keepalived does the same)", where, c.ConnectIP)
+			v.carryf(p.Of("connect_ip"), "Invalid connect_ip address %s - ignoring", c.ConnectIP)
 		}
 		if c.BindTo != "" && c.EffectiveBindTo() == "" {
-			v.warnf(p.Of("bindto"), "%s: bindto %q is not an IP address; it is ignored (keepalived does the same)", where, c.BindTo)
+			v.carryf(p.Of("bindto"), "Invalid bindto address %s - ignoring", c.BindTo)
 		}
 		if _, ok := c.EffectiveConnectPort(); c.ConnectPort != nil && !ok {
-			v.warnf(p.Of("connect_port"), "%s: connect_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.ConnectPort)
+			v.carryf(p.Of("connect_port"), "%s", kaUnsigned(*c.ConnectPort, 1, 65535))
+			v.carryf(p.Of("connect_port"), "Invalid checker connect_port '%d'", *c.ConnectPort)
 		}
 		if _, ok := c.EffectiveBindPort(); c.BindPort != nil && !ok {
-			v.warnf(p.Of("bind_port"), "%s: bind_port %d is out of range (1 to 65535); it is ignored (keepalived does the same)", where, *c.BindPort)
+			v.carryf(p.Of("bind_port"), "%s", kaUnsigned(*c.BindPort, 1, 65535))
+			v.carryf(p.Of("bind_port"), "Invalid checker bind_port '%d'", *c.BindPort)
 		}
-		for _, t := range []struct {
-			kw  string
-			d   *Duration
-			max time.Duration
-		}{{"connect_timeout", c.ConnectTimeout, maxConnectTimeout}, {"delay_loop", c.DelayLoop, 0}, {"delay_before_retry", c.DelayBeforeRetry, -1}, {"warmup", c.Warmup, -1}} {
-			v.timer(p, where, t.kw, t.d, t.max)
-		}
+		v.timer(p, "connect_timeout", &c.ConnectTimeout, false, maxConnectTimeout, "connect_timeout %s invalid - ignoring")
+		v.timer(p, "delay_loop", &c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
+		v.timer(p, "delay_before_retry", &c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
+		v.timer(p, "warmup", &c.Warmup, true, 0, "Invalid warmup connection value '%s'")
 		if c.Retry != nil && *c.Retry < 0 {
-			v.warnf(p.Of("retry"), "%s: retry %d is invalid; it is ignored (keepalived does the same)", where, *c.Retry)
+			v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
+			v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
+		}
+		// The destination (the real server, until connect_ip) and bindto
+		// must be of one family: the line that breaks that is dropped
+		// (co_ip_handler, co_srcip_handler).
+		if bt := c.EffectiveBindTo(); bt != "" {
+			ci := c.EffectiveConnectIP()
+			ciFirst := ci != "" && p.Of("connect_ip").Line < p.Of("bindto").Line
+			dst := rs.Address.Host
+			if ciFirst {
+				dst = ci
+			}
+			switch {
+			case familyOf(dst) != 0 && familyOf(dst) != familyOf(bt):
+				v.carryf(p.Of("bindto"), "bindto address %s does not match address family of connect_ip - skipping", bt)
+				c.BindTo = ""
+			case ci != "" && !ciFirst && familyOf(ci) != familyOf(bt):
+				v.carryf(p.Of("connect_ip"), "connect_ip address %s does not match address family of bindto - skipping", ci)
+				c.ConnectIP = ""
+			}
 		}
 	}
-	for _, list := range [][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
-		for _, h := range list {
-			common(h.Pos, &h.CheckCommon)
-			if len(h.EffectiveURLs()) == 0 {
-				// keepalived 2.2.7 crashes on this (keepalived -t: SIGSEGV).
-				v.errorf(h.Pos, "%s: HTTP check has no url block with a path", where)
-			}
+	// linkLocalOK is check_conn_opts, when a checker block ends: a
+	// link-local IPv6 destination (connect_ip, else the real server)
+	// needs a bind_if, or keepalived removes the checker.
+	linkLocalOK := func(p Pos, c *CheckCommon) bool {
+		dst := c.EffectiveConnectIP()
+		if dst == "" {
+			dst = rs.Address.Host
+		}
+		if a, err := netip.ParseAddr(dst); err == nil && a.Is6() && a.IsLinkLocalUnicast() && c.BindIf == "" {
+			v.carryf(p.EndPos(), "Checker link local address %s requires a bind_if", a.WithZone(""))
+			return false
+		}
+		return true
+	}
+	for i, list := range []*[]*HTTPCheck{&rs.HTTPGet, &rs.SSLGet} {
+		kept := (*list)[:0]
+		for _, h := range *list {
+			common(h.Pos, &h.CheckCommon, [2]string{"HTTP_GET", "SSL_GET"}[i])
 			for _, u := range h.URLs {
-				if u.Path == "" {
-					v.warnf(u.Pos, "%s: url has no path; it is ignored (keepalived does the same)", where)
-				}
 				if u.Digest != "" && u.EffectiveDigest() == "" {
-					v.warnf(u.Pos.Of("digest"), "%s: digest %q is not an MD5 digest (32 hex digits); it is ignored (keepalived does the same)", where, u.Digest)
+					v.carryf(u.Pos.Of("digest"), "%s", kaDigestProblem(u.Digest))
 				}
 				for _, sc := range u.StatusCode.Args {
 					if !validStatus(sc) {
-						v.warnf(u.Pos.Of("status_code"), "%s: status_code %q is invalid (want codes or ranges like 200 or 200-299); it is ignored (keepalived does the same)", where, sc)
+						v.carryf(u.Pos.Of("status_code"), "Invalid HTTP_GET status code '%s' (want codes or ranges from 100 to 599, like 200 or 200-299)", sc)
 					}
 				}
+				if u.Path == "" {
+					// url_check, at the url block's end.
+					v.carryf(u.Pos.EndPos(), "HTTP/SSL_GET checker url has no path - ignoring")
+				}
+			}
+			if len(h.EffectiveURLs()) == 0 {
+				// http_get_check_end; keepalived 2.2.7 then crashes
+				// (keepalived -t: SIGSEGV), so kt refuses it.
+				v.errorf(h.Pos.EndPos(), "HTTP/SSL_GET checker has no urls specified - ignoring (%s: keepalived 2.2.7 crashes on an HTTP check with no url block with a path, so kt does not run it)", where)
+			}
+			switch h.HTTPProtocol {
+			case "", "1.0", "1.1", "1.0C", "1.0c":
+			default:
+				v.carryf(h.Pos.Of("http_protocol"), "Invalid http_protocol version %s", h.HTTPProtocol)
+				h.HTTPProtocol = ""
+			}
+			if linkLocalOK(h.Pos, &h.CheckCommon) {
+				kept = append(kept, h)
 			}
 		}
+		*list = kept
 	}
+	keptTCPCheck := rs.TCPCheck[:0]
 	for _, c := range rs.TCPCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "TCP_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptTCPCheck = append(keptTCPCheck, c)
+		}
 	}
+	rs.TCPCheck = keptTCPCheck
+	keptSMTPCheck := rs.SMTPCheck[:0]
 	for _, c := range rs.SMTPCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "SMTP_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptSMTPCheck = append(keptSMTPCheck, c)
+		}
 	}
+	rs.SMTPCheck = keptSMTPCheck
+	keptDNSCheck := rs.DNSCheck[:0]
 	for _, c := range rs.DNSCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "DNS_CHECK")
 		if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
-			v.warnf(c.Pos.Of("type"), "%s: DNS_CHECK type %q is invalid (want A, NS, CNAME, SOA, MX, TXT or AAAA); SOA is used (keepalived does the same)", where, c.Type)
+			v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring (want A, NS, CNAME, SOA, MX, TXT or AAAA)", c.Type)
+		}
+		// dns_name_handler: a name starting with "." (other than ".")
+		// or holding ".." has an empty label.
+		if n := c.QueryName; n != "" && (strings.HasPrefix(n, ".") && n != "." || strings.Contains(n, "..")) {
+			v.carryf(c.Pos.Of("name"), "DNS_CHECK name '%s' has empty label - ignoring", n)
+			c.QueryName = ""
+		}
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptDNSCheck = append(keptDNSCheck, c)
 		}
 	}
+	rs.DNSCheck = keptDNSCheck
+	misc := rs.MiscCheck[:0]
 	for _, c := range rs.MiscCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "MISC_CHECK")
 		if c.MiscPath.Cmd == "" {
-			v.warnf(c.Pos, "%s: MISC_CHECK has no misc_path; the checker is skipped (keepalived does the same)", where)
+			// misc_end_handler, at the block's end: the checker is removed.
+			v.carryf(c.Pos.EndPos(), "No script path has been specified for MISC_CHECKER - skipping")
+			continue
+		}
+		misc = append(misc, c)
+	}
+	rs.MiscCheck = misc
+	files := rs.FileCheck[:0]
+	for _, c := range rs.FileCheck {
+		// track_file_handler looks the file up as it reads the line, so
+		// one defined further down is not found; file_end_handler then
+		// removes the checker.
+		if c.TrackFile != "" {
+			if at, ok := v.trackFileAt(c.TrackFile); !ok || !at.Before(c.Pos) {
+				v.carryf(c.Pos.Of("track_file"), "track_file %s not found", c.TrackFile)
+				c.TrackFile = ""
+			}
+		}
+		if c.TrackFile == "" {
+			v.carryf(c.Pos.EndPos(), "FILE_CHECK has no track_file specified - ignoring")
+			continue
+		}
+		files = append(files, c)
+	}
+	rs.FileCheck = files
+	keptUDPCheck := rs.UDPCheck[:0]
+	for _, c := range rs.UDPCheck {
+		common(c.Pos, &c.CheckCommon, "UDP_CHECK")
+		for _, kw := range []struct {
+			name, what string
+			n          **int
+		}{{"min_reply_length", "min", &c.MinReplyLength}, {"max_reply_length", "max", &c.MaxReplyLength}} {
+			if n := *kw.n; n != nil && (*n < 0 || *n > 65535) {
+				v.carryf(c.Pos.Of(kw.name), "%s", kaUnsigned(*n, 0, 65535))
+				v.carryf(c.Pos.Of(kw.name), "UDP_CHECK %s length %d not valid - must be between 0 & 65535", kw.what, *n)
+				*kw.n = nil
+			}
+		}
+		if lo, hi := c.MinReplyLength, c.MaxReplyLength; lo != nil && hi != nil && *lo > *hi {
+			v.carryf(c.Pos.EndPos(), "UDP_CHECK min_reply length %d > max_reply_length %d - will always fail", *lo, *hi)
+		}
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptUDPCheck = append(keptUDPCheck, c)
 		}
 	}
-	for _, c := range rs.UDPCheck {
-		common(c.Pos, &c.CheckCommon)
-	}
+	rs.UDPCheck = keptUDPCheck
+	keptPingCheck := rs.PingCheck[:0]
 	for _, c := range rs.PingCheck {
-		common(c.Pos, &c.CheckCommon)
+		common(c.Pos, &c.CheckCommon, "PING_CHECK")
+		if linkLocalOK(c.Pos, &c.CheckCommon) {
+			keptPingCheck = append(keptPingCheck, c)
+		}
 	}
+	rs.PingCheck = keptPingCheck
 }
 
 func validStatus(s string) bool {

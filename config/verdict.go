@@ -216,4 +216,36 @@ func (v *validator) lineVerdicts() {
 			v.warnf(g.Pos, "virtual server group %s %s", name, why) // carried on
 		}
 	}
+	v.serverAddresses()
+}
+
+// serverAddresses removes the virtual servers and real servers whose
+// address is not an IP address, with their blocks, as keepalived's
+// alloc_vs and alloc_rs do when they read the line (skip_block), and
+// carries on.
+func (v *validator) serverAddresses() {
+	vss := v.c.VirtualServers[:0]
+	for _, vs := range v.c.VirtualServers {
+		if vs.Address != nil {
+			if _, ok := vs.Address.Addr(); !ok {
+				if vs.Address.Port != 0 {
+					v.carryf(vs.Pos, "Invalid virtual server IP address/port %s/%d - skipping", vs.Address.Host, vs.Address.Port)
+				} else {
+					v.carryf(vs.Pos, "Invalid virtual server IP address %s - skipping", vs.Address.Host)
+				}
+				continue
+			}
+		}
+		rss := vs.RealServers[:0]
+		for _, rs := range vs.RealServers {
+			if _, ok := rs.Address.Addr(); !ok {
+				v.carryf(rs.Pos, "Invalid real server ip address/port %s/%d - skipping", rs.Address.Host, rs.Address.Port)
+				continue
+			}
+			rss = append(rss, rs)
+		}
+		vs.RealServers = rss
+		vss = append(vss, vs)
+	}
+	v.c.VirtualServers = vss
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ var refusedByKeepalived = map[string]bool{
 	"novip.conf":         true,
 	"prio.conf":          true,
 	"unicast-noif.conf":  true,
+	// keepalived 2.2.7 reports an HTTP_GET with no url, then crashes
+	// (SIGSEGV, exit 139).
+	"lvs-http-nourl.conf": true,
 }
 
 // othersOwn are keepalived messages about parts of the configuration this
@@ -105,6 +109,9 @@ func runKeepalivedT(t *testing.T, ka, dir, name string) string {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal()) // as a shell reports a crash
+		}
 	} else if err != nil {
 		t.Fatalf("keepalived -t %s: %v", name, err)
 	}
@@ -168,7 +175,8 @@ func TestVerdicts(t *testing.T) {
 					}
 				}
 				for i, d := range diags {
-					if d.Msg == k.msg && (k.line == 0 || d.Pos.Line == k.line) {
+					// kt may add its own explanation after keepalived's words.
+					if (d.Msg == k.msg || strings.HasPrefix(d.Msg, k.msg+" (")) && (k.line == 0 || d.Pos.Line == k.line) {
 						matched[i] = true
 						continue next
 					}

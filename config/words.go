@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -288,8 +289,11 @@ func (e *Endpoint) parseWords(w []string) error {
 	if len(w) == 0 {
 		return errorf("missing address")
 	}
+	var extra error
 	if len(w) > 2 {
-		return errorf("too many words after %q: want ADDRESS [PORT]", w[0])
+		// keepalived reads the address and the port and ignores the
+		// rest (alloc_vs, alloc_rs, alloc_ssvr).
+		extra, w = extraWords(w[2:]), w[:2]
 	}
 	*e = Endpoint{Host: w[0]}
 	if len(w) == 2 {
@@ -299,7 +303,22 @@ func (e *Endpoint) parseWords(w []string) error {
 		}
 		e.Port = p
 	}
-	return nil
+	return extra
+}
+
+// extraWords is what a words parser returns when it has read what it needs
+// and, as keepalived does, ignores the words after it: the value is set,
+// and the parser warns.
+type extraWords []string
+
+func (e extraWords) Error() string {
+	return fmt.Sprintf("extra words %q ignored (keepalived ignores them too)", strings.Join(e, " "))
+}
+
+// isExtraWords reports whether err is only extraWords.
+func isExtraWords(err error) bool {
+	var e extraWords
+	return errors.As(err, &e)
 }
 
 func (e *Endpoint) formatWords() []string {

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/script"
@@ -59,6 +61,9 @@ type Options struct {
 	// names a file a non-root user can change (kt run --strict; see
 	// script.Runner.Strict); without it that is a warning.
 	StrictScripts bool
+	// BGPSpeaker builds the BGP speaker (tests inject a fake); nil:
+	// embedded GoBGP. Used only with a bgp block.
+	BGPSpeaker func(*slog.Logger) bgp.Speaker
 	// Load reads and validates the configuration again for a reload
 	// (SIGHUP); nil: SIGHUP only logs that it cannot reload.
 	Load func() (*config.Config, config.Diagnostics, error)
@@ -74,6 +79,8 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
+	bgp     *bgpPart  // nil without a bgp block (bgp.go)
+	bfd     *bfdPart  // bfd.go
 	scripts sync.WaitGroup
 	// runner prepares and runs every script (track, notify, MISC_CHECK,
 	// quorum, real-server notify); closed last in Run, so that nothing a
@@ -149,6 +156,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	d.mail = mail
+	if err := d.setupBGP(cfg); err != nil {
+		return nil, err
+	}
 	ro := opts.Router
 	ro.Log = opts.Log
 	if ro.Static == nil {
@@ -163,6 +173,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	ro.OnTransition = func(tr vrrp.Transition) {
 		d.syncTransition(tr)
 		d.mailTransition(tr)
+		if d.bgp != nil {
+			d.bgp.vrrpTransition(tr)
+		}
 		if d.metrics != nil {
 			d.metrics.transition(tr)
 		}
@@ -188,6 +201,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 		// Track and notify scripts, notify FIFOs.
 		vrrp.ConfigureScripts(cfg, opts.Log, &ro, d.scriptRunner())
+		if err := d.setupBFD(cfg, &ro); err != nil {
+			return nil, err
+		}
 		// The router runs even without instances so that a reload can
 		// add some.
 		d.router, err = vrrp.NewRouter(ics, ro)
@@ -202,13 +218,22 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if !hasVS {
 		return d, nil
 	}
+	if d.notifier == nil && vrrp.HasLVSFIFOs(cfg) {
+		// Checkers only (-C): notify_fifo and lvs_notify_fifo take the
+		// virtual and real servers' lines; vrrp_notify_fifo is the VRRP
+		// process's and stays closed.
+		no := vrrp.NotifierOptionsFromConfig(cfg, d.scriptRunner())
+		no.FIFOs = slices.DeleteFunc(no.FIFOs, func(f vrrp.FIFOConfig) bool { return f.Scope == vrrp.FIFOVRRP })
+		d.notifier = vrrp.NewNotifier(opts.Log, no)
+	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
-		if len(ics) == 0 {
+		if len(ics) == 0 && d.bgp == nil {
 			return nil, err
 		}
 		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt, and its checkers still run.
+		// process cannot: so does kt, and its checkers still run (and
+		// decide the BGP announcements).
 		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}
 	return d, nil
@@ -304,14 +329,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.lvs.startSched()
 		d.reloading.Unlock()
 	}
+	// BGP stops with ctx, at once: its routes are withdrawn while VRRP
+	// steps down.
+	waitBGP := d.startBGP(ctx)
 	var err error
+	stopBFD := d.startBFD()
 	if d.router != nil {
 		err = d.router.Run(ctx)
-		// The last notify scripts (notify_stop) finish; FIFOs close.
-		vrrp.CloseNotifier(d.notifier)
 	} else {
 		<-ctx.Done()
 	}
+	stopBFD()
 	if nerr := d.sd.notify("STOPPING=1"); nerr != nil {
 		d.log.Warn("cannot tell systemd kt is stopping", "err", nerr)
 	}
@@ -325,9 +353,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stopMgr()
 	wg.Wait()
+	if berr := waitBGP(); berr != nil {
+		d.log.Error("bgp", "err", berr)
+	}
 	if d.lvs != nil && d.lvs.close != nil {
 		_ = d.lvs.close()
 	}
+	// The last notify scripts (notify_stop) finish; the FIFOs close after
+	// the real servers' last lines.
+	vrrp.CloseNotifier(d.notifier)
 	d.scripts.Wait()
 	// What scripts left running in their process groups goes now.
 	d.scriptRunner().Close(0, d.log)
@@ -464,12 +498,14 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	case len(cfg.VirtualServers) > 0:
 		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
 	}
+	d.reloadBGP(old, cfg)
 	if st, err := vrrp.Statics(cfg); err != nil || !reflect.DeepEqual(st, d.statics) {
 		d.log.Warn("reload: static_ipaddress, static_routes, static_rules and nftables settings take effect at the next start")
 	}
 	if !smtpEqual(old, cfg) {
 		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")
 	}
+	d.reloadBFD(old, cfg)
 	return nil
 }
 

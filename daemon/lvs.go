@@ -40,6 +40,10 @@ type lvsPart struct {
 type lvsScripts struct {
 	quorumUp, quorumDown map[string]*script.Script
 	rsUp, rsDown         map[string]*script.Script
+	// rsFIFO and vsFIFO are the real and virtual servers as notify FIFO
+	// lines name them ("[198.51.100.1]:tcp:80 [192.0.2.1]:tcp:80" by
+	// check.ServerKey, "[192.0.2.1]:tcp:80" by lvs.VSName).
+	rsFIFO, vsFIFO map[string]string
 }
 
 // prepareLVSScripts prepares the quorum and notify_up/notify_down scripts
@@ -47,7 +51,8 @@ type lvsScripts struct {
 // keepalived does at start (check_script_secure).
 func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 	ls := lvsScripts{quorumUp: map[string]*script.Script{}, quorumDown: map[string]*script.Script{},
-		rsUp: map[string]*script.Script{}, rsDown: map[string]*script.Script{}}
+		rsUp: map[string]*script.Script{}, rsDown: map[string]*script.Script{},
+		rsFIFO: map[string]string{}, vsFIFO: map[string]string{}}
 	prep := func(m map[string]*script.Script, key, what string, cs config.Script) {
 		if cs.Cmd == "" {
 			return
@@ -66,8 +71,10 @@ func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 		name := lvs.VSName(vs)
 		prep(ls.quorumUp, name, "virtual_server "+vs.Describe()+" quorum_up", vs.QuorumUp)
 		prep(ls.quorumDown, name, "virtual_server "+vs.Describe()+" quorum_down", vs.QuorumDown)
+		ls.vsFIFO[name] = fifoVS(vs)
 		for _, rs := range vs.RealServers {
 			key := check.ServerKey(vs, rs)
+			ls.rsFIFO[key] = smtp.DescribeRealServer(vs, rs) + " " + fifoVS(vs)
 			what := "virtual_server " + vs.Describe() + " real_server " + rs.Address.String()
 			prep(ls.rsUp, key, what+" notify_up", rs.NotifyUp)
 			prep(ls.rsDown, key, what+" notify_down", rs.NotifyDown)
@@ -294,6 +301,9 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if s.VirtualServer == nil || s.RealServer == nil {
 		return
 	}
+	if d.bgp != nil {
+		d.bgp.checker(tr)
+	}
 	if d.lvs.mgr != nil {
 		d.lvs.mgr.SetHealth(lvs.KeyOf(s.VirtualServer, s.RealServer), lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true})
 	}
@@ -331,6 +341,9 @@ func (d *Daemon) quorumEvent(e lvs.Event) {
 	if s := m[e.VS]; s != nil {
 		d.runScript(s, "virtual server "+e.VS+" "+e.Kind.String(), e.Stopping)
 	}
+	if name, ok := scripts.vsFIFO[e.VS]; ok {
+		d.notifier.NotifyLVS("VS " + name + " " + upDown(e.Kind == lvs.QuorumUp) + "\n")
+	}
 	if vs == nil || !d.mail.Enabled() || !smtp.WantVirtualServer(d.config().Global, vs.SMTPAlert) {
 		return
 	}
@@ -349,6 +362,25 @@ func (d *Daemon) rsNotify(scripts lvsScripts, key string, up, stopping bool) {
 	if s != nil {
 		d.runScript(s, what, stopping)
 	}
+	if line, ok := scripts.rsFIFO[key]; ok {
+		d.notifier.NotifyLVS("RS " + line + " " + upDown(up) + "\n")
+	}
+}
+
+func upDown(up bool) string {
+	if up {
+		return "UP"
+	}
+	return "DOWN"
+}
+
+// fifoVS names a virtual server as keepalived's FIFO lines do (format_vs):
+// a group as "[NAME]:0".
+func fifoVS(vs *config.VirtualServer) string {
+	if vs.Group != "" {
+		return "[" + vs.Group + "]:0"
+	}
+	return vs.Describe()
 }
 
 // stopRSNotifies runs, as kt stops, notify_down for the real servers that

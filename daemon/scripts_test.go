@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -256,5 +257,70 @@ func TestAlphaFirstFailureNotifies(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if got := lines(out); len(got) != 1 {
 		t.Errorf("notify lines %q, want one down", got)
+	}
+}
+
+// TestLVSNotifyFIFO: with the checkers only (kt run -C), a real server that
+// fails writes keepalived's RS line, and its virtual server's lost quorum
+// the VS line, to notify_fifo and lvs_notify_fifo (notify_fifo_rs and
+// notify_fifo_vs in keepalived's ipwrapper.c); vrrp_notify_fifo belongs to
+// the VRRP half and is not made.
+func TestLVSNotifyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	all, lvsOnly, vrrpOnly := filepath.Join(dir, "all"), filepath.Join(dir, "lvs"), filepath.Join(dir, "vrrp")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // the check fails
+	text := fmt.Sprintf(`global_defs {
+    notify_fifo %s
+    lvs_notify_fifo %s
+    vrrp_notify_fifo %s
+}
+virtual_server 192.0.2.100 80 {
+    delay_loop 1
+    protocol TCP
+    real_server 127.0.0.1 %d {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+`, all, lvsOnly, vrrpOnly, port)
+	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
+	if err != nil || diags.HasErrors() {
+		t.Fatal(err, diags)
+	}
+	r := start(t, cfg, Options{CheckOnly: true})
+	want := []string{
+		fmt.Sprintf("RS [127.0.0.1]:tcp:%d [192.0.2.100]:tcp:80 DOWN", port),
+		"VS [192.0.2.100]:tcp:80 DOWN",
+	}
+	for _, path := range []string{all, lvsOnly} {
+		var f *os.File
+		waitFor(t, path+" made", 10*time.Second, func() bool {
+			f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+			return err == nil
+		}, r.log)
+		defer f.Close()
+		var got strings.Builder
+		buf := make([]byte, 4096)
+		waitFor(t, "the RS and VS lines on "+path, 30*time.Second, func() bool {
+			if n, _ := f.Read(buf); n > 0 {
+				got.Write(buf[:n])
+			}
+			for _, w := range want {
+				if !slices.Contains(strings.Split(got.String(), "\n"), w) {
+					return false
+				}
+			}
+			return true
+		}, r.log)
+	}
+	if _, err := os.Stat(vrrpOnly); err == nil {
+		t.Errorf("vrrp_notify_fifo %s was made by the checkers", vrrpOnly)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
@@ -26,6 +27,10 @@ type Status struct {
 	// IPVSError is the error of the last IPVS reconcile pass, if any.
 	IPVSError string       `json:"ipvs_error,omitempty"`
 	Loops     []LoopStatus `json:"watchdog"`
+	// BGP is the sessions and announcements (nil without a bgp block).
+	BGP *bgp.Status `json:"bgp,omitempty"`
+	// BFD are the bfd_instance sessions (bfd.go).
+	BFD []BFDSessionStatus `json:"bfd,omitempty"`
 
 	// Sync is the IPVS connection sync daemon (lvs_sync_daemon, syncd.go);
 	// nil when kt runs none.
@@ -107,6 +112,7 @@ func (d *Daemon) Status() Status {
 			st.Instances = append(st.Instances, is)
 		}
 	}
+	st.BFD = d.bfdStatus()
 	if p := d.lvs; p != nil {
 		if p.mgr == nil {
 			st.IPVSError = "no IPVS in this kernel: the checkers run alone"
@@ -153,6 +159,7 @@ func (d *Daemon) Status() Status {
 	if d.wd != nil {
 		st.Loops = d.wd.statuses()
 	}
+	st.BGP = d.bgpStatus()
 	return st
 }
 
@@ -233,6 +240,8 @@ func WriteText(w io.Writer, st Status) error {
 			b.WriteString("\n")
 		}
 	}
+	writeBGPText(&b, st.BGP)
+	writeBFDText(&b, st.BFD)
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/capture"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // DefaultMaxTicks is the number of per-packet ticks a lane keeps before it
@@ -298,14 +298,14 @@ func (l *Lane) advert(rec *capture.Record, evs []capture.Event, maxTicks int) {
 			s.To = t
 		}
 	}
-	if cur != nil && cur.Source == rec.Src && p.Priority != vrrp.PriorityStop {
+	if cur != nil && cur.Source == rec.Src && p.Priority != wire.PriorityStop {
 		cur.End = t
 		cur.Adverts++
 		cur.Interval = iv
 	} else if cur != nil && cur.Source == rec.Src {
 		cur.End = t // the stop advert ends the band
 	}
-	l.stopped[rec.Src] = p.Priority == vrrp.PriorityStop
+	l.stopped[rec.Src] = p.Priority == wire.PriorityStop
 	l.interval[rec.Src] = iv
 	l.lastAdvert[rec.Src] = t
 }

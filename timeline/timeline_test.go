@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/capture"
-	"github.com/kt-project/kt/vrrp"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -126,7 +126,7 @@ func TestLateGap(t *testing.T) {
 	el := capture.NewElection()
 	feed := func(at time.Duration, src string, prio uint8) {
 		r := &capture.Record{Time: start.Add(at), Kind: capture.KindVRRP, Src: addr(src)}
-		r.VRRP = vrrp.Packet{Version: 2, Type: 1, VRID: 9, Priority: prio, Interval: time.Second,
+		r.VRRP = wire.Packet{Version: 2, Type: 1, VRID: 9, Priority: prio, Interval: time.Second,
 			Addrs: []netip.Addr{addr("198.51.100.1")}}
 		b.Observe(r, el.Advert(r, nil))
 	}
@@ -150,7 +150,7 @@ func TestLargeCaptureSummarised(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	el := capture.NewElection()
 	r := &capture.Record{Kind: capture.KindVRRP}
-	r.VRRP = vrrp.Packet{Version: 3, Type: 1, VRID: 1, Interval: 10 * time.Millisecond,
+	r.VRRP = wire.Packet{Version: 3, Type: 1, VRID: 1, Interval: 10 * time.Millisecond,
 		Addrs: []netip.Addr{addr("198.51.100.1")}}
 	var evs []capture.Event
 	const n = 1_000_000
@@ -267,7 +267,7 @@ func TestFlappingBounded(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	el := capture.NewElection()
 	r := &capture.Record{Kind: capture.KindVRRP}
-	r.VRRP = vrrp.Packet{Version: 3, Type: 1, VRID: 1, Interval: time.Second, Addrs: []netip.Addr{addr("198.51.100.1")}}
+	r.VRRP = wire.Packet{Version: 3, Type: 1, VRID: 1, Interval: time.Second, Addrs: []netip.Addr{addr("198.51.100.1")}}
 	var evs []capture.Event
 	for i := range 3 * maxMarks {
 		// r1 and r2 take turns, each after the other's silence.

@@ -238,7 +238,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 	if cfg.VRID == 0 {
 		return nil, fmt.Errorf("vrrp %s: virtual_router_id 0 is not allowed", cfg.Name)
 	}
-	if err := (&Packet{Version: cfg.Version, Type: TypeAdvert, Interval: cfg.Interval}).validate(cfg.Addr.Is6()); err != nil {
+	if err := (&Packet{Version: cfg.Version, Type: TypeAdvert, Interval: cfg.Interval}).Validate(cfg.Addr.Is6()); err != nil {
 		return nil, fmt.Errorf("vrrp %s: advert_int: %w", cfg.Name, err)
 	}
 	if cfg.DownTimerAdverts == 0 {

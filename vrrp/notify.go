@@ -141,6 +141,7 @@ type notifyJob struct {
 
 type notifyFIFO struct {
 	path    string
+	scope   FIFOScope
 	f       *os.File
 	created bool
 	cancel  context.CancelFunc
@@ -163,7 +164,21 @@ type FIFOConfig struct {
 	Path        string
 	User, Group string
 	Script      config.Script
+	// Scope is which lines it takes.
+	Scope FIFOScope
 }
+
+// FIFOScope says which lines a notify FIFO takes: notify_fifo all of
+// them, vrrp_notify_fifo the VRRP ones (INSTANCE, GROUP), lvs_notify_fifo
+// the virtual and real servers' (VS, RS).
+type FIFOScope int
+
+// FIFO scopes.
+const (
+	FIFOAll FIFOScope = iota
+	FIFOVRRP
+	FIFOLVS
+)
 
 // NotifierOptionsFromConfig reads the global notify FIFO settings.
 func NotifierOptionsFromConfig(cfg *config.Config, p *ScriptPolicy) NotifierOptions {
@@ -173,13 +188,15 @@ func NotifierOptionsFromConfig(cfg *config.Config, p *ScriptPolicy) NotifierOpti
 	}
 	g := cfg.Global
 	for _, f := range []struct {
-		a config.Args
-		s config.Script
-	}{{g.NotifyFIFO, g.NotifyFIFOScript}, {g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript}} {
+		a     config.Args
+		s     config.Script
+		scope FIFOScope
+	}{{g.NotifyFIFO, g.NotifyFIFOScript, FIFOAll}, {g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript, FIFOVRRP},
+		{g.LVSNotifyFIFO, g.LVSNotifyFIFOScript, FIFOLVS}} {
 		if !f.a.Set || len(f.a.Args) == 0 {
 			continue
 		}
-		fc := FIFOConfig{Path: f.a.Args[0], Script: f.s}
+		fc := FIFOConfig{Path: f.a.Args[0], Script: f.s, Scope: f.scope}
 		if len(f.a.Args) > 1 {
 			fc.User = f.a.Args[1]
 		}
@@ -219,7 +236,7 @@ func NewNotifier(log *slog.Logger, o NotifierOptions) *Notifier {
 }
 
 func openFIFO(log *slog.Logger, p *ScriptPolicy, fc FIFOConfig) (*notifyFIFO, error) {
-	nf := &notifyFIFO{path: fc.Path}
+	nf := &notifyFIFO{path: fc.Path, scope: fc.Scope}
 	err := syscall.Mkfifo(fc.Path, 0o644)
 	switch {
 	case err == nil:
@@ -284,12 +301,34 @@ func FIFOLine(kind, name, state string, prio uint8) string {
 	return fmt.Sprintf("%s \"%s\" %s %d\n", kind, name, state, prio)
 }
 
-func (n *Notifier) writeFIFO(line string) {
+func (n *Notifier) writeFIFO(line string) { n.write(FIFOVRRP, line) }
+
+// NotifyLVS writes a virtual or real server's line (keepalived's
+// notify_fifo_vs and notify_fifo_rs: "VS [192.0.2.1]:tcp:80 UP", "RS
+// [198.51.100.1]:tcp:80 [192.0.2.1]:tcp:80 DOWN") to notify_fifo and
+// lvs_notify_fifo. It never blocks.
+func (n *Notifier) NotifyLVS(line string) {
+	if n != nil {
+		n.write(FIFOLVS, line)
+	}
+}
+
+func (n *Notifier) write(scope FIFOScope, line string) {
 	for _, f := range n.fifos {
+		if f.scope != FIFOAll && f.scope != scope {
+			continue
+		}
 		// Non-blocking: a reader that does not keep up loses lines,
 		// as with keepalived.
 		_, _ = f.f.WriteString(line)
 	}
+}
+
+// HasLVSFIFOs reports whether the configuration asks for a notify FIFO that
+// takes virtual and real servers' lines (notify_fifo, lvs_notify_fifo).
+func HasLVSFIFOs(cfg *config.Config) bool {
+	g := cfg.Global
+	return g != nil && (g.NotifyFIFO.Set && len(g.NotifyFIFO.Args) > 0 || g.LVSNotifyFIFO.Set && len(g.LVSNotifyFIFO.Args) > 0)
 }
 
 // Notify reports that an instance (kind NotifyInstance) or a sync group
@@ -526,5 +565,5 @@ func hasScripts(cfg *config.Config) bool {
 			}
 		}
 	}
-	return cfg.Global != nil && (cfg.Global.NotifyFIFOScript.Cmd != "" || cfg.Global.VRRPNotifyFIFOScript.Cmd != "")
+	return cfg.Global != nil && (cfg.Global.NotifyFIFOScript.Cmd != "" || cfg.Global.VRRPNotifyFIFOScript.Cmd != "" || cfg.Global.LVSNotifyFIFOScript.Cmd != "")
 }

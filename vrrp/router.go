@@ -55,6 +55,9 @@ type RouterOptions struct {
 	// Heartbeat, if set, is called from the loop at each iteration, for
 	// the daemon's watchdog; it must not block. See Poke.
 	Heartbeat func(time.Time)
+	// BFD delivers the bfd_instances' Up/Down changes for track_bfd;
+	// nil: every tracked bfd_instance stays down.
+	BFD <-chan BFDState
 	// EventLogInterval spaces the log lines about dropped (and other
 	// noteworthy) adverts of one kind from one source; 0 means
 	// DefaultEventLogInterval.

@@ -24,6 +24,7 @@ const (
 	TrackInterface
 	TrackFile
 	TrackProcess
+	TrackBFD
 )
 
 // String is the config keyword's object: "script", "interface", ...
@@ -37,6 +38,8 @@ func (k TrackKind) String() string {
 		return "file"
 	case TrackProcess:
 		return "process"
+	case TrackBFD:
+		return "bfd"
 	}
 	return "track(" + strconv.Itoa(int(k)) + ")"
 }
@@ -505,6 +508,16 @@ func (b *trackBuilder) refs(kind TrackKind, list []config.Track, group string, w
 			if t.Weight == nil {
 				r.Reverse = p.Weight.Reverse
 			}
+		case TrackBFD:
+			bi := b.cfg.BFDInstances[t.Name]
+			if bi == nil {
+				warn("track bfd " + t.Name + " not found, ignoring...")
+				continue
+			}
+			r.Weight = bi.Weight.Value
+			if t.Weight == nil {
+				r.Reverse = bi.Weight.Reverse
+			}
 		}
 		if t.Weight != nil {
 			r.Weight = min(max(*t.Weight, -253), 253)
@@ -530,10 +543,8 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 		b.refs(TrackScript, in.TrackScript, "", warn),
 		b.refs(TrackInterface, in.TrackInterface, "", warn),
 		b.refs(TrackFile, in.TrackFile, "", warn),
-		b.refs(TrackProcess, in.TrackProcess, "", warn))
-	if len(in.TrackBFD) > 0 {
-		warn("track_bfd is not supported by kt; ignored")
-	}
+		b.refs(TrackProcess, in.TrackProcess, "", warn),
+		b.refs(TrackBFD, in.TrackBFD, "", warn))
 	owner := prio == int(PriorityOwner)
 	syncNoWeight := sg != nil && !(sg.SyncGroupTrackingWeight || sg.GlobalTracking)
 	var out []TrackRef
@@ -571,7 +582,8 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 			b.refs(TrackScript, sg.TrackScript, sgName, warn),
 			b.refs(TrackInterface, sg.TrackInterface, sgName, warn),
 			b.refs(TrackFile, sg.TrackFile, sgName, warn),
-			b.refs(TrackProcess, sg.TrackProcess, sgName, warn))
+			b.refs(TrackProcess, sg.TrackProcess, sgName, warn),
+			b.refs(TrackBFD, sg.TrackBFD, sgName, warn))
 		for _, r := range grp {
 			if groupHasOwner && r.Weight != 0 {
 				warn(fmt.Sprintf("sync group %s: cannot have weighted tracked %s %s with a member of priority 255 - clearing weight", sgName, r.Kind, r.Name))
@@ -637,6 +649,9 @@ type tracking struct {
 	// change between init and their first poll must not be missed).
 	fileVals map[*FileDef]int64
 	quorums  map[*ProcessDef]*Quorum
+	// bfds are the instances tracking each bfd_instance (trackbfd.go).
+	bfds map[string][]instRef
+	bfd  *bfdTracker
 }
 
 type instRef struct {
@@ -652,7 +667,7 @@ type trackedScript struct {
 
 func newTracking(r *Router) *tracking {
 	t := &tracking{r: r, held: map[*instance]int{}, fileVals: map[*FileDef]int64{}, quorums: map[*ProcessDef]*Quorum{}, scripts: map[*ScriptDef]*trackedScript{}, files: map[*FileDef][]instRef{},
-		procs: map[*ProcessDef][]instRef{}, ifaces: map[string][]instRef{}}
+		procs: map[*ProcessDef][]instRef{}, ifaces: map[string][]instRef{}, bfds: map[string][]instRef{}, bfd: r.bfdTracker()}
 	policy := r.opts.Scripts
 	if policy == nil {
 		policy = NewScriptPolicy(nil)
@@ -692,6 +707,8 @@ func newTracking(r *Router) *tracking {
 				t.files[ref.File] = append(t.files[ref.File], ir)
 			case TrackProcess:
 				t.procs[ref.Process] = append(t.procs[ref.Process], ir)
+			case TrackBFD:
+				t.bfds[ref.Name] = append(t.bfds[ref.Name], ir)
 			}
 		}
 	}
@@ -762,6 +779,7 @@ func (t *tracking) init(ctx context.Context, now time.Time) {
 			t.applyOK(ctx, now, ts.refs, false, "failed (init_fail)")
 		}
 	}
+	t.initBFD(ctx, now)
 }
 
 func (t *tracking) applyFile(ctx context.Context, now time.Time, refs []instRef, v int64) {
@@ -820,6 +838,7 @@ func (t *tracking) start(ctx context.Context) {
 	if len(t.procs) > 0 {
 		go t.scanProcesses(ctx)
 	}
+	t.startBFD(ctx)
 }
 
 // runScript runs one vrrp_script every interval; a run that outlasts the

@@ -107,6 +107,7 @@ func main() {
 		dir        = flag.String("dir", "", "keep configs, logs and captures here (default: a temporary directory, removed)")
 		only       = flag.String("only", "", "measure only this implementation (keepalived or kt)")
 		verbose    = flag.Bool("v", false, "log each step")
+		bfdMode    = flag.Bool("bfd", false, "measure track_bfd against plain VRRP and the CPU of 50 BFD sessions instead (bfd.go)")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -114,7 +115,11 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(log, os.Stdout, *ktPath, *keepalived, *dir, *only, *trials); err != nil {
+	runner := run
+	if *bfdMode {
+		runner = runBFD
+	}
+	if err := runner(log, os.Stdout, *ktPath, *keepalived, *dir, *only, *trials); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
 		os.Exit(1)
 	}
@@ -216,14 +221,18 @@ func keepalivedImpl(path string) *impl {
 		// Unique pid files per router: keepalived refuses to start while
 		// its pid file names a live process. A stale one from a killed
 		// run is removed first so that a reused pid cannot stop it.
+		// The BFD and checker pid files too: with bfd_instance blocks
+		// (-bfd) keepalived starts its BFD process even with -P.
 		pid := filepath.Join(filepath.Dir(conf), tag+".pid")
 		vrrpPid := filepath.Join(filepath.Dir(conf), tag+"-vrrp.pid")
-		for _, f := range []string{pid, vrrpPid} {
+		checkPid := filepath.Join(filepath.Dir(conf), tag+"-check.pid")
+		bfdPid := filepath.Join(filepath.Dir(conf), tag+"-bfd.pid")
+		for _, f := range []string{pid, vrrpPid, checkPid, bfdPid} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, err
 			}
 		}
-		return h.Start(p, "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, "-r", vrrpPid)
+		return h.Start(p, "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, "-r", vrrpPid, "-c", checkPid, "-b", bfdPid)
 	}
 	return im
 }

@@ -246,6 +246,11 @@ const (
 	KindRunExited = "run-exited"
 	// KindRunStop: kt run did not exit 0 after SIGTERM.
 	KindRunStop = "run-bad-stop"
+	// KindEffective: a setting of a VRRP instance differs between
+	// keepalived's configuration dump (keepalived -d) and what kt runs, or
+	// only one of them runs the instance; the instance and the setting are
+	// part of the key.
+	KindEffective = "effective"
 )
 
 // Difference is one way kt differs from keepalived on a file.
@@ -284,8 +289,11 @@ const (
 
 // Result is everything measured on one file.
 type Result struct {
-	File       string // as named in differences (relative to the corpus)
-	KACode     int
+	File   string // as named in differences (relative to the corpus)
+	KACode int
+	// KACrashes says why keepalived does not run the file although its -t
+	// finds nothing fatal: its daemon was seen to crash on it.
+	KACrashes  string
 	KA         []Message
 	KT         []Diag
 	KTLoadErr  string // config.Load's error: kt could not read the file at all
@@ -294,7 +302,16 @@ type Result struct {
 	RunLog     string // the tail of kt run's output when it failed
 	RunSkipped string // why kt run was not tried, or was tried with --vrrp
 	Interfaces []string
+	// KASettings and KTSettings are the VRRP instances' settings in
+	// keepalived's configuration dump and in what kt runs (nil: not
+	// compared); InstanceLine gives each instance's line.
+	KASettings, KTSettings map[string]Settings
+	InstanceLine           map[string]int
 }
+
+// KeepalivedRuns reports whether keepalived runs the file: its -t finds
+// nothing fatal and its daemon was not seen to crash on it.
+func (r *Result) KeepalivedRuns() bool { return KeepalivedRuns(r.KACode) && r.KACrashes == "" }
 
 // KTErrors reports whether kt refuses the file.
 func (r *Result) KTErrors() bool {
@@ -362,8 +379,7 @@ func (r *Result) Differences() []Difference {
 			add(Difference{File: m.File, Kind: KindMissingUnlocated, Unlocated: normalizeKey(m.Text), Detail: "keepalived: " + m.Text})
 		}
 	}
-	kaRuns := KeepalivedRuns(r.KACode)
-	if kaRuns {
+	if r.KeepalivedRuns() {
 		if r.KTLoadErr != "" {
 			add(Difference{File: r.File, Kind: KindKTError, Detail: "kt: " + r.KTLoadErr})
 		}
@@ -372,8 +388,13 @@ func (r *Result) Differences() []Difference {
 				add(Difference{File: d.File, Line: d.Line, Kind: KindKTError, Detail: "kt: " + d.String() + kaAt(r.KA, d.File, d.Line)})
 			}
 		}
-	} else if !r.KTErrors() {
+	} else if !r.KTErrors() && r.KACrashes == "" {
 		add(Difference{File: r.File, Kind: KindKTAccepts, Detail: fmt.Sprintf("keepalived -t exit %d", r.KACode)})
+	}
+	if r.KASettings != nil && r.KTSettings != nil {
+		for _, d := range CompareSettings(r.File, func(n string) int { return r.InstanceLine[n] }, r.KASettings, r.KTSettings) {
+			add(d)
+		}
 	}
 	switch r.Run {
 	case RunExited:

@@ -191,3 +191,47 @@ func TestRatchetRoundTrip(t *testing.T) {
 		t.Errorf("ReadRatchet = %v, want %v", got, want)
 	}
 }
+
+func TestParseDump(t *testing.T) {
+	out := []byte(`Sat Dec  5 11:19:53 2026: ------< VRRP Topology >------
+Sat Dec  5 11:19:53 2026:  VRRP Instance = VI_1
+Sat Dec  5 11:19:53 2026:    VRRP Version = 2
+Sat Dec  5 11:19:53 2026:    Wantstate = MASTER
+Sat Dec  5 11:19:53 2026:    Interface = eth0
+Sat Dec  5 11:19:53 2026: Stopping
+Sat Dec  5 11:19:53 2026:    Virtual Router ID = 51
+Sat Dec  5 11:19:53 2026:    Priority = 150
+Sat Dec  5 11:19:53 2026:    Advert interval = 2 sec
+Sat Dec  5 11:19:53 2026:    Accept = enabled
+Sat Dec  5 11:19:53 2026:    Preempt = enabled
+Sat Dec  5 11:19:53 2026:    Authentication type = SIMPLE_PASSWORD
+Sat Dec  5 11:19:53 2026:    Password = secretpa
+Sat Dec  5 11:19:53 2026:    Virtual IP (2):
+Sat Dec  5 11:19:53 2026:      192.0.2.10/24 dev eth0 scope global
+Sat Dec  5 11:19:53 2026:      192.0.2.11/32 dev eth0 scope global
+Sat Dec  5 11:19:53 2026:    No sockets allocated
+Sat Dec  5 11:19:53 2026: ------< Interfaces >------
+Sat Dec  5 11:19:53 2026:    Priority = 7
+`)
+	got := ParseDump(out)
+	want := map[string]Settings{"VI_1": {
+		"VRRP Version": "2", "Wantstate": "MASTER", "Virtual Router ID": "51", "Priority": "150",
+		"Advert interval": "2 sec", "Accept": "enabled", "Preempt": "enabled",
+		"Authentication type": "SIMPLE_PASSWORD", "Password": "secretpa", "Virtual IP": "192.0.2.10/24 192.0.2.11/32",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	ds := CompareSettings("a.conf", func(string) int { return 3 }, want, map[string]Settings{"VI_1": {
+		"VRRP Version": "2", "Wantstate": "MASTER", "Virtual Router ID": "51", "Priority": "100",
+		"Advert interval": "2 sec", "Accept": "enabled", "Preempt": "enabled",
+		"Authentication type": "SIMPLE_PASSWORD", "Password": "secretpa", "Virtual IP": "192.0.2.10/24 192.0.2.11/32",
+	}, "VI_2": {}})
+	var keys []string
+	for _, d := range ds {
+		keys = append(keys, d.Key())
+	}
+	if w := []string{"a.conf:3:effective:VI_1 Priority", "a.conf:3:effective:VI_2 instance"}; !reflect.DeepEqual(keys, w) {
+		t.Errorf("differences %q, want %q", keys, w)
+	}
+}

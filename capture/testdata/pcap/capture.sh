@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # capture.sh: records keepalived 2.2.7 failing over into the pcaps that the
 # kt sniff golden tests decode (the five single-router scenarios are in
-# vrrp/testdata/pcap, made by its capture.sh). Needs root, iproute2
+# vrrp/wire/testdata/pcap, made by its capture.sh). Needs root, iproute2
 # (bridge), tcpdump and keepalived. Two keepalived routers (r1 priority 150,
 # r2 priority 100) and an observer run in network namespaces on one bridge;
 # the observer captures VRRP, ARP and neighbour advertisements.

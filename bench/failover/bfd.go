@@ -1,0 +1,485 @@
+package main
+
+// The -bfd mode: VRRP advert_int 1 with track_bfd (50 ms x 3) against plain
+// VRRP, for kt and keepalived in one run, and the CPU of 50 idle BFD
+// sessions at 50 ms. See README.md ("BFD").
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/pcapfile"
+	"github.com/kt-project/kt/vrrp"
+)
+
+// Priorities in the BFD mode: the backup's is high so that its Skew_Time
+// after the master's priority-0 advert (6/256 s) does not hide the BFD
+// detection time.
+const (
+	bfdMasterPriority = 254
+	bfdBackupPriority = 250
+)
+
+// bfdSetting is one row of the BFD failover table.
+type bfdSetting struct {
+	Name string
+	// BFD: both routers track a BFD session (weight 0) to the upstream
+	// host over the second LAN, and the master's uplink is cut; otherwise
+	// plain VRRP and the master's LAN link is cut.
+	BFD bool
+}
+
+var bfdSettings = []bfdSetting{
+	{Name: "plain VRRP v2 advert_int 1, master's LAN link cut"},
+	{Name: "VRRP v2 advert_int 1 + track_bfd 50ms x3, master's uplink cut", BFD: true},
+}
+
+func (s bfdSetting) config(h *netlab.Host, priority int, upstream netip.Addr) string {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    vrrp_garp_master_delay 0\n}\n")
+	track := ""
+	if s.BFD {
+		fmt.Fprintf(&b, `bfd_instance uplink {
+    neighbor_ip %s
+    source_ip %s
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
+`, upstream, h.LAN2.IPv4)
+		track = "    track_bfd {\n        uplink\n    }\n"
+	}
+	fmt.Fprintf(&b, `vrrp_instance VI_1 {
+    state BACKUP
+    interface %s
+    virtual_router_id 51
+    priority %d
+    advert_int 1
+    version 2
+    virtual_ipaddress {
+        %s/24
+    }
+%s}
+`, netlab.Iface, priority, VIP, track)
+	return b.String()
+}
+
+// upstreamConfig is the BFD peer of both routers' uplink sessions: a
+// keepalived BFD process on the upstream host, the same for kt's and
+// keepalived's trials.
+func upstreamConfig(up *netlab.Host, routers ...*netlab.Host) string {
+	var b strings.Builder
+	for _, r := range routers {
+		fmt.Fprintf(&b, `bfd_instance %s {
+    neighbor_ip %s
+    source_ip %s
+    min_rx 50
+    min_tx 50
+    multiplier 3
+}
+`, r.Name, r.LAN2.IPv4, up.LAN2.IPv4)
+	}
+	return b.String()
+}
+
+// bfdResult is one BFD-mode trial.
+type bfdResult struct {
+	Advert time.Duration // cut -> the backup's first advert
+	Zero   time.Duration // cut -> the master's priority-0 advert (0: none)
+}
+
+type bfdRow struct {
+	Impl    string
+	Setting bfdSetting
+	Trials  int
+	Results []bfdResult
+	Errors  []error
+}
+
+func runBFD(log *slog.Logger, out io.Writer, ktPath, keepalivedPath, dir, only string, trials int) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces)")
+	}
+	kaPath, err := lookPath(keepalivedPath)
+	if err != nil {
+		return err
+	}
+	impls := []*impl{keepalivedImpl(keepalivedPath), ktImpl(ktPath)}
+	if only != "" {
+		impls = slices.DeleteFunc(impls, func(i *impl) bool { return i.Name != only })
+	}
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	lab, err := netlab.New(netlab.Options{Hosts: []string{"r1", "r2", "observer", "up"}, Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := lab.Close(); err != nil {
+			log.Error("closing the lab", "err", err)
+		}
+	}()
+	if err := lab.AddLAN2(); err != nil {
+		return err
+	}
+	b := &bench{log: log, lab: lab, r1: lab.Host("r1"), r2: lab.Host("r2"), obs: lab.Host("observer")}
+	up := lab.Host("up")
+	upConf := filepath.Join(lab.Dir, "upstream.conf")
+	if err := os.WriteFile(upConf, []byte(upstreamConfig(up, b.r1, b.r2)), 0o644); err != nil {
+		return err
+	}
+	upP, err := up.Start(kaPath, "-n", "-l", "-D", "-f", upConf, "-p", filepath.Join(lab.Dir, "up.pid"),
+		"-r", filepath.Join(lab.Dir, "up-vrrp.pid"), "-c", filepath.Join(lab.Dir, "up-check.pid"), "-b", filepath.Join(lab.Dir, "up-bfd.pid"))
+	if err != nil {
+		return err
+	}
+	defer stop(upP)
+	var rows []bfdRow
+	for _, s := range bfdSettings {
+		for _, im := range impls {
+			r := bfdRow{Impl: im.Name, Setting: s, Trials: trials}
+			if im.Unavailable != "" {
+				r.Errors = append(r.Errors, errors.New(im.Unavailable))
+				rows = append(rows, r)
+				continue
+			}
+			for i := range trials {
+				res, err := b.bfdTrial(im, s, up.LAN2.IPv4, i)
+				if err != nil {
+					log.Error("trial failed", "impl", im.Name, "setting", s.Name, "trial", i+1, "err", err)
+					r.Errors = append(r.Errors, err)
+					continue
+				}
+				log.Info("trial", "impl", im.Name, "setting", s.Name, "trial", i+1, "cut_to_advert", ms(res.Advert), "cut_to_prio0", ms(res.Zero))
+				r.Results = append(r.Results, res)
+			}
+			rows = append(rows, r)
+		}
+	}
+	printBFDTable(out, rows)
+	cpu, err := bfdCPU(log, lab, impls, kaPath, ktPath)
+	if err != nil {
+		fmt.Fprintf(out, "\nCPU of 50 BFD sessions: not measured: %v\n", err)
+	} else {
+		fmt.Fprintln(out)
+		fmt.Fprint(out, cpu)
+	}
+	if dir != "" {
+		fmt.Fprintf(out, "\nconfigs, logs and captures: %s\n", dir)
+	}
+	return nil
+}
+
+// bfdTrial starts r1 then r2, cuts r1's link (the uplink with BFD, the
+// LAN link without) at a random phase of r1's advert cycle and reads the
+// observer's capture for r2's first advert.
+func (b *bench) bfdTrial(im *impl, s bfdSetting, upstream netip.Addr, n int) (res bfdResult, err error) {
+	b.cleanup()
+	defer b.cleanup()
+	d := filepath.Join(b.lab.Dir, fmt.Sprintf("bfd-%s-%v", im.Name, s.BFD))
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return res, err
+	}
+	for _, c := range []struct {
+		h    *netlab.Host
+		prio int
+	}{{b.r1, bfdMasterPriority}, {b.r2, bfdBackupPriority}} {
+		if err := os.WriteFile(filepath.Join(d, c.h.Name+".conf"), []byte(s.config(c.h, c.prio, upstream)), 0o644); err != nil {
+			return res, err
+		}
+	}
+	pcap := filepath.Join(d, fmt.Sprintf("trial%02d.pcap", n+1))
+	capture, err := b.lab.Capture(b.obs, pcap, "ip proto 112")
+	if err != nil {
+		return res, err
+	}
+	defer stop(capture)
+	r1, err := im.Start(b.r1, filepath.Join(d, "r1.conf"), "r1")
+	if err != nil {
+		return res, err
+	}
+	defer stop(r1)
+	if !netlab.WaitFor(15*time.Second, 10*time.Millisecond, func() bool { return r1.Exited() || b.r1.HasAddr(VIP) }) || r1.Exited() {
+		return res, fmt.Errorf("r1 did not become master; log %s", r1.LogPath)
+	}
+	r2, err := im.Start(b.r2, filepath.Join(d, "r2.conf"), "r2")
+	if err != nil {
+		return res, err
+	}
+	defer stop(r2)
+	// r2 settles as backup (its BFD session Up first with BFD).
+	time.Sleep(5 * time.Second)
+	if b.r2.HasAddr(VIP) || !b.r1.HasAddr(VIP) {
+		return res, fmt.Errorf("r1 is not the only master before the cut; logs %s %s", r1.LogPath, r2.LogPath)
+	}
+	time.Sleep(rand.N(time.Second))
+	cut := time.Now().Round(0)
+	if s.BFD {
+		err = b.lab.LinkDown2(b.r1)
+		defer func() { _ = b.lab.LinkUp2(b.r1) }()
+	} else {
+		err = b.lab.LinkDown(b.r1)
+		defer func() { _ = b.lab.LinkUp(b.r1) }()
+	}
+	if err != nil {
+		return res, err
+	}
+	if !netlab.WaitFor(10*time.Second, 5*time.Millisecond, func() bool { return b.r2.HasAddr(VIP) }) {
+		return res, fmt.Errorf("r2 did not take the VIP within 10 s of the cut; logs %s %s", r1.LogPath, r2.LogPath)
+	}
+	var first, zero time.Time
+	netlab.WaitFor(2*time.Second, 20*time.Millisecond, func() bool {
+		first, zero, err = readBFDCapture(pcap, cut, b.r1, b.r2)
+		return err == nil && !first.IsZero()
+	})
+	if err != nil {
+		return res, err
+	}
+	if first.IsZero() {
+		return res, fmt.Errorf("no advert from r2 after the cut in %s", pcap)
+	}
+	res.Advert = first.Sub(cut)
+	if !zero.IsZero() {
+		res.Zero = zero.Sub(cut)
+	}
+	return res, nil
+}
+
+// readBFDCapture finds r2's first advert and r1's priority-0 advert after
+// the cut.
+func readBFDCapture(file string, cut time.Time, r1, r2 *netlab.Host) (first, zero time.Time, err error) {
+	frames, err := pcapfile.Read(file)
+	if err != nil {
+		return first, zero, err
+	}
+	for _, fr := range frames {
+		if !fr.At.After(cut) {
+			continue
+		}
+		ip, ok := fr.Packet.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if !ok {
+			continue
+		}
+		d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
+		if err != nil {
+			continue
+		}
+		switch src := ip.SrcIP.String(); {
+		case src == r1.IPv4.String() && d.VRRP.Priority == 0 && zero.IsZero():
+			zero = fr.At
+		case src == r2.IPv4.String() && d.VRRP.Priority > 0 && first.IsZero():
+			first = fr.At
+		}
+	}
+	return first, zero, nil
+}
+
+func printBFDTable(out io.Writer, rows []bfdRow) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "implementation\tsetting\tok/trials\tcut→backup advert median\tmax\tcut→master prio 0 median")
+	med := func(r bfdRow, f func(bfdResult) time.Duration) (time.Duration, time.Duration) {
+		var ds []time.Duration
+		for _, x := range r.Results {
+			if v := f(x); v > 0 {
+				ds = append(ds, v)
+			}
+		}
+		return median(ds)
+	}
+	for _, r := range rows {
+		am, ax := med(r, func(x bfdResult) time.Duration { return x.Advert })
+		zm, _ := med(r, func(x bfdResult) time.Duration { return x.Zero })
+		z := "-"
+		if zm > 0 {
+			z = ms(zm)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.Impl, r.Setting.Name, len(r.Results), r.Trials, ms(am), ms(ax), z)
+	}
+	tw.Flush()
+	for _, s := range bfdSettings {
+		var ka, kt time.Duration
+		for _, r := range rows {
+			if r.Setting != s || len(r.Results) == 0 {
+				continue
+			}
+			m, _ := med(r, func(x bfdResult) time.Duration { return x.Advert })
+			if r.Impl == "kt" {
+				kt = m
+			} else {
+				ka = m
+			}
+		}
+		if ka > 0 && kt > 0 {
+			fmt.Fprintf(out, "kt/keepalived ratio of medians, %s: %.3f\n", s.Name, float64(kt)/float64(ka))
+		}
+		if s.BFD && kt > 0 {
+			goal := "reached"
+			if kt >= 200*time.Millisecond {
+				goal = "NOT reached"
+			}
+			fmt.Fprintf(out, "goal kt cut→advert < 200 ms with track_bfd: %s (%s)\n", goal, ms(kt))
+			if ka > 0 {
+				goal = "reached"
+				if kt > ka {
+					goal = "NOT reached"
+				}
+				fmt.Fprintf(out, "goal kt no slower than keepalived with track_bfd: %s\n", goal)
+			}
+		}
+	}
+	for _, r := range rows {
+		for _, err := range r.Errors {
+			fmt.Fprintf(out, "failed trial, %s %s: %v\n", r.Impl, r.Setting.Name, err)
+		}
+	}
+}
+
+// cpuSessions is how many BFD sessions the CPU measurement runs.
+const cpuSessions = 50
+
+// bfdCPU runs 50 sessions at 50 ms x 3 from r1 to 50 addresses of r2
+// (a keepalived BFD process answers all of them, the same for both
+// implementations), waits until all are Up, and reads the CPU time the
+// measured process used over 20 s from /proc.
+func bfdCPU(log *slog.Logger, lab *netlab.Lab, impls []*impl, kaPath, ktPath string) (string, error) {
+	r1, r2 := lab.Host("r1"), lab.Host("r2")
+	peer := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(150 + i)}) }
+	for i := 1; i <= cpuSessions; i++ {
+		if _, err := r2.Run("ip", "addr", "add", peer(i).String()+"/24", "dev", netlab.Iface); err != nil {
+			return "", err
+		}
+	}
+	var peers, dut strings.Builder
+	for i := 1; i <= cpuSessions; i++ {
+		fmt.Fprintf(&peers, "bfd_instance p%d {\n    neighbor_ip %s\n    source_ip %s\n    min_rx 50\n    min_tx 50\n    multiplier 3\n}\n", i, r1.IPv4, peer(i))
+		fmt.Fprintf(&dut, "bfd_instance s%d {\n    neighbor_ip %s\n    source_ip %s\n    min_rx 50\n    min_tx 50\n    multiplier 3\n}\n", i, peer(i), r1.IPv4)
+	}
+	d := filepath.Join(lab.Dir, "cpu")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	peersConf := filepath.Join(d, "peers.conf")
+	if err := os.WriteFile(peersConf, []byte(peers.String()), 0o644); err != nil {
+		return "", err
+	}
+	pp, err := r2.Start(kaPath, "-n", "-l", "-D", "-f", peersConf, "-p", filepath.Join(d, "peers.pid"), "-r", filepath.Join(d, "peers-vrrp.pid"),
+		"-c", filepath.Join(d, "peers-check.pid"), "-b", filepath.Join(d, "peers-bfd.pid"))
+	if err != nil {
+		return "", err
+	}
+	defer stop(pp)
+	const window = 20 * time.Second
+	var b strings.Builder
+	results := map[string]float64{}
+	for _, im := range impls {
+		if im.Unavailable != "" {
+			continue
+		}
+		conf := dut.String()
+		if im.Name == "kt" {
+			// kt run wants a vrrp_instance; one idle master is added (its
+			// one advert a second is in kt's figure).
+			conf += fmt.Sprintf("vrrp_instance VI_1 {\n    interface %s\n    virtual_router_id 51\n    priority 100\n    advert_int 1\n    virtual_ipaddress {\n        %s/24\n    }\n}\n", netlab.Iface, VIP)
+		}
+		cf := filepath.Join(d, im.Name+".conf")
+		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+			return "", err
+		}
+		var p *netlab.Proc
+		bfdPid := filepath.Join(d, im.Name+"-bfd.pid")
+		if im.Name == "kt" {
+			p, err = im.Start(r1, cf, "cpu")
+		} else {
+			p, err = r1.Start(kaPath, "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(d, "ka.pid"), "-r", filepath.Join(d, "ka-vrrp.pid"),
+				"-c", filepath.Join(d, "ka-check.pid"), "-b", bfdPid)
+		}
+		if err != nil {
+			return "", err
+		}
+		if !netlab.WaitFor(30*time.Second, 50*time.Millisecond, func() bool { return strings.Count(p.Log(), "Entering Up state") >= cpuSessions }) {
+			stop(p)
+			return "", fmt.Errorf("%s: not all %d sessions Up within 30 s (%d); log %s", im.Name, cpuSessions,
+				strings.Count(p.Log(), "Entering Up state"), p.LogPath)
+		}
+		pid := p.Pid()
+		if im.Name != "kt" {
+			pid = readPid(bfdPid)
+		}
+		time.Sleep(2 * time.Second) // past the poll sequences
+		t0, err := cpuTicks(pid)
+		if err != nil {
+			stop(p)
+			return "", err
+		}
+		downs0 := strings.Count(p.Log(), "Entering Down state")
+		time.Sleep(window)
+		t1, err := cpuTicks(pid)
+		downs := strings.Count(p.Log(), "Entering Down state") - downs0
+		stop(p)
+		if err != nil {
+			return "", err
+		}
+		pct := float64(t1-t0) / 100 / window.Seconds() * 100
+		results[im.Name] = pct
+		what := "kt run (whole process)"
+		if im.Name != "kt" {
+			what = "keepalived's BFD process"
+		}
+		log.Info("cpu", "impl", im.Name, "percent", pct, "downs", downs)
+		fmt.Fprintf(&b, "CPU of %d idle BFD sessions at 50 ms x3 over %v, %s: %.2f%% of one core (%d session downs while measured)\n",
+			cpuSessions, window, what, pct, downs)
+	}
+	if ka, ok := results["keepalived"]; ok && ka > 0 {
+		if kt, ok := results["kt"]; ok {
+			fmt.Fprintf(&b, "kt/keepalived CPU ratio: %.2f\n", kt/ka)
+		}
+	}
+	return b.String(), nil
+}
+
+func readPid(file string) int {
+	b, _ := os.ReadFile(file)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// cpuTicks is utime + stime of a process, in clock ticks (USER_HZ, 100).
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// After the comm: state(0) ... utime(11) stime(12).
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
+	}
+	return u + st, nil
+}

@@ -1,0 +1,107 @@
+package bgp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestGoBGPSession runs two embedded GoBGP speakers over loopback: one
+// that dials out (no listener) and announces, one that listens passively.
+// The listener sees the prefix arrive and leave. FRR interop is tested in
+// internal/e2e.
+func TestGoBGPSession(t *testing.T) {
+	port := freePort(t)
+	lo := netip.MustParseAddr("127.0.0.1")
+	listener := NewGoBGP(quiet)
+	dialer := NewGoBGP(quiet)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := listener.Start(ctx, Settings{LocalAS: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenPort: port,
+		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65001, Passive: true, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Stop(context.Background())
+	if err := dialer.Start(ctx, Settings{LocalAS: 65001, RouterID: netip.MustParseAddr("192.0.2.11"),
+		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65000, Port: port, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
+		t.Fatal(err)
+	}
+	defer dialer.Stop(context.Background())
+	r := Route{Prefix: pfx("192.0.2.100/32"), Attrs: Attrs{MED: u32(10), Communities: []uint32{65000<<16 | 100}}}
+	if err := dialer.Announce(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	received := func(want uint64) func() bool {
+		return func() bool {
+			ps, err := listener.Peers(ctx)
+			return err == nil && len(ps) == 1 && ps[0].State == "established" && ps[0].Received == want
+		}
+	}
+	waitForLong(t, "the prefix at the listener", received(1))
+	ps, _ := dialer.Peers(ctx)
+	if len(ps) != 1 || ps[0].Sent != 1 || ps[0].Since.IsZero() || ps[0].RemoteAS != 65000 {
+		t.Errorf("dialer's session: %+v, want established with 1 prefix sent", ps)
+	}
+	if err := dialer.Withdraw(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "the withdrawal at the listener", received(0))
+	// The BFD hook: a session held down closes; let up, it comes back.
+	if err := dialer.SetPeerDown(ctx, lo, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "the session to close", func() bool {
+		ps, err := listener.Peers(ctx)
+		return err == nil && len(ps) == 1 && ps[0].State != "established"
+	})
+	if err := dialer.SetPeerDown(ctx, lo, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "the session back", received(0))
+	if err := dialer.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := listener.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+	// Every goroutine of GoBGP's server is gone. (GoBGP 4.8 leaves one
+	// idle eapache/channels buffer goroutine behind per session that was
+	// reset; it holds no socket and no timer.)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if !strings.Contains(stacks, "gobgp/v4/pkg/server") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GoBGP goroutines left after Stop:\n%s", stacks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitForLong(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(25 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,360 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kt-project/kt/bgp"
+	"github.com/kt-project/kt/check"
+	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/lvs"
+	"github.com/kt-project/kt/script"
+	"github.com/kt-project/kt/vrrp"
+)
+
+// bgpPart announces the configuration's prefixes over BGP (config's bgp
+// block). It exists only when there is one: without it nothing of GoBGP
+// is built or started.
+//
+// Its inputs come from the engines through callbacks that never block:
+// the checkers' transitions (the virtual servers' quorum, computed here
+// with lvs's Planner so that it is known with or without IPVS in the
+// kernel), the VRRP transitions, and its own pollers of the tracked
+// objects its announce blocks name.
+type bgpPart struct {
+	mgr *bgp.Manager
+	log *slog.Logger
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	planner *lvs.Planner
+	health  lvs.HealthMap
+
+	tracks []bgp.Track
+	// scripts are the prepared track scripts by name.
+	scripts map[string]*bgpScript
+}
+
+type bgpScript struct {
+	s   *script.Script
+	def *config.VRRPScript
+}
+
+// setupBGP prepares the BGP part when cfg has a bgp block.
+func (d *Daemon) setupBGP(cfg *config.Config) error {
+	s, ok := bgp.FromConfig(cfg, lvs.VSName)
+	if !ok {
+		return nil
+	}
+	p := &bgpPart{log: d.log, cfg: cfg, planner: lvs.NewPlanner(), health: lvs.HealthMap{}, scripts: map[string]*bgpScript{}}
+	newSpeaker := d.opts.BGPSpeaker
+	if newSpeaker == nil {
+		newSpeaker = func(log *slog.Logger) bgp.Speaker { return bgp.NewGoBGP(log) }
+	}
+	p.mgr = bgp.NewManager(s, newSpeaker(d.log), bgp.ManagerOptions{Log: d.log})
+	seen := map[bgp.Track]bool{}
+	for _, a := range s.Announces {
+		for _, t := range a.Track {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			p.tracks = append(p.tracks, t)
+			if t.Kind != bgp.TrackScript {
+				continue
+			}
+			def := cfg.Scripts[t.Name]
+			if def == nil {
+				return fmt.Errorf("bgp: track_script %s: no vrrp_script %s", t.Name, t.Name)
+			}
+			cs := def.Script
+			if def.User.Set && len(def.User.Args) > 0 {
+				cs.User, cs.Group = def.User.Args[0], ""
+				if len(def.User.Args) > 1 {
+					cs.Group = def.User.Args[1]
+				}
+			}
+			sc, err := d.scriptRunner().Prepare(cs)
+			if err != nil {
+				// The announcement stays withdrawn ("has not reported
+				// yet"), as a VRRP instance tracking a disabled script
+				// would not run on it either.
+				d.log.Error("bgp: track_script "+t.Name+" cannot run; announcements tracking it stay withdrawn", "err", err)
+				continue
+			}
+			p.scripts[t.Name] = &bgpScript{s: sc, def: def}
+		}
+	}
+	d.bgp = p
+	return nil
+}
+
+// seedHealth takes the checkers' states as they start.
+func (p *bgpPart) seedHealth(states []check.ServerState) {
+	p.mu.Lock()
+	for _, st := range states {
+		if s := st.Server; s.VirtualServer != nil && s.RealServer != nil {
+			p.health[lvs.KeyOf(s.VirtualServer, s.RealServer)] = lvs.Health{Up: st.Up, Weight: st.Weight, WeightSet: true}
+		}
+	}
+	p.mu.Unlock()
+	p.replan()
+}
+
+// checker takes a real server's new state.
+func (p *bgpPart) checker(tr check.Transition) {
+	s := tr.Server
+	if s.VirtualServer == nil || s.RealServer == nil {
+		return
+	}
+	p.mu.Lock()
+	p.health[lvs.KeyOf(s.VirtualServer, s.RealServer)] = lvs.Health{Up: tr.Up, Weight: tr.Weight, WeightSet: true}
+	p.mu.Unlock()
+	p.replan()
+}
+
+// replan computes every virtual server's quorum and hands it to the
+// manager.
+func (p *bgpPart) replan() {
+	p.mu.Lock()
+	p.planner.Plan(p.cfg, p.health)
+	q := map[string]bool{}
+	for _, vs := range p.cfg.VirtualServers {
+		name := lvs.VSName(vs)
+		if up, known := p.planner.QuorumUp(name); known {
+			q[name] = up
+		}
+	}
+	p.mu.Unlock()
+	p.mgr.Update(func(in *bgp.Inputs) { in.Quorum = q })
+}
+
+// vrrpTransition takes an instance's new state.
+func (p *bgpPart) vrrpTransition(tr vrrp.Transition) {
+	p.mgr.Update(func(in *bgp.Inputs) {
+		if in.VRRP == nil {
+			in.VRRP = map[string]string{}
+		}
+		in.VRRP[tr.Instance] = tr.To.String()
+	})
+}
+
+func (p *bgpPart) setTrack(t bgp.Track, ok bool) {
+	p.mgr.Update(func(in *bgp.Inputs) {
+		if in.Track == nil {
+			in.Track = map[bgp.Track]bool{}
+		}
+		if prev, known := in.Track[t]; known && prev == ok {
+			return
+		}
+		in.Track[t] = ok
+	})
+}
+
+// run runs the manager and the trackers until ctx ends; the manager then
+// withdraws every route and closes the sessions.
+func (p *bgpPart) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, t := range p.tracks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.track(ctx, t)
+		}()
+	}
+	err := p.mgr.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+// track follows one tracked object: an interface's link (up and running),
+// a track_file's value (OK while 0: what a weight-0 track_file makes a
+// VRRP instance FAULT on), or a vrrp_script with its interval, timeout,
+// rise and fall.
+func (p *bgpPart) track(ctx context.Context, t bgp.Track) {
+	interval := time.Second
+	var counter *vrrp.ScriptCounter
+	var sc *bgpScript
+	switch t.Kind {
+	case bgp.TrackScript:
+		sc = p.scripts[t.Name]
+		if sc == nil {
+			return
+		}
+		interval = sc.def.EffectiveInterval()
+		counter = vrrp.NewScriptCounter(sc.def.EffectiveRise(), sc.def.EffectiveFall(), sc.def.InitFail)
+		if sc.def.InitFail {
+			p.setTrack(t, false)
+		}
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		switch t.Kind {
+		case bgp.TrackInterface:
+			ifi, err := net.InterfaceByName(t.Name)
+			p.setTrack(t, err == nil && ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0)
+		case bgp.TrackFile:
+			ok := false
+			if tf := p.trackFile(t.Name); tf != nil {
+				v, good := vrrp.ReadTrackFile(tf.File)
+				ok = good && v == 0
+			}
+			p.setTrack(t, ok)
+		case bgp.TrackScript:
+			res := sc.s.Run(ctx, sc.def.EffectiveTimeout())
+			if ctx.Err() != nil {
+				return
+			}
+			counter.Observe(res.OK())
+			if counter.Known() {
+				p.setTrack(t, counter.OK())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *bgpPart) trackFile(name string) *config.TrackFile {
+	if tf := p.cfg.TrackFiles[name]; tf != nil {
+		return tf
+	}
+	return p.cfg.OldTrackFiles[name]
+}
+
+// bgpStatus is the BGP part of the status, nil without a bgp block.
+func (d *Daemon) bgpStatus() *bgp.Status {
+	if d.bgp == nil {
+		return nil
+	}
+	st := d.bgp.mgr.Status()
+	return &st
+}
+
+// writeBGPText writes the BGP part of `kt status`.
+func writeBGPText(b *strings.Builder, st *bgp.Status) {
+	if st == nil {
+		return
+	}
+	fmt.Fprintf(b, "\nBGP AS %d, router id %s, sessions (%d):\n", st.LocalAS, st.RouterID, len(st.Peers))
+	for _, p := range st.Peers {
+		fmt.Fprintf(b, " %s AS %d: %s", p.Address, p.RemoteAS, p.State)
+		if !p.Since.IsZero() {
+			fmt.Fprintf(b, " since %s", timeText(p.Since))
+		}
+		fmt.Fprintf(b, ", %d prefixes sent, %d received", p.Sent, p.Received)
+		if p.AdminDown != "" {
+			fmt.Fprintf(b, ", held down: %s", p.AdminDown)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "BGP announcements (%d):\n", len(st.Announcements))
+	for _, a := range st.Announcements {
+		var ps []string
+		for _, p := range a.Prefixes {
+			ps = append(ps, p.String())
+		}
+		state := "announced"
+		if !a.Announced {
+			state = "withdrawn (" + a.Reason + ")"
+		}
+		fmt.Fprintf(b, " %s %s: %s\n", a.Name, strings.Join(ps, " "), state)
+	}
+}
+
+// bgpFamilies gives the BGP metrics at each scrape.
+func (m *metrics) bgpFamilies() []promFamily {
+	st := m.d.bgpStatus()
+	if st == nil {
+		return nil
+	}
+	var state, uptime, sent, received, announced []statusSeries
+	for _, p := range st.Peers {
+		n := []string{p.Address.String()}
+		up := 0.0
+		if !p.Since.IsZero() {
+			up = time.Since(p.Since).Seconds()
+		}
+		state = append(state, statusSeries{n, b2f(p.State == "established")})
+		uptime = append(uptime, statusSeries{n, up})
+		sent = append(sent, statusSeries{n, float64(p.Sent)})
+		received = append(received, statusSeries{n, float64(p.Received)})
+	}
+	for _, a := range st.Announcements {
+		announced = append(announced, statusSeries{[]string{a.Name, a.Reason}, b2f(a.Announced)})
+	}
+	nb := []string{"neighbor"}
+	const g = "gauge"
+	return []promFamily{
+		statusFamily("kt_bgp_session_established", "1 while the BGP session is established.", g, nb, state),
+		statusFamily("kt_bgp_session_uptime_seconds", "How long the BGP session has been established (0 if it is not).", g, nb, uptime),
+		statusFamily("kt_bgp_prefixes_sent", "Prefixes announced to the neighbor.", g, nb, sent),
+		statusFamily("kt_bgp_prefixes_received", "Prefixes received from the neighbor.", g, nb, received),
+		statusFamily("kt_bgp_announced", "1 while the announce block's prefixes are announced; reason says why not.", g, []string{"announce", "reason"}, announced),
+	}
+}
+
+// SetBGPPeerLiveness is the hook for a liveness detector such as BFD: for
+// a BGP neighbor that requires BFD, call it with up=false when the BFD
+// session goes Down and kt takes the BGP session down at once (the router
+// withdraws kt's routes without waiting for the hold time); up=true lets
+// the session come back. It never blocks, and does nothing without a bgp
+// block or for an address that is not a neighbor. See
+// bgp.Manager.SetPeerLiveness.
+func (d *Daemon) SetBGPPeerLiveness(addr netip.Addr, up bool, reason string) {
+	if d.bgp != nil {
+		d.bgp.mgr.SetPeerLiveness(addr, up, reason)
+	}
+}
+
+// startBGP seeds the BGP part with the checkers' states and runs it until
+// ctx ends; the function it returns waits for it (every route withdrawn,
+// the sessions closed).
+func (d *Daemon) startBGP(ctx context.Context) func() error {
+	if d.bgp == nil {
+		return func() error { return nil }
+	}
+	if d.lvs != nil {
+		d.bgp.seedHealth(d.scheduler().States())
+	} else {
+		d.bgp.replan()
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.bgp.run(ctx) }()
+	return func() error { return <-done }
+}
+
+// reloadBGP follows a reload (SIGHUP): the checkers' new states decide the
+// quorum from now on. The bgp block itself (sessions, announce blocks)
+// takes effect at the next start; a change to it is logged.
+func (d *Daemon) reloadBGP(old, cfg *config.Config) {
+	p := d.bgp
+	if p == nil {
+		if cfg.BGP != nil {
+			d.log.Warn("reload: a bgp block was added: restart kt to run it")
+		}
+		return
+	}
+	if !config.Equal(&config.Config{BGP: old.BGP}, &config.Config{BGP: cfg.BGP}) {
+		d.log.Warn("reload: the bgp block changed; it takes effect at the next start (the announcements follow the new virtual servers' quorum)")
+	}
+	p.mu.Lock()
+	p.cfg = cfg
+	p.health = lvs.HealthMap{}
+	p.mu.Unlock()
+	if d.lvs != nil {
+		p.seedHealth(d.scheduler().States())
+	} else {
+		p.replan()
+	}
+}
