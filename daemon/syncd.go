@@ -86,12 +86,29 @@ func (d *Daemon) setupSync() {
 	}
 	p := &syncPart{h: h, close: closeH, instance: l.Instance, line: l}
 	p.ctl = lvs.NewSyncController(h, syncTemplate(l), lvs.SyncControllerOptions{Logger: d.log})
-	if l.Instance != "" {
-		p.ctl.Backup() // vrrp_init_state starts the backup daemon
-	} else {
-		p.ctl.Both()
-	}
 	d.sync = p
+	switch {
+	case l.Instance == "":
+		p.ctl.Both()
+	case bgpAnycast(d.cfg):
+		d.syncBothRoles()
+	default:
+		p.ctl.Backup() // vrrp_init_state starts the backup daemon
+	}
+}
+
+// bgpAnycast reports whether cfg announces a virtual server's address over
+// BGP (anycast): then every director takes flows and runs both roles.
+func bgpAnycast(cfg *config.Config) bool {
+	if cfg.BGP == nil {
+		return false
+	}
+	for _, a := range cfg.BGP.Announce {
+		if a != nil && a.VirtualServer.IsValid() {
+			return true
+		}
+	}
+	return false
 }
 
 // runSync starts the sync controller; the function it returns stops it

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -234,5 +235,22 @@ func TestSyncHalves(t *testing.T) {
 				t.Fatalf("status shows the sync daemon: %v", d.Status().Sync != nil)
 			}
 		})
+	}
+}
+
+// TestBGPAnycastMeansBothRoles: a bgp block announcing a virtual server
+// (anycast) makes an instance's lvs_sync_daemon run both roles.
+func TestBGPAnycastMeansBothRoles(t *testing.T) {
+	cfg := &config.Config{}
+	if bgpAnycast(cfg) {
+		t.Fatal("no bgp block: anycast")
+	}
+	cfg.BGP = &config.BGP{Announce: map[string]*config.BGPAnnounce{"vrrp": {}}}
+	if bgpAnycast(cfg) {
+		t.Fatal("an announce block without anycast: anycast")
+	}
+	cfg.BGP.Announce["vs"] = &config.BGPAnnounce{VirtualServer: config.IPAddr{Addr: netip.MustParseAddr("192.0.2.100")}}
+	if !bgpAnycast(cfg) {
+		t.Fatal("anycast announce: not anycast")
 	}
 }
