@@ -777,6 +777,9 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
 		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
 	}
+	if l, ok := fv.Addr().Interface().(*SyncDaemonLine); ok && l.Set {
+		return p.syncDaemonAgain(l, pos) // syncd.go
+	}
 	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
 		name, _ := strings.CutPrefix(where, "vrrp_instance ")
 		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
@@ -817,22 +820,6 @@ func (p *parser) argsAgain(first Args, kw string, args []string, pos Pos) bool {
 		arg = args[0]
 	}
 	switch kw {
-	case "lvs_sync_daemon":
-		ifname, inst := "", ""
-		if len(first.Args) > 0 {
-			ifname = first.Args[0]
-		}
-		for i := 1; i < len(first.Args); i++ {
-			if first.Args[i] == "inst" && i+1 < len(first.Args) {
-				inst = first.Args[i+1]
-				break
-			}
-			if i == 1 && !lvsSyncOption[first.Args[i]] {
-				inst = first.Args[i] // the old form: IFNAME INSTANCE [SYNCID]
-				break
-			}
-		}
-		p.sink.carryf(pos, "lvs_sync_daemon has already been specified as %s %s - ignoring", ifname, inst)
 	case "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo":
 		p.sink.carryf(pos, "%snotify_fifo already specified - ignoring %s", strings.TrimSuffix(kw, "notify_fifo"), arg)
 	default:
@@ -840,9 +827,6 @@ func (p *parser) argsAgain(first Args, kw string, args []string, pos Pos) bool {
 	}
 	return true
 }
-
-// lvsSyncOption are the option words of lvs_sync_daemon's new form.
-var lvsSyncOption = map[string]bool{"inst": true, "id": true, "maxlen": true, "port": true, "ttl": true, "group": true}
 
 // lines reads a block whose every line is one entry.
 func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {

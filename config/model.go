@@ -106,7 +106,7 @@ type GlobalDefs struct {
 	LVSFlushOnstop Args `toml:"lvs_flush_onstop,omitempty"`  // deprecated spelling of lvs_flush_on_stop
 	// IFNAME [inst VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDR]
 	// (or the old IFNAME VRRP_INSTANCE [SYNC_ID])
-	LVSSyncDaemon Args `toml:"lvs_sync_daemon,omitempty"`
+	LVSSyncDaemon SyncDaemonLine `toml:"lvs_sync_daemon,omitempty"` // syncd.go
 
 	VRRPMcastGroup4           string    `toml:"vrrp_mcast_group4,omitempty"`
 	VRRPMcastGroup6           string    `toml:"vrrp_mcast_group6,omitempty"`

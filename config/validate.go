@@ -295,7 +295,7 @@ func (v *validator) instances() {
 		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
 		in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
 	}
-	v.lvsSyncInterfaces()
+	v.lvsSyncDaemon() // syncd.go
 }
 
 // readBefore reports whether the object t tracks was defined before the
@@ -303,40 +303,6 @@ func (v *validator) instances() {
 func readBefore(defined func(string) (Pos, bool), t Track) bool {
 	at, ok := defined(t.Name)
 	return ok && at.Before(t.Pos)
-}
-
-// lvsSyncInterfaces reports lvs_sync_daemon_interface in vrrp_instances as
-// keepalived does, in the order written: deprecated, and ignored once the
-// LVS sync daemon's interface is set (by global lvs_sync_daemon or an
-// earlier instance).
-func (v *validator) lvsSyncInterfaces() {
-	set := ""
-	if g := v.c.Global; g != nil && g.LVSSyncDaemon.Set && len(g.LVSSyncDaemon.Args) > 0 {
-		set = g.LVSSyncDaemon.Args[0]
-	}
-	var ins []*Instance
-	for _, in := range v.c.Instances {
-		if in.LVSSyncDaemonInterface != "" {
-			ins = append(ins, in)
-		}
-	}
-	sort.Slice(ins, func(i, j int) bool {
-		a, b := ins[i].Pos, ins[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		return a.Line < b.Line
-	})
-	for _, in := range ins {
-		at := in.Pos.Of("lvs_sync_daemon_interface")
-		v.carryf(at, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", in.Name)
-		v.carryf(at, "      %sPlease use global lvs_sync_daemon", strings.Repeat(" ", max(len(in.Name)-2, 0)))
-		if set != "" {
-			v.carryf(at, "(%s) lvs_sync_daemon_interface has already been specified as %s - ignoring", in.Name, set)
-			continue
-		}
-		set = in.LVSSyncDaemonInterface
-	}
 }
 
 // scriptAt, trackFileAt and processAt return where the tracked

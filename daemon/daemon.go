@@ -34,6 +34,8 @@ type Options struct {
 	KeepIPVS bool
 	// OpenIPVS opens the IPVS table (tests); nil opens the kernel's.
 	OpenIPVS func() (lvs.Handle, func() error, error)
+	// OpenSync opens the IPVS sync daemons (tests); nil opens the kernel's.
+	OpenSync func() (lvs.SyncDaemons, func(), error)
 
 	// VRRPOnly runs only the VRRP half, CheckOnly only the checkers and
 	// IPVS (keepalived's -P and -C).
@@ -76,8 +78,9 @@ type Daemon struct {
 	opts   Options
 
 	lvs     *lvsPart
-	bgp     *bgpPart // nil without a bgp block (bgp.go)
-	bfd     *bfdPart // bfd.go
+	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
+	bgp     *bgpPart  // nil without a bgp block (bgp.go)
+	bfd     *bfdPart  // bfd.go
 	scripts sync.WaitGroup
 	// runner prepares and runs every script (track, notify, MISC_CHECK,
 	// quorum, real-server notify); closed last in Run, so that nothing a
@@ -168,6 +171,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	user := ro.OnTransition
 	ro.OnTransition = func(tr vrrp.Transition) {
+		d.syncTransition(tr)
 		d.mailTransition(tr)
 		if d.bgp != nil {
 			d.bgp.vrrpTransition(tr)
@@ -210,6 +214,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.notifier = ro.Notifier
 		vl.poke = d.router.Poke
 	}
+	d.setupSync()
 	if !hasVS {
 		return d, nil
 	}
@@ -263,6 +268,7 @@ func (d *Daemon) config() *config.Config {
 func (d *Daemon) Run(ctx context.Context) error {
 	auxCtx, stopAux := context.WithCancel(context.Background())
 	defer stopAux()
+	defer d.runSync()() // stops the sync daemons last
 	if d.opts.ControlSocket != "" {
 		// Without its control socket kt still does its main job: say so
 		// and go on (another kt in a test lab may hold the default path).
@@ -482,6 +488,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	d.cfgMu.Lock()
 	d.cfg, d.ics = cfg, byName
 	d.cfgMu.Unlock()
+	d.reloadSync(cfg)
 	switch {
 	case !hasVS && d.lvs != nil:
 		d.reloadLVS(cfg) // every virtual server removed

@@ -31,6 +31,10 @@ type Status struct {
 	BGP *bgp.Status `json:"bgp,omitempty"`
 	// BFD are the bfd_instance sessions (bfd.go).
 	BFD []BFDSessionStatus `json:"bfd,omitempty"`
+
+	// Sync is the IPVS connection sync daemon (lvs_sync_daemon, syncd.go);
+	// nil when kt runs none.
+	Sync *SyncStatus `json:"sync_daemon,omitempty"`
 }
 
 // InstanceStatus is one VRRP instance.
@@ -151,6 +155,7 @@ func (d *Daemon) Status() Status {
 			st.VirtualServers = append(st.VirtualServers, vst)
 		}
 	}
+	st.Sync = d.syncStatus()
 	if d.wd != nil {
 		st.Loops = d.wd.statuses()
 	}
@@ -240,6 +245,7 @@ func WriteText(w io.Writer, st Status) error {
 	if st.IPVSError != "" {
 		fmt.Fprintf(&b, "\nIPVS: last change failed: %s\n", st.IPVSError)
 	}
+	writeSyncText(&b, st.Sync)
 	for _, l := range st.Loops {
 		if l.Stuck {
 			fmt.Fprintf(&b, "\nwatchdog: %s loop STUCK since %s\n", l.Name, timeText(l.LastProgress))

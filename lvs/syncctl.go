@@ -1,0 +1,301 @@
+package lvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// SyncRoles is which of the kernel's sync daemons a director runs.
+type SyncRoles uint8
+
+// The roles: a VRRP master sends its connections (SyncRolesMaster), a
+// backup receives them (SyncRolesBackup); a director of an active/active
+// set (BGP anycast, or keepalived's lvs_sync_daemon without an instance)
+// does both (SyncRolesBoth). SyncRolesNone runs neither.
+const (
+	SyncRolesNone   SyncRoles = 0
+	SyncRolesMaster SyncRoles = 1 << 0
+	SyncRolesBackup SyncRoles = 1 << 1
+	SyncRolesBoth             = SyncRolesMaster | SyncRolesBackup
+)
+
+func (r SyncRoles) has(s SyncState) bool {
+	switch s {
+	case SyncMaster:
+		return r&SyncRolesMaster != 0
+	case SyncBackup:
+		return r&SyncRolesBackup != 0
+	}
+	return false
+}
+
+func (r SyncRoles) with(s SyncState, on bool) SyncRoles {
+	bit := SyncRolesMaster
+	if s == SyncBackup {
+		bit = SyncRolesBackup
+	}
+	if on {
+		return r | bit
+	}
+	return r &^ bit
+}
+
+// String is "none", "master", "backup" or "master+backup".
+func (r SyncRoles) String() string {
+	switch r {
+	case SyncRolesMaster:
+		return "master"
+	case SyncRolesBackup:
+		return "backup"
+	case SyncRolesBoth:
+		return "master+backup"
+	}
+	return "none"
+}
+
+// SyncOp is one change to the kernel's sync daemons.
+type SyncOp struct {
+	Start bool // false: stop
+	State SyncState
+}
+
+func (o SyncOp) String() string {
+	if o.Start {
+		return "start " + string(o.State)
+	}
+	return "stop " + string(o.State)
+}
+
+// PlanSync returns the changes that take the daemons running (have) to the
+// roles wanted (want), in keepalived's order: the role given up stops
+// before the one taken starts (ipvs_syncd_master/ipvs_syncd_backup), and
+// with both roles the master starts first. A daemon whose parameters
+// changed (restart) is stopped and started again. Pure.
+func PlanSync(have, want SyncRoles, restart bool) []SyncOp {
+	var ops []SyncOp
+	order := []SyncState{SyncBackup, SyncMaster}
+	if want == SyncRolesBackup {
+		order = []SyncState{SyncMaster, SyncBackup}
+	}
+	for _, s := range order {
+		if have.has(s) && (!want.has(s) || restart) {
+			ops = append(ops, SyncOp{State: s})
+		}
+	}
+	for _, s := range []SyncState{SyncMaster, SyncBackup} {
+		if want.has(s) && (!have.has(s) || restart) {
+			ops = append(ops, SyncOp{Start: true, State: s})
+		}
+	}
+	return ops
+}
+
+// SyncControllerOptions tune a SyncController; the zero value works.
+type SyncControllerOptions struct {
+	Logger *slog.Logger
+	// Retry is how long after a failed start kt tries again (default 5 s;
+	// keepalived does not retry).
+	Retry time.Duration
+	// After is the clock's timer (default time.After).
+	After func(time.Duration) <-chan time.Time
+}
+
+// SyncController keeps the kernel's IPVS sync daemons in the roles kt
+// wants: Master, Backup or Both record a wish (from VRRP transitions, or
+// the BGP anycast mode), Run carries it out in its own goroutine so that a
+// slow kernel never delays VRRP, and stops every daemon it started when
+// its context ends. Safe for concurrent use.
+type SyncController struct {
+	h    SyncDaemons
+	opts SyncControllerOptions
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu      sync.Mutex
+	tmpl    SyncDaemon // State unused
+	want    SyncRoles
+	have    SyncRoles
+	restart bool // the parameters changed: running daemons restart
+	busy    bool // apply is carrying out a plan
+	lastErr error
+	changed time.Time
+}
+
+// NewSyncController returns a controller of the daemons described by tmpl
+// (its State is ignored), wanting no role yet.
+func NewSyncController(h SyncDaemons, tmpl SyncDaemon, opts SyncControllerOptions) *SyncController {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = 5 * time.Second
+	}
+	if opts.After == nil {
+		opts.After = time.After
+	}
+	tmpl.State = ""
+	return &SyncController{h: h, opts: opts, log: opts.Logger, tmpl: tmpl, kick: make(chan struct{}, 1)}
+}
+
+func (c *SyncController) set(r SyncRoles) {
+	c.mu.Lock()
+	c.want = r
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *SyncController) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Master runs the master daemon only (the VRRP instance became MASTER).
+func (c *SyncController) Master() { c.set(SyncRolesMaster) }
+
+// Backup runs the backup daemon only (the instance is not MASTER).
+func (c *SyncController) Backup() { c.set(SyncRolesBackup) }
+
+// Both runs both daemons: every director of an active/active (BGP
+// anycast) set sends its own connections and receives the others'.
+func (c *SyncController) Both() { c.set(SyncRolesBoth) }
+
+// None stops both daemons.
+func (c *SyncController) None() { c.set(SyncRolesNone) }
+
+// SetTemplate changes the daemons' parameters (a reload); running daemons
+// are restarted with them.
+func (c *SyncController) SetTemplate(tmpl SyncDaemon) {
+	tmpl.State = ""
+	c.mu.Lock()
+	if tmpl != c.tmpl {
+		c.tmpl, c.restart = tmpl, true
+	}
+	c.mu.Unlock()
+	c.poke()
+}
+
+// SyncControllerStatus is what the controller wants, what it has running
+// and its last error.
+type SyncControllerStatus struct {
+	Template SyncDaemon
+	Want     SyncRoles
+	Running  SyncRoles
+	// Changed is when the running roles last changed.
+	Changed time.Time
+	// Pending is set while a change waits to be carried out.
+	Pending bool
+	Err     error
+}
+
+// Status returns the controller's state.
+func (c *SyncController) Status() SyncControllerStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return SyncControllerStatus{Template: c.tmpl, Want: c.want, Running: c.have, Changed: c.changed, Err: c.lastErr,
+		Pending: c.busy || c.restart || c.want != c.have}
+}
+
+// Run applies the wished roles until ctx ends, then stops the daemons it
+// runs. A failed start is logged and tried again after Retry.
+func (c *SyncController) Run(ctx context.Context) error {
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			c.stopAll()
+			return nil
+		case <-c.kick:
+		case <-retry:
+		}
+		retry = nil
+		if !c.apply() {
+			retry = c.opts.After(c.opts.Retry)
+		}
+	}
+}
+
+// apply carries out one plan; it reports whether the daemons are now in
+// the wished roles.
+func (c *SyncController) apply() bool {
+	c.mu.Lock()
+	have, want, restart, tmpl := c.have, c.want, c.restart, c.tmpl
+	c.restart, c.busy = false, true
+	c.mu.Unlock()
+	ops := PlanSync(have, want, restart)
+	var firstErr error
+	for _, op := range ops {
+		err := c.do(op, tmpl)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		c.mu.Lock()
+		switch {
+		case err == nil:
+			c.have = c.have.with(op.State, op.Start)
+			c.changed = time.Now()
+		case !op.Start:
+			// A stop that failed: the kernel has no such daemon, or
+			// it does and kt cannot stop it; either way kt no longer
+			// counts it as its own.
+			c.have = c.have.with(op.State, false)
+		}
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	c.lastErr, c.busy = firstErr, false
+	ok := c.have == c.want || firstErr == nil
+	c.mu.Unlock()
+	return ok
+}
+
+// do carries out op. A daemon of that role already running (left by an
+// earlier run, or by ipvsadm) is stopped and started again with kt's
+// parameters.
+func (c *SyncController) do(op SyncOp, tmpl SyncDaemon) error {
+	d := tmpl
+	d.State = op.State
+	if !op.Start {
+		err := c.h.StopSync(op.State)
+		if err != nil && !errors.Is(err, ErrNoSyncDaemon) {
+			c.log.Error("IPVS sync daemon: stop failed", "state", op.State, "err", err)
+			return err
+		}
+		c.log.Info("IPVS sync daemon stopped", "state", op.State)
+		return nil
+	}
+	err := c.h.StartSync(d)
+	if errors.Is(err, ErrSyncDaemonRunning) {
+		c.log.Warn("IPVS sync daemon: one was already running; restarting it with this configuration", "state", op.State)
+		if err = c.h.StopSync(op.State); err == nil {
+			err = c.h.StartSync(d)
+		}
+	}
+	if err != nil {
+		c.log.Error("IPVS sync daemon: start failed", "daemon", d.String(), "err", err)
+		return fmt.Errorf("start %s sync daemon: %w", op.State, err)
+	}
+	c.log.Info("IPVS sync daemon started", "daemon", d.String())
+	return nil
+}
+
+// stopAll stops the daemons the controller runs (kt's exit).
+func (c *SyncController) stopAll() {
+	c.mu.Lock()
+	have := c.have
+	c.mu.Unlock()
+	for _, op := range PlanSync(have, SyncRolesNone, false) {
+		err := c.do(op, SyncDaemon{})
+		c.mu.Lock()
+		c.have = c.have.with(op.State, false)
+		if err != nil {
+			c.lastErr = err
+		}
+		c.mu.Unlock()
+	}
+}
