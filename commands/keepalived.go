@@ -305,7 +305,7 @@ func keepalivedConfigTest(r keepalivedRun, stderr io.Writer) int {
 const (
 	kaMsgBadInterface   = "Non-existent interface specified in configuration"
 	kaMsgScriptSecurity = "scripts are configured but enable_script_security is off"
-	kaMsgUnknownKeyword = "unknown keyword"
+	kaMsgUnknownKeyword = "Unknown keyword"
 )
 
 // configTestCode is keepalived -t's exit code for kt's verdicts.
