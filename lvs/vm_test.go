@@ -111,13 +111,23 @@ func wantTable(t *testing.T, step, want string) {
 }
 
 // inNS runs f on a thread moved into the named network namespace; the
-// thread is thrown away afterwards. Sockets f opens stay in that
+// thread returns to its own namespace afterwards. Sockets f opens stay in that
 // namespace.
 func inNS(t *testing.T, name string, f func() error) error {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		// The thread goes back to its own namespace before it is
+		// unlocked. A goroutine that exits locked kills its thread, except
+		// the main thread, which Go parks instead: parked in another
+		// namespace, it would move /proc/net of the whole process there.
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		ns, err := netns.GetFromName(name)
 		if err != nil {
 			errc <- err
@@ -128,7 +138,11 @@ func inNS(t *testing.T, name string, f func() error) error {
 			errc <- err
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if err := netns.Set(orig); err == nil {
+			runtime.UnlockOSThread() // back home: the thread may be reused
+		} // else stay locked, so the thread dies with the goroutine
+		errc <- ferr
 	}()
 	return <-errc
 }

@@ -85,7 +85,17 @@ func sh(args ...string) error {
 func InNS(name string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		// The thread goes back to its own namespace before it is
+		// unlocked. A goroutine that exits locked kills its thread, except
+		// the main thread, which Go parks instead: parked in another
+		// namespace, it would move /proc/net of the whole process there.
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		ns, err := netns.GetFromName(name)
 		if err != nil {
 			errc <- err
@@ -96,7 +106,11 @@ func InNS(name string, f func() error) error {
 			errc <- err
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if err := netns.Set(orig); err == nil {
+			runtime.UnlockOSThread() // back home: the thread may be reused
+		} // else stay locked, so the thread dies with the goroutine
+		errc <- ferr
 	}()
 	return <-errc
 }
