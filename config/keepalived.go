@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // ParseOptions controls ParseKeepalived.
@@ -92,7 +91,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := newParser(opt) // schemas and slabs are reused from segment to segment
+			p := newParser(opt) // schemas are reused from segment to segment
 			for j := range jobs {
 				var current []Line
 				seg := p.parseSegment(func() []Line {
@@ -273,26 +272,10 @@ func (c *cursor) takeBrace(b string) bool {
 	return false
 }
 
-// slab hands out pointers to values allocated a chunk at a time: a large
-// configuration has hundreds of thousands of optional numbers and durations.
-type slab[T any] struct{ buf []T }
-
-func (s *slab[T]) new(v T) *T {
-	if len(s.buf) == cap(s.buf) {
-		s.buf = make([]T, 0, 512)
-	}
-	s.buf = append(s.buf, v)
-	return &s.buf[len(s.buf)-1]
-}
-
 type parser struct {
 	cursor
-	ints  slab[int]
-	durs  slab[Duration]
-	bools slab[bool]
 	args  []string    // reused for the words of each statement; values copy what they keep
 	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
-	arena []KeyLine   // where finished blocks' keyword lists are kept
 	sink  *diagSink
 	sc    schemas
 	depth int
@@ -400,7 +383,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = (*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr()))
+		pos = v.Field(s.pos).Addr().Interface().(*Pos)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 		}
@@ -480,8 +463,8 @@ func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 	return append(keys, KeyLine{kw, line})
 }
 
-// keep copies a block's keyword list into the arena; old is the list the
-// block had before (it is reused when the new one fits).
+// keep copies a block's keyword list; old is the list the block had before
+// (it is reused when the new one fits).
 func (p *parser) keep(old, keys []KeyLine) []KeyLine {
 	if len(keys) == 0 {
 		return nil
@@ -489,12 +472,7 @@ func (p *parser) keep(old, keys []KeyLine) []KeyLine {
 	if len(keys) <= cap(old) {
 		return append(old[:0], keys...)
 	}
-	if cap(p.arena)-len(p.arena) < len(keys) {
-		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
-	}
-	n := len(p.arena)
-	p.arena = append(p.arena, keys...)
-	return p.arena[n : n+len(keys) : n+len(keys)]
+	return append([]KeyLine(nil), keys...)
 }
 
 func (p *parser) notClosed(where string, open Pos) {
@@ -612,11 +590,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 			return
 		}
-		// fv is a []*T: append the pointer without reflect.Append, which
-		// allocates a slice header on every call. A []*T is laid out as a
-		// []unsafe.Pointer, and stores through it have write barriers.
-		list := (*[]unsafe.Pointer)(unsafe.Pointer(fv.UnsafeAddr()))
-		*list = append(*list, nv.UnsafePointer())
+		// fv is a []*T: append in place (reflect.Append would allocate a
+		// slice header on every call).
+		n := fv.Len()
+		fv.Grow(1)
+		fv.SetLen(n + 1)
+		fv.Index(n).Set(nv)
 	case kindNamed:
 		if len(args) == 0 {
 			p.missingParam(pos, kw)
@@ -887,45 +866,68 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 // scalar sets a scalar field from its words: the common types directly,
 // the rest through setScalar.
 func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
-	at := unsafe.Pointer(fv.UnsafeAddr())
 	switch f.scalar {
 	case scFlag:
-		*(*bool)(at) = true
+		fv.SetBool(true)
+		return nil
 	case scString:
 		if len(args) == 0 {
 			return errNoValue
 		}
-		*(*string)(at) = args[0]
+		fv.SetString(args[0])
+		return nil
 	case scBool:
-		b := true
-		if len(args) > 0 {
-			var err error
-			if b, err = ParseBool(args[0]); err != nil {
-				return err
-			}
+		if at, ok := fv.Addr().Interface().(**bool); ok {
+			return p.setBool(at, args)
 		}
-		*(**bool)(at) = p.bools.new(b)
 	case scInt:
-		if len(args) == 0 {
-			return errNoValue
+		if at, ok := fv.Addr().Interface().(**int); ok {
+			return p.setInt(at, args)
 		}
-		n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
-		if err != nil {
-			return fmt.Errorf("invalid number %q", args[0])
-		}
-		*(**int)(at) = p.ints.new(n)
 	case scDuration:
-		if len(args) == 0 {
-			return errNoValue
+		if at, ok := fv.Addr().Interface().(**Duration); ok {
+			return p.setDuration(at, args, f.unit)
 		}
-		d, err := parseDuration(args[0], f.unit)
-		if err != nil {
+	}
+	return setScalar(fv, args, f.unit)
+}
+
+// setBool sets an optional boolean: on when written alone.
+func (p *parser) setBool(at **bool, args []string) error {
+	b := true
+	if len(args) > 0 {
+		var err error
+		if b, err = ParseBool(args[0]); err != nil {
 			return err
 		}
-		*(**Duration)(at) = p.durs.new(d)
-	default:
-		return setScalar(fv, args, f.unit)
 	}
+	*at = &b
+	return nil
+}
+
+// setInt sets an optional number.
+func (p *parser) setInt(at **int, args []string) error {
+	if len(args) == 0 {
+		return errNoValue
+	}
+	n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
+	if err != nil {
+		return fmt.Errorf("invalid number %q", args[0])
+	}
+	*at = &n
+	return nil
+}
+
+// setDuration sets an optional duration written in unit ("" for seconds).
+func (p *parser) setDuration(at **Duration, args []string, unit string) error {
+	if len(args) == 0 {
+		return errNoValue
+	}
+	d, err := parseDuration(args[0], unit)
+	if err != nil {
+		return err
+	}
+	*at = &d
 	return nil
 }
 
@@ -940,7 +942,7 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
+		*v.Field(s.pos).Addr().Interface().(*Pos) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 
