@@ -533,7 +533,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
 			}
-			if isExtraWords(err) {
+			if err != nil && isExtraWords(err) {
 				p.sink.warnf(pos, "%s: %v", kw, err)
 				err = nil
 			}
@@ -572,7 +572,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		nv := reflect.New(f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
-			if err := hb.parseHeader(args); isExtraWords(err) {
+			if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
 				p.sink.warnf(pos, "%s: %v", kw, err)
 			} else if err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
