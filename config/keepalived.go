@@ -91,7 +91,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := newParser(opt) // schemas are reused from segment to segment
+			p := newParser(opt) // schemas and slabs are reused from segment to segment
 			for j := range jobs {
 				var current []Line
 				seg := p.parseSegment(func() []Line {
@@ -272,7 +272,38 @@ func (c *cursor) takeBrace(b string) bool {
 	return false
 }
 
+// slab hands out pointers to values allocated a chunk at a time: a large
+// configuration has hundreds of thousands of optional numbers, durations
+// and flags. It is plain Go (no unsafe); each chunk stays alive while any
+// value in it does, which for a parsed model is all of them.
+// BenchmarkParseSlabs measures what it saves.
+type slab[T any] struct{ buf []T }
+
+// new returns a pointer to a copy of v; off allocates it on its own (for
+// the benchmark).
+func (s *slab[T]) new(v T, off bool) *T {
+	if off {
+		return alone(v)
+	}
+	if len(s.buf) == cap(s.buf) {
+		s.buf = make([]T, 0, 512)
+	}
+	s.buf = append(s.buf, v)
+	return &s.buf[len(s.buf)-1]
+}
+
+// alone returns a pointer to a copy of v allocated on its own. It is a
+// function of its own so that slab.new's v does not escape to the heap.
+//
+//go:noinline
+func alone[T any](v T) *T { return &v }
+
 type parser struct {
+	ints    slab[int]
+	durs    slab[Duration]
+	bools   slab[bool]
+	arena   []KeyLine // where finished blocks' keyword lists are kept
+	noSlabs bool      // allocate each value and keyword list on its own (benchmark)
 	cursor
 	args  []string    // reused for the words of each statement; values copy what they keep
 	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
@@ -463,8 +494,8 @@ func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 	return append(keys, KeyLine{kw, line})
 }
 
-// keep copies a block's keyword list; old is the list the block had before
-// (it is reused when the new one fits).
+// keep copies a block's keyword list into the arena; old is the list the
+// block had before (it is reused when the new one fits).
 func (p *parser) keep(old, keys []KeyLine) []KeyLine {
 	if len(keys) == 0 {
 		return nil
@@ -472,7 +503,15 @@ func (p *parser) keep(old, keys []KeyLine) []KeyLine {
 	if len(keys) <= cap(old) {
 		return append(old[:0], keys...)
 	}
-	return append([]KeyLine(nil), keys...)
+	if p.noSlabs {
+		return append([]KeyLine(nil), keys...)
+	}
+	if cap(p.arena)-len(p.arena) < len(keys) {
+		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, keys...)
+	return p.arena[n : n+len(keys) : n+len(keys)]
 }
 
 func (p *parser) notClosed(where string, open Pos) {
@@ -901,7 +940,7 @@ func (p *parser) setBool(at **bool, args []string) error {
 			return err
 		}
 	}
-	*at = &b
+	*at = p.bools.new(b, p.noSlabs)
 	return nil
 }
 
@@ -914,7 +953,7 @@ func (p *parser) setInt(at **int, args []string) error {
 	if err != nil {
 		return fmt.Errorf("invalid number %q", args[0])
 	}
-	*at = &n
+	*at = p.ints.new(n, p.noSlabs)
 	return nil
 }
 
@@ -927,7 +966,7 @@ func (p *parser) setDuration(at **Duration, args []string, unit string) error {
 	if err != nil {
 		return err
 	}
-	*at = &d
+	*at = p.durs.new(d, p.noSlabs)
 	return nil
 }
 
