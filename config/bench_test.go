@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/kt-project/kt/internal/confgen"
@@ -58,4 +59,37 @@ func lvs10k(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkParseSlabs is BenchmarkParseOnlyLVS10k with the parser's slabs
+// (optional values and keyword lists allocated a chunk at a time) and
+// without them, each value allocated on its own.
+func BenchmarkParseSlabs(b *testing.B) {
+	lines, _, _ := LexBytes("gen.conf", lvs10k(b), LexOptions{ConfigID: "bench"})
+	for _, tt := range []struct {
+		name    string
+		noSlabs bool
+	}{{"slabs", false}, {"none", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p := newParser(ParseOptions{})
+				p.noSlabs = tt.noSlabs
+				done := false
+				p.next = func() []Line {
+					if done {
+						return nil
+					}
+					done = true
+					return lines
+				}
+				cfg := &Config{}
+				v := reflect.ValueOf(cfg).Elem()
+				p.body(v, p.sc.of(v.Type()), "the top level", nil)
+				if len(cfg.VirtualServers) != 10000 {
+					b.Fatalf("parsed %d virtual servers", len(cfg.VirtualServers))
+				}
+			}
+		})
+	}
 }

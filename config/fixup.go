@@ -24,7 +24,8 @@ type EffectiveOptions struct {
 // refuses to start with (Diagnostics.Refusals).
 func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	e := effectiveCopy(c)
-	v := &validator{c: e, host: opt.Host}
+	// Each question to the host is asked once (host_once.go).
+	v := &validator{c: e, host: hostOnce(opt.Host)}
 	// In keepalived's order: what its parser checks as it reads, then what
 	// vrrp_complete_init checks, each seeing the fix-ups before it.
 	v.global()

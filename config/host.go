@@ -77,6 +77,11 @@ func (LocalHost) Addrs(iface string) []netip.Addr {
 	if err != nil {
 		return nil
 	}
+	return interfaceAddrs(ifi)
+}
+
+// interfaceAddrs returns the addresses ifi has now.
+func interfaceAddrs(ifi *net.Interface) []netip.Addr {
 	as, err := ifi.Addrs()
 	if err != nil {
 		return nil

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // ParseOptions controls ParseKeepalived.
@@ -274,10 +273,18 @@ func (c *cursor) takeBrace(b string) bool {
 }
 
 // slab hands out pointers to values allocated a chunk at a time: a large
-// configuration has hundreds of thousands of optional numbers and durations.
+// configuration has hundreds of thousands of optional numbers, durations
+// and flags. It is plain Go (no unsafe); each chunk stays alive while any
+// value in it does, which for a parsed model is all of them.
+// BenchmarkParseSlabs measures what it saves.
 type slab[T any] struct{ buf []T }
 
-func (s *slab[T]) new(v T) *T {
+// new returns a pointer to a copy of v; off allocates it on its own (for
+// the benchmark).
+func (s *slab[T]) new(v T, off bool) *T {
+	if off {
+		return alone(v)
+	}
 	if len(s.buf) == cap(s.buf) {
 		s.buf = make([]T, 0, 512)
 	}
@@ -285,14 +292,21 @@ func (s *slab[T]) new(v T) *T {
 	return &s.buf[len(s.buf)-1]
 }
 
+// alone returns a pointer to a copy of v allocated on its own. It is a
+// function of its own so that slab.new's v does not escape to the heap.
+//
+//go:noinline
+func alone[T any](v T) *T { return &v }
+
 type parser struct {
+	ints    slab[int]
+	durs    slab[Duration]
+	bools   slab[bool]
+	arena   []KeyLine // where finished blocks' keyword lists are kept
+	noSlabs bool      // allocate each value and keyword list on its own (benchmark)
 	cursor
-	ints  slab[int]
-	durs  slab[Duration]
-	bools slab[bool]
 	args  []string    // reused for the words of each statement; values copy what they keep
 	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
-	arena []KeyLine   // where finished blocks' keyword lists are kept
 	sink  *diagSink
 	sc    schemas
 	depth int
@@ -400,7 +414,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = (*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr()))
+		pos = v.Field(s.pos).Addr().Interface().(*Pos)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 		}
@@ -489,6 +503,9 @@ func (p *parser) keep(old, keys []KeyLine) []KeyLine {
 	if len(keys) <= cap(old) {
 		return append(old[:0], keys...)
 	}
+	if p.noSlabs {
+		return append([]KeyLine(nil), keys...)
+	}
 	if cap(p.arena)-len(p.arena) < len(keys) {
 		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
 	}
@@ -555,7 +572,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
 			}
-			if isExtraWords(err) {
+			if err != nil && isExtraWords(err) {
 				p.sink.warnf(pos, "%s: %v", kw, err)
 				err = nil
 			}
@@ -594,7 +611,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		nv := reflect.New(f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
-			if err := hb.parseHeader(args); isExtraWords(err) {
+			if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
 				p.sink.warnf(pos, "%s: %v", kw, err)
 			} else if err != nil {
 				p.sink.errorf(pos, "%s: %v", kw, err)
@@ -612,11 +629,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 			return
 		}
-		// fv is a []*T: append the pointer without reflect.Append, which
-		// allocates a slice header on every call. A []*T is laid out as a
-		// []unsafe.Pointer, and stores through it have write barriers.
-		list := (*[]unsafe.Pointer)(unsafe.Pointer(fv.UnsafeAddr()))
-		*list = append(*list, nv.UnsafePointer())
+		// fv is a []*T: append in place (reflect.Append would allocate a
+		// slice header on every call).
+		n := fv.Len()
+		fv.Grow(1)
+		fv.SetLen(n + 1)
+		fv.Index(n).Set(nv)
 	case kindNamed:
 		if len(args) == 0 {
 			p.missingParam(pos, kw)
@@ -887,45 +905,68 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 // scalar sets a scalar field from its words: the common types directly,
 // the rest through setScalar.
 func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
-	at := unsafe.Pointer(fv.UnsafeAddr())
 	switch f.scalar {
 	case scFlag:
-		*(*bool)(at) = true
+		fv.SetBool(true)
+		return nil
 	case scString:
 		if len(args) == 0 {
 			return errNoValue
 		}
-		*(*string)(at) = args[0]
+		fv.SetString(args[0])
+		return nil
 	case scBool:
-		b := true
-		if len(args) > 0 {
-			var err error
-			if b, err = ParseBool(args[0]); err != nil {
-				return err
-			}
+		if at, ok := fv.Addr().Interface().(**bool); ok {
+			return p.setBool(at, args)
 		}
-		*(**bool)(at) = p.bools.new(b)
 	case scInt:
-		if len(args) == 0 {
-			return errNoValue
+		if at, ok := fv.Addr().Interface().(**int); ok {
+			return p.setInt(at, args)
 		}
-		n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
-		if err != nil {
-			return fmt.Errorf("invalid number %q", args[0])
-		}
-		*(**int)(at) = p.ints.new(n)
 	case scDuration:
-		if len(args) == 0 {
-			return errNoValue
+		if at, ok := fv.Addr().Interface().(**Duration); ok {
+			return p.setDuration(at, args, f.unit)
 		}
-		d, err := parseDuration(args[0], f.unit)
-		if err != nil {
+	}
+	return setScalar(fv, args, f.unit)
+}
+
+// setBool sets an optional boolean: on when written alone.
+func (p *parser) setBool(at **bool, args []string) error {
+	b := true
+	if len(args) > 0 {
+		var err error
+		if b, err = ParseBool(args[0]); err != nil {
 			return err
 		}
-		*(**Duration)(at) = p.durs.new(d)
-	default:
-		return setScalar(fv, args, f.unit)
 	}
+	*at = p.bools.new(b, p.noSlabs)
+	return nil
+}
+
+// setInt sets an optional number.
+func (p *parser) setInt(at **int, args []string) error {
+	if len(args) == 0 {
+		return errNoValue
+	}
+	n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
+	if err != nil {
+		return fmt.Errorf("invalid number %q", args[0])
+	}
+	*at = p.ints.new(n, p.noSlabs)
+	return nil
+}
+
+// setDuration sets an optional duration written in unit ("" for seconds).
+func (p *parser) setDuration(at **Duration, args []string, unit string) error {
+	if len(args) == 0 {
+		return errNoValue
+	}
+	d, err := parseDuration(args[0], unit)
+	if err != nil {
+		return err
+	}
+	*at = p.durs.new(d, p.noSlabs)
 	return nil
 }
 
@@ -940,7 +981,7 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*(*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr())) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
+		*v.Field(s.pos).Addr().Interface().(*Pos) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 

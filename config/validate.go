@@ -174,128 +174,189 @@ func (v *validator) strict(in *Instance) bool {
 }
 
 // instances checks each vrrp_instance as keepalived reads it (its parser's
-// handlers and vrrp_end_handler) and resolves what it tracks.
+// handlers and vrrp_end_handler) and resolves what it tracks, one named
+// check after another in the order keepalived makes them.
 func (v *validator) instances() {
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
-		p := in.Pos
-		where := "(" + name + ")"
-		switch in.State { // keepalived compares case and all
-		case "", "MASTER", "BACKUP":
-		default:
-			v.carryf(p.Of("state"), "%s unknown state '%s', defaulting to BACKUP", where, in.State)
-			in.State = "BACKUP"
-		}
-		if in.VirtualRouterID != nil && (*in.VirtualRouterID < 1 || *in.VirtualRouterID > 255) {
-			// Left unset, which keepalived then refuses (below).
-			v.carryf(p.Of("virtual_router_id"), "number '%d' outside range [1, 255]", *in.VirtualRouterID)
-			v.carryf(p.Of("virtual_router_id"), "%s: VRID '%d' not valid - must be between 1 & 255", where, *in.VirtualRouterID)
-			in.VirtualRouterID = nil
-		}
-		if in.Version != nil && *in.Version != 2 && *in.Version != 3 {
-			v.carryf(p.Of("version"), "number '%d' outside range [2, 3]", *in.Version)
-			v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
-			in.Version = nil
-		}
-		if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) || in.Priority == nil && p.Has("priority") {
-			// Out of range, or not a number at all (the parser said so
-			// and left it unset): keepalived uses 100, even with state
-			// MASTER, which would otherwise make it 255.
-			if in.Priority != nil {
-				v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
-			}
-			v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
-			in.Priority = new(int)
-			*in.Priority = DefaultPriority
-		}
-		if d := in.PreemptDelay; d != nil && (d.D() < 0 || d.D() > 1000*time.Second) {
-			v.carryf(p.Of("preempt_delay"), "number '%s' outside range [0.000000, 1000.000000]", formatDuration(*d, ""))
-			v.carryf(p.Of("preempt_delay"), "%s Preempt_delay not valid! must be between 0-1000", where)
-			in.PreemptDelay = nil
-		}
-		if t := in.UnicastTTL; t != nil && (*t < 0 || *t > 255) {
-			v.carryf(p.Of("unicast_ttl"), "number '%d' outside range [0, 255]", *t)
-			v.carryf(p.Of("unicast_ttl"), "%s: TTL '%d' not valid - must be between 0 & 255", where, *t)
-			in.UnicastTTL = nil
-		}
-		// preempt clears nopreempt: the one written last counts.
-		if in.Preempt && in.NoPreempt && p.Of("preempt").Line > p.Of("nopreempt").Line {
-			in.NoPreempt = false
-		}
-		if d := in.AdvertInt; d != nil && (d.D() < 10*time.Millisecond || d.D() > 255*time.Second) {
-			v.carryf(p.Of("advert_int"), "number '%s' outside range [0.010000, 255.000000]", formatDuration(*d, ""))
-			v.carryf(p.Of("advert_int"), "%s Advert interval (%s) not valid! Must be > 0 - ignoring", where, formatDuration(*d, ""))
-			in.AdvertInt = nil
-		}
-		if a := in.Authentication; a != nil && len(a.AuthPass) > 8 {
-			v.carryf(a.Pos.Of("auth_pass"), "Truncating auth_pass to 8 characters")
-			a.AuthPass = a.AuthPass[:8]
-		}
-		if a := in.Authentication; a != nil {
-			switch typ := strings.ToUpper(a.AuthType); {
-			case typ == "PASS" || typ == "AH":
-			case a.AuthType == "":
-				v.carryf(a.Pos, "%s authentication has no auth_type; it is ignored", where)
-				in.Authentication = nil
-			default:
-				v.carryf(a.Pos.Of("auth_type"), "%s unknown authentication type '%s'", where, a.AuthType)
-				in.Authentication = nil
-			}
-		}
-		// mcast_src_ip and unicast_src_ip share keepalived's handler: an
-		// address it cannot read is skipped (vrrp_srcip_handler).
-		for _, src := range []struct {
-			kw  string
-			val *string
-		}{{"mcast_src_ip", &in.McastSrcIP}, {"unicast_src_ip", &in.UnicastSrcIP}} {
-			if *src.val == "" {
-				continue
-			}
-			if _, err := netip.ParseAddr(*src.val); err != nil {
-				v.carryf(p.Of(src.kw), "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, *src.val)
-				*src.val = ""
-			}
-		}
-		// keepalived checks unicast_ttl when the block ends.
-		if in.UnicastTTL != nil && len(in.UnicastPeer) == 0 {
-			v.carryf(p.EndPos(), "%s: Cannot use unicast_ttl without unicast peers - resetting", where)
-			in.UnicastTTL = nil
-		}
-		seenPeer := map[netip.Addr]bool{}
-		for _, peer := range in.UnicastPeer {
-			if peer.Address.String() == in.UnicastSrcIP {
-				v.warnf(peer.Pos, "%s unicast_peer %s is this router's own unicast_src_ip", where, peer.Address)
-			}
-			if seenPeer[peer.Address] {
-				v.warnf(peer.Pos, "%s unicast_peer %s is listed twice", where, peer.Address)
-			}
-			seenPeer[peer.Address] = true
-		}
-		// The addresses keepalived skipped (lineVerdicts reports them) are
-		// not in the effective model.
-		in.VirtualIPAddress = KeptVIPs(in.VirtualIPAddress)
-		in.VirtualIPAddressExcluded = KeptVIPs(in.VirtualIPAddressExcluded)
-		// All VIPs of an instance share one address family: the first
-		// decides, as keepalived's alloc_vrrp_vip does.
-		if len(in.VirtualIPAddress) > 0 {
-			v6 := in.VirtualIPAddress[0].Address.Addr().Is6()
-			kept := in.VirtualIPAddress[:0]
-			for _, vip := range in.VirtualIPAddress {
-				if vip.Address.Addr().Is6() != v6 {
-					v.carryf(vip.Pos, "%s: address family must match VRRP instance [%s] - ignoring", where, formatPrefix(vip.Address))
-					continue
-				}
-				kept = append(kept, vip)
-			}
-			in.VirtualIPAddress = kept
-		}
-		in.TrackInterface = v.trackRefs(where, "interface", in.TrackInterface, nil)
-		in.TrackScript = v.trackRefs(where, "script", in.TrackScript, v.scriptAt)
-		in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileAt)
-		in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
-		in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
+		v.instanceState(name, in)
+		v.instanceRanges(name, in)
+		v.instancePreempt(in)
+		v.instanceAdvertInt(name, in)
+		v.instanceAuth(name, in)
+		v.instanceSrcIPs(name, in)
+		v.instanceUnicast(name, in)
+		v.instanceVIPs(name, in)
+		v.instanceTracks(name, in)
 	}
 	v.lvsSyncDaemon() // syncd.go
+}
+
+// instanceState makes a state other than MASTER or BACKUP BACKUP, as
+// keepalived does.
+func (v *validator) instanceState(name string, in *Instance) {
+	p := in.Pos
+	where := "(" + name + ")"
+	switch in.State { // keepalived compares case and all
+	case "", "MASTER", "BACKUP":
+	default:
+		v.carryf(p.Of("state"), "%s unknown state '%s', defaulting to BACKUP", where, in.State)
+		in.State = "BACKUP"
+	}
+}
+
+// instanceRanges drops the numbers outside keepalived's ranges
+// (virtual_router_id, version, preempt_delay, unicast_ttl), and an invalid
+// priority becomes the default.
+func (v *validator) instanceRanges(name string, in *Instance) {
+	p := in.Pos
+	where := "(" + name + ")"
+	if in.VirtualRouterID != nil && (*in.VirtualRouterID < 1 || *in.VirtualRouterID > 255) {
+		// Left unset, which keepalived then refuses (checked later).
+		v.carryf(p.Of("virtual_router_id"), "number '%d' outside range [1, 255]", *in.VirtualRouterID)
+		v.carryf(p.Of("virtual_router_id"), "%s: VRID '%d' not valid - must be between 1 & 255", where, *in.VirtualRouterID)
+		in.VirtualRouterID = nil
+	}
+	if in.Version != nil && *in.Version != 2 && *in.Version != 3 {
+		v.carryf(p.Of("version"), "number '%d' outside range [2, 3]", *in.Version)
+		v.carryf(p.Of("version"), "%s: Version must be either 2 or 3", where)
+		in.Version = nil
+	}
+	if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 255) || in.Priority == nil && p.Has("priority") {
+		// Out of range, or not a number at all (the parser said so
+		// and left it unset): keepalived uses 100, even with state
+		// MASTER, which would otherwise make it 255.
+		if in.Priority != nil {
+			v.carryf(p.Of("priority"), "number '%d' outside range [1, 255]", *in.Priority)
+		}
+		v.carryf(p.Of("priority"), "%s Priority not valid! must be between 1 & %d. Using default %d", where, OwnerPriority, DefaultPriority)
+		in.Priority = new(int)
+		*in.Priority = DefaultPriority
+	}
+	if d := in.PreemptDelay; d != nil && (d.D() < 0 || d.D() > 1000*time.Second) {
+		v.carryf(p.Of("preempt_delay"), "number '%s' outside range [0.000000, 1000.000000]", formatDuration(*d, ""))
+		v.carryf(p.Of("preempt_delay"), "%s Preempt_delay not valid! must be between 0-1000", where)
+		in.PreemptDelay = nil
+	}
+	if t := in.UnicastTTL; t != nil && (*t < 0 || *t > 255) {
+		v.carryf(p.Of("unicast_ttl"), "number '%d' outside range [0, 255]", *t)
+		v.carryf(p.Of("unicast_ttl"), "%s: TTL '%d' not valid - must be between 0 & 255", where, *t)
+		in.UnicastTTL = nil
+	}
+}
+
+// instancePreempt applies the one of preempt and nopreempt written last.
+func (v *validator) instancePreempt(in *Instance) {
+	p := in.Pos
+	// preempt clears nopreempt: the one written last counts.
+	if in.Preempt && in.NoPreempt && p.Of("preempt").Line > p.Of("nopreempt").Line {
+		in.NoPreempt = false
+	}
+}
+
+// instanceAdvertInt drops an advert_int outside keepalived's range.
+func (v *validator) instanceAdvertInt(name string, in *Instance) {
+	p := in.Pos
+	where := "(" + name + ")"
+	if d := in.AdvertInt; d != nil && (d.D() < 10*time.Millisecond || d.D() > 255*time.Second) {
+		v.carryf(p.Of("advert_int"), "number '%s' outside range [0.010000, 255.000000]", formatDuration(*d, ""))
+		v.carryf(p.Of("advert_int"), "%s Advert interval (%s) not valid! Must be > 0 - ignoring", where, formatDuration(*d, ""))
+		in.AdvertInt = nil
+	}
+}
+
+// instanceAuth truncates auth_pass to 8 characters and drops an
+// authentication block without a known auth_type.
+func (v *validator) instanceAuth(name string, in *Instance) {
+	where := "(" + name + ")"
+	if a := in.Authentication; a != nil && len(a.AuthPass) > 8 {
+		v.carryf(a.Pos.Of("auth_pass"), "Truncating auth_pass to 8 characters")
+		a.AuthPass = a.AuthPass[:8]
+	}
+	if a := in.Authentication; a != nil {
+		switch typ := strings.ToUpper(a.AuthType); {
+		case typ == "PASS" || typ == "AH":
+		case a.AuthType == "":
+			v.carryf(a.Pos, "%s authentication has no auth_type; it is ignored", where)
+			in.Authentication = nil
+		default:
+			v.carryf(a.Pos.Of("auth_type"), "%s unknown authentication type '%s'", where, a.AuthType)
+			in.Authentication = nil
+		}
+	}
+}
+
+// instanceSrcIPs drops a source address that is not an address.
+func (v *validator) instanceSrcIPs(name string, in *Instance) {
+	p := in.Pos
+	// mcast_src_ip and unicast_src_ip share keepalived's handler: an
+	// address it cannot read is skipped (vrrp_srcip_handler).
+	for _, src := range []struct {
+		kw  string
+		val *string
+	}{{"mcast_src_ip", &in.McastSrcIP}, {"unicast_src_ip", &in.UnicastSrcIP}} {
+		if *src.val == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(*src.val); err != nil {
+			v.carryf(p.Of(src.kw), "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, *src.val)
+			*src.val = ""
+		}
+	}
+}
+
+// instanceUnicast checks unicast_ttl against the peers, and the peers.
+func (v *validator) instanceUnicast(name string, in *Instance) {
+	p := in.Pos
+	where := "(" + name + ")"
+	// keepalived checks unicast_ttl when the block ends.
+	if in.UnicastTTL != nil && len(in.UnicastPeer) == 0 {
+		v.carryf(p.EndPos(), "%s: Cannot use unicast_ttl without unicast peers - resetting", where)
+		in.UnicastTTL = nil
+	}
+	seenPeer := map[netip.Addr]bool{}
+	for _, peer := range in.UnicastPeer {
+		if peer.Address.String() == in.UnicastSrcIP {
+			v.warnf(peer.Pos, "%s unicast_peer %s is this router's own unicast_src_ip", where, peer.Address)
+		}
+		if seenPeer[peer.Address] {
+			v.warnf(peer.Pos, "%s unicast_peer %s is listed twice", where, peer.Address)
+		}
+		seenPeer[peer.Address] = true
+	}
+}
+
+// instanceVIPs keeps the VIPs keepalived keeps.
+func (v *validator) instanceVIPs(name string, in *Instance) {
+	where := "(" + name + ")"
+	// The addresses keepalived skipped (lineVerdicts reports them) are
+	// not in the effective model.
+	in.VirtualIPAddress = KeptVIPs(in.VirtualIPAddress)
+	in.VirtualIPAddressExcluded = KeptVIPs(in.VirtualIPAddressExcluded)
+	// All VIPs of an instance share one address family: the first
+	// decides, as keepalived's alloc_vrrp_vip does.
+	if len(in.VirtualIPAddress) > 0 {
+		v6 := in.VirtualIPAddress[0].Address.Addr().Is6()
+		kept := in.VirtualIPAddress[:0]
+		for _, vip := range in.VirtualIPAddress {
+			if vip.Address.Addr().Is6() != v6 {
+				v.carryf(vip.Pos, "%s: address family must match VRRP instance [%s] - ignoring", where, formatPrefix(vip.Address))
+				continue
+			}
+			kept = append(kept, vip)
+		}
+		in.VirtualIPAddress = kept
+	}
+}
+
+// instanceTracks resolves what the instance tracks.
+func (v *validator) instanceTracks(name string, in *Instance) {
+	where := "(" + name + ")"
+	in.TrackInterface = v.trackRefs(where, "interface", in.TrackInterface, nil)
+	in.TrackScript = v.trackRefs(where, "script", in.TrackScript, v.scriptAt)
+	in.TrackFile = v.trackRefs(where, "file", in.TrackFile, v.trackFileAt)
+	in.TrackProcess = v.trackRefs(where, "process", in.TrackProcess, v.processAt)
+	in.TrackBFD = v.trackBFDRefs(where, in.TrackBFD)
 }
 
 // readBefore reports whether the object t tracks was defined before the
@@ -433,210 +494,311 @@ func (v *validator) syncGroupOf(name string) *SyncGroup {
 
 // completeInstances applies what keepalived's vrrp_complete_instance and
 // vrrp_complete_init do once the whole file is read: defaults derived from
-// other settings, and settings that cannot work together cleared.
+// other settings, and settings that cannot work together cleared. Each
+// named step below is one of keepalived's checks, made in keepalived's
+// order; the later ones use what the earlier ones derived (completing).
 func (v *validator) completeInstances() {
-	type vridKey struct {
-		iface string
-		vrid  int
-		v6    bool
-	}
 	seen := map[vridKey]string{}
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
-		p := in.Pos
-		where := "(" + name + ")"
-		if in.VirtualRouterID == nil {
-			v.errorf(p, "%s the virtual router id must be set", where)
-		}
-		// keepalived 2.2.7 checks this before it knows the instance is
-		// unicast (chk_min_cfg), so unicast peers do not help (measured).
-		if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
-			v.errorf(p, "%s Unknown interface!", where)
-		}
-		strict := v.strict(in)
-		fam6 := len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()
-		if fam6 {
-			// keepalived runs IPv6 as VRRPv3 unless version 2 is written,
-			// and not even then under vrrp_strict.
-			switch {
-			case in.Version == nil:
-				three := 3
-				in.Version = &three
-			case *in.Version == 2 && strict:
-				v.carryf(p.Of("version"), "%s cannot use IPv6 with VRRP version 2; setting version 3", where)
-				*in.Version = 3
-			}
-		}
-		version := v.c.EffectiveVersion(in)
-		if len(in.VirtualIPAddress) == 0 {
-			if version == 3 || strict {
-				v.errorf(p, "%s No VIP specified; at least one is required", where)
-			} else {
-				v.carryf(p, "%s No VIP specified; at least one is sensible", where)
-			}
-		}
-		// A priority that was not written derives from the state; a
-		// state that was not written, from the priority.
-		master := in.State == "MASTER"
-		prio := in.EffectivePriority()
-		if in.State == "" {
-			master = prio == OwnerPriority
-		} else if strict && master != (prio == OwnerPriority) {
-			v.carryf(p.Of("state"), "%s State MASTER must match being address owner", where)
-			master = prio == OwnerPriority
-			in.State = map[bool]string{true: "MASTER", false: "BACKUP"}[master]
-		}
-		if a := in.Authentication; a != nil {
-			ah := strings.EqualFold(a.AuthType, "AH")
-			switch {
-			case strict:
-				v.carryf(p.Of("authentication"), "%s Strict mode does not support authentication. Ignoring.", where)
-				in.Authentication = nil
-			case version == 3:
-				v.carryf(p.Of("authentication"), "%s VRRP version 3 does not support authentication. Ignoring.", where)
-				in.Authentication = nil
-			case a.AuthPass == "":
-				v.carryf(a.Pos, "%s Authentication specified but no password given. Ignoring", where)
-				in.Authentication = nil
-			case ah && fam6:
-				v.carryf(a.Pos.Of("auth_type"), "%s Cannot use AH authentication with IPv6. ignoring", where)
-				in.Authentication = nil
-			case ah && master && prio != OwnerPriority:
-				// An AH master needs the sequence number from an advert
-				// before it takes over.
-				v.carryf(p.Of("state"), "%s Initial state master is incompatible with AH authentication - clearing", where)
-				master = false
-				in.State = "BACKUP"
-			}
-		}
-		if strict && len(in.UnicastPeer) > 0 {
-			v.errorf(p.Of("unicast_peer"), "%s Unicast peers are not supported in strict mode", where)
-		}
-		// A unicast_peer block with no peers in it counts as a unicast
-		// keyword too (vrrp_unicast_peer_handler sets the flag).
-		if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
-			v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", where)
-		}
-		if prio == OwnerPriority && in.NoPreempt {
-			v.carryf(p.Of("nopreempt"), "%s nopreempt is incompatible with priority %d. resetting nopreempt", where, OwnerPriority)
-			in.NoPreempt = false
-		}
-		if master {
-			if in.NoPreempt {
-				v.carryf(p.Of("nopreempt"), "%s Warning - nopreempt will not work with initial state MASTER - clearing", where)
-				in.NoPreempt = false
-			}
-			if in.PreemptDelay != nil && in.PreemptDelay.D() > 0 {
-				v.carryf(p.Of("preempt_delay"), "%s Warning - preempt delay will not work with initial state MASTER - clearing", where)
-				in.PreemptDelay = nil
-			}
-		}
-		if in.PreemptDelay != nil && in.PreemptDelay.D() > 0 {
-			if strict {
-				v.carryf(p.Of("preempt_delay"), "%s preempt_delay is incompatible with strict mode - resetting", where)
-				in.PreemptDelay = nil
-			} else if in.NoPreempt {
-				v.carryf(p.Of("preempt_delay"), "%s preempt_delay is incompatible with nopreempt mode - resetting", where)
-				in.PreemptDelay = nil
-			}
-		}
-		if strict && prio != OwnerPriority {
-			if in.Accept && version == 2 {
-				v.carryf(p.Of("accept"), "%s warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", where)
-				in.Accept = false
-			}
-			if !in.Accept {
-				// keepalived's users trip over this one (its shipped sample
-				// turns vrrp_strict on): the VIP stops answering.
-				v.warnf(p, "%s under vrrp_strict, as master this router drops traffic sent to its virtual addresses (it does not own them and accept is off): pings and connections to the VIP fail; use version 3 with accept, or leave vrrp_strict off", where)
-			}
-		}
-		v.advertInt(in, where, version)
-		if in.Interface != "" {
-			kept := in.TrackInterface[:0]
-			for _, t := range in.TrackInterface {
-				if t.Name == in.Interface {
-					v.carryf(t.Pos, "%s Ignoring track_interface %s since own interface", where, t.Name)
-					continue
-				}
-				kept = append(kept, t)
-			}
-			in.TrackInterface = kept
-		}
-		// Tracker weights: an address owner cannot change its priority,
-		// and a sync group member's weights are ignored unless the group
-		// sets sync_group_tracking_weight.
-		g := v.syncGroupOf(name)
-		syncNoWeight := g != nil && !g.SyncGroupTrackingWeight && !g.GlobalTracking
-		if syncNoWeight || prio == OwnerPriority {
-			why := "address_owner"
-			if syncNoWeight {
-				why = "SYNC group"
-			}
-			kept := in.TrackInterface[:0]
-			for _, t := range in.TrackInterface {
-				if t.Weight != nil && *t.Weight != 0 {
-					if syncNoWeight {
-						v.carryf(t.Pos, "%s ignoring %s tracked interface weight due to SYNC group", where, t.Name)
-						t.Weight = nil
-					} else {
-						v.carryf(t.Pos, "%s ignoring %s tracked interface due to address owner", where, t.Name)
-						continue
-					}
-				}
-				kept = append(kept, t)
-			}
-			in.TrackInterface = kept
-			ks := in.TrackScript[:0]
-			for _, t := range in.TrackScript {
-				if w := v.scriptWeight(t); w != 0 {
-					v.carryf(t.Pos, "%s ignoring tracked script %s with weights due to %s", where, t.Name, why)
-					continue
-				}
-				ks = append(ks, t)
-			}
-			in.TrackScript = ks
-			// A tracked file's weight of 1 is its default: keepalived
-			// makes it 0 (the file then only says up or FAULT); any
-			// other weight stops the tracking.
-			kf := in.TrackFile[:0]
-			for _, t := range in.TrackFile {
-				switch w := v.fileWeight(t); {
-				case w == 1:
-					v.carryf(t.Pos, "%s ignoring weight from tracked file %s due to %s. specify weight 0", where, t.Name, why)
-					zero := 0
-					t.Weight = &zero
-				case w != 0:
-					v.carryf(t.Pos, "%s ignoring tracked file %s with weight %d due to %s", where, t.Name, w, why)
-					continue
-				}
-				kf = append(kf, t)
-			}
-			in.TrackFile = kf
-			kb := in.TrackBFD[:0]
-			for _, t := range in.TrackBFD {
-				if w := v.bfdTrackWeight(t); w != 0 {
-					v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, w, why)
-					continue
-				}
-				kb = append(kb, t)
-			}
-			in.TrackBFD = kb
-		}
-		if in.VirtualRouterID != nil && in.Interface != "" {
-			k := vridKey{in.Interface, *in.VirtualRouterID, fam6}
-			if other, ok := seen[k]; ok {
-				v.errorf(p.Of("virtual_router_id"), "%s and %s both use VRID %d with IPv%d on interface %s", other, name, k.vrid, map[bool]int{false: 4, true: 6}[fam6], k.iface)
-			} else {
-				seen[k] = name
-			}
-		}
-		for _, peer := range in.UnicastPeer {
-			if fam6 && peer.Address.Is4() || !fam6 && len(in.VirtualIPAddress) > 0 && peer.Address.Is6() {
-				v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", where, peer.Address)
-			}
+		c := &completing{name: name, where: "(" + name + ")", in: in, strict: v.strict(in),
+			fam6: len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()}
+		v.completeRequired(c)
+		v.completeVersion(c)
+		v.completeVIPs(c)
+		v.completeState(c)
+		v.completeAuth(c)
+		v.completeUnicast(c)
+		v.completePreempt(c)
+		v.completeAccept(c)
+		v.advertInt(in, c.where, c.version)
+		v.completeOwnInterface(c)
+		v.completeTrackWeights(c)
+		v.completeVRID(c, seen)
+		v.completePeerFamily(c)
+	}
+	v.completeSyncGroups()
+}
+
+// vridKey is what two instances must not share: the VRID of an address
+// family on an interface.
+type vridKey struct {
+	iface string
+	vrid  int
+	v6    bool
+}
+
+// completing is one instance as completeInstances goes through it, with
+// what its steps derive along the way.
+type completing struct {
+	name, where string // the instance's name, and "(name)" for messages
+	in          *Instance
+	strict      bool // vrrp_strict applies
+	fam6        bool // the VIPs are IPv6
+	version     int  // the VRRP version (completeVersion)
+	master      bool // it starts as master (completeState)
+	prio        int  // its priority (completeState)
+}
+
+// completeRequired reports what an instance cannot run without: a VRID
+// and an interface.
+func (v *validator) completeRequired(c *completing) {
+	in, p := c.in, c.in.Pos
+	if in.VirtualRouterID == nil {
+		v.errorf(p, "%s the virtual router id must be set", c.where)
+	}
+	// keepalived 2.2.7 checks this before it knows the instance is
+	// unicast (chk_min_cfg), so unicast peers do not help (measured).
+	if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
+		v.errorf(p, "%s Unknown interface!", c.where)
+	}
+}
+
+// completeVersion sets the VRRP version: IPv6 runs as VRRPv3.
+func (v *validator) completeVersion(c *completing) {
+	in := c.in
+	if c.fam6 {
+		// keepalived runs IPv6 as VRRPv3 unless version 2 is written,
+		// and not even then under vrrp_strict.
+		switch {
+		case in.Version == nil:
+			three := 3
+			in.Version = &three
+		case *in.Version == 2 && c.strict:
+			v.carryf(in.Pos.Of("version"), "%s cannot use IPv6 with VRRP version 2; setting version 3", c.where)
+			*in.Version = 3
 		}
 	}
+	c.version = v.c.EffectiveVersion(in)
+}
+
+// completeVIPs reports an instance without VIPs.
+func (v *validator) completeVIPs(c *completing) {
+	if len(c.in.VirtualIPAddress) == 0 {
+		if c.version == 3 || c.strict {
+			v.errorf(c.in.Pos, "%s No VIP specified; at least one is required", c.where)
+		} else {
+			v.carryf(c.in.Pos, "%s No VIP specified; at least one is sensible", c.where)
+		}
+	}
+}
+
+// completeState derives the initial state and the priority from each
+// other: a priority that was not written derives from the state; a state
+// that was not written, from the priority.
+func (v *validator) completeState(c *completing) {
+	in := c.in
+	c.master = in.State == "MASTER"
+	c.prio = in.EffectivePriority()
+	if in.State == "" {
+		c.master = c.prio == OwnerPriority
+	} else if c.strict && c.master != (c.prio == OwnerPriority) {
+		v.carryf(in.Pos.Of("state"), "%s State MASTER must match being address owner", c.where)
+		c.master = c.prio == OwnerPriority
+		in.State = map[bool]string{true: "MASTER", false: "BACKUP"}[c.master]
+	}
+}
+
+// completeAuth clears authentication where it cannot work.
+func (v *validator) completeAuth(c *completing) {
+	in, p, where := c.in, c.in.Pos, c.where
+	a := in.Authentication
+	if a == nil {
+		return
+	}
+	ah := strings.EqualFold(a.AuthType, "AH")
+	switch {
+	case c.strict:
+		v.carryf(p.Of("authentication"), "%s Strict mode does not support authentication. Ignoring.", where)
+		in.Authentication = nil
+	case c.version == 3:
+		v.carryf(p.Of("authentication"), "%s VRRP version 3 does not support authentication. Ignoring.", where)
+		in.Authentication = nil
+	case a.AuthPass == "":
+		v.carryf(a.Pos, "%s Authentication specified but no password given. Ignoring", where)
+		in.Authentication = nil
+	case ah && c.fam6:
+		v.carryf(a.Pos.Of("auth_type"), "%s Cannot use AH authentication with IPv6. ignoring", where)
+		in.Authentication = nil
+	case ah && c.master && c.prio != OwnerPriority:
+		// An AH master needs the sequence number from an advert
+		// before it takes over.
+		v.carryf(p.Of("state"), "%s Initial state master is incompatible with AH authentication - clearing", where)
+		c.master = false
+		in.State = "BACKUP"
+	}
+}
+
+// completeUnicast reports unicast peers under vrrp_strict, and unicast
+// keywords without peers.
+func (v *validator) completeUnicast(c *completing) {
+	in, p := c.in, c.in.Pos
+	if c.strict && len(in.UnicastPeer) > 0 {
+		v.errorf(p.Of("unicast_peer"), "%s Unicast peers are not supported in strict mode", c.where)
+	}
+	// A unicast_peer block with no peers in it counts as a unicast
+	// keyword too (vrrp_unicast_peer_handler sets the flag).
+	if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
+		v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", c.where)
+	}
+}
+
+// completePreempt clears nopreempt and preempt_delay where they cannot
+// work.
+func (v *validator) completePreempt(c *completing) {
+	in, p, where := c.in, c.in.Pos, c.where
+	if c.prio == OwnerPriority && in.NoPreempt {
+		v.carryf(p.Of("nopreempt"), "%s nopreempt is incompatible with priority %d. resetting nopreempt", where, OwnerPriority)
+		in.NoPreempt = false
+	}
+	if c.master {
+		if in.NoPreempt {
+			v.carryf(p.Of("nopreempt"), "%s Warning - nopreempt will not work with initial state MASTER - clearing", where)
+			in.NoPreempt = false
+		}
+		if in.PreemptDelay != nil && in.PreemptDelay.D() > 0 {
+			v.carryf(p.Of("preempt_delay"), "%s Warning - preempt delay will not work with initial state MASTER - clearing", where)
+			in.PreemptDelay = nil
+		}
+	}
+	if in.PreemptDelay != nil && in.PreemptDelay.D() > 0 {
+		if c.strict {
+			v.carryf(p.Of("preempt_delay"), "%s preempt_delay is incompatible with strict mode - resetting", where)
+			in.PreemptDelay = nil
+		} else if in.NoPreempt {
+			v.carryf(p.Of("preempt_delay"), "%s preempt_delay is incompatible with nopreempt mode - resetting", where)
+			in.PreemptDelay = nil
+		}
+	}
+}
+
+// completeAccept checks accept mode under vrrp_strict.
+func (v *validator) completeAccept(c *completing) {
+	in, p, where := c.in, c.in.Pos, c.where
+	if !c.strict || c.prio == OwnerPriority {
+		return
+	}
+	if in.Accept && c.version == 2 {
+		v.carryf(p.Of("accept"), "%s warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", where)
+		in.Accept = false
+	}
+	if !in.Accept {
+		// keepalived's users trip over this one (its shipped sample
+		// turns vrrp_strict on): the VIP stops answering.
+		v.warnf(p, "%s under vrrp_strict, as master this router drops traffic sent to its virtual addresses (it does not own them and accept is off): pings and connections to the VIP fail; use version 3 with accept, or leave vrrp_strict off", where)
+	}
+}
+
+// completeOwnInterface drops the tracking of the instance's own interface.
+func (v *validator) completeOwnInterface(c *completing) {
+	in := c.in
+	if in.Interface == "" {
+		return
+	}
+	kept := in.TrackInterface[:0]
+	for _, t := range in.TrackInterface {
+		if t.Name == in.Interface {
+			v.carryf(t.Pos, "%s Ignoring track_interface %s since own interface", c.where, t.Name)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	in.TrackInterface = kept
+}
+
+// completeTrackWeights drops tracker weights where they are ignored: an
+// address owner cannot change its priority, and a sync group member's
+// weights are ignored unless the group sets sync_group_tracking_weight.
+func (v *validator) completeTrackWeights(c *completing) {
+	in, where := c.in, c.where
+	g := v.syncGroupOf(c.name)
+	syncNoWeight := g != nil && !g.SyncGroupTrackingWeight && !g.GlobalTracking
+	if !syncNoWeight && c.prio != OwnerPriority {
+		return
+	}
+	why := "address_owner"
+	if syncNoWeight {
+		why = "SYNC group"
+	}
+	kept := in.TrackInterface[:0]
+	for _, t := range in.TrackInterface {
+		if t.Weight != nil && *t.Weight != 0 {
+			if syncNoWeight {
+				v.carryf(t.Pos, "%s ignoring %s tracked interface weight due to SYNC group", where, t.Name)
+				t.Weight = nil
+			} else {
+				v.carryf(t.Pos, "%s ignoring %s tracked interface due to address owner", where, t.Name)
+				continue
+			}
+		}
+		kept = append(kept, t)
+	}
+	in.TrackInterface = kept
+	ks := in.TrackScript[:0]
+	for _, t := range in.TrackScript {
+		if w := v.scriptWeight(t); w != 0 {
+			v.carryf(t.Pos, "%s ignoring tracked script %s with weights due to %s", where, t.Name, why)
+			continue
+		}
+		ks = append(ks, t)
+	}
+	in.TrackScript = ks
+	// A tracked file's weight of 1 is its default: keepalived
+	// makes it 0 (the file then only says up or FAULT); any
+	// other weight stops the tracking.
+	kf := in.TrackFile[:0]
+	for _, t := range in.TrackFile {
+		switch w := v.fileWeight(t); {
+		case w == 1:
+			v.carryf(t.Pos, "%s ignoring weight from tracked file %s due to %s. specify weight 0", where, t.Name, why)
+			zero := 0
+			t.Weight = &zero
+		case w != 0:
+			v.carryf(t.Pos, "%s ignoring tracked file %s with weight %d due to %s", where, t.Name, w, why)
+			continue
+		}
+		kf = append(kf, t)
+	}
+	in.TrackFile = kf
+	kb := in.TrackBFD[:0]
+	for _, t := range in.TrackBFD {
+		if w := v.bfdTrackWeight(t); w != 0 {
+			v.carryf(t.Pos, "%s ignoring tracked bfd %s with weight %d due to %s", where, t.Name, w, why)
+			continue
+		}
+		kb = append(kb, t)
+	}
+	in.TrackBFD = kb
+}
+
+// completeVRID reports two instances that share a VRID of one address
+// family on one interface; seen holds the instances checked before.
+func (v *validator) completeVRID(c *completing, seen map[vridKey]string) {
+	in := c.in
+	if in.VirtualRouterID == nil || in.Interface == "" {
+		return
+	}
+	k := vridKey{in.Interface, *in.VirtualRouterID, c.fam6}
+	if other, ok := seen[k]; ok {
+		v.errorf(in.Pos.Of("virtual_router_id"), "%s and %s both use VRID %d with IPv%d on interface %s", other, c.name, k.vrid, map[bool]int{false: 4, true: 6}[c.fam6], k.iface)
+	} else {
+		seen[k] = c.name
+	}
+}
+
+// completePeerFamily reports unicast peers of the other address family.
+func (v *validator) completePeerFamily(c *completing) {
+	in := c.in
+	for _, peer := range in.UnicastPeer {
+		if c.fam6 && peer.Address.Is4() || !c.fam6 && len(in.VirtualIPAddress) > 0 && peer.Address.Is6() {
+			v.errorf(peer.Pos, "%s unicast_peer %s is not of the instance's address family", c.where, peer.Address)
+		}
+	}
+}
+
+// completeSyncGroups reports a sync group that mixes address owners and
+// other routers.
+func (v *validator) completeSyncGroups() {
 	for _, name := range sortedKeys(v.c.SyncGroups) {
 		g := v.c.SyncGroups[name]
 		owner, other := false, false
