@@ -46,6 +46,9 @@ const (
 	icmp6MLD2Report      = 143
 )
 
+// addSetMu serialises nftables.Conn.AddSet calls across Firewalls (see New).
+var addSetMu sync.Mutex
+
 // Firewall is one pair of kt tables (ip and ip6) in one network namespace.
 // Its methods are safe for concurrent use.
 type Firewall struct {
@@ -107,6 +110,10 @@ func New(table string, opts ...Option) (*Firewall, error) {
 		return nil, fmt.Errorf("nftables: replace tables %q: %w", table, err)
 	}
 	f := &Firewall{conn: conn, name: table}
+	// AddSet numbers sets from a package variable of the library without
+	// a lock of its own: two New at once would race on it.
+	addSetMu.Lock()
+	defer addSetMu.Unlock()
 	for i, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
 		fm, err := f.build(&nftables.Table{Name: table, Family: fam})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -29,7 +30,9 @@ func newLab(t *testing.T) *lab {
 	testenv.Root(t)
 	testenv.LookPath(t, "ip", "apt-get install iproute2")
 	testenv.LookPath(t, "nft", "apt-get install nftables (the test reads the rules with it)")
-	l := &lab{ns: fmt.Sprintf("nftfz-%d-%d", os.Getpid(), len(t.Name()))}
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	l := &lab{ns: fmt.Sprintf("nftfz-%d-%x", os.Getpid(), h.Sum32())}
 	l.run(t, "ip", "netns", "add", l.ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", l.ns).Run() })
 	for _, args := range [][]string{
@@ -215,6 +218,36 @@ func TestBadTableName(t *testing.T) {
 	for _, name := range []string{"a b", "x;y", "q\"", strings.Repeat("x", 256)} {
 		if _, err := New(name); err == nil {
 			t.Errorf("New(%q) accepted", name)
+		}
+	}
+}
+
+// TestConcurrentNew builds two firewalls (two tables) at once: the race
+// detector watches the library's set numbering.
+func TestConcurrentNew(t *testing.T) {
+	l := newLab(t)
+	type result struct {
+		fw  *Firewall
+		err error
+	}
+	res := make(chan result, 2)
+	for _, name := range []string{"kt_nftfz_a", "kt_nftfz_b"} {
+		go func() {
+			fw, err := New(name, WithNetNS(l.fd))
+			res <- result{fw, err}
+		}()
+	}
+	for range 2 {
+		r := <-res
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		fw := r.fw
+		if err := fw.Drop([]netip.Addr{vip4a}, true); err != nil {
+			t.Error(err)
+		}
+		if err := fw.Close(); err != nil {
+			t.Error(err)
 		}
 	}
 }
