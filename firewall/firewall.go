@@ -11,8 +11,8 @@
 //     a VMAC out of its base interface instead (vmac_map), and drops router
 //     solicitations from VMACs (vmacs).
 //
-// New replaces tables a killed run left behind in one atomic batch, so a
-// restart never duplicates rules; Close removes them.
+// New replaces tables a killed run left behind (delete and create in one
+// atomic batch), so a restart never duplicates rules; Close removes them.
 package firewall
 
 import (
@@ -52,11 +52,11 @@ var addSetMu sync.Mutex
 // Firewall is one pair of kt tables (ip and ip6) in one network namespace.
 // Its methods are safe for concurrent use.
 type Firewall struct {
-	mu    sync.Mutex
-	conn  *nftables.Conn
-	name  string
-	fams  [2]*family // ip, ip6
-	close bool
+	mu     sync.Mutex
+	conn   *nftables.Conn
+	name   string
+	fams   [2]*family // ip, ip6
+	closed bool
 }
 
 // family is one table with its named sets.
@@ -86,7 +86,9 @@ func ValidTable(name string) error {
 }
 
 // New replaces the tables named table (DefaultTable if empty) in both
-// families with empty sets and the rules, in one atomic batch.
+// families with new ones holding empty sets and the rules: one atomic batch
+// replaces the tables (and makes the maps, see maps.go), a second one fills
+// them.
 func New(table string, opts ...Option) (*Firewall, error) {
 	if table == "" {
 		table = DefaultTable
@@ -323,10 +325,10 @@ func (f *Firewall) Drop(addrs []netip.Addr, on bool) error {
 func (f *Firewall) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.close {
+	if f.closed {
 		return nil
 	}
-	f.close = true
+	f.closed = true
 	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
 		f.conn.DelTable(&nftables.Table{Name: f.name, Family: fam})
 	}
