@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,12 +102,12 @@ func (d *Daemon) serveControl(ctx context.Context, l *net.UnixListener) {
 func (d *Daemon) answer(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(&limitReader{c, 256}).ReadString('\n')
-	if err != nil && line == "" {
+	cmd, ok := readRequest(c)
+	if !ok {
 		return
 	}
 	enc := json.NewEncoder(c)
-	switch cmd := strings.TrimSpace(line); cmd {
+	switch cmd {
 	case "status":
 		_ = enc.Encode(d.Status())
 	default:
@@ -114,9 +115,19 @@ func (d *Daemon) answer(c net.Conn) {
 	}
 }
 
+// readRequest reads the one request line of the control protocol (at most
+// 256 bytes); ok is false when nothing came.
+func readRequest(r io.Reader) (cmd string, ok bool) {
+	line, err := bufio.NewReader(&limitReader{r, 256}).ReadString('\n')
+	if err != nil && line == "" {
+		return "", false
+	}
+	return strings.TrimSpace(line), true
+}
+
 // limitReader reads at most n bytes: a client cannot make kt buffer more.
 type limitReader struct {
-	c net.Conn
+	c io.Reader
 	n int
 }
 
@@ -179,19 +190,29 @@ func QueryStatus(ctx context.Context, path string) (*Status, error) {
 	if _, err := c.Write([]byte("status\n")); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
+	st, err := decodeAnswer(c)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// decodeAnswer reads kt run's answer to "status": a Status, or an error
+// object.
+func decodeAnswer(r io.Reader) (*Status, error) {
 	var raw json.RawMessage
-	if err := json.NewDecoder(c).Decode(&raw); err != nil {
-		return nil, fmt.Errorf("control socket %s: reading the answer: %w", path, err)
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	var e struct {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		return nil, fmt.Errorf("control socket %s: %s", path, e.Error)
+		return nil, errors.New(e.Error)
 	}
 	var st Status
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, err
 	}
 	return &st, nil
 }
