@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -494,6 +495,70 @@ func TestInterop(t *testing.T) {
 		if len(events) == 0 || !events[len(events)-1].Up {
 			t.Fatalf("events %+v", events)
 		}
+	})
+	step("reload", func(t *testing.T) {
+		// SIGHUP with frr's timers changed (min_rx 60 -> 80, min_tx 40
+		// -> 50) and ka6 removed: the frr session goes through a poll
+		// sequence and stays Up, bfdd sees the new intervals; ka carries
+		// on untouched; keepalived's kt6 expires.
+		steady(t, "ka")
+		steady(t, "frr")
+		downs := func() float64 {
+			out, err := exec.Command("vtysh", "--vty_socket", frrDir, "-c", "show bfd peers counters json").Output()
+			if err != nil {
+				return -1
+			}
+			var ps []map[string]any
+			if json.Unmarshal(out, &ps) != nil {
+				return -1
+			}
+			for _, p := range ps {
+				if p["peer"] == "192.0.2.1" && p["multihop"] != true {
+					if n, ok := p["session-down"].(float64); ok {
+						return n
+					}
+				}
+			}
+			return -1
+		}
+		ktDowns := func() int { return logCount(ktP, "(frr) Entering Down state") + logCount(ktP, "(ka) Entering Down state") }
+		frrDowns, kaDowns, ktDowns0 := downs(), logCount(kaP, "(kt) Entering Down state"), ktDowns()
+		if frrDowns < 0 {
+			t.Fatal("bfdd's counters: no session-down for 192.0.2.1")
+		}
+		conf := strings.Replace(ktConf, "min_rx 60\n    min_tx 40", "min_rx 80\n    min_tx 50", 1)
+		conf = regexp.MustCompile(`(?s)bfd_instance ka6 \{.*?\n\}\n`).ReplaceAllString(conf, "")
+		if conf == ktConf || strings.Contains(conf, "ka6") || !strings.Contains(conf, "min_rx 80") {
+			t.Fatalf("the reloaded configuration:\n%s", conf)
+		}
+		write("kt.conf", conf)
+		defer write("kt.conf", ktConf) // the next start gets the first one again
+		if err := ktP.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLogCount(t, ktP, 1, 5*time.Second, "(frr) reload: timers changed")
+		waitLogCount(t, ktP, 1, 5*time.Second, "(ka6) reload: session removed")
+		if !netlab.WaitFor(3*time.Second, 20*time.Millisecond, func() bool {
+			p := f.peer()
+			return p.Status == "up" && p.RemoteRx == 80 && p.RemoteTx == 50
+		}) {
+			t.Fatalf("bfdd sees kt's timers as %+v, want rx 80 tx 50", f.peer())
+		}
+		// kt now detects after 5 x max(80, 70) = 400 ms.
+		waitLogCount(t, ktP, 1, 3*time.Second, "Detection time is 400000 us", "bfd_instance=frr")
+		waitLogCount(t, kaP, 1, 3*time.Second, "(kt6) Expired after")
+		time.Sleep(300 * time.Millisecond) // a session that went down would show by now
+		if n := downs(); n != frrDowns {
+			t.Errorf("bfdd counted %v session downs during the reload (was %v)", n, frrDowns)
+		}
+		if n := logCount(kaP, "(kt) Entering Down state"); n != kaDowns {
+			t.Errorf("keepalived's session to kt went down %d times during the reload", n-kaDowns)
+		}
+		if n := ktDowns(); n != ktDowns0 {
+			t.Errorf("kt's sessions went down %d times during the reload:\n%s", n-ktDowns0, ktP.Log())
+		}
+		steady(t, "ka")
+		steady(t, "frr")
 	})
 	step("kt killed", func(t *testing.T) {
 		steady(t, "ka")

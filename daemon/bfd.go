@@ -22,10 +22,31 @@ type bfdPart struct {
 	eng *bfd.Engine
 	// toVRRP carries the events of the instances whose events go to VRRP
 	// (the `vrrp` keyword, or neither `vrrp` nor `checker`).
-	toVRRP  chan vrrp.BFDState
+	toVRRP chan vrrp.BFDState
+	// mu guards the routing below, which a reload replaces while the
+	// engine's loop reads it.
+	mu      sync.Mutex
 	forVRRP map[string]bool
 	// forBGP lists, by bfd_instance, the BGP neighbors that require it.
 	forBGP map[string][]netip.Addr
+}
+
+// route sets where each bfd_instance's events go.
+func (p *bfdPart) route(cfg *config.Config) {
+	forVRRP, forBGP := map[string]bool{}, map[string][]netip.Addr{}
+	for name, b := range cfg.BFDInstances {
+		forVRRP[name] = b.ForVRRP()
+	}
+	if cfg.BGP != nil {
+		for _, n := range cfg.BGP.Neighbors {
+			if n.BFD != "" {
+				forBGP[n.BFD] = append(forBGP[n.BFD], n.Address.Addr)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.forVRRP, p.forBGP = forVRRP, forBGP
+	p.mu.Unlock()
 }
 
 // bfdEventQueue is how many events may wait for the VRRP loop; far more
@@ -39,17 +60,8 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	if len(sessions) == 0 {
 		return nil
 	}
-	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue), forVRRP: map[string]bool{}, forBGP: map[string][]netip.Addr{}}
-	for name, b := range cfg.BFDInstances {
-		p.forVRRP[name] = b.ForVRRP()
-	}
-	if cfg.BGP != nil {
-		for _, n := range cfg.BGP.Neighbors {
-			if n.BFD != "" {
-				p.forBGP[n.BFD] = append(p.forBGP[n.BFD], n.Address.Addr)
-			}
-		}
-	}
+	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue)}
+	p.route(cfg)
 	eng, err := bfd.New(sessions, bfd.Options{Log: d.log.With("proc", "bfd"), OnEvent: func(ev bfd.Event) { d.bfdEvent(p, ev) }})
 	if err != nil {
 		return err
@@ -64,10 +76,13 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 // neighbors that name the session (bgp neighbor ... { bfd NAME }): Down
 // takes their sessions down at once. It never blocks on BGP.
 func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
-	if p.forVRRP[ev.Name] {
+	p.mu.Lock()
+	toVRRP, bgp := p.forVRRP[ev.Name], p.forBGP[ev.Name]
+	p.mu.Unlock()
+	if toVRRP {
 		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
 	}
-	for _, addr := range p.forBGP[ev.Name] {
+	for _, addr := range bgp {
 		d.SetBGPPeerLiveness(addr, ev.Up, "BFD session "+ev.Name+" is down")
 	}
 }
@@ -148,11 +163,30 @@ func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
 	}
 }
 
-// reloadBFD: the BFD sessions keep running through a reload, with their
-// states (keepalived's VRRP process keeps the tracked states the same
-// way); changed bfd_instance blocks take effect at the next start.
+// reloadBFD applies a reload's bfd_instance blocks to the running
+// engine (bfd.Engine.Reconfigure): added ones start, removed ones stop,
+// changed timers go through a poll sequence and unchanged sessions carry
+// on with their states, as keepalived's BFD process does on reload. A
+// configuration that had no BFD session when kt started gets its sessions
+// at the next start: the VRRP side was built without their events.
 func (d *Daemon) reloadBFD(old, cfg *config.Config) {
-	if !reflect.DeepEqual(bfd.FromConfig(old), bfd.FromConfig(cfg)) {
-		d.log.Warn("reload: bfd_instance changes take effect at the next start; the running sessions go on as they were")
+	sessions := bfd.FromConfig(cfg)
+	if d.bfd == nil {
+		if len(sessions) > 0 && d.router != nil {
+			d.log.Warn("reload: bfd_instance blocks were added to a configuration that had none: restart kt to run them")
+		}
+		return
 	}
+	if reflect.DeepEqual(bfd.FromConfig(old), sessions) && reflect.DeepEqual(bfdRoutes(old), bfdRoutes(cfg)) {
+		return
+	}
+	d.bfd.route(cfg)
+	d.bfd.eng.Reconfigure(sessions)
+}
+
+// bfdRoutes is where a configuration sends each bfd_instance's events.
+func bfdRoutes(cfg *config.Config) any {
+	p := &bfdPart{}
+	p.route(cfg)
+	return []any{p.forVRRP, p.forBGP}
 }
