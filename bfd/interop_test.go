@@ -57,6 +57,16 @@ bfd_instance frr {
     min_tx 40
     multiplier 4
 }
+virtual_server 192.0.2.100 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.3 80 {
+        BFD_CHECK {
+            name frr
+        }
+    }
+}
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 51
@@ -230,7 +240,9 @@ func (f *frr) waitStatus(t *testing.T, status string, timeout time.Duration) {
 // TestInterop runs kt's BFD against keepalived 2.2.7's and FRR's bfdd in
 // one lab: sessions come Up both ways with the negotiated intervals, a cut
 // link or a killed peer takes them Down within the detection time on both
-// sides, and they recover.
+// sides, and they recover. A real server with a BFD_CHECK on the frr
+// session goes down and up with it (checked in kt's log: the host has no
+// IPVS, and kt's checkers run without it).
 func TestInterop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lab test")
@@ -330,6 +342,11 @@ func TestInterop(t *testing.T) {
 		waitLogCount(t, kaP, 1, up, "(kt6) Entering Up state")
 		f.waitStatus(t, "up", up)
 		waitLogCount(t, ktP, 1, up, "VRRP_Instance(VI_1) Tracked BFD instance ka is UP")
+		// BFD_CHECK: down at start (the engine reports every session Down
+		// first, as keepalived's BFD process does), up with the session.
+		waitLogCount(t, ktP, 1, up, "BFD check of [frr] RS([192.0.2.3]:tcp:80) is DOWN")
+		waitLogCount(t, ktP, 1, up, "BFD check of [frr] RS([192.0.2.3]:tcp:80) is UP")
+		waitLogCount(t, ktP, 1, up, "real server 192.0.2.3:80 UP: BFD session frr is up")
 	})
 	step("intervals", func(t *testing.T) {
 		// Detection times as each side computes them from the other's
@@ -434,6 +451,7 @@ func TestInterop(t *testing.T) {
 		}
 		waitLogCount(t, ktP, 1, 3*time.Second, "(frr) Expired after")
 		within(t, "kt's session to bfdd", lastExpired(t, ktP, "frr"), 350*time.Millisecond)
+		waitLogCount(t, ktP, 1, 3*time.Second, "real server 192.0.2.3:80 DOWN: BFD session frr is down")
 		f.waitStatus(t, "down", 3*time.Second)
 		if d := f.peer().Diagnostic; d != "control detection time expired" {
 			t.Errorf("bfdd's diagnostic %q", d)
@@ -442,6 +460,7 @@ func TestInterop(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitLogCount(t, ktP, 2, up, "(frr) Entering Up state")
+		waitLogCount(t, ktP, 2, up, "real server 192.0.2.3:80 UP: BFD session frr is up")
 		f.waitStatus(t, "up", up)
 	})
 	step("frr killed", func(t *testing.T) {

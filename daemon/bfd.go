@@ -25,17 +25,18 @@ type bfdPart struct {
 	toVRRP chan vrrp.BFDState
 	// mu guards the routing below, which a reload replaces while the
 	// engine's loop reads it.
-	mu      sync.Mutex
-	forVRRP map[string]bool
+	mu       sync.Mutex
+	forVRRP  map[string]bool
+	forCheck map[string]bool
 	// forBGP lists, by bfd_instance, the BGP neighbors that require it.
 	forBGP map[string][]netip.Addr
 }
 
 // route sets where each bfd_instance's events go.
 func (p *bfdPart) route(cfg *config.Config) {
-	forVRRP, forBGP := map[string]bool{}, map[string][]netip.Addr{}
+	forVRRP, forCheck, forBGP := map[string]bool{}, map[string]bool{}, map[string][]netip.Addr{}
 	for name, b := range cfg.BFDInstances {
-		forVRRP[name] = b.ForVRRP()
+		forVRRP[name], forCheck[name] = b.ForVRRP(), b.ForCheckers()
 	}
 	if cfg.BGP != nil {
 		for _, n := range cfg.BGP.Neighbors {
@@ -45,7 +46,7 @@ func (p *bfdPart) route(cfg *config.Config) {
 		}
 	}
 	p.mu.Lock()
-	p.forVRRP, p.forBGP = forVRRP, forBGP
+	p.forVRRP, p.forCheck, p.forBGP = forVRRP, forCheck, forBGP
 	p.mu.Unlock()
 }
 
@@ -77,10 +78,14 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 // takes their sessions down at once. It never blocks on BGP.
 func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
 	p.mu.Lock()
-	toVRRP, bgp := p.forVRRP[ev.Name], p.forBGP[ev.Name]
+	toVRRP, toCheck, bgp := p.forVRRP[ev.Name], p.forCheck[ev.Name], p.forBGP[ev.Name]
 	p.mu.Unlock()
 	if toVRRP {
 		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
+	}
+	if toCheck && d.lvs != nil {
+		// BFD_CHECK: the real servers following the session.
+		d.scheduler().SetBFD(ev.Name, ev.Up)
 	}
 	for _, addr := range bgp {
 		d.SetBGPPeerLiveness(addr, ev.Up, "BFD session "+ev.Name+" is down")
@@ -170,6 +175,7 @@ func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
 // configuration that had no BFD session when kt started gets its sessions
 // at the next start: the VRRP side was built without their events.
 func (d *Daemon) reloadBFD(old, cfg *config.Config) {
+	defer d.seedBFDChecks()
 	sessions := bfd.FromConfig(cfg)
 	if d.bfd == nil {
 		if len(sessions) > 0 && d.router != nil {
@@ -188,5 +194,27 @@ func (d *Daemon) reloadBFD(old, cfg *config.Config) {
 func bfdRoutes(cfg *config.Config) any {
 	p := &bfdPart{}
 	p.route(cfg)
-	return []any{p.forVRRP, p.forBGP}
+	return []any{p.forVRRP, p.forCheck, p.forBGP}
+}
+
+// seedBFDChecks gives the BFD_CHECKs of a scheduler a reload built the
+// sessions' states, for those that had no event yet (new checkers; the
+// others keep what they had).
+func (d *Daemon) seedBFDChecks() {
+	if d.bfd == nil || d.lvs == nil {
+		return
+	}
+	sched := d.scheduler()
+	follow := map[string]bool{}
+	for _, n := range sched.BFDNames() {
+		follow[n] = true
+	}
+	d.bfd.mu.Lock()
+	toCheck := d.bfd.forCheck
+	d.bfd.mu.Unlock()
+	for _, s := range d.bfd.eng.Status() {
+		if follow[s.Name] && toCheck[s.Name] {
+			sched.SetBFD(s.Name, s.State == bfd.Up)
+		}
+	}
 }
