@@ -540,7 +540,9 @@ func TestInterop(t *testing.T) {
 			}
 			return -1
 		}
-		ktDowns := func() int { return logCount(ktP, "(frr) Entering Down state") + logCount(ktP, "(ka) Entering Down state") }
+		ktDowns := func() int {
+			return logCount(ktP, "(frr) Entering Down state") + logCount(ktP, "(ka) Entering Down state")
+		}
 		frrDowns, kaDowns, ktDowns0 := downs(), logCount(kaP, "(kt) Entering Down state"), ktDowns()
 		if frrDowns < 0 {
 			t.Fatal("bfdd's counters: no session-down for 192.0.2.1")
