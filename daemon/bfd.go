@@ -23,6 +23,7 @@ type bfdPart struct {
 	// toVRRP carries the events of the instances whose events go to VRRP
 	// (the `vrrp` keyword, or neither `vrrp` nor `checker`).
 	toVRRP chan vrrp.BFDState
+	noVRRP bool // no VRRP half (-C): nothing reads toVRRP
 	// mu guards the routing below, which a reload replaces while the
 	// engine's loop reads it.
 	mu       sync.Mutex
@@ -55,7 +56,9 @@ func (p *bfdPart) route(cfg *config.Config) {
 const bfdEventQueue = 4096
 
 // setupBFD builds the engine when the configuration has bfd_instance
-// blocks left enabled, and gives the router its events.
+// blocks left enabled, and gives the router its events. ro is nil without
+// the VRRP half (-C): keepalived's BFD process runs then too, for the
+// checkers.
 func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	sessions := bfd.FromConfig(cfg)
 	if len(sessions) == 0 {
@@ -68,7 +71,11 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 		return err
 	}
 	p.eng = eng
-	ro.BFD = p.toVRRP
+	if ro != nil {
+		ro.BFD = p.toVRRP
+	} else {
+		p.noVRRP = true
+	}
 	d.bfd = p
 	return nil
 }
@@ -80,7 +87,7 @@ func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
 	p.mu.Lock()
 	toVRRP, toCheck, bgp := p.forVRRP[ev.Name], p.forCheck[ev.Name], p.forBGP[ev.Name]
 	p.mu.Unlock()
-	if toVRRP {
+	if toVRRP && !p.noVRRP {
 		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
 	}
 	if toCheck && d.lvs != nil {
@@ -178,7 +185,7 @@ func (d *Daemon) reloadBFD(old, cfg *config.Config) {
 	defer d.seedBFDChecks()
 	sessions := bfd.FromConfig(cfg)
 	if d.bfd == nil {
-		if len(sessions) > 0 && d.router != nil {
+		if len(sessions) > 0 {
 			d.log.Warn("reload: bfd_instance blocks were added to a configuration that had none: restart kt to run them")
 		}
 		return
