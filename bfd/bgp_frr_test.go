@@ -307,7 +307,7 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		}
 		procs = append(procs, p)
 	}
-	waitHops := func(within time.Duration, want ...string) time.Duration {
+	waitHops := func(t *testing.T, within time.Duration, want ...string) time.Duration {
 		t.Helper()
 		sort.Strings(want)
 		start := time.Now()
@@ -349,7 +349,7 @@ func TestBGPWithBFDFRR(t *testing.T) {
 	}
 
 	ok := t.Run("up", func(t *testing.T) {
-		waitHops(30*time.Second, addrs...)
+		waitHops(t, 30*time.Second, addrs...)
 		if !netlab.WaitFor(10*time.Second, 50*time.Millisecond, func() bool { return bfdUp(addrs[0]) && bfdUp(addrs[1]) }) {
 			t.Fatalf("FRR's BFD sessions:\n%s", vtysh("show bfd peers"))
 		}
@@ -368,7 +368,7 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		if err := lab.Cut(ds[0]); err != nil {
 			t.Fatal(err)
 		}
-		took := waitHops(bbHold, addrs[1])
+		took := waitHops(t, bbHold, addrs[1])
 		moved, n := pr.moved(t0)
 		t.Logf("BENCH bgp+bfd hold_time=9s bfd=%dmsx3 director lost: route withdrawn at FRR after %v, last flow moved after %v (%d probes)",
 			bbInterval(), took.Round(time.Millisecond), moved.Round(time.Millisecond), n)
@@ -386,7 +386,7 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		if err := lab.Join(ds[0]); err != nil {
 			t.Fatal(err)
 		}
-		waitHops(30*time.Second, addrs...)
+		waitHops(t, 45*time.Second, addrs...) // BGP reconnects every 5 s once BFD is Up
 	})
 	if !ok {
 		return
@@ -406,7 +406,7 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		took := waitHops(bbHold)
+		took := waitHops(t, bbHold)
 		t.Logf("BENCH bgp+bfd hold_time=9s bfd=%dmsx3 BFD lost on kt's side: route withdrawn at FRR after %v", bbInterval(),
 			took.Round(time.Millisecond))
 		if took > bbHold/3 {
