@@ -163,7 +163,11 @@ func ktSessionUp(kt, sock, name string) bool {
 	}
 	for _, b := range st.BFD {
 		if b["name"] == name {
-			return b["state"] == "Up" && b["remote_state"] == "Up"
+			// Up on both ends, and past the poll sequence that takes the
+			// slow start-up interval (1 s) to the configured one: the
+			// peer's detection time follows kt's interval.
+			tx, _ := b["tx_interval_us"].(float64)
+			return b["state"] == "Up" && b["remote_state"] == "Up" && tx > 0 && tx < 1e6
 		}
 	}
 	return false
@@ -406,6 +410,14 @@ func TestInterop(t *testing.T) {
 	// timer and to the logging (the test asserts detection, not speed).
 	within := func(t *testing.T, what string, got, detect time.Duration) {
 		t.Helper()
+		if got >= (1<<31)*time.Microsecond {
+			// keepalived 2.2.7 subtracts the last packet's time from its
+			// loop's cached time into a uint32 (bfd_expire_thread): on a
+			// loaded machine the cached time can be the older one, and
+			// it logs about 4294967 ms. Its figure says nothing then.
+			t.Logf("%s: keepalived logged a wrapped figure (%v); not checked", what, got)
+			return
+		}
 		if got < detect || got > detect+detect/2+250*time.Millisecond {
 			t.Errorf("%s expired after %v, detection time %v", what, got, detect)
 		}
