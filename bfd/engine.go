@@ -78,11 +78,26 @@ type Engine struct {
 	dirty     bool
 	published time.Time
 
+	rng       *rand.Rand // discriminators and jitter (loop only after New)
+	listeners map[lkey]Listener
+	reading   map[lkey]bool // listeners a reader goroutine reads
+
 	mu      sync.Mutex
 	status  []SessionStatus
 	dropped map[string]uint64 // packets no session took, by reason
 	rxAll   uint64
+
+	// A reload's sessions wait in pending until the loop takes them;
+	// wake tells the loop (wakeDirect too when it is blocked in a read).
+	pendMu     sync.Mutex
+	pending    []SessionConfig
+	hasPending bool
+	wakeDirect func()
+	wake       chan struct{}
 }
+
+// lkey is one receive socket: family and port.
+type lkey struct{ v6, multihop bool }
 
 type engSession struct {
 	cfg        SessionConfig
@@ -103,28 +118,37 @@ func New(cfgs []SessionConfig, opts Options) (*Engine, error) {
 	if opts.Net == nil {
 		opts.Net = Host{}
 	}
-	e := &Engine{opts: opts, log: opts.Log, byDiscr: map[uint32]*engSession{}, dropped: map[string]uint64{}}
+	e := &Engine{opts: opts, log: opts.Log, byDiscr: map[uint32]*engSession{}, dropped: map[string]uint64{},
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), listeners: map[lkey]Listener{}, reading: map[lkey]bool{},
+		wake: make(chan struct{}, 1)}
 	now := time.Now()
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	for _, c := range cfgs {
-		if !c.Peer.IsValid() {
-			return nil, fmt.Errorf("bfd_instance %s: no neighbor_ip", c.Name)
-		}
-		var d uint32
-		for d == 0 || e.byDiscr[d] != nil {
-			d = rng.Uint32()
-		}
-		s, err := NewSession(Config{Name: c.Name, LocalDiscr: d, DesiredMinTx: c.MinTx, RequiredMinRx: c.MinRx, IdleTx: c.IdleTx,
-			DetectMult: c.Mult, Passive: c.Passive, Key: c.Key, Rand: rng.Float64, AuthSeq: rng.Uint32()}, now)
+		es, err := e.newSession(c, now)
 		if err != nil {
 			return nil, err
 		}
-		es := &engSession{cfg: c, s: s}
 		e.sessions = append(e.sessions, es)
-		e.byDiscr[d] = es
+		e.byDiscr[es.s.LocalDiscr()] = es
 	}
 	e.publish()
 	return e, nil
+}
+
+// newSession makes a session with a fresh discriminator.
+func (e *Engine) newSession(c SessionConfig, now time.Time) (*engSession, error) {
+	if !c.Peer.IsValid() {
+		return nil, fmt.Errorf("bfd_instance %s: no neighbor_ip", c.Name)
+	}
+	var d uint32
+	for d == 0 || e.byDiscr[d] != nil {
+		d = e.rng.Uint32()
+	}
+	s, err := NewSession(Config{Name: c.Name, LocalDiscr: d, DesiredMinTx: c.MinTx, RequiredMinRx: c.MinRx, IdleTx: c.IdleTx,
+		DetectMult: c.Mult, Passive: c.Passive, Key: c.Key, Rand: e.rng.Float64, AuthSeq: e.rng.Uint32()}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &engSession{cfg: c, s: s}, nil
 }
 
 type rxMsg struct {
@@ -135,37 +159,104 @@ type rxMsg struct {
 // Run opens the sockets and runs the sessions until ctx ends. Every
 // session reports Down to OnEvent first, as keepalived's BFD process does
 // at start. Sockets that cannot open are logged; the sessions using them
-// stay Down.
+// stay Down. Reconfigure may change the sessions while it runs.
 func (e *Engine) Run(ctx context.Context) error {
-	type lkey struct{ v6, multihop bool }
-	need := map[lkey]bool{}
-	for _, es := range e.sessions {
-		need[lkey{es.cfg.Peer.Is6(), es.cfg.Multihop}] = true
-	}
 	rxc := make(chan rxMsg, 256)
 	var wg sync.WaitGroup
-	var listeners []Listener
-	for k := range need {
-		l, err := e.opts.Net.Listen(k.v6, k.multihop)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
+	defer func() {
+		for _, l := range e.listeners {
+			l.Close()
+		}
+		wg.Wait()
+		for _, es := range e.sessions {
+			if es.tx != nil {
+				es.tx.Close()
+				es.tx = nil
 			}
+		}
+		e.listeners, e.reading = map[lkey]Listener{}, map[lkey]bool{}
+	}()
+	now := time.Now()
+	if cfgs, ok := e.takePending(); ok {
+		e.apply(cfgs, now, false)
+	}
+	if err := e.openListeners(); err != nil {
+		return err
+	}
+	for _, es := range e.sessions {
+		e.dial(es, now)
+		e.event(es, false, now)
+	}
+	for {
+		var err error
+		// One socket (the usual case: one family, one port): the loop
+		// reads it itself, with the next timer as its read deadline, so
+		// a packet already in the socket is always taken before a
+		// session expires and no goroutine hand-off sits between the
+		// kernel and the machine.
+		if direct := e.soleListener(); direct != nil {
+			err = e.runDirect(ctx, direct)
+		} else {
+			e.startReaders(ctx, &wg, rxc)
+			err = e.runQueued(ctx, rxc)
+		}
+		if !errors.Is(err, errReload) {
 			return err
 		}
-		listeners = append(listeners, l)
+		if cfgs, ok := e.takePending(); ok {
+			e.apply(cfgs, time.Now(), true)
+			if err := e.openListeners(); err != nil {
+				e.log.Error("bfd: reload: a receive socket cannot open; the sessions that need it stay down", "err", err)
+			}
+		}
 	}
-	// One socket (the usual case: one family, one port): the loop reads
-	// it itself, with the next timer as its read deadline, so a packet
-	// already in the socket is always taken before a session expires and
-	// no goroutine hand-off sits between the kernel and the machine.
-	var direct deadlineListener
-	if len(listeners) == 1 {
-		direct, _ = listeners[0].(deadlineListener)
+}
+
+// errReload ends a loop so that Run applies a reload's sessions.
+var errReload = errors.New("bfd: reload")
+
+// openListeners opens the receive sockets the sessions need that are not
+// open yet.
+func (e *Engine) openListeners() error {
+	for _, es := range e.sessions {
+		k := lkey{es.cfg.Peer.Is6(), es.cfg.Multihop}
+		if e.listeners[k] != nil {
+			continue
+		}
+		l, err := e.opts.Net.Listen(k.v6, k.multihop)
+		if err != nil {
+			return err
+		}
+		e.listeners[k] = l
 	}
-	for _, l := range listeners {
-		if direct != nil {
-			break
+	return nil
+}
+
+// soleListener is the one receive socket when there is exactly one, it
+// takes a deadline and no reader goroutine reads it (once readers run,
+// the loop stays queued).
+func (e *Engine) soleListener() deadlineListener {
+	if len(e.listeners) != 1 {
+		return nil
+	}
+	for k, l := range e.listeners {
+		if dl, ok := l.(deadlineListener); ok && !e.reading[k] {
+			return dl
+		}
+	}
+	return nil
+}
+
+// startReaders starts a reader goroutine for every listener that has
+// none; they end when ctx ends or their listener closes.
+func (e *Engine) startReaders(ctx context.Context, wg *sync.WaitGroup, rxc chan<- rxMsg) {
+	for k, l := range e.listeners {
+		if e.reading[k] {
+			continue
+		}
+		e.reading[k] = true
+		if dl, ok := l.(deadlineListener); ok {
+			_ = dl.SetDeadline(time.Time{}) // the direct loop may have left one
 		}
 		wg.Add(1)
 		go func() {
@@ -191,25 +282,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-		wg.Wait()
-		for _, es := range e.sessions {
-			if es.tx != nil {
-				es.tx.Close()
-			}
-		}
-	}()
-	now := time.Now()
-	for _, es := range e.sessions {
-		e.dial(es, now)
-		e.event(es, false, now)
-	}
-	if direct != nil {
-		return e.runDirect(ctx, direct)
-	}
+}
+
+// runQueued is Run's loop on packets that reader goroutines queue.
+func (e *Engine) runQueued(ctx context.Context, rxc chan rxMsg) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -223,6 +299,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			e.publish()
 			return nil
+		case <-e.wake:
+			e.drain(rxc)
+			return errReload
 		case m := <-rxc:
 			now := time.Now()
 			if m.err != nil {
@@ -256,6 +335,14 @@ type deadlineListener interface {
 func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 	stop := context.AfterFunc(ctx, func() { _ = l.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	e.pendMu.Lock()
+	e.wakeDirect = func() { _ = l.SetDeadline(time.Unix(1, 0)) }
+	e.pendMu.Unlock()
+	defer func() {
+		e.pendMu.Lock()
+		e.wakeDirect = nil
+		e.pendMu.Unlock()
+	}()
 	for {
 		next := e.nextDeadline()
 		if next.IsZero() {
@@ -268,6 +355,12 @@ func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 			e.publish()
 			return nil
 		}
+		e.pendMu.Lock()
+		reload := e.hasPending // Reconfigure's wake may have come before the deadline above
+		e.pendMu.Unlock()
+		if reload {
+			return errReload
+		}
 		r, err := l.Recv()
 		now := time.Now()
 		switch {
@@ -277,6 +370,10 @@ func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 			e.publish()
 			return nil
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			// A late wake-up finds the deadline passed without reading
+			// the socket: take what came in time before any expiry.
+			e.drainDirect(l, 256)
+			now = time.Now()
 		case errors.Is(err, net.ErrClosed):
 			return nil
 		default:

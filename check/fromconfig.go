@@ -18,8 +18,8 @@ import (
 // that cannot be built (a digest that is no MD5, a MISC_CHECK without a
 // script, a FILE_CHECK naming no track_file) is left out and reported in
 // the returned errors, each naming its place in the configuration; the
-// other checkers still run. BFD_CHECK is not a health check kt runs and
-// is skipped.
+// other checkers still run. A BFD_CHECK is a job with no attempts of its
+// own that follows its BFD session (Scheduler.SetBFD).
 func FromConfig(cfg *config.Config) ([]Job, []error) {
 	return FromConfigRunner(cfg, script.NewRunner(cfg.Global))
 }
@@ -109,6 +109,7 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 				jobs = append(jobs, Job{Server: srv, Checker: chk, DelayLoop: config.EffectiveDelayLoop(vs, rs, nil),
 					DelayBeforeRetry: time.Second})
 			}
+			jobs = bfdJobs(jobs, vs, rs, srv)
 		}
 	}
 	return jobs, errs

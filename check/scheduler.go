@@ -288,6 +288,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.run = &runState{ctx: ctx, shards: shards, sem: make(chan struct{}, s.opt.Workers), inline: inline}
 	for _, js := range s.jobs {
+		if eventDriven(js.job.Checker) {
+			continue // BFD_CHECK: SetBFD moves it
+		}
 		var d time.Duration
 		if js.job.Warmup > 0 {
 			d = time.Duration(s.opt.Rand.Int64N(int64(js.job.Warmup) + 1))

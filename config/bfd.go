@@ -336,33 +336,3 @@ func (v *validator) bfdTrackWeight(t Track) int {
 	}
 	return 0
 }
-
-// bfdChecks reports BFD_CHECK blocks as keepalived's check_bfd.c does: a
-// checker with no name, a name no bfd_instance for the checkers has
-// (written before it), or a session the real server already follows.
-// kt does not run BFD_CHECK (notRun says so); only the messages are
-// keepalived's.
-func (v *validator) bfdChecks() {
-	for _, vs := range v.c.VirtualServers {
-		for _, rs := range vs.RealServers {
-			if len(rs.BFDCheck) == 0 {
-				continue
-			}
-			where := "[" + rs.Address.Host + "]:" + strings.ToLower(vs.EffectiveProtocol()) + ":" + strconv.Itoa(rs.Address.Port)
-			seen := map[string]bool{}
-			for _, c := range rs.BFDCheck {
-				at := c.Pos.Of("name")
-				b, ok := v.c.BFDInstances[c.BFDName]
-				switch {
-				case c.BFDName == "":
-					v.carryf(c.Pos.EndPos(), "(%s) No name has been specified for BFD_CHECKER - skipping", where)
-				case !ok || !b.ForCheckers() || (b.Pos.File == at.File && b.Pos.Line > at.Line):
-					v.carryf(at, "(%s) BFD_CHECK - BFD %s not configured", where, c.BFDName)
-				case seen[c.BFDName]:
-					v.carryf(at, "(%s) BFD_CHECK - RS already monitoring %s", where, c.BFDName)
-				}
-				seen[c.BFDName] = true
-			}
-		}
-	}
-}

@@ -467,7 +467,9 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
 		}
-		p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
+		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
+			p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
+		}
 		if p.closed > 0 {
 			line := p.closed
 			p.closed = 0

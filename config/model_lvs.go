@@ -305,4 +305,8 @@ type BFDCheck struct {
 	BFDName  string   `toml:"name,omitempty"`
 	Alpha    *bool    `toml:"alpha,omitempty"`
 	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	// Lines are the block's name and alpha lines as written in a
+	// keepalived.conf, which the validator replays as keepalived's
+	// handlers read them (bfdcheck.go); empty from TOML.
+	Lines []BFDCheckLine `toml:"-"`
 }

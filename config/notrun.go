@@ -129,7 +129,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 	},
 	reflect.TypeOf(RealServer{}): {
 		"snmp_name": "no SNMP",
-		"bfd_check": "not implemented: the real server does not follow the BFD session",
 	},
 	reflect.TypeOf(URLCheck{}): {
 		"regex":            "not implemented: a checker with a regex url is not run",

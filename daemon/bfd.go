@@ -22,10 +22,33 @@ type bfdPart struct {
 	eng *bfd.Engine
 	// toVRRP carries the events of the instances whose events go to VRRP
 	// (the `vrrp` keyword, or neither `vrrp` nor `checker`).
-	toVRRP  chan vrrp.BFDState
-	forVRRP map[string]bool
+	toVRRP chan vrrp.BFDState
+	noVRRP bool // no VRRP half (-C): nothing reads toVRRP
+	// mu guards the routing below, which a reload replaces while the
+	// engine's loop reads it.
+	mu       sync.Mutex
+	forVRRP  map[string]bool
+	forCheck map[string]bool
 	// forBGP lists, by bfd_instance, the BGP neighbors that require it.
 	forBGP map[string][]netip.Addr
+}
+
+// route sets where each bfd_instance's events go.
+func (p *bfdPart) route(cfg *config.Config) {
+	forVRRP, forCheck, forBGP := map[string]bool{}, map[string]bool{}, map[string][]netip.Addr{}
+	for name, b := range cfg.BFDInstances {
+		forVRRP[name], forCheck[name] = b.ForVRRP(), b.ForCheckers()
+	}
+	if cfg.BGP != nil {
+		for _, n := range cfg.BGP.Neighbors {
+			if n.BFD != "" {
+				forBGP[n.BFD] = append(forBGP[n.BFD], n.Address.Addr)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.forVRRP, p.forCheck, p.forBGP = forVRRP, forCheck, forBGP
+	p.mu.Unlock()
 }
 
 // bfdEventQueue is how many events may wait for the VRRP loop; far more
@@ -33,29 +56,26 @@ type bfdPart struct {
 const bfdEventQueue = 4096
 
 // setupBFD builds the engine when the configuration has bfd_instance
-// blocks left enabled, and gives the router its events.
+// blocks left enabled, and gives the router its events. ro is nil without
+// the VRRP half (-C): keepalived's BFD process runs then too, for the
+// checkers.
 func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	sessions := bfd.FromConfig(cfg)
 	if len(sessions) == 0 {
 		return nil
 	}
-	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue), forVRRP: map[string]bool{}, forBGP: map[string][]netip.Addr{}}
-	for name, b := range cfg.BFDInstances {
-		p.forVRRP[name] = b.ForVRRP()
-	}
-	if cfg.BGP != nil {
-		for _, n := range cfg.BGP.Neighbors {
-			if n.BFD != "" {
-				p.forBGP[n.BFD] = append(p.forBGP[n.BFD], n.Address.Addr)
-			}
-		}
-	}
+	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue)}
+	p.route(cfg)
 	eng, err := bfd.New(sessions, bfd.Options{Log: d.log.With("proc", "bfd"), OnEvent: func(ev bfd.Event) { d.bfdEvent(p, ev) }})
 	if err != nil {
 		return err
 	}
 	p.eng = eng
-	ro.BFD = p.toVRRP
+	if ro != nil {
+		ro.BFD = p.toVRRP
+	} else {
+		p.noVRRP = true
+	}
 	d.bfd = p
 	return nil
 }
@@ -64,10 +84,17 @@ func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 // neighbors that name the session (bgp neighbor ... { bfd NAME }): Down
 // takes their sessions down at once. It never blocks on BGP.
 func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
-	if p.forVRRP[ev.Name] {
+	p.mu.Lock()
+	toVRRP, toCheck, bgp := p.forVRRP[ev.Name], p.forCheck[ev.Name], p.forBGP[ev.Name]
+	p.mu.Unlock()
+	if toVRRP && !p.noVRRP {
 		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
 	}
-	for _, addr := range p.forBGP[ev.Name] {
+	if toCheck && d.lvs != nil {
+		// BFD_CHECK: the real servers following the session.
+		d.scheduler().SetBFD(ev.Name, ev.Up)
+	}
+	for _, addr := range bgp {
 		d.SetBGPPeerLiveness(addr, ev.Up, "BFD session "+ev.Name+" is down")
 	}
 }
@@ -148,11 +175,53 @@ func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
 	}
 }
 
-// reloadBFD: the BFD sessions keep running through a reload, with their
-// states (keepalived's VRRP process keeps the tracked states the same
-// way); changed bfd_instance blocks take effect at the next start.
+// reloadBFD applies a reload's bfd_instance blocks to the running
+// engine (bfd.Engine.Reconfigure): added ones start, removed ones stop,
+// changed timers go through a poll sequence and unchanged sessions carry
+// on with their states, as keepalived's BFD process does on reload. A
+// configuration that had no BFD session when kt started gets its sessions
+// at the next start: the VRRP side was built without their events.
 func (d *Daemon) reloadBFD(old, cfg *config.Config) {
-	if !reflect.DeepEqual(bfd.FromConfig(old), bfd.FromConfig(cfg)) {
-		d.log.Warn("reload: bfd_instance changes take effect at the next start; the running sessions go on as they were")
+	defer d.seedBFDChecks()
+	sessions := bfd.FromConfig(cfg)
+	if d.bfd == nil {
+		if len(sessions) > 0 {
+			d.log.Warn("reload: bfd_instance blocks were added to a configuration that had none: restart kt to run them")
+		}
+		return
+	}
+	if reflect.DeepEqual(bfd.FromConfig(old), sessions) && reflect.DeepEqual(bfdRoutes(old), bfdRoutes(cfg)) {
+		return
+	}
+	d.bfd.route(cfg)
+	d.bfd.eng.Reconfigure(sessions)
+}
+
+// bfdRoutes is where a configuration sends each bfd_instance's events.
+func bfdRoutes(cfg *config.Config) any {
+	p := &bfdPart{}
+	p.route(cfg)
+	return []any{p.forVRRP, p.forCheck, p.forBGP}
+}
+
+// seedBFDChecks gives the BFD_CHECKs of a scheduler a reload built the
+// sessions' states, for those that had no event yet (new checkers; the
+// others keep what they had).
+func (d *Daemon) seedBFDChecks() {
+	if d.bfd == nil || d.lvs == nil {
+		return
+	}
+	sched := d.scheduler()
+	follow := map[string]bool{}
+	for _, n := range sched.BFDNames() {
+		follow[n] = true
+	}
+	d.bfd.mu.Lock()
+	toCheck := d.bfd.forCheck
+	d.bfd.mu.Unlock()
+	for _, s := range d.bfd.eng.Status() {
+		if follow[s.Name] && toCheck[s.Name] {
+			sched.SetBFD(s.Name, s.State == bfd.Up)
+		}
 	}
 }

@@ -213,6 +213,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 		d.notifier = ro.Notifier
 		vl.poke = d.router.Poke
+	} else if err := d.setupBFD(cfg, nil); err != nil { // -C: BFD_CHECK's sessions
+		return nil, err
 	}
 	d.setupSync()
 	if !hasVS {
