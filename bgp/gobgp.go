@@ -196,6 +196,30 @@ func (g *GoBGP) SetPeerDown(ctx context.Context, addr netip.Addr, down bool, rea
 	return srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: addr.String()})
 }
 
+// AddNeighbor implements NeighborEditor.
+func (g *GoBGP) AddNeighbor(ctx context.Context, n Neighbor) error {
+	srv, err := g.server()
+	if err != nil {
+		return err
+	}
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n)}); err != nil {
+		return fmt.Errorf("gobgp: neighbor %s: %w", n.Address, err)
+	}
+	return nil
+}
+
+// RemoveNeighbor implements NeighborEditor.
+func (g *GoBGP) RemoveNeighbor(ctx context.Context, addr netip.Addr) error {
+	srv, err := g.server()
+	if err != nil {
+		return err
+	}
+	if err := srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr.String()}); err != nil {
+		return fmt.Errorf("gobgp: neighbor %s: %w", addr, err)
+	}
+	return nil
+}
+
 // Peers implements Speaker.
 func (g *GoBGP) Peers(ctx context.Context) ([]PeerStatus, error) {
 	srv, err := g.server()
