@@ -79,6 +79,7 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
+	syncRun syncRun   // the sync controllers' lifetime (syncd.go)
 	bgp     *bgpPart  // nil without a bgp block (bgp.go)
 	bfd     *bfdPart  // bfd.go
 	scripts sync.WaitGroup
