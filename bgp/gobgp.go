@@ -1,7 +1,10 @@
+//go:build !nobgp
+
 package bgp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,6 +16,12 @@ import (
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 )
+
+// Available is true: this kt embeds GoBGP (built without the nobgp tag).
+const Available = true
+
+// ErrNoBGP is what a nobgp build answers; never returned here.
+var ErrNoBGP = errors.New("this kt was built without BGP (build tag nobgp)")
 
 // Session timers kt gives GoBGP: its defaults (retry a connection every
 // 120 s, wait 30 s after a reset) would keep a director out of the ECMP

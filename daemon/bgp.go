@@ -86,6 +86,9 @@ func (d *Daemon) prepareBGP(cfg *config.Config) (bgpPrepared, error) {
 	if !ok {
 		return bgpPrepared{}, nil
 	}
+	if !bgp.Available && d.opts.BGPSpeaker == nil {
+		return bgpPrepared{}, fmt.Errorf("bgp: %w", bgp.ErrNoBGP)
+	}
 	pr := bgpPrepared{s: s, ok: true, scripts: map[string]*bgpScript{}}
 	seen := map[bgp.Track]bool{}
 	for _, a := range s.Announces {
