@@ -199,6 +199,7 @@ func (p *bgpPart) run(ctx context.Context) error {
 	p.mu.Lock()
 	stop := p.stopTracks
 	p.stopTracks = nil
+	p.runCtx = nil // a reload from now on starts no poller
 	p.mu.Unlock()
 	if stop != nil {
 		stop()
