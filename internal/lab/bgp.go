@@ -24,9 +24,10 @@ import (
 // hold the anycast VIP on their loopback, answer HTTP on it with their
 // name, check their own web server and announce the VIP over BGP while the
 // check passes. r1 installs one ECMP route with a next hop per director.
-var (
-	bgpHosts = []string{"r1", "d1", "d2", "client"}
-	// FRR's programs, where Debian's frr package puts them.
+var bgpHosts = []string{"r1", "d1", "d2", "client"}
+
+// FRR's programs, where Debian's frr package puts them.
+const (
 	frrZebra = "/usr/lib/frr/zebra"
 	frrBGPD  = "/usr/lib/frr/bgpd"
 )
@@ -43,13 +44,18 @@ func CheckBGP() error {
 	if err := Check(); err != nil {
 		return err
 	}
-	for _, p := range []string{frrZebra, frrBGPD} {
+	return checkFRR(frrZebra, frrBGPD, "vtysh")
+}
+
+// checkFRR says which of FRR's programs is missing, and how to get it.
+func checkFRR(zebra, bgpd, vtysh string) error {
+	for _, p := range []string{zebra, bgpd} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("kt lab --bgp runs FRR as the upstream router and %s is missing: install FRR (apt-get install frr)", p)
 		}
 	}
-	if _, err := netlab.LookPath("vtysh"); err != nil {
-		return errors.New("kt lab --bgp runs FRR as the upstream router and vtysh is missing: install FRR (apt-get install frr)")
+	if _, err := netlab.LookPath(vtysh); err != nil {
+		return fmt.Errorf("kt lab --bgp runs FRR as the upstream router and %s is missing: install FRR (apt-get install frr)", vtysh)
 	}
 	return nil
 }

@@ -36,6 +36,29 @@ func TestBGPConfigs(t *testing.T) {
 	}
 }
 
+// TestCheckFRR: without FRR, kt lab --bgp says what is missing and how
+// to install it.
+func TestCheckFRR(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "prog")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ zebra, bgpd, vtysh, missing string }{
+		{filepath.Join(dir, "zebra"), exe, exe, filepath.Join(dir, "zebra")},
+		{exe, filepath.Join(dir, "bgpd"), exe, filepath.Join(dir, "bgpd")},
+		{exe, exe, "kt-no-such-vtysh", "kt-no-such-vtysh"},
+	} {
+		err := checkFRR(tc.zebra, tc.bgpd, tc.vtysh)
+		if err == nil || !strings.Contains(err.Error(), tc.missing+" is missing: install FRR (apt-get install frr)") {
+			t.Errorf("checkFRR(%s, %s, %s): %v", tc.zebra, tc.bgpd, tc.vtysh, err)
+		}
+	}
+	if err := checkFRR(exe, exe, exe); err != nil {
+		t.Errorf("checkFRR with everything there: %v", err)
+	}
+}
+
 // TestRunBGP runs kt lab --bgp straight through with the real kt and FRR:
 // every step must pass (two next hops and flows on both, a director
 // leaving and coming back, a failed health check withdrawing the
