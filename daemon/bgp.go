@@ -307,6 +307,9 @@ func (d *Daemon) bgpStatus() *bgp.Status {
 		return nil
 	}
 	st := d.bgp.mgr.Status()
+	if st.LocalAS == 0 { // a reload removed the bgp block
+		return nil
+	}
 	return &st
 }
 

@@ -109,5 +109,8 @@ func TestBGPReload(t *testing.T) {
 		t.Errorf("status after the reloads: %+v", st)
 	}
 	reload(strings.Split(bgpDaemonConf, "bgp {")[0], "withdraw 192.0.2.100/32", "stop")
+	if st := d.Status().BGP; st != nil {
+		t.Errorf("status after the bgp block was removed: %+v", st)
+	}
 	reload(bgpDaemonConf, "start", "announce 192.0.2.100/32")
 }
