@@ -22,6 +22,9 @@
 # (/proc/net/ip_vs missing), both sides run inside the IPVS test VM through
 # bench/vmrun.sh (qemu TCG: slow CPU, but memory is what is measured).
 #
+# With NOBGP_SIDES=1 (the default) it measures kt built without GoBGP too
+# (make build NOBGP=1: sides kt-nobgp and kt-nobgp-vrrp1).
+#
 # Environment: DURATION (default 60), VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
@@ -55,12 +58,16 @@ if [ "${1:-}" = "--inner" ]; then
 	"$fp" serve -vs "$VS" -rs "$RS" -count "$work/accepted" &
 	srv=$!
 	for _ in $(seq 100); do [ -s "$work/accepted" ] && break; sleep 0.2; done
-	for side in kt keepalived kt-vrrp1 keepalived-vrrp1; do
+	sides="kt keepalived kt-vrrp1 keepalived-vrrp1"
+	[ -x "$kt-nobgp" ] && sides="$sides kt-nobgp kt-nobgp-vrrp1"
+	for side in $sides; do
 		case $side in
 		kt) cmd=("$kt" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
 		kt-vrrp1) cmd=("$kt" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		keepalived-vrrp1) cmd=(keepalived -P -n -l -f "$work/vrrp1.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		kt-nobgp) cmd=("$kt-nobgp" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		kt-nobgp-vrrp1) cmd=("$kt-nobgp" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		esac
 		before=$(cat "$work/accepted")
 		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
@@ -78,6 +85,12 @@ trap 'rm -rf "$work"' EXIT
 echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
 make -s build BINARY="$work/kt" # the binary make install installs
 ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
+# The same without GoBGP (make build NOBGP=1): sides kt-nobgp and
+# kt-nobgp-vrrp1. NOBGP_SIDES=0 leaves them out.
+if [ "${NOBGP_SIDES:-1}" != 0 ]; then
+	make -s build BINARY="$work/kt-nobgp" NOBGP=1
+	ls -l "$work/kt-nobgp" | awk '{printf "kt binary without BGP (NOBGP=1): %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
+fi
 go build -o "$work/footprint" ./bench/footprint
 "$work/footprint" genconf -vrrp "$VRRP" -vs "$VS" -rs "$RS" -delay-loop "$DELAY_LOOP" >"$work/footprint.conf"
 "$work/footprint" genconf -vrrp 1 -vs 0 >"$work/vrrp1.conf"
@@ -101,6 +114,10 @@ table() {
 			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
 		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
 			printf "one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-vrrp1"] / pss["keepalived-vrrp1"]
+		if (rss["kt-nobgp"] > 0 && rss["keepalived"] > 0)
+			printf "without BGP (NOBGP=1): kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-nobgp"] / rss["keepalived"], pss["kt-nobgp"] / pss["keepalived"]
+		if (rss["kt-nobgp-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "without BGP (NOBGP=1): one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-nobgp-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-nobgp-vrrp1"] / pss["keepalived-vrrp1"]
 	}'
 }
 

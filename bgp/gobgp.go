@@ -1,7 +1,10 @@
+//go:build !nobgp
+
 package bgp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,6 +16,12 @@ import (
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 )
+
+// Available is true: this kt embeds GoBGP (built without the nobgp tag).
+const Available = true
+
+// ErrNoBGP is what a nobgp build answers; never returned here.
+var ErrNoBGP = errors.New("this kt was built without BGP (build tag nobgp)")
 
 // Session timers kt gives GoBGP: its defaults (retry a connection every
 // 120 s, wait 30 s after a reset) would keep a director out of the ECMP
@@ -194,6 +203,30 @@ func (g *GoBGP) SetPeerDown(ctx context.Context, addr netip.Addr, down bool, rea
 		return srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: addr.String(), Communication: reason})
 	}
 	return srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: addr.String()})
+}
+
+// AddNeighbor implements NeighborEditor.
+func (g *GoBGP) AddNeighbor(ctx context.Context, n Neighbor) error {
+	srv, err := g.server()
+	if err != nil {
+		return err
+	}
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n)}); err != nil {
+		return fmt.Errorf("gobgp: neighbor %s: %w", n.Address, err)
+	}
+	return nil
+}
+
+// RemoveNeighbor implements NeighborEditor.
+func (g *GoBGP) RemoveNeighbor(ctx context.Context, addr netip.Addr) error {
+	srv, err := g.server()
+	if err != nil {
+		return err
+	}
+	if err := srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr.String()}); err != nil {
+		return fmt.Errorf("gobgp: neighbor %s: %w", addr, err)
+	}
+	return nil
 }
 
 // Peers implements Speaker.

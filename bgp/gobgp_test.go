@@ -1,3 +1,5 @@
+//go:build !nobgp
+
 package bgp
 
 import (
@@ -72,6 +74,25 @@ func TestGoBGPSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForLong(t, "the session back", received(0))
+	// A reload's neighbor edit: removed, the session closes and the
+	// neighbor is gone.
+	if err := dialer.Announce(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "the prefix again", received(1))
+	if err := dialer.RemoveNeighbor(ctx, lo); err != nil {
+		t.Fatal(err)
+	}
+	waitForLong(t, "the removed neighbor's session to close", func() bool {
+		ps, err := listener.Peers(ctx)
+		return err == nil && len(ps) == 1 && ps[0].State != "established"
+	})
+	if ps, err := dialer.Peers(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("dialer's sessions after RemoveNeighbor: %+v, %v", ps, err)
+	}
+	// (AddNeighbor on a running server: the FRR test in internal/e2e adds
+	// one by SIGHUP; here a new session would wait out the listener's idle
+	// hold and connect retry, seconds for nothing new.)
 	if err := dialer.Stop(ctx); err != nil {
 		t.Error(err)
 	}

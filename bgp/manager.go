@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,6 +28,17 @@ type Speaker interface {
 	Peers(ctx context.Context) ([]PeerStatus, error)
 	// Stop closes every session and stops the server.
 	Stop(ctx context.Context) error
+}
+
+// NeighborEditor is implemented by a Speaker that can add and remove
+// neighbors while it runs (GoBGP does). A reload (Manager.Reconfigure)
+// then touches only the neighbors that changed; with a Speaker that is not
+// one, any change to the neighbors restarts it.
+type NeighborEditor interface {
+	// AddNeighbor adds a neighbor to the running server.
+	AddNeighbor(ctx context.Context, n Neighbor) error
+	// RemoveNeighbor closes the neighbor's session (Cease) and forgets it.
+	RemoveNeighbor(ctx context.Context, addr netip.Addr) error
 }
 
 // PeerStatus is one BGP session.
@@ -80,6 +92,11 @@ type Manager struct {
 	liveness map[netip.Addr]string // neighbor -> why it is held down
 	applied  map[netip.Addr]string // what the speaker was last told
 	errs     int
+	// next is the settings of a reload not applied yet (Reconfigure).
+	next *Settings
+	// running: the speaker is started (only the Run goroutine reads or
+	// writes it).
+	running bool
 }
 
 // NewManager returns a Manager for s that announces through sp.
@@ -97,6 +114,24 @@ func NewManager(s Settings, sp Speaker, opts ManagerOptions) *Manager {
 		m.peers = append(m.peers, PeerStatus{Address: n.Address, RemoteAS: n.RemoteAS, State: "idle"})
 	}
 	return m
+}
+
+// Reconfigure hands the Manager the settings of a reloaded bgp block. It
+// returns at once; the Manager's goroutine applies them without touching
+// what did not change: a new local AS, router id or listen port restarts
+// the speaker (every session is reset: that is what a BGP speaker whose
+// identity changed must do), otherwise only the neighbors that were added,
+// removed or changed are added, removed or reset, and the announcements
+// follow the new announce blocks (a prefix whose attributes changed is
+// announced again with the new ones, one no longer named is withdrawn,
+// unchanged ones stay). Settings with LocalAS 0 (the bgp block was
+// removed) withdraw everything and stop the speaker; later settings with
+// a local AS start it again.
+func (m *Manager) Reconfigure(s Settings) {
+	m.mu.Lock()
+	m.next = &s
+	m.mu.Unlock()
+	m.wake()
 }
 
 // Update hands the Manager the engines' state. It returns at once; the
@@ -158,6 +193,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	if err := m.sp.Start(ctx, m.s); err != nil {
 		return fmt.Errorf("bgp: %w", err)
 	}
+	m.running = true
 	have := map[netip.Prefix]Route{}
 	tick := time.NewTicker(m.opts.PollPeers)
 	defer tick.Stop()
@@ -167,9 +203,15 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return m.stop(have)
 		case <-m.poke:
+			m.applyNext(ctx, have)
 			m.reconcile(ctx, have)
 		case <-tick.C:
-			m.readPeers(ctx)
+			if !m.running && m.s.LocalAS != 0 { // a restart that failed
+				m.startSpeaker(ctx)
+			}
+			if m.running {
+				m.readPeers(ctx)
+			}
 			if m.errs > 0 { // a failed call is retried
 				m.reconcile(ctx, have)
 			}
@@ -185,7 +227,132 @@ func (m *Manager) stop(have map[netip.Prefix]Route) error {
 	m.in.Stopping = true
 	m.mu.Unlock()
 	m.reconcile(sctx, have)
+	if !m.running {
+		return nil
+	}
+	m.running = false
 	return m.sp.Stop(sctx)
+}
+
+// applyNext applies the settings Reconfigure left, if any.
+func (m *Manager) applyNext(ctx context.Context, have map[netip.Prefix]Route) {
+	m.mu.Lock()
+	next := m.next
+	m.next = nil
+	m.mu.Unlock()
+	if next == nil {
+		return
+	}
+	ns, old := *next, m.s
+	ed, canEdit := m.sp.(NeighborEditor)
+	restart := ns.LocalAS != old.LocalAS || ns.RouterID != old.RouterID || ns.ListenPort != old.ListenPort ||
+		(!canEdit && !slices.Equal(ns.Neighbors, old.Neighbors))
+	m.mu.Lock()
+	m.s = ns
+	if restart {
+		m.peers = peersFor(ns.Neighbors, nil)
+	} else {
+		m.peers = peersFor(ns.Neighbors, m.peers)
+	}
+	m.mu.Unlock()
+	if restart {
+		if m.running {
+			m.opts.Log.Info("bgp: reload: local AS, router id or listen port changed: restarting the speaker",
+				"local_as", ns.LocalAS, "router_id", ns.RouterID, "listen_port", ns.ListenPort)
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			for p, r := range have {
+				_ = m.sp.Withdraw(sctx, r)
+				delete(have, p)
+			}
+			if err := m.sp.Stop(sctx); err != nil {
+				m.opts.Log.Warn("bgp: reload: stopping the speaker", "err", err)
+			}
+			cancel()
+			m.running = false
+			clear(m.applied) // sessions held down are held down again
+		}
+		if ns.LocalAS == 0 {
+			m.opts.Log.Info("bgp: reload: the bgp block was removed: speaker stopped, everything withdrawn")
+			return
+		}
+		m.startSpeaker(ctx)
+		return
+	}
+	if !m.running {
+		return
+	}
+	oldBy := map[netip.Addr]Neighbor{}
+	for _, n := range old.Neighbors {
+		oldBy[n.Address] = n
+	}
+	newBy := map[netip.Addr]Neighbor{}
+	for _, n := range ns.Neighbors {
+		newBy[n.Address] = n
+	}
+	for _, n := range old.Neighbors {
+		if nn, ok := newBy[n.Address]; ok && nn == n {
+			continue
+		}
+		if err := ed.RemoveNeighbor(ctx, n.Address); err != nil {
+			m.opts.Log.Warn("bgp: reload: cannot remove the neighbor", "neighbor", n.Address, "err", err)
+		}
+		delete(m.applied, n.Address)
+	}
+	for _, n := range ns.Neighbors {
+		if on, ok := oldBy[n.Address]; ok && on == n {
+			continue
+		}
+		what := "added"
+		if _, ok := oldBy[n.Address]; ok {
+			what = "changed"
+		}
+		if err := ed.AddNeighbor(ctx, n); err != nil {
+			m.opts.Log.Error("bgp: reload: cannot add the neighbor", "neighbor", n.Address, "err", err)
+			continue
+		}
+		m.opts.Log.Info("bgp: reload: neighbor "+what, "neighbor", n.Address, "remote_as", n.RemoteAS)
+		delete(m.applied, n.Address)
+	}
+	for _, n := range old.Neighbors {
+		if _, ok := newBy[n.Address]; !ok {
+			m.opts.Log.Info("bgp: reload: neighbor removed", "neighbor", n.Address)
+		}
+	}
+	// A removed neighbor's BFD state no longer matters.
+	m.mu.Lock()
+	for a := range m.liveness {
+		if _, ok := newBy[a]; !ok {
+			delete(m.liveness, a)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// startSpeaker starts the speaker with the settings in force; a failure is
+// logged and retried at the next tick.
+func (m *Manager) startSpeaker(ctx context.Context) {
+	if err := m.sp.Start(ctx, m.s); err != nil {
+		m.opts.Log.Error("bgp: cannot start the speaker; retrying", "err", err)
+		return
+	}
+	m.running = true
+	m.wake()
+}
+
+// peersFor is the sessions' status for neighbors ns, keeping what was
+// last read of the neighbors that stay.
+func peersFor(ns []Neighbor, old []PeerStatus) []PeerStatus {
+	out := make([]PeerStatus, 0, len(ns))
+	for _, n := range ns {
+		ps := PeerStatus{Address: n.Address, RemoteAS: n.RemoteAS, State: "idle"}
+		for _, o := range old {
+			if o.Address == n.Address && o.RemoteAS == n.RemoteAS {
+				ps = o
+			}
+		}
+		out = append(out, ps)
+	}
+	return out
 }
 
 func (m *Manager) reconcile(ctx context.Context, have map[netip.Prefix]Route) {
@@ -198,8 +365,13 @@ func (m *Manager) reconcile(ctx context.Context, have map[netip.Prefix]Route) {
 		live[k] = v
 	}
 	m.mu.Unlock()
-	for i, s := range st {
-		if i < len(old) && old[i].Announced == s.Announced && old[i].Reason == s.Reason {
+	before := make(map[string]AnnounceStatus, len(old))
+	for _, s := range old {
+		before[s.Name] = s
+	}
+	for _, s := range st {
+		if o, ok := before[s.Name]; ok && o.Announced == s.Announced && o.Reason == s.Reason &&
+			slices.Equal(o.Prefixes, s.Prefixes) {
 			continue
 		}
 		if s.Announced {
@@ -210,6 +382,9 @@ func (m *Manager) reconcile(ctx context.Context, have map[netip.Prefix]Route) {
 		if m.opts.OnChange != nil {
 			m.opts.OnChange(s)
 		}
+	}
+	if !m.running { // no speaker (a restart failed, or no bgp block)
+		return
 	}
 	errs := 0
 	ann, wd := Diff(have, want)

@@ -39,6 +39,21 @@ type bgpPart struct {
 	tracks []bgp.Track
 	// scripts are the prepared track scripts by name.
 	scripts map[string]*bgpScript
+
+	// runCtx is run's context once it runs (nil before); stopTracks ends
+	// the tracked objects' pollers of the current configuration and waits
+	// for them (a reload replaces them).
+	runCtx     context.Context
+	stopTracks func()
+}
+
+// bgpPrepared is a bgp block made ready to run: its settings, the tracked
+// objects its announce blocks name and their prepared scripts.
+type bgpPrepared struct {
+	s       bgp.Settings
+	ok      bool // there is a bgp block
+	tracks  []bgp.Track
+	scripts map[string]*bgpScript
 }
 
 type bgpScript struct {
@@ -48,16 +63,33 @@ type bgpScript struct {
 
 // setupBGP prepares the BGP part when cfg has a bgp block.
 func (d *Daemon) setupBGP(cfg *config.Config) error {
-	s, ok := bgp.FromConfig(cfg, lvs.VSName)
-	if !ok {
-		return nil
+	pr, err := d.prepareBGP(cfg)
+	if err != nil || !pr.ok {
+		return err
 	}
-	p := &bgpPart{log: d.log, cfg: cfg, planner: lvs.NewPlanner(), health: lvs.HealthMap{}, scripts: map[string]*bgpScript{}}
+	p := &bgpPart{log: d.log, cfg: cfg, planner: lvs.NewPlanner(), health: lvs.HealthMap{},
+		tracks: pr.tracks, scripts: pr.scripts}
 	newSpeaker := d.opts.BGPSpeaker
 	if newSpeaker == nil {
 		newSpeaker = func(log *slog.Logger) bgp.Speaker { return bgp.NewGoBGP(log) }
 	}
-	p.mgr = bgp.NewManager(s, newSpeaker(d.log), bgp.ManagerOptions{Log: d.log})
+	p.mgr = bgp.NewManager(pr.s, newSpeaker(d.log), bgp.ManagerOptions{Log: d.log})
+	d.bgp = p
+	return nil
+}
+
+// prepareBGP resolves cfg's bgp block and prepares the scripts it tracks;
+// an error (a track_script naming no vrrp_script) refuses the
+// configuration, at start as on a reload, where the running one stays.
+func (d *Daemon) prepareBGP(cfg *config.Config) (bgpPrepared, error) {
+	s, ok := bgp.FromConfig(cfg, lvs.VSName)
+	if !ok {
+		return bgpPrepared{}, nil
+	}
+	if !bgp.Available && d.opts.BGPSpeaker == nil {
+		return bgpPrepared{}, fmt.Errorf("bgp: %w", bgp.ErrNoBGP)
+	}
+	pr := bgpPrepared{s: s, ok: true, scripts: map[string]*bgpScript{}}
 	seen := map[bgp.Track]bool{}
 	for _, a := range s.Announces {
 		for _, t := range a.Track {
@@ -65,13 +97,13 @@ func (d *Daemon) setupBGP(cfg *config.Config) error {
 				continue
 			}
 			seen[t] = true
-			p.tracks = append(p.tracks, t)
+			pr.tracks = append(pr.tracks, t)
 			if t.Kind != bgp.TrackScript {
 				continue
 			}
 			def := cfg.Scripts[t.Name]
 			if def == nil {
-				return fmt.Errorf("bgp: track_script %s: no vrrp_script %s", t.Name, t.Name)
+				return bgpPrepared{}, fmt.Errorf("bgp: track_script %s: no vrrp_script %s", t.Name, t.Name)
 			}
 			cs := def.Script
 			if def.User.Set && len(def.User.Args) > 0 {
@@ -88,11 +120,10 @@ func (d *Daemon) setupBGP(cfg *config.Config) error {
 				d.log.Error("bgp: track_script "+t.Name+" cannot run; announcements tracking it stay withdrawn", "err", err)
 				continue
 			}
-			p.scripts[t.Name] = &bgpScript{s: sc, def: def}
+			pr.scripts[t.Name] = &bgpScript{s: sc, def: def}
 		}
 	}
-	d.bgp = p
-	return nil
+	return pr, nil
 }
 
 // seedHealth takes the checkers' states as they start.
@@ -160,37 +191,59 @@ func (p *bgpPart) setTrack(t bgp.Track, ok bool) {
 // run runs the manager and the trackers until ctx ends; the manager then
 // withdraws every route and closes the sessions.
 func (p *bgpPart) run(ctx context.Context) error {
+	p.mu.Lock()
+	p.runCtx = ctx
+	p.startTracksLocked()
+	p.mu.Unlock()
+	err := p.mgr.Run(ctx)
+	p.mu.Lock()
+	stop := p.stopTracks
+	p.stopTracks = nil
+	p.runCtx = nil // a reload from now on starts no poller
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return err
+}
+
+// startTracksLocked starts a poller for each tracked object of the
+// configuration in force, under run's context; p.mu is held.
+func (p *bgpPart) startTracksLocked() {
+	if p.runCtx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(p.runCtx)
 	var wg sync.WaitGroup
 	for _, t := range p.tracks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.track(ctx, t)
+			p.track(ctx, t, p.scripts[t.Name])
 		}()
 	}
-	err := p.mgr.Run(ctx)
-	wg.Wait()
-	return err
+	p.stopTracks = func() { cancel(); wg.Wait() }
 }
 
 // track follows one tracked object: an interface's link (up and running),
 // a track_file's value (OK while 0: what a weight-0 track_file makes a
 // VRRP instance FAULT on), or a vrrp_script with its interval, timeout,
 // rise and fall.
-func (p *bgpPart) track(ctx context.Context, t bgp.Track) {
+//
+// sc is the prepared script of a track_script (nil: it cannot run). After
+// a reload the object's last state stands until the new poller reports.
+func (p *bgpPart) track(ctx context.Context, t bgp.Track, sc *bgpScript) {
 	interval := time.Second
 	var counter *vrrp.ScriptCounter
-	var sc *bgpScript
 	switch t.Kind {
 	case bgp.TrackScript:
-		sc = p.scripts[t.Name]
 		if sc == nil {
 			return
 		}
 		interval = sc.def.EffectiveInterval()
 		counter = vrrp.NewScriptCounter(sc.def.EffectiveRise(), sc.def.EffectiveFall(), sc.def.InitFail)
 		if sc.def.InitFail {
-			p.setTrack(t, false)
+			p.initFail(t)
 		}
 	}
 	tick := time.NewTicker(interval)
@@ -225,11 +278,27 @@ func (p *bgpPart) track(ctx context.Context, t bgp.Track) {
 	}
 }
 
+// initFail counts a script with init_fail as failing until it reports,
+// unless it already reported (a reload).
+func (p *bgpPart) initFail(t bgp.Track) {
+	p.mgr.Update(func(in *bgp.Inputs) {
+		if in.Track == nil {
+			in.Track = map[bgp.Track]bool{}
+		}
+		if _, known := in.Track[t]; !known {
+			in.Track[t] = false
+		}
+	})
+}
+
 func (p *bgpPart) trackFile(name string) *config.TrackFile {
-	if tf := p.cfg.TrackFiles[name]; tf != nil {
+	p.mu.Lock()
+	cfg := p.cfg
+	p.mu.Unlock()
+	if tf := cfg.TrackFiles[name]; tf != nil {
 		return tf
 	}
-	return p.cfg.OldTrackFiles[name]
+	return cfg.OldTrackFiles[name]
 }
 
 // bgpStatus is the BGP part of the status, nil without a bgp block.
@@ -238,6 +307,9 @@ func (d *Daemon) bgpStatus() *bgp.Status {
 		return nil
 	}
 	st := d.bgp.mgr.Status()
+	if st.LocalAS == 0 { // a reload removed the bgp block
+		return nil
+	}
 	return &st
 }
 
@@ -334,24 +406,39 @@ func (d *Daemon) startBGP(ctx context.Context) func() error {
 	return func() error { return <-done }
 }
 
-// reloadBGP follows a reload (SIGHUP): the checkers' new states decide the
-// quorum from now on. The bgp block itself (sessions, announce blocks)
-// takes effect at the next start; a change to it is logged.
-func (d *Daemon) reloadBGP(old, cfg *config.Config) {
+// reloadBGP follows a reload (SIGHUP) whose bgp block prepareBGP has
+// accepted (pr): the manager applies the new block touching only what
+// changed (bgp.Manager.Reconfigure: unchanged sessions and announcements
+// stay; a new local AS, router id or listen port restarts the speaker), the
+// tracked objects' pollers are replaced, and the checkers' new states
+// decide the quorum from now on. A removed bgp block withdraws everything
+// and stops the speaker. A bgp block added to a configuration that had
+// none at start takes effect at the next start.
+func (d *Daemon) reloadBGP(cfg *config.Config, pr bgpPrepared) {
 	p := d.bgp
 	if p == nil {
-		if cfg.BGP != nil {
+		if pr.ok {
 			d.log.Warn("reload: a bgp block was added: restart kt to run it")
 		}
 		return
 	}
-	if !config.Equal(&config.Config{BGP: old.BGP}, &config.Config{BGP: cfg.BGP}) {
-		d.log.Warn("reload: the bgp block changed; it takes effect at the next start (the announcements follow the new virtual servers' quorum)")
+	if !pr.ok {
+		d.log.Info("reload: the bgp block was removed: withdrawing every announcement")
+	}
+	p.mu.Lock()
+	stop := p.stopTracks
+	p.stopTracks = nil
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 	p.mu.Lock()
 	p.cfg = cfg
 	p.health = lvs.HealthMap{}
+	p.tracks, p.scripts = pr.tracks, pr.scripts
+	p.startTracksLocked()
 	p.mu.Unlock()
+	p.mgr.Reconfigure(pr.s) // zero Settings without a block: stop
 	if d.lvs != nil {
 		p.seedHealth(d.scheduler().States())
 	} else {

@@ -79,6 +79,7 @@ type Daemon struct {
 
 	lvs     *lvsPart
 	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
+	syncRun syncRun   // the sync controllers' lifetime (syncd.go)
 	bgp     *bgpPart  // nil without a bgp block (bgp.go)
 	bfd     *bfdPart  // bfd.go
 	scripts sync.WaitGroup
@@ -477,6 +478,10 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	if len(ics) == 0 && !hasVS {
 		return fmt.Errorf("nothing to run: no vrrp_instance or virtual_server for this half")
 	}
+	bgpNext, err := d.prepareBGP(cfg) // a bad bgp block keeps the running one
+	if err != nil {
+		return err
+	}
 	if d.router != nil {
 		if _, err := d.router.Reload(ctx, ics); err != nil {
 			return err
@@ -500,7 +505,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	case len(cfg.VirtualServers) > 0:
 		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
 	}
-	d.reloadBGP(old, cfg)
+	d.reloadBGP(cfg, bgpNext)
 	if st, err := vrrp.Statics(cfg); err != nil || !reflect.DeepEqual(st, d.statics) {
 		d.log.Warn("reload: static_ipaddress, static_routes, static_rules and nftables settings take effect at the next start")
 	}

@@ -122,6 +122,7 @@ func (m *metrics) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	fams := append(goFamilies(), processFamilies()...)
 	fams = append(fams, m.statusFamilies()...)
 	fams = append(fams, m.bgpFamilies()...)
+	fams = append(fams, m.syncFamilies()...)
 	for _, c := range []*counterVec{m.transitions, m.checks, m.reconErrs} {
 		fams = append(fams, promFamily{c.name, c.write})
 	}

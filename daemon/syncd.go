@@ -34,6 +34,7 @@ type syncPart struct {
 	mu     sync.Mutex
 	both   bool // syncBothRoles was called: VRRP no longer drives the roles
 	master bool // the instance was last seen MASTER
+	off    bool // a reload removed the line: nothing runs until one adds it back
 }
 
 // syncTemplate is the daemon an lvs_sync_daemon line asks for (its role
@@ -69,6 +70,17 @@ func (d *Daemon) setupSync() {
 	if !ok {
 		return
 	}
+	if p := d.newSyncPart(l, d.cfg, nil); p != nil {
+		d.sync = p
+	}
+}
+
+// newSyncPart opens the handle and starts the roles l asks for: both
+// without an instance or in BGP anycast mode, else master when master
+// says so (a reload adding the line while the instance is MASTER), backup
+// otherwise (vrrp_init_state starts the backup daemon). nil when the
+// handle cannot be opened (logged).
+func (d *Daemon) newSyncPart(l config.SyncDaemonLine, cfg *config.Config, master func(string) bool) *syncPart {
 	open := d.opts.OpenSync
 	if open == nil {
 		open = func() (lvs.SyncDaemons, func(), error) {
@@ -82,18 +94,51 @@ func (d *Daemon) setupSync() {
 	h, closeH, err := open()
 	if err != nil {
 		d.log.Error("lvs_sync_daemon: IPVS connection sync not run", "err", err)
-		return
+		return nil
 	}
 	p := &syncPart{h: h, close: closeH, instance: l.Instance, line: l}
 	p.ctl = lvs.NewSyncController(h, syncTemplate(l), lvs.SyncControllerOptions{Logger: d.log})
-	d.sync = p
 	switch {
 	case l.Instance == "":
 		p.ctl.Both()
-	case bgpAnycast(d.cfg):
-		d.syncBothRoles()
+	case bgpAnycast(cfg):
+		p.both = true
+		p.ctl.Both()
+	case master != nil && master(l.Instance):
+		p.master = true
+		p.ctl.Master()
 	default:
-		p.ctl.Backup() // vrrp_init_state starts the backup daemon
+		p.ctl.Backup()
+	}
+	return p
+}
+
+// currentSync is the sync part in force (a reload may add one).
+func (d *Daemon) currentSync() *syncPart {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.sync
+}
+
+// syncRun is the sync controllers' lifetime under Run: runSync starts the
+// one New made, a reload that adds lvs_sync_daemon starts its own, and
+// runSync's stop ends them all.
+type syncRun struct {
+	mu      sync.Mutex
+	ctx     context.Context // nil before runSync and after its stop
+	wg      sync.WaitGroup
+	closers []func()
+}
+
+// start runs p's controller under r's context; r.mu is held.
+func (r *syncRun) startLocked(p *syncPart) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		_ = p.ctl.Run(r.ctx)
+	}()
+	if p.close != nil {
+		r.closers = append(r.closers, p.close)
 	}
 }
 
@@ -112,23 +157,27 @@ func bgpAnycast(cfg *config.Config) bool {
 }
 
 // runSync starts the sync controller; the function it returns stops it
-// (every daemon it started) and waits.
+// (every daemon it started, and those of a part a reload added) and
+// waits.
 func (d *Daemon) runSync() func() {
-	p := d.sync
-	if p == nil {
-		return func() {}
-	}
+	r := &d.syncRun
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = p.ctl.Run(ctx)
-	}()
+	r.mu.Lock()
+	r.ctx = ctx
+	if p := d.currentSync(); p != nil {
+		r.startLocked(p)
+	}
+	r.mu.Unlock()
 	return func() {
 		cancel()
-		<-done
-		if p.close != nil {
-			p.close()
+		r.mu.Lock()
+		r.ctx = nil
+		closers := r.closers
+		r.closers = nil
+		r.mu.Unlock()
+		r.wg.Wait()
+		for _, c := range closers {
+			c()
 		}
 	}
 }
@@ -137,15 +186,15 @@ func (d *Daemon) runSync() func() {
 // backup otherwise (keepalived leaves the backup daemon running in FAULT).
 // A stop is left to runSync's end.
 func (d *Daemon) syncTransition(tr vrrp.Transition) {
-	p := d.sync
+	p := d.currentSync()
 	if p == nil || tr.To == vrrp.StateStop {
 		return
 	}
 	p.mu.Lock()
-	follow := p.instance != "" && tr.Instance == p.instance && !p.both
-	if follow {
+	if tr.Instance == p.instance {
 		p.master = tr.To == vrrp.StateMaster
 	}
+	follow := p.instance != "" && tr.Instance == p.instance && !p.both && !p.off
 	p.mu.Unlock()
 	if !follow {
 		return
@@ -162,7 +211,7 @@ func (d *Daemon) syncTransition(tr vrrp.Transition) {
 // own connections and receiving the others', whatever VRRP says. It does
 // nothing when no lvs_sync_daemon is configured.
 func (d *Daemon) syncBothRoles() {
-	p := d.sync
+	p := d.currentSync()
 	if p == nil {
 		return
 	}
@@ -174,24 +223,49 @@ func (d *Daemon) syncBothRoles() {
 
 // reloadSync applies a reloaded lvs_sync_daemon: new parameters restart
 // the running daemons, another instance takes over the roles, a removed
-// line stops them. A line added to a configuration that had none (or
-// whose sync daemon could not be opened) takes effect at the next start.
+// line stops them, and a line added to a configuration that had none (or
+// whose sync daemon could not be opened before) starts them.
 func (d *Daemon) reloadSync(cfg *config.Config) {
 	l, ok := d.syncWanted(cfg)
-	p := d.sync
+	p := d.currentSync()
 	if p == nil {
-		if ok {
-			d.log.Warn("reload: lvs_sync_daemon was added: restart kt to run the IPVS sync daemon")
+		if !ok {
+			return
 		}
+		p = d.newSyncPart(l, cfg, d.instanceMaster)
+		if p == nil {
+			return
+		}
+		d.log.Info("reload: lvs_sync_daemon added: starting the IPVS sync daemon", "interface", l.Interface, "instance", l.Instance)
+		d.cfgMu.Lock()
+		d.sync = p
+		d.cfgMu.Unlock()
+		r := &d.syncRun
+		r.mu.Lock()
+		if r.ctx != nil {
+			r.startLocked(p)
+		}
+		r.mu.Unlock()
 		return
 	}
 	if !ok {
-		d.log.Info("reload: lvs_sync_daemon removed: stopping the IPVS sync daemon")
+		p.mu.Lock()
+		was := p.off
+		p.off = true
+		p.mu.Unlock()
+		if !was {
+			d.log.Info("reload: lvs_sync_daemon removed: stopping the IPVS sync daemon")
+		}
 		p.ctl.None()
 		return
 	}
 	p.ctl.SetTemplate(syncTemplate(l))
 	p.mu.Lock()
+	if p.off {
+		d.log.Info("reload: lvs_sync_daemon added back: starting the IPVS sync daemon", "interface", l.Interface, "instance", l.Instance)
+	}
+	p.off = false
+	p.both = p.both || bgpAnycast(cfg)
 	same := p.instance == l.Instance
 	p.line, p.instance = l, l.Instance
 	both, master := p.both || l.Instance == "", p.master
@@ -200,14 +274,9 @@ func (d *Daemon) reloadSync(cfg *config.Config) {
 		p.ctl.Both()
 		return
 	}
-	if !same && d.router != nil {
-		// Another instance: its state now.
-		master = false
-		for _, in := range d.router.Status() {
-			if in.Name == l.Instance {
-				master = in.State == vrrp.StateMaster
-			}
-		}
+	if !same {
+		// Another instance (or the line is back): its state now.
+		master = d.instanceMaster(l.Instance)
 		p.mu.Lock()
 		p.master = master
 		p.mu.Unlock()
@@ -217,6 +286,19 @@ func (d *Daemon) reloadSync(cfg *config.Config) {
 	} else {
 		p.ctl.Backup()
 	}
+}
+
+// instanceMaster reports whether the VRRP instance is MASTER now.
+func (d *Daemon) instanceMaster(name string) bool {
+	if d.router == nil {
+		return false
+	}
+	for _, in := range d.router.Status() {
+		if in.Name == name {
+			return in.State == vrrp.StateMaster
+		}
+	}
+	return false
 }
 
 // SyncStatus is the IPVS connection sync daemon as `kt status` shows it.
@@ -238,12 +320,16 @@ type SyncStatus struct {
 
 // syncStatus is the sync daemon's status, nil when kt runs none.
 func (d *Daemon) syncStatus() *SyncStatus {
-	p := d.sync
+	p := d.currentSync()
 	if p == nil {
 		return nil
 	}
 	cs := p.ctl.Status()
 	p.mu.Lock()
+	if p.off && cs.Running == lvs.SyncRolesNone {
+		p.mu.Unlock()
+		return nil
+	}
 	st := &SyncStatus{Interface: cs.Template.Interface, Instance: p.instance, SyncID: int(cs.Template.SyncID),
 		Want: cs.Want.String(), Running: cs.Running.String(), Changed: cs.Changed, Kernel: []lvs.SyncDaemon{}}
 	if p.both {
@@ -282,5 +368,35 @@ func writeSyncText(b *strings.Builder, st *SyncStatus) {
 	}
 	if st.KernelError != "" {
 		fmt.Fprintf(b, "   kernel: %s\n", st.KernelError)
+	}
+}
+
+// syncFamilies gives the sync daemon's metrics at each scrape: which roles
+// kt wants and runs, and what the kernel lists; none when kt runs no sync
+// daemon.
+func (m *metrics) syncFamilies() []promFamily {
+	st := m.d.syncStatus()
+	if st == nil {
+		return nil
+	}
+	var want, running, kernel []statusSeries
+	for _, role := range []string{"backup", "master"} {
+		want = append(want, statusSeries{[]string{role}, b2f(strings.Contains(st.Want, role))})
+		running = append(running, statusSeries{[]string{role}, b2f(strings.Contains(st.Running, role))})
+		in := false
+		for _, k := range st.Kernel {
+			in = in || string(k.State) == role
+		}
+		kernel = append(kernel, statusSeries{[]string{role}, b2f(in)})
+	}
+	info := []statusSeries{{[]string{st.Instance, st.Interface, fmt.Sprint(st.SyncID)}, 1}}
+	const g = "gauge"
+	role := []string{"role"}
+	return []promFamily{
+		statusFamily("kt_ipvs_sync_daemon_wanted", "1 for each role of the IPVS sync daemon kt wants running.", g, role, want),
+		statusFamily("kt_ipvs_sync_daemon_running", "1 for each role of the IPVS sync daemon kt started and runs.", g, role, running),
+		statusFamily("kt_ipvs_sync_daemon_kernel", "1 for each role of the IPVS sync daemon the kernel lists.", g, role, kernel),
+		statusFamily("kt_ipvs_sync_daemon_info", "The IPVS sync daemon's settings: the VRRP instance it follows (empty: both roles), interface and sync id.", g,
+			[]string{"instance", "interface", "sync_id"}, info),
 	}
 }

@@ -242,4 +242,38 @@ virtual_server 198.51.100.50 80 {
 	} else {
 		t.Logf("keepalived and kt: in FAULT %q, as MASTER %q, both roles %q, none after stop", kaGot.fault, kaGot.master, kaGot.both)
 	}
+
+	// kt alone: lvs_sync_daemon added by SIGHUP starts the master daemon
+	// of the MASTER instance, removed by SIGHUP stops it, added back
+	// starts it again, with no restart of kt.
+	without := strings.Replace(instance, "    lvs_sync_daemon ktsyd0 VI_1 maxlen 1400 port 9000 ttl 2 group 239.0.0.9\n", "", 1)
+	reloadConf := write("reload.conf", without)
+	cmd, out, done := start("kt reload", ktArgs(reloadConf, "-P")...)
+	defer stop("kt reload", cmd, done, out)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "MASTER") && time.Now().Before(deadline) { // out is written by cmd: read it only after
+		time.Sleep(100 * time.Millisecond)
+	}
+	hup := func(text string) {
+		t.Helper()
+		write("reload.conf", text)
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ipvsadmDaemons(t, ""); got != "" {
+		t.Errorf("kt without lvs_sync_daemon runs %q", got)
+	}
+	hup(instance)
+	if got := wait("kt reload", want.master, out); got != want.master {
+		t.Errorf("lvs_sync_daemon added by SIGHUP: ipvsadm -L --daemon %q, want %q", got, want.master)
+	}
+	hup(without)
+	if got := wait("kt reload", "", out); got != "" {
+		t.Errorf("lvs_sync_daemon removed by SIGHUP: ipvsadm -L --daemon %q, want none", got)
+	}
+	hup(instance)
+	if got := wait("kt reload", want.master, out); got != want.master {
+		t.Errorf("lvs_sync_daemon added back by SIGHUP: ipvsadm -L --daemon %q, want %q", got, want.master)
+	}
 }

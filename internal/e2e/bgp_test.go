@@ -396,6 +396,87 @@ func TestBGPAnycastFRR(t *testing.T) {
 		spread("d1", "d2", "d3")
 	})
 
+	t.Run("SIGHUP applies a changed bgp block", func(t *testing.T) {
+		// d2's announcement gets another community and a neighbor is
+		// added: FRR sees the new attributes on the same session (no
+		// reset), and the ECMP set keeps all three directors. Then a new
+		// router id restarts d2's speaker: one new session.
+		established := func() (n int) {
+			t.Helper()
+			out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[1]+" json")
+			var nb map[string]struct {
+				Established int `json:"connectionsEstablished"`
+			}
+			if err := json.Unmarshal([]byte(out), &nb); err != nil {
+				t.Fatalf("FRR's neighbor %s: %v\n%s", addrs[1], err, out)
+			}
+			return nb[addrs[1]].Established
+		}
+		d2Community := func(want string) bool {
+			var rt struct {
+				Paths []struct {
+					Community struct {
+						String string `json:"string"`
+					} `json:"community"`
+					Peer struct {
+						ID string `json:"peerId"`
+					} `json:"peer"`
+				} `json:"paths"`
+			}
+			if json.Unmarshal([]byte(vtysh(t, r1, frrDir, "show ip bgp "+bgpVIP+"/32 json")), &rt) != nil {
+				return false
+			}
+			for _, p := range rt.Paths {
+				if p.Peer.ID == addrs[1] {
+					return p.Community.String == want
+				}
+			}
+			return false
+		}
+		before := established()
+		hup := func(conf string) {
+			t.Helper()
+			writeConf(t, lab, ds[1], "kt", conf)
+			if err := d2.proc.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conf := strings.Replace(directorConf(lab, ds[1].Name, addrs[1], "    neighbor 192.0.2.9 {\n        remote_as 65003\n    }\n"),
+			"community 65001:100", "community 65001:200", 1)
+		hup(conf)
+		d2Ann := func(want string) {
+			t.Helper()
+			if !netlab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool { return d2Community(want) }) {
+				t.Fatalf("FRR's route from d2 lacks %s:\n%s\nd2:\n%s", want, vtysh(t, r1, frrDir, "show ip bgp "+bgpVIP+"/32 json"), tail(d2.proc.Log(), 30))
+			}
+		}
+		d2Ann("65001:200")
+		if got := established(); got != before {
+			t.Errorf("d2's session was reset by a reload that changed only an attribute and added a neighbor: %d -> %d establishments", before, got)
+		}
+		waitHops(addrs...)
+		st, err := d2.status(t)
+		if err != nil || st.BGP == nil || len(st.BGP.Peers) != 2 {
+			t.Errorf("d2's sessions after the reload: %+v (%v)", st, err)
+		}
+		// A bad block is refused; the running one stays.
+		hup(strings.Replace(conf, "local_as 65001", "local_as sixty-five", 1))
+		time.Sleep(500 * time.Millisecond)
+		if log := d2.proc.Log(); !strings.Contains(log, "reload failed; the running configuration stays") {
+			t.Errorf("d2's log does not show the refused reload:\n%s", tail(log, 20))
+		}
+		if got := established(); got != before || !d2Community("65001:200") {
+			t.Errorf("a refused reload changed d2's session or route (%d -> %d establishments)", before, got)
+		}
+		// A new router id: the speaker restarts.
+		hup(strings.Replace(conf, "router_id "+addrs[1], "router_id 192.0.2.33", 1))
+		if !netlab.WaitFor(15*time.Second, 100*time.Millisecond, func() bool { return established() > before }) {
+			t.Fatalf("d2's session was not re-established after its router id changed")
+		}
+		waitHops(addrs...)
+		d2Ann("65001:200")
+	})
+
 	t.Run("health check fails", func(t *testing.T) {
 		downFile := filepath.Join(lab.Dir, "d1.down")
 		if err := os.WriteFile(downFile, nil, 0o644); err != nil {
