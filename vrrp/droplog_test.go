@@ -75,7 +75,7 @@ func runFed(t *testing.T, ic InstanceConfig, every time.Duration) (*Router, *fee
 	c := newFeedConn()
 	logs := &syncBuffer{}
 	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Addrs: &addrBook{held: map[netip.Prefix]bool{}},
+		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Host: NewMemHost(),
 		NoLinkWatch: true, EventLogInterval: every})
 	if err != nil {
 		t.Fatal(err)
@@ -202,18 +202,6 @@ func TestEventLogWindows(t *testing.T) {
 	}
 }
 
-// creatorBook is an addrBook that tells whether Add created the address,
-// as Netlink does.
-type creatorBook struct{ *addrBook }
-
-func (c creatorBook) Create(v VIP) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	had := c.held[v.Prefix]
-	c.held[v.Prefix] = true
-	return !had, nil
-}
-
 // TestRouterRemovesOnlyWhatItAdded: an address that was on the host
 // before the instance became master (the router's own, a VIP configured
 // by hand) stays when it stops being master; the VIPs it added go.
@@ -224,10 +212,13 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 		VIPs: []netip.Addr{own.Addr(), vip.Addr()}}
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.50"), Group: Group4,
 		VIPs: []VIP{{Prefix: own, Dev: "lo"}, {Prefix: vip, Dev: "lo"}}}
-	book := creatorBook{&addrBook{held: map[netip.Prefix]bool{own: true}}}
+	book := NewMemHost()
+	if _, err := book.AddAddr(VIP{Prefix: own, Dev: "lo"}); err != nil {
+		t.Fatal(err)
+	}
 	logs := &syncBuffer{}
 	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Addrs: book, NoLinkWatch: true})
+		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Host: book, NoLinkWatch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,15 +231,15 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 		}
 	}()
 	waitFor(t, "master", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateMaster })
-	if !book.holds(vip) {
+	if !book.Holds(vip) {
 		t.Fatal("the VIP was not added")
 	}
 	cancel()
 	<-done
-	if !book.holds(own) {
+	if !book.Holds(own) {
 		t.Errorf("the address that was there before was removed:\n%s", logs)
 	}
-	if book.holds(vip) {
+	if book.Holds(vip) {
 		t.Error("the VIP kt added is still there")
 	}
 	if !strings.Contains(logs.String(), "VIP 192.0.2.1/24 dev lo was on the host already") {
@@ -260,15 +251,12 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 // interface with no other address has none (and the instance goes to
 // FAULT, see startFaults).
 func TestSourceSkipsVIPs(t *testing.T) {
-	lo, err := net.InterfaceByName("lo")
-	if err != nil {
-		t.Fatalf("no loopback interface: %v", err)
-	}
 	loop := netip.MustParseAddr("127.0.0.1")
-	if a, err := sourceOf(lo, false, nil); err != nil || a != loop {
+	lo := []netip.Addr{loop, netip.IPv6Loopback()}
+	if a, err := sourceOf("lo", lo, false, nil); err != nil || a != loop {
 		t.Fatalf("source %v, %v; want 127.0.0.1", a, err)
 	}
-	if a, err := sourceOf(lo, false, map[netip.Addr]bool{loop: true}); !errors.Is(err, errNoSource) {
+	if a, err := sourceOf("lo", lo, false, map[netip.Addr]bool{loop: true}); !errors.Is(err, errNoSource) {
 		t.Fatalf("source %v, %v; want errNoSource", a, err)
 	}
 }

@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -226,12 +225,9 @@ func (r *Router) groupFault(ctx context.Context, g *syncGroup, now time.Time) {
 // (chk_min_cfg), and so does kt. A reload that names an existing interface
 // starts them.
 func (r *Router) dropUnknownInterfaces() {
-	if !r.realSockets {
-		return // a Listen of the caller's (tests) may use any name
-	}
 	kept := r.instances[:0]
 	for _, in := range r.instances {
-		if _, err := net.InterfaceByName(in.cfg.Interface); err != nil {
+		if _, exists := r.host.Link(in.cfg.Interface); !exists {
 			in.log.Error(fmt.Sprintf("vrrp: (%s) Unknown interface %s! The instance is not run (as keepalived does); fix the config and reload", in.cfg.Machine.Name, in.cfg.Interface))
 			delete(r.byName, in.cfg.Machine.Name)
 			continue

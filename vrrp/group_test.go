@@ -40,7 +40,7 @@ func newGroupLab(t *testing.T, prios ...uint8) *groupLab {
 		i := i
 		r, err := NewRouter(ics, RouterOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Listen:      func(o ConnOptions) (PacketConn, error) { return l.lans[o.Interface].listen(o) },
-			Addrs:       &addrBook{held: map[netip.Prefix]bool{}},
+			Host:        NewMemHost(),
 			NoLinkWatch: true,
 			OnGroupTransition: func(g GroupTransition) {
 				l.mu.Lock()

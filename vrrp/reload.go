@@ -131,11 +131,11 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 			r.removeUnusedVMACs()
 			return ReloadResult{}, err
 		}
-		if err := newMachine(in, next); err != nil {
+		if err := newMachine(r.host, in, next); err != nil {
 			r.removeUnusedVMACs()
 			return ReloadResult{}, err
 		}
-		if in.cfg.NoAccept && r.host.fw == nil {
+		if in.cfg.NoAccept && r.made.fw == nil {
 			in.log.Warn("vrrp: " + in.cfg.Machine.Name + ": no_accept is NOT enforced until kt restarts (no firewall table was set up at start)")
 		}
 	}
@@ -236,8 +236,8 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic InstanceConfig) {
 	prev := in.cfg.VIPs
 	master := in.m.State() == StateMaster
-	if master && in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(prev), false); err != nil {
+	if master && in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(prev), false); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}
@@ -265,8 +265,8 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	if len(added) > 0 {
 		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
 	}
-	if in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+	if in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(in.cfg.VIPs), true); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}

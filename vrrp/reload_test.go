@@ -18,7 +18,7 @@ import (
 // anything.
 func TestReload(t *testing.T) {
 	h := &hub{}
-	book := &addrBook{held: map[netip.Prefix]bool{}}
+	book := NewMemHost()
 	var mu sync.Mutex
 	var trs []string
 	inst := func(name string, vrid uint8, vips ...string) InstanceConfig {
@@ -33,7 +33,7 @@ func TestReload(t *testing.T) {
 		return ic
 	}
 	r, err := NewRouter([]InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, RouterOptions{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Listen: h.listen, Addrs: book, NoLinkWatch: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Listen: h.listen, Host: book, NoLinkWatch: true,
 		OnTransition: func(tr Transition) {
 			mu.Lock()
 			trs = append(trs, fmt.Sprintf("%s %v", tr.Instance, tr.To))
@@ -90,15 +90,15 @@ func TestReload(t *testing.T) {
 				t.Fatalf("%s: result %s, want %s", s.name, got, s.want)
 			}
 		}
-		if state("VI_1") != StateMaster || !book.holds(vip(s.ics[0].VIPs[0].Prefix.Addr().String())) && !s.wantErr {
-			t.Fatalf("%s: VI_1 %v, holds %v", s.name, state("VI_1"), book.held)
+		if state("VI_1") != StateMaster || !book.Holds(vip(s.ics[0].VIPs[0].Prefix.Addr().String())) && !s.wantErr {
+			t.Fatalf("%s: VI_1 %v, holds %v", s.name, state("VI_1"), book.Ops())
 		}
 		if s.name == "add an instance" {
-			waitFor(t, "VI_2 master", func() bool { return state("VI_2") == StateMaster && book.holds(vip("192.0.2.101")) })
+			waitFor(t, "VI_2 master", func() bool { return state("VI_2") == StateMaster && book.Holds(vip("192.0.2.101")) })
 		}
 	}
-	if book.holds(vip("192.0.2.100")) || book.holds(vip("192.0.2.101")) || !book.holds(vip("192.0.2.110")) {
-		t.Errorf("addresses after the reloads: %v", book.held)
+	if book.Holds(vip("192.0.2.100")) || book.Holds(vip("192.0.2.101")) || !book.Holds(vip("192.0.2.110")) {
+		t.Errorf("addresses after the reloads: %v", book.Ops())
 	}
 	var vi1 []string
 	for _, tr := range transitions()[len(before):] {

@@ -168,14 +168,6 @@ func ruleOf(c config.Rule, prio uint32) Rule {
 	return r
 }
 
-// RouteManager adds and removes routes and rules; Netlink is the real one.
-type RouteManager interface {
-	AddRoute(r Route) error
-	RemoveRoute(r Route) error
-	AddRule(r Rule) error
-	RemoveRule(r Rule) error
-}
-
 func (r Route) resolve() (*netlink.Route, error) {
 	rt := r.Route
 	if r.Dev != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/clock"
 )
 
 // TrackKind is what an instance tracks.
@@ -743,7 +744,7 @@ func (t *tracking) apply(ctx context.Context, now time.Time, ir instRef, w int, 
 // yet run count for nothing until their first result.
 func (t *tracking) init(ctx context.Context, now time.Time) {
 	for name, refs := range t.ifaces {
-		up, ok := linkUp(name)
+		up, ok := t.r.host.Link(name)
 		if !ok {
 			// keepalived (without dynamic_interfaces) drops the entry.
 			t.r.log.Warn("vrrp: tracked interface " + name + " doesn't exist; ignoring it")
@@ -830,13 +831,13 @@ func (t *tracking) reported(ctx context.Context, now time.Time, ts *trackedScrip
 // start runs the goroutines until ctx ends.
 func (t *tracking) start(ctx context.Context) {
 	for _, ts := range t.scripts {
-		go t.runScript(ctx, ts)
+		t.r.goroutine(func() { t.runScript(ctx, ts) })
 	}
 	if len(t.files) > 0 {
-		go t.pollFiles(ctx)
+		t.r.goroutine(func() { t.pollFiles(ctx) })
 	}
 	if len(t.procs) > 0 {
-		go t.scanProcesses(ctx)
+		t.r.goroutine(func() { t.scanProcesses(ctx) })
 	}
 	t.startBFD(ctx)
 }
@@ -848,8 +849,7 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 	c := NewScriptCounter(d.Rise, d.Fall, d.InitFail)
 	last := -2
 	reported := d.InitFail // init_fail scripts hold no instance
-	tick := time.NewTicker(d.Interval)
-	defer tick.Stop()
+	tick := newTicker(t.r.clock, d.Interval)
 	for {
 		res := ts.script.Run(ctx, d.Timeout)
 		if ctx.Err() != nil {
@@ -881,10 +881,8 @@ func (t *tracking) runScript(ctx context.Context, ts *trackedScript) {
 				}
 			})
 		}
-		select {
-		case <-ctx.Done():
+		if tick.wait(ctx) != nil {
 			return
-		case <-tick.C:
 		}
 	}
 }
@@ -894,13 +892,10 @@ const filePollInterval = 500 * time.Millisecond
 
 func (t *tracking) pollFiles(ctx context.Context) {
 	last := t.fileVals
-	tick := time.NewTicker(filePollInterval)
-	defer tick.Stop()
+	tick := newTicker(t.r.clock, filePollInterval)
 	for {
-		select {
-		case <-ctx.Done():
+		if tick.wait(ctx) != nil {
 			return
-		case <-tick.C:
 		}
 		for def, refs := range t.files {
 			v, ok := ReadTrackFile(def.Path)
@@ -926,15 +921,12 @@ const procScanInterval = time.Second
 func (t *tracking) scanProcesses(ctx context.Context) {
 	defs := t.procDefs()
 	qs := t.quorums
-	var now time.Time
-	tick := time.NewTicker(min(procScanInterval, minDelay(defs)))
-	defer tick.Stop()
+	tick := newTicker(t.r.clock, min(procScanInterval, minDelay(defs)))
 	for {
-		select {
-		case <-ctx.Done():
+		if tick.wait(ctx) != nil {
 			return
-		case now = <-tick.C:
 		}
+		now := t.r.clock.Now()
 		counts := countProcesses(defs)
 		for _, d := range defs {
 			if !qs[d].Observe(now, counts[d]) {
@@ -1018,4 +1010,34 @@ func parseStat(b []byte) (comm string, state byte, ok bool) {
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// ticker is time.Ticker on a clock.Clock: ticks every interval from its
+// start; a tick missed while the caller was busy comes at once, and the
+// rest of the missed ones are dropped.
+type ticker struct {
+	c        clock.Clock
+	interval time.Duration
+	next     time.Time
+}
+
+func newTicker(c clock.Clock, interval time.Duration) *ticker {
+	return &ticker{c: c, interval: interval, next: c.Now().Add(interval)}
+}
+
+// wait returns at the next tick, or with ctx's error when ctx ends.
+func (t *ticker) wait(ctx context.Context) error {
+	now := t.c.Now()
+	if !now.Before(t.next) {
+		// Late: this tick now, the next one on the grid after now.
+		for !t.next.After(now) {
+			t.next = t.next.Add(t.interval)
+		}
+		return ctx.Err()
+	}
+	if err := clock.SleepUntil(ctx, t.c, t.next); err != nil {
+		return err
+	}
+	t.next = t.next.Add(t.interval)
+	return nil
 }

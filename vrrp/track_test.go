@@ -347,7 +347,7 @@ func TestRouterTracking(t *testing.T) {
 	logs := &syncLog{}
 	h := &hub{}
 	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: h.listen, Addrs: &addrBook{held: map[netip.Prefix]bool{}}, NoLinkWatch: true,
+		Listen: h.listen, Host: NewMemHost(), NoLinkWatch: true,
 		Scripts: &ScriptPolicy{}})
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +397,7 @@ func TestRouterTracking(t *testing.T) {
 func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*Router, func()) {
 	t.Helper()
 	h := &hub{}
-	opts.Listen, opts.Addrs, opts.NoLinkWatch = h.listen, &addrBook{held: map[netip.Prefix]bool{}}, true
+	opts.Listen, opts.Host, opts.NoLinkWatch = h.listen, NewMemHost(), true
 	if opts.Log == nil {
 		opts.Log = quietLog()
 	}
