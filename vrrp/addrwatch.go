@@ -177,4 +177,3 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 		}
 	}
 }
-

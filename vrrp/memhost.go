@@ -145,7 +145,9 @@ func (h *MemHost) change(set map[string]bool, op, failKey, text string, on bool)
 }
 
 // AddRoute adds r (by its text).
-func (h *MemHost) AddRoute(r Route) error { return h.change(h.routes, "add route", "route", r.Text, true) }
+func (h *MemHost) AddRoute(r Route) error {
+	return h.change(h.routes, "add route", "route", r.Text, true)
+}
 
 // RemoveRoute removes r.
 func (h *MemHost) RemoveRoute(r Route) error {
@@ -156,7 +158,9 @@ func (h *MemHost) RemoveRoute(r Route) error {
 func (h *MemHost) AddRule(r Rule) error { return h.change(h.rules, "add rule", "rule", r.Text, true) }
 
 // RemoveRule removes r.
-func (h *MemHost) RemoveRule(r Rule) error { return h.change(h.rules, "remove rule", "rule", r.Text, false) }
+func (h *MemHost) RemoveRule(r Rule) error {
+	return h.change(h.rules, "remove rule", "rule", r.Text, false)
+}
 
 // HasRoute reports whether r is there.
 func (h *MemHost) HasRoute(r Route) bool {
