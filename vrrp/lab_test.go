@@ -25,9 +25,11 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // the lab lets every loop finish what it has (settle), so that what a test
 // sees does not depend on the scheduler.
 type lab struct {
-	t    *testing.T
-	clk  *clock.Fake
-	hub  *hub
+	t   *testing.T
+	clk *clock.Fake
+	hub *hub
+	// lans are more LANs by name (lan); settle waits for them too.
+	lans map[string]*hub
 	runs []*labRun
 }
 
@@ -41,7 +43,7 @@ type labRun struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	l := &lab{t: t, clk: clock.NewFake(epoch), hub: &hub{}}
+	l := &lab{t: t, clk: clock.NewFake(epoch), hub: &hub{}, lans: map[string]*hub{}}
 	t.Cleanup(l.stopAll)
 	return l
 }
@@ -125,13 +127,35 @@ func (l *lab) settle() {
 		for _, lr := range l.runs {
 			lr.roundTrip()
 		}
-		if l.hub.idle() && l.loopsIdle() {
+		if l.hubsIdle() && l.loopsIdle() {
 			quiet++
 		} else {
 			quiet = 0
 		}
 		runtime.Gosched()
 	}
+}
+
+// lan returns the LAN of that name, made on first use.
+func (l *lab) lan(name string) *hub {
+	h := l.lans[name]
+	if h == nil {
+		h = &hub{}
+		l.lans[name] = h
+	}
+	return h
+}
+
+// listenByInterface puts each interface on the LAN of its name.
+func (l *lab) listenByInterface(o ConnOptions) (PacketConn, error) { return l.lan(o.Interface).listen(o) }
+
+func (l *lab) hubsIdle() bool {
+	for _, h := range l.lans {
+		if !h.idle() {
+			return false
+		}
+	}
+	return l.hub.idle()
 }
 
 func (l *lab) loopsIdle() bool {
