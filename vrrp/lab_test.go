@@ -147,7 +147,9 @@ func (l *lab) lan(name string) *hub {
 }
 
 // listenByInterface puts each interface on the LAN of its name.
-func (l *lab) listenByInterface(o ConnOptions) (PacketConn, error) { return l.lan(o.Interface).listen(o) }
+func (l *lab) listenByInterface(o ConnOptions) (PacketConn, error) {
+	return l.lan(o.Interface).listen(o)
+}
 
 func (l *lab) hubsIdle() bool {
 	for _, h := range l.lans {
