@@ -1,7 +1,9 @@
-// Package daemon composes what `kt run` runs from one configuration: the
-// VRRP router and the alert mailer (the LVS manager and checkers join as
-// they land). It maps engine events onto mail and keeps the process's
-// lifetime; commands/run.go only parses flags and calls it.
+// Package daemon is `kt run`: from one configuration it builds and runs
+// the engines (the VRRP router, the checkers and IPVS manager, the mailer,
+// BFD and BGP) on one clock, maps their events onto each other (notify,
+// mail, metrics, status), and owns the process's lifetime: signals,
+// reload, the control socket, the watchdog. commands/run.go only parses
+// flags and calls it.
 package daemon
 
 import (
