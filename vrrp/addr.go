@@ -139,7 +139,7 @@ func (n *Netlink) Announce(v VIP, count int) error {
 	if err != nil {
 		return err
 	}
-	frame, err := MarshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
+	frame, err := marshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 		}
 		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
 	}
-	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[DropAuth] == n })
+	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[dropAuth] == n })
 	st := r.Status()[0]
 	if st.State != StateBackup || st.Stats.AdvertsRx != 0 || st.Stats.DroppedTotal() != n {
 		t.Fatalf("after the flood: state %v, stats %+v", st.State, st.Stats)
@@ -160,7 +160,7 @@ func TestEventLogWindows(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	l := newEventLog(10 * time.Second)
-	ev := Event{Drop: DropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
+	ev := Event{Drop: dropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
 	a, b := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	for i := 0; i < 5; i++ {
 		l.add(log, "VI_1", t0.Add(time.Duration(i)*time.Second), a, ev, "")

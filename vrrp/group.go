@@ -77,7 +77,7 @@ func (r *Router) buildGroups() {
 		g := r.groups[in.cfg.SyncGroup]
 		if g == nil {
 			g = &syncGroup{name: in.cfg.SyncGroup, state: StateBackup,
-				notify: PrepareNotify(r.opts.Scripts, r.log, "vrrp_sync_group "+in.cfg.SyncGroup, in.cfg.SyncGroupNotify)}
+				notify: prepareNotify(r.opts.Scripts, r.log, "vrrp_sync_group "+in.cfg.SyncGroup, in.cfg.SyncGroupNotify)}
 			r.groups[g.name] = g
 		}
 		g.members = append(g.members, in)
@@ -86,7 +86,7 @@ func (r *Router) buildGroups() {
 	for _, g := range r.groups {
 		owners := true
 		for _, in := range g.members {
-			owners = owners && in.cfg.Machine.Priority == PriorityOwner
+			owners = owners && in.cfg.Machine.Priority == priorityOwner
 		}
 		if owners {
 			g.state = StateMaster
@@ -122,7 +122,7 @@ func (r *Router) setGroupState(g *syncGroup, now time.Time, to State, reason str
 	return func() {
 		r.log.Info("vrrp: sync group "+g.name+": "+from.String()+" -> "+to.String(), "group", g.name, "reason", reason)
 		if r.opts.Notifier != nil {
-			r.opts.Notifier.Notify(NotifyGroup, g.name, g.notify, to, 0)
+			r.opts.Notifier.Notify(notifyGroup, g.name, g.notify, to, 0)
 		}
 		if r.opts.OnGroupTransition != nil {
 			r.opts.OnGroupTransition(GroupTransition{Group: g.name, From: from, To: to, Members: g.memberNames(), Reason: reason, At: now})

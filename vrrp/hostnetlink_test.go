@@ -134,7 +134,7 @@ func TestNetlinkHostInside(t *testing.T) {
 	}
 	want("rule deleted", func(ev HostEvent) bool { return ev.Kind == Deleted })
 
-	v := &VMAC{Name: "vrrp.51", MAC: VirtualMAC(51, false), Base: "sB"}
+	v := &VMAC{Name: "vrrp.51", MAC: virtualMAC(51, false), Base: "sB"}
 	if created, err := n.AddVMAC(v, false, false); err != nil || !created {
 		t.Fatalf("AddVMAC: %v, %v", created, err)
 	}

@@ -105,7 +105,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	case in.Accept:
 		accept = !(strict && ic.Machine.Version == 2)
 	}
-	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
+	ic.NoAccept = !accept && ic.Machine.Priority != priorityOwner
 	all := allVIPs(in)
 	for i := range ic.VIPs {
 		if i < len(all) {
@@ -162,8 +162,8 @@ func (ic *InstanceConfig) addrVMAC(i int, v6 bool) {
 			return
 		}
 	}
-	mac := VirtualMAC(ic.Machine.VRID, v6)
-	if ic.VMAC != nil && ic.VMAC.MAC.String() != VirtualMAC(ic.Machine.VRID, ic.IPv6).String() {
+	mac := virtualMAC(ic.Machine.VRID, v6)
+	if ic.VMAC != nil && ic.VMAC.MAC.String() != virtualMAC(ic.Machine.VRID, ic.IPv6).String() {
 		mac = ic.VMAC.MAC // a MAC given to use_vmac serves them all
 	}
 	ic.AddrVMACs = append(ic.AddrVMACs, &VMAC{Base: base, IPv6: v6, MAC: mac, XmitBase: true, vips: []int{i}})

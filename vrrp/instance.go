@@ -247,7 +247,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	ic.Machine = m
 	ic.SyncGroup = syncGroupOf(cfg, name)
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
-		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
+		ic.SyncGroupNotify = groupNotifyConfig(cfg, g)
 	}
 	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err

@@ -63,7 +63,7 @@ func newInstance(r *Router, ic InstanceConfig) *instance {
 // can take without restarting: its virtual addresses and its priority
 // (not to or from 255, the address owner's).
 func softChange(a, b InstanceConfig) bool {
-	if (a.Machine.Priority == PriorityOwner) != (b.Machine.Priority == PriorityOwner) {
+	if (a.Machine.Priority == priorityOwner) != (b.Machine.Priority == priorityOwner) {
 		return false
 	}
 	b.VIPs, b.Machine.VIPs, b.Machine.Priority = a.VIPs, a.Machine.VIPs, a.Machine.Priority
@@ -257,7 +257,7 @@ func (r *Router) swapInstances(p *reloadPlan) {
 // their weight-0 scripts as at start.
 func (r *Router) restartTracking(ctx context.Context, now time.Time, fresh []*instance) {
 	for _, in := range fresh {
-		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
+		in.notify = prepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
 	}
 	if r.stopTrack != nil {
 		r.stopTrack()

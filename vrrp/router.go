@@ -427,14 +427,14 @@ func (r *Router) setWeight(ctx context.Context, in *instance, now time.Time, sou
 
 // effectivePriority is base plus the weights, clamped to 1-254; 255 stays.
 func effectivePriority(base uint8, weights map[string]int) uint8 {
-	if base == PriorityOwner {
+	if base == priorityOwner {
 		return base
 	}
 	p := int(base)
 	for _, w := range weights {
 		p += w
 	}
-	return uint8(min(max(p, 1), PriorityOwner-1))
+	return uint8(min(max(p, 1), priorityOwner-1))
 }
 
 // startRecv reads cs in its own goroutine into the loop until cs closes or
@@ -661,7 +661,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 				vrid = int(got.Raw[off+1])
 			}
 		}
-		var d *Datagram4
+		var d *datagram4
 		d, err = ParseIPv4(got.Raw, DecodeOptions{})
 		if err == nil {
 			pkt = d.VRRP
@@ -687,7 +687,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		return
 	}
 	if ah && in.cfg.Machine.AuthType == AuthAH {
-		if verr := VerifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
+		if verr := verifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
 			r.dropped(in, now, got, verr)
 			return
 		}
@@ -696,7 +696,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 	acts, evs := in.m.Handle(now, adv)
 	for _, ev := range evs {
 		in.events.add(in.log, name, now, got.Src, ev, "")
-		if ev.Drop == DropOwnAdvert {
+		if ev.Drop == dropOwnAdvert {
 			in.log.Debug("vrrp: own advert looped back", "from", got.Src)
 		}
 	}
@@ -707,7 +707,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 // authenticate before its instance could see it, in keepalived's words
 // where it has some, with kt's reason beside them.
 func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
-	reason := ReasonOf(err)
+	reason := reasonOf(err)
 	in.m.CountDrop(reason)
 	in.events.add(in.log, in.cfg.Machine.Name, now, got.Src, Event{Drop: reason, Kind: reason.String(), Text: keepalivedDropText(in.cfg.Machine, got, err)}, err.Error())
 }
@@ -716,22 +716,22 @@ func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
 // before its checks of the advert itself (vrrp_check_packet's length and
 // checksum messages, vrrp_in_chk_ipsecah's).
 func keepalivedDropText(c Config, got Received, err error) string {
-	switch reason := ReasonOf(err); {
-	case errors.Is(err, ErrChecksum):
+	switch reason := reasonOf(err); {
+	case errors.Is(err, errChecksum):
 		return fmt.Sprintf("Invalid VRRPv%d checksum", c.Version)
-	case reason == DropShort:
+	case reason == dropShort:
 		return "vrrp packet too short"
-	case reason == DropLength:
+	case reason == dropLength:
 		return "vrrp packet too long"
-	case reason == DropVersion:
+	case reason == dropVersion:
 		return fmt.Sprintf("wrong version. Received %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b >> 4) }), c.Version)
-	case reason == DropType:
+	case reason == dropType:
 		return fmt.Sprintf("Invalid packet type. %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b & 0x0f) }), TypeAdvert)
-	case reason == DropAuthType:
+	case reason == dropAuthType:
 		return "No AH header but auth type is AH"
-	case reason == DropAuth && strings.Contains(err.Error(), "SPI"):
+	case reason == dropAuth && strings.Contains(err.Error(), "SPI"):
 		return "IPSEC AH : invalid IPSEC SPI value"
-	case reason == DropAuth:
+	case reason == dropAuth:
 		return "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
 	}
 	return "advert dropped: " + err.Error()
@@ -767,7 +767,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 			r.addMasterExtras(in)
 		case ActRemoveVIPs:
 			r.removeMasterExtras(in)
-			r.removeVIPs(in, in.cfg.VIPs, a.Reason == ReasonLeftover)
+			r.removeVIPs(in, in.cfg.VIPs, a.Reason == reasonLeftover)
 		case ActGARP:
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
@@ -860,7 +860,7 @@ func (r *Router) send(in *instance, prio uint8) {
 		if err == nil {
 			err = in.conn.conn.Send(b, in.src, dst)
 		}
-		if err != nil && !(prio == PriorityStop && errors.Is(err, unix.ENETUNREACH)) {
+		if err != nil && !(prio == priorityStop && errors.Is(err, unix.ENETUNREACH)) {
 			in.log.Warn("vrrp: send advert", "to", dst, "err", err)
 		}
 	}

@@ -139,7 +139,7 @@ func newTracking(r *Router) *tracking {
 		procs: map[*ProcessDef][]instRef{}, ifaces: map[string][]instRef{}, bfds: map[string][]instRef{}, bfd: r.bfdTracker()}
 	policy := r.opts.Scripts
 	if policy == nil {
-		policy = NewScriptPolicy(nil)
+		policy = newScriptPolicy(nil)
 	}
 	disabled := map[*ScriptDef]bool{}
 	for _, in := range r.instances {

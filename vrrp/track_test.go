@@ -125,7 +125,7 @@ func TestQuorum(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	def := &ProcessDef{Quorum: 2, QuorumMax: 3, ForkDelay: time.Second, TerminateDelay: 500 * time.Millisecond}
-	q := NewQuorum(def)
+	q := newQuorum(def)
 	steps := []struct {
 		ms      int
 		count   int

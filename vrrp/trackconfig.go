@@ -197,7 +197,7 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 		b.refs(TrackFile, in.TrackFile, "", warn),
 		b.refs(TrackProcess, in.TrackProcess, "", warn),
 		b.refs(TrackBFD, in.TrackBFD, "", warn))
-	owner := prio == int(PriorityOwner)
+	owner := prio == int(priorityOwner)
 	syncNoWeight := sg != nil && !(sg.SyncGroupTrackingWeight || sg.GlobalTracking)
 	var out []TrackRef
 	for _, r := range own {
@@ -226,7 +226,7 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 	if sg != nil {
 		groupHasOwner := false
 		for _, m := range sg.Group {
-			if mi := b.cfg.Instances[m]; mi != nil && mi.EffectivePriority() == int(PriorityOwner) {
+			if mi := b.cfg.Instances[m]; mi != nil && mi.EffectivePriority() == int(priorityOwner) {
 				groupHasOwner = true
 			}
 		}

@@ -70,9 +70,9 @@ type Quorum struct {
 	since   time.Time
 }
 
-// NewQuorum starts without a known state; the first Observe sets it
+// newQuorum starts without a known state; the first Observe sets it
 // without delay (keepalived's initial scan).
-func NewQuorum(def *ProcessDef) *Quorum { return &Quorum{def: def} }
+func newQuorum(def *ProcessDef) *Quorum { return &Quorum{def: def} }
 
 // Have reports whether the quorum is met.
 func (q *Quorum) Have() bool { return q.have }

@@ -136,7 +136,7 @@ func (t *tracking) initProcesses(ctx context.Context, now time.Time) {
 	}
 	counts := countProcesses(t.procDefs())
 	for def, refs := range t.procs {
-		q := NewQuorum(def)
+		q := newQuorum(def)
 		q.Observe(now, counts[def])
 		t.quorums[def] = q
 		t.applyOK(ctx, now, refs, q.Have(), fmt.Sprintf("quorum %v (%d running)", q.Have(), counts[def]))

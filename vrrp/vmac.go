@@ -28,9 +28,9 @@ type VMAC struct {
 	vips []int
 }
 
-// VirtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID
+// virtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID
 // for IPv4, 00:00:5e:00:02:VRID for IPv6.
-func VirtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
+func virtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 	fam := byte(1)
 	if v6 {
 		fam = 2
@@ -41,7 +41,7 @@ func VirtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 // parseVMAC reads use_vmac's optional words: [NAME] [MAC], either or both.
 // A MAC of five octets gets the VRID as the sixth, as keepalived.
 func parseVMAC(args []string, vrid uint8, v6, xmitBase bool) (*VMAC, error) {
-	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: VirtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
+	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: virtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
 	named := false
 	for _, a := range args {
 		if mac, ok := parseVMACAddr(a, vrid); ok {
