@@ -68,30 +68,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// runFed runs one router instance over a feedConn until the returned stop
+// runFed runs one router instance over a feedConn, on a lab's fake clock
+// (so that no timer runs while a test feeds it), until the returned stop
 // is called; stop returns the log.
 func runFed(t *testing.T, ic InstanceConfig, every time.Duration) (*Router, *feedConn, func() string) {
 	t.Helper()
 	c := newFeedConn()
 	logs := &syncBuffer{}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Host: NewMemHost(),
-		NoLinkWatch: true, EventLogInterval: every})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, NoLinkWatch: true, EventLogInterval: every})
+	l.until("the instance to start", time.Second, func() bool { return lr.state() == StateBackup })
+	return lr.r, c, func() string {
+		l.stop(lr)
+		if lr.err != nil {
+			t.Errorf("Run: %v", lr.err)
 		}
-	}()
-	waitFor(t, "the instance to start", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateBackup })
-	return r, c, func() string {
-		cancel()
-		<-done
 		return logs.String()
 	}
 }

@@ -478,11 +478,13 @@ func TestPriorityChangeFIFO(t *testing.T) {
 	fifo := filepath.Join(dir, "fifo")
 	n := NewNotifier(quietLog(), NotifierOptions{FIFOs: []FIFOConfig{{Path: fifo}}})
 	defer n.Close(context.Background())
-	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// A raw non-blocking descriptor: a read never waits (an os.File
+	// would, and the fake clock would not move meanwhile).
+	rd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rd.Close()
+	defer syscall.Close(rd)
 	file := filepath.Join(dir, "value")
 	ic := testInstance(TrackRef{Kind: TrackFile, Name: "tf", Weight: -10, File: &FileDef{Name: "tf", Path: file}})
 	ic.Notify.PriorityChanges = true
@@ -494,7 +496,7 @@ func TestPriorityChangeFIFO(t *testing.T) {
 	var got strings.Builder
 	buf := make([]byte, 512)
 	l.eventually("MASTER_PRIORITY line", func() bool {
-		if k, _ := rd.Read(buf); k > 0 {
+		if k, _ := syscall.Read(rd, buf); k > 0 {
 			got.Write(buf[:k])
 		}
 		return strings.Contains(got.String(), `INSTANCE "VI_1" MASTER_PRIORITY 80`)
