@@ -209,25 +209,14 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Host: book, NoLinkWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	waitFor(t, "master", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateMaster })
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Host: book})
+	l.until("master", 10*time.Second, func() bool { return lr.state() == StateMaster })
 	if !book.Holds(vip) {
 		t.Fatal("the VIP was not added")
 	}
-	cancel()
-	<-done
+	l.stop(lr)
 	if !book.Holds(own) {
 		t.Errorf("the address that was there before was removed:\n%s", logs)
 	}

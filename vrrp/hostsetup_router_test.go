@@ -1,9 +1,6 @@
 package vrrp
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -27,18 +24,12 @@ func TestRouterAddsExtras(t *testing.T) {
 	j := NewMemHost()
 	st := &StaticConfig{Addrs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.60/24"), Dev: "lo"}},
 		Routes: []Route{sroute}, Rules: []Rule{srule}}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listen: (&hub{}).listen, Host: j, NoLinkWatch: true, Static: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	waitFor(t, "master", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateMaster })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Host: j, Static: st})
+	l.until("master", 10*time.Second, func() bool { return lr.state() == StateMaster })
+	l.stop(lr)
+	if lr.err != nil {
+		t.Fatal(lr.err)
 	}
 	want := "add 192.0.2.60/24; add route 198.51.100.64/26 via 192.0.2.254 dev lo; add rule from 192.0.2.60 table 102; " +
 		"add 192.0.2.100/32; add route 198.51.100.0/24 via 192.0.2.254; add rule from 192.0.2.100 table 100; " +
