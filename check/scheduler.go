@@ -9,29 +9,18 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/clock"
 )
 
-// Clock is the time the Scheduler runs on. RealClock is the wall clock;
-// tests pass a fake one and move it by hand.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc calls f in its own goroutine once d has passed.
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock is the time the Scheduler runs on (the one clock kt's engines
+// share, see internal/clock); tests pass a fake one and move it by hand.
+type Clock = clock.Clock
 
 // Timer is a pending AfterFunc call.
-type Timer interface {
-	// Stop cancels the call; it reports whether it was still pending.
-	Stop() bool
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                            { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+type Timer = clock.Timer
 
 // RealClock returns the wall clock.
-func RealClock() Clock { return realClock{} }
+func RealClock() Clock { return clock.Real() }
 
 // Server is one real server as the Scheduler sees it. Every Job of the
 // same real server points to the same Server: the server is up when all
@@ -284,7 +273,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		shards[i], cancel = context.WithCancel(ctx)
 		defer cancel()
 	}
-	_, inline := s.opt.Clock.(realClock)
+	inline := clock.IsReal(s.opt.Clock)
 	s.mu.Lock()
 	s.run = &runState{ctx: ctx, shards: shards, sem: make(chan struct{}, s.opt.Workers), inline: inline}
 	for _, js := range s.jobs {

@@ -83,13 +83,6 @@ func (c *lanConn) Close() error {
 	return nil
 }
 
-// noAddrs takes every VIP change without touching the host.
-type noAddrs struct{}
-
-func (noAddrs) Add(vrrp.VIP) error           { return nil }
-func (noAddrs) Remove(vrrp.VIP) error        { return nil }
-func (noAddrs) Announce(vrrp.VIP, int) error { return nil }
-
 // logBuf is a log the test reads while the daemon writes.
 type logBuf struct {
 	mu sync.Mutex
@@ -264,7 +257,7 @@ func TestWatchdogFrozenLoop(t *testing.T) {
 	}
 	net := &lan{}
 	r := start(t, parseConf(t, routerConf(100, "192.0.2.1")), Options{
-		Router:   vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true, Heartbeat: hook},
+		Router:   vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true, Heartbeat: hook},
 		Systemd:  &Systemd{NotifySocket: n.path, WatchdogInterval: 200 * time.Millisecond},
 		Watchdog: WatchdogOptions{Interval: 100 * time.Millisecond, Misses: 5},
 	})
@@ -341,7 +334,7 @@ func TestStatusDumpsAndMetrics(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl", "kt.sock")
 	net := &lan{}
-	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up, down)), Options{Router: ro, ControlSocket: sock,
 		MetricsListen: "127.0.0.1:0", DataFile: filepath.Join(dir, "kt.data"), JSONFile: filepath.Join(dir, "kt.json"),
 		StatsFile: filepath.Join(dir, "kt.stats"), Version: "test"})
@@ -458,7 +451,7 @@ func TestStatusDumpsAndMetrics(t *testing.T) {
 func TestHalves(t *testing.T) {
 	cfg := parseConf(t, routerConf(100, "192.0.2.1", "192.0.2.10:80"))
 	net := &lan{}
-	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	opened := 0
 	open := func() (lvs.Handle, func() error, error) { opened++; return nullIPVS{}, nil, nil }
 	tests := []struct {

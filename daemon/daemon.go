@@ -1,7 +1,9 @@
-// Package daemon composes what `kt run` runs from one configuration: the
-// VRRP router and the alert mailer (the LVS manager and checkers join as
-// they land). It maps engine events onto mail and keeps the process's
-// lifetime; commands/run.go only parses flags and calls it.
+// Package daemon is `kt run`: from one configuration it builds and runs
+// the engines (the VRRP router, the checkers and IPVS manager, the mailer,
+// BFD and BGP) on one clock, maps their events onto each other (notify,
+// mail, metrics, status), and owns the process's lifetime: signals,
+// reload, the control socket, the watchdog. commands/run.go only parses
+// flags and calls it.
 package daemon
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	"github.com/kt-project/kt/bgp"
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/clock"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/smtp"
@@ -25,8 +28,13 @@ import (
 // Options tune a Daemon; zero values are the real thing.
 type Options struct {
 	Log *slog.Logger
-	// Router options passed to the VRRP router (tests inject sockets).
+	// Router options passed to the VRRP router (tests inject sockets and
+	// a vrrp.MemHost).
 	Router vrrp.RouterOptions
+	// Clock is the time of the VRRP router, its trackers and the checker
+	// scheduler, one clock for all (Router.Clock, when set, wins for the
+	// router); nil: the wall clock.
+	Clock clock.Clock
 	// MailFlush bounds how long Run waits on stop for queued mail.
 	MailFlush time.Duration
 	// KeepIPVS leaves kt's IPVS entries in the kernel on stop
@@ -162,6 +170,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	ro := opts.Router
 	ro.Log = opts.Log
+	if ro.Clock == nil {
+		ro.Clock = opts.Clock
+	}
 	if ro.Static == nil {
 		st, err := vrrp.Statics(cfg)
 		if err != nil {

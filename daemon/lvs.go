@@ -233,7 +233,7 @@ func (d *Daemon) setupLVS() error {
 			return h, func() error { h.Close(); return nil }, nil
 		}
 	}
-	so := check.Options{Logger: d.log, OnTransition: d.checkerTransition}
+	so := check.Options{Logger: d.log, OnTransition: d.checkerTransition, Clock: d.opts.Clock}
 	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
 	if d.metrics != nil {
 		mo.OnReconcile = d.metrics.reconciled

@@ -29,7 +29,7 @@ func realServers(d *Daemon) map[string]bool {
 func TestReload(t *testing.T) {
 	up, down, added := testnet.AcceptTCP(t), testnet.UnusedTCP(t), testnet.AcceptTCP(t)
 	net := &lan{}
-	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up, down)), Options{Router: ro})
 	waitFor(t, "MASTER", 15*time.Second, func() bool { return instanceState(a.d, "VI_1") == "MASTER" }, a.log)
 	waitFor(t, "the closed port to fail", 15*time.Second, func() bool { return !realServers(a.d)[down] }, a.log)

@@ -48,7 +48,7 @@ func get(t *testing.T, method, url string) (*http.Response, string) {
 func TestStatusPageHTTP(t *testing.T) {
 	up, down := testnet.AcceptTCP(t), testnet.UnusedTCP(t)
 	net := &lan{}
-	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up, down)), Options{Router: ro, MetricsListen: "127.0.0.1:0"})
 	waitFor(t, "MASTER", 15*time.Second, func() bool { return instanceState(a.d, "VI_1") == "MASTER" }, a.log)
 	base := "http://" + a.d.MetricsAddr()
@@ -125,7 +125,7 @@ func TestPageEventRing(t *testing.T) {
 func TestStatusPageBrowser(t *testing.T) {
 	up, down := testnet.AcceptTCP(t), testnet.UnusedTCP(t)
 	net := &lan{}
-	ro := vrrp.RouterOptions{Listen: net.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: net.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up, down)), Options{Router: ro, MetricsListen: "127.0.0.1:0", Version: "test"})
 	b := start(t, parseConf(t, routerConf(200, "192.0.2.2")), Options{Router: ro})
 	waitFor(t, "b MASTER, a BACKUP", 15*time.Second, func() bool {
@@ -194,7 +194,7 @@ func TestStatusPageIPVSCounters(t *testing.T) {
 		Weight: 1, ActiveConnections: 3, InactiveConnections: 4,
 		Stats: ipvs.DstStats{Connections: 42, CPS: 5, PPSIn: 6, PPSOut: 7, BPSIn: 800, BPSOut: 900}}}}
 	lan := &lan{}
-	ro := vrrp.RouterOptions{Listen: lan.listen, Addrs: noAddrs{}, NoLinkWatch: true}
+	ro := vrrp.RouterOptions{Listen: lan.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}
 	a := start(t, parseConf(t, routerConf(100, "192.0.2.1", up)), Options{Router: ro, MetricsListen: "127.0.0.1:0",
 		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil }})
 	waitFor(t, "the check to report", 15*time.Second, func() bool { return len(a.d.page().Checks) == 1 }, a.log)

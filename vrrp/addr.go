@@ -37,25 +37,10 @@ func (v VIP) String() string {
 	return s
 }
 
-// AddrManager adds and removes virtual addresses and announces them. The
-// real one is Netlink; tests may use others.
-type AddrManager interface {
-	Add(v VIP) error
-	Remove(v VIP) error
-	// Announce sends count gratuitous ARPs (IPv4) or unsolicited neighbour
-	// advertisements (IPv6) for v.
-	Announce(v VIP, count int) error
-}
-
-// AddrCreator is an AddrManager that tells whether Add created the
-// address or found it there already; the router removes only the
-// addresses it created.
-type AddrCreator interface {
-	Create(v VIP) (created bool, err error)
-}
-
-// Netlink manages addresses through rtnetlink and announces them with
-// gratuitous ARP (mdlayher/arp) and unsolicited NA (AF_PACKET).
+// Netlink is the host of the current network namespace: addresses,
+// routes, rules and links through rtnetlink, announcements with gratuitous
+// ARP (mdlayher/arp) and unsolicited NA (AF_PACKET), sysctls in /proc/sys,
+// the firewall through nft.go (see hostnetlink.go).
 type Netlink struct {
 	mu   sync.Mutex
 	arps map[string]*arp.Client
@@ -98,14 +83,9 @@ func (n *Netlink) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
 	return link, a, nil
 }
 
-// Add adds v; an address already present is not an error.
-func (n *Netlink) Add(v VIP) error {
-	_, err := n.Create(v)
-	return err
-}
-
-// Create adds v and reports whether it was not there before.
-func (n *Netlink) Create(v VIP) (bool, error) {
+// AddAddr adds v and reports whether it was not there before; an address
+// already present is not an error.
+func (n *Netlink) AddAddr(v VIP) (bool, error) {
 	link, a, err := n.addr(v)
 	if err != nil {
 		return false, err
@@ -119,8 +99,8 @@ func (n *Netlink) Create(v VIP) (bool, error) {
 	return true, nil
 }
 
-// Remove removes v; an address already gone is not an error.
-func (n *Netlink) Remove(v VIP) error {
+// RemoveAddr removes v; an address already gone is not an error.
+func (n *Netlink) RemoveAddr(v VIP) error {
 	link, a, err := n.addr(v)
 	if err != nil {
 		return err
@@ -159,7 +139,7 @@ func (n *Netlink) Announce(v VIP, count int) error {
 	if err != nil {
 		return err
 	}
-	frame, err := MarshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
+	frame, err := marshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
 	if err != nil {
 		return err
 	}

@@ -2,85 +2,105 @@ package vrrp
 
 import (
 	"context"
-	"errors"
-	"net"
-	"syscall"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
-	"golang.org/x/sys/unix"
 )
 
-// watchAddrs follows address and route deletions through netlink, as
-// keepalived 2.2.7 does (keepalived_netlink.c): a master whose VIP, or
-// whose virtual route with an interface, is deleted behind its back steps
-// down (Machine.Resign) unless the address or route is no_track; a deleted
-// static address or route is put back. Each burst of deletions leads to one
-// check in the router's loop, which looks at what is really there, so that
-// kt's own removals never count.
-func (r *Router) watchAddrs(ctx context.Context) {
-	// Only the host's addresses are watched, never a test's stand-in.
-	if _, real := r.opts.Addrs.(*Netlink); !real || !r.tracksAddrs() {
+// watchHost follows the host's events (Host.Watch) until ctx ends, in
+// goroutines the router waits for:
+//
+//   - an interface going down puts its instances in FAULT, coming up takes
+//     them out (unless NoLinkWatch);
+//   - a new address may be the source an instance lacked (keepalived's
+//     try_up_instance): the instance then leaves FAULT;
+//   - as keepalived 2.2.7 does (keepalived_netlink.c), a master whose VIP,
+//     or whose virtual route with an interface, or rule, is deleted behind
+//     its back steps down (Machine.Resign) unless it is no_track, and a
+//     deleted static address, route or rule is put back.
+//
+// Each burst of additions and deletions leads to one check in the
+// router's loop, which looks at what is really there, so that kt's own
+// changes never count.
+func (r *Router) watchHost(ctx context.Context) {
+	if r.opts.NoLinkWatch && !r.tracksAddrs() && !r.anyNoSource() {
 		return
 	}
-	addrs := make(chan netlink.AddrUpdate, 64)
-	routes := make(chan netlink.RouteUpdate, 64)
-	done := make(chan struct{})
-	if err := netlink.AddrSubscribe(addrs, done); err != nil {
-		r.log.Warn("vrrp: cannot follow address deletions", "err", err)
-		close(done)
-		return
+	events := make(chan HostEvent, 64)
+	r.goroutine(func() {
+		if err := r.host.Watch(ctx, events); err != nil {
+			r.log.Warn("vrrp: cannot follow interface and address changes", "err", err)
+		}
+	})
+	r.goroutine(func() { r.followHost(ctx, events) })
+}
+
+// anyNoSource reports whether an instance waits for an address to send
+// from.
+func (r *Router) anyNoSource() bool {
+	for _, in := range r.instances {
+		if in.noSource != "" {
+			return true
+		}
 	}
-	if err := netlink.RouteSubscribe(routes, done); err != nil {
-		r.log.Warn("vrrp: cannot follow route deletions", "err", err)
+	return false
+}
+
+// hostSettle is how long a burst of address events may last (an
+// interface going down deletes many) before the router looks.
+const hostSettle = 20 * time.Millisecond
+
+// followHost turns host events into work for the loop.
+func (r *Router) followHost(ctx context.Context, events <-chan HostEvent) {
+	links := map[string]bool{}
+	link := func(ev HostEvent) {
+		if r.opts.NoLinkWatch {
+			return
+		}
+		if prev, seen := links[ev.Link]; seen && prev == ev.Up {
+			return
+		}
+		links[ev.Link] = ev.Up
+		r.do(ctx, func(ctx context.Context, now time.Time) { r.linkChanged(ctx, now, ev.Link, ev.Up) })
 	}
-	rules := make(chan struct{}, 1)
-	if err := subscribeRuleDeletions(ctx, rules); err != nil {
-		r.log.Warn("vrrp: cannot follow rule deletions", "err", err)
-	}
-	go func() {
-		defer close(done)
+	for {
+		var ev HostEvent
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-events:
+		}
+		if ev.Kind == LinkChanged {
+			link(ev)
+			continue
+		}
+		added, deleted := ev.Kind == AddrAdded, ev.Kind == Deleted
+		settled := make(chan struct{})
+		t := r.clock.AfterFunc(hostSettle, func() { close(settled) })
+	burst:
 		for {
-			deleted := false
 			select {
+			case ev := <-events:
+				switch ev.Kind {
+				case LinkChanged:
+					link(ev)
+				case AddrAdded:
+					added = true
+				case Deleted:
+					deleted = true
+				}
+			case <-settled:
+				break burst
 			case <-ctx.Done():
+				t.Stop()
 				return
-			case u, ok := <-addrs:
-				if !ok {
-					return
-				}
-				deleted = !u.NewAddr
-			case u, ok := <-routes:
-				if !ok {
-					routes = nil
-					continue
-				}
-				deleted = u.Type == unix.RTM_DELROUTE
-			case <-rules:
-				deleted = true
 			}
-			if !deleted {
-				continue
-			}
-			// Let the burst (an interface going down deletes many) end.
-			timer := time.NewTimer(20 * time.Millisecond)
-		drain:
-			for {
-				select {
-				case <-addrs:
-				case <-routes:
-				case <-rules:
-				case <-timer.C:
-					break drain
-				case <-ctx.Done():
-					timer.Stop()
-					return
-				}
-			}
+		}
+		if added {
+			r.do(ctx, r.retrySources)
+		}
+		if deleted && r.tracksAddrs() {
 			r.do(ctx, r.checkAddrs)
 		}
-	}()
+	}
 }
 
 // tracksAddrs reports whether anything needs watching.
@@ -98,30 +118,28 @@ func (r *Router) tracksAddrs() bool {
 
 // checkAddrs runs in the router's loop after deletions: see watchAddrs.
 func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
-	if st := r.opts.Static; st != nil && r.host.statics {
+	if st := r.opts.Static; st != nil && r.made.statics {
 		for _, v := range st.Addrs {
-			if !v.NoTrack && !addrPresent(v) {
+			if !v.NoTrack && !r.host.HasAddr(v) {
 				r.log.Warn("vrrp: static address deleted, putting it back", "address", v.String())
-				if err := r.opts.Addrs.Add(v); err != nil {
+				if _, err := r.host.AddAddr(v); err != nil {
 					r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
 				}
 			}
 		}
-		if rm, ok := r.opts.Addrs.(RouteManager); ok {
-			for _, rt := range st.Routes {
-				if !rt.NoTrack && !routePresent(rt) {
-					r.log.Warn("vrrp: static route deleted, putting it back", "route", rt.String())
-					if err := rm.AddRoute(rt); err != nil {
-						r.log.Error("vrrp: static_routes", "err", err)
-					}
+		for _, rt := range st.Routes {
+			if !rt.NoTrack && !r.host.HasRoute(rt) {
+				r.log.Warn("vrrp: static route deleted, putting it back", "route", rt.String())
+				if err := r.host.AddRoute(rt); err != nil {
+					r.log.Error("vrrp: static_routes", "err", err)
 				}
 			}
-			for _, ru := range st.Rules {
-				if !ru.NoTrack && !rulePresent(ru) {
-					r.log.Warn("vrrp: static rule deleted, putting it back", "rule", ru.String())
-					if err := rm.AddRule(ru); err != nil {
-						r.log.Error("vrrp: static_rules", "err", err)
-					}
+		}
+		for _, ru := range st.Rules {
+			if !ru.NoTrack && !r.host.HasRule(ru) {
+				r.log.Warn("vrrp: static rule deleted, putting it back", "rule", ru.String())
+				if err := r.host.AddRule(ru); err != nil {
+					r.log.Error("vrrp: static_rules", "err", err)
 				}
 			}
 		}
@@ -132,14 +150,14 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 		}
 		reason := ""
 		for _, v := range in.cfg.VIPs {
-			if !v.NoTrack && !addrPresent(v) {
+			if !v.NoTrack && !r.host.HasAddr(v) {
 				reason = "VIP " + v.String() + " deleted"
 				break
 			}
 		}
 		if reason == "" {
 			for _, rt := range in.cfg.Routes {
-				if !rt.NoTrack && !routePresent(rt) {
+				if !rt.NoTrack && !r.host.HasRoute(rt) {
 					reason = "virtual route " + rt.String() + " deleted"
 					break
 				}
@@ -147,7 +165,7 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 		}
 		if reason == "" {
 			for _, ru := range in.cfg.Rules {
-				if !ru.NoTrack && !rulePresent(ru) {
+				if !ru.NoTrack && !r.host.HasRule(ru) {
 					reason = "virtual rule " + ru.String() + " deleted"
 					break
 				}
@@ -158,117 +176,4 @@ func (r *Router) checkAddrs(ctx context.Context, now time.Time) {
 			r.exec(ctx, in, now, in.m.Resign(now, reason))
 		}
 	}
-}
-
-// addrPresent reports whether v is on its interface; true when that cannot
-// be told (so that a netlink hiccup never makes a master resign).
-func addrPresent(v VIP) bool {
-	link, err := netlink.LinkByName(v.Dev)
-	if err != nil {
-		return true
-	}
-	fam := netlink.FAMILY_V4
-	if v.Prefix.Addr().Is6() {
-		fam = netlink.FAMILY_V6
-	}
-	as, err := netlink.AddrList(link, fam)
-	if err != nil {
-		return true
-	}
-	want := v.Prefix.Addr().AsSlice()
-	for _, a := range as {
-		if a.IP.Equal(net.IP(want)) {
-			return true
-		}
-	}
-	return false
-}
-
-// routePresent reports whether a route to rt's destination is in its table;
-// true when that cannot be told.
-func routePresent(rt Route) bool {
-	got, err := netlink.RouteListFiltered(rt.Route.Family, &netlink.Route{Table: rt.Route.Table}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return true
-	}
-	want := rt.Route.Dst.String()
-	for _, g := range got {
-		dst := g.Dst
-		if dst == nil {
-			// The default route, as some kernels and versions spell it.
-			bits := 32
-			if rt.Route.Family == unix.AF_INET6 {
-				bits = 128
-			}
-			dst = &net.IPNet{IP: make(net.IP, bits/8), Mask: net.CIDRMask(0, bits)}
-		}
-		if dst.String() == want && g.Type == rt.Route.Type {
-			return true
-		}
-	}
-	return false
-}
-
-// subscribeRuleDeletions signals out (without blocking) on every RTM_DELRULE
-// until ctx ends; the netlink package has no rule subscription.
-func subscribeRuleDeletions(ctx context.Context, out chan<- struct{}) error {
-	s, err := nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE)
-	if err != nil {
-		return err
-	}
-	go func() {
-		<-ctx.Done()
-		s.Close()
-	}()
-	go func() {
-		for {
-			msgs, _, err := s.Receive()
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				// ENOBUFS: messages were lost; assume a deletion.
-				if !errors.Is(err, unix.ENOBUFS) {
-					return
-				}
-				msgs = []syscall.NetlinkMessage{{Header: syscall.NlMsghdr{Type: unix.RTM_DELRULE}}}
-			}
-			for _, m := range msgs {
-				if m.Header.Type == unix.RTM_DELRULE {
-					select {
-					case out <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
-	}()
-	return nil
-}
-
-// rulePresent reports whether a rule like ru is there; true when that
-// cannot be told.
-func rulePresent(ru Rule) bool {
-	got, err := netlink.RuleList(ru.Rule.Family)
-	if err != nil {
-		return true
-	}
-	w := ru.Rule
-	str := func(n *net.IPNet) string {
-		if n == nil {
-			return ""
-		}
-		if ones, _ := n.Mask.Size(); ones == 0 {
-			return ""
-		}
-		return n.String()
-	}
-	for _, g := range got {
-		if (w.Priority < 0 || g.Priority == w.Priority) && g.Table == w.Table && str(g.Src) == str(w.Src) &&
-			str(g.Dst) == str(w.Dst) && g.Mark == w.Mark && g.IifName == w.IifName && g.OifName == w.OifName &&
-			g.Invert == w.Invert && g.Tos == w.Tos {
-			return true
-		}
-	}
-	return false
 }

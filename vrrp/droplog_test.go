@@ -68,30 +68,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// runFed runs one router instance over a feedConn until the returned stop
+// runFed runs one router instance over a feedConn, on a lab's fake clock
+// (so that no timer runs while a test feeds it), until the returned stop
 // is called; stop returns the log.
 func runFed(t *testing.T, ic InstanceConfig, every time.Duration) (*Router, *feedConn, func() string) {
 	t.Helper()
 	c := newFeedConn()
 	logs := &syncBuffer{}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Addrs: &addrBook{held: map[netip.Prefix]bool{}},
-		NoLinkWatch: true, EventLogInterval: every})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, NoLinkWatch: true, EventLogInterval: every})
+	l.until("the instance to start", time.Second, func() bool { return lr.state() == StateBackup })
+	return lr.r, c, func() string {
+		l.stop(lr)
+		if lr.err != nil {
+			t.Errorf("Run: %v", lr.err)
 		}
-	}()
-	waitFor(t, "the instance to start", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateBackup })
-	return r, c, func() string {
-		cancel()
-		<-done
 		return logs.String()
 	}
 }
@@ -129,7 +121,7 @@ func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 		}
 		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
 	}
-	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[DropAuth] == n })
+	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[dropAuth] == n })
 	st := r.Status()[0]
 	if st.State != StateBackup || st.Stats.AdvertsRx != 0 || st.Stats.DroppedTotal() != n {
 		t.Fatalf("after the flood: state %v, stats %+v", st.State, st.Stats)
@@ -160,7 +152,7 @@ func TestEventLogWindows(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	l := newEventLog(10 * time.Second)
-	ev := Event{Drop: DropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
+	ev := Event{Drop: dropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
 	a, b := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	for i := 0; i < 5; i++ {
 		l.add(log, "VI_1", t0.Add(time.Duration(i)*time.Second), a, ev, "")
@@ -202,18 +194,6 @@ func TestEventLogWindows(t *testing.T) {
 	}
 }
 
-// creatorBook is an addrBook that tells whether Add created the address,
-// as Netlink does.
-type creatorBook struct{ *addrBook }
-
-func (c creatorBook) Create(v VIP) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	had := c.held[v.Prefix]
-	c.held[v.Prefix] = true
-	return !had, nil
-}
-
 // TestRouterRemovesOnlyWhatItAdded: an address that was on the host
 // before the instance became master (the router's own, a VIP configured
 // by hand) stays when it stops being master; the VIPs it added go.
@@ -224,31 +204,23 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 		VIPs: []netip.Addr{own.Addr(), vip.Addr()}}
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.50"), Group: Group4,
 		VIPs: []VIP{{Prefix: own, Dev: "lo"}, {Prefix: vip, Dev: "lo"}}}
-	book := creatorBook{&addrBook{held: map[netip.Prefix]bool{own: true}}}
-	logs := &syncBuffer{}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Addrs: book, NoLinkWatch: true})
-	if err != nil {
+	book := NewMemHost()
+	if _, err := book.AddAddr(VIP{Prefix: own, Dev: "lo"}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	waitFor(t, "master", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateMaster })
-	if !book.holds(vip) {
+	logs := &syncBuffer{}
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Host: book})
+	l.until("master", 10*time.Second, func() bool { return lr.state() == StateMaster })
+	if !book.Holds(vip) {
 		t.Fatal("the VIP was not added")
 	}
-	cancel()
-	<-done
-	if !book.holds(own) {
+	l.stop(lr)
+	if !book.Holds(own) {
 		t.Errorf("the address that was there before was removed:\n%s", logs)
 	}
-	if book.holds(vip) {
+	if book.Holds(vip) {
 		t.Error("the VIP kt added is still there")
 	}
 	if !strings.Contains(logs.String(), "VIP 192.0.2.1/24 dev lo was on the host already") {
@@ -260,15 +232,12 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 // interface with no other address has none (and the instance goes to
 // FAULT, see startFaults).
 func TestSourceSkipsVIPs(t *testing.T) {
-	lo, err := net.InterfaceByName("lo")
-	if err != nil {
-		t.Fatalf("no loopback interface: %v", err)
-	}
 	loop := netip.MustParseAddr("127.0.0.1")
-	if a, err := sourceOf(lo, false, nil); err != nil || a != loop {
+	lo := []netip.Addr{loop, netip.IPv6Loopback()}
+	if a, err := sourceOf("lo", lo, false, nil); err != nil || a != loop {
 		t.Fatalf("source %v, %v; want 127.0.0.1", a, err)
 	}
-	if a, err := sourceOf(lo, false, map[netip.Addr]bool{loop: true}); !errors.Is(err, errNoSource) {
+	if a, err := sourceOf("lo", lo, false, map[netip.Addr]bool{loop: true}); !errors.Is(err, errNoSource) {
 		t.Fatalf("source %v, %v; want errNoSource", a, err)
 	}
 }

@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -78,7 +77,7 @@ func (r *Router) buildGroups() {
 		g := r.groups[in.cfg.SyncGroup]
 		if g == nil {
 			g = &syncGroup{name: in.cfg.SyncGroup, state: StateBackup,
-				notify: PrepareNotify(r.opts.Scripts, r.log, "vrrp_sync_group "+in.cfg.SyncGroup, in.cfg.SyncGroupNotify)}
+				notify: prepareNotify(r.opts.Scripts, r.log, "vrrp_sync_group "+in.cfg.SyncGroup, in.cfg.SyncGroupNotify)}
 			r.groups[g.name] = g
 		}
 		g.members = append(g.members, in)
@@ -87,7 +86,7 @@ func (r *Router) buildGroups() {
 	for _, g := range r.groups {
 		owners := true
 		for _, in := range g.members {
-			owners = owners && in.cfg.Machine.Priority == PriorityOwner
+			owners = owners && in.cfg.Machine.Priority == priorityOwner
 		}
 		if owners {
 			g.state = StateMaster
@@ -123,7 +122,7 @@ func (r *Router) setGroupState(g *syncGroup, now time.Time, to State, reason str
 	return func() {
 		r.log.Info("vrrp: sync group "+g.name+": "+from.String()+" -> "+to.String(), "group", g.name, "reason", reason)
 		if r.opts.Notifier != nil {
-			r.opts.Notifier.Notify(NotifyGroup, g.name, g.notify, to, 0)
+			r.opts.Notifier.Notify(notifyGroup, g.name, g.notify, to, 0)
 		}
 		if r.opts.OnGroupTransition != nil {
 			r.opts.OnGroupTransition(GroupTransition{Group: g.name, From: from, To: to, Members: g.memberNames(), Reason: reason, At: now})
@@ -226,12 +225,9 @@ func (r *Router) groupFault(ctx context.Context, g *syncGroup, now time.Time) {
 // (chk_min_cfg), and so does kt. A reload that names an existing interface
 // starts them.
 func (r *Router) dropUnknownInterfaces() {
-	if !r.realSockets {
-		return // a Listen of the caller's (tests) may use any name
-	}
 	kept := r.instances[:0]
 	for _, in := range r.instances {
-		if _, err := net.InterfaceByName(in.cfg.Interface); err != nil {
+		if _, exists := r.host.Link(in.cfg.Interface); !exists {
 			in.log.Error(fmt.Sprintf("vrrp: (%s) Unknown interface %s! The instance is not run (as keepalived does); fix the config and reload", in.cfg.Machine.Name, in.cfg.Interface))
 			delete(r.byName, in.cfg.Machine.Name)
 			continue

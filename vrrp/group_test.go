@@ -3,8 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"sync"
 	"testing"
@@ -14,12 +12,10 @@ import (
 )
 
 // groupLab is two routers, each with instances A on LAN a and B on LAN b
-// in one sync group, over in-memory LANs.
+// in one sync group, over in-memory LANs on fake time.
 type groupLab struct {
-	routers []*Router
-	cancels []context.CancelFunc
-	wg      sync.WaitGroup
-	lans    map[string]*hub
+	*lab
+	runs []*labRun
 
 	mu     sync.Mutex
 	groups [][]GroupTransition // per router
@@ -27,7 +23,9 @@ type groupLab struct {
 
 func newGroupLab(t *testing.T, prios ...uint8) *groupLab {
 	t.Helper()
-	l := &groupLab{lans: map[string]*hub{"a": {}, "b": {}}, groups: make([][]GroupTransition, len(prios))}
+	l := &groupLab{lab: newLab(t), groups: make([][]GroupTransition, len(prios))}
+	l.lan("a")
+	l.lan("b")
 	for i, prio := range prios {
 		var ics []InstanceConfig
 		for j, lan := range []string{"a", "b"} {
@@ -37,41 +35,19 @@ func newGroupLab(t *testing.T, prios ...uint8) *groupLab {
 			ics = append(ics, InstanceConfig{Machine: mc, Interface: lan, Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}),
 				Group: Group4, VIPs: []VIP{{Prefix: netip.PrefixFrom(vip, 32), Dev: lan}}, SyncGroup: "G"})
 		}
-		i := i
-		r, err := NewRouter(ics, RouterOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Listen:      func(o ConnOptions) (PacketConn, error) { return l.lans[o.Interface].listen(o) },
-			Addrs:       &addrBook{held: map[netip.Prefix]bool{}},
-			NoLinkWatch: true,
+		l.runs = append(l.runs, l.start(ics, RouterOptions{Listen: l.listenByInterface,
 			OnGroupTransition: func(g GroupTransition) {
 				l.mu.Lock()
 				l.groups[i] = append(l.groups[i], g)
 				l.mu.Unlock()
-			}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}()
-		l.routers, l.cancels = append(l.routers, r), append(l.cancels, cancel)
+			}}))
 	}
-	t.Cleanup(func() {
-		for _, c := range l.cancels {
-			c()
-		}
-		l.wg.Wait()
-	})
 	return l
 }
 
 // states is router i's instance states, A then B.
 func (l *groupLab) states(i int) string {
-	st := l.routers[i].Status()
+	st := l.runs[i].r.Status()
 	if len(st) < 2 {
 		return "INIT INIT"
 	}
@@ -80,7 +56,7 @@ func (l *groupLab) states(i int) string {
 
 func (l *groupLab) waitStates(t *testing.T, want ...string) {
 	t.Helper()
-	waitFor(t, fmt.Sprint(want), func() bool {
+	l.until(fmt.Sprint(want), 10*time.Second, func() bool {
 		for i, w := range want {
 			if l.states(i) != w {
 				return false
@@ -92,10 +68,11 @@ func (l *groupLab) waitStates(t *testing.T, want ...string) {
 
 // fault sets or clears a test fault on router i's instance.
 func (l *groupLab) fault(i int, instance string, on bool) {
-	r := l.routers[i]
+	r := l.runs[i].r
 	r.do(context.Background(), func(ctx context.Context, now time.Time) {
 		r.setFault(ctx, r.byName[instance], now, "test", "test fault", on)
 	})
+	l.settle()
 }
 
 func (l *groupLab) groupStates(i int) []State {
@@ -143,23 +120,23 @@ func TestSyncGroupWaitsForAll(t *testing.T) {
 	l.waitStates(t, "MASTER MASTER", "BACKUP BACKUP")
 	// Router 1 stops only its LAN b instance's adverts: router 2's VI_b
 	// times out but VI_a still hears router 1.
-	l.lans["b"].mu.Lock()
-	l.lans["b"].muted = netip.AddrFrom4([4]byte{192, 0, 2, 1})
-	l.lans["b"].mu.Unlock()
-	waitFor(t, "r2's VI_b to want master", func() bool {
+	l.lan("b").mu.Lock()
+	l.lan("b").muted = netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	l.lan("b").mu.Unlock()
+	l.until("r2's VI_b to want master", time.Second, func() bool {
 		ok := make(chan bool)
-		r := l.routers[1]
+		r := l.runs[1].r
 		r.do(context.Background(), func(context.Context, time.Time) { ok <- r.byName["VI_b"].m.WantsMaster() })
 		return <-ok
 	})
-	time.Sleep(300 * time.Millisecond) // several Master_Down_Intervals
+	l.advance(10 * time.Second) // many Master_Down_Intervals
 	if s := l.states(1); s != "BACKUP BACKUP" {
 		t.Fatalf("r2 went %s with one master still alive", s)
 	}
 	// Once router 1 is silent on both LANs, the group goes master as one.
-	l.lans["a"].mu.Lock()
-	l.lans["a"].muted = netip.AddrFrom4([4]byte{192, 0, 2, 1})
-	l.lans["a"].mu.Unlock()
+	l.lan("a").mu.Lock()
+	l.lan("a").muted = netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	l.lan("a").mu.Unlock()
 	l.waitStates(t, "MASTER MASTER", "MASTER MASTER")
 }
 

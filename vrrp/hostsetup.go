@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 
@@ -106,7 +105,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	case in.Accept:
 		accept = !(strict && ic.Machine.Version == 2)
 	}
-	ic.NoAccept = !accept && ic.Machine.Priority != PriorityOwner
+	ic.NoAccept = !accept && ic.Machine.Priority != priorityOwner
 	all := allVIPs(in)
 	for i := range ic.VIPs {
 		if i < len(all) {
@@ -163,8 +162,8 @@ func (ic *InstanceConfig) addrVMAC(i int, v6 bool) {
 			return
 		}
 	}
-	mac := VirtualMAC(ic.Machine.VRID, v6)
-	if ic.VMAC != nil && ic.VMAC.MAC.String() != VirtualMAC(ic.Machine.VRID, ic.IPv6).String() {
+	mac := virtualMAC(ic.Machine.VRID, v6)
+	if ic.VMAC != nil && ic.VMAC.MAC.String() != virtualMAC(ic.Machine.VRID, ic.IPv6).String() {
 		mac = ic.VMAC.MAC // a MAC given to use_vmac serves them all
 	}
 	ic.AddrVMACs = append(ic.AddrVMACs, &VMAC{Base: base, IPv6: v6, MAC: mac, XmitBase: true, vips: []int{i}})
@@ -251,10 +250,8 @@ func (ic InstanceConfig) listenInterface() string {
 type hostState struct {
 	vmacs   []*vmacState
 	statics bool
-	fw      *nftFirewall
+	fw      Firewall
 	sysctls []sysctlKV // namespace-wide values to restore
-	// stopWatch ends watchAddrs before anything is torn down.
-	stopWatch context.CancelFunc
 }
 
 // setupHost runs before the sockets open: static addresses, routes and
@@ -262,22 +259,20 @@ type hostState struct {
 func (r *Router) setupHost(ctx context.Context) error {
 	st := r.opts.Static
 	if st != nil {
-		r.host.statics = true
+		r.made.statics = true
 		for _, v := range st.Addrs {
-			if err := r.opts.Addrs.Add(v); err != nil {
+			if _, err := r.host.AddAddr(v); err != nil {
 				r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
 			}
 		}
-		if rm, ok := r.opts.Addrs.(RouteManager); ok {
-			for _, rt := range st.Routes {
-				if err := rm.AddRoute(rt); err != nil {
-					r.log.Error("vrrp: static_routes", "err", err)
-				}
+		for _, rt := range st.Routes {
+			if err := r.host.AddRoute(rt); err != nil {
+				r.log.Error("vrrp: static_routes", "err", err)
 			}
-			for _, ru := range st.Rules {
-				if err := rm.AddRule(ru); err != nil {
-					r.log.Error("vrrp: static_rules", "err", err)
-				}
+		}
+		for _, ru := range st.Rules {
+			if err := r.host.AddRule(ru); err != nil {
+				r.log.Error("vrrp: static_rules", "err", err)
 			}
 		}
 	}
@@ -295,16 +290,16 @@ func (r *Router) setupHost(ctx context.Context) error {
 			v4 = v4 || !av.IPv6
 		}
 		if v4 {
-			r.host.sysctls = append(r.host.sysctls, relaxRPFilter("/proc/sys/net/ipv4/conf")...)
+			r.made.sysctls = append(r.made.sysctls, relaxRPFilter(r.host)...)
 			break
 		}
 	}
 	igmpOff := st != nil && st.DisableLocalIGMP
 	if vmacs && igmpOff {
-		if kv, err := setSysctl("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
+		if kv, err := setSysctl(r.host, "net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
 			r.log.Warn("vrrp: disable_local_igmp", "err", err)
 		} else {
-			r.host.sysctls = append(r.host.sysctls, kv)
+			r.made.sysctls = append(r.made.sysctls, kv)
 		}
 	}
 	if needFW || (vmacs && !igmpOff) {
@@ -312,7 +307,7 @@ func (r *Router) setupHost(ctx context.Context) error {
 		if st != nil {
 			table = st.FirewallTable
 		}
-		fw, err := newNFTFirewall(ctx, table)
+		fw, err := r.host.Firewall(ctx, table)
 		switch {
 		case err != nil && needFW:
 			// VRRP still runs; the operator must see that Accept_Mode is
@@ -321,7 +316,7 @@ func (r *Router) setupHost(ctx context.Context) error {
 		case err != nil:
 			r.log.Warn("vrrp: VMAC IGMP/MLD reports stay on the VMACs: cannot set up nftables", "err", err)
 		default:
-			r.host.fw = fw
+			r.made.fw = fw
 		}
 	}
 	for _, in := range r.instances {
@@ -329,9 +324,6 @@ func (r *Router) setupHost(ctx context.Context) error {
 			return err
 		}
 	}
-	wctx, stop := context.WithCancel(ctx)
-	r.host.stopWatch = stop
-	r.watchAddrs(wctx)
 	return nil
 }
 
@@ -353,19 +345,19 @@ func (r *Router) setupVMACs(in *instance) error {
 			v6 = v6 || (vip.Dev == v.Name && vip.Prefix.Addr().Is6())
 		}
 		linkLocal := v == in.cfg.VMAC && in.cfg.IPv6 && !v.XmitBase
-		if slices.ContainsFunc(r.host.vmacs, func(st *vmacState) bool { return st.name == v.Name }) {
+		if slices.ContainsFunc(r.made.vmacs, func(st *vmacState) bool { return st.name == v.Name }) {
 			continue // kept across a reload
 		}
-		vs, err := addVMAC(v, v6 || linkLocal, linkLocal)
+		vs, err := addVMAC(r.host, v, v6 || linkLocal, linkLocal)
 		if vs != nil {
-			r.host.vmacs = append(r.host.vmacs, vs)
+			r.made.vmacs = append(r.made.vmacs, vs)
 		}
 		if err != nil {
 			return fmt.Errorf("vrrp %s: %w", in.cfg.Machine.Name, err)
 		}
 		in.log.Info("vrrp: VMAC up", "vmac", v.Name, "mac", v.MAC.String(), "base", v.Base, "adverts", v == in.cfg.VMAC && !v.XmitBase)
-		if r.host.fw != nil && !igmpOff {
-			if err := r.host.fw.addVMAC(v.Name, v.Base); err != nil {
+		if r.made.fw != nil && !igmpOff {
+			if err := r.made.fw.AddVMAC(v.Name, v.Base); err != nil {
 				in.log.Warn("vrrp: VMAC IGMP/MLD rules", "err", err)
 			}
 		}
@@ -391,55 +383,47 @@ func vmacNames(instances []*instance) map[string]bool {
 // reload stopped their instances).
 func (r *Router) removeUnusedVMACs() {
 	used := vmacNames(r.instances)
-	kept := r.host.vmacs[:0]
-	for _, st := range r.host.vmacs {
+	kept := r.made.vmacs[:0]
+	for _, st := range r.made.vmacs {
 		if used[st.name] {
 			kept = append(kept, st)
 			continue
 		}
-		if err := st.remove(); err != nil {
+		if err := st.remove(r.host); err != nil {
 			r.log.Warn("vrrp: remove VMAC", "err", err)
 		}
 	}
-	r.host.vmacs = kept
+	r.made.vmacs = kept
 }
 
 // teardownHost undoes setupHost after the instances stopped.
 func (r *Router) teardownHost() {
-	if r.host.stopWatch != nil {
-		r.host.stopWatch()
-	}
-	if r.host.fw != nil {
-		if err := r.host.fw.close(); err != nil {
+	if r.made.fw != nil {
+		if err := r.made.fw.Close(); err != nil {
 			r.log.Warn("vrrp: remove firewall table", "err", err)
 		}
 	}
-	for i := len(r.host.vmacs) - 1; i >= 0; i-- {
-		if err := r.host.vmacs[i].remove(); err != nil {
+	for i := len(r.made.vmacs) - 1; i >= 0; i-- {
+		if err := r.made.vmacs[i].remove(r.host); err != nil {
 			r.log.Warn("vrrp: remove VMAC", "err", err)
 		}
 	}
-	for i := len(r.host.sysctls) - 1; i >= 0; i-- {
-		kv := r.host.sysctls[i]
-		if err := os.WriteFile(kv.path, []byte(kv.old), 0o644); err != nil {
-			r.log.Warn("vrrp: restore sysctl", "err", err)
-		}
+	if err := restoreSysctls(r.host, r.made.sysctls); err != nil {
+		r.log.Warn("vrrp: restore sysctl", "err", err)
 	}
-	if st := r.opts.Static; st != nil && r.host.statics {
-		if rm, ok := r.opts.Addrs.(RouteManager); ok {
-			for i := len(st.Rules) - 1; i >= 0; i-- {
-				if err := rm.RemoveRule(st.Rules[i]); err != nil {
-					r.log.Warn("vrrp: static_rules", "err", err)
-				}
+	if st := r.opts.Static; st != nil && r.made.statics {
+		for i := len(st.Rules) - 1; i >= 0; i-- {
+			if err := r.host.RemoveRule(st.Rules[i]); err != nil {
+				r.log.Warn("vrrp: static_rules", "err", err)
 			}
-			for i := len(st.Routes) - 1; i >= 0; i-- {
-				if err := rm.RemoveRoute(st.Routes[i]); err != nil {
-					r.log.Warn("vrrp: static_routes", "err", err)
-				}
+		}
+		for i := len(st.Routes) - 1; i >= 0; i-- {
+			if err := r.host.RemoveRoute(st.Routes[i]); err != nil {
+				r.log.Warn("vrrp: static_routes", "err", err)
 			}
 		}
 		for _, v := range st.Addrs {
-			if err := r.opts.Addrs.Remove(v); err != nil {
+			if err := r.host.RemoveAddr(v); err != nil {
 				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
 			}
 		}
@@ -449,20 +433,18 @@ func (r *Router) teardownHost() {
 // addMasterExtras runs after the VIPs are added on becoming master:
 // virtual_routes, then virtual_rules, then the no_accept drop rules.
 func (r *Router) addMasterExtras(in *instance) {
-	if rm, ok := r.opts.Addrs.(RouteManager); ok {
-		for _, rt := range in.cfg.Routes {
-			if err := rm.AddRoute(rt); err != nil {
-				in.log.Error("vrrp: add virtual route", "err", err)
-			}
-		}
-		for _, ru := range in.cfg.Rules {
-			if err := rm.AddRule(ru); err != nil {
-				in.log.Error("vrrp: add virtual rule", "err", err)
-			}
+	for _, rt := range in.cfg.Routes {
+		if err := r.host.AddRoute(rt); err != nil {
+			in.log.Error("vrrp: add virtual route", "err", err)
 		}
 	}
-	if in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+	for _, ru := range in.cfg.Rules {
+		if err := r.host.AddRule(ru); err != nil {
+			in.log.Error("vrrp: add virtual rule", "err", err)
+		}
+	}
+	if in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(in.cfg.VIPs), true); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}
@@ -470,21 +452,19 @@ func (r *Router) addMasterExtras(in *instance) {
 
 // removeMasterExtras runs before the VIPs are removed on leaving master.
 func (r *Router) removeMasterExtras(in *instance) {
-	if in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), false); err != nil {
+	if in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(in.cfg.VIPs), false); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}
-	if rm, ok := r.opts.Addrs.(RouteManager); ok {
-		for i := len(in.cfg.Rules) - 1; i >= 0; i-- {
-			if err := rm.RemoveRule(in.cfg.Rules[i]); err != nil {
-				in.log.Error("vrrp: remove virtual rule", "err", err)
-			}
+	for i := len(in.cfg.Rules) - 1; i >= 0; i-- {
+		if err := r.host.RemoveRule(in.cfg.Rules[i]); err != nil {
+			in.log.Error("vrrp: remove virtual rule", "err", err)
 		}
-		for i := len(in.cfg.Routes) - 1; i >= 0; i-- {
-			if err := rm.RemoveRoute(in.cfg.Routes[i]); err != nil {
-				in.log.Error("vrrp: remove virtual route", "err", err)
-			}
+	}
+	for i := len(in.cfg.Routes) - 1; i >= 0; i-- {
+		if err := r.host.RemoveRoute(in.cfg.Routes[i]); err != nil {
+			in.log.Error("vrrp: remove virtual route", "err", err)
 		}
 	}
 }

@@ -1,45 +1,13 @@
 package vrrp
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kt-project/kt/config"
 )
-
-// journal is an AddrManager and RouteManager that records what it is asked
-// to do, in order.
-type journal struct {
-	mu  sync.Mutex
-	ops []string
-}
-
-func (j *journal) log(op string) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.ops = append(j.ops, op)
-	return nil
-}
-
-func (j *journal) Add(v VIP) error           { return j.log("add " + v.Prefix.String()) }
-func (j *journal) Remove(v VIP) error        { return j.log("remove " + v.Prefix.String()) }
-func (j *journal) Announce(VIP, int) error   { return nil }
-func (j *journal) AddRoute(r Route) error    { return j.log("add route " + r.Text) }
-func (j *journal) RemoveRoute(r Route) error { return j.log("remove route " + r.Text) }
-func (j *journal) AddRule(r Rule) error      { return j.log("add rule " + r.Text) }
-func (j *journal) RemoveRule(r Rule) error   { return j.log("remove rule " + r.Text) }
-
-func (j *journal) String() string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return strings.Join(j.ops, "; ")
-}
 
 // TestRouterAddsExtras: statics first; on becoming master the VIPs, then
 // the virtual routes, then the rules; on stop the reverse, statics last.
@@ -49,31 +17,25 @@ func TestRouterAddsExtras(t *testing.T) {
 	sroute := routeOf(config.ParseRoute(strings.Fields("198.51.100.64/26 via 192.0.2.254 dev lo")))
 	srule := ruleOf(config.ParseRule(strings.Fields("from 192.0.2.60 table 102")), 16383)
 	vip := netip.MustParsePrefix("192.0.2.100/32")
-	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: PriorityOwner, Interval: 50 * time.Millisecond,
+	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: priorityOwner, Interval: 50 * time.Millisecond,
 		VIPs: []netip.Addr{vip.Addr()}}
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4,
 		VIPs: []VIP{{Prefix: vip, Dev: "lo"}}, Routes: []Route{route}, Rules: []Rule{rule}}
-	j := &journal{}
+	j := NewMemHost()
 	st := &StaticConfig{Addrs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.60/24"), Dev: "lo"}},
 		Routes: []Route{sroute}, Rules: []Rule{srule}}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listen: (&hub{}).listen, Addrs: j, NoLinkWatch: true, Static: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	waitFor(t, "master", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateMaster })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	l := newLab(t)
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Host: j, Static: st})
+	l.until("master", 10*time.Second, func() bool { return lr.state() == StateMaster })
+	l.stop(lr)
+	if lr.err != nil {
+		t.Fatal(lr.err)
 	}
 	want := "add 192.0.2.60/24; add route 198.51.100.64/26 via 192.0.2.254 dev lo; add rule from 192.0.2.60 table 102; " +
 		"add 192.0.2.100/32; add route 198.51.100.0/24 via 192.0.2.254; add rule from 192.0.2.100 table 100; " +
 		"remove rule from 192.0.2.100 table 100; remove route 198.51.100.0/24 via 192.0.2.254; remove 192.0.2.100/32; " +
 		"remove rule from 192.0.2.60 table 102; remove route 198.51.100.64/26 via 192.0.2.254 dev lo; remove 192.0.2.60/24"
-	if got := j.String(); got != want {
+	if got := strings.Join(j.Ops(), "; "); got != want {
 		t.Errorf("operations\n got %s\nwant %s", got, want)
 	}
 }

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -184,33 +183,28 @@ static_rules {
 }
 
 func TestRelaxRPFilter(t *testing.T) {
-	dir := t.TempDir()
+	h := NewMemHost()
 	vals := map[string]string{"all": "2", "default": "1", "eth0": "0", "eth1": "2", "lo": "1"}
 	for k, v := range vals {
-		if err := os.MkdirAll(dir+"/"+k, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dir+"/"+k+"/rp_filter", []byte(v+"\n"), 0o644); err != nil {
+		if err := h.SetSysctl("net/ipv4/conf/"+k+"/rp_filter", v+"\n"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	read := func(k string) string {
-		b, err := os.ReadFile(dir + "/" + k + "/rp_filter")
+		v, err := h.Sysctl("net/ipv4/conf/" + k + "/rp_filter")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.TrimSpace(string(b))
+		return v
 	}
-	changed := relaxRPFilter(dir)
+	changed := relaxRPFilter(h)
 	for k, want := range map[string]string{"all": "0", "default": "2", "eth0": "2", "eth1": "2", "lo": "2"} {
 		if got := read(k); got != want {
 			t.Errorf("%s rp_filter %s, want %s", k, got, want)
 		}
 	}
-	for i := len(changed) - 1; i >= 0; i-- {
-		if err := os.WriteFile(changed[i].path, []byte(changed[i].old), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := restoreSysctls(h, changed); err != nil {
+		t.Fatal(err)
 	}
 	for k, want := range vals {
 		if got := read(k); got != want {

@@ -247,7 +247,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	ic.Machine = m
 	ic.SyncGroup = syncGroupOf(cfg, name)
 	if g := cfg.SyncGroups[ic.SyncGroup]; g != nil {
-		ic.SyncGroupNotify = GroupNotifyConfig(cfg, g)
+		ic.SyncGroupNotify = groupNotifyConfig(cfg, g)
 	}
 	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err
@@ -269,26 +269,17 @@ var errNoSource = errors.New("no address to send adverts from")
 // primaryAddr returns the interface's first IPv4 address, or its IPv6
 // link-local address: keepalived's default advert source.
 func primaryAddr(ifi *net.Interface, v6 bool) (netip.Addr, error) {
-	return sourceOf(ifi, v6, nil)
-}
-
-// sourceOf returns the interface's first IPv4 address, or its first IPv6
-// link-local address, that is not in skip.
-func sourceOf(ifi *net.Interface, v6 bool, skip map[netip.Addr]bool) (netip.Addr, error) {
-	addrs, err := ifi.Addrs()
+	addrs, err := ifaceAddrs(ifi)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	for _, a := range addrs {
-		n, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
+	return sourceOf(ifi.Name, addrs, v6, nil)
+}
+
+// sourceOf returns the first IPv4 address, or the first IPv6 link-local
+// address, of interface name's addrs that is not in skip.
+func sourceOf(name string, addrs []netip.Addr, v6 bool, skip map[netip.Addr]bool) (netip.Addr, error) {
+	for _, ip := range addrs {
 		if skip[ip] {
 			continue
 		}
@@ -304,7 +295,7 @@ func sourceOf(ifi *net.Interface, v6 bool, skip map[netip.Addr]bool) (netip.Addr
 		fam = "IPv6 link-local"
 	}
 	if len(skip) > 0 {
-		return netip.Addr{}, fmt.Errorf("interface %s has no %s address that is not a VIP: %w", ifi.Name, fam, errNoSource)
+		return netip.Addr{}, fmt.Errorf("interface %s has no %s address that is not a VIP: %w", name, fam, errNoSource)
 	}
-	return netip.Addr{}, fmt.Errorf("interface %s has no %s address: %w", ifi.Name, fam, errNoSource)
+	return netip.Addr{}, fmt.Errorf("interface %s has no %s address: %w", name, fam, errNoSource)
 }

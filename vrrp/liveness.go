@@ -8,7 +8,7 @@ import (
 // heartbeat tells RouterOptions.Heartbeat that the loop goes round.
 func (r *Router) heartbeat() {
 	if r.opts.Heartbeat != nil {
-		r.opts.Heartbeat(time.Now())
+		r.opts.Heartbeat(r.clock.Now())
 	}
 }
 

@@ -65,7 +65,7 @@ type Config struct {
 	VIPs []netip.Addr
 	// AuthType and AuthKey are v2's authentication (PASS or AH).
 	AuthType AuthType
-	AuthKey  [AuthLen]byte
+	AuthKey  [authLen]byte
 	// Unicast: adverts go to Peers instead of the multicast group.
 	Unicast bool
 	Peers   []netip.Addr
@@ -148,15 +148,15 @@ type Action struct {
 	Priority uint8 // ActSend: the advertised priority; ActTransition: ours
 	Count    int   // ActGARP
 	From, To State // ActTransition
-	// Reason: ActTransition's why; on ActRemoveVIPs, ReasonLeftover marks
+	// Reason: ActTransition's why; on ActRemoveVIPs, reasonLeftover marks
 	// the removal at start of what a predecessor may have left behind.
 	Reason string
 }
 
-// ReasonLeftover is the Reason of the ActRemoveVIPs a backup asks for at
+// reasonLeftover is the Reason of the ActRemoveVIPs a backup asks for at
 // start: remove the VIPs even if this run did not add them, as keepalived
 // does ("removing VIPs") for addresses a crashed predecessor left.
-const ReasonLeftover = "leftover"
+const reasonLeftover = "leftover"
 
 // String describes the action, as the tests compare them.
 func (a Action) String() string {
@@ -276,7 +276,7 @@ func (m *Machine) Stats() Stats { return m.stats }
 // CountDrop counts an advert the socket layer dropped before the machine
 // could see it (decode errors, bad AH).
 func (m *Machine) CountDrop(r DropReason) {
-	if r > DropNone && r < numDropReasons {
+	if r > dropNone && r < numDropReasons {
 		m.stats.Dropped[r]++
 	}
 }
@@ -329,13 +329,13 @@ func (m *Machine) Start(now time.Time) []Action {
 	if m.fault {
 		return m.transition(nil, StateFault, "fault at start")
 	}
-	owner := m.cfg.Priority == PriorityOwner && !m.cfg.InitialBackup
+	owner := m.cfg.Priority == priorityOwner && !m.cfg.InitialBackup
 	if owner && !m.hold {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
-	acts := m.transition([]Action{{Kind: ActRemoveVIPs, Reason: ReasonLeftover}}, StateBackup, "init")
+	acts := m.transition([]Action{{Kind: ActRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
 	if m.hold && (m.cfg.InitialMaster || owner) {
 		m.downAt = now.Add(m.masterInt + m.Skew(255))
 		m.downReason = "no master seen (state MASTER, sync group)"
@@ -389,7 +389,7 @@ func (m *Machine) Tick(now time.Time) []Action {
 // in keepalived's words: why it dropped it, or what it made of it. The
 // router logs events (rate-limited per instance, kind and source).
 type Event struct {
-	// Drop is why the advert was dropped, DropNone for one accepted.
+	// Drop is why the advert was dropped, dropNone for one accepted.
 	Drop DropReason
 	// Kind names what happened for rate limiting and logs: the drop
 	// reason's name, or "lower_priority", "higher_priority", "interval".
@@ -412,12 +412,12 @@ func (m *Machine) Handle(now time.Time, a Advert) ([]Action, []Event) {
 		return nil, nil
 	}
 	checkAddrs := m.state == StateMaster || !m.cfg.SkipCheckAdvAddr || a.Src != m.masterAddr
-	if r, text := m.check(a, checkAddrs); r != DropNone {
+	if r, text := m.check(a, checkAddrs); r != dropNone {
 		m.stats.Dropped[r]++
 		return nil, []Event{{Drop: r, Kind: r.String(), Text: text}}
 	}
 	m.stats.AdvertsRx++
-	if a.Priority == PriorityStop {
+	if a.Priority == priorityStop {
 		m.stats.PriZeroRx++
 	}
 	if m.state == StateBackup {
@@ -437,67 +437,67 @@ func castName(unicast bool) string {
 // messages of vrrp_check_packet and vrrp_in_chk_ipsecah in 2.2.7).
 func (m *Machine) check(a Advert, checkAddrs bool) (DropReason, string) {
 	if a.Packet == nil {
-		return DropShort, "vrrp packet too short"
+		return dropShort, "vrrp packet too short"
 	}
 	if a.Src.Is6() != m.cfg.Addr.Is6() {
-		return DropFamily, fmt.Sprintf("advert from %v is not of the instance's address family", a.Src)
+		return dropFamily, fmt.Sprintf("advert from %v is not of the instance's address family", a.Src)
 	}
 	if a.Src == m.cfg.Addr {
-		return DropOwnAdvert, ""
+		return dropOwnAdvert, ""
 	}
 	if a.Src.Is4() && a.AH != (m.cfg.AuthType == AuthAH) {
 		if a.AH {
-			return DropAuthType, "Received AH header but auth type not AH"
+			return dropAuthType, "Received AH header but auth type not AH"
 		}
-		return DropAuthType, "No AH header but auth type is AH"
+		return dropAuthType, "No AH header but auth type is AH"
 	}
 	if !m.cfg.Unicast && a.TTL != -1 && a.TTL != TTL {
-		return DropTTL, fmt.Sprintf("invalid TTL/HL. Received %d and expect %d", a.TTL, TTL)
+		return dropTTL, fmt.Sprintf("invalid TTL/HL. Received %d and expect %d", a.TTL, TTL)
 	}
 	if a.Version != m.cfg.Version {
-		return DropVersion, fmt.Sprintf("wrong version. Received %d and expect %d", a.Version, m.cfg.Version)
+		return dropVersion, fmt.Sprintf("wrong version. Received %d and expect %d", a.Version, m.cfg.Version)
 	}
 	if a.Version == 2 && a.Src.Is4() {
 		if a.AuthType > AuthAH {
-			return DropAuthType, fmt.Sprintf("Invalid auth type: %d", a.AuthType)
+			return dropAuthType, fmt.Sprintf("Invalid auth type: %d", a.AuthType)
 		}
 		if a.AuthType != m.cfg.AuthType {
-			return DropAuthType, fmt.Sprintf("received a %d auth, expecting %d!", a.AuthType, m.cfg.AuthType)
+			return dropAuthType, fmt.Sprintf("received a %d auth, expecting %d!", a.AuthType, m.cfg.AuthType)
 		}
 		if m.cfg.AuthType == AuthPass && a.Auth != m.cfg.AuthKey {
-			return DropAuth, "received an invalid passwd!"
+			return dropAuth, "received an invalid passwd!"
 		}
 		if m.cfg.AuthType == AuthAH {
 			if a.AHSeq <= m.ahSeq {
-				return DropAuth, fmt.Sprintf("IPSEC-AH : sequence number %d already processed. Packet dropped. Local(%d)", a.AHSeq, m.ahSeq)
+				return dropAuth, fmt.Sprintf("IPSEC-AH : sequence number %d already processed. Packet dropped. Local(%d)", a.AHSeq, m.ahSeq)
 			}
 			m.ahSeq = a.AHSeq
 		}
 		if a.Interval != m.cfg.Interval {
-			return DropInterval, fmt.Sprintf("advertisement interval mismatch mine=%d sec rcv'd=%d sec",
+			return dropInterval, fmt.Sprintf("advertisement interval mismatch mine=%d sec rcv'd=%d sec",
 				int(m.cfg.Interval/time.Second), int(a.Interval/time.Second))
 		}
 	}
 	if a.Type != TypeAdvert {
-		return DropType, fmt.Sprintf("Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
+		return dropType, fmt.Sprintf("Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
 	}
 	if checkAddrs && len(a.Addrs) != len(m.cfg.VIPs) {
-		return DropAddrCount, fmt.Sprintf("received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(m.cfg.VIPs))
+		return dropAddrCount, fmt.Sprintf("received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(m.cfg.VIPs))
 	}
 	if a.Multicast == m.cfg.Unicast {
-		return DropCast, fmt.Sprintf("Expected %sicast packet but received %sicast packet", castName(m.cfg.Unicast), castName(!a.Multicast))
+		return dropCast, fmt.Sprintf("Expected %sicast packet but received %sicast packet", castName(m.cfg.Unicast), castName(!a.Multicast))
 	}
 	if checkAddrs {
 		for _, v := range m.cfg.VIPs {
 			if !slices.Contains(a.Addrs, v) {
-				return DropAddrList, fmt.Sprintf("ip address associated with VRID %d not present in MASTER advert: %v", m.cfg.VRID, v)
+				return dropAddrList, fmt.Sprintf("ip address associated with VRID %d not present in MASTER advert: %v", m.cfg.VRID, v)
 			}
 		}
 		if m.cfg.Unicast && m.cfg.CheckUnicastSrc && !slices.Contains(m.cfg.Peers, a.Src) {
-			return DropPeer, fmt.Sprintf("unicast source address %v not a unicast peer", a.Src)
+			return dropPeer, fmt.Sprintf("unicast source address %v not a unicast peer", a.Src)
 		}
 	}
-	return DropNone, ""
+	return dropNone, ""
 }
 
 // adoptInterval makes a v3 backup take the master's advert interval, as
@@ -515,7 +515,7 @@ func (m *Machine) adoptInterval(a Advert, evs []Event) []Event {
 func (m *Machine) backupRx(now time.Time, a Advert) ([]Action, []Event) {
 	var evs []Event
 	switch {
-	case a.Priority == PriorityStop:
+	case a.Priority == priorityStop:
 		m.downAt = now.Add(m.Skew(m.prio))
 		m.downReason = fmt.Sprintf("master %v stopped (priority 0)", a.Src)
 	case m.cfg.Nopreempt || a.Priority >= m.prio ||
@@ -545,7 +545,7 @@ func (m *Machine) backupRx(now time.Time, a Advert) ([]Action, []Event) {
 func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 	var acts []Action
 	cmp := a.Src.Compare(m.cfg.Addr)
-	if a.Priority == PriorityStop {
+	if a.Priority == priorityStop {
 		return m.send(acts, m.prio), nil
 	}
 	if a.Priority < m.prio || (a.Priority == m.prio && cmp < 0) {
@@ -588,7 +588,7 @@ func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 // the tracking code). A master advertises the change at once. The owner's
 // 255 never changes.
 func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
-	if m.cfg.Priority == PriorityOwner || p == m.prio {
+	if m.cfg.Priority == priorityOwner || p == m.prio {
 		return nil
 	}
 	if p == 0 {
@@ -738,7 +738,7 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Ac
 
 func (m *Machine) leaveMaster(acts []Action, to State, reason string, sendZero bool) []Action {
 	if sendZero {
-		acts = m.send(acts, PriorityStop)
+		acts = m.send(acts, priorityStop)
 	}
 	acts = append(acts, Action{Kind: ActRemoveVIPs})
 	m.stats.ReleasedMaster++
@@ -757,7 +757,7 @@ func (m *Machine) transition(acts []Action, to State, reason string) []Action {
 
 func (m *Machine) send(acts []Action, prio uint8) []Action {
 	m.stats.AdvertsTx++
-	if prio == PriorityStop {
+	if prio == priorityStop {
 		m.stats.PriZeroTx++
 	}
 	return append(acts, Action{Kind: ActSend, Priority: prio})

@@ -214,28 +214,28 @@ func TestReceiveDrops(t *testing.T) {
 		adv  func(a *Advert)
 		want DropReason
 	}{
-		{"ttl 254", nil, func(a *Advert) { a.TTL = 254 }, DropTTL},
-		{"ttl ignored for unicast", func(c *Config) { c.Unicast = true }, func(a *Advert) { a.TTL = 64; a.Multicast = false }, DropNone},
-		{"version 3 to a v2 instance", nil, func(a *Advert) { a.Version = 3 }, DropVersion},
-		{"wrong password", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.Auth = PassKey("Secret") }, DropAuth},
-		{"password expected, none sent", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.AuthType = AuthNone }, DropAuthType},
-		{"AH expected, plain received", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH = false }, DropAuthType},
-		{"AH replayed sequence", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH, a.AHSeq = true, 0 }, DropAuth},
-		{"v2 interval mismatch", nil, func(a *Advert) { a.Interval = 2 * time.Second }, DropInterval},
-		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") }, DropAddrCount},
-		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.99") }, DropAddrList},
-		{"address list skipped for the known master", func(c *Config) { c.SkipCheckAdvAddr = true }, func(a *Advert) { a.Addrs = addrs("192.0.2.99", "192.0.2.98") }, DropNone},
-		{"unicast expected", func(c *Config) { c.Unicast = true }, nil, DropCast},
-		{"multicast expected", nil, func(a *Advert) { a.Multicast = false }, DropCast},
-		{"unicast source not a peer", func(c *Config) { c.Unicast, c.CheckUnicastSrc, c.Peers = true, true, addrs("192.0.2.3") }, func(a *Advert) { a.Multicast = false }, DropPeer},
-		{"our own advert", nil, func(a *Advert) { a.Src = r1 }, DropOwnAdvert},
-		{"IPv6 source to an IPv4 instance", nil, func(a *Advert) { a.Src = ll1 }, DropFamily},
+		{"ttl 254", nil, func(a *Advert) { a.TTL = 254 }, dropTTL},
+		{"ttl ignored for unicast", func(c *Config) { c.Unicast = true }, func(a *Advert) { a.TTL = 64; a.Multicast = false }, dropNone},
+		{"version 3 to a v2 instance", nil, func(a *Advert) { a.Version = 3 }, dropVersion},
+		{"wrong password", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.Auth = PassKey("Secret") }, dropAuth},
+		{"password expected, none sent", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.AuthType = authNone }, dropAuthType},
+		{"AH expected, plain received", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH = false }, dropAuthType},
+		{"AH replayed sequence", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH, a.AHSeq = true, 0 }, dropAuth},
+		{"v2 interval mismatch", nil, func(a *Advert) { a.Interval = 2 * time.Second }, dropInterval},
+		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") }, dropAddrCount},
+		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.99") }, dropAddrList},
+		{"address list skipped for the known master", func(c *Config) { c.SkipCheckAdvAddr = true }, func(a *Advert) { a.Addrs = addrs("192.0.2.99", "192.0.2.98") }, dropNone},
+		{"unicast expected", func(c *Config) { c.Unicast = true }, nil, dropCast},
+		{"multicast expected", nil, func(a *Advert) { a.Multicast = false }, dropCast},
+		{"unicast source not a peer", func(c *Config) { c.Unicast, c.CheckUnicastSrc, c.Peers = true, true, addrs("192.0.2.3") }, func(a *Advert) { a.Multicast = false }, dropPeer},
+		{"our own advert", nil, func(a *Advert) { a.Src = r1 }, dropOwnAdvert},
+		{"IPv6 source to an IPv4 instance", nil, func(a *Advert) { a.Src = ll1 }, dropFamily},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newM(t, tt.mod)
 			m.Start(t0)
-			if tt.want == DropNone && tt.name == "address list skipped for the known master" {
+			if tt.want == dropNone && tt.name == "address list skipped for the known master" {
 				m.Receive(t0, advertFrom(m, r2, 150)) // r2 becomes the known master
 			}
 			a := advertFrom(m, r2, 150)
@@ -249,7 +249,7 @@ func TestReceiveDrops(t *testing.T) {
 			before := m.Stats()
 			m.Receive(t0, a)
 			s := m.Stats()
-			if tt.want == DropNone {
+			if tt.want == dropNone {
 				if s.DroppedTotal() != before.DroppedTotal() || s.AdvertsRx != before.AdvertsRx+1 {
 					t.Fatalf("dropped: %v", s.Dropped)
 				}
@@ -402,27 +402,27 @@ func TestEventWords(t *testing.T) {
 		want Event
 	}{
 		{"interval", func(c *Config) { c.Interval = 2 * time.Second }, func(a *Advert) { a.Interval = time.Second },
-			Event{DropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
+			Event{dropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
 		{"password", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.Auth = PassKey("theirs") },
-			Event{DropAuth, "auth", "received an invalid passwd!"}},
-		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.AuthType, a.Auth = AuthNone, [AuthLen]byte{} },
-			Event{DropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
+			Event{dropAuth, "auth", "received an invalid passwd!"}},
+		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.AuthType, a.Auth = authNone, [authLen]byte{} },
+			Event{dropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
 		{"AH missing", func(c *Config) { c.AuthType = AuthAH }, nil,
-			Event{DropAuthType, "auth_type", "No AH header but auth type is AH"}},
+			Event{dropAuthType, "auth_type", "No AH header but auth type is AH"}},
 		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") },
-			Event{DropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
+			Event{dropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
 		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.101") },
-			Event{DropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
+			Event{dropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
 		{"TTL", nil, func(a *Advert) { a.TTL = 64 },
-			Event{DropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
+			Event{dropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
 		{"version", nil, func(a *Advert) { a.Version = 3 },
-			Event{DropVersion, "version", "wrong version. Received 3 and expect 2"}},
+			Event{dropVersion, "version", "wrong version. Received 3 and expect 2"}},
 		{"unicast on a multicast instance", nil, func(a *Advert) { a.Multicast = false },
-			Event{DropCast, "cast", "Expected multicast packet but received unicast packet"}},
+			Event{dropCast, "cast", "Expected multicast packet but received unicast packet"}},
 		{"lower priority (accepted, ignored)", nil, func(a *Advert) { a.Priority = 50 },
-			Event{DropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
+			Event{dropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
 		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *Advert) { a.Interval = 2 * time.Second },
-			Event{DropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
+			Event{dropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,7 +437,7 @@ func TestEventWords(t *testing.T) {
 			if len(evs) != 1 || evs[0] != tt.want {
 				t.Fatalf("events %+v, want %+v", evs, tt.want)
 			}
-			if tt.want.Drop != DropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
+			if tt.want.Drop != dropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
 				t.Errorf("drop not counted: %v", m.Stats().Dropped)
 			}
 		})

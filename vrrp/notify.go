@@ -52,10 +52,10 @@ func (n *NotifyScripts) For(st State) *Script {
 	return nil
 }
 
-// PrepareNotify prepares the scripts of nc (checking them as keepalived
+// prepareNotify prepares the scripts of nc (checking them as keepalived
 // does and logging the ones that cannot run). what names the owner in
 // logs: "vrrp_instance VI_1" or "vrrp_sync_group G".
-func PrepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
+func prepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
 	return &NotifyScripts{
 		Master:  prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
 		Backup:  prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
@@ -65,8 +65,8 @@ func PrepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConf
 	}
 }
 
-// GroupNotifyConfig is a sync group's notify settings.
-func GroupNotifyConfig(cfg *config.Config, g *config.SyncGroup) NotifyConfig {
+// groupNotifyConfig is a sync group's notify settings.
+func groupNotifyConfig(cfg *config.Config, g *config.SyncGroup) NotifyConfig {
 	nc := NotifyConfig{Master: g.NotifyMaster, Backup: g.NotifyBackup, Fault: g.NotifyFault, Stop: g.NotifyStop, Generic: g.Notify}
 	nc.PriorityChanges = boolOr(g.NotifyPriorityChanges, globalPriorityChanges(cfg))
 	return nc
@@ -96,8 +96,8 @@ func instanceNotifyConfig(cfg *config.Config, name string, in *config.Instance) 
 
 // Notify kinds, the first argument of the generic notify script.
 const (
-	NotifyInstance = "INSTANCE"
-	NotifyGroup    = "GROUP"
+	notifyInstance = "INSTANCE"
+	notifyGroup    = "GROUP"
 )
 
 // Notifier runs notify scripts and writes notify FIFO lines. Every instance
@@ -221,7 +221,7 @@ func NewNotifier(log *slog.Logger, o NotifierOptions) *Notifier {
 	n.policy = o.Policy
 	if n.policy == nil {
 		// Its own runner, closed with it.
-		n.policy, n.ownPolicy = NewScriptPolicy(nil), true
+		n.policy, n.ownPolicy = newScriptPolicy(nil), true
 		o.Policy = n.policy
 	}
 	for _, fc := range o.FIFOs {
@@ -295,9 +295,9 @@ func chownTo(path, name, group string) error {
 	return os.Chown(path, uid, g)
 }
 
-// FIFOLine is keepalived's notify FIFO line: `INSTANCE "VI_1" MASTER 100`
+// fifoLine is keepalived's notify FIFO line: `INSTANCE "VI_1" MASTER 100`
 // (state may also be MASTER_PRIORITY, BACKUP_PRIORITY...).
-func FIFOLine(kind, name, state string, prio uint8) string {
+func fifoLine(kind, name, state string, prio uint8) string {
 	return fmt.Sprintf("%s \"%s\" %s %d\n", kind, name, state, prio)
 }
 
@@ -331,8 +331,8 @@ func HasLVSFIFOs(cfg *config.Config) bool {
 	return g != nil && (g.NotifyFIFO.Set && len(g.NotifyFIFO.Args) > 0 || g.LVSNotifyFIFO.Set && len(g.LVSNotifyFIFO.Args) > 0)
 }
 
-// Notify reports that an instance (kind NotifyInstance) or a sync group
-// (NotifyGroup, priority 0) entered st: the notify_* script for the state
+// Notify reports that an instance (kind notifyInstance) or a sync group
+// (notifyGroup, priority 0) entered st: the notify_* script for the state
 // starts, then the generic notify script with the arguments `kind name
 // STATE priority`, in that order and after the earlier notifications of the
 // same name; the FIFO line is written at once. It never blocks.
@@ -343,7 +343,7 @@ func (n *Notifier) Notify(kind, name string, scripts *NotifyScripts, st State, p
 	if st != StateMaster && st != StateBackup && st != StateFault && st != StateStop {
 		return
 	}
-	n.writeFIFO(FIFOLine(kind, name, st.String(), prio))
+	n.writeFIFO(fifoLine(kind, name, st.String(), prio))
 	if scripts == nil {
 		return
 	}
@@ -366,7 +366,7 @@ func (n *Notifier) NotifyPriority(name string, st State, prio uint8) {
 	if st == StateMaster {
 		state = "MASTER_PRIORITY"
 	}
-	n.writeFIFO(FIFOLine(NotifyInstance, name, state, prio))
+	n.writeFIFO(fifoLine(notifyInstance, name, state, prio))
 }
 
 func (n *Notifier) enqueue(key string, j notifyJob) {
@@ -492,7 +492,7 @@ func (r *Router) setupTracking() {
 		r.opts.Scripts = r.opts.Notifier.policy
 	}
 	for _, in := range r.instances {
-		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
+		in.notify = prepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
 	}
 	r.track = newTracking(r)
 }
@@ -502,7 +502,7 @@ func (r *Router) Notifier() *Notifier { return r.opts.Notifier }
 
 // notifyTransition runs an instance's notifications for a transition.
 func (r *Router) notifyTransition(in *instance, a Action) {
-	r.opts.Notifier.Notify(NotifyInstance, in.cfg.Machine.Name, in.notify, a.To, a.Priority)
+	r.opts.Notifier.Notify(notifyInstance, in.cfg.Machine.Name, in.notify, a.To, a.Priority)
 }
 
 // closeNotifier waits (a bounded time) for the last notify scripts, the
@@ -534,7 +534,7 @@ func ConfigureScripts(cfg *config.Config, log *slog.Logger, ro *RouterOptions, r
 		log = slog.Default()
 	}
 	if runner == nil {
-		runner = NewScriptPolicy(cfg.Global)
+		runner = newScriptPolicy(cfg.Global)
 	}
 	ro.Scripts = runner
 	if !ro.Scripts.Security && os.Getuid() == 0 && hasScripts(cfg) {

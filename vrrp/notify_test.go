@@ -54,11 +54,11 @@ func TestNotifyOrder(t *testing.T) {
 		Stop:    appender(t, out, "stop"),
 		Generic: appender(t, out, "notify"),
 	}
-	n.Notify(NotifyInstance, "VI_1", s, StateBackup, 100)
-	n.Notify(NotifyInstance, "VI_1", s, StateMaster, 100)
-	n.Notify(NotifyInstance, "VI_1", s, StateFault, 90)
-	n.Notify(NotifyInstance, "VI_1", s, StateStop, 90)
-	n.Notify(NotifyGroup, "G", &NotifyScripts{Generic: appender(t, out, "group")}, StateMaster, 0)
+	n.Notify(notifyInstance, "VI_1", s, StateBackup, 100)
+	n.Notify(notifyInstance, "VI_1", s, StateMaster, 100)
+	n.Notify(notifyInstance, "VI_1", s, StateFault, 90)
+	n.Notify(notifyInstance, "VI_1", s, StateStop, 90)
+	n.Notify(notifyGroup, "G", &NotifyScripts{Generic: appender(t, out, "group")}, StateMaster, 0)
 	n.Close(context.Background())
 	got := readLines(t, out)
 	wantVI := []string{
@@ -95,11 +95,11 @@ func TestNotifySlowScript(t *testing.T) {
 		Backup: appender(t, out, "slow-backup"),
 	}
 	fast := &NotifyScripts{Master: appender(t, out, "fast-master")}
-	n.Notify(NotifyInstance, "SLOW", slow, StateMaster, 100)
-	n.Notify(NotifyInstance, "SLOW", slow, StateBackup, 100)
+	n.Notify(notifyInstance, "SLOW", slow, StateMaster, 100)
+	n.Notify(notifyInstance, "SLOW", slow, StateBackup, 100)
 	// Notify returned although the script blocks; the other instance's
 	// script runs.
-	n.Notify(NotifyInstance, "FAST", fast, StateMaster, 100)
+	n.Notify(notifyInstance, "FAST", fast, StateMaster, 100)
 	waitFor(t, "fast-master", func() bool { return slices.Contains(readLines(t, out), "fast-master") })
 	if l := readLines(t, out); slices.Contains(l, "slow-backup") {
 		t.Fatalf("SLOW's backup script ran before its master script finished: %q", l)
@@ -123,7 +123,7 @@ func TestNotifyStopKilled(t *testing.T) {
 	n := NewNotifier(quietLog(), NotifierOptions{})
 	n.StopTimeout = 100 * time.Millisecond
 	s := &NotifyScripts{Stop: &Script{Args: []string{"/bin/sh", "-c", "echo started >> " + out + "; sleep 60; echo finished >> " + out}}}
-	n.Notify(NotifyInstance, "VI_1", s, StateStop, 100)
+	n.Notify(notifyInstance, "VI_1", s, StateStop, 100)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n.Close(ctx)
@@ -151,9 +151,9 @@ func TestNotifyFIFO(t *testing.T) {
 	if err := syscall.Stat(fifo, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
 		t.Fatalf("no FIFO at %s: %v", fifo, err)
 	}
-	n.Notify(NotifyInstance, "VI_1", nil, StateMaster, 100)
+	n.Notify(notifyInstance, "VI_1", nil, StateMaster, 100)
 	n.NotifyPriority("VI_1", StateMaster, 90)
-	n.Notify(NotifyGroup, "G", nil, StateBackup, 0)
+	n.Notify(notifyGroup, "G", nil, StateBackup, 0)
 	want := []string{`INSTANCE "VI_1" MASTER 100`, `INSTANCE "VI_1" MASTER_PRIORITY 90`, `GROUP "G" BACKUP 0`}
 	waitFor(t, "three FIFO lines", func() bool { return len(readLines(t, out)) == 3 })
 	n.Close(context.Background())
@@ -166,7 +166,7 @@ func TestNotifyFIFO(t *testing.T) {
 }
 
 func TestFIFOLine(t *testing.T) {
-	if got := FIFOLine(NotifyInstance, "VI_1", "MASTER", 100); got != "INSTANCE \"VI_1\" MASTER 100\n" {
+	if got := fifoLine(notifyInstance, "VI_1", "MASTER", 100); got != "INSTANCE \"VI_1\" MASTER 100\n" {
 		t.Errorf("got %q", got)
 	}
 }
@@ -205,14 +205,14 @@ vrrp_instance VI_1 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := PrepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_instance VI_1", nc)
+	s := prepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_instance VI_1", nc)
 	if s.Master == nil || !slices.Equal(s.Master.Args, []string{echo, "to master", "x"}) {
 		t.Errorf("notify_master %+v", s.Master)
 	}
 	if s.Generic == nil || s.Backup != nil {
 		t.Errorf("generic %v backup %v", s.Generic, s.Backup)
 	}
-	g := PrepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_sync_group G", GroupNotifyConfig(cfg, cfg.SyncGroups["G"]))
+	g := prepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_sync_group G", groupNotifyConfig(cfg, cfg.SyncGroups["G"]))
 	if g.Generic == nil || !slices.Equal(g.Generic.Args, []string{echo, "group"}) {
 		t.Errorf("group notify %+v", g.Generic)
 	}
@@ -270,8 +270,8 @@ func TestNotifyHungKilled(t *testing.T) {
 		Master: r.Command("/bin/sh", "-c", "echo $$ > "+pidFile+"; sleep 1000 & sleep 1000"),
 		Backup: appender(t, out, "backup"),
 	}
-	n.Notify(NotifyInstance, "VI_1", hung, StateMaster, 100)
-	n.Notify(NotifyInstance, "VI_1", hung, StateBackup, 100)
+	n.Notify(notifyInstance, "VI_1", hung, StateMaster, 100)
+	n.Notify(notifyInstance, "VI_1", hung, StateBackup, 100)
 	pgid := pidIn(t, pidFile)
 	waitFor(t, "the hung script's group to be killed", func() bool { return len(procGroup(t, pgid)) == 0 })
 	waitFor(t, "the next script", func() bool { return slices.Contains(readLines(t, out), "backup") })
@@ -287,7 +287,7 @@ func TestNotifyLeftoverKilledOnClose(t *testing.T) {
 	out, pidFile := filepath.Join(dir, "out"), filepath.Join(dir, "pid")
 	n := NewNotifier(quietLog(), NotifierOptions{})
 	s := &NotifyScripts{Master: n.policy.Command("/bin/sh", "-c", "echo $$ > "+pidFile+"; sleep 1000 & echo started >> "+out)}
-	n.Notify(NotifyInstance, "VI_1", s, StateMaster, 100)
+	n.Notify(notifyInstance, "VI_1", s, StateMaster, 100)
 	pgid := pidIn(t, pidFile)
 	waitFor(t, "the script", func() bool { return slices.Contains(readLines(t, out), "started") })
 	if len(procGroup(t, pgid)) == 0 {

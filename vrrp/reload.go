@@ -63,83 +63,115 @@ func newInstance(r *Router, ic InstanceConfig) *instance {
 // can take without restarting: its virtual addresses and its priority
 // (not to or from 255, the address owner's).
 func softChange(a, b InstanceConfig) bool {
-	if (a.Machine.Priority == PriorityOwner) != (b.Machine.Priority == PriorityOwner) {
+	if (a.Machine.Priority == priorityOwner) != (b.Machine.Priority == priorityOwner) {
 		return false
 	}
 	b.VIPs, b.Machine.VIPs, b.Machine.Priority = a.VIPs, a.Machine.VIPs, a.Machine.Priority
 	return reflect.DeepEqual(a, b)
 }
 
+// reloadPlan is what a reload does, worked out before anything changes.
+type reloadPlan struct {
+	res      ReloadResult
+	next     []*instance // the instances after the reload, in order
+	fresh    []*instance // new, or restarted with a new configuration
+	updates  []*instance // kept, with newCfg
+	stopping []*instance
+	newCfg   map[*instance]InstanceConfig
+	conns    map[connKey]*connState
+	opened   []*connState // sockets opened for the new set
+}
+
+// reload runs in the loop: plan, prepare what can fail, then apply.
 func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig) (ReloadResult, error) {
-	var (
-		res      ReloadResult
-		next     []*instance
-		fresh    []*instance
-		updates  []*instance
-		stopping []*instance
-		newCfg   = map[*instance]InstanceConfig{}
-		names    = map[string]bool{}
-	)
+	p, err := r.planReload(ics)
+	if err != nil {
+		return ReloadResult{}, err
+	}
+	// Everything that can fail comes first, while nothing has changed.
+	if err := r.prepareReload(p); err != nil {
+		return ReloadResult{}, err
+	}
+	r.stopAndUpdate(ctx, now, p)
+	r.swapConns(p)
+	r.swapInstances(p)
+	r.restartTracking(ctx, now, p.fresh)
+	res := p.res
+	r.log.Info("vrrp: reloaded", "unchanged", len(res.Unchanged), "updated", res.Updated, "started", res.Started, "stopped", res.Stopped)
+	return res, nil
+}
+
+// planReload sorts the new configuration's instances into unchanged,
+// updated in place (softChange), started (new or changed otherwise) and
+// stopped.
+func (r *Router) planReload(ics []InstanceConfig) (*reloadPlan, error) {
+	p := &reloadPlan{newCfg: map[*instance]InstanceConfig{}}
+	names := map[string]bool{}
 	for _, ic := range ics {
 		name := ic.Machine.Name
 		if names[name] {
-			return res, fmt.Errorf("vrrp: instance %s given twice", name)
+			return nil, fmt.Errorf("vrrp: instance %s given twice", name)
 		}
 		names[name] = true
 		old := r.byName[name]
 		switch {
 		case old != nil && reflect.DeepEqual(old.cfg, ic):
-			next = append(next, old)
-			res.Unchanged = append(res.Unchanged, name)
+			p.next = append(p.next, old)
+			p.res.Unchanged = append(p.res.Unchanged, name)
 		case old != nil && softChange(old.cfg, ic):
-			next = append(next, old)
-			updates = append(updates, old)
-			newCfg[old] = ic
-			res.Updated = append(res.Updated, name)
+			p.next = append(p.next, old)
+			p.updates = append(p.updates, old)
+			p.newCfg[old] = ic
+			p.res.Updated = append(p.res.Updated, name)
 		default:
 			if _, err := NewMachine(ic.Machine); err != nil {
-				return ReloadResult{}, err
+				return nil, err
 			}
 			if old != nil {
-				stopping = append(stopping, old)
+				p.stopping = append(p.stopping, old)
 			}
 			in := newInstance(r, ic)
-			next = append(next, in)
-			fresh = append(fresh, in)
-			res.Started = append(res.Started, name)
+			p.next = append(p.next, in)
+			p.fresh = append(p.fresh, in)
+			p.res.Started = append(p.res.Started, name)
 		}
 	}
 	for _, in := range r.instances {
 		if !names[in.cfg.Machine.Name] {
-			stopping = append(stopping, in)
+			p.stopping = append(p.stopping, in)
 		}
 	}
-	for _, in := range stopping {
-		res.Stopped = append(res.Stopped, in.cfg.Machine.Name)
+	for _, in := range p.stopping {
+		p.res.Stopped = append(p.res.Stopped, in.cfg.Machine.Name)
 	}
+	return p, nil
+}
 
-	// Everything that can fail comes first, while nothing has changed.
-	// (Updates change nothing planConns and connOptions read.)
-	plan, err := planConns(next)
+// prepareReload does what can fail: the socket plan, the new instances'
+// VMACs and machines, the sockets whose options changed. On failure it
+// undoes what it did and nothing has changed. (Updates change nothing
+// planConns and connOptions read.)
+func (r *Router) prepareReload(p *reloadPlan) error {
+	plan, err := planConns(p.next)
 	if err != nil {
-		return ReloadResult{}, err
+		return err
 	}
+	p.conns = plan
 	// New instances' VMACs exist before their sockets open on them; on
 	// failure the ones no running instance uses go again.
-	for _, in := range fresh {
+	for _, in := range p.fresh {
 		if err := r.setupVMACs(in); err != nil {
 			r.removeUnusedVMACs()
-			return ReloadResult{}, err
+			return err
 		}
-		if err := newMachine(in, next); err != nil {
+		if err := newMachine(r.host, in, p.next); err != nil {
 			r.removeUnusedVMACs()
-			return ReloadResult{}, err
+			return err
 		}
-		if in.cfg.NoAccept && r.host.fw == nil {
+		if in.cfg.NoAccept && r.made.fw == nil {
 			in.log.Warn("vrrp: " + in.cfg.Machine.Name + ": no_accept is NOT enforced until kt restarts (no firewall table was set up at start)")
 		}
 	}
-	var opened []*connState
 	for key, cs := range plan {
 		cs.opts = connOptions(cs)
 		if old := r.conns[key]; old != nil && reflect.DeepEqual(old.opts, cs.opts) {
@@ -147,30 +179,37 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		}
 		c, err := r.opts.Listen(cs.opts)
 		if err != nil {
-			for _, o := range opened {
+			for _, o := range p.opened {
 				o.conn.Close()
 			}
 			r.removeUnusedVMACs()
-			return ReloadResult{}, err
+			return err
 		}
 		cs.conn = c
-		opened = append(opened, cs)
+		p.opened = append(p.opened, cs)
 	}
+	return nil
+}
 
-	// Stop what goes away while its socket still works.
-	for _, in := range stopping {
+// stopAndUpdate stops what goes away while its socket still works, and
+// gives updated instances their new configuration.
+func (r *Router) stopAndUpdate(ctx context.Context, now time.Time, p *reloadPlan) {
+	for _, in := range p.stopping {
 		r.exec(ctx, in, now, in.m.Stop(now))
 		in.log.Info("vrrp: " + in.cfg.Machine.Name + ": stopped by reload")
 	}
-	for _, in := range updates {
-		r.update(ctx, in, now, newCfg[in])
+	for _, in := range p.updates {
+		r.update(ctx, in, now, p.newCfg[in])
 	}
+}
 
-	// Swap the sockets: a socket whose options did not change keeps its
-	// connState (its reader goroutine holds it) with the new instances.
+// swapConns puts the planned sockets in place: a socket whose options did
+// not change keeps its connState (its reader goroutine holds it) with the
+// new instances; new ones get a reader; the rest close.
+func (r *Router) swapConns(p *reloadPlan) {
 	old := r.conns
 	r.conns = map[connKey]*connState{}
-	for key, cs := range plan {
+	for key, cs := range p.conns {
 		if o := old[key]; o != nil && cs.conn == nil {
 			o.byVRID = cs.byVRID
 			cs = o
@@ -185,17 +224,22 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 	for key, o := range old {
 		if r.conns[key] != o {
 			o.conn.Close()
+			o.closed = true
 		}
 	}
+}
 
-	// Sync groups: a group whose members all stayed keeps its state.
+// swapInstances makes the planned instances the router's, rebuilds the sync
+// groups (a group whose members all stayed keeps its state) and removes
+// the VMACs no instance uses any more.
+func (r *Router) swapInstances(p *reloadPlan) {
 	oldGroups := map[string]*syncGroup{}
 	for name, g := range r.groups {
 		oldGroups[name] = g
 	}
-	r.instances = next
+	r.instances = p.next
 	r.byName = map[string]*instance{}
-	for _, in := range next {
+	for _, in := range p.next {
 		r.byName[in.cfg.Machine.Name] = in
 	}
 	r.buildGroups()
@@ -206,12 +250,14 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		}
 		g.hold()
 	}
+}
 
-	// Tracking starts over for the new set: objects report again (an
-	// unchanged result changes nothing) and new instances wait for their
-	// weight-0 scripts as at start.
+// restartTracking starts tracking over for the new set: objects report
+// again (an unchanged result changes nothing) and new instances wait for
+// their weight-0 scripts as at start.
+func (r *Router) restartTracking(ctx context.Context, now time.Time, fresh []*instance) {
 	for _, in := range fresh {
-		in.notify = PrepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
+		in.notify = prepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+in.cfg.Machine.Name, in.cfg.Notify)
 	}
 	if r.stopTrack != nil {
 		r.stopTrack()
@@ -226,8 +272,6 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
 	r.startTracking(r.loopCtx)
-	r.log.Info("vrrp: reloaded", "unchanged", len(res.Unchanged), "updated", res.Updated, "started", res.Started, "stopped", res.Stopped)
-	return res, nil
 }
 
 // update gives a running instance new virtual addresses or priority
@@ -236,8 +280,8 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic InstanceConfig) {
 	prev := in.cfg.VIPs
 	master := in.m.State() == StateMaster
-	if master && in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(prev), false); err != nil {
+	if master && in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(prev), false); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}
@@ -265,8 +309,8 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	if len(added) > 0 {
 		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
 	}
-	if in.cfg.NoAccept && r.host.fw != nil {
-		if err := r.host.fw.drop(vipAddrs(in.cfg.VIPs), true); err != nil {
+	if in.cfg.NoAccept && r.made.fw != nil {
+		if err := r.made.fw.Drop(vipAddrs(in.cfg.VIPs), true); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
 	}

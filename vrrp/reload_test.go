@@ -3,8 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -17,8 +15,7 @@ import (
 // instances, stops removed ones, and refuses a bad set without changing
 // anything.
 func TestReload(t *testing.T) {
-	h := &hub{}
-	book := &addrBook{held: map[netip.Prefix]bool{}}
+	book := NewMemHost()
 	var mu sync.Mutex
 	var trs []string
 	inst := func(name string, vrid uint8, vips ...string) InstanceConfig {
@@ -32,25 +29,14 @@ func TestReload(t *testing.T) {
 		ic.Machine = mc
 		return ic
 	}
-	r, err := NewRouter([]InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, RouterOptions{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Listen: h.listen, Addrs: book, NoLinkWatch: true,
+	l := newLab(t)
+	r := l.start([]InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, RouterOptions{Host: book,
 		OnTransition: func(tr Transition) {
 			mu.Lock()
 			trs = append(trs, fmt.Sprintf("%s %v", tr.Instance, tr.To))
 			mu.Unlock()
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+		}}).r
+	ctx := context.Background()
 	state := func(name string) State {
 		for _, st := range r.Status() {
 			if st.Name == name {
@@ -59,7 +45,7 @@ func TestReload(t *testing.T) {
 		}
 		return StateInit
 	}
-	waitFor(t, "VI_1 master", func() bool { return state("VI_1") == StateMaster })
+	l.until("VI_1 master", 10*time.Second, func() bool { return state("VI_1") == StateMaster })
 	transitions := func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -90,15 +76,15 @@ func TestReload(t *testing.T) {
 				t.Fatalf("%s: result %s, want %s", s.name, got, s.want)
 			}
 		}
-		if state("VI_1") != StateMaster || !book.holds(vip(s.ics[0].VIPs[0].Prefix.Addr().String())) && !s.wantErr {
-			t.Fatalf("%s: VI_1 %v, holds %v", s.name, state("VI_1"), book.held)
+		if state("VI_1") != StateMaster || !book.Holds(vip(s.ics[0].VIPs[0].Prefix.Addr().String())) && !s.wantErr {
+			t.Fatalf("%s: VI_1 %v, holds %v", s.name, state("VI_1"), book.Ops())
 		}
 		if s.name == "add an instance" {
-			waitFor(t, "VI_2 master", func() bool { return state("VI_2") == StateMaster && book.holds(vip("192.0.2.101")) })
+			l.until("VI_2 master", 10*time.Second, func() bool { return state("VI_2") == StateMaster && book.Holds(vip("192.0.2.101")) })
 		}
 	}
-	if book.holds(vip("192.0.2.100")) || book.holds(vip("192.0.2.101")) || !book.holds(vip("192.0.2.110")) {
-		t.Errorf("addresses after the reloads: %v", book.held)
+	if book.Holds(vip("192.0.2.100")) || book.Holds(vip("192.0.2.101")) || !book.Holds(vip("192.0.2.110")) {
+		t.Errorf("addresses after the reloads: %v", book.Ops())
 	}
 	var vi1 []string
 	for _, tr := range transitions()[len(before):] {

@@ -12,10 +12,10 @@ import (
 	"github.com/kt-project/kt/config"
 )
 
-// RouteProtoKeepalived is the routing protocol number keepalived marks its
+// routeProtoKeepalived is the routing protocol number keepalived marks its
 // routes and rules with (RTPROT_KEEPALIVED); kt uses the same so that
 // `ip route show proto 18` finds them either way.
-const RouteProtoKeepalived = config.ProtoKeepalived
+const routeProtoKeepalived = config.ProtoKeepalived
 
 // Route is one virtual_routes / static_routes line as netlink adds it. The
 // output interface is kept by name and looked up when the route is added,
@@ -166,14 +166,6 @@ func ruleOf(c config.Rule, prio uint32) Rule {
 		ru.Type = c.Action
 	}
 	return r
-}
-
-// RouteManager adds and removes routes and rules; Netlink is the real one.
-type RouteManager interface {
-	AddRoute(r Route) error
-	RemoveRoute(r Route) error
-	AddRule(r Rule) error
-	RemoveRule(r Rule) error
 }
 
 func (r Route) resolve() (*netlink.Route, error) {

@@ -28,7 +28,7 @@ func TestRouteOf(t *testing.T) {
 	}{
 		{line: "198.51.100.0/24 via 192.0.2.254 dev eth0", check: func(t *testing.T, r Route) {
 			want := netlink.Route{Dst: ipnet(t, "198.51.100.0/24"), Gw: net.ParseIP("192.0.2.254").To4(), Table: unix.RT_TABLE_MAIN,
-				Protocol: RouteProtoKeepalived, Type: unix.RTN_UNICAST, Family: unix.AF_INET}
+				Protocol: routeProtoKeepalived, Type: unix.RTN_UNICAST, Family: unix.AF_INET}
 			if r.Dev != "eth0" || r.Route.String() != want.String() || r.Route.Family != want.Family || r.Route.Type != want.Type || r.Route.Protocol != want.Protocol {
 				t.Errorf("got %v dev %q, want %v", r.Route, r.Dev, want)
 			}
@@ -95,7 +95,7 @@ func TestRuleOf(t *testing.T) {
 	}{
 		{line: "from 192.0.2.100 table 100", check: func(t *testing.T, r netlink.Rule) {
 			if r.Src.String() != "192.0.2.100/32" || r.Table != 100 || r.Type != unix.FR_ACT_TO_TBL || r.Family != unix.AF_INET ||
-				r.Protocol != RouteProtoKeepalived || r.Priority != config.RuleStartPriority || r.Goto != -1 {
+				r.Protocol != routeProtoKeepalived || r.Priority != config.RuleStartPriority || r.Goto != -1 {
 				t.Errorf("got %+v", r)
 			}
 		}},

@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/kt-project/kt/internal/clock"
 )
 
 // Transition is a state change of one instance, for logs, notify scripts
@@ -32,16 +33,20 @@ type RouterOptions struct {
 	Log *slog.Logger
 	// Listen opens the packet conn for an interface and family.
 	Listen func(ConnOptions) (PacketConn, error)
-	// Addrs adds, removes and announces VIPs.
-	Addrs AddrManager
+	// Host is the machine: addresses, routes, rules, VMACs, sysctls, the
+	// firewall and their events; nil: the current network namespace
+	// (Netlink), closed when Run returns.
+	Host Host
+	// Clock is the router's and its trackers' time; nil: the wall clock.
+	Clock clock.Clock
 	// OnTransition is called from the router's loop for every state change;
 	// it must not block.
 	OnTransition func(Transition)
 	// OnGroupTransition is called from the router's loop for every sync
 	// group state change; it must not block.
 	OnGroupTransition func(GroupTransition)
-	// WatchLinks follows interface state through netlink: an instance
-	// whose interface goes down enters FAULT. On by default.
+	// NoLinkWatch ignores the host's link events; by default an instance
+	// whose interface goes down enters FAULT.
 	NoLinkWatch bool
 	// Scripts is how track and notify scripts run (script_user,
 	// enable_script_security); nil: keepalived's defaults.
@@ -70,6 +75,8 @@ type RouterOptions struct {
 type Router struct {
 	opts      RouterOptions
 	log       *slog.Logger
+	host      Host
+	clock     clock.Clock
 	instances []*instance
 	conns     map[connKey]*connState
 
@@ -79,14 +86,16 @@ type Router struct {
 	// goroutines that must change an instance; see do.
 	inject chan func(ctx context.Context, now time.Time)
 
-	// realSockets: the instances use the host's interfaces (no Listen
-	// of the caller's).
-	realSockets bool
+	// wg counts the goroutines Run started besides GARPs (receivers,
+	// host watchers, trackers); Run returns after they end.
+	wg sync.WaitGroup
 	// stopped is closed when Run returns.
 	stopped chan struct{}
 	// loopCtx and rxc belong to the running loop (set by Run).
 	loopCtx context.Context
 	rxc     chan rx
+	// wake is signalled by the loop's timer.
+	wake chan struct{}
 
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
@@ -96,7 +105,7 @@ type Router struct {
 	track       *tracking // track.go
 	stopTrack   context.CancelFunc
 	ownNotifier bool      // notify.go
-	host        hostState // VMACs, statics, firewall: see hostsetup.go
+	made        hostState // VMACs, statics, firewall: see hostsetup.go
 }
 
 type connKey struct {
@@ -105,9 +114,10 @@ type connKey struct {
 }
 
 type connState struct {
-	key  connKey
-	opts ConnOptions
-	conn PacketConn
+	key    connKey
+	opts   ConnOptions
+	conn   PacketConn
+	closed bool // conn was closed (closeConns)
 	// byVRID finds the instance an advert is for.
 	byVRID map[uint8]*instance
 }
@@ -163,12 +173,12 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	real := opts.Listen == nil
-	if real {
+	if opts.Listen == nil {
 		opts.Listen = func(o ConnOptions) (PacketConn, error) { return ListenConn(o) }
 	}
-	r := &Router{opts: opts, log: opts.Log, conns: map[connKey]*connState{}, byName: map[string]*instance{},
-		inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}), realSockets: real}
+	r := &Router{opts: opts, log: opts.Log, host: opts.Host, clock: clock.Or(opts.Clock), conns: map[connKey]*connState{},
+		byName: map[string]*instance{}, inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}),
+		wake: make(chan struct{}, 1)}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
@@ -203,41 +213,37 @@ type linkEvent struct {
 
 // Run opens the sockets, starts every instance and runs until ctx ends;
 // then every master sends a priority-0 advert and drops its addresses, and
-// Run returns nil. An error opening the sockets is returned at once.
+// Run returns nil once every goroutine it started has ended. An error
+// opening the sockets is returned at once.
 func (r *Router) Run(ctx context.Context) error {
 	defer close(r.stopped)
-	addrs := r.opts.Addrs
-	if addrs == nil {
+	if r.host == nil {
 		nl := NewNetlink()
 		defer nl.Close()
-		addrs = nl
-		r.opts.Addrs = nl
+		r.host = nl
 	}
+	// The loop outlives ctx for the shutdown (priority 0, addresses
+	// removed): it runs on ctx's values, not on its cancellation.
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		cancel()
+		r.wg.Wait()
+	}()
 	r.dropUnknownInterfaces()
 	defer r.teardownHost()
 	if err := r.setupHost(ctx); err != nil {
 		return err
 	}
+	defer r.closeConns()
 	if err := r.open(); err != nil {
-		r.closeConns()
 		return err
 	}
-	defer r.closeConns()
-
-	loopCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	r.loopCtx = loopCtx
 	r.rxc = make(chan rx, 256)
-	rxc := r.rxc
 	for _, cs := range r.conns {
 		r.startRecv(cs)
 	}
-	links := make(chan linkEvent, 16)
-	if !r.opts.NoLinkWatch {
-		r.watchLinks(loopCtx, links)
-	}
-
-	now := time.Now()
+	now := r.clock.Now()
 	r.track.init(ctx, now)
 	for _, in := range r.instances {
 		r.startFaults(ctx, in, now)
@@ -247,10 +253,37 @@ func (r *Router) Run(ctx context.Context) error {
 		r.exec(ctx, in, now, in.m.Start(now))
 	}
 	r.startTracking(loopCtx)
-	r.watchSources(loopCtx)
+	r.watchHost(loopCtx)
 	r.publish(now)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	r.loop(ctx)
+
+	now = r.clock.Now()
+	for _, in := range r.instances {
+		r.exec(loopCtx, in, now, in.m.Stop(now))
+		in.events.flush(in.log, in.cfg.Machine.Name, now, true)
+	}
+	r.publish(now)
+	cancel()
+	r.closeNotifier()
+	r.garps.Wait()
+	r.closeConns()
+	r.wg.Wait()
+	return nil
+}
+
+// loop feeds received adverts, timers and the goroutines' work (do) to
+// the machines until ctx ends.
+func (r *Router) loop(ctx context.Context) {
+	wake := r.wake
+	var (
+		timer clock.Timer
+		armed time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		r.heartbeat()
 		next := time.Time{}
@@ -261,25 +294,26 @@ func (r *Router) Run(ctx context.Context) error {
 				}
 			}
 		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = time.Until(next)
+		if !next.Equal(armed) {
+			if timer != nil {
+				timer.Stop()
+				timer = nil
+			}
+			armed = next
+			if !next.IsZero() {
+				timer = r.clock.AfterFunc(next.Sub(r.clock.Now()), func() {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				})
+			}
 		}
-		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
-			now := time.Now()
-			for _, in := range r.instances {
-				r.exec(context.Background(), in, now, in.m.Stop(now))
-				in.events.flush(in.log, in.cfg.Machine.Name, now, true)
-			}
-			r.publish(now)
-			cancel()
-			r.closeNotifier()
-			r.garps.Wait()
-			return nil
-		case got := <-rxc:
-			now := time.Now()
+			return
+		case got := <-r.rxc:
+			now := r.clock.Now()
 			if got.err != nil {
 				if !errors.Is(got.err, net.ErrClosed) {
 					r.log.Warn("vrrp: receive", "interface", got.cs.key.iface, "err", got.err)
@@ -290,42 +324,62 @@ func (r *Router) Run(ctx context.Context) error {
 				r.receive(ctx, got.cs, one, now)
 			}
 			r.publish(now)
-		case ev := <-links:
-			now := time.Now()
-			for _, in := range r.instances {
-				if in.cfg.Interface == ev.name {
-					reason := "interface " + ev.name + " up"
-					if !ev.up {
-						reason = "interface " + ev.name + " down"
-					}
-					r.setFault(ctx, in, now, "link", reason, !ev.up)
-				}
-			}
-			r.track.link(ctx, now, ev.name, ev.up)
-			r.publish(now)
 		case f := <-r.inject:
-			now := time.Now()
+			now := r.clock.Now()
 			f(ctx, now)
 			r.publish(now)
-		case <-timer.C:
-			now := time.Now()
-			for _, in := range r.instances {
-				if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
-					in.events.flush(in.log, in.cfg.Machine.Name, now, false)
-				}
-				if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
-					if in.m.State() == StateBackup {
-						in.log.Info("(" + in.cfg.Machine.Name + ") Receive advertisement timeout")
-					}
-					r.exec(ctx, in, now, in.m.Tick(now))
-					if in.group != nil {
-						r.groupWantsMaster(ctx, in.group, now)
-					}
-				}
+		case <-wake:
+			now := r.clock.Now()
+			if now.Before(armed) {
+				continue // a timer stopped too late; the right one is armed
 			}
+			armed = time.Time{} // fired: arm again whatever comes next
+			timer = nil
+			r.tick(ctx, now)
 			r.publish(now)
 		}
 	}
+}
+
+// tick runs the instances' timers that are due.
+func (r *Router) tick(ctx context.Context, now time.Time) {
+	for _, in := range r.instances {
+		if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
+			in.events.flush(in.log, in.cfg.Machine.Name, now, false)
+		}
+		if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
+			if in.m.State() == StateBackup {
+				in.log.Info("(" + in.cfg.Machine.Name + ") Receive advertisement timeout")
+			}
+			r.exec(ctx, in, now, in.m.Tick(now))
+			if in.group != nil {
+				r.groupWantsMaster(ctx, in.group, now)
+			}
+		}
+	}
+}
+
+// linkChanged runs in the loop when an interface goes up or down.
+func (r *Router) linkChanged(ctx context.Context, now time.Time, name string, up bool) {
+	for _, in := range r.instances {
+		if in.cfg.Interface == name {
+			reason := "interface " + name + " up"
+			if !up {
+				reason = "interface " + name + " down"
+			}
+			r.setFault(ctx, in, now, "link", reason, !up)
+		}
+	}
+	r.track.link(ctx, now, name, up)
+}
+
+// goroutine runs f in a goroutine that Run waits for.
+func (r *Router) goroutine(f func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
 }
 
 // do runs f in the router's loop, where it may change instances; it
@@ -373,21 +427,21 @@ func (r *Router) setWeight(ctx context.Context, in *instance, now time.Time, sou
 
 // effectivePriority is base plus the weights, clamped to 1-254; 255 stays.
 func effectivePriority(base uint8, weights map[string]int) uint8 {
-	if base == PriorityOwner {
+	if base == priorityOwner {
 		return base
 	}
 	p := int(base)
 	for _, w := range weights {
 		p += w
 	}
-	return uint8(min(max(p, 1), PriorityOwner-1))
+	return uint8(min(max(p, 1), priorityOwner-1))
 }
 
 // startRecv reads cs in its own goroutine into the loop until cs closes or
 // the loop ends.
 func (r *Router) startRecv(cs *connState) {
 	ctx, rxc := r.loopCtx, r.rxc
-	go func() {
+	r.goroutine(func() {
 		bc, batched := cs.conn.(batchConn)
 		for {
 			var rs []Received
@@ -408,7 +462,7 @@ func (r *Router) startRecv(cs *connState) {
 				return
 			}
 		}
-	}()
+	})
 }
 
 // planConns maps every instance to the conn of its interface and family;
@@ -459,8 +513,8 @@ func connOptions(cs *connState) ConnOptions {
 
 // newMachine builds in's machine once its source address is known; all
 // are the instances that will run (their VIPs are never a source).
-func newMachine(in *instance, all []*instance) error {
-	src, err := sourceAddr(in.cfg, vipAddrsOn(all, in.cfg.Interface))
+func newMachine(h Host, in *instance, all []*instance) error {
+	src, err := sourceAddr(h, in.cfg, vipAddrsOn(all, in.cfg.Interface))
 	in.noSource = ""
 	if errors.Is(err, errNoSource) {
 		// keepalived runs the instance in FAULT until the interface
@@ -486,7 +540,7 @@ func newMachine(in *instance, all []*instance) error {
 // startFaults puts a starting instance in FAULT for what keepalived checks
 // before it starts one: its interface down, no address to send from.
 func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
-	if up, ok := linkUp(in.cfg.Interface); ok && !up {
+	if up, ok := r.host.Link(in.cfg.Interface); ok && !up {
 		r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 	}
 	if in.noSource != "" {
@@ -499,46 +553,6 @@ func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
 	}
 }
 
-// watchSources follows address additions while an instance has no
-// address to send from, as keepalived's netlink handler does: the first
-// suitable address becomes its source and the instance leaves FAULT
-// (try_up_instance), as a backup waiting Master_Down_Interval.
-func (r *Router) watchSources(ctx context.Context) {
-	if _, real := r.opts.Addrs.(*Netlink); !real {
-		return
-	}
-	need := false
-	for _, in := range r.instances {
-		need = need || in.noSource != ""
-	}
-	if !need {
-		return
-	}
-	updates := make(chan netlink.AddrUpdate, 16)
-	done := make(chan struct{})
-	if err := netlink.AddrSubscribe(updates, done); err != nil {
-		r.log.Warn("vrrp: cannot follow new addresses", "err", err)
-		close(done)
-		return
-	}
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u, ok := <-updates:
-				if !ok {
-					return
-				}
-				if u.NewAddr {
-					r.do(ctx, r.retrySources)
-				}
-			}
-		}
-	}()
-}
-
 // retrySources looks again for a source address for the instances that
 // had none.
 func (r *Router) retrySources(ctx context.Context, now time.Time) {
@@ -546,7 +560,7 @@ func (r *Router) retrySources(ctx context.Context, now time.Time) {
 		if in.noSource == "" {
 			continue
 		}
-		src, err := sourceAddr(in.cfg, vipAddrsOn(r.instances, in.cfg.Interface))
+		src, err := sourceAddr(r.host, in.cfg, vipAddrsOn(r.instances, in.cfg.Interface))
 		if err != nil {
 			continue
 		}
@@ -586,7 +600,7 @@ func (r *Router) open() error {
 		cs.conn = c
 		for _, in := range cs.byVRID {
 			in.conn = cs
-			if err := newMachine(in, r.instances); err != nil {
+			if err := newMachine(r.host, in, r.instances); err != nil {
 				return err
 			}
 		}
@@ -601,21 +615,23 @@ func (r *Router) open() error {
 // primary IPv4 or link-local IPv6 address that is not one of vips
 // (keepalived skips its own VIPs, so that a stale VIP left on the interface
 // is never an advert's source).
-func sourceAddr(ic InstanceConfig, vips map[netip.Addr]bool) (netip.Addr, error) {
+func sourceAddr(h Host, ic InstanceConfig, vips map[netip.Addr]bool) (netip.Addr, error) {
 	if ic.Src.IsValid() {
 		return ic.Src, nil
 	}
-	ifi, err := net.InterfaceByName(ic.Interface)
+	addrs, err := h.InterfaceAddrs(ic.Interface)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	return sourceOf(ifi, ic.IPv6, vips)
+	return sourceOf(ic.Interface, addrs, ic.IPv6, vips)
 }
 
+// closeConns closes every socket once (their readers then end).
 func (r *Router) closeConns() {
 	for _, cs := range r.conns {
-		if cs.conn != nil {
+		if cs.conn != nil && !cs.closed {
 			cs.conn.Close()
+			cs.closed = true
 		}
 	}
 }
@@ -645,7 +661,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 				vrid = int(got.Raw[off+1])
 			}
 		}
-		var d *Datagram4
+		var d *datagram4
 		d, err = ParseIPv4(got.Raw, DecodeOptions{})
 		if err == nil {
 			pkt = d.VRRP
@@ -671,7 +687,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		return
 	}
 	if ah && in.cfg.Machine.AuthType == AuthAH {
-		if verr := VerifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
+		if verr := verifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
 			r.dropped(in, now, got, verr)
 			return
 		}
@@ -680,7 +696,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 	acts, evs := in.m.Handle(now, adv)
 	for _, ev := range evs {
 		in.events.add(in.log, name, now, got.Src, ev, "")
-		if ev.Drop == DropOwnAdvert {
+		if ev.Drop == dropOwnAdvert {
 			in.log.Debug("vrrp: own advert looped back", "from", got.Src)
 		}
 	}
@@ -691,7 +707,7 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 // authenticate before its instance could see it, in keepalived's words
 // where it has some, with kt's reason beside them.
 func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
-	reason := ReasonOf(err)
+	reason := reasonOf(err)
 	in.m.CountDrop(reason)
 	in.events.add(in.log, in.cfg.Machine.Name, now, got.Src, Event{Drop: reason, Kind: reason.String(), Text: keepalivedDropText(in.cfg.Machine, got, err)}, err.Error())
 }
@@ -700,22 +716,22 @@ func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
 // before its checks of the advert itself (vrrp_check_packet's length and
 // checksum messages, vrrp_in_chk_ipsecah's).
 func keepalivedDropText(c Config, got Received, err error) string {
-	switch reason := ReasonOf(err); {
-	case errors.Is(err, ErrChecksum):
+	switch reason := reasonOf(err); {
+	case errors.Is(err, errChecksum):
 		return fmt.Sprintf("Invalid VRRPv%d checksum", c.Version)
-	case reason == DropShort:
+	case reason == dropShort:
 		return "vrrp packet too short"
-	case reason == DropLength:
+	case reason == dropLength:
 		return "vrrp packet too long"
-	case reason == DropVersion:
+	case reason == dropVersion:
 		return fmt.Sprintf("wrong version. Received %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b >> 4) }), c.Version)
-	case reason == DropType:
+	case reason == dropType:
 		return fmt.Sprintf("Invalid packet type. %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b & 0x0f) }), TypeAdvert)
-	case reason == DropAuthType:
+	case reason == dropAuthType:
 		return "No AH header but auth type is AH"
-	case reason == DropAuth && strings.Contains(err.Error(), "SPI"):
+	case reason == dropAuth && strings.Contains(err.Error(), "SPI"):
 		return "IPSEC AH : invalid IPSEC SPI value"
-	case reason == DropAuth:
+	case reason == dropAuth:
 		return "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
 	}
 	return "advert dropped: " + err.Error()
@@ -751,7 +767,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 			r.addMasterExtras(in)
 		case ActRemoveVIPs:
 			r.removeMasterExtras(in)
-			r.removeVIPs(in, in.cfg.VIPs, a.Reason == ReasonLeftover)
+			r.removeVIPs(in, in.cfg.VIPs, a.Reason == reasonLeftover)
 		case ActGARP:
 			r.announce(ctx, in, a.Count)
 		case ActTransition:
@@ -789,15 +805,8 @@ func transitionLine(name string, a Action) string {
 // one that was there already is left alone when the instance leaves
 // MASTER, as keepalived leaves it.
 func (r *Router) addVIPs(in *instance, vips []VIP) {
-	cr, canTell := r.opts.Addrs.(AddrCreator)
 	for _, v := range vips {
-		var err error
-		created := true
-		if canTell {
-			created, err = cr.Create(v)
-		} else {
-			err = r.opts.Addrs.Add(v)
-		}
+		created, err := r.host.AddAddr(v)
 		switch {
 		case err != nil:
 			in.log.Error("vrrp: add VIP", "vip", v.String(), "err", err)
@@ -818,7 +827,7 @@ func (r *Router) removeVIPs(in *instance, vips []VIP, leftover bool) {
 		if !in.added[v] && !(leftover && v.Prefix.Addr() != in.src) {
 			continue
 		}
-		if err := r.opts.Addrs.Remove(v); err != nil {
+		if err := r.host.RemoveAddr(v); err != nil {
 			in.log.Error("vrrp: remove VIP", "vip", v.String(), "err", err)
 			continue
 		}
@@ -851,7 +860,7 @@ func (r *Router) send(in *instance, prio uint8) {
 		if err == nil {
 			err = in.conn.conn.Send(b, in.src, dst)
 		}
-		if err != nil && !(prio == PriorityStop && errors.Is(err, unix.ENETUNREACH)) {
+		if err != nil && !(prio == priorityStop && errors.Is(err, unix.ENETUNREACH)) {
 			in.log.Warn("vrrp: send advert", "to", dst, "err", err)
 		}
 	}
@@ -867,23 +876,19 @@ func (r *Router) announce(ctx context.Context, in *instance, count int) {
 // announceVIPs announces vips count times in the background.
 func (r *Router) announceVIPs(ctx context.Context, in *instance, vips []VIP, count int) {
 	gap := in.cfg.GARPInterval
-	addrs := r.opts.Addrs
+	host, clk := r.host, r.clock
 	log := in.log
 	r.garps.Add(1)
 	go func() {
 		defer r.garps.Done()
 		for i := 0; i < count; i++ {
 			for _, v := range vips {
-				if err := addrs.Announce(v, 1); err != nil {
+				if err := host.Announce(v, 1); err != nil {
 					log.Warn("vrrp: announce", "vip", v.String(), "err", err)
 					return
 				}
-				if gap > 0 {
-					select {
-					case <-time.After(gap):
-					case <-ctx.Done():
-						return
-					}
+				if gap > 0 && clock.Sleep(ctx, clk, gap) != nil {
+					return
 				}
 			}
 		}
@@ -917,47 +922,4 @@ func (r *Router) UnknownAdverts() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.unknownRx
-}
-
-func linkUp(name string) (up, ok bool) {
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		return false, false
-	}
-	a := l.Attrs()
-	return a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown, true
-}
-
-func (r *Router) watchLinks(ctx context.Context, out chan<- linkEvent) {
-	updates := make(chan netlink.LinkUpdate, 16)
-	done := make(chan struct{})
-	if err := netlink.LinkSubscribe(updates, done); err != nil {
-		r.log.Warn("vrrp: cannot follow interface state", "err", err)
-		return
-	}
-	state := map[string]bool{}
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u, ok := <-updates:
-				if !ok {
-					return
-				}
-				a := u.Attrs()
-				up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
-				if prev, seen := state[a.Name]; seen && prev == up {
-					continue
-				}
-				state[a.Name] = up
-				select {
-				case out <- linkEvent{a.Name, up}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
 }

@@ -3,8 +3,6 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -25,16 +23,37 @@ type hub struct {
 type hubConn struct {
 	h      *hub
 	in     chan Received
+	ready  chan struct{} // poked after each datagram queued
 	closed chan struct{}
 	once   sync.Once
+	// holding: Recv returned a datagram that its reader has not handed
+	// on yet (it has when it calls Recv again).
+	holding bool
 }
 
 func (h *hub) listen(ConnOptions) (PacketConn, error) {
-	c := &hubConn{h: h, in: make(chan Received, 64), closed: make(chan struct{})}
+	c := &hubConn{h: h, in: make(chan Received, 64), ready: make(chan struct{}, 1), closed: make(chan struct{})}
 	h.mu.Lock()
 	h.members = append(h.members, c)
 	h.mu.Unlock()
 	return c, nil
+}
+
+// idle reports whether nothing is on the wire or in a reader's hands.
+func (h *hub) idle() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.members {
+		select {
+		case <-m.closed:
+			continue
+		default:
+		}
+		if len(m.in) > 0 || m.holding {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *hubConn) Send(b []byte, src, dst netip.Addr) error {
@@ -53,6 +72,10 @@ func (c *hubConn) Send(b []byte, src, dst netip.Addr) error {
 		}
 		select {
 		case m.in <- r:
+			select {
+			case m.ready <- struct{}{}:
+			default:
+			}
 		case <-m.closed:
 		default: // a full queue drops, like a real socket
 		}
@@ -61,59 +84,38 @@ func (c *hubConn) Send(b []byte, src, dst netip.Addr) error {
 }
 
 func (c *hubConn) Recv(ctx context.Context) (Received, error) {
-	select {
-	case r := <-c.in:
-		return r, nil
-	case <-ctx.Done():
-		return Received{}, ctx.Err()
-	case <-c.closed:
-		return Received{}, net.ErrClosed
+	c.setHolding(false)
+	for {
+		// Taken under the hub's lock with holding set, so that idle never
+		// sees a datagram neither queued nor held.
+		c.h.mu.Lock()
+		select {
+		case r := <-c.in:
+			c.holding = true
+			c.h.mu.Unlock()
+			return r, nil
+		default:
+		}
+		c.h.mu.Unlock()
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return Received{}, ctx.Err()
+		case <-c.closed:
+			return Received{}, net.ErrClosed
+		}
 	}
+}
+
+func (c *hubConn) setHolding(v bool) {
+	c.h.mu.Lock()
+	c.holding = v
+	c.h.mu.Unlock()
 }
 
 func (c *hubConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
 	return nil
-}
-
-// addrBook records the VIPs each router holds and the announcements.
-type addrBook struct {
-	mu        sync.Mutex
-	held      map[netip.Prefix]bool
-	announced int
-}
-
-func (a *addrBook) Add(v VIP) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.held[v.Prefix] = true
-	return nil
-}
-
-func (a *addrBook) Remove(v VIP) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.held, v.Prefix)
-	return nil
-}
-
-func (a *addrBook) Announce(v VIP, n int) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.announced += n
-	return nil
-}
-
-func (a *addrBook) announcements() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.announced
-}
-
-func (a *addrBook) holds(p netip.Prefix) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.held[p]
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {
@@ -129,8 +131,8 @@ func waitFor(t *testing.T, what string, f func() bool) {
 }
 
 // TestRouterWiring runs two routers over an in-memory LAN with the real
-// codec (PASS and AH, v2; v3), and checks the loop carries the machine's
-// actions out: one master holding the VIP, takeover on stop.
+// codec (PASS and AH, v2; v3) on fake time, and checks the loop carries the
+// machine's actions out: one master holding the VIP, takeover on stop.
 func TestRouterWiring(t *testing.T) {
 	vip := netip.MustParsePrefix("192.0.2.100/32")
 	tests := []struct {
@@ -143,65 +145,42 @@ func TestRouterWiring(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &hub{}
-			var routers []*Router
-			var books []*addrBook
-			var cancels []context.CancelFunc
-			var wg sync.WaitGroup
+			l := newLab(t)
+			var runs []*labRun
 			for i, prio := range []uint8{150, 100} {
 				mc := Config{Name: fmt.Sprintf("VI_%d", i+1), VRID: 51, Version: 2, Priority: prio, Interval: time.Second,
 					VIPs: []netip.Addr{vip.Addr()}, GARPRepeat: 2}
 				tt.mod(&mc)
 				ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}),
 					Group: Group4, VIPs: []VIP{{Prefix: vip, Dev: "lo"}}}
-				book := &addrBook{held: map[netip.Prefix]bool{}}
-				r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-					Listen: h.listen, Addrs: book, NoLinkWatch: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := r.Run(ctx); err != nil {
-						t.Errorf("Run: %v", err)
-					}
-				}()
-				routers, books, cancels = append(routers, r), append(books, book), append(cancels, cancel)
+				runs = append(runs, l.start([]InstanceConfig{ic}, RouterOptions{}))
 			}
-			defer func() {
-				for _, c := range cancels {
-					c()
-				}
-				wg.Wait()
-			}()
-			state := func(i int) State {
-				st := routers[i].Status()
-				if len(st) == 0 {
-					return StateInit
-				}
-				return st[0].State
+			r1, r2 := runs[0], runs[1]
+			l.until("r1 master, r2 backup", 10*time.Second, func() bool { return r1.state() == StateMaster && r2.state() == StateBackup })
+			if !r1.host.Holds(vip) || r2.host.Holds(vip) {
+				t.Fatalf("VIP held by r1 %v, r2 %v", r1.host.Holds(vip), r2.host.Holds(vip))
 			}
-			waitFor(t, "r1 master, r2 backup", func() bool { return state(0) == StateMaster && state(1) == StateBackup })
-			if !books[0].holds(vip) || books[1].holds(vip) {
-				t.Fatalf("VIP held by r1 %v, r2 %v", books[0].holds(vip), books[1].holds(vip))
+			l.until("r2 to hear r1", 5*time.Second, func() bool { return r2.status().Stats.AdvertsRx > 0 })
+			// A minute of adverts: r2 stays backup and drops nothing.
+			l.advance(time.Minute)
+			if st := r2.status(); st.State != StateBackup || st.Stats.DroppedTotal() != 0 {
+				t.Fatalf("r2 after a minute: %v, dropped %v", st.State, st.Stats.Dropped)
 			}
-			waitFor(t, "r2 to hear r1", func() bool { return routers[1].Status()[0].Stats.AdvertsRx > 0 })
-			if d := routers[1].Status()[0].Stats.DroppedTotal(); d != 0 {
-				t.Fatalf("r2 dropped %d of r1's adverts: %v", d, routers[1].Status()[0].Stats.Dropped)
+			l.stop(r1)
+			if r1.host.Holds(vip) {
+				t.Fatal("r1 kept its VIP after Run returned")
 			}
-			cancels[0]()
-			waitFor(t, "r2 master after r1 stopped", func() bool { return state(1) == StateMaster })
-			if st := routers[1].Status()[0]; st.Stats.PriZeroRx != 1 {
+			// Priority 0 received: r2 takes over after its skew, well
+			// before Master_Down_Interval.
+			l.until("r2 master after r1 stopped", time.Second, func() bool { return r2.state() == StateMaster })
+			if st := r2.status(); st.Stats.PriZeroRx != 1 {
 				t.Errorf("r2 stats %+v, want one priority-0 advert", st.Stats)
 			}
-			waitFor(t, "r1's VIP gone", func() bool { return !books[0].holds(vip) })
-			if !books[1].holds(vip) {
+			if !r2.host.Holds(vip) {
 				t.Fatal("r2 became master without the VIP")
 			}
 			// GARPs go out from their own goroutine, after the VIP is added.
-			waitFor(t, "r2's gratuitous ARPs", func() bool { return books[1].announcements() > 0 })
+			waitFor(t, "r2's gratuitous ARPs", func() bool { return r2.host.Announced() > 0 })
 		})
 	}
 }

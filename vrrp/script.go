@@ -17,11 +17,11 @@ type Script = script.Script
 // ScriptResult is how one run of a script ended; see script.Result.
 type ScriptResult = script.Result
 
-// ErrScriptDisabled wraps every reason a script is not run.
-var ErrScriptDisabled = script.ErrDisabled
+// errScriptDisabled wraps every reason a script is not run.
+var errScriptDisabled = script.ErrDisabled
 
-// NewScriptPolicy reads script_user and enable_script_security.
-func NewScriptPolicy(g *config.GlobalDefs) *ScriptPolicy { return script.NewRunner(g) }
+// newScriptPolicy reads script_user and enable_script_security.
+func newScriptPolicy(g *config.GlobalDefs) *ScriptPolicy { return script.NewRunner(g) }
 
 // prepareLogged prepares a configured script and logs why one is disabled
 // or what is unsafe about one that runs; it returns nil for a disabled

@@ -141,7 +141,7 @@ func newScenario(seed uint64) *scenario {
 			prio = s.routers[r.IntN(i)].cfg.Priority
 		}
 		if r.IntN(50) == 0 {
-			prio = PriorityOwner
+			prio = priorityOwner
 		}
 		cfg := Config{
 			Name: fmt.Sprintf("r%d", i), VRID: 7, Version: version, Priority: prio, Interval: s.interval,
@@ -250,7 +250,7 @@ func (s *scenario) run() error {
 	}
 	// nopreempt: a returning router never takes over from a live master
 	// (the owner, priority 255, always does).
-	if old.cfg.Nopreempt && old.cfg.Priority != PriorityOwner && s.master() != current {
+	if old.cfg.Nopreempt && old.cfg.Priority != priorityOwner && s.master() != current {
 		return fmt.Errorf("r%d has nopreempt but took over from r%d", old.id, current.id)
 	}
 	if !old.cfg.Nopreempt && old.cfg.Priority > current.m.Priority() && s.master() != old {

@@ -125,7 +125,7 @@ func TestQuorum(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	def := &ProcessDef{Quorum: 2, QuorumMax: 3, ForkDelay: time.Second, TerminateDelay: 500 * time.Millisecond}
-	q := NewQuorum(def)
+	q := newQuorum(def)
 	steps := []struct {
 		ms      int
 		count   int
@@ -345,20 +345,7 @@ func TestRouterTracking(t *testing.T) {
 			{Kind: TrackScript, Name: "chk", Weight: 0, Script: sdef},
 		}}
 	logs := &syncLog{}
-	h := &hub{}
-	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Listen: h.listen, Addrs: &addrBook{held: map[netip.Prefix]bool{}}, NoLinkWatch: true,
-		Scripts: &ScriptPolicy{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	l, r := runRouter(t, ic, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil))})
 	st := func() InstanceStatus {
 		s := r.Status()
 		if len(s) == 0 {
@@ -366,24 +353,24 @@ func TestRouterTracking(t *testing.T) {
 		}
 		return s[0]
 	}
-	waitFor(t, "master at priority 100", func() bool { return st().State == StateMaster && st().Priority == 100 })
+	l.eventually("master at priority 100", func() bool { return st().State == StateMaster && st().Priority == 100 })
 	if err := os.WriteFile(file, []byte("4\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "priority 80 (4 x -5)", func() bool { return st().Priority == 80 })
+	l.eventually("priority 80 (4 x -5)", func() bool { return st().Priority == 80 })
 	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "priority back to 100", func() bool { return st().Priority == 100 })
+	l.eventually("priority back to 100", func() bool { return st().Priority == 100 })
 	// The weight-0 script failing (fall 2) puts the instance in FAULT.
 	if err := os.Remove(ok); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "FAULT", func() bool { return st().State == StateFault })
+	l.eventually("FAULT", func() bool { return st().State == StateFault })
 	if err := os.WriteFile(ok, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "out of FAULT", func() bool { return st().State != StateFault })
+	l.eventually("out of FAULT", func() bool { return st().State != StateFault })
 	for _, want := range []string{"VRRP_Script(chk) failed (exited with status 1)", "VRRP_Script(chk) succeeded",
 		"Changing effective priority from 100 to 80", "Changing effective priority from 80 to 100"} {
 		if !strings.Contains(logs.String(), want) {
@@ -392,29 +379,15 @@ func TestRouterTracking(t *testing.T) {
 	}
 }
 
-// runRouter runs one instance over the in-memory LAN and returns a stop
-// function.
-func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*Router, func()) {
+// runRouter runs one instance over the in-memory LAN of a lab on fake
+// time; the lab stops it when the test ends.
+func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*lab, *Router) {
 	t.Helper()
-	h := &hub{}
-	opts.Listen, opts.Addrs, opts.NoLinkWatch = h.listen, &addrBook{held: map[netip.Prefix]bool{}}, true
-	if opts.Log == nil {
-		opts.Log = quietLog()
-	}
 	if opts.Scripts == nil {
 		opts.Scripts = &ScriptPolicy{}
 	}
-	r, err := NewRouter([]InstanceConfig{ic}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = r.Run(ctx)
-	}()
-	return r, func() { cancel(); <-done }
+	l := newLab(t)
+	return l, l.start([]InstanceConfig{ic}, opts).r
 }
 
 func testInstance(track ...TrackRef) InstanceConfig {
@@ -432,14 +405,13 @@ func TestRouterHoldsInit(t *testing.T) {
 		Timeout: 5 * time.Second, Rise: 1, Fall: 1}
 	var mu sync.Mutex
 	var trs []string
-	r, stop := runRouter(t, testInstance(TrackRef{Kind: TrackScript, Name: "chk", Script: sdef}), RouterOptions{
+	l, r := runRouter(t, testInstance(TrackRef{Kind: TrackScript, Name: "chk", Script: sdef}), RouterOptions{
 		OnTransition: func(tr Transition) {
 			mu.Lock()
 			trs = append(trs, tr.From.String()+">"+tr.To.String())
 			mu.Unlock()
 		}})
-	defer stop()
-	waitFor(t, "FAULT", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateFault })
+	l.eventually("FAULT", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateFault })
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(trs, []string{"INIT>FAULT"}) {
@@ -460,18 +432,17 @@ func TestRouterTrackProcess(t *testing.T) {
 	// argv[0] is "sleep" as exec.Command was given it; keepalived also
 	// compares the command line's first word as it is.
 	pdef := &ProcessDef{Name: "tp", Path: "sleep", Params: []string{arg}, Match: ParamExact, FullCommand: true, Quorum: 1, QuorumMax: 65535}
-	r, stop := runRouter(t, testInstance(TrackRef{Kind: TrackProcess, Name: "tp", Weight: 20, Process: pdef}), RouterOptions{})
-	defer stop()
+	l, r := runRouter(t, testInstance(TrackRef{Kind: TrackProcess, Name: "tp", Weight: 20, Process: pdef}), RouterOptions{})
 	prio := func() uint8 {
 		if s := r.Status(); len(s) == 1 {
 			return s[0].Priority
 		}
 		return 0
 	}
-	waitFor(t, "priority 120 with the process running", func() bool { return prio() == 120 })
+	l.eventually("priority 120 with the process running", func() bool { return prio() == 120 })
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	waitFor(t, "priority 100 once it is gone", func() bool { return prio() == 100 })
+	l.eventually("priority 100 once it is gone", func() bool { return prio() == 100 })
 }
 
 func TestInitTrackFiles(t *testing.T) {
@@ -507,24 +478,25 @@ func TestPriorityChangeFIFO(t *testing.T) {
 	fifo := filepath.Join(dir, "fifo")
 	n := NewNotifier(quietLog(), NotifierOptions{FIFOs: []FIFOConfig{{Path: fifo}}})
 	defer n.Close(context.Background())
-	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// A raw non-blocking descriptor: a read never waits (an os.File
+	// would, and the fake clock would not move meanwhile).
+	rd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rd.Close()
+	defer syscall.Close(rd)
 	file := filepath.Join(dir, "value")
 	ic := testInstance(TrackRef{Kind: TrackFile, Name: "tf", Weight: -10, File: &FileDef{Name: "tf", Path: file}})
 	ic.Notify.PriorityChanges = true
-	r, stop := runRouter(t, ic, RouterOptions{Notifier: n})
-	defer stop()
-	waitFor(t, "master", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateMaster })
+	l, r := runRouter(t, ic, RouterOptions{Notifier: n})
+	l.eventually("master", func() bool { s := r.Status(); return len(s) == 1 && s[0].State == StateMaster })
 	if err := os.WriteFile(file, []byte("2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var got strings.Builder
 	buf := make([]byte, 512)
-	waitFor(t, "MASTER_PRIORITY line", func() bool {
-		if k, _ := rd.Read(buf); k > 0 {
+	l.eventually("MASTER_PRIORITY line", func() bool {
+		if k, _ := syscall.Read(rd, buf); k > 0 {
 			got.Write(buf[:k])
 		}
 		return strings.Contains(got.String(), `INSTANCE "VI_1" MASTER_PRIORITY 80`)

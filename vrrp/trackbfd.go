@@ -128,7 +128,7 @@ func (t *tracking) startBFD(ctx context.Context) {
 	if loop == nil {
 		loop = ctx
 	}
-	go func() {
+	t.r.goroutine(func() {
 		for {
 			select {
 			case <-loop.Done():
@@ -137,7 +137,7 @@ func (t *tracking) startBFD(ctx context.Context) {
 				t.r.do(loop, func(ctx context.Context, at time.Time) { t.r.track.bfdEvent(ctx, at, ev) })
 			}
 		}
-	}()
+	})
 }
 
 // bfdEvent is keepalived's vrrp_handle_bfd_event: a change of a tracked

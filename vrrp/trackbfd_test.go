@@ -13,11 +13,10 @@ import (
 func TestRouterTrackBFD(t *testing.T) {
 	ch := make(chan BFDState, 8)
 	logs := &syncLog{}
-	r, stop := runRouter(t, testInstance(
+	l, r := runRouter(t, testInstance(
 		TrackRef{Kind: TrackBFD, Name: "up_link", Weight: 20},
 		TrackRef{Kind: TrackBFD, Name: "peer", Weight: 0},
 	), RouterOptions{BFD: ch, Log: slog.New(slog.NewTextHandler(logs, nil))})
-	defer stop()
 	st := func() InstanceStatus {
 		if s := r.Status(); len(s) == 1 {
 			return s[0]
@@ -27,18 +26,18 @@ func TestRouterTrackBFD(t *testing.T) {
 	// The engine reports every session Down at start.
 	ch <- BFDState{Name: "up_link"}
 	ch <- BFDState{Name: "peer"}
-	waitFor(t, "FAULT while peer is down", func() bool { return st().State == StateFault })
+	l.eventually("FAULT while peer is down", func() bool { return st().State == StateFault })
 	ch <- BFDState{Name: "peer", Up: true}
-	waitFor(t, "out of FAULT", func() bool { return st().State != StateFault && st().State != StateInit })
+	l.eventually("out of FAULT", func() bool { return st().State != StateFault && st().State != StateInit })
 	if p := st().Priority; p != 100 {
 		t.Fatalf("priority %d before up_link is Up, want 100", p)
 	}
 	ch <- BFDState{Name: "up_link", Up: true}
-	waitFor(t, "priority 120", func() bool { return st().Priority == 120 })
+	l.eventually("priority 120", func() bool { return st().Priority == 120 })
 	ch <- BFDState{Name: "up_link", Up: false}
-	waitFor(t, "priority 100", func() bool { return st().Priority == 100 })
+	l.eventually("priority 100", func() bool { return st().Priority == 100 })
 	ch <- BFDState{Name: "peer", Up: false}
-	waitFor(t, "FAULT again", func() bool { return st().State == StateFault })
+	l.eventually("FAULT again", func() bool { return st().State == StateFault })
 	for _, want := range []string{"VRRP_Instance(VI_1) Tracked BFD instance peer is UP", "VRRP_Instance(VI_1) Tracked BFD instance up_link is DOWN",
 		"Changing effective priority from 100 to 120"} {
 		if !strings.Contains(logs.String(), want) {

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,9 +28,9 @@ type VMAC struct {
 	vips []int
 }
 
-// VirtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID
+// virtualMAC is the virtual router MAC of RFC 5798: 00:00:5e:00:01:VRID
 // for IPv4, 00:00:5e:00:02:VRID for IPv6.
-func VirtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
+func virtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 	fam := byte(1)
 	if v6 {
 		fam = 2
@@ -43,7 +41,7 @@ func VirtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 // parseVMAC reads use_vmac's optional words: [NAME] [MAC], either or both.
 // A MAC of five octets gets the VRID as the sixth, as keepalived.
 func parseVMAC(args []string, vrid uint8, v6, xmitBase bool) (*VMAC, error) {
-	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: VirtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
+	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: virtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
 	named := false
 	for _, a := range args {
 		if mac, ok := parseVMACAddr(a, vrid); ok {
@@ -75,20 +73,33 @@ func parseVMACAddr(s string, vrid uint8) (net.HardwareAddr, bool) {
 	return mac, true
 }
 
-// sysctlKV is one /proc/sys value to set and later restore.
+// sysctlKV is one sysctl to restore: its name under /proc/sys and the
+// value it had.
 type sysctlKV struct {
-	path, old string
+	name, old string
 }
 
-func setSysctl(path, val string) (sysctlKV, error) {
-	old, err := os.ReadFile(path)
+// setSysctl sets a sysctl and returns what to restore.
+func setSysctl(h Host, name, val string) (sysctlKV, error) {
+	old, err := h.Sysctl(name)
 	if err != nil {
 		return sysctlKV{}, err
 	}
-	if err := os.WriteFile(path, []byte(val), 0o644); err != nil {
+	if err := h.SetSysctl(name, val); err != nil {
 		return sysctlKV{}, err
 	}
-	return sysctlKV{path, strings.TrimSpace(string(old))}, nil
+	return sysctlKV{name, strings.TrimSpace(old)}, nil
+}
+
+// restoreSysctls puts back what setSysctl changed, last first.
+func restoreSysctls(h Host, kvs []sysctlKV) error {
+	var errs []error
+	for i := len(kvs) - 1; i >= 0; i-- {
+		if err := h.SetSysctl(kvs[i].name, kvs[i].old); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // vmacState is what setting up one VMAC changed, to undo on exit.
@@ -98,99 +109,36 @@ type vmacState struct {
 	sysctls []sysctlKV
 }
 
-// addVMAC creates (or fixes) the macvlan v on its base interface, with
-// the sysctls keepalived sets (vrrp_if_config.c): on an IPv4 VMAC
-// arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1; on the
-// base arp_ignore 1 and arp_filter 1, so that only the VMAC answers ARP for
-// the VIPs. IPv6 is off on a VMAC unless v6 (IPv6 addresses on it); it never
-// generates a link-local address from the virtual MAC (RFC 5798 7.4), but
-// gets the base's when linkLocal (an IPv6 instance sending from it). The
-// link is brought up.
-func addVMAC(v *VMAC, v6, linkLocal bool) (*vmacState, error) {
-	base, err := netlink.LinkByName(v.Base)
+// addVMAC creates (or fixes) the macvlan v on its base interface (see
+// Host.AddVMAC) and sets the base's sysctls keepalived sets
+// (vrrp_if_config.c) for an IPv4 VMAC: arp_ignore 1 and arp_filter 1, so
+// that only the VMAC answers ARP for the VIPs.
+func addVMAC(h Host, v *VMAC, v6, linkLocal bool) (*vmacState, error) {
+	created, err := h.AddVMAC(v, v6, linkLocal)
+	st := &vmacState{name: v.Name, created: created}
 	if err != nil {
-		return nil, fmt.Errorf("use_vmac: interface %s: %w", v.Base, err)
+		if !created {
+			st = nil
+		}
+		return st, err
 	}
-	st := &vmacState{name: v.Name}
-	link, err := netlink.LinkByName(v.Name)
-	if err == nil {
-		mv, ok := link.(*netlink.Macvlan)
-		if !ok {
-			return nil, fmt.Errorf("use_vmac: %s exists and is not a macvlan", v.Name)
-		}
-		if mv.ParentIndex != base.Attrs().Index || mv.Mode != netlink.MACVLAN_MODE_PRIVATE ||
-			mv.HardwareAddr.String() != v.MAC.String() {
-			// A leftover of an earlier run with other settings: replace it.
-			if err := netlink.LinkDel(link); err != nil {
-				return nil, fmt.Errorf("use_vmac: remove stale %s: %w", v.Name, err)
-			}
-			link = nil
-		}
-	} else {
-		link = nil
-	}
-	if link == nil {
-		mv := &netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: v.Name, ParentIndex: base.Attrs().Index, HardwareAddr: v.MAC},
-			Mode: netlink.MACVLAN_MODE_PRIVATE}
-		if err := netlink.LinkAdd(mv); err != nil {
-			return nil, fmt.Errorf("use_vmac: create %s on %s: %w", v.Name, v.Base, err)
-		}
-		st.created = true
-		if link, err = netlink.LinkByName(v.Name); err != nil {
-			return st, fmt.Errorf("use_vmac: %s: %w", v.Name, err)
-		}
-	}
-	conf4 := "/proc/sys/net/ipv4/conf/"
 	if !v.IPv6 {
-		for k, val := range map[string]string{"arp_ignore": "1", "accept_local": "1", "rp_filter": "0", "promote_secondaries": "1"} {
-			// The VMAC's own values go with it; nothing to restore.
-			_ = os.WriteFile(conf4+v.Name+"/"+k, []byte(val), 0o644)
-		}
 		for _, k := range []string{"arp_ignore", "arp_filter"} {
-			if kv, err := setSysctl(conf4+v.Base+"/"+k, "1"); err == nil {
+			if kv, err := setSysctl(h, "net/ipv4/conf/"+v.Base+"/"+k, "1"); err == nil {
 				st.sysctls = append(st.sysctls, kv)
 			}
-		}
-	}
-	_ = netlink.LinkSetIP6AddrGenMode(link, 1) // IN6_ADDR_GEN_MODE_NONE
-	if !v6 {
-		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+v.Name+"/disable_ipv6", []byte("1"), 0o644)
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return st, fmt.Errorf("use_vmac: set %s up: %w", v.Name, err)
-	}
-	if linkLocal {
-		ifi, err := net.InterfaceByName(v.Base)
-		if err != nil {
-			return st, fmt.Errorf("use_vmac: %w", err)
-		}
-		ll, err := primaryAddr(ifi, true)
-		if err != nil {
-			return st, fmt.Errorf("use_vmac: %w", err)
-		}
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD, Scope: int(netlink.SCOPE_LINK)}
-		if err := netlink.AddrAdd(link, a); err != nil && !errors.Is(err, unix.EEXIST) {
-			return st, fmt.Errorf("use_vmac: link-local address on %s: %w", v.Name, err)
 		}
 	}
 	return st, nil
 }
 
-// remove deletes the VMAC and restores the base's sysctls.
-func (st *vmacState) remove() error {
-	var errs []error
-	for i := len(st.sysctls) - 1; i >= 0; i-- {
-		kv := st.sysctls[i]
-		if err := os.WriteFile(kv.path, []byte(kv.old), 0o644); err != nil {
-			errs = append(errs, err)
-		}
+// remove restores the base's sysctls and deletes the VMAC.
+func (st *vmacState) remove(h Host) error {
+	err := restoreSysctls(h, st.sysctls)
+	if lerr := h.RemoveLink(st.name); lerr != nil {
+		err = errors.Join(err, fmt.Errorf("use_vmac: %w", lerr))
 	}
-	if link, err := netlink.LinkByName(st.name); err == nil {
-		if err := netlink.LinkDel(link); err != nil {
-			errs = append(errs, fmt.Errorf("use_vmac: remove %s: %w", st.name, err))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 // relaxRPFilter does what keepalived 2.2.7 does for IPv4 VMACs when
@@ -198,36 +146,37 @@ func (st *vmacState) remove() error {
 // and an interface's value, so the VMAC's 0 would not count): every
 // interface and "default" get the greater of their value and all's, then
 // all is set to 0. It returns what to restore, in order.
-func relaxRPFilter(conf string) []sysctlKV {
-	b, err := os.ReadFile(conf + "/all/rp_filter")
+func relaxRPFilter(h Host) []sysctlKV {
+	const conf = "net/ipv4/conf"
+	b, err := h.Sysctl(conf + "/all/rp_filter")
 	if err != nil {
 		return nil
 	}
-	all, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	all, err := strconv.Atoi(strings.TrimSpace(b))
 	if err != nil || all == 0 {
 		return nil
 	}
 	var changed []sysctlKV
-	ents, err := os.ReadDir(conf)
+	names, err := h.SysctlDir(conf)
 	if err != nil {
 		return nil
 	}
-	for _, e := range ents {
-		if e.Name() == "all" {
+	for _, name := range names {
+		if name == "all" {
 			continue
 		}
-		p := conf + "/" + e.Name() + "/rp_filter"
-		cur, err := os.ReadFile(p)
+		p := conf + "/" + name + "/rp_filter"
+		cur, err := h.Sysctl(p)
 		if err != nil {
 			continue
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(string(cur))); err == nil && n < all {
-			if kv, err := setSysctl(p, strconv.Itoa(all)); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(cur)); err == nil && n < all {
+			if kv, err := setSysctl(h, p, strconv.Itoa(all)); err == nil {
 				changed = append(changed, kv)
 			}
 		}
 	}
-	if kv, err := setSysctl(conf+"/all/rp_filter", "0"); err == nil {
+	if kv, err := setSysctl(h, conf+"/all/rp_filter", "0"); err == nil {
 		changed = append(changed, kv)
 	}
 	return changed
