@@ -23,7 +23,7 @@ var layers = map[string][]string{
 	"":               {"commands"},
 	"commands":       {"capture", "check", "config", "daemon", "internal/lab", "lvs", "script", "smtp", "timeline", "vrrp", "vrrp/wire", "bfd", "bgp", "internal/clock"},
 	"daemon":         {"bfd", "bgp", "check", "config", "internal/clock", "lvs", "script", "smtp", "vrrp", "vrrp/wire"},
-	"vrrp":           {"check", "config", "internal/clock", "script", "vrrp/wire"},
+	"vrrp":           {"check", "config", "firewall", "internal/clock", "script", "vrrp/wire"},
 	"lvs":            {"check", "config", "internal/clock"},
 	"smtp":           {"config", "internal/clock"},
 	"bgp":            {"config", "internal/clock"},
@@ -32,6 +32,7 @@ var layers = map[string][]string{
 	"script":         {"config"},
 	"config":         {},
 	"vrrp/wire":      {},
+	"firewall":       {},
 	"internal/clock": {},
 	// sniff: capture decodes with the engines' codecs only.
 	"capture":  {"bfd", "vrrp/wire"},

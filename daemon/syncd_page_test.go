@@ -28,7 +28,7 @@ func TestSyncDaemonPageAndMetrics(t *testing.T) {
 	sp := peerSpeaker{&recSpeaker{routes: map[netip.Prefix]bool{}}}
 	a := start(t, parseBGPConf(t, conf), Options{MetricsListen: "127.0.0.1:0",
 		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp },
-		Router:     vrrp.RouterOptions{Listen: lan.listen, Addrs: noAddrs{}, NoLinkWatch: true},
+		Router:     vrrp.RouterOptions{Listen: lan.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true},
 		OpenSync:   func() (lvs.SyncDaemons, func(), error) { return f, nil, nil }})
 	waitFor(t, "VI_1 MASTER", 15*time.Second, func() bool { return instanceState(a.d, "VI_1") == "MASTER" }, a.log)
 	waitListed(t, f, "master sync daemon (mcast=lo, syncid=7)")
