@@ -77,6 +77,15 @@ type rsState struct {
 	port        int    // configured port (0: the service's)
 	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
 	addr        netip.Addr
+	// prev is the state of this real server under the config planned
+	// before a reload, when it was there (for the reload's action lines).
+	prev prevState
+}
+
+// prevState is a real server's state before a reload.
+type prevState struct {
+	known, alive bool
+	weight       int
 }
 
 // vsState is one virtual server, resolved.
@@ -266,13 +275,47 @@ func carryOver(old, vss []*vsState) {
 	}
 	for _, v := range vss {
 		o := byName[v.name]
-		if o == nil || o.entries == nil || !v.sameAs(o) {
+		if o == nil || o.fresh {
+			continue
+		}
+		if o.entries == nil || !v.sameAs(o) {
+			v.prevFrom(o)
 			continue
 		}
 		for i := range v.rs {
 			v.rs[i].alive, v.rs[i].weight = o.rs[i].alive, o.rs[i].weight
+			v.rs[i].prev = prevState{known: true, alive: o.rs[i].alive, weight: o.rs[i].weight}
 		}
 		v.weightSum, v.entries, v.builtFor = o.weightSum, o.entries, o.builtFor
+	}
+}
+
+// prevFrom records, for each real server of v that old (its namesake in
+// the config planned before) also has, its state there.
+func (v *vsState) prevFrom(old *vsState) {
+	var byKey map[RSKey]*rsState
+	if len(old.rs) > dupScan {
+		byKey = make(map[RSKey]*rsState, len(old.rs))
+		for i := range old.rs {
+			byKey[old.rs[i].key] = &old.rs[i]
+		}
+	}
+	for i := range v.rs {
+		r := &v.rs[i]
+		var o *rsState
+		if byKey != nil {
+			o = byKey[r.key]
+		} else {
+			for j := range old.rs {
+				if old.rs[j].key == r.key {
+					o = &old.rs[j]
+					break
+				}
+			}
+		}
+		if o != nil {
+			r.prev = prevState{known: true, alive: o.alive, weight: o.weight}
+		}
 	}
 }
 
@@ -698,16 +741,23 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		if logActions {
 			p.before = append(p.before[:0], v.rs...)
 			before = p.before
-			if v.fresh {
-				// A new config's real servers have had no verdict yet,
-				// even those that carried their state over.
-				for i := range before {
-					before[i].alive, before[i].weight = false, 0
+		}
+		fresh := v.fresh
+		v.fresh = false
+		changed := v.applyHealth(health)
+		if logActions && fresh {
+			// keepalived's reload (init_service_rs): a real server it
+			// had before keeps its state and logs only a change (of
+			// weight, update_svr_wgt); a new one is added without a line.
+			for i := range before {
+				r := &v.rs[i]
+				if r.prev.known {
+					before[i].alive, before[i].weight = r.prev.alive, r.prev.weight
+				} else {
+					before[i].alive, before[i].weight = r.alive, r.weight
 				}
 			}
 		}
-		v.fresh = false
-		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]
 		var next bool
