@@ -10,7 +10,8 @@
 # server; for that last one, the time until the kernel has it and the RSS
 # (summed over each daemon's processes) before and at its peak during it.
 #
-# Environment: VS (default 10000), RS (4).
+# Environment: VS (default 10000), RS (4), KT_BENCH_NO_DAEMONS=1 (skip the
+# daemons: kt run and keepalived).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -25,7 +26,7 @@ done
 tmp=$(mktemp -d /tmp/kt-benchipvs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
-CGO_ENABLED=0 go build -o "$tmp/kt" .
+make -s build BINARY="$tmp/kt" # as make install builds it
 export KT_BIN="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
 out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }

@@ -6,10 +6,15 @@
 # kt's ipvsadm applet doing what ipvsadm-restore does (`ipvsadm -C`, then
 # `ipvsadm -R`, which kt sends in batches), and to apply a 1% change
 # (`ipvsadm -R` of one -e line for 1% of the services) with each, in one run.
-# ROUNDS rounds (default 1, each a full load and a change per tool); the best
-# of each is printed with the ratio ipvsadm / kt.
+# Each tool works in a fresh network namespace of the VM (see inner.sh).
+# ROUNDS rounds (default 1, each a full load and a change per tool, the
+# first tool alternating); the best of each is printed with the ratio
+# ipvsadm / kt. kt is built as `make build` builds it.
 #
-# Environment: VS (default 10000), RS (4), ROUNDS (1).
+# Then the change alone, CHANGES times with each tool (default 5),
+# alternating, on one table; the medians and their ratio are printed.
+#
+# Environment: VS (default 10000), RS (4), ROUNDS (1), CHANGES (5).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -25,13 +30,13 @@ command -v ipvsadm-restore >/dev/null || { echo "skip: ipvsadm not installed"; e
 tmp=$(mktemp -d /tmp/kt-benchipvsadm.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
-CGO_ENABLED=0 go build -o "$tmp/kt" .
+make -s build BINARY="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
-out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}" "${CHANGES:-5}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 printf '\nipvsadm -R in the VM: %s services x %s real servers; change: %s lines\n' "$VS" "$RS" "$(get changes)"
-printf '%-26s %12s %10s %12s %10s\n' tool "full ms" "full cpu s" "change ms" "change cpu"
+printf '%-26s %12s %10s %16s %12s %10s\n' tool "full ms" "full cpu s" "(user, sys)" "change ms" "change cpu"
 for t in ipvsadm kt; do
 	name=$t
 	[ $t = ipvsadm ] && name="ipvsadm-restore (1.31)"
@@ -40,9 +45,21 @@ for t in ipvsadm kt; do
 	fc=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_full_[0-9]+_cpu$" { if (m == "" || $2 < m) m = $2 } END { print m }')
 	cm=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_change_[0-9]+_ms$" { if (m == "" || $2 < m) m = $2 } END { print m }')
 	cc=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_change_[0-9]+_cpu$" { if (m == "" || $2 < m) m = $2 } END { print m }')
-	printf '%-26s %12s %10s %12s %10s\n' "$name" "$fm" "$fc" "$cm" "$cc"
+	# user and system time of the round with the best full load
+	fus=$(echo "$out" | awk -v t=$t -v m="$fm" '$1 ~ "^" t "_full_[0-9]+_ms$" && $2 == m { r = $1; sub("_ms$", "", r) }
+		{ v[$1] = $2 } END { printf "%s, %s", v[r "_usr"], v[r "_sys"] }')
+	printf '%-26s %12s %10s %16s %12s %10s\n' "$name" "$fm" "$fc" "($fus)" "$cm" "$cc"
 	eval "${t}_fm=$fm ${t}_cm=$cm"
 done
+# The repeated changes: median wall and CPU time of each tool.
+med() {
+	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+ipvsadm_rm=$(med '^ipvsadm_rechange_[0-9]+_ms$') kt_rm=$(med '^kt_rechange_[0-9]+_ms$')
+printf '\nthe change again, %s times each, alternating: median ipvsadm -R %s ms (%s s CPU), kt %s ms (%s s CPU)\n' \
+	"$(echo "$out" | grep -c '^kt_rechange_[0-9]*_ms ')" "$ipvsadm_rm" "$(med '^ipvsadm_rechange_[0-9]+_cpu$')" "$kt_rm" "$(med '^kt_rechange_[0-9]+_cpu$')"
+awk -v a="$ipvsadm_rm" -v b="$kt_rm" 'BEGIN { if (b > 0) printf "ratio of medians ipvsadm/kt: change %.2fx (goal >= 1x: %s)\n", a / b, (a / b >= 1 ? "reached" : "NOT reached") }'
 awk -v a="$ipvsadm_fm" -v b="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
 	printf "ratio ipvsadm/kt: full load %.1fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",
 		a / b, (a / b >= 10 ? "reached" : "NOT reached"), c / d, (c / d >= 1 ? "reached" : "NOT reached") }'

@@ -194,6 +194,13 @@ type poptItem struct {
 // poptParse reads args (without the program name) the way popt does for
 // ipvsadm's table: it stops at the first error, as ipvsadm does.
 func poptParse(args []string) (items []poptItem, rest []string) {
+	return poptAppend(make([]poptItem, 0, len(args)), args)
+}
+
+// poptAppend is poptParse appending the items to items (a buffer reused
+// across the lines of -R).
+func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
+	var rest []string
 	byLong := func(n string) *iaOption {
 		for i := range iaOptions {
 			if iaOptions[i].long == n {
@@ -291,12 +298,15 @@ type ipvsadm struct {
 	errw   io.Writer
 	names  iaNames
 	kernel iaKernel
-	// ops are the changes made so far (those of -R are sent in batches),
-	// errs the kernel's answers to ops[:len(errs)], and msgs how to word
-	// each op's error.
+	// ops are the changes not sent yet (those of -R go in batches) and
+	// msgs how to word each one's error; errs holds the kernel's answer to
+	// every change sent so far, in order (change n is errs[n-1]).
 	ops  []lvs.Op
-	errs []error
 	msgs []string // the libipvs function of each op, for iaStrerror
+	errs []error
+	// items and argv are parse buffers reused from line to line of -R.
+	items []poptItem
+	argv  []string
 }
 
 // iaKernel is the part of *lvs.Admin the applet uses.
@@ -429,21 +439,30 @@ func (a *ipvsadm) settle(r iaResult) int {
 	return r.code
 }
 
+// iaPendingMax is how many changes -R gathers before it sends them: enough
+// for several of the kernel socket's batches, few enough that a restore of
+// 50,000 lines never holds them all (growing that slice was a quarter of
+// the applet's own time).
+const iaPendingMax = 2048
+
 // change queues one change; libFunc names the libipvs call whose error
 // wording applies.
 func (a *ipvsadm) change(op lvs.Op, libFunc string) iaResult {
+	if len(a.ops) >= iaPendingMax {
+		a.flushPending()
+	}
 	a.ops = append(a.ops, op)
 	a.msgs = append(a.msgs, libFunc)
-	return iaResult{op: len(a.ops)}
+	return iaResult{op: len(a.errs) + len(a.ops)}
 }
 
 // flushPending sends the changes not sent yet and prints the kernel's
 // error for each that failed, in order.
 func (a *ipvsadm) flushPending() {
-	if len(a.errs) == len(a.ops) {
+	if len(a.ops) == 0 {
 		return
 	}
-	todo := a.ops[len(a.errs):]
+	todo := a.ops
 	errs, err := a.kernel.Apply(todo)
 	if err != nil {
 		errs = make([]error, len(todo))
@@ -454,10 +473,12 @@ func (a *ipvsadm) flushPending() {
 	for i, e := range errs {
 		if e != nil {
 			a.out.Flush()
-			fmt.Fprintln(a.errw, iaStrerror(a.msgs[len(a.errs)+i], unix2errno(e)))
+			fmt.Fprintln(a.errw, iaStrerror(a.msgs[i], unix2errno(e)))
 		}
 	}
 	a.errs = append(a.errs, errs...)
+	clear(a.ops) // no strings kept alive
+	a.ops, a.msgs = a.ops[:0], a.msgs[:0]
 }
 
 // iaStrerror is libipvs's ipvs_strerror: the wording of err after the
@@ -664,13 +685,22 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
-		words := strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' })
-		argv := []string{a.prog}
-		for _, w := range words {
-			if w != "ipvsadm" {
+		argv := append(a.argv[:0], a.prog)
+		for line := sc.Text(); line != ""; {
+			i := 0
+			for i < len(line) && isRestoreBlank(line[i]) {
+				i++
+			}
+			j := i
+			for j < len(line) && !isRestoreBlank(line[j]) {
+				j++
+			}
+			if w := line[i:j]; w != "" && w != "ipvsadm" {
 				argv = append(argv, w)
 			}
+			line = line[j:]
 		}
+		a.argv = argv
 		if len(argv) > 1 {
 			res = a.processLine(argv, stdin, true)
 		}
@@ -678,9 +708,13 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 	return res
 }
 
+// isRestoreBlank reports whether c separates the words of a -R line.
+func isRestoreBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
 // parse is ipvsadm's parse_options; false is popt's error (printed).
 func (a *ipvsadm) parse(args []string, ce *iaEntry) bool {
-	items, rest := poptParse(args[1:])
+	items, rest := poptAppend(a.items[:0], args[1:])
+	a.items = items
 	if len(items) == 0 || items[0].err != "" {
 		a.tryHelp(iaExitPopt)
 	}
@@ -771,7 +805,14 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 	switch it.opt.tag {
 	case "t", "u", "sctp-service":
 		a.setOption(ce, iaOptService)
-		svc.Key.Protocol = map[string]uint16{"t": lvs.ProtoTCP, "u": lvs.ProtoUDP, "sctp-service": lvs.ProtoSCTP}[it.opt.tag]
+		switch it.opt.tag {
+		case "t":
+			svc.Key.Protocol = lvs.ProtoTCP
+		case "u":
+			svc.Key.Protocol = lvs.ProtoUDP
+		default:
+			svc.Key.Protocol = lvs.ProtoSCTP
+		}
 		svc.Key.FWMark = 0
 		if parsed, _ := a.parseService(arg, svc, svc.Key.Protocol); parsed&iaServiceAddr == 0 {
 			a.fail(iaExitBadCmdLine, "illegal virtual server address[:port] specified")
@@ -821,7 +862,14 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 		}
 	case "i", "g", "m":
 		a.setOption(ce, iaOptForward)
-		ce.dest.Fwd = map[string]uint32{"i": lvs.FwdTunnel, "g": lvs.FwdRoute, "m": lvs.FwdMasq}[it.opt.tag]
+		switch it.opt.tag {
+		case "i":
+			ce.dest.Fwd = lvs.FwdTunnel
+		case "g":
+			ce.dest.Fwd = lvs.FwdRoute
+		default:
+			ce.dest.Fwd = lvs.FwdMasq
+		}
 	case "w":
 		a.setOption(ce, iaOptWeight)
 		n, ok := cNumber(arg, 0, 1<<31-1)
@@ -1106,25 +1154,26 @@ func (a *ipvsadm) parseService(buf string, svc *lvs.Service, proto uint16) (int,
 	if isAllDigits(buf) {
 		return 0, false
 	}
-	var port *string
+	var port string
+	hasPort := false
 	if strings.HasPrefix(buf, "[") {
 		inner, after, ok := strings.Cut(buf[1:], "]")
 		if !ok || !strings.HasPrefix(after, ":") {
 			return 0, false
 		}
 		buf = inner
-		p := after[1:]
-		port = &p
+		port, hasPort = after[1:], true
 	}
-	if ip, err := netip.ParseAddr(buf); err == nil && ip.Is6() && ip.Zone() == "" && !strings.Contains(buf, "%") {
+	// An IPv6 address has two colons at least: the others (most of a
+	// restore's lines) skip the parse and its error value.
+	if ip, err := parseIPv6(buf); err == nil && ip.Is6() && ip.Zone() == "" && !strings.Contains(buf, "%") {
 		svc.Key.Addr = ip
 		svc.Key.Family = lvs.FamilyIPv6
 		svc.Netmask = 128
 	} else {
-		port = nil
+		port, hasPort = "", false
 		if i := strings.LastIndexByte(buf, ':'); i >= 0 {
-			p := buf[i+1:]
-			port = &p
+			port, hasPort = buf[i+1:], true
 			buf = buf[:i]
 		}
 		ip, ok := inetAton(buf)
@@ -1137,17 +1186,28 @@ func (a *ipvsadm) parseService(buf string, svc *lvs.Service, proto uint16) (int,
 		svc.Key.Family = lvs.FamilyIPv4
 	}
 	res := iaServiceAddr
-	if port != nil {
+	if hasPort {
 		res |= iaServicePort
-		if n, ok := cNumber(*port, 0, 65535); ok {
+		if n, ok := cNumber(port, 0, 65535); ok {
 			svc.Key.Port = uint16(n)
-		} else if n, ok := a.names.servicePort(*port, proto); ok {
+		} else if n, ok := a.names.servicePort(port, proto); ok {
 			svc.Key.Port = n
 		} else {
 			return 0, false
 		}
 	}
 	return res, true
+}
+
+// errNotIPv6 is parseIPv6's answer for text with fewer than two colons.
+var errNotIPv6 = errors.New("not an IPv6 address")
+
+// parseIPv6 is netip.ParseAddr for text that can be an IPv6 address.
+func parseIPv6(s string) (netip.Addr, error) {
+	if strings.Count(s, ":") < 2 {
+		return netip.Addr{}, errNotIPv6
+	}
+	return netip.ParseAddr(s)
 }
 
 func isAllDigits(s string) bool {
@@ -1218,12 +1278,14 @@ func inetAton(s string) (netip.Addr, bool) {
 	if s == "" {
 		return netip.Addr{}, false
 	}
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 {
+	if strings.Count(s, ".") > 3 {
 		return netip.Addr{}, false
 	}
-	var vals []uint64
-	for _, p := range parts {
+	var buf [4]uint64
+	vals := buf[:0]
+	for rest, more := s, true; more; {
+		var p string
+		p, rest, more = strings.Cut(rest, ".")
 		base := 10
 		q := p
 		switch {

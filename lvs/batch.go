@@ -39,7 +39,12 @@ const (
 )
 
 // batchSocket sends many IPVS changes per system call: one generic
-// netlink message per change, each acknowledged with its sequence number.
+// netlink message per change. Only the last message of a batch asks for an
+// acknowledgement: the kernel carries out a batch's messages in order
+// within the sendmsg and answers every failed one with an error message
+// whatever its flags, so the last one's answer closes the batch and the
+// others' errors come before it. That spares the kernel an answer (an skb
+// allocated, queued and read back) per successful change.
 type batchSocket struct {
 	mu     sync.Mutex
 	fd     int
@@ -61,6 +66,7 @@ func newBatchSocket(family uint16) (*batchSocket, error) {
 	// Error acks without a copy of the request.
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1<<20) // root: past rmem_max
 	tv := unix.Timeval{Sec: 30}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	return &batchSocket{fd: fd, family: family, rbuf: make([]byte, 1<<16)}, nil
@@ -143,8 +149,9 @@ func appendDestAttrs(buf []byte, s Service, d Dest, full bool) []byte {
 	})
 }
 
-// appendOp appends the netlink message of op with sequence number seq.
-func (b *batchSocket) appendOp(buf []byte, op Op, seq uint32) []byte {
+// appendOp appends the netlink message of op with sequence number seq,
+// asking for an acknowledgement of success when ack is set.
+func (b *batchSocket) appendOp(buf []byte, op Op, seq uint32, ack bool) []byte {
 	start := len(buf)
 	buf = append(buf, make([]byte, unix.SizeofNlMsghdr)...)
 	var cmd uint8
@@ -175,7 +182,11 @@ func (b *batchSocket) appendOp(buf []byte, op Op, seq uint32) []byte {
 	h := buf[start:]
 	binary.NativeEndian.PutUint32(h[0:], uint32(len(buf)-start))
 	binary.NativeEndian.PutUint16(h[4:], b.family)
-	binary.NativeEndian.PutUint16(h[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	flags := uint16(unix.NLM_F_REQUEST)
+	if ack {
+		flags |= unix.NLM_F_ACK
+	}
+	binary.NativeEndian.PutUint16(h[6:], flags)
 	binary.NativeEndian.PutUint32(h[8:], seq)
 	binary.NativeEndian.PutUint32(h[12:], 0)
 	return buf
@@ -192,20 +203,19 @@ func (b *batchSocket) apply(ops []Op) ([]error, error) {
 		buf := b.buf[:0]
 		for i := lo; i < hi; i++ {
 			b.seq++
-			buf = b.appendOp(buf, ops[i], b.seq)
+			buf = b.appendOp(buf, ops[i], b.seq, i == hi-1)
 		}
 		b.buf = buf
 		if err := unix.Sendto(b.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return nil, fmt.Errorf("lvs: netlink send: %w", err)
 		}
-		pending := hi - lo
-		for pending > 0 {
+		for done := false; !done; {
 			n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
 			if err != nil {
 				if errors.Is(err, unix.EINTR) {
 					continue
 				}
-				return nil, fmt.Errorf("lvs: netlink receive (%d acks missing): %w", pending, err)
+				return nil, fmt.Errorf("lvs: netlink receive (batch of %d changes not acknowledged): %w", hi-lo, err)
 			}
 			msgs, err := syscall.ParseNetlinkMessage(b.rbuf[:n])
 			if err != nil {
@@ -219,7 +229,9 @@ func (b *batchSocket) apply(ops []Op) ([]error, error) {
 				if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
 					errs[i] = syscall.Errno(-code)
 				}
-				pending--
+				if m.Header.Seq == b.seq {
+					done = true
+				}
 			}
 		}
 	}

@@ -77,6 +77,15 @@ type rsState struct {
 	port        int    // configured port (0: the service's)
 	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
 	addr        netip.Addr
+	// prev is the state of this real server under the config planned
+	// before a reload, when it was there (for the reload's action lines).
+	prev prevState
+}
+
+// prevState is a real server's state before a reload.
+type prevState struct {
+	known, alive bool
+	weight       int
 }
 
 // vsState is one virtual server, resolved.
@@ -266,13 +275,47 @@ func carryOver(old, vss []*vsState) {
 	}
 	for _, v := range vss {
 		o := byName[v.name]
-		if o == nil || o.entries == nil || !v.sameAs(o) {
+		if o == nil || o.fresh {
+			continue
+		}
+		if o.entries == nil || !v.sameAs(o) {
+			v.prevFrom(o)
 			continue
 		}
 		for i := range v.rs {
 			v.rs[i].alive, v.rs[i].weight = o.rs[i].alive, o.rs[i].weight
+			v.rs[i].prev = prevState{known: true, alive: o.rs[i].alive, weight: o.rs[i].weight}
 		}
 		v.weightSum, v.entries, v.builtFor = o.weightSum, o.entries, o.builtFor
+	}
+}
+
+// prevFrom records, for each real server of v that old (its namesake in
+// the config planned before) also has, its state there.
+func (v *vsState) prevFrom(old *vsState) {
+	var byKey map[RSKey]*rsState
+	if len(old.rs) > dupScan {
+		byKey = make(map[RSKey]*rsState, len(old.rs))
+		for i := range old.rs {
+			byKey[old.rs[i].key] = &old.rs[i]
+		}
+	}
+	for i := range v.rs {
+		r := &v.rs[i]
+		var o *rsState
+		if byKey != nil {
+			o = byKey[r.key]
+		} else {
+			for j := range old.rs {
+				if old.rs[j].key == r.key {
+					o = &old.rs[j]
+					break
+				}
+			}
+		}
+		if o != nil {
+			r.prev = prevState{known: true, alive: o.alive, weight: o.weight}
+		}
 	}
 }
 
@@ -646,6 +689,9 @@ type Planner struct {
 	// [192.0.2.10]:tcp:80 from VS [192.0.2.1]:tcp:80", "Lost quorum
 	// 2-0=2 > 1 for VS ...", "Adding sorry server ... to VS ...".
 	OnAction func(msg string)
+	// ActionsEnabled, when set, tells whether OnAction's lines are wanted
+	// now (a logger's level); when it says no, Plan formats none of them.
+	ActionsEnabled func() bool
 
 	quorum map[string]bool
 	// The config last planned, resolved once: a health change rebuilds
@@ -653,6 +699,9 @@ type Planner struct {
 	cfg  *config.Config
 	vss  []*vsState
 	errs []error
+	// before is Plan's copy of a virtual server's real servers before
+	// the verdicts apply (for OnAction), one buffer for all of them.
+	before []rsState
 }
 
 // NewPlanner returns a Planner that has seen no state yet.
@@ -686,20 +735,29 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	t := make(Table, len(p.vss))
 	var evs []Event
 	seen := make(map[string]bool, len(p.vss))
+	logActions := p.OnAction != nil && (p.ActionsEnabled == nil || p.ActionsEnabled())
 	for _, v := range p.vss {
 		var before []rsState
-		if p.OnAction != nil {
-			before = append(before[:0:0], v.rs...)
-			if v.fresh {
-				// A new config's real servers have had no verdict yet,
-				// even those that carried their state over.
-				for i := range before {
-					before[i].alive, before[i].weight = false, 0
+		if logActions {
+			p.before = append(p.before[:0], v.rs...)
+			before = p.before
+		}
+		fresh := v.fresh
+		v.fresh = false
+		changed := v.applyHealth(health)
+		if logActions && fresh {
+			// keepalived's reload (init_service_rs): a real server it
+			// had before keeps its state and logs only a change (of
+			// weight, update_svr_wgt); a new one is added without a line.
+			for i := range before {
+				r := &v.rs[i]
+				if r.prev.known {
+					before[i].alive, before[i].weight = r.prev.alive, r.prev.weight
+				} else {
+					before[i].alive, before[i].weight = r.alive, r.weight
 				}
 			}
 		}
-		v.fresh = false
-		changed := v.applyHealth(health)
 		seen[v.name] = true
 		cur, known := p.quorum[v.name]
 		var next bool
@@ -715,7 +773,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		if (known && next != cur) || (!known && !next && v.sorry != nil) {
 			evs = append(evs, v.event(next, !known, false, threshold))
 		}
-		if p.OnAction != nil {
+		if logActions {
 			v.actions(p.OnAction, before, known, cur, next, threshold)
 		}
 		if changed || v.entries == nil || v.builtFor != next {
@@ -795,7 +853,15 @@ func (v *vsState) fmtRS(r *rsState) string {
 // server that came or went (or whose weight changed), then the quorum and
 // the sorry server.
 func (v *vsState) actions(log func(string), before []rsState, known, cur, next bool, threshold int) {
-	vsName := fmtVS(v.cfg)
+	// The name is formatted only for a line that is logged: most virtual
+	// servers of a reload log nothing.
+	var name string
+	vsName := func() string {
+		if name == "" {
+			name = fmtVS(v.cfg)
+		}
+		return name
+	}
 	if known && len(before) == len(v.rs) {
 		for i := range v.rs {
 			r, b := &v.rs[i], &before[i]
@@ -811,9 +877,9 @@ func (v *vsState) actions(log func(string), before []rsState, known, cur, next b
 						verb = "Enabl"
 					}
 				}
-				log(fmt.Sprintf("%sing service %s %s VS %s", verb, v.fmtRS(r), prep, vsName))
+				log(fmt.Sprintf("%sing service %s %s VS %s", verb, v.fmtRS(r), prep, vsName()))
 			case r.alive && r.weight != b.weight:
-				log(fmt.Sprintf("Changing weight from %d to %d for active service %s of VS %s", b.weight, r.weight, v.fmtRS(r), vsName))
+				log(fmt.Sprintf("Changing weight from %d to %d for active service %s of VS %s", b.weight, r.weight, v.fmtRS(r), vsName()))
 			}
 		}
 	}
@@ -822,30 +888,30 @@ func (v *vsState) actions(log func(string), before []rsState, known, cur, next b
 	case !known && next:
 		// keepalived's start (init_service_vs, update_quorum_state with
 		// init): a service that starts with its quorum logs it.
-		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName()))
 	case known && !cur && next:
-		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName))
+		log(fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, threshold, v.weightSum, vsName()))
 		if v.sorry != nil {
 			verb := "Removing"
 			if v.sorry.inhibit {
 				verb = "Disabling"
 			}
-			log(fmt.Sprintf("%s sorry server %s from VS %s", verb, v.fmtRS(v.sorry), vsName))
-			log("Adding alive servers to the pool for VS " + vsName)
+			log(fmt.Sprintf("%s sorry server %s from VS %s", verb, v.fmtRS(v.sorry), vsName()))
+			log("Adding alive servers to the pool for VS " + vsName())
 		}
 	case (known && cur && !next) || (!known && !next && v.sorry != nil):
 		what := "Lost quorum"
 		if !known {
 			what = "Starting with quorum down"
 		}
-		log(fmt.Sprintf("%s %d-%d=%d > %d for VS %s", what, q, h, threshold, v.weightSum, vsName))
+		log(fmt.Sprintf("%s %d-%d=%d > %d for VS %s", what, q, h, threshold, v.weightSum, vsName()))
 		if v.sorry != nil {
 			verb := "Adding"
 			if v.sorry.inhibit {
 				verb = "Enabling"
 			}
-			log(fmt.Sprintf("%s sorry server %s to VS %s", verb, v.fmtRS(v.sorry), vsName))
-			log("Removing alive servers from the pool for VS " + vsName)
+			log(fmt.Sprintf("%s sorry server %s to VS %s", verb, v.fmtRS(v.sorry), vsName()))
+			log("Removing alive servers from the pool for VS " + vsName())
 		}
 	}
 }

@@ -113,34 +113,28 @@ func (k *KernelHandle) PENames() (map[ServiceKey]string, error) {
 		if len(m) < 4 {
 			continue
 		}
-		attrs, err := nl.ParseRouteAttr(m[4:])
-		if err != nil {
-			continue
-		}
-		for _, a := range attrs {
-			if a.Attr.Type&nl.NLA_TYPE_MASK != ipvsCmdAttrService {
-				continue
+		forAttrs(m[4:], func(typ uint16, v []byte) {
+			if typ != ipvsCmdAttrService {
+				return
 			}
-			key, pe := parseServiceAttrs(a.Value)
-			if pe != "" {
+			if key, pe := parseServiceAttrs(v); pe != "" {
 				out[key] = pe
 			}
-		}
+		})
 	}
 	return out, nil
 }
 
+// parseServiceAttrs decodes the key and persistence engine of one
+// service from the attributes the kernel nests in IPVS_CMD_ATTR_SERVICE.
+// It takes any bytes: short values are ignored, a name without its NUL is
+// taken whole, a malformed tail ends the walk.
 func parseServiceAttrs(b []byte) (ServiceKey, string) {
 	var k ServiceKey
 	var pe string
 	var raw []byte
-	attrs, err := nl.ParseRouteAttr(b)
-	if err != nil {
-		return k, ""
-	}
-	for _, a := range attrs {
-		v := a.Value
-		switch a.Attr.Type & nl.NLA_TYPE_MASK {
+	forAttrs(b, func(typ uint16, v []byte) {
+		switch typ {
 		case ipvsSvcAttrAF:
 			if len(v) >= 2 {
 				k.Family = binary.NativeEndian.Uint16(v)
@@ -160,9 +154,9 @@ func parseServiceAttrs(b []byte) (ServiceKey, string) {
 				k.FWMark = binary.NativeEndian.Uint32(v)
 			}
 		case ipvsSvcAttrPEName:
-			pe = nl.BytesToString(v)
+			pe = cString(v)
 		}
-	}
+	})
 	if k.FWMark != 0 {
 		return ServiceKey{Family: k.Family, FWMark: k.FWMark}, pe
 	}

@@ -74,6 +74,7 @@ func NewManager(h Handle, cfg *config.Config, opts ManagerOptions) *Manager {
 	// Each IPVS action is logged in keepalived's words; kt's own lines
 	// (the quorum event, the reconciler's) come on top.
 	m.planner.OnAction = func(msg string) { m.log.Info(msg) }
+	m.planner.ActionsEnabled = func() bool { return m.log.Enabled(context.Background(), slog.LevelInfo) }
 	return m
 }
 

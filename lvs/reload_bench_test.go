@@ -12,11 +12,18 @@ import (
 // (bench/ipvs.sh's change) as kt run does it: the Planner plans the new
 // config, the Reconciler applies the difference, against the in-memory
 // handle: 100 weight updates per pass.
-func BenchmarkReloadChange10k(b *testing.B) {
+func BenchmarkReloadChange10k(b *testing.B) { benchReloadChange(b, nil) }
+
+// BenchmarkReloadChange10kLogged: the same with the Planner's OnAction set,
+// as kt run sets it (its lines go to the log).
+func BenchmarkReloadChange10kLogged(b *testing.B) { benchReloadChange(b, func(string) {}) }
+
+func benchReloadChange(b *testing.B, onAction func(string)) {
 	cfgs := []*config.Config{benchConfig(b, 10000, 4, 1), benchConfig(b, 10000, 4, 2)}
 	h := newMemHandle()
 	r := NewReconciler(h, nil)
 	p := NewPlanner()
+	p.OnAction = onAction
 	t0, _, _ := p.Plan(cfgs[0], nil)
 	if err := r.Reconcile(t0); err != nil {
 		b.Fatal(err)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/ipvsadm/inner.sh DIR KT [ROUNDS]: the part of bench/ipvsadm.sh that runs inside
+# bench/ipvsadm/inner.sh DIR KT [ROUNDS [CHANGES]]: the part of bench/ipvsadm.sh that runs inside
 # the IPVS test VM. Prints "name value" lines (milliseconds, CPU seconds).
 set -euo pipefail
-dir=$1 kt=$2 rounds=${3:-1}
+dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-5}
 export PATH="$PATH:/usr/sbin:/sbin"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
@@ -17,19 +17,22 @@ echo "services $(grep -c '^-A' "$dir/full.rules")"
 echo "real_servers $rs"
 echo "changes $changes"
 
-# timed NAME CMD...: runs CMD, prints NAME_ms (wall) and NAME_cpu (user+sys
-# seconds of CMD and its children).
+# timed NAME CMD...: runs CMD, prints NAME_ms (wall), NAME_cpu (user+sys
+# seconds of CMD and its children) and NAME_usr, NAME_sys.
 timed() {
 	local name=$1
 	shift
-	local t0 t1 c0 c1
-	c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
+	local t0 t1 u0 u1 s0 s1
+	u0=$(awk '{ print $14 + $16 }' /proc/$$/stat)
+	s0=$(awk '{ print $15 + $17 }' /proc/$$/stat)
 	t0=$(date +%s%N)
 	"$@"
 	t1=$(date +%s%N)
-	c1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-	awk -v n="$name" -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%s_ms %.1f\n%s_cpu %.2f\n", n, (b - a) / 1e6, n, (d - c) / hz }'
+	u1=$(awk '{ print $14 + $16 }' /proc/$$/stat)
+	s1=$(awk '{ print $15 + $17 }' /proc/$$/stat)
+	awk -v n="$name" -v a="$t0" -v b="$t1" -v u0="$u0" -v u1="$u1" -v s0="$s0" -v s1="$s1" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%s_ms %.1f\n%s_cpu %.2f\n%s_usr %.2f\n%s_sys %.2f\n", n, (b - a) / 1e6, n, (u1 - u0 + s1 - s0) / hz,
+			n, (u1 - u0) / hz, n, (s1 - s0) / hz }'
 }
 # restore_with IPVSADM: what ipvsadm-restore does (drop comment lines, clear,
 # then -R), with the given ipvsadm.
@@ -40,22 +43,66 @@ check() {
 	[ "$(count_dests 2)" = "$2" ] || { echo "$1: $(count_dests 2) real servers of weight 2, want $2" >&2; exit 1; }
 }
 
-# The kernel keeps deleted real servers in a trash list for up to four minutes
-# and scans it on every add (ip_vs_trash_get_dest): a load right after
-# another's -C pays for the 40,000 entries the first left there. Each full
-# load starts after the trash has emptied.
-empty_trash() { ipvsadm -C; sleep 250; }
-for round in $(seq "$rounds"); do
-	[ "$round" = 1 ] || empty_trash
-	ipvsadm -C
-	timed "ipvsadm_full_$round" ipvsadm-restore <"$dir/full.rules"
-	check ipvsadm-restore 0
-	timed "ipvsadm_change_$round" change_with /usr/sbin/ipvsadm
-	check "ipvsadm -R" "$changes"
-	empty_trash
-	timed "kt_full_$round" restore_with "$link"
-	check "kt ipvsadm -R" 0
-	timed "kt_change_$round" change_with "$link"
-	check "kt ipvsadm -R (change)" "$changes"
-done
+# Each tool loads into a network namespace of its own. The kernel keeps a
+# namespace's deleted real servers in a trash list for up to four minutes
+# and scans it on every add (ip_vs_trash_get_dest): a load into a table
+# another load has just cleared pays for its 40,000 entries. The service
+# hash table is shared by all namespaces, so the last one is cleared before
+# the next is made.
+ns=ktbench-ipvsadm
+inns() { ip netns exec "$ns" "$@"; }
+fresh() {
+	ip netns del "$ns" 2>/dev/null || true
+	ip netns add "$ns"
+	# A namespace without an address has no local routing table yet, and
+	# the kernel refuses a real server whose address it cannot type.
+	ip -n "$ns" link set lo up
+}
+leave() {
+	inns ipvsadm -C
+	ip netns del "$ns"
+}
+# one TOOL: the full load and the change with TOOL (ipvsadm or kt) in a
+# fresh namespace.
+one() {
+	fresh
+	case $1 in
+	ipvsadm)
+		timed "ipvsadm_full_$round" inns ipvsadm-restore <"$dir/full.rules"
+		inns bash -c "$(declare -f count_dests check); rs=$rs; check ipvsadm-restore 0"
+		timed "ipvsadm_change_$round" inns /usr/sbin/ipvsadm -R <"$dir/change.rules"
+		inns bash -c "$(declare -f count_dests check); rs=$rs; check 'ipvsadm -R' $changes"
+		;;
+	kt)
+		timed "kt_full_$round" inns bash -c "$(declare -f restore_with); dir=$dir; restore_with $link"
+		inns bash -c "$(declare -f count_dests check); rs=$rs; check 'kt ipvsadm -R' 0"
+		timed "kt_change_$round" inns "$link" -R <"$dir/change.rules"
+		inns bash -c "$(declare -f count_dests check); rs=$rs; check 'kt ipvsadm -R (change)' $changes"
+		;;
+	esac
+	leave
+}
 ipvsadm -C
+for round in $(seq "$rounds"); do
+	# Alternate which tool goes first.
+	if [ $((round % 2)) = 1 ]; then
+		one ipvsadm
+		one kt
+	else
+		one kt
+		one ipvsadm
+	fi
+done
+
+# The change once more, CHANGES times each (default 5), alternating the two
+# tools on one table (loaded by kt): one sample of a 0.5 s change moves with
+# whatever else the machine does at that moment. The same -e lines again
+# are a change for the kernel all the same (it sets the weight).
+fresh
+inns bash -c "$(declare -f restore_with); dir=$dir; restore_with $link"
+for i in $(seq "$nchanges"); do
+	timed "ipvsadm_rechange_$i" inns /usr/sbin/ipvsadm -R <"$dir/change.rules"
+	timed "kt_rechange_$i" inns "$link" -R <"$dir/change.rules"
+done
+inns bash -c "$(declare -f count_dests check); rs=$rs; check 'changes' $changes"
+leave
