@@ -34,7 +34,7 @@ func checkMessages(t *testing.T, path string, id string) []string {
 // syntax), which a conversion writes out: its TOML cannot have them.
 var parseOnly = []string{
 	"Unexpected '{'", "Unknown keyword '}'", "Extra '}'", "extra parameters", "is not closed",
-	"ignoring extra", "takes no", "already defined", "deprecated",
+	"ignoring extra", "takes no", "already defined", "deprecated", "extra words", "defined twice",
 }
 
 func isParseOnly(m string) bool {

@@ -162,6 +162,12 @@ func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Conf
 	}
 	cfg = &file.Config
 	ix := indexTOML(data)
+	// A TOML file kt convert wrote keeps keepalived.conf's order, and
+	// keepalived looks some names up only among what was read before (a
+	// vrrp_script tracked by an instance above it is not found): the line
+	// is the place in reading order, as Seq is in keepalived.conf. Not
+	// across includes or [host.ID] tables, whose lines are elsewhere.
+	ix.seq = depth == 0 && len(file.Include) == 0 && len(file.Host) == 0
 	diags = append(diags, applyHosts(cfg, file.Host, md, opt.ConfigID, name, ix)...)
 	undecoded := md.Undecoded()
 	unknown := make(map[string]bool, len(undecoded))
@@ -240,6 +246,8 @@ type tomlIndex struct {
 	// items holds, for an array written one item per line, the line of
 	// each item (by full path).
 	items map[string][]int
+	// seq: lines give the reading order (Pos.Seq).
+	seq bool
 }
 
 func (ix tomlIndex) lineOf(plainPath string) int {
@@ -366,6 +374,9 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	s := sc.of(v.Type())
 	if s.pos >= 0 {
 		p := Pos{File: file, Line: ix.lines[path]}
+		if ix.seq {
+			p.Seq = p.Line
+		}
 		if path == "" {
 			p.Line = 1
 		}
@@ -432,7 +443,11 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				if len(items) == fv.Len() {
 					l = items[j]
 				}
-				setPos(fv.Index(j), es, Pos{File: file, Line: l})
+				ep := Pos{File: file, Line: l}
+				if ix.seq {
+					ep.Seq = l
+				}
+				setPos(fv.Index(j), es, ep)
 			}
 		}
 	}
