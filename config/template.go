@@ -455,8 +455,10 @@ func (d *Document) WriteTOML(w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			ov := hostOverride{id: id}
+			ov := hostOverride{id: id, lines: map[string]fileLine{}}
 			ov.set, ov.unset = diffMaps(baseMap, hm, nil)
+			pathLines(ht, nil, ov.lines)
+			ov.claim(ov.set, nil, claimed)
 			hosts = append(hosts, ov)
 		}
 	}
@@ -536,6 +538,53 @@ type hostOverride struct {
 	id    string
 	set   map[string]any
 	unset []string
+	lines map[string]fileLine // where the host's keys and tables were written
+}
+
+func pathKey(segs []string) string { return strings.Join(segs, "\x00") }
+
+// pathLines records where each key and named table of a tree was written,
+// by its path of TOML keys.
+func pathLines(n *tnode, prefix []string, out map[string]fileLine) {
+	for _, c := range n.kids {
+		switch {
+		case c.kind == nKey || c.kind == nLines:
+			out[pathKey(append(append([]string(nil), prefix...), c.f.key))] = fileLine{c.file, c.line}
+		case c.kind == nBlock && c.bk == kindNamed:
+			p := append(append([]string(nil), prefix...), c.f.key, c.name)
+			out[pathKey(p)] = fileLine{c.file, c.line}
+			pathLines(c, p, out)
+		case c.kind == nBlock && c.bk == kindBlock:
+			p := append(append([]string(nil), prefix...), c.f.key)
+			out[pathKey(p)] = fileLine{c.file, c.line}
+			pathLines(c, p, out)
+		}
+	}
+}
+
+// claim records the lines whose comments the host's table carries.
+func (h hostOverride) claim(m map[string]any, prefix []string, into map[fileLine]bool) {
+	for k, v := range m {
+		p := append(append([]string(nil), prefix...), k)
+		if fl, ok := h.lines[pathKey(p)]; ok && fl.line > 0 {
+			into[fl] = true
+		}
+		if sub, ok := v.(map[string]any); ok {
+			h.claim(sub, p, into)
+		}
+	}
+}
+
+// comments returns the comments of the host's key or table at path.
+func (h *hostOverride) comments(o *tomlOut, path []string) (above []string, beside string, below []string) {
+	if h == nil || len(path) < 2 {
+		return nil, "", nil
+	}
+	fl, ok := h.lines[pathKey(path[2:])]
+	if !ok {
+		return nil, "", nil
+	}
+	return o.cm.take(fl.file, fl.line)
 }
 
 func (h hostOverride) write(o *tomlOut) {
@@ -555,12 +604,12 @@ func (h hostOverride) write(o *tomlOut) {
 	}
 	fmt.Fprintf(&o.b, "%s what host %s (kt run --config-id %s, or that host name) runs differently\n", generatedMark, h.id, h.id)
 	o.noBlank = true
-	writeGeneric(o, m, []string{"host", h.id}, false)
+	writeGeneric(o, &h, m, []string{"host", h.id}, false)
 }
 
 // writeGeneric writes a decoded TOML table: its plain keys, then its tables
 // and arrays of tables, in key order.
-func writeGeneric(o *tomlOut, m map[string]any, path []string, headerDone bool) {
+func writeGeneric(o *tomlOut, h *hostOverride, m map[string]any, path []string, headerDone bool) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -586,22 +635,36 @@ func writeGeneric(o *tomlOut, m map[string]any, path []string, headerDone bool) 
 		fmt.Fprintf(&o.b, "%s%s%s\n", open, strings.Join(segs, "."), close)
 	}
 	if len(plain) > 0 && !headerDone {
+		above, beside, below := h.comments(o, path)
+		if len(above) > 0 && !o.noBlank {
+			o.b.WriteByte('\n')
+			o.noBlank = true
+		}
+		o.comments("", above)
 		header("[", "]", path)
+		if beside != "" {
+			o.b.Truncate(o.b.Len() - 1)
+			o.b.WriteString(besideText(beside) + "\n")
+		}
+		o.comments("", below)
 	}
 	for _, k := range plain {
+		above, beside, below := h.comments(o, append(append([]string(nil), path...), k))
+		o.comments("", above)
 		s, err := tomlValue(reflect.ValueOf(m[k]))
 		o.setErr(err)
-		fmt.Fprintf(&o.b, "%s = %s\n", tomlKey(k), s)
+		fmt.Fprintf(&o.b, "%s = %s%s\n", tomlKey(k), s, besideText(beside))
+		o.comments("", below)
 	}
 	for _, k := range keys {
 		p := append(append([]string(nil), path...), k)
 		switch v := m[k].(type) {
 		case map[string]any:
-			writeGeneric(o, v, p, false)
+			writeGeneric(o, h, v, p, false)
 		case []map[string]any:
 			for _, e := range v {
 				header("[[", "]]", p)
-				writeGeneric(o, e, p, true)
+				writeGeneric(o, nil, e, p, true)
 			}
 		}
 	}

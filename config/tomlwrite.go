@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -17,7 +18,8 @@ type tomlOut struct {
 	cm      *Comments
 	tables  int // tables written so far
 	err     error
-	noBlank bool // the next generic table header follows its comment
+	noBlank bool   // the next generic table header follows its comment
+	top     string // the top file: tables from others say where they were
 	// last is the indentation of the last line written: a block's
 	// closing comments follow it, as they are read back.
 	last string
@@ -200,6 +202,14 @@ func (o *tomlOut) table(n *tnode, path []string, depth int) {
 			o.b.WriteByte('\n')
 		}
 		o.comments(indent, above)
+		if depth == 0 && o.top != "" && n.file != "" && n.file != o.top {
+			// A comment of its own, kept from then on.
+			from := n.file
+			if r, err := filepath.Rel(filepath.Dir(o.top), n.file); err == nil {
+				from = r
+			}
+			fmt.Fprintf(&o.b, "# kt convert: from %s, which %s includes\n", from, filepath.Base(o.top))
+		}
 		if n.owner != "" {
 			fmt.Fprintf(&o.b, "%s%s %s\n", indent, generatedMark, n.owner)
 		}
@@ -239,7 +249,7 @@ func (o *tomlOut) subTables(n *tnode, path []string, depth int) {
 
 // writeTOMLTree writes a whole configuration's tree.
 func writeTOMLTree(root *tnode, cm *Comments, hosts []hostOverride) ([]byte, error) {
-	o := &tomlOut{cm: cm}
+	o := &tomlOut{cm: cm, top: root.file}
 	if cm != nil && len(cm.head) > 0 {
 		o.comments("", cm.head)
 		o.b.WriteByte('\n')
