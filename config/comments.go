@@ -261,7 +261,7 @@ func (cm *Comments) resolve(claimed map[fileLine]bool) {
 			move(fl, texts)
 		}
 	}
-	for _, fl := range sortedBeside(cm.beside) {
+	for _, fl := range sortedLines(cm.beside) {
 		if !claimed[fl] {
 			move(fl, []string{cm.beside[fl]})
 			delete(cm.beside, fl)
@@ -269,21 +269,8 @@ func (cm *Comments) resolve(claimed map[fileLine]bool) {
 	}
 }
 
-func sortedLines(m map[fileLine][]string) []fileLine {
-	out := make([]fileLine, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].file != out[j].file {
-			return out[i].file < out[j].file
-		}
-		return out[i].line < out[j].line
-	})
-	return out
-}
-
-func sortedBeside(m map[fileLine]string) []fileLine {
+// sortedLines returns a map's lines by file and line.
+func sortedLines[V any](m map[fileLine]V) []fileLine {
 	out := make([]fileLine, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -310,7 +297,7 @@ func (cm *Comments) take(file string, line int) (above []string, beside string, 
 	return cm.above[fl], cm.beside[fl], cm.below[fl]
 }
 
-// readSources reads the files a model came from, for their comments.
+// commentsOf reads the comments of the files a model came from.
 func commentsOf(top string, files []string, toml bool) *Comments {
 	cm := newComments(top)
 	cm.macros = map[string]bool{}

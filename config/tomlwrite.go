@@ -16,7 +16,6 @@ import (
 type tomlOut struct {
 	b       bytes.Buffer
 	cm      *Comments
-	tables  int // tables written so far
 	err     error
 	noBlank bool   // the next generic table header follows its comment
 	top     string // the top file: tables from others say where they were
@@ -101,10 +100,9 @@ func (o *tomlOut) keys(n *tnode, indent string) {
 }
 
 type listItem struct {
-	text                  string
-	above, below          []string
-	beside                string
-	hasComments, fromLine bool
+	text         string
+	above, below []string
+	beside       string
 }
 
 func (o *tomlOut) list(c *tnode, indent, beside string) {
@@ -123,9 +121,6 @@ func (o *tomlOut) list(c *tnode, indent, beside string) {
 		items = append(items, it)
 	}
 	key := tomlKey(c.f.key)
-	if c.body {
-		key = tomlKey(c.f.key)
-	}
 	if !commented && (total+len(indent)+len(key) <= maxInlineArray || len(items) == 1) {
 		texts := make([]string, len(items))
 		for i, it := range items {
@@ -224,7 +219,6 @@ func (o *tomlOut) table(n *tnode, path []string, depth int) {
 		fmt.Fprintf(&o.b, "%s%s%s%s%s\n", indent, open, strings.Join(keys, "."), close, besideText(beside))
 		o.last = indent
 		o.comments(indent, below)
-		o.tables++
 		o.keys(n, indent)
 	}
 	o.subTables(n, path, depth+1)
