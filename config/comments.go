@@ -82,8 +82,15 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 	var pending []string
 	last := 0
 	lines := strings.Split(string(data), "\n")
+	inDef := false // inside a multi-line $MACRO definition
 	for i, raw := range lines {
 		n := i + 1
+		if inDef {
+			t := strings.TrimRight(raw, " \t\r")
+			cm.head = append(cm.head, "     "+strings.TrimSpace(t))
+			inDef = strings.HasSuffix(t, "\\")
+			continue
+		}
 		content, comment, has := kaComment(raw)
 		if content == "" {
 			if has {
@@ -107,6 +114,7 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 		switch {
 		case strings.HasPrefix(body, "$") && strings.Contains(body, "=") && !strings.ContainsAny(strings.SplitN(body, "=", 2)[0], " \t{"):
 			cm.head = append(cm.head, " kt convert expanded the macro "+strings.SplitN(body, "=", 2)[0]+" where it was used; it was defined as: "+body)
+			inDef = strings.HasSuffix(strings.TrimRight(raw, " \t\r"), "\\")
 		case strings.HasPrefix(body, "~SEQ") || strings.HasPrefix(body, "~LST"):
 			pending = append(pending, " kt convert expanded: "+body)
 		case cm.usesMacro(body):
