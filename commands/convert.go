@@ -109,6 +109,27 @@ func convertAction(c *cli.Context) error {
 		if cfg == nil || diags.HasErrors() {
 			return cli.Exit(fmt.Sprintf("kt convert: %s: not converted: fix the errors above", in), exitProblem)
 		}
+		// A plain conversion keeps comments, source order and, for a
+		// template, every host's lines (doc).
+		doc, _, err := config.LoadDocument(in, from, opt)
+		if err != nil {
+			return cli.Exit("kt convert: "+err.Error(), exitProblem)
+		}
+		if doc.Config != nil {
+			var out bytes.Buffer
+			if to == config.FormatKeepalived {
+				err = doc.WriteKeepalived(&out)
+			} else {
+				err = doc.WriteTOML(&out)
+			}
+			if err != nil {
+				return cli.Exit("kt convert: "+err.Error(), exitProblem)
+			}
+			if err := writeOutput(c.String("output"), c.App.Writer, out.Bytes()); err != nil {
+				return cli.Exit("kt convert: "+err.Error(), exitProblem)
+			}
+			return nil
+		}
 	}
 	var out bytes.Buffer
 	if to == config.FormatKeepalived {

@@ -461,6 +461,9 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		kw, args, kpos, block := p.statement()
 		f := s.byKW[kw]
 		if f == nil {
+			if pos != nil { // where it was, for kt convert (tree.go)
+				p.keys[p.depth] = addKey(p.keys[p.depth], "!"+quoteWords(append([]string{kw}, args...)), kpos.Line)
+			}
 			p.unknown(v, s, kw, args, kpos, block, where)
 			continue
 		}

@@ -65,13 +65,18 @@ func Load(path string, format Format, opt ParseOptions) (*Config, Diagnostics, e
 			return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
 		}
 		if DetectFormat(path, data) == FormatTOML {
-			c, d := ParseTOML(path, data)
+			c, d := ParseTOMLOptions(path, data, opt)
 			return c, d, nil
 		}
 		return ParseKeepalivedBytes(path, data, opt)
 	}
 	if format == FormatTOML {
-		return LoadTOML(path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		c, d := ParseTOMLOptions(path, data, opt)
+		return c, d, nil
 	}
 	return ParseKeepalived(path, opt)
 }

@@ -36,7 +36,7 @@ func roundTrip(t *testing.T, path string) (tomlText, kaText []byte) {
 		t.Fatal(err)
 	}
 	c2, tdiags := ParseTOML("converted.toml", tb.Bytes())
-	if len(tdiags) > 0 || c2 == nil {
+	if tdiags.HasErrors() || c2 == nil {
 		t.Fatalf("reading kt's own TOML back:\n%v\n%s", tdiags, tb.Bytes())
 	}
 	if !Equal(c1, c2) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -95,8 +94,26 @@ func LoadTOML(path string) (*Config, Diagnostics, error) {
 }
 
 // ParseTOML reads TOML held in memory; name is used in diagnostics. On a
-// syntax or type error the returned Config is nil.
+// syntax or type error the returned Config is nil. The [host.ID] table of
+// this host (its short name) applies.
 func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
+	return ParseTOMLOptions(name, data, ParseOptions{})
+}
+
+// ParseTOMLOptions is ParseTOML for the host opt.ConfigID names ("" means
+// this host's short name): its [host.ID] table, if any, overrides the keys
+// it holds. Files named by a top-level include (globs allowed, relative to
+// the including file) are read and merged as keepalived merges included
+// files.
+func ParseTOMLOptions(name string, data []byte, opt ParseOptions) (cfg *Config, diags Diagnostics) {
+	cfg, diags, _ = parseTOML(name, data, opt, 0)
+	return cfg, diags
+}
+
+// maxTOMLIncludeDepth bounds include chains (and loops).
+const maxTOMLIncludeDepth = 8
+
+func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Config, diags Diagnostics, included []string) {
 	defer func() {
 		// The decoder should never panic; if it does on some input, that
 		// input is reported, not fatal.
@@ -107,14 +124,14 @@ func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
 	}()
 	if len(data) > maxTOMLSize {
 		return nil, Diagnostics{{Pos: Pos{File: name, Line: 1}, Severity: Error,
-			Msg: fmt.Sprintf("file is %d bytes, more than the %d MiB kt reads", len(data), maxTOMLSize>>20)}}
+			Msg: fmt.Sprintf("file is %d bytes, more than the %d MiB kt reads", len(data), maxTOMLSize>>20)}}, nil
 	}
 	if line, ok := tomlDepthOK(data); !ok {
 		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error,
-			Msg: fmt.Sprintf("arrays or inline tables nested more than %d deep", maxDepth)}}
+			Msg: fmt.Sprintf("arrays or inline tables nested more than %d deep", maxDepth)}}, nil
 	}
-	cfg = &Config{}
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	file := &tomlFile{}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(file)
 	if err != nil {
 		var pe toml.ParseError
 		var ppe *toml.ParseError
@@ -141,9 +158,17 @@ func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
 		if line < 1 {
 			line = 1
 		}
-		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error, Msg: msg}}
+		return nil, Diagnostics{{Pos: Pos{File: name, Line: line}, Severity: Error, Msg: msg}}, nil
 	}
+	cfg = &file.Config
 	ix := indexTOML(data)
+	// A TOML file kt convert wrote keeps keepalived.conf's order, and
+	// keepalived looks some names up only among what was read before (a
+	// vrrp_script tracked by an instance above it is not found): the line
+	// is the place in reading order, as Seq is in keepalived.conf. Not
+	// across includes or [host.ID] tables, whose lines are elsewhere.
+	ix.seq = depth == 0 && len(file.Include) == 0 && len(file.Host) == 0
+	diags = append(diags, applyHosts(cfg, file.Host, md, opt.ConfigID, name, ix)...)
 	undecoded := md.Undecoded()
 	unknown := make(map[string]bool, len(undecoded))
 	for _, k := range undecoded {
@@ -160,8 +185,11 @@ func ParseTOML(name string, data []byte) (cfg *Config, diags Diagnostics) {
 			Msg: fmt.Sprintf("unknown key %q%s", k[len(k)-1], inTable(k))})
 	}
 	fillTOML(reflect.ValueOf(cfg).Elem(), "", name, ix, schemas{})
+	diags = append(diags, unparsedDiags(reflect.ValueOf(cfg).Elem(), "the top level", opt.Strict, schemas{})...)
+	inc, idiags := includeTOML(cfg, file.Include, name, ix, opt, depth)
+	diags = append(diags, idiags...)
 	diags.Sort()
-	return cfg, diags
+	return cfg, diags, inc
 }
 
 func inTable(k toml.Key) string {
@@ -179,21 +207,6 @@ func hasUnknownParent(unknown map[string]bool, k toml.Key) bool {
 		}
 	}
 	return false
-}
-
-// WriteTOML writes c as kt's native TOML.
-func WriteTOML(w io.Writer, c *Config) error {
-	var buf bytes.Buffer
-	enc := toml.NewEncoder(&buf)
-	enc.Indent = ""
-	if err := enc.Encode(c); err != nil {
-		return fmt.Errorf("config: encode TOML: %w", err)
-	}
-	if err := checkUTF8(buf.Bytes()); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
 }
 
 // checkUTF8 reports the first line of TOML output that is not valid UTF-8:
@@ -230,6 +243,11 @@ func inTableText(header string) string {
 type tomlIndex struct {
 	lines map[string]int
 	plain map[string]int
+	// items holds, for an array written one item per line, the line of
+	// each item (by full path).
+	items map[string][]int
+	// seq: lines give the reading order (Pos.Seq).
+	seq bool
 }
 
 func (ix tomlIndex) lineOf(plainPath string) int {
@@ -240,7 +258,8 @@ func (ix tomlIndex) lineOf(plainPath string) int {
 }
 
 func indexTOML(data []byte) tomlIndex {
-	ix := tomlIndex{lines: map[string]int{}, plain: map[string]int{}}
+	ix := tomlIndex{lines: map[string]int{}, plain: map[string]int{}, items: map[string][]int{}}
+	var arrayKey string        // the array whose items are being read, one a line
 	arrIdx := map[string]int{} // plain path of an array of tables -> current index
 	table, plainTable := "", ""
 	record := func(full, plain string, line int) {
@@ -254,6 +273,14 @@ func indexTOML(data []byte) tomlIndex {
 	for n, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' {
+			continue
+		}
+		if arrayKey != "" {
+			if strings.HasPrefix(line, "]") {
+				arrayKey = ""
+			} else {
+				ix.items[arrayKey] = append(ix.items[arrayKey], n+1)
+			}
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
@@ -293,10 +320,19 @@ func indexTOML(data []byte) tomlIndex {
 			continue
 		}
 		key := strings.Join(splitKey(line[:eq]), ".")
+		full := key
 		if table == "" {
 			record(key, key, n+1)
 		} else {
-			record(table+"."+key, plainTable+"."+key, n+1)
+			full = table + "." + key
+			record(full, plainTable+"."+key, n+1)
+		}
+		if v := strings.TrimSpace(line[eq+1:]); strings.HasPrefix(v, "[") {
+			rest := strings.TrimSpace(v[1:])
+			if rest == "" || rest[0] == '#' {
+				arrayKey = full
+				ix.items[full] = nil
+			}
 		}
 	}
 	return ix
@@ -338,6 +374,9 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	s := sc.of(v.Type())
 	if s.pos >= 0 {
 		p := Pos{File: file, Line: ix.lines[path]}
+		if ix.seq {
+			p.Seq = p.Line
+		}
 		if path == "" {
 			p.Line = 1
 		}
@@ -350,6 +389,9 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 			if l, ok := ix.lines[prefix+f.key]; ok {
 				p.setKey(f.kw, l)
 			}
+		}
+		if l, ok := ix.lines[prefix+"unparsed"]; ok && s.unparsed >= 0 {
+			p.setKey("!", l)
 		}
 		if p.Line == 0 {
 			p.Line = 1
@@ -394,9 +436,18 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				continue
 			}
 			line := ix.lines[join(path, f.key)]
+			items := ix.items[join(path, f.key)]
 			es := sc.of(f.elem)
 			for j := 0; j < fv.Len(); j++ {
-				setPos(fv.Index(j), es, Pos{File: file, Line: line})
+				l := line
+				if len(items) == fv.Len() {
+					l = items[j]
+				}
+				ep := Pos{File: file, Line: l}
+				if ix.seq {
+					ep.Seq = l
+				}
+				setPos(fv.Index(j), es, ep)
 			}
 		}
 	}

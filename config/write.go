@@ -4,33 +4,57 @@ import (
 	"bufio"
 	"io"
 	"reflect"
-	"sort"
 	"strings"
 )
 
 // WriteKeepalived writes c as keepalived.conf text that ParseKeepalived reads
 // back to an equal model. Keywords kt kept without knowing them are written
-// back verbatim.
+// back verbatim, at the place they were read.
 func WriteKeepalived(w io.Writer, c *Config) error {
+	return writeKeepalivedDoc(w, &Document{Config: c})
+}
+
+func writeKeepalivedDoc(w io.Writer, d *Document) error {
 	bw := bufio.NewWriter(w)
-	kw := &kaWriter{w: bw, sc: schemas{}}
-	kw.body(reflect.ValueOf(c).Elem(), 0)
+	root := d.tree()
+	kw := &kaWriter{w: bw, cm: d.comments(root)}
+	if kw.cm != nil && len(kw.cm.head) > 0 {
+		kw.comments(0, "", kw.cm.head)
+		bw.WriteByte('\n')
+	}
+	kw.body(root, 0, "")
+	if kw.cm != nil {
+		kw.comments(0, "", kw.cm.tail)
+	}
 	return bw.Flush()
 }
 
 type kaWriter struct {
 	w  *bufio.Writer
-	sc schemas
+	cm *Comments
 }
 
-func (k *kaWriter) indent(depth int) {
+func (k *kaWriter) indent(depth int, cond string) {
+	if cond != "" {
+		k.w.WriteString(cond)
+		k.w.WriteByte(' ')
+	}
 	for i := 0; i < depth; i++ {
 		k.w.WriteString("    ")
 	}
 }
 
-func (k *kaWriter) line(depth int, kw string, words []string, open bool) {
-	k.indent(depth)
+func (k *kaWriter) comments(depth int, cond string, texts []string) {
+	for _, t := range texts {
+		k.indent(depth, "")
+		k.w.WriteByte('#')
+		k.w.WriteString(t)
+		k.w.WriteByte('\n')
+	}
+}
+
+func (k *kaWriter) line(depth int, cond, kw string, words []string, open bool, beside string) {
+	k.indent(depth, cond)
 	k.w.WriteString(kw)
 	for _, w := range words {
 		k.w.WriteByte(' ')
@@ -39,102 +63,109 @@ func (k *kaWriter) line(depth int, kw string, words []string, open bool) {
 	if open {
 		k.w.WriteString(" {")
 	}
+	if beside != "" {
+		k.w.WriteString(" #")
+		k.w.WriteString(beside)
+	}
 	k.w.WriteByte('\n')
 }
 
-func (k *kaWriter) close(depth int) {
-	k.indent(depth)
+func (k *kaWriter) close(depth int, cond string) {
+	k.indent(depth, cond)
 	k.w.WriteString("}\n")
 }
 
-func (k *kaWriter) body(v reflect.Value, depth int) {
-	s := k.sc.of(v.Type())
-	for i := range s.fields {
-		f := &s.fields[i]
-		fv := v.FieldByIndex(f.index)
-		if i == s.body {
-			for j := 0; j < fv.Len(); j++ {
-				k.entry(depth, fv.Index(j))
-			}
-			continue
-		}
-		switch f.kind {
-		case kindScalar:
-			if words, ok := formatScalar(fv, f.unit); ok {
-				k.line(depth, f.kw, words, false)
-			}
-		case kindWords:
-			if !fv.IsZero() {
-				k.line(depth, f.kw, fv.Addr().Interface().(wordsValue).formatWords(), false)
-			}
-		case kindBlock:
-			if !fv.IsNil() {
-				k.line(depth, f.kw, nil, true)
-				k.body(fv.Elem(), depth+1)
-				k.close(depth)
-			}
-		case kindBlockList:
-			for j := 0; j < fv.Len(); j++ {
-				e := fv.Index(j)
-				if e.IsNil() {
-					continue
-				}
-				var header []string
-				if hb, ok := e.Interface().(headerBlock); ok {
-					header = hb.formatHeader()
-				}
-				k.line(depth, f.kw, header, true)
-				k.body(e.Elem(), depth+1)
-				k.close(depth)
-			}
-		case kindNamed:
-			keys := make([]string, 0, fv.Len())
-			for _, key := range fv.MapKeys() {
-				keys = append(keys, key.String())
-			}
-			sort.Strings(keys)
-			for _, name := range keys {
-				e := fv.MapIndex(reflect.ValueOf(name))
-				if e.IsNil() {
-					continue
-				}
-				k.line(depth, f.kw, []string{name}, true)
-				k.body(e.Elem(), depth+1)
-				k.close(depth)
-			}
-		case kindLines:
-			if fv.Len() == 0 {
-				continue
-			}
-			k.line(depth, f.kw, nil, true)
-			for j := 0; j < fv.Len(); j++ {
-				k.entry(depth+1, fv.Index(j))
-			}
-			k.close(depth)
-		}
+func condOf(parent string, n *tnode) string {
+	if n.cond != "" {
+		return n.cond
 	}
-	if s.unparsed >= 0 {
-		u := v.Field(s.unparsed)
-		for j := 0; j < u.Len(); j++ {
-			for _, l := range strings.Split(u.Index(j).String(), "\n") {
-				k.indent(depth)
+	return parent
+}
+
+func (k *kaWriter) body(n *tnode, depth int, cond string) {
+	for i, c := range n.kids {
+		if c.kind == nKey && c.f.kw == "" {
+			continue // a TOML-only key: the block's header, or kt's own
+		}
+		cc := condOf(cond, c)
+		if depth == 0 && i > 0 && (c.kind == nBlock || n.kids[i-1].kind == nBlock) {
+			k.w.WriteByte('\n') // a blank line around each top-level block
+		}
+		above, beside, below := k.cm.take(c.file, c.line)
+		k.comments(depth, cc, above)
+		switch c.kind {
+		case nKey:
+			var words []string
+			if c.f.kind == kindWords {
+				words = c.val.Addr().Interface().(wordsValue).formatWords()
+			} else {
+				words, _ = formatScalar(c.val, c.f.unit)
+			}
+			k.line(depth, cc, c.f.kw, words, false, beside)
+			k.comments(depth, cc, below)
+		case nLines:
+			d := depth
+			if !c.body {
+				k.line(depth, cc, c.f.kw, nil, true, beside)
+				k.comments(depth+1, cc, below)
+				d++
+			}
+			entries := c.entries
+			if entries == nil {
+				for j := 0; j < c.val.Len(); j++ {
+					entries = append(entries, lineEntry{val: c.val.Index(j)})
+				}
+			}
+			for _, le := range entries {
+				e := le.val
+				var ab, bl []string
+				bs := ""
+				if l := entryLine(e); l > 0 && l != c.line {
+					ab, bs, bl = k.cm.take(c.file, l)
+				}
+				ec := cc
+				if le.cond != "" {
+					ec = le.cond
+				}
+				k.comments(d, ec, ab)
+				k.entry(d, ec, e, bs)
+				k.comments(d, ec, bl)
+			}
+			if !c.body {
+				k.close(depth, cc)
+			}
+		case nUnparsed:
+			for i, l := range strings.Split(c.text, "\n") {
+				k.indent(depth, cc)
 				k.w.WriteString(l)
+				if i == 0 && beside != "" {
+					k.w.WriteString(" #")
+					k.w.WriteString(beside)
+				}
 				k.w.WriteByte('\n')
 			}
+			k.comments(depth, cc, below)
+		case nBlock:
+			k.line(depth, cc, c.f.kw, c.header, true, beside)
+			k.comments(depth+1, cc, below)
+			k.body(c, depth+1, cc)
+			if c.end > 0 {
+				ab, _, _ := k.cm.take(c.file, c.end)
+				k.comments(depth+1, cc, ab)
+			}
+			k.close(depth, cc)
 		}
 	}
 }
 
 // entry writes one line of a list block.
-func (k *kaWriter) entry(depth int, e reflect.Value) {
+func (k *kaWriter) entry(depth int, cond string, e reflect.Value, beside string) {
 	if e.Kind() == reflect.String && !e.Addr().Type().Implements(wordsValueType) {
-		k.indent(depth)
-		k.w.WriteString(quoteWord(e.String()))
-		k.w.WriteByte('\n')
+		k.line(depth, cond, quoteWord(e.String()), nil, false, beside)
 		return
 	}
 	words := e.Addr().Interface().(wordsValue).formatWords()
 	if len(words) > 0 {
-		k.line(depth, quoteWord(words[0]), words[1:], false)
+		k.line(depth, cond, quoteWord(words[0]), words[1:], false, beside)
 	}
 }

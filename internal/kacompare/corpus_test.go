@@ -329,12 +329,17 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 // with its configuration dump (-d) and returns its output up to the end of
 // the instances' part, or all of it if it stops before.
 func dumpKeepalived(ip, ns, ka, conf string) ([]byte, error) {
+	return dumpKeepalivedID(ip, ns, ka, conf, configID)
+}
+
+// dumpKeepalivedID is dumpKeepalived with config id id (-i).
+func dumpKeepalivedID(ip, ns, ka, conf, id string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "kacompare-dump")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command(ip, "netns", "exec", ns, ka, "-n", "-l", "-d", "-P", "-i", configID, "-f", conf,
+	cmd := exec.Command(ip, "netns", "exec", ns, ka, "-n", "-l", "-d", "-P", "-i", id, "-f", conf,
 		"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid"), "-c", filepath.Join(dir, "c.pid"),
 		"-b", filepath.Join(dir, "b.pid"))
 	out := newWatchWriter("------< Interfaces >------")
