@@ -174,6 +174,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		if o := old[key]; o != nil && cs.conn == nil {
 			o.byVRID = cs.byVRID
 			cs = o
+			startRxFilter(cs)
 		} else {
 			r.startRecv(cs)
 		}

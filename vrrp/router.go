@@ -110,6 +110,8 @@ type connState struct {
 	conn PacketConn
 	// byVRID finds the instance an advert is for.
 	byVRID map[uint8]*instance
+	// filter is the conn's reader's fast drop (fastdrop.go), nil if none.
+	filter *rxFilter
 }
 
 type instance struct {
@@ -289,6 +291,7 @@ func (r *Router) Run(ctx context.Context) error {
 			for _, one := range got.rs {
 				r.receive(ctx, got.cs, one, now)
 			}
+			r.foldDrops(got.cs, now)
 			r.publish(now)
 		case ev := <-links:
 			now := time.Now()
@@ -309,6 +312,9 @@ func (r *Router) Run(ctx context.Context) error {
 			r.publish(now)
 		case <-timer.C:
 			now := time.Now()
+			for _, cs := range r.conns {
+				r.foldDrops(cs, now)
+			}
 			for _, in := range r.instances {
 				if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
 					in.events.flush(in.log, in.cfg.Machine.Name, now, false)
@@ -387,6 +393,7 @@ func effectivePriority(base uint8, weights map[string]int) uint8 {
 // the loop ends.
 func (r *Router) startRecv(cs *connState) {
 	ctx, rxc := r.loopCtx, r.rxc
+	startRxFilter(cs)
 	go func() {
 		bc, batched := cs.conn.(batchConn)
 		for {

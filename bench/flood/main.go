@@ -43,6 +43,9 @@ import (
 	"github.com/kt-project/kt/vrrp"
 )
 
+// logDir is -logs: where each trial's daemon logs are kept.
+var logDir string
+
 const (
 	vrid    = 90
 	advert  = time.Second
@@ -58,6 +61,7 @@ func main() {
 	kinds := flag.String("kinds", "foreign,badpass,badah", "kinds of flood")
 	only := flag.String("only", "", "run only this implementation (kt or keepalived)")
 	ktEnv := flag.String("kt-env", "", "NAME=VALUE for kt's environment (e.g. GOMAXPROCS=1)")
+	flag.StringVar(&logDir, "logs", "", "directory to keep the daemons' logs in")
 	flag.Parse()
 	if k, v, ok := strings.Cut(*ktEnv, "="); ok {
 		// Set after this program's runtime started: only the daemons
@@ -265,6 +269,14 @@ func trial(lab *netlab.Lab, impl, kt, ka, kind string, rate int, dur time.Durati
 		}
 	}
 	res.maxGap = max(res.maxGap, began.Add(res.took).Sub(last))
+	if logDir != "" {
+		for i, p := range []*netlab.Proc{p1, p2} {
+			f := filepath.Join(logDir, fmt.Sprintf("%s-%s-r%d.log", impl, kind, i+1))
+			if err := os.WriteFile(f, []byte(p.Log()), 0o644); err != nil {
+				return res, err
+			}
+		}
+	}
 	res.takeovers = strings.Count(p2.Log()[log2:], "Entering MASTER STATE")
 	res.masterLeft = strings.Count(p1.Log()[log1:], "Entering BACKUP STATE")
 	return res, nil
