@@ -63,6 +63,7 @@ type Conn struct {
 	// (rawread.go); wake is the eventfd that tells them the Conn closes.
 	readers []*sockReader
 	wake    int
+	closing atomic.Bool
 	// filter drops floods in the readers (fastdrop.go); nil: none.
 	filter atomic.Pointer[rxFilter]
 	wg     sync.WaitGroup
@@ -251,7 +252,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err != nil {
 			return fail(err)
 		}
-		c.readers = append(c.readers, newSockReader(fd, wake, c.v6))
+		c.readers = append(c.readers, newSockReader(fd, wake, &c.closing, c.v6))
 	}
 	for _, sr := range c.readers {
 		c.wg.Add(1)
@@ -359,6 +360,7 @@ func (c *Conn) Close() error {
 	default:
 	}
 	close(c.closed)
+	c.closing.Store(true)
 	if c.wake >= 0 {
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)

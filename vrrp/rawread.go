@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -30,15 +31,16 @@ type mmsghdr struct {
 
 // sockReader reads one receive socket in batches.
 type sockReader struct {
-	fd    int // a duplicate outside the poller, owned by the reader
-	wake  int // the Conn's eventfd: readable once the Conn closes
-	v6    bool
-	hdrs  []mmsghdr
-	iovs  []unix.Iovec
-	bufs  [][]byte
-	names []unix.RawSockaddrInet6
-	oob   [][]byte
-	last  int // datagrams in the last batch
+	fd     int // a duplicate outside the poller, owned by the reader
+	wake   int // the Conn's eventfd: readable once the Conn closes
+	closed *atomic.Bool
+	v6     bool
+	hdrs   []mmsghdr
+	iovs   []unix.Iovec
+	bufs   [][]byte
+	names  []unix.RawSockaddrInet6
+	oob    [][]byte
+	last   int // datagrams in the last batch
 	// views are the last batch's datagrams in bufs, before the filter;
 	// scratch is the filter's state for this goroutine.
 	views   []Received
@@ -65,8 +67,8 @@ func takeFD(pc *net.IPConn) (int, error) {
 	return fd, nil
 }
 
-func newSockReader(fd, wake int, v6 bool) *sockReader {
-	sr := &sockReader{fd: fd, wake: wake, v6: v6, views: make([]Received, 0, recvBatch), scratch: newRxScratch()}
+func newSockReader(fd, wake int, closed *atomic.Bool, v6 bool) *sockReader {
+	sr := &sockReader{fd: fd, wake: wake, closed: closed, v6: v6, views: make([]Received, 0, recvBatch), scratch: newRxScratch()}
 	sr.hdrs = make([]mmsghdr, recvBatch)
 	sr.iovs = make([]unix.Iovec, recvBatch)
 	sr.bufs = make([][]byte, recvBatch)
@@ -104,7 +106,9 @@ func (sr *sockReader) recvmmsg() (int, error) {
 		}
 	}
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(sr.fd), uintptr(unsafe.Pointer(&sr.hdrs[0])),
+		// Raw: it never blocks (MSG_DONTWAIT), so the scheduler need
+		// not hear of it.
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(sr.fd), uintptr(unsafe.Pointer(&sr.hdrs[0])),
 			uintptr(len(sr.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:
@@ -139,11 +143,16 @@ func (sr *sockReader) wait() (bool, error) {
 	}
 }
 
-// closing says whether the Conn's eventfd says it closes.
-func (sr *sockReader) closing() bool {
-	fds := []unix.PollFd{{Fd: int32(sr.wake), Events: unix.POLLIN}}
-	n, _ := unix.Poll(fds, 0)
-	return n > 0
+// closing says whether the Conn closes.
+func (sr *sockReader) closing() bool { return sr.closed.Load() }
+
+// pause sleeps floodPause without telling the scheduler: the P stays with
+// this goroutine for that millisecond, which spares sysmon and the
+// scheduler a hand-off per batch under a flood (a signal, such as the
+// runtime's preemption, ends the sleep early).
+func pause() {
+	ts := unix.NsecToTimespec(int64(floodPause))
+	unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
 // read returns the next batch: it waits for the socket, or, after a batch
@@ -159,8 +168,7 @@ func (c *Conn) read(sr *sockReader) ([]Received, error) {
 			return nil, net.ErrClosed
 		}
 	case sr.last >= floodBatch:
-		ts := unix.NsecToTimespec(int64(floodPause))
-		_ = unix.Nanosleep(&ts, nil)
+		pause()
 		if sr.closing() {
 			return nil, net.ErrClosed
 		}

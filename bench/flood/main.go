@@ -135,14 +135,19 @@ func run(log *slog.Logger, set settings, ktPath, kaPath string, rate int, dur ti
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("flood: %s, target %d packets/s for %v, load average %s", time.Now().UTC().Format("2006-01-02 15:04 UTC"), rate, dur, load)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "impl\tflood\tsent/s\tbackup rx/s\tbackup→master\tmaster→backup\tmax master gap\tbackup CPU\tµs CPU/packet\tmaster CPU\tbackup raw drops\t")
+	fmt.Fprintln(tw, "impl\tflood\tsent/s\tbackup rx/s\tbackup→master\tmaster→backup\tmax master gap\tbackup CPU\tµs CPU/packet\tmaster CPU\tbackup raw drops\tunread\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%d\t%d\t%s\t%.1f%%\t%.2f\t%.1f%%\t%s\t\n", r.impl, r.kind,
+		unread := 0.0
+		if r.arrived > 0 {
+			unread = 100 * float64(sumDrops(r.rawDrops)) / float64(r.arrived)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%d\t%d\t%s\t%.1f%%\t%.2f\t%.1f%%\t%s\t%.1f%%\t\n", r.impl, r.kind,
 			float64(r.sent)/r.took.Seconds(), float64(r.arrived)/r.took.Seconds(), r.takeovers, r.masterLeft, r.maxGap.Round(time.Millisecond),
-			100*r.cpu2/r.took.Seconds(), 1e6*r.cpu2/float64(r.sent), 100*r.cpu1/r.took.Seconds(), r.rawDrops)
+			100*r.cpu2/r.took.Seconds(), 1e6*r.cpu2/float64(r.sent), 100*r.cpu1/r.took.Seconds(), r.rawDrops, unread)
 	}
 	tw.Flush()
 	fmt.Printf("goal: backup→master 0, master gap < %v, backup µs CPU/packet at most keepalived's\n", 3*advert/2)
+	fmt.Println("unread: the backup's raw socket drops (queue full) as a share of the packets its interface received")
 	return nil
 }
 
@@ -484,7 +489,17 @@ func nsCPU(h *netlab.Host) float64 {
 	return float64(ticks) / clkTck
 }
 
-// rawDrops sums the drops column of /proc/net/raw.
+// sumDrops adds up rawDrops' numbers.
+func sumDrops(s string) int {
+	n := 0
+	for _, f := range strings.Split(s, "+") {
+		v, _ := strconv.Atoi(f)
+		n += v
+	}
+	return n
+}
+
+// rawDrops lists the drops column of /proc/net/raw.
 func rawDrops(table string) string {
 	var parts []string
 	for _, l := range strings.Split(table, "\n")[1:] {
