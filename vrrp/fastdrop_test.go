@@ -1,7 +1,12 @@
 package vrrp
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -208,4 +213,108 @@ func FuzzFastDrop(f *testing.F) {
 			t.Fatalf("reader drops for %v, the loop for %v", got, slow)
 		}
 	})
+}
+
+// filterConn is a feedConn that, like Conn, lets a router's rxFilter drop
+// datagrams as they are read and returns batches.
+type filterConn struct {
+	*feedConn
+	mu     sync.Mutex
+	filter *rxFilter
+	s      *rxScratch
+}
+
+func (c *filterConn) setRxFilter(f *rxFilter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.filter = f
+}
+
+func (c *filterConn) RecvBatch(ctx context.Context) ([]Received, error) {
+	for {
+		r, err := c.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		f := c.filter
+		c.mu.Unlock()
+		if f == nil || f.keep(c.s, &r) {
+			return []Received{r}, nil
+		}
+		if f.due(time.Now()) {
+			return []Received{}, nil
+		}
+	}
+}
+
+// TestFastDropThroughRouter: 5,000 bad-password adverts through a conn
+// that drops them as it reads are all counted in the instance's
+// statistics, logged once at once in keepalived's words and once more in a
+// summary with the count, and the router stays backup.
+func TestFastDropThroughRouter(t *testing.T) {
+	const n = 5000
+	mc := Config{Name: "VI_1", VRID: 51, Version: 2, Priority: 100, Interval: 100 * time.Second,
+		VIPs: addrs("192.0.2.100"), AuthType: AuthPass, AuthKey: PassKey("right")}
+	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: r1, Group: Group4,
+		VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "lo"}}}
+	c := &filterConn{feedConn: newFeedConn(), s: newRxScratch()}
+	logs := &syncBuffer{}
+	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Addrs: &addrBook{held: map[netip.Prefix]bool{}},
+		NoLinkWatch: true, EventLogInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the instance to start", func() bool { st := r.Status(); return len(st) == 1 && st[0].State == StateBackup })
+	c.mu.Lock()
+	filtered := c.filter != nil
+	c.mu.Unlock()
+	if !filtered {
+		t.Fatal("the router gave the conn no filter")
+	}
+	attacker := netip.MustParseAddr("192.0.2.66")
+	m, err := NewMachine(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Advert(200)
+	p.AuthType, p.Auth = AuthPass, PassKey("wrong")
+	b, err := MarshalIPv4(p, IPv4Options{Src: attacker, Dst: Group4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
+	}
+	// The counts of the last 100 ms reach the router at its next wake-up:
+	// one more datagram after that makes one.
+	time.Sleep(rxFoldEvery)
+	c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
+	for deadline := time.Now().Add(10 * time.Second); r.Status()[0].Stats.Dropped[DropAuth] != n+1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not every advert counted: %+v", r.Status()[0].Stats)
+		}
+	}
+	st := r.Status()[0]
+	if st.State != StateBackup || st.Stats.AdvertsRx != 0 || st.Stats.DroppedTotal() != n+1 {
+		t.Fatalf("after the flood: state %v, stats %+v", st.State, st.Stats)
+	}
+	cancel()
+	<-done
+	log := logs.String()
+	if got := countLines(log, "(VI_1) received an invalid passwd!"); got != 2 {
+		t.Fatalf("%d lines with keepalived's words, want the first and one summary:\n%s", got, log)
+	}
+	if !strings.Contains(log, fmt.Sprintf("count=%d", n)) {
+		t.Errorf("no summary with the count %d:\n%s", n, log)
+	}
 }
