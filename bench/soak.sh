@@ -9,7 +9,11 @@
 #   N=100 RUN='TestSyncGroupLinkDown|...' bench/soak.sh    (or: make soak N=...)
 #
 # N defaults to 100. RUN is the -run pattern of internal/e2e (default below).
-# BURN=0 runs without the burner. Logs go to OUT (default a new directory
+# P (default 1) runs that many iterations at the same time, in labs of their
+# own, P at a time, so that 100 iterations fit in less time on a machine
+# that is loaded anyway. BURN=0 runs without the burner. One kt binary,
+# built at the start, serves every iteration (KT_TEST_BINARY), so that the
+# soak measures one build even while the tree changes. Logs go to OUT (default a new directory
 # under /tmp), one directory per iteration: the test output (iter-I.out) and,
 # per test, the logs of the daemons the lab started (KT_NETLAB_LOGS, see
 # internal/netlab). Needs root; tests that cannot run skip as they say.
@@ -17,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100}
+P=${P:-1}
 RUN=${RUN:-'^(TestSyncGroupLinkDown|TestNopreempt|TestThreeKtRouters|TestReloadKeepsRunning|TestReloadVMACAndTracking|TestVMACRoutesFailover|TestVMACIPv6)$'}
 BURN=${BURN:-1}
 OUT=${OUT:-$(mktemp -d /tmp/kt-soak.XXXXXX)}
@@ -26,8 +31,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 
-echo "soak: building the e2e test binary"
+echo "soak: building the e2e test binary and kt"
 go test -c -o "$OUT/e2e.test" ./internal/e2e/
+CGO_ENABLED=0 go build -o "$OUT/kt" .
+export KT_TEST_BINARY="$OUT/kt"
 
 burners=()
 stop_burners() {
@@ -74,30 +81,54 @@ failures=0
 nflaps=0
 summary="$OUT/summary.txt"
 : >"$summary"
-for i in $(seq "$N"); do
-	dir="$OUT/iter-$i"
+
+# run_iter I: one iteration, its status in $OUT/iter-I/status.
+run_iter() {
+	local dir="$OUT/iter-$1" start status=pass
 	mkdir -p "$dir"
 	start=$(date +%s)
-	status=pass
 	if ! KT_NETLAB_LOGS="$dir" "$OUT/e2e.test" -test.run "$RUN" -test.count=1 -test.v -test.timeout 20m >"$dir/test.out" 2>&1; then
 		status=FAIL
-		failures=$((failures + 1))
 	fi
+	echo "$status $(($(date +%s) - start))" >"$dir/status"
+}
+
+# report I: the summary lines of iteration I.
+report() {
+	local i=$1 dir="$OUT/iter-$1" status took failed skipped passed f n=0
+	read -r status took <"$dir/status"
+	[ "$status" = FAIL ] && failures=$((failures + 1))
 	failed=$(grep -E '^\s*--- FAIL: ' "$dir/test.out" | sed 's/^ *--- FAIL: //; s/ (.*//' | tr '\n' ' ' || true)
 	skipped=$(grep -cE '^\s*--- SKIP: ' "$dir/test.out" || true)
 	passed=$(grep -cE '^\s*--- PASS: ' "$dir/test.out" || true)
 	f=$(flaps "$dir")
-	n=0
 	[ -n "$f" ] && n=$(printf '%s\n' "$f" | wc -l)
 	nflaps=$((nflaps + n))
-	line="iteration $i/$N: $status in $(($(date +%s) - start))s, $passed passed, $skipped skipped, $n flaps${failed:+, failed: $failed}"
-	echo "$line" | tee -a "$summary"
+	echo "iteration $i/$N: $status in ${took}s, $passed passed, $skipped skipped, $n flaps${failed:+, failed: $failed}" | tee -a "$summary"
 	[ -n "$f" ] && printf '%s\n' "$f" | sed 's/^/  flap /' | tee -a "$summary"
 	if [ "$status" = FAIL ] && [ -z "$failed" ]; then
 		echo "  (no --- FAIL line: see $dir/test.out)" | tee -a "$summary"
 		tail -5 "$dir/test.out" | sed 's/^/  /' | tee -a "$summary"
 	fi
+}
+
+echo "soak: $N iterations, $P at a time, started $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$summary"
+i=1
+while [ "$i" -le "$N" ]; do
+	first=$i
+	pids=()
+	while [ "$i" -le "$N" ] && [ "$i" -lt $((first + P)) ]; do
+		run_iter "$i" &
+		pids+=("$!")
+		i=$((i + 1))
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || true
+	done
+	for j in $(seq "$first" $((i - 1))); do
+		report "$j"
+	done
 done
 stop_burners
-echo "soak: $N iterations of $RUN, $failures failed, $nflaps flaps; load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $OUT" | tee -a "$summary"
+echo "soak: ended $(date -u +%FT%TZ): $N iterations of $RUN ($P at a time), $failures failed, $nflaps flaps; load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $OUT" | tee -a "$summary"
 [ "$failures" -eq 0 ]

@@ -2,11 +2,13 @@ package vrrp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,21 +45,27 @@ type PacketConn interface {
 //
 // Receive sockets carry a BPF filter that accepts only the VRIDs in
 // ConnOptions.VRIDs, so a flood of adverts for other VRIDs is dropped in the
-// kernel; they are read in batches (recvmmsg). The IPv4 send socket has a
+// kernel; they are read in batches (recvmmsg) outside Go's network poller
+// (rawread.go), and a flood of adverts that fail a check needing no state
+// is dropped and counted as it is read (fastdrop.go). The send socket has a
 // filter that drops everything, so nothing is ever queued on it.
 type Conn struct {
 	ifi    *net.Interface
 	v6     bool
-	recv   []*net.IPConn // protocol 112, plus 51 when AH is used
+	recv   []*net.IPConn // protocol 112, plus 51 when AH is used, until the readers take them
 	send   *net.IPConn
 	p6     *ipv6.PacketConn
 	out    chan recvResult
 	closed chan struct{}
 	// pending is what Recv has still to return of the last batch.
 	pending []Received
-	// direct reads the only receive socket in RecvBatch itself; with two
-	// (AH), a goroutine per socket reads into out.
-	direct *sockReader
+	// readers read the receive sockets, one goroutine each, into out
+	// (rawread.go); wake is the eventfd that tells them the Conn closes.
+	readers []*sockReader
+	wake    int
+	closing atomic.Bool
+	// filter drops floods in the readers (fastdrop.go); nil: none.
+	filter atomic.Pointer[rxFilter]
 	wg     sync.WaitGroup
 }
 
@@ -71,8 +79,11 @@ const (
 	floodBatch = 16
 	floodPause = time.Millisecond
 	// recvBuffer is the receive buffer asked for (SO_RCVBUFFORCE, as
-	// root), to absorb a flood while kt waits for the CPU on a busy host.
-	recvBuffer = 1 << 20
+	// root), to absorb a flood while kt waits for the CPU on a busy host:
+	// about 30 ms of 100,000 adverts/s (1 MiB lost about 1% of such a
+	// flood in the kernel at load average 20, each loss a chance to lose
+	// a real advert). It is memory only while a flood fills it.
+	recvBuffer = 4 << 20
 )
 
 type recvResult struct {
@@ -100,7 +111,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %s: %w", o.Interface, err)
 	}
-	c := &Conn{ifi: ifi, v6: o.IPv6, out: make(chan recvResult, 16), closed: make(chan struct{})}
+	c := &Conn{ifi: ifi, v6: o.IPv6, out: make(chan recvResult, 16), closed: make(chan struct{}), wake: -1}
 	fail := func(err error) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: %s: %w", o.Interface, err)
@@ -156,8 +167,24 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 				return fail(fmt.Errorf("join %v: %w", g, err))
 			}
 		}
-		// The same socket sends: hop limit 255, traffic class 0xc0 as
-		// keepalived, the kernel fills in the checksum.
+		// A socket of its own sends (the receive socket leaves Go's
+		// poller): hop limit 255, traffic class 0xc0 as keepalived, the
+		// kernel fills in the checksum; it receives nothing.
+		sc, err := listenIP("ip6:112", ifi.Name)
+		if err != nil {
+			return fail(err)
+		}
+		c.send = sc
+		p = ipv6.NewPacketConn(sc)
+		if err := p.SetChecksum(true, 6); err != nil {
+			return fail(fmt.Errorf("IPV6_CHECKSUM: %w", err))
+		}
+		if err := control(sc, func(fd int) error {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)
+			return attachFilter(fd, dropAll())
+		}); err != nil {
+			return fail(err)
+		}
 		if err := p.SetMulticastInterface(ifi); err != nil {
 			return fail(err)
 		}
@@ -174,7 +201,6 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 			return fail(err)
 		}
 		c.p6 = p
-		c.send = rc
 	} else {
 		// Every receive socket joins the groups: with IP_MULTICAST_ALL
 		// off, the AH socket would not get multicast otherwise.
@@ -215,13 +241,22 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 	for _, r := range c.recv {
 		_ = control(r, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) })
 	}
-	if len(c.recv) == 1 {
-		c.direct = c.newSockReader(c.recv[0])
-		return c, nil
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fail(fmt.Errorf("eventfd: %w", err))
 	}
-	for _, r := range c.recv {
+	c.wake = wake
+	for len(c.recv) > 0 {
+		fd, err := takeFD(c.recv[0])
+		c.recv = c.recv[1:]
+		if err != nil {
+			return fail(err)
+		}
+		c.readers = append(c.readers, newSockReader(fd, wake, &c.closing, c.v6))
+	}
+	for _, sr := range c.readers {
 		c.wg.Add(1)
-		go c.reader(c.newSockReader(r))
+		go c.reader(sr)
 	}
 	return c, nil
 }
@@ -260,101 +295,6 @@ func control(c *net.IPConn, f func(fd int) error) error {
 	return ferr
 }
 
-// sockReader reads one receive socket in batches.
-type sockReader struct {
-	pc   *net.IPConn
-	rd   batchReader
-	ms   []ipv4.Message
-	last int // datagrams in the last batch
-}
-
-func (c *Conn) newSockReader(pc *net.IPConn) *sockReader {
-	sr := &sockReader{pc: pc}
-	if c.v6 {
-		sr.rd = ipv6.NewPacketConn(pc)
-	} else {
-		sr.rd = ipv4.NewPacketConn(pc)
-	}
-	sr.ms = make([]ipv4.Message, recvBatch)
-	slab := make([]byte, recvBatch*1500)
-	oob := make([]byte, recvBatch*128)
-	for i := range sr.ms {
-		sr.ms[i].Buffers = [][]byte{slab[i*1500 : (i+1)*1500]}
-		if c.v6 {
-			sr.ms[i].OOB = oob[i*128 : (i+1)*128]
-		}
-	}
-	return sr
-}
-
-// read waits for the next batch, pausing first under a flood.
-func (c *Conn) read(sr *sockReader) ([]Received, error) {
-	if sr.last >= floodBatch && sr.last < recvBatch {
-		time.Sleep(floodPause)
-	}
-	rs, err := c.readBatch(sr.rd, sr.ms)
-	sr.last = len(rs)
-	return rs, err
-}
-
-func (c *Conn) reader(sr *sockReader) {
-	defer c.wg.Done()
-	for {
-		rs, err := c.read(sr)
-		select {
-		case c.out <- recvResult{rs, err}:
-		case <-c.closed:
-			return
-		}
-		if err != nil && errors.Is(err, net.ErrClosed) {
-			return
-		}
-	}
-}
-
-// batchReader is what ipv4.PacketConn and ipv6.PacketConn share.
-type batchReader interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// readBatch reads up to len(ms) datagrams, blocking for the first, and
-// copies them out of the reader's buffers.
-func (c *Conn) readBatch(rd batchReader, ms []ipv4.Message) ([]Received, error) {
-	n, err := rd.ReadBatch(ms, 0)
-	if err != nil {
-		return nil, err
-	}
-	total := 0
-	for _, m := range ms[:n] {
-		total += m.N
-	}
-	data := make([]byte, 0, total)
-	rs := make([]Received, 0, n)
-	for _, m := range ms[:n] {
-		off := len(data)
-		data = append(data, m.Buffers[0][:m.N]...)
-		r := Received{Raw: data[off:len(data):len(data)], TTL: -1}
-		if c.v6 {
-			if ip, ok := m.Addr.(*net.IPAddr); ok {
-				r.Src, _ = netip.AddrFromSlice(ip.IP)
-			}
-			var cm ipv6.ControlMessage
-			if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-				r.TTL = cm.HopLimit
-				r.Dst, _ = netip.AddrFromSlice(cm.Dst)
-			}
-		} else if m.N >= IPv4HeaderLen {
-			// IPv4 raw sockets deliver the IP header too.
-			b := r.Raw
-			r.TTL = int(b[8])
-			r.Src = netip.AddrFrom4([4]byte(b[12:16]))
-			r.Dst = netip.AddrFrom4([4]byte(b[16:20]))
-		}
-		rs = append(rs, r)
-	}
-	return rs, nil
-}
-
 // Recv returns the next datagram from any of the Conn's sockets. It is
 // not safe to call from two goroutines, nor beside RecvBatch.
 func (c *Conn) Recv(ctx context.Context) (Received, error) {
@@ -371,20 +311,18 @@ func (c *Conn) Recv(ctx context.Context) (Received, error) {
 }
 
 // RecvBatch returns the datagrams one read of any of the Conn's sockets
-// got, at least one.
+// got, at least one; an empty batch when the reader dropped a flood's
+// datagrams and has counts for the router to take (see foldDrops).
 func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
 	if len(c.pending) > 0 {
 		rs := c.pending
 		c.pending = nil
 		return rs, nil
 	}
-	if c.direct != nil {
-		return c.readDirect(ctx)
-	}
 	for {
 		select {
 		case r := <-c.out:
-			if r.err != nil || len(r.rs) > 0 {
+			if r.err != nil || r.rs != nil {
 				return r.rs, r.err
 			}
 		case <-ctx.Done():
@@ -393,27 +331,6 @@ func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
 			return nil, net.ErrClosed
 		}
 	}
-}
-
-// readDirect reads the only socket in the caller's goroutine: one hand-over
-// fewer per batch than a reader goroutine. ctx ending sets a read deadline
-// in the past to wake the read.
-func (c *Conn) readDirect(ctx context.Context) ([]Received, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.direct.pc.SetReadDeadline(time.Unix(1, 0)) })
-	rs, err := c.read(c.direct)
-	if !stop() {
-		_ = c.direct.pc.SetReadDeadline(time.Time{})
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	if len(rs) == 0 && err == nil {
-		return c.readDirect(ctx)
-	}
-	return rs, err
 }
 
 // Send transmits b to dst. For IPv4, b is a whole datagram and src is in
@@ -443,13 +360,25 @@ func (c *Conn) Close() error {
 	default:
 	}
 	close(c.closed)
+	c.closing.Store(true)
+	if c.wake >= 0 {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(c.wake, one[:])
+	}
+	c.wg.Wait()
 	var errs []error
 	for _, r := range c.recv {
 		errs = append(errs, r.Close())
 	}
-	if c.send != nil && !c.v6 {
+	for _, sr := range c.readers {
+		errs = append(errs, unix.Close(sr.fd))
+	}
+	if c.wake >= 0 {
+		errs = append(errs, unix.Close(c.wake))
+	}
+	if c.send != nil {
 		errs = append(errs, c.send.Close())
 	}
-	c.wg.Wait()
 	return errors.Join(errs...)
 }

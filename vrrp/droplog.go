@@ -72,6 +72,23 @@ func (l *eventLog) add(log *slog.Logger, name string, now time.Time, src netip.A
 	log.Info("("+name+") "+ev.Text, args...)
 }
 
+// more adds n events of kind from src to the window that is open for
+// them, as add would one by one (the reader's fast drops, see foldDrops);
+// false when no window is open, so that the caller logs the first.
+func (l *eventLog) more(kind string, src netip.Addr, n uint64) bool {
+	k := eventKey{kind, src}
+	w, ok := l.win[k]
+	if !ok && len(l.win) >= maxEventSources {
+		k.src = netip.Addr{}
+		w, ok = l.win[k]
+	}
+	if !ok {
+		return false
+	}
+	w.n += n
+	return true
+}
+
 // deadline is when flush must next run; zero when nothing waits.
 func (l *eventLog) deadline() time.Time {
 	var d time.Time

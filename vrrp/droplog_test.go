@@ -104,7 +104,10 @@ func countLines(log, substr string) int {
 // then once more as a summary with the count.
 func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 	const n = 20000
-	mc := Config{Name: "VI_1", VRID: 51, Version: 2, Priority: 100, Interval: time.Second,
+	// advert_int 100: Master_Down (300 s) never runs out while the test
+	// feeds the flood, however loaded the machine (with 1 s, a feed that
+	// took over 3.6 s under -race made the backup master).
+	mc := Config{Name: "VI_1", VRID: 51, Version: 2, Priority: 100, Interval: 100 * time.Second,
 		VIPs: addrs("192.0.2.100"), AuthType: AuthAH, AuthKey: PassKey("right")}
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: r1, Group: Group4,
 		VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "lo"}}}

@@ -213,6 +213,7 @@ func (r *Router) swapConns(p *reloadPlan) {
 		if o := old[key]; o != nil && cs.conn == nil {
 			o.byVRID = cs.byVRID
 			cs = o
+			startRxFilter(cs)
 		} else {
 			r.startRecv(cs)
 		}

@@ -120,6 +120,8 @@ type connState struct {
 	closed bool // conn was closed (closeConns)
 	// byVRID finds the instance an advert is for.
 	byVRID map[uint8]*instance
+	// filter is the conn's reader's fast drop (fastdrop.go), nil if none.
+	filter *rxFilter
 }
 
 type instance struct {
@@ -323,6 +325,7 @@ func (r *Router) loop(ctx context.Context) {
 			for _, one := range got.rs {
 				r.receive(ctx, got.cs, one, now)
 			}
+			r.foldDrops(got.cs, now)
 			r.publish(now)
 		case f := <-r.inject:
 			now := r.clock.Now()
@@ -343,6 +346,9 @@ func (r *Router) loop(ctx context.Context) {
 
 // tick runs the instances' timers that are due.
 func (r *Router) tick(ctx context.Context, now time.Time) {
+	for _, cs := range r.conns {
+		r.foldDrops(cs, now)
+	}
 	for _, in := range r.instances {
 		if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
 			in.events.flush(in.log, in.cfg.Machine.Name, now, false)
@@ -441,6 +447,7 @@ func effectivePriority(base uint8, weights map[string]int) uint8 {
 // the loop ends.
 func (r *Router) startRecv(cs *connState) {
 	ctx, rxc := r.loopCtx, r.rxc
+	startRxFilter(cs)
 	r.goroutine(func() {
 		bc, batched := cs.conn.(batchConn)
 		for {

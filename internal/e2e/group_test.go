@@ -15,7 +15,9 @@ import (
 )
 
 // groupConf is a sync group of two instances, one on each LAN; the group
-// and the instances call notify.
+// and the instances call notify. advert_int 0.5: at 0.1 (Master_Down_Interval
+// 0.36 s) r2 took over whenever it waited that long for a CPU, which
+// bench/soak.sh's loaded runs made it do between settling and the link cut.
 func groupConf(prio int, notify string) string {
 	return fmt.Sprintf(`vrrp_sync_group G {
     group {
@@ -30,7 +32,7 @@ vrrp_instance VI_A {
     virtual_router_id 61
     priority %[1]d
     version 3
-    advert_int 0.1
+    advert_int 0.5
     notify %[2]s
     virtual_ipaddress {
         192.0.2.100
@@ -42,7 +44,7 @@ vrrp_instance VI_B {
     virtual_router_id 62
     priority %[1]d
     version 3
-    advert_int 0.1
+    advert_int 0.5
     notify %[2]s
     virtual_ipaddress {
         198.51.100.100

@@ -69,8 +69,16 @@ var (
 // KT returns the path of a kt binary built from this module (static, as
 // `make build` makes it), building it the first time a test of the
 // process asks. A missing go toolchain skips or fails t like LookPath.
+// $KT_TEST_BINARY, when set, names a kt binary to use instead (bench/soak.sh
+// builds one for all its iterations).
 func KT(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("KT_TEST_BINARY"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("KT_TEST_BINARY: %v", err)
+		}
+		return p
+	}
 	gobin := LookPath(t, "go", "install Go")
 	ktOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kt-test-bin")
