@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +17,8 @@ import (
 	"time"
 
 	"github.com/moby/ipvs"
-	"github.com/vishvananda/netns"
 
+	"github.com/kt-project/kt/internal/synclab"
 	"github.com/kt-project/kt/internal/vm"
 )
 
@@ -110,41 +109,11 @@ func wantTable(t *testing.T, step, want string) {
 	}
 }
 
-// inNS runs f on a thread moved into the named network namespace; the
-// thread returns to its own namespace afterwards. Sockets f opens stay in that
-// namespace.
+// inNS runs f on a thread moved into the named network namespace
+// (synclab.InNS). Sockets f opens stay in that namespace.
 func inNS(t *testing.T, name string, f func() error) error {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread goes back to its own namespace before it is
-		// unlocked. A goroutine that exits locked kills its thread, except
-		// the main thread, which Go parks instead: parked in another
-		// namespace, it would move /proc/net of the whole process there.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread() // back home: the thread may be reused
-		} // else stay locked, so the thread dies with the goroutine
-		errc <- ferr
-	}()
-	return <-errc
+	return synclab.InNS(name, f)
 }
 
 // lab is a director (the VM's root namespace) with a client namespace and
