@@ -45,10 +45,16 @@ func TestRouterFollowsHost(t *testing.T) {
 	h.DeleteAddr(vip)
 	l.until("backup after its VIP was deleted", time.Second, func() bool { return lr.state() == StateBackup })
 	// Alone on the LAN, it comes back after Master_Down_Interval.
-	l.until("master again", 10*time.Second, func() bool { return lr.state() == StateMaster && h.HasAddr(vip) })
+	// The state is set before the VIPs and routes are put in: wait for both,
+	// or the deletion below may come before the route's addition.
+	l.until("master again", 10*time.Second, func() bool {
+		return lr.state() == StateMaster && h.HasAddr(vip) && h.HasRoute(route)
+	})
 	h.DeleteRoute(route)
 	l.until("backup after its route was deleted", time.Second, func() bool { return lr.state() == StateBackup })
-	l.until("master again", 10*time.Second, func() bool { return lr.state() == StateMaster })
+	l.until("master again", 10*time.Second, func() bool {
+		return lr.state() == StateMaster && h.HasAddr(vip) && h.HasRoute(route)
+	})
 
 	h.SetLink("eth0", false)
 	l.until("FAULT with eth0 down", time.Second, func() bool { return lr.state() == StateFault })
