@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,26 +26,69 @@ import (
 // the system call's error), so describe words them the same. ok is false
 // when d.Addr is not an IP address and port: dial uses net.Dialer then.
 func dialTCP(ctx context.Context, d Dial) (c net.Conn, ok bool, err error) {
-	ap, perr := netip.ParseAddrPort(d.Addr)
-	if perr != nil || ap.Addr().Zone() != "" {
+	p := newTCPPlan(d)
+	if p == nil {
 		return nil, false, nil
 	}
-	raddr := net.TCPAddrFromAddrPort(ap)
+	c, err = p.dial(ctx)
+	return c, true, err
+}
+
+// tcpPlan is what dialTCP works out from a Dial before it makes a socket:
+// the checkers that connect over TCP make it once, when they are built,
+// not for each attempt.
+type tcpPlan struct {
+	d      Dial
+	raddr  *net.TCPAddr
+	family int
+	rsa    *rawSockaddr
+	la     net.Addr
+	lsa    unix.Sockaddr
+	err    error // what makes every dial fail (a bad bindto), as dialErr words it
+}
+
+// newTCPPlan is d's plan, or nil when d.Addr is not an IP address and port
+// (net.Dialer resolves it then).
+func newTCPPlan(d Dial) *tcpPlan {
+	ap, perr := netip.ParseAddrPort(d.Addr)
+	if perr != nil || ap.Addr().Zone() != "" {
+		return nil
+	}
+	p := &tcpPlan{d: d, raddr: net.TCPAddrFromAddrPort(ap), family: unix.AF_INET}
+	if ap.Addr().Unmap().Is6() {
+		p.family = unix.AF_INET6
+	}
 	la, err := d.localAddr("tcp")
 	if err != nil {
-		return nil, true, err
+		p.err = err // as dialTCP returned it: not wrapped
+		return p
 	}
-	dialErr := func(err error) error {
-		return &net.OpError{Op: "dial", Net: "tcp", Source: la, Addr: raddr, Err: err}
+	p.la = la
+	if la != nil {
+		if p.lsa, err = sockaddr(p.family, la.(*net.TCPAddr)); err != nil {
+			p.err = p.dialErr(err)
+			return p
+		}
 	}
-	a := ap.Addr().Unmap()
-	family := unix.AF_INET
-	if a.Is6() {
-		family = unix.AF_INET6
+	if p.rsa, err = newRawSockaddr(p.family, p.raddr); err != nil {
+		p.err = p.dialErr(err)
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	return p
+}
+
+func (p *tcpPlan) dialErr(err error) error {
+	return &net.OpError{Op: "dial", Net: "tcp", Source: p.la, Addr: p.raddr, Err: err}
+}
+
+// dial connects as dialTCP does.
+func (p *tcpPlan) dial(ctx context.Context) (net.Conn, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	d := &p.d
+	fd, err := unix.Socket(p.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
-		return nil, true, dialErr(os.NewSyscallError("socket", err))
+		return nil, p.dialErr(os.NewSyscallError("socket", err))
 	}
 	keep := false
 	defer func() {
@@ -53,39 +98,138 @@ func dialTCP(ctx context.Context, d Dial) (c net.Conn, ok bool, err error) {
 	}()
 	if d.BindIf != "" {
 		if err := unix.BindToDevice(fd, d.BindIf); err != nil {
-			return nil, true, dialErr(fmt.Errorf("bind_if %s: %w", d.BindIf, err))
+			return nil, p.dialErr(fmt.Errorf("bind_if %s: %w", d.BindIf, err))
 		}
 	}
 	if d.FWMark != 0 {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, d.FWMark); err != nil {
-			return nil, true, dialErr(fmt.Errorf("fwmark %d: %w", d.FWMark, err))
+			return nil, p.dialErr(fmt.Errorf("fwmark %d: %w", d.FWMark, err))
 		}
 	}
-	if la != nil {
-		sa, err := sockaddr(family, la.(*net.TCPAddr))
-		if err != nil {
-			return nil, true, dialErr(err)
-		}
-		if err := unix.Bind(fd, sa); err != nil {
-			return nil, true, dialErr(os.NewSyscallError("bind", err))
+	if p.lsa != nil {
+		if err := unix.Bind(fd, p.lsa); err != nil {
+			return nil, p.dialErr(os.NewSyscallError("bind", err))
 		}
 	}
 	// net's TCP connections have Nagle's algorithm off; so do these.
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		return nil, true, dialErr(os.NewSyscallError("setsockopt", err))
-	}
-	rsa, err := sockaddr(family, raddr)
-	if err != nil {
-		return nil, true, dialErr(err)
+	if err := rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return nil, p.dialErr(os.NewSyscallError("setsockopt", err))
 	}
 	f := os.NewFile(uintptr(fd), "tcp") // registers the socket with the poller
 	keep = true
-	tc := &tcpConn{f: f, raddr: raddr}
-	if err := tc.connect(ctx, rsa, d.timeout()); err != nil {
+	rc, err := f.SyscallConn()
+	if err != nil {
 		f.Close()
-		return nil, true, dialErr(err)
+		return nil, p.dialErr(err)
 	}
-	return tc, true, nil
+	tc := &tcpConn{f: f, rc: rc, raddr: p.raddr}
+	if err := tc.connect(ctx, p.rsa, d.timeout()); err != nil {
+		f.Close()
+		return nil, p.dialErr(err)
+	}
+	return tc, nil
+}
+
+// The system calls of a check's connection after the socket is made
+// (setsockopt, connect, getsockopt, read, write) are made raw, without the
+// runtime's entersyscall/exitsyscall: they never block (the socket is
+// non-blocking, the poller does the waiting), and a call through
+// entersyscall wakes the runtime's sysmon thread whenever it sleeps
+// because every P is idle. At a few dozen checks a second each phase of a
+// check (connect done, response there) starts while every P is idle, so
+// each woke sysmon, which then polled every 20 µs until the P was idle
+// again: most of kt's context switches per check, and under the IPVS test
+// VM's emulation most of its CPU time (bench/checkers.sh).
+
+// rawSetsockoptInt is unix.SetsockoptInt as a raw system call.
+func rawSetsockoptInt(fd, level, opt, value int) error {
+	v := int32(value)
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawGetsockoptInt is unix.GetsockoptInt as a raw system call.
+func rawGetsockoptInt(fd, level, opt int) (int, error) {
+	var v int32
+	l := uint32(unsafe.Sizeof(v))
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(v), nil
+}
+
+// rawSockaddr is a socket address in the kernel's layout, for rawConnect.
+type rawSockaddr struct {
+	buf unix.RawSockaddrAny
+	len uint32
+}
+
+// newRawSockaddr is a as an address of a socket of family, as sockaddr
+// makes it, in the kernel's layout.
+func newRawSockaddr(family int, a *net.TCPAddr) (*rawSockaddr, error) {
+	sa, err := sockaddr(family, a)
+	if err != nil {
+		return nil, err
+	}
+	r := &rawSockaddr{}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.buf))
+		p.Family = unix.AF_INET
+		port := (*[2]byte)(unsafe.Pointer(&p.Port))
+		port[0], port[1] = byte(sa.Port>>8), byte(sa.Port)
+		p.Addr = sa.Addr
+		r.len = unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&r.buf))
+		p.Family = unix.AF_INET6
+		port := (*[2]byte)(unsafe.Pointer(&p.Port))
+		port[0], port[1] = byte(sa.Port>>8), byte(sa.Port)
+		p.Addr = sa.Addr
+		p.Scope_id = sa.ZoneId
+		r.len = unix.SizeofSockaddrInet6
+	}
+	return r, nil
+}
+
+// rawConnect is unix.Connect as a raw system call.
+func rawConnect(fd int, sa *rawSockaddr) error {
+	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa.buf)), uintptr(sa.len))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) as raw system calls.
+func rawRead(fd int, p []byte) (int, error) {
+	var b unsafe.Pointer
+	if len(p) > 0 {
+		b = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(b), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	var b unsafe.Pointer
+	if len(p) > 0 {
+		b = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(b), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // sockaddr is a as the address of a socket of family.
@@ -108,13 +252,15 @@ func sockaddr(family int, a *net.TCPAddr) (unix.Sockaddr, error) {
 
 // tcpConn is a connected TCP socket as a net.Conn.
 type tcpConn struct {
-	f     *os.File
-	raddr *net.TCPAddr
+	f      *os.File
+	rc     syscall.RawConn
+	raddr  *net.TCPAddr
+	closed atomic.Bool
 }
 
 // connect connects the socket to sa and waits until that is done, within
 // timeout and ctx's deadline, and returns its error.
-func (c *tcpConn) connect(ctx context.Context, sa unix.Sockaddr, timeout time.Duration) error {
+func (c *tcpConn) connect(ctx context.Context, sa *rawSockaddr, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok {
 		if d.Before(deadline) {
@@ -128,19 +274,15 @@ func (c *tcpConn) connect(ctx context.Context, sa unix.Sockaddr, timeout time.Du
 	if err := c.f.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	rc, err := c.f.SyscallConn()
-	if err != nil {
-		return err
-	}
 	var cerr error
 	first := true
-	werr := rc.Write(func(fd uintptr) bool {
+	werr := c.rc.Write(func(fd uintptr) bool {
 		if first {
 			// The connect is started here, after the poller forgot the
 			// socket's earlier readiness, so that its completion is
 			// the event waited for.
 			first = false
-			switch err := unix.Connect(int(fd), sa); err {
+			switch err := rawConnect(int(fd), sa); err {
 			case nil, unix.EISCONN:
 				return true
 			case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
@@ -151,7 +293,7 @@ func (c *tcpConn) connect(ctx context.Context, sa unix.Sockaddr, timeout time.Du
 			}
 		}
 		// Writable: the connect is over; SO_ERROR says how it went.
-		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		n, err := rawGetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
 			cerr = os.NewSyscallError("getsockopt", err)
 			return true
@@ -193,7 +335,7 @@ func (c *tcpConn) opErr(op string, err error) error {
 		return err
 	}
 	err = unwrapPath(err)
-	if errors.Is(err, os.ErrClosed) {
+	if errors.Is(err, os.ErrClosed) || c.closed.Load() {
 		err = net.ErrClosed
 	}
 	var errno syscall.Errno
@@ -203,26 +345,71 @@ func (c *tcpConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Addr: c.raddr, Err: err}
 }
 
+// Read reads as os.File does (EOF on a read of 0 bytes into a non-empty
+// buffer), with raw system calls.
 func (c *tcpConn) Read(p []byte) (int, error) {
-	n, err := c.f.Read(p)
-	return n, c.opErr("read", err)
+	var n int
+	var err error
+	rerr := c.rc.Read(func(fd uintptr) bool {
+		for {
+			n, err = rawRead(int(fd), p)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		return err != unix.EAGAIN
+	})
+	if rerr != nil {
+		return 0, c.opErr("read", rerr)
+	}
+	if err != nil {
+		return 0, c.opErr("read", os.NewSyscallError("read", err))
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
+// Write writes all of p, as os.File does, with raw system calls.
 func (c *tcpConn) Write(p []byte) (int, error) {
-	n, err := c.f.Write(p)
-	return n, c.opErr("write", err)
+	done := 0
+	var err error
+	werr := c.rc.Write(func(fd uintptr) bool {
+		for done < len(p) {
+			var n int
+			n, err = rawWrite(int(fd), p[done:])
+			switch err {
+			case nil:
+				done += n
+				continue
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			}
+			return true
+		}
+		return true
+	})
+	if werr != nil {
+		return done, c.opErr("write", werr)
+	}
+	if err != nil {
+		return done, c.opErr("write", os.NewSyscallError("write", err))
+	}
+	return done, nil
 }
 
-func (c *tcpConn) Close() error { return c.opErr("close", c.f.Close()) }
+func (c *tcpConn) Close() error {
+	c.closed.Store(true)
+	return c.opErr("close", c.f.Close())
+}
 
 // LocalAddr asks the socket for its address (not kept: checks never ask).
 func (c *tcpConn) LocalAddr() net.Addr {
-	rc, err := c.f.SyscallConn()
-	if err != nil {
-		return nil
-	}
 	var sa unix.Sockaddr
-	_ = rc.Control(func(fd uintptr) { sa, _ = unix.Getsockname(int(fd)) })
+	_ = c.rc.Control(func(fd uintptr) { sa, _ = unix.Getsockname(int(fd)) })
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
