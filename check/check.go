@@ -189,9 +189,18 @@ func (d Dial) dialer(network string) (*net.Dialer, error) {
 
 // dial connects to d.Addr over network within d's timeout and ctx.
 func (d Dial) dial(ctx context.Context, network string) (net.Conn, error) {
+	return d.dialPlanned(ctx, network, nil)
+}
+
+// dialPlanned is dial with d's TCP plan made beforehand (newTCPPlan; nil:
+// none, dial makes it).
+func (d Dial) dialPlanned(ctx context.Context, network string, plan *tcpPlan) (net.Conn, error) {
 	if network == "tcp" {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if plan != nil {
+			return plan.dial(ctx)
 		}
 		if c, ok, err := dialTCP(ctx, d); ok {
 			return c, err

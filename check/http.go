@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,6 +51,8 @@ type HTTPOptions struct {
 }
 
 // HTTPTrace follows the reads of an HTTP attempt. Each function may be nil.
+// The slices it is given are valid only during the call: the buffer is
+// reused.
 type HTTPTrace struct {
 	// HeaderRead is called for each read made while the header is still
 	// incomplete (including the read that completes it).
@@ -143,7 +146,9 @@ func (s StatusCodes) String() string {
 
 // HTTP is an HTTP_GET or SSL_GET checker.
 type HTTP struct {
-	opt HTTPOptions
+	opt  HTTPOptions
+	plan *tcpPlan // nil when Addr is a name
+	reqs []string // each URL's request, as request writes it
 }
 
 // NewHTTP builds an HTTP checker. It checks the options: digests must be
@@ -172,7 +177,12 @@ func NewHTTP(opt HTTPOptions) (*HTTP, error) {
 		urls[i] = u
 	}
 	opt.URLs = urls
-	return &HTTP{opt: opt}, nil
+	h := &HTTP{opt: opt, plan: newTCPPlan(opt.Dial)}
+	h.reqs = make([]string, len(urls))
+	for i := range urls {
+		h.reqs[i] = h.request(&urls[i])
+	}
+	return h, nil
 }
 
 // String names the check: "HTTP_GET 192.0.2.10:80".
@@ -191,7 +201,7 @@ func (h *HTTP) Check(ctx context.Context) Result {
 	res := Result{OK: true, Reason: "no url to check"}
 	for i := range h.opt.URLs {
 		u := &h.opt.URLs[i]
-		r := h.fetch(ctx, u)
+		r := h.fetch(ctx, u, h.reqs[i])
 		r.Duration = time.Since(start)
 		if !r.OK {
 			if len(h.opt.URLs) > 1 {
@@ -237,7 +247,7 @@ const maxHeader = 64 << 10
 // small; genhash's users digest pages, not images.
 const maxBody = 16 << 20
 
-func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
+func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
 	start := time.Now()
 	timeout := h.opt.timeout()
 	tr := h.opt.Trace
@@ -252,7 +262,7 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 			errors.As(err, &ne) && ne.Timeout()
 		return r
 	}
-	conn, err := h.opt.dial(ctx, "tcp")
+	conn, err := h.opt.dialPlanned(ctx, "tcp", h.plan)
 	if err != nil {
 		return failAt(StageConnect, err, "%s", describe(err, timeout))
 	}
@@ -282,18 +292,21 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 		conn = tc
 	}
 
-	if _, err := io.WriteString(conn, h.request(u)); err != nil {
+	if _, err := io.WriteString(conn, req); err != nil {
 		return failAt(StageSend, err, "send request: %s", describe(err, timeout))
 	}
 
+	fb := fetchBufs.Get().(*fetchBuf)
+	defer fetchBufs.Put(fb)
+	fb.md.Reset()
 	var (
-		buf     = make([]byte, 4096)
+		buf     = fb.buf[:]
 		head    []byte // the header, while it is incomplete
 		hdrDone bool
 		status  int
 		clen    = int64(-1)
 		size    int64
-		md      hash.Hash = md5.New()
+		md      = fb.md
 	)
 	body := func(p []byte, withHeader bool) {
 		if clen >= 0 && size+int64(len(p)) > clen {
@@ -378,6 +391,18 @@ func (h *HTTP) fetch(ctx context.Context, u *URL) Result {
 	}
 	return res
 }
+
+// fetchBuf is the read buffer and MD5 state of one fetch.
+type fetchBuf struct {
+	buf [4096]byte
+	md  hash.Hash
+}
+
+// fetchBufs hands fetches their buffers: thousands of checks a second
+// would otherwise each allocate (and the collector free) 4 KiB and an MD5
+// state. A fetch takes one for its duration and keeps nothing in it
+// between uses, so the pool holds no state of its own.
+var fetchBufs = sync.Pool{New: func() any { return &fetchBuf{md: md5.New()} }}
 
 // parseHeader reads the status code from the status line ("HTTP/1.1 200
 // OK") and the Content-Length (-1 when there is none or it is not a

@@ -12,14 +12,17 @@ type TCPOptions struct {
 }
 
 // TCP is a TCP_CHECK checker.
-type TCP struct{ opt TCPOptions }
+type TCP struct {
+	opt  TCPOptions
+	plan *tcpPlan // nil when Addr is a name
+}
 
 // NewTCP builds a TCP checker.
 func NewTCP(opt TCPOptions) (*TCP, error) {
 	if opt.Addr == "" {
 		return nil, errors.New("tcp check: no address to connect to")
 	}
-	return &TCP{opt: opt}, nil
+	return &TCP{opt: opt, plan: newTCPPlan(opt.Dial)}, nil
 }
 
 // String names the check: "TCP_CHECK 192.0.2.10:80".
@@ -28,7 +31,7 @@ func (t *TCP) String() string { return "TCP_CHECK " + t.opt.Addr }
 // Check connects and closes the connection at once.
 func (t *TCP) Check(ctx context.Context) Result {
 	start := time.Now()
-	c, err := t.opt.dial(ctx, "tcp")
+	c, err := t.opt.dialPlanned(ctx, "tcp", t.plan)
 	if err != nil {
 		return fail(start, "%s", describe(err, t.opt.timeout()))
 	}
