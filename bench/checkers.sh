@@ -9,8 +9,9 @@
 #   kt         bench/checkers run -f CONF  (check.FromConfig + check.Scheduler)
 #   keepalived keepalived -C -n -l -f CONF (its checker process)
 # and prints CPU seconds (user+system, with children) and peak RSS of each,
-# the checks the server answered, CPU milliseconds per check, and the
-# ratios. kt-1p is kt with GOMAXPROCS=1: one P, so the Go scheduler does not
+# the checks the server answered, CPU milliseconds and context switches per
+# check, and, from the same run, kt's CPU per check over keepalived's with
+# the issue's goal (at most 1) said reached or not reached. kt-1p is kt with GOMAXPROCS=1: one P, so the Go scheduler does not
 # wake idle threads to look for work after each network event, which costs
 # much under the VM's emulation.
 #
@@ -24,10 +25,17 @@
 # check every second; compare CPU per 1,000 checks and RSS. Without
 # bench/vmrun.sh the keepalived side is skipped, and the script says so.
 #
+# The machine is usually shared: the script prints the date and load
+# average before and after each part. ROUNDS (default 1) repeats the sides
+# in turn (kt, kt-1p, keepalived, kt, ...) and sums each side's CPU and
+# checks over its rounds, so that a change of load during the run weighs on
+# every side alike.
+#
 # Environment: DURATION (default 60), N (real servers, default 10000), VM_N
-# (default 50), VM_DURATION (default DURATION), KT_VM_SMP / KT_VM_MEM for
-# the VM (default 2 CPUs, 2048 MiB), VMRUN (the VM runner, default
-# bench/vmrun.sh), KT_GOMAXPROCS (GOMAXPROCS for kt's side only).
+# (default 50), VM_DURATION (default DURATION), ROUNDS (default 1),
+# KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs, 2048 MiB), VMRUN (the VM
+# runner, default bench/vmrun.sh), KT_GOMAXPROCS (GOMAXPROCS for kt's side
+# only).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -71,7 +79,8 @@ if [ "${1:-}" = "--inner" ]; then
 		after=$("$bin" stats)
 		cpu=$(sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p' <<<"$m")
 		rss=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' <<<"$m")
-		echo "RESULT $side $cpu $rss $((after - before))"
+		csw=$(sed -n 's/.*csw=\([0-9]*\).*/\1/p' <<<"$m")
+		echo "RESULT $side $cpu $rss $((after - before)) ${csw:-0}"
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
 		sleep 2 # let sockets in TIME_WAIT settle between the sides
 	done
@@ -84,35 +93,64 @@ echo "bench/checkers: $N HTTP real servers, delay_loop 1 s, ${DURATION} s each s
 go build -o "$work/checkers" ./bench/checkers
 "$work/checkers" genconf -n "$N" -first-port "$FIRST" > "$work/keepalived.conf"
 
+# table sums each side's rounds (CPU, checks, context switches; the largest
+# peak RSS) and prints one row per side, then the ratios to keepalived.
 table() {
 	awk -v d="${DURATION}" '
 	/^RESULT/ {
-		side[$2] = 1; cpu[$2] = $3; rss[$2] = $4; checks[$2] = $5
-		printf "| %-10s | %8.2f | %8.1f | %9d | %7.0f | %12.3f |\n", $2, $3, $4 / 1024, $5, $5 / d, ($5 > 0 ? 1000 * $3 / $5 : 0)
+		if (!($2 in side)) order[++n] = $2
+		side[$2]++; cpu[$2] += $3; checks[$2] += $5; csw[$2] += $6
+		if ($4 > rss[$2]) rss[$2] = $4
 	}
 	END {
-		if (!side["keepalived"] || cpu["keepalived"] <= 0 || rss["keepalived"] <= 0) exit
-		for (s in side) {
-			if (s == "keepalived") continue
-			printf "%s/keepalived: CPU %.2f, peak RSS %.2f, CPU per check %.2f\n", s, cpu[s] / cpu["keepalived"], rss[s] / rss["keepalived"],
-				(checks[s] > 0 && checks["keepalived"] > 0 ? (cpu[s] / checks[s]) / (cpu["keepalived"] / checks["keepalived"]) : 0)
+		for (i = 1; i <= n; i++) {
+			s = order[i]
+			printf "| %-10s | %6d | %8.2f | %8.1f | %9d | %7.0f | %12.3f | %10.1f |\n", s, side[s], cpu[s], rss[s] / 1024, checks[s],
+				checks[s] / (d * side[s]), (checks[s] > 0 ? 1000 * cpu[s] / checks[s] : 0), (checks[s] > 0 ? csw[s] / checks[s] : 0)
+		}
+		if (!side["keepalived"] || cpu["keepalived"] <= 0 || checks["keepalived"] <= 0) exit
+		ka = cpu["keepalived"] / checks["keepalived"]
+		for (i = 1; i <= n; i++) {
+			s = order[i]
+			if (s == "keepalived" || checks[s] <= 0) continue
+			r = (cpu[s] / checks[s]) / ka
+			printf "%s/keepalived: CPU per check %.2f (%.3f ms against %.3f ms: goal of at most 1 %s), peak RSS %.2f\n", s, r,
+				1000 * cpu[s] / checks[s], 1000 * ka, (r <= 1 ? "reached" : "NOT reached"), rss[s] / rss["keepalived"]
 		}
 	}'
 }
 header() {
-	echo "| side       | CPU s    | RSS MiB  | checks    | per s   | CPU ms/check |"
-	echo "|------------|----------|----------|-----------|---------|--------------|"
+	echo "| side       | rounds | CPU s    | RSS MiB  | checks    | per s   | CPU ms/check | csw/check  |"
+	echo "|------------|--------|----------|----------|-----------|---------|--------------|------------|"
+}
+# rounds prints the sides ROUNDS times in turn.
+rounds() {
+	local i
+	for ((i = 0; i < ${ROUNDS:-1}; i++)); do
+		echo "$@"
+	done
+}
+stamp() {
+	echo "($1: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs shared with whatever else runs)"
 }
 
 echo
-echo "== on this host ($(nproc) CPUs)"
+echo "== on this host ($(nproc) CPUs), $N real servers, ${DURATION} s a side and round"
 sides=(kt kt-1p)
+host_ka=0
 if [ -e /proc/net/ip_vs ] && command -v keepalived >/dev/null; then
 	sides+=(keepalived)
+	host_ka=1
+else
+	echo "keepalived: not measured on this host: its kernel has no IPVS (no /proc/net/ip_vs), and keepalived -C"
+	echo "exits at once without it. kt alone here; both tools are compared in the VM below."
 fi
+stamp before
 header
-bash "$0" --inner "$work/checkers" "$work/keepalived.conf" "${sides[@]}" | table
-if [ "${#sides[@]}" -eq 3 ]; then
+# shellcheck disable=SC2046 # one word a side
+bash "$0" --inner "$work/checkers" "$work/keepalived.conf" $(rounds "${sides[@]}") | table
+stamp after
+if [ "$host_ka" = 1 ]; then
 	exit 0
 fi
 
@@ -128,7 +166,10 @@ VM_N=${VM_N:-50}
 VM_DURATION=${VM_DURATION:-$DURATION}
 "$work/checkers" genconf -n "$VM_N" -first-port "$FIRST" > "$work/vm.conf"
 export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION N"
-echo "== both sides in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs), $VM_N real servers, ${VM_DURATION} s each"
+echo "== both tools in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs), $VM_N real servers, ${VM_DURATION} s a side and round"
+stamp before
 header
-N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" kt kt-1p keepalived |
+# shellcheck disable=SC2046 # one word a side
+N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" $(rounds kt kt-1p keepalived) |
 	DURATION=$VM_DURATION N=$VM_N table
+stamp after

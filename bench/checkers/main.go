@@ -8,8 +8,9 @@
 //	checkers stats   -stats 127.0.0.1:19999        (requests served so far)
 //	checkers measure -for 60s -- CMD [ARG...]      (SIGTERM after -for)
 //
-// measure prints one line: "cpu_s=U+S maxrss_kb=N wall_s=W exit=C". CPU
-// and peak RSS are those of CMD and every descendant it waited for (getrusage
+// measure prints one line: "cpu_s=U+S maxrss_kb=N wall_s=W exit=C csw=X".
+// CPU, peak RSS and context switches (voluntary and involuntary, of all
+// threads) are those of CMD and every descendant it waited for (getrusage
 // RUSAGE_CHILDREN), so keepalived's checker child counts for keepalived.
 package main
 
@@ -259,6 +260,6 @@ func measure(args []string) error {
 	if werr != nil {
 		code = cmd.ProcessState.ExitCode()
 	}
-	fmt.Printf("cpu_s=%.2f maxrss_kb=%d wall_s=%.1f exit=%d\n", cpu.Seconds(), ru.Maxrss, wall.Seconds(), code)
+	fmt.Printf("cpu_s=%.2f maxrss_kb=%d wall_s=%.1f exit=%d csw=%d\n", cpu.Seconds(), ru.Maxrss, wall.Seconds(), code, ru.Nvcsw+ru.Nivcsw)
 	return nil
 }
