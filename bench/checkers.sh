@@ -57,9 +57,14 @@ if [ "${1:-}" = "--inner" ]; then
 	shift 2
 	ip link set lo up 2>/dev/null || true
 	ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-	"$bin" serve -ports "$FIRST-$LAST" -stats 127.0.0.1:19999 2>/dev/null &
+	"$bin" serve -ports "$FIRST-$LAST" -stats 127.0.0.1:19999 2>"$work/serve.log" &
 	srv=$!
 	for _ in $(seq 300); do "$bin" stats >/dev/null 2>&1 && break; sleep 0.2; done
+	if ! "$bin" stats >/dev/null 2>&1; then
+		echo "bench/checkers: the real servers did not start (ports $FIRST-$LAST in use?):" >&2
+		cat "$work/serve.log" >&2
+		exit 1
+	fi
 	for side in "$@"; do
 		case $side in
 		kt)
