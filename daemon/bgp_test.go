@@ -160,18 +160,30 @@ func TestBGPFollowsQuorum(t *testing.T) {
 	}
 }
 
-// TestNoBGPNoSpeaker: without a bgp block nothing of BGP is built.
+// TestNoBGPNoSpeaker: without a bgp block no BGP speaker runs and the
+// status has no BGP part.
 func TestNoBGPNoSpeaker(t *testing.T) {
 	text := strings.Split(bgpDaemonConf, "bgp {")[0]
-	built := false
+	sp := &recSpeaker{routes: map[netip.Prefix]bool{}}
 	d, err := New(parseBGPConf(t, text), Options{Log: slog.New(slog.DiscardHandler),
 		OpenIPVS:   func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil },
-		BGPSpeaker: func(*slog.Logger) bgp.Speaker { built = true; return nil }})
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.bgp != nil || built || d.Status().BGP != nil {
-		t.Error("a bgp part without a bgp block")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond)
+	st := d.Status().BGP
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.log) != 0 || st != nil {
+		t.Errorf("without a bgp block: speaker calls %q, status %+v", sp.log, st)
 	}
 }
 
