@@ -156,9 +156,14 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		var m map[string]struct {
 			LastResetDueTo   string `json:"lastResetDueTo"`
 			LastNotification string `json:"lastNotificationReason"`
+			AgoMs            int    `json:"lastResetTimerMsecs"`
+			Established      int    `json:"connectionsEstablished"`
+			Dropped          int    `json:"connectionsDropped"`
 		}
 		_ = json.Unmarshal([]byte(vtysh("show bgp neighbors "+addr+" json")), &m)
-		return m[addr].LastResetDueTo + ": " + m[addr].LastNotification
+		n := m[addr]
+		return fmt.Sprintf("%s: %s (%d ms ago; sessions established %d, dropped %d)", n.LastResetDueTo, n.LastNotification,
+			n.AgoMs, n.Established, n.Dropped)
 	}
 
 	ok := t.Run("up", func(t *testing.T) {
@@ -215,6 +220,10 @@ func TestBGPWithBFDFRR(t *testing.T) {
 		if !netlab.WaitFor(10*time.Second, 50*time.Millisecond, func() bool { return bfdUp(addrs[0]) && bfdUp(addrs[1]) }) {
 			t.Fatalf("FRR's BFD sessions:\n%s", vtysh("show bfd peers"))
 		}
+		// Both BGP sessions are up again (a BFD session of FRR's that
+		// flapped after the director came back resets its BGP session
+		// once more), so that each is closed by kt's Cease below.
+		waitHops(t, 30*time.Second, addrs...)
 		if err := frr.Kill("bfdd", syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
