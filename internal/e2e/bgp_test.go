@@ -217,7 +217,7 @@ func TestBGPAnycastFRR(t *testing.T) {
         192.0.2.203/32
     }
 }
-` + directorConf(lab, ds[2].Name, addrs[2], "")
+` + directorConf(lab, ds[2].Name, addrs[2], "    announce vr {\n        vrrp_master D3\n    }\n")
 	d3NoBGP := strings.Split(d3Conf, "bgp {")[0]
 	d3 := startCtl(t, lab, ds[2], d3NoBGP, "--log-level", "debug")
 	hupD3 := func(t *testing.T, conf string) {
@@ -234,9 +234,19 @@ func TestBGPAnycastFRR(t *testing.T) {
 			t.Fatalf("d3 does not answer kt status:\n%s", tail(d3.proc.Log(), 20))
 		}
 		time.Sleep(200 * time.Millisecond)
+		// D3 is MASTER before the block comes: the block's vrrp_master
+		// announcement follows the state kt already has.
+		if err := d3.proc.WaitLog("(D3) Entering MASTER STATE", 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
 		hupD3(t, d3Conf)
 		waitHops(addrs...)
 		spread("d1", "d2", "d3")
+		if !netlab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
+			return slices.Equal(frrlab.NextHops(r1, "192.0.2.203/32"), []string{addrs[2]})
+		}) {
+			t.Errorf("FRR has no route to D3's VIP through d3: %v\n%s", frrlab.NextHops(r1, "192.0.2.203/32"), frr.Vtysh("show ip bgp"))
+		}
 		if log := d3.proc.Log(); !strings.Contains(log, "reload: a bgp block was added") {
 			t.Errorf("d3's log does not show the added block:\n%s", tail(log, 20))
 		}
@@ -245,6 +255,9 @@ func TestBGPAnycastFRR(t *testing.T) {
 	t.Run("SIGHUP removes the bgp block, then adds it again", func(t *testing.T) {
 		hupD3(t, d3NoBGP)
 		waitHops(addrs[0], addrs[1])
+		if hops := frrlab.NextHops(r1, "192.0.2.203/32"); hops != nil {
+			t.Errorf("FRR still routes D3's VIP after the block was removed: %v", hops)
+		}
 		out := frr.Vtysh("show bgp neighbors " + addrs[2] + " json")
 		if !strings.Contains(out, "Cease") {
 			t.Errorf("FRR's last reset of d3 is not kt's Cease:\n%s", out)
