@@ -52,12 +52,9 @@ func TestBGPReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	stop := runDaemon(d)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -132,9 +129,7 @@ func TestBGPBlockAddedByReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	stop := runDaemon(d)
 	calls := func() []string { rs.mu.Lock(); defer rs.mu.Unlock(); return slices.Clone(rs.log) }
 	waitCalls := func(what string, want ...string) {
 		t.Helper()
@@ -160,8 +155,7 @@ func TestBGPBlockAddedByReload(t *testing.T) {
 	if st := d.Status().BGP; st != nil {
 		t.Errorf("status after the block was removed: %+v", st)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := calls(); len(got) != 4 {
