@@ -22,27 +22,36 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// startPair starts two GoBGP speakers on loopback, a passive listener
+// (AS 65000) and a dialer (AS 65001) that announces to it; both stop when
+// the test ends, and ctx ends after 30 s.
+func startPair(t *testing.T) (listener, dialer *GoBGP, ctx context.Context) {
+	t.Helper()
+	port := freePort(t)
+	lo := netip.MustParseAddr("127.0.0.1")
+	listener, dialer = NewGoBGP(quiet), NewGoBGP(quiet)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := listener.Start(ctx, Settings{LocalAS: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenPort: port,
+		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65001, Passive: true, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Stop(context.Background()) })
+	if err := dialer.Start(ctx, Settings{LocalAS: 65001, RouterID: netip.MustParseAddr("192.0.2.11"),
+		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65000, Port: port, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dialer.Stop(context.Background()) })
+	return listener, dialer, ctx
+}
+
 // TestGoBGPSession runs two embedded GoBGP speakers over loopback: one
 // that dials out (no listener) and announces, one that listens passively.
 // The listener sees the prefix arrive and leave. FRR interop is tested in
 // internal/e2e.
 func TestGoBGPSession(t *testing.T) {
-	port := freePort(t)
 	lo := netip.MustParseAddr("127.0.0.1")
-	listener := NewGoBGP(quiet)
-	dialer := NewGoBGP(quiet)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := listener.Start(ctx, Settings{LocalAS: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenPort: port,
-		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65001, Passive: true, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Stop(context.Background())
-	if err := dialer.Start(ctx, Settings{LocalAS: 65001, RouterID: netip.MustParseAddr("192.0.2.11"),
-		Neighbors: []Neighbor{{Address: lo, RemoteAS: 65000, Port: port, HoldTime: 3 * time.Second, Keepalive: time.Second}}}); err != nil {
-		t.Fatal(err)
-	}
-	defer dialer.Stop(context.Background())
+	listener, dialer, ctx := startPair(t)
 	r := Route{Prefix: pfx("192.0.2.100/32"), Attrs: Attrs{MED: u32(10), Communities: []uint32{65000<<16 | 100}}}
 	if err := dialer.Announce(ctx, r); err != nil {
 		t.Fatal(err)
