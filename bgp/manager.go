@@ -189,11 +189,16 @@ func (m *Manager) Status() Status {
 // Run starts the speaker and keeps the routes in line with the inputs
 // until ctx ends; then it withdraws every route (at once, not after the
 // routers' hold time) and stops the speaker.
+//
+// Settings with LocalAS 0 (no bgp block) start no speaker: the Manager
+// only keeps the inputs until a Reconfigure with a local AS starts it.
 func (m *Manager) Run(ctx context.Context) error {
-	if err := m.sp.Start(ctx, m.s); err != nil {
-		return fmt.Errorf("bgp: %w", err)
+	if m.s.LocalAS != 0 {
+		if err := m.sp.Start(ctx, m.s); err != nil {
+			return fmt.Errorf("bgp: %w", err)
+		}
+		m.running = true
 	}
-	m.running = true
 	have := map[netip.Prefix]Route{}
 	tick := time.NewTicker(m.opts.PollPeers)
 	defer tick.Stop()

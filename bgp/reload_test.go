@@ -147,3 +147,37 @@ func sortRuns(calls []string) {
 		}
 	}
 }
+
+// TestManagerStartsWithoutBlock: a Manager run with no bgp block (LocalAS
+// 0) starts no speaker but keeps the inputs; the block added by a reload
+// starts the speaker and announces from the inputs it already had.
+func TestManagerStartsWithoutBlock(t *testing.T) {
+	e := &editSpeaker{fakeSpeaker: newFake()}
+	m := NewManager(Settings{}, e, ManagerOptions{Log: quiet, PollPeers: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	m.Update(func(in *Inputs) {
+		in.Quorum = map[string]bool{"vs": true}
+		in.VRRP = map[string]string{"VI_1": "MASTER"}
+	})
+	time.Sleep(100 * time.Millisecond) // several polls: none may start it
+	if got, _ := e.since(0); len(got) != 0 {
+		t.Fatalf("speaker calls without a bgp block: %q", got)
+	}
+	if st := m.Status(); st.LocalAS != 0 || len(st.Peers) != 0 {
+		t.Errorf("status without a bgp block: %+v", st)
+	}
+	m.Reconfigure(testSettings())
+	waitFor(t, "both prefixes", func() bool { return len(e.prefixes()) == 2 })
+	if got, _ := e.since(0); len(got) != 3 || got[0] != "start" {
+		t.Errorf("speaker calls after the block was added: %q, want start and two announcements", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.since(0); got[len(got)-1] != "stop" {
+		t.Errorf("speaker calls at the end: %q, want stop last", got)
+	}
+}

@@ -19,8 +19,10 @@ import (
 )
 
 // bgpPart announces the configuration's prefixes over BGP (config's bgp
-// block). It exists only when there is one: without it nothing of GoBGP
-// is built or started.
+// block). It always exists, so that a reload can add a bgp block to a
+// configuration that had none (and remove it again) while kt runs; without
+// a block its Manager starts no speaker (nothing of GoBGP runs) and it
+// only keeps the VRRP states the announcements would need.
 //
 // Its inputs come from the engines through callbacks that never block:
 // the checkers' transitions (the virtual servers' quorum, computed here
@@ -61,10 +63,10 @@ type bgpScript struct {
 	def *config.VRRPScript
 }
 
-// setupBGP prepares the BGP part when cfg has a bgp block.
+// setupBGP prepares the BGP part, idle when cfg has no bgp block.
 func (d *Daemon) setupBGP(cfg *config.Config) error {
 	pr, err := d.prepareBGP(cfg)
-	if err != nil || !pr.ok {
+	if err != nil {
 		return err
 	}
 	p := &bgpPart{log: d.log, cfg: cfg, planner: lvs.NewPlanner(), health: lvs.HealthMap{},
@@ -77,6 +79,10 @@ func (d *Daemon) setupBGP(cfg *config.Config) error {
 	d.bgp = p
 	return nil
 }
+
+// activeLocked reports whether the configuration in force has a bgp block;
+// p.mu is held.
+func (p *bgpPart) activeLocked() bool { return p.cfg.BGP != nil }
 
 // prepareBGP resolves cfg's bgp block and prepares the scripts it tracks;
 // an error (a track_script naming no vrrp_script) refuses the
@@ -151,9 +157,14 @@ func (p *bgpPart) checker(tr check.Transition) {
 }
 
 // replan computes every virtual server's quorum and hands it to the
-// manager.
+// manager; without a bgp block there is nothing to compute (a reload that
+// adds one replans).
 func (p *bgpPart) replan() {
 	p.mu.Lock()
+	if !p.activeLocked() {
+		p.mu.Unlock()
+		return
+	}
 	p.planner.Plan(p.cfg, p.health)
 	q := map[string]bool{}
 	for _, vs := range p.cfg.VirtualServers {
@@ -307,7 +318,7 @@ func (d *Daemon) bgpStatus() *bgp.Status {
 		return nil
 	}
 	st := d.bgp.mgr.Status()
-	if st.LocalAS == 0 { // a reload removed the bgp block
+	if st.LocalAS == 0 { // no bgp block (at start or since a reload)
 		return nil
 	}
 	return &st
@@ -412,18 +423,27 @@ func (d *Daemon) startBGP(ctx context.Context) func() error {
 // stay; a new local AS, router id or listen port restarts the speaker), the
 // tracked objects' pollers are replaced, and the checkers' new states
 // decide the quorum from now on. A removed bgp block withdraws everything
-// and stops the speaker. A bgp block added to a configuration that had
-// none at start takes effect at the next start.
+// and stops the speaker; a block added to a configuration that had none
+// (at start or since a reload) starts it, with the VRRP states and the
+// checkers' results kt already has.
 func (d *Daemon) reloadBGP(cfg *config.Config, pr bgpPrepared) {
 	p := d.bgp
 	if p == nil {
-		if pr.ok {
-			d.log.Warn("reload: a bgp block was added: restart kt to run it")
-		}
 		return
 	}
-	if !pr.ok {
+	p.mu.Lock()
+	had := p.activeLocked()
+	p.mu.Unlock()
+	switch {
+	case had && !pr.ok:
 		d.log.Info("reload: the bgp block was removed: withdrawing every announcement")
+	case !had && pr.ok:
+		d.log.Info("reload: a bgp block was added: starting the BGP speaker")
+	case !had: // still no bgp block
+		p.mu.Lock()
+		p.cfg = cfg
+		p.mu.Unlock()
+		return
 	}
 	p.mu.Lock()
 	stop := p.stopTracks

@@ -52,12 +52,9 @@ func TestBGPReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	stop := runDaemon(d)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -113,4 +110,55 @@ func TestBGPReload(t *testing.T) {
 		t.Errorf("status after the bgp block was removed: %+v", st)
 	}
 	reload(bgpDaemonConf, "start", "announce 192.0.2.100/32")
+}
+
+// TestBGPBlockAddedByReload: a bgp block that SIGHUP adds to a
+// configuration that had none at start starts the speaker and announces
+// at once (no restart of kt); removing it again withdraws and stops it.
+func TestBGPBlockAddedByReload(t *testing.T) {
+	rs := &recSpeaker{routes: map[netip.Prefix]bool{}}
+	noBlock := strings.Split(bgpDaemonConf, "bgp {")[0]
+	text := noBlock
+	d, err := New(parseBGPConf(t, text), Options{Log: slog.New(slog.DiscardHandler),
+		OpenIPVS:   func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil },
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return rs },
+		Load: func() (*config.Config, config.Diagnostics, error) {
+			cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
+			return cfg, diags, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runDaemon(d)
+	calls := func() []string { rs.mu.Lock(); defer rs.mu.Unlock(); return slices.Clone(rs.log) }
+	waitCalls := func(what string, want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !slices.Equal(calls(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: speaker calls %q, want %q", what, calls(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	waitCalls("before the reload")
+	text = bgpDaemonConf
+	d.ReloadFile(context.Background())
+	waitCalls("bgp block added", "start", "announce 192.0.2.100/32")
+	if st := d.Status().BGP; st == nil || st.LocalAS != 65001 || len(st.Peers) != 1 || len(st.Announcements) != 1 {
+		t.Errorf("status after the block was added: %+v", st)
+	}
+	text = noBlock
+	d.ReloadFile(context.Background())
+	waitCalls("bgp block removed", "start", "announce 192.0.2.100/32", "withdraw 192.0.2.100/32", "stop")
+	if st := d.Status().BGP; st != nil {
+		t.Errorf("status after the block was removed: %+v", st)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls(); len(got) != 4 {
+		t.Errorf("kt's stop after the block was removed called the speaker: %q", got)
+	}
 }

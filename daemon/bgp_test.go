@@ -87,6 +87,15 @@ bgp {
 }
 `
 
+// runDaemon runs d until the function it returns is called; that function
+// returns Run's error.
+func runDaemon(d *Daemon) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return func() error { cancel(); return <-done }
+}
+
 func parseBGPConf(t *testing.T, text string) *config.Config {
 	t.Helper()
 	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
@@ -117,9 +126,7 @@ func TestBGPFollowsQuorum(t *testing.T) {
 	if started {
 		t.Fatal("the speaker started before Run")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	stop := runDaemon(d)
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -148,8 +155,7 @@ func TestBGPFollowsQuorum(t *testing.T) {
 	}
 	d.checkerTransition(check.Transition{Server: srv, Up: true, WasUp: false, Weight: 1, Reason: "connected"})
 	wait("announced again", func() bool { return sp.has("192.0.2.100/32") })
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	sp.mu.Lock()
@@ -160,18 +166,27 @@ func TestBGPFollowsQuorum(t *testing.T) {
 	}
 }
 
-// TestNoBGPNoSpeaker: without a bgp block nothing of BGP is built.
+// TestNoBGPNoSpeaker: without a bgp block no BGP speaker runs and the
+// status has no BGP part.
 func TestNoBGPNoSpeaker(t *testing.T) {
 	text := strings.Split(bgpDaemonConf, "bgp {")[0]
-	built := false
+	sp := &recSpeaker{routes: map[netip.Prefix]bool{}}
 	d, err := New(parseBGPConf(t, text), Options{Log: slog.New(slog.DiscardHandler),
 		OpenIPVS:   func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil },
-		BGPSpeaker: func(*slog.Logger) bgp.Speaker { built = true; return nil }})
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.bgp != nil || built || d.Status().BGP != nil {
-		t.Error("a bgp part without a bgp block")
+	stop := runDaemon(d)
+	time.Sleep(200 * time.Millisecond)
+	st := d.Status().BGP
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.log) != 0 || st != nil {
+		t.Errorf("without a bgp block: speaker calls %q, status %+v", sp.log, st)
 	}
 }
 
@@ -211,12 +226,9 @@ bgp {
 	if d.bfd == nil {
 		t.Fatal("no BFD engine for the bfd_instance")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	stop := runDaemon(d)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()

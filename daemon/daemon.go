@@ -242,7 +242,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
-		if len(ics) == 0 && d.bgp == nil {
+		if len(ics) == 0 && cfg.BGP == nil {
 			return nil, err
 		}
 		// keepalived's VRRP process keeps running when its checker

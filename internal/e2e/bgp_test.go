@@ -8,18 +8,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/frrlab"
 	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/synclab"
 	"github.com/kt-project/kt/internal/testenv"
-	"github.com/vishvananda/netns"
 )
 
 // The BGP lab: FRR (r1, AS 65000) is the upstream router of three kt
@@ -31,16 +30,6 @@ import (
 // d1 that accepts the connection, sends garbage and closes it, again and
 // again; 192.0.2.9 is a neighbor that never answers.
 const bgpVIP = "192.0.2.100"
-
-func frrConf(dir string, directors []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "frr defaults datacenter\nhostname r1\nlog file %s/frr.log\n!\nrouter bgp 65000\n bgp router-id 192.0.2.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n", dir)
-	for _, d := range directors {
-		fmt.Fprintf(&b, " neighbor %s remote-as 65001\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", d, d, d)
-	}
-	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n")
-	return b.String()
-}
 
 func directorConf(lab *netlab.Lab, name, addr string, extraNeighbors string) string {
 	down := filepath.Join(lab.Dir, name+".down")
@@ -72,44 +61,6 @@ bgp {
 `, bgpVIP, down, addr, extraNeighbors)
 }
 
-// inNS runs f on a thread inside the named network namespace.
-func inNS(t *testing.T, ns string, f func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err) // this thread must not go back to the pool elsewhere
-		}
-	}()
-	f()
-}
-
-// serveName answers every connection on l with name and a newline.
-func serveName(l net.Listener, name string) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		_, _ = c.Write([]byte(name + "\n"))
-		c.Close()
-	}
-}
-
 // serveGarbage plays a BGP peer that sends garbage and hangs up.
 func serveGarbage(l net.Listener) {
 	for {
@@ -122,38 +73,12 @@ func serveGarbage(l net.Listener) {
 	}
 }
 
-// ecmpNextHops reads r1's kernel route to the VIP: the next hops, sorted.
-func ecmpNextHops(h *netlab.Host) []string {
-	out, err := h.Run("ip", "-j", "route", "show", bgpVIP+"/32")
-	if err != nil {
-		return nil
-	}
-	var routes []struct {
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if json.Unmarshal([]byte(out), &routes) != nil || len(routes) == 0 {
-		return nil
-	}
-	var hops []string
-	if routes[0].Gateway != "" {
-		hops = append(hops, routes[0].Gateway)
-	}
-	for _, n := range routes[0].Nexthops {
-		hops = append(hops, n.Gateway)
-	}
-	sort.Strings(hops)
-	return hops
-}
-
 // flows opens n connections from the client to the VIP and counts the
 // directors that answered.
 func flows(t *testing.T, client *netlab.Host, n int) map[string]int {
 	t.Helper()
 	got := map[string]int{}
-	inNS(t, client.NS, func() {
+	err := synclab.InNS(client.NS, func() error {
 		d := net.Dialer{Timeout: 2 * time.Second}
 		for i := 0; i < n; i++ {
 			c, err := d.Dial("tcp4", bgpVIP+":80")
@@ -170,72 +95,12 @@ func flows(t *testing.T, client *netlab.Host, n int) map[string]int {
 			}
 			got[strings.TrimSpace(line)]++
 		}
+		return nil
 	})
-	return got
-}
-
-// prober connects from the client to the VIP every few milliseconds and
-// records when a flow last failed or reached a given director: how long
-// flows take to move off a failed director (bench/bgp.sh prints it; the
-// test asserts nothing on it).
-type prober struct {
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	last time.Time // the last bad flow
-	n    int
-}
-
-func startProber(t *testing.T, client *netlab.Host, bad string) *prober {
-	p := &prober{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		inNS(t, client.NS, func() {
-			d := net.Dialer{Timeout: 100 * time.Millisecond}
-			for {
-				select {
-				case <-p.stop:
-					return
-				default:
-				}
-				ok := false
-				if c, err := d.Dial("tcp4", bgpVIP+":80"); err == nil {
-					_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-					line, err := bufio.NewReader(c).ReadString('\n')
-					c.Close()
-					ok = err == nil && strings.TrimSpace(line) != bad
-				}
-				p.mu.Lock()
-				p.n++
-				if !ok {
-					p.last = time.Now()
-				}
-				p.mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
-			}
-		})
-	}()
-	return p
-}
-
-// moved stops the prober and returns how long after t0 the last bad flow
-// was seen (0: none).
-func (p *prober) moved(t0 time.Time) (time.Duration, int) {
-	time.Sleep(300 * time.Millisecond) // flows after the route change
-	close(p.stop)
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.last.Before(t0) {
-		return 0, p.n
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p.last.Sub(t0), p.n
-}
-
-func vtysh(t *testing.T, r1 *netlab.Host, dir, cmd string) string {
-	t.Helper()
-	out, _ := r1.Run("vtysh", "--vty_socket", dir, "-c", cmd)
-	return out
+	return got
 }
 
 // TestBGPAnycastFRR: two, then three kt directors announce the VIP to
@@ -245,9 +110,9 @@ func vtysh(t *testing.T, r1 *netlab.Host, dir, cmd string) string {
 // set (SIGTERM at once, with a Cease; SIGKILL when FRR's hold timer
 // expires).
 func TestBGPAnycastFRR(t *testing.T) {
-	zebra := testenv.File(t, "/usr/lib/frr/zebra", "apt-get install frr")
-	bgpd := testenv.File(t, "/usr/lib/frr/bgpd", "apt-get install frr")
-	testenv.LookPath(t, "vtysh", "apt-get install frr")
+	testenv.File(t, frrlab.Zebra, "apt-get install frr")
+	testenv.File(t, frrlab.BGPD, "apt-get install frr")
+	testenv.LookPath(t, frrlab.Vtysh, "apt-get install frr")
 	kt := ktBinary(t)
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "d1", "d2", "d3", "client", "junk"}})
 	if err := lab.AddLAN2(); err != nil {
@@ -256,70 +121,19 @@ func TestBGPAnycastFRR(t *testing.T) {
 	r1, client, junk := lab.Host("r1"), lab.Host("client"), lab.Host("junk")
 	ds := []*netlab.Host{lab.Host("d1"), lab.Host("d2"), lab.Host("d3")}
 	addrs := []string{"192.0.2.2", "192.0.2.3", "192.0.2.4"}
-	must := func(h *netlab.Host, args ...string) {
-		t.Helper()
-		if out, err := h.Run(args...); err != nil {
-			t.Fatalf("%s: %v: %v\n%s", h.Name, args, err, out)
-		}
-	}
-	// r1 routes between the LANs and hashes flows on ports too.
-	must(r1, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1")
-	// The client is on the second LAN only, behind r1.
-	must(client, "ip", "link", "set", "eth0", "down")
-	must(client, "ip", "route", "add", "default", "via", "198.51.100.1")
-	for _, d := range ds {
-		must(d, "ip", "link", "set", "eth1", "down")
-		must(d, "ip", "route", "add", "default", "via", "192.0.2.1")
-		must(d, "ip", "addr", "add", bgpVIP+"/32", "dev", "lo")
-		must(d, "ip", "link", "set", "lo", "up")
-		var l net.Listener
-		inNS(t, d.NS, func() {
-			var err error
-			if l, err = net.Listen("tcp4", bgpVIP+":80"); err != nil {
-				t.Fatal(err)
-			}
-		})
-		t.Cleanup(func() { l.Close() })
-		go serveName(l, d.Name)
-	}
+	frrlab.WireT(t, r1, client, ds, bgpVIP)
 	var jl net.Listener
-	inNS(t, junk.NS, func() {
-		var err error
-		if jl, err = net.Listen("tcp4", "192.0.2.6:179"); err != nil {
-			t.Fatal(err)
-		}
-	})
+	if err := synclab.InNS(junk.NS, func() (err error) {
+		jl, err = net.Listen("tcp4", "192.0.2.6:179")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { jl.Close() })
 	go serveGarbage(jl)
 
-	// FRR on r1.
-	// FRR drops to user frr: its directory must be reachable for it
-	// (t.TempDir's is not).
-	frrDir, err := os.MkdirTemp("", "kt-bgp-frr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(frrDir) })
-	if err := os.Chmod(frrDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(frrDir, "frr.conf"), []byte(frrConf(frrDir, addrs)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	must(r1, "chown", "-R", "frr:frr", frrDir)
-	must(r1, zebra, "-d", "-N", "ktbgp", "--vty_socket", frrDir, "-i", frrDir+"/zebra.pid", "-z", frrDir+"/zserv.api", "-u", "frr", "-g", "frr")
-	must(r1, bgpd, "-d", "-N", "ktbgp", "--vty_socket", frrDir, "-i", frrDir+"/bgpd.pid", "-z", frrDir+"/zserv.api",
-		"-f", frrDir+"/frr.conf", "-u", "frr", "-g", "frr")
-	t.Cleanup(func() {
-		for _, f := range []string{"bgpd.pid", "zebra.pid"} {
-			if b, err := os.ReadFile(filepath.Join(frrDir, f)); err == nil {
-				var pid int
-				if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-	})
+	frr := frrlab.StartT(t, r1, frrlab.Config{AS: 65000, RouterID: "192.0.2.1", Neighbors: addrs, NeighborAS: 65001,
+		Keepalive: 1, Hold: 3})
 
 	start := func(i int, extra string) *ctlRouter {
 		conf := directorConf(lab, ds[i].Name, addrs[i], extra)
@@ -330,11 +144,11 @@ func TestBGPAnycastFRR(t *testing.T) {
 		sort.Strings(want)
 		var got []string
 		if !netlab.WaitFor(20*time.Second, 100*time.Millisecond, func() bool {
-			got = ecmpNextHops(r1)
+			got = frrlab.NextHops(r1, bgpVIP+"/32")
 			return slices.Equal(got, want)
 		}) {
 			t.Fatalf("r1's next hops for %s: %v, want %v\n%s\nFRR:\n%s", bgpVIP, got, want,
-				vtysh(t, r1, frrDir, "show ip bgp"), vtysh(t, r1, frrDir, "show ip bgp summary"))
+				frr.Vtysh("show ip bgp"), frr.Vtysh("show ip bgp summary"))
 		}
 	}
 	spread := func(want ...string) {
@@ -361,7 +175,7 @@ func TestBGPAnycastFRR(t *testing.T) {
 		waitHops(addrs[0], addrs[1])
 		spread("d1", "d2")
 		// What FRR received carries the announce block's attributes.
-		out := vtysh(t, r1, frrDir, "show ip bgp "+bgpVIP+"/32 json")
+		out := frr.Vtysh("show ip bgp " + bgpVIP + "/32 json")
 		for _, want := range []string{`"metric":10`, `"65001:100"`, `"65001:1:2"`} {
 			if !strings.Contains(strings.ReplaceAll(out, " ", ""), want) {
 				t.Errorf("FRR's path lacks %s:\n%s", want, out)
@@ -390,10 +204,69 @@ func TestBGPAnycastFRR(t *testing.T) {
 		}
 	})
 
-	d3 := start(2, "")
-	t.Run("three directors", func(t *testing.T) {
+	// d3 starts without a bgp block; SIGHUP adds it (no restart of kt).
+	// Without IPVS (the host kernel has none) and without a bgp block,
+	// kt would have nothing to run: d3 also runs a VRRP instance of its
+	// own.
+	d3Conf := `vrrp_instance D3 {
+    interface eth0
+    virtual_router_id 203
+    priority 50
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.203/32
+    }
+}
+` + directorConf(lab, ds[2].Name, addrs[2], "    announce vr {\n        vrrp_master D3\n    }\n")
+	d3NoBGP := strings.Split(d3Conf, "bgp {")[0]
+	d3 := startCtl(t, lab, ds[2], d3NoBGP, "--log-level", "debug")
+	hupD3 := func(t *testing.T, conf string) {
+		t.Helper()
+		writeConf(t, lab, ds[2], "kt", conf)
+		if err := d3.proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("three directors: a bgp block added by SIGHUP", func(t *testing.T) {
+		// kt answers SIGHUP once it runs: its control socket answers
+		// just before the signal handler starts.
+		if !netlab.WaitFor(10*time.Second, 50*time.Millisecond, func() bool { _, err := d3.status(t); return err == nil }) {
+			t.Fatalf("d3 does not answer kt status:\n%s", tail(d3.proc.Log(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+		// D3 is MASTER before the block comes: the block's vrrp_master
+		// announcement follows the state kt already has.
+		if err := d3.proc.WaitLog("(D3) Entering MASTER STATE", 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		hupD3(t, d3Conf)
 		waitHops(addrs...)
 		spread("d1", "d2", "d3")
+		if !netlab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
+			return slices.Equal(frrlab.NextHops(r1, "192.0.2.203/32"), []string{addrs[2]})
+		}) {
+			t.Errorf("FRR has no route to D3's VIP through d3: %v\n%s", frrlab.NextHops(r1, "192.0.2.203/32"), frr.Vtysh("show ip bgp"))
+		}
+		if log := d3.proc.Log(); !strings.Contains(log, "reload: a bgp block was added") {
+			t.Errorf("d3's log does not show the added block:\n%s", tail(log, 20))
+		}
+	})
+
+	t.Run("SIGHUP removes the bgp block, then adds it again", func(t *testing.T) {
+		hupD3(t, d3NoBGP)
+		waitHops(addrs[0], addrs[1])
+		if hops := frrlab.NextHops(r1, "192.0.2.203/32"); hops != nil {
+			t.Errorf("FRR still routes D3's VIP after the block was removed: %v", hops)
+		}
+		out := frr.Vtysh("show bgp neighbors " + addrs[2] + " json")
+		if !strings.Contains(out, "Cease") {
+			t.Errorf("FRR's last reset of d3 is not kt's Cease:\n%s", out)
+		}
+		if st, err := d3.status(t); err != nil || st.BGP != nil {
+			t.Errorf("d3's status without a bgp block: %+v (%v)", st, err)
+		}
+		hupD3(t, d3Conf)
+		waitHops(addrs...)
 	})
 
 	t.Run("SIGHUP applies a changed bgp block", func(t *testing.T) {
@@ -403,7 +276,7 @@ func TestBGPAnycastFRR(t *testing.T) {
 		// router id restarts d2's speaker: one new session.
 		established := func() (n int) {
 			t.Helper()
-			out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[1]+" json")
+			out := frr.Vtysh("show bgp neighbors " + addrs[1] + " json")
 			var nb map[string]struct {
 				Established int `json:"connectionsEstablished"`
 			}
@@ -423,7 +296,7 @@ func TestBGPAnycastFRR(t *testing.T) {
 					} `json:"peer"`
 				} `json:"paths"`
 			}
-			if json.Unmarshal([]byte(vtysh(t, r1, frrDir, "show ip bgp "+bgpVIP+"/32 json")), &rt) != nil {
+			if json.Unmarshal([]byte(frr.Vtysh("show ip bgp "+bgpVIP+"/32 json")), &rt) != nil {
 				return false
 			}
 			for _, p := range rt.Paths {
@@ -447,7 +320,7 @@ func TestBGPAnycastFRR(t *testing.T) {
 		d2Ann := func(want string) {
 			t.Helper()
 			if !netlab.WaitFor(10*time.Second, 100*time.Millisecond, func() bool { return d2Community(want) }) {
-				t.Fatalf("FRR's route from d2 lacks %s:\n%s\nd2:\n%s", want, vtysh(t, r1, frrDir, "show ip bgp "+bgpVIP+"/32 json"), tail(d2.proc.Log(), 30))
+				t.Fatalf("FRR's route from d2 lacks %s:\n%s\nd2:\n%s", want, frr.Vtysh("show ip bgp "+bgpVIP+"/32 json"), tail(d2.proc.Log(), 30))
 			}
 		}
 		d2Ann("65001:200")
@@ -496,15 +369,15 @@ func TestBGPAnycastFRR(t *testing.T) {
 	t.Run("director lost: gone after the hold time", func(t *testing.T) {
 		// d2's host drops off the LAN (a crash, a cable): nothing
 		// closes its session, and FRR's hold timer (3 s) removes it.
-		pr := startProber(t, client, "d2")
+		pr := frrlab.StartProber(client.NS, bgpVIP+":80", "d2")
 		t0 := time.Now()
 		if err := lab.Cut(ds[1]); err != nil {
 			t.Fatal(err)
 		}
 		waitHops(addrs[0], addrs[2])
-		took, n := pr.moved(t0)
+		took, n := pr.Moved(t0)
 		t.Logf("BENCH bgp hold_time=3s director lost: last flow moved after %v (%d probes)", took.Round(time.Millisecond), n)
-		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[1]+" json")
+		out := frr.Vtysh("show bgp neighbors " + addrs[1] + " json")
 		if !strings.Contains(out, "Hold Timer Expired") {
 			t.Errorf("FRR's last reset of d2 is not the hold timer:\n%s", out)
 		}
@@ -513,18 +386,18 @@ func TestBGPAnycastFRR(t *testing.T) {
 	})
 
 	t.Run("SIGTERM: withdrawn at once", func(t *testing.T) {
-		pr := startProber(t, client, "d3")
+		pr := frrlab.StartProber(client.NS, bgpVIP+":80", "d3")
 		t0 := time.Now()
 		if err := d3.proc.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		waitHops(addrs[0])
-		took, n := pr.moved(t0)
+		took, n := pr.Moved(t0)
 		t.Logf("BENCH bgp SIGTERM: last flow moved after %v (%d probes)", took.Round(time.Millisecond), n)
 		if err := d3.proc.Wait(10 * time.Second); err != nil {
 			t.Logf("d3 exit: %v", err)
 		}
-		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[2]+" json")
+		out := frr.Vtysh("show bgp neighbors " + addrs[2] + " json")
 		if strings.Contains(out, "Hold Timer Expired") || !strings.Contains(out, "Cease") {
 			t.Errorf("FRR's last reset of d3 is not kt's Cease:\n%s", out)
 		}
@@ -542,7 +415,7 @@ func TestBGPAnycastFRR(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitHops()
-		out := vtysh(t, r1, frrDir, "show bgp neighbors "+addrs[0]+" json")
+		out := frr.Vtysh("show bgp neighbors " + addrs[0] + " json")
 		if !strings.Contains(out, "Peer closed the session") {
 			t.Errorf("FRR's last reset of d1 is not the closed connection:\n%s", out)
 		}

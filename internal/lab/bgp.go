@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kt-project/kt/internal/frrlab"
 	"github.com/kt-project/kt/internal/netlab"
 )
 
@@ -25,12 +25,6 @@ import (
 // name, check their own web server and announce the VIP over BGP while the
 // check passes. r1 installs one ECMP route with a next hop per director.
 var bgpHosts = []string{"r1", "d1", "d2", "client"}
-
-// FRR's programs, where Debian's frr package puts them.
-const (
-	frrZebra = "/usr/lib/frr/zebra"
-	frrBGPD  = "/usr/lib/frr/bgpd"
-)
 
 const (
 	bgpRouterAS   = 65000
@@ -44,20 +38,7 @@ func CheckBGP() error {
 	if err := Check(); err != nil {
 		return err
 	}
-	return checkFRR(frrZebra, frrBGPD, "vtysh")
-}
-
-// checkFRR says which of FRR's programs is missing, and how to get it.
-func checkFRR(zebra, bgpd, vtysh string) error {
-	for _, p := range []string{zebra, bgpd} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("kt lab --bgp runs FRR as the upstream router and %s is missing: install FRR (apt-get install frr)", p)
-		}
-	}
-	if _, err := netlab.LookPath(vtysh); err != nil {
-		return fmt.Errorf("kt lab --bgp runs FRR as the upstream router and %s is missing: install FRR (apt-get install frr)", vtysh)
-	}
-	return nil
+	return frrlab.Check("kt lab --bgp", frrlab.Vtysh, frrlab.Zebra, frrlab.BGPD)
 }
 
 // BGPConfig is the keepalived.conf kt run uses on director name (d1 or d2)
@@ -106,15 +87,17 @@ func BGPConfigs() string {
 		"\n# r1: /etc/frr/frr.conf (FRR)\n" + FRRConfig("/var/log/frr", []netip.Addr{d1, d2})
 }
 
-// FRRConfig is FRR's configuration on r1 for directors at addrs.
-func FRRConfig(dir string, addrs []netip.Addr) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "frr defaults datacenter\nhostname r1\nlog file %s/frr.log\n!\nrouter bgp %d\n bgp router-id 192.0.2.1\n no bgp ebgp-requires-policy\n", dir, bgpRouterAS)
+// FRRConfig is FRR's configuration on r1 for directors at addrs, logging
+// in dir.
+func FRRConfig(dir string, addrs []netip.Addr) string { return frrConfig(dir, addrs).String() }
+
+func frrConfig(dir string, addrs []netip.Addr) frrlab.Config {
+	c := frrlab.Config{AS: bgpRouterAS, RouterID: "192.0.2.1", NeighborAS: bgpDirectorAS,
+		Keepalive: 1, Hold: int(bgpHold.Seconds()), LogDir: dir}
 	for _, a := range addrs {
-		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 %d\n neighbor %s timers connect 1\n", a, bgpDirectorAS, a, int(bgpHold.Seconds()), a)
+		c.Neighbors = append(c.Neighbors, a.String())
 	}
-	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n")
-	return b.String()
+	return c
 }
 
 // bgpDemo is one run of kt lab --bgp.
@@ -125,7 +108,7 @@ type bgpDemo struct {
 	hosts   map[string]*netlab.Host
 	dirs    map[string]*router
 	webs    map[string]*webServer
-	frrDir  string
+	frr     *frrlab.Router
 	cli     client
 	results []string
 }
@@ -167,10 +150,7 @@ func RunBGP(ctx context.Context, opts Options) (err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	steps := []struct {
-		title string
-		run   func(context.Context) error
-	}{
+	steps := []step{
 		{"Build the lab", d.build},
 		{"Two directors, one route with two next hops", d.ecmp},
 		{"A director leaves (kt stops on d2)", d.leave},
@@ -178,37 +158,14 @@ func RunBGP(ctx context.Context, opts Options) (err error) {
 		{"A director's health check fails", d.checkFails},
 	}
 	d.say("kt lab --bgp: two active directors announce one address over BGP; the router spreads flows over both (ECMP).")
-	for i, s := range steps {
-		if ctx.Err() != nil {
-			return ErrInterrupted
-		}
-		if i > 0 && opts.Pause != nil {
-			if err := opts.Pause(ctx); err != nil {
-				return ErrInterrupted
-			}
-		}
-		d.say("\n== Step %d of %d: %s ==", i+1, len(steps), s.title)
-		if err := s.run(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ErrInterrupted
-			}
-			return fmt.Errorf("step %d (%s): %w", i+1, s.title, err)
-		}
-	}
-	d.say("\n== What you saw ==")
-	for _, r := range d.results {
-		d.say("  - %s", r)
-	}
-	if opts.Keep {
+	kept, err = runSteps(ctx, opts, d.say, steps, &d.results, func() {
 		d.say("\nThe lab keeps running (--keep). Look around, for example:")
 		d.say("  ip netns exec %s ip route show %s", d.hosts["r1"].NS, vip)
-		d.say("  ip netns exec %s vtysh --vty_socket %s -c 'show ip bgp'", d.hosts["r1"].NS, d.frrDir)
+		d.say("  ip netns exec %s vtysh --vty_socket %s -c 'show ip bgp'", d.hosts["r1"].NS, d.frr.Dir)
 		d.say("  %s status --control-socket %s", opts.Exe, filepath.Join(d.lab.Dir, "d1.sock"))
 		d.say("Logs and the configs are in %s. Press Ctrl-C to remove the lab.", d.lab.Dir)
-		kept = true
-		<-ctx.Done()
-	}
-	return nil
+	})
+	return err
 }
 
 func (d *bgpDemo) addr(name string) netip.Addr { return d.hosts[name].IPv4 }
@@ -233,67 +190,23 @@ func (d *bgpDemo) build(ctx context.Context) error {
 		d.say("  %-7s %-12s %-15s director: kt run, AS %d, announces %s/32 while its web server passes its check", n, d.addr(n), "", bgpDirectorAS, vip)
 	}
 	d.say("  client %-12s %-15s behind r1, on the second LAN only", "", cl.LAN2.IPv4)
-	run := func(h *netlab.Host, args ...string) error {
-		if out, err := h.Run(args...); err != nil {
-			return fmt.Errorf("%s: %s: %w: %s", h.Name, strings.Join(args, " "), err, strings.TrimSpace(out))
-		}
-		return nil
-	}
-	// r1 routes between the LANs and hashes flows on their ports too, so
-	// that one client's connections spread over the next hops.
-	for _, kv := range [][2]string{{"net.ipv4.ip_forward", "1"}, {"net.ipv4.fib_multipath_hash_policy", "1"}} {
-		if err := writeSysctl(r1.NS, kv[0], kv[1]); err != nil {
-			return err
-		}
-	}
-	if err := run(cl, "ip", "link", "set", netlab.Iface, "down"); err != nil {
-		return err
-	}
-	if err := run(cl, "ip", "route", "add", "default", "via", r1.LAN2.IPv4.String()); err != nil {
+	if err := frrlab.Wire(r1, cl, []*netlab.Host{d.hosts["d1"], d.hosts["d2"]}, vip.String()); err != nil {
 		return err
 	}
 	for _, n := range []string{"d1", "d2"} {
-		h := d.hosts[n]
-		for _, args := range [][]string{
-			{"ip", "link", "set", netlab.Iface2, "down"},
-			{"ip", "route", "add", "default", "via", r1.IPv4.String()},
-			{"ip", "addr", "add", vip.String() + "/32", "dev", "lo"},
-		} {
-			if err := run(h, args...); err != nil {
-				return err
-			}
-		}
 		if err := d.startWeb(n); err != nil {
 			return err
 		}
 	}
 	d.say("d1 and d2 hold %s on their loopback and serve HTTP on it (\"hello from d1\").", vip)
 
-	// FRR drops to user frr: its directory must be reachable for it.
-	dir, err := os.MkdirTemp("", "kt-lab-frr-")
+	frr, err := frrlab.Start(r1, frrConfig("", []netip.Addr{d.addr("d1"), d.addr("d2")}))
 	if err != nil {
 		return err
 	}
-	d.frrDir = dir
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	conf := filepath.Join(dir, "frr.conf")
-	if err := os.WriteFile(conf, []byte(FRRConfig(dir, []netip.Addr{d.addr("d1"), d.addr("d2")})), 0o644); err != nil {
-		return err
-	}
-	if err := run(r1, "chown", "-R", "frr:frr", dir); err != nil {
-		return err
-	}
-	common := []string{"-d", "-N", filepath.Base(dir), "--vty_socket", dir, "-z", dir + "/zserv.api", "-u", "frr", "-g", "frr"}
-	if err := run(r1, append([]string{frrZebra, "-i", dir + "/zebra.pid"}, common...)...); err != nil {
-		return err
-	}
-	if err := run(r1, append([]string{frrBGPD, "-i", dir + "/bgpd.pid", "-f", conf}, common...)...); err != nil {
-		return err
-	}
-	d.say("\nr1 runs FRR with this configuration (%s):", conf)
-	for _, l := range strings.Split(strings.TrimSpace(FRRConfig(dir, []netip.Addr{d.addr("d1"), d.addr("d2")})), "\n") {
+	d.frr = frr
+	d.say("\nr1 runs FRR with this configuration (%s):", filepath.Join(frr.Dir, "frr.conf"))
+	for _, l := range strings.Split(strings.TrimSpace(frr.Conf), "\n") {
 		d.say("    %s", l)
 	}
 	d.say("\nEach director runs kt run with its own keepalived.conf; d1's (%s):", filepath.Join(lab.Dir, "d1.conf"))
@@ -322,40 +235,16 @@ func (d *bgpDemo) startDirector(name string) error {
 	if err := os.WriteFile(conf, []byte(BGPConfig(name, d.addr(name))), 0o644); err != nil {
 		return err
 	}
-	p, err := d.hosts[name].Start(d.opts.Exe, "run", "-f", conf, "--log-level", "info",
-		"--control-socket", filepath.Join(d.lab.Dir, name+".sock"))
+	r, err := startKT(d.hosts[name], d.opts.Exe, conf, filepath.Join(d.lab.Dir, name+".sock"))
 	if err != nil {
 		return err
 	}
-	d.dirs[name] = &router{h: d.hosts[name], proc: p}
+	d.dirs[name] = r
 	return nil
 }
 
 // nextHops reads r1's kernel route to the VIP: its next hops, sorted.
-func (d *bgpDemo) nextHops() []string {
-	out, err := d.hosts["r1"].Run("ip", "-j", "route", "show", vip.String()+"/32")
-	if err != nil {
-		return nil
-	}
-	var routes []struct {
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if json.Unmarshal([]byte(out), &routes) != nil || len(routes) == 0 {
-		return nil
-	}
-	var hops []string
-	if routes[0].Gateway != "" {
-		hops = append(hops, routes[0].Gateway)
-	}
-	for _, n := range routes[0].Nexthops {
-		hops = append(hops, n.Gateway)
-	}
-	sort.Strings(hops)
-	return hops
-}
+func (d *bgpDemo) nextHops() []string { return frrlab.NextHops(d.hosts["r1"], vip.String()+"/32") }
 
 // waitHops waits until r1's route to the VIP has a next hop for exactly
 // the named directors, and shows it.
@@ -534,31 +423,15 @@ func (d *bgpDemo) cleanup() error {
 		return nil
 	}
 	d.say("\nCleaning up: stopping kt run, FRR and the web servers, removing the namespaces %s*.", d.lab.Prefix)
-	for _, r := range d.dirs {
-		_ = r.proc.Signal(syscall.SIGTERM)
-	}
-	for _, r := range d.dirs {
-		if err := r.proc.Wait(stopTimeout); errors.Is(err, netlab.ErrTimeout) {
-			d.say("kt run on %s did not stop within %v; killing it.", r.h.Name, stopTimeout)
-		}
-	}
-	if d.frrDir != "" {
-		for _, f := range []string{"bgpd.pid", "zebra.pid"} {
-			if b, err := os.ReadFile(filepath.Join(d.frrDir, f)); err == nil {
-				var pid int
-				if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 {
-					_ = syscall.Kill(pid, syscall.SIGTERM)
-				}
-			}
-		}
+	stopKT(d.say, d.dirs)
+	var err error
+	if d.frr != nil {
+		err = d.frr.Stop()
 	}
 	for _, w := range d.webs {
 		w.stop()
 	}
-	err := d.lab.Close()
-	if d.frrDir != "" {
-		err = errors.Join(err, os.RemoveAll(d.frrDir))
-	}
+	err = errors.Join(err, d.lab.Close())
 	if err != nil {
 		return fmt.Errorf("cleanup: %w", err)
 	}

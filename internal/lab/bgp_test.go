@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/frrlab"
 	"github.com/kt-project/kt/internal/testenv"
 )
 
@@ -36,38 +37,15 @@ func TestBGPConfigs(t *testing.T) {
 	}
 }
 
-// TestCheckFRR: without FRR, kt lab --bgp says what is missing and how
-// to install it.
-func TestCheckFRR(t *testing.T) {
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "prog")
-	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ zebra, bgpd, vtysh, missing string }{
-		{filepath.Join(dir, "zebra"), exe, exe, filepath.Join(dir, "zebra")},
-		{exe, filepath.Join(dir, "bgpd"), exe, filepath.Join(dir, "bgpd")},
-		{exe, exe, "kt-no-such-vtysh", "kt-no-such-vtysh"},
-	} {
-		err := checkFRR(tc.zebra, tc.bgpd, tc.vtysh)
-		if err == nil || !strings.Contains(err.Error(), tc.missing+" is missing: install FRR (apt-get install frr)") {
-			t.Errorf("checkFRR(%s, %s, %s): %v", tc.zebra, tc.bgpd, tc.vtysh, err)
-		}
-	}
-	if err := checkFRR(exe, exe, exe); err != nil {
-		t.Errorf("checkFRR with everything there: %v", err)
-	}
-}
-
 // TestRunBGP runs kt lab --bgp straight through with the real kt and FRR:
 // every step must pass (two next hops and flows on both, a director
 // leaving and coming back, a failed health check withdrawing the
 // address), and nothing of the lab may be left.
 func TestRunBGP(t *testing.T) {
 	testenv.Root(t)
-	testenv.File(t, frrZebra, "apt-get install frr")
-	testenv.File(t, frrBGPD, "apt-get install frr")
-	testenv.LookPath(t, "vtysh", "apt-get install frr")
+	testenv.File(t, frrlab.Zebra, "apt-get install frr")
+	testenv.File(t, frrlab.BGPD, "apt-get install frr")
+	testenv.LookPath(t, frrlab.Vtysh, "apt-get install frr")
 	testenv.LookPath(t, "ip", "apt-get install iproute2")
 	kt := testenv.KT(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -92,7 +70,7 @@ func TestRunBGP(t *testing.T) {
 		}
 	}
 	t.Log(text)
-	if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "kt-lab-frr-*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "kt-frr-*")); len(m) > 0 {
 		t.Logf("FRR directories in %s (maybe another run's): %v", os.TempDir(), m)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kt-project/kt/internal/netlab"
@@ -143,10 +142,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	steps := []struct {
-		title string
-		run   func(context.Context) error
-	}{
+	steps := []step{
 		{"Build the lab", d.build},
 		{"The virtual address answers", d.vipAnswers},
 		{"The master dies, the backup takes over", d.killMaster},
@@ -154,28 +150,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		{"A web server fails its health check", d.webFails},
 	}
 	d.say("kt lab: VRRP failover and health-checked load balancing, live, in network namespaces on this machine.")
-	for i, s := range steps {
-		if ctx.Err() != nil {
-			return ErrInterrupted
-		}
-		if i > 0 && opts.Pause != nil {
-			if err := opts.Pause(ctx); err != nil {
-				return ErrInterrupted
-			}
-		}
-		d.say("\n== Step %d of %d: %s ==", i+1, len(steps), s.title)
-		if err := s.run(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ErrInterrupted
-			}
-			return fmt.Errorf("step %d (%s): %w", i+1, s.title, err)
-		}
-	}
-	d.say("\n== What you saw ==")
-	for _, r := range d.results {
-		d.say("  - %s", r)
-	}
-	if opts.Keep {
+	kept, err = runSteps(ctx, opts, d.say, steps, &d.results, func() {
 		d.say("\nThe lab keeps running (--keep). Look around, for example:")
 		d.say("  ip netns exec %s ping -c1 %s", d.hosts["client"].NS, vip)
 		d.say("  ip netns exec %s %s ipvs", d.hosts["r1"].NS, opts.Exe)
@@ -186,11 +161,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 			}
 		}
 		d.say("Logs and the config are in %s. Press Ctrl-C to remove the lab.", d.lab.Dir)
-		kept = true
-		<-ctx.Done()
-		return nil
-	}
-	return nil
+	})
+	return err
 }
 
 // say prints one line of narration.
@@ -291,16 +263,11 @@ func (d *demo) controlSocket(name string) string {
 }
 
 func (d *demo) startRouter(name string) error {
-	h := d.hosts[name]
-	args := []string{"run", "-f", d.conf, "-i", name, "--log-level", "info"}
-	if sock := d.controlSocket(name); sock != "" {
-		args = append(args, "--control-socket", sock)
-	}
-	p, err := h.Start(d.opts.Exe, args...)
+	r, err := startKT(d.hosts[name], d.opts.Exe, d.conf, d.controlSocket(name), "-i", name)
 	if err != nil {
 		return err
 	}
-	d.routers[name] = &router{h: h, proc: p}
+	d.routers[name] = r
 	return nil
 }
 
@@ -731,14 +698,7 @@ func (d *demo) cleanup() error {
 		return nil
 	}
 	d.say("\nCleaning up: stopping kt run and the web servers, removing the namespaces %s*.", d.lab.Prefix)
-	for _, r := range d.routers {
-		_ = r.proc.Signal(syscall.SIGTERM)
-	}
-	for _, r := range d.routers {
-		if err := r.proc.Wait(stopTimeout); errors.Is(err, netlab.ErrTimeout) {
-			d.say("kt run on %s did not stop within %v; killing it.", r.h.Name, stopTimeout)
-		}
-	}
+	stopKT(d.say, d.routers)
 	for _, w := range d.webs {
 		w.stop()
 	}
