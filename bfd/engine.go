@@ -264,7 +264,7 @@ func (e *Engine) startReaders(ctx context.Context, wg *sync.WaitGroup, rxc chan<
 			for {
 				r, err := l.Recv()
 				if err != nil {
-					if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+					if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 						return
 					}
 					select {
@@ -374,7 +374,7 @@ func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 			// the socket: take what came in time before any expiry.
 			e.drainDirect(l, 256)
 			now = time.Now()
-		case errors.Is(err, net.ErrClosed):
+		case errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrClosed):
 			return nil
 		default:
 			e.log.Warn("bfd: receive", "err", err)

@@ -536,3 +536,33 @@ func (s *Session) SetAdminDown(now time.Time, down bool) []Action {
 	}
 	return nil
 }
+
+// SetPassive changes the passive setting at now (a reload), keeping the
+// session: a passive session that is not Up stops sending until it hears
+// from the peer, as keepalived's sender_resume after a reload; a session
+// no longer passive sends at once if it was silent.
+func (s *Session) SetPassive(now time.Time, passive bool) []Action {
+	if s.cfg.Passive == passive {
+		return nil
+	}
+	s.cfg.Passive = passive
+	switch {
+	case passive && s.state == Down:
+		s.silent = true
+	case !passive && s.silent:
+		s.silent = false
+		if s.sending() {
+			a := s.send(false)
+			s.schedule(now)
+			return nonEmpty([]Action{a})
+		}
+	}
+	return nil
+}
+
+// SetKey changes the authentication key (nil: none), keeping the session;
+// the peer's sequence numbers are learnt again.
+func (s *Session) SetKey(k *Key) {
+	s.cfg.Key = k
+	s.rcvSeqSeen = false
+}
