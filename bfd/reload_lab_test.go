@@ -127,7 +127,7 @@ func TestReloadLikeKeepalived(t *testing.T) {
 		t.Helper()
 		u1, d1 := counts(dKA)
 		u2, d2 := counts(dKT)
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(time.Second)
 		if u, d := counts(dKA); u != u1 || d != d1 {
 			t.Errorf("keepalived's session: %d ups, %d downs over the reload (want none)\n%s", u-u1, d-d1, dKA.Log())
 		}
