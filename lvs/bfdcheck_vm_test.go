@@ -14,14 +14,15 @@ import (
 )
 
 // The BFD_CHECK comparison's lab in the VM: the VM's root namespace runs
-// the daemon under test (192.0.2.1), namespace bfdNS a keepalived BFD
-// process (192.0.2.2), over a veth pair.
+// the daemon under test (192.0.2.201/30), namespace bfdNS a keepalived BFD
+// process (192.0.2.202/30), over a veth pair; a /30 so that no route of
+// the VM's other labs is shadowed.
 const (
 	bfdNS     = "ktbfdcheck"
 	bfdLink   = "ktbfd0"
-	bfdLocal  = "192.0.2.1"
-	bfdPeer   = "192.0.2.2"
-	bfdOtherR = "192.0.2.3"
+	bfdLocal  = "192.0.2.201"
+	bfdPeer   = "192.0.2.202"
+	bfdOtherR = "192.0.2.203"
 )
 
 // bfdCheckConf is what both daemons run: a real server that follows the
@@ -82,9 +83,9 @@ func TestVMBFDCheckCompare(t *testing.T) {
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", bfdNS).Run() })
 	run(t, "ip", "link", "add", bfdLink, "type", "veth", "peer", "name", "eth0", "netns", bfdNS)
 	t.Cleanup(func() { exec.Command("ip", "link", "del", bfdLink).Run() })
-	run(t, "ip", "addr", "add", bfdLocal+"/24", "dev", bfdLink)
+	run(t, "ip", "addr", "add", bfdLocal+"/30", "dev", bfdLink)
 	run(t, "ip", "link", "set", bfdLink, "up")
-	run(t, "ip", "-n", bfdNS, "addr", "add", bfdPeer+"/24", "dev", "eth0")
+	run(t, "ip", "-n", bfdNS, "addr", "add", bfdPeer+"/30", "dev", "eth0")
 	run(t, "ip", "-n", bfdNS, "link", "set", "eth0", "up")
 	run(t, "ip", "-n", bfdNS, "link", "set", "lo", "up")
 
