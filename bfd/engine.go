@@ -264,7 +264,7 @@ func (e *Engine) startReaders(ctx context.Context, wg *sync.WaitGroup, rxc chan<
 			for {
 				r, err := l.Recv()
 				if err != nil {
-					if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+					if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 						return
 					}
 					select {
@@ -366,6 +366,14 @@ func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 		switch {
 		case err == nil:
 			e.receive(r, now)
+			if e.due(now) {
+				// The loop ran late (a loaded machine): other sessions'
+				// packets may wait in the socket behind this one. Take
+				// them before any session is expired, as after a
+				// deadline.
+				e.drainDirect(l, 256)
+				now = time.Now()
+			}
 		case ctx.Err() != nil:
 			e.publish()
 			return nil
@@ -374,7 +382,7 @@ func (e *Engine) runDirect(ctx context.Context, l deadlineListener) error {
 			// the socket: take what came in time before any expiry.
 			e.drainDirect(l, 256)
 			now = time.Now()
-		case errors.Is(err, net.ErrClosed):
+		case errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrClosed):
 			return nil
 		default:
 			e.log.Warn("bfd: receive", "err", err)
@@ -393,6 +401,16 @@ func (e *Engine) nextDeadline() time.Time {
 		}
 	}
 	return next
+}
+
+// due reports whether a session's detection time has passed by now.
+func (e *Engine) due(now time.Time) bool {
+	for _, es := range e.sessions {
+		if d := es.s.Expiry(); !d.IsZero() && !now.Before(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // tick runs the sessions whose deadline has come.

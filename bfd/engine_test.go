@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,6 +98,8 @@ func (s *memSender) Close() error              { return nil }
 type eventLog struct {
 	mu sync.Mutex
 	ev []Event
+	// listens and closes count receive sockets (countNet).
+	listens, closes atomic.Int64
 }
 
 func (l *eventLog) add(e Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }

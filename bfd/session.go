@@ -85,8 +85,13 @@ type Session struct {
 	// Remote's advertised values, microseconds. remoteMinRx starts at 1
 	// (RFC 5880 §6.8.1).
 	remoteMinRx, remoteMinTx uint32
-	remoteMult               uint8
-	remoteDemand             bool
+	// remoteTxHold is the peer's previous DesiredMinTx while a Poll of
+	// its lowers it: the peer sends at the old rate until our Final has
+	// reached it (RFC 5880 §6.8.3), so the detection time keeps the old
+	// value until the peer's next packet. 0: none.
+	remoteTxHold uint32
+	remoteMult   uint8
+	remoteDemand bool
 
 	// txAdv and rxAdv are the values advertised; txUse and rxUse those
 	// in use for the transmit interval and the detection time, which lag
@@ -190,7 +195,7 @@ func (s *Session) txInterval() time.Duration {
 // detectTime is RFC 5880 §6.8.4's for asynchronous mode: the remote
 // multiplier times max(RequiredMinRx, the remote's DesiredMinTx).
 func (s *Session) detectTime() time.Duration {
-	return time.Duration(s.remoteMult) * dur(max(s.rxUse, s.remoteMinTx))
+	return time.Duration(s.remoteMult) * dur(max(s.rxUse, s.remoteMinTx, s.remoteTxHold))
 }
 
 // Deadline is the next time Tick has something to do (zero: nothing).
@@ -211,6 +216,15 @@ func (s *Session) Deadline() time.Time {
 		earliest(s.resetAt)
 	}
 	return d
+}
+
+// Expiry is when the session goes Down if nothing more comes from the
+// peer (zero: no detection timer runs).
+func (s *Session) Expiry() time.Time {
+	if (s.state == Init || s.state == Up) && !s.lastRx.IsZero() {
+		return s.lastRx.Add(s.detectTime())
+	}
+	return time.Time{}
 }
 
 // sending reports whether periodic packets go out now.
@@ -324,6 +338,14 @@ func (s *Session) Receive(now time.Time, p *Packet, raw []byte) ([]Action, error
 	s.remoteDemand = p.Demand
 	s.remoteMult = p.DetectMult
 	oldTx := s.txInterval()
+	s.remoteTxHold = 0
+	if p.Poll && p.DesiredMinTx < s.remoteMinTx {
+		// A peer going Up (keepalived, FRR) polls with its fast interval
+		// but sends at its slow one until it has our Final: a loaded
+		// peer answering late would otherwise have the new session
+		// expire a fast detection time after Up, again and again.
+		s.remoteTxHold = s.remoteMinTx
+	}
 	s.remoteMinTx = p.DesiredMinTx
 	s.remoteMinRx = p.RequiredMinRx
 	if p.Final && s.poll {
@@ -535,4 +557,34 @@ func (s *Session) SetAdminDown(now time.Time, down bool) []Action {
 		return out
 	}
 	return nil
+}
+
+// SetPassive changes the passive setting at now (a reload), keeping the
+// session: a passive session that is not Up stops sending until it hears
+// from the peer, as keepalived's sender_resume after a reload; a session
+// no longer passive sends at once if it was silent.
+func (s *Session) SetPassive(now time.Time, passive bool) []Action {
+	if s.cfg.Passive == passive {
+		return nil
+	}
+	s.cfg.Passive = passive
+	switch {
+	case passive && s.state == Down:
+		s.silent = true
+	case !passive && s.silent:
+		s.silent = false
+		if s.sending() {
+			a := s.send(false)
+			s.schedule(now)
+			return nonEmpty([]Action{a})
+		}
+	}
+	return nil
+}
+
+// SetKey changes the authentication key (nil: none), keeping the session;
+// the peer's sequence numbers are learnt again.
+func (s *Session) SetKey(k *Key) {
+	s.cfg.Key = k
+	s.rcvSeqSeen = false
 }

@@ -396,3 +396,57 @@ func TestAuthenticatedSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowPollAnswerKeepsNewSession: a peer going Up polls with its fast
+// interval but keeps sending at its slow one until our Final reaches it
+// (keepalived does this; a loaded peer answers late). The session that
+// goes Up on that Poll keeps the slow detection time until the peer's
+// next packet, instead of expiring a fast detection time after Up; once
+// the peer's fast packets come, the fast detection time counts.
+func TestSlowPollAnswerKeepsNewSession(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	c := cfg("s", 50*time.Millisecond, 50*time.Millisecond, 3)
+	c.LocalDiscr = 7
+	s, err := NewSession(c, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := func(st State, tx time.Duration, poll bool) *Packet {
+		return &Packet{Version: Version, State: st, Poll: poll, DetectMult: 3, MyDiscr: 9, YourDiscr: 7,
+			DesiredMinTx: us(tx), RequiredMinRx: us(50 * time.Millisecond)}
+	}
+	recv := func(p *Packet) {
+		t.Helper()
+		raw, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Receive(now, p, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv(peer(Down, time.Second, false)) // -> Init
+	now = now.Add(time.Second)
+	recv(peer(Up, 50*time.Millisecond, true)) // -> Up, the peer polling
+	if s.State() != Up {
+		t.Fatalf("state %v, want Up", s.State())
+	}
+	if d := s.Timers().DetectTime; d != 3*time.Second {
+		t.Fatalf("detection time right after the peer's Poll %v, want 3 s (the peer's slow rate until it has our Final)", d)
+	}
+	// The peer's answer comes 800 ms later (loaded): still Up.
+	now = now.Add(800 * time.Millisecond)
+	s.Tick(now)
+	if s.State() != Up {
+		t.Fatalf("expired %v before the peer's answer", s.State())
+	}
+	recv(peer(Up, 50*time.Millisecond, false))
+	if d := s.Timers().DetectTime; d != 150*time.Millisecond {
+		t.Fatalf("detection time after the peer's fast packet %v, want 150 ms", d)
+	}
+	now = now.Add(160 * time.Millisecond)
+	s.Tick(now)
+	if s.State() != Down {
+		t.Fatalf("state %v 160 ms after the last packet, want Down (150 ms detection)", s.State())
+	}
+}

@@ -55,15 +55,14 @@ func (p *bfdPart) route(cfg *config.Config) {
 // than sessions change state in the time the loop takes one.
 const bfdEventQueue = 4096
 
-// setupBFD builds the engine when the configuration has bfd_instance
-// blocks left enabled, and gives the router its events. ro is nil without
-// the VRRP half (-C): keepalived's BFD process runs then too, for the
-// checkers.
+// setupBFD builds the engine and gives the router its events. ro is nil
+// without the VRRP half (-C): keepalived's BFD process runs then too, for
+// the checkers. The engine is there even when the configuration has no
+// bfd_instance left enabled, so that a reload can add some (keepalived's
+// parent starts its BFD process on such a reload); without sessions its
+// loop opens no socket and sleeps until a reload.
 func (d *Daemon) setupBFD(cfg *config.Config, ro *vrrp.RouterOptions) error {
 	sessions := bfd.FromConfig(cfg)
-	if len(sessions) == 0 {
-		return nil
-	}
 	p := &bfdPart{toVRRP: make(chan vrrp.BFDState, bfdEventQueue)}
 	p.route(cfg)
 	eng, err := bfd.New(sessions, bfd.Options{Log: d.log.With("proc", "bfd"), OnEvent: func(ev bfd.Event) { d.bfdEvent(p, ev) }})
@@ -178,16 +177,13 @@ func writeBFDText(b *strings.Builder, ss []BFDSessionStatus) {
 // reloadBFD applies a reload's bfd_instance blocks to the running
 // engine (bfd.Engine.Reconfigure): added ones start, removed ones stop,
 // changed timers go through a poll sequence and unchanged sessions carry
-// on with their states, as keepalived's BFD process does on reload. A
-// configuration that had no BFD session when kt started gets its sessions
-// at the next start: the VRRP side was built without their events.
+// on with their states, as keepalived's BFD process does on reload. The
+// first bfd_instance of a configuration that had none starts sessions (and
+// their socket); removing the last closes them.
 func (d *Daemon) reloadBFD(old, cfg *config.Config) {
 	defer d.seedBFDChecks()
 	sessions := bfd.FromConfig(cfg)
 	if d.bfd == nil {
-		if len(sessions) > 0 {
-			d.log.Warn("reload: bfd_instance blocks were added to a configuration that had none: restart kt to run them")
-		}
 		return
 	}
 	if reflect.DeepEqual(bfd.FromConfig(old), sessions) && reflect.DeepEqual(bfdRoutes(old), bfdRoutes(cfg)) {

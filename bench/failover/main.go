@@ -107,7 +107,8 @@ func main() {
 		dir        = flag.String("dir", "", "keep configs, logs and captures here (default: a temporary directory, removed)")
 		only       = flag.String("only", "", "measure only this implementation (keepalived or kt)")
 		verbose    = flag.Bool("v", false, "log each step")
-		bfdMode    = flag.Bool("bfd", false, "measure track_bfd against plain VRRP and the CPU of 50 BFD sessions instead (bfd.go)")
+		bfdMode    = flag.Bool("bfd", false, "measure track_bfd against plain VRRP and the CPU of 50 BFD sessions instead (bfd.go); -trials 0: the CPU alone")
+		cpuWindow  = flag.Duration("cpu-window", 30*time.Second, "with -bfd: how long the CPU of the 50 sessions is measured")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -117,7 +118,9 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	runner := run
 	if *bfdMode {
-		runner = runBFD
+		runner = func(log *slog.Logger, out io.Writer, ktPath, keepalivedPath, dir, only string, trials int) error {
+			return runBFD(log, out, ktPath, keepalivedPath, dir, only, trials, *cpuWindow)
+		}
 	}
 	if err := runner(log, os.Stdout, *ktPath, *keepalived, *dir, *only, *trials); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
