@@ -100,6 +100,10 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	// signal's default action.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// So are SIGHUP and the dump signals: one that comes while kt loads is
+	// answered once the daemon runs instead of ending kt.
+	sigs, stopSigs := daemon.CatchSignals()
+	defer stopSigs()
 	o.Log.Writer = stderr
 	log, closeLog, err := daemon.NewLogger(o.Log)
 	if err != nil {
@@ -132,6 +136,9 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		}
 		return eff, diags, nil
 	}
+	// keepalived says "Opening file" here; the line also tells a test (or
+	// a user) that SIGHUP is caught from now on.
+	log.Info("kt run: reading the configuration", "config", path)
 	cfg, diags, err := load()
 	for _, d := range diags {
 		fmt.Fprintln(stderr, d)
@@ -147,6 +154,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	}
 	dopts := o.Daemon
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
+	dopts.Signals = sigs
 	d, err := daemon.New(cfg, dopts)
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
