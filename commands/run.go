@@ -100,6 +100,10 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	// signal's default action.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// So are SIGHUP and the dump signals: one that comes while kt loads is
+	// answered once the daemon runs instead of ending kt.
+	sigs, stopSigs := daemon.CatchSignals()
+	defer stopSigs()
 	o.Log.Writer = stderr
 	log, closeLog, err := daemon.NewLogger(o.Log)
 	if err != nil {
@@ -110,6 +114,11 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		log.Info(n)
 	}
 	path := o.ConfigPath
+	// running is the configuration the daemon runs (nil before the first
+	// load): its VIPs are kt's own when a reload looks at the host. A
+	// configuration that loads but that the daemon then refuses counts
+	// too; only a warning depends on it.
+	var running *config.Config
 	load := func() (*config.Config, config.Diagnostics, error) {
 		strict := o.Strict
 		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID, Strict: strict})
@@ -123,15 +132,19 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		var eff *config.Config
 		if cfg != nil {
 			var vd config.Diagnostics
-			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}})
+			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: newOwnVIPsHost(running)})
 			diags = append(diags, vd...)
 		}
 		diags.Sort()
 		if cfg == nil || len(diags.Refusals(strict)) > 0 {
 			return nil, diags, fmt.Errorf("%s: fix the errors above", path)
 		}
+		running = eff
 		return eff, diags, nil
 	}
+	// keepalived says "Opening file" here; the line also tells a test (or
+	// a user) that SIGHUP is caught from now on.
+	log.Info("kt run: reading the configuration", "config", path)
 	cfg, diags, err := load()
 	for _, d := range diags {
 		fmt.Fprintln(stderr, d)
@@ -147,6 +160,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	}
 	dopts := o.Daemon
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
+	dopts.Signals = sigs
 	d, err := daemon.New(cfg, dopts)
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"slices"
 	"sync"
@@ -60,6 +61,11 @@ type Options struct {
 	MetricsListen string
 	// HandleSignals makes Run answer SIGUSR1, SIGUSR2 and SIGHUP.
 	HandleSignals bool
+	// Signals, when set, is where those signals arrive (from CatchSignals,
+	// called before the configuration is loaded, so that a SIGHUP sent
+	// while kt starts is answered once it runs rather than killing it);
+	// nil: Run subscribes to them itself.
+	Signals <-chan os.Signal
 	// DataFile, JSONFile and StatsFile are where the dumps go; empty:
 	// DefaultDataFile, DefaultJSONFile, DefaultStatsFile.
 	DataFile, JSONFile, StatsFile string

@@ -85,13 +85,27 @@ func (d *Daemon) WriteJSONDump() error {
 	return writeFileAtomic(d.opts.JSONFile, append(js, '\n'))
 }
 
+// CatchSignals subscribes to the signals a running daemon answers
+// (SIGUSR1, SIGUSR2, SIGHUP, SIGJSON, SIGSTATS_CLEAR), whose default
+// action would end the process, and returns the channel to pass as
+// Options.Signals and the function that unsubscribes. Signals that come
+// before Run are kept (a few) and answered when it starts.
+func CatchSignals() (<-chan os.Signal, func()) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, SigJSON, SigStatsClear)
+	return sigs, func() { signal.Stop(sigs) }
+}
+
 // handleSignals answers SIGUSR1 (state dump), SIGUSR2 (statistics),
 // keepalived's SIGJSON and SIGSTATS_CLEAR, and SIGHUP until ctx ends.
 // SIGTERM and SIGINT end ctx (commands/run.go).
 func (d *Daemon) handleSignals(ctx context.Context) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, SigJSON, SigStatsClear)
-	defer signal.Stop(sigs)
+	sigs := d.opts.Signals
+	if sigs == nil {
+		ch, stop := CatchSignals()
+		defer stop()
+		sigs = ch
+	}
 	for {
 		select {
 		case <-ctx.Done():
