@@ -54,7 +54,7 @@ func TestNetlinkHostInside(t *testing.T) {
 	run("link", "set", "sA", "up")
 	run("link", "set", "sB", "up")
 	run("addr", "add", "192.0.2.1/24", "dev", "sA")
-	n := NewNetlink()
+	n := newNetlinkHost()
 	defer n.Close()
 
 	events := make(chan HostEvent, 256)
