@@ -162,7 +162,7 @@ func (f *rxFilter) take(now time.Time) map[rxKey]uint64 {
 // a reason that needs no instance state, or wire.DropNone when it has to go on
 // to the loop (a good advert, one for no configured VRID, our own, or one
 // whose fault only the machine can judge). It follows the order of the
-// loop's checks (Router.receive, then Machine.check) so that a datagram
+// loop's checks (Router.receive, then machine.check) so that a datagram
 // counts under the reason the loop would give it.
 func (s *rxScratch) check(rules *rxRules, r *Received) (uint8, wire.DropReason) {
 	b := r.Raw
@@ -219,7 +219,7 @@ func (s *rxScratch) check(rules *rxRules, r *Received) (uint8, wire.DropReason) 
 	return vrid, s.checkRule(rule, r, ah)
 }
 
-// checkRule is the stateless head of Machine.check, in its order.
+// checkRule is the stateless head of machine.check, in its order.
 func (s *rxScratch) checkRule(rule *rxRule, r *Received, ah bool) wire.DropReason {
 	p := &s.pkt
 	if r.Src.Is4() && ah != (rule.auth == AuthAH) {

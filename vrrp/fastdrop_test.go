@@ -14,7 +14,7 @@ import (
 )
 
 // slowReason is what the router's loop makes of r for the instance m:
-// Router.receive's decoding and AH check, then Machine.check.
+// Router.receive's decoding and AH check, then machine.check.
 func slowReason(m *machine, r Received) wire.DropReason {
 	d, err := ParseIPv4(r.Raw, DecodeOptions{})
 	if err != nil {

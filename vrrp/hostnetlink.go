@@ -17,13 +17,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This file is the rest of Netlink's Host: presence checks, links and
+// This file is the rest of netlinkHost's Host: presence checks, links and
 // their addresses, VMACs, sysctls, the firewall and the events. Addresses
 // are in addr.go, routes and rules in route.go.
 
 var _ Host = (*netlinkHost)(nil)
 
-// procSys is where Netlink reads and writes sysctls.
+// procSys is where netlinkHost reads and writes sysctls.
 const procSys = "/proc/sys"
 
 // HasAddr reports whether v is on its interface; true when that cannot be

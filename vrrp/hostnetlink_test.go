@@ -17,7 +17,7 @@ import (
 // inNamespaceEnv marks the test binary re-run inside a namespace.
 const inNamespaceEnv = "KT_SEAMS_NETLINK_NS"
 
-// TestNetlinkHost proves Netlink's wiring to a real kernel: the test binary
+// TestNetlinkHost proves netlinkHost's wiring to a real kernel: the test binary
 // runs TestNetlinkHostInside in a network namespace of its own (so that
 // every netlink socket, the subscriptions' included, is there).
 func TestNetlinkHost(t *testing.T) {

@@ -37,7 +37,7 @@ type RouterOptions struct {
 	Listen func(ConnOptions) (PacketConn, error)
 	// Host is the machine: addresses, routes, rules, VMACs, sysctls, the
 	// firewall and their events; nil: the current network namespace
-	// (Netlink), closed when Run returns.
+	// (netlinkHost), closed when Run returns.
 	Host Host
 	// Clock is the router's and its trackers' time; nil: the wall clock.
 	Clock clock.Clock
