@@ -133,323 +133,399 @@ func (r Route) String() string { return joinWords(r.Words) }
 // ParseRoute reads a route line. It never fails: what keepalived would
 // complain about is in the Verdict.
 func ParseRoute(words []string) Route {
-	r := Route{Words: append([]string(nil), words...), Type: RouteUnicast, Table: TableMain, Protocol: ProtoKeepalived}
-	v := &r.Verdict
-	w := &wordReader{w: words}
-	fam := 0 // 0 unknown, 4, 6
-	setFam := func(f int, what string) bool {
-		switch {
-		case f == 0:
-		case fam == 0:
-			fam = f
-		case fam != f:
-			v.skip("Cannot mix IPv4 and IPv6 addresses for route%s", what)
-			return false
-		}
-		return true
+	p := &routeParser{
+		r: Route{Words: append([]string(nil), words...), Type: RouteUnicast, Table: TableMain, Protocol: ProtoKeepalived},
+		w: wordReader{w: words},
 	}
-	value := func(kw string) (string, bool) {
-		s, ok := w.next()
-		if !ok {
-			v.skip("%s needs a value", kw)
+	p.v = &p.r.Verdict
+	for ; p.w.i < len(p.w.w) && !p.v.Skip; p.w.i++ {
+		kw := p.w.w[p.w.i]
+		if h, ok := routeKeywords[kw]; ok {
+			h(p, kw)
+		} else {
+			p.destination(kw)
 		}
-		return s, ok
 	}
-	// num reads a number as keepalived's get_u32/get_u8 do (decimal);
-	// what is keepalived's message for a bad one.
-	num := func(kw string, max uint64, what string) (uint64, bool) {
-		s, ok := value(kw)
-		if !ok {
+	if p.v.Skip || p.v.Unsupported != "" {
+		return p.r
+	}
+	if p.dest == "" {
+		p.v.skip("Route must have a destination")
+		return p.r
+	}
+	p.tracking()
+	p.defaults()
+	return p.r
+}
+
+// routeParser is the state of one ParseRoute: the route being filled,
+// the words, the family seen so far and which keywords were written.
+type routeParser struct {
+	r   Route
+	v   *LineVerdict
+	w   wordReader
+	fam int // 0 unknown, 4, 6
+
+	haveScope, haveProto, haveDev bool
+	dest                          string // the destination as written
+}
+
+// routeKeywords handles each route keyword (at p.w.i, named kw); a word
+// that is none of them is the destination, maybe after "to" and a type.
+var routeKeywords = map[string]func(p *routeParser, kw string){
+	"inet": (*routeParser).family, "inet6": (*routeParser).family,
+	"src":      (*routeParser).src,
+	"from":     (*routeParser).from,
+	"via":      (*routeParser).via,
+	"gw":       (*routeParser).via,
+	"tos":      (*routeParser).tos,
+	"dsfield":  (*routeParser).tos,
+	"table":    (*routeParser).table,
+	"protocol": (*routeParser).protocol,
+	"proto":    (*routeParser).protocol,
+	"scope":    (*routeParser).scope,
+	"dev":      (*routeParser).dev,
+	"oif":      (*routeParser).dev,
+	"onlink":   func(p *routeParser, _ string) { p.r.OnLink = true },
+	"metric":   routeNumber(1<<32-1, "Invalid metric %s specified for route", func(r *Route, n uint64) { r.Metric = uint32(n) }),
+	"priority": routeNumber(1<<32-1, "Invalid metric %s specified for route", func(r *Route, n uint64) { r.Metric = uint32(n) }),
+	"preference": routeNumber(1<<32-1, "Invalid metric %s specified for route",
+		func(r *Route, n uint64) { r.Metric = uint32(n) }),
+	"mtu":        routeNumber(1<<32-1, "Invalid MTU %s specified for route", func(r *Route, n uint64) { r.MTU = uint32(n) }),
+	"hoplimit":   routeNumber(255, "Invalid hoplimit %s specified for route", func(r *Route, n uint64) { r.Hoplimit = uint8(n) }),
+	"advmss":     routeNumber(1<<32-1, "Invalid advmss %s specified for route", func(r *Route, n uint64) { r.AdvMSS = uint32(n) }),
+	"initcwnd":   routeNumber(1<<32-1, "Invalid initcwnd value %s specified for route", func(r *Route, n uint64) { r.InitCwnd = uint32(n) }),
+	"initrwnd":   routeNumber(1<<32-1, "Invalid initrwnd value %s specified for route", func(r *Route, n uint64) { r.InitRwnd = uint32(n) }),
+	"window":     routeNumber(1<<32-1, "Invalid window value %s specified for route", func(r *Route, n uint64) { r.Window = uint32(n) }),
+	"cwnd":       routeNumber(1<<32-1, "Invalid cwnd value %s specified for route", func(r *Route, n uint64) { r.Cwnd = uint32(n) }),
+	"ssthresh":   routeNumber(1<<32-1, "Invalid ssthresh value %s specified for route", func(r *Route, n uint64) { r.Ssthresh = uint32(n) }),
+	"reordering": routeNumber(1<<32-1, "Invalid reordering value %s specified for route", func(r *Route, n uint64) { r.Reorder = uint32(n) }),
+	"quickack": routeNumber(1, "Invalid quickack value %s specified for route",
+		func(r *Route, n uint64) { b := uint8(n); r.QuickACK = &b }),
+	"fastopen_no_cookie": routeNumber(1, "Invalid fastopen_no_cookie value %s specified for route",
+		func(r *Route, n uint64) { b := uint8(n); r.FastOpen = &b }),
+	"congctl":  (*routeParser).congctl,
+	"features": (*routeParser).features,
+	// Where the kernel puts the route among equal ones: kt adds every
+	// route as `ip route add` does.
+	"add": func(*routeParser, string) {}, "prepend": func(*routeParser, string) {}, "append": func(*routeParser, string) {},
+	"or":          (*routeParser).or,
+	"nexthop":     (*routeParser).nexthop,
+	"no_track":    func(p *routeParser, _ string) { p.r.NoTrack = true },
+	"track_group": (*routeParser).trackGroup,
+	"as":          (*routeParser).unsupported, "encap": (*routeParser).unsupported, "expires": (*routeParser).unsupported,
+	"realms": (*routeParser).unsupported, "rtt": (*routeParser).unsupported, "rttvar": (*routeParser).unsupported,
+	"rto_min": (*routeParser).unsupported, "pref": (*routeParser).unsupported,
+	"ttl-propagate": (*routeParser).unsupported, "vrf": (*routeParser).unsupported,
+}
+
+// setFam records the family of an address; what names the word for
+// keepalived's message when it does not match the line's.
+func (p *routeParser) setFam(f int, what string) bool {
+	switch {
+	case f == 0:
+	case p.fam == 0:
+		p.fam = f
+	case p.fam != f:
+		p.v.skip("Cannot mix IPv4 and IPv6 addresses for route%s", what)
+		return false
+	}
+	return true
+}
+
+// value reads the word after keyword kw.
+func (p *routeParser) value(kw string) (string, bool) {
+	s, ok := p.w.next()
+	if !ok {
+		p.v.skip("%s needs a value", kw)
+	}
+	return s, ok
+}
+
+// lockable are the metrics `ip route` lets one lock.
+var lockable = map[string]bool{"mtu": true, "advmss": true, "cwnd": true, "ssthresh": true, "reordering": true}
+
+// num reads a number as keepalived's get_u32/get_u8 do (decimal); what is
+// keepalived's message for a bad one.
+func (p *routeParser) num(kw string, max uint64, what string) (uint64, bool) {
+	s, ok := p.value(kw)
+	if !ok {
+		return 0, false
+	}
+	if s == "lock" && lockable[kw] {
+		if kw == "mtu" {
+			p.r.MTULock = true
+		} else {
+			p.v.warn("kt does not set the lock on %s; the value is set unlocked", kw)
+		}
+		if s, ok = p.value(kw); !ok {
 			return 0, false
 		}
-		if s == "lock" && (kw == "mtu" || kw == "advmss" || kw == "cwnd" || kw == "ssthresh" || kw == "reordering") {
-			if kw == "mtu" {
-				r.MTULock = true
-			} else {
-				v.warn("kt does not set the lock on %s; the value is set unlocked", kw)
-			}
-			if s, ok = value(kw); !ok {
-				return 0, false
-			}
-		}
-		return v.number(s, 10, max, what)
 	}
-	haveScope, haveProto, haveDev := false, false, false
-	var dest string
-	for ; w.i < len(w.w) && !v.Skip; w.i++ {
-		kw := w.w[w.i]
-		switch kw {
-		case "inet", "inet6":
-			if f := map[string]int{"inet": 4, "inet6": 6}[kw]; fam != 0 && fam != f {
-				v.skip("%s specified for IPv%d route", kw, fam)
-				break
-			} else {
-				fam = f
-			}
-			if next, ok := w.next(); ok {
-				// keepalived 2.2.7 steps over the word after inet/inet6.
-				v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
-			}
-		case "src":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			a, ok := parseIPAddress(s, v)
-			if !ok {
-				v.skip("invalid route src address %s", s)
-				break
-			}
-			r.Src = a
-			setFam(famOf(a), "")
-		case "from":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			p, f, ok := parseRoutePrefix(s, v)
-			switch {
-			case !ok:
-				v.skip("invalid route from address %s", s)
-			case f != 6:
-				v.skip("route from address only supported with IPv6 (%s)", s)
-			default:
-				r.From = p
-				setFam(6, "")
-			}
-		case "via", "gw":
-			if kw == "gw" {
-				v.warn(`"gw" for routes is deprecated. Please use "via"`)
-			}
-			s, ok := value(kw)
-			if ok && (s == "inet" || s == "inet6") {
-				if !setFam(map[string]int{"inet": 4, "inet6": 6}[s], "") {
-					break
-				}
-				s, ok = value(kw)
-			}
-			if !ok {
-				break
-			}
-			a, ok := parseIPAddress(s, v)
-			if !ok {
-				v.skip("invalid route via address %s", s)
-				break
-			}
-			if setFam(famOf(a), "") {
-				r.Via = a
-			}
-		case "tos", "dsfield":
-			if s, ok := value(kw); ok {
-				if n, msg := readUnsigned(s, 0, 0, 255); msg != "" {
-					v.skip("TOS value %s is invalid", s)
-				} else {
-					r.TOS = uint8(n)
-				}
-			}
-		case "table":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := named(s, tableNames, 1<<32-1)
-			if !ok {
-				v.skip("Routing table %s not found for route", s)
-				break
-			}
-			r.Table = uint32(n)
-		case "protocol", "proto":
-			if kw == "proto" {
-				// keepalived 2.2.7 knows only "protocol"; "proto" reads as
-				// a destination there.
-				v.fail("VRRP parsed invalid IP %s. skipping IP...", kw)
-				v.skip("unknown route keyword %s", kw)
-				break
-			}
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := named(s, routeProtoNames, 255)
-			if !ok {
-				v.skip("Protocol %s not found or invalid for route", s)
-				break
-			}
-			r.Protocol, haveProto = uint8(n), true
-		case "scope":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := named(s, scopeNames, 255)
-			if !ok {
-				v.skip("Scope %s not found or invalid for route", s)
-				break
-			}
-			r.Scope, haveScope = uint8(n), true
-		case "metric", "priority", "preference":
-			if n, ok := num(kw, 1<<32-1, "Invalid metric %s specified for route"); ok {
-				r.Metric = uint32(n)
-			}
-		case "dev", "oif":
-			if s, ok := value(kw); ok {
-				r.Dev, haveDev = s, true
-			}
-		case "onlink":
-			r.OnLink = true
-		case "mtu":
-			if n, ok := num(kw, 1<<32-1, "Invalid MTU %s specified for route"); ok {
-				r.MTU = uint32(n)
-			}
-		case "hoplimit":
-			if n, ok := num(kw, 255, "Invalid hoplimit %s specified for route"); ok {
-				r.Hoplimit = uint8(n)
-			}
-		case "advmss":
-			if n, ok := num(kw, 1<<32-1, "Invalid advmss %s specified for route"); ok {
-				r.AdvMSS = uint32(n)
-			}
-		case "initcwnd":
-			if n, ok := num(kw, 1<<32-1, "Invalid initcwnd value %s specified for route"); ok {
-				r.InitCwnd = uint32(n)
-			}
-		case "initrwnd":
-			if n, ok := num(kw, 1<<32-1, "Invalid initrwnd value %s specified for route"); ok {
-				r.InitRwnd = uint32(n)
-			}
-		case "window":
-			if n, ok := num(kw, 1<<32-1, "Invalid window value %s specified for route"); ok {
-				r.Window = uint32(n)
-			}
-		case "cwnd":
-			if n, ok := num(kw, 1<<32-1, "Invalid cwnd value %s specified for route"); ok {
-				r.Cwnd = uint32(n)
-			}
-		case "ssthresh":
-			if n, ok := num(kw, 1<<32-1, "Invalid ssthresh value %s specified for route"); ok {
-				r.Ssthresh = uint32(n)
-			}
-		case "reordering":
-			if n, ok := num(kw, 1<<32-1, "Invalid reordering value %s specified for route"); ok {
-				r.Reorder = uint32(n)
-			}
-		case "quickack", "fastopen_no_cookie":
-			if n, ok := num(kw, 1, "Invalid "+kw+" value %s specified for route"); ok {
-				b := uint8(n)
-				if kw == "quickack" {
-					r.QuickACK = &b
-				} else {
-					r.FastOpen = &b
-				}
-			}
-		case "congctl":
-			s, ok := value(kw)
-			if ok && s == "lock" {
-				v.warn("kt does not set the lock on congctl; it is set unlocked")
-				s, ok = value(kw)
-			}
-			if ok {
-				r.Congctl = s
-			}
-		case "features":
-			if s, ok := value(kw); ok {
-				if s == "ecn" {
-					r.ECN = true
-				} else {
-					v.fail("feature %s not supported", s)
-				}
-			}
-		case "add", "prepend", "append":
-			// Where the kernel puts the route among equal ones: kt adds
-			// every route as `ip route add` does.
-		case "or":
-			v.warn(`"or" for routes is deprecated. Please use "nexthop"`)
-			if len(r.NextHops) > 0 {
-				v.fail(`"or" route already specified - ignoring subsequent`)
-				w.i++
-				break
-			}
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			a, ok := parseIPAddress(s, v)
-			if !ok {
-				v.skip(`Invalid "or" address %s`, s)
-				break
-			}
-			r.NextHops = []NextHop{{Via: r.Via}, {Via: a}}
-			r.Via = netip.Addr{}
-		case "nexthop":
-			if len(r.NextHops) > 0 {
-				v.fail(`Cannot specify nexthops with "or" route`)
-				w.i = len(w.w)
-				break
-			}
-			r.nexthops(w, &fam)
-		case "no_track":
-			r.NoTrack = true
-		case "track_group":
-			if s, ok := value(kw); ok {
-				if r.TrackGroup != "" {
-					v.fail("track_group %s is a duplicate", s)
-					w.i = len(w.w)
-					break
-				}
-				r.TrackGroup = s
-				v.warn("kt does not support track_group; it is ignored")
-			}
-		case "as", "encap", "expires", "realms", "rtt", "rttvar", "rto_min", "pref", "ttl-propagate", "vrf":
-			v.unsupported("route option %q is not supported by kt", kw)
-			w.i = len(w.w)
-		default:
-			if kw == "to" {
-				s, ok := value(kw)
-				if !ok {
-					break
-				}
-				kw = s
-			}
-			if t, ok := routeTypeNames[kw]; ok {
-				r.Type = t
-				s, ok := value(kw)
-				if !ok {
-					break
-				}
-				kw = s
-			}
-			dest = kw
-			p, f, ok := parseRoutePrefix(kw, v)
-			if !ok {
-				v.skip("unknown route keyword %s", kw)
-				break
-			}
-			if setFam(f, " ("+kw+")") {
-				r.Dst = p
-			}
+	return p.v.number(s, 10, max, what)
+}
+
+// routeNumber is the handler of a numeric keyword: set stores a good value.
+func routeNumber(max uint64, what string, set func(*Route, uint64)) func(*routeParser, string) {
+	return func(p *routeParser, kw string) {
+		if n, ok := p.num(kw, max, what); ok {
+			set(&p.r, n)
 		}
 	}
-	if v.Skip || v.Unsupported != "" {
-		return r
+}
+
+// inetFamily maps the words inet and inet6 to a family.
+var inetFamily = map[string]int{"inet": 4, "inet6": 6}
+
+func (p *routeParser) family(kw string) {
+	f := inetFamily[kw]
+	if p.fam != 0 && p.fam != f {
+		p.v.skip("%s specified for IPv%d route", kw, p.fam)
+		return
 	}
-	if dest == "" {
-		v.skip("Route must have a destination")
-		return r
+	p.fam = f
+	if next, ok := p.w.next(); ok {
+		// keepalived 2.2.7 steps over the word after inet/inet6.
+		p.v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
 	}
+}
+
+func (p *routeParser) src(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	a, ok := parseIPAddress(s, p.v)
+	if !ok {
+		p.v.skip("invalid route src address %s", s)
+		return
+	}
+	p.r.Src = a
+	p.setFam(famOf(a), "")
+}
+
+func (p *routeParser) from(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	pfx, f, ok := parseRoutePrefix(s, p.v)
+	switch {
+	case !ok:
+		p.v.skip("invalid route from address %s", s)
+	case f != 6:
+		p.v.skip("route from address only supported with IPv6 (%s)", s)
+	default:
+		p.r.From = pfx
+		p.setFam(6, "")
+	}
+}
+
+func (p *routeParser) via(kw string) {
+	if kw == "gw" {
+		p.v.warn(`"gw" for routes is deprecated. Please use "via"`)
+	}
+	s, ok := p.value(kw)
+	if ok && (s == "inet" || s == "inet6") {
+		if !p.setFam(inetFamily[s], "") {
+			return
+		}
+		s, ok = p.value(kw)
+	}
+	if !ok {
+		return
+	}
+	a, ok := parseIPAddress(s, p.v)
+	if !ok {
+		p.v.skip("invalid route via address %s", s)
+		return
+	}
+	if p.setFam(famOf(a), "") {
+		p.r.Via = a
+	}
+}
+
+func (p *routeParser) tos(kw string) {
+	if s, ok := p.value(kw); ok {
+		if n, msg := readUnsigned(s, 0, 0, 255); msg != "" {
+			p.v.skip("TOS value %s is invalid", s)
+		} else {
+			p.r.TOS = uint8(n)
+		}
+	}
+}
+
+func (p *routeParser) table(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := named(s, tableNames, 1<<32-1)
+	if !ok {
+		p.v.skip("Routing table %s not found for route", s)
+		return
+	}
+	p.r.Table = uint32(n)
+}
+
+func (p *routeParser) protocol(kw string) {
+	if kw == "proto" {
+		// keepalived 2.2.7 knows only "protocol"; "proto" reads as a
+		// destination there.
+		p.v.fail("VRRP parsed invalid IP %s. skipping IP...", kw)
+		p.v.skip("unknown route keyword %s", kw)
+		return
+	}
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := named(s, routeProtoNames, 255)
+	if !ok {
+		p.v.skip("Protocol %s not found or invalid for route", s)
+		return
+	}
+	p.r.Protocol, p.haveProto = uint8(n), true
+}
+
+func (p *routeParser) scope(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := named(s, scopeNames, 255)
+	if !ok {
+		p.v.skip("Scope %s not found or invalid for route", s)
+		return
+	}
+	p.r.Scope, p.haveScope = uint8(n), true
+}
+
+func (p *routeParser) dev(kw string) {
+	if s, ok := p.value(kw); ok {
+		p.r.Dev, p.haveDev = s, true
+	}
+}
+
+func (p *routeParser) congctl(kw string) {
+	s, ok := p.value(kw)
+	if ok && s == "lock" {
+		p.v.warn("kt does not set the lock on congctl; it is set unlocked")
+		s, ok = p.value(kw)
+	}
+	if ok {
+		p.r.Congctl = s
+	}
+}
+
+func (p *routeParser) features(kw string) {
+	if s, ok := p.value(kw); ok {
+		if s == "ecn" {
+			p.r.ECN = true
+		} else {
+			p.v.fail("feature %s not supported", s)
+		}
+	}
+}
+
+func (p *routeParser) or(kw string) {
+	p.v.warn(`"or" for routes is deprecated. Please use "nexthop"`)
+	if len(p.r.NextHops) > 0 {
+		p.v.fail(`"or" route already specified - ignoring subsequent`)
+		p.w.i++
+		return
+	}
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	a, ok := parseIPAddress(s, p.v)
+	if !ok {
+		p.v.skip(`Invalid "or" address %s`, s)
+		return
+	}
+	p.r.NextHops = []NextHop{{Via: p.r.Via}, {Via: a}}
+	p.r.Via = netip.Addr{}
+}
+
+func (p *routeParser) nexthop(string) {
+	if len(p.r.NextHops) > 0 {
+		p.v.fail(`Cannot specify nexthops with "or" route`)
+		p.w.i = len(p.w.w)
+		return
+	}
+	p.r.nexthops(&p.w, &p.fam)
+}
+
+func (p *routeParser) trackGroup(kw string) {
+	if s, ok := p.value(kw); ok {
+		if p.r.TrackGroup != "" {
+			p.v.fail("track_group %s is a duplicate", s)
+			p.w.i = len(p.w.w)
+			return
+		}
+		p.r.TrackGroup = s
+		p.v.warn("kt does not support track_group; it is ignored")
+	}
+}
+
+func (p *routeParser) unsupported(kw string) {
+	p.v.unsupported("route option %q is not supported by kt", kw)
+	p.w.i = len(p.w.w)
+}
+
+// destination reads [to] [TYPE] DEST.
+func (p *routeParser) destination(kw string) {
+	if kw == "to" {
+		s, ok := p.value(kw)
+		if !ok {
+			return
+		}
+		kw = s
+	}
+	if t, ok := routeTypeNames[kw]; ok {
+		p.r.Type = t
+		s, ok := p.value(kw)
+		if !ok {
+			return
+		}
+		kw = s
+	}
+	p.dest = kw
+	pfx, f, ok := parseRoutePrefix(kw, p.v)
+	if !ok {
+		p.v.skip("unknown route keyword %s", kw)
+		return
+	}
+	if p.setFam(f, " ("+kw+")") {
+		p.r.Dst = pfx
+	}
+}
+
+// tracking applies keepalived's rules for a tracked route: its protocol
+// is RTPROT_KEEPALIVED, and a route without an interface is not tracked.
+func (p *routeParser) tracking() {
+	r, v := &p.r, p.v
 	if !r.NoTrack {
-		if haveProto && r.Protocol != ProtoKeepalived {
+		if p.haveProto && r.Protocol != ProtoKeepalived {
 			v.fail("Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
 		}
 		r.Protocol = ProtoKeepalived
-		if !haveDev {
-			v.warn("Warning - cannot track route %s with no interface specified, not tracking", dest)
+		if !p.haveDev {
+			v.warn("Warning - cannot track route %s with no interface specified, not tracking", p.dest)
 			r.NoTrack = true
 		}
 	}
-	if r.TrackGroup != "" && !haveDev {
+	if r.TrackGroup != "" && !p.haveDev {
 		v.fail("Static route cannot have track group if no oif specified")
 	}
-	r.IPv6 = fam == 6
+}
+
+// defaults fills in the family, a default destination and ip route's
+// default scope.
+func (p *routeParser) defaults() {
+	r := &p.r
+	r.IPv6 = p.fam == 6
 	if !r.Dst.IsValid() {
 		// default: the whole family, as the kernel wants it spelled.
 		r.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
@@ -457,7 +533,7 @@ func ParseRoute(words []string) Route {
 			r.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 		}
 	}
-	if !haveScope {
+	if !p.haveScope {
 		// ip route's default: host for local routes, link for a directly
 		// connected IPv4 unicast route (no gateway), universe otherwise.
 		switch {
@@ -467,7 +543,6 @@ func ParseRoute(words []string) Route {
 			r.Scope = ScopeLink
 		}
 	}
-	return r
 }
 
 // nexthops reads "nexthop via ADDR [dev IF] [weight N] [onlink] ..." to

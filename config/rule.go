@@ -79,260 +79,344 @@ func (r Rule) String() string { return joinWords(r.Words) }
 // ParseRule reads a rule line. It never fails: what keepalived would
 // complain about is in the Verdict.
 func ParseRule(words []string) Rule {
-	r := Rule{Words: append([]string(nil), words...), SuppressPrefixLen: -1}
-	v := &r.Verdict
-	w := &wordReader{w: words}
-	fam := 0
-	tableOption := false
-	value := func(kw string) (string, bool) {
-		s, ok := w.next()
-		if !ok {
-			v.skip("%s needs a value", kw)
-		}
-		return s, ok
+	p := &ruleParser{
+		r: Rule{Words: append([]string(nil), words...), SuppressPrefixLen: -1},
+		w: wordReader{w: words},
 	}
-	setAction := func(a uint8, what string) {
-		if r.Action != 0 {
-			v.skip("Cannot specify more than one of %s for rule", what)
+	p.v = &p.r.Verdict
+	for ; p.w.i < len(p.w.w) && !p.v.Skip && p.v.Unsupported == ""; p.w.i++ {
+		kw := p.w.w[p.w.i]
+		if h, ok := ruleKeywords[kw]; ok {
+			h(p, kw)
+		} else {
+			p.action(kw)
+		}
+	}
+	if p.v.Skip || p.v.Unsupported != "" {
+		return p.r
+	}
+	p.checkAction()
+	if p.v.Skip {
+		return p.r
+	}
+	p.tracking()
+	p.r.IPv6 = p.fam == 6
+	return p.r
+}
+
+// ruleParser is the state of one ParseRule: the rule being filled, the
+// words, the family seen so far and whether a table-only option was
+// written.
+type ruleParser struct {
+	r           Rule
+	v           *LineVerdict
+	w           wordReader
+	fam         int // 0 unknown, 4, 6
+	tableOption bool
+}
+
+// The rule actions keepalived names when a line has two of them.
+const (
+	ruleTableActions = "table/nop/goto/blackhole/prohibit/unreachable"
+	ruleActions      = ruleTableActions + "/l3mdev"
+)
+
+// ruleKeywords handles each rule keyword (at p.w.i, named kw); a word that
+// is none of them is an action, maybe after "type".
+var ruleKeywords = map[string]func(p *ruleParser, kw string){
+	"inet": (*ruleParser).family, "inet6": (*ruleParser).family,
+	"from":       func(p *ruleParser, kw string) { p.r.From = p.addr(kw) },
+	"to":         func(p *ruleParser, kw string) { p.r.To = p.addr(kw) },
+	"table":      (*ruleParser).table,
+	"lookup":     (*ruleParser).table,
+	"not":        func(p *ruleParser, _ string) { p.r.Invert = true },
+	"preference": (*ruleParser).preference, "order": (*ruleParser).preference, "priority": (*ruleParser).preference,
+	"tos": (*ruleParser).tos, "dsfield": (*ruleParser).tos,
+	"fwmark": (*ruleParser).fwmark,
+	"realms": (*ruleParser).unsupported, "l3mdev": (*ruleParser).unsupported,
+	"suppress_prefixlength": (*ruleParser).suppressPrefixLen, "sup_pl": (*ruleParser).suppressPrefixLen,
+	"suppress_ifgroup": (*ruleParser).suppressIfgroup, "sup_group": (*ruleParser).suppressIfgroup,
+	"dev":         func(p *ruleParser, kw string) { p.r.Iif, _ = p.value(kw) },
+	"iif":         func(p *ruleParser, kw string) { p.r.Iif, _ = p.value(kw) },
+	"oif":         func(p *ruleParser, kw string) { p.r.Oif, _ = p.value(kw) },
+	"tunnel-id":   (*ruleParser).tunnelID,
+	"uidrange":    (*ruleParser).uidRange,
+	"protocol":    (*ruleParser).protocol,
+	"ipproto":     (*ruleParser).ipProto,
+	"sport":       (*ruleParser).portRange,
+	"dport":       (*ruleParser).portRange,
+	"no_track":    func(p *ruleParser, _ string) { p.r.NoTrack = true },
+	"track_group": (*ruleParser).trackGroup,
+}
+
+// value reads the word after keyword kw.
+func (p *ruleParser) value(kw string) (string, bool) {
+	s, ok := p.w.next()
+	if !ok {
+		p.v.skip("%s needs a value", kw)
+	}
+	return s, ok
+}
+
+// setAction records the rule's action; what lists the actions for
+// keepalived's message when there are two.
+func (p *ruleParser) setAction(a uint8, what string) {
+	if p.r.Action != 0 {
+		p.v.skip("Cannot specify more than one of %s for rule", what)
+		return
+	}
+	p.r.Action = a
+}
+
+// addr reads the address after from or to.
+func (p *ruleParser) addr(kw string) netip.Prefix {
+	s, ok := p.value(kw)
+	if !ok {
+		return netip.Prefix{}
+	}
+	pfx, f, ok := parseRoutePrefix(s, p.v)
+	if !ok {
+		p.v.skip("Invalid rule %s address %s", kw, s)
+		return netip.Prefix{}
+	}
+	switch {
+	case f == 0:
+	case p.fam == 0:
+		p.fam = f
+	case p.fam != f:
+		p.v.skip("rule specification has mixed IPv4 and IPv6")
+	}
+	return pfx
+}
+
+func (p *ruleParser) family(kw string) {
+	f := inetFamily[kw]
+	if p.fam != 0 && p.fam != f {
+		p.v.skip("%s specified for IPv%d rule", kw, p.fam)
+	}
+	p.fam = f
+	if next, ok := p.w.next(); ok {
+		// keepalived 2.2.7 steps over the word after inet/inet6.
+		p.v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
+	}
+}
+
+func (p *ruleParser) table(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := named(s, tableNames, 1<<32-1)
+	switch {
+	case !ok:
+		p.v.skip("Routing table %s not found for rule", s)
+	case n == 0:
+		p.v.skip("Table 0 is not valid")
+	default:
+		p.r.Table = uint32(n)
+		p.setAction(RuleToTable, ruleTableActions)
+	}
+}
+
+func (p *ruleParser) preference(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := p.v.number(s, 0, 1<<32-1, "Invalid rule preference "+kw+" specified%.0s")
+	if !ok {
+		return
+	}
+	p.r.Priority, p.r.PrioritySet = uint32(n), true
+}
+
+func (p *ruleParser) tos(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, msg := readUnsigned(s, 0, 0, 255)
+	if msg != "" {
+		p.v.skip("TOS value %s is invalid", s)
+		return
+	}
+	p.r.TOS = uint8(n)
+}
+
+func (p *ruleParser) fwmark(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	mark, mask, hasMask := strings.Cut(s, "/")
+	m, ok1 := parseUint(mark, 1<<32-1)
+	k, ok2 := parseUint(mask, 1<<32-1)
+	if !ok1 || hasMask && !ok2 {
+		p.v.skip("Invalid rule fwmark %s specified", s)
+		return
+	}
+	m32 := uint32(m)
+	p.r.FWMark = &m32
+	if hasMask {
+		k32 := uint32(k)
+		p.r.FWMask = &k32
+	}
+}
+
+func (p *ruleParser) unsupported(kw string) {
+	p.v.unsupported("rule option %q is not supported by kt", kw)
+}
+
+func (p *ruleParser) suppressPrefixLen(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, ok := p.v.number(s, 10, 1<<31-1, "Invalid suppress_prefixlength "+kw+" specified%.0s")
+	if !ok {
+		return
+	}
+	p.r.SuppressPrefixLen = int32(n)
+	p.tableOption = true
+}
+
+func (p *ruleParser) suppressIfgroup(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, msg := readUnsigned(s, 0, 0, 1<<32-1)
+	if msg != "" {
+		p.v.skip("suppress_group %s is invalid", s)
+		return
+	}
+	g := uint32(n)
+	p.r.SuppressIfgroup = &g
+	p.tableOption = true
+}
+
+func (p *ruleParser) tunnelID(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		p.v.skip("Invalid tunnel-id %s specified", kw)
+		return
+	}
+	p.r.TunnelID = n
+}
+
+func (p *ruleParser) uidRange(kw string) {
+	s, ok := p.value(kw)
+	if !ok {
+		return
+	}
+	lo, hi, dash := strings.Cut(s, "-")
+	a, ok1 := parseUint10(lo, 1<<32-1)
+	b, ok2 := parseUint10(hi, 1<<32-1)
+	if !dash || !ok1 || !ok2 {
+		p.v.skip("Invalid uidrange %s specified", kw)
+		return
+	}
+	p.r.UIDRange = &[2]uint32{uint32(a), uint32(b)}
+}
+
+func (p *ruleParser) protocol(string) {
+	// keepalived logs a bad value and carries on without it.
+	s, _ := p.w.next()
+	if n, msg := readUnsigned(s, 10, 0, 255); msg == "" {
+		proto := uint8(n)
+		p.r.Protocol = &proto
+	} else {
+		p.v.fail("%s", msg)
+		p.v.fail("Invalid protocol %s", s)
+	}
+}
+
+func (p *ruleParser) ipProto(string) {
+	s, _ := p.w.next()
+	if n, ok := named(s, ipProtoNames, 255); ok {
+		proto := uint8(n)
+		p.r.IPProto = &proto
+	} else {
+		p.v.fail("Invalid ipproto %s", s)
+	}
+}
+
+func (p *ruleParser) portRange(kw string) {
+	s, _ := p.w.next()
+	lo, hi, dash := strings.Cut(s, "-")
+	a, ok1 := parseUint10(lo, 65535)
+	b, ok2 := parseUint10(hi, 65535)
+	// keepalived 2.2.7 reads only a range: a single port is logged as
+	// invalid and left out.
+	if !dash || !ok1 || !ok2 {
+		p.v.fail("invalid %s range %s", kw, s)
+		return
+	}
+	pr := &[2]uint16{uint16(a), uint16(b)}
+	if kw == "sport" {
+		p.r.Sport = pr
+	} else {
+		p.r.Dport = pr
+	}
+}
+
+func (p *ruleParser) trackGroup(kw string) {
+	if s, ok := p.value(kw); ok {
+		if p.r.TrackGroup != "" {
+			p.v.fail("track_group %s is a duplicate", s)
+			p.w.i = len(p.w.w)
 			return
 		}
-		r.Action = a
+		p.r.TrackGroup = s
+		p.v.warn("kt does not support track_group; it is ignored")
 	}
-	const tableActions = "table/nop/goto/blackhole/prohibit/unreachable"
-	const actions = tableActions + "/l3mdev"
-	addr := func(kw string) netip.Prefix {
-		s, ok := value(kw)
+}
+
+// ruleActionWords are the actions that take no value.
+var ruleActionWords = map[string]uint8{
+	"nop": RuleNop, "blackhole": RuleBlackhole, "unreachable": RuleUnreachable, "prohibit": RuleProhibit,
+}
+
+// action reads [type] ACTION: goto N or one of ruleActionWords.
+func (p *ruleParser) action(kw string) {
+	if kw == "type" {
+		s, ok := p.value(kw)
 		if !ok {
-			return netip.Prefix{}
+			return
 		}
-		p, f, ok := parseRoutePrefix(s, v)
-		if !ok {
-			v.skip("Invalid rule %s address %s", kw, s)
-			return netip.Prefix{}
-		}
-		switch {
-		case f == 0:
-		case fam == 0:
-			fam = f
-		case fam != f:
-			v.skip("rule specification has mixed IPv4 and IPv6")
-		}
-		return p
+		kw = s
 	}
-	for ; w.i < len(w.w) && !v.Skip && v.Unsupported == ""; w.i++ {
-		kw := w.w[w.i]
-		switch kw {
-		case "inet", "inet6":
-			f := map[string]int{"inet": 4, "inet6": 6}[kw]
-			if fam != 0 && fam != f {
-				v.skip("%s specified for IPv%d rule", kw, fam)
-			}
-			fam = f
-			if next, ok := w.next(); ok {
-				// keepalived 2.2.7 steps over the word after inet/inet6.
-				v.warn("keepalived 2.2.7 ignores the word after %s (%q)", kw, next)
-			}
-		case "from":
-			r.From = addr(kw)
-		case "to":
-			r.To = addr(kw)
-		case "table", "lookup":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := named(s, tableNames, 1<<32-1)
-			switch {
-			case !ok:
-				v.skip("Routing table %s not found for rule", s)
-			case n == 0:
-				v.skip("Table 0 is not valid")
-			default:
-				r.Table = uint32(n)
-				setAction(RuleToTable, tableActions)
-			}
-		case "not":
-			r.Invert = true
-		case "preference", "order", "priority":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := v.number(s, 0, 1<<32-1, "Invalid rule preference "+kw+" specified%.0s")
-			if !ok {
-				break
-			}
-			r.Priority, r.PrioritySet = uint32(n), true
-		case "tos", "dsfield":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, msg := readUnsigned(s, 0, 0, 255)
-			if msg != "" {
-				v.skip("TOS value %s is invalid", s)
-				break
-			}
-			r.TOS = uint8(n)
-		case "fwmark":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			mark, mask, hasMask := strings.Cut(s, "/")
-			m, ok1 := parseUint(mark, 1<<32-1)
-			k, ok2 := parseUint(mask, 1<<32-1)
-			if !ok1 || hasMask && !ok2 {
-				v.skip("Invalid rule fwmark %s specified", s)
-				break
-			}
-			m32 := uint32(m)
-			r.FWMark = &m32
-			if hasMask {
-				k32 := uint32(k)
-				r.FWMask = &k32
-			}
-		case "realms", "l3mdev":
-			v.unsupported("rule option %q is not supported by kt", kw)
-		case "suppress_prefixlength", "sup_pl":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, ok := v.number(s, 10, 1<<31-1, "Invalid suppress_prefixlength "+kw+" specified%.0s")
-			if !ok {
-				break
-			}
-			r.SuppressPrefixLen = int32(n)
-			tableOption = true
-		case "suppress_ifgroup", "sup_group":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, msg := readUnsigned(s, 0, 0, 1<<32-1)
-			if msg != "" {
-				v.skip("suppress_group %s is invalid", s)
-				break
-			}
-			g := uint32(n)
-			r.SuppressIfgroup = &g
-			tableOption = true
-		case "dev", "iif":
-			r.Iif, _ = value(kw)
-		case "oif":
-			r.Oif, _ = value(kw)
-		case "tunnel-id":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				v.skip("Invalid tunnel-id %s specified", kw)
-				break
-			}
-			r.TunnelID = n
-		case "uidrange":
-			s, ok := value(kw)
-			if !ok {
-				break
-			}
-			lo, hi, dash := strings.Cut(s, "-")
-			a, ok1 := parseUint10(lo, 1<<32-1)
-			b, ok2 := parseUint10(hi, 1<<32-1)
-			if !dash || !ok1 || !ok2 {
-				v.skip("Invalid uidrange %s specified", kw)
-				break
-			}
-			r.UIDRange = &[2]uint32{uint32(a), uint32(b)}
-		case "protocol":
-			// keepalived logs a bad value and carries on without it.
-			s, _ := w.next()
-			if n, msg := readUnsigned(s, 10, 0, 255); msg == "" {
-				p := uint8(n)
-				r.Protocol = &p
-			} else {
-				v.fail("%s", msg)
-				v.fail("Invalid protocol %s", s)
-			}
-		case "ipproto":
-			s, _ := w.next()
-			if n, ok := named(s, ipProtoNames, 255); ok {
-				p := uint8(n)
-				r.IPProto = &p
-			} else {
-				v.fail("Invalid ipproto %s", s)
-			}
-		case "sport", "dport":
-			s, _ := w.next()
-			lo, hi, dash := strings.Cut(s, "-")
-			a, ok1 := parseUint10(lo, 65535)
-			b, ok2 := parseUint10(hi, 65535)
-			// keepalived 2.2.7 reads only a range: a single port is
-			// logged as invalid and left out.
-			if !dash || !ok1 || !ok2 {
-				v.fail("invalid %s range %s", kw, s)
-				break
-			}
-			pr := &[2]uint16{uint16(a), uint16(b)}
-			if kw == "sport" {
-				r.Sport = pr
-			} else {
-				r.Dport = pr
-			}
-		case "no_track":
-			r.NoTrack = true
-		case "track_group":
-			if s, ok := value(kw); ok {
-				if r.TrackGroup != "" {
-					v.fail("track_group %s is a duplicate", s)
-					w.i = len(w.w)
-					break
-				}
-				r.TrackGroup = s
-				v.warn("kt does not support track_group; it is ignored")
-			}
-		default:
-			if kw == "type" {
-				s, ok := value(kw)
-				if !ok {
-					break
-				}
-				kw = s
-			}
-			switch kw {
-			case "goto":
-				s, ok := value(kw)
-				if !ok {
-					break
-				}
-				n, ok := v.number(s, 10, 1<<32-1, "Invalid target "+kw+" specified%.0s")
-				if !ok {
-					break
-				}
-				r.Goto = uint32(n)
-				setAction(RuleGoto, actions)
-			case "nop":
-				setAction(RuleNop, actions)
-			case "blackhole":
-				setAction(RuleBlackhole, actions)
-			case "unreachable":
-				setAction(RuleUnreachable, actions)
-			case "prohibit":
-				setAction(RuleProhibit, actions)
-			default:
-				if _, ok := routeTypeNames[kw]; ok {
-					v.skip("Invalid rule action %s", kw)
-				} else {
-					v.skip("Unknown rule option %s", kw)
-				}
-			}
+	if a, ok := ruleActionWords[kw]; ok {
+		p.setAction(a, ruleActions)
+		return
+	}
+	if kw != "goto" {
+		if _, ok := routeTypeNames[kw]; ok {
+			p.v.skip("Invalid rule action %s", kw)
+		} else {
+			p.v.skip("Unknown rule option %s", kw)
 		}
+		return
 	}
-	if v.Skip || v.Unsupported != "" {
-		return r
+	s, ok := p.value(kw)
+	if !ok {
+		return
 	}
+	n, ok := p.v.number(s, 10, 1<<32-1, "Invalid target "+kw+" specified%.0s")
+	if !ok {
+		return
+	}
+	p.r.Goto = uint32(n)
+	p.setAction(RuleGoto, ruleActions)
+}
+
+// checkAction refuses a rule keepalived refuses for its action.
+func (p *ruleParser) checkAction() {
+	r, v := &p.r, p.v
 	switch {
 	case r.Action == RuleGoto && !r.PrioritySet:
 		v.skip("Invalid rule - goto target %d specified without preference", r.Goto)
@@ -340,24 +424,25 @@ func ParseRule(words []string) Rule {
 		v.skip("Invalid rule - preference %d >= goto target %d", r.Priority, r.Goto)
 	case r.Action == 0:
 		v.skip("No action specified for rule - ignoring")
-	case r.Action != RuleToTable && tableOption:
+	case r.Action != RuleToTable && p.tableOption:
 		v.skip("suppressor/realm specified for non table action - skipping")
 	}
-	if v.Skip {
-		return r
-	}
+}
+
+// tracking applies keepalived's rules for a tracked rule: its protocol is
+// RTPROT_KEEPALIVED, and a track group needs an input interface.
+func (p *ruleParser) tracking() {
+	r, v := &p.r, p.v
 	if !r.NoTrack {
 		if r.Protocol != nil && *r.Protocol != ProtoKeepalived {
 			v.fail("Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(%d), resetting protocol", ProtoKeepalived)
 		}
-		p := uint8(ProtoKeepalived)
-		r.Protocol = &p
+		proto := uint8(ProtoKeepalived)
+		r.Protocol = &proto
 	}
 	if r.TrackGroup != "" && r.Iif == "" {
 		v.fail("Static rule cannot have track_group if dev/iif not specified")
 	}
-	r.IPv6 = fam == 6
-	return r
 }
 
 func (r *Rule) parseWords(w []string) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kt-project/kt/vrrp/wire"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
@@ -37,19 +38,19 @@ func (v VIP) String() string {
 	return s
 }
 
-// Netlink is the host of the current network namespace: addresses,
+// netlinkHost is the host of the current network namespace: addresses,
 // routes, rules and links through rtnetlink, announcements with gratuitous
 // ARP (mdlayher/arp) and unsolicited NA (AF_PACKET), sysctls in /proc/sys,
 // the firewall through nft.go (see hostnetlink.go).
-type Netlink struct {
+type netlinkHost struct {
 	mu   sync.Mutex
 	arps map[string]*arp.Client
 	raws map[string]*packet.Conn
 }
 
-// NewNetlink returns a manager for the current network namespace.
-func NewNetlink() *Netlink {
-	return &Netlink{arps: map[string]*arp.Client{}, raws: map[string]*packet.Conn{}}
+// newNetlinkHost returns a manager for the current network namespace.
+func newNetlinkHost() *netlinkHost {
+	return &netlinkHost{arps: map[string]*arp.Client{}, raws: map[string]*packet.Conn{}}
 }
 
 var scopes = map[string]netlink.Scope{
@@ -57,7 +58,7 @@ var scopes = map[string]netlink.Scope{
 	"link": netlink.SCOPE_LINK, "host": netlink.SCOPE_HOST, "nowhere": netlink.SCOPE_NOWHERE,
 }
 
-func (n *Netlink) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
+func (n *netlinkHost) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
 	link, err := netlink.LinkByName(v.Dev)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vrrp: VIP %v: interface %s: %w", v.Prefix, v.Dev, err)
@@ -85,7 +86,7 @@ func (n *Netlink) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
 
 // AddAddr adds v and reports whether it was not there before; an address
 // already present is not an error.
-func (n *Netlink) AddAddr(v VIP) (bool, error) {
+func (n *netlinkHost) AddAddr(v VIP) (bool, error) {
 	link, a, err := n.addr(v)
 	if err != nil {
 		return false, err
@@ -100,7 +101,7 @@ func (n *Netlink) AddAddr(v VIP) (bool, error) {
 }
 
 // RemoveAddr removes v; an address already gone is not an error.
-func (n *Netlink) RemoveAddr(v VIP) error {
+func (n *netlinkHost) RemoveAddr(v VIP) error {
 	link, a, err := n.addr(v)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (n *Netlink) RemoveAddr(v VIP) error {
 
 // Announce sends count gratuitous ARP requests (sender and target the VIP,
 // to the broadcast address, as keepalived) or unsolicited NAs for v.
-func (n *Netlink) Announce(v VIP, count int) error {
+func (n *netlinkHost) Announce(v VIP, count int) error {
 	ifi, err := net.InterfaceByName(v.Dev)
 	if err != nil {
 		return fmt.Errorf("vrrp: announce %v: %w", v, err)
@@ -139,7 +140,7 @@ func (n *Netlink) Announce(v VIP, count int) error {
 	if err != nil {
 		return err
 	}
-	frame, err := marshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
+	frame, err := wire.MarshalUnsolicitedNA(ifi.HardwareAddr, addr, forwarding(ifi.Name))
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func (n *Netlink) Announce(v VIP, count int) error {
 	return nil
 }
 
-func (n *Netlink) arpClient(ifi *net.Interface) (*arp.Client, error) {
+func (n *netlinkHost) arpClient(ifi *net.Interface) (*arp.Client, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if c, ok := n.arps[ifi.Name]; ok {
@@ -165,7 +166,7 @@ func (n *Netlink) arpClient(ifi *net.Interface) (*arp.Client, error) {
 	return c, nil
 }
 
-func (n *Netlink) rawConn(ifi *net.Interface) (*packet.Conn, error) {
+func (n *netlinkHost) rawConn(ifi *net.Interface) (*packet.Conn, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if c, ok := n.raws[ifi.Name]; ok {
@@ -180,7 +181,7 @@ func (n *Netlink) rawConn(ifi *net.Interface) (*packet.Conn, error) {
 }
 
 // Close closes the announcement sockets.
-func (n *Netlink) Close() error {
+func (n *netlinkHost) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error

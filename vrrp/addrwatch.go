@@ -14,7 +14,7 @@ import (
 //     try_up_instance): the instance then leaves FAULT;
 //   - as keepalived 2.2.7 does (keepalived_netlink.c), a master whose VIP,
 //     or whose virtual route with an interface, or rule, is deleted behind
-//     its back steps down (Machine.Resign) unless it is no_track, and a
+//     its back steps down (machine.Resign) unless it is no_track, and a
 //     deleted static address, route or rule is put back.
 //
 // Each burst of additions and deletions leads to one check in the

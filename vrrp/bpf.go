@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/kt-project/kt/vrrp/wire"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -53,11 +54,11 @@ func recvFilter(v6, ah bool, vrids []uint8) ([]bpf.RawInstruction, error) {
 			bpf.LoadMemShift{Off: 0}, // X = IP header length
 			bpf.LoadAbsolute{Off: 9, Size: 1},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: IPProto, SkipTrue: 5},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: IPProtoAH, SkipTrue: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: wire.IPProtoAH, SkipTrue: 1},
 			bpf.RetConstant{Val: 0},
 			// AH: skip its header to the VRRP message.
 			bpf.TXA{},
-			bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: AHLen},
+			bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: wire.AHLen},
 			bpf.TAX{},
 			bpf.LoadIndirect{Off: 1, Size: 1},
 		})

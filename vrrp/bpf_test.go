@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/vrrp/wire"
 	"golang.org/x/net/bpf"
 )
 
@@ -38,10 +39,10 @@ func TestRecvFilter(t *testing.T) {
 		return b
 	}
 	withHeaderLen := func(b []byte) []byte { // IP options: header of 24 bytes
-		out := append([]byte{}, b[:IPv4HeaderLen]...)
+		out := append([]byte{}, b[:wire.IPv4HeaderLen]...)
 		out[0] = 0x46
 		out = append(out, 1, 1, 1, 0)
-		return append(out, b[IPv4HeaderLen:]...)
+		return append(out, b[wire.IPv4HeaderLen:]...)
 	}
 	other := v4(9, false)
 	other[9] = 17 // UDP
@@ -64,7 +65,7 @@ func TestRecvFilter(t *testing.T) {
 		{"v4 AH socket plain advert", false, true, []uint8{5}, v4(5, false), true},
 		{"v4 AH socket plain other", false, true, []uint8{5}, v4(6, false), false},
 		{"v4 AH other protocol", false, true, []uint8{9}, other, false},
-		{"v4 truncated", false, false, []uint8{0}, v4(0, false)[:IPv4HeaderLen], false},
+		{"v4 truncated", false, false, []uint8{0}, v4(0, false)[:wire.IPv4HeaderLen], false},
 		{"v6 wanted", true, false, []uint8{1, 200, 255}, v6(200), true},
 		{"v6 other VRID", true, false, []uint8{1, 200, 255}, v6(201), false},
 		{"v6 empty", true, false, []uint8{0}, nil, false},

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kt-project/kt/vrrp/wire"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -188,16 +189,16 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err := p.SetMulticastInterface(ifi); err != nil {
 			return fail(err)
 		}
-		if err := p.SetMulticastHopLimit(TTL); err != nil {
+		if err := p.SetMulticastHopLimit(wire.TTL); err != nil {
 			return fail(err)
 		}
-		if err := p.SetHopLimit(TTL); err != nil {
+		if err := p.SetHopLimit(wire.TTL); err != nil {
 			return fail(err)
 		}
 		if err := p.SetMulticastLoopback(false); err != nil {
 			return fail(err)
 		}
-		if err := p.SetTrafficClass(TOS); err != nil {
+		if err := p.SetTrafficClass(wire.TOS); err != nil {
 			return fail(err)
 		}
 		c.p6 = p
@@ -343,7 +344,7 @@ func (c *Conn) Send(b []byte, src, dst netip.Addr) error {
 			cm.Src = src.AsSlice()
 		}
 		if !dst.IsMulticast() {
-			cm.HopLimit = TTL
+			cm.HopLimit = wire.TTL
 		}
 		_, err := c.p6.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: c.ifi.Name})
 		return err

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// DefaultEventLogInterval is how often an instance logs the same kind of
+// defaultEventLogInterval is how often an instance logs the same kind of
 // advert event (a drop reason, a lower priority advert...) from one source:
 // the first at once, then one summary line per interval with the count.
-const DefaultEventLogInterval = 10 * time.Second
+const defaultEventLogInterval = 10 * time.Second
 
 // maxEventSources bounds how many sources an instance keeps apart per
 // kind; adverts from further sources (a flood of spoofed ones) share one
@@ -35,21 +35,21 @@ type eventKey struct {
 type eventWindow struct {
 	since time.Time // the last line about this kind and source
 	until time.Time
-	n     uint64 // events since the last line
-	ev    Event  // the latest of them
+	n     uint64       // events since the last line
+	ev    machineEvent // the latest of them
 	err   string
 }
 
 func newEventLog(every time.Duration) *eventLog {
 	if every <= 0 {
-		every = DefaultEventLogInterval
+		every = defaultEventLogInterval
 	}
 	return &eventLog{every: every, win: map[eventKey]*eventWindow{}}
 }
 
 // add logs ev from src now, or counts it for the next summary. detail is
 // kt's own explanation, logged next to keepalived's words.
-func (l *eventLog) add(log *slog.Logger, name string, now time.Time, src netip.Addr, ev Event, detail string) {
+func (l *eventLog) add(log *slog.Logger, name string, now time.Time, src netip.Addr, ev machineEvent, detail string) {
 	if ev.Text == "" {
 		return
 	}

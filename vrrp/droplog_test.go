@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // feedConn is a PacketConn the test feeds datagrams into, one at a time
@@ -113,7 +115,7 @@ func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 		VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "lo"}}}
 	r, c, stop := runFed(t, ic, time.Hour)
 	attacker := netip.MustParseAddr("192.0.2.66")
-	m, err := NewMachine(mc)
+	m, err := makeMachine(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +124,9 @@ func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
+		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: wire.TTL}
 	}
-	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[dropAuth] == n })
+	waitFor(t, "every advert counted", func() bool { return r.Status()[0].Stats.Dropped[wire.DropAuth] == n })
 	st := r.Status()[0]
 	if st.State != StateBackup || st.Stats.AdvertsRx != 0 || st.Stats.DroppedTotal() != n {
 		t.Fatalf("after the flood: state %v, stats %+v", st.State, st.Stats)
@@ -155,13 +157,13 @@ func TestEventLogWindows(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	l := newEventLog(10 * time.Second)
-	ev := Event{Drop: dropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
+	ev := machineEvent{Drop: wire.DropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
 	a, b := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	for i := 0; i < 5; i++ {
 		l.add(log, "VI_1", t0.Add(time.Duration(i)*time.Second), a, ev, "")
 	}
 	l.add(log, "VI_1", t0, b, ev, "")
-	l.add(log, "VI_1", t0, a, Event{Kind: "auth", Text: "received an invalid passwd!"}, "")
+	l.add(log, "VI_1", t0, a, machineEvent{Kind: "auth", Text: "received an invalid passwd!"}, "")
 	if got := countLines(logs.String(), "interval mismatch"); got != 2 {
 		t.Fatalf("%d interval lines before the window ends, want one per source:\n%s", got, logs)
 	}
@@ -186,7 +188,7 @@ func TestEventLogWindows(t *testing.T) {
 	l = newEventLog(time.Second)
 	for i := 0; i < 1000; i++ {
 		src := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
-		l.add(log, "VI_1", t0, src, Event{Kind: "ttl", Text: "invalid TTL/HL. Received 64 and expect 255"}, "")
+		l.add(log, "VI_1", t0, src, machineEvent{Kind: "ttl", Text: "invalid TTL/HL. Received 64 and expect 255"}, "")
 	}
 	if len(l.win) != maxEventSources+1 {
 		t.Fatalf("%d entries for 1000 sources", len(l.win))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // The receive path's fast drop: a flood of adverts for a configured VRID
@@ -46,8 +48,8 @@ const rxPassEvery = time.Second
 // rxRule is what the reader needs of one instance to check its adverts.
 type rxRule struct {
 	version int
-	auth    AuthType
-	key     [authLen]byte
+	auth    wire.AuthType
+	key     [wire.AuthLen]byte
 	addr    netip.Addr // the instance's own address: its adverts go on
 	unicast bool
 }
@@ -62,7 +64,7 @@ type rxRules struct {
 // rxKey is what the reader counts drops by.
 type rxKey struct {
 	vrid   uint8
-	reason DropReason
+	reason wire.DropReason
 	src    netip.Addr
 }
 
@@ -93,9 +95,9 @@ type rxScratch struct {
 	pkt Packet
 	// mac is HMAC-MD5 keyed with macKey, reset for each datagram.
 	mac    hash.Hash
-	macKey [authLen]byte
+	macKey [wire.AuthLen]byte
 	sum    []byte
-	hdr    [60 + AHLen]byte
+	hdr    [60 + wire.AHLen]byte
 }
 
 func newRxScratch() *rxScratch {
@@ -111,7 +113,7 @@ func (f *rxFilter) keep(s *rxScratch, r *Received) bool {
 		return true
 	}
 	vrid, reason := s.check(rules, r)
-	if reason == dropNone {
+	if reason == wire.DropNone {
 		return true
 	}
 	k := rxKey{vrid: vrid, reason: reason, src: r.Src}
@@ -157,110 +159,110 @@ func (f *rxFilter) take(now time.Time) map[rxKey]uint64 {
 }
 
 // check returns the VRID of the datagram and why it would be dropped for
-// a reason that needs no instance state, or dropNone when it has to go on
+// a reason that needs no instance state, or wire.DropNone when it has to go on
 // to the loop (a good advert, one for no configured VRID, our own, or one
 // whose fault only the machine can judge). It follows the order of the
-// loop's checks (Router.receive, then Machine.check) so that a datagram
+// loop's checks (Router.receive, then machine.check) so that a datagram
 // counts under the reason the loop would give it.
-func (s *rxScratch) check(rules *rxRules, r *Received) (uint8, DropReason) {
+func (s *rxScratch) check(rules *rxRules, r *Received) (uint8, wire.DropReason) {
 	b := r.Raw
 	if rules.v6 {
 		if len(b) < 2 {
-			return 0, dropNone
+			return 0, wire.DropNone
 		}
 		rule := rules.byVRID[b[1]]
 		if rule == nil || r.Src == rule.addr {
-			return b[1], dropNone
+			return b[1], wire.DropNone
 		}
 		// The kernel checked the checksum (IPV6_CHECKSUM).
 		if err := (DecodeOptions{SkipChecksum: true}).DecodeInto(&s.pkt, b, r.Src, r.Dst); err != nil {
-			return b[1], reasonOf(err)
+			return b[1], wire.ReasonOf(err)
 		}
 		return b[1], s.checkRule(rule, r, false)
 	}
 	// IPv4: only a well-formed IP header and AH are checked here, anything
 	// odd in them goes on to the loop.
-	if len(b) < IPv4HeaderLen || b[0]>>4 != 4 {
-		return 0, dropNone
+	if len(b) < wire.IPv4HeaderLen || b[0]>>4 != 4 {
+		return 0, wire.DropNone
 	}
 	hl := int(b[0]&0x0f) * 4
-	if hl < IPv4HeaderLen || int(binary.BigEndian.Uint16(b[2:])) != len(b) {
-		return 0, dropNone
+	if hl < wire.IPv4HeaderLen || int(binary.BigEndian.Uint16(b[2:])) != len(b) {
+		return 0, wire.DropNone
 	}
 	off := hl
 	ah := false
 	switch b[9] {
 	case IPProto:
-	case IPProtoAH:
-		if len(b) < hl+AHLen || b[hl] != IPProto || b[hl+1] != AHLen/4-2 {
-			return 0, dropNone
+	case wire.IPProtoAH:
+		if len(b) < hl+wire.AHLen || b[hl] != IPProto || b[hl+1] != wire.AHLen/4-2 {
+			return 0, wire.DropNone
 		}
 		ah = true
-		off += AHLen
+		off += wire.AHLen
 	default:
-		return 0, dropNone
+		return 0, wire.DropNone
 	}
 	if len(b) < off+2 {
-		return 0, dropNone
+		return 0, wire.DropNone
 	}
 	vrid := b[off+1]
 	rule := rules.byVRID[vrid]
 	if rule == nil || r.Src == rule.addr {
-		return vrid, dropNone
+		return vrid, wire.DropNone
 	}
 	if err := (DecodeOptions{}).DecodeInto(&s.pkt, b[off:], r.Src, r.Dst); err != nil {
-		return vrid, reasonOf(err)
+		return vrid, wire.ReasonOf(err)
 	}
 	if ah && rule.auth == AuthAH && !s.ahOK(b, hl, rule) {
-		return vrid, dropAuth
+		return vrid, wire.DropAuth
 	}
 	return vrid, s.checkRule(rule, r, ah)
 }
 
-// checkRule is the stateless head of Machine.check, in its order.
-func (s *rxScratch) checkRule(rule *rxRule, r *Received, ah bool) DropReason {
+// checkRule is the stateless head of machine.check, in its order.
+func (s *rxScratch) checkRule(rule *rxRule, r *Received, ah bool) wire.DropReason {
 	p := &s.pkt
 	if r.Src.Is4() && ah != (rule.auth == AuthAH) {
-		return dropAuthType
+		return wire.DropAuthType
 	}
-	if !rule.unicast && r.TTL != -1 && r.TTL != TTL {
-		return dropTTL
+	if !rule.unicast && r.TTL != -1 && r.TTL != wire.TTL {
+		return wire.DropTTL
 	}
 	if p.Version != rule.version {
-		return dropVersion
+		return wire.DropVersion
 	}
 	if p.Version == 2 && r.Src.Is4() {
 		if p.AuthType > AuthAH || p.AuthType != rule.auth {
-			return dropAuthType
+			return wire.DropAuthType
 		}
 		if rule.auth == AuthPass && p.Auth != rule.key {
-			return dropAuth
+			return wire.DropAuth
 		}
 	}
-	return dropNone
+	return wire.DropNone
 }
 
-// ahOK is verifyAH without allocating: the ICV (HMAC-MD5-96 over the IP
+// ahOK is wire.VerifyAH without allocating: the ICV (HMAC-MD5-96 over the IP
 // header with its mutable fields zeroed, the AH header with a zero ICV and
 // the VRRP message) and the SPI (the source address).
 func (s *rxScratch) ahOK(b []byte, hl int, rule *rxRule) bool {
 	if s.mac == nil || s.macKey != rule.key {
 		s.mac, s.macKey = hmac.New(md5.New, rule.key[:]), rule.key
 	}
-	hdr := s.hdr[:hl+AHLen]
+	hdr := s.hdr[:hl+wire.AHLen]
 	copy(hdr, b)
 	hdr[1] = 0
 	hdr[6], hdr[7] = 0, 0
 	hdr[10], hdr[11] = 0, 0
-	clear(hdr[hl+12 : hl+AHLen])
+	clear(hdr[hl+12 : hl+wire.AHLen])
 	if rule.unicast {
 		hdr[8] = 0
 	}
 	s.mac.Reset()
 	s.mac.Write(hdr)
-	s.mac.Write(b[hl+AHLen:])
+	s.mac.Write(b[hl+wire.AHLen:])
 	s.sum = s.mac.Sum(s.sum[:0])
-	if subtle.ConstantTimeCompare(s.sum[:icvLen], b[hl+12:hl+AHLen]) != 1 {
+	if subtle.ConstantTimeCompare(s.sum[:wire.ICVLen], b[hl+12:hl+wire.AHLen]) != 1 {
 		return false
 	}
 	return binary.BigEndian.Uint32(b[hl+4:]) == binary.BigEndian.Uint32(b[12:16])
@@ -321,7 +323,7 @@ func (r *Router) foldDrops(cs *connState, now time.Time) {
 		if st := in.m.State(); st != StateBackup && st != StateMaster {
 			continue
 		}
-		if k.reason > dropNone && k.reason < numDropReasons {
+		if k.reason > wire.DropNone && k.reason < wire.NumDropReasons {
 			in.m.stats.Dropped[k.reason] += n
 		}
 		name := in.cfg.Machine.Name
@@ -329,7 +331,7 @@ func (r *Router) foldDrops(cs *connState, now time.Time) {
 			// The loop has no window for it (the instance was in
 			// FAULT when the first went on): log it now.
 			text := fastDropText(in.cfg.Machine, k.reason)
-			in.events.add(in.log, name, now, k.src, Event{Drop: k.reason, Kind: k.reason.String(), Text: text}, "")
+			in.events.add(in.log, name, now, k.src, machineEvent{Drop: k.reason, Kind: k.reason.String(), Text: text}, "")
 			in.events.more(k.reason.String(), k.src, n-1)
 		}
 	}
@@ -339,24 +341,24 @@ func (r *Router) foldDrops(cs *connState, now time.Time) {
 
 // fastDropText is keepalived's line for a reason the reader drops for, for
 // when the loop has not logged one of its kind yet.
-func fastDropText(c Config, reason DropReason) string {
+func fastDropText(c Config, reason wire.DropReason) string {
 	switch reason {
-	case dropAuth:
+	case wire.DropAuth:
 		if c.AuthType == AuthAH {
 			return "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
 		}
 		return "received an invalid passwd!"
-	case dropAuthType:
+	case wire.DropAuthType:
 		return fmt.Sprintf("received an advert with the wrong auth type, expecting %d!", c.AuthType)
-	case dropTTL:
-		return fmt.Sprintf("invalid TTL/HL. Received a TTL other than %d", TTL)
-	case dropVersion:
+	case wire.DropTTL:
+		return fmt.Sprintf("invalid TTL/HL. Received a TTL other than %d", wire.TTL)
+	case wire.DropVersion:
 		return fmt.Sprintf("wrong version. Received another and expect %d", c.Version)
-	case dropChecksum:
+	case wire.DropChecksum:
 		return fmt.Sprintf("Invalid VRRPv%d checksum", c.Version)
-	case dropShort:
+	case wire.DropShort:
 		return "vrrp packet too short"
-	case dropLength:
+	case wire.DropLength:
 		return "vrrp packet too long"
 	}
 	return "advert dropped: " + reason.String()

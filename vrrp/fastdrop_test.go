@@ -9,22 +9,24 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // slowReason is what the router's loop makes of r for the instance m:
-// Router.receive's decoding and AH check, then Machine.check.
-func slowReason(m *Machine, r Received) DropReason {
+// Router.receive's decoding and AH check, then machine.check.
+func slowReason(m *machine, r Received) wire.DropReason {
 	d, err := ParseIPv4(r.Raw, DecodeOptions{})
 	if err != nil {
-		return reasonOf(err)
+		return wire.ReasonOf(err)
 	}
 	c := m.Config()
 	if d.AH != nil && c.AuthType == AuthAH {
-		if err := verifyAH(r.Raw, c.AuthKey, c.Unicast); err != nil {
-			return reasonOf(err)
+		if err := wire.VerifyAH(r.Raw, c.AuthKey, c.Unicast); err != nil {
+			return wire.ReasonOf(err)
 		}
 	}
-	a := Advert{Src: r.Src, Dst: r.Dst, TTL: r.TTL, Multicast: r.Dst.IsMulticast(), AH: d.AH != nil, Packet: d.VRRP}
+	a := rxAdvert{Src: r.Src, Dst: r.Dst, TTL: r.TTL, Multicast: r.Dst.IsMulticast(), AH: d.AH != nil, Packet: d.VRRP}
 	if d.AH != nil {
 		a.AHSeq = d.AH.Seq
 	}
@@ -54,24 +56,24 @@ func TestFastDropAgreesWithLoop(t *testing.T) {
 		name string
 		cfg  func(*Config)
 		pkt  pkt
-		want DropReason
+		want wire.DropReason
 	}{
-		{"good none", nil, pkt{}, dropNone},
-		{"good pass", pass, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("right") }}, dropNone},
-		{"bad pass", pass, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("wrong") }}, dropAuth},
-		{"good ah", ah, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("right"), 7 }}, dropNone},
-		{"bad ah icv", ah, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("wrong"), 7 }}, dropAuth},
-		{"ah but pass configured", pass, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key = true, PassKey("right") }}, dropAuthType},
-		{"no ah but ah configured", ah, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("right") }}, dropAuthType},
-		{"no auth but pass configured", pass, pkt{mod: func(p *Packet) { p.AuthType = authNone }}, dropAuthType},
-		{"ttl", nil, pkt{ttl: 64}, dropTTL},
-		{"version 3", nil, pkt{mod: func(p *Packet) { p.Version = 3 }}, dropVersion},
-		{"checksum", nil, pkt{raw: func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }}, dropChecksum},
-		{"bad ah icv and ttl", ah, pkt{ttl: 1, mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("wrong"), 7 }}, dropAuth},
-		{"short ip", nil, pkt{raw: func(b []byte) []byte { return b[:19] }}, dropNone},
-		{"lower priority", nil, pkt{mod: func(p *Packet) { p.Priority = 1 }}, dropNone},
-		{"interval (the loop judges)", nil, pkt{mod: func(p *Packet) { p.Interval = 3 * time.Second }}, dropNone},
-		{"other vrid", nil, pkt{mod: func(p *Packet) { p.VRID = 9 }}, dropNone},
+		{"good none", nil, pkt{}, wire.DropNone},
+		{"good pass", pass, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("right") }}, wire.DropNone},
+		{"bad pass", pass, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("wrong") }}, wire.DropAuth},
+		{"good ah", ah, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("right"), 7 }}, wire.DropNone},
+		{"bad ah icv", ah, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("wrong"), 7 }}, wire.DropAuth},
+		{"ah but pass configured", pass, pkt{mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key = true, PassKey("right") }}, wire.DropAuthType},
+		{"no ah but ah configured", ah, pkt{mod: func(p *Packet) { p.AuthType, p.Auth = AuthPass, PassKey("right") }}, wire.DropAuthType},
+		{"no auth but pass configured", pass, pkt{mod: func(p *Packet) { p.AuthType = wire.AuthNone }}, wire.DropAuthType},
+		{"ttl", nil, pkt{ttl: 64}, wire.DropTTL},
+		{"version 3", nil, pkt{mod: func(p *Packet) { p.Version = 3 }}, wire.DropVersion},
+		{"checksum", nil, pkt{raw: func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }}, wire.DropChecksum},
+		{"bad ah icv and ttl", ah, pkt{ttl: 1, mod: func(p *Packet) { p.AuthType = AuthAH }, opts: func(o *IPv4Options) { o.AH, o.Key, o.Seq = true, PassKey("wrong"), 7 }}, wire.DropAuth},
+		{"short ip", nil, pkt{raw: func(b []byte) []byte { return b[:19] }}, wire.DropNone},
+		{"lower priority", nil, pkt{mod: func(p *Packet) { p.Priority = 1 }}, wire.DropNone},
+		{"interval (the loop judges)", nil, pkt{mod: func(p *Packet) { p.Interval = 3 * time.Second }}, wire.DropNone},
+		{"other vrid", nil, pkt{mod: func(p *Packet) { p.VRID = 9 }}, wire.DropNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newM(t, tc.cfg)
@@ -90,7 +92,7 @@ func TestFastDropAgreesWithLoop(t *testing.T) {
 			if tc.pkt.raw != nil {
 				b = tc.pkt.raw(b)
 			}
-			r := Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
+			r := Received{Raw: b, Src: attacker, Dst: Group4, TTL: wire.TTL}
 			if len(b) > 8 {
 				r.TTL = int(b[8])
 			}
@@ -98,7 +100,7 @@ func TestFastDropAgreesWithLoop(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("reader: %v, want %v", got, tc.want)
 			}
-			if slow := slowReason(m, r); got != dropNone && slow != got {
+			if slow := slowReason(m, r); got != wire.DropNone && slow != got {
 				t.Fatalf("reader drops for %v, the loop for %v", got, slow)
 			}
 		})
@@ -120,7 +122,7 @@ func TestFastDropFilterPassesFirst(t *testing.T) {
 	}
 	kept := 0
 	for range 1000 {
-		r := Received{Raw: b, Src: src, Dst: Group4, TTL: TTL}
+		r := Received{Raw: b, Src: src, Dst: Group4, TTL: wire.TTL}
 		if f.keep(s, &r) {
 			kept++
 		}
@@ -133,7 +135,7 @@ func TestFastDropFilterPassesFirst(t *testing.T) {
 		t.Fatal("no fold due after rxFoldEvery")
 	}
 	got := f.take(now)
-	if n := got[rxKey{vrid: m.Config().VRID, reason: dropAuth, src: src}]; n != 999 {
+	if n := got[rxKey{vrid: m.Config().VRID, reason: wire.DropAuth, src: src}]; n != 999 {
 		t.Fatalf("take: %v, want 999 auth drops", got)
 	}
 	if f.due(now.Add(time.Hour)) {
@@ -141,7 +143,7 @@ func TestFastDropFilterPassesFirst(t *testing.T) {
 	}
 	// A second later the next one goes on again.
 	f.take(now.Add(rxPassEvery))
-	r := Received{Raw: b, Src: src, Dst: Group4, TTL: TTL}
+	r := Received{Raw: b, Src: src, Dst: Group4, TTL: wire.TTL}
 	if !f.keep(s, &r) {
 		t.Fatal("the first drop after rxPassEvery was not passed on")
 	}
@@ -151,7 +153,7 @@ func TestFastDropFilterPassesFirst(t *testing.T) {
 // nothing.
 func TestFastDropAllocs(t *testing.T) {
 	src := netip.MustParseAddr("192.0.2.66")
-	for _, auth := range []AuthType{AuthPass, AuthAH} {
+	for _, auth := range []wire.AuthType{AuthPass, AuthAH} {
 		m := newM(t, func(c *Config) { c.AuthType, c.AuthKey = auth, PassKey("right") })
 		p := m.Advert(200)
 		o := IPv4Options{Src: src, Dst: Group4}
@@ -166,7 +168,7 @@ func TestFastDropAllocs(t *testing.T) {
 		}
 		f := newRxFilter(fastRules(m.Config()))
 		s := newRxScratch()
-		r := Received{Raw: b, Src: src, Dst: Group4, TTL: TTL}
+		r := Received{Raw: b, Src: src, Dst: Group4, TTL: wire.TTL}
 		f.keep(s, &r)
 		f.keep(s, &r)
 		if n := testing.AllocsPerRun(1000, func() { f.keep(s, &r) }); n != 0 {
@@ -179,10 +181,10 @@ func TestFastDropAllocs(t *testing.T) {
 // loop would accept, nor under another reason.
 func FuzzFastDrop(f *testing.F) {
 	src := netip.MustParseAddr("192.0.2.66")
-	for _, auth := range []AuthType{authNone, AuthPass, AuthAH} {
+	for _, auth := range []wire.AuthType{wire.AuthNone, AuthPass, AuthAH} {
 		c := baseCfg()
 		c.AuthType, c.AuthKey = auth, PassKey("right")
-		m, err := NewMachine(c)
+		m, err := makeMachine(c)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -195,18 +197,18 @@ func FuzzFastDrop(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b, uint8(auth), uint8(TTL))
+		f.Add(b, uint8(auth), uint8(wire.TTL))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, auth, ttl uint8) {
 		c := baseCfg()
-		c.AuthType, c.AuthKey = AuthType(auth%3), PassKey("right")
-		m, err := NewMachine(c)
+		c.AuthType, c.AuthKey = wire.AuthType(auth%3), PassKey("right")
+		m, err := makeMachine(c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := Received{Raw: b, Src: src, Dst: Group4, TTL: int(ttl)}
 		_, got := newRxScratch().check(fastRules(c), &r)
-		if got == dropNone {
+		if got == wire.DropNone {
 			return
 		}
 		if slow := slowReason(m, r); slow != got {
@@ -282,7 +284,7 @@ func TestFastDropThroughRouter(t *testing.T) {
 		t.Fatal("the router gave the conn no filter")
 	}
 	attacker := netip.MustParseAddr("192.0.2.66")
-	m, err := NewMachine(mc)
+	m, err := makeMachine(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,13 +295,13 @@ func TestFastDropThroughRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range n {
-		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
+		c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: wire.TTL}
 	}
 	// The counts of the last 100 ms reach the router at its next wake-up:
 	// one more datagram after that makes one.
 	time.Sleep(rxFoldEvery)
-	c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: TTL}
-	for deadline := time.Now().Add(10 * time.Second); r.Status()[0].Stats.Dropped[dropAuth] != n+1; time.Sleep(5 * time.Millisecond) {
+	c.in <- Received{Raw: b, Src: attacker, Dst: Group4, TTL: wire.TTL}
+	for deadline := time.Now().Add(10 * time.Second); r.Status()[0].Stats.Dropped[wire.DropAuth] != n+1; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not every advert counted: %+v", r.Status()[0].Stats)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // groupSource is the fault source a sync group puts on its members.
@@ -86,7 +87,7 @@ func (r *Router) buildGroups() {
 	for _, g := range r.groups {
 		owners := true
 		for _, in := range g.members {
-			owners = owners && in.cfg.Machine.Priority == priorityOwner
+			owners = owners && in.cfg.Machine.Priority == wire.PriorityOwner
 		}
 		if owners {
 			g.state = StateMaster

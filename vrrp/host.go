@@ -7,7 +7,7 @@ import (
 
 // Host is everything the router does to the machine besides sending and
 // receiving adverts: addresses, routes, rules, VMAC links, sysctls, the
-// firewall, and the link and address events it follows. Netlink is the
+// firewall, and the link and address events it follows. netlinkHost is the
 // real one; MemHost keeps a host in memory for tests.
 type Host interface {
 	// AddAddr adds v; created is false when v was there already (the

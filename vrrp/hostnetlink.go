@@ -17,18 +17,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This file is the rest of Netlink's Host: presence checks, links and
+// This file is the rest of netlinkHost's Host: presence checks, links and
 // their addresses, VMACs, sysctls, the firewall and the events. Addresses
 // are in addr.go, routes and rules in route.go.
 
-var _ Host = (*Netlink)(nil)
+var _ Host = (*netlinkHost)(nil)
 
-// procSys is where Netlink reads and writes sysctls.
+// procSys is where netlinkHost reads and writes sysctls.
 const procSys = "/proc/sys"
 
 // HasAddr reports whether v is on its interface; true when that cannot be
 // told.
-func (n *Netlink) HasAddr(v VIP) bool {
+func (n *netlinkHost) HasAddr(v VIP) bool {
 	link, err := netlink.LinkByName(v.Dev)
 	if err != nil {
 		return true
@@ -52,7 +52,7 @@ func (n *Netlink) HasAddr(v VIP) bool {
 
 // HasRoute reports whether a route to rt's destination is in its table;
 // true when that cannot be told.
-func (n *Netlink) HasRoute(rt Route) bool {
+func (n *netlinkHost) HasRoute(rt Route) bool {
 	got, err := netlink.RouteListFiltered(rt.Route.Family, &netlink.Route{Table: rt.Route.Table}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return true
@@ -77,7 +77,7 @@ func (n *Netlink) HasRoute(rt Route) bool {
 
 // HasRule reports whether a rule like ru is there; true when that cannot
 // be told.
-func (n *Netlink) HasRule(ru Rule) bool {
+func (n *netlinkHost) HasRule(ru Rule) bool {
 	got, err := netlink.RuleList(ru.Rule.Family)
 	if err != nil {
 		return true
@@ -104,7 +104,7 @@ func (n *Netlink) HasRule(ru Rule) bool {
 
 // Link reports whether the interface exists and is up (administratively
 // and in its operational state).
-func (n *Netlink) Link(name string) (up, exists bool) {
+func (n *netlinkHost) Link(name string) (up, exists bool) {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return false, false
@@ -117,7 +117,7 @@ func attrsUp(a *netlink.LinkAttrs) bool {
 }
 
 // InterfaceAddrs lists the interface's addresses.
-func (n *Netlink) InterfaceAddrs(name string) ([]netip.Addr, error) {
+func (n *netlinkHost) InterfaceAddrs(name string) ([]netip.Addr, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func ifaceAddrs(ifi *net.Interface) ([]netip.Addr, error) {
 // promote_secondaries 1; they go with it). IPv6 is off on it unless v6;
 // it never generates a link-local address from the virtual MAC (RFC 5798
 // 7.4), but gets the base's when linkLocal. The link is brought up.
-func (n *Netlink) AddVMAC(v *VMAC, v6, linkLocal bool) (created bool, err error) {
+func (n *netlinkHost) AddVMAC(v *VMAC, v6, linkLocal bool) (created bool, err error) {
 	base, err := netlink.LinkByName(v.Base)
 	if err != nil {
 		return false, fmt.Errorf("use_vmac: interface %s: %w", v.Base, err)
@@ -210,7 +210,7 @@ func (n *Netlink) AddVMAC(v *VMAC, v6, linkLocal bool) (created bool, err error)
 }
 
 // RemoveLink deletes the interface name if it exists.
-func (n *Netlink) RemoveLink(name string) error {
+func (n *netlinkHost) RemoveLink(name string) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil
@@ -222,18 +222,18 @@ func (n *Netlink) RemoveLink(name string) error {
 }
 
 // Sysctl reads /proc/sys/NAME.
-func (n *Netlink) Sysctl(name string) (string, error) {
+func (n *netlinkHost) Sysctl(name string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(procSys, name))
 	return strings.TrimSpace(string(b)), err
 }
 
 // SetSysctl writes /proc/sys/NAME.
-func (n *Netlink) SetSysctl(name, value string) error {
+func (n *netlinkHost) SetSysctl(name, value string) error {
 	return os.WriteFile(filepath.Join(procSys, name), []byte(value), 0o644)
 }
 
 // SysctlDir lists /proc/sys/DIR.
-func (n *Netlink) SysctlDir(dir string) ([]string, error) {
+func (n *netlinkHost) SysctlDir(dir string) ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(procSys, dir))
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
@@ -243,7 +243,7 @@ func (n *Netlink) SysctlDir(dir string) ([]string, error) {
 }
 
 // Firewall sets up kt's nftables tables (nft.go).
-func (n *Netlink) Firewall(ctx context.Context, table string) (Firewall, error) {
+func (n *netlinkHost) Firewall(ctx context.Context, table string) (Firewall, error) {
 	fw, err := newNFTFirewall(ctx, table)
 	if err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func (f nftHost) Close() error                           { return f.fw.close() }
 // until ctx ends. Deletions are reported as keepalived's netlink handler
 // sees them (keepalived_netlink.c); lost messages (ENOBUFS) count as a
 // deletion. It returns once its subscriptions have ended.
-func (n *Netlink) Watch(ctx context.Context, out chan<- HostEvent) error {
+func (n *netlinkHost) Watch(ctx context.Context, out chan<- HostEvent) error {
 	done := make(chan struct{})
 	defer close(done) // ends the netlink package's subscriptions
 	links := make(chan netlink.LinkUpdate, 64)

@@ -17,7 +17,7 @@ import (
 // inNamespaceEnv marks the test binary re-run inside a namespace.
 const inNamespaceEnv = "KT_SEAMS_NETLINK_NS"
 
-// TestNetlinkHost proves Netlink's wiring to a real kernel: the test binary
+// TestNetlinkHost proves netlinkHost's wiring to a real kernel: the test binary
 // runs TestNetlinkHostInside in a network namespace of its own (so that
 // every netlink socket, the subscriptions' included, is there).
 func TestNetlinkHost(t *testing.T) {
@@ -54,7 +54,7 @@ func TestNetlinkHostInside(t *testing.T) {
 	run("link", "set", "sA", "up")
 	run("link", "set", "sB", "up")
 	run("addr", "add", "192.0.2.1/24", "dev", "sA")
-	n := NewNetlink()
+	n := newNetlinkHost()
 	defer n.Close()
 
 	events := make(chan HostEvent, 256)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // StaticConfig is global static_ipaddress, static_routes and static_rules:
@@ -105,7 +106,7 @@ func addrConfig(ic *InstanceConfig, cfg *config.Config, in *config.Instance, str
 	case in.Accept:
 		accept = !(strict && ic.Machine.Version == 2)
 	}
-	ic.NoAccept = !accept && ic.Machine.Priority != priorityOwner
+	ic.NoAccept = !accept && ic.Machine.Priority != wire.PriorityOwner
 	all := allVIPs(in)
 	for i := range ic.VIPs {
 		if i < len(all) {

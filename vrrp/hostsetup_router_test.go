@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // TestRouterAddsExtras: statics first; on becoming master the VIPs, then
@@ -17,7 +18,7 @@ func TestRouterAddsExtras(t *testing.T) {
 	sroute := routeOf(config.ParseRoute(strings.Fields("198.51.100.64/26 via 192.0.2.254 dev lo")))
 	srule := ruleOf(config.ParseRule(strings.Fields("from 192.0.2.60 table 102")), 16383)
 	vip := netip.MustParsePrefix("192.0.2.100/32")
-	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: priorityOwner, Interval: 50 * time.Millisecond,
+	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: wire.PriorityOwner, Interval: 50 * time.Millisecond,
 		VIPs: []netip.Addr{vip.Addr()}}
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4,
 		VIPs: []VIP{{Prefix: vip, Dev: "lo"}}, Routes: []Route{route}, Rules: []Rule{rule}}

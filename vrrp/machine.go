@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // State is a VRRP instance's state.
@@ -64,8 +66,8 @@ type Config struct {
 	// VIPs are the advertised virtual addresses.
 	VIPs []netip.Addr
 	// AuthType and AuthKey are v2's authentication (PASS or AH).
-	AuthType AuthType
-	AuthKey  [authLen]byte
+	AuthType wire.AuthType
+	AuthKey  [wire.AuthLen]byte
 	// Unicast: adverts go to Peers instead of the multicast group.
 	Unicast bool
 	Peers   []netip.Addr
@@ -93,8 +95,8 @@ type Config struct {
 	GARPLowerPrioDelay  time.Duration
 }
 
-// Advert is a received advertisement with what the socket layer saw of it.
-type Advert struct {
+// rxAdvert is a received advertisement with what the socket layer saw of it.
+type rxAdvert struct {
 	Src, Dst netip.Addr
 	// TTL is the IPv4 TTL or IPv6 hop limit, -1 when not known.
 	TTL int
@@ -108,43 +110,43 @@ type Advert struct {
 	*Packet
 }
 
-// ActionKind says what the shell must do.
-type ActionKind int
+// actionKind says what the shell must do.
+type actionKind int
 
 // The actions a machine asks for.
 const (
-	// ActSend: send an advertisement with Priority.
-	ActSend ActionKind = iota + 1
-	// ActAddVIPs: add the virtual addresses (and routes) to the host.
-	ActAddVIPs
-	// ActRemoveVIPs: remove them.
-	ActRemoveVIPs
-	// ActGARP: send Count gratuitous ARPs / unsolicited NAs per VIP.
-	ActGARP
-	// ActTransition: the state changed From -> To for Reason (log, notify).
-	ActTransition
+	// actSend: send an advertisement with Priority.
+	actSend actionKind = iota + 1
+	// actAddVIPs: add the virtual addresses (and routes) to the host.
+	actAddVIPs
+	// actRemoveVIPs: remove them.
+	actRemoveVIPs
+	// actGARP: send Count gratuitous ARPs / unsolicited NAs per VIP.
+	actGARP
+	// actTransition: the state changed From -> To for Reason (log, notify).
+	actTransition
 )
 
 // String names the action kind for logs and tests.
-func (k ActionKind) String() string {
+func (k actionKind) String() string {
 	switch k {
-	case ActSend:
+	case actSend:
 		return "send"
-	case ActAddVIPs:
+	case actAddVIPs:
 		return "add-vips"
-	case ActRemoveVIPs:
+	case actRemoveVIPs:
 		return "remove-vips"
-	case ActGARP:
+	case actGARP:
 		return "garp"
-	case ActTransition:
+	case actTransition:
 		return "transition"
 	}
 	return fmt.Sprintf("action(%d)", int(k))
 }
 
-// Action is one thing for the shell to do, in order.
-type Action struct {
-	Kind     ActionKind
+// machineAction is one thing for the shell to do, in order.
+type machineAction struct {
+	Kind     actionKind
 	Priority uint8 // ActSend: the advertised priority; ActTransition: ours
 	Count    int   // ActGARP
 	From, To State // ActTransition
@@ -159,13 +161,13 @@ type Action struct {
 const reasonLeftover = "leftover"
 
 // String describes the action, as the tests compare them.
-func (a Action) String() string {
+func (a machineAction) String() string {
 	switch a.Kind {
-	case ActSend:
+	case actSend:
 		return fmt.Sprintf("send(prio %d)", a.Priority)
-	case ActGARP:
+	case actGARP:
 		return fmt.Sprintf("garp(%d)", a.Count)
-	case ActTransition:
+	case actTransition:
 		return fmt.Sprintf("%s -> %s (priority %d, reason: %s)", a.From, a.To, a.Priority, a.Reason)
 	}
 	return a.Kind.String()
@@ -180,7 +182,7 @@ type Stats struct {
 	ReleasedMaster uint64
 	PriZeroRx      uint64
 	PriZeroTx      uint64
-	Dropped        [numDropReasons]uint64
+	Dropped        [wire.NumDropReasons]uint64
 }
 
 // DroppedTotal is the number of dropped adverts, all reasons together.
@@ -192,11 +194,11 @@ func (s *Stats) DroppedTotal() uint64 {
 	return n
 }
 
-// Machine is one VRRP instance's state machine. It is pure: it never reads
+// machine is one VRRP instance's state machine. It is pure: it never reads
 // a clock, sleeps or touches the network. The caller passes the time in,
 // carries out the returned actions in order, and calls Tick at Deadline.
-// A Machine is not safe for concurrent use.
-type Machine struct {
+// A machine is not safe for concurrent use.
+type machine struct {
 	cfg   Config
 	state State
 	// prio is the effective priority; masterInt the interval the current
@@ -227,8 +229,8 @@ type Machine struct {
 	stats      Stats
 }
 
-// NewMachine checks cfg and returns a machine in INIT; call Start.
-func NewMachine(cfg Config) (*Machine, error) {
+// makeMachine checks cfg and returns a machine in INIT; call Start.
+func makeMachine(cfg Config) (*machine, error) {
 	if cfg.Version != 2 && cfg.Version != 3 {
 		return nil, fmt.Errorf("vrrp %s: version %d is not 2 or 3", cfg.Name, cfg.Version)
 	}
@@ -249,21 +251,21 @@ func NewMachine(cfg Config) (*Machine, error) {
 	}
 	cfg.VIPs = slices.Clone(cfg.VIPs)
 	cfg.Peers = slices.Clone(cfg.Peers)
-	return &Machine{cfg: cfg, prio: cfg.Priority, masterInt: cfg.Interval}, nil
+	return &machine{cfg: cfg, prio: cfg.Priority, masterInt: cfg.Interval}, nil
 }
 
 // Config returns the machine's configuration.
-func (m *Machine) Config() Config { return m.cfg }
+func (m *machine) Config() Config { return m.cfg }
 
 // State returns the current state.
-func (m *Machine) State() State { return m.state }
+func (m *machine) State() State { return m.state }
 
 // Priority returns the effective priority.
-func (m *Machine) Priority() uint8 { return m.prio }
+func (m *machine) Priority() uint8 { return m.prio }
 
 // Master returns the address and priority of the master last heard from
 // (zero when none), or our own while we are master.
-func (m *Machine) Master() (netip.Addr, uint8) {
+func (m *machine) Master() (netip.Addr, uint8) {
 	if m.state == StateMaster {
 		return m.cfg.Addr, m.prio
 	}
@@ -271,22 +273,22 @@ func (m *Machine) Master() (netip.Addr, uint8) {
 }
 
 // Stats returns the counters.
-func (m *Machine) Stats() Stats { return m.stats }
+func (m *machine) Stats() Stats { return m.stats }
 
 // CountDrop counts an advert the socket layer dropped before the machine
 // could see it (decode errors, bad AH).
-func (m *Machine) CountDrop(r DropReason) {
-	if r > dropNone && r < numDropReasons {
+func (m *machine) CountDrop(r wire.DropReason) {
+	if r > wire.DropNone && r < wire.NumDropReasons {
 		m.stats.Dropped[r]++
 	}
 }
 
 // MasterInterval returns the interval the master advertises (learned in v3).
-func (m *Machine) MasterInterval() time.Duration { return m.masterInt }
+func (m *machine) MasterInterval() time.Duration { return m.masterInt }
 
 // Skew returns Skew_Time for priority p: (256 - p) / 256 of the master's
 // interval in v3, of one second in v2.
-func (m *Machine) Skew(p uint8) time.Duration {
+func (m *machine) Skew(p uint8) time.Duration {
 	base := time.Second
 	if m.cfg.Version == 3 {
 		base = m.masterInt
@@ -296,12 +298,12 @@ func (m *Machine) Skew(p uint8) time.Duration {
 
 // MasterDown returns Master_Down_Interval: DownTimerAdverts (3) times the
 // master's interval plus Skew_Time.
-func (m *Machine) MasterDown() time.Duration {
+func (m *machine) MasterDown() time.Duration {
 	return time.Duration(m.cfg.DownTimerAdverts)*m.masterInt + m.Skew(m.prio)
 }
 
 // Deadline returns when Tick must next be called; zero when no timer runs.
-func (m *Machine) Deadline() time.Time {
+func (m *machine) Deadline() time.Time {
 	switch m.state {
 	case StateBackup:
 		return m.downAt
@@ -322,20 +324,20 @@ func (m *Machine) Deadline() time.Time {
 // enters BACKUP and waits Master_Down_Interval, `state MASTER` included; a
 // `state MASTER` member of a sync group that is not MASTER waits one
 // interval plus the minimum skew.
-func (m *Machine) Start(now time.Time) []Action {
+func (m *machine) Start(now time.Time) []machineAction {
 	if m.state != StateInit {
 		return nil
 	}
 	if m.fault {
 		return m.transition(nil, StateFault, "fault at start")
 	}
-	owner := m.cfg.Priority == priorityOwner && !m.cfg.InitialBackup
+	owner := m.cfg.Priority == wire.PriorityOwner && !m.cfg.InitialBackup
 	if owner && !m.hold {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
-	acts := m.transition([]Action{{Kind: ActRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
+	acts := m.transition([]machineAction{{Kind: actRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
 	if m.hold && (m.cfg.InitialMaster || owner) {
 		m.downAt = now.Add(m.masterInt + m.Skew(255))
 		m.downReason = "no master seen (state MASTER, sync group)"
@@ -350,8 +352,8 @@ func (m *Machine) Start(now time.Time) []Action {
 }
 
 // Tick fires the timers that are due at now.
-func (m *Machine) Tick(now time.Time) []Action {
-	var acts []Action
+func (m *machine) Tick(now time.Time) []machineAction {
+	var acts []machineAction
 	switch m.state {
 	case StateBackup:
 		if !m.downAt.IsZero() && !now.Before(m.downAt) {
@@ -370,27 +372,27 @@ func (m *Machine) Tick(now time.Time) []Action {
 			m.advertAt = now.Add(m.cfg.Interval)
 		}
 		if !m.garpAt.IsZero() && !now.Before(m.garpAt) {
-			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRepeat})
+			acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPRepeat})
 			m.garpAt = time.Time{}
 		}
 		if !m.refreshAt.IsZero() && !now.Before(m.refreshAt) {
-			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRefreshRepeat})
+			acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPRefreshRepeat})
 			m.refreshAt = now.Add(m.cfg.GARPRefresh)
 		}
 		if !m.lowerAt.IsZero() && !now.Before(m.lowerAt) {
-			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPLowerPrioRepeat})
 			m.lowerAt = time.Time{}
 		}
 	}
 	return acts
 }
 
-// Event is something an instance has to say about an advert it received,
+// machineEvent is something an instance has to say about an advert it received,
 // in keepalived's words: why it dropped it, or what it made of it. The
 // router logs events (rate-limited per instance, kind and source).
-type Event struct {
-	// Drop is why the advert was dropped, dropNone for one accepted.
-	Drop DropReason
+type machineEvent struct {
+	// Drop is why the advert was dropped, wire.DropNone for one accepted.
+	Drop wire.DropReason
 	// Kind names what happened for rate limiting and logs: the drop
 	// reason's name, or "lower_priority", "higher_priority", "interval".
 	Kind string
@@ -400,24 +402,24 @@ type Event struct {
 
 // Receive handles an advert for this instance's VRID, checks it the way
 // keepalived does (vrrp_check_packet), and counts it or its drop reason.
-func (m *Machine) Receive(now time.Time, a Advert) []Action {
+func (m *machine) Receive(now time.Time, a rxAdvert) []machineAction {
 	acts, _ := m.Handle(now, a)
 	return acts
 }
 
 // Handle is Receive that also returns what keepalived would log about the
 // advert.
-func (m *Machine) Handle(now time.Time, a Advert) ([]Action, []Event) {
+func (m *machine) Handle(now time.Time, a rxAdvert) ([]machineAction, []machineEvent) {
 	if m.state != StateBackup && m.state != StateMaster {
 		return nil, nil
 	}
 	checkAddrs := m.state == StateMaster || !m.cfg.SkipCheckAdvAddr || a.Src != m.masterAddr
-	if r, text := m.check(a, checkAddrs); r != dropNone {
+	if r, text := m.check(a, checkAddrs); r != wire.DropNone {
 		m.stats.Dropped[r]++
-		return nil, []Event{{Drop: r, Kind: r.String(), Text: text}}
+		return nil, []machineEvent{{Drop: r, Kind: r.String(), Text: text}}
 	}
 	m.stats.AdvertsRx++
-	if a.Priority == priorityStop {
+	if a.Priority == wire.PriorityStop {
 		m.stats.PriZeroRx++
 	}
 	if m.state == StateBackup {
@@ -435,87 +437,87 @@ func castName(unicast bool) string {
 
 // check returns why a is dropped and keepalived's words for it (the
 // messages of vrrp_check_packet and vrrp_in_chk_ipsecah in 2.2.7).
-func (m *Machine) check(a Advert, checkAddrs bool) (DropReason, string) {
+func (m *machine) check(a rxAdvert, checkAddrs bool) (wire.DropReason, string) {
 	if a.Packet == nil {
-		return dropShort, "vrrp packet too short"
+		return wire.DropShort, "vrrp packet too short"
 	}
 	if a.Src.Is6() != m.cfg.Addr.Is6() {
-		return dropFamily, fmt.Sprintf("advert from %v is not of the instance's address family", a.Src)
+		return wire.DropFamily, fmt.Sprintf("advert from %v is not of the instance's address family", a.Src)
 	}
 	if a.Src == m.cfg.Addr {
-		return dropOwnAdvert, ""
+		return wire.DropOwnAdvert, ""
 	}
 	if a.Src.Is4() && a.AH != (m.cfg.AuthType == AuthAH) {
 		if a.AH {
-			return dropAuthType, "Received AH header but auth type not AH"
+			return wire.DropAuthType, "Received AH header but auth type not AH"
 		}
-		return dropAuthType, "No AH header but auth type is AH"
+		return wire.DropAuthType, "No AH header but auth type is AH"
 	}
-	if !m.cfg.Unicast && a.TTL != -1 && a.TTL != TTL {
-		return dropTTL, fmt.Sprintf("invalid TTL/HL. Received %d and expect %d", a.TTL, TTL)
+	if !m.cfg.Unicast && a.TTL != -1 && a.TTL != wire.TTL {
+		return wire.DropTTL, fmt.Sprintf("invalid TTL/HL. Received %d and expect %d", a.TTL, wire.TTL)
 	}
 	if a.Version != m.cfg.Version {
-		return dropVersion, fmt.Sprintf("wrong version. Received %d and expect %d", a.Version, m.cfg.Version)
+		return wire.DropVersion, fmt.Sprintf("wrong version. Received %d and expect %d", a.Version, m.cfg.Version)
 	}
 	if a.Version == 2 && a.Src.Is4() {
 		if a.AuthType > AuthAH {
-			return dropAuthType, fmt.Sprintf("Invalid auth type: %d", a.AuthType)
+			return wire.DropAuthType, fmt.Sprintf("Invalid auth type: %d", a.AuthType)
 		}
 		if a.AuthType != m.cfg.AuthType {
-			return dropAuthType, fmt.Sprintf("received a %d auth, expecting %d!", a.AuthType, m.cfg.AuthType)
+			return wire.DropAuthType, fmt.Sprintf("received a %d auth, expecting %d!", a.AuthType, m.cfg.AuthType)
 		}
 		if m.cfg.AuthType == AuthPass && a.Auth != m.cfg.AuthKey {
-			return dropAuth, "received an invalid passwd!"
+			return wire.DropAuth, "received an invalid passwd!"
 		}
 		if m.cfg.AuthType == AuthAH {
 			if a.AHSeq <= m.ahSeq {
-				return dropAuth, fmt.Sprintf("IPSEC-AH : sequence number %d already processed. Packet dropped. Local(%d)", a.AHSeq, m.ahSeq)
+				return wire.DropAuth, fmt.Sprintf("IPSEC-AH : sequence number %d already processed. Packet dropped. Local(%d)", a.AHSeq, m.ahSeq)
 			}
 			m.ahSeq = a.AHSeq
 		}
 		if a.Interval != m.cfg.Interval {
-			return dropInterval, fmt.Sprintf("advertisement interval mismatch mine=%d sec rcv'd=%d sec",
+			return wire.DropInterval, fmt.Sprintf("advertisement interval mismatch mine=%d sec rcv'd=%d sec",
 				int(m.cfg.Interval/time.Second), int(a.Interval/time.Second))
 		}
 	}
 	if a.Type != TypeAdvert {
-		return dropType, fmt.Sprintf("Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
+		return wire.DropType, fmt.Sprintf("Invalid packet type. %d and expect %d", a.Type, TypeAdvert)
 	}
 	if checkAddrs && len(a.Addrs) != len(m.cfg.VIPs) {
-		return dropAddrCount, fmt.Sprintf("received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(m.cfg.VIPs))
+		return wire.DropAddrCount, fmt.Sprintf("received an unexpected ip number count %d, expected %d!", len(a.Addrs), len(m.cfg.VIPs))
 	}
 	if a.Multicast == m.cfg.Unicast {
-		return dropCast, fmt.Sprintf("Expected %sicast packet but received %sicast packet", castName(m.cfg.Unicast), castName(!a.Multicast))
+		return wire.DropCast, fmt.Sprintf("Expected %sicast packet but received %sicast packet", castName(m.cfg.Unicast), castName(!a.Multicast))
 	}
 	if checkAddrs {
 		for _, v := range m.cfg.VIPs {
 			if !slices.Contains(a.Addrs, v) {
-				return dropAddrList, fmt.Sprintf("ip address associated with VRID %d not present in MASTER advert: %v", m.cfg.VRID, v)
+				return wire.DropAddrList, fmt.Sprintf("ip address associated with VRID %d not present in MASTER advert: %v", m.cfg.VRID, v)
 			}
 		}
 		if m.cfg.Unicast && m.cfg.CheckUnicastSrc && !slices.Contains(m.cfg.Peers, a.Src) {
-			return dropPeer, fmt.Sprintf("unicast source address %v not a unicast peer", a.Src)
+			return wire.DropPeer, fmt.Sprintf("unicast source address %v not a unicast peer", a.Src)
 		}
 	}
-	return dropNone, ""
+	return wire.DropNone, ""
 }
 
 // adoptInterval makes a v3 backup take the master's advert interval, as
 // RFC 5798 says; the event is keepalived's line for it.
-func (m *Machine) adoptInterval(a Advert, evs []Event) []Event {
+func (m *machine) adoptInterval(a rxAdvert, evs []machineEvent) []machineEvent {
 	if m.cfg.Version != 3 || a.Interval <= 0 || a.Interval == m.masterInt {
 		return evs
 	}
-	evs = append(evs, Event{Kind: "interval", Text: fmt.Sprintf("advertisement interval updated from %dms to %dms by master",
+	evs = append(evs, machineEvent{Kind: "interval", Text: fmt.Sprintf("advertisement interval updated from %dms to %dms by master",
 		m.masterInt.Milliseconds(), a.Interval.Milliseconds())})
 	m.masterInt = a.Interval
 	return evs
 }
 
-func (m *Machine) backupRx(now time.Time, a Advert) ([]Action, []Event) {
-	var evs []Event
+func (m *machine) backupRx(now time.Time, a rxAdvert) ([]machineAction, []machineEvent) {
+	var evs []machineEvent
 	switch {
-	case a.Priority == priorityStop:
+	case a.Priority == wire.PriorityStop:
 		m.downAt = now.Add(m.Skew(m.prio))
 		m.downReason = fmt.Sprintf("master %v stopped (priority 0)", a.Src)
 	case m.cfg.Nopreempt || a.Priority >= m.prio ||
@@ -537,15 +539,15 @@ func (m *Machine) backupRx(now time.Time, a Advert) ([]Action, []Event) {
 		// timer run out, then preempt.
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
 		m.downReason = fmt.Sprintf("preempting lower priority master %v (priority %d)", a.Src, a.Priority)
-		evs = append(evs, Event{Kind: "lower_priority", Text: fmt.Sprintf("received lower priority (%d) advert from %v - discarding", a.Priority, a.Src)})
+		evs = append(evs, machineEvent{Kind: "lower_priority", Text: fmt.Sprintf("received lower priority (%d) advert from %v - discarding", a.Priority, a.Src)})
 	}
 	return nil, evs
 }
 
-func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
-	var acts []Action
+func (m *machine) masterRx(now time.Time, a rxAdvert) ([]machineAction, []machineEvent) {
+	var acts []machineAction
 	cmp := a.Src.Compare(m.cfg.Addr)
-	if a.Priority == priorityStop {
+	if a.Priority == wire.PriorityStop {
 		return m.send(acts, m.prio), nil
 	}
 	if a.Priority < m.prio || (a.Priority == m.prio && cmp < 0) {
@@ -557,25 +559,25 @@ func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 		if m.cfg.GARPLowerPrioRepeat > 0 {
 			// keepalived's vrrp_state_master_rx: the lower priority
 			// router may have announced the VIPs as its own.
-			acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPLowerPrioRepeat})
 			if m.cfg.GARPLowerPrioDelay > 0 && m.lowerAt.IsZero() {
 				m.lowerAt = now.Add(m.cfg.GARPLowerPrioDelay)
 			}
 		}
-		return acts, []Event{{Kind: "lower_priority", Text: text}}
+		return acts, []machineEvent{{Kind: "lower_priority", Text: text}}
 	}
 	if a.Priority == m.prio && cmp == 0 {
 		return nil, nil
 	}
 	// Higher priority, or equal priority from a higher address.
-	var evs []Event
+	var evs []machineEvent
 	reason := fmt.Sprintf("higher priority advert from %v (priority %d)", a.Src, a.Priority)
 	text := fmt.Sprintf("Master received advert from %v with higher priority %d, ours %d", a.Src, a.Priority, m.prio)
 	if a.Priority == m.prio {
 		reason = fmt.Sprintf("equal priority advert from higher address %v", a.Src)
 		text = fmt.Sprintf("Master received advert from %v with same priority %d but higher IP address than ours", a.Src, a.Priority)
 	}
-	evs = append(evs, Event{Kind: "higher_priority", Text: text})
+	evs = append(evs, machineEvent{Kind: "higher_priority", Text: text})
 	evs = m.adoptInterval(a, evs)
 	m.masterAddr, m.masterPrio = a.Src, a.Priority
 	acts = m.leaveMaster(acts, StateBackup, reason, false)
@@ -587,8 +589,8 @@ func (m *Machine) masterRx(now time.Time, a Advert) ([]Action, []Event) {
 // SetPriority sets the effective priority (base plus tracking weights, see
 // the tracking code). A master advertises the change at once. The owner's
 // 255 never changes.
-func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
-	if m.cfg.Priority == priorityOwner || p == m.prio {
+func (m *machine) SetPriority(now time.Time, p uint8) []machineAction {
+	if m.cfg.Priority == wire.PriorityOwner || p == m.prio {
 		return nil
 	}
 	if p == 0 {
@@ -613,7 +615,7 @@ func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
 // failing) or takes it out again. Leaving FAULT goes to BACKUP and waits
 // Master_Down_Interval, the address owner too (keepalived's
 // try_up_instance: the wanted state is FAULT by then, not MASTER).
-func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
+func (m *machine) SetFault(now time.Time, fault bool, reason string) []machineAction {
 	m.fault = fault
 	switch {
 	case fault && (m.state == StateBackup || m.state == StateMaster):
@@ -637,7 +639,7 @@ func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 // advert, the addresses removed, BACKUP with a master-down timer of
 // Skew_Time, so that it takes over again (re-adding everything) unless
 // another router does first.
-func (m *Machine) Resign(now time.Time, reason string) []Action {
+func (m *machine) Resign(now time.Time, reason string) []machineAction {
 	if m.state != StateMaster {
 		return nil
 	}
@@ -649,7 +651,7 @@ func (m *Machine) Resign(now time.Time, reason string) []Action {
 
 // Stop ends the instance: a master sends a priority-0 advert so that a
 // backup takes over after Skew_Time, and removes its addresses.
-func (m *Machine) Stop(now time.Time) []Action {
+func (m *machine) Stop(now time.Time) []machineAction {
 	switch m.state {
 	case StateStop:
 		return nil
@@ -661,14 +663,14 @@ func (m *Machine) Stop(now time.Time) []Action {
 
 // SetAddr sets the address adverts are sent from, once an instance that
 // had none finds one.
-func (m *Machine) SetAddr(a netip.Addr) { m.cfg.Addr = a }
+func (m *machine) SetAddr(a netip.Addr) { m.cfg.Addr = a }
 
 // SetVIPs replaces the addresses the machine advertises (a reload).
-func (m *Machine) SetVIPs(vips []netip.Addr) { m.cfg.VIPs = slices.Clone(vips) }
+func (m *machine) SetVIPs(vips []netip.Addr) { m.cfg.VIPs = slices.Clone(vips) }
 
 // SetBasePriority replaces the configured priority (a reload); the caller
 // then sets the effective priority with SetPriority.
-func (m *Machine) SetBasePriority(p uint8) {
+func (m *machine) SetBasePriority(p uint8) {
 	if p != 0 {
 		m.cfg.Priority = p
 	}
@@ -677,7 +679,7 @@ func (m *Machine) SetBasePriority(p uint8) {
 // SetHold makes the machine wait for its sync group before becoming
 // master (see WantsMaster and ForceMaster); the router sets it for members
 // of a group that is not MASTER.
-func (m *Machine) SetHold(hold bool) {
+func (m *machine) SetHold(hold bool) {
 	m.hold = hold
 	if !hold {
 		m.wantMaster = false
@@ -686,10 +688,10 @@ func (m *Machine) SetHold(hold bool) {
 
 // WantsMaster reports whether a held BACKUP's down timer has expired with
 // no master heard since: it would be master if its group let it.
-func (m *Machine) WantsMaster() bool { return m.state == StateBackup && m.wantMaster }
+func (m *machine) WantsMaster() bool { return m.state == StateBackup && m.wantMaster }
 
 // ForceMaster moves a BACKUP to MASTER because its sync group does.
-func (m *Machine) ForceMaster(now time.Time, reason string) []Action {
+func (m *machine) ForceMaster(now time.Time, reason string) []machineAction {
 	if m.state != StateBackup {
 		return nil
 	}
@@ -700,7 +702,7 @@ func (m *Machine) ForceMaster(now time.Time, reason string) []Action {
 // ForceBackup moves a MASTER to BACKUP because its sync group does; it
 // drops its addresses without a priority-0 advert (keepalived's
 // vrrp_sync_backup) and waits Master_Down_Interval.
-func (m *Machine) ForceBackup(now time.Time, reason string) []Action {
+func (m *machine) ForceBackup(now time.Time, reason string) []machineAction {
 	if m.state != StateMaster {
 		return nil
 	}
@@ -711,7 +713,7 @@ func (m *Machine) ForceBackup(now time.Time, reason string) []Action {
 	return acts
 }
 
-func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Action {
+func (m *machine) becomeMaster(now time.Time, acts []machineAction, reason string) []machineAction {
 	m.wantMaster = false
 	m.masterInt = m.cfg.Interval
 	m.preemptAt = time.Time{}
@@ -719,9 +721,9 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Ac
 	// before our gratuitous ARPs (keepalived's vrrp_state_master_tx).
 	acts = m.send(acts, m.prio)
 	acts = m.transition(acts, StateMaster, reason)
-	acts = append(acts, Action{Kind: ActAddVIPs})
+	acts = append(acts, machineAction{Kind: actAddVIPs})
 	if m.cfg.GARPRepeat > 0 {
-		acts = append(acts, Action{Kind: ActGARP, Count: m.cfg.GARPRepeat})
+		acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPRepeat})
 	}
 	m.stats.BecameMaster++
 	m.advertAt = now.Add(m.cfg.Interval)
@@ -736,35 +738,35 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action, reason string) []Ac
 	return acts
 }
 
-func (m *Machine) leaveMaster(acts []Action, to State, reason string, sendZero bool) []Action {
+func (m *machine) leaveMaster(acts []machineAction, to State, reason string, sendZero bool) []machineAction {
 	if sendZero {
-		acts = m.send(acts, priorityStop)
+		acts = m.send(acts, wire.PriorityStop)
 	}
-	acts = append(acts, Action{Kind: ActRemoveVIPs})
+	acts = append(acts, machineAction{Kind: actRemoveVIPs})
 	m.stats.ReleasedMaster++
 	m.advertAt, m.garpAt, m.refreshAt, m.lowerAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return m.transition(acts, to, reason)
 }
 
-func (m *Machine) transition(acts []Action, to State, reason string) []Action {
+func (m *machine) transition(acts []machineAction, to State, reason string) []machineAction {
 	from := m.state
 	m.state = to
 	if to != StateBackup {
 		m.downAt = time.Time{}
 	}
-	return append(acts, Action{Kind: ActTransition, From: from, To: to, Priority: m.prio, Reason: reason})
+	return append(acts, machineAction{Kind: actTransition, From: from, To: to, Priority: m.prio, Reason: reason})
 }
 
-func (m *Machine) send(acts []Action, prio uint8) []Action {
+func (m *machine) send(acts []machineAction, prio uint8) []machineAction {
 	m.stats.AdvertsTx++
-	if prio == priorityStop {
+	if prio == wire.PriorityStop {
 		m.stats.PriZeroTx++
 	}
-	return append(acts, Action{Kind: ActSend, Priority: prio})
+	return append(acts, machineAction{Kind: actSend, Priority: prio})
 }
 
 // Advert returns the packet this instance advertises with priority prio.
-func (m *Machine) Advert(prio uint8) *Packet {
+func (m *machine) Advert(prio uint8) *Packet {
 	p := &Packet{Version: m.cfg.Version, Type: TypeAdvert, VRID: m.cfg.VRID, Priority: prio,
 		Interval: m.cfg.Interval, Addrs: m.cfg.VIPs}
 	if m.cfg.Version == 2 && m.cfg.Addr.Is4() {
@@ -778,7 +780,7 @@ func (m *Machine) Advert(prio uint8) *Packet {
 
 // NextAHSeq returns the sequence number for the next AH-protected advert:
 // one more than any received or sent, as keepalived counts.
-func (m *Machine) NextAHSeq() uint32 {
+func (m *machine) NextAHSeq() uint32 {
 	m.ahSeq++
 	return m.ahSeq
 }

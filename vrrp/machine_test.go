@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -15,20 +17,20 @@ func baseCfg() Config {
 		Addr: r1, VIPs: addrs("192.0.2.100"), GARPRepeat: 5, GARPDelay: 5 * time.Second}
 }
 
-func newM(t *testing.T, mod func(*Config)) *Machine {
+func newM(t *testing.T, mod func(*Config)) *machine {
 	t.Helper()
 	c := baseCfg()
 	if mod != nil {
 		mod(&c)
 	}
-	m, err := NewMachine(c)
+	m, err := makeMachine(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func kinds(acts []Action) string {
+func kinds(acts []machineAction) string {
 	var s []string
 	for _, a := range acts {
 		s = append(s, a.String())
@@ -37,9 +39,9 @@ func kinds(acts []Action) string {
 }
 
 // advert from r2 with the machine's settings and priority p.
-func advertFrom(m *Machine, src netip.Addr, p uint8) Advert {
+func advertFrom(m *machine, src netip.Addr, p uint8) rxAdvert {
 	pk := m.Advert(p)
-	return Advert{Src: src, Dst: Group4, TTL: 255, Multicast: true, Packet: pk}
+	return rxAdvert{Src: src, Dst: Group4, TTL: 255, Multicast: true, Packet: pk}
 }
 
 func TestStart(t *testing.T) {
@@ -124,7 +126,7 @@ func TestBackupFollowsMaster(t *testing.T) {
 }
 
 func TestPreemption(t *testing.T) {
-	lower := func(m *Machine, now time.Time) { m.Receive(now, advertFrom(m, r2, 50)) }
+	lower := func(m *machine, now time.Time) { m.Receive(now, advertFrom(m, r2, 50)) }
 	t.Run("preempt: lower master ignored, down timer runs out", func(t *testing.T) {
 		m := newM(t, nil)
 		m.Start(t0)
@@ -174,7 +176,7 @@ func TestPreemption(t *testing.T) {
 }
 
 func TestMasterReceives(t *testing.T) {
-	master := func(t *testing.T) *Machine {
+	master := func(t *testing.T) *machine {
 		m := newM(t, func(c *Config) { c.Priority = 100; c.InitialMaster = true })
 		m.Start(t0)
 		m.Tick(m.Deadline())
@@ -211,31 +213,31 @@ func TestReceiveDrops(t *testing.T) {
 	tests := []struct {
 		name string
 		mod  func(*Config)
-		adv  func(a *Advert)
-		want DropReason
+		adv  func(a *rxAdvert)
+		want wire.DropReason
 	}{
-		{"ttl 254", nil, func(a *Advert) { a.TTL = 254 }, dropTTL},
-		{"ttl ignored for unicast", func(c *Config) { c.Unicast = true }, func(a *Advert) { a.TTL = 64; a.Multicast = false }, dropNone},
-		{"version 3 to a v2 instance", nil, func(a *Advert) { a.Version = 3 }, dropVersion},
-		{"wrong password", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.Auth = PassKey("Secret") }, dropAuth},
-		{"password expected, none sent", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *Advert) { a.AuthType = authNone }, dropAuthType},
-		{"AH expected, plain received", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH = false }, dropAuthType},
-		{"AH replayed sequence", func(c *Config) { c.AuthType = AuthAH }, func(a *Advert) { a.AH, a.AHSeq = true, 0 }, dropAuth},
-		{"v2 interval mismatch", nil, func(a *Advert) { a.Interval = 2 * time.Second }, dropInterval},
-		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") }, dropAddrCount},
-		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.99") }, dropAddrList},
-		{"address list skipped for the known master", func(c *Config) { c.SkipCheckAdvAddr = true }, func(a *Advert) { a.Addrs = addrs("192.0.2.99", "192.0.2.98") }, dropNone},
-		{"unicast expected", func(c *Config) { c.Unicast = true }, nil, dropCast},
-		{"multicast expected", nil, func(a *Advert) { a.Multicast = false }, dropCast},
-		{"unicast source not a peer", func(c *Config) { c.Unicast, c.CheckUnicastSrc, c.Peers = true, true, addrs("192.0.2.3") }, func(a *Advert) { a.Multicast = false }, dropPeer},
-		{"our own advert", nil, func(a *Advert) { a.Src = r1 }, dropOwnAdvert},
-		{"IPv6 source to an IPv4 instance", nil, func(a *Advert) { a.Src = ll1 }, dropFamily},
+		{"ttl 254", nil, func(a *rxAdvert) { a.TTL = 254 }, wire.DropTTL},
+		{"ttl ignored for unicast", func(c *Config) { c.Unicast = true }, func(a *rxAdvert) { a.TTL = 64; a.Multicast = false }, wire.DropNone},
+		{"version 3 to a v2 instance", nil, func(a *rxAdvert) { a.Version = 3 }, wire.DropVersion},
+		{"wrong password", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *rxAdvert) { a.Auth = PassKey("Secret") }, wire.DropAuth},
+		{"password expected, none sent", func(c *Config) { c.AuthType = AuthPass; c.AuthKey = PassKey("secret") }, func(a *rxAdvert) { a.AuthType = wire.AuthNone }, wire.DropAuthType},
+		{"AH expected, plain received", func(c *Config) { c.AuthType = AuthAH }, func(a *rxAdvert) { a.AH = false }, wire.DropAuthType},
+		{"AH replayed sequence", func(c *Config) { c.AuthType = AuthAH }, func(a *rxAdvert) { a.AH, a.AHSeq = true, 0 }, wire.DropAuth},
+		{"v2 interval mismatch", nil, func(a *rxAdvert) { a.Interval = 2 * time.Second }, wire.DropInterval},
+		{"address count", nil, func(a *rxAdvert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") }, wire.DropAddrCount},
+		{"address list", nil, func(a *rxAdvert) { a.Addrs = addrs("192.0.2.99") }, wire.DropAddrList},
+		{"address list skipped for the known master", func(c *Config) { c.SkipCheckAdvAddr = true }, func(a *rxAdvert) { a.Addrs = addrs("192.0.2.99", "192.0.2.98") }, wire.DropNone},
+		{"unicast expected", func(c *Config) { c.Unicast = true }, nil, wire.DropCast},
+		{"multicast expected", nil, func(a *rxAdvert) { a.Multicast = false }, wire.DropCast},
+		{"unicast source not a peer", func(c *Config) { c.Unicast, c.CheckUnicastSrc, c.Peers = true, true, addrs("192.0.2.3") }, func(a *rxAdvert) { a.Multicast = false }, wire.DropPeer},
+		{"our own advert", nil, func(a *rxAdvert) { a.Src = r1 }, wire.DropOwnAdvert},
+		{"IPv6 source to an IPv4 instance", nil, func(a *rxAdvert) { a.Src = ll1 }, wire.DropFamily},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newM(t, tt.mod)
 			m.Start(t0)
-			if tt.want == dropNone && tt.name == "address list skipped for the known master" {
+			if tt.want == wire.DropNone && tt.name == "address list skipped for the known master" {
 				m.Receive(t0, advertFrom(m, r2, 150)) // r2 becomes the known master
 			}
 			a := advertFrom(m, r2, 150)
@@ -249,7 +251,7 @@ func TestReceiveDrops(t *testing.T) {
 			before := m.Stats()
 			m.Receive(t0, a)
 			s := m.Stats()
-			if tt.want == dropNone {
+			if tt.want == wire.DropNone {
 				if s.DroppedTotal() != before.DroppedTotal() || s.AdvertsRx != before.AdvertsRx+1 {
 					t.Fatalf("dropped: %v", s.Dropped)
 				}
@@ -280,7 +282,7 @@ func TestPriorityFaultStop(t *testing.T) {
 	for i := 0; i < 70; i++ {
 		tick := t0.Add(time.Duration(i) * time.Second)
 		for _, a := range m2.Tick(tick) {
-			if a.Kind == ActGARP {
+			if a.Kind == actGARP {
 				garps = append(garps, fmt.Sprintf("%v:%d", tick.Sub(t0).Round(time.Second), a.Count))
 			}
 		}
@@ -398,31 +400,31 @@ func TestEventWords(t *testing.T) {
 	tests := []struct {
 		name string
 		mod  func(*Config)
-		adv  func(a *Advert)
-		want Event
+		adv  func(a *rxAdvert)
+		want machineEvent
 	}{
-		{"interval", func(c *Config) { c.Interval = 2 * time.Second }, func(a *Advert) { a.Interval = time.Second },
-			Event{dropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
-		{"password", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.Auth = PassKey("theirs") },
-			Event{dropAuth, "auth", "received an invalid passwd!"}},
-		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *Advert) { a.AuthType, a.Auth = authNone, [authLen]byte{} },
-			Event{dropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
+		{"interval", func(c *Config) { c.Interval = 2 * time.Second }, func(a *rxAdvert) { a.Interval = time.Second },
+			machineEvent{wire.DropInterval, "interval", "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}},
+		{"password", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *rxAdvert) { a.Auth = PassKey("theirs") },
+			machineEvent{wire.DropAuth, "auth", "received an invalid passwd!"}},
+		{"auth type", func(c *Config) { c.AuthType, c.AuthKey = AuthPass, PassKey("mine") }, func(a *rxAdvert) { a.AuthType, a.Auth = wire.AuthNone, [wire.AuthLen]byte{} },
+			machineEvent{wire.DropAuthType, "auth_type", "received a 0 auth, expecting 1!"}},
 		{"AH missing", func(c *Config) { c.AuthType = AuthAH }, nil,
-			Event{dropAuthType, "auth_type", "No AH header but auth type is AH"}},
-		{"address count", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") },
-			Event{dropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
-		{"address list", nil, func(a *Advert) { a.Addrs = addrs("192.0.2.101") },
-			Event{dropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
-		{"TTL", nil, func(a *Advert) { a.TTL = 64 },
-			Event{dropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
-		{"version", nil, func(a *Advert) { a.Version = 3 },
-			Event{dropVersion, "version", "wrong version. Received 3 and expect 2"}},
-		{"unicast on a multicast instance", nil, func(a *Advert) { a.Multicast = false },
-			Event{dropCast, "cast", "Expected multicast packet but received unicast packet"}},
-		{"lower priority (accepted, ignored)", nil, func(a *Advert) { a.Priority = 50 },
-			Event{dropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
-		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *Advert) { a.Interval = 2 * time.Second },
-			Event{dropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
+			machineEvent{wire.DropAuthType, "auth_type", "No AH header but auth type is AH"}},
+		{"address count", nil, func(a *rxAdvert) { a.Addrs = addrs("192.0.2.100", "192.0.2.101") },
+			machineEvent{wire.DropAddrCount, "address_count", "received an unexpected ip number count 2, expected 1!"}},
+		{"address list", nil, func(a *rxAdvert) { a.Addrs = addrs("192.0.2.101") },
+			machineEvent{wire.DropAddrList, "address_list", "ip address associated with VRID 51 not present in MASTER advert: 192.0.2.100"}},
+		{"TTL", nil, func(a *rxAdvert) { a.TTL = 64 },
+			machineEvent{wire.DropTTL, "ttl", "invalid TTL/HL. Received 64 and expect 255"}},
+		{"version", nil, func(a *rxAdvert) { a.Version = 3 },
+			machineEvent{wire.DropVersion, "version", "wrong version. Received 3 and expect 2"}},
+		{"unicast on a multicast instance", nil, func(a *rxAdvert) { a.Multicast = false },
+			machineEvent{wire.DropCast, "cast", "Expected multicast packet but received unicast packet"}},
+		{"lower priority (accepted, ignored)", nil, func(a *rxAdvert) { a.Priority = 50 },
+			machineEvent{wire.DropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
+		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *rxAdvert) { a.Interval = 2 * time.Second },
+			machineEvent{wire.DropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,7 +439,7 @@ func TestEventWords(t *testing.T) {
 			if len(evs) != 1 || evs[0] != tt.want {
 				t.Fatalf("events %+v, want %+v", evs, tt.want)
 			}
-			if tt.want.Drop != dropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
+			if tt.want.Drop != wire.DropNone && m.Stats().Dropped[tt.want.Drop] != 1 {
 				t.Errorf("drop not counted: %v", m.Stats().Dropped)
 			}
 		})
@@ -465,7 +467,7 @@ func TestLowerPriorityGARP(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		tick := now.Add(time.Duration(i) * time.Second)
 		for _, a := range m.Tick(tick) {
-			if a.Kind == ActGARP {
+			if a.Kind == actGARP {
 				later = append(later, fmt.Sprintf("%v:%d", tick.Sub(now), a.Count))
 			}
 		}

@@ -262,7 +262,7 @@ func (h *MemHost) Firewall(_ context.Context, table string) (Firewall, error) {
 		return nil, err
 	}
 	if table == "" {
-		table = DefaultFirewallTable
+		table = defaultFirewallTable
 	}
 	fw := &MemFirewall{h: h, table: table, drops: map[netip.Addr]bool{}, vmacs: map[string]string{}}
 	h.fwTables[table] = fw

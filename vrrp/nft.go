@@ -27,8 +27,8 @@ type nftFirewall struct {
 	fw *firewall.Firewall
 }
 
-// DefaultFirewallTable is keepalived's nftables table name.
-const DefaultFirewallTable = firewall.DefaultTable
+// defaultFirewallTable is keepalived's nftables table name.
+const defaultFirewallTable = firewall.DefaultTable
 
 func newNFTFirewall(_ context.Context, table string) (*nftFirewall, error) {
 	fw, err := firewall.New(table)

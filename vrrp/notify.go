@@ -31,11 +31,11 @@ type NotifyConfig struct {
 // NotifyScripts are the prepared notify scripts of an instance or a sync
 // group; a nil script is not configured or disabled.
 type NotifyScripts struct {
-	Master, Backup, Fault, Stop, Generic *Script
+	Master, Backup, Fault, Stop, Generic *script.Script
 }
 
 // For returns the notify_* script for a state (nil for none).
-func (n *NotifyScripts) For(st State) *Script {
+func (n *NotifyScripts) For(st State) *script.Script {
 	if n == nil {
 		return nil
 	}
@@ -55,7 +55,7 @@ func (n *NotifyScripts) For(st State) *Script {
 // prepareNotify prepares the scripts of nc (checking them as keepalived
 // does and logging the ones that cannot run). what names the owner in
 // logs: "vrrp_instance VI_1" or "vrrp_sync_group G".
-func prepareNotify(p *ScriptPolicy, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
+func prepareNotify(p *script.Runner, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
 	return &NotifyScripts{
 		Master:  prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
 		Backup:  prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
@@ -129,12 +129,12 @@ type Notifier struct {
 	running sync.WaitGroup // scripts, also those a queue stopped waiting for
 	fifos   []*notifyFIFO
 
-	policy    *ScriptPolicy
+	policy    *script.Runner
 	ownPolicy bool
 }
 
 type notifyJob struct {
-	script *Script
+	script *script.Script
 	extra  []string
 	stop   bool
 }
@@ -156,7 +156,7 @@ type NotifierOptions struct {
 	// argument (notify_fifo_script, vrrp_notify_fifo_script).
 	FIFOs []FIFOConfig
 	// Policy prepares the FIFO scripts.
-	Policy *ScriptPolicy
+	Policy *script.Runner
 }
 
 // FIFOConfig is one notify FIFO.
@@ -181,7 +181,7 @@ const (
 )
 
 // NotifierOptionsFromConfig reads the global notify FIFO settings.
-func NotifierOptionsFromConfig(cfg *config.Config, p *ScriptPolicy) NotifierOptions {
+func NotifierOptionsFromConfig(cfg *config.Config, p *script.Runner) NotifierOptions {
 	o := NotifierOptions{Policy: p}
 	if cfg == nil || cfg.Global == nil {
 		return o
@@ -235,7 +235,7 @@ func NewNotifier(log *slog.Logger, o NotifierOptions) *Notifier {
 	return n
 }
 
-func openFIFO(log *slog.Logger, p *ScriptPolicy, fc FIFOConfig) (*notifyFIFO, error) {
+func openFIFO(log *slog.Logger, p *script.Runner, fc FIFOConfig) (*notifyFIFO, error) {
 	nf := &notifyFIFO{path: fc.Path, scope: fc.Scope}
 	err := syscall.Mkfifo(fc.Path, 0o644)
 	switch {
@@ -404,7 +404,7 @@ func (n *Notifier) run(key string, j notifyJob) {
 	if j.stop {
 		timeout = n.StopTimeout
 	}
-	done := make(chan ScriptResult, 1)
+	done := make(chan script.Result, 1)
 	n.running.Add(1)
 	go func() {
 		defer n.running.Done()
@@ -501,7 +501,7 @@ func (r *Router) setupTracking() {
 func (r *Router) Notifier() *Notifier { return r.opts.Notifier }
 
 // notifyTransition runs an instance's notifications for a transition.
-func (r *Router) notifyTransition(in *instance, a Action) {
+func (r *Router) notifyTransition(in *instance, a machineAction) {
 	r.opts.Notifier.Notify(notifyInstance, in.cfg.Machine.Name, in.notify, a.To, a.Priority)
 }
 
@@ -529,7 +529,7 @@ func CloseNotifier(n *Notifier) {
 // cfg) and the notifier with its FIFOs; it also writes track_file
 // init_file values. Call it once before NewRouter for a configuration that
 // has instances.
-func ConfigureScripts(cfg *config.Config, log *slog.Logger, ro *RouterOptions, runner *ScriptPolicy) {
+func ConfigureScripts(cfg *config.Config, log *slog.Logger, ro *RouterOptions, runner *script.Runner) {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -14,14 +14,15 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // appender is a script that appends its name and arguments to out.
-func appender(t *testing.T, out, tag string) *Script {
+func appender(t *testing.T, out, tag string) *script.Script {
 	t.Helper()
-	return &Script{Args: []string{"/bin/sh", "-c", `echo "` + tag + ` $*" >> ` + out, "sh"}}
+	return &script.Script{Args: []string{"/bin/sh", "-c", `echo "` + tag + ` $*" >> ` + out, "sh"}}
 }
 
 func readLines(t *testing.T, path string) []string {
@@ -91,7 +92,7 @@ func TestNotifySlowScript(t *testing.T) {
 	n := NewNotifier(quietLog(), NotifierOptions{})
 	n.Wait = time.Minute
 	slow := &NotifyScripts{
-		Master: &Script{Args: []string{"/bin/sh", "-c", "while [ ! -e " + gate + " ]; do sleep 0.02; done; echo slow-master >> " + out}},
+		Master: &script.Script{Args: []string{"/bin/sh", "-c", "while [ ! -e " + gate + " ]; do sleep 0.02; done; echo slow-master >> " + out}},
 		Backup: appender(t, out, "slow-backup"),
 	}
 	fast := &NotifyScripts{Master: appender(t, out, "fast-master")}
@@ -122,7 +123,7 @@ func TestNotifyStopKilled(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	n := NewNotifier(quietLog(), NotifierOptions{})
 	n.StopTimeout = 100 * time.Millisecond
-	s := &NotifyScripts{Stop: &Script{Args: []string{"/bin/sh", "-c", "echo started >> " + out + "; sleep 60; echo finished >> " + out}}}
+	s := &NotifyScripts{Stop: &script.Script{Args: []string{"/bin/sh", "-c", "echo started >> " + out + "; sleep 60; echo finished >> " + out}}}
 	n.Notify(notifyInstance, "VI_1", s, StateStop, 100)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -145,7 +146,7 @@ func TestNotifyFIFO(t *testing.T) {
 	if err := os.WriteFile(reader, []byte("#!/bin/sh\nwhile read -r line; do echo \"$line\" >> "+out+"; done < \"$1\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n := NewNotifier(quietLog(), NotifierOptions{Policy: &ScriptPolicy{},
+	n := NewNotifier(quietLog(), NotifierOptions{Policy: &script.Runner{},
 		FIFOs: []FIFOConfig{{Path: fifo, Script: config.Script{Cmd: reader}}}})
 	var st syscall.Stat_t
 	if err := syscall.Stat(fifo, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
@@ -205,14 +206,14 @@ vrrp_instance VI_1 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := prepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_instance VI_1", nc)
+	s := prepareNotify(&script.Runner{}, quietLog(), "vrrp_instance VI_1", nc)
 	if s.Master == nil || !slices.Equal(s.Master.Args, []string{echo, "to master", "x"}) {
 		t.Errorf("notify_master %+v", s.Master)
 	}
 	if s.Generic == nil || s.Backup != nil {
 		t.Errorf("generic %v backup %v", s.Generic, s.Backup)
 	}
-	g := prepareNotify(&ScriptPolicy{}, quietLog(), "vrrp_sync_group G", groupNotifyConfig(cfg, cfg.SyncGroups["G"]))
+	g := prepareNotify(&script.Runner{}, quietLog(), "vrrp_sync_group G", groupNotifyConfig(cfg, cfg.SyncGroups["G"]))
 	if g.Generic == nil || !slices.Equal(g.Generic.Args, []string{echo, "group"}) {
 		t.Errorf("group notify %+v", g.Generic)
 	}
@@ -263,7 +264,7 @@ func pidIn(t *testing.T, path string) int {
 func TestNotifyHungKilled(t *testing.T) {
 	dir := t.TempDir()
 	out, pidFile := filepath.Join(dir, "out"), filepath.Join(dir, "pid")
-	r := &ScriptPolicy{KillGrace: 200 * time.Millisecond}
+	r := &script.Runner{KillGrace: 200 * time.Millisecond}
 	n := NewNotifier(quietLog(), NotifierOptions{Policy: r})
 	n.Wait, n.Timeout = 100*time.Millisecond, 300*time.Millisecond
 	hung := &NotifyScripts{

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/kt-project/kt/vrrp/wire"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
@@ -199,7 +200,7 @@ func (c *Conn) read(sr *sockReader) ([]Received, error) {
 				r.TTL = cm.HopLimit
 				r.Dst, _ = netip.AddrFromSlice(cm.Dst)
 			}
-		} else if len(r.Raw) >= IPv4HeaderLen {
+		} else if len(r.Raw) >= wire.IPv4HeaderLen {
 			// IPv4 raw sockets deliver the IP header too.
 			b := r.Raw
 			r.TTL = int(b[8])

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // ReloadResult says what a reload did, by instance name.
@@ -14,8 +16,8 @@ type ReloadResult struct {
 	Unchanged, Updated, Started, Stopped []string
 }
 
-// ErrNotRunning is returned by Reload when the router's loop is not running.
-var ErrNotRunning = errors.New("vrrp: router not running")
+// errNotRunning is returned by Reload when the router's loop is not running.
+var errNotRunning = errors.New("vrrp: router not running")
 
 // Reload replaces the running configuration with ics, keeping what did not
 // change: an instance whose settings are the same keeps its state, socket
@@ -44,7 +46,7 @@ func (r *Router) Reload(ctx context.Context, ics []InstanceConfig) (ReloadResult
 	case <-ctx.Done():
 		return ReloadResult{}, ctx.Err()
 	case <-r.stopped:
-		return ReloadResult{}, ErrNotRunning
+		return ReloadResult{}, errNotRunning
 	}
 	select {
 	case a := <-done:
@@ -63,7 +65,7 @@ func newInstance(r *Router, ic InstanceConfig) *instance {
 // can take without restarting: its virtual addresses and its priority
 // (not to or from 255, the address owner's).
 func softChange(a, b InstanceConfig) bool {
-	if (a.Machine.Priority == priorityOwner) != (b.Machine.Priority == priorityOwner) {
+	if (a.Machine.Priority == wire.PriorityOwner) != (b.Machine.Priority == wire.PriorityOwner) {
 		return false
 	}
 	b.VIPs, b.Machine.VIPs, b.Machine.Priority = a.VIPs, a.Machine.VIPs, a.Machine.Priority
@@ -124,7 +126,7 @@ func (r *Router) planReload(ics []InstanceConfig) (*reloadPlan, error) {
 			p.newCfg[old] = ic
 			p.res.Updated = append(p.res.Updated, name)
 		default:
-			if _, err := NewMachine(ic.Machine); err != nil {
+			if _, err := makeMachine(ic.Machine); err != nil {
 				return nil, err
 			}
 			if old != nil {

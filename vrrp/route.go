@@ -198,7 +198,7 @@ func (r Route) resolve() (*netlink.Route, error) {
 }
 
 // AddRoute adds r; a route already there is not an error.
-func (n *Netlink) AddRoute(r Route) error {
+func (n *netlinkHost) AddRoute(r Route) error {
 	rt, err := r.resolve()
 	if err == nil {
 		err = netlink.RouteAdd(rt)
@@ -210,7 +210,7 @@ func (n *Netlink) AddRoute(r Route) error {
 }
 
 // RemoveRoute removes r; a route already gone is not an error.
-func (n *Netlink) RemoveRoute(r Route) error {
+func (n *netlinkHost) RemoveRoute(r Route) error {
 	rt, err := r.resolve()
 	if err == nil {
 		err = netlink.RouteDel(rt)
@@ -222,7 +222,7 @@ func (n *Netlink) RemoveRoute(r Route) error {
 }
 
 // AddRule adds r; a rule already there is not an error.
-func (n *Netlink) AddRule(r Rule) error {
+func (n *netlinkHost) AddRule(r Rule) error {
 	ru := r.Rule
 	if err := netlink.RuleAdd(&ru); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("vrrp: add rule %s: %w", r, err)
@@ -231,7 +231,7 @@ func (n *Netlink) AddRule(r Rule) error {
 }
 
 // RemoveRule removes r; a rule already gone is not an error.
-func (n *Netlink) RemoveRule(r Rule) error {
+func (n *netlinkHost) RemoveRule(r Rule) error {
 	ru := r.Rule
 	if err := netlink.RuleDel(&ru); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("vrrp: remove rule %s: %w", r, err)

@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kt-project/kt/internal/clock"
+	"github.com/kt-project/kt/script"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // Transition is a state change of one instance, for logs, notify scripts
@@ -35,7 +37,7 @@ type RouterOptions struct {
 	Listen func(ConnOptions) (PacketConn, error)
 	// Host is the machine: addresses, routes, rules, VMACs, sysctls, the
 	// firewall and their events; nil: the current network namespace
-	// (Netlink), closed when Run returns.
+	// (netlinkHost), closed when Run returns.
 	Host Host
 	// Clock is the router's and its trackers' time; nil: the wall clock.
 	Clock clock.Clock
@@ -50,7 +52,7 @@ type RouterOptions struct {
 	NoLinkWatch bool
 	// Scripts is how track and notify scripts run (script_user,
 	// enable_script_security); nil: keepalived's defaults.
-	Scripts *ScriptPolicy
+	Scripts *script.Runner
 	// Notifier runs notify scripts and writes the notify FIFO; its owner
 	// closes it after Run (CloseNotifier). nil: the router makes one
 	// without FIFOs and closes it itself.
@@ -126,7 +128,7 @@ type connState struct {
 
 type instance struct {
 	cfg  InstanceConfig
-	m    *Machine
+	m    *machine
 	conn *connState
 	src  netip.Addr
 	ipID uint16
@@ -184,7 +186,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
-		if _, err := NewMachine(ic.Machine); err != nil {
+		if _, err := makeMachine(ic.Machine); err != nil {
 			return nil, err
 		}
 		in := newInstance(r, ic)
@@ -220,7 +222,7 @@ type linkEvent struct {
 func (r *Router) Run(ctx context.Context) error {
 	defer close(r.stopped)
 	if r.host == nil {
-		nl := NewNetlink()
+		nl := newNetlinkHost()
 		defer nl.Close()
 		r.host = nl
 	}
@@ -433,14 +435,14 @@ func (r *Router) setWeight(ctx context.Context, in *instance, now time.Time, sou
 
 // effectivePriority is base plus the weights, clamped to 1-254; 255 stays.
 func effectivePriority(base uint8, weights map[string]int) uint8 {
-	if base == priorityOwner {
+	if base == wire.PriorityOwner {
 		return base
 	}
 	p := int(base)
 	for _, w := range weights {
 		p += w
 	}
-	return uint8(min(max(p, 1), priorityOwner-1))
+	return uint8(min(max(p, 1), wire.PriorityOwner-1))
 }
 
 // startRecv reads cs in its own goroutine into the loop until cs closes or
@@ -537,7 +539,7 @@ func newMachine(h Host, in *instance, all []*instance) error {
 	if !src.IsValid() && in.cfg.IPv6 {
 		mc.Addr = netip.IPv6Unspecified()
 	}
-	if in.m, err = NewMachine(mc); err != nil {
+	if in.m, err = makeMachine(mc); err != nil {
 		return err
 	}
 	in.src = src
@@ -659,16 +661,16 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		// The kernel checked the checksum (IPV6_CHECKSUM).
 		pkt, err = DecodeOptions{SkipChecksum: true}.Unmarshal(got.Raw, got.Src, got.Dst)
 	} else {
-		if len(got.Raw) >= IPv4HeaderLen {
+		if len(got.Raw) >= wire.IPv4HeaderLen {
 			off := int(got.Raw[0]&0x0f) * 4
-			if got.Raw[9] == IPProtoAH {
-				off += AHLen
+			if got.Raw[9] == wire.IPProtoAH {
+				off += wire.AHLen
 			}
 			if len(got.Raw) > off+1 {
 				vrid = int(got.Raw[off+1])
 			}
 		}
-		var d *datagram4
+		var d *wire.Datagram4
 		d, err = ParseIPv4(got.Raw, DecodeOptions{})
 		if err == nil {
 			pkt = d.VRRP
@@ -694,16 +696,16 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 		return
 	}
 	if ah && in.cfg.Machine.AuthType == AuthAH {
-		if verr := verifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
+		if verr := wire.VerifyAH(got.Raw, in.cfg.Machine.AuthKey, in.cfg.Machine.Unicast); verr != nil {
 			r.dropped(in, now, got, verr)
 			return
 		}
 	}
-	adv := Advert{Src: got.Src, Dst: got.Dst, TTL: got.TTL, Multicast: got.Dst.IsMulticast(), AH: ah, AHSeq: ahSeq, Packet: pkt}
+	adv := rxAdvert{Src: got.Src, Dst: got.Dst, TTL: got.TTL, Multicast: got.Dst.IsMulticast(), AH: ah, AHSeq: ahSeq, Packet: pkt}
 	acts, evs := in.m.Handle(now, adv)
 	for _, ev := range evs {
 		in.events.add(in.log, name, now, got.Src, ev, "")
-		if ev.Drop == dropOwnAdvert {
+		if ev.Drop == wire.DropOwnAdvert {
 			in.log.Debug("vrrp: own advert looped back", "from", got.Src)
 		}
 	}
@@ -714,31 +716,31 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 // authenticate before its instance could see it, in keepalived's words
 // where it has some, with kt's reason beside them.
 func (r *Router) dropped(in *instance, now time.Time, got Received, err error) {
-	reason := reasonOf(err)
+	reason := wire.ReasonOf(err)
 	in.m.CountDrop(reason)
-	in.events.add(in.log, in.cfg.Machine.Name, now, got.Src, Event{Drop: reason, Kind: reason.String(), Text: keepalivedDropText(in.cfg.Machine, got, err)}, err.Error())
+	in.events.add(in.log, in.cfg.Machine.Name, now, got.Src, machineEvent{Drop: reason, Kind: reason.String(), Text: keepalivedDropText(in.cfg.Machine, got, err)}, err.Error())
 }
 
 // keepalivedDropText is what keepalived 2.2.7 logs for a datagram dropped
 // before its checks of the advert itself (vrrp_check_packet's length and
 // checksum messages, vrrp_in_chk_ipsecah's).
 func keepalivedDropText(c Config, got Received, err error) string {
-	switch reason := reasonOf(err); {
-	case errors.Is(err, errChecksum):
+	switch reason := wire.ReasonOf(err); {
+	case errors.Is(err, wire.ErrChecksum):
 		return fmt.Sprintf("Invalid VRRPv%d checksum", c.Version)
-	case reason == dropShort:
+	case reason == wire.DropShort:
 		return "vrrp packet too short"
-	case reason == dropLength:
+	case reason == wire.DropLength:
 		return "vrrp packet too long"
-	case reason == dropVersion:
+	case reason == wire.DropVersion:
 		return fmt.Sprintf("wrong version. Received %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b >> 4) }), c.Version)
-	case reason == dropType:
+	case reason == wire.DropType:
 		return fmt.Sprintf("Invalid packet type. %s and expect %d", vrrpField(got, c, func(b byte) int { return int(b & 0x0f) }), TypeAdvert)
-	case reason == dropAuthType:
+	case reason == wire.DropAuthType:
 		return "No AH header but auth type is AH"
-	case reason == dropAuth && strings.Contains(err.Error(), "SPI"):
+	case reason == wire.DropAuth && strings.Contains(err.Error(), "SPI"):
 		return "IPSEC AH : invalid IPSEC SPI value"
-	case reason == dropAuth:
+	case reason == wire.DropAuth:
 		return "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
 	}
 	return "advert dropped: " + err.Error()
@@ -747,10 +749,10 @@ func keepalivedDropText(c Config, got Received, err error) string {
 // vrrpField reads the VRRP version/type byte of a received datagram.
 func vrrpField(got Received, c Config, f func(byte) int) string {
 	b := got.Raw
-	if !c.Addr.Is6() && len(b) >= IPv4HeaderLen {
+	if !c.Addr.Is6() && len(b) >= wire.IPv4HeaderLen {
 		off := int(b[0]&0x0f) * 4
-		if b[9] == IPProtoAH {
-			off += AHLen
+		if b[9] == wire.IPProtoAH {
+			off += wire.AHLen
 		}
 		if len(b) <= off {
 			return "?"
@@ -764,20 +766,20 @@ func vrrpField(got Received, c Config, f func(byte) int) string {
 }
 
 // exec carries out a machine's actions in order.
-func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []Action) {
+func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []machineAction) {
 	for _, a := range acts {
 		switch a.Kind {
-		case ActSend:
+		case actSend:
 			r.send(in, a.Priority)
-		case ActAddVIPs:
+		case actAddVIPs:
 			r.addVIPs(in, in.cfg.VIPs)
 			r.addMasterExtras(in)
-		case ActRemoveVIPs:
+		case actRemoveVIPs:
 			r.removeMasterExtras(in)
 			r.removeVIPs(in, in.cfg.VIPs, a.Reason == reasonLeftover)
-		case ActGARP:
+		case actGARP:
 			r.announce(ctx, in, a.Count)
-		case ActTransition:
+		case actTransition:
 			// keepalived's line, then kt's with the reason.
 			if line := transitionLine(in.cfg.Machine.Name, a); line != "" {
 				in.log.Info(line)
@@ -796,7 +798,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []A
 // transitionLine is keepalived's log line for a state change: "(VI_1)
 // Entering MASTER STATE", "(VI_1) Entering BACKUP STATE (init)"; "" for a
 // change keepalived does not log (STOP).
-func transitionLine(name string, a Action) string {
+func transitionLine(name string, a machineAction) string {
 	switch a.To {
 	case StateMaster, StateBackup, StateFault:
 		line := "(" + name + ") Entering " + a.To.String() + " STATE"
@@ -867,7 +869,7 @@ func (r *Router) send(in *instance, prio uint8) {
 		if err == nil {
 			err = in.conn.conn.Send(b, in.src, dst)
 		}
-		if err != nil && !(prio == priorityStop && errors.Is(err, unix.ENETUNREACH)) {
+		if err != nil && !(prio == wire.PriorityStop && errors.Is(err, unix.ENETUNREACH)) {
 			in.log.Warn("vrrp: send advert", "to", dst, "err", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // hub is an in-memory LAN: every datagram one member sends reaches the
@@ -57,8 +59,8 @@ func (h *hub) idle() bool {
 }
 
 func (c *hubConn) Send(b []byte, src, dst netip.Addr) error {
-	r := Received{Raw: slices.Clone(b), Src: src, Dst: dst, TTL: TTL}
-	if len(b) >= IPv4HeaderLen && b[0]>>4 == 4 {
+	r := Received{Raw: slices.Clone(b), Src: src, Dst: dst, TTL: wire.TTL}
+	if len(b) >= wire.IPv4HeaderLen && b[0]>>4 == 4 {
 		r.TTL = int(b[8])
 	}
 	c.h.mu.Lock()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 var (
@@ -64,7 +66,7 @@ func TestSimulatedElections(t *testing.T) {
 type simRouter struct {
 	id    int
 	cfg   Config
-	m     *Machine
+	m     *machine
 	alive bool
 	// lastSent is when this router last sent an advert.
 	lastSent time.Time
@@ -75,7 +77,7 @@ type delivery struct {
 	seq  int
 	to   int
 	from int
-	adv  Advert
+	adv  rxAdvert
 }
 
 type deliveries []delivery
@@ -141,7 +143,7 @@ func newScenario(seed uint64) *scenario {
 			prio = s.routers[r.IntN(i)].cfg.Priority
 		}
 		if r.IntN(50) == 0 {
-			prio = priorityOwner
+			prio = wire.PriorityOwner
 		}
 		cfg := Config{
 			Name: fmt.Sprintf("r%d", i), VRID: 7, Version: version, Priority: prio, Interval: s.interval,
@@ -152,7 +154,7 @@ func newScenario(seed uint64) *scenario {
 		if cfg.Nopreempt {
 			cfg.InitialMaster = false
 		}
-		m, err := NewMachine(cfg)
+		m, err := makeMachine(cfg)
 		if err != nil {
 			panic(err)
 		}
@@ -241,7 +243,7 @@ func (s *scenario) run() error {
 
 	// The old master comes back.
 	s.logf("restart r%d", old.id)
-	m, _ := NewMachine(old.cfg)
+	m, _ := makeMachine(old.cfg)
 	old.m = m
 	current := s.master()
 	s.start(old.id)
@@ -250,7 +252,7 @@ func (s *scenario) run() error {
 	}
 	// nopreempt: a returning router never takes over from a live master
 	// (the owner, priority 255, always does).
-	if old.cfg.Nopreempt && old.cfg.Priority != priorityOwner && s.master() != current {
+	if old.cfg.Nopreempt && old.cfg.Priority != wire.PriorityOwner && s.master() != current {
 		return fmt.Errorf("r%d has nopreempt but took over from r%d", old.id, current.id)
 	}
 	if !old.cfg.Nopreempt && old.cfg.Priority > current.m.Priority() && s.master() != old {
@@ -369,13 +371,13 @@ func (s *scenario) advance(until time.Time) {
 	}
 }
 
-func (s *scenario) apply(rt *simRouter, acts []Action) {
+func (s *scenario) apply(rt *simRouter, acts []machineAction) {
 	for _, a := range acts {
 		switch a.Kind {
-		case ActSend:
+		case actSend:
 			rt.lastSent = s.now
 			s.broadcast(rt, rt.m.Advert(a.Priority))
-		case ActTransition:
+		case actTransition:
 			s.logf("r%d %v", rt.id, a)
 			if a.To == StateMaster && s.lastMasterAt.IsZero() {
 				s.lastMasterAt = s.now
@@ -402,6 +404,6 @@ func (s *scenario) broadcast(from *simRouter, p *Packet) {
 		}
 		s.linkLast[link] = at
 		heap.Push(&s.queue, delivery{at: at, seq: s.seq, to: to.id, from: from.id,
-			adv: Advert{Src: from.cfg.Addr, Dst: Group4, TTL: TTL, Multicast: true, Packet: p}})
+			adv: rxAdvert{Src: from.cfg.Addr, Dst: Group4, TTL: wire.TTL, Multicast: true, Packet: p}})
 	}
 }

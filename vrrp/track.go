@@ -123,7 +123,7 @@ type tracking struct {
 	// The state init found, which the polling goroutines start from (a
 	// change between init and their first poll must not be missed).
 	fileVals map[*FileDef]int64
-	quorums  map[*ProcessDef]*Quorum
+	quorums  map[*ProcessDef]*quorumTracker
 	// bfds are the instances tracking each bfd_instance (trackbfd.go).
 	bfds map[string][]instRef
 	bfd  *bfdTracker
@@ -135,7 +135,7 @@ type instRef struct {
 }
 
 func newTracking(r *Router) *tracking {
-	t := &tracking{r: r, held: map[*instance]int{}, fileVals: map[*FileDef]int64{}, quorums: map[*ProcessDef]*Quorum{}, scripts: map[*ScriptDef]*trackedScript{}, files: map[*FileDef][]instRef{},
+	t := &tracking{r: r, held: map[*instance]int{}, fileVals: map[*FileDef]int64{}, quorums: map[*ProcessDef]*quorumTracker{}, scripts: map[*ScriptDef]*trackedScript{}, files: map[*FileDef][]instRef{},
 		procs: map[*ProcessDef][]instRef{}, ifaces: map[string][]instRef{}, bfds: map[string][]instRef{}, bfd: r.bfdTracker()}
 	policy := r.opts.Scripts
 	if policy == nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 )
 
 func TestTrackEffect(t *testing.T) {
@@ -384,7 +385,7 @@ func TestRouterTracking(t *testing.T) {
 func runRouter(t *testing.T, ic InstanceConfig, opts RouterOptions) (*lab, *Router) {
 	t.Helper()
 	if opts.Scripts == nil {
-		opts.Scripts = &ScriptPolicy{}
+		opts.Scripts = &script.Runner{}
 	}
 	l := newLab(t)
 	return l, l.start([]InstanceConfig{ic}, opts).r

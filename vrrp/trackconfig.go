@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/vrrp/wire"
 )
 
 // From the configuration's track_* lists to TrackRefs, with keepalived's
@@ -197,7 +198,7 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 		b.refs(TrackFile, in.TrackFile, "", warn),
 		b.refs(TrackProcess, in.TrackProcess, "", warn),
 		b.refs(TrackBFD, in.TrackBFD, "", warn))
-	owner := prio == int(priorityOwner)
+	owner := prio == int(wire.PriorityOwner)
 	syncNoWeight := sg != nil && !(sg.SyncGroupTrackingWeight || sg.GlobalTracking)
 	var out []TrackRef
 	for _, r := range own {
@@ -226,7 +227,7 @@ func (b *trackBuilder) instanceRefs(name string, in *config.Instance, prio int, 
 	if sg != nil {
 		groupHasOwner := false
 		for _, m := range sg.Group {
-			if mi := b.cfg.Instances[m]; mi != nil && mi.EffectivePriority() == int(priorityOwner) {
+			if mi := b.cfg.Instances[m]; mi != nil && mi.EffectivePriority() == int(wire.PriorityOwner) {
 				groupHasOwner = true
 			}
 		}

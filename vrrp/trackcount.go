@@ -60,9 +60,9 @@ func (c *ScriptCounter) Observe(ok bool) (changed bool) {
 	return changed
 }
 
-// Quorum follows a tracked process's count against its quorum, with the
+// quorumTracker follows a tracked process's count against its quorum, with the
 // fork and terminate delays. Time is passed in.
-type Quorum struct {
+type quorumTracker struct {
 	def     *ProcessDef
 	have    bool
 	known   bool
@@ -72,14 +72,14 @@ type Quorum struct {
 
 // newQuorum starts without a known state; the first Observe sets it
 // without delay (keepalived's initial scan).
-func newQuorum(def *ProcessDef) *Quorum { return &Quorum{def: def} }
+func newQuorum(def *ProcessDef) *quorumTracker { return &quorumTracker{def: def} }
 
 // Have reports whether the quorum is met.
-func (q *Quorum) Have() bool { return q.have }
+func (q *quorumTracker) Have() bool { return q.have }
 
 // Observe takes a count at now; changed is true when the quorum state
 // flips (after the delay of that direction).
-func (q *Quorum) Observe(now time.Time, count int) (changed bool) {
+func (q *quorumTracker) Observe(now time.Time, count int) (changed bool) {
 	want := count >= q.def.Quorum && count <= q.def.QuorumMax
 	if !q.known {
 		q.known, q.have = true, want
@@ -105,7 +105,7 @@ func (q *Quorum) Observe(now time.Time, count int) (changed bool) {
 }
 
 // NextDeadline is when a pending change takes effect (zero if none).
-func (q *Quorum) NextDeadline() time.Time {
+func (q *quorumTracker) NextDeadline() time.Time {
 	if !q.pending {
 		return time.Time{}
 	}

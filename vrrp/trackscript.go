@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/script"
 )
 
 // vrrp_script tracking: the definition and the goroutine that runs it.
@@ -21,7 +22,7 @@ type ScriptDef struct {
 
 type trackedScript struct {
 	def    *ScriptDef
-	script *Script
+	script *script.Script
 	refs   []instRef
 }
 

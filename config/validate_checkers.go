@@ -1,0 +1,245 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// checkers checks the health checkers of real server rs (of the virtual
+// server where) as keepalived reads them, applies its fix-ups, and drops
+// the checkers keepalived removes. Kinds are checked in this order, each
+// by a step of its own: HTTP_GET, SSL_GET, TCP_CHECK, SMTP_CHECK,
+// DNS_CHECK, MISC_CHECK, FILE_CHECK, UDP_CHECK, PING_CHECK.
+func (v *validator) checkers(rs *RealServer, where lvsPlace) {
+	rs.HTTPGet = keepCheckers(rs.HTTPGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "HTTP_GET", where) })
+	rs.SSLGet = keepCheckers(rs.SSLGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "SSL_GET", where) })
+	rs.TCPCheck = keepCheckers(rs.TCPCheck, func(c *TCPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "TCP_CHECK") })
+	rs.SMTPCheck = keepCheckers(rs.SMTPCheck, func(c *SMTPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "SMTP_CHECK") })
+	rs.DNSCheck = keepCheckers(rs.DNSCheck, func(c *DNSCheck) bool { return v.dnsCheck(rs, c) })
+	rs.MiscCheck = keepCheckers(rs.MiscCheck, func(c *MiscCheck) bool { return v.miscCheck(rs, c) })
+	rs.FileCheck = keepCheckers(rs.FileCheck, v.fileCheck)
+	rs.UDPCheck = keepCheckers(rs.UDPCheck, func(c *UDPCheck) bool { return v.udpCheck(rs, c) })
+	rs.PingCheck = keepCheckers(rs.PingCheck, func(c *PingCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "PING_CHECK") })
+}
+
+// keepCheckers checks each checker of list in order and keeps, in place,
+// those check says keepalived keeps.
+func keepCheckers[T any](list []T, check func(T) bool) []T {
+	kept := list[:0]
+	for _, c := range list {
+		if check(c) {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// plainCheck checks a checker that has only the common keywords (TCP,
+// SMTP, PING).
+func (v *validator) plainCheck(rs *RealServer, p Pos, c *CheckCommon, kind string) bool {
+	v.checkCommon(rs, p, c, kind)
+	return v.linkLocalOK(rs, p, c)
+}
+
+// checkCommon checks the keywords every checker kind reads into
+// CheckCommon.
+func (v *validator) checkCommon(rs *RealServer, p Pos, c *CheckCommon, kind string) {
+	v.checkerUnknownKeywords(p, c, kind)
+	v.checkerBadValues(p, c)
+	v.checkerFamilies(rs, p, c)
+}
+
+// checkerUnknownKeywords: kt reads every checker's keywords into
+// CheckCommon; keepalived knows nb_get_retry only in HTTP_GET and
+// SSL_GET, and the connection keywords in every checker but MISC_CHECK.
+// Elsewhere they are unknown keywords, which it ignores.
+func (v *validator) checkerUnknownKeywords(p Pos, c *CheckCommon, kind string) {
+	unknown := func(kw string, set bool, clear func()) {
+		if !set {
+			return
+		}
+		why := "keepalived reads the connection keywords in every checker but MISC_CHECK"
+		if kw == "nb_get_retry" {
+			why = "keepalived reads nb_get_retry only in HTTP_GET and SSL_GET"
+		}
+		v.warnf(p.Of(kw), "Unknown keyword '%s' (in %s: %s, and ignores it here)", kw, kind, why)
+		clear()
+	}
+	if kind == "MISC_CHECK" {
+		unknown("connect_ip", c.ConnectIP != "", func() { c.ConnectIP = "" })
+		unknown("connect_port", c.ConnectPort != nil, func() { c.ConnectPort = nil })
+		unknown("bindto", c.BindTo != "", func() { c.BindTo = "" })
+		unknown("bind_port", c.BindPort != nil, func() { c.BindPort = nil })
+		unknown("bind_if", c.BindIf != "", func() { c.BindIf = "" })
+		unknown("connect_timeout", c.ConnectTimeout != nil, func() { c.ConnectTimeout = nil })
+		unknown("fwmark", c.FWMark != nil, func() { c.FWMark = nil })
+	}
+	if kind == "HTTP_GET" || kind == "SSL_GET" {
+		if c.NbGetRetry != nil {
+			v.carryf(p.Of("nb_get_retry"), "nb_get_retry is deprecated - please use 'retry'")
+		}
+	} else {
+		unknown("nb_get_retry", c.NbGetRetry != nil, func() { c.NbGetRetry = nil })
+	}
+}
+
+// checkerBadValues: keepalived reports these, ignores the value and runs
+// the checker without it; so does kt (the Effective methods).
+func (v *validator) checkerBadValues(p Pos, c *CheckCommon) {
+	if c.ConnectIP != "" && c.EffectiveConnectIP() == "" {
+		v.carryf(p.Of("connect_ip"), "Invalid connect_ip address %s - ignoring", c.ConnectIP)
+	}
+	if c.BindTo != "" && c.EffectiveBindTo() == "" {
+		v.carryf(p.Of("bindto"), "Invalid bindto address %s - ignoring", c.BindTo)
+	}
+	if _, ok := c.EffectiveConnectPort(); c.ConnectPort != nil && !ok {
+		v.carryf(p.Of("connect_port"), "%s", kaUnsigned(*c.ConnectPort, 1, 65535))
+		v.carryf(p.Of("connect_port"), "Invalid checker connect_port '%d'", *c.ConnectPort)
+	}
+	if _, ok := c.EffectiveBindPort(); c.BindPort != nil && !ok {
+		v.carryf(p.Of("bind_port"), "%s", kaUnsigned(*c.BindPort, 1, 65535))
+		v.carryf(p.Of("bind_port"), "Invalid checker bind_port '%d'", *c.BindPort)
+	}
+	v.timer(p, "connect_timeout", &c.ConnectTimeout, false, maxConnectTimeout, "connect_timeout %s invalid - ignoring")
+	v.timer(p, "delay_loop", &c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
+	v.timer(p, "delay_before_retry", &c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
+	v.timer(p, "warmup", &c.Warmup, true, 0, "Invalid warmup connection value '%s'")
+	if c.Retry != nil && *c.Retry < 0 {
+		v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
+		v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
+	}
+}
+
+// checkerFamilies: the destination (the real server, until connect_ip)
+// and bindto must be of one family: the line that breaks that is dropped
+// (co_ip_handler, co_srcip_handler).
+func (v *validator) checkerFamilies(rs *RealServer, p Pos, c *CheckCommon) {
+	bt := c.EffectiveBindTo()
+	if bt == "" {
+		return
+	}
+	ci := c.EffectiveConnectIP()
+	ciFirst := ci != "" && p.Of("connect_ip").Line < p.Of("bindto").Line
+	dst := rs.Address.Host
+	if ciFirst {
+		dst = ci
+	}
+	switch {
+	case familyOf(dst) != 0 && familyOf(dst) != familyOf(bt):
+		v.carryf(p.Of("bindto"), "bindto address %s does not match address family of connect_ip - skipping", bt)
+		c.BindTo = ""
+	case ci != "" && !ciFirst && familyOf(ci) != familyOf(bt):
+		v.carryf(p.Of("connect_ip"), "connect_ip address %s does not match address family of bindto - skipping", ci)
+		c.ConnectIP = ""
+	}
+}
+
+// linkLocalOK is check_conn_opts, when a checker block ends: a
+// link-local IPv6 destination (connect_ip, else the real server) needs a
+// bind_if, or keepalived removes the checker.
+func (v *validator) linkLocalOK(rs *RealServer, p Pos, c *CheckCommon) bool {
+	dst := c.EffectiveConnectIP()
+	if dst == "" {
+		dst = rs.Address.Host
+	}
+	if a, err := netip.ParseAddr(dst); err == nil && a.Is6() && a.IsLinkLocalUnicast() && c.BindIf == "" {
+		v.carryf(p.EndPos(), "Checker link local address %s requires a bind_if", a.WithZone(""))
+		return false
+	}
+	return true
+}
+
+// httpCheck checks an HTTP_GET or SSL_GET block and its url blocks.
+func (v *validator) httpCheck(rs *RealServer, h *HTTPCheck, kind string, where lvsPlace) bool {
+	v.checkCommon(rs, h.Pos, &h.CheckCommon, kind)
+	for _, u := range h.URLs {
+		v.httpURL(u)
+	}
+	if len(h.EffectiveURLs()) == 0 {
+		// http_get_check_end; keepalived 2.2.7 then crashes (keepalived
+		// -t: SIGSEGV), so kt refuses it.
+		v.errorf(h.Pos.EndPos(), "HTTP/SSL_GET checker has no urls specified - ignoring (%s: keepalived 2.2.7 crashes on an HTTP check with no url block with a path, so kt does not run it)", where)
+	}
+	switch h.HTTPProtocol {
+	case "", "1.0", "1.1", "1.0C", "1.0c":
+	default:
+		v.carryf(h.Pos.Of("http_protocol"), "Invalid http_protocol version %s", h.HTTPProtocol)
+		h.HTTPProtocol = ""
+	}
+	return v.linkLocalOK(rs, h.Pos, &h.CheckCommon)
+}
+
+// httpURL checks one url block of an HTTP_GET or SSL_GET.
+func (v *validator) httpURL(u *URLCheck) {
+	if u.Digest != "" && u.EffectiveDigest() == "" {
+		v.carryf(u.Pos.Of("digest"), "%s", kaDigestProblem(u.Digest))
+	}
+	for _, sc := range u.StatusCode.Args {
+		if !validStatus(sc) {
+			v.carryf(u.Pos.Of("status_code"), "Invalid HTTP_GET status code '%s' (want codes or ranges from 100 to 599, like 200 or 200-299)", sc)
+		}
+	}
+	if u.Path == "" {
+		// url_check, at the url block's end.
+		v.carryf(u.Pos.EndPos(), "HTTP/SSL_GET checker url has no path - ignoring")
+	}
+}
+
+func (v *validator) dnsCheck(rs *RealServer, c *DNSCheck) bool {
+	v.checkCommon(rs, c.Pos, &c.CheckCommon, "DNS_CHECK")
+	if c.Type != "" && !dnsTypes[strings.ToUpper(c.Type)] {
+		v.carryf(c.Pos.Of("type"), "Unknown DNS check type %s - ignoring (want A, NS, CNAME, SOA, MX, TXT or AAAA)", c.Type)
+	}
+	// dns_name_handler: a name starting with "." (other than ".") or
+	// holding ".." has an empty label.
+	if n := c.QueryName; n != "" && (strings.HasPrefix(n, ".") && n != "." || strings.Contains(n, "..")) {
+		v.carryf(c.Pos.Of("name"), "DNS_CHECK name '%s' has empty label - ignoring", n)
+		c.QueryName = ""
+	}
+	return v.linkLocalOK(rs, c.Pos, &c.CheckCommon)
+}
+
+func (v *validator) miscCheck(rs *RealServer, c *MiscCheck) bool {
+	v.checkCommon(rs, c.Pos, &c.CheckCommon, "MISC_CHECK")
+	if c.MiscPath.Cmd == "" {
+		// misc_end_handler, at the block's end: the checker is removed.
+		v.carryf(c.Pos.EndPos(), "No script path has been specified for MISC_CHECKER - skipping")
+		return false
+	}
+	return true
+}
+
+func (v *validator) fileCheck(c *FileCheck) bool {
+	// track_file_handler looks the file up as it reads the line, so one
+	// defined further down is not found; file_end_handler then removes
+	// the checker.
+	if c.TrackFile != "" {
+		if at, ok := v.trackFileAt(c.TrackFile); !ok || !at.Before(c.Pos) {
+			v.carryf(c.Pos.Of("track_file"), "track_file %s not found", c.TrackFile)
+			c.TrackFile = ""
+		}
+	}
+	if c.TrackFile == "" {
+		v.carryf(c.Pos.EndPos(), "FILE_CHECK has no track_file specified - ignoring")
+		return false
+	}
+	return true
+}
+
+func (v *validator) udpCheck(rs *RealServer, c *UDPCheck) bool {
+	v.checkCommon(rs, c.Pos, &c.CheckCommon, "UDP_CHECK")
+	for _, kw := range []struct {
+		name, what string
+		n          **int
+	}{{"min_reply_length", "min", &c.MinReplyLength}, {"max_reply_length", "max", &c.MaxReplyLength}} {
+		if n := *kw.n; n != nil && (*n < 0 || *n > 65535) {
+			v.carryf(c.Pos.Of(kw.name), "%s", kaUnsigned(*n, 0, 65535))
+			v.carryf(c.Pos.Of(kw.name), "UDP_CHECK %s length %d not valid - must be between 0 & 65535", kw.what, *n)
+			*kw.n = nil
+		}
+	}
+	if lo, hi := c.MinReplyLength, c.MaxReplyLength; lo != nil && hi != nil && *lo > *hi {
+		v.carryf(c.Pos.EndPos(), "UDP_CHECK min_reply length %d > max_reply_length %d - will always fail", *lo, *hi)
+	}
+	return v.linkLocalOK(rs, c.Pos, &c.CheckCommon)
+}
