@@ -15,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/kt-project/kt/internal/e2e/e2elab"
 	"github.com/kt-project/kt/internal/netlab"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -54,7 +55,7 @@ func connIn(t *testing.T, h *netlab.Host) *vrrp.Conn {
 func ktAuthDrops(t *testing.T, r *router, stats string) int {
 	t.Helper()
 	_ = os.Remove(stats)
-	if err := r.proc.Signal(syscall.SIGUSR2); err != nil {
+	if err := r.Proc.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
 	n := -1
@@ -74,7 +75,7 @@ func ktAuthDrops(t *testing.T, r *router, stats string) int {
 		return false
 	})
 	if n < 0 {
-		t.Fatalf("no statistics from kt\n%s", tail(r.proc.Log(), 20))
+		t.Fatalf("no statistics from kt\n%s", tail(r.Proc.Log(), 20))
 	}
 	return n
 }
@@ -96,25 +97,25 @@ func TestFidelityBadAHFlood(t *testing.T) {
 			stats := filepath.Join(lab.Dir, "kt.stats")
 			var r *router
 			if impl == "kt" {
-				r = &router{t: t, impl: "kt", h: r1h, conf: writeConf(t, lab, r1h, "kt", conf)}
-				p, err := r1h.Start(ktBinary(t), "run", "-f", r.conf, "--stats-file", stats)
+				r = e2elab.NewRouter(t, lab, "kt", r1h, conf)
+				p, err := r1h.Start(ktBinary(t), "run", "-f", r.Conf, "--stats-file", stats)
 				if err != nil {
 					t.Fatal(err)
 				}
-				r.proc = p
+				r.Proc = p
 			} else {
 				r = startRouter(t, lab, impl, r1h, conf)
 			}
-			if err := r.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			logBefore := len(r.proc.Log())
+			logBefore := len(r.Proc.Log())
 			c := connIn(t, xh)
 			p := &vrrp.Packet{Version: 2, Type: vrrp.TypeAdvert, VRID: 90, Priority: 200, AuthType: vrrp.AuthAH,
 				Interval: time.Second, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
 			// In batches, each accounted for before the next, so that no
 			// socket buffer overflows and every packet reaches the daemon.
-			tally := &logTally{path: r.proc.LogPath, off: int64(logBefore), text: words}
+			tally := &logTally{path: r.Proc.LogPath, off: int64(logBefore), text: words}
 			seen := func() int {
 				if impl == "kt" {
 					return ktAuthDrops(t, r, stats)
@@ -136,7 +137,7 @@ func TestFidelityBadAHFlood(t *testing.T) {
 				}
 				var got int
 				if !netlab.WaitFor(10*time.Second, 5*time.Millisecond, func() bool { got = seen(); return got >= sent }) {
-					t.Fatalf("%s accounted for %d of %d bad adverts\n%s", impl, got, sent, tail(r.proc.Log(), 10))
+					t.Fatalf("%s accounted for %d of %d bad adverts\n%s", impl, got, sent, tail(r.Proc.Log(), 10))
 				}
 			}
 			flood := time.Since(floodStart)
@@ -145,11 +146,11 @@ func TestFidelityBadAHFlood(t *testing.T) {
 					t.Errorf("kt counted %d drops, want %d", n, total)
 				}
 			}
-			r.stop()
+			r.Stop()
 			// The test's own SIGUSR2s make kt log a line each: not the
 			// flood's.
 			var kept []string
-			for _, l := range strings.SplitAfter(r.proc.Log()[logBefore:], "\n") {
+			for _, l := range strings.SplitAfter(r.Proc.Log()[logBefore:], "\n") {
 				if !strings.Contains(l, "SIGUSR2") {
 					kept = append(kept, l)
 				}

@@ -95,12 +95,12 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	waitHolder(t, hosts, vipA, r2h, 10*time.Second, r1, r2)
 	waitHolder(t, hosts, vipB, r2h, 10*time.Second, r1, r2)
 	for _, want := range []string{"VI_A: MASTER -> FAULT", "VI_B: MASTER -> FAULT", "sync group G: MASTER -> FAULT"} {
-		if err := r1.proc.WaitLog(want, 5*time.Second); err != nil {
-			t.Fatalf("r1: %v\n%s", err, tail(r1.proc.Log(), 30))
+		if err := r1.Proc.WaitLog(want, 5*time.Second); err != nil {
+			t.Fatalf("r1: %v\n%s", err, tail(r1.Proc.Log(), 30))
 		}
 	}
-	if err := r2.proc.WaitLog("sync group G: BACKUP -> MASTER", 5*time.Second); err != nil {
-		t.Fatalf("r2: %v\n%s", err, tail(r2.proc.Log(), 30))
+	if err := r2.Proc.WaitLog("sync group G: BACKUP -> MASTER", 5*time.Second); err != nil {
+		t.Fatalf("r2: %v\n%s", err, tail(r2.Proc.Log(), 30))
 	}
 	// Both members and the group notify MASTER, once each. Each runs in
 	// its own queue, so their scripts may finish in any order (keepalived
@@ -118,8 +118,8 @@ func TestSyncGroupLinkDown(t *testing.T) {
 	}
 	waitHolder(t, hosts, vipA, r1h, 10*time.Second, r1, r2)
 	waitHolder(t, hosts, vipB, r1h, 10*time.Second, r1, r2)
-	if err := r2.proc.WaitLog("sync group G: MASTER -> BACKUP", 5*time.Second); err != nil {
-		t.Fatalf("r2: %v\n%s", err, tail(r2.proc.Log(), 30))
+	if err := r2.Proc.WaitLog("sync group G: MASTER -> BACKUP", 5*time.Second); err != nil {
+		t.Fatalf("r2: %v\n%s", err, tail(r2.Proc.Log(), 30))
 	}
 }
 
@@ -140,7 +140,7 @@ func waitNotify(t *testing.T, out, state string, r *router) []string {
 	prev := -1
 	settled := func() bool {
 		last := map[string]string{}
-		for _, m := range transitions.FindAllStringSubmatch(r.proc.Log(), -1) {
+		for _, m := range transitions.FindAllStringSubmatch(r.Proc.Log(), -1) {
 			last[m[1]] = m[2]
 		}
 		g, ok := last["sync group G"]
@@ -160,7 +160,7 @@ func waitNotify(t *testing.T, out, state string, r *router) []string {
 		return time.Since(since) >= 500*time.Millisecond
 	})
 	if !ok {
-		t.Fatalf("%s never settled as %s; notify lines %q\n%s", r.h.Name, state, lines, tail(r.proc.Log(), 30))
+		t.Fatalf("%s never settled as %s; notify lines %q\n%s", r.H.Name, state, lines, tail(r.Proc.Log(), 30))
 	}
 	return lines
 }

@@ -51,7 +51,7 @@ func TestThreeKtRouters(t *testing.T) {
 	// keeps its addresses (nothing removed them), as a crashed host would
 	// until it restarts: watch the live ones.
 	killAt := time.Now()
-	r1.kill()
+	r1.Kill()
 	live := []*netlab.Host{r2h, r3h}
 	waitHolder(t, live, vip, r2h, 10*time.Second, all...)
 	time.Sleep(1500 * time.Millisecond) // GARPs reach the client
@@ -70,7 +70,7 @@ func TestThreeKtRouters(t *testing.T) {
 	checkNeigh(t, client, vip, r2h)
 
 	// SIGTERM the new master: r3 takes over after Skew_Time.
-	r2.stop()
+	r2.Stop()
 	waitHolder(t, live, vip, r3h, 10*time.Second, all...)
 	time.Sleep(300 * time.Millisecond)
 	ws = readCapture(t, lab.Dir+"/three.pcap")
@@ -100,7 +100,7 @@ func TestThreeKtRouters(t *testing.T) {
 	}
 
 	// r1 returns (dropping the VIP its crash left behind) and preempts r3.
-	r1.start(lab)
+	r1.Start(lab)
 	waitHolder(t, routers, vip, r1h, 10*time.Second, all...)
 	cap.Signal(interruptSignal)
 }
@@ -132,9 +132,9 @@ func TestNopreempt(t *testing.T) {
 	time.Sleep(time.Second)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(52, 100, extra))
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
-	r1.kill()
+	r1.Kill()
 	waitHolder(t, []*netlab.Host{r2h}, vip, r2h, 10*time.Second, r1, r2)
-	r1.start(lab)
+	r1.Start(lab)
 	// More than a Master_Down_Interval: r2 keeps the VIP.
 	time.Sleep(4 * time.Second)
 	waitHolder(t, hosts, vip, r2h, time.Second, r1, r2)
@@ -156,7 +156,7 @@ func TestFastFailoverV3(t *testing.T) {
 	waitHolder(t, []*netlab.Host{r1h, r2h}, vip, r1h, 10*time.Second, r1, r2)
 	time.Sleep(500 * time.Millisecond)
 	killAt := time.Now()
-	r1.kill()
+	r1.Kill()
 	waitHolder(t, []*netlab.Host{r2h}, vip, r2h, 5*time.Second, r1, r2)
 	time.Sleep(200 * time.Millisecond)
 	cap.Signal(interruptSignal)
@@ -219,14 +219,14 @@ func interop(t *testing.T, vrid int, vipText, extra string, ktHigh bool) {
 	time.Sleep(1500 * time.Millisecond)
 	waitHolder(t, hosts, vip, ah, time.Second, a, b)
 	// The high one goes (SIGTERM: priority 0): the low one takes over.
-	a.stop()
+	a.Stop()
 	waitHolder(t, hosts, vip, bh, 10*time.Second, a, b)
 	// It comes back and preempts.
-	a.start(lab)
+	a.Start(lab)
 	waitHolder(t, hosts, vip, ah, 20*time.Second, a, b)
 	// And the other way: kill -9 the master, the other takes over after
 	// Master_Down_Interval.
-	a.kill()
+	a.Kill()
 	waitHolder(t, []*netlab.Host{bh}, vip, bh, 20*time.Second, a, b)
 }
 
@@ -245,15 +245,15 @@ func TestInterfaceDownFault(t *testing.T) {
 	if err := lab.LinkDown(r1h); err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.proc.WaitLog("MASTER -> FAULT", 5*time.Second); err != nil {
-		t.Fatalf("r1 did not enter FAULT: %v\n%s", err, r1.proc.Log())
+	if err := r1.Proc.WaitLog("MASTER -> FAULT", 5*time.Second); err != nil {
+		t.Fatalf("r1 did not enter FAULT: %v\n%s", err, r1.Proc.Log())
 	}
 	waitHolder(t, hosts, vip, r2h, 10*time.Second, r1, r2)
 	if err := lab.LinkUp(r1h); err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.proc.WaitLog("FAULT -> BACKUP", 5*time.Second); err != nil {
-		t.Fatalf("r1 did not leave FAULT: %v\n%s", err, r1.proc.Log())
+	if err := r1.Proc.WaitLog("FAULT -> BACKUP", 5*time.Second); err != nil {
+		t.Fatalf("r1 did not leave FAULT: %v\n%s", err, r1.Proc.Log())
 	}
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
 }
