@@ -176,6 +176,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(51, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(51, 100, extra))
 	all := []*router{r1, r2}
 
@@ -374,6 +375,7 @@ func TestVMACIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(54, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(54, 100, extra))
 	all := []*router{r1, r2}
 	// 30 s: under bench/soak.sh's load, setting up the VMAC and its nft
@@ -493,6 +495,7 @@ func TestVMACWithKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	ka := startRouter(t, lab, "keepalived", r1h, vrrpConf(56, 150, extra))
+	startsFirst(t, ka, vip)
 	kt := startRouter(t, lab, "kt", r2h, vrrpConf(56, 100, extra))
 	all := []*router{ka, kt}
 	waitTrue(t, "keepalived to hold both VIPs on its VMAC, kt none", 15*time.Second, func() bool {

@@ -56,6 +56,7 @@ func TestReloadKeepsRunning(t *testing.T) {
 	vip, vip2 := mustAddr("192.0.2.100"), mustAddr("192.0.2.101")
 	conf := func(prio string) string { return strings.ReplaceAll(reloadVI1, "%PRIO%", prio) }
 	r1 := startRouter(t, lab, "kt", r1h, conf("150"))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, conf("100"))
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
 	// The client's first ping may go out while ARP settles.

@@ -17,7 +17,8 @@ func masterDownV2(prio int) time.Duration {
 
 func skewV2(prio int) time.Duration { return time.Duration(256-prio) * time.Second / 256 }
 
-// TestThreeKtRouters: the right router becomes master and alone holds the
+// TestThreeKtRouters: the first router, started before the others, becomes
+// master and alone holds the
 // VIP, the client's ARP entry points at it; kill -9 of the master hands over
 // after Master_Down_Interval (not before, at most 50% later on a loaded
 // machine; the log says by how much) and the ARP entry moves; SIGTERM hands
@@ -34,6 +35,7 @@ func TestThreeKtRouters(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(51, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(51, 120, extra))
 	r3 := startRouter(t, lab, "kt", r3h, vrrpConf(51, 100, extra))
 	all := []*router{r1, r2, r3}
@@ -152,6 +154,7 @@ func TestFastFailoverV3(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(53, 254, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(53, 253, extra))
 	waitHolder(t, []*netlab.Host{r1h, r2h}, vip, r1h, 10*time.Second, r1, r2)
 	time.Sleep(500 * time.Millisecond)
@@ -240,6 +243,7 @@ func TestInterfaceDownFault(t *testing.T) {
 	vip := netip.MustParseAddr("192.0.2.100")
 	extra := "    version 3\n    advert_int 0.1\n    virtual_ipaddress {\n        192.0.2.100\n    }"
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(54, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(54, 100, extra))
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
 	if err := lab.LinkDown(r1h); err != nil {
