@@ -4,7 +4,7 @@
 # that is lost (FRR's hold timer, hold_time 3 s) and one stopped with
 # SIGTERM (kt withdraws at once), against VRRP's Master_Down_Interval at
 # the same scale (advert_int 1, backup priority 100). One run of
-# internal/e2e's TestBGPAnycastFRR, whose client probes the VIP every
+# internal/e2e/director's TestBGPAnycastFRR, whose client probes the VIP every
 # ~5 ms during each failure. Needs root, iproute2 and frr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ if [ ! -x /usr/lib/frr/bgpd ]; then
 	exit 0
 fi
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(uptime | sed 's/.*load/load/')"
-out=$(CGO_ENABLED=1 go test -count=1 -run 'TestBGPAnycastFRR' -v ./internal/e2e/ 2>&1) || { echo "$out" | tail -40; exit 1; }
+out=$(CGO_ENABLED=1 go test -count=1 -run 'TestBGPAnycastFRR' -v ./internal/e2e/director/ 2>&1) || { echo "$out" | tail -40; exit 1; }
 echo "$out" | sed -n 's/.*BENCH //p'
 # VRRP: a backup takes over Master_Down_Interval = 3 x advert_int + skew
 # after the last advert it heard; skew = (256 - priority) / 256 s (v2).

@@ -8,7 +8,8 @@
 #
 #   N=100 RUN='TestSyncGroupLinkDown|...' bench/soak.sh    (or: make soak N=...)
 #
-# N defaults to 100. RUN is the -run pattern of internal/e2e (default below).
+# N defaults to 100. RUN is the -run pattern of internal/e2e (default below;
+# the director-side tests are in internal/e2e/director, not run here).
 # P (default 1) runs that many iterations at the same time, in labs of their
 # own, P at a time, so that 100 iterations fit in less time on a machine
 # that is loaded anyway. BURN=0 runs without the burner. One kt binary,
@@ -46,7 +47,11 @@ stop_burners() {
 	done
 	burners=()
 }
-trap stop_burners EXIT INT TERM
+trap stop_burners EXIT
+# SIGINT/SIGTERM to this script (kill PID, not its process group): let the
+# iterations running now finish and clean up their labs, report them, stop.
+stop=0
+trap 'stop=1; echo "soak: stopping after the iterations running now" >&2' INT TERM
 if [ "$BURN" != 0 ]; then
 	for _ in $(seq "$(nproc)"); do
 		(while :; do :; done) &
@@ -79,6 +84,7 @@ flaps() {
 
 failures=0
 nflaps=0
+ran=0
 summary="$OUT/summary.txt"
 : >"$summary"
 
@@ -123,12 +129,17 @@ while [ "$i" -le "$N" ]; do
 		i=$((i + 1))
 	done
 	for p in "${pids[@]}"; do
-		wait "$p" || true
+		# A trapped signal interrupts wait: wait again until p is gone.
+		while kill -0 "$p" 2>/dev/null; do
+			wait "$p" || true
+		done
 	done
 	for j in $(seq "$first" $((i - 1))); do
 		report "$j"
 	done
+	ran=$((i - 1))
+	[ "$stop" = 1 ] && break
 done
 stop_burners
-echo "soak: ended $(date -u +%FT%TZ): $N iterations of $RUN ($P at a time), $failures failed, $nflaps flaps; load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $OUT" | tee -a "$summary"
+echo "soak: ended $(date -u +%FT%TZ): $ran of $N iterations of $RUN ($P at a time), $failures failed, $nflaps flaps; load average $(cut -d' ' -f1-3 /proc/loadavg); logs in $OUT" | tee -a "$summary"
 [ "$failures" -eq 0 ]

@@ -74,7 +74,7 @@ func waitTrue(t *testing.T, what string, timeout time.Duration, cond func() bool
 	}
 	var b strings.Builder
 	for _, r := range logs {
-		fmt.Fprintf(&b, "\n--- %s on %s:\n%s", r.impl, r.h.Name, tail(r.proc.Log(), 30))
+		fmt.Fprintf(&b, "\n--- %s on %s:\n%s", r.Impl, r.H.Name, tail(r.Proc.Log(), 30))
 	}
 	t.Fatalf("timed out waiting for %s%s", what, b.String())
 }
@@ -176,6 +176,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(51, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(51, 100, extra))
 	all := []*router{r1, r2}
 
@@ -217,7 +218,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 
 	// kill -9 r1 and take it off the LAN as a crashed host: r2 takes over
 	// the VIPs, routes and rule; the client still uses the virtual MAC.
-	r1.kill()
+	r1.Kill()
 	if err := lab.Cut(r1h); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestVMACRoutesFailover(t *testing.T) {
 	}
 
 	// A clean stop removes everything kt added and restores the base.
-	r2.stop()
+	r2.Stop()
 	if devAddrs(t, r2h, vmac) != nil || hostHas(t, r2h, vmac, "link", "show") {
 		t.Errorf("r2 kept %s after stopping", vmac)
 	}
@@ -342,7 +343,7 @@ vrrp_instance VI_1 {
 			if strings.Contains(table, "ip keepalived") != tc.drops {
 				t.Errorf("nft tables %q with %s", table, tc.accept)
 			}
-			r.stop()
+			r.Stop()
 			if !staticsOff() {
 				t.Error("static address, route or rule left after stop")
 			}
@@ -374,6 +375,7 @@ func TestVMACIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1 := startRouter(t, lab, "kt", r1h, vrrpConf(54, 150, extra))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(54, 100, extra))
 	all := []*router{r1, r2}
 	// 30 s: under bench/soak.sh's load, setting up the VMAC and its nft
@@ -393,7 +395,7 @@ func TestVMACIPv6(t *testing.T) {
 	if got, _, _ := client.Neigh(vip); got != mac {
 		t.Errorf("client's neighbour entry for %v is %q, want %s", vip, got, mac)
 	}
-	r1.kill()
+	r1.Kill()
 	if err := lab.Cut(r1h); err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +427,7 @@ func TestVMACIPv6(t *testing.T) {
 	if n == 0 || fmt.Sprint(srcs) != fmt.Sprint(want) {
 		t.Errorf("adverts (%d) sent from %v, want %v", n, srcs, want)
 	}
-	r2.stop()
+	r2.Stop()
 }
 
 // TestVMACXmitBase: with vmac_xmit_base the VIP still lives on the VMAC
@@ -462,7 +464,7 @@ func TestVMACXmitBase(t *testing.T) {
 	if len(garps[vip]) != 1 || !garps[vip][mac] {
 		t.Errorf("gratuitous ARPs for the VIP from %v, want only %s", garps[vip], mac)
 	}
-	r1.stop()
+	r1.Stop()
 }
 
 // TestVMACWithKeepalived: keepalived 2.2.7 and kt run the same use_vmac
@@ -493,6 +495,7 @@ func TestVMACWithKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	ka := startRouter(t, lab, "keepalived", r1h, vrrpConf(56, 150, extra))
+	startsFirst(t, ka, vip)
 	kt := startRouter(t, lab, "kt", r2h, vrrpConf(56, 100, extra))
 	all := []*router{ka, kt}
 	waitTrue(t, "keepalived to hold both VIPs on its VMAC, kt none", 15*time.Second, func() bool {
@@ -504,7 +507,7 @@ func TestVMACWithKeepalived(t *testing.T) {
 	if got, _, _ := client.Neigh(vip); got != mac {
 		t.Fatalf("client's ARP entry for %v is %q, want %s", vip, got, mac)
 	}
-	ka.kill()
+	ka.Kill()
 	if err := lab.Cut(r1h); err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +536,7 @@ func TestVMACWithKeepalived(t *testing.T) {
 	if len(advMACs) != 1 || !advMACs[mac] {
 		t.Errorf("adverts from MACs %v, want keepalived's and kt's from the virtual MAC %s only", advMACs, mac)
 	}
-	kt.stop()
+	kt.Stop()
 }
 
 // TestDeletedBehindKtsBack: as keepalived, a master whose VIP or virtual
@@ -576,7 +579,7 @@ vrrp_instance VI_1 {
 	waitTrue(t, "r1 master with VIPs and route", 10*time.Second, func() bool {
 		return r1h.HasAddr(vip) && r1h.HasAddr(untracked) && r1h.HasAddr(static) && route()
 	}, r)
-	steps := func() int { return strings.Count(r.proc.Log(), "MASTER -> BACKUP") }
+	steps := func() int { return strings.Count(r.Proc.Log(), "MASTER -> BACKUP") }
 
 	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.102/24", "dev", "eth0"); err != nil {
 		t.Fatalf("%v %s", err, out)
@@ -592,7 +595,7 @@ vrrp_instance VI_1 {
 	}, r)
 	time.Sleep(500 * time.Millisecond)
 	if steps() != 0 || r1h.HasAddr(untracked) {
-		t.Fatalf("deleting a no_track VIP: %d step-downs, re-added %v\n%s", steps(), r1h.HasAddr(untracked), tail(r.proc.Log(), 20))
+		t.Fatalf("deleting a no_track VIP: %d step-downs, re-added %v\n%s", steps(), r1h.HasAddr(untracked), tail(r.Proc.Log(), 20))
 	}
 
 	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.100/24", "dev", "eth0"); err != nil {
@@ -601,8 +604,8 @@ vrrp_instance VI_1 {
 	waitTrue(t, "a step-down and the VIP back", 10*time.Second, func() bool {
 		return steps() == 1 && r1h.HasAddr(vip) && r1h.HasAddr(untracked) && route()
 	}, r)
-	if !strings.Contains(r.proc.Log(), "VIP 192.0.2.100/24 dev eth0 deleted") {
-		t.Errorf("no reason logged:\n%s", tail(r.proc.Log(), 10))
+	if !strings.Contains(r.Proc.Log(), "VIP 192.0.2.100/24 dev eth0 deleted") {
+		t.Errorf("no reason logged:\n%s", tail(r.Proc.Log(), 10))
 	}
 
 	if out, err := r1h.Run("ip", "route", "del", "192.0.2.128/28"); err != nil {
@@ -618,7 +621,7 @@ vrrp_instance VI_1 {
 	waitTrue(t, "a third step-down and the rule back", 10*time.Second, func() bool {
 		return steps() == 3 && r1h.HasAddr(vip) && rule("1000:\tfrom 192.0.2.100 lookup 100")
 	}, r)
-	r.stop()
+	r.Stop()
 	if r1h.HasAddr(static) || r1h.HasAddr(vip) {
 		t.Error("addresses left after stop (the watcher must not put them back)")
 	}
@@ -656,7 +659,7 @@ func TestVMACAddr(t *testing.T) {
 	if got, _, _ := client.Neigh(evip); got != "00:00:5e:00:02:3a" {
 		t.Errorf("client's neighbour entry for %v is %q, want 00:00:5e:00:02:3a", evip, got)
 	}
-	r.stop()
+	r.Stop()
 	if hostHas(t, r1h, "vrrp", "link", "show") {
 		out, _ := r1h.Run("ip", "link", "show")
 		t.Errorf("VMACs left after stop:\n%s", out)
@@ -682,5 +685,5 @@ func TestNoAcceptIPv6(t *testing.T) {
 	if got, _, _ := client.Neigh(vip); got != r1h.MAC.String() {
 		t.Errorf("client's neighbour entry for the VIP is %q, want r1's %s (neighbour discovery still works)", got, r1h.MAC)
 	}
-	r.stop()
+	r.Stop()
 }

@@ -94,7 +94,7 @@ func TestFidelityStateMasterStart(t *testing.T) {
 			_ = cap.Wait(5 * time.Second)
 			first := firstAdvertAfter(readCapture(t, lab.Dir+"/start.pcap"), r1h.IPv4, started)
 			if first.IsZero() {
-				t.Fatalf("no advert from r1 in the capture\n%s", r.proc.Log())
+				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
 			}
 			took := first.Sub(started)
 			t.Logf("%s: start -> first advert %v (Master_Down_Interval %v)", impl, took, masterDownV2(100))
@@ -103,8 +103,8 @@ func TestFidelityStateMasterStart(t *testing.T) {
 			if took < 3*time.Second {
 				t.Errorf("%s became master %v after start, before Master_Down_Interval %v", impl, took, masterDownV2(100))
 			}
-			if !inOrder(r.proc.Log(), "(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE") {
-				t.Errorf("%s did not log keepalived's lines in order:\n%s", impl, r.proc.Log())
+			if !inOrder(r.Proc.Log(), "(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s did not log keepalived's lines in order:\n%s", impl, r.Proc.Log())
 			}
 		})
 		t.Run(impl+"/lower priority master", func(t *testing.T) {
@@ -118,16 +118,16 @@ func TestFidelityStateMasterStart(t *testing.T) {
 			conf := strings.Replace(vrrpConf(72, 100, extra), "state BACKUP", "state MASTER", 1)
 			r := startRouter(t, lab, impl, r1h, conf)
 			waitHolder(t, hosts, vip, r1h, 20*time.Second, r, low)
-			r.stop() // kt writes its summary of discarded adverts on stop
+			r.Stop() // kt writes its summary of discarded adverts on stop
 			discard := "(VI_1) received lower priority (50) advert from 192.0.2.2 - discarding"
-			n := events(r.proc.Log(), discard)
+			n := events(r.Proc.Log(), discard)
 			t.Logf("%s discarded %d adverts of the lower priority master before taking over", impl, n)
 			// Master_Down_Interval is 3.6 s: 3 or 4 adverts at 1 s.
 			if n < 3 {
-				t.Errorf("%s discarded %d lower priority adverts, want at least 3 (Master_Down_Interval):\n%s", impl, n, r.proc.Log())
+				t.Errorf("%s discarded %d lower priority adverts, want at least 3 (Master_Down_Interval):\n%s", impl, n, r.Proc.Log())
 			}
-			if !inOrder(r.proc.Log(), "(VI_1) Entering BACKUP STATE (init)", discard, "(VI_1) Entering MASTER STATE") {
-				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.proc.Log())
+			if !inOrder(r.Proc.Log(), "(VI_1) Entering BACKUP STATE (init)", discard, "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.Proc.Log())
 			}
 		})
 	}
@@ -149,7 +149,7 @@ func TestFidelityOwnerStateBackup(t *testing.T) {
 			ktBinary(t)
 			started := time.Now()
 			r := startRouter(t, lab, impl, r1h, vrrpConf(76, 255, "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100\n    }"))
-			if err := r.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(300 * time.Millisecond)
@@ -157,15 +157,15 @@ func TestFidelityOwnerStateBackup(t *testing.T) {
 			_ = cap.Wait(5 * time.Second)
 			first := firstAdvertAfter(readCapture(t, lab.Dir+"/owner.pcap"), r1h.IPv4, started)
 			if first.IsZero() {
-				t.Fatalf("no advert from r1 in the capture\n%s", r.proc.Log())
+				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
 			}
 			took := first.Sub(started)
 			t.Logf("%s: start -> first advert %v", impl, took)
 			if took < 3*time.Second {
 				t.Errorf("%s (owner, state BACKUP) became master %v after start, before Master_Down_Interval", impl, took)
 			}
-			if !inOrder(r.proc.Log(), "(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE") {
-				t.Errorf("%s did not log keepalived's lines in order:\n%s", impl, r.proc.Log())
+			if !inOrder(r.Proc.Log(), "(VI_1) Entering BACKUP STATE (init)", "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s did not log keepalived's lines in order:\n%s", impl, r.Proc.Log())
 			}
 		})
 	}
@@ -194,7 +194,7 @@ func TestFidelityOwnerBackFromFault(t *testing.T) {
 			if err := lab.LinkDown(r1h); err != nil {
 				t.Fatal(err)
 			}
-			if err := r.proc.WaitLog("(VI_1) Entering FAULT STATE", 10*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) Entering FAULT STATE", 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			waitHolder(t, []*netlab.Host{r2h}, vip, r2h, 20*time.Second, r, backup)
@@ -210,7 +210,7 @@ func TestFidelityOwnerBackFromFault(t *testing.T) {
 			ws := readCapture(t, lab.Dir+"/fault.pcap")
 			first := firstAdvertAfter(ws, r1h.IPv4, up)
 			if first.IsZero() {
-				t.Fatalf("no advert from r1 after its link came back\n%s", r.proc.Log())
+				t.Fatalf("no advert from r1 after its link came back\n%s", r.Proc.Log())
 			}
 			took := first.Sub(up)
 			heard := advertsBetween(ws, r2h.IPv4, up, first)
@@ -218,8 +218,8 @@ func TestFidelityOwnerBackFromFault(t *testing.T) {
 			if took < 3*time.Second {
 				t.Errorf("%s preempted %v after its link came back, before Master_Down_Interval (3.004 s)", impl, took)
 			}
-			if !inOrder(r.proc.Log(), "(VI_1) Entering FAULT STATE", "(VI_1) Entering BACKUP STATE", "(VI_1) Entering MASTER STATE") {
-				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.proc.Log())
+			if !inOrder(r.Proc.Log(), "(VI_1) Entering FAULT STATE", "(VI_1) Entering BACKUP STATE", "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.Proc.Log())
 			}
 		})
 	}
@@ -241,16 +241,16 @@ func TestFidelityOwnerOnlyAddress(t *testing.T) {
 			peer := startRouter(t, lab, "kt", r2h, vrrpConf(74, 100, extra))
 			owner := strings.Replace(vrrpConf(74, 255, extra), "    state BACKUP\n", "", 1)
 			r := startRouter(t, lab, impl, r1h, owner)
-			if err := r.proc.WaitLog("(VI_1) entering FAULT state (no IPv4 address for interface)", 10*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) entering FAULT state (no IPv4 address for interface)", 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			// The peer hears no owner and takes over.
-			if err := peer.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+			if err := peer.Proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(2 * time.Second)
-			if strings.Contains(r.proc.Log(), "Entering MASTER STATE") {
-				t.Errorf("%s became master with no address to send from:\n%s", impl, r.proc.Log())
+			if strings.Contains(r.Proc.Log(), "Entering MASTER STATE") {
+				t.Errorf("%s became master with no address to send from:\n%s", impl, r.Proc.Log())
 			}
 			kept := r1h.HasAddr(own)
 			// An address to send from appears: the owner leaves FAULT,
@@ -258,14 +258,14 @@ func TestFidelityOwnerOnlyAddress(t *testing.T) {
 			if _, err := r1h.Run("ip", "addr", "add", "192.0.2.50/24", "dev", "eth0"); err != nil {
 				t.Fatal(err)
 			}
-			if err := r.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			waitHolder(t, []*netlab.Host{r1h, r2h}, own, r1h, 20*time.Second, r, peer)
-			if !inOrder(r.proc.Log(), "(VI_1) entering FAULT state (no IPv4 address for interface)", "(VI_1) Entering BACKUP STATE", "(VI_1) Entering MASTER STATE") {
-				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.proc.Log())
+			if !inOrder(r.Proc.Log(), "(VI_1) entering FAULT state (no IPv4 address for interface)", "(VI_1) Entering BACKUP STATE", "(VI_1) Entering MASTER STATE") {
+				t.Errorf("%s: lines not in keepalived's order:\n%s", impl, r.Proc.Log())
 			}
-			r.stop()
+			r.Stop()
 			keptAfterStop := r1h.HasAddr(own)
 			t.Logf("%s: r1 keeps its own address %v while in FAULT: %v, after stop: %v", impl, own, kept, keptAfterStop)
 			switch impl {
@@ -276,7 +276,7 @@ func TestFidelityOwnerOnlyAddress(t *testing.T) {
 				}
 			case "kt":
 				if !kept || !keptAfterStop {
-					t.Errorf("kt deleted the router's own address (in FAULT %v, after stop %v):\n%s", !kept, !keptAfterStop, r.proc.Log())
+					t.Errorf("kt deleted the router's own address (in FAULT %v, after stop %v):\n%s", !kept, !keptAfterStop, r.Proc.Log())
 				}
 			}
 		})
@@ -303,7 +303,7 @@ func TestFidelityIPv6StaleVIPSource(t *testing.T) {
 			extra := "    version 3\n    advert_int 0.2\n    virtual_ipaddress {\n        fe80::100/64\n        2001:db8::100/64\n    }"
 			conf := strings.Replace(vrrpConf(75, 255, extra), "    state BACKUP\n", "", 1)
 			r := startRouter(t, lab, impl, r1h, conf)
-			if err := r.proc.WaitLog("(VI_1) Entering MASTER STATE", 15*time.Second); err != nil {
+			if err := r.Proc.WaitLog("(VI_1) Entering MASTER STATE", 15*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(1500 * time.Millisecond)
@@ -317,10 +317,10 @@ func TestFidelityIPv6StaleVIPSource(t *testing.T) {
 			}
 			t.Logf("%s: advert sources %v", impl, srcs)
 			if srcs[r1h.LinkLocal] == 0 || len(srcs) != 1 {
-				t.Errorf("%s sent adverts from %v, want only from r1's link-local %v\n%s", impl, srcs, r1h.LinkLocal, r.proc.Log())
+				t.Errorf("%s sent adverts from %v, want only from r1's link-local %v\n%s", impl, srcs, r1h.LinkLocal, r.Proc.Log())
 			}
-			if strings.Contains(r.proc.Log(), "invalid argument") {
-				t.Errorf("%s failed to send:\n%s", impl, r.proc.Log())
+			if strings.Contains(r.Proc.Log(), "invalid argument") {
+				t.Errorf("%s failed to send:\n%s", impl, r.Proc.Log())
 			}
 		})
 	}
@@ -367,11 +367,11 @@ func TestFidelityMismatchLogs(t *testing.T) {
 				lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2"}})
 				r1h, r2h := lab.Host("r1"), lab.Host("r2")
 				master := startRouter(t, lab, "kt", r2h, vrrpConf(vrid, 200, c.peer))
-				if err := master.proc.WaitLog("Entering MASTER STATE", 20*time.Second); err != nil {
+				if err := master.Proc.WaitLog("Entering MASTER STATE", 20*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				r := startRouter(t, lab, impl, r1h, vrrpConf(vrid, 100, c.mine))
-				if err := r.proc.WaitLog(want, 15*time.Second); err != nil {
+				if err := r.Proc.WaitLog(want, 15*time.Second); err != nil {
 					t.Fatalf("%s did not log keepalived's line: %v", impl, err)
 				}
 			})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/e2e/e2elab"
 	"github.com/kt-project/kt/internal/netlab"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -31,25 +32,25 @@ func TestFloodNoFailover(t *testing.T) {
 	extra := "    advert_int 1\n    authentication {\n        auth_type PASS\n        auth_pass right\n    }\n    virtual_ipaddress {\n        192.0.2.100\n    }"
 	stats := filepath.Join(lab.Dir, "r2.stats")
 	start := func(h *netlab.Host, prio int, args ...string) *router {
-		r := &router{t: t, impl: "kt", h: h, conf: writeConf(t, lab, h, "kt", vrrpConf(90, prio, extra))}
-		p, err := h.Start(ktBinary(t), append([]string{"run", "-f", r.conf}, args...)...)
+		r := e2elab.NewRouter(t, lab, "kt", h, vrrpConf(90, prio, extra))
+		p, err := h.Start(ktBinary(t), append([]string{"run", "-f", r.Conf}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.proc = p
+		r.Proc = p
 		return r
 	}
 	r1 := start(r1h, 200)
-	if err := r1.proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
+	if err := r1.Proc.WaitLog("(VI_1) Entering MASTER STATE", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	r2 := start(r2h, 100, "--stats-file", stats)
-	if err := r2.proc.WaitLog("(VI_1) Entering BACKUP STATE", 20*time.Second); err != nil {
+	if err := r2.Proc.WaitLog("(VI_1) Entering BACKUP STATE", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// Let the backup hear the master for a while first.
 	time.Sleep(1500 * time.Millisecond)
-	log1, log2 := len(r1.proc.Log()), len(r2.proc.Log())
+	log1, log2 := len(r1.Proc.Log()), len(r2.Proc.Log())
 
 	c := connIn(t, xh)
 	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
@@ -89,13 +90,13 @@ func TestFloodNoFailover(t *testing.T) {
 	// flood (3 s + skew).
 	time.Sleep(4 * time.Second)
 	drops := ktAuthDrops(t, r2, stats)
-	r1.stop()
-	r2.stop()
+	r1.Stop()
+	r2.Stop()
 	for _, r := range []struct {
 		name, log, bad string
 	}{
-		{"master", r1.proc.Log()[log1:], "Entering BACKUP STATE"},
-		{"backup", r2.proc.Log()[log2:], "Entering MASTER STATE"},
+		{"master", r1.Proc.Log()[log1:], "Entering BACKUP STATE"},
+		{"backup", r2.Proc.Log()[log2:], "Entering MASTER STATE"},
 	} {
 		if i := strings.Index(r.log, r.bad); i >= 0 && !strings.Contains(r.log[:i], "Stopping") {
 			t.Errorf("the %s changed state under the flood:\n%s", r.name, tail(r.log, 20))

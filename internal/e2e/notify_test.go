@@ -88,7 +88,7 @@ vrrp_instance VI_1 {
 		// without waiting for them, so events too close together
 		// reorder its lines.
 		if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return len(fileLines(generic)) >= n && len(fileLines(spec)) >= n }) {
-			t.Fatalf("%s: waiting for %s: generic notify lines %q\n%s", impl, what, fileLines(generic), tail(r.proc.Log(), 30))
+			t.Fatalf("%s: waiting for %s: generic notify lines %q\n%s", impl, what, fileLines(generic), tail(r.Proc.Log(), 30))
 		}
 	}
 	r := startRouter(t, lab, impl, rh, conf)
@@ -99,7 +99,7 @@ vrrp_instance VI_1 {
 		time.Sleep(1500 * time.Millisecond) // a few more failing runs
 		writeFile(t, flag, "", 0o644)
 		waitLines(r, 3, "MASTER once the script succeeds")
-		r.stop()
+		r.Stop()
 		waitLines(r, 4, "STOP")
 		netlab.WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
 			return len(fileLines(spec)) >= 4 && len(fileLines(extOut)) >= 4 && reader.Exited()
@@ -118,14 +118,14 @@ vrrp_instance VI_1 {
 		t.Fatal(err)
 	}
 	waitLines(r, 5, "BACKUP after FAULT")
-	r.stop()
+	r.Stop()
 	waitLines(r, 6, "STOP")
 	// The scripts of the last transition and the FIFO reader finish.
 	netlab.WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
 		return len(fileLines(spec)) >= 6 && len(fileLines(extOut)) >= 6 && reader.Exited()
 	})
 	time.Sleep(300 * time.Millisecond)
-	peer.stop()
+	peer.Stop()
 	return notifyRecord{spec: fileLines(spec), generic: fileLines(generic), fifo: fileLines(extOut), fifoScript: fileLines(fifoOut)}
 }
 

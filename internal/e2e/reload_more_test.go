@@ -47,27 +47,27 @@ vrrp_instance VI_1 {
 	r := startRouter(t, lab, "kt", h, conf)
 	vip := mustAddr("198.51.100.100")
 	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return hasOn(t, h, "vrrp.73", vip) }) {
-		t.Fatalf("no VIP on vrrp.73:\n%s", tail(r.proc.Log(), 20))
+		t.Fatalf("no VIP on vrrp.73:\n%s", tail(r.Proc.Log(), 20))
 	}
-	if err := r.proc.WaitLog("Changing effective priority from 100 to 110", 10*time.Second); err != nil {
-		t.Fatalf("the script's weight does not count: %v\n%s", err, tail(r.proc.Log(), 20))
+	if err := r.Proc.WaitLog("Changing effective priority from 100 to 110", 10*time.Second); err != nil {
+		t.Fatalf("the script's weight does not count: %v\n%s", err, tail(r.Proc.Log(), 20))
 	}
 	hup := func(text, want string) {
 		t.Helper()
-		n := strings.Count(r.proc.Log(), want)
-		if err := os.WriteFile(r.conf, []byte(text), 0o644); err != nil {
+		n := strings.Count(r.Proc.Log(), want)
+		if err := os.WriteFile(r.Conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.proc.Signal(syscall.SIGHUP); err != nil {
+		if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Count(r.proc.Log(), want) > n }) {
-			t.Fatalf("no %q after SIGHUP:\n%s", want, tail(r.proc.Log(), 20))
+		if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Count(r.Proc.Log(), want) > n }) {
+			t.Fatalf("no %q after SIGHUP:\n%s", want, tail(r.Proc.Log(), 20))
 		}
 	}
 	hup(conf, "kt run: reloaded")
 	time.Sleep(2500 * time.Millisecond) // the script runs again, twice
-	_, after, _ := strings.Cut(r.proc.Log(), "SIGHUP")
+	_, after, _ := strings.Cut(r.Proc.Log(), "SIGHUP")
 	for _, bad := range []string{"VI_1: ", "VMAC up", "Changing effective priority"} {
 		if strings.Contains(after, bad) {
 			t.Errorf("the same config's reload logged %q:\n%s", bad, after)
@@ -85,7 +85,7 @@ vrrp_instance VI_1 {
 		return err != nil && hasOn(t, h, "vrrp.74", vip)
 	}) {
 		out, _ := h.Run("ip", "-br", "addr")
-		t.Fatalf("after replacing VI_1 by VI_2:\n%s\n%s", out, tail(r.proc.Log(), 20))
+		t.Fatalf("after replacing VI_1 by VI_2:\n%s\n%s", out, tail(r.Proc.Log(), 20))
 	}
 }
 
@@ -102,21 +102,21 @@ func TestUnknownInterface(t *testing.T) {
 	conf := inst("VI_1", "eth0", 75, "192.0.2.100") + inst("VI_2", "nosuch0", 76, "192.0.2.101")
 	r := startRouter(t, lab, "kt", h, conf)
 	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(mustAddr("192.0.2.100")) }) {
-		t.Fatalf("VI_1 did not run beside the broken VI_2:\n%s", tail(r.proc.Log(), 20))
+		t.Fatalf("VI_1 did not run beside the broken VI_2:\n%s", tail(r.Proc.Log(), 20))
 	}
-	if err := r.proc.WaitLog("(VI_2) Unknown interface nosuch0!", time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, tail(r.proc.Log(), 20))
+	if err := r.Proc.WaitLog("(VI_2) Unknown interface nosuch0!", time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tail(r.Proc.Log(), 20))
 	}
-	if err := os.WriteFile(r.conf, []byte(inst("VI_1", "eth0", 75, "192.0.2.100")+inst("VI_2", "eth0", 76, "192.0.2.101")), 0o644); err != nil {
+	if err := os.WriteFile(r.Conf, []byte(inst("VI_1", "eth0", 75, "192.0.2.100")+inst("VI_2", "eth0", 76, "192.0.2.101")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.proc.Signal(syscall.SIGHUP); err != nil {
+	if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(mustAddr("192.0.2.101")) }) {
-		t.Fatalf("the reload did not start VI_2:\n%s", tail(r.proc.Log(), 20))
+		t.Fatalf("the reload did not start VI_2:\n%s", tail(r.Proc.Log(), 20))
 	}
-	if strings.Contains(r.proc.Log(), "VI_1: MASTER ->") {
-		t.Errorf("VI_1 left MASTER:\n%s", r.proc.Log())
+	if strings.Contains(r.Proc.Log(), "VI_1: MASTER ->") {
+		t.Errorf("VI_1 left MASTER:\n%s", r.Proc.Log())
 	}
 }

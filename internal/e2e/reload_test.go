@@ -56,6 +56,7 @@ func TestReloadKeepsRunning(t *testing.T) {
 	vip, vip2 := mustAddr("192.0.2.100"), mustAddr("192.0.2.101")
 	conf := func(prio string) string { return strings.ReplaceAll(reloadVI1, "%PRIO%", prio) }
 	r1 := startRouter(t, lab, "kt", r1h, conf("150"))
+	startsFirst(t, r1, vip)
 	r2 := startRouter(t, lab, "kt", r2h, conf("100"))
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
 	// The client's first ping may go out while ARP settles.
@@ -72,15 +73,15 @@ func TestReloadKeepsRunning(t *testing.T) {
 	}
 	hup := func(text, wantLog string, n int) {
 		t.Helper()
-		if err := os.WriteFile(r1.conf, []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(r1.Conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := r1.proc.Signal(syscall.SIGHUP); err != nil {
+		if err := r1.Proc.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		ok := netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Count(r1.proc.Log(), wantLog) >= n })
+		ok := netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Count(r1.Proc.Log(), wantLog) >= n })
 		if !ok {
-			t.Fatalf("no %q after SIGHUP:\n%s", wantLog, tail(r1.proc.Log(), 30))
+			t.Fatalf("no %q after SIGHUP:\n%s", wantLog, tail(r1.Proc.Log(), 30))
 		}
 	}
 	time.Sleep(time.Second)
@@ -102,10 +103,10 @@ func TestReloadKeepsRunning(t *testing.T) {
 	got, _ := strconv.Atoi(m[2])
 	if sent < 390 || got != sent {
 		t.Errorf("ping: %d sent, %d received: want none lost across the reloads; %s\nreloads:\n%s", sent, got,
-			missingPings(ping.Log(), sent), grepLines(r1.proc.Log(), "SIGHUP", "reloaded", "reload failed"))
+			missingPings(ping.Log(), sent), grepLines(r1.Proc.Log(), "SIGHUP", "reloaded", "reload failed"))
 	}
 
-	log := r1.proc.Log()
+	log := r1.Proc.Log()
 	// The broken file is named with its line, and the old config stays.
 	if !regexp.MustCompile(`r1-kt\.conf:\d+:`).MatchString(log) {
 		t.Errorf("the broken config's error has no file:line:\n%s", tail(log, 20))

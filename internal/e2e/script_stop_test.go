@@ -66,10 +66,10 @@ func TestNotifyChildDoesNotOutliveKt(t *testing.T) {
 		pgid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && len(liveGroupProcs(t, pgid)) > 0
 	}) {
-		t.Fatalf("notify_master did not leave its child running\n%s", tail(r.proc.Log(), 30))
+		t.Fatalf("notify_master did not leave its child running\n%s", tail(r.Proc.Log(), 30))
 	}
-	r.stop()
+	r.Stop()
 	if m := liveGroupProcs(t, pgid); len(m) > 0 {
-		t.Errorf("processes %v of notify_master's group %d outlived kt\n%s", m, pgid, tail(r.proc.Log(), 30))
+		t.Errorf("processes %v of notify_master's group %d outlived kt\n%s", m, pgid, tail(r.Proc.Log(), 30))
 	}
 }

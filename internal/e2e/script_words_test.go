@@ -53,9 +53,9 @@ func TestScriptWordsLikeKeepalived(t *testing.T) {
 					}
 					return n >= 2
 				}) {
-					t.Fatalf("%s: the notify scripts did not both run: %q\n%s", impl, fileLines(out), tail(r.proc.Log(), 30))
+					t.Fatalf("%s: the notify scripts did not both run: %q\n%s", impl, fileLines(out), tail(r.Proc.Log(), 30))
 				}
-				r.stop()
+				r.Stop()
 				mu.Lock()
 				got[impl] = fileLines(out)
 				mu.Unlock()

@@ -77,18 +77,18 @@ func TestTrackScriptFailover(t *testing.T) {
 	r1 := startRouter(t, lab, "kt", r1h, track+vrrpConf(70, 150, extra))
 	r2 := startRouter(t, lab, "kt", r2h, vrrpConf(70, 120, strings.Replace(extra, "    track_script {\n        chk\n    }\n", "", 1)))
 	waitHolder(t, hosts, vip, r1h, 15*time.Second, r1, r2)
-	if err := r1.proc.WaitLog("VRRP_Script(chk) succeeded", 5*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, r1.proc.Log())
+	if err := r1.Proc.WaitLog("VRRP_Script(chk) succeeded", 5*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, r1.Proc.Log())
 	}
 
 	if err := os.Remove(flag); err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.proc.WaitLog("Changing effective priority from 150 to 90", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, tail(r1.proc.Log(), 30))
+	if err := r1.Proc.WaitLog("Changing effective priority from 150 to 90", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tail(r1.Proc.Log(), 30))
 	}
 	waitHolder(t, hosts, vip, r2h, 10*time.Second, r1, r2)
-	log := r1.proc.Log()
+	log := r1.Proc.Log()
 	// fall 3: the third failing run in a row turns the script failed.
 	n, off := runsBetween(t, log, "chk", "failed", "Script `chk` now returning 1", "VRRP_Script(chk) failed", 0)
 	if n != 3 {
@@ -96,11 +96,11 @@ func TestTrackScriptFailover(t *testing.T) {
 	}
 
 	writeFile(t, flag, "", 0o644)
-	if err := r1.proc.WaitLog("Changing effective priority from 90 to 150", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, tail(r1.proc.Log(), 30))
+	if err := r1.Proc.WaitLog("Changing effective priority from 90 to 150", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tail(r1.Proc.Log(), 30))
 	}
 	waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
-	log = r1.proc.Log()
+	log = r1.Proc.Log()
 	// rise 2: two successful runs.
 	if n, _ := runsBetween(t, log, "chk", "succeeded", "Script `chk` now returning 0", "VRRP_Script(chk) succeeded", off); n != 2 {
 		t.Errorf("script reported succeeded after %d good runs, want 2 (rise 2)", n)
@@ -145,16 +145,16 @@ func TestTrackInterface(t *testing.T) {
 			if _, err := r1h.Run("ip", "link", "set", "trk0", "down"); err != nil {
 				t.Fatal(err)
 			}
-			if err := r1.proc.WaitLog(tt.want, 10*time.Second); err != nil {
-				t.Fatalf("%v\n%s", err, tail(r1.proc.Log(), 30))
+			if err := r1.Proc.WaitLog(tt.want, 10*time.Second); err != nil {
+				t.Fatalf("%v\n%s", err, tail(r1.Proc.Log(), 30))
 			}
 			waitHolder(t, hosts, vip, r2h, 10*time.Second, r1, r2)
 			if _, err := r1h.Run("ip", "link", "set", "trk0", "up"); err != nil {
 				t.Fatal(err)
 			}
 			waitHolder(t, hosts, vip, r1h, 10*time.Second, r1, r2)
-			r1.stop()
-			r2.stop()
+			r1.Stop()
+			r2.Stop()
 		})
 	}
 }
@@ -225,18 +225,18 @@ vrrp_instance VI_1 {
 		"VRRP_Script(chk_hang) timed_out",
 		"Changing effective priority from 100 to 90",
 	} {
-		if err := r.proc.WaitLog(want, 15*time.Second); err != nil {
-			t.Fatalf("%v\n%s", err, tail(r.proc.Log(), 40))
+		if err := r.Proc.WaitLog(want, 15*time.Second); err != nil {
+			t.Fatalf("%v\n%s", err, tail(r.Proc.Log(), 40))
 		}
 	}
 	waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.100"), r1h, 15*time.Second, r)
 	// Still running, never in FAULT; a clean stop.
 	time.Sleep(1500 * time.Millisecond)
-	if r.proc.Exited() {
-		t.Fatalf("kt exited:\n%s", r.proc.Log())
+	if r.Proc.Exited() {
+		t.Fatalf("kt exited:\n%s", r.Proc.Log())
 	}
-	if l := logLines(r.proc.Log(), "-> FAULT"); len(l) > 0 {
+	if l := logLines(r.Proc.Log(), "-> FAULT"); len(l) > 0 {
 		t.Errorf("instance entered FAULT: %q", l)
 	}
-	r.stop()
+	r.Stop()
 }

@@ -1,4 +1,4 @@
-package e2e
+package director
 
 import (
 	"fmt"
@@ -77,7 +77,7 @@ vrrp_instance VI_1 {
 	r2 := startRouter(t, lab, "kt", r2h, conf("lb2", 100))
 	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, 10*time.Second, r1, r2)
 	waitMail(t, box, "Subject: [lb1] VRRP Instance VI_1 - Entering MASTER state", r1, r2)
-	r1.kill()
+	r1.Kill()
 	waitHolder(t, []*netlab.Host{r2h}, mustAddr("192.0.2.100"), r2h, 10*time.Second, r1, r2)
 	m := waitMail(t, box, "Subject: [lb2] VRRP Instance VI_1 - Entering MASTER state", r1, r2)
 	for _, want := range []string{"From: <kt-lb2@example.com>", "To: <ops@example.com>", "Message-ID: <"} {
@@ -105,7 +105,7 @@ func waitMail(t *testing.T, box *testnet.MailSink, subject string, logs ...*rout
 		case <-deadline:
 			var b strings.Builder
 			for _, r := range logs {
-				fmt.Fprintf(&b, "\n--- %s:\n%s", r.h.Name, tail(r.proc.Log(), 15))
+				fmt.Fprintf(&b, "\n--- %s:\n%s", r.H.Name, tail(r.Proc.Log(), 15))
 			}
 			t.Fatalf("no mail %q; got %q%s", subject, seen, b.String())
 		}
@@ -160,13 +160,13 @@ vrrp_instance VI_1 {
 	// server. Stop the master: the backup must take over after Skew_Time
 	// (about 40 ms here), not after any mail timeout.
 	stopAt := time.Now()
-	if err := r1.proc.Signal(interruptSignal); err != nil {
+	if err := r1.Proc.Signal(interruptSignal); err != nil {
 		t.Fatal(err)
 	}
 	waitHolder(t, []*netlab.Host{r2h}, mustAddr("192.0.2.100"), r2h, 2*time.Second, r1, r2)
 	t.Logf("takeover %v after SIGTERM with the mail server silent", time.Since(stopAt).Round(time.Millisecond))
-	if err := r1.proc.Wait(15 * time.Second); err != nil {
-		t.Fatalf("kt did not stop within its mail flush bound: %v\n%s", err, r1.proc.Log())
+	if err := r1.Proc.Wait(15 * time.Second); err != nil {
+		t.Fatalf("kt did not stop within its mail flush bound: %v\n%s", err, r1.Proc.Log())
 	}
 	if r1h.HasAddr(mustAddr("192.0.2.100")) {
 		t.Error("r1 kept the VIP")

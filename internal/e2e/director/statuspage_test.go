@@ -1,4 +1,4 @@
-package e2e
+package director
 
 import (
 	"os"
@@ -40,7 +40,7 @@ func TestStatusPageLab(t *testing.T) {
 		t.Errorf("kt's row %q: want BACKUP on eth0 VRID 63 with master 192.0.2.1 (keepalived)", row)
 	}
 
-	ka.kill()
+	ka.Kill()
 	// SIGKILL leaves the VIP on r1's eth0: what matters is kt taking it.
 	if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return r2h.HasAddr(mustAddr("192.0.2.100")) }) {
 		t.Fatalf("kt did not take the VIP:\n%s", tail(kt.Log(), 20))

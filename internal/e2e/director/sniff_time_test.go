@@ -1,4 +1,4 @@
-package e2e
+package director
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func TestSniffKernelTimestamps(t *testing.T) {
 	}) {
 		t.Fatalf("kt sniff did not save %d adverts:\n%s", want, sniff.Log())
 	}
-	r1.stop()
+	r1.Stop()
 	if err := sniff.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}

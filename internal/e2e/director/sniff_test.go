@@ -1,4 +1,4 @@
-package e2e
+package director
 
 import (
 	"bufio"
@@ -142,10 +142,10 @@ func TestSniffLive(t *testing.T) {
 	}
 
 	// kill -9: r2 takes over after the master-down interval.
-	r1.kill()
+	r1.Kill()
 	// SIGKILL leaves the VIP on r1's eth0; what matters is r2 taking it.
 	if !netlab.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return r2h.HasAddr(vip) }) {
-		t.Fatalf("r2 did not take the VIP:\n%s", tail(r2.proc.Log(), 20))
+		t.Fatalf("r2 did not take the VIP:\n%s", tail(r2.Proc.Log(), 20))
 	}
 	if out, err := r1h.Run("ip", "addr", "del", "192.0.2.100/24", "dev", "eth0"); err != nil {
 		t.Fatalf("remove r1's stale VIP: %v: %s", err, out)
@@ -159,7 +159,7 @@ func TestSniffLive(t *testing.T) {
 	checkWire(t, lab, ev, interval)
 
 	// r1 back: it preempts.
-	r1.start(lab)
+	r1.Start(lab)
 	waitHolder(t, hosts, vip, r1h, 15*time.Second, r1, r2)
 	_, n = waitEvent(t, sniff, n, "r1 preempting", func(e sniffEvent) bool {
 		return e.Event == "new_master" && e.Source == "192.0.2.1" && e.Prev == "192.0.2.2"
@@ -177,7 +177,7 @@ func TestSniffLive(t *testing.T) {
 	})
 
 	// Graceful stop: priority 0, then r2 within the skew time.
-	r1.stop()
+	r1.Stop()
 	_, n = waitEvent(t, sniff, n, "r1's priority 0", func(e sniffEvent) bool {
 		return e.Event == "priority_zero" && e.Source == "192.0.2.1"
 	})

@@ -1,4 +1,4 @@
-package e2e
+package director
 
 import (
 	"os/exec"
@@ -51,7 +51,7 @@ vrrp_instance V6 {
 		return r1h.HasAddr(mustAddr("192.0.2.100")) && r1h.HasAddr(mustAddr("2001:db8::100"))
 	})
 	if !ok {
-		t.Fatalf("kt did not become master:\n%s", r.proc.Log())
+		t.Fatalf("kt did not become master:\n%s", r.Proc.Log())
 	}
 	time.Sleep(1500 * time.Millisecond)
 	cap.Signal(interruptSignal)
