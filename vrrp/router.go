@@ -317,23 +317,19 @@ func (r *Router) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case got := <-r.rxc:
-			now := r.clock.Now()
-			if got.err != nil {
-				if !errors.Is(got.err, net.ErrClosed) {
-					r.log.Warn("vrrp: receive", "interface", got.cs.key.iface, "err", got.err)
-				}
-				continue
-			}
-			for _, one := range got.rs {
-				r.receive(ctx, got.cs, one, now)
-			}
-			r.foldDrops(got.cs, now)
-			r.publish(now)
+			r.handleRx(ctx, got)
 		case f := <-r.inject:
 			now := r.clock.Now()
 			f(ctx, now)
 			r.publish(now)
 		case <-wake:
+			// Adverts already received count before the timer that their
+			// absence would fire: after a stall, select's random choice
+			// could otherwise take the timer first and make a backup take
+			// over from a master whose adverts are waiting. keepalived's
+			// scheduler likewise runs a readable socket's thread before
+			// the timeouts of the same epoll round (lib/scheduler.c).
+			r.drainRx(ctx)
 			now := r.clock.Now()
 			if now.Before(armed) {
 				continue // a timer stopped too late; the right one is armed
@@ -472,6 +468,36 @@ func (r *Router) startRecv(cs *connState) {
 			}
 		}
 	})
+}
+
+// handleRx gives the instances one batch of received adverts (or logs the
+// reader's error).
+func (r *Router) handleRx(ctx context.Context, got rx) {
+	now := r.clock.Now()
+	if got.err != nil {
+		if !errors.Is(got.err, net.ErrClosed) {
+			r.log.Warn("vrrp: receive", "interface", got.cs.key.iface, "err", got.err)
+		}
+		return
+	}
+	for _, one := range got.rs {
+		r.receive(ctx, got.cs, one, now)
+	}
+	r.foldDrops(got.cs, now)
+	r.publish(now)
+}
+
+// drainRx handles the batches the readers have already queued, at most as
+// many as were queued when it started (the readers may keep adding).
+func (r *Router) drainRx(ctx context.Context) {
+	for n := len(r.rxc); n > 0; n-- {
+		select {
+		case got := <-r.rxc:
+			r.handleRx(ctx, got)
+		default:
+			return
+		}
+	}
 }
 
 // planConns maps every instance to the conn of its interface and family;
