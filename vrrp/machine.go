@@ -539,7 +539,10 @@ func (m *machine) backupRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 		// timer run out, then preempt.
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
 		m.downReason = fmt.Sprintf("preempting lower priority master %v (priority %d)", a.Src, a.Priority)
-		evs = append(evs, machineEvent{Kind: "lower_priority", Text: fmt.Sprintf("received lower priority (%d) advert from %v - discarding", a.Priority, a.Src)})
+		// A kind of its own: the summary of a window says its latest
+		// event's words, and a master's "forcing new election" lines
+		// about the same source must not be counted as these.
+		evs = append(evs, machineEvent{Kind: "lower_priority_discard", Text: fmt.Sprintf("received lower priority (%d) advert from %v - discarding", a.Priority, a.Src)})
 	}
 	return nil, evs
 }

@@ -422,7 +422,7 @@ func TestEventWords(t *testing.T) {
 		{"unicast on a multicast instance", nil, func(a *rxAdvert) { a.Multicast = false },
 			machineEvent{wire.DropCast, "cast", "Expected multicast packet but received unicast packet"}},
 		{"lower priority (accepted, ignored)", nil, func(a *rxAdvert) { a.Priority = 50 },
-			machineEvent{wire.DropNone, "lower_priority", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
+			machineEvent{wire.DropNone, "lower_priority_discard", "received lower priority (50) advert from 192.0.2.2 - discarding"}},
 		{"v3 master's interval adopted", func(c *Config) { c.Version = 3 }, func(a *rxAdvert) { a.Interval = 2 * time.Second },
 			machineEvent{wire.DropNone, "interval", "advertisement interval updated from 1000ms to 2000ms by master"}},
 	}
