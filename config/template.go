@@ -506,7 +506,8 @@ func diffMaps(base, host map[string]any, path []string) (map[string]any, []strin
 	var unset []string
 	for k, hv := range host {
 		bv, ok := base[k]
-		if bm, isMap := bv.(map[string]any); ok && isMap {
+		// unparsed.N keys are one list: a host replaces it whole.
+		if bm, isMap := bv.(map[string]any); ok && isMap && k != "unparsed" {
 			if hm, isMap := hv.(map[string]any); isMap {
 				s, u := diffMaps(bm, hm, append(path, k))
 				if len(s) > 0 {

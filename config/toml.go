@@ -390,8 +390,8 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				p.setKey(f.kw, l)
 			}
 		}
-		if l, ok := ix.lines[prefix+"unparsed"]; ok && s.unparsed >= 0 {
-			p.setKey("!", l)
+		if s.unparsed >= 0 {
+			unparsedLines(&p, v.Field(s.unparsed), prefix+"unparsed", ix)
 		}
 		if p.Line == 0 {
 			p.Line = 1
@@ -450,5 +450,39 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				setPos(fv.Index(j), es, ep)
 			}
 		}
+	}
+}
+
+// unparsedLines records where each unknown keyword of a TOML table was
+// written ("!"+text, as the keepalived.conf parser records them): the line
+// of each item of an unparsed list written one item per line, or of each
+// numbered unparsed.N key; "!" is the first of them.
+func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
+	var lines []int
+	if items := ix.items[key]; len(items) == u.Len() && len(items) > 0 {
+		// The first item goes with the list's own line: the comments
+		// above and beside "unparsed = [" are its.
+		lines = append([]int{ix.lines[key]}, items[1:]...)
+	} else if l, ok := ix.lines[key]; ok {
+		for range u.Len() {
+			lines = append(lines, l)
+		}
+	} else {
+		numbered := map[string]int{}
+		for k, l := range ix.lines {
+			if rest, ok := strings.CutPrefix(k, key+"."); ok && !strings.Contains(rest, ".") {
+				numbered[rest] = l
+			}
+		}
+		for _, k := range unparsedKeys(numbered) {
+			lines = append(lines, numbered[k])
+		}
+	}
+	if len(lines) != u.Len() || len(lines) == 0 {
+		return
+	}
+	p.setKey("!", lines[0])
+	for j, l := range lines {
+		p.Keys = append(p.Keys, KeyLine{"!" + u.Index(j).String(), l})
 	}
 }

@@ -237,7 +237,16 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)
+		used := map[int]bool{}
 		for j := 0; j < u.Len(); j++ {
+			at := pos.Of("!")
+			for i, k := range pos.Keys {
+				if k.Key == "!"+u.Index(j).String() && !used[i] {
+					used[i] = true
+					at = Pos{File: pos.File, Line: k.Line}
+					break
+				}
+			}
 			words := strings.Fields(u.Index(j).String())
 			if len(words) == 0 {
 				continue
@@ -247,7 +256,7 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 			if near := s.nearest(kw); near != "" {
 				hint = fmt.Sprintf("; did you mean %q?", near)
 			}
-			d := Diagnostic{Pos: pos.Of("!"), Severity: Warning, Msg: fmt.Sprintf("Unknown keyword '%s' (in %s%s)", kw, where, hint)}
+			d := Diagnostic{Pos: at, Severity: Warning, Msg: fmt.Sprintf("Unknown keyword '%s' (in %s%s)", kw, where, hint)}
 			if strict {
 				d.Severity = Error
 			}
