@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -149,6 +150,23 @@ func TestConvertGolden(t *testing.T) {
 				if !Equal(orig, fromConf) {
 					t.Errorf("host %q: the written keepalived.conf reads to another model than the source:\n%s", id, conf)
 				}
+				// keepalived's fix-ups, those that depend on the order
+				// things were read in included: the same effective
+				// model and the same complaints, for each host the
+				// template names (a host it does not name may read an
+				// empty block, unicast_peer { @r1 ... }, that TOML does
+				// not write, or a value no TOML can hold, $UNDEFINED).
+				if id == noHostID && len(ids) > 1 {
+					continue
+				}
+				effOrig, dOrig := Effective(orig, EffectiveOptions{})
+				effTOML, dTOML := Effective(fromTOML, EffectiveOptions{})
+				if !Equal(effOrig, effTOML) {
+					t.Errorf("host %q: the TOML's effective model differs from the source's", id)
+				}
+				if a, b := diagMessages(dOrig), diagMessages(dTOML); a != b {
+					t.Errorf("host %q: the fix-ups differ between the source and the TOML:\n%s\nTOML:\n%s", id, a, b)
+				}
 			}
 		})
 	}
@@ -183,4 +201,14 @@ func itoa(i int) string {
 			return string(b[n:])
 		}
 	}
+}
+
+// diagMessages lists the messages of ds without their places, sorted.
+func diagMessages(ds Diagnostics) string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.Msg)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

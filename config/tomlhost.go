@@ -73,9 +73,16 @@ func applyHosts(cfg *Config, hosts map[string]toml.Primitive, md toml.MetaData, 
 			}
 		}
 		prefix := "host." + h + "."
+		base := map[string]int{}
 		for k, l := range ix.lines {
-			if strings.HasPrefix(k, prefix) {
-				ix.lines[strings.TrimPrefix(k, prefix)] = l
+			if !strings.HasPrefix(k, "host.") {
+				base[k] = l
+			}
+		}
+		for k, l := range ix.lines {
+			if rest, ok := strings.CutPrefix(k, prefix); ok {
+				ix.lines[rest] = l
+				ix.seqs[rest] = baseSeq(base, rest)
 			}
 		}
 		for k, l := range ix.plain {
@@ -286,4 +293,23 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 		}
 	}
 	return diags
+}
+
+// baseSeq is the reading order of a key a [host.ID] table sets: that of
+// the key it overrides, else of the nearest table around it the common
+// part has, so that keepalived's lookups of what was defined before a line
+// see the host's line where the template has it. 0 (unknown: found) for a
+// top-level block only hosts have.
+func baseSeq(base map[string]int, path string) int {
+	for p := path; p != ""; {
+		if l, ok := base[p]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }
