@@ -36,7 +36,9 @@ type Document struct {
 // parsing with it gives the model of a host the template does not name.
 const noHostID = " "
 
-var condLine = regexp.MustCompile(`(?m)^[ \t]*@\^?([^ \t\r\n]+)[ \t]`)
+// condLine finds @ID and @^ID at the start of a line, or after a brace
+// (the lexer reads what follows a brace as a line of its own).
+var condLine = regexp.MustCompile(`(?m)(?:^|[{}])[ \t]*@\^?([^ \t\r\n]+)[ \t]`)
 
 // hostIDs returns the IDs the @ID and @^ID lines of the files name.
 func hostIDs(files []string) []string {

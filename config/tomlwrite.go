@@ -46,7 +46,7 @@ func (o *tomlOut) comments(indent string, texts []string) {
 	for _, t := range texts {
 		o.b.WriteString(indent)
 		o.b.WriteString("#")
-		o.b.WriteString(t)
+		o.b.WriteString(tomlCommentText(t))
 		o.b.WriteByte('\n')
 	}
 }
@@ -55,7 +55,18 @@ func besideText(c string) string {
 	if c == "" {
 		return ""
 	}
-	return " #" + c
+	return " #" + tomlCommentText(c)
+}
+
+// tomlCommentText replaces the control characters a TOML comment cannot
+// hold (all but tab) with '?'.
+func tomlCommentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func (o *tomlOut) setErr(err error) {
