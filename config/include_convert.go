@@ -26,6 +26,8 @@ import (
 // [host.ID] tables), the included files are inlined, each block saying
 // where it came from.
 
+// A conversion to the same format keeps the names.
+
 // OutFile is one file a conversion writes: Path is relative to the
 // directory of the top file (the top file's own name for it).
 type OutFile struct {
@@ -113,8 +115,14 @@ func tomlIncludes(data []byte) []includeLine {
 // can say the same way; nil when it is one file (write it with WriteTOML or
 // WriteKeepalived).
 func (d *Document) Files(to Format) ([]OutFile, error) {
-	if len(d.Sources) < 2 || len(d.Hosts) > 0 || d.Format == to {
+	if len(d.Sources) < 2 || len(d.Hosts) > 0 {
 		return nil, nil
+	}
+	name := func(n string) string {
+		if d.Format == to {
+			return n
+		}
+		return convertName(n, to)
 	}
 	top := d.top()
 	dir := filepath.Dir(top)
@@ -186,21 +194,21 @@ func (d *Document) Files(to Format) ([]OutFile, error) {
 		var b bytes.Buffer
 		var err error
 		if to == FormatTOML {
-			err = writeTOMLFile(&b, parts[f], fileCM, incs[f])
+			err = writeTOMLFile(&b, parts[f], fileCM, incs[f], name)
 		} else {
-			err = writeKeepalivedFile(&b, parts[f], fileCM, incs[f])
+			err = writeKeepalivedFile(&b, parts[f], fileCM, incs[f], name)
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, OutFile{Path: convertName(rel[f], to), Data: b.Bytes()})
+		out = append(out, OutFile{Path: name(rel[f]), Data: b.Bytes()})
 	}
 	return out, nil
 }
 
 // writeTOMLFile writes one file of a split configuration as TOML, its
 // include key first.
-func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLine) error {
+func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLine, name func(string) string) error {
 	o := &tomlOut{cm: cm, top: root.file}
 	if cm != nil && len(cm.head) > 0 {
 		o.comments("", cm.head)
@@ -216,7 +224,7 @@ func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLin
 			if bs != "" {
 				beside = bs
 			}
-			pats[i] = convertName(in.pattern, FormatTOML)
+			pats[i] = name(in.pattern)
 		}
 		o.comments("", above)
 		s, err := tomlValue(reflect.ValueOf(pats))
@@ -243,7 +251,7 @@ func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLin
 
 // writeKeepalivedFile writes one file of a split configuration as
 // keepalived.conf, its include lines where TOML's include key was.
-func writeKeepalivedFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLine) error {
+func writeKeepalivedFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLine, name func(string) string) error {
 	bw := bufio.NewWriter(b)
 	kw := &kaWriter{w: bw, cm: cm}
 	if cm != nil && len(cm.head) > 0 {
@@ -262,7 +270,7 @@ func writeKeepalivedFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []incl
 			above, beside, below = cm.take(root.file, in.line)
 		}
 		kw.comments(0, "", above)
-		kw.line(0, "", "include", []string{convertName(in.pattern, FormatKeepalived)}, false, beside)
+		kw.line(0, "", "include", []string{name(in.pattern)}, false, beside)
 		kw.below(0, "", below)
 	}
 	if cm != nil && len(cm.tail) > 0 {

@@ -98,7 +98,11 @@ func TestConvertIncludes(t *testing.T) {
 	if a, b := string(joinFiles(files)), string(joinFiles(again)); a != b {
 		t.Fatalf("keepalived.conf -> TOML -> keepalived.conf -> TOML is not the same bytes:\n%s", lineDiff(a, b))
 	}
-	confAgain := splitFiles(t, writeFiles(t, filepath.Join(dir, "toml2"), "kt.toml", again), FormatKeepalived)
+	tomlAgain := splitFiles(t, writeFiles(t, filepath.Join(dir, "toml2"), "kt.toml", again), FormatTOML)
+	if a, b := string(joinFiles(files[1:])), string(joinFiles(tomlAgain[1:])); a != b || !bytes.Equal(files[0].Data, tomlAgain[0].Data) {
+		t.Fatalf("TOML -> TOML is not the same files:\n%s", lineDiff(a, b))
+	}
+	confAgain := splitFiles(t, writeFiles(t, filepath.Join(dir, "toml3"), "kt.toml", again), FormatKeepalived)
 	if a, b := string(joinFiles(confFiles)), string(joinFiles(confAgain)); a != b {
 		t.Fatalf("keepalived.conf written twice is not the same bytes:\n%s", lineDiff(a, b))
 	}
