@@ -31,6 +31,14 @@ BACKUP, AH with state MASTER starts as BACKUP, a vrrp_script with no script
 is removed); kt does the same. --check exits 1 when kt run would refuse to
 start (what keepalived refuses), or with --strict on any error; else 0.
 
+A configuration split by top-level include lines (at the end of their
+file) converts, with -o FILE, to as many files: each included file next
+to FILE at the same relative place, named .toml for .conf (and back), and
+each include line to the same include in the other format. On standard
+output, or where includes cannot be kept (inside a block, followed by
+other lines, @ID, braces, outside the top file's directory, a template),
+the included files are inlined.
+
 With --effective it writes the configuration kt run would run: the model
 after keepalived's fix-ups, as TOML (or keepalived.conf with --to).`,
 		Flags: []cli.Flag{
@@ -116,6 +124,11 @@ func convertAction(c *cli.Context) error {
 			return cli.Exit("kt convert: "+err.Error(), exitProblem)
 		}
 		if doc.Config != nil {
+			if done, err := writeSplit(doc, to, c.String("output")); err != nil {
+				return cli.Exit("kt convert: "+err.Error(), exitProblem)
+			} else if done {
+				return nil
+			}
 			var out bytes.Buffer
 			if to == config.FormatKeepalived {
 				err = doc.WriteKeepalived(&out)
@@ -146,6 +159,33 @@ func convertAction(c *cli.Context) error {
 		return cli.Exit("kt convert: "+err.Error(), exitProblem)
 	}
 	return nil
+}
+
+// writeSplit writes a configuration split by includes as as many files,
+// when it goes to a file: the top one at path, the others where they are
+// relative to it. It reports false when there is one file to write.
+func writeSplit(doc *config.Document, to config.Format, path string) (bool, error) {
+	if path == "" || path == "-" {
+		return false, nil
+	}
+	files, err := doc.Files(to)
+	if err != nil || len(files) == 0 {
+		return false, err
+	}
+	dir := filepath.Dir(path)
+	for i, f := range files {
+		p := path
+		if i > 0 {
+			p = filepath.Join(dir, f.Path)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return false, err
+			}
+		}
+		if err := writeOutput(p, io.Discard, f.Data); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // summary counts errors and warnings for the last line of a check.

@@ -54,7 +54,7 @@ type BGP struct {
 	Neighbors []*BGPNeighbor          `toml:"neighbor,omitempty"`
 	Announce  map[string]*BGPAnnounce `toml:"announce,omitempty"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // BGPNeighbor is one neighbor block: a router kt keeps a session with.
@@ -76,7 +76,7 @@ type BGPNeighbor struct {
 	// come back when the BFD session is Up again.
 	BFD string `toml:"bfd,omitempty"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 func (n *BGPNeighbor) parseHeader(w []string) error {
@@ -110,7 +110,7 @@ type BGPAnnounce struct {
 	TrackScript    []Track             `toml:"track_script,omitempty"`
 	TrackInterface []Track             `toml:"track_interface,omitempty"`
 	TrackFile      []Track             `toml:"track_files,omitempty"`
-	Unparsed       []string            `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed       Unparsed            `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // IPAddr is one IP address written as a word ("192.0.2.1", "2001:db8::1").

@@ -81,7 +81,10 @@ func kaComment(s string) (content, comment string, ok bool) {
 func (cm *Comments) scanKeepalived(file string, data []byte) {
 	var pending []string
 	last := 0
-	lines := strings.Split(string(data), "\n")
+	lastClose := false // the last line read closes a block
+	blank := false     // a blank line since the last line read
+	// The end of the file is not a blank line.
+	lines := strings.Split(strings.TrimRight(string(data), " \t\r\n"), "\n")
 	inDef := false // inside a multi-line $MACRO definition
 	for i, raw := range lines {
 		n := i + 1
@@ -95,9 +98,19 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 		if content == "" {
 			if has {
 				pending = append(pending, comment)
-			} else if last == 0 && file == cm.top && len(pending) > 0 {
+				continue
+			}
+			blank = true
+			if last == 0 && file == cm.top && len(pending) > 0 {
 				// The file's opening comments, apart from what follows.
 				cm.head = append(cm.head, pending...)
+				pending = nil
+			} else if last > 0 && !lastClose && len(pending) > 0 {
+				// Followed by a blank line, they stay below the line
+				// before them (as in TOML); after a block's "}" they
+				// stand above what follows.
+				at := fileLine{file, last}
+				cm.below[at] = append(cm.below[at], pending...)
 				pending = nil
 			}
 			continue
@@ -128,9 +141,14 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 			cm.beside[at] = comment
 		}
 		last = n
+		lastClose = strings.HasPrefix(body, "}")
+		blank = false
 	}
 	if len(pending) > 0 {
-		if file == cm.top || last == 0 {
+		if last > 0 && !lastClose && !blank {
+			// Right after a line, at the end: below it.
+			cm.below[fileLine{file, last}] = append(cm.below[fileLine{file, last}], pending...)
+		} else if file == cm.top || last == 0 {
 			cm.tail = append(cm.tail, pending...)
 		} else {
 			cm.below[fileLine{file, last}] = append(cm.below[fileLine{file, last}], pending...)

@@ -16,6 +16,7 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte("$IF=eth0\nvrrp_instance VI_1 {\n interface $IF\n unicast_peer {\n@a 192.0.2.1\n@^b 192.0.2.2\n }\n}\n"))
 	f.Add([]byte("virtual_server 192.0.2.1 80 {\n ! old\n real_server 192.0.2.2 80 { TCP_CHECK { connect_timeout 3 } } # x\n}\n"))
 	f.Add([]byte("global_defs {\n router_id \"a # b\" # c\n}\n~SEQ(i,1,1,2) vrrp_instance V$i { virtual_router_id $i }\n"))
+	f.Add([]byte("virtual_server 192.0.2.1 80 {\n nat_mask 255.255.255.0 # unknown\n lb_algo rr\n TCP_CHECK\n TCP_CHECK\n}\nfoo\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4096 {
 			return
@@ -93,6 +94,31 @@ func FuzzComments(f *testing.F) {
 			if !claimed[fl] {
 				t.Fatalf("a comment stays beside %v, which nothing writes", fl)
 			}
+		}
+	})
+}
+
+// FuzzIncludeLines: the scan for top-level include lines takes any text,
+// and what it keeps are include lines of the file, in order.
+func FuzzIncludeLines(f *testing.F) {
+	f.Add([]byte("global_defs {\n}\ninclude conf.d/*.conf # x\ninclude b.conf\n"))
+	f.Add([]byte("vrrp_instance V {\n include x.conf\n}\n"))
+	f.Add([]byte("include a.conf\nglobal_defs {\n}\n@r1 include b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		incs, ok := keepalivedIncludes(data)
+		if !ok && incs != nil {
+			t.Fatal("a refusal returns include lines")
+		}
+		lines := bytes.Split(data, []byte("\n"))
+		prev := 0
+		for _, in := range incs {
+			if in.line <= prev || in.line > len(lines) || in.pattern == "" {
+				t.Fatalf("include line %d (after %d) of %d lines, pattern %q", in.line, prev, len(lines), in.pattern)
+			}
+			if !bytes.Contains(lines[in.line-1], []byte(in.pattern)) {
+				t.Fatalf("line %d %q does not hold %q", in.line, lines[in.line-1], in.pattern)
+			}
+			prev = in.line
 		}
 	})
 }

@@ -462,7 +462,8 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		f := s.byKW[kw]
 		if f == nil {
 			if pos != nil { // where it was, for kt convert (tree.go)
-				p.keys[p.depth] = addKey(p.keys[p.depth], "!"+quoteWords(append([]string{kw}, args...)), kpos.Line)
+				// Every one, not the first only: each goes back to its own line.
+				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line})
 			}
 			p.unknown(v, s, kw, args, kpos, block, where)
 			continue

@@ -119,6 +119,10 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 			dp.End = sp.End
 		}
 		for _, k := range sp.Keys {
+			if len(k.Key) > 1 && k.Key[0] == '!' { // each unknown keyword's line (tree.go)
+				dp.Keys = append(dp.Keys, k)
+				continue
+			}
 			dp.setKey(k.Key, k.Line)
 		}
 	}

@@ -58,7 +58,7 @@ type Config struct {
 	BGP *BGP `toml:"bgp,omitempty"`
 
 	// Unparsed keeps keywords kt does not know, as written.
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // GlobalDefs is the global_defs block.
@@ -210,7 +210,7 @@ type GlobalDefs struct {
 	TmpConfigDirectory string  `toml:"tmp_config_directory,omitempty"`
 	DataUseInstance    *bool   `toml:"data_use_instance,omitempty"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // TrackGroup is a track_group block: a named group of VRRP instances that
@@ -219,7 +219,7 @@ type TrackGroup struct {
 	Pos      Pos      `toml:"-"`
 	Name     string   `toml:"-"`
 	Group    []string `toml:"group,omitempty"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // SSLDefs is the SSL block: the client certificate SSL_GET checks present.
@@ -229,5 +229,5 @@ type SSLDefs struct {
 	CA          string   `toml:"ca,omitempty"`
 	Certificate string   `toml:"certificate,omitempty"`
 	Key         string   `toml:"key,omitempty"`
-	Unparsed    []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed    Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }

@@ -11,7 +11,7 @@ type VSGroup struct {
 	Pos      Pos           `toml:"-"`
 	Name     string        `toml:"-"`
 	Members  []GroupMember `toml:"members,omitempty" ka:"-,body"`
-	Unparsed []string      `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed      `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // VirtualServer is a virtual_server block, addressed in one of three ways:
@@ -64,7 +64,7 @@ type VirtualServer struct {
 
 	RealServers []*RealServer `toml:"real_server,omitempty"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 func (vs *VirtualServer) parseHeader(w []string) error {
@@ -169,7 +169,7 @@ type RealServer struct {
 	FileCheck []*FileCheck `toml:"file_check,omitempty" ka:"FILE_CHECK"`
 	BFDCheck  []*BFDCheck  `toml:"bfd_check,omitempty" ka:"BFD_CHECK"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 func (rs *RealServer) parseHeader(w []string) error {
@@ -211,7 +211,7 @@ type HTTPCheck struct {
 	EnableSNI    *bool       `toml:"enable_sni,omitempty"`
 	FastRecovery *bool       `toml:"fast_recovery,omitempty"`
 	URLs         []*URLCheck `toml:"url,omitempty"`
-	Unparsed     []string    `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed     Unparsed    `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // URLCheck is one url block of an HTTP check.
@@ -227,14 +227,14 @@ type URLCheck struct {
 	RegexMinOffset *int     `toml:"regex_min_offset,omitempty"`
 	RegexMaxOffset *int     `toml:"regex_max_offset,omitempty"`
 	RegexStack     Args     `toml:"regex_stack,omitempty"` // START MAX
-	Unparsed       []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed       Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // TCPCheck is a TCP_CHECK block: a connect succeeds.
 type TCPCheck struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // SMTPCheck is an SMTP_CHECK block.
@@ -243,14 +243,14 @@ type SMTPCheck struct {
 	CheckCommon
 	HeloName string      `toml:"helo_name,omitempty"`
 	Hosts    []*SMTPHost `toml:"host,omitempty"`
-	Unparsed []string    `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed    `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // SMTPHost is a host block of an SMTP check: another address to try.
 type SMTPHost struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // DNSCheck is a DNS_CHECK block.
@@ -259,7 +259,7 @@ type DNSCheck struct {
 	CheckCommon
 	Type      string   `toml:"type,omitempty"`
 	QueryName string   `toml:"name,omitempty"`
-	Unparsed  []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed  Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // MiscCheck is a MISC_CHECK block: a script decides.
@@ -270,7 +270,7 @@ type MiscCheck struct {
 	MiscTimeout *Duration `toml:"misc_timeout,omitempty"` // whole seconds
 	MiscDynamic bool      `toml:"misc_dynamic,omitempty"`
 	User        Args      `toml:"user,omitempty"` // USER [GROUP]
-	Unparsed    []string  `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed    Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // UDPCheck is a UDP_CHECK block.
@@ -281,14 +281,14 @@ type UDPCheck struct {
 	RequireReply   Args     `toml:"require_reply,omitempty"` // [HEX...], x for a wildcard digit
 	MinReplyLength *int     `toml:"min_reply_length,omitempty"`
 	MaxReplyLength *int     `toml:"max_reply_length,omitempty"`
-	Unparsed       []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed       Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // PingCheck is a PING_CHECK block: an ICMP echo is answered.
 type PingCheck struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // FileCheck is a FILE_CHECK block: a file's contents set the weight.
@@ -296,7 +296,7 @@ type FileCheck struct {
 	Pos       Pos      `toml:"-"`
 	TrackFile string   `toml:"track_file,omitempty"`
 	Weight    Weight   `toml:"weight,omitempty"`
-	Unparsed  []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed  Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // BFDCheck is a BFD_CHECK block: a BFD session is up.
@@ -304,7 +304,7 @@ type BFDCheck struct {
 	Pos      Pos      `toml:"-"`
 	BFDName  string   `toml:"name,omitempty"`
 	Alpha    *bool    `toml:"alpha,omitempty"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 	// Lines are the block's name and alpha lines as written in a
 	// keepalived.conf, which the validator replays as keepalived's
 	// handlers read them (bfdcheck.go); empty from TOML.

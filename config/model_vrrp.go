@@ -13,7 +13,7 @@ type VRRPScript struct {
 	Fall     *int      `toml:"fall,omitempty"`
 	User     Args      `toml:"user,omitempty"` // USER [GROUP]
 	InitFail bool      `toml:"init_fail,omitempty"`
-	Unparsed []string  `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // TrackFile is a track_file block: a file holding an integer that, times
@@ -24,7 +24,7 @@ type TrackFile struct {
 	File     string   `toml:"file,omitempty"`
 	Weight   Weight   `toml:"weight,omitempty"`
 	InitFile Args     `toml:"init_file,omitempty"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // TrackProcess is a vrrp_track_process block: whether enough copies of a
@@ -41,7 +41,7 @@ type TrackProcess struct {
 	TerminateDelay *Duration `toml:"terminate_delay,omitempty"`
 	ForkDelay      *Duration `toml:"fork_delay,omitempty"`
 	FullCommand    bool      `toml:"full_command,omitempty"`
-	Unparsed       []string  `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed       Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // BFDInstance is a bfd_instance block.
@@ -64,7 +64,7 @@ type BFDInstance struct {
 	// checker process (both when neither is set).
 	VRRP     bool     `toml:"vrrp,omitempty"`
 	Checker  bool     `toml:"checker,omitempty"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 	// Disabled says why validation took the instance out of the BFD
 	// engine (keepalived's "disabling instance"); trackers still know it.
 	Disabled string `toml:"-"`
@@ -89,7 +89,7 @@ type SyncGroup struct {
 	GlobalTracking          bool     `toml:"global_tracking,omitempty"` // deprecated: sync_group_tracking_weight
 	SyncGroupTrackingWeight bool     `toml:"sync_group_tracking_weight,omitempty"`
 	NotifyPriorityChanges   *bool    `toml:"notify_priority_changes,omitempty"`
-	Unparsed                []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed                Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // GarpGroup is a garp_group block: gratuitous ARP pacing for interfaces.
@@ -99,7 +99,7 @@ type GarpGroup struct {
 	GnaInterval  *Duration `toml:"gna_interval,omitempty"`
 	Interface    string    `toml:"interface,omitempty"`
 	Interfaces   []string  `toml:"interfaces,omitempty"`
-	Unparsed     []string  `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed     Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // Instance is a vrrp_instance block: one virtual router on one interface.
@@ -183,7 +183,7 @@ type Instance struct {
 	HigherPrioSendAdvert    *bool     `toml:"higher_prio_send_advert,omitempty"`
 	KernelRxBufSize         *int      `toml:"kernel_rx_buf_size,omitempty"`
 
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
 // Auth is an instance's authentication block.
@@ -191,5 +191,5 @@ type Auth struct {
 	Pos      Pos      `toml:"-"`
 	AuthType string   `toml:"auth_type,omitempty"` // PASS or AH
 	AuthPass string   `toml:"auth_pass,omitempty"`
-	Unparsed []string `toml:"unparsed,omitempty" ka:",unparsed"`
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }

@@ -36,7 +36,9 @@ type Document struct {
 // parsing with it gives the model of a host the template does not name.
 const noHostID = " "
 
-var condLine = regexp.MustCompile(`(?m)^[ \t]*@\^?([^ \t\r\n]+)[ \t]`)
+// condLine finds @ID and @^ID at the start of a line, or after a brace
+// (the lexer reads what follows a brace as a line of its own).
+var condLine = regexp.MustCompile(`(?m)(?:^|[{}])[ \t]*@\^?([^ \t\r\n]+)[ \t]`)
 
 // hostIDs returns the IDs the @ID and @^ID lines of the files name.
 func hostIDs(files []string) []string {
@@ -506,7 +508,8 @@ func diffMaps(base, host map[string]any, path []string) (map[string]any, []strin
 	var unset []string
 	for k, hv := range host {
 		bv, ok := base[k]
-		if bm, isMap := bv.(map[string]any); ok && isMap {
+		// unparsed.N keys are one list: a host replaces it whole.
+		if bm, isMap := bv.(map[string]any); ok && isMap && k != "unparsed" {
 			if hm, isMap := hv.(map[string]any); isMap {
 				s, u := diffMaps(bm, hm, append(path, k))
 				if len(s) > 0 {

@@ -167,7 +167,9 @@ func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Conf
 	// vrrp_script tracked by an instance above it is not found): the line
 	// is the place in reading order, as Seq is in keepalived.conf. Not
 	// across includes or [host.ID] tables, whose lines are elsewhere.
-	ix.seq = depth == 0 && len(file.Include) == 0 && len(file.Host) == 0
+	// A [host.ID] table's keys take the place of what they override
+	// (applyHosts).
+	ix.seq = depth == 0 && len(file.Include) == 0
 	diags = append(diags, applyHosts(cfg, file.Host, md, opt.ConfigID, name, ix)...)
 	undecoded := md.Undecoded()
 	unknown := make(map[string]bool, len(undecoded))
@@ -248,6 +250,21 @@ type tomlIndex struct {
 	items map[string][]int
 	// seq: lines give the reading order (Pos.Seq).
 	seq bool
+	// seqs holds the reading order of the paths a [host.ID] table
+	// sets: the line of what it overrides, or of the nearest table
+	// around it that the common part has (0: unknown).
+	seqs map[string]int
+}
+
+// seqAt is the reading order of what is written at path on line.
+func (ix tomlIndex) seqAt(path string, line int) int {
+	if !ix.seq {
+		return 0
+	}
+	if s, ok := ix.seqs[path]; ok {
+		return s
+	}
+	return line
 }
 
 func (ix tomlIndex) lineOf(plainPath string) int {
@@ -258,7 +275,7 @@ func (ix tomlIndex) lineOf(plainPath string) int {
 }
 
 func indexTOML(data []byte) tomlIndex {
-	ix := tomlIndex{lines: map[string]int{}, plain: map[string]int{}, items: map[string][]int{}}
+	ix := tomlIndex{lines: map[string]int{}, plain: map[string]int{}, items: map[string][]int{}, seqs: map[string]int{}}
 	var arrayKey string        // the array whose items are being read, one a line
 	arrIdx := map[string]int{} // plain path of an array of tables -> current index
 	table, plainTable := "", ""
@@ -374,9 +391,7 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	s := sc.of(v.Type())
 	if s.pos >= 0 {
 		p := Pos{File: file, Line: ix.lines[path]}
-		if ix.seq {
-			p.Seq = p.Line
-		}
+		p.Seq = ix.seqAt(path, p.Line)
 		if path == "" {
 			p.Line = 1
 		}
@@ -390,8 +405,8 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				p.setKey(f.kw, l)
 			}
 		}
-		if l, ok := ix.lines[prefix+"unparsed"]; ok && s.unparsed >= 0 {
-			p.setKey("!", l)
+		if s.unparsed >= 0 {
+			unparsedLines(&p, v.Field(s.unparsed), prefix+"unparsed", ix)
 		}
 		if p.Line == 0 {
 			p.Line = 1
@@ -444,11 +459,43 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 					l = items[j]
 				}
 				ep := Pos{File: file, Line: l}
-				if ix.seq {
-					ep.Seq = l
-				}
+				ep.Seq = ix.seqAt(join(path, f.key), l)
 				setPos(fv.Index(j), es, ep)
 			}
 		}
+	}
+}
+
+// unparsedLines records where each unknown keyword of a TOML table was
+// written ("!"+text, as the keepalived.conf parser records them): the line
+// of each item of an unparsed list written one item per line, or of each
+// numbered unparsed.N key; "!" is the first of them.
+func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
+	var lines []int
+	if items := ix.items[key]; len(items) == u.Len() && len(items) > 0 {
+		// The first item goes with the list's own line: the comments
+		// above and beside "unparsed = [" are its.
+		lines = append([]int{ix.lines[key]}, items[1:]...)
+	} else if l, ok := ix.lines[key]; ok {
+		for range u.Len() {
+			lines = append(lines, l)
+		}
+	} else {
+		numbered := map[string]int{}
+		for k, l := range ix.lines {
+			if rest, ok := strings.CutPrefix(k, key+"."); ok && !strings.Contains(rest, ".") {
+				numbered[rest] = l
+			}
+		}
+		for _, k := range unparsedKeys(numbered) {
+			lines = append(lines, numbered[k])
+		}
+	}
+	if len(lines) != u.Len() || len(lines) == 0 {
+		return
+	}
+	p.setKey("!", lines[0])
+	for j, l := range lines {
+		p.Keys = append(p.Keys, KeyLine{"!" + u.Index(j).String(), l})
 	}
 }

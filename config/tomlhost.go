@@ -73,9 +73,16 @@ func applyHosts(cfg *Config, hosts map[string]toml.Primitive, md toml.MetaData, 
 			}
 		}
 		prefix := "host." + h + "."
+		base := map[string]int{}
 		for k, l := range ix.lines {
-			if strings.HasPrefix(k, prefix) {
-				ix.lines[strings.TrimPrefix(k, prefix)] = l
+			if !strings.HasPrefix(k, "host.") {
+				base[k] = l
+			}
+		}
+		for k, l := range ix.lines {
+			if rest, ok := strings.CutPrefix(k, prefix); ok {
+				ix.lines[rest] = l
+				ix.seqs[rest] = baseSeq(base, rest)
 			}
 		}
 		for k, l := range ix.plain {
@@ -237,7 +244,16 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)
+		used := map[int]bool{}
 		for j := 0; j < u.Len(); j++ {
+			at := pos.Of("!")
+			for i, k := range pos.Keys {
+				if k.Key == "!"+u.Index(j).String() && !used[i] {
+					used[i] = true
+					at = Pos{File: pos.File, Line: k.Line}
+					break
+				}
+			}
 			words := strings.Fields(u.Index(j).String())
 			if len(words) == 0 {
 				continue
@@ -247,7 +263,7 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 			if near := s.nearest(kw); near != "" {
 				hint = fmt.Sprintf("; did you mean %q?", near)
 			}
-			d := Diagnostic{Pos: pos.Of("!"), Severity: Warning, Msg: fmt.Sprintf("Unknown keyword '%s' (in %s%s)", kw, where, hint)}
+			d := Diagnostic{Pos: at, Severity: Warning, Msg: fmt.Sprintf("Unknown keyword '%s' (in %s%s)", kw, where, hint)}
 			if strict {
 				d.Severity = Error
 			}
@@ -277,4 +293,23 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 		}
 	}
 	return diags
+}
+
+// baseSeq is the reading order of a key a [host.ID] table sets: that of
+// the key it overrides, else of the nearest table around it the common
+// part has, so that keepalived's lookups of what was defined before a line
+// see the host's line where the template has it. 0 (unknown: found) for a
+// top-level block only hosts have.
+func baseSeq(base map[string]int, path string) int {
+	for p := path; p != ""; {
+		if l, ok := base[p]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }

@@ -46,7 +46,7 @@ func (o *tomlOut) comments(indent string, texts []string) {
 	for _, t := range texts {
 		o.b.WriteString(indent)
 		o.b.WriteString("#")
-		o.b.WriteString(t)
+		o.b.WriteString(tomlCommentText(t))
 		o.b.WriteByte('\n')
 	}
 }
@@ -55,7 +55,18 @@ func besideText(c string) string {
 	if c == "" {
 		return ""
 	}
-	return " #" + c
+	return " #" + tomlCommentText(c)
+}
+
+// tomlCommentText replaces the control characters a TOML comment cannot
+// hold (all but tab) with '?'.
+func tomlCommentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func (o *tomlOut) setErr(err error) {
@@ -64,17 +75,34 @@ func (o *tomlOut) setErr(err error) {
 	}
 }
 
-// keys writes the keys of a table (everything that is not a table), the
-// unknown keywords as one unparsed list at the place of the first.
-func (o *tomlOut) keys(n *tnode, indent string) {
+// keys writes the keys of a table (everything that is not a table). The
+// unknown keywords are one unparsed list at the place of the first when
+// nothing else stands between them, else numbered unparsed.N keys, each at
+// its place. only selects the keys only TOML has (they are written first,
+// before the header's comments) or the others.
+func (o *tomlOut) keys(n *tnode, indent string, only bool) {
 	var unparsed []*tnode
+	together, between := true, false
 	for _, c := range n.kids {
-		if c.kind == nUnparsed {
+		switch {
+		case c.kind == nUnparsed:
 			unparsed = append(unparsed, c)
+			together = together && !between
+		case c.kind != nBlock && len(unparsed) > 0:
+			between = true
 		}
 	}
 	wroteUnparsed := false
 	for _, c := range n.kids {
+		if c.kind != nBlock && (c.kind == nKey && c.line < 0) != only {
+			continue
+		}
+		switch c.kind {
+		case nUnparsed:
+			if !together {
+				o.unparsedKey(c, indent, unparsed)
+			}
+		}
 		switch c.kind {
 		case nKey:
 			above, beside, below := o.cm.take(c.file, c.line)
@@ -90,7 +118,7 @@ func (o *tomlOut) keys(n *tnode, indent string) {
 			o.list(c, indent, beside)
 			o.comments(indent, below)
 		case nUnparsed:
-			if wroteUnparsed {
+			if wroteUnparsed || !together {
 				continue
 			}
 			wroteUnparsed = true
@@ -141,6 +169,24 @@ func (o *tomlOut) list(c *tnode, indent, beside string) {
 	o.last = indent
 }
 
+// unparsedKey writes one unknown keyword as unparsed.N, N its place
+// among the block's unknown keywords.
+func (o *tomlOut) unparsedKey(u *tnode, indent string, all []*tnode) {
+	num := 0
+	for i, x := range all {
+		if x == u {
+			num = i + 1
+		}
+	}
+	above, beside, below := o.cm.take(u.file, u.line)
+	o.comments(indent, above)
+	s, err := tomlValue(reflect.ValueOf(u.text))
+	o.setErr(err)
+	fmt.Fprintf(&o.b, "%sunparsed.%d = %s%s\n", indent, num, s, besideText(beside))
+	o.last = indent
+	o.comments(indent, below)
+}
+
 func (o *tomlOut) unparsed(us []*tnode, indent string) {
 	above, beside, below := o.cm.take(us[0].file, us[0].line)
 	o.comments(indent, above)
@@ -153,14 +199,13 @@ func (o *tomlOut) unparsed(us []*tnode, indent string) {
 		return
 	}
 	fmt.Fprintf(&o.b, "%sunparsed = [%s\n", indent, besideText(beside))
-	o.comments(indent+"  ", below)
 	for i, u := range us {
 		if i > 0 {
 			a, bs, bl := o.cm.take(u.file, u.line)
 			o.comments(indent+"  ", a)
 			beside, below = bs, bl
 		} else {
-			beside, below = "", nil
+			beside = ""
 		}
 		s, err := tomlValue(reflect.ValueOf(u.text))
 		o.setErr(err)
@@ -218,13 +263,15 @@ func (o *tomlOut) table(n *tnode, path []string, depth int) {
 		}
 		fmt.Fprintf(&o.b, "%s%s%s%s%s\n", indent, open, strings.Join(keys, "."), close, besideText(beside))
 		o.last = indent
+		o.keys(n, indent, true)
 		o.comments(indent, below)
-		o.keys(n, indent)
+		o.keys(n, indent, false)
 	}
 	o.subTables(n, path, depth+1)
 	if n.end > 0 {
-		ab, _, _ := o.cm.take(n.file, n.end)
+		ab, _, bl := o.cm.take(n.file, n.end)
 		o.comments(o.last, ab)
+		o.comments(o.last, bl)
 	}
 }
 
@@ -248,7 +295,8 @@ func writeTOMLTree(root *tnode, cm *Comments, hosts []hostOverride) ([]byte, err
 		o.comments("", cm.head)
 		o.b.WriteByte('\n')
 	}
-	o.keys(root, "")
+	o.keys(root, "", true)
+	o.keys(root, "", false)
 	o.subTables(root, nil, 0)
 	for _, h := range hosts {
 		h.write(o)

@@ -192,18 +192,25 @@ func (tb *treeBuilder) fill(n *tnode, v reflect.Value, top bool) {
 	}
 	if s.unparsed >= 0 {
 		u := v.Field(s.unparsed)
-		usedLine := map[int]bool{}
+		// Each unknown keyword has its own "!"+text entry, in the order
+		// written (the same text twice has two); "!" alone is the line
+		// of them all (a TOML unparsed list whose items have no line).
+		used := map[int]bool{}
 		for j := 0; j < u.Len(); j++ {
 			text := u.Index(j).String()
 			line := 0
 			if pos != nil {
-				for _, k := range pos.Keys {
-					if (k.Key == "!"+text || k.Key == "!") && !usedLine[k.Line] {
+				for i, k := range pos.Keys {
+					if k.Key == "!"+text && !used[i] {
 						line = k.Line
-						if k.Key != "!" {
-							usedLine[k.Line] = true
-						}
+						used[i] = true
 						break
+					}
+				}
+				if line == 0 {
+					line = pos.Of("!").Line
+					if !pos.Has("!") {
+						line = 0
 					}
 				}
 			}

@@ -20,10 +20,11 @@ func writeKeepalivedDoc(w io.Writer, d *Document) error {
 	kw := &kaWriter{w: bw, cm: d.comments(root)}
 	if kw.cm != nil && len(kw.cm.head) > 0 {
 		kw.comments(0, "", kw.cm.head)
-		bw.WriteByte('\n')
+		kw.wb('\n')
 	}
 	kw.body(root, 0, "")
-	if kw.cm != nil {
+	if kw.cm != nil && len(kw.cm.tail) > 0 {
+		kw.blank() // else they would be read back as below the last line
 		kw.comments(0, "", kw.cm.tail)
 	}
 	return bw.Flush()
@@ -32,47 +33,80 @@ func writeKeepalivedDoc(w io.Writer, d *Document) error {
 type kaWriter struct {
 	w  *bufio.Writer
 	cm *Comments
+	// nl counts the newlines that end what was written (2: a blank line).
+	nl int
+}
+
+func (k *kaWriter) ws(s string) {
+	k.w.WriteString(s)
+	if s == "" {
+		return
+	}
+	t := strings.TrimRight(s, "\n")
+	if t == "" {
+		k.nl += len(s)
+	} else {
+		k.nl = len(s) - len(t)
+	}
+}
+
+func (k *kaWriter) wb(c byte) { k.ws(string(c)) }
+
+// blank ends what was written with a blank line, once.
+func (k *kaWriter) blank() {
+	if k.nl == 1 {
+		k.wb('\n')
+	}
+}
+
+// below writes the comments that stood below a line: a blank line follows
+// them, as they are read back (comments followed by a line stand above it).
+func (k *kaWriter) below(depth int, cond string, texts []string) {
+	if len(texts) > 0 {
+		k.comments(depth, cond, texts)
+		k.blank()
+	}
 }
 
 func (k *kaWriter) indent(depth int, cond string) {
 	if cond != "" {
-		k.w.WriteString(cond)
-		k.w.WriteByte(' ')
+		k.ws(cond)
+		k.wb(' ')
 	}
 	for i := 0; i < depth; i++ {
-		k.w.WriteString("    ")
+		k.ws("    ")
 	}
 }
 
 func (k *kaWriter) comments(depth int, cond string, texts []string) {
 	for _, t := range texts {
 		k.indent(depth, "")
-		k.w.WriteByte('#')
-		k.w.WriteString(t)
-		k.w.WriteByte('\n')
+		k.wb('#')
+		k.ws(t)
+		k.wb('\n')
 	}
 }
 
 func (k *kaWriter) line(depth int, cond, kw string, words []string, open bool, beside string) {
 	k.indent(depth, cond)
-	k.w.WriteString(kw)
+	k.ws(kw)
 	for _, w := range words {
-		k.w.WriteByte(' ')
-		k.w.WriteString(quoteWord(w))
+		k.wb(' ')
+		k.ws(quoteWord(w))
 	}
 	if open {
-		k.w.WriteString(" {")
+		k.ws(" {")
 	}
 	if beside != "" {
-		k.w.WriteString(" #")
-		k.w.WriteString(beside)
+		k.ws(" #")
+		k.ws(beside)
 	}
-	k.w.WriteByte('\n')
+	k.wb('\n')
 }
 
 func (k *kaWriter) close(depth int, cond string) {
 	k.indent(depth, cond)
-	k.w.WriteString("}\n")
+	k.ws("}\n")
 }
 
 func condOf(parent string, n *tnode) string {
@@ -89,7 +123,7 @@ func (k *kaWriter) body(n *tnode, depth int, cond string) {
 		}
 		cc := condOf(cond, c)
 		if depth == 0 && i > 0 && (c.kind == nBlock || n.kids[i-1].kind == nBlock) {
-			k.w.WriteByte('\n') // a blank line around each top-level block
+			k.blank() // a blank line around each top-level block
 		}
 		above, beside, below := k.cm.take(c.file, c.line)
 		k.comments(depth, cc, above)
@@ -102,12 +136,12 @@ func (k *kaWriter) body(n *tnode, depth int, cond string) {
 				words, _ = formatScalar(c.val, c.f.unit)
 			}
 			k.line(depth, cc, c.f.kw, words, false, beside)
-			k.comments(depth, cc, below)
+			k.below(depth, cc, below)
 		case nLines:
 			d := depth
 			if !c.body {
 				k.line(depth, cc, c.f.kw, nil, true, beside)
-				k.comments(depth+1, cc, below)
+				k.below(depth+1, cc, below)
 				d++
 			}
 			entries := c.entries
@@ -129,7 +163,7 @@ func (k *kaWriter) body(n *tnode, depth int, cond string) {
 				}
 				k.comments(d, ec, ab)
 				k.entry(d, ec, e, bs)
-				k.comments(d, ec, bl)
+				k.below(d, ec, bl)
 			}
 			if !c.body {
 				k.close(depth, cc)
@@ -137,23 +171,26 @@ func (k *kaWriter) body(n *tnode, depth int, cond string) {
 		case nUnparsed:
 			for i, l := range strings.Split(c.text, "\n") {
 				k.indent(depth, cc)
-				k.w.WriteString(l)
+				k.ws(l)
 				if i == 0 && beside != "" {
-					k.w.WriteString(" #")
-					k.w.WriteString(beside)
+					k.ws(" #")
+					k.ws(beside)
 				}
-				k.w.WriteByte('\n')
+				k.wb('\n')
 			}
-			k.comments(depth, cc, below)
+			k.below(depth, cc, below)
 		case nBlock:
 			k.line(depth, cc, c.f.kw, c.header, true, beside)
-			k.comments(depth+1, cc, below)
+			k.below(depth+1, cc, below)
 			k.body(c, depth+1, cc)
+			var endBelow []string
 			if c.end > 0 {
-				ab, _, _ := k.cm.take(c.file, c.end)
+				var ab []string
+				ab, _, endBelow = k.cm.take(c.file, c.end)
 				k.comments(depth+1, cc, ab)
 			}
 			k.close(depth, cc)
+			k.below(depth, cc, endBelow)
 		}
 	}
 }

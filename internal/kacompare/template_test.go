@@ -31,7 +31,7 @@ func TestTemplateHosts(t *testing.T) {
 		testenv.Missing(t, fmt.Sprintf("keepalived 2.2.7 is needed, %s -v says %q (%v)", ka, firstLine(out), err))
 	}
 	root := corpusRoot(t)
-	for _, src := range []string{"debian/keepalived.conf.conditional_conf", "pqarmitage/1908.conf"} {
+	for _, src := range []string{"debian/keepalived.conf.conditional_conf", "pqarmitage/1908.conf", "pqarmitage/1364a.conf", "pqarmitage/1756.conf"} {
 		t.Run(filepath.Base(src), func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(root, src))
 			if err != nil {
@@ -133,7 +133,9 @@ func compareHost(t *testing.T, ka, ip, conf, tomlPath, id string) {
 	if d := CompareSettings("kt.toml", at, kaSettings, ktSettings); len(d) > 0 {
 		t.Errorf("host %s: the TOML's effective settings differ from keepalived -i %s:\n%v", id, id, d)
 	}
-	if ktSettings["VI_0"]["Priority"] == "" {
-		t.Errorf("host %s: no priority for VI_0 in %v", id, ktSettings)
+	for name, s := range ktSettings {
+		if s["Priority"] == "" {
+			t.Errorf("host %s: no priority for %s in %v", id, name, ktSettings)
+		}
 	}
 }
