@@ -124,14 +124,10 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 				body = strings.TrimSpace(body[sp:])
 			}
 		}
-		switch {
-		case strings.HasPrefix(body, "$") && strings.Contains(body, "=") && !strings.ContainsAny(strings.SplitN(body, "=", 2)[0], " \t{"):
-			cm.head = append(cm.head, " kt convert expanded the macro "+strings.SplitN(body, "=", 2)[0]+" where it was used; it was defined as: "+body)
-			inDef = strings.HasSuffix(strings.TrimRight(raw, " \t\r"), "\\")
-		case strings.HasPrefix(body, "~SEQ") || strings.HasPrefix(body, "~LST"):
-			pending = append(pending, " kt convert expanded: "+body)
-		case cm.usesMacro(body):
-			pending = append(pending, " kt convert expanded: "+body)
+		var note string
+		note, inDef = cm.expansionNote(body, raw)
+		if note != "" {
+			pending = append(pending, note)
 		}
 		if len(pending) > 0 {
 			cm.above[at] = append(cm.above[at], pending...)
@@ -144,16 +140,36 @@ func (cm *Comments) scanKeepalived(file string, data []byte) {
 		lastClose = strings.HasPrefix(body, "}")
 		blank = false
 	}
-	if len(pending) > 0 {
-		if last > 0 && !lastClose && !blank {
-			// Right after a line, at the end: below it.
-			cm.below[fileLine{file, last}] = append(cm.below[fileLine{file, last}], pending...)
-		} else if file == cm.top || last == 0 {
-			cm.tail = append(cm.tail, pending...)
-		} else {
-			cm.below[fileLine{file, last}] = append(cm.below[fileLine{file, last}], pending...)
-		}
+	cm.placeEnd(file, last, lastClose, blank, pending)
+}
+
+// expansionNote is the comment kt convert leaves where it expands a line:
+// a $MACRO definition goes to the file's head (and opens a multi-line
+// definition when raw ends in a backslash), a ~SEQ, ~LST or a line using a
+// macro gets a note above it.
+func (cm *Comments) expansionNote(body, raw string) (note string, inDef bool) {
+	switch {
+	case strings.HasPrefix(body, "$") && strings.Contains(body, "=") && !strings.ContainsAny(strings.SplitN(body, "=", 2)[0], " \t{"):
+		cm.head = append(cm.head, " kt convert expanded the macro "+strings.SplitN(body, "=", 2)[0]+" where it was used; it was defined as: "+body)
+		return "", strings.HasSuffix(strings.TrimRight(raw, " \t\r"), "\\")
+	case strings.HasPrefix(body, "~SEQ") || strings.HasPrefix(body, "~LST"), cm.usesMacro(body):
+		return " kt convert expanded: " + body, false
 	}
+	return "", false
+}
+
+// placeEnd places the comments left at the end of a file: right after a
+// line, below it; otherwise at the end of the top file, or below the last
+// line of an included one.
+func (cm *Comments) placeEnd(file string, last int, lastClose, blank bool, pending []string) {
+	if len(pending) == 0 {
+		return
+	}
+	if (last > 0 && !lastClose && !blank) || (file != cm.top && last != 0) {
+		cm.below[fileLine{file, last}] = append(cm.below[fileLine{file, last}], pending...)
+		return
+	}
+	cm.tail = append(cm.tail, pending...)
 }
 
 // tomlComment splits a TOML line into content and comment, skipping
