@@ -2,7 +2,6 @@ package lvs
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
@@ -107,26 +106,11 @@ type Timeouts struct {
 // request sends one IPVS command with the attributes attrs appends and
 // returns the attributes of each reply message.
 func (a *Admin) request(cmd uint8, flags int, attrs func([]byte) []byte) ([][]byte, error) {
-	req := nl.NewNetlinkRequest(int(a.family), flags|unix.NLM_F_ACK)
-	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
+	var b []byte
 	if attrs != nil {
-		req.AddRawData(attrs(nil))
+		b = attrs(nil)
 	}
-	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
-	if err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			return nil, errno
-		}
-		return nil, err
-	}
-	out := make([][]byte, 0, len(msgs))
-	for _, m := range msgs {
-		if len(m) >= 4 {
-			out = append(out, m[4:])
-		}
-	}
-	return out, nil
+	return a.batch.query(cmd, uint16(flags), b)
 }
 
 func keyAttrs(k ServiceKey) func([]byte) []byte {
