@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
@@ -69,15 +68,28 @@ type Admin struct {
 // OpenAdmin opens the IPVS table of the current network namespace. Its
 // error wraps unix.ENOPROTOOPT when the kernel has no IPVS.
 func OpenAdmin() (*Admin, error) {
-	fam, err := netlink.GenlFamilyGet("IPVS")
-	if err != nil {
-		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", unix.ENOPROTOOPT)
-	}
-	b, err := newBatchSocket(fam.ID)
+	// One socket for everything: the family's number is asked on the
+	// socket the changes then go through (each short-lived ipvsadm run
+	// pays for every socket and request it makes).
+	b, err := newBatchSocket(unix.GENL_ID_CTRL)
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{family: fam.ID, batch: b}, nil
+	msgs, err := b.query(unix.CTRL_CMD_GETFAMILY, 0, appendAttr(nil, unix.CTRL_ATTR_FAMILY_NAME, []byte("IPVS\x00")))
+	var id uint16
+	for _, m := range msgs {
+		forAttrs(m, func(typ uint16, v []byte) {
+			if typ == unix.CTRL_ATTR_FAMILY_ID {
+				id = nu16(v)
+			}
+		})
+	}
+	if err != nil || id == 0 {
+		b.close()
+		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", unix.ENOPROTOOPT)
+	}
+	b.family = id
+	return &Admin{family: id, batch: b}, nil
 }
 
 // Close releases the table's socket.
@@ -426,3 +438,7 @@ func parseAdminDest(v []byte, svcFamily uint16) DumpDest {
 	}
 	return d
 }
+
+// SyncHandle is the sync daemons' handle of the same namespace, without
+// asking the kernel for the IPVS family again (OpenSyncHandle does).
+func (a *Admin) SyncHandle() *SyncHandle { return &SyncHandle{family: a.family} }
