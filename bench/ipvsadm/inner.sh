@@ -2,7 +2,7 @@
 # bench/ipvsadm/inner.sh DIR KT [ROUNDS [CHANGES]]: the part of bench/ipvsadm.sh that runs inside
 # the IPVS test VM. Prints "name value" lines (milliseconds, CPU seconds).
 set -euo pipefail
-dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-5}
+dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-7}
 export PATH="$PATH:/usr/sbin:/sbin"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
@@ -103,6 +103,10 @@ inns bash -c "$(declare -f restore_with); dir=$dir; restore_with $link"
 for i in $(seq "$nchanges"); do
 	timed "ipvsadm_rechange_$i" inns /usr/sbin/ipvsadm -R <"$dir/change.rules"
 	timed "kt_rechange_$i" inns "$link" -R <"$dir/change.rules"
+	# What starting the program costs (ipvsadm -v: the kernel's IPVS
+	# version, one request), the floor of any short change.
+	timed "ipvsadm_start_$i" inns /usr/sbin/ipvsadm -v >/dev/null
+	timed "kt_start_$i" inns "$link" -v >/dev/null
 done
 inns bash -c "$(declare -f count_dests check); rs=$rs; check 'changes' $changes"
 leave
