@@ -43,8 +43,10 @@ func (b *batchSocket) query(cmd uint8, flags uint16, attrs []byte) ([][]byte, er
 			}
 			return nil, fmt.Errorf("lvs: netlink receive: %w", err)
 		}
+		// The answers are kept past the next receive, which reuses
+		// rbuf: a copy of each datagram.
 		var done bool
-		out, done, err = parseReplies(out, b.rbuf[:n], seq)
+		out, done, err = parseReplies(out, append([]byte(nil), b.rbuf[:n]...), seq)
 		if err != nil || done {
 			return out, err
 		}

@@ -149,3 +149,53 @@ func TestGuarded(t *testing.T) {
 		t.Errorf("nil: %v", err)
 	}
 }
+
+// TestQueryNlctrl: the batch socket's query against the generic netlink
+// controller (on any Linux, IPVS or not): a family looked up by name, and
+// a dump of every family, whose answers stay intact across the receives
+// (they were once read into one reused buffer).
+func TestQueryNlctrl(t *testing.T) {
+	b, err := newBatchSocket(unix.GENL_ID_CTRL)
+	if err != nil {
+		t.Skipf("no generic netlink: %v", err)
+	}
+	defer b.close()
+	family := func(m []byte) (name string, id uint16) {
+		forAttrs(m, func(typ uint16, v []byte) {
+			switch typ {
+			case unix.CTRL_ATTR_FAMILY_ID:
+				id = nu16(v)
+			case unix.CTRL_ATTR_FAMILY_NAME:
+				name = cString(v)
+			}
+		})
+		return name, id
+	}
+	msgs, err := b.query(unix.CTRL_CMD_GETFAMILY, 0, appendAttr(nil, unix.CTRL_ATTR_FAMILY_NAME, []byte("nlctrl\x00")))
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("nlctrl: %d answers, %v", len(msgs), err)
+	}
+	if name, id := family(msgs[0]); name != "nlctrl" || id != unix.GENL_ID_CTRL {
+		t.Errorf("nlctrl: %q id %d, want id %d", name, id, unix.GENL_ID_CTRL)
+	}
+	_, err = b.query(unix.CTRL_CMD_GETFAMILY, 0, appendAttr(nil, unix.CTRL_ATTR_FAMILY_NAME, []byte("no such family\x00")))
+	var errno syscall.Errno
+	if !errors.As(err, &errno) || errno != syscall.ENOENT {
+		t.Errorf("unknown family: %v, want ENOENT", err)
+	}
+	msgs, err = b.query(unix.CTRL_CMD_GETFAMILY, unix.NLM_F_DUMP, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		name, id := family(m)
+		if name == "" || id == 0 {
+			t.Errorf("dump answer without a name or id: %q %d", name, id)
+		}
+		seen[name] = true
+	}
+	if !seen["nlctrl"] || len(seen) < 2 {
+		t.Errorf("dump: %d families %v, want nlctrl among several", len(seen), seen)
+	}
+}
