@@ -10,8 +10,9 @@
 # server; for that last one, the time until the kernel has it and the RSS
 # (summed over each daemon's processes) before and at its peak during it.
 #
-# Environment: VS (default 10000), RS (4), KT_BENCH_NO_DAEMONS=1 (skip the
-# daemons: kt run and keepalived).
+# Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
+# back and forth, with kt and with ipvsadm -R; medians and spread printed),
+# KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -29,7 +30,7 @@ CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
 make -s build BINARY="$tmp/kt" # as make install builds it
 export KT_BIN="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
-out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 printf '\nIPVS programming in the VM: %s services x %s real servers (%s changes)\n' "$VS" "$RS" "$(get changes)"
@@ -41,6 +42,17 @@ printf '%-16s %14s %14s\n' keepalived "$(get keepalived_full_total_ms)" "$(get k
 printf '\nratios: 1%% change, kt apply / ipvsadm-restore %s (goal <= 1); full load, ipvsadm-restore / kt %s (goal >= 10)\n' \
 	"$(awk -v k="$(get kt_change_apply_ms)" -v i="$(get ipvsadm_change_total_ms)" 'BEGIN { if (i > 0) printf "%.2f", k / i; else print "n/a" }')" \
 	"$(awk -v k="$(get kt_full_total_ms)" -v i="$(get ipvsadm_full_total_ms)" 'BEGIN { if (k > 0) printf "%.1f", i / k; else print "n/a" }')"
+
+# The repeated changes: median, min and max of each.
+stats() {
+	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "- - - 0"; exit } printf "%s %s %s %d\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
+}
+read -r km kl kh kn <<<"$(stats '^kt_rechange_[0-9]+_ms$')"
+read -r im il ih in_ <<<"$(stats '^ipvsadm_rechange_[0-9]+_ms$')"
+printf '\nthe 1%% change again (back and forth): kt plan + apply median %s ms (%s-%s, n=%s); ipvsadm -R median %s ms (%s-%s, n=%s)\n' \
+	"$km" "$kl" "$kh" "$kn" "$im" "$il" "$ih" "$in_"
+awk -v k="$km" -v i="$im" 'BEGIN { if (k > 0) printf "ratio of medians ipvsadm -R / kt: %.2fx (goal >= 1x: %s)\n", i / k, (i / k >= 1 ? "reached" : "NOT reached") }'
 
 printf '\nDaemons in the VM: start, SIGHUP with the 1%% change, SIGHUP with one real server changed\n'
 printf '%-12s %14s %14s %16s %14s %16s\n' daemon "load ms" "1% reload ms" "1-RS reload ms" "RSS before" "peak RSS reload"

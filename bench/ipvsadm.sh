@@ -11,10 +11,11 @@
 # first tool alternating); the best of each is printed with the ratio
 # ipvsadm / kt. kt is built as `make build` builds it.
 #
-# Then the change alone, CHANGES times with each tool (default 5),
-# alternating, on one table; the medians and their ratio are printed.
+# Then the change alone, CHANGES times with each tool (default 7),
+# alternating, on one table; the medians, their spread (min-max) and the
+# ratio of the medians are printed.
 #
-# Environment: VS (default 10000), RS (4), ROUNDS (1), CHANGES (5).
+# Environment: VS (default 10000), RS (4), ROUNDS (1), CHANGES (7).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -32,7 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
 make -s build BINARY="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
-out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}" "${CHANGES:-5}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}" "${CHANGES:-7}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 printf '\nipvsadm -R in the VM: %s services x %s real servers; change: %s lines\n' "$VS" "$RS" "$(get changes)"
@@ -56,9 +57,13 @@ med() {
 	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
 		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
+span() { echo "$out" | awk -v re="$1" '$1 ~ re { if (lo == "" || $2 < lo) lo = $2; if ($2 > hi) hi = $2 } END { printf "%s-%s", lo, hi }'; }
 ipvsadm_rm=$(med '^ipvsadm_rechange_[0-9]+_ms$') kt_rm=$(med '^kt_rechange_[0-9]+_ms$')
-printf '\nthe change again, %s times each, alternating: median ipvsadm -R %s ms (%s s CPU), kt %s ms (%s s CPU)\n' \
-	"$(echo "$out" | grep -c '^kt_rechange_[0-9]*_ms ')" "$ipvsadm_rm" "$(med '^ipvsadm_rechange_[0-9]+_cpu$')" "$kt_rm" "$(med '^kt_rechange_[0-9]+_cpu$')"
+printf '\nthe change again, %s times each, alternating: median ipvsadm -R %s ms (%s; %s s CPU), kt %s ms (%s; %s s CPU)\n' \
+	"$(echo "$out" | grep -c '^kt_rechange_[0-9]*_ms ')" "$ipvsadm_rm" "$(span '^ipvsadm_rechange_[0-9]+_ms$')" \
+	"$(med '^ipvsadm_rechange_[0-9]+_cpu$')" "$kt_rm" "$(span '^kt_rechange_[0-9]+_ms$')" "$(med '^kt_rechange_[0-9]+_cpu$')"
+printf 'starting the program (ipvsadm -v), median: ipvsadm %s ms (%s), kt %s ms (%s)\n' \
+	"$(med '^ipvsadm_start_[0-9]+_ms$')" "$(span '^ipvsadm_start_[0-9]+_ms$')" "$(med '^kt_start_[0-9]+_ms$')" "$(span '^kt_start_[0-9]+_ms$')"
 awk -v a="$ipvsadm_rm" -v b="$kt_rm" 'BEGIN { if (b > 0) printf "ratio of medians ipvsadm/kt: change %.2fx (goal >= 1x: %s)\n", a / b, (a / b >= 1 ? "reached" : "NOT reached") }'
 awk -v a="$ipvsadm_fm" -v b="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
 	printf "ratio ipvsadm/kt: full load %.1fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",

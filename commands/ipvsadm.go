@@ -353,12 +353,7 @@ func Ipvsadm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	defer k.Close()
-	sh, err := lvs.OpenSyncHandle("")
-	if err != nil {
-		fmt.Fprintf(stderr, "Can't initialize ipvs: %s\nAre you sure that IP Virtual Server is built in the kernel or as module?\n",
-			iaStrerror("", unix2errno(err)))
-		return iaExitBadCmdLine
-	}
+	sh := k.SyncHandle()
 	defer sh.Close()
 	return runIpvsadm(args, stdin, stdout, stderr, iaKernelHandle{Admin: k, SyncHandle: sh}, newSystemNames())
 }

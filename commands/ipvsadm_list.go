@@ -24,9 +24,11 @@ type iaNames interface {
 	servicePort(name string, proto uint16) (uint16, bool)
 }
 
-// systemNames is iaNames on this host: the resolver and /etc/services.
+// systemNames is iaNames on this host: the resolver and /etc/services,
+// read on first use (a -R of numeric lines, or -Sn, never reads it).
 type systemNames struct {
 	services []iaServEnt
+	loaded   bool
 }
 
 type iaServEnt struct {
@@ -35,13 +37,18 @@ type iaServEnt struct {
 	proto string
 }
 
-func newSystemNames() *systemNames {
-	n := &systemNames{}
-	if f, err := os.Open("/etc/services"); err == nil {
-		n.services = parseServices(bufio.NewScanner(f))
-		f.Close()
+func newSystemNames() *systemNames { return &systemNames{} }
+
+// servs is /etc/services, read the first time it is asked for.
+func (n *systemNames) servs() []iaServEnt {
+	if !n.loaded {
+		n.loaded = true
+		if f, err := os.Open("/etc/services"); err == nil {
+			n.services = parseServices(bufio.NewScanner(f))
+			f.Close()
+		}
 	}
-	return n
+	return n.services
 }
 
 // parseServices reads the services file: "name port/proto aliases... #".
@@ -80,7 +87,7 @@ func (n *systemNames) serviceName(port, proto uint16) (string, bool) {
 	if pn == "" {
 		return "", false
 	}
-	for _, s := range n.services {
+	for _, s := range n.servs() {
 		if s.port == port && s.proto == pn {
 			return s.names[0], true
 		}
@@ -93,7 +100,7 @@ func (n *systemNames) servicePort(name string, proto uint16) (uint16, bool) {
 	if pn == "" {
 		return 0, false
 	}
-	for _, s := range n.services {
+	for _, s := range n.servs() {
 		if s.proto != pn {
 			continue
 		}

@@ -426,7 +426,7 @@ func TestLargeNum(t *testing.T) {
 
 func TestParseServices(t *testing.T) {
 	s := parseServices(bufio.NewScanner(strings.NewReader("# c\nhttp 80/tcp www # WorldWideWeb\nhttp 80/udp\ndomain 53/udp\nbad x/tcp\n")))
-	n := &systemNames{services: s}
+	n := &systemNames{services: s, loaded: true}
 	if p, ok := n.servicePort("www", lvs.ProtoTCP); !ok || p != 80 {
 		t.Errorf("www/tcp: %d %v", p, ok)
 	}

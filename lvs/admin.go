@@ -2,12 +2,10 @@ package lvs
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
@@ -70,15 +68,28 @@ type Admin struct {
 // OpenAdmin opens the IPVS table of the current network namespace. Its
 // error wraps unix.ENOPROTOOPT when the kernel has no IPVS.
 func OpenAdmin() (*Admin, error) {
-	fam, err := netlink.GenlFamilyGet("IPVS")
-	if err != nil {
-		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", unix.ENOPROTOOPT)
-	}
-	b, err := newBatchSocket(fam.ID)
+	// One socket for everything: the family's number is asked on the
+	// socket the changes then go through (each short-lived ipvsadm run
+	// pays for every socket and request it makes).
+	b, err := newBatchSocket(unix.GENL_ID_CTRL)
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{family: fam.ID, batch: b}, nil
+	msgs, err := b.query(unix.CTRL_CMD_GETFAMILY, 0, appendAttr(nil, unix.CTRL_ATTR_FAMILY_NAME, []byte("IPVS\x00")))
+	var id uint16
+	for _, m := range msgs {
+		forAttrs(m, func(typ uint16, v []byte) {
+			if typ == unix.CTRL_ATTR_FAMILY_ID {
+				id = nu16(v)
+			}
+		})
+	}
+	if err != nil || id == 0 {
+		b.close()
+		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", unix.ENOPROTOOPT)
+	}
+	b.family = id
+	return &Admin{family: id, batch: b}, nil
 }
 
 // Close releases the table's socket.
@@ -107,26 +118,11 @@ type Timeouts struct {
 // request sends one IPVS command with the attributes attrs appends and
 // returns the attributes of each reply message.
 func (a *Admin) request(cmd uint8, flags int, attrs func([]byte) []byte) ([][]byte, error) {
-	req := nl.NewNetlinkRequest(int(a.family), flags|unix.NLM_F_ACK)
-	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
+	var b []byte
 	if attrs != nil {
-		req.AddRawData(attrs(nil))
+		b = attrs(nil)
 	}
-	msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
-	if err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			return nil, errno
-		}
-		return nil, err
-	}
-	out := make([][]byte, 0, len(msgs))
-	for _, m := range msgs {
-		if len(m) >= 4 {
-			out = append(out, m[4:])
-		}
-	}
-	return out, nil
+	return a.batch.query(cmd, uint16(flags), b)
 }
 
 func keyAttrs(k ServiceKey) func([]byte) []byte {
@@ -442,3 +438,7 @@ func parseAdminDest(v []byte, svcFamily uint16) DumpDest {
 	}
 	return d
 }
+
+// SyncHandle is the sync daemons' handle of the same namespace, without
+// asking the kernel for the IPVS family again (OpenSyncHandle does).
+func (a *Admin) SyncHandle() *SyncHandle { return &SyncHandle{family: a.family} }

@@ -93,7 +93,7 @@ virtual_server fwmark 7 {
 				old[v.name] = v.entries
 			}
 			got, want = nil, nil
-			ref.vss = nil // the reference resolves the new config from scratch
+			ref.vss, ref.byFP = nil, nil // the reference resolves the new config from scratch
 			tab, evs, errs := p.Plan(cfg2, tt.health)
 			wtab, wevs, werrs := ref.Plan(cfg2, tt.health)
 			if len(errs) != 0 || len(werrs) != 0 {

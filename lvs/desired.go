@@ -77,6 +77,7 @@ type rsState struct {
 	port        int    // configured port (0: the service's)
 	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
 	addr        netip.Addr
+	idx         int // index of cfg in its virtual server's RealServers
 	// prev is the state of this real server under the config planned
 	// before a reload, when it was there (for the reload's action lines).
 	prev prevState
@@ -107,6 +108,19 @@ type vsState struct {
 	builtFor bool
 	// fresh: resolved from a config the Planner has not planned yet.
 	fresh bool
+	// fp is the block's fingerprint ("" for none); gen the Planner's
+	// resolve pass that resolved or reused it last.
+	fp  string
+	gen uint64
+}
+
+// rebind points a state reused for an unchanged block (same fingerprint)
+// at that block of the new config.
+func (v *vsState) rebind(vs *config.VirtualServer) {
+	v.cfg = vs
+	for i := range v.rs {
+		v.rs[i].cfg = vs.RealServers[v.rs[i].idx]
+	}
 }
 
 // Threshold-related accessors.
@@ -157,7 +171,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
+		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
 		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
 			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
@@ -702,6 +716,12 @@ type Planner struct {
 	// before is Plan's copy of a virtual server's real servers before
 	// the verdicts apply (for OnAction), one buffer for all of them.
 	before []rsState
+	// byFP finds the virtual servers of the config last planned by their
+	// fingerprints (nil: two alike); gen counts resolve passes; fpBuf is
+	// fingerprint's buffer.
+	byFP  map[string]*vsState
+	gen   uint64
+	fpBuf []byte
 }
 
 // NewPlanner returns a Planner that has seen no state yet.
@@ -726,15 +746,17 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	if health == nil {
 		health = HealthMap(nil)
 	}
+	resolved := false
 	if cfg != p.cfg || p.vss == nil && p.errs == nil {
-		old := p.vss
-		p.cfg = cfg
-		p.vss, p.errs = resolve(cfg)
-		carryOver(old, p.vss)
+		p.resolve(cfg)
+		resolved = true
 	}
 	t := make(Table, len(p.vss))
 	var evs []Event
-	seen := make(map[string]bool, len(p.vss))
+	var seen map[string]bool
+	if resolved {
+		seen = make(map[string]bool, len(p.vss))
+	}
 	logActions := p.OnAction != nil && (p.ActionsEnabled == nil || p.ActionsEnabled())
 	for _, v := range p.vss {
 		var before []rsState
@@ -758,7 +780,9 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 				}
 			}
 		}
-		seen[v.name] = true
+		if seen != nil {
+			seen[v.name] = true
+		}
 		cur, known := p.quorum[v.name]
 		var next bool
 		var threshold int
@@ -781,12 +805,86 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		}
 		put(t, v.entries)
 	}
-	for name := range p.quorum {
-		if !seen[name] {
-			delete(p.quorum, name)
+	// Virtual servers go only with a new config.
+	if seen != nil {
+		for name := range p.quorum {
+			if !seen[name] {
+				delete(p.quorum, name)
+			}
 		}
 	}
 	return t, evs, p.errs
+}
+
+// resolve makes cfg the Planner's config. A virtual server whose block has
+// the fingerprint of one planned before takes that one's state, verdicts
+// and built entries (rebound to the new block) without being resolved: the
+// Reconciler then skips its entries. The others are resolved, and those
+// whose namesake before programs the same still get its entries
+// (carryOver), which covers the blocks without a fingerprint.
+func (p *Planner) resolve(cfg *config.Config) {
+	old, oldFP := p.vss, p.byFP
+	p.gen++
+	p.cfg, p.vss, p.errs, p.byFP = cfg, nil, nil, nil
+	if cfg == nil {
+		return
+	}
+	byFP := make(map[string]*vsState, len(cfg.VirtualServers))
+	note := func(fp string, v *vsState) {
+		if _, dup := byFP[fp]; dup {
+			byFP[fp] = nil // two blocks alike: neither is reused next time
+			return
+		}
+		byFP[fp] = v
+	}
+	vss := make([]*vsState, 0, len(cfg.VirtualServers))
+	var fresh []*vsState
+	buf := p.fpBuf[:0]
+	for _, vs := range cfg.VirtualServers {
+		if vs == nil {
+			continue
+		}
+		var ok bool
+		buf, ok = fingerprint(buf[:0], vs)
+		if ok {
+			if o := oldFP[string(buf)]; o != nil && o.gen != p.gen && !o.fresh && o.entries != nil {
+				o.rebind(vs)
+				o.gen = p.gen
+				vss = append(vss, o)
+				note(o.fp, o)
+				continue
+			}
+		}
+		if cfg.VSIgnored(vs) {
+			// keepalived drops a virtual server with no real server, or
+			// whose group's address families do not fit it.
+			continue
+		}
+		st, err := resolveVS(cfg, vs)
+		if err != nil {
+			p.errs = append(p.errs, fmt.Errorf("lvs: virtual_server %s (%s): %w", VSName(vs), vs.Pos, err))
+			continue
+		}
+		st.gen = p.gen
+		if ok {
+			st.fp = string(buf)
+			note(st.fp, st)
+		}
+		vss = append(vss, st)
+		fresh = append(fresh, st)
+	}
+	p.fpBuf = buf
+	p.vss, p.byFP = vss, byFP
+	if len(fresh) == 0 || len(old) == 0 {
+		return
+	}
+	gone := make([]*vsState, 0, len(fresh))
+	for _, o := range old {
+		if o.gen != p.gen {
+			gone = append(gone, o)
+		}
+	}
+	carryOver(gone, fresh)
 }
 
 func (v *vsState) event(up, init, stopping bool, threshold int) Event {

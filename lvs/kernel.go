@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/moby/ipvs"
 	"github.com/vishvananda/netlink"
@@ -18,6 +19,8 @@ type KernelHandle struct {
 	*ipvs.Handle
 	currentNS bool
 	batch     *batchSocket // nil: one request at a time through moby
+	// badReplies counts replies moby/ipvs's parser panicked on.
+	badReplies atomic.Uint64
 }
 
 var _ Handle = (*KernelHandle)(nil)

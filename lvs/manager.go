@@ -133,9 +133,10 @@ func (m *Manager) SetConfig(cfg *config.Config) {
 		if vs == nil {
 			continue
 		}
+		name := VSName(vs) // once, not per real server as KeyOf would
 		for _, rs := range vs.RealServers {
 			if rs != nil {
-				keep[KeyOf(vs, rs)] = true
+				keep[RSKey{VS: name, RS: rs.Address.String()}] = true
 			}
 		}
 	}

@@ -270,6 +270,11 @@ func (r *Reconciler) Invalidate() { r.applied = nil }
 // Read returns the kernel's table (services and destinations) for the
 // services in want or owned; want nil means all services.
 func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
+	if r, ok := h.(tableReader); ok {
+		if t, err := r.readTable(want); !errors.Is(err, errNoTableReader) {
+			return t, err
+		}
+	}
 	svcs, err := h.GetServices()
 	if err != nil {
 		return nil, fmt.Errorf("lvs: list services: %w", err)

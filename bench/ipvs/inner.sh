@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench/ipvs/inner.sh DIR IPVSBIN: the part of bench/ipvs.sh that runs inside
+# bench/ipvs/inner.sh DIR IPVSBIN [REPEAT]: the part of bench/ipvs.sh that runs inside
 # the IPVS test VM. Prints "name value" lines (milliseconds).
 set -euo pipefail
 dir=$1 bin=$2
+export REPEAT=${3:-7} # read by IPVSBIN too
 export PATH="$PATH:/usr/sbin:/sbin"
 
 now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
@@ -40,6 +41,17 @@ t2=$(now_ms)
 ip netns exec "$ns" bash -c "$(declare -f count_dests); [ \"\$(count_dests)\" = $rs ] && [ \"\$(count_dests 2)\" = $changes ]" ||
 	{ echo "ipvsadm-restore: table incomplete" >&2; exit 1; }
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "ipvsadm_full_total_ms %.1f\nipvsadm_change_total_ms %.1f\n", b - a, c - b }'
+# The change again, REPEAT times (default 7), back and forth as kt's:
+# weight 1 again, then 2, and so on.
+sed 's/ -w 2$/ -w 1/' "$dir/change.rules" >"$dir/revert.rules"
+for i in $(seq "$REPEAT"); do
+	f=$dir/revert.rules
+	[ $((i % 2)) = 0 ] && f=$dir/change.rules
+	t0=$(now_ms)
+	ip netns exec "$ns" ipvsadm -R <"$f"
+	t1=$(now_ms)
+	awk -v i="$i" -v a="$t0" -v b="$t1" 'BEGIN { printf "ipvsadm_rechange_%d_ms %.1f\n", i, b - a }'
+done
 ip netns exec "$ns" ipvsadm -C
 ip netns del "$ns"
 if [ "${KT_BENCH_NO_DAEMONS:-0}" = 1 ]; then

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/kt-project/kt/config"
@@ -168,6 +169,36 @@ func runKT(dir string) error {
 	}
 	t5 := time.Now()
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	// The change again, REPEAT times (default 7): back to full.conf, then
+	// changed.conf, and so on, each 100 weights; one sample of a change
+	// moves with whatever else the machine does at that moment.
+	repeat := 7
+	if v, err := strconv.Atoi(os.Getenv("REPEAT")); err == nil && v >= 0 {
+		repeat = v
+	}
+	cfgs := []*config.Config{nil, cfg2}
+	if repeat > 0 {
+		if cfgs[0], err = load(filepath.Join(dir, "full.conf")); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= repeat; i++ {
+		t0 := time.Now()
+		want, _, errs := p.Plan(cfgs[(i-1)%2], nil)
+		if len(errs) > 0 {
+			return errs[0]
+		}
+		if err := r.Reconcile(want); err != nil {
+			return err
+		}
+		fmt.Printf("kt_rechange_%d_ms %.1f\n", i, ms(time.Since(t0)))
+	}
+	if repeat%2 == 1 { // end on changed.conf, as the checks expect
+		want, _, _ := p.Plan(cfg2, nil)
+		if err := r.Reconcile(want); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("kt_full_parse_ms %.1f\nkt_full_desired_ms %.1f\nkt_full_apply_ms %.1f\nkt_full_total_ms %.1f\n",
 		ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), ms(t3.Sub(t0)))
 	fmt.Printf("kt_change_parse_ms %.1f\nkt_change_apply_ms %.1f\nkt_change_total_ms %.1f\n",

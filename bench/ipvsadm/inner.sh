@@ -2,7 +2,7 @@
 # bench/ipvsadm/inner.sh DIR KT [ROUNDS [CHANGES]]: the part of bench/ipvsadm.sh that runs inside
 # the IPVS test VM. Prints "name value" lines (milliseconds, CPU seconds).
 set -euo pipefail
-dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-5}
+dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-7}
 export PATH="$PATH:/usr/sbin:/sbin"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
@@ -34,6 +34,8 @@ timed() {
 		'BEGIN { printf "%s_ms %.1f\n%s_cpu %.2f\n%s_usr %.2f\n%s_sys %.2f\n", n, (b - a) / 1e6, n, (u1 - u0 + s1 - s0) / hz,
 			n, (u1 - u0) / hz, n, (s1 - s0) / hz }'
 }
+# quiet CMD...: CMD with its output dropped (timed's own lines kept).
+quiet() { "$@" >/dev/null; }
 # restore_with IPVSADM: what ipvsadm-restore does (drop comment lines, clear,
 # then -R), with the given ipvsadm.
 restore_with() { grep -v '^#' "$dir/full.rules" | { "$1" -C && "$1" -R; }; }
@@ -103,6 +105,10 @@ inns bash -c "$(declare -f restore_with); dir=$dir; restore_with $link"
 for i in $(seq "$nchanges"); do
 	timed "ipvsadm_rechange_$i" inns /usr/sbin/ipvsadm -R <"$dir/change.rules"
 	timed "kt_rechange_$i" inns "$link" -R <"$dir/change.rules"
+	# What starting the program costs (ipvsadm -v: the kernel's IPVS
+	# version, one request), the floor of any short change.
+	timed "ipvsadm_start_$i" quiet inns /usr/sbin/ipvsadm -v
+	timed "kt_start_$i" quiet inns "$link" -v
 done
 inns bash -c "$(declare -f count_dests check); rs=$rs; check 'changes' $changes"
 leave

@@ -245,7 +245,7 @@ run() {
 		-nographic -no-reboot -nodefaults -serial stdio -display none -monitor none \
 		-kernel "$kdir/vmlinuz" -initrd "$(initramfs "$kdir")" \
 		-virtfs local,path=/,mount_tag=host,security_model=passthrough,multidevs=remap \
-		-append "console=ttyS0 quiet loglevel=1 panic=-1 kt.run=$rundir" \
+		-append "console=ttyS0 quiet loglevel=1 panic=-1 no_timer_check kt.run=$rundir" \
 		</dev/null >"$console" 2>&1
 	rc=$?
 	set -e
