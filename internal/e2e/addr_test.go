@@ -384,6 +384,12 @@ func TestVMACIPv6(t *testing.T) {
 		return hasOn(t, r1h, vmac, vip) && !hasOn(t, r2h, vmac, vip)
 	}, all...)
 	for _, h := range []*netlab.Host{r1h, r2h} {
+		// r2 starts after r1 is master (startsFirst): its VMAC may still
+		// be on its way when r1 holds the VIP.
+		waitTrue(t, h.Name+"'s "+vmac, 30*time.Second, func() bool {
+			_, err := h.Run("ip", "link", "show", "dev", vmac)
+			return err == nil && hasOn(t, h, vmac, h.LinkLocal)
+		}, all...)
 		if !hostHas(t, h, mac, "link", "show", "dev", vmac) || !hasOn(t, h, vmac, h.LinkLocal) {
 			out, _ := h.Run("ip", "addr", "show", "dev", vmac)
 			t.Fatalf("%s: %s lacks the virtual MAC %s or eth0's link-local %v:\n%s", h.Name, vmac, mac, h.LinkLocal, out)
