@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/daemon"
 	"github.com/kt-project/kt/internal/frrlab"
 	"github.com/kt-project/kt/internal/netlab"
 	"github.com/kt-project/kt/internal/synclab"
@@ -181,18 +182,28 @@ func TestBGPAnycastFRR(t *testing.T) {
 				t.Errorf("FRR's path lacks %s:\n%s", want, out)
 			}
 		}
-		st, err := d1.status(t)
-		if err != nil || st.BGP == nil {
-			t.Fatalf("kt status: %v %+v", err, st)
-		}
+		// kt reads the sessions' state from GoBGP once a second: FRR may
+		// have d1's route before kt's status has caught up.
+		var st *daemon.Status
 		var frr, garbage bool
-		for _, p := range st.BGP.Peers {
-			switch p.Address.String() {
-			case "192.0.2.1":
-				frr = p.State == "established" && p.Sent == 1 && !p.Since.IsZero()
-			case "192.0.2.6":
-				garbage = p.State != "established"
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			var err error
+			st, err = d1.status(t)
+			if err != nil || st.BGP == nil {
+				t.Fatalf("kt status: %v %+v", err, st)
 			}
+			for _, p := range st.BGP.Peers {
+				switch p.Address.String() {
+				case "192.0.2.1":
+					frr = p.State == "established" && p.Sent == 1 && !p.Since.IsZero()
+				case "192.0.2.6":
+					garbage = p.State != "established"
+				}
+			}
+			if frr || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		if !frr || !garbage || len(st.BGP.Announcements) != 1 || !st.BGP.Announcements[0].Announced {
 			t.Errorf("kt status bgp: %+v", st.BGP)
