@@ -238,6 +238,12 @@ type lexer struct {
 	full       [][]Line // earlier, full, slices of lines
 	nfull      int      // lines in full
 	slab       []Word
+	// With reuse: the slabs of the chunk being filled, those of the chunks
+	// handed over (by the address of their first line) and those free to
+	// be filled again (newSlab).
+	chunkSlabs [][]Word
+	owned      map[*Line][][]Word
+	freeSlabs  [][]Word
 	words      []Word
 	tmp        []byte // scratch for tokenize
 	sbuf       []byte // scratch for substitute

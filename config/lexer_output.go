@@ -9,7 +9,7 @@ func (lx *lexer) emit(pos Pos, words []Word) {
 		return
 	}
 	if cap(lx.slab)-len(lx.slab) < n {
-		lx.slab = make([]Word, 0, max(n, slabSize))
+		lx.slab = lx.newSlab(max(n, slabSize))
 	}
 	k := len(lx.slab)
 	lx.slab = append(lx.slab, words...)
@@ -18,6 +18,33 @@ func (lx *lexer) emit(pos Pos, words []Word) {
 
 // slabSize is how many words the slices of words that lines share hold.
 const slabSize = 4096
+
+// newSlab returns an empty slab of words that holds at least n. When chunks
+// come back from the parser (lexChunks with reuse), the slabs of the chunks
+// it is done with are filled again: the words of a chunk's lines are all in
+// slabs of its own (see newChunk), so a chunk handed back frees them. On a
+// large configuration that saves allocating (and the kernel faulting in)
+// every word of the file: 20 MiB of short-lived slabs for bench/convert.sh's
+// file.
+func (lx *lexer) newSlab(n int) []Word {
+	var s []Word
+	for i := len(lx.freeSlabs) - 1; i >= 0; i-- {
+		if cap(lx.freeSlabs[i]) >= n {
+			s = lx.freeSlabs[i][:0]
+			lx.freeSlabs[i] = lx.freeSlabs[len(lx.freeSlabs)-1]
+			lx.freeSlabs[len(lx.freeSlabs)-1] = nil
+			lx.freeSlabs = lx.freeSlabs[:len(lx.freeSlabs)-1]
+			break
+		}
+	}
+	if s == nil {
+		s = make([]Word, 0, n)
+	}
+	if lx.reuse != nil {
+		lx.chunkSlabs = append(lx.chunkSlabs, s)
+	}
+	return s
+}
 
 // addLine appends a line to the output. Its words must not be modified
 // afterwards: they are a part of a slab of their own.
@@ -29,6 +56,15 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 		}
 	case len(lx.out) >= lx.chunkLines:
 		lx.newChunk()
+		if lx.reuse != nil && len(words) > 0 {
+			// The line's words are in a slab of the chunk just handed over,
+			// which may be filled again once the parser is done with it:
+			// they move to a slab of the new chunk.
+			n := len(words)
+			lx.slab = lx.newSlab(max(n, slabSize))
+			lx.slab = append(lx.slab, words...)
+			words = lx.slab[0:n:n]
+		}
 		// Whether the new chunk starts a top-level statement: no block is
 		// open and this line does not open the block of the last statement.
 		// Such a chunk, with those after it up to the next such chunk, parses
@@ -53,9 +89,22 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 // starts the next one.
 func (lx *lexer) newChunk() {
 	if lx.sink != nil {
+		if lx.reuse != nil && len(lx.out) > 0 {
+			// The slabs the chunk's words are in go with it (newSlab).
+			if lx.owned == nil {
+				lx.owned = map[*Line][][]Word{}
+			}
+			lx.owned[&lx.out[:1][0]] = lx.chunkSlabs
+			lx.chunkSlabs = nil
+		}
 		lx.sink(lx.out, lx.outTop)
 		if lx.reuse != nil {
 			if c := lx.reuse(); cap(c) >= lexChunk {
+				key := &c[:1][0]
+				for _, s := range lx.owned[key] {
+					lx.freeSlabs = append(lx.freeSlabs, s)
+				}
+				delete(lx.owned, key)
 				lx.out = c[:0]
 				return
 			}

@@ -131,7 +131,7 @@ line:
 		if len(slab) == cap(slab) {
 			// Start a new slab, taking along the words of the line so far.
 			n := len(slab) - k
-			ns := make([]Word, n, max(2*n, slabSize))
+			ns := lx.newSlab(max(2*n, slabSize))[:n]
 			copy(ns, slab[k:])
 			slab, k = ns, 0
 		}
