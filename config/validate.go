@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1018,14 +1020,15 @@ func (v *validator) families(vs *VirtualServer) {
 		line int
 		rs   *RealServer // nil: the ip_family line
 	}
-	var evs []event
+	// On the stack for the usual few real servers.
+	evs := make([]event, 0, 16)
 	if vs.IPFamily != "" {
 		evs = append(evs, event{line: p.Of("ip_family").Line})
 	}
 	for _, rs := range vs.RealServers {
 		evs = append(evs, event{line: rs.Pos.EndPos().Line, rs: rs})
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].line < evs[j].line })
+	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.line, b.line) })
 	drop := map[*RealServer]bool{}
 	for _, e := range evs {
 		if e.rs == nil {
