@@ -69,6 +69,9 @@ func convertAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("kt convert: --to %q: want toml or keepalived", c.String("to")), exitUsage)
 	}
 	opt := config.ParseOptions{ConfigID: c.String("config-id"), Strict: c.Bool("strict")}
+	if c.Bool("check") {
+		defer checkGC(in)() // convert_gc.go
+	}
 	cfg, diags, err := config.Load(in, from, opt)
 	if err != nil {
 		return cli.Exit("kt convert: "+err.Error(), exitProblem)

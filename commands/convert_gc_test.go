@@ -1,0 +1,66 @@
+package commands
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+)
+
+func TestCheckGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOGC")
+	os.Unsetenv("GOMEMLIMIT")
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.conf")
+	large := filepath.Join(dir, "large.conf")
+	if err := os.WriteFile(small, []byte("global_defs {\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(large, make([]byte, checkGCMinSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	percent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(percent)
+	for _, tc := range []struct {
+		name        string
+		path        string
+		wantPercent int
+		wantLimit   int64
+	}{
+		{"small file: default collector", small, 100, -1},
+		{"missing file: default collector", filepath.Join(dir, "nope.conf"), 100, -1},
+		{"large file: collector off up to 16 times its size", large, -1, 16 * checkGCMinSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			limit0 := debug.SetMemoryLimit(-1)
+			restore := checkGC(tc.path)
+			gotPercent := debug.SetGCPercent(-1)
+			debug.SetGCPercent(gotPercent)
+			gotLimit := debug.SetMemoryLimit(-1)
+			restore()
+			if gotPercent != tc.wantPercent {
+				t.Errorf("GC percent during the check = %d, want %d", gotPercent, tc.wantPercent)
+			}
+			if tc.wantLimit >= 0 && gotLimit != tc.wantLimit {
+				t.Errorf("memory limit during the check = %d, want %d", gotLimit, tc.wantLimit)
+			}
+			if p := debug.SetGCPercent(100); p != 100 {
+				t.Errorf("GC percent after restore = %d, want 100", p)
+			}
+			if l := debug.SetMemoryLimit(-1); l != limit0 {
+				t.Errorf("memory limit after restore = %d, want %d", l, limit0)
+			}
+		})
+	}
+	t.Run("GOGC in the environment wins", func(t *testing.T) {
+		t.Setenv("GOGC", "100")
+		restore := checkGC(large)
+		p := debug.SetGCPercent(100)
+		restore()
+		if p != 100 {
+			t.Errorf("GC percent with GOGC set = %d, want 100", p)
+		}
+	})
+}
