@@ -18,6 +18,12 @@ type ParseOptions struct {
 	// ReadFile and Glob replace the file system for tests; nil means the OS.
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
+	// MapLarge lets Load map a keepalived.conf of 1 MiB or more into
+	// memory instead of reading it (load_map.go), for a short-lived check.
+	MapLarge bool
+
+	mapped  bool          // the data is a mapping: a fault reading it is not a crash
+	release func(off int) // LexOptions.release
 
 	maxLines   int    // lowers the lexer's limit on lines (fuzzing)
 	maxMem     uint64 // lowers the lexer's limit on heap growth (tests, fuzzing)
@@ -25,7 +31,7 @@ type ParseOptions struct {
 }
 
 func (o ParseOptions) lex() LexOptions {
-	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, maxMem: o.maxMem, chunkLines: o.chunkLines}
+	return LexOptions{ConfigID: o.ConfigID, ReadFile: o.ReadFile, Glob: o.Glob, maxLines: o.maxLines, maxMem: o.maxMem, chunkLines: o.chunkLines, release: o.release}
 }
 
 // maxDiags is how many problems one parse reports; past it, one more line
@@ -67,14 +73,21 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	var lexDiags Diagnostics
 	go func() {
 		defer close(chunks)
-		lexDiags = lexChunks(name, data, opt.lex(), func(c []Line, top bool) { chunks <- chunk{c, top} }, func() []Line {
-			select {
-			case c := <-done:
-				return c
-			default:
-				return nil
-			}
-		})
+		lex := func() {
+			lexDiags = lexChunks(name, data, opt.lex(), func(c []Line, top bool) { chunks <- chunk{c, top} }, func() []Line {
+				select {
+				case c := <-done:
+					return c
+				default:
+					return nil
+				}
+			})
+		}
+		if !opt.mapped {
+			lex()
+		} else if !guardFault(lex) {
+			lexDiags = append(lexDiags, Diagnostic{Pos: Pos{File: name}, Severity: Error, Msg: errChanged(name).Error()})
+		}
 	}()
 
 	// A segment is a run of chunks from one that starts a top-level

@@ -56,6 +56,10 @@ type LexOptions struct {
 	maxLines   int    // lowers the limit on lines read or generated (fuzzing)
 	maxMem     uint64 // lowers the limit on heap growth (tests, fuzzing)
 	chunkLines int    // lines per chunk for lexChunks' sink (tests); 0: lexChunk
+	// release, when set, is told how far the top file has been read: its
+	// bytes before off are not read again (load_map.go drops them from a
+	// mapping).
+	release func(off int)
 }
 
 // lexLimits keep hostile or broken input from hanging kt or exhausting
@@ -161,6 +165,7 @@ func lexChunks(name string, data []byte, opt LexOptions, sink func(lines []Line,
 	lx := newLexer(opt)
 	lx.reuse = reuse
 	lx.chunkLines = opt.chunkLines
+	lx.release = opt.release
 	lx.lim = defaultLexLimits()
 	if opt.maxLines > 0 {
 		lx.lim.lines = opt.maxLines
@@ -241,6 +246,8 @@ type lexer struct {
 	// With reuse: the slabs of the chunk being filled, those of the chunks
 	// handed over (by the address of their first line) and those free to
 	// be filled again (newSlab).
+	release    func(off int) // LexOptions.release
+	released   int           // the offset last passed to release
 	chunkSlabs [][]Word
 	owned      map[*Line][][]Word
 	freeSlabs  [][]Word

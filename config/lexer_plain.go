@@ -40,9 +40,17 @@ func (lx *lexer) plainLines() {
 		if n := len(lx.slab) - k; n > 0 {
 			lx.addLine(fr.file, fr.line, lx.slab[k:k+n:k+n])
 		}
+		if lx.release != nil && off-lx.released >= releaseEvery && len(lx.frames) == 1 {
+			lx.release(off)
+			lx.released = off
+		}
 	}
 	fr.off = min(off, len(data))
 }
+
+// releaseEvery is how many bytes of the top file pass between two calls of
+// LexOptions.release.
+const releaseEvery = 1 << 20
 
 // plainLine lexes the line that starts at data[off] if it is plain, which it
 // reports. It returns the offset of the line's end (its '\n', or len(data))

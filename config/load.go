@@ -60,6 +60,21 @@ func DetectFormat(name string, data []byte) Format {
 // read.
 func Load(path string, format Format, opt ParseOptions) (*Config, Diagnostics, error) {
 	if format == FormatAuto {
+		if opt.MapLarge {
+			if data, unmap, ok := mapFile(path); ok {
+				defer unmap() // load_map.go: nothing refers to data once parsed
+				var f Format
+				if !guardFault(func() { f = DetectFormat(path, data) }) {
+					return nil, nil, errChanged(path)
+				}
+				if f == FormatKeepalived {
+					opt.mapped = true
+					opt.release = func(off int) { dropMapped(data, off) }
+					return ParseKeepalivedBytes(path, data, opt)
+				}
+				// TOML keeps strings that point into its input: read it.
+			}
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
