@@ -3,7 +3,9 @@ package commands
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -63,4 +65,44 @@ func TestCheckGC(t *testing.T) {
 			t.Errorf("GC percent with GOGC set = %d, want 100", p)
 		}
 	})
+}
+
+func TestCountBlocks(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, text string
+		want       int64
+	}{
+		{"empty", "", 0},
+		{"two blocks", "global_defs {\n}\nvrrp_instance VI_1 {\n}\n", 2},
+		{"across the read buffer", strings.Repeat("x { }\n", 40000), 40000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := countBlocks(p); got != tc.want {
+				t.Errorf("countBlocks = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if got := countBlocks(filepath.Join(dir, "missing")); got != 0 {
+		t.Errorf("countBlocks(missing file) = %d, want 0", got)
+	}
+}
+
+// TestPrefault: the memory prefault makes resident goes back to the heap,
+// free: nothing of it stays allocated.
+func TestPrefault(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	prefault(8 << 20)
+	prefault(0)
+	prefault(-1)
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Errorf("heap in use grew by %d bytes after prefault, want the 8 MiB freed", grown)
+	}
 }
