@@ -26,6 +26,9 @@ type Received struct {
 	TTL int
 	// Multihop is true for datagrams to port 4784.
 	Multihop bool
+	// At is when the kernel received it (wall clock, from SO_TIMESTAMPNS;
+	// zero when unknown: the engine then takes the time it reads it).
+	At time.Time
 }
 
 // Listener receives control packets on one port of one family.
@@ -62,6 +65,8 @@ type udpListener struct {
 	p6       *ipv6.PacketConn
 	multihop bool
 	buf      []byte
+	rc       syscall.RawConn
+	batch    *rxBatch
 }
 
 // Listen binds the wildcard address on port 3784 (4784 multihop), asking
@@ -82,6 +87,11 @@ func (Host) Listen(v6, multihop bool) (Listener, error) {
 			if serr == nil && v6 {
 				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 			}
+			if serr == nil {
+				// The arrival time of each datagram: the engine takes
+				// them in batches, a little after they came.
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			}
 		})
 		return errors.Join(err, serr)
 	}}
@@ -89,7 +99,11 @@ func (Host) Listen(v6, multihop bool) (Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bfd: listen %s %s: %w", network, addr, err)
 	}
-	l := &udpListener{c: pc.(*net.UDPConn), multihop: multihop, buf: make([]byte, 2048)}
+	l := &udpListener{c: pc.(*net.UDPConn), multihop: multihop, buf: make([]byte, 2048), batch: newRxBatch()}
+	if l.rc, err = l.c.SyscallConn(); err != nil {
+		l.c.Close()
+		return nil, fmt.Errorf("bfd: listen %s: %w", addr, err)
+	}
 	if v6 {
 		l.p6 = ipv6.NewPacketConn(l.c)
 		err = l.p6.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)
@@ -143,9 +157,48 @@ func (l *udpListener) Close() error { return l.c.Close() }
 // timer as the deadline).
 func (l *udpListener) SetDeadline(t time.Time) error { return l.c.SetReadDeadline(t) }
 
+// WaitReadable waits until the socket holds a datagram, without reading
+// it, or until the read deadline (os.ErrDeadlineExceeded).
+func (l *udpListener) WaitReadable() error {
+	first := true
+	return l.rc.Read(func(uintptr) bool {
+		if first {
+			first = false
+			return false // wait
+		}
+		return true
+	})
+}
+
+// ReadBatch runs fn on every datagram in the socket now, at most max,
+// without waiting and whatever the read deadline says; it returns how
+// many it read.
+func (l *udpListener) ReadBatch(max int, fn func(Received)) (int, error) {
+	total := 0
+	for total < max {
+		var n int
+		err := control(l.rc, func(fd uintptr) (err error) {
+			n, err = l.batch.recvmmsg(fd, max-total)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("bfd: recvmmsg: %w", err)
+		}
+		for i := range n {
+			fn(l.batch.datagram(i, l.multihop))
+		}
+		total += n
+		if n < rxBatchSize {
+			break // the socket is empty (or max is reached)
+		}
+	}
+	return total, nil
+}
+
 type udpSender struct {
 	c    *net.UDPConn
-	peer *net.UDPAddr
+	rc   syscall.RawConn
+	peer *rawSockaddr
 }
 
 // srcPortRange is keepalived's: the kernel's ip_local_port_range clipped
@@ -212,12 +265,17 @@ func (Host) Dial(local, peer netip.Addr, multihop bool, ttl int) (Sender, error)
 		c.Close()
 		return nil, fmt.Errorf("bfd: ttl %d: %w", ttl, err)
 	}
-	return &udpSender{c: c, peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, uint16(port)))}, nil
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bfd: send socket: %w", err)
+	}
+	return &udpSender{c: c, rc: rc, peer: newRawSockaddr(netip.AddrPortFrom(peer, uint16(port)))}, nil
 }
 
+// Send sends b without waiting (see rawio.go).
 func (s *udpSender) Send(b []byte) error {
-	_, err := s.c.WriteToUDP(b, s.peer)
-	return err
+	return control(s.rc, func(fd uintptr) error { return s.peer.sendto(fd, b) })
 }
 
 func (s *udpSender) LocalAddr() netip.AddrPort {

@@ -17,8 +17,9 @@ import (
 
 // TestTryRecvPastDeadline: with the read deadline passed, Recv reports
 // the deadline without looking at the socket (Go checks the deadline
-// first); TryRecv still takes the datagram that is there, with its TTL
-// and destination, and reports an empty socket without waiting. In a
+// first); TryRecv still takes the datagram that is there, with its TTL,
+// destination and receive time, and reports an empty socket without
+// waiting. In a
 // namespace of its own (port 3784 on its loopback).
 func TestTryRecvPastDeadline(t *testing.T) {
 	testenv.Root(t)
@@ -61,6 +62,10 @@ func TestTryRecvPastDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The kernel turns receive timestamps on for all sockets a moment
+	// after the first asks (a deferred static key): until then a
+	// datagram gets the time it is read. A first one waits that out.
+	time.Sleep(20 * time.Millisecond)
 	if _, err := c.Write([]byte("bfd")); err != nil {
 		t.Fatal(err)
 	}
@@ -78,5 +83,9 @@ func TestTryRecvPastDeadline(t *testing.T) {
 	lo4 := netip.MustParseAddr("127.0.0.1")
 	if string(r.Data) != "bfd" || r.Src != lo4 || r.Dst != lo4 || r.TTL != 64 {
 		t.Fatalf("TryRecv: %+v", r)
+	}
+	// The kernel's receive time: about 20 ms before the read.
+	if age := time.Since(r.At); r.At.IsZero() || age < 15*time.Millisecond || age > 10*time.Second {
+		t.Fatalf("TryRecv: receive time %v (%v ago), want the kernel's timestamp about 20 ms ago", r.At, age)
 	}
 }
