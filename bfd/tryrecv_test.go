@@ -15,11 +15,11 @@ import (
 	"github.com/kt-project/kt/internal/testenv"
 )
 
-// TestTryRecvPastDeadline: with the read deadline passed, Recv reports
-// the deadline without looking at the socket (Go checks the deadline
-// first); TryRecv still takes the datagram that is there, with its TTL,
-// destination and receive time, and reports an empty socket without
-// waiting. In a
+// TestTryRecvPastDeadline: with the read deadline passed, TryRecv still
+// takes the datagram that is there, with its TTL, destination and
+// receive time, and reports an empty socket without waiting; WaitReadable
+// ends at the deadline, at a datagram (also one queued before it) and at
+// Close. In a
 // namespace of its own (port 3784 on its loopback).
 func TestTryRecvPastDeadline(t *testing.T) {
 	testenv.Root(t)
@@ -73,9 +73,6 @@ func TestTryRecvPastDeadline(t *testing.T) {
 	if err := ul.SetDeadline(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ul.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Recv past the deadline: %v (this test's premise is Go's deadline check)", err)
-	}
 	r, got, err := ul.TryRecv()
 	if err != nil || !got {
 		t.Fatalf("TryRecv: got %v, err %v", got, err)
@@ -87,5 +84,48 @@ func TestTryRecvPastDeadline(t *testing.T) {
 	// The kernel's receive time: about 20 ms before the read.
 	if age := time.Since(r.At); r.At.IsZero() || age < 15*time.Millisecond || age > 10*time.Second {
 		t.Fatalf("TryRecv: receive time %v (%v ago), want the kernel's timestamp about 20 ms ago", r.At, age)
+	}
+	// Empty now: past the deadline, the waits end at once.
+	if _, got, err := ul.TryRecv(); got || err != nil {
+		t.Fatalf("empty socket: got %v, err %v", got, err)
+	}
+	if err := ul.WaitReadable(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("WaitReadable past the deadline: %v", err)
+	}
+	if _, err := ul.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Recv past the deadline: %v", err)
+	}
+	// A datagram that comes while the loop waits ends the wait; one that
+	// came before the wait too (arming reports it).
+	if err := ul.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_, _ = c.Write([]byte("two"))
+	}()
+	if err := ul.WaitReadable(); err != nil {
+		t.Fatalf("WaitReadable: %v", err)
+	}
+	if r, err := ul.Recv(); err != nil || string(r.Data) != "two" {
+		t.Fatalf("Recv: %q, %v", r.Data, err)
+	}
+	if _, err := c.Write([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := ul.WaitReadable(); err != nil {
+		t.Fatalf("WaitReadable with a datagram queued: %v", err)
+	}
+	if r, got, err := ul.TryRecv(); err != nil || !got || string(r.Data) != "three" {
+		t.Fatalf("TryRecv: %q %v %v", r.Data, got, err)
+	}
+	// Close ends a wait.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		ul.Close()
+	}()
+	if err := ul.WaitReadable(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("WaitReadable across Close: %v", err)
 	}
 }
