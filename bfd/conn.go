@@ -78,8 +78,10 @@ type udpListener struct {
 	// RawConn.
 	ep  *os.File
 	erc syscall.RawConn
-	// evbuf takes the epoll instance's event after a wait.
-	evbuf [1]unix.EpollEvent
+	// tfd is the wait's timer, in the epoll instance (level-triggered).
+	tfd int
+	// evbuf takes the epoll instance's events after a wait.
+	evbuf [2]unix.EpollEvent
 }
 
 // Listen binds the wildcard address on port 3784 (4784 multihop), asking
@@ -118,27 +120,45 @@ func (Host) Listen(v6, multihop bool) (Listener, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bfd: listen %s port %d: %w", proto, port, err)
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err == nil {
-		// Registered disarmed (one shot, no events); WaitReadable arms it.
-		err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd)})
-		if err == nil {
-			err = unix.SetNonblock(epfd, true)
-		}
-		if err != nil {
-			unix.Close(epfd)
-		}
-	}
+	epfd, tfd, err := waitFDs(fd)
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bfd: listen %s port %d: epoll: %w", proto, port, err)
 	}
-	l := &udpListener{multihop: multihop, batch: newRxBatch(), fd: fd, ep: os.NewFile(uintptr(epfd), "bfd-epoll")}
+	l := &udpListener{multihop: multihop, batch: newRxBatch(), fd: fd, tfd: tfd, ep: os.NewFile(uintptr(epfd), "bfd-epoll")}
 	if l.erc, err = l.ep.SyscallConn(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("bfd: listen %s port %d: %w", proto, port, err)
 	}
 	return l, nil
+}
+
+// waitFDs makes the epoll instance that watches the socket fd (added
+// disarmed: one shot, no events; Wait arms it) and the timerfd of the
+// waits (added level-triggered).
+func waitFDs(fd int) (epfd, tfd int, err error) {
+	epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return -1, -1, err
+	}
+	tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return -1, -1, err
+	}
+	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd)})
+	if err == nil {
+		err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)})
+	}
+	if err == nil {
+		err = unix.SetNonblock(epfd, true)
+	}
+	if err != nil {
+		unix.Close(epfd)
+		unix.Close(tfd)
+		return -1, -1, err
+	}
+	return epfd, tfd, nil
 }
 
 // Recv waits for one datagram (used when reader goroutines read the
@@ -165,8 +185,8 @@ func (l *udpListener) Close() error {
 	var err error
 	l.mu.Lock()
 	if l.fd >= 0 {
-		err = unix.Close(l.fd)
-		l.fd = -1
+		err = errors.Join(unix.Close(l.fd), unix.Close(l.tfd))
+		l.fd, l.tfd = -1, -1
 	}
 	l.mu.Unlock()
 	return errors.Join(err, l.ep.Close()) // ends a wait
@@ -176,38 +196,78 @@ func (l *udpListener) Close() error {
 // ends a wait at once.
 func (l *udpListener) SetDeadline(t time.Time) error { return l.ep.SetReadDeadline(t) }
 
-// WaitReadable waits until the socket holds a datagram, without reading
-// it, or until the read deadline (os.ErrDeadlineExceeded). The socket is
-// armed in its epoll instance for the wait only: no datagram wakes
-// anything while nobody waits.
-func (l *udpListener) WaitReadable() error {
+// Wait waits until until (zero: no timer), or, with watch, until the
+// socket holds a datagram (not read), or until the read deadline
+// (os.ErrDeadlineExceeded: SetDeadline ends a wait). The timer is a
+// timerfd in the socket's epoll instance, exact to the microsecond: Go's
+// timers would wake the poller up to a millisecond early (it sleeps in
+// whole milliseconds, rounded down) and a second time after, and the
+// goroutine they ready wakes a spare thread as well. The socket is armed
+// for the wait only: no datagram wakes anything while nobody waits.
+func (l *udpListener) Wait(until time.Time, watch bool) error {
 	l.mu.RLock()
-	fd := l.fd
+	fd, tfd := l.fd, l.tfd
 	l.mu.RUnlock()
 	if fd < 0 {
 		return os.ErrClosed
 	}
-	// Arming reports a datagram already queued at once.
-	if err := control(l.erc, func(ep uintptr) error {
-		return epollMod(ep, fd, unix.EPOLLIN|unix.EPOLLONESHOT)
-	}); err != nil {
-		return fmt.Errorf("bfd: arm the receive socket: %w", err)
-	}
-	first := true
-	err := l.erc.Read(func(uintptr) bool {
-		if first {
-			first = false
-			return false // wait
-		}
-		return true
-	})
-	// Disarm (after a deadline it is still armed) and take the event, so
-	// that the epoll instance reads empty until the next wait.
-	_ = control(l.erc, func(ep uintptr) error {
-		_ = epollMod(ep, fd, unix.EPOLLONESHOT)
-		_, _, _ = unix.RawSyscall6(unix.SYS_EPOLL_WAIT, ep, uintptr(unsafe.Pointer(&l.evbuf[0])), 1, 0, 0, 0)
+	if !until.IsZero() && !time.Now().Before(until) {
 		return nil
+	}
+	// The timer and the socket are armed inside the poller's read, after
+	// it has forgotten the epoll instance's last readiness (Go resets it
+	// before the first call): armed before, a datagram already queued or
+	// a timer that fires at once would be forgotten and the wait would
+	// not end.
+	var armErr error
+	first := true
+	err := l.erc.Read(func(ep uintptr) bool {
+		if !first {
+			return true
+		}
+		first = false
+		if !until.IsZero() {
+			d := time.Until(until)
+			if d <= 0 {
+				return true
+			}
+			if armErr = armTimer(tfd, d); armErr != nil {
+				return true
+			}
+		}
+		if watch {
+			// Arming reports a datagram already queued at once.
+			if armErr = epollMod(ep, fd, unix.EPOLLIN|unix.EPOLLONESHOT); armErr != nil {
+				armErr = fmt.Errorf("bfd: arm the receive socket: %w", armErr)
+				return true
+			}
+		}
+		return false // wait
 	})
+	if err == nil {
+		err = armErr
+	}
+	// Disarm what did not fire and take the events, so that nothing
+	// wakes the poller until the next wait (unless Close came: then the
+	// descriptors are gone).
+	l.mu.RLock()
+	if l.fd >= 0 {
+		_ = control(l.erc, func(ep uintptr) error {
+			if watch {
+				_ = epollMod(ep, fd, unix.EPOLLONESHOT)
+			}
+			if !until.IsZero() {
+				var ticks [8]byte
+				_, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(tfd), uintptr(unsafe.Pointer(&ticks[0])), 8)
+				if errno == unix.EAGAIN {
+					_ = armTimer(tfd, 0) // it has not fired: stop it
+				}
+			}
+			_, _, _ = unix.RawSyscall6(unix.SYS_EPOLL_WAIT, ep, uintptr(unsafe.Pointer(&l.evbuf[0])), uintptr(len(l.evbuf)), 0, 0, 0)
+			return nil
+		})
+	}
+	l.mu.RUnlock()
 	if err != nil {
 		l.mu.RLock()
 		closed := l.fd < 0
@@ -218,6 +278,19 @@ func (l *udpListener) WaitReadable() error {
 	}
 	return err
 }
+
+// armTimer starts the timerfd tfd d from now (0: stops it).
+func armTimer(tfd int, d time.Duration) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	_, _, errno := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(tfd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("bfd: timerfd: %w", errno)
+	}
+	return nil
+}
+
+// WaitReadable waits for a datagram without a timer (see Wait).
+func (l *udpListener) WaitReadable() error { return l.Wait(time.Time{}, true) }
 
 // epollMod changes what ep watches on fd, without waiting.
 func epollMod(ep uintptr, fd int, events uint32) error {

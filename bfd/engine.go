@@ -353,11 +353,11 @@ func (e *Engine) runQueued(ctx context.Context, rxc chan rxMsg) error {
 // then drain without waiting (the host's UDP sockets).
 type batchListener interface {
 	Listener
-	// SetDeadline bounds WaitReadable; one in the past ends a wait.
+	// SetDeadline bounds Wait; one in the past ends a wait at once.
 	SetDeadline(time.Time) error
-	// WaitReadable waits until a datagram is in the socket or the
-	// deadline passes (os.ErrDeadlineExceeded).
-	WaitReadable() error
+	// Wait waits until until (zero: no timer) or, with watch, until a
+	// datagram is in the socket, or the deadline (os.ErrDeadlineExceeded).
+	Wait(until time.Time, watch bool) error
 	// ReadBatch runs fn on each datagram in the socket now, at most max,
 	// without waiting; it returns how many.
 	ReadBatch(max int, fn func(Received)) (int, error)
@@ -370,61 +370,44 @@ type batchListener interface {
 // usually) is due within the slot, the loop sleeps until then without
 // watching the socket and takes what came meanwhile in one batch, with
 // each datagram's arrival time; otherwise it waits for a datagram or the
-// timer, whichever comes first.
+// timer, whichever comes first. A cancel or a Reconfigure ends a wait by
+// moving the deadline into the past.
 func (e *Engine) runDirect(ctx context.Context, l batchListener) error {
-	stop := context.AfterFunc(ctx, func() { _ = l.SetDeadline(time.Unix(1, 0)) })
+	interrupt := func() { _ = l.SetDeadline(time.Unix(1, 0)) }
+	stop := context.AfterFunc(ctx, interrupt)
 	defer stop()
 	e.pendMu.Lock()
-	e.wakeDirect = func() { _ = l.SetDeadline(time.Unix(1, 0)) }
+	e.wakeDirect = interrupt
 	e.pendMu.Unlock()
 	defer func() {
 		e.pendMu.Lock()
 		e.wakeDirect = nil
 		e.pendMu.Unlock()
 	}()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	more := false
 	for {
-		now := time.Now()
-		next := e.nextDeadline()
-		if next.IsZero() {
-			next = now.Add(time.Hour)
+		// Clear an interrupt first, then look for its cause: one that
+		// comes after this still ends the next wait.
+		if err := l.SetDeadline(time.Time{}); err != nil {
+			return fmt.Errorf("bfd: read deadline: %w", err)
 		}
-		wait := next.Sub(now)
-		if !(wait > 0 && wait <= e.slot) {
-			if err := l.SetDeadline(next); err != nil {
-				return fmt.Errorf("bfd: read deadline: %w", err)
-			}
-		}
-		if ctx.Err() != nil { // the cancel may have come before the deadline above
+		if ctx.Err() != nil {
 			e.publish()
 			return nil
 		}
 		e.pendMu.Lock()
-		reload := e.hasPending // Reconfigure's wake may have come before the deadline above
+		reload := e.hasPending
 		e.pendMu.Unlock()
 		if reload {
 			return errReload
 		}
-		switch {
-		case more || wait <= 0:
-			// Datagrams left from the last batch, or a timer due now.
-		case wait <= e.slot:
-			// Datagrams wait in the socket with their arrival times.
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				e.publish()
-				return nil
-			case <-e.wake:
-				timer.Stop()
-				continue // a Reconfigure: hasPending says so above
-			}
-		default:
-			err := l.WaitReadable()
+		now := time.Now()
+		next := e.nextDeadline()
+		if !more && (next.IsZero() || next.After(now)) {
+			// Datagrams wait in the socket, with their arrival times,
+			// when a timer is due within the slot anyway.
+			watch := next.IsZero() || next.Sub(now) > e.slot
+			err := l.Wait(next, watch)
 			switch {
 			case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
 			case ctx.Err() != nil:
@@ -433,7 +416,8 @@ func (e *Engine) runDirect(ctx context.Context, l batchListener) error {
 			case errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrClosed):
 				return nil
 			default:
-				e.log.Warn("bfd: receive", "err", err)
+				e.log.Warn("bfd: wait", "err", err)
+				time.Sleep(10 * time.Millisecond) // not a busy loop
 			}
 		}
 		now = time.Now()

@@ -233,8 +233,8 @@ type countDLListener struct {
 	dl batchListener
 }
 
-func (l *countDLListener) SetDeadline(t time.Time) error { return l.dl.SetDeadline(t) }
-func (l *countDLListener) WaitReadable() error           { return l.dl.WaitReadable() }
+func (l *countDLListener) SetDeadline(t time.Time) error          { return l.dl.SetDeadline(t) }
+func (l *countDLListener) Wait(until time.Time, watch bool) error { return l.dl.Wait(until, watch) }
 func (l *countDLListener) ReadBatch(max int, fn func(Received)) (int, error) {
 	return l.dl.ReadBatch(max, fn)
 }

@@ -120,6 +120,50 @@ func TestTryRecvPastDeadline(t *testing.T) {
 	if r, got, err := ul.TryRecv(); err != nil || !got || string(r.Data) != "three" {
 		t.Fatalf("TryRecv: %q %v %v", r.Data, got, err)
 	}
+	// A timed wait that does not watch the socket ends at its time, not
+	// at a datagram; one that watches ends at the datagram.
+	if err := ul.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		_, _ = c.Write([]byte("four"))
+	}()
+	if err := ul.Wait(start.Add(80*time.Millisecond), false); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if d := time.Since(start); d < 80*time.Millisecond {
+		t.Fatalf("Wait without watching the socket ended after %v, before its 80 ms", d)
+	}
+	if r, got, err := ul.TryRecv(); err != nil || !got || string(r.Data) != "four" {
+		t.Fatalf("TryRecv: %q %v %v", r.Data, got, err)
+	}
+	start = time.Now()
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		_, _ = c.Write([]byte("five"))
+	}()
+	if err := ul.Wait(start.Add(300*time.Millisecond), true); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if d := time.Since(start); d >= 300*time.Millisecond {
+		t.Fatalf("Wait watching the socket ended after %v, not at the datagram", d)
+	}
+	if r, got, err := ul.TryRecv(); err != nil || !got || string(r.Data) != "five" {
+		t.Fatalf("TryRecv: %q %v %v", r.Data, got, err)
+	}
+	// The timer of that wait was stopped: the next untimed wait is not
+	// ended by it.
+	if err := ul.SetDeadline(start.Add(600 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ul.Wait(time.Time{}, false); !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) < 600*time.Millisecond {
+		t.Fatalf("Wait: %v after %v, want the deadline after 600 ms", err, time.Since(start))
+	}
+	if err := ul.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	// Close ends a wait.
 	go func() {
 		time.Sleep(50 * time.Millisecond)
