@@ -217,7 +217,7 @@ func (n countNet) Listen(v6, multihop bool) (Listener, error) {
 	}
 	n.ev.listens.Add(1)
 	cl := &countListener{Listener: l, ev: n.ev}
-	if dl, ok := l.(deadlineListener); ok {
+	if dl, ok := l.(batchListener); ok {
 		return &countDLListener{cl, dl}, nil
 	}
 	return cl, nil
@@ -230,7 +230,11 @@ func (l *countListener) Close() error {
 
 type countDLListener struct {
 	*countListener
-	dl deadlineListener
+	dl batchListener
 }
 
-func (l *countDLListener) SetDeadline(t time.Time) error { return l.dl.SetDeadline(t) }
+func (l *countDLListener) SetDeadline(t time.Time) error          { return l.dl.SetDeadline(t) }
+func (l *countDLListener) Wait(until time.Time, watch bool) error { return l.dl.Wait(until, watch) }
+func (l *countDLListener) ReadBatch(max int, fn func(Received)) (int, error) {
+	return l.dl.ReadBatch(max, fn)
+}

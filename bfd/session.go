@@ -26,6 +26,15 @@ type Config struct {
 	Rand func() float64
 	// AuthSeq is the first sequence number sent with keyed authentication.
 	AuthSeq uint32
+	// TxSlot, when non-zero, puts every periodic packet on a grid of
+	// TxEpoch + k×TxSlot (or a finer grid of TxSlot/2, /4, /8 when the
+	// jitter window holds no point of the coarser one), picked at random
+	// among the grid points inside the window RFC 5880 §6.8.7 allows
+	// (75-100% of the interval). Sessions of one engine share the grid, so
+	// that their packets go out together and the engine wakes once for
+	// many of them (keepalived's single timer thread does much the same).
+	TxSlot  time.Duration
+	TxEpoch time.Time
 }
 
 // Validate checks the settings the machine relies on.
@@ -279,11 +288,42 @@ func (s *Session) schedule(now time.Time) {
 	if s.cfg.DetectMult == 1 {
 		lo = 0.10
 	}
-	f := lo
+	r := 0.0
 	if s.cfg.Rand != nil {
-		f = lo + (0.25-lo)*s.cfg.Rand()
+		r = s.cfg.Rand()
 	}
+	if s.cfg.TxSlot > 0 {
+		// The window: from the largest reduction to none.
+		s.nextTx = alignTx(s.cfg.TxEpoch, s.cfg.TxSlot, now.Add(iv-time.Duration(float64(iv)*0.25)),
+			now.Add(iv-time.Duration(float64(iv)*lo)), r)
+		return
+	}
+	f := lo + (0.25-lo)*r
 	s.nextTx = now.Add(iv - time.Duration(float64(iv)*f))
+}
+
+// alignLevels is how many times alignTx halves the slot looking for a
+// grid point inside the window.
+const alignLevels = 4
+
+// alignTx picks a time in [lo, hi] on the grid epoch + k×slot, with r in
+// [0,1) choosing among the grid points there; when none is, the grid of
+// slot/2, then /4 and /8; when none of those has a point either (a window
+// narrower than slot/8), lo + r×(hi-lo), as without a grid.
+func alignTx(epoch time.Time, slot time.Duration, lo, hi time.Time, r float64) time.Time {
+	a, b := lo.Sub(epoch), hi.Sub(epoch)
+	if a >= 0 && b >= a {
+		for g, i := slot, 0; g > 0 && i < alignLevels; g, i = g/2, i+1 {
+			first := (a + g - 1) / g
+			last := b / g
+			if first <= last {
+				n := int64(last - first + 1)
+				k := first + time.Duration(min(int64(r*float64(n)), n-1))
+				return epoch.Add(k * g)
+			}
+		}
+	}
+	return lo.Add(time.Duration(r * float64(hi.Sub(lo))))
 }
 
 // packet is the control packet this side sends now.
@@ -322,6 +362,17 @@ func (s *Session) send(final bool) Action {
 // Receive runs a packet that the shell has decoded (Unmarshal) and
 // matched to this session; raw is its bytes, for authentication.
 func (s *Session) Receive(now time.Time, p *Packet, raw []byte) ([]Action, error) {
+	return s.ReceiveArrived(now, now, p, raw)
+}
+
+// ReceiveArrived is Receive for a packet that arrived at arrived (the
+// kernel's receive time) and is run now, a little later (an engine that
+// takes the socket's datagrams in batches): the detection time counts
+// from its arrival; what is sent in answer is scheduled from now.
+func (s *Session) ReceiveArrived(now, arrived time.Time, p *Packet, raw []byte) ([]Action, error) {
+	if arrived.IsZero() || arrived.After(now) {
+		arrived = now
+	}
 	if err := s.checkAuth(p, raw); err != nil {
 		s.drop(Reason(err))
 		return nil, err
@@ -368,9 +419,11 @@ func (s *Session) Receive(now time.Time, p *Packet, raw []byte) ([]Action, error
 	case s.state == Up && p.State == Down:
 		acts = append(acts, s.goDown(now, DiagNeighborDown))
 	}
-	s.lastRx = now
+	if arrived.After(s.lastRx) {
+		s.lastRx = arrived
+	}
 	if s.state == Down && !s.resetAt.IsZero() {
-		s.resetAt = now.Add(max(s.detectTime(), dur(s.txAdv)))
+		s.resetAt = arrived.Add(max(s.detectTime(), dur(s.txAdv)))
 	}
 	if p.Poll {
 		// Answer at once with Final (RFC 5880 §6.5), outside the

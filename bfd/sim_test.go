@@ -24,12 +24,23 @@ type sim struct {
 	changes [2][]Action
 	sent    [2][]time.Time
 	nextID  uint32
+	// hold, per receiving side, models the engine's batched loop: a
+	// datagram that arrives while that side's next timer is due within
+	// hold waits in the socket until that timer and is run then, with
+	// its arrival time (ReceiveArrived). 0: run at arrival.
+	hold [2]time.Duration
+	// arrived is when the last datagram reached side i; held says it
+	// waited for a timer.
+	arrived [2]time.Time
+	held    [2]bool
 }
 
 type flight struct {
 	at  time.Time
 	to  int
 	raw []byte
+	// arrived is when it reached the receiver's socket (zero: at).
+	arrived time.Time
 }
 
 func cfg(name string, tx, rx time.Duration, mult uint8) Config {
@@ -102,6 +113,15 @@ func (s *sim) run(d time.Duration) {
 		var due []flight
 		for _, f := range s.flight {
 			if !f.at.After(s.now) {
+				if h := s.hold[f.to]; h > 0 && f.arrived.IsZero() {
+					// The receiver sleeps until its next timer if that
+					// is within hold; the datagram waits for it.
+					if dl := s.s[f.to].Deadline(); dl.After(s.now) && dl.Sub(s.now) <= h {
+						f.arrived, f.at = f.at, dl
+						keep = append(keep, f)
+						continue
+					}
+				}
 				due = append(due, f)
 			} else {
 				keep = append(keep, f)
@@ -117,7 +137,11 @@ func (s *sim) run(d time.Duration) {
 			if p.YourDiscr != 0 && p.YourDiscr != x.LocalDiscr() {
 				continue // no such session: dropped
 			}
-			acts, _ := x.Receive(s.now, p, f.raw)
+			s.arrived[f.to], s.held[f.to] = f.at, !f.arrived.IsZero()
+			if s.held[f.to] {
+				s.arrived[f.to] = f.arrived
+			}
+			acts, _ := x.ReceiveArrived(s.now, f.arrived, p, f.raw)
 			s.do(f.to, acts)
 		}
 		for i, x := range s.s {
@@ -448,5 +472,106 @@ func TestSlowPollAnswerKeepsNewSession(t *testing.T) {
 	s.Tick(now)
 	if s.State() != Down {
 		t.Fatalf("state %v 160 ms after the last packet, want Down (150 ms detection)", s.State())
+	}
+}
+
+// TestTxGridBatched runs sessions as the engine does by default: periodic
+// packets on a shared 10 ms grid, and datagrams left in the socket until
+// the next timer when it is due within 10 ms. The session comes up,
+// stays up for a minute with 0-5 ms of delay jitter, keeps its transmit
+// spacing within 75-100% of the interval with nearly every periodic
+// packet on the grid, and still expires a detection time after the last
+// packet arrived, not after it was read.
+func TestTxGridBatched(t *testing.T) {
+	epoch := time.Unix(1e9, 0).Add(3 * time.Millisecond)
+	const slot = 10 * time.Millisecond
+	fast := cfg("a", 50*time.Millisecond, 50*time.Millisecond, 3)
+	fast.TxSlot, fast.TxEpoch = slot, epoch
+	s := newSim(t, fast, fast)
+	s.hold = [2]time.Duration{slot, slot}
+	s.jitter = 5 * time.Millisecond
+	s.run(3 * time.Second)
+	s.wantStates(Up, Up)
+	n := len(s.changes[0]) + len(s.changes[1])
+	start := len(s.sent[0])
+	s.run(60 * time.Second)
+	if m := len(s.changes[0]) + len(s.changes[1]); m != n {
+		t.Fatalf("%d state changes in steady state: %+v %+v", m-n, s.changes[0][n/2:], s.changes[1])
+	}
+	sent := s.sent[0][start:]
+	bad, onGrid := 0, 0
+	for i := 1; i < len(sent); i++ {
+		if d := sent[i].Sub(sent[i-1]); d > 50*time.Millisecond || d < 37500*time.Microsecond {
+			bad++
+		}
+		if sent[i].Sub(epoch)%slot == 0 {
+			onGrid++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d transmit gaps outside 75-100%% of 50 ms", bad, len(sent))
+	}
+	if onGrid < len(sent)*95/100 {
+		t.Errorf("%d of %d packets on the 10 ms grid", onGrid, len(sent))
+	}
+
+	// a -> b cut, ten times: b expires 150 ms after the last arrival, also
+	// when it read that datagram up to 10 ms later.
+	held := 0
+	for range 10 {
+		s.run(time.Duration(s.rng.Int63n(int64(50 * time.Millisecond))))
+		s.cut[0] = true
+		for s.state(1) == Up {
+			s.run(100 * time.Microsecond)
+		}
+		if d := s.now.Sub(s.arrived[1]); d < 150*time.Millisecond || d > 151*time.Millisecond {
+			t.Fatalf("b went down %v after the last datagram arrived (held: %v), want 150 ms", d, s.held[1])
+		}
+		if down := s.lastChange(1, Down); down.Diag != DiagExpired {
+			t.Fatalf("b went down with %+v", down)
+		}
+		if s.held[1] {
+			held++
+		}
+		s.cut[0] = false
+		s.run(4 * time.Second)
+		s.wantStates(Up, Up)
+	}
+	if held == 0 {
+		t.Fatal("the last datagram before the cut never waited for a timer: the test proves nothing")
+	}
+}
+
+func TestAlignTx(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	epoch := time.Unix(1e9, 0)
+	at := func(d time.Duration) time.Time { return epoch.Add(d) }
+	cases := []struct {
+		name   string
+		slot   time.Duration
+		lo, hi time.Duration
+		r      float64
+		want   time.Duration
+	}{
+		{"first of two grid points", ms(10), ms(37.5), ms(50), 0, ms(40)},
+		{"last of two grid points", ms(10), ms(37.5), ms(50), 0.99, ms(50)},
+		{"window on a grid point", ms(10), ms(40), ms(40), 0.5, ms(40)},
+		{"half grid", ms(10), ms(41), ms(47), 0.5, ms(45)},
+		{"quarter grid", ms(10), ms(41), ms(43), 0, ms(42.5)},
+		{"eighth grid", ms(10), ms(41), ms(41.5), 0, ms(41.25)},
+		{"no grid point: uniform", ms(10), ms(41.3), ms(41.4), 0.5, ms(41.35)},
+		{"window before the epoch: uniform", ms(10), ms(-20), ms(-10), 0, ms(-20)},
+		{"one second idle", ms(10), ms(750), ms(1000), 0.5, ms(880)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := alignTx(epoch, tc.slot, at(tc.lo), at(tc.hi), tc.r)
+			if got.Sub(epoch) != tc.want {
+				t.Fatalf("alignTx = %v, want %v", got.Sub(epoch), tc.want)
+			}
+			if got.Before(at(tc.lo)) || got.After(at(tc.hi)) {
+				t.Fatalf("%v outside [%v, %v]", got.Sub(epoch), tc.lo, tc.hi)
+			}
+		})
 	}
 }

@@ -109,6 +109,7 @@ func main() {
 		verbose    = flag.Bool("v", false, "log each step")
 		bfdMode    = flag.Bool("bfd", false, "measure track_bfd against plain VRRP and the CPU of 50 BFD sessions instead (bfd.go); -trials 0: the CPU alone")
 		cpuWindow  = flag.Duration("cpu-window", 30*time.Second, "with -bfd: how long the CPU of the 50 sessions is measured")
+		peerRT     = flag.Int("peer-rt", 10, "with -bfd: run the keepalived BFD peers (not the measured daemons) at this SCHED_FIFO priority, so that their own delays on a loaded machine do not count as either side's session downs; 0: normal priority")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -119,7 +120,7 @@ func main() {
 	runner := run
 	if *bfdMode {
 		runner = func(log *slog.Logger, out io.Writer, ktPath, keepalivedPath, dir, only string, trials int) error {
-			return runBFD(log, out, ktPath, keepalivedPath, dir, only, trials, *cpuWindow)
+			return runBFD(log, out, ktPath, keepalivedPath, dir, only, trials, *cpuWindow, *peerRT)
 		}
 	}
 	if err := runner(log, os.Stdout, *ktPath, *keepalived, *dir, *only, *trials); err != nil {
