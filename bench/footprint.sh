@@ -25,6 +25,13 @@
 # With NOBGP_SIDES=1 (the default) it measures kt built without GoBGP too
 # (make build NOBGP=1: sides kt-nobgp and kt-nobgp-vrrp1).
 #
+# kt run drops its start-up program pages 10 s after start (internal/memtrim);
+# with NOTRIM_SIDES=1 (the default) the same binary also runs with
+# --no-memtrim (sides kt-notrim and kt-notrim-vrrp1), the before and after
+# in one run. The minor and major faults of each side are printed (their
+# cost), and kt's memtrim log lines (what it dropped, and the minor faults
+# between the trim and the stop) go to stderr.
+#
 # Environment: DURATION (default 60), VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
@@ -59,6 +66,7 @@ if [ "${1:-}" = "--inner" ]; then
 	srv=$!
 	for _ in $(seq 100); do [ -s "$work/accepted" ] && break; sleep 0.2; done
 	sides="kt keepalived kt-vrrp1 keepalived-vrrp1"
+	[ "${NOTRIM_SIDES:-1}" != 0 ] && sides="kt kt-notrim keepalived kt-vrrp1 kt-notrim-vrrp1 keepalived-vrrp1"
 	[ -x "$kt-nobgp" ] && sides="$sides kt-nobgp kt-nobgp-vrrp1"
 	for side in $sides; do
 		case $side in
@@ -66,6 +74,8 @@ if [ "${1:-}" = "--inner" ]; then
 		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
 		kt-vrrp1) cmd=("$kt" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		keepalived-vrrp1) cmd=(keepalived -P -n -l -f "$work/vrrp1.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		kt-notrim) cmd=("$kt" run --no-memtrim -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		kt-notrim-vrrp1) cmd=("$kt" run --no-memtrim -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp) cmd=("$kt-nobgp" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp-vrrp1) cmd=("$kt-nobgp" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		esac
@@ -73,8 +83,9 @@ if [ "${1:-}" = "--inner" ]; then
 		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
-		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb)"
+		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb)"
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
+		grep 'memtrim' "$work/$side.log" | sed "s/^/  $side: /" >&2 || true
 		sleep 2
 	done
 	exit 0
@@ -102,18 +113,22 @@ fi
 table() {
 	awk '
 	BEGIN {
-		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
-		print "|------------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
+		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | anon huge MiB | minor faults | major faults | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------------|-------|---------|---------|----------|---------------|--------------|--------------|------|---------------|-------------------|-----------------|"
 	}
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
-		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
+		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $6, $7, $8, $9
 	}
 	END {
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
 			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
 		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
 			printf "one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-vrrp1"] / pss["keepalived-vrrp1"]
+		if (rss["kt-notrim"] > 0 && rss["keepalived"] > 0)
+			printf "without the trim (--no-memtrim): kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt-notrim"] / rss["keepalived"], pss["kt-notrim"] / pss["keepalived"]
+		if (rss["kt-notrim-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "without the trim (--no-memtrim): one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f\n", rss["kt-notrim-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-notrim-vrrp1"] / pss["keepalived-vrrp1"]
 		if (rss["kt-nobgp"] > 0 && rss["keepalived"] > 0)
 			printf "without BGP (NOBGP=1): kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-nobgp"] / rss["keepalived"], pss["kt-nobgp"] / pss["keepalived"]
 		if (rss["kt-nobgp-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)

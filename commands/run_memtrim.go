@@ -1,0 +1,38 @@
+package commands
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/kt-project/kt/internal/memtrim"
+)
+
+// memTrim runs internal/memtrim's scheduler for kt run: a trim of the
+// program's start-up pages some seconds after start and after each reload.
+type memTrim struct {
+	s    *memtrim.Scheduler
+	stop func()
+}
+
+// startMemTrim starts the scheduler unless off; kick and stop are no-ops
+// when off.
+func startMemTrim(ctx context.Context, log *slog.Logger, off bool) *memTrim {
+	if off {
+		return &memTrim{stop: func() {}}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := memtrim.NewScheduler(log, 0, memtrim.Options{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	return &memTrim{s: s, stop: func() { cancel(); <-done }}
+}
+
+// kick asks for a trim after the scheduler's delay.
+func (m *memTrim) kick() {
+	if m.s != nil {
+		m.s.Kick()
+	}
+}
