@@ -72,11 +72,10 @@ func ParseSmaps(r io.Reader) ([]Region, error) {
 	n := 0
 	for sc.Scan() {
 		n++
-		line := sc.Text()
-		if line == "" {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
 			continue
 		}
-		f := strings.Fields(line)
 		if key, ok := strings.CutSuffix(f[0], ":"); ok && !strings.Contains(f[0], "-") {
 			if len(out) == 0 {
 				return nil, fmt.Errorf("smaps line %d: %q before any mapping", n, key)
