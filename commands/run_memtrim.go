@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/kt-project/kt/internal/memtrim"
 )
@@ -14,14 +15,14 @@ type memTrim struct {
 	stop func()
 }
 
-// startMemTrim starts the scheduler unless off; kick and stop are no-ops
-// when off.
-func startMemTrim(ctx context.Context, log *slog.Logger, off bool) *memTrim {
+// startMemTrim starts the scheduler unless off, trimming delay after each
+// kick (0: memtrim.DefaultDelay); kick and stop are no-ops when off.
+func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay time.Duration) *memTrim {
 	if off {
 		return &memTrim{stop: func() {}}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := memtrim.NewScheduler(log, 0, memtrim.Options{})
+	s := memtrim.NewScheduler(log, delay, memtrim.Options{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
