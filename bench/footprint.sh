@@ -116,6 +116,7 @@ table() {
 		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | anon huge MiB | minor faults | major faults | VIPs | IPVS services | IPVS real servers | checks answered |"
 		print "|------------------|-------|---------|---------|----------|---------------|--------------|--------------|------|---------------|-------------------|-----------------|"
 	}
+	/memtrim/ { print > "/dev/stderr" } # the trim lines of kt run, through the VM
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
 		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $6, $7, $8, $9

@@ -46,7 +46,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "dump-file", Value: daemon.DefaultDataFile, Usage: "SIGUSR1's text state dump `FILE`"},
 			&cli.StringFlag{Name: "json-file", Value: daemon.DefaultJSONFile, Usage: "SIGUSR1's JSON state dump `FILE`"},
 			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
-			&cli.BoolFlag{Name: "no-memtrim", Usage: "keep the program's start-up pages mapped (by default kt drops them --memtrim-delay after start and each reload: README, \"Memory\")"},
+			&cli.BoolFlag{Name: "no-memtrim", Usage: "keep the program's start-up pages mapped (by default kt drops them --memtrim-delay after start and each reload: README, \"Memory: the start-up trim\")"},
 			durationFlag("memtrim-delay", nil, memtrim.DefaultDelay, "how long after start and each reload kt drops its start-up pages"),
 		},
 		Action: runAction,
@@ -119,6 +119,8 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
 	defer closeLog()
+	trim := startMemTrim(ctx, log, o.NoMemTrim, o.MemTrimDelay) // first: it turns THP off
+	defer trim.stop()
 	for _, n := range o.Notes {
 		log.Info(n)
 	}
@@ -170,8 +172,6 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	dopts := o.Daemon
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
 	dopts.Signals = sigs
-	trim := startMemTrim(ctx, log, o.NoMemTrim, o.MemTrimDelay)
-	defer trim.stop()
 	dopts.Load = func() (*config.Config, config.Diagnostics, error) { defer trim.kick(); return load() }
 	d, err := daemon.New(cfg, dopts)
 	if err != nil {

@@ -15,11 +15,17 @@ type memTrim struct {
 	stop func()
 }
 
-// startMemTrim starts the scheduler unless off, trimming delay after each
+// startMemTrim turns transparent huge pages off for kt and starts the
+// scheduler unless off, trimming delay after each
 // kick (0: memtrim.DefaultDelay); kick and stop are no-ops when off.
 func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay time.Duration) *memTrim {
 	if off {
 		return &memTrim{stop: func() {}}
+	}
+	// Before the configuration's load, so that neither it nor the runtime's
+	// metadata lands in transparent huge pages where THP is "always".
+	if err := memtrim.DisableTHP(); err != nil {
+		log.Debug("memtrim: transparent huge pages stay on", "err", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := memtrim.NewScheduler(log, delay, memtrim.Options{})

@@ -322,3 +322,20 @@ func TestScheduler(t *testing.T) {
 		t.Error("delay 0 is not DefaultDelay")
 	}
 }
+
+func TestDisableTHP(t *testing.T) {
+	if err := DisableTHP(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := unix.PrctlRetInt(unix.PR_GET_THP_DISABLE, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != 1 {
+		t.Fatalf("PR_GET_THP_DISABLE = %d after DisableTHP, want 1", v)
+	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil && strings.Contains(string(b), "THP_enabled:") &&
+		!strings.Contains(string(b), "THP_enabled:\t0") {
+		t.Errorf("/proc/self/status says THP is still enabled:\n%s", b)
+	}
+}
