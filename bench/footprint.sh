@@ -32,13 +32,20 @@
 # cost), and kt's memtrim log lines (what it dropped, and the minor faults
 # between the trim and the stop) go to stderr.
 #
-# Environment: DURATION (default 60), VRRP (50), VS (100), RS (4),
+# An idle kt with one instance allocates so little that the Go runtime's
+# first collection after the trim is its periodic one, 2 minutes after the
+# last; that collection brings back program pages (pclntab). VRRP1_DURATION
+# (default DURATION) sets how long the one-instance sides run: 180 measures
+# them after it (bench/footprint-soak.sh follows them for 10 minutes).
+#
+# Environment: DURATION (default 60), VRRP1_DURATION, VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-60}
+VRRP1_DURATION=${VRRP1_DURATION:-$DURATION}
 VRRP=${VRRP:-50}
 VS=${VS:-100}
 RS=${RS:-4}
@@ -80,7 +87,9 @@ if [ "${1:-}" = "--inner" ]; then
 		kt-nobgp-vrrp1) cmd=("$kt-nobgp" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		esac
 		before=$(cat "$work/accepted")
-		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
+		d=$DURATION
+		case $side in *vrrp1) d=$VRRP1_DURATION ;; esac
+		m=$("$fp" measure -after "${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
 		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb)"
@@ -93,7 +102,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
+echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s (one-instance sides: ${VRRP1_DURATION} s)"
 make -s build BINARY="$work/kt" # the binary make install installs
 ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
 # The same without GoBGP (make build NOBGP=1): sides kt-nobgp and
@@ -139,7 +148,7 @@ table() {
 
 if [ -e /proc/net/ip_vs ]; then
 	echo "== on this host ($(nproc) CPUs)"
-	DURATION=$DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
+	DURATION=$DURATION VRRP1_DURATION=$VRRP1_DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
 	exit 0
 fi
 VMRUN=${VMRUN:-bench/vmrun.sh}
@@ -148,7 +157,7 @@ if [ ! -f "$VMRUN" ]; then
 	exit 0
 fi
 export KT_VM_SMP=${KT_VM_SMP:-2} KT_VM_MEM=${KT_VM_MEM:-1024}
-export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP VS RS"
-export DURATION VRRP VS RS
+export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES"
+export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES
 echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
 bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table
