@@ -19,8 +19,8 @@
 //
 // Safety: madvise(MADV_DONTNEED) on a private file mapping throws away
 // whatever the process wrote to it: such a page would come back as the
-// file's content. So only mappings of the executable (same device and inode
-// as /proc/self/exe) that are not writable and whose smaps "Anonymous:" is
+// file's content. So only mappings of the executable (the device and inode
+// of the mapping that holds Trim's own code) that are not writable and whose smaps "Anonymous:" is
 // 0 kB (no page of them was ever copied on write: relocations, a debugger's
 // breakpoint) are dropped; never the heap, stacks, data or bss, nor any
 // other file's mapping.
@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -185,10 +186,6 @@ func Trim(o Options) (Stats, error) {
 			st.HeapReleased = after - before
 		}
 	}
-	var fi unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &fi); err != nil {
-		return st, fmt.Errorf("memtrim: stat /proc/self/exe: %w", err)
-	}
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return st, fmt.Errorf("memtrim: %w", err)
@@ -197,11 +194,15 @@ func Trim(o Options) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("memtrim: %w", err)
 	}
+	dev, ino, ok := exeFile(regs)
+	if !ok {
+		return st, fmt.Errorf("memtrim: no file mapping holds the program's code")
+	}
 	for _, r := range regs {
-		if r.Inode != fi.Ino || r.Dev != fi.Dev {
+		if r.Inode != ino || r.Dev != dev {
 			continue
 		}
-		if !r.droppable(fi.Dev, fi.Ino) {
+		if !r.droppable(dev, ino) {
 			st.Skipped++
 			continue
 		}
@@ -220,6 +221,20 @@ func Trim(o Options) (Stats, error) {
 	st.RSSAfterKB = vmRSS()
 	st.MinorFaults, _ = MinorFaults()
 	return st, nil
+}
+
+// exeFile is the device and inode of the file mapped where this function's
+// code is: the running executable, as smaps names it. (stat of
+// /proc/self/exe can name another device and inode than smaps does, on
+// overlayfs for one.)
+func exeFile(regs []Region) (dev, ino uint64, ok bool) {
+	pc := uint64(reflect.ValueOf(exeFile).Pointer())
+	for _, r := range regs {
+		if r.Start <= pc && pc < r.End && r.Inode != 0 {
+			return r.Dev, r.Inode, true
+		}
+	}
+	return 0, 0, false
 }
 
 // MinorFaults is the calling process's minor-fault count (field 10 of

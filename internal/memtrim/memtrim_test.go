@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -144,10 +145,6 @@ func TestParseMinflt(t *testing.T) {
 // executable, from /proc/self/smaps.
 func exeRSS(t *testing.T) int64 {
 	t.Helper()
-	var fi unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &fi); err != nil {
-		t.Fatal(err)
-	}
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +153,49 @@ func exeRSS(t *testing.T) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dev, ino, ok := exeFile(regs)
+	if !ok {
+		t.Fatal("exeFile: the program's code is in no file mapping")
+	}
 	var n int64
 	for _, r := range regs {
-		if r.droppable(fi.Dev, fi.Ino) {
+		if r.droppable(dev, ino) {
 			n += r.RSSKB
 		}
 	}
 	return n
+}
+
+// TestExeFile: the mapping exeFile picks is the test binary's.
+func TestExeFile(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs, err := ParseSmaps(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, ino, ok := exeFile(regs)
+	if !ok {
+		t.Fatal("not found")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, r := range regs {
+		if r.Dev == dev && r.Inode == ino {
+			paths = append(paths, r.Path)
+		}
+	}
+	if len(paths) < 2 || !strings.HasSuffix(paths[0], filepath.Base(exe)) {
+		t.Fatalf("exeFile picked %v, want the mappings of %s", paths, exe)
+	}
+	if _, _, ok := exeFile(nil); ok {
+		t.Error("exeFile found a mapping in nothing")
+	}
 }
 
 // bigTable is read-only data in the binary, checked before and after the
