@@ -38,7 +38,7 @@
 # (default DURATION) sets how long the one-instance sides run: 180 measures
 # them after it (bench/footprint-soak.sh follows them for 10 minutes).
 #
-# Environment: DURATION (default 60), VRRP1_DURATION, VRRP (50), VS (100), RS (4),
+# Environment: SIDES (the sides to run, default all), DURATION (default 60), VRRP1_DURATION, VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
 set -euo pipefail
@@ -75,6 +75,7 @@ if [ "${1:-}" = "--inner" ]; then
 	sides="kt keepalived kt-vrrp1 keepalived-vrrp1"
 	[ "${NOTRIM_SIDES:-1}" != 0 ] && sides="kt kt-notrim keepalived kt-vrrp1 kt-notrim-vrrp1 keepalived-vrrp1"
 	[ -x "$kt-nobgp" ] && sides="$sides kt-nobgp kt-nobgp-vrrp1"
+	sides=${SIDES:-$sides} # e.g. SIDES="kt-vrrp1 keepalived-vrrp1"
 	for side in $sides; do
 		case $side in
 		kt) cmd=("$kt" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
@@ -157,7 +158,7 @@ if [ ! -f "$VMRUN" ]; then
 	exit 0
 fi
 export KT_VM_SMP=${KT_VM_SMP:-2} KT_VM_MEM=${KT_VM_MEM:-1024}
-export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES"
-export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES
+export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES"
+export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES
 echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
 bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table
