@@ -16,8 +16,8 @@ type memTrim struct {
 }
 
 // startMemTrim turns transparent huge pages off for kt and starts the
-// scheduler unless off, trimming delay after each
-// kick (0: memtrim.DefaultDelay); kick and stop are no-ops when off.
+// scheduler, which trims delay after each kick (0: memtrim.DefaultDelay),
+// unless off; kick and stop are no-ops when off.
 func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay time.Duration) *memTrim {
 	if off {
 		return &memTrim{stop: func() {}}
