@@ -21,7 +21,7 @@ import (
 // its place.
 var layers = map[string][]string{
 	"":               {"commands"},
-	"commands":       {"capture", "check", "config", "daemon", "internal/lab", "lvs", "script", "smtp", "timeline", "vrrp", "vrrp/wire", "bfd", "bgp", "internal/clock"},
+	"commands":       {"capture", "check", "config", "daemon", "internal/lab", "lvs", "script", "smtp", "timeline", "vrrp", "vrrp/wire", "bfd", "bgp", "internal/clock", "internal/memtrim"},
 	"daemon":         {"bfd", "bgp", "check", "config", "internal/clock", "lvs", "script", "smtp", "vrrp", "vrrp/wire"},
 	"vrrp":           {"check", "config", "firewall", "internal/clock", "script", "vrrp/wire"},
 	"lvs":            {"check", "config", "internal/clock"},
@@ -34,6 +34,8 @@ var layers = map[string][]string{
 	"vrrp/wire":      {},
 	"firewall":       {},
 	"internal/clock": {},
+	// kt run's start-up page trim (commands/run_memtrim.go).
+	"internal/memtrim": {},
 	// sniff: capture decodes with the engines' codecs only.
 	"capture":  {"bfd", "vrrp/wire"},
 	"timeline": {"capture", "vrrp/wire"},

@@ -25,13 +25,27 @@
 # With NOBGP_SIDES=1 (the default) it measures kt built without GoBGP too
 # (make build NOBGP=1: sides kt-nobgp and kt-nobgp-vrrp1).
 #
-# Environment: DURATION (default 60), VRRP (50), VS (100), RS (4),
+# kt run drops its start-up program pages 10 s after start (internal/memtrim);
+# with NOTRIM_SIDES=1 (the default) the same binary also runs with
+# --no-memtrim (sides kt-notrim and kt-notrim-vrrp1), the before and after
+# in one run. The minor and major faults of each side are printed (their
+# cost), and kt's memtrim log lines (what it dropped, and the minor faults
+# between the trim and the stop) go to stderr.
+#
+# An idle kt with one instance allocates so little that the Go runtime's
+# first collection after the trim is its periodic one, 2 minutes after the
+# last; that collection brings back program pages (pclntab). VRRP1_DURATION
+# (default DURATION) sets how long the one-instance sides run: 180 measures
+# them after it (bench/footprint-soak.sh follows them for 10 minutes).
+#
+# Environment: SIDES (the sides to run, default all), DURATION (default 60), VRRP1_DURATION, VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-60}
+VRRP1_DURATION=${VRRP1_DURATION:-$DURATION}
 VRRP=${VRRP:-50}
 VS=${VS:-100}
 RS=${RS:-4}
@@ -59,22 +73,29 @@ if [ "${1:-}" = "--inner" ]; then
 	srv=$!
 	for _ in $(seq 100); do [ -s "$work/accepted" ] && break; sleep 0.2; done
 	sides="kt keepalived kt-vrrp1 keepalived-vrrp1"
+	[ "${NOTRIM_SIDES:-1}" != 0 ] && sides="kt kt-notrim keepalived kt-vrrp1 kt-notrim-vrrp1 keepalived-vrrp1"
 	[ -x "$kt-nobgp" ] && sides="$sides kt-nobgp kt-nobgp-vrrp1"
+	sides=${SIDES:-$sides} # e.g. SIDES="kt-vrrp1 keepalived-vrrp1"
 	for side in $sides; do
 		case $side in
 		kt) cmd=("$kt" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
 		kt-vrrp1) cmd=("$kt" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		keepalived-vrrp1) cmd=(keepalived -P -n -l -f "$work/vrrp1.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		kt-notrim) cmd=("$kt" run --no-memtrim -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		kt-notrim-vrrp1) cmd=("$kt" run --no-memtrim -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp) cmd=("$kt-nobgp" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp-vrrp1) cmd=("$kt-nobgp" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		esac
 		before=$(cat "$work/accepted")
-		m=$("$fp" measure -after "${DURATION}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
+		d=$DURATION
+		case $side in *vrrp1) d=$VRRP1_DURATION ;; esac
+		m=$("$fp" measure -after "${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
-		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb)"
+		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb)"
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
+		grep 'memtrim' "$work/$side.log" | sed "s/^/  $side: /" >&2 || true
 		sleep 2
 	done
 	exit 0
@@ -82,7 +103,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s"
+echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s (one-instance sides: ${VRRP1_DURATION} s)"
 make -s build BINARY="$work/kt" # the binary make install installs
 ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
 # The same without GoBGP (make build NOBGP=1): sides kt-nobgp and
@@ -102,18 +123,23 @@ fi
 table() {
 	awk '
 	BEGIN {
-		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | VIPs | IPVS services | IPVS real servers | checks answered |"
-		print "|------------------|-------|---------|---------|----------|------|---------------|-------------------|-----------------|"
+		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | anon huge MiB | minor faults | major faults | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------------|-------|---------|---------|----------|---------------|--------------|--------------|------|---------------|-------------------|-----------------|"
 	}
+	/memtrim/ { print > "/dev/stderr" } # the trim lines of kt run, through the VM
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
-		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $6, $7, $8, $9
+		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $6, $7, $8, $9
 	}
 	END {
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
 			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
 		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
 			printf "one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-vrrp1"] / pss["keepalived-vrrp1"]
+		if (rss["kt-notrim"] > 0 && rss["keepalived"] > 0)
+			printf "without the trim (--no-memtrim): kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt-notrim"] / rss["keepalived"], pss["kt-notrim"] / pss["keepalived"]
+		if (rss["kt-notrim-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "without the trim (--no-memtrim): one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f\n", rss["kt-notrim-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-notrim-vrrp1"] / pss["keepalived-vrrp1"]
 		if (rss["kt-nobgp"] > 0 && rss["keepalived"] > 0)
 			printf "without BGP (NOBGP=1): kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-nobgp"] / rss["keepalived"], pss["kt-nobgp"] / pss["keepalived"]
 		if (rss["kt-nobgp-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
@@ -123,7 +149,7 @@ table() {
 
 if [ -e /proc/net/ip_vs ]; then
 	echo "== on this host ($(nproc) CPUs)"
-	DURATION=$DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
+	DURATION=$DURATION VRRP1_DURATION=$VRRP1_DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
 	exit 0
 fi
 VMRUN=${VMRUN:-bench/vmrun.sh}
@@ -132,7 +158,7 @@ if [ ! -f "$VMRUN" ]; then
 	exit 0
 fi
 export KT_VM_SMP=${KT_VM_SMP:-2} KT_VM_MEM=${KT_VM_MEM:-1024}
-export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP VS RS"
-export DURATION VRRP VS RS
+export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES"
+export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES
 echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
 bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table

@@ -7,11 +7,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/daemon"
+	"github.com/kt-project/kt/internal/memtrim"
 )
 
 func runCommand() *cli.Command {
@@ -44,6 +46,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "dump-file", Value: daemon.DefaultDataFile, Usage: "SIGUSR1's text state dump `FILE`"},
 			&cli.StringFlag{Name: "json-file", Value: daemon.DefaultJSONFile, Usage: "SIGUSR1's JSON state dump `FILE`"},
 			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
+			&cli.BoolFlag{Name: "no-memtrim", Usage: "keep the program's start-up pages mapped (by default kt drops them --memtrim-delay after start and each reload: README, \"Memory: the start-up trim\")"},
+			durationFlag("memtrim-delay", nil, memtrim.DefaultDelay, "how long after start and each reload kt drops its start-up pages"),
 		},
 		Action: runAction,
 	}
@@ -63,6 +67,10 @@ type runOptions struct {
 	Daemon   daemon.Options
 	// Notes are logged once at start (options accepted but without effect).
 	Notes []string
+	// NoMemTrim keeps the program's start-up pages mapped (internal/memtrim);
+	// MemTrimDelay is when they go (0: memtrim.DefaultDelay).
+	NoMemTrim    bool
+	MemTrimDelay time.Duration
 }
 
 func runAction(c *cli.Context) error {
@@ -83,8 +91,9 @@ func runAction(c *cli.Context) error {
 		Strict:     c.Bool("strict"),
 		Log: daemon.LogOptions{Level: level, Format: c.String("log-format"), Target: c.String("log-target"),
 			Facility: c.String("log-facility")},
-		PIDFiles: pidFiles,
-		TestMail: c.Bool("test-mail"),
+		PIDFiles:  pidFiles,
+		TestMail:  c.Bool("test-mail"),
+		NoMemTrim: c.Bool("no-memtrim"), MemTrimDelay: flagDuration(c, "memtrim-delay"),
 		Daemon: daemon.Options{KeepIPVS: c.Bool("dont-release-ipvs"),
 			VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
 			MetricsListen: c.String("http-listen"), DataFile: c.String("dump-file"),
@@ -110,6 +119,8 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
 	defer closeLog()
+	trim := startMemTrim(ctx, log, o.NoMemTrim, o.MemTrimDelay) // first: it turns THP off
+	defer trim.stop()
 	for _, n := range o.Notes {
 		log.Info(n)
 	}
@@ -161,6 +172,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	dopts := o.Daemon
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
 	dopts.Signals = sigs
+	dopts.Load = func() (*config.Config, config.Diagnostics, error) { defer trim.kick(); return load() }
 	d, err := daemon.New(cfg, dopts)
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
@@ -178,6 +190,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	// SIGHUP (reload with load), SIGUSR1 and SIGUSR2 are the daemon's
 	// (daemon/signals.go).
 	log.Info("kt run: starting", "config", path, "instances", d.Instances(), "virtual_servers", d.VirtualServers(), "version", Version)
+	trim.kick()
 	if err := d.Run(ctx); err != nil {
 		return cli.Exit("kt run: "+err.Error(), exitProblem)
 	}

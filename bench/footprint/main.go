@@ -12,7 +12,10 @@
 // VIPs held and the IPVS services and real servers in the kernel, stops CMD
 // with SIGTERM and prints one line:
 //
-//	procs=3 rss_kb=N pss_kb=N anon_kb=N vips=50 services=100 dests=400 exit=0
+//	procs=3 rss_kb=N pss_kb=N anon_kb=N anonhuge_kb=N minflt=N majflt=N vips=50 services=100 dests=400 exit=0
+//
+// With -samples 60s,5m,10m it also prints a "sample t=..." line with the
+// memory figures at each of those times (bench/footprint-soak.sh).
 package main
 
 import (
@@ -215,36 +218,83 @@ func vips(iface string) int {
 	return max(n-1, 0)
 }
 
+// usage sums over pids what one read of smaps_rollup and stat says: RSS,
+// PSS, anonymous and anonymous huge pages (KiB), minor and major faults.
+type usage struct {
+	rss, pss, anon, anonHuge int64
+	minflt, majflt           int64
+}
+
+func measureUsage(pids []int) usage {
+	var u usage
+	for _, p := range pids {
+		// From one read of smaps_rollup, so that they agree.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		u.rss += field(string(b), "Rss")
+		u.pss += field(string(b), "Pss")
+		u.anon += field(string(b), "Anonymous")
+		u.anonHuge += field(string(b), "AnonHugePages")
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		s := string(st)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 {
+			// After comm: state ppid pgrp session tty tpgid flags minflt
+			// cminflt majflt.
+			if f := strings.Fields(s[i+1:]); len(f) > 9 {
+				n, _ := strconv.ParseInt(f[7], 10, 64)
+				m, _ := strconv.ParseInt(f[9], 10, 64)
+				u.minflt += n
+				u.majflt += m
+			}
+		}
+	}
+	return u
+}
+
 func measure(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
 	after := fs.Duration("after", 60*time.Second, "how long to let the command run before measuring")
+	samples := fs.String("samples", "", "comma-separated times since start (e.g. 60s,5m,10m) at which to print a sample line; the last one replaces -after")
 	iface := fs.String("iface", "kt0", "VRRP interface, to count the VIPs")
 	fs.Parse(args)
 	argv := fs.Args()
 	if len(argv) == 0 {
 		return fmt.Errorf("measure: no command")
 	}
+	var at []time.Duration
+	if *samples != "" {
+		for _, f := range strings.Split(*samples, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil || (len(at) > 0 && d <= at[len(at)-1]) {
+				return fmt.Errorf("measure: -samples: %q: want increasing durations", f)
+			}
+			at = append(at, d)
+		}
+		*after = at[len(at)-1]
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	for _, d := range at {
+		select {
+		case err := <-done:
+			return fmt.Errorf("%s exited early: %v", argv[0], err)
+		case <-time.After(time.Until(start.Add(d))):
+		}
+		u := measureUsage(descendants(cmd.Process.Pid))
+		fmt.Printf("sample t=%s rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d\n", d, u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt)
+	}
 	select {
 	case err := <-done:
 		return fmt.Errorf("%s exited early: %v", argv[0], err)
-	case <-time.After(*after):
+	case <-time.After(time.Until(start.Add(*after))):
 	}
-	var rss, pss, anon int64
 	pids := descendants(cmd.Process.Pid)
-	for _, p := range pids {
-		// From one read of smaps_rollup, so that they agree.
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
-		rss += field(string(b), "Rss")
-		pss += field(string(b), "Pss")
-		anon += field(string(b), "Anonymous")
-	}
+	u := measureUsage(pids)
 	svc, dst := ipvs()
 	nv := vips(*iface)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -259,6 +309,7 @@ func measure(args []string) error {
 		<-done
 		code = -1
 	}
-	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d vips=%d services=%d dests=%d exit=%d\n", len(pids), rss, pss, anon, nv, svc, dst, code)
+	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d vips=%d services=%d dests=%d exit=%d\n",
+		len(pids), u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt, nv, svc, dst, code)
 	return nil
 }
