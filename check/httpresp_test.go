@@ -1,0 +1,73 @@
+package check
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// parseHeaderStrings is parseHeader as it was written with strings before
+// it was made allocation-free: the reference the new one must agree with.
+func parseHeaderStrings(h []byte) (status int, clen int64) {
+	clen = -1
+	lines := strings.Split(string(h), "\r\n")
+	if f := strings.SplitN(lines[0], " ", 3); len(f) >= 2 && len(f[1]) == 3 {
+		if n, err := strconv.Atoi(f[1]); err == nil {
+			status = n
+		}
+	}
+	for _, l := range lines[1:] {
+		name, val, ok := strings.Cut(l, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64); err == nil && n >= 0 {
+			clen = n
+		}
+		break
+	}
+	return status, clen
+}
+
+var parseHeaderCases = []string{
+	"HTTP/1.1 200 OK\r\nContent-Length: 42",
+	"HTTP/1.0 404 Not Found\r\ncontent-length:7\r\nContent-Length: 9",
+	"HTTP/1.1 +20 OK", "HTTP/1.1 -20 OK", "HTTP/1.1 020", "HTTP/1.1 2000 OK", "HTTP/1.1  200 OK", "HTTP/1.1", "",
+	"HTTP/1.1 200 OK\r\nContent-Length: -0", "HTTP/1.1 200 OK\r\nContent-Length: -1",
+	"HTTP/1.1 200 OK\r\nContent-Length: +12", "HTTP/1.1 200 OK\r\nContent-Length: 1_0",
+	"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807", "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808",
+	"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999", "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616",
+	"HTTP/1.1 200 OK\r\nContent-Length: -9223372036854775808", "HTTP/1.1 200 OK\r\nContent-Length:",
+	"HTTP/1.1 200 OK\r\n  Content-Length \t:  5 \u00a0", "HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: x\r\nContent-Length: 5",
+	"HTTP/1.1 200 OK\nContent-Length: 5", "HTTP/1.1 \u00e9\u00e9 OK", "HTTP/1.1 2\u00e9 OK",
+}
+
+func TestParseHeaderAsStrings(t *testing.T) {
+	for _, c := range parseHeaderCases {
+		s, l := parseHeader([]byte(c))
+		ws, wl := parseHeaderStrings([]byte(c))
+		if s != ws || l != wl {
+			t.Errorf("%q: got %d %d, want %d %d", c, s, l, ws, wl)
+		}
+	}
+}
+
+func TestParseHeaderAllocs(t *testing.T) {
+	h := []byte("HTTP/1.1 200 OK\r\nDate: now\r\nContent-Length: 42\r\nContent-Type: text/html")
+	if n := testing.AllocsPerRun(100, func() { parseHeader(h) }); n != 0 {
+		t.Errorf("parseHeader: %v allocations, want 0", n)
+	}
+}
+
+func FuzzParseHeader(f *testing.F) {
+	for _, c := range parseHeaderCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, h []byte) {
+		s, l := parseHeader(h)
+		ws, wl := parseHeaderStrings(h)
+		if s != ws || l != wl {
+			t.Fatalf("%q: got %d %d, want %d %d", h, s, l, ws, wl)
+		}
+	})
+}
