@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -147,6 +148,10 @@ type HTTP struct {
 	opt  HTTPOptions
 	plan *tcpPlan // nil when Addr is a name
 	reqs []string // each URL's request, as request writes it
+	// last is each URL's last judged response, which the next one that
+	// reads the same (status, body size, digest) reuses: a healthy
+	// server's checks then allocate nothing for their results.
+	last []atomic.Pointer[judged]
 }
 
 // NewHTTP builds an HTTP checker. It checks the options: digests must be
@@ -177,6 +182,7 @@ func NewHTTP(opt HTTPOptions) (*HTTP, error) {
 	opt.URLs = urls
 	h := &HTTP{opt: opt, plan: newTCPPlan(opt.Dial)}
 	h.reqs = make([]string, len(urls))
+	h.last = make([]atomic.Pointer[judged], len(urls))
 	for i := range urls {
 		h.reqs[i] = h.request(&urls[i])
 	}
@@ -199,7 +205,7 @@ func (h *HTTP) Check(ctx context.Context) Result {
 	res := Result{OK: true, Reason: "no url to check"}
 	for i := range h.opt.URLs {
 		u := &h.opt.URLs[i]
-		r := h.fetch(ctx, u, h.reqs[i])
+		r := h.fetch(ctx, u, h.reqs[i], &h.last[i])
 		r.Duration = time.Since(start)
 		if !r.OK {
 			if len(h.opt.URLs) > 1 {
@@ -245,7 +251,7 @@ const maxHeader = 64 << 10
 // small; genhash's users digest pages, not images.
 const maxBody = 16 << 20
 
-func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
+func (h *HTTP) fetch(ctx context.Context, u *URL, req string, last *atomic.Pointer[judged]) Result {
 	start := time.Now()
 	timeout := h.opt.timeout()
 	conn, err := h.opt.dialPlanned(ctx, "tcp", h.plan)
@@ -304,7 +310,7 @@ func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
 			return resp.readFailed(start, u, rerr, timeout)
 		}
 	}
-	return resp.finish(start, u)
+	return resp.finish(start, u, last)
 }
 
 // fetchBuf is the read buffer, MD5 state and response reader of one fetch.

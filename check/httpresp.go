@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +28,16 @@ type httpResponse struct {
 	clen    int64 // Content-Length, -1: none
 	size    int64 // body bytes digested
 	md      hash.Hash
+	sum     [md5.Size]byte
+}
+
+// judged is a response's verdict kept for the next response that reads
+// the same: its Result (but the duration) is the same then.
+type judged struct {
+	status int
+	size   int64
+	sum    [md5.Size]byte
+	res    Result
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
@@ -112,17 +124,32 @@ func (r *httpResponse) readFailed(start time.Time, u *URL, err error, timeout ti
 }
 
 // finish judges the response once it ended (the server closed, or all of
-// the body arrived): status code, then digest.
-func (r *httpResponse) finish(start time.Time, u *URL) Result {
+// the body arrived): status code, then digest. last, when set, holds the
+// verdict on the URL's previous response: a response that reads the same
+// gets the same Result, with its HTTPResult shared (results are never
+// modified) and nothing allocated.
+func (r *httpResponse) finish(start time.Time, u *URL, last *atomic.Pointer[judged]) Result {
 	if !r.hdrDone {
 		if len(r.head) == 0 {
 			return failAt(start, StageResponse, nil, "no data received")
 		}
 		return failAt(start, StageResponse, nil, "incomplete HTTP header (%d bytes, connection closed)", len(r.head))
 	}
-	var sum [16]byte
-	hr := &HTTPResult{URL: u.Path, Status: r.status, BodySize: r.size, Digest: hex.EncodeToString(r.md.Sum(sum[:0]))}
+	r.md.Sum(r.sum[:0])
+	if last != nil {
+		if j := last.Load(); j != nil && j.status == r.status && j.size == r.size && j.sum == r.sum {
+			res := j.res
+			res.Duration = time.Since(start)
+			return res
+		}
+	}
+	hr := &HTTPResult{URL: u.Path, Status: r.status, BodySize: r.size, Digest: hex.EncodeToString(r.sum[:])}
 	res := Result{Duration: time.Since(start), HTTP: hr}
+	defer func() {
+		if last != nil {
+			last.Store(&judged{status: r.status, size: r.size, sum: r.sum, res: res})
+		}
+	}()
 	if !u.Status.Contains(r.status) {
 		if r.status == 0 {
 			res.Reason = "no HTTP status line"

@@ -1,9 +1,12 @@
 package check
 
 import (
+	"crypto/md5"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // parseHeaderStrings is parseHeader as it was written with strings before
@@ -70,4 +73,41 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("%q: got %d %d, want %d %d", h, s, l, ws, wl)
 		}
 	})
+}
+
+// TestJudgedResponseAllocs: once a URL's response has been judged, the
+// next response that reads the same is judged without allocating, and
+// gets the same Result; one that differs is judged afresh.
+func TestJudgedResponseAllocs(t *testing.T) {
+	u := &URL{Path: "/health", Digest: md5hex("page\n")}
+	var last atomic.Pointer[judged]
+	r := &httpResponse{}
+	md := md5.New()
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\npage\n")
+	judge := func(resp []byte) Result {
+		r.reset(md, nil)
+		if res, failed := r.feed(resp, time.Now(), u); failed {
+			return res
+		}
+		return r.finish(time.Now(), u, &last)
+	}
+	first := judge(resp)
+	if !first.OK || first.Reason != "HTTP status 200, digest matches" {
+		t.Fatalf("first: %+v", first)
+	}
+	if n := testing.AllocsPerRun(100, func() { judge(resp) }); n != 0 {
+		t.Errorf("judging the same response again: %v allocations, want 0", n)
+	}
+	again := judge(resp)
+	if again.HTTP != first.HTTP || again.Reason != first.Reason || !again.OK {
+		t.Errorf("again: %+v, first %+v", again, first)
+	}
+	other := judge([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPAGE\n"))
+	if other.OK || other.HTTP.Digest != md5hex("PAGE\n") {
+		t.Errorf("another body: %+v", other)
+	}
+	back := judge(resp)
+	if !back.OK || back.HTTP.Digest != md5hex("page\n") {
+		t.Errorf("the first body again: %+v", back)
+	}
 }

@@ -429,7 +429,7 @@ func (l *loop) read(t *loopTask) {
 			return
 		}
 		if n == 0 {
-			l.urlDone(t, t.resp.finish(t.ustart, u))
+			l.urlDone(t, t.resp.finish(t.ustart, u, &t.spec.http.last[t.url]))
 			return
 		}
 		if r, failed := t.resp.feed(l.buf[:n], t.ustart, u); failed {
@@ -437,7 +437,7 @@ func (l *loop) read(t *loopTask) {
 			return
 		}
 		if t.resp.complete() {
-			l.urlDone(t, t.resp.finish(t.ustart, u))
+			l.urlDone(t, t.resp.finish(t.ustart, u, &t.spec.http.last[t.url]))
 			return
 		}
 		if n < len(l.buf) {
