@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -117,6 +118,10 @@ type loop struct {
 	buf      [4096]byte
 }
 
+// yieldAfter is how long the loop runs without parking before it lets the
+// process's other goroutines run.
+const yieldAfter = time.Millisecond
+
 // tfdIndex marks the timerfd's events.
 const tfdIndex = -1
 
@@ -192,15 +197,28 @@ func (l *loop) run() {
 			l.closeSocket(t)
 		}
 	}()
+	lastPark := time.Now()
 	for !l.stopping.Load() {
 		l.timers()
-		var n int
+		var n, calls int
 		err := l.rc.Read(func(uintptr) bool {
+			calls++
 			n = l.poll()
 			return n != 0
 		})
 		if err != nil {
 			return // stopped (or the epoll set is gone)
+		}
+		if calls > 1 {
+			lastPark = time.Now()
+		} else if time.Since(lastPark) > yieldAfter {
+			// Busy for a while without parking (thousands of checks a
+			// second): let the other goroutines run. With GOMAXPROCS=1
+			// nothing else would preempt the loop: its system calls are
+			// raw, so the runtime's sysmon thread, asleep since every P
+			// was idle, is never woken to do it.
+			runtime.Gosched()
+			lastPark = time.Now()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]

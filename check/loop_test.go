@@ -4,13 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -380,3 +387,53 @@ func TestLoopHeap(t *testing.T) {
 		t.Errorf("heap order %v", got)
 	}
 }
+
+// TestLoopYields: a loop that always has work (failing connects, due
+// again at once) still lets the process's other goroutines run with
+// GOMAXPROCS=1. Its system calls are raw, so the runtime's sysmon thread,
+// asleep since every P was idle (here: the first checks are due 300 ms
+// after Run starts, and nothing else waits on a timer), would never
+// preempt it: a signal's goroutine would wait for ever (the collector is
+// off, or its stops would let the goroutine run). A helper process
+// sends SIGUSR1 once the loop is busy, and SIGQUIT 20 s later, which ends
+// a starved test binary with every goroutine's stack.
+func TestLoopYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	refused := testnet.UnusedTCP(t)
+	var jobs []Job
+	for i := range 50 {
+		c, err := NewTCP(TCPOptions{Dial{Addr: refused}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, Job{Server: &Server{Key: fmt.Sprint(i)}, Checker: c, DelayLoop: time.Microsecond,
+			DelayBeforeRetry: time.Microsecond, Warmup: 300 * time.Millisecond})
+	}
+	var attempts atomic.Int64
+	s := NewScheduler(jobs, Options{OnResult: func(*Job, Result) { attempts.Add(1) },
+		Rand: rand.New(maxSource{})}) // every first check at the end of its warmup
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	pid := os.Getpid()
+	helper := exec.Command("sh", "-c", fmt.Sprintf("sleep 0.8; kill -USR1 %d; sleep 20; kill -QUIT %d", pid, pid))
+	if err := helper.Start(); err != nil {
+		t.Skip("no sh to send the signal:", err)
+	}
+	defer func() { _ = helper.Process.Kill(); _ = helper.Wait() }()
+	<-sig // no timer here: see above
+	if n := attempts.Load(); n < 100 {
+		t.Errorf("%d attempts when the signal came: the loop was not busy", n)
+	}
+	cancel()
+	<-done
+}
+
+// maxSource makes rand.Rand return the top of every range.
+type maxSource struct{}
+
+func (maxSource) Uint64() uint64 { return math.MaxUint64 }
