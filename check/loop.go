@@ -115,6 +115,8 @@ type loop struct {
 	busy     int         // attempts under way
 	workers  int
 	events   [128]unix.EpollEvent
+	n        int // events ready in events
+	calls    int // calls of ready in this wait: > 1 when the loop parked
 	buf      [4096]byte
 }
 
@@ -198,18 +200,15 @@ func (l *loop) run() {
 		}
 	}()
 	lastPark := time.Now()
+	ready := l.ready // one function value for every wait, not one per wait
 	for !l.stopping.Load() {
 		l.timers()
-		var n, calls int
-		err := l.rc.Read(func(uintptr) bool {
-			calls++
-			n = l.poll()
-			return n != 0
-		})
-		if err != nil {
+		l.n, l.calls = 0, 0
+		if err := l.rc.Read(ready); err != nil {
 			return // stopped (or the epoll set is gone)
 		}
-		if calls > 1 {
+		n := l.n
+		if l.calls > 1 {
 			lastPark = time.Now()
 		} else if time.Since(lastPark) > yieldAfter {
 			// Busy for a while without parking (thousands of checks a
@@ -238,6 +237,13 @@ func (l *loop) run() {
 			l.event(t, ev.Events)
 		}
 	}
+}
+
+// ready is the loop's wait condition: the events ready now, if any.
+func (l *loop) ready(uintptr) bool {
+	l.calls++
+	l.n = l.poll()
+	return l.n != 0
 }
 
 // poll returns the events ready now (never waits); -1 is returned as 1
