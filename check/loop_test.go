@@ -96,15 +96,22 @@ func fullBacklogTCP(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
-	// Fill the queue (a backlog of 0 holds one connection) and then some.
-	for range 3 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	// Connect until a connect goes unanswered after one was queued: the
+	// queue is full then (a backlog of 0 holds one connection).
+	queued := 0
+	for range 8 {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
 		if err != nil {
-			break
+			if queued > 0 {
+				return addr
+			}
+			continue // slow rather than full
 		}
+		queued++
 		t.Cleanup(func() { c.Close() })
 	}
-	return addr
+	t.Skip("cannot fill a listener's accept queue here")
+	return ""
 }
 
 // TestLoopAsCheck runs HTTP_GET and TCP_CHECK attempts through the event
@@ -181,16 +188,30 @@ func TestLoopAsCheck(t *testing.T) {
 	addHTTP("refused", HTTPOptions{Dial: Dial{Addr: refused}, URLs: []URL{{Path: "/"}}})
 	addHTTP("second url refused", HTTPOptions{Dial: Dial{Addr: refused}, URLs: []URL{{Path: "/"}, {Path: "/"}}})
 	addHTTP("no answer", HTTPOptions{Dial: Dial{Addr: silent, Timeout: short}, URLs: []URL{{Path: "/"}}})
-	addHTTP("connect timeout", HTTPOptions{Dial: Dial{Addr: full, Timeout: short}, URLs: []URL{{Path: "/"}}})
+
 	addTCP("tcp open", Dial{Addr: addr})
 	addTCP("tcp refused", Dial{Addr: refused})
-	addTCP("tcp connect timeout", Dial{Addr: full, Timeout: short})
 	addTCP("tcp bad bindto", Dial{Addr: addr, BindTo: "::1"})
 	for _, c := range checkers {
 		t.Run(c.name, func(t *testing.T) {
 			sameResult(t, loopAttempt(t, c.c), c.c.Check(context.Background()))
 		})
 	}
+	// A connect that is never answered: the result the blocking Check
+	// gives then, written out (run against the same listener, under load
+	// the blocking Check's connect was once answered: a full accept queue
+	// is not a reliable black hole for two connects in a row).
+	t.Run("connect timeout", func(t *testing.T) {
+		h := newHTTP(t, HTTPOptions{Dial: Dial{Addr: full, Timeout: short}, URLs: []URL{{Path: "/"}}})
+		sameResult(t, loopAttempt(t, h), Result{Reason: "timeout after 200ms", Stage: StageConnect, Timeout: true})
+	})
+	t.Run("tcp connect timeout", func(t *testing.T) {
+		c, err := NewTCP(TCPOptions{Dial{Addr: full, Timeout: short}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResult(t, loopAttempt(t, c), Result{Reason: "timeout after 200ms"})
+	})
 }
 
 // TestLoopHostileServers: the event loop ends an attempt against a
@@ -319,9 +340,7 @@ func TestLoopScheduler(t *testing.T) {
 	if p := peak.Load(); p > 2 {
 		t.Errorf("%d requests at once, want at most 2 (Workers)", p)
 	}
-	if after := openFDs(t); after > fdsBefore {
-		t.Errorf("%d descriptors open after Run, %d before", after, fdsBefore)
-	}
+	noMoreFDs(t, fdsBefore)
 }
 
 // TestLoopStopsUnderWay: Run returns at once when stopped with attempts
@@ -349,8 +368,20 @@ func TestLoopStopsUnderWay(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run still running 5 s after its context was cancelled")
 	}
-	if after := openFDs(t); after > fdsBefore {
-		t.Errorf("%d descriptors open after Run, %d before", after, fdsBefore)
+	noMoreFDs(t, fdsBefore)
+}
+
+// noMoreFDs fails the test unless the process's descriptors come back to
+// before within a few seconds (a test server may close its side late; a
+// leaked socket never comes back).
+func noMoreFDs(t *testing.T, before int) {
+	t.Helper()
+	n := openFDs(t)
+	for start := time.Now(); n > before && time.Since(start) < 5*time.Second; n = openFDs(t) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n > before {
+		t.Errorf("%d descriptors open after Run, %d before", n, before)
 	}
 }
 
