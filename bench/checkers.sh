@@ -31,11 +31,15 @@
 # checks over its rounds, so that a change of load during the run weighs on
 # every side alike.
 #
+# BASE=REV adds the side kt-base: the same harness built from git revision
+# REV (e.g. BASE=main), measured in the same run and rounds, so that a
+# change to kt's checkers is judged before and after under the same load.
+#
 # Environment: DURATION (default 60), N (real servers, default 10000), VM_N
 # (default 50), VM_DURATION (default DURATION), ROUNDS (default 1),
 # KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs, 2048 MiB), VMRUN (the VM
 # runner, default bench/vmrun.sh), KT_GOMAXPROCS (GOMAXPROCS for kt's side
-# only).
+# only), BASE (a git revision for kt-base), SKIP_HOST=1 (the VM part only).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -74,6 +78,7 @@ if [ "${1:-}" = "--inner" ]; then
 			fi
 			;;
 		kt-1p) cmd=(env GOMAXPROCS=1 "$bin" run -f "$conf") ;;
+		kt-base) cmd=("$(dirname "$bin")/checkers-base" run -f "$conf") ;;
 		keepalived)
 			tmp=${TMPDIR:-/tmp}
 			cmd=(keepalived -C -n -l -f "$conf" -p "$tmp/kt-bench-ka.pid" -c "$tmp/kt-bench-kc.pid")
@@ -96,6 +101,15 @@ fi
 
 echo "bench/checkers: $N HTTP real servers, delay_loop 1 s, ${DURATION} s each side"
 go build -o "$work/checkers" ./bench/checkers
+kt_sides=(kt kt-1p)
+if [ -n "${BASE:-}" ]; then
+	rev=$(git rev-parse --short "$BASE")
+	echo "kt-base: bench/checkers built from $BASE ($rev)"
+	mkdir "$work/base"
+	git archive "$rev" | tar -x -C "$work/base"
+	(cd "$work/base" && go build -o "$work/checkers-base" ./bench/checkers)
+	kt_sides+=(kt-base)
+fi
 "$work/checkers" genconf -n "$N" -first-port "$FIRST" > "$work/keepalived.conf"
 
 # table sums each side's rounds (CPU, checks, context switches; the largest
@@ -112,6 +126,11 @@ table() {
 			s = order[i]
 			printf "| %-10s | %6d | %8.2f | %8.1f | %9d | %7.0f | %12.3f | %10.1f |\n", s, side[s], cpu[s], rss[s] / 1024, checks[s],
 				checks[s] / (d * side[s]), (checks[s] > 0 ? 1000 * cpu[s] / checks[s] : 0), (checks[s] > 0 ? csw[s] / checks[s] : 0)
+		}
+		if (side["kt-base"] && checks["kt-base"] > 0 && cpu["kt-base"] > 0 && checks["kt"] > 0) {
+			r = (cpu["kt"] / checks["kt"]) / (cpu["kt-base"] / checks["kt-base"])
+			printf "kt/kt-base: CPU per check %.2f (%.3f ms against %.3f ms), context switches per check %.1f against %.1f\n", r,
+				1000 * cpu["kt"] / checks["kt"], 1000 * cpu["kt-base"] / checks["kt-base"], csw["kt"] / checks["kt"], csw["kt-base"] / checks["kt-base"]
 		}
 		if (!side["keepalived"] || cpu["keepalived"] <= 0 || checks["keepalived"] <= 0) exit
 		ka = cpu["keepalived"] / checks["keepalived"]
@@ -141,7 +160,7 @@ stamp() {
 
 echo
 echo "== on this host ($(nproc) CPUs), $N real servers, ${DURATION} s a side and round"
-sides=(kt kt-1p)
+sides=("${kt_sides[@]}")
 host_ka=0
 if [ -e /proc/net/ip_vs ] && command -v keepalived >/dev/null; then
 	sides+=(keepalived)
@@ -150,11 +169,15 @@ else
 	echo "keepalived: not measured on this host: its kernel has no IPVS (no /proc/net/ip_vs), and keepalived -C"
 	echo "exits at once without it. kt alone here; both tools are compared in the VM below."
 fi
-stamp before
-header
-# shellcheck disable=SC2046 # one word a side
-bash "$0" --inner "$work/checkers" "$work/keepalived.conf" $(rounds "${sides[@]}") | table
-stamp after
+if [ -z "${SKIP_HOST:-}" ]; then
+	stamp before
+	header
+	# shellcheck disable=SC2046 # one word a side
+	bash "$0" --inner "$work/checkers" "$work/keepalived.conf" $(rounds "${sides[@]}") | table
+	stamp after
+else
+	echo "(skipped: SKIP_HOST is set)"
+fi
 if [ "$host_ka" = 1 ]; then
 	exit 0
 fi
@@ -175,6 +198,6 @@ echo "== both tools in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs), $VM
 stamp before
 header
 # shellcheck disable=SC2046 # one word a side
-N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" $(rounds kt kt-1p keepalived) |
+N=$VM_N DURATION=$VM_DURATION bash "$VMRUN" bash "$PWD/bench/checkers.sh" --inner "$work/checkers" "$work/vm.conf" $(rounds "${kt_sides[@]}" keepalived) |
 	DURATION=$VM_DURATION N=$VM_N table
 stamp after

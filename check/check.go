@@ -88,7 +88,8 @@ const (
 )
 
 // HTTPResult is what an HTTP or HTTPS attempt read from the last URL it
-// fetched.
+// fetched. Results of attempts that read the same response may share one
+// HTTPResult: never modify it.
 type HTTPResult struct {
 	URL string // path, as requested
 	// Status is the status code from the status line (0: none could be read).

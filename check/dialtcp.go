@@ -85,49 +85,69 @@ func (p *tcpPlan) dial(ctx context.Context) (net.Conn, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	d := &p.d
-	fd, err := unix.Socket(p.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := p.socket()
 	if err != nil {
-		return nil, p.dialErr(os.NewSyscallError("socket", err))
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			unix.Close(fd)
-		}
-	}()
-	if d.BindIf != "" {
-		if err := unix.BindToDevice(fd, d.BindIf); err != nil {
-			return nil, p.dialErr(fmt.Errorf("bind_if %s: %w", d.BindIf, err))
-		}
-	}
-	if d.FWMark != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, d.FWMark); err != nil {
-			return nil, p.dialErr(fmt.Errorf("fwmark %d: %w", d.FWMark, err))
-		}
-	}
-	if p.lsa != nil {
-		if err := unix.Bind(fd, p.lsa); err != nil {
-			return nil, p.dialErr(os.NewSyscallError("bind", err))
-		}
-	}
-	// net's TCP connections have Nagle's algorithm off; so do these.
-	if err := rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		return nil, p.dialErr(os.NewSyscallError("setsockopt", err))
+		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "tcp") // registers the socket with the poller
-	keep = true
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		return nil, p.dialErr(err)
 	}
 	tc := &tcpConn{f: f, rc: rc, raddr: p.raddr}
-	if err := tc.connect(ctx, p.rsa, d.timeout()); err != nil {
+	if err := tc.connect(ctx, p.rsa, p.d.timeout()); err != nil {
 		f.Close()
 		return nil, p.dialErr(err)
 	}
 	return tc, nil
+}
+
+// socket makes the plan's non-blocking socket with its options (bind_if,
+// fwmark, bind address, TCP_NODELAY), not yet connected; errors read as
+// dial's. socket(2) is made as a raw system call: it does not block.
+func (p *tcpPlan) socket() (int, error) {
+	d := &p.d
+	r, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(p.family),
+		unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if e != 0 {
+		return -1, p.dialErr(os.NewSyscallError("socket", e))
+	}
+	fd := int(r)
+	if err := p.setup(fd, d); err != nil {
+		rawClose(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (p *tcpPlan) setup(fd int, d *Dial) error {
+	if d.BindIf != "" {
+		if err := unix.BindToDevice(fd, d.BindIf); err != nil {
+			return p.dialErr(fmt.Errorf("bind_if %s: %w", d.BindIf, err))
+		}
+	}
+	if d.FWMark != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, d.FWMark); err != nil {
+			return p.dialErr(fmt.Errorf("fwmark %d: %w", d.FWMark, err))
+		}
+	}
+	if p.lsa != nil {
+		if err := unix.Bind(fd, p.lsa); err != nil {
+			return p.dialErr(os.NewSyscallError("bind", err))
+		}
+	}
+	// net's TCP connections have Nagle's algorithm off; so do these.
+	if err := rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return p.dialErr(os.NewSyscallError("setsockopt", err))
+	}
+	return nil
+}
+
+// rawClose is close(2) as a raw system call (a socket's close does not
+// block unless SO_LINGER is set, which kt never sets).
+func rawClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
 // The system calls of a check's connection after the socket is made

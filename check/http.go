@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -13,10 +12,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -149,6 +148,10 @@ type HTTP struct {
 	opt  HTTPOptions
 	plan *tcpPlan // nil when Addr is a name
 	reqs []string // each URL's request, as request writes it
+	// last is each URL's last judged response, which the next one that
+	// reads the same (status, body size, digest) reuses: a healthy
+	// server's checks then allocate nothing for their results.
+	last []atomic.Pointer[judged]
 }
 
 // NewHTTP builds an HTTP checker. It checks the options: digests must be
@@ -179,6 +182,7 @@ func NewHTTP(opt HTTPOptions) (*HTTP, error) {
 	opt.URLs = urls
 	h := &HTTP{opt: opt, plan: newTCPPlan(opt.Dial)}
 	h.reqs = make([]string, len(urls))
+	h.last = make([]atomic.Pointer[judged], len(urls))
 	for i := range urls {
 		h.reqs[i] = h.request(&urls[i])
 	}
@@ -201,7 +205,7 @@ func (h *HTTP) Check(ctx context.Context) Result {
 	res := Result{OK: true, Reason: "no url to check"}
 	for i := range h.opt.URLs {
 		u := &h.opt.URLs[i]
-		r := h.fetch(ctx, u, h.reqs[i])
+		r := h.fetch(ctx, u, h.reqs[i], &h.last[i])
 		r.Duration = time.Since(start)
 		if !r.OK {
 			if len(h.opt.URLs) > 1 {
@@ -247,24 +251,12 @@ const maxHeader = 64 << 10
 // small; genhash's users digest pages, not images.
 const maxBody = 16 << 20
 
-func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
+func (h *HTTP) fetch(ctx context.Context, u *URL, req string, last *atomic.Pointer[judged]) Result {
 	start := time.Now()
 	timeout := h.opt.timeout()
-	tr := h.opt.Trace
-	if tr == nil {
-		tr = &HTTPTrace{}
-	}
-	failAt := func(stage Stage, err error, format string, args ...any) Result {
-		r := fail(start, format, args...)
-		r.Stage = stage
-		var ne net.Error
-		r.Timeout = errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-			errors.As(err, &ne) && ne.Timeout()
-		return r
-	}
 	conn, err := h.opt.dialPlanned(ctx, "tcp", h.plan)
 	if err != nil {
-		return failAt(StageConnect, err, "%s", describe(err, timeout))
+		return failAt(start, StageConnect, err, "%s", describe(err, timeout))
 	}
 	defer conn.Close()
 	// One deadline for the whole exchange: connect_timeout bounds the
@@ -287,65 +279,24 @@ func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
 			Certificates:       h.opt.Certificates,
 		})
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return failAt(StageTLS, err, "TLS handshake: %s", describeTLS(err, timeout))
+			return failAt(start, StageTLS, err, "TLS handshake: %s", describeTLS(err, timeout))
 		}
 		conn = tc
 	}
 
 	if _, err := io.WriteString(conn, req); err != nil {
-		return failAt(StageSend, err, "send request: %s", describe(err, timeout))
+		return failAt(start, StageSend, err, "send request: %s", describe(err, timeout))
 	}
 
 	fb := fetchBufs.Get().(*fetchBuf)
 	defer fetchBufs.Put(fb)
-	fb.md.Reset()
-	var (
-		buf     = fb.buf[:]
-		head    []byte // the header, while it is incomplete
-		hdrDone bool
-		status  int
-		clen    = int64(-1)
-		size    int64
-		md      = fb.md
-	)
-	body := func(p []byte, withHeader bool) {
-		if clen >= 0 && size+int64(len(p)) > clen {
-			p = p[:clen-size]
-		}
-		md.Write(p)
-		size += int64(len(p))
-		if tr.Body != nil && len(p) > 0 {
-			tr.Body(p, withHeader)
-		}
-	}
-	for {
-		if hdrDone && clen >= 0 && size >= clen {
-			break // all of the body: no need to wait for the server to close
-		}
-		n, rerr := conn.Read(buf)
+	resp := &fb.resp
+	resp.reset(fb.md, h.opt.Trace)
+	for !resp.complete() {
+		n, rerr := conn.Read(fb.buf[:])
 		if n > 0 {
-			if hdrDone {
-				body(buf[:n], false)
-				if size > maxBody {
-					return Result{Reason: fmt.Sprintf("body longer than %d bytes", maxBody), Duration: time.Since(start),
-						HTTP: &HTTPResult{URL: u.Path, Status: status, BodySize: size}}
-				}
-			} else {
-				head = append(head, buf[:n]...)
-				if tr.HeaderRead != nil {
-					tr.HeaderRead()
-				}
-				if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
-					hdrDone = true
-					status, clen = parseHeader(head[:i])
-					if tr.Header != nil {
-						tr.Header(head[:i+4])
-					}
-					body(head[i+4:], true)
-					head = nil
-				} else if len(head) > maxHeader {
-					return fail(start, "HTTP header longer than %d bytes", maxHeader)
-				}
+			if r, failed := resp.feed(fb.buf[:n], start, u); failed {
+				return r
 			}
 		}
 		if rerr != nil {
@@ -353,81 +304,28 @@ func (h *HTTP) fetch(ctx context.Context, u *URL, req string) Result {
 				break
 			}
 			// A TLS peer that closes without close_notify ends the body too.
-			if hdrDone && h.opt.TLS && errors.Is(rerr, io.ErrUnexpectedEOF) {
+			if resp.hdrDone && h.opt.TLS && errors.Is(rerr, io.ErrUnexpectedEOF) {
 				break
 			}
-			if !hdrDone {
-				return failAt(StageResponse, rerr, "read response: %s", describe(rerr, timeout))
-			}
-			r := failAt(StageBody, rerr, "read body: %s", describe(rerr, timeout))
-			r.HTTP = &HTTPResult{URL: u.Path, Status: status, BodySize: size}
-			return r
+			return resp.readFailed(start, u, rerr, timeout)
 		}
 	}
-	if !hdrDone {
-		if len(head) == 0 {
-			return failAt(StageResponse, nil, "no data received")
-		}
-		return failAt(StageResponse, nil, "incomplete HTTP header (%d bytes, connection closed)", len(head))
-	}
-	hr := &HTTPResult{URL: u.Path, Status: status, BodySize: size, Digest: hex.EncodeToString(md.Sum(nil))}
-	res := Result{Duration: time.Since(start), HTTP: hr}
-	if !u.Status.Contains(status) {
-		if status == 0 {
-			res.Reason = "no HTTP status line"
-		} else {
-			res.Reason = fmt.Sprintf("HTTP status %d (want %s)", status, u.Status)
-		}
-		return res
-	}
-	if u.Digest != "" && u.Digest != hr.Digest {
-		res.Reason = fmt.Sprintf("MD5 digest %s (want %s)", hr.Digest, u.Digest)
-		return res
-	}
-	res.OK = true
-	res.Reason = "HTTP status " + strconv.Itoa(status)
-	if u.Digest != "" {
-		res.Reason += ", digest matches"
-	}
-	return res
+	return resp.finish(start, u, last)
 }
 
-// fetchBuf is the read buffer and MD5 state of one fetch.
+// fetchBuf is the read buffer, MD5 state and response reader of one fetch.
 type fetchBuf struct {
-	buf [4096]byte
-	md  hash.Hash
+	buf  [4096]byte
+	md   hash.Hash
+	resp httpResponse
 }
 
 // fetchBufs hands fetches their buffers: thousands of checks a second
 // would otherwise each allocate (and the collector free) 4 KiB and an MD5
 // state. A fetch takes one for its duration and keeps nothing in it
-// between uses, so the pool holds no state of its own.
+// between uses (but the storage of an incomplete header), so the pool
+// holds no state of its own.
 var fetchBufs = sync.Pool{New: func() any { return &fetchBuf{md: md5.New()} }}
-
-// parseHeader reads the status code from the status line ("HTTP/1.1 200
-// OK") and the Content-Length (-1 when there is none or it is not a
-// number), as keepalived's extract_status_code and extract_content_length
-// do.
-func parseHeader(h []byte) (status int, clen int64) {
-	clen = -1
-	lines := strings.Split(string(h), "\r\n")
-	if f := strings.SplitN(lines[0], " ", 3); len(f) >= 2 && len(f[1]) == 3 {
-		if n, err := strconv.Atoi(f[1]); err == nil {
-			status = n
-		}
-	}
-	for _, l := range lines[1:] {
-		name, val, ok := strings.Cut(l, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64); err == nil && n >= 0 {
-			clen = n
-		}
-		break
-	}
-	return status, clen
-}
 
 // describeTLS shortens TLS errors: a peer that is not speaking TLS, an
 // unknown authority, a name mismatch.

@@ -124,7 +124,9 @@ type Options struct {
 	// Workers bounds how many attempts run at once, and so the goroutines
 	// and sockets the checkers use (0: DefaultWorkers). Throughput is at
 	// most Workers divided by an attempt's duration: 10,000 checks a
-	// second that take 50 ms each need 500.
+	// second that take 50 ms each need 500. The bound applies to the
+	// event loop's attempts (HTTP_GET, TCP_CHECK) and to the others'
+	// each on its own.
 	Workers int
 	// OnTransition is called for each change, from one goroutine at a
 	// time, in the order the changes happened. It should not block for
@@ -159,6 +161,7 @@ type Scheduler struct {
 	servers map[*Server]*serverState
 	timers  map[*jobState]Timer
 	stopped bool
+	looped  int // jobs Run gave the event loop
 
 	emitMu sync.Mutex
 }
@@ -274,6 +277,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		defer cancel()
 	}
 	inline := clock.IsReal(s.opt.Clock)
+	// On the wall clock, HTTP_GET and TCP_CHECK attempts run on one event
+	// loop (loop.go); the other checkers (and every one under a test's
+	// clock) on timers.
+	var lp *loop
+	if inline {
+		var err error
+		if lp, err = newLoop(s, ctx, s.opt.Workers); err != nil && s.opt.Logger != nil {
+			s.opt.Logger.Warn("checkers run on timers", "err", err)
+		}
+	}
 	s.mu.Lock()
 	s.run = &runState{ctx: ctx, shards: shards, sem: make(chan struct{}, s.opt.Workers), inline: inline}
 	for _, js := range s.jobs {
@@ -284,7 +297,23 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if js.job.Warmup > 0 {
 			d = time.Duration(s.opt.Rand.Int64N(int64(js.job.Warmup) + 1))
 		}
+		if lr, ok := js.job.Checker.(loopRunner); ok && lp != nil {
+			if spec := lr.loopSpec(); spec != nil {
+				lp.add(js, spec, d)
+				continue
+			}
+		}
 		s.scheduleLocked(js, d)
+	}
+	if lp != nil && len(lp.tasks) > 0 {
+		s.looped = len(lp.tasks)
+		s.run.wg.Add(1)
+		go func() {
+			defer s.run.wg.Done()
+			lp.run()
+		}()
+	} else if lp != nil {
+		lp.close()
 	}
 	s.mu.Unlock()
 
@@ -354,6 +383,14 @@ func (s *Scheduler) attempt(ctx context.Context, js *jobState) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.record(js, r, true)
+}
+
+// record takes the result of js's attempt: OnResult sees it, it moves the
+// job and its server, and a transition is logged and reported. With
+// schedule, the job's next attempt is set on a timer; either way record
+// returns the delay before it, or -1 once the Scheduler has stopped.
+func (s *Scheduler) record(js *jobState, r Result, schedule bool) time.Duration {
 	if s.opt.OnResult != nil {
 		s.opt.OnResult(&js.job, r)
 	}
@@ -363,7 +400,12 @@ func (s *Scheduler) attempt(ctx context.Context, js *jobState) {
 	defer s.emitMu.Unlock()
 	s.mu.Lock()
 	next, tr, changed := s.recordLocked(js, r)
-	s.scheduleLocked(js, next)
+	if schedule {
+		s.scheduleLocked(js, next)
+	}
+	if s.stopped {
+		next = -1
+	}
 	s.mu.Unlock()
 	if changed {
 		if s.opt.Logger != nil {
@@ -373,6 +415,7 @@ func (s *Scheduler) attempt(ctx context.Context, js *jobState) {
 			s.opt.OnTransition(tr)
 		}
 	}
+	return next
 }
 
 // recordLocked applies one result to the job and its server; it returns
