@@ -149,68 +149,140 @@ func Diff(current, desired Table, owned Ownership) []Op {
 
 // diff is Diff that skips the desired services for which same is true
 // (known to match the kernel already).
+//
+// The changes come out in the order Diff promises without sorting them:
+// the services are visited in key order, each one's destinations in
+// address order, and every change is written into the region of its kind
+// in one slice sized by a counting pass first. A full load of 10,000
+// services x 4 is 50,000 changes of 160 bytes each: growing that slice and
+// sorting it was most of the diff's time.
 func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
-	var ops []Op
+	keys := make([]ServiceKey, 0, len(desired))
 	for k, want := range desired {
-		if same != nil && same(k, want) {
-			continue
-		}
-		have := current[k]
-		if have == nil {
-			ops = append(ops, Op{Kind: AddService, Service: want.Service})
-			for _, d := range want.Dests {
-				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
-			}
-			continue
-		}
-		if !sameService(want.Service, have.Service) {
-			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
-		}
-		for dk, d := range have.Dests {
-			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
-				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
-			}
-		}
-		for dk, d := range want.Dests {
-			h, ok := have.Dests[dk]
-			switch {
-			case !ok:
-				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
-			case h.Weight != d.Weight || h.Fwd != d.Fwd || h.UThreshold != d.UThreshold || h.LThreshold != d.LThreshold:
-				ops = append(ops, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
-			}
+		if same == nil || !same(k, want) {
+			keys = append(keys, k)
 		}
 	}
-	for k, e := range current {
+	var gone []ServiceKey
+	for k := range current {
 		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
-			ops = append(ops, Op{Kind: DelService, Service: e.Service})
+			gone = append(gone, k)
 		}
 	}
-	sortOps(ops)
-	return ops
+	if len(keys) == 0 && len(gone) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, compareKeys)
+	slices.SortFunc(gone, compareKeys)
+
+	// Count the changes of each kind, then write each at its place.
+	var d differ
+	d.owned = owned
+	for _, k := range keys {
+		d.service(k, desired[k], current[k])
+	}
+	d.count[DelService] = len(gone)
+	total := 0
+	for kind := AddService; kind <= DelService; kind++ {
+		d.next[kind] = total
+		total += d.count[kind]
+	}
+	if total == 0 {
+		return nil
+	}
+	d.ops = make([]Op, total)
+	for _, k := range keys {
+		d.service(k, desired[k], current[k])
+	}
+	for _, k := range gone {
+		d.emit(Op{Kind: DelService, Service: current[k].Service})
+	}
+	return d.ops
 }
 
-// sortOps orders ops by kind (the order of the OpKind constants), then
-// service, then destination.
-func sortOps(ops []Op) {
-	slices.SortFunc(ops, func(a, b Op) int {
-		if a.Kind != b.Kind {
-			return cmp.Compare(a.Kind, b.Kind)
+// differ is diff's state: with ops nil it counts the changes of each
+// kind; with ops set it writes each change at next[its kind].
+type differ struct {
+	owned Ownership
+	count [DelService + 1]int
+	next  [DelService + 1]int
+	ops   []Op
+	dests []Dest // scratch: one service's destinations, sorted
+}
+
+func (d *differ) emit(op Op) {
+	if d.ops == nil {
+		d.count[op.Kind]++
+		return
+	}
+	d.ops[d.next[op.Kind]] = op
+	d.next[op.Kind]++
+}
+
+// sorted returns m's destinations in address order (in a buffer reused
+// from call to call), or in no order when d only counts.
+func (d *differ) sorted(m map[DestKey]Dest) []Dest {
+	ds := d.dests[:0]
+	for _, dv := range m {
+		ds = append(ds, dv)
+	}
+	if d.ops != nil && len(ds) > 1 {
+		slices.SortFunc(ds, func(a, b Dest) int { return compareDestKeys(a.Key, b.Key) })
+	}
+	d.dests = ds
+	return ds
+}
+
+// service emits the changes that turn have (nil: not in the kernel) into
+// want for service k.
+func (d *differ) service(k ServiceKey, want, have *Entry) {
+	if have == nil {
+		d.emit(Op{Kind: AddService, Service: want.Service})
+		if d.ops == nil {
+			d.count[AddDest] += len(want.Dests)
+			return
 		}
-		if a.Service.Key != b.Service.Key {
-			if keyLess(a.Service.Key, b.Service.Key) {
-				return -1
-			}
-			return 1
+		for _, dv := range d.sorted(want.Dests) {
+			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
 		}
-		if destLess(a.Dest.Key, b.Dest.Key) {
-			return -1
+		return
+	}
+	if !sameService(want.Service, have.Service) {
+		d.emit(Op{Kind: UpdateService, Service: want.Service})
+	}
+	for _, dv := range d.sorted(have.Dests) {
+		if _, ok := want.Dests[dv.Key]; !ok && d.owned.OwnsDest(k, dv.Key) {
+			d.emit(Op{Kind: DelDest, Service: want.Service, Dest: dv})
 		}
-		if destLess(b.Dest.Key, a.Dest.Key) {
-			return 1
+	}
+	for _, dv := range d.sorted(want.Dests) {
+		h, ok := have.Dests[dv.Key]
+		switch {
+		case !ok:
+			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
+		case h.Weight != dv.Weight || h.Fwd != dv.Fwd || h.UThreshold != dv.UThreshold || h.LThreshold != dv.LThreshold:
+			d.emit(Op{Kind: UpdateDest, Service: want.Service, Dest: dv})
 		}
-		return 0
-	})
+	}
+}
+
+// compareKeys orders service keys as keyLess does.
+func compareKeys(a, b ServiceKey) int {
+	switch {
+	case keyLess(a, b):
+		return -1
+	case keyLess(b, a):
+		return 1
+	}
+	return 0
+}
+
+// compareDestKeys orders destination keys as destLess does.
+func compareDestKeys(a, b DestKey) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Port, b.Port)
 }
 
 // Reconciler brings the kernel's table to a desired one through a Handle,
