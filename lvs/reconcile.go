@@ -302,6 +302,10 @@ type Reconciler struct {
 	applied Table
 	// covered are the services applied speaks for (present or absent).
 	covered map[ServiceKey]bool
+	// lent are the services whose entry in applied is the desired
+	// table's own (added whole by the last pass): applied copies such an
+	// entry before it changes it, and never changes it in place.
+	lent map[ServiceKey]bool
 }
 
 // NewReconciler returns a Reconciler over h that owns nothing yet. log may
@@ -337,7 +341,7 @@ func (r *Reconciler) Owned() Owned {
 
 // Invalidate makes the next Reconcile read the kernel's table again
 // instead of trusting what it applied (someone else may have changed it).
-func (r *Reconciler) Invalidate() { r.applied = nil }
+func (r *Reconciler) Invalidate() { r.applied, r.lent = nil, nil }
 
 // Read returns the kernel's table (services and destinations) for the
 // services in want or owned; want nil means all services.
@@ -396,7 +400,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		if err != nil {
 			return err
 		}
-		r.applied = cur
+		r.applied, r.lent = cur, nil
 		r.covered = make(map[ServiceKey]bool, len(desired))
 		for k := range desired {
 			r.covered[k] = true
@@ -416,7 +420,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		same = func(k ServiceKey, e *Entry) bool { return r.prev[k] == e }
 	}
 	ops := diff(r.applied, desired, own, same)
-	errs := r.apply(ops)
+	errs := r.apply(ops, desired)
 	// Keep owning what was to go and is still there (the deletion
 	// failed), so that the next pass deletes it.
 	extra := NewOwned()
@@ -441,7 +445,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 	}
 	r.prev, r.extra = desired, extra
 	if errs != nil {
-		r.applied = nil
+		r.applied, r.lent = nil, nil
 	}
 	return errs
 }
@@ -450,7 +454,13 @@ func (r *Reconciler) Reconcile(desired Table) error {
 // A handle that takes batches gets them all at once; the changes that fail
 // there for a reason one request can fix (exists, already gone) go again
 // one at a time.
-func (r *Reconciler) apply(ops []Op) error {
+//
+// A service added whole (desired, not nil, has its entry) goes into
+// applied as desired's entry itself, not as a copy built change by change
+// (on a full load, 10,000 maps built again for nothing): its destinations
+// are the ones its AddDest changes add. Any failed change makes the caller
+// drop applied, so a lent entry never speaks for a change that failed.
+func (r *Reconciler) apply(ops []Op, desired Table) error {
 	var errs []error
 	var batchErrs []error
 	if b, ok := r.h.(batcher); ok && len(ops) > 1 {
@@ -482,22 +492,60 @@ func (r *Reconciler) apply(ops []Op) error {
 		if debug {
 			r.log.Debug("ipvs", "op", op.String())
 		}
+		k := op.Service.Key
 		switch op.Kind {
-		case AddService, UpdateService:
-			r.applied.add(op.Service)
+		case AddService:
+			if want := desired[k]; want != nil && r.applied[k] == nil && want.Service == op.Service {
+				r.applied[k] = want
+				if r.lent == nil {
+					r.lent = map[ServiceKey]bool{}
+				}
+				r.lent[k] = true
+				continue
+			}
+			r.own(k).Service = op.Service
+		case UpdateService:
+			r.own(k).Service = op.Service
 		case DelService:
-			delete(r.applied, op.Service.Key)
+			delete(r.applied, k)
+			delete(r.lent, k)
 		case AddDest, UpdateDest:
-			if e := r.applied[op.Service.Key]; e != nil {
-				e.Dests[op.Dest.Key] = op.Dest
+			if e := r.applied[k]; e != nil {
+				if have, ok := e.Dests[op.Dest.Key]; ok && have == op.Dest {
+					continue // a lent entry has it already
+				}
+				r.own(k).Dests[op.Dest.Key] = op.Dest
 			}
 		case DelDest:
-			if e := r.applied[op.Service.Key]; e != nil {
-				delete(e.Dests, op.Dest.Key)
+			if e := r.applied[k]; e != nil {
+				if _, ok := e.Dests[op.Dest.Key]; ok {
+					delete(r.own(k).Dests, op.Dest.Key)
+				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// own returns applied's entry of k to change, creating it or, when it
+// is lent, copying it first.
+func (r *Reconciler) own(k ServiceKey) *Entry {
+	e := r.applied[k]
+	if e == nil {
+		e = &Entry{Dests: map[DestKey]Dest{}}
+		r.applied[k] = e
+		return e
+	}
+	if r.lent[k] {
+		c := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(e.Dests)+1)}
+		for dk, d := range e.Dests {
+			c.Dests[dk] = d
+		}
+		e = c
+		r.applied[k] = e
+		delete(r.lent, k)
+	}
+	return e
 }
 
 func (r *Reconciler) do(op Op) error {
@@ -559,12 +607,12 @@ func (r *Reconciler) Release() error {
 			}
 		}
 	}
-	r.applied = cur
-	errs := r.apply(ops)
+	r.applied, r.lent = cur, nil
+	errs := r.apply(ops, nil)
 	if errs == nil {
 		r.prev, r.extra = nil, NewOwned()
 	}
-	r.applied = nil
+	r.applied, r.lent = nil, nil
 	return errs
 }
 
