@@ -552,11 +552,18 @@ func (a *ipvsadm) setOption(ce *iaEntry, opt int) {
 // services and real servers are queued (sent by settle or the next
 // command that reads the table).
 func (a *ipvsadm) processLine(args []string, stdin io.Reader, inRestore bool) iaResult {
-	ce := iaEntry{}
+	return a.processEntry(args, stdin, inRestore, new(iaEntry))
+}
+
+// processEntry is processLine with the entry it parses into given: -R
+// reuses one for all its lines instead of allocating one per line (50,000
+// of 300 bytes on a full restore).
+func (a *ipvsadm) processEntry(args []string, stdin io.Reader, inRestore bool, ce *iaEntry) iaResult {
+	*ce = iaEntry{}
 	ce.dest.Weight = 1
 	ce.dest.Fwd = lvs.FwdRoute
 	ce.svc.Netmask = 0xffffffff
-	if !a.parse(args, &ce) {
+	if !a.parse(args, ce) {
 		return iaResult{code: -1}
 	}
 	a.genericOptCheck(ce.cmd, ce.options)
@@ -677,6 +684,7 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 		a.tryHelp(iaExitPopt)
 	}
 	res := iaResult{}
+	ce := new(iaEntry)
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -697,7 +705,7 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 		}
 		a.argv = argv
 		if len(argv) > 1 {
-			res = a.processLine(argv, stdin, true)
+			res = a.processEntry(argv, stdin, true, ce)
 		}
 	}
 	return res
