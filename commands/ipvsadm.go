@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/kt-project/kt/lvs"
@@ -209,11 +210,10 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 		}
 		return nil
 	}
+	short := iaShortIndex()
 	byShort := func(c byte) *iaOption {
-		for i := range iaOptions {
-			if iaOptions[i].short == c {
-				return &iaOptions[i]
-			}
+		if i := short[c]; i > 0 {
+			return &iaOptions[i-1]
 		}
 		return nil
 	}
@@ -276,6 +276,16 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 	}
 	return items, rest
 }
+
+// iaShortIndex maps a short option's letter to its index in iaOptions
+// plus one (0: none, the first match as a scan would find), built on first
+// use: -R looks up five letters on each of its 50,000 lines.
+var iaShortIndex = sync.OnceValue(func() (t [256]uint8) {
+	for i := len(iaOptions) - 1; i >= 0; i-- {
+		t[iaOptions[i].short] = uint8(i + 1)
+	}
+	return t
+})
 
 // iaEntry is one parsed ipvsadm command (struct ipvs_command_entry).
 type iaEntry struct {
@@ -1275,6 +1285,14 @@ func cAtoi(s string) int64 {
 // inetAton is glibc's inet_aton: one to four parts (decimal, 0 octal, 0x
 // hex), the last filling the remaining bytes; a blank ends the address.
 func inetAton(s string) (netip.Addr, bool) {
+	if a, ok := dottedQuad(s); ok {
+		return a, true
+	}
+	return inetAtonGeneral(s)
+}
+
+// inetAtonGeneral is inetAton without its fast path.
+func inetAtonGeneral(s string) (netip.Addr, bool) {
 	if i := strings.IndexAny(s, " \t\n\v\f\r"); i >= 0 {
 		s = s[:i]
 	}
@@ -1337,6 +1355,39 @@ func inetAton(s string) (netip.Addr, bool) {
 	}
 	n |= last
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+}
+
+// dottedQuad is inetAton's fast path, for the form nearly every address
+// of a restore has: four decimal parts of one to three digits, no leading
+// zero (that would be octal), each at most 255. Anything else reports
+// false and takes inetAton's general path, which gives the same answer for
+// these.
+func dottedQuad(s string) (netip.Addr, bool) {
+	var b [4]byte
+	part := 0
+	for i := 0; part < 4; part++ {
+		v, digits := 0, 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' && digits < 4 {
+			if digits == 1 && v == 0 {
+				return netip.Addr{}, false // leading zero: octal
+			}
+			v = v*10 + int(s[i]-'0')
+			i++
+			digits++
+		}
+		if digits == 0 || digits > 3 || v > 255 {
+			return netip.Addr{}, false
+		}
+		b[part] = byte(v)
+		switch {
+		case part < 3 && i < len(s) && s[i] == '.':
+			i++
+		case part == 3 && i == len(s):
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	return netip.AddrFrom4(b), true
 }
 
 // inetPton4 is inet_pton(AF_INET): exactly four decimal parts.
