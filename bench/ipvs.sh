@@ -9,6 +9,9 @@
 # table, take the 1% change by SIGHUP, then a SIGHUP that changes one real
 # server; for that last one, the time until the kernel has it and the RSS
 # (summed over each daemon's processes) before and at its peak during it.
+# One untimed load warms the kernel first (its per-CPU allocator grows on
+# the first load after boot); kt's full load is split into user and system
+# CPU per part, ipvsadm-restore's too.
 #
 # Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
 # back and forth, with kt and with ipvsadm -R; medians and spread printed),
@@ -39,6 +42,10 @@ printf '%-16s %14s %14s\n' kt "$(get kt_full_total_ms)" "$(get kt_change_total_m
 printf '%-16s %14s %14s\n' "  (apply only)" "$(get kt_full_apply_ms)" "$(get kt_change_apply_ms)"
 printf '%-16s %14s %14s\n' ipvsadm-restore "$(get ipvsadm_full_total_ms)" "$(get ipvsadm_change_total_ms)"
 printf '%-16s %14s %14s\n' keepalived "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)"
+printf '\nfull load CPU ms (user, system): kt parse %s, %s; plan %s, %s; apply %s, %s; total %s, %s; ipvsadm-restore %s, %s\n' \
+	"$(get kt_full_parse_usr_ms)" "$(get kt_full_parse_sys_ms)" "$(get kt_full_desired_usr_ms)" "$(get kt_full_desired_sys_ms)" \
+	"$(get kt_full_apply_usr_ms)" "$(get kt_full_apply_sys_ms)" "$(get kt_full_total_usr_ms)" "$(get kt_full_total_sys_ms)" \
+	"$(get ipvsadm_full_usr_ms)" "$(get ipvsadm_full_sys_ms)"
 printf '\nratios: 1%% change, kt apply / ipvsadm-restore %s (goal <= 1); full load, ipvsadm-restore / kt %s (goal >= 10)\n' \
 	"$(awk -v k="$(get kt_change_apply_ms)" -v i="$(get ipvsadm_change_total_ms)" 'BEGIN { if (i > 0) printf "%.2f", k / i; else print "n/a" }')" \
 	"$(awk -v k="$(get kt_full_total_ms)" -v i="$(get ipvsadm_full_total_ms)" 'BEGIN { if (k > 0) printf "%.1f", i / k; else print "n/a" }')"

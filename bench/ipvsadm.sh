@@ -6,7 +6,8 @@
 # kt's ipvsadm applet doing what ipvsadm-restore does (`ipvsadm -C`, then
 # `ipvsadm -R`, which kt sends in batches), and to apply a 1% change
 # (`ipvsadm -R` of one -e line for 1% of the services) with each, in one run.
-# Each tool works in a fresh network namespace of the VM (see inner.sh).
+# Each tool works in a fresh network namespace of the VM (see inner.sh),
+# after one untimed load has warmed the kernel.
 # ROUNDS rounds (default 1, each a full load and a change per tool, the
 # first tool alternating); the best of each is printed with the ratio
 # ipvsadm / kt. kt is built as `make build` builds it.

@@ -3,6 +3,7 @@ package commands
 import (
 	"bufio"
 	"bytes"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -450,4 +451,34 @@ func FuzzIpvsadmCommandLine(f *testing.F) {
 		var out, errb bytes.Buffer
 		runIpvsadm(append([]string{"ipvsadm"}, strings.Fields(line)...), strings.NewReader(stdin), &out, &errb, k, fakeNames{})
 	})
+}
+
+// TestDottedQuadAgreesWithInetAton: the fast path answers only for what
+// it takes, and then as the general inet_aton path does; on everything
+// else it declines.
+func TestDottedQuadAgreesWithInetAton(t *testing.T) {
+	general := inetAtonGeneral
+	cases := []string{"0.0.0.0", "1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.4 ",
+		"1..2.3", ".1.2.3", "1.2.3.", "1000.1.1.1", "0x1.2.3.4", "192.0.2.010", "", "a.b.c.d", "1.2.3.4x", "99.199.249.255"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		b := make([]byte, 1+r.IntN(16))
+		for i := range b {
+			b[i] = "0123456789..x 1"[r.IntN(15)]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, c := range cases {
+		fa, fok := dottedQuad(c)
+		ga, gok := general(c)
+		if fok && (!gok || fa != ga) {
+			t.Fatalf("%q: fast path %v %v, inet_aton %v %v", c, fa, fok, ga, gok)
+		}
+		if a, ok := inetAton(c); ok != gok || a != ga {
+			t.Fatalf("%q: inetAton %v %v, general path %v %v", c, a, ok, ga, gok)
+		}
+	}
+	if _, ok := dottedQuad("192.0.2.1"); !ok {
+		t.Error("the fast path declines 192.0.2.1")
+	}
 }

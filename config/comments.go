@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Comments are the comments of a configuration's source files, kept by the
@@ -27,13 +28,16 @@ type Comments struct {
 	macros map[string]bool
 }
 
-var macroDef = regexp.MustCompile(`(?m)^[ \t]*(?:@\^?[^ \t]+[ \t]+)?\$([A-Za-z_][A-Za-z0-9_]*)=`)
-var macroUse = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+// Compiled on first use, not at every kt start (package initialisation).
+var macroDef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*(?:@\^?[^ \t]+[ \t]+)?\$([A-Za-z_][A-Za-z0-9_]*)=`)
+})
+var macroUse = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`) })
 
 // usesMacro reports whether a line uses a macro defined in the files or a
 // built-in one (${_NAME}).
 func (cm *Comments) usesMacro(s string) bool {
-	for _, m := range macroUse.FindAllStringSubmatch(s, -1) {
+	for _, m := range macroUse().FindAllStringSubmatch(s, -1) {
 		if cm.macros[m[1]] || strings.HasPrefix(m[1], "_") && strings.Contains(s, "${"+m[1]) {
 			return true
 		}
@@ -346,7 +350,7 @@ func commentsOf(top string, files []string, toml bool) *Comments {
 	if !toml {
 		for _, f := range files {
 			if data, err := os.ReadFile(f); err == nil {
-				for _, m := range macroDef.FindAllSubmatch(data, -1) {
+				for _, m := range macroDef().FindAllSubmatch(data, -1) {
 					cm.macros[string(m[1])] = true
 				}
 			}

@@ -356,7 +356,7 @@ func (h *HTTPCheck) EffectiveURLs() []*URLCheck {
 // EffectiveDigest is the url's digest when it is 32 hex digits, else ""
 // (keepalived reports a bad one and checks without it).
 func (u *URLCheck) EffectiveDigest() string {
-	if digestRE.MatchString(u.Digest) {
+	if digestRE().MatchString(u.Digest) {
 		return u.Digest
 	}
 	return ""

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
@@ -38,7 +39,7 @@ const noHostID = " "
 
 // condLine finds @ID and @^ID at the start of a line, or after a brace
 // (the lexer reads what follows a brace as a line of its own).
-var condLine = regexp.MustCompile(`(?m)(?:^|[{}])[ \t]*@\^?([^ \t\r\n]+)[ \t]`)
+var condLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)(?:^|[{}])[ \t]*@\^?([^ \t\r\n]+)[ \t]`) })
 
 // hostIDs returns the IDs the @ID and @^ID lines of the files name.
 func hostIDs(files []string) []string {
@@ -48,7 +49,7 @@ func hostIDs(files []string) []string {
 		if err != nil {
 			continue
 		}
-		for _, m := range condLine.FindAllSubmatch(data, -1) {
+		for _, m := range condLine().FindAllSubmatch(data, -1) {
 			seen[string(m[1])] = true
 		}
 	}

@@ -10,13 +10,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
 
 // flatTOMLError matches a decode error the TOML library returns as text.
-var flatTOMLError = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+var flatTOMLError = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+})
 
 // maxTOMLSize bounds the TOML file kt decodes, as the keepalived.conf
 // lexer bounds what it reads.
@@ -147,7 +150,7 @@ func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Conf
 				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
 			}
 		}
-		if m := flatTOMLError.FindStringSubmatch(msg); m != nil {
+		if m := flatTOMLError().FindStringSubmatch(msg); m != nil {
 			// Some decode errors arrive flattened to text.
 			line, _ = strconv.Atoi(m[1])
 			msg = m[3]

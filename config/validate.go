@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -885,7 +886,7 @@ func (v *validator) advertInt(in *Instance, where string, version int) {
 	}
 }
 
-var digestRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+var digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{32}$`) })
 
 // lvsPlace names a virtual or real server in messages. It is a Stringer so
 // that the name is only formatted when there is a problem to report.

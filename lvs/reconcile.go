@@ -149,68 +149,140 @@ func Diff(current, desired Table, owned Ownership) []Op {
 
 // diff is Diff that skips the desired services for which same is true
 // (known to match the kernel already).
+//
+// The changes come out in the order Diff promises without sorting them:
+// the services are visited in key order, each one's destinations in
+// address order, and every change is written into the region of its kind
+// in one slice sized by a counting pass first. A full load of 10,000
+// services x 4 is 50,000 changes of 160 bytes each: growing that slice and
+// sorting it was most of the diff's time.
 func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
-	var ops []Op
+	keys := make([]ServiceKey, 0, len(desired))
 	for k, want := range desired {
-		if same != nil && same(k, want) {
-			continue
-		}
-		have := current[k]
-		if have == nil {
-			ops = append(ops, Op{Kind: AddService, Service: want.Service})
-			for _, d := range want.Dests {
-				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
-			}
-			continue
-		}
-		if !sameService(want.Service, have.Service) {
-			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
-		}
-		for dk, d := range have.Dests {
-			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
-				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
-			}
-		}
-		for dk, d := range want.Dests {
-			h, ok := have.Dests[dk]
-			switch {
-			case !ok:
-				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
-			case h.Weight != d.Weight || h.Fwd != d.Fwd || h.UThreshold != d.UThreshold || h.LThreshold != d.LThreshold:
-				ops = append(ops, Op{Kind: UpdateDest, Service: want.Service, Dest: d})
-			}
+		if same == nil || !same(k, want) {
+			keys = append(keys, k)
 		}
 	}
-	for k, e := range current {
+	var gone []ServiceKey
+	for k := range current {
 		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
-			ops = append(ops, Op{Kind: DelService, Service: e.Service})
+			gone = append(gone, k)
 		}
 	}
-	sortOps(ops)
-	return ops
+	if len(keys) == 0 && len(gone) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, compareKeys)
+	slices.SortFunc(gone, compareKeys)
+
+	// Count the changes of each kind, then write each at its place.
+	var d differ
+	d.owned = owned
+	for _, k := range keys {
+		d.service(k, desired[k], current[k])
+	}
+	d.count[DelService] = len(gone)
+	total := 0
+	for kind := AddService; kind <= DelService; kind++ {
+		d.next[kind] = total
+		total += d.count[kind]
+	}
+	if total == 0 {
+		return nil
+	}
+	d.ops = make([]Op, total)
+	for _, k := range keys {
+		d.service(k, desired[k], current[k])
+	}
+	for _, k := range gone {
+		d.emit(Op{Kind: DelService, Service: current[k].Service})
+	}
+	return d.ops
 }
 
-// sortOps orders ops by kind (the order of the OpKind constants), then
-// service, then destination.
-func sortOps(ops []Op) {
-	slices.SortFunc(ops, func(a, b Op) int {
-		if a.Kind != b.Kind {
-			return cmp.Compare(a.Kind, b.Kind)
+// differ is diff's state: with ops nil it counts the changes of each
+// kind; with ops set it writes each change at next[its kind].
+type differ struct {
+	owned Ownership
+	count [DelService + 1]int
+	next  [DelService + 1]int
+	ops   []Op
+	dests []Dest // scratch: one service's destinations, sorted
+}
+
+func (d *differ) emit(op Op) {
+	if d.ops == nil {
+		d.count[op.Kind]++
+		return
+	}
+	d.ops[d.next[op.Kind]] = op
+	d.next[op.Kind]++
+}
+
+// sorted returns m's destinations in address order (in a buffer reused
+// from call to call), or in no order when d only counts.
+func (d *differ) sorted(m map[DestKey]Dest) []Dest {
+	ds := d.dests[:0]
+	for _, dv := range m {
+		ds = append(ds, dv)
+	}
+	if d.ops != nil && len(ds) > 1 {
+		slices.SortFunc(ds, func(a, b Dest) int { return compareDestKeys(a.Key, b.Key) })
+	}
+	d.dests = ds
+	return ds
+}
+
+// service emits the changes that turn have (nil: not in the kernel) into
+// want for service k.
+func (d *differ) service(k ServiceKey, want, have *Entry) {
+	if have == nil {
+		d.emit(Op{Kind: AddService, Service: want.Service})
+		if d.ops == nil {
+			d.count[AddDest] += len(want.Dests)
+			return
 		}
-		if a.Service.Key != b.Service.Key {
-			if keyLess(a.Service.Key, b.Service.Key) {
-				return -1
-			}
-			return 1
+		for _, dv := range d.sorted(want.Dests) {
+			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
 		}
-		if destLess(a.Dest.Key, b.Dest.Key) {
-			return -1
+		return
+	}
+	if !sameService(want.Service, have.Service) {
+		d.emit(Op{Kind: UpdateService, Service: want.Service})
+	}
+	for _, dv := range d.sorted(have.Dests) {
+		if _, ok := want.Dests[dv.Key]; !ok && d.owned.OwnsDest(k, dv.Key) {
+			d.emit(Op{Kind: DelDest, Service: want.Service, Dest: dv})
 		}
-		if destLess(b.Dest.Key, a.Dest.Key) {
-			return 1
+	}
+	for _, dv := range d.sorted(want.Dests) {
+		h, ok := have.Dests[dv.Key]
+		switch {
+		case !ok:
+			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
+		case h.Weight != dv.Weight || h.Fwd != dv.Fwd || h.UThreshold != dv.UThreshold || h.LThreshold != dv.LThreshold:
+			d.emit(Op{Kind: UpdateDest, Service: want.Service, Dest: dv})
 		}
-		return 0
-	})
+	}
+}
+
+// compareKeys orders service keys as keyLess does.
+func compareKeys(a, b ServiceKey) int {
+	switch {
+	case keyLess(a, b):
+		return -1
+	case keyLess(b, a):
+		return 1
+	}
+	return 0
+}
+
+// compareDestKeys orders destination keys as destLess does.
+func compareDestKeys(a, b DestKey) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Port, b.Port)
 }
 
 // Reconciler brings the kernel's table to a desired one through a Handle,
@@ -230,6 +302,10 @@ type Reconciler struct {
 	applied Table
 	// covered are the services applied speaks for (present or absent).
 	covered map[ServiceKey]bool
+	// lent are the services whose entry in applied is the desired
+	// table's own (added whole by the last pass): applied copies such an
+	// entry before it changes it, and never changes it in place.
+	lent map[ServiceKey]bool
 }
 
 // NewReconciler returns a Reconciler over h that owns nothing yet. log may
@@ -265,7 +341,7 @@ func (r *Reconciler) Owned() Owned {
 
 // Invalidate makes the next Reconcile read the kernel's table again
 // instead of trusting what it applied (someone else may have changed it).
-func (r *Reconciler) Invalidate() { r.applied = nil }
+func (r *Reconciler) Invalidate() { r.applied, r.lent = nil, nil }
 
 // Read returns the kernel's table (services and destinations) for the
 // services in want or owned; want nil means all services.
@@ -324,7 +400,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		if err != nil {
 			return err
 		}
-		r.applied = cur
+		r.applied, r.lent = cur, nil
 		r.covered = make(map[ServiceKey]bool, len(desired))
 		for k := range desired {
 			r.covered[k] = true
@@ -344,7 +420,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		same = func(k ServiceKey, e *Entry) bool { return r.prev[k] == e }
 	}
 	ops := diff(r.applied, desired, own, same)
-	errs := r.apply(ops)
+	errs := r.apply(ops, desired)
 	// Keep owning what was to go and is still there (the deletion
 	// failed), so that the next pass deletes it.
 	extra := NewOwned()
@@ -369,7 +445,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 	}
 	r.prev, r.extra = desired, extra
 	if errs != nil {
-		r.applied = nil
+		r.applied, r.lent = nil, nil
 	}
 	return errs
 }
@@ -378,7 +454,13 @@ func (r *Reconciler) Reconcile(desired Table) error {
 // A handle that takes batches gets them all at once; the changes that fail
 // there for a reason one request can fix (exists, already gone) go again
 // one at a time.
-func (r *Reconciler) apply(ops []Op) error {
+//
+// A service added whole (desired, not nil, has its entry) goes into
+// applied as desired's entry itself, not as a copy built change by change
+// (on a full load, 10,000 maps built again for nothing): its destinations
+// are the ones its AddDest changes add. Any failed change makes the caller
+// drop applied, so a lent entry never speaks for a change that failed.
+func (r *Reconciler) apply(ops []Op, desired Table) error {
 	var errs []error
 	var batchErrs []error
 	if b, ok := r.h.(batcher); ok && len(ops) > 1 {
@@ -410,22 +492,60 @@ func (r *Reconciler) apply(ops []Op) error {
 		if debug {
 			r.log.Debug("ipvs", "op", op.String())
 		}
+		k := op.Service.Key
 		switch op.Kind {
-		case AddService, UpdateService:
-			r.applied.add(op.Service)
+		case AddService:
+			if want := desired[k]; want != nil && r.applied[k] == nil && want.Service == op.Service {
+				r.applied[k] = want
+				if r.lent == nil {
+					r.lent = map[ServiceKey]bool{}
+				}
+				r.lent[k] = true
+				continue
+			}
+			r.own(k).Service = op.Service
+		case UpdateService:
+			r.own(k).Service = op.Service
 		case DelService:
-			delete(r.applied, op.Service.Key)
+			delete(r.applied, k)
+			delete(r.lent, k)
 		case AddDest, UpdateDest:
-			if e := r.applied[op.Service.Key]; e != nil {
-				e.Dests[op.Dest.Key] = op.Dest
+			if e := r.applied[k]; e != nil {
+				if have, ok := e.Dests[op.Dest.Key]; ok && have == op.Dest {
+					continue // a lent entry has it already
+				}
+				r.own(k).Dests[op.Dest.Key] = op.Dest
 			}
 		case DelDest:
-			if e := r.applied[op.Service.Key]; e != nil {
-				delete(e.Dests, op.Dest.Key)
+			if e := r.applied[k]; e != nil {
+				if _, ok := e.Dests[op.Dest.Key]; ok {
+					delete(r.own(k).Dests, op.Dest.Key)
+				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// own returns applied's entry of k to change, creating it or, when it
+// is lent, copying it first.
+func (r *Reconciler) own(k ServiceKey) *Entry {
+	e := r.applied[k]
+	if e == nil {
+		e = &Entry{Dests: map[DestKey]Dest{}}
+		r.applied[k] = e
+		return e
+	}
+	if r.lent[k] {
+		c := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(e.Dests)+1)}
+		for dk, d := range e.Dests {
+			c.Dests[dk] = d
+		}
+		e = c
+		r.applied[k] = e
+		delete(r.lent, k)
+	}
+	return e
 }
 
 func (r *Reconciler) do(op Op) error {
@@ -487,12 +607,12 @@ func (r *Reconciler) Release() error {
 			}
 		}
 	}
-	r.applied = cur
-	errs := r.apply(ops)
+	r.applied, r.lent = cur, nil
+	errs := r.apply(ops, nil)
 	if errs == nil {
 		r.prev, r.extra = nil, NewOwned()
 	}
-	r.applied = nil
+	r.applied, r.lent = nil, nil
 	return errs
 }
 

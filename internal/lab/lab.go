@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kt-project/kt/internal/netlab"
@@ -502,14 +503,14 @@ func (d *demo) showSniff(ctx context.Context) error {
 	if err != nil {
 		d.say("(kt sniff ended with: %v)", err)
 	}
-	if m := advertGap.FindStringSubmatch(out); m != nil {
+	if m := advertGap().FindStringSubmatch(out); m != nil {
 		d.results = append(d.results, "on the wire (kt sniff): "+m[1]+" from r1's last advert to r2's first as master")
 	}
 	return nil
 }
 
 // advertGap finds the failover gap in kt sniff's new-master event.
-var advertGap = regexp.MustCompile(`new_master 192\.0\.2\.2 .*advert gap ([0-9.]+m?s)`)
+var advertGap = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`new_master 192\.0\.2\.2 .*advert gap ([0-9.]+m?s)`) })
 
 // pingUntil pings the VIP from the client until a reply comes or timeout,
 // and returns when the first reply arrived.

@@ -55,7 +55,7 @@ type Proc struct {
 	err     error // Wait's result, valid once done is closed
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+var unsafeChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]+`) })
 
 // Start starts name with args in the background inside h's namespace, in a
 // new process group, with stdout and stderr appended to
@@ -71,7 +71,7 @@ func (h *Host) Start(name string, args ...string) (*Proc, error) {
 	n := l.nprocs
 	l.mu.Unlock()
 
-	logPath := filepath.Join(l.Dir, fmt.Sprintf("%s-%d-%s.log", h.Name, n, unsafeChars.ReplaceAllString(filepath.Base(name), "_")))
+	logPath := filepath.Join(l.Dir, fmt.Sprintf("%s-%d-%s.log", h.Name, n, unsafeChars().ReplaceAllString(filepath.Base(name), "_")))
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("netlab: start %s on %s: %w", name, h.Name, err)

@@ -124,7 +124,7 @@ type Host struct {
 	lab *Lab
 }
 
-var hostName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,20}$`)
+var hostName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,20}$`) })
 
 // New builds a lab. On error nothing of it is left behind.
 func New(opts Options) (*Lab, error) {
@@ -136,7 +136,7 @@ func New(opts Options) (*Lab, error) {
 	}
 	seen := map[string]bool{}
 	for _, n := range opts.Hosts {
-		if !hostName.MatchString(n) {
+		if !hostName().MatchString(n) {
 			return nil, fmt.Errorf("netlab: bad host name %q (want [A-Za-z0-9_-]{1,20})", n)
 		}
 		if seen[n] {
@@ -203,7 +203,7 @@ func keepLogs(t testing.TB, dir string) {
 		return
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	dst := filepath.Join(to, unsafeChars.ReplaceAllString(t.Name(), "_"))
+	dst := filepath.Join(to, unsafeChars().ReplaceAllString(t.Name(), "_"))
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Logf("netlab: keep logs: %v", err)
 		return
