@@ -291,6 +291,16 @@ func TestProcs(t *testing.T) {
 	}
 	strayDone := make(chan struct{})
 	go func() { _ = stray.Wait(); close(strayDone) }()
+	// Start returns once `ip netns exec` runs, before it has entered the
+	// namespace: Close finds strays by the namespace's pids, so wait until
+	// the stray is one of them (CI once closed first and missed it).
+	inNS := func() bool {
+		pids, _ := a.Pids()
+		return slices.Contains(pids, stray.Process.Pid)
+	}
+	if !WaitFor(5*time.Second, 10*time.Millisecond, inNS) {
+		t.Fatalf("process started with Command (pid %d) never showed in %s's namespace", stray.Process.Pid, a.Name)
+	}
 	dir := l.Dir
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
