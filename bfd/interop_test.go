@@ -620,13 +620,29 @@ func (n nsNet) in(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// The thread is left locked: it dies with the goroutine rather
-		// than going back to the pool in the other namespace.
-		if err := netns.Set(n.ns); err != nil {
+		// The thread goes back to its own namespace and is unlocked; only
+		// if it cannot is it left locked, to end with the goroutine. (A
+		// thread left in the lab's namespace can be the process's main
+		// thread, which the runtime never ends: ip netns pids would then
+		// list the test process, and the lab's Close would kill it. CI
+		// once lost the whole bfd package to a SIGKILL that way.)
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
-		errc <- f()
+		defer orig.Close()
+		if err := netns.Set(n.ns); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		ferr := f()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
 	}()
 	return <-errc
 }

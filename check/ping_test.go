@@ -65,18 +65,34 @@ func inNetns(t *testing.T, ns string, f func()) {
 func enterNetns(ns string, f func()) error {
 	errc := make(chan error, 1)
 	go func() {
+		// The thread goes back to its own namespace and is unlocked; only
+		// if it cannot is it left locked, to end with the goroutine (the
+		// main thread never ends, and one left in the lab's namespace
+		// would make the lab's Close kill this test process).
 		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(self)
 		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		f()
+		if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 		errc <- nil
 	}()
 	return <-errc
