@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +95,12 @@ func (r *Router) Stop() {
 		r.t.Fatal(err)
 	}
 	if err := r.Proc.Wait(10 * time.Second); err != nil {
+		if r.Impl == "kt" {
+			// Go's default SIGQUIT handler writes every goroutine's stack
+			// to the log: where a kt that does not stop is waiting.
+			_ = r.Proc.Signal(syscall.SIGQUIT)
+			_ = r.Proc.Wait(3 * time.Second)
+		}
 		r.t.Fatalf("%s on %s did not stop cleanly: %v\n%s", r.Impl, r.H.Name, err, r.Proc.Log())
 	}
 }
