@@ -167,6 +167,37 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	}
 }
 
+// KernelState describes where the process's threads are in the kernel:
+// each thread's state, wait channel and kernel stack (from /proc; the stack
+// needs root). A test prints it when a process is slow to start or stop, so
+// that a wait inside the kernel (a lock such as RTNL, which namespace
+// teardown elsewhere can hold) shows, which Go's SIGQUIT dump cannot.
+func (p *Proc) KernelState() string {
+	dir := fmt.Sprintf("/proc/%d/task", p.Pid())
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Sprintf("(%s: %v)", dir, err)
+	}
+	var b strings.Builder
+	for _, task := range tasks {
+		td := dir + "/" + task.Name()
+		state := "?"
+		if st, err := os.ReadFile(td + "/status"); err == nil {
+			for _, line := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(line, "State:"); ok {
+					state = strings.TrimSpace(v)
+				}
+			}
+		}
+		wchan, _ := os.ReadFile(td + "/wchan")
+		fmt.Fprintf(&b, "thread %s: %s, wchan %s\n", task.Name(), state, wchan)
+		if stack, err := os.ReadFile(td + "/stack"); err == nil && len(stack) > 0 {
+			b.Write(stack)
+		}
+	}
+	return b.String()
+}
+
 // Log returns what the process has written to stdout and stderr so far.
 func (p *Proc) Log() string {
 	b, err := os.ReadFile(p.LogPath)

@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -236,6 +237,11 @@ func TestProcs(t *testing.T) {
 	}
 	if err := term.Wait(100 * time.Millisecond); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Wait on a sleeping process = %v, want ErrTimeout", err)
+	}
+	// KernelState shows the sleeping thread, its state and kernel stack.
+	if ks := term.KernelState(); !strings.Contains(ks, fmt.Sprintf("thread %d: S (sleeping)", term.Pid())) ||
+		!strings.Contains(ks, "[<0>]") {
+		t.Errorf("KernelState of sleep 1000 = %q, want its thread sleeping and a kernel stack", ks)
 	}
 	if err := term.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -158,9 +158,12 @@ func TestSniffLive(t *testing.T) {
 	}
 	checkWire(t, lab, ev, interval)
 
-	// r1 back: it preempts.
+	// r1 back: it preempts. 30 s, not 15: in two CI runs a kt here took
+	// 11.6 s to read its 12-line file (6-185 ms by hand), with other
+	// packages' labs coming and going; the timeout bounds "eventually",
+	// and WaitHolder shows the routers' kernel stacks if it runs out.
 	r1.Start(lab)
-	waitHolder(t, hosts, vip, r1h, 15*time.Second, r1, r2)
+	waitHolder(t, hosts, vip, r1h, 30*time.Second, r1, r2)
 	_, n = waitEvent(t, sniff, n, "r1 preempting", func(e sniffEvent) bool {
 		return e.Event == "new_master" && e.Source == "192.0.2.1" && e.Prev == "192.0.2.2"
 	})

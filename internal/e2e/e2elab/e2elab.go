@@ -5,6 +5,7 @@
 package e2elab
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -94,7 +95,18 @@ func (r *Router) Stop() {
 	if err := r.Proc.Signal(os.Interrupt); err != nil {
 		r.t.Fatal(err)
 	}
-	if err := r.Proc.Wait(10 * time.Second); err != nil {
+	err := r.Proc.Wait(10 * time.Second)
+	if errors.Is(err, netlab.ErrTimeout) {
+		// Still running: say where in the kernel it waits (a process
+		// that closes its sockets on exit can wait for RTNL, which other
+		// tests' namespace teardown may hold), and give it longer.
+		kstate := r.Proc.KernelState()
+		start := time.Now()
+		err = r.Proc.Wait(20 * time.Second)
+		r.t.Logf("%s on %s had not exited 10 s after SIGINT (exited %v later: %v); its threads then:\n%s",
+			r.Impl, r.H.Name, time.Since(start).Round(time.Millisecond), err, kstate)
+	}
+	if err != nil {
 		if r.Impl == "kt" {
 			// Go's default SIGQUIT handler writes every goroutine's stack
 			// to the log: where a kt that does not stop is waiting.
@@ -125,6 +137,9 @@ func WaitHolder(t *testing.T, hosts []*netlab.Host, vip netip.Addr, want *netlab
 		var b strings.Builder
 		for _, r := range logs {
 			fmt.Fprintf(&b, "\n--- %s on %s:\n%s", r.Impl, r.H.Name, Tail(r.Proc.Log(), 25))
+			if !r.Proc.Exited() {
+				fmt.Fprintf(&b, "--- its threads in the kernel:\n%s", r.Proc.KernelState())
+			}
 		}
 		t.Fatalf("want only %s to hold %v, holders %v%s", want.Name, vip, holders(), b.String())
 	}
