@@ -12,8 +12,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,7 +193,11 @@ func TestBigMemProfile(t *testing.T) {
 	}
 	snap := func(name string) {
 		h := heapInUse()
-		t.Logf("%s: live heap %.1f MiB above the start, RSS %.1f MiB", name, float64(h-base)/(1<<20), float64(rssKB())/1024)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mib := func(v uint64) float64 { return float64(v) / (1 << 20) }
+		t.Logf("%s: live heap %.1f MiB above the start, RSS %.1f MiB; heap in use %.1f, idle %.1f, released %.1f, sys %.1f MiB",
+			name, float64(h-base)/(1<<20), float64(rssKB())/1024, mib(ms.HeapInuse), mib(ms.HeapIdle), mib(ms.HeapReleased), mib(ms.Sys))
 		if prof != "" {
 			f, err := os.Create(filepath.Join(prof, name+".pprof"))
 			if err != nil {
