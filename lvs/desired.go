@@ -64,29 +64,32 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 	return h, ok
 }
 
-// rsState is one real server, resolved.
+// rsState is one real server, resolved. The fields are ordered so that
+// none is padded: a virtual server holds one per real server (112 bytes,
+// 144 before; 4 of them fit a 448-byte allocation instead of 576).
 type rsState struct {
-	key         RSKey
-	cfg         *config.RealServer
-	startAlive  bool // without a verdict: no checkers, or no alpha
-	baseWeight  int  // configured weight
-	alive       bool
-	inhibit     bool
-	weight      int    // effective weight while alive
-	fwd         uint32 // forwarding method
-	port        int    // configured port (0: the service's)
-	plainFWMark bool   // of a "virtual_server fwmark N" (not a group)
-	addr        netip.Addr
-	idx         int // index of cfg in its virtual server's RealServers
+	key        RSKey
+	cfg        *config.RealServer
+	addr       netip.Addr
+	baseWeight int // configured weight
+	weight     int // effective weight while alive
+	port       int // configured port (0: the service's)
+	idx        int // index of cfg in its virtual server's RealServers
 	// prev is the state of this real server under the config planned
 	// before a reload, when it was there (for the reload's action lines).
-	prev prevState
+	prev        prevState
+	fwd         uint32 // forwarding method
+	startAlive  bool   // without a verdict: no checkers, or no alpha
+	alive       bool
+	inhibit     bool
+	plainFWMark bool // of a "virtual_server fwmark N" (not a group)
 }
 
-// prevState is a real server's state before a reload.
+// prevState is a real server's state before a reload: its weight as the
+// kernel takes it (32 bits), for the log lines only.
 type prevState struct {
+	weight       int32
 	known, alive bool
-	weight       int
 }
 
 // vsState is one virtual server, resolved.
@@ -298,7 +301,7 @@ func carryOver(old, vss []*vsState) {
 		}
 		for i := range v.rs {
 			v.rs[i].alive, v.rs[i].weight = o.rs[i].alive, o.rs[i].weight
-			v.rs[i].prev = prevState{known: true, alive: o.rs[i].alive, weight: o.rs[i].weight}
+			v.rs[i].prev = prevState{known: true, alive: o.rs[i].alive, weight: int32(o.rs[i].weight)}
 		}
 		v.weightSum, v.entries, v.builtFor = o.weightSum, o.entries, o.builtFor
 	}
@@ -328,7 +331,7 @@ func (v *vsState) prevFrom(old *vsState) {
 			}
 		}
 		if o != nil {
-			r.prev = prevState{known: true, alive: o.alive, weight: o.weight}
+			r.prev = prevState{known: true, alive: o.alive, weight: int32(o.weight)}
 		}
 	}
 }
@@ -774,7 +777,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 			for i := range before {
 				r := &v.rs[i]
 				if r.prev.known {
-					before[i].alive, before[i].weight = r.prev.alive, r.prev.weight
+					before[i].alive, before[i].weight = r.prev.alive, int(r.prev.weight)
 				} else {
 					before[i].alive, before[i].weight = r.alive, r.weight
 				}
