@@ -1,9 +1,11 @@
 package lvs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -111,9 +113,7 @@ type vsState struct {
 	builtFor bool
 	// fresh: resolved from a config the Planner has not planned yet.
 	fresh bool
-	// fp is the block's fingerprint ("" for none); gen the Planner's
-	// resolve pass that resolved or reused it last.
-	fp  string
+	// gen is the Planner's resolve pass that resolved or reused it last.
 	gen uint64
 }
 
@@ -719,12 +719,17 @@ type Planner struct {
 	// before is Plan's copy of a virtual server's real servers before
 	// the verdicts apply (for OnAction), one buffer for all of them.
 	before []rsState
-	// byFP finds the virtual servers of the config last planned by their
-	// fingerprints (nil: two alike); gen counts resolve passes; fpBuf is
-	// fingerprint's buffer.
-	byFP  map[string]*vsState
-	gen   uint64
-	fpBuf []byte
+	// byFP finds the virtual servers of the config last planned by a
+	// hash of their fingerprints (nil: two alike, or two hashes alike);
+	// a hit is a candidate only, whose block's fingerprint resolve
+	// compares byte for byte. The fingerprints themselves are not kept
+	// (10,000 of them were 1.6 MiB on bench/ipvs.sh's file). gen counts
+	// resolve passes; fpBuf and fpOld are fingerprint's buffers.
+	byFP         map[uint64]*vsState
+	seed         maphash.Seed
+	seeded       bool
+	gen          uint64
+	fpBuf, fpOld []byte
 }
 
 // NewPlanner returns a Planner that has seen no state yet.
@@ -832,30 +837,41 @@ func (p *Planner) resolve(cfg *config.Config) {
 	if cfg == nil {
 		return
 	}
-	byFP := make(map[string]*vsState, len(cfg.VirtualServers))
-	note := func(fp string, v *vsState) {
-		if _, dup := byFP[fp]; dup {
-			byFP[fp] = nil // two blocks alike: neither is reused next time
+	if !p.seeded {
+		p.seed, p.seeded = maphash.MakeSeed(), true
+	}
+	byFP := make(map[uint64]*vsState, len(cfg.VirtualServers))
+	note := func(h uint64, v *vsState) {
+		if _, dup := byFP[h]; dup {
+			byFP[h] = nil // two blocks alike: neither is reused next time
 			return
 		}
-		byFP[fp] = v
+		byFP[h] = v
 	}
 	vss := make([]*vsState, 0, len(cfg.VirtualServers))
 	var fresh []*vsState
-	buf := p.fpBuf[:0]
+	buf, obuf := p.fpBuf[:0], p.fpOld[:0]
 	for _, vs := range cfg.VirtualServers {
 		if vs == nil {
 			continue
 		}
 		var ok bool
+		var h uint64
 		buf, ok = fingerprint(buf[:0], vs)
 		if ok {
-			if o := oldFP[string(buf)]; o != nil && o.gen != p.gen && !o.fresh && o.entries != nil {
-				o.rebind(vs)
-				o.gen = p.gen
-				vss = append(vss, o)
-				note(o.fp, o)
-				continue
+			h = maphash.Bytes(p.seed, buf)
+			if o := oldFP[h]; o != nil && o.gen != p.gen && !o.fresh && o.entries != nil {
+				// o.cfg is still the block o was resolved or
+				// reused from: its fingerprint is the one noted.
+				var same bool
+				obuf, same = fingerprint(obuf[:0], o.cfg)
+				if same && bytes.Equal(obuf, buf) {
+					o.rebind(vs)
+					o.gen = p.gen
+					vss = append(vss, o)
+					note(h, o)
+					continue
+				}
 			}
 		}
 		if cfg.VSIgnored(vs) {
@@ -870,13 +886,12 @@ func (p *Planner) resolve(cfg *config.Config) {
 		}
 		st.gen = p.gen
 		if ok {
-			st.fp = string(buf)
-			note(st.fp, st)
+			note(h, st)
 		}
 		vss = append(vss, st)
 		fresh = append(fresh, st)
 	}
-	p.fpBuf = buf
+	p.fpBuf, p.fpOld = buf, obuf
 	p.vss, p.byFP = vss, byFP
 	if len(fresh) == 0 || len(old) == 0 {
 		return
