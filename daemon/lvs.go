@@ -38,8 +38,8 @@ type lvsPart struct {
 // real servers' notify_up/notify_down (by check.Server.Key), prepared
 // once; a script that cannot run is logged then and is nil here. Only the
 // servers that have a script are in the maps: the notify FIFO lines are
-// formatted when written (fifoRS, fifoVS), not kept for every real server
-// (40,000 lines, 7 MiB of heap, on bench/ipvs.sh's file).
+// formatted when written (rsNotify, quorumEvent), not kept for every real
+// server (40,000 lines, 7 MiB of heap, on bench/ipvs.sh's file).
 type lvsScripts struct {
 	quorumUp, quorumDown map[string]*script.Script
 	rsUp, rsDown         map[string]*script.Script
