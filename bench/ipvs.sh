@@ -68,3 +68,5 @@ printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms
 	"$(get ktrun_one_reload_ms)" "$(mib "$(get ktrun_one_rss_before_kb)")" "$(mib "$(get ktrun_one_reload_peak_rss_kb)")"
 printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
 	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"
+printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read 5 s after the step before it)\n' \
+	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")"

@@ -48,6 +48,9 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 	}
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {
+			if !hasCheckers(rs) {
+				continue // no job: its Server would be garbage at once
+			}
 			srv := &Server{
 				Key:           ServerKey(vs, rs),
 				Name:          rs.Address.String(),
@@ -113,6 +116,15 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 		}
 	}
 	return jobs, errs
+}
+
+// hasCheckers reports whether rs has a checker block of any kind (those
+// FromConfigRunner turns into jobs); a real server without one gets no
+// Server (40,000 of them and their keys on every load of bench/ipvs.sh's
+// file, all garbage).
+func hasCheckers(rs *config.RealServer) bool {
+	return len(rs.HTTPGet)+len(rs.SSLGet)+len(rs.TCPCheck)+len(rs.SMTPCheck)+len(rs.DNSCheck)+
+		len(rs.MiscCheck)+len(rs.UDPCheck)+len(rs.PingCheck)+len(rs.FileCheck)+len(rs.BFDCheck) > 0
 }
 
 type builder struct {

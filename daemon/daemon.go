@@ -120,6 +120,8 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	lastMail map[string]smtp.State // last state mailed per instance
+
+	trim heapTrim // memory.go
 }
 
 // New builds the engines for cfg. Errors name the file and line.

@@ -36,14 +36,13 @@ type lvsPart struct {
 
 // lvsScripts are a configuration's quorum_up/quorum_down (by VSName) and
 // real servers' notify_up/notify_down (by check.Server.Key), prepared
-// once; a script that cannot run is logged then and is nil here.
+// once; a script that cannot run is logged then and is nil here. Only the
+// servers that have a script are in the maps: the notify FIFO lines are
+// formatted when written (rsNotify, quorumEvent), not kept for every real
+// server (40,000 lines, 7 MiB of heap, on bench/ipvs.sh's file).
 type lvsScripts struct {
 	quorumUp, quorumDown map[string]*script.Script
 	rsUp, rsDown         map[string]*script.Script
-	// rsFIFO and vsFIFO are the real and virtual servers as notify FIFO
-	// lines name them ("[198.51.100.1]:tcp:80 [192.0.2.1]:tcp:80" by
-	// check.ServerKey, "[192.0.2.1]:tcp:80" by lvs.VSName).
-	rsFIFO, vsFIFO map[string]string
 }
 
 // prepareLVSScripts prepares the quorum and notify_up/notify_down scripts
@@ -51,33 +50,35 @@ type lvsScripts struct {
 // keepalived does at start (check_script_secure).
 func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 	ls := lvsScripts{quorumUp: map[string]*script.Script{}, quorumDown: map[string]*script.Script{},
-		rsUp: map[string]*script.Script{}, rsDown: map[string]*script.Script{},
-		rsFIFO: map[string]string{}, vsFIFO: map[string]string{}}
-	prep := func(m map[string]*script.Script, key, what string, cs config.Script) {
+		rsUp: map[string]*script.Script{}, rsDown: map[string]*script.Script{}}
+	prep := func(m map[string]*script.Script, key string, what func() string, cs config.Script) {
 		if cs.Cmd == "" {
 			return
 		}
 		s, err := d.scriptRunner().PrepareNotify(cs)
 		if err != nil {
-			d.log.Error(what + " " + err.Error())
+			d.log.Error(what() + " " + err.Error())
 			return
 		}
 		for _, w := range s.Warnings {
-			d.log.Warn(what + ": " + w)
+			d.log.Warn(what() + ": " + w)
 		}
 		m[key] = s
 	}
 	for _, vs := range cfg.VirtualServers {
-		name := lvs.VSName(vs)
-		prep(ls.quorumUp, name, "virtual_server "+vs.Describe()+" quorum_up", vs.QuorumUp)
-		prep(ls.quorumDown, name, "virtual_server "+vs.Describe()+" quorum_down", vs.QuorumDown)
-		ls.vsFIFO[name] = fifoVS(vs)
+		if vs.QuorumUp.Cmd != "" || vs.QuorumDown.Cmd != "" {
+			name := lvs.VSName(vs)
+			prep(ls.quorumUp, name, func() string { return "virtual_server " + vs.Describe() + " quorum_up" }, vs.QuorumUp)
+			prep(ls.quorumDown, name, func() string { return "virtual_server " + vs.Describe() + " quorum_down" }, vs.QuorumDown)
+		}
 		for _, rs := range vs.RealServers {
+			if rs.NotifyUp.Cmd == "" && rs.NotifyDown.Cmd == "" {
+				continue
+			}
 			key := check.ServerKey(vs, rs)
-			ls.rsFIFO[key] = smtp.DescribeRealServer(vs, rs) + " " + fifoVS(vs)
-			what := "virtual_server " + vs.Describe() + " real_server " + rs.Address.String()
-			prep(ls.rsUp, key, what+" notify_up", rs.NotifyUp)
-			prep(ls.rsDown, key, what+" notify_down", rs.NotifyDown)
+			what := func() string { return "virtual_server " + vs.Describe() + " real_server " + rs.Address.String() }
+			prep(ls.rsUp, key, func() string { return what() + " notify_up" }, rs.NotifyUp)
+			prep(ls.rsDown, key, func() string { return what() + " notify_down" }, rs.NotifyDown)
 		}
 	}
 	return ls
@@ -172,8 +173,12 @@ func (p *lvsPart) stopSched() {
 func (d *Daemon) reloadLVS(cfg *config.Config) {
 	p := d.lvs
 	known := map[string]bool{}
+	var wasUp []*check.Server // the real servers up before, for those that go
 	for _, st := range p.sched.States() {
 		known[st.Server.Key] = st.Up
+		if st.Up {
+			wasUp = append(wasUp, st.Server)
+		}
 	}
 	jobs, errs := check.FromConfigRunner(cfg, d.scriptRunner())
 	for _, err := range errs {
@@ -199,12 +204,13 @@ func (d *Daemon) reloadLVS(cfg *config.Config) {
 	for _, st := range sched.States() {
 		kept[st.Server.Key] = true
 	}
-	for key, up := range known {
-		if up && !kept[key] {
-			d.rsNotify(oldScripts, key, false, false)
+	for _, srv := range wasUp {
+		if !kept[srv.Key] {
+			d.rsNotify(oldScripts, srv, false, false)
 		}
 	}
 	if p.mgr != nil { // nil without IPVS: the checkers run alone
+		d.trim.arm()
 		p.mgr.SetConfig(cfg)
 		p.mgr.SetHealths(startHealth(sched))
 	}
@@ -235,6 +241,8 @@ func (d *Daemon) setupLVS() error {
 	}
 	so := check.Options{Logger: d.log, OnTransition: d.checkerTransition, Clock: d.opts.Clock}
 	mo := lvs.ManagerOptions{Logger: d.log, OnEvent: d.quorumEvent, KeepOnStop: d.opts.KeepIPVS}
+	d.trim.arm()
+	mo.OnSync = d.trim.synced
 	if d.metrics != nil {
 		mo.OnReconcile = d.metrics.reconciled
 	}
@@ -250,7 +258,7 @@ func (d *Daemon) setupLVS() error {
 			d.cfgMu.RLock()
 			scripts := d.lvs.scripts
 			d.cfgMu.RUnlock()
-			d.rsNotify(scripts, j.Server.Key, false, false)
+			d.rsNotify(scripts, j.Server, false, false)
 		}
 	}
 	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
@@ -266,7 +274,7 @@ func (d *Daemon) setupLVS() error {
 		// up (all but alpha's), as keepalived's init_service_rs does.
 		for _, st := range p.sched.States() {
 			if st.Up {
-				d.rsNotify(p.scripts, st.Server.Key, true, false)
+				d.rsNotify(p.scripts, st.Server, true, false)
 			}
 		}
 	}
@@ -319,7 +327,7 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 		d.cfgMu.RLock()
 		scripts := d.lvs.scripts
 		d.cfgMu.RUnlock()
-		d.rsNotify(scripts, s.Key, tr.Up, false)
+		d.rsNotify(scripts, s, tr.Up, false)
 	}
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
@@ -346,8 +354,8 @@ func (d *Daemon) quorumEvent(e lvs.Event) {
 	if s := m[e.VS]; s != nil {
 		d.runScript(s, "virtual server "+e.VS+" "+e.Kind.String(), e.Stopping)
 	}
-	if name, ok := scripts.vsFIFO[e.VS]; ok {
-		d.notifier.NotifyLVS("VS " + name + " " + upDown(e.Kind == lvs.QuorumUp) + "\n")
+	if vs != nil {
+		d.notifier.NotifyLVS("VS " + fifoVS(vs) + " " + upDown(e.Kind == lvs.QuorumUp) + "\n")
 	}
 	if vs == nil || !d.mail.Enabled() || !smtp.WantVirtualServer(d.config().Global, vs.SMTPAlert) {
 		return
@@ -358,8 +366,10 @@ func (d *Daemon) quorumEvent(e lvs.Event) {
 	d.mail.Enqueue(smtp.QuorumMessage(d.mail.RouterID(), vs.Describe(), q, time.Now()))
 }
 
-// rsNotify runs a real server's notify_up (up) or notify_down script.
-func (d *Daemon) rsNotify(scripts lvsScripts, key string, up, stopping bool) {
+// rsNotify runs a real server's notify_up (up) or notify_down script
+// and writes its line to the notify FIFOs.
+func (d *Daemon) rsNotify(scripts lvsScripts, srv *check.Server, up, stopping bool) {
+	key := srv.Key
 	s, what := scripts.rsDown[key], "real server "+key+" notify_down"
 	if up {
 		s, what = scripts.rsUp[key], "real server "+key+" notify_up"
@@ -367,8 +377,9 @@ func (d *Daemon) rsNotify(scripts lvsScripts, key string, up, stopping bool) {
 	if s != nil {
 		d.runScript(s, what, stopping)
 	}
-	if line, ok := scripts.rsFIFO[key]; ok {
-		d.notifier.NotifyLVS("RS " + line + " " + upDown(up) + "\n")
+	if srv.VirtualServer != nil && srv.RealServer != nil {
+		d.notifier.NotifyLVS("RS " + smtp.DescribeRealServer(srv.VirtualServer, srv.RealServer) + " " + fifoVS(srv.VirtualServer) +
+			" " + upDown(up) + "\n")
 	}
 }
 
@@ -403,7 +414,7 @@ func (d *Daemon) stopRSNotifies() {
 	}
 	for _, st := range sched.States() {
 		if s := st.Server; st.Up && s.VirtualServer != nil && s.VirtualServer.Omega {
-			d.rsNotify(scripts, s.Key, false, true)
+			d.rsNotify(scripts, s, false, true)
 		}
 	}
 }

@@ -124,6 +124,24 @@ func (m *Manager) SetConfig(cfg *config.Config) {
 	m.mu.Lock()
 	m.cfg = cfg
 	m.reported = false
+	m.pruneHealth(cfg)
+	m.mu.Unlock()
+	m.poke()
+}
+
+// pruneHealth forgets the verdicts of real servers that cfg does not have.
+// Only the virtual servers that have a verdict are looked at: on a reload
+// of 10,000 virtual servers whose 40,000 real servers have no checker (no
+// verdict), a set of every real server's key was 6 MiB of garbage.
+// Callers hold m.mu.
+func (m *Manager) pruneHealth(cfg *config.Config) {
+	if len(m.health) == 0 {
+		return
+	}
+	withVerdict := map[string]bool{}
+	for k := range m.health {
+		withVerdict[k.VS] = true
+	}
 	keep := map[RSKey]bool{}
 	var vss []*config.VirtualServer
 	if cfg != nil {
@@ -134,6 +152,9 @@ func (m *Manager) SetConfig(cfg *config.Config) {
 			continue
 		}
 		name := VSName(vs) // once, not per real server as KeyOf would
+		if !withVerdict[name] {
+			continue
+		}
 		for _, rs := range vs.RealServers {
 			if rs != nil {
 				keep[RSKey{VS: name, RS: rs.Address.String()}] = true
@@ -145,8 +166,6 @@ func (m *Manager) SetConfig(cfg *config.Config) {
 			delete(m.health, k)
 		}
 	}
-	m.mu.Unlock()
-	m.poke()
 }
 
 // Sync plans and reconciles once, now, and returns the error of the

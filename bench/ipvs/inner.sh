@@ -86,9 +86,14 @@ rss_kb() {
 # await_reload NAME PID WEIGHT N: after a SIGHUP to PID, polls every 20 ms
 # until N real servers have weight WEIGHT, sampling the RSS of PID and its
 # children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
-# NAME_reload_peak_rss_kb.
+# NAME_reload_peak_rss_kb, and NAME_rss_applied_kb (the RSS when the kernel
+# had the change). "Before" is read after 5 seconds (both
+# daemons alike), so that it is the daemon's resting RSS and not what the
+# step before it (another reload) still held: kt gives a reload's garbage
+# back to the kernel once IPVS has the change, which takes it a moment.
 await_reload() {
 	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
+	sleep 5
 	before=$(rss_kb "$pid")
 	peak=$before
 	t0=$(now_ms)
@@ -105,6 +110,7 @@ await_reload() {
 	awk -v a="$t0" -v b="$t1" -v n="$name" 'BEGIN { printf "%s_reload_ms %.1f\n", n, b - a }'
 	echo "${name}_rss_before_kb $before"
 	echo "${name}_reload_peak_rss_kb $peak"
+	echo "${name}_rss_applied_kb $r"
 }
 
 # kt run -C (checkers and IPVS, as keepalived -C): time from start until

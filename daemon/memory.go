@@ -1,0 +1,28 @@
+package daemon
+
+import (
+	"runtime/debug"
+	"sync/atomic"
+)
+
+// heapTrim gives the heap that a load or a reload left behind back to the
+// kernel once the IPVS table has it: the parse, the plan and the diff of
+// a big configuration (bench/ipvs.sh's 10,000 virtual servers) leave as
+// much garbage as the daemon keeps, and the runtime would otherwise hold
+// it mapped until its scavenger comes round, or until memtrim's later pass
+// (which, on a slow machine, can come while the reload is still applying).
+type heapTrim struct {
+	pending atomic.Bool
+}
+
+// arm asks for a trim after the next reconcile pass that succeeds.
+func (h *heapTrim) arm() { h.pending.Store(true) }
+
+// synced is the IPVS manager's OnSync: after a pass that applied
+// everything, a trim that was asked for runs (a forced collection, then
+// the free pages go back to the kernel).
+func (h *heapTrim) synced(err error) {
+	if err == nil && h.pending.Swap(false) {
+		debug.FreeOSMemory()
+	}
+}
