@@ -627,7 +627,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		p.nested(fv.Elem(), sub, kw, pos)
 	case kindBlockList:
 		sub := p.sub(f)
-		nv := reflect.New(f.elem)
+		nv := p.newBlock(sub, f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
 			if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
@@ -682,7 +682,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 			return
 		}
-		nv := reflect.New(f.elem)
+		nv := p.newBlock(sub, f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if sub.name >= 0 {
 			nv.Elem().Field(sub.name).SetString(name)

@@ -105,6 +105,9 @@ type blockSchema struct {
 	name     int // index of the Name field, or -1
 	unparsed int // index of the unparsed field, or -1
 	body     int // index into fields of the list that takes the whole body, or -1
+	// blocks hands out new values of the schema's type for one parser
+	// (parser.newBlock).
+	blocks blockSlab
 }
 
 var (
