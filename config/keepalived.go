@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -318,11 +319,14 @@ type parser struct {
 	arena   []KeyLine // where finished blocks' keyword lists are kept
 	noSlabs bool      // allocate each value and keyword list on its own (benchmark)
 	cursor
-	args  []string    // reused for the words of each statement; values copy what they keep
-	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
-	sink  *diagSink
-	sc    schemas
-	depth int
+	args []string    // reused for the words of each statement; values copy what they keep
+	keys [][]KeyLine // scratch per nesting depth for the keywords of a block
+	// keyBase is, per nesting depth, the line keys' lines count from (the
+	// block's Pos.Line).
+	keyBase []int
+	sink    *diagSink
+	sc      schemas
+	depth   int
 	// closed is set when a statement consumed the "}" that ends the block
 	// it is in (a value block written without "{", as keepalived reads
 	// it), with the line of that brace.
@@ -430,12 +434,14 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 		pos = v.Field(s.pos).Addr().Interface().(*Pos)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
+			p.keyBase = append(p.keyBase, 0)
 		}
+		p.keyBase[p.depth] = pos.Line
 		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys...) // a block written twice merges
 	}
 	p.statements(v, s, where, open, pos)
 	if pos != nil {
-		pos.Keys = p.keep(pos.Keys, p.keys[p.depth])
+		pos.Keys = p.keep(s, p.keys[p.depth])
 	}
 }
 
@@ -476,13 +482,13 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if f == nil {
 			if pos != nil { // where it was, for kt convert (tree.go)
 				// Every one, not the first only: each goes back to its own line.
-				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line})
+				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line - pos.Line})
 			}
 			p.unknown(v, s, kw, args, kpos, block, where)
 			continue
 		}
 		if pos != nil {
-			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
+			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
 		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
 			p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
@@ -513,24 +519,32 @@ func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 	return append(keys, KeyLine{kw, line})
 }
 
-// keep copies a block's keyword list into the arena; old is the list the
-// block had before (it is reused when the new one fits).
-func (p *parser) keep(old, keys []KeyLine) []KeyLine {
+// keep returns a block's keyword list to keep: the list of a recent block
+// of the same schema s when it is the same (lines count from the block's
+// own, so blocks written alike have the same list), else a copy in the
+// arena. The list returned is shared: its capacity is its length, so that
+// an append copies it.
+func (p *parser) keep(s *blockSchema, keys []KeyLine) []KeyLine {
 	if len(keys) == 0 {
 		return nil
 	}
-	if len(keys) <= cap(old) {
-		return append(old[:0], keys...)
-	}
 	if p.noSlabs {
 		return append([]KeyLine(nil), keys...)
+	}
+	for _, r := range s.recentKeys {
+		if slices.Equal(r, keys) {
+			return r
+		}
 	}
 	if cap(p.arena)-len(p.arena) < len(keys) {
 		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
 	}
 	n := len(p.arena)
 	p.arena = append(p.arena, keys...)
-	return p.arena[n : n+len(keys) : n+len(keys)]
+	kept := p.arena[n : n+len(keys) : n+len(keys)]
+	s.recentKeys[s.nextKeys] = kept
+	s.nextKeys = (s.nextKeys + 1) % len(s.recentKeys)
+	return kept
 }
 
 func (p *parser) notClosed(where string, open Pos) {

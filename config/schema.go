@@ -108,6 +108,11 @@ type blockSchema struct {
 	// blocks hands out new values of the schema's type for one parser
 	// (parser.newBlock).
 	blocks blockSlab
+	// recentKeys are the last keyword lists parser.keep made for blocks
+	// of this schema, which the next blocks share when theirs are the
+	// same; nextKeys is the one to replace next.
+	recentKeys [4][]KeyLine
+	nextKeys   int
 }
 
 var (
