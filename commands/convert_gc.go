@@ -39,7 +39,7 @@ func checkGC(path string) (restore func()) {
 	}
 	limit := debug.SetMemoryLimit(16 * fi.Size())
 	percent := debug.SetGCPercent(-1)
-	if !hugeHeap(hugeHeapFactor * fi.Size()) {
+	if !hugeHeap(min(hugeHeapFactor*fi.Size(), hugeHeapMax)) {
 		prefault(min(checkPrefault*fi.Size(), prefaultPerBlock*countBlocks(path)))
 	}
 	return func() {
@@ -54,6 +54,11 @@ func checkGC(path string) (restore func()) {
 // and less than the memory limit (16 times), since the free memory counts
 // toward it.
 const hugeHeapFactor = 10
+
+// hugeHeapMax bounds the address space hugeHeap takes at once, so that a
+// huge file does not ask the kernel for more than a small machine would
+// give (the runtime cannot recover from a refused heap mapping).
+const hugeHeapMax = 1 << 30
 
 // hugeHeap has the next n bytes of the heap backed by transparent huge
 // pages, and reports whether it could (false where the kernel has them
