@@ -825,18 +825,25 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 // scriptAgain reports (and skips) a notify script written a second time in
 // one block: keepalived keeps the first and ignores the rest.
 func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
-	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
+	// The type is compared first: converting every field's address to an
+	// interface to ask whether it is a *SyncDaemonLine looked its pointer
+	// type up in reflect's cache, for each of the 400,000 values of
+	// bench/convert.sh's file.
+	t := fv.Type()
+	if t == argsType && fv.Field(0).Bool() && where == "global_defs" {
 		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
 	}
-	if l, ok := fv.Addr().Interface().(*SyncDaemonLine); ok && l.Set {
-		return p.syncDaemonAgain(l, pos) // syncd.go
+	if t == syncDaemonLineType {
+		if l := fv.Addr().Interface().(*SyncDaemonLine); l.Set {
+			return p.syncDaemonAgain(l, pos) // syncd.go
+		}
 	}
 	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
 		name, _ := strings.CutPrefix(where, "vrrp_instance ")
 		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
 		return true
 	}
-	if fv.Type() != scriptType || fv.IsZero() {
+	if t != scriptType || fv.IsZero() {
 		return false
 	}
 	arg := ""
@@ -859,8 +866,9 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 }
 
 var (
-	scriptType = reflect.TypeOf(Script{})
-	argsType   = reflect.TypeOf(Args{})
+	scriptType         = reflect.TypeOf(Script{})
+	argsType           = reflect.TypeOf(Args{})
+	syncDaemonLineType = reflect.TypeOf(SyncDaemonLine{})
 )
 
 // argsAgain reports (and skips) a global_defs keyword keepalived takes only
@@ -948,21 +956,45 @@ func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
 		}
 		fv.SetString(args[0])
 		return nil
+	// The field's type is compared, not its address converted to an
+	// interface (**int...), which looked the pointer type up in reflect's
+	// cache for every value.
 	case scBool:
-		if at, ok := fv.Addr().Interface().(**bool); ok {
-			return p.setBool(at, args)
+		if fv.Type() == boolPtrType {
+			var at *bool
+			err := p.setBool(&at, args)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	case scInt:
-		if at, ok := fv.Addr().Interface().(**int); ok {
-			return p.setInt(at, args)
+		if fv.Type() == intPtrType {
+			var at *int
+			err := p.setInt(&at, args)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	case scDuration:
-		if at, ok := fv.Addr().Interface().(**Duration); ok {
-			return p.setDuration(at, args, f.unit)
+		if fv.Type() == durationPtrType {
+			var at *Duration
+			err := p.setDuration(&at, args, f.unit)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	}
 	return setScalar(fv, args, f.unit)
 }
+
+var (
+	boolPtrType     = reflect.TypeOf((*bool)(nil))
+	intPtrType      = reflect.TypeOf((*int)(nil))
+	durationPtrType = reflect.TypeOf((*Duration)(nil))
+)
 
 // setBool sets an optional boolean: on when written alone.
 func (p *parser) setBool(at **bool, args []string) error {
