@@ -478,7 +478,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			continue
 		}
 		kw, args, kpos, block := p.statement()
-		f := s.byKW[kw]
+		f := s.field(kw)
 		if f == nil {
 			if pos != nil { // where it was, for kt convert (tree.go)
 				// Every one, not the first only: each goes back to its own line.
