@@ -61,6 +61,10 @@ type fieldInfo struct {
 	plain  bool         // for kindLines: entries are plain strings, one per word
 	scalar scalarKind   // for kindScalar: which fast path sets it
 	sub    *blockSchema // for blocks: the schema of elem, filled on first use
+	// lastLen is, for kindBlockList, the length the list had after its
+	// last append: a new list starts with that much room (up to
+	// maxListHint), as blocks of one kind tend to hold as many entries.
+	lastLen int
 }
 
 // scalarKind names the scalar types the parser sets without going through
