@@ -42,6 +42,13 @@ func TestLiveRealServers(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("liveRealServers = %v, want %v", got, tc.want)
 			}
+			// The list returned may be the virtual server's own: appending
+			// to it must not write into the virtual server's.
+			in := slices.Clone(vs.RealServers[:cap(vs.RealServers)])
+			_ = append(got, rs("198.51.100.1", 1))
+			if !slices.Equal(vs.RealServers[:cap(vs.RealServers)], in) {
+				t.Error("appending to the live real servers changed the virtual server's list")
+			}
 		})
 	}
 }

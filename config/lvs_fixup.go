@@ -237,6 +237,9 @@ func (vs *VirtualServer) EffectiveWeightOf(rs *RealServer) int {
 // liveRealServers are the real servers keepalived keeps: the first of each
 // address (a duplicate is removed).
 func (vs *VirtualServer) liveRealServers() []*RealServer {
+	if rss := vs.RealServers; len(rss) <= liveScanMax && allLive(rss) {
+		return rss[:len(rss):len(rss)] // nothing dropped: the list itself, which an append copies
+	}
 	out := make([]*RealServer, 0, len(vs.RealServers))
 	if len(vs.RealServers) <= liveScanMax {
 		// A few: comparing with those kept is quicker than a map, which
@@ -265,6 +268,21 @@ func (vs *VirtualServer) liveRealServers() []*RealServer {
 		out = append(out, rs)
 	}
 	return out
+}
+
+// allLive reports whether rss has no nil entry and no address twice.
+func allLive(rss []*RealServer) bool {
+	for i, rs := range rss {
+		if rs == nil {
+			return false
+		}
+		for _, o := range rss[:i] {
+			if o.Address == rs.Address {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // liveScanMax is the most real servers liveRealServers compares pairwise.
