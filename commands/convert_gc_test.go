@@ -106,3 +106,22 @@ func TestPrefault(t *testing.T) {
 		t.Errorf("heap in use grew by %d bytes after prefault, want the 8 MiB freed", grown)
 	}
 }
+
+// TestHugeHeap: the memory hugeHeap advises goes back to the heap, free, and
+// it says false where the kernel has no huge pages to give.
+func TestHugeHeap(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := hugeHeap(8 << 20)
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Errorf("heap in use grew by %d bytes after hugeHeap, want the 8 MiB freed", grown)
+	}
+	if want := thpAvailable(); got != want {
+		t.Errorf("hugeHeap = %v, want %v (transparent huge pages available: %v)", got, want, want)
+	}
+	if hugeHeap(0) || hugeHeap(-1) {
+		t.Error("hugeHeap of no bytes reported true")
+	}
+}

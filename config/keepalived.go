@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,11 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		lines []Line
 		top   bool // starts a top-level statement
 	}
-	chunks := make(chan chunk, 16)
+	// The lexer is faster than a parser: it fills whatever room it is
+	// given, each chunk of lines and words allocated anew. Four chunks
+	// keep the parsers fed; sixteen cost 2.2 MiB more on bench/convert.sh's
+	// file (the collector is off there) for no gain.
+	chunks := make(chan chunk, 4)
 	// Chunks the parsers are done with go back to the lexer to be filled
 	// again: a parser keeps nothing of a chunk's lines but the strings.
 	done := make(chan []Line, 16)
@@ -163,6 +168,9 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	diags = refuseBadBGP(cfg, diags)
 	return cfg, diags, nil
 }
+
+// maxListHint bounds the room a new block list starts with (fieldInfo.lastLen).
+const maxListHint = 64
 
 // parseWorkers is how many segments are parsed at once.
 const parseWorkers = 2
@@ -318,11 +326,14 @@ type parser struct {
 	arena   []KeyLine // where finished blocks' keyword lists are kept
 	noSlabs bool      // allocate each value and keyword list on its own (benchmark)
 	cursor
-	args  []string    // reused for the words of each statement; values copy what they keep
-	keys  [][]KeyLine // scratch per nesting depth for the keywords of a block
-	sink  *diagSink
-	sc    schemas
-	depth int
+	args []string    // reused for the words of each statement; values copy what they keep
+	keys [][]KeyLine // scratch per nesting depth for the keywords of a block
+	// keyBase is, per nesting depth, the line keys' lines count from (the
+	// block's Pos.Line).
+	keyBase []int
+	sink    *diagSink
+	sc      schemas
+	depth   int
 	// closed is set when a statement consumed the "}" that ends the block
 	// it is in (a value block written without "{", as keepalived reads
 	// it), with the line of that brace.
@@ -430,12 +441,14 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 		pos = v.Field(s.pos).Addr().Interface().(*Pos)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
+			p.keyBase = append(p.keyBase, 0)
 		}
+		p.keyBase[p.depth] = pos.Line
 		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys...) // a block written twice merges
 	}
 	p.statements(v, s, where, open, pos)
 	if pos != nil {
-		pos.Keys = p.keep(pos.Keys, p.keys[p.depth])
+		pos.Keys = p.keep(s, p.keys[p.depth])
 	}
 }
 
@@ -472,17 +485,17 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			continue
 		}
 		kw, args, kpos, block := p.statement()
-		f := s.byKW[kw]
+		f := s.field(kw)
 		if f == nil {
 			if pos != nil { // where it was, for kt convert (tree.go)
 				// Every one, not the first only: each goes back to its own line.
-				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line})
+				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line - pos.Line})
 			}
 			p.unknown(v, s, kw, args, kpos, block, where)
 			continue
 		}
 		if pos != nil {
-			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line)
+			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
 		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
 			p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
@@ -513,24 +526,32 @@ func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 	return append(keys, KeyLine{kw, line})
 }
 
-// keep copies a block's keyword list into the arena; old is the list the
-// block had before (it is reused when the new one fits).
-func (p *parser) keep(old, keys []KeyLine) []KeyLine {
+// keep returns a block's keyword list to keep: the list of a recent block
+// of the same schema s when it is the same (lines count from the block's
+// own, so blocks written alike have the same list), else a copy in the
+// arena. The list returned is shared: its capacity is its length, so that
+// an append copies it.
+func (p *parser) keep(s *blockSchema, keys []KeyLine) []KeyLine {
 	if len(keys) == 0 {
 		return nil
 	}
-	if len(keys) <= cap(old) {
-		return append(old[:0], keys...)
-	}
 	if p.noSlabs {
 		return append([]KeyLine(nil), keys...)
+	}
+	for _, r := range s.recentKeys {
+		if slices.Equal(r, keys) {
+			return r
+		}
 	}
 	if cap(p.arena)-len(p.arena) < len(keys) {
 		p.arena = make([]KeyLine, 0, max(4096, len(keys)))
 	}
 	n := len(p.arena)
 	p.arena = append(p.arena, keys...)
-	return p.arena[n : n+len(keys) : n+len(keys)]
+	kept := p.arena[n : n+len(keys) : n+len(keys)]
+	s.recentKeys[s.nextKeys] = kept
+	s.nextKeys = (s.nextKeys + 1) % len(s.recentKeys)
+	return kept
 }
 
 func (p *parser) notClosed(where string, open Pos) {
@@ -627,7 +648,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		p.nested(fv.Elem(), sub, kw, pos)
 	case kindBlockList:
 		sub := p.sub(f)
-		nv := reflect.New(f.elem)
+		nv := p.newBlock(sub, f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if hb, ok := nv.Interface().(headerBlock); ok {
 			if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
@@ -649,11 +670,18 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			return
 		}
 		// fv is a []*T: append in place (reflect.Append would allocate a
-		// slice header on every call).
+		// slice header on every call). A new list starts with the room
+		// the last one of this field took (4 real servers a virtual server
+		// on bench/convert.sh's file: one allocation instead of three).
 		n := fv.Len()
-		fv.Grow(1)
+		if n == 0 && fv.Cap() == 0 && f.lastLen > 1 && !p.noSlabs {
+			fv.Grow(min(f.lastLen, maxListHint))
+		} else {
+			fv.Grow(1)
+		}
 		fv.SetLen(n + 1)
 		fv.Index(n).Set(nv)
+		f.lastLen = n + 1
 	case kindNamed:
 		if len(args) == 0 {
 			p.missingParam(pos, kw)
@@ -682,7 +710,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 			return
 		}
-		nv := reflect.New(f.elem)
+		nv := p.newBlock(sub, f.elem)
 		setPos(nv.Elem(), sub, pos)
 		if sub.name >= 0 {
 			nv.Elem().Field(sub.name).SetString(name)
@@ -811,18 +839,25 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 // scriptAgain reports (and skips) a notify script written a second time in
 // one block: keepalived keeps the first and ignores the rest.
 func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
-	if fv.Type() == argsType && fv.Field(0).Bool() && where == "global_defs" {
+	// The type is compared first: converting every field's address to an
+	// interface to ask whether it is a *SyncDaemonLine looked its pointer
+	// type up in reflect's cache, for each of the 400,000 values of
+	// bench/convert.sh's file.
+	t := fv.Type()
+	if t == argsType && fv.Field(0).Bool() && where == "global_defs" {
 		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
 	}
-	if l, ok := fv.Addr().Interface().(*SyncDaemonLine); ok && l.Set {
-		return p.syncDaemonAgain(l, pos) // syncd.go
+	if t == syncDaemonLineType {
+		if l := fv.Addr().Interface().(*SyncDaemonLine); l.Set {
+			return p.syncDaemonAgain(l, pos) // syncd.go
+		}
 	}
 	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
 		name, _ := strings.CutPrefix(where, "vrrp_instance ")
 		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
 		return true
 	}
-	if fv.Type() != scriptType || fv.IsZero() {
+	if t != scriptType || fv.IsZero() {
 		return false
 	}
 	arg := ""
@@ -845,8 +880,9 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 }
 
 var (
-	scriptType = reflect.TypeOf(Script{})
-	argsType   = reflect.TypeOf(Args{})
+	scriptType         = reflect.TypeOf(Script{})
+	argsType           = reflect.TypeOf(Args{})
+	syncDaemonLineType = reflect.TypeOf(SyncDaemonLine{})
 )
 
 // argsAgain reports (and skips) a global_defs keyword keepalived takes only
@@ -934,21 +970,45 @@ func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
 		}
 		fv.SetString(args[0])
 		return nil
+	// The field's type is compared, not its address converted to an
+	// interface (**int...), which looked the pointer type up in reflect's
+	// cache for every value.
 	case scBool:
-		if at, ok := fv.Addr().Interface().(**bool); ok {
-			return p.setBool(at, args)
+		if fv.Type() == boolPtrType {
+			var at *bool
+			err := p.setBool(&at, args)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	case scInt:
-		if at, ok := fv.Addr().Interface().(**int); ok {
-			return p.setInt(at, args)
+		if fv.Type() == intPtrType {
+			var at *int
+			err := p.setInt(&at, args)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	case scDuration:
-		if at, ok := fv.Addr().Interface().(**Duration); ok {
-			return p.setDuration(at, args, f.unit)
+		if fv.Type() == durationPtrType {
+			var at *Duration
+			err := p.setDuration(&at, args, f.unit)
+			if err == nil {
+				fv.Set(reflect.ValueOf(at))
+			}
+			return err
 		}
 	}
 	return setScalar(fv, args, f.unit)
 }
+
+var (
+	boolPtrType     = reflect.TypeOf((*bool)(nil))
+	intPtrType      = reflect.TypeOf((*int)(nil))
+	durationPtrType = reflect.TypeOf((*Duration)(nil))
+)
 
 // setBool sets an optional boolean: on when written alone.
 func (p *parser) setBool(at **bool, args []string) error {

@@ -120,10 +120,10 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 		}
 		for _, k := range sp.Keys {
 			if len(k.Key) > 1 && k.Key[0] == '!' { // each unknown keyword's line (tree.go)
-				dp.Keys = append(dp.Keys, k)
+				dp.Keys = append(dp.Keys, KeyLine{k.Key, sp.Line + k.Line - dp.Line})
 				continue
 			}
-			dp.setKey(k.Key, k.Line)
+			dp.setKey(k.Key, sp.Line+k.Line)
 		}
 	}
 }

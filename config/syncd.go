@@ -364,8 +364,9 @@ func (p *parser) syncDaemonAgain(first *SyncDaemonLine, pos Pos) bool {
 		keys := p.keys[p.depth]
 		for i := range keys {
 			if keys[i].Key == "lvs_sync_daemon" {
-				first.Verdict.report(p.sink, Pos{File: pos.File, Line: keys[i].Line})
-				keys[i].Line = pos.Line
+				base := p.keyBase[p.depth] // the lines count from the block's
+				first.Verdict.report(p.sink, Pos{File: pos.File, Line: base + keys[i].Line})
+				keys[i].Line = pos.Line - base
 			}
 		}
 	}

@@ -395,8 +395,8 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	if s.pos >= 0 {
 		p := Pos{File: file, Line: ix.lines[path]}
 		p.Seq = ix.seqAt(path, p.Line)
-		if path == "" {
-			p.Line = 1
+		if path == "" || p.Line == 0 {
+			p.Line = 1 // before the keys, whose lines are kept relative to it
 		}
 		prefix := path + "."
 		if path == "" {
@@ -410,9 +410,6 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 		}
 		if s.unparsed >= 0 {
 			unparsedLines(&p, v.Field(s.unparsed), prefix+"unparsed", ix)
-		}
-		if p.Line == 0 {
-			p.Line = 1
 		}
 		v.Field(s.pos).Set(reflect.ValueOf(p))
 	}
@@ -499,6 +496,6 @@ func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
 	}
 	p.setKey("!", lines[0])
 	for j, l := range lines {
-		p.Keys = append(p.Keys, KeyLine{"!" + u.Index(j).String(), l})
+		p.Keys = append(p.Keys, KeyLine{"!" + u.Index(j).String(), l - p.Line})
 	}
 }

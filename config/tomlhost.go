@@ -250,7 +250,7 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 			for i, k := range pos.Keys {
 				if k.Key == "!"+u.Index(j).String() && !used[i] {
 					used[i] = true
-					at = Pos{File: pos.File, Line: k.Line}
+					at = Pos{File: pos.File, Line: pos.Line + k.Line}
 					break
 				}
 			}

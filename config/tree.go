@@ -100,7 +100,7 @@ func keyLine(p *Pos, kw string) int {
 	}
 	for _, k := range p.Keys {
 		if k.Key == kw {
-			return k.Line
+			return p.Line + k.Line
 		}
 	}
 	return 0
@@ -202,7 +202,7 @@ func (tb *treeBuilder) fill(n *tnode, v reflect.Value, top bool) {
 			if pos != nil {
 				for i, k := range pos.Keys {
 					if k.Key == "!"+text && !used[i] {
-						line = k.Line
+						line = pos.Line + k.Line
 						used[i] = true
 						break
 					}

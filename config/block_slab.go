@@ -1,0 +1,41 @@
+package config
+
+import "reflect"
+
+// blockSlab hands out new blocks of one model type (real servers, checkers,
+// url blocks, virtual servers...) from chunks allocated a few at a time, as
+// slab does for optional numbers: bench/convert.sh's file has 110,000 blocks,
+// and one allocation each cost a heap header, the rounding up to a size class
+// (a 632-byte RealServer takes 640, a 296-byte HTTPCheck 320) and the
+// allocator's own work for each. Each chunk stays alive while any block in it
+// does, which for a parsed model is all of them. A type's chunks start at one
+// block and double up to blockChunkBytes, so a type written once (a
+// vrrp_instance) costs no more than before.
+type blockSlab struct {
+	buf  reflect.Value // a []T; invalid before the first block
+	used int           // blocks of buf handed out
+}
+
+// blockChunkBytes bounds the size of one chunk of blocks.
+const blockChunkBytes = 16 << 10
+
+// newBlock returns a pointer to a new zero value of t, whose schema is s.
+func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
+	if p.noSlabs {
+		return reflect.New(t)
+	}
+	b := &s.blocks
+	if !b.buf.IsValid() || b.used == b.buf.Len() {
+		n := 1
+		if b.buf.IsValid() {
+			n = 2 * b.buf.Len()
+		}
+		if limit := max(1, blockChunkBytes/int(max(t.Size(), 1))); n > limit {
+			n = limit
+		}
+		b.buf, b.used = reflect.MakeSlice(reflect.SliceOf(t), n, n), 0
+	}
+	v := b.buf.Index(b.used).Addr()
+	b.used++
+	return v
+}
