@@ -11,24 +11,50 @@ import (
 // and transitions to have run, so that what is dropped is start-up's.
 const DefaultDelay = 10 * time.Second
 
+// DefaultInterval is the least time between two trims that follow garbage
+// collections (Scheduler.Interval). An idle Go process collects about every
+// two minutes (the runtime's forced collection), a busy one more often.
+const DefaultInterval = time.Minute
+
+// AfterGCMinKB is the least the program's droppable pages must hold for a
+// trim after a collection to drop them (Options.MinKB): below it, the
+// pages are the daemon's working set, which it would fault back at once.
+const AfterGCMinKB = 512
+
 // Scheduler runs Trim once Delay after each Kick (several kicks within
 // Delay make one trim), and logs what each trim did and what the previous
 // one cost in minor faults since.
+//
+// With Interval set, it also trims after a garbage collection, at most once
+// per Interval and only once a kicked trim has run: each collection scans
+// every goroutine's stack through the program's pclntab and funcdata and
+// brings back megabytes of pages (the kernel maps 64 KiB around each
+// fault) that the daemon then leaves alone until the next collection. Those
+// trims keep the heap (Options.NoHeap: returning it would run another
+// collection) and drop nothing when less than AfterGCMinKB came back.
 type Scheduler struct {
 	// Delay between the last Kick and the trim; 0: DefaultDelay.
-	Delay   time.Duration
-	Options Options
-	Log     *slog.Logger
+	Delay time.Duration
+	// Interval is the least time between a trim and a trim that follows a
+	// collection; 0: no trims after collections.
+	Interval time.Duration
+	// AfterGCMinKB is Options.MinKB for the trims after collections
+	// (NewScheduler: AfterGCMinKB).
+	AfterGCMinKB int64
+	Options      Options
+	Log          *slog.Logger
 
 	kick chan struct{}
 }
 
-// NewScheduler returns a Scheduler; call Run, then Kick.
+// NewScheduler returns a Scheduler; call Run, then Kick. It trims after
+// collections with DefaultInterval; set Interval before Run to change that.
 func NewScheduler(log *slog.Logger, delay time.Duration, o Options) *Scheduler {
 	if delay <= 0 {
 		delay = DefaultDelay
 	}
-	return &Scheduler{Delay: delay, Options: o, Log: log, kick: make(chan struct{}, 1)}
+	return &Scheduler{Delay: delay, Interval: DefaultInterval, AfterGCMinKB: AfterGCMinKB, Options: o, Log: log,
+		kick: make(chan struct{}, 1)}
 }
 
 // Kick asks for a trim Delay from now. It never blocks.
@@ -39,25 +65,41 @@ func (s *Scheduler) Kick() {
 	}
 }
 
-// Run trims after each Kick until ctx ends.
+// Run trims after each Kick, and after collections (see Scheduler), until
+// ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
-	var last Stats
-	trimmed := false
+	var gc <-chan struct{}
+	if s.Interval > 0 {
+		n := newGCNotifier()
+		defer n.stop()
+		gc = n.c
+	}
+	var (
+		last     Stats
+		lastAt   time.Time
+		trimmed  bool
+		pending  bool // a kicked trim is due
+		afterGC  int  // trims after collections that dropped pages
+		belowMin int  // collections after which too little came back
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			if trimmed {
 				if n, err := MinorFaults(); err == nil {
-					s.Log.Info("memtrim: minor faults since the last trim (pages used again)", "minor_faults", n-last.MinorFaults)
+					s.Log.Info("memtrim: minor faults since the last trim (pages used again)", "minor_faults", n-last.MinorFaults,
+						"trims_after_collections", afterGC, "collections_with_little_back", belowMin)
 				}
 			}
 			return
 		case <-s.kick:
+			pending = true
 			t.Reset(s.Delay)
 		case <-t.C:
+			pending = false
 			st, err := Trim(s.Options)
 			if err != nil {
 				s.Log.Warn("memtrim: cannot trim", "err", err)
@@ -70,7 +112,32 @@ func (s *Scheduler) Run(ctx context.Context) {
 				args = append(args, "minor_faults_since_last_trim", st.MinorFaults-last.MinorFaults)
 			}
 			s.Log.Info("memtrim: dropped start-up pages of the program (turn off: kt run --no-memtrim)", args...)
-			last, trimmed = st, true
+			last, lastAt, trimmed = st, time.Now(), true
+		case <-gc:
+			// Before the first trim the pages are start-up's, which the
+			// kicked trim drops; a collection right after a trim (its own
+			// FreeOSMemory's) brings back nothing worth a trim.
+			if !trimmed || pending || time.Since(lastAt) < s.Interval {
+				continue
+			}
+			o := s.Options
+			o.NoHeap, o.MinKB = true, s.AfterGCMinKB
+			st, err := Trim(o)
+			if err != nil {
+				s.Log.Warn("memtrim: cannot trim after a collection", "err", err)
+				continue
+			}
+			lastAt = time.Now()
+			if st.BelowMin {
+				belowMin++
+				s.Log.Debug("memtrim: a collection brought back little of the program; left mapped", "rss_kib", st.RSSAfterKB)
+				continue
+			}
+			afterGC++
+			s.Log.Debug("memtrim: dropped the program's pages again after a collection", "program_kib", st.DroppedKB,
+				"rss_before_kib", st.RSSBeforeKB, "rss_after_kib", st.RSSAfterKB,
+				"minor_faults_since_last_trim", st.MinorFaults-last.MinorFaults)
+			last = st
 		}
 	}
 }

@@ -1,0 +1,125 @@
+package memtrim
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGCNotifier: a collection sends; after stop, collections do not.
+func TestGCNotifier(t *testing.T) {
+	n := newGCNotifier()
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		select {
+		case <-n.c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("collection %d: no notification", i+1)
+		}
+	}
+	n.stop()
+	runtime.GC() // collects the sentinel armed last: it arms no other
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-n.c:
+	default:
+	}
+	runtime.GC()
+	runtime.GC()
+	select {
+	case <-n.c:
+		t.Fatal("a notification after stop")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+var retrimKB = regexp.MustCompile(`again after a collection" program_kib=(\d+)`)
+
+// TestSchedulerAfterGC: once the kicked trim has run, a collection more
+// than Interval after the last trim trims again (one within Interval does
+// not); the process runs on; with too little back (AfterGCMinKB) the
+// pages stay mapped; Interval 0 never trims after a collection.
+func TestSchedulerAfterGC(t *testing.T) {
+	const again = "again after a collection"
+	start := func(t *testing.T, interval time.Duration, minKB int64) (*syncBuffer, func() string) {
+		t.Helper()
+		var buf syncBuffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		s := NewScheduler(log, 10*time.Millisecond, Options{NoHeap: true})
+		s.Interval, s.AfterGCMinKB = interval, minKB
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Run(ctx)
+		}()
+		s.Kick()
+		waitLog(t, &buf, "memtrim: dropped start-up", 1)
+		return &buf, func() string { cancel(); <-done; return buf.String() }
+	}
+
+	t.Run("retrim", func(t *testing.T) {
+		const interval = 300 * time.Millisecond
+		buf, stop := start(t, interval, 1)
+		runtime.GC() // within Interval of the trim
+		time.Sleep(100 * time.Millisecond)
+		if strings.Contains(buf.String(), again) {
+			t.Fatalf("a trim after a collection within Interval:\n%s", buf.String())
+		}
+		time.Sleep(interval)
+		runtime.GC() // its stack scan reads pclntab back
+		waitLog(t, buf, again, 1)
+		m := retrimKB.FindStringSubmatch(buf.String())
+		if kb, _ := strconv.Atoi(m[1]); kb <= 0 {
+			t.Errorf("the trim after a collection dropped %s KiB:\n%s", m[1], buf.String())
+		}
+		// Still runs, and collects, after its pages went again.
+		msg, stack := recoverStack()
+		if msg != "memtrim test panic" || !strings.Contains(stack, "memtrim.deepPanic") {
+			t.Fatalf("panic after the trim: recovered %v, stack:\n%s", msg, stack)
+		}
+		runtime.GC()
+		out := stop()
+		if !strings.Contains(out, "trims_after_collections=1") && !strings.Contains(out, "trims_after_collections=2") {
+			t.Errorf("stop's count of trims after collections, want 1 or 2:\n%s", out)
+		}
+	})
+	t.Run("little back", func(t *testing.T) {
+		buf, stop := start(t, time.Millisecond, 1<<40)
+		time.Sleep(10 * time.Millisecond)
+		runtime.GC()
+		waitLog(t, buf, "brought back little", 1)
+		out := stop()
+		if strings.Contains(out, again) || !strings.Contains(out, "trims_after_collections=0") {
+			t.Errorf("pages dropped below AfterGCMinKB:\n%s", out)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		buf, stop := start(t, 0, 1)
+		time.Sleep(10 * time.Millisecond)
+		runtime.GC()
+		runtime.GC()
+		time.Sleep(200 * time.Millisecond)
+		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "brought back little") {
+			t.Errorf("Interval 0 acted on a collection:\n%s", buf.String())
+		}
+	})
+}
+
+// waitLog waits until buf holds want n times.
+func waitLog(t *testing.T, buf *syncBuffer, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(buf.String(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("want %d of %q, log:\n%s", n, want, buf.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
