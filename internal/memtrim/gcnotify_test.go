@@ -42,16 +42,18 @@ func TestGCNotifier(t *testing.T) {
 var retrimKB = regexp.MustCompile(`again after a collection" program_kib=(\d+)`)
 
 // TestSchedulerAfterGC: once the kicked trim has run, a collection more
-// than Interval after the last trim trims again (one within Interval does
-// not); the process runs on; with too little back (AfterGCMinKB) the
-// pages stay mapped; Interval 0 never trims after a collection.
+// than Interval after the last trim trims again at once, and one within
+// Interval makes a trim when the Interval is over; no collection, no trim
+// (the trim's own FreeOSMemory's collection does not count); the process
+// runs on; with too little back (AfterGCMinKB) the pages stay mapped;
+// Interval 0 never trims after a collection.
 func TestSchedulerAfterGC(t *testing.T) {
 	const again = "again after a collection"
-	start := func(t *testing.T, interval time.Duration, minKB int64) (*syncBuffer, func() string) {
+	start := func(t *testing.T, o Options, interval time.Duration, minKB int64) (*syncBuffer, func() string) {
 		t.Helper()
 		var buf syncBuffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		s := NewScheduler(log, 10*time.Millisecond, Options{NoHeap: true})
+		s := NewScheduler(log, 10*time.Millisecond, o)
 		s.Interval, s.AfterGCMinKB = interval, minKB
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -65,33 +67,48 @@ func TestSchedulerAfterGC(t *testing.T) {
 	}
 
 	t.Run("retrim", func(t *testing.T) {
-		const interval = 300 * time.Millisecond
-		buf, stop := start(t, interval, 1)
-		runtime.GC() // within Interval of the trim
+		const interval = 400 * time.Millisecond
+		buf, stop := start(t, Options{NoHeap: true}, interval, 1)
+		runtime.GC() // within Interval of the trim: a trim when it is over
 		time.Sleep(100 * time.Millisecond)
 		if strings.Contains(buf.String(), again) {
-			t.Fatalf("a trim after a collection within Interval:\n%s", buf.String())
+			t.Fatalf("a trim after a collection within Interval, before it was over:\n%s", buf.String())
 		}
-		time.Sleep(interval)
-		runtime.GC() // its stack scan reads pclntab back
 		waitLog(t, buf, again, 1)
-		m := retrimKB.FindStringSubmatch(buf.String())
-		if kb, _ := strconv.Atoi(m[1]); kb <= 0 {
-			t.Errorf("the trim after a collection dropped %s KiB:\n%s", m[1], buf.String())
+		// No collection, no trim.
+		time.Sleep(2 * interval)
+		if n := strings.Count(buf.String(), again); n != 1 {
+			t.Fatalf("%d trims after one collection:\n%s", n, buf.String())
 		}
-		// Still runs, and collects, after its pages went again.
+		runtime.GC() // more than Interval after the last trim: at once
+		waitLog(t, buf, again, 2)
+		for _, m := range retrimKB.FindAllStringSubmatch(buf.String(), -1) {
+			if kb, _ := strconv.Atoi(m[1]); kb <= 0 {
+				t.Errorf("a trim after a collection dropped %s KiB:\n%s", m[1], buf.String())
+			}
+		}
+		// Still runs, and collects, after its pages went.
 		msg, stack := recoverStack()
 		if msg != "memtrim test panic" || !strings.Contains(stack, "memtrim.deepPanic") {
 			t.Fatalf("panic after the trim: recovered %v, stack:\n%s", msg, stack)
 		}
 		runtime.GC()
 		out := stop()
-		if !strings.Contains(out, "trims_after_collections=1") && !strings.Contains(out, "trims_after_collections=2") {
-			t.Errorf("stop's count of trims after collections, want 1 or 2:\n%s", out)
+		if !strings.Contains(out, "trims_after_collections=2") && !strings.Contains(out, "trims_after_collections=3") {
+			t.Errorf("stop's count of trims after collections, want 2 or 3:\n%s", out)
+		}
+	})
+	t.Run("own collection", func(t *testing.T) {
+		// The kicked trim returns the heap: FreeOSMemory collects, and
+		// that collection is the trim's own.
+		buf, stop := start(t, Options{}, 50*time.Millisecond, 1)
+		time.Sleep(300 * time.Millisecond)
+		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "brought back little") {
+			t.Errorf("the trim's own collection made a trim after a collection:\n%s", buf.String())
 		}
 	})
 	t.Run("little back", func(t *testing.T) {
-		buf, stop := start(t, time.Millisecond, 1<<40)
+		buf, stop := start(t, Options{NoHeap: true}, time.Millisecond, 1<<40)
 		time.Sleep(10 * time.Millisecond)
 		runtime.GC()
 		waitLog(t, buf, "brought back little", 1)
@@ -101,7 +118,7 @@ func TestSchedulerAfterGC(t *testing.T) {
 		}
 	})
 	t.Run("off", func(t *testing.T) {
-		buf, stop := start(t, 0, 1)
+		buf, stop := start(t, Options{NoHeap: true}, 0, 1)
 		time.Sleep(10 * time.Millisecond)
 		runtime.GC()
 		runtime.GC()

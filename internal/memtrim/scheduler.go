@@ -3,6 +3,7 @@ package memtrim
 import (
 	"context"
 	"log/slog"
+	"runtime/metrics"
 	"time"
 )
 
@@ -29,7 +30,8 @@ const AfterGCMinKB = 512
 // one cost in minor faults since.
 //
 // With Interval set, it also trims after a garbage collection, at most once
-// per Interval and only once a kicked trim has run: each collection scans
+// per Interval (a collection sooner after the last trim is followed by a
+// trim when the Interval is over) and only once a kicked trim has run: each collection scans
 // every goroutine's stack through the program's pclntab and funcdata and
 // brings back megabytes of pages (the kernel maps 64 KiB around each
 // fault) that the daemon then leaves alone until the next collection. Those
@@ -80,14 +82,42 @@ func (s *Scheduler) Run(ctx context.Context) {
 		defer n.stop()
 		gc = n.c
 	}
+	// deferred fires when a collection came within Interval of the last
+	// trim: its pages go when the Interval is over, not at the next
+	// collection after it (up to two minutes later in an idle kt).
+	deferred := time.NewTimer(time.Hour)
+	deferred.Stop()
+	defer deferred.Stop()
 	var (
-		last     Stats
-		lastAt   time.Time
-		trimmed  bool
-		pending  bool // a kicked trim is due
-		afterGC  int  // trims after collections that dropped pages
-		belowMin int  // collections after which too little came back
+		last       Stats
+		lastAt     time.Time
+		lastCycles uint64 // collections finished at the last trim
+		trimmed    bool
+		pending    bool // a kicked trim is due
+		waiting    bool // deferred is set
+		afterGC    int  // trims after collections that dropped pages
+		belowMin   int  // collections after which too little came back
 	)
+	afterCollection := func() {
+		o := s.Options
+		o.NoHeap, o.MinKB = true, s.AfterGCMinKB
+		st, err := Trim(o)
+		if err != nil {
+			s.Log.Warn("memtrim: cannot trim after a collection", "err", err)
+			return
+		}
+		lastAt, lastCycles = time.Now(), gcCycles()
+		if st.BelowMin {
+			belowMin++
+			s.Log.Debug("memtrim: a collection brought back little of the program; left mapped", "rss_kib", st.RSSAfterKB)
+			return
+		}
+		afterGC++
+		s.Log.Debug("memtrim: dropped the program's pages again after a collection", "program_kib", st.DroppedKB,
+			"rss_before_kib", st.RSSBeforeKB, "rss_after_kib", st.RSSAfterKB,
+			"minor_faults_since_last_trim", st.MinorFaults-last.MinorFaults)
+		last = st
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -115,32 +145,36 @@ func (s *Scheduler) Run(ctx context.Context) {
 				args = append(args, "minor_faults_since_last_trim", st.MinorFaults-last.MinorFaults)
 			}
 			s.Log.Info("memtrim: dropped start-up pages of the program (turn off: kt run --no-memtrim)", args...)
-			last, lastAt, trimmed = st, time.Now(), true
+			last, lastAt, lastCycles, trimmed = st, time.Now(), gcCycles(), true
 		case <-gc:
 			// Before the first trim the pages are start-up's, which the
-			// kicked trim drops; a collection right after a trim (its own
-			// FreeOSMemory's) brings back nothing worth a trim.
-			if !trimmed || pending || time.Since(lastAt) < s.Interval {
+			// kicked trim drops; a kicked trim is due anyway; and the
+			// collection a trim ran itself (FreeOSMemory's) comes before
+			// its madvise, so no collection since means nothing to do.
+			if !trimmed || pending || waiting || gcCycles() == lastCycles {
 				continue
 			}
-			o := s.Options
-			o.NoHeap, o.MinKB = true, s.AfterGCMinKB
-			st, err := Trim(o)
-			if err != nil {
-				s.Log.Warn("memtrim: cannot trim after a collection", "err", err)
+			if wait := s.Interval - time.Since(lastAt); wait > 0 {
+				deferred.Reset(wait)
+				waiting = true
 				continue
 			}
-			lastAt = time.Now()
-			if st.BelowMin {
-				belowMin++
-				s.Log.Debug("memtrim: a collection brought back little of the program; left mapped", "rss_kib", st.RSSAfterKB)
-				continue
+			afterCollection()
+		case <-deferred.C:
+			waiting = false
+			if !pending && gcCycles() != lastCycles {
+				afterCollection()
 			}
-			afterGC++
-			s.Log.Debug("memtrim: dropped the program's pages again after a collection", "program_kib", st.DroppedKB,
-				"rss_before_kib", st.RSSBeforeKB, "rss_after_kib", st.RSSAfterKB,
-				"minor_faults_since_last_trim", st.MinorFaults-last.MinorFaults)
-			last = st
 		}
 	}
+}
+
+// gcCycles is the number of collections the runtime has finished.
+func gcCycles() uint64 {
+	m := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return m[0].Value.Uint64()
 }
