@@ -31,12 +31,13 @@ const AfterGCMinKB = 512
 //
 // With Interval set, it also trims after a garbage collection, at most once
 // per Interval (a collection sooner after the last trim is followed by a
-// trim when the Interval is over) and only once a kicked trim has run: each collection scans
-// every goroutine's stack through the program's pclntab and funcdata and
-// brings back megabytes of pages (the kernel maps 64 KiB around each
-// fault) that the daemon then leaves alone until the next collection. Those
-// trims keep the heap (Options.NoHeap: returning it would run another
-// collection) and drop nothing when less than AfterGCMinKB came back.
+// trim when the Interval is over) and only once a kicked trim has run: each
+// collection scans every goroutine's stack through the program's pclntab
+// and funcdata and brings back megabytes of pages (the kernel maps 64 KiB
+// around each fault) that the daemon then leaves alone until the next
+// collection. Those trims keep the heap (Options.NoHeap: returning it would
+// run another collection) and drop nothing when less than AfterGCMinKB
+// came back.
 type Scheduler struct {
 	// Delay between the last Kick and the trim; 0: DefaultDelay.
 	Delay time.Duration
