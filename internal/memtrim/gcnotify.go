@@ -40,11 +40,14 @@ func (n *gcNotifier) collected() {
 	if n.stopped.Load() {
 		return
 	}
+	// Armed before the send: a collection that follows the receive then
+	// finds the new sentinel (armed after, it could be allocated after
+	// that collection and reported only by the one after it).
+	n.arm()
 	select {
 	case n.c <- struct{}{}:
 	default:
 	}
-	n.arm()
 }
 
 // stop ends the notifications: the sentinel armed last is collected by the

@@ -45,7 +45,7 @@ var retrimKB = regexp.MustCompile(`again after a collection" program_kib=(\d+)`)
 // than Interval after the last trim trims again at once, and one within
 // Interval makes a trim when the Interval is over; no collection, no trim
 // (the trim's own FreeOSMemory's collection does not count); the process
-// runs on; with too little back (AfterGCMinKB) the pages stay mapped;
+// runs on; with little of the program mapped (AfterGCMinKB) the pages stay;
 // Interval 0 never trims after a collection.
 func TestSchedulerAfterGC(t *testing.T) {
 	const again = "again after a collection"
@@ -103,7 +103,7 @@ func TestSchedulerAfterGC(t *testing.T) {
 		// that collection is the trim's own.
 		buf, stop := start(t, Options{}, 50*time.Millisecond, 1)
 		time.Sleep(300 * time.Millisecond)
-		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "brought back little") {
+		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "little of the program mapped") {
 			t.Errorf("the trim's own collection made a trim after a collection:\n%s", buf.String())
 		}
 	})
@@ -111,7 +111,7 @@ func TestSchedulerAfterGC(t *testing.T) {
 		buf, stop := start(t, Options{NoHeap: true}, time.Millisecond, 1<<40)
 		time.Sleep(10 * time.Millisecond)
 		runtime.GC()
-		waitLog(t, buf, "brought back little", 1)
+		waitLog(t, buf, "little of the program mapped", 1)
 		out := stop()
 		if strings.Contains(out, again) || !strings.Contains(out, "trims_after_collections=0") {
 			t.Errorf("pages dropped below AfterGCMinKB:\n%s", out)
@@ -123,7 +123,7 @@ func TestSchedulerAfterGC(t *testing.T) {
 		runtime.GC()
 		runtime.GC()
 		time.Sleep(200 * time.Millisecond)
-		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "brought back little") {
+		if out := stop(); strings.Contains(out, again) || strings.Contains(out, "little of the program mapped") {
 			t.Errorf("Interval 0 acted on a collection:\n%s", buf.String())
 		}
 	})
