@@ -16,7 +16,9 @@
 # memory (heap and stacks, without the mapped program and libraries), the
 # VIPs held and the IPVS services and real servers in the kernel at the
 # time of the measurement (a check that both did the whole job), and the
-# TCP checks the real servers answered.
+# TCP checks the real servers answered. "max RSS" is the highest VmRSS seen
+# (once a second) from 20 s after start to the measurement: kt run drops its
+# program's pages after garbage collections, so its RSS is a sawtooth.
 #
 # keepalived's checker process needs IPVS. When this kernel has none
 # (/proc/net/ip_vs missing), both sides run inside the IPVS test VM through
@@ -30,7 +32,10 @@
 # --no-memtrim (sides kt-notrim and kt-notrim-vrrp1), the before and after
 # in one run. The minor and major faults of each side are printed (their
 # cost), and kt's memtrim log lines (what it dropped, and the minor faults
-# between the trim and the stop) go to stderr.
+# between the trim and the stop) go to stderr. Sides kt-noretrim and
+# kt-noretrim-vrrp1 (not in the default list: SIDES) run it with
+# --memtrim-interval 0, the start-up trim without the trims after garbage
+# collections.
 #
 # An idle kt with one instance allocates so little that the Go runtime's
 # first collection after the trim is its periodic one, 2 minutes after the
@@ -82,6 +87,8 @@ if [ "${1:-}" = "--inner" ]; then
 		keepalived) cmd=(keepalived -n -l -f "$work/footprint.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
 		kt-vrrp1) cmd=("$kt" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		keepalived-vrrp1) cmd=(keepalived -P -n -l -f "$work/vrrp1.conf" -p "$work/ka.pid" -r "$work/ka-vrrp.pid" -c "$work/ka-check.pid") ;;
+		kt-noretrim) cmd=("$kt" run --memtrim-interval 0 -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		kt-noretrim-vrrp1) cmd=("$kt" run --memtrim-interval 0 -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-notrim) cmd=("$kt" run --no-memtrim -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		kt-notrim-vrrp1) cmd=("$kt" run --no-memtrim -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp) cmd=("$kt-nobgp" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
@@ -90,10 +97,14 @@ if [ "${1:-}" = "--inner" ]; then
 		before=$(cat "$work/accepted")
 		d=$DURATION
 		case $side in *vrrp1) d=$VRRP1_DURATION ;; esac
-		m=$("$fp" measure -after "${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log" | tail -n1)
+		# Samples at 20 s (after kt's start-up trim) and at the end: the
+		# second's rss_max_kb is the highest VmRSS seen in between.
+		out=$("$fp" measure -samples "20s,${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log")
+		m=$(tail -n1 <<<"$out")
+		mx=$(grep '^sample' <<<"$out" | tail -n1 | sed -n 's/.*rss_max_kb=\([0-9]*\).*/\1/p')
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
-		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb)"
+		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb) $(v cpu_ms) ${mx:-0}"
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
 		grep 'memtrim' "$work/$side.log" | sed "s/^/  $side: /" >&2 || true
 		sleep 2
@@ -103,7 +114,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kt-bench-footprint.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "bench/footprint: $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s (one-instance sides: ${VRRP1_DURATION} s)"
+echo "bench/footprint: $(date -u +%FT%TZ), load average $(cut -d" " -f1-3 /proc/loadavg); $VRRP VRRP instances, $VS virtual servers x $RS real servers (TCP_CHECK, delay_loop $DELAY_LOOP), RSS after ${DURATION} s (one-instance sides: ${VRRP1_DURATION} s)"
 make -s build BINARY="$work/kt" # the binary make install installs
 ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
 # The same without GoBGP (make build NOBGP=1): sides kt-nobgp and
@@ -123,19 +134,23 @@ fi
 table() {
 	awk '
 	BEGIN {
-		print "| side             | procs | RSS MiB | PSS MiB | anon MiB | anon huge MiB | minor faults | major faults | VIPs | IPVS services | IPVS real servers | checks answered |"
-		print "|------------------|-------|---------|---------|----------|---------------|--------------|--------------|------|---------------|-------------------|-----------------|"
+		print "| side             | procs | RSS MiB | max RSS MiB | PSS MiB | anon MiB | anon huge MiB | minor faults | major faults | CPU s | VIPs | IPVS services | IPVS real servers | checks answered |"
+		print "|------------------|-------|---------|-------------|---------|----------|---------------|--------------|--------------|-------|------|---------------|-------------------|-----------------|"
 	}
 	/memtrim/ { print > "/dev/stderr" } # the trim lines of kt run, through the VM
 	/^RESULT/ {
 		rss[$2] = $4; pss[$2] = $5
-		printf "| %-16s | %5d | %7.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $6, $7, $8, $9
+		printf "| %-16s | %5d | %7.1f | %11.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %5.2f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $15 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $14 / 1000, $6, $7, $8, $9
 	}
 	END {
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
 			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
 		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
 			printf "one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-vrrp1"] / pss["keepalived-vrrp1"]
+		if (rss["kt-noretrim"] > 0 && rss["keepalived"] > 0)
+			printf "start-up trim only (--memtrim-interval 0): kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt-noretrim"] / rss["keepalived"], pss["kt-noretrim"] / pss["keepalived"]
+		if (rss["kt-noretrim-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "start-up trim only (--memtrim-interval 0): one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f\n", rss["kt-noretrim-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-noretrim-vrrp1"] / pss["keepalived-vrrp1"]
 		if (rss["kt-notrim"] > 0 && rss["keepalived"] > 0)
 			printf "without the trim (--no-memtrim): kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt-notrim"] / rss["keepalived"], pss["kt-notrim"] / pss["keepalived"]
 		if (rss["kt-notrim-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
@@ -162,3 +177,4 @@ export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTR
 export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES
 echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
 bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table
+echo "done $(date -u +%FT%TZ), load average $(cut -d" " -f1-3 /proc/loadavg)"

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -48,6 +49,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "stats-file", Value: daemon.DefaultStatsFile, Usage: "SIGUSR2's statistics `FILE`"},
 			&cli.BoolFlag{Name: "no-memtrim", Usage: "keep the program's start-up pages mapped (by default kt drops them --memtrim-delay after start and each reload: README, \"Memory: the start-up trim\")"},
 			durationFlag("memtrim-delay", nil, memtrim.DefaultDelay, "how long after start and each reload kt drops its start-up pages"),
+			durationFlag("memtrim-interval", nil, memtrim.DefaultInterval, "drop the program's pages again after a garbage collection, at most this often (0: never)"),
 		},
 		Action: runAction,
 	}
@@ -71,6 +73,9 @@ type runOptions struct {
 	// MemTrimDelay is when they go (0: memtrim.DefaultDelay).
 	NoMemTrim    bool
 	MemTrimDelay time.Duration
+	// MemTrimInterval: trims after garbage collections at most this often
+	// (0: memtrim.DefaultInterval; negative: none).
+	MemTrimInterval time.Duration
 }
 
 func runAction(c *cli.Context) error {
@@ -94,6 +99,7 @@ func runAction(c *cli.Context) error {
 		PIDFiles:  pidFiles,
 		TestMail:  c.Bool("test-mail"),
 		NoMemTrim: c.Bool("no-memtrim"), MemTrimDelay: flagDuration(c, "memtrim-delay"),
+		MemTrimInterval: cmp.Or(flagDuration(c, "memtrim-interval"), -1),
 		Daemon: daemon.Options{KeepIPVS: c.Bool("dont-release-ipvs"),
 			VRRPOnly: c.Bool("vrrp"), CheckOnly: c.Bool("check"), ControlSocket: c.String("control-socket"),
 			MetricsListen: c.String("http-listen"), DataFile: c.String("dump-file"),
@@ -119,7 +125,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		return cli.Exit("kt run: "+err.Error(), exitUsage)
 	}
 	defer closeLog()
-	trim := startMemTrim(ctx, log, o.NoMemTrim, o.MemTrimDelay) // first: it turns THP off
+	trim := startMemTrim(ctx, log, o.NoMemTrim, o.MemTrimDelay, o.MemTrimInterval) // first: it turns THP off
 	defer trim.stop()
 	for _, n := range o.Notes {
 		log.Info(n)

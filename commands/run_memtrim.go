@@ -16,9 +16,11 @@ type memTrim struct {
 }
 
 // startMemTrim turns transparent huge pages off for kt and starts the
-// scheduler, which trims delay after each kick (0: memtrim.DefaultDelay),
-// unless off; kick and stop are no-ops when off.
-func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay time.Duration) *memTrim {
+// scheduler, which trims delay after each kick (0: memtrim.DefaultDelay)
+// and after garbage collections at most every interval (0:
+// memtrim.DefaultInterval; negative: never), unless off; kick and stop are
+// no-ops when off.
+func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay, interval time.Duration) *memTrim {
 	if off {
 		return &memTrim{stop: func() {}}
 	}
@@ -29,6 +31,9 @@ func startMemTrim(ctx context.Context, log *slog.Logger, off bool, delay time.Du
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := memtrim.NewScheduler(log, delay, memtrim.Options{})
+	if interval != 0 {
+		s.Interval = max(interval, 0)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -223,6 +223,7 @@ func vips(iface string) int {
 type usage struct {
 	rss, pss, anon, anonHuge int64
 	minflt, majflt           int64
+	cpuMS                    int64 // utime + stime, milliseconds
 }
 
 func measureUsage(pids []int) usage {
@@ -239,11 +240,15 @@ func measureUsage(pids []int) usage {
 		if i := strings.LastIndexByte(s, ')'); i >= 0 {
 			// After comm: state ppid pgrp session tty tpgid flags minflt
 			// cminflt majflt.
-			if f := strings.Fields(s[i+1:]); len(f) > 9 {
+			if f := strings.Fields(s[i+1:]); len(f) > 12 {
 				n, _ := strconv.ParseInt(f[7], 10, 64)
 				m, _ := strconv.ParseInt(f[9], 10, 64)
 				u.minflt += n
 				u.majflt += m
+				// utime stime, in clock ticks (USER_HZ, 100 on Linux).
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				u.cpuMS += (ut + st) * 10
 			}
 		}
 	}
@@ -280,13 +285,32 @@ func measure(args []string) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for _, d := range at {
-		select {
-		case err := <-done:
-			return fmt.Errorf("%s exited early: %v", argv[0], err)
-		case <-time.After(time.Until(start.Add(d))):
+		// Between samples, VmRSS once a second: the highest is printed
+		// too, so that a sample taken between two trims does not hide
+		// what the process holds right before one.
+		var maxRSS int64
+		tick := time.NewTicker(time.Second)
+	wait:
+		for {
+			select {
+			case err := <-done:
+				tick.Stop()
+				return fmt.Errorf("%s exited early: %v", argv[0], err)
+			case <-tick.C:
+				var r int64
+				for _, p := range descendants(cmd.Process.Pid) {
+					b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+					r += field(string(b), "VmRSS")
+				}
+				maxRSS = max(maxRSS, r)
+			case <-time.After(time.Until(start.Add(d))):
+				break wait
+			}
 		}
+		tick.Stop()
 		u := measureUsage(descendants(cmd.Process.Pid))
-		fmt.Printf("sample t=%s rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d\n", d, u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt)
+		fmt.Printf("sample t=%s rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d cpu_ms=%d rss_max_kb=%d\n",
+			d, u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt, u.cpuMS, max(maxRSS, u.rss))
 	}
 	select {
 	case err := <-done:
@@ -309,7 +333,7 @@ func measure(args []string) error {
 		<-done
 		code = -1
 	}
-	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d vips=%d services=%d dests=%d exit=%d\n",
-		len(pids), u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt, nv, svc, dst, code)
+	fmt.Printf("procs=%d rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d cpu_ms=%d vips=%d services=%d dests=%d exit=%d\n",
+		len(pids), u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt, u.cpuMS, nv, svc, dst, code)
 	return nil
 }

@@ -165,12 +165,19 @@ type Stats struct {
 	RSSBeforeKB, RSSAfterKB int64
 	// MinorFaults is the process's minor-fault count right after the trim.
 	MinorFaults uint64
+	// BelowMin is true when the droppable pages held less than
+	// Options.MinKB and Trim left them mapped (Mappings is then 0).
+	BelowMin bool
 }
 
 // Options tune Trim.
 type Options struct {
-	// NoHeap leaves the heap alone (no debug.FreeOSMemory).
+	// NoHeap leaves the heap alone (no debug.FreeOSMemory, which runs a
+	// full collection first).
 	NoHeap bool
+	// MinKB: when the droppable mappings hold less than this (KiB), drop
+	// nothing: a trim that frees little costs more faults than it saves.
+	MinKB int64
 }
 
 // Trim drops the read-only, never-written mappings of the running
@@ -186,17 +193,34 @@ func Trim(o Options) (Stats, error) {
 			st.HeapReleased = after - before
 		}
 	}
-	b, err := os.ReadFile("/proc/self/smaps")
+	// Read as a stream: the file's text is tens of KiB that would be heap
+	// (a trim runs after collections too, where that garbage lingers).
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return st, fmt.Errorf("memtrim: %w", err)
 	}
-	regs, err := ParseSmaps(bytes.NewReader(b))
+	regs, err := ParseSmaps(f)
+	f.Close()
 	if err != nil {
 		return st, fmt.Errorf("memtrim: %w", err)
 	}
 	dev, ino, ok := exeFile(regs)
 	if !ok {
 		return st, fmt.Errorf("memtrim: no file mapping holds the program's code")
+	}
+	if o.MinKB > 0 {
+		var kb int64
+		for _, r := range regs {
+			if r.droppable(dev, ino) {
+				kb += r.RSSKB
+			}
+		}
+		if kb < o.MinKB {
+			st.BelowMin = true
+			st.RSSAfterKB = vmRSS()
+			st.MinorFaults, _ = MinorFaults()
+			return st, nil
+		}
 	}
 	for _, r := range regs {
 		if r.Inode != ino || r.Dev != dev {
