@@ -204,13 +204,21 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer tick.Stop()
 	m.wake()
 	for {
+		// Without a bgp block and with nothing to retry there is nothing
+		// to poll: the ticker's channel is left out of the select, so an
+		// idle kt run is not woken every PollPeers (a timer whose
+		// channel no goroutine waits on is not in the runtime's heap).
+		var tickC <-chan time.Time
+		if m.s.LocalAS != 0 || m.errs > 0 {
+			tickC = tick.C
+		}
 		select {
 		case <-ctx.Done():
 			return m.stop(have)
 		case <-m.poke:
 			m.applyNext(ctx, have)
 			m.reconcile(ctx, have)
-		case <-tick.C:
+		case <-tickC:
 			if !m.running && m.s.LocalAS != 0 { // a restart that failed
 				m.startSpeaker(ctx)
 			}
