@@ -121,8 +121,17 @@ type loop struct {
 }
 
 // yieldAfter is how long the loop runs without parking before it lets the
-// process's other goroutines run.
-const yieldAfter = time.Millisecond
+// process's other goroutines run: the runtime's own time slice (sysmon
+// preempts a goroutine after 10 ms). Each yield costs: runtime.Gosched
+// wakes an idle thread whenever a P is idle (GOMAXPROCS > 1), which finds
+// nothing to do and sleeps again, two context switches. At 1 ms that
+// happened on most checks where a check's own steps take over a
+// millisecond, which is every check under the IPVS test VM's emulation
+// and many on a loaded host (the thread preempted between a wake-up and
+// the next park): 1.2 futex calls per check on the host with 50 servers,
+// and the main cause of kt with GOMAXPROCS=2 costing more per check than
+// with GOMAXPROCS=1 in the VM.
+const yieldAfter = 10 * time.Millisecond
 
 // tfdIndex marks the timerfd's events.
 const tfdIndex = -1
