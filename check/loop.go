@@ -87,8 +87,12 @@ type loopTask struct {
 	hidx  int           // in loop.heap; -1 when not there
 	when  time.Duration // due time or attempt deadline, since loop.base
 	state uint8
-	fd    int    // -1: none
-	gen   uint32 // tells this socket's events from an earlier one's
+	// watched: fd is in the epoll set; inReady: the set reported it
+	// readable (or closed) before the request was out, an edge that will
+	// not come again.
+	watched, inReady bool
+	fd               int    // -1: none
+	gen              uint32 // tells this socket's events from an earlier one's
 	// The attempt under way.
 	start  time.Time // the attempt's start
 	ustart time.Time // this URL's start
@@ -343,22 +347,48 @@ func (l *loop) connect(t *loopTask) {
 		l.connected(t)
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 		t.state = taskConnecting
-		l.watch(t, unix.EPOLL_CTL_ADD, unix.EPOLLOUT)
+		l.watch(t)
 	default:
 		l.connectFailed(t, p.dialErr(os.NewSyscallError("connect", err)))
 	}
 }
 
-// watch asks the epoll set for t's socket's events.
-func (l *loop) watch(t *loopTask, op int, events uint32) {
-	ev := unix.EpollEvent{Events: events, Fd: t.idx, Pad: int32(t.gen)}
-	unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(l.ep), uintptr(op), uintptr(t.fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+// sockEvents is what the epoll set watches on a check's socket, once for
+// the socket's life: edge-triggered readable and writable, so that the
+// connect's end (writable), a full send buffer's room (writable) and the
+// response (readable) each wake the loop once without an epoll_ctl
+// between the steps (one system call per check fewer than switching a
+// level-triggered interest from writable to readable). Edge-triggered
+// means an edge is not repeated: an event is kept for the step that
+// needs it (inReady), and a read goes on until EAGAIN or the end.
+const sockEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLET
+
+// Events that tell a step to go on.
+const (
+	evOut = unix.EPOLLOUT | unix.EPOLLERR | unix.EPOLLHUP
+	evIn  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLERR | unix.EPOLLHUP
+)
+
+// watch puts t's socket in the epoll set, if it is not there yet.
+func (l *loop) watch(t *loopTask) {
+	if t.watched {
+		return
+	}
+	t.watched = true
+	ev := unix.EpollEvent{Events: sockEvents, Fd: t.idx, Pad: int32(t.gen)}
+	unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(l.ep), unix.EPOLL_CTL_ADD, uintptr(t.fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
 }
 
 // event is what the epoll set said of t's socket.
-func (l *loop) event(t *loopTask, _ uint32) {
+func (l *loop) event(t *loopTask, events uint32) {
+	if t.state != taskReading && events&evIn != 0 {
+		t.inReady = true
+	}
 	switch t.state {
 	case taskConnecting:
+		if events&evOut == 0 {
+			return
+		}
 		n, err := rawGetsockoptInt(t.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
 			l.connectFailed(t, t.spec.plan.dialErr(os.NewSyscallError("getsockopt", err)))
@@ -373,9 +403,13 @@ func (l *loop) event(t *loopTask, _ uint32) {
 			l.connectFailed(t, t.spec.plan.dialErr(os.NewSyscallError("connect", e)))
 		}
 	case taskSending:
-		l.send(t)
+		if events&evOut != 0 {
+			l.send(t)
+		}
 	case taskReading:
-		l.read(t)
+		if events&evIn != 0 {
+			l.read(t)
+		}
 	}
 }
 
@@ -389,29 +423,31 @@ func (l *loop) connected(t *loopTask) {
 		return
 	}
 	t.sent = 0
-	prev := t.state
 	t.state = taskSending
 	if !l.sendSome(t) {
-		op := unix.EPOLL_CTL_MOD
-		if prev != taskConnecting {
-			op = unix.EPOLL_CTL_ADD
-		}
-		l.watch(t, op, unix.EPOLLOUT)
+		l.watch(t)
 		return
 	}
-	if t.state == taskReading {
-		op := unix.EPOLL_CTL_MOD
-		if prev != taskConnecting {
-			op = unix.EPOLL_CTL_ADD
-		}
-		l.watch(t, op, unix.EPOLLIN)
-	}
+	l.reading(t)
 }
 
 // send goes on writing t's request when its socket is writable again.
 func (l *loop) send(t *loopTask) {
-	if l.sendSome(t) && t.state == taskReading {
-		l.watch(t, unix.EPOLL_CTL_MOD, unix.EPOLLIN)
+	if l.sendSome(t) {
+		l.reading(t)
+	}
+}
+
+// reading waits for the response once the request is out, or reads it
+// at once when the epoll set said so before.
+func (l *loop) reading(t *loopTask) {
+	if t.state != taskReading || t.fd < 0 {
+		return // the attempt ended (or moved on to the next URL's socket)
+	}
+	l.watch(t)
+	if t.inReady {
+		t.inReady = false
+		l.read(t)
 	}
 }
 
@@ -473,9 +509,8 @@ func (l *loop) read(t *loopTask) {
 			l.urlDone(t, t.resp.finish(t.ustart, u, &t.spec.http.last[t.url]))
 			return
 		}
-		if n < len(l.buf) {
-			return // the rest, if any, is another event
-		}
+		// Edge-triggered: read on until EAGAIN (the end of a response
+		// without Content-Length may already be there).
 	}
 }
 
@@ -532,6 +567,7 @@ func (l *loop) closeSocket(t *loopTask) {
 		rawClose(t.fd)
 		t.fd = -1
 	}
+	t.watched, t.inReady = false, false
 	if t.hidx >= 0 {
 		l.remove(t)
 	}
