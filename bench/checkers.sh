@@ -39,7 +39,9 @@
 # (default 50), VM_DURATION (default DURATION), ROUNDS (default 1),
 # KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs, 2048 MiB), VMRUN (the VM
 # runner, default bench/vmrun.sh), KT_GOMAXPROCS (GOMAXPROCS for kt's side
-# only), BASE (a git revision for kt-base), SKIP_HOST=1 (the VM part only).
+# only), BASE (a git revision for kt-base), SKIP_HOST=1 (the VM part only),
+# KT_SIDES (kt's sides on the host and in the 50-server VM part; default
+# "kt kt-1p").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -117,7 +119,7 @@ fi
 
 echo "bench/checkers: $N HTTP real servers, delay_loop 1 s, ${DURATION} s each side"
 go build -o "$work/checkers" ./bench/checkers
-kt_sides=(kt kt-1p)
+read -r -a kt_sides <<<"${KT_SIDES:-kt kt-1p}"
 if [ -n "${BASE:-}" ]; then
 	rev=$(git rev-parse --short "$BASE")
 	echo "kt-base: bench/checkers built from $BASE ($rev)"

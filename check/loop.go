@@ -137,6 +137,24 @@ type loop struct {
 // with GOMAXPROCS=1 in the VM.
 const yieldAfter = 10 * time.Millisecond
 
+// timerGrid is the step of the times the timerfd goes off at (since
+// loop.base): the earliest due time or deadline is rounded up to it, so
+// that checks due within one step start in one wake-up of the loop, and
+// their requests go out together and their responses often come back in
+// one wake-up too. At 50 checks a second due at random times, a 20 ms grid
+// has the loop woken by its timer about 32 times a second instead of 50
+// (1 - 1/e of the 50 slots hold a check); a check starts at most 20 ms
+// after its due time (keepalived starts its checks on time, give or take
+// its loop's own latency; delay_loop is whole seconds by default, and a
+// timeout fires at most 20 ms late). Wake-ups are most of a check's cost
+// where a context switch is dear (the VM's emulation).
+const timerGrid = 20 * time.Millisecond
+
+// onGrid rounds d up to the timer grid.
+func onGrid(d time.Duration) time.Duration {
+	return (d + timerGrid - 1) / timerGrid * timerGrid
+}
+
 // tfdIndex marks the timerfd's events.
 const tfdIndex = -1
 
@@ -282,9 +300,9 @@ func (l *loop) timers() {
 		now := time.Since(l.base)
 		t := l.heap[0]
 		if t.when > now {
-			if t.when != l.armed {
-				l.arm(t.when - now)
-				l.armed = t.when
+			if g := onGrid(t.when); g != l.armed {
+				l.arm(g - now)
+				l.armed = g
 			}
 			return
 		}
