@@ -11,9 +11,10 @@
 # and prints CPU seconds (user+system, with children) and peak RSS of each,
 # the checks the server answered, CPU milliseconds and context switches per
 # check, and, from the same run, kt's CPU per check over keepalived's with
-# the issue's goal (at most 1) said reached or not reached. kt-1p is kt with GOMAXPROCS=1: one P, so the Go scheduler does not
-# wake idle threads to look for work after each network event, which costs
-# much under the VM's emulation.
+# the issue's goal (at most 1) said reached or not reached. kt-1p is kt
+# with GOMAXPROCS=1: one P, so the Go scheduler does not wake idle threads
+# to look for work after each network event, which costs much under the
+# VM's emulation.
 #
 # keepalived -C needs IPVS in the kernel. When this kernel has none
 # (/proc/net/ip_vs missing), kt is measured on this host with N real servers,
@@ -22,8 +23,11 @@
 # check 10,000 servers a second there, and keepalived 2.2.7 given 10,000
 # real servers did not finish loading them into IPVS within 90 s. The VM
 # comparison therefore uses VM_N real servers (default 50), which both can
-# check every second; compare CPU per 1,000 checks and RSS. Without
-# bench/vmrun.sh the keepalived side is skipped, and the script says so.
+# check every second; compare CPU per 1,000 checks and RSS. A third part
+# compares both at 10,000 real servers in the VM with a delay_loop long
+# enough that both keep up (see "10,000 real servers in the VM" below).
+# Without bench/vmrun.sh the keepalived side is skipped, and the script
+# says so.
 #
 # The machine is usually shared: the script prints the date and load
 # average before and after each part. ROUNDS (default 1) repeats the sides
@@ -39,9 +43,11 @@
 # (default 50), VM_DURATION (default DURATION), ROUNDS (default 1),
 # KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs, 2048 MiB), VMRUN (the VM
 # runner, default bench/vmrun.sh), KT_GOMAXPROCS (GOMAXPROCS for kt's side
-# only), BASE (a git revision for kt-base), SKIP_HOST=1 (the VM part only),
-# KT_SIDES (kt's sides on the host and in the 50-server VM part; default
-# "kt kt-1p").
+# only), BASE (a git revision for kt-base), KT_SIDES (kt's sides on the host
+# and in the 50-server VM part; default "kt kt-1p"), SKIP_HOST=1 /
+# SKIP_VM50=1 / SKIP_VM10K=1 (leave a part out), and for the 10,000-server
+# VM part VM10K_N, VM10K_DELAY, VM10K_WINDOW, VM10K_ROUNDS, VM10K_SIDES,
+# SETTLE (see there).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
