@@ -20,10 +20,9 @@
 # (/proc/net/ip_vs missing), kt is measured on this host with N real servers,
 # then both sides run inside the IPVS test VM through bench/vmrun.sh. That VM
 # is qemu without KVM (TCG): about 50 times slower, so neither side can
-# check 10,000 servers a second there, and keepalived 2.2.7 given 10,000
-# real servers did not finish loading them into IPVS within 90 s. The VM
-# comparison therefore uses VM_N real servers (default 50), which both can
-# check every second; compare CPU per 1,000 checks and RSS. A third part
+# check 10,000 servers a second there. The first VM part therefore uses
+# VM_N real servers (default 50), which both can check every second;
+# compare CPU per check and RSS. A third part
 # compares both at 10,000 real servers in the VM with a delay_loop long
 # enough that both keep up (see "10,000 real servers in the VM" below).
 # Without bench/vmrun.sh the keepalived side is skipped, and the script
