@@ -87,8 +87,12 @@ type loopTask struct {
 	hidx  int           // in loop.heap; -1 when not there
 	when  time.Duration // due time or attempt deadline, since loop.base
 	state uint8
-	fd    int    // -1: none
-	gen   uint32 // tells this socket's events from an earlier one's
+	// watched: fd is in the epoll set; inReady: the set reported it
+	// readable (or closed) before the request was out, an edge that will
+	// not come again.
+	watched, inReady bool
+	fd               int    // -1: none
+	gen              uint32 // tells this socket's events from an earlier one's
 	// The attempt under way.
 	start  time.Time // the attempt's start
 	ustart time.Time // this URL's start
@@ -121,8 +125,35 @@ type loop struct {
 }
 
 // yieldAfter is how long the loop runs without parking before it lets the
-// process's other goroutines run.
-const yieldAfter = time.Millisecond
+// process's other goroutines run: the runtime's own time slice (sysmon
+// preempts a goroutine after 10 ms). Each yield costs: runtime.Gosched
+// wakes an idle thread whenever a P is idle (GOMAXPROCS > 1), which finds
+// nothing to do and sleeps again, two context switches. At 1 ms that
+// happened on most checks where a check's own steps take over a
+// millisecond, which is every check under the IPVS test VM's emulation
+// and many on a loaded host (the thread preempted between a wake-up and
+// the next park): 1.2 futex calls per check on the host with 50 servers,
+// and the main cause of kt with GOMAXPROCS=2 costing more per check than
+// with GOMAXPROCS=1 in the VM.
+const yieldAfter = 10 * time.Millisecond
+
+// timerGrid is the step of the times the timerfd goes off at (since
+// loop.base): the earliest due time or deadline is rounded up to it, so
+// that checks due within one step start in one wake-up of the loop, and
+// their requests go out together and their responses often come back in
+// one wake-up too. At 50 checks a second due at random times, a 20 ms grid
+// has the loop woken by its timer about 32 times a second instead of 50
+// (1 - 1/e of the 50 slots hold a check); a check starts at most 20 ms
+// after its due time (keepalived starts its checks on time, give or take
+// its loop's own latency; delay_loop is whole seconds by default, and a
+// timeout fires at most 20 ms late). Wake-ups are most of a check's cost
+// where a context switch is dear (the VM's emulation).
+const timerGrid = 20 * time.Millisecond
+
+// onGrid rounds d up to the timer grid.
+func onGrid(d time.Duration) time.Duration {
+	return (d + timerGrid - 1) / timerGrid * timerGrid
+}
 
 // tfdIndex marks the timerfd's events.
 const tfdIndex = -1
@@ -269,9 +300,9 @@ func (l *loop) timers() {
 		now := time.Since(l.base)
 		t := l.heap[0]
 		if t.when > now {
-			if t.when != l.armed {
-				l.arm(t.when - now)
-				l.armed = t.when
+			if g := onGrid(t.when); g != l.armed {
+				l.arm(g - now)
+				l.armed = g
 			}
 			return
 		}
@@ -334,22 +365,48 @@ func (l *loop) connect(t *loopTask) {
 		l.connected(t)
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 		t.state = taskConnecting
-		l.watch(t, unix.EPOLL_CTL_ADD, unix.EPOLLOUT)
+		l.watch(t)
 	default:
 		l.connectFailed(t, p.dialErr(os.NewSyscallError("connect", err)))
 	}
 }
 
-// watch asks the epoll set for t's socket's events.
-func (l *loop) watch(t *loopTask, op int, events uint32) {
-	ev := unix.EpollEvent{Events: events, Fd: t.idx, Pad: int32(t.gen)}
-	unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(l.ep), uintptr(op), uintptr(t.fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+// sockEvents is what the epoll set watches on a check's socket, once for
+// the socket's life: edge-triggered readable and writable, so that the
+// connect's end (writable), a full send buffer's room (writable) and the
+// response (readable) each wake the loop once without an epoll_ctl
+// between the steps (one system call per check fewer than switching a
+// level-triggered interest from writable to readable). Edge-triggered
+// means an edge is not repeated: an event is kept for the step that
+// needs it (inReady), and a read goes on until EAGAIN or the end.
+const sockEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLET
+
+// Events that tell a step to go on.
+const (
+	evOut = unix.EPOLLOUT | unix.EPOLLERR | unix.EPOLLHUP
+	evIn  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLERR | unix.EPOLLHUP
+)
+
+// watch puts t's socket in the epoll set, if it is not there yet.
+func (l *loop) watch(t *loopTask) {
+	if t.watched {
+		return
+	}
+	t.watched = true
+	ev := unix.EpollEvent{Events: sockEvents, Fd: t.idx, Pad: int32(t.gen)}
+	unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(l.ep), unix.EPOLL_CTL_ADD, uintptr(t.fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
 }
 
 // event is what the epoll set said of t's socket.
-func (l *loop) event(t *loopTask, _ uint32) {
+func (l *loop) event(t *loopTask, events uint32) {
+	if t.state != taskReading && events&evIn != 0 {
+		t.inReady = true
+	}
 	switch t.state {
 	case taskConnecting:
+		if events&evOut == 0 {
+			return
+		}
 		n, err := rawGetsockoptInt(t.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
 			l.connectFailed(t, t.spec.plan.dialErr(os.NewSyscallError("getsockopt", err)))
@@ -364,9 +421,13 @@ func (l *loop) event(t *loopTask, _ uint32) {
 			l.connectFailed(t, t.spec.plan.dialErr(os.NewSyscallError("connect", e)))
 		}
 	case taskSending:
-		l.send(t)
+		if events&evOut != 0 {
+			l.send(t)
+		}
 	case taskReading:
-		l.read(t)
+		if events&evIn != 0 {
+			l.read(t)
+		}
 	}
 }
 
@@ -380,29 +441,31 @@ func (l *loop) connected(t *loopTask) {
 		return
 	}
 	t.sent = 0
-	prev := t.state
 	t.state = taskSending
 	if !l.sendSome(t) {
-		op := unix.EPOLL_CTL_MOD
-		if prev != taskConnecting {
-			op = unix.EPOLL_CTL_ADD
-		}
-		l.watch(t, op, unix.EPOLLOUT)
+		l.watch(t)
 		return
 	}
-	if t.state == taskReading {
-		op := unix.EPOLL_CTL_MOD
-		if prev != taskConnecting {
-			op = unix.EPOLL_CTL_ADD
-		}
-		l.watch(t, op, unix.EPOLLIN)
-	}
+	l.reading(t)
 }
 
 // send goes on writing t's request when its socket is writable again.
 func (l *loop) send(t *loopTask) {
-	if l.sendSome(t) && t.state == taskReading {
-		l.watch(t, unix.EPOLL_CTL_MOD, unix.EPOLLIN)
+	if l.sendSome(t) {
+		l.reading(t)
+	}
+}
+
+// reading waits for the response once the request is out, or reads it
+// at once when the epoll set said so before.
+func (l *loop) reading(t *loopTask) {
+	if t.state != taskReading || t.fd < 0 {
+		return // the attempt ended (or moved on to the next URL's socket)
+	}
+	l.watch(t)
+	if t.inReady {
+		t.inReady = false
+		l.read(t)
 	}
 }
 
@@ -464,9 +527,8 @@ func (l *loop) read(t *loopTask) {
 			l.urlDone(t, t.resp.finish(t.ustart, u, &t.spec.http.last[t.url]))
 			return
 		}
-		if n < len(l.buf) {
-			return // the rest, if any, is another event
-		}
+		// Edge-triggered: read on until EAGAIN (the end of a response
+		// without Content-Length may already be there).
 	}
 }
 
@@ -523,6 +585,7 @@ func (l *loop) closeSocket(t *loopTask) {
 		rawClose(t.fd)
 		t.fd = -1
 	}
+	t.watched, t.inReady = false, false
 	if t.hidx >= 0 {
 		l.remove(t)
 	}

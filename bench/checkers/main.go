@@ -221,9 +221,23 @@ func runChecks(args []string) error {
 
 // measure runs a command for a while, stops it with SIGTERM and prints its
 // (and its descendants') CPU time and peak RSS.
+//
+// With -window, the CPU time, context switches and checks printed are
+// those of a window of that length in the steady state only: measure
+// waits until the real servers see checks (keepalived -C with 10,000 real
+// servers loads them into IPVS first, which takes minutes under the VM's
+// emulation, and kt's harness parses its configuration), then -settle,
+// then samples the CPU time (/proc/PID/stat) and context switches
+// (/proc/PID/task/*/status) of the command and its descendants and the
+// stats server's count at the window's start and end. It prints
+// "checks=N start_s=S" too. Peak RSS stays the whole run's.
 func measure(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ExitOnError)
-	dur := fs.Duration("for", 60*time.Second, "how long to let the command run")
+	dur := fs.Duration("for", 60*time.Second, "how long to let the command run (without -window)")
+	window := fs.Duration("window", 0, "measure this long in the steady state only (see the doc comment)")
+	settle := fs.Duration("settle", 5*time.Second, "with -window: wait this long after the first checks")
+	startMax := fs.Duration("start-timeout", 10*time.Minute, "with -window: give up when no check comes within this")
+	statsAddr := fs.String("stats", "127.0.0.1:19999", "with -window: the stats address")
 	fs.Parse(args)
 	cmdArgs := fs.Args()
 	if len(cmdArgs) == 0 {
@@ -239,9 +253,21 @@ func measure(args []string) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var werr error
+	var win *windowSample
+	stop := time.After(*dur)
+	if *window > 0 {
+		var err error
+		win, err = sampleWindow(cmd.Process.Pid, *statsAddr, *window, *settle, *startMax, done)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			<-done
+			return err
+		}
+		stop = time.After(0)
+	}
 	select {
 	case werr = <-done:
-	case <-time.After(*dur):
+	case <-stop:
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case werr = <-done:
@@ -260,6 +286,151 @@ func measure(args []string) error {
 	if werr != nil {
 		code = cmd.ProcessState.ExitCode()
 	}
+	if win != nil {
+		fmt.Printf("cpu_s=%.2f maxrss_kb=%d wall_s=%.1f exit=%d csw=%d checks=%d start_s=%.1f\n", win.cpu.Seconds(), ru.Maxrss,
+			win.wall.Seconds(), code, win.csw, win.checks, win.start.Seconds())
+		return nil
+	}
 	fmt.Printf("cpu_s=%.2f maxrss_kb=%d wall_s=%.1f exit=%d csw=%d\n", cpu.Seconds(), ru.Maxrss, wall.Seconds(), code, ru.Nvcsw+ru.Nivcsw)
 	return nil
+}
+
+// windowSample is what measure -window measured.
+type windowSample struct {
+	cpu         time.Duration
+	csw, checks int64
+	wall, start time.Duration
+}
+
+// sampleWindow waits until the stats server counts checks, then settle,
+// then measures the process tree of pid over window.
+func sampleWindow(pid int, statsAddr string, window, settle, startMax time.Duration, done <-chan error) (*windowSample, error) {
+	t0 := time.Now()
+	first, err := served(statsAddr)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case err := <-done:
+			return nil, fmt.Errorf("measure: the command ended before its first check: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		n, err := served(statsAddr)
+		if err != nil {
+			return nil, err
+		}
+		if n > first {
+			break
+		}
+		if time.Since(t0) > startMax {
+			return nil, fmt.Errorf("measure: no check within %v", startMax)
+		}
+	}
+	began := time.Since(t0)
+	time.Sleep(settle)
+	cpu0, csw0 := treeUsage(pid)
+	n0, err := served(statsAddr)
+	if err != nil {
+		return nil, err
+	}
+	w0 := time.Now()
+	select {
+	case err := <-done:
+		return nil, fmt.Errorf("measure: the command ended during the window: %v", err)
+	case <-time.After(window):
+	}
+	cpu1, csw1 := treeUsage(pid)
+	n1, err := served(statsAddr)
+	if err != nil {
+		return nil, err
+	}
+	return &windowSample{cpu: cpu1 - cpu0, csw: csw1 - csw0, checks: n1 - n0, wall: time.Since(w0), start: began}, nil
+}
+
+// served reads the stats server's request count.
+func served(addr string) (int64, error) {
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// treeUsage sums the CPU time (utime+stime of /proc/PID/stat, which
+// counts the process's ended threads too) and the context switches of
+// every thread (/proc/PID/task/*/status) over pid and its descendants.
+func treeUsage(pid int) (time.Duration, int64) {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, pp, ok := procStat(p); ok {
+			parent[p] = pp
+		}
+	}
+	inTree := func(p int) bool {
+		for i := 0; i < 64 && p > 1; i++ {
+			if p == pid {
+				return true
+			}
+			p = parent[p]
+		}
+		return false
+	}
+	var ticks, csw int64
+	for p := range parent {
+		if !inTree(p) {
+			continue
+		}
+		if t, _, ok := procStat(p); ok {
+			ticks += t
+		}
+		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
+		for _, t := range tasks {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + t.Name() + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				k, v, ok := strings.Cut(line, ":")
+				if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					csw += n
+				}
+			}
+		}
+	}
+	// USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK)).
+	return time.Duration(ticks) * 10 * time.Millisecond, csw
+}
+
+// procStat reads utime+stime (clock ticks) and the parent of /proc/PID/stat.
+func procStat(pid int) (ticks int64, ppid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	// After the comm: state(0) ppid(1) ... utime(11) stime(12).
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st, ppid, true
 }
