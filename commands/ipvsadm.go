@@ -2,12 +2,15 @@ package commands
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -309,11 +312,14 @@ type ipvsadm struct {
 	names  iaNames
 	kernel iaKernel
 	// ops are the changes not sent yet (those of -R go in batches) and
-	// msgs how to word each one's error; errs holds the kernel's answer to
-	// every change sent so far, in order (change n is errs[n-1]).
-	ops  []lvs.Op
-	msgs []string // the libipvs function of each op, for iaStrerror
-	errs []error
+	// msgs how to word each one's error; sent counts the changes sent so
+	// far and failed lists, in order, the numbers (from 1) of those the
+	// kernel refused: a restore of 50,000 changes keeps no answer per
+	// change.
+	ops    []lvs.Op
+	msgs   []string // the libipvs function of each op, for iaStrerror
+	sent   int
+	failed []int
 	// items and argv are parse buffers reused from line to line of -R.
 	items []poptItem
 	argv  []string
@@ -341,8 +347,18 @@ type iaKernelHandle struct {
 
 // ipvsadmMain is the ipvsadm applet.
 func ipvsadmMain(args []string, stdout, stderr io.Writer) int {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		// A short run whose garbage is small next to this: -R of 50,000
+		// lines makes a few MB, which then never starts a collection
+		// (each one costs a short command more than it saves).
+		debug.SetGCPercent(iaGCPercent)
+	}
 	return Ipvsadm(args, os.Stdin, stdout, stderr)
 }
+
+// iaGCPercent is the applet's GOGC: the heap may grow to 11x what is live
+// (at least 40 MB) before a collection.
+const iaGCPercent = 1000
 
 // Ipvsadm runs the ipvsadm applet with args (args[0] the program name)
 // and the streams given, on the current network namespace's IPVS table,
@@ -436,7 +452,7 @@ func (a *ipvsadm) process(args []string, stdin io.Reader, inRestore bool) int {
 func (a *ipvsadm) settle(r iaResult) int {
 	a.flushPending()
 	if r.op > 0 {
-		if a.errs[r.op-1] != nil {
+		if _, found := slices.BinarySearch(a.failed, r.op); found {
 			return -1
 		}
 		return 0
@@ -456,9 +472,12 @@ func (a *ipvsadm) change(op lvs.Op, libFunc string) iaResult {
 	if len(a.ops) >= iaPendingMax {
 		a.flushPending()
 	}
+	if a.ops == nil {
+		a.ops, a.msgs = make([]lvs.Op, 0, iaPendingMax), make([]string, 0, iaPendingMax)
+	}
 	a.ops = append(a.ops, op)
 	a.msgs = append(a.msgs, libFunc)
-	return iaResult{op: len(a.errs) + len(a.ops)}
+	return iaResult{op: a.sent + len(a.ops)}
 }
 
 // flushPending sends the changes not sent yet and prints the kernel's
@@ -479,9 +498,10 @@ func (a *ipvsadm) flushPending() {
 		if e != nil {
 			a.out.Flush()
 			fmt.Fprintln(a.errw, iaStrerror(a.msgs[i], unix2errno(e)))
+			a.failed = append(a.failed, a.sent+i+1)
 		}
 	}
-	a.errs = append(a.errs, errs...)
+	a.sent += len(todo)
 	clear(a.ops) // no strings kept alive
 	a.ops, a.msgs = a.ops[:0], a.msgs[:0]
 }
@@ -695,11 +715,9 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 	}
 	res := iaResult{}
 	ce := new(iaEntry)
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
+	eachLine(stdin, func(line string) bool {
 		argv := append(a.argv[:0], a.prog)
-		for line := sc.Text(); line != ""; {
+		for line != "" {
 			i := 0
 			for i < len(line) && isRestoreBlank(line[i]) {
 				i++
@@ -717,8 +735,57 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 		if len(argv) > 1 {
 			res = a.processEntry(argv, stdin, true, ce)
 		}
-	}
+		return true
+	})
 	return res
+}
+
+// iaMaxLine is the longest line -R reads; a longer one ends the input
+// there (as bufio.Scanner's ErrTooLong did).
+const iaMaxLine = 16 << 20
+
+// eachLine calls f with each line of r, without its newline, as the lines
+// arrive, until r ends or fails or f returns false. The last line needs no
+// newline. A read's complete lines become one string that f's lines are
+// cut from, instead of a string each: -R reads 50,000 lines of a full
+// load, and the words it keeps (a scheduler's name) may point into it.
+func eachLine(r io.Reader, f func(line string) bool) {
+	buf := make([]byte, 64<<10)
+	n, empty := 0, 0
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if last := bytes.LastIndexByte(buf[n-m:n], '\n'); last >= 0 {
+			last += n - m
+			chunk := string(buf[:last+1])
+			for chunk != "" {
+				i := strings.IndexByte(chunk, '\n')
+				if !f(chunk[:i]) {
+					return
+				}
+				chunk = chunk[i+1:]
+			}
+			n = copy(buf, buf[last+1:n])
+		} else if n == len(buf) {
+			if n >= iaMaxLine {
+				return
+			}
+			buf = append(buf, make([]byte, n)...)
+		}
+		if err != nil {
+			if n > 0 {
+				f(string(buf[:n]))
+			}
+			return
+		}
+		if m == 0 {
+			if empty++; empty >= 100 { // as bufio.Scanner: io.ErrNoProgress
+				return
+			}
+		} else {
+			empty = 0
+		}
+	}
 }
 
 // isRestoreBlank reports whether c separates the words of a -R line.

@@ -89,6 +89,9 @@ func OpenAdmin() (*Admin, error) {
 		return nil, fmt.Errorf("lvs: genetlink family IPVS: %w", unix.ENOPROTOOPT)
 	}
 	b.family = id
+	// An Admin is a command's, one goroutine with nothing else to run:
+	// its batches skip the scheduler's bookkeeping (see sendRaw).
+	b.raw = true
 	return &Admin{family: id, batch: b}, nil
 }
 

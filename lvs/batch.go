@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,6 +54,10 @@ type batchSocket struct {
 	seq    uint32
 	buf    []byte
 	rbuf   []byte
+	// raw sends and reads without telling the Go scheduler (see
+	// sendRaw): only for a process with nothing else to run, the
+	// ipvsadm applet.
+	raw bool
 }
 
 func newBatchSocket(family uint16) (*batchSocket, error) {
@@ -264,11 +269,11 @@ func (b *batchSocket) apply(ops []Op) ([]error, error) {
 			buf = b.appendOp(buf, ops[i], b.seq, i == hi-1)
 		}
 		b.buf = buf
-		if err := unix.Sendto(b.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		if err := b.send(buf); err != nil {
 			return nil, fmt.Errorf("lvs: netlink send: %w", err)
 		}
 		for done := false; !done; {
-			n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
+			n, err := b.recv()
 			if err != nil {
 				if errors.Is(err, unix.EINTR) {
 					continue
@@ -294,4 +299,52 @@ func (b *batchSocket) apply(ops []Op) ([]error, error) {
 		}
 	}
 	return errs, nil
+}
+
+// send hands buf (one or more netlink messages) to the kernel.
+func (b *batchSocket) send(buf []byte) error {
+	if !b.raw {
+		return unix.Sendto(b.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	}
+	return sendRaw(b.fd, buf)
+}
+
+// recv reads the next answer datagram into b.rbuf.
+func (b *batchSocket) recv() (int, error) {
+	if b.raw {
+		// The kernel answers a netlink request before sendmsg returns:
+		// the answer is normally there already.
+		if n, err := recvRaw(b.fd, b.rbuf); err != unix.EAGAIN {
+			return n, err
+		}
+	}
+	n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
+	return n, err
+}
+
+// sendRaw is send(2) to the kernel (the socket's default destination)
+// through RawSyscall: the Go scheduler is not told, so its monitor thread
+// does not wake every 20 µs to take the processor back while the kernel
+// carries out a batch (milliseconds each), as it does around a blocking
+// Syscall. Under an emulated CPU each such wake-up is a context switch and a
+// TLB flush. Fine for a process with one goroutine; a daemon keeps Syscall.
+func sendRaw(fd int, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// recvRaw is a non-blocking recv(2) through RawSyscall; unix.EAGAIN when
+// nothing is queued.
+func recvRaw(fd int, buf []byte) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

@@ -1,0 +1,85 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// TestEachLine: -R's line reader gives bufio.Scanner's lines (the last
+// one without its newline, empty lines kept, a CR left for the word
+// splitter, which treats it as a blank) whatever sizes the reads come in,
+// and stops at a line longer than iaMaxLine.
+func TestEachLine(t *testing.T) {
+	long := strings.Repeat("x", 200<<10) // past the first 64 KiB buffer
+	for _, c := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"empty", "", nil},
+		{"one without newline", "-C", []string{"-C"}},
+		{"two", "-A -t 192.0.2.1:80\n-C\n", []string{"-A -t 192.0.2.1:80", "-C"}},
+		{"empty lines", "\n\n-C\n\n", []string{"", "", "-C", ""}},
+		{"crlf", "-C\r\n-Z\r\n", []string{"-C\r", "-Z\r"}},
+		{"long line", "a\n" + long + "\nb", []string{"a", long, "b"}},
+	} {
+		for _, r := range []struct {
+			name string
+			wrap func(io.Reader) io.Reader
+		}{
+			{"whole", func(r io.Reader) io.Reader { return r }},
+			{"byte at a time", iotest.OneByteReader},
+			{"half reads", iotest.HalfReader},
+			{"data with EOF", iotest.DataErrReader},
+		} {
+			var got []string
+			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, l); return true })
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s, %s: %d lines, want %d", c.name, r.name, len(got), len(c.want))
+			}
+		}
+	}
+	var got int
+	eachLine(strings.NewReader("a\n"+strings.Repeat("y", iaMaxLine+1)+"\nb\n"), func(string) bool { got++; return true })
+	if got != 1 {
+		t.Errorf("a line past iaMaxLine: %d lines before the end, want 1", got)
+	}
+	got = 0
+	eachLine(strings.NewReader("a\nb\nc\n"), func(string) bool { got++; return got < 2 })
+	if got != 2 {
+		t.Errorf("f returning false: called %d times, want 2", got)
+	}
+}
+
+// TestIpvsadmRestoreFailedAcrossBatches: the exit code of -R is the last
+// line's, also when the kernel's refusals fall in other batches than the
+// last line (-R sends every iaPendingMax changes): each refusal is printed
+// once, in input order.
+func TestIpvsadmRestoreFailedAcrossBatches(t *testing.T) {
+	var b strings.Builder
+	n := iaPendingMax*2 + 10
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "-A -t 192.0.%d.%d:80\n", 2+i/250, 1+i%250)
+	}
+	dup := "-A -t 192.0.2.1:80\n" // refused: it exists
+	lines := strings.SplitAfter(b.String(), "\n")
+	mid := strings.Join(lines[:n/2], "") + dup + strings.Join(lines[n/2:], "")
+	for _, c := range []struct {
+		name, in string
+		code     int
+		refusals int
+	}{
+		{"refusal in the first batch, last line fine", dup + b.String(), 0, 1},
+		{"refusals, the last line refused", b.String() + dup + dup, 255, 2},
+		{"a refusal in the middle", mid + "-A -t 198.51.100.1:80\n", 0, 1},
+	} {
+		k := &fakeIPVS{}
+		_, errs, code := ipvsadmRun(t, k, c.in, "-R")
+		if code != c.code || strings.Count(errs, "Service already exists\n") != c.refusals || k.applies < 2 {
+			t.Errorf("%s: exit %d after %d batches, stderr %q; want exit %d and %d refusals", c.name, code, k.applies, errs, c.code, c.refusals)
+		}
+	}
+}
