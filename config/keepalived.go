@@ -647,76 +647,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		p.nested(fv.Elem(), sub, kw, pos)
 	case kindBlockList:
-		sub := p.sub(f)
-		nv := p.newBlock(sub, f.elem)
-		setPos(nv.Elem(), sub, pos)
-		if hb, ok := nv.Interface().(headerBlock); ok {
-			if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
-				p.sink.warnf(pos, "%s: %v", kw, err)
-			} else if err != nil {
-				p.sink.errorf(pos, "%s: %v", kw, err)
-				if block {
-					p.skipBlock(kw, pos)
-				}
-				return
-			}
-		} else if len(args) > 0 {
-			p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
-		}
-		if block {
-			p.nested(nv.Elem(), sub, kw, pos)
-		} else if _, ok := nv.Interface().(headerBlock); !ok {
-			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
-			return
-		}
-		// fv is a []*T: append in place (reflect.Append would allocate a
-		// slice header on every call). A new list starts with the room
-		// the last one of this field took (4 real servers a virtual server
-		// on bench/convert.sh's file: one allocation instead of three).
-		n := fv.Len()
-		if n == 0 && fv.Cap() == 0 && f.lastLen > 1 && !p.noSlabs {
-			fv.Grow(min(f.lastLen, maxListHint))
-		} else {
-			fv.Grow(1)
-		}
-		fv.SetLen(n + 1)
-		fv.Index(n).Set(nv)
-		f.lastLen = n + 1
+		p.blockListField(fv, f, kw, args, pos, block)
 	case kindNamed:
-		if len(args) == 0 {
-			p.missingParam(pos, kw)
-			if block {
-				p.skipBlock(kw, pos)
-			}
-			return
-		}
-		if !block {
-			p.sink.errorf(pos, "%s %s needs a block: %s %s { ... }", kw, args[0], kw, args[0])
-			return
-		}
-		name := args[0]
-		if len(args) > 1 {
-			p.sink.warnf(pos, "%s %s: words after the name ignored", kw, name)
-		}
-		if fv.IsNil() {
-			fv.Set(reflect.MakeMap(fv.Type()))
-		}
-		sub := p.sub(f)
-		if fv.MapIndex(reflect.ValueOf(name)).IsValid() {
-			// The first definition stands. The second is still parsed, into
-			// nothing, so that its own problems are reported too (and the
-			// parallel parse, which sees it on its own, says the same).
-			dupNamed(p.sink, pos, kw, name)
-			p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
-			return
-		}
-		nv := p.newBlock(sub, f.elem)
-		setPos(nv.Elem(), sub, pos)
-		if sub.name >= 0 {
-			nv.Elem().Field(sub.name).SetString(name)
-		}
-		p.nested(nv.Elem(), sub, kw+" "+name, pos)
-		fv.SetMapIndex(reflect.ValueOf(name), nv)
+		p.namedField(fv, f, kw, args, pos, block)
 	case kindLines:
 		if isValueBlock(kw, where) && len(args) > 0 {
 			// keepalived's alloc_value_block: words after the keyword are
@@ -746,6 +679,86 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		p.lines(fv, f, kw, where, pos)
 	}
+}
+
+// blockListField adds one block (a real_server, a url, a checker...) to
+// the list fv holds: field's kindBlockList case.
+func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool) {
+	sub := p.sub(f)
+	nv := p.newBlock(sub, f.elem)
+	setPos(nv.Elem(), sub, pos)
+	if hb, ok := nv.Interface().(headerBlock); ok {
+		if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
+			p.sink.warnf(pos, "%s: %v", kw, err)
+		} else if err != nil {
+			p.sink.errorf(pos, "%s: %v", kw, err)
+			if block {
+				p.skipBlock(kw, pos)
+			}
+			return
+		}
+	} else if len(args) > 0 {
+		p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
+	}
+	if block {
+		p.nested(nv.Elem(), sub, kw, pos)
+	} else if _, ok := nv.Interface().(headerBlock); !ok {
+		p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
+		return
+	}
+	// fv is a []*T: append in place (reflect.Append would allocate a
+	// slice header on every call). A new list starts with the room
+	// the last one of this field took (4 real servers a virtual server
+	// on bench/convert.sh's file: one allocation instead of three).
+	n := fv.Len()
+	if n == 0 && fv.Cap() == 0 && f.lastLen > 1 && !p.noSlabs {
+		fv.Grow(min(f.lastLen, maxListHint))
+	} else {
+		fv.Grow(1)
+	}
+	fv.SetLen(n + 1)
+	fv.Index(n).Set(nv)
+	f.lastLen = n + 1
+}
+
+// namedField parses a named block (vrrp_script NAME { ... }) into the
+// map fv holds: field's kindNamed case. The first definition of a name
+// stands.
+func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool) {
+	if len(args) == 0 {
+		p.missingParam(pos, kw)
+		if block {
+			p.skipBlock(kw, pos)
+		}
+		return
+	}
+	if !block {
+		p.sink.errorf(pos, "%s %s needs a block: %s %s { ... }", kw, args[0], kw, args[0])
+		return
+	}
+	name := args[0]
+	if len(args) > 1 {
+		p.sink.warnf(pos, "%s %s: words after the name ignored", kw, name)
+	}
+	if fv.IsNil() {
+		fv.Set(reflect.MakeMap(fv.Type()))
+	}
+	sub := p.sub(f)
+	if fv.MapIndex(reflect.ValueOf(name)).IsValid() {
+		// The first definition stands. The second is still parsed, into
+		// nothing, so that its own problems are reported too (and the
+		// parallel parse, which sees it on its own, says the same).
+		dupNamed(p.sink, pos, kw, name)
+		p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
+		return
+	}
+	nv := p.newBlock(sub, f.elem)
+	setPos(nv.Elem(), sub, pos)
+	if sub.name >= 0 {
+		nv.Elem().Field(sub.name).SetString(name)
+	}
+	p.nested(nv.Elem(), sub, kw+" "+name, pos)
+	fv.SetMapIndex(reflect.ValueOf(name), nv)
 }
 
 func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos) {
