@@ -70,7 +70,7 @@ func convertAction(c *cli.Context) error {
 	}
 	opt := config.ParseOptions{ConfigID: c.String("config-id"), Strict: c.Bool("strict")}
 	if c.Bool("check") {
-		defer checkGC(in)() // convert_gc.go
+		defer checkGCFor(in, from)() // convert_gc.go, convert_gcfmt.go
 		opt.MapLarge = true
 	}
 	cfg, diags, err := config.Load(in, from, opt)

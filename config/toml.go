@@ -174,6 +174,8 @@ func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Conf
 	// (applyHosts).
 	ix.seq = depth == 0 && len(file.Include) == 0
 	diags = append(diags, applyHosts(cfg, file.Host, md, opt.ConfigID, name, ix)...)
+	// After applyHosts, which adds the lines of what a [host.ID] table sets.
+	ix.numbered = numberedUnparsed(ix.lines)
 	undecoded := md.Undecoded()
 	unknown := make(map[string]bool, len(undecoded))
 	for _, k := range undecoded {
@@ -257,6 +259,30 @@ type tomlIndex struct {
 	// sets: the line of what it overrides, or of the nearest table
 	// around it that the common part has (0: unknown).
 	seqs map[string]int
+	// numbered holds, for each "....unparsed" table, the line of each
+	// of its keys ("unparsed.N"), by key; see numberedUnparsed.
+	numbered map[string]map[string]int
+}
+
+// numberedUnparsed gathers the keys one dot below a path ending in
+// "unparsed" (the numbered unparsed.N keys of a table), by that path, so
+// that finding a table's numbered keys does not scan every key of the file
+// (which made reading a TOML file quadratic in its size).
+func numberedUnparsed(lines map[string]int) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for k, l := range lines {
+		dot := strings.LastIndexByte(k, '.')
+		if dot < 0 || !strings.HasSuffix(k[:dot], "unparsed") {
+			continue
+		}
+		m := out[k[:dot]]
+		if m == nil {
+			m = map[string]int{}
+			out[k[:dot]] = m
+		}
+		m[k[dot+1:]] = l
+	}
+	return out
 }
 
 // seqAt is the reading order of what is written at path on line.
@@ -290,7 +316,9 @@ func indexTOML(data []byte) tomlIndex {
 			ix.plain[plain] = line
 		}
 	}
-	for n, raw := range strings.Split(string(data), "\n") {
+	n := -1 // the line's index (its number less one)
+	for raw := range strings.SplitSeq(string(data), "\n") {
+		n++
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' {
 			continue
@@ -402,9 +430,15 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 		if path == "" {
 			prefix = ""
 		}
+		// The key's path is built in a buffer on the stack: a map lookup
+		// of string(buf) does not allocate, prefix+f.key did, for every
+		// field of every table (a third of what reading allocated).
+		var arr [256]byte
+		buf := append(arr[:0], prefix...)
 		for i := range s.fields {
 			f := &s.fields[i]
-			if l, ok := ix.lines[prefix+f.key]; ok {
+			buf = append(buf[:len(prefix)], f.key...)
+			if l, ok := ix.lines[string(buf)]; ok {
 				p.setKey(f.kw, l)
 			}
 		}
@@ -471,6 +505,9 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 // of each item of an unparsed list written one item per line, or of each
 // numbered unparsed.N key; "!" is the first of them.
 func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
+	if u.Len() == 0 {
+		return // nothing to place (and the lookups below would find nothing to set)
+	}
 	var lines []int
 	if items := ix.items[key]; len(items) == u.Len() && len(items) > 0 {
 		// The first item goes with the list's own line: the comments
@@ -481,12 +518,7 @@ func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
 			lines = append(lines, l)
 		}
 	} else {
-		numbered := map[string]int{}
-		for k, l := range ix.lines {
-			if rest, ok := strings.CutPrefix(k, key+"."); ok && !strings.Contains(rest, ".") {
-				numbered[rest] = l
-			}
-		}
+		numbered := ix.numbered[key]
 		for _, k := range unparsedKeys(numbered) {
 			lines = append(lines, numbered[k])
 		}
