@@ -6,13 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kt-project/kt/internal/synclab"
 	"github.com/kt-project/kt/internal/testenv"
-	"golang.org/x/sys/unix"
 )
 
 // pingLab builds two network namespaces joined by a veth pair:
@@ -52,8 +51,7 @@ func pingLab(t *testing.T) string {
 	return nsA
 }
 
-// inNetns runs f on an OS thread moved into namespace ns. The thread is
-// thrown away afterwards (the goroutine exits still locked).
+// inNetns runs f on an OS thread moved into namespace ns.
 func inNetns(t *testing.T, ns string, f func()) {
 	t.Helper()
 	if err := enterNetns(ns, f); err != nil {
@@ -61,41 +59,10 @@ func inNetns(t *testing.T, ns string, f func()) {
 	}
 }
 
-// enterNetns is inNetns for goroutines that are not the test's.
+// enterNetns is inNetns for goroutines that are not the test's
+// (synclab.InNS: the thread goes back to its own namespace afterwards).
 func enterNetns(ns string, f func()) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread goes back to its own namespace and is unlocked; only
-		// if it cannot is it left locked, to end with the goroutine (the
-		// main thread never ends, and one left in the lab's namespace
-		// would make the lab's Close kill this test process).
-		runtime.LockOSThread()
-		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(self)
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		f()
-		if unix.Setns(self, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- nil
-	}()
-	return <-errc
+	return synclab.InNS(ns, func() error { f(); return nil })
 }
 
 func TestPing(t *testing.T) {
