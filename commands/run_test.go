@@ -26,7 +26,6 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 	}{
 		{"missing file", filepath.Join(dir, "nope.conf"), nil, 1, "nope.conf"},
 		{"syntax error", write("bad.conf", "vrrp_instance VI_1 {\n    priority many\n}\n"), nil, 1, "bad.conf:2:"},
-		{"no instances", write("empty.conf", "global_defs {\n    router_id x\n}\n"), nil, 1, "no vrrp_instance"},
 		{"no interface", write("noif.conf", "vrrp_instance VI_1 {\n    virtual_router_id 5\n}\n"), nil, 1, "noif.conf:1: error: (VI_1) Unknown interface!"},
 		{"bad log level", write("ok.conf", "vrrp_instance VI_1 {\n    interface kt-test0\n    virtual_router_id 5\n}\n"), []string{"--log-level", "loud"}, 2, "--log-level"},
 		{"test mail without mail settings", write("nomail.conf", "vrrp_instance VI_1 {\n    interface kt-test0\n    virtual_router_id 5\n}\n"), []string{"--test-mail"}, 1, "kt run --test-mail:"},

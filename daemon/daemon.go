@@ -102,7 +102,7 @@ type Daemon struct {
 	// script started outlives kt.
 	runner     *script.Runner
 	runnerOnce sync.Once
-	// statics is the static_* configuration set at start.
+	// statics is the static_* configuration in force (start, reloads).
 	statics vrrp.StaticConfig
 	// notifier runs the VRRP notify scripts; closed when Run ends.
 	notifier *vrrp.Notifier
@@ -157,13 +157,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}
 	hasVS := len(cfg.VirtualServers) > 0 && !opts.VRRPOnly
-	switch {
-	case len(ics) == 0 && !hasVS && opts.VRRPOnly:
-		return nil, fmt.Errorf("--vrrp: no vrrp_instance to run")
-	case len(ics) == 0 && !hasVS && opts.CheckOnly:
-		return nil, fmt.Errorf("--check: no virtual_server to run")
-	case len(ics) == 0 && !hasVS:
-		return nil, fmt.Errorf("no vrrp_instance or virtual_server to run")
+	if !hasWork(cfg, ics, hasVS, opts.CheckOnly) {
+		// keepalived's parent process starts no child then, and waits
+		// for a reload (core/main.c, start_keepalived): so does kt.
+		opts.Log.Warn("Warning - keepalived has no configuration to run; waiting for a reload (SIGHUP)")
 	}
 	for _, ic := range ics {
 		d.ics[ic.Machine.Name] = ic
@@ -259,6 +256,21 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}
 	return d, nil
+}
+
+// hasWork reports whether cfg gives this kt something to run, as
+// keepalived 2.2.7 decides which of its processes to start (core/main.c:
+// running_vrrp, running_checker, running_bfd): VRRP instances or static
+// addresses, routes or rules for the VRRP half, virtual servers for the
+// checkers, bfd_instance blocks for BFD; kt's bgp block counts too.
+func hasWork(cfg *config.Config, ics []vrrp.InstanceConfig, hasVS, checkOnly bool) bool {
+	if hasVS || len(cfg.BFDInstances) > 0 || cfg.BGP != nil {
+		return true
+	}
+	if checkOnly {
+		return false
+	}
+	return len(ics) > 0 || len(cfg.StaticIPAddress) > 0 || len(cfg.StaticRoutes) > 0 || len(cfg.StaticRules) > 0
 }
 
 // VirtualServers is how many virtual servers the daemon keeps in IPVS.
@@ -494,8 +506,10 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	hasVS := len(cfg.VirtualServers) > 0 && !d.opts.VRRPOnly
-	if len(ics) == 0 && !hasVS {
-		return fmt.Errorf("nothing to run: no vrrp_instance or virtual_server for this half")
+	if !hasWork(cfg, ics, hasVS, d.opts.CheckOnly) {
+		// keepalived's processes apply such a file too: the instances
+		// and virtual servers it no longer has go.
+		d.log.Warn("reload: the configuration has nothing to run; what ran before is removed")
 	}
 	bgpNext, err := d.prepareBGP(cfg) // a bad bgp block keeps the running one
 	if err != nil {
@@ -525,14 +539,34 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
 	}
 	d.reloadBGP(cfg, bgpNext)
-	if st, err := vrrp.Statics(cfg); err != nil || !reflect.DeepEqual(st, d.statics) {
-		d.log.Warn("reload: static_ipaddress, static_routes, static_rules and nftables settings take effect at the next start")
-	}
+	d.reloadStatics(ctx, cfg)
 	if !smtpEqual(old, cfg) {
 		d.log.Warn("reload: SMTP settings changed; they take effect at the next start")
 	}
 	d.reloadBFD(old, cfg)
 	return nil
+}
+
+// reloadStatics applies cfg's static_ipaddress, static_routes and
+// static_rules, as keepalived's VRRP process does on a reload; its
+// nftables and disable_local_igmp settings take effect at the next start.
+func (d *Daemon) reloadStatics(ctx context.Context, cfg *config.Config) {
+	st, err := vrrp.Statics(cfg)
+	if err != nil {
+		d.log.Error("reload: static addresses, routes and rules stay as they were", "err", err)
+		return
+	}
+	if st.FirewallTable != d.statics.FirewallTable || st.DisableLocalIGMP != d.statics.DisableLocalIGMP {
+		d.log.Warn("reload: the nftables and disable_local_igmp settings take effect at the next start")
+	}
+	if d.router == nil || reflect.DeepEqual([]any{st.Addrs, st.Routes, st.Rules}, []any{d.statics.Addrs, d.statics.Routes, d.statics.Rules}) {
+		return
+	}
+	if err := d.router.ReloadStatics(ctx, st); err != nil {
+		d.log.Error("reload: static addresses, routes and rules", "err", err)
+		return
+	}
+	d.statics.Addrs, d.statics.Routes, d.statics.Rules = st.Addrs, st.Routes, st.Rules
 }
 
 // smtpEqual reports whether a and b send mail the same way.

@@ -97,8 +97,13 @@ func (r *Router) followHost(ctx context.Context, events <-chan HostEvent) {
 		if added {
 			r.do(ctx, r.retrySources)
 		}
-		if deleted && r.tracksAddrs() {
-			r.do(ctx, r.checkAddrs)
+		if deleted {
+			// In the loop: a reload changes what tracksAddrs reads.
+			r.do(ctx, func(ctx context.Context, now time.Time) {
+				if r.tracksAddrs() {
+					r.checkAddrs(ctx, now)
+				}
+			})
 		}
 	}
 }

@@ -140,20 +140,6 @@ func TestCtlStatusAndDumps(t *testing.T) {
 	r2.waitState(t, "MASTER")
 }
 
-// TestCtlCheckHalfNeedsVirtualServers: kt run -C on a config without
-// virtual servers has nothing to run and says so.
-func TestCtlCheckHalfNeedsVirtualServers(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "k.conf")
-	if err := os.WriteFile(conf, []byte(vrrpConf(51, 100, "    virtual_ipaddress {\n        192.0.2.100\n    }")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(ktBinary(t), "run", "-C", "-f", conf, "--control-socket", "").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "--check: no virtual_server to run") {
-		t.Errorf("kt run -C: %v\n%s", err, out)
-	}
-}
-
 // TestCtlSystemdNotify runs kt run as systemd would run a Type=notify
 // unit with WatchdogSec: NOTIFY_SOCKET (a socket the test owns) and
 // WATCHDOG_USEC in its environment. kt says READY=1 once its loops run,

@@ -1,0 +1,99 @@
+package vrrp
+
+import (
+	"context"
+	"reflect"
+	"time"
+)
+
+// ReloadStatics puts st's static addresses, routes and rules in place of
+// the running ones, as keepalived 2.2.7's VRRP process does on a reload
+// (vrrp_daemon.c, reload_vrrp_thread: clear_diff_saddresses,
+// clear_diff_srules and clear_diff_sroutes remove what the new
+// configuration no longer has, then every static of the new one is
+// added). The firewall table and disable_local_igmp are set up once, at
+// start: st's are not used.
+func (r *Router) ReloadStatics(ctx context.Context, st StaticConfig) error {
+	done := make(chan struct{})
+	f := func(ctx context.Context, now time.Time) {
+		defer close(done)
+		r.swapStatics(st)
+	}
+	select {
+	case r.inject <- f:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return errNotRunning
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// swapStatics runs in the router's loop: see ReloadStatics.
+func (r *Router) swapStatics(st StaticConfig) {
+	next := StaticConfig{Addrs: st.Addrs, Routes: st.Routes, Rules: st.Rules}
+	if old := r.opts.Static; old != nil {
+		next.FirewallTable, next.DisableLocalIGMP = old.FirewallTable, old.DisableLocalIGMP
+		if r.made.statics {
+			r.removeGoneStatics(*old, next)
+		}
+	}
+	r.opts.Static = &next
+	r.made.statics = true
+	for _, v := range next.Addrs {
+		if _, err := r.host.AddAddr(v); err != nil {
+			r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
+		}
+	}
+	for _, rt := range next.Routes {
+		if err := r.host.AddRoute(rt); err != nil {
+			r.log.Error("vrrp: static_routes", "err", err)
+		}
+	}
+	for _, ru := range next.Rules {
+		if err := r.host.AddRule(ru); err != nil {
+			r.log.Error("vrrp: static_rules", "err", err)
+		}
+	}
+}
+
+// removeGoneStatics removes the statics of old that next does not have:
+// rules, then routes, then addresses, as the stop removes them.
+func (r *Router) removeGoneStatics(old, next StaticConfig) {
+	for i := len(old.Rules) - 1; i >= 0; i-- {
+		if !containsDeep(next.Rules, old.Rules[i]) {
+			if err := r.host.RemoveRule(old.Rules[i]); err != nil {
+				r.log.Warn("vrrp: static_rules", "err", err)
+			}
+		}
+	}
+	for i := len(old.Routes) - 1; i >= 0; i-- {
+		if !containsDeep(next.Routes, old.Routes[i]) {
+			if err := r.host.RemoveRoute(old.Routes[i]); err != nil {
+				r.log.Warn("vrrp: static_routes", "err", err)
+			}
+		}
+	}
+	for _, v := range old.Addrs {
+		if !containsDeep(next.Addrs, v) {
+			if err := r.host.RemoveAddr(v); err != nil {
+				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
+			}
+		}
+	}
+}
+
+// containsDeep reports whether list holds an element deeply equal to x.
+func containsDeep[T any](list []T, x T) bool {
+	for _, y := range list {
+		if reflect.DeepEqual(x, y) {
+			return true
+		}
+	}
+	return false
+}
