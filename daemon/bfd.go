@@ -89,7 +89,7 @@ func (d *Daemon) bfdEvent(p *bfdPart, ev bfd.Event) {
 	if toVRRP && !p.noVRRP {
 		p.toVRRP <- vrrp.BFDState{Name: ev.Name, Up: ev.Up}
 	}
-	if toCheck && d.lvs != nil {
+	if toCheck && d.lvsPart() != nil {
 		// BFD_CHECK: the real servers following the session.
 		d.scheduler().SetBFD(ev.Name, ev.Up)
 	}

@@ -407,7 +407,7 @@ func (d *Daemon) startBGP(ctx context.Context) func() error {
 	if d.bgp == nil {
 		return func() error { return nil }
 	}
-	if d.lvs != nil {
+	if d.lvsPart() != nil {
 		d.bgp.seedHealth(d.scheduler().States())
 	} else {
 		d.bgp.replan()

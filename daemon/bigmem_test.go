@@ -38,7 +38,11 @@ func (m *memIPVS) GetDestinations(*ipvs.Service) ([]*ipvs.Destination, error) {
 }
 func (m *memIPVS) NewService(*ipvs.Service) error    { return nil }
 func (m *memIPVS) UpdateService(*ipvs.Service) error { return nil }
-func (m *memIPVS) DelService(*ipvs.Service) error    { return nil }
+func (m *memIPVS) DelService(s *ipvs.Service) error {
+	sk, _ := memKeys(s, &ipvs.Destination{Address: s.Address})
+	_, err := m.ApplyOps([]lvs.Op{{Kind: lvs.DelService, Service: lvs.Service{Key: sk}}})
+	return err
+}
 
 // The one-change path (a pass of one change does not batch).
 func memKeys(s *ipvs.Service, d *ipvs.Destination) (lvs.ServiceKey, lvs.DestKey) {

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
-	"slices"
 	"sync"
 	"time"
 
@@ -91,7 +90,10 @@ type Daemon struct {
 	mail   *smtp.Alerter
 	opts   Options
 
-	lvs     *lvsPart
+	lvs *lvsPart // guarded by reloading (writes) and cfgMu
+	// lvsRun is the IPVS manager's lifetime while Run runs (lvs.go);
+	// guarded by reloading.
+	lvsRun  lvsRun
 	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
 	syncRun syncRun   // the sync controllers' lifetime (syncd.go)
 	bgp     *bgpPart  // nil without a bgp block (bgp.go)
@@ -237,14 +239,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if !hasVS {
 		return d, nil
 	}
-	if d.notifier == nil && vrrp.HasLVSFIFOs(cfg) {
-		// Checkers only (-C): notify_fifo and lvs_notify_fifo take the
-		// virtual and real servers' lines; vrrp_notify_fifo is the VRRP
-		// process's and stays closed.
-		no := vrrp.NotifierOptionsFromConfig(cfg, d.scriptRunner())
-		no.FIFOs = slices.DeleteFunc(no.FIFOs, func(f vrrp.FIFOConfig) bool { return f.Scope == vrrp.FIFOVRRP })
-		d.notifier = vrrp.NewNotifier(opts.Log, no)
-	}
+	d.setupLVSNotifier(cfg)
 	// Last, as it opens the IPVS table.
 	if err := d.setupLVS(); err != nil {
 		if len(ics) == 0 && cfg.BGP == nil {
@@ -275,11 +270,11 @@ func hasWork(cfg *config.Config, ics []vrrp.InstanceConfig, hasVS, checkOnly boo
 
 // VirtualServers is how many virtual servers the daemon keeps in IPVS.
 func (d *Daemon) VirtualServers() int {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
 	if d.lvs == nil || d.lvs.mgr == nil {
 		return 0
 	}
-	d.cfgMu.RLock()
-	defer d.cfgMu.RUnlock()
 	return len(d.lvs.vs)
 }
 
@@ -341,28 +336,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(mailDone)
 		_ = d.mail.Run(mailCtx)
 	}()
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	stopMgr := func() {}
+	// Under the reload lock: a SIGHUP reload may already be replacing
+	// the scheduler, or starting the first virtual servers.
+	d.reloading.Lock()
+	d.lvsRun.begin()
 	if d.lvs != nil {
-		var mgrCtx context.Context
-		mgrCtx, stopMgr = context.WithCancel(context.Background())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if d.lvs.mgr == nil { // no IPVS: the checkers run alone
-				return
-			}
-			if err := d.lvs.mgr.Run(mgrCtx); err != nil {
-				errs <- fmt.Errorf("ipvs: %w", err)
-			}
-		}()
-		// Under the reload lock: a SIGHUP reload may already be
-		// replacing the scheduler.
-		d.reloading.Lock()
-		d.lvs.startSched()
-		d.reloading.Unlock()
+		d.runLVS()
 	}
+	d.reloading.Unlock()
 	// BGP stops with ctx, at once: its routes are withdrawn while VRRP
 	// steps down.
 	waitBGP := d.startBGP(ctx)
@@ -385,8 +366,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.lvs.stopSched()
 		d.stopRSNotifies()
 	}
-	stopMgr()
-	wg.Wait()
+	d.lvsRun.end()
 	if berr := waitBGP(); berr != nil {
 		d.log.Error("bgp", "err", berr)
 	}
@@ -404,12 +384,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancel()
 	stopMail()
 	<-mailDone
-	select {
-	case e := <-errs:
-		if err == nil {
-			err = e
-		}
-	default:
+	if e := d.lvsRun.err(); err == nil {
+		err = e
 	}
 	return err
 }
@@ -493,8 +469,10 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 // entries that did not change stay in the kernel. A configuration that
 // cannot be applied returns an error and the running one stays.
 //
-// The SMTP settings and a load balancer added to a configuration that had
-// none take effect at the next start; Reload logs that.
+// Virtual servers added to a configuration that had none start their
+// checkers and IPVS manager now (startLateLVS); static addresses, routes
+// and rules are replaced (reloadStatics). The SMTP settings take effect at
+// the next start; Reload logs that.
 func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	d.reloading.Lock()
 	defer d.reloading.Unlock()
@@ -535,8 +513,8 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	case !hasVS:
 	case d.lvs != nil:
 		d.reloadLVS(cfg)
-	case len(cfg.VirtualServers) > 0:
-		d.log.Warn("reload: virtual servers were added to a configuration that had none (or IPVS could not be opened): restart kt to run them")
+	default:
+		d.startLateLVS()
 	}
 	d.reloadBGP(cfg, bgpNext)
 	d.reloadStatics(ctx, cfg)

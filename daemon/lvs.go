@@ -284,15 +284,23 @@ func (d *Daemon) setupLVS() error {
 	if err != nil {
 		// Without IPVS the checkers still run and log their
 		// transitions; nothing goes into the kernel (no manager).
-		d.lvs = p
+		d.setLVSPart(p)
 		return fmt.Errorf("IPVS: %w (is the ip_vs module loaded?)", err)
 	}
 	p.close = closeH
 	p.mgr = lvs.NewManager(h, cfg, mo)
 	d.wd.add("ipvs", 6, nil, p.mgr.Probe)
 	p.mgr.SetHealths(startHealth(p.sched))
-	d.lvs = p
+	d.setLVSPart(p)
 	return nil
+}
+
+// setLVSPart puts p in force (at start, or when a reload adds the first
+// virtual servers).
+func (d *Daemon) setLVSPart(p *lvsPart) {
+	d.cfgMu.Lock()
+	d.lvs = p
+	d.cfgMu.Unlock()
 }
 
 // startHealth is the scheduler's state of every real server, for the IPVS

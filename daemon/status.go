@@ -93,8 +93,9 @@ func (d *Daemon) Status() Status {
 	d.cfgMu.RLock()
 	cfg, ics := d.cfg, d.ics
 	var sched *check.Scheduler
-	if d.lvs != nil {
-		sched = d.lvs.sched
+	lp := d.lvs
+	if lp != nil {
+		sched = lp.sched
 	}
 	d.cfgMu.RUnlock()
 	if d.router != nil {
@@ -113,7 +114,7 @@ func (d *Daemon) Status() Status {
 		}
 	}
 	st.BFD = d.bfdStatus()
-	if p := d.lvs; p != nil {
+	if p := lp; p != nil {
 		if p.mgr == nil {
 			st.IPVSError = "no IPVS in this kernel: the checkers run alone"
 		} else if err := p.mgr.Err(); err != nil {

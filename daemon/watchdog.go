@@ -51,6 +51,7 @@ type watchdog struct {
 	log   *slog.Logger
 	opts  WatchdogOptions
 	sd    Systemd
+	mu    sync.Mutex // guards loops: a reload can add some while run runs
 	loops []*loop
 
 	readyOnce sync.Once
@@ -67,20 +68,31 @@ func newWatchdog(log *slog.Logger, opts WatchdogOptions, sd Systemd) *watchdog {
 	return &watchdog{log: log, opts: opts, sd: sd}
 }
 
-// add follows a loop; call before run. The loop is stuck after slack
+// add follows a loop (before run, or while it runs: the IPVS manager and
+// checkers a reload starts). The loop is stuck after slack
 // times Misses intervals without progress: the IPVS manager and the
 // checkers get more, as one reconcile of a large table or a slow check
 // round can take seconds where the VRRP loop never should.
 func (w *watchdog) add(name string, slack int, poke func(), probe func() bool) *loop {
 	l := &loop{name: name, poke: poke, probe: probe, slack: max(slack, 1)}
+	w.mu.Lock()
 	w.loops = append(w.loops, l)
+	w.mu.Unlock()
 	return l
+}
+
+// snapshot is the loops followed now.
+func (w *watchdog) snapshot() []*loop {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.loops[:len(w.loops):len(w.loops)]
 }
 
 // statuses is a snapshot of the loops.
 func (w *watchdog) statuses() []LoopStatus {
-	out := make([]LoopStatus, 0, len(w.loops))
-	for _, l := range w.loops {
+	loops := w.snapshot()
+	out := make([]LoopStatus, 0, len(loops))
+	for _, l := range loops {
 		var at time.Time
 		if n := l.last.Load(); n != 0 {
 			at = time.Unix(0, n)
@@ -105,13 +117,14 @@ func (w *watchdog) run(ctx context.Context) {
 	silent := false
 	for {
 		now := time.Now()
-		for _, l := range w.loops {
+		loops := w.snapshot()
+		for _, l := range loops {
 			if l.probe != nil && l.probe() {
 				l.beat(now)
 			}
 		}
 		ready, healthy := true, true
-		for _, l := range w.loops {
+		for _, l := range loops {
 			limit := time.Duration(w.opts.Misses*l.slack) * w.opts.Interval
 			n := l.last.Load()
 			if n == 0 {
@@ -151,7 +164,7 @@ func (w *watchdog) run(ctx context.Context) {
 				w.log.Error("watchdog: no more pings to systemd's watchdog: systemd will restart kt")
 			}
 		}
-		for _, l := range w.loops {
+		for _, l := range loops {
 			if l.poke != nil {
 				l.poke()
 			}

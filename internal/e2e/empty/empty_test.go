@@ -160,3 +160,48 @@ func TestCheckersOnlyWithoutVirtualServersLikeKeepalived(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadStartsCheckersLikeKeepalived: started with nothing to run, a
+// SIGHUP to a file with a virtual server starts keepalived's checker
+// process ("Starting Healthcheck child process": core/main.c,
+// propagate_signal) and kt's checkers and IPVS manager. This host has no
+// IPVS: keepalived's checker process then stops, taking keepalived with
+// it, while kt's checkers run alone; daemon's
+// TestReloadStartsFirstVirtualServers checks the table kt then writes.
+func TestReloadStartsCheckersLikeKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	const vs = "virtual_server 198.51.100.1 80 {\n    protocol TCP\n    real_server 192.0.2.10 80 {\n        weight 3\n    }\n}\n"
+	for _, tc := range []struct{ impl, started string }{
+		{"keepalived", "Starting Healthcheck child process"},
+		{"kt", "starting the checkers and IPVS"},
+	} {
+		t.Run(tc.impl, func(t *testing.T) {
+			r := e2elab.NewRouter(t, lab, tc.impl, h, nothing)
+			var err error
+			if tc.impl == "kt" {
+				r.Proc, err = h.Start(testenv.KT(t), "run", "-f", r.Conf, "--control-socket", "")
+			} else {
+				base := filepath.Join(lab.Dir, "r1-ka-late")
+				r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
+					"-n", "-l", "-D", "-f", r.Conf, "-p", base+".pid", "-c", base+"-checkers.pid", "-r", base+"-vrrp.pid")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = r.Proc.Kill(); _ = r.Proc.Wait(5 * time.Second) }()
+			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
+				t.Fatalf("%s: %v\n%s", tc.impl, err, e2elab.Tail(r.Proc.Log(), 20))
+			}
+			if err := os.WriteFile(r.Conf, []byte(vs), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Proc.WaitLog(tc.started, 10*time.Second); err != nil {
+				t.Fatalf("%s did not start its checkers on the reload: %v\n%s", tc.impl, err, e2elab.Tail(r.Proc.Log(), 20))
+			}
+		})
+	}
+}
