@@ -91,7 +91,7 @@ type Daemon struct {
 	opts   Options
 
 	lvs *lvsPart // guarded by reloading (writes) and cfgMu
-	// lvsRun is the IPVS manager's lifetime while Run runs (lvs.go);
+	// lvsRun is the IPVS manager's lifetime while Run runs (lvs_run.go);
 	// guarded by reloading.
 	lvsRun  lvsRun
 	sync    *syncPart // lvs_sync_daemon (syncd.go); nil: none
