@@ -245,8 +245,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		if len(ics) == 0 && cfg.BGP == nil {
 			return nil, err
 		}
-		// keepalived's VRRP process keeps running when its checker
-		// process cannot: so does kt, and its checkers still run (and
+		// Here kt parts from keepalived 2.2.7, whose parent stops
+		// everything, VRRP included, when its checker process cannot
+		// initialise IPVS (internal/e2e/empty, TestNoIPVSDifference):
+		// kt keeps its VRRP instances, and its checkers still run (and
 		// decide the BGP announcements).
 		opts.Log.Error("virtual servers not run; health checks still run", "err", err)
 	}

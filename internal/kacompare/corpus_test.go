@@ -279,9 +279,9 @@ func measure(e corpusEntry, ka, ip, kt string, ipvs bool, rel func(string) strin
 	if r.KeepalivedRuns() && !r.KTErrors() {
 		var extra []string
 		if cfg != nil && len(cfg.VirtualServers) > 0 && !ipvs {
-			// This kernel has no IPVS: run the VRRP half only, as
-			// keepalived's VRRP process keeps running when its checker
-			// process cannot initialise IPVS.
+			// This kernel has no IPVS: run the VRRP half only (without
+			// IPVS keepalived stops altogether; kt would keep its VRRP
+			// instances: README, "What differs").
 			if len(cfg.Instances) == 0 {
 				r.RunSkipped = "no IPVS in this kernel and no vrrp_instance"
 				return r, nil

@@ -1,6 +1,7 @@
 package empty
 
 import (
+	"errors"
 	"maps"
 	"net/netip"
 	"os"
@@ -202,6 +203,60 @@ func TestReloadStartsCheckersLikeKeepalived(t *testing.T) {
 			if err := r.Proc.WaitLog(tc.started, 10*time.Second); err != nil {
 				t.Fatalf("%s did not start its checkers on the reload: %v\n%s", tc.impl, err, e2elab.Tail(r.Proc.Log(), 20))
 			}
+		})
+	}
+}
+
+// TestNoIPVSDifference measures the one way kt parts from keepalived
+// where IPVS is missing (README, "What differs"): on a file with a VRRP
+// instance and a virtual server, keepalived 2.2.7's checker process
+// cannot initialise IPVS, exits with a permanent error, and the parent
+// stops everything ("exited with permanent error FATAL. Terminating"),
+// VRRP included. kt keeps its VRRP instance running (it becomes master
+// here, alone on the link) and runs the checkers without IPVS.
+func TestNoIPVSDifference(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		testenv.Missing(t, "this kernel has IPVS: the test shows what happens without it")
+	}
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	vip := netip.MustParseAddr("192.0.2.101")
+	conf := something + "virtual_server 198.51.100.1 80 {\n    protocol TCP\n    real_server 192.0.2.10 80 {\n        weight 3\n    }\n}\n"
+	for _, impl := range []string{"keepalived", "kt"} {
+		t.Run(impl, func(t *testing.T) {
+			r := e2elab.NewRouter(t, lab, impl, h, conf)
+			var err error
+			if impl == "kt" {
+				r.Proc, err = h.Start(testenv.KT(t), "run", "-f", r.Conf, "--control-socket", "")
+			} else {
+				base := filepath.Join(lab.Dir, "r1-ka-noipvs")
+				r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
+					"-n", "-l", "-D", "-f", r.Conf, "-p", base+".pid", "-c", base+"-checkers.pid", "-r", base+"-vrrp.pid")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if impl == "keepalived" {
+				// It exits 1; a timeout means it kept running.
+				if err := r.Proc.Wait(20 * time.Second); errors.Is(err, netlab.ErrTimeout) {
+					t.Fatalf("keepalived did not stop by itself without IPVS: %v\n%s", err, e2elab.Tail(r.Proc.Log(), 20))
+				}
+				if !strings.Contains(r.Proc.Log(), "permanent error FATAL. Terminating") {
+					t.Errorf("keepalived stopped, not for the checker process's permanent error:\n%s", e2elab.Tail(r.Proc.Log(), 20))
+				}
+				return
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for !h.HasAddr(vip) {
+				if time.Now().After(deadline) || r.Proc.Exited() {
+					t.Fatalf("kt without IPVS: VIP not up (exited %v)\n%s", r.Proc.Exited(), e2elab.Tail(r.Proc.Log(), 30))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !strings.Contains(r.Proc.Log(), "virtual servers not run; health checks still run") {
+				t.Errorf("kt does not say the virtual servers are not in IPVS:\n%s", e2elab.Tail(r.Proc.Log(), 30))
+			}
+			r.Stop()
 		})
 	}
 }
