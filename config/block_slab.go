@@ -17,7 +17,7 @@ type blockSlab struct {
 }
 
 // blockChunkBytes bounds the size of one chunk of blocks.
-const blockChunkBytes = 16 << 10
+const blockChunkBytes = 256 << 10
 
 // newBlock returns a pointer to a new zero value of t, whose schema is s.
 func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
