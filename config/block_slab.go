@@ -16,9 +16,9 @@ type blockSlab struct {
 	used int           // blocks of buf handed out
 }
 
-// blockChunkBytes bounds the size of one chunk of blocks. A chunk of 32 KiB
-// or more is a large object, a span of its own for the runtime, whose
-// metadata (mspan, its place in the central lists) the chunks' number sets:
+// blockChunkBytes bounds the size of one chunk of blocks. A chunk of 16 KiB
+// or more is a span of its own for the runtime, so the number of chunks sets
+// how much span metadata (mspan, its place in the central lists) there is:
 // at 16 KiB, bench/convert.sh's file took 3,000 of them, faulted in 4 KiB
 // pages; at 256 KiB 130 fewer page faults and 1 MiB less peak RSS, and a
 // type's last chunk leaves at most 256 KiB unused.
