@@ -10,7 +10,10 @@
 #
 # Environment: NO_GNU_TIME (set: do not use GNU time), N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
 # interface written in the file; default: the default route's interface, since
-# keepalived rejects lo and interfaces that do not exist).
+# keepalived rejects lo and interfaces that do not exist), BASE (a second kt
+# binary, e.g. main's built with make build, measured in the same runs, turn
+# about with the others, and printed with its own row and ratios: a change's
+# before and after from one run on one machine).
 #
 # Exits 0 after printing "skip: ..." when keepalived is not installed, 1 when kt
 # cannot be built or `kt convert --check` does not work, 0 otherwise.
@@ -133,9 +136,17 @@ if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
 	exit 1
 fi
 measure warm-keepalived "$KEEPALIVED" -t -f "$conf" # warms the page cache for keepalived too
+if [ -n "${BASE:-}" ]; then
+	if [ ! -x "$BASE" ]; then
+		echo "error: BASE=$BASE is not an executable" >&2
+		exit 2
+	fi
+	measure warm-base "$BASE" convert --check "$conf"
+fi
 
 for _ in $(seq "$N"); do
 	measure kt ./kt convert --check "$conf"
+	[ -z "${BASE:-}" ] || measure base "$BASE" convert --check "$conf"
 	measure keepalived "$KEEPALIVED" -t -f "$conf"
 done
 
@@ -164,13 +175,19 @@ row() {
 echo
 printf '%-22s %4s %10s %10s %10s %10s  %s\n' tool runs "CPU s med" "CPU s min" "wall s med" "max RSS" exit
 row kt "kt convert --check"
+[ -z "${BASE:-}" ] || row base "BASE convert --check"
 row keepalived "keepalived -t"
-awk -v k="$(median kt 4)" -v a="$(median keepalived 4)" -v kr="$(maxrss kt)" -v ar="$(maxrss keepalived)" 'BEGIN {
-	if (a > 0) printf "\nCPU time (user+sys), kt/keepalived (medians): %.2f (goal <= 0.33: %s)\n", k / a, (k / a <= 1 / 3) ? "reached" : "not reached"
-	else print "\nCPU time ratio: n/a (keepalived median is 0)"
-	if (kr != "-" && ar != "-" && ar > 0) printf "peak RSS, kt/keepalived: %.2f (goal <= 1: %s)\n", kr / ar, (kr <= ar) ? "reached" : "not reached"
-}'
-awk -v k="$(median kt)" -v a="$(median keepalived)" 'BEGIN { if (k > 0) printf "wall clock, keepalived/kt (medians; skewed on a loaded machine): %.2fx\n", a / k }'
+# ratios NAME LABEL: NAME's CPU, RSS and wall ratios against keepalived.
+ratios() {
+	awk -v who="$2" -v k="$(median "$1" 4)" -v a="$(median keepalived 4)" -v kr="$(maxrss "$1")" -v ar="$(maxrss keepalived)" 'BEGIN {
+		if (a > 0) printf "\nCPU time (user+sys), %s/keepalived (medians): %.2f (goal <= 0.33: %s)\n", who, k / a, (k / a <= 1 / 3) ? "reached" : "not reached"
+		else print "\nCPU time ratio: n/a (keepalived median is 0)"
+		if (kr != "-" && ar != "-" && ar > 0) printf "peak RSS, %s/keepalived: %.2f (goal <= 1: %s)\n", who, kr / ar, (kr <= ar) ? "reached" : "not reached"
+	}'
+	awk -v who="$2" -v k="$(median "$1")" -v a="$(median keepalived)" 'BEGIN { if (k > 0) printf "wall clock, keepalived/%s (medians; skewed on a loaded machine): %.2fx\n", who, a / k }'
+}
+ratios kt kt
+[ -z "${BASE:-}" ] || ratios base BASE
 [ -n "$GNUTIME" ] || echo "(max RSS not measured: GNU time is not installed at /usr/bin/time; CPU time from the shell)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 

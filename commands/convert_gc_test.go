@@ -14,6 +14,9 @@ func TestCheckGC(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOGC")
 	os.Unsetenv("GOMEMLIMIT")
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	procs0 := runtime.GOMAXPROCS(0)
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small.conf")
 	large := filepath.Join(dir, "large.conf")
@@ -30,10 +33,11 @@ func TestCheckGC(t *testing.T) {
 		path        string
 		wantPercent int
 		wantLimit   int64
+		wantProcs   int
 	}{
-		{"small file: default collector", small, 100, -1},
-		{"missing file: default collector", filepath.Join(dir, "nope.conf"), 100, -1},
-		{"large file: collector off up to 16 times its size", large, -1, 16 * checkGCMinSize},
+		{"small file: default collector", small, 100, -1, procs0},
+		{"missing file: default collector", filepath.Join(dir, "nope.conf"), 100, -1, procs0},
+		{"large file: collector off up to 16 times its size, one P", large, -1, 16 * checkGCMinSize, checkProcs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			limit0 := debug.SetMemoryLimit(-1)
@@ -41,7 +45,14 @@ func TestCheckGC(t *testing.T) {
 			gotPercent := debug.SetGCPercent(-1)
 			debug.SetGCPercent(gotPercent)
 			gotLimit := debug.SetMemoryLimit(-1)
+			gotProcs := runtime.GOMAXPROCS(0)
 			restore()
+			if gotProcs != tc.wantProcs {
+				t.Errorf("GOMAXPROCS during the check = %d, want %d", gotProcs, tc.wantProcs)
+			}
+			if p := runtime.GOMAXPROCS(0); p != procs0 {
+				t.Errorf("GOMAXPROCS after restore = %d, want %d", p, procs0)
+			}
 			if gotPercent != tc.wantPercent {
 				t.Errorf("GC percent during the check = %d, want %d", gotPercent, tc.wantPercent)
 			}

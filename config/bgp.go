@@ -443,7 +443,7 @@ func refuseBadBGP(c *Config, diags Diagnostics) Diagnostics {
 	p := c.BGP.Pos
 	for i := range diags {
 		d := &diags[i]
-		if d.CarryOn && d.Pos.File == p.File && d.Pos.Line >= p.Line && (p.End == 0 || d.Pos.Line <= p.End) {
+		if d.CarryOn && d.Pos.File == p.File && d.Pos.Line >= p.Line && (p.End == 0 || d.Pos.Line <= int(p.End)) {
 			d.CarryOn = false
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -9,23 +10,45 @@ import (
 // Pos records where a block or keyword was written: the file, its line, and
 // the line of each keyword inside the block. It is not part of the model's
 // meaning: Equal ignores it and TOML does not store it.
+//
+// Every block of the model carries one (bench/convert.sh's file has 110,000
+// blocks), so it is kept small: 40 bytes, not the 64 it took with End and
+// Seq as ints and the keyword list as a slice.
 type Pos struct {
 	File string
 	Line int
 	// End is the line of the block's closing brace (0 if unknown): where
 	// keepalived reports what it checks when a block ends.
-	End int
-	// Keys lists the keywords written in the block with their lines, the
-	// first time each was written. Their lines count from Line (Of gives
-	// the file's line), so that blocks written alike share one list: the
-	// parser hands a block the list of an earlier block of its type when
-	// the two are the same, which saved 7 MiB of the 64 MiB heap of
-	// bench/convert.sh's file. A list is never changed in place: append to
-	// it (its capacity is its length) or make a new one.
-	Keys []KeyLine
+	End int32
 	// Seq is the line's place among all lines read, across included files
 	// (1 for the first); 0 where that is unknown (TOML).
-	Seq int
+	Seq int32
+	// keys lists the keywords written in the block with their lines, the
+	// first time each was written (see Keys); nil for none.
+	keys *[]KeyLine
+}
+
+// Keys lists the keywords written in the block with their lines, the first
+// time each was written. Their lines count from Line (Of gives the file's
+// line), so that blocks written alike share one list: the parser hands a
+// block the list of an earlier block of its type when the two are the
+// same, which saved 7 MiB of the 64 MiB heap of bench/convert.sh's file.
+// The list is shared: never change it in place (SetKeys a new one).
+func (p Pos) Keys() []KeyLine {
+	if p.keys == nil {
+		return nil
+	}
+	return *p.keys
+}
+
+// SetKeys makes keys the block's keyword list (see Keys); the list is
+// kept, not copied.
+func (p *Pos) SetKeys(keys []KeyLine) {
+	if keys == nil {
+		p.keys = nil
+		return
+	}
+	p.keys = &keys
 }
 
 // Before reports whether p was read before q; where either's place is
@@ -35,7 +58,7 @@ func (p Pos) Before(q Pos) bool { return p.Seq == 0 || q.Seq == 0 || p.Seq < q.S
 // EndPos returns where the block ends: its closing brace, else its start.
 func (p Pos) EndPos() Pos {
 	if p.End > 0 {
-		return Pos{File: p.File, Line: p.End}
+		return Pos{File: p.File, Line: int(p.End)}
 	}
 	return Pos{File: p.File, Line: p.Line}
 }
@@ -57,7 +80,7 @@ func (p Pos) String() string {
 // Of returns the position of keyword key inside the block, or the block's own
 // position when the keyword was not written.
 func (p Pos) Of(key string) Pos {
-	for _, k := range p.Keys {
+	for _, k := range p.Keys() {
 		if k.Key == key {
 			return Pos{File: p.File, Line: p.Line + k.Line}
 		}
@@ -67,7 +90,7 @@ func (p Pos) Of(key string) Pos {
 
 // Has reports whether keyword key was written in the block.
 func (p Pos) Has(key string) bool {
-	for _, k := range p.Keys {
+	for _, k := range p.Keys() {
 		if k.Key == key {
 			return true
 		}
@@ -76,14 +99,12 @@ func (p Pos) Has(key string) bool {
 }
 
 // setKey records that keyword key was written on line (of the block's file),
-// unless it already was; p.Line must be set.
+// unless it already was; p.Line must be set. It copies the list (which may
+// be shared): to add many, build a list with addKey and SetKeys it.
 func (p *Pos) setKey(key string, line int) {
-	for _, k := range p.Keys {
-		if k.Key == key {
-			return
-		}
+	if !p.Has(key) {
+		p.SetKeys(addKey(slices.Clip(p.Keys()), key, line-p.Line))
 	}
-	p.Keys = append(p.Keys, KeyLine{key, line - p.Line})
 }
 
 // Severity says how bad a Diagnostic is.

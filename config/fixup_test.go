@@ -100,8 +100,8 @@ func TestEffectiveIsACopy(t *testing.T) {
 	c, e, _ := effectiveOf(t, "owner-weights.conf")
 	e.Instances["VI_3"].VirtualIPAddress[0].Dev = "changed"
 	e.Scripts["chk"].Script.Cmd = "changed"
-	e.Instances["VI_3"].Pos.Keys[0].Line = -1
-	if c.Instances["VI_3"].VirtualIPAddress[0].Dev == "changed" || c.Scripts["chk"].Script.Cmd == "changed" || c.Instances["VI_3"].Pos.Keys[0].Line == -1 {
+	e.Instances["VI_3"].Pos.SetKeys([]KeyLine{{"changed", -1}}) // lists are shared, never changed in place
+	if c.Instances["VI_3"].VirtualIPAddress[0].Dev == "changed" || c.Scripts["chk"].Script.Cmd == "changed" || c.Instances["VI_3"].Pos.Has("changed") {
 		t.Fatal("the effective model shares memory with the parsed one")
 	}
 	if !Equal(deepCopy(c), c) {

@@ -320,11 +320,14 @@ func (s *slab[T]) new(v T, off bool) *T {
 func alone[T any](v T) *T { return &v }
 
 type parser struct {
-	ints    slab[int]
-	durs    slab[Duration]
-	bools   slab[bool]
-	arena   []KeyLine // where finished blocks' keyword lists are kept
-	noSlabs bool      // allocate each value and keyword list on its own (benchmark)
+	ints  slab[int]
+	durs  slab[Duration]
+	bools slab[bool]
+	arena []KeyLine // where finished blocks' keyword lists are kept
+	// keyLists holds the slice headers of the lists in arena (Pos keeps a
+	// pointer to one); appended to, never grown in place.
+	keyLists [][]KeyLine
+	noSlabs  bool // allocate each value and keyword list on its own (benchmark)
 	cursor
 	args []string    // reused for the words of each statement; values copy what they keep
 	keys [][]KeyLine // scratch per nesting depth for the keywords of a block
@@ -444,11 +447,11 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 			p.keyBase = append(p.keyBase, 0)
 		}
 		p.keyBase[p.depth] = pos.Line
-		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys...) // a block written twice merges
+		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys()...) // a block written twice merges
 	}
 	p.statements(v, s, where, open, pos)
 	if pos != nil {
-		pos.Keys = p.keep(s, p.keys[p.depth])
+		pos.keys = p.keep(s, p.keys[p.depth])
 	}
 }
 
@@ -462,7 +465,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.take()
 			if nested {
 				if pos != nil {
-					pos.End = bpos.Line
+					pos.End = int32(bpos.Line)
 				}
 				return
 			}
@@ -505,7 +508,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.closed = 0
 			if nested {
 				if pos != nil {
-					pos.End = line
+					pos.End = int32(line)
 				}
 				return
 			}
@@ -529,17 +532,18 @@ func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 // keep returns a block's keyword list to keep: the list of a recent block
 // of the same schema s when it is the same (lines count from the block's
 // own, so blocks written alike have the same list), else a copy in the
-// arena. The list returned is shared: its capacity is its length, so that
-// an append copies it.
-func (p *parser) keep(s *blockSchema, keys []KeyLine) []KeyLine {
+// arena (and its slice header in another). The list returned is shared:
+// its capacity is its length, so that an append copies it.
+func (p *parser) keep(s *blockSchema, keys []KeyLine) *[]KeyLine {
 	if len(keys) == 0 {
 		return nil
 	}
 	if p.noSlabs {
-		return append([]KeyLine(nil), keys...)
+		kept := append([]KeyLine(nil), keys...)
+		return &kept
 	}
 	for _, r := range s.recentKeys {
-		if slices.Equal(r, keys) {
+		if r != nil && slices.Equal(*r, keys) {
 			return r
 		}
 	}
@@ -548,7 +552,11 @@ func (p *parser) keep(s *blockSchema, keys []KeyLine) []KeyLine {
 	}
 	n := len(p.arena)
 	p.arena = append(p.arena, keys...)
-	kept := p.arena[n : n+len(keys) : n+len(keys)]
+	if len(p.keyLists) == cap(p.keyLists) {
+		p.keyLists = make([][]KeyLine, 0, 256)
+	}
+	p.keyLists = append(p.keyLists, p.arena[n:n+len(keys):n+len(keys)])
+	kept := &p.keyLists[len(p.keyLists)-1]
 	s.recentKeys[s.nextKeys] = kept
 	s.nextKeys = (s.nextKeys + 1) % len(s.recentKeys)
 	return kept

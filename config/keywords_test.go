@@ -422,7 +422,7 @@ func (g *kwGen) value(path string, f *fieldInfo, ft reflect.Type) string {
 		return "3"
 	case ft.Kind() == reflect.Pointer && ft.Elem().Kind() >= reflect.Int && ft.Elem().Kind() <= reflect.Int64:
 		return "3"
-	case ft == reflect.TypeOf(Script{}), ft == reflect.TypeOf(OptScript{}):
+	case ft == reflect.TypeOf(Script{}), ft == reflect.TypeOf(OptScript{}), ft == reflect.TypeOf(ScriptRef{}):
 		return "/bin/true"
 	case ft == reflect.TypeOf(Weight{}):
 		return "10"

@@ -33,7 +33,7 @@ func FuzzLex(f *testing.F) {
 			if len(l.Words) == 0 {
 				t.Fatalf("line without words at %v", l.Pos)
 			}
-			if l.Pos.Line <= 0 || l.Pos.Line > n || l.Pos.File != "fuzz.conf" || l.Pos.Keys != nil {
+			if l.Pos.Line <= 0 || l.Pos.Line > n || l.Pos.File != "fuzz.conf" || l.Pos.Keys() != nil {
 				t.Fatalf("bad position %+v", l.Pos)
 			}
 		}

@@ -72,7 +72,7 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 		lx.outTop = lx.depth == 0 && !words[0].IsBrace("{")
 	}
 	lx.seq++
-	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line, Seq: lx.seq}, Words: words})
+	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line, Seq: int32(lx.seq)}, Words: words})
 	if lx.sink != nil {
 		for _, w := range words {
 			switch {

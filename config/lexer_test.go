@@ -50,7 +50,7 @@ func lexString(t *testing.T, src string, opt LexOptions) ([]Line, Diagnostics) {
 func checkLines(t *testing.T, lines []Line) {
 	t.Helper()
 	for _, l := range lines {
-		if len(l.Words) == 0 || l.Pos.Line <= 0 || l.Pos.Keys != nil {
+		if len(l.Words) == 0 || l.Pos.Line <= 0 || l.Pos.Keys() != nil {
 			t.Fatalf("bad line %+v", l)
 		}
 	}
@@ -1032,7 +1032,7 @@ func TestLexPositions(t *testing.T) {
 		t.Fatalf("got %v", render(lines, true))
 	}
 	for i, l := range lines {
-		if l.Pos.File != want[i].File || l.Pos.Line != want[i].Line || l.Pos.Keys != nil {
+		if l.Pos.File != want[i].File || l.Pos.Line != want[i].Line || l.Pos.Keys() != nil {
 			t.Errorf("line %d at %+v, want %+v", i, l.Pos, want[i])
 		}
 	}

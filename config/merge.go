@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 )
 
@@ -118,12 +119,15 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 		if sp.End > 0 {
 			dp.End = sp.End
 		}
-		for _, k := range sp.Keys {
+		// One new list (dp's may be shared), not a copy for each key.
+		keys := slices.Clip(dp.Keys())
+		for _, k := range sp.Keys() {
 			if len(k.Key) > 1 && k.Key[0] == '!' { // each unknown keyword's line (tree.go)
-				dp.Keys = append(dp.Keys, KeyLine{k.Key, sp.Line + k.Line - dp.Line})
+				keys = append(keys, KeyLine{k.Key, sp.Line + k.Line - dp.Line})
 				continue
 			}
-			dp.setKey(k.Key, sp.Line+k.Line)
+			keys = addKey(keys, k.Key, sp.Line+k.Line-dp.Line)
 		}
+		dp.SetKeys(keys)
 	}
 }

@@ -53,8 +53,8 @@ type VirtualServer struct {
 	SNMPName               string    `toml:"snmp_name,omitempty"`
 	Alpha                  bool      `toml:"alpha,omitempty"`
 	Omega                  bool      `toml:"omega,omitempty"`
-	QuorumUp               Script    `toml:"quorum_up,omitempty"`
-	QuorumDown             Script    `toml:"quorum_down,omitempty"`
+	QuorumUp               ScriptRef `toml:"quorum_up,omitempty"`
+	QuorumDown             ScriptRef `toml:"quorum_down,omitempty"`
 	Quorum                 *int      `toml:"quorum,omitempty"`
 	Hysteresis             *int      `toml:"hysteresis,omitempty"`
 	Weight                 *int      `toml:"weight,omitempty"`
@@ -146,8 +146,8 @@ type RealServer struct {
 	UThreshold       *int      `toml:"uthreshold,omitempty"`
 	LThreshold       *int      `toml:"lthreshold,omitempty"`
 	InhibitOnFailure *bool     `toml:"inhibit_on_failure,omitempty"`
-	NotifyUp         Script    `toml:"notify_up,omitempty"`
-	NotifyDown       Script    `toml:"notify_down,omitempty"`
+	NotifyUp         ScriptRef `toml:"notify_up,omitempty"`
+	NotifyDown       ScriptRef `toml:"notify_down,omitempty"`
 	Alpha            *bool     `toml:"alpha,omitempty"`
 	Retry            *int      `toml:"retry,omitempty"`
 	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`

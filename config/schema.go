@@ -115,7 +115,7 @@ type blockSchema struct {
 	// recentKeys are the last keyword lists parser.keep made for blocks
 	// of this schema, which the next blocks share when theirs are the
 	// same; nextKeys is the one to replace next.
-	recentKeys [4][]KeyLine
+	recentKeys [4]*[]KeyLine
 	nextKeys   int
 	// kwCache remembers the last keywords looked up (field), by a hash of
 	// their length and first and last bytes.

@@ -89,8 +89,8 @@ func sourceFiles(c *Config, top string) []string {
 				if p.File == "" {
 					return
 				}
-				if s, ok := first[p.File]; !ok || (p.Seq > 0 && p.Seq < s) {
-					first[p.File] = p.Seq
+				if s, ok := first[p.File]; !ok || (p.Seq > 0 && int(p.Seq) < s) {
+					first[p.File] = int(p.Seq)
 				}
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -422,7 +423,7 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	s := sc.of(v.Type())
 	if s.pos >= 0 {
 		p := Pos{File: file, Line: ix.lines[path]}
-		p.Seq = ix.seqAt(path, p.Line)
+		p.Seq = int32(ix.seqAt(path, p.Line))
 		if path == "" || p.Line == 0 {
 			p.Line = 1 // before the keys, whose lines are kept relative to it
 		}
@@ -435,13 +436,15 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 		// field of every table (a third of what reading allocated).
 		var arr [256]byte
 		buf := append(arr[:0], prefix...)
+		var keys []KeyLine
 		for i := range s.fields {
 			f := &s.fields[i]
 			buf = append(buf[:len(prefix)], f.key...)
 			if l, ok := ix.lines[string(buf)]; ok {
-				p.setKey(f.kw, l)
+				keys = addKey(keys, f.kw, l-p.Line)
 			}
 		}
+		p.SetKeys(keys)
 		if s.unparsed >= 0 {
 			unparsedLines(&p, v.Field(s.unparsed), prefix+"unparsed", ix)
 		}
@@ -493,7 +496,7 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 					l = items[j]
 				}
 				ep := Pos{File: file, Line: l}
-				ep.Seq = ix.seqAt(join(path, f.key), l)
+				ep.Seq = int32(ix.seqAt(join(path, f.key), l))
 				setPos(fv.Index(j), es, ep)
 			}
 		}
@@ -527,7 +530,9 @@ func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
 		return
 	}
 	p.setKey("!", lines[0])
+	keys := slices.Clip(p.Keys())
 	for j, l := range lines {
-		p.Keys = append(p.Keys, KeyLine{"!" + u.Index(j).String(), l - p.Line})
+		keys = append(keys, KeyLine{"!" + u.Index(j).String(), l - p.Line})
 	}
+	p.SetKeys(keys)
 }

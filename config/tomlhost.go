@@ -247,7 +247,7 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 		used := map[int]bool{}
 		for j := 0; j < u.Len(); j++ {
 			at := pos.Of("!")
-			for i, k := range pos.Keys {
+			for i, k := range pos.Keys() {
 				if k.Key == "!"+u.Index(j).String() && !used[i] {
 					used[i] = true
 					at = Pos{File: pos.File, Line: pos.Line + k.Line}

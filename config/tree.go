@@ -98,7 +98,7 @@ func keyLine(p *Pos, kw string) int {
 	if p == nil {
 		return 0
 	}
-	for _, k := range p.Keys {
+	for _, k := range p.Keys() {
 		if k.Key == kw {
 			return p.Line + k.Line
 		}
@@ -112,7 +112,7 @@ func (tb *treeBuilder) fill(n *tnode, v reflect.Value, top bool) {
 	if s.pos >= 0 {
 		p := v.Field(s.pos).Interface().(Pos)
 		pos = &p
-		n.file, n.end = p.File, p.End
+		n.file, n.end = p.File, int(p.End)
 		if n.line == 0 {
 			n.line = p.Line
 		}
@@ -200,7 +200,7 @@ func (tb *treeBuilder) fill(n *tnode, v reflect.Value, top bool) {
 			text := u.Index(j).String()
 			line := 0
 			if pos != nil {
-				for i, k := range pos.Keys {
+				for i, k := range pos.Keys() {
 					if k.Key == "!"+text && !used[i] {
 						line = pos.Line + k.Line
 						used[i] = true
@@ -278,7 +278,7 @@ func (n *tnode) seq() int {
 	if s.pos < 0 {
 		return 0
 	}
-	return n.val.Field(s.pos).Interface().(Pos).Seq
+	return int(n.val.Field(s.pos).Interface().(Pos).Seq)
 }
 
 // claim records every line the tree writes something for.

@@ -1280,11 +1280,11 @@ func (v *validator) firstScript() *Pos {
 		}
 	}
 	for _, vs := range v.c.VirtualServers {
-		add(vs.Pos, "quorum_up", vs.QuorumUp)
-		add(vs.Pos, "quorum_down", vs.QuorumDown)
+		add(vs.Pos, "quorum_up", vs.QuorumUp.Script())
+		add(vs.Pos, "quorum_down", vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
-			add(rs.Pos, "notify_up", rs.NotifyUp)
-			add(rs.Pos, "notify_down", rs.NotifyDown)
+			add(rs.Pos, "notify_up", rs.NotifyUp.Script())
+			add(rs.Pos, "notify_down", rs.NotifyDown.Script())
 			for _, m := range rs.MiscCheck {
 				add(m.Pos, "misc_path", m.MiscPath)
 			}

@@ -66,19 +66,19 @@ func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 		m[key] = s
 	}
 	for _, vs := range cfg.VirtualServers {
-		if vs.QuorumUp.Cmd != "" || vs.QuorumDown.Cmd != "" {
+		if vs.QuorumUp.Cmd() != "" || vs.QuorumDown.Cmd() != "" {
 			name := lvs.VSName(vs)
-			prep(ls.quorumUp, name, func() string { return "virtual_server " + vs.Describe() + " quorum_up" }, vs.QuorumUp)
-			prep(ls.quorumDown, name, func() string { return "virtual_server " + vs.Describe() + " quorum_down" }, vs.QuorumDown)
+			prep(ls.quorumUp, name, func() string { return "virtual_server " + vs.Describe() + " quorum_up" }, vs.QuorumUp.Script())
+			prep(ls.quorumDown, name, func() string { return "virtual_server " + vs.Describe() + " quorum_down" }, vs.QuorumDown.Script())
 		}
 		for _, rs := range vs.RealServers {
-			if rs.NotifyUp.Cmd == "" && rs.NotifyDown.Cmd == "" {
+			if rs.NotifyUp.Cmd() == "" && rs.NotifyDown.Cmd() == "" {
 				continue
 			}
 			key := check.ServerKey(vs, rs)
 			what := func() string { return "virtual_server " + vs.Describe() + " real_server " + rs.Address.String() }
-			prep(ls.rsUp, key, func() string { return what() + " notify_up" }, rs.NotifyUp)
-			prep(ls.rsDown, key, func() string { return what() + " notify_down" }, rs.NotifyDown)
+			prep(ls.rsUp, key, func() string { return what() + " notify_up" }, rs.NotifyUp.Script())
+			prep(ls.rsDown, key, func() string { return what() + " notify_down" }, rs.NotifyDown.Script())
 		}
 	}
 	return ls

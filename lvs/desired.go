@@ -906,10 +906,10 @@ func (p *Planner) resolve(cfg *config.Config) {
 }
 
 func (v *vsState) event(up, init, stopping bool, threshold int) Event {
-	e := Event{Kind: QuorumDown, VS: v.name, Script: v.cfg.QuorumDown, Init: init, Stopping: stopping,
+	e := Event{Kind: QuorumDown, VS: v.name, Script: v.cfg.QuorumDown.Script(), Init: init, Stopping: stopping,
 		WeightSum: v.weightSum, Threshold: threshold}
 	if up {
-		e.Kind, e.Script = QuorumUp, v.cfg.QuorumUp
+		e.Kind, e.Script = QuorumUp, v.cfg.QuorumUp.Script()
 	}
 	return e
 }

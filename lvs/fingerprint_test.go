@@ -119,6 +119,9 @@ func mutate(t *testing.T, v reflect.Value) bool {
 		case reflect.TypeOf(config.Script{}):
 			v.Set(reflect.ValueOf(config.Script{Cmd: "/bin/true"}))
 			return true
+		case reflect.TypeOf(config.ScriptRef{}):
+			v.Set(reflect.ValueOf(config.RefScript(config.Script{Cmd: "/bin/true"})))
+			return true
 		}
 	}
 	return false

@@ -67,12 +67,12 @@ func Refs(cfg *config.Config) []Ref {
 	}
 	for _, vs := range cfg.VirtualServers {
 		w := "virtual_server " + vs.Describe()
-		add(vs.Pos, "quorum_up", w, vs.QuorumUp)
-		add(vs.Pos, "quorum_down", w, vs.QuorumDown)
+		add(vs.Pos, "quorum_up", w, vs.QuorumUp.Script())
+		add(vs.Pos, "quorum_down", w, vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
 			rw := w + " real_server " + rs.Address.String()
-			add(rs.Pos, "notify_up", rw, rs.NotifyUp)
-			add(rs.Pos, "notify_down", rw, rs.NotifyDown)
+			add(rs.Pos, "notify_up", rw, rs.NotifyUp.Script())
+			add(rs.Pos, "notify_down", rw, rs.NotifyDown.Script())
 			for _, m := range rs.MiscCheck {
 				add(m.Pos, "misc_path", rw+" MISC_CHECK", WithUser(m.MiscPath, m.User))
 			}
