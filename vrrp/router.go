@@ -132,7 +132,9 @@ type instance struct {
 	conn *connState
 	src  netip.Addr
 	ipID uint16
-	log  *slog.Logger
+	// sendBuf is reused for each IPv4 advert (Send does not keep it).
+	sendBuf []byte
+	log     *slog.Logger
 
 	lastChange time.Time
 	lastReason string
@@ -890,7 +892,8 @@ func (r *Router) send(in *instance, prio uint8) {
 			if in.cfg.Machine.AuthType == AuthAH {
 				o.AH, o.Key, o.Seq = true, in.cfg.Machine.AuthKey, in.m.NextAHSeq()
 			}
-			b, err = MarshalIPv4(p, o)
+			b, err = wire.AppendIPv4(in.sendBuf[:0], p, o)
+			in.sendBuf = b[:0]
 		}
 		if err == nil {
 			err = in.conn.conn.Send(b, in.src, dst)
