@@ -219,10 +219,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err != nil {
 			return fail(err)
 		}
-		c.send = sc
-		if c.send4, err = newSender4(sc); err != nil {
-			return fail(err)
-		}
+		c.send, c.send4 = sc, newSender4(sc)
 		sp := ipv4.NewPacketConn(sc)
 		if err := sp.SetMulticastInterface(ifi); err != nil {
 			return fail(err)

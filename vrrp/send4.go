@@ -28,14 +28,16 @@ type sender4 struct {
 	fn  func(fd uintptr) bool
 }
 
-func newSender4(c *net.IPConn) (*sender4, error) {
+// newSender4 is c's sender, or nil when c gives no RawConn (it cannot,
+// open): Conn.Send then writes with WriteToIP.
+func newSender4(c *net.IPConn) *sender4 {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	s := &sender4{rc: rc, laddr: c.LocalAddr()}
 	s.fn = s.write
-	return s, nil
+	return s
 }
 
 // write is rc.Write's callback: false asks the poller to wait until the
