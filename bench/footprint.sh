@@ -46,7 +46,8 @@
 # SAMPLES (seconds, e.g. "30,60,90,180") measures every side at each of those
 # times since its start, not only at the end: one row per side and time in a
 # second table, with the ratios kt/keepalived at each time (RSS at the time,
-# and the highest VmRSS seen since the previous sample). DURATION and
+# and the highest VmRSS seen since the previous sample; a sample at 20 s comes
+# first, so that start-up is in no later sample's window). DURATION and
 # VRRP1_DURATION then default to the last of them; a side's samples after its
 # duration are left out.
 #
@@ -118,7 +119,10 @@ if [ "${1:-}" = "--inner" ]; then
 		# SAMPLES, at each of those times up to d as well.
 		at="20s"
 		if [ -n "$SAMPLES" ]; then
+			# A sample at 20 s first (unless one comes sooner), so that
+			# the highest RSS of the next one's window leaves out start-up.
 			at=
+			[ "${SAMPLES%%,*}" -gt 20 ] && at="20s"
 			for t in ${SAMPLES//,/ }; do [ "$t" -lt "$d" ] && at="$at${at:+,}${t}s"; done
 		fi
 		out=$("$fp" measure -samples "${at:+$at,}${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log")
