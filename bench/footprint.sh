@@ -43,13 +43,27 @@
 # (default DURATION) sets how long the one-instance sides run: 180 measures
 # them after it (bench/footprint-soak.sh follows them for 10 minutes).
 #
+# SAMPLES (seconds, e.g. "30,60,90,180") measures every side at each of those
+# times since its start, not only at the end: one row per side and time in a
+# second table, with the ratios kt/keepalived at each time (RSS at the time,
+# and the highest VmRSS seen since the previous sample; a sample at 20 s comes
+# first, so that start-up is in no later sample's window). DURATION and
+# VRRP1_DURATION then default to the last of them; a side's samples after its
+# duration are left out.
+#
+# BASE=REV also builds the kt of git revision REV (make build in a temporary
+# worktree) and runs it as sides kt-base and kt-base-vrrp1 (add them to SIDES),
+# so that a change is measured against what it changes in the same run.
+#
 # Environment: SIDES (the sides to run, default all), DURATION (default 60), VRRP1_DURATION, VRRP (50), VS (100), RS (4),
 # DELAY_LOOP (5), KT_VM_SMP / KT_VM_MEM for the VM (default 2 CPUs,
 # 1024 MiB), VMRUN (default bench/vmrun.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-60}
+SAMPLES=${SAMPLES:-}
+last_sample=${SAMPLES##*,}
+DURATION=${DURATION:-${last_sample:-60}}
 VRRP1_DURATION=${VRRP1_DURATION:-$DURATION}
 VRRP=${VRRP:-50}
 VS=${VS:-100}
@@ -80,6 +94,7 @@ if [ "${1:-}" = "--inner" ]; then
 	sides="kt keepalived kt-vrrp1 keepalived-vrrp1"
 	[ "${NOTRIM_SIDES:-1}" != 0 ] && sides="kt kt-notrim keepalived kt-vrrp1 kt-notrim-vrrp1 keepalived-vrrp1"
 	[ -x "$kt-nobgp" ] && sides="$sides kt-nobgp kt-nobgp-vrrp1"
+	[ -x "$kt-base" ] && sides="$sides kt-base kt-base-vrrp1"
 	sides=${SIDES:-$sides} # e.g. SIDES="kt-vrrp1 keepalived-vrrp1"
 	for side in $sides; do
 		case $side in
@@ -91,6 +106,8 @@ if [ "${1:-}" = "--inner" ]; then
 		kt-noretrim-vrrp1) cmd=("$kt" run --memtrim-interval 0 -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-notrim) cmd=("$kt" run --no-memtrim -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		kt-notrim-vrrp1) cmd=("$kt" run --no-memtrim -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
+		kt-base) cmd=("$kt-base" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
+		kt-base-vrrp1) cmd=("$kt-base" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp) cmd=("$kt-nobgp" run -f "$work/footprint.conf" --control-socket "$work/kt.sock") ;;
 		kt-nobgp-vrrp1) cmd=("$kt-nobgp" run -f "$work/vrrp1.conf" --control-socket "$work/kt.sock") ;;
 		esac
@@ -98,15 +115,27 @@ if [ "${1:-}" = "--inner" ]; then
 		d=$DURATION
 		case $side in *vrrp1) d=$VRRP1_DURATION ;; esac
 		# Samples at 20 s (after kt's start-up trim) and at the end: the
-		# second's rss_max_kb is the highest VmRSS seen in between.
-		out=$("$fp" measure -samples "20s,${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log")
+		# second's rss_max_kb is the highest VmRSS seen in between. With
+		# SAMPLES, at each of those times up to d as well.
+		at="20s"
+		if [ -n "$SAMPLES" ]; then
+			# A sample at 20 s first (unless one comes sooner), so that
+			# the highest RSS of the next one's window leaves out start-up.
+			at=
+			[ "${SAMPLES%%,*}" -gt 20 ] && at="20s"
+			for t in ${SAMPLES//,/ }; do [ "$t" -lt "$d" ] && at="$at${at:+,}${t}s"; done
+		fi
+		out=$("$fp" measure -samples "${at:+$at,}${d}s" -iface kt0 -- "${cmd[@]}" 2>"$work/$side.log")
 		m=$(tail -n1 <<<"$out")
 		mx=$(grep '^sample' <<<"$out" | tail -n1 | sed -n 's/.*rss_max_kb=\([0-9]*\).*/\1/p')
 		after=$(cat "$work/accepted")
 		v() { sed -n "s/.*$1=\([0-9-]*\).*/\1/p" <<<"$m"; }
 		echo "RESULT $side $(v procs) $(v rss_kb) $(v pss_kb) $(v vips) $(v services) $(v dests) $((after - before)) $(v anon_kb) $(v minflt) $(v majflt) $(v anonhuge_kb) $(v cpu_ms) ${mx:-0}"
+		if [ -n "$SAMPLES" ]; then
+			grep '^sample' <<<"$out" | sed "s/^sample /SAMPLE side=$side /"
+		fi
 		tail -n 3 "$work/$side.log" | sed "s/^/  $side: /" >&2
-		grep 'memtrim' "$work/$side.log" | sed "s/^/  $side: /" >&2 || true
+		grep -E 'memtrim|^gc ' "$work/$side.log" | sed "s/^/  $side: /" >&2 || true # gc: GODEBUG=gctrace=1
 		sleep 2
 	done
 	exit 0
@@ -122,6 +151,12 @@ ls -l "$work/kt" | awk '{printf "kt binary: %.1f MB (%d bytes)\n", $5 / 1e6, $5}
 if [ "${NOBGP_SIDES:-1}" != 0 ]; then
 	make -s build BINARY="$work/kt-nobgp" NOBGP=1
 	ls -l "$work/kt-nobgp" | awk '{printf "kt binary without BGP (NOBGP=1): %.1f MB (%d bytes)\n", $5 / 1e6, $5}'
+fi
+if [ -n "${BASE:-}" ]; then
+	git worktree add -q --detach "$work/base-src" "$BASE"
+	make -s -C "$work/base-src" build BINARY="$work/kt-base"
+	git worktree remove --force "$work/base-src"
+	echo "kt-base: $(git rev-parse --short "$BASE"), $(stat -c %s "$work/kt-base") bytes"
 fi
 go build -o "$work/footprint" ./bench/footprint
 "$work/footprint" genconf -vrrp "$VRRP" -vs "$VS" -rs "$RS" -delay-loop "$DELAY_LOOP" >"$work/footprint.conf"
@@ -142,7 +177,34 @@ table() {
 		rss[$2] = $4; pss[$2] = $5
 		printf "| %-16s | %5d | %7.1f | %11.1f | %7.1f | %8.1f | %13.1f | %12d | %12d | %5.2f | %4d | %13d | %17d | %15d |\n", $2, $3, $4 / 1024, $15 / 1024, $5 / 1024, $10 / 1024, $13 / 1024, $11, $12, $14 / 1000, $6, $7, $8, $9
 	}
+	/^SAMPLE/ {
+		delete v
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		ns++; srow[ns] = sprintf("| %-16s | %5s | %7.1f | %11.1f | %7.1f | %8.1f | %8.1f | %12d | %12d | %6.2f |", v["side"], v["t"], v["rss_kb"] / 1024, v["rss_max_kb"] / 1024, v["pss_kb"] / 1024, v["anon_kb"] / 1024, (v["rss_kb"] - v["anon_kb"]) / 1024, v["minflt"], v["majflt"], v["cpu_ms"] / 1000)
+		srss[v["side"], v["t"]] = v["rss_kb"]; smax[v["side"], v["t"]] = v["rss_max_kb"]
+		if (!(v["t"] in seen)) { seen[v["t"]] = 1; nt++; times[nt] = v["t"] }
+	}
 	END {
+		if (ns > 0) {
+			print ""
+			print "| side             | after | RSS MiB | max RSS MiB | PSS MiB | anon MiB | file MiB | minor faults | major faults | CPU s  |"
+			print "|------------------|-------|---------|-------------|---------|----------|----------|--------------|--------------|--------|"
+			for (i = 1; i <= ns; i++) print srow[i]
+			print ""
+			for (i = 1; i <= nt; i++) {
+				t = times[i]
+				split("kt kt-base kt-noretrim kt-notrim kt-nobgp", ks, " ")
+				for (k = 1; k in ks; k++) if (srss[ks[k], t] > 0 && srss["keepalived", t] > 0)
+					printf "at %s: %s/keepalived RSS %.2f, max RSS since the previous sample %.2f (goal: below 1)\n", t, ks[k], srss[ks[k], t] / srss["keepalived", t], smax[ks[k], t] / smax["keepalived", t]
+				split("kt-vrrp1 kt-base-vrrp1 kt-noretrim-vrrp1 kt-notrim-vrrp1 kt-nobgp-vrrp1", ks, " ")
+				for (k = 1; k in ks; k++) if (srss[ks[k], t] > 0 && srss["keepalived-vrrp1", t] > 0)
+					printf "at %s: %s/keepalived-vrrp1 RSS %.2f, max RSS since the previous sample %.2f (goal: below 1)\n", t, ks[k], srss[ks[k], t] / srss["keepalived-vrrp1", t], smax[ks[k], t] / smax["keepalived-vrrp1", t]
+			}
+		}
+		if (rss["kt-base"] > 0 && rss["keepalived"] > 0)
+			printf "kt-base (BASE): kt/keepalived: RSS %.2f, PSS %.2f\n", rss["kt-base"] / rss["keepalived"], pss["kt-base"] / pss["keepalived"]
+		if (rss["kt-base-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
+			printf "kt-base (BASE): one VRRP instance, kt run / keepalived -P: RSS %.2f, PSS %.2f\n", rss["kt-base-vrrp1"] / rss["keepalived-vrrp1"], pss["kt-base-vrrp1"] / pss["keepalived-vrrp1"]
 		if (rss["kt"] > 0 && rss["keepalived"] > 0)
 			printf "kt/keepalived: RSS %.2f, PSS %.2f (goal: RSS below 1)\n", rss["kt"] / rss["keepalived"], pss["kt"] / pss["keepalived"]
 		if (rss["kt-vrrp1"] > 0 && rss["keepalived-vrrp1"] > 0)
@@ -164,7 +226,7 @@ table() {
 
 if [ -e /proc/net/ip_vs ]; then
 	echo "== on this host ($(nproc) CPUs)"
-	DURATION=$DURATION VRRP1_DURATION=$VRRP1_DURATION VRRP=$VRRP VS=$VS RS=$RS bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
+	DURATION=$DURATION VRRP1_DURATION=$VRRP1_DURATION VRRP=$VRRP VS=$VS RS=$RS SAMPLES=$SAMPLES bash "$0" --inner "$work" "$work/kt" "$work/footprint" | table
 	exit 0
 fi
 VMRUN=${VMRUN:-bench/vmrun.sh}
@@ -173,8 +235,8 @@ if [ ! -f "$VMRUN" ]; then
 	exit 0
 fi
 export KT_VM_SMP=${KT_VM_SMP:-2} KT_VM_MEM=${KT_VM_MEM:-1024}
-export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES"
-export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES
+export KT_VM_PASSENV="${KT_VM_PASSENV:-} DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES SAMPLES"
+export DURATION VRRP1_DURATION VRRP VS RS NOTRIM_SIDES SIDES SAMPLES
 echo "== in the IPVS test VM ($VMRUN, qemu TCG, $KT_VM_SMP CPUs, $KT_VM_MEM MiB)"
 bash "$VMRUN" bash "$PWD/bench/footprint.sh" --inner "$work" "$work/kt" "$work/footprint" | table
 echo "done $(date -u +%FT%TZ), load average $(cut -d" " -f1-3 /proc/loadavg)"

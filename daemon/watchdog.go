@@ -165,7 +165,14 @@ func (w *watchdog) run(ctx context.Context) {
 			}
 		}
 		for _, l := range loops {
-			if l.poke != nil {
+			// Only a loop that has been quiet for half its limit is poked:
+			// a VRRP router with a master or a backup hearing adverts goes
+			// round every advert_int by itself, and a poke every second
+			// only woke it once more (an idle kt's goroutine wake-ups: the
+			// advert, the watchdog and this poke). A stuck loop is told by
+			// the age of its last progress either way.
+			limit := time.Duration(w.opts.Misses*l.slack) * w.opts.Interval
+			if l.poke != nil && now.Sub(time.Unix(0, l.last.Load())) >= limit/2 {
 				l.poke()
 			}
 		}

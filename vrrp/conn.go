@@ -32,7 +32,8 @@ type Received struct {
 // datagram, receive them. The real one is Conn; tests use others.
 type PacketConn interface {
 	// Send sends an IPv4 datagram built by MarshalIPv4 (b starts with the
-	// IP header) or a VRRP message over IPv6 from src to dst.
+	// IP header) or a VRRP message over IPv6 from src to dst. It must not
+	// keep b: the router builds its next advert in the same buffer.
 	Send(b []byte, src, dst netip.Addr) error
 	// Recv blocks for the next datagram until ctx ends or Close.
 	Recv(ctx context.Context) (Received, error)
@@ -55,6 +56,7 @@ type Conn struct {
 	v6     bool
 	recv   []*net.IPConn // protocol 112, plus 51 when AH is used, until the readers take them
 	send   *net.IPConn
+	send4  *sender4 // IPv4: sends on send without allocating
 	p6     *ipv6.PacketConn
 	out    chan recvResult
 	closed chan struct{}
@@ -217,7 +219,7 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err != nil {
 			return fail(err)
 		}
-		c.send = sc
+		c.send, c.send4 = sc, newSender4(sc)
 		sp := ipv4.NewPacketConn(sc)
 		if err := sp.SetMulticastInterface(ifi); err != nil {
 			return fail(err)
@@ -348,6 +350,9 @@ func (c *Conn) Send(b []byte, src, dst netip.Addr) error {
 		}
 		_, err := c.p6.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: c.ifi.Name})
 		return err
+	}
+	if c.send4 != nil && (dst.Is4() || dst.Is4In6()) {
+		return c.send4.send(b, dst)
 	}
 	_, err := c.send.WriteToIP(b, &net.IPAddr{IP: dst.AsSlice()})
 	return err

@@ -199,8 +199,10 @@ func (s *Stats) DroppedTotal() uint64 {
 // carries out the returned actions in order, and calls Tick at Deadline.
 // A machine is not safe for concurrent use.
 type machine struct {
-	cfg   Config
-	state State
+	cfg Config
+	// tickActs is Tick's buffer for the actions it returns.
+	tickActs []machineAction
+	state    State
 	// prio is the effective priority; masterInt the interval the current
 	// master advertises (v3 learns it, v2 uses its own).
 	prio      uint8
@@ -351,9 +353,13 @@ func (m *machine) Start(now time.Time) []machineAction {
 	return acts
 }
 
-// Tick fires the timers that are due at now.
+// Tick fires the timers that are due at now. The actions it returns are
+// valid until the next Tick: it builds them in a buffer of the machine's
+// own, since a master ticks once per advert_int for the one action
+// "send" (with 50 instances, an allocation each was most of an idle kt
+// run's remaining garbage).
 func (m *machine) Tick(now time.Time) []machineAction {
-	var acts []machineAction
+	acts := m.tickActs[:0]
 	switch m.state {
 	case StateBackup:
 		if !m.downAt.IsZero() && !now.Before(m.downAt) {
@@ -383,6 +389,12 @@ func (m *machine) Tick(now time.Time) []machineAction {
 			acts = append(acts, machineAction{Kind: actGARP, Count: m.cfg.GARPLowerPrioRepeat})
 			m.lowerAt = time.Time{}
 		}
+	}
+	if cap(acts) > cap(m.tickActs) {
+		m.tickActs = acts[:0] // grown: keep it
+	}
+	if len(acts) == 0 {
+		return nil
 	}
 	return acts
 }

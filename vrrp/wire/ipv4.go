@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 )
 
 // IPv4 carries VRRP in an IPv4 datagram built by kt itself (IP_HDRINCL), as
@@ -183,6 +184,17 @@ type IPv4Options struct {
 // TOS 0xc0, no fragmentation flags, TTL 255, an AH header when asked, the
 // VRRP checksum and the IP header checksum filled in.
 func MarshalIPv4(p *Packet, o IPv4Options) ([]byte, error) {
+	b, err := AppendIPv4(nil, p, o)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// AppendIPv4 appends the datagram MarshalIPv4 builds to b and returns the
+// extended slice (on error, b). A sender that keeps one buffer for its
+// adverts builds them without allocating.
+func AppendIPv4(b []byte, p *Packet, o IPv4Options) ([]byte, error) {
 	ttl := o.TTL
 	if ttl == 0 {
 		ttl = TTL
@@ -193,16 +205,19 @@ func MarshalIPv4(p *Packet, o IPv4Options) ([]byte, error) {
 		n += AHLen
 		proto = IPProtoAH
 	}
-	b := make([]byte, IPv4HeaderLen, n)
-	b[0] = 0x45
-	b[1] = TOS
-	binary.BigEndian.PutUint16(b[2:], uint16(n))
-	binary.BigEndian.PutUint16(b[4:], o.ID)
-	b[8] = ttl
-	b[9] = proto
+	start := len(b)
+	b = slices.Grow(b, n)
+	b = append(b, make([]byte, IPv4HeaderLen)...)
+	h := b[start:]
+	h[0] = 0x45
+	h[1] = TOS
+	binary.BigEndian.PutUint16(h[2:], uint16(n))
+	binary.BigEndian.PutUint16(h[4:], o.ID)
+	h[8] = ttl
+	h[9] = proto
 	s, d := o.Src.As4(), o.Dst.As4()
-	copy(b[12:], s[:])
-	copy(b[16:], d[:])
+	copy(h[12:], s[:])
+	copy(h[16:], d[:])
 	if o.AH {
 		b = append(b, IPProto, AHLen/4-2, 0, 0)
 		b = append(b, s[:]...) // SPI = source address
@@ -211,12 +226,13 @@ func MarshalIPv4(p *Packet, o IPv4Options) ([]byte, error) {
 	}
 	b, err := p.Append(b, o.Src, o.Dst, o.AsV2)
 	if err != nil {
-		return nil, err
+		return b[:start], err
 	}
+	dg := b[start:]
 	if o.AH {
-		v := icv(b, IPv4HeaderLen, o.Key, o.Unicast)
-		copy(b[IPv4HeaderLen+12:], v[:])
+		v := icv(dg, IPv4HeaderLen, o.Key, o.Unicast)
+		copy(dg[IPv4HeaderLen+12:], v[:])
 	}
-	binary.BigEndian.PutUint16(b[10:], checksum(b[:IPv4HeaderLen], 0))
+	binary.BigEndian.PutUint16(dg[10:], checksum(dg[:IPv4HeaderLen], 0))
 	return b, nil
 }

@@ -287,6 +287,12 @@ func TestMarshalMatchesKeepalived(t *testing.T) {
 						o.AH, o.Key, o.Seq = true, PassKey(tc.key), c.d4.AH.Seq
 					}
 					got, err = MarshalIPv4(&p, o)
+					// AppendIPv4 after other bytes: those, then the same datagram.
+					prefix := []byte("prefix")
+					app, aerr := AppendIPv4(prefix, &p, o)
+					if aerr != nil || !bytes.Equal(app[:len(prefix)], []byte("prefix")) || !bytes.Equal(app[len(prefix):], got) {
+						t.Errorf("packet %d: AppendIPv4 after %q: % x, %v; MarshalIPv4: % x", i+1, prefix, app, aerr, got)
+					}
 				} else {
 					got, err = p.Marshal(netip.MustParseAddr(c.Src), netip.MustParseAddr(c.Dst))
 				}
@@ -298,6 +304,29 @@ func TestMarshalMatchesKeepalived(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAppendIPv4Allocs: an advert built into a buffer with room allocates
+// nothing (kt run sends one per instance per advert_int); a bad packet
+// leaves the buffer as it was.
+func TestAppendIPv4Allocs(t *testing.T) {
+	p := &Packet{Version: 3, Type: TypeAdvert, VRID: 7, Priority: 100, Interval: time.Second,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101")}}
+	o := IPv4Options{Src: netip.MustParseAddr("192.0.2.1"), Dst: Group4, ID: 9}
+	buf := make([]byte, 0, 128)
+	if n := testing.AllocsPerRun(100, func() {
+		b, err := AppendIPv4(buf[:0], p, o)
+		if err != nil || len(b) != IPv4HeaderLen+p.Len(false) {
+			t.Fatalf("AppendIPv4: %d bytes, %v", len(b), err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendIPv4 into a buffer with room: %.0f allocations, want 0", n)
+	}
+	bad := *p
+	bad.Interval = 0
+	if b, err := AppendIPv4([]byte("x"), &bad, o); err == nil || string(b) != "x" {
+		t.Errorf("AppendIPv4 of a bad packet: %q, %v; want \"x\" and an error", b, err)
 	}
 }
 
