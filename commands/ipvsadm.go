@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -1103,20 +1104,60 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// iaOptMasks is iaCmdVsOpts as bit masks, one set per command: the
+// options it requires ('+'), refuses ('x') and takes one of ('1').
+type iaOptMasks struct{ need, refuse, one uint64 }
+
+// iaCmdOptMasks is iaCmdVsOpts's masks (a few hundred steps at start).
+var iaCmdOptMasks = func() (t [len(iaCmdVsOpts)]iaOptMasks) {
+	for i, row := range iaCmdVsOpts {
+		for j := 0; j < iaNumOpts; j++ {
+			switch row[j] {
+			case '+':
+				t[i].need |= 1 << j
+			case 'x':
+				t[i].refuse |= 1 << j
+			case '1':
+				t[i].one |= 1 << j
+			}
+		}
+	}
+	return t
+}()
+
 // genericOptCheck is ipvsadm's generic_opt_check.
 func (a *ipvsadm) genericOptCheck(cmd int, options uint64) {
+	// The masks tell at once whether the options pass (every line of a
+	// restore does); the table walk finds the error ipvsadm reports.
+	if iaOptsPass(cmd, options) {
+		return
+	}
+	if msg := iaOptCheckError(cmd, options); msg != "" {
+		a.fail(iaExitBadCmdLine, "%s", msg)
+	}
+}
+
+// iaOptsPass reports whether options are legal for cmd, by the masks.
+func iaOptsPass(cmd int, options uint64) bool {
+	m := &iaCmdOptMasks[cmd-1]
+	return options&m.need == m.need && options&m.refuse == 0 && bits.OnesCount64(options&m.one) <= 1
+}
+
+// iaOptCheckError walks cmd's row of iaCmdVsOpts as generic_opt_check
+// does and returns the message of the first violation, or "".
+func iaOptCheckError(cmd int, options uint64) string {
 	row := iaCmdVsOpts[cmd-1]
 	last, count := 0, 0
 	for j := 0; j < iaNumOpts; j++ {
 		c := row[j]
 		if options&(1<<j) == 0 {
 			if c == '+' {
-				a.fail(iaExitBadCmdLine, "You need to supply the '%s' option for the '%s' command", iaOptNames[j], iaCmdNames[cmd])
+				return fmt.Sprintf("You need to supply the '%s' option for the '%s' command", iaOptNames[j], iaCmdNames[cmd])
 			}
 			continue
 		}
 		if c == 'x' {
-			a.fail(iaExitBadCmdLine, "Illegal '%s' option with the '%s' command", iaOptNames[j], iaCmdNames[cmd])
+			return fmt.Sprintf("Illegal '%s' option with the '%s' command", iaOptNames[j], iaCmdNames[cmd])
 		}
 		if c == '1' {
 			count++
@@ -1124,10 +1165,11 @@ func (a *ipvsadm) genericOptCheck(cmd int, options uint64) {
 				last = j
 				continue
 			}
-			a.fail(iaExitBadCmdLine, "The option '%s' conflicts with the '%s' option in the '%s' command",
+			return fmt.Sprintf("The option '%s' conflicts with the '%s' option in the '%s' command",
 				iaOptNames[j], iaOptNames[last], iaCmdNames[cmd])
 		}
 	}
+	return ""
 }
 
 // tunnelOptCheck is ipvsadm's tunnel_opt_check.

@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +81,42 @@ func TestIpvsadmRestoreFailedAcrossBatches(t *testing.T) {
 		_, errs, code := ipvsadmRun(t, k, c.in, "-R")
 		if code != c.code || strings.Count(errs, "Service already exists\n") != c.refusals || k.applies < 2 {
 			t.Errorf("%s: exit %d after %d batches, stderr %q; want exit %d and %d refusals", c.name, code, k.applies, errs, c.code, c.refusals)
+		}
+	}
+}
+
+// TestOptMasksAgreeWithTable holds genericOptCheck's bit-mask fast path
+// to the walk of ipvsadm's table that words its errors: for every command,
+// every option alone and in pairs, and random sets, the masks pass exactly
+// the sets the walk finds nothing wrong with.
+func TestOptMasksAgreeWithTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for cmd := 1; cmd <= len(iaCmdVsOpts); cmd++ {
+		sets := []uint64{0}
+		for i := 0; i < iaNumOpts; i++ {
+			for j := i; j < iaNumOpts; j++ {
+				sets = append(sets, 1<<i|1<<j)
+			}
+		}
+		m := &iaCmdOptMasks[cmd-1]
+		for range 2000 {
+			// random sets around what the command needs, so that the
+			// passing case comes up too
+			sets = append(sets, m.need|rng.Uint64()&(1<<iaNumOpts-1)&^(m.refuse|m.one)|1<<rng.IntN(iaNumOpts),
+				rng.Uint64()&(1<<iaNumOpts-1))
+		}
+		passed := 0
+		for _, o := range sets {
+			fast, msg := iaOptsPass(cmd, o), iaOptCheckError(cmd, o)
+			if fast != (msg == "") {
+				t.Fatalf("%s with options %#x: masks say pass=%v, the table says %q", iaCmdNames[cmd], o, fast, msg)
+			}
+			if fast {
+				passed++
+			}
+		}
+		if passed == 0 {
+			t.Errorf("%s: no option set passed: the test covers only failures", iaCmdNames[cmd])
 		}
 	}
 }
