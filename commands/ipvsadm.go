@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/kt-project/kt/lvs"
@@ -214,9 +213,8 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 		}
 		return nil
 	}
-	short := iaShortIndex()
 	byShort := func(c byte) *iaOption {
-		if i := short[c]; i > 0 {
+		if i := iaShortIndex[c]; i > 0 {
 			return &iaOptions[i-1]
 		}
 		return nil
@@ -282,14 +280,15 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 }
 
 // iaShortIndex maps a short option's letter to its index in iaOptions
-// plus one (0: none, the first match as a scan would find), built on first
-// use: -R looks up five letters on each of its 50,000 lines.
-var iaShortIndex = sync.OnceValue(func() (t [256]uint8) {
+// plus one (0: none, the first match as a scan would find), built at start
+// (a loop over sixty options): -R looks up five letters on each of its
+// 50,000 lines.
+var iaShortIndex = func() (t [256]uint8) {
 	for i := len(iaOptions) - 1; i >= 0; i-- {
 		t[iaOptions[i].short] = uint8(i + 1)
 	}
 	return t
-})
+}()
 
 // iaEntry is one parsed ipvsadm command (struct ipvs_command_entry).
 type iaEntry struct {
