@@ -4,6 +4,7 @@
 set -euo pipefail
 dir=$1 kt=$2 rounds=${3:-1} nchanges=${4:-7}
 export PATH="$PATH:/usr/sbin:/sbin"
+echo "vm_start $(date -u +%H:%M:%S)"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
 
