@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/kt-project/kt/lvs"
 )
@@ -746,9 +747,10 @@ const iaMaxLine = 16 << 20
 
 // eachLine calls f with each line of r, without its newline, as the lines
 // arrive, until r ends or fails or f returns false. The last line needs no
-// newline. A read's complete lines become one string that f's lines are
-// cut from, instead of a string each: -R reads 50,000 lines of a full
-// load, and the words it keeps (a scheduler's name) may point into it.
+// newline. A line is valid only until f returns: the lines of a read are
+// views of one buffer that the next read reuses (-R reads 2.4 MB for a
+// full load; a string of each read's lines was that much memory copied
+// and faulted in). What outlives its line must be copied (iaKeep).
 func eachLine(r io.Reader, f func(line string) bool) {
 	buf := make([]byte, 64<<10)
 	n, empty := 0, 0
@@ -757,7 +759,7 @@ func eachLine(r io.Reader, f func(line string) bool) {
 		n += m
 		if last := bytes.LastIndexByte(buf[n-m:n], '\n'); last >= 0 {
 			last += n - m
-			chunk := string(buf[:last+1])
+			chunk := unsafe.String(&buf[0], last+1)
 			for chunk != "" {
 				i := strings.IndexByte(chunk, '\n')
 				if !f(chunk[:i]) {
@@ -904,7 +906,7 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 		svc.Key.FWMark = a.parseFwmark(arg)
 	case "s":
 		a.setOption(ce, iaOptScheduler)
-		svc.Sched = truncate(arg, iaSchedNameMax)
+		svc.Sched = iaKeep(truncate(arg, iaSchedNameMax))
 	case "p":
 		a.setOption(ce, iaOptPersistent)
 		svc.Flags |= lvs.FlagPersistent
@@ -1020,7 +1022,7 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 		svc.Flags |= lvs.FlagOnePacket
 	case "pe":
 		a.setOption(ce, iaOptPE)
-		svc.PEName = truncate(arg, iaPENameMax)
+		svc.PEName = iaKeep(truncate(arg, iaPENameMax))
 	case "b":
 		a.setOption(ce, iaOptSchedFlags)
 		*schedFlags = truncate(arg, 127)
@@ -1094,6 +1096,46 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 	default:
 		a.fail(iaExitBadCmdLine, "invalid option `%s'", it.word)
 	}
+}
+
+// iaKeep returns s in memory of its own, a known scheduler's or
+// persistence engine's name as the constant: a change keeps those names
+// until it is sent, and -R's words are views of a read buffer that the
+// next read overwrites (eachLine).
+func iaKeep(s string) string {
+	switch s {
+	case "rr":
+		return "rr"
+	case "wrr":
+		return "wrr"
+	case "lc":
+		return "lc"
+	case "wlc":
+		return "wlc"
+	case "lblc":
+		return "lblc"
+	case "lblcr":
+		return "lblcr"
+	case "dh":
+		return "dh"
+	case "sh":
+		return "sh"
+	case "sed":
+		return "sed"
+	case "nq":
+		return "nq"
+	case "fo":
+		return "fo"
+	case "ovf":
+		return "ovf"
+	case "mh":
+		return "mh"
+	case "twos":
+		return "twos"
+	case "sip":
+		return "sip"
+	}
+	return strings.Clone(s)
 }
 
 func truncate(s string, n int) string {

@@ -37,7 +37,8 @@ func TestEachLine(t *testing.T) {
 			{"data with EOF", iotest.DataErrReader},
 		} {
 			var got []string
-			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, l); return true })
+			// a line is valid only during the call: keep a copy
+			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, strings.Clone(l)); return true })
 			if !slices.Equal(got, c.want) {
 				t.Errorf("%s, %s: %d lines, want %d", c.name, r.name, len(got), len(c.want))
 			}
@@ -117,6 +118,45 @@ func TestOptMasksAgreeWithTable(t *testing.T) {
 		}
 		if passed == 0 {
 			t.Errorf("%s: no option set passed: the test covers only failures", iaCmdNames[cmd])
+		}
+	}
+}
+
+// TestRestoreKeepsNamesAcrossReads: -R's lines are views of a read buffer
+// that the next read overwrites, and a change keeps its scheduler's and
+// persistence engine's names until it is sent (every iaPendingMax lines):
+// restored through reads of every size, over more than one buffer's worth
+// of lines, each change the kernel gets names what its line said, known
+// names and others alike.
+func TestRestoreKeepsNamesAcrossReads(t *testing.T) {
+	scheds := []string{"rr", "wlc", "sh", "mh", "custom0", "lblcr", "x1234567890abcdefghij"}
+	var in strings.Builder
+	var want []string
+	for n := 0; in.Len() < 3*64<<10; n++ {
+		s := scheds[n%len(scheds)]
+		fmt.Fprintf(&in, "-A -t 198.51.100.%d:%d -s %s -p 30 --pe sip%d\n", 1+n%254, 1024+n/254, s, n%3)
+		want = append(want, truncate(s, iaSchedNameMax)+" "+truncate(fmt.Sprintf("sip%d", n%3), iaPENameMax))
+	}
+	for _, r := range []struct {
+		name string
+		wrap func(io.Reader) io.Reader
+	}{
+		{"whole", func(r io.Reader) io.Reader { return r }},
+		{"byte at a time", iotest.OneByteReader},
+		{"half reads", iotest.HalfReader},
+	} {
+		k := &fakeIPVS{}
+		var errb strings.Builder
+		if code := runIpvsadm([]string{"ipvsadm", "-R"}, r.wrap(strings.NewReader(in.String())), io.Discard, &errb, k, fakeNames{}); code != 0 {
+			t.Fatalf("%s: exit %d: %s", r.name, code, errb.String())
+		}
+		if len(k.ops) != len(want) || k.applies < 2 {
+			t.Fatalf("%s: %d changes in %d batches, want %d in several", r.name, len(k.ops), k.applies, len(want))
+		}
+		for i, op := range k.ops {
+			if got := op.Service.Sched + " " + op.Service.PEName; got != want[i] {
+				t.Fatalf("%s: change %d names %q, its line said %q", r.name, i+1, got, want[i])
+			}
 		}
 	}
 }
