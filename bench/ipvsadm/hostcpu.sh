@@ -13,18 +13,24 @@ nap=$(mktemp -u /tmp/kt-hostcpu.XXXXXX)
 mkfifo "$nap"
 exec {napfd}<>"$nap"
 rm -f "$nap"
-# qemu_pid prints the pid of the qemu process whose stdout is the console.
-qemu_pid() {
-	local p
+# find_qemu sets pid to the qemu process whose stdout is the console; it
+# forks nothing (it runs every second while other VMs have their turn).
+find_qemu() {
+	local p comm
 	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/fd/1" 2>/dev/null)" = "$console" ] || continue
-		[[ $(cat "$p/comm" 2>/dev/null) == qemu* ]] && { echo "${p#/proc/}"; return 0; }
+		comm=
+		read -r comm <"$p/comm" 2>/dev/null || continue
+		[[ $comm == qemu* ]] || continue
+		[ "$p/fd/1" -ef "$console" ] || continue
+		pid=${p#/proc/}
+		return 0
 	done
 	return 1
 }
 # The console is truncated when qemu starts (vm.sh's redirection): open it
 # only once qemu runs, which may be after other VMs' turns.
-until pid=$(qemu_pid); do read -r -t 0.5 -u "$napfd"; done
+pid=
+until find_qemu; do read -r -t 1 -u "$napfd"; done
 exec {con}<"$console"
 part=
 while :; do
