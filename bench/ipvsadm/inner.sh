@@ -30,7 +30,7 @@ if [ "${KT_IN_VM:-}" = 1 ] && [ -w /dev/ttyS0 ]; then
 fi
 mark() {
 	[ -n "${napfd:-}" ] || return 0
-	echo "KTMARK $1" >/dev/ttyS0
+	echo "KTMARK $1" >/dev/ttyS0 || true
 	read -r -t 0.2 -u "$napfd" || true
 }
 # timed NAME CMD...: runs CMD, prints NAME_ms (wall), NAME_cpu (user+sys
