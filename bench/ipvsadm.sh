@@ -81,17 +81,17 @@ printf '\nfull load by round (wall ms; CPU s = user + sys, in the guest; the VM'
 for r in $(seq "$(echo "$out" | awk '$1 ~ /^kt_full_[0-9]+_ms$/ { n++ } END { print n + 0 }')"); do
 	echo "$out" | awk -v r="$r" '{ v[$1] = $2 } END {
 		a = v["ipvsadm_full_" r "_ms"]; b = v["kt_full_" r "_ms"]; ha = v["ipvsadm_full_" r "_host"]; hb = v["kt_full_" r "_host"]
-		printf "  round %d: ipvsadm-restore %s (%s = %s + %s; host %s), kt %s (%s = %s + %s; host %s): %.1fx wall", r,
+		printf "  round %d: ipvsadm-restore %s (%s = %s + %s; host %s), kt %s (%s = %s + %s; host %s): %.2fx wall", r,
 			a, v["ipvsadm_full_" r "_cpu"], v["ipvsadm_full_" r "_usr"], v["ipvsadm_full_" r "_sys"], (ha == "" ? "-" : ha),
 			b, v["kt_full_" r "_cpu"], v["kt_full_" r "_usr"], v["kt_full_" r "_sys"], (hb == "" ? "-" : hb), (b > 0 ? a / b : 0)
-		if (hb > 0) printf ", %.1fx host CPU", ha / hb
+		if (hb > 0) printf ", %.2fx host CPU", ha / hb
 		printf "\n" }'
 done
 # ratios KIND: each round's ratio ipvsadm/kt of its full load's KIND (ms or host)
 ratios() {
 	echo "$out" | awk -v k="$1" '{ v[$1] = $2 } END { for (x in v) if (x ~ "^kt_full_[0-9]+_" k "$") { r = x; sub("^kt_full_", "", r); sub("_" k "$", "", r)
 		if (v[x] > 0 && v["ipvsadm_full_" r "_" k] != "") print v["ipvsadm_full_" r "_" k] / v[x] } }' | sort -n |
-		awk '{ x[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2) }'
+		awk '{ x[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2) }'
 }
 for k in ms host; do
 	m=$(ratios $k)
@@ -116,5 +116,5 @@ printf 'starting the program (ipvsadm -v), median: ipvsadm %s ms (%s), kt %s ms 
 	"$(med '^ipvsadm_start_[0-9]+_ms$')" "$(span '^ipvsadm_start_[0-9]+_ms$')" "$(med '^kt_start_[0-9]+_ms$')" "$(span '^kt_start_[0-9]+_ms$')"
 awk -v a="$ipvsadm_rm" -v b="$kt_rm" 'BEGIN { if (b > 0) printf "ratio of medians ipvsadm/kt: change %.2fx (goal >= 1x: %s)\n", a / b, (a / b >= 1 ? "reached" : "NOT reached") }'
 awk -v a="$ipvsadm_fm" -v b="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
-	printf "ratio ipvsadm/kt: full load %.1fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",
+	printf "ratio ipvsadm/kt: full load %.2fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",
 		a / b, (a / b >= 10 ? "reached" : "NOT reached"), c / d, (c / d >= 1 ? "reached" : "NOT reached") }'
