@@ -41,7 +41,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg) t0=$(date -u +%H:%M:%S)
 : >"$tmp/console"
 bash bench/ipvsadm/hostcpu.sh "$tmp/console" "$tmp/marks" &
 watcher=$!
-trap 'kill "$watcher" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill "$watcher" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 out=$(KT_VM_CONSOLE="$tmp/console" KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvsadm/inner.sh "$tmp" "$tmp/kt" "${ROUNDS:-1}" "${CHANGES:-7}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 sleep 0.5 # the watcher's last lines
 kill "$watcher" 2>/dev/null || true
