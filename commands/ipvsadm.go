@@ -6,14 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/kt-project/kt/lvs"
 )
@@ -213,9 +214,8 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 		}
 		return nil
 	}
-	short := iaShortIndex()
 	byShort := func(c byte) *iaOption {
-		if i := short[c]; i > 0 {
+		if i := iaShortIndex[c]; i > 0 {
 			return &iaOptions[i-1]
 		}
 		return nil
@@ -281,14 +281,15 @@ func poptAppend(items []poptItem, args []string) ([]poptItem, []string) {
 }
 
 // iaShortIndex maps a short option's letter to its index in iaOptions
-// plus one (0: none, the first match as a scan would find), built on first
-// use: -R looks up five letters on each of its 50,000 lines.
-var iaShortIndex = sync.OnceValue(func() (t [256]uint8) {
+// plus one (0: none, the first match as a scan would find), built at start
+// (a loop over sixty options): -R looks up five letters on each of its
+// 50,000 lines.
+var iaShortIndex = func() (t [256]uint8) {
 	for i := len(iaOptions) - 1; i >= 0; i-- {
 		t[iaOptions[i].short] = uint8(i + 1)
 	}
 	return t
-})
+}()
 
 // iaEntry is one parsed ipvsadm command (struct ipvs_command_entry).
 type iaEntry struct {
@@ -746,9 +747,10 @@ const iaMaxLine = 16 << 20
 
 // eachLine calls f with each line of r, without its newline, as the lines
 // arrive, until r ends or fails or f returns false. The last line needs no
-// newline. A read's complete lines become one string that f's lines are
-// cut from, instead of a string each: -R reads 50,000 lines of a full
-// load, and the words it keeps (a scheduler's name) may point into it.
+// newline. A line is valid only until f returns: the lines of a read are
+// views of one buffer that the next read reuses (-R reads 2.4 MB for a
+// full load; a string of each read's lines was that much memory copied
+// and faulted in). What outlives its line must be copied (iaKeep).
 func eachLine(r io.Reader, f func(line string) bool) {
 	buf := make([]byte, 64<<10)
 	n, empty := 0, 0
@@ -757,7 +759,7 @@ func eachLine(r io.Reader, f func(line string) bool) {
 		n += m
 		if last := bytes.LastIndexByte(buf[n-m:n], '\n'); last >= 0 {
 			last += n - m
-			chunk := string(buf[:last+1])
+			chunk := unsafe.String(&buf[0], last+1)
 			for chunk != "" {
 				i := strings.IndexByte(chunk, '\n')
 				if !f(chunk[:i]) {
@@ -904,7 +906,7 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 		svc.Key.FWMark = a.parseFwmark(arg)
 	case "s":
 		a.setOption(ce, iaOptScheduler)
-		svc.Sched = truncate(arg, iaSchedNameMax)
+		svc.Sched = iaKeep(truncate(arg, iaSchedNameMax))
 	case "p":
 		a.setOption(ce, iaOptPersistent)
 		svc.Flags |= lvs.FlagPersistent
@@ -1020,7 +1022,7 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 		svc.Flags |= lvs.FlagOnePacket
 	case "pe":
 		a.setOption(ce, iaOptPE)
-		svc.PEName = truncate(arg, iaPENameMax)
+		svc.PEName = iaKeep(truncate(arg, iaPENameMax))
 	case "b":
 		a.setOption(ce, iaOptSchedFlags)
 		*schedFlags = truncate(arg, 127)
@@ -1096,6 +1098,46 @@ func (a *ipvsadm) option(ce *iaEntry, it poptItem, schedFlags *string) {
 	}
 }
 
+// iaKeep returns s in memory of its own, a known scheduler's or
+// persistence engine's name as the constant: a change keeps those names
+// until it is sent, and -R's words are views of a read buffer that the
+// next read overwrites (eachLine).
+func iaKeep(s string) string {
+	switch s {
+	case "rr":
+		return "rr"
+	case "wrr":
+		return "wrr"
+	case "lc":
+		return "lc"
+	case "wlc":
+		return "wlc"
+	case "lblc":
+		return "lblc"
+	case "lblcr":
+		return "lblcr"
+	case "dh":
+		return "dh"
+	case "sh":
+		return "sh"
+	case "sed":
+		return "sed"
+	case "nq":
+		return "nq"
+	case "fo":
+		return "fo"
+	case "ovf":
+		return "ovf"
+	case "mh":
+		return "mh"
+	case "twos":
+		return "twos"
+	case "sip":
+		return "sip"
+	}
+	return strings.Clone(s)
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -1103,20 +1145,60 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// iaOptMasks is iaCmdVsOpts as bit masks, one set per command: the
+// options it requires ('+'), refuses ('x') and takes one of ('1').
+type iaOptMasks struct{ need, refuse, one uint64 }
+
+// iaCmdOptMasks is iaCmdVsOpts's masks (a few hundred steps at start).
+var iaCmdOptMasks = func() (t [len(iaCmdVsOpts)]iaOptMasks) {
+	for i, row := range iaCmdVsOpts {
+		for j := 0; j < iaNumOpts; j++ {
+			switch row[j] {
+			case '+':
+				t[i].need |= 1 << j
+			case 'x':
+				t[i].refuse |= 1 << j
+			case '1':
+				t[i].one |= 1 << j
+			}
+		}
+	}
+	return t
+}()
+
 // genericOptCheck is ipvsadm's generic_opt_check.
 func (a *ipvsadm) genericOptCheck(cmd int, options uint64) {
+	// The masks tell at once whether the options pass (every line of a
+	// restore does); the table walk finds the error ipvsadm reports.
+	if iaOptsPass(cmd, options) {
+		return
+	}
+	if msg := iaOptCheckError(cmd, options); msg != "" {
+		a.fail(iaExitBadCmdLine, "%s", msg)
+	}
+}
+
+// iaOptsPass reports whether options are legal for cmd, by the masks.
+func iaOptsPass(cmd int, options uint64) bool {
+	m := &iaCmdOptMasks[cmd-1]
+	return options&m.need == m.need && options&m.refuse == 0 && bits.OnesCount64(options&m.one) <= 1
+}
+
+// iaOptCheckError walks cmd's row of iaCmdVsOpts as generic_opt_check
+// does and returns the message of the first violation, or "".
+func iaOptCheckError(cmd int, options uint64) string {
 	row := iaCmdVsOpts[cmd-1]
 	last, count := 0, 0
 	for j := 0; j < iaNumOpts; j++ {
 		c := row[j]
 		if options&(1<<j) == 0 {
 			if c == '+' {
-				a.fail(iaExitBadCmdLine, "You need to supply the '%s' option for the '%s' command", iaOptNames[j], iaCmdNames[cmd])
+				return fmt.Sprintf("You need to supply the '%s' option for the '%s' command", iaOptNames[j], iaCmdNames[cmd])
 			}
 			continue
 		}
 		if c == 'x' {
-			a.fail(iaExitBadCmdLine, "Illegal '%s' option with the '%s' command", iaOptNames[j], iaCmdNames[cmd])
+			return fmt.Sprintf("Illegal '%s' option with the '%s' command", iaOptNames[j], iaCmdNames[cmd])
 		}
 		if c == '1' {
 			count++
@@ -1124,10 +1206,11 @@ func (a *ipvsadm) genericOptCheck(cmd int, options uint64) {
 				last = j
 				continue
 			}
-			a.fail(iaExitBadCmdLine, "The option '%s' conflicts with the '%s' option in the '%s' command",
+			return fmt.Sprintf("The option '%s' conflicts with the '%s' option in the '%s' command",
 				iaOptNames[j], iaOptNames[last], iaCmdNames[cmd])
 		}
 	}
+	return ""
 }
 
 // tunnelOptCheck is ipvsadm's tunnel_opt_check.

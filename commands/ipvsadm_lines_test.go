@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,8 @@ func TestEachLine(t *testing.T) {
 			{"data with EOF", iotest.DataErrReader},
 		} {
 			var got []string
-			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, l); return true })
+			// a line is valid only during the call: keep a copy
+			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, strings.Clone(l)); return true })
 			if !slices.Equal(got, c.want) {
 				t.Errorf("%s, %s: %d lines, want %d", c.name, r.name, len(got), len(c.want))
 			}
@@ -80,6 +82,81 @@ func TestIpvsadmRestoreFailedAcrossBatches(t *testing.T) {
 		_, errs, code := ipvsadmRun(t, k, c.in, "-R")
 		if code != c.code || strings.Count(errs, "Service already exists\n") != c.refusals || k.applies < 2 {
 			t.Errorf("%s: exit %d after %d batches, stderr %q; want exit %d and %d refusals", c.name, code, k.applies, errs, c.code, c.refusals)
+		}
+	}
+}
+
+// TestOptMasksAgreeWithTable holds genericOptCheck's bit-mask fast path
+// to the walk of ipvsadm's table that words its errors: for every command,
+// every option alone and in pairs, and random sets, the masks pass exactly
+// the sets the walk finds nothing wrong with.
+func TestOptMasksAgreeWithTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for cmd := 1; cmd <= len(iaCmdVsOpts); cmd++ {
+		sets := []uint64{0}
+		for i := 0; i < iaNumOpts; i++ {
+			for j := i; j < iaNumOpts; j++ {
+				sets = append(sets, 1<<i|1<<j)
+			}
+		}
+		m := &iaCmdOptMasks[cmd-1]
+		for range 2000 {
+			// random sets around what the command needs, so that the
+			// passing case comes up too
+			sets = append(sets, m.need|rng.Uint64()&(1<<iaNumOpts-1)&^(m.refuse|m.one)|1<<rng.IntN(iaNumOpts),
+				rng.Uint64()&(1<<iaNumOpts-1))
+		}
+		passed := 0
+		for _, o := range sets {
+			fast, msg := iaOptsPass(cmd, o), iaOptCheckError(cmd, o)
+			if fast != (msg == "") {
+				t.Fatalf("%s with options %#x: masks say pass=%v, the table says %q", iaCmdNames[cmd], o, fast, msg)
+			}
+			if fast {
+				passed++
+			}
+		}
+		if passed == 0 {
+			t.Errorf("%s: no option set passed: the test covers only failures", iaCmdNames[cmd])
+		}
+	}
+}
+
+// TestRestoreKeepsNamesAcrossReads: -R's lines are views of a read buffer
+// that the next read overwrites, and a change keeps its scheduler's and
+// persistence engine's names until it is sent (every iaPendingMax lines):
+// restored through reads of every size, over more than one buffer's worth
+// of lines, each change the kernel gets names what its line said, known
+// names and others alike.
+func TestRestoreKeepsNamesAcrossReads(t *testing.T) {
+	scheds := []string{"rr", "wlc", "sh", "mh", "custom0", "lblcr", "x1234567890abcdefghij"}
+	var in strings.Builder
+	var want []string
+	for n := 0; in.Len() < 3*64<<10; n++ {
+		s := scheds[n%len(scheds)]
+		fmt.Fprintf(&in, "-A -t 198.51.100.%d:%d -s %s -p 30 --pe sip%d\n", 1+n%254, 1024+n/254, s, n%3)
+		want = append(want, truncate(s, iaSchedNameMax)+" "+truncate(fmt.Sprintf("sip%d", n%3), iaPENameMax))
+	}
+	for _, r := range []struct {
+		name string
+		wrap func(io.Reader) io.Reader
+	}{
+		{"whole", func(r io.Reader) io.Reader { return r }},
+		{"byte at a time", iotest.OneByteReader},
+		{"half reads", iotest.HalfReader},
+	} {
+		k := &fakeIPVS{}
+		var errb strings.Builder
+		if code := runIpvsadm([]string{"ipvsadm", "-R"}, r.wrap(strings.NewReader(in.String())), io.Discard, &errb, k, fakeNames{}); code != 0 {
+			t.Fatalf("%s: exit %d: %s", r.name, code, errb.String())
+		}
+		if len(k.ops) != len(want) || k.applies < 2 {
+			t.Fatalf("%s: %d changes in %d batches, want %d in several", r.name, len(k.ops), k.applies, len(want))
+		}
+		for i, op := range k.ops {
+			if got := op.Service.Sched + " " + op.Service.PEName; got != want[i] {
+				t.Fatalf("%s: change %d names %q, its line said %q", r.name, i+1, got, want[i])
+			}
 		}
 	}
 }
