@@ -560,36 +560,56 @@ func (r *rsState) dest(s Service, weight int) Dest {
 }
 
 // build returns v's services with the destinations they have while the
-// quorum is up or down.
+// quorum is up or down. The entries and their destinations are carved
+// from one allocation each: three per virtual server, not a map per
+// service.
 func (v *vsState) build(quorumUp bool) []*Entry {
 	sorryMode := !quorumUp && v.sorry != nil
-	out := make([]*Entry, 0, len(v.services))
-	for _, s := range v.services {
-		e := &Entry{Service: s, Dests: make(map[DestKey]Dest, len(v.rs)+1)}
-		for i := range v.rs {
-			r := &v.rs[i]
+	per := len(v.rs)
+	if v.sorry != nil {
+		per++
+	}
+	ents := make([]Entry, len(v.services))
+	out := make([]*Entry, len(v.services))
+	dests := make([]Dest, 0, len(v.services)*per)
+	for i, s := range v.services {
+		lo := len(dests)
+		for j := range v.rs {
+			r := &v.rs[j]
 			switch {
 			case r.alive && !sorryMode:
-				d := r.dest(s, r.weight)
-				e.Dests[d.Key] = d
+				dests = append(dests, r.dest(s, r.weight))
 			case r.inhibit:
-				d := r.dest(s, 0)
-				e.Dests[d.Key] = d
+				dests = append(dests, r.dest(s, 0))
 			}
 		}
 		if v.sorry != nil {
 			switch {
 			case sorryMode:
-				d := v.sorry.dest(s, v.sorry.weight)
-				e.Dests[d.Key] = d
+				dests = append(dests, v.sorry.dest(s, v.sorry.weight))
 			case v.sorry.inhibit:
+				// A real server at the sorry server's address keeps its
+				// place.
 				d := v.sorry.dest(s, 0)
-				if _, taken := e.Dests[d.Key]; !taken {
-					e.Dests[d.Key] = d
+				taken := false
+				for _, have := range dests[lo:] {
+					if have.Key == d.Key {
+						taken = true
+						break
+					}
+				}
+				if !taken {
+					dests = append(dests, d)
 				}
 			}
 		}
-		out = append(out, e)
+		ds := normDests(dests[lo:])
+		dests = dests[:lo+len(ds)]
+		if len(ds) > 0 {
+			ents[i].Dests = ds[:len(ds):len(ds)] // an append copies, never runs into the next service's
+		}
+		ents[i].Service = s
+		out[i] = &ents[i]
 	}
 	return out
 }
@@ -603,14 +623,7 @@ func put(t Table, entries []*Entry) {
 			t[e.Service.Key] = e
 			continue
 		}
-		merged := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(old.Dests)+len(e.Dests))}
-		for k, d := range old.Dests {
-			merged.Dests[k] = d
-		}
-		for k, d := range e.Dests {
-			merged.Dests[k] = d
-		}
-		t[e.Service.Key] = merged
+		t[e.Service.Key] = &Entry{Service: e.Service, Dests: mergeDests(old.Dests, e.Dests)}
 	}
 }
 

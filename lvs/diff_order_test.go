@@ -29,13 +29,13 @@ func diffBySort(current, desired Table, owned Ownership, same func(ServiceKey, *
 		if !sameService(want.Service, have.Service) {
 			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
 		}
-		for dk, d := range have.Dests {
-			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
+		for _, d := range have.Dests {
+			if _, ok := want.Dest(d.Key); !ok && owned.OwnsDest(k, d.Key) {
 				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
 			}
 		}
-		for dk, d := range want.Dests {
-			h, ok := have.Dests[dk]
+		for _, d := range want.Dests {
+			h, ok := have.Dest(d.Key)
 			switch {
 			case !ok:
 				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
@@ -80,7 +80,7 @@ func randomTable(r *rand.Rand, n int) Table {
 		for range r.IntN(6) {
 			d := Dest{Key: DestKey{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + r.IntN(5))}), Port: uint16(8080 + r.IntN(2))},
 				Weight: r.IntN(3), Fwd: uint32(r.IntN(2)) * FwdRoute}
-			e.Dests[d.Key] = d
+			e.SetDest(d)
 		}
 	}
 	return t
@@ -98,9 +98,9 @@ func TestDiffOrderMatchesSort(t *testing.T) {
 			if r.IntN(3) > 0 {
 				own.Services[k] = true
 			}
-			for dk := range e.Dests {
+			for _, d := range e.Dests {
 				if r.IntN(3) > 0 {
-					own.addDest(k, dk)
+					own.addDest(k, d.Key)
 				}
 			}
 		}

@@ -122,7 +122,7 @@ func (o owner) OwnsService(k ServiceKey) bool { return o.prev[k] != nil || o.ext
 
 func (o owner) OwnsDest(k ServiceKey, d DestKey) bool {
 	if e := o.prev[k]; e != nil {
-		if _, ok := e.Dests[d]; ok {
+		if _, ok := e.find(d); ok {
 			return true
 		}
 	}
@@ -207,7 +207,6 @@ type differ struct {
 	count [DelService + 1]int
 	next  [DelService + 1]int
 	ops   []Op
-	dests []Dest // scratch: one service's destinations, sorted
 }
 
 func (d *differ) emit(op Op) {
@@ -219,22 +218,10 @@ func (d *differ) emit(op Op) {
 	d.next[op.Kind]++
 }
 
-// sorted returns m's destinations in address order (in a buffer reused
-// from call to call), or in no order when d only counts.
-func (d *differ) sorted(m map[DestKey]Dest) []Dest {
-	ds := d.dests[:0]
-	for _, dv := range m {
-		ds = append(ds, dv)
-	}
-	if d.ops != nil && len(ds) > 1 {
-		slices.SortFunc(ds, func(a, b Dest) int { return compareDestKeys(a.Key, b.Key) })
-	}
-	d.dests = ds
-	return ds
-}
-
 // service emits the changes that turn have (nil: not in the kernel) into
-// want for service k.
+// want for service k. Both entries' destinations are in address order, so
+// one walk over the two finds the deletions, additions and updates, each
+// kind in address order.
 func (d *differ) service(k ServiceKey, want, have *Entry) {
 	if have == nil {
 		d.emit(Op{Kind: AddService, Service: want.Service})
@@ -242,7 +229,7 @@ func (d *differ) service(k ServiceKey, want, have *Entry) {
 			d.count[AddDest] += len(want.Dests)
 			return
 		}
-		for _, dv := range d.sorted(want.Dests) {
+		for _, dv := range want.Dests {
 			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
 		}
 		return
@@ -250,18 +237,32 @@ func (d *differ) service(k ServiceKey, want, have *Entry) {
 	if !sameService(want.Service, have.Service) {
 		d.emit(Op{Kind: UpdateService, Service: want.Service})
 	}
-	for _, dv := range d.sorted(have.Dests) {
-		if _, ok := want.Dests[dv.Key]; !ok && d.owned.OwnsDest(k, dv.Key) {
-			d.emit(Op{Kind: DelDest, Service: want.Service, Dest: dv})
-		}
-	}
-	for _, dv := range d.sorted(want.Dests) {
-		h, ok := have.Dests[dv.Key]
+	hs, ws := have.Dests, want.Dests
+	i, j := 0, 0
+	for i < len(hs) || j < len(ws) {
+		c := -1 // only have's left
 		switch {
-		case !ok:
-			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: dv})
-		case h.Weight != dv.Weight || h.Fwd != dv.Fwd || h.UThreshold != dv.UThreshold || h.LThreshold != dv.LThreshold:
-			d.emit(Op{Kind: UpdateDest, Service: want.Service, Dest: dv})
+		case i == len(hs):
+			c = 1
+		case j < len(ws):
+			c = compareDestKeys(hs[i].Key, ws[j].Key)
+		}
+		switch {
+		case c < 0:
+			if d.owned.OwnsDest(k, hs[i].Key) {
+				d.emit(Op{Kind: DelDest, Service: want.Service, Dest: hs[i]})
+			}
+			i++
+		case c > 0:
+			d.emit(Op{Kind: AddDest, Service: want.Service, Dest: ws[j]})
+			j++
+		default:
+			h, dv := &hs[i], &ws[j]
+			if h.Weight != dv.Weight || h.Fwd != dv.Fwd || h.UThreshold != dv.UThreshold || h.LThreshold != dv.LThreshold {
+				d.emit(Op{Kind: UpdateDest, Service: want.Service, Dest: *dv})
+			}
+			i++
+			j++
 		}
 	}
 }
@@ -324,8 +325,8 @@ func (r *Reconciler) Owned() Owned {
 	o := NewOwned()
 	for k, e := range r.prev {
 		o.Services[k] = true
-		for d := range e.Dests {
-			o.addDest(k, d)
+		for _, d := range e.Dests {
+			o.addDest(k, d.Key)
 		}
 	}
 	for k := range r.extra.Services {
@@ -368,9 +369,10 @@ func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
 		e := t.add(svc)
 		for _, d := range ds {
 			if dd, ok := fromIPVSDest(d); ok {
-				e.Dests[dd.Key] = dd
+				e.Dests = append(e.Dests, dd)
 			}
 		}
+		e.Dests = normDests(e.Dests)
 	}
 	err = fillPENames(h, func(k ServiceKey, pe string) {
 		if e := t[k]; e != nil {
@@ -432,7 +434,7 @@ func (r *Reconciler) Reconcile(desired Table) error {
 			}
 		case DelDest:
 			if e := r.applied[op.Service.Key]; e != nil {
-				if _, ok := e.Dests[op.Dest.Key]; ok {
+				if _, ok := e.find(op.Dest.Key); ok {
 					extra.addDest(op.Service.Key, op.Dest.Key)
 				}
 			}
@@ -511,15 +513,15 @@ func (r *Reconciler) apply(ops []Op, desired Table) error {
 			delete(r.lent, k)
 		case AddDest, UpdateDest:
 			if e := r.applied[k]; e != nil {
-				if have, ok := e.Dests[op.Dest.Key]; ok && have == op.Dest {
+				if have, ok := e.Dest(op.Dest.Key); ok && have == op.Dest {
 					continue // a lent entry has it already
 				}
-				r.own(k).Dests[op.Dest.Key] = op.Dest
+				r.own(k).SetDest(op.Dest)
 			}
 		case DelDest:
 			if e := r.applied[k]; e != nil {
-				if _, ok := e.Dests[op.Dest.Key]; ok {
-					delete(r.own(k).Dests, op.Dest.Key)
+				if _, ok := e.find(op.Dest.Key); ok {
+					r.own(k).DelDest(op.Dest.Key)
 				}
 			}
 		}
@@ -532,16 +534,12 @@ func (r *Reconciler) apply(ops []Op, desired Table) error {
 func (r *Reconciler) own(k ServiceKey) *Entry {
 	e := r.applied[k]
 	if e == nil {
-		e = &Entry{Dests: map[DestKey]Dest{}}
+		e = &Entry{}
 		r.applied[k] = e
 		return e
 	}
 	if r.lent[k] {
-		c := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(e.Dests)+1)}
-		for dk, d := range e.Dests {
-			c.Dests[dk] = d
-		}
-		e = c
+		e = &Entry{Service: e.Service, Dests: cloneDests(e.Dests)}
 		r.applied[k] = e
 		delete(r.lent, k)
 	}
