@@ -70,6 +70,9 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 // none is padded: a virtual server holds one per real server (112 bytes,
 // 144 before; 4 of them fit a 448-byte allocation instead of 576).
 type rsState struct {
+	// key.RS of a real server is filled in when a verdict is first
+	// looked up (rsKey): a config without checkers has none, and 40,000
+	// of those strings were an allocation each on every full load.
 	key        RSKey
 	cfg        *config.RealServer
 	addr       netip.Addr
@@ -174,7 +177,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
+		r := rsState{key: RSKey{VS: st.name}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
 		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
 			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
@@ -252,10 +255,26 @@ func (v *vsState) sameAs(old *vsState) bool {
 // sameAs reports whether r and old have the same configuration as far as
 // their destinations go (their verdicts aside).
 func (r *rsState) sameAs(old *rsState) bool {
-	return r.key == old.key && r.startAlive == old.startAlive && r.baseWeight == old.baseWeight &&
+	return r.sameKey(old) && r.startAlive == old.startAlive && r.baseWeight == old.baseWeight &&
 		r.inhibit == old.inhibit && r.fwd == old.fwd && r.port == old.port && r.plainFWMark == old.plainFWMark &&
 		r.addr == old.addr && threshold(r.cfg, true) == threshold(old.cfg, true) &&
 		threshold(r.cfg, false) == threshold(old.cfg, false)
+}
+
+// sameKey reports whether r and old have the same RSKey.
+func (r *rsState) sameKey(old *rsState) bool {
+	if r.cfg != nil && old.cfg != nil {
+		return r.key.VS == old.key.VS && r.cfg.Address == old.cfg.Address
+	}
+	return r.rsKey() == old.rsKey()
+}
+
+// rsKey is r's RSKey, its RS named on first use.
+func (r *rsState) rsKey() RSKey {
+	if r.key.RS == "" && r.cfg != nil {
+		r.key.RS = r.cfg.Address.String()
+	}
+	return r.key
 }
 
 // threshold is rs's uthreshold (upper) or lthreshold as dest programs it.
@@ -310,21 +329,22 @@ func carryOver(old, vss []*vsState) {
 // prevFrom records, for each real server of v that old (its namesake in
 // the config planned before) also has, its state there.
 func (v *vsState) prevFrom(old *vsState) {
-	var byKey map[RSKey]*rsState
+	// Namesakes: the same VS, so the real servers' addresses tell.
+	var byKey map[config.Endpoint]*rsState
 	if len(old.rs) > dupScan {
-		byKey = make(map[RSKey]*rsState, len(old.rs))
+		byKey = make(map[config.Endpoint]*rsState, len(old.rs))
 		for i := range old.rs {
-			byKey[old.rs[i].key] = &old.rs[i]
+			byKey[old.rs[i].cfg.Address] = &old.rs[i]
 		}
 	}
 	for i := range v.rs {
 		r := &v.rs[i]
 		var o *rsState
 		if byKey != nil {
-			o = byKey[r.key]
+			o = byKey[r.cfg.Address]
 		} else {
 			for j := range old.rs {
-				if old.rs[j].key == r.key {
+				if old.rs[j].sameKey(r) {
 					o = &old.rs[j]
 					break
 				}
@@ -341,10 +361,12 @@ func (v *vsState) prevFrom(old *vsState) {
 func (v *vsState) applyHealth(h HealthView) bool {
 	changed := false
 	v.weightSum = 0
+	hm, isMap := h.(HealthMap)
+	none := isMap && len(hm) == 0 // no verdict to look up
 	for i := range v.rs {
 		r := &v.rs[i]
 		alive, weight := r.startAlive, r.baseWeight
-		if hv, ok := h.RealServerHealth(r.key); ok {
+		if hv, ok := verdict(h, none, r); ok {
 			alive = hv.Up
 			if hv.WeightSet {
 				weight = max(hv.Weight, 0)
@@ -359,6 +381,14 @@ func (v *vsState) applyHealth(h HealthView) bool {
 		}
 	}
 	return changed
+}
+
+// verdict is h's verdict on r; none says h has no verdict at all.
+func verdict(h HealthView, none bool, r *rsState) (Health, bool) {
+	if none {
+		return Health{}, false
+	}
+	return h.RealServerHealth(r.rsKey())
 }
 
 func hasCheckers(rs *config.RealServer) bool {
@@ -421,7 +451,8 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 		s.Netmask = nm
 		return s, nil
 	}
-	var keys []ServiceKey
+	var one [1]ServiceKey
+	keys := one[:0]
 	switch {
 	case vs.FWMark != nil:
 		if *vs.FWMark <= 0 || int64(*vs.FWMark) > 1<<32-1 {
