@@ -118,3 +118,30 @@ func TestDiffOrderMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareKeysAgreesWithKeyLess: compareKeys, the diff's one-pass
+// order, is keyLess's on random pairs of service keys (fwmarks, both
+// families, both protocols, equal keys among them).
+func TestCompareKeysAgreesWithKeyLess(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var keys []ServiceKey
+	for range 40 {
+		for k := range randomTable(r, 8) {
+			keys = append(keys, k)
+		}
+	}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := 0
+			switch {
+			case keyLess(a, b):
+				want = -1
+			case keyLess(b, a):
+				want = 1
+			}
+			if got := compareKeys(a, b); got != want {
+				t.Fatalf("compareKeys(%v, %v) = %d, keyLess says %d", a, b, got, want)
+			}
+		}
+	}
+}

@@ -267,15 +267,27 @@ func (d *differ) service(k ServiceKey, want, have *Entry) {
 	}
 }
 
-// compareKeys orders service keys as keyLess does.
+// compareKeys orders service keys as keyLess does, in one pass.
 func compareKeys(a, b ServiceKey) int {
-	switch {
-	case keyLess(a, b):
+	if af, bf := a.FWMark != 0, b.FWMark != 0; af != bf {
+		if af {
+			return 1
+		}
 		return -1
-	case keyLess(b, a):
-		return 1
 	}
-	return 0
+	if c := cmp.Compare(a.FWMark, b.FWMark); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Family, b.Family); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Protocol, b.Protocol); c != 0 {
+		return c
+	}
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Port, b.Port)
 }
 
 // compareDestKeys orders destination keys as destLess does.
@@ -402,6 +414,9 @@ func (r *Reconciler) Reconcile(desired Table) error {
 		if err != nil {
 			return err
 		}
+		if len(cur) == 0 {
+			cur = make(Table, len(desired)) // a full load: room for what it adds
+		}
 		r.applied, r.lent = cur, nil
 		r.covered = make(map[ServiceKey]bool, len(desired))
 		for k := range desired {
@@ -500,7 +515,11 @@ func (r *Reconciler) apply(ops []Op, desired Table) error {
 			if want := desired[k]; want != nil && r.applied[k] == nil && want.Service == op.Service {
 				r.applied[k] = want
 				if r.lent == nil {
-					r.lent = map[ServiceKey]bool{}
+					n := 0 // the services added: they come first
+					for n < len(ops) && ops[n].Kind == AddService {
+						n++
+					}
+					r.lent = make(map[ServiceKey]bool, n)
 				}
 				r.lent[k] = true
 				continue
