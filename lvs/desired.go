@@ -805,9 +805,11 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	}
 	t := make(Table, len(p.vss))
 	var evs []Event
-	var seen map[string]bool
+	// With a new config the quorum states go into a new map: those of
+	// virtual servers gone are left behind with the old one.
+	quorum := p.quorum
 	if resolved {
-		seen = make(map[string]bool, len(p.vss))
+		quorum = make(map[string]bool, len(p.vss))
 	}
 	logActions := p.OnAction != nil && (p.ActionsEnabled == nil || p.ActionsEnabled())
 	for _, v := range p.vss {
@@ -832,10 +834,10 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 				}
 			}
 		}
-		if seen != nil {
-			seen[v.name] = true
+		cur, known := quorum[v.name]
+		if !known && resolved {
+			cur, known = p.quorum[v.name]
 		}
-		cur, known := p.quorum[v.name]
 		var next bool
 		var threshold int
 		if !known {
@@ -843,7 +845,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		} else {
 			next, threshold = v.nextQuorum(cur)
 		}
-		p.quorum[v.name] = next
+		quorum[v.name] = next
 		// keepalived (update_quorum_state with init set) reports the
 		// starting state only when it starts down with a sorry server.
 		if (known && next != cur) || (!known && !next && v.sorry != nil) {
@@ -857,14 +859,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		}
 		put(t, v.entries)
 	}
-	// Virtual servers go only with a new config.
-	if seen != nil {
-		for name := range p.quorum {
-			if !seen[name] {
-				delete(p.quorum, name)
-			}
-		}
-	}
+	p.quorum = quorum // virtual servers go only with a new config
 	return t, evs, p.errs
 }
 

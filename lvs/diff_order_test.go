@@ -119,15 +119,23 @@ func TestDiffOrderMatchesSort(t *testing.T) {
 	}
 }
 
-// TestCompareKeysAgreesWithKeyLess: compareKeys, the diff's one-pass
-// order, is keyLess's on random pairs of service keys (fwmarks, both
-// families, both protocols, equal keys among them).
+// TestCompareKeysAgreesWithKeyLess: compareKeys, and the diff's packed
+// order (compareDiffItems), are keyLess's on random pairs of service keys
+// (fwmarks, both families, both protocols, equal keys among them) and on
+// IPv6 keys with zones and ports.
 func TestCompareKeysAgreesWithKeyLess(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var keys []ServiceKey
 	for range 40 {
 		for k := range randomTable(r, 8) {
 			keys = append(keys, k)
+		}
+	}
+	for _, a := range []string{"fe80::1%eth0", "fe80::1%eth1", "fe80::1", "fe80::2%eth0", "::ffff:192.0.2.1", "::", "0.0.0.0"} {
+		for _, port := range []uint16{0, 80, 443} {
+			addr := netip.MustParseAddr(a)
+			keys = append(keys, ServiceKey{Family: FamilyIPv6, Protocol: ProtoUDP, Addr: addr, Port: port},
+				ServiceKey{Family: FamilyIPv4, Protocol: ProtoUDP, Addr: addr, Port: port})
 		}
 	}
 	for _, a := range keys {
@@ -141,6 +149,9 @@ func TestCompareKeysAgreesWithKeyLess(t *testing.T) {
 			}
 			if got := compareKeys(a, b); got != want {
 				t.Fatalf("compareKeys(%v, %v) = %d, keyLess says %d", a, b, got, want)
+			}
+			if got := compareDiffItems(newDiffItem(a, nil, nil), newDiffItem(b, nil, nil)); got != want {
+				t.Fatalf("compareDiffItems(%v, %v) = %d, keyLess says %d", a, b, got, want)
 			}
 		}
 	}

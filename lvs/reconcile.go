@@ -3,6 +3,7 @@ package lvs
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,29 +158,29 @@ func Diff(current, desired Table, owned Ownership) []Op {
 // services x 4 is 50,000 changes of 160 bytes each: growing that slice and
 // sorting it was most of the diff's time.
 func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
-	keys := make([]ServiceKey, 0, len(desired))
+	items := make([]diffItem, 0, len(desired))
 	for k, want := range desired {
 		if same == nil || !same(k, want) {
-			keys = append(keys, k)
+			items = append(items, newDiffItem(k, want, current[k]))
 		}
 	}
-	var gone []ServiceKey
-	for k := range current {
+	var gone []diffItem
+	for k, e := range current {
 		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
-			gone = append(gone, k)
+			gone = append(gone, newDiffItem(k, nil, e))
 		}
 	}
-	if len(keys) == 0 && len(gone) == 0 {
+	if len(items) == 0 && len(gone) == 0 {
 		return nil
 	}
-	slices.SortFunc(keys, compareKeys)
-	slices.SortFunc(gone, compareKeys)
+	slices.SortFunc(items, compareDiffItems)
+	slices.SortFunc(gone, compareDiffItems)
 
 	// Count the changes of each kind, then write each at its place.
 	var d differ
 	d.owned = owned
-	for _, k := range keys {
-		d.service(k, desired[k], current[k])
+	for i := range items {
+		d.service(items[i].k, items[i].want, items[i].have)
 	}
 	d.count[DelService] = len(gone)
 	total := 0
@@ -191,13 +192,57 @@ func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry)
 		return nil
 	}
 	d.ops = make([]Op, total)
-	for _, k := range keys {
-		d.service(k, desired[k], current[k])
+	for i := range items {
+		d.service(items[i].k, items[i].want, items[i].have)
 	}
-	for _, k := range gone {
-		d.emit(Op{Kind: DelService, Service: current[k].Service})
+	for i := range gone {
+		d.emit(Op{Kind: DelService, Service: gone[i].have.Service})
 	}
 	return d.ops
+}
+
+// diffItem is a service diff visits: its key with compareKeys' order
+// packed into integers (sorting 10,000 keys through netip.Addr.Compare
+// was a tenth of a full load's CPU), and its two entries, looked up once.
+type diffItem struct {
+	w0     uint64 // FWMark, Family, Protocol
+	hi, lo uint64 // the address, as netip.Addr orders it after its bit length
+	bits   uint16 // the address's bit length
+	port   uint16
+	zoned  bool // the address has a zone: compareKeys decides
+	k      ServiceKey
+	want   *Entry
+	have   *Entry
+}
+
+func newDiffItem(k ServiceKey, want, have *Entry) diffItem {
+	a16 := k.Addr.As16()
+	it := diffItem{w0: uint64(k.FWMark)<<32 | uint64(k.Family)<<16 | uint64(k.Protocol),
+		hi: binary.BigEndian.Uint64(a16[:8]), lo: binary.BigEndian.Uint64(a16[8:]),
+		bits: uint16(k.Addr.BitLen()), port: k.Port, zoned: k.Addr.Zone() != "", k: k, want: want, have: have}
+	if !k.Addr.IsValid() {
+		it.hi, it.lo = 0, 0
+	}
+	return it
+}
+
+// compareDiffItems orders items as compareKeys orders their keys: a
+// fwmark of 0 (no fwmark) sorts first as keyLess wants, then family,
+// protocol, address (bit length, bits, zone) and port.
+func compareDiffItems(a, b diffItem) int {
+	switch {
+	case a.w0 != b.w0:
+		return cmp.Compare(a.w0, b.w0)
+	case a.bits != b.bits:
+		return cmp.Compare(a.bits, b.bits)
+	case a.hi != b.hi:
+		return cmp.Compare(a.hi, b.hi)
+	case a.lo != b.lo:
+		return cmp.Compare(a.lo, b.lo)
+	case a.zoned || b.zoned:
+		return compareKeys(a.k, b.k)
+	}
+	return cmp.Compare(a.port, b.port)
 }
 
 // differ is diff's state: with ops nil it counts the changes of each
