@@ -150,55 +150,82 @@ func Diff(current, desired Table, owned Ownership) []Op {
 
 // diff is Diff that skips the desired services for which same is true
 // (known to match the kernel already).
-//
-// The changes come out in the order Diff promises without sorting them:
-// the services are visited in key order, each one's destinations in
-// address order, and every change is written into the region of its kind
-// in one slice sized by a counting pass first. A full load of 10,000
-// services x 4 is 50,000 changes of 160 bytes each: growing that slice and
-// sorting it was most of the diff's time.
 func diff(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) []Op {
-	items := make([]diffItem, 0, len(desired))
+	var out []Op
+	w := newDiffWalk(current, desired, owned, same)
+	_ = w.each(0, func(ops []Op) error { out = ops; return nil })
+	return out
+}
+
+// diffWalk lists the changes that turn current into desired in the
+// order Diff promises without sorting them: the services are visited in
+// key order, once per kind of change, each one's destinations in address
+// order. Reconcile applies them in pieces as they come: a full load of
+// 10,000 services x 4 is 50,000 changes of 160 bytes each, 8 MB that one
+// slice of them all took (and that the kernel's pages under it cost).
+type diffWalk struct {
+	items, gone []diffItem
+	owned       Ownership
+	// adds is how many services are added (each AddService).
+	adds int
+}
+
+func newDiffWalk(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) *diffWalk {
+	w := &diffWalk{owned: owned, items: make([]diffItem, 0, len(desired))}
 	for k, want := range desired {
 		if same == nil || !same(k, want) {
-			items = append(items, newDiffItem(k, want, current[k]))
+			it := newDiffItem(k, want, current[k])
+			if it.have == nil {
+				w.adds++
+			}
+			w.items = append(w.items, it)
 		}
 	}
-	var gone []diffItem
 	for k, e := range current {
 		if _, ok := desired[k]; !ok && owned.OwnsService(k) {
-			gone = append(gone, newDiffItem(k, nil, e))
+			w.gone = append(w.gone, newDiffItem(k, nil, e))
 		}
 	}
-	if len(items) == 0 && len(gone) == 0 {
-		return nil
-	}
-	slices.SortFunc(items, compareDiffItems)
-	slices.SortFunc(gone, compareDiffItems)
+	slices.SortFunc(w.items, compareDiffItems)
+	slices.SortFunc(w.gone, compareDiffItems)
+	return w
+}
 
-	// Count the changes of each kind, then write each at its place.
-	var d differ
-	d.owned = owned
-	for i := range items {
-		d.service(items[i].k, items[i].want, items[i].have)
+// each hands the changes, in order, to flush: in pieces of at least chunk
+// changes, cut only between services (chunk 0: all at once, at the end).
+// flush may apply them before the walk goes on: a later kind's pass over
+// a service reads the entries after its earlier changes, and finds the
+// same changes (the destinations deleted are not desired; those added
+// are desired as they are). A piece is flush's only until it returns.
+// each stops at flush's first error and returns it.
+func (w *diffWalk) each(chunk int, flush func([]Op) error) error {
+	d := differ{owned: w.owned}
+	for kind := AddService; kind < DelService; kind++ {
+		d.only = kind
+		for i := range w.items {
+			it := &w.items[i]
+			d.service(it.k, it.want, it.have)
+			if chunk > 0 && len(d.ops) >= chunk {
+				if err := flush(d.ops); err != nil {
+					return err
+				}
+				d.ops = d.ops[:0]
+			}
+		}
 	}
-	d.count[DelService] = len(gone)
-	total := 0
-	for kind := AddService; kind <= DelService; kind++ {
-		d.next[kind] = total
-		total += d.count[kind]
+	for i := range w.gone {
+		d.ops = append(d.ops, Op{Kind: DelService, Service: w.gone[i].have.Service})
+		if chunk > 0 && len(d.ops) >= chunk {
+			if err := flush(d.ops); err != nil {
+				return err
+			}
+			d.ops = d.ops[:0]
+		}
 	}
-	if total == 0 {
+	if len(d.ops) == 0 {
 		return nil
 	}
-	d.ops = make([]Op, total)
-	for i := range items {
-		d.service(items[i].k, items[i].want, items[i].have)
-	}
-	for i := range gone {
-		d.emit(Op{Kind: DelService, Service: gone[i].have.Service})
-	}
-	return d.ops
+	return flush(d.ops)
 }
 
 // diffItem is a service diff visits: its key with compareKeys' order
@@ -245,22 +272,17 @@ func compareDiffItems(a, b diffItem) int {
 	return cmp.Compare(a.port, b.port)
 }
 
-// differ is diff's state: with ops nil it counts the changes of each
-// kind; with ops set it writes each change at next[its kind].
+// differ is diffWalk's state: it appends to ops the changes of kind only.
 type differ struct {
 	owned Ownership
-	count [DelService + 1]int
-	next  [DelService + 1]int
+	only  OpKind
 	ops   []Op
 }
 
 func (d *differ) emit(op Op) {
-	if d.ops == nil {
-		d.count[op.Kind]++
-		return
+	if op.Kind == d.only {
+		d.ops = append(d.ops, op)
 	}
-	d.ops[d.next[op.Kind]] = op
-	d.next[op.Kind]++
 }
 
 // service emits the changes that turn have (nil: not in the kernel) into
@@ -270,8 +292,7 @@ func (d *differ) emit(op Op) {
 func (d *differ) service(k ServiceKey, want, have *Entry) {
 	if have == nil {
 		d.emit(Op{Kind: AddService, Service: want.Service})
-		if d.ops == nil {
-			d.count[AddDest] += len(want.Dests)
+		if d.only != AddDest {
 			return
 		}
 		for _, dv := range want.Dests {
@@ -279,8 +300,11 @@ func (d *differ) service(k ServiceKey, want, have *Entry) {
 		}
 		return
 	}
-	if !sameService(want.Service, have.Service) {
+	if d.only == UpdateService && !sameService(want.Service, have.Service) {
 		d.emit(Op{Kind: UpdateService, Service: want.Service})
+	}
+	if d.only != DelDest && d.only != AddDest && d.only != UpdateDest {
+		return
 	}
 	hs, ws := have.Dests, want.Dests
 	i, j := 0, 0
@@ -294,7 +318,7 @@ func (d *differ) service(k ServiceKey, want, have *Entry) {
 		}
 		switch {
 		case c < 0:
-			if d.owned.OwnsDest(k, hs[i].Key) {
+			if d.only == DelDest && d.owned.OwnsDest(k, hs[i].Key) {
 				d.emit(Op{Kind: DelDest, Service: want.Service, Dest: hs[i]})
 			}
 			i++
@@ -364,6 +388,8 @@ type Reconciler struct {
 	// table's own (added whole by the last pass): applied copies such an
 	// entry before it changes it, and never changes it in place.
 	lent map[ServiceKey]bool
+	// chunkSize, when set, replaces reconcileChunk (tests).
+	chunkSize int
 }
 
 // NewReconciler returns a Reconciler over h that owns nothing yet. log may
@@ -481,24 +507,52 @@ func (r *Reconciler) Reconcile(desired Table) error {
 	if !stale && r.prev != nil {
 		same = func(k ServiceKey, e *Entry) bool { return r.prev[k] == e }
 	}
-	ops := diff(r.applied, desired, own, same)
-	errs := r.apply(ops, desired)
+	w := newDiffWalk(r.applied, desired, own, same)
+	if r.lent == nil && w.adds > 0 {
+		r.lent = make(map[ServiceKey]bool, w.adds)
+	}
+	var errs []error
 	// Keep owning what was to go and is still there (the deletion
 	// failed), so that the next pass deletes it.
 	extra := NewOwned()
-	for _, op := range ops {
-		switch op.Kind {
-		case DelService:
-			if r.applied[op.Service.Key] != nil {
-				extra.Services[op.Service.Key] = true
-			}
-		case DelDest:
-			if e := r.applied[op.Service.Key]; e != nil {
-				if _, ok := e.find(op.Dest.Key); ok {
-					extra.addDest(op.Service.Key, op.Dest.Key)
+	err := w.each(r.chunk(), func(ops []Op) error {
+		es, err := r.apply(ops, desired)
+		if err != nil {
+			return err
+		}
+		errs = append(errs, es...)
+		for _, op := range ops {
+			switch op.Kind {
+			case DelService:
+				if r.applied[op.Service.Key] != nil {
+					extra.Services[op.Service.Key] = true
+				}
+			case DelDest:
+				if e := r.applied[op.Service.Key]; e != nil {
+					if _, ok := e.find(op.Dest.Key); ok {
+						extra.addDest(op.Service.Key, op.Dest.Key)
+					}
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		// The kernel did not answer: what it did of this pass is not
+		// known. kt owns desired's entries now, and keeps owning all it
+		// owned before, so that the next pass deletes what is not desired.
+		own := r.Owned()
+		for k := range extra.Services {
+			own.Services[k] = true
+		}
+		for k, m := range extra.Dests {
+			for d := range m {
+				own.addDest(k, d)
+			}
+		}
+		r.prev, r.extra = desired, own
+		r.applied, r.lent = nil, nil
+		return err
 	}
 	for k := range r.extra.Services {
 		if desired[k] == nil && r.applied[k] != nil && !extra.Services[k] {
@@ -509,7 +563,18 @@ func (r *Reconciler) Reconcile(desired Table) error {
 	if errs != nil {
 		r.applied, r.lent = nil, nil
 	}
-	return errs
+	return errors.Join(errs...)
+}
+
+// reconcileChunk is how many changes Reconcile applies at a time: eight
+// of the batch socket's messages.
+const reconcileChunk = 8 * batchSize
+
+func (r *Reconciler) chunk() int {
+	if r.chunkSize != 0 {
+		return r.chunkSize
+	}
+	return reconcileChunk
 }
 
 // apply carries out ops, updating r.applied, and returns their errors.
@@ -522,14 +587,17 @@ func (r *Reconciler) Reconcile(desired Table) error {
 // (on a full load, 10,000 maps built again for nothing): its destinations
 // are the ones its AddDest changes add. Any failed change makes the caller
 // drop applied, so a lent entry never speaks for a change that failed.
-func (r *Reconciler) apply(ops []Op, desired Table) error {
+//
+// It returns the failed changes' errors, and an error of its own when the
+// kernel did not answer a batch (then nothing after it was tried).
+func (r *Reconciler) apply(ops []Op, desired Table) ([]error, error) {
 	var errs []error
 	var batchErrs []error
 	if b, ok := r.h.(batcher); ok && len(ops) > 1 {
 		var err error
 		if batchErrs, err = b.ApplyOps(ops); err != nil {
 			if !errors.Is(err, ErrNoBatch) {
-				return err
+				return nil, err
 			}
 			batchErrs = nil
 		}
@@ -560,11 +628,7 @@ func (r *Reconciler) apply(ops []Op, desired Table) error {
 			if want := desired[k]; want != nil && r.applied[k] == nil && want.Service == op.Service {
 				r.applied[k] = want
 				if r.lent == nil {
-					n := 0 // the services added: they come first
-					for n < len(ops) && ops[n].Kind == AddService {
-						n++
-					}
-					r.lent = make(map[ServiceKey]bool, n)
+					r.lent = map[ServiceKey]bool{}
 				}
 				r.lent[k] = true
 				continue
@@ -590,7 +654,7 @@ func (r *Reconciler) apply(ops []Op, desired Table) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs, nil
 }
 
 // own returns applied's entry of k to change, creating it or, when it
@@ -670,12 +734,15 @@ func (r *Reconciler) Release() error {
 		}
 	}
 	r.applied, r.lent = cur, nil
-	errs := r.apply(ops, nil)
-	if errs == nil {
+	es, err := r.apply(ops, nil)
+	if err == nil && es == nil {
 		r.prev, r.extra = nil, NewOwned()
 	}
 	r.applied, r.lent = nil, nil
-	return errs
+	if err != nil {
+		return err
+	}
+	return errors.Join(es...)
 }
 
 func ipOf(a netip.Addr) net.IP {
