@@ -18,7 +18,8 @@
 # KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived),
 # BASE=REV (a git revision, e.g. BASE=main: bench/ipvs and kt built from it
 # are measured in the same VM run, kt run's path as "base" before and after
-# this tree's, each in a fresh network namespace, and kt run -C of both).
+# this tree's, each in a fresh network namespace, ROUNDS pairs (default 2)
+# alternating, and kt run -C of both).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -46,9 +47,15 @@ if [ -n "${BASE:-}" ]; then
 	basebin=$tmp/ipvsbench-base
 	export KT_BASE_BIN="$tmp/kt-base"
 fi
+export ROUNDS=${ROUNDS:-2}
 out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}" "$basebin") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
+# stats RE: median, min, max and count of the values whose name matches RE.
+stats() {
+	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "- - - 0"; exit } printf "%s %s %s %d\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
+}
 printf '\nIPVS programming in the VM: %s services x %s real servers (%s changes)\n' "$VS" "$RS" "$(get changes)"
 printf '%-16s %14s %14s\n' tool "full load ms" "1% change ms"
 printf '%-16s %14s %14s\n' kt "$(get kt_full_total_ms)" "$(get kt_change_total_ms)"
@@ -67,22 +74,22 @@ if [ -n "$basebin" ]; then
 				v[r, "total_ms"], v[r, "parse_ms"], v[r, "desired_ms"], v[r, "apply_ms"], v[r, "desired_usr_ms"], v[r, "desired_sys_ms"], v[r, "apply_usr_ms"], v[r, "apply_sys_ms"] }' | sort
 	done
 	best() { echo "$out" | awk -v re="$1" '$1 ~ re { if (m == "" || $2 < m) m = $2 } END { print m }'; }
-	for k in total_ms desired_ms apply_ms desired_usr_ms apply_usr_ms; do
+	for k in total_ms desired_ms apply_ms desired_usr_ms apply_usr_ms apply_sys_ms total_usr_ms total_sys_ms; do
 		b=$(best "^base_[0-9]+_kt_full_${k}\$") n=$(best "^new_[0-9]+_kt_full_${k}\$")
-		awk -v k="$k" -v b="$b" -v n="$n" 'BEGIN { printf "  best of the rounds, %s: base %s, this tree %s (%s)\n", k, b, n, (b > 0 ? sprintf("%.2fx", n / b) : "n/a") }'
+		read -r bm _ _ _ <<<"$(stats "^base_[0-9]+_kt_full_${k}\$")"
+		read -r nm _ _ _ <<<"$(stats "^new_[0-9]+_kt_full_${k}\$")"
+		awk -v k="$k" -v b="$b" -v n="$n" -v bm="$bm" -v nm="$nm" 'BEGIN { printf "  %s: best base %s, this tree %s (%s); median base %s, this tree %s (%s)\n", k, b, n, (b > 0 ? sprintf("%.2fx", n / b) : "n/a"), bm, nm, (bm > 0 ? sprintf("%.2fx", nm / bm) : "n/a") }'
 	done
-	awk -v i="$(get ipvsadm_full_total_ms)" -v n="$(best '^new_[0-9]+_kt_full_total_ms$')" -v b="$(best '^base_[0-9]+_kt_full_total_ms$')" \
-		'BEGIN { if (n > 0 && b > 0) printf "  full load, ipvsadm-restore / kt (best round): this tree %.1f, base %.1f (goal >= 10)\n", i / n, i / b }'
+	read -r bm _ _ _ <<<"$(stats '^base_[0-9]+_kt_full_total_ms$')"
+	read -r nm _ _ _ <<<"$(stats '^new_[0-9]+_kt_full_total_ms$')"
+	awk -v i="$(get ipvsadm_full_total_ms)" -v n="$(best '^new_[0-9]+_kt_full_total_ms$')" -v b="$(best '^base_[0-9]+_kt_full_total_ms$')" -v nm="$nm" -v bm="$bm" \
+		'BEGIN { if (n > 0 && b > 0) printf "  full load, ipvsadm-restore / kt: best round this tree %.1f, base %.1f; median this tree %.1f, base %.1f (goal >= 10)\n", i / n, i / b, i / nm, i / bm }'
 fi
 printf '\nratios: 1%% change, kt apply / ipvsadm-restore %s (goal <= 1); full load, ipvsadm-restore / kt %s (goal >= 10)\n' \
 	"$(awk -v k="$(get kt_change_apply_ms)" -v i="$(get ipvsadm_change_total_ms)" 'BEGIN { if (i > 0) printf "%.2f", k / i; else print "n/a" }')" \
 	"$(awk -v k="$(get kt_full_total_ms)" -v i="$(get ipvsadm_full_total_ms)" 'BEGIN { if (k > 0) printf "%.1f", i / k; else print "n/a" }')"
 
 # The repeated changes: median, min and max of each.
-stats() {
-	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
-		awk '{ v[NR] = $1 } END { if (!NR) { print "- - - 0"; exit } printf "%s %s %s %d\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
-}
 read -r km kl kh kn <<<"$(stats '^kt_rechange_[0-9]+_ms$')"
 read -r im il ih in_ <<<"$(stats '^ipvsadm_rechange_[0-9]+_ms$')"
 printf '\nthe 1%% change again (back and forth): kt plan + apply median %s ms (%s-%s, n=%s); ipvsadm -R median %s ms (%s-%s, n=%s)\n' \

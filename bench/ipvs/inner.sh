@@ -29,7 +29,7 @@ fresh_ns() {
 drop_ns() {
 	ip netns exec "$1" ipvsadm -C
 	ip netns del "$1"
-	sleep 2 # the namespace's cleanup runs in the background
+	sleep "${2:-2}" # the namespace's cleanup runs in the background
 }
 vs=$(grep -c '^-A' "$dir/full.rules")
 rs=$(grep -c '^-a' "$dir/full.rules")
@@ -51,11 +51,16 @@ ip netns del ktbench-warm
 sleep 2 # the namespace's cleanup runs in the background
 
 # With a base: kt run's path of the base and of this tree, each in a fresh
-# namespace, in the order base, new, new, base (lines prefixed
-# SIDE_ROUND_).
+# namespace, ROUNDS pairs (default 2) in the order base, new, new, base,
+# base, new... (lines prefixed SIDE_ROUND_), 5 s apart for the kernel to
+# free the namespace before.
 if [ -n "$basebin" ]; then
 	round=0
-	for side in base new new base; do
+	sides=
+	for i in $(seq "${ROUNDS:-2}"); do
+		if [ $((i % 2)) = 1 ]; then sides="$sides base new"; else sides="$sides new base"; fi
+	done
+	for side in $sides; do
 		round=$((round + 1))
 		b=$bin
 		[ "$side" = base ] && b=$basebin
@@ -63,7 +68,7 @@ if [ -n "$basebin" ]; then
 		fresh_ns "$cns"
 		REPEAT=0 ip netns exec "$cns" "$b" kt -dir "$dir" | sed "s/^/${side}_${round}_/"
 		[ "$(count_dests)" = "$rs" ] || { echo "$side: $(count_dests) real servers in the kernel, want $rs" >&2; exit 1; }
-		drop_ns "$cns"
+		drop_ns "$cns" 5
 		cns=
 	done
 fi
