@@ -171,7 +171,10 @@ type diffWalk struct {
 }
 
 func newDiffWalk(current, desired Table, owned Ownership, same func(ServiceKey, *Entry) bool) *diffWalk {
-	w := &diffWalk{owned: owned, items: make([]diffItem, 0, len(desired))}
+	w := &diffWalk{owned: owned}
+	if same == nil { // every service is visited (a full load); else most are skipped
+		w.items = make([]diffItem, 0, len(desired))
+	}
 	for k, want := range desired {
 		if same == nil || !same(k, want) {
 			it := newDiffItem(k, want, current[k])
