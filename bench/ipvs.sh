@@ -47,7 +47,7 @@ if [ -n "${BASE:-}" ]; then
 	basebin=$tmp/ipvsbench-base
 	export KT_BASE_BIN="$tmp/kt-base"
 fi
-export ROUNDS=${ROUNDS:-2}
+export KT_BENCH_ROUNDS=${ROUNDS:-2} # the VM passes KT_* variables through
 out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}" "$basebin") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }

@@ -51,13 +51,13 @@ ip netns del ktbench-warm
 sleep 2 # the namespace's cleanup runs in the background
 
 # With a base: kt run's path of the base and of this tree, each in a fresh
-# namespace, ROUNDS pairs (default 2) in the order base, new, new, base,
+# namespace, KT_BENCH_ROUNDS pairs (default 2: bench/ipvs.sh's ROUNDS) in the order base, new, new, base,
 # base, new... (lines prefixed SIDE_ROUND_), 5 s apart for the kernel to
 # free the namespace before.
 if [ -n "$basebin" ]; then
 	round=0
 	sides=
-	for i in $(seq "${ROUNDS:-2}"); do
+	for i in $(seq "${KT_BENCH_ROUNDS:-2}"); do
 		if [ $((i % 2)) = 1 ]; then sides="$sides base new"; else sides="$sides new base"; fi
 	done
 	for side in $sides; do
