@@ -385,8 +385,6 @@ type Reconciler struct {
 	// desired or owned); nil when it must be read again (at start, after
 	// an error).
 	applied Table
-	// covered are the services applied speaks for (present or absent).
-	covered map[ServiceKey]bool
 	// lent are the services whose entry in applied is the desired
 	// table's own (added whole by the last pass): applied copies such an
 	// entry before it changes it, and never changes it in place.
@@ -475,12 +473,17 @@ func Read(h Handle, want func(ServiceKey) bool) (Table, error) {
 // Reconcile reads the kernel again and retries.
 func (r *Reconciler) Reconcile(desired Table) error {
 	own := r.owner()
+	// applied speaks for the services kt desired last time (it added
+	// those the kernel lacked) and for those it has: a service in
+	// neither (new, or gone and back) may be someone else's by now, so
+	// the kernel is read again. This costs no set of its own: a set of
+	// the 10,000 services read was 0.8 MiB of the daemon's heap.
 	stale := r.applied == nil
 	for k := range desired {
 		if stale {
 			break
 		}
-		stale = !r.covered[k]
+		stale = r.prev[k] == nil && r.applied[k] == nil
 	}
 	if stale {
 		want := func(k ServiceKey) bool { return desired[k] != nil || own.OwnsService(k) }
@@ -492,16 +495,6 @@ func (r *Reconciler) Reconcile(desired Table) error {
 			cur = make(Table, len(desired)) // a full load: room for what it adds
 		}
 		r.applied, r.lent = cur, nil
-		r.covered = make(map[ServiceKey]bool, len(desired))
-		for k := range desired {
-			r.covered[k] = true
-		}
-		for k := range r.prev {
-			r.covered[k] = true
-		}
-		for k := range r.extra.Services {
-			r.covered[k] = true
-		}
 	}
 	// An entry the Planner reused from the last pass, which that pass
 	// applied without error, matches the kernel still (as far as kt can
