@@ -15,7 +15,11 @@
 #
 # Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
 # back and forth, with kt and with ipvsadm -R; medians and spread printed),
-# KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived).
+# KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived),
+# BASE=REV (a git revision, e.g. BASE=main: bench/ipvs and kt built from it
+# are measured in the same VM run, kt run's path as "base" before and after
+# this tree's, each in a fresh network namespace, ROUNDS pairs (default 2)
+# alternating, and kt run -C of both).
 # Exits 0 after printing "skip: ..." when the VM cannot run here.
 set -euo pipefail
 VS=${VS:-10000}
@@ -33,9 +37,25 @@ CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
 make -s build BINARY="$tmp/kt" # as make install builds it
 export KT_BIN="$tmp/kt"
 "$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
-out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
+basebin=
+if [ -n "${BASE:-}" ]; then
+	rev=$(git rev-parse --short "$BASE")
+	echo "base: bench/ipvs and kt built from $BASE ($rev)"
+	mkdir "$tmp/base"
+	git archive "$rev" | tar -x -C "$tmp/base"
+	(cd "$tmp/base" && CGO_ENABLED=0 go build -o "$tmp/ipvsbench-base" ./bench/ipvs && make -s build BINARY="$tmp/kt-base")
+	basebin=$tmp/ipvsbench-base
+	export KT_BASE_BIN="$tmp/kt-base"
+fi
+export KT_BENCH_ROUNDS=${ROUNDS:-2} # the VM passes KT_* variables through
+out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}" "$basebin") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
+# stats RE: median, min, max and count of the values whose name matches RE.
+stats() {
+	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "- - - 0"; exit } printf "%s %s %s %d\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
+}
 printf '\nIPVS programming in the VM: %s services x %s real servers (%s changes)\n' "$VS" "$RS" "$(get changes)"
 printf '%-16s %14s %14s\n' tool "full load ms" "1% change ms"
 printf '%-16s %14s %14s\n' kt "$(get kt_full_total_ms)" "$(get kt_change_total_ms)"
@@ -46,15 +66,30 @@ printf '\nfull load CPU ms (user, system): kt parse %s, %s; plan %s, %s; apply %
 	"$(get kt_full_parse_usr_ms)" "$(get kt_full_parse_sys_ms)" "$(get kt_full_desired_usr_ms)" "$(get kt_full_desired_sys_ms)" \
 	"$(get kt_full_apply_usr_ms)" "$(get kt_full_apply_sys_ms)" "$(get kt_full_total_usr_ms)" "$(get kt_full_total_sys_ms)" \
 	"$(get ipvsadm_full_usr_ms)" "$(get ipvsadm_full_sys_ms)"
+if [ -n "$basebin" ]; then
+	printf '\nkt run'"'"'s path, base (%s) and this tree, each full load in a fresh namespace, alternating (ms: total = parse + plan + apply; CPU user/sys of plan and apply):\n' "$BASE"
+	for side in base new; do
+		echo "$out" | awk -v s="$side" '$1 ~ "^"s"_[0-9]+_kt_full_" { split($1, p, "_"); r = p[2]; k = substr($1, length(s "_" r "_kt_full_") + 1); v[r, k] = $2; rounds[r] = 1 }
+			END { for (r in rounds) printf "  %-4s round %s: total %s = parse %s + plan %s + apply %s; plan CPU %s/%s, apply CPU %s/%s\n", s, r,
+				v[r, "total_ms"], v[r, "parse_ms"], v[r, "desired_ms"], v[r, "apply_ms"], v[r, "desired_usr_ms"], v[r, "desired_sys_ms"], v[r, "apply_usr_ms"], v[r, "apply_sys_ms"] }' | sort
+	done
+	best() { echo "$out" | awk -v re="$1" '$1 ~ re { if (m == "" || $2 < m) m = $2 } END { print m }'; }
+	for k in total_ms desired_ms apply_ms desired_usr_ms apply_usr_ms apply_sys_ms total_usr_ms total_sys_ms; do
+		b=$(best "^base_[0-9]+_kt_full_${k}\$") n=$(best "^new_[0-9]+_kt_full_${k}\$")
+		read -r bm _ _ _ <<<"$(stats "^base_[0-9]+_kt_full_${k}\$")"
+		read -r nm _ _ _ <<<"$(stats "^new_[0-9]+_kt_full_${k}\$")"
+		awk -v k="$k" -v b="$b" -v n="$n" -v bm="$bm" -v nm="$nm" 'BEGIN { printf "  %s: best base %s, this tree %s (%s); median base %s, this tree %s (%s)\n", k, b, n, (b > 0 ? sprintf("%.2fx", n / b) : "n/a"), bm, nm, (bm > 0 ? sprintf("%.2fx", nm / bm) : "n/a") }'
+	done
+	read -r bm _ _ _ <<<"$(stats '^base_[0-9]+_kt_full_total_ms$')"
+	read -r nm _ _ _ <<<"$(stats '^new_[0-9]+_kt_full_total_ms$')"
+	awk -v i="$(get ipvsadm_full_total_ms)" -v n="$(best '^new_[0-9]+_kt_full_total_ms$')" -v b="$(best '^base_[0-9]+_kt_full_total_ms$')" -v nm="$nm" -v bm="$bm" \
+		'BEGIN { if (n > 0 && b > 0) printf "  full load, ipvsadm-restore / kt: best round this tree %.1f, base %.1f; median this tree %.1f, base %.1f (goal >= 10)\n", i / n, i / b, i / nm, i / bm }'
+fi
 printf '\nratios: 1%% change, kt apply / ipvsadm-restore %s (goal <= 1); full load, ipvsadm-restore / kt %s (goal >= 10)\n' \
 	"$(awk -v k="$(get kt_change_apply_ms)" -v i="$(get ipvsadm_change_total_ms)" 'BEGIN { if (i > 0) printf "%.2f", k / i; else print "n/a" }')" \
 	"$(awk -v k="$(get kt_full_total_ms)" -v i="$(get ipvsadm_full_total_ms)" 'BEGIN { if (k > 0) printf "%.1f", i / k; else print "n/a" }')"
 
 # The repeated changes: median, min and max of each.
-stats() {
-	echo "$out" | awk -v re="$1" '$1 ~ re { print $2 }' | sort -n |
-		awk '{ v[NR] = $1 } END { if (!NR) { print "- - - 0"; exit } printf "%s %s %s %d\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR], NR }'
-}
 read -r km kl kh kn <<<"$(stats '^kt_rechange_[0-9]+_ms$')"
 read -r im il ih in_ <<<"$(stats '^ipvsadm_rechange_[0-9]+_ms$')"
 printf '\nthe 1%% change again (back and forth): kt plan + apply median %s ms (%s-%s, n=%s); ipvsadm -R median %s ms (%s-%s, n=%s)\n' \
@@ -66,7 +101,10 @@ printf '%-12s %14s %14s %16s %14s %16s\n' daemon "load ms" "1% reload ms" "1-RS 
 mib() { awk -v k="$1" 'BEGIN { if (k ~ /^[0-9]+$/) printf "%.1f MiB", k / 1024; else print "-" }'; }
 printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms)" "$(get ktrun_change_reload_ms)" \
 	"$(get ktrun_one_reload_ms)" "$(mib "$(get ktrun_one_rss_before_kb)")" "$(mib "$(get ktrun_one_reload_peak_rss_kb)")"
+[ -z "$basebin" ] || printf '%-12s %14s %14s %16s %14s %16s\n' "kt run base" "$(get ktbase_full_total_ms)" "$(get ktbase_change_reload_ms)" \
+	"$(get ktbase_one_reload_ms)" "$(mib "$(get ktbase_one_rss_before_kb)")" "$(mib "$(get ktbase_one_reload_peak_rss_kb)")"
 printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
 	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"
+[ -z "$basebin" ] || printf 'RSS when the one-real-server reload was applied: kt run base %s\n' "$(mib "$(get ktbase_one_rss_applied_kb)")"
 printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read 5 s after the step before it)\n' \
 	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")"

@@ -70,6 +70,9 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 // none is padded: a virtual server holds one per real server (112 bytes,
 // 144 before; 4 of them fit a 448-byte allocation instead of 576).
 type rsState struct {
+	// key.RS of a real server is filled in when a verdict is first
+	// looked up (rsKey): a config without checkers has none, and 40,000
+	// of those strings were an allocation each on every full load.
 	key        RSKey
 	cfg        *config.RealServer
 	addr       netip.Addr
@@ -174,7 +177,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name, RS: rs.Address.String()}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
+		r := rsState{key: RSKey{VS: st.name}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
 		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
 			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
@@ -252,10 +255,26 @@ func (v *vsState) sameAs(old *vsState) bool {
 // sameAs reports whether r and old have the same configuration as far as
 // their destinations go (their verdicts aside).
 func (r *rsState) sameAs(old *rsState) bool {
-	return r.key == old.key && r.startAlive == old.startAlive && r.baseWeight == old.baseWeight &&
+	return r.sameKey(old) && r.startAlive == old.startAlive && r.baseWeight == old.baseWeight &&
 		r.inhibit == old.inhibit && r.fwd == old.fwd && r.port == old.port && r.plainFWMark == old.plainFWMark &&
 		r.addr == old.addr && threshold(r.cfg, true) == threshold(old.cfg, true) &&
 		threshold(r.cfg, false) == threshold(old.cfg, false)
+}
+
+// sameKey reports whether r and old have the same RSKey.
+func (r *rsState) sameKey(old *rsState) bool {
+	if r.cfg != nil && old.cfg != nil {
+		return r.key.VS == old.key.VS && r.cfg.Address == old.cfg.Address
+	}
+	return r.rsKey() == old.rsKey()
+}
+
+// rsKey is r's RSKey, its RS named on first use.
+func (r *rsState) rsKey() RSKey {
+	if r.key.RS == "" && r.cfg != nil {
+		r.key.RS = r.cfg.Address.String()
+	}
+	return r.key
 }
 
 // threshold is rs's uthreshold (upper) or lthreshold as dest programs it.
@@ -310,21 +329,22 @@ func carryOver(old, vss []*vsState) {
 // prevFrom records, for each real server of v that old (its namesake in
 // the config planned before) also has, its state there.
 func (v *vsState) prevFrom(old *vsState) {
-	var byKey map[RSKey]*rsState
+	// Namesakes: the same VS, so the real servers' addresses tell.
+	var byKey map[config.Endpoint]*rsState
 	if len(old.rs) > dupScan {
-		byKey = make(map[RSKey]*rsState, len(old.rs))
+		byKey = make(map[config.Endpoint]*rsState, len(old.rs))
 		for i := range old.rs {
-			byKey[old.rs[i].key] = &old.rs[i]
+			byKey[old.rs[i].cfg.Address] = &old.rs[i]
 		}
 	}
 	for i := range v.rs {
 		r := &v.rs[i]
 		var o *rsState
 		if byKey != nil {
-			o = byKey[r.key]
+			o = byKey[r.cfg.Address]
 		} else {
 			for j := range old.rs {
-				if old.rs[j].key == r.key {
+				if old.rs[j].sameKey(r) {
 					o = &old.rs[j]
 					break
 				}
@@ -341,10 +361,12 @@ func (v *vsState) prevFrom(old *vsState) {
 func (v *vsState) applyHealth(h HealthView) bool {
 	changed := false
 	v.weightSum = 0
+	hm, isMap := h.(HealthMap)
+	none := isMap && len(hm) == 0 // no verdict to look up
 	for i := range v.rs {
 		r := &v.rs[i]
 		alive, weight := r.startAlive, r.baseWeight
-		if hv, ok := h.RealServerHealth(r.key); ok {
+		if hv, ok := verdict(h, none, r); ok {
 			alive = hv.Up
 			if hv.WeightSet {
 				weight = max(hv.Weight, 0)
@@ -359,6 +381,14 @@ func (v *vsState) applyHealth(h HealthView) bool {
 		}
 	}
 	return changed
+}
+
+// verdict is h's verdict on r; none says h has no verdict at all.
+func verdict(h HealthView, none bool, r *rsState) (Health, bool) {
+	if none {
+		return Health{}, false
+	}
+	return h.RealServerHealth(r.rsKey())
 }
 
 func hasCheckers(rs *config.RealServer) bool {
@@ -421,7 +451,8 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 		s.Netmask = nm
 		return s, nil
 	}
-	var keys []ServiceKey
+	var one [1]ServiceKey
+	keys := one[:0]
 	switch {
 	case vs.FWMark != nil:
 		if *vs.FWMark <= 0 || int64(*vs.FWMark) > 1<<32-1 {
@@ -560,36 +591,56 @@ func (r *rsState) dest(s Service, weight int) Dest {
 }
 
 // build returns v's services with the destinations they have while the
-// quorum is up or down.
+// quorum is up or down. The entries and their destinations are carved
+// from one allocation each: three per virtual server, not a map per
+// service.
 func (v *vsState) build(quorumUp bool) []*Entry {
 	sorryMode := !quorumUp && v.sorry != nil
-	out := make([]*Entry, 0, len(v.services))
-	for _, s := range v.services {
-		e := &Entry{Service: s, Dests: make(map[DestKey]Dest, len(v.rs)+1)}
-		for i := range v.rs {
-			r := &v.rs[i]
+	per := len(v.rs)
+	if v.sorry != nil {
+		per++
+	}
+	ents := make([]Entry, len(v.services))
+	out := make([]*Entry, len(v.services))
+	dests := make([]Dest, 0, len(v.services)*per)
+	for i, s := range v.services {
+		lo := len(dests)
+		for j := range v.rs {
+			r := &v.rs[j]
 			switch {
 			case r.alive && !sorryMode:
-				d := r.dest(s, r.weight)
-				e.Dests[d.Key] = d
+				dests = append(dests, r.dest(s, r.weight))
 			case r.inhibit:
-				d := r.dest(s, 0)
-				e.Dests[d.Key] = d
+				dests = append(dests, r.dest(s, 0))
 			}
 		}
 		if v.sorry != nil {
 			switch {
 			case sorryMode:
-				d := v.sorry.dest(s, v.sorry.weight)
-				e.Dests[d.Key] = d
+				dests = append(dests, v.sorry.dest(s, v.sorry.weight))
 			case v.sorry.inhibit:
+				// A real server at the sorry server's address keeps its
+				// place.
 				d := v.sorry.dest(s, 0)
-				if _, taken := e.Dests[d.Key]; !taken {
-					e.Dests[d.Key] = d
+				taken := false
+				for _, have := range dests[lo:] {
+					if have.Key == d.Key {
+						taken = true
+						break
+					}
+				}
+				if !taken {
+					dests = append(dests, d)
 				}
 			}
 		}
-		out = append(out, e)
+		ds := normDests(dests[lo:])
+		dests = dests[:lo+len(ds)]
+		if len(ds) > 0 {
+			ents[i].Dests = ds[:len(ds):len(ds)] // an append copies, never runs into the next service's
+		}
+		ents[i].Service = s
+		out[i] = &ents[i]
 	}
 	return out
 }
@@ -603,14 +654,7 @@ func put(t Table, entries []*Entry) {
 			t[e.Service.Key] = e
 			continue
 		}
-		merged := &Entry{Service: e.Service, Dests: make(map[DestKey]Dest, len(old.Dests)+len(e.Dests))}
-		for k, d := range old.Dests {
-			merged.Dests[k] = d
-		}
-		for k, d := range e.Dests {
-			merged.Dests[k] = d
-		}
-		t[e.Service.Key] = merged
+		t[e.Service.Key] = &Entry{Service: e.Service, Dests: mergeDests(old.Dests, e.Dests)}
 	}
 }
 
@@ -761,9 +805,11 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 	}
 	t := make(Table, len(p.vss))
 	var evs []Event
-	var seen map[string]bool
+	// With a new config the quorum states go into a new map: those of
+	// virtual servers gone are left behind with the old one.
+	quorum := p.quorum
 	if resolved {
-		seen = make(map[string]bool, len(p.vss))
+		quorum = make(map[string]bool, len(p.vss))
 	}
 	logActions := p.OnAction != nil && (p.ActionsEnabled == nil || p.ActionsEnabled())
 	for _, v := range p.vss {
@@ -788,10 +834,10 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 				}
 			}
 		}
-		if seen != nil {
-			seen[v.name] = true
+		cur, known := quorum[v.name]
+		if !known && resolved {
+			cur, known = p.quorum[v.name]
 		}
-		cur, known := p.quorum[v.name]
 		var next bool
 		var threshold int
 		if !known {
@@ -799,7 +845,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		} else {
 			next, threshold = v.nextQuorum(cur)
 		}
-		p.quorum[v.name] = next
+		quorum[v.name] = next
 		// keepalived (update_quorum_state with init set) reports the
 		// starting state only when it starts down with a sorry server.
 		if (known && next != cur) || (!known && !next && v.sorry != nil) {
@@ -813,14 +859,7 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 		}
 		put(t, v.entries)
 	}
-	// Virtual servers go only with a new config.
-	if seen != nil {
-		for name := range p.quorum {
-			if !seen[name] {
-				delete(p.quorum, name)
-			}
-		}
-	}
+	p.quorum = quorum // virtual servers go only with a new config
 	return t, evs, p.errs
 }
 

@@ -29,13 +29,13 @@ func diffBySort(current, desired Table, owned Ownership, same func(ServiceKey, *
 		if !sameService(want.Service, have.Service) {
 			ops = append(ops, Op{Kind: UpdateService, Service: want.Service})
 		}
-		for dk, d := range have.Dests {
-			if _, ok := want.Dests[dk]; !ok && owned.OwnsDest(k, dk) {
+		for _, d := range have.Dests {
+			if _, ok := want.Dest(d.Key); !ok && owned.OwnsDest(k, d.Key) {
 				ops = append(ops, Op{Kind: DelDest, Service: want.Service, Dest: d})
 			}
 		}
-		for dk, d := range want.Dests {
-			h, ok := have.Dests[dk]
+		for _, d := range want.Dests {
+			h, ok := have.Dest(d.Key)
 			switch {
 			case !ok:
 				ops = append(ops, Op{Kind: AddDest, Service: want.Service, Dest: d})
@@ -80,7 +80,7 @@ func randomTable(r *rand.Rand, n int) Table {
 		for range r.IntN(6) {
 			d := Dest{Key: DestKey{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + r.IntN(5))}), Port: uint16(8080 + r.IntN(2))},
 				Weight: r.IntN(3), Fwd: uint32(r.IntN(2)) * FwdRoute}
-			e.Dests[d.Key] = d
+			e.SetDest(d)
 		}
 	}
 	return t
@@ -98,9 +98,9 @@ func TestDiffOrderMatchesSort(t *testing.T) {
 			if r.IntN(3) > 0 {
 				own.Services[k] = true
 			}
-			for dk := range e.Dests {
+			for _, d := range e.Dests {
 				if r.IntN(3) > 0 {
-					own.addDest(k, dk)
+					own.addDest(k, d.Key)
 				}
 			}
 		}
@@ -115,6 +115,44 @@ func TestDiffOrderMatchesSort(t *testing.T) {
 		got, exp := diff(cur, want, own, same), diffBySort(cur, want, own, same)
 		if !slices.Equal(got, exp) {
 			t.Fatalf("case %d: diff gives\n%v\nsorting gives\n%v", i, got, exp)
+		}
+	}
+}
+
+// TestCompareKeysAgreesWithKeyLess: compareKeys, and the diff's packed
+// order (compareDiffItems), are keyLess's on random pairs of service keys
+// (fwmarks, both families, both protocols, equal keys among them) and on
+// IPv6 keys with zones and ports.
+func TestCompareKeysAgreesWithKeyLess(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var keys []ServiceKey
+	for range 40 {
+		for k := range randomTable(r, 8) {
+			keys = append(keys, k)
+		}
+	}
+	for _, a := range []string{"fe80::1%eth0", "fe80::1%eth1", "fe80::1", "fe80::2%eth0", "::ffff:192.0.2.1", "::", "0.0.0.0"} {
+		for _, port := range []uint16{0, 80, 443} {
+			addr := netip.MustParseAddr(a)
+			keys = append(keys, ServiceKey{Family: FamilyIPv6, Protocol: ProtoUDP, Addr: addr, Port: port},
+				ServiceKey{Family: FamilyIPv4, Protocol: ProtoUDP, Addr: addr, Port: port})
+		}
+	}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := 0
+			switch {
+			case keyLess(a, b):
+				want = -1
+			case keyLess(b, a):
+				want = 1
+			}
+			if got := compareKeys(a, b); got != want {
+				t.Fatalf("compareKeys(%v, %v) = %d, keyLess says %d", a, b, got, want)
+			}
+			if got := compareDiffItems(newDiffItem(a, nil, nil), newDiffItem(b, nil, nil)); got != want {
+				t.Fatalf("compareDiffItems(%v, %v) = %d, keyLess says %d", a, b, got, want)
+			}
 		}
 	}
 }

@@ -121,30 +121,29 @@ func (m *memHandle) destOp(kind string, s *ipvs.Service, d *ipvs.Destination, f 
 
 func (m *memHandle) NewDestination(s *ipvs.Service, d *ipvs.Destination) error {
 	return m.destOp("NewDestination", s, d, func(e *Entry, dd Dest) error {
-		if _, ok := e.Dests[dd.Key]; ok {
+		if _, ok := e.Dest(dd.Key); ok {
 			return syscall.EEXIST
 		}
-		e.Dests[dd.Key] = dd
+		e.SetDest(dd)
 		return nil
 	})
 }
 
 func (m *memHandle) UpdateDestination(s *ipvs.Service, d *ipvs.Destination) error {
 	return m.destOp("UpdateDestination", s, d, func(e *Entry, dd Dest) error {
-		if _, ok := e.Dests[dd.Key]; !ok {
+		if _, ok := e.Dest(dd.Key); !ok {
 			return syscall.ENOENT
 		}
-		e.Dests[dd.Key] = dd
+		e.SetDest(dd)
 		return nil
 	})
 }
 
 func (m *memHandle) DelDestination(s *ipvs.Service, d *ipvs.Destination) error {
 	return m.destOp("DelDestination", s, d, func(e *Entry, dd Dest) error {
-		if _, ok := e.Dests[dd.Key]; !ok {
+		if !e.DelDest(dd.Key) {
 			return syscall.ENOENT
 		}
-		delete(e.Dests, dd.Key)
 		return nil
 	})
 }

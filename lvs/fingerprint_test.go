@@ -254,7 +254,10 @@ virtual_server 192.0.2.3 80 {
 		t.Error("two blocks share one state")
 	}
 	d := tab[ServiceKey{Family: FamilyIPv4, Protocol: ProtoTCP, Addr: mustAddr(t, "192.0.2.2"), Port: 80}]
-	if d == nil || d.Dests[DestKey{Addr: mustAddr(t, "192.0.2.20"), Port: 80}].Weight != 5 {
+	if d == nil {
+		t.Fatal("service 192.0.2.2:80 not planned")
+	}
+	if rs, _ := d.Dest(DestKey{Addr: mustAddr(t, "192.0.2.20"), Port: 80}); rs.Weight != 5 {
 		t.Errorf("changed weight not planned: %+v", d)
 	}
 	// Planned again with the same blocks, in a new config: all but the

@@ -231,10 +231,11 @@ func (k *KernelHandle) readTable(want func(ServiceKey) bool) (Table, error) {
 		e := t.add(s)
 		for _, d := range ds {
 			if d.Key.Addr.IsValid() { // as fromIPVSDest reads it
-				e.Dests[d.Key] = Dest{Key: d.Key, Weight: d.Weight, Fwd: d.Fwd & 7, UThreshold: d.UThreshold,
-					LThreshold: d.LThreshold}
+				e.Dests = append(e.Dests, Dest{Key: d.Key, Weight: d.Weight, Fwd: d.Fwd & 7, UThreshold: d.UThreshold,
+					LThreshold: d.LThreshold})
 			}
 		}
+		e.Dests = normDests(e.Dests)
 	}
 	return t, nil
 }

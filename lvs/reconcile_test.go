@@ -25,7 +25,7 @@ func table(entries ...any) Table {
 		case Service:
 			e = t.add(v)
 		case Dest:
-			e.Dests[v.Key] = v
+			e.SetDest(v)
 		}
 	}
 	return t

@@ -13,6 +13,7 @@ package lvs
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,10 +106,14 @@ type Dest struct {
 	TunFlags   uint16 // TunNoCsum, TunCsum or TunRemCsum
 }
 
-// Entry is one service with its destinations.
+// Entry is one service with its destinations, in address order (destLess)
+// and each key once; an entry without destinations has Dests nil. A slice
+// instead of a map: a full load holds 10,000 entries of a few real servers
+// each, and a map per service was 10 MiB of it and most of the desired
+// table's hashing (ordered, the diff walks two entries side by side).
 type Entry struct {
 	Service Service
-	Dests   map[DestKey]Dest
+	Dests   []Dest
 }
 
 // Table is a set of services with their destinations.
@@ -128,7 +133,7 @@ func (t Table) Keys() []ServiceKey {
 func (t Table) add(s Service) *Entry {
 	e := t[s.Key]
 	if e == nil {
-		e = &Entry{Dests: map[DestKey]Dest{}}
+		e = &Entry{}
 		t[s.Key] = e
 	}
 	e.Service = s
@@ -139,13 +144,122 @@ func (t Table) add(s Service) *Entry {
 func (t Table) Clone() Table {
 	c := make(Table, len(t))
 	for k, e := range t {
-		d := make(map[DestKey]Dest, len(e.Dests))
-		for dk, dv := range e.Dests {
-			d[dk] = dv
-		}
-		c[k] = &Entry{Service: e.Service, Dests: d}
+		c[k] = &Entry{Service: e.Service, Dests: cloneDests(e.Dests)}
 	}
 	return c
+}
+
+// cloneDests copies ds (nil when empty).
+func cloneDests(ds []Dest) []Dest {
+	if len(ds) == 0 {
+		return nil
+	}
+	return slices.Clone(ds)
+}
+
+// find returns the index of the destination with key k in e (or where it
+// would go) and whether it is there.
+func (e *Entry) find(k DestKey) (int, bool) {
+	ds := e.Dests
+	if len(ds) <= 8 { // a scan beats the search for a few
+		for i := range ds {
+			if c := compareDestKeys(ds[i].Key, k); c >= 0 {
+				return i, c == 0
+			}
+		}
+		return len(ds), false
+	}
+	return slices.BinarySearchFunc(ds, k, func(d Dest, k DestKey) int { return compareDestKeys(d.Key, k) })
+}
+
+// Dest returns e's destination with key k.
+func (e *Entry) Dest(k DestKey) (Dest, bool) {
+	if i, ok := e.find(k); ok {
+		return e.Dests[i], true
+	}
+	return Dest{}, false
+}
+
+// SetDest puts d in e, replacing the destination with its key. e's
+// destinations must be e's own (not shared with another entry).
+func (e *Entry) SetDest(d Dest) {
+	i, ok := e.find(d.Key)
+	if ok {
+		e.Dests[i] = d
+		return
+	}
+	e.Dests = slices.Insert(e.Dests, i, d)
+}
+
+// DelDest removes e's destination with key k and reports whether it was
+// there. e's destinations must be e's own.
+func (e *Entry) DelDest(k DestKey) bool {
+	i, ok := e.find(k)
+	if !ok {
+		return false
+	}
+	e.Dests = slices.Delete(e.Dests, i, i+1)
+	if len(e.Dests) == 0 {
+		e.Dests = nil
+	}
+	return true
+}
+
+// normDests sorts ds in place by key and keeps the last of each key (what
+// setting each in a map in turn would keep), and returns it shortened (nil
+// when empty).
+func normDests(ds []Dest) []Dest {
+	if len(ds) == 0 {
+		return nil
+	}
+	sorted := true
+	for i := 1; i < len(ds); i++ {
+		if compareDestKeys(ds[i-1].Key, ds[i].Key) >= 0 {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return ds
+	}
+	slices.SortStableFunc(ds, func(a, b Dest) int { return compareDestKeys(a.Key, b.Key) })
+	n := 0
+	for i := range ds {
+		if n > 0 && ds[n-1].Key == ds[i].Key {
+			ds[n-1] = ds[i]
+			continue
+		}
+		ds[n] = ds[i]
+		n++
+	}
+	return ds[:n]
+}
+
+// mergeDests is a and b (both sorted by key) together, b's destination
+// where both have a key, in a new slice.
+func mergeDests(a, b []Dest) []Dest {
+	out := make([]Dest, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := compareDestKeys(a[i].Key, b[j].Key); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, b[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	out = append(out, b[j:]...)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func keyLess(a, b ServiceKey) bool {
@@ -174,15 +288,8 @@ func destLess(a, b DestKey) bool {
 	return a.Port < b.Port
 }
 
-// SortedDests returns e's destinations in address order.
-func (e *Entry) SortedDests() []Dest {
-	ds := make([]Dest, 0, len(e.Dests))
-	for _, d := range e.Dests {
-		ds = append(ds, d)
-	}
-	sort.Slice(ds, func(i, j int) bool { return destLess(ds[i].Key, ds[j].Key) })
-	return ds
-}
+// SortedDests returns a copy of e's destinations, in address order.
+func (e *Entry) SortedDests() []Dest { return slices.Clone(e.Dests) }
 
 func hostPort(a netip.Addr, port uint16) string {
 	if a.Is6() && !a.Is4In6() {

@@ -619,7 +619,7 @@ func TestVMBatch(t *testing.T) {
 	if len(got) != 2 || len(got[a.Key].Dests) != 599 || len(got[b.Key].Dests) != 1 {
 		t.Errorf("kernel has %d services, %d and %d real servers; want 2, 599, 1", len(got), len(got[a.Key].Dests), len(got[b.Key].Dests))
 	}
-	if d := got[a.Key].Dests[dst("192.0.3.2", 8080, 0).Key]; d.Weight != 1+251%3 {
+	if d, _ := got[a.Key].Dest(dst("192.0.3.2", 8080, 0).Key); d.Weight != 1+251%3 {
 		t.Errorf("weight of 192.0.3.2: %d", d.Weight)
 	}
 }

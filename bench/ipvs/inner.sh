@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# bench/ipvs/inner.sh DIR IPVSBIN [REPEAT]: the part of bench/ipvs.sh that runs inside
-# the IPVS test VM. Prints "name value" lines (milliseconds).
+# bench/ipvs/inner.sh DIR IPVSBIN [REPEAT [BASEBIN]]: the part of bench/ipvs.sh that runs
+# inside the IPVS test VM. Prints "name value" lines (milliseconds). With
+# BASEBIN (bench/ipvs built from another revision), kt run's path of both
+# is timed too, in fresh namespaces, and with KT_BASE_BIN the daemon part
+# runs that kt as well.
 set -euo pipefail
 dir=$1 bin=$2
 export REPEAT=${3:-7} # read by IPVSBIN too
+basebin=${4:-}
 export PATH="$PATH:/usr/sbin:/sbin"
 
 now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
-# count_dests prints how many real servers the kernel has (with weight $1 if given).
+# count_dests prints how many real servers the kernel has (with weight $1
+# if given), in the namespace $cns when it is set.
+cns=
 count_dests() {
-	awk -v w="${1:-}" '$1 == "->" && $2 != "RemoteAddress:Port" && (w == "" || $4 == w) { n++ } END { print n + 0 }' /proc/net/ip_vs
+	${cns:+ip netns exec "$cns"} awk -v w="${1:-}" '$1 == "->" && $2 != "RemoteAddress:Port" && (w == "" || $4 == w) { n++ } END { print n + 0 }' /proc/net/ip_vs
+}
+# fresh_ns NAME: a new network namespace with lo up (else no local table:
+# the kernel refuses the real servers, EINVAL). Each load that is compared
+# goes into one of its own: the kernel keeps deleted real servers in a
+# per-namespace trash list for up to four minutes and scans it on every add.
+fresh_ns() {
+	ip netns del "$1" 2>/dev/null || true
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+}
+drop_ns() {
+	ip netns exec "$1" ipvsadm -C
+	ip netns del "$1"
+	sleep "${2:-2}" # the namespace's cleanup runs in the background
 }
 vs=$(grep -c '^-A' "$dir/full.rules")
 rs=$(grep -c '^-a' "$dir/full.rules")
@@ -29,6 +49,29 @@ REPEAT=0 ip netns exec ktbench-warm "$bin" kt -dir "$dir" >/dev/null
 ip netns exec ktbench-warm ipvsadm -C
 ip netns del ktbench-warm
 sleep 2 # the namespace's cleanup runs in the background
+
+# With a base: kt run's path of the base and of this tree, each in a fresh
+# namespace, KT_BENCH_ROUNDS pairs (default 2: bench/ipvs.sh's ROUNDS) in the order base, new, new, base,
+# base, new... (lines prefixed SIDE_ROUND_), 5 s apart for the kernel to
+# free the namespace before.
+if [ -n "$basebin" ]; then
+	round=0
+	sides=
+	for i in $(seq "${KT_BENCH_ROUNDS:-2}"); do
+		if [ $((i % 2)) = 1 ]; then sides="$sides base new"; else sides="$sides new base"; fi
+	done
+	for side in $sides; do
+		round=$((round + 1))
+		b=$bin
+		[ "$side" = base ] && b=$basebin
+		cns=ktbench-$side
+		fresh_ns "$cns"
+		REPEAT=0 ip netns exec "$cns" "$b" kt -dir "$dir" | sed "s/^/${side}_${round}_/"
+		[ "$(count_dests)" = "$rs" ] || { echo "$side: $(count_dests) real servers in the kernel, want $rs" >&2; exit 1; }
+		drop_ns "$cns" 5
+		cns=
+	done
+fi
 
 # kt
 ipvsadm -C
@@ -115,25 +158,37 @@ await_reload() {
 
 # kt run -C (checkers and IPVS, as keepalived -C): time from start until
 # the kernel has the table, from SIGHUP until the 1% change is applied,
-# then a SIGHUP that changes one real server (one.conf), with memory.
-if [ -x "${KT_BIN:-}" ]; then
-	ipvsadm -C
+# then a SIGHUP that changes one real server (one.conf), with memory. Each
+# daemon runs in a fresh namespace of its own (fresh_ns above).
+# ktrun NAME BIN
+ktrun() {
+	local name=$1 kbin=$2 tpid t0 t1
+	cns=ktbench-$name
+	fresh_ns "$cns"
 	cp "$dir/full.conf" /run/kt-bench.conf
 	t0=$(now_ms)
-	"$KT_BIN" run -C -f /run/kt-bench.conf --control-socket "" --log-level warn -p /run/kt-bench.pid >/run/kt-bench.log 2>&1 &
+	ip netns exec "$cns" "$kbin" run -C -f /run/kt-bench.conf --control-socket "" --log-level warn -p /run/kt-bench.pid >/run/kt-bench.log 2>&1 &
 	tpid=$!
 	until [ "$(count_dests)" = "$rs" ]; do
 		sleep 0.02
-		kill -0 "$tpid" 2>/dev/null || { echo "kt run died:" >&2; cat /run/kt-bench.log >&2; exit 1; }
+		kill -0 "$tpid" 2>/dev/null || { echo "kt run ($name) died:" >&2; cat /run/kt-bench.log >&2; exit 1; }
 	done
 	t1=$(now_ms)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "ktrun_full_total_ms %.1f\n", b - a }'
+	awk -v a="$t0" -v b="$t1" -v n="$name" 'BEGIN { printf "%s_full_total_ms %.1f\n", n, b - a }'
 	cp "$dir/changed.conf" /run/kt-bench.conf
-	await_reload ktrun_change "$tpid" 2 "$changes"
+	await_reload "${name}_change" "$tpid" 2 "$changes"
 	cp "$dir/one.conf" /run/kt-bench.conf
-	await_reload ktrun_one "$tpid" 3 1
+	await_reload "${name}_one" "$tpid" 3 1
 	kill -TERM "$tpid"
 	wait "$tpid" || true
+	drop_ns "$cns"
+	cns=
+}
+if [ -x "${KT_BIN:-}" ]; then
+	if [ -x "${KT_BASE_BIN:-}" ]; then
+		ktrun ktbase "$KT_BASE_BIN"
+	fi
+	ktrun ktrun "$KT_BIN"
 else
 	echo "ktrun_full_total_ms skip"
 fi
@@ -142,10 +197,11 @@ fi
 # table, polling /proc/net/ip_vs every 20 ms; then the same one-real-server
 # reload as kt's.
 if command -v keepalived >/dev/null; then
-	ipvsadm -C
+	cns=ktbench-keepalived
+	fresh_ns "$cns"
 	cp "$dir/full.conf" /run/kb.conf
 	t0=$(now_ms)
-	keepalived -C -n -f /run/kb.conf -p /run/kb.pid -c /run/kb_check.pid -r /run/kb_vrrp.pid >/run/kb.log 2>&1 &
+	ip netns exec "$cns" keepalived -C -n -f /run/kb.conf -p /run/kb.pid -c /run/kb_check.pid -r /run/kb_vrrp.pid >/run/kb.log 2>&1 &
 	kpid=$!
 	until [ "$(count_dests)" = "$rs" ]; do
 		sleep 0.02
@@ -162,6 +218,8 @@ if command -v keepalived >/dev/null; then
 	await_reload keepalived_one "$kpid" 3 1
 	kill -TERM "$kpid"
 	wait "$kpid" || true
+	drop_ns "$cns"
+	cns=
 else
 	echo "keepalived_full_total_ms skip"
 	echo "keepalived_change_total_ms skip"
