@@ -485,15 +485,27 @@ func TestHalves(t *testing.T) {
 			}
 		})
 	}
-	// -C without virtual servers has nothing to run: keepalived waits for
-	// a reload, and so does kt (internal/e2e/empty compares the two).
-	var logged strings.Builder
-	d, err := New(parseConf(t, routerConf(100, "192.0.2.1")), Options{CheckOnly: true, Log: slog.New(slog.NewTextHandler(&logged, nil))})
-	switch {
-	case err != nil:
-		t.Errorf("-C without virtual servers: %v", err)
-	case d.Instances() != 0 || d.VirtualServers() != 0 || !strings.Contains(logged.String(), "no configuration to run"):
-		t.Errorf("-C without virtual servers: %d instances, %d virtual servers, log %q", d.Instances(), d.VirtualServers(), logged.String())
+	// A half with nothing to run (-C without virtual servers, -P without
+	// VRRP instances or statics) waits for a reload, as keepalived does
+	// (internal/e2e/empty compares the two).
+	vsOnly := "virtual_server 198.51.100.1 80 {\n    real_server 192.0.2.10 80 {\n    }\n}\n"
+	for _, tc := range []struct {
+		name, conf string
+		o          Options
+	}{
+		{"-C without virtual servers", routerConf(100, "192.0.2.1"), Options{CheckOnly: true}},
+		{"-P without VRRP", vsOnly, Options{VRRPOnly: true, Router: ro}},
+		{"nothing at all", "global_defs {\n    router_id x\n}\n", Options{Router: ro, OpenIPVS: open}},
+	} {
+		var logged strings.Builder
+		tc.o.Log = slog.New(slog.NewTextHandler(&logged, nil))
+		d, err := New(parseConf(t, tc.conf), tc.o)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case d.Instances() != 0 || d.VirtualServers() != 0 || !strings.Contains(logged.String(), `msg="Warning - keepalived has no configuration to run"`):
+			t.Errorf("%s: %d instances, %d virtual servers, log %q", tc.name, d.Instances(), d.VirtualServers(), logged.String())
+		}
 	}
 }
 

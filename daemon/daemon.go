@@ -9,6 +9,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -162,7 +163,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if !hasWork(cfg, ics, hasVS, opts.CheckOnly) {
 		// keepalived's parent process starts no child then, and waits
 		// for a reload (core/main.c, start_keepalived): so does kt.
-		opts.Log.Warn("Warning - keepalived has no configuration to run; waiting for a reload (SIGHUP)")
+		opts.Log.Warn("Warning - keepalived has no configuration to run", "waiting_for", "a reload (SIGHUP)")
 	}
 	for _, ic := range ics {
 		d.ics[ic.Machine.Name] = ic
@@ -478,6 +479,10 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	d.reloading.Lock()
 	defer d.reloading.Unlock()
+	if d.lvsRun.done {
+		// A SIGHUP that waited for the reload lock while Run stopped.
+		return errors.New("kt is stopping: the configuration is not reloaded")
+	}
 	var ics []vrrp.InstanceConfig
 	if d.router != nil {
 		var err error
@@ -488,7 +493,10 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 	hasVS := len(cfg.VirtualServers) > 0 && !d.opts.VRRPOnly
 	if !hasWork(cfg, ics, hasVS, d.opts.CheckOnly) {
 		// keepalived's processes apply such a file too: the instances
-		// and virtual servers it no longer has go.
+		// and statics it no longer has go (vrrp_daemon.c,
+		// reload_vrrp_thread; internal/e2e/empty compares), and the
+		// virtual servers (check_daemon.c, reload_check_thread:
+		// clear_diff_services).
 		d.log.Warn("reload: the configuration has nothing to run; what ran before is removed")
 	}
 	bgpNext, err := d.prepareBGP(cfg) // a bad bgp block keeps the running one

@@ -17,6 +17,7 @@ import (
 // Daemon's reloading mutex guards it.
 type lvsRun struct {
 	on   bool // between begin and end
+	done bool // after end: Run has stopped
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -37,7 +38,7 @@ func (r *lvsRun) end() {
 	}
 	r.stop()
 	r.wg.Wait()
-	r.on = false
+	r.on, r.done = false, true
 }
 
 // err is the manager's error, if it stopped with one.

@@ -48,11 +48,12 @@ type LoopStatus struct {
 // logged as stuck, and under systemd the watchdog pings stop so that
 // systemd restarts kt.
 type watchdog struct {
-	log   *slog.Logger
-	opts  WatchdogOptions
-	sd    Systemd
-	mu    sync.Mutex // guards loops: a reload can add some while run runs
-	loops []*loop
+	log     *slog.Logger
+	opts    WatchdogOptions
+	sd      Systemd
+	mu      sync.Mutex // guards loops and running: a reload can add loops while run runs
+	loops   []*loop
+	running bool // run has begun
 
 	readyOnce sync.Once
 	status    string // systemd STATUS= sent with READY=1
@@ -76,8 +77,15 @@ func newWatchdog(log *slog.Logger, opts WatchdogOptions, sd Systemd) *watchdog {
 func (w *watchdog) add(name string, slack int, poke func(), probe func() bool) *loop {
 	l := &loop{name: name, poke: poke, probe: probe, slack: max(slack, 1)}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running {
+		// Added by a reload: it counts from now. Without a first
+		// progress it would hold back READY and the pings to systemd
+		// until it made one (an IPVS manager's first load of a large
+		// table takes seconds, more than WatchdogSec may allow).
+		l.beat(time.Now())
+	}
 	w.loops = append(w.loops, l)
-	w.mu.Unlock()
 	return l
 }
 
@@ -106,6 +114,9 @@ func (w *watchdog) statuses() []LoopStatus {
 // progress, then WATCHDOG=1 every half WatchdogInterval while no loop is
 // stuck.
 func (w *watchdog) run(ctx context.Context) {
+	w.mu.Lock()
+	w.running = true
+	w.mu.Unlock()
 	pingEvery := w.sd.WatchdogInterval / 2
 	tick := w.opts.Interval
 	if pingEvery > 0 && pingEvery < tick {

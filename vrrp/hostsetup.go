@@ -261,21 +261,7 @@ func (r *Router) setupHost(ctx context.Context) error {
 	st := r.opts.Static
 	if st != nil {
 		r.made.statics = true
-		for _, v := range st.Addrs {
-			if _, err := r.host.AddAddr(v); err != nil {
-				r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
-			}
-		}
-		for _, rt := range st.Routes {
-			if err := r.host.AddRoute(rt); err != nil {
-				r.log.Error("vrrp: static_routes", "err", err)
-			}
-		}
-		for _, ru := range st.Rules {
-			if err := r.host.AddRule(ru); err != nil {
-				r.log.Error("vrrp: static_rules", "err", err)
-			}
-		}
+		r.addStatics(*st)
 	}
 	// The firewall: no_accept drop rules, and the VMACs' IGMP/MLD moved
 	// to their base interface (unless disable_local_igmp, which turns the
@@ -413,21 +399,7 @@ func (r *Router) teardownHost() {
 		r.log.Warn("vrrp: restore sysctl", "err", err)
 	}
 	if st := r.opts.Static; st != nil && r.made.statics {
-		for i := len(st.Rules) - 1; i >= 0; i-- {
-			if err := r.host.RemoveRule(st.Rules[i]); err != nil {
-				r.log.Warn("vrrp: static_rules", "err", err)
-			}
-		}
-		for i := len(st.Routes) - 1; i >= 0; i-- {
-			if err := r.host.RemoveRoute(st.Routes[i]); err != nil {
-				r.log.Warn("vrrp: static_routes", "err", err)
-			}
-		}
-		for _, v := range st.Addrs {
-			if err := r.host.RemoveAddr(v); err != nil {
-				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
-			}
-		}
+		r.removeStatics(*st, StaticConfig{})
 	}
 }
 

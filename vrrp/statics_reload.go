@@ -26,11 +26,14 @@ func (r *Router) ReloadStatics(ctx context.Context, st StaticConfig) error {
 	case <-r.stopped:
 		return errNotRunning
 	}
+	// Once queued it is carried out (or the loop has stopped): not
+	// waiting for it would leave the caller unsure which statics are in
+	// force.
 	select {
 	case <-done:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-r.stopped:
+		return errNotRunning
 	}
 }
 
@@ -40,47 +43,53 @@ func (r *Router) swapStatics(st StaticConfig) {
 	if old := r.opts.Static; old != nil {
 		next.FirewallTable, next.DisableLocalIGMP = old.FirewallTable, old.DisableLocalIGMP
 		if r.made.statics {
-			r.removeGoneStatics(*old, next)
+			r.removeStatics(*old, next)
 		}
 	}
 	r.opts.Static = &next
 	r.made.statics = true
-	for _, v := range next.Addrs {
+	r.addStatics(next)
+}
+
+// addStatics adds st's static addresses, routes and rules (adding one
+// that is there is no error).
+func (r *Router) addStatics(st StaticConfig) {
+	for _, v := range st.Addrs {
 		if _, err := r.host.AddAddr(v); err != nil {
 			r.log.Error("vrrp: static_ipaddress", "address", v.String(), "err", err)
 		}
 	}
-	for _, rt := range next.Routes {
+	for _, rt := range st.Routes {
 		if err := r.host.AddRoute(rt); err != nil {
 			r.log.Error("vrrp: static_routes", "err", err)
 		}
 	}
-	for _, ru := range next.Rules {
+	for _, ru := range st.Rules {
 		if err := r.host.AddRule(ru); err != nil {
 			r.log.Error("vrrp: static_rules", "err", err)
 		}
 	}
 }
 
-// removeGoneStatics removes the statics of old that next does not have:
-// rules, then routes, then addresses, as the stop removes them.
-func (r *Router) removeGoneStatics(old, next StaticConfig) {
-	for i := len(old.Rules) - 1; i >= 0; i-- {
-		if !containsDeep(next.Rules, old.Rules[i]) {
-			if err := r.host.RemoveRule(old.Rules[i]); err != nil {
+// removeStatics removes the statics of st that keep does not have: rules,
+// then routes (last first), then addresses.
+func (r *Router) removeStatics(st, keep StaticConfig) {
+	for i := len(st.Rules) - 1; i >= 0; i-- {
+		if !containsDeep(keep.Rules, st.Rules[i]) {
+			if err := r.host.RemoveRule(st.Rules[i]); err != nil {
 				r.log.Warn("vrrp: static_rules", "err", err)
 			}
 		}
 	}
-	for i := len(old.Routes) - 1; i >= 0; i-- {
-		if !containsDeep(next.Routes, old.Routes[i]) {
-			if err := r.host.RemoveRoute(old.Routes[i]); err != nil {
+	for i := len(st.Routes) - 1; i >= 0; i-- {
+		if !containsDeep(keep.Routes, st.Routes[i]) {
+			if err := r.host.RemoveRoute(st.Routes[i]); err != nil {
 				r.log.Warn("vrrp: static_routes", "err", err)
 			}
 		}
 	}
-	for _, v := range old.Addrs {
-		if !containsDeep(next.Addrs, v) {
+	for _, v := range st.Addrs {
+		if !containsDeep(keep.Addrs, v) {
 			if err := r.host.RemoveAddr(v); err != nil {
 				r.log.Warn("vrrp: static_ipaddress", "address", v.String(), "err", err)
 			}

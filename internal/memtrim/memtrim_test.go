@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 const smapsSample = `00400000-00f03000 r-xp 00000000 fe:00 10118033                           /tmp/x/kt
@@ -68,7 +70,7 @@ func TestParseSmaps(t *testing.T) {
 func TestParseSmapsAllocs(t *testing.T) {
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
-		t.Skipf("no /proc/self/smaps: %v", err)
+		testenv.Missing(t, fmt.Sprintf("no /proc/self/smaps: %v", err))
 	}
 	regs, err := ParseSmaps(bytes.NewReader(b))
 	if err != nil {
