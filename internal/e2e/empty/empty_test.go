@@ -2,6 +2,7 @@ package empty
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
@@ -109,6 +110,27 @@ func TestNothingToRunLikeKeepalived(t *testing.T) {
 	}
 }
 
+// startBoth starts impl on h with the config text and the extra options
+// (the same for both, such as -C): kt run, or keepalived with its three
+// pid files in the lab's directory and, unlike e2elab's routers (-P),
+// both of its halves.
+func startBoth(t *testing.T, lab *netlab.Lab, h *netlab.Host, impl, conf string, extra ...string) *e2elab.Router {
+	t.Helper()
+	r := e2elab.NewRouter(t, lab, impl, h, conf)
+	var err error
+	if impl == "kt" {
+		r.Proc, err = h.Start(testenv.KT(t), append([]string{"run", "-f", r.Conf, "--control-socket", ""}, extra...)...)
+	} else {
+		base := filepath.Join(lab.Dir, fmt.Sprintf("r1-ka-%d", time.Now().UnixNano()))
+		r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
+			append([]string{"-n", "-l", "-D", "-f", r.Conf, "-p", base + ".pid", "-c", base + "-checkers.pid", "-r", base + "-vrrp.pid"}, extra...)...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // has reports whether `ip ARGS` on h prints want.
 func has(t *testing.T, h *netlab.Host, want string, args ...string) bool {
 	t.Helper()
@@ -131,18 +153,7 @@ func TestCheckersOnlyWithoutVirtualServersLikeKeepalived(t *testing.T) {
 	vip := netip.MustParseAddr("192.0.2.101")
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := e2elab.NewRouter(t, lab, impl, h, something)
-			var err error
-			if impl == "kt" {
-				r.Proc, err = h.Start(testenv.KT(t), "run", "-C", "-f", r.Conf, "--control-socket", "")
-			} else {
-				base := filepath.Join(lab.Dir, "r1-ka-C")
-				r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
-					"-n", "-l", "-D", "-C", "-f", r.Conf, "-p", base+".pid", "-c", base+"-checkers.pid")
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := startBoth(t, lab, h, impl, something, "-C")
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s -C: no warning about nothing to run: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 20))
 			}
@@ -179,18 +190,7 @@ func TestReloadStartsCheckersLikeKeepalived(t *testing.T) {
 		{"kt", "starting the checkers and IPVS"},
 	} {
 		t.Run(tc.impl, func(t *testing.T) {
-			r := e2elab.NewRouter(t, lab, tc.impl, h, nothing)
-			var err error
-			if tc.impl == "kt" {
-				r.Proc, err = h.Start(testenv.KT(t), "run", "-f", r.Conf, "--control-socket", "")
-			} else {
-				base := filepath.Join(lab.Dir, "r1-ka-late")
-				r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
-					"-n", "-l", "-D", "-f", r.Conf, "-p", base+".pid", "-c", base+"-checkers.pid", "-r", base+"-vrrp.pid")
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := startBoth(t, lab, h, tc.impl, nothing)
 			defer func() { _ = r.Proc.Kill(); _ = r.Proc.Wait(5 * time.Second) }()
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s: %v\n%s", tc.impl, err, e2elab.Tail(r.Proc.Log(), 20))
@@ -226,18 +226,7 @@ func TestNoIPVSDifference(t *testing.T) {
 	conf := something + "virtual_server 198.51.100.1 80 {\n    protocol TCP\n    real_server 192.0.2.10 80 {\n        weight 3\n    }\n}\n"
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := e2elab.NewRouter(t, lab, impl, h, conf)
-			var err error
-			if impl == "kt" {
-				r.Proc, err = h.Start(testenv.KT(t), "run", "-f", r.Conf, "--control-socket", "")
-			} else {
-				base := filepath.Join(lab.Dir, "r1-ka-noipvs")
-				r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
-					"-n", "-l", "-D", "-f", r.Conf, "-p", base+".pid", "-c", base+"-checkers.pid", "-r", base+"-vrrp.pid")
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := startBoth(t, lab, h, impl, conf)
 			if impl == "keepalived" {
 				// It exits 1 (a timeout: it kept running).
 				err := r.Proc.Wait(20 * time.Second)
