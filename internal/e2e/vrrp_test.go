@@ -147,8 +147,12 @@ func TestNopreempt(t *testing.T) {
 	waitHolder(t, hosts, vip, r2h, time.Second, r1, r2)
 }
 
-// TestFastFailoverV3: VRRPv3 at advert_int 0.05 detects a dead master in
-// under 200 ms.
+// TestFastFailoverV3: VRRPv3 at advert_int 0.05 detects a dead master by
+// its 50 ms timers: the backup's first advert follows the master's last by
+// the Master_Down_Interval (150.6 ms here), not before it, and not by the
+// seconds a 1 s interval would take. How fast, against keepalived, is
+// bench/failover.sh's to measure (151 ms on a quiet machine; a test bound
+// near it failed once under CI's load, at 305 ms).
 func TestFastFailoverV3(t *testing.T) {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "obs"}})
 	r1h, r2h, obs := lab.Host("r1"), lab.Host("r2"), lab.Host("obs")
@@ -169,9 +173,10 @@ func TestFastFailoverV3(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	cap.Signal(interruptSignal)
 	_, d := takeover(t, readCapture(t, lab.Dir+"/fast.pcap"), r1h, r2h, killAt.Add(20*time.Millisecond))
-	t.Logf("v3 advert_int 0.05: failover detected in %v (Master_Down_Interval %v)", d, 150*time.Millisecond+3*50*time.Millisecond/256)
-	if d >= 200*time.Millisecond {
-		t.Errorf("failover took %v, want under 200 ms", d)
+	down := 150*time.Millisecond + 3*50*time.Millisecond/256
+	t.Logf("v3 advert_int 0.05: failover detected in %v (Master_Down_Interval %v)", d, down)
+	if d < down-10*time.Millisecond || d >= time.Second {
+		t.Errorf("failover took %v, want the Master_Down_Interval of 50 ms adverts (%v), well under the 3 s of 1 s adverts", d, down)
 	}
 }
 

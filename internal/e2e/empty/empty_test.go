@@ -60,7 +60,7 @@ func TestNothingToRunLikeKeepalived(t *testing.T) {
 	vip, static, static2 := netip.MustParseAddr("192.0.2.101"), netip.MustParseAddr("192.0.2.61"), netip.MustParseAddr("192.0.2.62")
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := e2elab.StartRouter(t, lab, impl, h, nothing)
+			r := startBoth(t, lab, h, impl, nothing)
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s: no warning about an empty configuration: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 20))
 			}
