@@ -21,20 +21,29 @@ const inNamespaceEnv = "KT_SEAMS_NETLINK_NS"
 // runs TestNetlinkHostInside in a network namespace of its own (so that
 // every netlink socket, the subscriptions' included, is there).
 func TestNetlinkHost(t *testing.T) {
-	if os.Getenv(inNamespaceEnv) != "" {
-		t.Skip("inside the namespace: see TestNetlinkHostInside")
+	runInNewNamespace(t, inNamespaceEnv, "TestNetlinkHostInside", "seams-nl-")
+}
+
+// runInNewNamespace re-runs the test binary's test inside (alone) in a
+// network namespace of its own named prefix plus the time, with env set
+// so that inside knows it runs there; it fails t unless inside passes. A
+// test that runs it skips when env is set (it is then inside already).
+func runInNewNamespace(t *testing.T, env, inside, prefix string) {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		t.Skip("inside the namespace: see " + inside)
 	}
 	testenv.Root(t)
 	ip := testenv.LookPath(t, "ip", "iproute2")
-	ns := "seams-nl-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	ns := prefix + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
 	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
 		testenv.Missing(t, "ip netns add: "+string(out))
 	}
 	defer exec.Command(ip, "netns", "del", ns).Run()
-	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0], "-test.run=^TestNetlinkHostInside$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), inNamespaceEnv+"=1")
+	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0], "-test.run=^"+inside+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestNetlinkHostInside") {
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+inside) {
 		t.Fatalf("inside the namespace: %v\n%s", err, out)
 	}
 }

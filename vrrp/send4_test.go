@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kt-project/kt/internal/testenv"
 	"github.com/kt-project/kt/vrrp/wire"
 	"golang.org/x/sys/unix"
 )
@@ -27,22 +26,7 @@ const inSend4Env = "KT_VRRP_SEND4_NS"
 // WriteToIP's. The test binary runs TestConnSend4Inside in a network
 // namespace of its own.
 func TestConnSend4(t *testing.T) {
-	if os.Getenv(inSend4Env) != "" {
-		t.Skip("inside the namespace: see TestConnSend4Inside")
-	}
-	testenv.Root(t)
-	ip := testenv.LookPath(t, "ip", "iproute2")
-	ns := "fp-send4-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
-	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
-		testenv.Missing(t, "ip netns add: "+string(out))
-	}
-	defer exec.Command(ip, "netns", "del", ns).Run()
-	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0], "-test.run=^TestConnSend4Inside$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), inSend4Env+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestConnSend4Inside") {
-		t.Fatalf("inside the namespace: %v\n%s", err, out)
-	}
+	runInNewNamespace(t, inSend4Env, "TestConnSend4Inside", "fp-send4-")
 }
 
 // TestConnSend4Inside runs only inside TestConnSend4's namespace.
