@@ -14,6 +14,20 @@ import (
 // one without its newline, empty lines kept, a CR left for the word
 // splitter, which treats it as a blank) whatever sizes the reads come in,
 // and stops at a line longer than iaMaxLine.
+// readerWrap hands a test's input to the code under test in reads of
+// some shape.
+type readerWrap struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}
+
+// readerWraps are the shapes of reads -R's line reader must not mind.
+var readerWraps = []readerWrap{
+	{"whole", func(r io.Reader) io.Reader { return r }},
+	{"byte at a time", iotest.OneByteReader},
+	{"half reads", iotest.HalfReader},
+}
+
 func TestEachLine(t *testing.T) {
 	long := strings.Repeat("x", 200<<10) // past the first 64 KiB buffer
 	for _, c := range []struct {
@@ -27,15 +41,7 @@ func TestEachLine(t *testing.T) {
 		{"crlf", "-C\r\n-Z\r\n", []string{"-C\r", "-Z\r"}},
 		{"long line", "a\n" + long + "\nb", []string{"a", long, "b"}},
 	} {
-		for _, r := range []struct {
-			name string
-			wrap func(io.Reader) io.Reader
-		}{
-			{"whole", func(r io.Reader) io.Reader { return r }},
-			{"byte at a time", iotest.OneByteReader},
-			{"half reads", iotest.HalfReader},
-			{"data with EOF", iotest.DataErrReader},
-		} {
+		for _, r := range append(readerWraps, readerWrap{"data with EOF", iotest.DataErrReader}) {
 			var got []string
 			// a line is valid only during the call: keep a copy
 			eachLine(r.wrap(strings.NewReader(c.in)), func(l string) bool { got = append(got, strings.Clone(l)); return true })
@@ -137,14 +143,7 @@ func TestRestoreKeepsNamesAcrossReads(t *testing.T) {
 		fmt.Fprintf(&in, "-A -t 198.51.100.%d:%d -s %s -p 30 --pe sip%d\n", 1+n%254, 1024+n/254, s, n%3)
 		want = append(want, truncate(s, iaSchedNameMax)+" "+truncate(fmt.Sprintf("sip%d", n%3), iaPENameMax))
 	}
-	for _, r := range []struct {
-		name string
-		wrap func(io.Reader) io.Reader
-	}{
-		{"whole", func(r io.Reader) io.Reader { return r }},
-		{"byte at a time", iotest.OneByteReader},
-		{"half reads", iotest.HalfReader},
-	} {
+	for _, r := range readerWraps {
 		k := &fakeIPVS{}
 		var errb strings.Builder
 		if code := runIpvsadm([]string{"ipvsadm", "-R"}, r.wrap(strings.NewReader(in.String())), io.Discard, &errb, k, fakeNames{}); code != 0 {
