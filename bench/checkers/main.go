@@ -37,6 +37,7 @@ import (
 
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/proctree"
 )
 
 func main() {
@@ -366,31 +367,8 @@ func served(addr string) (int64, error) {
 // counts the process's ended threads too) and the context switches of
 // every thread (/proc/PID/task/*/status) over pid and its descendants.
 func treeUsage(pid int) (time.Duration, int64) {
-	parent := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if _, pp, ok := procStat(p); ok {
-			parent[p] = pp
-		}
-	}
-	inTree := func(p int) bool {
-		for i := 0; i < 64 && p > 1; i++ {
-			if p == pid {
-				return true
-			}
-			p = parent[p]
-		}
-		return false
-	}
 	var ticks, csw int64
-	for p := range parent {
-		if !inTree(p) {
-			continue
-		}
+	for _, p := range proctree.Descendants(pid) {
 		if t, _, ok := procStat(p); ok {
 			ticks += t
 		}

@@ -26,12 +26,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/kt-project/kt/internal/proctree"
 )
 
 func main() {
@@ -135,37 +136,6 @@ func serve(args []string) error {
 		case <-t.C:
 		}
 	}
-}
-
-// descendants is pid and every process below it.
-func descendants(pid int) []int {
-	parent := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 {
-			parent[p], _ = strconv.Atoi(f[1])
-		}
-	}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		for p, pp := range parent {
-			if pp == out[i] {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }
 
 // field reads "Key:   N kB" from the text of a /proc file.
@@ -298,7 +268,7 @@ func measure(args []string) error {
 				return fmt.Errorf("%s exited early: %v", argv[0], err)
 			case <-tick.C:
 				var r int64
-				for _, p := range descendants(cmd.Process.Pid) {
+				for _, p := range proctree.Descendants(cmd.Process.Pid) {
 					b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 					r += field(string(b), "VmRSS")
 				}
@@ -308,7 +278,7 @@ func measure(args []string) error {
 			}
 		}
 		tick.Stop()
-		u := measureUsage(descendants(cmd.Process.Pid))
+		u := measureUsage(proctree.Descendants(cmd.Process.Pid))
 		fmt.Printf("sample t=%s rss_kb=%d pss_kb=%d anon_kb=%d anonhuge_kb=%d minflt=%d majflt=%d cpu_ms=%d rss_max_kb=%d\n",
 			d, u.rss, u.pss, u.anon, u.anonHuge, u.minflt, u.majflt, u.cpuMS, max(maxRSS, u.rss))
 	}
@@ -317,7 +287,7 @@ func measure(args []string) error {
 		return fmt.Errorf("%s exited early: %v", argv[0], err)
 	case <-time.After(time.Until(start.Add(*after))):
 	}
-	pids := descendants(cmd.Process.Pid)
+	pids := proctree.Descendants(cmd.Process.Pid)
 	u := measureUsage(pids)
 	svc, dst := ipvs()
 	nv := vips(*iface)
