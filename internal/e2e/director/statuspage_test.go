@@ -28,7 +28,8 @@ func TestStatusPageLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kt.Signal(os.Interrupt); _ = kt.Wait(10 * time.Second) })
-	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, 20*time.Second, ka)
+	// kt's log too, if it fails: which of the two held the VIP, and why.
+	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, 20*time.Second, ka, &router{Impl: "kt", H: r2h, Proc: kt})
 
 	br := browser.NewIn(t, 3*time.Minute, r2h.NS)
 	br.Do(t,
