@@ -39,7 +39,7 @@ func eventDriven(c Checker) bool {
 // decides (keepalived's update_svr_checker_state on each event), alpha
 // from the checker, else the real server, else the virtual server.
 func bfdJobs(jobs []Job, vs *config.VirtualServer, rs *config.RealServer, srv *Server) []Job {
-	for _, c := range rs.BFDCheck {
+	for _, c := range rs.BFDCheck() {
 		if c.BFDName == "" {
 			continue // the validator dropped it (keepalived skips it)
 		}

@@ -63,7 +63,7 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, false) })
 				b.httpRecovery(jobs, c)
 			}
-			for _, c := range rs.SSLGet {
+			for _, c := range rs.SSLGet() {
 				b.add(&jobs, &errs, c.Pos, config.CheckHTTP, &c.CheckCommon, func() (Checker, error) { return b.http(c, true) })
 				b.httpRecovery(jobs, c)
 			}
@@ -72,7 +72,7 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 					return NewTCP(TCPOptions{b.dial(&c.CheckCommon, 0)})
 				})
 			}
-			for _, c := range rs.SMTPCheck {
+			for _, c := range rs.SMTPCheck() {
 				b.add(&jobs, &errs, c.Pos, config.CheckSMTP, &c.CheckCommon, func() (Checker, error) {
 					return NewSMTP(SMTPOptions{Dial: b.dial(&c.CheckCommon, 25), HeloName: c.HeloName})
 				})
@@ -84,26 +84,26 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 					})
 				}
 			}
-			for _, c := range rs.DNSCheck {
+			for _, c := range rs.DNSCheck() {
 				b.add(&jobs, &errs, c.Pos, config.CheckDNS, &c.CheckCommon, func() (Checker, error) {
 					qtype, name := c.EffectiveQuery()
 					return NewDNS(DNSOptions{Dial: b.dial(&c.CheckCommon, 53), Type: qtype, Name: name})
 				})
 			}
-			for _, c := range rs.MiscCheck {
+			for _, c := range rs.MiscCheck() {
 				b.add(&jobs, &errs, c.Pos, config.CheckMisc, &c.CheckCommon, func() (Checker, error) { return b.misc(c) })
 			}
-			for _, c := range rs.UDPCheck {
+			for _, c := range rs.UDPCheck() {
 				b.add(&jobs, &errs, c.Pos, config.CheckUDP, &c.CheckCommon, func() (Checker, error) { return b.udp(c) })
 			}
-			for _, c := range rs.PingCheck {
+			for _, c := range rs.PingCheck() {
 				b.add(&jobs, &errs, c.Pos, config.CheckPing, &c.CheckCommon, func() (Checker, error) {
 					d := b.dial(&c.CheckCommon, 0)
 					d.Addr = b.host(&c.CheckCommon)
 					return NewPing(PingOptions{d})
 				})
 			}
-			for _, c := range rs.FileCheck {
+			for _, c := range rs.FileCheck() {
 				chk, err := fileChecker(cfg, c)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: FILE_CHECK for real server %s: %w", c.Pos, srv.Name, err))
@@ -123,8 +123,7 @@ func FromConfigRunner(cfg *config.Config, r *script.Runner) ([]Job, []error) {
 // Server (40,000 of them and their keys on every load of bench/ipvs.sh's
 // file, all garbage).
 func hasCheckers(rs *config.RealServer) bool {
-	return len(rs.HTTPGet)+len(rs.SSLGet)+len(rs.TCPCheck)+len(rs.SMTPCheck)+len(rs.DNSCheck)+
-		len(rs.MiscCheck)+len(rs.UDPCheck)+len(rs.PingCheck)+len(rs.FileCheck)+len(rs.BFDCheck) > 0
+	return rs.HasCheckers()
 }
 
 type builder struct {
@@ -148,8 +147,8 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 	switch {
 	case cc.Warmup != nil:
 		warmup = cc.Warmup.D()
-	case b.rs.Warmup != nil:
-		warmup = b.rs.Warmup.D()
+	case b.rs.Warmup() != nil:
+		warmup = b.rs.Warmup().D()
 	case b.vs.Warmup != nil:
 		warmup = b.vs.Warmup.D()
 	}
@@ -231,7 +230,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 	}
 	vhost := c.Virtualhost
 	if vhost == "" {
-		vhost = b.rs.Virtualhost
+		vhost = b.rs.Virtualhost()
 	}
 	if vhost == "" {
 		vhost = b.vs.Virtualhost

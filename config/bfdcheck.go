@@ -60,18 +60,19 @@ func checkTrueFalse(args []string) (bool, bool) {
 func (v *validator) bfdChecks() {
 	for _, vs := range v.c.VirtualServers {
 		for _, rs := range vs.RealServers {
-			if len(rs.BFDCheck) == 0 {
+			if len(rs.BFDCheck()) == 0 {
 				continue
 			}
+			x := rs.RealServerExtra
 			where := "[" + rs.Address.Host + "]:" + strings.ToLower(vs.EffectiveProtocol()) + ":" + strconv.Itoa(rs.Address.Port)
 			monitored := map[string]bool{}
-			kept := rs.BFDCheck[:0]
-			for _, c := range rs.BFDCheck {
+			kept := x.BFDCheck[:0]
+			for _, c := range x.BFDCheck {
 				if v.bfdCheck(c, where, monitored) {
 					kept = append(kept, c)
 				}
 			}
-			rs.BFDCheck = kept
+			x.BFDCheck = kept
 		}
 	}
 }

@@ -52,8 +52,8 @@ virtual_server fwmark 5 {
 	m, o := c.Instances["MASTERLESS"], c.Instances["OWNER"]
 	vs, fw := c.VirtualServers[0], c.VirtualServers[1]
 	rs := vs.RealServers[0]
-	http, dns, misc := &rs.HTTPGet[0].CheckCommon, &rs.DNSCheck[0].CheckCommon, &rs.MiscCheck[0].CheckCommon
-	qtype, qname := rs.DNSCheck[0].EffectiveQuery()
+	http, dns, misc := &rs.HTTPGet[0].CheckCommon, &rs.DNSCheck()[0].CheckCommon, &rs.MiscCheck()[0].CheckCommon
+	qtype, qname := rs.DNSCheck()[0].EffectiveQuery()
 	for _, tt := range []struct {
 		name      string
 		got, want any

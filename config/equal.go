@@ -6,9 +6,19 @@ var bfdCheckLinesType = reflect.TypeFor[[]BFDCheckLine]()
 
 // Equal reports whether two models say the same thing. Where things were
 // written (Pos fields, and a BFD_CHECK's lines as written) does not
-// count, and an empty list or map equals a missing one.
+// count, an empty list or map equals a missing one, and a block's rarely
+// written keywords out of line (RealServerExtra) all unset equal none.
 func Equal(a, b *Config) bool {
 	return deepEqual(reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+// orZero returns the struct the pointer p points to, or the zero struct
+// when p is nil.
+func orZero(p reflect.Value) reflect.Value {
+	if p.IsNil() {
+		return reflect.Zero(p.Type().Elem())
+	}
+	return p.Elem()
 }
 
 func deepEqual(a, b reflect.Value) bool {
@@ -34,6 +44,14 @@ func deepEqual(a, b reflect.Value) bool {
 		}
 		for i := 0; i < t.NumField(); i++ {
 			if t.Field(i).Type == bfdCheckLinesType {
+				continue
+			}
+			if t.Field(i).Anonymous && t.Field(i).Type.Kind() == reflect.Pointer {
+				// Keywords out of line (RealServerExtra): none set equals
+				// all unset.
+				if !deepEqual(orZero(a.Field(i)), orZero(b.Field(i))) {
+					return false
+				}
 				continue
 			}
 			if !deepEqual(a.Field(i), b.Field(i)) {

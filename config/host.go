@@ -206,8 +206,12 @@ func (v *validator) miscUsers() {
 	said := globalFail
 	for _, vs := range v.c.VirtualServers {
 		for _, rs := range vs.RealServers {
-			kept := rs.MiscCheck[:0]
-			for _, mc := range rs.MiscCheck {
+			x := rs.RealServerExtra
+			if x == nil || len(x.MiscCheck) == 0 {
+				continue
+			}
+			kept := x.MiscCheck[:0]
+			for _, mc := range x.MiscCheck {
 				if mc.MiscPath.Cmd == "" {
 					kept = append(kept, mc) // "No script path", in virtualServers
 					continue
@@ -228,7 +232,7 @@ func (v *validator) miscUsers() {
 				}
 				kept = append(kept, mc)
 			}
-			rs.MiscCheck = kept
+			x.MiscCheck = kept
 		}
 	}
 }

@@ -436,7 +436,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	nested := open != nil
 	if s.body >= 0 && nested {
 		f := &s.fields[s.body]
-		p.lines(v.FieldByIndex(f.index), f, where, where, *open)
+		p.lines(settableField(v, f.index), f, where, where, *open)
 		return
 	}
 	var pos *Pos
@@ -501,7 +501,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
 		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
-			p.field(v.FieldByIndex(f.index), f, kw, args, kpos, block, where)
+			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
 		}
 		if p.closed > 0 {
 			line := p.closed

@@ -715,7 +715,7 @@ virtual_server 192.0.2.1 80 {
 		{"use_vmac", in.UseVMAC.Set && len(in.UseVMAC.Args) == 0},
 		{"persistence_timeout", vs.PersistenceTimeout != nil && vs.PersistenceTimeout.D().Seconds() == 360},
 		{"inhibit_on_failure", rs.InhibitOnFailure != nil && *rs.InhibitOnFailure},
-		{"require_reply", rs.UDPCheck[0].RequireReply.Set && len(rs.UDPCheck[0].RequireReply.Args) == 0},
+		{"require_reply", rs.UDPCheck()[0].RequireReply.Set && len(rs.UDPCheck()[0].RequireReply.Args) == 0},
 	} {
 		if !x.ok {
 			t.Errorf("%s written alone: wrong value in the model", x.kw)

@@ -35,7 +35,7 @@ func TestLVSEffectiveFixups(t *testing.T) {
 			}},
 		{"connection keywords in MISC_CHECK are unknown", head + rs + "  MISC_CHECK {\n   misc_path /bin/true\n   connect_timeout 3\n   connect_port 81\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
-				m := c.VirtualServers[0].RealServers[0].MiscCheck[0]
+				m := c.VirtualServers[0].RealServers[0].MiscCheck()[0]
 				if m.ConnectTimeout != nil || m.ConnectPort != nil {
 					t.Errorf("MISC_CHECK keeps connect_timeout %v, connect_port %v", m.ConnectTimeout, m.ConnectPort)
 				}
@@ -43,16 +43,16 @@ func TestLVSEffectiveFixups(t *testing.T) {
 		{"MISC_CHECK without misc_path is removed", head + rs + "  MISC_CHECK {\n   misc_timeout 3\n  }\n  TCP_CHECK {\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
-				if len(r.MiscCheck) != 0 || len(r.TCPCheck) != 1 {
-					t.Errorf("checkers: %d MISC_CHECK, %d TCP_CHECK; want 0 and 1", len(r.MiscCheck), len(r.TCPCheck))
+				if len(r.MiscCheck()) != 0 || len(r.TCPCheck) != 1 {
+					t.Errorf("checkers: %d MISC_CHECK, %d TCP_CHECK; want 0 and 1", len(r.MiscCheck()), len(r.TCPCheck))
 				}
 			}},
 		{"FILE_CHECK of a track_file defined later is removed", "track_file a {\n file /tmp/a\n}\n" + head + rs +
 			"  FILE_CHECK {\n   track_file a\n  }\n  FILE_CHECK {\n   track_file b\n  }\n }\n}\ntrack_file b {\n file /tmp/b\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
-				if len(r.FileCheck) != 1 || r.FileCheck[0].TrackFile != "a" {
-					t.Errorf("FILE_CHECKs %+v; want only the one of track_file a", r.FileCheck)
+				if len(r.FileCheck()) != 1 || r.FileCheck()[0].TrackFile != "a" {
+					t.Errorf("FILE_CHECKs %+v; want only the one of track_file a", r.FileCheck())
 				}
 			}},
 		{"undefined group leaves the service out", "virtual_server group NOPE {\n protocol TCP\n" + rs + " }\n}\n" + head + rs + " }\n}\n",
@@ -102,9 +102,9 @@ func TestLVSEffectiveFixups(t *testing.T) {
 			"  HTTP_GET {\n   http_protocol 2.0\n   url {\n    path /\n   }\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
-				if r.UDPCheck[0].MinReplyLength != nil || r.DNSCheck[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol != "" {
+				if r.UDPCheck()[0].MinReplyLength != nil || r.DNSCheck()[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol != "" {
 					t.Errorf("min_reply_length %v, DNS name %q, http_protocol %q; want all unset",
-						r.UDPCheck[0].MinReplyLength, r.DNSCheck[0].QueryName, r.HTTPGet[0].HTTPProtocol)
+						r.UDPCheck()[0].MinReplyLength, r.DNSCheck()[0].QueryName, r.HTTPGet[0].HTTPProtocol)
 				}
 			}},
 		{"a negative delay_before_retry is ignored", head + " delay_before_retry 4\n" + rs + "  delay_before_retry -1\n  TCP_CHECK {\n   delay_before_retry -1\n  }\n }\n}\n",

@@ -62,7 +62,11 @@ func (m *merger) finish(lexDiags Diagnostics) (*Config, Diagnostics) {
 func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 	for i := range s.fields {
 		f := &s.fields[i]
-		df, sf := dst.FieldByIndex(f.index), src.FieldByIndex(f.index)
+		sf := fieldOf(src, f.index, f.typ)
+		if len(f.index) > 1 && sf.IsZero() {
+			continue // nothing to merge; dst's embedded pointer stays as it is
+		}
+		df := settableField(dst, f.index)
 		switch f.kind {
 		case kindScalar, kindWords:
 			if !sf.IsZero() {

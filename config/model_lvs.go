@@ -137,30 +137,47 @@ func (vs *VirtualServer) Describe() string {
 }
 
 // RealServer is a real_server block inside a virtual server.
+//
+// The keywords most real servers are written with are fields of their own;
+// the others (RealServerExtra) are out of line, allocated when one of them
+// is written: bench/convert.sh's file has 40,000 real servers, and the
+// fields a real server rarely sets cost 248 bytes each inline. Read them
+// with the methods of the same names (rs.SSLGet()), which give the zero
+// value when none is set, and set them through Extra.
 type RealServer struct {
 	Pos     Pos      `toml:"-"`
 	Address Endpoint `toml:"address" ka:"-"`
 
 	Weight           *int      `toml:"weight,omitempty"`
 	LVSMethod        Text      `toml:"lvs_method,omitempty"` // as the virtual server's lb_kind
+	InhibitOnFailure *bool     `toml:"inhibit_on_failure,omitempty"`
+	Alpha            *bool     `toml:"alpha,omitempty"`
 	UThreshold       *int      `toml:"uthreshold,omitempty"`
 	LThreshold       *int      `toml:"lthreshold,omitempty"`
-	InhibitOnFailure *bool     `toml:"inhibit_on_failure,omitempty"`
-	NotifyUp         ScriptRef `toml:"notify_up,omitempty"`
-	NotifyDown       ScriptRef `toml:"notify_down,omitempty"`
-	Alpha            *bool     `toml:"alpha,omitempty"`
 	Retry            *int      `toml:"retry,omitempty"`
 	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`
-	Warmup           *Duration `toml:"warmup,omitempty"`
 	ConnectTimeout   *Duration `toml:"connect_timeout,omitempty"`
 	DelayLoop        *Duration `toml:"delay_loop,omitempty"`
-	SMTPAlert        *bool     `toml:"smtp_alert,omitempty"`
-	Virtualhost      string    `toml:"virtualhost,omitempty"`
-	SNMPName         string    `toml:"snmp_name,omitempty"`
 
-	HTTPGet   []*HTTPCheck `toml:"http_get,omitempty" ka:"HTTP_GET"`
+	HTTPGet  []*HTTPCheck `toml:"http_get,omitempty" ka:"HTTP_GET"`
+	TCPCheck []*TCPCheck  `toml:"tcp_check,omitempty" ka:"TCP_CHECK"`
+
+	*RealServerExtra
+
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
+}
+
+// RealServerExtra holds a real server's rarely written keywords, out of
+// line (see RealServer); nil when none is written.
+type RealServerExtra struct {
+	NotifyUp    ScriptRef `toml:"notify_up,omitempty"`
+	NotifyDown  ScriptRef `toml:"notify_down,omitempty"`
+	Warmup      *Duration `toml:"warmup,omitempty"`
+	SMTPAlert   *bool     `toml:"smtp_alert,omitempty"`
+	Virtualhost string    `toml:"virtualhost,omitempty"`
+	SNMPName    string    `toml:"snmp_name,omitempty"`
+
 	SSLGet    []*HTTPCheck `toml:"ssl_get,omitempty" ka:"SSL_GET"`
-	TCPCheck  []*TCPCheck  `toml:"tcp_check,omitempty" ka:"TCP_CHECK"`
 	SMTPCheck []*SMTPCheck `toml:"smtp_check,omitempty" ka:"SMTP_CHECK"`
 	DNSCheck  []*DNSCheck  `toml:"dns_check,omitempty" ka:"DNS_CHECK"`
 	MiscCheck []*MiscCheck `toml:"misc_check,omitempty" ka:"MISC_CHECK"`
@@ -168,9 +185,90 @@ type RealServer struct {
 	PingCheck []*PingCheck `toml:"ping_check,omitempty" ka:"PING_CHECK"`
 	FileCheck []*FileCheck `toml:"file_check,omitempty" ka:"FILE_CHECK"`
 	BFDCheck  []*BFDCheck  `toml:"bfd_check,omitempty" ka:"BFD_CHECK"`
-
-	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
+
+// keyOrder lists a real server's keys in the order its keywords are
+// written out (keepalived.conf and TOML), as they were before the rare ones
+// went out of line: the schema sorts the fields by it.
+func (*RealServer) keyOrder() []string {
+	return []string{
+		"weight", "lvs_method", "uthreshold", "lthreshold", "inhibit_on_failure",
+		"notify_up", "notify_down", "alpha", "retry", "delay_before_retry", "warmup",
+		"connect_timeout", "delay_loop", "smtp_alert", "virtualhost", "snmp_name",
+		"http_get", "ssl_get", "tcp_check", "smtp_check", "dns_check", "misc_check",
+		"udp_check", "ping_check", "file_check", "bfd_check",
+	}
+}
+
+// Extra returns the real server's rarely written keywords for setting them,
+// allocating them on first use.
+func (rs *RealServer) Extra() *RealServerExtra {
+	if rs.RealServerExtra == nil {
+		rs.RealServerExtra = &RealServerExtra{}
+	}
+	return rs.RealServerExtra
+}
+
+// HasCheckers reports whether the real server has a checker block of any
+// kind.
+func (rs *RealServer) HasCheckers() bool {
+	if len(rs.HTTPGet)+len(rs.TCPCheck) > 0 {
+		return true
+	}
+	x := rs.RealServerExtra
+	return x != nil && len(x.SSLGet)+len(x.SMTPCheck)+len(x.DNSCheck)+len(x.MiscCheck)+
+		len(x.UDPCheck)+len(x.PingCheck)+len(x.FileCheck)+len(x.BFDCheck) > 0
+}
+
+// extra returns the rarely written keywords for reading (zero when none).
+func (rs *RealServer) extra() RealServerExtra {
+	if rs.RealServerExtra == nil {
+		return RealServerExtra{}
+	}
+	return *rs.RealServerExtra
+}
+
+// NotifyUp is the real server's notify_up script (none when not written).
+func (rs *RealServer) NotifyUp() ScriptRef { return rs.extra().NotifyUp }
+
+// NotifyDown is the real server's notify_down script (none when not written).
+func (rs *RealServer) NotifyDown() ScriptRef { return rs.extra().NotifyDown }
+
+// Warmup is the real server's warmup (nil when not written).
+func (rs *RealServer) Warmup() *Duration { return rs.extra().Warmup }
+
+// SMTPAlert is the real server's smtp_alert (nil when not written).
+func (rs *RealServer) SMTPAlert() *bool { return rs.extra().SMTPAlert }
+
+// Virtualhost is the real server's virtualhost ("" when not written).
+func (rs *RealServer) Virtualhost() string { return rs.extra().Virtualhost }
+
+// SNMPName is the real server's snmp_name ("" when not written).
+func (rs *RealServer) SNMPName() string { return rs.extra().SNMPName }
+
+// SSLGet lists the real server's SSL_GET checkers.
+func (rs *RealServer) SSLGet() []*HTTPCheck { return rs.extra().SSLGet }
+
+// SMTPCheck lists the real server's SMTP_CHECK checkers.
+func (rs *RealServer) SMTPCheck() []*SMTPCheck { return rs.extra().SMTPCheck }
+
+// DNSCheck lists the real server's DNS_CHECK checkers.
+func (rs *RealServer) DNSCheck() []*DNSCheck { return rs.extra().DNSCheck }
+
+// MiscCheck lists the real server's MISC_CHECK checkers.
+func (rs *RealServer) MiscCheck() []*MiscCheck { return rs.extra().MiscCheck }
+
+// UDPCheck lists the real server's UDP_CHECK checkers.
+func (rs *RealServer) UDPCheck() []*UDPCheck { return rs.extra().UDPCheck }
+
+// PingCheck lists the real server's PING_CHECK checkers.
+func (rs *RealServer) PingCheck() []*PingCheck { return rs.extra().PingCheck }
+
+// FileCheck lists the real server's FILE_CHECK checkers.
+func (rs *RealServer) FileCheck() []*FileCheck { return rs.extra().FileCheck }
+
+// BFDCheck lists the real server's BFD_CHECK checkers.
+func (rs *RealServer) BFDCheck() []*BFDCheck { return rs.extra().BFDCheck }
 
 func (rs *RealServer) parseHeader(w []string) error {
 	if len(w) == 0 {

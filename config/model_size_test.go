@@ -18,7 +18,7 @@ func TestModelBlockSizes(t *testing.T) {
 		max uintptr
 	}{
 		{Pos{}, 40},
-		{RealServer{}, 480},
+		{RealServer{}, 232},
 		{VirtualServer{}, 464},
 		{HTTPCheck{}, 272},
 		{URLCheck{}, 248},
@@ -28,5 +28,30 @@ func TestModelBlockSizes(t *testing.T) {
 		if got := typ.Size(); got > tc.max {
 			t.Errorf("%s is %d bytes, more than %d: every block of a large model pays for it (see the test's comment)", typ.Name(), got, tc.max)
 		}
+	}
+}
+
+// TestRealServerKeyOrder: a real server's keywords are written in the
+// order keyOrder lists, which names every one of them (those out of line
+// in RealServerExtra among those inline), and setting one out of line
+// through Extra is read back by its method.
+func TestRealServerKeyOrder(t *testing.T) {
+	s := schemas{}.of(reflect.TypeOf(RealServer{}))
+	order := (*RealServer)(nil).keyOrder()
+	if len(s.fields) != len(order) {
+		t.Fatalf("RealServer has %d keywords, keyOrder lists %d", len(s.fields), len(order))
+	}
+	for i, f := range s.fields {
+		if f.key != order[i] {
+			t.Errorf("keyword %d is %s, keyOrder says %s", i, f.key, order[i])
+		}
+	}
+	var rs RealServer
+	if rs.SSLGet() != nil || rs.HasCheckers() {
+		t.Fatal("a real server with nothing set has checkers")
+	}
+	rs.Extra().SSLGet = append(rs.Extra().SSLGet, &HTTPCheck{})
+	if len(rs.SSLGet()) != 1 || !rs.HasCheckers() {
+		t.Error("an SSL_GET set through Extra is not read back")
 	}
 }

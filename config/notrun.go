@@ -164,7 +164,7 @@ func (v *validator) notRun() {
 		warnFields(v, vsFields, reflect.ValueOf(vs).Elem(), vs.Pos)
 		for _, rs := range vs.RealServers {
 			warnFields(v, rsFields, reflect.ValueOf(rs).Elem(), rs.Pos)
-			for _, hs := range [2][]*HTTPCheck{rs.HTTPGet, rs.SSLGet} {
+			for _, hs := range [2][]*HTTPCheck{rs.HTTPGet, rs.SSLGet()} {
 				for _, h := range hs {
 					for _, u := range h.URLs {
 						warnFields(v, urlFields, reflect.ValueOf(u).Elem(), u.Pos)
@@ -177,7 +177,8 @@ func (v *validator) notRun() {
 
 // notRunField is a field of a struct type that notRunReasons lists.
 type notRunField struct {
-	index       int
+	index       []int
+	typ         reflect.Type
 	key, reason string
 }
 
@@ -192,10 +193,12 @@ func (nr notRunFields) of(t reflect.Type) []notRunField {
 	reasons := notRunReasons[t]
 	var fs []notRunField
 	if len(reasons) > 0 {
-		for i := 0; i < t.NumField(); i++ {
-			key, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
-			if r, ok := reasons[key]; ok {
-				fs = append(fs, notRunField{i, key, r})
+		for _, f := range reflect.VisibleFields(t) {
+			key, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			// Its own fields, and those out of line (RealServerExtra).
+			own := len(f.Index) == 1 || t.Field(f.Index[0]).Type.Kind() == reflect.Pointer
+			if r, ok := reasons[key]; ok && own && !f.Anonymous {
+				fs = append(fs, notRunField{f.Index, f.Type, key, r})
 			}
 		}
 		sort.Slice(fs, func(a, b int) bool { return fs[a].key < fs[b].key })
@@ -214,7 +217,7 @@ func (nr notRunFields) warn(v *validator, sv reflect.Value, p Pos) {
 // struct sv that are set, in keyword order.
 func warnFields(v *validator, fs []notRunField, sv reflect.Value, p Pos) {
 	for _, f := range fs {
-		if !sv.Field(f.index).IsZero() {
+		if !fieldOf(sv, f.index, f.typ).IsZero() {
 			v.warnf(p.Of(f.key), "%s: kt does not do this (%s); it is ignored", f.key, f.reason)
 		}
 	}

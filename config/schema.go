@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -50,9 +51,10 @@ const (
 )
 
 type fieldInfo struct {
-	kw    string // keepalived keyword
-	key   string // TOML key
-	index []int  // path through embedded structs
+	kw    string       // keepalived keyword
+	key   string       // TOML key
+	index []int        // path through embedded structs (fieldOf, settableField)
+	typ   reflect.Type // the field's type
 	kind  fieldKind
 	elem  reflect.Type // the struct type of blocks, or the entry type of lines
 	unit  string       // "", "ms" or "us" for Durations
@@ -158,8 +160,9 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 	}
 	s := &blockSchema{byKW: map[string]*fieldInfo{}, byKey: map[string]*fieldInfo{}, pos: -1, name: -1, unparsed: -1, body: -1}
 	sc[t] = s
+	bodyKey := ""
 	for _, f := range reflect.VisibleFields(t) {
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+		if f.Anonymous && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
 			continue // its fields are promoted and listed on their own
 		}
 		i := f.Index[0]
@@ -182,7 +185,7 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		if tomlTag == "-" || (kaName == "-" && !strings.Contains(kaOpts, "body")) || !f.IsExported() {
 			continue
 		}
-		fi := fieldInfo{key: tomlTag, kw: tomlTag, index: f.Index}
+		fi := fieldInfo{key: tomlTag, kw: tomlTag, index: f.Index, typ: f.Type}
 		for _, o := range strings.Split(kaOpts, ",") {
 			switch {
 			case o == "ms" || o == "us":
@@ -190,7 +193,7 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 			case strings.HasPrefix(o, "bare="):
 				fi.bare = strings.TrimPrefix(o, "bare=")
 			case o == "body":
-				s.body = len(s.fields)
+				bodyKey = tomlTag
 			}
 		}
 		if kaName != "" {
@@ -205,6 +208,21 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		}
 		s.fields = append(s.fields, fi)
 	}
+	if o, ok := reflect.New(t).Interface().(keyOrderer); ok {
+		order := o.keyOrder()
+		rank := func(f fieldInfo) int {
+			if i := slices.Index(order, f.key); i >= 0 {
+				return i
+			}
+			return len(order)
+		}
+		slices.SortStableFunc(s.fields, func(a, b fieldInfo) int { return rank(a) - rank(b) })
+	}
+	for i := range s.fields {
+		if bodyKey != "" && s.fields[i].key == bodyKey {
+			s.body = i
+		}
+	}
 	for i := range s.fields {
 		if i == s.body {
 			continue
@@ -213,6 +231,45 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		s.byKey[s.fields[i].key] = &s.fields[i]
 	}
 	return s
+}
+
+// keyOrderer is a block whose fields are not written in the order of its
+// struct (some are out of line, in an embedded struct pointer): keyOrder
+// lists its TOML keys in the order to write them; keys not listed come
+// after those listed, in struct order.
+type keyOrderer interface {
+	keyOrder() []string
+}
+
+// fieldOf returns the field of the struct v at index for reading: the
+// zero value of the field's type (typ) when the path goes through a nil
+// embedded pointer (a block's rarely written keywords, none set).
+func fieldOf(v reflect.Value, index []int, typ reflect.Type) reflect.Value {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return reflect.Zero(typ)
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
+}
+
+// settableField returns the field of the addressable struct v at index for
+// setting it, allocating the embedded pointers on the way.
+func settableField(v reflect.Value, index []int) reflect.Value {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
 }
 
 // classify tells how a field of type t is written in keepalived.conf.

@@ -101,7 +101,7 @@ func sourceFiles(c *Config, top string) []string {
 			for i := range s.fields {
 				f := &s.fields[i]
 				if f.kind == kindBlock || f.kind == kindBlockList || f.kind == kindNamed || f.kind == kindLines {
-					walk(v.FieldByIndex(f.index))
+					walk(fieldOf(v, f.index, f.typ))
 				}
 			}
 		}

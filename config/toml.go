@@ -458,7 +458,7 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 	}
 	for i := range s.fields {
 		f := &s.fields[i]
-		fv := v.FieldByIndex(f.index)
+		fv := fieldOf(v, f.index, f.typ)
 		switch f.kind {
 		case kindBlock:
 			if !fv.IsNil() {

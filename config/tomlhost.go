@@ -117,7 +117,7 @@ func overlay(dst, src reflect.Value, keys map[string]any, sc schemas) {
 		if f == nil {
 			continue
 		}
-		df, sf := dst.FieldByIndex(f.index), src.FieldByIndex(f.index)
+		df, sf := settableField(dst, f.index), fieldOf(src, f.index, f.typ)
 		sub, isTable := kv.(map[string]any)
 		switch {
 		case f.kind == kindBlock && isTable && !df.IsNil() && !sf.IsNil():
@@ -165,9 +165,11 @@ func unsetKey(v reflect.Value, path []string, sc schemas) bool {
 	if f == nil {
 		return false
 	}
-	fv := v.FieldByIndex(f.index)
+	fv := fieldOf(v, f.index, f.typ)
 	if len(path) == 1 {
-		fv.Set(reflect.Zero(fv.Type()))
+		if fv.CanSet() { // else not set: in a nil embedded pointer
+			fv.Set(reflect.Zero(fv.Type()))
+		}
 		return true
 	}
 	switch f.kind {
@@ -272,7 +274,7 @@ func unparsedDiags(v reflect.Value, where string, strict bool, sc schemas) Diagn
 	}
 	for i := range s.fields {
 		f := &s.fields[i]
-		fv := v.FieldByIndex(f.index)
+		fv := fieldOf(v, f.index, f.typ)
 		switch f.kind {
 		case kindBlock:
 			if !fv.IsNil() {

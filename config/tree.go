@@ -75,7 +75,7 @@ func (tb *treeBuilder) tomlOnly(t reflect.Type) []*fieldInfo {
 		if key == "" || key == "-" || !(ka == "-" || strings.HasPrefix(ka, "-,") && !strings.Contains(ka, "body")) {
 			continue
 		}
-		fs = append(fs, &fieldInfo{key: key, index: f.Index, kind: kindScalar})
+		fs = append(fs, &fieldInfo{key: key, index: f.Index, typ: f.Type, kind: kindScalar})
 	}
 	if tb.only == nil {
 		tb.only = map[reflect.Type][]*fieldInfo{}
@@ -124,13 +124,13 @@ func (tb *treeBuilder) fill(n *tnode, v reflect.Value, top bool) {
 	// keepalived.conf writes in the block's header, and kt's own
 	// additions) come first.
 	for _, f := range tb.tomlOnly(v.Type()) {
-		if fv := v.FieldByIndex(f.index); !fv.IsZero() {
+		if fv := fieldOf(v, f.index, f.typ); !fv.IsZero() {
 			n.kids = append(n.kids, &tnode{kind: nKey, f: f, val: fv, file: n.file, line: -1})
 		}
 	}
 	for i := range s.fields {
 		f := &s.fields[i]
-		fv := v.FieldByIndex(f.index)
+		fv := fieldOf(v, f.index, f.typ)
 		add := func(c *tnode) {
 			if c.file == "" {
 				c.file = n.file

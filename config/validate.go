@@ -1136,6 +1136,11 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 		}
 	}
 	v.fwdKeyword(p.Of("lvs_method"), rs.LVSMethod, "real")
+	var none RealServerExtra // the keywords out of line, when none is written
+	x := rs.RealServerExtra
+	if x == nil {
+		x = &none
+	}
 	for _, kw := range []struct {
 		name string
 		n    **int
@@ -1153,7 +1158,7 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 	v.timer(p, "connect_timeout", &rs.ConnectTimeout, false, maxConnectTimeout, "real server connect_timeout %s invalid - ignoring")
 	v.timer(p, "delay_loop", &rs.DelayLoop, false, 0, "real server delay_loop '%s' invalid - ignoring")
 	v.timer(p, "delay_before_retry", &rs.DelayBeforeRetry, true, 0, "real server delay_before_retry '%s' invalid - ignoring")
-	v.timer(p, "warmup", &rs.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
+	v.timer(p, "warmup", &x.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
 	v.checkers(rs, where)
 }
 
@@ -1283,9 +1288,9 @@ func (v *validator) firstScript() *Pos {
 		add(vs.Pos, "quorum_up", vs.QuorumUp.Script())
 		add(vs.Pos, "quorum_down", vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
-			add(rs.Pos, "notify_up", rs.NotifyUp.Script())
-			add(rs.Pos, "notify_down", rs.NotifyDown.Script())
-			for _, m := range rs.MiscCheck {
+			add(rs.Pos, "notify_up", rs.NotifyUp().Script())
+			add(rs.Pos, "notify_down", rs.NotifyDown().Script())
+			for _, m := range rs.MiscCheck() {
 				add(m.Pos, "misc_path", m.MiscPath)
 			}
 		}

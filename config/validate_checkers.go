@@ -11,15 +11,20 @@ import (
 // by a step of its own: HTTP_GET, SSL_GET, TCP_CHECK, SMTP_CHECK,
 // DNS_CHECK, MISC_CHECK, FILE_CHECK, UDP_CHECK, PING_CHECK.
 func (v *validator) checkers(rs *RealServer, where lvsPlace) {
+	var none RealServerExtra // the kinds out of line, when none is written
+	x := rs.RealServerExtra
+	if x == nil {
+		x = &none
+	}
 	rs.HTTPGet = keepCheckers(rs.HTTPGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "HTTP_GET", where) })
-	rs.SSLGet = keepCheckers(rs.SSLGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "SSL_GET", where) })
+	x.SSLGet = keepCheckers(x.SSLGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "SSL_GET", where) })
 	rs.TCPCheck = keepCheckers(rs.TCPCheck, func(c *TCPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "TCP_CHECK") })
-	rs.SMTPCheck = keepCheckers(rs.SMTPCheck, func(c *SMTPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "SMTP_CHECK") })
-	rs.DNSCheck = keepCheckers(rs.DNSCheck, func(c *DNSCheck) bool { return v.dnsCheck(rs, c) })
-	rs.MiscCheck = keepCheckers(rs.MiscCheck, func(c *MiscCheck) bool { return v.miscCheck(rs, c) })
-	rs.FileCheck = keepCheckers(rs.FileCheck, v.fileCheck)
-	rs.UDPCheck = keepCheckers(rs.UDPCheck, func(c *UDPCheck) bool { return v.udpCheck(rs, c) })
-	rs.PingCheck = keepCheckers(rs.PingCheck, func(c *PingCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "PING_CHECK") })
+	x.SMTPCheck = keepCheckers(x.SMTPCheck, func(c *SMTPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "SMTP_CHECK") })
+	x.DNSCheck = keepCheckers(x.DNSCheck, func(c *DNSCheck) bool { return v.dnsCheck(rs, c) })
+	x.MiscCheck = keepCheckers(x.MiscCheck, func(c *MiscCheck) bool { return v.miscCheck(rs, c) })
+	x.FileCheck = keepCheckers(x.FileCheck, v.fileCheck)
+	x.UDPCheck = keepCheckers(x.UDPCheck, func(c *UDPCheck) bool { return v.udpCheck(rs, c) })
+	x.PingCheck = keepCheckers(x.PingCheck, func(c *PingCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "PING_CHECK") })
 }
 
 // keepCheckers checks each checker of list in order and keeps, in place,

@@ -72,13 +72,13 @@ func (d *Daemon) prepareLVSScripts(cfg *config.Config) lvsScripts {
 			prep(ls.quorumDown, name, func() string { return "virtual_server " + vs.Describe() + " quorum_down" }, vs.QuorumDown.Script())
 		}
 		for _, rs := range vs.RealServers {
-			if rs.NotifyUp.Cmd() == "" && rs.NotifyDown.Cmd() == "" {
+			if rs.NotifyUp().Cmd() == "" && rs.NotifyDown().Cmd() == "" {
 				continue
 			}
 			key := check.ServerKey(vs, rs)
 			what := func() string { return "virtual_server " + vs.Describe() + " real_server " + rs.Address.String() }
-			prep(ls.rsUp, key, func() string { return what() + " notify_up" }, rs.NotifyUp.Script())
-			prep(ls.rsDown, key, func() string { return what() + " notify_down" }, rs.NotifyDown.Script())
+			prep(ls.rsUp, key, func() string { return what() + " notify_up" }, rs.NotifyUp().Script())
+			prep(ls.rsDown, key, func() string { return what() + " notify_down" }, rs.NotifyDown().Script())
 		}
 	}
 	return ls
@@ -340,7 +340,7 @@ func (d *Daemon) checkerTransition(tr check.Transition) {
 	if !d.mail.Enabled() || tr.Up == tr.WasUp {
 		return
 	}
-	if smtp.WantChecker(d.config().Global, s.RealServer.SMTPAlert, true) {
+	if smtp.WantChecker(d.config().Global, s.RealServer.SMTPAlert(), true) {
 		vs := s.VirtualServer.Describe()
 		d.mail.Enqueue(smtp.CheckerMessage(d.mail.RouterID(), smtp.DescribeRealServer(s.VirtualServer, s.RealServer), vs,
 			tr.Up, "=> "+tr.Check+": "+tr.Reason+" <=", tr.At))

@@ -392,8 +392,7 @@ func verdict(h HealthView, none bool, r *rsState) (Health, bool) {
 }
 
 func hasCheckers(rs *config.RealServer) bool {
-	return len(rs.HTTPGet)+len(rs.SSLGet)+len(rs.TCPCheck)+len(rs.SMTPCheck)+len(rs.DNSCheck)+
-		len(rs.MiscCheck)+len(rs.UDPCheck)+len(rs.PingCheck)+len(rs.FileCheck)+len(rs.BFDCheck) > 0
+	return rs.HasCheckers()
 }
 
 // services lists the kernel services a virtual server stands for: one, or

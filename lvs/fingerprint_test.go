@@ -128,22 +128,34 @@ func mutate(t *testing.T, v reflect.Value) bool {
 }
 
 // eachField calls f with a fresh parse of fpBase and, in it, each field of
-// the virtual server (rs false) or of its first real server (rs true).
+// the virtual server (rs false) or of its first real server (rs true),
+// those out of line (config.RealServerExtra, allocated here) included.
 func eachField(t *testing.T, rs bool, f func(t *testing.T, name string, cfg *config.Config, field reflect.Value)) {
 	t.Helper()
 	typ := reflect.TypeOf(config.VirtualServer{})
 	if rs {
 		typ = reflect.TypeOf(config.RealServer{})
 	}
-	for i := range typ.NumField() {
-		name := typ.Field(i).Name
-		t.Run(typ.Name()+"."+name, func(t *testing.T) {
+	for _, sf := range reflect.VisibleFields(typ) {
+		if sf.Anonymous {
+			continue // its fields come on their own
+		}
+		t.Run(typ.Name()+"."+sf.Name, func(t *testing.T) {
 			cfg := parse(t, fpBase)
 			v := reflect.ValueOf(cfg.VirtualServers[0]).Elem()
 			if rs {
 				v = reflect.ValueOf(cfg.VirtualServers[0].RealServers[0]).Elem()
 			}
-			f(t, name, cfg, v.Field(i))
+			for k, x := range sf.Index {
+				if k > 0 && v.Kind() == reflect.Pointer {
+					if v.IsNil() {
+						v.Set(reflect.New(v.Type().Elem()))
+					}
+					v = v.Elem()
+				}
+				v = v.Field(x)
+			}
+			f(t, sf.Name, cfg, v)
 		})
 	}
 }

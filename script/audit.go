@@ -71,9 +71,9 @@ func Refs(cfg *config.Config) []Ref {
 		add(vs.Pos, "quorum_down", w, vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
 			rw := w + " real_server " + rs.Address.String()
-			add(rs.Pos, "notify_up", rw, rs.NotifyUp.Script())
-			add(rs.Pos, "notify_down", rw, rs.NotifyDown.Script())
-			for _, m := range rs.MiscCheck {
+			add(rs.Pos, "notify_up", rw, rs.NotifyUp().Script())
+			add(rs.Pos, "notify_down", rw, rs.NotifyDown().Script())
+			for _, m := range rs.MiscCheck() {
 				add(m.Pos, "misc_path", rw+" MISC_CHECK", WithUser(m.MiscPath, m.User))
 			}
 		}
