@@ -249,16 +249,16 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 		opt.ServerName = vhost
 	}
 	for _, u := range c.EffectiveURLs() {
-		if u.Regex != "" {
+		if u.Regex() != "" {
 			return nil, fmt.Errorf("url %s: regex checks are not supported by kt", u.Path)
 		}
 		codes, err := ParseStatusCodes(u.EffectiveStatusCodes())
 		if err != nil {
 			return nil, fmt.Errorf("url %s: %w", u.Path, err)
 		}
-		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost})
-		if opt.ServerName == "" && ssl && c.EnableSNI != nil && *c.EnableSNI && u.Virtualhost != "" {
-			opt.ServerName = u.Virtualhost
+		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost()})
+		if opt.ServerName == "" && ssl && c.EnableSNI != nil && *c.EnableSNI && u.Virtualhost() != "" {
+			opt.ServerName = u.Virtualhost()
 		}
 	}
 	return NewHTTP(opt)

@@ -312,21 +312,69 @@ type HTTPCheck struct {
 	Unparsed     Unparsed    `toml:"unparsed,omitempty" ka:",unparsed"`
 }
 
-// URLCheck is one url block of an HTTP check.
+// URLCheck is one url block of an HTTP check. Its rarely written keywords
+// (URLExtra: virtualhost and the regex ones, 112 bytes inline) are out of
+// line, as a real server's are (RealServer): bench/convert.sh's file has
+// 20,000 url blocks. Read them with the methods of the same names
+// (u.Regex()); set them through Extra.
 type URLCheck struct {
-	Pos            Pos      `toml:"-"`
-	Path           string   `toml:"path,omitempty"`
-	Digest         string   `toml:"digest,omitempty"`
-	StatusCode     Args     `toml:"status_code,omitempty"` // codes and ranges: 200 301-303
-	Virtualhost    string   `toml:"virtualhost,omitempty"`
-	Regex          string   `toml:"regex,omitempty"`
-	RegexNoMatch   bool     `toml:"regex_no_match,omitempty"`
-	RegexOptions   Args     `toml:"regex_options,omitempty"` // PCRE2 option names
-	RegexMinOffset *int     `toml:"regex_min_offset,omitempty"`
-	RegexMaxOffset *int     `toml:"regex_max_offset,omitempty"`
-	RegexStack     Args     `toml:"regex_stack,omitempty"` // START MAX
-	Unparsed       Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
+	Pos        Pos    `toml:"-"`
+	Path       string `toml:"path,omitempty"`
+	Digest     string `toml:"digest,omitempty"`
+	StatusCode Args   `toml:"status_code,omitempty"` // codes and ranges: 200 301-303
+	*URLExtra
+	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
 }
+
+// URLExtra holds a url block's rarely written keywords (see URLCheck); nil
+// when none is written.
+type URLExtra struct {
+	Virtualhost    string `toml:"virtualhost,omitempty"`
+	Regex          string `toml:"regex,omitempty"`
+	RegexNoMatch   bool   `toml:"regex_no_match,omitempty"`
+	RegexOptions   Args   `toml:"regex_options,omitempty"` // PCRE2 option names
+	RegexMinOffset *int   `toml:"regex_min_offset,omitempty"`
+	RegexMaxOffset *int   `toml:"regex_max_offset,omitempty"`
+	RegexStack     Args   `toml:"regex_stack,omitempty"` // START MAX
+}
+
+// Extra returns the url block's rarely written keywords for setting them,
+// allocating them on first use.
+func (u *URLCheck) Extra() *URLExtra {
+	if u.URLExtra == nil {
+		u.URLExtra = &URLExtra{}
+	}
+	return u.URLExtra
+}
+
+// extra returns the rarely written keywords for reading (zero when none).
+func (u *URLCheck) extra() URLExtra {
+	if u.URLExtra == nil {
+		return URLExtra{}
+	}
+	return *u.URLExtra
+}
+
+// Virtualhost is the url's virtualhost ("" when not written).
+func (u *URLCheck) Virtualhost() string { return u.extra().Virtualhost }
+
+// Regex is the url's regex ("" when not written).
+func (u *URLCheck) Regex() string { return u.extra().Regex }
+
+// RegexNoMatch is the url's regex_no_match.
+func (u *URLCheck) RegexNoMatch() bool { return u.extra().RegexNoMatch }
+
+// RegexOptions is the url's regex_options.
+func (u *URLCheck) RegexOptions() Args { return u.extra().RegexOptions }
+
+// RegexMinOffset is the url's regex_min_offset (nil when not written).
+func (u *URLCheck) RegexMinOffset() *int { return u.extra().RegexMinOffset }
+
+// RegexMaxOffset is the url's regex_max_offset (nil when not written).
+func (u *URLCheck) RegexMaxOffset() *int { return u.extra().RegexMaxOffset }
+
+// RegexStack is the url's regex_stack.
+func (u *URLCheck) RegexStack() Args { return u.extra().RegexStack }
 
 // TCPCheck is a TCP_CHECK block: a connect succeeds.
 type TCPCheck struct {

@@ -21,7 +21,7 @@ func TestModelBlockSizes(t *testing.T) {
 		{RealServer{}, 232},
 		{VirtualServer{}, 464},
 		{HTTPCheck{}, 272},
-		{URLCheck{}, 248},
+		{URLCheck{}, 136},
 		{TCPCheck{}, 200},
 	} {
 		typ := reflect.TypeOf(tc.v)
