@@ -145,8 +145,8 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 	delay := config.EffectiveDelayLoop(b.vs, b.rs, cc)
 	warmup := delay
 	switch {
-	case cc.Warmup != nil:
-		warmup = cc.Warmup.D()
+	case cc.Warmup() != nil:
+		warmup = cc.Warmup().D()
 	case b.rs.Warmup() != nil:
 		warmup = b.rs.Warmup().D()
 	case b.vs.Warmup != nil:
@@ -154,8 +154,8 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 	}
 	alpha := b.vs.Alpha
 	switch {
-	case cc.Alpha != nil:
-		alpha = *cc.Alpha
+	case cc.Alpha() != nil:
+		alpha = *cc.Alpha()
 	case b.rs.Alpha != nil:
 		alpha = *b.rs.Alpha
 	}
@@ -211,14 +211,14 @@ func (b *builder) dial(cc *config.CheckCommon, defPort int) Dial {
 	d := Dial{
 		Addr:    HostPort(b.host(cc), port),
 		BindTo:  cc.EffectiveBindTo(),
-		BindIf:  cc.BindIf,
+		BindIf:  cc.BindIf(),
 		Timeout: config.EffectiveConnectTimeout(b.vs, b.rs, cc),
 	}
 	if p, ok := cc.EffectiveBindPort(); ok {
 		d.BindPort = p
 	}
-	if cc.FWMark != nil {
-		d.FWMark = *cc.FWMark
+	if cc.FWMark() != nil {
+		d.FWMark = *cc.FWMark()
 	}
 	return d
 }

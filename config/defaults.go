@@ -252,8 +252,8 @@ func EffectiveRetry(kind CheckKind, vs *VirtualServer, rs *RealServer, c *CheckC
 	switch {
 	case c != nil && c.Retry != nil && *c.Retry >= 0:
 		return *c.Retry
-	case c != nil && c.NbGetRetry != nil:
-		return *c.NbGetRetry
+	case c != nil && c.NbGetRetry() != nil:
+		return *c.NbGetRetry()
 	case rs != nil && rs.Retry != nil && *rs.Retry >= 1:
 		return *rs.Retry
 	case vs.Retry != nil && *vs.Retry >= 1:

@@ -344,41 +344,41 @@ func timerOK(d *Duration, max time.Duration) bool {
 
 // EffectiveConnectPort is connect_port when it is 1-65535.
 func (c *CheckCommon) EffectiveConnectPort() (int, bool) {
-	if c.ConnectPort == nil || *c.ConnectPort < 1 || *c.ConnectPort > 65535 {
+	if c.ConnectPort() == nil || *c.ConnectPort() < 1 || *c.ConnectPort() > 65535 {
 		return 0, false
 	}
-	return *c.ConnectPort, true
+	return *c.ConnectPort(), true
 }
 
 // EffectiveBindPort is bind_port when it is 1-65535.
 func (c *CheckCommon) EffectiveBindPort() (int, bool) {
-	if c.BindPort == nil || *c.BindPort < 1 || *c.BindPort > 65535 {
+	if c.BindPort() == nil || *c.BindPort() < 1 || *c.BindPort() > 65535 {
 		return 0, false
 	}
-	return *c.BindPort, true
+	return *c.BindPort(), true
 }
 
 // EffectiveConnectIP is connect_ip when it is an IP address, else "".
 func (c *CheckCommon) EffectiveConnectIP() string {
 	// An empty one is the common case: ParseAddr would allocate its error.
-	if c.ConnectIP == "" {
+	if c.ConnectIP() == "" {
 		return ""
 	}
-	if _, err := netip.ParseAddr(c.ConnectIP); err != nil {
+	if _, err := netip.ParseAddr(c.ConnectIP()); err != nil {
 		return ""
 	}
-	return c.ConnectIP
+	return c.ConnectIP()
 }
 
 // EffectiveBindTo is bindto when it is an IP address, else "".
 func (c *CheckCommon) EffectiveBindTo() string {
-	if c.BindTo == "" {
+	if c.BindTo() == "" {
 		return ""
 	}
-	if _, err := netip.ParseAddr(c.BindTo); err != nil {
+	if _, err := netip.ParseAddr(c.BindTo()); err != nil {
 		return ""
 	}
-	return c.BindTo
+	return c.BindTo()
 }
 
 // EffectiveURLs are the url blocks keepalived keeps: those with a path.

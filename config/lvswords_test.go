@@ -36,8 +36,8 @@ func TestLVSEffectiveFixups(t *testing.T) {
 		{"connection keywords in MISC_CHECK are unknown", head + rs + "  MISC_CHECK {\n   misc_path /bin/true\n   connect_timeout 3\n   connect_port 81\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				m := c.VirtualServers[0].RealServers[0].MiscCheck()[0]
-				if m.ConnectTimeout != nil || m.ConnectPort != nil {
-					t.Errorf("MISC_CHECK keeps connect_timeout %v, connect_port %v", m.ConnectTimeout, m.ConnectPort)
+				if m.ConnectTimeout != nil || m.ConnectPort() != nil {
+					t.Errorf("MISC_CHECK keeps connect_timeout %v, connect_port %v", m.ConnectTimeout, m.ConnectPort())
 				}
 			}},
 		{"MISC_CHECK without misc_path is removed", head + rs + "  MISC_CHECK {\n   misc_timeout 3\n  }\n  TCP_CHECK {\n  }\n }\n}\n",
@@ -87,7 +87,7 @@ func TestLVSEffectiveFixups(t *testing.T) {
 			"  TCP_CHECK {\n   connect_ip fe80::1\n  }\n  TCP_CHECK {\n   bindto 2001:db8::1\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
-				if len(r.TCPCheck) != 1 || r.TCPCheck[0].BindTo != "" {
+				if len(r.TCPCheck) != 1 || r.TCPCheck[0].BindTo() != "" {
 					t.Errorf("TCP_CHECKs %+v; want one, without bindto", r.TCPCheck)
 				}
 			}},

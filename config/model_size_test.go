@@ -20,9 +20,9 @@ func TestModelBlockSizes(t *testing.T) {
 		{Pos{}, 40},
 		{RealServer{}, 232},
 		{VirtualServer{}, 464},
-		{HTTPCheck{}, 272},
+		{HTTPCheck{}, 176},
 		{URLCheck{}, 136},
-		{TCPCheck{}, 200},
+		{TCPCheck{}, 104},
 	} {
 		typ := reflect.TypeOf(tc.v)
 		if got := typ.Size(); got > tc.max {
@@ -53,5 +53,31 @@ func TestRealServerKeyOrder(t *testing.T) {
 	rs.Extra().SSLGet = append(rs.Extra().SSLGet, &HTTPCheck{})
 	if len(rs.SSLGet()) != 1 || !rs.HasCheckers() {
 		t.Error("an SSL_GET set through Extra is not read back")
+	}
+}
+
+// TestCheckKeyOrder: a checker's common keywords are written in the order
+// CheckCommon's keyOrder lists (those out of line in CheckExtra among those
+// inline), before the checker's own.
+func TestCheckKeyOrder(t *testing.T) {
+	order := (*CheckCommon)(nil).keyOrder()
+	for _, typ := range []reflect.Type{reflect.TypeOf(TCPCheck{}), reflect.TypeOf(HTTPCheck{})} {
+		s := schemas{}.of(typ)
+		if len(s.fields) < len(order) {
+			t.Fatalf("%s has %d keywords, fewer than CheckCommon's %d", typ.Name(), len(s.fields), len(order))
+		}
+		for i, key := range order {
+			if s.fields[i].key != key {
+				t.Errorf("%s: keyword %d is %s, keyOrder says %s", typ.Name(), i, s.fields[i].key, key)
+			}
+		}
+	}
+	var c CheckCommon
+	if c.BindTo() != "" || c.CheckExtra != nil {
+		t.Fatal("a checker with nothing set has a bindto")
+	}
+	c.Extra().BindTo = "192.0.2.1"
+	if c.BindTo() != "192.0.2.1" {
+		t.Error("a bindto set through Extra is not read back")
 	}
 }

@@ -209,14 +209,27 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		s.fields = append(s.fields, fi)
 	}
 	if o, ok := reflect.New(t).Interface().(keyOrderer); ok {
-		order := o.keyOrder()
-		rank := func(f fieldInfo) int {
-			if i := slices.Index(order, f.key); i >= 0 {
-				return i
-			}
-			return len(order)
+		sortByKeys(s.fields, o.keyOrder())
+	}
+	// A struct embedded by value that orders its own keys (CheckCommon)
+	// has them sorted in their place.
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.Anonymous || sf.Type.Kind() != reflect.Struct {
+			continue
 		}
-		slices.SortStableFunc(s.fields, func(a, b fieldInfo) int { return rank(a) - rank(b) })
+		o, ok := reflect.New(sf.Type).Interface().(keyOrderer)
+		if !ok {
+			continue
+		}
+		lo := slices.IndexFunc(s.fields, func(f fieldInfo) bool { return f.index[0] == i })
+		hi := lo
+		for hi >= 0 && hi < len(s.fields) && s.fields[hi].index[0] == i {
+			hi++
+		}
+		if lo >= 0 {
+			sortByKeys(s.fields[lo:hi], o.keyOrder())
+		}
 	}
 	for i := range s.fields {
 		if bodyKey != "" && s.fields[i].key == bodyKey {
@@ -239,6 +252,18 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 // after those listed, in struct order.
 type keyOrderer interface {
 	keyOrder() []string
+}
+
+// sortByKeys sorts fields by the place of their keys in order, those not
+// in it last, each group in its own order.
+func sortByKeys(fields []fieldInfo, order []string) {
+	rank := func(f fieldInfo) int {
+		if i := slices.Index(order, f.key); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(fields, func(a, b fieldInfo) int { return rank(a) - rank(b) })
 }
 
 // fieldOf returns the field of the struct v at index for reading: the

@@ -59,6 +59,11 @@ func (v *validator) checkCommon(rs *RealServer, p Pos, c *CheckCommon, kind stri
 // SSL_GET, and the connection keywords in every checker but MISC_CHECK.
 // Elsewhere they are unknown keywords, which it ignores.
 func (v *validator) checkerUnknownKeywords(p Pos, c *CheckCommon, kind string) {
+	var none CheckExtra // the keywords out of line, when none is written
+	x := c.CheckExtra
+	if x == nil {
+		x = &none
+	}
 	unknown := func(kw string, set bool, clear func()) {
 		if !set {
 			return
@@ -71,44 +76,49 @@ func (v *validator) checkerUnknownKeywords(p Pos, c *CheckCommon, kind string) {
 		clear()
 	}
 	if kind == "MISC_CHECK" {
-		unknown("connect_ip", c.ConnectIP != "", func() { c.ConnectIP = "" })
-		unknown("connect_port", c.ConnectPort != nil, func() { c.ConnectPort = nil })
-		unknown("bindto", c.BindTo != "", func() { c.BindTo = "" })
-		unknown("bind_port", c.BindPort != nil, func() { c.BindPort = nil })
-		unknown("bind_if", c.BindIf != "", func() { c.BindIf = "" })
+		unknown("connect_ip", x.ConnectIP != "", func() { x.ConnectIP = "" })
+		unknown("connect_port", x.ConnectPort != nil, func() { x.ConnectPort = nil })
+		unknown("bindto", x.BindTo != "", func() { x.BindTo = "" })
+		unknown("bind_port", x.BindPort != nil, func() { x.BindPort = nil })
+		unknown("bind_if", x.BindIf != "", func() { x.BindIf = "" })
 		unknown("connect_timeout", c.ConnectTimeout != nil, func() { c.ConnectTimeout = nil })
-		unknown("fwmark", c.FWMark != nil, func() { c.FWMark = nil })
+		unknown("fwmark", x.FWMark != nil, func() { x.FWMark = nil })
 	}
 	if kind == "HTTP_GET" || kind == "SSL_GET" {
-		if c.NbGetRetry != nil {
+		if x.NbGetRetry != nil {
 			v.carryf(p.Of("nb_get_retry"), "nb_get_retry is deprecated - please use 'retry'")
 		}
 	} else {
-		unknown("nb_get_retry", c.NbGetRetry != nil, func() { c.NbGetRetry = nil })
+		unknown("nb_get_retry", x.NbGetRetry != nil, func() { x.NbGetRetry = nil })
 	}
 }
 
 // checkerBadValues: keepalived reports these, ignores the value and runs
 // the checker without it; so does kt (the Effective methods).
 func (v *validator) checkerBadValues(p Pos, c *CheckCommon) {
-	if c.ConnectIP != "" && c.EffectiveConnectIP() == "" {
-		v.carryf(p.Of("connect_ip"), "Invalid connect_ip address %s - ignoring", c.ConnectIP)
+	var none CheckExtra // the keywords out of line, when none is written
+	x := c.CheckExtra
+	if x == nil {
+		x = &none
 	}
-	if c.BindTo != "" && c.EffectiveBindTo() == "" {
-		v.carryf(p.Of("bindto"), "Invalid bindto address %s - ignoring", c.BindTo)
+	if x.ConnectIP != "" && c.EffectiveConnectIP() == "" {
+		v.carryf(p.Of("connect_ip"), "Invalid connect_ip address %s - ignoring", x.ConnectIP)
 	}
-	if _, ok := c.EffectiveConnectPort(); c.ConnectPort != nil && !ok {
-		v.carryf(p.Of("connect_port"), "%s", kaUnsigned(*c.ConnectPort, 1, 65535))
-		v.carryf(p.Of("connect_port"), "Invalid checker connect_port '%d'", *c.ConnectPort)
+	if x.BindTo != "" && c.EffectiveBindTo() == "" {
+		v.carryf(p.Of("bindto"), "Invalid bindto address %s - ignoring", x.BindTo)
 	}
-	if _, ok := c.EffectiveBindPort(); c.BindPort != nil && !ok {
-		v.carryf(p.Of("bind_port"), "%s", kaUnsigned(*c.BindPort, 1, 65535))
-		v.carryf(p.Of("bind_port"), "Invalid checker bind_port '%d'", *c.BindPort)
+	if _, ok := c.EffectiveConnectPort(); x.ConnectPort != nil && !ok {
+		v.carryf(p.Of("connect_port"), "%s", kaUnsigned(*x.ConnectPort, 1, 65535))
+		v.carryf(p.Of("connect_port"), "Invalid checker connect_port '%d'", *x.ConnectPort)
+	}
+	if _, ok := c.EffectiveBindPort(); x.BindPort != nil && !ok {
+		v.carryf(p.Of("bind_port"), "%s", kaUnsigned(*x.BindPort, 1, 65535))
+		v.carryf(p.Of("bind_port"), "Invalid checker bind_port '%d'", *x.BindPort)
 	}
 	v.timer(p, "connect_timeout", &c.ConnectTimeout, false, maxConnectTimeout, "connect_timeout %s invalid - ignoring")
 	v.timer(p, "delay_loop", &c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
 	v.timer(p, "delay_before_retry", &c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
-	v.timer(p, "warmup", &c.Warmup, true, 0, "Invalid warmup connection value '%s'")
+	v.timer(p, "warmup", &x.Warmup, true, 0, "Invalid warmup connection value '%s'")
 	if c.Retry != nil && *c.Retry < 0 {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
 		v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
@@ -119,6 +129,11 @@ func (v *validator) checkerBadValues(p Pos, c *CheckCommon) {
 // and bindto must be of one family: the line that breaks that is dropped
 // (co_ip_handler, co_srcip_handler).
 func (v *validator) checkerFamilies(rs *RealServer, p Pos, c *CheckCommon) {
+	var none CheckExtra // the keywords out of line, when none is written
+	x := c.CheckExtra
+	if x == nil {
+		x = &none
+	}
 	bt := c.EffectiveBindTo()
 	if bt == "" {
 		return
@@ -132,10 +147,10 @@ func (v *validator) checkerFamilies(rs *RealServer, p Pos, c *CheckCommon) {
 	switch {
 	case familyOf(dst) != 0 && familyOf(dst) != familyOf(bt):
 		v.carryf(p.Of("bindto"), "bindto address %s does not match address family of connect_ip - skipping", bt)
-		c.BindTo = ""
+		x.BindTo = ""
 	case ci != "" && !ciFirst && familyOf(ci) != familyOf(bt):
 		v.carryf(p.Of("connect_ip"), "connect_ip address %s does not match address family of bindto - skipping", ci)
-		c.ConnectIP = ""
+		x.ConnectIP = ""
 	}
 }
 
@@ -147,7 +162,7 @@ func (v *validator) linkLocalOK(rs *RealServer, p Pos, c *CheckCommon) bool {
 	if dst == "" {
 		dst = rs.Address.Host
 	}
-	if a, err := netip.ParseAddr(dst); err == nil && a.Is6() && a.IsLinkLocalUnicast() && c.BindIf == "" {
+	if a, err := netip.ParseAddr(dst); err == nil && a.Is6() && a.IsLinkLocalUnicast() && c.BindIf() == "" {
 		v.carryf(p.EndPos(), "Checker link local address %s requires a bind_if", a.WithZone(""))
 		return false
 	}
