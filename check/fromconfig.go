@@ -175,7 +175,7 @@ func (b *builder) add(jobs *[]Job, errs *[]error, pos config.Pos, kind config.Ch
 func (b *builder) httpRecovery(jobs []Job, c *config.HTTPCheck) {
 	if n := len(jobs); n > 0 && jobs[n-1].Server == b.srv {
 		jobs[n-1].ConfirmRecovery = true
-		jobs[n-1].FastRecovery = c.FastRecovery != nil && *c.FastRecovery
+		jobs[n-1].FastRecovery = c.FastRecovery() != nil && *c.FastRecovery()
 	}
 }
 
@@ -228,7 +228,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 	if ssl {
 		def = 443
 	}
-	vhost := c.Virtualhost
+	vhost := c.Virtualhost()
 	if vhost == "" {
 		vhost = b.rs.Virtualhost()
 	}
@@ -238,14 +238,14 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 	opt := HTTPOptions{
 		Dial:         b.dial(&c.CheckCommon, def),
 		TLS:          ssl,
-		Protocol:     c.HTTPProtocol,
+		Protocol:     c.HTTPProtocol(),
 		Virtualhost:  vhost,
 		Certificates: b.certs,
 	}
 	if ssl && b.roots != nil {
 		opt.Verify, opt.RootCAs = true, b.roots
 	}
-	if ssl && c.EnableSNI != nil && *c.EnableSNI {
+	if ssl && c.EnableSNI() != nil && *c.EnableSNI() {
 		opt.ServerName = vhost
 	}
 	for _, u := range c.EffectiveURLs() {
@@ -257,7 +257,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 			return nil, fmt.Errorf("url %s: %w", u.Path, err)
 		}
 		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost()})
-		if opt.ServerName == "" && ssl && c.EnableSNI != nil && *c.EnableSNI && u.Virtualhost() != "" {
+		if opt.ServerName == "" && ssl && c.EnableSNI() != nil && *c.EnableSNI() && u.Virtualhost() != "" {
 			opt.ServerName = u.Virtualhost()
 		}
 	}

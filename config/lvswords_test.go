@@ -102,9 +102,9 @@ func TestLVSEffectiveFixups(t *testing.T) {
 			"  HTTP_GET {\n   http_protocol 2.0\n   url {\n    path /\n   }\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
-				if r.UDPCheck()[0].MinReplyLength != nil || r.DNSCheck()[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol != "" {
+				if r.UDPCheck()[0].MinReplyLength != nil || r.DNSCheck()[0].QueryName != "" || r.HTTPGet[0].HTTPProtocol() != "" {
 					t.Errorf("min_reply_length %v, DNS name %q, http_protocol %q; want all unset",
-						r.UDPCheck()[0].MinReplyLength, r.DNSCheck()[0].QueryName, r.HTTPGet[0].HTTPProtocol)
+						r.UDPCheck()[0].MinReplyLength, r.DNSCheck()[0].QueryName, r.HTTPGet[0].HTTPProtocol())
 				}
 			}},
 		{"a negative delay_before_retry is ignored", head + " delay_before_retry 4\n" + rs + "  delay_before_retry -1\n  TCP_CHECK {\n   delay_before_retry -1\n  }\n }\n}\n",

@@ -370,17 +370,55 @@ func (c *CheckCommon) Alpha() *bool { return c.extra().Alpha }
 // LogAllFailures is the checker's log_all_failures (nil when not written).
 func (c *CheckCommon) LogAllFailures() *bool { return c.extra().LogAllFailures }
 
-// HTTPCheck is an HTTP_GET or SSL_GET block.
+// HTTPCheck is an HTTP_GET or SSL_GET block. Its rarely written keywords
+// (HTTPExtra, 48 bytes inline) are out of line, as a real server's are
+// (RealServer): read them with the methods of the same names
+// (h.HTTPProtocol()); set them through Extra.
 type HTTPCheck struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	Virtualhost  string      `toml:"virtualhost,omitempty"`
-	HTTPProtocol string      `toml:"http_protocol,omitempty"` // 1.0, 1.1 or 1.0C
-	EnableSNI    *bool       `toml:"enable_sni,omitempty"`
-	FastRecovery *bool       `toml:"fast_recovery,omitempty"`
-	URLs         []*URLCheck `toml:"url,omitempty"`
-	Unparsed     Unparsed    `toml:"unparsed,omitempty" ka:",unparsed"`
+	*HTTPExtra
+	URLs     []*URLCheck `toml:"url,omitempty"`
+	Unparsed Unparsed    `toml:"unparsed,omitempty" ka:",unparsed"`
 }
+
+// HTTPExtra holds an HTTP check's rarely written keywords (see HTTPCheck);
+// nil when none is written.
+type HTTPExtra struct {
+	Virtualhost  string `toml:"virtualhost,omitempty"`
+	HTTPProtocol string `toml:"http_protocol,omitempty"` // 1.0, 1.1 or 1.0C
+	EnableSNI    *bool  `toml:"enable_sni,omitempty"`
+	FastRecovery *bool  `toml:"fast_recovery,omitempty"`
+}
+
+// Extra returns the HTTP check's rarely written keywords for setting them,
+// allocating them on first use (the common ones: CheckCommon.Extra).
+func (h *HTTPCheck) Extra() *HTTPExtra {
+	if h.HTTPExtra == nil {
+		h.HTTPExtra = &HTTPExtra{}
+	}
+	return h.HTTPExtra
+}
+
+// extra returns the rarely written keywords for reading (zero when none).
+func (h *HTTPCheck) extra() HTTPExtra {
+	if h.HTTPExtra == nil {
+		return HTTPExtra{}
+	}
+	return *h.HTTPExtra
+}
+
+// Virtualhost is the check's virtualhost ("" when not written).
+func (h *HTTPCheck) Virtualhost() string { return h.extra().Virtualhost }
+
+// HTTPProtocol is the check's http_protocol ("" when not written).
+func (h *HTTPCheck) HTTPProtocol() string { return h.extra().HTTPProtocol }
+
+// EnableSNI is the check's enable_sni (nil when not written).
+func (h *HTTPCheck) EnableSNI() *bool { return h.extra().EnableSNI }
+
+// FastRecovery is the check's fast_recovery (nil when not written).
+func (h *HTTPCheck) FastRecovery() *bool { return h.extra().FastRecovery }
 
 // URLCheck is one url block of an HTTP check. Its rarely written keywords
 // (URLExtra: virtualhost and the regex ones, 112 bytes inline) are out of

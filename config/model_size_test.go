@@ -20,7 +20,7 @@ func TestModelBlockSizes(t *testing.T) {
 		{Pos{}, 40},
 		{RealServer{}, 232},
 		{VirtualServer{}, 464},
-		{HTTPCheck{}, 176},
+		{HTTPCheck{}, 136},
 		{URLCheck{}, 136},
 		{TCPCheck{}, 104},
 	} {

@@ -180,11 +180,11 @@ func (v *validator) httpCheck(rs *RealServer, h *HTTPCheck, kind string, where l
 		// -t: SIGSEGV), so kt refuses it.
 		v.errorf(h.Pos.EndPos(), "HTTP/SSL_GET checker has no urls specified - ignoring (%s: keepalived 2.2.7 crashes on an HTTP check with no url block with a path, so kt does not run it)", where)
 	}
-	switch h.HTTPProtocol {
+	switch h.HTTPProtocol() {
 	case "", "1.0", "1.1", "1.0C", "1.0c":
 	default:
-		v.carryf(h.Pos.Of("http_protocol"), "Invalid http_protocol version %s", h.HTTPProtocol)
-		h.HTTPProtocol = ""
+		v.carryf(h.Pos.Of("http_protocol"), "Invalid http_protocol version %s", h.HTTPProtocol())
+		h.HTTPExtra.HTTPProtocol = "" // set, so allocated
 	}
 	return v.linkLocalOK(rs, h.Pos, &h.CheckCommon)
 }
