@@ -63,8 +63,8 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 	for i := range s.fields {
 		f := &s.fields[i]
 		sf := fieldOf(src, f.index, f.typ)
-		if len(f.index) > 1 && sf.IsZero() {
-			continue // nothing to merge; dst's embedded pointer stays as it is
+		if sf.IsZero() {
+			continue // nothing to merge (and dst's embedded pointers stay nil)
 		}
 		df := settableField(dst, f.index)
 		switch f.kind {

@@ -185,52 +185,13 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		if tomlTag == "-" || (kaName == "-" && !strings.Contains(kaOpts, "body")) || !f.IsExported() {
 			continue
 		}
-		fi := fieldInfo{key: tomlTag, kw: tomlTag, index: f.Index, typ: f.Type}
-		for _, o := range strings.Split(kaOpts, ",") {
-			switch {
-			case o == "ms" || o == "us":
-				fi.unit = o
-			case strings.HasPrefix(o, "bare="):
-				fi.bare = strings.TrimPrefix(o, "bare=")
-			case o == "body":
-				bodyKey = tomlTag
-			}
-		}
-		if kaName != "" {
-			fi.kw = kaName
-		}
-		fi.kind, fi.elem = classify(f.Type)
-		if fi.kind == kindScalar {
-			fi.scalar = scalarKindOf(f.Type)
-		}
-		if fi.kind == kindLines {
-			fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
+		fi, body := newFieldInfo(f, tomlTag, kaName, kaOpts)
+		if body {
+			bodyKey = tomlTag
 		}
 		s.fields = append(s.fields, fi)
 	}
-	if o, ok := reflect.New(t).Interface().(keyOrderer); ok {
-		sortByKeys(s.fields, o.keyOrder())
-	}
-	// A struct embedded by value that orders its own keys (CheckCommon)
-	// has them sorted in their place.
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		if !sf.Anonymous || sf.Type.Kind() != reflect.Struct {
-			continue
-		}
-		o, ok := reflect.New(sf.Type).Interface().(keyOrderer)
-		if !ok {
-			continue
-		}
-		lo := slices.IndexFunc(s.fields, func(f fieldInfo) bool { return f.index[0] == i })
-		hi := lo
-		for hi >= 0 && hi < len(s.fields) && s.fields[hi].index[0] == i {
-			hi++
-		}
-		if lo >= 0 {
-			sortByKeys(s.fields[lo:hi], o.keyOrder())
-		}
-	}
+	orderFields(t, s.fields)
 	for i := range s.fields {
 		if bodyKey != "" && s.fields[i].key == bodyKey {
 			s.body = i
@@ -244,6 +205,61 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		s.byKey[s.fields[i].key] = &s.fields[i]
 	}
 	return s
+}
+
+// newFieldInfo describes the keyword field f, tagged tomlTag and ka
+// kaName,kaOpts; body reports the `ka:"-,body"` option.
+func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fieldInfo, body bool) {
+	fi = fieldInfo{key: tomlTag, kw: tomlTag, index: f.Index, typ: f.Type}
+	for _, o := range strings.Split(kaOpts, ",") {
+		switch {
+		case o == "ms" || o == "us":
+			fi.unit = o
+		case strings.HasPrefix(o, "bare="):
+			fi.bare = strings.TrimPrefix(o, "bare=")
+		case o == "body":
+			body = true
+		}
+	}
+	if kaName != "" {
+		fi.kw = kaName
+	}
+	fi.kind, fi.elem = classify(f.Type)
+	if fi.kind == kindScalar {
+		fi.scalar = scalarKindOf(f.Type)
+	}
+	if fi.kind == kindLines {
+		fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
+	}
+	return fi, body
+}
+
+// orderFields sorts the keyword fields of the struct type t by its
+// keyOrder, if it has one, and those of a struct embedded by value that
+// has one (CheckCommon) by that, in their place.
+func orderFields(t reflect.Type, fields []fieldInfo) {
+	if o, ok := reflect.New(t).Interface().(keyOrderer); ok {
+		sortByKeys(fields, o.keyOrder())
+	}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.Anonymous || sf.Type.Kind() != reflect.Struct {
+			continue
+		}
+		o, ok := reflect.New(sf.Type).Interface().(keyOrderer)
+		if !ok {
+			continue
+		}
+		lo := slices.IndexFunc(fields, func(f fieldInfo) bool { return f.index[0] == i })
+		if lo < 0 {
+			continue
+		}
+		hi := lo
+		for hi < len(fields) && fields[hi].index[0] == i {
+			hi++
+		}
+		sortByKeys(fields[lo:hi], o.keyOrder())
+	}
 }
 
 // keyOrderer is a block whose fields are not written in the order of its
