@@ -202,11 +202,25 @@ func (*RealServer) keyOrder() []string {
 
 // Extra returns the real server's rarely written keywords for setting them,
 // allocating them on first use.
-func (rs *RealServer) Extra() *RealServerExtra {
-	if rs.RealServerExtra == nil {
-		rs.RealServerExtra = &RealServerExtra{}
+func (rs *RealServer) Extra() *RealServerExtra { return allocated(&rs.RealServerExtra) }
+
+// allocated returns *p, allocating a zero T there first if it is nil: the
+// setter of a block's keywords out of line (RealServer.Extra and the like).
+func allocated[T any](p **T) *T {
+	if *p == nil {
+		*p = new(T)
 	}
-	return rs.RealServerExtra
+	return *p
+}
+
+// valueOrZero returns *p, or the zero T when p is nil: the reader of a
+// block's keywords out of line.
+func valueOrZero[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 // HasCheckers reports whether the real server has a checker block of any
@@ -221,12 +235,7 @@ func (rs *RealServer) HasCheckers() bool {
 }
 
 // extra returns the rarely written keywords for reading (zero when none).
-func (rs *RealServer) extra() RealServerExtra {
-	if rs.RealServerExtra == nil {
-		return RealServerExtra{}
-	}
-	return *rs.RealServerExtra
-}
+func (rs *RealServer) extra() RealServerExtra { return valueOrZero(rs.RealServerExtra) }
 
 // NotifyUp is the real server's notify_up script (none when not written).
 func (rs *RealServer) NotifyUp() ScriptRef { return rs.extra().NotifyUp }
@@ -325,20 +334,10 @@ func (*CheckCommon) keyOrder() []string {
 
 // Extra returns the checker's rarely written common keywords for setting
 // them, allocating them on first use.
-func (c *CheckCommon) Extra() *CheckExtra {
-	if c.CheckExtra == nil {
-		c.CheckExtra = &CheckExtra{}
-	}
-	return c.CheckExtra
-}
+func (c *CheckCommon) Extra() *CheckExtra { return allocated(&c.CheckExtra) }
 
 // extra returns the rarely written keywords for reading (zero when none).
-func (c *CheckCommon) extra() CheckExtra {
-	if c.CheckExtra == nil {
-		return CheckExtra{}
-	}
-	return *c.CheckExtra
-}
+func (c *CheckCommon) extra() CheckExtra { return valueOrZero(c.CheckExtra) }
 
 // ConnectIP is the checker's connect_ip ("" when not written).
 func (c *CheckCommon) ConnectIP() string { return c.extra().ConnectIP }
@@ -393,20 +392,10 @@ type HTTPExtra struct {
 
 // Extra returns the HTTP check's rarely written keywords for setting them,
 // allocating them on first use (the common ones: CheckCommon.Extra).
-func (h *HTTPCheck) Extra() *HTTPExtra {
-	if h.HTTPExtra == nil {
-		h.HTTPExtra = &HTTPExtra{}
-	}
-	return h.HTTPExtra
-}
+func (h *HTTPCheck) Extra() *HTTPExtra { return allocated(&h.HTTPExtra) }
 
 // extra returns the rarely written keywords for reading (zero when none).
-func (h *HTTPCheck) extra() HTTPExtra {
-	if h.HTTPExtra == nil {
-		return HTTPExtra{}
-	}
-	return *h.HTTPExtra
-}
+func (h *HTTPCheck) extra() HTTPExtra { return valueOrZero(h.HTTPExtra) }
 
 // Virtualhost is the check's virtualhost ("" when not written).
 func (h *HTTPCheck) Virtualhost() string { return h.extra().Virtualhost }
@@ -448,20 +437,10 @@ type URLExtra struct {
 
 // Extra returns the url block's rarely written keywords for setting them,
 // allocating them on first use.
-func (u *URLCheck) Extra() *URLExtra {
-	if u.URLExtra == nil {
-		u.URLExtra = &URLExtra{}
-	}
-	return u.URLExtra
-}
+func (u *URLCheck) Extra() *URLExtra { return allocated(&u.URLExtra) }
 
 // extra returns the rarely written keywords for reading (zero when none).
-func (u *URLCheck) extra() URLExtra {
-	if u.URLExtra == nil {
-		return URLExtra{}
-	}
-	return *u.URLExtra
-}
+func (u *URLCheck) extra() URLExtra { return valueOrZero(u.URLExtra) }
 
 // Virtualhost is the url's virtualhost ("" when not written).
 func (u *URLCheck) Virtualhost() string { return u.extra().Virtualhost }
