@@ -141,7 +141,7 @@ func (vs *VirtualServer) Describe() string {
 // The keywords most real servers are written with are fields of their own;
 // the others (RealServerExtra) are out of line, allocated when one of them
 // is written: bench/convert.sh's file has 40,000 real servers, and the
-// fields a real server rarely sets cost 248 bytes each inline. Read them
+// fields a real server rarely sets cost 256 bytes each inline. Read them
 // with the methods of the same names (rs.SSLGet()), which give the zero
 // value when none is set, and set them through Extra.
 type RealServer struct {
@@ -410,7 +410,7 @@ func (h *HTTPCheck) EnableSNI() *bool { return h.extra().EnableSNI }
 func (h *HTTPCheck) FastRecovery() *bool { return h.extra().FastRecovery }
 
 // URLCheck is one url block of an HTTP check. Its rarely written keywords
-// (URLExtra: virtualhost and the regex ones, 112 bytes inline) are out of
+// (URLExtra: virtualhost and the regex ones, 120 bytes inline) are out of
 // line, as a real server's are (RealServer): bench/convert.sh's file has
 // 20,000 url blocks. Read them with the methods of the same names
 // (u.Regex()); set them through Extra.
