@@ -98,6 +98,9 @@ type Router struct {
 	rxc     chan rx
 	// wake is signalled by the loop's timer.
 	wake chan struct{}
+	// hostWatch is the host watcher's burst of address events waiting
+	// for the loop (addrwatch.go).
+	hostWatch hostBurst
 
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
@@ -184,7 +187,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	}
 	r := &Router{opts: opts, log: opts.Log, host: opts.Host, clock: clock.Or(opts.Clock), conns: map[connKey]*connState{},
 		byName: map[string]*instance{}, inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}),
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), hostWatch: hostBurst{due: make(chan struct{}, 1)}}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
@@ -323,6 +326,10 @@ func (r *Router) loop(ctx context.Context) {
 		case f := <-r.inject:
 			now := r.clock.Now()
 			f(ctx, now)
+			r.publish(now)
+		case <-r.hostWatch.due:
+			now := r.clock.Now()
+			r.hostSettled(ctx, now)
 			r.publish(now)
 		case <-wake:
 			// Adverts already received count before the timer that their
