@@ -120,12 +120,26 @@ func (r *Router) Stop() {
 // WaitHolder waits until exactly want holds vip among hosts.
 func WaitHolder(t *testing.T, hosts []*netlab.Host, vip netip.Addr, want *netlab.Host, timeout time.Duration, logs ...*Router) {
 	t.Helper()
+	// Every change of the holders (and every failed look) with its time,
+	// printed on failure: which of them held the VIP, and when.
+	var history []string
+	last := "-"
 	holders := func() []string {
 		var hs []string
+		var errs []string
 		for _, h := range hosts {
-			if h.HasAddr(vip) {
+			has, err := h.LookAddr(vip)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", h.Name, err))
+			}
+			if has {
 				hs = append(hs, h.Name)
 			}
+		}
+		now := fmt.Sprintf("%v%s", hs, strings.Join(errs, "; "))
+		if now != last {
+			history = append(history, time.Now().UTC().Format("15:04:05.000")+" "+now)
+			last = now
 		}
 		return hs
 	}
@@ -141,7 +155,8 @@ func WaitHolder(t *testing.T, hosts []*netlab.Host, vip netip.Addr, want *netlab
 				fmt.Fprintf(&b, "--- its threads in the kernel:\n%s", r.Proc.KernelState())
 			}
 		}
-		t.Fatalf("want only %s to hold %v, holders %v%s", want.Name, vip, holders(), b.String())
+		hs := holders()
+		t.Fatalf("want only %s to hold %v, holders %v; seen (UTC):\n  %s%s", want.Name, vip, hs, strings.Join(history, "\n  "), b.String())
 	}
 }
 
