@@ -30,6 +30,9 @@ type Host interface {
 	Addrs(iface string) []netip.Addr
 	// Loopback reports whether the interface is a loopback interface.
 	Loopback(iface string) bool
+	// Multicast reports whether the interface supports multicast
+	// (IFF_MULTICAST).
+	Multicast(iface string) bool
 }
 
 // LocalHost is the machine kt runs on.
@@ -69,6 +72,12 @@ func (LocalHost) Executable(path string) bool {
 func (LocalHost) Loopback(iface string) bool {
 	ifi, err := net.InterfaceByName(iface)
 	return err == nil && ifi.Flags&net.FlagLoopback != 0
+}
+
+// Multicast implements Host.
+func (LocalHost) Multicast(iface string) bool {
+	ifi, err := net.InterfaceByName(iface)
+	return err == nil && ifi.Flags&net.FlagMulticast != 0
 }
 
 // Addrs implements Host.
@@ -289,6 +298,12 @@ func (v *validator) interfaces() {
 			// Without an interface, only a unicast instance can run.
 			v.carryf(in.Pos.Of("interface"), "(%s) cannot use a loopback interface (%s) for vrrp - ignoring", name, in.Interface)
 			in.Interface = ""
+		}
+		// keepalived 2.2.7 (vrrp_complete_instance) keeps a multicast
+		// instance on such an interface in FAULT ("disabling").
+		if in.Interface != "" && len(in.UnicastPeer) == 0 && v.host.Interface(in.Interface) && !v.host.Multicast(in.Interface) {
+			v.carryf(in.Pos, "(%s) interface %s does not support multicast, specify unicast peers - disabling", name, in.Interface)
+			in.Fault = "interface " + in.Interface + " does not support multicast, specify unicast peers"
 		}
 		// keepalived -t says nothing of a VIP the interface already has
 		// (measured), but the VIP is removed whenever the router is not

@@ -115,7 +115,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"linkbeat_use_polling":    "kt follows links through netlink",
 		"mcast_dst_ip":            "not implemented",
 		"track_src_ip":            "not implemented",
-		"unicast_fault_no_peer":   "not implemented",
 		"old_unicast_checksum":    "not implemented",
 		"promote_secondaries":     "not implemented",
 		"garp_extra_if":           "not implemented",

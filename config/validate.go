@@ -644,6 +644,11 @@ func (v *validator) completeUnicast(c *completing) {
 	if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
 		v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", c.where)
 	}
+	// keepalived 2.2.7 (vrrp_complete_instance) holds such an instance in
+	// FAULT; it logs why when it starts, and keepalived -t says nothing.
+	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
+		in.Fault = "Cannot use unicast without any peers"
+	}
 }
 
 // completePreempt clears nopreempt and preempt_delay where they cannot

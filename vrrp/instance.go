@@ -54,6 +54,10 @@ type InstanceConfig struct {
 	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
 	// without accept): a master drops packets addressed to its VIPs.
 	NoAccept bool
+	// Fault, when set, holds the instance in FAULT for as long as this
+	// configuration runs (config.Instance.Fault: keepalived's
+	// configuration faults).
+	Fault string
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -106,7 +110,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	ic := InstanceConfig{Interface: in.Interface}
+	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault}
 	if ic.Interface == "" {
 		return ic, fmt.Errorf("no interface")
 	}

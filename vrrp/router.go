@@ -584,6 +584,11 @@ func newMachine(h Host, in *instance, all []*instance) error {
 // startFaults puts a starting instance in FAULT for what keepalived checks
 // before it starts one: its interface down, no address to send from.
 func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
+	if in.cfg.Fault != "" {
+		// keepalived logs this line, and no "Entering FAULT STATE".
+		in.log.Info("(" + in.cfg.Machine.Name + ") " + in.cfg.Fault + " - going to fault state")
+		r.setFault(ctx, in, now, "config", in.cfg.Fault, true)
+	}
 	if up, ok := r.host.Link(in.cfg.Interface); ok && !up {
 		r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 	}
@@ -816,7 +821,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 			r.announce(ctx, in, a.Count)
 		case actTransition:
 			// keepalived's line, then kt's with the reason.
-			if line := transitionLine(in.cfg.Machine.Name, a); line != "" {
+			if line := transitionLine(in.cfg.Machine.Name, a); line != "" && !(in.cfg.Fault != "" && a.From == StateInit) {
 				in.log.Info(line)
 			}
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))

@@ -80,6 +80,28 @@ func (r *Router) Start(lab *netlab.Lab) {
 	}
 }
 
+// StartPlain writes conf for impl on h and starts it as a user would run
+// it: keepalived with both halves (no -P or -C unless extra says so) and
+// its own pid files in the lab, kt run without a control socket (so that
+// tests in other packages cannot collide on the default one); extra
+// arguments go last.
+func StartPlain(t *testing.T, lab *netlab.Lab, h *netlab.Host, impl, conf string, extra ...string) *Router {
+	t.Helper()
+	r := NewRouter(t, lab, impl, h, conf)
+	var err error
+	if impl == "kt" {
+		r.Proc, err = h.Start(testenv.KT(t), append([]string{"run", "-f", r.Conf, "--control-socket", ""}, extra...)...)
+	} else {
+		base := filepath.Join(lab.Dir, fmt.Sprintf("%s-ka-%d", h.Name, time.Now().UnixNano()))
+		r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
+			append([]string{"-n", "-l", "-D", "-f", r.Conf, "-p", base + ".pid", "-c", base + "-checkers.pid", "-r", base + "-vrrp.pid"}, extra...)...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Kill kills the router with SIGKILL and waits for it.
 func (r *Router) Kill() {
 	r.t.Helper()

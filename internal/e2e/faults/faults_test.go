@@ -1,0 +1,185 @@
+package faults
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/e2e/e2elab"
+	"github.com/kt-project/kt/internal/netlab"
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// conf has VI_1, a plain multicast instance, and VI_2 with
+// unicast_fault_no_peer and no peers; both call NOTIFY with their state.
+const conf = `global_defs {
+    router_id faults
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 0.1
+    version 3
+    notify "NOTIFY"
+    virtual_ipaddress {
+        192.0.2.101/24
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    advert_int 0.1
+    version 3
+    unicast_fault_no_peer
+    notify "NOTIFY"
+    virtual_ipaddress {
+        192.0.2.102/24
+    }
+}
+`
+
+// TestConfigFaultsLikeKeepalived: with multicast on eth0, keepalived runs
+// VI_1 to MASTER and holds VI_2 in FAULT ("Cannot use unicast without any
+// peers - going to fault state"); with `ip link set eth0 multicast off`
+// it holds both in FAULT ("interface eth0 does not support multicast,
+// specify unicast peers - disabling", which keepalived -t prints too). kt
+// must tell its notify scripts the same states, add the same addresses,
+// and its check must print keepalived -t's lines.
+func TestConfigFaultsLikeKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	vip1, vip2 := netip.MustParseAddr("192.0.2.101"), netip.MustParseAddr("192.0.2.102")
+	for _, tc := range []struct {
+		name      string
+		multicast bool
+		states    []string // what the notify script is told, as "VI_1 MASTER"
+		holds     map[netip.Addr]bool
+		logs      []string // in both logs
+	}{
+		{"multicast", true, []string{"VI_1 BACKUP", "VI_1 MASTER", "VI_2 FAULT"},
+			map[netip.Addr]bool{vip1: true, vip2: false},
+			[]string{"(VI_2) Cannot use unicast without any peers - going to fault state"}},
+		{"no multicast", false, []string{"VI_1 FAULT", "VI_2 FAULT"},
+			map[netip.Addr]bool{vip1: false, vip2: false},
+			[]string{"(VI_1) interface eth0 does not support multicast, specify unicast peers"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onoff := map[bool]string{true: "on", false: "off"}[tc.multicast]
+			if out, err := h.Run("ip", "link", "set", netlab.Iface, "multicast", onoff); err != nil {
+				t.Fatalf("ip link set %s multicast %s: %v\n%s", netlab.Iface, onoff, err, out)
+			}
+			t.Cleanup(func() { _, _ = h.Run("ip", "link", "set", netlab.Iface, "multicast", "on") })
+			var check []string
+			for _, impl := range []string{"keepalived", "kt"} {
+				t.Run(impl, func(t *testing.T) {
+					out := filepath.Join(lab.Dir, impl+"-"+strings.ReplaceAll(tc.name, " ", "-")+".notify")
+					text := strings.ReplaceAll(conf, "NOTIFY", notifyScript(t, lab.Dir)+" "+out)
+					r := e2elab.StartPlain(t, lab, h, impl, text)
+					// VI_1 is master 0.4 s after it starts; give both time
+					// to do what they would.
+					time.Sleep(3 * time.Second)
+					for a, want := range tc.holds {
+						if got := h.HasAddr(a); got != want {
+							t.Errorf("%s: holds %v: %v, want %v", impl, a, got, want)
+						}
+					}
+					if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+						t.Fatal(err)
+					}
+					if err := r.Proc.Wait(10 * time.Second); err != nil {
+						t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+					}
+					if got := told(t, out); !slices.Equal(got, tc.states) {
+						t.Errorf("%s told its notify script %q, want %q\n%s", impl, got, tc.states, e2elab.Tail(r.Proc.Log(), 30))
+					}
+					for _, l := range tc.logs {
+						if !strings.Contains(r.Proc.Log(), l) {
+							t.Errorf("%s did not log %q:\n%s", impl, l, e2elab.Tail(r.Proc.Log(), 30))
+						}
+					}
+					check = append(check, checkLines(t, h, impl, r.Conf))
+				})
+			}
+			if len(check) == 2 && check[0] != check[1] {
+				t.Errorf("keepalived -t says:\n%s\nkt keepalived -t says:\n%s", check[0], check[1])
+			}
+		})
+	}
+}
+
+// notifyScript writes a notify script that appends its arguments but the
+// first (the file) to that file.
+func notifyScript(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nout=$1\nshift\necho \"$2 $3\" >> \"$out\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// told returns the sorted "INSTANCE STATE" lines a notify file holds,
+// without the STOP each gets at the end.
+func told(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != "" && !strings.HasSuffix(l, " STOP") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// checkLines runs impl's configuration check (keepalived -t, or kt as
+// keepalived -t) on conf in h's namespace and returns the lines it prints
+// about the instances, without keepalived's "(file: Line N) " prefix.
+func checkLines(t *testing.T, h *netlab.Host, impl, conf string) string {
+	t.Helper()
+	var bin string
+	args := []string{"-t", "-f", conf}
+	if impl == "kt" {
+		bin = testenv.KT(t)
+		args = append([]string{"keepalived"}, args...)
+	} else {
+		bin = testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	}
+	out, err := h.Command(t.Context(), bin, args...).CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s -t: %v", impl, err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, ") ("); strings.HasPrefix(l, "(") && i > 0 {
+			l = l[i+2:]
+		}
+		if strings.HasPrefix(l, "(VI_") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\nexit status " + exitCode(err)
+}
+
+func exitCode(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.String()
+	}
+	return "0"
+}
