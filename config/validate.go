@@ -513,6 +513,7 @@ func (v *validator) completeInstances() {
 		v.completeAuth(c)
 		v.completeUnicast(c)
 		v.completePreempt(c)
+		v.completeStrictAdverts(c)
 		v.completeAccept(c)
 		v.advertInt(in, c.where, c.version)
 		v.completeOwnInterface(c)
@@ -648,6 +649,36 @@ func (v *validator) completeUnicast(c *completing) {
 	// FAULT; it logs why when it starts, and keepalived -t says nothing.
 	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
 		in.Fault = "Cannot use unicast without any peers"
+	}
+}
+
+// completeStrictAdverts resets what vrrp_strict forbids of a master's
+// extra adverts and gratuitous ARPs, with keepalived 2.2.7's messages
+// (vrrp_complete_instance); unset, they take strict mode's values in the
+// engine.
+func (v *validator) completeStrictAdverts(c *completing) {
+	if !c.strict {
+		return
+	}
+	in, p, where := c.in, c.in.Pos, c.where
+	if in.GarpLowerPrioRepeat != nil && *in.GarpLowerPrioRepeat != 0 {
+		v.carryf(p.Of("garp_lower_prio_repeat"), "%s Strict mode requires no repeat garps. resetting", where)
+		zero := 0
+		in.GarpLowerPrioRepeat = &zero
+	}
+	if in.GarpLowerPrioDelay != nil && *in.GarpLowerPrioDelay != 0 {
+		v.carryf(p.Of("garp_lower_prio_delay"), "%s Strict mode requires no repeat garp delay. resetting", where)
+		in.GarpLowerPrioDelay = new(Duration)
+	}
+	if in.LowerPrioNoAdvert != nil && !*in.LowerPrioNoAdvert {
+		v.carryf(p.Of("lower_prio_no_advert"), "%s Strict mode requires no lower priority advert. resetting", where)
+		yes := true
+		in.LowerPrioNoAdvert = &yes
+	}
+	if in.HigherPrioSendAdvert != nil && *in.HigherPrioSendAdvert {
+		v.carryf(p.Of("higher_prio_send_advert"), "%s strict mode requires higher_prio_send_advert to be clear. resetting", where)
+		no := false
+		in.HigherPrioSendAdvert = &no
 	}
 }
 

@@ -165,9 +165,12 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}
 	strict := boolOr(in.StrictMode, g.VRRPStrict)
-	// vrrp_strict: a master does not answer lower priority adverts
-	// (keepalived's default under strict mode).
-	m.LowerPrioNoAdvert = boolOr(in.LowerPrioNoAdvert, boolOr(g.VRRPLowerPrioNoAdvert, strict))
+	// The instance's setting, else strict mode's (validation resets one
+	// that strict mode forbids), else the global one (keepalived's
+	// vrrp_complete_instance): under vrrp_strict a master neither answers
+	// lower priority adverts nor higher priority ones.
+	m.LowerPrioNoAdvert = strictOr(in.LowerPrioNoAdvert, strict, true, g.VRRPLowerPrioNoAdvert)
+	m.HigherPrioSendAdvert = strictOr(in.HigherPrioSendAdvert, strict, false, g.VRRPHigherPrioSendAdvert)
 	if in.PreemptDelay != nil {
 		m.PreemptDelay = in.PreemptDelay.D()
 	}
@@ -257,6 +260,18 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		return ic, err
 	}
 	return ic, nil
+}
+
+// strictOr is an instance's boolean setting: its own, else strictDefault
+// under strict mode, else the global one (false when unset).
+func strictOr(own *bool, strict, strictDefault bool, global *bool) bool {
+	switch {
+	case own != nil:
+		return *own
+	case strict:
+		return strictDefault
+	}
+	return global != nil && *global
 }
 
 func boolOr(p *bool, def bool) bool {

@@ -79,6 +79,11 @@ type Config struct {
 	// LowerPrioNoAdvert: a master does not answer a lower priority advert
 	// with one of its own.
 	LowerPrioNoAdvert bool
+	// HigherPrioSendAdvert: a master answers a higher priority advert (or
+	// an equal one from a higher address) with one of its own before it
+	// steps down, for a peer that cannot hear it otherwise
+	// (higher_prio_send_advert).
+	HigherPrioSendAdvert bool
 	// DownTimerAdverts is how many adverts may be missed (default 3).
 	DownTimerAdverts int
 	// GARP: how many gratuitous ARPs / NAs on becoming master, a second
@@ -593,6 +598,9 @@ func (m *machine) masterRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 		text = fmt.Sprintf("Master received advert from %v with same priority %d but higher IP address than ours", a.Src, a.Priority)
 	}
 	evs = append(evs, machineEvent{Kind: "higher_priority", Text: text})
+	if m.cfg.HigherPrioSendAdvert {
+		acts = m.send(acts, m.prio) // keepalived 2.2.7's vrrp_state_master_rx: before it steps down
+	}
 	evs = m.adoptInterval(a, evs)
 	m.masterAddr, m.masterPrio = a.Src, a.Priority
 	acts = m.leaveMaster(acts, StateBackup, reason, false)

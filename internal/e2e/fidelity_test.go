@@ -378,3 +378,57 @@ func TestFidelityMismatchLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestFidelityHigherPrioSendAdvert: with higher_prio_send_advert, a master
+// that hears a higher priority advert sends one advert of its own priority
+// before it becomes a backup (keepalived 2.2.7's vrrp_state_master_rx: for
+// a peer that cannot hear it otherwise); without it, it sends none. r1
+// (the implementation under test, priority 100) is master when r2 (kt,
+// priority 200) starts and takes over.
+func TestFidelityHigherPrioSendAdvert(t *testing.T) {
+	for _, impl := range impls {
+		for _, on := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/higher_prio_send_advert=%v", impl, on), func(t *testing.T) {
+				lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "obs"}})
+				r1h, r2h, obs := lab.Host("r1"), lab.Host("r2"), lab.Host("obs")
+				hosts := []*netlab.Host{r1h, r2h}
+				vip := netip.MustParseAddr("192.0.2.100")
+				extra := "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100\n    }"
+				r1extra := extra
+				if on {
+					r1extra += "\n    higher_prio_send_advert"
+				}
+				cap, err := lab.Capture(obs, "higher.pcap", "ip proto 112")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r1 := startRouter(t, lab, impl, r1h, vrrpConf(73, 100, r1extra))
+				waitHolder(t, hosts, vip, r1h, 20*time.Second, r1)
+				r2 := startRouter(t, lab, "kt", r2h, vrrpConf(73, 200, extra))
+				waitHolder(t, hosts, vip, r2h, 20*time.Second, r1, r2)
+				time.Sleep(1500 * time.Millisecond)
+				cap.Signal(interruptSignal)
+				_ = cap.Wait(5 * time.Second)
+				ws := readCapture(t, lab.Dir+"/higher.pcap")
+				var took time.Time // r2's first advert
+				for _, w := range ws {
+					if w.Src == r2h.IPv4 && !w.GARP && w.Priority == 200 {
+						took = w.At
+						break
+					}
+				}
+				if took.IsZero() {
+					t.Fatalf("no advert of priority 200 from r2 in the capture\n%s", r2.Proc.Log())
+				}
+				// r1 answers within moments; its next own advert is due up to
+				// a second later, and as a backup it sends none.
+				n := advertsBetween(ws, r1h.IPv4, took, took.Add(800*time.Millisecond))
+				want := map[bool]int{true: 1, false: 0}[on]
+				t.Logf("%s, higher_prio_send_advert %v: %d advert(s) from r1 after r2's first", impl, on, n)
+				if n != want {
+					t.Errorf("%s sent %d advert(s) after the higher priority one, want %d\n%s", impl, n, want, r1.Proc.Log())
+				}
+			})
+		}
+	}
+}
