@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConfigFaults: the instances keepalived 2.2.7 holds in FAULT from
@@ -81,6 +82,33 @@ vrrp_instance NOMCAST_UNICAST {
 		}
 		if !slices.Equal(got, tc.diags) {
 			t.Errorf("host %v: diagnostics %q, want %q", tc.host != nil, got, tc.diags)
+		}
+	}
+}
+
+// TestGlobalGarp: vrrp_min_garp sets one gratuitous ARP, no second batch
+// and no refresh repeat, but only where the setting still had its default
+// value when keepalived 2.2.7 read vrrp_min_garp (vrrp_min_garp_handler):
+// a different value written before it stays, anything written after it
+// wins.
+func TestGlobalGarp(t *testing.T) {
+	for _, tc := range []struct {
+		global string
+		want   Garp
+	}{
+		{"", Garp{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1}},
+		{"vrrp_min_garp", Garp{Repeat: 1, Delay: 0, RefreshRepeat: 0}},
+		{"vrrp_min_garp false", Garp{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1}},
+		{"vrrp_garp_master_repeat 3\n    vrrp_garp_master_delay 5\n    vrrp_min_garp", Garp{Repeat: 3, Delay: 0, RefreshRepeat: 0}},
+		{"vrrp_min_garp\n    vrrp_garp_master_repeat 5\n    vrrp_garp_master_refresh 10\n    vrrp_garp_master_refresh_repeat 2",
+			Garp{Repeat: 5, Delay: 0, Refresh: 10 * time.Second, RefreshRepeat: 2}},
+	} {
+		c, _, err := ParseKeepalivedBytes("g.conf", []byte("global_defs {\n    "+tc.global+"\n}\n"), ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.GlobalGarp(); got != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.global, got, tc.want)
 		}
 	}
 }

@@ -42,6 +42,22 @@ func (v *validator) intRange(p Pos, kw string, n *int, lo, hi int) {
 	}
 }
 
+// globalVRRPTimers resets vrrp_startup_delay and vrrp_down_timer_adverts
+// out of keepalived 2.2.7's ranges, with its messages.
+func (v *validator) globalVRRPTimers(g *GlobalDefs) {
+	p := g.Pos
+	if d := g.VRRPStartupDelay; d != nil && (d.D() < time.Millisecond || d.D() > 4294967295*time.Microsecond) {
+		v.carryf(p.Of("vrrp_startup_delay"), "number '%s' outside range [0.001000, 4294.967295]", formatDuration(*d, ""))
+		v.carryf(p.Of("vrrp_startup_delay"), "vrrp_startup_delay '%s' is invalid", formatDuration(*d, ""))
+		g.VRRPStartupDelay = nil
+	}
+	if n := g.VRRPDownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
+		v.carryf(p.Of("vrrp_down_timer_adverts"), "number '%d' outside range [1, 100]", *n)
+		v.carryf(p.Of("vrrp_down_timer_adverts"), "Invalid vrrp_down_timer_adverts [1:100] '%d'", *n)
+		g.VRRPDownTimerAdverts = nil
+	}
+}
+
 func (v *validator) global() {
 	g := v.c.Global
 	if g == nil {
@@ -67,6 +83,7 @@ func (v *validator) global() {
 	if g.VRRPIPSets.Set {
 		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
+	v.globalVRRPTimers(g)
 	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
 		v.carryf(p.Of("vrrp_version"), "number '%d' outside range [2, 3]", *g.VRRPVersion)
 		v.carryf(p.Of("vrrp_version"), "VRRP Error: Version must be either 2 or 3")
@@ -245,6 +262,11 @@ func (v *validator) instanceRanges(name string, in *Instance) {
 		v.carryf(p.Of("unicast_ttl"), "number '%d' outside range [0, 255]", *t)
 		v.carryf(p.Of("unicast_ttl"), "%s: TTL '%d' not valid - must be between 0 & 255", where, *t)
 		in.UnicastTTL = nil
+	}
+	if n := in.DownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
+		v.carryf(p.Of("down_timer_adverts"), "number '%d' outside range [1, 100]", *n)
+		v.carryf(p.Of("down_timer_adverts"), "%s: Invalid down_timer_adverts [1:100] '%d'", where, *n)
+		in.DownTimerAdverts = nil
 	}
 }
 

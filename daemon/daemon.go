@@ -181,6 +181,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if ro.Clock == nil {
 		ro.Clock = opts.Clock
 	}
+	if g := cfg.Global; g != nil && g.VRRPStartupDelay != nil && ro.StartupDelay == 0 {
+		ro.StartupDelay = g.VRRPStartupDelay.D()
+	}
 	if ro.Static == nil {
 		st, err := vrrp.Statics(cfg)
 		if err != nil {

@@ -174,28 +174,27 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if in.PreemptDelay != nil {
 		m.PreemptDelay = in.PreemptDelay.D()
 	}
-	if in.DownTimerAdverts != nil {
+	// down_timer_adverts: the instance's, else vrrp_down_timer_adverts
+	// (vrrp_data.c: alloc_vrrp), else 3.
+	switch {
+	case in.DownTimerAdverts != nil:
 		m.DownTimerAdverts = *in.DownTimerAdverts
+	case g.VRRPDownTimerAdverts != nil:
+		m.DownTimerAdverts = *g.VRRPDownTimerAdverts
 	}
-	switch {
-	case in.GarpMasterRefresh != nil:
+	garp := cfg.GlobalGarp()
+	m.GARPRefresh = garp.Refresh
+	if in.GarpMasterRefresh != nil {
 		m.GARPRefresh = in.GarpMasterRefresh.D()
-	case g.VRRPGarpMasterRefresh != nil:
-		m.GARPRefresh = g.VRRPGarpMasterRefresh.D()
 	}
-	switch {
-	case in.GarpMasterRefreshRepeat != nil:
+	m.GARPRefreshRepeat = garp.RefreshRepeat
+	if in.GarpMasterRefreshRepeat != nil {
 		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
-	case g.VRRPGarpMasterRefreshRep != nil:
-		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
 	}
 	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
 	// else the global vrrp_garp_master_repeat/delay; none in strict mode
-	// (keepalived's vrrp_complete_instance).
-	m.GARPLowerPrioRepeat = config.DefaultGarpMasterRep
-	if g.VRRPGarpMasterRepeat != nil {
-		m.GARPLowerPrioRepeat = *g.VRRPGarpMasterRepeat
-	}
+	// (keepalived's vrrp_complete_instance and vrrp_complete_init).
+	m.GARPLowerPrioRepeat = garp.Repeat
 	if g.VRRPGarpLowerPrioRepeat != nil {
 		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
 	}
@@ -205,14 +204,12 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if strict {
 		m.GARPLowerPrioRepeat = 0
 	}
-	m.GARPLowerPrioDelay = config.DefaultGarpMasterDelay
+	m.GARPLowerPrioDelay = garp.Delay
 	switch {
 	case in.GarpLowerPrioDelay != nil:
 		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
 	case g.VRRPGarpLowerPrioDelay != nil:
 		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
-	case g.VRRPGarpMasterDelay != nil:
-		m.GARPLowerPrioDelay = g.VRRPGarpMasterDelay.D()
 	}
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()

@@ -484,3 +484,38 @@ func TestLowerPriorityGARP(t *testing.T) {
 		t.Errorf("delayed batches %q, want one after 5s", got)
 	}
 }
+
+// TestStartupDelay: vrrp_startup_delay holds the first bid for MASTER:
+// a backup's master-down timer runs from the end of the delay while it
+// lasts (also when an advert resets it), and the address owner waits for
+// the delay's end too (keepalived 2.2.7's vrrp_init_instance_sands).
+func TestStartupDelay(t *testing.T) {
+	const delay = 2 * time.Second
+	m := newM(t, nil)
+	m.DelayStart(t0.Add(delay))
+	m.Start(t0)
+	if m.State() != StateBackup || !m.Deadline().Equal(t0.Add(delay+m.MasterDown())) {
+		t.Fatalf("state %v, deadline %v: want BACKUP until the delay plus Master_Down_Interval", m.State(), m.Deadline().Sub(t0))
+	}
+	m.Receive(t0.Add(time.Second), advertFrom(m, r2, 50)) // lower priority: discarded by a preempting backup
+	m.Receive(t0.Add(time.Second), advertFrom(m, r2, 150))
+	if !m.Deadline().Equal(t0.Add(delay + m.MasterDown())) {
+		t.Errorf("an advert during the delay moved the deadline to %v", m.Deadline().Sub(t0))
+	}
+	later := t0.Add(10 * time.Second)
+	m.Receive(later, advertFrom(m, r2, 150))
+	if !m.Deadline().Equal(later.Add(m.MasterDown())) {
+		t.Errorf("after the delay, an advert set the deadline to %v, want now + Master_Down_Interval", m.Deadline().Sub(later))
+	}
+
+	owner := newM(t, func(c *Config) { c.Priority = 255 })
+	owner.DelayStart(t0.Add(delay))
+	owner.Start(t0)
+	if owner.State() != StateBackup || !owner.Deadline().Equal(t0.Add(delay)) {
+		t.Fatalf("owner: state %v, deadline %v: want BACKUP until the delay ends", owner.State(), owner.Deadline().Sub(t0))
+	}
+	owner.Tick(t0.Add(delay))
+	if owner.State() != StateMaster {
+		t.Errorf("owner after the delay: %v, want MASTER", owner.State())
+	}
+}

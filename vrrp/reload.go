@@ -268,6 +268,7 @@ func (r *Router) restartTracking(ctx context.Context, now time.Time, fresh []*in
 	r.track = newTracking(r)
 	r.track.init(ctx, now)
 	for _, in := range fresh {
+		in.m.DelayStart(r.delayUntil) // what is left of vrrp_startup_delay
 		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue

@@ -69,6 +69,10 @@ type RouterOptions struct {
 	// noteworthy) adverts of one kind from one source; 0 means
 	// DefaultEventLogInterval.
 	EventLogInterval time.Duration
+	// StartupDelay is vrrp_startup_delay: for that long after Run starts,
+	// no instance takes over as master (a reload's new instances wait for
+	// what is left of it).
+	StartupDelay time.Duration
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -101,6 +105,8 @@ type Router struct {
 	// hostWatch is the host watcher's burst of address events waiting
 	// for the loop (addrwatch.go).
 	hostWatch hostBurst
+	// delayUntil is the end of the startup delay (zero without one).
+	delayUntil time.Time
 
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
@@ -253,8 +259,13 @@ func (r *Router) Run(ctx context.Context) error {
 		r.startRecv(cs)
 	}
 	now := r.clock.Now()
+	if d := r.opts.StartupDelay; d > 0 {
+		r.log.Info(fmt.Sprintf("Delaying startup for %g seconds", d.Seconds()))
+		r.delayUntil = now.Add(d)
+	}
 	r.track.init(ctx, now)
 	for _, in := range r.instances {
+		in.m.DelayStart(r.delayUntil)
 		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue // started when its weight-0 scripts first report

@@ -432,3 +432,71 @@ func TestFidelityHigherPrioSendAdvert(t *testing.T) {
 		}
 	}
 }
+
+// TestFidelityStartupDelayMinGarp: with vrrp_startup_delay 1.5 a lone
+// backup takes over no sooner than 1.5 s plus Master_Down_Interval after
+// start (keepalived 2.2.7 logs "Delaying startup for 1.5 seconds" and runs
+// the master-down timer from the end of the delay), and with vrrp_min_garp
+// the new master sends one gratuitous ARP for its VIP and no second batch
+// (vrrp_garp_master_repeat 1, vrrp_garp_master_delay 0).
+func TestFidelityStartupDelayMinGarp(t *testing.T) {
+	const conf = `global_defs {
+    vrrp_startup_delay 1.5
+    vrrp_min_garp
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 74
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100
+    }
+}
+`
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+			r1h, obs := lab.Host("r1"), lab.Host("obs")
+			cap, err := lab.Capture(obs, "delay.pcap", "ip proto 112 or arp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ktBinary(t) // built before the clock starts
+			started := time.Now()
+			r := startRouter(t, lab, impl, r1h, conf)
+			vip := netip.MustParseAddr("192.0.2.100")
+			waitHolder(t, []*netlab.Host{r1h}, vip, r1h, 20*time.Second, r)
+			// Without vrrp_min_garp a second batch would follow 5 s later.
+			time.Sleep(6500 * time.Millisecond)
+			cap.Signal(interruptSignal)
+			_ = cap.Wait(5 * time.Second)
+			ws := readCapture(t, lab.Dir+"/delay.pcap")
+			first := firstAdvertAfter(ws, r1h.IPv4, started)
+			if first.IsZero() {
+				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
+			}
+			took := first.Sub(started)
+			want := 1500*time.Millisecond + masterDownV2(100)
+			t.Logf("%s: start -> first advert %v (delay + Master_Down_Interval %v)", impl, took, want)
+			// A lower bound only: a slow machine makes it later, never
+			// earlier; without the delay it comes 1.5 s sooner.
+			if took < want-200*time.Millisecond {
+				t.Errorf("%s became master %v after start, before the delay and Master_Down_Interval (%v)", impl, took, want)
+			}
+			if !strings.Contains(r.Proc.Log(), "Delaying startup for 1.5 seconds") {
+				t.Errorf("%s did not log keepalived's line about the delay:\n%s", impl, r.Proc.Log())
+			}
+			garps := 0
+			for _, w := range ws {
+				if w.GARP && w.Src == vip {
+					garps++
+				}
+			}
+			if garps != 1 {
+				t.Errorf("%s sent %d gratuitous ARPs for the VIP, want 1 (vrrp_min_garp)\n%s", impl, garps, r.Proc.Log())
+			}
+		})
+	}
+}
