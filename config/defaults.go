@@ -135,6 +135,15 @@ func (c *Config) GlobalGarp() Garp {
 	return g
 }
 
+// DefaultInterface is where a static_ipaddress without dev goes: the
+// global default_interface, else eth0 (DFLT_INT, include/vrrp_ipaddress.h).
+func (c *Config) DefaultInterface() string {
+	if c.Global != nil && c.Global.DefaultInterface != "" {
+		return c.Global.DefaultInterface
+	}
+	return "eth0"
+}
+
 // EffectiveMcastGroup is the multicast group adverts go to for the family.
 func (c *Config) EffectiveMcastGroup(ipv6 bool) string {
 	if c.Global != nil {

@@ -288,6 +288,15 @@ func (v *validator) interfaces() {
 			v.carryf(Pos{}, "Non-existent interface specified in configuration")
 		}
 	}()
+	// A static address without dev goes on the default interface
+	// (vrrp_ipaddress.c: get_default_if), which must exist: keepalived
+	// stops ("permanent error CONFIG") when it does not.
+	for _, a := range KeptVIPs(v.c.StaticIPAddress) {
+		if a.Dev == "" && !v.host.Interface(v.c.DefaultInterface()) {
+			v.errorf(a.Pos, "Static address %s requires either an interface or default interface must exist", strings.Fields(a.String())[0])
+			missing = true
+		}
+	}
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
 		if in.Interface != "" && !v.host.Interface(in.Interface) {

@@ -38,7 +38,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"min_auto_priority_delay":             "kt sets no real-time priority",
 		"checker_log_all_failures":            "not implemented: kt logs state changes",
 		"dynamic_interfaces":                  "not implemented",
-		"default_interface":                   "not implemented",
 		"lvs_timeouts":                        "not implemented",
 		"lvs_flush":                           "not implemented: kt changes only its own IPVS entries",
 		"lvs_flush_on_stop":                   "not implemented: kt removes its own IPVS entries on stop",

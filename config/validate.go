@@ -575,7 +575,9 @@ func (v *validator) completeRequired(c *completing) {
 	}
 	// keepalived 2.2.7 checks this before it knows the instance is
 	// unicast (chk_min_cfg), so unicast peers do not help (measured).
-	if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
+	// default_interface does not count: it is only for static addresses
+	// (measured).
+	if in.Interface == "" {
 		v.errorf(p, "%s Unknown interface!", c.where)
 	}
 }

@@ -34,11 +34,7 @@ type StaticConfig struct {
 func Statics(cfg *config.Config) (StaticConfig, error) {
 	var s StaticConfig
 	for _, v := range config.KeptVIPs(cfg.StaticIPAddress) {
-		vip := vipOf(v, "")
-		if vip.Dev == "" {
-			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
-		}
-		s.Addrs = append(s.Addrs, vip)
+		s.Addrs = append(s.Addrs, vipOf(v, cfg.DefaultInterface()))
 	}
 	if g := cfg.Global; g != nil {
 		if len(g.NFTables.Args) > 0 {

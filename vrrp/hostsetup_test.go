@@ -177,8 +177,15 @@ static_rules {
 	if len(st.Addrs) != 1 || st.Addrs[0].Dev != "eth0" || st.Addrs[0].Label != "eth0:s" || len(st.Routes) != 1 || len(st.Rules) != 1 || st.FirewallTable != "kt_test" {
 		t.Fatalf("%+v", st)
 	}
-	if _, err := Statics(parse(t, "static_ipaddress {\n192.0.2.50/24\n}\n")); err == nil || !strings.Contains(err.Error(), "no dev") {
-		t.Errorf("static address without dev: %v", err)
+	// Without dev: default_interface, else eth0 (keepalived's DFLT_INT).
+	for text, want := range map[string]string{
+		"static_ipaddress {\n192.0.2.50/24\n}\n": "eth0",
+		"global_defs {\ndefault_interface bond0\n}\nstatic_ipaddress {\n192.0.2.50/24\n}\n": "bond0",
+	} {
+		st, err := Statics(parse(t, text))
+		if err != nil || len(st.Addrs) != 1 || st.Addrs[0].Dev != want {
+			t.Errorf("%q: %+v, %v; want the address on %s", text, st.Addrs, err, want)
+		}
 	}
 }
 

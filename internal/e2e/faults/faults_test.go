@@ -183,3 +183,55 @@ func exitCode(err error) string {
 	}
 	return "0"
 }
+
+// TestStaticDefaultInterfaceLikeKeepalived: a static_ipaddress without dev
+// goes on the default interface, eth0 when default_interface is not set
+// (keepalived 2.2.7's get_default_if), and goes away when the daemon
+// stops. kt used to refuse the line ("kt does not pick a default
+// interface").
+func TestStaticDefaultInterfaceLikeKeepalived(t *testing.T) {
+	const text = `global_defs {
+    router_id statics
+}
+static_ipaddress {
+    192.0.2.77/24
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 53
+    priority 100
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.103/24
+    }
+}
+`
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	static := netip.MustParseAddr("192.0.2.77")
+	onEth0 := func() bool {
+		as, err := h.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(as, func(a netlab.Addr) bool { return a.Addr == static && a.Bits == 24 })
+	}
+	for _, impl := range []string{"keepalived", "kt"} {
+		t.Run(impl, func(t *testing.T) {
+			r := e2elab.StartPlain(t, lab, h, impl, text)
+			if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, onEth0) {
+				t.Fatalf("%s did not put 192.0.2.77/24 on eth0:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
+			}
+			if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Proc.Wait(10 * time.Second); err != nil {
+				t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+			}
+			if onEth0() {
+				t.Errorf("%s left the static address on eth0 after it stopped", impl)
+			}
+		})
+	}
+}
