@@ -179,7 +179,7 @@ static_rules {
 	}
 	// Without dev: default_interface, else eth0 (keepalived's DFLT_INT).
 	for text, want := range map[string]string{
-		"static_ipaddress {\n192.0.2.50/24\n}\n": "eth0",
+		"static_ipaddress {\n192.0.2.50/24\n}\n":                                            "eth0",
 		"global_defs {\ndefault_interface bond0\n}\nstatic_ipaddress {\n192.0.2.50/24\n}\n": "bond0",
 	} {
 		st, err := Statics(parse(t, text))
