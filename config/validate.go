@@ -42,14 +42,25 @@ func (v *validator) intRange(p Pos, kw string, n *int, lo, hi int) {
 	}
 }
 
-// globalVRRPTimers resets vrrp_startup_delay and vrrp_down_timer_adverts
-// out of keepalived 2.2.7's ranges, with its messages.
+// globalVRRPTimers resets vrrp_startup_delay, the start and shutdown
+// scripts' timeouts and vrrp_down_timer_adverts out of keepalived 2.2.7's
+// ranges, with its messages.
 func (v *validator) globalVRRPTimers(g *GlobalDefs) {
 	p := g.Pos
 	if d := g.VRRPStartupDelay; d != nil && (d.D() < time.Millisecond || d.D() > 4294967295*time.Microsecond) {
 		v.carryf(p.Of("vrrp_startup_delay"), "number '%s' outside range [0.001000, 4294.967295]", formatDuration(*d, ""))
 		v.carryf(p.Of("vrrp_startup_delay"), "vrrp_startup_delay '%s' is invalid", formatDuration(*d, ""))
 		g.VRRPStartupDelay = nil
+	}
+	for _, kw := range []struct {
+		name string
+		d    **Duration
+	}{{"startup_script_timeout", &g.StartupScriptTimeout}, {"shutdown_script_timeout", &g.ShutdownScriptTimeout}} {
+		if d := *kw.d; d != nil && (d.D() < time.Second || d.D() > 1000*time.Second || d.D()%time.Second != 0) {
+			v.carryf(p.Of(kw.name), "number '%s' outside range [1, 1000]", formatDuration(*d, ""))
+			v.carryf(p.Of(kw.name), "%s '%s' must be in [1, 1000] - ignoring", kw.name, formatDuration(*d, ""))
+			*kw.d = nil
+		}
 	}
 	if n := g.VRRPDownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
 		v.carryf(p.Of("vrrp_down_timer_adverts"), "number '%d' outside range [1, 100]", *n)
@@ -1321,6 +1332,10 @@ func (v *validator) firstScript() *Pos {
 		if s.Cmd != "" {
 			ps = append(ps, p.Of(kw))
 		}
+	}
+	if g := v.c.Global; g != nil {
+		add(g.Pos, "startup_script", g.StartupScript)
+		add(g.Pos, "shutdown_script", g.ShutdownScript)
 	}
 	for _, s := range v.c.Scripts {
 		add(s.Pos, "script", s.Script)

@@ -235,3 +235,75 @@ vrrp_instance VI_1 {
 		})
 	}
 }
+
+// TestStartupShutdownScriptsLikeKeepalived: global_defs' startup_script
+// runs before anything starts (the static address is not there yet) and
+// shutdown_script after everything has stopped (static address and VIP
+// gone); a startup script that fails is logged in keepalived 2.2.7's words
+// ("startup script script failed, status 3") and the daemon carries on.
+func TestStartupShutdownScriptsLikeKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	// The script writes its first argument and whether 192.0.2.77 (the
+	// static address) and 192.0.2.104 (the VIP) are on eth0, then exits
+	// with its second argument.
+	sh := filepath.Join(lab.Dir, "startstop.sh")
+	if err := os.WriteFile(sh, []byte(`#!/bin/sh
+out=$1; shift
+a=$(ip -o addr show dev eth0)
+s=no; v=no
+case "$a" in *192.0.2.77/*) s=yes;; esac
+case "$a" in *192.0.2.104/*) v=yes;; esac
+echo "$1 static=$s vip=$v" >> "$out"
+exit ${2:-0}
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, impl := range []string{"keepalived", "kt"} {
+		t.Run(impl, func(t *testing.T) {
+			out := filepath.Join(lab.Dir, impl+".startstop")
+			text := `global_defs {
+    router_id startstop
+    startup_script "` + sh + ` ` + out + ` start 3"
+    startup_script_timeout 5
+    shutdown_script "` + sh + ` ` + out + ` stop"
+}
+static_ipaddress {
+    192.0.2.77/24 dev eth0
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 54
+    priority 100
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.104/24
+    }
+}
+`
+			r := e2elab.StartPlain(t, lab, h, impl, text)
+			if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(netip.MustParseAddr("192.0.2.104")) }) {
+				t.Fatalf("%s did not become master after a failed startup script:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
+			}
+			if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Proc.Wait(15 * time.Second); err != nil {
+				t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+			}
+			if got, want := string(b), "start static=no vip=no\nstop static=no vip=no\n"; got != want {
+				t.Errorf("%s's scripts saw %q, want %q", impl, got, want)
+			}
+			for _, l := range []string{"startup script script failed, status 3", "shutdown script script succeeded", "Running startup script " + sh} {
+				if !strings.Contains(r.Proc.Log(), l) {
+					t.Errorf("%s did not log %q:\n%s", impl, l, e2elab.Tail(r.Proc.Log(), 30))
+				}
+			}
+		})
+	}
+}
