@@ -107,7 +107,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"mcast_dst_ip":         "not implemented",
 		"track_src_ip":         "not implemented",
 		"old_unicast_checksum": "not implemented",
-		"promote_secondaries":  "not implemented",
 		"garp_extra_if":        "not implemented",
 		"vmac_garp_intvl":      "not implemented",
 		"kernel_rx_buf_size":   "kt sizes its own buffers",

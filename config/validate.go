@@ -547,6 +547,7 @@ func (v *validator) completeInstances() {
 		v.completeUnicast(c)
 		v.completePreempt(c)
 		v.completeStrictAdverts(c)
+		v.completeVMACPromote(c)
 		v.completeAccept(c)
 		v.advertInt(in, c.where, c.version)
 		v.completeOwnInterface(c)
@@ -684,6 +685,15 @@ func (v *validator) completeUnicast(c *completing) {
 	// FAULT; it logs why when it starts, and keepalived -t says nothing.
 	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
 		in.Fault = "Cannot use unicast without any peers"
+	}
+}
+
+// completeVMACPromote: a VMAC has promote_secondaries from its making
+// (vrrp_complete_instance).
+func (v *validator) completeVMACPromote(c *completing) {
+	if in := c.in; in.PromoteSecondaries && in.UseVMAC.Set {
+		v.carryf(in.Pos, "%s promote_secondaries is automatically set for vmacs - ignoring", c.where)
+		in.PromoteSecondaries = false
 	}
 }
 

@@ -54,6 +54,10 @@ type InstanceConfig struct {
 	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
 	// without accept): a master drops packets addressed to its VIPs.
 	NoAccept bool
+	// PromoteSecondaries: the interface gets promote_secondaries while
+	// kt runs (set if it was off, turned off again at the end), so that
+	// removing its primary address does not take the VIPs with it.
+	PromoteSecondaries bool
 	// Fault, when set, holds the instance in FAULT for as long as this
 	// configuration runs (config.Instance.Fault: keepalived's
 	// configuration faults).
@@ -110,7 +114,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault}
+	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault, PromoteSecondaries: in.PromoteSecondaries}
 	if ic.Interface == "" {
 		return ic, fmt.Errorf("no interface")
 	}

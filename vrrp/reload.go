@@ -94,6 +94,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 	if err := r.prepareReload(p); err != nil {
 		return ReloadResult{}, err
 	}
+	r.promoteSecondaries(p.fresh)
 	r.stopAndUpdate(ctx, now, p)
 	r.swapConns(p)
 	r.swapInstances(p)

@@ -307,3 +307,59 @@ vrrp_instance VI_1 {
 		})
 	}
 }
+
+// TestPromoteSecondariesLikeKeepalived: promote_secondaries turns the
+// interface's promote_secondaries on while the daemon runs and off again
+// when it stops, unless it was on before, when it stays on (keepalived
+// 2.2.7's set_promote_secondaries and its reset at shutdown).
+func TestPromoteSecondariesLikeKeepalived(t *testing.T) {
+	const text = `vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 55
+    priority 100
+    advert_int 0.1
+    version 3
+    promote_secondaries
+    virtual_ipaddress {
+        192.0.2.105/24
+    }
+}
+`
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	sysctl := func(set string) string {
+		t.Helper()
+		args := []string{"sysctl", "-n", "net.ipv4.conf.eth0.promote_secondaries"}
+		if set != "" {
+			args = []string{"sysctl", "-q", "-w", "net.ipv4.conf.eth0.promote_secondaries=" + set}
+		}
+		out, err := h.Run(args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	for _, impl := range []string{"keepalived", "kt"} {
+		for _, before := range []string{"0", "1"} {
+			t.Run(impl+"/before="+before, func(t *testing.T) {
+				sysctl(before)
+				r := e2elab.StartPlain(t, lab, h, impl, text)
+				if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(netip.MustParseAddr("192.0.2.105")) }) {
+					t.Fatalf("%s did not become master:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
+				}
+				if got := sysctl(""); got != "1" {
+					t.Errorf("%s running: promote_secondaries %s, want 1", impl, got)
+				}
+				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Proc.Wait(10 * time.Second); err != nil {
+					t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+				}
+				if got := sysctl(""); got != before {
+					t.Errorf("%s stopped: promote_secondaries %s, want %s as before it started", impl, got, before)
+				}
+			})
+		}
+	}
+}
