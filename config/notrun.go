@@ -102,7 +102,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"vrf":                  "not implemented",
 		"use_ipvlan":           "not implemented",
 		"native_ipv6":          "not implemented",
-		"dont_track_primary":   "not implemented: kt always tracks the instance's interface",
 		"linkbeat_use_polling": "kt follows links through netlink",
 		"mcast_dst_ip":         "not implemented",
 		"track_src_ip":         "not implemented",

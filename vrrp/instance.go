@@ -54,6 +54,9 @@ type InstanceConfig struct {
 	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
 	// without accept): a master drops packets addressed to its VIPs.
 	NoAccept bool
+	// DontTrackPrimary: the interface going down does not put the
+	// instance in FAULT (dont_track_primary).
+	DontTrackPrimary bool
 	// PromoteSecondaries: the interface gets promote_secondaries while
 	// kt runs (set if it was off, turned off again at the end), so that
 	// removing its primary address does not take the VIPs with it.
@@ -114,7 +117,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault, PromoteSecondaries: in.PromoteSecondaries}
+	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault, PromoteSecondaries: in.PromoteSecondaries, DontTrackPrimary: in.DontTrackPrimary}
 	if ic.Interface == "" {
 		return ic, fmt.Errorf("no interface")
 	}

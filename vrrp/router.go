@@ -386,7 +386,7 @@ func (r *Router) tick(ctx context.Context, now time.Time) {
 // linkChanged runs in the loop when an interface goes up or down.
 func (r *Router) linkChanged(ctx context.Context, now time.Time, name string, up bool) {
 	for _, in := range r.instances {
-		if in.cfg.Interface == name {
+		if in.cfg.Interface == name && !in.cfg.DontTrackPrimary {
 			reason := "interface " + name + " up"
 			if !up {
 				reason = "interface " + name + " down"
@@ -600,7 +600,7 @@ func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
 		in.log.Info("(" + in.cfg.Machine.Name + ") " + in.cfg.Fault + " - going to fault state")
 		r.setFault(ctx, in, now, "config", in.cfg.Fault, true)
 	}
-	if up, ok := r.host.Link(in.cfg.Interface); ok && !up {
+	if up, ok := r.host.Link(in.cfg.Interface); ok && !up && !in.cfg.DontTrackPrimary {
 		r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 	}
 	if in.noSource != "" {

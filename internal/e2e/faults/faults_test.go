@@ -2,6 +2,7 @@ package faults
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -128,19 +129,13 @@ func notifyScript(t *testing.T, dir string) string {
 }
 
 // told returns the sorted "INSTANCE STATE" lines a notify file holds,
-// without the STOP each gets at the end.
+// without the STOP each gets at the end; none when there is no file.
 func told(t *testing.T, path string) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return nil
 	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l != "" && !strings.HasSuffix(l, " STOP") {
-			lines = append(lines, l)
-		}
-	}
+	lines := toldInOrder(t, path)
 	slices.Sort(lines)
 	return lines
 }
@@ -362,4 +357,74 @@ func TestPromoteSecondariesLikeKeepalived(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestDontTrackPrimaryLikeKeepalived: eth0 going down for a while puts a
+// master in FAULT (and it comes back through BACKUP to MASTER), unless
+// dont_track_primary, when it stays MASTER all along; measured by what
+// keepalived 2.2.7 and kt tell their notify scripts, in order.
+func TestDontTrackPrimaryLikeKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	vip := netip.MustParseAddr("192.0.2.106")
+	for _, dtp := range []bool{false, true} {
+		want := []string{"VI_1 BACKUP", "VI_1 MASTER", "VI_1 FAULT", "VI_1 BACKUP", "VI_1 MASTER"}
+		extra := ""
+		if dtp {
+			want, extra = want[:2], "\n    dont_track_primary"
+		}
+		for _, impl := range []string{"keepalived", "kt"} {
+			t.Run(fmt.Sprintf("%s/dont_track_primary=%v", impl, dtp), func(t *testing.T) {
+				out := filepath.Join(lab.Dir, fmt.Sprintf("%s-%v.dtp", impl, dtp))
+				text := `vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 56
+    priority 100
+    advert_int 0.1
+    version 3
+    notify "` + notifyScript(t, lab.Dir) + ` ` + out + `"` + extra + `
+    virtual_ipaddress {
+        192.0.2.106/24
+    }
+}
+`
+				r := e2elab.StartPlain(t, lab, h, impl, text)
+				if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(vip) }) {
+					t.Fatalf("%s did not become master:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
+				}
+				for _, state := range []string{"down", "up"} {
+					if out, err := h.Run("ip", "link", "set", netlab.Iface, state); err != nil {
+						t.Fatalf("ip link set %s: %v\n%s", state, err, out)
+					}
+					time.Sleep(1500 * time.Millisecond)
+				}
+				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Proc.Wait(10 * time.Second); err != nil {
+					t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
+				}
+				if got := toldInOrder(t, out); !slices.Equal(got, want) {
+					t.Errorf("%s told its notify script %q, want %q\n%s", impl, got, want, e2elab.Tail(r.Proc.Log(), 30))
+				}
+			})
+		}
+	}
+}
+
+// toldInOrder returns the "INSTANCE STATE" lines a notify file holds, in
+// order, without the STOP at the end.
+func toldInOrder(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != "" && !strings.HasSuffix(l, " STOP") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
