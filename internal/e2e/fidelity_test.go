@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -420,10 +421,29 @@ func TestFidelityHigherPrioSendAdvert(t *testing.T) {
 				if took.IsZero() {
 					t.Fatalf("no advert of priority 200 from r2 in the capture\n%s", r2.Proc.Log())
 				}
-				// r1 answers within moments; its next own advert is due up to
-				// a second later, and as a backup it sends none.
-				n := advertsBetween(ws, r1h.IPv4, took, took.Add(800*time.Millisecond))
+				// r1 answers within moments and, a backup from then on, sends
+				// nothing more. Its own next advert, one interval after the
+				// last before r2's, is not an answer: a loaded machine may
+				// send it before it reads r2's.
+				var last time.Time
+				for _, w := range ws {
+					if w.Src == r1h.IPv4 && !w.GARP && w.At.Before(took) {
+						last = w.At
+					}
+				}
+				due := last.Add(time.Second)
 				want := map[bool]int{true: 1, false: 0}[on]
+				var sent []time.Time
+				for _, w := range ws {
+					if w.Src == r1h.IPv4 && !w.GARP && !w.At.Before(took) && w.At.Before(took.Add(800*time.Millisecond)) {
+						sent = append(sent, w.At)
+					}
+				}
+				if i := slices.IndexFunc(sent, func(at time.Time) bool { return at.Sub(due).Abs() < 20*time.Millisecond }); len(sent) > want && i >= 0 {
+					t.Logf("%s: r1's advert %v after r2's was its own, due then", impl, sent[i].Sub(took))
+					sent = slices.Delete(sent, i, i+1)
+				}
+				n := len(sent)
 				t.Logf("%s, higher_prio_send_advert %v: %d advert(s) from r1 after r2's first", impl, on, n)
 				if n != want {
 					t.Errorf("%s sent %d advert(s) after the higher priority one, want %d\n%s", impl, n, want, r1.Proc.Log())
