@@ -248,9 +248,7 @@ func (v *validator) miscUsers() {
 func (v *validator) scriptFiles() {
 	for _, name := range sortedKeys(v.c.Scripts) {
 		s := v.c.Scripts[name]
-		words := splitCmd(s.Script.Cmd)
-		if len(words) == 0 || !strings.HasPrefix(words[0], "/") || v.host.Executable(words[0]) {
-			// A relative name is looked up on PATH when it runs.
+		if v.scriptMayRun(s.Script) {
 			continue
 		}
 		v.carryf(s.Pos.Of("script"), "Disabling track script %s since not found/accessible", name)
@@ -276,6 +274,72 @@ func (v *validator) scriptFiles() {
 	}
 }
 
+// missingDevs leaves out the address, route and rule lines whose dev (or
+// a next hop's, or a rule's iif/oif) does not exist, with keepalived
+// 2.2.7's warning: its parsers skip such a line (if_get_by_ifname without
+// dynamic_interfaces), so it is neither added nor advertised. It reports
+// whether it left one out.
+func (v *validator) missingDevs() bool {
+	missing := false
+	has := func(name string) bool { return name == "" || v.host.Interface(name) }
+	vips := func(list []VIP) {
+		for i := range list {
+			if a := &list[i]; !a.Verdict.Skipped() && !has(a.Dev) {
+				v.carryf(a.Pos, "WARNING - interface %s for ip address %s doesn't exist", a.Dev, strings.Fields(a.String())[0])
+				a.Verdict.Skip, missing = true, true
+			}
+		}
+	}
+	routes := func(list []Route) {
+		for i := range list {
+			r := &list[i]
+			if r.Verdict.Skipped() {
+				continue
+			}
+			if !has(r.Dev) {
+				v.carryf(r.Pos, "WARNING - interface %s for VROUTE nexthop doesn't exist", r.Dev)
+				r.Verdict.Skip, missing = true, true
+				continue
+			}
+			// A next hop's: keepalived's parse_nexthops drops it and those
+			// after it, and keeps the route.
+			for j, nh := range r.NextHops {
+				if !has(nh.Dev) {
+					v.carryf(r.Pos, "WARNING - interface %s for VROUTE nexthop doesn't exist", nh.Dev)
+					r.NextHops, missing = r.NextHops[:j:j], true
+					break
+				}
+			}
+		}
+	}
+	rules := func(list []Rule) {
+		for i := range list {
+			r := &list[i]
+			if r.Verdict.Skipped() {
+				continue
+			}
+			for _, d := range []string{r.Iif, r.Oif} {
+				if !has(d) {
+					v.carryf(r.Pos, "WARNING - interface %s for rule doesn't exist", d)
+					r.Verdict.Skip, missing = true, true
+					break
+				}
+			}
+		}
+	}
+	vips(v.c.StaticIPAddress)
+	routes(v.c.StaticRoutes)
+	rules(v.c.StaticRules)
+	for _, name := range sortedKeys(v.c.Instances) {
+		in := v.c.Instances[name]
+		vips(in.VirtualIPAddress)
+		vips(in.VirtualIPAddressExcluded)
+		routes(in.VirtualRoutes)
+		rules(in.VirtualRules)
+	}
+	return missing
+}
+
 // interfaces reports interfaces that do not exist: an instance's (which is
 // left out while the rest runs) and tracked ones (no longer tracked).
 func (v *validator) interfaces() {
@@ -288,6 +352,9 @@ func (v *validator) interfaces() {
 			v.carryf(Pos{}, "Non-existent interface specified in configuration")
 		}
 	}()
+	if v.missingDevs() {
+		missing = true
+	}
 	// A static address without dev goes on the default interface
 	// (vrrp_ipaddress.c: get_default_if), which must exist: keepalived
 	// stops ("permanent error CONFIG") when it does not.

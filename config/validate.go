@@ -1335,11 +1335,21 @@ func (v *validator) scriptSecurity() {
 	v.warnf(*first, "scripts are configured but enable_script_security is off: they run as root even if a non-root user can change them")
 }
 
+// scriptMayRun reports whether s could run on the host: keepalived 2.2.7
+// disables a script whose program is missing (check_script_secure), and
+// such a script does not count for its SECURITY VIOLATION (measured on
+// Debian's samples). A relative name is looked up on PATH when it runs;
+// without a host every script counts.
+func (v *validator) scriptMayRun(s Script) bool {
+	words := splitCmd(s.Cmd)
+	return v.host == nil || len(words) == 0 || !strings.HasPrefix(words[0], "/") || v.host.Executable(words[0])
+}
+
 // firstScript returns where the first configured script was written.
 func (v *validator) firstScript() *Pos {
 	var ps []Pos
 	add := func(p Pos, kw string, s Script) {
-		if s.Cmd != "" {
+		if s.Cmd != "" && v.scriptMayRun(s) {
 			ps = append(ps, p.Of(kw))
 		}
 	}
