@@ -39,7 +39,7 @@ var oversized = map[string]int{
 	"config (schemas).of":                 26,
 	"config (*lexer).lookup":              26,
 	"config (*lexer).include":             26,
-	"vrrp instanceConfig":                 46,
+	"vrrp instanceConfig":                 43,
 	"vrrp ListenConn":                     40,
 	"vrrp (*machine).check":               30,
 	"vrrp (*Router).setupHost":            30,

@@ -314,7 +314,7 @@ const (
 // then script security) and config_test_exit (core/main.c) maps it: script
 // security (CONFIG_SECURITY_ERROR) 6; any error, warning or unknown keyword
 // 5; only a non-existent interface or a fatal error (a static address
-// without an interface) 4; nothing 0. A strict include that matches no
+// without an interface, whose default interface does not exist) 4; nothing 0. A strict include that matches no
 // file ends keepalived before the test, with 6 (KEEPALIVED_EXIT_NO_CONFIG). A non-existent interface stops keepalived's VRRP checks before
 // the script security check, so it hides a VRRP script security violation.
 // kt's own advice (a warning keepalived has no counterpart for) counts for
@@ -335,7 +335,7 @@ func configTestCode(diags config.Diagnostics) int {
 			// its test with KEEPALIVED_EXIT_NO_CONFIG.
 			return kaExitNoConfig
 		case d.Msg == kaMsgBadInterface,
-			strings.HasPrefix(d.Msg, "static_ipaddress: ") && strings.Contains(d.Msg, " has no dev"):
+			strings.HasPrefix(d.Msg, "Static address ") && strings.HasSuffix(d.Msg, " requires either an interface or default interface must exist"):
 			badIf = true
 			level = max(level, fatal)
 		case strings.HasPrefix(d.Msg, kaMsgScriptSecurity):

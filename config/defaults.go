@@ -70,28 +70,78 @@ func (in *Instance) EffectiveAdvertInt() time.Duration {
 }
 
 // EffectiveGarpMasterDelay is the delay before the second batch of
-// gratuitous ARPs after becoming master: the instance's, the global
-// vrrp_garp_master_delay, else 5 s.
+// gratuitous ARPs after becoming master: the instance's, else the global
+// one (GlobalGarp).
 func (c *Config) EffectiveGarpMasterDelay(in *Instance) time.Duration {
 	if in.GarpMasterDelay != nil {
 		return in.GarpMasterDelay.D()
 	}
-	if c.Global != nil {
-		return durOr(c.Global.VRRPGarpMasterDelay, DefaultGarpMasterDelay)
-	}
-	return DefaultGarpMasterDelay
+	return c.GlobalGarp().Delay
 }
 
 // EffectiveGarpMasterRepeat is how many gratuitous ARPs each batch sends:
-// the instance's, the global vrrp_garp_master_repeat, else 5.
+// the instance's, else the global one (GlobalGarp).
 func (c *Config) EffectiveGarpMasterRepeat(in *Instance) int {
 	if in.GarpMasterRepeat != nil {
 		return *in.GarpMasterRepeat
 	}
-	if c.Global != nil {
-		return intOr(c.Global.VRRPGarpMasterRepeat, DefaultGarpMasterRep)
+	return c.GlobalGarp().Repeat
+}
+
+// Garp is the global gratuitous ARP / NA settings instances start from.
+type Garp struct {
+	Repeat        int           // vrrp_garp_master_repeat (5)
+	Delay         time.Duration // vrrp_garp_master_delay (5 s)
+	Refresh       time.Duration // vrrp_garp_master_refresh (0: none)
+	RefreshRepeat int           // vrrp_garp_master_refresh_repeat (1)
+}
+
+// GlobalGarp returns the global gratuitous ARP settings: each as written,
+// else keepalived's default, and vrrp_min_garp's minimum (one ARP, no
+// second batch, no refresh) for each it leaves alone. As keepalived 2.2.7
+// reads the file (vrrp_min_garp_handler), vrrp_min_garp changes a setting
+// that still has its default value when it is read: one written before it
+// with another value stays, one written after it wins.
+func (c *Config) GlobalGarp() Garp {
+	g := Garp{Repeat: DefaultGarpMasterRep, Delay: DefaultGarpMasterDelay, RefreshRepeat: 1}
+	gd := c.Global
+	if gd == nil {
+		return g
 	}
-	return DefaultGarpMasterRep
+	minGarp := gd.VRRPMinGarp != nil && *gd.VRRPMinGarp
+	at := gd.Pos.Of("vrrp_min_garp").Line
+	// keeps reports whether a setting written (set) survives vrrp_min_garp.
+	keeps := func(key string, set, isDefault bool) bool {
+		return set && (!minGarp || !isDefault || gd.Pos.Of(key).Line > at)
+	}
+	if r := gd.VRRPGarpMasterRepeat; keeps("vrrp_garp_master_repeat", r != nil, r != nil && *r == DefaultGarpMasterRep) {
+		g.Repeat = *r
+	} else if minGarp {
+		g.Repeat = 1
+	}
+	if d := gd.VRRPGarpMasterDelay; keeps("vrrp_garp_master_delay", d != nil, d != nil && d.D() == DefaultGarpMasterDelay) {
+		g.Delay = d.D()
+	} else if minGarp {
+		g.Delay = 0
+	}
+	if d := gd.VRRPGarpMasterRefresh; keeps("vrrp_garp_master_refresh", d != nil, d != nil && d.D() == 0) {
+		g.Refresh = d.D()
+	}
+	if r := gd.VRRPGarpMasterRefreshRep; keeps("vrrp_garp_master_refresh_repeat", r != nil, r != nil && *r == 1) {
+		g.RefreshRepeat = *r
+	} else if minGarp {
+		g.RefreshRepeat = 0
+	}
+	return g
+}
+
+// DefaultInterface is where a static_ipaddress without dev goes: the
+// global default_interface, else eth0 (DFLT_INT, include/vrrp_ipaddress.h).
+func (c *Config) DefaultInterface() string {
+	if c.Global != nil && c.Global.DefaultInterface != "" {
+		return c.Global.DefaultInterface
+	}
+	return "eth0"
 }
 
 // EffectiveMcastGroup is the multicast group adverts go to for the family.

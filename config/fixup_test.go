@@ -154,6 +154,10 @@ func (h fakeHost) Resolve(n string) bool           { return n == "mail.example.o
 func (h fakeHost) Addrs(iface string) []netip.Addr { return h.ifaces[iface] }
 func (h fakeHost) Loopback(iface string) bool      { return iface == "lo" }
 
+// Multicast: every interface but one called "nomcast0" (as after ip link
+// set nomcast0 multicast off).
+func (h fakeHost) Multicast(iface string) bool { return iface != "nomcast0" }
+
 // TestHostChecks: what keepalived -t checks on the host, asked of a fake
 // one, with keepalived's messages and fix-ups.
 func TestHostChecks(t *testing.T) {

@@ -30,6 +30,9 @@ type Host interface {
 	Addrs(iface string) []netip.Addr
 	// Loopback reports whether the interface is a loopback interface.
 	Loopback(iface string) bool
+	// Multicast reports whether the interface supports multicast
+	// (IFF_MULTICAST).
+	Multicast(iface string) bool
 }
 
 // LocalHost is the machine kt runs on.
@@ -69,6 +72,12 @@ func (LocalHost) Executable(path string) bool {
 func (LocalHost) Loopback(iface string) bool {
 	ifi, err := net.InterfaceByName(iface)
 	return err == nil && ifi.Flags&net.FlagLoopback != 0
+}
+
+// Multicast implements Host.
+func (LocalHost) Multicast(iface string) bool {
+	ifi, err := net.InterfaceByName(iface)
+	return err == nil && ifi.Flags&net.FlagMulticast != 0
 }
 
 // Addrs implements Host.
@@ -243,9 +252,7 @@ func (v *validator) miscUsers() {
 func (v *validator) scriptFiles() {
 	for _, name := range sortedKeys(v.c.Scripts) {
 		s := v.c.Scripts[name]
-		words := splitCmd(s.Script.Cmd)
-		if len(words) == 0 || !strings.HasPrefix(words[0], "/") || v.host.Executable(words[0]) {
-			// A relative name is looked up on PATH when it runs.
+		if v.scriptMayRun(s.Script) {
 			continue
 		}
 		v.carryf(s.Pos.Of("script"), "Disabling track script %s since not found/accessible", name)
@@ -271,6 +278,72 @@ func (v *validator) scriptFiles() {
 	}
 }
 
+// missingDevs leaves out the address, route and rule lines whose dev (or
+// a next hop's, or a rule's iif/oif) does not exist, with keepalived
+// 2.2.7's warning: its parsers skip such a line (if_get_by_ifname without
+// dynamic_interfaces), so it is neither added nor advertised. It reports
+// whether it left one out.
+func (v *validator) missingDevs() bool {
+	missing := false
+	has := func(name string) bool { return name == "" || v.host.Interface(name) }
+	vips := func(list []VIP) {
+		for i := range list {
+			if a := &list[i]; !a.Verdict.Skipped() && !has(a.Dev) {
+				v.carryf(a.Pos, "WARNING - interface %s for ip address %s doesn't exist", a.Dev, strings.Fields(a.String())[0])
+				a.Verdict.Skip, missing = true, true
+			}
+		}
+	}
+	routes := func(list []Route) {
+		for i := range list {
+			r := &list[i]
+			if r.Verdict.Skipped() {
+				continue
+			}
+			if !has(r.Dev) {
+				v.carryf(r.Pos, "WARNING - interface %s for VROUTE nexthop doesn't exist", r.Dev)
+				r.Verdict.Skip, missing = true, true
+				continue
+			}
+			// A next hop's: keepalived's parse_nexthops drops it and those
+			// after it, and keeps the route.
+			for j, nh := range r.NextHops {
+				if !has(nh.Dev) {
+					v.carryf(r.Pos, "WARNING - interface %s for VROUTE nexthop doesn't exist", nh.Dev)
+					r.NextHops, missing = r.NextHops[:j:j], true
+					break
+				}
+			}
+		}
+	}
+	rules := func(list []Rule) {
+		for i := range list {
+			r := &list[i]
+			if r.Verdict.Skipped() {
+				continue
+			}
+			for _, d := range []string{r.Iif, r.Oif} {
+				if !has(d) {
+					v.carryf(r.Pos, "WARNING - interface %s for rule doesn't exist", d)
+					r.Verdict.Skip, missing = true, true
+					break
+				}
+			}
+		}
+	}
+	vips(v.c.StaticIPAddress)
+	routes(v.c.StaticRoutes)
+	rules(v.c.StaticRules)
+	for _, name := range sortedKeys(v.c.Instances) {
+		in := v.c.Instances[name]
+		vips(in.VirtualIPAddress)
+		vips(in.VirtualIPAddressExcluded)
+		routes(in.VirtualRoutes)
+		rules(in.VirtualRules)
+	}
+	return missing
+}
+
 // interfaces reports interfaces that do not exist: an instance's (which is
 // left out while the rest runs) and tracked ones (no longer tracked).
 func (v *validator) interfaces() {
@@ -283,6 +356,18 @@ func (v *validator) interfaces() {
 			v.carryf(Pos{}, "Non-existent interface specified in configuration")
 		}
 	}()
+	if v.missingDevs() {
+		missing = true
+	}
+	// A static address without dev goes on the default interface
+	// (vrrp_ipaddress.c: get_default_if), which must exist: keepalived
+	// stops ("permanent error CONFIG") when it does not.
+	for _, a := range KeptVIPs(v.c.StaticIPAddress) {
+		if a.Dev == "" && !v.host.Interface(v.c.DefaultInterface()) {
+			v.errorf(a.Pos, "Static address %s requires either an interface or default interface must exist", strings.Fields(a.String())[0])
+			missing = true
+		}
+	}
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
 		if in.Interface != "" && !v.host.Interface(in.Interface) {
@@ -293,6 +378,12 @@ func (v *validator) interfaces() {
 			// Without an interface, only a unicast instance can run.
 			v.carryf(in.Pos.Of("interface"), "(%s) cannot use a loopback interface (%s) for vrrp - ignoring", name, in.Interface)
 			in.Interface = ""
+		}
+		// keepalived 2.2.7 (vrrp_complete_instance) keeps a multicast
+		// instance on such an interface in FAULT ("disabling").
+		if in.Interface != "" && len(in.UnicastPeer) == 0 && v.host.Interface(in.Interface) && !v.host.Multicast(in.Interface) {
+			v.carryf(in.Pos, "(%s) interface %s does not support multicast, specify unicast peers - disabling", name, in.Interface)
+			in.Fault = "interface " + in.Interface + " does not support multicast, specify unicast peers"
 		}
 		// keepalived -t says nothing of a VIP the interface already has
 		// (measured), but the VIP is removed whenever the router is not

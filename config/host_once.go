@@ -16,6 +16,7 @@ type onceHost struct {
 	links map[string]net.Interface // nil until listed; only with a linkLister
 	ifs   map[string]bool
 	loops map[string]bool
+	mcast map[string]bool
 	addrs map[string][]netip.Addr
 	users map[string]bool
 	grps  map[string]bool
@@ -101,6 +102,16 @@ func (o *onceHost) Loopback(name string) bool {
 			return found && ifi.Flags&net.FlagLoopback != 0
 		}
 		return o.h.Loopback(n)
+	})
+}
+
+// Multicast implements Host.
+func (o *onceHost) Multicast(name string) bool {
+	return memo(&o.mcast, name, func(n string) bool {
+		if ifi, found, listed := o.link(n); listed {
+			return found && ifi.Flags&net.FlagMulticast != 0
+		}
+		return o.h.Multicast(n)
 	})
 }
 

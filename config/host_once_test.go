@@ -31,6 +31,10 @@ func (h *countingHost) Addrs(n string) []netip.Addr {
 	return h.fakeHost.Addrs(n)
 }
 func (h *countingHost) Loopback(n string) bool { h.count("Loopback", n); return h.fakeHost.Loopback(n) }
+func (h *countingHost) Multicast(n string) bool {
+	h.count("Multicast", n)
+	return h.fakeHost.Multicast(n)
+}
 
 // TestHostOnce: the wrapped host gives the same answers as the host, and
 // is asked each question once however often Effective asks it.

@@ -184,6 +184,12 @@ type Instance struct {
 	KernelRxBufSize         *int      `toml:"kernel_rx_buf_size,omitempty"`
 
 	Unparsed Unparsed `toml:"unparsed,omitempty" ka:",unparsed"`
+	// Fault says why the instance is held in FAULT from the start, as
+	// keepalived holds an instance with a configuration fault
+	// (unicast_fault_no_peer without peers; an interface without
+	// multicast for a multicast instance); set by validation, "" when the
+	// instance runs.
+	Fault string `toml:"-"`
 }
 
 // Auth is an instance's authentication block.

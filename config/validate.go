@@ -42,6 +42,33 @@ func (v *validator) intRange(p Pos, kw string, n *int, lo, hi int) {
 	}
 }
 
+// globalVRRPTimers resets vrrp_startup_delay, the start and shutdown
+// scripts' timeouts and vrrp_down_timer_adverts out of keepalived 2.2.7's
+// ranges, with its messages.
+func (v *validator) globalVRRPTimers(g *GlobalDefs) {
+	p := g.Pos
+	if d := g.VRRPStartupDelay; d != nil && (d.D() < time.Millisecond || d.D() > 4294967295*time.Microsecond) {
+		v.carryf(p.Of("vrrp_startup_delay"), "number '%s' outside range [0.001000, 4294.967295]", formatDuration(*d, ""))
+		v.carryf(p.Of("vrrp_startup_delay"), "vrrp_startup_delay '%s' is invalid", formatDuration(*d, ""))
+		g.VRRPStartupDelay = nil
+	}
+	for _, kw := range []struct {
+		name string
+		d    **Duration
+	}{{"startup_script_timeout", &g.StartupScriptTimeout}, {"shutdown_script_timeout", &g.ShutdownScriptTimeout}} {
+		if d := *kw.d; d != nil && (d.D() < time.Second || d.D() > 1000*time.Second || d.D()%time.Second != 0) {
+			v.carryf(p.Of(kw.name), "number '%s' outside range [1, 1000]", formatDuration(*d, ""))
+			v.carryf(p.Of(kw.name), "%s '%s' must be in [1, 1000] - ignoring", kw.name, formatDuration(*d, ""))
+			*kw.d = nil
+		}
+	}
+	if n := g.VRRPDownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
+		v.carryf(p.Of("vrrp_down_timer_adverts"), "number '%d' outside range [1, 100]", *n)
+		v.carryf(p.Of("vrrp_down_timer_adverts"), "Invalid vrrp_down_timer_adverts [1:100] '%d'", *n)
+		g.VRRPDownTimerAdverts = nil
+	}
+}
+
 func (v *validator) global() {
 	g := v.c.Global
 	if g == nil {
@@ -67,6 +94,7 @@ func (v *validator) global() {
 	if g.VRRPIPSets.Set {
 		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
+	v.globalVRRPTimers(g)
 	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
 		v.carryf(p.Of("vrrp_version"), "number '%d' outside range [2, 3]", *g.VRRPVersion)
 		v.carryf(p.Of("vrrp_version"), "VRRP Error: Version must be either 2 or 3")
@@ -245,6 +273,11 @@ func (v *validator) instanceRanges(name string, in *Instance) {
 		v.carryf(p.Of("unicast_ttl"), "number '%d' outside range [0, 255]", *t)
 		v.carryf(p.Of("unicast_ttl"), "%s: TTL '%d' not valid - must be between 0 & 255", where, *t)
 		in.UnicastTTL = nil
+	}
+	if n := in.DownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
+		v.carryf(p.Of("down_timer_adverts"), "number '%d' outside range [1, 100]", *n)
+		v.carryf(p.Of("down_timer_adverts"), "%s: Invalid down_timer_adverts [1:100] '%d'", where, *n)
+		in.DownTimerAdverts = nil
 	}
 }
 
@@ -513,6 +546,8 @@ func (v *validator) completeInstances() {
 		v.completeAuth(c)
 		v.completeUnicast(c)
 		v.completePreempt(c)
+		v.completeStrictAdverts(c)
+		v.completeVMACPromote(c)
 		v.completeAccept(c)
 		v.advertInt(in, c.where, c.version)
 		v.completeOwnInterface(c)
@@ -552,7 +587,9 @@ func (v *validator) completeRequired(c *completing) {
 	}
 	// keepalived 2.2.7 checks this before it knows the instance is
 	// unicast (chk_min_cfg), so unicast peers do not help (measured).
-	if in.Interface == "" && (v.c.Global == nil || v.c.Global.DefaultInterface == "") {
+	// default_interface does not count: it is only for static addresses
+	// (measured).
+	if in.Interface == "" {
 		v.errorf(p, "%s Unknown interface!", c.where)
 	}
 }
@@ -643,6 +680,50 @@ func (v *validator) completeUnicast(c *completing) {
 	// keyword too (vrrp_unicast_peer_handler sets the flag).
 	if len(in.UnicastPeer) == 0 && !in.UnicastFaultNoPeer && (in.UnicastSrcIP != "" || in.CheckUnicastSrc || in.OldUnicastChecksum.Set || p.Has("unicast_peer")) {
 		v.warnf(p, "%s A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", c.where)
+	}
+	// keepalived 2.2.7 (vrrp_complete_instance) holds such an instance in
+	// FAULT; it logs why when it starts, and keepalived -t says nothing.
+	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
+		in.Fault = "Cannot use unicast without any peers"
+	}
+}
+
+// completeVMACPromote: a VMAC has promote_secondaries from its making
+// (vrrp_complete_instance).
+func (v *validator) completeVMACPromote(c *completing) {
+	if in := c.in; in.PromoteSecondaries && in.UseVMAC.Set {
+		v.carryf(in.Pos, "%s promote_secondaries is automatically set for vmacs - ignoring", c.where)
+		in.PromoteSecondaries = false
+	}
+}
+
+// completeStrictAdverts resets what vrrp_strict forbids of a master's
+// extra adverts and gratuitous ARPs, with keepalived 2.2.7's messages
+// (vrrp_complete_instance); unset, they take strict mode's values in the
+// engine.
+func (v *validator) completeStrictAdverts(c *completing) {
+	if !c.strict {
+		return
+	}
+	in, p, where := c.in, c.in.Pos, c.where
+	if in.GarpLowerPrioRepeat != nil && *in.GarpLowerPrioRepeat != 0 {
+		v.carryf(p.Of("garp_lower_prio_repeat"), "%s Strict mode requires no repeat garps. resetting", where)
+		zero := 0
+		in.GarpLowerPrioRepeat = &zero
+	}
+	if in.GarpLowerPrioDelay != nil && *in.GarpLowerPrioDelay != 0 {
+		v.carryf(p.Of("garp_lower_prio_delay"), "%s Strict mode requires no repeat garp delay. resetting", where)
+		in.GarpLowerPrioDelay = new(Duration)
+	}
+	if in.LowerPrioNoAdvert != nil && !*in.LowerPrioNoAdvert {
+		v.carryf(p.Of("lower_prio_no_advert"), "%s Strict mode requires no lower priority advert. resetting", where)
+		yes := true
+		in.LowerPrioNoAdvert = &yes
+	}
+	if in.HigherPrioSendAdvert != nil && *in.HigherPrioSendAdvert {
+		v.carryf(p.Of("higher_prio_send_advert"), "%s strict mode requires higher_prio_send_advert to be clear. resetting", where)
+		no := false
+		in.HigherPrioSendAdvert = &no
 	}
 }
 
@@ -1259,13 +1340,27 @@ func (v *validator) scriptSecurity() {
 	v.warnf(*first, "scripts are configured but enable_script_security is off: they run as root even if a non-root user can change them")
 }
 
+// scriptMayRun reports whether s could run on the host: keepalived 2.2.7
+// disables a script whose program is missing (check_script_secure), and
+// such a script does not count for its SECURITY VIOLATION (measured on
+// Debian's samples). A relative name is looked up on PATH when it runs;
+// without a host every script counts.
+func (v *validator) scriptMayRun(s Script) bool {
+	words := splitCmd(s.Cmd)
+	return v.host == nil || len(words) == 0 || !strings.HasPrefix(words[0], "/") || v.host.Executable(words[0])
+}
+
 // firstScript returns where the first configured script was written.
 func (v *validator) firstScript() *Pos {
 	var ps []Pos
 	add := func(p Pos, kw string, s Script) {
-		if s.Cmd != "" {
+		if s.Cmd != "" && v.scriptMayRun(s) {
 			ps = append(ps, p.Of(kw))
 		}
+	}
+	if g := v.c.Global; g != nil {
+		add(g.Pos, "startup_script", g.StartupScript)
+		add(g.Pos, "shutdown_script", g.ShutdownScript)
 	}
 	for _, s := range v.c.Scripts {
 		add(s.Pos, "script", s.Script)

@@ -188,11 +188,6 @@ func (v *validator) lineVerdicts() {
 		}
 	}
 	vips("static_ipaddress", v.c.StaticIPAddress)
-	for _, a := range KeptVIPs(v.c.StaticIPAddress) {
-		if a.Dev == "" {
-			v.errorf(a.Pos, "static_ipaddress: %s has no dev (kt does not pick a default interface)", a.String())
-		}
-	}
 	routes("static_routes", v.c.StaticRoutes)
 	rules("static_rules", v.c.StaticRules)
 	for _, name := range sortedKeys(v.c.Instances) {

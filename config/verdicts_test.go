@@ -36,12 +36,17 @@ const verdictDir = "testdata/verdicts"
 // these all the same, so its exit code cannot tell. (loopback.conf was run:
 // keepalived -n logs "exited with permanent error CONFIG. Terminating".)
 var refusedByKeepalived = map[string]bool{
-	"loopback.conf":      true,
-	"missing-param.conf": true,
-	"noid.conf":          true,
-	"novip.conf":         true,
-	"prio.conf":          true,
-	"unicast-noif.conf":  true,
+	"loopback.conf": true,
+	// a static address for a default interface that does not exist
+	// (keepalived -n: "exited with permanent error CONFIG"), and an
+	// instance without interface, default_interface or not (measured)
+	"default-if-missing.conf": true,
+	"default-if-noif.conf":    true,
+	"missing-param.conf":      true,
+	"noid.conf":               true,
+	"novip.conf":              true,
+	"prio.conf":               true,
+	"unicast-noif.conf":       true,
 	// keepalived 2.2.7 reports an HTTP_GET with no url, then crashes
 	// (SIGSEGV, exit 139).
 	"lvs-http-nourl.conf": true,
@@ -51,6 +56,7 @@ var refusedByKeepalived = map[string]bool{
 // test does not cover (script security has tests of its own).
 var othersOwn = []string{
 	"SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+	"SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
 }
 
 // kaLine is one message keepalived printed: at a line, or 0 when it gave

@@ -181,6 +181,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if ro.Clock == nil {
 		ro.Clock = opts.Clock
 	}
+	if g := cfg.Global; g != nil && g.VRRPStartupDelay != nil && ro.StartupDelay == 0 {
+		ro.StartupDelay = g.VRRPStartupDelay.D()
+	}
 	if ro.Static == nil {
 		st, err := vrrp.Statics(cfg)
 		if err != nil {
@@ -339,6 +342,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(mailDone)
 		_ = d.mail.Run(mailCtx)
 	}()
+	if g := d.config().Global; g != nil {
+		if (g.StartupScript.Cmd != "" || g.ShutdownScript.Cmd != "") && !g.EnableScriptSecurity {
+			d.log.Warn("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.")
+		}
+		// Before anything starts; it may prepare the machine.
+		d.runStartStopScript(ctx, "startup", g.StartupScript, g.StartupScriptTimeout)
+	}
 	// Under the reload lock: a SIGHUP reload may already be replacing
 	// the scheduler, or starting the first virtual servers.
 	d.reloading.Lock()
@@ -380,6 +390,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// the real servers' last lines.
 	vrrp.CloseNotifier(d.notifier)
 	d.scripts.Wait()
+	if g := d.config().Global; g != nil {
+		// After everything has stopped, as keepalived runs it (the
+		// configuration in force: a reload may have changed it).
+		d.runStartStopScript(context.Background(), "shutdown", g.ShutdownScript, g.ShutdownScriptTimeout)
+	}
 	// What scripts left running in their process groups goes now.
 	d.scriptRunner().Close(0, d.log)
 	fctx, cancel := context.WithTimeout(context.Background(), d.opts.MailFlush)

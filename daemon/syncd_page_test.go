@@ -61,8 +61,11 @@ func TestSyncDaemonPageAndMetrics(t *testing.T) {
 			t.Errorf("the page's sync daemon section lacks %q:\n%s", want, sd)
 		}
 	}
-	// The BGP section too: the session and the announcement of the MASTER instance's VIP.
-	br.Do(t, chromedp.WaitVisible(chromedp.CSS(`#bgp table`)))
+	// The BGP section too: the session and the announcement of the MASTER
+	// instance's VIP. The manager reads the sessions at its first poll, and
+	// the page asks every second: wait for the session to show.
+	br.Do(t, chromedp.WaitVisible(chromedp.CSS(`#bgp table`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("bgp").innerText.includes("established")`, chromedp.WithPollingTimeout(30*time.Second)))
 	bs := browser.Eval[string](t, br, `document.getElementById("bgp").innerText`)
 	for _, want := range []string{"192.0.2.9", "65000", "established", "1 / 0", "vi", "192.0.2.100/32", "announced"} {
 		if !strings.Contains(bs, want) {

@@ -2,7 +2,11 @@ package vrrp
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/kt-project/kt/internal/clock"
 )
 
 // watchHost follows the host's events (Host.Watch) until ctx ends, in
@@ -25,6 +29,7 @@ func (r *Router) watchHost(ctx context.Context) {
 		return
 	}
 	events := make(chan HostEvent, 64)
+	r.hostWatch.events = events
 	r.goroutine(func() {
 		if err := r.host.Watch(ctx, events); err != nil {
 			r.log.Warn("vrrp: cannot follow interface and address changes", "err", err)
@@ -48,19 +53,12 @@ func (r *Router) anyNoSource() bool {
 // interface going down deletes many) before the router looks.
 const hostSettle = 20 * time.Millisecond
 
-// followHost turns host events into work for the loop.
+// followHost turns host events into work for the loop: a link change at
+// once, address events as one look at the end of their burst (hostBurst).
 func (r *Router) followHost(ctx context.Context, events <-chan HostEvent) {
 	links := map[string]bool{}
-	link := func(ev HostEvent) {
-		if r.opts.NoLinkWatch {
-			return
-		}
-		if prev, seen := links[ev.Link]; seen && prev == ev.Up {
-			return
-		}
-		links[ev.Link] = ev.Up
-		r.do(ctx, func(ctx context.Context, now time.Time) { r.linkChanged(ctx, now, ev.Link, ev.Up) })
-	}
+	b := &r.hostWatch
+	defer b.stop()
 	for {
 		var ev HostEvent
 		select {
@@ -68,43 +66,85 @@ func (r *Router) followHost(ctx context.Context, events <-chan HostEvent) {
 			return
 		case ev = <-events:
 		}
-		if ev.Kind == LinkChanged {
-			link(ev)
-			continue
-		}
-		added, deleted := ev.Kind == AddrAdded, ev.Kind == Deleted
-		settled := make(chan struct{})
-		t := r.clock.AfterFunc(hostSettle, func() { close(settled) })
-	burst:
-		for {
-			select {
-			case ev := <-events:
-				switch ev.Kind {
-				case LinkChanged:
-					link(ev)
-				case AddrAdded:
-					added = true
-				case Deleted:
-					deleted = true
-				}
-			case <-settled:
-				break burst
-			case <-ctx.Done():
-				t.Stop()
-				return
+		switch ev.Kind {
+		case LinkChanged:
+			if prev, seen := links[ev.Link]; !r.opts.NoLinkWatch && (!seen || prev != ev.Up) {
+				links[ev.Link] = ev.Up
+				r.do(ctx, func(ctx context.Context, now time.Time) { r.linkChanged(ctx, now, ev.Link, ev.Up) })
 			}
+		case AddrAdded, Deleted:
+			b.note(r.clock, ev.Kind)
 		}
-		if added {
-			r.do(ctx, r.retrySources)
-		}
-		if deleted {
-			// In the loop: a reload changes what tracksAddrs reads.
-			r.do(ctx, func(ctx context.Context, now time.Time) {
-				if r.tracksAddrs() {
-					r.checkAddrs(ctx, now)
-				}
-			})
-		}
+		b.handled.Add(1)
+	}
+}
+
+// hostBurst gathers the address events of a burst: the first arms a timer
+// of hostSettle, whose end signals due (the timer's goroutine, or the test
+// moving a fake clock, hands it straight to the loop), and the loop then
+// looks once (hostSettled).
+type hostBurst struct {
+	mu             sync.Mutex
+	added, deleted bool
+	timer          clock.Timer // armed: a look is coming
+	due            chan struct{}
+	// events is the channel given to Host.Watch (set before the watcher
+	// starts; nil when nothing is watched).
+	events chan HostEvent
+	// handled counts the events followHost has dealt with, so that a test
+	// can tell when none is still on its way.
+	handled atomic.Uint64
+}
+
+// note records an event of kind and arms the burst's timer if it is not.
+func (b *hostBurst) note(c clock.Clock, kind HostEventKind) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if kind == AddrAdded {
+		b.added = true
+	} else {
+		b.deleted = true
+	}
+	if b.timer == nil {
+		b.timer = c.AfterFunc(hostSettle, func() {
+			select {
+			case b.due <- struct{}{}:
+			default:
+			}
+		})
+	}
+}
+
+// take returns what the burst saw and starts the next one.
+func (b *hostBurst) take() (added, deleted bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	added, deleted = b.added, b.deleted
+	b.added, b.deleted, b.timer = false, false, nil
+	return added, deleted
+}
+
+// stop cancels a burst's timer when the watcher ends.
+func (b *hostBurst) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+}
+
+// hostSettled runs in the router's loop at the end of a burst: an added
+// address may be the source an instance lacked, a deleted one a VIP,
+// route, rule or static that matters (tracksAddrs is read here, in the
+// loop, because a reload changes it).
+func (r *Router) hostSettled(ctx context.Context, now time.Time) {
+	added, deleted := r.hostWatch.take()
+	if added {
+		r.retrySources(ctx, now)
+	}
+	if deleted && r.tracksAddrs() {
+		r.checkAddrs(ctx, now)
 	}
 }
 

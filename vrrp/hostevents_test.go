@@ -1,8 +1,12 @@
 package vrrp
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,4 +86,49 @@ func TestRouterWaitsForSource(t *testing.T) {
 	}
 	h.AddInterfaceAddr("eth0", netip.MustParseAddr("192.0.2.7"))
 	l.until("master from 192.0.2.7", 10*time.Second, func() bool { return lr.state() == StateMaster })
+}
+
+// TestRouterConfigFault: an instance with a configuration fault
+// (InstanceConfig.Fault, keepalived's num_config_faults) stays in FAULT
+// while it runs: alone on the LAN it never becomes master nor adds its
+// VIP; it logs keepalived's "going to fault state" line and not
+// "Entering FAULT STATE", which keepalived 2.2.7 does not log for it.
+func TestRouterConfigFault(t *testing.T) {
+	vip := VIP{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "eth0"}
+	mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
+		VIPs: []netip.Addr{vip.Prefix.Addr()}}
+	ic := InstanceConfig{Machine: mc, Interface: "eth0", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4,
+		VIPs: []VIP{vip}, Fault: "Cannot use unicast without any peers"}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	var seen []Transition
+	l := newLab(t)
+	h := NewMemHost()
+	lr := l.start([]InstanceConfig{ic}, RouterOptions{Host: h, Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logs, mu: &mu}, nil)),
+		OnTransition: func(tr Transition) { mu.Lock(); seen = append(seen, tr); mu.Unlock() }})
+	l.advance(5 * time.Second)
+	if lr.state() != StateFault || h.HasAddr(vip) {
+		t.Fatalf("state %v, VIP held %v: want FAULT without the VIP", lr.state(), h.HasAddr(vip))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0].From != StateInit || seen[0].To != StateFault {
+		t.Errorf("transitions %+v, want INIT -> FAULT only", seen)
+	}
+	if !strings.Contains(logs.String(), "(VI_1) Cannot use unicast without any peers - going to fault state") ||
+		strings.Contains(logs.String(), "Entering FAULT STATE") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}
+
+// syncWriter serialises writes to w under mu.
+type syncWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -34,11 +35,7 @@ type StaticConfig struct {
 func Statics(cfg *config.Config) (StaticConfig, error) {
 	var s StaticConfig
 	for _, v := range config.KeptVIPs(cfg.StaticIPAddress) {
-		vip := vipOf(v, "")
-		if vip.Dev == "" {
-			return s, fmt.Errorf("%s: static_ipaddress %v: no dev", v.Pos, v.Address)
-		}
-		s.Addrs = append(s.Addrs, vip)
+		s.Addrs = append(s.Addrs, vipOf(v, cfg.DefaultInterface()))
 	}
 	if g := cfg.Global; g != nil {
 		if len(g.NFTables.Args) > 0 {
@@ -281,6 +278,7 @@ func (r *Router) setupHost(ctx context.Context) error {
 			break
 		}
 	}
+	r.promoteSecondaries(r.instances)
 	igmpOff := st != nil && st.DisableLocalIGMP
 	if vmacs && igmpOff {
 		if kv, err := setSysctl(r.host, "net/ipv4/igmp_link_local_mcast_reports", "0"); err != nil {
@@ -312,6 +310,32 @@ func (r *Router) setupHost(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// promoteSecondaries turns promote_secondaries on for the interfaces of
+// the instances that ask for it, where it is off, and records it to turn
+// off again when the router stops (keepalived 2.2.7's
+// set_promote_secondaries and its reset at shutdown). A VMAC has it from
+// its making.
+func (r *Router) promoteSecondaries(ins []*instance) {
+	for _, in := range ins {
+		if !in.cfg.PromoteSecondaries || in.cfg.VMAC != nil {
+			continue
+		}
+		name := "net/ipv4/conf/" + in.cfg.Interface + "/promote_secondaries"
+		if slices.ContainsFunc(r.made.sysctls, func(kv sysctlKV) bool { return kv.name == name }) {
+			continue
+		}
+		if v, err := r.host.Sysctl(name); err == nil && strings.TrimSpace(v) != "0" {
+			continue // on already: left as it is, on exit too
+		}
+		kv, err := setSysctl(r.host, name, "1")
+		if err != nil {
+			in.log.Warn("vrrp: promote_secondaries", "interface", in.cfg.Interface, "err", err)
+			continue
+		}
+		r.made.sysctls = append(r.made.sysctls, kv)
+	}
 }
 
 // setupVMACs creates the instance's VMACs (use_vmac, per-VIP use_vmac,

@@ -1,8 +1,10 @@
 package vrrp
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func instanceText(body string) string {
@@ -177,8 +179,15 @@ static_rules {
 	if len(st.Addrs) != 1 || st.Addrs[0].Dev != "eth0" || st.Addrs[0].Label != "eth0:s" || len(st.Routes) != 1 || len(st.Rules) != 1 || st.FirewallTable != "kt_test" {
 		t.Fatalf("%+v", st)
 	}
-	if _, err := Statics(parse(t, "static_ipaddress {\n192.0.2.50/24\n}\n")); err == nil || !strings.Contains(err.Error(), "no dev") {
-		t.Errorf("static address without dev: %v", err)
+	// Without dev: default_interface, else eth0 (keepalived's DFLT_INT).
+	for text, want := range map[string]string{
+		"static_ipaddress {\n192.0.2.50/24\n}\n":                                            "eth0",
+		"global_defs {\ndefault_interface bond0\n}\nstatic_ipaddress {\n192.0.2.50/24\n}\n": "bond0",
+	} {
+		st, err := Statics(parse(t, text))
+		if err != nil || len(st.Addrs) != 1 || st.Addrs[0].Dev != want {
+			t.Errorf("%q: %+v, %v; want the address on %s", text, st.Addrs, err, want)
+		}
 	}
 }
 
@@ -209,6 +218,33 @@ func TestRelaxRPFilter(t *testing.T) {
 	for k, want := range vals {
 		if got := read(k); got != want {
 			t.Errorf("restored %s rp_filter %s, want %s", k, got, want)
+		}
+	}
+}
+
+// TestPromoteSecondaries: an instance with promote_secondaries turns the
+// interface's setting on while the router runs, and off again when it
+// stops; one that was on already is left on (keepalived 2.2.7, measured in
+// internal/e2e/faults).
+func TestPromoteSecondaries(t *testing.T) {
+	const name = "net/ipv4/conf/eth0/promote_secondaries"
+	for _, before := range []string{"0", "1"} {
+		mc := Config{Name: "VI_1", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
+			VIPs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+		ic := InstanceConfig{Machine: mc, Interface: "eth0", Src: netip.MustParseAddr("192.0.2.1"), Group: Group4,
+			VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "eth0"}}, PromoteSecondaries: true}
+		h := NewMemHost()
+		if err := h.SetSysctl(name, before+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		l := newLab(t)
+		l.start([]InstanceConfig{ic}, RouterOptions{Host: h})
+		if v, _ := h.Sysctl(name); strings.TrimSpace(v) != "1" {
+			t.Errorf("before %s: running with promote_secondaries %q, want 1", before, v)
+		}
+		l.stopAll()
+		if v, _ := h.Sysctl(name); strings.TrimSpace(v) != before {
+			t.Errorf("before %s: stopped with promote_secondaries %q", before, v)
 		}
 	}
 }

@@ -54,6 +54,17 @@ type InstanceConfig struct {
 	// NoAccept is RFC 5798 Accept_Mode off (no_accept, or vrrp_strict
 	// without accept): a master drops packets addressed to its VIPs.
 	NoAccept bool
+	// DontTrackPrimary: the interface going down does not put the
+	// instance in FAULT (dont_track_primary).
+	DontTrackPrimary bool
+	// PromoteSecondaries: the interface gets promote_secondaries while
+	// kt runs (set if it was off, turned off again at the end), so that
+	// removing its primary address does not take the VIPs with it.
+	PromoteSecondaries bool
+	// Fault, when set, holds the instance in FAULT for as long as this
+	// configuration runs (config.Instance.Fault: keepalived's
+	// configuration faults).
+	Fault string
 }
 
 // Instances builds the router's instances from the config model, sorted by
@@ -106,7 +117,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	ic := InstanceConfig{Interface: in.Interface}
+	ic := InstanceConfig{Interface: in.Interface, Fault: in.Fault, PromoteSecondaries: in.PromoteSecondaries, DontTrackPrimary: in.DontTrackPrimary}
 	if ic.Interface == "" {
 		return ic, fmt.Errorf("no interface")
 	}
@@ -161,34 +172,36 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		SkipCheckAdvAddr: in.SkipCheckAdvAddr != nil || g.VRRPSkipCheckAdvAddr,
 	}
 	strict := boolOr(in.StrictMode, g.VRRPStrict)
-	// vrrp_strict: a master does not answer lower priority adverts
-	// (keepalived's default under strict mode).
-	m.LowerPrioNoAdvert = boolOr(in.LowerPrioNoAdvert, boolOr(g.VRRPLowerPrioNoAdvert, strict))
+	// The instance's setting, else strict mode's (validation resets one
+	// that strict mode forbids), else the global one (keepalived's
+	// vrrp_complete_instance): under vrrp_strict a master neither answers
+	// lower priority adverts nor higher priority ones.
+	m.LowerPrioNoAdvert = strictOr(in.LowerPrioNoAdvert, strict, true, g.VRRPLowerPrioNoAdvert)
+	m.HigherPrioSendAdvert = strictOr(in.HigherPrioSendAdvert, strict, false, g.VRRPHigherPrioSendAdvert)
 	if in.PreemptDelay != nil {
 		m.PreemptDelay = in.PreemptDelay.D()
 	}
-	if in.DownTimerAdverts != nil {
+	// down_timer_adverts: the instance's, else vrrp_down_timer_adverts
+	// (vrrp_data.c: alloc_vrrp), else 3.
+	switch {
+	case in.DownTimerAdverts != nil:
 		m.DownTimerAdverts = *in.DownTimerAdverts
+	case g.VRRPDownTimerAdverts != nil:
+		m.DownTimerAdverts = *g.VRRPDownTimerAdverts
 	}
-	switch {
-	case in.GarpMasterRefresh != nil:
+	garp := cfg.GlobalGarp()
+	m.GARPRefresh = garp.Refresh
+	if in.GarpMasterRefresh != nil {
 		m.GARPRefresh = in.GarpMasterRefresh.D()
-	case g.VRRPGarpMasterRefresh != nil:
-		m.GARPRefresh = g.VRRPGarpMasterRefresh.D()
 	}
-	switch {
-	case in.GarpMasterRefreshRepeat != nil:
+	m.GARPRefreshRepeat = garp.RefreshRepeat
+	if in.GarpMasterRefreshRepeat != nil {
 		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
-	case g.VRRPGarpMasterRefreshRep != nil:
-		m.GARPRefreshRepeat = *g.VRRPGarpMasterRefreshRep
 	}
 	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
 	// else the global vrrp_garp_master_repeat/delay; none in strict mode
-	// (keepalived's vrrp_complete_instance).
-	m.GARPLowerPrioRepeat = config.DefaultGarpMasterRep
-	if g.VRRPGarpMasterRepeat != nil {
-		m.GARPLowerPrioRepeat = *g.VRRPGarpMasterRepeat
-	}
+	// (keepalived's vrrp_complete_instance and vrrp_complete_init).
+	m.GARPLowerPrioRepeat = garp.Repeat
 	if g.VRRPGarpLowerPrioRepeat != nil {
 		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
 	}
@@ -198,14 +211,12 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if strict {
 		m.GARPLowerPrioRepeat = 0
 	}
-	m.GARPLowerPrioDelay = config.DefaultGarpMasterDelay
+	m.GARPLowerPrioDelay = garp.Delay
 	switch {
 	case in.GarpLowerPrioDelay != nil:
 		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
 	case g.VRRPGarpLowerPrioDelay != nil:
 		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
-	case g.VRRPGarpMasterDelay != nil:
-		m.GARPLowerPrioDelay = g.VRRPGarpMasterDelay.D()
 	}
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()
@@ -253,6 +264,18 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		return ic, err
 	}
 	return ic, nil
+}
+
+// strictOr is an instance's boolean setting: its own, else strictDefault
+// under strict mode, else the global one (false when unset).
+func strictOr(own *bool, strict, strictDefault bool, global *bool) bool {
+	switch {
+	case own != nil:
+		return *own
+	case strict:
+		return strictDefault
+	}
+	return global != nil && *global
 }
 
 func boolOr(p *bool, def bool) bool {

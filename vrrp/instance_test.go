@@ -117,3 +117,40 @@ func TestInstancesErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvertAnswers: lower_prio_no_advert and higher_prio_send_advert are
+// the instance's own, else vrrp_strict's (no answer to either), else the
+// global vrrp_lower_prio_no_advert / vrrp_higher_prio_send_advert, as
+// keepalived 2.2.7's vrrp_complete_instance takes them; under strict mode
+// an instance's contrary setting is reset by validation (testdata/verdicts,
+// strict-adverts.conf).
+func TestAdvertAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		global, inst          string
+		noLower, sendOnHigher bool
+	}{
+		{"", "", false, false},
+		{"vrrp_lower_prio_no_advert\n    vrrp_higher_prio_send_advert", "", true, true},
+		{"vrrp_lower_prio_no_advert\n    vrrp_higher_prio_send_advert", "lower_prio_no_advert false\n    higher_prio_send_advert false", false, false},
+		{"", "lower_prio_no_advert\n    higher_prio_send_advert true", true, true},
+		{"vrrp_strict", "", true, false},
+		// strict mode's values win over the global settings
+		{"vrrp_strict\n    vrrp_lower_prio_no_advert false\n    vrrp_higher_prio_send_advert", "", true, false},
+	} {
+		text := "global_defs {\n    " + tc.global + "\n}\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 9\n    " + tc.inst +
+			"\n    virtual_ipaddress {\n        192.0.2.10/24\n    }\n}\n"
+		cfg, _, err := config.ParseKeepalivedBytes("test.conf", []byte(text), config.ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ics, err := Instances(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := ics[0].Machine
+		if m.LowerPrioNoAdvert != tc.noLower || m.HigherPrioSendAdvert != tc.sendOnHigher {
+			t.Errorf("global %q, instance %q: lower_prio_no_advert %v, higher_prio_send_advert %v; want %v, %v",
+				tc.global, tc.inst, m.LowerPrioNoAdvert, m.HigherPrioSendAdvert, tc.noLower, tc.sendOnHigher)
+		}
+	}
+}

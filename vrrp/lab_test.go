@@ -167,7 +167,13 @@ func (l *lab) loopsIdle() bool {
 			continue
 		default:
 		}
-		if len(lr.r.rxc) > 0 || len(lr.r.wake) > 0 || len(lr.r.inject) > 0 {
+		if len(lr.r.rxc) > 0 || len(lr.r.wake) > 0 || len(lr.r.inject) > 0 || len(lr.r.hostWatch.due) > 0 {
+			return false
+		}
+		// A host event on its way to the watcher, or in its hands, is work
+		// the loop will get: without waiting for it, fake time could run
+		// past the watcher's settle timer before it is armed.
+		if w := lr.r.hostWatch.events; w != nil && lr.host.sentTo(w) != lr.r.hostWatch.handled.Load() {
 			return false
 		}
 	}

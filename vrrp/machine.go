@@ -79,6 +79,11 @@ type Config struct {
 	// LowerPrioNoAdvert: a master does not answer a lower priority advert
 	// with one of its own.
 	LowerPrioNoAdvert bool
+	// HigherPrioSendAdvert: a master answers a higher priority advert (or
+	// an equal one from a higher address) with one of its own before it
+	// steps down, for a peer that cannot hear it otherwise
+	// (higher_prio_send_advert).
+	HigherPrioSendAdvert bool
 	// DownTimerAdverts is how many adverts may be missed (default 3).
 	DownTimerAdverts int
 	// GARP: how many gratuitous ARPs / NAs on becoming master, a second
@@ -208,12 +213,15 @@ type machine struct {
 	prio      uint8
 	masterInt time.Duration
 
-	downAt    time.Time // BACKUP: master down deadline
-	advertAt  time.Time // MASTER: next advert
-	garpAt    time.Time // MASTER: delayed GARP batch
-	refreshAt time.Time // MASTER: GARP refresh
-	lowerAt   time.Time // MASTER: delayed GARP batch after a lower priority advert
-	preemptAt time.Time // BACKUP: preempt_delay running until
+	downAt time.Time // BACKUP: master down deadline
+	// delayUntil is the end of vrrp_startup_delay (DelayStart); zero
+	// without one.
+	delayUntil time.Time
+	advertAt   time.Time // MASTER: next advert
+	garpAt     time.Time // MASTER: delayed GARP batch
+	refreshAt  time.Time // MASTER: GARP refresh
+	lowerAt    time.Time // MASTER: delayed GARP batch after a lower priority advert
+	preemptAt  time.Time // BACKUP: preempt_delay running until
 
 	downReason string
 	masterAddr netip.Addr
@@ -334,23 +342,45 @@ func (m *machine) Start(now time.Time) []machineAction {
 		return m.transition(nil, StateFault, "fault at start")
 	}
 	owner := m.cfg.Priority == wire.PriorityOwner && !m.cfg.InitialBackup
-	if owner && !m.hold {
+	if owner && !m.hold && !now.Before(m.delayUntil) {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
+	}
+	if owner && !m.hold {
+		// vrrp_startup_delay: the owner too waits for its end.
+		acts := m.transition([]machineAction{{Kind: actRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
+		m.downAt, m.downReason = m.delayUntil, "address owner (priority 255)"
+		return acts
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
 	acts := m.transition([]machineAction{{Kind: actRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
 	if m.hold && (m.cfg.InitialMaster || owner) {
-		m.downAt = now.Add(m.masterInt + m.Skew(255))
+		m.downAt = m.downFrom(now).Add(m.masterInt + m.Skew(255))
 		m.downReason = "no master seen (state MASTER, sync group)"
 	} else {
-		m.downAt = now.Add(m.MasterDown())
+		m.downAt = m.downFrom(now).Add(m.MasterDown())
 		m.downReason = "master down"
 		if m.cfg.InitialMaster {
 			m.downReason = "no master seen (state MASTER)"
 		}
 	}
 	return acts
+}
+
+// DelayStart holds the machine's first bid for MASTER until until
+// (vrrp_startup_delay, at kt run's start only): as keepalived 2.2.7's
+// vrrp_init_instance_sands does, a backup's master-down timer runs from
+// then, not from now, for as long as now is before it. Call it before
+// Start.
+func (m *machine) DelayStart(until time.Time) { m.delayUntil = until }
+
+// downFrom is when a backup's master-down timer starts counting: now, or
+// the end of the startup delay.
+func (m *machine) downFrom(now time.Time) time.Time {
+	if now.Before(m.delayUntil) {
+		return m.delayUntil
+	}
+	return now
 }
 
 // Tick fires the timers that are due at now. The actions it returns are
@@ -367,7 +397,7 @@ func (m *machine) Tick(now time.Time) []machineAction {
 				// Wait for the sync group; keep timing so that a master
 				// that shows up meanwhile cancels the wish.
 				m.wantMaster = true
-				m.downAt = now.Add(m.MasterDown())
+				m.downAt = m.downFrom(now).Add(m.MasterDown())
 				return nil
 			}
 			acts = m.becomeMaster(now, acts, m.downReason)
@@ -530,13 +560,13 @@ func (m *machine) backupRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 	var evs []machineEvent
 	switch {
 	case a.Priority == wire.PriorityStop:
-		m.downAt = now.Add(m.Skew(m.prio))
+		m.downAt = m.downFrom(now).Add(m.Skew(m.prio))
 		m.downReason = fmt.Sprintf("master %v stopped (priority 0)", a.Src)
 	case m.cfg.Nopreempt || a.Priority >= m.prio ||
 		(m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || m.preemptAt.After(now))):
 		evs = m.adoptInterval(a, evs)
 		m.masterAddr, m.masterPrio = a.Src, a.Priority
-		m.downAt = now.Add(m.MasterDown())
+		m.downAt = m.downFrom(now).Add(m.MasterDown())
 		m.downReason = fmt.Sprintf("master %v down", a.Src)
 		m.wantMaster = false
 		if m.cfg.PreemptDelay > 0 {
@@ -593,10 +623,13 @@ func (m *machine) masterRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 		text = fmt.Sprintf("Master received advert from %v with same priority %d but higher IP address than ours", a.Src, a.Priority)
 	}
 	evs = append(evs, machineEvent{Kind: "higher_priority", Text: text})
+	if m.cfg.HigherPrioSendAdvert {
+		acts = m.send(acts, m.prio) // keepalived 2.2.7's vrrp_state_master_rx: before it steps down
+	}
 	evs = m.adoptInterval(a, evs)
 	m.masterAddr, m.masterPrio = a.Src, a.Priority
 	acts = m.leaveMaster(acts, StateBackup, reason, false)
-	m.downAt = now.Add(m.MasterDown())
+	m.downAt = m.downFrom(now).Add(m.MasterDown())
 	m.downReason = fmt.Sprintf("master %v down", a.Src)
 	return acts, evs
 }
@@ -642,7 +675,7 @@ func (m *machine) SetFault(now time.Time, fault bool, reason string) []machineAc
 		m.masterInt = m.cfg.Interval
 		m.preemptAt = time.Time{}
 		acts := m.transition(nil, StateBackup, reason)
-		m.downAt = now.Add(m.MasterDown())
+		m.downAt = m.downFrom(now).Add(m.MasterDown())
 		m.downReason = "master down"
 		return acts
 	}
@@ -659,7 +692,7 @@ func (m *machine) Resign(now time.Time, reason string) []machineAction {
 		return nil
 	}
 	acts := m.leaveMaster(nil, StateBackup, reason, true)
-	m.downAt = now.Add(m.Skew(m.prio))
+	m.downAt = m.downFrom(now).Add(m.Skew(m.prio))
 	m.downReason = "no master after stepping down (" + reason + ")"
 	return acts
 }
@@ -723,7 +756,7 @@ func (m *machine) ForceBackup(now time.Time, reason string) []machineAction {
 	}
 	acts := m.leaveMaster(nil, StateBackup, reason, false)
 	m.masterInt = m.cfg.Interval
-	m.downAt = now.Add(m.MasterDown())
+	m.downAt = m.downFrom(now).Add(m.MasterDown())
 	m.downReason = "master down"
 	return acts
 }

@@ -176,8 +176,8 @@ func TestPreemption(t *testing.T) {
 }
 
 func TestMasterReceives(t *testing.T) {
-	master := func(t *testing.T) *machine {
-		m := newM(t, func(c *Config) { c.Priority = 100; c.InitialMaster = true })
+	master := func(t *testing.T, mod func(*Config)) *machine {
+		m := newM(t, func(c *Config) { c.Priority = 100; c.InitialMaster = true; mod(c) })
 		m.Start(t0)
 		m.Tick(m.Deadline())
 		if m.State() != StateMaster {
@@ -187,20 +187,28 @@ func TestMasterReceives(t *testing.T) {
 	}
 	now := t0.Add(10 * time.Second)
 	tests := []struct {
-		name string
-		src  netip.Addr
-		prio uint8
-		want string
+		name   string
+		src    netip.Addr
+		prio   uint8
+		want   string
+		higher bool // HigherPrioSendAdvert
+		nolow  bool // LowerPrioNoAdvert
 	}{
-		{"lower priority forces a new election", r2, 50, "send(prio 100)"},
-		{"priority 0 answered at once", r2, 0, "send(prio 100)"},
-		{"equal priority from a lower address", netip.MustParseAddr("192.0.2.0"), 100, "send(prio 100)"},
-		{"equal priority from a higher address", r2, 100, "remove-vips; MASTER -> BACKUP (priority 100, reason: equal priority advert from higher address 192.0.2.2)"},
-		{"higher priority", r2, 101, "remove-vips; MASTER -> BACKUP (priority 100, reason: higher priority advert from 192.0.2.2 (priority 101))"},
+		{name: "lower priority forces a new election", src: r2, prio: 50, want: "send(prio 100)"},
+		{name: "lower priority, lower_prio_no_advert", src: r2, prio: 50, want: "", nolow: true},
+		{name: "higher priority, higher_prio_send_advert", src: r2, prio: 101, higher: true,
+			want: "send(prio 100); remove-vips; MASTER -> BACKUP (priority 100, reason: higher priority advert from 192.0.2.2 (priority 101))"},
+		{name: "equal priority from a higher address, higher_prio_send_advert", src: r2, prio: 100, higher: true,
+			want: "send(prio 100); remove-vips; MASTER -> BACKUP (priority 100, reason: equal priority advert from higher address 192.0.2.2)"},
+		{name: "lower priority, higher_prio_send_advert", src: r2, prio: 50, higher: true, want: "send(prio 100)"},
+		{name: "priority 0 answered at once", src: r2, prio: 0, want: "send(prio 100)"},
+		{name: "equal priority from a lower address", src: netip.MustParseAddr("192.0.2.0"), prio: 100, want: "send(prio 100)"},
+		{name: "equal priority from a higher address", src: r2, prio: 100, want: "remove-vips; MASTER -> BACKUP (priority 100, reason: equal priority advert from higher address 192.0.2.2)"},
+		{name: "higher priority", src: r2, prio: 101, want: "remove-vips; MASTER -> BACKUP (priority 100, reason: higher priority advert from 192.0.2.2 (priority 101))"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := master(t)
+			m := master(t, func(c *Config) { c.HigherPrioSendAdvert, c.LowerPrioNoAdvert = tt.higher, tt.nolow })
 			acts := m.Receive(now, advertFrom(m, tt.src, tt.prio))
 			if got := kinds(acts); got != tt.want {
 				t.Fatalf("actions %q, want %q", got, tt.want)
@@ -474,5 +482,40 @@ func TestLowerPriorityGARP(t *testing.T) {
 	}
 	if got := strings.Join(later, " "); got != "5s:3" {
 		t.Errorf("delayed batches %q, want one after 5s", got)
+	}
+}
+
+// TestStartupDelay: vrrp_startup_delay holds the first bid for MASTER:
+// a backup's master-down timer runs from the end of the delay while it
+// lasts (also when an advert resets it), and the address owner waits for
+// the delay's end too (keepalived 2.2.7's vrrp_init_instance_sands).
+func TestStartupDelay(t *testing.T) {
+	const delay = 2 * time.Second
+	m := newM(t, nil)
+	m.DelayStart(t0.Add(delay))
+	m.Start(t0)
+	if m.State() != StateBackup || !m.Deadline().Equal(t0.Add(delay+m.MasterDown())) {
+		t.Fatalf("state %v, deadline %v: want BACKUP until the delay plus Master_Down_Interval", m.State(), m.Deadline().Sub(t0))
+	}
+	m.Receive(t0.Add(time.Second), advertFrom(m, r2, 50)) // lower priority: discarded by a preempting backup
+	m.Receive(t0.Add(time.Second), advertFrom(m, r2, 150))
+	if !m.Deadline().Equal(t0.Add(delay + m.MasterDown())) {
+		t.Errorf("an advert during the delay moved the deadline to %v", m.Deadline().Sub(t0))
+	}
+	later := t0.Add(10 * time.Second)
+	m.Receive(later, advertFrom(m, r2, 150))
+	if !m.Deadline().Equal(later.Add(m.MasterDown())) {
+		t.Errorf("after the delay, an advert set the deadline to %v, want now + Master_Down_Interval", m.Deadline().Sub(later))
+	}
+
+	owner := newM(t, func(c *Config) { c.Priority = 255 })
+	owner.DelayStart(t0.Add(delay))
+	owner.Start(t0)
+	if owner.State() != StateBackup || !owner.Deadline().Equal(t0.Add(delay)) {
+		t.Fatalf("owner: state %v, deadline %v: want BACKUP until the delay ends", owner.State(), owner.Deadline().Sub(t0))
+	}
+	owner.Tick(t0.Add(delay))
+	if owner.State() != StateMaster {
+		t.Errorf("owner after the delay: %v, want MASTER", owner.State())
 	}
 }

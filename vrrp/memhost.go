@@ -27,6 +27,8 @@ type MemHost struct {
 	announced int
 	ops       []string
 	watchers  []chan<- HostEvent
+	// sent counts the events put into each watcher's channel.
+	sent map[chan<- HostEvent]uint64
 	// Fail makes the named operation ("add", "route", "vmac", "firewall",
 	// ...) fail, for tests of the error paths.
 	fail map[string]error
@@ -34,7 +36,7 @@ type MemHost struct {
 
 // NewMemHost returns an empty host.
 func NewMemHost() *MemHost {
-	return &MemHost{links: map[string]bool{}, ifAddrs: map[string][]netip.Addr{}, addrs: map[string]VIP{},
+	return &MemHost{links: map[string]bool{}, sent: map[chan<- HostEvent]uint64{}, ifAddrs: map[string][]netip.Addr{}, addrs: map[string]VIP{},
 		routes: map[string]bool{}, rules: map[string]bool{}, sysctls: map[string]string{},
 		fwTables: map[string]*MemFirewall{}, fail: map[string]error{}}
 }
@@ -323,49 +325,47 @@ func (f *MemFirewall) Close() error {
 	return nil
 }
 
-// Watch delivers the changes the test makes until ctx ends.
+// Watch delivers the changes the test makes until ctx ends, straight into
+// out (a full out loses them, as netlink's ENOBUFS would: see emitLocked).
 func (h *MemHost) Watch(ctx context.Context, out chan<- HostEvent) error {
 	h.mu.Lock()
 	if err := h.fail["watch"]; err != nil {
 		h.mu.Unlock()
 		return err
 	}
-	in := make(chan HostEvent, 64)
-	h.watchers = append(h.watchers, in)
+	h.watchers = append(h.watchers, out)
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		h.watchers = slices.DeleteFunc(h.watchers, func(c chan<- HostEvent) bool { return c == in })
-		h.mu.Unlock()
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-in:
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-	}
+	<-ctx.Done()
+	h.mu.Lock()
+	h.watchers = slices.DeleteFunc(h.watchers, func(c chan<- HostEvent) bool { return c == out })
+	h.mu.Unlock()
+	return nil
 }
 
-// Watching reports how many Watch calls are running.
+// Watching returns how many Watch calls are delivering events.
 func (h *MemHost) Watching() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.watchers)
 }
 
+// sentTo returns how many events went into out, a channel given to Watch:
+// the lab waits until the router has handled as many.
+func (h *MemHost) sentTo(out chan<- HostEvent) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sent[out]
+}
+
 func (h *MemHost) emitLocked(ev HostEvent) {
 	for _, w := range h.watchers {
 		select {
 		case w <- ev:
+			h.sent[w]++
 		default: // as netlink's ENOBUFS; a deletion is what gets lost
 			select {
 			case w <- HostEvent{Kind: Deleted}:
+				h.sent[w]++
 			default:
 			}
 		}

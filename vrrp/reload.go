@@ -94,6 +94,7 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 	if err := r.prepareReload(p); err != nil {
 		return ReloadResult{}, err
 	}
+	r.promoteSecondaries(p.fresh)
 	r.stopAndUpdate(ctx, now, p)
 	r.swapConns(p)
 	r.swapInstances(p)
@@ -268,6 +269,7 @@ func (r *Router) restartTracking(ctx context.Context, now time.Time, fresh []*in
 	r.track = newTracking(r)
 	r.track.init(ctx, now)
 	for _, in := range fresh {
+		in.m.DelayStart(r.delayUntil) // what is left of vrrp_startup_delay
 		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue

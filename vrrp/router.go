@@ -69,6 +69,10 @@ type RouterOptions struct {
 	// noteworthy) adverts of one kind from one source; 0 means
 	// DefaultEventLogInterval.
 	EventLogInterval time.Duration
+	// StartupDelay is vrrp_startup_delay: for that long after Run starts,
+	// no instance takes over as master (a reload's new instances wait for
+	// what is left of it).
+	StartupDelay time.Duration
 }
 
 // Router runs every VRRP instance of a configuration in one loop: it feeds
@@ -98,6 +102,11 @@ type Router struct {
 	rxc     chan rx
 	// wake is signalled by the loop's timer.
 	wake chan struct{}
+	// hostWatch is the host watcher's burst of address events waiting
+	// for the loop (addrwatch.go).
+	hostWatch hostBurst
+	// delayUntil is the end of the startup delay (zero without one).
+	delayUntil time.Time
 
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
@@ -184,7 +193,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	}
 	r := &Router{opts: opts, log: opts.Log, host: opts.Host, clock: clock.Or(opts.Clock), conns: map[connKey]*connState{},
 		byName: map[string]*instance{}, inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}),
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), hostWatch: hostBurst{due: make(chan struct{}, 1)}}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
@@ -250,8 +259,13 @@ func (r *Router) Run(ctx context.Context) error {
 		r.startRecv(cs)
 	}
 	now := r.clock.Now()
+	if d := r.opts.StartupDelay; d > 0 {
+		r.log.Info(fmt.Sprintf("Delaying startup for %g seconds", d.Seconds()))
+		r.delayUntil = now.Add(d)
+	}
 	r.track.init(ctx, now)
 	for _, in := range r.instances {
+		in.m.DelayStart(r.delayUntil)
 		r.startFaults(ctx, in, now)
 		if r.track.holding(in) {
 			continue // started when its weight-0 scripts first report
@@ -324,6 +338,10 @@ func (r *Router) loop(ctx context.Context) {
 			now := r.clock.Now()
 			f(ctx, now)
 			r.publish(now)
+		case <-r.hostWatch.due:
+			now := r.clock.Now()
+			r.hostSettled(ctx, now)
+			r.publish(now)
 		case <-wake:
 			// Adverts already received count before the timer that their
 			// absence would fire: after a stall, select's random choice
@@ -368,7 +386,7 @@ func (r *Router) tick(ctx context.Context, now time.Time) {
 // linkChanged runs in the loop when an interface goes up or down.
 func (r *Router) linkChanged(ctx context.Context, now time.Time, name string, up bool) {
 	for _, in := range r.instances {
-		if in.cfg.Interface == name {
+		if in.cfg.Interface == name && !in.cfg.DontTrackPrimary {
 			reason := "interface " + name + " up"
 			if !up {
 				reason = "interface " + name + " down"
@@ -577,7 +595,12 @@ func newMachine(h Host, in *instance, all []*instance) error {
 // startFaults puts a starting instance in FAULT for what keepalived checks
 // before it starts one: its interface down, no address to send from.
 func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
-	if up, ok := r.host.Link(in.cfg.Interface); ok && !up {
+	if in.cfg.Fault != "" {
+		// keepalived logs this line, and no "Entering FAULT STATE".
+		in.log.Info("(" + in.cfg.Machine.Name + ") " + in.cfg.Fault + " - going to fault state")
+		r.setFault(ctx, in, now, "config", in.cfg.Fault, true)
+	}
+	if up, ok := r.host.Link(in.cfg.Interface); ok && !up && !in.cfg.DontTrackPrimary {
 		r.setFault(ctx, in, now, "link", "interface "+in.cfg.Interface+" down", true)
 	}
 	if in.noSource != "" {
@@ -809,7 +832,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 			r.announce(ctx, in, a.Count)
 		case actTransition:
 			// keepalived's line, then kt's with the reason.
-			if line := transitionLine(in.cfg.Machine.Name, a); line != "" {
+			if line := transitionLine(in.cfg.Machine.Name, a); line != "" && !(in.cfg.Fault != "" && a.From == StateInit) {
 				in.log.Info(line)
 			}
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))

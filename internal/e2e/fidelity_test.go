@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -376,5 +377,146 @@ func TestFidelityMismatchLogs(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestFidelityHigherPrioSendAdvert: with higher_prio_send_advert, a master
+// that hears a higher priority advert sends one advert of its own priority
+// before it becomes a backup (keepalived 2.2.7's vrrp_state_master_rx: for
+// a peer that cannot hear it otherwise); without it, it sends none. r1
+// (the implementation under test, priority 100) is master when r2 (kt,
+// priority 200) starts and takes over.
+func TestFidelityHigherPrioSendAdvert(t *testing.T) {
+	for _, impl := range impls {
+		for _, on := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/higher_prio_send_advert=%v", impl, on), func(t *testing.T) {
+				lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "r2", "obs"}})
+				r1h, r2h, obs := lab.Host("r1"), lab.Host("r2"), lab.Host("obs")
+				hosts := []*netlab.Host{r1h, r2h}
+				vip := netip.MustParseAddr("192.0.2.100")
+				extra := "    advert_int 1\n    virtual_ipaddress {\n        192.0.2.100\n    }"
+				r1extra := extra
+				if on {
+					r1extra += "\n    higher_prio_send_advert"
+				}
+				cap, err := lab.Capture(obs, "higher.pcap", "ip proto 112")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r1 := startRouter(t, lab, impl, r1h, vrrpConf(73, 100, r1extra))
+				waitHolder(t, hosts, vip, r1h, 20*time.Second, r1)
+				r2 := startRouter(t, lab, "kt", r2h, vrrpConf(73, 200, extra))
+				waitHolder(t, hosts, vip, r2h, 20*time.Second, r1, r2)
+				time.Sleep(1500 * time.Millisecond)
+				cap.Signal(interruptSignal)
+				_ = cap.Wait(5 * time.Second)
+				ws := readCapture(t, lab.Dir+"/higher.pcap")
+				var took time.Time // r2's first advert
+				for _, w := range ws {
+					if w.Src == r2h.IPv4 && !w.GARP && w.Priority == 200 {
+						took = w.At
+						break
+					}
+				}
+				if took.IsZero() {
+					t.Fatalf("no advert of priority 200 from r2 in the capture\n%s", r2.Proc.Log())
+				}
+				// r1 answers within moments and, a backup from then on, sends
+				// nothing more. Its own next advert, one interval after the
+				// last before r2's, is not an answer: a loaded machine may
+				// send it before it reads r2's.
+				var last time.Time
+				for _, w := range ws {
+					if w.Src == r1h.IPv4 && !w.GARP && w.At.Before(took) {
+						last = w.At
+					}
+				}
+				due := last.Add(time.Second)
+				want := map[bool]int{true: 1, false: 0}[on]
+				var sent []time.Time
+				for _, w := range ws {
+					if w.Src == r1h.IPv4 && !w.GARP && !w.At.Before(took) && w.At.Before(took.Add(800*time.Millisecond)) {
+						sent = append(sent, w.At)
+					}
+				}
+				if i := slices.IndexFunc(sent, func(at time.Time) bool { return at.Sub(due).Abs() < 20*time.Millisecond }); len(sent) > want && i >= 0 {
+					t.Logf("%s: r1's advert %v after r2's was its own, due then", impl, sent[i].Sub(took))
+					sent = slices.Delete(sent, i, i+1)
+				}
+				n := len(sent)
+				t.Logf("%s, higher_prio_send_advert %v: %d advert(s) from r1 after r2's first", impl, on, n)
+				if n != want {
+					t.Errorf("%s sent %d advert(s) after the higher priority one, want %d\n%s", impl, n, want, r1.Proc.Log())
+				}
+			})
+		}
+	}
+}
+
+// TestFidelityStartupDelayMinGarp: with vrrp_startup_delay 1.5 a lone
+// backup takes over no sooner than 1.5 s plus Master_Down_Interval after
+// start (keepalived 2.2.7 logs "Delaying startup for 1.5 seconds" and runs
+// the master-down timer from the end of the delay), and with vrrp_min_garp
+// the new master sends one gratuitous ARP for its VIP and no second batch
+// (vrrp_garp_master_repeat 1, vrrp_garp_master_delay 0).
+func TestFidelityStartupDelayMinGarp(t *testing.T) {
+	const conf = `global_defs {
+    vrrp_startup_delay 1.5
+    vrrp_min_garp
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 74
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100
+    }
+}
+`
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+			r1h, obs := lab.Host("r1"), lab.Host("obs")
+			cap, err := lab.Capture(obs, "delay.pcap", "ip proto 112 or arp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ktBinary(t) // built before the clock starts
+			started := time.Now()
+			r := startRouter(t, lab, impl, r1h, conf)
+			vip := netip.MustParseAddr("192.0.2.100")
+			waitHolder(t, []*netlab.Host{r1h}, vip, r1h, 20*time.Second, r)
+			// Without vrrp_min_garp a second batch would follow 5 s later.
+			time.Sleep(6500 * time.Millisecond)
+			cap.Signal(interruptSignal)
+			_ = cap.Wait(5 * time.Second)
+			ws := readCapture(t, lab.Dir+"/delay.pcap")
+			first := firstAdvertAfter(ws, r1h.IPv4, started)
+			if first.IsZero() {
+				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
+			}
+			took := first.Sub(started)
+			want := 1500*time.Millisecond + masterDownV2(100)
+			t.Logf("%s: start -> first advert %v (delay + Master_Down_Interval %v)", impl, took, want)
+			// A lower bound only: a slow machine makes it later, never
+			// earlier; without the delay it comes 1.5 s sooner.
+			if took < want-200*time.Millisecond {
+				t.Errorf("%s became master %v after start, before the delay and Master_Down_Interval (%v)", impl, took, want)
+			}
+			if !strings.Contains(r.Proc.Log(), "Delaying startup for 1.5 seconds") {
+				t.Errorf("%s did not log keepalived's line about the delay:\n%s", impl, r.Proc.Log())
+			}
+			garps := 0
+			for _, w := range ws {
+				if w.GARP && w.Src == vip {
+					garps++
+				}
+			}
+			if garps != 1 {
+				t.Errorf("%s sent %d gratuitous ARPs for the VIP, want 1 (vrrp_min_garp)\n%s", impl, garps, r.Proc.Log())
+			}
+		})
 	}
 }

@@ -282,16 +282,23 @@ func (h *Host) Addrs() ([]Addr, error) {
 // (eth0, eth1, a virtual MAC interface...). It is false when the addresses
 // cannot be read.
 func (h *Host) HasAddr(addr netip.Addr) bool {
+	has, _ := h.LookAddr(addr)
+	return has
+}
+
+// LookAddr is HasAddr with the error of a look that failed (has is then
+// false).
+func (h *Host) LookAddr(addr netip.Addr) (has bool, err error) {
 	as, err := h.addrsOf()
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, a := range as {
 		if a.Addr == addr.WithZone("") {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // Neigh returns the link-layer address ("02:00:00:00:00:01") and the state

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -357,4 +359,61 @@ func TestKeepalivedAppletCommandLine(t *testing.T) {
 			t.Errorf("keepalived -t, %s: kt exits %d, keepalived %d (expected %d)\n%s", c.name, got, want, c.code, c.conf)
 		}
 	}
+}
+
+// TestKeepalivedAppletDebianSamples runs keepalived 2.2.7 -t and kt linked
+// as keepalived -t on every sample Debian's keepalived package ships, in a
+// namespace with only eth0 (the samples also name eth1 and eth2): the exit
+// codes must be the same, and every line keepalived prints must be among
+// kt's (kt may add its own words after keepalived's, and lines of its own).
+func TestKeepalivedAppletDebianSamples(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	samples, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(samples) == 0 {
+		testenv.Missing(t, "no /usr/share/doc/keepalived/samples/keepalived.conf.* (Debian's keepalived package)")
+	}
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	link := filepath.Join(t.TempDir(), "keepalived")
+	if err := os.Symlink(ktBinary(t), link); err != nil {
+		t.Fatal(err)
+	}
+	run := func(prog, file string) ([]string, int) {
+		out, err := h.Command(t.Context(), prog, "-t", "-f", file).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n"), code
+	}
+	for _, f := range samples {
+		want, wantCode := run(ka, f)
+		got, gotCode := run(link, f)
+		if gotCode != wantCode {
+			t.Errorf("%s: kt exits %d, keepalived %d\n kt:\n  %s\n keepalived:\n  %s", filepath.Base(f), gotCode, wantCode,
+				strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+		// A line keepalived prints without its place, kt may print with
+		// it; one with a place, kt must print at the same place.
+		for _, w := range want {
+			wl, wm := placeOf(w)
+			if w != "" && !slices.ContainsFunc(got, func(g string) bool {
+				gl, gm := placeOf(g)
+				return (gm == wm || strings.HasPrefix(gm, wm+" (")) && (wl == "" || gl == wl)
+			}) {
+				t.Errorf("%s: keepalived says %q, kt does not:\n  %s", filepath.Base(f), w, strings.Join(got, "\n  "))
+			}
+		}
+	}
+}
+
+// placeOf splits keepalived's "(FILE: Line N) message" or "(Line N)
+// message" into "N" and the message; a line without a place gives "".
+func placeOf(line string) (at, msg string) {
+	if m := regexp.MustCompile(`^\((?:[^()]*: )?Line (\d+)\) (.*)$`).FindStringSubmatch(line); m != nil {
+		return m[1], m[2]
+	}
+	return "", line
 }

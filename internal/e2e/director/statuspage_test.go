@@ -29,7 +29,11 @@ func TestStatusPageLab(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kt.Signal(os.Interrupt); _ = kt.Wait(10 * time.Second) })
 	// kt's log too, if it fails: which of the two held the VIP, and why.
-	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, 20*time.Second, ka, &router{Impl: "kt", H: r2h, Proc: kt})
+	// The limit is generous: this test is about the page. Twice under CI's
+	// load r1 alone was not seen holding the VIP within 20 s, yet was at
+	// the failure; the cause is not known, and a failure now prints when
+	// each of them held it (and any look that failed).
+	waitHolder(t, []*netlab.Host{r1h, r2h}, mustAddr("192.0.2.100"), r1h, time.Minute, ka, &router{Impl: "kt", H: r2h, Proc: kt})
 
 	br := browser.NewIn(t, 3*time.Minute, r2h.NS)
 	br.Do(t,
@@ -43,7 +47,7 @@ func TestStatusPageLab(t *testing.T) {
 
 	ka.Kill()
 	// SIGKILL leaves the VIP on r1's eth0: what matters is kt taking it.
-	if !netlab.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return r2h.HasAddr(mustAddr("192.0.2.100")) }) {
+	if !netlab.WaitFor(time.Minute, 20*time.Millisecond, func() bool { return r2h.HasAddr(mustAddr("192.0.2.100")) }) {
 		t.Fatalf("kt did not take the VIP:\n%s", tail(kt.Log(), 20))
 	}
 	took := time.Now()

@@ -80,6 +80,28 @@ func (r *Router) Start(lab *netlab.Lab) {
 	}
 }
 
+// StartPlain writes conf for impl on h and starts it as a user would run
+// it: keepalived with both halves (no -P or -C unless extra says so) and
+// its own pid files in the lab, kt run without a control socket (so that
+// tests in other packages cannot collide on the default one); extra
+// arguments go last.
+func StartPlain(t *testing.T, lab *netlab.Lab, h *netlab.Host, impl, conf string, extra ...string) *Router {
+	t.Helper()
+	r := NewRouter(t, lab, impl, h, conf)
+	var err error
+	if impl == "kt" {
+		r.Proc, err = h.Start(testenv.KT(t), append([]string{"run", "-f", r.Conf, "--control-socket", ""}, extra...)...)
+	} else {
+		base := filepath.Join(lab.Dir, fmt.Sprintf("%s-ka-%d", h.Name, time.Now().UnixNano()))
+		r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
+			append([]string{"-n", "-l", "-D", "-f", r.Conf, "-p", base + ".pid", "-c", base + "-checkers.pid", "-r", base + "-vrrp.pid"}, extra...)...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Kill kills the router with SIGKILL and waits for it.
 func (r *Router) Kill() {
 	r.t.Helper()
@@ -120,12 +142,26 @@ func (r *Router) Stop() {
 // WaitHolder waits until exactly want holds vip among hosts.
 func WaitHolder(t *testing.T, hosts []*netlab.Host, vip netip.Addr, want *netlab.Host, timeout time.Duration, logs ...*Router) {
 	t.Helper()
+	// Every change of the holders (and every failed look) with its time,
+	// printed on failure: which of them held the VIP, and when.
+	var history []string
+	last := "-"
 	holders := func() []string {
 		var hs []string
+		var errs []string
 		for _, h := range hosts {
-			if h.HasAddr(vip) {
+			has, err := h.LookAddr(vip)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", h.Name, err))
+			}
+			if has {
 				hs = append(hs, h.Name)
 			}
+		}
+		now := fmt.Sprintf("%v%s", hs, strings.Join(errs, "; "))
+		if now != last {
+			history = append(history, time.Now().UTC().Format("15:04:05.000")+" "+now)
+			last = now
 		}
 		return hs
 	}
@@ -141,7 +177,8 @@ func WaitHolder(t *testing.T, hosts []*netlab.Host, vip netip.Addr, want *netlab
 				fmt.Fprintf(&b, "--- its threads in the kernel:\n%s", r.Proc.KernelState())
 			}
 		}
-		t.Fatalf("want only %s to hold %v, holders %v%s", want.Name, vip, holders(), b.String())
+		hs := holders()
+		t.Fatalf("want only %s to hold %v, holders %v; seen (UTC):\n  %s%s", want.Name, vip, hs, strings.Join(history, "\n  "), b.String())
 	}
 }
 

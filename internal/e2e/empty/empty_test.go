@@ -2,12 +2,10 @@ package empty
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/kt-project/kt/internal/e2e/e2elab"
 	"github.com/kt-project/kt/internal/netlab"
-	"github.com/kt-project/kt/internal/testenv"
 )
 
 const nothing = "global_defs {\n    router_id empty\n}\n"
@@ -60,7 +57,7 @@ func TestNothingToRunLikeKeepalived(t *testing.T) {
 	vip, static, static2 := netip.MustParseAddr("192.0.2.101"), netip.MustParseAddr("192.0.2.61"), netip.MustParseAddr("192.0.2.62")
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := startBoth(t, lab, h, impl, nothing)
+			r := e2elab.StartPlain(t, lab, h, impl, nothing)
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s: no warning about an empty configuration: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 20))
 			}
@@ -110,27 +107,6 @@ func TestNothingToRunLikeKeepalived(t *testing.T) {
 	}
 }
 
-// startBoth starts impl on h with the config text and the extra options
-// (the same for both, such as -C): kt run, or keepalived with its three
-// pid files in the lab's directory and, unlike e2elab's routers (-P),
-// both of its halves.
-func startBoth(t *testing.T, lab *netlab.Lab, h *netlab.Host, impl, conf string, extra ...string) *e2elab.Router {
-	t.Helper()
-	r := e2elab.NewRouter(t, lab, impl, h, conf)
-	var err error
-	if impl == "kt" {
-		r.Proc, err = h.Start(testenv.KT(t), append([]string{"run", "-f", r.Conf, "--control-socket", ""}, extra...)...)
-	} else {
-		base := filepath.Join(lab.Dir, fmt.Sprintf("r1-ka-%d", time.Now().UnixNano()))
-		r.Proc, err = h.Start(testenv.LookPath(t, "keepalived", "apt-get install keepalived"),
-			append([]string{"-n", "-l", "-D", "-f", r.Conf, "-p", base + ".pid", "-c", base + "-checkers.pid", "-r", base + "-vrrp.pid"}, extra...)...)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // has reports whether `ip ARGS` on h prints want.
 func has(t *testing.T, h *netlab.Host, want string, args ...string) bool {
 	t.Helper()
@@ -153,7 +129,7 @@ func TestCheckersOnlyWithoutVirtualServersLikeKeepalived(t *testing.T) {
 	vip := netip.MustParseAddr("192.0.2.101")
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := startBoth(t, lab, h, impl, something, "-C")
+			r := e2elab.StartPlain(t, lab, h, impl, something, "-C")
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s -C: no warning about nothing to run: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 20))
 			}
@@ -190,7 +166,7 @@ func TestReloadStartsCheckersLikeKeepalived(t *testing.T) {
 		{"kt", "starting the checkers and IPVS"},
 	} {
 		t.Run(tc.impl, func(t *testing.T) {
-			r := startBoth(t, lab, h, tc.impl, nothing)
+			r := e2elab.StartPlain(t, lab, h, tc.impl, nothing)
 			defer func() { _ = r.Proc.Kill(); _ = r.Proc.Wait(5 * time.Second) }()
 			if err := r.Proc.WaitLog("no configuration to run", 10*time.Second); err != nil {
 				t.Fatalf("%s: %v\n%s", tc.impl, err, e2elab.Tail(r.Proc.Log(), 20))
@@ -226,7 +202,7 @@ func TestNoIPVSDifference(t *testing.T) {
 	conf := something + "virtual_server 198.51.100.1 80 {\n    protocol TCP\n    real_server 192.0.2.10 80 {\n        weight 3\n    }\n}\n"
 	for _, impl := range []string{"keepalived", "kt"} {
 		t.Run(impl, func(t *testing.T) {
-			r := startBoth(t, lab, h, impl, conf)
+			r := e2elab.StartPlain(t, lab, h, impl, conf)
 			if impl == "keepalived" {
 				// It exits 1 (a timeout: it kept running).
 				err := r.Proc.Wait(20 * time.Second)
