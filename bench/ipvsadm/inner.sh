@@ -33,6 +33,33 @@ mark() {
 	echo "KTMARK $1" >/dev/ttyS0 || true
 	read -r -t 0.2 -u "$napfd" || true
 }
+# settle NAME: waits until the VM's CPU has been at least 90% idle over a
+# quarter of a second (at most 30 s), and prints NAME_settle_ms, how long
+# that took. A namespace deleted by `leave` is torn down by the kernel in
+# the background (its 40,000 real servers and their per-CPU counters freed
+# through RCU callbacks, which run in softirq context and are charged to
+# whatever process is running on the VM's one CPU): without this the next
+# timed load pays for the previous tool's teardown. Reads /proc/stat with
+# the shell alone, so it adds no load of its own.
+settle() {
+	local name=$1 t0 t1 a b i=0 busy0 all0 busy1 all1
+	t0=$(date +%s%N)
+	read -r _ a </proc/stat
+	while :; do
+		if [ -n "${napfd:-}" ]; then read -r -t 0.25 -u "$napfd" || true; else sleep 0.25; fi
+		read -r _ b </proc/stat
+		# cpu user nice system idle iowait irq softirq steal ...
+		set -- $a
+		busy0=$(($1 + $2 + $3 + $6 + $7 + $8)) all0=$((busy0 + $4 + $5))
+		set -- $b
+		busy1=$(($1 + $2 + $3 + $6 + $7 + $8)) all1=$((busy1 + $4 + $5))
+		a=$b i=$((i + 1))
+		[ $((all1 - all0)) -gt 0 ] && [ $(((busy1 - busy0) * 10)) -le $((all1 - all0)) ] && break
+		[ "$i" -lt 120 ] || break
+	done
+	t1=$(date +%s%N)
+	echo "${name}_settle_ms $(((t1 - t0) / 1000000))"
+}
 # timed NAME CMD...: runs CMD, prints NAME_ms (wall), NAME_cpu (user+sys
 # seconds of CMD and its children) and NAME_usr, NAME_sys; marks NAME_a
 # before and NAME_b after it on the console. The CPU times count one of the
@@ -90,6 +117,7 @@ leave() {
 # fresh namespace.
 one() {
 	fresh
+	settle "$1_full_$round"
 	case $1 in
 	ipvsadm)
 		timed "ipvsadm_full_$round" inns ipvsadm-restore <"$dir/full.rules"
