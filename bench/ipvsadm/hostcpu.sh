@@ -19,7 +19,7 @@ find_qemu() {
 	local p comm
 	for p in /proc/[0-9]*; do
 		comm=
-		read -r comm <"$p/comm" 2>/dev/null || continue
+		read -r comm 2>/dev/null <"$p/comm" || continue # (a process gone: no message)
 		[[ $comm == qemu* ]] || continue
 		[ "$p/fd/1" -ef "$console" ] || continue
 		pid=${p#/proc/}
