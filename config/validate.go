@@ -684,7 +684,7 @@ func (v *validator) completeUnicast(c *completing) {
 	// keepalived 2.2.7 (vrrp_complete_instance) holds such an instance in
 	// FAULT; it logs why when it starts, and keepalived -t says nothing.
 	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
-		in.Fault = "Cannot use unicast without any peers"
+		in.Fault = FaultNoUnicastPeers
 	}
 }
 
@@ -696,6 +696,12 @@ func (v *validator) completeVMACPromote(c *completing) {
 		in.PromoteSecondaries = false
 	}
 }
+
+// FaultNoUnicastPeers is Instance.Fault for unicast_fault_no_peer without
+// peers: keepalived logs "(VI_1) Cannot use unicast without any peers -
+// going to fault state" when it starts the instance, and keepalived -t
+// says nothing.
+const FaultNoUnicastPeers = "Cannot use unicast without any peers"
 
 // completeStrictAdverts resets what vrrp_strict forbids of a master's
 // extra adverts and gratuitous ARPs, with keepalived 2.2.7's messages
