@@ -314,9 +314,12 @@ const (
 // then script security) and config_test_exit (core/main.c) maps it: script
 // security (CONFIG_SECURITY_ERROR) 6; any error, warning or unknown keyword
 // 5; only a non-existent interface or a fatal error (a static address
-// without an interface, whose default interface does not exist) 4; nothing 0. A strict include that matches no
-// file ends keepalived before the test, with 6 (KEEPALIVED_EXIT_NO_CONFIG). A non-existent interface stops keepalived's VRRP checks before
-// the script security check, so it hides a VRRP script security violation.
+// without an interface, whose default interface does not exist) 4;
+// nothing 0. A strict include that matches no file ends keepalived before
+// the test, with 6 (KEEPALIVED_EXIT_NO_CONFIG). A non-existent interface
+// stops keepalived's VRRP checks before the script security check, so it
+// hides a VRRP script security violation, but not the start/shutdown
+// scripts', which keepalived checks first.
 // kt's own advice (a warning keepalived has no counterpart for) counts for
 // nothing.
 func configTestCode(diags config.Diagnostics) int {
@@ -326,9 +329,11 @@ func configTestCode(diags config.Diagnostics) int {
 		general
 		security
 	)
-	level, badIf, insecure := none, false, false
+	level, badIf, insecure, startStop := none, false, false, false
 	for _, d := range diags {
 		switch {
+		case d.Msg == config.StartStopSecurity:
+			startStop = true
 		case d.Severity == config.Error && strings.HasPrefix(d.Msg, "include ") && strings.Contains(d.Msg, "matched no file"):
 			// A strict include (includew, includea...) that matches
 			// nothing is a config file error: keepalived stops before
@@ -344,7 +349,7 @@ func configTestCode(diags config.Diagnostics) int {
 			level = max(level, general)
 		}
 	}
-	if insecure && !badIf {
+	if insecure && !badIf || startStop {
 		level = security
 	}
 	switch level {

@@ -684,7 +684,7 @@ func (v *validator) completeUnicast(c *completing) {
 	// keepalived 2.2.7 (vrrp_complete_instance) holds such an instance in
 	// FAULT; it logs why when it starts, and keepalived -t says nothing.
 	if len(in.UnicastPeer) == 0 && in.UnicastFaultNoPeer {
-		in.Fault = "Cannot use unicast without any peers"
+		in.Fault = FaultNoUnicastPeers
 	}
 }
 
@@ -696,6 +696,12 @@ func (v *validator) completeVMACPromote(c *completing) {
 		in.PromoteSecondaries = false
 	}
 }
+
+// FaultNoUnicastPeers is Instance.Fault for unicast_fault_no_peer without
+// peers: keepalived logs "(VI_1) Cannot use unicast without any peers -
+// going to fault state" when it starts the instance, and keepalived -t
+// says nothing.
+const FaultNoUnicastPeers = "Cannot use unicast without any peers"
 
 // completeStrictAdverts resets what vrrp_strict forbids of a master's
 // extra adverts and gratuitous ARPs, with keepalived 2.2.7's messages
@@ -1327,11 +1333,29 @@ func validStatus(s string) bool {
 	return err == nil && b >= a && b <= 599
 }
 
+// StartStopSecurity is keepalived 2.2.7's message for a startup_script or
+// shutdown_script without script security (core/main.c). It comes before
+// the other checks, so a bad interface does not hide it as it hides the
+// other scripts' (keepalived -t's exit code).
+const StartStopSecurity = "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled."
+
 // scriptSecurity warns when scripts are configured but would run as root
 // unchecked, as keepalived does.
 func (v *validator) scriptSecurity() {
-	if v.c.Global != nil && v.c.Global.EnableScriptSecurity {
+	g := v.c.Global
+	if g != nil && g.EnableScriptSecurity {
 		return
+	}
+	if g != nil {
+		for _, ss := range []struct {
+			kw string
+			s  Script
+		}{{"startup_script", g.StartupScript}, {"shutdown_script", g.ShutdownScript}} {
+			if ss.s.Cmd != "" && v.scriptMayRun(ss.s) {
+				v.warnf(g.Pos.Of(ss.kw), "%s", StartStopSecurity)
+				break
+			}
+		}
 	}
 	first := v.firstScript()
 	if first == nil {
@@ -1357,10 +1381,6 @@ func (v *validator) firstScript() *Pos {
 		if s.Cmd != "" && v.scriptMayRun(s) {
 			ps = append(ps, p.Of(kw))
 		}
-	}
-	if g := v.c.Global; g != nil {
-		add(g.Pos, "startup_script", g.StartupScript)
-		add(g.Pos, "shutdown_script", g.ShutdownScript)
 	}
 	for _, s := range v.c.Scripts {
 		add(s.Pos, "script", s.Script)

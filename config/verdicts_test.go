@@ -56,7 +56,6 @@ var refusedByKeepalived = map[string]bool{
 // test does not cover (script security has tests of its own).
 var othersOwn = []string{
 	"SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
-	"SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
 }
 
 // kaLine is one message keepalived printed: at a line, or 0 when it gave

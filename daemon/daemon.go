@@ -498,6 +498,12 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		// A SIGHUP that waited for the reload lock while Run stopped.
 		return errors.New("kt is stopping: the configuration is not reloaded")
 	}
+	if !d.lvsRun.on {
+		// Run has not started the engines (the startup script runs): the
+		// router's loop would never answer, and Run would wait for this
+		// lock.
+		return errors.New("kt is starting (startup_script): the configuration is not reloaded; send SIGHUP again once it runs")
+	}
 	var ics []vrrp.InstanceConfig
 	if d.router != nil {
 		var err error

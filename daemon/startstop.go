@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kt-project/kt/config"
@@ -29,7 +30,11 @@ func (d *Daemon) runStartStopScript(ctx context.Context, kind string, cs config.
 	}
 	s, err := d.scriptRunner().PrepareNotify(cs)
 	if err != nil {
-		d.log.Warn(fmt.Sprintf("Call of %s script %s failed", kind, cs.Cmd), "err", err)
+		name := cs.Cmd
+		if w := strings.Fields(cs.Cmd); len(w) > 0 {
+			name = w[0]
+		}
+		d.log.Warn(fmt.Sprintf("Call of %s script %s failed", kind, name), "err", err)
 		return
 	}
 	for _, w := range s.Warnings {

@@ -419,11 +419,15 @@ func (r *Router) teardownHost() {
 			r.log.Warn("vrrp: remove VMAC", "err", err)
 		}
 	}
-	if err := restoreSysctls(r.host, r.made.sysctls); err != nil {
-		r.log.Warn("vrrp: restore sysctl", "err", err)
-	}
+	// The static addresses go before the sysctls come back, as keepalived
+	// removes them (vrrp_terminate_phase1) before it turns
+	// promote_secondaries off: with it on, removing a primary address
+	// keeps the secondaries someone else added.
 	if st := r.opts.Static; st != nil && r.made.statics {
 		r.removeStatics(*st, StaticConfig{})
+	}
+	if err := restoreSysctls(r.host, r.made.sysctls); err != nil {
+		r.log.Warn("vrrp: restore sysctl", "err", err)
 	}
 }
 

@@ -189,35 +189,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	case g.VRRPDownTimerAdverts != nil:
 		m.DownTimerAdverts = *g.VRRPDownTimerAdverts
 	}
-	garp := cfg.GlobalGarp()
-	m.GARPRefresh = garp.Refresh
-	if in.GarpMasterRefresh != nil {
-		m.GARPRefresh = in.GarpMasterRefresh.D()
-	}
-	m.GARPRefreshRepeat = garp.RefreshRepeat
-	if in.GarpMasterRefreshRepeat != nil {
-		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
-	}
-	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
-	// else the global vrrp_garp_master_repeat/delay; none in strict mode
-	// (keepalived's vrrp_complete_instance and vrrp_complete_init).
-	m.GARPLowerPrioRepeat = garp.Repeat
-	if g.VRRPGarpLowerPrioRepeat != nil {
-		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
-	}
-	if in.GarpLowerPrioRepeat != nil {
-		m.GARPLowerPrioRepeat = *in.GarpLowerPrioRepeat
-	}
-	if strict {
-		m.GARPLowerPrioRepeat = 0
-	}
-	m.GARPLowerPrioDelay = garp.Delay
-	switch {
-	case in.GarpLowerPrioDelay != nil:
-		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
-	case g.VRRPGarpLowerPrioDelay != nil:
-		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
-	}
+	garpConfig(&m, cfg, in, strict)
 	if g.VRRPGarpInterval != nil {
 		ic.GARPInterval = g.VRRPGarpInterval.D()
 	}
@@ -264,6 +236,51 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		return ic, err
 	}
 	return ic, nil
+}
+
+// garpConfig sets the machine's gratuitous ARP refresh and lower-priority
+// answers: the instance's settings, else the global ones (GlobalGarp,
+// vrrp_min_garp included).
+func garpConfig(m *Config, cfg *config.Config, in *config.Instance, strict bool) {
+	g := cfg.Global
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
+	garp := cfg.GlobalGarp()
+	m.GARPRefresh = garp.Refresh
+	if in.GarpMasterRefresh != nil {
+		m.GARPRefresh = in.GarpMasterRefresh.D()
+	}
+	m.GARPRefreshRepeat = garp.RefreshRepeat
+	if in.GarpMasterRefreshRepeat != nil {
+		m.GARPRefreshRepeat = *in.GarpMasterRefreshRepeat
+	}
+	if m.GARPRefreshRepeat == 0 {
+		// vrrp_min_garp's repeat of 0: keepalived's refresh then sends
+		// nothing (vrrp_send_link_update's loop), where the machine
+		// reads 0 as its default of 1.
+		m.GARPRefresh = 0
+	}
+	// garp_lower_prio_repeat/delay: the instance's, else the global ones,
+	// else the global vrrp_garp_master_repeat/delay; none in strict mode
+	// (keepalived's vrrp_complete_instance and vrrp_complete_init).
+	m.GARPLowerPrioRepeat = garp.Repeat
+	if g.VRRPGarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *g.VRRPGarpLowerPrioRepeat
+	}
+	if in.GarpLowerPrioRepeat != nil {
+		m.GARPLowerPrioRepeat = *in.GarpLowerPrioRepeat
+	}
+	if strict {
+		m.GARPLowerPrioRepeat = 0
+	}
+	m.GARPLowerPrioDelay = garp.Delay
+	switch {
+	case in.GarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = in.GarpLowerPrioDelay.D()
+	case g.VRRPGarpLowerPrioDelay != nil:
+		m.GARPLowerPrioDelay = g.VRRPGarpLowerPrioDelay.D()
+	}
 }
 
 // strictOr is an instance's boolean setting: its own, else strictDefault

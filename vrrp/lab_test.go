@@ -64,6 +64,7 @@ func (l *lab) start(ics []InstanceConfig, opts RouterOptions) *labRun {
 	if opts.Log == nil {
 		opts.Log = quietLog()
 	}
+	watching := opts.Host.(*MemHost).Watching()
 	r, err := NewRouter(ics, opts)
 	if err != nil {
 		l.t.Fatal(err)
@@ -78,6 +79,18 @@ func (l *lab) start(ics []InstanceConfig, opts RouterOptions) *labRun {
 	// The loop is running once it takes a function.
 	if !lr.roundTrip() {
 		l.t.Fatalf("Run returned at once: %v", lr.err)
+	}
+	// The host watcher registers its channel from a goroutine of its
+	// own: a host event made before that would be lost, with nothing
+	// left to wait for.
+	if lr.r.hostWatch.events != nil {
+		deadline := time.Now().Add(10 * time.Second)
+		for lr.host.Watching() <= watching {
+			if time.Now().After(deadline) {
+				l.t.Fatal("the router's host watcher did not start")
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	l.settle()
 	return lr

@@ -346,10 +346,13 @@ func (m *machine) Start(now time.Time) []machineAction {
 		return m.becomeMaster(now, nil, "address owner (priority 255)")
 	}
 	if owner && !m.hold {
-		// vrrp_startup_delay: the owner too waits for its end.
-		acts := m.transition([]machineAction{{Kind: actRemoveVIPs, Reason: reasonLeftover}}, StateBackup, "init")
+		// vrrp_startup_delay: the owner too waits for its end, in BACKUP
+		// without a word or a notification, as keepalived 2.2.7's
+		// vrrp_init_state puts it there (measured: its notify script is
+		// told MASTER only).
+		m.state = StateBackup
 		m.downAt, m.downReason = m.delayUntil, "address owner (priority 255)"
-		return acts
+		return nil
 	}
 	// Drop addresses a crashed predecessor may have left behind: a backup
 	// must not answer for the VIPs.
@@ -371,7 +374,10 @@ func (m *machine) Start(now time.Time) []machineAction {
 // (vrrp_startup_delay, at kt run's start only): as keepalived 2.2.7's
 // vrrp_init_instance_sands does, a backup's master-down timer runs from
 // then, not from now, for as long as now is before it. Call it before
-// Start.
+// Start. (Not copied, from reading keepalived's source: a lower priority
+// advert that a preempting backup discards during the delay re-bases
+// keepalived's remaining time on the delay's end again, pushing its
+// takeover later with each one; kt's timer stays where it was.)
 func (m *machine) DelayStart(until time.Time) { m.delayUntil = until }
 
 // downFrom is when a backup's master-down timer starts counting: now, or

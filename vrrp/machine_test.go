@@ -510,12 +510,10 @@ func TestStartupDelay(t *testing.T) {
 
 	owner := newM(t, func(c *Config) { c.Priority = 255 })
 	owner.DelayStart(t0.Add(delay))
-	owner.Start(t0)
-	if owner.State() != StateBackup || !owner.Deadline().Equal(t0.Add(delay)) {
-		t.Fatalf("owner: state %v, deadline %v: want BACKUP until the delay ends", owner.State(), owner.Deadline().Sub(t0))
+	if acts := owner.Start(t0); len(acts) != 0 || owner.State() != StateBackup || !owner.Deadline().Equal(t0.Add(delay)) {
+		t.Fatalf("owner: actions %q, state %v, deadline %v: want BACKUP without a transition until the delay ends", kinds(acts), owner.State(), owner.Deadline().Sub(t0))
 	}
-	owner.Tick(t0.Add(delay))
-	if owner.State() != StateMaster {
-		t.Errorf("owner after the delay: %v, want MASTER", owner.State())
+	if acts := owner.Tick(t0.Add(delay)); owner.State() != StateMaster || !strings.Contains(kinds(acts), "BACKUP -> MASTER") {
+		t.Errorf("owner after the delay: %v (%q), want MASTER", owner.State(), kinds(acts))
 	}
 }

@@ -338,6 +338,7 @@ func (h *MemHost) Watch(ctx context.Context, out chan<- HostEvent) error {
 	<-ctx.Done()
 	h.mu.Lock()
 	h.watchers = slices.DeleteFunc(h.watchers, func(c chan<- HostEvent) bool { return c == out })
+	delete(h.sent, out)
 	h.mu.Unlock()
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/internal/clock"
 	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/vrrp/wire"
@@ -596,8 +597,12 @@ func newMachine(h Host, in *instance, all []*instance) error {
 // before it starts one: its interface down, no address to send from.
 func (r *Router) startFaults(ctx context.Context, in *instance, now time.Time) {
 	if in.cfg.Fault != "" {
-		// keepalived logs this line, and no "Entering FAULT STATE".
-		in.log.Info("(" + in.cfg.Machine.Name + ") " + in.cfg.Fault + " - going to fault state")
+		// keepalived logs no "Entering FAULT STATE" for it; it logs why
+		// when it starts the instance for the unicast fault, the other
+		// faults' reasons were its configuration messages.
+		if in.cfg.Fault == config.FaultNoUnicastPeers {
+			in.log.Info("(" + in.cfg.Machine.Name + ") " + in.cfg.Fault + " - going to fault state")
+		}
 		r.setFault(ctx, in, now, "config", in.cfg.Fault, true)
 	}
 	if up, ok := r.host.Link(in.cfg.Interface); ok && !up && !in.cfg.DontTrackPrimary {

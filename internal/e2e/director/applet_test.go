@@ -334,6 +334,9 @@ func TestKeepalivedAppletCommandLine(t *testing.T) {
 		{"scripts without script security", script + inst("eth0", track), 6, false},
 		{"script security hidden by a non-existent interface", script + inst("nosuch0", track), 5, false},
 		{"static address without an interface (fatal)", "static_ipaddress {\n    192.0.2.5/24\n}\n", 4, true},
+		{"start and shutdown script security, not hidden by a non-existent interface", "global_defs {\n    startup_script \"/bin/true\"\n}\n" + inst("nosuch0", ""), 6, false},
+		{"a missing notify script does not count for script security", inst("eth0", "    notify_master \"/nonexistent/notify.sh\"\n"), 0, false},
+		{"static address on a non-existent interface", "static_ipaddress {\n    192.0.2.5/24 dev nosuch0\n}\n" + inst("eth0", ""), 5, false},
 		{"strict include matching nothing", "includew " + filepath.Join(dir, "nothing*.conf") + "\n" + inst("eth0", ""), 6, false},
 		{"lenient include matching nothing", "include " + filepath.Join(dir, "nothing*.conf") + "\n" + inst("eth0", ""), 0, false},
 	} {

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/vrrp"
+)
+
+// TestStartupScriptFirstAndReload: the startup script runs before the VRRP
+// instance starts, a reload that comes while it runs is refused at once
+// (the engines have not started: waiting for them would hold the reload
+// lock that Run needs), and once the script has ended kt starts, reloads
+// and, at the end, runs the shutdown script after the instance stopped.
+// keepalived's own order is measured in internal/e2e/faults.
+func TestStartupScriptFirstAndReload(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := filepath.Join(dir, "s.sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"$1\" >> "+out+"\n[ \"$1\" = start ] && sleep 1\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "global_defs {\n    startup_script \"" + sh + " start\"\n    shutdown_script \"" + sh + " stop\"\n}\n" + routerConf(200, "192.0.2.1")
+	lan := &lan{}
+	r := start(t, parseConf(t, text), Options{Router: vrrp.RouterOptions{Listen: lan.listen, Host: vrrp.NewMemHost(), NoLinkWatch: true}})
+	waitFor(t, "the startup script", 10*time.Second, func() bool { b, _ := os.ReadFile(out); return len(b) > 0 }, r.log)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.d.Reload(ctx, parseConf(t, text)); err == nil || !strings.Contains(err.Error(), "startup_script") {
+		t.Errorf("a reload while the startup script runs: %v, want it refused", err)
+	}
+	if st := instanceState(r.d, "VI_1"); st == "MASTER" || st == "BACKUP" {
+		t.Errorf("VI_1 is %s while the startup script runs", st)
+	}
+	waitFor(t, "VI_1 MASTER", 15*time.Second, func() bool { return instanceState(r.d, "VI_1") == "MASTER" }, r.log)
+	if err := r.d.Reload(ctx, parseConf(t, text)); err != nil {
+		t.Errorf("a reload once kt runs: %v", err)
+	}
+	r.stop()
+	select {
+	case err := <-r.done:
+		r.done <- err // for start's cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatal("kt did not stop")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "start\nstop\n" {
+		t.Errorf("the scripts ran as %q, want start then stop", b)
+	}
+	for _, l := range []string{"startup script script succeeded", "shutdown script script succeeded"} {
+		if !strings.Contains(r.log.String(), l) {
+			t.Errorf("no %q in the log:\n%s", l, r.log.String())
+		}
+	}
+}
