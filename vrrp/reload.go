@@ -252,12 +252,15 @@ func (r *Router) swapInstances(p *reloadPlan) {
 	}
 	r.buildGroups()
 	r.removeUnusedVMACs()
+	kept := map[string]bool{}
 	for name, g := range r.groups {
 		if og := oldGroups[name]; og != nil && slices.Equal(og.members, g.members) {
 			g.state = og.state
+			kept[name] = true
 		}
 		g.hold()
 	}
+	r.notifyBackupGroups(r.instances, kept)
 }
 
 // restartTracking starts tracking over for the new set: objects report

@@ -268,6 +268,7 @@ func (r *Router) Run(ctx context.Context) error {
 		r.delayUntil = now.Add(d)
 	}
 	r.track.init(ctx, now)
+	r.notifyBackupGroups(r.instances, nil)
 	for _, in := range r.instances {
 		in.m.DelayStart(r.delayUntil)
 		r.startFaults(ctx, in, now)

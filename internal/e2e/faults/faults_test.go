@@ -431,7 +431,8 @@ func toldInOrder(t *testing.T, path string) []string {
 	return lines
 }
 
-// TestFIFOStatesOnReloadLikeKeepalived: with fifo_write_vrrp_states_on_reload,
+// TestFIFOStatesOnReloadLikeKeepalived: at start the sync group's BACKUP
+// comes first in the notify FIFO; with fifo_write_vrrp_states_on_reload,
 // a SIGHUP that changes nothing writes the sync group's state to the notify
 // FIFO, and the instances' but a master's (keepalived 2.2.7's
 // vrrp_init_state); without it, nothing. kt must write the same lines.
@@ -487,6 +488,11 @@ vrrp_instance VI_2 {
 					t.Fatalf("%s: no MASTER lines in the FIFO: %q\n%s", impl, lines(), e2elab.Tail(r.Proc.Log(), 30))
 				}
 				time.Sleep(500 * time.Millisecond)
+				// At start, before its members: the group in BACKUP.
+				first := []string{`GROUP "G1" BACKUP 0`, `INSTANCE "VI_1" BACKUP 100`, `INSTANCE "VI_2" BACKUP 100`}
+				if got := lines(); len(got) < 3 || !slices.Equal(got[:3], first) {
+					t.Errorf("%s began the FIFO with %q, want %q", impl, got, first)
+				}
 				n := len(lines())
 				if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
 					t.Fatal(err)
