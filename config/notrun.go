@@ -68,7 +68,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"bfd_cpu_affinity":                    "kt sets no CPU affinity",
 		"bfd_rlimit_rttime":                   "kt sets no real-time priority",
 		"bfd_rlimit_rtime":                    "kt sets no real-time priority",
-		"fifo_write_vrrp_states_on_reload":    "not implemented",
 		"snmp_socket":                         "no SNMP: kt status --json and the metrics listener",
 		"enable_traps":                        "no SNMP: kt status --json and the metrics listener",
 		"enable_snmp_vrrp":                    "no SNMP: kt status --json and the metrics listener",

@@ -525,6 +525,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	if d.router != nil {
+		d.router.SetFIFOStatesOnReload(cfg.Global != nil && cfg.Global.FIFOWriteVRRPStatesOnReload)
 		if _, err := d.router.Reload(ctx, ics); err != nil {
 			return err
 		}

@@ -95,6 +95,29 @@ func (r *Router) buildGroups() {
 	}
 }
 
+// notifyBackupGroups tells the notify scripts and FIFOs of every sync
+// group of the instances that starts in BACKUP, before its members' own
+// notifications, as keepalived 2.2.7's vrrp_init_state does at start and
+// for a group a reload makes anew; skip names the groups a reload kept
+// (nil at start). Groups go in the order of their first member.
+func (r *Router) notifyBackupGroups(ins []*instance, skip map[string]bool) {
+	if r.opts.Notifier == nil {
+		return
+	}
+	seen := map[*syncGroup]bool{}
+	for _, in := range ins {
+		g := in.group
+		if g == nil || seen[g] || skip[g.name] {
+			continue
+		}
+		seen[g] = true
+		if g.state == StateBackup {
+			r.log.Info("vrrp: sync group "+g.name+": INIT -> BACKUP", "group", g.name, "reason", "init")
+			r.opts.Notifier.Notify(notifyGroup, g.name, g.notify, g.state, 0)
+		}
+	}
+}
+
 // hold tells every member's machine whether to wait for the group before
 // becoming master.
 func (g *syncGroup) hold() {

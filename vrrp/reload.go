@@ -95,10 +95,14 @@ func (r *Router) reload(ctx context.Context, now time.Time, ics []InstanceConfig
 		return ReloadResult{}, err
 	}
 	r.promoteSecondaries(p.fresh)
+	before := r.statesBefore()
 	r.stopAndUpdate(ctx, now, p)
 	r.swapConns(p)
 	r.swapInstances(p)
 	r.restartTracking(ctx, now, p.fresh)
+	if r.fifoStatesOnReload.Load() {
+		r.fifoStates(before, p.fresh)
+	}
 	res := p.res
 	r.log.Info("vrrp: reloaded", "unchanged", len(res.Unchanged), "updated", res.Updated, "started", res.Started, "stopped", res.Stopped)
 	return res, nil
@@ -248,12 +252,15 @@ func (r *Router) swapInstances(p *reloadPlan) {
 	}
 	r.buildGroups()
 	r.removeUnusedVMACs()
+	kept := map[string]bool{}
 	for name, g := range r.groups {
 		if og := oldGroups[name]; og != nil && slices.Equal(og.members, g.members) {
 			g.state = og.state
+			kept[name] = true
 		}
 		g.hold()
 	}
+	r.notifyBackupGroups(r.instances, kept)
 }
 
 // restartTracking starts tracking over for the new set: objects report
@@ -326,4 +333,60 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 func (r *Router) startTracking(ctx context.Context) {
 	ctx, r.stopTrack = context.WithCancel(ctx)
 	r.track.start(ctx)
+}
+
+// SetFIFOStatesOnReload is fifo_write_vrrp_states_on_reload, which the
+// next reloads follow (the daemon sets it from the configuration each
+// reload brings).
+func (r *Router) SetFIFOStatesOnReload(on bool) { r.fifoStatesOnReload.Store(on) }
+
+// statesBefore records the instances' and sync groups' states before a
+// reload changes them, by name; groups are keyed "group NAME".
+func (r *Router) statesBefore() map[string]State {
+	m := make(map[string]State, len(r.instances)+len(r.groups))
+	for _, in := range r.instances {
+		m[in.cfg.Machine.Name] = in.m.State()
+	}
+	for name, g := range r.groups {
+		m["group "+name] = g.state
+	}
+	return m
+}
+
+// fifoStates writes, after a reload, the state of every sync group and
+// of every instance that is not master to the notify FIFOs, when neither
+// started with the reload nor changed state in it (a change was notified
+// already), as keepalived 2.2.7's vrrp_init_state does with
+// fifo_write_vrrp_states_on_reload: groups first, then the instances in
+// the file's order; a master's reload path skips its line (measured:
+// after SIGHUP keepalived wrote only `GROUP "G1" MASTER 0` for a group
+// and two masters).
+func (r *Router) fifoStates(before map[string]State, fresh []*instance) {
+	n := r.opts.Notifier
+	if n == nil {
+		return
+	}
+	names := make([]string, 0, len(r.groups))
+	for name := range r.groups {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		g := r.groups[name]
+		if st, ok := before["group "+name]; ok && st == g.state && reportable(g.state) {
+			n.writeFIFO(fifoLine(notifyGroup, name, g.state.String(), 0))
+		}
+	}
+	for _, in := range r.instances {
+		st, ok := before[in.cfg.Machine.Name]
+		if !ok || slices.Contains(fresh, in) || st != in.m.State() || st == StateMaster || !reportable(st) {
+			continue
+		}
+		n.writeFIFO(fifoLine(notifyInstance, in.cfg.Machine.Name, st.String(), in.m.Priority()))
+	}
+}
+
+// reportable: the states notify scripts and FIFOs are told of.
+func reportable(st State) bool {
+	return st == StateMaster || st == StateBackup || st == StateFault
 }

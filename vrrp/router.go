@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -108,6 +109,8 @@ type Router struct {
 	hostWatch hostBurst
 	// delayUntil is the end of the startup delay (zero without one).
 	delayUntil time.Time
+	// fifoStatesOnReload is fifo_write_vrrp_states_on_reload.
+	fifoStatesOnReload atomic.Bool
 
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
@@ -265,6 +268,7 @@ func (r *Router) Run(ctx context.Context) error {
 		r.delayUntil = now.Add(d)
 	}
 	r.track.init(ctx, now)
+	r.notifyBackupGroups(r.instances, nil)
 	for _, in := range r.instances {
 		in.m.DelayStart(r.delayUntil)
 		r.startFaults(ctx, in, now)

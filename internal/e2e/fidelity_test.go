@@ -91,9 +91,7 @@ func TestFidelityStateMasterStart(t *testing.T) {
 			r := startRouter(t, lab, impl, r1h, conf)
 			waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.100"), r1h, 20*time.Second, r)
 			time.Sleep(300 * time.Millisecond)
-			cap.Signal(interruptSignal)
-			_ = cap.Wait(5 * time.Second)
-			first := firstAdvertAfter(readCapture(t, lab.Dir+"/start.pcap"), r1h.IPv4, started)
+			first := firstAdvertAfter(endCapture(t, cap, lab.Dir+"/start.pcap"), r1h.IPv4, started)
 			if first.IsZero() {
 				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
 			}
@@ -154,9 +152,7 @@ func TestFidelityOwnerStateBackup(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(300 * time.Millisecond)
-			cap.Signal(interruptSignal)
-			_ = cap.Wait(5 * time.Second)
-			first := firstAdvertAfter(readCapture(t, lab.Dir+"/owner.pcap"), r1h.IPv4, started)
+			first := firstAdvertAfter(endCapture(t, cap, lab.Dir+"/owner.pcap"), r1h.IPv4, started)
 			if first.IsZero() {
 				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())
 			}
@@ -206,9 +202,7 @@ func TestFidelityOwnerBackFromFault(t *testing.T) {
 			}
 			waitHolder(t, hosts, vip, r1h, 20*time.Second, r, backup)
 			time.Sleep(300 * time.Millisecond)
-			cap.Signal(interruptSignal)
-			_ = cap.Wait(5 * time.Second)
-			ws := readCapture(t, lab.Dir+"/fault.pcap")
+			ws := endCapture(t, cap, lab.Dir+"/fault.pcap")
 			first := firstAdvertAfter(ws, r1h.IPv4, up)
 			if first.IsZero() {
 				t.Fatalf("no advert from r1 after its link came back\n%s", r.Proc.Log())
@@ -408,9 +402,7 @@ func TestFidelityHigherPrioSendAdvert(t *testing.T) {
 				r2 := startRouter(t, lab, "kt", r2h, vrrpConf(73, 200, extra))
 				waitHolder(t, hosts, vip, r2h, 20*time.Second, r1, r2)
 				time.Sleep(1500 * time.Millisecond)
-				cap.Signal(interruptSignal)
-				_ = cap.Wait(5 * time.Second)
-				ws := readCapture(t, lab.Dir+"/higher.pcap")
+				ws := endCapture(t, cap, lab.Dir+"/higher.pcap")
 				var took time.Time // r2's first advert
 				for _, w := range ws {
 					if w.Src == r2h.IPv4 && !w.GARP && w.Priority == 200 {
@@ -490,9 +482,7 @@ vrrp_instance VI_1 {
 			waitHolder(t, []*netlab.Host{r1h}, vip, r1h, 20*time.Second, r)
 			// Without vrrp_min_garp a second batch would follow 5 s later.
 			time.Sleep(6500 * time.Millisecond)
-			cap.Signal(interruptSignal)
-			_ = cap.Wait(5 * time.Second)
-			ws := readCapture(t, lab.Dir+"/delay.pcap")
+			ws := endCapture(t, cap, lab.Dir+"/delay.pcap")
 			first := firstAdvertAfter(ws, r1h.IPv4, started)
 			if first.IsZero() {
 				t.Fatalf("no advert from r1 in the capture\n%s", r.Proc.Log())

@@ -41,6 +41,15 @@ func readCapture(t *testing.T, path string) []wire {
 	return e2elab.ReadCapture(t, path)
 }
 
+// endCapture stops a capture started with lab.Capture and reads what it
+// wrote to path.
+func endCapture(t *testing.T, cap *netlab.Proc, path string) []wire {
+	t.Helper()
+	_ = cap.Signal(interruptSignal)
+	_ = cap.Wait(5 * time.Second)
+	return readCapture(t, path)
+}
+
 func firstAfter(ws []wire, src netip.Addr, at time.Time, garp bool) (wire, bool) {
 	return e2elab.FirstAfter(ws, src, at, garp)
 }

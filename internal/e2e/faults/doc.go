@@ -3,7 +3,8 @@
 // to get wrong: instances it holds in FAULT from the start (its
 // configuration faults: unicast_fault_no_peer without peers, a multicast
 // instance on an interface without multicast), static addresses without
-// an interface, and the start and shutdown scripts. It compares what each
+// an interface, the start and shutdown scripts, and the notify FIFO on a
+// reload. It compares what each
 // does: the states its notify script is told, the addresses it adds, what
 // its scripts see, and what its check of the file says.
 package faults

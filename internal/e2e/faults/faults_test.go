@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -427,4 +429,118 @@ func toldInOrder(t *testing.T, path string) []string {
 		}
 	}
 	return lines
+}
+
+// TestFIFOStatesOnReloadLikeKeepalived: at start the sync group's BACKUP
+// comes first in the notify FIFO; with fifo_write_vrrp_states_on_reload,
+// a SIGHUP that changes nothing writes the sync group's state to the notify
+// FIFO, and the instances' but a master's (keepalived 2.2.7's
+// vrrp_init_state); without it, nothing. kt must write the same lines.
+func TestFIFOStatesOnReloadLikeKeepalived(t *testing.T) {
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
+	h := lab.Host("r1")
+	for _, on := range []bool{true, false} {
+		for _, impl := range []string{"keepalived", "kt"} {
+			t.Run(fmt.Sprintf("%s/fifo_write_vrrp_states_on_reload=%v", impl, on), func(t *testing.T) {
+				fifo := filepath.Join(lab.Dir, fmt.Sprintf("%s-%v.fifo", impl, on))
+				opt := ""
+				if on {
+					opt = "\n    fifo_write_vrrp_states_on_reload"
+				}
+				text := `global_defs {
+    vrrp_notify_fifo ` + fifo + opt + `
+}
+vrrp_sync_group G1 {
+    group {
+        VI_1
+    }
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 58
+    priority 100
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.108/24
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 59
+    priority 100
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.109/24
+    }
+}
+`
+				if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				lines := readFIFO(t, fifo)
+				r := e2elab.StartPlain(t, lab, h, impl, text)
+				if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
+					got := lines()
+					return slices.Contains(got, `INSTANCE "VI_1" MASTER 100`) && slices.Contains(got, `INSTANCE "VI_2" MASTER 100`)
+				}) {
+					t.Fatalf("%s: no MASTER lines in the FIFO: %q\n%s", impl, lines(), e2elab.Tail(r.Proc.Log(), 30))
+				}
+				time.Sleep(500 * time.Millisecond)
+				// At start, before its members: the group in BACKUP.
+				first := []string{`GROUP "G1" BACKUP 0`, `INSTANCE "VI_1" BACKUP 100`, `INSTANCE "VI_2" BACKUP 100`}
+				if got := lines(); len(got) < 3 || !slices.Equal(got[:3], first) {
+					t.Errorf("%s began the FIFO with %q, want %q", impl, got, first)
+				}
+				n := len(lines())
+				if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * time.Second)
+				after := lines()[n:]
+				var want []string
+				if on {
+					want = []string{`GROUP "G1" MASTER 0`}
+				}
+				if !slices.Equal(after, want) {
+					t.Errorf("%s wrote %q to the FIFO after SIGHUP, want %q\n%s", impl, after, want, e2elab.Tail(r.Proc.Log(), 30))
+				}
+				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				_ = r.Proc.Wait(10 * time.Second)
+			})
+		}
+	}
+}
+
+// readFIFO reads path's lines in the background until the test ends and
+// returns a function giving those read so far.
+func readFIFO(t *testing.T, path string) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	// O_RDWR: the open does not wait for a writer, and the reader does
+	// not see end of file when a writer closes.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			mu.Lock()
+			got = append(got, sc.Text())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { f.Close(); <-done })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
 }
