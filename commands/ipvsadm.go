@@ -718,19 +718,18 @@ func (a *ipvsadm) restore(stdin io.Reader, inRestore bool) iaResult {
 	ce := new(iaEntry)
 	eachLine(stdin, func(line string) bool {
 		argv := append(a.argv[:0], a.prog)
-		for line != "" {
-			i := 0
-			for i < len(line) && isRestoreBlank(line[i]) {
+		for i := 0; i < len(line); {
+			for i < len(line) && iaBlank[line[i]] {
 				i++
 			}
 			j := i
-			for j < len(line) && !isRestoreBlank(line[j]) {
+			for j < len(line) && !iaBlank[line[j]] {
 				j++
 			}
 			if w := line[i:j]; w != "" && w != "ipvsadm" {
 				argv = append(argv, w)
 			}
-			line = line[j:]
+			i = j
 		}
 		a.argv = argv
 		if len(argv) > 1 {
@@ -790,8 +789,10 @@ func eachLine(r io.Reader, f func(line string) bool) {
 	}
 }
 
-// isRestoreBlank reports whether c separates the words of a -R line.
-func isRestoreBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+// iaBlank holds the bytes that separate the words of a -R line: one
+// load per byte where three comparisons were (the split was a fifth of
+// the applet's own time on a full restore).
+var iaBlank = [256]bool{' ': true, '\t': true, '\r': true}
 
 // parse is ipvsadm's parse_options; false is popt's error (printed).
 func (a *ipvsadm) parse(args []string, ce *iaEntry) bool {
@@ -1367,7 +1368,9 @@ var errNotIPv6 = errors.New("not an IPv6 address")
 
 // parseIPv6 is netip.ParseAddr for text that can be an IPv6 address.
 func parseIPv6(s string) (netip.Addr, error) {
-	if strings.Count(s, ":") < 2 {
+	// Two colons at least: the first, then another after it (two
+	// IndexByte calls stop early where Count reads every byte).
+	if i := strings.IndexByte(s, ':'); i < 0 || strings.IndexByte(s[i+1:], ':') < 0 {
 		return netip.Addr{}, errNotIPv6
 	}
 	return netip.ParseAddr(s)
