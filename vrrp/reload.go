@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -366,12 +367,7 @@ func (r *Router) fifoStates(before map[string]State, fresh []*instance) {
 	if n == nil {
 		return
 	}
-	names := make([]string, 0, len(r.groups))
-	for name := range r.groups {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(r.groups)) {
 		g := r.groups[name]
 		if st, ok := before["group "+name]; ok && st == g.state && reportable(g.state) {
 			n.writeFIFO(fifoLine(notifyGroup, name, g.state.String(), 0))
