@@ -349,22 +349,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Before anything starts; it may prepare the machine.
 		d.runStartStopScript(ctx, "startup", g.StartupScript, g.StartupScriptTimeout)
 	}
+	// Stopped while the startup script ran: nothing starts (and nothing
+	// is set up only to be removed at once); the shutdown script still
+	// runs.
+	start := ctx.Err() == nil
 	// Under the reload lock: a SIGHUP reload may already be replacing
 	// the scheduler, or starting the first virtual servers.
 	d.reloading.Lock()
 	d.lvsRun.begin()
-	if d.lvs != nil {
+	if d.lvs != nil && start {
 		d.runLVS()
 	}
 	d.reloading.Unlock()
-	// BGP stops with ctx, at once: its routes are withdrawn while VRRP
-	// steps down.
-	waitBGP := d.startBGP(ctx)
 	var err error
-	stopBFD := d.startBFD()
-	if d.router != nil {
+	waitBGP, stopBFD := func() error { return nil }, func() {}
+	switch {
+	case !start:
+	case d.router != nil:
+		// BGP stops with ctx, at once: its routes are withdrawn while
+		// VRRP steps down.
+		waitBGP, stopBFD = d.startBGP(ctx), d.startBFD()
 		err = d.router.Run(ctx)
-	} else {
+	default:
+		waitBGP, stopBFD = d.startBGP(ctx), d.startBFD()
 		<-ctx.Done()
 	}
 	stopBFD()

@@ -56,3 +56,36 @@ func TestStartupScriptFirstAndReload(t *testing.T) {
 		}
 	}
 }
+
+// TestStopDuringStartupScript: stopped while the startup script runs, kt
+// starts nothing (no instance, no static address set up only to be
+// removed) and still runs the shutdown script.
+func TestStopDuringStartupScript(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := filepath.Join(dir, "s.sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"$1\" >> "+out+"\n[ \"$1\" = start ] && sleep 3\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "global_defs {\n    startup_script \"" + sh + " start\"\n    shutdown_script \"" + sh + " stop\"\n}\n" +
+		"static_ipaddress {\n    192.0.2.77/24 dev lo\n}\n" + routerConf(200, "192.0.2.1")
+	h := vrrp.NewMemHost()
+	r := start(t, parseConf(t, text), Options{Router: vrrp.RouterOptions{Listen: (&lan{}).listen, Host: h, NoLinkWatch: true}})
+	waitFor(t, "the startup script", 10*time.Second, func() bool { b, _ := os.ReadFile(out); return len(b) > 0 }, r.log)
+	r.stop()
+	select {
+	case err := <-r.done:
+		r.done <- err // for start's cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatal("kt did not stop")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "start\nstop\n" {
+		t.Errorf("the scripts ran as %q, want start then stop", b)
+	}
+	if ops := h.Ops(); len(ops) > 0 {
+		t.Errorf("kt touched the host although it stopped before starting: %q", ops)
+	}
+	if strings.Contains(r.log.String(), "Entering BACKUP STATE") {
+		t.Errorf("an instance started:\n%s", r.log.String())
+	}
+}
