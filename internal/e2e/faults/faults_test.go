@@ -95,12 +95,7 @@ func TestConfigFaultsLikeKeepalived(t *testing.T) {
 							t.Errorf("%s: holds %v: %v, want %v", impl, a, got, want)
 						}
 					}
-					if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-						t.Fatal(err)
-					}
-					if err := r.Proc.Wait(10 * time.Second); err != nil {
-						t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
-					}
+					stop(t, h, r)
 					if got := told(t, out); !slices.Equal(got, tc.states) {
 						t.Errorf("%s told its notify script %q, want %q\n%s", impl, got, tc.states, e2elab.Tail(r.Proc.Log(), 30))
 					}
@@ -220,12 +215,7 @@ vrrp_instance VI_1 {
 			if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, onEth0) {
 				t.Fatalf("%s did not put 192.0.2.77/24 on eth0:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
 			}
-			if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Proc.Wait(10 * time.Second); err != nil {
-				t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
-			}
+			stop(t, h, r)
 			if onEth0() {
 				t.Errorf("%s left the static address on eth0 after it stopped", impl)
 			}
@@ -283,12 +273,7 @@ vrrp_instance VI_1 {
 			if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(netip.MustParseAddr("192.0.2.104")) }) {
 				t.Fatalf("%s did not become master after a failed startup script:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
 			}
-			if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Proc.Wait(15 * time.Second); err != nil {
-				t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
-			}
+			stop(t, h, r)
 			b, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
@@ -347,12 +332,7 @@ func TestPromoteSecondariesLikeKeepalived(t *testing.T) {
 				if got := sysctl(""); got != "1" {
 					t.Errorf("%s running: promote_secondaries %s, want 1", impl, got)
 				}
-				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-					t.Fatal(err)
-				}
-				if err := r.Proc.Wait(10 * time.Second); err != nil {
-					t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
-				}
+				stop(t, h, r)
 				if got := sysctl(""); got != before {
 					t.Errorf("%s stopped: promote_secondaries %s, want %s as before it started", impl, got, before)
 				}
@@ -400,12 +380,7 @@ func TestDontTrackPrimaryLikeKeepalived(t *testing.T) {
 					}
 					time.Sleep(1500 * time.Millisecond)
 				}
-				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-					t.Fatal(err)
-				}
-				if err := r.Proc.Wait(10 * time.Second); err != nil {
-					t.Fatalf("%s on SIGTERM: %v\n%s", impl, err, e2elab.Tail(r.Proc.Log(), 30))
-				}
+				stop(t, h, r)
 				if got := toldInOrder(t, out); !slices.Equal(got, want) {
 					t.Errorf("%s told its notify script %q, want %q\n%s", impl, got, want, e2elab.Tail(r.Proc.Log(), 30))
 				}
@@ -506,10 +481,7 @@ vrrp_instance VI_2 {
 				if !slices.Equal(after, want) {
 					t.Errorf("%s wrote %q to the FIFO after SIGHUP, want %q\n%s", impl, after, want, e2elab.Tail(r.Proc.Log(), 30))
 				}
-				if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
-					t.Fatal(err)
-				}
-				_ = r.Proc.Wait(10 * time.Second)
+				stop(t, h, r)
 			})
 		}
 	}
@@ -542,5 +514,34 @@ func readFIFO(t *testing.T, path string) func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(got)
+	}
+}
+
+// stop sends r SIGTERM and waits for it to exit, then for every process
+// in h's namespace to be gone: the next subtest runs on the same host, and
+// a keepalived VRRP process still advertising would hold its kt in BACKUP.
+func stop(t *testing.T, h *netlab.Host, r *e2elab.Router) {
+	t.Helper()
+	if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Proc.Wait(15 * time.Second); err != nil {
+		t.Fatalf("%s on SIGTERM: %v\n%s", r.Impl, err, e2elab.Tail(r.Proc.Log(), 30))
+	}
+	var left []int
+	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
+		pids, err := h.Pids()
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = pids
+		return len(pids) == 0
+	}) {
+		var b strings.Builder
+		for _, pid := range left {
+			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			fmt.Fprintf(&b, "\n  %d: %s", pid, strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+		t.Fatalf("processes left in %s's namespace 10 s after %s stopped:%s", h.Name, r.Impl, b.String())
 	}
 }
