@@ -538,10 +538,13 @@ func TestWatchdogStuckIPVS(t *testing.T) {
 	r := start(t, cfg, Options{CheckOnly: true, Watchdog: WatchdogOptions{Interval: 50 * time.Millisecond, Misses: 2},
 		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil }})
 	t.Cleanup(unblock) // runs before start's cleanup stops the daemon
+	// The first pass has put the real server in with weight 1 (the
+	// loop's first progress alone can come before that: under CI's load
+	// the new weight was then added, not changed, and nothing hung).
 	waitFor(t, "a first reconcile", 10*time.Second, func() bool {
 		for _, l := range r.d.Status().Loops {
 			if l.Name == "ipvs" && !l.LastProgress.IsZero() {
-				return true
+				return strings.Contains(r.log.String(), "add real server 198.51.100.10:80 weight 1 ")
 			}
 		}
 		return false

@@ -242,7 +242,7 @@ func (h *Host) addrs() ([]Addr, error) { return h.addrsOf("dev", Iface) }
 // addrsOf lists the addresses ip addr show selects with args (none: every
 // interface's).
 func (h *Host) addrsOf(args ...string) ([]Addr, error) {
-	out, err := h.lab.ipNS(h.NS, append([]string{"-j", "addr", "show"}, args...)...)
+	out, err := h.lab.ipNSOut(h.NS, append([]string{"-j", "addr", "show"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func (h *Host) LookAddr(addr netip.Addr) (has bool, err error) {
 // ARP/neighbour entry for addr on eth0. Without an entry both are "" and err
 // is nil.
 func (h *Host) Neigh(addr netip.Addr) (mac, state string, err error) {
-	out, err := h.lab.ipNS(h.NS, "-j", "neigh", "show", "to", addr.WithZone("").String(), "dev", Iface)
+	out, err := h.lab.ipNSOut(h.NS, "-j", "neigh", "show", "to", addr.WithZone("").String(), "dev", Iface)
 	if err != nil {
 		return "", "", fmt.Errorf("netlab: %w", err)
 	}

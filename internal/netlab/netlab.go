@@ -382,6 +382,24 @@ func (l *Lab) ipNS(ns string, args ...string) (string, error) {
 	return l.ipCmd(append([]string{"-n", ns}, args...)...)
 }
 
+// ipNSOut runs ip -n ns args and returns its standard output alone, for
+// output that is parsed (-j): ip writes warnings such as "Dump was
+// interrupted and may be inconsistent." to standard error, which mixed in
+// would make the JSON unreadable. Its standard error is in the error.
+func (l *Lab) ipNSOut(ns string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args = append([]string{"-n", ns}, args...)
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, l.ip, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return string(out), nil
+}
+
 // Host returns the host called name, or nil.
 func (l *Lab) Host(name string) *Host {
 	for _, h := range l.Hosts {

@@ -269,6 +269,9 @@ vrrp_instance VI_1 {
     }
 }
 `
+			// What a failed subtest's killed daemon left must not pass for
+			// this one's doing.
+			_, _ = h.Run("ip", "addr", "del", "192.0.2.104/24", "dev", netlab.Iface)
 			r := e2elab.StartPlain(t, lab, h, impl, text)
 			if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return h.HasAddr(netip.MustParseAddr("192.0.2.104")) }) {
 				t.Fatalf("%s did not become master after a failed startup script:\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
