@@ -320,11 +320,14 @@ func TestPromoteSecondariesLikeKeepalived(t *testing.T) {
 `
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
 	h := lab.Host("r1")
+	// Through /proc/sys in r1's namespace (sh and cat), so that the test
+	// needs no procps on the machine.
 	sysctl := func(set string) string {
 		t.Helper()
-		args := []string{"sysctl", "-n", "net.ipv4.conf.eth0.promote_secondaries"}
+		const file = "/proc/sys/net/ipv4/conf/eth0/promote_secondaries"
+		args := []string{"cat", file}
 		if set != "" {
-			args = []string{"sysctl", "-q", "-w", "net.ipv4.conf.eth0.promote_secondaries=" + set}
+			args = []string{"sh", "-c", "echo " + set + " > " + file}
 		}
 		out, err := h.Run(args...)
 		if err != nil {
