@@ -40,13 +40,7 @@ func TestStartupScriptFirstAndReload(t *testing.T) {
 	if err := r.d.Reload(ctx, parseConf(t, text)); err != nil {
 		t.Errorf("a reload once kt runs: %v", err)
 	}
-	r.stop()
-	select {
-	case err := <-r.done:
-		r.done <- err // for start's cleanup
-	case <-time.After(20 * time.Second):
-		t.Fatal("kt did not stop")
-	}
+	stopAndWait(t, r)
 	if b, _ := os.ReadFile(out); string(b) != "start\nstop\n" {
 		t.Errorf("the scripts ran as %q, want start then stop", b)
 	}
@@ -72,13 +66,7 @@ func TestStopDuringStartupScript(t *testing.T) {
 	h := vrrp.NewMemHost()
 	r := start(t, parseConf(t, text), Options{Router: vrrp.RouterOptions{Listen: (&lan{}).listen, Host: h, NoLinkWatch: true}})
 	waitFor(t, "the startup script", 10*time.Second, func() bool { b, _ := os.ReadFile(out); return len(b) > 0 }, r.log)
-	r.stop()
-	select {
-	case err := <-r.done:
-		r.done <- err // for start's cleanup
-	case <-time.After(20 * time.Second):
-		t.Fatal("kt did not stop")
-	}
+	stopAndWait(t, r)
 	if b, _ := os.ReadFile(out); string(b) != "start\nstop\n" {
 		t.Errorf("the scripts ran as %q, want start then stop", b)
 	}
@@ -87,5 +75,18 @@ func TestStopDuringStartupScript(t *testing.T) {
 	}
 	if strings.Contains(r.log.String(), "Entering BACKUP STATE") {
 		t.Errorf("an instance started:\n%s", r.log.String())
+	}
+}
+
+// stopAndWait stops the daemon and waits for Run to return, leaving its
+// result for start's cleanup.
+func stopAndWait(t *testing.T, r *running) {
+	t.Helper()
+	r.stop()
+	select {
+	case err := <-r.done:
+		r.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("kt did not stop")
 	}
 }
