@@ -62,7 +62,7 @@ SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /lib/systemd/system
 
 # The programs kt answers to when called by their name (kt --list-applets).
-APPLETS ?= keepalived genhash ipvsadm
+APPLETS ?= keepalived genhash ipvsadm ipvsadm-restore ipvsadm-save
 # install-links replaces a real program of the same name only with FORCE=1.
 FORCE ?=
 
@@ -128,7 +128,7 @@ install: build
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kt.service
 	@echo "installed $(DESTDIR)$(SBINDIR)/$(BINARY) and $(DESTDIR)$(UNITDIR)/kt.service (systemctl daemon-reload; systemctl enable --now kt)"
 
-## install-links: after install, link $(SBINDIR)/keepalived, genhash and ipvsadm (APPLETS) to kt; an existing program is kept unless FORCE=1
+## install-links: after install, link $(SBINDIR)/keepalived, genhash, ipvsadm, ipvsadm-restore and ipvsadm-save (APPLETS) to kt; an existing program is kept unless FORCE=1
 install-links:
 	@install -d -m 0755 $(DESTDIR)$(SBINDIR); \
 	for a in $(APPLETS); do \

@@ -25,6 +25,8 @@ func applets() []applet {
 		{name: "keepalived", about: "keepalived 2.2.7's command line: the daemon (kt run), -t config test, --signum, -T genhash", main: keepalivedMain},
 		{name: "genhash", about: "keepalived's genhash: the MD5 digest of a page as HTTP_GET/SSL_GET compute it", main: genhashMain},
 		{name: "ipvsadm", about: "ipvsadm 1.31's command line: list, save, restore and change the kernel's IPVS table", main: ipvsadmMain},
+		{name: "ipvsadm-restore", about: "ipvsadm's ipvsadm-restore script: the table cleared, then ipvsadm -R of stdin without its # lines", main: ipvsadmRestoreMain},
+		{name: "ipvsadm-save", about: "ipvsadm's ipvsadm-save script: ipvsadm -S [-n]", main: ipvsadmSaveMain},
 	}
 }
 
@@ -63,7 +65,11 @@ func dispatchApplet(args []string, stdout, stderr io.Writer) (code int, ok bool)
 func listApplets(w io.Writer) {
 	as := applets()
 	sort.Slice(as, func(i, j int) bool { return as[i].name < as[j].name })
+	width := 0
 	for _, a := range as {
-		fmt.Fprintf(w, "%-12s %s\n", a.name, a.about)
+		width = max(width, len(a.name))
+	}
+	for _, a := range as {
+		fmt.Fprintf(w, "%-*s  %s\n", width, a.name, a.about)
 	}
 }

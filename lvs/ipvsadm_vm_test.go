@@ -259,3 +259,100 @@ func TestVMIpvsadmApplet(t *testing.T) {
 		}
 	}
 }
+
+// TestVMIpvsadmScripts runs ipvsadm 1.31's scripts ipvsadm-restore and
+// ipvsadm-save, and kt called by their names, on the same input from the
+// same table, and requires the same standard output, standard error, exit
+// code and table afterwards: comment lines, blank lines, a bad line, no
+// input, grep's binary input (a NUL; a line that is not UTF-8 in a UTF-8
+// locale and in C), an input echo takes for its options, arguments.
+func TestVMIpvsadmScripts(t *testing.T) {
+	vm.Inside(t)
+	ktBin := os.Getenv("KT_TEST_KT")
+	if ktBin == "" {
+		t.Fatal("KT_TEST_KT is not set: TestInVM builds kt and sets it")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"ipvsadm-restore", "ipvsadm-save"} {
+		if _, err := exec.LookPath(name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := os.Symlink(ktBin, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ipvsadm", "-C").Run() })
+	type step struct {
+		prog  string
+		args  []string
+		env   []string
+		stdin string
+	}
+	const good = "# saved by hand\n-A -t 192.0.2.60:80 -s rr\n\n-a -t 192.0.2.60:80 -r 192.0.2.61 -m -w 2\n" +
+		"  # not a comment: an argument\n-A -u 192.0.2.60:53\n#-A -t 192.0.2.62:80\n"
+	steps := []step{
+		{prog: "ipvsadm-restore", stdin: good},
+		{prog: "ipvsadm-restore", stdin: good + "-a -t 192.0.2.60:80 -r 192.0.2.63 -Q\n-A -t 192.0.2.64:80\n"},
+		{prog: "ipvsadm-restore", stdin: "-A -t 192.0.2.60:80\n-A -t 192.0.2.60:80\n-A -t 192.0.2.65:80"},
+		{prog: "ipvsadm-restore", stdin: ""},
+		{prog: "ipvsadm-restore", stdin: "# only a comment\n"},
+		{prog: "ipvsadm-restore", stdin: "\n\n\n"},
+		{prog: "ipvsadm-restore", stdin: "-A -t 192.0.2.66:80\n-A -t 192.0.2.67:80\x00\n"},
+		{prog: "ipvsadm-restore", env: []string{"LC_ALL=C.UTF-8"}, stdin: "-A -t 192.0.2.68:80\n-A -t 192.0.2.69:80 -s \xff\n#\xfe\n-A -t 192.0.2.70:80\n"},
+		{prog: "ipvsadm-restore", env: []string{"LC_ALL=C"}, stdin: "-A -t 192.0.2.68:80\n-A -t 192.0.2.69:80 -s \xff\n-A -t 192.0.2.70:80\n"},
+		{prog: "ipvsadm-restore", env: []string{"LANG=C.UTF-8", "LC_CTYPE=C"}, stdin: "-A -t 192.0.2.71:80 -s \xff\n"},
+		{prog: "ipvsadm-restore", stdin: "-n\n"},
+		{prog: "ipvsadm-restore", stdin: "-eE\n\n"},
+		{prog: "ipvsadm-restore", stdin: "-A -t 192.0.2.72:80\n-L -n\n"},
+		{prog: "ipvsadm-restore", args: []string{"-x", "whatever"}, stdin: "-A -t 192.0.2.73:80\n"},
+		{prog: "ipvsadm-save"},
+		{prog: "ipvsadm-save", args: []string{"-n"}},
+		{prog: "ipvsadm-save", args: []string{"extra", "-n"}},
+		{prog: "ipvsadm-save", args: []string{"-n", "-x"}},
+		{prog: "ipvsadm-save", args: []string{"-"}},
+		{prog: "ipvsadm-save", args: []string{"--help"}},
+	}
+	// Each step starts from this table, so that a clear shows.
+	before := []string{"-A -t 203.0.113.1:80 -s wrr", "-a -t 203.0.113.1:80 -r 203.0.113.2:8080 -m -w 3"}
+	ipvsadm := func(args ...string) string {
+		out, err := exec.Command("ipvsadm", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ipvsadm %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	runOne := func(path string, s step) (ipvsadmRun, string) {
+		exec.Command("ipvsadm", "-C").Run()
+		for _, l := range before {
+			ipvsadm(strings.Fields(l)...)
+		}
+		cmd := exec.Command(path, s.args...)
+		cmd.Env = append(os.Environ(), s.env...)
+		cmd.Stdin = strings.NewReader(s.stdin)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("%s %v: %v", path, s.args, err)
+			}
+			code = ee.ExitCode()
+		}
+		// The script's name in its help is $0's: the programs are
+		// called by path, as Debian's unit calls them.
+		return ipvsadmRun{o.String(), strings.ReplaceAll(e.String(), path, s.prog), code}, ipvsadm("-S", "-n")
+	}
+	for _, s := range steps {
+		real, err := exec.LookPath(s.prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantTable := runOne(real, s)
+		got, gotTable := runOne(filepath.Join(dir, s.prog), s)
+		if got != want || gotTable != wantTable {
+			t.Errorf("%s %q, %q, stdin %q:\nipvsadm 1.31's: exit %d\n%s%s\ntable:\n%s\nkt: exit %d\n%s%s\ntable:\n%s", s.prog, s.args, s.env, s.stdin,
+				want.code, want.stdout, want.stderr, wantTable, got.code, got.stdout, got.stderr, gotTable)
+		}
+	}
+}
