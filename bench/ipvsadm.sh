@@ -2,14 +2,16 @@
 # bench/ipvsadm.sh: in the IPVS test VM (internal/vm; Debian's kernel under
 # qemu TCG, so every figure is slower than on hardware, alike for both), the
 # time to restore VS virtual services x RS real servers into the IPVS table
-# with `ipvsadm-restore` (ipvsadm 1.31: one netlink request per line) and with
-# kt's ipvsadm applet doing what ipvsadm-restore does (`ipvsadm -C`, then
-# `ipvsadm -R`, which kt sends in batches), and to apply a 1% change
-# (`ipvsadm -R` of one -e line for 1% of the services) with each, in one run.
+# with `ipvsadm-restore` (ipvsadm 1.31's script: grep, ipvsadm -C, ipvsadm
+# -R, one netlink request per line), with kt called as ipvsadm-restore (the
+# same command line and input; one process, changes sent in batches) and
+# with kt's ipvsadm applet in the script's steps (bash, grep, `ipvsadm -C`,
+# then `ipvsadm -R`), and to apply a 1% change (`ipvsadm -R` of one -e line
+# for 1% of the services) with ipvsadm and kt's ipvsadm, in one run.
 # Each tool works in a fresh network namespace of the VM (see inner.sh),
 # after one untimed load has warmed the kernel.
 # ROUNDS rounds (default 1, each a full load and a change per tool, the
-# first tool alternating); the best of each is printed with the ratio
+# first tool turning); the best of each is printed with the ratio
 # ipvsadm / kt. kt is built as `make build` builds it.
 #
 # Then the change alone, CHANGES times with each tool (default 7),
@@ -58,9 +60,10 @@ printf '\nasked for the VM at %s UTC (host load average %s); the VM ran %s-%s UT
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 printf '\nipvsadm -R in the VM: %s services x %s real servers; change: %s lines\n' "$VS" "$RS" "$(get changes)"
 printf '%-26s %12s %10s %16s %12s %10s\n' tool "full ms" "full cpu s" "(user, sys)" "change ms" "change cpu"
-for t in ipvsadm kt; do
+for t in ipvsadm ktrestore kt; do
 	name=$t
 	[ $t = ipvsadm ] && name="ipvsadm-restore (1.31)"
+	[ $t = ktrestore ] && name="kt ipvsadm-restore"
 	[ $t = kt ] && name="kt ipvsadm -C; -R"
 	fm=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_full_[0-9]+_ms$" { if (m == "" || $2 < m) m = $2 } END { print m }')
 	fc=$(echo "$out" | awk -v t=$t '$1 ~ "^" t "_full_[0-9]+_cpu$" { if (m == "" || $2 < m) m = $2 } END { print m }')
@@ -69,7 +72,7 @@ for t in ipvsadm kt; do
 	# user and system time of the round with the best full load
 	fus=$(echo "$out" | awk -v t=$t -v m="$fm" '$1 ~ "^" t "_full_[0-9]+_ms$" && $2 == m { r = $1; sub("_ms$", "", r) }
 		{ v[$1] = $2 } END { printf "%s, %s", v[r "_usr"], v[r "_sys"] }')
-	printf '%-26s %12s %10s %16s %12s %10s\n' "$name" "$fm" "$fc" "($fus)" "$cm" "$cc"
+	printf '%-26s %12s %10s %16s %12s %10s\n' "$name" "$fm" "$fc" "($fus)" "${cm:--}" "${cc:--}"
 	eval "${t}_fm=$fm ${t}_cm=$cm"
 done
 # Every round: each tool's full load (wall ms; CPU s as user + system) and
@@ -80,24 +83,37 @@ done
 printf '\nfull load by round (wall ms; CPU s = user + sys, in the guest; the VM'"'"'s host CPU s):\n'
 for r in $(seq "$(echo "$out" | awk '$1 ~ /^kt_full_[0-9]+_ms$/ { n++ } END { print n + 0 }')"); do
 	echo "$out" | awk -v r="$r" '{ v[$1] = $2 } END {
-		a = v["ipvsadm_full_" r "_ms"]; b = v["kt_full_" r "_ms"]; ha = v["ipvsadm_full_" r "_host"]; hb = v["kt_full_" r "_host"]
-		printf "  round %d: ipvsadm-restore %s (%s = %s + %s; host %s), kt %s (%s = %s + %s; host %s): %.2fx wall", r,
-			a, v["ipvsadm_full_" r "_cpu"], v["ipvsadm_full_" r "_usr"], v["ipvsadm_full_" r "_sys"], (ha == "" ? "-" : ha),
-			b, v["kt_full_" r "_cpu"], v["kt_full_" r "_usr"], v["kt_full_" r "_sys"], (hb == "" ? "-" : hb), (b > 0 ? a / b : 0)
-		if (hb > 0) printf ", %.2fx host CPU", ha / hb
-		printf "\n" }'
+		a = v["ipvsadm_full_" r "_ms"]; ha = v["ipvsadm_full_" r "_host"]
+		printf "  round %d: ipvsadm-restore %s (%s = %s + %s; host %s)\n", r,
+			a, v["ipvsadm_full_" r "_cpu"], v["ipvsadm_full_" r "_usr"], v["ipvsadm_full_" r "_sys"], (ha == "" ? "-" : ha)
+		split("ktrestore kt", ts, " "); split("kt ipvsadm-restore|kt ipvsadm -C; -R", ns, "|")
+		for (i = 1; i <= 2; i++) {
+			k = ts[i] "_full_" r; b = v[k "_ms"]; hb = v[k "_host"]
+			if (b == "") continue
+			printf "    %s %s (%s = %s + %s; host %s): %.2fx wall", ns[i], b, v[k "_cpu"], v[k "_usr"], v[k "_sys"], (hb == "" ? "-" : hb), (b > 0 ? a / b : 0)
+			if (hb > 0) printf ", %.2fx host CPU", ha / hb
+			printf "\n"
+		} }'
 done
-# ratios KIND: each round's ratio ipvsadm/kt of its full load's KIND (ms or host)
+# ratios KIND TOOL: each round's ratio ipvsadm/TOOL of its full load's KIND (ms or host)
 ratios() {
-	echo "$out" | awk -v k="$1" '{ v[$1] = $2 } END { for (x in v) if (x ~ "^kt_full_[0-9]+_" k "$") { r = x; sub("^kt_full_", "", r); sub("_" k "$", "", r)
+	echo "$out" | awk -v k="$1" -v t="$2" '{ v[$1] = $2 } END { for (x in v) if (x ~ "^" t "_full_[0-9]+_" k "$") { r = x; sub("^" t "_full_", "", r); sub("_" k "$", "", r)
 		if (v[x] > 0 && v["ipvsadm_full_" r "_" k] != "") print v["ipvsadm_full_" r "_" k] / v[x] } }' | sort -n |
 		awk '{ x[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2) }'
 }
-for k in ms host; do
-	m=$(ratios $k)
-	[ -n "$m" ] || continue
-	printf 'median of the rounds'"'"' full-load ratios by %s: %sx (goal >= 10x: %s)\n' "$([ $k = ms ] && echo "wall time" || echo "the VM's host CPU time")" "$m" \
-		"$(awk -v m="$m" 'BEGIN { print (m >= 10 ? "reached" : "NOT reached") }')"
+# The goal compares the same command line: ipvsadm-restore < the rules.
+for t in ktrestore kt; do
+	for k in ms host; do
+		m=$(ratios $k $t)
+		[ -n "$m" ] || continue
+		if [ $t = ktrestore ]; then
+			printf 'median of the rounds'"'"' full-load ratios ipvsadm-restore / kt ipvsadm-restore by %s: %sx (goal >= 10x: %s)\n' \
+				"$([ $k = ms ] && echo "wall time" || echo "the VM's host CPU time")" "$m" "$(awk -v m="$m" 'BEGIN { print (m >= 10 ? "reached" : "NOT reached") }')"
+		else
+			printf 'median of the rounds'"'"' full-load ratios ipvsadm-restore / kt ipvsadm -C; -R in the script'"'"'s steps by %s: %sx\n' \
+				"$([ $k = ms ] && echo "wall time" || echo "the VM's host CPU time")" "$m"
+		fi
+	done
 done
 
 # The repeated changes: median wall and CPU time of each tool.
@@ -115,6 +131,6 @@ printf 'the change again, by the VM'"'"'s host CPU time: median ipvsadm -R %s s,
 printf 'starting the program (ipvsadm -v), median: ipvsadm %s ms (%s), kt %s ms (%s)\n' \
 	"$(med '^ipvsadm_start_[0-9]+_ms$')" "$(span '^ipvsadm_start_[0-9]+_ms$')" "$(med '^kt_start_[0-9]+_ms$')" "$(span '^kt_start_[0-9]+_ms$')"
 awk -v a="$ipvsadm_rm" -v b="$kt_rm" 'BEGIN { if (b > 0) printf "ratio of medians ipvsadm/kt: change %.2fx (goal >= 1x: %s)\n", a / b, (a / b >= 1 ? "reached" : "NOT reached") }'
-awk -v a="$ipvsadm_fm" -v b="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
-	printf "ratio ipvsadm/kt: full load %.2fx (goal >= 10x: %s), change %.2fx (goal >= 1x: %s)\n",
-		a / b, (a / b >= 10 ? "reached" : "NOT reached"), c / d, (c / d >= 1 ? "reached" : "NOT reached") }'
+awk -v a="$ipvsadm_fm" -v b="$ktrestore_fm" -v e="$kt_fm" -v c="$ipvsadm_cm" -v d="$kt_cm" 'BEGIN {
+	printf "ratio of the best rounds: full load ipvsadm-restore / kt ipvsadm-restore %.2fx (goal >= 10x: %s), / kt ipvsadm -C; -R %.2fx; change ipvsadm -R / kt ipvsadm -R %.2fx (goal >= 1x: %s)\n",
+		a / b, (a / b >= 10 ? "reached" : "NOT reached"), a / e, c / d, (c / d >= 1 ? "reached" : "NOT reached") }'

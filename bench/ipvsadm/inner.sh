@@ -7,6 +7,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 echo "vm_start $(date -u +%H:%M:%S)"
 link=$(mktemp -d)/ipvsadm
 ln -s "$kt" "$link"
+rlink=$(dirname "$link")/ipvsadm-restore # kt's ipvsadm-restore applet
+ln -s "$kt" "$rlink"
 
 # count_dests prints how many real servers the kernel has (with weight $1 if given).
 count_dests() {
@@ -122,7 +124,9 @@ leave() {
 	ip netns del "$ns"
 }
 # one TOOL: the full load and the change with TOOL (ipvsadm or kt) in a
-# fresh namespace.
+# fresh namespace; for ktrestore (kt called as ipvsadm-restore, the same
+# command line as ipvsadm's script) the full load only: its change would
+# be the same applet's -R as kt's.
 one() {
 	fresh
 	settle "$1_full_$round"
@@ -139,6 +143,10 @@ one() {
 		timed "kt_change_$round" inns "$link" -R <"$dir/change.rules"
 		inns bash -c "$(declare -f count_dests check); rs=$rs; check 'kt ipvsadm -R (change)' $changes"
 		;;
+	ktrestore)
+		timed "ktrestore_full_$round" inns "$rlink" <"$dir/full.rules"
+		inns bash -c "$(declare -f count_dests check); rs=$rs; check 'kt ipvsadm-restore' 0"
+		;;
 	esac
 	leave
 }
@@ -152,14 +160,12 @@ inns bash -c "$(declare -f restore_with); dir=$dir; restore_with $link"
 leave
 sleep 2 # the namespace's cleanup runs in the background
 for round in $(seq "$rounds"); do
-	# Alternate which tool goes first.
-	if [ $((round % 2)) = 1 ]; then
-		one ipvsadm
-		one kt
-	else
-		one kt
-		one ipvsadm
-	fi
+	# Turn which tool goes first.
+	case $((round % 3)) in
+	1) one ipvsadm; one kt; one ktrestore ;;
+	2) one kt; one ktrestore; one ipvsadm ;;
+	0) one ktrestore; one ipvsadm; one kt ;;
+	esac
 done
 
 # The change once more, CHANGES times each (default 5), alternating the two
