@@ -2,12 +2,14 @@ package commands
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -25,15 +27,23 @@ func ipvsadmRestoreMain(args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(iaGCPercent) // as the ipvsadm applet's -R
 	}
-	in, _ := io.ReadAll(os.Stdin) // grep reads what it can
-	return ipvsadmRestore(in, os.Getenv, stdout, stderr, Ipvsadm)
+	in, err := io.ReadAll(os.Stdin)
+	return ipvsadmRestore(in, err, os.Getenv, stdout, stderr, Ipvsadm)
 }
 
 // ipvsadmRestore is ipvsadm-restore on the input in (which it filters in
-// place), the environment getenv (for grep's locale) and run, the ipvsadm
-// applet.
-func ipvsadmRestore(in []byte, getenv func(string) string, stdout, stderr io.Writer,
+// place) as read until readErr, the environment getenv (for grep's
+// locale) and run, the ipvsadm applet. A failed read is grep's: its
+// message, and what was read before it goes on (nothing, for a closed
+// stdin or a directory), the table cleared all the same.
+func ipvsadmRestore(in []byte, readErr error, getenv func(string) string, stdout, stderr io.Writer,
 	run func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) int {
+	var errno syscall.Errno
+	if errors.As(readErr, &errno) {
+		fmt.Fprintf(stderr, "grep: (standard input): %s\n", cStrerror(errno))
+	} else if readErr != nil {
+		fmt.Fprintf(stderr, "grep: (standard input): %v\n", readErr)
+	}
 	in = restoreInput(in, utf8Locale(getenv), stderr)
 	run([]string{"ipvsadm", "-C"}, bytes.NewReader(nil), stdout, stderr)
 	return run([]string{"ipvsadm", "-R"}, bytes.NewReader(in), stdout, stderr)

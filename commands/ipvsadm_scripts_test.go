@@ -3,7 +3,9 @@ package commands
 import (
 	"bytes"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -74,10 +76,18 @@ func (f *fakeIpvsadm) run(args []string, stdin io.Reader, stdout, stderr io.Writ
 func TestIpvsadmRestoreRuns(t *testing.T) {
 	var f fakeIpvsadm
 	var stdout, stderr bytes.Buffer
-	code := ipvsadmRestore([]byte("#c\n-A -t 192.0.2.1:80\n"), func(string) string { return "" }, &stdout, &stderr, f.run)
+	code := ipvsadmRestore([]byte("#c\n-A -t 192.0.2.1:80\n"), nil, func(string) string { return "" }, &stdout, &stderr, f.run)
 	want := []string{"ipvsadm -C <", "ipvsadm -R <-A -t 192.0.2.1:80\n"}
-	if code != 3 || strings.Join(f.runs, "|") != strings.Join(want, "|") {
-		t.Errorf("ipvsadm-restore: exit %d, runs %q; want 3, %q", code, f.runs, want)
+	if code != 3 || strings.Join(f.runs, "|") != strings.Join(want, "|") || stderr.Len() != 0 {
+		t.Errorf("ipvsadm-restore: exit %d, runs %q, stderr %q; want 3, %q", code, f.runs, stderr.String(), want)
+	}
+	// stdin a directory: grep's message, then the clear and an empty restore.
+	f.runs = nil
+	stderr.Reset()
+	code = ipvsadmRestore(nil, &os.PathError{Op: "read", Path: "/dev/stdin", Err: syscall.EISDIR}, func(string) string { return "" }, &stdout, &stderr, f.run)
+	want = []string{"ipvsadm -C <", "ipvsadm -R <\n"}
+	if code != 3 || strings.Join(f.runs, "|") != strings.Join(want, "|") || stderr.String() != "grep: (standard input): Is a directory\n" {
+		t.Errorf("ipvsadm-restore < a directory: exit %d, runs %q, stderr %q; want 3, %q and grep's message", code, f.runs, stderr.String(), want)
 	}
 }
 

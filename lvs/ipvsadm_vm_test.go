@@ -264,7 +264,7 @@ func TestVMIpvsadmApplet(t *testing.T) {
 // ipvsadm-save, and kt called by their names, on the same input from the
 // same table, and requires the same standard output, standard error, exit
 // code and table afterwards: comment lines, blank lines, a bad line, no
-// input, grep's binary input (a NUL; a line that is not UTF-8 in a UTF-8
+// input, a directory for input, grep's binary input (a NUL; a line that is not UTF-8 in a UTF-8
 // locale and in C), an input echo takes for its options, arguments.
 func TestVMIpvsadmScripts(t *testing.T) {
 	vm.Inside(t)
@@ -283,10 +283,11 @@ func TestVMIpvsadmScripts(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("ipvsadm", "-C").Run() })
 	type step struct {
-		prog  string
-		args  []string
-		env   []string
-		stdin string
+		prog     string
+		args     []string
+		env      []string
+		stdin    string
+		stdinDir bool // a directory as stdin: grep's read fails
 	}
 	const good = "# saved by hand\n-A -t 192.0.2.60:80 -s rr\n\n-a -t 192.0.2.60:80 -r 192.0.2.61 -m -w 2\n" +
 		"  # not a comment: an argument\n-A -u 192.0.2.60:53\n#-A -t 192.0.2.62:80\n"
@@ -305,6 +306,7 @@ func TestVMIpvsadmScripts(t *testing.T) {
 		{prog: "ipvsadm-restore", stdin: "-eE\n\n"},
 		{prog: "ipvsadm-restore", stdin: "-A -t 192.0.2.72:80\n-L -n\n"},
 		{prog: "ipvsadm-restore", args: []string{"-x", "whatever"}, stdin: "-A -t 192.0.2.73:80\n"},
+		{prog: "ipvsadm-restore", stdinDir: true},
 		{prog: "ipvsadm-save"},
 		{prog: "ipvsadm-save", args: []string{"-n"}},
 		{prog: "ipvsadm-save", args: []string{"extra", "-n"}},
@@ -329,6 +331,14 @@ func TestVMIpvsadmScripts(t *testing.T) {
 		cmd := exec.Command(path, s.args...)
 		cmd.Env = append(os.Environ(), s.env...)
 		cmd.Stdin = strings.NewReader(s.stdin)
+		if s.stdinDir {
+			d, err := os.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			cmd.Stdin = d
+		}
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
 		code := 0
