@@ -137,13 +137,14 @@ func writeBigConf(t testing.TB, path string, vs, rs, one, w1 int) {
 	}
 }
 
-// loadEffective loads path as kt run does: parsed, then Effective.
-func loadEffective(path string) (*config.Config, config.Diagnostics, error) {
-	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{})
+// loadEffective loads path as kt run does (mapped, parsed, then Effective), with
+// reuse (nil: without).
+func loadEffective(path string, reuse *config.Reuse) (*config.Config, config.Diagnostics, error) {
+	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{Reuse: reuse, MapLarge: true})
 	if err != nil {
 		return nil, diags, err
 	}
-	eff, vd := config.Effective(cfg, config.EffectiveOptions{})
+	eff, vd := config.Effective(cfg, config.EffectiveOptions{Reuse: reuse})
 	diags = append(diags, vd...)
 	if len(diags.Refusals(false)) > 0 {
 		return nil, diags, fmt.Errorf("%s: refused", path)
@@ -212,7 +213,13 @@ func BenchmarkBigMemProfile(b *testing.B) {
 			}
 		}
 	}
-	cfg, _, err := loadEffective(path)
+	// As kt run reloads: taking the unchanged blocks as they run
+	// (KT_BIGMEM_NOREUSE=1: reading them all again).
+	var reuse *config.Reuse
+	if os.Getenv("KT_BIGMEM_NOREUSE") == "" {
+		reuse = config.NewReuse()
+	}
+	cfg, _, err := loadEffective(path, reuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,10 +227,18 @@ func BenchmarkBigMemProfile(b *testing.B) {
 	h := newMemIPVS()
 	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
 		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path) }})
+		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, reuse) },
+		LoadDone: func(ok bool) {
+			if ok {
+				reuse.Commit()
+			} else {
+				reuse.Discard()
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	reuse.Commit()
 	cfg = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

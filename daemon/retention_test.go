@@ -25,14 +25,14 @@ func TestReloadReleasesOldConfig(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keepalived.conf")
 	writeBigConf(t, path, 20, 3, 7, 1)
-	cfg, _, err := loadEffective(path)
+	cfg, _, err := loadEffective(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := newMemIPVS()
 	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
 		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path) }})
+		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, nil) }})
 	if err != nil {
 		t.Fatal(err)
 	}
