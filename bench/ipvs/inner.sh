@@ -126,6 +126,11 @@ rss_kb() {
 	for p in $*; do pids="$pids $(pgrep -P "$p" 2>/dev/null || true)"; done
 	for p in $pids; do cat "/proc/$p/status" 2>/dev/null; done | awk '$1 == "VmRSS:" { s += $2 } END { print s + 0 }'
 }
+# rss_parts PID: the process's RssAnon and RssFile, in KiB (the heap and
+# the program's pages, which kt's memtrim drops after start and reloads).
+rss_parts() {
+	awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { print a + 0, f + 0 }' "/proc/$1/status" 2>/dev/null || echo "0 0"
+}
 # await_reload NAME PID WEIGHT N: after a SIGHUP to PID, polls every 20 ms
 # until N real servers have weight WEIGHT, sampling the RSS of PID and its
 # children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
@@ -138,6 +143,7 @@ await_reload() {
 	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
 	sleep 5
 	before=$(rss_kb "$pid")
+	parts=$(rss_parts "$pid")
 	peak=$before
 	t0=$(now_ms)
 	kill -HUP "$pid"
@@ -154,6 +160,11 @@ await_reload() {
 	echo "${name}_rss_before_kb $before"
 	echo "${name}_reload_peak_rss_kb $peak"
 	echo "${name}_rss_applied_kb $r"
+	set -- $parts $(rss_parts "$pid")
+	echo "${name}_rss_before_anon_kb $1"
+	echo "${name}_rss_before_file_kb $2"
+	echo "${name}_rss_applied_anon_kb $3"
+	echo "${name}_rss_applied_file_kb $4"
 }
 
 # kt run -C (checkers and IPVS, as keepalived -C): time from start until
