@@ -16,6 +16,8 @@
 # Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
 # back and forth, with kt and with ipvsadm -R; medians and spread printed),
 # KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived),
+# KT_BENCH_REST (12: seconds each daemon rests before a SIGHUP, when its
+# "RSS before" is read; see await_reload in bench/ipvs/inner.sh),
 # BASE=REV (a git revision, e.g. BASE=main: bench/ipvs and kt built from it
 # are measured in the same VM run, kt run's path as "base" before and after
 # this tree's, each in a fresh network namespace, ROUNDS pairs (default 2)

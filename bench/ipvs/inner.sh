@@ -135,13 +135,18 @@ rss_parts() {
 # until N real servers have weight WEIGHT, sampling the RSS of PID and its
 # children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
 # NAME_reload_peak_rss_kb, and NAME_rss_applied_kb (the RSS when the kernel
-# had the change). "Before" is read after 5 seconds (both
+# had the change). "Before" is read after REST seconds (default 12; both
 # daemons alike), so that it is the daemon's resting RSS and not what the
 # step before it (another reload) still held: kt gives a reload's garbage
-# back to the kernel once IPVS has the change, which takes it a moment.
+# back to the kernel once IPVS has the change, which takes it a moment,
+# and drops the program's pages the start or a reload brought back 10 s
+# after it (memtrim's delay, README "Memory: the start-up trim"); read
+# after 5 s (REST=5, the protocol until 2026-12-06 08:00 UTC), kt's RSS
+# holds those pages or not depending on whether the trim of the start
+# came before the first reload or was put off by it.
 await_reload() {
 	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
-	sleep 5
+	sleep "${KT_BENCH_REST:-12}"
 	before=$(rss_kb "$pid")
 	parts=$(rss_parts "$pid")
 	peak=$before
