@@ -84,6 +84,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	var lexDiags Diagnostics
 	lo := opt.lex()
 	if opt.Reuse != nil {
+		opt.Reuse.start()
 		lo.blocks = newLexBlocks(opt.Reuse.seed)
 	}
 	go func() {
@@ -182,7 +183,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		full := opt
 		full.Reuse = &Reuse{seed: opt.Reuse.seed}
 		cfg, diags, _ = ParseKeepalivedBytes(name, data, full)
-		opt.Reuse.pending, opt.Reuse.Reused, opt.Reuse.Read = full.Reuse.pending, 0, full.Reuse.Read
+		opt.Reuse.pending, opt.Reuse.from, opt.Reuse.Reused, opt.Reuse.Read = full.Reuse.pending, nil, 0, full.Reuse.Read
 	}
 	return cfg, diags, nil
 }

@@ -30,6 +30,7 @@ import (
 type Reuse struct {
 	seed    maphash.Seed
 	running *reuseTable // the blocks of the configuration running
+	from    *reuseTable // what the load under way takes blocks from
 	pending *reuseLoad  // the load under way
 	ready   *reuseTable // the pending load's table, once Effective is done
 	// Reused counts the virtual servers the last load took over, Read
@@ -60,6 +61,31 @@ func (r *Reuse) Discard() {
 type reuseTable struct {
 	context uint64
 	blocks  []reusedBlock // by start
+	// readSince counts the virtual servers read anew since the last load
+	// that read them all. Blocks are allocated a chunk at a time (block
+	// slabs): a block taken over keeps its chunk alive, and with it the
+	// places of the blocks of that chunk that were read again since. Past
+	// a quarter of them all, and staleMin, the next load reads the whole
+	// file (stale).
+	readSince, total int
+}
+
+// staleMin is the fewest blocks read anew that make a table stale: about
+// one chunk of virtual servers (blockChunkBytes), so a small configuration
+// is not read whole for a few changed blocks.
+const staleMin = 512
+
+// stale reports whether the next load should read every block again.
+func (t *reuseTable) stale() bool {
+	return t == nil || t.readSince >= staleMin && t.readSince*4 > t.total
+}
+
+// start readies a parse: the blocks it may take.
+func (r *Reuse) start() {
+	r.from, r.ready, r.pending, r.Reused, r.Read = r.running, nil, nil, 0, 0
+	if r.from.stale() {
+		r.from = nil
+	}
 }
 
 // reusedBlock is one top-level virtual_server block of a load: its lines'
@@ -302,7 +328,7 @@ func (p *parser) reuseVS(v reflect.Value, s *blockSchema, pos *Pos) *blockRecord
 	p.records = append(p.records, rec)
 	f := s.field("virtual_server")
 	fv := settableField(v, f.index)
-	old := p.reuse.running.find(rec.start)
+	old := p.reuse.from.find(rec.start)
 	if old == nil || old.hash != hash {
 		p.recStart = blockStart{chunk: &p.chunk[0], last: last, n0: len(p.sink.list), d0: p.sink.dropped, vs0: fv.Len()}
 		return rec
@@ -353,7 +379,6 @@ func (p *parser) recordVS(rec *blockRecord, list reflect.Value) {
 // parsed takes the records of a parse with reuse; false: it reused blocks
 // read in another context, and the file must be read again without.
 func (r *Reuse) parsed(cfg *Config, context uint64, list []*blockRecord) bool {
-	r.ready, r.Reused, r.Read = nil, 0, 0
 	for _, rec := range list {
 		if rec.old != nil {
 			r.Reused++
@@ -361,7 +386,7 @@ func (r *Reuse) parsed(cfg *Config, context uint64, list []*blockRecord) bool {
 			r.Read++
 		}
 	}
-	if r.Reused > 0 && (r.running == nil || r.running.context != context) {
+	if r.Reused > 0 && (r.from == nil || r.from.context != context) {
 		r.pending = nil
 		return false
 	}
@@ -393,19 +418,25 @@ func (v *validator) endReuse(r *Reuse) {
 		r.ready, r.pending = nil, nil
 		return
 	}
-	t := &reuseTable{context: r.pending.context, blocks: make([]reusedBlock, 0, len(v.recs))}
+	t := &reuseTable{context: r.pending.context, blocks: make([]reusedBlock, 0, len(v.recs)), total: len(v.c.VirtualServers)}
+	if r.from != nil { // else every block was read: none is kept for less
+		t.readSince = r.from.readSince + len(v.c.VirtualServers)
+	}
 	for _, vs := range v.c.VirtualServers {
 		rec := v.recs[vs]
 		switch {
 		case rec == nil:
 		case rec.old != nil:
 			t.blocks = append(t.blocks, *rec.old)
+			if r.from != nil {
+				t.readSince--
+			}
 		case rec.keep:
 			t.blocks = append(t.blocks, reusedBlock{start: rec.start, hash: rec.hash, vs: vs, diags: rec.diags})
 		}
 	}
 	slices.SortFunc(t.blocks, func(a, b reusedBlock) int { return int(a.start - b.start) })
-	r.ready, r.pending, v.recs = t, nil, nil
+	r.ready, r.pending, r.from, v.recs = t, nil, nil, nil
 }
 
 // reused returns the record of a virtual server the parse took over from

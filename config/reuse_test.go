@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -332,4 +333,34 @@ func TestReuseKeepsRunningOnRefusal(t *testing.T) {
 			t.Errorf("virtual server %d is not the running one", i)
 		}
 	}
+}
+
+// TestReuseReadsAllAfterManyChanges: once more than a quarter of the
+// virtual servers (and staleMin) were read anew since the last load that
+// read them all, the next load reads every block again (the blocks taken
+// over keep their chunks, and the dead places in them, alive), and the
+// one after it reuses again.
+func TestReuseReadsAllAfterManyChanges(t *testing.T) {
+	conf := func(weight int) []byte {
+		var b strings.Builder
+		for i := range 600 {
+			fmt.Fprintf(&b, "virtual_server 192.0.2.%d %d {\n    protocol TCP\n    real_server 198.51.100.1 80 {\n        weight %d\n    }\n}\n", i%250+1, 1000+i/250, weight)
+		}
+		return []byte(b.String())
+	}
+	f := filepath.Join(t.TempDir(), "many.conf")
+	r := NewReuse()
+	step := func(weight, reused, read int) {
+		t.Helper()
+		loadReuse(t, f, conf(weight), r, nil)
+		r.Commit()
+		if r.Reused != reused || r.Read != read {
+			t.Errorf("weight %d: %d reused and %d read, want %d and %d", weight, r.Reused, r.Read, reused, read)
+		}
+	}
+	step(1, 0, 600)
+	step(1, 600, 0)
+	step(2, 0, 600) // every block changed: 600 read since a full load
+	step(2, 0, 600) // so this one reads them all
+	step(2, 600, 0)
 }
