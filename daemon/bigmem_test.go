@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -224,26 +222,9 @@ func BenchmarkBigMemProfile(b *testing.B) {
 		t.Fatal(err)
 	}
 	snap("loaded")
-	h := newMemIPVS()
-	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
-		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, reuse) },
-		LoadDone: func(ok bool) {
-			if ok {
-				reuse.Commit()
-			} else {
-				reuse.Discard()
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reuse.Commit()
+	d, h := newMemDaemon(t, cfg, path, reuse, nil)
 	cfg = nil
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := runMemDaemon(t, d)
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Minute)

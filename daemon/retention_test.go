@@ -31,39 +31,15 @@ func TestReloadReleasesOldConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newMemIPVS()
-	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
-		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, nil) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, h := newMemDaemon(t, cfg, path, nil, nil)
 	oldCfg, oldVS, oldRS := weak.Make(cfg), weak.Make(cfg.VirtualServers[3]), weak.Make(cfg.VirtualServers[3].RealServers[1])
 	cfg = nil
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitCount := func(what string, w, n int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for h.count(w) != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d real servers of weight %d in the table, want %d", what, h.count(w), w, n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitCount("start", -1, 60)
+	ctx := runMemDaemon(t, d)
+	h.waitCount(t, "start", -1, 60)
 	writeBigConf(t, path, 19, 3, 7, 3)
 	d.ReloadFile(ctx)
-	waitCount("reload", 3, 1)
-	waitCount("reload", -1, 57)
+	h.waitCount(t, "reload", 3, 1)
+	h.waitCount(t, "reload", -1, 57)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		runtime.GC()
@@ -116,53 +92,20 @@ func TestReloadReusesRunningBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newMemIPVS()
 	var done []bool
-	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
-		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, reuse) },
-		LoadDone: func(ok bool) {
-			done = append(done, ok)
-			if ok {
-				reuse.Commit()
-			} else {
-				reuse.Discard()
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reuse.Commit()
+	d, h := newMemDaemon(t, cfg, path, reuse, func(ok bool) { done = append(done, ok) })
 	same, changed := cfg.VirtualServers[3], cfg.VirtualServers[7]
 	cfg = nil
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitCount := func(what string, w, n int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for h.count(w) != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d real servers of weight %d in the table, want %d", what, h.count(w), w, n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	ctx := runMemDaemon(t, d)
 	running := func() *config.Config {
 		d.cfgMu.RLock()
 		defer d.cfgMu.RUnlock()
 		return d.cfg
 	}
-	waitCount("start", -1, 60)
+	h.waitCount(t, "start", -1, 60)
 	writeBigConf(t, path, 20, 3, 7, 3)
 	d.ReloadFile(ctx)
-	waitCount("reload", 3, 1)
+	h.waitCount(t, "reload", 3, 1)
 	if reuse.Reused != 19 || reuse.Read != 1 {
 		t.Errorf("reload: %d virtual servers reused and %d read, want 19 and 1", reuse.Reused, reuse.Read)
 	}
@@ -186,5 +129,59 @@ func TestReloadReusesRunningBlocks(t *testing.T) {
 	}
 	if want := []bool{true, false, true}; !slices.Equal(done, want) {
 		t.Errorf("LoadDone told %v, want %v", done, want)
+	}
+}
+
+// newMemDaemon returns a daemon running cfg, loaded from path, over an
+// in-memory IPVS table, that reloads path as kt run does: with reuse (nil:
+// without), committed or discarded as each reload is applied or not, which
+// done (nil: nothing) is told too.
+func newMemDaemon(t testing.TB, cfg *config.Config, path string, reuse *config.Reuse, done func(bool)) (*Daemon, *memIPVS) {
+	t.Helper()
+	h := newMemIPVS()
+	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
+		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
+		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path, reuse) },
+		LoadDone: func(ok bool) {
+			if done != nil {
+				done(ok)
+			}
+			if ok {
+				reuse.Commit()
+			} else {
+				reuse.Discard()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reuse.Commit()
+	return d, h
+}
+
+// runMemDaemon runs d until the test ends.
+func runMemDaemon(t testing.TB, d *Daemon) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	})
+	return ctx
+}
+
+// waitCount waits until n real servers of weight w (-1: any) are in the
+// table.
+func (m *memIPVS) waitCount(t testing.TB, what string, w, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for m.count(w) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d real servers of weight %d in the table, want %d", what, m.count(w), w, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
