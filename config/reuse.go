@@ -414,8 +414,8 @@ func (v *validator) endReuse(r *Reuse) {
 	if r == nil {
 		return
 	}
-	if v.recs == nil {
-		r.ready, r.pending = nil, nil
+	if v.recs == nil { // not the model the reuse's parse gave (TOML, say)
+		r.ready, r.pending, r.from, r.Reused, r.Read = nil, nil, nil, 0, 0
 		return
 	}
 	t := &reuseTable{context: r.pending.context, blocks: make([]reusedBlock, 0, len(v.recs)), total: len(v.c.VirtualServers)}
