@@ -108,8 +108,8 @@ printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms
 printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
 	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"
 [ -z "$basebin" ] || printf 'RSS when the one-real-server reload was applied: kt run base %s\n' "$(mib "$(get ktbase_one_rss_applied_kb)")"
-printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read 5 s after the step before it)\n' \
-	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")"
+printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read %s s after the step before it)\n' \
+	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")" "${KT_BENCH_REST:-12}"
 printf 'kt run RSS before the one-real-server reload, heap and program (RssAnon, RssFile): %s, %s' \
 	"$(mib "$(get ktrun_one_rss_before_anon_kb)")" "$(mib "$(get ktrun_one_rss_before_file_kb)")"
 [ -z "$basebin" ] || printf '; base %s, %s' "$(mib "$(get ktbase_one_rss_before_anon_kb)")" "$(mib "$(get ktbase_one_rss_before_file_kb)")"
