@@ -104,6 +104,7 @@ type blockDiags struct {
 	parse, addrs, check Diagnostics
 }
 
+// find returns the block whose first line was the start-th, nil for none.
 func (t *reuseTable) find(start int32) *reusedBlock {
 	if t == nil {
 		return nil
@@ -142,8 +143,7 @@ type blockStart struct {
 type reuseLoad struct {
 	parsed  *Config // the model ParseKeepalived returned
 	context uint64
-	blocks  map[*VirtualServer]*blockRecord
-	list    []*blockRecord
+	list    []*blockRecord // its top-level virtual_server blocks, in file order
 }
 
 // hashLine adds a line, with where it was written, to h.
@@ -183,8 +183,8 @@ func opensVS(words []Word) bool {
 }
 
 // closesAt returns the brace count after words, starting from depth, and
-// whether it went to 0 at the last word and not before (at 0 a "}" is
-// ignored, as the lexer counts).
+// the index of the word that took it to 0 first (-1: none); at 0 a "}" is
+// ignored, as the lexer counts.
 func closesAt(words []Word, depth int) (int, int) {
 	closed := -1
 	for i, w := range words {
@@ -355,7 +355,7 @@ func (p *parser) reuseVS(v reflect.Value, s *blockSchema, pos *Pos) *blockRecord
 func (p *parser) recordVS(rec *blockRecord, list reflect.Value) {
 	st := p.recStart
 	p.recStart = blockStart{}
-	whole := len(p.chunk) > 0 && &p.chunk[0] == st.chunk && p.closed == 0 &&
+	whole := len(p.chunk) > st.last && &p.chunk[0] == st.chunk && p.chunk[st.last].Pos.Seq == rec.end && p.closed == 0 &&
 		(p.li == st.last && p.wi == len(p.chunk[st.last].Words) || p.li == st.last+1 && p.wi == 0)
 	if !whole { // its lines count as context (lexBlocks.context)
 		p.records = p.records[:len(p.records)-1]
