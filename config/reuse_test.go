@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,43 @@ func reuseFiles(t *testing.T) []string {
 			t.Fatal(err)
 		}
 	}
-	return append(files, writeReuseConf(t, "2"))
+	return append(append(files, fuzzConfs(t)...), writeReuseConf(t, "2"))
+}
+
+// fuzzConfs writes out the FuzzParseKeepalived corpus entries with a
+// virtual_server: odd braces and words, which the reuse must read as the
+// parser does or leave alone.
+func fuzzConfs(t *testing.T) []string {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", "FuzzParseKeepalived")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, v, ok := strings.Cut(string(b), "\n[]byte(")
+		if !ok {
+			continue
+		}
+		text, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), ")")))
+		if err != nil || !strings.Contains(text, "virtual_server") {
+			continue
+		}
+		p := filepath.Join(t.TempDir(), e.Name()+".conf")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	if len(files) == 0 {
+		t.Fatal("no FuzzParseKeepalived entry with a virtual_server")
+	}
+	return files
 }
 
 // writeReuseConf writes a file whose virtual servers the checks and
