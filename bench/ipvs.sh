@@ -16,6 +16,8 @@
 # Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
 # back and forth, with kt and with ipvsadm -R; medians and spread printed),
 # KT_BENCH_NO_DAEMONS=1 (skip the daemons: kt run and keepalived),
+# KT_BENCH_REST (12: seconds each daemon rests before a SIGHUP, when its
+# "RSS before" is read; see await_reload in bench/ipvs/inner.sh),
 # BASE=REV (a git revision, e.g. BASE=main: bench/ipvs and kt built from it
 # are measured in the same VM run, kt run's path as "base" before and after
 # this tree's, each in a fresh network namespace, ROUNDS pairs (default 2)
@@ -106,5 +108,9 @@ printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms
 printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
 	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"
 [ -z "$basebin" ] || printf 'RSS when the one-real-server reload was applied: kt run base %s\n' "$(mib "$(get ktbase_one_rss_applied_kb)")"
-printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read 5 s after the step before it)\n' \
-	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")"
+printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read %s s after the step before it)\n' \
+	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")" "${KT_BENCH_REST:-12}"
+printf 'kt run RSS before the one-real-server reload, heap and program (RssAnon, RssFile): %s, %s' \
+	"$(mib "$(get ktrun_one_rss_before_anon_kb)")" "$(mib "$(get ktrun_one_rss_before_file_kb)")"
+[ -z "$basebin" ] || printf '; base %s, %s' "$(mib "$(get ktbase_one_rss_before_anon_kb)")" "$(mib "$(get ktbase_one_rss_before_file_kb)")"
+printf '\n'

@@ -138,9 +138,15 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	// addresses are kept, not the model: a refused configuration of
 	// 10,000 virtual servers stayed in memory until the next reload.
 	ownHost := newOwnVIPsHost(nil)
+	// reuse lets a reload take the running virtual servers whose blocks
+	// did not change instead of reading them again (config/reuse.go).
+	reuse := config.NewReuse()
 	load := func() (*config.Config, config.Diagnostics, error) {
 		strict := o.Strict
-		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID, Strict: strict})
+		// A large file is mapped rather than read into the heap (its pages
+		// are dropped as the lexer passes them): a reload that reuses the
+		// running blocks allocates little else.
+		cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{ConfigID: o.ConfigID, Strict: strict, Reuse: reuse, MapLarge: true})
 		if err != nil {
 			return nil, diags, err
 		}
@@ -151,7 +157,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 		var eff *config.Config
 		if cfg != nil {
 			var vd config.Diagnostics
-			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: ownHost})
+			eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: ownHost, Reuse: reuse})
 			diags = append(diags, vd...)
 		}
 		diags.Sort()
@@ -159,6 +165,9 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 			return nil, diags, fmt.Errorf("%s: fix the errors above", path)
 		}
 		ownHost = newOwnVIPsHost(eff)
+		if reuse.Reused > 0 {
+			log.Info("kt run: virtual_server blocks unchanged since the running load are taken as they run", "reused", reuse.Reused, "read", reuse.Read)
+		}
 		return eff, diags, nil
 	}
 	// keepalived says "Opening file" here; the line also tells a test (or
@@ -181,10 +190,18 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
 	dopts.Signals = sigs
 	dopts.Load = func() (*config.Config, config.Diagnostics, error) { defer trim.kick(); return load() }
+	dopts.LoadDone = func(applied bool) {
+		if applied {
+			reuse.Commit()
+		} else {
+			reuse.Discard()
+		}
+	}
 	d, err := daemon.New(cfg, dopts)
 	if err != nil {
 		return cli.Exit("kt run: "+path+": "+err.Error(), exitProblem)
 	}
+	reuse.Commit()
 	for _, pf := range o.PIDFiles {
 		// Written by create-and-rename in a directory no other user can
 		// write to (or a sticky one): never through a symlink or into a

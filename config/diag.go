@@ -233,6 +233,16 @@ func (s *diagSink) addDiag(p Pos, sev Severity, carryOn bool, format string, arg
 	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: sev, Msg: fmt.Sprintf(format, args...), CarryOn: carryOn})
 }
 
+// replay adds a diagnostic given before (reuse.go), as addDiag would.
+func (s *diagSink) replay(d Diagnostic) {
+	if s.limit > 0 && len(s.list) >= s.limit {
+		s.dropped++
+		s.worst = max(s.worst, d.Severity)
+		return
+	}
+	s.list = append(s.list, d)
+}
+
 func (s *diagSink) warnf(p Pos, format string, args ...any)  { s.add(p, Warning, format, args) }
 func (s *diagSink) errorf(p Pos, format string, args ...any) { s.add(p, Error, format, args) }
 

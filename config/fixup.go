@@ -11,6 +11,11 @@ type EffectiveOptions struct {
 	// host it runs on. nil leaves those checks out (kt convert --no-host,
 	// a configuration meant for another machine).
 	Host Host
+	// Reuse is the one the model was parsed with (ParseOptions.Reuse):
+	// the running virtual servers the parse took over are not checked
+	// again (what their checks said last time is said again), and this
+	// load's blocks are recorded for the next.
+	Reuse *Reuse
 }
 
 // Effective returns the configuration keepalived 2.2.7 would run: a copy of
@@ -26,6 +31,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	e := effectiveCopy(c)
 	// Each question to the host is asked once (host_once.go).
 	v := &validator{c: e, host: hostOnce(opt.Host)}
+	v.startReuse(opt.Reuse, c)
 	// In keepalived's order: what its parser checks as it reads, then what
 	// vrrp_complete_init checks, each seeing the fix-ups before it.
 	v.global()
@@ -53,6 +59,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	v.scriptSecurity()
 	v.notRun()
 	v.sink.list.Sort()
+	v.endReuse(opt.Reuse)
 	return e, v.sink.list
 }
 

@@ -20,8 +20,14 @@ type ParseOptions struct {
 	ReadFile func(name string) ([]byte, error)
 	Glob     func(pattern string) ([]string, error)
 	// MapLarge lets Load map a keepalived.conf of 1 MiB or more into
-	// memory instead of reading it (load_map.go), for a short-lived check.
+	// memory instead of reading it (load_map.go): kt convert's check, and
+	// kt run's loads.
 	MapLarge bool
+	// Reuse, when set, takes the running configuration's unchanged
+	// top-level virtual_server blocks as they are instead of reading them
+	// again (reuse.go), and records this load's for the next. Pass it to
+	// Effective too.
+	Reuse *Reuse
 
 	mapped  bool          // the data is a mapping: a fault reading it is not a crash
 	release func(off int) // LexOptions.release
@@ -76,10 +82,15 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	// again: a parser keeps nothing of a chunk's lines but the strings.
 	done := make(chan []Line, 16)
 	var lexDiags Diagnostics
+	lo := opt.lex()
+	if opt.Reuse != nil {
+		opt.Reuse.start()
+		lo.blocks = newLexBlocks(opt.Reuse.seed)
+	}
 	go func() {
 		defer close(chunks)
 		lex := func() {
-			lexDiags = lexChunks(name, data, opt.lex(), func(c []Line, top bool) { chunks <- chunk{c, top} }, func() []Line {
+			lexDiags = lexChunks(name, data, lo, func(c []Line, top bool) { chunks <- chunk{c, top} }, func() []Line {
 				select {
 				case c := <-done:
 					return c
@@ -166,6 +177,14 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
 	diags = refuseBadBGP(cfg, diags)
+	if opt.Reuse != nil && !opt.Reuse.parsed(cfg, lo.blocks.context(m.records, opt.Strict), m.records) {
+		// The context changed: what the running blocks were read in is
+		// gone. Read the whole file again.
+		full := opt
+		full.Reuse = &Reuse{seed: opt.Reuse.seed}
+		cfg, diags, _ = ParseKeepalivedBytes(name, data, full)
+		opt.Reuse.pending, opt.Reuse.from, opt.Reuse.Reused, opt.Reuse.Read = full.Reuse.pending, nil, 0, full.Reuse.Read
+	}
 	return cfg, diags, nil
 }
 
@@ -182,10 +201,11 @@ type segment struct {
 	diags   Diagnostics
 	dropped int // diagnostics past the limit
 	worst   Severity
+	records []*blockRecord // reuse.go
 }
 
 func newParser(opt ParseOptions) *parser {
-	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}}
+	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse}
 }
 
 // parseSegment parses a segment, whose chunks next hands over (nil at its
@@ -195,8 +215,9 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
+	p.records = nil
 	p.body(v, p.sc.of(v.Type()), "the top level", nil)
-	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst}
+	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records}
 }
 
 // parseChunks parses, in one goroutine, lines that next hands over a chunk
@@ -341,6 +362,12 @@ type parser struct {
 	// it is in (a value block written without "{", as keepalived reads
 	// it), with the line of that brace.
 	closed int
+	// reuse, when set, is the running configuration's blocks (reuse.go);
+	// records, the top-level virtual_server blocks of the segment.
+	reuse    *Reuse
+	records  []*blockRecord
+	recSlab  []blockRecord // where records are allocated
+	recStart blockStart    // of the block being read (recordVS)
 }
 
 // statement reads a keyword and the words after it on its line, and whether a
@@ -487,6 +514,12 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 			p.take()
 			continue
 		}
+		var rec *blockRecord
+		if !nested && p.reuse != nil {
+			if rec = p.reuseVS(v, s, pos); rec != nil && rec.old != nil {
+				continue // the running block, taken as it is
+			}
+		}
 		kw, args, kpos, block := p.statement()
 		f := s.field(kw)
 		if f == nil {
@@ -502,6 +535,9 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		}
 		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
 			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
+		}
+		if rec != nil {
+			p.recordVS(rec, settableField(v, f.index))
 		}
 		if p.closed > 0 {
 			line := p.closed

@@ -53,9 +53,10 @@ type LexOptions struct {
 	// itself; nil means filepath.Glob.
 	Glob func(pattern string) ([]string, error)
 
-	maxLines   int    // lowers the limit on lines read or generated (fuzzing)
-	maxMem     uint64 // lowers the limit on heap growth (tests, fuzzing)
-	chunkLines int    // lines per chunk for lexChunks' sink (tests); 0: lexChunk
+	maxLines   int        // lowers the limit on lines read or generated (fuzzing)
+	maxMem     uint64     // lowers the limit on heap growth (tests, fuzzing)
+	chunkLines int        // lines per chunk for lexChunks' sink (tests); 0: lexChunk
+	blocks     *lexBlocks // hashes the lines for a reload's reuse (reuse.go)
 	// release, when set, is told how far the top file has been read: its
 	// bytes before off are not read again (load_map.go drops them from a
 	// mapping).
@@ -166,6 +167,7 @@ func lexChunks(name string, data []byte, opt LexOptions, sink func(lines []Line,
 	lx.reuse = reuse
 	lx.chunkLines = opt.chunkLines
 	lx.release = opt.release
+	lx.blocks = opt.blocks
 	lx.lim = defaultLexLimits()
 	if opt.maxLines > 0 {
 		lx.lim.lines = opt.maxLines
@@ -183,7 +185,7 @@ func (lx *lexer) lexChunks(name string, data []byte, sink func(lines []Line, top
 	if lx.chunkLines <= 0 {
 		lx.chunkLines = lexChunk
 	}
-	lx.out = make([]Line, 0, lexChunk)
+	lx.out = make([]Line, 0, lx.chunkCap())
 	lx.frames = append(lx.frames, &frame{file: name, clean: filepath.Clean(name), data: data, open: true})
 	if lx.readInput(Pos{File: name, Line: 1}, name, len(data)) {
 		lx.run()
@@ -236,6 +238,7 @@ type lexer struct {
 	outTop bool               // out starts a top-level statement (only with a sink)
 	reuse  func() []Line      // a chunk the sink's consumer is done with, or nil
 	depth  int                // braces open after the lines emitted (only with a sink)
+	blocks *lexBlocks         // LexOptions.blocks (only with a sink)
 
 	chunkLines int      // lines per chunk for the sink
 	out        []Line   // the lines being filled

@@ -54,7 +54,7 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 		if len(lx.out) == cap(lx.out) {
 			lx.newChunk()
 		}
-	case len(lx.out) >= lx.chunkLines:
+	case len(lx.out) >= lx.chunkLines && !lx.inVS():
 		lx.newChunk()
 		if lx.reuse != nil && len(words) > 0 {
 			// The line's words are in a slab of the chunk just handed over,
@@ -73,6 +73,9 @@ func (lx *lexer) addLine(file string, line int, words []Word) {
 	}
 	lx.seq++
 	lx.out = append(lx.out, Line{Pos: Pos{File: file, Line: line, Seq: int32(lx.seq)}, Words: words})
+	if lx.blocks != nil {
+		lx.blocks.line(&lx.out[len(lx.out)-1], lx.depth)
+	}
 	if lx.sink != nil {
 		for _, w := range words {
 			switch {
@@ -109,7 +112,7 @@ func (lx *lexer) newChunk() {
 				return
 			}
 		}
-		lx.out = make([]Line, 0, lexChunk)
+		lx.out = make([]Line, 0, lx.chunkCap())
 		return
 	}
 	// Growing one large slice of pointers costs more than filling chunks
@@ -131,4 +134,20 @@ func (lx *lexer) lines() []Line {
 		all = append(all, c...)
 	}
 	return append(all, lx.out...)
+}
+
+// chunkCap is the room a new chunk starts with: with the reuse, what inVS
+// lets it grow to.
+func (lx *lexer) chunkCap() int {
+	if lx.blocks != nil {
+		return lexChunk + lexChunk/2
+	}
+	return lexChunk
+}
+
+// inVS reports whether a top-level virtual_server block the reuse may take
+// is open (reuse.go) and the chunk may grow by half its size to hold it
+// whole: the parser reads such a block ahead in its chunk.
+func (lx *lexer) inVS() bool {
+	return lx.blocks != nil && lx.blocks.in && len(lx.out) < lx.chunkLines+lexChunk/2
 }

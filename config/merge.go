@@ -19,6 +19,7 @@ type merger struct {
 	worst   Severity
 	sink    diagSink // problems found while merging
 	sc      schemas
+	records []*blockRecord // the segments' (reuse.go), in file order
 }
 
 func newMerger(opt ParseOptions) *merger {
@@ -30,6 +31,7 @@ func (m *merger) add(seg segment) {
 	m.next++
 	m.diags = append(m.diags, seg.diags...)
 	m.dropped += seg.dropped
+	m.records = append(m.records, seg.records...)
 	if seg.dropped > 0 {
 		m.worst = max(m.worst, seg.worst)
 	}

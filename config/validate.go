@@ -27,6 +27,9 @@ type validator struct {
 	c    *Config
 	host Host
 	sink diagSink
+	// recs are the top-level virtual_server blocks of a parse with reuse
+	// (reuse.go), by their virtual server; nil without.
+	recs map[*VirtualServer]*blockRecord
 }
 
 func (v *validator) errorf(p Pos, f string, a ...any) { v.sink.errorf(p, f, a...) }

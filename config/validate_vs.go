@@ -17,11 +17,15 @@ import "strconv"
 func (v *validator) virtualServers() {
 	kept := v.c.VirtualServers[:0]
 	for _, vs := range v.c.VirtualServers {
-		if !v.vsAddressOK(vs) {
-			continue
+		ok := true
+		v.checkOnce(vs, func(d *blockDiags) *Diagnostics { return &d.check }, func() {
+			if ok = v.vsAddressOK(vs); ok {
+				v.virtualServer(vs)
+			}
+		})
+		if ok {
+			kept = append(kept, vs)
 		}
-		kept = append(kept, vs)
-		v.virtualServer(vs)
 	}
 	clear(v.c.VirtualServers[len(kept):])
 	v.c.VirtualServers = kept

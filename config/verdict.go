@@ -221,26 +221,35 @@ func (v *validator) lineVerdicts() {
 func (v *validator) serverAddresses() {
 	vss := v.c.VirtualServers[:0]
 	for _, vs := range v.c.VirtualServers {
-		if vs.Address != nil {
-			if _, ok := vs.Address.Addr(); !ok {
-				if vs.Address.Port != 0 {
-					v.carryf(vs.Pos, "Invalid virtual server IP address/port %s/%d - skipping", vs.Address.Host, vs.Address.Port)
-				} else {
-					v.carryf(vs.Pos, "Invalid virtual server IP address %s - skipping", vs.Address.Host)
-				}
-				continue
-			}
+		keep := true
+		v.checkOnce(vs, func(d *blockDiags) *Diagnostics { return &d.addrs }, func() { keep = v.serverAddress(vs) })
+		if keep {
+			vss = append(vss, vs)
 		}
-		rss := vs.RealServers[:0]
-		for _, rs := range vs.RealServers {
-			if _, ok := rs.Address.Addr(); !ok {
-				v.carryf(rs.Pos, "Invalid real server ip address/port %s/%d - skipping", rs.Address.Host, rs.Address.Port)
-				continue
-			}
-			rss = append(rss, rs)
-		}
-		vs.RealServers = rss
-		vss = append(vss, vs)
 	}
 	v.c.VirtualServers = vss
+}
+
+// serverAddress is serverAddresses for one virtual server: false drops it.
+func (v *validator) serverAddress(vs *VirtualServer) bool {
+	if vs.Address != nil {
+		if _, ok := vs.Address.Addr(); !ok {
+			if vs.Address.Port != 0 {
+				v.carryf(vs.Pos, "Invalid virtual server IP address/port %s/%d - skipping", vs.Address.Host, vs.Address.Port)
+			} else {
+				v.carryf(vs.Pos, "Invalid virtual server IP address %s - skipping", vs.Address.Host)
+			}
+			return false
+		}
+	}
+	rss := vs.RealServers[:0]
+	for _, rs := range vs.RealServers {
+		if _, ok := rs.Address.Addr(); !ok {
+			v.carryf(rs.Pos, "Invalid real server ip address/port %s/%d - skipping", rs.Address.Host, rs.Address.Port)
+			continue
+		}
+		rss = append(rss, rs)
+	}
+	vs.RealServers = rss
+	return true
 }

@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -137,13 +135,14 @@ func writeBigConf(t testing.TB, path string, vs, rs, one, w1 int) {
 	}
 }
 
-// loadEffective loads path as kt run does: parsed, then Effective.
-func loadEffective(path string) (*config.Config, config.Diagnostics, error) {
-	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{})
+// loadEffective loads path as kt run does (mapped, parsed, then Effective), with
+// reuse (nil: without).
+func loadEffective(path string, reuse *config.Reuse) (*config.Config, config.Diagnostics, error) {
+	cfg, diags, err := config.Load(path, config.FormatAuto, config.ParseOptions{Reuse: reuse, MapLarge: true})
 	if err != nil {
 		return nil, diags, err
 	}
-	eff, vd := config.Effective(cfg, config.EffectiveOptions{})
+	eff, vd := config.Effective(cfg, config.EffectiveOptions{Reuse: reuse})
 	diags = append(diags, vd...)
 	if len(diags.Refusals(false)) > 0 {
 		return nil, diags, fmt.Errorf("%s: refused", path)
@@ -212,23 +211,20 @@ func BenchmarkBigMemProfile(b *testing.B) {
 			}
 		}
 	}
-	cfg, _, err := loadEffective(path)
+	// As kt run reloads: taking the unchanged blocks as they run
+	// (KT_BIGMEM_NOREUSE=1: reading them all again).
+	var reuse *config.Reuse
+	if os.Getenv("KT_BIGMEM_NOREUSE") == "" {
+		reuse = config.NewReuse()
+	}
+	cfg, _, err := loadEffective(path, reuse)
 	if err != nil {
 		t.Fatal(err)
 	}
 	snap("loaded")
-	h := newMemIPVS()
-	d, err := New(cfg, Options{CheckOnly: true, Log: slog.New(slog.DiscardHandler), Systemd: &Systemd{},
-		OpenIPVS: func() (lvs.Handle, func() error, error) { return h, nil, nil },
-		Load:     func() (*config.Config, config.Diagnostics, error) { return loadEffective(path) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, h := newMemDaemon(t, cfg, path, reuse, nil)
 	cfg = nil
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := runMemDaemon(t, d)
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Minute)

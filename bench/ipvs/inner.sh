@@ -126,18 +126,29 @@ rss_kb() {
 	for p in $*; do pids="$pids $(pgrep -P "$p" 2>/dev/null || true)"; done
 	for p in $pids; do cat "/proc/$p/status" 2>/dev/null; done | awk '$1 == "VmRSS:" { s += $2 } END { print s + 0 }'
 }
+# rss_parts PID: the process's RssAnon and RssFile, in KiB (the heap and
+# the program's pages, which kt's memtrim drops after start and reloads).
+rss_parts() {
+	awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { print a + 0, f + 0 }' "/proc/$1/status" 2>/dev/null || echo "0 0"
+}
 # await_reload NAME PID WEIGHT N: after a SIGHUP to PID, polls every 20 ms
 # until N real servers have weight WEIGHT, sampling the RSS of PID and its
 # children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
 # NAME_reload_peak_rss_kb, and NAME_rss_applied_kb (the RSS when the kernel
-# had the change). "Before" is read after 5 seconds (both
+# had the change). "Before" is read after REST seconds (default 12; both
 # daemons alike), so that it is the daemon's resting RSS and not what the
 # step before it (another reload) still held: kt gives a reload's garbage
-# back to the kernel once IPVS has the change, which takes it a moment.
+# back to the kernel once IPVS has the change, which takes it a moment,
+# and drops the program's pages the start or a reload brought back 10 s
+# after it (memtrim's delay, README "Memory: the start-up trim"); read
+# after 5 s (REST=5, the protocol until 2026-12-06 08:00 UTC), kt's RSS
+# holds those pages or not depending on whether the trim of the start
+# came before the first reload or was put off by it.
 await_reload() {
 	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
-	sleep 5
+	sleep "${KT_BENCH_REST:-12}"
 	before=$(rss_kb "$pid")
+	parts=$(rss_parts "$pid")
 	peak=$before
 	t0=$(now_ms)
 	kill -HUP "$pid"
@@ -154,6 +165,11 @@ await_reload() {
 	echo "${name}_rss_before_kb $before"
 	echo "${name}_reload_peak_rss_kb $peak"
 	echo "${name}_rss_applied_kb $r"
+	set -- $parts $(rss_parts "$pid")
+	echo "${name}_rss_before_anon_kb $1"
+	echo "${name}_rss_before_file_kb $2"
+	echo "${name}_rss_applied_anon_kb $3"
+	echo "${name}_rss_applied_file_kb $4"
 }
 
 # kt run -C (checkers and IPVS, as keepalived -C): time from start until

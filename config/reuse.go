@@ -1,0 +1,472 @@
+package config
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"reflect"
+	"slices"
+)
+
+// This file is a reload that does not build the unchanged virtual_server
+// blocks again (kt run's SIGHUP). The lexer hashes every line it hands
+// the parser that is not in a top-level virtual_server block (the
+// context: global_defs, groups, instances, options, includes as they
+// came out); the parser hashes each such block's lines, with where each
+// was written. A block whose lines and place hash as the running one's,
+// read in the same context, is not parsed: the running effective virtual
+// server is taken as it is, with what the parse and the checks said about
+// it last time. Anything else is read as before. The context is known
+// only once the whole file is lexed: when it changed, the file is read
+// again without reuse (a full build).
+
+// Reuse carries, from one load of a keepalived.conf to the next, what a
+// reload needs to take the running virtual servers whose blocks did not
+// change instead of reading them again. Pass the same Reuse to
+// ParseOptions and EffectiveOptions; once the daemon runs the result, call
+// Commit (else Discard). A Reuse is used by one load at a time.
+//
+// A virtual server taken over is shared between the running and the new
+// model: neither may change it (the engines only read it).
+type Reuse struct {
+	seed    maphash.Seed
+	running *reuseTable // the blocks of the configuration running
+	from    *reuseTable // what the load under way takes blocks from
+	pending *reuseLoad  // the load under way
+	ready   *reuseTable // the pending load's table, once Effective is done
+	// Reused counts the virtual servers the last load took over, Read
+	// those it read (tests, logs).
+	Reused, Read int
+}
+
+// NewReuse returns a Reuse with nothing running yet.
+func NewReuse() *Reuse { return &Reuse{seed: maphash.MakeSeed()} }
+
+// Commit makes the configuration last loaded the running one: the next
+// load reuses its blocks.
+func (r *Reuse) Commit() {
+	if r != nil {
+		r.running, r.ready, r.pending = r.ready, nil, nil
+	}
+}
+
+// Discard forgets the configuration last loaded (it was refused): the next
+// load reuses the blocks of the one still running.
+func (r *Reuse) Discard() {
+	if r != nil {
+		r.ready, r.pending = nil, nil
+	}
+}
+
+// reuseTable is what a load leaves for the next one.
+type reuseTable struct {
+	context uint64
+	blocks  []reusedBlock // by start
+	// readSince counts the virtual servers read anew since the last load
+	// that read them all. Blocks are allocated a chunk at a time (block
+	// slabs): a block taken over keeps its chunk alive, and with it the
+	// places of the blocks of that chunk that were read again since. Past
+	// a quarter of them all, and staleMin, the next load reads the whole
+	// file (stale).
+	readSince, total int
+}
+
+// staleMin is the fewest blocks read anew that make a table stale: about
+// one chunk of virtual servers (blockChunkBytes), so a small configuration
+// is not read whole for a few changed blocks.
+const staleMin = 512
+
+// stale reports whether the next load should read every block again.
+func (t *reuseTable) stale() bool {
+	return t == nil || t.readSince >= staleMin && t.readSince*4 > t.total
+}
+
+// start readies a parse: the blocks it may take.
+func (r *Reuse) start() {
+	r.from, r.ready, r.pending, r.Reused, r.Read = r.running, nil, nil, 0, 0
+	if r.from.stale() {
+		r.from = nil
+	}
+}
+
+// reusedBlock is one top-level virtual_server block of a load: its lines'
+// hash and the effective virtual server they gave, with the diagnostics
+// the parse and the per-block checks gave for it, replayed where they
+// were given when the block is reused.
+type reusedBlock struct {
+	start int32 // the Seq of its first line
+	hash  uint64
+	vs    *VirtualServer
+	diags *blockDiags // nil: none
+}
+
+// blockDiags are a block's diagnostics, by where they were given.
+type blockDiags struct {
+	parse, addrs, check Diagnostics
+}
+
+// find returns the block whose first line was the start-th, nil for none.
+func (t *reuseTable) find(start int32) *reusedBlock {
+	if t == nil {
+		return nil
+	}
+	i, ok := slices.BinarySearchFunc(t.blocks, start, func(b reusedBlock, s int32) int { return int(b.start - s) })
+	if !ok {
+		return nil
+	}
+	return &t.blocks[i]
+}
+
+// blockRecord is a top-level virtual_server block as one parse met it.
+type blockRecord struct {
+	blockLines
+	vs    *VirtualServer
+	old   *reusedBlock // set: taken from the running table, not parsed
+	diags *blockDiags  // what was said of a block read (nil: nothing)
+	keep  bool         // read, and may be reused next time
+}
+
+// blockLines is where a block was read and its lines' hash.
+type blockLines struct {
+	start, end int32 // Seq of its first and last lines
+	hash       uint64
+}
+
+// blockStart is where the parse of a block started: recordVS checks
+// that it read the block whole, and nothing else.
+type blockStart struct {
+	chunk       *Line
+	last        int
+	n0, d0, vs0 int
+}
+
+// reuseLoad is one load with reuse under way.
+type reuseLoad struct {
+	parsed  *Config // the model ParseKeepalived returned
+	context uint64
+	list    []*blockRecord // its top-level virtual_server blocks, in file order
+}
+
+// hashLine adds a line, with where it was written, to h.
+func hashLine(h *maphash.Hash, l *Line) {
+	var b [16]byte
+	binary.LittleEndian.PutUint32(b[0:], uint32(l.Pos.Line))
+	binary.LittleEndian.PutUint32(b[4:], uint32(l.Pos.Seq))
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(l.Pos.File)))
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(l.Words)))
+	h.Write(b[:])
+	h.WriteString(l.Pos.File)
+	for _, w := range l.Words {
+		binary.LittleEndian.PutUint32(b[0:], uint32(len(w.Text)))
+		b[4] = 0
+		if w.Quoted {
+			b[4] = 1
+		}
+		h.Write(b[:5])
+		h.WriteString(w.Text)
+	}
+}
+
+// opensVS reports whether words start a top-level virtual_server block as
+// the reuse reads one: the keyword first, and "{" last and the only brace
+// on the line.
+func opensVS(words []Word) bool {
+	n := len(words)
+	if n < 2 || words[0].Quoted || words[0].Text != "virtual_server" || !words[n-1].IsBrace("{") {
+		return false
+	}
+	for _, w := range words[:n-1] {
+		if w.IsBrace("{") || w.IsBrace("}") {
+			return false
+		}
+	}
+	return true
+}
+
+// closesAt returns the brace count after words, starting from depth, and
+// the index of the word that took it to 0 first (-1: none); at 0 a "}" is
+// ignored, as the lexer counts.
+func closesAt(words []Word, depth int) (int, int) {
+	closed := -1
+	for i, w := range words {
+		switch {
+		case w.IsBrace("{"):
+			depth++
+		case w.IsBrace("}") && depth > 0:
+			depth--
+			if depth == 0 && closed < 0 {
+				closed = i
+			}
+		}
+	}
+	return depth, closed
+}
+
+// lexBlocks is the lexer's part: the context hash, and the top-level
+// virtual_server blocks it saw (which the parser must account for).
+type lexBlocks struct {
+	ctx, block maphash.Hash
+	in         bool
+	start      int32
+	depth      int
+	regions    []blockLines
+}
+
+func newLexBlocks(seed maphash.Seed) *lexBlocks {
+	b := &lexBlocks{}
+	b.ctx.SetSeed(seed)
+	b.block.SetSeed(seed)
+	return b
+}
+
+// line takes the next line the lexer hands over; depth is the lexer's
+// brace depth before it.
+func (b *lexBlocks) line(l *Line, depth int) {
+	if !b.in && depth == 0 && opensVS(l.Words) {
+		b.in, b.start, b.depth = true, l.Pos.Seq, 0
+		b.block.Reset()
+	}
+	if !b.in {
+		hashLine(&b.ctx, l)
+		return
+	}
+	hashLine(&b.block, l)
+	d, closed := closesAt(l.Words, b.depth)
+	b.depth = d
+	switch {
+	case closed < 0:
+		return
+	case closed == len(l.Words)-1:
+		b.regions = append(b.regions, blockLines{start: b.start, end: l.Pos.Seq, hash: b.block.Sum64()})
+	default: // words after the block: the parser reads them as it likes
+		b.foldBlock()
+	}
+	b.in = false
+}
+
+func (b *lexBlocks) foldBlock() {
+	var s [8]byte
+	binary.LittleEndian.PutUint64(s[:], b.block.Sum64())
+	b.ctx.Write(s[:])
+}
+
+// context returns the context hash once the whole file is lexed and
+// parsed: a block the lexer saw that the parser did not read as one whole
+// top-level virtual_server counts as context. parsed is in file order.
+func (b *lexBlocks) context(parsed []*blockRecord, strict bool) uint64 {
+	if b.in {
+		b.foldBlock()
+		b.in = false
+	}
+	j := 0
+	for _, r := range b.regions {
+		for j < len(parsed) && parsed[j].start < r.start {
+			j++
+		}
+		if j < len(parsed) && parsed[j].start == r.start && parsed[j].end == r.end && parsed[j].hash == r.hash {
+			continue
+		}
+		b.ctx.Write(binary.LittleEndian.AppendUint64(nil, r.hash))
+	}
+	if strict {
+		b.ctx.WriteByte(1)
+	}
+	return b.ctx.Sum64()
+}
+
+// scanVS reads ahead, in the chunk the cursor is in, the top-level
+// virtual_server block starting at the current line: its hash and the
+// index of its last line; ok is false when it is not one the reuse takes
+// (see opensVS, closesAt) or does not end in this chunk.
+func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
+	if c.wi != 0 || !opensVS(c.chunk[c.li].Words) {
+		return 0, 0, false
+	}
+	var h maphash.Hash
+	h.SetSeed(seed)
+	depth := 0
+	for i := c.li; i < len(c.chunk); i++ {
+		l := &c.chunk[i]
+		hashLine(&h, l)
+		d, closed := closesAt(l.Words, depth)
+		switch {
+		case closed < 0:
+			depth = d
+			continue
+		case closed == len(l.Words)-1:
+			return h.Sum64(), i, true
+		}
+		return 0, 0, false
+	}
+	return 0, 0, false
+}
+
+// skipLines moves the cursor past the lines up to and including last, as
+// taking their words would.
+func (c *cursor) skipLines(last int) {
+	c.ln += last - c.li
+	c.li = last
+	c.wi = len(c.chunk[last].Words) - 1
+	c.setLast()
+	c.wi++
+}
+
+// reuseVS, at a top-level statement, takes the running virtual server when
+// the statement is a virtual_server block whose lines and place are the
+// running one's (the record returned has old set), else returns the
+// record to fill once the block is parsed (recordVS), or nil when the
+// statement is not such a block.
+func (p *parser) reuseVS(v reflect.Value, s *blockSchema, pos *Pos) *blockRecord {
+	hash, last, ok := p.scanVS(p.reuse.seed)
+	if !ok {
+		return nil
+	}
+	if len(p.recSlab) == cap(p.recSlab) {
+		p.recSlab = make([]blockRecord, 0, 256)
+	}
+	p.recSlab = append(p.recSlab, blockRecord{blockLines: blockLines{start: p.chunk[p.li].Pos.Seq, end: p.chunk[last].Pos.Seq, hash: hash}})
+	rec := &p.recSlab[len(p.recSlab)-1]
+	p.records = append(p.records, rec)
+	f := s.field("virtual_server")
+	fv := settableField(v, f.index)
+	old := p.reuse.from.find(rec.start)
+	if old == nil || old.hash != hash {
+		p.recStart = blockStart{chunk: &p.chunk[0], last: last, n0: len(p.sink.list), d0: p.sink.dropped, vs0: fv.Len()}
+		return rec
+	}
+	if pos != nil { // the keyword's line, as statements records it
+		p.keys[p.depth] = addKey(p.keys[p.depth], "virtual_server", int(p.chunk[p.li].Pos.Line)-pos.Line)
+	}
+	p.skipLines(last)
+	if old.diags != nil {
+		for _, d := range old.diags.parse {
+			p.sink.replay(d)
+		}
+	}
+	fv.Set(reflect.Append(fv, reflect.ValueOf(old.vs)))
+	rec.vs, rec.old = old.vs, old
+	return rec
+}
+
+// recordVS completes the record of a virtual_server block just parsed: it
+// may be reused next time if the parse read the block whole and nothing
+// more, gave one virtual server, and all its diagnostics were kept; and if
+// no check of it asks the host or looks at other blocks' checkers (a
+// MISC_CHECK's user, a BFD_CHECK's session).
+func (p *parser) recordVS(rec *blockRecord, list reflect.Value) {
+	st := p.recStart
+	p.recStart = blockStart{}
+	whole := len(p.chunk) > st.last && &p.chunk[0] == st.chunk && p.chunk[st.last].Pos.Seq == rec.end && p.closed == 0 &&
+		(p.li == st.last && p.wi == len(p.chunk[st.last].Words) || p.li == st.last+1 && p.wi == 0)
+	if !whole { // its lines count as context (lexBlocks.context)
+		p.records = p.records[:len(p.records)-1]
+		return
+	}
+	if list.Len() != st.vs0+1 || p.sink.dropped != st.d0 {
+		return
+	}
+	vs := list.Index(st.vs0).Interface().(*VirtualServer)
+	for _, rs := range vs.RealServers {
+		if len(rs.MiscCheck()) > 0 || len(rs.BFDCheck()) > 0 {
+			return
+		}
+	}
+	rec.vs, rec.keep = vs, true
+	if n := len(p.sink.list); n > st.n0 {
+		rec.diags = &blockDiags{parse: slices.Clone(p.sink.list[st.n0:n])}
+	}
+}
+
+// parsed takes the records of a parse with reuse; false: it reused blocks
+// read in another context, and the file must be read again without.
+func (r *Reuse) parsed(cfg *Config, context uint64, list []*blockRecord) bool {
+	for _, rec := range list {
+		if rec.old != nil {
+			r.Reused++
+		} else {
+			r.Read++
+		}
+	}
+	if r.Reused > 0 && (r.from == nil || r.from.context != context) {
+		r.pending = nil
+		return false
+	}
+	r.pending = &reuseLoad{parsed: cfg, context: context, list: list}
+	return true
+}
+
+// startReuse readies Effective's part of the reuse when c is the model
+// the reuse's parse returned.
+func (v *validator) startReuse(r *Reuse, c *Config) {
+	if r == nil || r.pending == nil || r.pending.parsed != c || c == nil {
+		return
+	}
+	v.recs = make(map[*VirtualServer]*blockRecord, len(r.pending.list))
+	for _, rec := range r.pending.list {
+		if rec.vs != nil {
+			v.recs[rec.vs] = rec
+		}
+	}
+}
+
+// endReuse leaves in r the table of the blocks the next load may take:
+// those of the effective model that were reused or may be.
+func (v *validator) endReuse(r *Reuse) {
+	if r == nil {
+		return
+	}
+	if v.recs == nil { // not the model the reuse's parse gave (TOML, say)
+		r.ready, r.pending, r.from, r.Reused, r.Read = nil, nil, nil, 0, 0
+		return
+	}
+	t := &reuseTable{context: r.pending.context, blocks: make([]reusedBlock, 0, len(v.recs)), total: len(v.c.VirtualServers)}
+	if r.from != nil { // else every block was read: none is kept for less
+		t.readSince = r.from.readSince + len(v.c.VirtualServers)
+	}
+	for _, vs := range v.c.VirtualServers {
+		rec := v.recs[vs]
+		switch {
+		case rec == nil:
+		case rec.old != nil:
+			t.blocks = append(t.blocks, *rec.old)
+			if r.from != nil {
+				t.readSince--
+			}
+		case rec.keep:
+			t.blocks = append(t.blocks, reusedBlock{start: rec.start, hash: rec.hash, vs: vs, diags: rec.diags})
+		}
+	}
+	slices.SortFunc(t.blocks, func(a, b reusedBlock) int { return int(a.start - b.start) })
+	r.ready, r.pending, r.from, v.recs = t, nil, nil, nil
+}
+
+// reused returns the record of a virtual server the parse took over from
+// the running configuration, nil for one it read.
+func (v *validator) reused(vs *VirtualServer) *reusedBlock {
+	if rec := v.recs[vs]; rec != nil {
+		return rec.old
+	}
+	return nil
+}
+
+// checkOnce runs check, a per-block check of vs, unless vs was taken over
+// from the running configuration: then what check said last time is said
+// again (pick chooses which of the block's lists). What check says of a
+// block that may be reused is kept. It reports whether vs was checked.
+func (v *validator) checkOnce(vs *VirtualServer, pick func(*blockDiags) *Diagnostics, check func()) bool {
+	rec := v.recs[vs]
+	if rec != nil && rec.old != nil {
+		if rec.old.diags != nil {
+			v.sink.list = append(v.sink.list, *pick(rec.old.diags)...)
+		}
+		return false
+	}
+	n := len(v.sink.list)
+	check()
+	if rec != nil && rec.keep && len(v.sink.list) > n {
+		if rec.diags == nil {
+			rec.diags = &blockDiags{}
+		}
+		*pick(rec.diags) = slices.Clone(v.sink.list[n:])
+	}
+	return true
+}
