@@ -372,18 +372,22 @@ func (h *SyncHandle) daemonCmd(cmd uint8, attrs []byte) error {
 	if err := s.Send(barrier); err != nil {
 		return err
 	}
-	return receiveAcks(s, req.Seq, barrier.Seq)
+	return receiveAcks(s, nl.PidKernel, req.Seq, barrier.Seq)
 }
 
 // receiveAcks reads s until the ack of the request numbered barrier and
 // returns the answer to the one numbered seq: nil, the kernel's error, or
-// EINTR when it had none.
-func receiveAcks(s *nl.NetlinkSocket, seq, barrier uint32) error {
+// EINTR when it had none. Messages from another port than sender are left
+// out.
+func receiveAcks(s *nl.NetlinkSocket, sender, seq, barrier uint32) error {
 	answer := error(unix.EINTR)
 	for {
-		msgs, _, err := s.Receive()
+		msgs, from, err := s.Receive()
 		if err != nil {
 			return err
+		}
+		if from.Pid != sender {
+			continue
 		}
 		for _, m := range msgs {
 			if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
