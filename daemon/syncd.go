@@ -312,7 +312,10 @@ type SyncStatus struct {
 	Want    string    `json:"want"`
 	Running string    `json:"running"`
 	Changed time.Time `json:"changed,omitzero"`
-	Error   string    `json:"error,omitempty"`
+	// Call is the kernel call under way ("stop master"), since CallSince.
+	Call      string    `json:"call,omitempty"`
+	CallSince time.Time `json:"call_since,omitzero"`
+	Error     string    `json:"error,omitempty"`
 	// Kernel is what the kernel lists (ipvsadm -L --daemon).
 	Kernel      []lvs.SyncDaemon `json:"kernel"`
 	KernelError string           `json:"kernel_error,omitempty"`
@@ -339,6 +342,9 @@ func (d *Daemon) syncStatus() *SyncStatus {
 	if cs.Err != nil {
 		st.Error = cs.Err.Error()
 	}
+	if cs.Calling {
+		st.Call, st.CallSince = cs.Call.String(), cs.CallSince
+	}
 	if ks, err := p.h.ListSync(); err != nil {
 		st.KernelError = err.Error()
 	} else if ks != nil {
@@ -359,6 +365,9 @@ func writeSyncText(b *strings.Builder, st *SyncStatus) {
 	fmt.Fprintf(b, "\nIPVS sync daemon: %s, sync id %d on %s (%s)\n", st.Running, st.SyncID, st.Interface, follows)
 	if st.Want != st.Running {
 		fmt.Fprintf(b, "   wanted: %s\n", st.Want)
+	}
+	if st.Call != "" {
+		fmt.Fprintf(b, "   kernel call under way: %s (since %s)\n", st.Call, st.CallSince.Format("15:04:05.000"))
 	}
 	if st.Error != "" {
 		fmt.Fprintf(b, "   last error: %s\n", st.Error)

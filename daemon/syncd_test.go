@@ -17,13 +17,28 @@ import (
 	"github.com/kt-project/kt/vrrp"
 )
 
-// fakeSync is the kernel's sync daemons in memory.
+// fakeSync is the kernel's sync daemons in memory. gate, when set, is
+// called first by every start and stop ("start master"), and may block as
+// a slow kernel does.
 type fakeSync struct {
 	mu      sync.Mutex
 	running map[lvs.SyncState]lvs.SyncDaemon
+	gate    func(call string)
+	calls   []string
+}
+
+func (f *fakeSync) enter(call string) {
+	f.mu.Lock()
+	gate := f.gate
+	f.calls = append(f.calls, call)
+	f.mu.Unlock()
+	if gate != nil {
+		gate(call)
+	}
 }
 
 func (f *fakeSync) StartSync(d lvs.SyncDaemon) error {
+	f.enter("start " + string(d.State))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.running[d.State]; ok {
@@ -34,6 +49,7 @@ func (f *fakeSync) StartSync(d lvs.SyncDaemon) error {
 }
 
 func (f *fakeSync) StopSync(s lvs.SyncState) error {
+	f.enter("stop " + string(s))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.running[s]; !ok {
@@ -179,6 +195,57 @@ func TestSyncFollowsVRRP(t *testing.T) {
 	tr(vrrp.StateMaster, vrrp.StateStop) // left to the stop below
 	stop()
 	waitListed(t, f)
+}
+
+// TestSyncBriefMaster is CI's simultaneous start: the instance is MASTER
+// for a few milliseconds, and goes back to BACKUP while the kernel is
+// still stopping the backup daemon for the master one. The backup daemon
+// runs in the end, kt status shows the call under way meanwhile, and no
+// master daemon is started for a MASTER state already over.
+func TestSyncBriefMaster(t *testing.T) {
+	d, f := syncDaemon(t, syncConfInstance, Options{})
+	entered, release := make(chan string), make(chan struct{})
+	f.mu.Lock()
+	slow := true // the first stop of the backup only
+	f.gate = func(call string) {
+		if call == "stop backup" && slow {
+			slow = false
+			entered <- call
+			<-release
+		}
+	}
+	f.mu.Unlock()
+	stop := d.runSync()
+	defer stop()
+	backup := "backup sync daemon (mcast=lo, syncid=51, maxlen=1400)"
+	waitListed(t, f, backup)
+	tr := func(from, to vrrp.State) { d.syncTransition(vrrp.Transition{Instance: "VI_1", From: from, To: to}) }
+	tr(vrrp.StateInit, vrrp.StateBackup)
+	tr(vrrp.StateBackup, vrrp.StateMaster)
+	<-entered
+	tr(vrrp.StateMaster, vrrp.StateBackup) // A's advert, 31 ms later
+	var b strings.Builder
+	if err := WriteText(&b, d.Status()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "kernel call under way: stop backup") {
+		t.Errorf("kt status during the slow call lacks it:\n%s", b.String())
+	}
+	close(release)
+	waitListed(t, f, backup)
+	deadline := time.Now().Add(10 * time.Second)
+	for s := d.Status().Sync; (s.Want != "backup" || s.Running != "backup" || s.Call != "") && time.Now().Before(deadline); s = d.Status().Sync {
+		time.Sleep(time.Millisecond)
+	}
+	if s := d.Status().Sync; s.Want != "backup" || s.Running != "backup" || s.Error != "" || s.Call != "" {
+		t.Errorf("status after the flap: %+v", s)
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.calls)
+	f.mu.Unlock()
+	if want := []string{"start backup", "stop backup", "start backup"}; !slices.Equal(calls, want) {
+		t.Errorf("kernel calls %q, want %q", calls, want)
+	}
 }
 
 // TestSyncBothRoles: without an instance, a director with virtual servers

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // SyncRoles is which of the kernel's sync daemons a director runs.
@@ -100,8 +102,13 @@ type SyncControllerOptions struct {
 	// Retry is how long after a failed start kt tries again (default 5 s;
 	// keepalived does not retry).
 	Retry time.Duration
+	// Slow is how long a kernel call may take before kt logs that it has
+	// not come back (default 5 s); Status shows the call meanwhile.
+	Slow time.Duration
 	// After is the clock's timer (default time.After).
 	After func(time.Duration) <-chan time.Time
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // SyncController keeps the kernel's IPVS sync daemons in the roles kt
@@ -123,6 +130,9 @@ type SyncController struct {
 	busy    bool // apply is carrying out a plan
 	lastErr error
 	changed time.Time
+	call    SyncOp    // the kernel call under way, while calling
+	calling bool      // a kernel call is under way
+	since   time.Time // when it began
 }
 
 // NewSyncController returns a controller of the daemons described by tmpl
@@ -134,8 +144,14 @@ func NewSyncController(h SyncDaemons, tmpl SyncDaemon, opts SyncControllerOption
 	if opts.Retry <= 0 {
 		opts.Retry = 5 * time.Second
 	}
+	if opts.Slow <= 0 {
+		opts.Slow = 5 * time.Second
+	}
 	if opts.After == nil {
 		opts.After = time.After
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	tmpl.State = ""
 	return &SyncController{h: h, opts: opts, log: opts.Logger, tmpl: tmpl, kick: make(chan struct{}, 1)}
@@ -190,7 +206,11 @@ type SyncControllerStatus struct {
 	Changed time.Time
 	// Pending is set while a change waits to be carried out.
 	Pending bool
-	Err     error
+	// Call is the kernel call under way (Calling set) since CallSince.
+	Call      SyncOp
+	Calling   bool
+	CallSince time.Time
+	Err       error
 }
 
 // Status returns the controller's state.
@@ -198,7 +218,7 @@ func (c *SyncController) Status() SyncControllerStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return SyncControllerStatus{Template: c.tmpl, Want: c.want, Running: c.have, Changed: c.changed, Err: c.lastErr,
-		Pending: c.busy || c.restart || c.want != c.have}
+		Pending: c.busy || c.restart || c.want != c.have, Call: c.call, Calling: c.calling, CallSince: c.since}
 }
 
 // Run applies the wished roles until ctx ends, then stops the daemons it
@@ -220,38 +240,57 @@ func (c *SyncController) Run(ctx context.Context) error {
 	}
 }
 
-// apply carries out one plan; it reports whether the daemons are now in
-// the wished roles.
+// apply carries the daemons to the wished roles and reports whether they
+// are in them. A wish that changes while a kernel call is under way (VRRP
+// flapped while the kernel was slow) ends the plan after that call, and a
+// new plan starts from what then runs: the last wish wins, and no daemon
+// is started only to be stopped at once.
 func (c *SyncController) apply() bool {
 	c.mu.Lock()
-	have, want, restart, tmpl := c.have, c.want, c.restart, c.tmpl
-	c.restart, c.busy = false, true
+	c.busy = true
 	c.mu.Unlock()
-	ops := PlanSync(have, want, restart)
-	var firstErr error
-	for _, op := range ops {
-		err := c.do(op, tmpl)
-		if err != nil && firstErr == nil {
-			firstErr = err
+	var err error
+	for replan := true; replan; {
+		replan, err = c.applyPlan()
+	}
+	c.mu.Lock()
+	c.lastErr, c.busy = err, false
+	ok := c.have == c.want || err == nil
+	c.mu.Unlock()
+	return ok
+}
+
+// applyPlan carries out one plan, from the daemons running to the roles
+// wished when it starts; it stops early (replan) when the wish changes.
+// err is the plan's first failure.
+func (c *SyncController) applyPlan() (replan bool, err error) {
+	c.mu.Lock()
+	have, want, restart, tmpl := c.have, c.want, c.restart, c.tmpl
+	c.restart = false
+	c.mu.Unlock()
+	for _, op := range PlanSync(have, want, restart) {
+		opErr := c.do(op, tmpl)
+		if opErr != nil && err == nil {
+			err = opErr
 		}
 		c.mu.Lock()
 		switch {
-		case err == nil:
+		case opErr == nil:
 			c.have = c.have.with(op.State, op.Start)
-			c.changed = time.Now()
+			c.changed = c.opts.Now()
 		case !op.Start:
 			// A stop that failed: the kernel has no such daemon, or
 			// it does and kt cannot stop it; either way kt no longer
 			// counts it as its own.
 			c.have = c.have.with(op.State, false)
 		}
+		replan = c.want != want || c.restart
 		c.mu.Unlock()
+		if replan {
+			return true, err
+		}
 	}
-	c.mu.Lock()
-	c.lastErr, c.busy = firstErr, false
-	ok := c.have == c.want || firstErr == nil
-	c.mu.Unlock()
-	return ok
+	return false, err
 }
 
 // do carries out op. A daemon of that role already running (left by an
@@ -261,19 +300,23 @@ func (c *SyncController) do(op SyncOp, tmpl SyncDaemon) error {
 	d := tmpl
 	d.State = op.State
 	if !op.Start {
-		err := c.h.StopSync(op.State)
-		if err != nil && !errors.Is(err, ErrNoSyncDaemon) {
+		err := c.kernel(op, func() error { return c.h.StopSync(op.State) })
+		// EINTR: the kernel stopped a daemon whose thread had not run
+		// yet (stop_sync_thread passes on kthread_stop's answer); it is
+		// stopped all the same.
+		if err != nil && !errors.Is(err, ErrNoSyncDaemon) && !errors.Is(err, unix.EINTR) {
 			c.log.Error("IPVS sync daemon: stop failed", "state", op.State, "err", err)
 			return err
 		}
 		c.log.Info("IPVS sync daemon stopped", "state", op.State)
 		return nil
 	}
-	err := c.h.StartSync(d)
+	start := func() error { return c.h.StartSync(d) }
+	err := c.kernel(op, start)
 	if errors.Is(err, ErrSyncDaemonRunning) {
 		c.log.Warn("IPVS sync daemon: one was already running; restarting it with this configuration", "state", op.State)
-		if err = c.h.StopSync(op.State); err == nil {
-			err = c.h.StartSync(d)
+		if err = c.kernel(SyncOp{State: op.State}, func() error { return c.h.StopSync(op.State) }); err == nil {
+			err = c.kernel(op, start)
 		}
 	}
 	if err != nil {
@@ -282,6 +325,33 @@ func (c *SyncController) do(op SyncOp, tmpl SyncDaemon) error {
 	}
 	c.log.Info("IPVS sync daemon started", "daemon", d.String())
 	return nil
+}
+
+// kernel makes the kernel call f, which carries out op: Status shows it
+// while it runs, and one that has not come back after Slow is logged (a
+// kernel that stalls leaves kt's roles behind VRRP's; the log says why).
+func (c *SyncController) kernel(op SyncOp, f func() error) error {
+	c.mu.Lock()
+	c.call, c.calling, c.since = op, true, c.opts.Now()
+	c.mu.Unlock()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-done:
+		case <-c.opts.After(c.opts.Slow):
+			c.log.Warn("IPVS sync daemon: the kernel has not answered yet", "call", op.String(), "after", c.opts.Slow)
+		}
+	}()
+	err := f()
+	close(done)
+	wg.Wait()
+	c.mu.Lock()
+	c.calling = false
+	c.mu.Unlock()
+	return err
 }
 
 // stopAll stops the daemons the controller runs (kt's exit).

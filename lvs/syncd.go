@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -336,6 +337,79 @@ func (h *SyncHandle) request(cmd uint8, flags int, attrs []byte) ([][]byte, erro
 	return req.Execute(unix.NETLINK_GENERIC, 0)
 }
 
+// daemonCmd sends IPVS_CMD_NEW_DAEMON or IPVS_CMD_DEL_DAEMON and waits
+// for the kernel's answer. netlink sends none when a command's handler
+// returns EINTR (netlink_rcv_skb skips the ack), which stop_sync_thread
+// does for a daemon stopped before its thread ran (kthread_stop's answer;
+// VRRP flapping: a stop a millisecond after the start): waiting for the
+// ack would then take the socket's whole timeout. So a second request
+// follows on the same socket, IPVS_CMD_GET_INFO, which the kernel always
+// answers, and after the first one: its answer without the first's ack
+// means EINTR.
+func (h *SyncHandle) daemonCmd(cmd uint8, attrs []byte) error {
+	s := h.sock
+	if s == nil {
+		var err error
+		if s, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_GENERIC); err != nil {
+			return err
+		}
+		defer s.Close()
+	} else {
+		s.Lock()
+		defer s.Unlock()
+	}
+	if err := s.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+		return err
+	}
+	req := nl.NewNetlinkRequest(int(h.family), unix.NLM_F_ACK)
+	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
+	req.AddRawData(attrs)
+	barrier := nl.NewNetlinkRequest(int(h.family), unix.NLM_F_ACK)
+	barrier.AddData(&nl.Genlmsg{Command: ipvsCmdGetInfo, Version: ipvsGenlVersion})
+	if err := s.Send(req); err != nil {
+		return err
+	}
+	if err := s.Send(barrier); err != nil {
+		return err
+	}
+	return receiveAcks(s, nl.PidKernel, req.Seq, barrier.Seq)
+}
+
+// receiveAcks reads s until the ack of the request numbered barrier and
+// returns the answer to the one numbered seq: nil, the kernel's error, or
+// EINTR when it had none. Messages from another port than sender are left
+// out.
+func receiveAcks(s *nl.NetlinkSocket, sender, seq, barrier uint32) error {
+	answer := error(unix.EINTR)
+	for {
+		msgs, from, err := s.Receive()
+		if err != nil {
+			return err
+		}
+		if from.Pid != sender {
+			continue
+		}
+		for _, m := range msgs {
+			if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+				continue // GET_INFO's answer, or a late one of an earlier request
+			}
+			errno := syscall.Errno(-int32(binary.NativeEndian.Uint32(m.Data[:4])))
+			switch m.Header.Seq {
+			case seq:
+				answer = nil
+				if errno != 0 {
+					answer = errno
+				}
+			case barrier:
+				if errno != 0 {
+					return fmt.Errorf("IPVS_CMD_GET_INFO: %w", errno)
+				}
+				return answer
+			}
+		}
+	}
+}
+
 // StartSync starts the sync daemon d (IPVS_CMD_NEW_DAEMON). If one of that
 // role already runs, the error wraps ErrSyncDaemonRunning.
 func (h *SyncHandle) StartSync(d SyncDaemon) error {
@@ -343,20 +417,21 @@ func (h *SyncHandle) StartSync(d SyncDaemon) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.request(ipvsCmdNewDaemon, unix.NLM_F_ACK, attrs); err != nil {
+	if err := h.daemonCmd(ipvsCmdNewDaemon, attrs); err != nil {
 		return fmt.Errorf("lvs: start %s: %w", d, err)
 	}
 	return nil
 }
 
 // StopSync stops the sync daemon of role s (IPVS_CMD_DEL_DAEMON). If none
-// runs, the error wraps ErrNoSyncDaemon.
+// runs, the error wraps ErrNoSyncDaemon; unix.EINTR is the kernel's answer
+// for a daemon stopped before its thread ran (it is stopped).
 func (h *SyncHandle) StopSync(s SyncState) error {
 	attrs, err := AppendSyncDaemonStop(nil, s)
 	if err != nil {
 		return err
 	}
-	if _, err := h.request(ipvsCmdDelDaemon, unix.NLM_F_ACK, attrs); err != nil {
+	if err := h.daemonCmd(ipvsCmdDelDaemon, attrs); err != nil {
 		return fmt.Errorf("lvs: stop %s sync daemon: %w", s, err)
 	}
 	return nil

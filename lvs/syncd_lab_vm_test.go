@@ -36,7 +36,13 @@ func TestVMSyncFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lab.Close()
+	defer func() {
+		st, _ := lab.Status("B")
+		lab.Close()
+		if t.Failed() { // what kt said and did, to the end (a kt that hung dumps its goroutines)
+			t.Logf("B's kt status before the stop:\n%s\nA's log to the stop:\n%s\nB's log to the stop:\n%s", st, lab.Log("A"), lab.Log("B"))
+		}
+	}()
 	conns, err := lab.Dial(4)
 	if err != nil {
 		t.Fatal(err)
@@ -57,27 +63,7 @@ func TestVMSyncFailover(t *testing.T) {
 			n, len(conns), tb, ta, lab.Log("A"), lab.Log("B"))
 	}
 	t.Logf("B lists all %d connections made through A", n)
-	roles := func(role string) string {
-		t.Helper()
-		out, err := lab.Status(role)
-		if err != nil {
-			t.Fatalf("kt status %s: %v\n%s", role, err, out)
-		}
-		var st struct {
-			Sync *struct {
-				Running string
-				Kernel  []struct{ State string }
-			} `json:"sync_daemon"`
-		}
-		if err := json.Unmarshal([]byte(out), &st); err != nil || st.Sync == nil {
-			t.Fatalf("kt status --json of %s: %v\n%s", role, err, out)
-		}
-		var k []string
-		for _, d := range st.Sync.Kernel {
-			k = append(k, d.State)
-		}
-		return st.Sync.Running + " / kernel " + strings.Join(k, ",")
-	}
+	roles := func(role string) string { t.Helper(); return syncRoles(t, lab, role) }
 	if a, b := roles("A"), roles("B"); a != "master / kernel master" || b != "backup / kernel backup" {
 		t.Errorf("sync roles before the failure: A %q, B %q", a, b)
 	}
@@ -96,6 +82,80 @@ func TestVMSyncFailover(t *testing.T) {
 	}
 	if b := roles("B"); b != "master / kernel master" {
 		t.Errorf("B's sync role after taking over: %q", b)
+	}
+}
+
+// syncRoles is a director's sync daemon roles as its kt status --json
+// shows them: "backup / kernel backup" (kt's view, then the kernel's).
+func syncRoles(t *testing.T, lab *synclab.Lab, role string) string {
+	t.Helper()
+	out, err := lab.Status(role)
+	if err != nil {
+		t.Fatalf("kt status %s: %v\n%s", role, err, out)
+	}
+	var st struct {
+		Sync *struct {
+			Running string
+			Kernel  []struct{ State string }
+		} `json:"sync_daemon"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Sync == nil {
+		t.Fatalf("kt status --json of %s: %v\n%s", role, err, out)
+	}
+	var k []string
+	for _, d := range st.Sync.Kernel {
+		k = append(k, d.State)
+	}
+	return st.Sync.Running + " / kernel " + strings.Join(k, ",")
+}
+
+// TestVMSyncBriefMaster is the start that failed once in CI: B starts a
+// little before A, its master-down timer fires first and it is MASTER
+// for some milliseconds, until A's first advert sends it back to BACKUP.
+// B's sync daemon must end in the backup role (keepalived's
+// ipvs_syncd_backup), A's in the master role, and both kts must stop on
+// SIGINT. The leads vary so that B's BACKUP comes before, during and
+// after the controller's switch to master.
+func TestVMSyncBriefMaster(t *testing.T) {
+	vm.Inside(t)
+	ktBin := os.Getenv(envKT)
+	if ktBin == "" {
+		t.Fatalf("%s is not set: TestInVM builds kt and sets it", envKT)
+	}
+	briefs := 0
+	for _, lead := range []time.Duration{20, 40, 60} {
+		lead *= time.Millisecond
+		t.Run(lead.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			lab, err := synclab.Start(ctx, synclab.Options{KT: ktBin, Sync: true, Dir: t.TempDir(), Logf: t.Logf, LeadB: lead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"A": "master / kernel master", "B": "backup / kernel backup"}
+			got := map[string]string{}
+			deadline := time.Now().Add(10 * time.Second)
+			for _, role := range []string{"A", "B"} {
+				for got[role] = syncRoles(t, lab, role); got[role] != want[role] && time.Now().Before(deadline); {
+					time.Sleep(100 * time.Millisecond)
+					got[role] = syncRoles(t, lab, role)
+				}
+			}
+			lab.Close()
+			bLog := lab.Log("B")
+			wasMaster := strings.Contains(bLog, "BACKUP -> MASTER")
+			if wasMaster {
+				briefs++
+			}
+			if got["A"] != want["A"] || got["B"] != want["B"] || len(lab.Hung()) > 0 {
+				t.Errorf("sync roles: A %q, B %q (want %q, %q); kt that did not stop on SIGINT: %v\nA's log:\n%s\nB's log:\n%s",
+					got["A"], got["B"], want["A"], want["B"], lab.Hung(), lab.Log("A"), bLog)
+			}
+			t.Logf("B was MASTER for a while: %v", wasMaster)
+		})
+	}
+	if briefs == 0 {
+		t.Errorf("B was never MASTER: the test did not make the start it is about")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kt-project/kt/internal/vm"
@@ -87,6 +88,26 @@ func TestVMSyncDaemon(t *testing.T) {
 	if got := ipvsadmDaemons(t, ""); got != "" {
 		t.Errorf("ipvsadm -L --daemon after stop: %q", got)
 	}
+
+	// A stop right after a start (VRRP flapping) stops the daemon even
+	// when the kernel answers EINTR: kthread_stop's answer for a thread
+	// stopped before it ran.
+	eintr := 0
+	for range 100 {
+		if err := h.StartSync(SyncDaemon{State: SyncMaster, Interface: "ktsy0"}); err != nil {
+			t.Fatal(err)
+		}
+		err := h.StopSync(SyncMaster)
+		if errors.Is(err, syscall.EINTR) {
+			eintr++
+		} else if err != nil {
+			t.Fatalf("stop at once: %v", err)
+		}
+		if ds, err := h.ListSync(); err != nil || len(ds) != 0 {
+			t.Fatalf("after a stop at once (%d EINTR so far): %v %v", eintr, ds, err)
+		}
+	}
+	t.Logf("100 stops right after the start: %d answered EINTR, every daemon stopped", eintr)
 
 	// Another namespace: its own daemons, IPv6 group.
 	run(t, "ip", "netns", "add", "ktsyns")

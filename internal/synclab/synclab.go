@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -52,6 +53,10 @@ type Options struct {
 	Dir string
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
+	// LeadB starts B this long before A (0: A first, then B at once).
+	// A lead of a few tens of milliseconds makes B's master-down timer
+	// fire first: B is MASTER briefly, until A's first advert.
+	LeadB time.Duration
 }
 
 // Lab is the running lab.
@@ -64,6 +69,7 @@ type Lab struct {
 	echoWG sync.WaitGroup
 	echoMu sync.Mutex
 	served []net.Conn // the real server's ends, closed by Close
+	hung   []string   // directors whose kt did not stop on SIGINT (Close)
 }
 
 func (l *Lab) logf(format string, args ...any) {
@@ -161,10 +167,18 @@ func Start(ctx context.Context, o Options) (*Lab, error) {
 		l.Close()
 		return nil, err
 	}
-	for _, d := range []struct {
+	type director struct {
 		role string
 		prio int
-	}{{"A", 150}, {"B", 100}} {
+	}
+	order := []director{{"A", 150}, {"B", 100}}
+	if o.LeadB > 0 {
+		order = []director{{"B", 100}, {"A", 150}}
+	}
+	for i, d := range order {
+		if i > 0 && o.LeadB > 0 {
+			time.Sleep(o.LeadB)
+		}
 		if err := l.startKT(d.role, d.prio); err != nil {
 			l.Close()
 			return nil, err
@@ -302,6 +316,10 @@ func (l *Lab) startKT(role string, prio int) error {
 	l.kts[role], l.ktDone[role] = cmd, done
 	return nil
 }
+
+// Hung lists the directors whose kt Close had to stop with SIGQUIT (their
+// logs end with the goroutines' stacks).
+func (l *Lab) Hung() []string { return l.hung }
 
 // Log returns a director's kt log.
 func (l *Lab) Log(role string) string {
@@ -471,14 +489,23 @@ func Survivors(conns []*Conn, timeout time.Duration) (int, error) {
 	return n, first
 }
 
-// Close stops kt on both directors (SIGTERM, then SIGKILL), the echo
-// server, and removes the namespaces and links.
+// Close stops kt on both directors (SIGINT; one that has not stopped 15 s
+// later gets SIGQUIT, whose goroutine dump goes to its log, then SIGKILL),
+// the echo server, and removes the namespaces and links.
 func (l *Lab) Close() {
 	for role, cmd := range l.kts {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-l.ktDone[role]:
+			continue
 		case <-time.After(15 * time.Second):
+		}
+		l.logf("director %s: kt did not stop 15 s after SIGINT; SIGQUIT (its goroutines go to its log)", role)
+		l.hung = append(l.hung, role)
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-l.ktDone[role]:
+		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
 			<-l.ktDone[role]
 		}
