@@ -241,10 +241,14 @@ func (m *regexVM) match(sub []byte, from int) (rxOutcome, int) {
 		if !consumes(in.Op) {
 			return event(in), t.start
 		}
-		// A byte wanted at the end: partial. (libpcre2's JIT says so even
-		// of a way that starts at the end; where it does not, because
-		// its start optimisation tried no match there, the answer is
-		// none, which keepalived treats alike: nothing is kept.)
+		// A byte wanted at the end: partial, once the way has read a byte
+		// or may look behind its start. A way that starts at the end and
+		// wants a byte first: libpcre2's JIT answers none (its start
+		// optimisation tries no match there) or partial, which keepalived
+		// treats alike (nothing is kept); kt answers none.
+		if t.start == p && m.re.Lookbehind == 0 {
+			return rxNone, 0
+		}
 		return rxPartial, t.start
 	}
 	return best, bestAt
