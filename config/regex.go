@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp/syntax"
 	"strings"
@@ -112,7 +113,11 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 	re.Lookbehind = lb
 	tree, err := syntax.Parse(latin1(pattern), flags)
 	if err != nil {
-		return nil, fmt.Errorf("regex %q: %w (kt runs RE2's syntax: no backreferences, lookaround, atomic groups or possessive quantifiers)", pattern, err)
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("regex \"%s\": %s: `%s` (kt reads RE2's syntax: no backreferences, lookaround, atomic groups or possessive quantifiers)", pattern, se.Code, se.Expr)
+		}
+		return nil, fmt.Errorf("regex \"%s\": %w", pattern, err)
 	}
 	if flags&syntax.OneLine != 0 && !endOnly {
 		dollarCap := tree.MaxCap() + 1
@@ -124,7 +129,7 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 	}
 	re.Prog, err = syntax.Compile(tree.Simplify())
 	if err != nil {
-		return nil, fmt.Errorf("regex %q: %w", pattern, err)
+		return nil, fmt.Errorf("regex \"%s\": %w", pattern, err)
 	}
 	return re, nil
 }
@@ -165,7 +170,7 @@ func scanEscapes(p string) (lookbehind int, err error) {
 		case 'b', 'B', 'A':
 			lookbehind = 1
 		case 'v':
-			return 0, fmt.Errorf("regex %q: \\v (PCRE2's vertical space class) is not supported by kt", p)
+			return 0, fmt.Errorf("regex \"%s\": \\v (PCRE2's vertical space class) is not supported by kt", p)
 		}
 	}
 	return lookbehind, nil

@@ -231,7 +231,7 @@ func (v *validator) urlRegex(u *URLCheck) {
 		if strings.HasPrefix(err.Error(), "regex_options") {
 			kw = "regex_options"
 		}
-		v.warnf(u.Pos.Of(kw), "%v: kt does not run this checker (keepalived 2.2.7 runs it with PCRE2)", err)
+		v.warnf(u.Pos.Of(kw), "%v; kt does not run this checker", err)
 	}
 	if x.RegexMinOffset != nil && x.RegexMaxOffset != nil && *x.RegexMinOffset > *x.RegexMaxOffset {
 		v.warnf(u.Pos.Of("regex_min_offset"), "regex min offset %d > regex_max_offset %d - ignoring", *x.RegexMinOffset, *x.RegexMaxOffset)
