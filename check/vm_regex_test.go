@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -9,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,17 +25,7 @@ func TestInVM(t *testing.T) {
 		t.Skip("already inside the VM")
 	}
 	vm.Require(t)
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = "/usr/local/go/bin/go"
-	}
-	bin := filepath.Join(t.TempDir(), "kt")
-	build := exec.Command(gobin, "build", "-o", bin, "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build kt: %v\n%s", err, out)
-	}
-	t.Setenv(envKTBin, bin)
+	vm.BuildKT(t, "..", envKTBin)
 	vm.RunGoTests(t, "^TestVM")
 }
 
@@ -162,11 +149,13 @@ virtual_server 198.51.100.%d 80 {
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kaTable, kaLog := rxSettle(t, "keepalived", exec.Command(ka, "-n", "-l", "-D", "-C", "-f", path,
-		"-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-check.pid")))
+	// At least 15 s: every failing checker has failed its retries.
+	settle := vm.Settle{Min: 15 * time.Second, Quiet: 8 * time.Second, Max: 120 * time.Second}
+	kaTable, kaLog := vm.SettleIPVS(t, "keepalived", exec.Command(ka, "-n", "-l", "-D", "-C", "-f", path,
+		"-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-check.pid")), settle)
 	vmRun(t, "ipvsadm", "-C")
-	ktTable, ktLog := rxSettle(t, "kt", exec.Command(ktBin, "run", "-C", "-f", path, "--control-socket", "",
-		"--pid-file", filepath.Join(dir, "kt.pid")))
+	ktTable, ktLog := vm.SettleIPVS(t, "kt", exec.Command(ktBin, "run", "-C", "-f", path, "--control-socket", "",
+		"--pid-file", filepath.Join(dir, "kt.pid")), settle)
 	vmRun(t, "ipvsadm", "-C")
 
 	var report strings.Builder
@@ -207,50 +196,4 @@ func vmRun(t *testing.T, args ...string) string {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// rxSettle starts cmd (a daemon in the foreground), waits until the IPVS
-// table has not changed for 8 s (at least 15 s after the start, so that
-// every checker has failed its retries; at most 120 s), stops it with
-// SIGTERM and returns the table (`ipvsadm -S -n`, sorted) and the
-// daemon's output.
-func rxSettle(t *testing.T, name string, cmd *exec.Cmd) (string, string) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	start := time.Now()
-	last, since := "", time.Now()
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("%s exited early: %v\n%s", name, err, out.String())
-		case <-time.After(500 * time.Millisecond):
-		}
-		lines := strings.Split(strings.TrimSpace(vmRun(t, "ipvsadm", "-S", "-n")), "\n")
-		sort.Strings(lines)
-		if table := strings.Join(lines, "\n"); table != last {
-			last, since = table, time.Now()
-		}
-		if time.Since(start) > 15*time.Second && time.Since(since) >= 8*time.Second {
-			break
-		}
-		if time.Since(start) > 120*time.Second {
-			t.Errorf("%s: the IPVS table did not settle in 120 s", name)
-			break
-		}
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Errorf("%s did not stop on SIGTERM in 20 s", name)
-	}
-	return last, out.String()
 }
