@@ -617,6 +617,11 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
+			if kw == "regex_options" {
+				// keepalived ORs the options of every regex_options line
+				// of a url block (check_http.c regex_options_handler).
+				args = append(fv.Interface().(Args).Args, args...)
+			}
 			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
 			}
@@ -628,6 +633,11 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			switch {
 			case fv.Kind() == reflect.Bool && len(args) > 0:
 				p.sink.warnf(pos, "%s takes no value: %q is ignored and %s is on (as keepalived does)", kw, args[0], kw)
+			case kw == "regex" && len(args) > 1:
+				// check_http.c regex_handler: one word (quote a pattern
+				// with spaces), else no regex at all.
+				p.sink.warnf(pos, "regex missing or too many fields (the url has no regex, as in keepalived)")
+				return
 			case fv.Kind() != reflect.Bool && !(fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool) && len(args) > 1:
 				p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 			}

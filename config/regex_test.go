@@ -112,3 +112,39 @@ func TestRegexWarnings(t *testing.T) {
 		t.Errorf("%d diagnostics, want 8:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
+
+// TestRegexKeywordsAsKeepalived: a regex of more than one word is no regex
+// (check_http.c regex_handler), and regex_options lines add up
+// (regex_options_handler ORs them).
+func TestRegexKeywordsAsKeepalived(t *testing.T) {
+	c, diags, err := ParseKeepalivedBytes("regex.conf", []byte(`virtual_server 192.0.2.10 80 {
+    real_server 198.51.100.2 80 {
+        HTTP_GET {
+            url {
+                path /a
+                regex up and running
+            }
+            url {
+                path /b
+                regex up
+                regex_options caseless
+                regex_options multiline
+            }
+        }
+    }
+}
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := c.VirtualServers[0].RealServers[0].HTTPGet[0].URLs
+	if urls[0].Regex() != "" {
+		t.Errorf("regex of three words: %q, want none", urls[0].Regex())
+	}
+	if got := urls[1].RegexOptions().Args; strings.Join(got, " ") != "caseless multiline" {
+		t.Errorf("regex_options %q, want both lines'", got)
+	}
+	if len(diags) != 1 || diags[0].Pos.Line != 6 || !strings.HasPrefix(diags[0].Msg, "regex missing or too many fields") {
+		t.Errorf("diagnostics %v", diags)
+	}
+}
