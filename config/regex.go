@@ -119,7 +119,7 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 		}
 		return nil, fmt.Errorf("regex \"%s\": %w", pattern, err)
 	}
-	if flags&syntax.OneLine != 0 && !endOnly {
+	if !endOnly {
 		dollarCap := tree.MaxCap() + 1
 		// Under a parent, so that a pattern that is only $ is marked too.
 		tree = &syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{tree}}
@@ -131,8 +131,15 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex \"%s\": %w", pattern, err)
 	}
+	if n := len(re.Prog.Inst); n > maxRegexInsts {
+		return nil, fmt.Errorf("regex \"%s\": %d instructions once its repeats are written out, more than kt's %d", pattern, n, maxRegexInsts)
+	}
 	return re, nil
 }
+
+// maxRegexInsts bounds a compiled regex: a{1000}{1000} would be a
+// million instructions, and the matcher keeps two arrays of that size.
+const maxRegexInsts = 1 << 16
 
 // latin1 turns the pattern's bytes into runes: PCRE2 without utf reads
 // each byte as one character, and so does kt's matcher of the subject.
