@@ -88,6 +88,8 @@ var rxCompareCases = []struct{ name, rs, url, extra string }{
 	{"chunked: split by the framing", rxChunked, `regex "status: up"`, "http_protocol 1.1"},
 	{"chunked: the framing matched", rxChunked, `regex "status: u\\r\\n[0-9a-f]+\\r\\np"`, "http_protocol 1.1"},
 	{"digest and regex", rxUp, "digest " + md5hex("status: up and running\n") + "\n                regex running", ""},
+	{"regex_options lines add up", rxEOL, "regex \"STATUS OK$\"\n                regex_options caseless\n                regex_options multiline", ""},
+	{"a regex of several words is none", rxDown, "regex up and running", ""},
 }
 
 // TestVMRegexCompare runs keepalived 2.2.7's checkers (`keepalived -C`)
