@@ -500,7 +500,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
+		if !p.specialLine(v, f, kw, args, kpos, block, where) {
 			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
 		}
 		if p.closed > 0 {
@@ -600,6 +600,28 @@ func quoteWords(ws []string) string {
 	return strings.Join(q, " ")
 }
 
+// specialLine reads the lines whose keepalived handler does more than set
+// a value, and reports whether it did: BFD_CHECK's (bfdCheckLine), a regex
+// of more than one word, which is no regex (check_http.c regex_handler:
+// quote a pattern with spaces), and regex_options, whose lines add up
+// (regex_options_handler ORs them).
+func (p *parser) specialLine(v reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) bool {
+	switch {
+	case where == "BFD_CHECK":
+		return p.bfdCheckLine(v, kw, args, pos, block)
+	case block:
+		return false
+	case kw == "regex" && len(args) > 1:
+		p.sink.warnf(pos, "regex missing or too many fields (the url has no regex, as in keepalived)")
+		return true
+	case kw == "regex_options":
+		fv := settableField(v, f.index)
+		p.field(fv, f, kw, append(fv.Interface().(Args).Args, args...), pos, block, where)
+		return true
+	}
+	return false
+}
+
 func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) {
 	if len(args) == 0 && f.bare != "" {
 		args = []string{f.bare}
@@ -617,11 +639,6 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		var err error
 		if f.kind == kindWords {
 			nv := reflect.New(f.elem)
-			if kw == "regex_options" {
-				// keepalived ORs the options of every regex_options line
-				// of a url block (check_http.c regex_options_handler).
-				args = append(fv.Interface().(Args).Args, args...)
-			}
 			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
 				fv.Set(nv.Elem())
 			}
@@ -633,11 +650,6 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			switch {
 			case fv.Kind() == reflect.Bool && len(args) > 0:
 				p.sink.warnf(pos, "%s takes no value: %q is ignored and %s is on (as keepalived does)", kw, args[0], kw)
-			case kw == "regex" && len(args) > 1:
-				// check_http.c regex_handler: one word (quote a pattern
-				// with spaces), else no regex at all.
-				p.sink.warnf(pos, "regex missing or too many fields (the url has no regex, as in keepalived)")
-				return
 			case fv.Kind() != reflect.Bool && !(fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool) && len(args) > 1:
 				p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 			}
