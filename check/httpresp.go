@@ -177,9 +177,9 @@ func (r *httpResponse) finish(start time.Time, u *URL, last *atomic.Pointer[judg
 	if u.Regex != nil && !r.rx.passed() {
 		// keepalived: "Regex match failed"
 		if u.Regex.NoMatch {
-			res.Reason = fmt.Sprintf("regex %q matched (regex_no_match)", u.Regex.Re.Pattern)
+			res.Reason = fmt.Sprintf("regex \"%s\" matched (regex_no_match)", u.Regex.Re.Pattern)
 		} else {
-			res.Reason = fmt.Sprintf("regex %q did not match", u.Regex.Re.Pattern)
+			res.Reason = fmt.Sprintf("regex \"%s\" did not match", u.Regex.Re.Pattern)
 		}
 		return res
 	}
