@@ -105,3 +105,23 @@ func TestHTTPRegex(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPSRegex: SSL_GET matches what it decrypts as HTTP_GET matches
+// what it reads (keepalived's ssl_read_thread feeds the same
+// http_process_response).
+func TestHTTPSRegex(t *testing.T) {
+	srv := httptest.NewTLSServer(regexPages())
+	t.Cleanup(srv.Close)
+	for _, c := range []struct {
+		url    URL
+		ok     bool
+		reason string
+	}{
+		{URL{Path: "/up", Regex: NewURLRegex(mustRegex(t, "up and running"), false, nil, nil)}, true, "HTTP status 200, regex passes"},
+		{URL{Path: "/split/status:%20u|p", Regex: NewURLRegex(mustRegex(t, "status: up"), false, nil, nil)}, true, "HTTP status 200, regex passes"},
+		{URL{Path: "/eol", Regex: NewURLRegex(mustRegex(t, "OK$"), false, nil, nil)}, false, `regex "OK$" did not match`},
+	} {
+		h := newHTTP(t, HTTPOptions{Dial: Dial{Addr: srv.Listener.Addr().String()}, TLS: true, URLs: []URL{c.url}})
+		wantResult(t, run(t, h), c.ok, c.reason)
+	}
+}
