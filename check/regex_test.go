@@ -276,7 +276,7 @@ func rxOf(t *testing.T, pattern string, noMatch bool, minOff, maxOff *int) *URLR
 func TestRegexMatchPCRE2(t *testing.T) {
 	cases := append([]regexCase(nil), regexCases...)
 	r := rand.New(rand.NewPCG(1, 2))
-	optsets := [][]string{nil, {"multiline"}, {"caseless"}, {"ungreedy"}, {"dollar_endonly"}, {"multiline", "alt_circumflex"}}
+	optsets := [][]string{nil, {"multiline"}, {"caseless"}, {"ungreedy"}, {"dollar_endonly"}, {"multiline", "alt_circumflex"}, {"extended"}}
 	for len(cases) < 20000 {
 		pattern := randomPattern(r, 2)
 		if r.IntN(4) == 0 {
@@ -462,7 +462,8 @@ func latin1String(s string) string {
 // randomPattern is a small pattern of literals, classes, assertions,
 // groups and quantifiers.
 func randomPattern(r *rand.Rand, depth int) string {
-	atoms := []string{"a", "b", "x", "\\n", ".", "[ab]", "[^a]", "\\b", "\\B", "^", "\\z", "\\A", "\\w", "\\s", " "}
+	atoms := []string{"a", "b", "x", "\\n", ".", "[ab]", "[^a]", "\\b", "\\B", "^", "\\z", "\\A", "\\w", "\\s", " ",
+		"# c\n", "[ #]", "\\#", "{1, 2}", "\t", "\\Q #\\E"}
 	var b strings.Builder
 	for range 1 + r.IntN(4) {
 		if depth > 0 && r.IntN(4) == 0 {

@@ -12,7 +12,8 @@ import (
 // regex stream). keepalived 2.2.7 compiles it with PCRE2 and matches with
 // hard partial matching; kt parses it with Go's regexp/syntax (RE2's
 // syntax: no backreferences, lookaround, atomic groups or possessive
-// quantifiers) and runs its own matcher over the program, which gives
+// quantifiers; extended's white space and comments are taken out first)
+// and runs its own matcher over the program, which gives
 // PCRE2's partial-match answers. A pattern or option RE2 cannot honour is
 // refused (CompileHTTPRegex's error).
 type HTTPRegex struct {
@@ -67,7 +68,7 @@ var regexOptions = map[string]regexOption{
 	"use_offset_limit":    {},
 	"allow_empty_class":   {refuse: "allow_empty_class ([] and [^] as classes) is not supported by kt"},
 	"alt_bsux":            {refuse: "alt_bsux (JavaScript's \\U, \\u and \\x) is not supported by kt"},
-	"extended":            {refuse: "extended (white space and # comments in the pattern) is not supported by kt"},
+	"extended":            {},
 	"firstline":           {refuse: "firstline is not supported by kt (libpcre2 10.42's JIT honours it only for some patterns under keepalived's partial matching)"},
 	"ucp":                 {refuse: "ucp (Unicode properties for \\d, \\w, \\s) is not supported by kt"},
 	"utf":                 {refuse: "utf (UTF-8 subjects) is not supported by kt"},
@@ -88,7 +89,7 @@ func KnownRegexOption(name string) bool {
 // regexOptions refuses.
 func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 	flags := syntax.Perl
-	endOnly := false
+	endOnly, extended := false, false
 	re := &HTTPRegex{Pattern: pattern}
 	for _, name := range options {
 		o, ok := regexOptions[name]
@@ -102,6 +103,8 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 		switch name {
 		case "dollar_endonly":
 			endOnly = true
+		case "extended":
+			extended = true
 		case "alt_circumflex":
 			re.AltCircumflex = true
 		}
@@ -111,7 +114,13 @@ func CompileHTTPRegex(pattern string, options []string) (*HTTPRegex, error) {
 		return nil, err
 	}
 	re.Lookbehind = lb
-	tree, err := syntax.Parse(latin1(pattern), flags)
+	text := pattern
+	if extended {
+		if text, err = unextend(pattern); err != nil {
+			return nil, err
+		}
+	}
+	tree, err := syntax.Parse(latin1(text), flags)
 	if err != nil {
 		var se *syntax.Error
 		if errors.As(err, &se) {
@@ -156,6 +165,103 @@ func latin1(s string) string {
 		b.WriteRune(rune(s[i]))
 	}
 	return b.String()
+}
+
+// extendedSpace are the bytes PCRE2_EXTENDED skips outside classes (as
+// measured with libpcre2 10.42: NEL 0x85 is one, NBSP 0xA0 is not).
+const extendedSpace = " \t\n\v\f\r\x85"
+
+// isQuantifier reports whether s starts with a counted repeat as PCRE2
+// reads one, with no white space in it: {N}, {N,} or {N,M}.
+func isQuantifier(s string) bool {
+	i := 1
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if len(s) == 0 || s[0] != '{' || digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == ',' {
+		i++
+		digits()
+	}
+	return i < len(s) && s[i] == '}'
+}
+
+// unextend writes a pattern for PCRE2_EXTENDED as one without it: white
+// space outside classes and \Q...\E is dropped, # starts a comment to the
+// end of the line, an escaped white space byte is that byte (\xHH), and a
+// { that does not start a quantifier as written stays a brace (dropping
+// the spaces of "{1, 3}" must not make it one). A group's opening with
+// white space inside it ("( ?:") is refused, as PCRE2 refuses it.
+func unextend(p string) (string, error) {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p):
+			i++
+			switch {
+			case p[i] == 'Q':
+				end := strings.Index(p[i:], `\E`)
+				if end < 0 {
+					end = len(p) - i
+				} else {
+					end += 2
+				}
+				b.WriteString(`\`)
+				b.WriteString(p[i : i+end])
+				i += end - 1
+			case strings.IndexByte(extendedSpace, p[i]) >= 0:
+				fmt.Fprintf(&b, `\x%02x`, p[i])
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(p[i])
+			}
+		case inClass:
+			b.WriteByte(c)
+			if c == '[' && strings.HasPrefix(p[i:], "[:") {
+				if end := strings.Index(p[i:], ":]"); end > 0 {
+					b.WriteString(p[i+1 : i+end+2])
+					i += end + 1
+				}
+			} else if c == ']' {
+				inClass = false
+			}
+		case strings.IndexByte(extendedSpace, c) >= 0:
+		case c == '#':
+			if end := strings.IndexByte(p[i:], '\n'); end >= 0 {
+				i += end
+			} else {
+				i = len(p)
+			}
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+			// A ] first in the class (after ^) is a member.
+			if i+1 < len(p) && p[i+1] == '^' {
+				i++
+				b.WriteByte('^')
+			}
+			if i+1 < len(p) && p[i+1] == ']' {
+				i++
+				b.WriteByte(']')
+			}
+		case c == '{' && !isQuantifier(p[i:]):
+			b.WriteString(`\{`)
+		case c == '(' && i+1 < len(p) && strings.IndexByte(extendedSpace, p[i+1]) >= 0 &&
+			strings.TrimLeft(p[i+1:], extendedSpace) != "" && strings.ContainsRune("?*", rune(strings.TrimLeft(p[i+1:], extendedSpace)[0])):
+			return "", fmt.Errorf("regex \"%s\": white space inside a group's opening (PCRE2 refuses it)", p)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
 }
 
 // scanEscapes reads the pattern's escapes: \b, \B and \A give it a

@@ -29,7 +29,8 @@ func TestCompileHTTPRegex(t *testing.T) {
 		{pattern: "(up", err: "missing closing ): `(up`"},
 		{pattern: strings.Repeat("a{1000}", 70), err: "more than kt's 65536"},
 		{pattern: `a\vb`, err: `\v (PCRE2's vertical space class) is not supported by kt`},
-		{pattern: "up", opts: []string{"extended"}, err: "regex_options extended"},
+		{pattern: "up # the word\n and more", opts: []string{"extended"}},
+		{pattern: "( ?:up)", opts: []string{"extended"}, err: "white space inside a group's opening"},
 		{pattern: "up", opts: []string{"utf"}, err: "regex_options utf"},
 		{pattern: "up", opts: []string{"ucp"}, err: "regex_options ucp"},
 		{pattern: "up", opts: []string{"firstline"}, err: "regex_options firstline"},
@@ -44,6 +45,29 @@ func TestCompileHTTPRegex(t *testing.T) {
 			t.Errorf("%q %v: error %v, want one saying %s", c.pattern, c.opts, err, c.err)
 		case err == nil && (re.Prog == nil || re.Pattern != c.pattern):
 			t.Errorf("%q: %+v", c.pattern, re)
+		}
+	}
+}
+
+// TestUnextend: PCRE2_EXTENDED's pattern written without it.
+func TestUnextend(t *testing.T) {
+	for in, want := range map[string]string{
+		"up and running":           "upandrunning",
+		"a +b":                     "a+b",
+		"a # comment\nb # to end": "ab",
+		"[ #]x":                    "[ #]x",
+		"[] ]x":                    "[] ]x",
+		"[^] ]x":                   "[^] ]x",
+		"[[:space:] ]x":            "[[:space:] ]x",
+		`a\ b\#c`:                  `a\x20b\#c`,
+		`\Q a # b\E c`:             `\Q a # b\Ec`,
+		"a{2}":                     "a{2}",
+		"a{1, 2}":                  `a\{1,2}`,
+		"a{1,}b{,2}":               `a{1,}b\{,2}`,
+	} {
+		got, err := unextend(in)
+		if err != nil || got != want {
+			t.Errorf("unextend(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
@@ -98,7 +122,7 @@ func TestRegexWarnings(t *testing.T) {
 		"39 regex \"(a)\\1\": invalid escape sequence",
 		"47 regex \"(up\": missing closing )",
 		"56 unknown regex option no_such_option ignored",
-		"56 regex_options extended",
+		"56 regex_options utf",
 		"66 regex parameters specified without regex",
 		"70 regex min offset 50 > regex_max_offset 10 - ignoring",
 	} {

@@ -28,7 +28,7 @@ lib.pcre2_match_data_free_8.argtypes = [ctypes.c_void_p]
 
 # pcre2.h's values for keepalived's regex_options names.
 OPTIONS = {
-    "caseless": 0x8, "dollar_endonly": 0x10, "dotall": 0x20, "multiline": 0x400,
+    "caseless": 0x8, "dollar_endonly": 0x10, "dotall": 0x20, "extended": 0x80, "multiline": 0x400,
     "ungreedy": 0x40000, "alt_circumflex": 0x200000, "no_start_optimize": 0x10000,
 }
 JIT_PARTIAL_HARD = 0x4
