@@ -52,18 +52,18 @@ func TestCompileHTTPRegex(t *testing.T) {
 // TestUnextend: PCRE2_EXTENDED's pattern written without it.
 func TestUnextend(t *testing.T) {
 	for in, want := range map[string]string{
-		"up and running":           "upandrunning",
-		"a +b":                     "a+b",
+		"up and running":          "upandrunning",
+		"a +b":                    "a+b",
 		"a # comment\nb # to end": "ab",
-		"[ #]x":                    "[ #]x",
-		"[] ]x":                    "[] ]x",
-		"[^] ]x":                   "[^] ]x",
-		"[[:space:] ]x":            "[[:space:] ]x",
-		`a\ b\#c`:                  `a\x20b\#c`,
-		`\Q a # b\E c`:             `\Q a # b\Ec`,
-		"a{2}":                     "a{2}",
-		"a{1, 2}":                  `a\{1,2}`,
-		"a{1,}b{,2}":               `a{1,}b\{,2}`,
+		"[ #]x":                   "[ #]x",
+		"[] ]x":                   "[] ]x",
+		"[^] ]x":                  "[^] ]x",
+		"[[:space:] ]x":           "[[:space:] ]x",
+		`a\ b\#c`:                 `a\x20b\#c`,
+		`\Q a # b\E c`:            `\Q a # b\Ec`,
+		"a{2}":                    "a{2}",
+		"a{1, 2}":                 `a\{1,2}`,
+		"a{1,}b{,2}":              `a{1,}b\{,2}`,
 	} {
 		got, err := unextend(in)
 		if err != nil || got != want {
