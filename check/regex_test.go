@@ -185,6 +185,7 @@ func FuzzRegexMatch(f *testing.F) {
 		{"(a*)*b", "dotall", "aaaa"},
 		{"^$", "multiline alt_circumflex", "\n\n"},
 		{"[^\\n]{2,3}\\z", "dollar_endonly", "abcd"},
+		{"a b # c\n[ #]{1, 2}\\ ", "extended", "ab #{1,2} "},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]), uint8(0))
 	}

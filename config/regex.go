@@ -200,39 +200,11 @@ func isQuantifier(s string) bool {
 // white space inside it ("( ?:") is refused, as PCRE2 refuses it.
 func unextend(p string) (string, error) {
 	var b strings.Builder
-	inClass := false
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		switch {
 		case c == '\\' && i+1 < len(p):
-			i++
-			switch {
-			case p[i] == 'Q':
-				end := strings.Index(p[i:], `\E`)
-				if end < 0 {
-					end = len(p) - i
-				} else {
-					end += 2
-				}
-				b.WriteString(`\`)
-				b.WriteString(p[i : i+end])
-				i += end - 1
-			case strings.IndexByte(extendedSpace, p[i]) >= 0:
-				fmt.Fprintf(&b, `\x%02x`, p[i])
-			default:
-				b.WriteByte('\\')
-				b.WriteByte(p[i])
-			}
-		case inClass:
-			b.WriteByte(c)
-			if c == '[' && strings.HasPrefix(p[i:], "[:") {
-				if end := strings.Index(p[i:], ":]"); end > 0 {
-					b.WriteString(p[i+1 : i+end+2])
-					i += end + 1
-				}
-			} else if c == ']' {
-				inClass = false
-			}
+			i = writeEscape(&b, p, i+1)
 		case strings.IndexByte(extendedSpace, c) >= 0:
 		case c == '#':
 			if end := strings.IndexByte(p[i:], '\n'); end >= 0 {
@@ -241,27 +213,79 @@ func unextend(p string) (string, error) {
 				i = len(p)
 			}
 		case c == '[':
-			inClass = true
-			b.WriteByte(c)
-			// A ] first in the class (after ^) is a member.
-			if i+1 < len(p) && p[i+1] == '^' {
-				i++
-				b.WriteByte('^')
-			}
-			if i+1 < len(p) && p[i+1] == ']' {
-				i++
-				b.WriteByte(']')
-			}
+			i = writeClass(&b, p, i)
 		case c == '{' && !isQuantifier(p[i:]):
 			b.WriteString(`\{`)
-		case c == '(' && i+1 < len(p) && strings.IndexByte(extendedSpace, p[i+1]) >= 0 &&
-			strings.TrimLeft(p[i+1:], extendedSpace) != "" && strings.ContainsRune("?*", rune(strings.TrimLeft(p[i+1:], extendedSpace)[0])):
+		case c == '(' && spacedGroup(p[i+1:]):
 			return "", fmt.Errorf("regex \"%s\": white space inside a group's opening (PCRE2 refuses it)", p)
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return b.String(), nil
+}
+
+// writeEscape writes the escape whose letter is p[i] (a \Q...\E whole)
+// and returns the index of its last byte.
+func writeEscape(b *strings.Builder, p string, i int) int {
+	switch {
+	case p[i] == 'Q':
+		end := strings.Index(p[i:], `\E`)
+		if end < 0 {
+			end = len(p) - i
+		} else {
+			end += 2
+		}
+		b.WriteString(`\`)
+		b.WriteString(p[i : i+end])
+		return i + end - 1
+	case strings.IndexByte(extendedSpace, p[i]) >= 0:
+		fmt.Fprintf(b, `\x%02x`, p[i])
+	default:
+		b.WriteByte('\\')
+		b.WriteByte(p[i])
+	}
+	return i
+}
+
+// writeClass writes the class that opens at p[i] as it is (white space
+// and # in a class are members) and returns the index of its ].
+func writeClass(b *strings.Builder, p string, i int) int {
+	b.WriteByte('[')
+	i++
+	// A ] first in the class (after ^) is a member.
+	if i < len(p) && p[i] == '^' {
+		b.WriteByte('^')
+		i++
+	}
+	if i < len(p) && p[i] == ']' {
+		b.WriteByte(']')
+		i++
+	}
+	for ; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && i+1 < len(p):
+			b.WriteString(p[i : i+2])
+			i++
+		case strings.HasPrefix(p[i:], "[:") && strings.Contains(p[i:], ":]"):
+			end := strings.Index(p[i:], ":]") + 2
+			b.WriteString(p[i : i+end])
+			i += end - 1
+		default:
+			b.WriteByte(p[i])
+			if p[i] == ']' {
+				return i
+			}
+		}
+	}
+	return i
+}
+
+// spacedGroup reports whether what follows a ( is white space and then ?
+// or * (a group's opening, which PCRE2 wants unbroken).
+func spacedGroup(rest string) bool {
+	t := strings.TrimLeft(rest, extendedSpace)
+	return len(t) < len(rest) && t != "" && (t[0] == '?' || t[0] == '*')
 }
 
 // scanEscapes reads the pattern's escapes: \b, \B and \A give it a
