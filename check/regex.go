@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"regexp/syntax"
 
 	"github.com/kt-project/kt/config"
@@ -154,6 +155,10 @@ const (
 type regexVM struct {
 	re        *config.HTTPRegex
 	cur, next rxThreads
+	// first is the byte every match starts with (the program's literal
+	// prefix), -1 when there is none: while no thread is alive, the
+	// machine skips to the next such byte.
+	first int
 }
 
 // rxThread is one way of matching: at an instruction, from a start.
@@ -196,6 +201,26 @@ func (m *regexVM) reset(re *config.HTTPRegex) {
 	m.re = re
 	m.cur.init(len(re.Prog.Inst))
 	m.next.init(len(re.Prog.Inst))
+	m.first = firstByte(re)
+}
+
+// firstByte is the byte every match of re starts with, or -1: the first
+// instruction past captures (but the $ mark) and no-ops reads one rune,
+// matched as is, that a byte can be.
+func firstByte(re *config.HTTPRegex) int {
+	pc := uint32(re.Prog.Start) //nolint:gosec // a program's start
+	for {
+		in := &re.Prog.Inst[pc]
+		switch {
+		case in.Op == syntax.InstNop || in.Op == syntax.InstCapture && (re.Dollar == 0 || in.Arg != re.Dollar):
+			pc = in.Out
+		case (in.Op == syntax.InstRune1 || in.Op == syntax.InstRune && len(in.Rune) == 1 && syntax.Flags(in.Arg)&syntax.FoldCase == 0) &&
+			in.Rune[0] <= 0xff:
+			return int(in.Rune[0])
+		default:
+			return -1
+		}
+	}
 }
 
 // match runs the program over sub from offset from (PCRE2's start_offset:
@@ -209,6 +234,14 @@ func (m *regexVM) match(sub []byte, from int) (rxOutcome, int) {
 	best, bestAt := rxNone, 0
 	p := from
 	for ; ; p++ {
+		if best == rxNone && len(cur.dense) == 0 && m.first >= 0 && p < len(sub) {
+			// A start before the next first byte dies on its first byte.
+			if j := bytes.IndexByte(sub[p:], byte(m.first)); j >= 0 {
+				p += j
+			} else {
+				p = len(sub)
+			}
+		}
 		if best == rxNone {
 			m.add(cur, uint32(prog.Start), rxThread{start: p}, p, sub) //nolint:gosec // a program's start
 		}

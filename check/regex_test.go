@@ -480,3 +480,21 @@ func randomPattern(r *rand.Rand, depth int) string {
 	}
 	return b.String()
 }
+
+// BenchmarkRegexMatch: one 4095-byte read without a match, for a literal
+// pattern and for one that starts with a class.
+func BenchmarkRegexMatch(b *testing.B) {
+	sub := []byte(strings.Repeat("<p>all is well here, nothing to see</p>\n", 110)[:rxBufLen])
+	for _, pattern := range []string{"status: up and running", "[0-9]+ errors"} {
+		b.Run(pattern, func(b *testing.B) {
+			var vm regexVM
+			vm.reset(mustRegex(b, pattern))
+			b.SetBytes(int64(len(sub)))
+			for b.Loop() {
+				if k, _ := vm.match(sub, 0); k != rxNone {
+					b.Fatal(outcome(k, 0))
+				}
+			}
+		})
+	}
+}
