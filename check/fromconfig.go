@@ -249,14 +249,19 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 		opt.ServerName = vhost
 	}
 	for _, u := range c.EffectiveURLs() {
-		if u.Regex() != "" {
-			return nil, fmt.Errorf("url %s: regex checks are not supported by kt", u.Path)
-		}
 		codes, err := ParseStatusCodes(u.EffectiveStatusCodes())
 		if err != nil {
 			return nil, fmt.Errorf("url %s: %w", u.Path, err)
 		}
-		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost()})
+		var rx *URLRegex
+		if u.Regex() != "" {
+			re, err := config.CompileHTTPRegex(u.Regex(), u.RegexOptions().Args)
+			if err != nil {
+				return nil, fmt.Errorf("url %s: %w", u.Path, err)
+			}
+			rx = NewURLRegex(re, u.RegexNoMatch(), u.RegexMinOffset(), u.RegexMaxOffset())
+		}
+		opt.URLs = append(opt.URLs, URL{Path: u.Path, Digest: u.EffectiveDigest(), Status: codes, Virtualhost: u.Virtualhost(), Regex: rx})
 		if opt.ServerName == "" && ssl && c.EnableSNI() != nil && *c.EnableSNI() && u.Virtualhost() != "" {
 			opt.ServerName = u.Virtualhost()
 		}

@@ -136,7 +136,7 @@ virtual_server 192.0.2.1 80 {
         HTTP_GET {
             url {
                 path /
-                regex ok
+                regex "(a)\\1"
             }
         }
         FILE_CHECK {
@@ -151,7 +151,7 @@ virtual_server 192.0.2.1 80 {
 	if len(jobs) != 1 || jobs[0].Checker.String() != "TCP_CHECK 10.0.0.2:80" {
 		t.Errorf("jobs %v, want only the TCP check", jobs)
 	}
-	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `regex`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `regex "(a)\1"`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
 		!strings.Contains(errs[0].Error(), "keepalived.conf:") {
 		t.Errorf("errors %v", errs)
 	}

@@ -73,6 +73,9 @@ type URL struct {
 	Status StatusCodes
 	// Virtualhost overrides the check's Host header for this URL.
 	Virtualhost string
+	// Regex, when set, is the url's regex check (checked after the
+	// digest, as keepalived does).
+	Regex *URLRegex
 }
 
 // StatusCodes is a set of HTTP status codes, as keepalived's status_code
@@ -199,7 +202,8 @@ func (h *HTTP) String() string {
 
 // Check fetches every URL in order and fails at the first that does not
 // pass: a connection or TLS failure, no response, a status code outside
-// the URL's set or a body whose MD5 differs from its digest.
+// the URL's set, a body whose MD5 differs from its digest or a regex check
+// that does not pass.
 func (h *HTTP) Check(ctx context.Context) Result {
 	start := time.Now()
 	res := Result{OK: true, Reason: "no url to check"}
@@ -291,7 +295,7 @@ func (h *HTTP) fetch(ctx context.Context, u *URL, req string, last *atomic.Point
 	fb := fetchBufs.Get().(*fetchBuf)
 	defer fetchBufs.Put(fb)
 	resp := &fb.resp
-	resp.reset(fb.md, h.opt.Trace)
+	resp.reset(fb.md, h.opt.Trace, u)
 	for !resp.complete() {
 		n, rerr := conn.Read(fb.buf[:])
 		if n > 0 {

@@ -29,27 +29,31 @@ type httpResponse struct {
 	size    int64 // body bytes digested
 	md      hash.Hash
 	sum     [md5.Size]byte
+	rx      regexStream // the url's regex, as keepalived matches it
 }
 
 // judged is a response's verdict kept for the next response that reads
 // the same: its Result (but the duration) is the same then.
 type judged struct {
-	status int
-	size   int64
-	sum    [md5.Size]byte
-	res    Result
+	status  int
+	size    int64
+	sum     [md5.Size]byte
+	matched bool // the regex matched (false when there is none)
+	res     Result
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
 
-// reset prepares r for a new response, digesting into md (which it
-// resets) and keeping head's storage for an incomplete header.
-func (r *httpResponse) reset(md hash.Hash, tr *HTTPTrace) {
+// reset prepares r for a new response to u, digesting into md (which it
+// resets) and keeping the storage of an incomplete header and of the
+// regex buffer.
+func (r *httpResponse) reset(md hash.Hash, tr *HTTPTrace, u *URL) {
 	if tr == nil {
 		tr = &noTrace
 	}
 	md.Reset()
-	*r = httpResponse{tr: tr, head: r.head[:0], clen: -1, md: md}
+	*r = httpResponse{tr: tr, head: r.head[:0], clen: -1, md: md, rx: r.rx}
+	r.rx.reset(u.Regex)
 }
 
 // noTrace is the trace of fetches that have none; it is never written.
@@ -66,6 +70,9 @@ func (r *httpResponse) complete() bool {
 // header or body too long).
 func (r *httpResponse) feed(p []byte, start time.Time, u *URL) (res Result, failed bool) {
 	if r.hdrDone {
+		if r.rx.u != nil {
+			r.rx.feed(p)
+		}
 		r.body(p, false)
 		if r.size > maxBody {
 			return Result{Reason: fmt.Sprintf("body longer than %d bytes", maxBody), Duration: time.Since(start),
@@ -95,6 +102,11 @@ func (r *httpResponse) feed(p []byte, start time.Time, u *URL) (res Result, fail
 	r.status, r.clen = parseHeader(h[:i])
 	if r.tr.Header != nil {
 		r.tr.Header(h[:i+4])
+	}
+	if r.rx.u != nil && len(h) > i+4 {
+		// keepalived matches the read that completes the header whole,
+		// header included, and only when body bytes came with it.
+		r.rx.feed(h)
 	}
 	r.body(h[i+4:], true)
 	r.head = r.head[:0]
@@ -137,7 +149,7 @@ func (r *httpResponse) finish(start time.Time, u *URL, last *atomic.Pointer[judg
 	}
 	r.md.Sum(r.sum[:0])
 	if last != nil {
-		if j := last.Load(); j != nil && j.status == r.status && j.size == r.size && j.sum == r.sum {
+		if j := last.Load(); j != nil && j.status == r.status && j.size == r.size && j.sum == r.sum && j.matched == r.rx.matched {
 			res := j.res
 			res.Duration = time.Since(start)
 			return res
@@ -147,7 +159,7 @@ func (r *httpResponse) finish(start time.Time, u *URL, last *atomic.Pointer[judg
 	res := Result{Duration: time.Since(start), HTTP: hr}
 	defer func() {
 		if last != nil {
-			last.Store(&judged{status: r.status, size: r.size, sum: r.sum, res: res})
+			last.Store(&judged{status: r.status, size: r.size, sum: r.sum, matched: r.rx.matched, res: res})
 		}
 	}()
 	if !u.Status.Contains(r.status) {
@@ -162,10 +174,22 @@ func (r *httpResponse) finish(start time.Time, u *URL, last *atomic.Pointer[judg
 		res.Reason = fmt.Sprintf("MD5 digest %s (want %s)", hr.Digest, u.Digest)
 		return res
 	}
+	if u.Regex != nil && !r.rx.passed() {
+		// keepalived: "Regex match failed"
+		if u.Regex.NoMatch {
+			res.Reason = fmt.Sprintf("regex \"%s\" matched (regex_no_match)", u.Regex.Re.Pattern)
+		} else {
+			res.Reason = fmt.Sprintf("regex \"%s\" did not match", u.Regex.Re.Pattern)
+		}
+		return res
+	}
 	res.OK = true
 	res.Reason = "HTTP status " + strconv.Itoa(r.status)
 	if u.Digest != "" {
 		res.Reason += ", digest matches"
+	}
+	if u.Regex != nil {
+		res.Reason += ", regex passes"
 	}
 	return res
 }

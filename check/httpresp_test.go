@@ -85,7 +85,7 @@ func TestJudgedResponseAllocs(t *testing.T) {
 	md := md5.New()
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\npage\n")
 	judge := func(resp []byte) Result {
-		r.reset(md, nil)
+		r.reset(md, nil, u)
 		if res, failed := r.feed(resp, time.Now(), u); failed {
 			return res
 		}

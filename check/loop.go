@@ -494,7 +494,7 @@ func (l *loop) sendSome(t *loopTask) bool {
 	if md == nil {
 		md = md5.New()
 	}
-	t.resp.reset(md, nil)
+	t.resp.reset(md, nil, &t.spec.http.opt.URLs[t.url])
 	return true
 }
 

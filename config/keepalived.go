@@ -533,7 +533,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		if !(where == "BFD_CHECK" && p.bfdCheckLine(v, kw, args, kpos, block)) {
+		if !p.specialLine(v, f, kw, args, kpos, block, where) {
 			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
 		}
 		if rec != nil {
@@ -634,6 +634,28 @@ func quoteWords(ws []string) string {
 		q[i] = quoteWord(w)
 	}
 	return strings.Join(q, " ")
+}
+
+// specialLine reads the lines whose keepalived handler does more than set
+// a value, and reports whether it did: BFD_CHECK's (bfdCheckLine), a regex
+// of more than one word, which is no regex (check_http.c regex_handler:
+// quote a pattern with spaces), and regex_options, whose lines add up
+// (regex_options_handler ORs them).
+func (p *parser) specialLine(v reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) bool {
+	switch {
+	case where == "BFD_CHECK":
+		return p.bfdCheckLine(v, kw, args, pos, block)
+	case block:
+		return false
+	case kw == "regex" && len(args) > 1:
+		p.sink.warnf(pos, "regex missing or too many fields (the url has no regex, as in keepalived)")
+		return true
+	case kw == "regex_options":
+		fv := settableField(v, f.index)
+		p.field(fv, f, kw, append(fv.Interface().(Args).Args, args...), pos, block, where)
+		return true
+	}
+	return false
 }
 
 func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) {

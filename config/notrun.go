@@ -117,12 +117,7 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"snmp_name": "no SNMP",
 	},
 	reflect.TypeOf(URLCheck{}): {
-		"regex":            "not implemented: a checker with a regex url is not run",
-		"regex_no_match":   "not implemented: a checker with a regex url is not run",
-		"regex_options":    "not implemented: a checker with a regex url is not run",
-		"regex_min_offset": "not implemented: a checker with a regex url is not run",
-		"regex_max_offset": "not implemented: a checker with a regex url is not run",
-		"regex_stack":      "not implemented: a checker with a regex url is not run",
+		"regex_stack": "kt's regex matcher has no PCRE2 JIT stack to size",
 	},
 }
 

@@ -203,6 +203,39 @@ func (v *validator) httpURL(u *URLCheck) {
 		// url_check, at the url block's end.
 		v.carryf(u.Pos.EndPos(), "HTTP/SSL_GET checker url has no path - ignoring")
 	}
+	if u.URLExtra != nil {
+		v.urlRegex(u)
+	}
+}
+
+// urlRegex checks a url's regex keywords. keepalived 2.2.7 logs its words
+// on these (to syslog: keepalived -t prints none of them) and runs on, so
+// kt warns; a regex kt cannot run as PCRE2 would keeps the checker from
+// running (check.FromConfig says so too).
+func (v *validator) urlRegex(u *URLCheck) {
+	x := u.URLExtra
+	if x.Regex == "" {
+		// url_check
+		if x.RegexNoMatch || x.RegexOptions.Set || x.RegexMinOffset != nil || x.RegexMaxOffset != nil || x.RegexStack.Set {
+			v.warnf(u.Pos.EndPos(), "regex parameters specified without regex (ignored, as keepalived does)")
+		}
+		return
+	}
+	for _, o := range x.RegexOptions.Args {
+		if !KnownRegexOption(o) {
+			v.warnf(u.Pos.Of("regex_options"), "unknown regex option %s ignored (as keepalived does)", o)
+		}
+	}
+	if _, err := CompileHTTPRegex(x.Regex, x.RegexOptions.Args); err != nil {
+		kw := "regex"
+		if strings.HasPrefix(err.Error(), "regex_options") {
+			kw = "regex_options"
+		}
+		v.warnf(u.Pos.Of(kw), "%v; kt does not run this checker", err)
+	}
+	if x.RegexMinOffset != nil && x.RegexMaxOffset != nil && *x.RegexMinOffset > *x.RegexMaxOffset {
+		v.warnf(u.Pos.Of("regex_min_offset"), "regex min offset %d > regex_max_offset %d - ignoring", *x.RegexMinOffset, *x.RegexMaxOffset)
+	}
 }
 
 func (v *validator) dnsCheck(rs *RealServer, c *DNSCheck) bool {
