@@ -257,7 +257,7 @@ func (b *builder) http(c *config.HTTPCheck, ssl bool) (Checker, error) {
 		if u.Regex() != "" {
 			re, err := config.CompileHTTPRegex(u.Regex(), u.RegexOptions().Args)
 			if err != nil {
-				return nil, fmt.Errorf("url %s: %w", u.Path, err)
+				return nil, unsupportedError{fmt.Errorf("url %s: %w", u.Path, err)}
 			}
 			rx = NewURLRegex(re, u.RegexNoMatch(), u.RegexMinOffset(), u.RegexMaxOffset())
 		}
@@ -363,3 +363,15 @@ func sslDefs(s *config.SSLDefs) ([]tls.Certificate, *x509.CertPool, error) {
 	}
 	return certs, roots, nil
 }
+
+// ErrUnsupported is in the error FromConfig gives for a checker it does
+// not run although the configuration is valid: config's validation warns
+// of it at its line (a regex kt's matcher cannot run as PCRE2 would), and
+// kt run runs everything else.
+var ErrUnsupported = errors.New("not supported by kt")
+
+// unsupportedError is err, which also is ErrUnsupported.
+type unsupportedError struct{ err error }
+
+func (e unsupportedError) Error() string   { return e.err.Error() }
+func (e unsupportedError) Unwrap() []error { return []error{ErrUnsupported, e.err} }

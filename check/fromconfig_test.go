@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +155,12 @@ virtual_server 192.0.2.1 80 {
 	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `regex "(a)\1"`) || !strings.Contains(errs[1].Error(), `no track_file "missing"`) ||
 		!strings.Contains(errs[0].Error(), "keepalived.conf:") {
 		t.Errorf("errors %v", errs)
+	}
+	// The regex is a checker kt does not run (validation warned), not a
+	// configuration error; the missing track_file is one.
+	if len(errs) == 2 && (!errors.Is(errs[0], ErrUnsupported) || errors.Is(errs[1], ErrUnsupported)) {
+		t.Errorf("errors.Is(ErrUnsupported): %v for %v, %v for %v; want true, false",
+			errors.Is(errs[0], ErrUnsupported), errs[0], errors.Is(errs[1], ErrUnsupported), errs[1])
 	}
 }
 

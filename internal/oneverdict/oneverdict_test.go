@@ -32,11 +32,13 @@ func buildEngines(cfg *config.Config) error {
 	}
 	// A MISC_CHECK whose script is missing or insecure on this host is
 	// disabled and the rest runs, as keepalived removes such a checker:
-	// that is the host's verdict, not a config the engine refuses.
+	// that is the host's verdict, not a config the engine refuses. A
+	// checker kt cannot run (a regex RE2 cannot read) is not run either,
+	// and validation warned of it.
 	var checkErrs []error
 	_, errs := check.FromConfig(cfg)
 	for _, err := range errs {
-		if !errors.Is(err, script.ErrDisabled) {
+		if !errors.Is(err, script.ErrDisabled) && !errors.Is(err, check.ErrUnsupported) {
 			checkErrs = append(checkErrs, err)
 		}
 	}
