@@ -149,11 +149,11 @@ func TestVMBFDCheckCompare(t *testing.T) {
 					t.Fatalf("%s exited early: %v\n%s", name, err, out.String())
 				case <-time.After(200 * time.Millisecond):
 				}
-				tab = saveTable(t)
+				tab = vm.IPVSTable(t)
 				if cond(tab) {
 					// Settled: the same table half a second later.
 					time.Sleep(500 * time.Millisecond)
-					if again := saveTable(t); again == tab {
+					if again := vm.IPVSTable(t); again == tab {
 						return tab
 					}
 					continue
@@ -177,7 +177,7 @@ func TestVMBFDCheckCompare(t *testing.T) {
 			<-done
 			t.Errorf("%s did not stop on SIGTERM in 20 s", name)
 		}
-		if left := saveTable(t); left != "" {
+		if left := vm.IPVSTable(t); left != "" {
 			t.Errorf("%s left entries behind on stop:\n%s", name, left)
 			run(t, "ipvsadm", "-C")
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,17 +29,7 @@ func TestInVM(t *testing.T) {
 		t.Skip("already inside the VM")
 	}
 	vm.Require(t)
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = "/usr/local/go/bin/go"
-	}
-	bin := filepath.Join(t.TempDir(), "kt")
-	build := exec.Command(gobin, "build", "-o", bin, "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build kt: %v\n%s", err, out)
-	}
-	t.Setenv(envKT, bin)
+	vm.BuildKT(t, "..", envKT)
 	vm.RunGoTests(t, "^TestVM")
 }
 

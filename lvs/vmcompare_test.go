@@ -567,7 +567,7 @@ func TestVMKeepalivedCompare(t *testing.T) {
 	kaTable, kaLog := settle(t, "keepalived", exec.Command(ka, "-n", "-l", "-D", "-C", "-f", path,
 		"-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-check.pid")), flapPoll())
 	kaFlap := checksBeforeReadd()
-	if left := saveTable(t); left != "" {
+	if left := vm.IPVSTable(t); left != "" {
 		t.Errorf("keepalived left entries behind on stop:\n%s", left)
 		run(t, "ipvsadm", "-C")
 	}
@@ -581,7 +581,7 @@ func TestVMKeepalivedCompare(t *testing.T) {
 	} else {
 		t.Logf("HTTP_GET recovery: both put the real server back after %d successful checks", kaFlap)
 	}
-	if left := saveTable(t); left != "" {
+	if left := vm.IPVSTable(t); left != "" {
 		t.Errorf("kt left entries behind on stop:\n%s", left)
 		run(t, "ipvsadm", "-C")
 	}
@@ -630,22 +630,6 @@ func actionLines(log string) string {
 	return strings.Join(out, "\n")
 }
 
-// saveTable is `ipvsadm -S -n`, its lines sorted (the order of services in
-// the kernel's hash is not meaningful).
-func saveTable(t *testing.T) string {
-	t.Helper()
-	out := run(t, "ipvsadm", "-S", "-n")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var keep []string
-	for _, l := range lines {
-		if l = strings.TrimSpace(l); l != "" {
-			keep = append(keep, l)
-		}
-	}
-	sort.Strings(keep)
-	return strings.Join(keep, "\n")
-}
-
 // settle starts cmd (a daemon in the foreground), waits until onPoll
 // (called with each table it reads) says ready and the IPVS table has not
 // changed for 6 s (at least 10 s after the start, at most 90 s), stops it
@@ -668,7 +652,7 @@ func settle(t *testing.T, name string, cmd *exec.Cmd, onPoll func(time.Duration,
 			t.Fatalf("%s exited early: %v\n%s", name, err, out.String())
 		case <-time.After(500 * time.Millisecond):
 		}
-		table = saveTable(t)
+		table = vm.IPVSTable(t)
 		ready := onPoll(time.Since(start), table)
 		if table != last {
 			last, since = table, time.Now()
