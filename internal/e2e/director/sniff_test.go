@@ -3,6 +3,7 @@ package director
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -153,10 +154,13 @@ func TestSniffLive(t *testing.T) {
 	ev, n := waitEvent(t, sniff, n, "r2 taking over after the kill", func(e sniffEvent) bool {
 		return e.Event == "new_master" && e.Source == "192.0.2.2" && e.Prev == "192.0.2.1"
 	})
-	if ev.Gap == nil || *ev.Gap < 3 || *ev.Gap > 4.7 {
-		t.Errorf("failover gap %v s, want the master-down interval 3.61 s", ev.Gap)
-	}
 	checkWire(t, lab, ev, interval)
+	// The gap kt sniff reports is the one on the wire, and r2 waited the
+	// master-down interval (3.61 s) at least: how much longer it took
+	// under load is kt run's matter, not kt sniff's.
+	if gap := checkGap(t, lab, ev); gap < 3*time.Second {
+		t.Errorf("failover gap %v on the wire, want at least the master-down interval 3.61 s", gap)
+	}
 
 	// r1 back: it preempts. 30 s, not 15: in two CI runs a kt here took
 	// 11.6 s to read its 12-line file (6-185 ms by hand), with other
@@ -187,10 +191,8 @@ func TestSniffLive(t *testing.T) {
 	ev, _ = waitEvent(t, sniff, n, "r2 taking over after the stop", func(e sniffEvent) bool {
 		return e.Event == "new_master" && e.Source == "192.0.2.2" && e.Prev == "192.0.2.1"
 	})
-	if ev.Gap == nil || *ev.Gap > 1.5 {
-		t.Errorf("gap after priority 0: %v s, want about the skew time 0.61 s", ev.Gap)
-	}
 	checkWire(t, lab, ev, interval)
+	checkGap(t, lab, ev) // the skew time, 0.61 s, plus whatever load added
 
 	wire.Signal(os.Interrupt)
 	_ = wire.Wait(5 * time.Second)
@@ -200,6 +202,42 @@ func TestSniffLive(t *testing.T) {
 	if err := sniff.Wait(10 * time.Second); err != nil {
 		t.Fatalf("kt sniff did not stop on SIGINT: %v", err)
 	}
+}
+
+// checkGap requires the gap kt sniff reports for a new_master event (from
+// the previous master's last advert to the new one's first) to be the gap
+// between those adverts in tcpdump's capture, within 50 ms, and returns
+// the wire's. Call it after checkWire, which waits for the capture.
+func checkGap(t *testing.T, lab *netlab.Lab, ev sniffEvent) time.Duration {
+	t.Helper()
+	src, prev := mustAddr(ev.Source), mustAddr(ev.Prev)
+	var first time.Time // the new master's advert nearest the event
+	best := time.Duration(1 << 62)
+	ws := readCapture(t, lab.Dir+"/wire.pcap")
+	for _, w := range ws {
+		if d := w.At.Sub(ev.at).Abs(); !w.GARP && w.Src == src && d < best {
+			first, best = w.At, d
+		}
+	}
+	var last time.Time // the previous master's last advert before it
+	for _, w := range ws {
+		if !w.GARP && w.Src == prev && w.At.Before(first) && w.At.After(last) {
+			last = w.At
+		}
+	}
+	if first.IsZero() || last.IsZero() {
+		t.Fatalf("%s %s: tcpdump did not capture adverts of both %s and %s", ev.Event, ev.Source, ev.Source, ev.Prev)
+	}
+	gap := first.Sub(last)
+	if ev.Gap == nil || (time.Duration(*ev.Gap*float64(time.Second))-gap).Abs() > 50*time.Millisecond {
+		got := "none"
+		if ev.Gap != nil {
+			got = fmt.Sprintf("%.3f s", *ev.Gap)
+		}
+		t.Errorf("%s %s: kt sniff's gap %s, on the wire %v", ev.Event, ev.Source, got, gap)
+	}
+	t.Logf("%s %s: gap %v on the wire", ev.Event, ev.Source, gap)
+	return gap
 }
 
 // checkWire compares an event's time with the capture time of the advert
