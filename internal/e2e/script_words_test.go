@@ -29,7 +29,10 @@ func TestScriptWordsLikeKeepalived(t *testing.T) {
 				h := lab.Host("r")
 				out := filepath.Join(lab.Dir, "args")
 				args := filepath.Join(lab.Dir, "args.sh")
-				writeFile(t, args, "#!/bin/sh\nprintf '[%s]\\n' \"${0##*/}\" \"$@\" >> "+out+"\necho --- >> "+out+"\n", 0o755)
+				// One write per run (O_APPEND keeps it whole): the two
+				// scripts run at once, and two writes each interleaved
+				// in one CI run.
+				writeFile(t, args, "#!/bin/sh\nrec=$(printf '[%s]\\n' \"${0##*/}\" \"$@\"; echo ---)\nprintf '%s\\n' \"$rec\" >> "+out+"\n", 0o755)
 				conf := fmt.Sprintf(`vrrp_instance VI_1 {
     state MASTER
     interface eth0
