@@ -274,6 +274,7 @@ func (c *SyncController) applyPlan() (replan bool, err error) {
 			err = opErr
 		}
 		c.mu.Lock()
+		c.calling = false // with the roles it changed, so Status never shows the call done and its roles not
 		switch {
 		case opErr == nil:
 			c.have = c.have.with(op.State, op.Start)
@@ -327,9 +328,11 @@ func (c *SyncController) do(op SyncOp, tmpl SyncDaemon) error {
 	return nil
 }
 
-// kernel makes the kernel call f, which carries out op: Status shows it
-// while it runs, and one that has not come back after Slow is logged (a
-// kernel that stalls leaves kt's roles behind VRRP's; the log says why).
+// kernel makes the kernel call f, which carries out op. Status shows the
+// call while it runs and until the caller records its outcome (the caller
+// clears calling under the same lock as it changes the roles). A call that
+// has not come back after Slow is logged (a kernel that stalls leaves kt's
+// roles behind VRRP's; the log says why).
 func (c *SyncController) kernel(op SyncOp, f func() error) error {
 	c.mu.Lock()
 	c.call, c.calling, c.since = op, true, c.opts.Now()
@@ -348,9 +351,6 @@ func (c *SyncController) kernel(op SyncOp, f func() error) error {
 	err := f()
 	close(done)
 	wg.Wait()
-	c.mu.Lock()
-	c.calling = false
-	c.mu.Unlock()
 	return err
 }
 
@@ -362,6 +362,7 @@ func (c *SyncController) stopAll() {
 	for _, op := range PlanSync(have, SyncRolesNone, false) {
 		err := c.do(op, SyncDaemon{})
 		c.mu.Lock()
+		c.calling = false
 		c.have = c.have.with(op.State, false)
 		if err != nil {
 			c.lastErr = err
