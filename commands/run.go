@@ -14,6 +14,7 @@ import (
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/daemon"
+	"github.com/kt-project/kt/internal/loadheap"
 	"github.com/kt-project/kt/internal/memtrim"
 )
 
@@ -173,6 +174,11 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	// keepalived says "Opening file" here; the line also tells a test (or
 	// a user) that SIGHUP is caught from now on.
 	log.Info("kt run: reading the configuration", "config", path)
+	// A large file's first load runs with the collector set aside until
+	// its IPVS table has been through the first pass (internal/loadheap);
+	// the daemon's trim then returns the load's garbage to the kernel.
+	resumeGC := loadheap.Pause(path)
+	defer resumeGC()
 	cfg, diags, err := load()
 	for _, d := range diags {
 		fmt.Fprintln(stderr, d)
@@ -190,6 +196,7 @@ func runDaemon(ctx context.Context, stdout, stderr io.Writer, o runOptions) erro
 	dopts.Log, dopts.HandleSignals, dopts.Version, dopts.ConfigPath, dopts.Load = log, true, Version, path, load
 	dopts.Signals = sigs
 	dopts.Load = func() (*config.Config, config.Diagnostics, error) { defer trim.kick(); return load() }
+	dopts.FirstApplied = resumeGC
 	dopts.LoadDone = func(applied bool) {
 		if applied {
 			reuse.Commit()

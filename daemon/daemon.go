@@ -86,6 +86,12 @@ type Options struct {
 	// configuration Load returned now runs (a reload that reuses the
 	// running blocks keeps those of the configuration running).
 	LoadDone func(applied bool)
+	// FirstApplied, when set, is called once: after the first reconcile
+	// pass of the IPVS table (whether it applied everything or not), or
+	// when Run starts with no IPVS table to program (no virtual servers,
+	// or no IPVS in the kernel). kt run puts the collector back there
+	// (internal/loadheap), before the load's garbage is trimmed.
+	FirstApplied func()
 }
 
 // Daemon runs one configuration.
@@ -148,6 +154,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	opts.StatsFile = cmp.Or(opts.StatsFile, DefaultStatsFile)
 	d := &Daemon{cfg: cfg, log: opts.Log, opts: opts, lastMail: map[string]smtp.State{}, ics: map[string]vrrp.InstanceConfig{},
 		started: time.Now()}
+	d.trim.first = opts.FirstApplied
 	if opts.Systemd != nil {
 		d.sd = *opts.Systemd
 	} else {
@@ -364,6 +371,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.lvsRun.begin()
 	if d.lvs != nil && start {
 		d.runLVS()
+	}
+	if d.lvs == nil || d.lvs.mgr == nil || !start {
+		d.trim.firstDone() // no IPVS pass to wait for
 	}
 	d.reloading.Unlock()
 	var err error

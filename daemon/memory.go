@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 )
 
@@ -13,6 +14,21 @@ import (
 // (which, on a slow machine, can come while the reload is still applying).
 type heapTrim struct {
 	pending atomic.Bool
+	// first is Options.FirstApplied, called once (firstOnce) before the
+	// trim that follows the first reconcile pass.
+	first     func()
+	firstOnce sync.Once
+}
+
+// firstDone tells Options.FirstApplied, once: the first configuration's
+// IPVS table has been through a reconcile pass, or there is none to
+// program.
+func (h *heapTrim) firstDone() {
+	h.firstOnce.Do(func() {
+		if h.first != nil {
+			h.first()
+		}
+	})
 }
 
 // arm asks for a trim after the next reconcile pass that succeeds.
@@ -20,8 +36,10 @@ func (h *heapTrim) arm() { h.pending.Store(true) }
 
 // synced is the IPVS manager's OnSync: after a pass that applied
 // everything, a trim that was asked for runs (a forced collection, then
-// the free pages go back to the kernel).
+// the free pages go back to the kernel). The first pass, applied or not,
+// tells Options.FirstApplied first.
 func (h *heapTrim) synced(err error) {
+	h.firstDone()
 	if err == nil && h.pending.Swap(false) {
 		debug.FreeOSMemory()
 	}
