@@ -6,12 +6,14 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/kt-project/kt/internal/loadheap"
 	"github.com/kt-project/kt/internal/memtrim"
 	"golang.org/x/sys/unix"
 )
 
-// checkGCMinSize is the smallest file checkGC changes the collector for.
-const checkGCMinSize = 1 << 20
+// checkGCMinSize is the smallest file checkGC changes the collector for
+// (loadheap.Applies decides).
+const checkGCMinSize = loadheap.MinSize
 
 // checkGC sets the collector up for `kt convert --check` of the file at
 // path, a short-lived process whose heap, for a large file, is almost all
@@ -31,21 +33,18 @@ const checkGCMinSize = 1 << 20
 // The function returned puts the settings back (for tests, which run
 // commands in one process).
 func checkGC(path string) (restore func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	size, ok := loadheap.Applies(path)
+	if !ok {
 		return func() {}
 	}
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() < checkGCMinSize {
-		return func() {}
-	}
-	limit := debug.SetMemoryLimit(16 * fi.Size())
+	limit := debug.SetMemoryLimit(16 * size)
 	percent := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(checkProcs)
 	}
-	if !hugeHeap(min(hugeHeapFactor*fi.Size(), hugeHeapMax)) {
-		prefault(min(checkPrefault*fi.Size(), prefaultPerBlock*countBlocks(path)))
+	if !hugeHeap(min(hugeHeapFactor*size, hugeHeapMax)) {
+		prefault(min(checkPrefault*size, prefaultPerBlock*countBlocks(path)))
 	}
 	trimStartup()
 	return func() {

@@ -39,14 +39,11 @@ const LimitFactor = 32
 // called; the caller then returns the load's garbage to the kernel
 // (debug.FreeOSMemory) when it is ready to.
 func Pause(path string) (resume func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	size, ok := Applies(path)
+	if !ok {
 		return func() {}
 	}
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() < MinSize {
-		return func() {}
-	}
-	limit := debug.SetMemoryLimit(inUse() + LimitFactor*fi.Size())
+	limit := debug.SetMemoryLimit(inUse() + LimitFactor*size)
 	percent := debug.SetGCPercent(-1)
 	var once sync.Once
 	return func() {
@@ -55,6 +52,20 @@ func Pause(path string) (resume func()) {
 			debug.SetMemoryLimit(limit)
 		})
 	}
+}
+
+// Applies reports whether the collector is to be changed for the load of
+// the file at path, and the file's size: a regular file of MinSize or
+// more, with neither GOGC nor GOMEMLIMIT set in the environment.
+func Applies(path string) (size int64, ok bool) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < MinSize {
+		return 0, false
+	}
+	return fi.Size(), true
 }
 
 // inUse is the memory the Go runtime has mapped and not released, the
