@@ -7,31 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
-
-// lockedBuffer is an io.Writer safe for the scheduler's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestChecksRunWithoutIPVS: when the IPVS table cannot be opened the VRRP
 // half still runs, nothing is kept in IPVS, and the health checkers still
@@ -65,7 +48,7 @@ virtual_server 192.0.2.100 80 {
 	if err != nil || diags.HasErrors() {
 		t.Fatal(err, diags)
 	}
-	var logs lockedBuffer
+	var logs testenv.LockedBuffer
 	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		OpenIPVS: func() (lvs.Handle, func() error, error) { return nil, nil, errors.New("no IPVS in this kernel") }})
 	if err != nil {

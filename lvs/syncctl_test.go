@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 func TestPlanSync(t *testing.T) {
@@ -418,29 +420,11 @@ func TestSyncControllerStopEINTR(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSyncControllerSlowCall: a kernel call that has not come back after
 // Slow is logged, and Status shows it while it runs.
 func TestSyncControllerSlowCall(t *testing.T) {
 	g := newGatedSync()
-	var logs lockedBuffer
+	var logs testenv.LockedBuffer
 	slow := make(chan time.Time, 1)
 	c := NewSyncController(g, SyncDaemon{Interface: "eth0"}, SyncControllerOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Slow: time.Hour,

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/vrrp/wire"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // feedConn is a PacketConn the test feeds datagrams into, one at a time
@@ -52,31 +53,13 @@ func (c *feedConn) Close() error {
 	return nil
 }
 
-// syncBuffer is a log sink safe for the router's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runFed runs one router instance over a feedConn, on a lab's fake clock
 // (so that no timer runs while a test feeds it), until the returned stop
 // is called; stop returns the log.
 func runFed(t *testing.T, ic InstanceConfig, every time.Duration) (*Router, *feedConn, func() string) {
 	t.Helper()
 	c := newFeedConn()
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	l := newLab(t)
 	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, NoLinkWatch: true, EventLogInterval: every})
@@ -154,7 +137,7 @@ func TestBadAHFloodCountedAndLogOnce(t *testing.T) {
 // other sources and kinds are apart; spoofed sources beyond the bound
 // share one entry.
 func TestEventLogWindows(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	l := newEventLog(10 * time.Second)
 	ev := machineEvent{Drop: wire.DropInterval, Kind: "interval", Text: "advertisement interval mismatch mine=2 sec rcv'd=1 sec"}
@@ -213,7 +196,7 @@ func TestRouterRemovesOnlyWhatItAdded(t *testing.T) {
 	if _, err := book.AddAddr(VIP{Prefix: own, Dev: "lo"}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	l := newLab(t)
 	lr := l.start([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Listen: func(ConnOptions) (PacketConn, error) { return newFeedConn(), nil }, Host: book})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/vrrp/wire"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // slowReason is what the router's loop makes of r for the instance m:
@@ -261,7 +263,7 @@ func TestFastDropThroughRouter(t *testing.T) {
 	ic := InstanceConfig{Machine: mc, Interface: "lo", Src: r1, Group: Group4,
 		VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/32"), Dev: "lo"}}}
 	c := &filterConn{feedConn: newFeedConn(), s: newRxScratch()}
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	r, err := NewRouter([]InstanceConfig{ic}, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Listen: func(ConnOptions) (PacketConn, error) { return c, nil }, Host: NewMemHost(),
 		NoLinkWatch: true, EventLogInterval: time.Hour})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // TestGCNotifier: a collection sends; after stop, collections do not.
@@ -49,9 +51,9 @@ var retrimKB = regexp.MustCompile(`again after a collection" program_kib=(\d+)`)
 // Interval 0 never trims after a collection.
 func TestSchedulerAfterGC(t *testing.T) {
 	const again = "again after a collection"
-	start := func(t *testing.T, o Options, interval time.Duration, minKB int64) (*syncBuffer, func() string) {
+	start := func(t *testing.T, o Options, interval time.Duration, minKB int64) (*testenv.LockedBuffer, func() string) {
 		t.Helper()
-		var buf syncBuffer
+		var buf testenv.LockedBuffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		s := NewScheduler(log, 10*time.Millisecond, o)
 		s.Interval, s.AfterGCMinKB = interval, minKB
@@ -130,7 +132,7 @@ func TestSchedulerAfterGC(t *testing.T) {
 }
 
 // waitLog waits until buf holds want n times.
-func waitLog(t *testing.T, buf *syncBuffer, want string, n int) {
+func waitLog(t *testing.T, buf *testenv.LockedBuffer, want string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for strings.Count(buf.String(), want) < n {

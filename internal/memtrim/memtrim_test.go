@@ -317,26 +317,8 @@ func TestTrimSelf(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestScheduler(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.LockedBuffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	s := NewScheduler(log, 20*time.Millisecond, Options{NoHeap: true})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,4 +98,26 @@ func KT(t testing.TB) string {
 		t.Fatal(ktErr)
 	}
 	return ktPath
+}
+
+// LockedBuffer is a log's destination that is safe for concurrent
+// writes (the goroutines of what the test runs) and that the test reads
+// with String. The zero value is ready to use.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
