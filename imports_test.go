@@ -21,7 +21,7 @@ import (
 // its place.
 var layers = map[string][]string{
 	"":               {"commands"},
-	"commands":       {"capture", "check", "config", "daemon", "internal/lab", "lvs", "script", "smtp", "timeline", "vrrp", "vrrp/wire", "bfd", "bgp", "internal/clock", "internal/memtrim"},
+	"commands":       {"capture", "check", "config", "daemon", "internal/lab", "lvs", "script", "smtp", "timeline", "vrrp", "vrrp/wire", "bfd", "bgp", "internal/clock", "internal/loadheap", "internal/memtrim"},
 	"daemon":         {"bfd", "bgp", "check", "config", "internal/clock", "lvs", "script", "smtp", "vrrp", "vrrp/wire"},
 	"vrrp":           {"check", "config", "firewall", "internal/clock", "script", "vrrp/wire"},
 	"lvs":            {"check", "config", "internal/clock"},
@@ -36,6 +36,9 @@ var layers = map[string][]string{
 	"internal/clock": {},
 	// kt run's start-up page trim (commands/run_memtrim.go).
 	"internal/memtrim": {},
+	// the collector set aside for a large first load (commands/run.go,
+	// kt convert --check's commands/convert_gc.go).
+	"internal/loadheap": {},
 	// sniff: capture decodes with the engines' codecs only.
 	"capture":  {"bfd", "vrrp/wire"},
 	"timeline": {"capture", "vrrp/wire"},

@@ -558,13 +558,22 @@ const waitLong = time.Minute
 // stop sends r SIGTERM and waits for it to exit, then for every process
 // in h's namespace to be gone: the next subtest runs on the same host, and
 // a keepalived VRRP process still advertising would hold its kt in BACKUP.
+// The exit is waited for as long as an address (waitLong): in one CI run
+// kt logged "kt run: stopped" 41 ms after SIGTERM and had not exited 15 s
+// later, most likely blocked in the kernel as its sockets closed (leaving
+// a multicast group takes the RTNL lock, which other packages' namespace
+// teardowns hold); a slow exit prints where the threads wait.
 func stop(t *testing.T, h *netlab.Host, r *e2elab.Router) {
 	t.Helper()
 	if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Proc.Wait(15 * time.Second); err != nil {
-		t.Fatalf("%s on SIGTERM: %v\n%s", r.Impl, err, e2elab.Tail(r.Proc.Log(), 30))
+		slow := r.Proc.KernelState()
+		if err := r.Proc.Wait(waitLong); err != nil {
+			t.Fatalf("%s on SIGTERM: %v\n%s\nits threads after 15 s:\n%s", r.Impl, err, e2elab.Tail(r.Proc.Log(), 30), slow)
+		}
+		t.Logf("%s took more than 15 s to exit after SIGTERM; its threads at 15 s:\n%s", r.Impl, slow)
 	}
 	var left []int
 	if !netlab.WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
