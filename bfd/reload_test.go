@@ -133,6 +133,10 @@ func testReconfigure(t *testing.T, direct bool) {
 	// 1. New timers on A and a new session to C.
 	ea.Reconfigure([]SessionConfig{sc("to_b", "192.0.2.2", 80*ms, 80*ms), sc("to_c", "192.0.2.3", 40*ms, 40*ms)})
 	waitFor(t, 5*time.Second, "to_c Up", func() bool { return up(&la, "to_c") && up(&lc, "to_a") })
+	// C's fast detection time (A's multiplier x 40 ms) once its poll
+	// sequence is over; until then it is the slow timers' 5 s, which
+	// step 2's wait for C's expiry would not outlast.
+	waitFor(t, 2*time.Second, "C's 200 ms detection", func() bool { return status(ec, "to_a").Timers.DetectTime == 200*ms })
 	// B's detection time: A's multiplier × A's new 80 ms transmit
 	// interval; A's: B's multiplier × A's new 80 ms receive interval.
 	waitFor(t, 2*time.Second, "the new intervals negotiated", func() bool {
@@ -184,6 +188,9 @@ func testReconfigure(t *testing.T, direct bool) {
 		s := status(ea, "to_b")
 		return up(&la, "to_b") && s.State == Up && s.LocalDiscr != discr && s.Peer == c.Peer && up(&lc, "to_a")
 	})
+	// As above, before step 5 waits for C's expiry: A's multiplier x A's
+	// 80 ms transmit interval.
+	waitFor(t, 2*time.Second, "C's 400 ms detection", func() bool { return status(ec, "to_a").Timers.DetectTime == 400*ms })
 
 	// 5. Every session removed: the receive socket closes; one added
 	// again opens it.
