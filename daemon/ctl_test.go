@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
 	"github.com/kt-project/kt/vrrp"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // lan is an in-memory LAN for in-process daemons: every advert one sends
@@ -83,24 +84,6 @@ func (c *lanConn) Close() error {
 	return nil
 }
 
-// logBuf is a log the test reads while the daemon writes.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func parseConf(t *testing.T, text string) *config.Config {
 	t.Helper()
 	cfg, diags, err := config.ParseKeepalivedBytes("t.conf", []byte(text), config.ParseOptions{})
@@ -139,14 +122,14 @@ func routerConf(prio int, src string, real ...string) string {
 
 type running struct {
 	d    *Daemon
-	log  *logBuf
+	log  *testenv.LockedBuffer
 	stop func()
 	done chan error
 }
 
 func start(t *testing.T, cfg *config.Config, o Options) *running {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &testenv.LockedBuffer{}
 	o.Log = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.OpenIPVS == nil {
 		o.OpenIPVS = func() (lvs.Handle, func() error, error) { return nullIPVS{}, nil, nil }
