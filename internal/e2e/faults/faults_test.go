@@ -560,9 +560,9 @@ const waitLong = time.Minute
 // a keepalived VRRP process still advertising would hold its kt in BACKUP.
 // The exit is waited for as long as an address (waitLong): in one CI run
 // kt logged "kt run: stopped" 41 ms after SIGTERM and had not exited 15 s
-// later, most likely blocked in the kernel as its sockets closed (leaving
-// a multicast group takes the RTNL lock, which other packages' namespace
-// teardowns hold); a slow exit prints where the threads wait.
+// later, for a reason not found (nothing in kt's exit path waits after
+// that line, and namespace churn beside it did not slow an exit by hand);
+// a slow exit prints where the threads wait in the kernel.
 func stop(t *testing.T, h *netlab.Host, r *e2elab.Router) {
 	t.Helper()
 	if err := r.Proc.Signal(syscall.SIGTERM); err != nil {
