@@ -225,9 +225,7 @@ func (s *diagSink) add(p Pos, sev Severity, format string, args []any) {
 }
 
 func (s *diagSink) addDiag(p Pos, sev Severity, carryOn bool, format string, args []any) {
-	if s.limit > 0 && len(s.list) >= s.limit {
-		s.dropped++
-		s.worst = max(s.worst, sev)
+	if s.full(sev) {
 		return
 	}
 	s.list = append(s.list, Diagnostic{Pos: Pos{File: p.File, Line: p.Line}, Severity: sev, Msg: fmt.Sprintf(format, args...), CarryOn: carryOn})
@@ -235,12 +233,20 @@ func (s *diagSink) addDiag(p Pos, sev Severity, carryOn bool, format string, arg
 
 // replay adds a diagnostic given before (reuse.go), as addDiag would.
 func (s *diagSink) replay(d Diagnostic) {
+	if !s.full(d.Severity) {
+		s.list = append(s.list, d)
+	}
+}
+
+// full reports whether the list is at its limit, counting the diagnostic
+// of severity sev that is then left out.
+func (s *diagSink) full(sev Severity) bool {
 	if s.limit > 0 && len(s.list) >= s.limit {
 		s.dropped++
-		s.worst = max(s.worst, d.Severity)
-		return
+		s.worst = max(s.worst, sev)
+		return true
 	}
-	s.list = append(s.list, d)
+	return false
 }
 
 func (s *diagSink) warnf(p Pos, format string, args ...any)  { s.add(p, Warning, format, args) }

@@ -216,40 +216,58 @@ func closesAt(words []Word, depth int) (int, int) {
 // lexBlocks is the lexer's part: the context hash, and the top-level
 // virtual_server blocks it saw (which the parser must account for).
 type lexBlocks struct {
-	ctx, block maphash.Hash
-	in         bool
-	start      int32
-	depth      int
-	regions    []blockLines
+	ctx     maphash.Hash
+	block   vsHash
+	in      bool
+	start   int32
+	regions []blockLines
 }
 
 func newLexBlocks(seed maphash.Seed) *lexBlocks {
 	b := &lexBlocks{}
 	b.ctx.SetSeed(seed)
-	b.block.SetSeed(seed)
+	b.block.h.SetSeed(seed)
 	return b
+}
+
+// vsHash hashes a top-level virtual_server block a line at a time, as the
+// lexer (lexBlocks) and the parser (scanVS) both read one.
+type vsHash struct {
+	h     maphash.Hash
+	depth int // braces open after the lines added
+}
+
+// reset starts a block.
+func (v *vsHash) reset() { v.h.Reset(); v.depth = 0 }
+
+// add hashes the block's next line: closed, the block's brace closed on
+// it; whole, at its last word (words after it: the parser reads them as
+// it likes, and the reuse does not take the block).
+func (v *vsHash) add(l *Line) (closed, whole bool) {
+	hashLine(&v.h, l)
+	d, at := closesAt(l.Words, v.depth)
+	v.depth = d
+	return at >= 0, at == len(l.Words)-1
 }
 
 // line takes the next line the lexer hands over; depth is the lexer's
 // brace depth before it.
 func (b *lexBlocks) line(l *Line, depth int) {
 	if !b.in && depth == 0 && opensVS(l.Words) {
-		b.in, b.start, b.depth = true, l.Pos.Seq, 0
-		b.block.Reset()
+		b.in, b.start = true, l.Pos.Seq
+		b.block.reset()
 	}
 	if !b.in {
 		hashLine(&b.ctx, l)
 		return
 	}
-	hashLine(&b.block, l)
-	d, closed := closesAt(l.Words, b.depth)
-	b.depth = d
+	closed, whole := b.block.add(l)
 	switch {
-	case closed < 0:
+	case !closed:
 		return
-	case closed == len(l.Words)-1:
-		b.regions = append(b.regions, blockLines{start: b.start, end: l.Pos.Seq, hash: b.block.Sum64()})
-	default: // words after the block: the parser reads them as it likes
+	case whole:
+		b.regions = append(b.regions, blockLines{start: b.start, end: l.Pos.Seq, hash: b.block.h.Sum64()})
+	default:
 		b.foldBlock()
 	}
 	b.in = false
@@ -257,7 +275,7 @@ func (b *lexBlocks) line(l *Line, depth int) {
 
 func (b *lexBlocks) foldBlock() {
 	var s [8]byte
-	binary.LittleEndian.PutUint64(s[:], b.block.Sum64())
+	binary.LittleEndian.PutUint64(s[:], b.block.h.Sum64())
 	b.ctx.Write(s[:])
 }
 
@@ -293,21 +311,14 @@ func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
 	if c.wi != 0 || !opensVS(c.chunk[c.li].Words) {
 		return 0, 0, false
 	}
-	var h maphash.Hash
-	h.SetSeed(seed)
-	depth := 0
+	var v vsHash
+	v.h.SetSeed(seed)
 	for i := c.li; i < len(c.chunk); i++ {
-		l := &c.chunk[i]
-		hashLine(&h, l)
-		d, closed := closesAt(l.Words, depth)
-		switch {
-		case closed < 0:
-			depth = d
-			continue
-		case closed == len(l.Words)-1:
-			return h.Sum64(), i, true
+		if closed, whole := v.add(&c.chunk[i]); closed && whole {
+			return v.h.Sum64(), i, true
+		} else if closed {
+			return 0, 0, false
 		}
-		return 0, 0, false
 	}
 	return 0, 0, false
 }
