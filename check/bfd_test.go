@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // stubChecker is a polled checker whose result the test sets.
@@ -74,9 +75,9 @@ func TestSetBFD(t *testing.T) {
 			var mu sync.Mutex
 			var trs []Transition
 			results := 0
-			var log strings.Builder
+			var log testenv.LockedBuffer
 			clock := newFakeClock()
-			s := NewScheduler(jobs, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &log}, nil)), OnTransition: func(tr Transition) {
+			s := NewScheduler(jobs, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(&log, nil)), OnTransition: func(tr Transition) {
 				mu.Lock()
 				trs = append(trs, tr)
 				mu.Unlock()
@@ -162,18 +163,6 @@ virtual_server 192.0.2.100 80 {
 	if want := map[string]bool{"a": false, "b": true}; len(got) != 2 || got["a"] != want["a"] || got["b"] != want["b"] {
 		t.Fatalf("BFD jobs (name: alpha) %v, want %v", got, want)
 	}
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // waitUntil polls f for up to 5 s.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/script"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 func TestTrackEffect(t *testing.T) {
@@ -307,24 +309,6 @@ vrrp_instance VI_2 {
 	}
 }
 
-// syncLog is a log sink tests can read while the router writes.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRouterTracking runs one router over the in-memory LAN with a tracked
 // file and a tracked script and watches its priority and state follow them.
 func TestRouterTracking(t *testing.T) {
@@ -345,7 +329,7 @@ func TestRouterTracking(t *testing.T) {
 			{Kind: TrackFile, Name: "tf", Weight: -5, File: fdef},
 			{Kind: TrackScript, Name: "chk", Weight: 0, Script: sdef},
 		}}
-	logs := &syncLog{}
+	logs := &testenv.LockedBuffer{}
 	l, r := runRouter(t, ic, RouterOptions{Log: slog.New(slog.NewTextHandler(logs, nil))})
 	st := func() InstanceStatus {
 		s := r.Status()

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/kt-project/kt/internal/testenv"
 )
 
 // TestRouterTrackBFD: a weighted track_bfd adds its weight while the
@@ -12,7 +14,7 @@ import (
 // the changes are counted.
 func TestRouterTrackBFD(t *testing.T) {
 	ch := make(chan BFDState, 8)
-	logs := &syncLog{}
+	logs := &testenv.LockedBuffer{}
 	l, r := runRouter(t, testInstance(
 		TrackRef{Kind: TrackBFD, Name: "up_link", Weight: 20},
 		TrackRef{Kind: TrackBFD, Name: "peer", Weight: 0},
