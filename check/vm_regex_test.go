@@ -90,6 +90,8 @@ var rxCompareCases = []struct{ name, rs, url, extra string }{
 	{"digest and regex", rxUp, "digest " + md5hex("status: up and running\n") + "\n                regex running", ""},
 	{"regex_options lines add up", rxEOL, "regex \"STATUS OK$\"\n                regex_options caseless\n                regex_options multiline", ""},
 	{"a regex of several words is none", rxDown, "regex up and running", ""},
+	{"extended: white space out of the pattern", rxUp, "regex \"up [ ] and [ ] running\"\n                regex_options extended", ""},
+	{"extended: the spaces it drops", rxUp, "regex \"up and running\"\n                regex_options extended", ""},
 }
 
 // TestVMRegexCompare runs keepalived 2.2.7's checkers (`keepalived -C`)
