@@ -27,6 +27,18 @@ var dumpFields = map[string]bool{
 // dumpStamp is the time stamp keepalived -l puts before each line.
 var dumpStamp = regexp.MustCompile(`^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: `)
 
+// foreignHeaders are the dump's section headers that keepalived's other
+// processes write (the parent and the BFD child: global_data.c,
+// bfd_data.c; the checker's, when it runs). Their lines may come between
+// the VRRP process's lines, so they do not end an instance: the VRRP
+// process writes none of them after its "VRRP Topology" (vrrp_data.c).
+var foreignHeaders = map[string]bool{
+	"------< Global definitions >------": true, "------< BFD Data >------": true,
+	"------< BFD Topology >------": true, "------< Health checkers >------": true,
+	"------< SSL definitions >------": true, "------< LVS Topology >------": true,
+	"------< Checker track files >------": true, "------< Checker track BFDs >------": true,
+}
+
 // ParseDump reads the VRRP instances of keepalived's configuration dump
 // (keepalived -l -d: logged at start) from its output. Lines of other
 // processes may be interleaved; they are ignored.
@@ -41,6 +53,8 @@ func ParseDump(out []byte) map[string]Settings {
 			cur = Settings{}
 			all[strings.TrimPrefix(s, " VRRP Instance = ")] = cur
 			vips = false
+			continue
+		case foreignHeaders[strings.TrimSpace(s)]:
 			continue
 		case strings.HasPrefix(s, "------<"):
 			cur = nil

@@ -199,6 +199,8 @@ Sat Dec  5 11:19:53 2026:    VRRP Version = 2
 Sat Dec  5 11:19:53 2026:    Wantstate = MASTER
 Sat Dec  5 11:19:53 2026:    Interface = eth0
 Sat Dec  5 11:19:53 2026: Stopping
+Sat Dec  5 11:19:53 2026: ------< Global definitions >------
+Sat Dec  5 11:19:53 2026:  Router ID = vm
 Sat Dec  5 11:19:53 2026:    Virtual Router ID = 51
 Sat Dec  5 11:19:53 2026:    Priority = 150
 Sat Dec  5 11:19:53 2026:    Advert interval = 2 sec
