@@ -9,6 +9,9 @@
 # table, take the 1% change by SIGHUP, then a SIGHUP that changes one real
 # server; for that last one, the time until the kernel has it and the RSS
 # (summed over each daemon's processes) before and at its peak during it.
+# Each daemon step is timed by bench/ipvs's await (await.go), which also
+# gives the daemon's CPU time (user + system) in it; kt run -C's full load
+# is put against ipvsadm-restore's by wall and by CPU time.
 # One untimed load warms the kernel first (its per-CPU allocator grows on
 # the first load after boot); kt's full load is split into user and system
 # CPU per part, ipvsadm-restore's too.
@@ -107,6 +110,14 @@ printf '%-12s %14s %14s %16s %14s %16s\n' "kt run -C" "$(get ktrun_full_total_ms
 	"$(get ktbase_one_reload_ms)" "$(mib "$(get ktbase_one_rss_before_kb)")" "$(mib "$(get ktbase_one_reload_peak_rss_kb)")"
 printf '%-12s %14s %14s %16s %14s %16s\n' "keepalived" "$(get keepalived_full_total_ms)" "$(get keepalived_change_total_ms)" \
 	"$(get keepalived_one_reload_ms)" "$(mib "$(get keepalived_one_rss_before_kb)")" "$(mib "$(get keepalived_one_reload_peak_rss_kb)")"
+printf 'CPU ms (user + system) of each daemon in the load, the 1%% reload and the 1-RS reload: kt run -C %s, %s, %s' \
+	"$(get ktrun_full_total_cpu_ms)" "$(get ktrun_change_reload_cpu_ms)" "$(get ktrun_one_reload_cpu_ms)"
+[ -z "$basebin" ] || printf '; base %s, %s, %s' "$(get ktbase_full_total_cpu_ms)" "$(get ktbase_change_reload_cpu_ms)" "$(get ktbase_one_reload_cpu_ms)"
+printf '; keepalived -C %s, %s, %s\n' "$(get keepalived_full_total_cpu_ms)" "$(get keepalived_change_total_cpu_ms)" "$(get keepalived_one_reload_cpu_ms)"
+awk -v kw="$(get ktrun_full_total_ms)" -v kc="$(get ktrun_full_total_cpu_ms)" -v iw="$(get ipvsadm_full_total_ms)" \
+	-v iu="$(get ipvsadm_full_usr_ms)" -v is="$(get ipvsadm_full_sys_ms)" 'BEGIN {
+	if (kw + 0 > 0 && kc + 0 > 0) printf "kt run -C full load against ipvsadm-restore: %.1fx by wall time, %.1fx by CPU time (goal >= 10x: %s)\n",
+		iw / kw, (iu + is) / kc, (iw / kw >= 10 ? "reached" : "NOT reached") }'
 [ -z "$basebin" ] || printf 'RSS when the one-real-server reload was applied: kt run base %s\n' "$(mib "$(get ktbase_one_rss_applied_kb)")"
 printf 'RSS when the one-real-server reload was applied: kt run %s, keepalived %s ("RSS before" is read %s s after the step before it)\n' \
 	"$(mib "$(get ktrun_one_rss_applied_kb)")" "$(mib "$(get keepalived_one_rss_applied_kb)")" "${KT_BENCH_REST:-12}"

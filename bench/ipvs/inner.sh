@@ -131,11 +131,30 @@ rss_kb() {
 rss_parts() {
 	awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { print a + 0, f + 0 }' "/proc/$1/status" 2>/dev/null || echo "0 0"
 }
-# await_reload NAME PID WEIGHT N: after a SIGHUP to PID, polls every 20 ms
-# until N real servers have weight WEIGHT, sampling the RSS of PID and its
-# children meanwhile; prints NAME_reload_ms, NAME_rss_before_kb,
-# NAME_reload_peak_rss_kb, and NAME_rss_applied_kb (the RSS when the kernel
-# had the change). "Before" is read after REST seconds (default 12; both
+# await NAME PID N [WEIGHT] [-hup]: waits until PID (and its children) has
+# put N real servers (of weight WEIGHT) into the kernel, in the namespace
+# $cns, and prints NAME_ms (until the daemon's last CPU tick before it went
+# idle with the table complete), NAME_cpu_ms (the daemon's CPU time so
+# far, user + system), NAME_peak_rss_kb and NAME_done_rss_kb; timed from
+# $t0, or with -hup from the SIGHUP it sends. bench/ipvs's await polls the
+# daemon's own counters every 10 ms and reads /proc/net/ip_vs only once
+# the daemon is idle: until 2026-12-06 this was a shell loop that ran ip
+# netns exec and awk over the 50,000-line /proc/net/ip_vs every 20 ms,
+# which took much of the VM's one CPU from the daemon it timed.
+await() {
+	local name=$1 pid=$2 n=$3 w=${4:-} hup=${5:-} args
+	args=(-name "$name" -pid "$pid" -dests "$n")
+	[ -z "$w" ] || args+=(-weight "$w")
+	if [ -n "$hup" ]; then args+=(-hup); else args+=(-start-ms "$t0"); fi
+	ip netns exec "$cns" "$bin" await "${args[@]}" || { echo "$name: failed" >&2; return 1; }
+}
+
+# await_reload NAME PID WEIGHT N: sends PID a SIGHUP and waits until N
+# real servers have weight WEIGHT (await above), with the RSS of PID and
+# its children meanwhile; prints NAME_reload_ms, NAME_reload_cpu_ms (the
+# daemon's CPU time in the reload), NAME_rss_before_kb,
+# NAME_reload_peak_rss_kb, and NAME_rss_applied_kb (the RSS when the
+# daemon was done). "Before" is read after REST seconds (default 12; both
 # daemons alike), so that it is the daemon's resting RSS and not what the
 # step before it (another reload) still held: kt gives a reload's garbage
 # back to the kernel once IPVS has the change, which takes it a moment,
@@ -145,26 +164,16 @@ rss_parts() {
 # holds those pages or not depending on whether the trim of the start
 # came before the first reload or was put off by it.
 await_reload() {
-	local name=$1 pid=$2 w=$3 n=$4 t0 t1 before peak r
+	local name=$1 pid=$2 w=$3 n=$4 before parts out
 	sleep "${KT_BENCH_REST:-12}"
 	before=$(rss_kb "$pid")
 	parts=$(rss_parts "$pid")
-	peak=$before
-	t0=$(now_ms)
-	kill -HUP "$pid"
-	until [ "$(count_dests "$w")" = "$n" ]; do
-		r=$(rss_kb "$pid")
-		[ "$r" -le "$peak" ] || peak=$r
-		kill -0 "$pid" 2>/dev/null || { echo "$name died during the reload" >&2; exit 1; }
-		sleep 0.02
-	done
-	t1=$(now_ms)
-	r=$(rss_kb "$pid")
-	[ "$r" -le "$peak" ] || peak=$r
-	awk -v a="$t0" -v b="$t1" -v n="$name" 'BEGIN { printf "%s_reload_ms %.1f\n", n, b - a }'
+	out=$(await "${name}_reload" "$pid" "$n" "$w" -hup)
+	echo "$out" | awk -v b="$before" -v n="$name" '
+		$1 == n "_reload_ms" || $1 == n "_reload_cpu_ms" { print }
+		$1 == n "_reload_peak_rss_kb" { print $1, ($2 > b ? $2 : b) }
+		$1 == n "_reload_done_rss_kb" { print n "_rss_applied_kb", $2 }'
 	echo "${name}_rss_before_kb $before"
-	echo "${name}_reload_peak_rss_kb $peak"
-	echo "${name}_rss_applied_kb $r"
 	set -- $parts $(rss_parts "$pid")
 	echo "${name}_rss_before_anon_kb $1"
 	echo "${name}_rss_before_file_kb $2"
@@ -178,19 +187,14 @@ await_reload() {
 # daemon runs in a fresh namespace of its own (fresh_ns above).
 # ktrun NAME BIN
 ktrun() {
-	local name=$1 kbin=$2 tpid t0 t1
+	local name=$1 kbin=$2 tpid t0
 	cns=ktbench-$name
 	fresh_ns "$cns"
 	cp "$dir/full.conf" /run/kt-bench.conf
 	t0=$(now_ms)
 	ip netns exec "$cns" "$kbin" run -C -f /run/kt-bench.conf --control-socket "" --log-level warn -p /run/kt-bench.pid >/run/kt-bench.log 2>&1 &
 	tpid=$!
-	until [ "$(count_dests)" = "$rs" ]; do
-		sleep 0.02
-		kill -0 "$tpid" 2>/dev/null || { echo "kt run ($name) died:" >&2; cat /run/kt-bench.log >&2; exit 1; }
-	done
-	t1=$(now_ms)
-	awk -v a="$t0" -v b="$t1" -v n="$name" 'BEGIN { printf "%s_full_total_ms %.1f\n", n, b - a }'
+	await "${name}_full_total" "$tpid" "$rs" || { echo "kt run ($name):" >&2; cat /run/kt-bench.log >&2; exit 1; }
 	cp "$dir/changed.conf" /run/kt-bench.conf
 	await_reload "${name}_change" "$tpid" 2 "$changes"
 	cp "$dir/one.conf" /run/kt-bench.conf
@@ -210,8 +214,8 @@ else
 fi
 
 # keepalived: time from start (and from SIGHUP) until the kernel has the
-# table, polling /proc/net/ip_vs every 20 ms; then the same one-real-server
-# reload as kt's.
+# table (await above, as for kt); then the same one-real-server reload as
+# kt's.
 if command -v keepalived >/dev/null; then
 	cns=ktbench-keepalived
 	fresh_ns "$cns"
@@ -219,17 +223,9 @@ if command -v keepalived >/dev/null; then
 	t0=$(now_ms)
 	ip netns exec "$cns" keepalived -C -n -f /run/kb.conf -p /run/kb.pid -c /run/kb_check.pid -r /run/kb_vrrp.pid >/run/kb.log 2>&1 &
 	kpid=$!
-	until [ "$(count_dests)" = "$rs" ]; do
-		sleep 0.02
-		kill -0 "$kpid" 2>/dev/null || { echo "keepalived died:" >&2; cat /run/kb.log >&2; exit 1; }
-	done
-	t1=$(now_ms)
+	await keepalived_full_total "$kpid" "$rs" || { echo "keepalived:" >&2; cat /run/kb.log >&2; exit 1; }
 	cp "$dir/changed.conf" /run/kb.conf
-	t2=$(now_ms)
-	kill -HUP "$kpid"
-	until [ "$(count_dests 2)" = "$changes" ]; do sleep 0.02; done
-	t3=$(now_ms)
-	awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "keepalived_full_total_ms %.1f\nkeepalived_change_total_ms %.1f\n", b - a, d - c }'
+	await keepalived_change_total "$kpid" "$changes" 2 -hup
 	cp "$dir/one.conf" /run/kb.conf
 	await_reload keepalived_one "$kpid" 3 1
 	kill -TERM "$kpid"

@@ -6,6 +6,9 @@
 //	                                    and DIR/{full,change}.rules (ipvsadm-restore)
 //	ipvs kt -dir DIR                    program full.conf into an empty table,
 //	                                    then apply changed.conf; print the times
+//	ipvs await -pid P -dests N ...      wait until daemon P has N real servers in
+//	                                    the kernel; print when it finished, its CPU
+//	                                    time and RSS (await.go)
 //
 // The configuration is VS TCP virtual servers (round robin, NAT) with RS
 // real servers each, weight 1, no checkers (so that keepalived and kt
@@ -33,6 +36,17 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt [flags]")
 		os.Exit(2)
+	}
+	if os.Args[1] == "await" {
+		o, err := parseAwait(os.Args[2:])
+		if err == nil {
+			err = await(o)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ipvs:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	vs := fs.Int("vs", 10000, "virtual servers")

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCountDestsIn(t *testing.T) {
+	const table = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  C633640A:0400 rr
+  -> C000020A:1F90      Masq    2      0          0
+  -> C000020B:1F91      Masq    1      0          0
+TCP  C633640B:0400 rr
+  -> C000020C:1F90      Masq    1      0          0
+`
+	for _, c := range []struct {
+		w    string
+		want int
+	}{{"", 3}, {"1", 2}, {"2", 1}, {"3", 0}} {
+		n, err := countDestsIn(strings.NewReader(table), c.w)
+		if err != nil || n != c.want {
+			t.Errorf("weight %q: %d, %v; want %d", c.w, n, err, c.want)
+		}
+	}
+}
+
+// TestDescendantsUsage finds a child of this process and reads its and
+// this process's CPU time and RSS.
+func TestDescendantsUsage(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pids := descendants(os.Getpid())
+	if len(pids) < 2 || pids[0] != os.Getpid() || !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("descendants %v: want this process %d first and the child %d", pids, os.Getpid(), cmd.Process.Pid)
+	}
+	// Spend CPU so that this process has ticks to count.
+	x := 0
+	for i := 0; i < 200_000_000; i++ {
+		x += i & 3
+	}
+	ticks, rss := usage(pids)
+	if ticks <= 0 || rss <= 1024 {
+		t.Errorf("usage: %d ticks, %d KiB (x %d): want both above nothing", ticks, rss, x)
+	}
+	if got := descendants(1 << 30); got != nil {
+		t.Errorf("descendants of a process that does not exist: %v", got)
+	}
+}
