@@ -245,6 +245,8 @@ type cursor struct {
 	// counts braces as text, apart from what its parser makes of them, and
 	// reports "Extra '}' found" when a "}" takes that count below zero.
 	braces int
+	// hashBuf is scanVS's buffer for hashLine.
+	hashBuf []byte
 }
 
 // more reports whether a word is left, moving to the next line or chunk as

@@ -315,6 +315,8 @@ func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
 	}
 	var v vsHash
 	v.h.SetSeed(seed)
+	v.buf = c.hashBuf // hashLine's, kept across blocks: not one per block
+	defer func() { c.hashBuf = v.buf }()
 	for i := c.li; i < len(c.chunk); i++ {
 		if closed, whole := v.add(&c.chunk[i]); closed && whole {
 			return v.h.Sum64(), i, true
