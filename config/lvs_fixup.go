@@ -33,6 +33,12 @@ var lvsSchedulers = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": 
 // requires (svr_forwarding_handler compares with strcmp); ok is false for
 // anything else, which keepalived reports and ignores.
 func fwdMethod(t Text) (kind string, ok bool) {
+	switch t {
+	case "NAT", "DR", "TUN": // as written nearly always: no scan
+		return string(t), true
+	case "":
+		return "", false
+	}
 	switch f := firstField(string(t)); f {
 	case "NAT", "DR", "TUN":
 		return f, true
