@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // awaitOpts are the flags of "ipvs await".
@@ -26,6 +29,7 @@ type awaitOpts struct {
 	every   time.Duration
 	timeout time.Duration
 	hup     bool // send SIGHUP to pid first, and time from then
+	trace   bool // print every sample to stderr: ms since the start, CPU ms, RSS KiB
 }
 
 // await waits until a daemon (pid and its descendants) has programmed the
@@ -74,6 +78,9 @@ func await(o awaitOpts) error {
 		}
 		rss = r
 		peak = max(peak, r)
+		if o.trace {
+			fmt.Fprintf(os.Stderr, "%s_trace %.0f %d %d %v\n", o.name, float64(now.UnixMicro())/1000-o.startMS, (cpu-base)*1000/clkTck, r, pids)
+		}
 		if now.Sub(lastChange) >= o.idle && now.Sub(lastLook) >= o.idle {
 			lastLook = now
 			n, err := countDests(o.weight)
@@ -128,9 +135,15 @@ func descendants(pid int) []int {
 	return out
 }
 
-// usage sums the user and system CPU ticks and the RSS (KiB) of pids.
+// usage sums the user and system CPU ticks and the RSS (KiB) of pids. A
+// process that shares its memory with one counted before (kcmp KCMP_VM:
+// a child between vfork and exec, as Go's os/exec makes them) adds its CPU
+// but not that memory again: kt run's start runs modprobe so (moby/ipvs's
+// New), and counting the child's view of kt's memory showed kt's RSS
+// doubled for the few milliseconds before the exec.
 func usage(pids []int) (ticks, rssKB int64) {
 	page := int64(os.Getpagesize() / 1024)
+	var counted []int
 	for _, p := range pids {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
 			// After the command's ")": state is field 0, utime 11, stime 12.
@@ -143,6 +156,10 @@ func usage(pids []int) (ticks, rssKB int64) {
 				}
 			}
 		}
+		if slices.ContainsFunc(counted, func(c int) bool { return sameMemory(c, p) }) {
+			continue
+		}
+		counted = append(counted, p)
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", p)); err == nil {
 			if f := strings.Fields(string(b)); len(f) > 1 {
 				r, _ := strconv.ParseInt(f[1], 10, 64)
@@ -151,6 +168,15 @@ func usage(pids []int) (ticks, rssKB int64) {
 		}
 	}
 	return ticks, rssKB
+}
+
+// kcmpVM is KCMP_VM of linux/kcmp.h.
+const kcmpVM = 1
+
+// sameMemory reports whether processes a and b share one address space.
+func sameMemory(a, b int) bool {
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(a), uintptr(b), kcmpVM, 0, 0, 0)
+	return errno == 0 && r == 0
 }
 
 // countDests counts the real servers in this network namespace's IPVS
@@ -190,6 +216,7 @@ func parseAwait(args []string) (awaitOpts, error) {
 	fs.DurationVar(&o.every, "every", 10*time.Millisecond, "how often the daemon's counters are read")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after")
 	fs.BoolVar(&o.hup, "hup", false, "send SIGHUP to the daemon first and time from then")
+	fs.BoolVar(&o.trace, "trace", false, "print each sample (ms, CPU ms, RSS KiB) to stderr")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

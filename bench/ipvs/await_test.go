@@ -50,6 +50,18 @@ func TestDescendantsUsage(t *testing.T) {
 	if ticks <= 0 || rss <= 1024 {
 		t.Errorf("usage: %d ticks, %d KiB (x %d): want both above nothing", ticks, rss, x)
 	}
+	if !sameMemory(os.Getpid(), os.Getpid()) || sameMemory(os.Getpid(), cmd.Process.Pid) {
+		t.Errorf("sameMemory: this process with itself %v, with its exec'd child %v; want true, false",
+			sameMemory(os.Getpid(), os.Getpid()), sameMemory(os.Getpid(), cmd.Process.Pid))
+	}
+	// The same address space twice (as a child between vfork and exec
+	// shows it) is counted once.
+	_, once := usage([]int{os.Getpid()})
+	twiceTicks, twice := usage([]int{os.Getpid(), os.Getpid()})
+	if twice > once+once/2 || twiceTicks < 2*ticks {
+		t.Errorf("usage of this process twice: %d KiB (once %d KiB), %d ticks (once %d): want the memory once, the CPU twice",
+			twice, once, twiceTicks, ticks)
+	}
 	if got := descendants(1 << 30); got != nil {
 		t.Errorf("descendants of a process that does not exist: %v", got)
 	}
