@@ -369,7 +369,7 @@ func served(addr string) (int64, error) {
 func treeUsage(pid int) (time.Duration, int64) {
 	var ticks, csw int64
 	for _, p := range proctree.Descendants(pid) {
-		if t, _, ok := procStat(p); ok {
+		if t, ok := proctree.CPUTicks(p); ok {
 			ticks += t
 		}
 		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
@@ -389,26 +389,4 @@ func treeUsage(pid int) (time.Duration, int64) {
 	}
 	// USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK)).
 	return time.Duration(ticks) * 10 * time.Millisecond, csw
-}
-
-// procStat reads utime+stime (clock ticks) and the parent of /proc/PID/stat.
-func procStat(pid int) (ticks int64, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	// After the comm: state(0) ppid(1) ... utime(11) stime(12).
-	if len(f) < 13 {
-		return 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st, ppid, true
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/kt-project/kt/internal/netlab"
 	"github.com/kt-project/kt/internal/pcapfile"
+	"github.com/kt-project/kt/internal/proctree"
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -629,24 +630,9 @@ func realtime(log *slog.Logger, pidFile string, prio int) error {
 
 // cpuTicks is utime + stime of a process, in clock ticks (USER_HZ, 100).
 func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+	t, ok := proctree.CPUTicks(pid)
+	if !ok {
+		return 0, fmt.Errorf("/proc/%d/stat: no CPU times (process gone?)", pid)
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// After the comm: state(0) ... utime(11) stime(12).
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
-	}
-	return u + st, nil
+	return t, nil
 }

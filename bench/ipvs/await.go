@@ -2,20 +2,19 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kt-project/kt/internal/proctree"
 )
 
 // awaitOpts are the flags of "ipvs await".
@@ -52,9 +51,9 @@ func await(o awaitOpts) error {
 	}
 	var base int64 // CPU ticks before the SIGHUP
 	if o.hup {
-		base, _ = usage(descendants(o.pid))
+		base, _, _ = usage(proctree.Descendants(o.pid))
 		o.startMS = float64(time.Now().UnixMicro()) / 1000
-		if err := syscall.Kill(o.pid, syscall.SIGHUP); err != nil {
+		if err := unix.Kill(o.pid, unix.SIGHUP); err != nil {
 			return fmt.Errorf("await: SIGHUP: %w", err)
 		}
 	}
@@ -67,11 +66,11 @@ func await(o awaitOpts) error {
 		rss        int64
 	)
 	for {
-		pids := descendants(o.pid)
-		if len(pids) == 0 {
+		pids := proctree.Descendants(o.pid)
+		cpu, r, alive := usage(pids)
+		if !alive {
 			return fmt.Errorf("await: process %d is gone", o.pid)
 		}
-		cpu, r := usage(pids)
 		now := time.Now()
 		if cpu != lastCPU {
 			lastCPU, lastChange = cpu, now
@@ -103,59 +102,29 @@ func await(o awaitOpts) error {
 	return nil
 }
 
-// clkTck is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on
-// Linux whatever the kernel's HZ).
+// clkTck is USER_HZ, the unit of proctree.CPUTicks (100 on Linux whatever
+// the kernel's HZ).
 const clkTck = 100
 
-// descendants is pid and the processes below it (through
-// /proc/PID/task/TID/children), or nothing if pid is gone.
-func descendants(pid int) []int {
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
-		if err != nil {
-			continue
-		}
-		out = append(out, p)
-		for _, t := range tasks {
-			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "task", t.Name(), "children"))
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil {
-					queue = append(queue, c)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// usage sums the user and system CPU ticks and the RSS (KiB) of pids. A
-// process that shares its memory with one counted before (kcmp KCMP_VM:
-// a child between vfork and exec, as Go's os/exec makes them) adds its CPU
-// but not that memory again: kt run's start runs modprobe so (moby/ipvs's
-// New), and counting the child's view of kt's memory showed kt's RSS
-// doubled for the few milliseconds before the exec.
-func usage(pids []int) (ticks, rssKB int64) {
+// usage sums the user and system CPU ticks and the RSS (KiB) of pids; ok
+// is false when the first, the daemon, is gone. A process that shares its
+// memory with one counted before (kcmp KCMP_VM: a child between vfork and
+// exec, as Go's os/exec makes them) adds its CPU but not that memory
+// again: kt run's start runs modprobe so (moby/ipvs's New), and counting
+// the child's view of kt's memory showed kt's RSS doubled for the few
+// milliseconds before the exec.
+func usage(pids []int) (ticks, rssKB int64, ok bool) {
 	page := int64(os.Getpagesize() / 1024)
 	var counted []int
-	for _, p := range pids {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
-			// After the command's ")": state is field 0, utime 11, stime 12.
-			if i := bytes.LastIndexByte(b, ')'); i >= 0 {
-				f := strings.Fields(string(b[i+1:]))
-				if len(f) > 12 {
-					u, _ := strconv.ParseInt(f[11], 10, 64)
-					s, _ := strconv.ParseInt(f[12], 10, 64)
-					ticks += u + s
-				}
+	for i, p := range pids {
+		t, alive := proctree.CPUTicks(p)
+		if !alive {
+			if i == 0 {
+				return 0, 0, false
 			}
+			continue
 		}
+		ticks += t
 		if slices.ContainsFunc(counted, func(c int) bool { return sameMemory(c, p) }) {
 			continue
 		}
@@ -167,7 +136,7 @@ func usage(pids []int) (ticks, rssKB int64) {
 			}
 		}
 	}
-	return ticks, rssKB
+	return ticks, rssKB, true
 }
 
 // kcmpVM is KCMP_VM of linux/kcmp.h.

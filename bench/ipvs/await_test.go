@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kt-project/kt/internal/proctree"
 )
 
 func TestCountDestsIn(t *testing.T) {
@@ -29,26 +31,27 @@ TCP  C633640B:0400 rr
 	}
 }
 
-// TestDescendantsUsage finds a child of this process and reads its and
-// this process's CPU time and RSS.
-func TestDescendantsUsage(t *testing.T) {
+// TestUsage reads the CPU time and RSS of this process and a child of it
+// (found by proctree.Descendants, as await finds them), counts one address
+// space once, and reports a gone daemon.
+func TestUsage(t *testing.T) {
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	pids := descendants(os.Getpid())
-	if len(pids) < 2 || pids[0] != os.Getpid() || !slices.Contains(pids, cmd.Process.Pid) {
-		t.Fatalf("descendants %v: want this process %d first and the child %d", pids, os.Getpid(), cmd.Process.Pid)
+	pids := proctree.Descendants(os.Getpid())
+	if !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("Descendants %v: want the child %d", pids, cmd.Process.Pid)
 	}
 	// Spend CPU so that this process has ticks to count.
 	x := 0
 	for i := 0; i < 200_000_000; i++ {
 		x += i & 3
 	}
-	ticks, rss := usage(pids)
-	if ticks <= 0 || rss <= 1024 {
-		t.Errorf("usage: %d ticks, %d KiB (x %d): want both above nothing", ticks, rss, x)
+	ticks, rss, ok := usage(pids)
+	if !ok || ticks <= 0 || rss <= 1024 {
+		t.Errorf("usage: %d ticks, %d KiB, %v (x %d): want both above nothing", ticks, rss, ok, x)
 	}
 	if !sameMemory(os.Getpid(), os.Getpid()) || sameMemory(os.Getpid(), cmd.Process.Pid) {
 		t.Errorf("sameMemory: this process with itself %v, with its exec'd child %v; want true, false",
@@ -56,13 +59,13 @@ func TestDescendantsUsage(t *testing.T) {
 	}
 	// The same address space twice (as a child between vfork and exec
 	// shows it) is counted once.
-	_, once := usage([]int{os.Getpid()})
-	twiceTicks, twice := usage([]int{os.Getpid(), os.Getpid()})
+	_, once, _ := usage([]int{os.Getpid()})
+	twiceTicks, twice, _ := usage([]int{os.Getpid(), os.Getpid()})
 	if twice > once+once/2 || twiceTicks < 2*ticks {
 		t.Errorf("usage of this process twice: %d KiB (once %d KiB), %d ticks (once %d): want the memory once, the CPU twice",
 			twice, once, twiceTicks, ticks)
 	}
-	if got := descendants(1 << 30); got != nil {
-		t.Errorf("descendants of a process that does not exist: %v", got)
+	if _, _, ok := usage([]int{1 << 30}); ok {
+		t.Error("usage of a daemon that does not exist: ok")
 	}
 }

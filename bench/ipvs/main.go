@@ -34,7 +34,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt|await [flags]")
 		os.Exit(2)
 	}
 	if os.Args[1] == "await" {
