@@ -245,8 +245,9 @@ type cursor struct {
 	// counts braces as text, apart from what its parser makes of them, and
 	// reports "Extra '}' found" when a "}" takes that count below zero.
 	braces int
-	// hashBuf is scanVS's buffer for hashLine.
-	hashBuf []byte
+	// vs is scanVS's hash, kept so that its line buffer serves every
+	// block (one buffer per block was 2.4 MB of garbage a load).
+	vs vsHash
 }
 
 // more reports whether a word is left, moving to the next line or chunk as

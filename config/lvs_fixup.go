@@ -36,8 +36,6 @@ func fwdMethod(t Text) (kind string, ok bool) {
 	switch t {
 	case "NAT", "DR", "TUN": // as written nearly always: no scan
 		return string(t), true
-	case "":
-		return "", false
 	}
 	switch f := firstField(string(t)); f {
 	case "NAT", "DR", "TUN":

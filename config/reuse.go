@@ -260,6 +260,7 @@ func (b *lexBlocks) line(l *Line, depth int) {
 		b.block.reset()
 	}
 	if !b.in {
+		// The block's hashLine buffer serves the context too: one line at a time.
 		b.block.buf = hashLine(&b.ctx, l, b.block.buf)
 		return
 	}
@@ -313,10 +314,9 @@ func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
 	if c.wi != 0 || !opensVS(c.chunk[c.li].Words) {
 		return 0, 0, false
 	}
-	var v vsHash
-	v.h.SetSeed(seed)
-	v.buf = c.hashBuf // hashLine's, kept across blocks: not one per block
-	defer func() { c.hashBuf = v.buf }()
+	v := &c.vs
+	v.h.SetSeed(seed) // and reset
+	v.depth = 0
 	for i := c.li; i < len(c.chunk); i++ {
 		if closed, whole := v.add(&c.chunk[i]); closed && whole {
 			return v.h.Sum64(), i, true
