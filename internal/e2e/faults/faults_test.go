@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -502,12 +503,18 @@ vrrp_instance VI_2 {
 				if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(2 * time.Second)
-				after := lines()[n:]
+				// The reload under way (a fixed 2 s was too short for
+				// keepalived's in one CI run), then what it writes.
+				if !netlab.WaitFor(waitLong, 20*time.Millisecond, func() bool { return reloadSeen(impl, r.Proc.Log()) }) {
+					t.Fatalf("%s: no reload in its log after SIGHUP\n%s", impl, e2elab.Tail(r.Proc.Log(), 30))
+				}
 				var want []string
 				if on {
 					want = []string{`GROUP "G1" MASTER 0`}
+					netlab.WaitFor(waitLong, 20*time.Millisecond, func() bool { return len(lines()) > n })
 				}
+				time.Sleep(2 * time.Second) // for any line more
+				after := lines()[n:]
 				if !slices.Equal(after, want) {
 					t.Errorf("%s wrote %q to the FIFO after SIGHUP, want %q\n%s", impl, after, want, e2elab.Tail(r.Proc.Log(), 30))
 				}
@@ -516,6 +523,19 @@ vrrp_instance VI_2 {
 		}
 	}
 }
+
+// reloadSeen reports whether impl's log shows a SIGHUP's reload: kt's
+// line once it is applied, keepalived's VRRP process's "Reloading" as it
+// starts one (vrrp_daemon.c's reload_vrrp_thread; the parent's line is
+// "Reloading ...").
+func reloadSeen(impl, log string) bool {
+	if impl == "kt" {
+		return strings.Contains(log, "kt run: reloaded")
+	}
+	return keepalivedReloading.MatchString(log)
+}
+
+var keepalivedReloading = regexp.MustCompile(`(?m): Reloading$`)
 
 // readFIFO reads path's lines in the background until the test ends and
 // returns a function giving those read so far.
