@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -141,10 +142,15 @@ func (v *validator) notRun() {
 	vsFields := nr.of(reflect.TypeFor[VirtualServer]())
 	rsFields := nr.of(reflect.TypeFor[RealServer]())
 	urlFields := nr.of(reflect.TypeFor[URLCheck]())
+	// A real server's listed fields that are out of line (RealServerExtra)
+	// are all unset when it has none: no reflection for it.
+	rsInline := slices.ContainsFunc(rsFields, func(f notRunField) bool { return len(f.index) == 1 })
 	for _, vs := range v.c.VirtualServers {
 		warnFields(v, vsFields, reflect.ValueOf(vs).Elem(), vs.Pos)
 		for _, rs := range vs.RealServers {
-			warnFields(v, rsFields, reflect.ValueOf(rs).Elem(), rs.Pos)
+			if rsInline || rs.RealServerExtra != nil {
+				warnFields(v, rsFields, reflect.ValueOf(rs).Elem(), rs.Pos)
+			}
 			for _, hs := range [2][]*HTTPCheck{rs.HTTPGet, rs.SSLGet()} {
 				for _, h := range hs {
 					for _, u := range h.URLs {

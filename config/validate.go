@@ -27,6 +27,9 @@ type validator struct {
 	c    *Config
 	host Host
 	sink diagSink
+	// label is the virtual server checkVS is at (messages are formatted
+	// when given, so one serves every block without an allocation).
+	label vsLabel
 	// recs are the top-level virtual_server blocks of a parse with reuse
 	// (reuse.go), by their virtual server; nil without.
 	recs map[*VirtualServer]*blockRecord
@@ -1105,7 +1108,7 @@ func (v *validator) families(vs *VirtualServer) {
 	p := vs.Pos
 	af := 0
 	if vs.Address != nil {
-		af = familyOf(vs.Address.Host)
+		af = validFamily(vs.Address.Host)
 	}
 	type event struct {
 		line int
@@ -1120,7 +1123,8 @@ func (v *validator) families(vs *VirtualServer) {
 		evs = append(evs, event{line: rs.Pos.EndPos().Line, rs: rs})
 	}
 	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.line, b.line) })
-	drop := map[*RealServer]bool{}
+	var drop map[*RealServer]bool
+	vsKind := vs.EffectiveLBKind() // a real server's without lvs_method
 	for _, e := range evs {
 		if e.rs == nil {
 			f := map[string]int{"inet": 4, "inet6": 6}[vs.IPFamily]
@@ -1134,15 +1138,22 @@ func (v *validator) families(vs *VirtualServer) {
 			}
 			continue
 		}
-		if vs.EffectiveRSKind(e.rs) == "TUN" {
+		kind := vsKind
+		if e.rs.LVSMethod != "" {
+			kind = vs.EffectiveRSKind(e.rs)
+		}
+		if kind == "TUN" {
 			continue
 		}
-		switch f := familyOf(e.rs.Address.Host); {
+		switch f := validFamily(e.rs.Address.Host); {
 		case af == 0:
 			af = f
 		case f != af:
 			a, _ := e.rs.Address.Addr()
 			v.carryf(e.rs.Pos.EndPos(), "Address family of virtual server and real server %s don't match - skipping real server.", a)
+			if drop == nil {
+				drop = map[*RealServer]bool{}
+			}
 			drop[e.rs] = true
 		}
 	}
@@ -1164,6 +1175,15 @@ func (v *validator) families(vs *VirtualServer) {
 	}
 }
 
+// validFamily is familyOf for an address already found valid (Endpoint's
+// Addr): without a colon that is IPv4, and it is not parsed again.
+func validFamily(host string) int {
+	if strings.IndexByte(host, ':') < 0 {
+		return 4
+	}
+	return familyOf(host)
+}
+
 // familyOf is 4 or 6 for an address, 0 for anything else.
 func familyOf(host string) int {
 	a, err := netip.ParseAddr(host)
@@ -1178,7 +1198,7 @@ func familyOf(host string) int {
 
 // sorryMatchesRS: a sorry server that is also a real server takes that
 // real server's inhibit_on_failure (validate_check_config).
-func (v *validator) sorryMatchesRS(vs *VirtualServer, name, proto string) {
+func (v *validator) sorryMatchesRS(vs *VirtualServer, name *vsLabel, proto string) {
 	if vs.SorryServer.Host == "" {
 		return
 	}
@@ -1225,7 +1245,9 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 			v.carryf(p.Of("weight"), "Real server weight %d is outside range 0-%d", *rs.Weight, maxIPVSWeight)
 		}
 	}
-	v.fwdKeyword(p.Of("lvs_method"), rs.LVSMethod, "real")
+	if rs.LVSMethod != "" { // the line looked up only when there is one
+		v.fwdKeyword(p.Of("lvs_method"), rs.LVSMethod, "real")
+	}
 	var none RealServerExtra // the keywords out of line, when none is written
 	x := rs.RealServerExtra
 	if x == nil {
@@ -1272,7 +1294,7 @@ func (v *validator) timer(p Pos, kw string, dp **Duration, zeroOK bool, max time
 // the port, so a fwmark service's real servers get port 0 and an address
 // service's get the service's port; in a group, each service gives its
 // own port and keepalived only warns.
-func (v *validator) ports(vs *VirtualServer, name, proto string) {
+func (v *validator) ports(vs *VirtualServer, name *vsLabel, proto string) {
 	rss := vs.liveRealServers()
 	sorryPort := vs.SorryServer.Host != "" && vs.EffectiveSorryKind() != "NAT" && vs.SorryServer.Port != 0
 	if vs.Group != "" {
@@ -1406,6 +1428,9 @@ func (v *validator) firstScript() *Pos {
 		add(vs.Pos, "quorum_up", vs.QuorumUp.Script())
 		add(vs.Pos, "quorum_down", vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
+			if rs.RealServerExtra == nil { // no notify_up, notify_down or MISC_CHECK
+				continue
+			}
 			add(rs.Pos, "notify_up", rs.NotifyUp().Script())
 			add(rs.Pos, "notify_down", rs.NotifyDown().Script())
 			for _, m := range rs.MiscCheck() {

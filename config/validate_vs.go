@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // virtualServers reports what keepalived 2.2.7's checker reports of the
 // virtual servers, in its words: what its parser says as it reads a
@@ -94,6 +97,21 @@ func (v *validator) rsAddressOK(rs *RealServer) bool {
 	return false
 }
 
+// vsLabel is keepalived's name of a virtual server in its messages
+// (kaVS), built when a message first needs it: most blocks get none.
+type vsLabel struct {
+	vs    *VirtualServer
+	proto string
+	s     string
+}
+
+func (n *vsLabel) String() string {
+	if n.s == "" {
+		n.s = kaVS(n.vs, n.proto)
+	}
+	return n.s
+}
+
 // checkVS is validate_check_config for one virtual server.
 func (v *validator) checkVS(vs *VirtualServer) {
 	p := vs.Pos
@@ -102,7 +120,8 @@ func (v *validator) checkVS(vs *VirtualServer) {
 		return
 	}
 	proto := v.c.checkedProto(vs)
-	name := kaVS(vs, proto)
+	v.label = vsLabel{vs: vs, proto: proto}
+	name := &v.label
 	v.vsServiceFixups(vs, name, proto)
 	v.vsRealServers(vs, name, proto)
 	v.sorryMatchesRS(vs, name, proto)
@@ -118,7 +137,7 @@ func (v *validator) checkVS(vs *VirtualServer) {
 // vsServiceFixups reports keepalived's fix-ups of the service itself:
 // ha_suspend with fwmarks, protocol and one-packet scheduling, zero port,
 // protocol of a fwmark service, scheduler.
-func (v *validator) vsServiceFixups(vs *VirtualServer, name, proto string) {
+func (v *validator) vsServiceFixups(vs *VirtualServer, name *vsLabel, proto string) {
 	p := vs.Pos
 	if _, fwmarks := v.c.groupKinds(vs); vs.HASuspend && (vs.FWMark != nil || fwmarks) {
 		v.carryf(p.Of("ha_suspend"), "Virtual server %s: cannot use ha_suspend with fwmarks - clearing ha_suspend", name)
@@ -145,9 +164,13 @@ func (v *validator) vsServiceFixups(vs *VirtualServer, name, proto string) {
 
 // vsRealServers reports duplicated real servers and the default
 // forwarding method (once per virtual server, the sorry server included).
-func (v *validator) vsRealServers(vs *VirtualServer, name, proto string) {
+func (v *validator) vsRealServers(vs *VirtualServer, name *vsLabel, proto string) {
 	p := vs.Pos
-	seen := map[Endpoint]bool{}
+	// A scan finds a duplicate among a few real servers sooner than a map.
+	var seen map[Endpoint]bool
+	if len(vs.RealServers) > 16 {
+		seen = make(map[Endpoint]bool, len(vs.RealServers))
+	}
 	noKind := false
 	defaultNAT := func(method Text) {
 		if _, own := fwdMethod(method); own || noKind {
@@ -158,12 +181,18 @@ func (v *validator) vsRealServers(vs *VirtualServer, name, proto string) {
 			noKind = true
 		}
 	}
-	for _, rs := range vs.RealServers {
-		if seen[rs.Address] {
+	for i, rs := range vs.RealServers {
+		dup := false
+		if seen != nil {
+			dup = seen[rs.Address]
+			seen[rs.Address] = true
+		} else {
+			dup = slices.ContainsFunc(vs.RealServers[:i], func(o *RealServer) bool { return o.Address == rs.Address })
+		}
+		if dup {
 			v.carryf(rs.Pos, "VS %s: real server %s is duplicated - removing second rs", name, kaTrio(rs.Address.Host, proto, rs.Address.Port))
 			continue
 		}
-		seen[rs.Address] = true
 		defaultNAT(rs.LVSMethod)
 	}
 	if vs.SorryServer.Host != "" {
