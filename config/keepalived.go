@@ -177,6 +177,9 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
 	diags = refuseBadBGP(cfg, diags)
+	if opt.Reuse != nil {
+		lo.blocks.fillHashes(m.records)
+	}
 	if opt.Reuse != nil && !opt.Reuse.parsed(cfg, lo.blocks.context(m.records, opt.Strict), m.records) {
 		// The context changed: what the running blocks were read in is
 		// gone. Read the whole file again.

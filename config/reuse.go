@@ -135,6 +135,9 @@ type blockRecord struct {
 	old   *reusedBlock // set: taken from the running table, not parsed
 	diags *blockDiags  // what was said of a block read (nil: nothing)
 	keep  bool         // read, and may be reused next time
+	// unhashed: the parse did not hash the block's lines (nothing ran to
+	// compare them with); lexBlocks.fillHashes takes the lexer's hash.
+	unhashed bool
 }
 
 // blockLines is where a block was read and its lines' hash.
@@ -247,6 +250,11 @@ func (v *vsHash) reset() { v.h.Reset(); v.depth = 0 }
 // it likes, and the reuse does not take the block).
 func (v *vsHash) add(l *Line) (closed, whole bool) {
 	v.buf = hashLine(&v.h, l, v.buf)
+	return v.close(l)
+}
+
+// close is add without the hash: where the block ends.
+func (v *vsHash) close(l *Line) (closed, whole bool) {
 	d, at := closesAt(l.Words, v.depth)
 	v.depth = d
 	return at >= 0, at == len(l.Words)-1
@@ -307,10 +315,11 @@ func (b *lexBlocks) context(parsed []*blockRecord, strict bool) uint64 {
 }
 
 // scanVS reads ahead, in the chunk the cursor is in, the top-level
-// virtual_server block starting at the current line: its hash and the
-// index of its last line; ok is false when it is not one the reuse takes
-// (see opensVS, closesAt) or does not end in this chunk.
-func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
+// virtual_server block starting at the current line: its hash (with
+// hashed; else 0) and the index of its last line; ok is false when it is
+// not one the reuse takes (see opensVS, closesAt) or does not end in this
+// chunk.
+func (c *cursor) scanVS(seed maphash.Seed, hashed bool) (hash uint64, last int, ok bool) {
 	if c.wi != 0 || !opensVS(c.chunk[c.li].Words) {
 		return 0, 0, false
 	}
@@ -318,13 +327,47 @@ func (c *cursor) scanVS(seed maphash.Seed) (hash uint64, last int, ok bool) {
 	v.h.SetSeed(seed) // and reset
 	v.depth = 0
 	for i := c.li; i < len(c.chunk); i++ {
-		if closed, whole := v.add(&c.chunk[i]); closed && whole {
+		var closed, whole bool
+		if hashed {
+			closed, whole = v.add(&c.chunk[i])
+		} else {
+			closed, whole = v.close(&c.chunk[i])
+		}
+		if closed && whole {
+			if !hashed {
+				return 0, i, true
+			}
 			return v.h.Sum64(), i, true
 		} else if closed {
 			return 0, 0, false
 		}
 	}
 	return 0, 0, false
+}
+
+// fillHashes gives each record the parse left unhashed the hash the lexer
+// computed for the same lines: a block the lexer saw from the record's
+// first line to its last (regions and records are both in file order).
+// The lexer and scanVS hash a block alike, from its opening line at depth
+// 0 to the line that closes it, so the hash is the one scanVS would have
+// computed. A record the lexer has no such block for cannot be compared
+// next time and is not kept.
+func (b *lexBlocks) fillHashes(records []*blockRecord) {
+	j := 0
+	for _, rec := range records {
+		if !rec.unhashed {
+			continue
+		}
+		for j < len(b.regions) && b.regions[j].start < rec.start {
+			j++
+		}
+		if j < len(b.regions) && b.regions[j].start == rec.start && b.regions[j].end == rec.end {
+			rec.hash = b.regions[j].hash
+		} else {
+			rec.keep = false
+		}
+		rec.unhashed = false
+	}
 }
 
 // skipLines moves the cursor past the lines up to and including last, as
@@ -343,14 +386,18 @@ func (c *cursor) skipLines(last int) {
 // record to fill once the block is parsed (recordVS), or nil when the
 // statement is not such a block.
 func (p *parser) reuseVS(v reflect.Value, s *blockSchema, pos *Pos) *blockRecord {
-	hash, last, ok := p.scanVS(p.reuse.seed)
+	// With nothing running to compare the block with (a first load, or a
+	// whole read), its hash is the lexer's, taken once the parse is done
+	// (lexBlocks.fillHashes): the lines are not hashed twice.
+	hashed := p.reuse.from != nil
+	hash, last, ok := p.scanVS(p.reuse.seed, hashed)
 	if !ok {
 		return nil
 	}
 	if len(p.recSlab) == cap(p.recSlab) {
 		p.recSlab = make([]blockRecord, 0, 256)
 	}
-	p.recSlab = append(p.recSlab, blockRecord{blockLines: blockLines{start: p.chunk[p.li].Pos.Seq, end: p.chunk[last].Pos.Seq, hash: hash}})
+	p.recSlab = append(p.recSlab, blockRecord{blockLines: blockLines{start: p.chunk[p.li].Pos.Seq, end: p.chunk[last].Pos.Seq, hash: hash}, unhashed: !hashed})
 	rec := &p.recSlab[len(p.recSlab)-1]
 	p.records = append(p.records, rec)
 	f := s.field("virtual_server")

@@ -401,3 +401,26 @@ func TestReuseReadsAllAfterManyChanges(t *testing.T) {
 	step(2, 0, 600) // so this one reads them all
 	step(2, 600, 0)
 }
+
+// TestFillHashes: a record the parse left unhashed takes the hash of the
+// lexer's block with the same first and last lines; one the lexer has no
+// such block for is not kept; a hashed one is left as it is.
+func TestFillHashes(t *testing.T) {
+	b := &lexBlocks{regions: []blockLines{{start: 1, end: 5, hash: 11}, {start: 9, end: 12, hash: 22}, {start: 20, end: 30, hash: 33}}}
+	recs := []*blockRecord{
+		{blockLines: blockLines{start: 1, end: 5}, keep: true, unhashed: true},
+		{blockLines: blockLines{start: 9, end: 11}, keep: true, unhashed: true},  // ends elsewhere
+		{blockLines: blockLines{start: 14, end: 16}, keep: true, unhashed: true}, // no block there
+		{blockLines: blockLines{start: 20, end: 30, hash: 7}, keep: true},        // hashed by the parse
+	}
+	b.fillHashes(recs)
+	want := []struct {
+		hash uint64
+		keep bool
+	}{{11, true}, {0, false}, {0, false}, {7, true}}
+	for i, r := range recs {
+		if r.hash != want[i].hash || r.keep != want[i].keep || r.unhashed {
+			t.Errorf("record %d: hash %d keep %v unhashed %v, want hash %d keep %v", i, r.hash, r.keep, r.unhashed, want[i].hash, want[i].keep)
+		}
+	}
+}
