@@ -74,6 +74,9 @@ func Refs(cfg *config.Config) []Ref {
 		add(vs.Pos, "quorum_up", w, vs.QuorumUp.Script())
 		add(vs.Pos, "quorum_down", w, vs.QuorumDown.Script())
 		for _, rs := range vs.RealServers {
+			if rs.RealServerExtra == nil { // its notify scripts and MISC_CHECKs live there
+				continue
+			}
 			rw := func() string { return w() + " real_server " + rs.Address.String() }
 			add(rs.Pos, "notify_up", rw, rs.NotifyUp().Script())
 			add(rs.Pos, "notify_down", rw, rs.NotifyDown().Script())
