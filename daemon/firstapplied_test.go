@@ -20,7 +20,12 @@ type gatedIPVS struct {
 	entered chan struct{}
 	release chan struct{}
 	adds    atomic.Int32
+	// raw is the last RawSends setting, rawCalls how many were made.
+	raw      atomic.Bool
+	rawCalls atomic.Int32
 }
+
+func (g *gatedIPVS) RawSends(on bool) { g.raw.Store(on); g.rawCalls.Add(1) }
 
 func (g *gatedIPVS) NewService(*ipvs.Service) error {
 	if g.adds.Add(1) == 1 {
@@ -64,6 +69,9 @@ func TestFirstAppliedAfterFirstPass(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("FirstApplied called %d times while the first pass was under way", n)
 	}
+	if !h.raw.Load() {
+		t.Errorf("the first pass's batches are not raw (RawSends called %d times)", h.rawCalls.Load())
+	}
 	close(h.release)
 	released = true
 	deadline := time.Now().Add(10 * time.Second)
@@ -73,6 +81,9 @@ func TestFirstAppliedAfterFirstPass(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("FirstApplied called %d times after the first pass, want 1", n)
 	}
+	if h.raw.Load() || h.rawCalls.Load() != 2 {
+		t.Errorf("after the first pass: raw sends %v after %d RawSends calls, want off after 2", h.raw.Load(), h.rawCalls.Load())
+	}
 	d.lvs.mgr.SetConfig(d.cfg) // another pass
 	time.Sleep(200 * time.Millisecond)
 	if err := stop(); err != nil {
@@ -80,6 +91,29 @@ func TestFirstAppliedAfterFirstPass(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("FirstApplied called %d times in all, want 1", n)
+	}
+	if h.raw.Load() || h.rawCalls.Load() != 2 {
+		t.Errorf("in all: raw sends %v after %d RawSends calls, want off after 2", h.raw.Load(), h.rawCalls.Load())
+	}
+}
+
+// TestUntilFirst: what untilFirst turns on is turned off when the first
+// pass is done, once; asked after that, it is not turned on at all.
+func TestUntilFirst(t *testing.T) {
+	var h heapTrim
+	on, off := 0, 0
+	h.untilFirst(func() { on++ }, func() { off++ })
+	if on != 1 || off != 0 {
+		t.Fatalf("before the first pass: on %d, off %d; want 1, 0", on, off)
+	}
+	h.firstDone()
+	h.firstDone()
+	if on != 1 || off != 1 {
+		t.Fatalf("after the first pass: on %d, off %d; want 1, 1", on, off)
+	}
+	h.untilFirst(func() { on++ }, func() { off++ })
+	if on != 1 || off != 1 {
+		t.Fatalf("asked after the first pass: on %d, off %d; want 1, 1", on, off)
 	}
 }
 

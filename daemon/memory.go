@@ -18,17 +18,42 @@ type heapTrim struct {
 	// trim that follows the first reconcile pass.
 	first     func()
 	firstOnce sync.Once
+	// mu guards done and after: what untilFirst asked to undo when the
+	// first pass is done.
+	mu    sync.Mutex
+	done  bool
+	after []func()
 }
 
 // firstDone tells Options.FirstApplied, once: the first configuration's
 // IPVS table has been through a reconcile pass, or there is none to
-// program.
+// program. Then it undoes what untilFirst did.
 func (h *heapTrim) firstDone() {
 	h.firstOnce.Do(func() {
 		if h.first != nil {
 			h.first()
 		}
+		h.mu.Lock()
+		h.done = true
+		after := h.after
+		h.after = nil
+		h.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
 	})
+}
+
+// untilFirst calls on now and off once the first pass is done; when that
+// is already past it calls neither.
+func (h *heapTrim) untilFirst(on, off func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	on()
+	h.after = append(h.after, off)
 }
 
 // arm asks for a trim after the next reconcile pass that succeeds.

@@ -21,7 +21,20 @@ type KernelHandle struct {
 	batch     *batchSocket // nil: one request at a time through moby
 	// badReplies counts replies moby/ipvs's parser panicked on.
 	badReplies atomic.Uint64
+	// rawSends: the batches go to the kernel without telling the Go
+	// scheduler (RawSends).
+	rawSends atomic.Bool
 }
+
+// RawSends sets whether ApplyOps's batches go to the kernel through raw
+// system calls, which the Go scheduler is not told of (see sendRaw): its
+// monitor thread then does not wake every 20 µs to take the processor
+// back while the kernel carries out a batch, and the batch's thread keeps
+// its processor. kt run turns it on for its first load, while the
+// collector is set aside (internal/loadheap), so that no stop of the
+// world waits on a batch; other goroutines wait at most one batch (256
+// changes) on a one-processor machine.
+func (k *KernelHandle) RawSends(on bool) { k.rawSends.Store(on) }
 
 var _ Handle = (*KernelHandle)(nil)
 
@@ -64,6 +77,9 @@ func (k *KernelHandle) ApplyOps(ops []Op) ([]error, error) {
 	if k.batch == nil {
 		return nil, ErrNoBatch
 	}
+	k.batch.mu.Lock()
+	k.batch.raw = k.rawSends.Load()
+	k.batch.mu.Unlock()
 	return k.batch.apply(ops)
 }
 

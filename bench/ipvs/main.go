@@ -176,6 +176,8 @@ func runKT(dir string) error {
 	// the load's garbage returned to the kernel (daemon's heapTrim),
 	// after the timed part.
 	resumeGC := loadheap.Pause(filepath.Join(dir, "full.conf"))
+	// As kt run's first pass, the batches go raw (KernelHandle.RawSends).
+	h.RawSends(true)
 	cfg, err := load(filepath.Join(dir, "full.conf"))
 	if err != nil {
 		return err
@@ -190,6 +192,7 @@ func runKT(dir string) error {
 		return err
 	}
 	t3, c3 := time.Now(), cpu()
+	h.RawSends(false)
 	resumeGC()
 	debug.FreeOSMemory()
 	cfg2, err := load(filepath.Join(dir, "changed.conf"))
