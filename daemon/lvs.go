@@ -264,7 +264,7 @@ func (d *Daemon) setupLVS() error {
 	if r := d.scriptRunner(); !r.Security && os.Getuid() == 0 && hasLVSScripts(cfg) {
 		d.log.Warn("SECURITY VIOLATION - check scripts are being executed but script_security not enabled")
 	}
-	p := &lvsPart{vs: map[string]*config.VirtualServer{}, schedOpts: so, scripts: d.prepareLVSScripts(cfg), open: open}
+	p := &lvsPart{vs: make(map[string]*config.VirtualServer, len(cfg.VirtualServers)), schedOpts: so, scripts: d.prepareLVSScripts(cfg), open: open}
 	for _, vs := range cfg.VirtualServers {
 		p.vs[lvs.VSName(vs)] = vs
 	}
