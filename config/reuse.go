@@ -163,23 +163,44 @@ type reuseLoad struct {
 
 // hashLine adds a line, with where it was written, to h: the line is
 // encoded into buf (returned, to be passed again with the next line) and
-// written at once; one Write per word took half again the time.
-func hashLine(h *maphash.Hash, l *Line, buf []byte) []byte {
-	buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(l.Pos.Line))
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(l.Pos.Seq))
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(l.Pos.File)))
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(l.Words)))
-	buf = append(buf, l.Pos.File...)
+// written at once; one Write per word took half again the time. Where it
+// was written goes as what changed since the line before (at, reset with
+// the hash): the file only when it changes, the line and the place among
+// all lines as differences, so that the bytes hashed are mostly the
+// words'. Each part is length-prefixed or of fixed form, so the bytes
+// still tell the lines apart.
+func hashLine(h *maphash.Hash, at *linePlace, l *Line, buf []byte) []byte {
+	buf = buf[:0]
+	if l.Pos.File != at.file {
+		buf = append(buf, 1)
+		buf = binary.AppendUvarint(buf, uint64(len(l.Pos.File)))
+		buf = append(buf, l.Pos.File...)
+		at.file = l.Pos.File
+	} else {
+		buf = append(buf, 0)
+	}
+	buf = binary.AppendVarint(buf, int64(l.Pos.Line)-int64(at.line))
+	buf = binary.AppendVarint(buf, int64(l.Pos.Seq)-int64(at.seq))
+	at.line, at.seq = l.Pos.Line, l.Pos.Seq
+	buf = binary.AppendUvarint(buf, uint64(len(l.Words)))
 	for _, w := range l.Words {
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(w.Text)))
-		q := byte(0)
+		n := uint64(len(w.Text)) << 1
 		if w.Quoted {
-			q = 1
+			n |= 1
 		}
-		buf = append(append(buf, q), w.Text...)
+		buf = binary.AppendUvarint(buf, n)
+		buf = append(buf, w.Text...)
 	}
 	h.Write(buf)
 	return buf
+}
+
+// linePlace is where the line hashLine hashed last was written: the
+// zero value before the first.
+type linePlace struct {
+	file string
+	line int
+	seq  int32
 }
 
 // opensVS reports whether words start a top-level virtual_server block as
@@ -221,6 +242,7 @@ func closesAt(words []Word, depth int) (int, int) {
 // virtual_server blocks it saw (which the parser must account for).
 type lexBlocks struct {
 	ctx     maphash.Hash
+	ctxAt   linePlace // the context's last line (hashLine)
 	block   vsHash
 	in      bool
 	start   int32
@@ -238,18 +260,19 @@ func newLexBlocks(seed maphash.Seed) *lexBlocks {
 // lexer (lexBlocks) and the parser (scanVS) both read one.
 type vsHash struct {
 	h     maphash.Hash
-	depth int    // braces open after the lines added
-	buf   []byte // hashLine's
+	at    linePlace // the block's last line added (hashLine)
+	depth int       // braces open after the lines added
+	buf   []byte    // hashLine's
 }
 
 // reset starts a block.
-func (v *vsHash) reset() { v.h.Reset(); v.depth = 0 }
+func (v *vsHash) reset() { v.h.Reset(); v.at = linePlace{}; v.depth = 0 }
 
 // add hashes the block's next line: closed, the block's brace closed on
 // it; whole, at its last word (words after it: the parser reads them as
 // it likes, and the reuse does not take the block).
 func (v *vsHash) add(l *Line) (closed, whole bool) {
-	v.buf = hashLine(&v.h, l, v.buf)
+	v.buf = hashLine(&v.h, &v.at, l, v.buf)
 	return v.close(l)
 }
 
@@ -269,7 +292,7 @@ func (b *lexBlocks) line(l *Line, depth int) {
 	}
 	if !b.in {
 		// The block's hashLine buffer serves the context too: one line at a time.
-		b.block.buf = hashLine(&b.ctx, l, b.block.buf)
+		b.block.buf = hashLine(&b.ctx, &b.ctxAt, l, b.block.buf)
 		return
 	}
 	closed, whole := b.block.add(l)
@@ -325,7 +348,7 @@ func (c *cursor) scanVS(seed maphash.Seed, hashed bool) (hash uint64, last int, 
 	}
 	v := &c.vs
 	v.h.SetSeed(seed) // and reset
-	v.depth = 0
+	v.at, v.depth = linePlace{}, 0
 	for i := c.li; i < len(c.chunk); i++ {
 		var closed, whole bool
 		if hashed {
