@@ -67,34 +67,38 @@ func (m HealthMap) RealServerHealth(k RSKey) (Health, bool) {
 }
 
 // rsState is one real server, resolved. The fields are ordered so that
-// none is padded: a virtual server holds one per real server (112 bytes,
-// 144 before; 4 of them fit a 448-byte allocation instead of 576).
+// none is padded: a virtual server holds one per real server (88 bytes;
+// 112 with its virtual server's name in an RSKey of its own and the
+// previous state in a struct, 144 before that).
 type rsState struct {
-	// key.RS of a real server is filled in when a verdict is first
-	// looked up (rsKey): a config without checkers has none, and 40,000
-	// of those strings were an allocation each on every full load.
-	key        RSKey
+	// rs is the RS of the real server's RSKey (the VS is its virtual
+	// server's name): a real server's is filled in when a verdict is
+	// first looked up (rsKey): a config without checkers has none, and
+	// 40,000 of those strings were an allocation each on every full load.
+	rs         string
 	cfg        *config.RealServer
 	addr       netip.Addr
 	baseWeight int // configured weight
 	weight     int // effective weight while alive
 	port       int // configured port (0: the service's)
-	idx        int // index of cfg in its virtual server's RealServers
-	// prev is the state of this real server under the config planned
-	// before a reload, when it was there (for the reload's action lines).
-	prev        prevState
-	fwd         uint32 // forwarding method
-	startAlive  bool   // without a verdict: no checkers, or no alpha
+	// prevWeight, prevKnown and prevAlive are the state of this real
+	// server under the config planned before a reload, when it was there
+	// (for the reload's action lines): its weight as the kernel takes it
+	// (32 bits).
+	prevWeight  int32
+	idx         int32 // index of cfg in its virtual server's RealServers
+	fwd         uint8 // forwarding method (Fwd*)
+	prevKnown   bool
+	prevAlive   bool
+	startAlive  bool // without a verdict: no checkers, or no alpha
 	alive       bool
 	inhibit     bool
 	plainFWMark bool // of a "virtual_server fwmark N" (not a group)
 }
 
-// prevState is a real server's state before a reload: its weight as the
-// kernel takes it (32 bits), for the log lines only.
-type prevState struct {
-	weight       int32
-	known, alive bool
+// setPrev records w and alive as r's state before a reload.
+func (r *rsState) setPrev(w int, alive bool) {
+	r.prevKnown, r.prevAlive, r.prevWeight = true, alive, int32(w)
 }
 
 // vsState is one virtual server, resolved.
@@ -161,8 +165,7 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers)), fresh: true,
 		q: vs.EffectiveQuorum(), h: vs.EffectiveHysteresis()}
-	fwd, err := parseFwd(vs.EffectiveLBKind())
-	if err != nil {
+	if _, err := parseFwd(vs.EffectiveLBKind()); err != nil {
 		return nil, err
 	}
 	var seen map[config.Endpoint]bool // only for many real servers: a scan is cheaper for a few
@@ -177,10 +180,12 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		if !ok {
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
-		r := rsState{key: RSKey{VS: st.name}, cfg: rs, idx: i, addr: a.Unmap(), port: rs.Address.Port, fwd: fwd, baseWeight: vs.EffectiveWeightOf(rs)}
-		if r.fwd, err = parseFwd(vs.EffectiveRSKind(rs)); err != nil {
+		r := rsState{cfg: rs, idx: int32(i), addr: a.Unmap(), port: rs.Address.Port, baseWeight: vs.EffectiveWeightOf(rs)}
+		rfwd, err := parseFwd(vs.EffectiveRSKind(rs))
+		if err != nil {
 			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
 		}
+		r.fwd = uint8(rfwd)
 		r.plainFWMark = vs.FWMark != nil
 		r.inhibit = vs.InhibitOnFailure
 		if rs.InhibitOnFailure != nil {
@@ -198,17 +203,20 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		if !ok {
 			return nil, fmt.Errorf("sorry_server %q: not an IP address", vs.SorryServer.Host)
 		}
-		s := rsState{key: RSKey{VS: st.name, RS: vs.SorryServer.String()}, addr: a.Unmap(), port: vs.SorryServer.Port,
-			fwd: fwd, weight: 1, inhibit: vs.SorryServerInhibit, alive: true, plainFWMark: vs.FWMark != nil}
-		if s.fwd, err = parseFwd(vs.EffectiveSorryKind()); err != nil {
+		s := rsState{rs: vs.SorryServer.String(), addr: a.Unmap(), port: vs.SorryServer.Port,
+			weight: 1, inhibit: vs.SorryServerInhibit, alive: true, plainFWMark: vs.FWMark != nil}
+		sfwd, err := parseFwd(vs.EffectiveSorryKind())
+		if err != nil {
 			return nil, fmt.Errorf("sorry_server: %w", err)
 		}
+		s.fwd = uint8(sfwd)
 		st.sorry = &s
 	}
-	st.services, err = services(cfg, vs, st)
+	svcs, err := services(cfg, vs, st)
 	if err != nil {
 		return nil, err
 	}
+	st.services = svcs
 	return st, nil
 }
 
@@ -261,21 +269,25 @@ func (r *rsState) sameAs(old *rsState) bool {
 		threshold(r.cfg, false) == threshold(old.cfg, false)
 }
 
-// sameKey reports whether r and old have the same RSKey.
+// sameKey reports whether r and old, of namesake virtual servers, have
+// the same RSKey.
 func (r *rsState) sameKey(old *rsState) bool {
 	if r.cfg != nil && old.cfg != nil {
-		return r.key.VS == old.key.VS && r.cfg.Address == old.cfg.Address
+		return r.cfg.Address == old.cfg.Address
 	}
-	return r.rsKey() == old.rsKey()
+	return r.rsName() == old.rsName()
 }
 
-// rsKey is r's RSKey, its RS named on first use.
-func (r *rsState) rsKey() RSKey {
-	if r.key.RS == "" && r.cfg != nil {
-		r.key.RS = r.cfg.Address.String()
+// rsName is the RS of r's RSKey, named on first use.
+func (r *rsState) rsName() string {
+	if r.rs == "" && r.cfg != nil {
+		r.rs = r.cfg.Address.String()
 	}
-	return r.key
+	return r.rs
 }
+
+// rsKey is r's RSKey in the virtual server named vs.
+func (r *rsState) rsKey(vs string) RSKey { return RSKey{VS: vs, RS: r.rsName()} }
 
 // threshold is rs's uthreshold (upper) or lthreshold as dest programs it.
 func threshold(rs *config.RealServer, upper bool) uint32 {
@@ -320,7 +332,7 @@ func carryOver(old, vss []*vsState) {
 		}
 		for i := range v.rs {
 			v.rs[i].alive, v.rs[i].weight = o.rs[i].alive, o.rs[i].weight
-			v.rs[i].prev = prevState{known: true, alive: o.rs[i].alive, weight: int32(o.rs[i].weight)}
+			v.rs[i].setPrev(o.rs[i].weight, o.rs[i].alive)
 		}
 		v.weightSum, v.entries, v.builtFor = o.weightSum, o.entries, o.builtFor
 	}
@@ -351,7 +363,7 @@ func (v *vsState) prevFrom(old *vsState) {
 			}
 		}
 		if o != nil {
-			r.prev = prevState{known: true, alive: o.alive, weight: int32(o.weight)}
+			r.setPrev(o.weight, o.alive)
 		}
 	}
 }
@@ -366,7 +378,7 @@ func (v *vsState) applyHealth(h HealthView) bool {
 	for i := range v.rs {
 		r := &v.rs[i]
 		alive, weight := r.startAlive, r.baseWeight
-		if hv, ok := verdict(h, none, r); ok {
+		if hv, ok := verdict(h, none, v.name, r); ok {
 			alive = hv.Up
 			if hv.WeightSet {
 				weight = max(hv.Weight, 0)
@@ -383,12 +395,13 @@ func (v *vsState) applyHealth(h HealthView) bool {
 	return changed
 }
 
-// verdict is h's verdict on r; none says h has no verdict at all.
-func verdict(h HealthView, none bool, r *rsState) (Health, bool) {
+// verdict is h's verdict on r of the virtual server named vs; none says
+// h has no verdict at all.
+func verdict(h HealthView, none bool, vs string, r *rsState) (Health, bool) {
 	if none {
 		return Health{}, false
 	}
-	return h.RealServerHealth(r.rsKey())
+	return h.RealServerHealth(r.rsKey(vs))
 }
 
 func hasCheckers(rs *config.RealServer) bool {
@@ -577,7 +590,7 @@ func (r *rsState) dest(s Service, weight int) Dest {
 		// specified - clearing"); a group's fwmark keeps it.
 		port = 0
 	}
-	d := Dest{Key: DestKey{Addr: r.addr, Port: uint16(port)}, Weight: weight, Fwd: r.fwd}
+	d := Dest{Key: DestKey{Addr: r.addr, Port: uint16(port)}, Weight: weight, Fwd: uint32(r.fwd)}
 	if r.cfg != nil {
 		if r.cfg.UThreshold != nil && *r.cfg.UThreshold > 0 {
 			d.UThreshold = uint32(*r.cfg.UThreshold)
@@ -826,8 +839,8 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 			// weight, update_svr_wgt); a new one is added without a line.
 			for i := range before {
 				r := &v.rs[i]
-				if r.prev.known {
-					before[i].alive, before[i].weight = r.prev.alive, int(r.prev.weight)
+				if r.prevKnown {
+					before[i].alive, before[i].weight = r.prevAlive, int(r.prevWeight)
 				} else {
 					before[i].alive, before[i].weight = r.alive, r.weight
 				}
