@@ -88,7 +88,7 @@ virtual_server fwmark 7 {
 			ref.OnAction = func(s string) { want = append(want, s) }
 			p.Plan(cfg1, health)
 			ref.Plan(cfg1, health)
-			old := map[string][]*Entry{}
+			old := map[string][]Entry{}
 			for _, v := range p.vss {
 				old[v.name] = v.entries
 			}
@@ -118,7 +118,7 @@ virtual_server fwmark 7 {
 				t.Errorf("actions %q, want %q and %q", got, want, tt.extra)
 			}
 			for _, v := range p.vss {
-				reused := len(v.entries) > 0 && len(old[v.name]) > 0 && v.entries[0] == old[v.name][0]
+				reused := len(v.entries) > 0 && len(old[v.name]) > 0 && &v.entries[0] == &old[v.name][0]
 				if want := slices.Contains(tt.unchanged, v.name); reused != want {
 					t.Errorf("%s: entries reused %v, want %v", v.name, reused, want)
 				}

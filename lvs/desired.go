@@ -116,8 +116,10 @@ type vsState struct {
 
 	// The entries last built for the Planner, and the quorum state they
 	// were built with; nil: build again.
-	entries  []*Entry
+	entries  []Entry
 	builtFor bool
+	// slabbed: carved from a first load's slab (see Planner.resolve).
+	slabbed bool
 	// fresh: resolved from a config the Planner has not planned yet.
 	fresh bool
 	// gen is the Planner's resolve pass that resolved or reused it last.
@@ -140,19 +142,22 @@ func (v *vsState) hysteresis() int { return v.h }
 // resolve reads every virtual server of cfg, without the checkers'
 // verdicts (applyHealth adds them). A virtual server that cannot be
 // programmed is left out with an error.
-func resolve(cfg *config.Config) ([]*vsState, []error) {
+func resolve(cfg *config.Config, s *slab) ([]*vsState, []error) {
 	var out []*vsState
 	var errs []error
 	if cfg == nil {
 		return nil, nil
 	}
-	for _, vs := range cfg.VirtualServers {
+	for i, vs := range cfg.VirtualServers {
 		if vs == nil || cfg.VSIgnored(vs) {
 			// keepalived drops a virtual server with no real server, or
 			// whose group's address families do not fit it.
 			continue
 		}
-		st, err := resolveVS(cfg, vs)
+		if s != nil {
+			s.left = len(cfg.VirtualServers) - i
+		}
+		st, err := resolveVS(cfg, vs, s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lvs: virtual_server %s (%s): %w", VSName(vs), vs.Pos, err))
 			continue
@@ -162,8 +167,11 @@ func resolve(cfg *config.Config) ([]*vsState, []error) {
 	return out, errs
 }
 
-func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
-	st := &vsState{name: VSName(vs), cfg: vs, rs: make([]rsState, 0, len(vs.RealServers)), fresh: true,
+// resolveVS resolves vs, its state and slices carved from s (nil: each
+// allocated on its own).
+func resolveVS(cfg *config.Config, vs *config.VirtualServer, s *slab) (*vsState, error) {
+	st := s.newVS()
+	*st = vsState{name: VSName(vs), cfg: vs, rs: s.realServers(len(vs.RealServers)), fresh: true,
 		q: vs.EffectiveQuorum(), h: vs.EffectiveHysteresis()}
 	if _, err := parseFwd(vs.EffectiveLBKind()); err != nil {
 		return nil, err
@@ -212,7 +220,7 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer) (*vsState, error) {
 		s.fwd = uint8(sfwd)
 		st.sorry = &s
 	}
-	svcs, err := services(cfg, vs, st)
+	svcs, err := services(cfg, vs, st, s)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +418,7 @@ func hasCheckers(rs *config.RealServer) bool {
 
 // services lists the kernel services a virtual server stands for: one, or
 // one per address (range) and fwmark of its group.
-func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Service, error) {
+func services(cfg *config.Config, vs *config.VirtualServer, st *vsState, sl *slab) ([]Service, error) {
 	tmpl := Service{Sched: strings.ToLower(vs.EffectiveLBAlgo()), PEName: vs.PersistenceEngine}
 	if err := checkSched(tmpl.Sched); err != nil {
 		return nil, err
@@ -494,7 +502,7 @@ func services(cfg *config.Config, vs *config.VirtualServer, st *vsState) ([]Serv
 	default:
 		return nil, errors.New("no address, fwmark or group")
 	}
-	out := make([]Service, 0, len(keys))
+	out := sl.services(len(keys))
 	for _, k := range keys {
 		s, err := mk(k)
 		if err != nil {
@@ -603,17 +611,18 @@ func (r *rsState) dest(s Service, weight int) Dest {
 }
 
 // build returns v's services with the destinations they have while the
-// quorum is up or down. The entries and their destinations are carved
-// from one allocation each: three per virtual server, not a map per
-// service.
-func (v *vsState) build(quorumUp bool) []*Entry {
+// quorum is up or down (never nil). The entries and their destinations
+// are carved from one allocation each: two per virtual server, not a map
+// per service. They are not carved from a slab as the states are: the
+// Reconciler keeps them (lent) beyond the Planner, so a slab's chunk would
+// live as long as any entry of it does.
+func (v *vsState) build(quorumUp bool) []Entry {
 	sorryMode := !quorumUp && v.sorry != nil
 	per := len(v.rs)
 	if v.sorry != nil {
 		per++
 	}
 	ents := make([]Entry, len(v.services))
-	out := make([]*Entry, len(v.services))
 	dests := make([]Dest, 0, len(v.services)*per)
 	for i, s := range v.services {
 		lo := len(dests)
@@ -652,15 +661,15 @@ func (v *vsState) build(quorumUp bool) []*Entry {
 			ents[i].Dests = ds[:len(ds):len(ds)] // an append copies, never runs into the next service's
 		}
 		ents[i].Service = s
-		out[i] = &ents[i]
 	}
-	return out
+	return ents
 }
 
 // put adds entries to t; a service two virtual servers share gets the
 // destinations of both.
-func put(t Table, entries []*Entry) {
-	for _, e := range entries {
+func put(t Table, entries []Entry) {
+	for i := range entries {
+		e := &entries[i]
 		old := t[e.Service.Key]
 		if old == nil {
 			t[e.Service.Key] = e
@@ -697,7 +706,8 @@ func Desired(cfg *config.Config, health HealthView, quorumUp map[string]bool) (T
 	if health == nil {
 		health = HealthMap(nil)
 	}
-	vss, errs := resolve(cfg)
+	sl := &slab{}
+	vss, errs := resolve(cfg, sl)
 	t := make(Table, len(vss))
 	for _, v := range vss {
 		v.applyHealth(health)
@@ -786,6 +796,9 @@ type Planner struct {
 	seeded       bool
 	gen          uint64
 	fpBuf, fpOld []byte
+	// slabLive and slabDead count the states carved from the first
+	// load's slab that the config last planned has, and those it dropped.
+	slabLive, slabDead int
 }
 
 // NewPlanner returns a Planner that has seen no state yet.
@@ -881,12 +894,22 @@ func (p *Planner) Plan(cfg *config.Config, health HealthView) (Table, []Event, [
 // Reconciler then skips its entries. The others are resolved, and those
 // whose namesake before programs the same still get its entries
 // (carryOver), which covers the blocks without a fingerprint.
+//
+// With nothing planned before (the first load), the states come from a
+// slab; a reload allocates each one. Once a quarter of the slab's states
+// are dropped (of a slab of compactMin or more), the rest move out of it
+// (compact), so that its chunks do not outlive the first load by much.
 func (p *Planner) resolve(cfg *config.Config) {
 	old, oldFP := p.vss, p.byFP
 	p.gen++
 	p.cfg, p.vss, p.errs, p.byFP = cfg, nil, nil, nil
 	if cfg == nil {
+		p.slabLive, p.slabDead = 0, 0 // old is dropped whole
 		return
+	}
+	var sl *slab
+	if len(old) == 0 {
+		sl = &slab{}
 	}
 	if !p.seeded {
 		p.seed, p.seeded = maphash.MakeSeed(), true
@@ -902,7 +925,7 @@ func (p *Planner) resolve(cfg *config.Config) {
 	vss := make([]*vsState, 0, len(cfg.VirtualServers))
 	var fresh []*vsState
 	buf, obuf := p.fpBuf[:0], p.fpOld[:0]
-	for _, vs := range cfg.VirtualServers {
+	for i, vs := range cfg.VirtualServers {
 		if vs == nil {
 			continue
 		}
@@ -930,21 +953,29 @@ func (p *Planner) resolve(cfg *config.Config) {
 			// whose group's address families do not fit it.
 			continue
 		}
-		st, err := resolveVS(cfg, vs)
+		if sl != nil {
+			sl.left = len(cfg.VirtualServers) - i
+		}
+		st, err := resolveVS(cfg, vs, sl)
 		if err != nil {
 			p.errs = append(p.errs, fmt.Errorf("lvs: virtual_server %s (%s): %w", VSName(vs), vs.Pos, err))
 			continue
 		}
-		st.gen = p.gen
+		st.gen, st.slabbed = p.gen, sl != nil
 		if ok {
 			note(h, st)
 		}
 		vss = append(vss, st)
-		fresh = append(fresh, st)
+		if len(old) > 0 { // only carryOver needs them
+			fresh = append(fresh, st)
+		}
 	}
 	p.fpBuf, p.fpOld = buf, obuf
 	p.vss, p.byFP = vss, byFP
-	if len(fresh) == 0 || len(old) == 0 {
+	if len(old) == 0 {
+		if sl != nil {
+			p.slabLive, p.slabDead = len(vss), 0
+		}
 		return
 	}
 	gone := make([]*vsState, 0, len(fresh))
@@ -953,7 +984,58 @@ func (p *Planner) resolve(cfg *config.Config) {
 			gone = append(gone, o)
 		}
 	}
-	carryOver(gone, fresh)
+	if len(fresh) > 0 {
+		carryOver(gone, fresh)
+	}
+	// A state the new config dropped may sit in the first load's slab,
+	// whose chunk its neighbours keep: cleared, it keeps nothing of the
+	// old config alive with it.
+	for _, o := range gone {
+		if o.slabbed {
+			p.slabLive--
+			p.slabDead++
+		}
+		o.release()
+	}
+	if p.slabLive+p.slabDead >= compactMin && p.slabDead*3 >= p.slabLive {
+		p.compact()
+	}
+}
+
+// compactMin is how many states the first load's slab must have had for
+// Planner.resolve to compact it: a few chunks are not worth moving states
+// for.
+const compactMin = 4 * slabBatch
+
+// compact moves the planned states that sit in the first load's slab out
+// of it, each into allocations of its own, and clears them there.
+func (p *Planner) compact() {
+	moved := make(map[*vsState]*vsState, p.slabLive)
+	for i, v := range p.vss {
+		if !v.slabbed {
+			continue
+		}
+		nv := new(vsState)
+		*nv = *v
+		nv.rs, nv.services, nv.slabbed = slices.Clone(v.rs), slices.Clone(v.services), false
+		p.vss[i], moved[v] = nv, nv
+		v.release()
+	}
+	for h, v := range p.byFP {
+		if nv := moved[v]; nv != nil {
+			p.byFP[h] = nv
+		}
+	}
+	p.slabLive, p.slabDead = 0, 0
+}
+
+// release clears v, its real servers and services, once no plan has it
+// (or another state took its place).
+// Its entries stay: they may be carried over, or the Reconciler's.
+func (v *vsState) release() {
+	clear(v.rs)
+	clear(v.services)
+	*v = vsState{}
 }
 
 func (v *vsState) event(up, init, stopping bool, threshold int) Event {
@@ -969,7 +1051,7 @@ func (v *vsState) event(up, init, stopping bool, threshold int) Event {
 // virtual server with omega whose quorum is up (keepalived runs the down
 // notifiers on the way out only with omega).
 func (p *Planner) Stop(cfg *config.Config) []Event {
-	vss, _ := resolve(cfg)
+	vss, _ := resolve(cfg, nil)
 	var evs []Event
 	for _, v := range vss {
 		if up := p.quorum[v.name]; up && v.cfg.Omega {
