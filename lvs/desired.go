@@ -167,13 +167,17 @@ func resolve(cfg *config.Config, s *slab) ([]*vsState, []error) {
 	return out, errs
 }
 
-// resolveVS resolves vs, its state and slices carved from s (nil: each
+// resolveVS resolves vs, its state and slices carved from sl (nil: each
 // allocated on its own).
-func resolveVS(cfg *config.Config, vs *config.VirtualServer, s *slab) (*vsState, error) {
-	st := s.newVS()
-	*st = vsState{name: VSName(vs), cfg: vs, rs: s.realServers(len(vs.RealServers)), fresh: true,
+func resolveVS(cfg *config.Config, vs *config.VirtualServer, sl *slab) (*vsState, error) {
+	st := sl.newVS()
+	*st = vsState{name: VSName(vs), cfg: vs, rs: sl.realServers(len(vs.RealServers)), fresh: true,
 		q: vs.EffectiveQuorum(), h: vs.EffectiveHysteresis()}
-	if _, err := parseFwd(vs.EffectiveLBKind()); err != nil {
+	// The real servers' forwarding method is most often the virtual
+	// server's: parsed once.
+	lbKind := vs.EffectiveLBKind()
+	lbFwd, err := parseFwd(lbKind)
+	if err != nil {
 		return nil, err
 	}
 	var seen map[config.Endpoint]bool // only for many real servers: a scan is cheaper for a few
@@ -189,9 +193,11 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, s *slab) (*vsState,
 			return nil, fmt.Errorf("real_server %q: not an IP address", rs.Address.Host)
 		}
 		r := rsState{cfg: rs, idx: int32(i), addr: a.Unmap(), port: rs.Address.Port, baseWeight: vs.EffectiveWeightOf(rs)}
-		rfwd, err := parseFwd(vs.EffectiveRSKind(rs))
-		if err != nil {
-			return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
+		rfwd := lbFwd
+		if kind := vs.EffectiveRSKind(rs); kind != lbKind {
+			if rfwd, err = parseFwd(kind); err != nil {
+				return nil, fmt.Errorf("real_server %s: %w", rs.Address, err)
+			}
 		}
 		r.fwd = uint8(rfwd)
 		r.plainFWMark = vs.FWMark != nil
@@ -213,14 +219,16 @@ func resolveVS(cfg *config.Config, vs *config.VirtualServer, s *slab) (*vsState,
 		}
 		s := rsState{rs: vs.SorryServer.String(), addr: a.Unmap(), port: vs.SorryServer.Port,
 			weight: 1, inhibit: vs.SorryServerInhibit, alive: true, plainFWMark: vs.FWMark != nil}
-		sfwd, err := parseFwd(vs.EffectiveSorryKind())
-		if err != nil {
-			return nil, fmt.Errorf("sorry_server: %w", err)
+		sfwd := lbFwd
+		if kind := vs.EffectiveSorryKind(); kind != lbKind {
+			if sfwd, err = parseFwd(kind); err != nil {
+				return nil, fmt.Errorf("sorry_server: %w", err)
+			}
 		}
 		s.fwd = uint8(sfwd)
 		st.sorry = &s
 	}
-	svcs, err := services(cfg, vs, st, s)
+	svcs, err := services(cfg, vs, st, sl)
 	if err != nil {
 		return nil, err
 	}
