@@ -21,9 +21,6 @@ type KernelHandle struct {
 	batch     *batchSocket // nil: one request at a time through moby
 	// badReplies counts replies moby/ipvs's parser panicked on.
 	badReplies atomic.Uint64
-	// rawSends: the batches go to the kernel without telling the Go
-	// scheduler (RawSends).
-	rawSends atomic.Bool
 }
 
 // RawSends sets whether ApplyOps's batches go to the kernel through raw
@@ -34,7 +31,14 @@ type KernelHandle struct {
 // collector is set aside (internal/loadheap), so that no stop of the
 // world waits on a batch; other goroutines wait at most one batch (256
 // changes) on a one-processor machine.
-func (k *KernelHandle) RawSends(on bool) { k.rawSends.Store(on) }
+func (k *KernelHandle) RawSends(on bool) {
+	if k.batch == nil {
+		return
+	}
+	k.batch.mu.Lock()
+	k.batch.raw = on
+	k.batch.mu.Unlock()
+}
 
 var _ Handle = (*KernelHandle)(nil)
 
@@ -77,9 +81,6 @@ func (k *KernelHandle) ApplyOps(ops []Op) ([]error, error) {
 	if k.batch == nil {
 		return nil, ErrNoBatch
 	}
-	k.batch.mu.Lock()
-	k.batch.raw = k.rawSends.Load()
-	k.batch.mu.Unlock()
 	return k.batch.apply(ops)
 }
 

@@ -50,3 +50,21 @@ func TestRawSendRecv(t *testing.T) {
 		t.Errorf("nlctrl's family id %d, want %d", id, unix.GENL_ID_CTRL)
 	}
 }
+
+// TestKernelHandleRawSends: RawSends turns the handle's batch socket's
+// raw sends on and off, and does nothing on a handle without one.
+func TestKernelHandleRawSends(t *testing.T) {
+	b, err := newBatchSocket(unix.GENL_ID_CTRL)
+	if err != nil {
+		t.Fatalf("generic netlink socket: %v", err)
+	}
+	defer b.close()
+	k := &KernelHandle{batch: b}
+	for _, on := range []bool{true, false} {
+		k.RawSends(on)
+		if b.raw != on {
+			t.Errorf("RawSends(%v): the batch socket's raw is %v", on, b.raw)
+		}
+	}
+	(&KernelHandle{}).RawSends(true) // no batch socket: no panic
+}
