@@ -4,6 +4,8 @@
 package proctree
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -17,9 +19,6 @@ import (
 // /proc. A process that ends meanwhile is left out, or listed and then
 // gone when read.
 func Descendants(pid int) []int {
-	if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children"); err != nil {
-		return fromParents(pid)
-	}
 	out := []int{pid}
 	for i := 0; i < len(out); i++ {
 		dir := "/proc/" + strconv.Itoa(out[i]) + "/task/"
@@ -27,6 +26,11 @@ func Descendants(pid int) []int {
 		for _, t := range tasks {
 			b, err := os.ReadFile(dir + t.Name() + "/children")
 			if err != nil {
+				if i == 0 && errors.Is(err, fs.ErrNotExist) {
+					// No children files here (or pid just ended, where
+					// the parents give the same answer).
+					return fromParents(pid)
+				}
 				continue
 			}
 			for _, f := range strings.Fields(string(b)) {
