@@ -16,8 +16,9 @@ import (
 // at one block and double up to blockChunkBytes, so a type written once (a
 // vrrp_instance) costs no more than before.
 type blockSlab struct {
-	buf  reflect.Value // a []T; invalid before the first block
-	used int           // blocks of buf handed out
+	buf     reflect.Value // a []T; invalid before the first block
+	used    int           // blocks of buf handed out
+	written uintptr       // bytes of buf whose pages writeFault has written
 }
 
 // blockChunkBytes bounds the size of one chunk of blocks. A chunk of 16 KiB
@@ -42,17 +43,20 @@ func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
 		if limit := max(1, blockChunkBytes/int(max(t.Size(), 1))); n > limit {
 			n = limit
 		}
-		b.buf, b.used = reflect.MakeSlice(reflect.SliceOf(t), n, n), 0
-		writeFault(b.buf.UnsafePointer(), uintptr(n)*t.Size())
+		b.buf, b.used, b.written = reflect.MakeSlice(reflect.SliceOf(t), n, n), 0, 0
 	}
 	v := b.buf.Index(b.used).Addr()
 	b.used++
+	b.written = writeFault(b.buf.UnsafePointer(), b.written, uintptr(b.used)*t.Size())
 	return v
 }
 
-// writeFault writes a zero byte into every page of the n bytes at p, which
-// must already be zero (a chunk just made), so that each page's first touch
-// is a write.
+// writeFault writes a zero byte into each page that the bytes [from, to) of
+// the chunk at p reach, and returns to: the chunk is
+// zero (just made), so this changes nothing but makes each page's first
+// touch a write. Pages are written as blocks are handed out, not the whole
+// chunk at once, so a type's last chunk holds no more memory than its
+// blocks take.
 //
 // A chunk of blocks is fresh memory from the kernel on a first load (the
 // collector is set aside, so nothing is reused). The first thing the parser
@@ -64,18 +68,13 @@ func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
 // them). perf on the 2-core build machine, parsing bench/ipvs.sh's file
 // (40,000 real servers) with the collector off: 26,673 page faults, 6,995
 // of them that pair, and 30% of the parse in smp_call_function_many_cond
-// and native_write_msr; after writeFault, 18,541 faults, no such pairs,
+// and native_write_msr; with writeFault, 18,541 faults, no such pairs,
 // and the parse 31 ms -> 15-20 ms. Reused memory is resident already, so
 // the writes cost a store per page.
-func writeFault(p unsafe.Pointer, n uintptr) {
-	if n == 0 {
-		return
-	}
+func writeFault(p unsafe.Pointer, from, to uintptr) uintptr {
 	page := uintptr(os.Getpagesize())
-	*(*byte)(p) = 0
-	// The first byte of each later page the n bytes reach.
-	first := (uintptr(p)/page + 1) * page
-	for off := first - uintptr(p); off < n; off += page {
+	for off := from; off < to; off = (uintptr(p)+off)/page*page + page - uintptr(p) {
 		*(*byte)(unsafe.Add(p, off)) = 0
 	}
+	return to
 }
