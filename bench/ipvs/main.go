@@ -9,6 +9,10 @@
 //	ipvs await -pid P -dests N ...      wait until daemon P has N real servers in
 //	                                    the kernel; print when it finished, its CPU
 //	                                    time and RSS (await.go)
+//	ipvs perfshare -comm C < SCRIPT     the share of C's samples in each part of
+//	                                    kt run -C's first load, from `perf script
+//	                                    -F comm,ip,sym` output (perfshare.go;
+//	                                    bench/ipvs-profile.sh)
 //
 // The configuration is VS TCP virtual servers (round robin, NAT) with RS
 // real servers each, weight 1, no checkers (so that keepalived and kt
@@ -34,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt|await [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ipvs gen|kt|await|perfshare [flags]")
 		os.Exit(2)
 	}
 	if os.Args[1] == "await" {
@@ -43,6 +47,16 @@ func main() {
 			err = await(o)
 		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "ipvs:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Args[1] == "perfshare" {
+		fs := flag.NewFlagSet("perfshare", flag.ExitOnError)
+		comm := fs.String("comm", "kt", "the command whose samples count")
+		fs.Parse(os.Args[2:])
+		if err := perfShare(bufio.NewReader(os.Stdin), os.Stdout, *comm); err != nil {
 			fmt.Fprintln(os.Stderr, "ipvs:", err)
 			os.Exit(1)
 		}
