@@ -22,7 +22,7 @@ LDFLAGS := -X $(MODULE)/commands.Version=$(VERSION) -X $(MODULE)/commands.Commit
 # initialisation cost every kt process, kt run included, 0.5 MiB of RSS.
 TAGS    := urfave_cli_no_docs
 # NOBGP=1 builds kt without GoBGP (tag nobgp): a bgp block is refused, and
-# every kt process maps about 14 MB less (README, "Memory").
+# every kt process maps about 14 MB less (doc/benchmarks.md, "GoBGP's cost").
 NOBGP ?=
 ifneq ($(NOBGP),)
 TAGS    += nobgp

@@ -11,7 +11,7 @@ import (
 // TestNoBGPBuildIsLight: built with the nobgp tag (make build NOBGP=1),
 // kt links nothing of GoBGP and of what it drags in (gRPC, protobuf,
 // viper and its decoders): about 14 MB of binary that every kt process
-// otherwise maps, bgp block or not (README, "Memory"). The default build
+// otherwise maps, bgp block or not (doc/benchmarks.md, "GoBGP's cost"). The default build
 // links GoBGP (the bgp block of issue #17).
 func TestNoBGPBuildIsLight(t *testing.T) {
 	out, err := exec.Command("go", "list", "-tags", "urfave_cli_no_docs nobgp", "-deps", ".").Output()
