@@ -10,26 +10,56 @@ import (
 
 // perfParts are the parts of kt run -C's first load that perfshare counts
 // a sample in: the first part with a frame on the sample's stack that
-// contains one of its patterns (so the kernel's IPVS work under a send
-// is the send's, whoever sent, and the reuse hashes are theirs within the
-// lexer and the parser).
+// contains one of its patterns, or that its match accepts (so the kernel's
+// IPVS work under a send is the send's, whoever sent, and the reuse hashes
+// are theirs within the lexer and the parser).
 var perfParts = []struct {
 	name     string
 	patterns []string
+	match    func(frame string) bool
 }{
-	{"kernel IPVS work under the sends", []string{"lvs.sendRaw", "unix.Sendto"}},
-	{"batch answers read", []string{"batchSocket).recv"}},
-	{"reconciler", []string{"Reconciler).Reconcile"}},
-	{"planner", []string{"Planner).Plan"}},
-	{"reuse hashes", []string{"vsHash).add", "parser).reuseVS"}},
-	{"lexer", []string{"config.lexChunks"}},
-	{"parser", []string{"ParseKeepalivedBytes"}},
-	{"config.Effective", []string{"config.Effective"}},
-	{"daemon setup", []string{"daemon.New"}},
-	{"collector", []string{"gcBgMarkWorker"}},
-	{"runtime and package start", []string{"runtime.doInit", "runtime.schedinit"}},
-	{"scheduler monitor", []string{"runtime.sysmon"}},
-	{"modprobe (os/exec)", []string{"os/exec"}},
+	{"kernel IPVS work under the sends", []string{"lvs.sendRaw", "unix.Sendto"}, nil},
+	{"batch answers read", []string{"batchSocket).recv"}, nil},
+	{"reconciler", []string{"Reconciler).Reconcile"}, nil},
+	{"planner", []string{"Planner).Plan"}, nil},
+	{"reuse hashes", []string{"vsHash).add", "parser).reuseVS"}, nil},
+	{"lexer", []string{"config.lexChunks"}, nil},
+	{"parser", []string{"ParseKeepalivedBytes"}, nil},
+	{"config.Effective", []string{"config.Effective"}, nil},
+	{"daemon setup", []string{"daemon.New"}, nil},
+	{"collector", []string{"gcBgMarkWorker"}, nil},
+	// A package's init that faults is often sampled without
+	// runtime.doInit1 under it (perf's frame-pointer walk from the fault
+	// skips the caller), so the init functions are matched by name too.
+	{"runtime and package start", []string{"runtime.doInit", "runtime.schedinit", "runtime.osinit", "runtime.args"}, packageInit},
+	{"scheduler monitor", []string{"runtime.sysmon"}, nil},
+	{"modprobe (os/exec)", []string{"os/exec"}, nil},
+}
+
+// packageInit reports whether a frame is a package's initialisation: the
+// compiler names it PKG.init, PKG.init.N for each init function, and
+// PKG.init.funcN for a function literal in one (a method named init has
+// its receiver in parentheses).
+func packageInit(frame string) bool {
+	i := strings.LastIndex(frame, ".init")
+	if i < 0 || strings.ContainsAny(frame[:i], "()") {
+		return false
+	}
+	rest := frame[i+len(".init"):]
+	if rest == "" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(rest, ".")
+	rest = strings.TrimPrefix(rest, "func")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // perfAcross are counted over all parts: a sample is in each whose
@@ -63,6 +93,10 @@ func perfShare(r io.Reader, w io.Writer, comm string) error {
 						part = i
 						break find
 					}
+				}
+				if p.match != nil && p.match(f) {
+					part = i
+					break find
 				}
 			}
 		}
