@@ -13,17 +13,8 @@ set -euo pipefail
 VS=${VS:-10000}
 RS=${RS:-4}
 cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-for p in qemu-system-x86_64 go perf; do
-	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 0; }
-
-tmp=$(mktemp -d /tmp/kt-benchprof.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
-make -s build BINARY="$tmp/kt" # as make install builds it
-"$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
+. bench/ipvs/setup.sh
+ipvs_bench_setup prof perf
 dests=$((VS * RS))
 cat >"$tmp/inner.sh" <<INNER
 set -euo pipefail

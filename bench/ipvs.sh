@@ -30,18 +30,9 @@ set -euo pipefail
 VS=${VS:-10000}
 RS=${RS:-4}
 cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-for p in qemu-system-x86_64 go; do
-	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 0; }
-
-tmp=$(mktemp -d /tmp/kt-benchipvs.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
-make -s build BINARY="$tmp/kt" # as make install builds it
+. bench/ipvs/setup.sh
+ipvs_bench_setup ipvs
 export KT_BIN="$tmp/kt"
-"$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
 basebin=
 if [ -n "${BASE:-}" ]; then
 	rev=$(git rev-parse --short "$BASE")

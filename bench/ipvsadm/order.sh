@@ -22,16 +22,8 @@ VS=${VS:-10000}
 RS=${RS:-4}
 ROUNDS=${ROUNDS:-3}
 cd "$(dirname "$0")/../.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-for p in qemu-system-x86_64 go; do
-	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 0; }
-done
-[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 0; }
-tmp=$(mktemp -d /tmp/kt-benchorder.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=0 go build -o "$tmp/ipvsbench" ./bench/ipvs
-make -s build BINARY="$tmp/kt"
-"$tmp/ipvsbench" gen -vs "$VS" -rs "$RS" -dir "$tmp"
+. bench/ipvs/setup.sh
+ipvs_bench_setup order
 cp "$tmp/full.rules" "$tmp/interleaved.rules"
 { grep '^-A' "$tmp/full.rules"; grep '^-a' "$tmp/full.rules"; } >"$tmp/grouped.rules"
 # The same two orders with the services in kt run's order (by address, then
