@@ -14,7 +14,8 @@
 # is put against ipvsadm-restore's by wall and by CPU time.
 # One untimed load warms the kernel first (its per-CPU allocator grows on
 # the first load after boot); kt's full load is split into user and system
-# CPU per part, ipvsadm-restore's too.
+# CPU per part, ipvsadm-restore's too. Every load that is compared goes into
+# a fresh network namespace of its own (bench/ipvs/inner.sh's fresh_ns).
 #
 # Environment: VS (default 10000), RS (4), REPEAT (7: the 1% change again,
 # back and forth, with kt and with ipvsadm -R; medians and spread printed),
