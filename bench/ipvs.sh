@@ -45,6 +45,7 @@ if [ -n "${BASE:-}" ]; then
 	export KT_BASE_BIN="$tmp/kt-base"
 fi
 export KT_BENCH_ROUNDS=${ROUNDS:-2} # the VM passes KT_* variables through
+echo "bench/ipvs.sh: $(date -u '+%F %T UTC'), host load average $(cut -d' ' -f1-3 /proc/loadavg), kt $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' with changes')"
 out=$(KT_VM_MEM=${KT_VM_MEM:-1536} bash bench/vmrun.sh bash bench/ipvs/inner.sh "$tmp" "$tmp/ipvsbench" "${REPEAT:-7}" "$basebin") || { echo "$out"; echo "error: the benchmark failed in the VM" >&2; exit 1; }
 echo "$out" | sed 's/^/  /'
 get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
@@ -117,3 +118,4 @@ printf 'kt run RSS before the one-real-server reload, heap and program (RssAnon,
 	"$(mib "$(get ktrun_one_rss_before_anon_kb)")" "$(mib "$(get ktrun_one_rss_before_file_kb)")"
 [ -z "$basebin" ] || printf '; base %s, %s' "$(mib "$(get ktbase_one_rss_before_anon_kb)")" "$(mib "$(get ktbase_one_rss_before_file_kb)")"
 printf '\n'
+echo "done $(date -u '+%F %T UTC'), host load average $(cut -d' ' -f1-3 /proc/loadavg)"
