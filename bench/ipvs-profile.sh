@@ -21,6 +21,7 @@ set -euo pipefail
 ip netns add ktprof
 ip -n ktprof link set lo up
 cp "$tmp/full.conf" /run/kt-prof.conf
+cat "$tmp/kt" >/dev/null # into the VM's page cache first, as bench/ipvs.sh does (warm_bin)
 ip netns exec ktprof perf record -q -F "${FREQ:-4000}" -e cpu-clock -g -o /run/kt.perf -- \\
 	"$tmp/kt" run -C -f /run/kt-prof.conf --control-socket "" --log-level warn -p /run/kt-prof.pid >/run/kt-prof.log 2>&1 &
 perfpid=\$!
