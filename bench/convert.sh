@@ -5,10 +5,11 @@
 # peak RSS, wall-clock time, and the ratios kt/keepalived of median CPU time and of
 # peak RSS (goals: CPU <= 1/3, RSS <= 1).
 #
-# CPU time and peak RSS come from GNU time (/usr/bin/time) when it is installed,
-# else from the shell's own accounting of its children (`times`: CPU only).
+# CPU time and peak RSS come from bench/cputime (wait4's resource usage, to
+# the microsecond; GNU time gives CPU seconds in 10 ms steps, a fifth of
+# kt's 50-100 ms here).
 #
-# Environment: NO_GNU_TIME (set: do not use GNU time), N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
+# Environment: N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
 # interface written in the file; default: the default route's interface, since
 # keepalived rejects lo and interfaces that do not exist), BASE (a second kt
 # binary, e.g. main's built with make build, measured in the same runs, turn
@@ -71,6 +72,7 @@ now() {
 }
 
 go build -o "$tmp/genconf" ./bench/genconf
+go build -o "$tmp/cputime" ./bench/cputime
 t0=$(now)
 "$tmp/genconf" -vs "$VS" -rs "$RS" -iface "$IFACE" -o "$conf"
 t1=$(now)
@@ -79,49 +81,19 @@ printf 'config: %d virtual servers x %d real servers, interface %s, %s bytes (%.
 	"$VS" "$RS" "$IFACE" "$size" "$(awk -v s="$size" 'BEGIN { print s / 1048576 }')" \
 	"$(wc -l <"$conf")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 
-# GNU time gives CPU time and the maximum RSS; without it, bash's `times`
-# (the CPU time of waited-for children) gives CPU time alone.
-GNUTIME=
-if [ -z "${NO_GNU_TIME:-}" ] && [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o /dev/null true 2>/dev/null; then
-	GNUTIME=/usr/bin/time
-fi
-
-# children_cpu FILE prints the user + system seconds of this shell's
-# finished children from FILE, the output of `times` (run in this shell, not
-# in a $(...) subshell, which has children of its own).
-children_cpu() {
-	awk 'NR == 2 {
-		n = split($1 " " $2, f, " ")
-		s = 0
-		for (i = 1; i <= n; i++) { split(f[i], p, "m"); sub("s", "", p[2]); s += p[1] * 60 + p[2] }
-		printf "%.3f", s
-	}' "$1"
-}
-
 # measure NAME CMD...: one run, appending "wall_s rss_kb exit cpu_s" to
 # $tmp/NAME.runs and keeping the command's output in $tmp/NAME.out.
 measure() {
-	local name=$1 start end rc rss=- cpu c0 c1
+	local name=$1 start end rc rss u s cpu
 	shift
-	times >"$tmp/times0"
 	start=$(now)
 	set +e
-	if [ -n "$GNUTIME" ]; then
-		"$GNUTIME" -f '%M %U %S' -o "$tmp/$name.rss" "$@" >"$tmp/$name.out" 2>&1
-	else
-		"$@" >"$tmp/$name.out" 2>&1
-	fi
+	"$tmp/cputime" -o "$tmp/$name.rss" "$@" >"$tmp/$name.out" 2>&1
 	rc=$?
 	set -e
 	end=$(now)
-	if [ -n "$GNUTIME" ]; then
-		# GNU time writes "Command exited with non-zero status N" before the format.
-		read -r rss u s < <(tail -n1 "$tmp/$name.rss")
-		cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
-	else
-		times >"$tmp/times1"
-		cpu=$(awk -v a="$(children_cpu "$tmp/times0")" -v b="$(children_cpu "$tmp/times1")" 'BEGIN { printf "%.3f", b - a }')
-	fi
+	read -r rss u s <"$tmp/$name.rss"
+	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.6f", u + s }')
 	echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }') $rss $rc $cpu" >>"$tmp/$name.runs"
 	return 0
 }
@@ -188,7 +160,6 @@ ratios() {
 }
 ratios kt kt
 [ -z "${BASE:-}" ] || ratios base BASE
-[ -n "$GNUTIME" ] || echo "(max RSS not measured: GNU time is not installed at /usr/bin/time; CPU time from the shell)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Say why a tool disliked the file, without failing the benchmark.
