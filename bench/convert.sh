@@ -6,8 +6,8 @@
 # peak RSS (goals: CPU <= 1/3, RSS <= 1).
 #
 # CPU time and peak RSS come from bench/cputime (wait4's resource usage, to
-# the microsecond; GNU time gives CPU seconds in 10 ms steps, a fifth of
-# kt's 50-100 ms here).
+# the microsecond; GNU time cuts user and system seconds to 10 ms steps
+# each, up to a fifth of kt's 80-100 ms here).
 #
 # Environment: N runs of each tool (default 5), VS (10000), RS (4), IFACE (the VRRP
 # interface written in the file; default: the default route's interface, since
@@ -86,13 +86,16 @@ printf 'config: %d virtual servers x %d real servers, interface %s, %s bytes (%.
 measure() {
 	local name=$1 start end rc rss u s cpu
 	shift
+	rm -f "$tmp/$name.rss"
 	start=$(now)
 	set +e
 	"$tmp/cputime" -o "$tmp/$name.rss" "$@" >"$tmp/$name.out" 2>&1
 	rc=$?
 	set -e
 	end=$(now)
-	read -r rss u s <"$tmp/$name.rss"
+	# No line when cputime could not start the command (exit 127).
+	rss=- u=0 s=0
+	[ ! -s "$tmp/$name.rss" ] || read -r rss u s <"$tmp/$name.rss"
 	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.6f", u + s }')
 	echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }') $rss $rc $cpu" >>"$tmp/$name.runs"
 	return 0

@@ -190,7 +190,8 @@ await_reload() {
 # 9p, which under TCG takes about 0.2 s of CPU for kt's 37 MB the first
 # time (GODEBUG=inittrace=1, by hand, 2026-12-06: the packages'
 # initialisation 244 ms cold, 59 ms warm); a director reads its program
-# from its own disk, once. ipvsadm is warm by now (ipvsadm -C above).
+# from its own disk, once. ipvsadm is warm by now (the warm-up's and
+# drop_ns's ipvsadm -C).
 warm_bin() {
 	local f
 	for f in "$1" $(ldd "$1" 2>/dev/null | awk '$(NF - 1) ~ /^\// { print $(NF - 1) }'); do
