@@ -13,10 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// KernelHandle is the kernel's IPVS table: moby/ipvs's handle, plus the
-// persistence engine names moby does not read back.
+// KernelHandle is the kernel's IPVS table. In the current network
+// namespace kt reads and changes it on a generic netlink socket of its own
+// (batchSocket); in another, through moby/ipvs's handle.
 type KernelHandle struct {
-	*ipvs.Handle
+	// moby is another namespace's handle; nil in the current one, where
+	// moby/ipvs is not opened at all: ipvs.New runs "modprobe -va ip_vs"
+	// the first time (about 130 ms of a daemon's start in the test VM),
+	// after OpenHandle has found the IPVS family already.
+	moby      *ipvs.Handle
 	currentNS bool
 	batch     *batchSocket // nil: one request at a time through moby
 	// badReplies counts replies moby/ipvs's parser panicked on.
@@ -56,22 +61,95 @@ func OpenHandle(path string) (*KernelHandle, error) {
 			return nil, err
 		}
 	}
+	if batch != nil {
+		return &KernelHandle{currentNS: true, batch: batch}, nil
+	}
 	h, err := ipvs.New(path)
 	if err != nil {
-		if batch != nil {
-			batch.close()
-		}
 		return nil, fmt.Errorf("lvs: open ipvs (is the ip_vs module loaded?): %w", err)
 	}
-	return &KernelHandle{Handle: h, currentNS: path == "", batch: batch}, nil
+	return &KernelHandle{moby: h}, nil
 }
 
-// Close releases the handle's sockets.
+// Close releases the handle's socket.
 func (k *KernelHandle) Close() {
 	if k.batch != nil {
 		k.batch.close()
 	}
-	k.Handle.Close()
+	if k.moby != nil {
+		k.moby.Close()
+	}
+}
+
+// NewService adds s.
+func (k *KernelHandle) NewService(s *ipvs.Service) error {
+	return k.change(AddService, s, nil)
+}
+
+// UpdateService changes s's settings.
+func (k *KernelHandle) UpdateService(s *ipvs.Service) error {
+	return k.change(UpdateService, s, nil)
+}
+
+// DelService removes s.
+func (k *KernelHandle) DelService(s *ipvs.Service) error {
+	return k.change(DelService, s, nil)
+}
+
+// NewDestination adds d to s.
+func (k *KernelHandle) NewDestination(s *ipvs.Service, d *ipvs.Destination) error {
+	return k.change(AddDest, s, d)
+}
+
+// UpdateDestination changes d's settings in s.
+func (k *KernelHandle) UpdateDestination(s *ipvs.Service, d *ipvs.Destination) error {
+	return k.change(UpdateDest, s, d)
+}
+
+// DelDestination removes d from s.
+func (k *KernelHandle) DelDestination(s *ipvs.Service, d *ipvs.Destination) error {
+	return k.change(DelDest, s, d)
+}
+
+// change makes one change: on kt's socket in the current namespace, else
+// through moby.
+func (k *KernelHandle) change(kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
+	if k.batch == nil {
+		switch kind {
+		case AddService:
+			return k.moby.NewService(s)
+		case UpdateService:
+			return k.moby.UpdateService(s)
+		case DelService:
+			return k.moby.DelService(s)
+		case AddDest:
+			return k.moby.NewDestination(s, d)
+		case UpdateDest:
+			return k.moby.UpdateDestination(s, d)
+		default:
+			return k.moby.DelDestination(s, d)
+		}
+	}
+	op := Op{Kind: kind}
+	var ok bool
+	if op.Service, ok = fromIPVSService(s); !ok {
+		return fmt.Errorf("lvs: service without an address")
+	}
+	if d != nil {
+		if op.Dest, ok = fromIPVSDest(d); !ok {
+			return fmt.Errorf("lvs: real server without an address")
+		}
+	}
+	return k.applyOne(op)
+}
+
+// applyOne makes op on kt's socket and returns its error.
+func (k *KernelHandle) applyOne(op Op) error {
+	errs, err := k.batch.apply([]Op{op})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // ApplyOps carries out many changes with few system calls (the current

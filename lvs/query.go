@@ -154,7 +154,7 @@ func guarded(n *atomic.Uint64, f func() error) (err error) {
 func (k *KernelHandle) GetServices() ([]*ipvs.Service, error) {
 	if k.batch == nil {
 		var out []*ipvs.Service
-		err := guarded(&k.badReplies, func() (err error) { out, err = k.Handle.GetServices(); return err })
+		err := guarded(&k.badReplies, func() (err error) { out, err = k.moby.GetServices(); return err })
 		return out, err
 	}
 	svcs, err := k.batch.services()
@@ -178,7 +178,7 @@ func (k *KernelHandle) GetServices() ([]*ipvs.Service, error) {
 func (k *KernelHandle) GetDestinations(s *ipvs.Service) ([]*ipvs.Destination, error) {
 	if k.batch == nil {
 		var out []*ipvs.Destination
-		err := guarded(&k.badReplies, func() (err error) { out, err = k.Handle.GetDestinations(s); return err })
+		err := guarded(&k.badReplies, func() (err error) { out, err = k.moby.GetDestinations(s); return err })
 		return out, err
 	}
 	svc, ok := fromIPVSService(s)

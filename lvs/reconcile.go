@@ -761,37 +761,57 @@ func (l *lentSet) fold(applied Table) {
 }
 
 func (r *Reconciler) do(op Op) error {
-	s := toIPVSService(op.Service)
 	switch op.Kind {
-	case AddService:
-		err := r.h.NewService(s)
+	case AddService, AddDest:
+		err := r.send(op)
 		if errors.Is(err, syscall.EEXIST) {
-			err = r.h.UpdateService(s)
+			if op.Kind == AddService {
+				op.Kind = UpdateService
+			} else {
+				op.Kind = UpdateDest
+			}
+			err = r.send(op)
 		}
 		return err
-	case UpdateService:
-		return r.h.UpdateService(s)
-	case DelService:
-		err := r.h.DelService(s)
+	case UpdateService, UpdateDest:
+		return r.send(op)
+	case DelService, DelDest:
+		err := r.send(op)
 		if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
 			err = nil
 		}
 		return err
-	case AddDest:
-		d := toIPVSDest(op.Dest)
-		err := r.h.NewDestination(s, d)
-		if errors.Is(err, syscall.EEXIST) {
-			err = r.h.UpdateDestination(s, d)
+	}
+	return fmt.Errorf("unknown op %d", op.Kind)
+}
+
+// send makes one change. A handle that takes batches gets it as a batch of
+// one, on the socket the batches go through; any other, through its own
+// request.
+func (r *Reconciler) send(op Op) error {
+	if b, ok := r.h.(batcher); ok {
+		errs, err := b.ApplyOps([]Op{op})
+		switch {
+		case err == nil:
+			return errs[0]
+		case !errors.Is(err, ErrNoBatch):
+			return err
 		}
-		return err
+	}
+	s := toIPVSService(op.Service)
+	switch op.Kind {
+	case AddService:
+		return r.h.NewService(s)
+	case UpdateService:
+		return r.h.UpdateService(s)
+	case DelService:
+		return r.h.DelService(s)
+	case AddDest:
+		return r.h.NewDestination(s, toIPVSDest(op.Dest))
 	case UpdateDest:
 		return r.h.UpdateDestination(s, toIPVSDest(op.Dest))
 	case DelDest:
-		err := r.h.DelDestination(s, toIPVSDest(op.Dest))
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
-			err = nil
-		}
-		return err
+		return r.h.DelDestination(s, toIPVSDest(op.Dest))
 	}
 	return fmt.Errorf("unknown op %d", op.Kind)
 }
