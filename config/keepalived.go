@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // ParseOptions controls ParseKeepalived.
@@ -481,7 +482,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = v.Field(s.pos).Addr().Interface().(*Pos)
+		pos = posField(v, s)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 			p.keyBase = append(p.keyBase, 0)
@@ -1152,8 +1153,16 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // setPos stores pos in the Pos field of v (whose schema is s), if it has one.
 func setPos(v reflect.Value, s *blockSchema, pos Pos) {
 	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*v.Field(s.pos).Addr().Interface().(*Pos) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
+		*posField(v, s) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
+}
+
+// posField returns the address of the Pos field of v, an addressable
+// struct whose schema s has one. The field's address is taken as such:
+// Addr and Interface looked its pointer type up in reflect's tables for
+// each of a large file's blocks, twice.
+func posField(v reflect.Value, s *blockSchema) *Pos {
+	return (*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr()))
 }
 
 // dupNamed reports a named block defined a second time; the first stands.

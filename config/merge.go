@@ -117,7 +117,7 @@ func (m *merger) merge(dst, src reflect.Value, s *blockSchema) {
 		}
 	}
 	if s.pos >= 0 {
-		dp := dst.Field(s.pos).Addr().Interface().(*Pos)
+		dp := posField(dst, s)
 		sp := src.Field(s.pos).Interface().(Pos)
 		if dp.File == "" && dp.Line == 0 {
 			dp.File, dp.Line = sp.File, sp.Line
