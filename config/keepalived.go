@@ -709,7 +709,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.skipBlock(kw, pos)
 			return
 		}
-		if p.scriptAgain(fv, kw, args, pos, where) {
+		if p.scriptAgain(fv, f.typ, kw, args, pos, where) {
 			return
 		}
 		var err error
@@ -723,10 +723,11 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 				err = nil
 			}
 		} else {
+			// The words are counted first: most lines have one.
 			switch {
-			case fv.Kind() == reflect.Bool && len(args) > 0:
+			case len(args) > 0 && f.typ.Kind() == reflect.Bool:
 				p.sink.warnf(pos, "%s takes no value: %q is ignored and %s is on (as keepalived does)", kw, args[0], kw)
-			case fv.Kind() != reflect.Bool && !(fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Bool) && len(args) > 1:
+			case len(args) > 1 && f.typ.Kind() != reflect.Bool && !(f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.Bool):
 				p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 			}
 			err = p.scalar(fv, f, args)
@@ -957,12 +958,12 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 
 // scriptAgain reports (and skips) a notify script written a second time in
 // one block: keepalived keeps the first and ignores the rest.
-func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos, where string) bool {
+// t is fv's type, from the schema.
+func (p *parser) scriptAgain(fv reflect.Value, t reflect.Type, kw string, args []string, pos Pos, where string) bool {
 	// The type is compared first: converting every field's address to an
 	// interface to ask whether it is a *SyncDaemonLine looked its pointer
 	// type up in reflect's cache, for each of the 400,000 values of
 	// bench/convert.sh's file.
-	t := fv.Type()
 	if t == argsType && fv.Field(0).Bool() && where == "global_defs" {
 		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
 	}
@@ -971,7 +972,7 @@ func (p *parser) scriptAgain(fv reflect.Value, kw string, args []string, pos Pos
 			return p.syncDaemonAgain(l, pos) // syncd.go
 		}
 	}
-	if kw == "state" && fv.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
+	if kw == "state" && t.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
 		name, _ := strings.CutPrefix(where, "vrrp_instance ")
 		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
 		return true
@@ -1089,35 +1090,21 @@ func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
 		}
 		fv.SetString(args[0])
 		return nil
-	// The field's type is compared, not its address converted to an
-	// interface (**int...), which looked the pointer type up in reflect's
-	// cache for every value.
+	// The field's type (the schema's) is compared, not its address
+	// converted to an interface (**int...), which looked the pointer type
+	// up in reflect's cache for every value; once it is known, the field
+	// is set through its address.
 	case scBool:
-		if fv.Type() == boolPtrType {
-			var at *bool
-			err := p.setBool(&at, args)
-			if err == nil {
-				fv.Set(reflect.ValueOf(at))
-			}
-			return err
+		if f.typ == boolPtrType {
+			return p.setBool((**bool)(unsafe.Pointer(fv.UnsafeAddr())), args)
 		}
 	case scInt:
-		if fv.Type() == intPtrType {
-			var at *int
-			err := p.setInt(&at, args)
-			if err == nil {
-				fv.Set(reflect.ValueOf(at))
-			}
-			return err
+		if f.typ == intPtrType {
+			return p.setInt((**int)(unsafe.Pointer(fv.UnsafeAddr())), args)
 		}
 	case scDuration:
-		if fv.Type() == durationPtrType {
-			var at *Duration
-			err := p.setDuration(&at, args, f.unit)
-			if err == nil {
-				fv.Set(reflect.ValueOf(at))
-			}
-			return err
+		if f.typ == durationPtrType {
+			return p.setDuration((**Duration)(unsafe.Pointer(fv.UnsafeAddr())), args, f.unit)
 		}
 	}
 	return setScalar(fv, args, f.unit)
