@@ -115,20 +115,7 @@ func (k *KernelHandle) DelDestination(s *ipvs.Service, d *ipvs.Destination) erro
 // through moby.
 func (k *KernelHandle) change(kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
 	if k.batch == nil {
-		switch kind {
-		case AddService:
-			return k.moby.NewService(s)
-		case UpdateService:
-			return k.moby.UpdateService(s)
-		case DelService:
-			return k.moby.DelService(s)
-		case AddDest:
-			return k.moby.NewDestination(s, d)
-		case UpdateDest:
-			return k.moby.UpdateDestination(s, d)
-		default:
-			return k.moby.DelDestination(s, d)
-		}
+		return call(k.moby, kind, s, d)
 	}
 	op := Op{Kind: kind}
 	var ok bool

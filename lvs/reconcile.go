@@ -798,22 +798,32 @@ func (r *Reconciler) send(op Op) error {
 			return err
 		}
 	}
-	s := toIPVSService(op.Service)
+	var d *ipvs.Destination
 	switch op.Kind {
-	case AddService:
-		return r.h.NewService(s)
-	case UpdateService:
-		return r.h.UpdateService(s)
-	case DelService:
-		return r.h.DelService(s)
-	case AddDest:
-		return r.h.NewDestination(s, toIPVSDest(op.Dest))
-	case UpdateDest:
-		return r.h.UpdateDestination(s, toIPVSDest(op.Dest))
-	case DelDest:
-		return r.h.DelDestination(s, toIPVSDest(op.Dest))
+	case AddDest, UpdateDest, DelDest:
+		d = toIPVSDest(op.Dest)
 	}
-	return fmt.Errorf("unknown op %d", op.Kind)
+	return call(r.h, op.Kind, toIPVSService(op.Service), d)
+}
+
+// call makes one change of the given kind through h's own request for it
+// (d is nil for a service's).
+func call(h Handle, kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
+	switch kind {
+	case AddService:
+		return h.NewService(s)
+	case UpdateService:
+		return h.UpdateService(s)
+	case DelService:
+		return h.DelService(s)
+	case AddDest:
+		return h.NewDestination(s, d)
+	case UpdateDest:
+		return h.UpdateDestination(s, d)
+	case DelDest:
+		return h.DelDestination(s, d)
+	}
+	return fmt.Errorf("unknown op %d", kind)
 }
 
 // Release removes from the kernel everything kt owns (on stop; keepalived
