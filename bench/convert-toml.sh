@@ -9,7 +9,8 @@
 # Environment: SIZES (default "100 300 1000 10000"), RS (4), BASE (a second kt
 # binary, e.g. main's, measured the same way), TIMEOUT (seconds per check,
 # default 120; a check that runs longer is printed as "timeout").
-# Needs GNU time (/usr/bin/time): without it prints "skip: ..." and exits 0.
+# CPU time and peak RSS come from bench/cputime (wait4's resource usage, to
+# the microsecond), as in bench/convert.sh.
 set -euo pipefail
 
 SIZES=${SIZES:-100 300 1000 10000}
@@ -17,24 +18,23 @@ RS=${RS:-4}
 TIMEOUT=${TIMEOUT:-120}
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-if ! [ -x /usr/bin/time ]; then
-	echo "skip: GNU time (/usr/bin/time) is not installed"
-	exit 0
-fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 make -s build BINARY="$dir/kt" >/dev/null
+go build -o "$dir/cputime" ./bench/cputime
 echo "bench/convert-toml.sh: $(date -u '+%F %T UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), kt $(git rev-parse --short HEAD)"
 
 # check KT FILE: "CPU_S RSS_MIB" of kt convert --check FILE, or "timeout -".
 check() {
 	local rc=0
-	/usr/bin/time -f '%U %S %M' -o "$dir/time" timeout "$TIMEOUT" "$1" convert --check "$2" >/dev/null 2>&1 || rc=$?
+	rm -f "$dir/time"
+	"$dir/cputime" -o "$dir/time" timeout "$TIMEOUT" "$1" convert --check "$2" >/dev/null 2>&1 || rc=$?
 	if [ "$rc" = 124 ]; then
 		echo "timeout -"
 		return
 	fi
-	awk '{printf "%.2f %.1f", $1 + $2, $3 / 1024}' "$dir/time"
+	# bench/cputime's line: peak RSS in KiB, user and system seconds.
+	awk '{printf "%.3f %.1f", $2 + $3, $1 / 1024}' "$dir/time"
 }
 
 printf '%-6s %-8s %-11s %12s %10s %16s\n' tool servers input "CPU s" "RSS MiB" "CPU ms / server"
