@@ -21,9 +21,8 @@ type KernelHandle struct {
 	// moby/ipvs is not opened at all: ipvs.New runs "modprobe -va ip_vs"
 	// the first time (about 130 ms of a daemon's start in the test VM),
 	// after OpenHandle has found the IPVS family already.
-	moby      *ipvs.Handle
-	currentNS bool
-	batch     *batchSocket // nil: one request at a time through moby
+	moby  *ipvs.Handle
+	batch *batchSocket // the current namespace's socket; nil in another
 	// badReplies counts replies moby/ipvs's parser panicked on.
 	badReplies atomic.Uint64
 }
@@ -62,7 +61,7 @@ func OpenHandle(path string) (*KernelHandle, error) {
 		}
 	}
 	if batch != nil {
-		return &KernelHandle{currentNS: true, batch: batch}, nil
+		return &KernelHandle{batch: batch}, nil
 	}
 	h, err := ipvs.New(path)
 	if err != nil {
@@ -83,40 +82,55 @@ func (k *KernelHandle) Close() {
 
 // NewService adds s.
 func (k *KernelHandle) NewService(s *ipvs.Service) error {
-	return k.change(AddService, s, nil)
+	if k.batch == nil {
+		return k.moby.NewService(s)
+	}
+	return k.one(AddService, s, nil)
 }
 
 // UpdateService changes s's settings.
 func (k *KernelHandle) UpdateService(s *ipvs.Service) error {
-	return k.change(UpdateService, s, nil)
+	if k.batch == nil {
+		return k.moby.UpdateService(s)
+	}
+	return k.one(UpdateService, s, nil)
 }
 
 // DelService removes s.
 func (k *KernelHandle) DelService(s *ipvs.Service) error {
-	return k.change(DelService, s, nil)
+	if k.batch == nil {
+		return k.moby.DelService(s)
+	}
+	return k.one(DelService, s, nil)
 }
 
 // NewDestination adds d to s.
 func (k *KernelHandle) NewDestination(s *ipvs.Service, d *ipvs.Destination) error {
-	return k.change(AddDest, s, d)
+	if k.batch == nil {
+		return k.moby.NewDestination(s, d)
+	}
+	return k.one(AddDest, s, d)
 }
 
 // UpdateDestination changes d's settings in s.
 func (k *KernelHandle) UpdateDestination(s *ipvs.Service, d *ipvs.Destination) error {
-	return k.change(UpdateDest, s, d)
+	if k.batch == nil {
+		return k.moby.UpdateDestination(s, d)
+	}
+	return k.one(UpdateDest, s, d)
 }
 
 // DelDestination removes d from s.
 func (k *KernelHandle) DelDestination(s *ipvs.Service, d *ipvs.Destination) error {
-	return k.change(DelDest, s, d)
+	if k.batch == nil {
+		return k.moby.DelDestination(s, d)
+	}
+	return k.one(DelDest, s, d)
 }
 
-// change makes one change: on kt's socket in the current namespace, else
-// through moby.
-func (k *KernelHandle) change(kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
-	if k.batch == nil {
-		return call(k.moby, kind, s, d)
-	}
+// one makes one change on kt's socket, as a batch of one, and returns its
+// error (d is nil for a service's change).
+func (k *KernelHandle) one(kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
 	op := Op{Kind: kind}
 	var ok bool
 	if op.Service, ok = fromIPVSService(s); !ok {
@@ -127,11 +141,6 @@ func (k *KernelHandle) change(kind OpKind, s *ipvs.Service, d *ipvs.Destination)
 			return fmt.Errorf("lvs: real server without an address")
 		}
 	}
-	return k.applyOne(op)
-}
-
-// applyOne makes op on kt's socket and returns its error.
-func (k *KernelHandle) applyOne(op Op) error {
 	errs, err := k.batch.apply([]Op{op})
 	if err != nil {
 		return err
@@ -179,7 +188,7 @@ const (
 // Only for the current network namespace (a handle opened on another
 // returns nothing).
 func (k *KernelHandle) PENames() (map[ServiceKey]string, error) {
-	if !k.currentNS {
+	if k.batch == nil {
 		return nil, nil
 	}
 	fam, err := netlink.GenlFamilyGet("IPVS")

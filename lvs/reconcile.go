@@ -761,69 +761,39 @@ func (l *lentSet) fold(applied Table) {
 }
 
 func (r *Reconciler) do(op Op) error {
+	s := toIPVSService(op.Service)
 	switch op.Kind {
-	case AddService, AddDest:
-		err := r.send(op)
+	case AddService:
+		err := r.h.NewService(s)
 		if errors.Is(err, syscall.EEXIST) {
-			if op.Kind == AddService {
-				op.Kind = UpdateService
-			} else {
-				op.Kind = UpdateDest
-			}
-			err = r.send(op)
+			err = r.h.UpdateService(s)
 		}
 		return err
-	case UpdateService, UpdateDest:
-		return r.send(op)
-	case DelService, DelDest:
-		err := r.send(op)
+	case UpdateService:
+		return r.h.UpdateService(s)
+	case DelService:
+		err := r.h.DelService(s)
 		if errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENOENT) {
+			err = nil
+		}
+		return err
+	case AddDest:
+		d := toIPVSDest(op.Dest)
+		err := r.h.NewDestination(s, d)
+		if errors.Is(err, syscall.EEXIST) {
+			err = r.h.UpdateDestination(s, d)
+		}
+		return err
+	case UpdateDest:
+		return r.h.UpdateDestination(s, toIPVSDest(op.Dest))
+	case DelDest:
+		err := r.h.DelDestination(s, toIPVSDest(op.Dest))
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH) {
 			err = nil
 		}
 		return err
 	}
 	return fmt.Errorf("unknown op %d", op.Kind)
-}
-
-// send makes one change. A handle that takes batches gets it as a batch of
-// one, on the socket the batches go through; any other, through its own
-// request.
-func (r *Reconciler) send(op Op) error {
-	if b, ok := r.h.(batcher); ok {
-		errs, err := b.ApplyOps([]Op{op})
-		switch {
-		case err == nil:
-			return errs[0]
-		case !errors.Is(err, ErrNoBatch):
-			return err
-		}
-	}
-	var d *ipvs.Destination
-	switch op.Kind {
-	case AddDest, UpdateDest, DelDest:
-		d = toIPVSDest(op.Dest)
-	}
-	return call(r.h, op.Kind, toIPVSService(op.Service), d)
-}
-
-// call makes one change of the given kind through h's own request for it
-// (d is nil for a service's).
-func call(h Handle, kind OpKind, s *ipvs.Service, d *ipvs.Destination) error {
-	switch kind {
-	case AddService:
-		return h.NewService(s)
-	case UpdateService:
-		return h.UpdateService(s)
-	case DelService:
-		return h.DelService(s)
-	case AddDest:
-		return h.NewDestination(s, d)
-	case UpdateDest:
-		return h.UpdateDestination(s, d)
-	case DelDest:
-		return h.DelDestination(s, d)
-	}
-	return fmt.Errorf("unknown op %d", kind)
 }
 
 // Release removes from the kernel everything kt owns (on stop; keepalived

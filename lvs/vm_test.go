@@ -447,9 +447,8 @@ FWM  7 wlc persistent 60
 	if err := m.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	// One change, on kt's own socket (a batch of one).
-	if calls := h.take(); len(calls) != 1 || !strings.HasPrefix(calls[0], "batch update real server 192.0.2.21:") {
-		t.Errorf("reload changed %v, want only an update of real server 192.0.2.21", calls)
+	if calls := h.take(); len(calls) != 1 || calls[0] != "UpdateDestination 192.0.2.21" {
+		t.Errorf("reload changed %v, want only UpdateDestination 192.0.2.21", calls)
 	}
 	after, err := Dump(raw)
 	if err != nil {
