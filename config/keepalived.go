@@ -417,7 +417,9 @@ func (p *parser) statement() (kw string, args []string, pos Pos, block bool) {
 	// directly, up to its end or a brace.
 	ws := p.chunk[p.li].Words
 	kw, pos = ws[p.wi].Text, p.pos()
-	p.setLast()
+	if p.seen != p.ln+1 { // setLast, with the position at hand
+		p.last, p.seen = pos, p.ln+1
+	}
 	args = p.args[:0]
 	i := p.wi + 1
 	for ; i < len(ws) && !ws[i].IsBrace("{") && !ws[i].IsBrace("}"); i++ {
@@ -525,6 +527,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 // statements parses the statements of a block (see body).
 func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open, pos *Pos) {
 	nested := open != nil
+	bfdCheck := where == "BFD_CHECK" // every line of it is special (specialLine)
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
@@ -573,7 +576,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		if !p.specialLine(v, f, kw, args, kpos, block, where) {
+		if !(bfdCheck || f.special) || !p.specialLine(v, f, kw, args, kpos, block, where) {
 			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
 		}
 		if rec != nil {
@@ -709,7 +712,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			p.skipBlock(kw, pos)
 			return
 		}
-		if p.scriptAgain(fv, f.typ, kw, args, pos, where) {
+		if f.again != againNever && p.scriptAgain(fv, f.again, kw, args, pos, where) {
 			return
 		}
 		var err error
@@ -733,6 +736,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			err = p.scalar(fv, f, args)
 		}
 		switch {
+		case err == nil:
 		case errors.Is(err, errNoValue):
 			// keepalived exits when a keyword's value is missing
 			// (null_strvec, lib/parser.c).
@@ -813,19 +817,19 @@ func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args 
 		p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 		return
 	}
-	// fv is a []*T: append in place (reflect.Append would allocate a
-	// slice header on every call). A new list starts with the room
-	// the last one of this field took (4 real servers a virtual server
-	// on bench/convert.sh's file: one allocation instead of three).
-	n := fv.Len()
-	if n == 0 && fv.Cap() == 0 && f.lastLen > 1 && !p.noSlabs {
-		fv.Grow(min(f.lastLen, maxListHint))
-	} else {
-		fv.Grow(1)
+	// fv is a []*T, which has the memory layout of a []unsafe.Pointer:
+	// the block's pointer is appended through the field's address
+	// (reflect.Append allocated a slice header on every call; Grow,
+	// SetLen, Index and Set were 2% of the parse in the test VM). A new
+	// list starts with the room the last one of this field took (4 real
+	// servers a virtual server on bench/convert.sh's file: one allocation
+	// instead of three).
+	list := (*[]unsafe.Pointer)(unsafe.Pointer(fv.UnsafeAddr()))
+	if len(*list) == 0 && cap(*list) == 0 && f.lastLen > 1 && !p.noSlabs {
+		*list = make([]unsafe.Pointer, 0, min(f.lastLen, maxListHint))
 	}
-	fv.SetLen(n + 1)
-	fv.Index(n).Set(nv)
-	f.lastLen = n + 1
+	*list = append(*list, nv.UnsafePointer())
+	f.lastLen = len(*list)
 }
 
 // namedField parses a named block (vrrp_script NAME { ... }) into the
@@ -957,29 +961,38 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos)
 }
 
 // scriptAgain reports (and skips) a notify script written a second time in
-// one block: keepalived keeps the first and ignores the rest.
-// t is fv's type, from the schema.
-func (p *parser) scriptAgain(fv reflect.Value, t reflect.Type, kw string, args []string, pos Pos, where string) bool {
-	// The type is compared first: converting every field's address to an
-	// interface to ask whether it is a *SyncDaemonLine looked its pointer
-	// type up in reflect's cache, for each of the 400,000 values of
-	// bench/convert.sh's file.
-	if t == argsType && fv.Field(0).Bool() && where == "global_defs" {
-		return p.argsAgain(fv.Interface().(Args), kw, args, pos)
-	}
-	if t == syncDaemonLineType {
+// one block: keepalived keeps the first and ignores the rest. again is
+// what the field's schema says to look for.
+func (p *parser) scriptAgain(fv reflect.Value, again againKind, kw string, args []string, pos Pos, where string) bool {
+	switch again {
+	case againArgs:
+		if fv.Field(0).Bool() && where == "global_defs" {
+			return p.argsAgain(fv.Interface().(Args), kw, args, pos)
+		}
+		return false
+	case againSyncd:
 		if l := fv.Addr().Interface().(*SyncDaemonLine); l.Set {
 			return p.syncDaemonAgain(l, pos) // syncd.go
 		}
-	}
-	if kw == "state" && t.Kind() == reflect.String && fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
-		name, _ := strings.CutPrefix(where, "vrrp_instance ")
-		p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
-		return true
-	}
-	if t != scriptType || fv.IsZero() {
 		return false
+	case againState:
+		if fv.String() == "MASTER" && len(args) > 0 && args[0] == "BACKUP" {
+			name, _ := strings.CutPrefix(where, "vrrp_instance ")
+			p.sink.carryf(pos, "(%s) state previously set as MASTER - ignoring BACKUP", name)
+			return true
+		}
+		return false
+	case againScript:
+		if !fv.IsZero() {
+			return p.scriptTwice(kw, args, pos, where)
+		}
 	}
+	return false
+}
+
+// scriptTwice reports (and skips) a script keyword written again, if
+// keepalived ignores it.
+func (p *parser) scriptTwice(kw string, args []string, pos Pos, where string) bool {
 	arg := ""
 	if len(args) > 0 {
 		arg = args[0]
@@ -1090,22 +1103,16 @@ func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
 		}
 		fv.SetString(args[0])
 		return nil
-	// The field's type (the schema's) is compared, not its address
-	// converted to an interface (**int...), which looked the pointer type
-	// up in reflect's cache for every value; once it is known, the field
-	// is set through its address.
+	// The schema has found the field's type to be exactly *bool, *int or
+	// *Duration (scalarKindOf), so the field is set through its address:
+	// converting the address to an interface (**int...) looked the
+	// pointer type up in reflect's cache for every value.
 	case scBool:
-		if f.typ == boolPtrType {
-			return p.setBool((**bool)(unsafe.Pointer(fv.UnsafeAddr())), args)
-		}
+		return p.setBool((**bool)(unsafe.Pointer(fv.UnsafeAddr())), args)
 	case scInt:
-		if f.typ == intPtrType {
-			return p.setInt((**int)(unsafe.Pointer(fv.UnsafeAddr())), args)
-		}
+		return p.setInt((**int)(unsafe.Pointer(fv.UnsafeAddr())), args)
 	case scDuration:
-		if f.typ == durationPtrType {
-			return p.setDuration((**Duration)(unsafe.Pointer(fv.UnsafeAddr())), args, f.unit)
-		}
+		return p.setDuration((**Duration)(unsafe.Pointer(fv.UnsafeAddr())), args, f.unit)
 	}
 	return setScalar(fv, args, f.unit)
 }

@@ -60,9 +60,13 @@ type fieldInfo struct {
 	unit  string       // "", "ms" or "us" for Durations
 	bare  string       // the value a keyword written alone stands for
 
-	plain  bool         // for kindLines: entries are plain strings, one per word
-	scalar scalarKind   // for kindScalar: which fast path sets it
-	sub    *blockSchema // for blocks: the schema of elem, filled on first use
+	plain  bool       // for kindLines: entries are plain strings, one per word
+	scalar scalarKind // for kindScalar: which fast path sets it
+	again  againKind  // what parser.scriptAgain checks for this field
+	// special is set for the keywords parser.specialLine reads in every
+	// block (regex, regex_options).
+	special bool
+	sub     *blockSchema // for blocks: the schema of elem, filled on first use
 	// lastLen is, for kindBlockList, the length the list had after its
 	// last append: a new list starts with that much room (up to
 	// maxListHint), as blocks of one kind tend to hold as many entries.
@@ -70,37 +74,62 @@ type fieldInfo struct {
 }
 
 // scalarKind names the scalar types the parser sets without going through
-// reflection's general path.
+// reflection's general path (setScalar sets the others).
 type scalarKind uint8
 
 const (
-	scOther     scalarKind = iota
-	scFlag                 // bool: a keyword written alone
-	scBool                 // *bool
-	scString               // string
-	scOptString            // *string: a value that may be left out
-	scInt                  // *int
-	scDuration             // *Duration
+	scOther    scalarKind = iota
+	scFlag                // bool: a keyword written alone
+	scBool                // *bool
+	scString              // string
+	scInt                 // *int
+	scDuration            // *Duration
 )
 
+// scalarKindOf tells which fast path sets a field of type t. The pointer
+// types are compared whole, so that the parser can set the field through
+// its address: a named type goes the general way.
 func scalarKindOf(t reflect.Type) scalarKind {
 	switch {
 	case t.Kind() == reflect.Bool:
 		return scFlag
 	case t.Kind() == reflect.String:
 		return scString
-	case t.Kind() != reflect.Pointer:
-		return scOther
-	case t.Elem() == durationType:
-		return scDuration
-	case t.Elem().Kind() == reflect.Bool:
+	case t == boolPtrType:
 		return scBool
-	case t.Elem().Kind() == reflect.Int:
+	case t == intPtrType:
 		return scInt
-	case t.Elem().Kind() == reflect.String && t.Elem().Name() == "string":
-		return scOptString
+	case t == durationPtrType:
+		return scDuration
 	}
 	return scOther
+}
+
+// againKind names what a keyword written a second time in one block can
+// be skipped for (parser.scriptAgain). It is worked out once per field:
+// comparing reflect.Types on every line called the runtime for each.
+type againKind uint8
+
+const (
+	againNever  againKind = iota
+	againArgs             // Args: a global_defs fifo
+	againSyncd            // SyncDaemonLine: lvs_sync_daemon
+	againState            // state, a string: BACKUP after MASTER
+	againScript           // Script: a notify, startup or shutdown script
+)
+
+func againKindOf(kw string, t reflect.Type) againKind {
+	switch {
+	case t == argsType:
+		return againArgs
+	case t == syncDaemonLineType:
+		return againSyncd
+	case t == scriptType:
+		return againScript
+	case kw == "state" && t.Kind() == reflect.String:
+		return againState
+	}
+	return againNever
 }
 
 type blockSchema struct {
@@ -228,6 +257,10 @@ func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fie
 	if fi.kind == kindScalar {
 		fi.scalar = scalarKindOf(f.Type)
 	}
+	if fi.kind == kindScalar || fi.kind == kindWords {
+		fi.again = againKindOf(fi.kw, f.Type)
+	}
+	fi.special = fi.kw == "regex" || fi.kw == "regex_options"
 	if fi.kind == kindLines {
 		fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
 	}
