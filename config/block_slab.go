@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"reflect"
 	"unsafe"
 )
@@ -16,9 +15,10 @@ import (
 // at one block and double up to blockChunkBytes, so a type written once (a
 // vrrp_instance) costs no more than before.
 type blockSlab struct {
-	buf     reflect.Value // a []T; invalid before the first block
-	used    int           // blocks of buf handed out
-	written uintptr       // bytes of buf whose pages writeFault has written
+	buf     unsafe.Pointer // the chunk: n values of the type; nil before the first block
+	n, used int            // blocks in buf, and those handed out
+	size    uintptr        // the type's size
+	written uintptr        // bytes of buf whose pages writeFault has written
 }
 
 // blockChunkBytes bounds the size of one chunk of blocks. A chunk of 16 KiB
@@ -29,26 +29,31 @@ type blockSlab struct {
 // type's last chunk leaves at most 256 KiB unused.
 const blockChunkBytes = 256 << 10
 
-// newBlock returns a pointer to a new zero value of t, whose schema is s.
-func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
+// newBlock returns a pointer to a new zero value of t, whose schema is s,
+// as a reflect.Value and as its address.
+func (p *parser) newBlock(s *blockSchema, t reflect.Type) (reflect.Value, unsafe.Pointer) {
 	if p.noSlabs {
-		return reflect.New(t)
+		v := reflect.New(t)
+		return v, v.UnsafePointer()
 	}
 	b := &s.blocks
-	if !b.buf.IsValid() || b.used == b.buf.Len() {
+	if b.buf == nil || b.used == b.n {
 		n := 1
-		if b.buf.IsValid() {
-			n = 2 * b.buf.Len()
+		if b.buf != nil {
+			n = 2 * b.n
 		}
-		if limit := max(1, blockChunkBytes/int(max(t.Size(), 1))); n > limit {
+		b.size = t.Size()
+		if limit := max(1, blockChunkBytes/int(max(b.size, 1))); n > limit {
 			n = limit
 		}
-		b.buf, b.used, b.written = reflect.MakeSlice(reflect.SliceOf(t), n, n), 0, 0
+		// The chunk is held by buf, an unsafe.Pointer, which the
+		// collector follows as it would the slice.
+		b.buf, b.n, b.used, b.written = reflect.MakeSlice(reflect.SliceOf(t), n, n).UnsafePointer(), n, 0, 0
 	}
-	v := b.buf.Index(b.used).Addr()
+	at := unsafe.Add(b.buf, uintptr(b.used)*b.size)
 	b.used++
-	b.written = writeFault(b.buf.UnsafePointer(), b.written, uintptr(b.used)*t.Size())
-	return v
+	b.written = writeFault(b.buf, b.written, uintptr(b.used)*b.size, p.page)
+	return reflect.NewAt(t, at), at
 }
 
 // writeFault writes a zero byte into each page that the bytes [from, to) of
@@ -71,8 +76,8 @@ func (p *parser) newBlock(s *blockSchema, t reflect.Type) reflect.Value {
 // and native_write_msr; with writeFault, 18,541 faults, no such pairs,
 // and the parse 31 ms -> 15-20 ms. Reused memory is resident already, so
 // the writes cost a store per page.
-func writeFault(p unsafe.Pointer, from, to uintptr) uintptr {
-	page := uintptr(os.Getpagesize())
+// page is the size of a page (os.Getpagesize).
+func writeFault(p unsafe.Pointer, from, to, page uintptr) uintptr {
 	for off := from; off < to; off = (uintptr(p)+off)/page*page + page - uintptr(p) {
 		*(*byte)(unsafe.Add(p, off)) = 0
 	}

@@ -32,7 +32,7 @@ func TestNewBlockPagesWritten(t *testing.T) {
 	s := &blockSchema{}
 	checked := 0
 	for i := 0; checked < 3 && i < 20*limit; i++ {
-		if !s.blocks.buf.IsValid() || s.blocks.used < s.blocks.buf.Len() || s.blocks.buf.Len() != limit {
+		if s.blocks.buf == nil || s.blocks.used < s.blocks.n || s.blocks.n != limit {
 			p.newBlock(s, typ)
 			continue
 		}
@@ -43,7 +43,7 @@ func TestNewBlockPagesWritten(t *testing.T) {
 		for range limit / 3 {
 			p.newBlock(s, typ)
 		}
-		base := s.blocks.buf.UnsafePointer()
+		base := s.blocks.buf
 		used := uintptr(s.blocks.used) * size
 		if got, want := residentPages(t, uintptr(base), used); got != want {
 			t.Fatalf("chunk %d: %d of the %d pages of its first %d blocks in memory, want all", checked, got, want, s.blocks.used)

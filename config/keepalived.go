@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -242,7 +243,7 @@ type segment struct {
 }
 
 func newParser(opt ParseOptions) *parser {
-	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse}
+	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse, page: uintptr(os.Getpagesize())}
 }
 
 // parseSegment parses a segment, whose chunks next hands over (nil at its
@@ -408,6 +409,7 @@ type parser struct {
 	records  []*blockRecord
 	recSlab  []blockRecord // where records are allocated
 	recStart blockStart    // of the block being read (recordVS)
+	page     uintptr       // os.Getpagesize, for writeFault
 }
 
 // statement reads a keyword and the words after it on its line, and whether a
@@ -528,6 +530,7 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open, pos *Pos) {
 	nested := open != nil
 	bfdCheck := where == "BFD_CHECK" // every line of it is special (specialLine)
+	base := unsafe.Pointer(v.UnsafeAddr())
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
@@ -576,7 +579,11 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		if !(bfdCheck || f.special) || !p.specialLine(v, f, kw, args, kpos, block, where) {
+		switch {
+		case (bfdCheck || f.special) && p.specialLine(v, f, kw, args, kpos, block, where):
+		case !block && f.directScalar():
+			p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, f.withBare(args), kpos)
+		default:
 			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
 		}
 		if rec != nil {
@@ -702,9 +709,7 @@ func (p *parser) specialLine(v reflect.Value, f *fieldInfo, kw string, args []st
 }
 
 func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) {
-	if len(args) == 0 && f.bare != "" {
-		args = []string{f.bare}
-	}
+	args = f.withBare(args)
 	switch f.kind {
 	case kindScalar, kindWords:
 		if block {
@@ -715,37 +720,20 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		if f.again != againNever && p.scriptAgain(fv, f.again, kw, args, pos, where) {
 			return
 		}
-		var err error
-		if f.kind == kindWords {
-			nv := reflect.New(f.elem)
-			if err = nv.Interface().(wordsValue).parseWords(args); err == nil || isExtraWords(err) {
-				fv.Set(nv.Elem())
-			}
-			if err != nil && isExtraWords(err) {
-				p.sink.warnf(pos, "%s: %v", kw, err)
-				err = nil
-			}
-		} else {
-			// The words are counted first: most lines have one.
-			switch {
-			case len(args) > 0 && f.typ.Kind() == reflect.Bool:
-				p.sink.warnf(pos, "%s takes no value: %q is ignored and %s is on (as keepalived does)", kw, args[0], kw)
-			case len(args) > 1 && f.typ.Kind() != reflect.Bool && !(f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.Bool):
-				p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
-			}
-			err = p.scalar(fv, f, args)
+		if f.kind == kindScalar {
+			p.scalarLine(unsafe.Pointer(fv.UnsafeAddr()), fv, f, kw, args, pos)
+			return
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, errNoValue):
-			// keepalived exits when a keyword's value is missing
-			// (null_strvec, lib/parser.c).
-			p.missingParam(pos, kw)
-		case err != nil:
-			// keepalived logs a value it cannot read and carries on
-			// without the keyword; so does kt.
-			p.sink.carryf(pos, "%s: %v", kw, err)
+		nv := reflect.New(f.elem)
+		err := nv.Interface().(wordsValue).parseWords(args)
+		if err == nil || isExtraWords(err) {
+			fv.Set(nv.Elem())
 		}
+		if err != nil && isExtraWords(err) {
+			p.sink.warnf(pos, "%s: %v", kw, err)
+			err = nil
+		}
+		p.valueErr(pos, kw, err)
 	case kindBlock:
 		if !block {
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
@@ -753,8 +741,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		sub := p.sub(f)
 		if fv.IsNil() {
-			fv.Set(reflect.New(f.elem))
-			setPos(fv.Elem(), sub, pos)
+			nv := reflect.New(f.elem)
+			fv.Set(nv)
+			sub.setPos(nv.UnsafePointer(), pos)
 		}
 		p.nested(fv.Elem(), sub, kw, pos)
 	case kindBlockList:
@@ -796,8 +785,8 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 // the list fv holds: field's kindBlockList case.
 func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool) {
 	sub := p.sub(f)
-	nv := p.newBlock(sub, f.elem)
-	setPos(nv.Elem(), sub, pos)
+	nv, at := p.newBlock(sub, f.elem)
+	sub.setPos(at, pos)
 	if hb, ok := nv.Interface().(headerBlock); ok {
 		if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
 			p.sink.warnf(pos, "%s: %v", kw, err)
@@ -828,7 +817,7 @@ func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args 
 	if len(*list) == 0 && cap(*list) == 0 && f.lastLen > 1 && !p.noSlabs {
 		*list = make([]unsafe.Pointer, 0, min(f.lastLen, maxListHint))
 	}
-	*list = append(*list, nv.UnsafePointer())
+	*list = append(*list, at)
 	f.lastLen = len(*list)
 }
 
@@ -863,8 +852,8 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 		p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
 		return
 	}
-	nv := p.newBlock(sub, f.elem)
-	setPos(nv.Elem(), sub, pos)
+	nv, at := p.newBlock(sub, f.elem)
+	sub.setPos(at, pos)
 	if sub.name >= 0 {
 		nv.Elem().Field(sub.name).SetString(name)
 	}
@@ -1085,34 +1074,82 @@ func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []st
 		return
 	}
 	if f.elem.Kind() == reflect.Struct {
-		setPos(nv.Elem(), p.sub(f), pos)
+		p.sub(f).setPos(nv.UnsafePointer(), pos)
 	}
 	fv.Set(reflect.Append(fv, nv.Elem()))
 }
 
-// scalar sets a scalar field from its words: the common types directly,
-// the rest through setScalar.
-func (p *parser) scalar(fv reflect.Value, f *fieldInfo, args []string) error {
+// withBare returns args, or the value the keyword stands for when written
+// alone if it has one and args is empty.
+func (f *fieldInfo) withBare(args []string) []string {
+	if len(args) == 0 && f.bare != "" {
+		return []string{f.bare}
+	}
+	return args
+}
+
+// directScalar reports whether a line of f, written without a block, can
+// go straight to scalarLine at the field's offset in its struct: a scalar
+// of a type scalar sets through its address, in the struct itself (not
+// behind an embedded pointer), and one scriptAgain has nothing to check
+// for. statements sends such lines there without reflection's Field.
+func (f *fieldInfo) directScalar() bool {
+	return f.direct && f.kind == kindScalar && f.scalar != scOther && f.again == againNever
+}
+
+// scalarLine sets the scalar field f, at at (fv as a reflect.Value, only
+// for the types scalar does not set itself; directScalar), from a line's
+// words, with keepalived's messages for the words it ignores and for a
+// value it cannot read.
+func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos) {
+	// The words are counted first: most lines have one.
+	switch {
+	case len(args) > 0 && f.scalar == scFlag:
+		p.sink.warnf(pos, "%s takes no value: %q is ignored and %s is on (as keepalived does)", kw, args[0], kw)
+	case len(args) > 1 && f.scalar != scFlag && !f.optBool:
+		p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
+	}
+	p.valueErr(pos, kw, p.scalar(at, fv, f, args))
+}
+
+// valueErr reports what went wrong reading a keyword's value, if anything.
+func (p *parser) valueErr(pos Pos, kw string, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, errNoValue):
+		// keepalived exits when a keyword's value is missing
+		// (null_strvec, lib/parser.c).
+		p.missingParam(pos, kw)
+	default:
+		// keepalived logs a value it cannot read and carries on
+		// without the keyword; so does kt.
+		p.sink.carryf(pos, "%s: %v", kw, err)
+	}
+}
+
+// scalar sets the scalar field f at at from its words: the common types
+// directly, the rest through setScalar on fv.
+func (p *parser) scalar(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, args []string) error {
 	switch f.scalar {
-	case scFlag:
-		fv.SetBool(true)
+	case scFlag: // a bool, or a type whose kind is bool: the same memory
+		*(*bool)(at) = true
 		return nil
-	case scString:
+	case scString: // a string, or a type whose kind is string
 		if len(args) == 0 {
 			return errNoValue
 		}
-		fv.SetString(args[0])
+		*(*string)(at) = args[0]
 		return nil
 	// The schema has found the field's type to be exactly *bool, *int or
 	// *Duration (scalarKindOf), so the field is set through its address:
 	// converting the address to an interface (**int...) looked the
 	// pointer type up in reflect's cache for every value.
 	case scBool:
-		return p.setBool((**bool)(unsafe.Pointer(fv.UnsafeAddr())), args)
+		return p.setBool((**bool)(at), args)
 	case scInt:
-		return p.setInt((**int)(unsafe.Pointer(fv.UnsafeAddr())), args)
+		return p.setInt((**int)(at), args)
 	case scDuration:
-		return p.setDuration((**Duration)(unsafe.Pointer(fv.UnsafeAddr())), args, f.unit)
+		return p.setDuration((**Duration)(at), args, f.unit)
 	}
 	return setScalar(fv, args, f.unit)
 }
@@ -1170,19 +1207,20 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 	return f.sub
 }
 
-// setPos stores pos in the Pos field of v (whose schema is s), if it has one.
-func setPos(v reflect.Value, s *blockSchema, pos Pos) {
-	if v.Kind() == reflect.Struct && s.pos >= 0 {
-		*posField(v, s) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
+// setPos stores pos in the Pos field, if it has one, of the struct at
+// (whose schema is s).
+func (s *blockSchema) setPos(at unsafe.Pointer, pos Pos) {
+	if s.pos >= 0 {
+		*(*Pos)(unsafe.Add(at, s.posOff)) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 
 // posField returns the address of the Pos field of v, an addressable
-// struct whose schema s has one. The field's address is taken as such:
-// Addr and Interface looked its pointer type up in reflect's tables for
-// each of a large file's blocks, twice.
+// struct whose schema s has one. The address is worked out from the
+// field's offset: Addr and Interface looked its pointer type up in
+// reflect's tables for each of a large file's blocks, twice.
 func posField(v reflect.Value, s *blockSchema) *Pos {
-	return (*Pos)(unsafe.Pointer(v.Field(s.pos).UnsafeAddr()))
+	return (*Pos)(unsafe.Add(unsafe.Pointer(v.UnsafeAddr()), s.posOff))
 }
 
 // dupNamed reports a named block defined a second time; the first stands.

@@ -66,6 +66,13 @@ type fieldInfo struct {
 	// special is set for the keywords parser.specialLine reads in every
 	// block (regex, regex_options).
 	special bool
+	// direct is set for a field of the struct itself (not of one it
+	// embeds), at offset off.
+	direct bool
+	off    uintptr
+	// optBool is set for a pointer to a bool: a value that may be left
+	// out, and whose words after the first get no warning.
+	optBool bool
 	sub     *blockSchema // for blocks: the schema of elem, filled on first use
 	// lastLen is, for kindBlockList, the length the list had after its
 	// last append: a new list starts with that much room (up to
@@ -136,10 +143,11 @@ type blockSchema struct {
 	fields   []fieldInfo
 	byKW     map[string]*fieldInfo
 	byKey    map[string]*fieldInfo
-	pos      int // index of the Pos field, or -1
-	name     int // index of the Name field, or -1
-	unparsed int // index of the unparsed field, or -1
-	body     int // index into fields of the list that takes the whole body, or -1
+	pos      int     // index of the Pos field, or -1
+	posOff   uintptr // the Pos field's offset in the struct
+	name     int     // index of the Name field, or -1
+	unparsed int     // index of the unparsed field, or -1
+	body     int     // index into fields of the list that takes the whole body, or -1
 	// blocks hands out new values of the schema's type for one parser
 	// (parser.newBlock).
 	blocks blockSlab
@@ -197,7 +205,7 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		i := f.Index[0]
 		if f.Type == posType && f.Name == "Pos" {
 			if len(f.Index) == 1 {
-				s.pos = i
+				s.pos, s.posOff = i, f.Offset
 			}
 			continue
 		}
@@ -261,6 +269,8 @@ func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fie
 		fi.again = againKindOf(fi.kw, f.Type)
 	}
 	fi.special = fi.kw == "regex" || fi.kw == "regex_options"
+	fi.direct, fi.off = len(f.Index) == 1, f.Offset
+	fi.optBool = f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Bool
 	if fi.kind == kindLines {
 		fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
 	}

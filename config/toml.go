@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/BurntSushi/toml"
 )
@@ -497,7 +498,7 @@ func fillTOML(v reflect.Value, path, file string, ix tomlIndex, sc schemas) {
 				}
 				ep := Pos{File: file, Line: l}
 				ep.Seq = int32(ix.seqAt(join(path, f.key), l))
-				setPos(fv.Index(j), es, ep)
+				es.setPos(unsafe.Pointer(fv.Index(j).UnsafeAddr()), ep)
 			}
 		}
 	}
