@@ -289,8 +289,17 @@ type cursor struct {
 }
 
 // more reports whether a word is left, moving to the next line or chunk as
-// needed.
+// needed. It is small enough to be inlined: the word is most often on the
+// line at hand.
 func (c *cursor) more() bool {
+	if c.li < len(c.chunk) && c.wi < len(c.chunk[c.li].Words) {
+		return true
+	}
+	return c.advance()
+}
+
+// advance is more past the end of a line.
+func (c *cursor) advance() bool {
 	for {
 		if c.li < len(c.chunk) {
 			if c.wi < len(c.chunk[c.li].Words) {
@@ -1112,21 +1121,6 @@ func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, k
 	p.valueErr(pos, kw, p.scalar(at, fv, f, args))
 }
 
-// valueErr reports what went wrong reading a keyword's value, if anything.
-func (p *parser) valueErr(pos Pos, kw string, err error) {
-	switch {
-	case err == nil:
-	case errors.Is(err, errNoValue):
-		// keepalived exits when a keyword's value is missing
-		// (null_strvec, lib/parser.c).
-		p.missingParam(pos, kw)
-	default:
-		// keepalived logs a value it cannot read and carries on
-		// without the keyword; so does kt.
-		p.sink.carryf(pos, "%s: %v", kw, err)
-	}
-}
-
 // scalar sets the scalar field f at at from its words: the common types
 // directly, the rest through setScalar on fv.
 func (p *parser) scalar(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, args []string) error {
@@ -1154,11 +1148,26 @@ func (p *parser) scalar(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, args 
 	return setScalar(fv, args, f.unit)
 }
 
-var (
-	boolPtrType     = reflect.TypeOf((*bool)(nil))
-	intPtrType      = reflect.TypeOf((*int)(nil))
-	durationPtrType = reflect.TypeOf((*Duration)(nil))
-)
+// valueErr reports what went wrong reading a keyword's value, if anything.
+func (p *parser) valueErr(pos Pos, kw string, err error) {
+	if err != nil {
+		p.badValue(pos, kw, err)
+	}
+}
+
+// badValue reports a keyword's value that could not be read.
+func (p *parser) badValue(pos Pos, kw string, err error) {
+	switch {
+	case errors.Is(err, errNoValue):
+		// keepalived exits when a keyword's value is missing
+		// (null_strvec, lib/parser.c).
+		p.missingParam(pos, kw)
+	default:
+		// keepalived logs a value it cannot read and carries on
+		// without the keyword; so does kt.
+		p.sink.carryf(pos, "%s: %v", kw, err)
+	}
+}
 
 // setBool sets an optional boolean: on when written alone.
 func (p *parser) setBool(at **bool, args []string) error {
@@ -1178,12 +1187,33 @@ func (p *parser) setInt(at **int, args []string) error {
 	if len(args) == 0 {
 		return errNoValue
 	}
-	n, err := strconv.Atoi(args[0]) // base 10, as keepalived reads numbers
-	if err != nil {
-		return fmt.Errorf("invalid number %q", args[0])
+	n, ok := smallDecimal(args[0])
+	if !ok {
+		var err error
+		if n, err = strconv.Atoi(args[0]); err != nil { // base 10, as keepalived reads numbers
+			return fmt.Errorf("invalid number %q", args[0])
+		}
 	}
 	*at = p.ints.new(n, p.noSlabs)
 	return nil
+}
+
+// smallDecimal reads s, if it is 1 to 9 decimal digits and nothing else,
+// as strconv.Atoi would: most numbers in a configuration are, and in the
+// test VM the two calls of strconv.Atoi cost more than the digits.
+func smallDecimal(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 9 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int(d)
+	}
+	return n, true
 }
 
 // setDuration sets an optional duration written in unit ("" for seconds).

@@ -93,6 +93,12 @@ const (
 	scDuration            // *Duration
 )
 
+var (
+	boolPtrType     = reflect.TypeOf((*bool)(nil))
+	intPtrType      = reflect.TypeOf((*int)(nil))
+	durationPtrType = reflect.TypeOf((*Duration)(nil))
+)
+
 // scalarKindOf tells which fast path sets a field of type t. The pointer
 // types are compared whole, so that the parser can set the field through
 // its address: a named type goes the general way.
