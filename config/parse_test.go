@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,35 @@ func TestParseSemantics(t *testing.T) {
 				t.Errorf("model is not as expected for:\n%s", tt.text)
 			}
 		})
+	}
+}
+
+// TestSmallDecimal: the parser's own reading of short numbers gives what
+// strconv.Atoi gives, and leaves to it everything that is not 1 to 9
+// plain digits.
+func TestSmallDecimal(t *testing.T) {
+	for _, s := range []string{"", "0", "1", "007", "123456789", "999999999", "1234567890", "+1", "-1", "1a", " 1", "1 ", "٣", "0x10", "1_000"} {
+		checkSmallDecimal(t, s)
+	}
+}
+
+// FuzzSmallDecimal checks smallDecimal against strconv.Atoi.
+func FuzzSmallDecimal(f *testing.F) {
+	for _, s := range []string{"", "0", "42", "+7", "-0", "123456789", "9999999999", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkSmallDecimal)
+}
+
+func checkSmallDecimal(t *testing.T, s string) {
+	t.Helper()
+	n, ok := smallDecimal(s)
+	want, err := strconv.Atoi(s)
+	plain := len(s) >= 1 && len(s) <= 9 && strings.Trim(s, "0123456789") == ""
+	switch {
+	case ok != plain:
+		t.Errorf("smallDecimal(%q) took it: %v, want %v", s, ok, plain)
+	case ok && (err != nil || n != want):
+		t.Errorf("smallDecimal(%q) = %d, strconv.Atoi gives %d, %v", s, n, want, err)
 	}
 }
