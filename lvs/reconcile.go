@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"syscall"
 
 	"github.com/moby/ipvs"
@@ -191,8 +190,8 @@ func newDiffWalk(current, desired Table, owned Ownership, same func(ServiceKey, 
 			w.gone = append(w.gone, newDiffItem(k, nil, e))
 		}
 	}
-	slices.SortFunc(w.items, compareDiffItems)
-	slices.SortFunc(w.gone, compareDiffItems)
+	sortDiffItems(w.items)
+	sortDiffItems(w.gone)
 	return w
 }
 
