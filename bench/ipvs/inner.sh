@@ -51,22 +51,37 @@ ip netns del ktbench-warm
 sleep 2 # the namespace's cleanup runs in the background
 
 # With a base: kt run's path of the base and of this tree, each in a fresh
-# namespace, KT_BENCH_ROUNDS pairs (default 2: bench/ipvs.sh's ROUNDS) in the order base, new, new, base,
-# base, new... (lines prefixed SIDE_ROUND_), 5 s apart for the kernel to
-# free the namespace before.
+# namespace, KT_BENCH_ROUNDS rounds (default 2: bench/ipvs.sh's ROUNDS) in
+# the order base, ipvsadm-restore, new, new, ipvsadm-restore, base,
+# base... (lines prefixed SIDE_ROUND_), 5 s apart for the kernel to
+# free the namespace before. ipvsadm-restore's full load is timed in the
+# rounds too (side "ipvs"), so that the ratio of the rounds' medians
+# compares loads made over the same minutes: the VM's speed moves with the
+# host's other work, and on 2026-12-07 ipvsadm-restore's single load below
+# took 17-19 s in runs where it had taken 10-11 s the day before.
 if [ -n "$basebin" ]; then
 	round=0
 	sides=
 	for i in $(seq "${KT_BENCH_ROUNDS:-2}"); do
-		if [ $((i % 2)) = 1 ]; then sides="$sides base new"; else sides="$sides new base"; fi
+		if [ $((i % 2)) = 1 ]; then sides="$sides base ipvs new"; else sides="$sides new ipvs base"; fi
 	done
 	for side in $sides; do
 		round=$((round + 1))
-		b=$bin
-		[ "$side" = base ] && b=$basebin
 		cns=ktbench-$side
 		fresh_ns "$cns"
-		REPEAT=0 ip netns exec "$cns" "$b" kt -dir "$dir" | sed "s/^/${side}_${round}_/"
+		case $side in
+		ipvs)
+			t0=$(now_ms)
+			ip netns exec "$cns" ipvsadm-restore <"$dir/full.rules"
+			t1=$(now_ms)
+			awk -v a="$t0" -v b="$t1" -v r="$round" 'BEGIN { printf "ipvs_%d_full_total_ms %.1f\n", r, b - a }'
+			;;
+		*)
+			b=$bin
+			[ "$side" = base ] && b=$basebin
+			REPEAT=0 ip netns exec "$cns" "$b" kt -dir "$dir" | sed "s/^/${side}_${round}_/"
+			;;
+		esac
 		[ "$(count_dests)" = "$rs" ] || { echo "$side: $(count_dests) real servers in the kernel, want $rs" >&2; exit 1; }
 		drop_ns "$cns" 5
 		cns=
