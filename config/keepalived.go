@@ -1198,24 +1198,6 @@ func (p *parser) setInt(at **int, args []string) error {
 	return nil
 }
 
-// smallDecimal reads s, if it is 1 to 9 decimal digits and nothing else,
-// as strconv.Atoi would: most numbers in a configuration are, and in the
-// test VM the two calls of strconv.Atoi cost more than the digits.
-func smallDecimal(s string) (int, bool) {
-	if len(s) == 0 || len(s) > 9 {
-		return 0, false
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		d := s[i] - '0'
-		if d > 9 {
-			return 0, false
-		}
-		n = n*10 + int(d)
-	}
-	return n, true
-}
-
 // setDuration sets an optional duration written in unit ("" for seconds).
 func (p *parser) setDuration(at **Duration, args []string, unit string) error {
 	if len(args) == 0 {
