@@ -131,6 +131,7 @@ const (
 	againScript           // Script: a notify, startup or shutdown script
 )
 
+// againKindOf is the againKind of the field of type t written as kw.
 func againKindOf(kw string, t reflect.Type) againKind {
 	switch {
 	case t == argsType:
