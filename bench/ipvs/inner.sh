@@ -30,6 +30,33 @@ drop_ns() {
 	ip netns exec "$1" ipvsadm -C
 	ip netns del "$1"
 	sleep "${2:-2}" # the namespace's cleanup runs in the background
+	settle "$1"
+}
+# settle NAME: waits (up to 60 s) until the VM's CPU has been idle for a
+# whole second, 95% or more: the kernel frees a deleted namespace's 50,000
+# IPVS entries and their per-CPU counters in a work queue, which on the
+# VM's one slow CPU can outlast drop_ns's sleep and would then run during
+# the next load. It starts no process while it watches (in the emulator
+# starting one takes a tenth of a second of CPU): /proc/stat is read and
+# the second waited by bash's builtins. Says on stderr how long it waited.
+settle() {
+	local t0=$EPOCHREALTIME fifo=/run/ktbench-settle fd c u n s i w q sq st rest t1 i1 k
+	[ -p "$fifo" ] || mkfifo "$fifo"
+	exec {fd}<>"$fifo"
+	read -r c u n s i w q sq st rest </proc/stat
+	t1=$((u + n + s + i + w + q + sq + st)) i1=$((i + w))
+	for ((k = 0; k < 60; k++)); do
+		read -r -t 1 -u "$fd" _ || true
+		read -r c u n s i w q sq st rest </proc/stat
+		if (((i + w - i1) * 100 >= 95 * (u + n + s + i + w + q + sq + st - t1))); then
+			exec {fd}>&-
+			echo "settle after $1: $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms" >&2
+			return 0
+		fi
+		t1=$((u + n + s + i + w + q + sq + st)) i1=$((i + w))
+	done
+	exec {fd}>&-
+	echo "settle after $1: the VM was still busy after 60 s" >&2
 }
 vs=$(grep -c '^-A' "$dir/full.rules")
 rs=$(grep -c '^-a' "$dir/full.rules")
