@@ -366,9 +366,16 @@ func (l *Lab) sysctl(ns string, kv ...string) error {
 	return nil
 }
 
+// commandTimeout bounds each ip or bridge command the lab runs. It is
+// there for a command that hangs, not to time anything: on 2026-12-07 the
+// build machine's kernel had one CPU stuck for 27 s (a soft lockup in its
+// memory monitor, kdamond), and an `ip netns del` that waited behind it
+// was killed at the 30 s this used to be, failing a test that had passed.
+const commandTimeout = 2 * time.Minute
+
 // ipCmd runs the ip command with args and returns its output.
 func (l *Lab) ipCmd(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, l.ip, args...).CombinedOutput()
 	if err != nil {
@@ -387,7 +394,7 @@ func (l *Lab) ipNS(ns string, args ...string) (string, error) {
 // interrupted and may be inconsistent." to standard error, which mixed in
 // would make the JSON unreadable. Its standard error is in the error.
 func (l *Lab) ipNSOut(ns string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	args = append([]string{"-n", ns}, args...)
 	var stderr bytes.Buffer
@@ -437,7 +444,7 @@ func (l *Lab) portState(h *Host, state string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	args := []string{"-n", l.SwitchNS, "link", "set", "dev", h.SwitchPort, "state", state}
 	if out, err := exec.CommandContext(ctx, bridge, args...).CombinedOutput(); err != nil {

@@ -238,9 +238,10 @@ vrrp_instance VI_1 {
 // gone); a startup script that fails is logged in keepalived 2.2.7's words
 // ("startup script script failed, status 3") and the daemon carries on.
 //
-// The script exits at once, so its timeout (30 s) is not what is tested;
-// it is long because on a loaded CI machine keepalived once took more than
-// 5 s to see the script end, timed it out and logged no status.
+// The script exits at once, so its timeout (60 s) is not what is tested;
+// it is long because on the CI machine keepalived once took 11 s to see
+// the script end (5 s set), timed it out and logged no status, and the
+// build machine has had its kernel stall a CPU for 27 s.
 func TestStartupShutdownScriptsLikeKeepalived(t *testing.T) {
 	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1"}})
 	h := lab.Host("r1")
@@ -265,7 +266,7 @@ exit ${2:-0}
 			text := `global_defs {
     router_id startstop
     startup_script "` + sh + ` ` + out + ` start 3"
-    startup_script_timeout 30
+    startup_script_timeout 60
     shutdown_script "` + sh + ` ` + out + ` stop"
 }
 static_ipaddress {
