@@ -22,6 +22,14 @@ func TestReloadStartsFirstVirtualServers(t *testing.T) {
 	if !strings.Contains(r.log.String(), "no configuration to run") {
 		t.Errorf("no warning about nothing to run; log:\n%s", r.log)
 	}
+	// Run starts in its own goroutine, and a reload before it has begun
+	// is refused ("kt is starting"): on a loaded CI machine this test's
+	// first Reload once came first.
+	waitFor(t, "Run to begin", 10*time.Second, func() bool {
+		r.d.reloading.Lock()
+		defer r.d.reloading.Unlock()
+		return r.d.lvsRun.on
+	}, r.log)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	const two = `virtual_server 198.51.100.1 80 {
