@@ -37,6 +37,9 @@ type ParseOptions struct {
 	maxLines   int    // lowers the lexer's limit on lines (fuzzing)
 	maxMem     uint64 // lowers the lexer's limit on heap growth (tests, fuzzing)
 	chunkLines int    // lines per chunk handed to the parsers (tests)
+	// oneSegment parses the whole file as one segment (see
+	// ParseKeepalivedBytes: a cut where the parser was in a block).
+	oneSegment bool
 }
 
 func (o ParseOptions) lex() LexOptions {
@@ -133,7 +136,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		var cur chan []Line
 		i := 0
 		for c := range chunks {
-			if cur == nil || c.top {
+			if cur == nil || c.top && !opt.oneSegment {
 				if cur != nil {
 					close(cur)
 				}
@@ -163,6 +166,17 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 			delete(pending, m.next)
 			m.add(next)
 		}
+	}
+	if m.cutInBlock {
+		// The lexer cut the file where counting braces says the top level
+		// is, but the parser was in a block there: in a value block written
+		// without its "{" (valueLines, as keepalived reads it), a "}" with
+		// words after it is a word, and every line up to one ending in "}"
+		// is an entry. Read the file again as one segment, which is what
+		// one sequential parse gives. Such a file is rare, and only it pays.
+		one := opt
+		one.oneSegment = true
+		return ParseKeepalivedBytes(name, data, one)
 	}
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
@@ -240,6 +254,9 @@ type segment struct {
 	dropped int // diagnostics past the limit
 	worst   Severity
 	records []*blockRecord // reuse.go
+	// openAtEnd is set when the segment's lines ran out inside a block
+	// (parser.openAtEnd).
+	openAtEnd bool
 }
 
 func newParser(opt ParseOptions) *parser {
@@ -253,9 +270,9 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
 	v := reflect.ValueOf(cfg).Elem()
-	p.records = nil
+	p.records, p.openAtEnd = nil, false
 	p.body(v, p.sc.of(v.Type()), "the top level", nil)
-	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records}
+	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records, openAtEnd: p.openAtEnd}
 }
 
 // parseChunks parses, in one goroutine, lines that next hands over a chunk
@@ -419,6 +436,8 @@ type parser struct {
 	recSlab  []blockRecord // where records are allocated
 	recStart blockStart    // of the block being read (recordVS)
 	page     uintptr       // os.Getpagesize, for writeFault
+	// openAtEnd is set when the lines ran out inside a block (notClosed).
+	openAtEnd bool
 }
 
 // statement reads a keyword and the words after it on its line, and whether a
@@ -658,6 +677,7 @@ func (p *parser) keep(s *blockSchema, keys []KeyLine) *[]KeyLine {
 }
 
 func (p *parser) notClosed(where string, open Pos) {
+	p.openAtEnd = true
 	p.sink.errorf(p.last, "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
 }
 

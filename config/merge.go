@@ -20,6 +20,10 @@ type merger struct {
 	sink    diagSink // problems found while merging
 	sc      schemas
 	records []*blockRecord // the segments' (reuse.go), in file order
+	// cutInBlock is set when a segment that is not the last ended inside a
+	// block: the cut before the next one was not at the parser's top
+	// level. lastOpen is whether the segment added last did.
+	cutInBlock, lastOpen bool
 }
 
 func newMerger(opt ParseOptions) *merger {
@@ -29,6 +33,8 @@ func newMerger(opt ParseOptions) *merger {
 // add merges the next segment.
 func (m *merger) add(seg segment) {
 	m.next++
+	m.cutInBlock = m.cutInBlock || m.lastOpen
+	m.lastOpen = seg.openAtEnd
 	m.diags = append(m.diags, seg.diags...)
 	m.dropped += seg.dropped
 	m.records = append(m.records, seg.records...)
