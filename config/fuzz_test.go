@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -116,12 +117,36 @@ func sameParse(t *testing.T, data []byte, opt ParseOptions) {
 		return lines
 	}, opt)
 	d2 = append(lexDiags, d2...)
+	sameAsGeneral(t, data, lines, opt, c2, d2[len(lexDiags):])
 	if !Equal(c1, c2) {
 		t.Fatalf("parallel and sequential parses differ for:\n%s", data)
 	}
 	s1, s2 := diagStrings(d1), diagStrings(d2)
 	if strings.Join(s1, "\n") != strings.Join(s2, "\n") {
 		t.Fatalf("parallel and sequential diagnostics differ for:\n%s\nparallel:\n%s\nsequential:\n%s", data, strings.Join(s1, "\n"), strings.Join(s2, "\n"))
+	}
+}
+
+// sameAsGeneral parses lines once more, sequentially and with every line
+// read the general way (ParseOptions.generalLines: parser.valueLine off),
+// and fails unless that gives cfg and diags exactly: values, positions,
+// keyword lists, and the diagnostics in their order.
+func sameAsGeneral(t *testing.T, data []byte, lines []Line, opt ParseOptions, cfg *Config, diags Diagnostics) {
+	t.Helper()
+	opt.generalLines = true
+	done := false
+	gc, gd := parseChunks(func() []Line {
+		if done {
+			return nil
+		}
+		done = true
+		return lines
+	}, opt)
+	if !reflect.DeepEqual(cfg, gc) {
+		t.Fatalf("valueLine and the general way read differently:\n%s", data)
+	}
+	if len(diags)+len(gd) > 0 && !reflect.DeepEqual(diags, gd) {
+		t.Fatalf("valueLine and the general way report differently for:\n%s\nvalueLine:\n%v\ngeneral:\n%v", data, diags, gd)
 	}
 }
 
@@ -141,6 +166,11 @@ func FuzzParallelParse(f *testing.F) {
 	f.Add([]byte("global_defs {\n router_id a\n}\nglobal_defs {\n router_id b\n vrrp_strict\n}\n"))
 	f.Add([]byte("vrrp_instance A {\n priority 1\n}\nvrrp_instance A {\n bogus\n}\nvrrp_instance B\n{\n}\n}\n"))
 	f.Add([]byte("net_namespace x\nnet_namespace y\nunknown_top 1\nvirtual_server 192.0.2.1 80 {\n}\nvirtual_server fwmark 1 {\n"))
+	// Lines a keyword and one value (parser.valueLine) beside their near misses.
+	f.Add([]byte("virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind\n{\n}\n delay_loop x\n delay_loop 3\n" +
+		" \"protocol\" \"{\"\n real_server 192.0.2.2 80 {\n weight 1\n weight 2 3\n weight -1\n inhibit_on_failure yes\n" +
+		" alpha on\n notify_up /bin/true\n retry 99999999999\n uthreshold 1 }\n lthreshold 2\n{\n}\n }\n}\n" +
+		"vrrp_instance I {\n priority 100\n state BACKUP\n nopreempt x\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameParse(t, data, noFiles)
 	})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +36,9 @@ type ParseOptions struct {
 	maxLines   int    // lowers the lexer's limit on lines (fuzzing)
 	maxMem     uint64 // lowers the lexer's limit on heap growth (tests, fuzzing)
 	chunkLines int    // lines per chunk handed to the parsers (tests)
+	// generalLines reads every line the general way, valueLine's too
+	// (tests: the two must give the same).
+	generalLines bool
 	// oneSegment parses the whole file as one segment (see
 	// ParseKeepalivedBytes: a cut where the parser was in a block).
 	oneSegment bool
@@ -260,7 +262,7 @@ type segment struct {
 }
 
 func newParser(opt ParseOptions) *parser {
-	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse, page: uintptr(os.Getpagesize())}
+	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse, page: uintptr(os.Getpagesize()), generalLines: opt.generalLines}
 }
 
 // parseSegment parses a segment, whose chunks next hands over (nil at its
@@ -436,6 +438,8 @@ type parser struct {
 	recSlab  []blockRecord // where records are allocated
 	recStart blockStart    // of the block being read (recordVS)
 	page     uintptr       // os.Getpagesize, for writeFault
+	// generalLines turns valueLine off (ParseOptions.generalLines).
+	generalLines bool
 	// openAtEnd is set when the lines ran out inside a block (notClosed).
 	openAtEnd bool
 }
@@ -560,6 +564,9 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 	bfdCheck := where == "BFD_CHECK" // every line of it is special (specialLine)
 	base := unsafe.Pointer(v.UnsafeAddr())
 	for p.more() {
+		if nested && p.wi == 0 && !bfdCheck && !p.generalLines && p.valueLine(base, s, pos) {
+			continue
+		}
 		t, _ := p.peek()
 		if t.IsBrace("}") {
 			bpos := p.pos()
@@ -633,14 +640,74 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 	}
 }
 
+// valueLine reads the line at hand, in a block, if it is a keyword and one
+// value and the keyword a scalar of s that scalarLine sets at its offset
+// (directScalar), and reports whether it did. It does what statements and
+// statement do for such a line, without the steps no such line needs: most
+// lines of a large configuration are of this kind (weight 1, lb_kind NAT).
+// In the test VM, where code runs translated, the parse of bench/ipvs.sh's
+// file took 1-10% less time in alternating runs (2026-12-07, by hand); on
+// the host, and on bench/convert.sh's file, the change was within the
+// runs' spread.
+func (p *parser) valueLine(base unsafe.Pointer, s *blockSchema, pos *Pos) bool {
+	ws := p.chunk[p.li].Words
+	if len(ws) != 2 || ws[0].IsBrace("{") || ws[0].IsBrace("}") || ws[1].IsBrace("{") || ws[1].IsBrace("}") {
+		return false
+	}
+	// A "{" first on the next line would open a block after the value
+	// (statement's takeBrace), which the general steps report; at the
+	// end of the chunk, the next line is not at hand.
+	if n := p.li + 1; n == len(p.chunk) || len(p.chunk[n].Words) == 0 || p.chunk[n].Words[0].IsBrace("{") {
+		return false
+	}
+	kw := ws[0].Text
+	f := s.field(kw)
+	if f == nil || f.special || !f.directScalar() {
+		return false
+	}
+	kpos := p.pos()
+	if p.seen != p.ln+1 { // setLast, with the position at hand
+		p.last, p.seen = kpos, p.ln+1
+	}
+	if pos != nil {
+		p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
+	}
+	p.args = append(p.args[:0], ws[1].Text)
+	p.wi = len(ws)
+	p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, p.args, kpos)
+	return true
+}
+
 // addKey records the first line a keyword was written on.
 func addKey(keys []KeyLine, kw string, line int) []KeyLine {
 	for _, k := range keys {
-		if k.Key == kw {
+		if sameString(k.Key, kw) {
 			return keys
 		}
 	}
 	return append(keys, KeyLine{kw, line})
+}
+
+// sameString is a == b, without calling the runtime's comparison when the
+// two are the same bytes: the lexer interns keywords (lexer.intern), so
+// most keywords compared are. Those calls, from addKey, keep and
+// blockSchema.field, were 4% of the samples of the parse of bench/ipvs.sh's
+// file in the test VM (perf, by hand).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// sameKeys is slices.Equal for keyword lists, comparing with sameString.
+func sameKeys(a, b []KeyLine) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Line != b[i].Line || !sameString(a[i].Key, b[i].Key) {
+			return false
+		}
+	}
+	return true
 }
 
 // keep returns a block's keyword list to keep: the list of a recent block
@@ -657,7 +724,7 @@ func (p *parser) keep(s *blockSchema, keys []KeyLine) *[]KeyLine {
 		return &kept
 	}
 	for _, r := range s.recentKeys {
-		if r != nil && slices.Equal(*r, keys) {
+		if r != nil && sameKeys(*r, keys) {
 			return r
 		}
 	}

@@ -182,7 +182,7 @@ func (s *blockSchema) field(kw string) *fieldInfo {
 		return s.byKW[kw]
 	}
 	e := &s.kwCache[(len(kw)*7+int(kw[0])+3*int(kw[len(kw)-1]))%len(s.kwCache)]
-	if e.kw == kw && e.kw != "" {
+	if sameString(e.kw, kw) && e.kw != "" {
 		return e.f
 	}
 	f := s.byKW[kw]
