@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/kt-project/kt/internal/confgen"
 )
@@ -84,8 +85,8 @@ func BenchmarkParseSlabs(b *testing.B) {
 					return lines
 				}
 				cfg := &Config{}
-				v := reflect.ValueOf(cfg).Elem()
-				p.body(v, p.sc.of(v.Type()), "the top level", nil)
+				t := reflect.TypeFor[Config]()
+				p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
 				if len(cfg.VirtualServers) != 10000 {
 					b.Fatalf("parsed %d virtual servers", len(cfg.VirtualServers))
 				}

@@ -29,12 +29,10 @@ type blockSlab struct {
 // type's last chunk leaves at most 256 KiB unused.
 const blockChunkBytes = 256 << 10
 
-// newBlock returns a pointer to a new zero value of t, whose schema is s,
-// as a reflect.Value and as its address.
-func (p *parser) newBlock(s *blockSchema, t reflect.Type) (reflect.Value, unsafe.Pointer) {
+// newBlock returns the address of a new zero value of t, whose schema is s.
+func (p *parser) newBlock(s *blockSchema, t reflect.Type) unsafe.Pointer {
 	if p.noSlabs {
-		v := reflect.New(t)
-		return v, v.UnsafePointer()
+		return reflect.New(t).UnsafePointer()
 	}
 	b := &s.blocks
 	if b.buf == nil || b.used == b.n {
@@ -53,7 +51,7 @@ func (p *parser) newBlock(s *blockSchema, t reflect.Type) (reflect.Value, unsafe
 	at := unsafe.Add(b.buf, uintptr(b.used)*b.size)
 	b.used++
 	b.written = writeFault(b.buf, b.written, uintptr(b.used)*b.size, p.page)
-	return reflect.NewAt(t, at), at
+	return at
 }
 
 // writeFault writes a zero byte into each page that the bytes [from, to) of

@@ -271,9 +271,9 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.cursor = cursor{next: next}
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
-	v := reflect.ValueOf(cfg).Elem()
+	t := reflect.TypeFor[Config]()
 	p.records, p.openAtEnd = nil, false
-	p.body(v, p.sc.of(v.Type()), "the top level", nil)
+	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
 	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records, openAtEnd: p.openAtEnd}
 }
 
@@ -284,8 +284,8 @@ func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	p := newParser(opt)
 	p.next = next
 	cfg := &Config{}
-	v := reflect.ValueOf(cfg).Elem()
-	p.body(v, p.sc.of(v.Type()), "the top level", nil)
+	t := reflect.TypeFor[Config]()
+	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
 	p.sink.summarizeDropped()
 	return cfg, refuseBadBGP(cfg, p.sink.list)
 }
@@ -533,18 +533,38 @@ const maxSkipped = 4 << 20
 
 const maxDepth = 64
 
-// body parses statements into the struct v until the closing brace of the
+// blockRef is a struct the parser fills: its address and its type. Most lines
+// are set through the address; the struct's reflect.Value is made only for
+// the lines that need it (value). Making it for every block (reflect.NewAt,
+// then Interface for its header) looked its pointer type up in reflect's
+// tables each time.
+type blockRef struct {
+	at unsafe.Pointer
+	t  reflect.Type
+}
+
+// value returns the struct as an addressable reflect.Value, making it into
+// *v the first time (v is the caller's, for the block at hand).
+func (b blockRef) value(v *reflect.Value) reflect.Value {
+	if !v.IsValid() {
+		*v = reflect.NewAt(b.t, b.at).Elem()
+	}
+	return *v
+}
+
+// body parses statements into the struct b until the closing brace of the
 // block opened at open, or the end of input at the top level (open nil).
-func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) {
+func (p *parser) body(b blockRef, s *blockSchema, where string, open *Pos) {
 	nested := open != nil
 	if s.body >= 0 && nested {
 		f := &s.fields[s.body]
-		p.lines(settableField(v, f.index), f, where, where, *open)
+		var v reflect.Value
+		p.lines(settableField(b.value(&v), f.index), f, where, where, *open)
 		return
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = posField(v, s)
+		pos = (*Pos)(unsafe.Add(b.at, s.posOff))
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 			p.keyBase = append(p.keyBase, 0)
@@ -552,17 +572,18 @@ func (p *parser) body(v reflect.Value, s *blockSchema, where string, open *Pos) 
 		p.keyBase[p.depth] = pos.Line
 		p.keys[p.depth] = append(p.keys[p.depth][:0], pos.Keys()...) // a block written twice merges
 	}
-	p.statements(v, s, where, open, pos)
+	p.statements(b, s, where, open, pos)
 	if pos != nil {
 		pos.keys = p.keep(s, p.keys[p.depth])
 	}
 }
 
 // statements parses the statements of a block (see body).
-func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open, pos *Pos) {
+func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos *Pos) {
 	nested := open != nil
 	bfdCheck := where == "BFD_CHECK" // every line of it is special (specialLine)
-	base := unsafe.Pointer(v.UnsafeAddr())
+	base := b.at
+	var v reflect.Value // b.value's
 	for p.more() {
 		if nested && p.wi == 0 && !bfdCheck && !p.generalLines && p.valueLine(base, s, pos) {
 			continue
@@ -597,7 +618,7 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 		}
 		var rec *blockRecord
 		if !nested && p.reuse != nil {
-			if rec = p.reuseVS(v, s, pos); rec != nil && rec.old != nil {
+			if rec = p.reuseVS(b.value(&v), s, pos); rec != nil && rec.old != nil {
 				continue // the running block, taken as it is
 			}
 		}
@@ -608,21 +629,25 @@ func (p *parser) statements(v reflect.Value, s *blockSchema, where string, open,
 				// Every one, not the first only: each goes back to its own line.
 				p.keys[p.depth] = append(p.keys[p.depth], KeyLine{"!" + quoteWords(append([]string{kw}, args...)), kpos.Line - pos.Line})
 			}
-			p.unknown(v, s, kw, args, kpos, block, where)
+			p.unknown(b.value(&v), s, kw, args, kpos, block, where)
 			continue
 		}
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
 		switch {
-		case (bfdCheck || f.special) && p.specialLine(v, f, kw, args, kpos, block, where):
+		case (bfdCheck || f.special) && p.specialLine(b.value(&v), f, kw, args, kpos, block, where):
 		case !block && f.directScalar():
 			p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, f.withBare(args), kpos)
+		case f.kind == kindBlockList && f.direct:
+			// A list of blocks (real_server, url, HTTP_GET...), in the
+			// struct itself: the list is appended to at its address.
+			p.blockList(unsafe.Add(base, f.off), f, kw, f.withBare(args), kpos, block)
 		default:
-			p.field(settableField(v, f.index), f, kw, args, kpos, block, where)
+			p.field(settableField(b.value(&v), f.index), f, kw, args, kpos, block, where)
 		}
 		if rec != nil {
-			p.recordVS(rec, settableField(v, f.index))
+			p.recordVS(rec, settableField(b.value(&v), f.index))
 		}
 		if p.closed > 0 {
 			line := p.closed
@@ -841,9 +866,9 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			fv.Set(nv)
 			sub.setPos(nv.UnsafePointer(), pos)
 		}
-		p.nested(fv.Elem(), sub, kw, pos)
+		p.nested(blockRef{fv.UnsafePointer(), f.elem}, sub, kw, pos)
 	case kindBlockList:
-		p.blockListField(fv, f, kw, args, pos, block)
+		p.blockList(unsafe.Pointer(fv.UnsafeAddr()), f, kw, args, pos, block)
 	case kindNamed:
 		p.namedField(fv, f, kw, args, pos, block)
 	case kindLines:
@@ -877,18 +902,18 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 	}
 }
 
-// blockListField adds one block (a real_server, a url, a checker...) to
-// the list fv holds: field's kindBlockList case.
-func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool) {
+// blockList adds one block (a real_server, a url, a checker...) to the
+// list at list, a field of kind kindBlockList: field's kindBlockList case.
+func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []string, pos Pos, open bool) {
 	sub := p.sub(f)
-	nv, at := p.newBlock(sub, f.elem)
+	at := p.newBlock(sub, f.elem)
 	sub.setPos(at, pos)
-	if hb, ok := nv.Interface().(headerBlock); ok {
-		if err := hb.parseHeader(args); err != nil && isExtraWords(err) {
+	if f.header != nil {
+		if err := f.header(at).parseHeader(args); err != nil && isExtraWords(err) {
 			p.sink.warnf(pos, "%s: %v", kw, err)
 		} else if err != nil {
 			p.sink.errorf(pos, "%s: %v", kw, err)
-			if block {
+			if open {
 				p.skipBlock(kw, pos)
 			}
 			return
@@ -896,25 +921,25 @@ func (p *parser) blockListField(fv reflect.Value, f *fieldInfo, kw string, args 
 	} else if len(args) > 0 {
 		p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
 	}
-	if block {
-		p.nested(nv.Elem(), sub, kw, pos)
-	} else if _, ok := nv.Interface().(headerBlock); !ok {
+	if open {
+		p.nested(blockRef{at, f.elem}, sub, kw, pos)
+	} else if f.header == nil {
 		p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 		return
 	}
-	// fv is a []*T, which has the memory layout of a []unsafe.Pointer:
-	// the block's pointer is appended through the field's address
-	// (reflect.Append allocated a slice header on every call; Grow,
-	// SetLen, Index and Set were 2% of the parse in the test VM). A new
-	// list starts with the room the last one of this field took (4 real
-	// servers a virtual server on bench/convert.sh's file: one allocation
-	// instead of three).
-	list := (*[]unsafe.Pointer)(unsafe.Pointer(fv.UnsafeAddr()))
-	if len(*list) == 0 && cap(*list) == 0 && f.lastLen > 1 && !p.noSlabs {
-		*list = make([]unsafe.Pointer, 0, min(f.lastLen, maxListHint))
+	// The field is a []*T, which has the memory layout of a
+	// []unsafe.Pointer: the block's pointer is appended through the
+	// field's address (reflect.Append allocated a slice header on every
+	// call; Grow, SetLen, Index and Set were 2% of the parse in the test
+	// VM). A new list starts with the room the last one of this field took
+	// (4 real servers a virtual server on bench/convert.sh's file: one
+	// allocation instead of three).
+	l := (*[]unsafe.Pointer)(list)
+	if len(*l) == 0 && cap(*l) == 0 && f.lastLen > 1 && !p.noSlabs {
+		*l = make([]unsafe.Pointer, 0, min(f.lastLen, maxListHint))
 	}
-	*list = append(*list, at)
-	f.lastLen = len(*list)
+	*l = append(*l, at)
+	f.lastLen = len(*l)
 }
 
 // namedField parses a named block (vrrp_script NAME { ... }) into the
@@ -945,25 +970,26 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 		// nothing, so that its own problems are reported too (and the
 		// parallel parse, which sees it on its own, says the same).
 		dupNamed(p.sink, pos, kw, name)
-		p.nested(reflect.New(f.elem).Elem(), sub, kw+" "+name, pos)
+		p.nested(blockRef{reflect.New(f.elem).UnsafePointer(), f.elem}, sub, kw+" "+name, pos)
 		return
 	}
-	nv, at := p.newBlock(sub, f.elem)
+	at := p.newBlock(sub, f.elem)
+	nv := reflect.NewAt(f.elem, at)
 	sub.setPos(at, pos)
 	if sub.name >= 0 {
 		nv.Elem().Field(sub.name).SetString(name)
 	}
-	p.nested(nv.Elem(), sub, kw+" "+name, pos)
+	p.nested(blockRef{at, f.elem}, sub, kw+" "+name, pos)
 	fv.SetMapIndex(reflect.ValueOf(name), nv)
 }
 
-func (p *parser) nested(v reflect.Value, s *blockSchema, where string, open Pos) {
+func (p *parser) nested(b blockRef, s *blockSchema, where string, open Pos) {
 	p.depth++
 	if p.depth > maxDepth {
 		p.sink.errorf(open, "blocks nested more than %d deep", maxDepth)
 		p.skipBlock(where, open)
 	} else {
-		p.body(v, s, where, &open)
+		p.body(b, s, where, &open)
 	}
 	p.depth--
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // The model is plain structs. One tag drives both formats: `toml:"name"` is
@@ -78,6 +79,25 @@ type fieldInfo struct {
 	// last append: a new list starts with that much room (up to
 	// maxListHint), as blocks of one kind tend to hold as many entries.
 	lastLen int
+	// header, for kindBlockList, returns the block at an address as its
+	// headerBlock; nil if elem is not one.
+	header func(unsafe.Pointer) headerBlock
+}
+
+// headerOf returns fieldInfo.header for blocks of type t. The types read
+// most get a plain conversion; reflect's (NewAt, Interface) looks the
+// pointer type up in its tables each time.
+func headerOf(t reflect.Type) func(unsafe.Pointer) headerBlock {
+	switch t {
+	case reflect.TypeFor[RealServer]():
+		return func(at unsafe.Pointer) headerBlock { return (*RealServer)(at) }
+	case reflect.TypeFor[VirtualServer]():
+		return func(at unsafe.Pointer) headerBlock { return (*VirtualServer)(at) }
+	}
+	if !reflect.PointerTo(t).Implements(reflect.TypeFor[headerBlock]()) {
+		return nil
+	}
+	return func(at unsafe.Pointer) headerBlock { return reflect.NewAt(t, at).Interface().(headerBlock) }
 }
 
 // scalarKind names the scalar types the parser sets without going through
@@ -278,6 +298,9 @@ func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fie
 	fi.special = fi.kw == "regex" || fi.kw == "regex_options"
 	fi.direct, fi.off = len(f.Index) == 1, f.Offset
 	fi.optBool = f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Bool
+	if fi.kind == kindBlockList {
+		fi.header = headerOf(fi.elem)
+	}
 	if fi.kind == kindLines {
 		fi.plain = fi.elem.Kind() == reflect.String && !reflect.PointerTo(fi.elem).Implements(wordsValueType)
 	}
