@@ -37,14 +37,7 @@ func BenchmarkParseOnlyLVS10k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		done := false
-		c, _ := parseChunks(func() []Line {
-			if done {
-				return nil
-			}
-			done = true
-			return lines
-		}, ParseOptions{})
+		c, _ := parseChunks(oneChunk(lines), ParseOptions{})
 		if len(c.VirtualServers) != 10000 {
 			b.Fatal("parse failed")
 		}
@@ -76,14 +69,7 @@ func BenchmarkParseSlabs(b *testing.B) {
 			for b.Loop() {
 				p := newParser(ParseOptions{})
 				p.noSlabs = tt.noSlabs
-				done := false
-				p.next = func() []Line {
-					if done {
-						return nil
-					}
-					done = true
-					return lines
-				}
+				p.next = oneChunk(lines)
 				cfg := &Config{}
 				t := reflect.TypeFor[Config]()
 				p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)

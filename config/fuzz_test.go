@@ -108,14 +108,7 @@ func sameParse(t *testing.T, data []byte, opt ParseOptions) {
 	opt.chunkLines = 1
 	c1, d1, _ := ParseKeepalivedBytes("p.conf", data, opt)
 	lines, lexDiags, _ := LexBytes("p.conf", data, opt.lex())
-	done := false
-	c2, d2 := parseChunks(func() []Line {
-		if done {
-			return nil
-		}
-		done = true
-		return lines
-	}, opt)
+	c2, d2 := parseChunks(oneChunk(lines), opt)
 	d2 = append(lexDiags, d2...)
 	sameAsGeneral(t, data, lines, opt, c2, d2[len(lexDiags):])
 	if !Equal(c1, c2) {
@@ -134,19 +127,24 @@ func sameParse(t *testing.T, data []byte, opt ParseOptions) {
 func sameAsGeneral(t *testing.T, data []byte, lines []Line, opt ParseOptions, cfg *Config, diags Diagnostics) {
 	t.Helper()
 	opt.generalLines = true
-	done := false
-	gc, gd := parseChunks(func() []Line {
-		if done {
-			return nil
-		}
-		done = true
-		return lines
-	}, opt)
+	gc, gd := parseChunks(oneChunk(lines), opt)
 	if !reflect.DeepEqual(cfg, gc) {
 		t.Fatalf("valueLine and the general way read differently:\n%s", data)
 	}
 	if len(diags)+len(gd) > 0 && !reflect.DeepEqual(diags, gd) {
 		t.Fatalf("valueLine and the general way report differently for:\n%s\nvalueLine:\n%v\ngeneral:\n%v", data, diags, gd)
+	}
+}
+
+// oneChunk hands lines over as one chunk, then nil (parseChunks' next).
+func oneChunk(lines []Line) func() []Line {
+	done := false
+	return func() []Line {
+		if done {
+			return nil
+		}
+		done = true
+		return lines
 	}
 }
 
