@@ -590,24 +590,16 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 		}
 		t, _ := p.peek()
 		if t.IsBrace("}") {
+			if !nested {
+				p.strayClose()
+				continue
+			}
 			bpos := p.pos()
 			p.take()
-			if nested {
-				if pos != nil {
-					pos.End = int32(bpos.Line)
-				}
-				return
+			if pos != nil {
+				pos.End = int32(bpos.Line)
 			}
-			// keepalived ignores it and carries on; it is "extra" only
-			// if the braces written so far do not balance (a "}" can
-			// also end, at the top level, a block whose keyword the
-			// parser did not know: see unknown).
-			if p.braces < 0 {
-				p.sink.carryf(bpos, "Extra '}' found")
-				p.braces = 0
-			}
-			p.sink.warnf(bpos, "Unknown keyword '}'")
-			continue
+			return
 		}
 		if t.IsBrace("{") {
 			// keepalived's parser ignores a "{" that opens no block, and
@@ -635,17 +627,7 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		switch {
-		case (bfdCheck || f.special) && p.specialLine(b.value(&v), f, kw, args, kpos, block, where):
-		case !block && f.directScalar():
-			p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, f.withBare(args), kpos)
-		case f.kind == kindBlockList && f.direct:
-			// A list of blocks (real_server, url, HTTP_GET...), in the
-			// struct itself: the list is appended to at its address.
-			p.blockList(unsafe.Add(base, f.off), f, kw, f.withBare(args), kpos, block)
-		default:
-			p.field(settableField(b.value(&v), f.index), f, kw, args, kpos, block, where)
-		}
+		p.set(b, &v, f, kw, args, kpos, block, where, bfdCheck)
 		if rec != nil {
 			p.recordVS(rec, settableField(b.value(&v), f.index))
 		}
@@ -662,6 +644,37 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 	}
 	if nested {
 		p.notClosed(where, *open)
+	}
+}
+
+// strayClose takes a "}" at the top level, which keepalived ignores, with
+// its messages: it is "extra" only if the braces written so far do not
+// balance (a "}" can also end, at the top level, a block whose keyword the
+// parser did not know: see unknown).
+func (p *parser) strayClose() {
+	bpos := p.pos()
+	p.take()
+	if p.braces < 0 {
+		p.sink.carryf(bpos, "Extra '}' found")
+		p.braces = 0
+	}
+	p.sink.warnf(bpos, "Unknown keyword '}'")
+}
+
+// set reads a statement whose keyword is the field f of the block b (v is
+// b.value's): a special line, a scalar or a list of blocks in the struct
+// itself through its address, anything else through reflection (field).
+func (p *parser) set(b blockRef, v *reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string, bfdCheck bool) {
+	switch {
+	case (bfdCheck || f.special) && p.specialLine(b.value(v), f, kw, args, pos, block, where):
+	case !block && f.directScalar():
+		p.scalarLine(unsafe.Add(b.at, f.off), reflect.Value{}, f, kw, f.withBare(args), pos)
+	case f.kind == kindBlockList && f.direct:
+		// A list of blocks (real_server, url, HTTP_GET...), in the
+		// struct itself: the list is appended to at its address.
+		p.blockList(unsafe.Add(b.at, f.off), f, kw, f.withBare(args), pos, block)
+	default:
+		p.field(settableField(b.value(v), f.index), f, kw, args, pos, block, where)
 	}
 }
 
