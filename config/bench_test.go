@@ -2,9 +2,7 @@ package config
 
 import (
 	"bytes"
-	"reflect"
 	"testing"
-	"unsafe"
 
 	"github.com/kt-project/kt/internal/confgen"
 )
@@ -71,8 +69,7 @@ func BenchmarkParseSlabs(b *testing.B) {
 				p.noSlabs = tt.noSlabs
 				p.next = oneChunk(lines)
 				cfg := &Config{}
-				t := reflect.TypeFor[Config]()
-				p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
+				p.topLevel(cfg)
 				if len(cfg.VirtualServers) != 10000 {
 					b.Fatalf("parsed %d virtual servers", len(cfg.VirtualServers))
 				}

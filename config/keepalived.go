@@ -271,10 +271,15 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.cursor = cursor{next: next}
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
-	t := reflect.TypeFor[Config]()
 	p.records, p.openAtEnd = nil, false
-	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
+	p.topLevel(cfg)
 	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records, openAtEnd: p.openAtEnd}
+}
+
+// topLevel parses the statements of the lines at hand into cfg, to their end.
+func (p *parser) topLevel(cfg *Config) {
+	t := reflect.TypeFor[Config]()
+	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
 }
 
 // parseChunks parses, in one goroutine, lines that next hands over a chunk
@@ -284,8 +289,7 @@ func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
 	p := newParser(opt)
 	p.next = next
 	cfg := &Config{}
-	t := reflect.TypeFor[Config]()
-	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
+	p.topLevel(cfg)
 	p.sink.summarizeDropped()
 	return cfg, refuseBadBGP(cfg, p.sink.list)
 }
@@ -564,7 +568,7 @@ func (p *parser) body(b blockRef, s *blockSchema, where string, open *Pos) {
 	}
 	var pos *Pos
 	if s.pos >= 0 {
-		pos = (*Pos)(unsafe.Add(b.at, s.posOff))
+		pos = s.posAt(b.at)
 		for len(p.keys) <= p.depth {
 			p.keys = append(p.keys, nil)
 			p.keyBase = append(p.keyBase, 0)
@@ -1349,7 +1353,7 @@ func (p *parser) sub(f *fieldInfo) *blockSchema {
 // (whose schema is s).
 func (s *blockSchema) setPos(at unsafe.Pointer, pos Pos) {
 	if s.pos >= 0 {
-		*(*Pos)(unsafe.Add(at, s.posOff)) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
+		*s.posAt(at) = Pos{File: pos.File, Line: pos.Line, Seq: pos.Seq}
 	}
 }
 
@@ -1358,7 +1362,13 @@ func (s *blockSchema) setPos(at unsafe.Pointer, pos Pos) {
 // field's offset: Addr and Interface looked its pointer type up in
 // reflect's tables for each of a large file's blocks, twice.
 func posField(v reflect.Value, s *blockSchema) *Pos {
-	return (*Pos)(unsafe.Add(unsafe.Pointer(v.UnsafeAddr()), s.posOff))
+	return s.posAt(unsafe.Pointer(v.UnsafeAddr()))
+}
+
+// posAt returns the address of the Pos field of the struct at at, whose
+// schema s has one.
+func (s *blockSchema) posAt(at unsafe.Pointer) *Pos {
+	return (*Pos)(unsafe.Add(at, s.posOff))
 }
 
 // dupNamed reports a named block defined a second time; the first stands.
