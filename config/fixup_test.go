@@ -110,10 +110,12 @@ func TestEffectiveIsACopy(t *testing.T) {
 }
 
 // TestValueBlockWithoutBrace: "track_interface eth0" followed by lines and
-// no "{" reads the lines up to one ending in "}" as the block's entries, as
-// keepalived's alloc_value_block does, and ignores eth0; that "}" closes the
-// vrrp_instance too (measured: inline-blocks.conf), so what follows is read
-// at the top level.
+// no "{" reads the lines up to the first "}" as the block's entries, as
+// keepalived's alloc_value_block does, and ignores eth0. keepalived's VRRP
+// process then reads the rest of the instance (priority 50: its -d dump
+// shows it, internal/kacompare's TestBraceViews), and its "}" is one too
+// many; the parent, which skips vrrp_instance by counting braces, ends the
+// instance at the value block's "}" and reads priority at the top level.
 func TestValueBlockWithoutBrace(t *testing.T) {
 	text := "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    track_interface eth0\n    eth1\n    eth2 weight 5 }\n    priority 50\n}\n"
 	c, diags, err := ParseKeepalivedBytes("t.conf", []byte(text), ParseOptions{})
@@ -134,8 +136,11 @@ func TestValueBlockWithoutBrace(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	in := c.Instances["VI_1"]
-	if len(in.TrackInterface) != 2 || in.TrackInterface[0].Name != "eth1" || in.TrackInterface[1].Name != "eth2" || in.Priority != nil || in.Pos.End != 6 {
+	if len(in.TrackInterface) != 2 || in.TrackInterface[0].Name != "eth1" || in.TrackInterface[1].Name != "eth2" || in.Priority == nil || *in.Priority != 50 || in.Pos.End != 8 {
 		t.Fatalf("track_interface %+v, priority %v, block end %d", in.TrackInterface, in.Priority, in.Pos.End)
+	}
+	if len(c.Unparsed) != 0 {
+		t.Fatalf("the top level's unknown lines: %q, want none: the process that runs the instance reads priority in it", c.Unparsed)
 	}
 }
 

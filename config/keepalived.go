@@ -42,6 +42,8 @@ type ParseOptions struct {
 	// oneSegment parses the whole file as one segment (see
 	// ParseKeepalivedBytes: a cut where the parser was in a block).
 	oneSegment bool
+	// view reads the file as one of keepalived's processes does (views.go).
+	view procView
 }
 
 func (o ParseOptions) lex() LexOptions {
@@ -171,17 +173,24 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	}
 	if m.cutInBlock {
 		// The lexer cut the file where counting braces says the top level
-		// is, but the parser was in a block there: in a value block written
-		// without its "{" (valueLines, as keepalived reads it), a "}" with
-		// words after it is a word, and every line up to one ending in "}"
-		// is an entry. Read the file again as one segment, which is what
-		// one sequential parse gives. Such a file is rare, and only it pays.
+		// is, but the parser was in a block there: the "}" of a value block
+		// written without its "{" (valueLines) ends that block, not the one
+		// around it, as keepalived's process that runs the block reads it.
+		// Read the file again as one segment, which is what one sequential
+		// parse gives (and then, as such a file is one keepalived's
+		// processes read differently, as each of them: views.go). Such a
+		// file is rare, and only it pays.
 		one := opt
 		one.oneSegment = true
 		return ParseKeepalivedBytes(name, data, one)
 	}
 	// results is closed after the lexer has finished, so lexDiags is set.
 	cfg, diags := m.finish(lexDiags)
+	if m.diverged && opt.view == viewAll {
+		// keepalived's processes read the file differently (views.go).
+		cfg, diags = parseViews(cfg, name, data, opt)
+		return cfg, diags, nil
+	}
 	diags = refuseBadBGP(cfg, diags)
 	if opt.Reuse != nil {
 		lo.blocks.fillHashes(m.records)
@@ -259,10 +268,12 @@ type segment struct {
 	// openAtEnd is set when the segment's lines ran out inside a block
 	// (parser.openAtEnd).
 	openAtEnd bool
+	// diverged is parser.diverged.
+	diverged bool
 }
 
 func newParser(opt ParseOptions) *parser {
-	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse, page: uintptr(os.Getpagesize()), generalLines: opt.generalLines}
+	return &parser{sink: &diagSink{strict: opt.Strict, limit: maxDiags}, sc: schemas{}, reuse: opt.Reuse, page: uintptr(os.Getpagesize()), generalLines: opt.generalLines, view: opt.view}
 }
 
 // parseSegment parses a segment, whose chunks next hands over (nil at its
@@ -271,9 +282,9 @@ func (p *parser) parseSegment(next func() []Line) segment {
 	p.cursor = cursor{next: next}
 	p.sink = &diagSink{strict: p.sink.strict, limit: maxDiags}
 	cfg := &Config{}
-	p.records, p.openAtEnd = nil, false
+	p.records, p.openAtEnd, p.diverged = nil, false, false
 	p.topLevel(cfg)
-	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records, openAtEnd: p.openAtEnd}
+	return segment{cfg: cfg, diags: p.sink.list, dropped: p.sink.dropped, worst: p.sink.worst, records: p.records, openAtEnd: p.openAtEnd, diverged: p.diverged}
 }
 
 // topLevel parses the statements of the lines at hand into cfg, to their end.
@@ -286,10 +297,20 @@ func (p *parser) topLevel(cfg *Config) {
 // at a time (nil at the end). It is the reference the parallel parse is
 // tested against.
 func parseChunks(next func() []Line, opt ParseOptions) (*Config, Diagnostics) {
+	var kept [][]Line // for parseChunkViews
+	if opt.view == viewAll {
+		for c := next(); c != nil; c = next() {
+			kept = append(kept, c)
+		}
+		next = replay(kept)
+	}
 	p := newParser(opt)
 	p.next = next
 	cfg := &Config{}
 	p.topLevel(cfg)
+	if p.diverged && opt.view == viewAll {
+		return parseChunkViews(cfg, kept, opt)
+	}
 	p.sink.summarizeDropped()
 	return cfg, refuseBadBGP(cfg, p.sink.list)
 }
@@ -306,6 +327,10 @@ type cursor struct {
 	// counts braces as text, apart from what its parser makes of them, and
 	// reports "Extra '}' found" when a "}" takes that count below zero.
 	braces int
+	// returns counts the "}" taken that brought braces down to floor: a
+	// top-level block read as keepalived's processes that skip it read it
+	// (counting braces) ends at the first (views.go).
+	floor, returns int
 	// vs is scanVS's hash, kept so that its line buffer serves every
 	// block (one buffer per block was 2.4 MB of garbage a load).
 	vs vsHash
@@ -363,6 +388,9 @@ func (c *cursor) take() {
 			c.braces++
 		case '}':
 			c.braces--
+			if c.braces <= c.floor {
+				c.returns++
+			}
 		}
 	}
 	c.wi++
@@ -431,10 +459,11 @@ type parser struct {
 	sink    *diagSink
 	sc      schemas
 	depth   int
-	// closed is set when a statement consumed the "}" that ends the block
-	// it is in (a value block written without "{", as keepalived reads
-	// it), with the line of that brace.
-	closed int
+	// view is the keepalived process the parse reads the file as
+	// (viewAll: every process at once, views.go); diverged is set when
+	// keepalived's processes would read it differently.
+	view     procView
+	diverged bool
 	// reuse, when set, is the running configuration's blocks (reuse.go);
 	// records, the top-level virtual_server blocks of the segment.
 	reuse    *Reuse
@@ -598,8 +627,7 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 				p.strayClose()
 				continue
 			}
-			bpos := p.pos()
-			p.take()
+			bpos := p.closeBrace()
 			if pos != nil {
 				pos.End = int32(bpos.Line)
 			}
@@ -631,19 +659,10 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 		if pos != nil {
 			p.keys[p.depth] = addKey(p.keys[p.depth], kw, kpos.Line-pos.Line)
 		}
-		p.set(b, &v, f, kw, args, kpos, block, where, bfdCheck)
-		if rec != nil {
+		if nested {
+			p.set(b, &v, f, kw, args, kpos, block, where, bfdCheck)
+		} else if p.root(b, &v, f, kw, args, kpos, block, where) && rec != nil {
 			p.recordVS(rec, settableField(b.value(&v), f.index))
-		}
-		if p.closed > 0 {
-			line := p.closed
-			p.closed = 0
-			if nested {
-				if pos != nil {
-					pos.End = int32(line)
-				}
-				return
-			}
 		}
 	}
 	if nested {
@@ -651,18 +670,50 @@ func (p *parser) statements(b blockRef, s *blockSchema, where string, open, pos 
 	}
 }
 
+// root reads a top-level statement whose keyword is the field f of the
+// top level b (v is b.value's) and reports whether it did: a process that
+// does not run the block skips it (views.go). Read as every process at
+// once (viewAll), a block that does not end where counting its braces
+// ends it is noted (parser.diverged).
+func (p *parser) root(b blockRef, v *reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string) bool {
+	if p.view != viewAll {
+		if !p.view.runs(kw) {
+			p.skipRoot(block)
+			return false
+		}
+		p.set(b, v, f, kw, args, pos, block, where, false)
+		return true
+	}
+	p.floor, p.returns = p.braces-1, 0
+	p.set(b, v, f, kw, args, pos, block, where, false)
+	if block && (p.returns != 1 || p.braces != p.floor) {
+		p.diverged = true
+	}
+	return true
+}
+
 // strayClose takes a "}" at the top level, which keepalived ignores, with
 // its messages: it is "extra" only if the braces written so far do not
 // balance (a "}" can also end, at the top level, a block whose keyword the
 // parser did not know: see unknown).
 func (p *parser) strayClose() {
+	bpos := p.closeBrace()
+	p.sink.warnf(bpos, "Unknown keyword '}'")
+}
+
+// closeBrace takes the "}" that ends a block and returns where it was
+// written. keepalived's read_line counts braces as text, whatever its parser
+// makes of them: a "}" that takes the count below zero is "extra" even when
+// it ends a block (a value block written without its "{" leaves one "}"
+// over).
+func (p *parser) closeBrace() Pos {
 	bpos := p.pos()
 	p.take()
 	if p.braces < 0 {
 		p.sink.carryf(bpos, "Extra '}' found")
 		p.braces = 0
 	}
-	p.sink.warnf(bpos, "Unknown keyword '}'")
+	return bpos
 }
 
 // set reads a statement whose keyword is the field f of the block b (v is
@@ -897,12 +948,12 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			if block {
 				p.lines(fv, f, kw, where, pos)
 			} else {
-				p.valueLines(fv, f, kw, pos)
+				p.valueLines(fv, f, kw, where, pos)
 			}
 			return
 		}
 		if isValueBlock(kw, where) && !block {
-			p.valueLines(fv, f, kw, pos) // no "{" at all: read as keepalived reads it
+			p.valueLines(fv, f, kw, where, pos) // no "{" at all: read as keepalived reads it
 			return
 		}
 		if !block {
@@ -1048,43 +1099,50 @@ func emptyBlockMsg(kw, where string) string {
 }
 
 // valueLines reads the entries of a value block whose "{" is missing, as
-// keepalived does: every line up to and including one that ends in "}" is
-// an entry (with a "}" at its end taken off). That "}" closes the block the
-// keyword is in as well (measured: keepalived reads what follows as the
-// enclosing block's parent's), which p.closed passes on.
-func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw string, open Pos) {
+// keepalived's alloc_value_block does (lib/parser.c, 2.2.7): its read_line
+// makes every brace a line of its own, so each run of words between braces
+// on a line is an entry, a "{" is an entry too, and the first "}" ends the
+// block, whatever follows it on its line being read by the block the
+// keyword is in. keepalived's processes that skip the block the keyword is
+// in count braces instead, and end that block at this "}" (views.go).
+func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
+	n := fv.Len()
 	var words []string
-	line := -1
 	var lpos Pos
+	line, took := -1, false
 	flush := func() {
 		if len(words) > 0 {
 			p.lineEntry(fv, f, kw, words, lpos)
 			words = nil
 		}
+		line = -1
 	}
 	for p.more() {
 		t, l := p.peek()
-		if l != line {
+		if t.IsBrace("}") {
+			flush()
+			end := p.closeBrace()
+			if fv.Len() == n {
+				if msg := emptyBlockMsg(kw, where); msg != "" {
+					p.sink.carryf(end, "%s", msg)
+				}
+			}
+			p.diverged = p.diverged || p.depth == 0 // a process that skips the keyword reads the "}" at the top level
+			return
+		}
+		took = true
+		if l != line || t.IsBrace("{") {
 			flush()
 			line, lpos = l, p.pos()
 		}
 		p.take()
-		if t.IsBrace("}") {
-			// Only a "}" that ends its line ends the block.
-			end := !p.more()
-			if !end {
-				_, nl := p.peek()
-				end = nl != l
-			}
-			if end {
-				flush()
-				p.closed = lpos.Line
-				return
-			}
-		}
 		words = append(words, t.Text)
+		if t.IsBrace("{") {
+			flush()
+		}
 	}
 	flush()
+	p.diverged = p.diverged || p.depth == 0 && took
 	p.notClosed(kw, open)
 }
 
@@ -1168,8 +1226,7 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 	for p.more() {
 		t, _ := p.peek()
 		if t.IsBrace("}") {
-			end := p.pos()
-			p.take()
+			end := p.closeBrace()
 			if fv.Len() == n {
 				if msg := emptyBlockMsg(kw, where); msg != "" {
 					p.sink.carryf(end, "%s", msg)

@@ -24,6 +24,8 @@ type merger struct {
 	// block: the cut before the next one was not at the parser's top
 	// level. lastOpen is whether the segment added last did.
 	cutInBlock, lastOpen bool
+	// diverged is set when a segment did (parser.diverged).
+	diverged bool
 }
 
 func newMerger(opt ParseOptions) *merger {
@@ -35,6 +37,7 @@ func (m *merger) add(seg segment) {
 	m.next++
 	m.cutInBlock = m.cutInBlock || m.lastOpen
 	m.lastOpen = seg.openAtEnd
+	m.diverged = m.diverged || seg.diverged
 	m.diags = append(m.diags, seg.diags...)
 	m.dropped += seg.dropped
 	m.records = append(m.records, seg.records...)

@@ -452,7 +452,7 @@ func (p *parser) reuseVS(v reflect.Value, s *blockSchema, pos *Pos) *blockRecord
 func (p *parser) recordVS(rec *blockRecord, list reflect.Value) {
 	st := p.recStart
 	p.recStart = blockStart{}
-	whole := len(p.chunk) > st.last && &p.chunk[0] == st.chunk && p.chunk[st.last].Pos.Seq == rec.end && p.closed == 0 &&
+	whole := len(p.chunk) > st.last && &p.chunk[0] == st.chunk && p.chunk[st.last].Pos.Seq == rec.end &&
 		(p.li == st.last && p.wi == len(p.chunk[st.last].Words) || p.li == st.last+1 && p.wi == 0)
 	if !whole { // its lines count as context (lexBlocks.context)
 		p.records = p.records[:len(p.records)-1]

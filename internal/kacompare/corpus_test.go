@@ -102,12 +102,7 @@ func corpusEntries(t *testing.T, root string) []corpusEntry {
 // differences of today are in known-differences.txt; the test fails on any
 // other and on any listed one that is gone.
 func TestCorpus(t *testing.T) {
-	testenv.Root(t)
-	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived (2.2.7)")
-	ip := testenv.LookPath(t, "ip", "apt-get install iproute2")
-	if out, err := exec.Command(ka, "-v").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("v2.2.7")) {
-		testenv.Missing(t, fmt.Sprintf("keepalived 2.2.7 is needed, %s -v says %q (%v)", ka, firstLine(out), err))
-	}
+	ka, ip := needKeepalived(t)
 	kt := testenv.KT(t)
 	// Without IPVS in the kernel (no /proc/net/ip_vs), kt run -P tries the
 	// VRRP half of files with virtual servers; under CI the kernel may have
@@ -208,6 +203,60 @@ func TestCorpus(t *testing.T) {
 	if len(gone) > 0 {
 		t.Errorf("%d listed difference(s) no longer happen: well done, delete these lines from %s:\n%s", len(gone), ratchet, strings.Join(gone, "\n"))
 	}
+}
+
+// needKeepalived skips (fails under CI) unless the test runs as root with
+// keepalived 2.2.7 and ip at hand, and returns their paths.
+func needKeepalived(t *testing.T) (ka, ip string) {
+	t.Helper()
+	testenv.Root(t)
+	ka = testenv.LookPath(t, "keepalived", "apt-get install keepalived (2.2.7)")
+	ip = testenv.LookPath(t, "ip", "apt-get install iproute2")
+	if out, err := exec.Command(ka, "-v").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("v2.2.7")) {
+		testenv.Missing(t, fmt.Sprintf("keepalived 2.2.7 is needed, %s -v says %q (%v)", ka, firstLine(out), err))
+	}
+	return ka, ip
+}
+
+// effectiveIn makes a namespace with the interfaces ifaces, closed when
+// the test ends, and returns it with kt's effective model of cfg there.
+func effectiveIn(t *testing.T, ip string, ifaces []string, cfg *config.Config) (*namespace, *config.Config, config.Diagnostics) {
+	t.Helper()
+	ns, err := newNamespace(ip, ifaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.close)
+	var eff *config.Config
+	var vd config.Diagnostics
+	if err := ns.do(func() { eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}}) }); err != nil {
+		t.Fatal(err)
+	}
+	return ns, eff, vd
+}
+
+// instanceSettings runs keepalived's VRRP process on conf with config id
+// id in the namespace ns and returns the instances' settings its dump
+// shows, and those kt builds from its effective model eff there.
+func instanceSettings(t *testing.T, ip, ns, ka, conf, id string, eff *config.Config) (kaSettings, ktSettings map[string]Settings) {
+	t.Helper()
+	dump, err := dumpKeepalivedID(ip, ns, ka, conf, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kaSettings = ParseDump(dump)
+	if len(kaSettings) == 0 {
+		t.Fatalf("no instance in keepalived's dump for -i %s:\n%s", id, tail(string(dump)))
+	}
+	var buildErr error
+	n := &namespace{ip: ip, name: ns}
+	if err := n.do(func() { ktSettings, buildErr = KTSettings(eff) }); err != nil {
+		t.Fatal(err)
+	}
+	if buildErr != nil {
+		t.Fatalf("kt cannot build the instances for -i %s: %v", id, buildErr)
+	}
+	return kaSettings, ktSettings
 }
 
 // measure runs everything on one file in its own namespace.

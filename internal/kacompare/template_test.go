@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
-	"github.com/kt-project/kt/internal/testenv"
 )
 
 // TestTemplateHosts converts keepalived.conf templates (@ID lines and
@@ -24,12 +22,7 @@ import (
 // instance in keepalived's configuration dump (-d) against kt's effective
 // model.
 func TestTemplateHosts(t *testing.T) {
-	testenv.Root(t)
-	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived (2.2.7)")
-	ip := testenv.LookPath(t, "ip", "apt-get install iproute2")
-	if out, err := exec.Command(ka, "-v").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("v2.2.7")) {
-		testenv.Missing(t, fmt.Sprintf("keepalived 2.2.7 is needed, %s -v says %q (%v)", ka, firstLine(out), err))
-	}
+	ka, ip := needKeepalived(t)
 	root := corpusRoot(t)
 	for _, src := range []string{"debian/keepalived.conf.conditional_conf", "pqarmitage/1908.conf", "pqarmitage/1364a.conf", "pqarmitage/1756.conf"} {
 		t.Run(filepath.Base(src), func(t *testing.T) {
@@ -83,16 +76,7 @@ func compareHost(t *testing.T, ka, ip, conf, tomlPath, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := newNamespace(ip, Interfaces(cfg, lines))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.close()
-	var eff *config.Config
-	var vd config.Diagnostics
-	if err := ns.do(func() { eff, vd = config.Effective(cfg, config.EffectiveOptions{Host: config.LocalHost{}}) }); err != nil {
-		t.Fatal(err)
-	}
+	ns, eff, vd := effectiveIn(t, ip, Interfaces(cfg, lines), cfg)
 	ktRuns := len(vd.Refusals(false)) == 0
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -113,22 +97,7 @@ func compareHost(t *testing.T, ka, ip, conf, tomlPath, id string) {
 	if !ktRuns || len(eff.Instances) == 0 {
 		return
 	}
-	dump, err := dumpKeepalivedID(ip, ns.name, ka, conf, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kaSettings := ParseDump(dump)
-	if len(kaSettings) == 0 {
-		t.Fatalf("no instance in keepalived's dump for -i %s:\n%s", id, tail(string(dump)))
-	}
-	var ktSettings map[string]Settings
-	var buildErr error
-	if err := ns.do(func() { ktSettings, buildErr = KTSettings(eff) }); err != nil {
-		t.Fatal(err)
-	}
-	if buildErr != nil {
-		t.Fatalf("kt cannot build the instances for %s: %v", id, buildErr)
-	}
+	kaSettings, ktSettings := instanceSettings(t, ip, ns.name, ka, conf, id, eff)
 	at := func(string) int { return 0 }
 	if d := CompareSettings("kt.toml", at, kaSettings, ktSettings); len(d) > 0 {
 		t.Errorf("host %s: the TOML's effective settings differ from keepalived -i %s:\n%v", id, id, d)
