@@ -174,7 +174,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 	if m.cutInBlock {
 		// The lexer cut the file where counting braces says the top level
 		// is, but the parser was in a block there: the "}" of a value block
-		// written without its "{" (valueLines) ends that block, not the one
+		// written without its "{" (lines) ends that block, not the one
 		// around it, as keepalived's process that runs the block reads it.
 		// Read the file again as one segment, which is what one sequential
 		// parse gives (and then, as such a file is one keepalived's
@@ -473,7 +473,8 @@ type parser struct {
 	page     uintptr       // os.Getpagesize, for writeFault
 	// generalLines turns valueLine off (ParseOptions.generalLines).
 	generalLines bool
-	// openAtEnd is set when the lines ran out inside a block (notClosed).
+	// openAtEnd is set when the lines ran out inside a block (notClosed),
+	// or where one could have begun (opens).
 	openAtEnd bool
 }
 
@@ -685,8 +686,14 @@ func (p *parser) root(b blockRef, v *reflect.Value, f *fieldInfo, kw string, arg
 		return true
 	}
 	p.floor, p.returns = p.braces-1, 0
+	ln, li, wi := p.ln, p.li, p.wi
 	p.set(b, v, f, kw, args, pos, block, where, false)
-	if block && (p.returns != 1 || p.braces != p.floor) {
+	switch {
+	case block:
+		p.diverged = p.diverged || p.returns != 1 || p.braces != p.floor
+	case p.ln != ln || p.li != li || p.wi != wi:
+		// Read past its line without a "{": a process that skips the
+		// keyword reads what follows at the top level.
 		p.diverged = true
 	}
 	return true
@@ -924,7 +931,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		p.valueErr(pos, kw, err)
 	case kindBlock:
-		if !block {
+		if !p.opens(block) {
 			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
 			return
 		}
@@ -940,20 +947,14 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 	case kindNamed:
 		p.namedField(fv, f, kw, args, pos, block)
 	case kindLines:
-		if isValueBlock(kw, where) && len(args) > 0 {
+		if isValueBlock(kw, where) && (len(args) > 0 || !block) {
 			// keepalived's alloc_value_block: words after the keyword are
 			// ignored, and without a "{" the lines that follow are the
-			// block's entries up to one ending in "}".
-			p.sink.carryf(pos, "Block %s has extra parameters %s ...", kw, args[0])
-			if block {
-				p.lines(fv, f, kw, where, pos)
-			} else {
-				p.valueLines(fv, f, kw, where, pos)
+			// block's entries all the same (lines).
+			if len(args) > 0 {
+				p.sink.carryf(pos, "Block %s has extra parameters %s ...", kw, args[0])
 			}
-			return
-		}
-		if isValueBlock(kw, where) && !block {
-			p.valueLines(fv, f, kw, where, pos) // no "{" at all: read as keepalived reads it
+			p.lines(fv, f, kw, where, pos)
 			return
 		}
 		if !block {
@@ -989,6 +990,9 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 	} else if len(args) > 0 {
 		p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
 	}
+	if f.header == nil {
+		open = p.opens(open)
+	}
 	if open {
 		p.nested(blockRef{at, f.elem}, sub, kw, pos)
 	} else if f.header == nil {
@@ -1021,7 +1025,7 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 		}
 		return
 	}
-	if !block {
+	if !p.opens(block) {
 		p.sink.errorf(pos, "%s %s needs a block: %s %s { ... }", kw, args[0], kw, args[0])
 		return
 	}
@@ -1049,6 +1053,25 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 	}
 	p.nested(blockRef{at, f.elem}, sub, kw+" "+name, pos)
 	fv.SetMapIndex(reflect.ValueOf(name), nv)
+}
+
+// opens reports whether a block follows a keyword that takes one: its "{"
+// was there (block), or, as keepalived's process_stream reads a block
+// whose "{" is missing, the lines that follow are its statements, up to
+// a "}", with "Missing '{'..." where they start. At the end of the input
+// nothing follows.
+func (p *parser) opens(block bool) bool {
+	if block {
+		return true
+	}
+	if !p.more() {
+		// The segment's end; if not the file's, the block's lines are in
+		// the next one (ParseKeepalivedBytes reads the file again whole).
+		p.openAtEnd = true
+		return false
+	}
+	p.sink.carryf(p.pos(), "Missing '{' at beginning of configuration block")
+	return true
 }
 
 func (p *parser) nested(b blockRef, s *blockSchema, where string, open Pos) {
@@ -1098,24 +1121,24 @@ func emptyBlockMsg(kw, where string) string {
 	return ""
 }
 
-// valueLines reads the entries of a value block whose "{" is missing, as
-// keepalived's alloc_value_block does (lib/parser.c, 2.2.7): its read_line
-// makes every brace a line of its own, so each run of words between braces
-// on a line is an entry, a "{" is an entry too, and the first "}" ends the
-// block, whatever follows it on its line being read by the block the
-// keyword is in. keepalived's processes that skip the block the keyword is
-// in count braces instead, and end that block at this "}" (views.go).
-func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
+// lines reads the entries of a value block, after its "{" if it had one,
+// as keepalived's alloc_value_block does (lib/parser.c, 2.2.7): its
+// read_line makes every brace a line of its own, so each run of words
+// between braces on a line is an entry, a "{" is an entry too, and the
+// first "}" ends the block, whatever follows it on its line being read by
+// the block the keyword is in. keepalived's processes that skip the block
+// the keyword is in count braces instead, and a block that ends elsewhere
+// than the count says is read again as each of them (views.go).
+func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
 	n := fv.Len()
 	var words []string
 	var lpos Pos
-	line, took := -1, false
+	line := -1
 	flush := func() {
-		if len(words) > 0 {
+		if len(words) > 0 && (kw != "track_bfd" || !p.trackBFDEntry(fv, where, words, lpos)) {
 			p.lineEntry(fv, f, kw, words, lpos)
-			words = nil
 		}
-		line = -1
+		words, line = nil, -1
 	}
 	for p.more() {
 		t, l := p.peek()
@@ -1127,10 +1150,8 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw, where string, op
 					p.sink.carryf(end, "%s", msg)
 				}
 			}
-			p.diverged = p.diverged || p.depth == 0 // a process that skips the keyword reads the "}" at the top level
 			return
 		}
-		took = true
 		if l != line || t.IsBrace("{") {
 			flush()
 			line, lpos = l, p.pos()
@@ -1142,7 +1163,6 @@ func (p *parser) valueLines(fv reflect.Value, f *fieldInfo, kw, where string, op
 		}
 	}
 	flush()
-	p.diverged = p.diverged || p.depth == 0 && took
 	p.notClosed(kw, open)
 }
 
@@ -1218,41 +1238,6 @@ func (p *parser) argsAgain(first Args, kw string, args []string, pos Pos) bool {
 		return false
 	}
 	return true
-}
-
-// lines reads a block whose every line is one entry.
-func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Pos) {
-	n := fv.Len()
-	for p.more() {
-		t, _ := p.peek()
-		if t.IsBrace("}") {
-			end := p.closeBrace()
-			if fv.Len() == n {
-				if msg := emptyBlockMsg(kw, where); msg != "" {
-					p.sink.carryf(end, "%s", msg)
-				}
-			}
-			return
-		}
-		if t.IsBrace("{") {
-			open := p.pos()
-			p.sink.errorf(open, "%s: unexpected block", kw)
-			p.take()
-			p.skipBlock("block", open)
-			continue
-		}
-		first, rest, pos, block := p.statement()
-		if block {
-			p.sink.errorf(pos, "%s: unexpected block after %q", kw, first)
-			p.skipBlock(first, pos)
-			continue
-		}
-		if kw == "track_bfd" && p.trackBFDEntry(fv, where, append([]string{first}, rest...), pos) {
-			continue
-		}
-		p.lineEntry(fv, f, kw, append([]string{first}, rest...), pos)
-	}
-	p.notClosed(kw, open)
 }
 
 func (p *parser) lineEntry(fv reflect.Value, f *fieldInfo, kw string, words []string, pos Pos) {

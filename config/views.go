@@ -31,8 +31,9 @@ const (
 	viewBFD                     // bfd_parser.c
 )
 
-// views are the processes keepalived -t reads the file in.
-var views = [...]procView{viewParent, viewVRRP, viewChecker, viewBFD}
+// nViews is the number of processes keepalived -t reads the file in,
+// viewParent to viewBFD.
+const nViews = int(viewBFD-viewParent) + 1
 
 // owner is the process whose reading of the top-level keyword kw the model
 // keeps (the parent's for keywords keepalived does not know: kt's own bgp).
@@ -90,9 +91,10 @@ func (p *parser) skipRoot(block bool) {
 // set, serves the checker's reading, which holds the virtual servers, as a
 // whole load.
 func parseViews(all *Config, name string, data []byte, opt ParseOptions) (*Config, Diagnostics) {
-	var cfgs [len(views)]*Config
-	var diags [len(views)]Diagnostics
-	for i, v := range views {
+	var cfgs [nViews]*Config
+	var diags [nViews]Diagnostics
+	for i := range nViews {
+		v := viewParent + procView(i)
 		o := opt
 		o.view, o.oneSegment, o.Reuse = v, true, nil
 		if v == viewChecker && opt.Reuse != nil {
@@ -109,11 +111,11 @@ func parseViews(all *Config, name string, data []byte, opt ParseOptions) (*Confi
 // parseChunkViews is parseViews for parseChunks: lines are the chunks of
 // the file.
 func parseChunkViews(all *Config, lines [][]Line, opt ParseOptions) (*Config, Diagnostics) {
-	var cfgs [len(views)]*Config
-	var diags [len(views)]Diagnostics
-	for i, v := range views {
+	var cfgs [nViews]*Config
+	var diags [nViews]Diagnostics
+	for i := range nViews {
 		o := opt
-		o.view = v
+		o.view = viewParent + procView(i)
 		cfgs[i], diags[i] = parseChunks(replay(lines), o)
 	}
 	return joinViews(all, cfgs, diags)
@@ -131,13 +133,13 @@ func replay(lines [][]Line) func() []Line {
 	}
 }
 
-// joinViews makes one model of the processes' readings (cfgs and diags in
-// the order of views): into all, the file read with every block as the
+// joinViews makes one model of the processes' readings (cfgs and diags
+// indexed from viewParent): into all, the file read with every block as the
 // process that runs it reads it (viewAll), each top-level keyword's value
 // from the process that owns it; with every diagnostic any of the
 // processes gave, once, sorted by file and line. all's positions and
 // unknown top-level lines stay: what kt convert writes is what runs.
-func joinViews(all *Config, cfgs [len(views)]*Config, diags [len(views)]Diagnostics) (*Config, Diagnostics) {
+func joinViews(all *Config, cfgs [nViews]*Config, diags [nViews]Diagnostics) (*Config, Diagnostics) {
 	cfg := all
 	dst := reflect.ValueOf(cfg).Elem()
 	t := dst.Type()
@@ -146,11 +148,8 @@ func joinViews(all *Config, cfgs [len(views)]*Config, diags [len(views)]Diagnost
 		if kw == "" {
 			continue
 		}
-		for j, v := range views {
-			if v == owner(kw) {
-				dst.Field(i).Set(reflect.ValueOf(cfgs[j]).Elem().Field(i))
-			}
-		}
+		j := int(owner(kw) - viewParent)
+		dst.Field(i).Set(reflect.ValueOf(cfgs[j]).Elem().Field(i))
 	}
 	type key struct {
 		file, msg string
