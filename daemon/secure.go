@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -84,6 +85,7 @@ func checkSecurePath(p string, allowSticky bool, depth int) error {
 type PIDFile struct {
 	path string
 	mine os.FileInfo
+	text []byte // what it holds
 }
 
 // WritePIDFile writes kt's process ID to path without following a symlink
@@ -95,18 +97,22 @@ func WritePIDFile(path string) (*PIDFile, error) {
 	if err := checkSecureDir(filepath.Dir(path), true); err != nil {
 		return nil, fmt.Errorf("pid file %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	text := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if err := writeFileAtomic(path, text); err != nil {
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
-	return &PIDFile{path: path, mine: fi}, nil
+	return &PIDFile{path: path, mine: fi, text: text}, nil
 }
 
 // Remove deletes the pid file if it is still the one WritePIDFile wrote
-// (same inode); a file another kt or a user put there since stays.
+// (same inode, holding kt's pid); a file another kt or a user put there
+// since stays. The inode alone does not tell: a file written where kt's
+// was deleted can get its inode number again (seen in CI: tmpfs gave the
+// replacement the same one).
 func (p *PIDFile) Remove() error {
 	if p == nil {
 		return nil
@@ -119,6 +125,9 @@ func (p *PIDFile) Remove() error {
 		return err
 	}
 	if !os.SameFile(p.mine, now) {
+		return nil
+	}
+	if b, err := os.ReadFile(p.path); err != nil || !bytes.Equal(b, p.text) {
 		return nil
 	}
 	return os.Remove(p.path)

@@ -121,6 +121,17 @@ func TestPIDFileAttacks(t *testing.T) {
 		if b, err := os.ReadFile(pf); err != nil || string(b) != "other\n" {
 			t.Fatalf("Remove deleted a file kt did not write: %q, %v", b, err)
 		}
+		// The replacement can get the inode number of kt's file (tmpfs
+		// gave it in CI): as if it had, it still stays.
+		if p.mine, err = os.Lstat(pf); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Remove(); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(pf); err != nil || string(b) != "other\n" {
+			t.Fatalf("Remove deleted a file with kt's inode number but not its pid: %q, %v", b, err)
+		}
 	})
 	for _, tc := range []struct {
 		name string
