@@ -31,7 +31,7 @@ func TestConfigBombs(t *testing.T) {
 		{"nesting inside a known block", "global_defs {\n" + strings.Repeat("x {\n", 100) + strings.Repeat("}\n", 101),
 			"k.conf:202: warning: Unknown keyword '}'", true},
 		{"20000 leading braces", strings.Repeat("{\n", 20000),
-			"warning: 10000 more problems not shown", false},
+			"error: 10001 more problems not shown", false}, // the last: There are 20000 missing '}'s
 		{"100000-line unknown block", "unknown_blk {\n" + strings.Repeat("some line here\n", 100000) + "}\n",
 			"warning: 90003 more problems not shown", true},
 	} {

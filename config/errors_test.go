@@ -104,7 +104,8 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:20: error: lb_kind takes a value, not a block`,
 		}},
 		{"block not closed", strings.TrimSuffix(strings.TrimSpace(base), "}"), []string{
-			`bad.conf:26: error: virtual_server opened on line 18 is not closed (missing "}")`,
+			`bad.conf:26: error: There are 1 missing '}'s or extra '{'s`,
+			`bad.conf:26: warning: virtual_server opened on line 18 is not closed (missing "}")`,
 		}},
 		{"priority not a number", edit(t, "priority 100", "    priority abc"), []string{
 			`bad.conf:10: error: priority: invalid number "abc"`,

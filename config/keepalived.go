@@ -291,6 +291,9 @@ func (p *parser) parseSegment(next func() []Line) segment {
 func (p *parser) topLevel(cfg *Config) {
 	t := reflect.TypeFor[Config]()
 	p.body(blockRef{unsafe.Pointer(cfg), t}, p.sc.of(t), "the top level", nil)
+	if p.braces > 0 && p.next == nil { // the lines' end (read_conf_file's words)
+		p.sink.carryf(p.last, "There are %d missing '}'s or extra '{'s", p.braces)
+	}
 }
 
 // parseChunks parses, in one goroutine, lines that next hands over a chunk
@@ -845,7 +848,10 @@ func (p *parser) keep(s *blockSchema, keys []KeyLine) *[]KeyLine {
 
 func (p *parser) notClosed(where string, open Pos) {
 	p.openAtEnd = true
-	p.sink.errorf(p.last, "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
+	// keepalived runs the blocks as far as they go, and says nothing of
+	// them but how many "}"s are missing at the end, if any are (a "}"
+	// may have been read as another block's: topLevel).
+	p.sink.warnf(p.last, "%s opened on line %d is not closed (missing \"}\")", where, open.Line)
 }
 
 // unknown reports a keyword that the block has not got, and keeps its line
@@ -990,7 +996,7 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 	} else if len(args) > 0 {
 		p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
 	}
-	if f.header == nil {
+	if f.elem != reflect.TypeFor[BGPNeighbor]() { // kt's own, which has an inline form
 		open = p.opens(open)
 	}
 	if open {

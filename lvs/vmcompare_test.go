@@ -428,6 +428,20 @@ virtual_server 198.51.100.37 80 {
         lthreshold 10
     }
 }`},
+		// keepalived says "Missing '{' at beginning of configuration
+		// block" and reads the lines after the first real_server as its
+		// block: the second real_server is an unknown keyword there, its
+		// weight the first's (config/views.go).
+		{"real_server without its '{'", `
+virtual_server 198.51.100.38 80 {
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server ` + rsUp + ` 80
+    real_server ` + rsSorry + ` 80 {
+        weight 3
+    }
+}`},
 	}
 	for i, s := range []string{"wlc", "lblc", "lblcr", "dh", "sed", "nq", "fo", "ovf"} {
 		cases = append(cases, struct{ name, conf string }{"scheduler " + s, fmt.Sprintf(`
