@@ -3,6 +3,8 @@ package config
 import (
 	"reflect"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // tomlScalarCases are values tomlScalar writes itself (and some it leaves to
@@ -52,4 +54,25 @@ func FuzzTOMLScalar(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTOMLKeyReadsBack: a name written as a TOML key (vrrp_instance NAME:
+// keepalived.conf takes any bytes) reads back as itself; one that is not
+// UTF-8 makes the output fail checkUTF8 instead of writing Go's \xNN,
+// which is no TOML escape.
+func TestTOMLKeyReadsBack(t *testing.T) {
+	for _, k := range []string{"VI_1", "with space", "a.b", `quo"te`, "bell\a", "tab\t", "é", "del\x7f", "\x01"} {
+		text := "[vrrp_instance." + tomlKey(k) + "]\npriority = 1\n"
+		var m map[string]map[string]any
+		if _, err := toml.Decode(text, &m); err != nil {
+			t.Errorf("tomlKey(%q) = %s: %v", k, tomlKey(k), err)
+			continue
+		}
+		if _, ok := m["vrrp_instance"][k]; !ok {
+			t.Errorf("tomlKey(%q) = %s reads back as %v", k, tomlKey(k), m)
+		}
+	}
+	if err := checkUTF8([]byte("[vrrp_instance." + tomlKey("0\xe9") + "]\n")); err == nil {
+		t.Error("a key that is not UTF-8 passes checkUTF8")
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -321,7 +320,15 @@ func tomlKey(k string) string {
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return strconv.Quote(k)
+			q, err := tomlQuote(k)
+			if err != nil {
+				// Not UTF-8 (a name in keepalived.conf may hold any
+				// bytes): written as it is, for checkUTF8 to refuse the
+				// output with the key's table named. strconv.Quote's
+				// \xNN is no TOML escape.
+				return `"` + k + `"`
+			}
+			return q
 		}
 	}
 	return k
