@@ -937,10 +937,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		}
 		p.valueErr(pos, kw, err)
 	case kindBlock:
-		if !p.opens(block) {
-			p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
-			return
-		}
+		p.opens(block)
 		sub := p.sub(f)
 		if fv.IsNil() {
 			nv := reflect.New(f.elem)
@@ -996,14 +993,9 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 	} else if len(args) > 0 {
 		p.sink.warnf(pos, "%s: words after the keyword ignored", kw)
 	}
-	if f.elem != reflect.TypeFor[BGPNeighbor]() { // kt's own, which has an inline form
-		open = p.opens(open)
-	}
-	if open {
+	if open || f.elem != reflect.TypeFor[BGPNeighbor]() { // kt's own, which has an inline form
+		p.opens(open)
 		p.nested(blockRef{at, f.elem}, sub, kw, pos)
-	} else if f.header == nil {
-		p.sink.errorf(pos, "%s needs a block: %s { ... }", kw, kw)
-		return
 	}
 	// The field is a []*T, which has the memory layout of a
 	// []unsafe.Pointer: the block's pointer is appended through the
@@ -1031,10 +1023,7 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 		}
 		return
 	}
-	if !p.opens(block) {
-		p.sink.errorf(pos, "%s %s needs a block: %s %s { ... }", kw, args[0], kw, args[0])
-		return
-	}
+	p.opens(block)
 	name := args[0]
 	if len(args) > 1 {
 		p.sink.warnf(pos, "%s %s: words after the name ignored", kw, name)
@@ -1061,23 +1050,16 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 	fv.SetMapIndex(reflect.ValueOf(name), nv)
 }
 
-// opens reports whether a block follows a keyword that takes one: its "{"
-// was there (block), or, as keepalived's process_stream reads a block
-// whose "{" is missing, the lines that follow are its statements, up to
-// a "}", with "Missing '{'..." where they start. At the end of the input
-// nothing follows.
-func (p *parser) opens(block bool) bool {
-	if block {
-		return true
+// opens is where a keyword that takes a block is followed by one: always,
+// as keepalived's process_stream reads one. Its "{" was there (block), or
+// the lines that follow are its statements, up to a "}", with "Missing
+// '{'..." where they start; at the end of the input the block is empty
+// (and left open: at a segment's end, ParseKeepalivedBytes reads the file
+// again whole, as the block's lines are in the next one).
+func (p *parser) opens(block bool) {
+	if !block && p.more() {
+		p.sink.carryf(p.pos(), "Missing '{' at beginning of configuration block")
 	}
-	if !p.more() {
-		// The segment's end; if not the file's, the block's lines are in
-		// the next one (ParseKeepalivedBytes reads the file again whole).
-		p.openAtEnd = true
-		return false
-	}
-	p.sink.carryf(p.pos(), "Missing '{' at beginning of configuration block")
-	return true
 }
 
 func (p *parser) nested(b blockRef, s *blockSchema, where string, open Pos) {
