@@ -98,10 +98,20 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:28: error: Extra '}' found`,
 			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
+		// keepalived 2.2.7 (keepalived -t, measured): the "{" is ignored,
+		// its "}" closes the virtual_server, and what follows is read at
+		// the top level.
 		{"block after a value", edit(t, "protocol TCP", "    {\n    }"), []string{
-			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80: no protocol set - defaulting to UDP (add protocol TCP for a TCP service)`,
-			`bad.conf:18: error: Virtual server [192.0.2.1]:udp:80: no forwarding method set, setting default NAT`,
-			`bad.conf:20: error: lb_kind takes a value, not a block`,
+			`bad.conf:18: error: Virtual server [192.0.2.1]:none:80 has no real servers - ignoring`,
+			`bad.conf:21: warning: Unexpected '{' - ignoring`,
+			`bad.conf:23: warning: Unknown keyword 'real_server' (in the top level)`,
+			`bad.conf:23: warning: Unexpected '{' - ignoring`,
+			`bad.conf:24: warning: Unknown keyword 'TCP_CHECK' (in the top level)`,
+			`bad.conf:24: warning: Unexpected '{' - ignoring`,
+			`bad.conf:25: warning: Unknown keyword 'connect_timeout' (in the top level)`,
+			`bad.conf:26: warning: Unknown keyword '}'`,
+			`bad.conf:27: warning: Unknown keyword '}'`,
+			`bad.conf:28: warning: Unknown keyword '}'`,
 		}},
 		{"block not closed", strings.TrimSuffix(strings.TrimSpace(base), "}"), []string{
 			`bad.conf:26: error: There are 1 missing '}'s or extra '{'s`,
@@ -210,9 +220,21 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:7: warning: (VI_1) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.`,
 			`bad.conf:12: error: unicast_peer: invalid peer address "192.0.2."`,
 		}},
+		// keepalived stops at the missing value (null_strvec); kt reads on.
 		{"block for a value", edit(t, "priority 100", "    priority {\n    }"), []string{
-			`bad.conf:10: error: priority takes a value, not a block`,
+			`bad.conf:7: error: (VI_1) No VIP specified; at least one is sensible`,
+			`bad.conf:10: warning: Unexpected '{' - ignoring`,
+			"bad.conf:10: error: *** Configuration line starting `priority` is missing a parameter after keyword `priority` at word position 2",
 			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
+			`bad.conf:12: warning: Unknown keyword 'virtual_ipaddress' (in the top level)`,
+			`bad.conf:12: warning: Unexpected '{' - ignoring`,
+			`bad.conf:13: warning: Unknown keyword '192.0.2.1/24' (in the top level)`,
+			`bad.conf:14: warning: Unknown keyword '}'`,
+			`bad.conf:15: warning: Unknown keyword 'track_script' (in the top level)`,
+			`bad.conf:15: warning: Unexpected '{' - ignoring`,
+			`bad.conf:16: warning: Unknown keyword 'chk' (in the top level)`,
+			`bad.conf:17: warning: Unknown keyword '}'`,
+			`bad.conf:18: warning: Unknown keyword '}'`,
 		}},
 		{"unterminated quote", edit(t, "script /bin/true", "    script \"/bin/true"), []string{
 			`bad.conf:5: warning: missing closing " in "/bin/true"`,

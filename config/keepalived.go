@@ -915,9 +915,10 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 	switch f.kind {
 	case kindScalar, kindWords:
 		if block {
-			p.sink.errorf(pos, "%s takes a value, not a block", kw)
-			p.skipBlock(kw, pos)
-			return
+			// keepalived's read_line makes the "{" a line of its own,
+			// which process_stream ignores: what follows is read as the
+			// block the keyword is in.
+			p.sink.warnf(p.last, "Unexpected '{' - ignoring")
 		}
 		if f.again != againNever && p.scriptAgain(fv, f.again, kw, args, pos, where) {
 			return
