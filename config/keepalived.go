@@ -201,7 +201,7 @@ func ParseKeepalivedBytes(name string, data []byte, opt ParseOptions) (*Config, 
 		full := opt
 		full.Reuse = &Reuse{seed: opt.Reuse.seed}
 		cfg, diags, _ = ParseKeepalivedBytes(name, data, full)
-		opt.Reuse.pending, opt.Reuse.from, opt.Reuse.Reused, opt.Reuse.Read = full.Reuse.pending, nil, 0, full.Reuse.Read
+		opt.Reuse.tookWhole(full.Reuse)
 	}
 	return cfg, diags, nil
 }

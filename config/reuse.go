@@ -92,6 +92,13 @@ func (t *reuseTable) stale() bool {
 	return t == nil || t.loadsSince >= staleLoads || t.readSince >= staleMin && t.readSince*4 > t.total
 }
 
+// tookWhole makes r's load the one full read, with nothing reused,
+// instead of the one r started (the context changed, or the file was read
+// again as each of keepalived's processes reads it).
+func (r *Reuse) tookWhole(full *Reuse) {
+	r.pending, r.from, r.Reused, r.Read = full.pending, nil, 0, full.Read
+}
+
 // start readies a parse: the blocks it may take.
 func (r *Reuse) start() {
 	r.from, r.ready, r.pending, r.Reused, r.Read = r.running, nil, nil, 0, 0

@@ -91,32 +91,34 @@ func (p *parser) skipRoot(block bool) {
 // set, serves the checker's reading, which holds the virtual servers, as a
 // whole load.
 func parseViews(all *Config, name string, data []byte, opt ParseOptions) (*Config, Diagnostics) {
-	var cfgs [nViews]*Config
-	var diags [nViews]Diagnostics
-	for i := range nViews {
-		v := viewParent + procView(i)
-		o := opt
-		o.view, o.oneSegment, o.Reuse = v, true, nil
-		if v == viewChecker && opt.Reuse != nil {
+	return readViews(all, opt, func(o ParseOptions) (*Config, Diagnostics) {
+		o.oneSegment, o.Reuse = true, nil
+		if o.view == viewChecker && opt.Reuse != nil {
 			o.Reuse = &Reuse{seed: opt.Reuse.seed}
+			defer opt.Reuse.tookWhole(o.Reuse)
 		}
-		cfgs[i], diags[i], _ = ParseKeepalivedBytes(name, data, o)
-		if o.Reuse != nil {
-			opt.Reuse.pending, opt.Reuse.from, opt.Reuse.Reused, opt.Reuse.Read = o.Reuse.pending, nil, 0, o.Reuse.Read
-		}
-	}
-	return joinViews(all, cfgs, diags)
+		c, d, _ := ParseKeepalivedBytes(name, data, o)
+		return c, d
+	})
 }
 
 // parseChunkViews is parseViews for parseChunks: lines are the chunks of
 // the file.
 func parseChunkViews(all *Config, lines [][]Line, opt ParseOptions) (*Config, Diagnostics) {
+	return readViews(all, opt, func(o ParseOptions) (*Config, Diagnostics) {
+		return parseChunks(replay(lines), o)
+	})
+}
+
+// readViews reads the file with read as each process does (opt with its
+// view set) and joins the readings to all.
+func readViews(all *Config, opt ParseOptions, read func(ParseOptions) (*Config, Diagnostics)) (*Config, Diagnostics) {
 	var cfgs [nViews]*Config
 	var diags [nViews]Diagnostics
 	for i := range nViews {
 		o := opt
 		o.view = viewParent + procView(i)
-		cfgs[i], diags[i] = parseChunks(replay(lines), o)
+		cfgs[i], diags[i] = read(o)
 	}
 	return joinViews(all, cfgs, diags)
 }

@@ -238,9 +238,9 @@ func effectiveIn(t *testing.T, ip string, ifaces []string, cfg *config.Config) (
 // instanceSettings runs keepalived's VRRP process on conf with config id
 // id in the namespace ns and returns the instances' settings its dump
 // shows, and those kt builds from its effective model eff there.
-func instanceSettings(t *testing.T, ip, ns, ka, conf, id string, eff *config.Config) (kaSettings, ktSettings map[string]Settings) {
+func instanceSettings(t *testing.T, ns *namespace, ka, conf, id string, eff *config.Config) (kaSettings, ktSettings map[string]Settings) {
 	t.Helper()
-	dump, err := dumpKeepalivedID(ip, ns, ka, conf, id)
+	dump, err := dumpKeepalivedID(ns.ip, ns.name, ka, conf, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +249,7 @@ func instanceSettings(t *testing.T, ip, ns, ka, conf, id string, eff *config.Con
 		t.Fatalf("no instance in keepalived's dump for -i %s:\n%s", id, tail(string(dump)))
 	}
 	var buildErr error
-	n := &namespace{ip: ip, name: ns}
-	if err := n.do(func() { ktSettings, buildErr = KTSettings(eff) }); err != nil {
+	if err := ns.do(func() { ktSettings, buildErr = KTSettings(eff) }); err != nil {
 		t.Fatal(err)
 	}
 	if buildErr != nil {

@@ -97,7 +97,7 @@ func compareHost(t *testing.T, ka, ip, conf, tomlPath, id string) {
 	if !ktRuns || len(eff.Instances) == 0 {
 		return
 	}
-	kaSettings, ktSettings := instanceSettings(t, ip, ns.name, ka, conf, id, eff)
+	kaSettings, ktSettings := instanceSettings(t, ns, ka, conf, id, eff)
 	at := func(string) int { return 0 }
 	if d := CompareSettings("kt.toml", at, kaSettings, ktSettings); len(d) > 0 {
 		t.Errorf("host %s: the TOML's effective settings differ from keepalived -i %s:\n%v", id, id, d)

@@ -45,7 +45,7 @@ func TestBraceViews(t *testing.T) {
 			if r := append(diags.Refusals(false), vd.Refusals(false)...); len(r) > 0 {
 				t.Fatalf("kt would not run %s: %v", f, r)
 			}
-			kaSettings, ktSettings := instanceSettings(t, ip, ns.name, ka, conf, configID, eff)
+			kaSettings, ktSettings := instanceSettings(t, ns, ka, conf, configID, eff)
 			at := func(string) int { return 0 }
 			if d := CompareSettings(filepath.Base(f), at, kaSettings, ktSettings); len(d) > 0 {
 				t.Errorf("kt's instances differ from keepalived's VRRP process:\n%v\nkeepalived: %v\nkt: %v", d, kaSettings, ktSettings)
