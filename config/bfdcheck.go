@@ -2,7 +2,6 @@ package config
 
 import (
 	"reflect"
-	"strconv"
 	"strings"
 )
 
@@ -64,10 +63,10 @@ func (v *validator) bfdChecks() {
 				continue
 			}
 			x := rs.RealServerExtra
-			where := "[" + rs.Address.Host + "]:" + strings.ToLower(vs.EffectiveProtocol()) + ":" + strconv.Itoa(rs.Address.Port)
 			monitored := map[string]bool{}
 			kept := x.BFDCheck[:0]
 			for _, c := range x.BFDCheck {
+				where := kaTrio(rs.Address.Host, protocolBefore(vs, c.Pos), rs.Address.Port)
 				if v.bfdCheck(c, where, monitored) {
 					kept = append(kept, c)
 				}
@@ -75,6 +74,19 @@ func (v *validator) bfdChecks() {
 			x.BFDCheck = kept
 		}
 	}
+}
+
+// protocolBefore is the protocol of vs as keepalived knows it when it
+// reads a checker at pos: written on a line before it, or none yet (the
+// default is set at the end of the virtual server).
+func protocolBefore(vs *VirtualServer, pos Pos) string {
+	if !vs.Pos.Has("protocol") {
+		return ""
+	}
+	if at := vs.Pos.Of("protocol"); at.File == pos.File && at.Line > pos.Line {
+		return ""
+	}
+	return vs.Protocol
 }
 
 // bfdCheck replays one BFD_CHECK; false: keepalived drops it.

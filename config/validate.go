@@ -371,6 +371,9 @@ func (v *validator) instanceUnicast(name string, in *Instance) {
 // instanceVIPs keeps the VIPs keepalived keeps.
 func (v *validator) instanceVIPs(name string, in *Instance) {
 	where := "(" + name + ")"
+	if in.LinkbeatUsePolling {
+		v.carryf(in.Pos.Of("linkbeat_use_polling"), "%s 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", where)
+	}
 	// The addresses keepalived skipped (lineVerdicts reports them) are
 	// not in the effective model.
 	in.VirtualIPAddress = KeptVIPs(in.VirtualIPAddress)
@@ -379,10 +382,27 @@ func (v *validator) instanceVIPs(name string, in *Instance) {
 	// decides, as keepalived's alloc_vrrp_vip does.
 	if len(in.VirtualIPAddress) > 0 {
 		v6 := in.VirtualIPAddress[0].Address.Addr().Is6()
+		if in.NativeIPv6 {
+			// native_ipv6 makes the instance IPv6 if no address has
+			// made it IPv4 yet (vrrp_native_ipv6_handler).
+			at := in.Pos.Of("native_ipv6")
+			switch first := in.VirtualIPAddress[0].Pos; {
+			case v6:
+			case at.File != first.File || at.Line <= first.Line:
+				v6 = true
+			default:
+				v.carryf(at, "%s Cannot specify native_ipv6 with IPv4 addresses", where)
+				in.NativeIPv6 = false
+			}
+		}
 		kept := in.VirtualIPAddress[:0]
 		for _, vip := range in.VirtualIPAddress {
 			if vip.Address.Addr().Is6() != v6 {
-				v.carryf(vip.Pos, "%s: address family must match VRRP instance [%s] - ignoring", where, formatPrefix(vip.Address))
+				written := formatPrefix(vip.Address)
+				if len(vip.Words) > 0 { // keepalived names it as written
+					written = vip.Words[0]
+				}
+				v.carryf(vip.Pos, "%s: address family must match VRRP instance [%s] - ignoring", where, written)
 				continue
 			}
 			kept = append(kept, vip)
@@ -488,6 +508,9 @@ func (v *validator) syncGroups() {
 	for _, name := range sortedKeys(v.c.SyncGroups) {
 		g := v.c.SyncGroups[name]
 		where := "(" + name + ")"
+		if g.GlobalTracking {
+			v.carryf(g.Pos.Of("global_tracking"), "%s global_tracking is deprecated. Use track_interface/script/file on the sync group", where)
+		}
 		g.TrackInterface = v.trackRefs(where, "interface", g.TrackInterface, nil)
 		g.TrackScript = v.trackRefs(where, "script", g.TrackScript, v.scriptAt)
 		g.TrackFile = v.trackRefs(where, "file", g.TrackFile, v.trackFileAt)
@@ -544,7 +567,7 @@ func (v *validator) completeInstances() {
 	for _, name := range sortedKeys(v.c.Instances) {
 		in := v.c.Instances[name]
 		c := &completing{name: name, where: "(" + name + ")", in: in, strict: v.strict(in),
-			fam6: len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()}
+			fam6: in.NativeIPv6 || len(in.VirtualIPAddress) > 0 && in.VirtualIPAddress[0].Address.Addr().Is6()}
 		v.completeRequired(c)
 		v.completeVersion(c)
 		v.completeVIPs(c)
@@ -697,10 +720,33 @@ func (v *validator) completeUnicast(c *completing) {
 // completeVMACPromote: a VMAC has promote_secondaries from its making
 // (vrrp_complete_instance).
 func (v *validator) completeVMACPromote(c *completing) {
-	if in := c.in; in.PromoteSecondaries && in.UseVMAC.Set {
+	in := c.in
+	if in.PromoteSecondaries && in.UseVMAC.Set {
 		v.carryf(in.Pos, "%s promote_secondaries is automatically set for vmacs - ignoring", c.where)
 		in.PromoteSecondaries = false
 	}
+	if in.UseIPVLAN.Set && !c.fam6 && !slices.ContainsFunc(in.UseIPVLAN.Args, isIPAddress) {
+		// kt does not make ipvlans (notrun.go), but keepalived holds
+		// such an instance in fault, and so does kt.
+		v.carryf(in.Pos.Of("use_ipvlan"), "%s IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state", c.where)
+		in.Fault = FaultIPVLANNoAddress
+	}
+	if in.VMACXmitBase && !in.UseVMAC.Set {
+		v.carryf(in.Pos.Of("vmac_xmit_base"), "%s vmac_xmit_base is only valid with a vmac", c.where)
+		in.VMACXmitBase = false
+	}
+}
+
+// FaultIPVLANNoAddress is Instance.Fault for an IPv4 use_ipvlan without
+// an address.
+const FaultIPVLANNoAddress = "IPv4 ipvlan requires a source ip address"
+
+// isIPAddress reports whether w is an address, with or without a prefix
+// length, as keepalived's check_valid_ipaddress takes one.
+func isIPAddress(w string) bool {
+	a, _, _ := strings.Cut(w, "/")
+	_, err := netip.ParseAddr(a)
+	return err == nil
 }
 
 // FaultNoUnicastPeers is Instance.Fault for unicast_fault_no_peer without
