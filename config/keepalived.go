@@ -730,6 +730,12 @@ func (p *parser) closeBrace() Pos {
 // b.value's): a special line, a scalar or a list of blocks in the struct
 // itself through its address, anything else through reflection (field).
 func (p *parser) set(b blockRef, v *reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool, where string, bfdCheck bool) {
+	if len(args) == 0 && !block && f.alone != nil {
+		var done bool
+		if done, args = p.alone(b, f, kw, pos, where); done {
+			return
+		}
+	}
 	switch {
 	case (bfdCheck || f.special) && p.specialLine(b.value(v), f, kw, args, pos, block, where):
 	case !block && f.directScalar():

@@ -60,6 +60,7 @@ type fieldInfo struct {
 	elem  reflect.Type // the struct type of blocks, or the entry type of lines
 	unit  string       // "", "ms" or "us" for Durations
 	bare  string       // the value a keyword written alone stands for
+	alone *aloneRule   // keepalived's reading of the keyword written alone, if not null_strvec's (alone.go)
 
 	plain  bool       // for kindLines: entries are plain strings, one per word
 	scalar scalarKind // for kindScalar: which fast path sets it
@@ -250,6 +251,7 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 			continue
 		}
 		fi, body := newFieldInfo(f, tomlTag, kaName, kaOpts)
+		fi.alone = aloneRuleOf(t, fi.kw)
 		if body {
 			bodyKey = tomlTag
 		}

@@ -43,6 +43,7 @@ var refusedByKeepalived = map[string]bool{
 	"default-if-missing.conf": true,
 	"default-if-noif.conf":    true,
 	"missing-param.conf":      true,
+	"alone-sorry.conf":        true,
 	"noid.conf":               true,
 	"novip.conf":              true,
 	"prio.conf":               true,

@@ -1,0 +1,308 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kt-project/kt/internal/testenv"
+)
+
+// Every keyword of keepalived 2.2.7 that takes a value, written alone in
+// the block it belongs to: keepalived's handlers differ one by one there.
+// Most read the missing word and keepalived exits (null_strvec, lib/
+// parser.c); many check the count of words themselves, say so in words
+// of their own and carry on; a few say nothing. What keepalived -t says of
+// each is kept in aloneGolden (go test ./config -run TestKeywordAlone
+// -update measures it again; TestKeywordAloneLive checks it still holds).
+
+const aloneGolden = "testdata/alone/keepalived-2.2.7.txt"
+
+// aloneCase is one keyword written alone: the text with it and the same
+// text with its line left empty (the baseline, so that what the rest of
+// the file draws can be told apart), and the keyword's line.
+type aloneCase struct {
+	pair       string // "BLOCK KEYWORD", as the keyword list spells it
+	line       int
+	text, base string
+}
+
+// aloneFill completes the blocks that keepalived will not run, or
+// crashes on, without them, after the keyword's line: a baseline that
+// keepalived refuses says nothing of the keyword.
+var aloneFill = map[string][]string{
+	"vrrp_instance": {"interface eth0", "virtual_router_id 51", "virtual_ipaddress {", "192.0.2.100/32", "}"},
+	"virtual_server/real_server/HTTP_GET/url": {"path /"},
+	"virtual_server/real_server/SSL_GET/url":  {"path /"},
+	"bfd_instance":                            {"neighbor_ip 192.0.2.3"},
+	"virtual_server/real_server/HTTP_GET":     {"url {", "path /", "}"},
+	"virtual_server/real_server/SSL_GET":      {"url {", "path /", "}"},
+}
+
+// aloneCases makes a case for every pair of the keyword list whose field
+// in the model takes a value (a scalar or words), in the first place the
+// model has its block.
+func aloneCases(t *testing.T) []aloneCase {
+	t.Helper()
+	blocks := map[string]modelBlock{}
+	for _, b := range modelBlocks() {
+		if _, ok := blocks[b.path]; !ok {
+			blocks[b.path] = b
+		}
+	}
+	sc := schemas{}
+	var out []aloneCase
+	for _, pair := range readKeywordList(t) {
+		path, kw, _ := strings.Cut(pair, " ")
+		b, ok := blocks[path]
+		if !ok {
+			t.Fatalf("%s: no block %s in the model", pair, path)
+		}
+		f := sc.of(b.typ).field(kw)
+		if f == nil || (f.kind != kindScalar && f.kind != kindWords) {
+			continue
+		}
+		var head, tail strings.Builder
+		for i, o := range b.opens {
+			fmt.Fprintf(&head, "%s%s {\n", strings.Repeat("    ", i), o)
+		}
+		parts := strings.Split(path, "/")
+		for i := len(b.opens) - 1; i >= 0; i-- {
+			for _, l := range aloneFill[strings.Join(parts[:i+1], "/")] {
+				if w := strings.Fields(l); w[0] != kw {
+					fmt.Fprintf(&tail, "%s%s\n", strings.Repeat("    ", i+1), l)
+				}
+			}
+			fmt.Fprintf(&tail, "%s}\n", strings.Repeat("    ", i))
+		}
+		indent := strings.Repeat("    ", len(b.opens))
+		out = append(out, aloneCase{
+			pair: pair,
+			line: len(b.opens) + 1,
+			text: head.String() + indent + kw + "\n" + tail.String(),
+			base: head.String() + "\n" + tail.String(),
+		})
+	}
+	return out
+}
+
+// kaAlone is what keepalived -t said of a case: the messages the keyword
+// drew (those of the case's output that its baseline's has not), each as
+// "LINE: MESSAGE" (line 0 for a message that names none), and the exit
+// status.
+func kaAlone(t *testing.T, ka, dir string, c aloneCase) []string {
+	t.Helper()
+	run := func(name, text string) []kaLine {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := runKeepalivedT(t, ka, dir, name)
+		if err := os.WriteFile(filepath.Join(dir, name+".out"), []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		msgs, exit := readKeepalived(t, filepath.Join(dir, name+".out"))
+		return append(msgs, kaLine{-1, fmt.Sprintf("exit %d", exit)})
+	}
+	got, base := run("case.conf", c.text), run("base.conf", c.base)
+	var out []string
+	for _, k := range got {
+		switch {
+		case k.line < 0:
+			out = append(out, k.msg)
+		case !slices.Contains(base, k):
+			out = append(out, fmt.Sprintf("%d: %s", k.line, k.msg))
+		}
+	}
+	return out
+}
+
+// readAloneGolden reads aloneGolden: "== PAIR" and then what keepalived
+// said of it.
+func readAloneGolden(t *testing.T) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(aloneGolden)
+	if err != nil {
+		t.Fatalf("%v (go test ./config -run TestKeywordAlone -update measures it with keepalived)", err)
+	}
+	out := map[string][]string{}
+	var pair string
+	for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "== "):
+			pair = strings.TrimPrefix(l, "== ")
+			out[pair] = []string{}
+		default:
+			out[pair] = append(out[pair], l)
+		}
+	}
+	return out
+}
+
+func writeAloneGolden(t *testing.T, cases []aloneCase, said map[string][]string) {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("# What keepalived 2.2.7 -t says of each keyword that takes a value, written alone in its\n")
+	b.WriteString("# block: the messages that line draws (LINE: MESSAGE; 0 where keepalived names no line)\n")
+	b.WriteString("# and the exit status. Written by go test ./config -run TestKeywordAlone -update.\n")
+	for _, c := range cases {
+		fmt.Fprintf(&b, "== %s\n", c.pair)
+		for _, l := range said[c.pair] {
+			b.WriteString(l + "\n")
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(aloneGolden), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(aloneGolden, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ktAlone is what kt says of a case: its diagnostics, with the
+// effective configuration's, that the baseline's have not.
+func ktAlone(t *testing.T, c aloneCase) Diagnostics {
+	t.Helper()
+	read := func(text string) Diagnostics {
+		cfg, diags, err := ParseKeepalivedBytes("alone.conf", []byte(text), ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, vd := Effective(cfg, EffectiveOptions{Host: LocalHost{}})
+		return append(diags, vd...)
+	}
+	got, base := read(c.text), read(c.base)
+	var out Diagnostics
+	for _, d := range got {
+		if !slices.ContainsFunc(base, func(b Diagnostic) bool { return b.Msg == d.Msg && b.Pos.Line == d.Pos.Line }) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// missingParamWords is how keepalived's null_strvec begins its message: a
+// handler read the missing word, and the process exited.
+const missingParamWords = "*** Configuration line starting `"
+
+// TestKeywordAlone: for every keyword written alone, kt refuses the file
+// exactly when keepalived exits on it, says each of keepalived's messages
+// in its words (at its line), and reports no error keepalived does not.
+func TestKeywordAlone(t *testing.T) {
+	needEth0(t)
+	cases := aloneCases(t)
+	if *update {
+		ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+		said := map[string][]string{}
+		for _, c := range cases {
+			said[c.pair] = kaAlone(t, ka, t.TempDir(), c)
+		}
+		writeAloneGolden(t, cases, said)
+	}
+	golden := readAloneGolden(t)
+	for _, c := range cases {
+		t.Run(c.pair, func(t *testing.T) {
+			said, ok := golden[c.pair]
+			if !ok {
+				t.Fatalf("not in %s (go test ./config -run TestKeywordAlone -update)", aloneGolden)
+			}
+			checkAlone(t, c, said, ktAlone(t, c))
+		})
+	}
+}
+
+// checkAlone compares what kt said of a case with what keepalived said.
+func checkAlone(t *testing.T, c aloneCase, said []string, diags Diagnostics) {
+	t.Helper()
+	var listing strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&listing, "\n  %d %s: %s", d.Pos.Line, d.Severity, d.Msg)
+	}
+	fatal := false
+	matched := make([]bool, len(diags))
+	for _, s := range said {
+		if code, ok := strings.CutPrefix(s, "exit "); ok {
+			// keepalived crashed on the line (a handler that reads the
+			// missing word without the check null_strvec makes): it
+			// does not run the file.
+			n, _ := strconv.Atoi(code)
+			fatal = fatal || n >= 128
+			continue
+		}
+		n, msg, _ := strings.Cut(s, ": ")
+		line, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("%s: cannot read %q", aloneGolden, s)
+		}
+		fatal = fatal || strings.HasPrefix(msg, missingParamWords)
+		i := slices.IndexFunc(diags, func(d Diagnostic) bool {
+			return (d.Msg == msg || strings.HasPrefix(d.Msg, msg+" (")) && (line == 0 || d.Pos.Line == line)
+		})
+		if i < 0 {
+			t.Errorf("keepalived says %q (line %d); kt does not:%s", msg, line, listing.String())
+			continue
+		}
+		matched[i] = true
+	}
+	refused := false
+	for i, d := range diags {
+		// After a line keepalived exits on, kt reads on and may find
+		// more.
+		if d.Severity == Error && !matched[i] && !fatal {
+			t.Errorf("kt reports an error keepalived does not: %d: %s", d.Pos.Line, d.Msg)
+		}
+		refused = refused || (d.Severity == Error && !d.CarryOn && d.Pos.Line == c.line)
+	}
+	if refused != fatal {
+		t.Errorf("kt refuses the file: %v; keepalived exits on the line: %v%s", refused, fatal, listing.String())
+	}
+}
+
+// TestKeywordAloneLive runs keepalived -t on every case and checks that
+// aloneGolden holds what it says today.
+func TestKeywordAloneLive(t *testing.T) {
+	needEth0(t)
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	golden := readAloneGolden(t)
+	dir := t.TempDir()
+	for _, c := range aloneCases(t) {
+		got := kaAlone(t, ka, dir, c)
+		if want := golden[c.pair]; !slices.Equal(got, want) {
+			t.Errorf("%s: keepalived -t now says %q; %s holds %q", c.pair, got, aloneGolden, want)
+		}
+	}
+}
+
+// TestKeywordAloneReadsAsKeepalived checks what the lines keepalived reads
+// on from leave in the model: nothing, or the value keepalived takes.
+func TestKeywordAloneReadsAsKeepalived(t *testing.T) {
+	c, _, err := ParseKeepalived(filepath.Join(verdictDir, "alone-runs.conf"), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, in := c.Global, c.Instances["VI_1"]
+	http := c.VirtualServers[0].RealServers[0].HTTPGet[0]
+	u := http.URLs[0]
+	for _, x := range []struct {
+		what string
+		ok   bool
+	}{
+		{"router_id unset", g.RouterID == ""},
+		{"vrrp_priority unset", g.VRRPPriority == nil},
+		{"kernel_rx_buf_size unset", in.KernelRxBufSize == nil},
+		{"virtualhost unset", http.Virtualhost() == ""},
+		// regex_offset_handler returns 0; the max handler adds 1 to
+		// what it reads, as it does to a 0 written.
+		{"regex_min_offset 0", u.RegexMinOffset() != nil && *u.RegexMinOffset() == 0},
+		{"regex_max_offset 0", u.RegexMaxOffset() != nil && *u.RegexMaxOffset() == 0},
+	} {
+		if !x.ok {
+			t.Errorf("%s: not so in the model", x.what)
+		}
+	}
+}
