@@ -991,7 +991,12 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 		if err := f.header(at).parseHeader(args); err != nil && isExtraWords(err) {
 			p.sink.warnf(pos, "%s: %v", kw, err)
 		} else if err != nil {
-			p.sink.errorf(pos, "%s: %v", kw, err)
+			if len(args) == 0 && f.elem != reflect.TypeFor[BGPNeighbor]() {
+				// keepalived's handler reads the address (null_strvec).
+				p.missingParam(pos, kw)
+			} else {
+				p.sink.errorf(pos, "%s: %v", kw, err)
+			}
 			if open {
 				p.skipBlock(kw, pos)
 			}
@@ -1023,6 +1028,11 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 // map fv holds: field's kindNamed case. The first definition of a name
 // stands.
 func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, block bool) {
+	if msg, ok := oneName[kw]; ok && len(args) != 1 {
+		p.sink.carryf(pos, "%s", msg)
+		p.skipNext(kw, pos, block)
+		return
+	}
 	if len(args) == 0 {
 		p.missingParam(pos, kw)
 		if block {
@@ -1055,6 +1065,32 @@ func (p *parser) namedField(fv reflect.Value, f *fieldInfo, kw string, args []st
 	}
 	p.nested(blockRef{at, f.elem}, sub, kw+" "+name, pos)
 	fv.SetMapIndex(reflect.ValueOf(name), nv)
+}
+
+// oneName are the named blocks whose keepalived handler counts the words
+// of the line, and skips the block, with these words, unless there are
+// exactly a keyword and a name (vrrp_parser.c).
+var oneName = map[string]string{
+	"vrrp_instance":   "vrrp_instance must have a name",
+	"vrrp_sync_group": "vrrp_sync_group must have a name - skipping",
+	"track_group":     "track_group must have a name - skipping",
+}
+
+// skipNext skips the block of the keyword kw, as keepalived's
+// skip_block(true) does: the one whose "{" was on its line (block), or
+// else the lines up to the next "{" and its block.
+func (p *parser) skipNext(kw string, pos Pos, block bool) {
+	for !block && p.more() {
+		t, _ := p.peek()
+		if t.IsBrace("}") {
+			return // no block to skip; the "}" is the enclosing one's
+		}
+		p.take()
+		block = t.IsBrace("{")
+	}
+	if block {
+		p.skipBlock(kw, pos)
+	}
 }
 
 // opens is where a keyword that takes a block is followed by one: always,

@@ -319,7 +319,7 @@ func (v *validator) instanceAuth(name string, in *Instance) {
 		switch typ := strings.ToUpper(a.AuthType); {
 		case typ == "PASS" || typ == "AH":
 		case a.AuthType == "":
-			v.carryf(a.Pos, "%s authentication has no auth_type; it is ignored", where)
+			v.warnf(a.Pos, "%s authentication has no auth_type; it is ignored (keepalived says nothing)", where)
 			in.Authentication = nil
 		default:
 			v.carryf(a.Pos.Of("auth_type"), "%s unknown authentication type '%s'", where, a.AuthType)
