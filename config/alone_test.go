@@ -33,15 +33,16 @@ type aloneCase struct {
 }
 
 // aloneFill completes the blocks that keepalived will not run, or
-// crashes on, without them, after the keyword's line: a baseline that
-// keepalived refuses says nothing of the keyword.
+// crashes on, without them: a baseline that keepalived refuses says
+// nothing of the keyword. Each entry is one statement, of one or more
+// lines, left out when it is the keyword's own.
 var aloneFill = map[string][]string{
-	"vrrp_instance": {"interface eth0", "virtual_router_id 51", "virtual_ipaddress {", "192.0.2.100/32", "}"},
+	"vrrp_instance": {"interface eth0", "virtual_router_id 51", "virtual_ipaddress {\n    192.0.2.100/32\n}"},
 	"virtual_server/real_server/HTTP_GET/url": {"path /"},
 	"virtual_server/real_server/SSL_GET/url":  {"path /"},
 	"bfd_instance":                            {"neighbor_ip 192.0.2.3"},
-	"virtual_server/real_server/HTTP_GET":     {"url {", "path /", "}"},
-	"virtual_server/real_server/SSL_GET":      {"url {", "path /", "}"},
+	"virtual_server/real_server/HTTP_GET":     {"url {\n    path /\n}"},
+	"virtual_server/real_server/SSL_GET":      {"url {\n    path /\n}"},
 }
 
 // aloneCases makes a case for every pair of the keyword list whose field
@@ -64,31 +65,68 @@ func aloneCases(t *testing.T) []aloneCase {
 			t.Fatalf("%s: no block %s in the model", pair, path)
 		}
 		f := sc.of(b.typ).field(kw)
-		if f == nil || (f.kind != kindScalar && f.kind != kindWords) {
+		if f == nil {
 			continue
 		}
-		var head, tail strings.Builder
-		for i, o := range b.opens {
-			fmt.Fprintf(&head, "%s%s {\n", strings.Repeat("    ", i), o)
+		forms := []struct{ suffix, text string }{{"", kw}}
+		if f.kind != kindScalar && f.kind != kindWords {
+			// A block keyword without its name or address, with its
+			// block and without one.
+			forms = []struct{ suffix, text string }{{" {}", kw + " {\n" + indentOf(len(b.opens)) + "}"}, {" (no {)", kw}}
 		}
+		// The blocks' fillers come before the keyword, so that the line
+		// after it is the end of its block.
+		var head, tail strings.Builder
 		parts := strings.Split(path, "/")
-		for i := len(b.opens) - 1; i >= 0; i-- {
-			for _, l := range aloneFill[strings.Join(parts[:i+1], "/")] {
-				if w := strings.Fields(l); w[0] != kw {
-					fmt.Fprintf(&tail, "%s%s\n", strings.Repeat("    ", i+1), l)
+		for i, o := range b.opens {
+			fmt.Fprintf(&head, "%s%s {\n", indentOf(i), o)
+			for _, group := range aloneFill[strings.Join(parts[:i+1], "/")] {
+				if strings.Fields(group)[0] == kw {
+					continue
+				}
+				for _, l := range strings.Split(group, "\n") {
+					fmt.Fprintf(&head, "%s%s\n", indentOf(i+1), l)
 				}
 			}
-			fmt.Fprintf(&tail, "%s}\n", strings.Repeat("    ", i))
 		}
-		indent := strings.Repeat("    ", len(b.opens))
-		out = append(out, aloneCase{
-			pair: pair,
-			line: len(b.opens) + 1,
-			text: head.String() + indent + kw + "\n" + tail.String(),
-			base: head.String() + "\n" + tail.String(),
-		})
+		for i := len(b.opens) - 1; i >= 0; i-- {
+			fmt.Fprintf(&tail, "%s}\n", indentOf(i))
+		}
+		indent := indentOf(len(b.opens))
+		line := strings.Count(head.String(), "\n") + 1
+		for _, form := range forms {
+			out = append(out, aloneCase{
+				pair: pair + form.suffix,
+				line: line,
+				text: head.String() + indent + form.text + "\n" + tail.String(),
+				base: head.String() + strings.Repeat("\n", strings.Count(form.text, "\n")+1) + tail.String(),
+			})
+		}
 	}
 	return out
+}
+
+func indentOf(depth int) string { return strings.Repeat("    ", depth) }
+
+// aloneKnown are the cases where kt knowingly reads otherwise than
+// keepalived 2.2.7, and why.
+var aloneKnown = map[string]string{
+	"top garp_group {}":            "kt does not run garp_group (notrun.go), and does not say keepalived's 'does not have any delay set' for it",
+	"top garp_group (no {)":        "as garp_group {}",
+	"garp_group interfaces {}":     "as garp_group {}",
+	"garp_group interfaces (no {)": "as garp_group {}",
+	// keepalived crashes (SIGSEGV) on an HTTP_GET or SSL_GET without a
+	// url, or with one without a path, at the end of the file; kt says
+	// 'HTTP/SSL_GET checker has no urls specified - ignoring' and runs
+	// the rest (lvs-http-nourl.conf under testdata/verdicts).
+	"virtual_server/real_server HTTP_GET {}":         "keepalived crashes",
+	"virtual_server/real_server HTTP_GET (no {)":     "keepalived crashes",
+	"virtual_server/real_server SSL_GET {}":          "keepalived crashes",
+	"virtual_server/real_server SSL_GET (no {)":      "keepalived crashes",
+	"virtual_server/real_server/HTTP_GET url {}":     "keepalived crashes",
+	"virtual_server/real_server/HTTP_GET url (no {)": "keepalived crashes",
+	"virtual_server/real_server/SSL_GET url {}":      "keepalived crashes",
+	"virtual_server/real_server/SSL_GET url (no {)":  "keepalived crashes",
 }
 
 // kaAlone is what keepalived -t said of a case: the messages the keyword
@@ -210,6 +248,10 @@ func TestKeywordAlone(t *testing.T) {
 			said, ok := golden[c.pair]
 			if !ok {
 				t.Fatalf("not in %s (go test ./config -run TestKeywordAlone -update)", aloneGolden)
+			}
+			if why, ok := aloneKnown[c.pair]; ok {
+				t.Logf("not compared: %s", why)
+				return
 			}
 			checkAlone(t, c, said, ktAlone(t, c))
 		})
