@@ -929,6 +929,10 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 		if f.again != againNever && p.scriptAgain(fv, f.again, kw, args, pos, where) {
 			return
 		}
+		if f.first && len(args) > 1 {
+			p.sink.warnf(pos, "%s: %v", kw, extraWords(args[1:]))
+			args = args[:1]
+		}
 		if f.kind == kindScalar {
 			p.scalarLine(unsafe.Pointer(fv.UnsafeAddr()), fv, f, kw, args, pos)
 			return
@@ -1321,7 +1325,12 @@ func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, k
 	case len(args) > 1 && f.scalar != scFlag && !f.optBool:
 		p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 	}
-	p.valueErr(pos, kw, p.scalar(at, fv, f, args))
+	err := p.scalar(at, fv, f, args)
+	if err != nil && f.badAs != "" && !errors.Is(err, errNoValue) {
+		p.sink.warnf(pos, "%s: %v: read as %s, as keepalived reads it", kw, err, f.badAs)
+		err = p.scalar(at, fv, f, []string{f.badAs})
+	}
+	p.valueErr(pos, kw, err)
 }
 
 // scalar sets the scalar field f at at from its words: the common types

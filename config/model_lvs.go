@@ -429,9 +429,9 @@ type URLExtra struct {
 	Virtualhost    string `toml:"virtualhost,omitempty"`
 	Regex          string `toml:"regex,omitempty"`
 	RegexNoMatch   bool   `toml:"regex_no_match,omitempty"`
-	RegexOptions   Args   `toml:"regex_options,omitempty"` // PCRE2 option names
-	RegexMinOffset *int   `toml:"regex_min_offset,omitempty"`
-	RegexMaxOffset *int   `toml:"regex_max_offset,omitempty"`
+	RegexOptions   Args   `toml:"regex_options,omitempty"`                  // PCRE2 option names
+	RegexMinOffset *int   `toml:"regex_min_offset,omitempty" ka:",badas=0"` // keepalived reads a value that is no number as 0
+	RegexMaxOffset *int   `toml:"regex_max_offset,omitempty" ka:",badas=0"`
 	RegexStack     Args   `toml:"regex_stack,omitempty"` // START MAX
 }
 
@@ -499,8 +499,8 @@ type DNSCheck struct {
 type MiscCheck struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	MiscPath    Script    `toml:"misc_path,omitempty"`
-	MiscTimeout *Duration `toml:"misc_timeout,omitempty"` // whole seconds
+	MiscPath    Script    `toml:"misc_path,omitempty" ka:",first"` // the user is MISC_CHECK's own user line
+	MiscTimeout *Duration `toml:"misc_timeout,omitempty"`          // whole seconds
 	MiscDynamic bool      `toml:"misc_dynamic,omitempty"`
 	User        Args      `toml:"user,omitempty"` // USER [GROUP]
 	Unparsed    Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`

@@ -5,7 +5,7 @@ package config
 type VRRPScript struct {
 	Pos      Pos       `toml:"-"`
 	Name     string    `toml:"-"`
-	Script   Script    `toml:"script,omitempty"`
+	Script   Script    `toml:"script,omitempty" ka:",first"` // the user is vrrp_script's own user line
 	Interval *Duration `toml:"interval,omitempty"`
 	Timeout  *Duration `toml:"timeout,omitempty"`
 	Weight   Weight    `toml:"weight,omitempty"`

@@ -23,7 +23,9 @@ import (
 // `ka:",unparsed"` keeps keywords kt does not know, verbatim, so a conversion
 // never loses them. `ka:"-,body"` marks a list that takes every line of the
 // block (virtual_server_group members have no keyword). `ka:",bare=V"` gives
-// the value of a keyword written with none. `ka:",ms"` reads a Duration in milliseconds instead of
+// the value of a keyword written with none, `ka:",badas=V"` the value keepalived
+// reads one it cannot read as, and `ka:",first"` makes the words after the
+// first ignored (with a warning), as keepalived's handler ignores them. `ka:",ms"` reads a Duration in milliseconds instead of
 // seconds, and `ka:",us"` in microseconds.
 
 // wordsValue is a value written as the words after its keyword.
@@ -61,6 +63,8 @@ type fieldInfo struct {
 	unit  string       // "", "ms" or "us" for Durations
 	bare  string       // the value a keyword written alone stands for
 	alone *aloneRule   // keepalived's reading of the keyword written alone, if not null_strvec's (alone.go)
+	badAs string       // the value keepalived reads a value it cannot read as (`ka:",badas=V"`)
+	first bool         // keepalived reads the first word only (`ka:",first"`)
 
 	plain  bool       // for kindLines: entries are plain strings, one per word
 	scalar scalarKind // for kindScalar: which fast path sets it
@@ -283,6 +287,10 @@ func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fie
 			fi.unit = o
 		case strings.HasPrefix(o, "bare="):
 			fi.bare = strings.TrimPrefix(o, "bare=")
+		case strings.HasPrefix(o, "badas="):
+			fi.badAs = strings.TrimPrefix(o, "badas=")
+		case o == "first":
+			fi.first = true
 		case o == "body":
 			body = true
 		}

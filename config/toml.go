@@ -194,6 +194,7 @@ func parseTOML(name string, data []byte, opt ParseOptions, depth int) (cfg *Conf
 			Msg: fmt.Sprintf("unknown key %q%s", k[len(k)-1], inTable(k))})
 	}
 	fillTOML(reflect.ValueOf(cfg).Elem(), "", name, ix, schemas{})
+	diags = append(diags, liftScriptUsers(cfg)...)
 	diags = append(diags, unparsedDiags(reflect.ValueOf(cfg).Elem(), "the top level", opt.Strict, schemas{})...)
 	inc, idiags := includeTOML(cfg, file.Include, name, ix, opt, depth)
 	diags = append(diags, idiags...)
@@ -536,4 +537,42 @@ func unparsedLines(p *Pos, u reflect.Value, key string, ix tomlIndex) {
 		keys = append(keys, KeyLine{"!" + u.Index(j).String(), l - p.Line})
 	}
 	p.SetKeys(keys)
+}
+
+// liftScriptUsers moves the user and group a TOML vrrp_script's script or
+// MISC_CHECK's misc_path names (as an inline table) to the block's own
+// user line. keepalived reads no user on those two lines: its handlers
+// take the script alone (set_script_params_array), and the block's user
+// line is the one it runs the script as. So kt runs what the
+// keepalived.conf it writes says.
+func liftScriptUsers(c *Config) Diagnostics {
+	var diags Diagnostics
+	lift := func(s *Script, user *Args, pos Pos, kw string) {
+		if s.User == "" && s.Group == "" {
+			return
+		}
+		if user.Set {
+			diags = append(diags, Diagnostic{Pos: pos, Severity: Warning,
+				Msg: fmt.Sprintf("%s: the user on the script is ignored: the block's user is the one keepalived runs it as", kw)})
+		} else {
+			*user = Args{Set: true, Args: []string{s.User}}
+			if s.Group != "" {
+				user.Args = append(user.Args, s.Group)
+			}
+		}
+		s.User, s.Group = "", ""
+	}
+	for _, name := range sortedKeys(c.Scripts) {
+		if vs := c.Scripts[name]; vs != nil {
+			lift(&vs.Script, &vs.User, vs.Pos.Of("script"), "script")
+		}
+	}
+	for _, vs := range c.VirtualServers {
+		for _, rs := range vs.RealServers {
+			for _, mc := range rs.MiscCheck() {
+				lift(&mc.MiscPath, &mc.User, mc.Pos.Of("misc_path"), "misc_path")
+			}
+		}
+	}
+	return diags
 }

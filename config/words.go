@@ -159,8 +159,11 @@ func (s *Script) parseWords(w []string) error {
 	if len(w) == 0 || w[0] == "" {
 		return errorf("missing script")
 	}
+	var extra error
 	if len(w) > 3 {
-		return errorf("too many words: want SCRIPT [USER [GROUP]] (quote a script that has arguments)")
+		// keepalived's notify_script_init reads the script, the user
+		// and the group, and nothing after them.
+		extra, w = extraWords(w[3:]), w[:3]
 	}
 	args, err := SplitScript(w[0])
 	if err != nil {
@@ -173,7 +176,7 @@ func (s *Script) parseWords(w []string) error {
 	if len(w) > 2 {
 		s.Group = w[2]
 	}
-	return nil
+	return extra
 }
 
 func (s *Script) formatWords() []string {
