@@ -118,7 +118,7 @@ func TestConvertRefusesBrokenInput(t *testing.T) {
 	os.WriteFile(bad, []byte("vrrp_instance VI_1 {\n    priority abc\n}\n"), 0o644)
 	out := filepath.Join(dir, "out.toml")
 	code, _, errs := kt(t, "convert", bad, "-o", out)
-	if code != 1 || !strings.Contains(errs, "bad.conf:2: error: priority: invalid number \"abc\"") {
+	if code != 1 || !strings.Contains(errs, "bad.conf:2: error: invalid number 'abc'") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -118,7 +118,7 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:26: warning: virtual_server opened on line 18 is not closed (missing "}")`,
 		}},
 		{"priority not a number", edit(t, "priority 100", "    priority abc"), []string{
-			`bad.conf:10: error: priority: invalid number "abc"`,
+			`bad.conf:10: error: invalid number 'abc'`,
 			`bad.conf:10: error: (VI_1) Priority not valid! must be between 1 & 255. Using default 100`,
 		}},
 		{"priority out of range", edit(t, "priority 100", "    priority 300"), []string{
@@ -197,7 +197,9 @@ func TestMalformedConfigs(t *testing.T) {
 			`bad.conf:3: error: vrrp_garp_interval '0' is invalid`,
 		}},
 		{"delay_loop not a time", edit(t, "lb_algo rr", "    lb_algo rr\n    delay_loop soon"), []string{
-			`bad.conf:20: error: delay_loop: invalid time "soon"`,
+			// keepalived then says "virtual server delay loop 'soon'
+			// invalid - ignoring" (TestKeywordBadValue).
+			`bad.conf:20: error: invalid number 'soon'`,
 		}},
 		{"bad boolean", edit(t, "lb_algo rr", "    lb_algo rr\n    smtp_alert maybe"), []string{
 			`bad.conf:20: error: smtp_alert: invalid boolean "maybe" (want on/off, true/false or yes/no)`,

@@ -1374,6 +1374,8 @@ func (p *parser) badValue(pos Pos, kw string, err error) {
 		// keepalived exits when a keyword's value is missing
 		// (null_strvec, lib/parser.c).
 		p.missingParam(pos, kw)
+	case errors.As(err, new(kaWords)):
+		p.sink.carryf(pos, "%v", err)
 	default:
 		// keepalived logs a value it cannot read and carries on
 		// without the keyword; so does kt.
@@ -1403,7 +1405,7 @@ func (p *parser) setInt(at **int, args []string) error {
 	if !ok {
 		var err error
 		if n, err = strconv.Atoi(args[0]); err != nil { // base 10, as keepalived reads numbers
-			return fmt.Errorf("invalid number %q", args[0])
+			return invalidNumber(args[0])
 		}
 	}
 	*at = p.ints.new(n, p.noSlabs)

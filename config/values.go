@@ -59,6 +59,16 @@ func unitOf(unit string) time.Duration {
 	return time.Second
 }
 
+// kaWords is an error whose text is keepalived's own message for a
+// value, which parser.badValue shows as it is, without the keyword.
+type kaWords string
+
+func (e kaWords) Error() string { return string(e) }
+
+// invalidNumber is keepalived's message for a number it cannot read
+// (read_int_func and the others in lib/parser.c).
+func invalidNumber(s string) error { return kaWords("invalid number '" + s + "'") }
+
 // parseDuration reads a keepalived TIMER: a decimal number of units.
 func parseDuration(s, unit string) (Duration, error) {
 	if n, ok := smallDecimal(s); ok {
@@ -67,7 +77,7 @@ func parseDuration(s, unit string) (Duration, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xXpP_") {
-		return 0, fmt.Errorf("invalid time %q", s)
+		return 0, invalidNumber(s)
 	}
 	v := f * float64(unitOf(unit))
 	if math.Abs(v) > float64(math.MaxInt64) {
@@ -173,19 +183,19 @@ func setScalar(v reflect.Value, words []string, unit string) error {
 	case e.Kind() >= reflect.Int && e.Kind() <= reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, e.Bits()) // keepalived reads base 10: 010 is ten
 		if err != nil {
-			return fmt.Errorf("invalid number %q", s)
+			return invalidNumber(s)
 		}
 		p.Elem().SetInt(n)
 	case e.Kind() >= reflect.Uint && e.Kind() <= reflect.Uint64:
 		n, err := strconv.ParseUint(s, 10, e.Bits())
 		if err != nil {
-			return fmt.Errorf("invalid number %q", s)
+			return invalidNumber(s)
 		}
 		p.Elem().SetUint(n)
 	case e.Kind() == reflect.Float64:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("invalid number %q", s)
+			return invalidNumber(s)
 		}
 		p.Elem().SetFloat(f)
 	case e.Kind() == reflect.String:
