@@ -26,15 +26,37 @@ const (
 // EffectiveNeighbor is neighbor_ip (or neighbour_ip), invalid when unset
 // or malformed.
 func (b *BFDInstance) EffectiveNeighbor() netip.Addr {
-	s := b.Neighbor
-	if s == "" {
-		s = b.Neighbour
-	}
+	s, _ := b.neighborWord()
+	return parseNeighbor(s)
+}
+
+func parseNeighbor(s string) netip.Addr {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// neighborWord is the neighbour address as keepalived takes it, and its
+// keyword: with both neighbor_ip and neighbour_ip written, each line
+// replaces the address in turn, and the first malformed one disables the
+// instance (bfd_nbrip_handler).
+func (b *BFDInstance) neighborWord() (text, kw string) {
+	if b.Neighbor == "" || b.Neighbour == "" {
+		if b.Neighbor == "" {
+			return b.Neighbour, "neighbour_ip"
+		}
+		return b.Neighbor, "neighbor_ip"
+	}
+	first, firstKW, last, lastKW := b.Neighbor, "neighbor_ip", b.Neighbour, "neighbour_ip"
+	if b.Pos.Of("neighbour_ip").Line < b.Pos.Of("neighbor_ip").Line {
+		first, firstKW, last, lastKW = last, lastKW, first, firstKW
+	}
+	if !parseNeighbor(first).IsValid() {
+		return first, firstKW
+	}
+	return last, lastKW
 }
 
 // EffectiveSource is source_ip, invalid when unset or malformed (the
@@ -121,16 +143,9 @@ func (v *validator) bfdInstances() {
 			delete(v.c.BFDInstances, name)
 			continue
 		}
-		nbrText := b.Neighbor
-		if nbrText == "" {
-			nbrText = b.Neighbour
-		}
+		nbrText, kw := b.neighborWord()
 		nbr := b.EffectiveNeighbor()
 		if nbrText != "" && !nbr.IsValid() {
-			kw := "neighbor_ip"
-			if b.Neighbor == "" {
-				kw = "neighbour_ip"
-			}
 			v.carryf(p.Of(kw), "Configuration error: BFD instance %s has malformed neighbor address %s, ignoring instance", name, nbrText)
 			b.Disabled = "malformed neighbor address"
 			continue // keepalived skips the rest of the block

@@ -45,20 +45,17 @@ func (LocalHost) Interface(name string) bool {
 }
 
 // User implements Host.
+// keepalived looks users and groups up by name only (getpwnam_r,
+// getgrnam_r in set_uid_gid), and so does kt's script runner: "1" is no
+// user, even where uid 1 is one.
 func (LocalHost) User(name string) bool {
 	_, err := user.Lookup(name)
-	if err != nil {
-		_, err = user.LookupId(name)
-	}
 	return err == nil
 }
 
 // Group implements Host.
 func (LocalHost) Group(name string) bool {
 	_, err := user.LookupGroup(name)
-	if err != nil {
-		_, err = user.LookupGroupId(name)
-	}
 	return err == nil
 }
 
@@ -179,15 +176,28 @@ func (v *validator) scriptUsers() {
 			}
 			continue
 		}
-		ok := v.host.User(s.User.Args[0])
-		if ok && len(s.User.Args) > 1 {
-			ok = v.host.Group(s.User.Args[1])
-		}
-		if !ok {
-			v.carryf(s.Pos.Of("user"), "Unable to set uid/gid for script %s", cmdStr(s.Script.Cmd))
+		if !v.scriptUserOK(s) {
 			delete(v.c.Scripts, name)
 		}
 	}
+	for _, s := range v.noCmd { // removed already, but keepalived read the line
+		if len(s.User.Args) > 0 {
+			v.scriptUserOK(s)
+		}
+	}
+}
+
+// scriptUserOK checks the user line of the vrrp_script s, as keepalived's
+// vrrp_vscript_user_handler does when it reads it.
+func (v *validator) scriptUserOK(s *VRRPScript) bool {
+	ok := v.host.User(s.User.Args[0])
+	if ok && len(s.User.Args) > 1 {
+		ok = v.host.Group(s.User.Args[1])
+	}
+	if !ok {
+		v.carryf(s.Pos.Of("user"), "Unable to set uid/gid for script %s", cmdStr(s.Script.Cmd))
+	}
+	return ok
 }
 
 // defaultUser reports whether global_defs' script_user names a user or
@@ -221,17 +231,19 @@ func (v *validator) miscUsers() {
 			}
 			kept := x.MiscCheck[:0]
 			for _, mc := range x.MiscCheck {
-				if mc.MiscPath.Cmd == "" {
-					kept = append(kept, mc) // "No script path", in virtualServers
-					continue
-				}
 				cmd := cmdStr(mc.MiscPath.Cmd)
 				if u := mc.User; len(u.Args) > 0 {
+					// At the user line, whether a path was written or not.
 					if !v.host.User(u.Args[0]) || len(u.Args) > 1 && !v.host.Group(u.Args[1]) {
 						v.carryf(mc.Pos.Of("user"), "Failed to set uid/gid for misc checker script %s - removing", cmd)
 						continue
 					}
-				} else if defaultFail {
+				}
+				if mc.MiscPath.Cmd == "" {
+					kept = append(kept, mc) // "No script path", in virtualServers
+					continue
+				}
+				if len(mc.User.Args) == 0 && defaultFail {
 					if !said {
 						v.carryf(mc.Pos.EndPos(), "Unable to set default user keepalived_script for script")
 						said = true

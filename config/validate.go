@@ -33,6 +33,8 @@ type validator struct {
 	// recs are the top-level virtual_server blocks of a parse with reuse
 	// (reuse.go), by their virtual server; nil without.
 	recs map[*VirtualServer]*blockRecord
+	// noCmd are the vrrp_scripts removed for having no script.
+	noCmd []*VRRPScript
 }
 
 func (v *validator) errorf(p Pos, f string, a ...any) { v.sink.errorf(p, f, a...) }
@@ -101,6 +103,10 @@ func (v *validator) global() {
 		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
 	v.globalVRRPTimers(g)
+	if msg := umaskProblem(strings.Fields(string(g.Umask))); msg != "" {
+		v.carryf(p.Of("umask"), "%s", msg)
+		g.Umask = ""
+	}
 	if g.VRRPVersion != nil && *g.VRRPVersion != 2 && *g.VRRPVersion != 3 {
 		v.carryf(p.Of("vrrp_version"), "number '%d' outside range [2, 3]", *g.VRRPVersion)
 		v.carryf(p.Of("vrrp_version"), "VRRP Error: Version must be either 2 or 3")
@@ -150,6 +156,9 @@ func (v *validator) scripts() {
 		if s.Script.Cmd == "" {
 			v.carryf(s.Pos.EndPos(), "No script set for vrrp_script %s - removing", name)
 			delete(v.c.Scripts, name)
+			// keepalived has read its user line all the same
+			// (scriptUsers).
+			v.noCmd = append(v.noCmd, s)
 			continue
 		}
 		if s.Weight.Set && (s.Weight.Value < -253 || s.Weight.Value > 253) {
@@ -371,6 +380,7 @@ func (v *validator) instanceUnicast(name string, in *Instance) {
 // instanceVIPs keeps the VIPs keepalived keeps.
 func (v *validator) instanceVIPs(name string, in *Instance) {
 	where := "(" + name + ")"
+	v.instanceVMAC(in)
 	if in.LinkbeatUsePolling {
 		v.carryf(in.Pos.Of("linkbeat_use_polling"), "%s 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", where)
 	}

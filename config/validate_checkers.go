@@ -19,7 +19,7 @@ func (v *validator) checkers(rs *RealServer, where lvsPlace) {
 	rs.HTTPGet = keepCheckers(rs.HTTPGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "HTTP_GET", where) })
 	x.SSLGet = keepCheckers(x.SSLGet, func(h *HTTPCheck) bool { return v.httpCheck(rs, h, "SSL_GET", where) })
 	rs.TCPCheck = keepCheckers(rs.TCPCheck, func(c *TCPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "TCP_CHECK") })
-	x.SMTPCheck = keepCheckers(x.SMTPCheck, func(c *SMTPCheck) bool { return v.plainCheck(rs, c.Pos, &c.CheckCommon, "SMTP_CHECK") })
+	x.SMTPCheck = keepCheckers(x.SMTPCheck, func(c *SMTPCheck) bool { return v.smtpCheck(rs, c) })
 	x.DNSCheck = keepCheckers(x.DNSCheck, func(c *DNSCheck) bool { return v.dnsCheck(rs, c) })
 	x.MiscCheck = keepCheckers(x.MiscCheck, func(c *MiscCheck) bool { return v.miscCheck(rs, c) })
 	x.FileCheck = keepCheckers(x.FileCheck, v.fileCheck)
@@ -279,8 +279,31 @@ func (v *validator) fileCheck(c *FileCheck) bool {
 	return true
 }
 
+// smtpCheck checks an SMTP_CHECK and its hosts, whose connection
+// keywords keepalived reads as it reads a checker's.
+func (v *validator) smtpCheck(rs *RealServer, c *SMTPCheck) bool {
+	for _, h := range c.Hosts {
+		v.checkerBadValues(h.Pos, &h.CheckCommon)
+	}
+	return v.plainCheck(rs, c.Pos, &c.CheckCommon, "SMTP_CHECK")
+}
+
 func (v *validator) udpCheck(rs *RealServer, c *UDPCheck) bool {
 	v.checkCommon(rs, c.Pos, &c.CheckCommon, "UDP_CHECK")
+	// keepalived's read_hex_str reads nothing of a string that is not
+	// hex: the check then sends no payload, or takes any reply.
+	if c.Payload != "" {
+		if _, _, err := ParseHex(string(c.Payload), false); err != nil {
+			v.carryf(c.Pos.Of("payload"), "Invalid hex string for UDP_CHECK payload")
+			c.Payload = ""
+		}
+	}
+	if len(c.RequireReply.Args) > 0 {
+		if _, _, err := ParseHex(strings.Join(c.RequireReply.Args, " "), true); err != nil {
+			v.carryf(c.Pos.Of("require_reply"), "Invalid hex string for UDP_CHECK reply")
+			c.RequireReply.Args = nil
+		}
+	}
 	for _, kw := range []struct {
 		name, what string
 		n          **int

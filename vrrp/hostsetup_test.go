@@ -87,7 +87,15 @@ func TestAddrConfig(t *testing.T) {
 					t.Fatalf("vmac %+v", ic.VMAC)
 				}
 			}},
-		{name: "vmac name too long", conf: instanceText("use_vmac abcdefghijklmnopq\nvirtual_ipaddress {\n192.0.2.100\n}"), err: "not a valid interface name"},
+		// keepalived ignores a name that cannot be an interface's ("VMAC
+		// interface name '...' too long or invalid characters - ignoring")
+		// and makes its own.
+		{name: "vmac name too long", conf: instanceText("use_vmac abcdefghijklmnopq\nvirtual_ipaddress {\n192.0.2.100\n}"),
+			check: func(t *testing.T, ic InstanceConfig) {
+				if ic.VMAC == nil || !strings.HasPrefix(ic.VMAC.Name, "vrrp.") {
+					t.Fatalf("vmac %+v", ic.VMAC)
+				}
+			}},
 		{name: "accept by default", conf: instanceText("virtual_ipaddress {\n192.0.2.100\n}"),
 			check: func(t *testing.T, ic InstanceConfig) {
 				if ic.NoAccept || ic.VMAC != nil {

@@ -42,17 +42,20 @@ func virtualMAC(vrid uint8, v6 bool) net.HardwareAddr {
 // A MAC of five octets gets the VRID as the sixth, as keepalived.
 func parseVMAC(args []string, vrid uint8, v6, xmitBase bool) (*VMAC, error) {
 	v := &VMAC{Name: "vrrp." + strconv.Itoa(int(vrid)), MAC: virtualMAC(vrid, v6), XmitBase: xmitBase, IPv6: v6}
+	// As keepalived's vrrp_vmac_handler: the first two words, each a MAC
+	// address (with a ':') or the interface's name; a second name, a name
+	// that cannot be one or an address that cannot be one is ignored
+	// (config's validation says so in keepalived's words).
 	named := false
-	for _, a := range args {
-		if mac, ok := parseVMACAddr(a, vrid); ok {
-			v.MAC = mac
+	for _, a := range args[:min(len(args), 2)] {
+		if strings.Contains(a, ":") {
+			if mac, ok := parseVMACAddr(a, vrid); ok {
+				v.MAC = mac
+			}
 			continue
 		}
-		if named {
-			return nil, fmt.Errorf("use_vmac: %q is neither a MAC address nor the only interface name", a)
-		}
-		if len(a) >= unix.IFNAMSIZ || strings.ContainsAny(a, "/ \t") || a == "." || a == ".." {
-			return nil, fmt.Errorf("use_vmac: %q is not a valid interface name", a)
+		if named || len(a) >= unix.IFNAMSIZ || strings.ContainsAny(a, "/ \t") || a == "." || a == ".." {
+			continue
 		}
 		v.Name, named = a, true
 	}

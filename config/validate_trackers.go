@@ -1,0 +1,110 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// trackers checks the values of vrrp_track_process and track_file lines
+// that keepalived reads word by word, with its messages.
+func (v *validator) trackers() {
+	for _, name := range sortedKeys(v.c.TrackProcesses) {
+		p := v.c.TrackProcesses[name]
+		// vrrp_tprocess_match_handler: alone, initial or partial; any
+		// other word leaves the line unread.
+		if m := p.ParamMatch; m != nil && *m != "" && *m != "initial" && *m != "partial" {
+			v.carryf(p.Pos.Of("param_match"), "Invalid param_match type %s - ignoring", *m)
+			p.ParamMatch = nil
+		}
+	}
+	for _, files := range []map[string]*TrackFile{v.c.TrackFiles, v.c.OldTrackFiles} {
+		for _, name := range sortedKeys(files) {
+			f := files[name]
+			// track_file_init_handler: a number or overwrite; other
+			// words are reported and skipped (the file is still made).
+			for _, w := range f.InitFile.Args {
+				w = strings.TrimLeft(w, " \t")
+				if w == "overwrite" || w != "" && (w[0] >= '0' && w[0] <= '9' || w[0] == '-') {
+					continue
+				}
+				v.carryf(f.Pos.Of("init_file"), "Unknown track file init option %s", w)
+			}
+		}
+	}
+}
+
+// umaskBits are the names keepalived's umask keyword takes, joined by |.
+var umaskBits = []string{"IRUSR", "IWUSR", "IXUSR", "IRGRP", "IWGRP", "IXGRP", "IROTH", "IWOTH", "IXOTH"}
+
+// umaskProblem is keepalived's message for a global_defs umask it does not
+// read (umask_handler), or "".
+func umaskProblem(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	if w := words[0]; w != "" && w[0] >= '0' && w[0] <= '9' {
+		if len(words) != 1 {
+			return "Extra parameter(s) to umask option"
+		}
+		if n, err := strconv.ParseInt(w, 0, 64); err != nil || n < 0 || n&^0o777 != 0 {
+			return "invalid umask value " + w
+		}
+		return ""
+	}
+	needOr := false
+	for _, w := range words {
+		for p := w; p != ""; {
+			if needOr {
+				if p[0] != '|' {
+					return "Invalid umask syntax " + w
+				}
+				needOr, p = false, p[1:]
+				continue
+			}
+			known := false
+			for _, b := range umaskBits {
+				if strings.HasPrefix(p, b) {
+					known = true
+					break
+				}
+			}
+			if !known {
+				return "Unknown umask bit " + p
+			}
+			needOr, p = true, p[5:]
+		}
+	}
+	if !needOr {
+		return "umask missing bit value"
+	}
+	return ""
+}
+
+// instanceVMAC reports the words of use_vmac keepalived's
+// vrrp_vmac_handler ignores: it reads two, each a MAC address (with a
+// ':') or the interface's name.
+func (v *validator) instanceVMAC(in *Instance) {
+	if !in.UseVMAC.Set {
+		return
+	}
+	at := in.Pos.Of("use_vmac")
+	named, addressed := false, false
+	for _, a := range in.UseVMAC.Args[:min(len(in.UseVMAC.Args), 2)] {
+		switch {
+		case strings.Contains(a, ":") && addressed:
+			v.carryf(at, "VMAC interface address already specified")
+		case strings.Contains(a, ":"):
+			if strings.Trim(a, "0123456789ABCDEFabcdef:") != "" {
+				v.carryf(at, "VMAC invalid MAC address %s", a)
+				continue
+			}
+			addressed = true
+		case named:
+			v.carryf(at, "VMAC interface name already specified")
+		case len(a) >= 16 || strings.ContainsAny(a, "/ \t") || a == "." || a == "..":
+			v.carryf(at, "VMAC interface name '%s' too long or invalid characters - ignoring", a)
+		default:
+			named = true
+		}
+	}
+}
