@@ -159,13 +159,13 @@ func kaAlone(t *testing.T, ka, dir string, c aloneCase) []string {
 	return out
 }
 
-// readAloneGolden reads aloneGolden: "== PAIR" and then what keepalived
-// said of it.
-func readAloneGolden(t *testing.T) map[string][]string {
+// readAloneGolden reads a golden file of cases (aloneGolden,
+// badValueGolden): "== PAIR" and then what keepalived said of it.
+func readAloneGolden(t *testing.T, path string) map[string][]string {
 	t.Helper()
-	data, err := os.ReadFile(aloneGolden)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (go test ./config -run TestKeywordAlone -update measures it with keepalived)", err)
+		t.Fatalf("%v (go test ./config -run 'TestKeyword(Alone|BadValue)$' -update measures it with keepalived)", err)
 	}
 	out := map[string][]string{}
 	var pair string
@@ -182,22 +182,30 @@ func readAloneGolden(t *testing.T) map[string][]string {
 	return out
 }
 
-func writeAloneGolden(t *testing.T, cases []aloneCase, said map[string][]string) {
+// writeAloneGolden measures the cases with keepalived -t and writes what
+// it said to path, under the header.
+func writeAloneGolden(t *testing.T, path, header string, cases []aloneCase) {
 	t.Helper()
+	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
+	said := map[string][]string{}
+	dir := t.TempDir()
+	for _, c := range cases {
+		said[c.pair] = kaAlone(t, ka, dir, c)
+	}
 	var b bytes.Buffer
-	b.WriteString("# What keepalived 2.2.7 -t says of each keyword that takes a value, written alone in its\n")
-	b.WriteString("# block: the messages that line draws (LINE: MESSAGE; 0 where keepalived names no line)\n")
-	b.WriteString("# and the exit status. Written by go test ./config -run TestKeywordAlone -update.\n")
+	b.WriteString(header)
+	b.WriteString("# The messages the line draws (LINE: MESSAGE; 0 where keepalived names no line) and the exit\n")
+	b.WriteString("# status. Written by go test ./config -run 'TestKeyword(Alone|BadValue)$' -update.\n")
 	for _, c := range cases {
 		fmt.Fprintf(&b, "== %s\n", c.pair)
 		for _, l := range said[c.pair] {
 			b.WriteString(l + "\n")
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(aloneGolden), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(aloneGolden, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -232,28 +240,31 @@ const missingParamWords = "*** Configuration line starting `"
 // exactly when keepalived exits on it, says each of keepalived's messages
 // in its words (at its line), and reports no error keepalived does not.
 func TestKeywordAlone(t *testing.T) {
+	runCases(t, aloneGolden, "# What keepalived 2.2.7 -t says of each keyword written without its value in its block.\n",
+		aloneCases(t), aloneKnown, checkAlone)
+}
+
+// runCases measures the cases with keepalived under -update, then checks
+// what kt says of each against what aloneGolden-like file path holds,
+// but for the known differences.
+func runCases(t *testing.T, path, header string, cases []aloneCase, known map[string]string, check func(*testing.T, aloneCase, []string, Diagnostics)) {
+	t.Helper()
 	needEth0(t)
-	cases := aloneCases(t)
 	if *update {
-		ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
-		said := map[string][]string{}
-		for _, c := range cases {
-			said[c.pair] = kaAlone(t, ka, t.TempDir(), c)
-		}
-		writeAloneGolden(t, cases, said)
+		writeAloneGolden(t, path, header, cases)
 	}
-	golden := readAloneGolden(t)
+	golden := readAloneGolden(t, path)
 	for _, c := range cases {
 		t.Run(c.pair, func(t *testing.T) {
 			said, ok := golden[c.pair]
 			if !ok {
-				t.Fatalf("not in %s (go test ./config -run TestKeywordAlone -update)", aloneGolden)
+				t.Fatalf("not in %s (go test ./config -run 'TestKeyword(Alone|BadValue)$' -update)", path)
 			}
-			if why, ok := aloneKnown[c.pair]; ok {
+			if why, ok := known[c.pair]; ok {
 				t.Logf("not compared: %s", why)
 				return
 			}
-			checkAlone(t, c, said, ktAlone(t, c))
+			check(t, c, said, ktAlone(t, c))
 		})
 	}
 }
@@ -306,17 +317,103 @@ func checkAlone(t *testing.T, c aloneCase, said []string, diags Diagnostics) {
 }
 
 // TestKeywordAloneLive runs keepalived -t on every case and checks that
-// aloneGolden holds what it says today.
+// aloneGolden and badValueGolden hold what it says today.
 func TestKeywordAloneLive(t *testing.T) {
 	needEth0(t)
 	ka := testenv.LookPath(t, "keepalived", "apt-get install keepalived")
-	golden := readAloneGolden(t)
 	dir := t.TempDir()
-	for _, c := range aloneCases(t) {
-		got := kaAlone(t, ka, dir, c)
-		if want := golden[c.pair]; !slices.Equal(got, want) {
-			t.Errorf("%s: keepalived -t now says %q; %s holds %q", c.pair, got, aloneGolden, want)
+	for path, cases := range map[string][]aloneCase{aloneGolden: aloneCases(t), badValueGolden: badValueCases(t)} {
+		golden := readAloneGolden(t, path)
+		for _, c := range cases {
+			got := kaAlone(t, ka, dir, c)
+			if want := golden[c.pair]; !slices.Equal(got, want) {
+				t.Errorf("%s: keepalived -t now says %q; %s holds %q", c.pair, got, path, want)
+			}
 		}
+	}
+}
+
+const badValueGolden = "testdata/alone/bad-value-2.2.7.txt"
+
+// badValueForms are the values written after each keyword: a word that is
+// no number, address or name keepalived knows, and more words than any
+// keyword takes.
+var badValueForms = []string{"x_bad", "1 2 3 extra"}
+
+// badValueCases are aloneCases' keywords that take a value, each written
+// with badValueForms.
+func badValueCases(t *testing.T) []aloneCase {
+	t.Helper()
+	var out []aloneCase
+	for _, c := range aloneCases(t) {
+		if strings.HasSuffix(c.pair, "}") || strings.HasSuffix(c.pair, ")") {
+			continue // a block keyword
+		}
+		for _, v := range badValueForms {
+			b := c
+			b.pair = c.pair + " = " + v
+			lines := strings.Split(c.text, "\n")
+			lines[c.line-1] += " " + v
+			b.text = strings.Join(lines, "\n")
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TestKeywordBadValue: for every keyword that takes a value, written with
+// a value keepalived cannot read or with extra words, kt refuses the file
+// exactly when keepalived exits on the line, says something of the line
+// whenever keepalived does, and reports no error of a line keepalived
+// reads without a word. (Its words are not yet keepalived's everywhere:
+// for a number, kt says keepalived's "invalid number 'x_bad'" but not the
+// handler's message keepalived adds.)
+func TestKeywordBadValue(t *testing.T) {
+	runCases(t, badValueGolden, "# What keepalived 2.2.7 -t says of each keyword that takes a value, written with a value it\n# cannot read or with extra words, in its block.\n",
+		badValueCases(t), badValueKnown, checkBadValue)
+}
+
+// badValueKnown are the cases where kt knowingly reads otherwise than
+// keepalived 2.2.7, and why.
+var badValueKnown = map[string]string{
+	// keepalived's getaddrinfo reads "1" as the address 0.0.0.1.
+	"global_defs smtp_server = 1 2 3 extra": "keepalived takes 1 for 0.0.0.1 (getaddrinfo); kt says it is no smtp server",
+	"garp_group interface = x_bad":          "kt does not run garp_group (notrun.go)",
+}
+
+// checkBadValue compares what kt said of a case with what keepalived
+// said: the refusal, and whether anything is said of the line.
+func checkBadValue(t *testing.T, c aloneCase, said []string, diags Diagnostics) {
+	t.Helper()
+	var listing strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&listing, "\n  %d %s: %s", d.Pos.Line, d.Severity, d.Msg)
+	}
+	fatal, kaSays := false, false
+	for _, s := range said {
+		if code, ok := strings.CutPrefix(s, "exit "); ok {
+			n, _ := strconv.Atoi(code)
+			fatal = fatal || n >= 128
+			continue
+		}
+		kaSays = true
+		fatal = fatal || strings.Contains(s, missingParamWords)
+	}
+	refused, ktErrs := false, 0
+	for _, d := range diags {
+		refused = refused || (d.Severity == Error && !d.CarryOn && d.Pos.Line == c.line)
+		if d.Severity == Error {
+			ktErrs++
+		}
+	}
+	if refused != fatal {
+		t.Errorf("kt refuses the file: %v; keepalived exits on the line: %v%s", refused, fatal, listing.String())
+	}
+	if !kaSays && ktErrs > 0 {
+		t.Errorf("keepalived says nothing; kt reports errors:%s", listing.String())
+	}
+	if kaSays && len(diags) == 0 {
+		t.Errorf("keepalived says %q; kt nothing", said)
 	}
 }
 
