@@ -738,12 +738,13 @@ func (d *demo) cleanup() error {
 // wait calls cond every interval until it is true (true), timeout passes
 // or ctx ends (false).
 func wait(ctx context.Context, timeout, interval time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
+	// A pause of the whole machine (a loaded test VM) does not count.
+	deadline := netlab.NewDeadline(timeout, interval)
 	for {
 		if cond() {
 			return true
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil || deadline.Passed() {
 			return false
 		}
 		select {

@@ -523,17 +523,17 @@ func (l *Lab) Close() error {
 
 // WaitFor calls cond every interval until it returns true (then WaitFor
 // returns true) or timeout has passed (then false). cond is called at least
-// once, and once more at the deadline.
+// once, and once more at the deadline. A pause of the machine does not
+// count against the timeout (Deadline).
 func WaitFor(timeout, interval time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
+	deadline := NewDeadline(timeout, interval)
 	for {
 		if cond() {
 			return true
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if deadline.Passed() {
 			return false
 		}
-		time.Sleep(min(interval, left))
+		time.Sleep(min(interval, max(deadline.Left(), 0)))
 	}
 }
