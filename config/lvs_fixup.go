@@ -625,6 +625,15 @@ func kaUnsigned(n int, lo, hi uint64) string {
 	return fmt.Sprintf("number '%d' outside range [%d, %d]", n, lo, hi)
 }
 
+// kaSigned is what keepalived's read_int_func prints for a number outside
+// [lo, hi].
+func kaSigned(n, lo, hi int) string {
+	if n < -1<<31 || n > 1<<31-1 {
+		return fmt.Sprintf("number '%d' outside integer range", n)
+	}
+	return fmt.Sprintf("number '%d' outside range [%d, %d]", n, lo, hi)
+}
+
 // kaTimerRange is what keepalived's read_timer prints for a timer below
 // its minimum (1 µs, or 0 when zeroOK) or above max (0: no maximum but
 // ULONG_MAX µs); "" when the timer is in range.

@@ -103,6 +103,8 @@ func (v *validator) global() {
 		v.warnf(p.Of("vrrp_ipsets"), "Unknown keyword 'vrrp_ipsets'")
 	}
 	v.globalVRRPTimers(g)
+	v.globalGarp(g)
+	v.globalNumbers(g)
 	if msg := umaskProblem(strings.Fields(string(g.Umask))); msg != "" {
 		v.carryf(p.Of("umask"), "%s", msg)
 		g.Umask = ""
@@ -151,62 +153,72 @@ func (v *validator) global() {
 func (v *validator) scripts() {
 	for _, name := range sortedKeys(v.c.Scripts) {
 		s := v.c.Scripts[name]
-		// keepalived checks a vrrp_script when its block ends
-		// (vrrp_script_end_handler) and removes it when it cannot run.
+		// keepalived reads each line's value as it comes, then checks
+		// the vrrp_script when its block ends (vrrp_script_end_handler)
+		// and removes it when it cannot run.
+		v.scriptValues(name, s)
 		if s.Script.Cmd == "" {
 			v.carryf(s.Pos.EndPos(), "No script set for vrrp_script %s - removing", name)
 			delete(v.c.Scripts, name)
 			// keepalived has read its user line all the same
 			// (scriptUsers).
 			v.noCmd = append(v.noCmd, s)
-			continue
-		}
-		if s.Weight.Set && (s.Weight.Value < -253 || s.Weight.Value > 253) {
-			// keepalived says so and keeps the weight all the same; the
-			// priority it moves is kept within 1 to 254.
-			v.carryf(s.Pos.Of("weight"), "number '%d' outside range [-253, 253]", s.Weight.Value)
-			v.carryf(s.Pos.Of("weight"), "vrrp_script %s weight %d must be in [-253, 253]", name, s.Weight.Value)
-		}
-		for _, kw := range []struct {
-			name string
-			n    **int
-		}{{"rise", &s.Rise}, {"fall", &s.Fall}} {
-			if n := *kw.n; n != nil && *n < 1 {
-				v.carryf(s.Pos.Of(kw.name), "number '%d' outside range [1, 2147483647]", *n)
-				v.carryf(s.Pos.Of(kw.name), "(%s): vrrp script %s value '%d' invalid, defaulting to 1", name, kw.name, *n)
-				*kw.n = nil
-			}
-		}
-		for _, kw := range []struct {
-			name string
-			d    **Duration
-		}{{"interval", &s.Interval}, {"timeout", &s.Timeout}} {
-			d := *kw.d
-			if d == nil {
-				continue
-			}
-			at := s.Pos.Of(kw.name)
-			text := formatDuration(*d, "")
-			switch {
-			case d.D()%time.Second != 0 || d.D() < 0:
-				// keepalived reads whole seconds only.
-				v.carryf(at, "invalid number '%s'", text)
-				if kw.name == "interval" {
-					v.carryf(at, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring", name, text)
-				} else {
-					v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
-				}
-				*kw.d = nil
-			case d.D() == 0:
-				v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
-				one := Duration(time.Second)
-				*kw.d = &one
-			}
 		}
 	}
 	if len(v.c.OldTrackFiles) > 0 {
 		for _, name := range sortedKeys(v.c.OldTrackFiles) {
 			v.warnf(v.c.OldTrackFiles[name].Pos, "vrrp_track_file is deprecated; use track_file")
+		}
+	}
+}
+
+// scriptValues checks a vrrp_script's weight, rise, fall, interval and
+// timeout as keepalived's handlers read them.
+func (v *validator) scriptValues(name string, s *VRRPScript) {
+	if w := s.Weight.Value; s.Weight.Set && (w < -253 || w > 253) {
+		// keepalived says so and keeps the weight all the same; the
+		// priority it moves is kept within 1 to 254.
+		v.carryf(s.Pos.Of("weight"), "%s", kaSigned(w, -253, 253))
+		v.carryf(s.Pos.Of("weight"), "vrrp_script %s weight %d must be in [-253, 253]", name, s.Weight.Value)
+	}
+	for _, kw := range []struct {
+		name string
+		n    **int
+	}{{"rise", &s.Rise}, {"fall", &s.Fall}} {
+		if n := *kw.n; n != nil && (*n < 1 || *n > 1<<31-1) {
+			v.carryf(s.Pos.Of(kw.name), "%s", kaUnsigned(*n, 1, 1<<31-1))
+			v.carryf(s.Pos.Of(kw.name), "(%s): vrrp script %s value '%d' invalid, defaulting to 1", name, kw.name, *n)
+			*kw.n = nil
+		}
+	}
+	for _, kw := range []struct {
+		name string
+		d    **Duration
+	}{{"interval", &s.Interval}, {"timeout", &s.Timeout}} {
+		d := *kw.d
+		if d == nil {
+			continue
+		}
+		at := s.Pos.Of(kw.name)
+		text := formatDuration(*d, "")
+		switch {
+		case d.D()%time.Second != 0 || d.D() < 0 || d.D() > 4294*time.Second:
+			// keepalived reads whole seconds only, up to UINT_MAX µs.
+			if d.D()%time.Second != 0 {
+				v.carryf(at, "invalid number '%s'", text)
+			} else {
+				v.carryf(at, "%s", kaUnsigned(int(d.D()/time.Second), 0, 4294))
+			}
+			if kw.name == "interval" {
+				v.carryf(at, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring", name, text)
+			} else {
+				v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
+			}
+			*kw.d = nil
+		case d.D() == 0:
+			v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
+			one := Duration(time.Second)
+			*kw.d = &one
 		}
 	}
 }
@@ -381,6 +393,8 @@ func (v *validator) instanceUnicast(name string, in *Instance) {
 func (v *validator) instanceVIPs(name string, in *Instance) {
 	where := "(" + name + ")"
 	v.instanceVMAC(in)
+	v.instanceGarp(name, in)
+	v.instanceDebug(name, in)
 	if in.LinkbeatUsePolling {
 		v.carryf(in.Pos.Of("linkbeat_use_polling"), "%s 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", where)
 	}

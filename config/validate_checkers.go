@@ -119,9 +119,17 @@ func (v *validator) checkerBadValues(p Pos, c *CheckCommon) {
 	v.timer(p, "delay_loop", &c.DelayLoop, false, 0, "delay_loop '%s' is invalid - ignoring")
 	v.timer(p, "delay_before_retry", &c.DelayBeforeRetry, true, 0, "Invalid delay_before_retry connection value '%s'")
 	v.timer(p, "warmup", &x.Warmup, true, 0, "Invalid warmup connection value '%s'")
-	if c.Retry != nil && *c.Retry < 0 {
+	// Unsigned 32-bit numbers (read_unsigned_strvec): out of range, the
+	// line is ignored.
+	if c.Retry != nil && (*c.Retry < 0 || *c.Retry > 1<<32-1) {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*c.Retry, 0, 1<<32-1))
 		v.carryf(p.Of("retry"), "Invalid retry connection value '%d'", *c.Retry)
+		c.Retry = nil
+	}
+	if x.FWMark != nil && (*x.FWMark < 0 || *x.FWMark > 1<<32-1) {
+		v.carryf(p.Of("fwmark"), "%s", kaUnsigned(*x.FWMark, 0, 1<<32-1))
+		v.carryf(p.Of("fwmark"), "Invalid fwmark connection value '%d'", *x.FWMark)
+		x.FWMark = nil
 	}
 }
 
@@ -254,6 +262,7 @@ func (v *validator) dnsCheck(rs *RealServer, c *DNSCheck) bool {
 
 func (v *validator) miscCheck(rs *RealServer, c *MiscCheck) bool {
 	v.checkCommon(rs, c.Pos, &c.CheckCommon, "MISC_CHECK")
+	v.miscTimeout(c)
 	if c.MiscPath.Cmd == "" {
 		// misc_end_handler, at the block's end: the checker is removed.
 		v.carryf(c.Pos.EndPos(), "No script path has been specified for MISC_CHECKER - skipping")

@@ -3,6 +3,7 @@ package config
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // trackers checks the values of vrrp_track_process and track_file lines
@@ -16,6 +17,7 @@ func (v *validator) trackers() {
 			v.carryf(p.Pos.Of("param_match"), "Invalid param_match type %s - ignoring", *m)
 			p.ParamMatch = nil
 		}
+		v.trackProcessValues(name, p)
 	}
 	for _, files := range []map[string]*TrackFile{v.c.TrackFiles, v.c.OldTrackFiles} {
 		for _, name := range sortedKeys(files) {
@@ -106,5 +108,43 @@ func (v *validator) instanceVMAC(in *Instance) {
 		default:
 			named = true
 		}
+	}
+}
+
+// trackProcessValues checks the numbers of a vrrp_track_process as
+// keepalived's handlers read them: out of range, a line is ignored.
+func (v *validator) trackProcessValues(name string, p *TrackProcess) {
+	if w := p.Weight.Value; p.Weight.Set && (w < -254 || w > 254) {
+		v.carryf(p.Pos.Of("weight"), "%s", kaSigned(w, -254, 254))
+		v.carryf(p.Pos.Of("weight"), "Weight (%d) for vrrp_track_process %s must be between [-254..254] inclusive. Ignoring...", w, name)
+		p.Weight = Weight{}
+	}
+	for _, kw := range []struct {
+		key, name string
+		n         **int
+		lo        int
+	}{{"quorum", "Quorum", &p.Quorum, 1}, {"quorum_max", "quorum_max", &p.QuorumMax, 0}} {
+		if n := *kw.n; n != nil && (*n < kw.lo || *n > 65535) {
+			v.carryf(p.Pos.Of(kw.key), "%s", kaUnsigned(*n, uint64(kw.lo), 65535))
+			v.carryf(p.Pos.Of(kw.key), "%s (%d) for vrrp_track_process %s must be between [%d..65535] inclusive. Ignoring...", kw.name, *n, name, kw.lo)
+			*kw.n = nil
+		}
+	}
+	for _, kw := range []struct {
+		name string
+		d    **Duration
+	}{{"delay", &p.Delay}, {"terminate_delay", &p.TerminateDelay}, {"fork_delay", &p.ForkDelay}} {
+		d := *kw.d
+		if d == nil || d.D() >= time.Microsecond && d.D() <= time.Hour {
+			continue
+		}
+		text := formatDuration(*d, "")
+		if d.D() < 0 {
+			v.carryf(p.Pos.Of(kw.name), "negative number '%s'", text)
+		} else {
+			v.carryf(p.Pos.Of(kw.name), "number '%s' outside range [0.000001, 3600.000000]", text)
+		}
+		v.carryf(p.Pos.Of(kw.name), "%s (%s) for vrrp_track_process %s must be between [0.000001..3600] inclusive. Ignoring...", kw.name, text, name)
+		*kw.d = nil
 	}
 }

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// garpValue is one gratuitous ARP setting, global (vrrp_garp_*) or an
+// instance's (garp_*), and keepalived's words for a value it ignores.
+type garpValue struct {
+	kw  string
+	d   **Duration // whole seconds; or
+	n   **int
+	bad string // the handler's message for a value out of range ("%s": the keyword, "%v": the value)
+	// zeroToOne: 0 is set to 1, with "KEYWORD must be greater than 0,
+	// setting to 1".
+	zeroToOne bool
+}
+
+// garpValues checks gratuitous ARP settings as keepalived's handlers read
+// them (read_unsigned_strvec; the timers in whole seconds up to UINT_MAX
+// µs): out of range, the line is ignored. prefix goes before each message
+// ("(VI_1): " in an instance).
+func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
+	for _, g := range vals {
+		var n int
+		var text string
+		hi := uint64(1<<32 - 1)
+		switch {
+		case g.d != nil && *g.d != nil:
+			n, text, hi = int((*g.d).D()/time.Second), formatDuration(**g.d, ""), 4294
+		case g.n != nil && *g.n != nil:
+			n, text = **g.n, fmt.Sprint(**g.n)
+		default:
+			continue
+		}
+		at := pos.Of(g.kw)
+		switch {
+		case n == 0 && g.zeroToOne:
+			v.carryf(at, "%s%s must be greater than 0, setting to 1", prefix, g.kw)
+			one := 1
+			*g.n = &one
+		case n < 0 || uint64(n) > hi:
+			v.carryf(at, "%s", kaUnsigned(n, 0, hi))
+			v.carryf(at, prefix+g.bad, g.kw, text)
+			if g.d != nil {
+				*g.d = nil
+			} else {
+				*g.n = nil
+			}
+		}
+	}
+}
+
+// globalGarp checks global_defs' vrrp_garp_* settings.
+func (v *validator) globalGarp(g *GlobalDefs) {
+	v.garpValues(g.Pos, "", []garpValue{
+		{kw: "vrrp_garp_master_delay", d: &g.VRRPGarpMasterDelay, bad: "%s '%v' invalid - ignoring"},
+		{kw: "vrrp_garp_master_repeat", n: &g.VRRPGarpMasterRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
+		{kw: "vrrp_garp_master_refresh", d: &g.VRRPGarpMasterRefresh, bad: "Invalid %s '%v' - ignoring"},
+		{kw: "vrrp_garp_master_refresh_repeat", n: &g.VRRPGarpMasterRefreshRep, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
+		{kw: "vrrp_garp_lower_prio_delay", d: &g.VRRPGarpLowerPrioDelay, bad: "%s '%v' invalid - ignoring"},
+		{kw: "vrrp_garp_lower_prio_repeat", n: &g.VRRPGarpLowerPrioRepeat, bad: "Invalid %s '%v'"},
+	})
+}
+
+// instanceGarp checks an instance's garp_* settings.
+func (v *validator) instanceGarp(name string, in *Instance) {
+	v.garpValues(in.Pos, "("+name+"): ", []garpValue{
+		{kw: "garp_master_delay", d: &in.GarpMasterDelay, bad: "%s '%v' invalid - ignoring"},
+		{kw: "garp_master_repeat", n: &in.GarpMasterRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
+		{kw: "garp_master_refresh", d: &in.GarpMasterRefresh, bad: "Invalid %s '%v' - ignoring"},
+		{kw: "garp_master_refresh_repeat", n: &in.GarpMasterRefreshRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
+		{kw: "garp_lower_prio_delay", d: &in.GarpLowerPrioDelay, bad: "%s '%v' invalid - ignoring"},
+		{kw: "garp_lower_prio_repeat", n: &in.GarpLowerPrioRepeat, bad: "Invalid %s '%v'"},
+	})
+}
+
+// wholeSeconds is a timer read as a whole number of seconds, as an int, and
+// as written.
+func wholeSeconds(d *Duration) (int, string) {
+	return int(d.D() / time.Second), formatDuration(*d, "")
+}
+
+// globalNumbers checks smtp_connect_timeout as smtp_to_handler reads it.
+func (v *validator) globalNumbers(g *GlobalDefs) {
+	if d := g.SMTPConnectTimeout; d != nil {
+		at := g.Pos.Of("smtp_connect_timeout")
+		switch n, text := wholeSeconds(d); {
+		case n < 0 || n > 4294:
+			v.carryf(at, "%s", kaUnsigned(n, 0, 4294))
+			v.carryf(at, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", text)
+			g.SMTPConnectTimeout = nil
+		case d.D() == 0:
+			v.carryf(at, "smtp_conect_timeout must be greater than 0, setting to 1") // keepalived's spelling
+			one := Duration(time.Second)
+			g.SMTPConnectTimeout = &one
+		}
+	}
+}
+
+// instanceDebug checks an instance's debug level (0 to 4).
+func (v *validator) instanceDebug(name string, in *Instance) {
+	if n := in.Debug; n != nil && (*n < 0 || *n > 4) {
+		v.carryf(in.Pos.Of("debug"), "%s", kaUnsigned(*n, 0, 4))
+		v.carryf(in.Pos.Of("debug"), "(%s) Debug value '%d' not valid; must be between 0-4", name, *n)
+		in.Debug = nil
+	}
+}
+
+// miscTimeout checks a MISC_CHECK's misc_timeout (whole seconds).
+func (v *validator) miscTimeout(c *MiscCheck) {
+	if d := c.MiscTimeout; d != nil {
+		if n, text := wholeSeconds(d); n < 0 || n > 4294 {
+			v.carryf(c.Pos.Of("misc_timeout"), "%s", kaUnsigned(n, 0, 4294))
+			v.carryf(c.Pos.Of("misc_timeout"), "Invalid misc_timeout value '%s'", text)
+			c.MiscTimeout = nil
+		}
+	}
+}
