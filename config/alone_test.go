@@ -244,10 +244,26 @@ func TestKeywordAlone(t *testing.T) {
 		aloneCases(t), aloneKnown, checkAlone)
 }
 
+// reporter is what the checks need of a *testing.T.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// recorder is a reporter that keeps what it is told.
+type recorder struct{ msgs []string }
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...) }
+
 // runCases measures the cases with keepalived under -update, then checks
 // what kt says of each against what aloneGolden-like file path holds,
 // but for the known differences.
-func runCases(t *testing.T, path, header string, cases []aloneCase, known map[string]string, check func(*testing.T, aloneCase, []string, Diagnostics)) {
+func runCases(t *testing.T, path, header string, cases []aloneCase, known map[string]string, check func(reporter, aloneCase, []string, Diagnostics)) {
 	t.Helper()
 	needEth0(t)
 	if *update {
@@ -261,7 +277,13 @@ func runCases(t *testing.T, path, header string, cases []aloneCase, known map[st
 				t.Fatalf("not in %s (go test ./config -run 'TestKeyword(Alone|BadValue)$' -update)", path)
 			}
 			if why, ok := known[c.pair]; ok {
-				t.Logf("not compared: %s", why)
+				// A known difference must still differ: when it is
+				// mended, the list loses it.
+				var r recorder
+				if check(&r, c, said, ktAlone(t, c)); len(r.msgs) == 0 {
+					t.Errorf("listed as a known difference (%s), but kt now reads it as keepalived: take it off the list", why)
+				}
+				t.Logf("known difference: %s", why)
 				return
 			}
 			check(t, c, said, ktAlone(t, c))
@@ -270,7 +292,7 @@ func runCases(t *testing.T, path, header string, cases []aloneCase, known map[st
 }
 
 // checkAlone compares what kt said of a case with what keepalived said.
-func checkAlone(t *testing.T, c aloneCase, said []string, diags Diagnostics) {
+func checkAlone(t reporter, c aloneCase, said []string, diags Diagnostics) {
 	t.Helper()
 	var listing strings.Builder
 	for _, d := range diags {
@@ -336,9 +358,10 @@ func TestKeywordAloneLive(t *testing.T) {
 const badValueGolden = "testdata/alone/bad-value-2.2.7.txt"
 
 // badValueForms are the values written after each keyword: a word that is
-// no number, address or name keepalived knows, and more words than any
-// keyword takes.
-var badValueForms = []string{"x_bad", "1 2 3 extra"}
+// no number, address or name keepalived knows, more words than any keyword
+// takes, and numbers at the edges of what keepalived reads (negative, zero,
+// past 32 bits).
+var badValueForms = []string{"x_bad", "1 2 3 extra", "-1", "0", "4294967296"}
 
 // badValueCases are aloneCases' keywords that take a value, each written
 // with badValueForms.
@@ -378,12 +401,33 @@ func TestKeywordBadValue(t *testing.T) {
 var badValueKnown = map[string]string{
 	// keepalived's getaddrinfo reads "1" as the address 0.0.0.1.
 	"global_defs smtp_server = 1 2 3 extra": "keepalived takes 1 for 0.0.0.1 (getaddrinfo); kt says it is no smtp server",
+	"global_defs smtp_server = 0":           "keepalived takes 0 for 0.0.0.0 (getaddrinfo); kt says it is no smtp server",
 	"garp_group interface = x_bad":          "kt does not run garp_group (notrun.go)",
+	"garp_group interface = -1":             "kt does not run garp_group (notrun.go)",
+	"garp_group interface = 0":              "kt does not run garp_group (notrun.go)",
+	"garp_group interface = 4294967296":     "kt does not run garp_group (notrun.go)",
+	"garp_group garp_interval = -1":         "kt does not run garp_group (notrun.go)",
+	"garp_group garp_interval = 4294967296": "kt does not run garp_group (notrun.go)",
+	"garp_group gna_interval = -1":          "kt does not run garp_group (notrun.go)",
+	"garp_group gna_interval = 4294967296":  "kt does not run garp_group (notrun.go)",
+	// Numbers past 32 bits that keepalived's read_unsigned/read_int
+	// refuse and kt's 64-bit ints take: not yet checked.
+	"virtual_server retry = 4294967296":                         "not yet checked: unsigned 32-bit range",
+	"virtual_server quorum = 4294967296":                        "not yet checked: unsigned 32-bit range",
+	"virtual_server hysteresis = 4294967296":                    "not yet checked: unsigned 32-bit range",
+	"virtual_server/real_server uthreshold = 4294967296":        "not yet checked: unsigned 32-bit range",
+	"virtual_server/real_server lthreshold = 4294967296":        "not yet checked: unsigned 32-bit range",
+	"virtual_server/real_server retry = 4294967296":             "not yet checked: unsigned 32-bit range",
+	"virtual_server/real_server/FILE_CHECK weight = 4294967296": "not yet checked: 32-bit range",
+	"track_file weight = 4294967296":                            "not yet checked: 32-bit range",
+	"track_file init_file = 4294967296":                         "not yet checked: 32-bit range",
+	"vrrp_track_file weight = 4294967296":                       "not yet checked: 32-bit range",
+	"vrrp_track_file init_file = 4294967296":                    "not yet checked: 32-bit range",
 }
 
 // checkBadValue compares what kt said of a case with what keepalived
 // said: the refusal, and whether anything is said of the line.
-func checkBadValue(t *testing.T, c aloneCase, said []string, diags Diagnostics) {
+func checkBadValue(t reporter, c aloneCase, said []string, diags Diagnostics) {
 	t.Helper()
 	var listing strings.Builder
 	for _, d := range diags {
