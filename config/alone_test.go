@@ -410,19 +410,6 @@ var badValueKnown = map[string]string{
 	"garp_group garp_interval = 4294967296": "kt does not run garp_group (notrun.go)",
 	"garp_group gna_interval = -1":          "kt does not run garp_group (notrun.go)",
 	"garp_group gna_interval = 4294967296":  "kt does not run garp_group (notrun.go)",
-	// Numbers past 32 bits that keepalived's read_unsigned/read_int
-	// refuse and kt's 64-bit ints take: not yet checked.
-	"virtual_server retry = 4294967296":                         "not yet checked: unsigned 32-bit range",
-	"virtual_server quorum = 4294967296":                        "not yet checked: unsigned 32-bit range",
-	"virtual_server hysteresis = 4294967296":                    "not yet checked: unsigned 32-bit range",
-	"virtual_server/real_server uthreshold = 4294967296":        "not yet checked: unsigned 32-bit range",
-	"virtual_server/real_server lthreshold = 4294967296":        "not yet checked: unsigned 32-bit range",
-	"virtual_server/real_server retry = 4294967296":             "not yet checked: unsigned 32-bit range",
-	"virtual_server/real_server/FILE_CHECK weight = 4294967296": "not yet checked: 32-bit range",
-	"track_file weight = 4294967296":                            "not yet checked: 32-bit range",
-	"track_file init_file = 4294967296":                         "not yet checked: 32-bit range",
-	"vrrp_track_file weight = 4294967296":                       "not yet checked: 32-bit range",
-	"vrrp_track_file init_file = 4294967296":                    "not yet checked: 32-bit range",
 }
 
 // checkBadValue compares what kt said of a case with what keepalived

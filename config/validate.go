@@ -1134,22 +1134,7 @@ func (v *validator) vsKeywords(vs *VirtualServer, where lvsPlace) {
 	v.timer(p, "delay_loop", &vs.DelayLoop, false, 0, "virtual server delay loop '%s' invalid - ignoring")
 	v.timer(p, "delay_before_retry", &vs.DelayBeforeRetry, true, 0, "virtual server delay before retry '%s' invalid - ignoring")
 	v.timer(p, "warmup", &vs.Warmup, true, 0, "virtual server warmup '%s' invalid - ignoring")
-	if vs.Retry != nil && *vs.Retry < 1 {
-		v.carryf(p.Of("retry"), "%s", kaUnsigned(*vs.Retry, 1, 1<<32-1))
-		v.carryf(p.Of("retry"), "retry value invalid - %d", *vs.Retry)
-	}
-	if vs.Weight != nil && (*vs.Weight < 1 || *vs.Weight > maxIPVSWeight) {
-		v.carryf(p.Of("weight"), "%s", kaUnsigned(*vs.Weight, 1, maxIPVSWeight))
-		v.carryf(p.Of("weight"), "Virtual server weight %d is outside range 1-%d", *vs.Weight, maxIPVSWeight)
-	}
-	if vs.Quorum != nil && *vs.Quorum < 1 {
-		v.carryf(p.Of("quorum"), "%s", kaUnsigned(*vs.Quorum, 1, 1<<32-1))
-		v.carryf(p.Of("quorum"), "Quorum %d must be in [1, 4294967295]. Setting to 1.", *vs.Quorum)
-	}
-	if vs.Hysteresis != nil && *vs.Hysteresis < 0 {
-		v.carryf(p.Of("hysteresis"), "%s", kaUnsigned(*vs.Hysteresis, 0, 1<<32-1))
-		v.carryf(p.Of("hysteresis"), "Hysteresis %d must be in [0, 4294967295] - ignoring", *vs.Hysteresis)
-	}
+	v.vsNumbers(p, vs)
 	// sorry_server_inhibit and sorry_server_lvs_method apply to a
 	// sorry_server written before them; keepalived ignores them otherwise.
 	ss := p.Of("sorry_server").Line
@@ -1327,21 +1312,49 @@ func (v *validator) rsKeywords(rs *RealServer, where lvsPlace) {
 		name string
 		n    **int
 	}{{"uthreshold", &rs.UThreshold}, {"lthreshold", &rs.LThreshold}} {
-		if n := *kw.n; n != nil && *n < 0 {
+		if n := *kw.n; n != nil && (*n < 0 || *n > 1<<32-1) {
 			v.carryf(p.Of(kw.name), "%s", kaUnsigned(*n, 0, 1<<32-1))
 			v.carryf(p.Of(kw.name), "Invalid real_server %s '%d' - ignoring", kw.name, *n)
 			*kw.n = nil
 		}
 	}
-	if rs.Retry != nil && *rs.Retry < 1 {
+	if rs.Retry != nil && (*rs.Retry < 1 || *rs.Retry > 1<<32-1) {
 		v.carryf(p.Of("retry"), "%s", kaUnsigned(*rs.Retry, 1, 1<<32-1))
 		v.carryf(p.Of("retry"), "retry value invalid - %d", *rs.Retry)
+		rs.Retry = nil
 	}
 	v.timer(p, "connect_timeout", &rs.ConnectTimeout, false, maxConnectTimeout, "real server connect_timeout %s invalid - ignoring")
 	v.timer(p, "delay_loop", &rs.DelayLoop, false, 0, "real server delay_loop '%s' invalid - ignoring")
 	v.timer(p, "delay_before_retry", &rs.DelayBeforeRetry, true, 0, "real server delay_before_retry '%s' invalid - ignoring")
 	v.timer(p, "warmup", &x.Warmup, true, 0, "real server warmup '%s' invalid - ignoring")
 	v.checkers(rs, where)
+}
+
+// vsNumbers checks a virtual server's retry, weight, quorum and
+// hysteresis as keepalived's handlers read them.
+func (v *validator) vsNumbers(p Pos, vs *VirtualServer) {
+	// read_unsigned_strvec in 32 bits: vs_retry_handler ignores the
+	// line, quorum_handler sets 1, hysteresis_handler ignores it.
+	if vs.Retry != nil && (*vs.Retry < 1 || *vs.Retry > 1<<32-1) {
+		v.carryf(p.Of("retry"), "%s", kaUnsigned(*vs.Retry, 1, 1<<32-1))
+		v.carryf(p.Of("retry"), "retry value invalid - %d", *vs.Retry)
+		vs.Retry = nil
+	}
+	if vs.Weight != nil && (*vs.Weight < 1 || *vs.Weight > maxIPVSWeight) {
+		v.carryf(p.Of("weight"), "%s", kaUnsigned(*vs.Weight, 1, maxIPVSWeight))
+		v.carryf(p.Of("weight"), "Virtual server weight %d is outside range 1-%d", *vs.Weight, maxIPVSWeight)
+	}
+	if vs.Quorum != nil && (*vs.Quorum < 1 || *vs.Quorum > 1<<32-1) {
+		v.carryf(p.Of("quorum"), "%s", kaUnsigned(*vs.Quorum, 1, 1<<32-1))
+		v.carryf(p.Of("quorum"), "Quorum %d must be in [1, 4294967295]. Setting to 1.", *vs.Quorum)
+		one := 1
+		vs.Quorum = &one
+	}
+	if vs.Hysteresis != nil && (*vs.Hysteresis < 0 || *vs.Hysteresis > 1<<32-1) {
+		v.carryf(p.Of("hysteresis"), "%s", kaUnsigned(*vs.Hysteresis, 0, 1<<32-1))
+		v.carryf(p.Of("hysteresis"), "Hysteresis %d must be in [0, 4294967295] - ignoring", *vs.Hysteresis)
+		vs.Hysteresis = nil
+	}
 }
 
 // timer reports a timer keepalived's read_timer rejects (below 1 µs, or

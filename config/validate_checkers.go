@@ -272,6 +272,11 @@ func (v *validator) miscCheck(rs *RealServer, c *MiscCheck) bool {
 }
 
 func (v *validator) fileCheck(c *FileCheck) bool {
+	if w := c.Weight.Value; c.Weight.Set && (w < -1<<31+1 || w > 1<<31-1) {
+		v.carryf(c.Pos.Of("weight"), "%s", kaSigned(w, -1<<31+1, 1<<31-1))
+		v.carryf(c.Pos.Of("weight"), "weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring...")
+		c.Weight = Weight{}
+	}
 	// track_file_handler looks the file up as it reads the line, so one
 	// defined further down is not found; file_end_handler then removes
 	// the checker.

@@ -26,10 +26,21 @@ func (v *validator) trackers() {
 			// words are reported and skipped (the file is still made).
 			for _, w := range f.InitFile.Args {
 				w = strings.TrimLeft(w, " \t")
-				if w == "overwrite" || w != "" && (w[0] >= '0' && w[0] <= '9' || w[0] == '-') {
-					continue
+				switch {
+				case w == "overwrite":
+				case w != "" && (w[0] >= '0' && w[0] <= '9' || w[0] == '-'):
+					if n, err := strconv.ParseInt(w, 10, 64); err == nil && (n < -1<<31 || n > 1<<31-1) {
+						v.carryf(f.Pos.Of("init_file"), "number '%d' outside integer range", n)
+						v.carryf(f.Pos.Of("init_file"), "Track file %s init value %s is invalid", name, w)
+					}
+				default:
+					v.carryf(f.Pos.Of("init_file"), "Unknown track file init option %s", w)
 				}
-				v.carryf(f.Pos.Of("init_file"), "Unknown track file init option %s", w)
+			}
+			if wt := f.Weight.Value; f.Weight.Set && (wt < -254 || wt > 254) {
+				v.carryf(f.Pos.Of("weight"), "%s", kaSigned(wt, -254, 254))
+				v.carryf(f.Pos.Of("weight"), "Weight (%d) for track_file %s must be between [-254..254] inclusive. Ignoring...", wt, name)
+				f.Weight = Weight{}
 			}
 		}
 	}
