@@ -27,6 +27,20 @@ func newTrackBuilder(cfg *config.Config) *trackBuilder {
 	return &trackBuilder{cfg: cfg, scripts: map[string]*ScriptDef{}, files: map[string]*FileDef{}, procs: map[string]*ProcessDef{}}
 }
 
+// ScriptCommand is the command a vrrp_script runs, with the user its own
+// `user USER [GROUP]` line names, if it has one (the default script user
+// otherwise: script.Runner).
+func ScriptCommand(s *config.VRRPScript) config.Script {
+	cmd := s.Script
+	if s.User.Set && len(s.User.Args) > 0 {
+		cmd.User, cmd.Group = s.User.Args[0], ""
+		if len(s.User.Args) > 1 {
+			cmd.Group = s.User.Args[1]
+		}
+	}
+	return cmd
+}
+
 func (b *trackBuilder) script(name string) *ScriptDef {
 	if d, ok := b.scripts[name]; ok {
 		return d
@@ -35,16 +49,8 @@ func (b *trackBuilder) script(name string) *ScriptDef {
 	if s == nil {
 		return nil
 	}
-	d := &ScriptDef{Name: name, Cmd: s.Script, Interval: s.EffectiveInterval(), Timeout: s.EffectiveTimeout(),
+	d := &ScriptDef{Name: name, Cmd: ScriptCommand(s), Interval: s.EffectiveInterval(), Timeout: s.EffectiveTimeout(),
 		Rise: s.EffectiveRise(), Fall: s.EffectiveFall(), InitFail: s.InitFail}
-	// vrrp_script's own `user USER [GROUP]` line.
-	if s.User.Set && len(s.User.Args) > 0 {
-		d.Cmd.User = s.User.Args[0]
-		d.Cmd.Group = ""
-		if len(s.User.Args) > 1 {
-			d.Cmd.Group = s.User.Args[1]
-		}
-	}
 	b.scripts[name] = d
 	return d
 }

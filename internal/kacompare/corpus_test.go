@@ -218,6 +218,21 @@ func needKeepalived(t *testing.T) (ka, ip string) {
 	return ka, ip
 }
 
+// parseWithInterfaces parses conf (config id configID) and returns it with
+// the interfaces a namespace needs for it.
+func parseWithInterfaces(t *testing.T, conf string) (*config.Config, config.Diagnostics, []string) {
+	t.Helper()
+	cfg, diags, err := config.ParseKeepalived(conf, config.ParseOptions{ConfigID: configID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, _, err := config.Lex(conf, config.LexOptions{ConfigID: configID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, diags, Interfaces(cfg, lines)
+}
+
 // effectiveIn makes a namespace with the interfaces ifaces, closed when
 // the test ends, and returns it with kt's effective model of cfg there.
 func effectiveIn(t *testing.T, ip string, ifaces []string, cfg *config.Config) (*namespace, *config.Config, config.Diagnostics) {

@@ -2,12 +2,14 @@ package kacompare
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
-	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/script"
+	"github.com/kt-project/kt/vrrp"
 )
 
 var (
@@ -25,15 +27,8 @@ func TestScriptUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags, err := config.ParseKeepalived(conf, config.ParseOptions{ConfigID: configID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, _, err := config.Lex(conf, config.LexOptions{ConfigID: configID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, eff, vd := effectiveIn(t, ip, Interfaces(cfg, lines), cfg)
+	cfg, diags, ifaces := parseWithInterfaces(t, conf)
+	ns, eff, vd := effectiveIn(t, ip, ifaces, cfg)
 	if r := append(diags.Refusals(false), vd.Refusals(false)...); len(r) > 0 {
 		t.Fatalf("kt would not run %s: %v", conf, r)
 	}
@@ -43,7 +38,7 @@ func TestScriptUsers(t *testing.T) {
 	}
 	kaUsers := map[string]string{}
 	name := ""
-	for _, l := range regexp.MustCompile(`\n`).Split(string(dump), -1) {
+	for _, l := range strings.Split(string(dump), "\n") {
 		if m := dumpScriptRE.FindStringSubmatch(l); m != nil {
 			name = m[1]
 		}
@@ -55,27 +50,20 @@ func TestScriptUsers(t *testing.T) {
 	if len(kaUsers) != len(eff.Scripts) {
 		t.Fatalf("keepalived's dump shows %d scripts' users (%v), kt has %d scripts:\n%s", len(kaUsers), kaUsers, len(eff.Scripts), tail(string(dump)))
 	}
+	runner := script.NewRunner(eff.Global)
 	for n, s := range eff.Scripts {
 		t.Run(n, func(t *testing.T) {
-			// As kt run resolves it: the block's user line, else the
-			// user on the script (TOML only), else script_user.
-			user := s.User.Args
-			if len(user) == 0 && s.Script.User != "" {
-				user = []string{s.Script.User, s.Script.Group}
-			}
-			if len(user) == 0 {
-				user = eff.Global.ScriptUser.Args
-			}
-			group := ""
-			if len(user) > 1 {
-				group = user[1]
-			}
-			c, err := script.LookupUser(user[0], group)
+			// As kt run prepares it (vrrp's track scripts).
+			sc, err := runner.Prepare(vrrp.ScriptCommand(s))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fmt.Sprintf("%d:%d", c.Uid, c.Gid); got != kaUsers[n] {
-				t.Errorf("kt runs it as %s (%v), keepalived as %s", got, user, kaUsers[n])
+			got := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()) // no credential: kt's own
+			if sc.Cred != nil {
+				got = fmt.Sprintf("%d:%d", sc.Cred.Uid, sc.Cred.Gid)
+			}
+			if got != kaUsers[n] {
+				t.Errorf("kt runs it as %s, keepalived as %s", got, kaUsers[n])
 			}
 		})
 	}

@@ -4,8 +4,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/kt-project/kt/config"
 )
 
 // TestBraceViews: on files whose braces keepalived's processes count
@@ -25,15 +23,7 @@ func TestBraceViews(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, diags, err := config.ParseKeepalived(conf, config.ParseOptions{ConfigID: configID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines, _, err := config.Lex(conf, config.LexOptions{ConfigID: configID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ifaces := Interfaces(cfg, lines)
+			cfg, diags, ifaces := parseWithInterfaces(t, conf)
 			for _, in := range cfg.Instances {
 				for _, ti := range in.TrackInterface { // written without "{": Interfaces does not see them
 					if !slices.Contains(ifaces, ti.Name) {
