@@ -12,7 +12,8 @@ import (
 // refuses the file: parser.missingParam); many count the words first, say
 // so in words of their own and carry on without the line; a few say
 // nothing. aloneRules lists the keywords that do not exit, and those that
-// do where kt's reading of the value's type would not, each as keepalived
+// do where kt's reading of the value's type would not (a value type that
+// cannot be empty returns errNoValue: Script, Endpoint), each as keepalived
 // 2.2.7 -t was measured to read it (TestKeywordAlone, on every keyword of
 // testdata/keywords/keepalived-2.2.7.txt) and as its handler reads it.
 
@@ -46,7 +47,6 @@ var aloneRules = map[string]*aloneRule{
 
 	"GlobalDefs.router_id":                     {msgs: []string{"routerid name missing - ignoring"}},
 	"GlobalDefs.notification_email_from":       {msgs: []string{"emailfrom missing - ignoring"}},
-	"GlobalDefs.smtp_server":                   {fatal: true},
 	"GlobalDefs.smtp_helo_name":                {note: "smtp_helo_name without a name is ignored (keepalived says nothing)"},
 	"GlobalDefs.startup_script":                {msgs: []string{"startup script missing"}},
 	"GlobalDefs.startup_script_timeout":        {msgs: []string{"startup_script_timeout requires value"}},
@@ -85,28 +85,16 @@ var aloneRules = map[string]*aloneRule{
 	"GlobalDefs.reload_time_file":              {msgs: []string{"reload_time_file invalid"}},
 	"GlobalDefs.tmp_config_directory":          {msgs: []string{"tmp_config_directory missing directory name"}},
 
-	// The notify scripts' handlers read the script without counting.
-	"SyncGroup.notify_backup":             {fatal: true},
-	"SyncGroup.notify_master":             {fatal: true},
-	"SyncGroup.notify_fault":              {fatal: true},
-	"SyncGroup.notify_stop":               {fatal: true},
-	"SyncGroup.notify":                    {fatal: true},
-	"Instance.notify_backup":              {fatal: true},
-	"Instance.notify_master":              {fatal: true},
-	"Instance.notify_fault":               {fatal: true},
-	"Instance.notify_stop":                {fatal: true},
-	"Instance.notify":                     {fatal: true},
-	"Instance.notify_master_rx_lower_pri": {fatal: true},
-	"Instance.garp_extra_if":              {msgs: []string{"(%[1]s): garp_extra_if specified without time - ignoring"}},
-	"Instance.vmac_garp_intvl":            {msgs: []string{`Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"`, "(%[1]s): vmac_garp_intvl specified without time - ignoring"}},
-	"Instance.kernel_rx_buf_size":         {msgs: []string{"(%[1]s) invalid kernel_rx_buf_size specified"}},
-	"Instance.lvs_sync_daemon_interface":  {msgs: []string{"(%[1]s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", "      %[2]sPlease use global lvs_sync_daemon"}, fatal: true},
-	"VRRPScript.script":                   {note: "script without a command: the script is not set (keepalived says nothing)"},
-	"VRRPScript.user":                     {fatal: true},
-	"TrackProcess.process":                {fatal: true},
-	"TrackProcess.weight":                 {msgs: []string{"No weight specified for track process %[1]s - ignoring"}},
-	"TrackFile.file":                      {msgs: []string{"track file file name missing"}},
-	"TrackFile.weight":                    {msgs: []string{"No weight specified for track file %[1]s - ignoring"}},
+	"Instance.garp_extra_if":             {msgs: []string{"(%[1]s): garp_extra_if specified without time - ignoring"}},
+	"Instance.vmac_garp_intvl":           {msgs: []string{`Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"`, "(%[1]s): vmac_garp_intvl specified without time - ignoring"}},
+	"Instance.kernel_rx_buf_size":        {msgs: []string{"(%[1]s) invalid kernel_rx_buf_size specified"}},
+	"Instance.lvs_sync_daemon_interface": {msgs: []string{"(%[1]s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", "      %[2]sPlease use global lvs_sync_daemon"}, fatal: true},
+	"VRRPScript.script":                  {note: "script without a command: the script is not set (keepalived says nothing)"},
+	"VRRPScript.user":                    {fatal: true},
+	"TrackProcess.process":               {fatal: true},
+	"TrackProcess.weight":                {msgs: []string{"No weight specified for track process %[1]s - ignoring"}},
+	"TrackFile.file":                     {msgs: []string{"track file file name missing"}},
+	"TrackFile.weight":                   {msgs: []string{"No weight specified for track file %[1]s - ignoring"}},
 
 	"SSLDefs.password":    {msgs: []string{"SSL password missing"}},
 	"SSLDefs.ca":          {msgs: []string{"SSL cafile missing"}},
@@ -115,12 +103,7 @@ var aloneRules = map[string]*aloneRule{
 
 	"VirtualServer.virtualhost":             {msgs: []string{"virtual server virtualhost missing"}},
 	"VirtualServer.snmp_name":               {msgs: []string{"virtual server snmp_name missing or extra parameters"}},
-	"VirtualServer.quorum_up":               {fatal: true},
-	"VirtualServer.quorum_down":             {fatal: true},
-	"VirtualServer.sorry_server":            {fatal: true},
 	"VirtualServer.sorry_server_lvs_method": {msgs: []string{"sorry_server forwarding used without sorry_server"}, fatalIf: "sorry_server"},
-	"RealServer.notify_up":                  {fatal: true},
-	"RealServer.notify_down":                {fatal: true},
 	"RealServer.virtualhost":                {msgs: []string{"real server virtualhost missing"}},
 	"RealServer.snmp_name":                  {msgs: []string{"real server snmp_name missing or extra parameters"}},
 	"MiscCheck.misc_path":                   {note: "misc_path without a command: the script is not set (keepalived says nothing)"},

@@ -995,8 +995,7 @@ func (p *parser) blockList(list unsafe.Pointer, f *fieldInfo, kw string, args []
 		if err := f.header(at).parseHeader(args); err != nil && isExtraWords(err) {
 			p.sink.warnf(pos, "%s: %v", kw, err)
 		} else if err != nil {
-			if len(args) == 0 && f.elem != reflect.TypeFor[BGPNeighbor]() {
-				// keepalived's handler reads the address (null_strvec).
+			if errors.Is(err, errNoValue) {
 				p.missingParam(pos, kw)
 			} else {
 				p.sink.errorf(pos, "%s: %v", kw, err)

@@ -76,7 +76,9 @@ func (vs *VirtualServer) parseHeader(w []string) error {
 		extra, w = extraWords(w[2:]), w[:2]
 	}
 	switch {
-	case len(w) == 0 || (len(w) == 1 && (w[0] == "fwmark" || w[0] == "group")):
+	case len(w) == 0:
+		return errNoValue // vs_handler reads the address (null_strvec)
+	case len(w) == 1 && (w[0] == "fwmark" || w[0] == "group"):
 		return errorf("want ADDRESS [PORT], fwmark N or group NAME")
 	case w[0] == "fwmark":
 		n, err := strconv.Atoi(w[1])
@@ -280,9 +282,6 @@ func (rs *RealServer) FileCheck() []*FileCheck { return rs.extra().FileCheck }
 func (rs *RealServer) BFDCheck() []*BFDCheck { return rs.extra().BFDCheck }
 
 func (rs *RealServer) parseHeader(w []string) error {
-	if len(w) == 0 {
-		return errorf("want ADDRESS [PORT]")
-	}
 	return rs.Address.parseWords(w)
 }
 

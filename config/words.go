@@ -156,7 +156,10 @@ func NewScript(cmd, user, group string) (Script, error) {
 }
 
 func (s *Script) parseWords(w []string) error {
-	if len(w) == 0 || w[0] == "" {
+	switch {
+	case len(w) == 0:
+		return errNoValue // the notify handlers read it (null_strvec)
+	case w[0] == "":
 		return errorf("missing script")
 	}
 	var extra error
@@ -290,7 +293,7 @@ func (e Endpoint) String() string {
 
 func (e *Endpoint) parseWords(w []string) error {
 	if len(w) == 0 {
-		return errorf("missing address")
+		return errNoValue // smtp_server's and sorry_server's handlers read it (null_strvec)
 	}
 	var extra error
 	if len(w) > 2 {
