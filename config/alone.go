@@ -126,7 +126,7 @@ var aloneRules = map[string]*aloneRule{
 
 // aloneRuleOf returns the rule for the keyword kw of blocks of type t.
 func aloneRuleOf(t reflect.Type, kw string) *aloneRule {
-	if len(aloneRules) == 0 || t.Name() == "" {
+	if t.Name() == "" {
 		return nil
 	}
 	return aloneRules[t.Name()+"."+kw]

@@ -239,6 +239,12 @@ func (v *validator) instances() {
 		in := v.c.Instances[name]
 		v.instanceState(name, in)
 		v.instanceRanges(name, in)
+		v.instanceGarp(name, in)
+		v.instanceDebug(name, in)
+		v.instanceVMAC(in)
+		if in.LinkbeatUsePolling {
+			v.carryf(in.Pos.Of("linkbeat_use_polling"), "(%s) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", name)
+		}
 		v.instancePreempt(in)
 		v.instanceAdvertInt(name, in)
 		v.instanceAuth(name, in)
@@ -392,12 +398,6 @@ func (v *validator) instanceUnicast(name string, in *Instance) {
 // instanceVIPs keeps the VIPs keepalived keeps.
 func (v *validator) instanceVIPs(name string, in *Instance) {
 	where := "(" + name + ")"
-	v.instanceVMAC(in)
-	v.instanceGarp(name, in)
-	v.instanceDebug(name, in)
-	if in.LinkbeatUsePolling {
-		v.carryf(in.Pos.Of("linkbeat_use_polling"), "%s 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", where)
-	}
 	// The addresses keepalived skipped (lineVerdicts reports them) are
 	// not in the effective model.
 	in.VirtualIPAddress = KeptVIPs(in.VirtualIPAddress)

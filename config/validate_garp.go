@@ -52,28 +52,30 @@ func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 	}
 }
 
+// garpSettings are the six gratuitous ARP settings, under their
+// keywords with prefix ("vrrp_" in global_defs, "" in an instance).
+func garpSettings(prefix string, delay, refresh, lowerDelay **Duration, repeat, refreshRepeat, lowerRepeat **int) []garpValue {
+	const invalid = "%s '%v' invalid - ignoring"
+	return []garpValue{
+		{kw: prefix + "garp_master_delay", d: delay, bad: invalid},
+		{kw: prefix + "garp_master_repeat", n: repeat, bad: invalid, zeroToOne: true},
+		{kw: prefix + "garp_master_refresh", d: refresh, bad: "Invalid %s '%v' - ignoring"},
+		{kw: prefix + "garp_master_refresh_repeat", n: refreshRepeat, bad: invalid, zeroToOne: true},
+		{kw: prefix + "garp_lower_prio_delay", d: lowerDelay, bad: invalid},
+		{kw: prefix + "garp_lower_prio_repeat", n: lowerRepeat, bad: "Invalid %s '%v'"},
+	}
+}
+
 // globalGarp checks global_defs' vrrp_garp_* settings.
 func (v *validator) globalGarp(g *GlobalDefs) {
-	v.garpValues(g.Pos, "", []garpValue{
-		{kw: "vrrp_garp_master_delay", d: &g.VRRPGarpMasterDelay, bad: "%s '%v' invalid - ignoring"},
-		{kw: "vrrp_garp_master_repeat", n: &g.VRRPGarpMasterRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
-		{kw: "vrrp_garp_master_refresh", d: &g.VRRPGarpMasterRefresh, bad: "Invalid %s '%v' - ignoring"},
-		{kw: "vrrp_garp_master_refresh_repeat", n: &g.VRRPGarpMasterRefreshRep, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
-		{kw: "vrrp_garp_lower_prio_delay", d: &g.VRRPGarpLowerPrioDelay, bad: "%s '%v' invalid - ignoring"},
-		{kw: "vrrp_garp_lower_prio_repeat", n: &g.VRRPGarpLowerPrioRepeat, bad: "Invalid %s '%v'"},
-	})
+	v.garpValues(g.Pos, "", garpSettings("vrrp_", &g.VRRPGarpMasterDelay, &g.VRRPGarpMasterRefresh, &g.VRRPGarpLowerPrioDelay,
+		&g.VRRPGarpMasterRepeat, &g.VRRPGarpMasterRefreshRep, &g.VRRPGarpLowerPrioRepeat))
 }
 
 // instanceGarp checks an instance's garp_* settings.
 func (v *validator) instanceGarp(name string, in *Instance) {
-	v.garpValues(in.Pos, "("+name+"): ", []garpValue{
-		{kw: "garp_master_delay", d: &in.GarpMasterDelay, bad: "%s '%v' invalid - ignoring"},
-		{kw: "garp_master_repeat", n: &in.GarpMasterRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
-		{kw: "garp_master_refresh", d: &in.GarpMasterRefresh, bad: "Invalid %s '%v' - ignoring"},
-		{kw: "garp_master_refresh_repeat", n: &in.GarpMasterRefreshRepeat, bad: "%s '%v' invalid - ignoring", zeroToOne: true},
-		{kw: "garp_lower_prio_delay", d: &in.GarpLowerPrioDelay, bad: "%s '%v' invalid - ignoring"},
-		{kw: "garp_lower_prio_repeat", n: &in.GarpLowerPrioRepeat, bad: "Invalid %s '%v'"},
-	})
+	v.garpValues(in.Pos, "("+name+"): ", garpSettings("", &in.GarpMasterDelay, &in.GarpMasterRefresh, &in.GarpLowerPrioDelay,
+		&in.GarpMasterRepeat, &in.GarpMasterRefreshRepeat, &in.GarpLowerPrioRepeat))
 }
 
 // wholeSeconds is a timer read as a whole number of seconds, as an int, and
