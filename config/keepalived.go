@@ -1094,6 +1094,9 @@ func (p *parser) skipNext(kw string, pos Pos, block bool) {
 	if block {
 		p.skipBlock(kw, pos)
 	}
+	// Run out: the block may go on in the next segment, which a parallel
+	// parse reads on its own (ParseKeepalivedBytes reads the file again).
+	p.openAtEnd = p.openAtEnd || !p.more()
 }
 
 // opens is where a keyword that takes a block is followed by one: always,
