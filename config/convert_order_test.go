@@ -93,3 +93,42 @@ vrrp_script chk_down {
 		}
 	}
 }
+
+// TestConvertUnparsedSamePath: the unknown keywords of one real_server are
+// a list, those of the next, with a known keyword between them, numbered
+// unparsed.N keys. BurntSushi/toml v1.6.0 keeps a key's type by its path,
+// without the element, and then drops all but the last unparsed.N of the
+// second (found by FuzzParseKeepalived): every real_server of that path
+// takes the numbered form.
+func TestConvertUnparsedSamePath(t *testing.T) {
+	conf := `virtual_server 192.0.2.1 80 {
+    real_server 192.0.2.2 80 {
+        kt_unknown_a 1
+    }
+    real_server 192.0.2.3 80 {
+        kt_unknown_b 2
+        weight 3
+        kt_unknown_c 4
+    }
+}
+`
+	c, diags, err := ParseKeepalivedBytes("same-path.conf", []byte(conf), noFiles)
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("%v %v", err, diags)
+	}
+	var b bytes.Buffer
+	if err := WriteTOML(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	c2, d2 := ParseTOML("same-path.toml", b.Bytes())
+	if c2 == nil || d2.HasErrors() || !Equal(c, c2) {
+		t.Fatalf("TOML round trip failed: %v\n%s", d2, b.Bytes())
+	}
+	rs := c2.VirtualServers[0].RealServers
+	if got := strings.Join(rs[1].Unparsed, "|"); got != "kt_unknown_b 2|kt_unknown_c 4" {
+		t.Errorf("second real_server's unknown keywords read back as %q\n%s", got, b.Bytes())
+	}
+	if !strings.Contains(b.String(), "unparsed.1 = \"kt_unknown_a 1\"") {
+		t.Errorf("the first real_server's keyword is not numbered as the second's:\n%s", b.Bytes())
+	}
+}

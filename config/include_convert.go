@@ -210,6 +210,7 @@ func (d *Document) Files(to Format) ([]OutFile, error) {
 // include key first.
 func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLine, name func(string) string) error {
 	o := &tomlOut{cm: cm, top: root.file}
+	o.markNumbered(root, nil)
 	if cm != nil && len(cm.head) > 0 {
 		o.comments("", cm.head)
 		o.b.WriteByte('\n')
@@ -232,8 +233,8 @@ func writeTOMLFile(b *bytes.Buffer, root *tnode, cm *Comments, incs []includeLin
 		fmt.Fprintf(&o.b, "include = %s%s\n", s, besideText(beside))
 		o.comments("", below)
 	}
-	o.keys(root, "", true)
-	o.keys(root, "", false)
+	o.keys(root, nil, "", true)
+	o.keys(root, nil, "", false)
 	o.subTables(root, nil, 0)
 	if cm != nil && len(cm.tail) > 0 {
 		o.b.WriteByte('\n')

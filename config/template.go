@@ -270,6 +270,7 @@ func (n *tnode) render() string {
 		return n.text
 	}
 	o := &tomlOut{}
+	o.markNumbered(n, []string{"x"})
 	o.table(n, []string{"x"}, 0)
 	return o.b.String()
 }

@@ -23,6 +23,54 @@ type tomlOut struct {
 	// last is the indentation of the last line written: a block's
 	// closing comments follow it, as they are read back.
 	last string
+	// numbered holds the table paths (a list of tables' elements share
+	// one) where some table writes its unknown keywords as unparsed.N
+	// keys: every table there does. BurntSushi/toml v1.6.0 keeps a key's
+	// type by its path alone, and an unparsed list in one [[...]] element
+	// makes it drop all but the last unparsed.N key of a later one.
+	numbered map[string]bool
+}
+
+// numberedUnparsedAt reports whether the unknown keywords of n must be
+// numbered unparsed.N keys, each at its place: other keys stand between
+// them.
+func numberedUnparsedAt(n *tnode) bool {
+	seen, between := false, false
+	for _, c := range n.kids {
+		switch {
+		case c.kind == nUnparsed && between:
+			return true
+		case c.kind == nUnparsed:
+			seen = true
+		case c.kind != nBlock && seen:
+			between = true
+		}
+	}
+	return false
+}
+
+// markNumbered fills o.numbered for n, at path, and the tables below it.
+func (o *tomlOut) markNumbered(n *tnode, path []string) {
+	if numberedUnparsedAt(n) {
+		if o.numbered == nil {
+			o.numbered = map[string]bool{}
+		}
+		o.numbered[strings.Join(path, "\x00")] = true
+	}
+	for _, c := range n.kids {
+		if c.kind == nBlock {
+			o.markNumbered(c, subPath(path, c))
+		}
+	}
+}
+
+// subPath is the table path of n's child c.
+func subPath(path []string, c *tnode) []string {
+	p := append(append([]string(nil), path...), c.f.key)
+	if c.bk == kindNamed {
+		p = append(p, c.name)
+	}
+	return p
 }
 
 // tomlScalar writes the plain strings, booleans and ints that make up
@@ -118,18 +166,14 @@ func (o *tomlOut) setErr(err error) {
 // nothing else stands between them, else numbered unparsed.N keys, each at
 // its place. only selects the keys only TOML has (they are written first,
 // before the header's comments) or the others.
-func (o *tomlOut) keys(n *tnode, indent string, only bool) {
+func (o *tomlOut) keys(n *tnode, path []string, indent string, only bool) {
 	var unparsed []*tnode
-	together, between := true, false
 	for _, c := range n.kids {
-		switch {
-		case c.kind == nUnparsed:
+		if c.kind == nUnparsed {
 			unparsed = append(unparsed, c)
-			together = together && !between
-		case c.kind != nBlock && len(unparsed) > 0:
-			between = true
 		}
 	}
+	together := !o.numbered[strings.Join(path, "\x00")]
 	wroteUnparsed := false
 	for _, c := range n.kids {
 		if c.kind != nBlock && (c.kind == nKey && c.line < 0) != only {
@@ -301,9 +345,9 @@ func (o *tomlOut) table(n *tnode, path []string, depth int) {
 		}
 		fmt.Fprintf(&o.b, "%s%s%s%s%s\n", indent, open, strings.Join(keys, "."), close, besideText(beside))
 		o.last = indent
-		o.keys(n, indent, true)
+		o.keys(n, path, indent, true)
 		o.comments(indent, below)
-		o.keys(n, indent, false)
+		o.keys(n, path, indent, false)
 	}
 	o.subTables(n, path, depth+1)
 	if n.end > 0 {
@@ -318,23 +362,20 @@ func (o *tomlOut) subTables(n *tnode, path []string, depth int) {
 		if c.kind != nBlock {
 			continue
 		}
-		p := append(append([]string(nil), path...), c.f.key)
-		if c.bk == kindNamed {
-			p = append(p, c.name)
-		}
-		o.table(c, p, depth)
+		o.table(c, subPath(path, c), depth)
 	}
 }
 
 // writeTOMLTree writes a whole configuration's tree.
 func writeTOMLTree(root *tnode, cm *Comments, hosts []hostOverride) ([]byte, error) {
 	o := &tomlOut{cm: cm, top: root.file}
+	o.markNumbered(root, nil)
 	if cm != nil && len(cm.head) > 0 {
 		o.comments("", cm.head)
 		o.b.WriteByte('\n')
 	}
-	o.keys(root, "", true)
-	o.keys(root, "", false)
+	o.keys(root, nil, "", true)
+	o.keys(root, nil, "", false)
 	o.subTables(root, nil, 0)
 	for _, h := range hosts {
 		h.write(o)
