@@ -111,10 +111,6 @@ func indentOf(depth int) string { return strings.Repeat("    ", depth) }
 // aloneKnown are the cases where kt knowingly reads otherwise than
 // keepalived 2.2.7, and why.
 var aloneKnown = map[string]string{
-	"top garp_group {}":            "kt does not run garp_group (notrun.go), and does not say keepalived's 'does not have any delay set' for it",
-	"top garp_group (no {)":        "as garp_group {}",
-	"garp_group interfaces {}":     "as garp_group {}",
-	"garp_group interfaces (no {)": "as garp_group {}",
 	// keepalived crashes (SIGSEGV) on an HTTP_GET or SSL_GET without a
 	// url, or with one without a path, at the end of the file; kt says
 	// 'HTTP/SSL_GET checker has no urls specified - ignoring' and runs
@@ -402,14 +398,6 @@ var badValueKnown = map[string]string{
 	// keepalived's getaddrinfo reads "1" as the address 0.0.0.1.
 	"global_defs smtp_server = 1 2 3 extra": "keepalived takes 1 for 0.0.0.1 (getaddrinfo); kt says it is no smtp server",
 	"global_defs smtp_server = 0":           "keepalived takes 0 for 0.0.0.0 (getaddrinfo); kt says it is no smtp server",
-	"garp_group interface = x_bad":          "kt does not run garp_group (notrun.go)",
-	"garp_group interface = -1":             "kt does not run garp_group (notrun.go)",
-	"garp_group interface = 0":              "kt does not run garp_group (notrun.go)",
-	"garp_group interface = 4294967296":     "kt does not run garp_group (notrun.go)",
-	"garp_group garp_interval = -1":         "kt does not run garp_group (notrun.go)",
-	"garp_group garp_interval = 4294967296": "kt does not run garp_group (notrun.go)",
-	"garp_group gna_interval = -1":          "kt does not run garp_group (notrun.go)",
-	"garp_group gna_interval = 4294967296":  "kt does not run garp_group (notrun.go)",
 }
 
 // checkBadValue compares what kt said of a case with what keepalived

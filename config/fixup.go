@@ -35,6 +35,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	// In keepalived's order: what its parser checks as it reads, then what
 	// vrrp_complete_init checks, each seeing the fix-ups before it.
 	v.global()
+	v.missingIface = v.garpGroups()
 	v.scripts()
 	v.trackers()
 	// Address, route, rule and group lines are judged as keepalived's

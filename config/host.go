@@ -362,7 +362,7 @@ func (v *validator) interfaces() {
 	if g := v.c.Global; g != nil && g.DynamicInterfaces.Set {
 		return // keepalived waits for them to appear
 	}
-	missing := false
+	missing := v.missingIface
 	defer func() {
 		if missing {
 			v.carryf(Pos{}, "Non-existent interface specified in configuration")

@@ -1140,6 +1140,8 @@ func isValueBlock(kw, where string) bool {
 		return where == "global_defs"
 	case "group":
 		return strings.HasPrefix(where, "vrrp_sync_group ") || strings.HasPrefix(where, "track_group ")
+	case "interfaces":
+		return where == "garp_group"
 	}
 	return valueBlocks[kw]
 }
@@ -1154,6 +1156,8 @@ func emptyBlockMsg(kw, where string) string {
 		return "Warning - sync group " + strings.TrimPrefix(where, "vrrp_sync_group ") + " has empty group block"
 	case kw == "group" && strings.HasPrefix(where, "track_group "):
 		return "Warning - track group " + strings.TrimPrefix(where, "track_group ") + " has empty group block"
+	case kw == "interfaces" && where == "garp_group":
+		return "Warning - empty garp_group interfaces block"
 	}
 	return ""
 }
@@ -1182,6 +1186,9 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 		if t.IsBrace("}") {
 			flush()
 			end := p.closeBrace()
+			if isGarpInterfaces(kw, where) {
+				p.noteEnd(kw, open, end)
+			}
 			if fv.Len() == n {
 				if msg := emptyBlockMsg(kw, where); msg != "" {
 					p.sink.carryf(end, "%s", msg)
@@ -1201,6 +1208,32 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 	}
 	flush()
 	p.notClosed(kw, open)
+}
+
+// isGarpInterfaces: keepalived reports what it makes of a garp_group's
+// interfaces at the end of the block (GarpInterfacesEnd).
+func isGarpInterfaces(kw, where string) bool { return kw == "interfaces" && where == "garp_group" }
+
+// noteEnd records, among the keywords of the block being read, the line of
+// the "}" that ends kw's value block (opened at open) as the key kw+"}".
+func (p *parser) noteEnd(kw string, open, end Pos) {
+	keys := p.keys[p.depth]
+	for _, k := range keys {
+		if sameString(k.Key, kw) {
+			base := open.Line - k.Line
+			p.keys[p.depth] = addKey(keys, kw+"}", end.Line-base)
+			return
+		}
+	}
+}
+
+// InterfacesEnd is where a garp_group's interfaces block ends (the
+// line of its "}"), or where it starts when that is not known (TOML).
+func (g *GarpGroup) InterfacesEnd() Pos {
+	if g.Pos.Has("interfaces}") {
+		return g.Pos.Of("interfaces}")
+	}
+	return g.Pos.Of("interfaces")
 }
 
 // scriptAgain reports (and skips) a notify script written a second time in

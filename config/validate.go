@@ -35,6 +35,9 @@ type validator struct {
 	recs map[*VirtualServer]*blockRecord
 	// noCmd are the vrrp_scripts removed for having no script.
 	noCmd []*VRRPScript
+	// missingIface: a check before interfaces() left out an interface
+	// that does not exist (garpGroups).
+	missingIface bool
 }
 
 func (v *validator) errorf(p Pos, f string, a ...any) { v.sink.errorf(p, f, a...) }

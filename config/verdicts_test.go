@@ -51,6 +51,9 @@ var refusedByKeepalived = map[string]bool{
 	// keepalived 2.2.7 reports an HTTP_GET with no url, then crashes
 	// (SIGSEGV, exit 139).
 	"lvs-http-nourl.conf": true,
+	// an interfaces block of one interface another garp_group has
+	// (null_strvec)
+	"garp-group.conf": true,
 }
 
 // othersOwn are keepalived messages about parts of the configuration this
