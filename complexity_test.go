@@ -36,7 +36,7 @@ var oversized = map[string]int{
 	"config fillTOML":                     23,
 	"config (*lexer).lookup":              26,
 	"config (*lexer).include":             26,
-	"vrrp instanceConfig":                 36,
+	"vrrp instanceConfig":                 35,
 	"vrrp ListenConn":                     40,
 	"vrrp (*machine).check":               30,
 	"vrrp (*Router).setupHost":            24,

@@ -22,7 +22,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"linkbeat_use_polling":     "kt follows links through netlink",
 		"linkbeat_interfaces":      "kt follows links through netlink",
 		"interface_up_down_delays": "not implemented",
-		"garp_group":               "not implemented",
 	},
 	reflect.TypeOf(GlobalDefs{}): {
 		"process_names":                       "kt is one process",
@@ -40,7 +39,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"lvs_flush":                           "not implemented: kt changes only its own IPVS entries",
 		"lvs_flush_on_stop":                   "not implemented: kt removes its own IPVS entries on stop",
 		"lvs_flush_onstop":                    "not implemented: kt removes its own IPVS entries on stop",
-		"vrrp_gna_interval":                   "not implemented",
 		"vrrp_garp_extra_if":                  "not implemented",
 		"vrrp_vmac_garp_intvl":                "not implemented",
 		"nftables_priority":                   "not implemented",

@@ -27,8 +27,10 @@ type InstanceConfig struct {
 	// VIPs are added on becoming master: the advertised ones first, then
 	// virtual_ipaddress_excluded.
 	VIPs []VIP
-	// GARPInterval spaces gratuitous ARPs / NAs (vrrp_garp_interval).
-	GARPInterval time.Duration
+	// GARPPaces paces the gratuitous ARPs and NAs by the interface they
+	// leave (for a VMAC, the one under it); an interface not in it sends
+	// them at once. See GARPPace.
+	GARPPaces map[string]GARPPace
 	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
 	ChecksumAsV2 bool
 	// SyncGroup names the vrrp_sync_group the instance belongs to, or "".
@@ -190,9 +192,6 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		m.DownTimerAdverts = *g.VRRPDownTimerAdverts
 	}
 	garpConfig(&m, cfg, in, strict)
-	if g.VRRPGarpInterval != nil {
-		ic.GARPInterval = g.VRRPGarpInterval.D()
-	}
 	if a := in.Authentication; a != nil && a.AuthType != "" {
 		switch strings.ToUpper(a.AuthType) {
 		case "PASS":
@@ -235,7 +234,47 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	if err := addrConfig(&ic, cfg, in, strict, prios); err != nil {
 		return ic, err
 	}
+	ic.GARPPaces = garpPaces(cfg, ic)
 	return ic, nil
+}
+
+// garpPaces is the pacing of the interfaces the instance announces on: its
+// own and its addresses' (for a VMAC, the interface under it, which these
+// are), each a garp_group's if one names it, else the global one.
+func garpPaces(cfg *config.Config, ic InstanceConfig) map[string]GARPPace {
+	groups, others := cfg.GarpDelays()
+	var out map[string]GARPPace
+	add := func(dev string) {
+		if dev == "" {
+			dev = ic.Interface
+		}
+		if _, done := out[dev]; done || dev == "" {
+			return
+		}
+		d, ok := groups[dev]
+		if !ok {
+			if others == nil {
+				return
+			}
+			d = *others
+		}
+		var p GARPPace
+		if d.GarpInterval != nil {
+			p.PaceARP, p.ARP = true, *d.GarpInterval
+		}
+		if d.GnaInterval != nil {
+			p.PaceNA, p.NA = true, *d.GnaInterval
+		}
+		if out == nil {
+			out = map[string]GARPPace{}
+		}
+		out[dev] = p
+	}
+	add(ic.Interface)
+	for _, v := range ic.VIPs {
+		add(v.Dev)
+	}
+	return out
 }
 
 // garpConfig sets the machine's gratuitous ARP refresh and lower-priority

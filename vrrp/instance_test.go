@@ -81,8 +81,12 @@ vrrp_instance C {
 		m.AuthKey != PassKey("01234567") || m.GARPDelay != 2*time.Second || m.GARPRepeat != 5 || m.VRID != 9 {
 		t.Errorf("B machine %+v", m)
 	}
-	if b.Group != netip.MustParseAddr("224.0.0.19") || b.GARPInterval != 10*time.Millisecond || b.IPv6 {
-		t.Errorf("B group %v garp interval %v v6 %v", b.Group, b.GARPInterval, b.IPv6)
+	// vrrp_garp_interval paces every interface B announces on: its own
+	// and its addresses'.
+	pace := GARPPace{PaceARP: true, ARP: 10 * time.Millisecond}
+	if b.Group != netip.MustParseAddr("224.0.0.19") || b.IPv6 || len(b.GARPPaces) != 2 ||
+		b.GARPPaces["eth1"] != pace || b.GARPPaces["eth2"] != pace {
+		t.Errorf("B group %v garp paces %v v6 %v", b.Group, b.GARPPaces, b.IPv6)
 	}
 	if len(b.VIPs) != 2 || b.VIPs[0].Dev != "eth2" || b.VIPs[0].Label != "eth2:vip" || b.VIPs[0].Scope != "link" ||
 		b.VIPs[0].Broadcast != netip.MustParseAddr("192.0.2.255") || b.VIPs[1].Dev != "eth1" {

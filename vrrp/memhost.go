@@ -25,6 +25,9 @@ type MemHost struct {
 	sysctls   map[string]string
 	fwTables  map[string]*MemFirewall
 	announced int
+	// announces lists the announced addresses in order, one per
+	// announcement.
+	announces []string
 	ops       []string
 	watchers  []chan<- HostEvent
 	// sent counts the events put into each watcher's channel.
@@ -121,7 +124,18 @@ func (h *MemHost) Announce(v VIP, count int) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.announced += count
+	for range count {
+		h.announces = append(h.announces, v.Prefix.Addr().String())
+	}
 	return nil
+}
+
+// Announcements lists the addresses announced so far, one per gratuitous
+// ARP or NA, in order.
+func (h *MemHost) Announcements() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.announces)
 }
 
 // Announced counts the gratuitous ARPs and NAs sent so far.

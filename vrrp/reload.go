@@ -299,6 +299,7 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 		}
 	}
 	in.cfg = ic
+	maps.DeleteFunc(in.garpPending, func(v VIP, _ bool) bool { return !slices.Contains(ic.VIPs, v) })
 	in.m.SetVIPs(ic.Machine.VIPs)
 	in.m.SetBasePriority(ic.Machine.Priority)
 	r.exec(ctx, in, now, in.m.SetPriority(now, effectivePriority(ic.Machine.Priority, in.weights)))
@@ -320,7 +321,7 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 	}
 	r.addVIPs(in, added)
 	if len(added) > 0 {
-		r.announceVIPs(ctx, in, added, max(in.cfg.Machine.GARPRepeat, 1))
+		r.announceVIPs(now, in, added, max(in.cfg.Machine.GARPRepeat, 1))
 	}
 	if in.cfg.NoAccept && r.made.fw != nil {
 		if err := r.made.fw.Drop(vipAddrs(in.cfg.VIPs), true); err != nil {

@@ -115,7 +115,10 @@ type Router struct {
 	mu        sync.Mutex
 	snapshot  []InstanceStatus
 	unknownRx uint64 // adverts no instance wanted
-	garps     sync.WaitGroup
+	// pacer and announceQ space and send the gratuitous ARPs and NAs
+	// (garppace.go).
+	pacer     garpPacer
+	announceQ *announceQueue
 
 	track       *tracking // track.go
 	stopTrack   context.CancelFunc
@@ -168,6 +171,11 @@ type instance struct {
 	// noSource says why the interface has no address to send from; the
 	// instance stays in FAULT.
 	noSource string
+	// garpPending holds the VIPs whose announcement waits for their
+	// interface's turn; garpWaiting says the instance has some to look at
+	// (keepalived's garp_gna_pending and garp_pending).
+	garpPending map[VIP]bool
+	garpWaiting bool
 	// added holds the VIPs this run added to the host; only those are
 	// removed on leaving MASTER (keepalived's ip_addr->set): an address
 	// that was there already is the host's, not kt's.
@@ -197,7 +205,7 @@ func NewRouter(ics []InstanceConfig, opts RouterOptions) (*Router, error) {
 	}
 	r := &Router{opts: opts, log: opts.Log, host: opts.Host, clock: clock.Or(opts.Clock), conns: map[connKey]*connState{},
 		byName: map[string]*instance{}, inject: make(chan func(context.Context, time.Time), 64), stopped: make(chan struct{}),
-		wake: make(chan struct{}, 1), hostWatch: hostBurst{due: make(chan struct{}, 1)}}
+		wake: make(chan struct{}, 1), hostWatch: hostBurst{due: make(chan struct{}, 1)}, announceQ: newAnnounceQueue()}
 	for _, ic := range ics {
 		// Check the settings now; Run builds the machine once it knows
 		// the source address.
@@ -259,6 +267,8 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.loopCtx = loopCtx
 	r.rxc = make(chan rx, 256)
+	host := r.host
+	r.goroutine(func() { r.announceQ.run(loopCtx, host) })
 	for _, cs := range r.conns {
 		r.startRecv(cs)
 	}
@@ -290,7 +300,6 @@ func (r *Router) Run(ctx context.Context) error {
 	r.publish(now)
 	cancel()
 	r.closeNotifier()
-	r.garps.Wait()
 	r.closeConns()
 	r.wg.Wait()
 	return nil
@@ -318,6 +327,9 @@ func (r *Router) loop(ctx context.Context) {
 					next = d
 				}
 			}
+		}
+		if d := r.pacer.due; !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
 		}
 		if !next.Equal(armed) {
 			if timer != nil {
@@ -371,6 +383,9 @@ func (r *Router) loop(ctx context.Context) {
 func (r *Router) tick(ctx context.Context, now time.Time) {
 	for _, cs := range r.conns {
 		r.foldDrops(cs, now)
+	}
+	if d := r.pacer.due; !d.IsZero() && !now.Before(d) {
+		r.garpThread(now)
 	}
 	for _, in := range r.instances {
 		if d := in.events.deadline(); !d.IsZero() && !now.Before(d) {
@@ -838,7 +853,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 			r.removeMasterExtras(in)
 			r.removeVIPs(in, in.cfg.VIPs, a.Reason == reasonLeftover)
 		case actGARP:
-			r.announce(ctx, in, a.Count)
+			r.announce(now, in, a.Count)
 		case actTransition:
 			// keepalived's line, then kt's with the reason.
 			if line := transitionLine(in.cfg.Machine.Name, a); line != "" && !(in.cfg.Fault != "" && a.From == StateInit) {
@@ -936,33 +951,76 @@ func (r *Router) send(in *instance, prio uint8) {
 	}
 }
 
-// announce sends count rounds of gratuitous ARP / NA for every VIP in the
-// background, spaced by vrrp_garp_interval, so that a slow interface never
-// delays an advert.
-func (r *Router) announce(ctx context.Context, in *instance, count int) {
-	r.announceVIPs(ctx, in, in.cfg.VIPs, count)
+// announce sends count rounds of gratuitous ARP / NA for every VIP.
+func (r *Router) announce(now time.Time, in *instance, count int) {
+	r.announceVIPs(now, in, in.cfg.VIPs, count)
 }
 
-// announceVIPs announces vips count times in the background.
-func (r *Router) announceVIPs(ctx context.Context, in *instance, vips []VIP, count int) {
-	gap := in.cfg.GARPInterval
-	host, clk := r.host, r.clock
-	log := in.log
-	r.garps.Add(1)
-	go func() {
-		defer r.garps.Done()
-		for i := 0; i < count; i++ {
-			for _, v := range vips {
-				if err := host.Announce(v, 1); err != nil {
-					log.Warn("vrrp: announce", "vip", v.String(), "err", err)
-					return
-				}
-				if gap > 0 && clock.Sleep(ctx, clk, gap) != nil {
-					return
-				}
+// announceVIPs announces vips count times: each at once, to the sending
+// goroutine, unless its interface is paced and busy (garppace.go).
+func (r *Router) announceVIPs(now time.Time, in *instance, vips []VIP, count int) {
+	for i := 0; i < count; i++ {
+		for _, v := range vips {
+			key := in.paceKey(v)
+			if r.pacer.offer(now, key, in.cfg.GARPPaces[key.iface]) {
+				r.announceQ.push(in.log, v)
+				continue
 			}
+			if in.garpPending == nil {
+				in.garpPending = map[VIP]bool{}
+			}
+			in.garpPending[v], in.garpWaiting = true, true
 		}
-	}()
+	}
+}
+
+// garpThread sends the pending announcements whose interface's turn has
+// come (keepalived's vrrp_arp_thread): the instances in order, each
+// instance's addresses in order; an instance that is not master keeps
+// its pending addresses for its next announcement.
+func (r *Router) garpThread(now time.Time) {
+	var next time.Time
+	for _, in := range r.instances {
+		if !in.garpWaiting {
+			continue
+		}
+		in.garpWaiting = false
+		if in.m.State() != StateMaster {
+			continue
+		}
+		for _, v := range in.cfg.VIPs {
+			if !in.garpPending[v] {
+				continue
+			}
+			key := in.paceKey(v)
+			if r.pacer.take(now, key, in.cfg.GARPPaces[key.iface], &next) {
+				delete(in.garpPending, v)
+				r.announceQ.push(in.log, v)
+				continue
+			}
+			in.garpWaiting = true
+		}
+	}
+	r.pacer.due = next
+}
+
+// paceKey is the interface and family an announcement for v is paced by:
+// the interface it leaves, or, for a VMAC, the interface under it
+// (keepalived's IF_BASE_IFP).
+func (in *instance) paceKey(v VIP) paceKey {
+	dev := v.Dev
+	if dev == "" {
+		dev = in.cfg.Interface
+	}
+	if vm := in.cfg.VMAC; vm != nil && dev == vm.Name && vm.Base != "" {
+		dev = vm.Base
+	}
+	for _, vm := range in.cfg.AddrVMACs {
+		if dev == vm.Name && vm.Base != "" {
+			dev = vm.Base
+		}
+	}
+	return paceKey{iface: dev, v6: v.Prefix.Addr().Is6()}
 }
 
 // publish refreshes the snapshot that Status copies. It runs at every wake

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kt-project/kt/internal/netlab"
+)
+
+// TestFidelityGarpInterval: two instances become master at once on one
+// interface, each announcing its addresses vrrp_garp_master_repeat (3)
+// times. With vrrp_garp_interval, keepalived 2.2.7 paces the interface:
+// the first gratuitous ARP goes at once, an address that finds the
+// interface busy is marked pending once (the rounds collapse), and the
+// pending ones follow one per interval, instance by instance. A garp_group
+// naming the interface takes it from the global interval, and with only a
+// gna_interval it leaves ARP unpaced: every round goes at once. kt used to
+// space each instance's rounds on their own, sending all nine.
+func TestFidelityGarpInterval(t *testing.T) {
+	const instances = `vrrp_instance A {
+    state MASTER
+    interface eth0
+    virtual_router_id 81
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100
+        192.0.2.101
+    }
+}
+vrrp_instance B {
+    state MASTER
+    interface eth0
+    virtual_router_id 82
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.102
+    }
+}
+`
+	const global = `global_defs {
+    vrrp_garp_master_repeat 3
+    vrrp_garp_master_delay 0
+    vrrp_garp_interval 0.3
+}
+`
+	for _, tc := range []struct {
+		name, conf string
+		want       string // the gratuitous ARPs, in order
+		paced      bool   // consecutive ones at least the interval apart
+	}{
+		{"global", global + instances, "100 100 101 102", true},
+		{"group", global + "garp_group {\n    gna_interval 0.3\n    interface eth0\n}\n" + instances,
+			"100 101 100 101 100 101 102 102 102", false},
+	} {
+		for _, impl := range impls {
+			t.Run(tc.name+"/"+impl, func(t *testing.T) {
+				lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+				r1h, obs := lab.Host("r1"), lab.Host("obs")
+				cap, err := lab.Capture(obs, "garp.pcap", "arp")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := startRouter(t, lab, impl, r1h, tc.conf)
+				waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.102"), r1h, 20*time.Second, r)
+				// The last pending one is due 0.9 s after the first.
+				time.Sleep(2500 * time.Millisecond)
+				ws := endCapture(t, cap, lab.Dir+"/garp.pcap")
+				var got []string
+				var at []time.Time
+				for _, w := range ws {
+					if w.GARP && strings.HasPrefix(w.Src.String(), "192.0.2.10") {
+						got = append(got, strings.TrimPrefix(w.Src.String(), "192.0.2."))
+						at = append(at, w.At)
+					}
+				}
+				if strings.Join(got, " ") != tc.want {
+					t.Fatalf("%s sent gratuitous ARPs for %q, want %q\n%s", impl, strings.Join(got, " "), tc.want, tail(r.Proc.Log(), 30))
+				}
+				for i := 1; i < len(at); i++ {
+					gap := at[i].Sub(at[i-1])
+					if tc.paced && gap < 250*time.Millisecond {
+						t.Errorf("%s: gratuitous ARP %d came %v after the one before, want the 0.3 s interval", impl, i+1, gap)
+					}
+					if !tc.paced && gap > 200*time.Millisecond {
+						t.Errorf("%s: gratuitous ARP %d came %v after the one before, want no pacing", impl, i+1, gap)
+					}
+				}
+				t.Logf("%s: %s over %v", impl, strings.Join(got, " "), at[len(at)-1].Sub(at[0]))
+			})
+		}
+	}
+}
