@@ -36,6 +36,7 @@ func Effective(c *Config, opt EffectiveOptions) (*Config, Diagnostics) {
 	// vrrp_complete_init checks, each seeing the fix-ups before it.
 	v.global()
 	v.missingIface = v.garpGroups()
+	v.garpExtraIf()
 	v.scripts()
 	v.trackers()
 	// Address, route, rule and group lines are judged as keepalived's
