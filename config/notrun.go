@@ -39,8 +39,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"lvs_flush":                           "not implemented: kt changes only its own IPVS entries",
 		"lvs_flush_on_stop":                   "not implemented: kt removes its own IPVS entries on stop",
 		"lvs_flush_onstop":                    "not implemented: kt removes its own IPVS entries on stop",
-		"vrrp_garp_extra_if":                  "not implemented",
-		"vrrp_vmac_garp_intvl":                "not implemented",
 		"nftables_priority":                   "not implemented",
 		"nftables_ifindex":                    "not implemented",
 		"nftables_ipvs":                       "not implemented",
@@ -105,8 +103,6 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"mcast_dst_ip":         "not implemented",
 		"track_src_ip":         "not implemented",
 		"old_unicast_checksum": "not implemented",
-		"garp_extra_if":        "not implemented",
-		"vmac_garp_intvl":      "not implemented",
 		"kernel_rx_buf_size":   "kt sizes its own buffers",
 	},
 	reflect.TypeOf(VirtualServer{}): {

@@ -1,8 +1,10 @@
 package vrrp
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -135,4 +137,69 @@ func (q *announceQueue) run(ctx context.Context, host Host) {
 		}
 		clear(batch)
 	}
+}
+
+// ExtraAnnounce is garp_extra_if as the instance runs it: how often a
+// master announces its addresses again on its other interfaces (0:
+// never), and whether on all of them (all) or only its VMACs. It is off
+// when no address is on another interface than the instance's, or only
+// on interfaces that are not its VMACs and all is not set (keepalived
+// 2.2.7's vrrp_complete_instance; its configuration dump shows the
+// interval as "Gratuitous ARP for each secondary VMAC" or "i/f").
+func (ic *InstanceConfig) ExtraAnnounce() (every time.Duration, all bool) {
+	if ic.GARPExtraIf <= 0 {
+		return 0, false
+	}
+	own := ic.ownDev()
+	extraVMAC, extraIf := false, false
+	for _, v := range ic.VIPs {
+		if d := cmp.Or(v.Dev, own); d != own {
+			extraVMAC, extraIf = extraVMAC || ic.isVMAC(d), extraIf || !ic.isVMAC(d)
+		}
+	}
+	if !extraVMAC && !(extraIf && ic.GARPExtraAll) {
+		return 0, false
+	}
+	return ic.GARPExtraIf, ic.GARPExtraAll
+}
+
+// ownDev is the interface the instance's adverts belong to: its VMAC's,
+// or its interface.
+func (ic *InstanceConfig) ownDev() string {
+	if ic.VMAC != nil {
+		return ic.VMAC.Name
+	}
+	return ic.Interface
+}
+
+// isVMAC reports whether dev is one of the instance's VMACs.
+func (ic *InstanceConfig) isVMAC(dev string) bool {
+	if ic.VMAC != nil && dev == ic.VMAC.Name {
+		return true
+	}
+	return slices.ContainsFunc(ic.AddrVMACs, func(v *VMAC) bool { return v.Name == dev })
+}
+
+// extraVIPs are the addresses garp_extra_if announces (vrrp.c
+// vrrp_send_vmac_update): the first on each interface other than the
+// instance's own (on its own too with vmac_xmit_base), only on its VMACs
+// unless all; none when ExtraAnnounce is off.
+func (ic *InstanceConfig) extraVIPs() []VIP {
+	every, all := ic.ExtraAnnounce()
+	if every == 0 {
+		return nil
+	}
+	own := ic.ownDev()
+	xmitBase := ic.VMAC != nil && ic.VMAC.XmitBase
+	var out []VIP
+	done := map[string]bool{}
+	for _, v := range ic.VIPs {
+		d := cmp.Or(v.Dev, own)
+		if done[d] || !ic.isVMAC(d) && !all || d == own && !xmitBase {
+			continue
+		}
+		done[d] = true
+		out = append(out, v)
+	}
+	return out
 }

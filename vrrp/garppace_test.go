@@ -69,3 +69,55 @@ func TestGARPPacing(t *testing.T) {
 		})
 	}
 }
+
+// TestGARPExtraIf: garp_extra_if 2 with adverts every second: every second
+// advert after the instance became master brings one announcement per
+// interface other than the instance's own,
+// for the first address there; only on the instance's VMACs, or on every
+// interface with "all" (keepalived 2.2.7's vrrp_send_vmac_update; the
+// messages are compared with keepalived -t in
+// config/testdata/verdicts/garp-extra-if.conf).
+func TestGARPExtraIf(t *testing.T) {
+	vip := func(a, dev string) VIP { return VIP{Prefix: netip.MustParsePrefix(a + "/32"), Dev: dev} }
+	for _, tc := range []struct {
+		name string
+		all  bool
+		vips []VIP
+		want string // after 6.5 s
+	}{
+		{"vmac", false, []VIP{vip("192.0.2.1", "lo"), vip("192.0.2.2", "vrrp.9"), vip("192.0.2.3", "vrrp.9")},
+			"192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.2 192.0.2.2 192.0.2.2"},
+		{"other interface", false, []VIP{vip("192.0.2.1", "lo"), vip("192.0.2.4", "eth9")},
+			"192.0.2.1 192.0.2.4"},
+		{"other interface, all", true, []VIP{vip("192.0.2.1", "lo"), vip("192.0.2.4", "eth9")},
+			"192.0.2.1 192.0.2.4 192.0.2.4 192.0.2.4 192.0.2.4"},
+		{"own interface only", true, []VIP{vip("192.0.2.1", "lo")},
+			"192.0.2.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic := testInstance()
+			ic.Machine.Priority, ic.Machine.Interval = 255, time.Second
+			ic.Machine.GARPRepeat, ic.Machine.GARPDelay = 1, 0
+			ic.Machine.VIPs, ic.VIPs = nil, tc.vips
+			for _, v := range tc.vips {
+				ic.Machine.VIPs = append(ic.Machine.VIPs, v.Prefix.Addr())
+				if v.Dev == "vrrp.9" && len(ic.AddrVMACs) == 0 {
+					ic.AddrVMACs = []*VMAC{{Name: "vrrp.9", Base: "lo", MAC: virtualMAC(51, false), XmitBase: true}}
+				}
+			}
+			ic.GARPExtraIf, ic.GARPExtraAll = 2*time.Second, tc.all
+			l := newLab(t)
+			lr := l.start([]InstanceConfig{ic}, RouterOptions{})
+			l.advance(6500 * time.Millisecond)
+			var got string
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+				if got = strings.Join(lr.host.Announcements(), " "); got == tc.want {
+					break
+				}
+			}
+			if got != tc.want {
+				t.Errorf("announced %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

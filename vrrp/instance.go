@@ -31,6 +31,12 @@ type InstanceConfig struct {
 	// leave (for a VMAC, the one under it); an interface not in it sends
 	// them at once. See GARPPace.
 	GARPPaces map[string]GARPPace
+	// GARPExtraIf is garp_extra_if: how often a master announces its
+	// addresses again on the interfaces other than its own (0: never);
+	// GARPExtraAll is its "all": on every such interface, not only on the
+	// instance's VMACs.
+	GARPExtraIf  time.Duration
+	GARPExtraAll bool
 	// ChecksumAsV2 is v3_checksum_as_v2 (not in 2.2.7's config; off).
 	ChecksumAsV2 bool
 	// SyncGroup names the vrrp_sync_group the instance belongs to, or "".
@@ -235,6 +241,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		return ic, err
 	}
 	ic.GARPPaces = garpPaces(cfg, ic)
+	ic.GARPExtraIf, ic.GARPExtraAll = cfg.GarpExtraIf(in)
 	return ic, nil
 }
 
@@ -245,9 +252,7 @@ func garpPaces(cfg *config.Config, ic InstanceConfig) map[string]GARPPace {
 	groups, others := cfg.GarpDelays()
 	var out map[string]GARPPace
 	add := func(dev string) {
-		if dev == "" {
-			dev = ic.Interface
-		}
+		dev = ic.baseDev(dev)
 		if _, done := out[dev]; done || dev == "" {
 			return
 		}

@@ -59,7 +59,7 @@ func (r *Router) Reload(ctx context.Context, ics []InstanceConfig) (ReloadResult
 
 func newInstance(r *Router, ic InstanceConfig) *instance {
 	return &instance{cfg: ic, log: r.log.With("instance", ic.Machine.Name), faults: map[string]string{}, weights: map[string]int{},
-		events: newEventLog(r.opts.EventLogInterval), added: map[VIP]bool{}}
+		events: newEventLog(r.opts.EventLogInterval), added: map[VIP]bool{}, extraAdverts: -1}
 }
 
 // softChange reports whether b differs from a only in what an instance

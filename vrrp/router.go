@@ -176,6 +176,10 @@ type instance struct {
 	// (keepalived's garp_gna_pending and garp_pending).
 	garpPending map[VIP]bool
 	garpWaiting bool
+	// extraAdverts counts a master's adverts since it became master or
+	// last announced on its extra interfaces (garp_extra_if); -1 when it
+	// is not master.
+	extraAdverts int
 	// added holds the VIPs this run added to the host; only those are
 	// removed on leaving MASTER (keepalived's ip_addr->set): an address
 	// that was there already is the host's, not kt's.
@@ -846,10 +850,13 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 		switch a.Kind {
 		case actSend:
 			r.send(in, a.Priority)
+			r.announceExtra(now, in)
 		case actAddVIPs:
 			r.addVIPs(in, in.cfg.VIPs)
 			r.addMasterExtras(in)
+			in.extraAdverts = 0
 		case actRemoveVIPs:
+			in.extraAdverts = -1
 			r.removeMasterExtras(in)
 			r.removeVIPs(in, in.cfg.VIPs, a.Reason == reasonLeftover)
 		case actGARP:
@@ -974,6 +981,34 @@ func (r *Router) announceVIPs(now time.Time, in *instance, vips []VIP, count int
 	}
 }
 
+// announceExtra is keepalived's vrrp_send_vmac_update, run as a master
+// sends an advert (vrrp.c vrrp_state_master_tx) once garp_extra_if's
+// interval has passed since it became master or last did it: one
+// announcement for the first address on each interface other than the
+// instance's own (on its own too with vmac_xmit_base), only on the
+// instance's VMACs unless "all"; nothing unless some address is on another
+// interface (vrrp_complete_instance).
+//
+// keepalived sets the interval's timer before the next advert's, and
+// compares the two with '>': the advert due as the interval ends counts
+// (measured: with advert_int 1 and garp_extra_if 2, at the second advert,
+// the fourth, ...). kt counts adverts, so that the lateness of one timer
+// against the other does not move it by an advert.
+func (r *Router) announceExtra(now time.Time, in *instance) {
+	ic := &in.cfg
+	if ic.GARPExtraIf <= 0 || in.extraAdverts < 0 {
+		return // not master yet: the advert that makes it one comes first
+	}
+	in.extraAdverts++
+	if time.Duration(in.extraAdverts)*ic.Machine.Interval < ic.GARPExtraIf {
+		return
+	}
+	in.extraAdverts = 0
+	for _, v := range ic.extraVIPs() {
+		r.announceVIPs(now, in, []VIP{v}, 1)
+	}
+}
+
 // garpThread sends the pending announcements whose interface's turn has
 // come (keepalived's vrrp_arp_thread): the instances in order, each
 // instance's addresses in order; an instance that is not master keeps
@@ -1008,19 +1043,25 @@ func (r *Router) garpThread(now time.Time) {
 // the interface it leaves, or, for a VMAC, the interface under it
 // (keepalived's IF_BASE_IFP).
 func (in *instance) paceKey(v VIP) paceKey {
-	dev := v.Dev
+	return paceKey{iface: in.cfg.baseDev(v.Dev), v6: v.Prefix.Addr().Is6()}
+}
+
+// baseDev is the interface an address on dev ("": the instance's) leaves
+// by: dev, or the interface under it when it is one of the instance's
+// VMACs.
+func (ic *InstanceConfig) baseDev(dev string) string {
 	if dev == "" {
-		dev = in.cfg.Interface
+		dev = ic.Interface
 	}
-	if vm := in.cfg.VMAC; vm != nil && dev == vm.Name && vm.Base != "" {
-		dev = vm.Base
+	if vm := ic.VMAC; vm != nil && dev == vm.Name && vm.Base != "" {
+		return vm.Base
 	}
-	for _, vm := range in.cfg.AddrVMACs {
+	for _, vm := range ic.AddrVMACs {
 		if dev == vm.Name && vm.Base != "" {
-			dev = vm.Base
+			return vm.Base
 		}
 	}
-	return paceKey{iface: dev, v6: v.Prefix.Addr().Is6()}
+	return dev
 }
 
 // publish refreshes the snapshot that Status copies. It runs at every wake

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -92,5 +93,65 @@ vrrp_instance B {
 				t.Logf("%s: %s over %v", impl, strings.Join(got, " "), at[len(at)-1].Sub(at[0]))
 			})
 		}
+	}
+}
+
+// TestFidelityGarpExtraIf: with garp_extra_if 2 and adverts every second,
+// a master announces the address on its address VMAC (use_vmac on the
+// address) again, from the virtual MAC, at every second advert after it
+// became master; the address on the instance's own interface is announced
+// only when it becomes master. kt used to ignore garp_extra_if.
+func TestFidelityGarpExtraIf(t *testing.T) {
+	const conf = `global_defs {
+    vrrp_garp_master_repeat 1
+    vrrp_garp_master_delay 0
+}
+vrrp_instance A {
+    state MASTER
+    interface eth0
+    virtual_router_id 83
+    priority 255
+    advert_int 1
+    garp_extra_if 2
+    virtual_ipaddress {
+        192.0.2.100
+        192.0.2.101/32 dev eth0 use_vmac
+    }
+}
+`
+	vmacMAC := "00:00:5e:00:01:53"
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+			r1h, obs := lab.Host("r1"), lab.Host("obs")
+			cap, err := lab.Capture(obs, "extra.pcap", "arp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := startRouter(t, lab, impl, r1h, conf)
+			waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.100"), r1h, 20*time.Second, r)
+			time.Sleep(7500 * time.Millisecond)
+			ws := endCapture(t, cap, lab.Dir+"/extra.pcap")
+			var first time.Time
+			var got []string
+			for _, w := range ws {
+				if !w.GARP || !strings.HasPrefix(w.Src.String(), "192.0.2.10") {
+					continue
+				}
+				if first.IsZero() {
+					first = w.At
+				}
+				from := "base"
+				if w.MAC.String() == vmacMAC {
+					from = "vmac"
+				}
+				// Whole seconds after the first: the adverts' second.
+				got = append(got, fmt.Sprintf("%s@%s+%.0f", strings.TrimPrefix(w.Src.String(), "192.0.2."), from, w.At.Sub(first).Seconds()))
+			}
+			t.Logf("%s: %s", impl, strings.Join(got, " "))
+			if want := "100@base+0 101@vmac+0 101@vmac+2 101@vmac+4 101@vmac+6"; strings.Join(got, " ") != want {
+				t.Errorf("%s sent %q, want %q\n%s", impl, strings.Join(got, " "), want, tail(r.Proc.Log(), 30))
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/script"
 	"github.com/kt-project/kt/vrrp"
 )
@@ -22,20 +23,7 @@ var (
 // configuration dump (-d), whether its user is written on the script line
 // (which keepalived ignores) or on the block's user line.
 func TestScriptUsers(t *testing.T) {
-	ka, ip := needKeepalived(t)
-	conf, err := filepath.Abs(filepath.Join("testdata", "scripts", "users.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags, ifaces := parseWithInterfaces(t, conf)
-	ns, eff, vd := effectiveIn(t, ip, ifaces, cfg)
-	if r := append(diags.Refusals(false), vd.Refusals(false)...); len(r) > 0 {
-		t.Fatalf("kt would not run %s: %v", conf, r)
-	}
-	dump, err := dumpKeepalivedID(ns.ip, ns.name, ka, conf, configID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eff, dump := runAndDump(t, filepath.Join("testdata", "scripts", "users.conf"))
 	kaUsers := map[string]string{}
 	name := ""
 	for _, l := range strings.Split(string(dump), "\n") {
@@ -67,4 +55,27 @@ func TestScriptUsers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runAndDump reads conf as kt run does, in a namespace with the interfaces
+// it names, and returns kt's effective configuration and keepalived
+// 2.2.7's configuration dump (-d) of it in that namespace. kt must be able
+// to run it.
+func runAndDump(t *testing.T, conf string) (*config.Config, []byte) {
+	t.Helper()
+	ka, ip := needKeepalived(t)
+	conf, err := filepath.Abs(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags, ifaces := parseWithInterfaces(t, conf)
+	ns, eff, vd := effectiveIn(t, ip, ifaces, cfg)
+	if r := append(diags.Refusals(false), vd.Refusals(false)...); len(r) > 0 {
+		t.Fatalf("kt would not run %s: %v", conf, r)
+	}
+	dump, err := dumpKeepalivedID(ns.ip, ns.name, ka, conf, configID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eff, dump
 }
