@@ -155,3 +155,63 @@ vrrp_instance A {
 		})
 	}
 }
+
+// TestFidelityGnaInterval: vrrp_gna_interval paces the unsolicited
+// neighbour advertisements of an IPv6 instance as vrrp_garp_interval paces
+// gratuitous ARPs (TestFidelityGarpInterval): three addresses announced 3
+// times go out as "100 100 101 102", 0.3 s apart. kt used to say
+// vrrp_gna_interval was not implemented and sent all nine at once.
+func TestFidelityGnaInterval(t *testing.T) {
+	const conf = `global_defs {
+    vrrp_garp_master_repeat 3
+    vrrp_garp_master_delay 0
+    vrrp_gna_interval 0.3
+}
+vrrp_instance A {
+    state MASTER
+    interface eth0
+    virtual_router_id 84
+    priority 255
+    version 3
+    advert_int 1
+    virtual_ipaddress {
+        2001:db8::100/64
+        2001:db8::101/64
+        2001:db8::102/64
+    }
+}
+`
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+			r1h, obs := lab.Host("r1"), lab.Host("obs")
+			cap, err := lab.Capture(obs, "gna.pcap", "icmp6 and ip6[40] == 136")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := startRouter(t, lab, impl, r1h, conf)
+			if err := r.Proc.WaitLog("(A) Entering MASTER STATE", 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2500 * time.Millisecond)
+			ws := endCapture(t, cap, lab.Dir+"/gna.pcap")
+			var got []string
+			var at []time.Time
+			for _, w := range ws {
+				if w.GARP && strings.HasPrefix(w.Src.String(), "2001:db8::10") {
+					got = append(got, strings.TrimPrefix(w.Src.String(), "2001:db8::"))
+					at = append(at, w.At)
+				}
+			}
+			t.Logf("%s: %s", impl, strings.Join(got, " "))
+			if want := "100 100 101 102"; strings.Join(got, " ") != want {
+				t.Fatalf("%s sent neighbour advertisements for %q, want %q\n%s", impl, strings.Join(got, " "), want, tail(r.Proc.Log(), 30))
+			}
+			for i := 1; i < len(at); i++ {
+				if gap := at[i].Sub(at[i-1]); gap < 250*time.Millisecond {
+					t.Errorf("%s: neighbour advertisement %d came %v after the one before, want the 0.3 s interval", impl, i+1, gap)
+				}
+			}
+		})
+	}
+}

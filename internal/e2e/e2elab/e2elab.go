@@ -195,12 +195,13 @@ func Tail(s string, n int) string {
 type Wire struct {
 	At       time.Time
 	Src      netip.Addr
-	Priority int // adverts
-	GARP     bool
+	Priority int              // adverts
+	GARP     bool             // a gratuitous ARP or unsolicited NA for Src
 	MAC      net.HardwareAddr // GARP sender
 }
 
-// ReadCapture decodes the adverts (kt's codec) and gratuitous ARPs of a pcap.
+// ReadCapture decodes the adverts (kt's codec), gratuitous ARPs and
+// unsolicited neighbour advertisements (GARP, Src the target) of a pcap.
 func ReadCapture(t *testing.T, path string) []Wire {
 	t.Helper()
 	frames, err := pcapfile.Read(path)
@@ -217,6 +218,18 @@ func ReadCapture(t *testing.T, path string) []Wire {
 			if spa == tpa {
 				out = append(out, Wire{At: ci.At, Src: spa, GARP: true, MAC: net.HardwareAddr(a.SourceHwAddress)})
 			}
+			continue
+		}
+		if na, ok := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement); ok && !na.Solicited() {
+			// An unsolicited neighbour advertisement: IPv6's gratuitous ARP.
+			target, _ := netip.AddrFromSlice(na.TargetAddress)
+			var mac net.HardwareAddr
+			for _, o := range na.Options {
+				if o.Type == layers.ICMPv6OptTargetAddress {
+					mac = net.HardwareAddr(o.Data)
+				}
+			}
+			out = append(out, Wire{At: ci.At, Src: target, GARP: true, MAC: mac})
 			continue
 		}
 		if l := p.Layer(layers.LayerTypeIPv4); l != nil {
