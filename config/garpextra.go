@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -64,11 +63,11 @@ next:
 				// digits before the junk (read_unsigned_func with
 				// ignore_error: "x_bad" is 0), if in range, and goes on
 				// (measured: internal/kacompare TestGarpExtraIf).
-				lead, ok := leadingUnsigned(w)
-				if !ok || lead < lo || lead > 86400 {
+				lead, ok := (&lenientRange{lo: int64(lo), hi: 86400}).read(w)
+				if !ok {
 					continue next
 				}
-				w = strconv.FormatUint(lead, 10)
+				w = strconv.FormatInt(lead, 10)
 			}
 			n = w
 		}
@@ -124,24 +123,4 @@ func (c *Config) GarpExtraIf(in *Instance) (every time.Duration, all bool) {
 	}
 	gAll, gEvery, _ := garpExtraOf(c.Global.VRRPGarpExtraIf)
 	return gEvery, all || gAll
-}
-
-// leadingUnsigned is what strtoul reads of a word with junk after its
-// digits: the decimal digits at its start (after blanks), 0 for none; not
-// ok for a negative number or one too large.
-func leadingUnsigned(w string) (uint64, bool) {
-	t := strings.TrimLeft(w, " \t")
-	t = strings.TrimPrefix(t, "+")
-	if strings.HasPrefix(t, "-") {
-		return 0, false
-	}
-	end := 0
-	for end < len(t) && t[end] >= '0' && t[end] <= '9' {
-		end++
-	}
-	if end == 0 {
-		return 0, true
-	}
-	n, err := strconv.ParseUint(t[:end], 10, 32)
-	return n, err == nil
 }

@@ -739,7 +739,7 @@ func (p *parser) set(b blockRef, v *reflect.Value, f *fieldInfo, kw string, args
 	switch {
 	case (bfdCheck || f.special) && p.specialLine(b.value(v), f, kw, args, pos, block, where):
 	case !block && f.directScalar():
-		p.scalarLine(unsafe.Add(b.at, f.off), reflect.Value{}, f, kw, f.withBare(args), pos)
+		p.scalarLine(unsafe.Add(b.at, f.off), reflect.Value{}, f, kw, f.withBare(args), pos, where)
 	case f.kind == kindBlockList && f.direct:
 		// A list of blocks (real_server, url, HTTP_GET...), in the
 		// struct itself: the list is appended to at its address.
@@ -771,8 +771,8 @@ func (p *parser) valueLine(base unsafe.Pointer, s *blockSchema, pos *Pos) bool {
 	}
 	kw := ws[0].Text
 	f := s.field(kw)
-	if f == nil || f.special || !f.directScalar() {
-		return false
+	if f == nil || f.special || !f.directScalar() || f.lenient != nil {
+		return false // lenient: its messages name the block (statements)
 	}
 	kpos := p.pos()
 	if p.seen != p.ln+1 { // setLast, with the position at hand
@@ -783,7 +783,7 @@ func (p *parser) valueLine(base unsafe.Pointer, s *blockSchema, pos *Pos) bool {
 	}
 	p.args = append(p.args[:0], ws[1].Text)
 	p.wi = len(ws)
-	p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, p.args, kpos)
+	p.scalarLine(unsafe.Add(base, f.off), reflect.Value{}, f, kw, p.args, kpos, "")
 	return true
 }
 
@@ -934,7 +934,7 @@ func (p *parser) field(fv reflect.Value, f *fieldInfo, kw string, args []string,
 			args = args[:1]
 		}
 		if f.kind == kindScalar {
-			p.scalarLine(unsafe.Pointer(fv.UnsafeAddr()), fv, f, kw, args, pos)
+			p.scalarLine(unsafe.Pointer(fv.UnsafeAddr()), fv, f, kw, args, pos, where)
 			return
 		}
 		nv := reflect.New(f.elem)
@@ -1352,7 +1352,7 @@ func (f *fieldInfo) directScalar() bool {
 // for the types scalar does not set itself; directScalar), from a line's
 // words, with keepalived's messages for the words it ignores and for a
 // value it cannot read.
-func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos) {
+func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw string, args []string, pos Pos, where string) {
 	// The words are counted first: most lines have one.
 	switch {
 	case len(args) > 0 && f.scalar == scFlag:
@@ -1365,7 +1365,46 @@ func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, k
 		p.sink.warnf(pos, "%s: %v: read as %s, as keepalived reads it", kw, err, f.badAs)
 		err = p.scalar(at, fv, f, []string{f.badAs})
 	}
+	if err != nil && f.lenient != nil && len(args) > 0 {
+		p.lenientValue(at, fv, f, kw, args[0], pos, where)
+		return
+	}
 	p.valueErr(pos, kw, err)
+}
+
+// lenientValue reads a number that did not parse for a field with a
+// `ka:",lenient=..."` tag: keepalived -t's two messages (its reader's and
+// its handler's, lenientMsgs), then the daemon's reading of it, if any
+// (lenientRange.read).
+func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw, word string, pos Pos, where string) {
+	r := f.lenient
+	if !r.signed && strings.HasPrefix(strings.TrimLeft(word, " \t"), "-") {
+		p.sink.carryf(pos, "negative number '%s'", word)
+	} else {
+		p.sink.carryf(pos, "invalid number '%s'", word)
+	}
+	if m := r.msg; m != "" {
+		name := where
+		if _, n, ok := strings.Cut(where, " "); ok {
+			name = n
+		}
+		if strings.Contains(m, "%[") {
+			p.sink.carryf(pos, m, name, word)
+		} else {
+			p.sink.carryf(pos, "%s", m)
+		}
+	}
+	n, ok := r.read(word)
+	if !ok {
+		return
+	}
+	if n == 0 && r.zeroAs != 0 {
+		p.sink.warnf(pos, "%s: read as 0, then as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, r.zeroAs)
+		n = r.zeroAs
+	} else {
+		p.sink.warnf(pos, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, n)
+	}
+	p.valueErr(pos, kw, p.scalar(at, fv, f, []string{strconv.FormatInt(n, 10)}))
 }
 
 // scalar sets the scalar field f at at from its words: the common types

@@ -111,12 +111,12 @@ type GlobalDefs struct {
 	VRRPMcastGroup4           string    `toml:"vrrp_mcast_group4,omitempty"`
 	VRRPMcastGroup6           string    `toml:"vrrp_mcast_group6,omitempty"`
 	VRRPGarpMasterDelay       *Duration `toml:"vrrp_garp_master_delay,omitempty"`
-	VRRPGarpMasterRepeat      *int      `toml:"vrrp_garp_master_repeat,omitempty"`
+	VRRPGarpMasterRepeat      *int      `toml:"vrrp_garp_master_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
 	VRRPGarpMasterRefresh     *Duration `toml:"vrrp_garp_master_refresh,omitempty"`
-	VRRPGarpMasterRefreshRep  *int      `toml:"vrrp_garp_master_refresh_repeat,omitempty"`
+	VRRPGarpMasterRefreshRep  *int      `toml:"vrrp_garp_master_refresh_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
 	VRRPGarpLowerPrioDelay    *Duration `toml:"vrrp_garp_lower_prio_delay,omitempty"`
-	VRRPGarpLowerPrioRepeat   *int      `toml:"vrrp_garp_lower_prio_repeat,omitempty"`
-	VRRPDownTimerAdverts      *int      `toml:"vrrp_down_timer_adverts,omitempty"`
+	VRRPGarpLowerPrioRepeat   *int      `toml:"vrrp_garp_lower_prio_repeat,omitempty" ka:",lenient=u:0:2147483647"`
+	VRRPDownTimerAdverts      *int      `toml:"vrrp_down_timer_adverts,omitempty" ka:",lenient=u:1:100"`
 	VRRPGarpInterval          *Duration `toml:"vrrp_garp_interval,omitempty"`
 	VRRPGnaInterval           *Duration `toml:"vrrp_gna_interval,omitempty"`
 	VRRPMinGarp               *bool     `toml:"vrrp_min_garp,omitempty"`
@@ -124,7 +124,7 @@ type GlobalDefs struct {
 	VRRPVmacGarpIntvl         Args      `toml:"vrrp_vmac_garp_intvl,omitempty"` // deprecated spelling of vrrp_garp_extra_if
 	VRRPLowerPrioNoAdvert     *bool     `toml:"vrrp_lower_prio_no_advert,omitempty"`
 	VRRPHigherPrioSendAdvert  *bool     `toml:"vrrp_higher_prio_send_advert,omitempty"`
-	VRRPVersion               *int      `toml:"vrrp_version,omitempty"`
+	VRRPVersion               *int      `toml:"vrrp_version,omitempty" ka:",lenient=i:2:3"`
 	VRRPIPTables              Args      `toml:"vrrp_iptables,omitempty"` // keepalived 2.2.7 takes it as nftables
 	VRRPIPSets                Args      `toml:"vrrp_ipsets,omitempty"`
 	NFTables                  Args      `toml:"nftables,omitempty"` // [TABLE]

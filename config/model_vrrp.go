@@ -6,11 +6,11 @@ type VRRPScript struct {
 	Pos      Pos       `toml:"-"`
 	Name     string    `toml:"-"`
 	Script   Script    `toml:"script,omitempty" ka:",first"` // the user is vrrp_script's own user line
-	Interval *Duration `toml:"interval,omitempty"`
-	Timeout  *Duration `toml:"timeout,omitempty"`
+	Interval *Duration `toml:"interval,omitempty" ka:",lenient=u:0:4294:1"`
+	Timeout  *Duration `toml:"timeout,omitempty" ka:",lenient=u:0:4294:1"`
 	Weight   Weight    `toml:"weight,omitempty"`
-	Rise     *int      `toml:"rise,omitempty"`
-	Fall     *int      `toml:"fall,omitempty"`
+	Rise     *int      `toml:"rise,omitempty" ka:",lenient=u:1:2147483647"`
+	Fall     *int      `toml:"fall,omitempty" ka:",lenient=u:1:2147483647"`
 	User     Args      `toml:"user,omitempty"` // USER [GROUP]
 	InitFail bool      `toml:"init_fail,omitempty"`
 	Unparsed Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`
@@ -113,7 +113,7 @@ type Instance struct {
 	VirtualRouterID *int      `toml:"virtual_router_id,omitempty"`
 	Priority        *int      `toml:"priority,omitempty"`
 	AdvertInt       *Duration `toml:"advert_int,omitempty"`
-	Version         *int      `toml:"version,omitempty"`
+	Version         *int      `toml:"version,omitempty" ka:",lenient=i:2:3"`
 
 	UseVMAC            Args `toml:"use_vmac,omitempty"` // [NAME] [MAC], either or both
 	UseVMACAddr        bool `toml:"use_vmac_addr,omitempty"`
@@ -156,7 +156,7 @@ type Instance struct {
 	Preempt          bool      `toml:"preempt,omitempty"`
 	NoPreempt        bool      `toml:"nopreempt,omitempty"`
 	PreemptDelay     *Duration `toml:"preempt_delay,omitempty"`
-	Debug            *int      `toml:"debug,omitempty"`
+	Debug            *int      `toml:"debug,omitempty" ka:",lenient=u:0:4"`
 
 	NotifyBackup           Script    `toml:"notify_backup,omitempty"`
 	NotifyMaster           Script    `toml:"notify_master,omitempty"`
@@ -172,11 +172,11 @@ type Instance struct {
 
 	GarpMasterDelay         *Duration `toml:"garp_master_delay,omitempty"`
 	GarpMasterRefresh       *Duration `toml:"garp_master_refresh,omitempty"`
-	GarpMasterRepeat        *int      `toml:"garp_master_repeat,omitempty"`
-	GarpMasterRefreshRepeat *int      `toml:"garp_master_refresh_repeat,omitempty"`
+	GarpMasterRepeat        *int      `toml:"garp_master_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
+	GarpMasterRefreshRepeat *int      `toml:"garp_master_refresh_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
 	GarpLowerPrioDelay      *Duration `toml:"garp_lower_prio_delay,omitempty"`
-	GarpLowerPrioRepeat     *int      `toml:"garp_lower_prio_repeat,omitempty"`
-	DownTimerAdverts        *int      `toml:"down_timer_adverts,omitempty"`
+	GarpLowerPrioRepeat     *int      `toml:"garp_lower_prio_repeat,omitempty" ka:",lenient=u:0:2147483647"`
+	DownTimerAdverts        *int      `toml:"down_timer_adverts,omitempty" ka:",lenient=u:1:100"`
 	GarpExtraIf             Args      `toml:"garp_extra_if,omitempty"`   // [all] SECONDS
 	VMACGarpIntvl           Args      `toml:"vmac_garp_intvl,omitempty"` // deprecated spelling of garp_extra_if
 	LowerPrioNoAdvert       *bool     `toml:"lower_prio_no_advert,omitempty"`

@@ -24,7 +24,9 @@ import (
 // never loses them. `ka:"-,body"` marks a list that takes every line of the
 // block (virtual_server_group members have no keyword). `ka:",bare=V"` gives
 // the value of a keyword written with none, `ka:",badas=V"` the value keepalived
-// reads one it cannot read as, and `ka:",first"` makes the words after the
+// reads one it cannot read as, `ka:",lenient=u:LO:HI"` (or i:) the range in
+// which keepalived's daemon reads a number with junk after its digits as
+// those digits (lenientNumber), and `ka:",first"` makes the words after the
 // first ignored (with a warning), as keepalived's handler ignores them. `ka:",ms"` reads a Duration in milliseconds instead of
 // seconds, and `ka:",us"` in microseconds.
 
@@ -64,7 +66,11 @@ type fieldInfo struct {
 	bare  string       // the value a keyword written alone stands for
 	alone *aloneRule   // keepalived's reading of the keyword written alone, if not null_strvec's (alone.go)
 	badAs string       // the value keepalived reads a value it cannot read as (`ka:",badas=V"`)
-	first bool         // keepalived reads the first word only (`ka:",first"`)
+	// lenient: keepalived's daemon reads a number with junk after its
+	// digits as those digits when they are in range (`ka:",lenient=u:LO:HI"`,
+	// or i: for a signed number); see lenientRange.read.
+	lenient *lenientRange
+	first   bool // keepalived reads the first word only (`ka:",first"`)
 
 	plain  bool       // for kindLines: entries are plain strings, one per word
 	scalar scalarKind // for kindScalar: which fast path sets it
@@ -256,6 +262,9 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		}
 		fi, body := newFieldInfo(f, tomlTag, kaName, kaOpts)
 		fi.alone = aloneRuleOf(t, fi.kw)
+		if fi.lenient != nil {
+			fi.lenient.msg = lenientMsgs[t.Name()+"."+fi.kw]
+		}
 		if body {
 			bodyKey = tomlTag
 		}
@@ -289,6 +298,8 @@ func newFieldInfo(f reflect.StructField, tomlTag, kaName, kaOpts string) (fi fie
 			fi.bare = strings.TrimPrefix(o, "bare=")
 		case strings.HasPrefix(o, "badas="):
 			fi.badAs = strings.TrimPrefix(o, "badas=")
+		case strings.HasPrefix(o, "lenient="):
+			fi.lenient = parseLenient(strings.TrimPrefix(o, "lenient="))
 		case o == "first":
 			fi.first = true
 		case o == "body":

@@ -218,6 +218,14 @@ func (v *validator) scriptValues(name string, s *VRRPScript) {
 				v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
 			}
 			*kw.d = nil
+			// keepalived -t ignores a fraction; the daemon reads the whole
+			// seconds before it (read_unsigned_func with ignore_error,
+			// lenientRange.read), and 0 as 1.
+			if secs := d.D() / time.Second; d.D() > 0 && d.D()%time.Second != 0 && secs <= 4294 {
+				v.warnf(at, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw.name, max(secs, 1))
+				whole := Duration(max(secs, 1) * time.Second)
+				*kw.d = &whole
+			}
 		case d.D() == 0:
 			v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
 			one := Duration(time.Second)

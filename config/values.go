@@ -345,3 +345,75 @@ func SplitScript(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// lenientRange is a `ka:",lenient=..."` tag: the range of keepalived's
+// read_unsigned_func (u) or read_int_func (i) for a keyword its handler
+// reads with ignore_error.
+type lenientRange struct {
+	signed bool
+	lo, hi int64
+	// zeroAs is what the handler makes of 0 (0: nothing).
+	zeroAs int64
+	// msg is keepalived -t's second message for a word it cannot read
+	// (%[1]s the block's name, %[2]s the word), from lenientMsgs.
+	msg string
+}
+
+// parseLenient reads "u:LO:HI" or "i:LO:HI", and ":Z" after it when the
+// handler takes 0 as Z; a malformed tag is a programming error.
+func parseLenient(s string) *lenientRange {
+	f := strings.Split(s, ":")
+	if len(f) != 3 && len(f) != 4 || f[0] != "u" && f[0] != "i" {
+		panic("config: bad lenient tag " + s)
+	}
+	lo, err1 := strconv.ParseInt(f[1], 10, 64)
+	hi, err2 := strconv.ParseInt(f[2], 10, 64)
+	r := &lenientRange{signed: f[0] == "i", lo: lo, hi: hi}
+	var err3 error
+	if len(f) == 4 {
+		r.zeroAs, err3 = strconv.ParseInt(f[3], 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
+		panic("config: bad lenient tag " + s)
+	}
+	return r
+}
+
+// read is what keepalived's daemon makes of a word its read_unsigned_func
+// or read_int_func finds junk in, when called with ignore_error: outside
+// config test mode (keepalived -t) it takes what strtoul/strtol read
+// before the junk ("3x" is 3, "x" is 0) if that is in range, and goes on.
+// Measured with keepalived's configuration dump (internal/kacompare
+// TestLenientNumbers). ok is false when it ignores the line.
+func (r *lenientRange) read(w string) (int64, bool) {
+	t := strings.TrimLeft(w, " \t\n\v\f\r")
+	neg := false
+	switch {
+	case strings.HasPrefix(t, "+"):
+		t = t[1:]
+	case strings.HasPrefix(t, "-"):
+		if !r.signed {
+			return 0, false // strtoul wraps it past any range
+		}
+		neg, t = true, t[1:]
+	}
+	end := 0
+	for end < len(t) && t[end] >= '0' && t[end] <= '9' {
+		end++
+	}
+	if end == len(t) {
+		return 0, false // no junk: not a number this reads otherwise
+	}
+	var n int64
+	if end > 0 {
+		v, err := strconv.ParseInt(t[:end], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n = v
+	}
+	if neg {
+		n = -n
+	}
+	return n, n >= r.lo && n <= r.hi
+}

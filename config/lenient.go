@@ -1,0 +1,25 @@
+package config
+
+// lenientMsgs are keepalived 2.2.7 -t's messages for a word its handler's
+// reader could not read, on the keywords with a `ka:",lenient=..."` tag
+// ("GoTypeName.keyword"): %[1]s is the block's name, %[2]s the word. Each
+// follows its reader's own message ("invalid number 'x'"); keepalived's
+// daemon reads the word all the same when its digits are in range
+// (lenientRange.read). Measured: testdata/verdicts/lenient-numbers.conf.
+var lenientMsgs = map[string]string{
+	"GlobalDefs.vrrp_garp_master_repeat":         "vrrp_garp_master_repeat '%[2]s' invalid - ignoring",
+	"GlobalDefs.vrrp_garp_master_refresh_repeat": "vrrp_garp_master_refresh_repeat '%[2]s' invalid - ignoring",
+	"GlobalDefs.vrrp_garp_lower_prio_repeat":     "Invalid vrrp_garp_lower_prio_repeat '%[2]s'",
+	"GlobalDefs.vrrp_down_timer_adverts":         "Invalid vrrp_down_timer_adverts [1:100] '%[2]s'",
+	"GlobalDefs.vrrp_version":                    "VRRP Error: Version must be either 2 or 3",
+	"Instance.garp_master_repeat":                "(%[1]s): garp_master_repeat '%[2]s' invalid - ignoring",
+	"Instance.garp_master_refresh_repeat":        "(%[1]s): garp_master_refresh_repeat '%[2]s' invalid - ignoring",
+	"Instance.garp_lower_prio_repeat":            "(%[1]s): Invalid garp_lower_prio_repeat '%[2]s'",
+	"Instance.down_timer_adverts":                "(%[1]s): Invalid down_timer_adverts [1:100] '%[2]s'",
+	"Instance.version":                           "(%[1]s): Version must be either 2 or 3",
+	"Instance.debug":                             "(%[1]s) Debug value '%[2]s' not valid; must be between 0-4",
+	"VRRPScript.interval":                        "(%[1]s): vrrp script interval '%[2]s' must be between 1 and 4294 - ignoring",
+	"VRRPScript.timeout":                         "(%[1]s): vrrp script timeout '%[2]s' invalid - ignoring",
+	"VRRPScript.rise":                            "(%[1]s): vrrp script rise value '%[2]s' invalid, defaulting to 1",
+	"VRRPScript.fall":                            "(%[1]s): vrrp script fall value '%[2]s' invalid, defaulting to 1",
+}
