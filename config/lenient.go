@@ -22,4 +22,6 @@ var lenientMsgs = map[string]string{
 	"VRRPScript.timeout":                         "(%[1]s): vrrp script timeout '%[2]s' invalid - ignoring",
 	"VRRPScript.rise":                            "(%[1]s): vrrp script rise value '%[2]s' invalid, defaulting to 1",
 	"VRRPScript.fall":                            "(%[1]s): vrrp script fall value '%[2]s' invalid, defaulting to 1",
+	"TrackProcess.quorum":                        "Quorum (%[2]s) for vrrp_track_process %[1]s must be between [1..65535] inclusive. Ignoring...",
+	"TrackProcess.quorum_max":                    "quorum_max (%[2]s) for vrrp_track_process %[1]s must be between [0..65535] inclusive. Ignoring...",
 }

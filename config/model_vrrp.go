@@ -35,8 +35,8 @@ type TrackProcess struct {
 	Process        Args      `toml:"process,omitempty"`     // NAME [ARGS...]
 	ParamMatch     *string   `toml:"param_match,omitempty"` // [initial|partial]; alone (""): exact
 	Weight         Weight    `toml:"weight,omitempty"`
-	Quorum         *int      `toml:"quorum,omitempty"`
-	QuorumMax      *int      `toml:"quorum_max,omitempty"`
+	Quorum         *int      `toml:"quorum,omitempty" ka:",lenient=u:1:65535"`
+	QuorumMax      *int      `toml:"quorum_max,omitempty" ka:",lenient=u:0:65535"`
 	Delay          *Duration `toml:"delay,omitempty"`
 	TerminateDelay *Duration `toml:"terminate_delay,omitempty"`
 	ForkDelay      *Duration `toml:"fork_delay,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,21 @@ var scriptFields = map[string]func(d *vrrp.ScriptDef) string{
 	"Fall":     func(d *vrrp.ScriptDef) string { return strconv.Itoa(d.Fall) },
 }
 
+// processFields are the vrrp_track_process dump lines TestLenientNumbers
+// compares, with kt's value for each ("" where the dump has no line: no
+// maximum).
+var processFields = map[string]func(d *vrrp.ProcessDef) string{
+	"Min processes": func(d *vrrp.ProcessDef) string { return strconv.Itoa(d.Quorum) },
+	"Max processes": func(d *vrrp.ProcessDef) string {
+		if d.QuorumMax >= 65536 {
+			return ""
+		}
+		return strconv.Itoa(d.QuorumMax)
+	},
+}
+
+var dumpProcessRE = regexp.MustCompile(`VRRP Track process = (\S+)`)
+
 // TestLenientNumbers: a number with junk after its digits, on a keyword
 // keepalived 2.2.7's handler reads with ignore_error, is read by its
 // daemon as those digits when they are in range ("4z" is 4, "x_bad" 0),
@@ -39,7 +55,7 @@ var scriptFields = map[string]func(d *vrrp.ScriptDef) string{
 // are kt's.
 func TestLenientNumbers(t *testing.T) {
 	eff, dump := runAndDump(t, filepath.Join("testdata", "numbers", "lenient.conf"))
-	ka, kaScripts := map[string]map[string]string{}, map[string]map[string]string{}
+	ka, kaScripts, kaProcesses := map[string]map[string]string{}, map[string]map[string]string{}, map[string]map[string]string{}
 	var cur map[string]string
 	var fields func(string) bool
 	for _, l := range strings.Split(string(dump), "\n") {
@@ -47,6 +63,11 @@ func TestLenientNumbers(t *testing.T) {
 		if m := dumpInstanceRE.FindStringSubmatch(l); m != nil {
 			cur, fields = map[string]string{}, func(n string) bool { return lenientFields[n] != nil }
 			ka[m[1]] = cur
+			continue
+		}
+		if m := dumpProcessRE.FindStringSubmatch(l); m != nil {
+			cur, fields = map[string]string{}, func(n string) bool { return processFields[n] != nil }
+			kaProcesses[m[1]] = cur
 			continue
 		}
 		if m := dumpScriptRE.FindStringSubmatch(l); m != nil {
@@ -67,9 +88,17 @@ func TestLenientNumbers(t *testing.T) {
 	if len(ics) != 3 || len(ka) != 3 || len(kaScripts) != 2 {
 		t.Fatalf("kt runs %d instances, keepalived's dump shows %d:\n%s", len(ics), len(ka), tail(string(dump)))
 	}
-	scripts := 0
+	scripts, processes := 0, 0
 	for _, ic := range ics {
 		for _, tr := range ic.Track {
+			if tr.Kind == vrrp.TrackProcess && tr.Process != nil {
+				processes++
+				for name, get := range processFields {
+					if got, want := get(tr.Process), kaProcesses[tr.Name][name]; got != want {
+						t.Errorf("vrrp_track_process %s %s: kt %q, keepalived %q", tr.Name, name, got, want)
+					}
+				}
+			}
 			if tr.Kind != vrrp.TrackScript || tr.Script == nil {
 				continue
 			}
@@ -87,7 +116,7 @@ func TestLenientNumbers(t *testing.T) {
 			}
 		}
 	}
-	if scripts != 2 {
-		t.Errorf("kt's instances track %d scripts, want 2", scripts)
+	if scripts != 2 || processes != 2 || len(kaProcesses) != 2 {
+		t.Errorf("kt's instances track %d scripts and %d processes, want 2 and 2; keepalived's dump shows %d processes", scripts, processes, len(kaProcesses))
 	}
 }
