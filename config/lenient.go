@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // lenientMsgs are keepalived 2.2.7 -t's messages for a word its handler's
 // reader could not read, on the keywords with a `ka:",lenient=..."` tag
 // ("GoTypeName.keyword"): %[1]s is the block's name, %[2]s the word. Each
@@ -23,5 +25,27 @@ var lenientMsgs = map[string]string{
 	"VRRPScript.rise":                            "(%[1]s): vrrp script rise value '%[2]s' invalid, defaulting to 1",
 	"VRRPScript.fall":                            "(%[1]s): vrrp script fall value '%[2]s' invalid, defaulting to 1",
 	"TrackProcess.quorum":                        "Quorum (%[2]s) for vrrp_track_process %[1]s must be between [1..65535] inclusive. Ignoring...",
+	"GlobalDefs.smtp_connect_timeout":            "smtp_connect_timeout '%[2]s' must be in [0, 4294] - ignoring",
+	"GlobalDefs.startup_script_timeout":          "startup_script_timeout '%[2]s' must be in [1, 1000] - ignoring",
+	"GlobalDefs.shutdown_script_timeout":         "shutdown_script_timeout '%[2]s' must be in [1, 1000] - ignoring",
 	"TrackProcess.quorum_max":                    "quorum_max (%[2]s) for vrrp_track_process %[1]s must be between [0..65535] inclusive. Ignoring...",
+}
+
+// daemonSeconds is keepalived's daemon's reading of a time its handler
+// reads as whole seconds (read_unsigned_func with ignore_error) that was
+// written with a fraction, which keepalived -t ignores: the whole seconds
+// before it, when in [lo, hi], and zeroAs for 0 when the handler takes 0
+// so (0: it does not). It says so at at; nil when the daemon ignores the
+// line too.
+func (v *validator) daemonSeconds(at Pos, kw string, d Duration, lo, hi, zeroAs int64) *Duration {
+	secs := int64(d.D() / time.Second)
+	if d.D() < 0 || d.D()%time.Second == 0 || secs < lo || secs > hi {
+		return nil
+	}
+	if secs == 0 && zeroAs != 0 {
+		secs = zeroAs
+	}
+	v.warnf(at, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, secs)
+	whole := Duration(time.Duration(secs) * time.Second)
+	return &whole
 }

@@ -76,7 +76,7 @@ type GlobalDefs struct {
 	NotificationEmailFrom string    `toml:"notification_email_from,omitempty"`
 	SMTPServer            Endpoint  `toml:"smtp_server,omitempty"`
 	SMTPHeloName          string    `toml:"smtp_helo_name,omitempty"`
-	SMTPConnectTimeout    *Duration `toml:"smtp_connect_timeout,omitempty"`
+	SMTPConnectTimeout    *Duration `toml:"smtp_connect_timeout,omitempty" ka:",lenient=u:0:4294:1"`
 	NotificationEmail     []string  `toml:"notification_email,omitempty"`
 	SMTPAlert             *bool     `toml:"smtp_alert,omitempty"`
 	SMTPAlertVRRP         *bool     `toml:"smtp_alert_vrrp,omitempty"`
@@ -89,9 +89,9 @@ type GlobalDefs struct {
 	SMTPNoStartTLS bool   `toml:"smtp_no_starttls,omitempty" ka:"-"`
 
 	StartupScript         Script    `toml:"startup_script,omitempty"`
-	StartupScriptTimeout  *Duration `toml:"startup_script_timeout,omitempty"`
+	StartupScriptTimeout  *Duration `toml:"startup_script_timeout,omitempty" ka:",lenient=u:1:1000"`
 	ShutdownScript        Script    `toml:"shutdown_script,omitempty"`
-	ShutdownScriptTimeout *Duration `toml:"shutdown_script_timeout,omitempty"`
+	ShutdownScriptTimeout *Duration `toml:"shutdown_script_timeout,omitempty" ka:",lenient=u:1:1000"`
 	MaxAutoPriority       *int      `toml:"max_auto_priority,omitempty" ka:",bare=99"` // alone: SCHED_RR's maximum, 99 on Linux
 	MinAutoPriorityDelay  *Duration `toml:"min_auto_priority_delay,omitempty" ka:",us"`
 

@@ -68,9 +68,13 @@ func (v *validator) globalVRRPTimers(g *GlobalDefs) {
 		d    **Duration
 	}{{"startup_script_timeout", &g.StartupScriptTimeout}, {"shutdown_script_timeout", &g.ShutdownScriptTimeout}} {
 		if d := *kw.d; d != nil && (d.D() < time.Second || d.D() > 1000*time.Second || d.D()%time.Second != 0) {
-			v.carryf(p.Of(kw.name), "number '%s' outside range [1, 1000]", formatDuration(*d, ""))
+			if d.D()%time.Second != 0 {
+				v.carryf(p.Of(kw.name), "invalid number '%s'", formatDuration(*d, ""))
+			} else {
+				v.carryf(p.Of(kw.name), "number '%s' outside range [1, 1000]", formatDuration(*d, ""))
+			}
 			v.carryf(p.Of(kw.name), "%s '%s' must be in [1, 1000] - ignoring", kw.name, formatDuration(*d, ""))
-			*kw.d = nil
+			*kw.d = v.daemonSeconds(p.Of(kw.name), kw.name, *d, 1, 1000, 0)
 		}
 	}
 	if n := g.VRRPDownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
@@ -217,15 +221,7 @@ func (v *validator) scriptValues(name string, s *VRRPScript) {
 			} else {
 				v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
 			}
-			*kw.d = nil
-			// keepalived -t ignores a fraction; the daemon reads the whole
-			// seconds before it (read_unsigned_func with ignore_error,
-			// lenientRange.read), and 0 as 1.
-			if secs := d.D() / time.Second; d.D() > 0 && d.D()%time.Second != 0 && secs <= 4294 {
-				v.warnf(at, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw.name, max(secs, 1))
-				whole := Duration(max(secs, 1) * time.Second)
-				*kw.d = &whole
-			}
+			*kw.d = v.daemonSeconds(at, kw.name, *d, 0, 4294, 1)
 		case d.D() == 0:
 			v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
 			one := Duration(time.Second)

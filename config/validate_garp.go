@@ -89,6 +89,10 @@ func (v *validator) globalNumbers(g *GlobalDefs) {
 	if d := g.SMTPConnectTimeout; d != nil {
 		at := g.Pos.Of("smtp_connect_timeout")
 		switch n, text := wholeSeconds(d); {
+		case d.D()%time.Second != 0 && d.D() > 0:
+			v.carryf(at, "invalid number '%s'", text)
+			v.carryf(at, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", text)
+			g.SMTPConnectTimeout = v.daemonSeconds(at, "smtp_connect_timeout", *d, 0, 4294, 1)
 		case n < 0 || n > 4294:
 			v.carryf(at, "%s", kaUnsigned(n, 0, 4294))
 			v.carryf(at, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", text)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -46,6 +47,10 @@ var processFields = map[string]func(d *vrrp.ProcessDef) string{
 
 var dumpProcessRE = regexp.MustCompile(`VRRP Track process = (\S+)`)
 
+// globalTimeRE finds the global times TestLenientNumbers compares in the
+// dump of global_defs (global_data.c dump_global_data).
+var globalTimeRE = regexp.MustCompile(`(Smtp server connection timeout = )(\d+)`)
+
 // TestLenientNumbers: a number with junk after its digits, on a keyword
 // keepalived 2.2.7's handler reads with ignore_error, is read by its
 // daemon as those digits when they are in range ("4z" is 4, "x_bad" 0),
@@ -56,6 +61,7 @@ var dumpProcessRE = regexp.MustCompile(`VRRP Track process = (\S+)`)
 func TestLenientNumbers(t *testing.T) {
 	eff, dump := runAndDump(t, filepath.Join("testdata", "numbers", "lenient.conf"))
 	ka, kaScripts, kaProcesses := map[string]map[string]string{}, map[string]map[string]string{}, map[string]map[string]string{}
+	kaGlobal := map[string]string{}
 	var cur map[string]string
 	var fields func(string) bool
 	for _, l := range strings.Split(string(dump), "\n") {
@@ -63,6 +69,10 @@ func TestLenientNumbers(t *testing.T) {
 		if m := dumpInstanceRE.FindStringSubmatch(l); m != nil {
 			cur, fields = map[string]string{}, func(n string) bool { return lenientFields[n] != nil }
 			ka[m[1]] = cur
+			continue
+		}
+		if m := globalTimeRE.FindStringSubmatch(l); m != nil {
+			kaGlobal[strings.Fields(m[1])[0]] = m[2]
 			continue
 		}
 		if m := dumpProcessRE.FindStringSubmatch(l); m != nil {
@@ -87,6 +97,18 @@ func TestLenientNumbers(t *testing.T) {
 	}
 	if len(ics) != 3 || len(ka) != 3 || len(kaScripts) != 2 {
 		t.Fatalf("kt runs %d instances, keepalived's dump shows %d:\n%s", len(ics), len(ka), tail(string(dump)))
+	}
+	g := eff.Global
+	// The startup and shutdown scripts' timeouts are the parent's: its
+	// dump is not in this output.
+	for name, d := range map[string]*config.Duration{"Smtp": g.SMTPConnectTimeout} {
+		got := "unset"
+		if d != nil {
+			got = strconv.Itoa(int(d.D().Seconds()))
+		}
+		if want := kaGlobal[name]; got != want {
+			t.Errorf("global %s timeout: kt %s, keepalived %q", name, got, want)
+		}
 	}
 	scripts, processes := 0, 0
 	for _, ic := range ics {
