@@ -609,7 +609,8 @@ func (h hostOverride) write(o *tomlOut) {
 	if o.b.Len() > 0 {
 		o.b.WriteByte('\n')
 	}
-	fmt.Fprintf(&o.b, "%s what host %s (kt run --config-id %s, or that host name) runs differently\n", generatedMark, h.id, h.id)
+	id := tomlCommentText(h.id) // a comment cannot hold control characters
+	fmt.Fprintf(&o.b, "%s what host %s (kt run --config-id %s, or that host name) runs differently\n", generatedMark, id, id)
 	o.noBlank = true
 	writeGeneric(o, &h, m, []string{"host", h.id}, false)
 }
