@@ -143,20 +143,13 @@ func (p *parser) alone(b blockRef, f *fieldInfo, kw string, pos Pos, where strin
 			return true, nil
 		}
 	}
-	name := where
-	if _, n, ok := strings.Cut(where, " "); ok {
-		name = n
-	}
+	name := blockName(where)
 	if r.nameOf != nil {
 		name = r.nameOf(b.at)
 	}
 	pad := strings.Repeat(" ", max(len(name)-2, 0))
 	for _, m := range r.msgs {
-		if strings.Contains(m, "%[") {
-			p.sink.carryf(pos, m, name, pad)
-		} else {
-			p.sink.carryf(pos, "%s", m)
-		}
+		p.carryMsg(pos, m, name, pad)
 	}
 	if r.note != "" {
 		p.sink.warnf(pos, "%s", r.note)
@@ -168,4 +161,23 @@ func (p *parser) alone(b blockRef, f *fieldInfo, kw string, pos Pos, where strin
 		return false, []string{r.bare}
 	}
 	return true, nil
+}
+
+// blockName is the name in a block's where ("vrrp_instance VI_1": VI_1),
+// or where itself for a block without one.
+func blockName(where string) string {
+	if _, n, ok := strings.Cut(where, " "); ok {
+		return n
+	}
+	return where
+}
+
+// carryMsg reports one of keepalived's messages from a table: a format
+// with %[1]s and %[2]s for a and b, or a fixed text.
+func (p *parser) carryMsg(pos Pos, m, a, b string) {
+	if strings.Contains(m, "%[") {
+		p.sink.carryf(pos, m, a, b)
+	} else {
+		p.sink.carryf(pos, "%s", m)
+	}
 }

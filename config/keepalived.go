@@ -1211,7 +1211,7 @@ func (p *parser) lines(fv reflect.Value, f *fieldInfo, kw, where string, open Po
 }
 
 // isGarpInterfaces: keepalived reports what it makes of a garp_group's
-// interfaces at the end of the block (GarpInterfacesEnd).
+// interfaces at the end of the block (GarpGroup.InterfacesEnd).
 func isGarpInterfaces(kw, where string) bool { return kw == "interfaces" && where == "garp_group" }
 
 // noteEnd records, among the keywords of the block being read, the line of
@@ -1383,16 +1383,8 @@ func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo,
 	} else {
 		p.sink.carryf(pos, "invalid number '%s'", word)
 	}
-	if m := r.msg; m != "" {
-		name := where
-		if _, n, ok := strings.Cut(where, " "); ok {
-			name = n
-		}
-		if strings.Contains(m, "%[") {
-			p.sink.carryf(pos, m, name, word)
-		} else {
-			p.sink.carryf(pos, "%s", m)
-		}
+	if r.msg != "" {
+		p.carryMsg(pos, r.msg, blockName(where), word)
 	}
 	n, ok := r.read(word)
 	if !ok {
