@@ -157,31 +157,7 @@ func (v *validator) bfdInstances() {
 		v.bfdInterval(b, "min_rx", &b.MinRx, 1)
 		v.bfdInterval(b, "min_tx", &b.MinTx, 1)
 		v.bfdInterval(b, "idle_tx", &b.IdleTx, bfdIdleTxMin)
-		if m := b.Multiplier; m != nil && (*m < 1 || *m > 255) {
-			v.carryf(p.Of("multiplier"), "number '%d' outside range [1, 255]", *m)
-			v.carryf(p.Of("multiplier"), "Configuration error: BFD instance %s multiplier value %d not valid (must be in range [1-255]), ignoring", name, *m)
-			b.Multiplier = nil
-		}
-		for _, kw := range []struct {
-			name string
-			n    **int
-		}{{"ttl", &b.TTL}, {"hoplimit", &b.HopLimit}} {
-			if n := *kw.n; n != nil && (*n < 1 || *n > 255) {
-				v.carryf(p.Of(kw.name), "number '%d' outside range [1, 255]", *n)
-				v.carryf(p.Of(kw.name), "Configuration error: BFD instance %s ttl/hoplimit value %d not valid (must be in range [1-255]), ignoring", name, *n)
-				*kw.n = nil
-			}
-		}
-		if h := b.MaxHops; h != nil && (*h < -1 || *h > 255) {
-			v.carryf(p.Of("max_hops"), "number '%d' outside range [-1, 255]", *h)
-			v.carryf(p.Of("max_hops"), "Configuration error: BFD instance %s max_hops value %d not valid (must be in range [-1-255]), ignoring", name, *h)
-			b.MaxHops = nil
-		}
-		if w := b.Weight; w.Set && (w.Value < -253 || w.Value > 253) {
-			v.carryf(p.Of("weight"), "number '%d' outside range [-253, 253]", w.Value)
-			v.carryf(p.Of("weight"), "Configuration error: BFD instance %s weight value %d not valid (must be in range [-253-253]), ignoring", name, w.Value)
-			b.Weight = Weight{Reverse: w.Reverse}
-		}
+		v.bfdNumbers(name, b)
 		end := p.EndPos()
 		src := b.EffectiveSource()
 		switch {
@@ -217,6 +193,41 @@ func (v *validator) bfdInstances() {
 			b.MaxHops = &t
 		}
 		live = append(live, b)
+	}
+}
+
+// bfdNumbers checks a bfd_instance's multiplier, ttl, hoplimit, max_hops
+// and weight as keepalived's handlers read them: out of range, the line is
+// ignored.
+func (v *validator) bfdNumbers(name string, b *BFDInstance) {
+	p := b.Pos
+	if m := b.Multiplier; m != nil && (*m < 1 || *m > 255) {
+		v.carryf(p.Of("multiplier"), "number '%d' outside range [1, 255]", *m)
+		v.carryf(p.Of("multiplier"), "Configuration error: BFD instance %s multiplier value %d not valid (must be in range [1-255]), ignoring", name, *m)
+		b.Multiplier = nil
+	}
+	for _, kw := range []struct {
+		name string
+		n    **int
+	}{{"ttl", &b.TTL}, {"hoplimit", &b.HopLimit}} {
+		if n := *kw.n; n != nil && (*n < 1 || *n > 255) {
+			v.carryf(p.Of(kw.name), "number '%d' outside range [1, 255]", *n)
+			v.carryf(p.Of(kw.name), "Configuration error: BFD instance %s ttl/hoplimit value %d not valid (must be in range [1-255]), ignoring", name, *n)
+			*kw.n = nil
+		}
+	}
+	if h := b.MaxHops; h != nil && (*h < -1 || *h > 255) {
+		v.carryf(p.Of("max_hops"), "number '%d' outside range [-1, 255]", *h)
+		v.carryf(p.Of("max_hops"), "Configuration error: BFD instance %s max_hops value %d not valid (must be in range [-1-255]), ignoring", name, *h)
+		b.MaxHops = nil
+	}
+	const msg = "Configuration error: BFD instance %s weight value %s not valid (must be in range [-253-253]), ignoring"
+	if w := b.Weight; w.Set && (w.Value < -253 || w.Value > 253) {
+		v.carryf(p.Of("weight"), "number '%d' outside range [-253, 253]", w.Value)
+		v.carryf(p.Of("weight"), msg, name, strconv.Itoa(w.Value))
+		b.Weight = Weight{Reverse: w.Reverse}
+	} else if !v.junkWeight(p.Of("weight"), &b.Weight, 253, msg, name, w.Junk) {
+		b.Weight = Weight{Reverse: w.Reverse}
 	}
 }
 
@@ -301,6 +312,11 @@ func (p *parser) trackBFDEntry(fv reflect.Value, where string, words []string, p
 			p.sink.carryf(pos, "invalid number '%s'", words[2])
 		}
 		p.sink.carryf(pos, "(%s) weight for track bfd %s must be in [-253..253] inclusive. Ignoring...", name, tracked)
+		if n, ok := (&lenientRange{signed: true, lo: -253, hi: 253}).read(words[2]); err != nil && ok {
+			p.sink.warnf(pos, "%s: weight read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", tracked, n)
+			w := int(n)
+			t.Weight = &w
+		}
 	} else {
 		t.Weight = &n
 	}
@@ -309,6 +325,7 @@ func (p *parser) trackBFDEntry(fv reflect.Value, where string, words []string, p
 		case "reverse":
 			t.Reverse = true
 		case "noreverse":
+			t.NoReverse = true
 		default:
 			p.sink.carryf(pos, "(%s) unknown track bfd %s weight option %s - ignoring", name, tracked, words[3])
 			return true

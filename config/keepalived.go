@@ -1361,13 +1361,15 @@ func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, k
 		p.sink.warnf(pos, "%s: extra words ignored after %q", kw, args[0])
 	}
 	err := p.scalar(at, fv, f, args)
-	if err != nil && f.badAs != "" && !errors.Is(err, errNoValue) {
+	if err != nil && f.lenient != nil && len(args) > 0 {
+		if p.lenientValue(at, fv, f, kw, args[0], pos, where) || f.badAs == "" {
+			return
+		}
+		err = p.scalar(at, fv, f, []string{f.badAs})
+		p.sink.warnf(pos, "%s: read as %s, as keepalived reads it", kw, f.badAs)
+	} else if err != nil && f.badAs != "" && !errors.Is(err, errNoValue) {
 		p.sink.warnf(pos, "%s: %v: read as %s, as keepalived reads it", kw, err, f.badAs)
 		err = p.scalar(at, fv, f, []string{f.badAs})
-	}
-	if err != nil && f.lenient != nil && len(args) > 0 {
-		p.lenientValue(at, fv, f, kw, args[0], pos, where)
-		return
 	}
 	p.valueErr(pos, kw, err)
 }
@@ -1375,8 +1377,9 @@ func (p *parser) scalarLine(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, k
 // lenientValue reads a number that did not parse for a field with a
 // `ka:",lenient=..."` tag: keepalived -t's two messages (its reader's and
 // its handler's, lenientMsgs), then the daemon's reading of it, if any
-// (lenientRange.read).
-func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw, word string, pos Pos, where string) {
+// (lenientRange.read). It returns false when the daemon ignores the word
+// too, and f's `badas` value, if any, is for the caller to set.
+func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo, kw, word string, pos Pos, where string) bool {
 	r := f.lenient
 	if !r.signed && strings.HasPrefix(strings.TrimLeft(word, " \t"), "-") {
 		p.sink.carryf(pos, "negative number '%s'", word)
@@ -1388,7 +1391,7 @@ func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo,
 	}
 	n, ok := r.read(word)
 	if !ok {
-		return
+		return false
 	}
 	if n == 0 && r.zeroAs != 0 {
 		p.sink.warnf(pos, "%s: read as 0, then as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, r.zeroAs)
@@ -1397,6 +1400,7 @@ func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo,
 		p.sink.warnf(pos, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, n)
 	}
 	p.valueErr(pos, kw, p.scalar(at, fv, f, []string{strconv.FormatInt(n, 10)}))
+	return true
 }
 
 // scalar sets the scalar field f at at from its words: the common types

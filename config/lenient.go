@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"math"
+	"strings"
+	"time"
+)
 
 // lenientMsgs are keepalived 2.2.7 -t's messages for a word its handler's
 // reader could not read, on the keywords with a `ka:",lenient=..."` tag
@@ -14,6 +18,12 @@ var lenientMsgs = map[string]string{
 	"GlobalDefs.vrrp_garp_lower_prio_repeat":     "Invalid vrrp_garp_lower_prio_repeat '%[2]s'",
 	"GlobalDefs.vrrp_down_timer_adverts":         "Invalid vrrp_down_timer_adverts [1:100] '%[2]s'",
 	"GlobalDefs.vrrp_version":                    "VRRP Error: Version must be either 2 or 3",
+	"GlobalDefs.vrrp_garp_master_delay":          "vrrp_garp_master_delay '%[2]s' invalid - ignoring",
+	"GlobalDefs.vrrp_garp_master_refresh":        "Invalid vrrp_garp_master_refresh '%[2]s' - ignoring",
+	"GlobalDefs.vrrp_garp_lower_prio_delay":      "vrrp_garp_lower_prio_delay '%[2]s' invalid - ignoring",
+	"Instance.garp_master_delay":                 "(%[1]s): garp_master_delay '%[2]s' invalid - ignoring",
+	"Instance.garp_master_refresh":               "(%[1]s): Invalid garp_master_refresh '%[2]s' - ignoring",
+	"Instance.garp_lower_prio_delay":             "(%[1]s): garp_lower_prio_delay '%[2]s' invalid - ignoring",
 	"Instance.garp_master_repeat":                "(%[1]s): garp_master_repeat '%[2]s' invalid - ignoring",
 	"Instance.garp_master_refresh_repeat":        "(%[1]s): garp_master_refresh_repeat '%[2]s' invalid - ignoring",
 	"Instance.garp_lower_prio_repeat":            "(%[1]s): Invalid garp_lower_prio_repeat '%[2]s'",
@@ -48,4 +58,57 @@ func (v *validator) daemonSeconds(at Pos, kw string, d Duration, lo, hi, zeroAs 
 	v.warnf(at, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, secs)
 	whole := Duration(time.Duration(secs) * time.Second)
 	return &whole
+}
+
+// junkWeight reads a weight that is not a number (Weight.Junk) as a
+// handler that calls read_int_func with ignore_error reads it: keepalived
+// -t's two messages (its reader's, then msg with args, the handler's), and
+// the daemon's reading, the digits before the junk when they are in
+// [-lim, lim]. It returns false when the daemon ignores the word too, for
+// the caller to apply the handler's default; true when there was no junk.
+func (v *validator) junkWeight(at Pos, w *Weight, lim int64, msg string, args ...any) bool {
+	if w.Junk == "" {
+		return true
+	}
+	v.carryf(at, "invalid number '%s'", w.Junk)
+	v.carryf(at, msg, args...)
+	n, ok := (&lenientRange{signed: true, lo: -lim, hi: lim}).read(w.Junk)
+	if !ok {
+		return false
+	}
+	v.warnf(at, "weight: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", n)
+	w.Value, w.Set, w.Junk = int(n), true, ""
+	return true
+}
+
+// strtolInt is C's (int)strtol(w, &end, 10): the number before any junk
+// (0 when none), clamped to a long, then truncated to an int.
+func strtolInt(w string) int {
+	t := strings.TrimLeft(w, " \t\n\v\f\r")
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg, t = t[0] == '-', t[1:]
+	}
+	var n uint64
+	over := false
+	for i := 0; i < len(t) && t[i] >= '0' && t[i] <= '9'; i++ {
+		d := uint64(t[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			over = true
+			break
+		}
+		n = n*10 + d
+	}
+	var l int64
+	switch {
+	case neg && (over || n > 1<<63):
+		l = math.MinInt64
+	case neg:
+		l = -int64(n)
+	case over || n > math.MaxInt64:
+		l = math.MaxInt64
+	default:
+		l = int64(n)
+	}
+	return int(int32(l))
 }

@@ -110,11 +110,11 @@ type GlobalDefs struct {
 
 	VRRPMcastGroup4           string    `toml:"vrrp_mcast_group4,omitempty"`
 	VRRPMcastGroup6           string    `toml:"vrrp_mcast_group6,omitempty"`
-	VRRPGarpMasterDelay       *Duration `toml:"vrrp_garp_master_delay,omitempty"`
+	VRRPGarpMasterDelay       *Duration `toml:"vrrp_garp_master_delay,omitempty" ka:",lenient=u:0:4294"`
 	VRRPGarpMasterRepeat      *int      `toml:"vrrp_garp_master_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
-	VRRPGarpMasterRefresh     *Duration `toml:"vrrp_garp_master_refresh,omitempty"`
+	VRRPGarpMasterRefresh     *Duration `toml:"vrrp_garp_master_refresh,omitempty" ka:",lenient=u:0:4294967295,badas=0"`
 	VRRPGarpMasterRefreshRep  *int      `toml:"vrrp_garp_master_refresh_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
-	VRRPGarpLowerPrioDelay    *Duration `toml:"vrrp_garp_lower_prio_delay,omitempty"`
+	VRRPGarpLowerPrioDelay    *Duration `toml:"vrrp_garp_lower_prio_delay,omitempty" ka:",lenient=u:0:4294"`
 	VRRPGarpLowerPrioRepeat   *int      `toml:"vrrp_garp_lower_prio_repeat,omitempty" ka:",lenient=u:0:2147483647"`
 	VRRPDownTimerAdverts      *int      `toml:"vrrp_down_timer_adverts,omitempty" ka:",lenient=u:1:100"`
 	VRRPGarpInterval          *Duration `toml:"vrrp_garp_interval,omitempty"`

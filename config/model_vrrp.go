@@ -170,11 +170,11 @@ type Instance struct {
 
 	LVSSyncDaemonInterface string `toml:"lvs_sync_daemon_interface,omitempty"` // deprecated: global lvs_sync_daemon
 
-	GarpMasterDelay         *Duration `toml:"garp_master_delay,omitempty"`
-	GarpMasterRefresh       *Duration `toml:"garp_master_refresh,omitempty"`
+	GarpMasterDelay         *Duration `toml:"garp_master_delay,omitempty" ka:",lenient=u:0:4294"`
+	GarpMasterRefresh       *Duration `toml:"garp_master_refresh,omitempty" ka:",lenient=u:0:4294967295,badas=0"`
 	GarpMasterRepeat        *int      `toml:"garp_master_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
 	GarpMasterRefreshRepeat *int      `toml:"garp_master_refresh_repeat,omitempty" ka:",lenient=u:0:4294967295:1"`
-	GarpLowerPrioDelay      *Duration `toml:"garp_lower_prio_delay,omitempty"`
+	GarpLowerPrioDelay      *Duration `toml:"garp_lower_prio_delay,omitempty" ka:",lenient=u:0:4294"`
 	GarpLowerPrioRepeat     *int      `toml:"garp_lower_prio_repeat,omitempty" ka:",lenient=u:0:2147483647"`
 	DownTimerAdverts        *int      `toml:"down_timer_adverts,omitempty" ka:",lenient=u:1:100"`
 	GarpExtraIf             Args      `toml:"garp_extra_if,omitempty"`   // [all] SECONDS

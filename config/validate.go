@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -182,7 +183,13 @@ func (v *validator) scripts() {
 // scriptValues checks a vrrp_script's weight, rise, fall, interval and
 // timeout as keepalived's handlers read them.
 func (v *validator) scriptValues(name string, s *VRRPScript) {
-	if w := s.Weight.Value; s.Weight.Set && (w < -253 || w > 253) {
+	if j := s.Weight.Junk; j != "" {
+		// keepalived -t and its daemon both keep strtol's reading.
+		v.carryf(s.Pos.Of("weight"), "invalid number '%s'", j)
+		v.carryf(s.Pos.Of("weight"), "vrrp_script %s weight %s must be in [-253, 253]", name, j)
+		s.Weight.Value, s.Weight.Set, s.Weight.Junk = strtolInt(j), true, ""
+		v.warnf(s.Pos.Of("weight"), "weight: read as %d, as keepalived reads it", s.Weight.Value)
+	} else if w := s.Weight.Value; s.Weight.Set && (w < -253 || w > 253) {
 		// keepalived says so and keeps the weight all the same; the
 		// priority it moves is kept within 1 to 254.
 		v.carryf(s.Pos.Of("weight"), "%s", kaSigned(w, -253, 253))
@@ -503,19 +510,22 @@ func (v *validator) trackRefs(where, what string, list []Track, defined func(str
 			continue
 		}
 		seen[t.Name] = true
+		if t.WeightJunk != "" {
+			v.trackWeightJunk(where, what, &t)
+		}
 		if w := t.Weight; w != nil {
 			switch {
 			case *w < -254 || *w > 254:
 				v.carryf(t.Pos, "number '%d' outside range [-254, 254]", *w)
+				v.carryf(t.Pos, "%s", trackWeightMsg(where, what, t.Name, strconv.Itoa(*w)))
+				t.Weight = nil // the tracked object's own weight
 				if what == "interface" {
-					v.carryf(t.Pos, "%s weight %d for %s must be between [-253..253] inclusive. Ignoring...", where, *w, t.Name)
 					zero := 0
 					t.Weight = &zero
-				} else {
-					v.carryf(t.Pos, "%s track %s %s: weight must be between [-253..253] inclusive, ignoring...", where, what, t.Name)
-					t.Weight = nil // the tracked object's own weight
 				}
-			case *w == 254 || *w == -254:
+			case (*w == 254 || *w == -254) && (what == "interface" || what == "script"):
+				// vrrp_track.c checks it on these two only: a
+				// tracked file or process may weigh 254.
 				v.carryf(t.Pos, "%s weight for %s cannot be +/-254. Setting to +/-253", where, t.Name)
 				w253 := 253
 				if *w < 0 {
@@ -530,6 +540,44 @@ func (v *validator) trackRefs(where, what string, list []Track, defined func(str
 		return nil
 	}
 	return kept
+}
+
+// trackWeightMsg is keepalived 2.2.7's message for a track_* line's weight
+// it ignores (vrrp_track.c, track_file.c; %s word the weight as written).
+func trackWeightMsg(where, what, name, word string) string {
+	switch what {
+	case "interface":
+		return fmt.Sprintf("%s weight %s for %s must be between [-253..253] inclusive. Ignoring...", where, word, name)
+	case "script":
+		return fmt.Sprintf("%s track script %s: weight must be between [-253..253] inclusive, ignoring...", where, name)
+	}
+	return fmt.Sprintf("%s weight for track %s %s must be in [-254..254] inclusive. Ignoring...", where, what, name)
+}
+
+// trackWeightJunk reads a track_* line's weight that is not a number
+// (Track.WeightJunk) as keepalived's handler reads it with read_int_func's
+// ignore_error: keepalived -t reports it and ignores it (an interface then
+// weighs 0, the others their tracked object's weight); the daemon takes
+// the digits before the junk when they are in [-254, 254], and then
+// applies the ±254 rule.
+func (v *validator) trackWeightJunk(where, what string, t *Track) {
+	v.carryf(t.Pos, "invalid number '%s'", t.WeightJunk)
+	v.carryf(t.Pos, "%s", trackWeightMsg(where, what, t.Name, t.WeightJunk))
+	t.Weight = nil
+	if n, ok := (&lenientRange{signed: true, lo: -254, hi: 254}).read(t.WeightJunk); ok {
+		w := int(n)
+		if (w == 254 || w == -254) && (what == "interface" || what == "script") {
+			w -= w / 254 // the daemon then says it cannot be ±254
+			v.warnf(t.Pos, "%s: weight read as %d, then as %d, as keepalived's daemon reads it (keepalived -t ignores it)", t.Name, n, w)
+		} else {
+			v.warnf(t.Pos, "%s: weight read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", t.Name, n)
+		}
+		t.Weight = &w
+	} else if what == "interface" {
+		zero := 0
+		t.Weight = &zero
+	}
+	t.WeightJunk = ""
 }
 
 // syncGroups resolves the members of each vrrp_sync_group, as keepalived's

@@ -272,9 +272,17 @@ func (v *validator) miscCheck(rs *RealServer, c *MiscCheck) bool {
 }
 
 func (v *validator) fileCheck(c *FileCheck) bool {
+	const msg = "weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring..."
 	if w := c.Weight.Value; c.Weight.Set && (w < -1<<31+1 || w > 1<<31-1) {
 		v.carryf(c.Pos.Of("weight"), "%s", kaSigned(w, -1<<31+1, 1<<31-1))
-		v.carryf(c.Pos.Of("weight"), "weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring...")
+		v.carryf(c.Pos.Of("weight"), msg)
+		c.Weight = Weight{}
+	} else if j := c.Weight.Junk; j != "" {
+		// keepalived -t's reading. Its checker's daemon may read the
+		// digits before the junk, as the VRRP handlers' do; that is not
+		// measured (the checker runs only where IPVS does).
+		v.carryf(c.Pos.Of("weight"), "invalid number '%s'", j)
+		v.carryf(c.Pos.Of("weight"), msg)
 		c.Weight = Weight{}
 	}
 	// track_file_handler looks the file up as it reads the line, so one

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -15,12 +16,19 @@ type garpValue struct {
 	// zeroToOne: 0 is set to 1, with "KEYWORD must be greater than 0,
 	// setting to 1".
 	zeroToOne bool
+	// hi is a timer's largest number of seconds (0: UINT_MAX µs, 4294).
+	hi uint64
+	// failZero: a value the handler cannot read sets the timer to 0
+	// (garp_master_refresh) instead of leaving it as it was.
+	failZero bool
 }
 
 // garpValues checks gratuitous ARP settings as keepalived's handlers read
-// them (read_unsigned_strvec; the timers in whole seconds up to UINT_MAX
-// µs): out of range, the line is ignored. prefix goes before each message
-// ("(VI_1): " in an instance).
+// them (read_unsigned_strvec; the delays in whole seconds up to UINT_MAX
+// µs, the refresh timer up to UINT_MAX seconds): out of range, the line is
+// ignored. A timer written with a fraction is ignored by keepalived -t and
+// read as its whole seconds by the daemon (daemonSeconds). prefix goes
+// before each message ("(VI_1): " in an instance).
 func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 	for _, g := range vals {
 		var n int
@@ -28,7 +36,7 @@ func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 		hi := uint64(1<<32 - 1)
 		switch {
 		case g.d != nil && *g.d != nil:
-			n, text, hi = int((*g.d).D()/time.Second), formatDuration(**g.d, ""), 4294
+			n, text, hi = int((*g.d).D()/time.Second), formatDuration(**g.d, ""), cmp.Or(g.hi, 4294)
 		case g.n != nil && *g.n != nil:
 			n, text = **g.n, fmt.Sprint(**g.n)
 		default:
@@ -40,6 +48,10 @@ func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 			v.carryf(at, "%s%s must be greater than 0, setting to 1", prefix, g.kw)
 			one := 1
 			*g.n = &one
+		case g.d != nil && (*g.d).D() > 0 && (*g.d).D()%time.Second != 0:
+			v.carryf(at, "invalid number '%s'", text)
+			v.carryf(at, prefix+g.bad, g.kw, text)
+			*g.d = v.daemonSeconds(at, g.kw, **g.d, 0, int64(hi), 0)
 		case n < 0 || uint64(n) > hi:
 			v.carryf(at, "%s", kaUnsigned(n, 0, hi))
 			v.carryf(at, prefix+g.bad, g.kw, text)
@@ -48,6 +60,10 @@ func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 			} else {
 				*g.n = nil
 			}
+		}
+		if g.failZero && *g.d == nil { // it was set: the handler failed
+			zero := Duration(0)
+			*g.d = &zero
 		}
 	}
 }
@@ -59,7 +75,7 @@ func garpSettings(prefix string, delay, refresh, lowerDelay **Duration, repeat, 
 	return []garpValue{
 		{kw: prefix + "garp_master_delay", d: delay, bad: invalid},
 		{kw: prefix + "garp_master_repeat", n: repeat, bad: invalid, zeroToOne: true},
-		{kw: prefix + "garp_master_refresh", d: refresh, bad: "Invalid %s '%v' - ignoring"},
+		{kw: prefix + "garp_master_refresh", d: refresh, bad: "Invalid %s '%v' - ignoring", hi: 1<<32 - 1, failZero: true},
 		{kw: prefix + "garp_master_refresh_repeat", n: refreshRepeat, bad: invalid, zeroToOne: true},
 		{kw: prefix + "garp_lower_prio_delay", d: lowerDelay, bad: invalid},
 		{kw: prefix + "garp_lower_prio_repeat", n: lowerRepeat, bad: "Invalid %s '%v'"},

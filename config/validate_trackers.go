@@ -37,10 +37,13 @@ func (v *validator) trackers() {
 					v.carryf(f.Pos.Of("init_file"), "Unknown track file init option %s", w)
 				}
 			}
+			const msg = "Weight (%s) for track_file %s must be between [-254..254] inclusive. Ignoring..."
 			if wt := f.Weight.Value; f.Weight.Set && (wt < -254 || wt > 254) {
 				v.carryf(f.Pos.Of("weight"), "%s", kaSigned(wt, -254, 254))
-				v.carryf(f.Pos.Of("weight"), "Weight (%d) for track_file %s must be between [-254..254] inclusive. Ignoring...", wt, name)
-				f.Weight = Weight{}
+				v.carryf(f.Pos.Of("weight"), msg, strconv.Itoa(wt), name)
+				f.Weight = Weight{Reverse: f.Weight.Reverse} // the default, 1; its reverse is read
+			} else if !v.junkWeight(f.Pos.Of("weight"), &f.Weight, 254, msg, f.Weight.Junk, name) {
+				f.Weight = Weight{Reverse: f.Weight.Reverse}
 			}
 		}
 	}
@@ -125,10 +128,13 @@ func (v *validator) instanceVMAC(in *Instance) {
 // trackProcessValues checks the numbers of a vrrp_track_process as
 // keepalived's handlers read them: out of range, a line is ignored.
 func (v *validator) trackProcessValues(name string, p *TrackProcess) {
+	const msg = "Weight (%s) for vrrp_track_process %s must be between [-254..254] inclusive. Ignoring..."
 	if w := p.Weight.Value; p.Weight.Set && (w < -254 || w > 254) {
 		v.carryf(p.Pos.Of("weight"), "%s", kaSigned(w, -254, 254))
-		v.carryf(p.Pos.Of("weight"), "Weight (%d) for vrrp_track_process %s must be between [-254..254] inclusive. Ignoring...", w, name)
+		v.carryf(p.Pos.Of("weight"), msg, strconv.Itoa(w), name)
 		p.Weight = Weight{}
+	} else if !v.junkWeight(p.Pos.Of("weight"), &p.Weight, 254, msg, p.Weight.Junk, name) {
+		p.Weight = Weight{} // the handler returns before reading reverse
 	}
 	for _, kw := range []struct {
 		key, name string

@@ -78,21 +78,28 @@ func (o *Args) UnmarshalTOML(v any) error {
 // Weight is a tracker's `weight N [reverse]` (FILE_CHECK also takes
 // `noreverse`, the default, which is not kept). In TOML it is the number, or
 // a string "N reverse".
+//
+// A word that is not a number is kept as written (Junk) and not Set: each
+// block's handler reads it its own way (keepalived's read_int_func with
+// ignore_error), which the validator applies (junkWeight).
 type Weight struct {
 	Value   int
 	Reverse bool
 	Set     bool
+	// Junk is the word after weight when it is not a number ("7z").
+	Junk string
 }
 
 func (w *Weight) parseWords(ws []string) error {
 	if len(ws) == 0 {
 		return errNoValue
 	}
-	n, err := strconv.Atoi(ws[0])
-	if err != nil {
-		return errorf("invalid weight %q", ws[0])
+	*w = Weight{}
+	if n, err := strconv.Atoi(ws[0]); err == nil {
+		w.Value, w.Set = n, true
+	} else {
+		w.Junk = ws[0]
 	}
-	*w = Weight{Value: n, Set: true}
 	for _, x := range ws[1:] {
 		switch x {
 		case "reverse":
@@ -100,23 +107,32 @@ func (w *Weight) parseWords(ws []string) error {
 		case "noreverse": // FILE_CHECK accepts it; it is the default
 			w.Reverse = false
 		default:
-			return errorf("unexpected %q after weight %d (want reverse or noreverse)", x, n)
+			return errorf("unexpected %q after weight %s (want reverse or noreverse)", x, ws[0])
 		}
 	}
 	return nil
 }
 
-func (w *Weight) formatWords() []string {
-	if w.Reverse {
-		return []string{strconv.Itoa(w.Value), "reverse"}
+// word is the weight as written: its number, or its junk.
+func (w *Weight) word() string {
+	if w.Junk != "" {
+		return w.Junk
 	}
-	return []string{strconv.Itoa(w.Value)}
+	return strconv.Itoa(w.Value)
 }
 
-// MarshalTOML writes the number, or "N reverse".
-func (w Weight) MarshalTOML() ([]byte, error) {
+func (w *Weight) formatWords() []string {
 	if w.Reverse {
-		return []byte(`"` + strconv.Itoa(w.Value) + ` reverse"`), nil
+		return []string{w.word(), "reverse"}
+	}
+	return []string{w.word()}
+}
+
+// MarshalTOML writes the number, or "N reverse" (a word that is not a
+// number as a string).
+func (w Weight) MarshalTOML() ([]byte, error) {
+	if w.Reverse || w.Junk != "" {
+		return []byte(strconv.Quote(strings.Join(w.formatWords(), " "))), nil
 	}
 	return []byte(strconv.Itoa(w.Value)), nil
 }
@@ -372,6 +388,13 @@ type Track struct {
 	Name    string
 	Weight  *int
 	Reverse bool
+	// NoReverse is `noreverse`: the entry is not reversed even when its
+	// tracked object's weight is.
+	NoReverse bool
+	// WeightJunk is the word after weight when it is not a number
+	// ("11x"): the validator reads it as keepalived does
+	// (trackWeightJunk).
+	WeightJunk string
 }
 
 func (t *Track) parseWords(w []string) error {
@@ -383,15 +406,15 @@ func (t *Track) parseWords(w []string) error {
 				return errorf("%s: weight needs a value", w[0])
 			}
 			i++
-			n, err := strconv.Atoi(w[i])
-			if err != nil {
-				return errorf("%s: invalid weight %q", w[0], w[i])
+			if n, err := strconv.Atoi(w[i]); err == nil {
+				t.Weight = &n
+			} else {
+				t.WeightJunk = w[i]
 			}
-			t.Weight = &n
 		case "reverse":
 			t.Reverse = true
-		case "noreverse": // track_file, track_process and track_bfd accept it; it is the default
-			t.Reverse = false
+		case "noreverse": // all but track_interface accept it
+			t.Reverse, t.NoReverse = false, true
 		default:
 			return errorf("%s: unknown option %q (want weight N [reverse|noreverse])", w[0], w[i])
 		}
@@ -401,13 +424,33 @@ func (t *Track) parseWords(w []string) error {
 
 func (t *Track) formatWords() []string {
 	w := []string{t.Name}
-	if t.Weight != nil {
+	switch {
+	case t.WeightJunk != "":
+		w = append(w, "weight", t.WeightJunk)
+	case t.Weight != nil:
 		w = append(w, "weight", strconv.Itoa(*t.Weight))
 	}
-	if t.Reverse {
+	switch {
+	case t.Reverse:
 		w = append(w, "reverse")
+	case t.NoReverse:
+		w = append(w, "noreverse")
 	}
 	return w
+}
+
+// ReverseOr is whether the entry is reversed when its tracked object's own
+// weight is reversed or not (objReverse): keepalived's alloc_track_script,
+// _file, _process and _bfd start from the object's and let the entry's
+// reverse or noreverse change it.
+func (t Track) ReverseOr(objReverse bool) bool {
+	switch {
+	case t.Reverse:
+		return true
+	case t.NoReverse:
+		return false
+	}
+	return objReverse
 }
 
 // MarshalText writes "name [weight N] [reverse]".

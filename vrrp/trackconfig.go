@@ -141,9 +141,7 @@ func (b *trackBuilder) refs(kind TrackKind, list []config.Track, group string, w
 			}
 			s := b.cfg.Scripts[t.Name]
 			r.Weight = s.Weight.Value
-			if t.Weight == nil {
-				r.Reverse = s.Weight.Reverse
-			}
+			r.Reverse = t.ReverseOr(s.Weight.Reverse)
 		case TrackFile:
 			if r.File = b.file(t.Name); r.File == nil {
 				warn("track file " + t.Name + " not found, ignoring...")
@@ -154,9 +152,7 @@ func (b *trackBuilder) refs(kind TrackKind, list []config.Track, group string, w
 			if f.Weight.Set {
 				r.Weight = f.Weight.Value
 			}
-			if t.Weight == nil {
-				r.Reverse = f.Weight.Reverse
-			}
+			r.Reverse = t.ReverseOr(f.Weight.Reverse)
 		case TrackProcess:
 			if r.Process = b.process(t.Name); r.Process == nil {
 				warn("track process " + t.Name + " not found, ignoring...")
@@ -164,9 +160,7 @@ func (b *trackBuilder) refs(kind TrackKind, list []config.Track, group string, w
 			}
 			p := b.cfg.TrackProcesses[t.Name]
 			r.Weight = p.Weight.Value
-			if t.Weight == nil {
-				r.Reverse = p.Weight.Reverse
-			}
+			r.Reverse = t.ReverseOr(p.Weight.Reverse)
 		case TrackBFD:
 			bi := b.cfg.BFDInstances[t.Name]
 			if bi == nil {
@@ -174,12 +168,12 @@ func (b *trackBuilder) refs(kind TrackKind, list []config.Track, group string, w
 				continue
 			}
 			r.Weight = bi.Weight.Value
-			if t.Weight == nil {
-				r.Reverse = bi.Weight.Reverse
-			}
+			r.Reverse = t.ReverseOr(bi.Weight.Reverse)
 		}
 		if t.Weight != nil {
-			r.Weight = min(max(*t.Weight, -253), 253)
+			// config has brought an interface's and a script's to
+			// ±253 (a tracked file or process may weigh ±254).
+			r.Weight = min(max(*t.Weight, -254), 254)
 		}
 		out = append(out, r)
 	}
