@@ -28,7 +28,7 @@ type VIP struct {
 	Label         string
 	Peer          string
 	Home          bool
-	NoDAD         bool
+	NoDAD         bool // -nodad: keepalived then leaves duplicate address detection on
 	MngTmpAddr    bool
 	NoPrefixRoute bool
 	AutoJoin      bool
@@ -159,14 +159,12 @@ func ParseVIP(w []string) VIP {
 						vd.fail("Cannot specify address prefix when specifying peer address - ignoring")
 					}
 					v.Peer, peerSet = p, true
+					// The address takes the peer's prefix length:
+					// the full one, as a peer has none.
+					v.Address = netip.PrefixFrom(a, a.BitLen())
 				}
 			case "preferred_lft":
-				if _, msg := readUnsigned(p, 10, 0, 1<<32-1); msg == "" || p == "forever" {
-					v.PreferredLft = p
-				} else {
-					vd.fail("%s", msg)
-					vd.fail("preferred_lft %s is invalid", p)
-				}
+				v.setPreferredLft(p)
 			case "track_group":
 				if v.TrackGroup != "" {
 					vd.fail("track_group %s is a duplicate", p)
@@ -261,6 +259,49 @@ func missingParam(w []string) bool {
 		}
 	}
 	return false
+}
+
+// setPreferredLft reads preferred_lft's value p: forever or a number of
+// seconds. keepalived -t ignores one with junk after its digits; its
+// daemon reads the digits (read_unsigned_func with ignore_error).
+func (v *VIP) setPreferredLft(p string) {
+	vd := &v.Verdict
+	_, msg := readUnsigned(p, 10, 0, 1<<32-1)
+	if msg == "" || p == "forever" {
+		v.PreferredLft = p
+		return
+	}
+	vd.fail("%s", msg)
+	vd.fail("preferred_lft %s is invalid", p)
+	if n, ok := (&lenientRange{lo: 0, hi: 1<<32 - 1}).read(p); ok {
+		v.PreferredLft = strconv.FormatInt(n, 10)
+		vd.warn("preferred_lft: read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", n)
+	}
+}
+
+// PeerAddr is the address's peer, if any.
+func (v *VIP) PeerAddr() netip.Addr {
+	a, _ := netip.ParseAddr(v.Peer)
+	return a
+}
+
+// PreferredLifetime is the preferred lifetime in seconds keepalived gives
+// an IPv6 address (vrrp_ipaddress.c), limited is false when it is forever:
+// preferred_lft's, else 0 (deprecated: the kernel does not choose it as a
+// source address) on a /128 and forever on others. An IPv4 address's is
+// forever.
+func (v *VIP) PreferredLifetime() (secs uint32, limited bool) {
+	if !v.Address.Addr().Is6() || v.PreferredLft == "forever" {
+		return 0, false
+	}
+	if v.PreferredLft == "" {
+		return 0, v.Address.Bits() == 128
+	}
+	n, err := strconv.ParseUint(v.PreferredLft, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(n), true
 }
 
 // EffectiveLabel is the label the address gets: none for IPv6.

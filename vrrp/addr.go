@@ -3,6 +3,7 @@ package vrrp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,7 +24,19 @@ type VIP struct {
 	Label     string
 	Scope     string // global, site, link, host, nowhere
 	Broadcast netip.Addr
-	NoDAD     bool
+	// Peer is a point-to-point address's other end (Prefix is then a
+	// host prefix).
+	Peer netip.Addr
+	// DAD is -nodad: the kernel runs duplicate address detection on the
+	// IPv6 address, which is otherwise added with nodad.
+	DAD bool
+	// Flags are IFA_F_ flags the address is added with: home, mngtmpaddr,
+	// noprefixroute, autojoin.
+	Flags uint32
+	// LimitedLft: the IPv6 address is added with PreferredLft seconds as
+	// its preferred lifetime (0: deprecated) and an infinite valid one.
+	LimitedLft   bool
+	PreferredLft uint32
 	// NoTrack is no_track: deleting the address behind kt's back does not
 	// make a master step down.
 	NoTrack bool
@@ -72,14 +85,27 @@ func (n *netlinkHost) addr(v VIP) (netlink.Link, *netlink.Addr, error) {
 		return nil, nil, fmt.Errorf("vrrp: VIP %v: unknown scope %q", v.Prefix, v.Scope)
 	}
 	a.Scope = int(sc)
-	if v.Broadcast.IsValid() {
+	a.Flags = int(v.Flags)
+	if v.Peer.IsValid() {
+		a.Peer = &net.IPNet{IP: v.Peer.AsSlice(), Mask: a.Mask}
+	}
+	switch {
+	case v.Broadcast.IsValid():
 		a.Broadcast = v.Broadcast.AsSlice()
+	case v.Prefix.Addr().Is4():
+		// None, as keepalived: netlink would otherwise make one up.
+		a.Broadcast = net.IPv4zero
 	}
 	if v.Prefix.Addr().Is6() {
 		// keepalived adds IPv6 VIPs without duplicate address detection
-		// when asked; a VIP that moves between routers would otherwise sit
-		// tentative for a second after every takeover.
-		a.Flags |= unix.IFA_F_NODAD
+		// unless -nodad says so: a VIP that moves between routers would
+		// otherwise sit tentative for a second after every takeover.
+		if !v.DAD {
+			a.Flags |= unix.IFA_F_NODAD
+		}
+		if v.LimitedLft {
+			a.PreferedLft, a.ValidLft = int(v.PreferredLft), math.MaxUint32
+		}
 	}
 	return link, a, nil
 }

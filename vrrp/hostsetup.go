@@ -74,8 +74,18 @@ func rules(list []config.Rule, prios map[*config.Rule]uint32) []Rule {
 
 // vipOf turns a configured address into a VIP on dev when it names none.
 func vipOf(v config.VIP, dev string) VIP {
-	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.EffectiveLabel(), Scope: v.ScopeName(), NoDAD: v.NoDAD,
-		NoTrack: v.NoTrack, Broadcast: v.BroadcastAddr}
+	vip := VIP{Prefix: v.Address, Dev: v.Dev, Label: v.EffectiveLabel(), Scope: v.ScopeName(), DAD: v.NoDAD,
+		NoTrack: v.NoTrack, Broadcast: v.BroadcastAddr, Peer: v.PeerAddr()}
+	vip.PreferredLft, vip.LimitedLft = v.PreferredLifetime()
+	for _, f := range []struct {
+		on   bool
+		flag uint32
+	}{{v.Home, unix.IFA_F_HOMEADDRESS}, {v.MngTmpAddr, unix.IFA_F_MANAGETEMPADDR},
+		{v.NoPrefixRoute, unix.IFA_F_NOPREFIXROUTE}, {v.AutoJoin, unix.IFA_F_MCAUTOJOIN}} {
+		if f.on {
+			vip.Flags |= f.flag
+		}
+	}
 	if vip.Dev == "" {
 		vip.Dev = dev
 	}

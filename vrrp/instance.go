@@ -139,7 +139,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 	advertised := in.AdvertisedVIPs()
 	for _, v := range allVIPs(in) {
 		vip := vipOf(v, in.Interface)
-		vip.NoTrack, vip.NoDAD = false, false // addrConfig sets NoTrack
+		vip.NoTrack = false // addrConfig sets it
 		ic.VIPs = append(ic.VIPs, vip)
 	}
 	// The family is the first advertised VIP's (keepalived), else IPv4.
