@@ -27,7 +27,6 @@ var oversized = map[string]int{
 	"config ParseGroupMember":             40,
 	"config (*treeBuilder).fill":          36,
 	"config (*validator).bgp":             34,
-	"config (*validator).bfdInstances":    32,
 	"config (*lexer).addSeq":              31,
 	"config (*lexer).addLst":              31,
 	"config (*validator).ports":           29,

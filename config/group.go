@@ -72,32 +72,7 @@ func ParseGroupMember(words []string) GroupMember {
 		return m
 	}
 	if words[0] == "fwmark" {
-		s := ""
-		if len(words) > 1 {
-			s = words[1]
-		}
-		n, msg := readUnsigned(s, 10, 0, 1<<32-1)
-		if msg != "" {
-			v.fail("%s", msg)
-			v.skip(groupTag+"fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
-			return m
-		}
-		if len(words) > 2 {
-			switch words[2] {
-			case "inet":
-				m.FWMarkFamily = 4
-			case "inet6":
-				m.FWMarkFamily = 6
-			default:
-				v.skip(groupTag+"fwmark '%d' family %s unknown - ignoring", n, words[2])
-				return m
-			}
-		}
-		if n == 0 {
-			v.unsupported("fwmark 0 cannot be an IPVS service in kt")
-		}
-		n32 := uint32(n)
-		m.FWMark = &n32
+		m.parseFWMark(words)
 		return m
 	}
 	spec := words[0]
@@ -196,6 +171,45 @@ func ParseGroupMember(words []string) GroupMember {
 		v.unsupported("%s has more than %d addresses, which kt does not expand into IPVS services", spec, MaxGroupRange)
 	}
 	return m
+}
+
+// parseFWMark reads a `fwmark N [inet|inet6]` entry into m.
+func (m *GroupMember) parseFWMark(words []string) {
+	v := &m.Verdict
+	s := ""
+	if len(words) > 1 {
+		s = words[1]
+	}
+	n, msg := readUnsigned(s, 10, 0, 1<<32-1)
+	if msg != "" {
+		v.fail("%s", msg)
+		// keepalived's daemon reads the digits before any junk
+		// (read_unsigned_func with ignore_error); -t skips the line.
+		d, ok := (&lenientRange{lo: 0, hi: 1<<32 - 1}).read(s)
+		if !ok {
+			v.skip(groupTag+"fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
+			return
+		}
+		v.fail(groupTag+"fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
+		v.warn("fwmark: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", d)
+		n = uint64(d)
+	}
+	if len(words) > 2 {
+		switch words[2] {
+		case "inet":
+			m.FWMarkFamily = 4
+		case "inet6":
+			m.FWMarkFamily = 6
+		default:
+			v.skip(groupTag+"fwmark '%d' family %s unknown - ignoring", n, words[2])
+			return
+		}
+	}
+	if n == 0 {
+		v.unsupported("fwmark 0 cannot be an IPVS service in kt")
+	}
+	n32 := uint32(n)
+	m.FWMark = &n32
 }
 
 // lastOf is the last address of p.

@@ -39,6 +39,19 @@ var lenientMsgs = map[string]string{
 	"GlobalDefs.startup_script_timeout":          "startup_script_timeout '%[2]s' must be in [1, 1000] - ignoring",
 	"GlobalDefs.shutdown_script_timeout":         "shutdown_script_timeout '%[2]s' must be in [1, 1000] - ignoring",
 	"TrackProcess.quorum_max":                    "quorum_max (%[2]s) for vrrp_track_process %[1]s must be between [0..65535] inclusive. Ignoring...",
+	"VirtualServer.quorum":                       "Quorum %[2]s must be in [1, 4294967295]. Setting to 1.",
+	"VirtualServer.hysteresis":                   "Hysteresis %[2]s must be in [0, 4294967295] - ignoring",
+	"VirtualServer.weight":                       "Virtual server weight %[2]s is outside range 1-2147483647",
+	"RealServer.weight":                          "Real server weight %[2]s is outside range 0-2147483647",
+	"RealServer.uthreshold":                      "Invalid real_server uthreshold '%[2]s' - ignoring",
+	"RealServer.lthreshold":                      "Invalid real_server lthreshold '%[2]s' - ignoring",
+	"MiscCheck.misc_timeout":                     "Invalid misc_timeout value '%[2]s'",
+	// A checker's common keywords, whatever its type (CheckCommon).
+	"*.connect_port": "Invalid checker connect_port '%[2]s'",
+	"*.bind_port":    "Invalid checker bind_port '%[2]s'",
+	"*.fwmark":       "Invalid fwmark connection value '%[2]s'",
+	"*.retry":        "Invalid retry connection value '%[2]s'",
+	"*.nb_get_retry": "Invalid nb_get_retry value '%[2]s'",
 }
 
 // daemonSeconds is keepalived's daemon's reading of a time its handler

@@ -55,9 +55,9 @@ type VirtualServer struct {
 	Omega                  bool      `toml:"omega,omitempty"`
 	QuorumUp               ScriptRef `toml:"quorum_up,omitempty"`
 	QuorumDown             ScriptRef `toml:"quorum_down,omitempty"`
-	Quorum                 *int      `toml:"quorum,omitempty"`
-	Hysteresis             *int      `toml:"hysteresis,omitempty"`
-	Weight                 *int      `toml:"weight,omitempty"`
+	Quorum                 *int      `toml:"quorum,omitempty" ka:",lenient=u:1:4294967295,badas=1"`
+	Hysteresis             *int      `toml:"hysteresis,omitempty" ka:",lenient=u:0:4294967295"`
+	Weight                 *int      `toml:"weight,omitempty" ka:",lenient=u:1:2147483647"`
 	SorryServer            Endpoint  `toml:"sorry_server,omitempty"`
 	SorryServerInhibit     bool      `toml:"sorry_server_inhibit,omitempty"`
 	SorryServerLVSMethod   Text      `toml:"sorry_server_lvs_method,omitempty"` // as lb_kind
@@ -150,12 +150,12 @@ type RealServer struct {
 	Pos     Pos      `toml:"-"`
 	Address Endpoint `toml:"address" ka:"-"`
 
-	Weight           *int      `toml:"weight,omitempty"`
+	Weight           *int      `toml:"weight,omitempty" ka:",lenient=u:0:2147483647"`
 	LVSMethod        Text      `toml:"lvs_method,omitempty"` // as the virtual server's lb_kind
 	InhibitOnFailure *bool     `toml:"inhibit_on_failure,omitempty"`
 	Alpha            *bool     `toml:"alpha,omitempty"`
-	UThreshold       *int      `toml:"uthreshold,omitempty"`
-	LThreshold       *int      `toml:"lthreshold,omitempty"`
+	UThreshold       *int      `toml:"uthreshold,omitempty" ka:",lenient=u:0:4294967295"`
+	LThreshold       *int      `toml:"lthreshold,omitempty" ka:",lenient=u:0:4294967295"`
 	Retry            *int      `toml:"retry,omitempty"`
 	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`
 	ConnectTimeout   *Duration `toml:"connect_timeout,omitempty"`
@@ -299,7 +299,7 @@ func (rs *RealServer) formatHeader() []string { return rs.Address.formatWords() 
 // the same names (c.BindTo()); set them through Extra.
 type CheckCommon struct {
 	ConnectTimeout   *Duration `toml:"connect_timeout,omitempty"`
-	Retry            *int      `toml:"retry,omitempty"`
+	Retry            *int      `toml:"retry,omitempty" ka:",lenient=u:0:4294967295"`
 	DelayBeforeRetry *Duration `toml:"delay_before_retry,omitempty"`
 	DelayLoop        *Duration `toml:"delay_loop,omitempty"`
 	*CheckExtra
@@ -309,12 +309,12 @@ type CheckCommon struct {
 // CheckCommon); nil when none is written.
 type CheckExtra struct {
 	ConnectIP      string    `toml:"connect_ip,omitempty"`
-	ConnectPort    *int      `toml:"connect_port,omitempty"`
+	ConnectPort    *int      `toml:"connect_port,omitempty" ka:",lenient=u:1:65535"`
 	BindTo         string    `toml:"bindto,omitempty"`
-	BindPort       *int      `toml:"bind_port,omitempty"`
+	BindPort       *int      `toml:"bind_port,omitempty" ka:",lenient=u:1:65535"`
 	BindIf         string    `toml:"bind_if,omitempty"`
-	FWMark         *int      `toml:"fwmark,omitempty"`
-	NbGetRetry     *int      `toml:"nb_get_retry,omitempty"` // deprecated spelling of retry
+	FWMark         *int      `toml:"fwmark,omitempty" ka:",lenient=u:0:4294967295"`
+	NbGetRetry     *int      `toml:"nb_get_retry,omitempty" ka:",lenient=u:0:4294967295"` // deprecated spelling of retry
 	Warmup         *Duration `toml:"warmup,omitempty"`
 	Alpha          *bool     `toml:"alpha,omitempty"`
 	LogAllFailures *bool     `toml:"log_all_failures,omitempty"`
@@ -498,8 +498,8 @@ type DNSCheck struct {
 type MiscCheck struct {
 	Pos Pos `toml:"-"`
 	CheckCommon
-	MiscPath    Script    `toml:"misc_path,omitempty" ka:",first"` // the user is MISC_CHECK's own user line
-	MiscTimeout *Duration `toml:"misc_timeout,omitempty"`          // whole seconds
+	MiscPath    Script    `toml:"misc_path,omitempty" ka:",first"`               // the user is MISC_CHECK's own user line
+	MiscTimeout *Duration `toml:"misc_timeout,omitempty" ka:",lenient=u:0:4294"` // whole seconds
 	MiscDynamic bool      `toml:"misc_dynamic,omitempty"`
 	User        Args      `toml:"user,omitempty"` // USER [GROUP]
 	Unparsed    Unparsed  `toml:"unparsed,omitempty" ka:",unparsed"`

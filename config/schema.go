@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"reflect"
 	"slices"
 	"strings"
@@ -263,7 +264,7 @@ func (sc schemas) of(t reflect.Type) *blockSchema {
 		fi, body := newFieldInfo(f, tomlTag, kaName, kaOpts)
 		fi.alone = aloneRuleOf(t, fi.kw)
 		if fi.lenient != nil {
-			fi.lenient.msg = lenientMsgs[t.Name()+"."+fi.kw]
+			fi.lenient.msg = cmp.Or(lenientMsgs[t.Name()+"."+fi.kw], lenientMsgs["*."+fi.kw])
 		}
 		if body {
 			bodyKey = tomlTag

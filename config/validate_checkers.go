@@ -277,13 +277,8 @@ func (v *validator) fileCheck(c *FileCheck) bool {
 		v.carryf(c.Pos.Of("weight"), "%s", kaSigned(w, -1<<31+1, 1<<31-1))
 		v.carryf(c.Pos.Of("weight"), msg)
 		c.Weight = Weight{}
-	} else if j := c.Weight.Junk; j != "" {
-		// keepalived -t's reading. Its checker's daemon may read the
-		// digits before the junk, as the VRRP handlers' do; that is not
-		// measured (the checker runs only where IPVS does).
-		v.carryf(c.Pos.Of("weight"), "invalid number '%s'", j)
-		v.carryf(c.Pos.Of("weight"), msg)
-		c.Weight = Weight{}
+	} else if !v.junkWeight(c.Pos.Of("weight"), &c.Weight, 1<<31-1, msg) {
+		c.Weight = Weight{} // the handler returns before reading reverse
 	}
 	// track_file_handler looks the file up as it reads the line, so one
 	// defined further down is not found; file_end_handler then removes

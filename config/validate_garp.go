@@ -130,12 +130,20 @@ func (v *validator) instanceDebug(name string, in *Instance) {
 	}
 }
 
-// miscTimeout checks a MISC_CHECK's misc_timeout (whole seconds).
+// miscTimeout checks a MISC_CHECK's misc_timeout (whole seconds; one
+// written with a fraction is ignored by keepalived -t and read as its whole
+// seconds by the daemon).
 func (v *validator) miscTimeout(c *MiscCheck) {
 	if d := c.MiscTimeout; d != nil {
-		if n, text := wholeSeconds(d); n < 0 || n > 4294 {
-			v.carryf(c.Pos.Of("misc_timeout"), "%s", kaUnsigned(n, 0, 4294))
-			v.carryf(c.Pos.Of("misc_timeout"), "Invalid misc_timeout value '%s'", text)
+		at := c.Pos.Of("misc_timeout")
+		switch n, text := wholeSeconds(d); {
+		case d.D() > 0 && d.D()%time.Second != 0:
+			v.carryf(at, "invalid number '%s'", text)
+			v.carryf(at, "Invalid misc_timeout value '%s'", text)
+			c.MiscTimeout = v.daemonSeconds(at, "misc_timeout", *d, 0, 4294, 0)
+		case n < 0 || n > 4294:
+			v.carryf(at, "%s", kaUnsigned(n, 0, 4294))
+			v.carryf(at, "Invalid misc_timeout value '%s'", text)
 			c.MiscTimeout = nil
 		}
 	}
