@@ -595,6 +595,10 @@ func (m *machine) backupRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 	return nil, evs
 }
 
+// evMasterRxLower is the event of a master that hears a lower priority
+// advert (notify_master_rx_lower_pri).
+const evMasterRxLower = "lower_priority"
+
 func (m *machine) masterRx(now time.Time, a rxAdvert) ([]machineAction, []machineEvent) {
 	var acts []machineAction
 	cmp := a.Src.Compare(m.cfg.Addr)
@@ -615,7 +619,7 @@ func (m *machine) masterRx(now time.Time, a rxAdvert) ([]machineAction, []machin
 				m.lowerAt = now.Add(m.cfg.GARPLowerPrioDelay)
 			}
 		}
-		return acts, []machineEvent{{Kind: "lower_priority", Text: text}}
+		return acts, []machineEvent{{Kind: evMasterRxLower, Text: text}}
 	}
 	if a.Priority == m.prio && cmp == 0 {
 		return nil, nil

@@ -22,6 +22,14 @@ import (
 // generic notify.
 type NotifyConfig struct {
 	Master, Backup, Fault, Stop, Generic config.Script
+	// RxLowerPri is an instance's notify_master_rx_lower_pri: run, as
+	// written, each time the master hears a lower priority advert.
+	RxLowerPri config.Script
+	// NotifyDeleted is an instance's notify_deleted, and Deleted its
+	// script: when a reload removes the instance, its notifications say
+	// DELETED (and Deleted runs) rather than FAULT.
+	NotifyDeleted bool
+	Deleted       config.Script
 	// PriorityChanges is notify_priority_changes (instance, else its sync
 	// group, else vrrp_notify_priority_changes): FIFO lines
 	// MASTER_PRIORITY / BACKUP_PRIORITY when the effective priority moves.
@@ -31,7 +39,7 @@ type NotifyConfig struct {
 // NotifyScripts are the prepared notify scripts of an instance or a sync
 // group; a nil script is not configured or disabled.
 type NotifyScripts struct {
-	Master, Backup, Fault, Stop, Generic *script.Script
+	Master, Backup, Fault, Stop, Generic, RxLowerPri, Deleted *script.Script
 }
 
 // For returns the notify_* script for a state (nil for none).
@@ -57,11 +65,13 @@ func (n *NotifyScripts) For(st State) *script.Script {
 // logs: "vrrp_instance VI_1" or "vrrp_sync_group G".
 func prepareNotify(p *script.Runner, log *slog.Logger, what string, nc NotifyConfig) *NotifyScripts {
 	return &NotifyScripts{
-		Master:  prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
-		Backup:  prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
-		Fault:   prepareNotifyLogged(p, log, what+" notify_fault", nc.Fault),
-		Stop:    prepareNotifyLogged(p, log, what+" notify_stop", nc.Stop),
-		Generic: prepareNotifyLogged(p, log, what+" notify", nc.Generic),
+		Master:     prepareNotifyLogged(p, log, what+" notify_master", nc.Master),
+		Backup:     prepareNotifyLogged(p, log, what+" notify_backup", nc.Backup),
+		Fault:      prepareNotifyLogged(p, log, what+" notify_fault", nc.Fault),
+		Stop:       prepareNotifyLogged(p, log, what+" notify_stop", nc.Stop),
+		Generic:    prepareNotifyLogged(p, log, what+" notify", nc.Generic),
+		RxLowerPri: prepareNotifyLogged(p, log, what+" notify_master_rx_lower_pri", nc.RxLowerPri),
+		Deleted:    prepareNotifyLogged(p, log, what+" notify_deleted", nc.Deleted),
 	}
 }
 
@@ -81,7 +91,8 @@ func globalPriorityChanges(cfg *config.Config) bool {
 
 // instanceNotifyConfig is an instance's notify settings.
 func instanceNotifyConfig(cfg *config.Config, name string, in *config.Instance) NotifyConfig {
-	nc := NotifyConfig{Master: in.NotifyMaster, Backup: in.NotifyBackup, Fault: in.NotifyFault, Stop: in.NotifyStop, Generic: in.Notify}
+	nc := NotifyConfig{Master: in.NotifyMaster, Backup: in.NotifyBackup, Fault: in.NotifyFault, Stop: in.NotifyStop, Generic: in.Notify,
+		RxLowerPri: in.NotifyMasterRxLowerPri, NotifyDeleted: in.NotifyDeleted.Set, Deleted: in.NotifyDeleted.Script}
 	def := globalPriorityChanges(cfg)
 	for _, g := range cfg.SyncGroups {
 		for _, m := range g.Group {
@@ -356,6 +367,49 @@ func (n *Notifier) Notify(kind, name string, scripts *NotifyScripts, st State, p
 	}
 }
 
+// NotifyDeleted reports that a reload removed an instance that was in
+// state from, as keepalived's clear_diff_vrrp and send_instance_notifies
+// do: with notify_deleted (notifyDeleted), its script runs and the generic
+// notify script and the FIFO get DELETED; without, they get FAULT (and no
+// notify_fault script runs), unless the instance was in FAULT already,
+// when nothing is said. It never blocks.
+func (n *Notifier) NotifyDeleted(name string, scripts *NotifyScripts, notifyDeleted bool, from State, prio uint8) {
+	if n == nil {
+		return
+	}
+	state := "DELETED"
+	switch {
+	case !notifyDeleted && from == StateFault:
+		return
+	case !notifyDeleted:
+		state = "FAULT"
+	}
+	n.writeFIFO(fifoLine(notifyInstance, name, state, prio))
+	if scripts == nil {
+		return
+	}
+	if s := scripts.Deleted; s != nil && notifyDeleted {
+		n.enqueue(notifyInstance+" "+name, notifyJob{script: s})
+	}
+	if s := scripts.Generic; s != nil {
+		n.enqueue(notifyInstance+" "+name, notifyJob{script: s, extra: []string{notifyInstance, name, state, strconv.Itoa(int(prio))}})
+	}
+}
+
+// NotifyRxLowerPri reports that a master heard a lower priority advert
+// (keepalived's send_event_notify): its notify_master_rx_lower_pri script
+// runs as written, and the FIFO gets "INSTANCE "name" MASTER_RX_LOWER_PRI
+// prio". It never blocks.
+func (n *Notifier) NotifyRxLowerPri(name string, scripts *NotifyScripts, prio uint8) {
+	if n == nil {
+		return
+	}
+	if scripts != nil && scripts.RxLowerPri != nil {
+		n.enqueue(notifyInstance+" "+name, notifyJob{script: scripts.RxLowerPri})
+	}
+	n.writeFIFO(fifoLine(notifyInstance, name, "MASTER_RX_LOWER_PRI", prio))
+}
+
 // NotifyPriority writes the FIFO line for a change of effective priority
 // (notify_priority_changes): MASTER_PRIORITY or BACKUP_PRIORITY.
 func (n *Notifier) NotifyPriority(name string, st State, prio uint8) {
@@ -502,6 +556,10 @@ func (r *Router) Notifier() *Notifier { return r.opts.Notifier }
 
 // notifyTransition runs an instance's notifications for a transition.
 func (r *Router) notifyTransition(in *instance, a machineAction) {
+	if in.deleted && a.To == StateStop {
+		r.opts.Notifier.NotifyDeleted(in.cfg.Machine.Name, in.notify, in.cfg.Notify.NotifyDeleted, a.From, a.Priority)
+		return
+	}
 	r.opts.Notifier.Notify(notifyInstance, in.cfg.Machine.Name, in.notify, a.To, a.Priority)
 }
 

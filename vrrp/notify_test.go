@@ -155,8 +155,15 @@ func TestNotifyFIFO(t *testing.T) {
 	n.Notify(notifyInstance, "VI_1", nil, StateMaster, 100)
 	n.NotifyPriority("VI_1", StateMaster, 90)
 	n.Notify(notifyGroup, "G", nil, StateBackup, 0)
-	want := []string{`INSTANCE "VI_1" MASTER 100`, `INSTANCE "VI_1" MASTER_PRIORITY 90`, `GROUP "G" BACKUP 0`}
-	waitFor(t, "three FIFO lines", func() bool { return len(readLines(t, out)) == 3 })
+	n.NotifyRxLowerPri("VI_1", nil, 90)
+	// A reload removes instances: DELETED with notify_deleted, else
+	// FAULT, unless it was in FAULT.
+	n.NotifyDeleted("VI_2", nil, true, StateFault, 50)
+	n.NotifyDeleted("VI_3", nil, false, StateMaster, 60)
+	n.NotifyDeleted("VI_4", nil, false, StateFault, 70)
+	want := []string{`INSTANCE "VI_1" MASTER 100`, `INSTANCE "VI_1" MASTER_PRIORITY 90`, `GROUP "G" BACKUP 0`,
+		`INSTANCE "VI_1" MASTER_RX_LOWER_PRI 90`, `INSTANCE "VI_2" DELETED 50`, `INSTANCE "VI_3" FAULT 60`}
+	waitFor(t, "six FIFO lines", func() bool { return len(readLines(t, out)) == 6 })
 	n.Close(context.Background())
 	if got := readLines(t, out); !slices.Equal(got, want) {
 		t.Errorf("FIFO lines %q, want %q", got, want)

@@ -146,6 +146,7 @@ func (r *Router) planReload(ics []InstanceConfig) (*reloadPlan, error) {
 	}
 	for _, in := range r.instances {
 		if !names[in.cfg.Machine.Name] {
+			in.deleted = true
 			p.stopping = append(p.stopping, in)
 		}
 	}

@@ -143,11 +143,14 @@ type connState struct {
 }
 
 type instance struct {
-	cfg  InstanceConfig
-	m    *machine
-	conn *connState
-	src  netip.Addr
-	ipID uint16
+	cfg InstanceConfig
+	m   *machine
+	// deleted: a reload removes the instance (its notifications are
+	// keepalived's for a deleted one, not STOP's).
+	deleted bool
+	conn    *connState
+	src     netip.Addr
+	ipID    uint16
 	// sendBuf is reused for each IPv4 advert (Send does not keep it).
 	sendBuf []byte
 	log     *slog.Logger
@@ -784,8 +787,11 @@ func (r *Router) receive(ctx context.Context, cs *connState, got Received, now t
 	acts, evs := in.m.Handle(now, adv)
 	for _, ev := range evs {
 		in.events.add(in.log, name, now, got.Src, ev, "")
-		if ev.Drop == wire.DropOwnAdvert {
+		switch {
+		case ev.Drop == wire.DropOwnAdvert:
 			in.log.Debug("vrrp: own advert looped back", "from", got.Src)
+		case ev.Kind == evMasterRxLower:
+			r.opts.Notifier.NotifyRxLowerPri(name, in.notify, in.m.Priority())
 		}
 	}
 	r.exec(ctx, in, now, acts)
