@@ -42,7 +42,7 @@ type PacketConn interface {
 
 // Conn is the raw-socket shell for one interface and address family: IP
 // protocol 112 (and 51 for AH over IPv4), the VRRP multicast group joined on
-// the interface, TTL / hop limit 255, multicast loop off, bound to the
+// the interface, multicast TTL / hop limit 255, multicast loop off, bound to the
 // device so that instances on other interfaces never see its traffic.
 //
 // Receive sockets carry a BPF filter that accepts only the VRIDs in
@@ -194,9 +194,6 @@ func ListenConn(o ConnOptions) (*Conn, error) {
 		if err := p.SetMulticastHopLimit(wire.TTL); err != nil {
 			return fail(err)
 		}
-		if err := p.SetHopLimit(wire.TTL); err != nil {
-			return fail(err)
-		}
 		if err := p.SetMulticastLoopback(false); err != nil {
 			return fail(err)
 		}
@@ -338,15 +335,20 @@ func (c *Conn) RecvBatch(ctx context.Context) ([]Received, error) {
 
 // Send transmits b to dst. For IPv4, b is a whole datagram and src is in
 // its header; for IPv6, b is the VRRP message and src the source address
-// (the interface's link-local address by default).
-func (c *Conn) Send(b []byte, src, dst netip.Addr) error {
+// (the interface's link-local address by default), sent to a multicast
+// group with hop limit 255 and to a unicast peer with the kernel's default.
+func (c *Conn) Send(b []byte, src, dst netip.Addr) error { return c.SendHops(b, src, dst, 0) }
+
+// SendHops is Send with the hop limit of an IPv6 unicast advert (hops > 0:
+// unicast_ttl).
+func (c *Conn) SendHops(b []byte, src, dst netip.Addr, hops int) error {
 	if c.v6 {
 		cm := &ipv6.ControlMessage{IfIndex: c.ifi.Index}
 		if src.IsValid() {
 			cm.Src = src.AsSlice()
 		}
-		if !dst.IsMulticast() {
-			cm.HopLimit = wire.TTL
+		if !dst.IsMulticast() && hops > 0 {
+			cm.HopLimit = hops
 		}
 		_, err := c.p6.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: c.ifi.Name})
 		return err

@@ -24,6 +24,11 @@ type InstanceConfig struct {
 	Src netip.Addr
 	// Group is the multicast destination (unused for unicast).
 	Group netip.Addr
+	// UnicastTTL is unicast_ttl, when HasUnicastTTL: the TTL (IPv4) or hop
+	// limit (IPv6) of unicast adverts. Without it keepalived sends IPv4
+	// ones with 255 and IPv6 ones with the kernel's default hop limit.
+	UnicastTTL    uint8
+	HasUnicastTTL bool
 	// VIPs are added on becoming master: the advertised ones first, then
 	// virtual_ipaddress_excluded.
 	VIPs []VIP
@@ -216,6 +221,9 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		m.Peers = append(m.Peers, p.Address)
 	}
 	m.Unicast = len(m.Peers) > 0
+	if t := in.UnicastTTL; t != nil && m.Unicast && *t >= 0 && *t <= 255 {
+		ic.UnicastTTL, ic.HasUnicastTTL = uint8(*t), true
+	}
 	srcText := in.McastSrcIP
 	if m.Unicast && in.UnicastSrcIP != "" {
 		srcText = in.UnicastSrcIP

@@ -932,6 +932,12 @@ func (r *Router) removeVIPs(in *instance, vips []VIP, leftover bool) {
 	}
 }
 
+// hopsSender is a PacketConn that sends an IPv6 unicast advert with a
+// hop limit of its caller's (Conn: unicast_ttl).
+type hopsSender interface {
+	SendHops(b []byte, src, dst netip.Addr, hops int) error
+}
+
 func (r *Router) send(in *instance, prio uint8) {
 	p := in.m.Advert(prio)
 	dsts := []netip.Addr{in.cfg.Group}
@@ -949,13 +955,18 @@ func (r *Router) send(in *instance, prio uint8) {
 				in.ipID = 1 // the kernel would fill in an ID of 0 and break AH
 			}
 			o := IPv4Options{Src: in.src, Dst: dst, ID: in.ipID, Unicast: in.cfg.Machine.Unicast, AsV2: in.cfg.ChecksumAsV2}
+			if in.cfg.HasUnicastTTL {
+				o.TTL = in.cfg.UnicastTTL
+			}
 			if in.cfg.Machine.AuthType == AuthAH {
 				o.AH, o.Key, o.Seq = true, in.cfg.Machine.AuthKey, in.m.NextAHSeq()
 			}
 			b, err = wire.AppendIPv4(in.sendBuf[:0], p, o)
 			in.sendBuf = b[:0]
 		}
-		if err == nil {
+		if hs, ok := in.conn.conn.(hopsSender); ok && err == nil && in.cfg.IPv6 && in.cfg.HasUnicastTTL {
+			err = hs.SendHops(b, in.src, dst, int(in.cfg.UnicastTTL))
+		} else if err == nil {
 			err = in.conn.conn.Send(b, in.src, dst)
 		}
 		if err != nil && !(prio == wire.PriorityStop && errors.Is(err, unix.ENETUNREACH)) {

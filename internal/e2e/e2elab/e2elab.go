@@ -196,6 +196,8 @@ type Wire struct {
 	At       time.Time
 	Src      netip.Addr
 	Priority int              // adverts
+	VRID     int              // adverts
+	TTL      int              // adverts: the IPv4 TTL or IPv6 hop limit
 	GARP     bool             // a gratuitous ARP or unsolicited NA for Src
 	MAC      net.HardwareAddr // GARP sender
 }
@@ -236,7 +238,7 @@ func ReadCapture(t *testing.T, path string) []Wire {
 			ip := l.(*layers.IPv4)
 			d, err := vrrp.ParseIPv4(append(append([]byte(nil), ip.Contents...), ip.Payload...), vrrp.DecodeOptions{})
 			if err == nil {
-				out = append(out, Wire{At: ci.At, Src: d.IP.Src, Priority: int(d.VRRP.Priority)})
+				out = append(out, Wire{At: ci.At, Src: d.IP.Src, Priority: int(d.VRRP.Priority), VRID: int(d.VRRP.VRID), TTL: int(ip.TTL)})
 			}
 			continue
 		}
@@ -248,7 +250,7 @@ func ReadCapture(t *testing.T, path string) []Wire {
 			src, _ := netip.AddrFromSlice(ip.SrcIP)
 			dst, _ := netip.AddrFromSlice(ip.DstIP)
 			if pk, err := vrrp.Unmarshal(ip.Payload, src, dst); err == nil {
-				out = append(out, Wire{At: ci.At, Src: src, Priority: int(pk.Priority)})
+				out = append(out, Wire{At: ci.At, Src: src, Priority: int(pk.Priority), VRID: int(pk.VRID), TTL: int(ip.HopLimit)})
 			}
 		}
 	}
