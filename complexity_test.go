@@ -23,8 +23,8 @@ var complexityDirs = []string{"config", "vrrp"}
 // one and lower (or drop) its entry; a new function over the ceiling is
 // split before it lands.
 var oversized = map[string]int{
-	"config ParseVIP":                     60,
-	"config ParseGroupMember":             40,
+	"config ParseVIP":                     58,
+	"config ParseGroupMember":             34,
 	"config (*treeBuilder).fill":          36,
 	"config (*validator).bgp":             34,
 	"config (*lexer).addSeq":              31,
@@ -36,7 +36,7 @@ var oversized = map[string]int{
 	"config (*lexer).lookup":              26,
 	"config (*lexer).include":             26,
 	"vrrp instanceConfig":                 35,
-	"vrrp ListenConn":                     40,
+	"vrrp ListenConn":                     39,
 	"vrrp (*machine).check":               30,
 	"vrrp (*Router).setupHost":            24,
 	"vrrp (*Router).checkAddrs":           29,

@@ -125,6 +125,15 @@ func Instances(cfg *config.Config) ([]InstanceConfig, error) {
 	return out, nil
 }
 
+// unicastTTL is an instance's unicast_ttl, if it has one that applies:
+// keepalived resets it without unicast peers.
+func unicastTTL(in *config.Instance, unicast bool) (uint8, bool) {
+	if t := in.UnicastTTL; t != nil && unicast && *t >= 0 && *t <= 255 {
+		return uint8(*t), true
+	}
+	return 0, false
+}
+
 func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios map[*config.Rule]uint32) (InstanceConfig, error) {
 	g := cfg.Global
 	if g == nil {
@@ -221,9 +230,7 @@ func instanceConfig(cfg *config.Config, name string, in *config.Instance, prios 
 		m.Peers = append(m.Peers, p.Address)
 	}
 	m.Unicast = len(m.Peers) > 0
-	if t := in.UnicastTTL; t != nil && m.Unicast && *t >= 0 && *t <= 255 {
-		ic.UnicastTTL, ic.HasUnicastTTL = uint8(*t), true
-	}
+	ic.UnicastTTL, ic.HasUnicastTTL = unicastTTL(in, m.Unicast)
 	srcText := in.McastSrcIP
 	if m.Unicast && in.UnicastSrcIP != "" {
 		srcText = in.UnicastSrcIP
