@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -31,39 +32,28 @@ type garpValue struct {
 // before each message ("(VI_1): " in an instance).
 func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 	for _, g := range vals {
-		var n int
-		var text string
-		hi := uint64(1<<32 - 1)
-		switch {
-		case g.d != nil && *g.d != nil:
-			n, text, hi = int((*g.d).D()/time.Second), formatDuration(**g.d, ""), cmp.Or(g.hi, 4294)
-		case g.n != nil && *g.n != nil:
-			n, text = **g.n, fmt.Sprint(**g.n)
-		default:
-			continue
-		}
 		at := pos.Of(g.kw)
 		switch {
-		case n == 0 && g.zeroToOne:
-			v.carryf(at, "%s%s must be greater than 0, setting to 1", prefix, g.kw)
-			one := 1
-			*g.n = &one
-		case g.d != nil && (*g.d).D() > 0 && (*g.d).D()%time.Second != 0:
-			v.carryf(at, "invalid number '%s'", text)
-			v.carryf(at, prefix+g.bad, g.kw, text)
-			*g.d = v.daemonSeconds(at, g.kw, **g.d, 0, int64(hi), 0)
-		case n < 0 || uint64(n) > hi:
-			v.carryf(at, "%s", kaUnsigned(n, 0, hi))
-			v.carryf(at, prefix+g.bad, g.kw, text)
-			if g.d != nil {
-				*g.d = nil
-			} else {
+		case g.d != nil && *g.d != nil:
+			// The handler's message, for the time as written.
+			msg := fmt.Sprintf(strings.ReplaceAll(prefix, "%", "%%")+g.bad, g.kw, "%s")
+			*g.d, _ = v.secondsValue(at, g.kw, *g.d, int64(cmp.Or(g.hi, 4294)), 0, msg)
+			if g.failZero && *g.d == nil { // it was set: the handler failed
+				zero := Duration(0)
+				*g.d = &zero
+			}
+		case g.n != nil && *g.n != nil:
+			n, text := **g.n, fmt.Sprint(**g.n)
+			switch {
+			case n == 0 && g.zeroToOne:
+				v.carryf(at, "%s%s must be greater than 0, setting to 1", prefix, g.kw)
+				one := 1
+				*g.n = &one
+			case n < 0 || uint64(n) > 1<<32-1:
+				v.carryf(at, "%s", kaUnsigned(n, 0, 1<<32-1))
+				v.carryf(at, prefix+g.bad, g.kw, text)
 				*g.n = nil
 			}
-		}
-		if g.failZero && *g.d == nil { // it was set: the handler failed
-			zero := Duration(0)
-			*g.d = &zero
 		}
 	}
 }
@@ -100,20 +90,35 @@ func wholeSeconds(d *Duration) (int, string) {
 	return int(d.D() / time.Second), formatDuration(*d, "")
 }
 
+// secondsValue checks a time keepalived's handler reads as whole seconds
+// in [0, hi] (read_unsigned_func with ignore_error) and returns the one to
+// run with. One written with a fraction is ignored by keepalived -t, which
+// says so (its reader's "invalid number", then msg with the time as
+// written), and read as its whole seconds by the daemon (daemonSeconds,
+// zeroAs for 0); one out of range is ignored by both. said is false when
+// d is in range and whole.
+func (v *validator) secondsValue(at Pos, kw string, d *Duration, hi, zeroAs int64, msg string) (run *Duration, said bool) {
+	n, text := wholeSeconds(d)
+	switch {
+	case d.D() > 0 && d.D()%time.Second != 0:
+		v.carryf(at, "invalid number '%s'", text)
+		v.carryf(at, msg, text)
+		return v.daemonSeconds(at, kw, *d, 0, hi, zeroAs), true
+	case n < 0 || int64(n) > hi:
+		v.carryf(at, "%s", kaUnsigned(n, 0, uint64(hi)))
+		v.carryf(at, msg, text)
+		return nil, true
+	}
+	return d, false
+}
+
 // globalNumbers checks smtp_connect_timeout as smtp_to_handler reads it.
 func (v *validator) globalNumbers(g *GlobalDefs) {
 	if d := g.SMTPConnectTimeout; d != nil {
 		at := g.Pos.Of("smtp_connect_timeout")
-		switch n, text := wholeSeconds(d); {
-		case d.D()%time.Second != 0 && d.D() > 0:
-			v.carryf(at, "invalid number '%s'", text)
-			v.carryf(at, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", text)
-			g.SMTPConnectTimeout = v.daemonSeconds(at, "smtp_connect_timeout", *d, 0, 4294, 1)
-		case n < 0 || n > 4294:
-			v.carryf(at, "%s", kaUnsigned(n, 0, 4294))
-			v.carryf(at, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring", text)
-			g.SMTPConnectTimeout = nil
-		case d.D() == 0:
+		var said bool
+		g.SMTPConnectTimeout, said = v.secondsValue(at, "smtp_connect_timeout", d, 4294, 1, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring")
+		if !said && d.D() == 0 {
 			v.carryf(at, "smtp_conect_timeout must be greater than 0, setting to 1") // keepalived's spelling
 			one := Duration(time.Second)
 			g.SMTPConnectTimeout = &one
@@ -135,16 +140,6 @@ func (v *validator) instanceDebug(name string, in *Instance) {
 // seconds by the daemon).
 func (v *validator) miscTimeout(c *MiscCheck) {
 	if d := c.MiscTimeout; d != nil {
-		at := c.Pos.Of("misc_timeout")
-		switch n, text := wholeSeconds(d); {
-		case d.D() > 0 && d.D()%time.Second != 0:
-			v.carryf(at, "invalid number '%s'", text)
-			v.carryf(at, "Invalid misc_timeout value '%s'", text)
-			c.MiscTimeout = v.daemonSeconds(at, "misc_timeout", *d, 0, 4294, 0)
-		case n < 0 || n > 4294:
-			v.carryf(at, "%s", kaUnsigned(n, 0, 4294))
-			v.carryf(at, "Invalid misc_timeout value '%s'", text)
-			c.MiscTimeout = nil
-		}
+		c.MiscTimeout, _ = v.secondsValue(c.Pos.Of("misc_timeout"), "misc_timeout", d, 4294, 0, "Invalid misc_timeout value '%s'")
 	}
 }

@@ -2,13 +2,38 @@ package e2e
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kt-project/kt/internal/netlab"
 )
+
+// announcementsOf runs impl on r1 with conf, with an observer capturing
+// filter, until master appears in its log and settle more has passed, and
+// returns the gratuitous ARPs or unsolicited neighbour advertisements seen
+// for addresses that begin with prefix, and the router.
+func announcementsOf(t *testing.T, impl, conf, filter, master, prefix string, settle time.Duration) ([]wire, *router) {
+	t.Helper()
+	lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
+	r1h, obs := lab.Host("r1"), lab.Host("obs")
+	cap, err := lab.Capture(obs, "announce.pcap", filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRouter(t, lab, impl, r1h, conf)
+	if err := r.Proc.WaitLog(master, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(settle)
+	var out []wire
+	for _, w := range endCapture(t, cap, lab.Dir+"/announce.pcap") {
+		if w.GARP && strings.HasPrefix(w.Src.String(), prefix) {
+			out = append(out, w)
+		}
+	}
+	return out, r
+}
 
 // TestFidelityGarpInterval: two instances become master at once on one
 // interface, each announcing its addresses vrrp_garp_master_repeat (3)
@@ -59,24 +84,13 @@ vrrp_instance B {
 	} {
 		for _, impl := range impls {
 			t.Run(tc.name+"/"+impl, func(t *testing.T) {
-				lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
-				r1h, obs := lab.Host("r1"), lab.Host("obs")
-				cap, err := lab.Capture(obs, "garp.pcap", "arp")
-				if err != nil {
-					t.Fatal(err)
-				}
-				r := startRouter(t, lab, impl, r1h, tc.conf)
-				waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.102"), r1h, 20*time.Second, r)
 				// The last pending one is due 0.9 s after the first.
-				time.Sleep(2500 * time.Millisecond)
-				ws := endCapture(t, cap, lab.Dir+"/garp.pcap")
+				ws, r := announcementsOf(t, impl, tc.conf, "arp", "(B) Entering MASTER STATE", "192.0.2.10", 2500*time.Millisecond)
 				var got []string
 				var at []time.Time
 				for _, w := range ws {
-					if w.GARP && strings.HasPrefix(w.Src.String(), "192.0.2.10") {
-						got = append(got, strings.TrimPrefix(w.Src.String(), "192.0.2."))
-						at = append(at, w.At)
-					}
+					got = append(got, strings.TrimPrefix(w.Src.String(), "192.0.2."))
+					at = append(at, w.At)
 				}
 				if strings.Join(got, " ") != tc.want {
 					t.Fatalf("%s sent gratuitous ARPs for %q, want %q\n%s", impl, strings.Join(got, " "), tc.want, tail(r.Proc.Log(), 30))
@@ -122,22 +136,10 @@ vrrp_instance A {
 	vmacMAC := "00:00:5e:00:01:53"
 	for _, impl := range impls {
 		t.Run(impl, func(t *testing.T) {
-			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
-			r1h, obs := lab.Host("r1"), lab.Host("obs")
-			cap, err := lab.Capture(obs, "extra.pcap", "arp")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := startRouter(t, lab, impl, r1h, conf)
-			waitHolder(t, []*netlab.Host{r1h}, netip.MustParseAddr("192.0.2.100"), r1h, 20*time.Second, r)
-			time.Sleep(7500 * time.Millisecond)
-			ws := endCapture(t, cap, lab.Dir+"/extra.pcap")
+			ws, r := announcementsOf(t, impl, conf, "arp", "(A) Entering MASTER STATE", "192.0.2.10", 7500*time.Millisecond)
 			var first time.Time
 			var got []string
 			for _, w := range ws {
-				if !w.GARP || !strings.HasPrefix(w.Src.String(), "192.0.2.10") {
-					continue
-				}
 				if first.IsZero() {
 					first = w.At
 				}
@@ -183,25 +185,12 @@ vrrp_instance A {
 `
 	for _, impl := range impls {
 		t.Run(impl, func(t *testing.T) {
-			lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r1", "obs"}})
-			r1h, obs := lab.Host("r1"), lab.Host("obs")
-			cap, err := lab.Capture(obs, "gna.pcap", "icmp6 and ip6[40] == 136")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := startRouter(t, lab, impl, r1h, conf)
-			if err := r.Proc.WaitLog("(A) Entering MASTER STATE", 20*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2500 * time.Millisecond)
-			ws := endCapture(t, cap, lab.Dir+"/gna.pcap")
+			ws, r := announcementsOf(t, impl, conf, "icmp6 and ip6[40] == 136", "(A) Entering MASTER STATE", "2001:db8::10", 2500*time.Millisecond)
 			var got []string
 			var at []time.Time
 			for _, w := range ws {
-				if w.GARP && strings.HasPrefix(w.Src.String(), "2001:db8::10") {
-					got = append(got, strings.TrimPrefix(w.Src.String(), "2001:db8::"))
-					at = append(at, w.At)
-				}
+				got = append(got, strings.TrimPrefix(w.Src.String(), "2001:db8::"))
+				at = append(at, w.At)
 			}
 			t.Logf("%s: %s", impl, strings.Join(got, " "))
 			if want := "100 100 101 102"; strings.Join(got, " ") != want {
