@@ -430,8 +430,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-func mailState(s vrrp.State) (smtp.State, bool) {
-	switch s {
+// mailState is the state an instance's transition is mailed as, if any:
+// a reload's removed instance is mailed as keepalived reports it
+// (Transition.Deleted).
+func mailState(tr vrrp.Transition) (smtp.State, bool) {
+	switch {
+	case tr.Deleted && tr.NotifyDeleted:
+		return smtp.StateDeleted, true
+	case tr.Deleted && tr.From == vrrp.StateFault:
+		return 0, false
+	case tr.Deleted:
+		return smtp.StateFault, true
+	}
+	switch tr.To {
 	case vrrp.StateMaster:
 		return smtp.StateMaster, true
 	case vrrp.StateBackup:
@@ -450,7 +461,7 @@ func (d *Daemon) mailTransition(tr vrrp.Transition) {
 	if !d.mail.Enabled() {
 		return
 	}
-	st, ok := mailState(tr.To)
+	st, ok := mailState(tr)
 	if !ok {
 		return
 	}
@@ -480,7 +491,7 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 	if !d.mail.Enabled() {
 		return
 	}
-	st, ok := mailState(tr.To)
+	st, ok := mailState(vrrp.Transition{To: tr.To})
 	if !ok {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/kt-project/kt/check"
 	"github.com/kt-project/kt/config"
 	"github.com/kt-project/kt/lvs"
+	"github.com/kt-project/kt/smtp"
 	"github.com/kt-project/kt/vrrp"
 )
 
@@ -72,6 +73,22 @@ vrrp_sync_group G1 {
 		d.mailTransition(vrrp.Transition{Instance: s.inst, To: s.to, Priority: 100, At: now})
 		if got := d.mail.Len(); got != s.wantLen {
 			t.Fatalf("step %d (%s -> %v): %d mails queued, want %d", i, s.inst, s.to, got, s.wantLen)
+		}
+	}
+	// A reload removes the instance: FAULT without notify_deleted (none
+	// when it was in FAULT), Deleted with it.
+	for i, s := range []struct {
+		tr   vrrp.Transition
+		want smtp.State
+		ok   bool
+	}{
+		{vrrp.Transition{From: vrrp.StateMaster, To: vrrp.StateStop, Deleted: true}, smtp.StateFault, true},
+		{vrrp.Transition{From: vrrp.StateFault, To: vrrp.StateStop, Deleted: true}, 0, false},
+		{vrrp.Transition{From: vrrp.StateFault, To: vrrp.StateStop, Deleted: true, NotifyDeleted: true}, smtp.StateDeleted, true},
+		{vrrp.Transition{From: vrrp.StateMaster, To: vrrp.StateStop}, smtp.StateStop, true},
+	} {
+		if got, ok := mailState(s.tr); got != s.want || ok != s.ok {
+			t.Errorf("deleted %d: mailed as %v (%v), want %v (%v)", i, got, ok, s.want, s.ok)
 		}
 	}
 	// The sync group mails its own changes, once per state.

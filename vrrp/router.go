@@ -29,6 +29,10 @@ type Transition struct {
 	Priority uint8
 	Reason   string
 	At       time.Time
+	// Deleted: a reload removed the instance (To is StateStop), whose
+	// notify_deleted is NotifyDeleted. keepalived then reports DELETED
+	// with notify_deleted, else FAULT (nothing when it was in FAULT).
+	Deleted, NotifyDeleted bool
 }
 
 // RouterOptions wire a Router to the host. Zero values use the real
@@ -875,7 +879,8 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 			in.log.Info(fmt.Sprintf("%s: %s -> %s (priority %d, reason: %s)", in.cfg.Machine.Name, a.From, a.To, a.Priority, a.Reason))
 			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
-				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now})
+				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now,
+					Deleted: in.deleted && a.To == StateStop, NotifyDeleted: in.cfg.Notify.NotifyDeleted})
 			}
 			in.lastChange, in.lastReason = now, a.Reason
 			r.groupTransition(ctx, in, now, a.From, a.To)
