@@ -80,6 +80,7 @@ type reloadPlan struct {
 	fresh    []*instance // new, or restarted with a new configuration
 	updates  []*instance // kept, with newCfg
 	stopping []*instance
+	removed  []*instance // of stopping: not in the new configuration
 	newCfg   map[*instance]InstanceConfig
 	conns    map[connKey]*connState
 	opened   []*connState // sockets opened for the new set
@@ -146,7 +147,7 @@ func (r *Router) planReload(ics []InstanceConfig) (*reloadPlan, error) {
 	}
 	for _, in := range r.instances {
 		if !names[in.cfg.Machine.Name] {
-			in.deleted = true
+			p.removed = append(p.removed, in)
 			p.stopping = append(p.stopping, in)
 		}
 	}
@@ -203,6 +204,11 @@ func (r *Router) prepareReload(p *reloadPlan) error {
 // stopAndUpdate stops what goes away while its socket still works, and
 // gives updated instances their new configuration.
 func (r *Router) stopAndUpdate(ctx context.Context, now time.Time, p *reloadPlan) {
+	// Marked only now: a reload that fails before this point leaves
+	// them as they were.
+	for _, in := range p.removed {
+		in.deleted = true
+	}
 	for _, in := range p.stopping {
 		r.exec(ctx, in, now, in.m.Stop(now))
 		in.log.Info("vrrp: " + in.cfg.Machine.Name + ": stopped by reload")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,11 +30,19 @@ func TestReload(t *testing.T) {
 		ic.Machine = mc
 		return ic
 	}
+	slow := func(ic InstanceConfig) InstanceConfig {
+		ic.Machine.Interval = 30 * time.Millisecond
+		return ic
+	}
 	l := newLab(t)
 	r := l.start([]InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, RouterOptions{Host: book,
 		OnTransition: func(tr Transition) {
 			mu.Lock()
-			trs = append(trs, fmt.Sprintf("%s %v", tr.Instance, tr.To))
+			deleted := ""
+			if tr.Deleted {
+				deleted = " deleted"
+			}
+			trs = append(trs, fmt.Sprintf("%s %v%s", tr.Instance, tr.To, deleted))
 			mu.Unlock()
 		}}).r
 	ctx := context.Background()
@@ -63,7 +72,10 @@ func TestReload(t *testing.T) {
 		{"same config", []InstanceConfig{inst("VI_1", 1, "192.0.2.100")}, "{[VI_1] [] [] []}", false},
 		{"add an instance", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), inst("VI_2", 2, "192.0.2.101")}, "{[VI_1] [] [VI_2] []}", false},
 		{"duplicate VRID", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), inst("VI_3", 1, "192.0.2.102")}, "", true},
-		{"change VI_1's address", []InstanceConfig{inst("VI_1", 1, "192.0.2.110"), inst("VI_2", 2, "192.0.2.101")}, "{[VI_2] [VI_1] [] []}", false},
+		// VI_2 was left out of the failed reload: it is not removed, and
+		// a restart stops it as a restart, not as a removal.
+		{"restart VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), slow(inst("VI_2", 2, "192.0.2.101"))}, "{[VI_1] [] [VI_2] [VI_2]}", false},
+		{"change VI_1's address", []InstanceConfig{inst("VI_1", 1, "192.0.2.110"), inst("VI_2", 2, "192.0.2.101")}, "{[] [VI_1] [VI_2] [VI_2]}", false},
 		{"remove VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.110")}, "{[VI_1] [] [] [VI_2]}", false},
 	}
 	for _, s := range steps {
@@ -97,5 +109,15 @@ func TestReload(t *testing.T) {
 	}
 	if st := state("VI_2"); st != StateInit {
 		t.Errorf("VI_2 still listed as %v after removal", st)
+	}
+	var stops []string
+	for _, tr := range transitions() {
+		if strings.HasPrefix(tr, "VI_2 STOP") {
+			stops = append(stops, tr)
+		}
+	}
+	// Restarted twice (its interval back), then removed.
+	if want := []string{"VI_2 STOP", "VI_2 STOP", "VI_2 STOP deleted"}; !slices.Equal(stops, want) {
+		t.Errorf("VI_2's stops %q, want %q", stops, want)
 	}
 }
