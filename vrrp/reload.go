@@ -63,13 +63,15 @@ func newInstance(r *Router, ic InstanceConfig) *instance {
 }
 
 // softChange reports whether b differs from a only in what an instance
-// can take without restarting: its virtual addresses and its priority
-// (not to or from 255, the address owner's).
+// can take without restarting: its virtual addresses, its priority (not to
+// or from 255, the address owner's) and its notify settings. keepalived
+// keeps the state of an instance whatever changed (restore_vrrp_state);
+// kt restarts it for the other changes (README, Reload).
 func softChange(a, b InstanceConfig) bool {
 	if (a.Machine.Priority == wire.PriorityOwner) != (b.Machine.Priority == wire.PriorityOwner) {
 		return false
 	}
-	b.VIPs, b.Machine.VIPs, b.Machine.Priority = a.VIPs, a.Machine.VIPs, a.Machine.Priority
+	b.VIPs, b.Machine.VIPs, b.Machine.Priority, b.Notify = a.VIPs, a.Machine.VIPs, a.Machine.Priority, a.Notify
 	return reflect.DeepEqual(a, b)
 }
 
@@ -304,6 +306,9 @@ func (r *Router) update(ctx context.Context, in *instance, now time.Time, ic Ins
 		if err := r.made.fw.Drop(vipAddrs(prev), false); err != nil {
 			in.log.Error("vrrp: no_accept drop rules", "err", err)
 		}
+	}
+	if !reflect.DeepEqual(in.cfg.Notify, ic.Notify) {
+		in.notify = prepareNotify(r.opts.Scripts, r.log, "vrrp_instance "+ic.Machine.Name, ic.Notify)
 	}
 	in.cfg = ic
 	maps.DeleteFunc(in.garpPending, func(v VIP, _ bool) bool { return !slices.Contains(ic.VIPs, v) })

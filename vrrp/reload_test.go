@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kt-project/kt/config"
 )
 
 // TestReload: a reload keeps unchanged instances as they are (no
@@ -28,6 +30,10 @@ func TestReload(t *testing.T) {
 			ic.VIPs = append(ic.VIPs, VIP{Prefix: p, Dev: "lo"})
 		}
 		ic.Machine = mc
+		return ic
+	}
+	notify := func(ic InstanceConfig) InstanceConfig {
+		ic.Notify.Backup = config.Script{Cmd: "/bin/true", Args: []string{"/bin/true"}}
 		return ic
 	}
 	slow := func(ic InstanceConfig) InstanceConfig {
@@ -76,7 +82,9 @@ func TestReload(t *testing.T) {
 		// a restart stops it as a restart, not as a removal.
 		{"restart VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.100"), slow(inst("VI_2", 2, "192.0.2.101"))}, "{[VI_1] [] [VI_2] [VI_2]}", false},
 		{"change VI_1's address", []InstanceConfig{inst("VI_1", 1, "192.0.2.110"), inst("VI_2", 2, "192.0.2.101")}, "{[] [VI_1] [VI_2] [VI_2]}", false},
-		{"remove VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.110")}, "{[VI_1] [] [] [VI_2]}", false},
+		// A notify script is taken in place: no restart.
+		{"notify script on VI_1", []InstanceConfig{notify(inst("VI_1", 1, "192.0.2.110")), inst("VI_2", 2, "192.0.2.101")}, "{[VI_2] [VI_1] [] []}", false},
+		{"remove VI_2", []InstanceConfig{inst("VI_1", 1, "192.0.2.110")}, "{[] [VI_1] [] [VI_2]}", false},
 	}
 	for _, s := range steps {
 		res, err := r.Reload(ctx, s.ics)

@@ -159,3 +159,62 @@ func TestNotifyDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyReloadKeepsMaster: a reload that gives a master a notify
+// script it did not have keeps it master, as keepalived 2.2.7 keeps every
+// instance it finds again (restore_vrrp_state): neither the old scripts
+// nor the new one hear of a transition, and the address stays. kt used to
+// restart the instance (STOP, BACKUP, MASTER).
+func TestNotifyReloadKeepsMaster(t *testing.T) {
+	got := map[string][]string{}
+	for i, impl := range impls {
+		lab := netlab.NewT(t, netlab.Options{Hosts: []string{"r"}})
+		rh := lab.Host("r")
+		dir := lab.Dir
+		generic := filepath.Join(dir, "generic")
+		writeFile(t, filepath.Join(dir, "generic.sh"), "#!/bin/sh\necho \"$*\" >> "+generic+"\n", 0o755)
+		vrid := 130 + i
+		conf := func(extra string) string {
+			return fmt.Sprintf(`vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id %d
+    priority 100
+    advert_int 0.5
+    version 3
+    notify %s/generic.sh
+%s    virtual_ipaddress {
+        192.0.2.%d
+    }
+}
+`, vrid, dir, extra, vrid)
+		}
+		r := startRouter(t, lab, impl, rh, conf(""))
+		if !netlab.WaitFor(20*time.Second, 50*time.Millisecond, func() bool { return len(linesWith(generic, "MASTER")) == 1 }) {
+			t.Fatalf("%s: generic notify %q\n%s", impl, fileLines(generic), tail(r.Proc.Log(), 20))
+		}
+		vip := mustAddr(fmt.Sprintf("192.0.2.%d", vrid))
+		if err := os.WriteFile(r.Conf, []byte(conf("    notify_backup \""+dir+"/generic.sh backup-script\"\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		// Sampled for longer than a master-down interval (about 1.6 s).
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if !rh.HasAddr(vip) {
+				t.Errorf("%s: the master's address went away after the reload", impl)
+				break
+			}
+		}
+		got[impl] = fileLines(generic)
+		r.Stop()
+		t.Logf("%s: %q", impl, got[impl])
+	}
+	want := []string{"INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"} // sampled before the stop
+	for _, impl := range impls {
+		if !slices.Equal(got[impl], want) {
+			t.Errorf("%s's notify saw %q, want %q", impl, got[impl], want)
+		}
+	}
+}
