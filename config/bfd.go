@@ -313,7 +313,7 @@ func (p *parser) trackBFDEntry(fv reflect.Value, where string, words []string, p
 		}
 		p.sink.carryf(pos, "(%s) weight for track bfd %s must be in [-253..253] inclusive. Ignoring...", name, tracked)
 		if n, ok := (&lenientRange{signed: true, lo: -253, hi: 253}).read(words[2]); err != nil && ok {
-			p.sink.warnf(pos, "%s: weight read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", tracked, n)
+			p.sink.warnf(pos, "%s", daemonReading(tracked+": weight", n))
 			w := int(n)
 			t.Weight = &w
 		}

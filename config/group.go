@@ -191,7 +191,7 @@ func (m *GroupMember) parseFWMark(words []string) {
 			return
 		}
 		v.fail(groupTag+"fwmark '%s' must be in [0, %d] - ignoring", s, uint32(1<<32-1))
-		v.warn("fwmark: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", d)
+		v.warn("%s", daemonReading("fwmark", d))
 		n = uint64(d)
 	}
 	if len(words) > 2 {

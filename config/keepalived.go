@@ -1394,10 +1394,10 @@ func (p *parser) lenientValue(at unsafe.Pointer, fv reflect.Value, f *fieldInfo,
 		return false
 	}
 	if n == 0 && r.zeroAs != 0 {
-		p.sink.warnf(pos, "%s: read as 0, then as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, r.zeroAs)
+		p.sink.warnf(pos, "%s", daemonReading(kw, fmt.Sprintf("0, then as %d", r.zeroAs)))
 		n = r.zeroAs
 	} else {
-		p.sink.warnf(pos, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, n)
+		p.sink.warnf(pos, "%s", daemonReading(kw, n))
 	}
 	p.valueErr(pos, kw, p.scalar(at, fv, f, []string{strconv.FormatInt(n, 10)}))
 	return true

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -54,6 +55,13 @@ var lenientMsgs = map[string]string{
 	"*.nb_get_retry": "Invalid nb_get_retry value '%[2]s'",
 }
 
+// daemonReading is kt's note where it runs a value as keepalived's daemon
+// reads it, although keepalived -t says it ignores it: "what: read as
+// reading, as keepalived's daemon reads it (keepalived -t ignores it)".
+func daemonReading(what string, reading any) string {
+	return fmt.Sprintf("%s: read as %v, as keepalived's daemon reads it (keepalived -t ignores it)", what, reading)
+}
+
 // daemonSeconds is keepalived's daemon's reading of a time its handler
 // reads as whole seconds (read_unsigned_func with ignore_error) that was
 // written with a fraction, which keepalived -t ignores: the whole seconds
@@ -68,7 +76,7 @@ func (v *validator) daemonSeconds(at Pos, kw string, d Duration, lo, hi, zeroAs 
 	if secs == 0 && zeroAs != 0 {
 		secs = zeroAs
 	}
-	v.warnf(at, "%s: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", kw, secs)
+	v.warnf(at, "%s", daemonReading(kw, secs))
 	whole := Duration(time.Duration(secs) * time.Second)
 	return &whole
 }
@@ -89,7 +97,7 @@ func (v *validator) junkWeight(at Pos, w *Weight, lim int64, msg string, args ..
 	if !ok {
 		return false
 	}
-	v.warnf(at, "weight: read as %d, as keepalived's daemon reads it (keepalived -t ignores the line)", n)
+	v.warnf(at, "%s", daemonReading("weight", n))
 	w.Value, w.Set, w.Junk = int(n), true, ""
 	return true
 }

@@ -32,7 +32,7 @@ var notRunReasons = map[reflect.Type]map[string]string{
 		"bfd_process_name":                    "kt is one process",
 		"max_auto_priority":                   "kt sets no real-time priority",
 		"min_auto_priority_delay":             "kt sets no real-time priority",
-		"checker_log_all_failures":            "not implemented: kt logs state changes",
+		"checker_log_all_failures":            logAllFailuresReason,
 		"dynamic_interfaces":                  "not implemented",
 		"lvs_timeouts":                        "not implemented",
 		"umask":                               "not implemented: kt makes its files with modes of its own",
@@ -115,6 +115,15 @@ var notRunReasons = map[reflect.Type]map[string]string{
 	reflect.TypeOf(URLCheck{}): {
 		"regex_stack": "kt's regex matcher has no PCRE2 JIT stack to size",
 	},
+}
+
+// logAllFailuresReason is why kt does not run checker_log_all_failures,
+// nor a checker's log_all_failures (checkCommon).
+const logAllFailuresReason = "not implemented: kt logs state changes"
+
+// notRunMsg is the warning for a keyword kt reads and does not act on.
+func notRunMsg(key, reason string) string {
+	return key + ": kt does not do this (" + reason + "); it is ignored"
 }
 
 // notRun warns about every keyword set in the configuration that kt does
@@ -200,7 +209,7 @@ func (nr notRunFields) warn(v *validator, sv reflect.Value, p Pos) {
 func warnFields(v *validator, fs []notRunField, sv reflect.Value, p Pos) {
 	for _, f := range fs {
 		if !fieldOf(sv, f.index, f.typ).IsZero() {
-			v.warnf(p.Of(f.key), "%s: kt does not do this (%s); it is ignored", f.key, f.reason)
+			v.warnf(p.Of(f.key), "%s", notRunMsg(f.key, f.reason))
 		}
 	}
 }

@@ -68,14 +68,9 @@ func (v *validator) globalVRRPTimers(g *GlobalDefs) {
 		name string
 		d    **Duration
 	}{{"startup_script_timeout", &g.StartupScriptTimeout}, {"shutdown_script_timeout", &g.ShutdownScriptTimeout}} {
-		if d := *kw.d; d != nil && (d.D() < time.Second || d.D() > 1000*time.Second || d.D()%time.Second != 0) {
-			if d.D()%time.Second != 0 {
-				v.carryf(p.Of(kw.name), "invalid number '%s'", formatDuration(*d, ""))
-			} else {
-				v.carryf(p.Of(kw.name), "number '%s' outside range [1, 1000]", formatDuration(*d, ""))
-			}
-			v.carryf(p.Of(kw.name), "%s '%s' must be in [1, 1000] - ignoring", kw.name, formatDuration(*d, ""))
-			*kw.d = v.daemonSeconds(p.Of(kw.name), kw.name, *d, 1, 1000, 0)
+		if d := *kw.d; d != nil {
+			said := func(text string) string { return kw.name + " '" + text + "' must be in [1, 1000] - ignoring" }
+			*kw.d, _ = v.secondsValue(p.Of(kw.name), kw.name, d, 1, 1000, 0, said)
 		}
 	}
 	if n := g.VRRPDownTimerAdverts; n != nil && (*n < 1 || *n > 100) {
@@ -208,28 +203,20 @@ func (v *validator) scriptValues(name string, s *VRRPScript) {
 	for _, kw := range []struct {
 		name string
 		d    **Duration
-	}{{"interval", &s.Interval}, {"timeout", &s.Timeout}} {
+		msg  string // the handler's, for the block's name and the time
+	}{
+		{"interval", &s.Interval, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring"},
+		{"timeout", &s.Timeout, "(%s): vrrp script timeout '%s' invalid - ignoring"},
+	} {
 		d := *kw.d
 		if d == nil {
 			continue
 		}
 		at := s.Pos.Of(kw.name)
-		text := formatDuration(*d, "")
-		switch {
-		case d.D()%time.Second != 0 || d.D() < 0 || d.D() > 4294*time.Second:
-			// keepalived reads whole seconds only, up to UINT_MAX µs.
-			if d.D()%time.Second != 0 {
-				v.carryf(at, "invalid number '%s'", text)
-			} else {
-				v.carryf(at, "%s", kaUnsigned(int(d.D()/time.Second), 0, 4294))
-			}
-			if kw.name == "interval" {
-				v.carryf(at, "(%s): vrrp script interval '%s' must be between 1 and 4294 - ignoring", name, text)
-			} else {
-				v.carryf(at, "(%s): vrrp script timeout '%s' invalid - ignoring", name, text)
-			}
-			*kw.d = v.daemonSeconds(at, kw.name, *d, 0, 4294, 1)
-		case d.D() == 0:
+		// keepalived reads whole seconds only, up to UINT_MAX µs.
+		said := func(text string) string { return fmt.Sprintf(kw.msg, name, text) }
+		var done bool
+		if *kw.d, done = v.secondsValue(at, kw.name, d, 0, 4294, 1, said); !done && d.D() == 0 {
 			v.carryf(at, "(%s): vrrp script %s must be greater than 0, setting to 1", name, kw.name)
 			one := Duration(time.Second)
 			*kw.d = &one
@@ -568,9 +555,9 @@ func (v *validator) trackWeightJunk(where, what string, t *Track) {
 		w := int(n)
 		if (w == 254 || w == -254) && (what == "interface" || what == "script") {
 			w -= w / 254 // the daemon then says it cannot be ±254
-			v.warnf(t.Pos, "%s: weight read as %d, then as %d, as keepalived's daemon reads it (keepalived -t ignores it)", t.Name, n, w)
+			v.warnf(t.Pos, "%s", daemonReading(t.Name+": weight", fmt.Sprintf("%d, then as %d", n, w)))
 		} else {
-			v.warnf(t.Pos, "%s: weight read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", t.Name, n)
+			v.warnf(t.Pos, "%s", daemonReading(t.Name+": weight", n))
 		}
 		t.Weight = &w
 	} else if what == "interface" {

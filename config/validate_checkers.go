@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"reflect"
 	"strings"
 )
 
@@ -51,8 +50,7 @@ func (v *validator) plainCheck(rs *RealServer, p Pos, c *CheckCommon, kind strin
 // CheckCommon.
 func (v *validator) checkCommon(rs *RealServer, p Pos, c *CheckCommon, kind string) {
 	if x := c.CheckExtra; x != nil && x.LogAllFailures != nil {
-		// As notRun says of the global checker_log_all_failures.
-		v.warnf(p.Of("log_all_failures"), "log_all_failures: kt does not do this (%s); it is ignored", notRunReasons[reflect.TypeFor[GlobalDefs]()]["checker_log_all_failures"])
+		v.warnf(p.Of("log_all_failures"), "%s", notRunMsg("log_all_failures", logAllFailuresReason))
 	}
 	v.checkerUnknownKeywords(p, c, kind)
 	v.checkerBadValues(p, c)

@@ -3,7 +3,6 @@ package config
 import (
 	"cmp"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -35,9 +34,8 @@ func (v *validator) garpValues(pos Pos, prefix string, vals []garpValue) {
 		at := pos.Of(g.kw)
 		switch {
 		case g.d != nil && *g.d != nil:
-			// The handler's message, for the time as written.
-			msg := fmt.Sprintf(strings.ReplaceAll(prefix, "%", "%%")+g.bad, g.kw, "%s")
-			*g.d, _ = v.secondsValue(at, g.kw, *g.d, int64(cmp.Or(g.hi, 4294)), 0, msg)
+			said := func(text string) string { return prefix + fmt.Sprintf(g.bad, g.kw, text) }
+			*g.d, _ = v.secondsValue(at, g.kw, *g.d, 0, int64(cmp.Or(g.hi, 4294)), 0, said)
 			if g.failZero && *g.d == nil { // it was set: the handler failed
 				zero := Duration(0)
 				*g.d = &zero
@@ -91,22 +89,22 @@ func wholeSeconds(d *Duration) (int, string) {
 }
 
 // secondsValue checks a time keepalived's handler reads as whole seconds
-// in [0, hi] (read_unsigned_func with ignore_error) and returns the one to
-// run with. One written with a fraction is ignored by keepalived -t, which
-// says so (its reader's "invalid number", then msg with the time as
-// written), and read as its whole seconds by the daemon (daemonSeconds,
-// zeroAs for 0); one out of range is ignored by both. said is false when
-// d is in range and whole.
-func (v *validator) secondsValue(at Pos, kw string, d *Duration, hi, zeroAs int64, msg string) (run *Duration, said bool) {
+// in [lo, hi] (read_unsigned_func with ignore_error) and returns the one
+// to run with. One written with a fraction is ignored by keepalived -t,
+// which says so (its reader's "invalid number", then the handler's
+// message, said(the time as written)), and read as its whole seconds by
+// the daemon (daemonSeconds, zeroAs for 0); one out of range is ignored by
+// both. done is false when d is in range and whole.
+func (v *validator) secondsValue(at Pos, kw string, d *Duration, lo, hi, zeroAs int64, said func(text string) string) (run *Duration, done bool) {
 	n, text := wholeSeconds(d)
 	switch {
 	case d.D() > 0 && d.D()%time.Second != 0:
 		v.carryf(at, "invalid number '%s'", text)
-		v.carryf(at, msg, text)
-		return v.daemonSeconds(at, kw, *d, 0, hi, zeroAs), true
-	case n < 0 || int64(n) > hi:
-		v.carryf(at, "%s", kaUnsigned(n, 0, uint64(hi)))
-		v.carryf(at, msg, text)
+		v.carryf(at, "%s", said(text))
+		return v.daemonSeconds(at, kw, *d, lo, hi, zeroAs), true
+	case int64(n) < lo || int64(n) > hi:
+		v.carryf(at, "%s", kaUnsigned(n, uint64(lo), uint64(hi)))
+		v.carryf(at, "%s", said(text))
 		return nil, true
 	}
 	return d, false
@@ -116,9 +114,10 @@ func (v *validator) secondsValue(at Pos, kw string, d *Duration, hi, zeroAs int6
 func (v *validator) globalNumbers(g *GlobalDefs) {
 	if d := g.SMTPConnectTimeout; d != nil {
 		at := g.Pos.Of("smtp_connect_timeout")
-		var said bool
-		g.SMTPConnectTimeout, said = v.secondsValue(at, "smtp_connect_timeout", d, 4294, 1, "smtp_connect_timeout '%s' must be in [0, 4294] - ignoring")
-		if !said && d.D() == 0 {
+		said := func(text string) string { return "smtp_connect_timeout '" + text + "' must be in [0, 4294] - ignoring" }
+		var done bool
+		g.SMTPConnectTimeout, done = v.secondsValue(at, "smtp_connect_timeout", d, 0, 4294, 1, said)
+		if !done && d.D() == 0 {
 			v.carryf(at, "smtp_conect_timeout must be greater than 0, setting to 1") // keepalived's spelling
 			one := Duration(time.Second)
 			g.SMTPConnectTimeout = &one
@@ -140,6 +139,7 @@ func (v *validator) instanceDebug(name string, in *Instance) {
 // seconds by the daemon).
 func (v *validator) miscTimeout(c *MiscCheck) {
 	if d := c.MiscTimeout; d != nil {
-		c.MiscTimeout, _ = v.secondsValue(c.Pos.Of("misc_timeout"), "misc_timeout", d, 4294, 0, "Invalid misc_timeout value '%s'")
+		said := func(text string) string { return "Invalid misc_timeout value '" + text + "'" }
+		c.MiscTimeout, _ = v.secondsValue(c.Pos.Of("misc_timeout"), "misc_timeout", d, 0, 4294, 0, said)
 	}
 }

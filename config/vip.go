@@ -275,7 +275,7 @@ func (v *VIP) setPreferredLft(p string) {
 	vd.fail("preferred_lft %s is invalid", p)
 	if n, ok := (&lenientRange{lo: 0, hi: 1<<32 - 1}).read(p); ok {
 		v.PreferredLft = strconv.FormatInt(n, 10)
-		vd.warn("preferred_lft: read as %d, as keepalived's daemon reads it (keepalived -t ignores it)", n)
+		vd.warn("%s", daemonReading("preferred_lft", n))
 	}
 }
 
