@@ -432,17 +432,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // mailState is the state an instance's transition is mailed as, if any:
 // a reload's removed instance is mailed as keepalived reports it
-// (Transition.Deleted).
+// (vrrp.DeletedReport).
 func mailState(tr vrrp.Transition) (smtp.State, bool) {
-	switch {
-	case tr.Deleted && tr.NotifyDeleted:
-		return smtp.StateDeleted, true
-	case tr.Deleted && tr.From == vrrp.StateFault:
-		return 0, false
-	case tr.Deleted:
-		return smtp.StateFault, true
+	if !tr.Deleted {
+		return mailStateOf(tr.To)
 	}
-	switch tr.To {
+	switch st, ok := vrrp.DeletedReport(tr.NotifyDeleted, tr.From); {
+	case !ok:
+		return 0, false
+	case st == "DELETED":
+		return smtp.StateDeleted, true
+	}
+	return smtp.StateFault, true
+}
+
+// mailStateOf is the state an instance or sync group entering s is mailed
+// as, if any.
+func mailStateOf(s vrrp.State) (smtp.State, bool) {
+	switch s {
 	case vrrp.StateMaster:
 		return smtp.StateMaster, true
 	case vrrp.StateBackup:
@@ -491,7 +498,7 @@ func (d *Daemon) mailGroupTransition(tr vrrp.GroupTransition) {
 	if !d.mail.Enabled() {
 		return
 	}
-	st, ok := mailState(vrrp.Transition{To: tr.To})
+	st, ok := mailStateOf(tr.To)
 	if !ok {
 		return
 	}

@@ -354,46 +354,54 @@ func (n *Notifier) Notify(kind, name string, scripts *NotifyScripts, st State, p
 	if st != StateMaster && st != StateBackup && st != StateFault && st != StateStop {
 		return
 	}
-	n.writeFIFO(fifoLine(kind, name, st.String(), prio))
-	if scripts == nil {
-		return
+	var own, generic *script.Script
+	if scripts != nil {
+		own, generic = scripts.For(st), scripts.Generic
 	}
-	stop := st == StateStop
-	if s := scripts.For(st); s != nil {
-		n.enqueue(kind+" "+name, notifyJob{script: s, stop: stop})
+	n.announce(kind, name, st.String(), prio, own, generic, st == StateStop)
+}
+
+// announce writes the FIFO line for state, then starts own (the state's
+// notify_* script) and the generic notify script with `kind name state
+// prio`, after the earlier notifications of the same name.
+func (n *Notifier) announce(kind, name, state string, prio uint8, own, generic *script.Script, stop bool) {
+	n.writeFIFO(fifoLine(kind, name, state, prio))
+	if own != nil {
+		n.enqueue(kind+" "+name, notifyJob{script: own, stop: stop})
 	}
-	if s := scripts.Generic; s != nil {
-		n.enqueue(kind+" "+name, notifyJob{script: s, stop: stop, extra: []string{kind, name, st.String(), strconv.Itoa(int(prio))}})
+	if generic != nil {
+		n.enqueue(kind+" "+name, notifyJob{script: generic, stop: stop, extra: []string{kind, name, state, strconv.Itoa(int(prio))}})
 	}
 }
 
-// NotifyDeleted reports that a reload removed an instance that was in
-// state from, as keepalived's clear_diff_vrrp and send_instance_notifies
-// do: with notify_deleted (notifyDeleted), its script runs and the generic
-// notify script and the FIFO get DELETED; without, they get FAULT (and no
-// notify_fault script runs), unless the instance was in FAULT already,
-// when nothing is said. It never blocks.
-func (n *Notifier) NotifyDeleted(name string, scripts *NotifyScripts, notifyDeleted bool, from State, prio uint8) {
-	if n == nil {
-		return
-	}
-	state := "DELETED"
+// DeletedReport is how keepalived reports an instance a reload removed
+// while it was in state from (clear_diff_vrrp, send_instance_notifies):
+// DELETED with notify_deleted, else FAULT, and nothing (ok false) when it
+// was in FAULT without notify_deleted.
+func DeletedReport(notifyDeleted bool, from State) (state string, ok bool) {
 	switch {
-	case !notifyDeleted && from == StateFault:
+	case notifyDeleted:
+		return "DELETED", true
+	case from == StateFault:
+		return "", false
+	}
+	return "FAULT", true
+}
+
+// NotifyDeleted reports that a reload removed an instance that was in
+// state from, as DeletedReport says: the FIFO and the generic notify
+// script get DELETED or FAULT, and with notify_deleted its script runs (no
+// notify_fault script runs). It never blocks.
+func (n *Notifier) NotifyDeleted(name string, scripts *NotifyScripts, notifyDeleted bool, from State, prio uint8) {
+	state, ok := DeletedReport(notifyDeleted, from)
+	if n == nil || !ok {
 		return
-	case !notifyDeleted:
-		state = "FAULT"
 	}
-	n.writeFIFO(fifoLine(notifyInstance, name, state, prio))
-	if scripts == nil {
-		return
+	var own, generic *script.Script
+	if scripts != nil {
+		own, generic = scripts.Deleted, scripts.Generic // Deleted is nil without notify_deleted's script
 	}
-	if s := scripts.Deleted; s != nil && notifyDeleted {
-		n.enqueue(notifyInstance+" "+name, notifyJob{script: s})
-	}
-	if s := scripts.Generic; s != nil {
-		n.enqueue(notifyInstance+" "+name, notifyJob{script: s, extra: []string{notifyInstance, name, state, strconv.Itoa(int(prio))}})
-	}
+	n.announce(notifyInstance, name, state, prio, own, generic, false)
 }
 
 // NotifyRxLowerPri reports that a master heard a lower priority advert
@@ -556,7 +564,7 @@ func (r *Router) Notifier() *Notifier { return r.opts.Notifier }
 
 // notifyTransition runs an instance's notifications for a transition.
 func (r *Router) notifyTransition(in *instance, a machineAction) {
-	if in.deleted && a.To == StateStop {
+	if in.deletedBy(a) {
 		r.opts.Notifier.NotifyDeleted(in.cfg.Machine.Name, in.notify, in.cfg.Notify.NotifyDeleted, a.From, a.Priority)
 		return
 	}

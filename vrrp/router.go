@@ -150,7 +150,7 @@ type instance struct {
 	cfg InstanceConfig
 	m   *machine
 	// deleted: a reload removes the instance (its notifications are
-	// keepalived's for a deleted one, not STOP's).
+	// keepalived's for a deleted one, not STOP's: deletedBy).
 	deleted bool
 	conn    *connState
 	src     netip.Addr
@@ -880,7 +880,7 @@ func (r *Router) exec(ctx context.Context, in *instance, now time.Time, acts []m
 			r.notifyTransition(in, a)
 			if r.opts.OnTransition != nil {
 				r.opts.OnTransition(Transition{Instance: in.cfg.Machine.Name, From: a.From, To: a.To, Priority: a.Priority, Reason: a.Reason, At: now,
-					Deleted: in.deleted && a.To == StateStop, NotifyDeleted: in.cfg.Notify.NotifyDeleted})
+					Deleted: in.deletedBy(a), NotifyDeleted: in.cfg.Notify.NotifyDeleted})
 			}
 			in.lastChange, in.lastReason = now, a.Reason
 			r.groupTransition(ctx, in, now, a.From, a.To)
@@ -936,6 +936,9 @@ func (r *Router) removeVIPs(in *instance, vips []VIP, leftover bool) {
 		delete(in.added, v)
 	}
 }
+
+// deletedBy reports whether a is the stop of an instance a reload removes.
+func (in *instance) deletedBy(a machineAction) bool { return in.deleted && a.To == StateStop }
 
 // hopsSender is a PacketConn that sends an IPv6 unicast advert with a
 // hop limit of its caller's (Conn: unicast_ttl).
