@@ -1,6 +1,7 @@
 package lvs
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kt-project/kt/config"
+	"github.com/kt-project/kt/internal/kacompare"
 	"github.com/kt-project/kt/internal/vm"
 )
 
@@ -26,7 +28,6 @@ var (
 	dumpVSGRE     = regexp.MustCompile(`^Virtual Server Group = (\S+),`)
 	dumpCheckerRE = regexp.MustCompile(`^\[\S+\]:\S+ -> \[(\S+)\]:\w+:(\d+)$`)
 	dumpTrackedRE = regexp.MustCompile(`^(\S+), weight (-?\d+( reverse)?)$`)
-	dumpStampRE   = regexp.MustCompile(`^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: `)
 )
 
 // checkerDump runs keepalived's checker on path with its configuration
@@ -96,11 +97,11 @@ func parseCheckerDump(dump string) map[string]string {
 		chk = map[string]string{}
 	}
 	for _, l := range strings.Split(dump, "\n") {
-		l = strings.TrimSpace(dumpStampRE.ReplaceAllString(l, ""))
+		l = strings.TrimSpace(kacompare.StripStamp(l))
 		name, val, isKV := strings.Cut(l, " = ")
 		switch m := dumpVSRE.FindStringSubmatch(l); {
 		case m != nil:
-			vs, rs, tracked = cmpOr(m[3], m[1]+":"+m[2]), "", false
+			vs, rs, tracked = cmp.Or(m[3], m[1]+":"+m[2]), "", false
 			continue
 		}
 		if m := dumpVSGRE.FindStringSubmatch(l); m != nil {
@@ -136,13 +137,6 @@ func parseCheckerDump(dump string) map[string]string {
 	}
 	flush()
 	return got
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ktCheckerSettings is kt's reading of the same settings, from the

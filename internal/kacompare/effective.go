@@ -27,6 +27,9 @@ var dumpFields = map[string]bool{
 // dumpStamp is the time stamp keepalived -l puts before each line.
 var dumpStamp = regexp.MustCompile(`^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: `)
 
+// StripStamp is a line keepalived -l wrote without its time stamp.
+func StripStamp(line string) string { return dumpStamp.ReplaceAllString(line, "") }
+
 // foreignHeaders are the dump's section headers that keepalived's other
 // processes write (the parent and the BFD child: global_data.c,
 // bfd_data.c; the checker's, when it runs). Their lines may come between
@@ -47,7 +50,7 @@ func ParseDump(out []byte) map[string]Settings {
 	var cur Settings
 	vips := false
 	for _, l := range bytes.Split(out, []byte("\n")) {
-		s := dumpStamp.ReplaceAllString(string(l), "")
+		s := StripStamp(string(l))
 		switch {
 		case strings.HasPrefix(s, " VRRP Instance = "):
 			cur = Settings{}

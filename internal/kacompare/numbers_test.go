@@ -71,7 +71,7 @@ func TestLenientNumbers(t *testing.T) {
 	var cur map[string]string
 	var fields func(string) bool
 	for _, l := range strings.Split(string(dump), "\n") {
-		l = dumpStamp.ReplaceAllString(l, "")
+		l = StripStamp(l)
 		if m := dumpInstanceRE.FindStringSubmatch(l); m != nil {
 			cur, fields = map[string]string{}, func(n string) bool { return lenientFields[n] != nil }
 			ka[m[1]] = cur
@@ -190,7 +190,7 @@ func TestLenientWeights(t *testing.T) {
 		// The BFD process writes its own dump and log lines amid the
 		// VRRP process's: only the lines read below count, and only
 		// the VRRP process's headers end a section.
-		l = strings.TrimSpace(dumpStamp.ReplaceAllString(l, ""))
+		l = strings.TrimSpace(StripStamp(l))
 		if m := dumpInstanceRE.FindStringSubmatch(l); m != nil {
 			owner, kind = m[1], ""
 			continue
